@@ -1,0 +1,177 @@
+"""Speed benchmark: `make bench`. Prints Markdown tables for the README.
+
+1. Per object, in process: consolidating 1280x960 masks from 3 and 5 workers (4 labels, palette PNGs
+   as Ground Truth's tool writes them, each worker with their own colours) next to the codec floor
+   measured in the same run: base64-decode and PNG-decode the K worker masks, then encode one output
+   mask with the same settings. Each object is timed three times, interleaved with its floor, and
+   the best run of each counts; the table shows the median over the objects.
+2. A 200-object batch (3 workers, 1280x960) through the Lambda handler under moto: wall time and the
+   process's peak RSS (measured in a child process so nothing else counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tally.codecs import encode_palette_png
+from tally.labels import ClassTable
+from tally.settings import Settings
+from tally.simulate import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
+from tally.tasks import SEMANTIC_SEGMENTATION, Answer, ObjectContext
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["road", "car", "person", "sign"]
+HEIGHT, WIDTH = 960, 1280
+REPEATS = 3
+STYLES = [WorkerStyle(jitter=1.5), WorkerStyle(jitter=2.5), WorkerStyle(jitter=3, grow=3, miss_below=2000)]
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def read(self, uri: str) -> bytes:
+        return self.objects[uri]
+
+    def write(self, uri: str, data: bytes, content_type: str) -> None:
+        self.objects[uri] = data
+
+    def modified(self, uri: str) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_object(rng: np.random.Generator, workers: int) -> list[dict[str, Any]]:
+    scene = random_scene(rng, HEIGHT, WIDTH, len(LABELS), n_shapes=10)
+    contents = []
+    for k in range(workers):
+        mask = worker_view(scene, STYLES[k % len(STYLES)], rng, HEIGHT, WIDTH, len(LABELS))
+        contents.append(answer_content(mask, LABELS, worker_colours(LABELS, rng)))
+    return contents
+
+
+def codec_floor(contents: list[dict[str, Any]], output: np.ndarray, palette: list[tuple[int, int, int]]) -> float:
+    start = time.perf_counter()
+    for content in contents:
+        raw = base64.b64decode(content["crowd-semantic-segmentation"]["labeledImage"]["pngImageData"], validate=True)
+        Image.open(io.BytesIO(raw)).load()
+    encode_palette_png(output, palette)
+    return time.perf_counter() - start
+
+
+def per_object(workers: int, objects: int, seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    classes = ClassTable(tuple(LABELS), "event")
+    ctx = ObjectContext(classes, MemoryStorage(), "s3://bench/out", Settings())
+    totals, floors = [], []
+    for i in range(objects):
+        contents = make_object(rng, workers)
+        answers = [Answer(f"w{k}", c["crowd-semantic-segmentation"], c) for k, c in enumerate(contents)]
+        runs, floor_runs = [], []
+        for _ in range(REPEATS):  # interleaved, best of REPEATS: the least disturbed run of each
+            start = time.perf_counter()
+            outcome = SEMANTIC_SEGMENTATION.consolidate(str(i), answers, ctx)
+            runs.append(time.perf_counter() - start)
+            png = ctx.storage.read(outcome.label["mask-ref"])
+            output = np.asarray(Image.open(io.BytesIO(png)))
+            floor_runs.append(codec_floor(contents, output, classes.palette()))
+        totals.append(min(runs))
+        floors.append(min(floor_runs))
+    total, floor = statistics.median(totals), statistics.median(floors)
+    return {"workers": workers, "total_ms": total * 1e3, "floor_ms": floor * 1e3, "ratio": total / floor}
+
+
+def batch_child(objects: int, workers: int) -> None:
+    """Runs in a child process: build the payload, run the handler under moto, print JSON."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        os.environ[name] = "testing"
+    os.environ.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_SERVICE_NAME="tally", POWERTOOLS_LOG_LEVEL="WARNING")
+    os.environ.update(POWERTOOLS_METRICS_NAMESPACE="tally", POWERTOOLS_TRACE_DISABLED="true")
+    import boto3
+    from moto import mock_aws
+
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import FakeContext, load_handler
+
+    rng = np.random.default_rng(7)
+    payload = [
+        {
+            "datasetObjectId": str(i),
+            "dataObject": {"s3Uri": f"s3://bench-bucket/images/{i}.jpg"},
+            "annotations": [
+                {"workerId": f"private.us-east-1.{k:016x}", "annotationData": {"content": json.dumps(c)}}
+                for k, c in enumerate(make_object(rng, workers))
+            ],
+        }
+        for i in range(objects)
+    ]
+    body = json.dumps(payload).encode()
+    del payload
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bench-bucket")
+        s3.put_object(Bucket="bench-bucket", Key="job/annotations/req.json", Body=body)
+        size_mb = len(body) / 1e6
+        del body
+        handler = load_handler("consolidation")
+        event = {
+            "labelAttributeName": "bench",
+            "labelCategories": LABELS,
+            "payload": {"s3Uri": "s3://bench-bucket/job/annotations/req.json"},
+            "outputConfig": "s3://bench-bucket/job/annotations",
+        }
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        response = handler.lambda_handler(event, FakeContext())
+        elapsed = time.perf_counter() - start
+    assert len(response) == objects
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"objects": objects, "workers": workers, "seconds": elapsed, "payload_mb": size_mb,
+                      "peak_rss_mb": peak, "rss_before_mb": rss_before, "response_kb": len(json.dumps(response)) / 1e3}))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--objects", type=int, default=20, help="objects per per-object measurement")
+    parser.add_argument("--batch", type=int, default=200, help="objects in the handler batch")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        batch_child(args.batch, 3)
+        return
+    print(f"Per object, {WIDTH}x{HEIGHT}, {len(LABELS)} labels, median of {args.objects} objects:\n")
+    print("| workers | tally (ms) | codec floor (ms) | ratio |")
+    print("|---|---|---|---|")
+    for workers in (3, 5):
+        r = per_object(workers, args.objects, seed=workers)
+        print(f"| {workers} | {r['total_ms']:.1f} | {r['floor_ms']:.1f} | {r['ratio']:.2f}x |")
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "--batch", str(args.batch)], check=True, capture_output=True, text=True
+    ).stdout
+    b = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"\nBatch through the handler under moto ({b['objects']} objects x {b['workers']} workers, {WIDTH}x{HEIGHT}):\n"
+    )
+    print("| objects | payload (MB) | wall time (s) | per object (ms) | peak RSS (MB) | response (kB) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {b['objects']} | {b['payload_mb']:.1f} | {b['seconds']:.1f} | {b['seconds'] / b['objects'] * 1e3:.0f} "
+          f"| {b['peak_rss_mb']:.0f} | {b['response_kb']:.0f} |")  # fmt: skip
+    print(f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}")
+
+
+if __name__ == "__main__":
+    main()

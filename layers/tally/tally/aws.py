@@ -1,0 +1,126 @@
+"""The one AWS adapter: S3 storage, the optional Ground Truth role, and the job's label list.
+
+This is the only module of :mod:`tally` that imports boto3 (the Lambda runtime provides it). Clients
+are created on first use, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import StorageError
+from .labels import parse_label_category_file
+from .storage import split_s3_uri
+
+__all__ = ["S3Storage", "job_labels", "read_job_labels", "s3_storage", "session_for"]
+
+logger = logging.getLogger(__name__)
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+_job_labels_cache: dict[str, list[str]] = {}
+_cache_lock = threading.Lock()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
+
+
+class S3Storage:
+    """:class:`tally.storage.Storage` on S3; writes use SSE-KMS when a key is given."""
+
+    def __init__(self, client: Any, kms_key_id: str | None = None) -> None:
+        self._s3 = client
+        self._kms_key_id = kms_key_id
+
+    def read(self, uri: str) -> bytes:
+        bucket, key = split_s3_uri(uri)
+        try:
+            body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot read s3://{bucket}/{key}: {_reason(exc)}") from exc
+        return body
+
+    def write(self, uri: str, data: bytes, content_type: str) -> None:
+        bucket, key = split_s3_uri(uri)
+        extra: dict[str, str] = {}
+        if self._kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self._kms_key_id}
+        try:
+            self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **extra)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot write s3://{bucket}/{key}: {_reason(exc)}") from exc
+
+    def modified(self, uri: str) -> datetime:
+        bucket, key = split_s3_uri(uri)
+        try:
+            stamp: datetime = self._s3.head_object(Bucket=bucket, Key=key)["LastModified"]
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot stat s3://{bucket}/{key}: {_reason(exc)}") from exc
+        return stamp.astimezone(UTC)
+
+
+def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.session.Session:
+    """The function's own session, or one for ``role_arn`` when it is the configured trusted role.
+
+    Ground Truth's event names the job's execution role; assuming whatever role an event names would
+    make the function a confused deputy, so only the deployment's configured role is ever assumed.
+    """
+    if not role_arn or not trusted_role_arn:
+        return boto3.session.Session()
+    if role_arn != trusted_role_arn:
+        logger.warning("event roleArn is not the configured Ground Truth role; using the function's own role")
+        return boto3.session.Session()
+    sts = boto3.client("sts", config=_CONFIG)
+    try:
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="tally")["Credentials"]
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"cannot assume the Ground Truth role: {_reason(exc)}") from exc
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
+def s3_storage(session: boto3.session.Session, kms_key_id: str | None = None) -> S3Storage:
+    return S3Storage(session.client("s3", config=_CONFIG), kms_key_id)
+
+
+def job_labels(session: boto3.session.Session, job_arn: str | None) -> list[str] | None:
+    """The job's labels from its label category file (``DescribeLabelingJob``), cached per container.
+
+    Returns ``None`` (and logs why) when the job or its file cannot be read.
+    """
+    if not job_arn or "labeling-job/" not in job_arn:
+        return None
+    with _cache_lock:
+        if job_arn in _job_labels_cache:
+            return _job_labels_cache[job_arn]
+    labels = read_job_labels(session.client("sagemaker", config=_CONFIG), s3_storage(session), job_arn)
+    if labels is not None:
+        with _cache_lock:
+            _job_labels_cache[job_arn] = labels
+    return labels
+
+
+def read_job_labels(sagemaker: Any, storage: S3Storage, job_arn: str) -> list[str] | None:
+    """``DescribeLabelingJob`` → ``LabelCategoryConfigS3Uri`` → the label names (no caching)."""
+    name = job_arn.rsplit("labeling-job/", 1)[1]
+    try:
+        uri = sagemaker.describe_labeling_job(LabelingJobName=name).get("LabelCategoryConfigS3Uri")
+        if not uri:
+            logger.warning("labeling job has no label category file")
+            return None
+        return parse_label_category_file(json.loads(storage.read(uri)))
+    except Exception as exc:  # best effort: any failure falls back to the next label source
+        logger.warning("cannot read the job's label category file: %s", _reason(exc))
+        return None

@@ -1,0 +1,271 @@
+"""The consolidation batch driver: one Ground Truth request in, one response entry per object out.
+
+``consolidate_batch`` is what both front doors call: the Lambda handler with S3 storage and the
+``tally consolidate`` command with local files. Per batch it reads the payload list, decides the class
+keys (:mod:`tally.labels`), then consolidates the objects in a bounded thread pool (PNG codecs and
+numpy release the GIL). Each object is recognised by its answers' shape and handed to its task
+(:mod:`tally.tasks`). Whatever goes wrong with one answer or one object becomes a reason on that
+answer or object; the rest of the batch goes on. Only an unreadable event or payload fails the batch.
+
+Retries are safe: ``creation-date`` is the payload's own timestamp and mask names derive from the
+object ID and the mask's bytes, so the same request gives the same response, keys and bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .answers import load_answers
+from .errors import EventError, ObjectError, StorageError
+from .labels import ClassTable, resolve_class_table
+from .models import ConsolidationRequest, DatasetObject, describe_validation_error
+from .output import creation_date, failure_entry, response_entry
+from .settings import Settings
+from .storage import Storage, join_uri, split_s3_uri
+from .tasks import PASSTHROUGH, AnswerIssue, ObjectContext, Task
+
+__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "read_payload"]
+
+logger = logging.getLogger(__name__)
+
+_SEGMENTATION_TYPE = "groundtruth/semantic-segmentation"
+
+
+@dataclass
+class BatchReport:
+    """The response list plus what happened, for metrics and summaries (no worker data)."""
+
+    response: list[dict[str, Any]]
+    consolidated: int = 0
+    failed: int = 0
+    answers_rejected: int = 0
+    dropped: int = 0  # payload elements without a usable datasetObjectId: nothing to answer to
+    confidences: list[float] = field(default_factory=list)
+    label_source: str = ""
+
+    @property
+    def mean_confidence(self) -> float | None:
+        return sum(self.confidences) / len(self.confidences) if self.confidences else None
+
+
+@dataclass(frozen=True)
+class _Result:
+    entry: dict[str, Any]
+    ok: bool
+    confidence: float | None
+    rejected: int
+
+
+def default_mask_prefix(request: ConsolidationRequest) -> str:
+    """Where masks go: ``<outputConfig>/consolidated-annotation/output``, as Ground Truth's built-in
+    segmentation writes them; without ``outputConfig``, next to the payload's request folder."""
+    if request.output_config:
+        return join_uri(request.output_config, "consolidated-annotation", "output")
+    payload = request.payload.s3_uri
+    marker = "/consolidated-annotation/"
+    if marker in payload:
+        return payload.split(marker, 1)[0] + marker + "output"
+    return join_uri(payload.rsplit("/", 1)[0], "consolidated-annotation", "output")
+
+
+def read_payload(storage: Storage, uri: str) -> list[Any]:
+    try:
+        data = json.loads(storage.read(uri))
+    except json.JSONDecodeError as exc:
+        raise EventError("the consolidation payload is not JSON") from exc
+    if not isinstance(data, list):
+        raise EventError("the consolidation payload is not a JSON list")
+    return data
+
+
+def _group(raw_objects: Sequence[Any]) -> tuple[list[DatasetObject], int]:
+    """Parse payload elements, merging repeated IDs (their annotations join, in order)."""
+    by_id: dict[str, DatasetObject] = {}
+    dropped = 0
+    for index, raw in enumerate(raw_objects):
+        try:
+            obj = DatasetObject.model_validate(raw)
+        except ValidationError as exc:
+            dropped += 1
+            logger.error("payload element %d unusable: %s", index, describe_validation_error(exc))
+            continue
+        if obj.dataset_object_id in by_id:
+            first = by_id[obj.dataset_object_id]
+            by_id[obj.dataset_object_id] = first.model_copy(update={"annotations": first.annotations + obj.annotations})
+        else:
+            by_id[obj.dataset_object_id] = obj
+    return list(by_id.values()), dropped
+
+
+class _Batch:
+    def __init__(
+        self,
+        request: ConsolidationRequest,
+        storage: Storage,
+        settings: Settings,
+        mask_prefix: str,
+        created: str,
+        remaining_ms: Callable[[], int] | None,
+        job_labels: Callable[[], Sequence[str] | None],
+    ) -> None:
+        self.request = request
+        self.storage = storage
+        self.settings = settings
+        self.mask_prefix = mask_prefix
+        self.created = created
+        self.remaining_ms = remaining_ms
+        payload_bucket = split_s3_uri(request.payload.s3_uri)[0] if request.payload.s3_uri.startswith("s3://") else ""
+        self.readable_buckets = frozenset({payload_bucket, *settings.read_buckets} - {""})
+        self.objects: Sequence[DatasetObject] = ()
+        self.job_labels = job_labels
+        self._classes: ClassTable | None = None
+        self._classes_lock = threading.Lock()
+
+    def classes(self) -> ClassTable:
+        """The batch's class table, resolved on first need (a pass-through batch never asks)."""
+        with self._classes_lock:
+            if self._classes is None:
+                self._classes = resolve_class_table(
+                    event_labels=self.request.label_categories,
+                    configured=self.settings.labels,
+                    job_labels=self.job_labels,
+                    batch_labels=self._batch_labels,
+                )
+                if self._classes.source == "batch":
+                    logger.warning("no label list in the event, settings or job: class keys come from this batch")
+            return self._classes
+
+    def _batch_labels(self) -> Iterator[str]:
+        for obj in self.objects:
+            loaded, _ = load_answers(obj, self.storage, self.readable_buckets)
+            for item in loaded:
+                if item.task is not None:
+                    yield from item.task.labels_used(item.answer.element)
+
+    def _fail(self, obj_id: str, reason: str, task_type: str, issues: Sequence[AnswerIssue]) -> _Result:
+        logger.warning("object not consolidated: %s", reason, extra={"datasetObjectId": obj_id})
+        entry = failure_entry(
+            obj_id,
+            self.request.label_attribute_name,
+            reason,
+            task_type=task_type,
+            job_name=self.request.job_name,
+            created=self.created,
+            issues=issues,
+        )
+        return _Result(entry, ok=False, confidence=None, rejected=sum(i.rejected for i in issues))
+
+    def run(self, obj: DatasetObject) -> _Result:
+        obj_id = obj.dataset_object_id
+        if self.remaining_ms is not None and self.remaining_ms() < self.settings.deadline_margin_ms:
+            reason = "not reached before the Lambda's time limit; consolidate it again (nothing was written)"
+            return self._fail(obj_id, reason, _SEGMENTATION_TYPE, [])
+        try:
+            return self._run(obj)
+        except Exception as exc:  # one object must never take the batch down
+            logger.exception("unexpected error", extra={"datasetObjectId": obj_id})
+            return self._fail(obj_id, f"internal error ({type(exc).__name__})", _SEGMENTATION_TYPE, [])
+
+    def _run(self, obj: DatasetObject) -> _Result:
+        obj_id = obj.dataset_object_id
+        loaded, issues = load_answers(obj, self.storage, self.readable_buckets)
+        known = Counter(item.task for item in loaded if item.task is not None)
+        task: Task = max(known, key=lambda t: known[t]) if known else PASSTHROUGH
+        answers = []
+        for item in loaded:
+            if known and item.task is not task:
+                issues.append(AnswerIssue(item.answer.worker_id, f"not a {task.name} answer like the others"))
+            else:
+                answers.append(item.answer)
+        if not obj.annotations:
+            return self._fail(obj_id, "no annotations: no worker answered", task.type, issues)
+        if not answers:
+            return self._fail(
+                obj_id, f"no usable answer ({len(obj.annotations)} received, all rejected)", task.type, issues
+            )
+        classes = self.classes() if task is not PASSTHROUGH else ClassTable((), "event")
+        ctx = ObjectContext(classes, self.storage, self.mask_prefix, self.settings)
+        try:
+            outcome = task.consolidate(obj_id, answers, ctx)
+        except ObjectError as exc:
+            issues.extend(i for i in exc.issues if isinstance(i, AnswerIssue))
+            return self._fail(obj_id, str(exc), task.type, issues)
+        except StorageError as exc:
+            return self._fail(obj_id, str(exc), task.type, issues)
+        issues.extend(outcome.issues)
+        extra = dict(outcome.metadata)
+        if classes.source == "batch" and task is not PASSTHROUGH:
+            extra["label-source"] = "batch (class keys may differ between batches; configure the job's labels)"
+        for issue in issues:
+            log = logger.warning if issue.rejected else logger.info
+            log("answer %s: %s", "rejected" if issue.rejected else "warning", issue.reason,
+                extra={"datasetObjectId": obj_id, "workerId": issue.worker_id})  # fmt: skip
+        entry = response_entry(
+            obj_id,
+            self.request.label_attribute_name,
+            outcome.label,
+            task_type=task.type,
+            job_name=self.request.job_name,
+            created=self.created,
+            confidence=outcome.confidence,
+            issues=issues,
+            extra_metadata=extra,
+        )
+        logger.info(
+            "object consolidated",
+            extra={"datasetObjectId": obj_id, "answersUsed": outcome.answers_used, "confidence": outcome.confidence},
+        )
+        return _Result(entry, ok=True, confidence=outcome.confidence, rejected=sum(i.rejected for i in issues))
+
+
+def consolidate_batch(
+    request: ConsolidationRequest,
+    storage: Storage,
+    *,
+    settings: Settings | None = None,
+    mask_prefix: str | None = None,
+    job_labels: Callable[[], Sequence[str] | None] = lambda: None,
+    remaining_ms: Callable[[], int] | None = None,
+) -> BatchReport:
+    """Consolidate every object of one request.
+
+    Args:
+        request: the parsed Ground Truth event.
+        storage: where the payload, ``s3Uri`` answers and masks are read and written.
+        settings: deployment settings (defaults: :class:`Settings` defaults).
+        mask_prefix: where masks go (default :func:`default_mask_prefix`).
+        job_labels: the job's labels from its label category file, asked only when neither the event
+            nor the settings have them.
+        remaining_ms: time left before the caller's deadline; objects not started in time are
+            returned as failed with a reason.
+
+    Raises:
+        EventError, StorageError: the payload itself cannot be read; nothing can be returned.
+    """
+    settings = settings or Settings()
+    raw = read_payload(storage, request.payload.s3_uri)
+    created = creation_date(storage.modified(request.payload.s3_uri))
+    objects, dropped = _group(raw)
+    prefix = mask_prefix or default_mask_prefix(request)
+    batch = _Batch(request, storage, settings, prefix, created, remaining_ms, job_labels)
+    batch.objects = objects
+    with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="tally") as pool:
+        results = list(pool.map(batch.run, objects))
+    source = batch._classes.source if batch._classes else "not needed"
+    report = BatchReport(response=[r.entry for r in results], dropped=dropped, label_source=source)
+    for r in results:
+        report.consolidated += r.ok
+        report.failed += not r.ok
+        report.answers_rejected += r.rejected
+        if r.confidence is not None:
+            report.confidences.append(r.confidence)
+    return report

@@ -1,0 +1,71 @@
+"""The exceptions tally raises, and what each one means.
+
+Hierarchy::
+
+    TallyError
+    ├── EventError            the Ground Truth event itself is unusable (no payload URI, bad JSON)
+    ├── StorageError          reading or writing an object failed (missing key, access denied)
+    ├── AnswerError           one worker's answer cannot be used; the object goes on without it
+    │   ├── AnswerFormatError     not JSON, no recognisable element, missing fields
+    │   ├── ImageDecodeError      not base64, not a PNG, truncated, too large
+    │   └── MaskShapeError        the mask's size differs from the image or the other masks
+    └── ObjectError           one data object cannot be consolidated; it is returned with the reason
+
+Only the batch driver turns an ``AnswerError`` into a rejected answer and an ``ObjectError`` into a
+failed object; only an ``EventError`` or a ``StorageError`` on the payload itself fails a batch.
+Messages never contain worker data, image bytes or pre-signed URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AnswerError",
+    "AnswerFormatError",
+    "EventError",
+    "ImageDecodeError",
+    "MaskShapeError",
+    "ObjectError",
+    "StorageError",
+    "TallyError",
+]
+
+
+class TallyError(Exception):
+    """Base class of every error tally raises on purpose."""
+
+
+class EventError(TallyError):
+    """The Ground Truth event (or the payload list it points at) cannot be used at all."""
+
+
+class StorageError(TallyError):
+    """An object could not be read or written."""
+
+
+class AnswerError(TallyError):
+    """One worker's answer cannot be used."""
+
+
+class AnswerFormatError(AnswerError):
+    """The answer is not JSON, or has no element of a known shape, or misses required fields."""
+
+
+class ImageDecodeError(AnswerError):
+    """The answer's image is not valid base64, not a PNG, truncated, or larger than allowed."""
+
+
+class MaskShapeError(AnswerError):
+    """The mask's size disagrees with ``inputImageProperties`` or with the other workers' masks."""
+
+
+class ObjectError(TallyError):
+    """A data object cannot be consolidated (for example: no usable answer).
+
+    ``issues`` carries what was found wrong with its answers, so the failure can report them.
+    """
+
+    def __init__(self, message: str, issues: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.issues = list(issues)

@@ -1,0 +1,98 @@
+"""The pre-annotation step: a manifest line in, the worker task's input out.
+
+Response::
+
+    {"taskInput": {"taskObject": <source-ref URI or inline source text>,
+                   "labels": [...],
+                   "manifestLine": <the whole line>,
+                   "initialValue": {"src": <prior mask URI>, "labelMappings": {...}}},  # adjustment jobs
+     "isHumanAnnotationRequired": true}
+
+``labels`` come from the first of: a ``labels`` list of strings on the manifest line; the labels
+configured for the deployment (``TALLY_LABELS``); the job's label category file (through
+``DescribeLabelingJob``, cached per container); the classes of a prior segmentation label on the
+line. With none of these, ``labels`` is ``[]`` and a warning is logged (the template may list its
+labels itself).
+
+A line carrying a prior semantic-segmentation label (Ground Truth's built-in ``<attr>-ref`` with
+``<attr>-ref-metadata``, or tally's own ``<attr>`` with ``mask-ref``) gets that mask as
+``initialValue``: ``src`` is its S3 URI (the template applies ``grant_read_access``) and
+``labelMappings`` its classes' colours, background left out, as ``<crowd-semantic-segmentation
+initial-value>`` expects. When several are present, the newest ``creation-date`` wins.
+
+A line with neither ``source-ref`` nor ``source`` gets ``isHumanAnnotationRequired: false`` and a
+logged reason; nothing here raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .errors import EventError
+from .labels import BACKGROUND
+from .models import PreAnnotationRequest
+from .settings import Settings
+
+__all__ = ["pre_annotate", "prior_segmentation"]
+
+logger = logging.getLogger(__name__)
+_SEGMENTATION = "groundtruth/semantic-segmentation"
+
+
+def prior_segmentation(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest prior semantic-segmentation label on a manifest line, as an ``initialValue``."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for key, meta in line.items():
+        if not key.endswith("-metadata") or not isinstance(meta, dict) or meta.get("type") != _SEGMENTATION:
+            continue
+        value = line.get(key.removesuffix("-metadata"))
+        uri = value.get("mask-ref") if isinstance(value, dict) else value
+        color_map = meta.get("internal-color-map")
+        if not isinstance(uri, str) or not uri.startswith("s3://") or not isinstance(color_map, dict):
+            continue
+        mappings = {
+            str(entry["class-name"]): {"color": str(entry["hex-color"])}
+            for entry in color_map.values()
+            if isinstance(entry, dict) and entry.get("class-name") not in (None, BACKGROUND) and entry.get("hex-color")
+        }
+        found.append((str(meta.get("creation-date", "")), {"src": uri, "labelMappings": mappings}))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def _line_labels(line: Mapping[str, Any]) -> list[str] | None:
+    labels = line.get("labels")
+    if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
+        return list(labels)
+    return None
+
+
+def pre_annotate(
+    event: Any,
+    *,
+    settings: Settings | None = None,
+    job_labels: Callable[[], Sequence[str] | None] = lambda: None,
+) -> dict[str, Any]:
+    """Build the pre-annotation response for one Ground Truth event (see the module docstring)."""
+    settings = settings or Settings()
+    try:
+        request = PreAnnotationRequest.parse(event)
+    except EventError as exc:
+        logger.warning("no human annotation: %s", exc)
+        return {"taskInput": {}, "isHumanAnnotationRequired": False}
+    line = request.data_object
+    task_object = line.get("source-ref", line.get("source"))
+    if not isinstance(task_object, str) or not task_object:
+        logger.warning("no human annotation: the manifest line has neither source-ref nor source")
+        return {"taskInput": {"manifestLine": line}, "isHumanAnnotationRequired": False}
+    prior = prior_segmentation(line)
+    labels = _line_labels(line) or (list(settings.labels) if settings.labels else None) or job_labels()
+    if not labels and prior:
+        labels = list(prior["labelMappings"])
+    if not labels:
+        logger.warning("no labels for the task: none on the line, configured, or in the job's label file")
+    task_input: dict[str, Any] = {"taskObject": task_object, "labels": list(labels or []), "manifestLine": line}
+    if prior:
+        task_input["initialValue"] = prior
+    return {"taskInput": task_input, "isHumanAnnotationRequired": True}

@@ -1,0 +1,165 @@
+"""Semantic segmentation (``<crowd-semantic-segmentation>`` answers).
+
+Each answer is ``{inputImageProperties: {height, width}, labelMappings: {label: {color}},
+labeledImage: {pngImageData}}``. Every worker's PNG is read through **that worker's own**
+``labelMappings`` (:mod:`tally.codecs`), the masks are voted pixel by pixel (:mod:`tally.vote`), and
+one palette PNG per object is written under the batch's mask prefix with a name derived from the
+object's ID and the PNG's bytes, so a retried request writes the same key with the same bytes.
+
+The label (``content[<attr>]``)::
+
+    {"mask-ref": "s3://.../<id>_<digest>.png", "internal-color-map": {...}, "confidence": 0.93}
+
+Confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
+0.0; otherwise see :func:`tally.vote.class_confidences`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..codecs import decode_png, encode_palette_png, hex_to_rgb, index_mask
+from ..errors import AnswerError, ObjectError
+from ..labels import ClassTable
+from ..models import describe_validation_error
+from ..storage import join_uri
+from ..vote import ABSTAIN, IndexedMask, class_confidences, majority_vote, tabulate
+from .base import Answer, AnswerIssue, ObjectContext, Outcome
+
+__all__ = ["SEMANTIC_SEGMENTATION", "mask_name"]
+
+_DIGITS = 4
+
+
+class _Size(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+
+
+class _Colour(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    color: str
+
+
+class _Image(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    png_image_data: str = Field(alias="pngImageData")
+
+
+class SegmentationAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    input_image_properties: _Size | None = Field(default=None, alias="inputImageProperties")
+    label_mappings: dict[str, _Colour] = Field(default_factory=dict, alias="labelMappings")
+    labeled_image: _Image = Field(alias="labeledImage")
+
+
+def mask_name(object_id: str, png: bytes) -> str:
+    """``<readable id>_<digest>.png``: safe as one path segment, unique per (ID, content)."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", object_id).strip("-")[:64] or "object"
+    digest = hashlib.sha256(object_id.encode("utf-8") + b"\0" + png).hexdigest()[:20]
+    return f"{slug}_{digest}.png"
+
+
+def _colour_table(answer: SegmentationAnswer, classes: ClassTable) -> tuple[dict[tuple[int, int, int], int], list[str]]:
+    """This worker's colours → class keys, and warnings about its ``labelMappings``."""
+    table: dict[tuple[int, int, int], int] = {}
+    warnings: list[str] = []
+    unknown = 0
+    for name, mapping in answer.label_mappings.items():
+        try:
+            rgb = hex_to_rgb(mapping.color)
+        except ValueError:
+            warnings.append("a labelMappings colour is not a hex colour; its pixels cast no vote")
+            continue
+        key = classes.key_of(name)
+        if key is None:
+            unknown += 1
+            key = ABSTAIN
+        if table.get(rgb, key) != key:
+            warnings.append("two labels share one colour; its pixels cast no vote")
+            key = ABSTAIN
+        table[rgb] = key
+    if unknown:
+        warnings.append(f"{unknown} label(s) not among the job's labels; their pixels cast no vote")
+    return table, warnings
+
+
+class _SemanticSegmentation:
+    name = "semantic-segmentation"
+    type = "groundtruth/semantic-segmentation"
+
+    def matches(self, element: Mapping[str, Any]) -> bool:
+        return "labeledImage" in element and "instances" not in element
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]:
+        mappings = element.get("labelMappings")
+        return [str(k) for k in mappings] if isinstance(mappings, dict) else []
+
+    def _decode(self, answer: Answer, classes: ClassTable) -> tuple[IndexedMask, list[str]]:
+        try:
+            parsed = SegmentationAnswer.model_validate(answer.element)
+        except ValidationError as exc:
+            raise AnswerError(f"not a semantic-segmentation answer: {describe_validation_error(exc)}") from exc
+        size = parsed.input_image_properties
+        image = decode_png(
+            parsed.labeled_image.png_image_data,
+            expected_size=(size.width, size.height) if size else None,
+        )
+        colours, warnings = _colour_table(parsed, classes)
+        return index_mask(image, colours), warnings
+
+    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> Outcome:
+        issues: list[AnswerIssue] = []
+        decoded: list[tuple[str, IndexedMask]] = []
+        for answer in answers:
+            try:
+                mask, warnings = self._decode(answer, ctx.classes)
+            except AnswerError as exc:
+                issues.append(AnswerIssue(answer.worker_id, str(exc)))
+                continue
+            decoded.append((answer.worker_id, mask))
+            issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in warnings)
+        if decoded:
+            # masks must agree in size; the size most answers have wins (ties: the first answer's)
+            shapes = Counter(mask.shape for _, mask in decoded)
+            best = max(shapes, key=lambda s: (shapes[s], -[m.shape for _, m in decoded].index(s)))
+            for worker_id, mask in decoded:
+                if mask.shape != best:
+                    h, w = mask.shape
+                    issues.append(
+                        AnswerIssue(worker_id, f"mask is {w}x{h}, the other answers' are {best[1]}x{best[0]}")
+                    )
+            decoded = [(w, m) for w, m in decoded if m.shape == best]
+        if not decoded:
+            raise ObjectError(f"no usable answer ({len(answers)} received, all rejected)", issues)
+
+        n_classes = ctx.classes.n_classes
+        table = tabulate([m for _, m in decoded])
+        result = majority_vote(table, n_classes)
+        per_class, confidence = class_confidences(table, result, n_classes)
+        if len(decoded) == 1:  # Ground Truth: a single annotator gives confidence 0.0
+            per_class, confidence = [0.0] * n_classes, 0.0
+        per_class = [round(c, _DIGITS) for c in per_class]
+        confidence = round(confidence, _DIGITS)
+
+        png = encode_palette_png(table.expand(result.labels), ctx.classes.palette())
+        mask_uri = join_uri(ctx.mask_prefix, mask_name(object_id, png))
+        ctx.storage.write(mask_uri, png, "image/png")
+        color_map = ctx.classes.color_map(per_class)
+        return Outcome(
+            label={"mask-ref": mask_uri, "internal-color-map": color_map, "confidence": confidence},
+            metadata={"internal-color-map": color_map},
+            confidence=confidence,
+            issues=issues,
+            answers_used=len(decoded),
+        )
+
+
+SEMANTIC_SEGMENTATION = _SemanticSegmentation()

@@ -1,0 +1,294 @@
+"""consolidate_batch end to end on local storage, with hand-drawn answers and exact expected masks."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tally import ConsolidationRequest, Settings, consolidate_batch
+from tally.storage import LocalStorage
+from tests.helpers import annotation, data_object, read_mask, rows_of, seg_content
+
+PAYLOAD_URI = "s3://job-bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/batch.json"
+ATTR = "street"
+LABELS = ["road", "car", "person", "sign"]
+NAMES = {1: "r", 2: "c", 3: "p", 4: "s"}
+LEGEND = {"r": "road", "c": "car", "p": "person", "s": "sign"}
+OTHER_COLOURS = {"road": "#2ca02c", "car": "#d62728", "person": "#1f77b4", "sign": "#ff7f0e"}
+
+
+def run(
+    tmp_path: Path,
+    objects: list[dict[str, Any]],
+    *,
+    labels: list[str] | None = LABELS,
+    settings: Settings | None = None,
+    job_labels: Any = lambda: None,
+    remaining_ms: Any = None,
+    **event: Any,
+) -> tuple[list[dict[str, Any]], Any, LocalStorage]:
+    storage = LocalStorage(tmp_path / "s3")
+    payload = json.dumps(objects).encode()
+    if not storage.path_of(PAYLOAD_URI).exists() or storage.read(PAYLOAD_URI) != payload:
+        storage.write(PAYLOAD_URI, payload, "application/json")  # a retry sees the same payload object
+    request = ConsolidationRequest.parse(
+        {
+            "labelAttributeName": ATTR,
+            "labelingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/job",
+            "labelCategories": labels,
+            "payload": {"s3Uri": PAYLOAD_URI},
+            "outputConfig": "s3://job-bucket/job/annotations",
+            **event,
+        }
+    )
+    report = consolidate_batch(request, storage, settings=settings, job_labels=job_labels, remaining_ms=remaining_ms)
+    return report.response, report, storage
+
+
+def content(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    c = entry["consolidatedAnnotation"]["content"]
+    return c[ATTR], c[f"{ATTR}-metadata"]
+
+
+def mask_rows(storage: LocalStorage, label: dict[str, Any]) -> list[str]:
+    return rows_of(read_mask(storage.read(label["mask-ref"])), NAMES)
+
+
+def test_three_workers_with_their_own_colours_and_formats(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", seg_content(["rrc.", "pp.."], LEGEND)),
+            annotation("w2", seg_content(["rr..", "ppss"], LEGEND, OTHER_COLOURS, mode="RGBA")),
+            annotation("w3", seg_content(["r.c.", "p.s."], LEGEND, OTHER_COLOURS, mode="RGB")),
+        )
+    ]
+    response, report, storage = run(tmp_path, objects)
+    assert len(response) == 1
+    label, meta = content(response[0])
+    assert mask_rows(storage, label) == ["rrc.", "pps."]
+    assert label["mask-ref"].startswith("s3://job-bucket/job/annotations/consolidated-annotation/output/0_")
+    assert meta["type"] == "groundtruth/semantic-segmentation"
+    assert meta["job-name"] == "labeling-job/job"
+    assert meta["human-annotated"] == "yes"
+    assert meta["internal-color-map"] == label["internal-color-map"]
+    cmap = label["internal-color-map"]
+    assert [cmap[k]["class-name"] for k in sorted(cmap)] == ["BACKGROUND", *LABELS]
+    assert [cmap[k]["hex-color"] for k in sorted(cmap)] == ["#ffffff", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    # road: pixels (0,0) 3/3 and (0,1) 2/3; the object: every pixel someone labelled, which adds
+    # (1,3) where w2's sign lost 1:2 to background
+    assert cmap["1"]["confidence"] == pytest.approx(round((1 + 2 / 3) / 2, 4))
+    expected = round((1 + 2 / 3 + 2 / 3 + 1 + 2 / 3 + 2 / 3 + 2 / 3) / 7, 4)
+    assert label["confidence"] == meta["confidence"] == pytest.approx(expected)
+    assert report.consolidated == 1 and report.failed == 0 and report.answers_rejected == 0
+
+
+def test_single_answer_keeps_its_mask_with_confidence_zero(tmp_path: Path) -> None:
+    objects = [data_object("solo", annotation("w1", seg_content(["rc", "p."], LEGEND)))]
+    response, _, storage = run(tmp_path, objects)
+    label, meta = content(response[0])
+    assert mask_rows(storage, label) == ["rc", "p."]
+    assert label["confidence"] == meta["confidence"] == 0.0
+    assert {v["confidence"] for v in label["internal-color-map"].values()} == {0.0}
+
+
+def test_two_workers_tie_toward_background(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            "t",
+            annotation("w1", seg_content(["rrcc"], LEGEND)),
+            annotation("w2", seg_content(["r.c."], LEGEND, OTHER_COLOURS)),
+        )
+    ]
+    response, _, storage = run(tmp_path, objects)
+    assert mask_rows(storage, content(response[0])[0]) == ["r.c."]
+
+
+def test_corrupt_answers_are_rejected_and_the_rest_consolidated(tmp_path: Path) -> None:
+    good = seg_content(["rr", "cc"], LEGEND)
+    truncated_png = base64.b64encode(
+        base64.b64decode(json.loads(good)["crowd-semantic-segmentation"]["labeledImage"]["pngImageData"])[:30]
+    ).decode()
+    objects = [
+        data_object(
+            "x",
+            annotation("w1", good),
+            annotation("w2", seg_content(["rr", "cc"], LEGEND, png="@@not-base64@@")),
+            annotation("w3", seg_content(["rr", "cc"], LEGEND, png=truncated_png)),
+            annotation("w4", "{not json"),
+            annotation("w5", ""),
+            annotation("w6", seg_content(["rr", "cc"], LEGEND, size=(3, 3))),
+            annotation("w1", seg_content(["..", ".."], LEGEND)),
+        ),
+        data_object("y", annotation("w1", seg_content(["r"], LEGEND))),
+    ]
+    response, report, storage = run(tmp_path, objects)
+    assert [e["datasetObjectId"] for e in response] == ["x", "y"]
+    label, meta = content(response[0])
+    assert mask_rows(storage, label) == ["rr", "cc"]
+    reasons = {r["workerId"]: r["reason"] for r in meta["rejected-answers"]}
+    assert reasons == {
+        "w2": "pngImageData is not valid base64",
+        "w3": reasons["w3"],
+        "w4": "content is not JSON",
+        "w5": "content is empty",
+        "w6": "mask is 2x2 but inputImageProperties says 3x3",
+        "w1": "a second answer from the same worker; the first one is used",
+    }
+    assert reasons["w3"].startswith("PNG")
+    assert report.answers_rejected == 6
+    assert report.consolidated == 2
+
+
+def test_object_with_no_usable_answer_is_returned_with_a_reason(tmp_path: Path) -> None:
+    objects = [
+        data_object("bad", annotation("w1", seg_content(["r"], LEGEND, png="AAAA"))),
+        data_object("none"),
+        data_object("ok", annotation("w1", seg_content(["r"], LEGEND))),
+    ]
+    response, report, _ = run(tmp_path, objects)
+    assert [e["datasetObjectId"] for e in response] == ["bad", "none", "ok"]
+    label, meta = content(response[0])
+    assert label == {"failure-reason": "no usable answer (1 received, all rejected)"}
+    assert meta["failure-reason"] == label["failure-reason"]
+    assert meta["rejected-answers"] == [{"workerId": "w1", "reason": "pngImageData is not a PNG"}]
+    assert content(response[1])[0] == {"failure-reason": "no annotations: no worker answered"}
+    assert report.failed == 2 and report.consolidated == 1
+
+
+def test_masks_of_a_different_size_than_the_others_are_rejected(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            "s",
+            annotation("w1", seg_content(["rr", "cc"], LEGEND)),
+            annotation("w2", seg_content(["rr", "cc"], LEGEND)),
+            annotation("w3", seg_content(["rrr", "ccc"], LEGEND)),
+        )
+    ]
+    response, _, _ = run(tmp_path, objects)
+    _, meta = content(response[0])
+    assert meta["rejected-answers"] == [{"workerId": "w3", "reason": "mask is 3x2, the other answers' are 2x2"}]
+
+
+def test_labels_outside_the_job_cast_no_vote_and_are_reported(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            "u",
+            annotation("w1", seg_content(["rz"], {"r": "road", "z": "zebra"}, {"road": "#1f77b4", "zebra": "#000080"})),
+            annotation("w2", seg_content(["rc"], LEGEND)),
+        )
+    ]
+    response, _, storage = run(tmp_path, objects)
+    label, meta = content(response[0])
+    assert mask_rows(storage, label) == ["rc"]  # w1 abstains at pixel 1, w2 decides
+    assert meta["answer-warnings"] == [
+        {"workerId": "w1", "reason": "1 label(s) not among the job's labels; their pixels cast no vote"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "settings", "job", "expected", "source"),
+    [
+        (None, Settings(labels=("sign", "road", "car")), None, ["sign", "road", "car"], "configured"),
+        (None, Settings(), ["car", "road"], ["car", "road"], "label-category-file"),
+        (None, Settings(), None, ["car", "road"], "batch"),
+        ([], Settings(), None, ["car", "road"], "batch"),
+    ],
+)
+def test_class_keys_without_label_categories(
+    tmp_path: Path, labels: Any, settings: Settings, job: Any, expected: list[str], source: str
+) -> None:
+    objects = [data_object("0", annotation("w1", seg_content(["rc"], {"r": "road", "c": "car"})))]
+    response, report, storage = run(tmp_path, objects, labels=labels, settings=settings, job_labels=lambda: job)
+    label, meta = content(response[0])
+    names = {int(k): v["class-name"] for k, v in label["internal-color-map"].items()}
+    assert names == {0: "BACKGROUND", **{i + 1: n for i, n in enumerate(expected)}}
+    key = {n: i + 1 for i, n in enumerate(expected)}
+    assert read_mask(storage.read(label["mask-ref"])).tolist() == [[key["road"], key["car"]]]
+    assert report.label_source == source
+    assert ("label-source" in meta) == (source == "batch")
+
+
+def test_the_same_request_twice_gives_the_same_response_and_bytes(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            f"id {i}",
+            annotation("w1", seg_content(["rc", "p."], LEGEND)),
+            annotation("w2", seg_content(["r.", "ps"], LEGEND, OTHER_COLOURS)),
+        )
+        for i in range(3)
+    ]
+    first, _, _ = run(tmp_path, objects)
+    files = {p: p.read_bytes() for p in (tmp_path / "s3").rglob("*.png")}
+    second, _, _ = run(tmp_path, objects)
+    assert first == second
+    assert {p: p.read_bytes() for p in (tmp_path / "s3").rglob("*.png")} == files
+    assert len(files) == 3
+
+
+def test_distinct_awkward_ids_get_distinct_safe_keys(tmp_path: Path) -> None:
+    ids = ["a/b", "a b", "a-b", "../../etc", "ünïcode", "a_b"]
+    objects = [data_object(i, annotation("w1", seg_content(["r"], LEGEND))) for i in ids]
+    response, _, _ = run(tmp_path, objects)
+    refs = [content(e)[0]["mask-ref"] for e in response]
+    assert len(set(refs)) == len(ids)
+    for ref in refs:
+        name = ref.rsplit("/", 1)[1]
+        assert ref == f"s3://job-bucket/job/annotations/consolidated-annotation/output/{name}"
+        assert "/" not in name and ".." not in name and name.isascii()
+
+
+def test_duplicate_dataset_object_ids_give_one_entry_with_all_answers(tmp_path: Path) -> None:
+    objects = [
+        data_object("d", annotation("w1", seg_content(["rc"], LEGEND))),
+        data_object("d", annotation("w2", seg_content(["rc"], LEGEND))),
+    ]
+    response, _, _ = run(tmp_path, objects)
+    assert len(response) == 1
+    assert content(response[0])[0]["confidence"] == 1.0
+
+
+def test_objects_not_reached_before_the_deadline_come_back_with_a_reason(tmp_path: Path) -> None:
+    objects = [data_object(str(i), annotation("w1", seg_content(["r"], LEGEND))) for i in range(3)]
+    response, report, _ = run(tmp_path, objects, remaining_ms=lambda: 5_000, settings=Settings(threads=1))
+    assert len(response) == 3
+    assert all(
+        content(e)[0]["failure-reason"].startswith("not reached before the Lambda's time limit") for e in response
+    )
+    assert report.failed == 3
+
+
+def test_unrecognised_answers_pass_through_unchanged(tmp_path: Path) -> None:
+    answer = json.dumps({"annotatedResult": {"boundingBoxes": [{"label": "car", "left": 1}]}})
+    response, _, _ = run(tmp_path, [data_object("b", annotation("w1", answer))])
+    label, meta = content(response[0])
+    assert label["annotationsFromAllWorkers"] == [
+        {"workerId": "w1", "annotationData": {"content": answer.replace(" ", "")}}
+    ]
+    assert meta["type"] == "groundtruth/custom"
+
+
+def test_answer_from_s3_uri_inside_and_outside_the_job_bucket(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "s3")
+    storage.write("s3://job-bucket/answers/w1.json", seg_content(["rc"], LEGEND).encode(), "application/json")
+    storage.write("s3://elsewhere/w2.json", seg_content(["cc"], LEGEND).encode(), "application/json")
+    objects = [
+        {
+            "datasetObjectId": "0",
+            "annotations": [
+                {"workerId": "w1", "annotationData": {"s3Uri": "s3://job-bucket/answers/w1.json"}},
+                {"workerId": "w2", "annotationData": {"s3Uri": "s3://elsewhere/w2.json"}},
+                {"workerId": "w3", "annotationData": {"s3Uri": "s3://job-bucket/answers/missing.json"}},
+            ],
+        }
+    ]
+    response, _, storage = run(tmp_path, objects)
+    label, meta = content(response[0])
+    assert mask_rows(storage, label) == ["rc"]
+    reasons = {r["workerId"]: r["reason"] for r in meta["rejected-answers"]}
+    assert reasons["w2"] == "annotationData.s3Uri points outside the job's buckets; not read"
+    assert reasons["w3"].startswith("annotationData.s3Uri unreadable: cannot read")
