@@ -12,6 +12,7 @@ credentials (needs boto3). Masks go to ``DIR/masks/`` and one JSON line per obje
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -84,10 +85,10 @@ def _summary(report: BatchReport, out: Path) -> str:
 
 def _consolidate(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    request = _request(Path(args.source), args)
+    request = _request(LocalStorage().path_of(args.source), args)
     settings = Settings.from_env()
     if args.threads:
-        settings = Settings(**{**settings.__dict__, "threads": args.threads})
+        settings = dataclasses.replace(settings, threads=args.threads)
     report = consolidate_batch(request, _Storage(args.s3_root), settings=settings, mask_prefix=str(out / "masks"))
     out.mkdir(parents=True, exist_ok=True)
     with (out / "results.jsonl").open("w", encoding="utf-8") as fh:

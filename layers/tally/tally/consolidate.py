@@ -144,6 +144,10 @@ class _Batch:
                     logger.warning("no label list in the event, settings or job: class keys come from this batch")
             return self._classes
 
+    @property
+    def label_source(self) -> str:
+        return self._classes.source if self._classes else "not needed"
+
     def _batch_labels(self) -> Iterator[str]:
         for obj in self.objects:
             loaded, _ = load_answers(obj, self.storage, self.readable_buckets)
@@ -216,9 +220,8 @@ class _Batch:
             task_type=task.type,
             job_name=self.request.job_name,
             created=self.created,
-            confidence=outcome.confidence,
             issues=issues,
-            extra_metadata=extra,
+            metadata={"confidence": outcome.confidence, **extra},
         )
         logger.info(
             "object consolidated",
@@ -260,8 +263,7 @@ def consolidate_batch(
     batch.objects = objects
     with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="tally") as pool:
         results = list(pool.map(batch.run, objects))
-    source = batch._classes.source if batch._classes else "not needed"
-    report = BatchReport(response=[r.entry for r in results], dropped=dropped, label_source=source)
+    report = BatchReport(response=[r.entry for r in results], dropped=dropped, label_source=batch.label_source)
     for r in results:
         report.consolidated += r.ok
         report.failed += not r.ok

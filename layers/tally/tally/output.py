@@ -26,25 +26,6 @@ def creation_date(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
-def _metadata(
-    *, task_type: str, job_name: str, created: str, issues: Sequence[AnswerIssue], extra: Mapping[str, Any]
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "type": task_type,
-        "job-name": job_name,
-        "human-annotated": "yes",
-        "creation-date": created,
-    }
-    meta.update(extra)
-    rejected = [i.as_json() for i in issues if i.rejected]
-    warned = [i.as_json() for i in issues if not i.rejected]
-    if rejected:
-        meta["rejected-answers"] = rejected
-    if warned:
-        meta["answer-warnings"] = warned
-    return meta
-
-
 def response_entry(
     object_id: str,
     attr: str,
@@ -53,43 +34,28 @@ def response_entry(
     task_type: str,
     job_name: str,
     created: str,
-    confidence: float,
     issues: Sequence[AnswerIssue] = (),
-    extra_metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    meta = _metadata(
-        task_type=task_type,
-        job_name=job_name,
-        created=created,
-        issues=issues,
-        extra={"confidence": confidence, **(extra_metadata or {})},
-    )
-    return {
-        "datasetObjectId": object_id,
-        "consolidatedAnnotation": {"content": {attr: label, f"{attr}-metadata": meta}},
+    """One response element: ``label`` under ``attr``, Ground Truth's common metadata plus ``metadata``
+    and the answers that were rejected or warned about."""
+    meta: dict[str, Any] = {
+        "type": task_type,
+        "job-name": job_name,
+        "human-annotated": "yes",
+        "creation-date": created,
+        **(metadata or {}),
     }
+    rejected = [i.as_json() for i in issues if i.rejected]
+    warned = [i.as_json() for i in issues if not i.rejected]
+    if rejected:
+        meta["rejected-answers"] = rejected
+    if warned:
+        meta["answer-warnings"] = warned
+    return {"datasetObjectId": object_id, "consolidatedAnnotation": {"content": {attr: label, f"{attr}-metadata": meta}}}
 
 
-def failure_entry(
-    object_id: str,
-    attr: str,
-    reason: str,
-    *,
-    task_type: str,
-    job_name: str,
-    created: str,
-    issues: Sequence[AnswerIssue] = (),
-    extra_metadata: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    meta = _metadata(
-        task_type=task_type,
-        job_name=job_name,
-        created=created,
-        issues=issues,
-        extra={"failure-reason": reason, **(extra_metadata or {})},
-    )
-    label = {"failure-reason": reason}
-    return {
-        "datasetObjectId": object_id,
-        "consolidatedAnnotation": {"content": {attr: label, f"{attr}-metadata": meta}},
-    }
+def failure_entry(object_id: str, attr: str, reason: str, **kwargs: Any) -> dict[str, Any]:
+    """A failed object: the label is ``{"failure-reason": reason}`` and the metadata repeats it."""
+    metadata = {"failure-reason": reason, **kwargs.pop("metadata", {})}
+    return response_entry(object_id, attr, {"failure-reason": reason}, metadata=metadata, **kwargs)
