@@ -15,7 +15,10 @@ from tests.helpers import annotation, data_object, read_mask, seg_content
 
 def test_example_event_from_the_s3_mirror(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert main(["consolidate", str(EVENTS / "consolidation.json"), "--s3-root", str(EVENTS / "s3"), "--out", str(out)]) == 0
+    assert (
+        main(["consolidate", str(EVENTS / "consolidation.json"), "--s3-root", str(EVENTS / "s3"), "--out", str(out)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "objects:          6 (6 consolidated, 0 failed)" in printed
     assert "answers rejected: 1" in printed
@@ -43,7 +46,10 @@ def test_bare_payload_file_with_labels_on_the_command_line(tmp_path: Path) -> No
     source = tmp_path / "payload.json"
     source.write_text(json.dumps(payload))
     out = tmp_path / "out"
-    assert main(["consolidate", f"file://{source}", "--out", str(out), "--labels", "dog,cat", "--label-attribute", "pets"]) == 0
+    assert (
+        main(["consolidate", f"file://{source}", "--out", str(out), "--labels", "dog,cat", "--label-attribute", "pets"])
+        == 0
+    )
     entry = json.loads((out / "results.jsonl").read_text())
     label = entry["consolidatedAnnotation"]["content"]["pets"]
     assert label["internal-color-map"]["1"]["class-name"] == "dog"

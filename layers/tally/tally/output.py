@@ -52,7 +52,10 @@ def response_entry(
         meta["rejected-answers"] = rejected
     if warned:
         meta["answer-warnings"] = warned
-    return {"datasetObjectId": object_id, "consolidatedAnnotation": {"content": {attr: label, f"{attr}-metadata": meta}}}
+    return {
+        "datasetObjectId": object_id,
+        "consolidatedAnnotation": {"content": {attr: label, f"{attr}-metadata": meta}},
+    }
 
 
 def failure_entry(object_id: str, attr: str, reason: str, **kwargs: Any) -> dict[str, Any]:
