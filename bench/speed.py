@@ -1,7 +1,9 @@
 """Speed benchmark: `make bench`. Prints Markdown tables for the README.
 
 1. Per object, in process: consolidating 1280x960 masks from 3 and 5 workers (4 labels, palette PNGs
-   as Ground Truth's tool writes them, each worker with their own colours) next to the codec floor
+   as Ground Truth's tool writes them, each worker with their own colours) with the plain vote
+   (``majority``) and with the default ``reliability`` vote (both of its phases, and its confidence
+   map), next to the codec floor
    measured in the same run: base64-decode and PNG-decode the K worker masks, then encode one output
    mask with the same settings. Each object is timed three times, interleaved with its floor, and
    the best run of each counts; the table shows the median over the objects.
@@ -32,7 +34,7 @@ from tally.codecs import encode_palette_png
 from tally.labels import ClassTable
 from tally.settings import Settings
 from tally.simulate import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
-from tally.tasks import SEMANTIC_SEGMENTATION, Answer, ObjectContext
+from tally.tasks import SEMANTIC_SEGMENTATION, Answer, BatchCache, ObjectContext
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["road", "car", "person", "sign"]
@@ -74,25 +76,40 @@ def codec_floor(contents: list[dict[str, Any]], output: np.ndarray, palette: lis
 
 
 def per_object(workers: int, objects: int, seed: int) -> dict[str, float]:
+    """Median per-object times: the codec floor, the plain vote, and the reliability-weighted vote
+    (both of its phases: observing the object for the batch model, then consolidating it)."""
     rng = np.random.default_rng(seed)
     classes = ClassTable(tuple(LABELS), "event")
-    ctx = ObjectContext(classes, MemoryStorage(), "s3://bench/out", Settings())
-    totals, floors = [], []
-    for i in range(objects):
-        contents = make_object(rng, workers)
-        answers = [Answer(f"w{k}", c["crowd-semantic-segmentation"], c) for k, c in enumerate(contents)]
-        runs, floor_runs = [], []
+    storage = MemoryStorage()
+    majority = ObjectContext(classes, storage, "s3://bench/out", Settings(algorithm="majority"))
+    settings = Settings(algorithm="reliability")
+    cache = BatchCache(settings.cache_mb * 1024 * 1024)  # as the batch driver keeps phase 1 for phase 2
+    reliability = ObjectContext(classes, storage, "s3://bench/out", settings, cache)
+    samples = [make_object(rng, workers) for _ in range(objects)]
+    answers = [[Answer(f"w{k}", c["crowd-semantic-segmentation"], c) for k, c in enumerate(s)] for s in samples]
+    model = SEMANTIC_SEGMENTATION.fit(
+        [SEMANTIC_SEGMENTATION.observe(str(i), a, reliability) for i, a in enumerate(answers)], reliability
+    )
+    for i in range(len(answers)):
+        cache.pop(str(i))
+    floors, plain, weighted = [], [], []
+    for i, (contents, object_answers) in enumerate(zip(samples, answers, strict=True)):
+        runs: dict[str, list[float]] = {"floor": [], "plain": [], "weighted": []}
         for _ in range(REPEATS):  # interleaved, best of REPEATS: the least disturbed run of each
             start = time.perf_counter()
-            outcome = SEMANTIC_SEGMENTATION.consolidate(str(i), answers, ctx)
-            runs.append(time.perf_counter() - start)
-            png = ctx.storage.read(outcome.label["mask-ref"])
-            output = np.asarray(Image.open(io.BytesIO(png)))
-            floor_runs.append(codec_floor(contents, output, classes.palette()))
-        totals.append(min(runs))
-        floors.append(min(floor_runs))
-    total, floor = statistics.median(totals), statistics.median(floors)
-    return {"workers": workers, "total_ms": total * 1e3, "floor_ms": floor * 1e3, "ratio": total / floor}
+            outcome = SEMANTIC_SEGMENTATION.consolidate(str(i), object_answers, majority, None)
+            runs["plain"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            SEMANTIC_SEGMENTATION.observe(str(i), object_answers, reliability)
+            SEMANTIC_SEGMENTATION.consolidate(str(i), object_answers, reliability, model)
+            runs["weighted"].append(time.perf_counter() - start)
+            output = np.asarray(Image.open(io.BytesIO(storage.read(outcome.label["mask-ref"]))))
+            runs["floor"].append(codec_floor(contents, output, classes.palette()))
+        floors.append(min(runs["floor"]))
+        plain.append(min(runs["plain"]))
+        weighted.append(min(runs["weighted"]))
+    floor, p, w = (statistics.median(x) * 1e3 for x in (floors, plain, weighted))
+    return {"workers": workers, "floor_ms": floor, "majority_ms": p, "reliability_ms": w}
 
 
 def batch_child(objects: int, workers: int) -> None:
@@ -154,11 +171,16 @@ def main() -> None:
         batch_child(args.batch, 3)
         return
     print(f"Per object, {WIDTH}x{HEIGHT}, {len(LABELS)} labels, median of {args.objects} objects:\n")
-    print("| workers | tally (ms) | codec floor (ms) | ratio |")
-    print("|---|---|---|---|")
+    print(
+        "| workers | codec floor (ms) | majority (ms) | majority / floor | reliability (ms) | reliability / majority |"
+    )
+    print("|---|---|---|---|---|---|")
     for workers in (3, 5):
         r = per_object(workers, args.objects, seed=workers)
-        print(f"| {workers} | {r['total_ms']:.1f} | {r['floor_ms']:.1f} | {r['ratio']:.2f}x |")
+        print(
+            f"| {workers} | {r['floor_ms']:.1f} | {r['majority_ms']:.1f} | {r['majority_ms'] / r['floor_ms']:.2f}x "
+            f"| {r['reliability_ms']:.1f} | {r['reliability_ms'] / r['majority_ms']:.2f}x |"
+        )
     out = subprocess.run(
         [sys.executable, __file__, "--child", "--batch", str(args.batch)], check=True, capture_output=True, text=True
     ).stdout

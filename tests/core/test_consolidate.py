@@ -45,6 +45,7 @@ def run(
             **event,
         }
     )
+    settings = settings or Settings(algorithm="majority")  # the plain vote unless a test says otherwise
     report = consolidate_batch(request, storage, settings=settings, job_labels=job_labels, remaining_ms=remaining_ms)
     return report.response, report, storage
 
@@ -196,7 +197,7 @@ def test_labels_outside_the_job_cast_no_vote_and_are_reported(tmp_path: Path) ->
         (None, Settings(labels=("sign", "road", "car")), None, ["sign", "road", "car"], "configured"),
         (None, Settings(), ["car", "road"], ["car", "road"], "label-category-file"),
         (None, Settings(), None, ["car", "road"], "batch"),
-        ([], Settings(), None, ["car", "road"], "batch"),
+        ([], Settings(algorithm="majority"), None, ["car", "road"], "batch"),
     ],
 )
 def test_class_keys_without_label_categories(
@@ -222,12 +223,12 @@ def test_the_same_request_twice_gives_the_same_response_and_bytes(tmp_path: Path
         )
         for i in range(3)
     ]
-    first, _, _ = run(tmp_path, objects)
+    first, _, _ = run(tmp_path, objects, settings=Settings())
     files = {p: p.read_bytes() for p in (tmp_path / "s3").rglob("*.png")}
-    second, _, _ = run(tmp_path, objects)
+    second, _, _ = run(tmp_path, objects, settings=Settings())
     assert first == second
     assert {p: p.read_bytes() for p in (tmp_path / "s3").rglob("*.png")} == files
-    assert len(files) == 3
+    assert len(files) == 6  # a mask and a confidence map per object
 
 
 def test_distinct_awkward_ids_get_distinct_safe_keys(tmp_path: Path) -> None:

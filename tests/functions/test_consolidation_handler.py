@@ -72,7 +72,17 @@ def test_example_event_gives_one_entry_per_object_and_writes_palette_masks(
     # scene 4 has a truncated answer from the sloppy worker, scene 5 a single answer
     meta4 = response[4]["consolidatedAnnotation"]["content"]["street-scenes-metadata"]
     assert [r["workerId"] for r in meta4["rejected-answers"]] == ["private.us-east-1.c3d4e5f6a7b8c9d0"]
-    assert response[5]["consolidatedAnnotation"]["content"]["street-scenes"]["confidence"] == 0.0
+    # the default algorithm writes a confidence map beside each mask and rates every worker
+    label5 = response[5]["consolidatedAnnotation"]["content"]["street-scenes"]
+    confidence_map = get(s3, label5["confidence-map-ref"])
+    assert label5["confidence-map-ref"] == label5["mask-ref"].removesuffix(".png") + "-confidence.png"
+    assert confidence_map.startswith(b"\x89PNG")
+    meta0 = response[0]["consolidatedAnnotation"]["content"]["street-scenes-metadata"]
+    assert [q["workerId"] for q in meta0["worker-quality"]] == [
+        "private.us-east-1.a1b2c3d4e5f6a7b8",
+        "private.us-east-1.b2c3d4e5f6a7b8c9",
+        "private.us-east-1.c3d4e5f6a7b8c9d0",
+    ]
 
 
 def test_retry_gives_the_same_response_keys_and_bytes(s3: Any, handler: Any, context: FakeContext) -> None:

@@ -24,8 +24,9 @@ def test_example_event_from_the_s3_mirror(tmp_path: Path, capsys: pytest.Capture
     assert "answers rejected: 1" in printed
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [line["datasetObjectId"] for line in lines] == [str(i) for i in range(6)]
-    masks = sorted((out / "masks").glob("*.png"))
+    masks = sorted(p for p in (out / "masks").glob("*.png") if not p.name.endswith("-confidence.png"))
     assert len(masks) == 6
+    assert len(list((out / "masks").glob("*-confidence.png"))) == 6
     for line in lines:
         ref = Path(line["consolidatedAnnotation"]["content"]["street-scenes"]["mask-ref"])
         assert ref.parent == out / "masks"

@@ -217,10 +217,10 @@ def encode_palette_png(classes: npt.NDArray[np.uint8], colours: Sequence[RGB]) -
     return buf.getvalue()
 
 
-def encode_gray_png(values: npt.NDArray[np.uint8]) -> bytes:
-    """An 8-bit greyscale PNG (used for per-pixel confidence maps)."""
+def encode_gray_png(values: npt.NDArray[np.uint8], compress_level: int = 1) -> bytes:
+    """An 8-bit greyscale PNG (per-pixel confidence maps; fast zlib by default: they are auxiliary)."""
     height, width = values.shape
     image = Image.frombytes("L", (int(width), int(height)), np.ascontiguousarray(values, np.uint8).tobytes())
     buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    image.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()

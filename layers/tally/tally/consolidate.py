@@ -31,7 +31,7 @@ from .models import ConsolidationRequest, DatasetObject, describe_validation_err
 from .output import creation_date, failure_entry, response_entry
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import PASSTHROUGH, AnswerIssue, ObjectContext, Task
+from .tasks import PASSTHROUGH, Answer, AnswerIssue, BatchCache, ObjectContext, Task
 
 __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "read_payload"]
 
@@ -129,6 +129,8 @@ class _Batch:
         self.job_labels = job_labels
         self._classes: ClassTable | None = None
         self._classes_lock = threading.Lock()
+        self.models: dict[Task, Any] = {}
+        self.cache = BatchCache(settings.cache_mb * 1024 * 1024)
 
     def classes(self) -> ClassTable:
         """The batch's class table, resolved on first need (a pass-through batch never asks)."""
@@ -170,7 +172,7 @@ class _Batch:
 
     def run(self, obj: DatasetObject) -> _Result:
         obj_id = obj.dataset_object_id
-        if self.remaining_ms is not None and self.remaining_ms() < self.settings.deadline_margin_ms:
+        if self._out_of_time():
             reason = "not reached before the Lambda's time limit; consolidate it again (nothing was written)"
             return self._fail(obj_id, reason, _SEGMENTATION_TYPE, [])
         try:
@@ -179,8 +181,8 @@ class _Batch:
             logger.exception("unexpected error", extra={"datasetObjectId": obj_id})
             return self._fail(obj_id, f"internal error ({type(exc).__name__})", _SEGMENTATION_TYPE, [])
 
-    def _run(self, obj: DatasetObject) -> _Result:
-        obj_id = obj.dataset_object_id
+    def _select(self, obj: DatasetObject) -> tuple[Task, list[Answer], list[AnswerIssue]]:
+        """Load the object's answers and pick its task: the registered shape most answers have."""
         loaded, issues = load_answers(obj, self.storage, self.readable_buckets)
         known = Counter(item.task for item in loaded if item.task is not None)
         task: Task = max(known, key=lambda t: known[t]) if known else PASSTHROUGH
@@ -190,16 +192,51 @@ class _Batch:
                 issues.append(AnswerIssue(item.answer.worker_id, f"not a {task.name} answer like the others"))
             else:
                 answers.append(item.answer)
+        return task, answers, issues
+
+    def _context(self, task: Task) -> ObjectContext:
+        classes = self.classes() if task is not PASSTHROUGH else ClassTable((), "event")
+        return ObjectContext(classes, self.storage, self.mask_prefix, self.settings, self.cache)
+
+    def observe(self, obj: DatasetObject) -> tuple[Task, Any] | None:
+        """Phase 1: what a task's batch model needs from this object (``None``: nothing)."""
+        if self._out_of_time():
+            return None
+        try:
+            task, answers, _ = self._select(obj)
+            ctx = self._context(task)
+            if not answers or not task.needs_batch_model(ctx):
+                return None
+            observation = task.observe(obj.dataset_object_id, answers, ctx)
+        except Exception:  # phase 2 reports whatever is wrong with this object
+            logger.exception("object not observed", extra={"datasetObjectId": obj.dataset_object_id})
+            return None
+        return None if observation is None else (task, observation)
+
+    def fit(self, observed: Sequence[tuple[Task, Any] | None]) -> None:
+        by_task: dict[Task, list[Any]] = {}
+        for item in observed:
+            if item is not None:
+                by_task.setdefault(item[0], []).append(item[1])
+        for task, observations in by_task.items():
+            self.models[task] = task.fit(observations, self._context(task))
+
+    def _out_of_time(self) -> bool:
+        return self.remaining_ms is not None and self.remaining_ms() < self.settings.deadline_margin_ms
+
+    def _run(self, obj: DatasetObject) -> _Result:
+        obj_id = obj.dataset_object_id
+        task, answers, issues = self._select(obj)
         if not obj.annotations:
             return self._fail(obj_id, "no annotations: no worker answered", task.type, issues)
         if not answers:
             return self._fail(
                 obj_id, f"no usable answer ({len(obj.annotations)} received, all rejected)", task.type, issues
             )
-        classes = self.classes() if task is not PASSTHROUGH else ClassTable((), "event")
-        ctx = ObjectContext(classes, self.storage, self.mask_prefix, self.settings)
+        ctx = self._context(task)
+        classes = ctx.classes
         try:
-            outcome = task.consolidate(obj_id, answers, ctx)
+            outcome = task.consolidate(obj_id, answers, ctx, self.models.get(task))
         except ObjectError as exc:
             issues.extend(i for i in exc.issues if isinstance(i, AnswerIssue))
             return self._fail(obj_id, str(exc), task.type, issues)
@@ -262,7 +299,8 @@ def consolidate_batch(
     batch = _Batch(request, storage, settings, prefix, created, remaining_ms, job_labels)
     batch.objects = objects
     with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="tally") as pool:
-        results = list(pool.map(batch.run, objects))
+        batch.fit(list(pool.map(batch.observe, objects)))  # phase 1: batch models (e.g. worker reliability)
+        results = list(pool.map(batch.run, objects))  # phase 2: every object, with those models
     report = BatchReport(response=[r.entry for r in results], dropped=dropped, label_source=batch.label_source)
     for r in results:
         report.consolidated += r.ok

@@ -11,7 +11,7 @@ from .labels import parse_label_list
 
 __all__ = ["ALGORITHMS", "Algorithm", "Settings"]
 
-Algorithm = Literal["majority"]
+Algorithm = Literal["reliability", "majority"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 
 
@@ -30,20 +30,23 @@ class Settings:
             (``TALLY_DEADLINE_MARGIN_MS``); objects not reached are returned with a reason.
         read_buckets: buckets answers may be read from besides the payload's own
             (``TALLY_READ_BUCKETS``, comma-separated).
+        cache_mb: memory for keeping decoded masks between the two phases of a batch
+            (``TALLY_CACHE_MB``); objects beyond it are decoded twice.
     """
 
     labels: tuple[str, ...] | None = None
     assume_role_arn: str | None = None
-    algorithm: Algorithm = "majority"
+    algorithm: Algorithm = "reliability"
     threads: int = 4
     deadline_margin_ms: int = 10_000
     read_buckets: tuple[str, ...] = ()
+    cache_mb: int = 512
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         labels = parse_label_list(env.get("TALLY_LABELS"))
-        algorithm = env.get("TALLY_ALGORITHM", "majority").strip() or "majority"
+        algorithm = env.get("TALLY_ALGORITHM", "").strip() or cls.algorithm
         if algorithm not in ALGORITHMS:
             raise ValueError(f"TALLY_ALGORITHM must be one of {', '.join(ALGORITHMS)}")
         return cls(
@@ -53,4 +56,5 @@ class Settings:
             threads=max(1, int(env.get("TALLY_THREADS", "") or cls.threads)),
             deadline_margin_ms=int(env.get("TALLY_DEADLINE_MARGIN_MS", "") or cls.deadline_margin_ms),
             read_buckets=tuple(b.strip() for b in env.get("TALLY_READ_BUCKETS", "").split(",") if b.strip()),
+            cache_mb=int(env.get("TALLY_CACHE_MB", "") or cls.cache_mb),
         )

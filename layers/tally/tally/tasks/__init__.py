@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Answer, AnswerIssue, ObjectContext, Outcome, Task
+from .base import Answer, AnswerIssue, BatchCache, ObjectContext, Outcome, Task
 from .passthrough import PASSTHROUGH
 from .segmentation import SEMANTIC_SEGMENTATION
 
@@ -19,6 +19,7 @@ __all__ = [
     "SEMANTIC_SEGMENTATION",
     "Answer",
     "AnswerIssue",
+    "BatchCache",
     "ObjectContext",
     "Outcome",
     "Task",

@@ -25,7 +25,16 @@ class _Passthrough:
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]:
         return ()
 
-    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> Outcome:
+    def needs_batch_model(self, ctx: ObjectContext) -> bool:
+        return False
+
+    def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> None:
+        return None
+
+    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> None:
+        return None
+
+    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any = None) -> Outcome:
         label = {
             "annotationsFromAllWorkers": [
                 {"workerId": a.worker_id, "annotationData": {"content": json.dumps(a.content, separators=(",", ":"))}}

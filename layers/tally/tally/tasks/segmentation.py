@@ -17,24 +17,30 @@ Confidence follows Ground Truth's rule that an object labelled by a single worke
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..codecs import decode_png, encode_palette_png, hex_to_rgb, index_mask
+from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
 from ..models import describe_validation_error
+from ..reliability import BatchModel, ObjectVotes, as_mapping, expected_iou, fit_batch, weigh
 from ..storage import join_uri
-from ..vote import ABSTAIN, IndexedMask, class_confidences, majority_vote, tabulate
+from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .base import Answer, AnswerIssue, ObjectContext, Outcome
 
 __all__ = ["SEMANTIC_SEGMENTATION", "mask_name"]
 
 _DIGITS = 4
+logger = logging.getLogger(__name__)
 
 
 class _Size(BaseModel):
@@ -115,12 +121,15 @@ class _SemanticSegmentation:
         colours, warnings = _colour_table(parsed, classes)
         return index_mask(image, colours), warnings
 
-    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> Outcome:
+    def _decode_all(
+        self, answers: Sequence[Answer], classes: ClassTable
+    ) -> tuple[list[tuple[str, IndexedMask]], list[AnswerIssue]]:
+        """Decode every answer; reject the undecodable ones and those whose size is the odd one out."""
         issues: list[AnswerIssue] = []
         decoded: list[tuple[str, IndexedMask]] = []
         for answer in answers:
             try:
-                mask, warnings = self._decode(answer, ctx.classes)
+                mask, warnings = self._decode(answer, classes)
             except AnswerError as exc:
                 issues.append(AnswerIssue(answer.worker_id, str(exc)))
                 continue
@@ -137,29 +146,110 @@ class _SemanticSegmentation:
                         AnswerIssue(worker_id, f"mask is {w}x{h}, the other answers' are {best[1]}x{best[0]}")
                     )
             decoded = [(w, m) for w, m in decoded if m.shape == best]
+        return decoded, issues
+
+    def needs_batch_model(self, ctx: ObjectContext) -> bool:
+        return ctx.settings.algorithm == "reliability"
+
+    def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> ObjectVotes | None:
+        """Phase 1 of the reliability algorithm: this object's vote tuples, for the batch model."""
+        decoded, issues = self._decode_all(answers, ctx.classes)
         if not decoded:
-            raise ObjectError(f"no usable answer ({len(answers)} received, all rejected)", issues)
-
-        n_classes = ctx.classes.n_classes
+            return None
+        workers = [w for w, _ in decoded]
         table = tabulate([m for _, m in decoded])
-        result = majority_vote(table, n_classes)
-        per_class, confidence = class_confidences(table, result, n_classes)
-        if len(decoded) == 1:  # Ground Truth: a single annotator gives confidence 0.0
-            per_class, confidence = [0.0] * n_classes, 0.0
-        per_class = [round(c, _DIGITS) for c in per_class]
-        confidence = round(confidence, _DIGITS)
+        ctx.cache.put(object_id, (workers, table, issues), table.inverse.nbytes + table.votes.nbytes)
+        return ObjectVotes.from_table(workers, table)
 
-        png = encode_palette_png(table.expand(result.labels), ctx.classes.palette())
-        mask_uri = join_uri(ctx.mask_prefix, mask_name(object_id, png))
+    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> BatchModel:
+        model = fit_batch(observations)
+        logger.info(
+            "worker reliability estimated",
+            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(as_mapping(model).items()) if r is not None}},
+        )
+        return model
+
+    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any = None) -> Outcome:
+        cached = ctx.cache.pop(object_id)  # phase 1 of this batch may have decoded it already
+        if cached is not None:
+            workers, table, issues = cached
+        else:
+            decoded, issues = self._decode_all(answers, ctx.classes)
+            if not decoded:
+                raise ObjectError(f"no usable answer ({len(answers)} received, all rejected)", issues)
+            workers = [w for w, _ in decoded]
+            table = tabulate([m for _, m in decoded])
+        n_classes = ctx.classes.n_classes
+        if ctx.settings.algorithm == "majority":
+            vote = _majority(table, n_classes, single=len(workers) == 1)
+        else:
+            vote = _reliability(table, workers, n_classes, model if isinstance(model, BatchModel) else None)
+        per_class = [round(c, _DIGITS) for c in vote.per_class]
+        confidence = round(vote.confidence, _DIGITS)
+
+        png = encode_palette_png(table.expand(vote.labels), ctx.classes.palette())
+        name = mask_name(object_id, png)
+        mask_uri = join_uri(ctx.mask_prefix, name)
         ctx.storage.write(mask_uri, png, "image/png")
         color_map = ctx.classes.color_map(per_class)
+        label: dict[str, Any] = {"mask-ref": mask_uri, "internal-color-map": color_map, "confidence": confidence}
+        metadata: dict[str, Any] = {"internal-color-map": color_map}
+        if vote.pixel_confidence is not None:
+            conf_png = encode_gray_png(table.expand(vote.pixel_confidence))
+            conf_uri = join_uri(ctx.mask_prefix, name.removesuffix(".png") + "-confidence.png")
+            ctx.storage.write(conf_uri, conf_png, "image/png")
+            label["confidence-map-ref"] = conf_uri
+        if vote.workers:
+            metadata["worker-quality"] = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
         return Outcome(
-            label={"mask-ref": mask_uri, "internal-color-map": color_map, "confidence": confidence},
-            metadata={"internal-color-map": color_map},
-            confidence=confidence,
-            issues=issues,
-            answers_used=len(decoded),
+            label=label, metadata=metadata, confidence=confidence, issues=list(issues), answers_used=len(workers)
         )
+
+
+@dataclass(frozen=True)
+class _Vote:
+    labels: npt.NDArray[np.uint8]  # per table row
+    per_class: list[float]
+    confidence: float
+    pixel_confidence: npt.NDArray[np.uint8] | None = None  # per table row, 0..255
+    workers: list[dict[str, float | None]] = field(default_factory=list)
+
+
+def _majority(table: VoteTable, n_classes: int, *, single: bool) -> _Vote:
+    result = majority_vote(table, n_classes)
+    per_class, confidence = class_confidences(table, result, n_classes)
+    if single:  # Ground Truth: a single annotator gives confidence 0.0
+        per_class, confidence = [0.0] * n_classes, 0.0
+    return _Vote(result.labels, per_class, confidence)
+
+
+def _reliability(table: VoteTable, workers: Sequence[str], n_classes: int, model: BatchModel | None) -> _Vote:
+    present = table.counts > 0
+    votes = ObjectVotes.from_table(workers, table)
+    result = weigh(votes, n_classes, model)
+    labels = np.zeros(len(table.counts), dtype=np.uint8)
+    labels[present] = result.labels
+    pixel = np.zeros(len(table.counts), dtype=np.uint8)
+    top = result.support[np.arange(len(result.labels)), result.labels]
+    pixel[present] = np.round(top * 255).astype(np.uint8)
+    per_class, confidence = expected_iou(votes.votes, result.support, result.labels, votes.counts, n_classes)
+    if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
+        record = model.reliability(workers[0]) if model else None
+        per_class = [record or 0.0] * n_classes
+        confidence = record or 0.0
+    quality: list[dict[str, float | None]] = [
+        {
+            "agreement": round(float(a), _DIGITS),
+            "batch-agreement": _round(model.reliability(w) if model else None),
+            "weight": round(float(wt), _DIGITS),
+        }
+        for w, a, wt in zip(workers, result.agreement, result.weights, strict=True)
+    ]
+    return _Vote(labels, per_class, confidence, pixel, quality)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, _DIGITS)
 
 
 SEMANTIC_SEGMENTATION = _SemanticSegmentation()

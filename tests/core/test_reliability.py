@@ -1,0 +1,147 @@
+"""The default, reliability-weighted vote on hand-drawn crowds with known answers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tally import Settings
+from tests.core.test_consolidate import LEGEND, content, mask_rows, run
+from tests.helpers import annotation, data_object, seg_content
+
+EMPTY = ["." * 10] * 10
+
+
+def draw(*boxes: tuple[str, int, int, int, int]) -> list[str]:
+    """10x10 drawing: each box is (char, top, bottom, left, right), painted in order."""
+    grid = [["."] * 10 for _ in range(10)]
+    for ch, top, bottom, left, right in boxes:
+        for y in range(top, bottom):
+            for x in range(left, right):
+                grid[y][x] = ch
+    return ["".join(row) for row in grid]
+
+
+TRUTH = draw(("r", 0, 4, 0, 10), ("c", 6, 9, 2, 7))  # a road band and a car
+# independent workers never draw identical masks: this one has one road pixel less (identical
+# masks count as copies, see test_copies_count_once)
+TRUTH_TOO = draw(("r", 0, 4, 0, 10), ("c", 6, 9, 2, 7), (".", 0, 1, 9, 10))
+SWAPPED = draw(("c", 0, 4, 0, 10), ("r", 6, 9, 2, 7))  # the same with road and car exchanged
+GARBAGE = draw(("p", 2, 8, 2, 8))  # a person where there is none
+
+
+def reliable(tmp_path: Path, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
+    response, _, storage = run(tmp_path, objects, settings=Settings())
+    return response, storage
+
+
+def test_copies_count_once(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", seg_content(TRUTH, LEGEND)),
+            annotation("w2", seg_content(TRUTH_TOO, LEGEND)),
+            annotation("w3", seg_content(GARBAGE, LEGEND)),
+            annotation("w4", seg_content(GARBAGE, LEGEND)),
+        )
+    ]
+    # the plain vote sees 2 against 2 and keeps background where they disagree
+    response, _, storage = run(tmp_path / "plain", objects)
+    plain = mask_rows(storage, content(response[0])[0])
+    assert plain != TRUTH
+    # the copied pair is one voice against the two independent workers
+    response, storage = reliable(tmp_path / "rel", objects)
+    assert mask_rows(storage, content(response[0])[0]) == TRUTH_TOO  # w1 and w2 tie at (0, 9): background
+
+
+def test_a_label_swapper_is_outvoted_and_rated_low(tmp_path: Path) -> None:
+    careless = draw(("r", 0, 4, 0, 10), ("c", 6, 9, 3, 7))  # w2 misses a column of the car
+    objects = [
+        data_object(
+            str(i),
+            annotation("w1", seg_content(TRUTH, LEGEND)),
+            annotation("w2", seg_content(careless, LEGEND)),
+            annotation("swapper", seg_content(SWAPPED, LEGEND)),
+        )
+        for i in range(3)
+    ]
+    response, storage = reliable(tmp_path, objects)
+    for entry in response:
+        # the swapper's painting counts for nothing: where w1 and w2, equally reliable, disagree,
+        # the tie goes to background as in the plain vote
+        assert mask_rows(storage, content(entry)[0]) == careless
+    quality = {q["workerId"]: q for q in content(response[0])[1]["worker-quality"]}
+    assert quality["swapper"]["batch-agreement"] == 0.0
+    assert quality["swapper"]["weight"] < 0.01
+    assert quality["w1"]["weight"] == quality["w2"]["weight"] == 1.0
+
+
+def test_two_workers_disagreeing_follow_the_one_the_batch_trusts(tmp_path: Path) -> None:
+    sloppy = draw(("r", 0, 6, 0, 10), ("c", 5, 10, 4, 10))  # loose outlines, car off to the right
+    objects = [
+        data_object(
+            str(i),
+            annotation("careful", seg_content(TRUTH, LEGEND)),
+            annotation("sloppy", seg_content(sloppy, LEGEND)),
+            annotation("w3", seg_content(TRUTH_TOO, LEGEND)),
+        )
+        for i in range(3)
+    ]
+    objects.append(
+        data_object(
+            "pair",
+            annotation("careful", seg_content(TRUTH, LEGEND)),
+            annotation("sloppy", seg_content(sloppy, LEGEND)),
+        )
+    )
+    response, storage = reliable(tmp_path, objects)
+    assert mask_rows(storage, content(response[-1])[0]) == TRUTH
+    # the plain vote keeps every disagreement as background
+    response, _, storage = run(tmp_path / "plain", objects)
+    assert mask_rows(storage, content(response[-1])[0]) != TRUTH
+
+
+def test_a_single_answer_is_kept_and_rated_by_the_workers_record(tmp_path: Path) -> None:
+    careless = draw(("r", 0, 4, 0, 10), ("c", 6, 9, 3, 7))
+    objects = [
+        data_object("0", annotation("w1", seg_content(TRUTH, LEGEND)), annotation("w2", seg_content(careless, LEGEND))),
+        data_object("alone", annotation("w2", seg_content(careless, LEGEND))),
+        data_object("stranger", annotation("w9", seg_content(TRUTH, LEGEND))),
+    ]
+    response, storage = reliable(tmp_path, objects)
+    alone, _ = content(response[1])
+    assert mask_rows(storage, alone) == careless
+    # w2's agreement with w1 on object 0: road IoU 1, car IoU 12/15
+    assert alone["confidence"] == round((1 + 12 / 15) / 2, 4)
+    stranger, _ = content(response[2])
+    assert mask_rows(storage, stranger) == TRUTH
+    assert stranger["confidence"] == 0.0  # nothing known about w9: Ground Truth's single-annotator rule
+
+
+def test_confidence_map_is_full_where_everyone_agrees_and_lower_where_they_do_not(tmp_path: Path) -> None:
+    other = draw(("r", 0, 4, 0, 10), ("c", 6, 9, 2, 8))  # one column more car
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", seg_content(TRUTH, LEGEND)),
+            annotation("w2", seg_content(TRUTH_TOO, LEGEND)),
+            annotation("w3", seg_content(other, LEGEND)),
+        )
+    ]
+    response, storage = reliable(tmp_path, objects)
+    label, meta = content(response[0])
+    image = Image.open(io.BytesIO(storage.read(label["confidence-map-ref"])))
+    assert image.mode == "L"
+    confidence = np.asarray(image)
+    disputed = np.zeros((10, 10), bool)
+    disputed[6:9, 7] = True  # w3's extra car column
+    disputed[0, 9] = True  # w2's missing road pixel
+    assert confidence[~disputed].min() > confidence[disputed].max()
+    assert confidence[~disputed].min() >= 250
+    assert mask_rows(storage, label) == TRUTH
+    assert meta["confidence"] == label["confidence"]
+    assert [q["workerId"] for q in meta["worker-quality"]] == ["w1", "w2", "w3"]
