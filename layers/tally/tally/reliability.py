@@ -22,8 +22,10 @@ no I/O; everything runs on each object's distinct vote tuples, :class:`tally.vot
    in agreement weighs about ``exp(-sharpness / 10)``, so a spammer, a lazy worker or a sloppy one
    cannot tip a disagreement between careful workers.
 5. **Decision.** Each tuple goes to the class with the largest weighted vote. Exact ties go to the
-   tied class painted by the strictly most reliable worker, else to the lowest class key (background
-   first), so the result never depends on the order of the answers.
+   tied class painted by the strictly most reliable worker; ties between equally reliable workers
+   are settled from the neighbouring pixels (:mod:`tally.spatial`: a disputed band is split down its
+   middle), and only what that cannot reach goes to the lowest class key. Nothing depends on the
+   order of the answers.
 
 Per pixel the reported confidence is the winner's share of the weighted vote; per class, the expected
 IoU of the decision under those shares; per object, their mean over the classes present.
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from .spatial import MAX_TIE_CLASSES
 from .vote import ABSTAIN, VoteTable
 
 __all__ = [
@@ -69,11 +72,13 @@ class Params:
     Attributes:
         shrinkage: weight of the worker's batch agreement against this object's (0: object only).
         sharpness: how fast a worker's weight falls with their agreement below the best worker's.
+        dead_zone: agreement this close to the best worker's still weighs fully (noise, not skill).
         prior_agreement: the agreement assumed for a worker with nobody to compare with.
     """
 
     shrinkage: float = 0.5
     sharpness: float = 15.0
+    dead_zone: float = 0.06
     prior_agreement: float = 0.8
 
 
@@ -181,12 +186,15 @@ class Weighing:
         support: ``(U, C)`` each class's share of the weighted vote per tuple.
         agreement: ``(K,)`` each column's agreement used for its weight (object, shrunk to batch).
         weights: ``(K,)`` each column's vote weight (copies share theirs).
+        open_ties: ``(U,)`` bitmask of the classes a tuple stays tied between (0: decided), for
+            :func:`tally.spatial.settle_ties`.
     """
 
     labels: npt.NDArray[np.uint8]
     support: FloatArray
     agreement: FloatArray
     weights: FloatArray
+    open_ties: npt.NDArray[np.uint64]
 
 
 def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, params: Params | None = None) -> Weighing:
@@ -203,33 +211,42 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
             agreement[k] = value
         else:
             agreement[k] = (value + params.shrinkage * batch) / (1.0 + params.shrinkage)
-    weights = obj.share * np.exp(params.sharpness * (agreement - agreement.max()))
+    shortfall = np.maximum(0.0, agreement.max() - agreement - params.dead_zone)
+    weights = obj.share * np.exp(-params.sharpness * shortfall)
     scores = np.zeros((obj.votes.shape[0], n_classes))
     rows = np.arange(obj.votes.shape[0])
     for k in range(obj.votes.shape[1]):
         cast = obj.votes[:, k] != ABSTAIN
         scores[rows[cast], obj.votes[cast, k]] += weights[k]
-    labels = _decide(obj.votes, scores, agreement)
+    labels, open_ties = _decide(obj.votes, scores, weights / obj.share)
     totals = scores.sum(axis=1, keepdims=True)
     support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
-    return Weighing(labels, support, agreement, weights)
+    return Weighing(labels, support, agreement, weights, open_ties)
 
 
-def _decide(votes: npt.NDArray[np.uint8], scores: FloatArray, agreement: FloatArray) -> npt.NDArray[np.uint8]:
-    """Argmax per tuple. Exact ties go to the tied class painted by the strictly most reliable of the
-    workers who painted a tied class; failing that (equally reliable workers), to the lowest key,
-    which ``np.argmax`` already picks. Nothing depends on the order of the workers."""
+def _decide(
+    votes: npt.NDArray[np.uint8], scores: FloatArray, standing: FloatArray
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]:
+    """Argmax per tuple. Exact ties go to the tied class painted by the worker of strictly highest
+    ``standing`` (their weight before copy sharing) among those who painted a tied class. Ties that
+    remain (workers of equal standing) get the lowest key for now and are returned as a bitmask of
+    their tied classes, for :mod:`tally.spatial`. Nothing depends on the order of the workers."""
     best = scores.max(axis=1, keepdims=True)
     tied = scores >= best - 1e-9 * np.maximum(best, 1.0)
     labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)
+    open_ties = np.zeros(len(labels), dtype=np.uint64)
     for u in np.flatnonzero(tied.sum(axis=1) > 1):
-        backers = [(float(agreement[k]), int(votes[u, k])) for k in range(votes.shape[1])
+        backers = [(float(standing[k]), int(votes[u, k])) for k in range(votes.shape[1])
                    if votes[u, k] != ABSTAIN and tied[u, votes[u, k]]]  # fmt: skip
         top = max(a for a, _ in backers)
         classes = {c for a, c in backers if a >= top - 1e-12}
         if len(classes) == 1:
             labels[u] = classes.pop()
-    return labels
+            continue
+        candidates = np.flatnonzero(tied[u])
+        if candidates.max() < MAX_TIE_CLASSES:
+            open_ties[u] = np.bitwise_or.reduce(np.left_shift(np.uint64(1), candidates.astype(np.uint64)))
+    return labels, open_ties
 
 
 def expected_iou(

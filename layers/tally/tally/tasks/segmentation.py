@@ -33,6 +33,7 @@ from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
 from ..models import describe_validation_error
 from ..reliability import BatchModel, ObjectVotes, as_mapping, expected_iou, fit_batch, weigh
+from ..spatial import settle_ties
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .base import Answer, AnswerIssue, ObjectContext, Outcome
@@ -187,7 +188,10 @@ class _SemanticSegmentation:
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
 
-        png = encode_palette_png(table.expand(vote.labels), ctx.classes.palette())
+        image = table.expand(vote.labels)
+        if vote.open_ties is not None:
+            image = _settle(image, table, vote.open_ties)
+        png = encode_palette_png(image, ctx.classes.palette())
         name = mask_name(object_id, png)
         mask_uri = join_uri(ctx.mask_prefix, name)
         ctx.storage.write(mask_uri, png, "image/png")
@@ -213,6 +217,19 @@ class _Vote:
     confidence: float
     pixel_confidence: npt.NDArray[np.uint8] | None = None  # per table row, 0..255
     workers: list[dict[str, float | None]] = field(default_factory=list)
+    open_ties: npt.NDArray[np.uint64] | None = None  # per table row: classes still tied (bitmask)
+
+
+def _settle(image: npt.NDArray[np.uint8], table: VoteTable, open_ties: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
+    """Settle the pixels of still-tied tuples from their neighbours (:mod:`tally.spatial`)."""
+    rows = np.flatnonzero((open_ties != 0) & (table.counts > 0))
+    if not len(rows):
+        return image
+    is_tied = np.zeros(len(open_ties), dtype=bool)
+    is_tied[rows] = True
+    tied = np.flatnonzero(np.take(is_tied, table.inverse.reshape(-1)))
+    candidates = np.take(open_ties, table.inverse.reshape(-1)[tied])
+    return settle_ties(image, tied, candidates)
 
 
 def _majority(table: VoteTable, n_classes: int, *, single: bool) -> _Vote:
@@ -229,6 +246,8 @@ def _reliability(table: VoteTable, workers: Sequence[str], n_classes: int, model
     result = weigh(votes, n_classes, model)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
+    open_ties = np.zeros(len(table.counts), dtype=np.uint64)
+    open_ties[present] = result.open_ties
     pixel = np.zeros(len(table.counts), dtype=np.uint8)
     top = result.support[np.arange(len(result.labels)), result.labels]
     pixel[present] = np.round(top * 255).astype(np.uint8)
@@ -245,7 +264,7 @@ def _reliability(table: VoteTable, workers: Sequence[str], n_classes: int, model
         }
         for w, a, wt in zip(workers, result.agreement, result.weights, strict=True)
     ]
-    return _Vote(labels, per_class, confidence, pixel, quality)
+    return _Vote(labels, per_class, confidence, pixel, quality, open_ties)
 
 
 def _round(value: float | None) -> float | None:
