@@ -74,3 +74,13 @@ example: $(VENV)/.stamp
 
 clean:
 	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache
+
+# Quality benchmark: mIoU of tally's algorithms against SimpleITK and crowd-kit on simulated crowds
+# (figures for the README). `make bench-quality QUALITY_ARGS=--quick` for a tiny run.
+.PHONY: bench-quality
+$(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.stamp
+	@$(PY) -m pip install -q -r requirements-bench.txt 2>&1 | $(PIP_FILTER)
+	@touch $@
+
+bench-quality: $(VENV)/.bench-stamp
+	$(PY) bench/quality.py $(QUALITY_ARGS)

@@ -33,12 +33,16 @@ def test_tie_between_class_and_background_stays_background() -> None:
     assert vote(mask("AA.."), mask("A.A.")) == ["A..."]
 
 
-def test_tie_between_two_classes_goes_to_the_lower_key() -> None:
-    assert vote(mask("BC"), mask("AB")) == ["AB"]
+def test_tie_between_two_classes_is_background() -> None:
+    assert vote(mask("BC"), mask("AB")) == [".."]
 
 
-def test_three_way_tie_goes_to_the_lowest_key() -> None:
-    assert vote(mask("C"), mask("B"), mask("A")) == ["A"]
+def test_three_way_tie_is_background() -> None:
+    assert vote(mask("C"), mask("B"), mask("A")) == ["."]
+
+
+def test_plurality_without_majority_wins() -> None:
+    assert vote(mask("A"), mask("A"), mask("B"), mask("C"), mask(".")) == ["A"]
 
 
 def test_one_worker_gives_their_own_mask() -> None:
@@ -77,7 +81,8 @@ def test_confidence_is_the_winners_share() -> None:
     a, b, c = mask("AA"), mask("AB"), mask("AC")
     table = tabulate([a, b, c])
     result = majority_vote(table, 4)
-    assert table.expand(result.confidence).tolist()[0] == pytest.approx([1.0, 1 / 3])
+    # pixel 1 is a three-way tie: background, which nobody voted for
+    assert table.expand(result.confidence).tolist()[0] == pytest.approx([1.0, 0.0])
 
 
 def test_class_and_object_confidence() -> None:
@@ -110,7 +115,9 @@ def test_large_index_tables_fall_back_to_unique_and_agree() -> None:
     labels_narrow = t_narrow.expand(majority_vote(t_narrow, 4).labels)
     assert np.array_equal(labels_wide, labels_narrow)
     counts = np.stack([(np.stack(classes) == k).sum(axis=0) for k in range(4)])
-    assert np.array_equal(labels_narrow, np.argmax(counts, axis=0))
+    expected = np.argmax(counts, axis=0)
+    expected[(counts == counts.max(axis=0)).sum(axis=0) > 1] = 0  # no strict plurality: background
+    assert np.array_equal(labels_narrow, expected)
 
 
 def test_masks_of_different_shapes_are_refused() -> None:

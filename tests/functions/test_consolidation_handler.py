@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +15,11 @@ from moto import mock_aws
 
 from tally.errors import EventError, StorageError
 from tally.storage import split_s3_uri
-from tests.conftest import EVENTS, SHARED, FakeContext, load_event, load_handler
+from tests.conftest import EVENTS, SHARED, FakeContext, load_event
+from tests.functions.conftest import get, put
 from tests.helpers import annotation, data_object, seg_content
 
 EXAMPLE_PAYLOAD_DIR = EVENTS / "s3"
-
-
-@pytest.fixture
-def s3(aws_env: None) -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("s3", region_name="us-east-1")
-
-
-@pytest.fixture
-def handler(aws_env: None) -> Any:
-    return load_handler("consolidation")
-
-
-def put(s3: Any, uri: str, body: bytes) -> None:
-    bucket, key = split_s3_uri(uri)
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def get(s3: Any, uri: str) -> bytes:
-    bucket, key = split_s3_uri(uri)
-    body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
 
 
 def upload_example(s3: Any) -> dict[str, Any]:

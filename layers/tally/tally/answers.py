@@ -74,9 +74,10 @@ def _decode(text: str) -> Mapping[str, Any]:
 
 
 def load_answers(
-    obj: DatasetObject, storage: Storage, readable_buckets: Collection[str]
+    obj: DatasetObject, storage: Storage, readable_buckets: Collection[str], element_name: str | None = None
 ) -> tuple[list[LoadedAnswer], list[AnswerIssue]]:
-    """Decode every annotation of one object; the same worker's second answer is left out."""
+    """Decode every annotation of one object; the same worker's second answer is left out. With
+    ``element_name``, only the form output under that key is considered."""
     loaded: list[LoadedAnswer] = []
     issues: list[AnswerIssue] = []
     seen: set[str] = set()
@@ -91,7 +92,15 @@ def load_answers(
         except AnswerFormatError as exc:
             issues.append(AnswerIssue(worker, str(exc)))
             continue
-        elements = _elements(content)
+        if element_name is not None:
+            if element_name not in content:
+                keys = ", ".join(sorted(str(k) for k in content)[:5]) or "none"
+                issues.append(AnswerIssue(worker, f"content has no '{element_name}' element (keys: {keys})"))
+                continue
+            content_used: Mapping[str, Any] = {element_name: content[element_name]}
+        else:
+            content_used = content
+        elements = _elements(content_used)
         match = next(((e, t) for e in elements for t in [task_for(e)] if t is not None), None)
         if match is None:
             loaded.append(LoadedAnswer(Answer(worker, elements[0] if elements else content, content), None))

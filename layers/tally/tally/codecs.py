@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import struct
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -94,18 +95,20 @@ def decode_png(
     if not raw.startswith(_PNG_SIGNATURE):
         kind = next((name for sig, name in _OTHER_FORMATS.items() if raw.startswith(sig)), "not a PNG")
         raise ImageDecodeError(f"pngImageData is {kind}" + ("" if kind == "not a PNG" else ", not a PNG"))
+    if len(raw) < 24 or raw[12:16] != b"IHDR":
+        raise ImageDecodeError("PNG has no IHDR header")
+    width, height = struct.unpack(">II", raw[16:24])  # read before any pixel is inflated
+    if expected_size is not None and (width, height) != expected_size:
+        ew, eh = expected_size
+        raise MaskShapeError(f"mask is {width}x{height} but inputImageProperties says {ew}x{eh}")
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise ImageDecodeError(f"PNG header claims {width}x{height} pixels, over the {max_pixels} limit")
     try:
         image = Image.open(io.BytesIO(raw), formats=["PNG"])
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError("PNG header claims more pixels than allowed") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"PNG header unreadable ({type(exc).__name__})") from exc
-    width, height = image.size
-    if width <= 0 or height <= 0 or width * height > max_pixels:
-        raise ImageDecodeError(f"PNG header claims {width}x{height} pixels, over the {max_pixels} limit")
-    if expected_size is not None and (width, height) != expected_size:
-        ew, eh = expected_size
-        raise MaskShapeError(f"mask is {width}x{height} but inputImageProperties says {ew}x{eh}")
     try:
         image.load()
     except Image.DecompressionBombError as exc:

@@ -152,7 +152,7 @@ class _Batch:
 
     def _batch_labels(self) -> Iterator[str]:
         for obj in self.objects:
-            loaded, _ = load_answers(obj, self.storage, self.readable_buckets)
+            loaded, _ = load_answers(obj, self.storage, self.readable_buckets, self.settings.element_name)
             for item in loaded:
                 if item.task is not None:
                     yield from item.task.labels_used(item.answer.element)
@@ -183,7 +183,7 @@ class _Batch:
 
     def _select(self, obj: DatasetObject) -> tuple[Task, list[Answer], list[AnswerIssue]]:
         """Load the object's answers and pick its task: the registered shape most answers have."""
-        loaded, issues = load_answers(obj, self.storage, self.readable_buckets)
+        loaded, issues = load_answers(obj, self.storage, self.readable_buckets, self.settings.element_name)
         known = Counter(item.task for item in loaded if item.task is not None)
         task: Task = max(known, key=lambda t: known[t]) if known else PASSTHROUGH
         answers = []

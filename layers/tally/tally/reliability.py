@@ -24,7 +24,7 @@ no I/O; everything runs on each object's distinct vote tuples, :class:`tally.vot
 5. **Decision.** Each tuple goes to the class with the largest weighted vote. Exact ties go to the
    tied class painted by the strictly most reliable worker; ties between equally reliable workers
    are settled from the neighbouring pixels (:mod:`tally.spatial`: a disputed band is split down its
-   middle), and only what that cannot reach goes to the lowest class key. Nothing depends on the
+   middle), and what that cannot reach is background, as in the plain vote. Nothing depends on the
    order of the answers.
 
 Per pixel the reported confidence is the winner's share of the weighted vote; per class, the expected
@@ -80,6 +80,7 @@ class Params:
     sharpness: float = 15.0
     dead_zone: float = 0.06
     prior_agreement: float = 0.8
+    weighting: str = "exp"
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,12 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
             agreement[k] = value
         else:
             agreement[k] = (value + params.shrinkage * batch) / (1.0 + params.shrinkage)
-    shortfall = np.maximum(0.0, agreement.max() - agreement - params.dead_zone)
-    weights = obj.share * np.exp(-params.sharpness * shortfall)
+    if params.weighting == "logit":
+        clipped = np.clip(agreement, 0.5, 0.995)
+        weights = obj.share * np.maximum(np.log(clipped / (1.0 - clipped)), 1e-6)
+    else:
+        shortfall = np.maximum(0.0, agreement.max() - agreement - params.dead_zone)
+        weights = obj.share * np.exp(-params.sharpness * shortfall)
     scores = np.zeros((obj.votes.shape[0], n_classes))
     rows = np.arange(obj.votes.shape[0])
     for k in range(obj.votes.shape[1]):
@@ -229,12 +234,14 @@ def _decide(
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]:
     """Argmax per tuple. Exact ties go to the tied class painted by the worker of strictly highest
     ``standing`` (their weight before copy sharing) among those who painted a tied class. Ties that
-    remain (workers of equal standing) get the lowest key for now and are returned as a bitmask of
-    their tied classes, for :mod:`tally.spatial`. Nothing depends on the order of the workers."""
+    remain (workers of equal standing) are background for now and are returned as a bitmask of their
+    tied classes and background, for :mod:`tally.spatial`. Nothing depends on the order of the
+    workers."""
     best = scores.max(axis=1, keepdims=True)
     tied = scores >= best - 1e-9 * np.maximum(best, 1.0)
     labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)
     open_ties = np.zeros(len(labels), dtype=np.uint64)
+    labels[tied.sum(axis=1) > 1] = 0  # unresolved ties are background (see tally.vote)
     for u in np.flatnonzero(tied.sum(axis=1) > 1):
         backers = [(float(standing[k]), int(votes[u, k])) for k in range(votes.shape[1])
                    if votes[u, k] != ABSTAIN and tied[u, votes[u, k]]]  # fmt: skip
@@ -244,7 +251,9 @@ def _decide(
             labels[u] = classes.pop()
             continue
         candidates = np.flatnonzero(tied[u])
-        if candidates.max() < MAX_TIE_CLASSES:
+        # only a dispute between background and one class is a band to split; a pixel claimed by
+        # two classes stays background
+        if len(candidates) == 2 and candidates[0] == 0 and candidates.max() < MAX_TIE_CLASSES:
             open_ties[u] = np.bitwise_or.reduce(np.left_shift(np.uint64(1), candidates.astype(np.uint64)))
     return labels, open_ties
 

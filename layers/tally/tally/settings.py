@@ -32,6 +32,8 @@ class Settings:
             (``TALLY_READ_BUCKETS``, comma-separated).
         cache_mb: memory for keeping decoded masks between the two phases of a batch
             (``TALLY_CACHE_MB``); objects beyond it are decoded twice.
+        element_name: the ``name`` of the template's crowd element (``TALLY_ELEMENT_NAME``); when
+            set, an answer without that key is rejected instead of being recognised by its shape.
     """
 
     labels: tuple[str, ...] | None = None
@@ -40,7 +42,8 @@ class Settings:
     threads: int = 4
     deadline_margin_ms: int = 10_000
     read_buckets: tuple[str, ...] = ()
-    cache_mb: int = 512
+    cache_mb: int = 256
+    element_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,4 +60,5 @@ class Settings:
             deadline_margin_ms=int(env.get("TALLY_DEADLINE_MARGIN_MS", "") or cls.deadline_margin_ms),
             read_buckets=tuple(b.strip() for b in env.get("TALLY_READ_BUCKETS", "").split(",") if b.strip()),
             cache_mb=int(env.get("TALLY_CACHE_MB", "") or cls.cache_mb),
+            element_name=env.get("TALLY_ELEMENT_NAME", "").strip() or None,
         )

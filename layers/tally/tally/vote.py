@@ -9,10 +9,11 @@ one lookup. A 1-Mpixel object with five workers has a few hundred distinct tuple
 
 Plain majority rule (:func:`majority_vote`)
     Each worker who does not abstain gives the pixel one vote (or ``weights[k]``) for the class they
-    drew; the class with the most votes wins. **Tie rule:** among classes with equal top votes the
-    lowest class key wins; key 0 is background, so a pixel that half the workers leave unlabelled
-    stays background, and a pixel where every worker abstains is background. The per-pixel
-    confidence is the winner's share of the votes cast (0 where no vote was cast).
+    drew; the class with the most votes wins. **Tie rule:** a pixel without a strict plurality is
+    background (key 0): a pixel that half the workers leave unlabelled stays background, and so does
+    one that two classes tie for (guessing a class there costs the IoU of two classes when wrong,
+    background costs less), or where every worker abstains. The per-pixel confidence is the
+    winner's share of the votes cast (0 where no vote was cast).
 
 Examples:
     >>> import numpy as np
@@ -191,9 +192,11 @@ def vote_scores(table: VoteTable, n_classes: int, weights: Sequence[float] | Non
 
 
 def majority_vote(table: VoteTable, n_classes: int, weights: Sequence[float] | None = None) -> VoteResult:
-    """Plurality vote per tuple; ties go to the lowest class key (see the module docstring)."""
+    """Plurality vote per tuple; a tuple without a strict plurality is background (module docstring)."""
     scores = vote_scores(table, n_classes, weights)
     labels = np.argmax(scores, axis=1).astype(np.uint8)
+    best = scores.max(axis=1, keepdims=True)
+    labels[(scores >= best - 1e-9 * np.maximum(best, 1.0)).sum(axis=1) > 1] = 0
     total = scores.sum(axis=1)
     top = scores[np.arange(len(labels)), labels]
     confidence = np.divide(top, total, out=np.zeros_like(top), where=total > 0)

@@ -120,7 +120,10 @@ class _SemanticSegmentation:
             expected_size=(size.width, size.height) if size else None,
         )
         colours, warnings = _colour_table(parsed, classes)
-        return index_mask(image, colours), warnings
+        mask = index_mask(image, colours)
+        if not parsed.label_mappings and (mask.classes() != 0).any():
+            raise AnswerError("the mask has coloured pixels but no labelMappings to read them by")
+        return mask, warnings
 
     def _decode_all(
         self, answers: Sequence[Answer], classes: ClassTable
