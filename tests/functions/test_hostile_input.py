@@ -135,6 +135,7 @@ def test_unexpected_element_name_is_read_by_shape_unless_the_name_is_configured(
     objects = [data_object("0", annotation("w1", GOOD), annotation("w2", renamed))]
     label, meta = parts(consolidate(s3, handler, objects)[0])
     assert "rejected-answers" not in meta
+    assert label["mask-ref"].endswith(".png")
     monkeypatch.setattr(handler, "SETTINGS", handler.SETTINGS.__class__(element_name="crowd-semantic-segmentation"))
     _label, meta = parts(consolidate(s3, handler, objects)[0])
     assert meta["rejected-answers"] == [
