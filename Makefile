@@ -2,7 +2,7 @@
 #
 #   make run     set up, then consolidate the example job in events/ locally (masks in out/example-job)
 #   make test    set up, then lint, type-check, validate the template, build the layer, run pytest
-#   make bench   speed benchmark (figures for the README)
+#   make bench   speed benchmark; make bench-quality, make bench-scale: the other two (README figures)
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +24,7 @@ PY := $(VENV)/bin/python
 SAM := .venv-sam/bin/sam
 PIP_FILTER := grep -v 'is ignored: it is neither a file nor a directory' || true
 
-.PHONY: help setup run test lint typecheck template build pytest bench example clean
+.PHONY: help setup run test lint typecheck template build pytest bench bench-scale example clean
 
 help:
 	@sed -n '1,7p' Makefile | sed 's/^# \{0,1\}//'
@@ -68,6 +68,9 @@ test: lint typecheck template build pytest
 
 bench: $(VENV)/.stamp
 	$(PY) bench/speed.py
+
+bench-scale: $(VENV)/.stamp
+	$(PY) bench/scale.py
 
 example: $(VENV)/.stamp
 	$(PY) scripts/make_example_job.py

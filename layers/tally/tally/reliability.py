@@ -60,6 +60,9 @@ __all__ = [
 ]
 
 COPY_MIN_PIXELS = 16
+TIE_TOLERANCE = 0.01
+"""Classes whose weighted votes differ by less than this share of all votes are tied: a voice of
+negligible weight (a spammer) cannot break a tie between careful workers."""
 COPY_MIN_FRACTION = 0.005
 
 FloatArray = npt.NDArray[np.float64]
@@ -238,7 +241,7 @@ def _decide(
     tied classes and background, for :mod:`tally.spatial`. Nothing depends on the order of the
     workers."""
     best = scores.max(axis=1, keepdims=True)
-    tied = scores >= best - 1e-9 * np.maximum(best, 1.0)
+    tied = scores >= best - TIE_TOLERANCE * scores.sum(axis=1, keepdims=True)
     labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)
     open_ties = np.zeros(len(labels), dtype=np.uint64)
     labels[tied.sum(axis=1) > 1] = 0  # unresolved ties are background (see tally.vote)

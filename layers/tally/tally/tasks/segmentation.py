@@ -38,7 +38,7 @@ from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .base import Answer, AnswerIssue, ObjectContext, Outcome
 
-__all__ = ["SEMANTIC_SEGMENTATION", "mask_name"]
+__all__ = ["SEMANTIC_SEGMENTATION", "mask_name", "vote_image"]
 
 _DIGITS = 4
 logger = logging.getLogger(__name__)
@@ -184,16 +184,9 @@ class _SemanticSegmentation:
             workers = [w for w, _ in decoded]
             table = tabulate([m for _, m in decoded])
         n_classes = ctx.classes.n_classes
-        if ctx.settings.algorithm == "majority":
-            vote = _majority(table, n_classes, single=len(workers) == 1)
-        else:
-            vote = _reliability(table, workers, n_classes, model if isinstance(model, BatchModel) else None)
+        image, vote = vote_image(table, workers, n_classes, ctx.settings.algorithm, model)
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
-
-        image = table.expand(vote.labels)
-        if vote.open_ties is not None:
-            image = _settle(image, table, vote.open_ties)
         png = encode_palette_png(image, ctx.classes.palette())
         name = mask_name(object_id, png)
         mask_uri = join_uri(ctx.mask_prefix, name)
@@ -211,6 +204,20 @@ class _SemanticSegmentation:
         return Outcome(
             label=label, metadata=metadata, confidence=confidence, issues=list(issues), answers_used=len(workers)
         )
+
+
+def vote_image(
+    table: VoteTable, workers: Sequence[str], n_classes: int, algorithm: str, model: Any = None
+) -> tuple[npt.NDArray[np.uint8], _Vote]:
+    """The consolidated class map of one object and the vote behind it (no I/O)."""
+    if algorithm == "majority":
+        vote = _majority(table, n_classes, single=len(workers) == 1)
+    else:
+        vote = _reliability(table, workers, n_classes, model if isinstance(model, BatchModel) else None)
+    image = table.expand(vote.labels)
+    if vote.open_ties is not None:
+        image = _settle(image, table, vote.open_ties)
+    return image, vote
 
 
 @dataclass(frozen=True)
