@@ -81,7 +81,7 @@ def main() -> None:
                 "labelCategories": LABELS,
                 "payload": {"s3Uri": "s3://bench/payload.json"},
                 "outputConfig": "s3://bench/out",
-            }  # fmt: skip
+            }
         )
         settings = Settings.from_env() if "TALLY_ALGORITHM" in os.environ else Settings(algorithm=args.algorithm)
         start = time.perf_counter()
