@@ -105,6 +105,13 @@ def test_logs_and_metrics_carry_ids_and_counts_but_no_worker_data(
     assert {line["datasetObjectId"] for line in logs if line["message"] == "object consolidated"} == {
         str(i) for i in range(6)
     }
+    reliability = next(line for line in logs if line["message"] == "worker reliability estimated")
+    assert sorted(reliability["workers"]) == [
+        "private.us-east-1.a1b2c3d4e5f6a7b8",
+        "private.us-east-1.b2c3d4e5f6a7b8c9",
+        "private.us-east-1.c3d4e5f6a7b8c9d0",
+    ]
+    assert all(0.0 <= value <= 1.0 for value in reliability["workers"].values())
     metrics = next(line for line in lines if "_aws" in line and "ObjectsConsolidated" in line)
     assert metrics["ObjectsConsolidated"] == [6.0]
     assert metrics["ObjectsFailed"] == [0.0]

@@ -253,10 +253,8 @@ def _decide(
         if len(classes) == 1:
             labels[u] = classes.pop()
             continue
-        candidates = np.flatnonzero(tied[u])
-        # only a dispute between background and one class is a band to split; a pixel claimed by
-        # two classes stays background
-        if len(candidates) == 2 and candidates[0] == 0 and candidates.max() < MAX_TIE_CLASSES:
+        candidates = np.union1d(np.flatnonzero(tied[u]), [0])  # background is always a candidate
+        if candidates.max() < MAX_TIE_CLASSES:
             open_ties[u] = np.bitwise_or.reduce(np.left_shift(np.uint64(1), candidates.astype(np.uint64)))
     return labels, open_ties
 
