@@ -50,7 +50,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import version
 from io import BytesIO
 from pathlib import Path
@@ -72,6 +71,7 @@ from tally import ConsolidationRequest, consolidate_batch
 from tally.codecs import decode_png, hex_to_rgb, index_mask
 from tally.settings import ALGORITHMS, Settings
 from tally.simulate import WorkerStyle, answer_content, draw, random_scene, worker_colours, worker_view
+from tally.storage import MemoryStorage
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality.md"
@@ -251,22 +251,6 @@ def decoded_maps(obj: SimObject, labels: Sequence[str]) -> list[LabelMap]:
 
 # --------------------------------------------------------------------------------------------------
 # tally
-
-
-class MemoryStorage:
-    """tally's Storage protocol over a dict (no disk in the timings)."""
-
-    def __init__(self, objects: dict[str, bytes] | None = None) -> None:
-        self.objects = dict(objects or {})
-
-    def read(self, uri: str) -> bytes:
-        return self.objects[uri]
-
-    def write(self, uri: str, data: bytes, content_type: str) -> None:
-        self.objects[uri] = data
-
-    def modified(self, uri: str) -> datetime:
-        return datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from tally.codecs import encode_palette_png
 from tally.labels import ClassTable
 from tally.settings import Settings
 from tally.simulate import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
+from tally.storage import MemoryStorage
 from tally.tasks import SEMANTIC_SEGMENTATION, Answer, BatchCache, ObjectContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,20 +41,6 @@ LABELS = ["road", "car", "person", "sign"]
 HEIGHT, WIDTH = 960, 1280
 REPEATS = 3
 STYLES = [WorkerStyle(jitter=1.5), WorkerStyle(jitter=2.5), WorkerStyle(jitter=3, grow=3, miss_below=2000)]
-
-
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def read(self, uri: str) -> bytes:
-        return self.objects[uri]
-
-    def write(self, uri: str, data: bytes, content_type: str) -> None:
-        self.objects[uri] = data
-
-    def modified(self, uri: str) -> datetime:
-        return datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def make_object(rng: np.random.Generator, workers: int) -> list[dict[str, Any]]:

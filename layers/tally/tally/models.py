@@ -8,7 +8,7 @@ too), and unknown keys are ignored.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -30,12 +30,28 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
+class _Event(_Model):
+    """A Lambda event: parsed with :meth:`parse`, which names the fields at fault but not their values."""
+
+    _kind: ClassVar[str] = "event"
+
+    @classmethod
+    def parse(cls, event: Any) -> Self:
+        """Validate a raw event, raising :class:`EventError` with a readable reason."""
+        try:
+            return cls.model_validate(event)
+        except ValidationError as exc:
+            raise EventError(f"{cls._kind} rejected: {describe_validation_error(exc)}") from exc
+
+
 class Payload(_Model):
     s3_uri: str = Field(alias="s3Uri", min_length=1)
 
 
-class ConsolidationRequest(_Model):
+class ConsolidationRequest(_Event):
     """The event Ground Truth sends to the annotation-consolidation Lambda."""
+
+    _kind: ClassVar[str] = "consolidation event"
 
     label_attribute_name: str = Field(alias="labelAttributeName", min_length=1)
     payload: Payload
@@ -45,14 +61,6 @@ class ConsolidationRequest(_Model):
     output_config: str | None = Field(default=None, alias="outputConfig")
     kms_key_id: str | None = Field(default=None, alias="kmsKeyId")
     max_workers_per_object: int | None = Field(default=None, alias="maxHumanWorkersPerDataObject")
-
-    @classmethod
-    def parse(cls, event: Any) -> ConsolidationRequest:
-        """Validate a raw event, raising :class:`EventError` with a readable reason."""
-        try:
-            return cls.model_validate(event)
-        except ValidationError as exc:
-            raise EventError(f"consolidation event rejected: {describe_validation_error(exc)}") from exc
 
     @property
     def job_name(self) -> str:
@@ -95,18 +103,13 @@ class DatasetObject(_Model):
         return value
 
 
-class PreAnnotationRequest(_Model):
+class PreAnnotationRequest(_Event):
     """The event Ground Truth sends to the pre-annotation Lambda: the whole manifest line."""
+
+    _kind: ClassVar[str] = "pre-annotation event"
 
     data_object: dict[str, Any] = Field(alias="dataObject")
     labeling_job_arn: str | None = Field(default=None, alias="labelingJobArn")
-
-    @classmethod
-    def parse(cls, event: Any) -> PreAnnotationRequest:
-        try:
-            return cls.model_validate(event)
-        except ValidationError as exc:
-            raise EventError(f"pre-annotation event rejected: {describe_validation_error(exc)}") from exc
 
 
 def describe_validation_error(exc: ValidationError) -> str:

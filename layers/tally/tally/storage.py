@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from .errors import StorageError
 
-__all__ = ["LocalStorage", "Storage", "join_uri", "split_s3_uri"]
+__all__ = ["LocalStorage", "MemoryStorage", "Storage", "join_uri", "split_s3_uri"]
 
 
 class Storage(Protocol):
@@ -94,3 +94,26 @@ class LocalStorage:
             return datetime.fromtimestamp(self.path_of(uri).stat().st_mtime, tz=UTC)
         except OSError as exc:
             raise StorageError(f"cannot stat {uri}: {exc.strerror or type(exc).__name__}") from exc
+
+
+class MemoryStorage:
+    """Objects in a dict (for benchmarks and tests: no disk, no network); every object dates from
+    ``modified_at``."""
+
+    def __init__(self, objects: dict[str, bytes] | None = None, modified_at: datetime | None = None) -> None:
+        self.objects = dict(objects or {})
+        self._modified_at = modified_at or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def read(self, uri: str) -> bytes:
+        try:
+            return self.objects[uri]
+        except KeyError as exc:
+            raise StorageError(f"cannot read {uri}: no such object") from exc
+
+    def write(self, uri: str, data: bytes, content_type: str) -> None:
+        self.objects[uri] = data
+
+    def modified(self, uri: str) -> datetime:
+        if uri not in self.objects:
+            raise StorageError(f"cannot stat {uri}: no such object")
+        return self._modified_at
