@@ -83,7 +83,6 @@ class Params:
     sharpness: float = 15.0
     dead_zone: float = 0.06
     prior_agreement: float = 0.8
-    weighting: str = "exp"
 
 
 @dataclass(frozen=True)
@@ -160,10 +159,9 @@ def object_agreement(obj: ObjectVotes) -> list[float | None]:
 
 @dataclass
 class BatchModel:
-    """Each worker's mean agreement over the batch's objects (rounded reporting aside, no other state)."""
+    """Each worker's mean agreement over the batch's objects."""
 
     agreement: dict[str, float] = field(default_factory=dict)
-    objects: dict[str, int] = field(default_factory=dict)
 
     def reliability(self, worker: str) -> float | None:
         return self.agreement.get(worker)
@@ -178,7 +176,7 @@ def fit_batch(observations: Sequence[ObjectVotes]) -> BatchModel:
             if value is not None:
                 sums[worker] = sums.get(worker, 0.0) + value
                 counts[worker] = counts.get(worker, 0) + 1
-    return BatchModel({w: sums[w] / counts[w] for w in sums}, counts)
+    return BatchModel({w: sums[w] / counts[w] for w in sums})
 
 
 @dataclass(frozen=True)
@@ -215,12 +213,8 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
             agreement[k] = value
         else:
             agreement[k] = (value + params.shrinkage * batch) / (1.0 + params.shrinkage)
-    if params.weighting == "logit":
-        clipped = np.clip(agreement, 0.5, 0.995)
-        weights = obj.share * np.maximum(np.log(clipped / (1.0 - clipped)), 1e-6)
-    else:
-        shortfall = np.maximum(0.0, agreement.max() - agreement - params.dead_zone)
-        weights = obj.share * np.exp(-params.sharpness * shortfall)
+    shortfall = np.maximum(0.0, agreement.max() - agreement - params.dead_zone)
+    weights = obj.share * np.exp(-params.sharpness * shortfall)
     scores = np.zeros((obj.votes.shape[0], n_classes))
     rows = np.arange(obj.votes.shape[0])
     for k in range(obj.votes.shape[1]):
