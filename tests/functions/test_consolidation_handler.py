@@ -81,10 +81,17 @@ def test_masks_are_written_with_sse_kms_when_the_event_has_a_key(s3: Any, handle
     kms = boto3.client("kms", region_name="us-east-1")
     key_id = kms.create_key()["KeyMetadata"]["Arn"]
     response = handler.lambda_handler({**event, "kmsKeyId": key_id}, context)
-    bucket, key = split_s3_uri(response[0]["consolidatedAnnotation"]["content"]["street-scenes"]["mask-ref"])
-    head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["ServerSideEncryption"] == "aws:kms"
-    assert head["SSEKMSKeyId"] == key_id
+    written = [
+        entry["consolidatedAnnotation"]["content"]["street-scenes"][ref]
+        for entry in response
+        for ref in ("mask-ref", "confidence-map-ref")
+    ]
+    assert len(written) == 12
+    for uri in written:  # every object tally writes
+        bucket, key = split_s3_uri(uri)
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == key_id
 
 
 def test_logs_and_metrics_carry_ids_and_counts_but_no_worker_data(
