@@ -34,7 +34,7 @@ def settle_ties(
     labels: npt.NDArray[np.uint8],
     tied: npt.NDArray[np.intp],
     candidates: npt.NDArray[np.uint64],
-    max_steps: int = 32,
+    max_steps: int = 8,
 ) -> npt.NDArray[np.uint8]:
     """Return ``labels`` with the tied pixels settled from their neighbours.
 
@@ -48,28 +48,43 @@ def settle_ties(
     flat = labels.reshape(-1).copy()
     settled = np.ones(flat.size, dtype=bool)
     settled[tied] = False
-    pending = np.arange(len(tied))
-    n_classes = int(flat.max(initial=0)) + 1
+    rows, cols = np.divmod(tied, width)
+    # each tied pixel's 4 neighbours (flat index; -1 outside the image), computed once
+    neighbours = np.full((len(_NEIGHBOURS), len(tied)), -1, dtype=np.intp)
+    for d, (dy, dx) in enumerate(_NEIGHBOURS):
+        ny, nx = rows + dy, cols + dx
+        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        neighbours[d, inside] = ny[inside] * width + nx[inside]
+    position = np.full(flat.size, -1, dtype=np.intp)
+    position[tied] = np.arange(len(tied))
+    pending = np.ones(len(tied), dtype=bool)
+    # the first front: tied pixels next to a settled one; later fronts: next to the last settled
+    near_all = np.where(neighbours >= 0, neighbours, 0)
+    front = np.flatnonzero(((neighbours >= 0) & settled[near_all]).any(axis=0))
     for _ in range(max_steps):
-        if not len(pending):
+        if not len(front):
             break
-        idx = tied[pending]
-        rows, cols = np.divmod(idx, width)
-        counts = np.zeros((len(idx), max(n_classes, 1)), dtype=np.int16)
-        for dy, dx in _NEIGHBOURS:
-            ny, nx = rows + dy, cols + dx
-            inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-            neighbour = ny[inside] * width + nx[inside]
-            ok = settled[neighbour]
-            where = np.flatnonzero(inside)[ok]
-            np.add.at(counts, (where, flat[neighbour[ok]]), 1)
-        allowed = ((candidates[pending][:, None] >> np.arange(counts.shape[1], dtype=np.uint64)) & np.uint64(1)) == 1
-        counts[~allowed] = 0
-        best = counts.argmax(axis=1)
-        reached = counts.max(axis=1) > 0
+        near = neighbours[:, front]
+        valid = near >= 0
+        safe = np.where(valid, near, 0)
+        painted = flat[safe].astype(np.uint64)
+        usable = valid & settled[safe] & (((candidates[front][None, :] >> painted) & np.uint64(1)) == 1)
+        reached = usable.any(axis=0)
         if not reached.any():
             break
-        flat[idx[reached]] = best[reached]
-        settled[idx[reached]] = True
-        pending = pending[~reached]
+        # among the reached pixels, the class most usable neighbours have (ties: the lowest key)
+        n_classes = int(painted[usable].max()) + 1
+        which = np.flatnonzero(reached)
+        votes = np.zeros((len(which), n_classes), dtype=np.int64)
+        for d in range(len(_NEIGHBOURS)):
+            hit = usable[d, which]
+            np.add.at(votes, (np.flatnonzero(hit), painted[d, which][hit].astype(np.intp)), 1)
+        done = front[which]
+        flat[tied[done]] = votes.argmax(axis=1)
+        settled[tied[done]] = True
+        pending[done] = False
+        following = neighbours[:, done].ravel()
+        following = position[following[following >= 0]]
+        following = following[following >= 0]
+        front = np.unique(following[pending[following]])
     return flat.reshape(height, width)
