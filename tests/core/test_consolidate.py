@@ -293,3 +293,20 @@ def test_answer_from_s3_uri_inside_and_outside_the_job_bucket(tmp_path: Path) ->
     reasons = {r["workerId"]: r["reason"] for r in meta["rejected-answers"]}
     assert reasons["w2"] == "annotationData.s3Uri points outside the job's buckets; not read"
     assert reasons["w3"].startswith("annotationData.s3Uri unreadable: cannot read")
+
+
+def test_an_unforeseen_error_fails_only_its_object_and_logs_no_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tally.tasks import segmentation
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("secret worker data")
+
+    monkeypatch.setattr(segmentation, "encode_palette_png", explode)
+    objects = [data_object("0", annotation("w1", seg_content(["r"], LEGEND)))]
+    response, report, _ = run(tmp_path, objects)
+    assert content(response[0])[0] == {"failure-reason": "internal error (ValueError)"}
+    assert report.failed == 1
+    assert "secret worker data" not in caplog.text
+    assert "object not consolidated: ValueError" in caplog.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,12 @@ def _group(raw_objects: Sequence[Any]) -> tuple[list[DatasetObject], int]:
     return list(by_id.values()), dropped
 
 
+def _log_unexpected(message: str, exc: Exception, obj_id: str) -> None:
+    """Log an unforeseen error with its stack but not its message, which might quote worker data."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("%s: %s", message, type(exc).__name__, extra={"datasetObjectId": obj_id, "stack": stack})
+
+
 class _Batch:
     def __init__(
         self,
@@ -178,7 +185,7 @@ class _Batch:
         try:
             return self._run(obj)
         except Exception as exc:  # one object must never take the batch down
-            logger.exception("unexpected error", extra={"datasetObjectId": obj_id})
+            _log_unexpected("object not consolidated", exc, obj_id)
             return self._fail(obj_id, f"internal error ({type(exc).__name__})", _SEGMENTATION_TYPE, [])
 
     def _select(self, obj: DatasetObject) -> tuple[Task, list[Answer], list[AnswerIssue]]:
@@ -208,8 +215,8 @@ class _Batch:
             if not answers or not task.needs_batch_model(ctx):
                 return None
             observation = task.observe(obj.dataset_object_id, answers, ctx)
-        except Exception:  # phase 2 reports whatever is wrong with this object
-            logger.exception("object not observed", extra={"datasetObjectId": obj.dataset_object_id})
+        except Exception as exc:  # phase 2 reports whatever is wrong with this object
+            _log_unexpected("object not observed", exc, obj.dataset_object_id)
             return None
         return None if observation is None else (task, observation)
 
