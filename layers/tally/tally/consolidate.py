@@ -137,6 +137,7 @@ class _Batch:
         self._classes: ClassTable | None = None
         self._classes_lock = threading.Lock()
         self.models: dict[Task, Any] = {}
+        self.selected: dict[str, tuple[Task, list[AnswerIssue]]] = {}  # phase 1's task and issues per object
         self.cache = BatchCache(settings.cache_mb * 1024 * 1024)
 
     def classes(self) -> ClassTable:
@@ -210,11 +211,12 @@ class _Batch:
         if self._out_of_time():
             return None
         try:
-            task, answers, _ = self._select(obj)
+            task, answers, issues = self._select(obj)
             ctx = self._context(task)
             if not answers or not task.needs_batch_model(ctx):
                 return None
             observation = task.observe(obj.dataset_object_id, answers, ctx)
+            self.selected[obj.dataset_object_id] = (task, issues)
         except Exception as exc:  # phase 2 reports whatever is wrong with this object
             _log_unexpected("object not observed", exc, obj.dataset_object_id)
             return None
@@ -233,13 +235,19 @@ class _Batch:
 
     def _run(self, obj: DatasetObject) -> _Result:
         obj_id = obj.dataset_object_id
-        task, answers, issues = self._select(obj)
-        if not obj.annotations:
-            return self._fail(obj_id, "no annotations: no worker answered", task.type, issues)
-        if not answers:
-            return self._fail(
-                obj_id, f"no usable answer ({len(obj.annotations)} received, all rejected)", task.type, issues
-            )
+        prepared = self.selected.pop(obj_id, None)
+        if prepared is not None and self.cache.contains(obj_id):
+            # phase 1 loaded the answers and the task kept what it needs: do not parse them again
+            task, issues = prepared
+            answers: list[Answer] = []
+        else:
+            task, answers, issues = self._select(obj)
+            if not obj.annotations:
+                return self._fail(obj_id, "no annotations: no worker answered", task.type, issues)
+            if not answers:
+                return self._fail(
+                    obj_id, f"no usable answer ({len(obj.annotations)} received, all rejected)", task.type, issues
+                )
         ctx = self._context(task)
         classes = ctx.classes
         try:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -123,6 +124,11 @@ class ObjectVotes:
         sizes = np.bincount(self.group, minlength=len(self.group))
         return 1.0 / sizes[self.group]
 
+    @cached_property
+    def agreement(self) -> list[float | None]:
+        """Each column's agreement on this object (:func:`object_agreement`), computed once."""
+        return object_agreement(self)
+
 
 def pairwise_iou(obj: ObjectVotes) -> FloatArray:
     """``(K, K)`` mean IoU of every pair of columns over the non-background classes either painted
@@ -172,7 +178,7 @@ def fit_batch(observations: Sequence[ObjectVotes]) -> BatchModel:
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     for obj in observations:
-        for worker, value in zip(obj.workers, object_agreement(obj), strict=True):
+        for worker, value in zip(obj.workers, obj.agreement, strict=True):
             if value is not None:
                 sums[worker] = sums.get(worker, 0.0) + value
                 counts[worker] = counts.get(worker, 0) + 1
@@ -203,7 +209,7 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
     """The weighted vote of one object (see the module docstring)."""
     params = params or Params()
     model = model or BatchModel()
-    on_object = object_agreement(obj)
+    on_object = obj.agreement
     agreement = np.empty(len(obj.workers))
     for k, (worker, value) in enumerate(zip(obj.workers, on_object, strict=True)):
         batch = model.agreement.get(worker)

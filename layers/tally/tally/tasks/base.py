@@ -53,6 +53,10 @@ class BatchCache:
             self._used += nbytes
             return True
 
+    def contains(self, key: str) -> bool:
+        with self._lock:
+            return key in self._items
+
     def pop(self, key: str) -> Any:
         with self._lock:
             value, nbytes = self._items.pop(key, (None, 0))
@@ -105,5 +109,6 @@ class Task(Protocol):
     def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> Any: ...
 
     def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any) -> Outcome:
-        """Raises :class:`tally.errors.ObjectError` when no answer is usable."""
+        """Raises :class:`tally.errors.ObjectError` when no answer is usable. ``answers`` is empty
+        when the task's phase-1 result for the object is in ``ctx.cache``."""
         ...

@@ -162,8 +162,9 @@ class _SemanticSegmentation:
             return None
         workers = [w for w, _ in decoded]
         table = tabulate([m for _, m in decoded])
-        ctx.cache.put(object_id, (workers, table, issues), table.inverse.nbytes + table.votes.nbytes)
-        return ObjectVotes.from_table(workers, table)
+        votes = ObjectVotes.from_table(workers, table)
+        ctx.cache.put(object_id, (workers, table, issues, votes), table.inverse.nbytes + table.votes.nbytes)
+        return votes
 
     def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> BatchModel:
         model = fit_batch(observations)
@@ -175,8 +176,9 @@ class _SemanticSegmentation:
 
     def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any = None) -> Outcome:
         cached = ctx.cache.pop(object_id)  # phase 1 of this batch may have decoded it already
+        votes: ObjectVotes | None = None
         if cached is not None:
-            workers, table, issues = cached
+            workers, table, issues, votes = cached
         else:
             decoded, issues = self._decode_all(answers, ctx.classes)
             if not decoded:
@@ -184,7 +186,7 @@ class _SemanticSegmentation:
             workers = [w for w, _ in decoded]
             table = tabulate([m for _, m in decoded])
         n_classes = ctx.classes.n_classes
-        image, vote = vote_image(table, workers, n_classes, ctx.settings.algorithm, model)
+        image, vote = vote_image(table, workers, n_classes, ctx.settings.algorithm, model, votes)
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
         png = encode_palette_png(image, ctx.classes.palette())
@@ -207,13 +209,20 @@ class _SemanticSegmentation:
 
 
 def vote_image(
-    table: VoteTable, workers: Sequence[str], n_classes: int, algorithm: str, model: Any = None
+    table: VoteTable,
+    workers: Sequence[str],
+    n_classes: int,
+    algorithm: str,
+    model: Any = None,
+    votes: ObjectVotes | None = None,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
-    """The consolidated class map of one object and the vote behind it (no I/O)."""
+    """The consolidated class map of one object and the vote behind it (no I/O); ``votes`` is the
+    table's :class:`ObjectVotes` when phase 1 already built it."""
     if algorithm == "majority":
         vote = _majority(table, n_classes, single=len(workers) == 1)
     else:
-        vote = _reliability(table, workers, n_classes, model if isinstance(model, BatchModel) else None)
+        model = model if isinstance(model, BatchModel) else None
+        vote = _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model)
     image = table.expand(vote.labels)
     if vote.open_ties is not None:
         image = _settle(image, table, vote.open_ties)
@@ -250,9 +259,9 @@ def _majority(table: VoteTable, n_classes: int, *, single: bool) -> _Vote:
     return _Vote(result.labels, per_class, confidence)
 
 
-def _reliability(table: VoteTable, workers: Sequence[str], n_classes: int, model: BatchModel | None) -> _Vote:
+def _reliability(table: VoteTable, votes: ObjectVotes, n_classes: int, model: BatchModel | None) -> _Vote:
     present = table.counts > 0
-    votes = ObjectVotes.from_table(workers, table)
+    workers = votes.workers
     result = weigh(votes, n_classes, model)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
