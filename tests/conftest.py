@@ -43,6 +43,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tally")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "tally")
+    from tally import aws
+
+    # the function's own session and clients are cached per container; each test is a new container
+    aws.own_session.cache_clear()
+    aws._own_client.cache_clear()
 
 
 def load_handler(name: str) -> ModuleType:

@@ -89,7 +89,8 @@ BAD_ANSWERS = {
     "empty content": ("", "content is empty"),
     "not json": ("{'single': 'quotes'}", "content is not JSON"),
     "json but not an object": ("[1, 2]", "content is not a JSON object"),
-    "wrong size": (seg_content(["rr", "cc"], LEGEND), "mask is 2x2 but inputImageProperties says 2x2"),
+    # a mask that differs from the other workers' (its own inputImageProperties agree with it)
+    "wrong size": (seg_content(["rr", "cc"], LEGEND), "mask is 2x2, the other answers' are 4x3"),
     "no labelMappings": (
         json.dumps(
             {"crowd-semantic-segmentation": {**json.loads(GOOD)["crowd-semantic-segmentation"], "labelMappings": {}}}
@@ -104,8 +105,6 @@ def test_a_bad_answer_is_rejected_with_its_reason_and_the_batch_goes_on(
     case: str, s3: Any, handler: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     content, reason = BAD_ANSWERS[case]
-    if case == "wrong size":  # a mask that differs from the other workers' (its own properties agree)
-        reason = "mask is 2x2, the other answers' are 4x3"
     objects = [
         data_object(
             "hit",

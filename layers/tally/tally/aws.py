@@ -6,6 +6,7 @@ are created on first use, never at import time.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -20,7 +21,7 @@ from .errors import StorageError
 from .labels import parse_label_category_file
 from .storage import split_s3_uri
 
-__all__ = ["S3Storage", "job_labels", "read_job_labels", "s3_storage", "session_for"]
+__all__ = ["S3Storage", "job_labels", "own_session", "read_job_labels", "s3_storage", "session_for"]
 
 logger = logging.getLogger(__name__)
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
@@ -75,11 +76,11 @@ def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.ses
     make the function a confused deputy, so only the deployment's configured role is ever assumed.
     """
     if not role_arn or not trusted_role_arn:
-        return boto3.session.Session()
+        return own_session()
     if role_arn != trusted_role_arn:
         logger.warning("event roleArn is not the configured Ground Truth role; using the function's own role")
-        return boto3.session.Session()
-    sts = boto3.client("sts", config=_CONFIG)
+        return own_session()
+    sts = _client(own_session(), "sts")
     try:
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="tally")["Credentials"]
     except (ClientError, BotoCoreError) as exc:
@@ -91,8 +92,24 @@ def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.ses
     )
 
 
+@functools.cache
+def own_session() -> boto3.session.Session:
+    """The function's own credentials: one session per container, created on first use."""
+    return boto3.session.Session()
+
+
+@functools.cache
+def _own_client(service: str) -> Any:
+    return own_session().client(service, config=_CONFIG)  # clients are thread-safe; reuse them
+
+
+def _client(session: boto3.session.Session, service: str) -> Any:
+    """A client for ``session``: cached for the function's own session, new for an assumed role."""
+    return _own_client(service) if session is own_session() else session.client(service, config=_CONFIG)
+
+
 def s3_storage(session: boto3.session.Session, kms_key_id: str | None = None) -> S3Storage:
-    return S3Storage(session.client("s3", config=_CONFIG), kms_key_id)
+    return S3Storage(_client(session, "s3"), kms_key_id)
 
 
 def job_labels(session: boto3.session.Session, job_arn: str | None) -> list[str] | None:
@@ -105,7 +122,7 @@ def job_labels(session: boto3.session.Session, job_arn: str | None) -> list[str]
     with _cache_lock:
         if job_arn in _job_labels_cache:
             return _job_labels_cache[job_arn]
-    labels = read_job_labels(session.client("sagemaker", config=_CONFIG), s3_storage(session), job_arn)
+    labels = read_job_labels(_client(session, "sagemaker"), s3_storage(session), job_arn)
     if labels is not None:
         with _cache_lock:
             _job_labels_cache[job_arn] = labels

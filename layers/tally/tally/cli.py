@@ -45,7 +45,7 @@ class _Storage:
         if self._s3 is None:
             from . import aws  # boto3 only when S3 is really needed
 
-            self._s3 = aws.s3_storage(aws.session_for(None, None))
+            self._s3 = aws.s3_storage(aws.own_session())
         return self._s3
 
     def read(self, uri: str) -> bytes:

@@ -40,7 +40,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -283,7 +283,3 @@ def expected_iou(
         per_class.append(iou)
         present.append(iou)
     return per_class, float(np.mean(present)) if present else 1.0
-
-
-def as_mapping(model: BatchModel) -> Mapping[str, float]:
-    return dict(model.agreement)

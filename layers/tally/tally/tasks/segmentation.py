@@ -32,7 +32,7 @@ from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb
 from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
 from ..models import describe_validation_error
-from ..reliability import BatchModel, ObjectVotes, as_mapping, expected_iou, fit_batch, weigh
+from ..reliability import BatchModel, ObjectVotes, expected_iou, fit_batch, weigh
 from ..spatial import settle_ties
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
@@ -170,7 +170,7 @@ class _SemanticSegmentation:
         model = fit_batch(observations)
         logger.info(
             "worker reliability estimated",
-            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(as_mapping(model).items()) if r is not None}},
+            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.agreement.items())}},
         )
         return model
 
@@ -246,8 +246,9 @@ def _settle(image: npt.NDArray[np.uint8], table: VoteTable, open_ties: npt.NDArr
         return image
     is_tied = np.zeros(len(open_ties), dtype=bool)
     is_tied[rows] = True
-    tied = np.flatnonzero(np.take(is_tied, table.inverse.reshape(-1)))
-    candidates = np.take(open_ties, table.inverse.reshape(-1)[tied])
+    inverse = table.inverse.reshape(-1)
+    tied = np.flatnonzero(np.take(is_tied, inverse))
+    candidates = np.take(open_ties, inverse[tied])
     return settle_ties(image, tied, candidates)
 
 
