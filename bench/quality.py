@@ -33,7 +33,7 @@ Metrics: per object, IoU for every class present in the truth or the prediction 
 included), averaged (mIoU); then the mean over the scenario's objects, and over scenarios. The
 Spearman rank correlation between tally's per-object ``confidence`` and its per-object mIoU is taken
 over all objects of all scenarios (and once more without single-answer objects, whose confidence is
-their worker's agreement record in the batch, or 0 without one).
+their worker's reliability record in the batch, or 0 without one).
 
 Results are printed and written to ``bench/results/quality.md``. Seeds are fixed: the same arguments
 give the same qualities (timings vary).
@@ -555,7 +555,7 @@ def report(results: Results, args: argparse.Namespace, wall: float) -> str:
         ]
 
     out += ["", "Spearman rank correlation between tally's per-object confidence and its per-object mIoU "
-            "(a single-answer object's confidence is its worker's agreement record in the batch, else 0):", ""]  # fmt: skip
+            "(a single-answer object's confidence is its worker's reliability record in the batch, else 0):", ""]  # fmt: skip
     rows = []
     for m in tally_methods:
         pairs = results.confidence[m]

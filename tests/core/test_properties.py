@@ -38,8 +38,7 @@ def vote(
     lut = np.arange(n_classes, dtype=np.uint8)
     table = tabulate([IndexedMask(m, lut) for m in maps])
     image, result = vote_image(table, names or [f"w{k}" for k in range(len(maps))], n_classes, algorithm)
-    confidence = None if result.pixel_confidence is None else table.expand(result.pixel_confidence)
-    return image, confidence
+    return image, result.pixel_confidence
 
 
 @settings(max_examples=150, deadline=None)

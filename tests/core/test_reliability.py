@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from tally import Settings
+from tally.reliability import IOU_FLOOR, Params
 from tests.core.test_consolidate import LEGEND, content, mask_rows, run
 from tests.helpers import annotation, data_object, seg_content
 
@@ -72,11 +73,22 @@ def test_a_label_swapper_is_outvoted_and_rated_low(tmp_path: Path) -> None:
     ]
     response, storage = reliable(tmp_path, objects)
     for entry in response:
-        # the swapper's painting counts for nothing: where w1 and w2, equally reliable, disagree,
-        # the tie goes to background as in the plain vote
+        # the swapper's painting counts for nothing; where w1 and w2, equally reliable, disagree
+        # (the car's left column), the neighbourhood is mostly background
         assert mask_rows(storage, content(entry)[0]) == careless
     quality = {q["workerId"]: q for q in content(response[0])[1]["worker-quality"]}
-    assert quality["swapper"]["batch-agreement"] == 0.0
+    # log IoU = a_i + a_j over the 9 pairs (w1-w2: IoU 0.9; with the swapper: 0, counted as 0.01),
+    # least squares with the light ridge toward the mean: the same system solved densely here
+    ridge = Params().batch_ridge
+    pairs = [(0, 1, np.log(0.9)), (0, 2, np.log(IOU_FLOOR)), (1, 2, np.log(IOU_FLOOR))] * 3
+    system, rhs = ridge * np.eye(3), np.full(3, ridge * np.mean([v for *_, v in pairs]) / 2)
+    for i, j, v in pairs:
+        system[[i, j, i, j], [i, j, j, i]] += 1
+        rhs[[i, j]] += v
+    expected = np.exp(np.minimum(np.linalg.solve(system, rhs), 0))
+    for k, worker in enumerate(["w1", "w2", "swapper"]):
+        assert quality[worker]["batch-reliability"] == round(float(expected[k]), 4)
+    assert quality["swapper"]["batch-reliability"] < 0.02
     assert quality["swapper"]["weight"] < 0.01
     assert quality["w1"]["weight"] == quality["w2"]["weight"] == 1.0
 
@@ -116,8 +128,9 @@ def test_a_single_answer_is_kept_and_rated_by_the_workers_record(tmp_path: Path)
     response, storage = reliable(tmp_path, objects)
     alone, _ = content(response[1])
     assert mask_rows(storage, alone) == careless
-    # w2's agreement with w1 on object 0: road IoU 1, car IoU 12/15
-    assert alone["confidence"] == round((1 + 12 / 15) / 2, 4)
+    # w2's record: their only comparison (with w1 on object 0: road IoU 1, car IoU 12/15 → 0.9) is
+    # shared evenly between the two, r_1 * r_2 = 0.9
+    assert alone["confidence"] == round(0.9**0.5, 4)
     stranger, _ = content(response[2])
     assert mask_rows(storage, stranger) == TRUTH
     assert stranger["confidence"] == 0.0  # nothing known about w9: Ground Truth's single-annotator rule

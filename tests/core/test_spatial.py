@@ -5,10 +5,11 @@ from __future__ import annotations
 import doctest
 
 import numpy as np
+import pytest
 
 import tally.spatial
-from tally.spatial import settle_ties
-from tests.core.test_consolidate import LEGEND, content, mask_rows
+from tally.spatial import settle_ties, window_mean
+from tests.core.test_consolidate import LEGEND, content, mask_rows, run
 from tests.core.test_reliability import reliable
 from tests.helpers import annotation, data_object, seg_content
 
@@ -40,3 +41,56 @@ def test_two_equal_workers_meet_halfway(tmp_path) -> None:
     ]
     response, storage = reliable(tmp_path, objects)
     assert mask_rows(storage, content(response[0])[0]) == ["rrrr...."] * 3
+
+
+def test_window_mean_is_the_clamped_square_average() -> None:
+    rng = np.random.default_rng(3)
+    inverse = rng.integers(0, 5, (6, 7)).astype(np.uint16)
+    table = rng.random((5, 3)).astype(np.float32)
+    pixels = np.arange(42)
+    column = rng.integers(0, 3, 42).astype(np.intp)
+    got = window_mean(inverse, table, pixels, column, radius=2)
+    for p in pixels:
+        y, x = divmod(int(p), 7)
+        values = [
+            table[inverse[min(max(y + dy, 0), 5), min(max(x + dx, 0), 6)], column[p]]
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+        ]
+        assert got[p] == pytest.approx(np.mean(values), abs=1e-6)
+
+
+def _plus(left: int = 0, down: int = 0, right: int = 0) -> list[str]:
+    """A road square (rows and columns 4..11 of 16x16) drawn larger on one side."""
+    return [
+        "".join(
+            "r" if (4 <= y <= 11 + down and 4 - left <= x <= 11 + right and (y <= 11 or 4 <= x <= 11)) else "."
+            for x in range(16)
+        )
+        for y in range(16)
+    ]
+
+
+def test_three_equally_reliable_outlines_meet_at_their_mean(tmp_path) -> None:
+    # each worker draws the square 3 px larger on another side: every pair has the same IoU, so all
+    # three weigh the same, and each strip has 1 vote of 3 (the plain vote drops it entirely); the
+    # mean outline of (0, 0, 3) px is 1 px out on each of those sides
+    answers = [_plus(left=3), _plus(down=3), _plus(right=3)]
+    objects = [data_object("0", *(annotation(f"w{k}", seg_content(a, LEGEND)) for k, a in enumerate(answers)))]
+    response, storage = reliable(tmp_path, objects)
+    got = mask_rows(storage, content(response[0])[0])
+    assert got[7] == "...rrrrrrrrrr..."  # the middle row: one column more on the left and the right
+    assert [row[7] for row in got] == list("....rrrrrrrrr...")  # the middle column: one row more below
+    assert got[2] == "." * 16 and got[14] == "." * 16
+    response, _, storage = run(tmp_path / "plain", objects)
+    assert mask_rows(storage, content(response[0])[0]) == _plus()
+
+
+def test_a_thin_structure_two_of_three_drew_is_kept(tmp_path) -> None:
+    road = ["r" * 16] * 4 + ["." * 16] * 12
+    pole = [row if y < 4 else row[:7] + "pp" + row[9:] for y, row in enumerate(road)]
+    shorter = [*pole[:15], "." * 16]  # drawn independently: one pixel row shorter
+    answers = [pole, shorter, road]
+    objects = [data_object("0", *(annotation(f"w{k}", seg_content(a, LEGEND)) for k, a in enumerate(answers)))]
+    response, storage = reliable(tmp_path, objects)
+    assert mask_rows(storage, content(response[0])[0]) == shorter

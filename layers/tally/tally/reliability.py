@@ -1,40 +1,54 @@
-"""Worker reliability for the pixel vote: agreement on the object, shrunk toward the batch.
+"""Worker reliability for the pixel vote: pairwise agreement factorised over the batch.
 
 The default algorithm (``reliability``) is a weighted pixel vote whose weights come from how well
-each worker agrees with the *other* workers, judged on this object and across the batch (numpy only,
-no I/O; everything runs on each object's distinct vote tuples, :class:`tally.vote.VoteTable`):
+each worker agrees with the others, judged on this object and across the batch (numpy only, no I/O;
+everything runs on each object's distinct vote tuples, :class:`tally.vote.VoteTable`):
 
-1. **Agreement on the object.** For each pair of workers, the mean IoU of their masks over the
-   classes either of them painted (background left out; two empty masks agree fully). A worker's
-   agreement is the mean over the others, in the spirit of STAPLE's per-object performance levels
-   (Warfield et al. 2004) but without its EM, which falls for copied answers and for a lone answer.
+1. **Pairwise agreement.** For each pair of answers to an object, the mean IoU of their masks over
+   the classes either of them painted (background left out; two empty masks agree fully).
 2. **Copies count once.** Workers whose masks are identical pixel for pixel are one voice: they share
    one vote and are not compared with each other. Independent hand-drawn masks are never identical
    unless (nearly) empty, so identical masks labelling less than :data:`COPY_MIN_FRACTION` of the
    image (or :data:`COPY_MIN_PIXELS`) keep a full vote each.
-3. **The batch as a prior.** Each worker's agreement over every object of the batch (worker IDs recur
-   across objects) is averaged; the object's agreement is shrunk toward it (``shrinkage``), so a
-   worker who is careful on most objects but sloppy on this one is judged on this one, while with
-   only two workers — whose pairwise agreement is symmetric — the batch decides who is more reliable
-   (the idea of Dawid & Skene 1979's per-worker error rates, without their degenerate optima on
-   small crowds).
-4. **Weights.** ``w = exp(sharpness * (a - a_best))``: the best worker weighs 1 and a worker 0.1 less
-   in agreement weighs about ``exp(-sharpness / 10)``, so a spammer, a lazy worker or a sloppy one
-   cannot tip a disagreement between careful workers.
-5. **Decision.** Each tuple goes to the class with the largest weighted vote. Exact ties go to the
-   tied class painted by the strictly most reliable worker; ties between equally reliable workers
-   are settled from the neighbouring pixels (:mod:`tally.spatial`: a disputed band is split down its
-   middle), and what that cannot reach is background, as in the plain vote. Nothing depends on the
-   order of the answers.
+3. **Reliability by factorising agreement.** Two workers agree about as well as the product of how
+   well each agrees with the truth, ``IoU(i, j) ≈ r_i * r_j``, so ``log IoU(i, j) = a_i + a_j`` with
+   ``r = exp(a)``: the rank-one structure of the agreement matrix that Dalvi et al. (2013) and Parisi
+   et al. (2014) use to rank annotators without ground truth. Every pair of every object of the batch
+   (worker IDs recur across objects) is one equation; least squares with a light ridge toward the
+   batch mean (``batch_ridge``) gives each worker's batch reliability. Unlike a worker's mean
+   agreement with the others, this does not mark down a careful worker for having shared objects
+   with a sloppy one. Per object the same least squares runs on the object's own pairs, each worker's
+   batch value acting as a prior of strength ``object_prior``: with three or more workers the
+   object's own triangle of agreements picks out who is off on *this* object (a careful worker's bad
+   day is judged on the day); with two, whose agreement is symmetric, the batch decides; alone, the
+   record is the worker's batch value (the idea of Dawid & Skene 1979's per-worker error rates,
+   without their degenerate optima on small crowds, and of STAPLE's per-object performance levels,
+   Warfield et al. 2004, without their EM, which falls for copied answers and for a lone answer).
+4. **Weights.** ``w = exp(-sharpness * max(0, r_best - r - dead_zone))``: the best worker weighs 1 and
+   those within ``dead_zone`` of them too (noise, not skill); below that the weight falls fast, so a
+   spammer, a lazy worker or a sloppy one cannot tip a disagreement between careful workers.
+5. **Decision.** Each tuple goes to the class with the largest weighted vote. Ties (within
+   :data:`TIE_TOLERANCE`) go to the tied class painted by the strictly most reliable worker; what stays
+   tied is left to the spatial step. Nothing depends on the order of the answers.
+6. **Spatial evidence** (:mod:`tally.spatial`): on the band where workers disagree whether a pixel is
+   one class or background, the weighted shares are averaged over the pixel's neighbourhood, which
+   places the boundary at the weighted *mean* of the workers' outlines rather than at their median;
+   ties left after that are settled from the neighbouring pixels (a disputed band is split down its
+   middle), and background where nothing reaches.
 
-Per pixel the reported confidence is the winner's share of the weighted vote; per class, the expected
-IoU of the decision under those shares; per object, their mean over the classes present.
+Per pixel the reported confidence is the share of the weighted vote the final class got there; per
+class, the expected IoU of the decision under those shares; per object, their mean over the classes
+present.
 
 References:
     A. P. Dawid and A. M. Skene, "Maximum likelihood estimation of observer error-rates using the EM
     algorithm", Applied Statistics 28(1), 1979.
     S. K. Warfield, K. H. Zou and W. M. Wells, "Simultaneous truth and performance level estimation
     (STAPLE)", IEEE TMI 23(7), 2004.
+    N. Dalvi, A. Dasgupta, R. Kumar and V. Rastogi, "Aggregating crowdsourced binary ratings",
+    WWW 2013.
+    F. Parisi, F. Strino, B. Nadler and Y. Kluger, "Ranking and combining multiple predictors without
+    labeled data", PNAS 111(4), 2014.
     D. Ustalov et al., "Learning from crowds with Crowd-Kit", 2023 (SegmentationMajorityVote, EM, RASA).
 """
 
@@ -74,16 +88,22 @@ class Params:
     """Tuning of the weighted vote (defaults chosen on ``bench/quality.py``).
 
     Attributes:
-        shrinkage: weight of the worker's batch agreement against this object's (0: object only).
-        sharpness: how fast a worker's weight falls with their agreement below the best worker's.
-        dead_zone: agreement this close to the best worker's still weighs fully (noise, not skill).
-        prior_agreement: the agreement assumed for a worker with nobody to compare with.
+        batch_ridge: pull of each worker's batch reliability toward the batch mean, against one
+            pairwise comparison's pull of 1 (keeps workers seen in few pairs near the mean).
+        object_prior: pull of a worker's batch reliability on their reliability on one object,
+            against one comparison on the object's pull of 1 (0: the object alone).
+        sharpness: how fast a worker's weight falls with their reliability below the best worker's.
+        dead_zone: reliability this close to the best worker's still weighs fully (noise, not skill).
+        prior_reliability: the reliability assumed for a worker the batch knows nothing about.
+        radius: half-width of the square neighbourhood whose shares decide a boundary pixel.
     """
 
-    shrinkage: float = 0.5
+    batch_ridge: float = 0.1
+    object_prior: float = 1.0
     sharpness: float = 15.0
     dead_zone: float = 0.06
-    prior_agreement: float = 0.8
+    prior_reliability: float = 0.8
+    radius: int = 2
 
 
 @dataclass(frozen=True)
@@ -125,9 +145,9 @@ class ObjectVotes:
         return 1.0 / sizes[self.group]
 
     @cached_property
-    def agreement(self) -> list[float | None]:
-        """Each column's agreement on this object (:func:`object_agreement`), computed once."""
-        return object_agreement(self)
+    def pairwise(self) -> FloatArray:
+        """:func:`pairwise_iou` of this object, computed once."""
+        return pairwise_iou(self)
 
 
 def pairwise_iou(obj: ObjectVotes) -> FloatArray:
@@ -148,41 +168,99 @@ def pairwise_iou(obj: ObjectVotes) -> FloatArray:
     return np.divide(total, used, out=np.ones((n, n)), where=used > 0)
 
 
-def object_agreement(obj: ObjectVotes) -> list[float | None]:
-    """Each column's mean IoU with the other (non-copy) columns; ``None`` with nobody to compare."""
-    n = obj.votes.shape[1]
-    share = obj.share
-    iou = pairwise_iou(obj)
-    out: list[float | None] = []
-    for k in range(n):
-        others = obj.group != obj.group[k]
-        if not others.any():
-            out.append(None)
-            continue
-        out.append(float(share[others] @ iou[k, others] / share[others].sum()))
-    return out
+IOU_FLOOR = 0.01
+"""Pairwise IoU below this counts as this (its logarithm stays finite)."""
+
+
+def object_pairs(obj: ObjectVotes) -> list[tuple[int, int, float]]:
+    """``(i, j, log IoU)`` for every pair of copy groups on the object, named by their first columns
+    (a worker's second answer to the same object is not compared with their first)."""
+    heads = [k for k in range(len(obj.group)) if obj.group[k] == k]
+    iou = obj.pairwise
+    return [
+        (i, j, float(np.log(max(float(iou[i, j]), IOU_FLOOR))))
+        for n, i in enumerate(heads)
+        for j in heads[n + 1 :]
+        if obj.workers[i] != obj.workers[j]
+    ]
+
+
+def _least_squares(pairs: Sequence[tuple[int, int, float]], prior: FloatArray, strength: float) -> FloatArray:
+    """``a`` minimising ``sum (l_ij - a_i - a_j)^2 + strength * sum (a_i - prior_i)^2``, capped at 0.
+
+    The normal equations are sparse (one entry per pair) and, with ``strength > 0``, symmetric
+    positive definite: conjugate gradients on the pair list, so a batch with thousands of workers
+    needs no dense matrix."""
+    n = len(prior)
+    if not pairs:
+        return np.minimum(prior, 0.0)
+    i = np.fromiter((p[0] for p in pairs), np.intp, len(pairs))
+    j = np.fromiter((p[1] for p in pairs), np.intp, len(pairs))
+    value = np.fromiter((p[2] for p in pairs), np.float64, len(pairs))
+
+    def apply(a: FloatArray) -> FloatArray:
+        both = a[i] + a[j]
+        return strength * a + np.bincount(i, both, n) + np.bincount(j, both, n)
+
+    rhs = strength * prior + np.bincount(i, value, n) + np.bincount(j, value, n)
+    a = prior.astype(np.float64).copy()
+    residual = rhs - apply(a)
+    direction = residual.copy()
+    size = float(residual @ residual)
+    for _ in range(4 * n + 8):
+        if size <= 1e-20 * max(1.0, float(rhs @ rhs)):
+            break
+        step = apply(direction)
+        alpha = size / float(direction @ step)
+        a += alpha * direction
+        residual -= alpha * step
+        new_size = float(residual @ residual)
+        direction = residual + (new_size / size) * direction
+        size = new_size
+    solved: FloatArray = np.minimum(a, 0.0)
+    return solved
 
 
 @dataclass
 class BatchModel:
-    """Each worker's mean agreement over the batch's objects."""
+    """Each worker's log reliability ``a`` over the batch (reliability ``r = exp(a)``)."""
 
-    agreement: dict[str, float] = field(default_factory=dict)
+    log_reliability: dict[str, float] = field(default_factory=dict)
 
     def reliability(self, worker: str) -> float | None:
-        return self.agreement.get(worker)
+        a = self.log_reliability.get(worker)
+        return None if a is None else float(np.exp(a))
+
+    def reliabilities(self) -> dict[str, float]:
+        return {w: float(np.exp(a)) for w, a in self.log_reliability.items()}
 
 
-def fit_batch(observations: Sequence[ObjectVotes]) -> BatchModel:
-    """Average every worker's per-object agreement over the batch."""
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+def fit_batch(observations: Sequence[ObjectVotes], params: Params | None = None) -> BatchModel:
+    """Every worker's reliability from all the batch's pairwise agreements (module docstring, 3)."""
+    params = params or Params()
+    index: dict[str, int] = {}
+    pairs: list[tuple[int, int, float]] = []
     for obj in observations:
-        for worker, value in zip(obj.workers, obj.agreement, strict=True):
-            if value is not None:
-                sums[worker] = sums.get(worker, 0.0) + value
-                counts[worker] = counts.get(worker, 0) + 1
-    return BatchModel({w: sums[w] / counts[w] for w in sums})
+        for i, j, value in object_pairs(obj):
+            pairs.append(
+                (index.setdefault(obj.workers[i], len(index)), index.setdefault(obj.workers[j], len(index)), value)
+            )
+    if not pairs:
+        return BatchModel()
+    mean = float(np.mean([value for _, _, value in pairs])) / 2.0
+    solved = _least_squares(pairs, np.full(len(index), mean), params.batch_ridge)
+    return BatchModel({worker: float(solved[k]) for worker, k in index.items()})
+
+
+def object_reliability(obj: ObjectVotes, model: BatchModel, params: Params) -> FloatArray:
+    """``(K,)`` each column's reliability on this object, its batch value as the prior."""
+    prior = np.array([model.log_reliability.get(w, float(np.log(params.prior_reliability))) for w in obj.workers])
+    heads = [k for k in range(len(obj.group)) if obj.group[k] == k]
+    position = {k: m for m, k in enumerate(heads)}
+    pairs = [(position[i], position[j], value) for i, j, value in object_pairs(obj)]
+    head_prior = np.array([prior[obj.group == k].mean() for k in heads])
+    solved = _least_squares(pairs, head_prior, params.object_prior)
+    return np.exp(solved[[position[int(g)] for g in obj.group]])
 
 
 @dataclass(frozen=True)
@@ -192,7 +270,7 @@ class Weighing:
     Attributes:
         labels: ``(U,)`` the decided class per tuple.
         support: ``(U, C)`` each class's share of the weighted vote per tuple.
-        agreement: ``(K,)`` each column's agreement used for its weight (object, shrunk to batch).
+        reliability: ``(K,)`` each column's reliability on this object (:func:`object_reliability`).
         weights: ``(K,)`` each column's vote weight (copies share theirs).
         open_ties: ``(U,)`` bitmask of the classes a tuple stays tied between (0: decided), for
             :func:`tally.spatial.settle_ties`.
@@ -200,7 +278,7 @@ class Weighing:
 
     labels: npt.NDArray[np.uint8]
     support: FloatArray
-    agreement: FloatArray
+    reliability: FloatArray
     weights: FloatArray
     open_ties: npt.NDArray[np.uint64]
 
@@ -209,17 +287,8 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
     """The weighted vote of one object (see the module docstring)."""
     params = params or Params()
     model = model or BatchModel()
-    on_object = obj.agreement
-    agreement = np.empty(len(obj.workers))
-    for k, (worker, value) in enumerate(zip(obj.workers, on_object, strict=True)):
-        batch = model.agreement.get(worker)
-        if value is None:
-            agreement[k] = batch if batch is not None else params.prior_agreement
-        elif batch is None:
-            agreement[k] = value
-        else:
-            agreement[k] = (value + params.shrinkage * batch) / (1.0 + params.shrinkage)
-    shortfall = np.maximum(0.0, agreement.max() - agreement - params.dead_zone)
+    reliability = object_reliability(obj, model, params)
+    shortfall = np.maximum(0.0, reliability.max() - reliability - params.dead_zone)
     weights = obj.share * np.exp(-params.sharpness * shortfall)
     scores = np.zeros((obj.votes.shape[0], n_classes))
     rows = np.arange(obj.votes.shape[0])
@@ -229,7 +298,7 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
     labels, open_ties = _decide(obj.votes, scores, weights / obj.share)
     totals = scores.sum(axis=1, keepdims=True)
     support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
-    return Weighing(labels, support, agreement, weights, open_ties)
+    return Weighing(labels, support, reliability, weights, open_ties)
 
 
 def _decide(
@@ -244,18 +313,23 @@ def _decide(
     tied = scores >= best - TIE_TOLERANCE * scores.sum(axis=1, keepdims=True)
     labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)
     open_ties = np.zeros(len(labels), dtype=np.uint64)
-    labels[tied.sum(axis=1) > 1] = 0  # unresolved ties are background (see tally.vote)
-    for u in np.flatnonzero(tied.sum(axis=1) > 1):
-        backers = [(float(standing[k]), int(votes[u, k])) for k in range(votes.shape[1])
-                   if votes[u, k] != ABSTAIN and tied[u, votes[u, k]]]  # fmt: skip
-        top = max(a for a, _ in backers)
-        classes = {c for a, c in backers if a >= top - 1e-12}
-        if len(classes) == 1:
-            labels[u] = classes.pop()
-            continue
-        candidates = np.union1d(np.flatnonzero(tied[u]), [0])  # background is always a candidate
-        if candidates.max() < MAX_TIE_CLASSES:
-            open_ties[u] = np.bitwise_or.reduce(np.left_shift(np.uint64(1), candidates.astype(np.uint64)))
+    rows = np.flatnonzero(tied.sum(axis=1) > 1)
+    labels[rows] = 0  # unresolved ties are background (see tally.vote)
+    if not len(rows):
+        return labels, open_ties
+    cast = votes[rows].astype(np.intp)  # (T, K)
+    valid = cast != ABSTAIN
+    safe = np.where(valid, cast, 0)
+    backs = valid & np.take_along_axis(tied[rows], safe, axis=1)  # worker k backs a tied class
+    level = np.where(backs, standing[None, :], -np.inf)
+    top = level >= level.max(axis=1, keepdims=True) - 1e-12
+    lowest = np.where(top, safe, scores.shape[1]).min(axis=1)
+    single = lowest == np.where(top, safe, -1).max(axis=1)  # the strictly most reliable agree
+    labels[rows[single]] = lowest[single]
+    if scores.shape[1] <= MAX_TIE_CLASSES:
+        bits = np.left_shift(np.uint64(1), np.arange(scores.shape[1], dtype=np.uint64))
+        tied_bits = np.bitwise_or.reduce(np.where(tied[rows], bits[None, :], np.uint64(0)), axis=1)
+        open_ties[rows[~single]] = tied_bits[~single] | np.uint64(1)  # background is a candidate too
     return labels, open_ties
 
 

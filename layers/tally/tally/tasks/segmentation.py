@@ -32,8 +32,8 @@ from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb
 from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
 from ..models import describe_validation_error
-from ..reliability import BatchModel, ObjectVotes, expected_iou, fit_batch, weigh
-from ..spatial import settle_ties
+from ..reliability import TIE_TOLERANCE, BatchModel, ObjectVotes, Params, expected_iou, fit_batch, weigh
+from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .base import Answer, AnswerIssue, ObjectContext, Outcome
@@ -41,6 +41,10 @@ from .base import Answer, AnswerIssue, ObjectContext, Outcome
 __all__ = ["SEMANTIC_SEGMENTATION", "mask_name", "vote_image"]
 
 _DIGITS = 4
+CLOSE_CALL = 0.34
+"""The neighbourhood decides a pixel contested between a class and background only where the weighted
+vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3), so a
+thin structure most workers drew is not averaged away."""
 logger = logging.getLogger(__name__)
 
 
@@ -170,7 +174,7 @@ class _SemanticSegmentation:
         model = fit_batch(observations)
         logger.info(
             "worker reliability estimated",
-            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.agreement.items())}},
+            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.reliabilities().items())}},
         )
         return model
 
@@ -197,7 +201,7 @@ class _SemanticSegmentation:
         label: dict[str, Any] = {"mask-ref": mask_uri, "internal-color-map": color_map, "confidence": confidence}
         metadata: dict[str, Any] = {"internal-color-map": color_map}
         if vote.pixel_confidence is not None:
-            conf_png = encode_gray_png(table.expand(vote.pixel_confidence))
+            conf_png = encode_gray_png(vote.pixel_confidence)
             conf_uri = join_uri(ctx.mask_prefix, name.removesuffix(".png") + "-confidence.png")
             ctx.storage.write(conf_uri, conf_png, "image/png")
             label["confidence-map-ref"] = conf_uri
@@ -219,72 +223,144 @@ def vote_image(
     """The consolidated class map of one object and the vote behind it (no I/O); ``votes`` is the
     table's :class:`ObjectVotes` when phase 1 already built it."""
     if algorithm == "majority":
-        vote = _majority(table, n_classes, single=len(workers) == 1)
-    else:
-        model = model if isinstance(model, BatchModel) else None
-        vote = _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model)
-    image = table.expand(vote.labels)
-    if vote.open_ties is not None:
-        image = _settle(image, table, vote.open_ties)
-    return image, vote
+        return _majority(table, n_classes, single=len(workers) == 1)
+    model = model if isinstance(model, BatchModel) else None
+    return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model)
 
 
 @dataclass(frozen=True)
 class _Vote:
-    labels: npt.NDArray[np.uint8]  # per table row
     per_class: list[float]
     confidence: float
-    pixel_confidence: npt.NDArray[np.uint8] | None = None  # per table row, 0..255
+    pixel_confidence: npt.NDArray[np.uint8] | None = None  # per pixel, 0..255
     workers: list[dict[str, float | None]] = field(default_factory=list)
-    open_ties: npt.NDArray[np.uint64] | None = None  # per table row: classes still tied (bitmask)
 
 
-def _settle(image: npt.NDArray[np.uint8], table: VoteTable, open_ties: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
-    """Settle the pixels of still-tied tuples from their neighbours (:mod:`tally.spatial`)."""
-    rows = np.flatnonzero((open_ties != 0) & (table.counts > 0))
-    if not len(rows):
-        return image
-    is_tied = np.zeros(len(open_ties), dtype=bool)
-    is_tied[rows] = True
-    inverse = table.inverse.reshape(-1)
-    tied = np.flatnonzero(np.take(is_tied, inverse))
-    candidates = np.take(open_ties, inverse[tied])
-    return settle_ties(image, tied, candidates)
-
-
-def _majority(table: VoteTable, n_classes: int, *, single: bool) -> _Vote:
+def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.NDArray[np.uint8], _Vote]:
     result = majority_vote(table, n_classes)
     per_class, confidence = class_confidences(table, result, n_classes)
     if single:  # Ground Truth: a single annotator gives confidence 0.0
         per_class, confidence = [0.0] * n_classes, 0.0
-    return _Vote(result.labels, per_class, confidence)
+    return table.expand(result.labels), _Vote(per_class, confidence)
 
 
-def _reliability(table: VoteTable, votes: ObjectVotes, n_classes: int, model: BatchModel | None) -> _Vote:
+def _reliability(
+    table: VoteTable, votes: ObjectVotes, n_classes: int, model: BatchModel | None
+) -> tuple[npt.NDArray[np.uint8], _Vote]:
+    """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
+    (:mod:`tally.reliability`, :mod:`tally.spatial`)."""
+    params = Params()
     present = table.counts > 0
-    workers = votes.workers
-    result = weigh(votes, n_classes, model)
+    result = weigh(votes, n_classes, model, params)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
+    support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
+    support[present] = result.support
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
-    pixel = np.zeros(len(table.counts), dtype=np.uint8)
-    top = result.support[np.arange(len(result.labels)), result.labels]
-    pixel[present] = np.round(top * 255).astype(np.uint8)
-    per_class, confidence = expected_iou(votes.votes, result.support, result.labels, votes.counts, n_classes)
+    image, moved = _decide_pixels(table, labels, support, open_ties, params.radius)
+    pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved)
+    workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
         record = model.reliability(workers[0]) if model else None
         per_class = [record or 0.0] * n_classes
         confidence = record or 0.0
     quality: list[dict[str, float | None]] = [
         {
-            "agreement": round(float(a), _DIGITS),
-            "batch-agreement": _round(model.reliability(w) if model else None),
+            "reliability": round(float(r), _DIGITS),
+            "batch-reliability": _round(model.reliability(w) if model else None),
             "weight": round(float(wt), _DIGITS),
         }
-        for w, a, wt in zip(workers, result.agreement, result.weights, strict=True)
+        for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
     ]
-    return _Vote(labels, per_class, confidence, pixel, quality, open_ties)
+    return image, _Vote(per_class, confidence, pixel_confidence=pixel_confidence, workers=quality)
+
+
+def _decide_pixels(
+    table: VoteTable,
+    labels: npt.NDArray[np.uint8],
+    support: npt.NDArray[np.float32],
+    open_ties: npt.NDArray[np.uint64],
+    radius: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
+    """The class map, and the pixels whose class differs from their tuple's decision."""
+    image = table.expand(labels)
+    inverse = table.inverse.reshape(-1)
+    # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
+    kind = _contested(support, table.counts > 0).astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
+    pixels = np.flatnonzero(np.take(kind != 0, inverse))
+    pixel_kind = kind[inverse[pixels]]
+    decided = _boundaries(image, table, support, pixels[(pixel_kind & 1) == 1], radius)
+    touched = [decided]
+    tied = pixels[(pixel_kind & 2) == 2]
+    if len(tied):
+        tied = np.setdiff1d(tied, decided, assume_unique=True)  # decided by their neighbourhood
+        image = settle_ties(image, tied, np.take(open_ties, inverse[tied]))
+        touched.append(tied)
+    moved = np.concatenate(touched)
+    return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
+
+
+def _confidence(
+    table: VoteTable,
+    labels: npt.NDArray[np.uint8],
+    support: npt.NDArray[np.float32],
+    image: npt.NDArray[np.uint8],
+    moved: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.uint8], list[float], float]:
+    """Per pixel, the share of the weighted vote the final class got there (0..255); per class and
+    object, the expected IoU (:func:`tally.reliability.expected_iou`) of the final class map."""
+    inverse = table.inverse.reshape(-1)
+    final = image.reshape(-1)[moved]
+    pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
+    pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
+    # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
+    n_classes = support.shape[1]
+    groups, group_counts = np.unique(inverse[moved].astype(np.int64) * n_classes + final, return_counts=True)
+    group_rows = groups // n_classes
+    counts = table.counts.astype(np.float64) - np.bincount(group_rows, group_counts, len(table.counts))
+    present = np.flatnonzero(table.counts > 0)
+    rows = np.concatenate([present, group_rows])
+    per_class, confidence = expected_iou(
+        table.votes[rows],
+        support[rows].astype(np.float64),
+        np.concatenate([labels[present], (groups % n_classes).astype(np.uint8)]),
+        np.concatenate([counts[present], group_counts.astype(np.float64)]),
+        n_classes,
+    )
+    return pixel, per_class, confidence
+
+
+def _contested(support: npt.NDArray[np.float32], present: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Tuples whose vote is a close call between one class and background."""
+    foreground = support[:, 1:] > TIE_TOLERANCE  # a negligible voice (a spammer's) is no class
+    margin = support[:, 1:].sum(axis=1) - support[:, 0]
+    contested: npt.NDArray[np.bool_] = (
+        present & (support[:, 0] > 0) & (foreground.sum(axis=1) == 1) & (np.abs(margin) <= CLOSE_CALL)
+    )
+    return contested
+
+
+def _boundaries(
+    image: npt.NDArray[np.uint8],
+    table: VoteTable,
+    support: npt.NDArray[np.float32],
+    pixels: npt.NDArray[np.intp],
+    radius: int,
+) -> npt.NDArray[np.intp]:
+    """Decide, in place, the contested ``pixels`` (:func:`_contested`) by the shares around them
+    (:func:`tally.spatial.window_mean`); return the pixels so decided."""
+    if not len(pixels):
+        return pixels
+    foreground = support[:, 1:] > TIE_TOLERANCE
+    cls = (np.argmax(foreground, axis=1) + 1).astype(np.intp)
+    column = cls[table.inverse.reshape(-1)[pixels]]
+    evidence = support - support[:, :1]  # each class's share minus background's
+    evidence[foreground.sum(axis=1) > 1] = 0.0  # where classes compete, neither is evidence
+    mean = window_mean(table.inverse, evidence, pixels, column, radius)
+    decided = np.abs(mean) > TIE_TOLERANCE
+    image.reshape(-1)[pixels[decided]] = np.where(mean[decided] > 0, column[decided], 0).astype(np.uint8)
+    return pixels[decided]
 
 
 def _round(value: float | None) -> float | None:
