@@ -4,7 +4,9 @@ Ground Truth's built-in consolidation "applies a smoothing function" after its v
 neighbourhood in two steps, both only where the vote is contested:
 
 **Boundaries** (:func:`window_mean`). Where workers disagree whether a pixel is one class or
-background — the band between their outlines — the pixel takes the class whose weighted share,
+background — the band between their outlines — and the vote there is a close call (the caller's
+bound: in :mod:`tally.tasks.segmentation`, a margin of at most one third, so a thin structure most
+workers drew is not averaged away), the pixel takes the class whose weighted share,
 averaged over the ``(2r+1)²`` square around it, is larger (background or that class; other classes
 in the square count for neither). Across a band of outlines this moves the boundary from the
 workers' *median* outline (what a per-pixel vote picks) to about their weighted *mean* outline,

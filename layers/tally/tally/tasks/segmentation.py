@@ -10,7 +10,10 @@ The label (``content[<attr>]``)::
 
     {"mask-ref": "s3://.../<id>_<digest>.png", "internal-color-map": {...}, "confidence": 0.93}
 
-Confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
+With the default ``reliability`` algorithm the label also has ``confidence-map-ref`` (an 8-bit PNG
+beside the mask: per pixel, the share of the weighted vote the final class got) and the metadata has
+``worker-quality``; confidences are expected IoUs (:mod:`tally.reliability`). With ``majority``,
+confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
 0.0; otherwise see :func:`tally.vote.class_confidences`.
 """
 
