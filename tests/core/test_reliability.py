@@ -35,6 +35,25 @@ SWAPPED = draw(("c", 0, 4, 0, 10), ("r", 6, 9, 2, 7))  # the same with road and 
 GARBAGE = draw(("p", 2, 8, 2, 8))  # a person where there is none
 
 
+def iou(a: list[str], b: list[str]) -> float:
+    """Mean IoU over the non-background classes either drawing has (1.0 when neither has any)."""
+    x, y = np.array([list(r) for r in a]), np.array([list(r) for r in b])
+    classes = (set(x.ravel()) | set(y.ravel())) - {"."}
+    return float(np.mean([((x == c) & (y == c)).sum() / ((x == c) | (y == c)).sum() for c in classes] or [1.0]))
+
+
+def batch_reliability(pairs: list[tuple[int, int, float]], n: int) -> np.ndarray:
+    """The documented least squares, solved densely: ``log IoU_ij = a_i + a_j`` plus the light ridge
+    toward the mean; reliability ``exp(a)``, at most 1."""
+    ridge = Params().batch_ridge
+    system, rhs = ridge * np.eye(n), np.full(n, ridge * np.mean([v for *_, v in pairs]) / 2)
+    for i, j, v in pairs:
+        system[[i, j, i, j], [i, j, j, i]] += 1
+        rhs[[i, j]] += v
+    solved: np.ndarray = np.exp(np.minimum(np.linalg.solve(system, rhs), 0))
+    return solved
+
+
 def reliable(tmp_path: Path, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
     response, _, storage = run(tmp_path, objects, settings=Settings())
     return response, storage
@@ -77,15 +96,9 @@ def test_a_label_swapper_is_outvoted_and_rated_low(tmp_path: Path) -> None:
         # (the car's left column), the neighbourhood is mostly background
         assert mask_rows(storage, content(entry)[0]) == careless
     quality = {q["workerId"]: q for q in content(response[0])[1]["worker-quality"]}
-    # log IoU = a_i + a_j over the 9 pairs (w1-w2: IoU 0.9; with the swapper: 0, counted as 0.01),
-    # least squares with the light ridge toward the mean: the same system solved densely here
-    ridge = Params().batch_ridge
+    # log IoU = a_i + a_j over the 9 pairs (w1-w2: IoU 0.9; with the swapper: 0, counted as 0.01)
     pairs = [(0, 1, np.log(0.9)), (0, 2, np.log(IOU_FLOOR)), (1, 2, np.log(IOU_FLOOR))] * 3
-    system, rhs = ridge * np.eye(3), np.full(3, ridge * np.mean([v for *_, v in pairs]) / 2)
-    for i, j, v in pairs:
-        system[[i, j, i, j], [i, j, j, i]] += 1
-        rhs[[i, j]] += v
-    expected = np.exp(np.minimum(np.linalg.solve(system, rhs), 0))
+    expected = batch_reliability(pairs, 3)
     for k, worker in enumerate(["w1", "w2", "swapper"]):
         assert quality[worker]["batch-reliability"] == round(float(expected[k]), 4)
     assert quality["swapper"]["batch-reliability"] < 0.02
@@ -160,3 +173,56 @@ def test_confidence_map_is_full_where_everyone_agrees_and_lower_where_they_do_no
     assert mask_rows(storage, label) == TRUTH
     assert meta["confidence"] == label["confidence"]
     assert [q["workerId"] for q in meta["worker-quality"]] == ["w1", "w2", "w3"]
+
+
+def test_a_careful_worker_is_not_marked_down_for_sharing_objects_with_a_sloppy_one(tmp_path: Path) -> None:
+    a = TRUTH_TOO  # misses the top-right road pixel
+    c = draw(("r", 0, 4, 0, 10), ("c", 6, 9, 2, 7), (".", 0, 1, 0, 1))  # misses the top-left one
+    sloppy = draw(("r", 0, 6, 0, 10), ("c", 5, 10, 1, 9))
+    objects = [
+        *[
+            data_object(
+                f"s{i}", *(annotation(w, seg_content(m, LEGEND)) for w, m in (("a", a), ("b", TRUTH), ("s", sloppy)))
+            )
+            for i in range(3)
+        ],
+        *[
+            data_object(f"c{i}", *(annotation(w, seg_content(m, LEGEND)) for w, m in (("c", c), ("b", TRUTH))))
+            for i in range(3)
+        ],
+    ]
+    response, _ = reliable(tmp_path, objects)
+    quality = {q["workerId"]: q["batch-reliability"] for q in content(response[0])[1]["worker-quality"]}
+    quality["c"] = next(q for q in content(response[3])[1]["worker-quality"] if q["workerId"] == "c")[
+        "batch-reliability"
+    ]
+    # a's mean agreement with the others is dragged down by the sloppy worker; c's is not
+    assert (iou(a, TRUTH) + iou(a, sloppy)) / 2 < iou(c, TRUTH) - 0.1
+    # the factorised reliability rates both careful workers alike (exactly the documented fit)
+    ab, a_s, bs, cb = (float(np.log(iou(x, y))) for x, y in [(a, TRUTH), (a, sloppy), (TRUTH, sloppy), (c, TRUTH)])
+    pairs = [(0, 1, ab), (0, 2, a_s), (1, 2, bs)] * 3 + [(3, 1, cb)] * 3
+    expected = batch_reliability(pairs, 4)
+    for k, worker in enumerate(["a", "b", "s", "c"]):
+        assert quality[worker] == round(float(expected[k]), 4)
+    assert abs(quality["a"] - quality["c"]) < 0.01
+    assert quality["s"] < quality["a"] - 0.2
+
+
+def test_a_spammer_and_a_lazy_worker_cannot_tip_careful_workers(tmp_path: Path) -> None:
+    careful = [TRUTH, TRUTH_TOO, draw(("r", 0, 4, 0, 10), ("c", 6, 9, 2, 7), ("c", 9, 10, 4, 5))]
+    lazy = draw(("r", 0, 4, 0, 10))  # one box around the largest shape, nothing else
+    objects = [
+        data_object(
+            str(i),
+            *(annotation(f"w{k}", seg_content(m, LEGEND)) for k, m in enumerate(careful)),
+            annotation("spammer", seg_content(draw(("p", i, i + 5, 1, 9), ("s", 5, 9, 0, 3 + i)), LEGEND)),
+            annotation("lazy", seg_content(lazy, LEGEND)),
+        )
+        for i in range(3)
+    ]
+    response, storage = reliable(tmp_path, objects)
+    for entry in response:
+        assert mask_rows(storage, content(entry)[0]) == TRUTH
+        weights = {q["workerId"]: q["weight"] for q in content(entry)[1]["worker-quality"]}
+        assert weights["w0"] == weights["w1"] == weights["w2"] == 1.0
+        assert weights["spammer"] < 0.01 and weights["lazy"] < 0.05
