@@ -618,6 +618,40 @@ def robustness(args: argparse.Namespace, first: Results) -> str:
     return "\n".join(out) + "\n"
 
 
+def large(args: argparse.Namespace) -> str:
+    """tally's default against the plain vote on 1280×960 images (the peers would take 4–6 s per
+    object there), with the time per object of each."""
+    default = Settings().algorithm
+    rows = []
+    seconds = {"default": 0.0, "majority": 0.0}
+    averages: dict[str, list[float]] = {"default": [], "majority": []}
+    for index, scenario in enumerate(SCENARIOS):
+        if args.only and scenario.key not in args.only:
+            continue
+        batch = make_batch(scenario, index, [(960, 1280)], args.large_objects, args.seed)
+        found = {}
+        for key, algorithm in (("default", default), ("majority", "majority")):
+            tr = run_tally(batch, algorithm, args.repeats)
+            seconds[key] += tr.seconds
+            found[key] = float(np.mean([miou(o.truth, m) for o, m in zip(batch.objects, tr.masks, strict=True)]))
+            averages[key].append(found[key])
+        rows.append([scenario.key, f"{found['default']:.4f}", f"{found['majority']:.4f}",
+                     f"{found['default'] - found['majority']:+.4f}"])  # fmt: skip
+    mean = {k: float(np.mean(v)) for k, v in averages.items()}
+    rows.append(["**average**", f"{mean['default']:.4f}", f"{mean['majority']:.4f}",
+                 f"{mean['default'] - mean['majority']:+.4f}"])  # fmt: skip
+    objects = args.large_objects * len(averages["default"])
+    return "\n".join([
+        "",
+        f"At 1280×960 ({args.large_objects} objects per scenario, seed {args.seed}; tally only — the peers "
+        f"take seconds per object there): mIoU of the default ({default}) and the plain vote, and the time per "
+        f"object (best of {args.repeats} runs per batch): {seconds['default'] / objects * 1e3:.0f} ms against {seconds['majority'] / objects * 1e3:.0f} ms "
+        f"({seconds['default'] / seconds['majority']:.2f}x).",
+        "",
+        *_table(["scenario", f"tally (default: {default})", "plain majority vote", "difference"], rows),
+    ]) + "\n"  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
@@ -627,6 +661,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--also-seeds", type=int, nargs="*", default=None, help="more batches for the margin table (default 7 8 9 10)"
+    )
+    parser.add_argument(
+        "--large-objects", type=int, default=None, help="objects per scenario at 1280x960, tally only (default 6)"
     )
     parser.add_argument("--repeats", type=int, default=None, help="tally batch runs, best counts (default 3; quick 1)")
     parser.add_argument("--only", nargs="*", default=None, choices=[s.key for s in SCENARIOS], help="scenarios")
@@ -642,6 +679,10 @@ def main() -> None:
     text = report(results, args, time.perf_counter() - start)
     if args.also_seeds:
         text += robustness(args, results)
+    if args.large_objects is None:
+        args.large_objects = 0 if args.quick else 6
+    if args.large_objects:
+        text += large(args)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
