@@ -261,6 +261,20 @@ def test_objects_not_reached_before_the_deadline_come_back_with_a_reason(tmp_pat
         content(e)[0]["failure-reason"].startswith("not reached before the Lambda's time limit") for e in response
     )
     assert report.failed == 3
+    assert {content(e)[1]["type"] for e in response} == {"groundtruth/semantic-segmentation"}  # nothing read
+
+
+def test_objects_not_reached_are_typed_like_the_rest_of_their_batch(tmp_path: Path) -> None:
+    answer = json.dumps({"annotatedResult": {"boundingBoxes": [{"label": "car", "left": 1}]}})
+    objects = [data_object(str(i), annotation("w1", answer)) for i in range(3)]
+    calls = iter(range(100))
+    # the deadline checks: 3 in phase 1, then one per object in phase 2: the last two are too late
+    response, report, _ = run(
+        tmp_path, objects, remaining_ms=lambda: 60_000 if next(calls) < 4 else 5_000, settings=Settings(threads=1)
+    )
+    assert "annotationsFromAllWorkers" in content(response[0])[0]
+    assert [content(e)[1]["type"] for e in response] == ["groundtruth/custom"] * 3
+    assert report.failed == 2
 
 
 def test_unrecognised_answers_pass_through_unchanged(tmp_path: Path) -> None:

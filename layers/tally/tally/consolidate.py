@@ -138,6 +138,8 @@ class _Batch:
         self._classes_lock = threading.Lock()
         self.models: dict[Task, Any] = {}
         self.selected: dict[str, tuple[Task, list[AnswerIssue]]] = {}  # phase 1's task and issues per object
+        self.types: Counter[str] = Counter()  # the task types of the objects selected so far
+        self._types_lock = threading.Lock()
         self.cache = BatchCache(settings.cache_mb * 1024 * 1024)
 
     def classes(self) -> ClassTable:
@@ -182,18 +184,32 @@ class _Batch:
         obj_id = obj.dataset_object_id
         if self._out_of_time():
             reason = "not reached before the Lambda's time limit; consolidate it again (nothing was written)"
-            return self._fail(obj_id, reason, _SEGMENTATION_TYPE, [])
+            return self._fail(obj_id, reason, self._likely_type(obj_id), [])
         try:
             return self._run(obj)
         except Exception as exc:  # one object must never take the batch down
             _log_unexpected("object not consolidated", exc, obj_id)
-            return self._fail(obj_id, f"internal error ({type(exc).__name__})", _SEGMENTATION_TYPE, [])
+            return self._fail(obj_id, f"internal error ({type(exc).__name__})", self._likely_type(obj_id), [])
+
+    def _likely_type(self, obj_id: str) -> str:
+        """The task type of an object whose answers were not (all) read: phase 1's choice for it, else
+        the type most objects of the batch have so far (a labeling job has one task type), else
+        semantic segmentation."""
+        prepared = self.selected.get(obj_id)
+        if prepared is not None:
+            return prepared[0].type
+        with self._types_lock:
+            common = self.types.most_common(1)
+        return common[0][0] if common else _SEGMENTATION_TYPE
 
     def _select(self, obj: DatasetObject) -> tuple[Task, list[Answer], list[AnswerIssue]]:
         """Load the object's answers and pick its task: the registered shape most answers have."""
         loaded, issues = load_answers(obj, self.storage, self.readable_buckets, self.settings.element_name)
         known = Counter(item.task for item in loaded if item.task is not None)
         task: Task = max(known, key=lambda t: known[t]) if known else PASSTHROUGH
+        if loaded:
+            with self._types_lock:
+                self.types[task.type] += 1
         answers = []
         for item in loaded:
             if known and item.task is not task:
