@@ -11,7 +11,7 @@ from PIL import Image
 
 from tally import Settings
 from tally.reliability import IOU_FLOOR, Params, _decide
-from tally.vote import ABSTAIN
+from tally.vote import ABSTAIN, vote_scores
 from tests.core.test_consolidate import LEGEND, content, mask_rows, run
 from tests.helpers import annotation, data_object, seg_content
 
@@ -232,10 +232,7 @@ def test_a_spammer_and_a_lazy_worker_cannot_tip_careful_workers(tmp_path: Path) 
 def test_ties_go_to_the_strictly_more_reliable_worker_else_stay_open_for_the_spatial_step() -> None:
     votes = np.array([[1, 2], [1, 0], [3, 3], [ABSTAIN, 2]], np.uint8)
     weights = np.array([1.0, 0.995])  # within the 1 % tie tolerance of each other
-    scores = np.zeros((4, 4))
-    for k, w in enumerate(weights):
-        cast = votes[:, k] != ABSTAIN
-        scores[np.flatnonzero(cast), votes[cast, k]] += w
+    scores = vote_scores(votes, 4, weights)
     labels, open_ties = _decide(votes, scores, weights)
     assert labels.tolist() == [1, 1, 3, 2]
     assert open_ties.tolist() == [0, 0, 0, 0]

@@ -62,7 +62,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .spatial import MAX_TIE_CLASSES
-from .vote import ABSTAIN, VoteTable
+from .vote import ABSTAIN, VoteTable, vote_scores
 
 __all__ = [
     "COPY_MIN_FRACTION",
@@ -290,11 +290,7 @@ def weigh(obj: ObjectVotes, n_classes: int, model: BatchModel | None = None, par
     reliability = object_reliability(obj, model, params)
     shortfall = np.maximum(0.0, reliability.max() - reliability - params.dead_zone)
     weights = obj.share * np.exp(-params.sharpness * shortfall)
-    scores = np.zeros((obj.votes.shape[0], n_classes))
-    rows = np.arange(obj.votes.shape[0])
-    for k in range(obj.votes.shape[1]):
-        cast = obj.votes[:, k] != ABSTAIN
-        scores[rows[cast], obj.votes[cast, k]] += weights[k]
+    scores = vote_scores(obj.votes, n_classes, weights)
     labels, open_ties = _decide(obj.votes, scores, weights / obj.share)
     totals = scores.sum(axis=1, keepdims=True)
     support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)

@@ -41,6 +41,7 @@ __all__ = [
     "class_confidences",
     "majority_vote",
     "tabulate",
+    "vote_scores",
 ]
 
 ABSTAIN = 255
@@ -179,21 +180,24 @@ def _unpack(keys: npt.NDArray[np.int64], masks: Sequence[IndexedMask]) -> npt.ND
     return votes
 
 
-def vote_scores(table: VoteTable, n_classes: int, weights: Sequence[float] | None = None) -> npt.NDArray[np.float64]:
-    """``scores[u, c]``: the (weighted) votes tuple *u* gives class *c*."""
-    n_tuples, n_workers = table.votes.shape
+def vote_scores(
+    votes: npt.NDArray[np.uint8], n_classes: int, weights: Sequence[float] | npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.float64]:
+    """``scores[u, c]``: the (weighted) votes tuple *u* of ``votes`` (``(U, K)`` class keys or
+    :data:`ABSTAIN`, e.g. :attr:`VoteTable.votes`) gives class *c*."""
+    n_tuples, n_workers = votes.shape
     w = np.ones(n_workers) if weights is None else np.asarray(weights, dtype=np.float64)
     scores = np.zeros((n_tuples, n_classes), dtype=np.float64)
     rows = np.arange(n_tuples)
     for k in range(n_workers):
-        cast = table.votes[:, k] != ABSTAIN
-        scores[rows[cast], table.votes[cast, k]] += w[k]
+        cast = votes[:, k] != ABSTAIN
+        scores[rows[cast], votes[cast, k]] += w[k]
     return scores
 
 
 def majority_vote(table: VoteTable, n_classes: int, weights: Sequence[float] | None = None) -> VoteResult:
     """Plurality vote per tuple; a tuple without a strict plurality is background (module docstring)."""
-    scores = vote_scores(table, n_classes, weights)
+    scores = vote_scores(table.votes, n_classes, weights)
     labels = np.argmax(scores, axis=1).astype(np.uint8)
     best = scores.max(axis=1, keepdims=True)
     labels[(scores >= best - 1e-9 * np.maximum(best, 1.0)).sum(axis=1) > 1] = 0
