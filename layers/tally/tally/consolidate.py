@@ -32,7 +32,7 @@ from .models import ConsolidationRequest, DatasetObject, describe_validation_err
 from .output import creation_date, failure_entry, response_entry
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import PASSTHROUGH, Answer, AnswerIssue, BatchCache, ObjectContext, Task
+from .tasks import PASSTHROUGH, REGISTRY, Answer, AnswerIssue, BatchCache, ObjectContext, Task
 
 __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "read_payload"]
 
@@ -228,10 +228,9 @@ class _Batch:
             return None
         try:
             task, answers, issues = self._select(obj)
-            ctx = self._context(task)
-            if not answers or not task.needs_batch_model(ctx):
+            if not answers or not task.needs_batch_model(self.settings):
                 return None
-            observation = task.observe(obj.dataset_object_id, answers, ctx)
+            observation = task.observe(obj.dataset_object_id, answers, self._context(task))
             self.selected[obj.dataset_object_id] = (task, issues)
         except Exception as exc:  # phase 2 reports whatever is wrong with this object
             _log_unexpected("object not observed", exc, obj.dataset_object_id)
@@ -330,7 +329,8 @@ def consolidate_batch(
     batch = _Batch(request, storage, settings, prefix, created, remaining_ms, job_labels)
     batch.objects = objects
     with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="tally") as pool:
-        batch.fit(list(pool.map(batch.observe, objects)))  # phase 1: batch models (e.g. worker reliability)
+        if any(task.needs_batch_model(settings) for task in REGISTRY):  # else phase 1 would only parse
+            batch.fit(list(pool.map(batch.observe, objects)))  # phase 1: batch models (e.g. worker reliability)
         results = list(pool.map(batch.run, objects))  # phase 2: every object, with those models
     report = BatchReport(response=[r.entry for r in results], dropped=dropped, label_source=batch.label_source)
     for r in results:

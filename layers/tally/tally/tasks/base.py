@@ -89,8 +89,8 @@ class Outcome:
 class Task(Protocol):
     """A task type: recognises its answers by shape and consolidates one object's answers.
 
-    Consolidation runs in two phases over a batch. When ``needs_batch_model`` is true, ``observe``
-    is called for every object first and ``fit`` once on all observations (e.g. to estimate each
+    Consolidation runs in two phases over a batch. When ``needs_batch_model`` is true for the
+    deployment's settings, ``observe`` is called for every object first and ``fit`` once on all observations (e.g. to estimate each
     worker's reliability across the batch); then ``consolidate`` is called for every object with the
     fitted model (``None`` when there is none).
     """
@@ -102,7 +102,7 @@ class Task(Protocol):
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]: ...
 
-    def needs_batch_model(self, ctx: ObjectContext) -> bool: ...
+    def needs_batch_model(self, settings: Settings) -> bool: ...
 
     def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> Any: ...
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..settings import Settings
 from .base import Answer, ObjectContext, Outcome
 
 __all__ = ["PASSTHROUGH"]
@@ -25,7 +26,7 @@ class _Passthrough:
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]:
         return ()
 
-    def needs_batch_model(self, ctx: ObjectContext) -> bool:
+    def needs_batch_model(self, settings: Settings) -> bool:
         return False
 
     def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> None:

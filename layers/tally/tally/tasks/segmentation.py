@@ -36,6 +36,7 @@ from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
 from ..models import describe_validation_error
 from ..reliability import TIE_TOLERANCE, BatchModel, ObjectVotes, Params, expected_iou, fit_batch, weigh
+from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
@@ -159,8 +160,8 @@ class _SemanticSegmentation:
             decoded = [(w, m) for w, m in decoded if m.shape == best]
         return decoded, issues
 
-    def needs_batch_model(self, ctx: ObjectContext) -> bool:
-        return ctx.settings.algorithm == "reliability"
+    def needs_batch_model(self, settings: Settings) -> bool:
+        return settings.algorithm == "reliability"
 
     def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> ObjectVotes | None:
         """Phase 1 of the reliability algorithm: this object's vote tuples, for the batch model."""
@@ -289,11 +290,13 @@ def _decide_pixels(
     """The class map, and the pixels whose class differs from their tuple's decision."""
     image = table.expand(labels)
     inverse = table.inverse.reshape(-1)
+    foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
-    kind = _contested(support, table.counts > 0).astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
+    contested = _contested(support, foreground, table.counts > 0)
+    kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
     pixels = np.flatnonzero(np.take(kind != 0, inverse))
     pixel_kind = kind[inverse[pixels]]
-    decided = _boundaries(image, table, support, pixels[(pixel_kind & 1) == 1], radius)
+    decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius)
     touched = [decided]
     tied = pixels[(pixel_kind & 2) == 2]
     if len(tied):
@@ -334,9 +337,10 @@ def _confidence(
     return pixel, per_class, confidence
 
 
-def _contested(support: npt.NDArray[np.float32], present: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+def _contested(
+    support: npt.NDArray[np.float32], foreground: npt.NDArray[np.bool_], present: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
     """Tuples whose vote is a close call between one class and background."""
-    foreground = support[:, 1:] > TIE_TOLERANCE  # a negligible voice (a spammer's) is no class
     margin = support[:, 1:].sum(axis=1) - support[:, 0]
     contested: npt.NDArray[np.bool_] = (
         present & (support[:, 0] > 0) & (foreground.sum(axis=1) == 1) & (np.abs(margin) <= CLOSE_CALL)
@@ -348,6 +352,7 @@ def _boundaries(
     image: npt.NDArray[np.uint8],
     table: VoteTable,
     support: npt.NDArray[np.float32],
+    foreground: npt.NDArray[np.bool_],
     pixels: npt.NDArray[np.intp],
     radius: int,
 ) -> npt.NDArray[np.intp]:
@@ -355,7 +360,6 @@ def _boundaries(
     (:func:`tally.spatial.window_mean`); return the pixels so decided."""
     if not len(pixels):
         return pixels
-    foreground = support[:, 1:] > TIE_TOLERANCE
     cls = (np.argmax(foreground, axis=1) + 1).astype(np.intp)
     column = cls[table.inverse.reshape(-1)[pixels]]
     evidence = support - support[:, :1]  # each class's share minus background's
