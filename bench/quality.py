@@ -70,7 +70,7 @@ from scipy.stats import spearmanr  # type: ignore[import-untyped]
 from tally import ConsolidationRequest, consolidate_batch
 from tally.codecs import decode_png, hex_to_rgb, index_mask
 from tally.settings import ALGORITHMS, Settings
-from tally.simulate import WorkerStyle, answer_content, draw, random_scene, worker_colours, worker_view
+from tally.simulate import WorkerStyle, answer_content, draw, payload_entry, random_scene, worker_colours, worker_view
 from tally.storage import MemoryStorage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,17 +260,18 @@ class TallyRun:
     seconds: float  # batch wall time
     failed: int = 0
 
+    def mious(self, batch: Batch) -> list[float]:
+        """Each object's mIoU against the truth."""
+        return [miou(o.truth, m) for o, m in zip(batch.objects, self.masks, strict=True)]
+
 
 def run_tally(batch: Batch, algorithm: str, repeats: int) -> TallyRun:
     payload = [
-        {
-            "datasetObjectId": obj.object_id,
-            "dataObject": {"s3Uri": f"s3://bench-bucket/images/{obj.object_id}.jpg"},
-            "annotations": [
-                {"workerId": wid, "annotationData": {"content": json.dumps(content)}}
-                for wid, content in zip(obj.worker_ids, obj.contents, strict=True)
-            ],
-        }
+        payload_entry(
+            obj.object_id,
+            f"s3://bench-bucket/images/{obj.object_id}.jpg",
+            [(wid, json.dumps(content)) for wid, content in zip(obj.worker_ids, obj.contents, strict=True)],
+        )
         for obj in batch.objects
     ]
     files = {PAYLOAD_URI: json.dumps(payload).encode()}
@@ -453,7 +454,7 @@ def run(args: argparse.Namespace) -> Results:
         results.labels[scenario.key] = n_labels
         for algorithm, name in names.items():
             tr = run_tally(batch, algorithm, args.repeats)
-            scores = [miou(o.truth, m) for o, m in zip(batch.objects, tr.masks, strict=True)]
+            scores = tr.mious(batch)
             results.miou[name][scenario.key] = scores
             results.seconds[name] += tr.seconds
             results.failed[name] += tr.failed
@@ -633,7 +634,7 @@ def large(args: argparse.Namespace) -> str:
         for key, algorithm in (("default", default), ("majority", "majority")):
             tr = run_tally(batch, algorithm, args.repeats)
             seconds[key] += tr.seconds
-            found[key] = float(np.mean([miou(o.truth, m) for o, m in zip(batch.objects, tr.masks, strict=True)]))
+            found[key] = float(np.mean(tr.mious(batch)))
             averages[key].append(found[key])
         rows.append([scenario.key, f"{found['default']:.4f}", f"{found['majority']:.4f}",
                      f"{found['default'] - found['majority']:+.4f}"])  # fmt: skip

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
-from tally.simulate import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
+from tally.simulate import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 from tally.storage import LocalStorage
 
 LABELS = ["road", "car", "person", "sign"]
@@ -46,15 +46,8 @@ def build_payload(path: Path, objects: int, workers: int, scenes: int) -> int:
     with path.open("w") as fh:
         fh.write("[")
         for i in range(objects):
-            answers = [
-                {"workerId": f"private.us-east-1.{k:016x}", "annotationData": {"content": content}}
-                for k, content in enumerate(pool[i % scenes])
-            ]
-            item = {
-                "datasetObjectId": str(i),
-                "dataObject": {"s3Uri": f"s3://bench/images/{i}.jpg"},
-                "annotations": answers,
-            }
+            answers = [(f"private.us-east-1.{k:016x}", content) for k, content in enumerate(pool[i % scenes])]
+            item = payload_entry(str(i), f"s3://bench/images/{i}.jpg", answers)
             fh.write(("," if i else "") + json.dumps(item))
         fh.write("]")
     return path.stat().st_size

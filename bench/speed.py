@@ -32,7 +32,7 @@ from PIL import Image
 from tally.codecs import encode_palette_png
 from tally.labels import ClassTable
 from tally.settings import Settings
-from tally.simulate import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
+from tally.simulate import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 from tally.storage import MemoryStorage
 from tally.tasks import SEMANTIC_SEGMENTATION, Answer, BatchCache, ObjectContext
 
@@ -112,14 +112,11 @@ def batch_child(objects: int, workers: int) -> None:
 
     rng = np.random.default_rng(7)
     payload = [
-        {
-            "datasetObjectId": str(i),
-            "dataObject": {"s3Uri": f"s3://bench-bucket/images/{i}.jpg"},
-            "annotations": [
-                {"workerId": f"private.us-east-1.{k:016x}", "annotationData": {"content": json.dumps(c)}}
-                for k, c in enumerate(make_object(rng, workers))
-            ],
-        }
+        payload_entry(
+            str(i),
+            f"s3://bench-bucket/images/{i}.jpg",
+            [(f"private.us-east-1.{k:016x}", json.dumps(c)) for k, c in enumerate(make_object(rng, workers))],
+        )
         for i in range(objects)
     ]
     body = json.dumps(payload).encode()

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from tally.simulate import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
+from tally.simulate import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 
 ROOT = Path(__file__).resolve().parents[1] / "events"
 BUCKET = "tally-example-bucket"
@@ -36,7 +36,7 @@ def main() -> None:
     payload = []
     for i in range(6):
         scene = random_scene(rng, HEIGHT, WIDTH, len(LABELS), n_shapes=9)
-        annotations = []
+        annotations: list[tuple[str, str]] = []
         for w, style in WORKERS.items():
             if i == 5 and w != next(iter(WORKERS)):
                 continue  # tasks expired: one answer only
@@ -47,14 +47,8 @@ def main() -> None:
                 element = content["crowd-semantic-segmentation"]["labeledImage"]
                 raw = base64.b64decode(element["pngImageData"])
                 element["pngImageData"] = base64.b64encode(raw[: len(raw) // 2]).decode()
-            annotations.append({"workerId": w, "annotationData": {"content": json.dumps(content)}})
-        payload.append(
-            {
-                "datasetObjectId": str(i),
-                "dataObject": {"s3Uri": f"s3://{BUCKET}/{JOB}/images/scene-{i:03d}.jpg"},
-                "annotations": annotations,
-            }
-        )
+            annotations.append((w, json.dumps(content)))
+        payload.append(payload_entry(str(i), f"s3://{BUCKET}/{JOB}/images/scene-{i:03d}.jpg", annotations))
     payload_path = ROOT / "s3" / BUCKET / PAYLOAD_KEY
     payload_path.parent.mkdir(parents=True, exist_ok=True)
     payload_path.write_text(json.dumps(payload, indent=1) + "\n")

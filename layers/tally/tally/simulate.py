@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -22,7 +22,16 @@ from PIL import Image
 
 from .codecs import hex_to_rgb
 
-__all__ = ["Shape", "WorkerStyle", "answer_content", "draw", "random_scene", "worker_colours", "worker_view"]
+__all__ = [
+    "Shape",
+    "WorkerStyle",
+    "answer_content",
+    "draw",
+    "payload_entry",
+    "random_scene",
+    "worker_colours",
+    "worker_view",
+]
 
 _COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -175,4 +184,14 @@ def answer_content(
                 "pngImageData": base64.b64encode(_png(classes, [colours[n] for n in label_names], mode)).decode()
             },
         }
+    }
+
+
+def payload_entry(object_id: str, source_uri: str, answers: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """One element of a consolidation payload as Ground Truth writes it: the object's ID and source,
+    and each ``(workerId, content)`` answer, ``content`` being the form output as JSON text."""
+    return {
+        "datasetObjectId": object_id,
+        "dataObject": {"s3Uri": source_uri},
+        "annotations": [{"workerId": worker, "annotationData": {"content": content}} for worker, content in answers],
     }
