@@ -67,13 +67,13 @@ pytest: $(VENV)/.stamp
 test: lint typecheck template build pytest
 
 bench: $(VENV)/.stamp
-	$(PY) bench/speed.py
+	PYTHONPATH=. $(PY) bench/speed.py
 
 bench-scale: $(VENV)/.stamp
-	$(PY) bench/scale.py
+	PYTHONPATH=. $(PY) bench/scale.py
 
 example: $(VENV)/.stamp
-	$(PY) scripts/make_example_job.py
+	PYTHONPATH=. $(PY) scripts/make_example_job.py
 
 clean:
 	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache
@@ -86,4 +86,4 @@ $(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.stamp
 	@touch $@
 
 bench-quality: $(VENV)/.bench-stamp
-	$(PY) bench/quality.py $(QUALITY_ARGS)
+	PYTHONPATH=. $(PY) bench/quality.py $(QUALITY_ARGS)

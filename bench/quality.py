@@ -1,6 +1,6 @@
 """Quality benchmark: `make bench-quality`. Prints Markdown tables for the README.
 
-Crowds are simulated from known ground-truth label maps (:mod:`tally.simulate`): one batch per
+Crowds are simulated from known ground-truth label maps (:mod:`tests.sim.segmentation`): one batch per
 scenario, objects alternating between two image sizes, 3–6 labels, large and small shapes. Every
 answer is encoded exactly as Ground Truth delivers it: a base64 PNG in a
 ``<crowd-semantic-segmentation>`` form output, each worker with their own label colours, some
@@ -70,8 +70,16 @@ from scipy.stats import spearmanr  # type: ignore[import-untyped]
 from tally import ConsolidationRequest, consolidate_batch
 from tally.codecs import decode_png, hex_to_rgb, index_mask
 from tally.settings import ALGORITHMS, Settings
-from tally.simulate import WorkerStyle, answer_content, draw, payload_entry, random_scene, worker_colours, worker_view
 from tally.storage import MemoryStorage
+from tests.sim.segmentation import (
+    WorkerStyle,
+    answer_content,
+    draw,
+    payload_entry,
+    random_scene,
+    worker_colours,
+    worker_view,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality.md"

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
-from tally.simulate import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 from tally.storage import LocalStorage
+from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 
 LABELS = ["road", "car", "person", "sign"]
 HEIGHT, WIDTH = 960, 1280

@@ -32,9 +32,9 @@ from PIL import Image
 from tally.codecs import encode_palette_png
 from tally.labels import ClassTable
 from tally.settings import Settings
-from tally.simulate import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 from tally.storage import MemoryStorage
 from tally.tasks import SEMANTIC_SEGMENTATION, Answer, BatchCache, ObjectContext
+from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["road", "car", "person", "sign"]

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from tally.simulate import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
+from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 
 ROOT = Path(__file__).resolve().parents[1] / "events"
 BUCKET = "tally-example-bucket"

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .codecs import hex_to_rgb
+from tally.codecs import hex_to_rgb
 
 __all__ = [
     "Shape",
