@@ -30,10 +30,12 @@ import numpy as np
 from PIL import Image
 
 from tally.codecs import encode_palette_png
-from tally.labels import ClassTable
+from tally.gt.answers import Answer
+from tally.gt.events import DatasetObject
+from tally.labels import ClassTable, LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
-from tally.tasks import SEMANTIC_SEGMENTATION, Answer, BatchCache, ObjectContext
+from tally.tasks import JobContext, SemanticSegmentation
 from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,31 +67,32 @@ def per_object(workers: int, objects: int, seed: int) -> dict[str, float]:
     """Median per-object times: the codec floor, the plain vote, and the reliability-weighted vote
     (both of its phases: observing the object for the batch model, then consolidating it)."""
     rng = np.random.default_rng(seed)
-    classes = ClassTable(tuple(LABELS), "event")
+    labels = LabelSet(tuple(LABELS), "event")
+    classes = ClassTable.build(labels)
     storage = MemoryStorage()
-    majority = ObjectContext(classes, storage, "s3://bench/out", Settings(algorithm="majority"))
-    settings = Settings(algorithm="reliability")
-    cache = BatchCache(settings.cache_mb * 1024 * 1024)  # as the batch driver keeps phase 1 for phase 2
-    reliability = ObjectContext(classes, storage, "s3://bench/out", settings, cache)
+    majority, reliability = SemanticSegmentation(Settings(algorithm="majority")), SemanticSegmentation(Settings())
+    job = JobContext(labels, {}, storage, "s3://bench/out", Settings())
+    majority.prepare(job)
+    reliability.prepare(job)
     samples = [make_object(rng, workers) for _ in range(objects)]
-    answers = [[Answer(f"w{k}", c["crowd-semantic-segmentation"], c) for k, c in enumerate(s)] for s in samples]
-    model = SEMANTIC_SEGMENTATION.fit(
-        [SEMANTIC_SEGMENTATION.observe(str(i), a, reliability) for i, a in enumerate(answers)], reliability
-    )
-    for i in range(len(answers)):
-        cache.pop(str(i))
+    answers = [[Answer(f"w{k}", c["crowd-semantic-segmentation"], c, {}) for k, c in enumerate(s)] for s in samples]
+    objs = [DatasetObject.model_validate({"datasetObjectId": str(i)}) for i in range(len(answers))]
+    observed = [
+        (o.dataset_object_id, reliability.observe(o, a, job).summary) for o, a in zip(objs, answers, strict=True)
+    ]
+    model = reliability.fit([(i, votes) for i, votes in observed if votes is not None], job)
     floors, plain, weighted = [], [], []
-    for i, (contents, object_answers) in enumerate(zip(samples, answers, strict=True)):
+    for obj, contents, object_answers in zip(objs, samples, answers, strict=True):
         runs: dict[str, list[float]] = {"floor": [], "plain": [], "weighted": []}
         for _ in range(REPEATS):  # interleaved, best of REPEATS: the least disturbed run of each
             start = time.perf_counter()
-            outcome = SEMANTIC_SEGMENTATION.consolidate(str(i), object_answers, majority, None)
+            result = majority.consolidate(obj, majority.observe(obj, object_answers, job), None, job)
             runs["plain"].append(time.perf_counter() - start)
             start = time.perf_counter()
-            SEMANTIC_SEGMENTATION.observe(str(i), object_answers, reliability)
-            SEMANTIC_SEGMENTATION.consolidate(str(i), object_answers, reliability, model)
+            reliability.consolidate(obj, reliability.observe(obj, object_answers, job), model, job)
             runs["weighted"].append(time.perf_counter() - start)
-            output = np.asarray(Image.open(io.BytesIO(storage.read(outcome.label["mask-ref"]))))
+            assert result.label is not None
+            output = np.asarray(Image.open(io.BytesIO(storage.read(result.label["mask-ref"]))))
             runs["floor"].append(codec_floor(contents, output, classes.palette()))
         floors.append(min(runs["floor"]))
         plain.append(min(runs["plain"]))

@@ -79,7 +79,8 @@ def test_three_workers_with_their_own_colours_and_formats(tmp_path: Path) -> Non
     assert meta["internal-color-map"] == label["internal-color-map"]
     cmap = label["internal-color-map"]
     assert [cmap[k]["class-name"] for k in sorted(cmap)] == ["BACKGROUND", *LABELS]
-    assert [cmap[k]["hex-color"] for k in sorted(cmap)] == ["#ffffff", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    # each class in the colour most of the batch's workers painted it with: w2 and w3's, not w1's
+    assert [cmap[k]["hex-color"] for k in sorted(cmap)] == ["#ffffff", *(OTHER_COLOURS[n] for n in LABELS)]
     # road: pixels (0,0) 3/3 and (0,1) 2/3; the object: every pixel someone labelled, which adds
     # (1,3) where w2's sign lost 1:2 to background
     assert cmap["1"]["confidence"] == pytest.approx(round((1 + 2 / 3) / 2, 4))
@@ -154,10 +155,18 @@ def test_object_with_no_usable_answer_is_returned_with_a_reason(tmp_path: Path) 
     response, report, _ = run(tmp_path, objects)
     assert [e["datasetObjectId"] for e in response] == ["bad", "none", "ok"]
     label, meta = content(response[0])
-    assert label == {"failure-reason": "no usable answer (1 received, all rejected)"}
+    rejected = [{"workerId": "w1", "reason": "pngImageData is not a PNG"}]
+    assert label == {
+        "type": "groundtruth/semantic-segmentation",
+        "failure-reason": "no usable answer (1 received, all rejected)",
+        "rejected-answers": rejected,
+    }
     assert meta["failure-reason"] == label["failure-reason"]
-    assert meta["rejected-answers"] == [{"workerId": "w1", "reason": "pngImageData is not a PNG"}]
-    assert content(response[1])[0] == {"failure-reason": "no annotations: no worker answered"}
+    assert meta["rejected-answers"] == rejected
+    assert content(response[1])[0] == {
+        "type": "groundtruth/semantic-segmentation",
+        "failure-reason": "no annotations: no worker answered",
+    }
     assert report.failed == 2 and report.consolidated == 1
 
 
@@ -175,20 +184,42 @@ def test_masks_of_a_different_size_than_the_others_are_rejected(tmp_path: Path) 
     assert meta["rejected-answers"] == [{"workerId": "w3", "reason": "mask is 3x2, the other answers' are 2x2"}]
 
 
-def test_labels_outside_the_job_cast_no_vote_and_are_reported(tmp_path: Path) -> None:
+def test_pixels_in_labels_outside_the_job_cast_no_vote_and_are_reported(tmp_path: Path) -> None:
+    zebra = {"road": "#1f77b4", "zebra": "#000080"}
     objects = [
         data_object(
             "u",
-            annotation("w1", seg_content(["rz"], {"r": "road", "z": "zebra"}, {"road": "#1f77b4", "zebra": "#000080"})),
-            annotation("w2", seg_content(["rc"], LEGEND)),
+            annotation("w1", seg_content(["rzz."], {"r": "road", "z": "zebra"}, zebra)),
+            annotation("w2", seg_content(["rc.."], LEGEND)),
         )
     ]
-    response, _, storage = run(tmp_path, objects)
+    response, report, storage = run(tmp_path, objects)
     label, meta = content(response[0])
-    assert mask_rows(storage, label) == ["rc"]  # w1 abstains at pixel 1, w2 decides
-    assert meta["answer-warnings"] == [
-        {"workerId": "w1", "reason": "1 label(s) not among the job's labels; their pixels cast no vote"}
+    # w1's zebra pixels abstain (they are not background): w2 decides pixel 1, pixel 2 stays empty
+    assert mask_rows(storage, label) == ["rc.."]
+    warning = {
+        "workerId": "w1",
+        "reason": "67% of the painted pixels are in labels the job does not have (zebra); they cast no vote",
+    }
+    assert meta["answer-warnings"] == label["answer-warnings"] == [warning]
+    assert report.consolidated == 1
+
+
+def test_an_answer_painted_only_in_labels_outside_the_job_is_rejected_not_read_as_background(tmp_path: Path) -> None:
+    bird = seg_content(["bb.", ".b."], {"b": "Bird"}, {"Bird": "#2ca02c"})
+    objects = [
+        data_object("only-bird", annotation("w1", bird)),
+        data_object("bird-and-road", annotation("w1", bird), annotation("w2", seg_content(["rr.", "..."], LEGEND))),
     ]
+    response, report, storage = run(tmp_path, objects)
+    label, meta = content(response[0])
+    reason = {"workerId": "w1", "reason": "painted only in labels the job does not have: Bird"}
+    assert label["failure-reason"] == "no usable answer (1 received, all rejected)"
+    assert meta["rejected-answers"] == label["rejected-answers"] == [reason]
+    label, meta = content(response[1])
+    assert mask_rows(storage, label) == ["rr.", "..."]  # from w2 alone: w1 did not vote background
+    assert meta["rejected-answers"] == [reason]
+    assert report.failed == 1 and report.consolidated == 1 and report.answers_rejected == 2
 
 
 @pytest.mark.parametrize(
@@ -281,9 +312,7 @@ def test_unrecognised_answers_pass_through_unchanged(tmp_path: Path) -> None:
     answer = json.dumps({"annotatedResult": {"boundingBoxes": [{"label": "car", "left": 1}]}})
     response, _, _ = run(tmp_path, [data_object("b", annotation("w1", answer))])
     label, meta = content(response[0])
-    assert label["annotationsFromAllWorkers"] == [
-        {"workerId": "w1", "annotationData": {"content": answer.replace(" ", "")}}
-    ]
+    assert label["annotationsFromAllWorkers"] == [{"workerId": "w1", "annotationData": {"content": answer}}]
     assert meta["type"] == "groundtruth/custom"
 
 
@@ -320,7 +349,10 @@ def test_an_unforeseen_error_fails_only_its_object_and_logs_no_message(
     monkeypatch.setattr(segmentation, "encode_palette_png", explode)
     objects = [data_object("0", annotation("w1", seg_content(["r"], LEGEND)))]
     response, report, _ = run(tmp_path, objects)
-    assert content(response[0])[0] == {"failure-reason": "internal error (ValueError)"}
+    assert content(response[0])[0] == {
+        "type": "groundtruth/semantic-segmentation",
+        "failure-reason": "internal error (ValueError)",
+    }
     assert report.failed == 1
     assert "secret worker data" not in caplog.text
     assert "object not consolidated: ValueError" in caplog.text

@@ -180,7 +180,7 @@ def test_a_thousand_object_response_stays_far_under_six_megabytes(s3: Any, handl
     response = handler.lambda_handler(event, context)
     size = len(json.dumps(response))
     assert len(response) == 1000
-    assert size < 2_000_000, size
+    assert size < 2_500_000, size  # ~2.2 kB an object, facts in the label and in the metadata
     assert "pngImageData" not in json.dumps(response)
 
 

@@ -177,7 +177,10 @@ def test_broken_objects_are_returned_with_reasons(s3: Any, handler: Any) -> None
     response = consolidate(s3, handler, objects)
     ids = [e["datasetObjectId"] for e in response]
     assert ids == ["no answers", "dup", "../../etc/passwd ü"]  # elements without a usable id cannot be answered
-    assert parts(response[0])[0] == {"failure-reason": "no annotations: no worker answered"}
+    assert parts(response[0])[0] == {
+        "type": "groundtruth/semantic-segmentation",
+        "failure-reason": "no annotations: no worker answered",
+    }
     _, dup_meta = parts(response[1])
     assert dup_meta["rejected-answers"] == [
         {"workerId": "w1", "reason": "a second answer from the same worker; the first one is used"}

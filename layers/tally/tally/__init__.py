@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .consolidate import BatchReport, consolidate_batch
 from .errors import TallyError
-from .models import ConsolidationRequest, PreAnnotationRequest
+from .gt.events import ConsolidationRequest, PreAnnotationRequest
 from .settings import Settings
 
 __all__ = [

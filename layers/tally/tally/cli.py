@@ -23,8 +23,8 @@ from typing import Any
 
 from .consolidate import BatchReport, consolidate_batch
 from .errors import TallyError
+from .gt.events import ConsolidationRequest
 from .labels import parse_label_list
-from .models import ConsolidationRequest
 from .settings import Settings
 from .storage import LocalStorage, Storage
 

@@ -1,14 +1,24 @@
 """The consolidation batch driver: one Ground Truth request in, one response entry per object out.
 
 ``consolidate_batch`` is what both front doors call: the Lambda handler with S3 storage and the
-``tally consolidate`` command with local files. Per batch it reads the payload list, decides the class
-keys (:mod:`tally.labels`), then consolidates the objects in a bounded thread pool (PNG codecs and
-numpy release the GIL). Each object is recognised by its answers' shape and handed to its task
-(:mod:`tally.tasks`). Whatever goes wrong with one answer or one object becomes a reason on that
-answer or object; the rest of the batch goes on. Only an unreadable event or payload fails the batch.
+``tally`` command with local files. It schedules, isolates failures and assembles the response;
+the tasks (:mod:`tally.tasks`) do the consolidating. Per batch:
 
-Retries are safe: ``creation-date`` is the payload's own timestamp and mask names derive from the
-object ID and the mask's bytes, so the same request gives the same response, keys and bytes.
+1. **scan** (thread pool): each object's answers are decoded and recognised by shape; the labels and
+   colours they use are counted. A labeling job has one task type, so the batch's task is the one most
+   objects' answers have; answers of another shape are rejected with a reason.
+2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
+   that cannot work (a repeated name, too many classes for a mask) fails every object with its reason.
+3. **observe + fit**, for a task with a batch model: every object is observed, the model is fitted
+   once on what they contribute.
+4. **consolidate** (thread pool): one :class:`ObjectResult` per object.
+
+Whatever goes wrong with one answer or one object becomes a reason on that answer or object; the
+rest of the batch goes on. Only an unreadable event or payload fails the batch. Decoded work is kept
+between the steps while it fits ``TALLY_CACHE_MB``; beyond it, objects are read again.
+
+Retries are safe: ``creation-date`` is the payload's own timestamp and artefact names derive from the
+object ID and the bytes, so the same request gives the same response, keys and bytes.
 """
 
 from __future__ import annotations
@@ -18,27 +28,29 @@ import logging
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from .answers import load_answers
-from .errors import EventError, ObjectError, StorageError
-from .labels import ClassTable, resolve_class_table
-from .models import ConsolidationRequest, DatasetObject, describe_validation_error
-from .output import creation_date, failure_entry, response_entry
+from .errors import ConfigError, EventError, ObjectError, StorageError, TransientStorageError
+from .gt.answers import Answer, AnswerIssue, LoadedAnswer, load_answers
+from .gt.events import ConsolidationRequest, DatasetObject, describe_validation_error
+from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, artefact_name, creation_date, response_size
+from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import PASSTHROUGH, REGISTRY, Answer, AnswerIssue, BatchCache, ObjectContext, Task
+from .tasks import JobContext, Observed, Passthrough, make_tasks
+from .tasks.base import Task
 
-__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "read_payload"]
+__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "read_payload"]
 
 logger = logging.getLogger(__name__)
 
-_SEGMENTATION_TYPE = "groundtruth/semantic-segmentation"
+AnyTask = Task[Any, Any, Any]
+_TRANSIENT = "transient: consolidate it again later (tally reconsolidate); nothing was lost"
 
 
 @dataclass
@@ -46,36 +58,32 @@ class BatchReport:
     """The response list plus what happened, for metrics and summaries (no worker data)."""
 
     response: list[dict[str, Any]]
+    results: list[ObjectResult] = field(default_factory=list)
     consolidated: int = 0
     failed: int = 0
     answers_rejected: int = 0
     dropped: int = 0  # payload elements without a usable datasetObjectId: nothing to answer to
     confidences: list[float] = field(default_factory=list)
     label_source: str = ""
+    offloaded: int = 0  # labels moved to S3 to keep the response under Lambda's limit
 
     @property
     def mean_confidence(self) -> float | None:
+        """Mean confidence of the consolidated objects that were scored (pass-through ones are not)."""
         return sum(self.confidences) / len(self.confidences) if self.confidences else None
 
 
-@dataclass(frozen=True)
-class _Result:
-    entry: dict[str, Any]
-    ok: bool
-    confidence: float | None
-    rejected: int
-
-
 def default_mask_prefix(request: ConsolidationRequest) -> str:
-    """Where masks go: ``<outputConfig>/consolidated-annotation/output``, as Ground Truth's built-in
-    segmentation writes them; without ``outputConfig``, next to the payload's request folder."""
+    """Where artefacts go: ``<outputConfig>/consolidated-annotation/output``, as Ground Truth's built-in
+    segmentation writes its masks; without ``outputConfig``, ``.../consolidated-annotation/output``
+    of the job the payload belongs to, else ``<payload without .json>-output`` beside the payload."""
     if request.output_config:
         return join_uri(request.output_config, "consolidated-annotation", "output")
     payload = request.payload.s3_uri
     marker = "/consolidated-annotation/"
     if marker in payload:
         return payload.split(marker, 1)[0] + marker + "output"
-    return join_uri(payload.rsplit("/", 1)[0], "consolidated-annotation", "output")
+    return payload.removesuffix(".json") + "-output"
 
 
 def read_payload(storage: Storage, uri: str) -> list[Any]:
@@ -113,188 +121,300 @@ def _log_unexpected(message: str, exc: Exception, obj_id: str) -> None:
     logger.error("%s: %s", message, type(exc).__name__, extra={"datasetObjectId": obj_id, "stack": stack})
 
 
+class _Budget:
+    """Bytes of decoded work kept between the steps of a batch (thread-safe)."""
+
+    def __init__(self, limit: int) -> None:
+        self._left = limit
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> bool:
+        with self._lock:
+            if nbytes > self._left:
+                return False
+            self._left -= nbytes
+            return True
+
+    def give(self, nbytes: int) -> None:
+        with self._lock:
+            self._left += nbytes
+
+
+@dataclass
+class _Scan:
+    """Step 1's findings for one object; ``loaded`` is ``None`` when not kept (read again later)."""
+
+    obj: DatasetObject
+    loaded: list[LoadedAnswer[AnyTask]] | None = None
+    loaded_bytes: int = 0
+    issues: list[AnswerIssue] = field(default_factory=list)
+    tasks: Counter[AnyTask] = field(default_factory=Counter)
+    painted: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+    observed: Observed[Any, Any] | None = None
+    result: ObjectResult | None = None  # decided early: failed in a step before consolidation
+
+
 class _Batch:
     def __init__(
         self,
         request: ConsolidationRequest,
         storage: Storage,
         settings: Settings,
-        mask_prefix: str,
-        created: str,
+        artefact_prefix: str,
         remaining_ms: Callable[[], int] | None,
-        job_labels: Callable[[], Sequence[str] | None],
     ) -> None:
         self.request = request
         self.storage = storage
         self.settings = settings
-        self.mask_prefix = mask_prefix
-        self.created = created
+        self.artefact_prefix = artefact_prefix
         self.remaining_ms = remaining_ms
         payload_bucket = split_s3_uri(request.payload.s3_uri)[0] if request.payload.s3_uri.startswith("s3://") else ""
         self.readable_buckets = frozenset({payload_bucket, *settings.read_buckets} - {""})
-        self.objects: Sequence[DatasetObject] = ()
-        self.job_labels = job_labels
-        self._classes: ClassTable | None = None
-        self._classes_lock = threading.Lock()
-        self.models: dict[Task, Any] = {}
-        self.selected: dict[str, tuple[Task, list[AnswerIssue]]] = {}  # phase 1's task and issues per object
-        self.types: Counter[str] = Counter()  # the task types of the objects selected so far
-        self._types_lock = threading.Lock()
-        self.cache = BatchCache(settings.cache_mb * 1024 * 1024)
+        self.tasks = make_tasks(settings)
+        self.passthrough: AnyTask = Passthrough()
+        self.task: AnyTask = self.passthrough
+        self.job: JobContext | None = None
+        self.model: Any = None
+        self.budget = _Budget(settings.cache_mb * 1024 * 1024)
 
-    def classes(self) -> ClassTable:
-        """The batch's class table, resolved on first need (a pass-through batch never asks)."""
-        with self._classes_lock:
-            if self._classes is None:
-                self._classes = resolve_class_table(
-                    event_labels=self.request.label_categories,
-                    configured=self.settings.labels,
-                    job_labels=self.job_labels,
-                    batch_labels=self._batch_labels,
-                )
-                if self._classes.source == "batch":
-                    logger.warning("no label list in the event, settings or job: class keys come from this batch")
-            return self._classes
+    # -- helpers ---------------------------------------------------------------------------------
 
-    @property
-    def label_source(self) -> str:
-        return self._classes.source if self._classes else "not needed"
-
-    def _batch_labels(self) -> Iterator[str]:
-        for obj in self.objects:
-            loaded, _ = load_answers(obj, self.storage, self.readable_buckets, self.settings.element_name)
-            for item in loaded:
-                if item.task is not None:
-                    yield from item.task.labels_used(item.answer.element)
-
-    def _fail(self, obj_id: str, reason: str, task_type: str, issues: Sequence[AnswerIssue]) -> _Result:
-        logger.warning("object not consolidated: %s", reason, extra={"datasetObjectId": obj_id})
-        entry = failure_entry(
-            obj_id,
-            self.request.label_attribute_name,
-            reason,
-            task_type=task_type,
-            job_name=self.request.job_name,
-            created=self.created,
-            issues=issues,
-        )
-        return _Result(entry, ok=False, confidence=None, rejected=sum(i.rejected for i in issues))
-
-    def run(self, obj: DatasetObject) -> _Result:
-        obj_id = obj.dataset_object_id
-        if self._out_of_time():
-            reason = "not reached before the Lambda's time limit; consolidate it again (nothing was written)"
-            return self._fail(obj_id, reason, self._likely_type(obj_id), [])
-        try:
-            return self._run(obj)
-        except Exception as exc:  # one object must never take the batch down
-            _log_unexpected("object not consolidated", exc, obj_id)
-            return self._fail(obj_id, f"internal error ({type(exc).__name__})", self._likely_type(obj_id), [])
-
-    def _likely_type(self, obj_id: str) -> str:
-        """The task type of an object whose answers were not (all) read: phase 1's choice for it, else
-        the type most objects of the batch have so far (a labeling job has one task type), else
-        semantic segmentation."""
-        prepared = self.selected.get(obj_id)
-        if prepared is not None:
-            return prepared[0].type
-        with self._types_lock:
-            common = self.types.most_common(1)
-        return common[0][0] if common else _SEGMENTATION_TYPE
-
-    def _select(self, obj: DatasetObject) -> tuple[Task, list[Answer], list[AnswerIssue]]:
-        """Load the object's answers and pick its task: the registered shape most answers have."""
-        loaded, issues = load_answers(obj, self.storage, self.readable_buckets, self.settings.element_name)
-        known = Counter(item.task for item in loaded if item.task is not None)
-        task: Task = max(known, key=lambda t: known[t]) if known else PASSTHROUGH
-        if loaded:
-            with self._types_lock:
-                self.types[task.type] += 1
-        answers = []
-        for item in loaded:
-            if known and item.task is not task:
-                issues.append(AnswerIssue(item.answer.worker_id, f"not a {task.name} answer like the others"))
-            else:
-                answers.append(item.answer)
-        return task, answers, issues
-
-    def _context(self, task: Task) -> ObjectContext:
-        classes = self.classes() if task is not PASSTHROUGH else ClassTable((), "event")
-        return ObjectContext(classes, self.storage, self.mask_prefix, self.settings, self.cache)
-
-    def observe(self, obj: DatasetObject) -> tuple[Task, Any] | None:
-        """Phase 1: what a task's batch model needs from this object (``None``: nothing)."""
-        if self._out_of_time():
-            return None
-        try:
-            task, answers, issues = self._select(obj)
-            if not answers or not task.needs_batch_model(self.settings):
-                return None
-            observation = task.observe(obj.dataset_object_id, answers, self._context(task))
-            self.selected[obj.dataset_object_id] = (task, issues)
-        except Exception as exc:  # phase 2 reports whatever is wrong with this object
-            _log_unexpected("object not observed", exc, obj.dataset_object_id)
-            return None
-        return None if observation is None else (task, observation)
-
-    def fit(self, observed: Sequence[tuple[Task, Any] | None]) -> None:
-        by_task: dict[Task, list[Any]] = {}
-        for item in observed:
-            if item is not None:
-                by_task.setdefault(item[0], []).append(item[1])
-        for task, observations in by_task.items():
-            self.models[task] = task.fit(observations, self._context(task))
+    def _recognise(self, element: Any) -> AnyTask | None:
+        return next((task for task in self.tasks if task.recognises(element)), None)
 
     def _out_of_time(self) -> bool:
         return self.remaining_ms is not None and self.remaining_ms() < self.settings.deadline_margin_ms
 
-    def _run(self, obj: DatasetObject) -> _Result:
-        obj_id = obj.dataset_object_id
-        prepared = self.selected.pop(obj_id, None)
-        if prepared is not None and self.cache.contains(obj_id):
-            # phase 1 loaded the answers and the task kept what it needs: do not parse them again
-            task, issues = prepared
-            answers: list[Answer] = []
-        else:
-            task, answers, issues = self._select(obj)
-            if not obj.annotations:
-                return self._fail(obj_id, "no annotations: no worker answered", task.type, issues)
-            if not answers:
-                return self._fail(
-                    obj_id, f"no usable answer ({len(obj.annotations)} received, all rejected)", task.type, issues
-                )
-        ctx = self._context(task)
-        classes = ctx.classes
+    def _load(self, obj: DatasetObject) -> tuple[list[LoadedAnswer[AnyTask]], list[AnswerIssue]]:
+        return load_answers(obj, self.storage, self.readable_buckets, self._recognise, self.settings.element_name)
+
+    def _fail(self, obj_id: str, reason: str, issues: Sequence[AnswerIssue] = ()) -> ObjectResult:
+        return ObjectResult.failed(obj_id, self.task.type, reason, issues)
+
+    def _guard(self, scan: _Scan, step: Callable[[_Scan], None]) -> _Scan:
+        """Run one step for one object; whatever it raises becomes the object's failure."""
+        obj_id = scan.obj.dataset_object_id
+        if scan.result is not None:
+            return scan
+        if self._out_of_time():
+            scan.result = self._fail(obj_id, "not reached before the Lambda's time limit; consolidate it again")
+            return scan
         try:
-            outcome = task.consolidate(obj_id, answers, ctx, self.models.get(task))
+            step(scan)
         except ObjectError as exc:
-            issues.extend(i for i in exc.issues if isinstance(i, AnswerIssue))
-            return self._fail(obj_id, str(exc), task.type, issues)
+            issues = scan.issues + [i for i in exc.issues if isinstance(i, AnswerIssue)]
+            scan.result = self._fail(obj_id, self._reason(str(exc), issues), issues)
+        except ConfigError as exc:
+            scan.result = self._fail(obj_id, str(exc), scan.issues)
+        except TransientStorageError as exc:
+            scan.result = self._fail(obj_id, f"{exc} ({_TRANSIENT})", scan.issues)
         except StorageError as exc:
-            return self._fail(obj_id, str(exc), task.type, issues)
-        issues.extend(outcome.issues)
-        extra = dict(outcome.metadata)
-        if classes.source == "batch" and task is not PASSTHROUGH:
-            extra["label-source"] = "batch (class keys may differ between batches; configure the job's labels)"
-        for issue in issues:
+            scan.result = self._fail(obj_id, str(exc), scan.issues)
+        except Exception as exc:  # one object must never take the batch down
+            _log_unexpected("object not consolidated", exc, obj_id)
+            scan.result = self._fail(obj_id, f"internal error ({type(exc).__name__})", scan.issues)
+        return scan
+
+    @staticmethod
+    def _reason(reason: str, issues: Sequence[AnswerIssue]) -> str:
+        return f"{reason}; {_TRANSIENT}" if any(i.transient for i in issues) else reason
+
+    # -- step 1: scan ----------------------------------------------------------------------------
+
+    def scan(self, scan: _Scan) -> None:
+        loaded, scan.issues = self._load(scan.obj)
+        for item in loaded:
+            if item.task is not None:
+                scan.tasks[item.task] += 1
+                scan.painted.update(item.task.labels_used(item.answer.element))
+        nbytes = sum(item.nbytes for item in loaded)
+        if self.budget.take(nbytes):
+            scan.loaded, scan.loaded_bytes = loaded, nbytes
+
+    def choose_task(self, scans: Sequence[_Scan]) -> None:
+        """The batch's task: the one most objects' answers have (ties: recognition order)."""
+        votes: Counter[AnyTask] = Counter()
+        for scan in scans:
+            if scan.tasks:
+                votes[max(scan.tasks, key=lambda t: (scan.tasks[t], -self.tasks.index(t)))] += 1
+        if votes:
+            self.task = max(votes, key=lambda t: (votes[t], -self.tasks.index(t)))
+
+    def resolve(self, scans: Sequence[_Scan], job_labels: Callable[[], Sequence[str] | None]) -> str | None:
+        """The job context for the batch's task; a :class:`ConfigError`'s reason when it cannot work."""
+        labels: LabelSet | None = None
+        painted: dict[str, Counter[str]] = {}
+        try:
+            if self.task.needs_labels:
+                labels = resolve_labels(
+                    event_labels=self.request.label_categories, configured=self.settings.labels, job_labels=job_labels
+                )
+                if labels is None:
+                    labels = batch_labels(name for scan in scans for (name, _) in scan.painted)
+                    logger.warning("no label list in the event, settings or job: class keys come from this batch")
+                for scan in scans:
+                    for (name, colour), n in scan.painted.items():
+                        if colour is not None:
+                            painted.setdefault(name, Counter())[colour] += n
+            self.job = JobContext(labels, painted, self.storage, self.artefact_prefix, self.settings)
+            self.task.prepare(self.job)
+        except ConfigError as exc:
+            logger.error("no object can be consolidated: %s", exc)
+            return str(exc)
+        return None
+
+    # -- steps 3 and 4 ---------------------------------------------------------------------------
+
+    def _answers(self, scan: _Scan) -> list[Answer]:
+        """The object's answers for the batch's task; the others rejected with a reason."""
+        loaded = scan.loaded
+        if loaded is None:
+            loaded, scan.issues = self._load(scan.obj)
+        else:
+            scan.loaded = None
+            self.budget.give(scan.loaded_bytes)
+        if self.task is self.passthrough:
+            return [item.answer for item in loaded]
+        answers = []
+        for item in loaded:
+            if item.task is self.task:
+                answers.append(item.answer)
+            else:
+                reason = f"not a {self.task.name} answer like the rest of the batch"
+                scan.issues.append(AnswerIssue(item.answer.worker_id, reason))
+        return answers
+
+    def _observe(self, scan: _Scan) -> Observed[Any, Any]:
+        assert self.job is not None
+        obj = scan.obj
+        answers = self._answers(scan)
+        if not obj.annotations:
+            raise ObjectError("no annotations: no worker answered")
+        if not answers:
+            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", scan.issues)
+        observed = self.task.observe(obj, answers, self.job)
+        observed.issues[:0] = scan.issues
+        scan.issues = []
+        return observed
+
+    def observe(self, scan: _Scan) -> None:
+        observed = self._observe(scan)
+        if self.budget.take(observed.nbytes):
+            scan.observed = observed
+        else:  # too large to keep: step 4 observes it again; the model needs only the summary
+            scan.observed = Observed(observed.summary, None, observed.issues, nbytes=-1)
+
+    def consolidate(self, scan: _Scan) -> None:
+        assert self.job is not None
+        observed = scan.observed
+        if observed is None or observed.nbytes < 0:
+            observed = self._observe(scan)
+        else:
+            self.budget.give(observed.nbytes)
+        scan.observed = None
+        result = self.task.consolidate(scan.obj, observed, self.model, self.job)
+        for issue in result.issues:
             log = logger.warning if issue.rejected else logger.info
             log("answer %s: %s", "rejected" if issue.rejected else "warning", issue.reason,
-                extra={"datasetObjectId": obj_id, "workerId": issue.worker_id})  # fmt: skip
-        entry = response_entry(
-            obj_id,
-            self.request.label_attribute_name,
-            outcome.label,
-            task_type=task.type,
-            job_name=self.request.job_name,
-            created=self.created,
-            issues=issues,
-            metadata={"confidence": outcome.confidence, **extra},
-        )
-        logger.info(
-            "object consolidated",
-            extra={"datasetObjectId": obj_id, "answersUsed": outcome.answers_used, "confidence": outcome.confidence},
-        )
-        return _Result(entry, ok=True, confidence=outcome.confidence, rejected=sum(i.rejected for i in issues))
+                extra={"datasetObjectId": scan.obj.dataset_object_id, "workerId": issue.worker_id})  # fmt: skip
+        scan.result = result
+
+    def run(
+        self, objects: Sequence[DatasetObject], job_labels: Callable[[], Sequence[str] | None]
+    ) -> list[ObjectResult]:
+        scans = [_Scan(obj) for obj in objects]
+        with ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="tally") as pool:
+            list(pool.map(lambda s: self._guard(s, self.scan), scans))
+            self.choose_task(scans)
+            problem = self.resolve(scans, job_labels)
+            if problem is not None:
+                return [s.result or self._fail(s.obj.dataset_object_id, problem, s.issues) for s in scans]
+            if self.task.uses_batch_model:
+                list(pool.map(lambda s: self._guard(s, self.observe), scans))
+                summaries = [
+                    (s.obj.dataset_object_id, s.observed.summary)
+                    for s in scans
+                    if s.observed is not None and s.observed.summary is not None
+                ]
+                assert self.job is not None
+                self.model = self.task.fit(summaries, self.job)
+            list(pool.map(lambda s: self._guard(s, self.consolidate), scans))
+        # a job has one task type: failed objects carry the batch's (the first task's when nothing was read)
+        read_any = any(s.tasks or s.loaded is not None or s.observed is not None for s in scans)
+        batch_type = self.task.type if read_any or self.task is not self.passthrough else self.tasks[0].type
+        results = []
+        for scan in scans:
+            assert scan.result is not None
+            if not scan.result.ok:
+                scan.result.task_type = batch_type
+            if scan.result.ok:
+                logger.info(
+                    "object consolidated",
+                    extra={
+                        "datasetObjectId": scan.obj.dataset_object_id,
+                        "answersUsed": scan.result.answers_used,
+                        "confidence": scan.result.confidence,
+                    },
+                )
+            else:
+                logger.warning(
+                    "object not consolidated: %s",
+                    scan.result.failure,
+                    extra={"datasetObjectId": scan.obj.dataset_object_id},
+                )
+            results.append(scan.result)
+        return results
+
+
+_ESSENTIAL_METADATA = ("type", "job-name", "human-annotated", "creation-date", "confidence", "failure-reason")
+
+
+def fit_response(
+    entries: list[dict[str, Any]], attr: str, storage: Storage, prefix: str, limit: int = RESPONSE_LIMIT_BYTES
+) -> int:
+    """Keep the response under ``limit`` bytes, in two steps taken only while it is over:
+
+    1. every ``<attr>-metadata`` keeps only its common keys (type, job name, dates, confidence,
+       failure reason) and ``"details": "in the label"``: the label already holds every fact;
+    2. the largest pass-through label's ``annotationsFromAllWorkers`` is written to
+       ``<prefix>/<id>_<digest>-answers.json`` and replaced by ``annotationsFromAllWorkers-ref``.
+
+    Deterministic, so a retry writes the same keys. Returns how many labels moved to S3."""
+    size = response_size(entries)
+    if size <= limit:
+        return 0
+    for entry in entries:
+        content = entry["consolidatedAnnotation"]["content"]
+        meta = content[f"{attr}-metadata"]
+        content[f"{attr}-metadata"] = {k: meta[k] for k in _ESSENTIAL_METADATA if k in meta} | {
+            "details": "in the label (the full metadata would pass Lambda's response size limit)"
+        }
+    size = response_size(entries)
+    candidates = []
+    for entry in entries:
+        label = entry["consolidatedAnnotation"]["content"][attr]
+        if isinstance(label, dict) and "annotationsFromAllWorkers" in label:
+            candidates.append((response_size([label["annotationsFromAllWorkers"]]), entry["datasetObjectId"], label))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    moved = 0
+    for nbytes, object_id, label in candidates:
+        if size <= limit:
+            break
+        answers = label.pop("annotationsFromAllWorkers")
+        data = json.dumps(answers, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        uri = join_uri(prefix, artefact_name(object_id, data, "-answers.json"))
+        try:
+            storage.write(uri, data, "application/json")
+        except StorageError as exc:
+            label["annotationsFromAllWorkers"] = answers
+            logger.error("pass-through answers not moved to S3: %s", exc)
+            break
+        label["annotationsFromAllWorkers-ref"] = uri
+        size -= nbytes - response_size([uri])
+        moved += 1
+    if size > limit:
+        logger.error("the response is %d bytes even with its metadata cut and pass-through labels in S3", size)
+    return moved
 
 
 def consolidate_batch(
@@ -312,7 +432,7 @@ def consolidate_batch(
         request: the parsed Ground Truth event.
         storage: where the payload, ``s3Uri`` answers and masks are read and written.
         settings: deployment settings (defaults: :class:`Settings` defaults).
-        mask_prefix: where masks go (default :func:`default_mask_prefix`).
+        mask_prefix: where masks and other artefacts go (default :func:`default_mask_prefix`).
         job_labels: the job's labels from its label category file, asked only when neither the event
             nor the settings have them.
         remaining_ms: time left before the caller's deadline; objects not started in time are
@@ -326,17 +446,23 @@ def consolidate_batch(
     created = creation_date(storage.modified(request.payload.s3_uri))
     objects, dropped = _group(raw)
     prefix = mask_prefix or default_mask_prefix(request)
-    batch = _Batch(request, storage, settings, prefix, created, remaining_ms, job_labels)
-    batch.objects = objects
-    with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="tally") as pool:
-        if any(task.needs_batch_model(settings) for task in REGISTRY):  # else phase 1 would only parse
-            batch.fit(list(pool.map(batch.observe, objects)))  # phase 1: batch models (e.g. worker reliability)
-        results = list(pool.map(batch.run, objects))  # phase 2: every object, with those models
-    report = BatchReport(response=[r.entry for r in results], dropped=dropped, label_source=batch.label_source)
+    batch = _Batch(request, storage, settings, prefix, remaining_ms)
+    results = batch.run(objects, job_labels)
+    attr = request.label_attribute_name
+    entries = [r.to_gt(attr, job_name=request.job_name, created=created) for r in results]
+    offloaded = fit_response(entries, attr, storage, prefix)
+    labels = batch.job.labels if batch.job is not None else None
+    report = BatchReport(
+        response=entries,
+        results=results,
+        dropped=dropped,
+        label_source=labels.source if labels is not None else "not needed",
+        offloaded=offloaded,
+    )
     for r in results:
         report.consolidated += r.ok
         report.failed += not r.ok
         report.answers_rejected += r.rejected
-        if r.confidence is not None:
+        if r.ok and r.confidence is not None:
             report.confidences.append(r.confidence)
     return report

@@ -4,15 +4,18 @@ Hierarchy::
 
     TallyError
     ├── EventError            the Ground Truth event itself is unusable (no payload URI, bad JSON)
+    ├── ConfigError           the job's configuration makes every object fail (duplicate labels, ...)
     ├── StorageError          reading or writing an object failed (missing key, access denied)
+    │   └── TransientStorageError  throttled, timed out or a 5xx after the retries: try again later
     ├── AnswerError           one worker's answer cannot be used; the object goes on without it
     │   ├── AnswerFormatError     not JSON, no recognisable element, missing fields
     │   ├── ImageDecodeError      not base64, not a PNG, truncated, too large
     │   └── MaskShapeError        the mask's size differs from the image or the other masks
     └── ObjectError           one data object cannot be consolidated; it is returned with the reason
 
-Only the batch driver turns an ``AnswerError`` into a rejected answer and an ``ObjectError`` into a
-failed object; only an ``EventError`` or a ``StorageError`` on the payload itself fails a batch.
+Only the batch driver turns an ``AnswerError`` into a rejected answer, an ``ObjectError`` into a
+failed object and a ``ConfigError`` into every object failed with its reason; only an ``EventError``
+or a ``StorageError`` on the payload itself fails a batch.
 Messages never contain worker data, image bytes or pre-signed URLs.
 """
 
@@ -23,12 +26,14 @@ from collections.abc import Sequence
 __all__ = [
     "AnswerError",
     "AnswerFormatError",
+    "ConfigError",
     "EventError",
     "ImageDecodeError",
     "MaskShapeError",
     "ObjectError",
     "StorageError",
     "TallyError",
+    "TransientStorageError",
 ]
 
 
@@ -40,8 +45,17 @@ class EventError(TallyError):
     """The Ground Truth event (or the payload list it points at) cannot be used at all."""
 
 
+class ConfigError(TallyError):
+    """The job's configuration (its labels, say) cannot work for any object of the batch."""
+
+
 class StorageError(TallyError):
     """An object could not be read or written."""
+
+
+class TransientStorageError(StorageError):
+    """A read or write failed for a passing reason (throttling, a timeout, a 5xx) after the retries;
+    the same call may succeed later."""
 
 
 class AnswerError(TallyError):

@@ -1,8 +1,6 @@
-"""Which labels a job has, and the class key and colour each one gets.
+"""Which labels a job has, and the class key and colour each one gets in a mask.
 
-Class keys are what the consolidated PNG stores per pixel and what ``internal-color-map`` is keyed
-by: ``0`` is always ``BACKGROUND`` (``#ffffff``) and label *i* of the ordered label list gets key
-*i + 1*. The ordered list comes from the first of these that is available:
+The ordered label list comes from the first of these that is available:
 
 1. ``labelCategories`` in the consolidation event;
 2. the labels configured for the deployment (``TALLY_LABELS``, the template's ``Labels`` parameter);
@@ -11,60 +9,85 @@ by: ``0`` is always ``BACKGROUND`` (``#ffffff``) and label *i* of the ordered la
 4. last resort: the sorted names of every label the batch's workers used. Keys are then stable only
    while batches see the same labels, so this source is reported on every label it produces.
 
-Colours follow d3's category10 (the palette Ground Truth's tools use) for the first ten classes and
-continue with evenly spaced hues after that.
+Label *i* of the list is ``class_id`` *i* of classification and box outputs (0-based, as Ground
+Truth's built-in tasks write it) and class key *i + 1* of a segmentation mask (key 0 is
+``BACKGROUND``, ``#ffffff``). Names must be unique; a list that repeats one is a :class:`ConfigError`
+that fails every object with that reason.
 """
 
 from __future__ import annotations
 
-import colorsys
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .codecs import ABSTAIN, RGB, hex_to_rgb, rgb_to_hex
+from .colours import BACKGROUND_HEX, RGB, assign_colours, hex_to_rgb
+from .errors import ConfigError
 
 __all__ = [
     "BACKGROUND",
+    "MAX_MASK_CLASSES",
     "ClassTable",
+    "LabelSet",
     "LabelSource",
+    "batch_labels",
     "parse_label_category_file",
     "parse_label_list",
-    "resolve_class_table",
+    "resolve_labels",
 ]
 
 BACKGROUND = "BACKGROUND"
-BACKGROUND_HEX = "#ffffff"
-MAX_CLASSES = ABSTAIN - 1
+MAX_MASK_CLASSES = 254
+"""Labels a palette mask can hold: 256 entries, less background (0) and the no-vote marker (255)."""
 LabelSource = Literal["event", "configured", "label-category-file", "batch"]
-
-_CATEGORY10 = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
-
-
-def _class_colour(key: int) -> str:
-    if key <= len(_CATEGORY10):
-        return _CATEGORY10[key - 1]
-    hue = ((key - len(_CATEGORY10)) * 0.618033988749895) % 1.0
-    r, g, b = colorsys.hsv_to_rgb(hue, 0.65, 0.85)
-    return rgb_to_hex((round(r * 255), round(g * 255), round(b * 255)))
 
 
 @dataclass(frozen=True)
-class ClassTable:
-    """The job's labels in class-key order (key ``i + 1`` for ``names[i]``) and where they came from."""
+class LabelSet:
+    """The job's labels in order and where they came from."""
 
     names: tuple[str, ...]
     source: LabelSource
 
     def __post_init__(self) -> None:
-        if len(self.names) > MAX_CLASSES:
-            raise ValueError(f"{len(self.names)} labels; a palette mask holds at most {MAX_CLASSES}")
-        if len(set(self.names)) != len(self.names):
-            raise ValueError("label names must be unique")
+        repeated = sorted(name for name, n in Counter(self.names).items() if n > 1)
+        if repeated:
+            shown = ", ".join(repeated[:5])
+            raise ConfigError(f"the job's labels ({self.source}) repeat {shown}: label names must be unique")
+
+    def index(self, name: str) -> int | None:
+        """0-based position of ``name`` (the built-in tasks' ``class_id``), ``None`` when unknown."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """A segmentation mask's classes: key ``i + 1`` for ``labels.names[i]``, key 0 background, and the
+    colour of each (:func:`tally.colours.assign_colours`)."""
+
+    labels: LabelSet
+    colours: tuple[str, ...]
+
+    @classmethod
+    def build(cls, labels: LabelSet, painted: Mapping[str, Counter[str]] | None = None) -> ClassTable:
+        if len(labels.names) > MAX_MASK_CLASSES:
+            raise ConfigError(
+                f"the job has {len(labels.names)} labels; a palette mask holds at most {MAX_MASK_CLASSES}"
+            )
+        return cls(labels, assign_colours(labels.names, painted or {}))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.labels.names
+
+    @property
+    def source(self) -> LabelSource:
+        return self.labels.source
 
     @property
     def n_classes(self) -> int:
@@ -72,16 +95,14 @@ class ClassTable:
         return len(self.names) + 1
 
     def key_of(self, name: str) -> int | None:
-        try:
-            return self.names.index(name) + 1
-        except ValueError:
-            return None
+        index = self.labels.index(name)
+        return None if index is None else index + 1
 
     def name_of(self, key: int) -> str:
         return BACKGROUND if key == 0 else self.names[key - 1]
 
     def hex_of(self, key: int) -> str:
-        return BACKGROUND_HEX if key == 0 else _class_colour(key)
+        return BACKGROUND_HEX if key == 0 else self.colours[key - 1]
 
     def palette(self) -> list[RGB]:
         """RGB colour of every class key, background first."""
@@ -119,22 +140,25 @@ def parse_label_category_file(document: Any) -> list[str]:
     return names
 
 
-def resolve_class_table(
+def resolve_labels(
     *,
     event_labels: Sequence[str] | None,
     configured: Sequence[str] | None,
     job_labels: Callable[[], Sequence[str] | None],
-    batch_labels: Callable[[], Iterable[str]],
-) -> ClassTable:
-    """Pick the ordered label list by the precedence in the module docstring.
-
-    ``job_labels`` and ``batch_labels`` are called only when needed (the first may reach AWS).
-    """
+) -> LabelSet | None:
+    """The ordered label list by the precedence in the module docstring, or ``None`` when only the
+    batch itself can tell (:func:`batch_labels`). ``job_labels`` is called only when needed (it may
+    reach AWS). Raises :class:`ConfigError` for repeated names."""
     if event_labels:
-        return ClassTable(tuple(event_labels), "event")
+        return LabelSet(tuple(event_labels), "event")
     if configured:
-        return ClassTable(tuple(configured), "configured")
+        return LabelSet(tuple(configured), "configured")
     from_job = job_labels()
     if from_job:
-        return ClassTable(tuple(from_job), "label-category-file")
-    return ClassTable(tuple(sorted(set(batch_labels()))), "batch")
+        return LabelSet(tuple(from_job), "label-category-file")
+    return None
+
+
+def batch_labels(used: Iterable[str]) -> LabelSet:
+    """The last resort: the sorted names of every label the batch's workers used."""
+    return LabelSet(tuple(sorted(set(used))), "batch")

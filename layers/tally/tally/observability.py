@@ -15,5 +15,7 @@ def record_batch(metrics: Metrics, report: BatchReport) -> None:
     metrics.add_metric(name="ObjectsConsolidated", unit=MetricUnit.Count, value=report.consolidated)
     metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=report.failed + report.dropped)
     metrics.add_metric(name="AnswersRejected", unit=MetricUnit.Count, value=report.answers_rejected)
+    if report.offloaded:
+        metrics.add_metric(name="LabelsOffloaded", unit=MetricUnit.Count, value=report.offloaded)
     if report.mean_confidence is not None:
         metrics.add_metric(name="MeanConfidence", unit=MetricUnit.NoUnit, value=report.mean_confidence)

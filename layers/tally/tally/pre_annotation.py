@@ -31,21 +31,25 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import EventError
+from .gt.events import PreAnnotationRequest
+from .gt.response import TaskType
 from .labels import BACKGROUND
-from .models import PreAnnotationRequest
 from .settings import Settings
 
 __all__ = ["pre_annotate", "prior_segmentation"]
 
 logger = logging.getLogger(__name__)
-_SEGMENTATION = "groundtruth/semantic-segmentation"
 
 
 def prior_segmentation(line: Mapping[str, Any]) -> dict[str, Any] | None:
     """The newest prior semantic-segmentation label on a manifest line, as an ``initialValue``."""
     found: list[tuple[str, dict[str, Any]]] = []
     for key, meta in line.items():
-        if not key.endswith("-metadata") or not isinstance(meta, dict) or meta.get("type") != _SEGMENTATION:
+        if (
+            not key.endswith("-metadata")
+            or not isinstance(meta, dict)
+            or meta.get("type") != TaskType.SEMANTIC_SEGMENTATION
+        ):
             continue
         value = line.get(key.removesuffix("-metadata"))
         uri = value.get("mask-ref") if isinstance(value, dict) else value

@@ -1,34 +1,24 @@
 """Task types tally consolidates, recognised from the shape of the workers' answers.
 
-The registry is ordered: the first task whose ``matches`` accepts an answer's element owns it.
-Answers of no known shape are passed through unchanged (:mod:`.passthrough`).
+:func:`make_tasks` builds a batch's tasks (fresh per batch, configured by the settings). The order
+matters: the first task whose ``recognises`` accepts an answer's element owns it. Answers of no known
+shape are passed through unchanged (:mod:`.passthrough`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from .base import Answer, AnswerIssue, BatchCache, ObjectContext, Outcome, Task
-from .passthrough import PASSTHROUGH
-from .segmentation import SEMANTIC_SEGMENTATION
+from ..settings import Settings
+from .base import JobContext, Observed, Task
+from .passthrough import Passthrough
+from .segmentation import SemanticSegmentation
 
-__all__ = [
-    "PASSTHROUGH",
-    "REGISTRY",
-    "SEMANTIC_SEGMENTATION",
-    "Answer",
-    "AnswerIssue",
-    "BatchCache",
-    "ObjectContext",
-    "Outcome",
-    "Task",
-    "task_for",
-]
+__all__ = ["JobContext", "Observed", "Passthrough", "SemanticSegmentation", "Task", "make_tasks"]
 
-REGISTRY: tuple[Task, ...] = (SEMANTIC_SEGMENTATION,)
+AnyTask = Task[Any, Any, Any]
 
 
-def task_for(element: Mapping[str, Any]) -> Task | None:
-    """The registered task that recognises this element's shape, if any."""
-    return next((task for task in REGISTRY if task.matches(element)), None)
+def make_tasks(settings: Settings) -> tuple[AnyTask, ...]:
+    """The task types tally consolidates, in recognition order, for one batch."""
+    return (SemanticSegmentation(settings),)

@@ -1,114 +1,101 @@
-"""What every task type module provides, and the values passed between it and the batch driver."""
+"""The contract between the batch driver (:mod:`tally.consolidate`) and a task type.
+
+Tasks are made per batch (:func:`tally.tasks.make_tasks`), so one may keep what it derives from the
+batch, such as a mask palette. A task recognises its answers by shape and consolidates a batch in
+these steps:
+
+1. ``observe(obj, answers, job)`` per object: parse and check the answers, and return an
+   :class:`Observed`: the small ``summary`` the batch model learns from (``None``: nothing), the
+   answers' issues, and the heavy ``prepared`` work (decoded masks, say) that ``consolidate`` reuses.
+   The driver keeps each object's :class:`Observed` while it fits its memory budget and otherwise
+   calls ``observe`` again in step 3. Raises :class:`tally.errors.ObjectError` when no answer is usable.
+2. ``fit(summaries, job)`` once per batch, only when ``uses_batch_model``: the batch model (worker
+   reliability, confusion matrices), or ``None``.
+3. ``consolidate(obj, observed, model, job)`` per object: the :class:`ObjectResult`.
+
+``prepare(job)`` runs once, after the labels are resolved and (for a task with a batch model) after
+step 1, with the colours the workers painted each label with; it may raise
+:class:`tally.errors.ConfigError`, which fails every object with its reason. ``observe`` must not
+depend on it. A task without a batch model runs steps 1 and 3 back to back, in one pass over the batch. Batch
+models are per task: one task's worker model never reaches another.
+"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from ..labels import ClassTable
+from ..gt.answers import Answer, AnswerIssue
+from ..gt.events import DatasetObject
+from ..gt.response import ObjectResult
+from ..labels import LabelSet
 from ..settings import Settings
 from ..storage import Storage
 
-__all__ = ["Answer", "AnswerIssue", "BatchCache", "ObjectContext", "Outcome", "Task"]
+__all__ = ["JobContext", "Observed", "Task"]
+
+S = TypeVar("S")  # what one object contributes to the batch model
+P = TypeVar("P")  # per-object work kept for consolidate
+M = TypeVar("M")  # the batch model
 
 
 @dataclass(frozen=True)
-class Answer:
-    """One worker's answer: the output of the template's crowd element (already JSON-decoded)."""
+class JobContext:
+    """What every object of a batch shares.
 
-    worker_id: str
-    element: Mapping[str, Any]
-    content: Mapping[str, Any]  # the whole decoded form output the element came from
+    Attributes:
+        labels: the job's labels (``None`` only for a task that needs none, such as pass-through).
+        painted: per label, the colours the batch's workers painted it with (count per normalised hex).
+        storage: where answers are read and artefacts (masks) written.
+        artefact_prefix: the URI prefix artefacts are written under.
+        settings: the deployment's settings.
+    """
 
-
-@dataclass(frozen=True)
-class AnswerIssue:
-    """Something wrong with one answer: ``rejected`` answers were left out of the vote entirely."""
-
-    worker_id: str
-    reason: str
-    rejected: bool = True
-
-    def as_json(self) -> dict[str, str]:
-        return {"workerId": self.worker_id, "reason": self.reason}
-
-
-class BatchCache:
-    """What a task keeps from phase 1 for phase 2 of the same object, within a memory budget
-    (beyond it, phase 2 simply recomputes). Thread-safe."""
-
-    def __init__(self, budget_bytes: int = 0) -> None:
-        self._budget = budget_bytes
-        self._used = 0
-        self._items: dict[str, tuple[Any, int]] = {}
-        self._lock = threading.Lock()
-
-    def put(self, key: str, value: Any, nbytes: int) -> bool:
-        with self._lock:
-            if key in self._items or self._used + nbytes > self._budget:
-                return False
-            self._items[key] = (value, nbytes)
-            self._used += nbytes
-            return True
-
-    def contains(self, key: str) -> bool:
-        with self._lock:
-            return key in self._items
-
-    def pop(self, key: str) -> Any:
-        with self._lock:
-            value, nbytes = self._items.pop(key, (None, 0))
-            self._used -= nbytes
-            return value
-
-
-@dataclass(frozen=True)
-class ObjectContext:
-    """Everything a task needs besides the answers, the same for every object of a batch."""
-
-    classes: ClassTable
+    labels: LabelSet | None
+    painted: Mapping[str, Mapping[str, int]]
     storage: Storage
-    mask_prefix: str
+    artefact_prefix: str
     settings: Settings
-    cache: BatchCache = field(default_factory=BatchCache)
+
+    def require_labels(self) -> LabelSet:
+        if self.labels is None:  # the driver resolves labels for every task that reads them
+            raise RuntimeError("labels were not resolved for this batch")
+        return self.labels
 
 
 @dataclass
-class Outcome:
-    """A consolidated object: the label (``content[attr]``) and task-specific metadata entries."""
+class Observed(Generic[S, P]):
+    """One object's answers as a task read them (see the module docstring)."""
 
-    label: dict[str, Any]
-    metadata: dict[str, Any]
-    confidence: float
+    summary: S | None
+    prepared: P
     issues: list[AnswerIssue] = field(default_factory=list)
+    nbytes: int = 0
     answers_used: int = 0
 
 
-class Task(Protocol):
-    """A task type: recognises its answers by shape and consolidates one object's answers.
-
-    Consolidation runs in two phases over a batch. When ``needs_batch_model`` is true for the
-    deployment's settings, ``observe`` is called for every object first and ``fit`` once on all observations (e.g. to estimate each
-    worker's reliability across the batch); then ``consolidate`` is called for every object with the
-    fitted model (``None`` when there is none).
-    """
+class Task(Protocol[S, P, M]):
+    """A task type (module docstring). ``name`` appears in reasons; ``type`` is its default
+    ``<attr>-metadata`` type (a result may carry another, e.g. text vs image classification)."""
 
     name: str
-    type: str  # the ``type`` written into ``<attr>-metadata``
+    type: str
+    uses_batch_model: bool
+    needs_labels: bool
 
-    def matches(self, element: Mapping[str, Any]) -> bool: ...
+    def recognises(self, element: Mapping[str, Any]) -> bool: ...
 
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]: ...
-
-    def needs_batch_model(self, settings: Settings) -> bool: ...
-
-    def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> Any: ...
-
-    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> Any: ...
-
-    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any) -> Outcome:
-        """Raises :class:`tally.errors.ObjectError` when no answer is usable. ``answers`` is empty
-        when the task's phase-1 result for the object is in ``ctx.cache``."""
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        """The ``(label, colour or None)`` pairs an answer uses, for the label list and colours."""
         ...
+
+    def prepare(self, job: JobContext) -> None: ...
+
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[S, P]: ...
+
+    def fit(self, summaries: Sequence[tuple[str, S]], job: JobContext) -> M | None: ...
+
+    def consolidate(
+        self, obj: DatasetObject, observed: Observed[S, P], model: M | None, job: JobContext
+    ) -> ObjectResult: ...

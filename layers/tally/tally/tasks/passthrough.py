@@ -1,49 +1,57 @@
-"""Answers tally has no consolidation for: returned as they came, so nothing is lost.
+"""Answers tally has no consolidation for: returned exactly as received, so nothing is lost.
 
 The label is the AWS recipe's shape, ``{"annotationsFromAllWorkers": [{workerId, annotationData}]}``,
-with a ``note`` saying that no consolidation was done.
+where each ``annotationData`` is the payload's own object, its ``content`` string byte for byte, plus
+a ``note`` saying that no consolidation was done. Nothing is scored, so the label has no confidence.
+When a batch's response would pass Lambda's size limit, the driver moves the largest such lists to
+S3 (:func:`tally.consolidate.fit_response`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..settings import Settings
-from .base import Answer, ObjectContext, Outcome
+from ..gt.answers import Answer
+from ..gt.events import DatasetObject
+from ..gt.response import ObjectResult, TaskType
+from .base import JobContext, Observed
 
-__all__ = ["PASSTHROUGH"]
+__all__ = ["NOTE", "Passthrough"]
+
+NOTE = "no consolidation for this answer shape; every answer is passed through"
 
 
-class _Passthrough:
+class Passthrough:
     name = "passthrough"
-    type = "groundtruth/custom"
+    type = TaskType.CUSTOM.value
+    uses_batch_model = False
+    needs_labels = False
 
-    def matches(self, element: Mapping[str, Any]) -> bool:
+    def recognises(self, element: Mapping[str, Any]) -> bool:
         return True
 
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]:
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
         return ()
 
-    def needs_batch_model(self, settings: Settings) -> bool:
-        return False
-
-    def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> None:
+    def prepare(self, job: JobContext) -> None:
         return None
 
-    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> None:
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[None, list[Answer]]:
+        return Observed(None, list(answers), answers_used=len(answers))
+
+    def fit(self, summaries: Sequence[tuple[str, None]], job: JobContext) -> None:
         return None
 
-    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any = None) -> Outcome:
+    def consolidate(
+        self, obj: DatasetObject, observed: Observed[None, list[Answer]], model: None, job: JobContext
+    ) -> ObjectResult:
         label = {
             "annotationsFromAllWorkers": [
-                {"workerId": a.worker_id, "annotationData": {"content": json.dumps(a.content, separators=(",", ":"))}}
-                for a in answers
+                {"workerId": a.worker_id, "annotationData": dict(a.received)} for a in observed.prepared
             ],
-            "note": "no consolidation for this answer shape; every answer is passed through",
+            "note": NOTE,
         }
-        return Outcome(label=label, metadata={}, confidence=0.0, answers_used=len(answers))
-
-
-PASSTHROUGH = _Passthrough()
+        return ObjectResult(
+            obj.dataset_object_id, self.type, label, issues=list(observed.issues), answers_used=len(observed.prepared)
+        )

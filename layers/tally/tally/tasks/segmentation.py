@@ -19,9 +19,7 @@ confidence follows Ground Truth's rule that an object labelled by a single worke
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,17 +30,20 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
-from ..errors import AnswerError, ObjectError
-from ..labels import ClassTable
-from ..models import describe_validation_error
+from ..colours import normalise_hex
+from ..errors import AnswerError, ConfigError, ObjectError
+from ..gt.answers import Answer, AnswerIssue
+from ..gt.events import DatasetObject, describe_validation_error
+from ..gt.response import ObjectResult, TaskType, artefact_name
+from ..labels import MAX_MASK_CLASSES, ClassTable, LabelSet
 from ..reliability import TIE_TOLERANCE, BatchModel, ObjectVotes, Params, expected_iou, fit_batch, weigh
 from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
-from .base import Answer, AnswerIssue, ObjectContext, Outcome
+from .base import JobContext, Observed
 
-__all__ = ["SEMANTIC_SEGMENTATION", "mask_name", "vote_image"]
+__all__ = ["SemanticSegmentation", "vote_image"]
 
 _DIGITS = 4
 CLOSE_CALL = 0.34
@@ -75,49 +76,102 @@ class SegmentationAnswer(BaseModel):
     labeled_image: _Image = Field(alias="labeledImage")
 
 
-def mask_name(object_id: str, png: bytes) -> str:
-    """``<readable id>_<digest>.png``: safe as one path segment, unique per (ID, content)."""
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", object_id).strip("-")[:64] or "object"
-    digest = hashlib.sha256(object_id.encode("utf-8") + b"\0" + png).hexdigest()[:20]
-    return f"{slug}_{digest}.png"
+def _names(names: Iterable[str], limit: int = 5) -> str:
+    listed = sorted(names)
+    return ", ".join(listed[:limit]) + (f" and {len(listed) - limit} more" if len(listed) > limit else "")
 
 
-def _colour_table(answer: SegmentationAnswer, classes: ClassTable) -> tuple[dict[tuple[int, int, int], int], list[str]]:
-    """This worker's colours → class keys, and warnings about its ``labelMappings``."""
-    table: dict[tuple[int, int, int], int] = {}
-    warnings: list[str] = []
-    unknown = 0
+@dataclass
+class _Colours:
+    """One worker's colours → class keys; colours of labels the job lacks get temporary keys above the
+    job's (``unknown``: key → label) so their pixels can be counted before they turn into no-votes."""
+
+    table: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    unknown: dict[int, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _colour_table(answer: SegmentationAnswer, labels: LabelSet) -> _Colours:
+    out = _Colours()
+    next_unknown = len(labels.names) + 1
     for name, mapping in answer.label_mappings.items():
         try:
             rgb = hex_to_rgb(mapping.color)
         except ValueError:
-            warnings.append("a labelMappings colour is not a hex colour; its pixels cast no vote")
+            out.warnings.append("a labelMappings colour is not a hex colour; its pixels cast no vote")
             continue
-        key = classes.key_of(name)
-        if key is None:
-            unknown += 1
+        index = labels.index(name)
+        if index is not None:
+            key = index + 1
+        elif next_unknown < ABSTAIN:
+            key, next_unknown = next_unknown, next_unknown + 1
+            out.unknown[key] = name
+        else:
             key = ABSTAIN
-        if table.get(rgb, key) != key:
-            warnings.append("two labels share one colour; its pixels cast no vote")
+        if out.table.get(rgb, key) != key:
+            out.warnings.append("two labels share one colour; its pixels cast no vote")
             key = ABSTAIN
-        table[rgb] = key
-    if unknown:
-        warnings.append(f"{unknown} label(s) not among the job's labels; their pixels cast no vote")
-    return table, warnings
+        out.table[rgb] = key
+    return out
 
 
-class _SemanticSegmentation:
+def _unknown_labels(mask: IndexedMask, colours: _Colours) -> tuple[IndexedMask, str | None]:
+    """Turn the pixels of labels the job lacks into no-votes. Returns the mask and a warning, or raises
+    :class:`AnswerError` when every painted pixel is in such labels (it must not vote as background)."""
+    if not colours.unknown:
+        return mask, None
+    per_index = np.bincount(mask.indices.reshape(-1), minlength=len(mask.lut))
+    per_key = np.bincount(mask.lut, weights=per_index[: len(mask.lut)], minlength=256)
+    unknown_pixels = {name: int(per_key[key]) for key, name in colours.unknown.items() if per_key[key]}
+    lut = mask.lut.copy()
+    lut[np.isin(lut, list(colours.unknown))] = ABSTAIN
+    if not unknown_pixels:
+        return IndexedMask(mask.indices, lut), None
+    known = int(per_key[1 : min(colours.unknown)].sum())
+    if known == 0:
+        raise AnswerError(f"painted only in labels the job does not have: {_names(unknown_pixels)}")
+    share = sum(unknown_pixels.values()) / (known + sum(unknown_pixels.values()))
+    return IndexedMask(mask.indices, lut), (
+        f"{share:.0%} of the painted pixels are in labels the job does not have ({_names(unknown_pixels)}); "
+        "they cast no vote"
+    )
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    workers: list[str]
+    table: VoteTable
+
+
+class SemanticSegmentation:
+    """``<crowd-semantic-segmentation>`` answers (module docstring)."""
+
     name = "semantic-segmentation"
-    type = "groundtruth/semantic-segmentation"
+    type = TaskType.SEMANTIC_SEGMENTATION.value
+    needs_labels = True
 
-    def matches(self, element: Mapping[str, Any]) -> bool:
+    def __init__(self, settings: Settings) -> None:
+        self.algorithm = settings.algorithm
+        self.uses_batch_model = settings.algorithm == "reliability"
+        self._classes: ClassTable | None = None
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
         return "labeledImage" in element and "instances" not in element
 
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[str]:
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
         mappings = element.get("labelMappings")
-        return [str(k) for k in mappings] if isinstance(mappings, dict) else []
+        if not isinstance(mappings, dict):
+            return []
+        return [
+            (str(name), normalise_hex(m["color"]) if isinstance(m, dict) and isinstance(m.get("color"), str) else None)
+            for name, m in mappings.items()
+        ]
 
-    def _decode(self, answer: Answer, classes: ClassTable) -> tuple[IndexedMask, list[str]]:
+    def prepare(self, job: JobContext) -> None:
+        painted = {name: Counter(colours) for name, colours in job.painted.items()}
+        self._classes = ClassTable.build(job.require_labels(), painted)
+
+    def _decode(self, answer: Answer, labels: LabelSet) -> tuple[IndexedMask, list[str]]:
         try:
             parsed = SegmentationAnswer.model_validate(answer.element)
         except ValidationError as exc:
@@ -127,21 +181,22 @@ class _SemanticSegmentation:
             parsed.labeled_image.png_image_data,
             expected_size=(size.width, size.height) if size else None,
         )
-        colours, warnings = _colour_table(parsed, classes)
-        mask = index_mask(image, colours)
+        colours = _colour_table(parsed, labels)
+        mask = index_mask(image, colours.table)
         if not parsed.label_mappings and (mask.classes() != 0).any():
             raise AnswerError("the mask has coloured pixels but no labelMappings to read them by")
-        return mask, warnings
+        mask, warning = _unknown_labels(mask, colours)
+        return mask, colours.warnings + ([warning] if warning else [])
 
     def _decode_all(
-        self, answers: Sequence[Answer], classes: ClassTable
+        self, answers: Sequence[Answer], labels: LabelSet
     ) -> tuple[list[tuple[str, IndexedMask]], list[AnswerIssue]]:
         """Decode every answer; reject the undecodable ones and those whose size is the odd one out."""
         issues: list[AnswerIssue] = []
         decoded: list[tuple[str, IndexedMask]] = []
         for answer in answers:
             try:
-                mask, warnings = self._decode(answer, classes)
+                mask, warnings = self._decode(answer, labels)
             except AnswerError as exc:
                 issues.append(AnswerIssue(answer.worker_id, str(exc)))
                 continue
@@ -160,59 +215,74 @@ class _SemanticSegmentation:
             decoded = [(w, m) for w, m in decoded if m.shape == best]
         return decoded, issues
 
-    def needs_batch_model(self, settings: Settings) -> bool:
-        return settings.algorithm == "reliability"
-
-    def observe(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext) -> ObjectVotes | None:
-        """Phase 1 of the reliability algorithm: this object's vote tuples, for the batch model."""
-        decoded, issues = self._decode_all(answers, ctx.classes)
+    def observe(
+        self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext
+    ) -> Observed[ObjectVotes, _Decoded]:
+        """Decode the masks into one vote table; the summary is the object's vote tuples for the
+        reliability model (``None`` with the plain vote)."""
+        labels = job.require_labels()
+        if len(labels.names) > MAX_MASK_CLASSES:
+            raise ConfigError(
+                f"the job has {len(labels.names)} labels; a palette mask holds at most {MAX_MASK_CLASSES}"
+            )
+        decoded, issues = self._decode_all(answers, labels)
         if not decoded:
-            return None
+            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
         workers = [w for w, _ in decoded]
         table = tabulate([m for _, m in decoded])
-        votes = ObjectVotes.from_table(workers, table)
-        ctx.cache.put(object_id, (workers, table, issues, votes), table.inverse.nbytes + table.votes.nbytes)
-        return votes
+        votes = ObjectVotes.from_table(workers, table) if self.uses_batch_model else None
+        nbytes = table.inverse.nbytes + table.votes.nbytes
+        return Observed(votes, _Decoded(workers, table), issues, nbytes=nbytes, answers_used=len(workers))
 
-    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> BatchModel:
-        model = fit_batch(observations)
+    def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> BatchModel:
+        model = fit_batch([votes for _, votes in summaries])
         logger.info(
             "worker reliability estimated",
             extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.reliabilities().items())}},
         )
         return model
 
-    def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any = None) -> Outcome:
-        cached = ctx.cache.pop(object_id)  # phase 1 of this batch may have decoded it already
-        votes: ObjectVotes | None = None
-        if cached is not None:
-            workers, table, issues, votes = cached
-        else:
-            decoded, issues = self._decode_all(answers, ctx.classes)
-            if not decoded:
-                raise ObjectError(f"no usable answer ({len(answers)} received, all rejected)", issues)
-            workers = [w for w, _ in decoded]
-            table = tabulate([m for _, m in decoded])
-        n_classes = ctx.classes.n_classes
-        image, vote = vote_image(table, workers, n_classes, ctx.settings.algorithm, model, votes)
+    def consolidate(
+        self,
+        obj: DatasetObject,
+        observed: Observed[ObjectVotes, _Decoded],
+        model: BatchModel | None,
+        job: JobContext,
+    ) -> ObjectResult:
+        classes = self._classes
+        if classes is None:
+            raise RuntimeError("prepare() was not called for this batch")
+        workers, table = observed.prepared.workers, observed.prepared.table
+        image, vote = vote_image(table, workers, classes.n_classes, self.algorithm, model, observed.summary)
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
-        png = encode_palette_png(image, ctx.classes.palette())
-        name = mask_name(object_id, png)
-        mask_uri = join_uri(ctx.mask_prefix, name)
-        ctx.storage.write(mask_uri, png, "image/png")
-        color_map = ctx.classes.color_map(per_class)
+        png = encode_palette_png(image, classes.palette())
+        name = artefact_name(obj.dataset_object_id, png, ".png")
+        mask_uri = join_uri(job.artefact_prefix, name)
+        job.storage.write(mask_uri, png, "image/png")
+        color_map = classes.color_map(per_class)
         label: dict[str, Any] = {"mask-ref": mask_uri, "internal-color-map": color_map, "confidence": confidence}
-        metadata: dict[str, Any] = {"internal-color-map": color_map}
+        metadata: dict[str, Any] = {"confidence": confidence, "internal-color-map": color_map}
         if vote.pixel_confidence is not None:
             conf_png = encode_gray_png(vote.pixel_confidence)
-            conf_uri = join_uri(ctx.mask_prefix, name.removesuffix(".png") + "-confidence.png")
-            ctx.storage.write(conf_uri, conf_png, "image/png")
+            conf_uri = join_uri(job.artefact_prefix, name.removesuffix(".png") + "-confidence.png")
+            job.storage.write(conf_uri, conf_png, "image/png")
             label["confidence-map-ref"] = conf_uri
         if vote.workers:
-            metadata["worker-quality"] = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
-        return Outcome(
-            label=label, metadata=metadata, confidence=confidence, issues=list(issues), answers_used=len(workers)
+            quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
+            label["worker-quality"] = metadata["worker-quality"] = quality
+        if classes.source == "batch":
+            label["label-source"] = metadata["label-source"] = (
+                "batch (class keys may differ between batches; configure the job's labels)"
+            )
+        return ObjectResult(
+            obj.dataset_object_id,
+            self.type,
+            label,
+            metadata,
+            confidence=confidence,
+            issues=list(observed.issues),
+            answers_used=len(workers),
         )
 
 
@@ -372,6 +442,3 @@ def _boundaries(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, _DIGITS)
-
-
-SEMANTIC_SEGMENTATION = _SemanticSegmentation()

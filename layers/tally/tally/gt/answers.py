@@ -3,30 +3,57 @@
 An answer's ``annotationData`` holds ``content`` (a JSON string of the worker's ``<crowd-form>``
 output, keyed by each element's ``name``) or ``s3Uri`` (the same JSON in S3, read only from the
 payload's bucket or a configured one). Within the form output, the element is found by its shape,
-whatever its name, and a one-element list around it is accepted.
+whatever its name, and a one-element list around it is accepted. Each answer keeps its
+``annotationData`` exactly as received, so an answer tally does not consolidate goes back verbatim.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from .errors import AnswerFormatError, StorageError
-from .models import DatasetObject
-from .storage import Storage, split_s3_uri
-from .tasks import Answer, AnswerIssue, Task, task_for
+from ..errors import AnswerFormatError, StorageError, TransientStorageError
+from ..storage import Storage, split_s3_uri
+from .events import AnnotationData, DatasetObject
 
-__all__ = ["LoadedAnswer", "load_answers"]
+__all__ = ["Answer", "AnswerIssue", "LoadedAnswer", "load_answers"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class LoadedAnswer:
-    """A decoded answer and the registered task its element belongs to (``None``: no known shape)."""
+class Answer:
+    """One worker's answer: the output of the template's crowd element (already JSON-decoded), the
+    whole form output it came from, and ``annotationData`` as the payload had it."""
+
+    worker_id: str
+    element: Mapping[str, Any]
+    content: Mapping[str, Any]
+    received: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AnswerIssue:
+    """Something wrong with one answer: ``rejected`` answers were left out of the vote entirely."""
+
+    worker_id: str
+    reason: str
+    rejected: bool = True
+    transient: bool = False  # the answer could not be read for a passing reason (S3 throttling, 5xx)
+
+    def as_json(self) -> dict[str, str]:
+        return {"workerId": self.worker_id, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class LoadedAnswer(Generic[T]):
+    """A decoded answer and the task its element belongs to (``None``: no known shape)."""
 
     answer: Answer
-    task: Task | None
+    task: T | None
+    nbytes: int = 0  # size of the answer's JSON text
 
 
 def _elements(content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -39,10 +66,10 @@ def _elements(content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return found
 
 
-def _content_text(obj_annotation_data: Any, storage: Storage, readable_buckets: Collection[str]) -> str:
-    if obj_annotation_data.content is not None:
-        return str(obj_annotation_data.content)
-    uri = obj_annotation_data.uri
+def _content_text(data: AnnotationData, storage: Storage, readable_buckets: Collection[str]) -> str:
+    if data.content is not None:
+        return str(data.content)
+    uri = data.uri
     if not uri:
         raise AnswerFormatError("annotationData has neither content nor s3Uri")
     try:
@@ -53,6 +80,8 @@ def _content_text(obj_annotation_data: Any, storage: Storage, readable_buckets: 
         raise AnswerFormatError("annotationData.s3Uri points outside the job's buckets; not read")
     try:
         return storage.read(uri).decode("utf-8")
+    except TransientStorageError:
+        raise
     except StorageError as exc:
         raise AnswerFormatError(f"annotationData.s3Uri unreadable: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -74,23 +103,31 @@ def _decode(text: str) -> Mapping[str, Any]:
 
 
 def load_answers(
-    obj: DatasetObject, storage: Storage, readable_buckets: Collection[str], element_name: str | None = None
-) -> tuple[list[LoadedAnswer], list[AnswerIssue]]:
-    """Decode every annotation of one object; the same worker's second answer is left out. With
+    obj: DatasetObject,
+    storage: Storage,
+    readable_buckets: Collection[str],
+    recognise: Callable[[Mapping[str, Any]], T | None],
+    element_name: str | None = None,
+) -> tuple[list[LoadedAnswer[T]], list[AnswerIssue]]:
+    """Decode every annotation of one object, each element recognised by ``recognise`` (its task, or
+    ``None``). A worker's first *usable* answer counts; a later one is left out with a reason. With
     ``element_name``, only the form output under that key is considered."""
-    loaded: list[LoadedAnswer] = []
+    loaded: list[LoadedAnswer[T]] = []
     issues: list[AnswerIssue] = []
-    seen: set[str] = set()
+    used: set[str] = set()
     for annotation in obj.annotations:
         worker = annotation.worker_id
-        if worker in seen:
+        if worker in used:
             issues.append(AnswerIssue(worker, "a second answer from the same worker; the first one is used"))
             continue
-        seen.add(worker)
         try:
-            content = _decode(_content_text(annotation.annotation_data, storage, readable_buckets))
+            text = _content_text(annotation.annotation_data, storage, readable_buckets)
+            content = _decode(text)
         except AnswerFormatError as exc:
             issues.append(AnswerIssue(worker, str(exc)))
+            continue
+        except TransientStorageError as exc:
+            issues.append(AnswerIssue(worker, f"annotationData.s3Uri not read for now: {exc}", transient=True))
             continue
         if element_name is not None:
             if element_name not in content:
@@ -100,10 +137,13 @@ def load_answers(
             content_used: Mapping[str, Any] = {element_name: content[element_name]}
         else:
             content_used = content
+        used.add(worker)
+        received = annotation.annotation_data.as_received()
         elements = _elements(content_used)
-        match = next(((e, t) for e in elements for t in [task_for(e)] if t is not None), None)
+        match = next(((e, t) for e in elements for t in [recognise(e)] if t is not None), None)
         if match is None:
-            loaded.append(LoadedAnswer(Answer(worker, elements[0] if elements else content, content), None))
+            answer = Answer(worker, elements[0] if elements else content, content, received)
+            loaded.append(LoadedAnswer(answer, None, len(text)))
         else:
-            loaded.append(LoadedAnswer(Answer(worker, match[0], content), match[1]))
+            loaded.append(LoadedAnswer(Answer(worker, match[0], content, received), match[1], len(text)))
     return loaded, issues

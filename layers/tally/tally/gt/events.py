@@ -1,4 +1,4 @@
-"""Ground Truth's Lambda contract as pydantic models: the only place that knows its field names.
+"""The two Lambda events and the consolidation payload, as pydantic models.
 
 Parsing is lenient where Ground Truth is inconsistent (see ``docs`` in the README): ``version`` is not
 validated, ``labelCategories`` may be null or absent, ``datasetObjectId`` may arrive as a number,
@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import EventError
+from ..errors import EventError
 
 __all__ = [
     "Annotation",
@@ -69,6 +69,8 @@ class ConsolidationRequest(_Event):
 
 
 class AnnotationData(_Model):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
     content: str | None = None
     s3_uri: str | None = Field(default=None, alias="s3Uri")
     s3_uri_recipe: str | None = Field(default=None, alias="s3uri")
@@ -76,6 +78,10 @@ class AnnotationData(_Model):
     @property
     def uri(self) -> str | None:
         return self.s3_uri or self.s3_uri_recipe
+
+    def as_received(self) -> dict[str, Any]:
+        """The ``annotationData`` object exactly as the payload had it (strings untouched)."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
 
 
 class Annotation(_Model):
