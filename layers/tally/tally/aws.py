@@ -17,14 +17,26 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import StorageError
+from .errors import StorageError, TransientStorageError
 from .labels import parse_label_category_file
 from .storage import split_s3_uri
 
 __all__ = ["S3Storage", "job_labels", "own_session", "read_job_labels", "s3_storage", "session_for"]
 
 logger = logging.getLogger(__name__)
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+MAX_ATTEMPTS = 6
+"""Tries per S3 call. botocore's adaptive mode retries throttling, timeouts and 5xx with exponential
+backoff (at most ~30 s in all) and slows the client down while S3 throttles it."""
+_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=5,
+    read_timeout=60,
+    max_pool_connections=32,
+)
+_TRANSIENT_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "SlowDown", "RequestTimeout", "RequestTimeoutException",
+     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException"}
+)  # fmt: skip
 _job_labels_cache: dict[str, list[str]] = {}
 _cache_lock = threading.Lock()
 
@@ -33,6 +45,20 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", "ClientError"))
     return type(exc).__name__
+
+
+def _is_transient(exc: Exception) -> bool:
+    """Throttling, a timeout, a lost connection or a 5xx: the same call may succeed later."""
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return _reason(exc) in _TRANSIENT_CODES or status >= 500 or status == 429
+    return True  # BotoCoreError: connection, timeout and protocol failures
+
+
+def _storage_error(action: str, bucket: str, key: str, exc: Exception) -> StorageError:
+    if _is_transient(exc):
+        return TransientStorageError(f"cannot {action} s3://{bucket}/{key}: {_reason(exc)} after retries")
+    return StorageError(f"cannot {action} s3://{bucket}/{key}: {_reason(exc)}")
 
 
 class S3Storage:
@@ -47,7 +73,7 @@ class S3Storage:
         try:
             body: bytes = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot read s3://{bucket}/{key}: {_reason(exc)}") from exc
+            raise _storage_error("read", bucket, key, exc) from exc
         return body
 
     def write(self, uri: str, data: bytes, content_type: str) -> None:
@@ -58,14 +84,14 @@ class S3Storage:
         try:
             self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **extra)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot write s3://{bucket}/{key}: {_reason(exc)}") from exc
+            raise _storage_error("write", bucket, key, exc) from exc
 
     def modified(self, uri: str) -> datetime:
         bucket, key = split_s3_uri(uri)
         try:
             stamp: datetime = self._s3.head_object(Bucket=bucket, Key=key)["LastModified"]
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot stat s3://{bucket}/{key}: {_reason(exc)}") from exc
+            raise _storage_error("stat", bucket, key, exc) from exc
         return stamp.astimezone(UTC)
 
 

@@ -291,7 +291,7 @@ class _Batch:
         if not obj.annotations:
             raise ObjectError("no annotations: no worker answered")
         if not answers:
-            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", scan.issues)
+            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)")
         observed = self.task.observe(obj, answers, self.job)
         observed.issues[:0] = scan.issues
         scan.issues = []
