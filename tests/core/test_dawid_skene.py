@@ -11,6 +11,7 @@ import pytest
 
 from tally.aggregation import dawid_skene
 from tally.aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene, resolve_ties
+from tests.sim.classification import ClassWorker, classification_crowd
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 N = 24
@@ -253,3 +254,21 @@ def test_real_text_classification_job_matches_its_author() -> None:
     # the author reports no confidence; ours is the prior's presumed accuracy of an unknown worker (AWS's
     # built-in reports 0.00 for one worker)
     assert np.allclose(ds.posteriors_.max(axis=1), 0.7)
+
+
+def test_beats_majority_on_a_simulated_crowd_with_a_swapper_and_a_spammer() -> None:
+    # GIVEN a fixed simulated batch: 400 objects, 3 classes, 3 answers each, from 6 careful workers,
+    # a swapper (classes 0 and 1) and a spammer
+    rng = np.random.default_rng(12345)
+    pool = [ClassWorker(a) for a in (0.9, 0.85, 0.8, 0.75, 0.7, 0.7)]
+    pool += [ClassWorker(0.9, "swapper", (0, 1)), ClassWorker(kind="spammer")]
+    crowd = classification_crowd(rng, 400, pool, n_classes=3, answers=(3, 3))
+    ds = DawidSkene().fit(
+        crowd.tasks, crowd.workers, crowd.labels, n_tasks=crowd.n_tasks, n_workers=crowd.n_workers, n_classes=3
+    )
+    votes = np.zeros((crowd.n_tasks, 3))
+    np.add.at(votes, (crowd.tasks, crowd.labels), 1.0)
+    # THEN DS is right more often than the plain vote (ties to the lowest index), and it found the swap
+    assert (ds.labels_ == crowd.truth).mean() > (votes.argmax(axis=1) == crowd.truth).mean() + 0.05
+    assert ds.errors_[6, 0, 1] > 0.75 and ds.errors_[6, 1, 0] > 0.7
+    assert ds.informativeness_[7] < 0.05 < 0.2 < ds.informativeness_[:6].min()

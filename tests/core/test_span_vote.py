@@ -11,6 +11,7 @@ import pytest
 
 from tally.aggregation import span_vote
 from tally.aggregation.span_vote import Entity, SpanVote, span_f1
+from tests.sim.classification import NerWorker, ner_crowd
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 LOC, ORG, PER = 0, 1, 2
@@ -156,3 +157,22 @@ def test_span_f1_soft_credit() -> None:
     assert span_f1([(LOC, 0, 4), (LOC, 0, 8)], [(LOC, 0, 8)]) == (1.0, 2, 1)  # one-to-one, best first
     credit, n_pred, n_ref = span_f1([(LOC, 0, 4)], [(LOC, 1, 5)])
     assert credit == pytest.approx(3 / 5) and (n_pred, n_ref) == (1, 1)
+
+
+def test_simulated_crowd_spammer_gets_little_weight() -> None:
+    # GIVEN a fixed simulated batch of 60 texts, 3 answers each, from three careful workers and a spammer
+    rng = np.random.default_rng(2024)
+    pool = [
+        NerWorker(jitter=0.1, miss=0.05, extra=0.1),
+        NerWorker(jitter=0.2, miss=0.1, extra=0.2),
+        NerWorker(jitter=0.1, miss=0.1, extra=0.1),
+        NerWorker(spam=True),
+    ]
+    crowd = ner_crowd(rng, 60, pool, answers=(3, 3))
+    sv = SpanVote().fit(crowd.objects)
+    # THEN the spammer weighs a small fraction of a careful worker, and most voted entities are exact
+    assert sv.worker_weights_[3] < 0.1 < 0.6 < sv.worker_weights_[:3].min()
+    predicted = sv.predict(crowd.objects)
+    tp = sum(len({(e.label, e.start, e.end) for e in p} & set(t)) for p, t in zip(predicted, crowd.truth, strict=True))
+    size = sum(len(p) + len(t) for p, t in zip(predicted, crowd.truth, strict=True))
+    assert 2 * tp / size > 0.7
