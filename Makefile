@@ -87,3 +87,10 @@ $(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.stamp
 
 bench-quality: $(VENV)/.bench-stamp
 	PYTHONPATH=. $(PY) bench/quality.py $(QUALITY_ARGS)
+
+# Classification, multi-label and named-entity benchmark: tally's Dawid–Skene and span vote against majority votes
+# and crowd-kit's DS/GLAD/MACE on simulated crowds (tables for docs/classification.md).
+# `make bench-classification CLASSIFICATION_ARGS=--quick` for a tiny run, `--tune` adds the tuning grid.
+.PHONY: bench-classification
+bench-classification: $(VENV)/.bench-stamp
+	PYTHONPATH=. $(PY) bench/classification.py $(CLASSIFICATION_ARGS)
