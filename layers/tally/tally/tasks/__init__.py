@@ -11,14 +11,31 @@ from typing import Any
 
 from ..settings import Settings
 from .base import JobContext, Observed, Task
+from .classification import MultiLabelClassification, SingleLabelClassification
+from .entities import NamedEntities
 from .passthrough import Passthrough
 from .segmentation import SemanticSegmentation
 
-__all__ = ["JobContext", "Observed", "Passthrough", "SemanticSegmentation", "Task", "make_tasks"]
+__all__ = [
+    "JobContext",
+    "MultiLabelClassification",
+    "NamedEntities",
+    "Observed",
+    "Passthrough",
+    "SemanticSegmentation",
+    "SingleLabelClassification",
+    "Task",
+    "make_tasks",
+]
 
 AnyTask = Task[Any, Any, Any]
 
 
 def make_tasks(settings: Settings) -> tuple[AnyTask, ...]:
     """The task types tally consolidates, in recognition order, for one batch."""
-    return (SemanticSegmentation(settings),)
+    return (
+        SemanticSegmentation(settings),
+        SingleLabelClassification(),
+        MultiLabelClassification(),
+        NamedEntities(),
+    )

@@ -1,0 +1,278 @@
+"""Classification: one label (``<crowd-classifier>``, ``<crowd-image-classifier>``) or several
+(``...-multi-select``) per object, consolidated with Dawid–Skene over the batch
+(:mod:`tally.aggregation.dawid_skene`).
+
+Answers are recognised by shape: ``{"label": "Dog"}`` single-label, ``{"labels": ["Dog", "Cat"]}``
+multi-label, whatever the element's ``name``. A label the job does not have is rejected with a reason
+(label names are job configuration). The object's type is ``text-classification`` when its data
+object is inline text (``dataObject.content``) or an S3 object with a text extension, else
+``image-classification`` (``...-multilabel`` for the multi-label task).
+
+Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the job's label list::
+
+    single: {"class-id": 2, "class-name": "Bird", "confidence": 0.94, "worker-quality": [...]}
+    multi:  {"class-ids": [0, 2], "class-names": ["Dog", "Bird"], "class-map": {"0": "Dog", "2": "Bird"},
+             "confidence-map": {"0": 0.97, "2": 0.81}, "confidence": 0.9, "worker-quality": [...]}
+
+``confidence`` is the posterior probability of the decided class (single) or the mean, over the job's
+labels, of the posterior of the decision taken for each (multi); a lone answer gets its worker's
+record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-name`` +
+``confidence``; ``class-map`` + ``confidence-map``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
+from ..errors import ObjectError
+from ..gt.answers import Answer, AnswerIssue
+from ..gt.events import DatasetObject
+from ..gt.response import ObjectResult, TaskType
+from ..labels import LabelSet
+from .base import JobContext, Observed
+
+__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
+
+_DIGITS = 4
+_OTHER_SHAPES = ("labeledImage", "boundingBoxes", "keypoints", "polygons", "instances", "entities")
+_TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
+
+Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
+MultiVotes = tuple[tuple[str, frozenset[int]], ...]
+
+
+def is_text_object(obj: DatasetObject) -> bool:
+    """Inline text, or an S3 object whose name ends like a text file."""
+    if obj.data_object.content is not None:
+        return True
+    uri = (obj.data_object.s3_uri or "").lower()
+    return uri.endswith(_TEXT_SUFFIXES)
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= 64 else name[:61] + "..."
+
+
+def _unknown(labels: LabelSet, names: Iterable[str]) -> list[str]:
+    return sorted({_shown(n) for n in names if labels.index(n) is None})
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Object IDs and worker IDs of a batch as the integer indices the algorithms take."""
+
+    objects: dict[str, int]
+    workers: dict[str, int]
+
+    @classmethod
+    def of(cls, summaries: Sequence[tuple[str, Sequence[tuple[str, Any]]]]) -> _Index:
+        objects = {obj_id: i for i, (obj_id, _) in enumerate(summaries)}
+        workers: dict[str, int] = {}
+        for _, votes in summaries:
+            for worker, _ in votes:
+                workers.setdefault(worker, len(workers))
+        return cls(objects, workers)
+
+
+@dataclass(frozen=True)
+class ClassificationModel:
+    """A fitted batch: the Dawid–Skene model and the indices it was fitted with."""
+
+    index: _Index
+    model: DawidSkene | MultiLabelDawidSkene
+
+    def quality(self, workers: Iterable[str]) -> list[dict[str, Any]]:
+        """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch."""
+        rows = []
+        for worker in workers:
+            i = self.index.workers[worker]
+            accuracy = np.asarray(self.model.accuracies_)[i]
+            informativeness = np.asarray(self.model.informativeness_)[i]
+            rows.append(
+                {
+                    "workerId": worker,
+                    "accuracy": round(float(np.mean(accuracy)), _DIGITS),
+                    "informativeness": round(float(np.mean(informativeness)), _DIGITS),
+                }
+            )
+        return rows
+
+
+class _Classification:
+    """What single- and multi-label classification share."""
+
+    uses_batch_model = True
+    needs_labels = True
+    multi = False
+
+    def prepare(self, job: JobContext) -> None:
+        job.require_labels()
+
+    def _type(self, obj: DatasetObject) -> str:
+        if self.multi:
+            text = TaskType.TEXT_CLASSIFICATION_MULTILABEL
+            image = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+        else:
+            text, image = TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION
+        return (text if is_text_object(obj) else image).value
+
+    @staticmethod
+    def _require(obj: DatasetObject, usable: Sequence[Any], issues: list[AnswerIssue]) -> None:
+        if not usable:
+            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+
+
+class SingleLabelClassification(_Classification):
+    name = "classification"
+    type = TaskType.IMAGE_CLASSIFICATION.value
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element.get("label"), str) and not any(k in element for k in ("labels", *_OTHER_SHAPES))
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(element["label"]), None)]
+
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[Votes, None]:
+        labels = job.require_labels()
+        issues: list[AnswerIssue] = []
+        votes: list[tuple[str, int]] = []
+        for answer in answers:
+            name = str(answer.element["label"])
+            index = labels.index(name)
+            if index is None:
+                issues.append(AnswerIssue(answer.worker_id, f"label not among the job's labels: {_shown(name)}"))
+            else:
+                votes.append((answer.worker_id, index))
+        self._require(obj, votes, issues)
+        return Observed(tuple(votes), None, issues, answers_used=len(votes))
+
+    def fit(self, summaries: Sequence[tuple[str, Votes]], job: JobContext) -> ClassificationModel:
+        index = _Index.of(summaries)
+        rows = [(index.objects[o], index.workers[w], k) for o, votes in summaries for w, k in votes]
+        tasks, workers, classes = ([r[i] for r in rows] for i in range(3))
+        model = DawidSkene().fit(
+            tasks,
+            workers,
+            classes,
+            n_tasks=len(index.objects),
+            n_workers=len(index.workers),
+            n_classes=len(job.require_labels().names),
+        )
+        return ClassificationModel(index, model)
+
+    def consolidate(
+        self, obj: DatasetObject, observed: Observed[Votes, None], model: ClassificationModel | None, job: JobContext
+    ) -> ObjectResult:
+        if model is None or observed.summary is None:
+            raise RuntimeError("classification needs its batch model")
+        names = job.require_labels().names
+        ds = model.model
+        assert isinstance(ds, DawidSkene)
+        row = model.index.objects[obj.dataset_object_id]
+        k = int(ds.labels_[row])
+        confidence = round(float(ds.posteriors_[row, k]), _DIGITS)
+        quality = model.quality(w for w, _ in observed.summary)
+        label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
+        metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
+        return ObjectResult(
+            obj.dataset_object_id,
+            self._type(obj),
+            label,
+            metadata,
+            confidence=confidence,
+            issues=observed.issues,
+            answers_used=len(observed.summary),
+        )
+
+
+class MultiLabelClassification(_Classification):
+    name = "multi-label classification"
+    type = TaskType.IMAGE_CLASSIFICATION_MULTILABEL.value
+    multi = True
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        value = element.get("labels")
+        return (
+            isinstance(value, list)
+            and all(isinstance(v, str) for v in value)
+            and not any(k in element for k in _OTHER_SHAPES)
+        )
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(name), None) for name in element["labels"]]
+
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[MultiVotes, None]:
+        labels = job.require_labels()
+        issues: list[AnswerIssue] = []
+        votes: list[tuple[str, frozenset[int]]] = []
+        for answer in answers:
+            chosen = [str(n) for n in answer.element["labels"]]
+            unknown = _unknown(labels, chosen)
+            if unknown:
+                reason = f"labels not among the job's labels: {', '.join(unknown[:5])}"
+                issues.append(AnswerIssue(answer.worker_id, reason))
+                continue
+            votes.append((answer.worker_id, frozenset(i for n in chosen if (i := labels.index(n)) is not None)))
+        self._require(obj, votes, issues)
+        return Observed(tuple(votes), None, issues, answers_used=len(votes))
+
+    def fit(self, summaries: Sequence[tuple[str, MultiVotes]], job: JobContext) -> ClassificationModel:
+        index = _Index.of(summaries)
+        n_labels = len(job.require_labels().names)
+        rows = [(index.objects[o], index.workers[w], chosen) for o, votes in summaries for w, chosen in votes]
+        sets: npt.NDArray[np.int8] = np.zeros((len(rows), n_labels), dtype=np.int8)
+        for r, (_, _, chosen) in enumerate(rows):
+            sets[r, list(chosen)] = 1
+        model = MultiLabelDawidSkene().fit(
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            sets,
+            n_tasks=len(index.objects),
+            n_workers=len(index.workers),
+        )
+        return ClassificationModel(index, model)
+
+    def consolidate(
+        self,
+        obj: DatasetObject,
+        observed: Observed[MultiVotes, None],
+        model: ClassificationModel | None,
+        job: JobContext,
+    ) -> ObjectResult:
+        if model is None or observed.summary is None:
+            raise RuntimeError("classification needs its batch model")
+        names = job.require_labels().names
+        ds = model.model
+        assert isinstance(ds, MultiLabelDawidSkene)
+        row = model.index.objects[obj.dataset_object_id]
+        present = np.asarray(ds.posteriors_[row], dtype=np.float64)  # P(label present), per label
+        chosen = [int(i) for i in np.flatnonzero(ds.labels_[row])]
+        decided = np.where(ds.labels_[row], present, 1.0 - present)
+        confidence = round(float(decided.mean()) if len(decided) else 0.0, _DIGITS)
+        class_map = {str(i): names[i] for i in chosen}
+        confidence_map = {str(i): round(float(present[i]), _DIGITS) for i in chosen}
+        quality = model.quality(w for w, _ in observed.summary)
+        label = {
+            "class-ids": chosen,
+            "class-names": [names[i] for i in chosen],
+            "class-map": class_map,
+            "confidence-map": confidence_map,
+            "confidence": confidence,
+            "worker-quality": quality,
+        }
+        metadata = {"class-map": class_map, "confidence-map": confidence_map, "worker-quality": quality}
+        return ObjectResult(
+            obj.dataset_object_id,
+            self._type(obj),
+            label,
+            metadata,
+            confidence=confidence,
+            issues=observed.issues,
+            answers_used=len(observed.summary),
+        )

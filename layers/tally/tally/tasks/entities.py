@@ -1,0 +1,169 @@
+"""Named entities (``<crowd-entity-annotation>``): spans voted by weighted workers
+(:mod:`tally.aggregation.span_vote`), the weights learnt from agreement across the batch.
+
+An answer is ``{"entities": [{"label", "startOffset", "endOffset"}]}`` (character offsets into the
+object's text, end exclusive). A span with a label the job lacks is dropped with a warning; an answer
+whose offsets are not integers, run backwards, or (for inline text) past its end is rejected. An
+answer with no entities is a valid answer: it says there is nothing to mark.
+
+The label keeps the built-in NER output's shape, with a confidence per entity::
+
+    {"annotations": {"entities": [{"label": "person", "startOffset": 0, "endOffset": 4, "confidence": 0.67}],
+                     "labels": [{"label": "person"}, ...]},
+     "confidence": 0.67, "worker-quality": [{"workerId", "weight", "agreement"}]}
+
+An entity's ``confidence`` is the share of the object's answering weight that marked it with its
+label; the object's is the mean over its entities (with none, the share of the weight that marked
+nothing). ``labels`` is the job's label list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..aggregation.span_vote import Span, SpanVote
+from ..errors import AnswerError, ObjectError
+from ..gt.answers import Answer, AnswerIssue
+from ..gt.events import DatasetObject
+from ..gt.response import ObjectResult, TaskType
+from ..labels import LabelSet
+from .base import JobContext, Observed
+
+__all__ = ["NamedEntities"]
+
+_DIGITS = 4
+Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable answer
+
+
+@dataclass(frozen=True)
+class EntityModel:
+    """The fitted span vote and the worker indices it was fitted with."""
+
+    workers: dict[str, int]
+    vote: SpanVote
+
+    def weight(self, worker: str) -> float:
+        return float(self.vote.worker_weights_[self.workers[worker]])
+
+
+def _offset(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        raise AnswerError("an entity's startOffset or endOffset is not a whole number")
+    return int(value)
+
+
+def _spans(answer: Answer, labels: LabelSet, text_length: int | None) -> tuple[tuple[Span, ...], list[str]]:
+    entities = answer.element.get("entities")
+    if not isinstance(entities, list):
+        raise AnswerError("entities is not a list")
+    spans: list[Span] = []
+    unknown: set[str] = set()
+    for item in entities:
+        if not isinstance(item, dict):
+            raise AnswerError("an entity is not an object")
+        start, end = _offset(item.get("startOffset")), _offset(item.get("endOffset"))
+        if start < 0 or end <= start or (text_length is not None and end > text_length):
+            raise AnswerError("an entity's offsets lie outside the text or run backwards")
+        index = labels.index(str(item.get("label")))
+        if index is None:
+            unknown.add(str(item.get("label"))[:64])
+            continue
+        spans.append((index, start, end))
+    warnings = []
+    if unknown:
+        warnings.append(f"entities with labels not among the job's were left out: {', '.join(sorted(unknown)[:5])}")
+    return tuple(sorted(set(spans))), warnings
+
+
+class NamedEntities:
+    name = "named-entity"
+    type = TaskType.NAMED_ENTITY_RECOGNITION.value
+    uses_batch_model = True
+    needs_labels = True
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element.get("entities"), list)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(e["label"]), None) for e in element["entities"] if isinstance(e, dict) and "label" in e]
+
+    def prepare(self, job: JobContext) -> None:
+        job.require_labels()
+
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[Spans, None]:
+        labels = job.require_labels()
+        text = obj.data_object.content
+        issues: list[AnswerIssue] = []
+        usable: list[tuple[str, tuple[Span, ...]]] = []
+        for answer in answers:
+            try:
+                spans, warnings = _spans(answer, labels, None if text is None else len(text))
+            except AnswerError as exc:
+                issues.append(AnswerIssue(answer.worker_id, str(exc)))
+                continue
+            usable.append((answer.worker_id, spans))
+            issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in warnings)
+        if not usable:
+            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+        return Observed(tuple(usable), None, issues, answers_used=len(usable))
+
+    def fit(self, summaries: Sequence[tuple[str, Spans]], job: JobContext) -> EntityModel:
+        workers: dict[str, int] = {}
+        for _, answers in summaries:
+            for worker, _ in answers:
+                workers.setdefault(worker, len(workers))
+        objects = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
+        return EntityModel(workers, SpanVote().fit(objects))
+
+    def consolidate(
+        self, obj: DatasetObject, observed: Observed[Spans, None], model: EntityModel | None, job: JobContext
+    ) -> ObjectResult:
+        if model is None or observed.summary is None:
+            raise RuntimeError("named entities need their batch model")
+        names = job.require_labels().names
+        answers = [(model.workers[w], spans) for w, spans in observed.summary]
+        weights = {model.workers[w]: model.weight(w) for w, _ in observed.summary}
+        entities = model.vote.vote(answers, weights)
+        total = sum(weights.values())
+        if entities:
+            confidence = sum(e.confidence for e in entities) / len(entities)
+        else:
+            empty = sum(weights[i] for i, spans in answers if not spans)
+            confidence = empty / total if total > 0 else 0.0
+        confidence = round(confidence, _DIGITS)
+        quality = []
+        for worker, _ in observed.summary:
+            agreement = float(model.vote.worker_agreement_[model.workers[worker]])
+            quality.append(
+                {
+                    "workerId": worker,
+                    "weight": round(model.weight(worker), _DIGITS),
+                    "agreement": None if math.isnan(agreement) else round(agreement, _DIGITS),
+                }
+            )
+        annotations = {
+            "entities": [
+                {
+                    "label": names[e.label],
+                    "startOffset": e.start,
+                    "endOffset": e.end,
+                    "confidence": round(e.confidence, _DIGITS),
+                }
+                for e in entities
+            ],
+            "labels": [{"label": n} for n in names],
+        }
+        label = {"annotations": annotations, "confidence": confidence, "worker-quality": quality}
+        metadata = {"confidence": confidence, "entities": len(entities), "worker-quality": quality}
+        return ObjectResult(
+            obj.dataset_object_id,
+            self.type,
+            label,
+            metadata,
+            confidence=confidence,
+            issues=observed.issues,
+            answers_used=len(observed.summary),
+        )
