@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -160,3 +161,38 @@ def _described(uri: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def coral_line() -> dict[str, Any]:
+    path = SHARED / "data" / "real" / "coral-classification-output-manifest" / "output.manifest"
+    line: dict[str, Any] = json.loads(path.read_text().splitlines()[0])
+    return line
+
+
+def test_a_built_in_classification_label_becomes_the_initial_value() -> None:
+    line = coral_line()  # a real built-in image-classification output line: "test-label-dianthus": 1
+    response = pre_annotate({"dataObject": line})
+    assert response["taskInput"]["initialValue"] == {"label": "Probably yes"}
+    assert response["taskInput"]["labels"] == ["Probably yes"]
+    assert response["isHumanAnnotationRequired"] is True
+
+
+def test_tally_multi_label_output_and_labels_under_metadata_are_read() -> None:
+    line = {
+        "source": "A dog and a bird.",
+        "metadata": {"labels": ["Dog", "Cat", "Bird"]},
+        "animals": {"class-ids": [0, 2], "class-names": ["Dog", "Bird"]},
+        "animals-metadata": {
+            "type": "groundtruth/text-classification-multilabel",
+            "creation-date": "2026-11-01T00:00:00",
+        },
+    }
+    task_input = pre_annotate({"dataObject": line})["taskInput"]
+    assert task_input["labels"] == ["Dog", "Cat", "Bird"]
+    assert task_input["initialValue"] == {"labels": ["Dog", "Bird"]}
+    built_in = {
+        "source-ref": "s3://b/i.jpg",
+        "animals": [2],
+        "animals-metadata": {"type": "groundtruth/image-classification-multilabel", "class-map": {"2": "Bird"}},
+    }
+    assert pre_annotate({"dataObject": built_in})["taskInput"]["initialValue"] == {"labels": ["Bird"]}

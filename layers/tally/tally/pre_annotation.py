@@ -8,9 +8,9 @@ Response::
                    "initialValue": {"src": <prior mask URI>, "labelMappings": {...}}},  # adjustment jobs
      "isHumanAnnotationRequired": true}
 
-``labels`` come from the first of: a ``labels`` list of strings on the manifest line; the labels
-configured for the deployment (``TALLY_LABELS``); the job's label category file (through
-``DescribeLabelingJob``, cached per container); the classes of a prior segmentation label on the
+``labels`` come from the first of: a ``labels`` list of strings on the manifest line (or under its
+``metadata``); the labels configured for the deployment (``TALLY_LABELS``); the job's label category
+file (through ``DescribeLabelingJob``, cached per container); the classes of a prior label on the
 line. With none of these, ``labels`` is ``[]`` and a warning is logged (the template may list its
 labels itself).
 
@@ -18,7 +18,10 @@ A line carrying a prior semantic-segmentation label (Ground Truth's built-in ``<
 ``<attr>-ref-metadata``, or tally's own ``<attr>`` with ``mask-ref``) gets that mask as
 ``initialValue``: ``src`` is its S3 URI (the template applies ``grant_read_access``) and
 ``labelMappings`` its classes' colours, background left out, as ``<crowd-semantic-segmentation
-initial-value>`` expects. When several are present, the newest ``creation-date`` wins.
+initial-value>`` expects. A line without one but with a prior classification label (built-in: the
+integer class with ``class-name`` in its metadata, or a list of integers with ``class-map``; tally's
+own: ``class-name`` / ``class-names`` in the label) gets ``{"label": name}`` or ``{"labels": [names]}``
+for a chained job's template to pre-select. When several are present, the newest ``creation-date`` wins.
 
 A line with neither ``source-ref`` nor ``source`` gets ``isHumanAnnotationRequired: false`` and a
 logged reason; nothing here raises.
@@ -36,7 +39,7 @@ from .gt.response import TaskType
 from .labels import BACKGROUND
 from .settings import Settings
 
-__all__ = ["pre_annotate", "prior_segmentation"]
+__all__ = ["pre_annotate", "prior_classification", "prior_segmentation"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +68,48 @@ def prior_segmentation(line: Mapping[str, Any]) -> dict[str, Any] | None:
     return max(found, key=lambda item: item[0])[1] if found else None
 
 
+_SINGLE = (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
+_MULTI = (TaskType.IMAGE_CLASSIFICATION_MULTILABEL, TaskType.TEXT_CLASSIFICATION_MULTILABEL)
+
+
+def _class_names(value: Any, meta: Mapping[str, Any]) -> list[str] | None:
+    """The classes of one prior classification label: built-in (an integer or a list of integers with
+    ``class-name`` or ``class-map`` in the metadata) or tally's own (a dict with ``class-name`` or
+    ``class-names``)."""
+    if isinstance(value, dict):
+        names = value.get("class-names", [value.get("class-name")] if "class-name" in value else None)
+        return [str(n) for n in names] if isinstance(names, list) else None
+    if meta.get("type") in _SINGLE:
+        name = meta.get("class-name")
+        return [str(name)] if isinstance(name, str) else None
+    class_map = meta.get("class-map")
+    if isinstance(value, list) and isinstance(class_map, dict):
+        return [str(class_map[str(i)]) for i in value if str(i) in class_map]
+    return None
+
+
+def prior_classification(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest prior classification label on a manifest line, as an ``initialValue``:
+    ``{"label": name}`` (single-label) or ``{"labels": [names]}`` (multi-label)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for key, meta in line.items():
+        if not key.endswith("-metadata") or not isinstance(meta, dict) or meta.get("type") not in (*_SINGLE, *_MULTI):
+            continue
+        names = _class_names(line.get(key.removesuffix("-metadata")), meta)
+        if names is None:
+            continue
+        initial = {"labels": names} if meta.get("type") in _MULTI else {"label": names[0]} if names else None
+        if initial is not None:
+            found.append((str(meta.get("creation-date", "")), initial))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
 def _line_labels(line: Mapping[str, Any]) -> list[str] | None:
-    labels = line.get("labels")
-    if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
-        return list(labels)
+    """Labels listed on the line itself: ``labels``, or ``metadata.labels``."""
+    metadata = line.get("metadata")
+    for labels in (line.get("labels"), metadata.get("labels") if isinstance(metadata, dict) else None):
+        if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
+            return list(labels)
     return None
 
 
@@ -90,10 +131,10 @@ def pre_annotate(
     if not isinstance(task_object, str) or not task_object:
         logger.warning("no human annotation: the manifest line has neither source-ref nor source")
         return {"taskInput": {"manifestLine": line}, "isHumanAnnotationRequired": False}
-    prior = prior_segmentation(line)
+    prior = prior_segmentation(line) or prior_classification(line)
     labels = _line_labels(line) or (list(settings.labels) if settings.labels else None) or job_labels()
     if not labels and prior:
-        labels = list(prior["labelMappings"])
+        labels = list(prior.get("labelMappings") or prior.get("labels") or [prior.get("label")])
     if not labels:
         logger.warning("no labels for the task: none on the line, configured, or in the job's label file")
     task_input: dict[str, Any] = {"taskObject": task_object, "labels": list(labels or []), "manifestLine": line}
