@@ -31,8 +31,9 @@ def max_similarity_assignment(similarity: npt.ArrayLike, min_similarity: float =
     maximum-weight matching over the pairs at or above the threshold (a pair below it never displaces
     one above it).
 
-    Ties between equally good assignments are broken deterministically (the same matrix always gives
-    the same answer), not by any documented preference.
+    Tie rule: among assignments whose totals differ by less than ``1e-9`` (relative to the largest
+    score), the one whose pairs have the smallest sum of row-major positions ``row × n_cols + col``
+    wins, so one column tied between two rows goes to the earlier row.
 
     Args:
         similarity: ``(n_rows, n_cols)`` finite scores, larger is better.
@@ -50,6 +51,8 @@ def max_similarity_assignment(similarity: npt.ArrayLike, min_similarity: float =
         ([0, 1], [1, 0])
         >>> max_similarity_assignment([[0.9, 0.2]], min_similarity=0.5)[1].tolist()
         [0]
+        >>> max_similarity_assignment([[0.7], [0.7]])[0].tolist()  # a tie: the earlier row
+        [0]
     """
     scores = np.asarray(similarity, dtype=np.float64)
     if scores.ndim != 2:
@@ -63,6 +66,8 @@ def max_similarity_assignment(similarity: npt.ArrayLike, min_similarity: float =
     transposed = n_rows > n_cols
     valid = scores >= min_similarity
     worth = np.where(valid, scores, 0.0) if np.isfinite(min_similarity) else scores
+    positions = np.arange(n_rows * n_cols, dtype=np.float64).reshape(n_rows, n_cols) / (n_rows * n_cols)
+    worth = worth - 1e-9 * max(1.0, float(np.abs(worth).max())) * positions
     cost = -(worth.T if transposed else worth)
     col_of_row = _hungarian(cost)
     rows = np.arange(cost.shape[0], dtype=np.intp)

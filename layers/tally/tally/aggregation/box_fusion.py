@@ -103,7 +103,7 @@ def huber_location(
     for _ in range(n_iter):
         u = np.abs(data - location) / scale
         h = w[:, None] * np.minimum(1.0, k / np.maximum(u, 1e-12))
-        location = (h * data).sum(axis=0) / h.sum(axis=0)
+        location = location + (h * (data - location)).sum(axis=0) / h.sum(axis=0)  # exact when all agree
     return location
 
 
