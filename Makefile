@@ -87,3 +87,9 @@ $(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.stamp
 
 bench-quality: $(VENV)/.bench-stamp
 	PYTHONPATH=. $(PY) bench/quality.py $(QUALITY_ARGS)
+
+# Geometric benchmark: boxes against ensemble-boxes' weighted boxes fusion and the plain mean, keypoints,
+# and timings (figures for docs/geometry.md). `make bench-boxes BOXES_ARGS=--quick` for a tiny run.
+.PHONY: bench-boxes
+bench-boxes: $(VENV)/.bench-stamp
+	PYTHONPATH=. $(PY) bench/boxes.py $(BOXES_ARGS)

@@ -23,10 +23,19 @@ unmatched item of a two-answer object counts half: the partner may have missed i
 share of clusters the other workers agreed on (at least half of them, at least one) that the worker
 also drew (half an opportunity when the only other worker drew it alone); *agreement* — the mean
 similarity of the worker's matched items to the other members. Each rate is shrunk toward the
-batch's pooled rate by ``prior_strength`` pseudo-items. The keep weight is
-``min(1, precision / ((1 - tolerance) × best precision))``: careful workers within ``tolerance`` of
-the best weigh exactly 1, so small differences between careful workers never drop an item. The
-fusion weight multiplies it by the same ratio on agreement. Workers not seen by ``fit`` weigh 1.
+batch's pooled rate by ``prior_strength`` pseudo-items. The keep weight rises linearly from 0.01 at
+``zero_precision`` (½: half the worker's items unmatched) to 1 at ``(1 - tolerance) × best
+precision`` and stays 1 above it: careful workers within ``tolerance`` of the best weigh exactly 1,
+so small differences between careful workers never drop an item. The fusion weight multiplies it by
+``min(1, agreement / ((1 - tolerance) × best agreement))``. Workers not seen by ``fit`` weigh 1.
+
+**Duplicates** (boxes and keypoints, objects with two answers or more). One worker's second box on
+an object opens a cluster of its own; when two such workers' extra boxes match each other, that
+cluster can reach half. A kept cluster is dropped as a duplicate when a stronger kept cluster (higher
+support, then agreement) of the same label overlaps its fused item by ``min_similarity`` or more and
+every one of its workers also drew the stronger one — non-maximum suppression as detectors apply it,
+restricted to items the same workers drew twice. Instance maps cannot hold one worker's two masks on
+the same pixels, so instances skip this step; a single answer is kept as it is.
 
 **Fuse.** Boxes: :class:`~tally.aggregation.box_fusion.BoxFusion` (robust weighted average of each
 edge). Keypoints: weighted median of each coordinate. Instances: pixel vote inside the cluster
@@ -103,6 +112,8 @@ class Consolidated:
     agreement: FloatArray
     workers: list[tuple[str, ...]]
     """Per item, the workers whose items were fused into it."""
+    members: list[tuple[tuple[int, int], ...]]
+    """Per item, its members as ``(answer index, item index)`` pairs (same order as ``workers``)."""
 
 
 @dataclass
@@ -133,6 +144,8 @@ class GeometricConsolidation:
     """A cluster stays when its workers' weighted share of the answering workers reaches this."""
     tolerance: float = 0.1
     """Workers whose rate is within this fraction of the best worker's weigh the same (1)."""
+    zero_precision: float = 0.5
+    """Precision at which a worker's keep weight reaches its floor (0.01): half its items unmatched."""
     prior_strength: float = 4.0
     """Pseudo-items pulling each worker's rates toward the batch's pooled rate."""
     keypoint_sigma: float = 0.02
@@ -182,10 +195,15 @@ class GeometricConsolidation:
         self.agreement_ = ev.rates(ev.agree_sum, ev.agree_n, self.prior_strength)
         best_p = max(self.precision_.values(), default=1.0)
         best_a = max(self.agreement_.values(), default=1.0)
+        full = (1.0 - self.tolerance) * best_p  # precision from which a worker weighs 1
         for w in workers:
-            keep = min(1.0, self.precision_[w] / max((1.0 - self.tolerance) * best_p, _EPS))
+            if full - self.zero_precision > 0.05:
+                keep = (self.precision_[w] - self.zero_precision) / (full - self.zero_precision)
+            else:  # nobody in the batch is clearly better than the zero point: no basis to weigh
+                keep = 1.0
+            keep = float(np.clip(keep, 0.01, 1.0))
             fusion = keep * min(1.0, self.agreement_[w] / max((1.0 - self.tolerance) * best_a, _EPS))
-            self.worker_weights_[w] = max(keep, 0.01)
+            self.worker_weights_[w] = keep
             self.fusion_weights_[w] = max(fusion, 0.01)
 
     # ------------------------------------------------------------------ predict
@@ -207,6 +225,9 @@ class GeometricConsolidation:
                 support.append(float(share))
         agreement = [_agreement(c, sims, fuse_w) for c in kept]
         geometry, order = self._fuse(obj, kept, fuse_w)
+        if self.kind != "instances" and len(answers) > 1:
+            order = self._without_duplicates(obj, kept, support, agreement, geometry)
+            geometry = geometry[order]
         return Consolidated(
             labels=[kept[i].label for i in order],
             geometry=geometry,
@@ -214,6 +235,7 @@ class GeometricConsolidation:
             support=np.array([support[i] for i in order], dtype=np.float64),
             agreement=np.array([agreement[i] for i in order], dtype=np.float64),
             workers=[tuple(answers[a].worker for a, _ in kept[i].members) for i in order],
+            members=[kept[i].members for i in order],
         )
 
     def fit_predict(self, objects: Sequence[ObjectItems]) -> list[Consolidated]:
@@ -243,7 +265,7 @@ class GeometricConsolidation:
         if self.kind == "boxes":
             return lambda a, b: box_iou(answers[a].geometry, answers[b].geometry)
         if self.kind == "keypoints":
-            sigma = max(self.keypoint_sigma * float(np.hypot(obj.width, obj.height)), _EPS)
+            sigma = self._sigma(obj)
             return lambda a, b: point_similarity(answers[a].geometry, answers[b].geometry, sigma)
         maps = [np.asarray(a.geometry) for a in answers]
         return lambda a, b: instance_iou(maps[a], len(answers[a].labels), maps[b], len(answers[b].labels))
@@ -265,13 +287,40 @@ class GeometricConsolidation:
             out[k] = self.box_fusion.fuse(items, w) if self.kind == "boxes" else weighted_median(items, w)
         return out, list(range(len(kept)))
 
+    def _without_duplicates(
+        self,
+        obj: ObjectItems,
+        kept: Sequence[Cluster],
+        support: Sequence[float],
+        agreement: Sequence[float],
+        fused: npt.NDArray[np.generic],
+    ) -> list[int]:
+        """Indices of the kept clusters that are not duplicates of a stronger one (module docstring)."""
+        items = np.asarray(fused, dtype=np.float64)
+        similar = box_iou(items, items) if self.kind == "boxes" else point_similarity(items, items, self._sigma(obj))
+        accepted: list[int] = []
+        for i in sorted(range(len(kept)), key=lambda i: (-support[i], -agreement[i], i)):
+            workers = {a for a, _ in kept[i].members}
+            duplicate = any(
+                kept[j].label == kept[i].label
+                and workers <= {a for a, _ in kept[j].members}
+                and similar[i, j] >= self.min_similarity
+                for j in accepted
+            )
+            if not duplicate:
+                accepted.append(i)
+        return sorted(accepted)
+
+    def _sigma(self, obj: ObjectItems) -> float:
+        return max(self.keypoint_sigma * float(np.hypot(obj.width, obj.height)), _EPS)
+
     def _empty(self, obj: ObjectItems) -> Consolidated:
         if self.kind == "instances":
             geometry: npt.NDArray[np.generic] = np.zeros((obj.height, obj.width), dtype=np.int32)
         else:
             geometry = np.zeros((0, 4 if self.kind == "boxes" else 2), dtype=np.float64)
         empty = np.zeros(0, dtype=np.float64)
-        return Consolidated([], geometry, empty, empty.copy(), empty.copy(), [])
+        return Consolidated([], geometry, empty, empty.copy(), empty.copy(), [], [])
 
 
 def _pair_value(sims: dict[tuple[int, int], FloatArray], a: int, i: int, b: int, j: int) -> float:
