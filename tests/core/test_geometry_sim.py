@@ -29,7 +29,7 @@ def test_a_careful_crowd_gives_back_every_box_and_nothing_else() -> None:
     for sim, result in zip(batch, results, strict=True):
         assert sorted(map(str, result.labels)) == sorted(sim.truth_labels)
         iou = box_iou(result.geometry, sim.truth)
-        rows, cols = max_similarity_assignment(iou, 0.8)
+        rows, _ = max_similarity_assignment(iou, 0.8)
         assert len(rows) == len(sim.truth_labels)
 
 
@@ -60,5 +60,5 @@ def test_careful_instances_overlap_the_truth() -> None:
         fused = np.asarray(result.geometry)
         iou = instance_iou(fused, len(result.labels), truth_map, len(truth_labels))
         visible = np.bincount(truth_map.ravel(), minlength=len(truth_labels) + 1)[1:] > 50
-        rows, cols = max_similarity_assignment(iou, 0.7)
+        _, cols = max_similarity_assignment(iou, 0.7)
         assert set(np.flatnonzero(visible).tolist()) <= set(cols.tolist())
