@@ -250,14 +250,19 @@ def tune() -> None:
     """The scan behind the defaults, on the tuning seeds only."""
     candidates: dict[str, Method] = {
         "default": tally_method(),
+        "n_iter=2": tally_method(n_iter=2),
         "min_similarity=0.4": tally_method(min_similarity=0.4),
         "min_similarity=0.6": tally_method(min_similarity=0.6),
         "huber k=1.0": tally_method(box_fusion=BoxFusion(k=1.0)),
+        "huber k=1.5": tally_method(box_fusion=BoxFusion(k=1.5)),
+        "huber k=2.0": tally_method(box_fusion=BoxFusion(k=2.0)),
         "huber k=2.5": tally_method(box_fusion=BoxFusion(k=2.5)),
         "scale_floor=0.01": tally_method(box_fusion=BoxFusion(scale_floor=0.01)),
+        "scale_floor=0.03": tally_method(box_fusion=BoxFusion(scale_floor=0.03)),
         "scale_floor=0.06": tally_method(box_fusion=BoxFusion(scale_floor=0.06)),
-        "tolerance=0.2": tally_method(tolerance=0.2),
+        "k=2.0, scale_floor=0.045": tally_method(box_fusion=BoxFusion(k=2.0, scale_floor=0.045)),
         "tolerance=0.05": tally_method(tolerance=0.05),
+        "tolerance=0.2": tally_method(tolerance=0.2),
         "zero_precision=0": tally_method(zero_precision=0.0),
         "WBF": wbf_method,
     }

@@ -65,6 +65,11 @@ def max_similarity_assignment(similarity: npt.ArrayLike, min_similarity: float =
         return empty, empty
     transposed = n_rows > n_cols
     valid = scores >= min_similarity
+    if (valid.sum(axis=0) <= 1).all() and (valid.sum(axis=1) <= 1).all():
+        # no row or column has a choice to make (the usual case for well separated items): the valid
+        # pairs are the assignment
+        rows, cols = np.nonzero(valid)
+        return rows.astype(np.intp), cols.astype(np.intp)
     worth = np.where(valid, scores, 0.0) if np.isfinite(min_similarity) else scores
     positions = np.arange(n_rows * n_cols, dtype=np.float64).reshape(n_rows, n_cols) / (n_rows * n_cols)
     worth = worth - 1e-9 * max(1.0, float(np.abs(worth).max())) * positions

@@ -28,6 +28,7 @@ __all__ = [
     "boxes_to_ltwh",
     "huber_location",
     "weighted_median",
+    "weighted_medians",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -58,18 +59,36 @@ def weighted_median(values: npt.ArrayLike, weights: npt.ArrayLike | None = None)
     w = np.ones(k) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (k,) or not (w > 0).all():
         raise ValueError(f"need {k} positive weights, got {w.tolist()}")
-    order = np.argsort(table, axis=0, kind="stable")
-    ranked = np.take_along_axis(table, order, axis=0)
-    cumulative = np.cumsum(w[order], axis=0)
-    half = cumulative[-1] / 2.0
-    tol = 1e-12 * cumulative[-1]
-    idx = np.argmax(cumulative >= half - tol, axis=0)
-    cols = np.arange(table.shape[1])
-    result = ranked[idx, cols]
-    on_half = np.abs(cumulative[idx, cols] - half) <= tol
-    following = ranked[np.minimum(idx + 1, k - 1), cols]
-    fused: FloatArray = np.where(on_half & (idx + 1 < k), (result + following) / 2.0, result)
+    fused: FloatArray = weighted_medians(table[None], w[None])[0]
     return fused[0:1].reshape(()) if flat else fused
+
+
+def weighted_medians(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """:func:`weighted_median` of each ``(K, D)`` slice of ``(C, K, D)`` values at once: ``(C, D)``.
+
+    ``weights`` is ``(C, K)``; a zero weight marks padding (a slice with fewer than ``K`` values).
+
+    Examples:
+        >>> values = np.array([[[1.0], [5.0], [0.0]], [[2.0], [4.0], [9.0]]])
+        >>> weighted_medians(values, np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])).tolist()
+        [[3.0], [4.0]]
+    """
+    pads = weights <= 0
+    table = np.where(pads[:, :, None], np.inf, values)  # padding sorts last and is never chosen
+    order = np.argsort(table, axis=1, kind="stable")
+    ranked = np.take_along_axis(table, order, axis=1)
+    cumulative = np.cumsum(np.take_along_axis(np.broadcast_to(weights[:, :, None], table.shape), order, axis=1), axis=1)
+    total = cumulative[:, -1:, :]
+    half = total / 2.0
+    tol = 1e-12 * total
+    idx = np.argmax(cumulative >= half - tol, axis=1)[:, None, :]
+    result = np.take_along_axis(ranked, idx, axis=1)[:, 0, :]
+    on_half = (np.abs(np.take_along_axis(cumulative, idx, axis=1) - half) <= tol)[:, 0, :]
+    following = np.take_along_axis(ranked, np.minimum(idx + 1, table.shape[1] - 1), axis=1)[:, 0, :]
+    with np.errstate(invalid="ignore"):
+        midpoint = (result + following) / 2.0
+    fused: FloatArray = np.where(on_half & np.isfinite(following), midpoint, result)
+    return fused
 
 
 def huber_location(
@@ -97,13 +116,23 @@ def huber_location(
     if data.ndim != 2:
         raise ValueError("huber_location expects a (k, d) array")
     w = np.ones(data.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    location = weighted_median(data, w)
-    spread = weighted_median(np.abs(data - location), w) * _MAD_TO_SIGMA
-    scale = np.maximum(spread, np.broadcast_to(np.asarray(scale_floor, dtype=np.float64), spread.shape))
+    floor = np.broadcast_to(np.asarray(scale_floor, dtype=np.float64), data.shape[1:])
+    location: FloatArray = _huber_many(data[None], w[None], floor[None], k, n_iter)[0]
+    return location
+
+
+def _huber_many(values: FloatArray, weights: FloatArray, floor: FloatArray, k: float, n_iter: int) -> FloatArray:
+    """:func:`huber_location` of each ``(K, D)`` slice of ``(C, K, D)`` values (zero weight: padding);
+    ``floor`` is ``(C, D)``."""
+    location = weighted_medians(values, weights)
+    residual = np.abs(values - location[:, None, :])
+    scale = np.maximum(weighted_medians(residual, weights) * _MAD_TO_SIGMA, floor)
+    w = weights[:, :, None]
     for _ in range(n_iter):
-        u = np.abs(data - location) / scale
-        h = w[:, None] * np.minimum(1.0, k / np.maximum(u, 1e-12))
-        location = location + (h * (data - location)).sum(axis=0) / h.sum(axis=0)  # exact when all agree
+        deviation = values - location[:, None, :]
+        u = np.abs(deviation) / scale[:, None, :]
+        h = w * np.minimum(1.0, k / np.maximum(u, 1e-12))
+        location = location + (h * deviation).sum(axis=1) / h.sum(axis=1)  # exact when all agree
     return location
 
 
@@ -132,16 +161,29 @@ class BoxFusion:
 
     def fuse(self, boxes: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
         """The fused ``(4,)`` box of a ``(k, 4)`` cluster with positive ``(k,)`` weights."""
-        data = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        data = np.asarray(boxes, dtype=np.float64).reshape(1, -1, 4)
+        fused: FloatArray = self.fuse_many(data, np.asarray(weights, dtype=np.float64).reshape(1, -1))[0]
+        return fused
+
+    def fuse_many(self, boxes: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
+        """Fuse ``C`` clusters at once: ``(C, K, 4)`` boxes, ``(C, K)`` weights, zero weight for padding
+        (clusters smaller than ``K``); returns ``(C, 4)``."""
+        data = np.asarray(boxes, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
-        if len(data) == 1:
-            single: FloatArray = data[0].copy()
-            return single
-        median = weighted_median(data, w)
-        width = max(median[2] - median[0], 1.0)
-        height = max(median[3] - median[1], 1.0)
-        floor = self.scale_floor * np.array([width, height, width, height])
-        return huber_location(data, w, k=self.k, scale_floor=floor, n_iter=self.n_iter)
+        if data.ndim != 3 or data.shape[2] != 4 or w.shape != data.shape[:2]:
+            raise ValueError(f"need (C, K, 4) boxes and (C, K) weights, got {data.shape} and {w.shape}")
+        if data.shape[0] == 0:
+            return np.zeros((0, 4))
+        if not (w.max(axis=1) > 0).all():
+            raise ValueError("every cluster needs a positive weight")
+        median = weighted_medians(data, w)
+        width = np.maximum(median[:, 2] - median[:, 0], 1.0)
+        height = np.maximum(median[:, 3] - median[:, 1], 1.0)
+        floor = self.scale_floor * np.stack([width, height, width, height], axis=1)
+        fused = _huber_many(data, w, floor, self.k, self.n_iter)
+        single = (w > 0).sum(axis=1) == 1  # one box: itself, exactly
+        fused[single] = data[single, np.argmax(w[single] > 0, axis=1)]
+        return fused
 
 
 def boxes_from_ltwh(boxes: npt.ArrayLike, width: float, height: float) -> tuple[FloatArray, npt.NDArray[np.bool_]]:

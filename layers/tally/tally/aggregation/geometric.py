@@ -52,16 +52,16 @@ https://doi.org/10.1109/CVPRW.2010.5543189.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from .box_fusion import BoxFusion, weighted_median
+from .box_fusion import BoxFusion, weighted_medians
 from .instance_fusion import fuse_instances, instance_boxes
-from .matching import Cluster, box_iou, instance_iou, match_items, point_similarity
+from .matching import Cluster, box_iou, instance_iou, item_offsets, match_items, point_similarity
 
 __all__ = [
     "Consolidated",
@@ -72,7 +72,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["boxes", "keypoints", "instances"]
-_PairSimilarity = Callable[[int, int], "FloatArray"]
 _EPS = 1e-9
 
 
@@ -150,8 +149,9 @@ class GeometricConsolidation:
     """Pseudo-items pulling each worker's rates toward the batch's pooled rate."""
     keypoint_sigma: float = 0.02
     """Keypoint similarity scale σ, as a fraction of the image diagonal."""
-    n_iter: int = 2
-    """Rounds of matching and re-estimating the weights in :meth:`fit`."""
+    n_iter: int = 1
+    """Rounds of matching and re-estimating the weights in :meth:`fit` (later rounds match with the
+    weights of the round before; a second round changed nothing measurable on the tuning crowds)."""
     box_fusion: BoxFusion = field(default_factory=BoxFusion)
     """How a cluster of boxes becomes one box."""
 
@@ -244,31 +244,33 @@ class GeometricConsolidation:
         return [self.predict(obj) for obj in objects]
 
     # ------------------------------------------------------------------ internals
-    def _match(self, obj: ObjectItems) -> tuple[list[Cluster], dict[tuple[int, int], FloatArray]]:
+    def _match(self, obj: ObjectItems) -> tuple[list[Cluster], _Pairs]:
         answers = obj.answers
-        sims: dict[tuple[int, int], FloatArray] = {}
-        similarity = self._similarity(obj)
-
-        def pair(a: int, b: int) -> FloatArray:
-            matrix = similarity(a, b)
-            sims[(a, b)] = matrix
-            return matrix
-
+        labels = [a.labels for a in answers]
+        pairs = _Pairs(self._similarity(obj), item_offsets(labels))
         keys = [f"{a.worker}\x00{i:06d}" for i, a in enumerate(answers)]
         weights = [self.worker_weights_.get(a.worker, 1.0) for a in answers]
-        labels = [a.labels for a in answers]
-        clusters = match_items(labels, pair, keys=keys, weights=weights, min_similarity=self.min_similarity)
-        return clusters, sims
+        clusters = match_items(labels, pairs.matrix, keys=keys, weights=weights, min_similarity=self.min_similarity)
+        return clusters, pairs
 
-    def _similarity(self, obj: ObjectItems) -> _PairSimilarity:
+    def _similarity(self, obj: ObjectItems) -> FloatArray:
+        """Similarities between all items of all answers, concatenated in answer order."""
         answers = obj.answers
         if self.kind == "boxes":
-            return lambda a, b: box_iou(answers[a].geometry, answers[b].geometry)
+            return box_iou(*[np.concatenate([np.asarray(a.geometry).reshape(-1, 4) for a in answers])] * 2)
         if self.kind == "keypoints":
-            sigma = self._sigma(obj)
-            return lambda a, b: point_similarity(answers[a].geometry, answers[b].geometry, sigma)
-        maps = [np.asarray(a.geometry) for a in answers]
-        return lambda a, b: instance_iou(maps[a], len(answers[a].labels), maps[b], len(answers[b].labels))
+            points = np.concatenate([np.asarray(a.geometry).reshape(-1, 2) for a in answers])
+            return point_similarity(points, points, self._sigma(obj))
+        offsets = item_offsets([a.labels for a in answers])
+        matrix = np.zeros((offsets[-1], offsets[-1]))
+        for a in range(len(answers)):
+            for b in range(a + 1, len(answers)):
+                if len(answers[a].labels) and len(answers[b].labels):
+                    n_a, n_b = len(answers[a].labels), len(answers[b].labels)
+                    block = instance_iou(np.asarray(answers[a].geometry), n_a, np.asarray(answers[b].geometry), n_b)
+                    matrix[offsets[a] : offsets[a + 1], offsets[b] : offsets[b + 1]] = block
+                    matrix[offsets[b] : offsets[b + 1], offsets[a] : offsets[a + 1]] = block.T
+        return matrix
 
     def _fuse(
         self, obj: ObjectItems, kept: Sequence[Cluster], weights: FloatArray
@@ -277,15 +279,20 @@ class GeometricConsolidation:
         if self.kind == "instances":
             maps = [np.asarray(a.geometry) for a in answers]
             boxes = [instance_boxes(m, len(a.labels)) for m, a in zip(maps, answers, strict=True)]
-            fused, order, _ = fuse_instances(maps, [c.members for c in kept], weights.tolist(), boxes)
-            return fused, order
+            instance_map, order, _ = fuse_instances(maps, [c.members for c in kept], weights.tolist(), boxes)
+            return instance_map, order
         width = 4 if self.kind == "boxes" else 2
-        out = np.zeros((len(kept), width), dtype=np.float64)
+        if not kept:
+            return np.zeros((0, width)), []
+        size = max(len(c.members) for c in kept)
+        items = np.zeros((len(kept), size, width))
+        w = np.zeros((len(kept), size))
         for k, cluster in enumerate(kept):
-            items = np.array([np.asarray(answers[a].geometry, dtype=np.float64)[i] for a, i in cluster.members])
-            w = weights[[a for a, _ in cluster.members]]
-            out[k] = self.box_fusion.fuse(items, w) if self.kind == "boxes" else weighted_median(items, w)
-        return out, list(range(len(kept)))
+            for m, (a, i) in enumerate(cluster.members):
+                items[k, m] = np.asarray(answers[a].geometry)[i]
+                w[k, m] = weights[a]
+        fused = self.box_fusion.fuse_many(items, w) if self.kind == "boxes" else weighted_medians(items, w)
+        return fused, list(range(len(kept)))
 
     def _without_duplicates(
         self,
@@ -323,24 +330,32 @@ class GeometricConsolidation:
         return Consolidated([], geometry, empty, empty.copy(), empty.copy(), [], [])
 
 
-def _pair_value(sims: dict[tuple[int, int], FloatArray], a: int, i: int, b: int, j: int) -> float:
-    if (a, b) in sims:
-        return float(sims[(a, b)][i, j])
-    return float(sims[(b, a)][j, i])
+@dataclass(frozen=True)
+class _Pairs:
+    """The similarity matrix of one object's items and where each answer's items start in it."""
+
+    matrix: FloatArray
+    offsets: npt.NDArray[np.intp]
 
 
-def _agreement(cluster: Cluster, sims: dict[tuple[int, int], FloatArray], weights: FloatArray) -> float:
+def _pair_value(sims: _Pairs, a: int, i: int, b: int, j: int) -> float:
+    return float(sims.matrix[sims.offsets[a] + i, sims.offsets[b] + j])
+
+
+def _members_block(cluster: Cluster, sims: _Pairs) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The answers of a cluster's members and the similarities between the members."""
+    answers = np.array([a for a, _ in cluster.members], dtype=np.intp)
+    rows = np.array([sims.offsets[a] + i for a, i in cluster.members], dtype=np.intp)
+    return answers, sims.matrix[np.ix_(rows, rows)]
+
+
+def _agreement(cluster: Cluster, sims: _Pairs, weights: FloatArray) -> float:
     """Weighted mean similarity over the pairs of a cluster's members; 0 for a lone item."""
-    members = cluster.members
-    total = 0.0
-    mass = 0.0
-    for x in range(len(members)):
-        for y in range(x + 1, len(members)):
-            (a, i), (b, j) = members[x], members[y]
-            w = weights[a] * weights[b]
-            total += w * _pair_value(sims, a, i, b, j)
-            mass += w
-    return total / mass if mass > 0 else 0.0
+    if len(cluster.members) < 2:
+        return 0.0
+    answers, block = _members_block(cluster, sims)
+    pair_weights = np.triu(np.outer(weights[answers], weights[answers]), k=1)
+    return float((pair_weights * block).sum() / pair_weights.sum())
 
 
 @dataclass
@@ -358,34 +373,40 @@ class _Evidence:
     def _bump(table: dict[str, float], worker: str, value: float) -> None:
         table[worker] = table.get(worker, 0.0) + value
 
-    def add(self, obj: ObjectItems, clusters: Sequence[Cluster], sims: dict[tuple[int, int], FloatArray]) -> None:
+    def add(self, obj: ObjectItems, clusters: Sequence[Cluster], sims: _Pairs) -> None:
         answers = obj.answers
         n = len(answers)
-        for answer in answers:
-            for table in (self.items, self.confirmed, self.chances, self.hits, self.agree_sum, self.agree_n):
-                table.setdefault(answer.worker, 0.0)
+        items, confirmed, chances, hits, agree_sum, agree_n = np.zeros((6, n))
+        lone_credit = 0.5 if n == 2 else 0.0  # the partner may have missed it
+        miss_chance = 0.5 if n == 2 else 1.0  # the only other worker may have invented it
         for cluster in clusters:
-            members = cluster.members
-            in_cluster = {a for a, _ in members}
-            for a, i in members:
-                worker = answers[a].worker
-                self._bump(self.items, worker, 1.0)
-                if len(members) >= 2:
-                    self._bump(self.confirmed, worker, 1.0)
-                    mutual = [_pair_value(sims, a, i, b, j) for b, j in members if b != a]
-                    self._bump(self.agree_sum, worker, float(np.mean(mutual)))
-                    self._bump(self.agree_n, worker, 1.0)
-                elif n == 2:
-                    self._bump(self.confirmed, worker, 0.5)
-            for a, answer in enumerate(answers):
-                others = len(in_cluster) - (a in in_cluster)
-                if others < 1 or others < (n - 1) / 2:
-                    continue
-                if a in in_cluster:
-                    self._bump(self.chances, answer.worker, 1.0)
-                    self._bump(self.hits, answer.worker, 1.0)
-                else:
-                    self._bump(self.chances, answer.worker, 0.5 if n == 2 else 1.0)
+            size = len(cluster.members)
+            if size >= 2:
+                members, block = _members_block(cluster, sims)
+                confirmed[members] += 1.0
+                agree_sum[members] += (block.sum(axis=1) - block.diagonal()) / (size - 1)
+                agree_n[members] += 1.0
+            else:
+                members = np.array([cluster.members[0][0]], dtype=np.intp)
+                confirmed[members] += lone_credit
+            items[members] += 1.0
+            inside = np.zeros(n, dtype=bool)
+            inside[members] = True
+            others = size - inside
+            agreed = (others >= 1) & (others >= (n - 1) / 2)
+            hits += agreed & inside
+            chances += np.where(agreed, np.where(inside, 1.0, miss_chance), 0.0)
+        for a, answer in enumerate(answers):
+            worker = answer.worker
+            for table, values in (
+                (self.items, items),
+                (self.confirmed, confirmed),
+                (self.chances, chances),
+                (self.hits, hits),
+                (self.agree_sum, agree_sum),
+                (self.agree_n, agree_n),
+            ):
+                self._bump(table, worker, float(values[a]))
 
     @staticmethod
     def rates(numerator: dict[str, float], denominator: dict[str, float], strength: float) -> dict[str, float]:

@@ -1,8 +1,8 @@
 """Match what different workers drew into clusters: one item per worker per cluster, per label.
 
 Items are whatever a geometric task collects (boxes, instance masks, keypoints); the matcher only
-sees, for every pair of answers, a similarity matrix between their items (:func:`box_iou`,
-:func:`instance_iou`, :func:`point_similarity`), and the items' labels. Items of different labels
+sees one similarity matrix between all items of all answers (:func:`box_iou`, :func:`instance_iou`,
+:func:`point_similarity`), and the items' labels. Items of different labels
 never match: a worker who gives an object the wrong class starts a cluster of its own under that
 class, where the crowd's keep rule judges it.
 
@@ -18,7 +18,7 @@ Scheme (:func:`match_items`), per label:
    members. Pairs at or above ``min_similarity`` join; the answer's other items open new clusters.
 
 Average linkage against the members (rather than against a fused item) needs only the pairwise
-matrices, is the same for every item kind, and does not change when a member joins in a different
+similarities, is the same for every item kind, and does not change when a member joins in a different
 order. An item can never join a cluster that already holds an item of its own answer, so a worker
 who draws two boxes on one object leaves the second one alone in its own cluster.
 
@@ -30,7 +30,7 @@ https://doi.org/10.1016/j.imavis.2021.104117) clusters greedily instead of by op
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,12 +42,12 @@ __all__ = [
     "Cluster",
     "box_iou",
     "instance_iou",
+    "item_offsets",
     "match_items",
     "point_similarity",
 ]
 
 FloatArray = npt.NDArray[np.float64]
-PairSimilarity = Callable[[int, int], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,19 @@ def instance_iou(a: npt.NDArray[np.integer], n_a: int, b: npt.NDArray[np.integer
     return iou
 
 
+def item_offsets(labels: Sequence[Sequence[Hashable]]) -> npt.NDArray[np.intp]:
+    """Where each answer's items start in the concatenation of all answers' items (``n_answers + 1``).
+
+    Examples:
+        >>> item_offsets([["car"], [], ["car", "bus"]]).tolist()
+        [0, 1, 1, 3]
+    """
+    return np.concatenate([[0], np.cumsum([len(x) for x in labels])]).astype(np.intp)
+
+
 def match_items(
     labels: Sequence[Sequence[Hashable]],
-    similarity: PairSimilarity,
+    similarity: npt.ArrayLike,
     *,
     keys: Sequence[str] | None = None,
     weights: Sequence[float] | None = None,
@@ -139,8 +149,9 @@ def match_items(
 
     Args:
         labels: per answer, the label of each of its items.
-        similarity: ``similarity(a, b)`` → ``(len(labels[a]), len(labels[b]))`` matrix for answers
-            ``a`` and ``b`` (all items, every label); called at most once per pair.
+        similarity: ``(N, N)`` similarities between all items of all answers, concatenated in answer
+            order (item *i* of answer *a* is row ``item_offsets(labels)[a] + i``); entries between
+            items of one answer, or of different labels, are never read.
         keys: per answer, a distinct sort key (the worker id); default: the answer's position.
         weights: per answer, the worker's weight (heavier answers are placed first); default equal.
         min_similarity: an item joins a cluster only when its mean similarity to the members reaches
@@ -150,8 +161,8 @@ def match_items(
         Clusters ordered by label (as text), then by when they were opened.
 
     Examples:
-        >>> boxes = [np.array([[0, 0, 10, 10]]), np.array([[1, 0, 11, 10], [50, 50, 60, 60]])]
-        >>> clusters = match_items([["car"], ["car", "car"]], lambda a, b: box_iou(boxes[a], boxes[b]))
+        >>> boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]])
+        >>> clusters = match_items([["car"], ["car", "car"]], box_iou(boxes, boxes))
         >>> [c.members for c in clusters]
         [((1, 0), (0, 0)), ((1, 1),)]
     """
@@ -160,17 +171,10 @@ def match_items(
     weight_of = np.ones(n_answers) if weights is None else np.asarray(weights, dtype=np.float64)
     if len(key_of) != n_answers or len(weight_of) != n_answers:
         raise ValueError(f"{n_answers} answers but {len(key_of)} keys and {len(weight_of)} weights")
-    cache: dict[tuple[int, int], FloatArray] = {}
-
-    def pair(a: int, b: int) -> FloatArray:
-        if (a, b) not in cache:
-            if (b, a) in cache:
-                return cache[(b, a)].T
-            matrix = np.asarray(similarity(a, b), dtype=np.float64)
-            if matrix.shape != (len(labels[a]), len(labels[b])):
-                raise ValueError(f"similarity({a}, {b}) has shape {matrix.shape}")
-            cache[(a, b)] = matrix
-        return cache[(a, b)]
+    offsets = item_offsets(labels)
+    matrix = np.asarray(similarity, dtype=np.float64)
+    if matrix.shape != (offsets[-1], offsets[-1]):
+        raise ValueError(f"similarity has shape {matrix.shape}; the answers have {offsets[-1]} items")
 
     by_label: dict[Hashable, list[list[int]]] = {}
     for answer, answer_labels in enumerate(labels):
@@ -183,21 +187,26 @@ def match_items(
         order = sorted(
             (a for a in range(n_answers) if items[a]), key=lambda a: (-weight_of[a], -len(items[a]), key_of[a])
         )
+        # per cluster, the sum of its members' similarity rows: linkage = sums[:, own] / sizes
+        sums = np.zeros((sum(len(x) for x in items), matrix.shape[1]))
+        sizes = np.zeros(len(sums))
         groups: list[list[tuple[int, int]]] = []
         for answer in order:
             own = np.asarray(items[answer], dtype=np.intp)
-            if groups:
-                linkage = np.zeros((len(groups), len(own)))
-                for g, members in enumerate(groups):
-                    for other, other_item in members:
-                        linkage[g] += pair(other, answer)[other_item, own]
-                    linkage[g] /= len(members)
+            rows_of_own = offsets[answer] + own
+            opened = len(groups)
+            joined: set[int] = set()
+            if opened:
+                linkage = sums[:opened][:, rows_of_own] / sizes[:opened, None]
                 rows, cols = max_similarity_assignment(linkage, min_similarity)
-            else:
-                rows = cols = np.zeros(0, dtype=np.intp)
-            joined = set(cols.tolist())
-            for g, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                groups[g].append((answer, int(own[col])))
-            groups.extend([(answer, int(own[c]))] for c in range(len(own)) if c not in joined)
+                sums[rows] += matrix[rows_of_own[cols]]
+                sizes[rows] += 1
+                for g, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                    groups[g].append((answer, int(own[col])))
+                joined = set(cols.tolist())
+            fresh = [c for c in range(len(own)) if c not in joined]
+            sums[opened : opened + len(fresh)] = matrix[rows_of_own[fresh]]
+            sizes[opened : opened + len(fresh)] = 1
+            groups.extend([(answer, int(own[c]))] for c in fresh)
         clusters.extend(Cluster(label=label, members=tuple(members)) for members in groups)
     return clusters
