@@ -7,9 +7,10 @@ import pytest
 
 from tally.aggregation.instance_fusion import (
     fuse_instances,
-    instance_boxes,
     instance_map_from_colours,
     rasterise_polygons,
+    table_iou,
+    tabulate_instances,
 )
 from tests.helpers import grid
 
@@ -77,9 +78,15 @@ def test_degenerate_polygons_are_rejected_and_later_ones_paint_over_earlier() ->
     assert grid_.tolist() == [[1, 1, 1, 2, 2, 2], [1, 1, 1, 2, 2, 2], [1, 1, 1, 2, 2, 2], [0, 0, 0, 0, 0, 0]]
 
 
-def test_instance_boxes_are_row_and_column_spans() -> None:
-    m = instances(".11.", "...2", "1..2")
-    assert instance_boxes(m, 3).tolist() == [[0, 0, 3, 3], [1, 3, 3, 4], [0, 0, 0, 0]]
+def test_more_instances_than_a_tuple_can_hold_are_refused() -> None:
+    with pytest.raises(ValueError, match="at most 254"):
+        tabulate_instances([np.zeros((2, 2), dtype=np.int32)], [255])
+
+
+def test_ids_beyond_the_listed_instances_are_no_instance() -> None:
+    # the map has id 3, but the answer lists two instances
+    table = tabulate_instances([instances("13"), instances("11")], [2, 1])
+    assert table_iou(table, 0, 2, 1, 1).tolist() == [[0.5], [0.0]]
 
 
 def test_pixel_vote_inside_a_cluster_needs_half_the_weight() -> None:

@@ -59,9 +59,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ..vote import VoteTable
 from .box_fusion import BoxFusion, weighted_medians
-from .instance_fusion import fuse_instances, instance_boxes
-from .matching import Cluster, box_iou, instance_iou, item_offsets, match_items, point_similarity
+from .instance_fusion import fuse_instance_table, table_iou, tabulate_instances
+from .matching import Cluster, box_iou, item_offsets, match_items, point_similarity
 
 __all__ = [
     "Consolidated",
@@ -214,7 +215,8 @@ class GeometricConsolidation:
             return self._empty(obj)
         keep_w = np.array([self.worker_weights_.get(a.worker, 1.0) for a in answers])
         fuse_w = np.array([self.fusion_weights_.get(a.worker, 1.0) for a in answers])
-        clusters, sims = self._match(obj)
+        prepared = _tabulate(obj) if self.kind == "instances" else None
+        clusters, sims = self._match(obj, prepared)
         total = keep_w.sum()
         kept: list[Cluster] = []
         support: list[float] = []
@@ -224,7 +226,7 @@ class GeometricConsolidation:
                 kept.append(cluster)
                 support.append(float(share))
         agreement = [_agreement(c, sims, fuse_w) for c in kept]
-        geometry, order = self._fuse(obj, kept, fuse_w)
+        geometry, order = self._fuse(obj, kept, fuse_w, prepared)
         if self.kind != "instances" and len(answers) > 1:
             order = self._without_duplicates(obj, kept, support, agreement, geometry)
             geometry = geometry[order]
@@ -244,16 +246,16 @@ class GeometricConsolidation:
         return [self.predict(obj) for obj in objects]
 
     # ------------------------------------------------------------------ internals
-    def _match(self, obj: ObjectItems) -> tuple[list[Cluster], _Pairs]:
+    def _match(self, obj: ObjectItems, table: VoteTable | None = None) -> tuple[list[Cluster], _Pairs]:
         answers = obj.answers
         labels = [a.labels for a in answers]
-        pairs = _Pairs(self._similarity(obj), item_offsets(labels))
+        pairs = _Pairs(self._similarity(obj, table), item_offsets(labels))
         keys = [f"{a.worker}\x00{i:06d}" for i, a in enumerate(answers)]
         weights = [self.worker_weights_.get(a.worker, 1.0) for a in answers]
         clusters = match_items(labels, pairs.matrix, keys=keys, weights=weights, min_similarity=self.min_similarity)
         return clusters, pairs
 
-    def _similarity(self, obj: ObjectItems) -> FloatArray:
+    def _similarity(self, obj: ObjectItems, table: VoteTable | None = None) -> FloatArray:
         """Similarities between all items of all answers, concatenated in answer order."""
         answers = obj.answers
         if self.kind == "boxes":
@@ -263,23 +265,29 @@ class GeometricConsolidation:
             return point_similarity(points, points, self._sigma(obj))
         offsets = item_offsets([a.labels for a in answers])
         matrix = np.zeros((offsets[-1], offsets[-1]))
-        for a in range(len(answers)):
+        counts = [len(a.labels) for a in answers]
+        if offsets[-1] == 0:
+            return matrix
+        votes = table if table is not None else _tabulate(obj)
+        for a, n_a in enumerate(counts):
             for b in range(a + 1, len(answers)):
-                if len(answers[a].labels) and len(answers[b].labels):
-                    n_a, n_b = len(answers[a].labels), len(answers[b].labels)
-                    block = instance_iou(np.asarray(answers[a].geometry), n_a, np.asarray(answers[b].geometry), n_b)
+                if n_a and counts[b]:
+                    block = table_iou(votes, a, n_a, b, counts[b])
                     matrix[offsets[a] : offsets[a + 1], offsets[b] : offsets[b + 1]] = block
                     matrix[offsets[b] : offsets[b + 1], offsets[a] : offsets[a + 1]] = block.T
         return matrix
 
     def _fuse(
-        self, obj: ObjectItems, kept: Sequence[Cluster], weights: FloatArray
+        self,
+        obj: ObjectItems,
+        kept: Sequence[Cluster],
+        weights: FloatArray,
+        table: VoteTable | None = None,
     ) -> tuple[npt.NDArray[np.generic], list[int]]:
         answers = obj.answers
         if self.kind == "instances":
-            maps = [np.asarray(a.geometry) for a in answers]
-            boxes = [instance_boxes(m, len(a.labels)) for m, a in zip(maps, answers, strict=True)]
-            instance_map, order, _ = fuse_instances(maps, [c.members for c in kept], weights.tolist(), boxes)
+            votes = table if table is not None else _tabulate(obj)
+            instance_map, order, _ = fuse_instance_table(votes, [c.members for c in kept], weights.tolist())
             return instance_map, order
         width = 4 if self.kind == "boxes" else 2
         if not kept:
@@ -328,6 +336,10 @@ class GeometricConsolidation:
             geometry = np.zeros((0, 4 if self.kind == "boxes" else 2), dtype=np.float64)
         empty = np.zeros(0, dtype=np.float64)
         return Consolidated([], geometry, empty, empty.copy(), empty.copy(), [], [])
+
+
+def _tabulate(obj: ObjectItems) -> VoteTable:
+    return tabulate_instances([np.asarray(a.geometry) for a in obj.answers], [len(a.labels) for a in obj.answers])
 
 
 @dataclass(frozen=True)

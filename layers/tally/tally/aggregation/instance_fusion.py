@@ -6,7 +6,8 @@ colour, plus ``[{color, label}]``) becomes one with :func:`instance_map_from_col
 one with :func:`rasterise_polygons`, so polygon tasks are consolidated exactly as instances.
 
 :func:`fuse_instances` takes matched clusters (from :func:`~tally.aggregation.matching.match_items`)
-and returns the consolidated instance map: inside each cluster a pixel belongs to the fused instance
+and returns the consolidated instance map (computed once per distinct tuple of the workers' instance
+ids, as :mod:`tally.vote` does for classes): inside each cluster a pixel belongs to the fused instance
 when its members' weights covering it reach half of the cluster's weight (a tie is foreground, as in
 crowd-kit's ``SegmentationMajorityVote``); where fused instances overlap, the pixel goes to the one
 with the larger vote share there, then to the earlier cluster.
@@ -24,11 +25,16 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
+from ..vote import IndexedMask, VoteTable, tabulate
+
 __all__ = [
+    "MAX_INSTANCES",
+    "fuse_instance_table",
     "fuse_instances",
-    "instance_boxes",
     "instance_map_from_colours",
     "rasterise_polygons",
+    "table_iou",
+    "tabulate_instances",
 ]
 
 IntMap = npt.NDArray[np.int32]
@@ -116,42 +122,95 @@ def rasterise_polygons(polygons: Sequence[npt.ArrayLike], width: int, height: in
     return renumber[raw], kept
 
 
-def instance_boxes(instance_map: npt.NDArray[np.integer], n_instances: int) -> npt.NDArray[np.int64]:
-    """``(n, 4)`` bounding boxes ``(row0, col0, row1, col1)`` (end exclusive) of instances ``1..n``;
-    an empty instance gets ``(0, 0, 0, 0)``.
+MAX_INSTANCES = 254
+"""Most instances one answer may hold (instance ids are packed into ``uint8`` vote tuples)."""
+
+
+def tabulate_instances(maps: Sequence[npt.NDArray[np.integer]], n_instances: Sequence[int]) -> VoteTable:
+    """The distinct per-pixel tuples of instance ids of several instance maps, with their pixel counts.
+
+    :func:`tally.vote.tabulate` on the maps (ids above an answer's ``n_instances`` count as 0):
+    pairwise IoUs (:func:`table_iou`) and the vote (:func:`fuse_instance_table`) then run once per
+    distinct tuple instead of once per pixel.
+
+    Raises:
+        ValueError: the maps differ in shape, or an answer has more than :data:`MAX_INSTANCES`.
+    """
+    if not maps:
+        raise ValueError("tabulate_instances needs at least one instance map")
+    masks = []
+    for instance_map, n in zip(maps, n_instances, strict=True):
+        if n > MAX_INSTANCES:
+            raise ValueError(f"an answer has {n} instances; at most {MAX_INSTANCES} are supported")
+        ids = np.asarray(instance_map)
+        if ids.dtype != np.uint8 or int(ids.max(initial=0)) > n:
+            ids = np.where((ids >= 0) & (ids <= n), ids, 0).astype(np.uint8)
+        masks.append(IndexedMask(ids, np.arange(n + 1, dtype=np.uint8)))
+    if any(m.shape != masks[0].shape for m in masks):
+        raise ValueError("instance maps differ in shape")
+    return tabulate(masks)
+
+
+def table_iou(table: VoteTable, a: int, n_a: int, b: int, n_b: int) -> npt.NDArray[np.float64]:
+    """``(n_a, n_b)`` IoU of the instances of maps ``a`` and ``b`` of a :func:`tabulate_instances` table.
 
     Examples:
-        >>> instance_boxes(np.array([[0, 1, 1], [0, 0, 1]]), 2).tolist()
-        [[0, 1, 2, 3], [0, 0, 0, 0]]
+        >>> table = tabulate_instances([np.array([[1, 1, 0, 2]]), np.array([[1, 0, 0, 1]])], [2, 1])
+        >>> table_iou(table, 0, 2, 1, 1).round(3).tolist()
+        [[0.333], [0.5]]
     """
-    height, width = instance_map.shape
-    ids = np.where(instance_map <= n_instances, instance_map, 0).astype(np.int64)
-    rows_of = np.bincount((ids * height + np.arange(height)[:, None]).ravel(), minlength=(n_instances + 1) * height)
-    cols_of = np.bincount((ids * width + np.arange(width)[None, :]).ravel(), minlength=(n_instances + 1) * width)
-    rows = rows_of.reshape(n_instances + 1, height)[1:] > 0
-    cols = cols_of.reshape(n_instances + 1, width)[1:] > 0
-    result = np.zeros((n_instances, 4), dtype=np.int64)
-    found = rows.any(axis=1)
-    result[found, 0] = np.argmax(rows[found], axis=1)
-    result[found, 1] = np.argmax(cols[found], axis=1)
-    result[found, 2] = height - np.argmax(rows[found][:, ::-1], axis=1)
-    result[found, 3] = width - np.argmax(cols[found][:, ::-1], axis=1)
-    return result
+    votes = table.votes.astype(np.int64)
+    joint = np.bincount(
+        votes[:, a] * (n_b + 1) + votes[:, b], weights=table.counts, minlength=(n_a + 1) * (n_b + 1)
+    ).reshape(n_a + 1, n_b + 1)
+    inter = joint[1:, 1:]
+    union = joint[1:, :].sum(axis=1)[:, None] + joint[:, 1:].sum(axis=0)[None, :] - inter
+    iou: npt.NDArray[np.float64] = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return iou
+
+
+def fuse_instance_table(
+    table: VoteTable, clusters: Sequence[Sequence[tuple[int, int]]], weights: Sequence[float]
+) -> tuple[IntMap, list[int], npt.NDArray[np.float64]]:
+    """:func:`fuse_instances` on a :func:`tabulate_instances` table (same rule, same returns)."""
+    w = np.asarray(weights, dtype=np.float64)
+    votes = table.votes
+    n_tuples = len(votes)
+    shares = np.zeros((n_tuples, len(clusters) + 1))
+    shares[:, 0] = 0.5 - 1e-9  # column 0: no instance, beaten by any cluster reaching half
+    for c, members in enumerate(clusters):
+        total = sum(w[a] for a, _ in members)
+        for a, i in members:
+            shares[:, c + 1] += (w[a] / total) * (votes[:, a] == i + 1)
+    winner = np.argmax(shares, axis=1)  # the first of equal shares: the earlier cluster
+    present = np.bincount(winner, weights=table.counts, minlength=len(clusters) + 1)
+    share_sum = np.bincount(
+        winner, weights=table.counts * shares[np.arange(n_tuples), winner], minlength=len(clusters) + 1
+    )
+    kept = [c for c in range(len(clusters)) if present[c + 1] > 0]
+    renumber = np.zeros(len(clusters) + 1, dtype=np.int32)
+    renumber[[c + 1 for c in kept]] = np.arange(1, len(kept) + 1, dtype=np.int32)
+    mean_share = np.array([share_sum[c + 1] / present[c + 1] for c in kept], dtype=np.float64)
+    return table.expand(renumber[winner]), kept, mean_share
 
 
 def fuse_instances(
     maps: Sequence[npt.NDArray[np.integer]],
     clusters: Sequence[Sequence[tuple[int, int]]],
     weights: Sequence[float],
-    boxes: Sequence[npt.NDArray[np.int64]] | None = None,
+    n_instances: Sequence[int] | None = None,
 ) -> tuple[IntMap, list[int], npt.NDArray[np.float64]]:
     """Pixel vote inside each cluster of matched instances; one instance map out.
+
+    Inside a cluster a pixel belongs to the fused instance when the weight of the members covering it
+    reaches half the cluster's weight (a tie is foreground); a pixel claimed by several fused
+    instances goes to the one with the larger share there, then to the earlier cluster.
 
     Args:
         maps: per answer, its instance map (all the same shape).
         clusters: per fused instance, its members as ``(answer, instance)`` pairs (0-based instance).
         weights: per answer, the worker's positive weight.
-        boxes: per answer, :func:`instance_boxes` of its map (computed when not given).
+        n_instances: per answer, its number of instances (default: the map's largest id).
 
     Returns:
         ``(fused, kept, shares)``: the fused map, where instance *k* is cluster ``kept[k]``; clusters
@@ -166,38 +225,5 @@ def fuse_instances(
         >>> fused.tolist(), kept, shares.round(3).tolist()
         ([[1, 1, 1, 0]], [0], [0.778])
     """
-    if not maps:
-        raise ValueError("fuse_instances needs at least one instance map")
-    shape = maps[0].shape
-    if any(m.shape != shape for m in maps):
-        raise ValueError("instance maps differ in shape")
-    w = np.asarray(weights, dtype=np.float64)
-    if boxes is None:
-        boxes = [instance_boxes(m, int(m.max(initial=0))) for m in maps]
-    fused = np.zeros(shape, dtype=np.int32)
-    best = np.zeros(shape, dtype=np.float64)
-    for index, members in enumerate(clusters):
-        spans = np.array([boxes[a][i] for a, i in members], dtype=np.int64).reshape(-1, 4)
-        spans = spans[(spans[:, 2] > spans[:, 0]) & (spans[:, 3] > spans[:, 1])]
-        if len(spans) == 0:
-            continue
-        r0, c0 = spans[:, :2].min(axis=0)
-        r1, c1 = spans[:, 2:].max(axis=0)
-        votes = np.zeros((r1 - r0, c1 - c0), dtype=np.float64)
-        total = 0.0
-        for a, i in members:
-            votes += w[a] * (maps[a][r0:r1, c0:c1] == i + 1)
-            total += w[a]
-        share = votes / total
-        inside = (share >= 0.5 - 1e-9) & (share > best[r0:r1, c0:c1])
-        if not inside.any():
-            continue
-        fused[r0:r1, c0:c1][inside] = index + 1
-        best[r0:r1, c0:c1][inside] = share[inside]
-    present = np.bincount(fused.ravel(), minlength=len(clusters) + 1)
-    sums = np.bincount(fused.ravel(), weights=best.ravel(), minlength=len(clusters) + 1)
-    kept = [c for c in range(len(clusters)) if present[c + 1] > 0]
-    renumber = np.zeros(len(clusters) + 1, dtype=np.int32)
-    renumber[[c + 1 for c in kept]] = np.arange(1, len(kept) + 1, dtype=np.int32)
-    shares = np.array([sums[c + 1] / present[c + 1] for c in kept], dtype=np.float64)
-    return renumber[fused], kept, shares
+    counts = [int(np.asarray(m).max(initial=0)) for m in maps] if n_instances is None else list(n_instances)
+    return fuse_instance_table(tabulate_instances(maps, counts), clusters, weights)

@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .assignment import max_similarity_assignment
+from .instance_fusion import table_iou, tabulate_instances
 
 __all__ = [
     "Cluster",
@@ -113,15 +114,7 @@ def instance_iou(a: npt.NDArray[np.integer], n_a: int, b: npt.NDArray[np.integer
     """
     if a.shape != b.shape:
         raise ValueError(f"instance maps differ in shape: {a.shape} and {b.shape}")
-    first = np.where(a.ravel() <= n_a, a.ravel(), 0).astype(np.int64)
-    second = np.where(b.ravel() <= n_b, b.ravel(), 0).astype(np.int64)
-    joint = np.bincount(first * (n_b + 1) + second, minlength=(n_a + 1) * (n_b + 1)).reshape(n_a + 1, n_b + 1)
-    inter = joint[1:, 1:].astype(np.float64)
-    area_a = joint[1:, :].sum(axis=1).astype(np.float64)
-    area_b = joint[:, 1:].sum(axis=0).astype(np.float64)
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou: FloatArray = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return iou
+    return table_iou(tabulate_instances([a, b], [n_a, n_b]), 0, n_a, 1, n_b)
 
 
 def item_offsets(labels: Sequence[Sequence[Hashable]]) -> npt.NDArray[np.intp]:
