@@ -94,3 +94,9 @@ bench-quality: $(VENV)/.bench-stamp
 .PHONY: bench-classification
 bench-classification: $(VENV)/.bench-stamp
 	PYTHONPATH=. $(PY) bench/classification.py $(CLASSIFICATION_ARGS)
+
+# Geometric benchmark: boxes against ensemble-boxes' weighted boxes fusion and the plain mean, keypoints,
+# and timings (figures for docs/geometry.md). `make bench-boxes BOXES_ARGS=--quick` for a tiny run.
+.PHONY: bench-boxes
+bench-boxes: $(VENV)/.bench-stamp
+	PYTHONPATH=. $(PY) bench/boxes.py $(BOXES_ARGS)

@@ -1,0 +1,257 @@
+"""Match, keep and fuse: the keep rule, worker reliability, the three kinds, and real answers."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tally.aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
+from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
+from tally.aggregation.instance_fusion import instance_map_from_colours, rasterise_polygons
+from tally.codecs import hex_to_rgb
+from tests.conftest import SHARED
+
+CAR = [10.0, 10.0, 50.0, 40.0]
+
+
+def box_answer(worker: str, *items: tuple[str, list[float]]) -> WorkerItems:
+    geometry = np.array([b for _, b in items], dtype=np.float64).reshape(-1, 4)
+    return WorkerItems(worker, tuple(label for label, _ in items), geometry)
+
+
+def box_object(*answers: WorkerItems) -> ObjectItems:
+    return ObjectItems(tuple(answers), width=100, height=100)
+
+
+def shifted(box: list[float], dx: float = 0.0, dy: float = 0.0) -> list[float]:
+    return [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy]
+
+
+def test_one_workers_boxes_come_back_exactly_with_zero_confidence() -> None:
+    obj = box_object(box_answer("a", ("car", CAR), ("car", shifted(CAR, 2, 1)), ("bus", [60, 60, 90, 99])))
+    result = GeometricConsolidation("boxes").fit([obj]).predict(obj)
+    assert result.labels == ["bus", "car", "car"]
+    assert result.geometry.tolist() == [[60, 60, 90, 99], CAR, shifted(CAR, 2, 1)]
+    assert result.support.tolist() == [1.0, 1.0, 1.0]
+    assert result.confidence.tolist() == [0.0, 0.0, 0.0]
+    assert result.workers == [("a",), ("a",), ("a",)]
+
+
+def test_the_aws_recipes_one_worker_payload_comes_back_as_exactly_its_boxes() -> None:
+    payload = json.loads((SHARED / "data/recipe-events/sample_annotation_consolidation_payload.json").read_text())
+    objects, drawn = [], []
+    for entry in payload:
+        (annotation,) = entry["annotations"]
+        answer = json.loads(annotation["annotationData"]["content"])["annotatedResult"]
+        size = answer["inputImageProperties"]
+        ltwh = [[b["left"], b["top"], b["width"], b["height"]] for b in answer["boundingBoxes"]]
+        xyxy, ok = boxes_from_ltwh(ltwh, size["width"], size["height"])
+        assert ok.all()
+        labels = tuple(b["label"] for b in answer["boundingBoxes"])
+        objects.append(ObjectItems((WorkerItems(annotation["workerId"], labels, xyxy),), size["width"], size["height"]))
+        drawn.append(sorted(zip(labels, map(tuple, ltwh), strict=True)))
+    results = GeometricConsolidation("boxes").fit_predict(objects)
+    for result, expected in zip(results, drawn, strict=True):
+        got = sorted(zip(result.labels, map(tuple, boxes_to_ltwh(result.geometry).tolist()), strict=True))
+        assert got == expected
+    assert drawn[0] == [("Green", (418, 281, 138, 141)), ("Red", (116, 283, 137, 128))]
+
+
+def test_three_workers_keep_what_two_agree_on_and_average_close_edges() -> None:
+    obj = box_object(
+        box_answer("a", ("car", CAR)),
+        box_answer("b", ("car", shifted(CAR, 1))),
+        box_answer("c", ("car", shifted(CAR, 2)), ("car", [70, 70, 90, 90])),
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [shifted(CAR, 1)]
+    assert result.support.tolist() == [1.0]
+    assert sorted(result.workers[0]) == ["a", "b", "c"]
+
+
+def test_confidence_is_support_times_agreement() -> None:
+    obj = box_object(box_answer("a", ("car", CAR)), box_answer("b", ("car", CAR)), box_answer("c"))
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.support.tolist() == pytest.approx([2 / 3])
+    assert result.agreement.tolist() == [1.0]
+    assert result.confidence.tolist() == pytest.approx([2 / 3])
+
+
+def test_one_of_three_workers_drawing_is_not_enough() -> None:
+    obj = box_object(box_answer("a"), box_answer("b", ("car", CAR)), box_answer("c"))
+    result = GeometricConsolidation("boxes").fit([obj]).predict(obj)
+    assert result.labels == [] and result.geometry.shape == (0, 4)
+
+
+def test_no_answers_or_only_empty_answers_give_nothing() -> None:
+    model = GeometricConsolidation("boxes")
+    assert model.predict(box_object()).labels == []
+    assert model.predict(box_object(box_answer("a"), box_answer("b"))).labels == []
+
+
+def test_a_wrong_class_worker_neither_adds_a_box_nor_blocks_the_right_one() -> None:
+    obj = box_object(
+        box_answer("a", ("car", CAR)), box_answer("b", ("car", shifted(CAR, 1))), box_answer("c", ("bus", CAR))
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [shifted(CAR, 0.5)]
+    assert result.support.tolist() == pytest.approx([2 / 3])
+
+
+def test_two_workers_keep_what_either_drew() -> None:
+    obj = box_object(
+        box_answer("a", ("car", CAR), ("car", [60, 60, 80, 80])),
+        box_answer("b", ("car", shifted(CAR, 2)), ("sign", [0, 80, 5, 90])),
+    )
+    result = GeometricConsolidation("boxes").fit([obj]).predict(obj)
+    assert result.labels == ["car", "car", "sign"]
+    assert result.geometry.tolist() == [shifted(CAR, 1), [60, 60, 80, 80], [0, 80, 5, 90]]
+    assert result.support.tolist() == [1.0, 0.5, 0.5]
+
+
+def careful_crowd(n_objects: int, inventor: str | None = None, misser: str | None = None) -> list[ObjectItems]:
+    """Objects of three workers, each object with two cars every worker draws; ``inventor`` adds a
+    box nobody else draws on every object; ``misser`` skips one car on the first object only."""
+    objects = []
+    for k in range(n_objects):
+        answers = []
+        for worker in ("a", "b", "c"):
+            items: list[tuple[str, list[float]]] = [("car", shifted(CAR, k % 5)), ("car", [60.0, 60 - k % 3, 90, 90])]
+            if worker == misser and k == 0:
+                items = items[:1]
+            if worker == inventor:
+                items.append(("car", [0, 80, 8, 99]))
+            answers.append(box_answer(worker, *items))
+        objects.append(box_object(*answers))
+    return objects
+
+
+def test_the_batch_shows_an_inventor_and_its_lone_box_is_dropped_in_a_two_worker_object() -> None:
+    pair = box_object(box_answer("a", ("car", CAR)), box_answer("c", ("car", CAR), ("car", [0, 80, 8, 99])))
+    model = GeometricConsolidation("boxes").fit([*careful_crowd(10, inventor="c"), pair])
+    assert model.worker_weights_["a"] == 1.0 and model.worker_weights_["b"] == 1.0
+    # c: 20 of 30 items matched in the crowd, 1 of 2 in the pair plus half for its lone box there
+    # (the partner may have missed it); shrunk toward the pooled 62.5/73 by 4 pseudo-items
+    pooled = (20 + 20 + 21.5 + 1) / (20 + 20 + 32 + 1)
+    assert model.precision_["c"] == pytest.approx((21.5 + 4 * pooled) / (32 + 4))
+    assert model.worker_weights_["c"] < 0.9
+    result = model.predict(pair)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [CAR]
+
+
+def test_the_careful_partner_of_an_inventor_keeps_its_lone_box() -> None:
+    pair = box_object(box_answer("a", ("car", CAR), ("sign", [70, 0, 80, 8])), box_answer("c", ("car", CAR)))
+    model = GeometricConsolidation("boxes").fit([*careful_crowd(10, inventor="c"), pair])
+    result = model.predict(pair)
+    assert result.labels == ["car", "sign"]
+
+
+def test_a_careful_worker_who_missed_once_keeps_full_weight() -> None:
+    pair = box_object(box_answer("a", ("car", CAR)), box_answer("b", ("car", CAR), ("sign", [70, 0, 80, 8])))
+    model = GeometricConsolidation("boxes").fit([*careful_crowd(10, misser="b"), pair])
+    assert model.recall_["b"] < model.recall_["a"]
+    assert model.worker_weights_ == {"a": 1.0, "b": 1.0, "c": 1.0}
+    assert model.predict(pair).labels == ["car", "sign"]
+
+
+def test_workers_unknown_to_fit_weigh_one() -> None:
+    model = GeometricConsolidation("boxes").fit(careful_crowd(3, inventor="c"))
+    obj = box_object(box_answer("new", ("car", CAR)), box_answer("other", ("car", [60, 60, 80, 80])))
+    assert model.predict(obj).support.tolist() == [0.5, 0.5]
+
+
+def test_the_result_does_not_depend_on_the_order_of_the_answers() -> None:
+    answers = [
+        box_answer("a", ("car", CAR), ("car", [60, 60, 80, 80])),
+        box_answer("b", ("car", shifted(CAR, 2)), ("car", [61, 60, 81, 80])),
+        box_answer("c", ("car", shifted(CAR, 1, 1))),
+        box_answer("d", ("bus", CAR), ("car", [62, 61, 80, 80])),
+    ]
+    reference = GeometricConsolidation("boxes").predict(box_object(*answers))
+    for order in ([3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]):
+        result = GeometricConsolidation("boxes").predict(box_object(*[answers[i] for i in order]))
+        assert result.labels == reference.labels
+        assert result.geometry.tolist() == reference.geometry.tolist()
+        assert [sorted(w) for w in result.workers] == [sorted(w) for w in reference.workers]
+
+
+def test_keypoints_match_by_distance_and_fuse_by_weighted_median() -> None:
+    def points(worker: str, *items: tuple[str, float, float]) -> WorkerItems:
+        return WorkerItems(worker, tuple(i[0] for i in items), np.array([i[1:] for i in items], dtype=float))
+
+    # image diagonal 500 → σ = 10 px; an eye 100 px away is another point
+    obj = ObjectItems(
+        (
+            points("a", ("eye", 100, 100), ("nose", 120, 130)),
+            points("b", ("eye", 104, 101), ("nose", 121, 128)),
+            points("c", ("eye", 101, 140), ("eye", 200, 100), ("nose", 150, 200)),
+        ),
+        width=300,
+        height=400,
+    )
+    result = GeometricConsolidation("keypoints").predict(obj)
+    assert result.labels == ["eye", "nose"]
+    assert result.geometry.tolist() == [[102.0, 100.5], [120.5, 129.0]]
+    assert [sorted(w) for w in result.workers] == [["a", "b"], ["a", "b"]]
+
+
+def test_instances_vote_pixels_inside_matched_masks() -> None:
+    a, _ = rasterise_polygons([[(0, 0), (5, 0), (5, 5), (0, 5)], [(10, 0), (14, 0), (14, 4)]], 16, 8)
+    b, _ = rasterise_polygons([[(1, 0), (5, 0), (5, 5), (1, 5)]], 16, 8)
+    c, _ = rasterise_polygons([[(0, 1), (5, 1), (5, 5), (0, 5)]], 16, 8)
+    obj = ObjectItems(
+        (
+            WorkerItems("a", ("person", "person"), a),
+            WorkerItems("b", ("person",), b),
+            WorkerItems("c", ("person",), c),
+        ),
+        width=16,
+        height=8,
+    )
+    result = GeometricConsolidation("instances").predict(obj)
+    expected = np.zeros((8, 16), dtype=np.int32)
+    expected[0:6, 0:6] = 1  # each pixel of the square drawn by at least two of three
+    expected[0, 0] = 0  # only a drew the top-left pixel (b starts at x=1, c at y=1)
+    assert result.labels == ["person"]
+    assert result.geometry.tolist() == expected.tolist()
+    assert result.support.tolist() == [1.0]
+
+
+def streetscenes() -> dict[str, ObjectItems]:
+    objects = {}
+    for line in (SHARED / "data/streetscenes-custom-job-output.manifest").read_text().splitlines():
+        record = json.loads(line)
+        answers = []
+        for worker in record["gt-label"]["annotationsFromAllWorkers"]:
+            answer = json.loads(worker["annotationData"]["content"])["annotatedResult"]
+            png = base64.b64decode(answer["labeledImage"]["pngImageData"])
+            rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+            colours = [hex_to_rgb(i["color"]) for i in answer["instances"]]
+            instance_map = instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3])
+            labels = tuple(i["label"] for i in answer["instances"])
+            answers.append(WorkerItems(worker["workerId"], labels, instance_map))
+        size = answer["inputImageProperties"]
+        name = record["source-ref"].rsplit("/", 1)[-1].removesuffix(".JPG")
+        objects[name] = ObjectItems(tuple(answers), size["width"], size["height"])
+    return objects
+
+
+def test_real_streetscenes_two_of_three_drew_two_people_and_one_of_three_drew_one() -> None:
+    objects = streetscenes()
+    model = GeometricConsolidation("instances").fit(list(objects.values()))
+    people = model.predict(objects["SSDB00016"])
+    assert people.labels == ["Person", "Person"]
+    assert people.geometry.shape == (960, 1280)
+    assert sorted(np.unique(people.geometry).tolist()) == [0, 1, 2]
+    assert [len(w) for w in people.workers] == [2, 2]
+    assert people.support.tolist() == pytest.approx([2 / 3, 2 / 3])
+    assert model.predict(objects["SSDB00010"]).labels == []
+    assert not model.predict(objects["SSDB00010"]).geometry.any()

@@ -1,0 +1,64 @@
+"""The simulated geometric crowds, end to end through the consolidation (quality floors, not timings)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tally.aggregation.assignment import max_similarity_assignment
+from tally.aggregation.geometric import GeometricConsolidation
+from tally.aggregation.matching import box_iou, instance_iou
+from tests.sim.geometry import CROWDS, box_batch, instance_batch, keypoint_batch
+
+
+def test_a_seed_gives_the_same_batch() -> None:
+    first = box_batch(np.random.default_rng(5), CROWDS["mixed-1to5"], 4)
+    second = box_batch(np.random.default_rng(5), CROWDS["mixed-1to5"], 4)
+    for a, b in zip(first, second, strict=True):
+        assert a.truth.tolist() == b.truth.tolist()
+        assert [x.geometry.tolist() for x in a.items.answers] == [x.geometry.tolist() for x in b.items.answers]
+
+
+def test_mixed_crowd_answers_objects_with_one_to_five_workers() -> None:
+    batch = box_batch(np.random.default_rng(1), CROWDS["mixed-1to5"], 60)
+    assert {len(s.items.answers) for s in batch} == {1, 2, 3, 4, 5}
+
+
+def test_a_careful_crowd_gives_back_every_box_and_nothing_else() -> None:
+    batch = box_batch(np.random.default_rng(8), CROWDS["careful-3"], 30)
+    results = GeometricConsolidation("boxes").fit_predict([s.items for s in batch])
+    for sim, result in zip(batch, results, strict=True):
+        assert sorted(map(str, result.labels)) == sorted(sim.truth_labels)
+        iou = box_iou(result.geometry, sim.truth)
+        rows, _ = max_similarity_assignment(iou, 0.8)
+        assert len(rows) == len(sim.truth_labels)
+
+
+def test_wrong_class_workers_weigh_less_than_careful_ones() -> None:
+    batch = box_batch(np.random.default_rng(9), CROWDS["wrong-class-3"], 60)
+    model = GeometricConsolidation("boxes").fit([s.items for s in batch])
+    careful = [model.worker_weights_[f"w{k}"] for k in range(4)]
+    wrong = [model.worker_weights_[f"w{k}"] for k in (4, 5)]
+    assert min(careful) == 1.0
+    assert max(wrong) < 0.5
+
+
+def test_careful_keypoints_land_within_a_few_pixels() -> None:
+    batch = keypoint_batch(np.random.default_rng(4), CROWDS["careful-3"], 20)
+    results = GeometricConsolidation("keypoints").fit_predict([s.items for s in batch])
+    for sim, result in zip(batch, results, strict=True):
+        assert sorted(map(str, result.labels)) == sorted(sim.truth_labels)
+        for label, point in zip(result.labels, np.asarray(result.geometry), strict=True):
+            truths = sim.truth[[i for i, t in enumerate(sim.truth_labels) if t == label]]
+            assert np.hypot(*(truths - point).T).min() < 10.0
+
+
+def test_careful_instances_overlap_the_truth() -> None:
+    batch = instance_batch(np.random.default_rng(2), CROWDS["careful-3"], 3, width=160, height=120)
+    model = GeometricConsolidation("instances").fit([obj for _, _, obj in batch])
+    for truth_map, truth_labels, obj in batch:
+        result = model.predict(obj)
+        fused = np.asarray(result.geometry)
+        iou = instance_iou(fused, len(result.labels), truth_map, len(truth_labels))
+        visible = np.bincount(truth_map.ravel(), minlength=len(truth_labels) + 1)[1:] > 50
+        _, cols = max_similarity_assignment(iou, 0.7)
+        assert set(np.flatnonzero(visible).tolist()) <= set(cols.tolist())
