@@ -99,7 +99,7 @@ def score_points(
 
 
 def wbf(obj: ObjectItems, iou_thr: float = 0.55, keep: float = 0.5) -> tuple[list[str], FloatArray]:
-    from ensemble_boxes import weighted_boxes_fusion  # type: ignore[import-untyped]
+    from ensemble_boxes import weighted_boxes_fusion  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     scale = np.array([obj.width, obj.height, obj.width, obj.height], dtype=np.float64)
     names = sorted({str(lab) for a in obj.answers for lab in a.labels})

@@ -295,8 +295,11 @@ def test_objects_not_reached_before_the_deadline_come_back_with_a_reason(tmp_pat
     assert {content(e)[1]["type"] for e in response} == {"groundtruth/semantic-segmentation"}  # nothing read
 
 
+CUSTOM_ANSWER = json.dumps({"review": {"comment": "two cars", "stars": 4}})
+
+
 def test_objects_not_reached_are_typed_like_the_rest_of_their_batch(tmp_path: Path) -> None:
-    answer = json.dumps({"annotatedResult": {"boundingBoxes": [{"label": "car", "left": 1}]}})
+    answer = CUSTOM_ANSWER
     objects = [data_object(str(i), annotation("w1", answer)) for i in range(3)]
     calls = iter(range(100))
     # the deadline checks: 3 in phase 1, then one per object in phase 2: the last two are too late
@@ -309,7 +312,7 @@ def test_objects_not_reached_are_typed_like_the_rest_of_their_batch(tmp_path: Pa
 
 
 def test_unrecognised_answers_pass_through_unchanged(tmp_path: Path) -> None:
-    answer = json.dumps({"annotatedResult": {"boundingBoxes": [{"label": "car", "left": 1}]}})
+    answer = CUSTOM_ANSWER
     response, _, _ = run(tmp_path, [data_object("b", annotation("w1", answer))])
     label, meta = content(response[0])
     assert label["annotationsFromAllWorkers"] == [{"workerId": "w1", "annotationData": {"content": answer}}]

@@ -140,10 +140,15 @@ def test_recipe_events_are_handled_without_error(s3: Any, handler: Any, context:
     put(s3, event["payload"]["s3Uri"], (recipe / "sample_annotation_consolidation_payload.json").read_bytes())
     response = handler.lambda_handler(event, context)
     assert [e["datasetObjectId"] for e in response] == ["0", "2"]
-    label = response[0]["consolidatedAnnotation"]["content"]["test-label-attribute"]
-    workers = label["annotationsFromAllWorkers"]
-    assert workers[0]["workerId"] == "private.us-east-1.CYUQXZT3LFXJIUFCZMZ6HC2KFM"
-    assert json.loads(workers[0]["annotationData"]["content"])["annotatedResult"]["boundingBoxes"][0]["label"] == "Red"
+    # no label list anywhere (no labelCategories, no label file): class ids from the batch's sorted names
+    content = response[0]["consolidatedAnnotation"]["content"]
+    label, meta = content["test-label-attribute"], content["test-label-attribute-metadata"]
+    assert meta["type"] == "groundtruth/object-detection"
+    assert label["class-map"] == {"0": "Green", "1": "Red"}
+    assert sorted((a["class_id"], a["left"], a["top"], a["width"], a["height"]) for a in label["annotations"]) == [
+        (0, 418, 281, 138, 141),
+        (1, 116, 283, 137, 128),
+    ]
 
 
 def test_an_unreadable_payload_fails_the_batch_loudly(s3: Any, handler: Any, context: FakeContext) -> None:

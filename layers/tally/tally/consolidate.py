@@ -50,6 +50,7 @@ __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_respo
 logger = logging.getLogger(__name__)
 
 AnyTask = Task[Any, Any, Any]
+_BATCH_LABELS = "batch (class ids may differ between batches; configure the job's labels)"
 _TRANSIENT = "transient: consolidate it again later (tally reconsolidate); nothing was lost"
 
 
@@ -313,6 +314,8 @@ class _Batch:
             self.budget.give(observed.nbytes)
         scan.observed = None
         result = self.task.consolidate(scan.obj, observed, self.model, self.job)
+        if self.job.labels is not None and self.job.labels.source == "batch" and result.label is not None:
+            result.label["label-source"] = result.metadata["label-source"] = _BATCH_LABELS
         for issue in result.issues:
             log = logger.warning if issue.rejected else logger.info
             log("answer %s: %s", "rejected" if issue.rejected else "warning", issue.reason,

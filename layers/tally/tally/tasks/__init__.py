@@ -13,15 +13,20 @@ from ..settings import Settings
 from .base import JobContext, Observed, Task
 from .classification import MultiLabelClassification, SingleLabelClassification
 from .entities import NamedEntities
+from .geometry import BoundingBoxes, InstanceSegmentation, Keypoints, Polygons
 from .passthrough import Passthrough
 from .segmentation import SemanticSegmentation
 
 __all__ = [
+    "BoundingBoxes",
+    "InstanceSegmentation",
     "JobContext",
+    "Keypoints",
     "MultiLabelClassification",
     "NamedEntities",
     "Observed",
     "Passthrough",
+    "Polygons",
     "SemanticSegmentation",
     "SingleLabelClassification",
     "Task",
@@ -38,4 +43,8 @@ def make_tasks(settings: Settings) -> tuple[AnyTask, ...]:
         SingleLabelClassification(),
         MultiLabelClassification(),
         NamedEntities(),
+        BoundingBoxes(),
+        Keypoints(),
+        InstanceSegmentation(),
+        Polygons(),
     )

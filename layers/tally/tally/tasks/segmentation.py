@@ -271,10 +271,6 @@ class SemanticSegmentation:
         if vote.workers:
             quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
             label["worker-quality"] = metadata["worker-quality"] = quality
-        if classes.source == "batch":
-            label["label-source"] = metadata["label-source"] = (
-                "batch (class keys may differ between batches; configure the job's labels)"
-            )
         return ObjectResult(
             obj.dataset_object_id,
             self.type,

@@ -1,0 +1,406 @@
+"""Geometric answers — bounding boxes, keypoints, instance segmentation and polygons — matched across
+workers, kept where the crowd agrees and fused (:mod:`tally.aggregation.geometric`, which documents
+the matching, the keep rule with its two-worker prior, the fusion and the confidence).
+
+Answers are recognised by shape, whatever the element's ``name``:
+
+* boxes ``{"boundingBoxes": [{"label", "left", "top", "width", "height"}], "inputImageProperties"}``
+  (``<crowd-bounding-box>``);
+* keypoints ``{"keypoints": [{"label", "x", "y"}], "inputImageProperties"}`` (``<crowd-keypoint>``);
+* instances ``{"instances": [{"color", "label"}], "labeledImage": {"pngImageData"}}``
+  (``<crowd-instance-segmentation>``: instance *k* is the pixels of its colour);
+* polygons ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
+  (``<crowd-polygon>``): rasterised in order and consolidated **as instances** (the fused result is an
+  instance mask, not vertices).
+
+An item whose label the job lacks is left out with a warning, as is a box with no area inside the
+image (boxes are clipped to it) or a polygon with fewer than three vertices; an answer without the
+image size it needs, or whose mask size is the odd one out, is rejected.
+
+Labels (``content[<attr>]``), ``class_id`` being the label's 0-based index in the job's label list:
+
+* boxes, the built-in object-detection shape: ``{"annotations": [{"class_id", "left", "top", "width",
+  "height"}], "image_size": [{"width", "height", "depth"}], "objects": [{"confidence"}],
+  "class-map": {"0": "car"}, "confidence", "worker-quality"}``;
+* keypoints: ``{"keypoints": [{"label", "x", "y", "confidence"}], "image_size", "confidence", ...}``;
+* instances and polygons: ``{"instance-mask-ref", "class-mask-ref", "instances": [{"label", "color",
+  "confidence", "workers"}], "internal-color-map", "image_size", "confidence", ...}``: an instance-index
+  palette PNG (pixel *k* = instance *k*, palette = each instance's ``color``) and a class mask PNG like
+  semantic segmentation's (pixel = class key, 0 background), both beside the job's other artefacts.
+
+The object's ``confidence`` is the mean of its items' (``support × agreement``); with no item kept,
+the share of answers that drew nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
+from ..aggregation.geometric import Consolidated, GeometricConsolidation, ObjectItems, WorkerItems
+from ..aggregation.instance_fusion import MAX_INSTANCES, instance_map_from_colours, rasterise_polygons
+from ..codecs import decode_png, encode_palette_png
+from ..colours import assign_colours, hex_to_rgb
+from ..errors import AnswerError, ObjectError
+from ..gt.answers import Answer, AnswerIssue
+from ..gt.events import DatasetObject
+from ..gt.response import ObjectResult, TaskType, artefact_name
+from ..labels import ClassTable, LabelSet
+from ..storage import join_uri
+from .base import JobContext, Observed
+
+__all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
+
+_DIGITS = 4
+Kind = Literal["boxes", "keypoints", "instances"]
+
+
+def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
+    props = element.get("inputImageProperties")
+    if not isinstance(props, dict):
+        return None
+    width, height = props.get("width"), props.get("height")
+    if not isinstance(width, int | float) or not isinstance(height, int | float) or width <= 0 or height <= 0:
+        return None
+    return int(width), int(height)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AnswerError("an item's coordinates are not numbers")
+    return float(value)
+
+
+def _items(element: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = element.get(key)
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise AnswerError(f"{key} is not a list of objects")
+    return items
+
+
+class _Parsed:
+    """One answer read: its labels (class indices), geometry and warnings."""
+
+    def __init__(self, labels: list[int], geometry: npt.NDArray[np.generic], warnings: list[str]) -> None:
+        self.labels, self.geometry, self.warnings = labels, geometry, warnings
+
+
+def _known(labels: LabelSet, names: Sequence[str]) -> tuple[list[int | None], list[str]]:
+    indices = [labels.index(n) for n in names]
+    unknown = sorted({n[:64] for n, i in zip(names, indices, strict=True) if i is None})
+    warnings = [f"items with labels not among the job's were left out: {', '.join(unknown[:5])}"] if unknown else []
+    return indices, warnings
+
+
+class _Geometric:
+    """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model,
+    predict an object and shape the result."""
+
+    kind: Kind
+    name: str
+    type: str
+    key: str
+    uses_batch_model = True
+    needs_labels = True
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element.get(self.key), list)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(i["label"]), None) for i in element[self.key] if isinstance(i, dict) and "label" in i]
+
+    def prepare(self, job: JobContext) -> None:
+        job.require_labels()
+
+    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+        raise NotImplementedError
+
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[ObjectItems, None]:
+        labels = job.require_labels()
+        issues: list[AnswerIssue] = []
+        parsed: list[tuple[str, _Parsed, tuple[int, int]]] = []
+        for answer in answers:
+            try:
+                item, size = self._parse(answer, labels)
+            except AnswerError as exc:
+                issues.append(AnswerIssue(answer.worker_id, str(exc)))
+                continue
+            parsed.append((answer.worker_id, item, size))
+            issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in item.warnings)
+        if parsed:  # one image size per object: the size most answers give (ties: the first answer's)
+            sizes = Counter(size for _, _, size in parsed)
+            best = max(sizes, key=lambda s: (sizes[s], -[p[2] for p in parsed].index(s)))
+            for worker, _, size in parsed:
+                if size != best:
+                    reason = f"image is {size[0]}x{size[1]}, the other answers' is {best[0]}x{best[1]}"
+                    issues.append(AnswerIssue(worker, reason))
+            parsed = [p for p in parsed if p[2] == best]
+        if not parsed:
+            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+        width, height = parsed[0][2]
+        items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
+        nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
+        return Observed(ObjectItems(items, width, height), None, issues, nbytes=nbytes, answers_used=len(parsed))
+
+    def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> GeometricConsolidation:
+        return GeometricConsolidation(self.kind).fit([items for _, items in summaries])
+
+    def consolidate(
+        self,
+        obj: DatasetObject,
+        observed: Observed[ObjectItems, None],
+        model: GeometricConsolidation | None,
+        job: JobContext,
+    ) -> ObjectResult:
+        items = observed.summary
+        if items is None:
+            raise RuntimeError("geometric tasks keep every object's items")
+        model = model or GeometricConsolidation(self.kind)
+        result = model.predict(items)
+        confidence = self._confidence(items, result)
+        quality = [
+            {
+                "workerId": a.worker,
+                "precision": _round(model.precision_.get(a.worker)),
+                "recall": _round(model.recall_.get(a.worker)),
+                "weight": round(model.worker_weights_.get(a.worker, 1.0), _DIGITS),
+            }
+            for a in items.answers
+        ]
+        image_size = [{"width": items.width, "height": items.height, "depth": 3}]
+        label, metadata = self._shape(obj, items, result, job)
+        label.update({"image_size": image_size, "confidence": confidence, "worker-quality": quality})
+        metadata.update({"confidence": confidence, "worker-quality": quality})
+        return ObjectResult(
+            obj.dataset_object_id,
+            self.type,
+            label,
+            metadata,
+            confidence=confidence,
+            issues=observed.issues,
+            answers_used=len(items.answers),
+        )
+
+    @staticmethod
+    def _confidence(items: ObjectItems, result: Consolidated) -> float:
+        if len(result.confidence):
+            return round(float(result.confidence.mean()), _DIGITS)
+        empty = sum(1 for a in items.answers if not a.labels)
+        return round(empty / len(items.answers), _DIGITS)
+
+    def _shape(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        raise NotImplementedError
+
+
+def _ids(result: Consolidated) -> list[int]:
+    """The kept items' class indices (what the answers were read into)."""
+    return [int(str(c)) for c in result.labels]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, _DIGITS)
+
+
+class BoundingBoxes(_Geometric):
+    kind: Kind = "boxes"
+    name = "bounding-box"
+    type = TaskType.OBJECT_DETECTION.value
+    key = "boundingBoxes"
+
+    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+        size = _size(answer.element)
+        if size is None:
+            raise AnswerError("no inputImageProperties (width and height) to place the boxes in")
+        raw = _items(answer.element, self.key)
+        names = [str(b.get("label")) for b in raw]
+        ltwh = np.array([[_number(b.get(k)) for k in ("left", "top", "width", "height")] for b in raw]).reshape(-1, 4)
+        boxes, inside = boxes_from_ltwh(ltwh, *size)
+        indices, warnings = _known(labels, names)
+        if not inside.all():
+            warnings.append(f"{int((~inside).sum())} box(es) with no area inside the image were left out")
+        known = np.array([i is not None for i in indices], dtype=bool)
+        keep = known[inside]
+        classes = [i for i, ok in zip(indices, inside.tolist(), strict=True) if ok and i is not None]
+        return _Parsed(classes, boxes[keep], warnings), size
+
+    def _shape(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        names = job.require_labels().names
+        ltwh = boxes_to_ltwh(result.geometry).tolist()
+        annotations = [
+            {"class_id": c, "left": b[0], "top": b[1], "width": b[2], "height": b[3]}
+            for c, b in zip(_ids(result), ltwh, strict=True)
+        ]
+        objects = [{"confidence": round(float(c), _DIGITS)} for c in result.confidence]
+        class_map = {str(c): names[c] for c in sorted(set(_ids(result)))}
+        label = {"annotations": annotations, "objects": objects, "class-map": class_map}
+        return label, {"objects": objects, "class-map": class_map}
+
+
+class Keypoints(_Geometric):
+    kind: Kind = "keypoints"
+    name = "keypoint"
+    type = TaskType.KEYPOINTS.value
+    key = "keypoints"
+
+    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+        size = _size(answer.element)
+        if size is None:
+            raise AnswerError("no inputImageProperties (width and height) to place the keypoints in")
+        raw = _items(answer.element, self.key)
+        names = [str(p.get("label")) for p in raw]
+        points = np.array([[_number(p.get("x")), _number(p.get("y"))] for p in raw]).reshape(-1, 2)
+        indices, warnings = _known(labels, names)
+        width, height = size
+        inside = (points[:, 0] >= 0) & (points[:, 0] <= width) & (points[:, 1] >= 0) & (points[:, 1] <= height)
+        if not inside.all():
+            warnings.append(f"{int((~inside).sum())} keypoint(s) outside the image were left out")
+        keep = inside & np.array([i is not None for i in indices], dtype=bool)
+        classes = [i for i, ok in zip(indices, keep.tolist(), strict=True) if ok and i is not None]
+        return _Parsed(classes, points[keep], warnings), size
+
+    def _shape(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        names = job.require_labels().names
+        points = [
+            {
+                "label": names[c],
+                "x": round(float(p[0]), 2),
+                "y": round(float(p[1]), 2),
+                "confidence": round(float(conf), _DIGITS),
+            }
+            for c, p, conf in zip(_ids(result), np.asarray(result.geometry), result.confidence, strict=True)
+        ]
+        return {"keypoints": points}, {"keypoints": len(points)}
+
+
+class InstanceSegmentation(_Geometric):
+    kind: Kind = "instances"
+    name = "instance-segmentation"
+    type = TaskType.INSTANCE_SEGMENTATION.value
+    key = "instances"
+
+    def __init__(self) -> None:
+        self._classes: ClassTable | None = None
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return "labeledImage" in element and isinstance(element.get("instances"), list)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(i["label"]), None) for i in element["instances"] if isinstance(i, dict) and "label" in i]
+
+    def prepare(self, job: JobContext) -> None:
+        self._classes = ClassTable.build(job.require_labels())
+
+    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+        raw = _items(answer.element, self.key)
+        if len(raw) > MAX_INSTANCES:
+            raise AnswerError(f"{len(raw)} instances; at most {MAX_INSTANCES} per answer")
+        image_data = answer.element.get("labeledImage")
+        png = image_data.get("pngImageData") if isinstance(image_data, dict) else None
+        if not isinstance(png, str):
+            raise AnswerError("labeledImage has no pngImageData")
+        size = _size(answer.element)
+        image = decode_png(png, expected_size=size)
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+        try:
+            colours = [hex_to_rgb(str(i.get("color"))) for i in raw]
+        except ValueError as exc:
+            raise AnswerError("an instance colour is not a hex colour") from exc
+        instance_map = instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3])
+        indices, warnings = _known(labels, [str(i.get("label")) for i in raw])
+        return self._keep_known(instance_map, indices, warnings), (image.width, image.height)
+
+    @staticmethod
+    def _keep_known(instance_map: npt.NDArray[np.integer], indices: list[int | None], warnings: list[str]) -> _Parsed:
+        """Instances of unknown labels, and instances without a pixel, are left out; the rest renumbered."""
+        present = np.bincount(np.asarray(instance_map).ravel(), minlength=len(indices) + 1)[1 : len(indices) + 1] > 0
+        renumber = np.zeros(len(indices) + 1, dtype=np.uint8)
+        classes: list[int] = []
+        for k, (index, has_pixels) in enumerate(zip(indices, present.tolist(), strict=True)):
+            if index is not None and has_pixels:
+                classes.append(index)
+                renumber[k + 1] = len(classes)
+        return _Parsed(classes, renumber[instance_map], warnings)
+
+    def _shape(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        classes = self._classes
+        if classes is None:
+            raise RuntimeError("prepare() was not called for this batch")
+        instance_map = np.asarray(result.geometry)
+        n = len(result.labels)
+        colours = assign_colours([str(k) for k in range(n)], {})
+        palette = [(255, 255, 255), *(hex_to_rgb(c) for c in colours)]
+        instance_png = encode_palette_png(instance_map.astype(np.uint8), palette)
+        lut = np.array([0, *(c + 1 for c in _ids(result))], dtype=np.uint8)
+        class_png = encode_palette_png(lut[instance_map], classes.palette())
+        name = artefact_name(obj.dataset_object_id, instance_png + class_png, "")
+        instance_uri = join_uri(job.artefact_prefix, f"{name}-instances.png")
+        class_uri = join_uri(job.artefact_prefix, f"{name}-classes.png")
+        job.storage.write(instance_uri, instance_png, "image/png")
+        job.storage.write(class_uri, class_png, "image/png")
+        names = job.require_labels().names
+        instances = [
+            {
+                "label": names[c],
+                "color": colours[k],
+                "confidence": round(float(result.confidence[k]), _DIGITS),
+                "workers": list(result.workers[k]),
+            }
+            for k, c in enumerate(_ids(result))
+        ]
+        color_map = {
+            str(k): {"class-name": classes.name_of(k), "hex-color": classes.hex_of(k)} for k in range(classes.n_classes)
+        }
+        label = {
+            "instance-mask-ref": instance_uri,
+            "class-mask-ref": class_uri,
+            "instances": instances,
+            "internal-color-map": color_map,
+        }
+        return label, {"instances": len(instances), "internal-color-map": color_map}
+
+
+class Polygons(InstanceSegmentation):
+    kind: Kind = "instances"
+    name = "polygon"
+    key = "polygons"
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element.get("polygons"), list)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(p["label"]), None) for p in element["polygons"] if isinstance(p, dict) and "label" in p]
+
+    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+        size = _size(answer.element)
+        if size is None:
+            raise AnswerError("no inputImageProperties (width and height) to draw the polygons in")
+        raw = _items(answer.element, self.key)
+        if len(raw) > MAX_INSTANCES:
+            raise AnswerError(f"{len(raw)} polygons; at most {MAX_INSTANCES} per answer")
+        polygons = []
+        for polygon in raw:
+            vertices = polygon.get("vertices")
+            if not isinstance(vertices, list) or not all(isinstance(v, dict) for v in vertices):
+                raise AnswerError("a polygon's vertices are not a list of {x, y}")
+            polygons.append([(_number(v.get("x")), _number(v.get("y"))) for v in vertices])
+        instance_map, kept = rasterise_polygons(polygons, *size)
+        names = [str(raw[k].get("label")) for k in kept]
+        indices, warnings = _known(labels, names)
+        if len(kept) < len(raw):
+            warnings.append(
+                f"{len(raw) - len(kept)} polygon(s) with fewer than three vertices or no area were left out"
+            )
+        return self._keep_known(instance_map, indices, warnings), size
