@@ -196,3 +196,38 @@ def test_tally_multi_label_output_and_labels_under_metadata_are_read() -> None:
         "animals-metadata": {"type": "groundtruth/image-classification-multilabel", "class-map": {"2": "Bird"}},
     }
     assert pre_annotate({"dataObject": built_in})["taskInput"]["initialValue"] == {"labels": ["Bird"]}
+
+
+def test_a_built_in_box_adjustment_line_gets_its_boxes_as_the_initial_value() -> None:
+    path = SHARED / "data" / "real" / "textract-bbox-adjustment-output-manifest" / "output.manifest"
+    line = json.loads(path.read_text().splitlines()[0])
+    task_input = pre_annotate({"dataObject": line})["taskInput"]
+    boxes = task_input["initialValue"]["boundingBoxes"]
+    assert boxes[0] == {"label": "Provider Name", "left": 236, "top": 55, "width": 542, "height": 81}
+    assert len(boxes) == len(line["augmentation-1"]["annotations"])
+    assert task_input["labels"] == ["Provider Name", "Min Payment Calculation"]
+
+
+def test_tally_keypoint_and_instance_labels_become_initial_values() -> None:
+    keypoints = {
+        "source-ref": "s3://b/face.jpg",
+        "face": {"keypoints": [{"label": "nose", "x": 5.0, "y": 6.0, "confidence": 0.9}]},
+        "face-metadata": {"type": "groundtruth/keypoint"},
+    }
+    assert pre_annotate({"dataObject": keypoints})["taskInput"]["initialValue"] == {
+        "keypoints": [{"label": "nose", "x": 5.0, "y": 6.0}]
+    }
+    instances = {
+        "source-ref": "s3://b/street.jpg",
+        "street": {
+            "instance-mask-ref": "s3://b/out/0_abc-instances.png",
+            "instances": [{"label": "Person", "color": "#1f77b4", "confidence": 0.8, "workers": ["w1", "w2"]}],
+        },
+        "street-metadata": {"type": "groundtruth/instance-segmentation"},
+    }
+    task_input = pre_annotate({"dataObject": instances})["taskInput"]
+    assert task_input["initialValue"] == {
+        "instances": [{"color": "#1f77b4", "label": "Person"}],
+        "src": "s3://b/out/0_abc-instances.png",
+    }
+    assert task_input["labels"] == ["Person"]

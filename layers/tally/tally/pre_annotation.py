@@ -21,7 +21,9 @@ A line carrying a prior semantic-segmentation label (Ground Truth's built-in ``<
 initial-value>`` expects. A line without one but with a prior classification label (built-in: the
 integer class with ``class-name`` in its metadata, or a list of integers with ``class-map``; tally's
 own: ``class-name`` / ``class-names`` in the label) gets ``{"label": name}`` or ``{"labels": [names]}``
-for a chained job's template to pre-select. When several are present, the newest ``creation-date`` wins.
+for a chained job's template to pre-select; one with a prior box label (built-in object detection,
+adjustment lines included, or tally's), keypoint or instance label gets it as the crowd element's
+initial value (:func:`prior_geometry`). Of several labels of one kind, the newest ``creation-date`` wins.
 
 A line with neither ``source-ref`` nor ``source`` gets ``isHumanAnnotationRequired: false`` and a
 logged reason; nothing here raises.
@@ -39,7 +41,7 @@ from .gt.response import TaskType
 from .labels import BACKGROUND
 from .settings import Settings
 
-__all__ = ["pre_annotate", "prior_classification", "prior_segmentation"]
+__all__ = ["pre_annotate", "prior_classification", "prior_geometry", "prior_segmentation"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,57 @@ def prior_classification(line: Mapping[str, Any]) -> dict[str, Any] | None:
     return max(found, key=lambda item: item[0])[1] if found else None
 
 
+def _boxes(value: Mapping[str, Any], meta: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """``<crowd-bounding-box initial-value>`` from a built-in or tally object-detection label."""
+    annotations, class_map = value.get("annotations"), value.get("class-map", meta.get("class-map"))
+    if not isinstance(annotations, list) or not isinstance(class_map, dict):
+        return None
+    boxes = []
+    for box in annotations:
+        if isinstance(box, dict) and str(box.get("class_id")) in class_map:
+            sides = {k: box.get(k) for k in ("left", "top", "width", "height")}
+            if all(isinstance(v, int | float) for v in sides.values()):
+                boxes.append({"label": str(class_map[str(box["class_id"])]), **sides})
+    return boxes
+
+
+def prior_geometry(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest prior box, keypoint or instance label on a line, as an ``initialValue``:
+    ``{"boundingBoxes": [{label, left, top, width, height}]}`` (built-in object detection, adjustment
+    lines included, or tally's), ``{"keypoints": [{label, x, y}]}`` or ``{"instances": [{color, label}],
+    "src": <instance mask URI>}`` (tally's)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for key, meta in line.items():
+        value = line.get(key.removesuffix("-metadata"))
+        if not key.endswith("-metadata") or not isinstance(meta, dict) or not isinstance(value, dict):
+            continue
+        initial: dict[str, Any] | None = None
+        kind = meta.get("type")
+        if kind == TaskType.OBJECT_DETECTION:
+            boxes = _boxes(value, meta)
+            initial = None if boxes is None else {"boundingBoxes": boxes}
+        elif kind == TaskType.KEYPOINTS and isinstance(value.get("keypoints"), list):
+            points = [{k: p.get(k) for k in ("label", "x", "y")} for p in value["keypoints"] if isinstance(p, dict)]
+            initial = {"keypoints": points}
+        elif kind == TaskType.INSTANCE_SEGMENTATION and isinstance(value.get("instance-mask-ref"), str):
+            instances = [{"color": i.get("color"), "label": i.get("label")} for i in value.get("instances", [])]
+            initial = {"instances": instances, "src": value["instance-mask-ref"]}
+        if initial is not None:
+            found.append((str(meta.get("creation-date", "")), initial))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def _prior_labels(prior: Mapping[str, Any]) -> list[str]:
+    """Label names a prior initial value uses, in first-seen order."""
+    if "labelMappings" in prior:
+        return list(prior["labelMappings"])
+    if "label" in prior:
+        return [str(prior["label"])]
+    items = prior.get("labels") or prior.get("boundingBoxes") or prior.get("keypoints") or prior.get("instances") or []
+    names = [str(i["label"]) if isinstance(i, dict) else str(i) for i in items]
+    return list(dict.fromkeys(names))
+
+
 def _line_labels(line: Mapping[str, Any]) -> list[str] | None:
     """Labels listed on the line itself: ``labels``, or ``metadata.labels``."""
     metadata = line.get("metadata")
@@ -131,10 +184,10 @@ def pre_annotate(
     if not isinstance(task_object, str) or not task_object:
         logger.warning("no human annotation: the manifest line has neither source-ref nor source")
         return {"taskInput": {"manifestLine": line}, "isHumanAnnotationRequired": False}
-    prior = prior_segmentation(line) or prior_classification(line)
+    prior = prior_segmentation(line) or prior_classification(line) or prior_geometry(line)
     labels = _line_labels(line) or (list(settings.labels) if settings.labels else None) or job_labels()
     if not labels and prior:
-        labels = list(prior.get("labelMappings") or prior.get("labels") or [prior.get("label")])
+        labels = _prior_labels(prior)
     if not labels:
         logger.warning("no labels for the task: none on the line, configured, or in the job's label file")
     task_input: dict[str, Any] = {"taskObject": task_object, "labels": list(labels or []), "manifestLine": line}
