@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from .colours import RGB, hex_to_rgb, rgb_to_hex
 from .errors import ImageDecodeError, MaskShapeError
 from .vote import ABSTAIN, IndexedMask
 
@@ -56,23 +57,6 @@ PNG_COMPRESS_LEVEL = 6
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _OTHER_FORMATS = {b"\xff\xd8\xff": "a JPEG", b"GIF87a": "a GIF", b"GIF89a": "a GIF", b"BM": "a BMP"}
 _BLACK, _WHITE = (0, 0, 0), (255, 255, 255)
-
-RGB = tuple[int, int, int]
-
-
-def hex_to_rgb(value: str) -> RGB:
-    """``"#1f77b4"`` (or ``"1F77B4"``, or ``"#abc"``) → ``(31, 119, 180)``; raises ``ValueError``."""
-    text = value.strip().removeprefix("#")
-    if len(text) == 3:
-        text = "".join(c * 2 for c in text)
-    if len(text) != 6:
-        raise ValueError(f"not a hex colour: {value!r}")
-    n = int(text, 16)
-    return (n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF
-
-
-def rgb_to_hex(rgb: RGB) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def decode_png(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .codecs import ABSTAIN, RGB, hex_to_rgb, rgb_to_hex
+from .colours import ABSTAIN, RGB, hex_to_rgb, rgb_to_hex
 
 __all__ = [
     "BACKGROUND",
