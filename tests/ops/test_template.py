@@ -52,6 +52,8 @@ def test_every_function_publishes_versions_behind_an_alias_and_outputs_the_alias
     outputs = TEMPLATE["Outputs"]
     assert outputs["PreAnnotationFunctionArn"]["Value"] == {"Ref": "PreAnnotationFunction.Alias"}
     assert outputs["ConsolidationFunctionArn"]["Value"] == {"Ref": "ConsolidationFunction.Alias"}
+    assert outputs["PreAnnotationFunctionVersionArn"]["Value"] == {"Ref": "PreAnnotationFunction.Version"}
+    assert outputs["ConsolidationFunctionVersionArn"]["Value"] == {"Ref": "ConsolidationFunction.Version"}
 
 
 def test_every_function_logs_to_its_own_group_with_the_retention_parameter() -> None:
