@@ -21,7 +21,7 @@ PY := $(VENV)/bin/python
 SAM := .venv-sam/bin/sam
 PIP_FILTER := grep -v 'is ignored: it is neither a file nor a directory' || true
 
-.PHONY: help setup run test lint typecheck template sar build deploy lock pytest bench bench-scale bench-coldstart example clean
+.PHONY: help setup run test lint typecheck template build deploy lock pytest bench bench-scale bench-coldstart example clean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$$/  make \1\t\2/' | expand -t 24

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -149,3 +152,32 @@ def test_a_missing_module_is_reported(tmp_path: Path) -> None:
     (tmp_path / "TallyLayer" / "python" / "tally" / "tasks" / "__init__.py").unlink()
     problems = check_build.contents_problems(tmp_path / "TallyLayer", lock, source, "tally")
     assert problems == ["tally/tasks/__init__.py is missing from the layer"]
+
+
+def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "--no-print-directory", *args], capture_output=True, text=True, env=env, check=False)
+
+
+def test_the_layer_build_refuses_to_run_without_python_313() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PY313", "ALLOW_NO_PYC")}
+    refused = make("-C", str(LAYER), "check-py313", "PY313=/nonexistent/python3.13", env=env)
+    assert refused.returncode != 0
+    assert "ERROR: no working Python 3.13 to byte-compile the layer (PY313=/nonexistent/python3.13)." in refused.stderr
+    allowed = make("-C", str(LAYER), "check-py313", "PY313=/nonexistent/python3.13", "ALLOW_NO_PYC=1", env=env)
+    assert allowed.returncode == 0
+    assert "the layer ships WITHOUT .pyc" in allowed.stderr
+    found = make("-C", str(LAYER), "check-py313", f"PY313={sys.executable}", env=env)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == f"layer: byte-compiling with {sys.executable}"
+
+
+def test_sam_build_is_not_cached() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert "cached" not in config["default"]["build"]["parameters"]
+
+
+def test_make_lists_every_target() -> None:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = {name for line in re.findall(r"^\.PHONY:(.*)$", text, flags=re.MULTILINE) for name in line.split()}
+    listed = set(re.findall(r"^  make (\S+)", make("-C", str(ROOT), "help").stdout, flags=re.MULTILINE))
+    assert phony == listed
