@@ -15,6 +15,10 @@ Tracer patches botocore as it does in Lambda. Each child also reports whether nu
 where botocore came from. Variants run interleaved, ``--runs`` times each; the table shows the
 median and the best run.
 
+With ``--baseline REV`` (e.g. the commit before issue 13's changes), the same measurement also runs
+on REV's handlers and layer (its ``layers/tally/requirements.txt`` resolved by pip, its package,
+byte-compiled by 3.13), for a before/after comparison within one run.
+
 The replicas are cached in ``.aws-sam/coldstart/`` and rebuilt when the lock changes; building them
 needs the package index once.
 """
@@ -113,6 +117,28 @@ def build_replicas(py: str) -> dict[str, Path]:
     return paths
 
 
+def build_baseline(py: str, rev: str) -> Path:
+    """REV's layer (byte-compiled) and functions under CACHE/baseline-REV/{layer,src}."""
+    base = CACHE / f"baseline-{rev}"
+    if not (base / "stamp").is_file():
+        shutil.rmtree(base, ignore_errors=True)
+        (base / "src").mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "layers/tally", "functions"], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(base / "src")], input=archive.stdout, check=True)
+        flags = ["--only-binary=:all:", "--implementation", "cp", "--python-version", "3.13"]
+        flags += [arg for p in PLATFORMS for arg in ("--platform", p)]
+        site = base / "layer" / "python"
+        pip_target(py, site, [*flags, "-r", str(base / "src" / "layers" / "tally" / "requirements.txt")])
+        shutil.rmtree(site / "bin", ignore_errors=True)
+        shutil.copytree(base / "src" / "layers" / "tally" / "tally", site / "tally")
+        compile_cmd = [py, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+        subprocess.run([*compile_cmd, str(site)], check=True)
+        (base / "stamp").write_text(rev)
+    return base
+
+
 def child_env(sys_path: list[str], tracing: bool) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -140,7 +166,8 @@ Variant = tuple[str, str, bool]  # handler, "pyc" or "nopyc", tracing enabled
 
 def run_once(py: str, variant: Variant, paths: dict[str, Path]) -> dict[str, Any]:
     handler, layer, tracing = variant
-    sys_path = [str(ROOT / "functions" / handler), str(paths[layer] / "python"), str(paths["runtime"])]
+    functions = paths[layer] / ".." / "src" / "functions" if layer.startswith("baseline") else ROOT / "functions"
+    sys_path = [str(functions / handler), str(paths[layer] / "python"), str(paths["runtime"])]
     out = subprocess.run(
         [py, "-I", "-S", "-B", "-c", CHILD],
         env=child_env(sys_path, tracing),
@@ -161,11 +188,16 @@ def size_mib(path: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cold-start import time of both handlers")
     parser.add_argument("--runs", type=int, default=15, help="imports per handler and variant (%(default)s)")
+    parser.add_argument("--baseline", metavar="REV", help="also measure this git revision's handlers and layer")
     args = parser.parse_args(argv)
     py = python313()
     paths = build_replicas(py)
+    if args.baseline:
+        paths[f"baseline {args.baseline}"] = build_baseline(py, args.baseline) / "layer"
     variants: list[Variant] = [(h, layer, True) for h in HANDLERS for layer in ("pyc", "nopyc")]
     variants += [(h, "pyc", False) for h in HANDLERS]
+    if args.baseline:
+        variants += [(h, f"baseline {args.baseline}", True) for h in HANDLERS]
     wall: dict[Variant, list[float]] = {key: [] for key in variants}
     cpu: dict[Variant, list[float]] = {key: [] for key in variants}
     facts = {key: run_once(py, key, paths) for key in variants}  # one warm-up each (page cache), not counted
@@ -185,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         handler, layer, _ = key
         fact = facts[key]
         botocore = fact["botocore"] or "not loaded"
-        where = "runtime" if botocore.startswith(str(paths["runtime"])) else botocore
+        where = "runtime" if botocore.startswith(str(paths["runtime"])) else "layer"
         loaded = "loaded" if fact["numpy"] or fact["PIL"] else "not loaded"
         tracer = "disabled" if fact["tracer_disabled"] else "enabled"
-        label = "with .pyc" if layer == "pyc" else "no .pyc"
+        label = {"pyc": "with .pyc", "nopyc": "no .pyc"}.get(layer, f"{layer}, with .pyc")
         print(
             f"| {handler} | {label} | {tracer} | {statistics.median(wall[key]):.0f} | {min(wall[key]):.0f} "
             f"| {statistics.median(cpu[key]):.0f} | {loaded} | {where} |"
