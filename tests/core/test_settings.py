@@ -140,3 +140,10 @@ def test_a_long_bad_value_is_shortened() -> None:
 
 def test_doctest() -> None:
     assert doctest.testmod(tally.settings).failed == 0
+
+
+def test_at_most_254_labels() -> None:
+    names = [f"l{i}" for i in range(255)]
+    assert Settings.from_env({"TALLY_LABELS": ",".join(names[:254])}).labels == tuple(names[:254])
+    with pytest.raises(SettingsError, match=r"Tuple should have at most 254 items after validation, not 255$"):
+        Settings.from_env({"TALLY_LABELS": ",".join(names)})
