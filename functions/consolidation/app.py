@@ -19,7 +19,7 @@ SETTINGS = Settings.from_env()
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # no worker data in traces
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
     try:
         request = ConsolidationRequest.parse(event)

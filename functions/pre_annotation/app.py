@@ -16,7 +16,7 @@ SETTINGS = Settings.from_env()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # no worker data in traces
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job_arn = event.get("labelingJobArn") if isinstance(event, dict) else None
     logger.append_keys(labelingJobArn=job_arn)

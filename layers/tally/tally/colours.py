@@ -1,4 +1,5 @@
-"""Colours: hex ↔ RGB, and the colour each class of a mask gets (pure Python, no numpy).
+"""Colours: hex ↔ RGB, and the colour each class of a mask gets. Standard library only, so that the
+pre-annotation function, which needs labels but never decodes an image, loads neither numpy nor Pillow.
 
 A class's colour is the one most of the batch's workers painted it with (Ground Truth's worker UI
 gives every worker the same colour per label, so this is the same in every batch of a job); a label
@@ -12,8 +13,19 @@ import colorsys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
-__all__ = ["BACKGROUND_HEX", "CATEGORY10", "RGB", "assign_colours", "hex_to_rgb", "normalise_hex", "rgb_to_hex"]
+__all__ = [
+    "ABSTAIN",
+    "BACKGROUND_HEX",
+    "CATEGORY10",
+    "RGB",
+    "assign_colours",
+    "hex_to_rgb",
+    "normalise_hex",
+    "rgb_to_hex",
+]
 
+ABSTAIN = 255
+"""Class value meaning "this worker casts no vote at this pixel"."""
 RGB = tuple[int, int, int]
 BACKGROUND_HEX = "#ffffff"
 CATEGORY10 = (

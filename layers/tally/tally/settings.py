@@ -1,18 +1,45 @@
-"""Deployment settings, read once from the environment (the template's parameters set them)."""
+"""Deployment settings, read once from the environment (the template's parameters set them).
+
+The environment is read and validated with pydantic-settings; a bad value raises one
+:class:`SettingsError` that names every variable at fault, e.g.::
+
+    SettingsError: invalid tally setting: TALLY_THREADS='four': Input should be a valid integer, ...
+
+Empty variables count as unset (the template passes ``""`` for parameters left empty).
+
+Examples:
+    >>> Settings.from_env({"TALLY_LABELS": "road, car", "TALLY_THREADS": "2"}).labels
+    ('road', 'car')
+    >>> Settings.from_env({"TALLY_LABELS": "[road, car]"})
+    Traceback (most recent call last):
+    ...
+    tally.settings.SettingsError: invalid tally setting: TALLY_LABELS='[road, car]': Value error, not a JSON array of strings (quote each name: ["road", "car"]) nor comma-separated names
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, get_args
+from contextvars import ContextVar
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .labels import parse_label_list
 
-__all__ = ["ALGORITHMS", "Algorithm", "Settings"]
+__all__ = ["ALGORITHMS", "ENV_PREFIX", "Algorithm", "Settings", "SettingsError"]
 
 Algorithm = Literal["reliability", "majority"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
+ENV_PREFIX = "TALLY_"
+_MAX_SHOWN = 80  # characters of a bad value quoted in the error
+
+
+class SettingsError(ValueError):
+    """A setting in the environment is invalid; the message names each variable at fault."""
 
 
 @dataclass(frozen=True)
@@ -47,18 +74,102 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        labels = parse_label_list(env.get("TALLY_LABELS"))
-        algorithm = env.get("TALLY_ALGORITHM", "").strip() or cls.algorithm
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"TALLY_ALGORITHM must be one of {', '.join(ALGORITHMS)}")
-        return cls(
-            labels=tuple(labels) if labels else None,
-            assume_role_arn=env.get("TALLY_ASSUME_ROLE_ARN", "").strip() or None,
-            algorithm=algorithm,  # type: ignore[arg-type]  # checked against ALGORITHMS above
-            threads=max(1, int(env.get("TALLY_THREADS", "") or cls.threads)),
-            deadline_margin_ms=int(env.get("TALLY_DEADLINE_MARGIN_MS", "") or cls.deadline_margin_ms),
-            read_buckets=tuple(b.strip() for b in env.get("TALLY_READ_BUCKETS", "").split(",") if b.strip()),
-            cache_mb=int(env.get("TALLY_CACHE_MB", "") or cls.cache_mb),
-            element_name=env.get("TALLY_ELEMENT_NAME", "").strip() or None,
-        )
+        """Read and validate the ``TALLY_*`` variables of ``env`` (default ``os.environ``).
+
+        Raises:
+            SettingsError: naming each invalid variable and its value.
+        """
+        token = _ENVIRON.set(os.environ if env is None else env)
+        try:
+            values = _Environment()
+        except ValidationError as error:
+            raise SettingsError(_describe(error)) from None
+        finally:
+            _ENVIRON.reset(token)
+        return cls(**{f.name: getattr(values, f.name) for f in fields(cls)})
+
+
+_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("tally_settings_environ")
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_DEFAULT = Settings()
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading the mapping given to :meth:`Settings.from_env`."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        return {key.lower(): value for key, value in environ.items() if key.isupper() and value != ""}
+
+
+class _Environment(BaseSettings):
+    """The ``TALLY_*`` variables, validated; field names are :class:`Settings`' field names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    labels: Annotated[tuple[str, ...] | None, NoDecode] = Field(default=_DEFAULT.labels)
+    assume_role_arn: str | None = Field(default=_DEFAULT.assume_role_arn, pattern=_ROLE_ARN)
+    algorithm: Algorithm = _DEFAULT.algorithm
+    threads: int = Field(default=_DEFAULT.threads, ge=1, le=64)
+    deadline_margin_ms: int = Field(default=_DEFAULT.deadline_margin_ms, ge=0, le=900_000)
+    read_buckets: Annotated[tuple[Annotated[str, Field(pattern=_BUCKET)], ...], NoDecode] = _DEFAULT.read_buckets
+    cache_mb: int = Field(default=_DEFAULT.cache_mb, ge=0)
+    element_name: str | None = Field(default=_DEFAULT.element_name, min_length=1)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _parse_labels(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            labels = parse_label_list(value)
+        except json.JSONDecodeError:
+            raise ValueError(
+                'not a JSON array of strings (quote each name: ["road", "car"]) nor comma-separated names'
+            ) from None
+        if labels is not None and len(set(labels)) != len(labels):
+            raise ValueError("a label is listed twice")
+        return tuple(labels) if labels else None
+
+    @field_validator("read_buckets", mode="before")
+    @classmethod
+    def _split_buckets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("assume_role_arn", "element_name", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("algorithm", mode="before")
+    @classmethod
+    def _strip_algorithm(cls, value: Any) -> Any:
+        return value.strip() or _DEFAULT.algorithm if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (_MappingEnvSource(settings_cls),)
+
+
+def _describe(error: ValidationError) -> str:
+    """One line naming every variable at fault, its value (shortened) and pydantic's reason."""
+    parts = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        name = ENV_PREFIX + field.upper()
+        raw = _ENVIRON.get().get(name, "")
+        shown = raw if len(raw) <= _MAX_SHOWN else raw[: _MAX_SHOWN - 3] + "..."
+        parts.append(f"{name}={shown!r}: {item['msg']}")
+    return "invalid tally setting: " + "; ".join(dict.fromkeys(parts))

@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from .colours import ABSTAIN
+
 __all__ = [
     "ABSTAIN",
     "IndexedMask",
@@ -43,9 +45,6 @@ __all__ = [
     "tabulate",
     "vote_scores",
 ]
-
-ABSTAIN = 255
-"""Class value meaning "this worker casts no vote at this pixel"."""
 
 _T = TypeVar("_T", bound=np.generic)
 _DENSE_SPAN = 1 << 16  # packed ranges up to this size get one row per possible tuple

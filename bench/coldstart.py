@@ -1,0 +1,236 @@
+"""Cold-start import benchmark: `make bench-coldstart`. Prints a Markdown table for docs/benchmarks.md.
+
+What a cold start pays before the first event: importing ``functions/<name>/app.py`` (Powertools
+Logger/Metrics/Tracer, the tally package, Settings from the environment). Lambda runs arm64 here, so
+the benchmark builds an x86_64 replica of the layer from the same lock
+(``layers/tally/requirements-lock.txt``, ``--require-hashes --no-deps``, numpy's tests removed, the
+``tally`` package copied), twice: byte-compiled by Python 3.13 as ``layers/tally/Makefile`` does, and
+without ``.pyc``. A third directory stands in for the python3.13 runtime's own boto3/botocore
+(pinned as in requirements-dev.txt, byte-compiled), which the layer no longer ships.
+
+Each import runs in a fresh ``python3.13 -I -S -B`` process (no site-packages, no bytecode written:
+the layer is read-only in Lambda) whose ``sys.path`` is the function, the layer, the runtime stand-in
+and the standard library, with the Lambda environment variables set and tracing enabled, so the
+Tracer patches botocore as it does in Lambda. Each child also reports whether numpy was loaded and
+where botocore came from. Variants run interleaved, ``--runs`` times each; the table shows the
+median and the best run.
+
+With ``--baseline REV`` (e.g. the commit before issue 13's changes), the same measurement also runs
+on REV's handlers and layer (its ``layers/tally/requirements.txt`` resolved by pip, its package,
+byte-compiled by 3.13), for a before/after comparison within one run.
+
+The replicas are cached in ``.aws-sam/coldstart/`` and rebuilt when the lock changes; building them
+needs the package index once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCK = ROOT / "layers" / "tally" / "requirements-lock.txt"
+CACHE = ROOT / ".aws-sam" / "coldstart"
+HANDLERS = ("pre_annotation", "consolidation")
+TARGET_MS = 250  # consolidation with .pyc (issue 13)
+RUNTIME_PINS = ("boto3", "botocore")  # versions from requirements-dev.txt / the .venv
+PLATFORMS = ["manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64"]
+
+CHILD = r"""
+import json, os, sys, time
+sys.path[:0] = json.loads(os.environ["COLDSTART_PATH"])
+start, cpu = time.perf_counter(), time.process_time()
+import app
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+botocore = sys.modules.get("botocore")
+print(json.dumps({
+    "ms": elapsed * 1000,
+    "cpu_ms": cpu * 1000,
+    "numpy": "numpy" in sys.modules,
+    "PIL": "PIL" in sys.modules,
+    "botocore": getattr(botocore, "__file__", None),
+    "tracer_disabled": app.tracer.disabled,
+}))
+"""
+
+
+def python313() -> str:
+    """An interpreter for Python 3.13: this one, PY313, or pyenv's."""
+    if platform.python_version_tuple()[:2] == ("3", "13"):
+        return sys.executable
+    candidate = os.environ.get("PY313", "")
+    if candidate:
+        return candidate
+    raise SystemExit("bench/coldstart.py needs Python 3.13: run it with 3.13 or set PY313")
+
+
+def pip_target(py: str, target: Path, args: list[str]) -> None:
+    cmd = [py, "-m", "pip", "install", "-qq", "--disable-pip-version-check", "--no-compile"]
+    cmd += ["--no-warn-conflicts", "--target", str(target), *args]
+    subprocess.run(cmd, check=True)
+
+
+def installed_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def build_replicas(py: str) -> dict[str, Path]:
+    """Layer with and without .pyc, and the runtime stand-in; rebuilt when the lock changes."""
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
+    runtime_pins = [f"{name}=={installed_version(name)}" for name in RUNTIME_PINS]
+    key = f"{digest} {' '.join(runtime_pins)} {platform.machine()}"
+    stamp = CACHE / "stamp"
+    paths = {"nopyc": CACHE / "layer-nopyc", "pyc": CACHE / "layer-pyc", "runtime": CACHE / "runtime"}
+    if not (stamp.is_file() and stamp.read_text() == key):
+        shutil.rmtree(CACHE, ignore_errors=True)
+        flags = ["--only-binary=:all:", "--implementation", "cp", "--python-version", "3.13"]
+        flags += [arg for p in PLATFORMS for arg in ("--platform", p)]
+        base = paths["nopyc"] / "python"
+        pip_target(py, base, [*flags, "--no-deps", "--require-hashes", "-r", str(LOCK)])
+        for tests in sorted(base.glob("numpy/**/tests"), reverse=True):
+            shutil.rmtree(tests, ignore_errors=True)
+        pip_target(py, paths["runtime"], [*flags, *runtime_pins])
+        subprocess.run([py, "-m", "compileall", "-q", "-j", "0", str(paths["runtime"])], check=True)
+        stamp.write_text(key)
+    # the tally package is copied on every run, so the figures follow the working tree
+    shutil.rmtree(paths["pyc"], ignore_errors=True)
+    shutil.rmtree(paths["nopyc"] / "python" / "tally", ignore_errors=True)
+    shutil.copytree(
+        ROOT / "layers" / "tally" / "tally",
+        paths["nopyc"] / "python" / "tally",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    shutil.copytree(paths["nopyc"], paths["pyc"])
+    compile_cmd = [py, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    subprocess.run([*compile_cmd, str(paths["pyc"])], check=True)
+    return paths
+
+
+def build_baseline(py: str, rev: str) -> Path:
+    """REV's layer (byte-compiled) and functions under CACHE/baseline-REV/{layer,src}."""
+    base = CACHE / f"baseline-{rev}"
+    if not (base / "stamp").is_file():
+        shutil.rmtree(base, ignore_errors=True)
+        (base / "src").mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "layers/tally", "functions"], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(base / "src")], input=archive.stdout, check=True)
+        flags = ["--only-binary=:all:", "--implementation", "cp", "--python-version", "3.13"]
+        flags += [arg for p in PLATFORMS for arg in ("--platform", p)]
+        site = base / "layer" / "python"
+        pip_target(py, site, [*flags, "-r", str(base / "src" / "layers" / "tally" / "requirements.txt")])
+        shutil.rmtree(site / "bin", ignore_errors=True)
+        shutil.copytree(base / "src" / "layers" / "tally" / "tally", site / "tally")
+        compile_cmd = [py, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+        subprocess.run([*compile_cmd, str(site)], check=True)
+        (base / "stamp").write_text(rev)
+    return base
+
+
+def child_env(sys_path: list[str], tracing: bool) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "COLDSTART_PATH": json.dumps(sys_path),
+        "AWS_LAMBDA_FUNCTION_NAME": "tally-coldstart",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "LAMBDA_TASK_ROOT": sys_path[0],
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
+        "POWERTOOLS_SERVICE_NAME": "tally",
+        "POWERTOOLS_METRICS_NAMESPACE": "tally",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+        "TALLY_ALGORITHM": "reliability",
+    }
+    if not tracing:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    return env
+
+
+Variant = tuple[str, str, bool]  # handler, "pyc" or "nopyc", tracing enabled
+
+
+def run_once(py: str, variant: Variant, paths: dict[str, Path]) -> dict[str, Any]:
+    handler, layer, tracing = variant
+    functions = paths[layer] / ".." / "src" / "functions" if layer.startswith("baseline") else ROOT / "functions"
+    sys_path = [str(functions / handler), str(paths[layer] / "python"), str(paths["runtime"])]
+    out = subprocess.run(
+        [py, "-I", "-S", "-B", "-c", CHILD],
+        env=child_env(sys_path, tracing),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"import of {handler} failed:\n{out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def size_mib(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / (1024 * 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="cold-start import time of both handlers")
+    parser.add_argument("--runs", type=int, default=15, help="imports per handler and variant (%(default)s)")
+    parser.add_argument("--baseline", metavar="REV", help="also measure this git revision's handlers and layer")
+    args = parser.parse_args(argv)
+    py = python313()
+    paths = build_replicas(py)
+    if args.baseline:
+        paths[f"baseline {args.baseline}"] = build_baseline(py, args.baseline) / "layer"
+    variants: list[Variant] = [(h, layer, True) for h in HANDLERS for layer in ("pyc", "nopyc")]
+    variants += [(h, "pyc", False) for h in HANDLERS]
+    if args.baseline:
+        variants += [(h, f"baseline {args.baseline}", True) for h in HANDLERS]
+    wall: dict[Variant, list[float]] = {key: [] for key in variants}
+    cpu: dict[Variant, list[float]] = {key: [] for key in variants}
+    facts = {key: run_once(py, key, paths) for key in variants}  # one warm-up each (page cache), not counted
+    for _ in range(args.runs):
+        for key in variants:
+            result = run_once(py, key, paths)
+            wall[key].append(result["ms"])
+            cpu[key].append(result["cpu_ms"])
+
+    load = os.getloadavg()
+    print(f"Cold-start import, python {platform.python_version()} {platform.machine()}, {args.runs} runs each,")
+    print(f"interleaved; load average {load[0]:.1f}/{load[1]:.1f} on {os.cpu_count()} cores.")
+    print(f"Layer replica: {size_mib(paths['pyc']):.1f} MiB with .pyc, {size_mib(paths['nopyc']):.1f} MiB without.\n")
+    print("| handler | layer | tracing | wall median ms | wall best ms | CPU median ms | numpy/PIL | botocore from |")
+    print("|---|---|---|---:|---:|---:|---|---|")
+    for key in variants:
+        handler, layer, _ = key
+        fact = facts[key]
+        botocore = fact["botocore"] or "not loaded"
+        where = "runtime" if botocore.startswith(str(paths["runtime"])) else "layer"
+        loaded = "loaded" if fact["numpy"] or fact["PIL"] else "not loaded"
+        tracer = "disabled" if fact["tracer_disabled"] else "enabled"
+        label = {"pyc": "with .pyc", "nopyc": "no .pyc"}.get(layer, f"{layer}, with .pyc")
+        print(
+            f"| {handler} | {label} | {tracer} | {statistics.median(wall[key]):.0f} | {min(wall[key]):.0f} "
+            f"| {statistics.median(cpu[key]):.0f} | {loaded} | {where} |"
+        )
+    target = ("consolidation", "pyc", True)
+    figure = statistics.median(cpu[target])
+    verdict = "meets" if figure <= TARGET_MS else "MISSES"
+    print(f"\nconsolidation with .pyc, tracing on: CPU median {figure:.0f} ms, {verdict} the {TARGET_MS} ms target.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
