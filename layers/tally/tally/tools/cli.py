@@ -1,0 +1,115 @@
+"""The ``tally`` command group and its entry point, :func:`main`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import TallyError
+from ._common import ExitCode
+
+__all__ = ["cli", "main"]
+
+_EXIT_CODES = """\b
+Exit codes:
+  0    success: every object consolidated (consolidate, reconsolidate) or the page written (preview)
+  1    the run finished, but some or all objects were not consolidated (each one is named on stderr)
+  2    usage error: unknown option, bad option value, --out naming a file, ...
+  3    input or runtime error: unreadable file, bad JSON, template variable taskInput lacks; nothing written
+  130  interrupted (Ctrl-C): nothing half-written is left behind"""
+
+
+class _ExtrasFormatter(logging.Formatter):
+    """Log lines with the object and worker they are about (the core passes them as ``extra``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        about = [f"{key}={getattr(record, key)}" for key in ("datasetObjectId", "workerId") if hasattr(record, key)]
+        return f"{text} [{' '.join(about)}]" if about else text
+
+
+def _configure_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ExtrasFormatter("%(levelname)s %(name)s: %(message)s"))
+    # the commands report rejected answers and failed objects themselves, naming object and worker;
+    # the core's own log lines appear with -v (warnings) or -vv (every object)
+    handler.setLevel(logging.ERROR if verbose == 0 else logging.WARNING if verbose == 1 else logging.INFO)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_tally_cli", False):
+            root.removeHandler(old)
+    handler._tally_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    logging.getLogger("tally").setLevel(logging.INFO)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tally")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=_EXIT_CODES,
+)
+@click.version_option(_version(), "--version", prog_name="tally", message="%(prog)s %(version)s")
+@click.option("-v", "--verbose", count=True, help="Show the consolidation's log: -v warnings, -vv every object.")
+def cli(verbose: int) -> None:
+    """tally: Amazon SageMaker Ground Truth consolidation on your own machine.
+
+    The same code as tally's Lambda functions, run on local files or on s3:// URIs: consolidate a
+    batch, consolidate again a finished job's output manifest, and preview worker templates offline.
+
+    \b
+    Examples:
+      tally consolidate events/consolidation.json --s3-root events/s3 --out out/example-job
+      tally reconsolidate output.manifest --label-attribute gt-label --out out/again
+      tally preview templates/semantic-segmentation.liquid.html line.json --out preview.html
+
+    Run 'tally COMMAND --help' for a command's options.
+    """
+    _configure_logging(verbose)
+
+
+def _register() -> None:
+    from .consolidate import consolidate
+
+    cli.add_command(consolidate)
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tally`` with ``argv`` (default: the process's arguments) and return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with cli.make_context("tally", args) as ctx:
+            result: Any = cli.invoke(ctx)
+        return int(result or 0)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("tally: interrupted; nothing half-written was left behind", err=True)
+        return ExitCode.INTERRUPTED
+    except (TallyError, OSError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return ExitCode.INPUT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
