@@ -81,8 +81,10 @@ def cli(verbose: int) -> None:
 
 def _register() -> None:
     from .consolidate import consolidate
+    from .preview import preview
 
     cli.add_command(consolidate)
+    cli.add_command(preview)
 
 
 _register()

@@ -29,7 +29,7 @@ from ._common import (
     stderr_console,
 )
 
-__all__ = ["consolidate", "entry_messages"]
+__all__ = ["consolidate", "entry_messages", "parse_labels"]
 
 
 def _request(source: str, storage: CliStorage, label_attribute: str, labels: list[str] | None) -> ConsolidationRequest:
@@ -94,7 +94,7 @@ def _summary(report: BatchReport, out: Path) -> str:
     return "\n".join(lines)
 
 
-def _labels(value: str | None) -> list[str] | None:
+def parse_labels(value: str | None) -> list[str] | None:
     if not value:
         return None
     try:
@@ -179,7 +179,7 @@ def consolidate(
         read_buckets=tuple(dict.fromkeys([*buckets, *read_buckets])) or None,
     )
     reader = CliStorage(s3_root)
-    request = _request(source, reader, label_attribute, _labels(labels))
+    request = _request(source, reader, label_attribute, parse_labels(labels))
     total = _count_objects(request, reader)
     console = stderr_console()
     with staging_dir(out) as staging:
