@@ -82,8 +82,10 @@ def cli(verbose: int) -> None:
 def _register() -> None:
     from .consolidate import consolidate
     from .preview import preview
+    from .reconsolidate import reconsolidate
 
     cli.add_command(consolidate)
+    cli.add_command(reconsolidate)
     cli.add_command(preview)
 
 

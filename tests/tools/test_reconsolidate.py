@@ -1,0 +1,196 @@
+"""`tally reconsolidate`: an output manifest holding every worker's answer in, the Lambda's label per
+line out; streaming in batches, over processes, resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tally.tools import reconsolidate as module
+from tally.tools.cli import main
+from tests.conftest import SHARED
+from tests.helpers import read_mask, seg_content
+from tests.sim.manifests import recipe_line, segmentation_lines, write_manifest
+
+STREETSCENES = SHARED / "data" / "streetscenes-custom-job-output.manifest"
+LEGEND = {"c": "cat", "d": "dog"}
+COLOURS = {"cat": "#123456", "dog": "#abcdef"}
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_streetscenes_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Real recipe output (instance segmentation, which tally passes through): every answer comes back
+    as it was, the other keys are kept, and the metadata is what the Lambda returns."""
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(STREETSCENES), "--label-attribute", "gt-label", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 0
+    assert "lines:            2 (0 consolidated, 2 passed through unconsolidated, 0 failed)" in capsys.readouterr().out
+    source, result = _lines(STREETSCENES), _lines(out / "output.manifest")
+    assert len(result) == len(source) == 2
+    for before, after in zip(source, result, strict=True):
+        assert set(after) == {*before, "gt-label-metadata"}
+        assert after["source-ref"] == before["source-ref"]
+        assert after["gt-label-17-metadata"] == before["gt-label-17-metadata"]
+        assert after["gt-label"]["annotationsFromAllWorkers"] == before["gt-label"]["annotationsFromAllWorkers"]
+        assert after["gt-label-metadata"]["type"] == "groundtruth/custom"
+        assert after["gt-label-metadata"]["job-name"] == "labeling-job/gt-label"
+    summary = json.loads((out / "summary.json").read_text())
+    assert {k: summary[k] for k in ("lines", "consolidated", "passed-through", "failed")} == {
+        "lines": 2,
+        "consolidated": 0,
+        "passed-through": 2,
+        "failed": 0,
+    }
+    # a finished run is not redone
+    written = (out / "output.manifest").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    assert (out / "output.manifest").stat().st_mtime_ns == written
+
+
+def _hand_made(tmp_path: Path) -> Path:
+    """Four lines with known answers: three agreeing-ish workers; the same plus a broken answer; no
+    Lambda (empty attribute, answers in a worker-response file); nobody answered."""
+    answers = [
+        ("w1", seg_content(["cd", "c."], LEGEND, COLOURS)),
+        ("w2", seg_content(["cd", ".."], LEGEND, COLOURS, mode="RGBA")),
+        ("w3", seg_content(["c.", "c."], LEGEND, COLOURS)),
+    ]
+    response = (
+        tmp_path / "s3" / "job-bucket" / "job" / "annotations" / "worker-response" / "iteration-1" / "2" / "r.json"
+    )
+    response.parent.mkdir(parents=True)
+    response.write_text(
+        json.dumps(
+            {"answers": [{"workerId": w, "answerContent": json.loads(c), "timeSpentInSeconds": 9} for w, c in answers]}
+        )
+    )
+    no_lambda = {
+        "source-ref": "s3://images/2.jpg",
+        "pets": {},
+        "pets-metadata": {
+            "type": "groundtruth/custom",
+            "worker-response-ref": "s3://job-bucket/job/annotations/worker-response/iteration-1/2/r.json",
+        },
+    }
+    lines = [
+        recipe_line("s3://images/0.jpg", "pets", answers),
+        recipe_line("s3://images/1.jpg", "pets", [*answers, ("w4", "not json")]),
+        no_lambda,
+        recipe_line("s3://images/3.jpg", "pets", []),
+    ]
+    lines[0]["keep-me"] = {"any": "thing"}
+    return write_manifest(tmp_path / "input.manifest", iter(lines))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_semantic_segmentation_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "dog,cat", "--out", str(out)]
+    argv += ["--s3-root", str(tmp_path / "s3"), "--jobs", jobs, "--batch-size", "2"]
+    assert main(argv) == 1  # the last line has no answer
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "warning: line 2, worker w4: answer rejected: content is not JSON",
+        "warning: line 4: not consolidated: no annotations: no worker answered",
+    ]
+    assert "lines:            4 (3 consolidated, 0 passed through unconsolidated, 1 failed)" in captured.out
+    result = _lines(out / "output.manifest")
+    assert len(result) == 4
+    assert result[0]["keep-me"] == {"any": "thing"}
+    for line in result[:3]:
+        label = line["pets"]
+        assert label["internal-color-map"]["1"]["class-name"] == "dog"
+        assert np.array_equal(read_mask(Path(label["mask-ref"]).read_bytes()), np.array([[2, 1], [2, 0]]))
+        assert line["pets-metadata"]["type"] == "groundtruth/semantic-segmentation"
+    assert result[1]["pets-metadata"]["rejected-answers"] == [{"workerId": "w4", "reason": "content is not JSON"}]
+    assert "worker-response-ref" not in result[2]["pets-metadata"]
+    assert result[3]["pets"] == {"failure-reason": "no annotations: no worker answered"}
+    assert not (out / ".output.manifest.partial").exists()
+
+
+def test_processes_give_the_same_output_as_one(tmp_path: Path) -> None:
+    source = write_manifest(tmp_path / "sim.manifest", segmentation_lines(6, seed=11, attr="street"))
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out-{jobs}"
+        argv = ["reconsolidate", str(source), "--label-attribute", "street", "--labels", "road,car,person,sign"]
+        assert main([*argv, "--out", str(out), "--jobs", jobs, "--batch-size", "2"]) == 0
+        outputs.append((out / "output.manifest").read_text().replace(str(out), "OUT"))
+        assert len(list((out / "masks").glob("*.png"))) == 12  # mask and confidence map per line
+    assert outputs[0] == outputs[1]
+
+
+def test_interrupted_run_continues_where_it_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_manifest(tmp_path / "sim.manifest", segmentation_lines(5, seed=12, attr="street"))
+    argv = ["reconsolidate", str(source), "--label-attribute", "street", "--labels", "road,car,person,sign"]
+    argv += ["--jobs", "1", "--batch-size", "2"]
+    reference = tmp_path / "reference"
+    assert main([*argv, "--out", str(reference)]) == 0
+
+    real = module.reconsolidate_lines
+    calls: list[int] = []
+
+    def interrupted(job: module.Job, first: int, lines: list[str]) -> tuple[str, int]:
+        calls.append(first)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(job, first, lines)
+
+    monkeypatch.setattr(module, "reconsolidate_lines", interrupted)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out)]) == 130
+    assert capsys.readouterr().err == "tally: interrupted; 2 of 5 lines done; run the same command again to continue\n"
+    assert not (out / "output.manifest").exists()
+    assert len((out / ".output.manifest.partial").read_text().splitlines()) == 2
+
+    calls.clear()
+    monkeypatch.setattr(
+        module, "reconsolidate_lines", lambda job, first, lines: (calls.append(first), real(job, first, lines))[1]
+    )
+    assert main([*argv, "--out", str(out)]) == 0
+    assert calls == [2, 4]  # the first batch is not done again
+    assert (out / "output.manifest").read_text().replace(str(out), "X") == (
+        (reference / "output.manifest").read_text().replace(str(reference), "X")
+    )
+
+
+def test_other_options_on_an_earlier_run_need_restart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    argv += ["--s3-root", str(tmp_path / "s3")]
+    assert main([*argv, "--labels", "dog,cat"]) == 1
+    capsys.readouterr()
+    assert main([*argv, "--labels", "cat,dog"]) == 2
+    assert "holds a run with another source or options (labels)" in capsys.readouterr().err
+    assert main([*argv, "--labels", "cat,dog", "--restart"]) == 1
+    assert _lines(out / "output.manifest")[0]["pets"]["internal-color-map"]["1"]["class-name"] == "cat"
+
+
+def test_bad_line_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "broken.manifest"
+    source.write_text(json.dumps(recipe_line("s3://images/0.jpg", "pets", [])) + "\n{oops\n")
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(tmp_path / "out"), "--jobs", "1"]
+    assert main(argv) == 3
+    assert capsys.readouterr().err.startswith(f"Error: {source} line 2 is not valid JSON")
+
+
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["reconsolidate", str(STREETSCENES), "--label-attribute", "gt-label", "--out", str(tmp_path / "o")]
+    assert main([*base, "--jobs", "0"]) == 2
+    assert main([*base, "--batch-size", "-1"]) == 2
+    assert main(["reconsolidate", "s3://bucket/output.manifest", "--label-attribute", "x", "--out", str(tmp_path)]) == 2
+    assert "an s3:// SOURCE needs --s3-root" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
