@@ -156,9 +156,12 @@ def test_interrupted_run_continues_where_it_stopped(
     assert len((out / ".output.manifest.partial").read_text().splitlines()) == 2
 
     calls.clear()
-    monkeypatch.setattr(
-        module, "reconsolidate_lines", lambda job, first, lines: (calls.append(first), real(job, first, lines))[1]
-    )
+
+    def counted(job: module.Job, first: int, lines: list[str]) -> tuple[str, int]:
+        calls.append(first)
+        return real(job, first, lines)
+
+    monkeypatch.setattr(module, "reconsolidate_lines", counted)
     assert main([*argv, "--out", str(out)]) == 0
     assert calls == [2, 4]  # the first batch is not done again
     assert (out / "output.manifest").read_text().replace(str(out), "X") == (
