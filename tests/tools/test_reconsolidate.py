@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import numpy as np
 import pytest
+from moto import mock_aws
 
 from tally.tools import reconsolidate as module
 from tally.tools.cli import main
@@ -194,6 +196,26 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     base = ["reconsolidate", str(STREETSCENES), "--label-attribute", "gt-label", "--out", str(tmp_path / "o")]
     assert main([*base, "--jobs", "0"]) == 2
     assert main([*base, "--batch-size", "-1"]) == 2
-    assert main(["reconsolidate", "s3://bucket/output.manifest", "--label-attribute", "x", "--out", str(tmp_path)]) == 2
-    assert "an s3:// SOURCE needs --s3-root" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_s3_source_is_downloaded_once(tmp_path: Path, aws_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="gt-output")
+        s3.put_object(Bucket="gt-output", Key="job/manifests/output/output.manifest", Body=STREETSCENES.read_bytes())
+        out = tmp_path / "out"
+        argv = ["reconsolidate", "s3://gt-output/job/manifests/output/output.manifest", "--label-attribute", "gt-label"]
+        argv += ["--out", str(out), "--jobs", "1"]
+        assert main(argv) == 0
+        assert (out / ".source.manifest").read_bytes() == STREETSCENES.read_bytes()
+        assert len(_lines(out / "output.manifest")) == 2
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["source"] == "s3://gt-output/job/manifests/output/output.manifest"
+        s3.delete_object(Bucket="gt-output", Key="job/manifests/output/output.manifest")
+        assert main(argv) == 0  # finished: nothing to do, nothing downloaded again
+        assert "nothing to do" in capsys.readouterr().err
+        assert main([*argv, "--restart"]) == 3
+        assert capsys.readouterr().err == (
+            "Error: cannot read s3://gt-output/job/manifests/output/output.manifest: ClientError\n"
+        )

@@ -36,6 +36,7 @@ from ..consolidate import consolidate_batch
 from ..errors import TallyError
 from ..models import ConsolidationRequest
 from ..settings import ALGORITHMS, Settings
+from ..storage import split_s3_uri
 from ._common import (
     CliStorage,
     ExitCode,
@@ -215,11 +216,17 @@ class _State:
 
 
 def _run_key(
-    source: Path, attr: str, batch_size: int, settings: Settings, labels: tuple[str, ...] | None, job_arn: str | None
+    source: Path,
+    known_as: str,
+    attr: str,
+    batch_size: int,
+    settings: Settings,
+    labels: tuple[str, ...] | None,
+    job_arn: str | None,
 ) -> dict[str, Any]:
     stat = source.stat()
     return {
-        "source": str(source.resolve()),
+        "source": known_as,
         "source-size": stat.st_size,
         "source-mtime-ns": stat.st_mtime_ns,
         "label-attribute": attr,
@@ -284,17 +291,32 @@ def _print_summary(summary: dict[str, Any], messages: list[str], out: Path, show
     )
 
 
-def _local_source(source: str, s3_root: str | None) -> Path:
-    storage = CliStorage(s3_root)
-    path = storage.local_path(source)
-    if path is None:
-        raise click.BadParameter(
-            "an s3:// SOURCE needs --s3-root (or copy it first: aws s3 cp s3://... output.manifest)",
-            param_hint="'SOURCE'",
-        )
-    if not path.is_file():
-        raise InputError(f"cannot read {source}: no such file")
-    return path
+SOURCE_COPY = ".source.manifest"
+
+
+def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str]:
+    """The manifest on disk, and the name it is known by: a local file (or mirrored ``s3://``) as it
+    is; a real ``s3://`` object downloaded once (streamed to disk) to ``OUT/.source.manifest``."""
+    path = CliStorage(s3_root).local_path(source)
+    if path is not None:
+        if not path.is_file():
+            raise InputError(f"cannot read {source}: no such file")
+        return path, str(path.resolve())
+    copy = out / SOURCE_COPY
+    if not copy.is_file():
+        bucket, key = split_s3_uri(source)
+        try:
+            from .. import aws  # boto3 only when S3 is really needed
+        except ImportError as exc:
+            raise InputError("an s3:// SOURCE needs boto3 (pip install tally[aws]) or --s3-root") from exc
+        part = copy.with_name(copy.name + ".part")
+        try:
+            aws.own_session().client("s3").download_file(bucket, key, str(part))
+        except Exception as exc:  # botocore's errors, without importing botocore here
+            part.unlink(missing_ok=True)
+            raise InputError(f"cannot read {source}: {type(exc).__name__}") from exc
+        os.replace(part, copy)
+    return copy, source
 
 
 @click.command(
@@ -371,7 +393,8 @@ def reconsolidate(
 ) -> int:
     """Consolidate a finished job again from its output manifest.
 
-    SOURCE is an output manifest whose ATTR holds every worker's answer (AWS's recipe:
+    SOURCE is an output manifest (a path, file:// or s3:// URI; an s3:// one is downloaded once to
+    OUT/.source.manifest unless --s3-root mirrors it) whose ATTR holds every worker's answer (AWS's recipe:
     {"annotationsFromAllWorkers": [...]}) or, for jobs run without a consolidation Lambda, an empty ATTR
     with worker-response-ref in ATTR-metadata. OUT/output.manifest gets one line per input line: the
     line with ATTR and ATTR-metadata replaced by exactly what tally's Lambda returns for it (answer
@@ -384,22 +407,27 @@ def reconsolidate(
     \b
     Examples:
       tally reconsolidate output.manifest --label-attribute gt-label --out out/gt-label
-      tally reconsolidate s3://bucket/job/manifests/output/output.manifest --s3-root ./mirror \\
-          --label-attribute street --labels road,car,person --jobs 2 --out out/street
+      tally reconsolidate s3://bucket/job/manifests/output/output.manifest --label-attribute street \\
+          --labels road,car,person --jobs 2 --out out/street
     """
-    path = _local_source(source, s3_root)
     label_list = parse_labels(labels)
     buckets = buckets_under(s3_root)
+    source_bucket = (split_s3_uri(source)[0],) if source.startswith("s3://") else ()
     settings = build_settings(
         algorithm=algorithm,
         threads=threads if threads is not None else (1 if jobs > 1 else None),
         element_name=element_name,
-        read_buckets=tuple(dict.fromkeys([*buckets, *read_buckets])) or None,
+        read_buckets=tuple(dict.fromkeys([*buckets, *source_bucket, *read_buckets])) or None,
     )
     label_tuple = tuple(label_list) if label_list else None
-    key = _run_key(path, attr, batch_size, settings, label_tuple, job_arn)
     out.mkdir(parents=True, exist_ok=True)
-    state = _load_state(out, key, restart)
+    if restart:
+        for name in (OUTPUT, SUMMARY, PARTIAL, STATE, SOURCE_COPY):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "masks", ignore_errors=True)
+    path, known_as = _source_file(source, s3_root, out)
+    key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn)
+    state = _load_state(out, key)
     if state.finished and (out / OUTPUT).is_file() and (out / SUMMARY).is_file():
         summary = json.loads((out / SUMMARY).read_text())
         click.echo(
@@ -493,12 +521,8 @@ def _run_pool(
         pool.join()
 
 
-def _load_state(out: Path, key: dict[str, Any], restart: bool) -> _State:
+def _load_state(out: Path, key: dict[str, Any]) -> _State:
     path = out / STATE
-    if restart:
-        for name in (OUTPUT, SUMMARY, PARTIAL, STATE):
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "masks", ignore_errors=True)
     if not path.exists():
         if (out / OUTPUT).exists() or (out / PARTIAL).exists():
             raise click.UsageError(
