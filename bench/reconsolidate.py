@@ -3,7 +3,8 @@
 Simulated 3-worker semantic-segmentation jobs (tests/sim) written as the AWS recipe's output manifest;
 each configuration runs the real command in a fresh child process (spawn start-up included), the
 configurations interleaved round by round; the table shows the median wall time per configuration
-and the peak RSS of the command's process and of its largest worker process.
+the CPU time it used (all its processes), and the peak RSS of the command's process and of its largest
+worker process.
 
 Seeds: 1 was used while writing the command (tuning set; nothing was tuned on speed); the figures come
 from the report seeds (default 101 and 102), which were not looked at before.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,19 +39,22 @@ sys.exit(code)
 """
 
 
-def run(source: Path, out: Path, jobs: int, threads: int, batch: int) -> tuple[float, int, int]:
+def run(source: Path, out: Path, jobs: int, threads: int, batch: int) -> tuple[float, float, int, int]:
     argv = [sys.executable, "-c", _CHILD, "reconsolidate", str(source), "--label-attribute", "street"]
     argv += ["--labels", ",".join(LABELS), "--out", str(out), "--restart", "--no-progress"]
     argv += ["--jobs", str(jobs), "--threads", str(threads), "--batch-size", str(batch)]
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'tally'}:{ROOT}"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"reconsolidate failed ({done.returncode}): {done.stderr[-2000:]}")
     rss_line = next(line for line in done.stderr.splitlines() if line.startswith("RSS "))
     _, self_kb, children_kb = rss_line.split()
-    return wall, int(self_kb) // 1024, int(children_kb) // 1024
+    return wall, cpu, int(self_kb) // 1024, int(children_kb) // 1024
 
 
 def main() -> None:
@@ -64,19 +69,24 @@ def main() -> None:
     configs = [(1, 1), (2, 1), (1, 2), (2, 2)]
     print(f"machine: {os.cpu_count()} cores, shared with other jobs (load average {os.getloadavg()[0]:.1f} at start)")
     print(f"{args.lines} lines per manifest, {height}x{width} masks, 3 workers, batch size {args.batch_size}\n")
-    print("| seed | --jobs | --threads | median wall (s) | speed-up vs 1x1 | lines/s | peak RSS main / worker (MB) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| seed | --jobs | --threads | median wall (s) | speed-up vs 1x1 | lines/s | CPU (s) |"
+        " peak RSS main / worker (MB) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="tally-bench-") as tmp:
         for seed in (int(s) for s in args.seeds.split(",")):
             source = write_manifest(
                 Path(tmp) / f"{seed}.manifest", segmentation_lines(args.lines, seed, "street", height, width)
             )
             times: dict[tuple[int, int], list[float]] = {c: [] for c in configs}
+            cpus: dict[tuple[int, int], list[float]] = {c: [] for c in configs}
             rss: dict[tuple[int, int], tuple[int, int]] = {}
             for _ in range(args.rounds):
                 for jobs, threads in configs:
-                    wall, main_mb, worker_mb = run(source, Path(tmp) / "out", jobs, threads, args.batch_size)
+                    wall, cpu, main_mb, worker_mb = run(source, Path(tmp) / "out", jobs, threads, args.batch_size)
                     times[(jobs, threads)].append(wall)
+                    cpus[(jobs, threads)].append(cpu)
                     rss[(jobs, threads)] = (main_mb, worker_mb)
             base = statistics.median(times[(1, 1)])
             for config in configs:
@@ -85,7 +95,7 @@ def main() -> None:
                 worker = f"{worker_mb}" if config[0] > 1 else "–"
                 print(
                     f"| {seed} | {config[0]} | {config[1]} | {median:.2f} | {base / median:.2f}× | "
-                    f"{args.lines / median:.1f} | {main_mb} / {worker} |"
+                    f"{args.lines / median:.1f} | {statistics.median(cpus[config]):.1f} | {main_mb} / {worker} |"
                 )
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     print(json.dumps({"rounds": args.rounds, "configs": configs}))
