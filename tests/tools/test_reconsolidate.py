@@ -143,11 +143,11 @@ def test_interrupted_run_continues_where_it_stopped(
     real = module.reconsolidate_lines
     calls: list[int] = []
 
-    def interrupted(job: module.Job, first: int, lines: list[str]) -> tuple[str, int]:
+    def interrupted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
         calls.append(first)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(job, first, lines)
+        return real(job, first, lines, locators)
 
     monkeypatch.setattr(module, "reconsolidate_lines", interrupted)
     out = tmp_path / "out"
@@ -159,9 +159,9 @@ def test_interrupted_run_continues_where_it_stopped(
 
     calls.clear()
 
-    def counted(job: module.Job, first: int, lines: list[str]) -> tuple[str, int]:
+    def counted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
         calls.append(first)
-        return real(job, first, lines)
+        return real(job, first, lines, locators)
 
     monkeypatch.setattr(module, "reconsolidate_lines", counted)
     assert main([*argv, "--out", str(out)]) == 0
@@ -219,3 +219,55 @@ def test_s3_source_is_downloaded_once(tmp_path: Path, aws_env: None, capsys: pyt
         assert capsys.readouterr().err == (
             "Error: cannot read s3://gt-output/job/manifests/output/output.manifest: ClientError\n"
         )
+
+
+def test_job_output_prefix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A job's output prefix: answers from a consolidation-request payload (found by source), a job
+    without a Lambda (empty attribute, worker-response-ref into the prefix) and a worker-response file
+    found by the line's number."""
+    answers = [
+        ("w1", seg_content(["cd", "c."], LEGEND, COLOURS)),
+        ("w2", seg_content(["cd", ".."], LEGEND, COLOURS, mode="RGBA")),
+        ("w3", seg_content(["c.", "c."], LEGEND, COLOURS)),
+    ]
+    prefix = tmp_path / "job"
+    requests = prefix / "annotations" / "consolidated-annotation" / "consolidation-request"
+    (requests / "iteration-1").mkdir(parents=True)
+    payload = [
+        {
+            "datasetObjectId": "7",
+            "dataObject": {"s3Uri": "s3://images/a.jpg"},
+            "annotations": [{"workerId": w, "annotationData": {"content": c}} for w, c in answers],
+        }
+    ]
+    (requests / "iteration-1" / "2026-11-01_12:00:00.json").write_text(json.dumps(payload))
+    response = {"answers": [{"workerId": w, "answerContent": json.loads(c)} for w, c in answers]}
+    for object_id in ("1", "2"):
+        folder = prefix / "annotations" / "worker-response" / "iteration-1" / object_id
+        folder.mkdir(parents=True)
+        (folder / "2026-11-01_12:00:00.json").write_text(json.dumps(response))
+    manifest = prefix / "manifests" / "output" / "output.manifest"
+    manifest.parent.mkdir(parents=True)
+    lines: list[dict[str, Any]] = [
+        {"source-ref": "s3://images/a.jpg", "pets": {"anything": "the old Lambda wrote"}, "pets-metadata": {}},
+        {
+            "source-ref": "s3://images/b.jpg",
+            "pets": {},
+            "pets-metadata": {
+                "worker-response-ref": "s3://out/job/annotations/worker-response/iteration-1/1/2026-11-01_12:00:00.json"
+            },
+        },
+        {"source-ref": "s3://images/c.jpg"},
+        {"source-ref": "s3://images/d.jpg"},  # nothing anywhere
+    ]
+    write_manifest(manifest, iter(lines))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(prefix), "--label-attribute", "pets", "--labels", "dog,cat", "--out", str(out)]
+    assert main([*argv, "--jobs", "1", "--batch-size", "3"]) == 1
+    assert "lines:            4 (3 consolidated, 0 passed through unconsolidated, 1 failed)" in capsys.readouterr().out
+    result = _lines(out / "output.manifest")
+    for line in result[:3]:
+        mask = read_mask(Path(line["pets"]["mask-ref"]).read_bytes())
+        assert np.array_equal(mask, np.array([[2, 1], [2, 0]]))
+    assert result[3]["pets"] == {"failure-reason": "no annotations: no worker answered"}
+    assert [line["source-ref"] for line in result] == [line["source-ref"] for line in lines]

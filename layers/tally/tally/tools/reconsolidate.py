@@ -130,20 +130,98 @@ def _data_object(line: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def reconsolidate_lines(job: Job, first: int, raw_lines: Sequence[str]) -> tuple[str, int]:
+_REQUESTS = "annotations/consolidated-annotation/consolidation-request"
+_RESPONSES = "annotations/worker-response"
+Locator = dict[str, str]  # {"payload": file, "id": datasetObjectId} or {"worker-response": file}
+
+
+def _iteration(path: Path) -> tuple[int, str]:
+    """Sort key: iteration number, then name (later iterations and later files win)."""
+    for part in path.parts:
+        if part.startswith("iteration-") and part.removeprefix("iteration-").isdigit():
+            return int(part.removeprefix("iteration-")), path.name
+    return 0, path.name
+
+
+class JobIndex:
+    """Where a job's output prefix keeps each object's answers: consolidation-request payloads (by
+    ``datasetObjectId`` and by source) and worker-response files (by ``datasetObjectId``). Only file
+    names and keys are kept, never answers."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+        self.payload_of: dict[str, str] = {}
+        self.id_of_source: dict[str, str] = {}
+        self.response_of: dict[str, str] = {}
+        for file in sorted((prefix / _REQUESTS).glob("iteration-*/*.json"), key=_iteration):
+            elements = load_json(file.read_bytes(), str(file))
+            for element in elements if isinstance(elements, list) else []:
+                if not isinstance(element, dict) or element.get("datasetObjectId") is None:
+                    continue
+                object_id = str(element["datasetObjectId"])
+                self.payload_of[object_id] = str(file)
+                data = element.get("dataObject") or {}
+                source = data.get("s3Uri") or data.get("content") if isinstance(data, dict) else None
+                if isinstance(source, str):
+                    self.id_of_source[source] = object_id
+        for file in sorted((prefix / _RESPONSES).glob("iteration-*/*/*.json"), key=_iteration):
+            self.response_of[file.parent.name] = str(file)
+
+    def locate(self, line: dict[str, Any], attr: str, number: int) -> Locator | None:
+        """Where this line's answers are, when the line itself does not hold them."""
+        value = line.get(attr)
+        if isinstance(value, dict) and isinstance(value.get("annotationsFromAllWorkers"), list):
+            return None
+        meta = line.get(f"{attr}-metadata")
+        ref = meta.get("worker-response-ref") if isinstance(meta, dict) else None
+        if isinstance(ref, str) and f"/{_RESPONSES}/" in ref:
+            local = self.prefix / _RESPONSES / ref.split(f"/{_RESPONSES}/", 1)[1]
+            if local.is_file():
+                return {"worker-response": str(local)}
+        source = line.get("source-ref", line.get("source"))
+        object_id = self.id_of_source.get(source) if isinstance(source, str) else None
+        object_id = object_id or str(number)
+        if object_id in self.payload_of:
+            return {"payload": self.payload_of[object_id], "id": object_id}
+        if object_id in self.response_of:
+            return {"worker-response": self.response_of[object_id]}
+        return None
+
+
+def _located_annotations(locator: Locator, storage: CliStorage, cache: dict[str, Any]) -> list[dict[str, Any]]:
+    if "worker-response" in locator:
+        return _worker_response_annotations(locator["worker-response"], storage)
+    file = locator["payload"]
+    if file not in cache:
+        cache.clear()  # one payload file at a time: batches follow the manifest, payloads mostly too
+        elements = load_json(storage.read(file), file)
+        cache[file] = {str(e.get("datasetObjectId")): e for e in elements if isinstance(e, dict)}
+    annotations = cache[file].get(locator["id"], {}).get("annotations", [])
+    return list(annotations) if isinstance(annotations, list) else []
+
+
+def reconsolidate_lines(
+    job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None = None
+) -> tuple[str, int]:
     """Consolidate one batch of manifest lines (numbered from ``first``); the output lines as text and
-    how many objects were consolidated. Runs in a worker process or in-process."""
+    how many objects were consolidated. ``locators``: where each line's answers are when the line does
+    not hold them (a job's output prefix). Runs in a worker process or in-process."""
     storage = _BatchStorage(job.s3_root, b"", job.created)
     lines: list[dict[str, Any]] = []
     payload: list[dict[str, Any]] = []
+    payloads: dict[str, Any] = {}
     for offset, raw in enumerate(raw_lines):
         number = first + offset
         line = load_json(raw, f"{job.source} line {number + 1}")
         if not isinstance(line, dict):
             raise InputError(f"{job.source} line {number + 1} is not a JSON object")
         lines.append(line)
+        locator = locators[offset] if locators is not None else None
         try:
-            annotations = _annotations(line, job.attr, storage)
+            if locator is not None:
+                annotations = _located_annotations(locator, storage, payloads)
+            else:
+                annotations = _annotations(line, job.attr, storage)
         except TallyError as exc:
             raise InputError(f"{job.source} line {number + 1}: {exc}") from exc
         payload.append({"datasetObjectId": str(number), "dataObject": _data_object(line), "annotations": annotations})
@@ -187,6 +265,21 @@ def _batches(path: Path, skip: int, size: int) -> Iterator[tuple[int, list[str]]
             number += 1
     if batch:
         yield first, batch
+
+
+def _located(
+    batches: Iterator[tuple[int, list[str]]], index: JobIndex | None, attr: str, source: str
+) -> Iterator[tuple[int, list[str], list[Locator | None] | None]]:
+    """Each batch with where its lines' answers are (``None`` when the manifest holds them)."""
+    for first, lines in batches:
+        if index is None:
+            yield first, lines, None
+            continue
+        locators: list[Locator | None] = []
+        for offset, raw in enumerate(lines):
+            line = load_json(raw, f"{source} line {first + offset + 1}")
+            locators.append(index.locate(line, attr, first + offset) if isinstance(line, dict) else None)
+        yield first, lines, locators
 
 
 def _count_lines(path: Path) -> int:
@@ -299,7 +392,7 @@ def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str
     is; a real ``s3://`` object downloaded once (streamed to disk) to ``OUT/.source.manifest``."""
     path = CliStorage(s3_root).local_path(source)
     if path is not None:
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"cannot read {source}: no such file")
         return path, str(path.resolve())
     copy = out / SOURCE_COPY
@@ -393,7 +486,10 @@ def reconsolidate(
 ) -> int:
     """Consolidate a finished job again from its output manifest.
 
-    SOURCE is an output manifest (a path, file:// or s3:// URI; an s3:// one is downloaded once to
+    SOURCE is a job's output prefix (a directory, or s3:// under --s3-root: its manifests/output/
+    output.manifest, with answers from annotations/consolidated-annotation/consolidation-request/
+    iteration-*/ payloads and annotations/worker-response/ files where a line holds none), or an output
+    manifest (a path, file:// or s3:// URI; an s3:// one is downloaded once to
     OUT/.source.manifest unless --s3-root mirrors it) whose ATTR holds every worker's answer (AWS's recipe:
     {"annotationsFromAllWorkers": [...]}) or, for jobs run without a consolidation Lambda, an empty ATTR
     with worker-response-ref in ATTR-metadata. OUT/output.manifest gets one line per input line: the
@@ -426,6 +522,12 @@ def reconsolidate(
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / "masks", ignore_errors=True)
     path, known_as = _source_file(source, s3_root, out)
+    index: JobIndex | None = None
+    if path.is_dir():  # a job's output prefix
+        index = JobIndex(path)
+        path = path / "manifests" / "output" / "output.manifest"
+        if not path.is_file():
+            raise InputError(f"{source} has no manifests/output/output.manifest")
     key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn)
     state = _load_state(out, key)
     if state.finished and (out / OUTPUT).is_file() and (out / SUMMARY).is_file():
@@ -465,14 +567,14 @@ def reconsolidate(
                     state.bytes_done += len(data)
                     state.save()
 
-            batches = _batches(path, state.lines_done, batch_size)
+            batches = _located(_batches(path, state.lines_done, batch_size), index, attr, source)
             if jobs == 1:
                 counter = ObjectProgress(lambda n: bar.advance(task, n))
                 core_logger = logging.getLogger("tally.consolidate")
                 core_logger.addHandler(counter)
                 try:
-                    for first, lines in batches:
-                        text, _ = reconsolidate_lines(job, first, lines)
+                    for first, lines, locators in batches:
+                        text, _ = reconsolidate_lines(job, first, lines, locators)
                         commit(first, text, len(lines))
                         bar.update(task, completed=state.lines_done)
                 finally:
@@ -493,7 +595,7 @@ def reconsolidate(
 
 def _run_pool(
     job: Job,
-    batches: Iterator[tuple[int, list[str]]],
+    batches: Iterator[tuple[int, list[str], list[Locator | None] | None]],
     jobs: int,
     commit: Callable[[int, str, int], None],
     advance: Callable[[], None],
@@ -503,8 +605,8 @@ def _run_pool(
     pool = context.Pool(jobs, initializer=_ignore_sigint)
     pending: deque[tuple[int, int, AsyncResult[tuple[str, int]]]] = deque()
     try:
-        for first, lines in batches:
-            pending.append((first, len(lines), pool.apply_async(reconsolidate_lines, (job, first, lines))))
+        for first, lines, locators in batches:
+            pending.append((first, len(lines), pool.apply_async(reconsolidate_lines, (job, first, lines, locators))))
             while len(pending) >= 2 * jobs:
                 done_first, count, result = pending.popleft()
                 commit(done_first, result.get()[0], count)
