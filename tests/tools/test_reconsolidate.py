@@ -4,6 +4,9 @@ line out; streaming in batches, over processes, resumable."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from moto import mock_aws
 
 from tally.tools import reconsolidate as module
 from tally.tools.cli import main
-from tests.conftest import SHARED
+from tests.conftest import ROOT, SHARED
 from tests.helpers import read_mask, seg_content
 from tests.sim.manifests import recipe_line, segmentation_lines, write_manifest
 
@@ -271,3 +274,20 @@ def test_job_output_prefix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert np.array_equal(mask, np.array([[2, 1], [2, 0]]))
     assert result[3]["pets"] == {"failure-reason": "no annotations: no worker answered"}
     assert [line["source-ref"] for line in result] == [line["source-ref"] for line in lines]
+
+
+def test_worker_processes_print_nothing_of_their_own(tmp_path: Path) -> None:
+    """Stderr of a two-process run (a real subprocess: worker output goes to the real stderr) holds
+    only the command's own warnings, each naming line and worker once."""
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'tally'}:{ROOT}"}
+    argv = [sys.executable, "-m", "tally.tools.cli", "reconsolidate", str(source), "--label-attribute", "pets"]
+    argv += ["--labels", "dog,cat", "--out", str(out), "--s3-root", str(tmp_path / "s3"), "--jobs", "2"]
+    argv += ["--batch-size", "2", "--no-progress"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "warning: line 2, worker w4: answer rejected: content is not JSON",
+        "warning: line 4: not consolidated: no annotations: no worker answered",
+    ]

@@ -35,6 +35,8 @@ __all__ = [
     "ObjectProgress",
     "buckets_under",
     "build_settings",
+    "configure_logging",
+    "current_verbosity",
     "deferred_interrupt",
     "load_json",
     "progress_bar",
@@ -211,6 +213,39 @@ def replace_outputs(staging: Path, out: Path, names: tuple[str, ...]) -> None:
             new = staging / name
             if new.exists():
                 new.rename(out / name)
+
+
+class _ExtrasFormatter(logging.Formatter):
+    """Log lines with the object and worker they are about (the core passes them as ``extra``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        about = [f"{key}={getattr(record, key)}" for key in ("datasetObjectId", "workerId") if hasattr(record, key)]
+        return f"{text} [{' '.join(about)}]" if about else text
+
+
+def configure_logging(verbose: int) -> None:
+    """The consolidation's own log on stderr: errors only by default (the commands report rejected
+    answers and failed objects themselves, naming object and worker), ``-v`` warnings, ``-vv`` every
+    object. Also called in worker processes, with the parent's ``verbose``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ExtrasFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.ERROR if verbose <= 0 else logging.WARNING if verbose == 1 else logging.INFO)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_tally_cli", False):
+            root.removeHandler(old)
+    handler._tally_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    logging.getLogger("tally").setLevel(logging.INFO)
+
+
+def current_verbosity() -> int:
+    """The ``verbose`` that :func:`configure_logging` was last called with (0 when it was not)."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_tally_cli", False):
+            return {logging.ERROR: 0, logging.WARNING: 1}.get(handler.level, 2)
+    return 0
 
 
 class ObjectProgress(logging.Handler):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -12,7 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import TallyError
-from ._common import ExitCode
+from ._common import ExitCode, configure_logging
 
 __all__ = ["cli", "main"]
 
@@ -23,30 +22,6 @@ Exit codes:
   2    usage error: unknown option, bad option value, --out naming a file, ...
   3    input or runtime error: unreadable file, bad JSON, template variable taskInput lacks; nothing written
   130  interrupted (Ctrl-C): nothing half-written is left behind"""
-
-
-class _ExtrasFormatter(logging.Formatter):
-    """Log lines with the object and worker they are about (the core passes them as ``extra``)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        about = [f"{key}={getattr(record, key)}" for key in ("datasetObjectId", "workerId") if hasattr(record, key)]
-        return f"{text} [{' '.join(about)}]" if about else text
-
-
-def _configure_logging(verbose: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ExtrasFormatter("%(levelname)s %(name)s: %(message)s"))
-    # the commands report rejected answers and failed objects themselves, naming object and worker;
-    # the core's own log lines appear with -v (warnings) or -vv (every object)
-    handler.setLevel(logging.ERROR if verbose == 0 else logging.WARNING if verbose == 1 else logging.INFO)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        if getattr(old, "_tally_cli", False):
-            root.removeHandler(old)
-    handler._tally_cli = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    logging.getLogger("tally").setLevel(logging.INFO)
 
 
 def _version() -> str:
@@ -76,7 +51,7 @@ def cli(verbose: int) -> None:
 
     Run 'tally COMMAND --help' for a command's options.
     """
-    _configure_logging(verbose)
+    configure_logging(verbose)
 
 
 def _register() -> None:

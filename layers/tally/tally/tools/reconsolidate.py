@@ -44,6 +44,8 @@ from ._common import (
     ObjectProgress,
     buckets_under,
     build_settings,
+    configure_logging,
+    current_verbosity,
     deferred_interrupt,
     load_json,
     progress_bar,
@@ -243,8 +245,9 @@ def reconsolidate_lines(
     return "".join(out), report.consolidated
 
 
-def _ignore_sigint() -> None:
+def _init_worker(verbose: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    configure_logging(verbose)  # as quiet as the parent: it reports answers and failures itself
 
 
 def _batches(path: Path, skip: int, size: int) -> Iterator[tuple[int, list[str]]]:
@@ -602,7 +605,7 @@ def _run_pool(
 ) -> None:
     """Batches on ``jobs`` processes, at most two per process in flight, committed in order."""
     context = multiprocessing.get_context("spawn")  # never fork a process that has threads
-    pool = context.Pool(jobs, initializer=_ignore_sigint)
+    pool = context.Pool(jobs, initializer=_init_worker, initargs=(current_verbosity(),))
     pending: deque[tuple[int, int, AsyncResult[tuple[str, int]]]] = deque()
     try:
         for first, lines, locators in batches:
