@@ -291,3 +291,15 @@ def test_worker_processes_print_nothing_of_their_own(tmp_path: Path) -> None:
         "warning: line 2, worker w4: answer rejected: content is not JSON",
         "warning: line 4: not consolidated: no annotations: no worker answered",
     ]
+
+
+def test_finished_run_whose_output_was_deleted_is_redone(tmp_path: Path) -> None:
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "dog,cat", "--out", str(out)]
+    argv += ["--s3-root", str(tmp_path / "s3"), "--jobs", "1"]
+    assert main(argv) == 1
+    first = (out / "output.manifest").read_text()
+    (out / "output.manifest").unlink()
+    assert main(argv) == 1
+    assert (out / "output.manifest").read_text() == first

@@ -40,6 +40,7 @@ __all__ = [
     "deferred_interrupt",
     "load_json",
     "progress_bar",
+    "replace_settings",
 ]
 
 
@@ -79,7 +80,7 @@ def buckets_under(s3_root: str | None) -> tuple[str, ...]:
     return tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
 
 
-def _replace(settings: Settings, **changes: Any) -> Settings:
+def replace_settings(settings: Settings, **changes: Any) -> Settings:
     """Settings with some fields changed (a dataclass today, a pydantic model soon)."""
     copy = getattr(settings, "model_copy", None)
     if copy is not None:
@@ -94,7 +95,7 @@ def build_settings(**overrides: Any) -> Settings:
         settings = Settings.from_env()
     except ValueError as exc:
         raise InputError(f"bad TALLY_* environment variable: {exc}") from exc
-    return _replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    return replace_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
 class CliStorage:

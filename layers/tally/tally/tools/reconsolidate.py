@@ -16,6 +16,7 @@ complete after every batch, so an interrupted run continues where it stopped, an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -49,6 +50,7 @@ from ._common import (
     deferred_interrupt,
     load_json,
     progress_bar,
+    replace_settings,
     stderr_console,
 )
 from .consolidate import parse_labels
@@ -514,7 +516,7 @@ def reconsolidate(
     source_bucket = (split_s3_uri(source)[0],) if source.startswith("s3://") else ()
     settings = build_settings(
         algorithm=algorithm,
-        threads=threads if threads is not None else (1 if jobs > 1 else None),
+        threads=threads,
         element_name=element_name,
         read_buckets=tuple(dict.fromkeys([*buckets, *source_bucket, *read_buckets])) or None,
     )
@@ -553,6 +555,13 @@ def reconsolidate(
     )
     total = _count_lines(path)
     partial = out / PARTIAL
+    if state.finished or not partial.is_file() or partial.stat().st_size < state.bytes_done:
+        # finished but its output.manifest is gone, or the partial output is shorter than recorded: redo
+        state.lines_done, state.bytes_done, state.finished = 0, 0, False
+    remaining_batches = -(-(total - state.lines_done) // batch_size)
+    jobs = max(1, min(jobs, remaining_batches))  # no process pool for a single batch
+    if threads is None and jobs > 1:
+        job = dataclasses.replace(job, settings=replace_settings(settings, threads=1))  # processes, not threads
     with partial.open("ab") as fh:
         fh.truncate(state.bytes_done)
     console = stderr_console()
