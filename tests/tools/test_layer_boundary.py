@@ -32,3 +32,13 @@ def test_handlers_import_nothing_of_the_cli() -> None:
         [sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_without_the_cli_extra_tally_says_how_to_install_it() -> None:
+    probe = "import sys; sys.modules['click'] = None; from tally.tools.cli import main; main()"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "tally")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 3
+    assert done.stderr == "tally: the command line needs the 'cli' extra (click is missing): pip install 'tally[cli]'\n"

@@ -1,4 +1,8 @@
-"""The ``tally`` command group and its entry point, :func:`main`."""
+"""The ``tally`` command group and its entry point, :func:`main`.
+
+Without the ``cli`` extra installed, running ``tally`` says how to install it (exit code 3) instead
+of failing with an ImportError's traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,15 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-import click
+try:
+    import click
+    import liquid  # noqa: F401  (checked here so that a missing extra is reported once, up front)
+    import rich  # noqa: F401
+except ModuleNotFoundError as _missing:
+    sys.stderr.write(
+        f"tally: the command line needs the 'cli' extra ({_missing.name} is missing): pip install 'tally[cli]'\n"
+    )
+    raise SystemExit(3) from None
 
 from .. import __version__
 from ..errors import TallyError
