@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.sync_api import Browser, Route, sync_playwright
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Route
 
 from tally.tools.cli import main
 from tests.tools.template_cases import CASES, IMAGE_URI, PRIOR_MAPPINGS, PRIOR_URI, TEXT, Case, s3_mirror
@@ -37,6 +39,10 @@ def browser() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), (
         "Chromium is missing: run `make -f mk/browser.mk browser` (apt-get install chromium)"
     )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError as exc:
+        raise AssertionError("playwright is missing: run `make -f mk/browser.mk browser`") from exc
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
