@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tally.tools.cli import main
-from tally.tools.preview import FAKE_SIGNATURE
+from tally.tools.preview import CROWD_SCRIPT, FAKE_SIGNATURE, STAND_IN
 from tests.tools.template_cases import (
     CASES,
     IMAGE_URI,
@@ -160,3 +160,18 @@ def test_bad_json_line_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixt
     line.write_text('{"source-ref": ')
     assert main(["preview", str(CASES[0].path), str(line), "--out", str(tmp_path / "p.html")]) == 3
     assert capsys.readouterr().err.startswith(f"Error: {line} line 1 is not valid JSON")
+
+
+def test_stand_in_replaces_the_crowd_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES[0]
+    line = tmp_path / "line.json"
+    line.write_text(json.dumps(case.line()))
+    out = tmp_path / "page.html"
+    assert main(["preview", str(case.path), str(line), "--out", str(out), "--stand-in"]) == 0
+    html = out.read_text()
+    assert CROWD_SCRIPT not in html
+    assert html.count(STAND_IN.read_text()) == 1
+    template = tmp_path / "t.liquid.html"
+    template.write_text("<crowd-form></crowd-form>")
+    assert main(["preview", str(template), str(line), "--out", str(tmp_path / "t.html"), "--stand-in"]) == 3
+    assert "does not load https://assets.crowd.aws/crowd-html-elements.js" in capsys.readouterr().err

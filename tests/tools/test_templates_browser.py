@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route
 
 from tally.tools.cli import main
+from tally.tools.preview import CROWD_SCRIPT, STAND_IN
 from tests.tools.template_cases import CASES, IMAGE_URI, PRIOR_MAPPINGS, PRIOR_URI, TEXT, Case, s3_mirror
 
 CHROMIUM = "/usr/bin/chromium"
-CROWD_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
-STUB = (Path(__file__).parent / "crowd_stub.js").read_text()
+STUB = STAND_IN.read_text()
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -121,3 +121,41 @@ def test_requests_to_the_network_are_blocked(tmp_path: Path, browser: Browser) -
     finally:
         page.close()
     assert blocked == ["https://example.com/x.png"]
+
+
+def test_stand_in_preview_works_offline(tmp_path: Path, browser: Browser) -> None:
+    """`tally preview --stand-in --embed-images`: a self-contained page that shows the element's labels
+    and both images with every request other than the page itself blocked."""
+    case = next(c for c in CASES if c.adjustment)
+    mirror = s3_mirror(tmp_path / "s3")
+    line = tmp_path / "line.json"
+    line.write_text(json.dumps(case.line()))
+    page_file = tmp_path / "preview.html"
+    argv = ["preview", str(case.path), str(line), "--s3-root", str(mirror), "--stand-in", "--embed-images"]
+    assert main([*argv, "--out", str(page_file)]) == 0
+    page = browser.new_page(viewport={"width": 640, "height": 480})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def only_the_page(route: Route) -> None:
+        requests.append(route.request.url)
+        if route.request.url == page_file.resolve().as_uri() or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", only_the_page)
+    try:
+        page.goto(page_file.resolve().as_uri())
+        page.wait_for_function("window.__crowd && window.__crowd.length === 1", timeout=10_000)
+        [received] = page.evaluate("window.__crowd")
+        page.screenshot(path=str(tmp_path / "stand-in.png"), full_page=True)
+    finally:
+        page.close()
+    assert errors == []
+    assert [r for r in requests if not r.startswith("data:")] == [page_file.resolve().as_uri()]
+    assert received["labels"] == case.expected_options()
+    assert [(i["width"], i["height"]) for i in received["images"]] == [(40, 30), (40, 30)]
+    assert all(i["src"].startswith("data:image/png;base64,") for i in received["images"])

@@ -26,7 +26,10 @@ from ..storage import LocalStorage, split_s3_uri
 from ._common import ExitCode, InputError, build_settings, load_json
 from .consolidate import parse_labels
 
-__all__ = ["make_environment", "preview", "read_manifest_line", "render"]
+__all__ = ["CROWD_SCRIPT", "STAND_IN", "make_environment", "preview", "read_manifest_line", "render", "with_stand_in"]
+
+CROWD_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
+STAND_IN = Path(__file__).with_name("crowd_stand_in.js")
 
 FAKE_SIGNATURE = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=tally-preview-not-signed"
 
@@ -97,6 +100,16 @@ def _where(exc: LiquidError, template: Path) -> str:
     return str(template)
 
 
+def with_stand_in(html: str) -> str:
+    """The page with Ground Truth's crowd-html-elements.js replaced by the local stand-in, inlined: the
+    elements then show what they received (labels, text, images) offline."""
+    tag = f'<script src="{CROWD_SCRIPT}"></script>'
+    inline = f"<script>/* tally preview --stand-in */\n{STAND_IN.read_text(encoding='utf-8')}</script>"
+    if tag not in html:
+        raise InputError(f"--stand-in: the template does not load {CROWD_SCRIPT} with a plain <script src> tag")
+    return html.replace(tag, inline)
+
+
 def render(template: Path, task_input: dict[str, Any], env: Environment) -> str:
     """Render ``template`` with ``task.input = task_input``; unknown variables raise :class:`InputError`."""
     try:
@@ -135,6 +148,12 @@ def render(template: Path, task_input: dict[str, Any], env: Environment) -> str:
     "preview shows the real picture. Without it, a fake pre-signed URL.",
 )
 @click.option(
+    "--stand-in",
+    is_flag=True,
+    help="Replace crowd-html-elements.js with a local stand-in that shows what each crowd element received "
+    "(labels, text, images), so the page says something offline. Not the real worker UI.",
+)
+@click.option(
     "--embed-images", is_flag=True, help="With --s3-root: inline the images as data: URIs (a self-contained page)."
 )
 def preview(
@@ -144,6 +163,7 @@ def preview(
     number: int,
     labels: str | None,
     s3_root: Path | None,
+    stand_in: bool,
     embed_images: bool,
 ) -> int:
     """Render a worker template for one manifest line, offline.
@@ -173,6 +193,8 @@ def preview(
     if not task_input.get("labels"):
         click.echo("warning: taskInput.labels is empty (no --labels, TALLY_LABELS or labels on the line)", err=True)
     html = render(template, task_input, make_environment(s3_root, embed_images=embed_images))
+    if stand_in:
+        html = with_stand_in(html)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     try:

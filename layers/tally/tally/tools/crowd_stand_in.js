@@ -1,4 +1,5 @@
-// A local stand-in for Ground Truth's crowd-html-elements.js, for browser tests (no network).
+// A local stand-in for Ground Truth's crowd-html-elements.js: `tally preview --stand-in` inlines it, and the
+// browser tests serve it in place of the real script (no network).
 // Each crowd element parses its JSON attributes exactly as the real ones must (a bad one throws, which
 // the test sees as a page error), records what it received in window.__crowd, and shows it.
 (function () {
