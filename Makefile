@@ -21,10 +21,13 @@ PY := $(VENV)/bin/python
 SAM := .venv-sam/bin/sam
 PIP_FILTER := grep -v 'is ignored: it is neither a file nor a directory' || true
 
+include mk/browser.mk
+$(BROWSER_STAMP): $(VENV)/.stamp
+
 .PHONY: help setup run test lint typecheck template build deploy lock pytest bench bench-scale bench-coldstart example clean
 
 help: ## list every target
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$$/  make \1\t\2/' | expand -t 24
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$$/  make \1\t\2/' | expand -t 24
 
 $(VENV)/.stamp: requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(VENV_PYTHON) -m venv $(VENV)
@@ -70,7 +73,7 @@ lock: $(VENV)/.stamp ## regenerate layers/tally/requirements-lock.txt from layer
 		--no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six \
 		--no-emit-package urllib3 --custom-compile-command "make lock" -o requirements-lock.txt
 
-pytest: $(VENV)/.stamp .venv-sam/.stamp ## the test suite (2 workers; tests/ops/test_sar.py runs SAM CLI's parser)
+pytest: $(VENV)/.stamp .venv-sam/.stamp $(BROWSER_STAMP) ## the test suite (2 workers; tests/ops/test_sar.py runs SAM CLI's parser)
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests
 
 test: lint typecheck template build pytest ## everything CI runs: lint, typecheck, template, build, pytest

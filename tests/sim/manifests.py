@@ -1,0 +1,54 @@
+"""Output manifests of simulated segmentation jobs "consolidated" the AWS recipe's way (every answer
+stored under the label attribute), for `tally reconsolidate`'s tests and benchmark."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.sim.segmentation import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
+
+LABELS = ["road", "car", "person", "sign"]
+WORKERS = {
+    "private.us-east-1.sim0000000000000a": WorkerStyle(jitter=1.5),
+    "private.us-east-1.sim0000000000000b": WorkerStyle(jitter=2.5, grow=2),
+    "private.us-east-1.sim0000000000000c": WorkerStyle(jitter=4.0, grow=6, miss_below=900, wrong_class=0.15),
+}
+
+
+def recipe_line(source_ref: str, attr: str, answers: list[tuple[str, str]]) -> dict[str, Any]:
+    """A line of the recipe's output manifest: every ``(workerId, content)`` answer, as stored."""
+    return {
+        "source-ref": source_ref,
+        attr: {"annotationsFromAllWorkers": [{"workerId": w, "annotationData": {"content": c}} for w, c in answers]},
+        f"{attr}-metadata": {
+            "type": "groundtruth/custom",
+            "job-name": f"labeling-job/{attr}",
+            "human-annotated": "yes",
+            "creation-date": "2026-11-01T12:00:00.000000",
+        },
+    }
+
+
+def segmentation_lines(n: int, seed: int, attr: str, height: int = 96, width: int = 128) -> Iterator[dict[str, Any]]:
+    """``n`` lines of a simulated 3-worker semantic-segmentation job (reproducible from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    colours = {w: worker_colours(LABELS, rng) for w in WORKERS}
+    for i in range(n):
+        scene = random_scene(rng, height, width, len(LABELS), n_shapes=6)
+        answers = []
+        for worker, style in WORKERS.items():
+            mask = worker_view(scene, style, rng, height, width, len(LABELS))
+            answers.append((worker, json.dumps(answer_content(mask, LABELS, colours[worker], list_all_labels=False))))
+        yield recipe_line(f"s3://sim-bucket/images/{seed}-{i:05d}.jpg", attr, answers)
+
+
+def write_manifest(path: Path, lines: Iterator[dict[str, Any]]) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+    return path

@@ -1,0 +1,83 @@
+"""Each worker template in templates/ with a manifest line of its task type and what its crowd
+element must receive (shared by the rendering tests and the browser tests)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tests.conftest import ROOT
+
+TEMPLATES = ROOT / "templates"
+LABELS = ["road", 'o\'neil & "x"', "<b>sign</b>"]
+IMAGE_URI = "s3://job-bucket/images/scene 1.png"
+PRIOR_URI = "s3://job-bucket/masks/scene 1.png"
+TEXT = 'Ann & Bob <met> "Carol" in Oslo.'
+PRIOR_MAPPINGS = {"road": {"color": "#1f77b4"}, "car": {"color": "#ff7f0e"}}
+
+
+@dataclass(frozen=True)
+class Case:
+    template: str  # templates/<template>.liquid.html
+    element: str  # the crowd element's tag
+    options_attribute: str  # where the labels go: labels or categories
+    text: bool = False  # a text task (taskObject is the line's source)
+    adjustment: bool = False  # the line carries a prior mask (initialValue)
+
+    @property
+    def path(self) -> Path:
+        return TEMPLATES / f"{self.template}.liquid.html"
+
+    def line(self) -> dict[str, Any]:
+        if self.text:
+            return {"source": TEXT, "labels": LABELS}
+        line: dict[str, Any] = {"source-ref": IMAGE_URI, "labels": LABELS}
+        if self.adjustment:
+            line["prior"] = {"mask-ref": PRIOR_URI}
+            line["prior-metadata"] = {
+                "type": "groundtruth/semantic-segmentation",
+                "creation-date": "2026-11-01T12:00:00.000000",
+                "internal-color-map": {
+                    "0": {"class-name": "BACKGROUND", "hex-color": "#ffffff"},
+                    "1": {"class-name": "road", "hex-color": "#1f77b4"},
+                    "2": {"class-name": "car", "hex-color": "#ff7f0e"},
+                },
+            }
+        return line
+
+    def expected_options(self) -> list[Any]:
+        if self.element == "crowd-entity-annotation":
+            return [{"label": label} for label in LABELS]
+        return LABELS
+
+
+CASES = [
+    Case("semantic-segmentation", "crowd-semantic-segmentation", "labels"),
+    Case("semantic-segmentation-adjustment", "crowd-semantic-segmentation", "labels", adjustment=True),
+    Case("instance-segmentation", "crowd-instance-segmentation", "labels"),
+    Case("bounding-box", "crowd-bounding-box", "labels"),
+    Case("keypoint", "crowd-keypoint", "labels"),
+    Case("image-classification", "crowd-image-classifier", "categories"),
+    Case("image-classification-multi-select", "crowd-image-classifier-multi-select", "categories"),
+    Case("text-classification", "crowd-classifier", "categories", text=True),
+    Case("named-entity", "crowd-entity-annotation", "labels", text=True),
+]
+
+
+def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def s3_mirror(root: Path) -> Path:
+    """A directory standing in for S3 with the image (40×30) and the prior mask (40×30)."""
+    for uri, colour in ((IMAGE_URI, (200, 120, 40)), (PRIOR_URI, (31, 119, 180))):
+        path = root / uri.removeprefix("s3://")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png(40, 30, colour))
+    return root

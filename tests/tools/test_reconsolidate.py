@@ -1,0 +1,314 @@
+"""`tally reconsolidate`: an output manifest holding every worker's answer in, the Lambda's label per
+line out; streaming in batches, over processes, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+
+from tally.tools import reconsolidate as module
+from tally.tools.cli import main
+from tests.conftest import ROOT, SHARED
+from tests.helpers import read_mask, seg_content
+from tests.sim.manifests import recipe_line, segmentation_lines, write_manifest
+
+STREETSCENES = SHARED / "data" / "streetscenes-custom-job-output.manifest"
+LEGEND = {"c": "cat", "d": "dog"}
+COLOURS = {"cat": "#123456", "dog": "#abcdef"}
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_streetscenes_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Real recipe output (three workers' instance segmentation): consolidated as the Lambda would, the
+    other keys kept: on SSDB00016 two of three workers drew the same two people, on SSDB00010 one of three
+    drew one person."""
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(STREETSCENES), "--label-attribute", "gt-label", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 0
+    assert "lines:            2 (2 consolidated, 0 passed through unconsolidated, 0 failed)" in capsys.readouterr().out
+    source, result = _lines(STREETSCENES), _lines(out / "output.manifest")
+    assert len(result) == len(source) == 2
+    for before, after in zip(source, result, strict=True):
+        assert set(after) == {*before, "gt-label-metadata"}
+        assert after["source-ref"] == before["source-ref"]
+        assert after["gt-label-17-metadata"] == before["gt-label-17-metadata"]
+        assert after["gt-label-metadata"]["type"] == "groundtruth/instance-segmentation"
+        assert after["gt-label-metadata"]["job-name"] == "labeling-job/gt-label"
+        assert Path(after["gt-label"]["instance-mask-ref"]).is_file()
+    people = {line["source-ref"].rsplit("/", 1)[1]: len(line["gt-label"]["instances"]) for line in result}
+    assert people == {"SSDB00010.JPG": 0, "SSDB00016.JPG": 2}
+    summary = json.loads((out / "summary.json").read_text())
+    assert {k: summary[k] for k in ("lines", "consolidated", "passed-through", "failed")} == {
+        "lines": 2,
+        "consolidated": 2,
+        "passed-through": 0,
+        "failed": 0,
+    }
+    # a finished run is not redone
+    written = (out / "output.manifest").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    assert (out / "output.manifest").stat().st_mtime_ns == written
+
+
+def _hand_made(tmp_path: Path) -> Path:
+    """Four lines with known answers: three agreeing-ish workers; the same plus a broken answer; no
+    Lambda (empty attribute, answers in a worker-response file); nobody answered."""
+    answers = [
+        ("w1", seg_content(["cd", "c."], LEGEND, COLOURS)),
+        ("w2", seg_content(["cd", ".."], LEGEND, COLOURS, mode="RGBA")),
+        ("w3", seg_content(["c.", "c."], LEGEND, COLOURS)),
+    ]
+    response = (
+        tmp_path / "s3" / "job-bucket" / "job" / "annotations" / "worker-response" / "iteration-1" / "2" / "r.json"
+    )
+    response.parent.mkdir(parents=True)
+    response.write_text(
+        json.dumps(
+            {"answers": [{"workerId": w, "answerContent": json.loads(c), "timeSpentInSeconds": 9} for w, c in answers]}
+        )
+    )
+    no_lambda = {
+        "source-ref": "s3://images/2.jpg",
+        "pets": {},
+        "pets-metadata": {
+            "type": "groundtruth/custom",
+            "worker-response-ref": "s3://job-bucket/job/annotations/worker-response/iteration-1/2/r.json",
+        },
+    }
+    lines = [
+        recipe_line("s3://images/0.jpg", "pets", answers),
+        recipe_line("s3://images/1.jpg", "pets", [*answers, ("w4", "not json")]),
+        no_lambda,
+        recipe_line("s3://images/3.jpg", "pets", []),
+    ]
+    lines[0]["keep-me"] = {"any": "thing"}
+    return write_manifest(tmp_path / "input.manifest", iter(lines))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_semantic_segmentation_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "dog,cat", "--out", str(out)]
+    argv += ["--s3-root", str(tmp_path / "s3"), "--jobs", jobs, "--batch-size", "2"]
+    assert main(argv) == 1  # the last line has no answer
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "warning: line 2, worker w4: answer rejected: content is not JSON",
+        "warning: line 4: not consolidated: no annotations: no worker answered",
+    ]
+    assert "lines:            4 (3 consolidated, 0 passed through unconsolidated, 1 failed)" in captured.out
+    result = _lines(out / "output.manifest")
+    assert len(result) == 4
+    assert result[0]["keep-me"] == {"any": "thing"}
+    for line in result[:3]:
+        label = line["pets"]
+        assert label["internal-color-map"]["1"]["class-name"] == "dog"
+        assert np.array_equal(read_mask(Path(label["mask-ref"]).read_bytes()), np.array([[2, 1], [2, 0]]))
+        assert line["pets-metadata"]["type"] == "groundtruth/semantic-segmentation"
+    assert result[1]["pets-metadata"]["rejected-answers"] == [{"workerId": "w4", "reason": "content is not JSON"}]
+    assert "worker-response-ref" not in result[2]["pets-metadata"]
+    assert result[3]["pets"] == {
+        "type": "groundtruth/semantic-segmentation",
+        "failure-reason": "no annotations: no worker answered",
+    }
+    assert not (out / ".output.manifest.partial").exists()
+
+
+def test_processes_give_the_same_output_as_one(tmp_path: Path) -> None:
+    source = write_manifest(tmp_path / "sim.manifest", segmentation_lines(6, seed=11, attr="street"))
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out-{jobs}"
+        argv = ["reconsolidate", str(source), "--label-attribute", "street", "--labels", "road,car,person,sign"]
+        assert main([*argv, "--out", str(out), "--jobs", jobs, "--batch-size", "2"]) == 0
+        outputs.append((out / "output.manifest").read_text().replace(str(out), "OUT"))
+        assert len(list((out / "masks").glob("*.png"))) == 12  # mask and confidence map per line
+    assert outputs[0] == outputs[1]
+
+
+def test_interrupted_run_continues_where_it_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_manifest(tmp_path / "sim.manifest", segmentation_lines(5, seed=12, attr="street"))
+    argv = ["reconsolidate", str(source), "--label-attribute", "street", "--labels", "road,car,person,sign"]
+    argv += ["--jobs", "1", "--batch-size", "2"]
+    reference = tmp_path / "reference"
+    assert main([*argv, "--out", str(reference)]) == 0
+
+    real = module.reconsolidate_lines
+    calls: list[int] = []
+
+    def interrupted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
+        calls.append(first)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(job, first, lines, locators)
+
+    monkeypatch.setattr(module, "reconsolidate_lines", interrupted)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out)]) == 130
+    assert capsys.readouterr().err == "tally: interrupted; 2 of 5 lines done; run the same command again to continue\n"
+    assert not (out / "output.manifest").exists()
+    assert len((out / ".output.manifest.partial").read_text().splitlines()) == 2
+
+    calls.clear()
+
+    def counted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
+        calls.append(first)
+        return real(job, first, lines, locators)
+
+    monkeypatch.setattr(module, "reconsolidate_lines", counted)
+    assert main([*argv, "--out", str(out)]) == 0
+    assert calls == [2, 4]  # the first batch is not done again
+    assert (out / "output.manifest").read_text().replace(str(out), "X") == (
+        (reference / "output.manifest").read_text().replace(str(reference), "X")
+    )
+
+
+def test_other_options_on_an_earlier_run_need_restart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    argv += ["--s3-root", str(tmp_path / "s3")]
+    assert main([*argv, "--labels", "dog,cat"]) == 1
+    capsys.readouterr()
+    assert main([*argv, "--labels", "cat,dog"]) == 2
+    assert "holds a run with another source or options (labels)" in capsys.readouterr().err
+    assert main([*argv, "--labels", "cat,dog", "--restart"]) == 1
+    assert _lines(out / "output.manifest")[0]["pets"]["internal-color-map"]["1"]["class-name"] == "cat"
+
+
+def test_bad_line_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "broken.manifest"
+    source.write_text(json.dumps(recipe_line("s3://images/0.jpg", "pets", [])) + "\n{oops\n")
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(tmp_path / "out"), "--jobs", "1"]
+    assert main(argv) == 3
+    assert capsys.readouterr().err.startswith(f"Error: {source} line 2 is not valid JSON")
+
+
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["reconsolidate", str(STREETSCENES), "--label-attribute", "gt-label", "--out", str(tmp_path / "o")]
+    assert main([*base, "--jobs", "0"]) == 2
+    assert main([*base, "--batch-size", "-1"]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_s3_source_is_downloaded_once(tmp_path: Path, aws_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="gt-output")
+        s3.put_object(Bucket="gt-output", Key="job/manifests/output/output.manifest", Body=STREETSCENES.read_bytes())
+        out = tmp_path / "out"
+        argv = ["reconsolidate", "s3://gt-output/job/manifests/output/output.manifest", "--label-attribute", "gt-label"]
+        argv += ["--out", str(out), "--jobs", "1"]
+        assert main(argv) == 0
+        assert (out / ".source.manifest").read_bytes() == STREETSCENES.read_bytes()
+        assert len(_lines(out / "output.manifest")) == 2
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["source"] == "s3://gt-output/job/manifests/output/output.manifest"
+        s3.delete_object(Bucket="gt-output", Key="job/manifests/output/output.manifest")
+        assert main(argv) == 0  # finished: nothing to do, nothing downloaded again
+        assert "nothing to do" in capsys.readouterr().err
+        assert main([*argv, "--restart"]) == 3
+        assert capsys.readouterr().err == (
+            "Error: cannot read s3://gt-output/job/manifests/output/output.manifest: ClientError\n"
+        )
+
+
+def test_job_output_prefix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A job's output prefix: answers from a consolidation-request payload (found by source), a job
+    without a Lambda (empty attribute, worker-response-ref into the prefix) and a worker-response file
+    found by the line's number."""
+    answers = [
+        ("w1", seg_content(["cd", "c."], LEGEND, COLOURS)),
+        ("w2", seg_content(["cd", ".."], LEGEND, COLOURS, mode="RGBA")),
+        ("w3", seg_content(["c.", "c."], LEGEND, COLOURS)),
+    ]
+    prefix = tmp_path / "job"
+    requests = prefix / "annotations" / "consolidated-annotation" / "consolidation-request"
+    (requests / "iteration-1").mkdir(parents=True)
+    payload = [
+        {
+            "datasetObjectId": "7",
+            "dataObject": {"s3Uri": "s3://images/a.jpg"},
+            "annotations": [{"workerId": w, "annotationData": {"content": c}} for w, c in answers],
+        }
+    ]
+    (requests / "iteration-1" / "2026-11-01_12:00:00.json").write_text(json.dumps(payload))
+    response = {"answers": [{"workerId": w, "answerContent": json.loads(c)} for w, c in answers]}
+    for object_id in ("1", "2"):
+        folder = prefix / "annotations" / "worker-response" / "iteration-1" / object_id
+        folder.mkdir(parents=True)
+        (folder / "2026-11-01_12:00:00.json").write_text(json.dumps(response))
+    manifest = prefix / "manifests" / "output" / "output.manifest"
+    manifest.parent.mkdir(parents=True)
+    lines: list[dict[str, Any]] = [
+        {"source-ref": "s3://images/a.jpg", "pets": {"anything": "the old Lambda wrote"}, "pets-metadata": {}},
+        {
+            "source-ref": "s3://images/b.jpg",
+            "pets": {},
+            "pets-metadata": {
+                "worker-response-ref": "s3://out/job/annotations/worker-response/iteration-1/1/2026-11-01_12:00:00.json"
+            },
+        },
+        {"source-ref": "s3://images/c.jpg"},
+        {"source-ref": "s3://images/d.jpg"},  # nothing anywhere
+    ]
+    write_manifest(manifest, iter(lines))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(prefix), "--label-attribute", "pets", "--labels", "dog,cat", "--out", str(out)]
+    assert main([*argv, "--jobs", "1", "--batch-size", "3"]) == 1
+    assert "lines:            4 (3 consolidated, 0 passed through unconsolidated, 1 failed)" in capsys.readouterr().out
+    result = _lines(out / "output.manifest")
+    for line in result[:3]:
+        mask = read_mask(Path(line["pets"]["mask-ref"]).read_bytes())
+        assert np.array_equal(mask, np.array([[2, 1], [2, 0]]))
+    assert result[3]["pets"] == {
+        "type": "groundtruth/semantic-segmentation",
+        "failure-reason": "no annotations: no worker answered",
+    }
+    assert [line["source-ref"] for line in result] == [line["source-ref"] for line in lines]
+
+
+def test_worker_processes_print_nothing_of_their_own(tmp_path: Path) -> None:
+    """Stderr of a two-process run (a real subprocess: worker output goes to the real stderr) holds
+    only the command's own warnings, each naming line and worker once."""
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'tally'}:{ROOT}"}
+    argv = [sys.executable, "-m", "tally.tools.cli", "reconsolidate", str(source), "--label-attribute", "pets"]
+    argv += ["--labels", "dog,cat", "--out", str(out), "--s3-root", str(tmp_path / "s3"), "--jobs", "2"]
+    argv += ["--batch-size", "2", "--no-progress"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "warning: line 2, worker w4: answer rejected: content is not JSON",
+        "warning: line 4: not consolidated: no annotations: no worker answered",
+    ]
+
+
+def test_finished_run_whose_output_was_deleted_is_redone(tmp_path: Path) -> None:
+    source = _hand_made(tmp_path)
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "dog,cat", "--out", str(out)]
+    argv += ["--s3-root", str(tmp_path / "s3"), "--jobs", "1"]
+    assert main(argv) == 1
+    first = (out / "output.manifest").read_text()
+    (out / "output.manifest").unlink()
+    assert main(argv) == 1
+    assert (out / "output.manifest").read_text() == first
