@@ -12,7 +12,7 @@ from PIL import Image
 
 from tally.aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
 from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
-from tally.aggregation.instance_fusion import instance_map_from_colours, rasterise_polygons
+from tally.aggregation.instance_fusion import instance_map_from_colours, instance_map_from_palette, rasterise_polygons
 from tally.codecs import hex_to_rgb
 from tests.conftest import SHARED
 
@@ -233,9 +233,21 @@ def streetscenes() -> dict[str, ObjectItems]:
         for worker in record["gt-label"]["annotationsFromAllWorkers"]:
             answer = json.loads(worker["annotationData"]["content"])["annotatedResult"]
             png = base64.b64decode(answer["labeledImage"]["pngImageData"])
-            rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+            image = Image.open(io.BytesIO(png))
+            rgba = np.asarray(image.convert("RGBA"))
             colours = [hex_to_rgb(i["color"]) for i in answer["instances"]]
             instance_map = instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3])
+            # the tool's PNGs are palette images: the per-entry path gives the same map
+            assert image.mode == "P"
+            palette = np.array(image.getpalette(), dtype=np.int64).reshape(-1, 3)
+            entry_alpha = np.full(len(palette), 255)
+            transparency = image.info["transparency"]  # one index (int) or per-entry alpha (bytes)
+            if isinstance(transparency, int):
+                entry_alpha[transparency] = 0
+            else:
+                entry_alpha[: len(transparency)] = list(transparency)
+            by_entry = instance_map_from_palette(np.asarray(image), palette, colours, palette_alpha=entry_alpha)
+            assert by_entry.tolist() == instance_map.tolist()
             labels = tuple(i["label"] for i in answer["instances"])
             answers.append(WorkerItems(worker["workerId"], labels, instance_map))
         size = answer["inputImageProperties"]
