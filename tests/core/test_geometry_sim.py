@@ -62,3 +62,17 @@ def test_careful_instances_overlap_the_truth() -> None:
         visible = np.bincount(truth_map.ravel(), minlength=len(truth_labels) + 1)[1:] > 50
         _, cols = max_similarity_assignment(iou, 0.7)
         assert set(np.flatnonzero(visible).tolist()) <= set(cols.tolist())
+
+
+def test_the_benchmarks_plain_mean_baseline_really_fuses_by_the_mean() -> None:
+    from bench.boxes import MeanFusion
+
+    boxes = np.array([[[0, 0, 10, 10], [2, 0, 12, 10], [10, 0, 40, 10]], [[5, 5, 9, 9], [0, 0, 0, 0], [0, 0, 0, 0]]])
+    weights = np.array([[1.0, 0.5, 0.2], [1.0, 0.0, 0.0]])
+    assert MeanFusion().fuse_many(boxes, weights).tolist() == [[4.0, 0.0, 62 / 3, 10.0], [5.0, 5.0, 9.0, 9.0]]
+    assert MeanFusion().fuse([[0, 0, 10, 10], [2, 0, 12, 10], [10, 0, 40, 10]], [1.0, 1.0, 1.0]).tolist() == [
+        4.0,
+        0.0,
+        62 / 3,
+        10.0,
+    ]

@@ -149,3 +149,11 @@ def test_palette_entries_follow_the_same_colour_rule() -> None:
     assert (
         instance_map_from_colours(rgb, [GREEN, BLUE], alpha=np.array([alpha], dtype=np.uint8)).tolist() == got.tolist()
     )
+
+
+def test_more_colours_than_instances_a_map_can_hold_are_refused() -> None:
+    colours = [(k, 0, 0) for k in range(255)]
+    with pytest.raises(ValueError, match="at most 254"):
+        instance_map_from_colours(pixels("g"), colours)
+    with pytest.raises(ValueError, match="at most 254"):
+        instance_map_from_palette(np.zeros((1, 1), dtype=np.uint8), [(0, 0, 0)], colours)

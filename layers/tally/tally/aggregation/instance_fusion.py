@@ -38,7 +38,11 @@ __all__ = [
     "tabulate_instances",
 ]
 
+MAX_INSTANCES = 254
+"""Most instances one answer may hold (instance ids are packed into ``uint8`` vote tuples)."""
+
 IntMap = npt.NDArray[np.int32]
+ByteMap = npt.NDArray[np.uint8]
 RGB = tuple[int, int, int]
 
 
@@ -48,8 +52,8 @@ def instance_map_from_colours(
     *,
     alpha: npt.NDArray[np.uint8] | None = None,
     tolerance: int = 16,
-) -> IntMap:
-    """A worker's decoded instance PNG → instance map; instance *k* is the pixels of ``colours[k]``.
+) -> ByteMap:
+    """A worker's decoded instance PNG → ``uint8`` instance map; instance *k* is the pixels of ``colours[k]``.
 
     A pixel belongs to instance *k* when its colour is within ``tolerance`` per channel of
     ``colours[k]`` and of no other listed colour (anti-aliased edges snap to their instance; a colour
@@ -70,15 +74,15 @@ def instance_map_from_colours(
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected (H, W, 3) pixels, got shape {rgb.shape}")
+    _check_count(colours)
     channels = [np.asarray(rgb[..., c], dtype=np.uint8) for c in range(3)]
-    out = np.zeros(rgb.shape[:2], dtype=np.int32)
     if not colours:
-        return out
+        return np.zeros(rgb.shape[:2], dtype=np.uint8)
     wanted = np.asarray(colours, dtype=np.int64).reshape(-1, 3)
     unique_colours, first_of = np.unique(wanted, axis=0, return_index=True)
     near_count = np.zeros(rgb.shape[:2], dtype=np.uint8)
-    near_id = np.zeros(rgb.shape[:2], dtype=np.int32)
-    exact_id = np.zeros(rgb.shape[:2], dtype=np.int32)
+    near_id = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    exact_id = np.zeros(rgb.shape[:2], dtype=np.uint8)
     for colour, first in zip(unique_colours.tolist(), first_of.tolist(), strict=True):
         near = np.ones(rgb.shape[:2], dtype=bool)
         for channel, value in zip(channels, colour, strict=True):
@@ -87,7 +91,7 @@ def instance_map_from_colours(
         near_id[near] = first + 1
         exact = near & (channels[0] == colour[0]) & (channels[1] == colour[1]) & (channels[2] == colour[2])
         exact_id[exact] = first + 1
-    out = np.where(exact_id > 0, exact_id, np.where(near_count == 1, near_id, 0)).astype(np.int32)
+    out = np.where(exact_id > 0, exact_id, np.where(near_count == 1, near_id, 0)).astype(np.uint8)
     if alpha is not None:
         out[np.asarray(alpha) == 0] = 0
     return out
@@ -100,7 +104,7 @@ def instance_map_from_palette(
     *,
     palette_alpha: npt.ArrayLike | None = None,
     tolerance: int = 16,
-) -> IntMap:
+) -> ByteMap:
     """:func:`instance_map_from_colours` for a palette image, decided once per palette entry.
 
     Ground Truth's tool writes palette PNGs; Pillow gives their per-pixel ``indices`` and the
@@ -113,20 +117,26 @@ def instance_map_from_palette(
         >>> instance_map_from_palette(indices, palette, [(31, 119, 180), (44, 160, 44)], palette_alpha=[0, 255, 255]).tolist()
         [[0, 2, 1, 1]]
     """
+    _check_count(colours)
     rows = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
     visible = np.ones(len(rows), dtype=bool) if palette_alpha is None else np.asarray(palette_alpha).reshape(-1) > 0
     if len(visible) < len(rows):
         visible = np.concatenate([visible, np.ones(len(rows) - len(visible), dtype=bool)])
-    lookup = np.zeros(256, dtype=np.int32)
+    lookup = np.zeros(256, dtype=np.uint8)
     lookup[: min(len(rows), 256)] = _colour_lookup(rows[:256], visible[:256], colours, tolerance)
     return lookup[np.asarray(indices, dtype=np.uint8)]
 
 
+def _check_count(colours: Sequence[RGB]) -> None:
+    if len(colours) > MAX_INSTANCES:
+        raise ValueError(f"{len(colours)} instances in one answer; at most {MAX_INSTANCES} are supported")
+
+
 def _colour_lookup(
     rows: npt.NDArray[np.integer], visible: npt.NDArray[np.bool_], colours: Sequence[RGB], tolerance: int
-) -> npt.NDArray[np.int32]:
+) -> ByteMap:
     """Per distinct ``(r, g, b)`` row, the instance (1-based) it belongs to, or 0."""
-    lookup = np.zeros(len(rows), dtype=np.int32)
+    lookup = np.zeros(len(rows), dtype=np.uint8)
     if not colours or not len(rows):
         return lookup
     table = np.asarray(rows, dtype=np.int64)
@@ -174,10 +184,6 @@ def rasterise_polygons(polygons: Sequence[npt.ArrayLike], width: int, height: in
     return renumber[raw], kept
 
 
-MAX_INSTANCES = 254
-"""Most instances one answer may hold (instance ids are packed into ``uint8`` vote tuples)."""
-
-
 def tabulate_instances(maps: Sequence[npt.NDArray[np.integer]], n_instances: Sequence[int]) -> VoteTable:
     """The distinct per-pixel tuples of instance ids of several instance maps, with their pixel counts.
 
@@ -195,8 +201,15 @@ def tabulate_instances(maps: Sequence[npt.NDArray[np.integer]], n_instances: Seq
         if n > MAX_INSTANCES:
             raise ValueError(f"an answer has {n} instances; at most {MAX_INSTANCES} are supported")
         ids = np.asarray(instance_map)
-        if ids.dtype != np.uint8 or int(ids.max(initial=0)) > n:
+        low, high = (
+            (0, int(ids.max(initial=0)))
+            if ids.dtype == np.uint8
+            else (int(ids.min(initial=0)), int(ids.max(initial=0)))
+        )
+        if low < 0 or high > n:
             ids = np.where((ids >= 0) & (ids <= n), ids, 0).astype(np.uint8)
+        elif ids.dtype != np.uint8:
+            ids = ids.astype(np.uint8)
         masks.append(IndexedMask(ids, np.arange(n + 1, dtype=np.uint8)))
     if any(m.shape != masks[0].shape for m in masks):
         raise ValueError("instance maps differ in shape")
