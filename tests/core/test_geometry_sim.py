@@ -40,6 +40,15 @@ def test_wrong_class_workers_weigh_less_than_careful_ones() -> None:
     wrong = [model.worker_weights_[f"w{k}"] for k in (4, 5)]
     assert min(careful) == 1.0
     assert max(wrong) < 0.5
+    # their right-class boxes are as precise as anyone's: full weight when boxes are fused
+    assert [model.fusion_weights_[f"w{k}"] for k in range(6)] == [1.0] * 6
+
+
+def test_sloppy_workers_weigh_less_when_boxes_are_fused() -> None:
+    batch = box_batch(np.random.default_rng(10), CROWDS["sloppy-5"], 60)
+    model = GeometricConsolidation("boxes").fit([s.items for s in batch])
+    assert min(model.fusion_weights_[f"w{k}"] for k in range(6)) == 1.0
+    assert max(model.fusion_weights_[f"w{k}"] for k in (6, 7)) < 0.5
 
 
 def test_careful_keypoints_land_within_a_few_pixels() -> None:

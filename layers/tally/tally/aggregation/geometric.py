@@ -26,8 +26,11 @@ similarity of the worker's matched items to the other members. Each rate is shru
 batch's pooled rate by ``prior_strength`` pseudo-items. The keep weight rises linearly from 0.01 at
 ``zero_precision`` (½: half the worker's items unmatched) to 1 at ``(1 - tolerance) × best
 precision`` and stays 1 above it: careful workers within ``tolerance`` of the best weigh exactly 1,
-so small differences between careful workers never drop an item. The fusion weight multiplies it by
-``min(1, agreement / ((1 - tolerance) × best agreement))``. Workers not seen by ``fit`` weigh 1.
+so small differences between careful workers never drop an item. The fusion weight is an inverse
+variance: taking ``1 - agreement`` as the worker's localisation error, it is
+``min(1, (best error / ((1 - tolerance) × error))²)`` — a worker who draws precisely weighs fully in
+the fusion even when its keep weight is low (a wrong-class worker's right-class boxes are as precise
+as anyone's). Workers not seen by ``fit`` weigh 1.
 
 **Duplicates** (boxes and keypoints, objects with two answers or more). One worker's second box on
 an object opens a cluster of its own; when two such workers' extra boxes match each other, that
@@ -165,7 +168,7 @@ class GeometricConsolidation:
     worker_weights_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, its weight in the keep rule (1 for careful workers)."""
     fusion_weights_: dict[str, float] = field(default_factory=dict, init=False)
-    """Per worker, its weight when items are fused."""
+    """Per worker, its weight when items are fused (inverse variance from agreement)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("boxes", "keypoints", "instances"):
@@ -195,7 +198,7 @@ class GeometricConsolidation:
         self.recall_ = ev.rates(ev.hits, ev.chances, self.prior_strength)
         self.agreement_ = ev.rates(ev.agree_sum, ev.agree_n, self.prior_strength)
         best_p = max(self.precision_.values(), default=1.0)
-        best_a = max(self.agreement_.values(), default=1.0)
+        best_error = max(1.0 - max(self.agreement_.values(), default=1.0), 1e-3)
         full = (1.0 - self.tolerance) * best_p  # precision from which a worker weighs 1
         for w in workers:
             if full - self.zero_precision > 0.05:
@@ -203,7 +206,9 @@ class GeometricConsolidation:
             else:  # nobody in the batch is clearly better than the zero point: no basis to weigh
                 keep = 1.0
             keep = float(np.clip(keep, 0.01, 1.0))
-            fusion = keep * min(1.0, self.agreement_[w] / max((1.0 - self.tolerance) * best_a, _EPS))
+            # inverse variance, the localisation error taken as 1 - agreement
+            error = max(1.0 - self.agreement_[w], _EPS)
+            fusion = min(1.0, (best_error / ((1.0 - self.tolerance) * error)) ** 2)
             self.worker_weights_[w] = keep
             self.fusion_weights_[w] = max(fusion, 0.01)
 
