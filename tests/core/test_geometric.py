@@ -116,6 +116,26 @@ def test_two_workers_keep_what_either_drew() -> None:
     assert result.support.tolist() == [1.0, 0.5, 0.5]
 
 
+def test_a_second_box_two_of_three_workers_drew_on_one_object_is_suppressed() -> None:
+    second = [14.0, 12.0, 56.0, 44.0]  # IoU about 0.62 with CAR
+    obj = box_object(
+        box_answer("a", ("car", CAR)),
+        box_answer("b", ("car", shifted(CAR, 1)), ("car", second)),
+        box_answer("c", ("car", shifted(CAR, 2)), ("car", shifted(second, 1))),
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [shifted(CAR, 1)]
+
+
+def test_overlapping_objects_everyone_drew_both_stay() -> None:
+    second = [14.0, 12.0, 56.0, 44.0]
+    answers = [box_answer(w, ("car", shifted(CAR, k)), ("car", shifted(second, k))) for k, w in enumerate("abc")]
+    result = GeometricConsolidation("boxes").predict(box_object(*answers))
+    assert result.labels == ["car", "car"]
+    assert result.geometry.tolist() == [shifted(CAR, 1), shifted(second, 1)]
+
+
 def careful_crowd(n_objects: int, inventor: str | None = None, misser: str | None = None) -> list[ObjectItems]:
     """Objects of three workers, each object with two cars every worker draws; ``inventor`` adds a
     box nobody else draws on every object; ``misser`` skips one car on the first object only."""

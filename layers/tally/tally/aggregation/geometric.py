@@ -36,8 +36,9 @@ as anyone's). Workers not seen by ``fit`` weigh 1.
 an object opens a cluster of its own; when two such workers' extra boxes match each other, that
 cluster can reach half. A kept cluster is dropped as a duplicate when a stronger kept cluster (higher
 support, then agreement) of the same label overlaps its fused item by ``min_similarity`` or more and
-every one of its workers also drew the stronger one — non-maximum suppression as detectors apply it,
-restricted to items the same workers drew twice. Instance maps cannot hold one worker's two masks on
+its workers are a proper subset of the stronger one's — non-maximum suppression as detectors apply it,
+restricted to items some of the same workers drew twice. When every worker drew both (two real
+objects overlapping that much), both stay. Instance maps cannot hold one worker's two masks on
 the same pixels, so instances skip this step; a single answer is kept as it is.
 
 **Fuse.** Boxes: :class:`~tally.aggregation.box_fusion.BoxFusion` (robust weighted average of each
@@ -323,7 +324,7 @@ class GeometricConsolidation:
             workers = {a for a, _ in kept[i].members}
             duplicate = any(
                 kept[j].label == kept[i].label
-                and workers <= {a for a, _ in kept[j].members}
+                and workers < {a for a, _ in kept[j].members}
                 and similar[i, j] >= self.min_similarity
                 for j in accepted
             )
