@@ -50,8 +50,8 @@ similarity between the pairs of its members. A lone item has no pair, so its agr
 are 0 — Ground Truth's built-in box consolidation likewise reports 0 for a one-worker answer.
 
 Reference: P. Welinder, P. Perona, "Online crowdsourcing: rating annotators and obtaining
-cost-effective labels", CVPR Workshops 2010 (worker precision/recall on matched boxes),
-https://doi.org/10.1109/CVPRW.2010.5543189.
+cost-effective labels", CVPR Workshops 2010 (annotator models for bounding boxes); ensemble-boxes'
+weighted boxes fusion (https://github.com/ZFTurbo/Weighted-Boxes-Fusion), the benchmark's reference.
 """
 
 from __future__ import annotations
