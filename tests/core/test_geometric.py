@@ -287,3 +287,19 @@ def test_real_streetscenes_two_of_three_drew_two_people_and_one_of_three_drew_on
     assert people.support.tolist() == pytest.approx([2 / 3, 2 / 3])
     assert model.predict(objects["SSDB00010"]).labels == []
     assert not model.predict(objects["SSDB00010"]).geometry.any()
+
+
+@pytest.mark.parametrize(
+    ("kind", "geometry", "message"),
+    [
+        ("boxes", np.array([[0.0, 0.0, np.nan, 5.0]]), "NaN or infinite"),
+        ("boxes", np.array([[0.0, 0.0, 5.0]]), "geometry of shape"),
+        ("keypoints", np.array([[1.0, 2.0], [3.0, 4.0]]), "1 labels but"),
+        ("instances", np.zeros((4, 4), dtype=np.uint8), "instance map is"),
+    ],
+)
+def test_unreadable_geometry_is_refused_naming_the_worker(kind: str, geometry: np.ndarray, message: str) -> None:
+    obj = ObjectItems((WorkerItems("w9", ("car",), geometry),), width=8, height=6)
+    model = GeometricConsolidation(kind)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"worker w9: .*{message}"):
+        model.predict(obj)

@@ -188,6 +188,7 @@ class GeometricConsolidation:
             tally = _Evidence()
             for obj in objects:
                 if len(obj.answers) >= 2:
+                    self._validate(obj)
                     clusters, sims = self._match(obj)
                     tally.add(obj, clusters, sims)
             self._set_weights(tally)
@@ -219,6 +220,7 @@ class GeometricConsolidation:
         answers = obj.answers
         if not answers:
             return self._empty(obj)
+        self._validate(obj)
         keep_w = np.array([self.worker_weights_.get(a.worker, 1.0) for a in answers])
         fuse_w = np.array([self.fusion_weights_.get(a.worker, 1.0) for a in answers])
         prepared = _tabulate(obj) if self.kind == "instances" else None
@@ -252,6 +254,26 @@ class GeometricConsolidation:
         return [self.predict(obj) for obj in objects]
 
     # ------------------------------------------------------------------ internals
+    def _validate(self, obj: ObjectItems) -> None:
+        """Refuse geometry the matcher cannot read, naming the worker (never the values)."""
+        for answer in obj.answers:
+            geometry = np.asarray(answer.geometry)
+            n = len(answer.labels)
+            if self.kind == "instances":
+                if geometry.shape != (obj.height, obj.width):
+                    raise ValueError(
+                        f"worker {answer.worker}: instance map is {geometry.shape}, the image {obj.height}x{obj.width}"
+                    )
+                continue
+            width = 4 if self.kind == "boxes" else 2
+            if geometry.shape != (n, width) and not (n == 0 and geometry.size == 0):
+                raise ValueError(f"worker {answer.worker}: {n} labels but geometry of shape {geometry.shape}")
+            if not np.isfinite(geometry).all():
+                raise ValueError(
+                    f"worker {answer.worker}: a NaN or infinite coordinate; drop such items first "
+                    "(boxes_from_ltwh does for boxes)"
+                )
+
     def _match(self, obj: ObjectItems, table: VoteTable | None = None) -> tuple[list[Cluster], _Pairs]:
         answers = obj.answers
         labels = [a.labels for a in answers]
