@@ -2,7 +2,8 @@
 
 An *instance map* is an integer array the size of the image: 0 where no instance is, ``k + 1`` on
 instance *k*. One worker's instance-segmentation answer (a PNG in which each instance has its own
-colour, plus ``[{color, label}]``) becomes one with :func:`instance_map_from_colours`; polygons become
+colour, plus its instances' colours and labels) becomes one with :func:`instance_map_from_palette`
+(palette PNGs, what Ground Truth's tool writes) or :func:`instance_map_from_colours`; polygons become
 one with :func:`rasterise_polygons`, so polygon tasks are consolidated exactly as instances.
 
 :func:`fuse_instances` takes matched clusters (from :func:`~tally.aggregation.matching.match_items`)
