@@ -12,7 +12,7 @@ from PIL import Image
 
 from tally.aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
 from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
-from tally.aggregation.instance_fusion import instance_map_from_colours, rasterise_polygons
+from tally.aggregation.instance_fusion import instance_map_from_colours, instance_map_from_palette, rasterise_polygons
 from tally.codecs import hex_to_rgb
 from tests.conftest import SHARED
 
@@ -114,6 +114,26 @@ def test_two_workers_keep_what_either_drew() -> None:
     assert result.labels == ["car", "car", "sign"]
     assert result.geometry.tolist() == [shifted(CAR, 1), [60, 60, 80, 80], [0, 80, 5, 90]]
     assert result.support.tolist() == [1.0, 0.5, 0.5]
+
+
+def test_a_second_box_two_of_three_workers_drew_on_one_object_is_suppressed() -> None:
+    second = [14.0, 12.0, 56.0, 44.0]  # IoU about 0.62 with CAR
+    obj = box_object(
+        box_answer("a", ("car", CAR)),
+        box_answer("b", ("car", shifted(CAR, 1)), ("car", second)),
+        box_answer("c", ("car", shifted(CAR, 2)), ("car", shifted(second, 1))),
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [shifted(CAR, 1)]
+
+
+def test_overlapping_objects_everyone_drew_both_stay() -> None:
+    second = [14.0, 12.0, 56.0, 44.0]
+    answers = [box_answer(w, ("car", shifted(CAR, k)), ("car", shifted(second, k))) for k, w in enumerate("abc")]
+    result = GeometricConsolidation("boxes").predict(box_object(*answers))
+    assert result.labels == ["car", "car"]
+    assert result.geometry.tolist() == [shifted(CAR, 1), shifted(second, 1)]
 
 
 def careful_crowd(n_objects: int, inventor: str | None = None, misser: str | None = None) -> list[ObjectItems]:
@@ -233,9 +253,21 @@ def streetscenes() -> dict[str, ObjectItems]:
         for worker in record["gt-label"]["annotationsFromAllWorkers"]:
             answer = json.loads(worker["annotationData"]["content"])["annotatedResult"]
             png = base64.b64decode(answer["labeledImage"]["pngImageData"])
-            rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+            image = Image.open(io.BytesIO(png))
+            rgba = np.asarray(image.convert("RGBA"))
             colours = [hex_to_rgb(i["color"]) for i in answer["instances"]]
             instance_map = instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3])
+            # the tool's PNGs are palette images: the per-entry path gives the same map
+            assert image.mode == "P"
+            palette = np.array(image.getpalette(), dtype=np.int64).reshape(-1, 3)
+            entry_alpha = np.full(len(palette), 255)
+            transparency = image.info["transparency"]  # one index (int) or per-entry alpha (bytes)
+            if isinstance(transparency, int):
+                entry_alpha[transparency] = 0
+            else:
+                entry_alpha[: len(transparency)] = list(transparency)
+            by_entry = instance_map_from_palette(np.asarray(image), palette, colours, palette_alpha=entry_alpha)
+            assert by_entry.tolist() == instance_map.tolist()
             labels = tuple(i["label"] for i in answer["instances"])
             answers.append(WorkerItems(worker["workerId"], labels, instance_map))
         size = answer["inputImageProperties"]
@@ -255,3 +287,19 @@ def test_real_streetscenes_two_of_three_drew_two_people_and_one_of_three_drew_on
     assert people.support.tolist() == pytest.approx([2 / 3, 2 / 3])
     assert model.predict(objects["SSDB00010"]).labels == []
     assert not model.predict(objects["SSDB00010"]).geometry.any()
+
+
+@pytest.mark.parametrize(
+    ("kind", "geometry", "message"),
+    [
+        ("boxes", np.array([[0.0, 0.0, np.nan, 5.0]]), "NaN or infinite"),
+        ("boxes", np.array([[0.0, 0.0, 5.0]]), "geometry of shape"),
+        ("keypoints", np.array([[1.0, 2.0], [3.0, 4.0]]), "1 labels but"),
+        ("instances", np.zeros((4, 4), dtype=np.uint8), "instance map is"),
+    ],
+)
+def test_unreadable_geometry_is_refused_naming_the_worker(kind: str, geometry: np.ndarray, message: str) -> None:
+    obj = ObjectItems((WorkerItems("w9", ("car",), geometry),), width=8, height=6)
+    model = GeometricConsolidation(kind)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"worker w9: .*{message}"):
+        model.predict(obj)

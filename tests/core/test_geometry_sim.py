@@ -40,6 +40,15 @@ def test_wrong_class_workers_weigh_less_than_careful_ones() -> None:
     wrong = [model.worker_weights_[f"w{k}"] for k in (4, 5)]
     assert min(careful) == 1.0
     assert max(wrong) < 0.5
+    # their right-class boxes are as precise as anyone's: full weight when boxes are fused
+    assert [model.fusion_weights_[f"w{k}"] for k in range(6)] == [1.0] * 6
+
+
+def test_sloppy_workers_weigh_less_when_boxes_are_fused() -> None:
+    batch = box_batch(np.random.default_rng(10), CROWDS["sloppy-5"], 60)
+    model = GeometricConsolidation("boxes").fit([s.items for s in batch])
+    assert min(model.fusion_weights_[f"w{k}"] for k in range(6)) == 1.0
+    assert max(model.fusion_weights_[f"w{k}"] for k in (6, 7)) < 0.5
 
 
 def test_careful_keypoints_land_within_a_few_pixels() -> None:
@@ -62,3 +71,17 @@ def test_careful_instances_overlap_the_truth() -> None:
         visible = np.bincount(truth_map.ravel(), minlength=len(truth_labels) + 1)[1:] > 50
         _, cols = max_similarity_assignment(iou, 0.7)
         assert set(np.flatnonzero(visible).tolist()) <= set(cols.tolist())
+
+
+def test_the_benchmarks_plain_mean_baseline_really_fuses_by_the_mean() -> None:
+    from bench.boxes import MeanFusion
+
+    boxes = np.array([[[0, 0, 10, 10], [2, 0, 12, 10], [10, 0, 40, 10]], [[5, 5, 9, 9], [0, 0, 0, 0], [0, 0, 0, 0]]])
+    weights = np.array([[1.0, 0.5, 0.2], [1.0, 0.0, 0.0]])
+    assert MeanFusion().fuse_many(boxes, weights).tolist() == [[4.0, 0.0, 62 / 3, 10.0], [5.0, 5.0, 9.0, 9.0]]
+    assert MeanFusion().fuse([[0, 0, 10, 10], [2, 0, 12, 10], [10, 0, 40, 10]], [1.0, 1.0, 1.0]).tolist() == [
+        4.0,
+        0.0,
+        62 / 3,
+        10.0,
+    ]

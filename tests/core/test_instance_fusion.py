@@ -8,6 +8,7 @@ import pytest
 from tally.aggregation.instance_fusion import (
     fuse_instances,
     instance_map_from_colours,
+    instance_map_from_palette,
     rasterise_polygons,
     table_iou,
     tabulate_instances,
@@ -136,3 +137,23 @@ def test_a_cluster_left_without_pixels_is_dropped_and_the_rest_renumbered() -> N
     assert kept == [1]
     assert fused.tolist() == [[0, 0, 0, 1]]
     assert shares.tolist() == [1.0]
+
+
+def test_palette_entries_follow_the_same_colour_rule() -> None:
+    indices = np.array([[0, 1, 2, 3, 4]], dtype=np.uint8)
+    palette = [(0, 0, 0), GREEN, (40, 158, 50), (38, 140, 110), BLUE]
+    alpha = [0, 255, 255, 255, 255]
+    got = instance_map_from_palette(indices, palette, [GREEN, BLUE], palette_alpha=alpha)
+    assert got.tolist() == [[0, 1, 1, 0, 2]]
+    rgb = np.array([[palette[i] for i in indices[0]]], dtype=np.uint8)
+    assert (
+        instance_map_from_colours(rgb, [GREEN, BLUE], alpha=np.array([alpha], dtype=np.uint8)).tolist() == got.tolist()
+    )
+
+
+def test_more_colours_than_instances_a_map_can_hold_are_refused() -> None:
+    colours = [(k, 0, 0) for k in range(255)]
+    with pytest.raises(ValueError, match="at most 254"):
+        instance_map_from_colours(pixels("g"), colours)
+    with pytest.raises(ValueError, match="at most 254"):
+        instance_map_from_palette(np.zeros((1, 1), dtype=np.uint8), [(0, 0, 0)], colours)

@@ -26,15 +26,19 @@ similarity of the worker's matched items to the other members. Each rate is shru
 batch's pooled rate by ``prior_strength`` pseudo-items. The keep weight rises linearly from 0.01 at
 ``zero_precision`` (½: half the worker's items unmatched) to 1 at ``(1 - tolerance) × best
 precision`` and stays 1 above it: careful workers within ``tolerance`` of the best weigh exactly 1,
-so small differences between careful workers never drop an item. The fusion weight multiplies it by
-``min(1, agreement / ((1 - tolerance) × best agreement))``. Workers not seen by ``fit`` weigh 1.
+so small differences between careful workers never drop an item. The fusion weight is an inverse
+variance: taking ``1 - agreement`` as the worker's localisation error, it is
+``min(1, (best error / ((1 - tolerance) × error))²)`` — a worker who draws precisely weighs fully in
+the fusion even when its keep weight is low (a wrong-class worker's right-class boxes are as precise
+as anyone's). Workers not seen by ``fit`` weigh 1.
 
 **Duplicates** (boxes and keypoints, objects with two answers or more). One worker's second box on
 an object opens a cluster of its own; when two such workers' extra boxes match each other, that
 cluster can reach half. A kept cluster is dropped as a duplicate when a stronger kept cluster (higher
 support, then agreement) of the same label overlaps its fused item by ``min_similarity`` or more and
-every one of its workers also drew the stronger one — non-maximum suppression as detectors apply it,
-restricted to items the same workers drew twice. Instance maps cannot hold one worker's two masks on
+its workers are a proper subset of the stronger one's — non-maximum suppression as detectors apply it,
+restricted to items some of the same workers drew twice. When every worker drew both (two real
+objects overlapping that much), both stay. Instance maps cannot hold one worker's two masks on
 the same pixels, so instances skip this step; a single answer is kept as it is.
 
 **Fuse.** Boxes: :class:`~tally.aggregation.box_fusion.BoxFusion` (robust weighted average of each
@@ -46,8 +50,8 @@ similarity between the pairs of its members. A lone item has no pair, so its agr
 are 0 — Ground Truth's built-in box consolidation likewise reports 0 for a one-worker answer.
 
 Reference: P. Welinder, P. Perona, "Online crowdsourcing: rating annotators and obtaining
-cost-effective labels", CVPR Workshops 2010 (worker precision/recall on matched boxes),
-https://doi.org/10.1109/CVPRW.2010.5543189.
+cost-effective labels", CVPR Workshops 2010 (annotator models for bounding boxes); ensemble-boxes'
+weighted boxes fusion (https://github.com/ZFTurbo/Weighted-Boxes-Fusion), the benchmark's reference.
 """
 
 from __future__ import annotations
@@ -165,7 +169,7 @@ class GeometricConsolidation:
     worker_weights_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, its weight in the keep rule (1 for careful workers)."""
     fusion_weights_: dict[str, float] = field(default_factory=dict, init=False)
-    """Per worker, its weight when items are fused."""
+    """Per worker, its weight when items are fused (inverse variance from agreement)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("boxes", "keypoints", "instances"):
@@ -184,6 +188,7 @@ class GeometricConsolidation:
             tally = _Evidence()
             for obj in objects:
                 if len(obj.answers) >= 2:
+                    self._validate(obj)
                     clusters, sims = self._match(obj)
                     tally.add(obj, clusters, sims)
             self._set_weights(tally)
@@ -195,7 +200,7 @@ class GeometricConsolidation:
         self.recall_ = ev.rates(ev.hits, ev.chances, self.prior_strength)
         self.agreement_ = ev.rates(ev.agree_sum, ev.agree_n, self.prior_strength)
         best_p = max(self.precision_.values(), default=1.0)
-        best_a = max(self.agreement_.values(), default=1.0)
+        best_error = max(1.0 - max(self.agreement_.values(), default=1.0), 1e-3)
         full = (1.0 - self.tolerance) * best_p  # precision from which a worker weighs 1
         for w in workers:
             if full - self.zero_precision > 0.05:
@@ -203,7 +208,9 @@ class GeometricConsolidation:
             else:  # nobody in the batch is clearly better than the zero point: no basis to weigh
                 keep = 1.0
             keep = float(np.clip(keep, 0.01, 1.0))
-            fusion = keep * min(1.0, self.agreement_[w] / max((1.0 - self.tolerance) * best_a, _EPS))
+            # inverse variance, the localisation error taken as 1 - agreement
+            error = max(1.0 - self.agreement_[w], _EPS)
+            fusion = min(1.0, (best_error / ((1.0 - self.tolerance) * error)) ** 2)
             self.worker_weights_[w] = keep
             self.fusion_weights_[w] = max(fusion, 0.01)
 
@@ -213,6 +220,7 @@ class GeometricConsolidation:
         answers = obj.answers
         if not answers:
             return self._empty(obj)
+        self._validate(obj)
         keep_w = np.array([self.worker_weights_.get(a.worker, 1.0) for a in answers])
         fuse_w = np.array([self.fusion_weights_.get(a.worker, 1.0) for a in answers])
         prepared = _tabulate(obj) if self.kind == "instances" else None
@@ -246,6 +254,26 @@ class GeometricConsolidation:
         return [self.predict(obj) for obj in objects]
 
     # ------------------------------------------------------------------ internals
+    def _validate(self, obj: ObjectItems) -> None:
+        """Refuse geometry the matcher cannot read, naming the worker (never the values)."""
+        for answer in obj.answers:
+            geometry = np.asarray(answer.geometry)
+            n = len(answer.labels)
+            if self.kind == "instances":
+                if geometry.shape != (obj.height, obj.width):
+                    raise ValueError(
+                        f"worker {answer.worker}: instance map is {geometry.shape}, the image {obj.height}x{obj.width}"
+                    )
+                continue
+            width = 4 if self.kind == "boxes" else 2
+            if geometry.shape != (n, width) and not (n == 0 and geometry.size == 0):
+                raise ValueError(f"worker {answer.worker}: {n} labels but geometry of shape {geometry.shape}")
+            if not np.isfinite(geometry).all():
+                raise ValueError(
+                    f"worker {answer.worker}: a NaN or infinite coordinate; drop such items first "
+                    "(boxes_from_ltwh does for boxes)"
+                )
+
     def _match(self, obj: ObjectItems, table: VoteTable | None = None) -> tuple[list[Cluster], _Pairs]:
         answers = obj.answers
         labels = [a.labels for a in answers]
@@ -318,7 +346,7 @@ class GeometricConsolidation:
             workers = {a for a, _ in kept[i].members}
             duplicate = any(
                 kept[j].label == kept[i].label
-                and workers <= {a for a, _ in kept[j].members}
+                and workers < {a for a, _ in kept[j].members}
                 and similar[i, j] >= self.min_similarity
                 for j in accepted
             )

@@ -2,7 +2,8 @@
 
 An *instance map* is an integer array the size of the image: 0 where no instance is, ``k + 1`` on
 instance *k*. One worker's instance-segmentation answer (a PNG in which each instance has its own
-colour, plus ``[{color, label}]``) becomes one with :func:`instance_map_from_colours`; polygons become
+colour, plus its instances' colours and labels) becomes one with :func:`instance_map_from_palette`
+(palette PNGs, what Ground Truth's tool writes) or :func:`instance_map_from_colours`; polygons become
 one with :func:`rasterise_polygons`, so polygon tasks are consolidated exactly as instances.
 
 :func:`fuse_instances` takes matched clusters (from :func:`~tally.aggregation.matching.match_items`)
@@ -32,12 +33,17 @@ __all__ = [
     "fuse_instance_table",
     "fuse_instances",
     "instance_map_from_colours",
+    "instance_map_from_palette",
     "rasterise_polygons",
     "table_iou",
     "tabulate_instances",
 ]
 
+MAX_INSTANCES = 254
+"""Most instances one answer may hold (instance ids are packed into ``uint8`` vote tuples)."""
+
 IntMap = npt.NDArray[np.int32]
+ByteMap = npt.NDArray[np.uint8]
 RGB = tuple[int, int, int]
 
 
@@ -47,8 +53,8 @@ def instance_map_from_colours(
     *,
     alpha: npt.NDArray[np.uint8] | None = None,
     tolerance: int = 16,
-) -> IntMap:
-    """A worker's decoded instance PNG → instance map; instance *k* is the pixels of ``colours[k]``.
+) -> ByteMap:
+    """A worker's decoded instance PNG → ``uint8`` instance map; instance *k* is the pixels of ``colours[k]``.
 
     A pixel belongs to instance *k* when its colour is within ``tolerance`` per channel of
     ``colours[k]`` and of no other listed colour (anti-aliased edges snap to their instance; a colour
@@ -69,24 +75,81 @@ def instance_map_from_colours(
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected (H, W, 3) pixels, got shape {rgb.shape}")
-    height, width = rgb.shape[:2]
-    packed = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    _check_count(colours)
+    channels = [np.asarray(rgb[..., c], dtype=np.uint8) for c in range(3)]
+    if not colours:
+        return np.zeros(rgb.shape[:2], dtype=np.uint8)
+    wanted = np.asarray(colours, dtype=np.int64).reshape(-1, 3)
+    unique_colours, first_of = np.unique(wanted, axis=0, return_index=True)
+    near_count = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    near_id = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    exact_id = np.zeros(rgb.shape[:2], dtype=np.uint8)
+    for colour, first in zip(unique_colours.tolist(), first_of.tolist(), strict=True):
+        near = np.ones(rgb.shape[:2], dtype=bool)
+        for channel, value in zip(channels, colour, strict=True):
+            near &= (channel >= max(value - tolerance, 0)) & (channel <= min(value + tolerance, 255))
+        near_count += near
+        near_id[near] = first + 1
+        exact = near & (channels[0] == colour[0]) & (channels[1] == colour[1]) & (channels[2] == colour[2])
+        exact_id[exact] = first + 1
+    out = np.where(exact_id > 0, exact_id, np.where(near_count == 1, near_id, 0)).astype(np.uint8)
     if alpha is not None:
-        packed = np.where(alpha > 0, packed, -1)
-    distinct, inverse = np.unique(packed.ravel(), return_inverse=True)
-    palette = np.stack([(distinct >> 16) & 0xFF, (distinct >> 8) & 0xFF, distinct & 0xFF], axis=1)
-    lookup = np.zeros(len(distinct), dtype=np.int32)
-    if colours:
-        wanted = np.asarray(colours, dtype=np.int64).reshape(-1, 3)
-        unique_colours, first_of = np.unique(wanted, axis=0, return_index=True)
-        valid = (distinct >= 0)[:, None]
-        exact = (palette[:, None, :] == unique_colours[None, :, :]).all(axis=2) & valid
-        near = (np.abs(palette[:, None, :] - unique_colours[None, :, :]) <= tolerance).all(axis=2) & valid
-        choice = np.where(
-            exact.any(axis=1), np.argmax(exact, axis=1), np.where(near.sum(axis=1) == 1, np.argmax(near, axis=1), -1)
-        )
-        lookup = np.where(choice >= 0, first_of[choice] + 1, 0).astype(np.int32)
-    return lookup[inverse].reshape(height, width)
+        out[np.asarray(alpha) == 0] = 0
+    return out
+
+
+def instance_map_from_palette(
+    indices: npt.NDArray[np.uint8],
+    palette: npt.ArrayLike,
+    colours: Sequence[RGB],
+    *,
+    palette_alpha: npt.ArrayLike | None = None,
+    tolerance: int = 16,
+) -> ByteMap:
+    """:func:`instance_map_from_colours` for a palette image, decided once per palette entry.
+
+    Ground Truth's tool writes palette PNGs; Pillow gives their per-pixel ``indices`` and the
+    ``(P, 3)`` ``palette`` (``palette_alpha``: the ``tRNS`` alpha per entry, 255 when absent), so no
+    per-pixel colour work is needed. Same colour rule as :func:`instance_map_from_colours`.
+
+    Examples:
+        >>> indices = np.array([[0, 1, 2, 2]], dtype=np.uint8)
+        >>> palette = [(0, 0, 0), (44, 160, 44), (31, 119, 180)]
+        >>> instance_map_from_palette(indices, palette, [(31, 119, 180), (44, 160, 44)], palette_alpha=[0, 255, 255]).tolist()
+        [[0, 2, 1, 1]]
+    """
+    _check_count(colours)
+    rows = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
+    visible = np.ones(len(rows), dtype=bool) if palette_alpha is None else np.asarray(palette_alpha).reshape(-1) > 0
+    if len(visible) < len(rows):
+        visible = np.concatenate([visible, np.ones(len(rows) - len(visible), dtype=bool)])
+    lookup = np.zeros(256, dtype=np.uint8)
+    lookup[: min(len(rows), 256)] = _colour_lookup(rows[:256], visible[:256], colours, tolerance)
+    return lookup[np.asarray(indices, dtype=np.uint8)]
+
+
+def _check_count(colours: Sequence[RGB]) -> None:
+    if len(colours) > MAX_INSTANCES:
+        raise ValueError(f"{len(colours)} instances in one answer; at most {MAX_INSTANCES} are supported")
+
+
+def _colour_lookup(
+    rows: npt.NDArray[np.integer], visible: npt.NDArray[np.bool_], colours: Sequence[RGB], tolerance: int
+) -> ByteMap:
+    """Per distinct ``(r, g, b)`` row, the instance (1-based) it belongs to, or 0."""
+    lookup = np.zeros(len(rows), dtype=np.uint8)
+    if not colours or not len(rows):
+        return lookup
+    table = np.asarray(rows, dtype=np.int64)
+    wanted = np.asarray(colours, dtype=np.int64).reshape(-1, 3)
+    unique_colours, first_of = np.unique(wanted, axis=0, return_index=True)
+    exact = (table[:, None, :] == unique_colours[None, :, :]).all(axis=2) & visible[:, None]
+    near = (np.abs(table[:, None, :] - unique_colours[None, :, :]) <= tolerance).all(axis=2) & visible[:, None]
+    choice = np.where(
+        exact.any(axis=1), np.argmax(exact, axis=1), np.where(near.sum(axis=1) == 1, np.argmax(near, axis=1), -1)
+    )
+    lookup[choice >= 0] = first_of[choice[choice >= 0]] + 1
+    return lookup
 
 
 def rasterise_polygons(polygons: Sequence[npt.ArrayLike], width: int, height: int) -> tuple[IntMap, list[int]]:
@@ -122,10 +185,6 @@ def rasterise_polygons(polygons: Sequence[npt.ArrayLike], width: int, height: in
     return renumber[raw], kept
 
 
-MAX_INSTANCES = 254
-"""Most instances one answer may hold (instance ids are packed into ``uint8`` vote tuples)."""
-
-
 def tabulate_instances(maps: Sequence[npt.NDArray[np.integer]], n_instances: Sequence[int]) -> VoteTable:
     """The distinct per-pixel tuples of instance ids of several instance maps, with their pixel counts.
 
@@ -143,8 +202,15 @@ def tabulate_instances(maps: Sequence[npt.NDArray[np.integer]], n_instances: Seq
         if n > MAX_INSTANCES:
             raise ValueError(f"an answer has {n} instances; at most {MAX_INSTANCES} are supported")
         ids = np.asarray(instance_map)
-        if ids.dtype != np.uint8 or int(ids.max(initial=0)) > n:
+        low, high = (
+            (0, int(ids.max(initial=0)))
+            if ids.dtype == np.uint8
+            else (int(ids.min(initial=0)), int(ids.max(initial=0)))
+        )
+        if low < 0 or high > n:
             ids = np.where((ids >= 0) & (ids <= n), ids, 0).astype(np.uint8)
+        elif ids.dtype != np.uint8:
+            ids = ids.astype(np.uint8)
         masks.append(IndexedMask(ids, np.arange(n + 1, dtype=np.uint8)))
     if any(m.shape != masks[0].shape for m in masks):
         raise ValueError("instance maps differ in shape")
