@@ -40,10 +40,16 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from ..aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
 from ..aggregation.geometric import Consolidated, GeometricConsolidation, ObjectItems, WorkerItems
-from ..aggregation.instance_fusion import MAX_INSTANCES, instance_map_from_colours, rasterise_polygons
+from ..aggregation.instance_fusion import (
+    MAX_INSTANCES,
+    instance_map_from_colours,
+    instance_map_from_palette,
+    rasterise_polygons,
+)
 from ..codecs import decode_png, encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
 from ..errors import AnswerError, ObjectError
@@ -199,6 +205,24 @@ class _Geometric:
         raise NotImplementedError
 
 
+def _instance_map(image: Image.Image, colours: Sequence[tuple[int, int, int]]) -> npt.NDArray[np.uint8]:
+    """A decoded instance PNG → instance map: per palette entry for palette PNGs (what Ground Truth's
+    tool writes), per pixel otherwise."""
+    if image.mode == "P":
+        palette = np.asarray(image.getpalette("RGB") or [], dtype=np.int64).reshape(-1, 3)
+        alpha = np.full(len(palette), 255, dtype=np.int64)
+        transparency = image.info.get("transparency")
+        if isinstance(transparency, int) and transparency < len(alpha):
+            alpha[transparency] = 0
+        elif isinstance(transparency, bytes):
+            t = np.frombuffer(transparency[: len(alpha)], dtype=np.uint8)
+            alpha[: len(t)] = t
+        indices = np.asarray(image, dtype=np.uint8)
+        return np.asarray(instance_map_from_palette(indices, palette, colours, palette_alpha=alpha), dtype=np.uint8)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    return np.asarray(instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3]), dtype=np.uint8)
+
+
 def _ids(result: Consolidated) -> list[int]:
     """The kept items' class indices (what the answers were read into)."""
     return [int(str(c)) for c in result.labels]
@@ -311,12 +335,11 @@ class InstanceSegmentation(_Geometric):
             raise AnswerError("labeledImage has no pngImageData")
         size = _size(answer.element)
         image = decode_png(png, expected_size=size)
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
         try:
             colours = [hex_to_rgb(str(i.get("color"))) for i in raw]
         except ValueError as exc:
             raise AnswerError("an instance colour is not a hex colour") from exc
-        instance_map = instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3])
+        instance_map = _instance_map(image, colours)
         indices, warnings = _known(labels, [str(i.get("label")) for i in raw])
         return self._keep_known(instance_map, indices, warnings), (image.width, image.height)
 
