@@ -136,7 +136,9 @@ def contents_problems(layer_dir: Path, lock: Path, source: Path, package: str) -
     if tests:
         problems.append(f"{len(tests)} numpy test directories in the layer, e.g. {tests[0]}")
     shipped = site / package
-    expected = {p.relative_to(source) for p in source.rglob("*.py")} | {Path("py.typed")}
+    # every module of the package, less the command-line tools (tally.tools), which stay out of the layer
+    expected = {p.relative_to(source) for p in source.rglob("*.py") if p.relative_to(source).parts[0] != "tools"}
+    expected |= {Path("py.typed")}
     actual = {p.relative_to(shipped) for p in iter_files(shipped) if "__pycache__" not in p.relative_to(shipped).parts}
     problems += [f"{package}/{p} is missing from the layer" for p in sorted(expected - actual)]
     problems += [f"{package}/{p} is in the layer but not in {source}" for p in sorted(actual - expected)]
