@@ -177,7 +177,7 @@ def test_sam_build_is_not_cached() -> None:
 
 
 def test_make_lists_every_target() -> None:
-    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    text = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in ("Makefile", "mk/browser.mk"))
     phony = {name for line in re.findall(r"^\.PHONY:(.*)$", text, flags=re.MULTILINE) for name in line.split()}
     listed = set(re.findall(r"^  make (\S+)", make("-C", str(ROOT), "help").stdout, flags=re.MULTILINE))
     assert phony == listed
