@@ -22,10 +22,12 @@ models are per task: one task's worker model never reaches another.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..errors import ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
@@ -33,7 +35,7 @@ from ..labels import LabelSet
 from ..settings import Settings
 from ..storage import Storage
 
-__all__ = ["JobContext", "Observed", "Task"]
+__all__ = ["JobContext", "Observed", "Task", "majority_size", "no_usable_answer"]
 
 S = TypeVar("S")  # what one object contributes to the batch model
 P = TypeVar("P")  # per-object work kept for consolidate
@@ -99,3 +101,22 @@ class Task(Protocol[S, P, M]):
     def consolidate(
         self, obj: DatasetObject, observed: Observed[S, P], model: M | None, job: JobContext
     ) -> ObjectResult: ...
+
+
+def no_usable_answer(obj: DatasetObject, issues: Sequence[AnswerIssue]) -> ObjectError:
+    """The failure of an object none of whose answers could be used."""
+    return ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+
+
+def majority_size(sizes: Sequence[tuple[str, tuple[int, int]]], noun: str) -> tuple[tuple[int, int], list[AnswerIssue]]:
+    """The ``(width, height)`` most answers have (ties: the first answer's), and a rejection for each
+    answer of another size: an object has one image."""
+    counts = Counter(size for _, size in sizes)
+    order = [size for _, size in sizes]
+    best = max(counts, key=lambda s: (counts[s], -order.index(s)))
+    issues = [
+        AnswerIssue(worker, f"{noun} is {w}x{h}, the other answers' are {best[0]}x{best[1]}")
+        for worker, (w, h) in sizes
+        if (w, h) != best
+    ]
+    return best, issues

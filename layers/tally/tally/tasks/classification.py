@@ -30,12 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ..aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
-from ..errors import ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
-from .base import JobContext, Observed
+from .base import JobContext, Observed, no_usable_answer
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
@@ -125,7 +124,7 @@ class _Classification:
     @staticmethod
     def _require(obj: DatasetObject, usable: Sequence[Any], issues: list[AnswerIssue]) -> None:
         if not usable:
-            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+            raise no_usable_answer(obj, issues)
 
 
 class SingleLabelClassification(_Classification):

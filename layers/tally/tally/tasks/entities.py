@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aggregation.span_vote import Span, SpanVote
-from ..errors import AnswerError, ObjectError
+from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
-from .base import JobContext, Observed
+from .base import JobContext, Observed, no_usable_answer
 
 __all__ = ["NamedEntities"]
 
@@ -107,7 +107,7 @@ class NamedEntities:
             usable.append((answer.worker_id, spans))
             issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in warnings)
         if not usable:
-            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+            raise no_usable_answer(obj, issues)
         return Observed(tuple(usable), None, issues, answers_used=len(usable))
 
     def fit(self, summaries: Sequence[tuple[str, Spans]], job: JobContext) -> EntityModel:

@@ -34,7 +34,6 @@ the share of answers that drew nothing.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -52,13 +51,13 @@ from ..aggregation.instance_fusion import (
 )
 from ..codecs import decode_png, encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
-from ..errors import AnswerError, ObjectError
+from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
-from .base import JobContext, Observed
+from .base import JobContext, Observed, majority_size, no_usable_answer
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 
@@ -123,8 +122,29 @@ class _Geometric:
     def prepare(self, job: JobContext) -> None:
         job.require_labels()
 
-    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+    plural: str = "items"
+    fields: tuple[str, ...] = ()
+
+    def _place(
+        self, coords: npt.NDArray[np.float64], width: int, height: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], str]:
+        """The items' geometry (one row per item), which lie in the image, and what to call the others."""
         raise NotImplementedError
+
+    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
+        """Boxes and keypoints: coordinates ``fields`` per item, placed in ``inputImageProperties``."""
+        size = _size(answer.element)
+        if size is None:
+            raise AnswerError(f"no inputImageProperties (width and height) to place the {self.plural} in")
+        raw = _items(answer.element, self.key)
+        coords = np.array([[_number(i.get(k)) for k in self.fields] for i in raw]).reshape(-1, len(self.fields))
+        geometry, inside, outside = self._place(coords, *size)
+        indices, warnings = _known(labels, [str(i.get("label")) for i in raw])
+        if not inside.all():
+            warnings.append(f"{int((~inside).sum())} {outside} were left out")
+        keep = inside & np.array([i is not None for i in indices], dtype=bool)
+        classes = [i for i, ok in zip(indices, keep.tolist(), strict=True) if ok and i is not None]
+        return _Parsed(classes, geometry[keep], warnings), size
 
     def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[ObjectItems, None]:
         labels = job.require_labels()
@@ -138,16 +158,12 @@ class _Geometric:
                 continue
             parsed.append((answer.worker_id, item, size))
             issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in item.warnings)
-        if parsed:  # one image size per object: the size most answers give (ties: the first answer's)
-            sizes = Counter(size for _, _, size in parsed)
-            best = max(sizes, key=lambda s: (sizes[s], -[p[2] for p in parsed].index(s)))
-            for worker, _, size in parsed:
-                if size != best:
-                    reason = f"image is {size[0]}x{size[1]}, the other answers' is {best[0]}x{best[1]}"
-                    issues.append(AnswerIssue(worker, reason))
+        if parsed:
+            best, odd = majority_size([(w, size) for w, _, size in parsed], "image")
+            issues.extend(odd)
             parsed = [p for p in parsed if p[2] == best]
         if not parsed:
-            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+            raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
         nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
@@ -238,21 +254,16 @@ class BoundingBoxes(_Geometric):
     type = TaskType.OBJECT_DETECTION.value
     key = "boundingBoxes"
 
-    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
-        size = _size(answer.element)
-        if size is None:
-            raise AnswerError("no inputImageProperties (width and height) to place the boxes in")
-        raw = _items(answer.element, self.key)
-        names = [str(b.get("label")) for b in raw]
-        ltwh = np.array([[_number(b.get(k)) for k in ("left", "top", "width", "height")] for b in raw]).reshape(-1, 4)
-        boxes, inside = boxes_from_ltwh(ltwh, *size)
-        indices, warnings = _known(labels, names)
-        if not inside.all():
-            warnings.append(f"{int((~inside).sum())} box(es) with no area inside the image were left out")
-        known = np.array([i is not None for i in indices], dtype=bool)
-        keep = known[inside]
-        classes = [i for i, ok in zip(indices, inside.tolist(), strict=True) if ok and i is not None]
-        return _Parsed(classes, boxes[keep], warnings), size
+    plural = "boxes"
+    fields = ("left", "top", "width", "height")
+
+    def _place(
+        self, coords: npt.NDArray[np.float64], width: int, height: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], str]:
+        boxes, inside = boxes_from_ltwh(coords, width, height)  # clipped to the image
+        placed = np.zeros((len(coords), 4))
+        placed[inside] = boxes
+        return placed, inside, "box(es) with no area inside the image"
 
     def _shape(
         self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
@@ -275,21 +286,15 @@ class Keypoints(_Geometric):
     type = TaskType.KEYPOINTS.value
     key = "keypoints"
 
-    def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
-        size = _size(answer.element)
-        if size is None:
-            raise AnswerError("no inputImageProperties (width and height) to place the keypoints in")
-        raw = _items(answer.element, self.key)
-        names = [str(p.get("label")) for p in raw]
-        points = np.array([[_number(p.get("x")), _number(p.get("y"))] for p in raw]).reshape(-1, 2)
-        indices, warnings = _known(labels, names)
-        width, height = size
-        inside = (points[:, 0] >= 0) & (points[:, 0] <= width) & (points[:, 1] >= 0) & (points[:, 1] <= height)
-        if not inside.all():
-            warnings.append(f"{int((~inside).sum())} keypoint(s) outside the image were left out")
-        keep = inside & np.array([i is not None for i in indices], dtype=bool)
-        classes = [i for i, ok in zip(indices, keep.tolist(), strict=True) if ok and i is not None]
-        return _Parsed(classes, points[keep], warnings), size
+    plural = "keypoints"
+    fields = ("x", "y")
+
+    def _place(
+        self, coords: npt.NDArray[np.float64], width: int, height: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], str]:
+        x, y = coords[:, 0], coords[:, 1]
+        inside = (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
+        return coords, inside, "keypoint(s) outside the image"
 
     def _shape(
         self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext

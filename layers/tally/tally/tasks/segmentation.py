@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..colours import normalise_hex
-from ..errors import AnswerError, ConfigError, ObjectError
+from ..errors import AnswerError, ConfigError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject, describe_validation_error
 from ..gt.response import ObjectResult, TaskType, artefact_name
@@ -41,7 +41,7 @@ from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
-from .base import JobContext, Observed
+from .base import JobContext, Observed, majority_size, no_usable_answer
 
 __all__ = ["SemanticSegmentation", "vote_image"]
 
@@ -203,16 +203,9 @@ class SemanticSegmentation:
             decoded.append((answer.worker_id, mask))
             issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in warnings)
         if decoded:
-            # masks must agree in size; the size most answers have wins (ties: the first answer's)
-            shapes = Counter(mask.shape for _, mask in decoded)
-            best = max(shapes, key=lambda s: (shapes[s], -[m.shape for _, m in decoded].index(s)))
-            for worker_id, mask in decoded:
-                if mask.shape != best:
-                    h, w = mask.shape
-                    issues.append(
-                        AnswerIssue(worker_id, f"mask is {w}x{h}, the other answers' are {best[1]}x{best[0]}")
-                    )
-            decoded = [(w, m) for w, m in decoded if m.shape == best]
+            best, odd = majority_size([(w, (m.shape[1], m.shape[0])) for w, m in decoded], "mask")
+            issues.extend(odd)
+            decoded = [(w, m) for w, m in decoded if (m.shape[1], m.shape[0]) == best]
         return decoded, issues
 
     def observe(
@@ -227,7 +220,7 @@ class SemanticSegmentation:
             )
         decoded, issues = self._decode_all(answers, labels)
         if not decoded:
-            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+            raise no_usable_answer(obj, issues)
         workers = [w for w, _ in decoded]
         table = tabulate([m for _, m in decoded])
         votes = ObjectVotes.from_table(workers, table) if self.uses_batch_model else None
