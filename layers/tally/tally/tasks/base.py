@@ -35,7 +35,7 @@ from ..labels import LabelSet
 from ..settings import Settings
 from ..storage import Storage
 
-__all__ = ["JobContext", "Observed", "Task", "majority_size", "no_usable_answer"]
+__all__ = ["JobContext", "Observed", "Task", "consolidated", "majority_size", "no_usable_answer"]
 
 S = TypeVar("S")  # what one object contributes to the batch model
 P = TypeVar("P")  # per-object work kept for consolidate
@@ -120,3 +120,23 @@ def majority_size(sizes: Sequence[tuple[str, tuple[int, int]]], noun: str) -> tu
         if (w, h) != best
     ]
     return best, issues
+
+
+def consolidated(
+    obj: DatasetObject,
+    task_type: str,
+    observed: Observed[Any, Any],
+    label: dict[str, Any],
+    metadata: dict[str, Any],
+    confidence: float,
+) -> ObjectResult:
+    """A consolidated object's result, with the issues and answer count its observation found."""
+    return ObjectResult(
+        obj.dataset_object_id,
+        task_type,
+        label,
+        metadata,
+        confidence=confidence,
+        issues=list(observed.issues),
+        answers_used=observed.answers_used,
+    )

@@ -34,7 +34,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
-from .base import JobContext, Observed, no_usable_answer
+from .base import JobContext, Observed, consolidated, no_usable_answer
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
@@ -179,15 +179,7 @@ class SingleLabelClassification(_Classification):
         quality = model.quality(w for w, _ in observed.summary)
         label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
         metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
-        return ObjectResult(
-            obj.dataset_object_id,
-            self._type(obj),
-            label,
-            metadata,
-            confidence=confidence,
-            issues=observed.issues,
-            answers_used=len(observed.summary),
-        )
+        return consolidated(obj, self._type(obj), observed, label, metadata, confidence)
 
 
 class MultiLabelClassification(_Classification):
@@ -266,12 +258,4 @@ class MultiLabelClassification(_Classification):
             "worker-quality": quality,
         }
         metadata = {"class-map": class_map, "confidence-map": confidence_map, "worker-quality": quality}
-        return ObjectResult(
-            obj.dataset_object_id,
-            self._type(obj),
-            label,
-            metadata,
-            confidence=confidence,
-            issues=observed.issues,
-            answers_used=len(observed.summary),
-        )
+        return consolidated(obj, self._type(obj), observed, label, metadata, confidence)

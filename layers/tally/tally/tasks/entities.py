@@ -30,7 +30,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
-from .base import JobContext, Observed, no_usable_answer
+from .base import JobContext, Observed, consolidated, no_usable_answer
 
 __all__ = ["NamedEntities"]
 
@@ -158,12 +158,4 @@ class NamedEntities:
         }
         label = {"annotations": annotations, "confidence": confidence, "worker-quality": quality}
         metadata = {"confidence": confidence, "entities": len(entities), "worker-quality": quality}
-        return ObjectResult(
-            obj.dataset_object_id,
-            self.type,
-            label,
-            metadata,
-            confidence=confidence,
-            issues=observed.issues,
-            answers_used=len(observed.summary),
-        )
+        return consolidated(obj, self.type, observed, label, metadata, confidence)

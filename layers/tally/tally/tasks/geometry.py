@@ -57,7 +57,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
-from .base import JobContext, Observed, majority_size, no_usable_answer
+from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 
@@ -198,15 +198,7 @@ class _Geometric:
         label, metadata = self._shape(obj, items, result, job)
         label.update({"image_size": image_size, "confidence": confidence, "worker-quality": quality})
         metadata.update({"confidence": confidence, "worker-quality": quality})
-        return ObjectResult(
-            obj.dataset_object_id,
-            self.type,
-            label,
-            metadata,
-            confidence=confidence,
-            issues=observed.issues,
-            answers_used=len(items.answers),
-        )
+        return consolidated(obj, self.type, observed, label, metadata, confidence)
 
     @staticmethod
     def _confidence(items: ObjectItems, result: Consolidated) -> float:

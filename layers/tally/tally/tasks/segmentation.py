@@ -41,7 +41,7 @@ from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
-from .base import JobContext, Observed, majority_size, no_usable_answer
+from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
 
 __all__ = ["SemanticSegmentation", "vote_image"]
 
@@ -264,15 +264,7 @@ class SemanticSegmentation:
         if vote.workers:
             quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
             label["worker-quality"] = metadata["worker-quality"] = quality
-        return ObjectResult(
-            obj.dataset_object_id,
-            self.type,
-            label,
-            metadata,
-            confidence=confidence,
-            issues=list(observed.issues),
-            answers_used=len(workers),
-        )
+        return consolidated(obj, self.type, observed, label, metadata, confidence)
 
 
 def vote_image(
