@@ -31,11 +31,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..aggregation.weighted_pixel_vote import TIE_TOLERANCE, LeaveOneOutWeights, ObjectVotes, expected_iou, weigh
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
 from ..models import describe_validation_error
-from ..reliability import TIE_TOLERANCE, BatchModel, ObjectVotes, Params, expected_iou, fit_batch, weigh
+from ..reliability import Params
 from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
@@ -174,11 +175,11 @@ class _SemanticSegmentation:
         ctx.cache.put(object_id, (workers, table, issues, votes), table.inverse.nbytes + table.votes.nbytes)
         return votes
 
-    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> BatchModel:
-        model = fit_batch(observations)
+    def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> LeaveOneOutWeights:
+        model = LeaveOneOutWeights().fit(observations)
         logger.info(
             "worker reliability estimated",
-            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.reliabilities().items())}},
+            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.accuracy_.items())}},
         )
         return model
 
@@ -228,7 +229,7 @@ def vote_image(
     table's :class:`ObjectVotes` when phase 1 already built it."""
     if algorithm == "majority":
         return _majority(table, n_classes, single=len(workers) == 1)
-    model = model if isinstance(model, BatchModel) else None
+    model = model if isinstance(model, LeaveOneOutWeights) else None
     return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model)
 
 
@@ -249,13 +250,13 @@ def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.ND
 
 
 def _reliability(
-    table: VoteTable, votes: ObjectVotes, n_classes: int, model: BatchModel | None
+    table: VoteTable, votes: ObjectVotes, n_classes: int, model: LeaveOneOutWeights | None
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.reliability`, :mod:`tally.spatial`)."""
     params = Params()
     present = table.counts > 0
-    result = weigh(votes, n_classes, model, params)
+    result = weigh(votes, n_classes, model)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
     support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
@@ -266,13 +267,13 @@ def _reliability(
     pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved)
     workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
-        record = model.reliability(workers[0]) if model else None
+        record = model.record(workers[0]) if model else None
         per_class = [record or 0.0] * n_classes
         confidence = record or 0.0
     quality: list[dict[str, float | None]] = [
         {
             "reliability": round(float(r), _DIGITS),
-            "batch-reliability": _round(model.reliability(w) if model else None),
+            "batch-reliability": _round(model.record(w) if model else None),
             "weight": round(float(wt), _DIGITS),
         }
         for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
