@@ -20,9 +20,10 @@ Methods:
 * **plain argmax vote** (numpy): per pixel the class most workers drew, ties to the lowest class key.
 * **agreement-weighted vote** (numpy): per object, each worker's weight is their mean IoU with the
   other workers; per pixel the class with the largest weighted vote.
-* **peers**: SimpleITK ``MultiLabelSTAPLE`` and one-vs-rest ``STAPLE``, crowd-kit ``SegmentationEM``
-  one-vs-rest (the reduced set; ``--all-peers`` adds SimpleITK ``LabelVoting``, crowd-kit
-  ``SegmentationMajorityVote`` and ``SegmentationRASA``). Their input is each worker's class map decoded
+* **peers**: SimpleITK ``MultiLabelSTAPLE`` (the default, reduced set: the others take 3–20 s per
+  object at these sizes on a shared core); ``--peers full`` adds SimpleITK one-vs-rest ``STAPLE`` and
+  crowd-kit ``SegmentationEM`` one-vs-rest, ``--peers all`` also SimpleITK ``LabelVoting``, crowd-kit
+  ``SegmentationMajorityVote`` and ``SegmentationRASA``. Their input is each worker's class map decoded
   from the very PNGs tally receives, with tally's own decoder; the run checks these are identical to
   the simulated maps.
 
@@ -269,14 +270,19 @@ PEERS: dict[str, Peer] = {
     PLAIN: plain_argmax,
     AGREEMENT: agreement_weighted,
     "SimpleITK MultiLabelSTAPLE": sitk_multilabel_staple,
+}
+"""The reduced peer set (the default): 0.6–2 s per object at these sizes on a shared core."""
+FULL_PEERS: dict[str, Peer] = {
     "SimpleITK STAPLE 1-vs-rest": sitk_staple_one_vs_rest,
     "crowd-kit EM 1-vs-rest": _crowdkit(SegmentationEM),
 }
+"""Added by ``--peers full``: 3–20 s per object each at these sizes."""
 MORE_PEERS: dict[str, Peer] = {
     "SimpleITK LabelVoting": sitk_label_voting,
     "crowd-kit MV 1-vs-rest": _crowdkit(SegmentationMajorityVote),
     "crowd-kit RASA 1-vs-rest": _crowdkit(SegmentationRASA),
 }
+"""Added by ``--peers all``."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -468,8 +474,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=None, help="draws (default: the report seeds)")
     parser.add_argument("--tuning", action="store_true", help="run the tuning seeds instead of the report seeds")
     parser.add_argument("--scale", type=float, default=1.0, help="scale every image size (quick runs)")
-    parser.add_argument("--all-peers", action="store_true", help="add LabelVoting, crowd-kit MV and RASA")
-    parser.add_argument("--no-peers", action="store_true", help="tally and the numpy votes only")
+    parser.add_argument(
+        "--peers",
+        choices=["none", "fast", "full", "all"],
+        default="fast",
+        help="none: the numpy votes only; fast (default): + MultiLabelSTAPLE; full: + STAPLE 1-vs-rest and "
+        "crowd-kit EM; all: + LabelVoting, crowd-kit MV and RASA",
+    )
     parser.add_argument("--only", nargs="*", default=None, choices=[c.key for c in CROWDS], help="crowds")
     parser.add_argument("--quick", action="store_true", help="a tiny run: 3 objects per draw, images scaled by 0.2")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Markdown output file")
@@ -479,9 +490,11 @@ def main() -> None:
     if args.seeds is None:
         args.seeds = list(TUNING_SEEDS if args.tuning else REPORT_SEEDS)
     peers = dict(PEERS)
-    if args.no_peers:
+    if args.peers == "none":
         peers = {PLAIN: plain_argmax, AGREEMENT: agreement_weighted}
-    elif args.all_peers:
+    if args.peers in ("full", "all"):
+        peers.update(FULL_PEERS)
+    if args.peers == "all":
         peers.update(MORE_PEERS)
     start = time.perf_counter()
     warm = [np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8)]

@@ -203,3 +203,24 @@ def test_a_spammer_and_a_lazy_worker_cannot_tip_careful_workers(tmp_path: Path) 
         assert min(weights["w0"], weights["w1"], weights["w2"]) >= 0.95  # careful workers nearly alike
         assert weights["spammer"] == 0.0
         assert weights["lazy"] < 0.65  # right about the road, blind to the car: well below the careful workers
+
+
+def test_a_small_object_one_worker_drew_and_the_others_skipped_is_kept(tmp_path: Path) -> None:
+    # 4 x 48 images: all three draw the road on the left; only w1 draws the small car far to the right
+    road = ["rrrrrr" + "." * 42] * 4
+    with_car = [row[:40] + ("cccc" if 1 <= y <= 2 else "....") + row[44:] for y, row in enumerate(road)]
+    rough = ["rrrrr." + "." * 42] * 4  # w3 misses a column of the road
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", seg_content(with_car, LEGEND)),
+            annotation("w2", seg_content(road, LEGEND)),
+            annotation("w3", seg_content(rough, LEGEND)),
+        )
+    ]
+    # the plain vote: two workers' background outvotes the car
+    response, _, storage = run(tmp_path / "plain", objects)
+    assert mask_rows(storage, content(response[0])[0]) == road
+    # w2 and w3 drew nothing within 16 px of the car: their background there abstains
+    response, storage = reliable(tmp_path / "rel", objects)
+    assert mask_rows(storage, content(response[0])[0]) == with_car

@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 
 from tally.aggregation.weighted_pixel_vote import (
+    FAR,
     LeaveOneOutWeights,
     ObjectVotes,
+    abstain_far_from_drawing,
     decide,
     leave_one_out,
+    resolve_far,
     weigh,
 )
-from tally.vote import ABSTAIN, vote_scores
+from tally.vote import ABSTAIN, IndexedMask, vote_scores
 
 # Ten pixels of class 1; each careful worker misses a different one of them; 90 background pixels.
 CAREFUL = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 1], [1, 1, 0], [0, 0, 0]], np.uint8)
@@ -148,3 +151,36 @@ def test_the_module_example_runs() -> None:
     from tally.aggregation import weighted_pixel_vote
 
     assert doctest.testmod(weighted_pixel_vote).failed == 0
+
+
+def test_background_far_from_a_workers_drawing_is_marked_far() -> None:
+    # one 1x12 row; the worker drew class 3 at pixel 9 only; squares of 2 pixels, reach 1 square
+    indices = np.zeros((1, 12), np.uint8)
+    indices[0, 9] = 1
+    mask = abstain_far_from_drawing(IndexedMask(indices, np.array([0, 3], np.uint8)), block=2, reach=1)
+    assert mask.classes().tolist() == [[FAR] * 6 + [0, 0, 0, 3, 0, 0]]
+    empty = IndexedMask(np.zeros((1, 12), np.uint8), np.array([0, 3], np.uint8))
+    assert abstain_far_from_drawing(empty, block=2, reach=1) is empty  # "nothing here" stays a vote
+
+
+def test_far_background_abstains_only_where_the_other_voices_name_one_class() -> None:
+    votes = np.array(
+        [
+            [1, FAR, FAR],  # a skipped object: the one who drew it decides
+            [1, 1, FAR],
+            [1, 2, FAR],  # the others disagree about the class: far background counts as background again
+            [1, 0, FAR],  # someone near says background: so does the far one
+            [FAR, FAR, FAR],  # nobody drew anything near: background
+            [1, FAR, 2],  # a voice of no weight does not count as naming another class
+        ],
+        np.uint8,
+    )
+    resolved = resolve_far(votes, np.array([1.0, 1.0, 0.0]))
+    assert resolved.tolist() == [
+        [1, ABSTAIN, ABSTAIN],
+        [1, 1, ABSTAIN],
+        [1, 2, 0],
+        [1, 0, 0],
+        [0, 0, 0],
+        [1, ABSTAIN, 2],
+    ]

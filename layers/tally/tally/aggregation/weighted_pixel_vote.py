@@ -64,18 +64,21 @@ import numpy as np
 import numpy.typing as npt
 
 from ..spatial import MAX_TIE_CLASSES
-from ..vote import ABSTAIN, VoteTable, vote_scores
+from ..vote import ABSTAIN, IndexedMask, VoteTable, vote_scores
 
 __all__ = [
     "COPY_MIN_FRACTION",
     "COPY_MIN_PIXELS",
+    "FAR",
     "TIE_TOLERANCE",
     "LeaveOneOutWeights",
     "ObjectVotes",
     "Weighing",
+    "abstain_far_from_drawing",
     "decide",
     "expected_iou",
     "leave_one_out",
+    "resolve_far",
     "weigh",
 ]
 
@@ -85,6 +88,8 @@ COPY_MIN_PIXELS = 16
 COPY_MIN_FRACTION = 0.005
 """Identical masks labelling fewer pixels than this share of the image (or :data:`COPY_MIN_PIXELS`)
 are not taken for copies: independent workers agree exactly on (nearly) empty masks."""
+FAR = 254
+"""Vote value of a worker's background far from anything they drew (:func:`resolve_far`)."""
 TIE_TOLERANCE = 0.01
 """Classes whose weighted votes differ by less than this share of all votes are tied: a voice of
 negligible weight (a spammer) cannot break a tie between careful workers."""
@@ -118,7 +123,8 @@ class ObjectVotes:
         group = np.arange(n)
         substantial = max(COPY_MIN_PIXELS, COPY_MIN_FRACTION * counts.sum())
         for k in range(n):
-            if group[k] != k or counts[(votes[:, k] != 0) & (votes[:, k] != ABSTAIN)].sum() < substantial:
+            drawn = (votes[:, k] != 0) & (votes[:, k] != ABSTAIN) & (votes[:, k] != FAR)
+            if group[k] != k or counts[drawn].sum() < substantial:
                 continue  # already in an earlier group, or too small to tell a copy from agreement
             for j in range(k + 1, n):
                 if group[j] == j and np.array_equal(votes[:, j], votes[:, k]):
@@ -147,7 +153,7 @@ def leave_one_out(
     the others' strict plurality and 0 elsewhere, and pixels without a strict plurality are not
     judged. Copy groups vote once, through their first column, with ``weights`` of those columns;
     the column's own copy group and its worker's other answers are left out."""
-    votes, counts = obj.votes, obj.counts
+    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts  # far background is background
     n = votes.shape[1]
     agree, judged = np.zeros(n), np.zeros(n)
     if n < 2:
@@ -294,17 +300,82 @@ class Weighing:
     open_ties: npt.NDArray[np.uint64]
 
 
-def weigh(obj: ObjectVotes, n_classes: int, model: LeaveOneOutWeights | None = None) -> Weighing:
-    """The weighted vote of one object (module docstring); without a model, the object alone decides."""
-    model = model or LeaveOneOutWeights(passes=2).fit([obj])
-    accuracy = model.object_accuracy(obj)
-    standing = model._weights(accuracy, obj)
+def weigh(
+    obj: ObjectVotes, n_classes: int, model: LeaveOneOutWeights | None = None, judged: ObjectVotes | None = None
+) -> Weighing:
+    """The weighted vote of one object (module docstring); without a model, the object alone decides.
+    ``judged``: the same answers (same columns) to estimate this object's weights on, when ``obj``
+    is a variant of them to vote on (e.g. with far background abstaining, :func:`abstain_far_from_drawing`)."""
+    judged = judged or obj
+    model = model or LeaveOneOutWeights().fit([judged])
+    accuracy = model.object_accuracy(judged)
+    standing = model._weights(accuracy, judged)
     weights = obj.share * standing
-    scores = vote_scores(obj.votes, n_classes, weights)
-    labels, open_ties = decide(obj.votes, scores, standing, model.tie_margin)
+    votes = resolve_far(obj.votes, standing)
+    scores = vote_scores(votes, n_classes, weights)
+    labels, open_ties = decide(votes, scores, standing, model.tie_margin)
     totals = scores.sum(axis=1, keepdims=True)
     support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
     return Weighing(labels, support, accuracy, weights, open_ties)
+
+
+def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) -> IndexedMask:
+    """The mask with its background far from anything the worker drew marked :data:`FAR`.
+
+    "Near" is coarse and cheap: the image is cut into ``block`` x ``block`` squares, and a
+    background pixel is near when a square within ``reach`` squares of its own (Chebyshev distance)
+    holds a pixel of any class the worker drew; so every pixel within ``block * reach`` pixels of the
+    worker's drawing is near, none beyond ``block * (reach + 1)``. A mask with nothing drawn is
+    returned unchanged (an empty answer says "nothing here" everywhere). A worker's lookup table
+    must have room for one more entry (at most 255), else the mask is returned unchanged.
+
+    Examples:
+        >>> import numpy as np
+        >>> indices = np.zeros((1, 12), np.uint8); indices[0, 0] = 1
+        >>> far = abstain_far_from_drawing(IndexedMask(indices, np.array([0, 3], np.uint8)), block=2, reach=1)
+        >>> far.classes().tolist()
+        [[3, 0, 0, 0, 254, 254, 254, 254, 254, 254, 254, 254]]
+    """
+    drawn_lut = (mask.lut != 0) & (mask.lut != ABSTAIN) & (mask.lut != FAR)
+    if len(mask.lut) >= 255 or not drawn_lut.any():
+        return mask
+    drawn = drawn_lut[mask.indices]
+    if not drawn.any():
+        return mask
+    height, width = drawn.shape
+    rows, cols = -(-height // block), -(-width // block)
+    padded = np.zeros((rows * block, cols * block), dtype=bool)
+    padded[:height, :width] = drawn
+    squares: npt.NDArray[np.bool_] = np.asarray(padded.reshape(rows, block, cols, block).any(axis=(1, 3)))
+    near = squares.copy()
+    for dy in range(-reach, reach + 1):  # dilate the small grid of squares by ``reach``
+        for dx in range(-reach, reach + 1):
+            near[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)] |= squares[
+                max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)
+            ]
+    near_pixels = np.repeat(np.repeat(near, block, axis=0)[:height], block, axis=1)[:, :width]
+    background = mask.lut[mask.indices] == 0
+    indices = np.where(background & ~near_pixels, np.uint8(len(mask.lut)), mask.indices).astype(np.uint8)
+    return IndexedMask(indices, np.append(mask.lut, np.uint8(FAR)).astype(np.uint8))
+
+
+def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray) -> npt.NDArray[np.uint8]:
+    """Votes with every :data:`FAR` resolved: it abstains where the workers of some weight who cast a
+    vote there all name one class (they drew something this worker did not draw near: a skipped
+    object); where they name different classes, or nobody else votes, it is background again."""
+    far = votes == FAR
+    if not far.any():
+        return votes
+    rows = np.flatnonzero(far.any(axis=1))
+    sub = votes[rows]
+    counted = (sub != ABSTAIN) & (sub != FAR) & (standing[None, :] > 0)
+    painted = counted & (sub != 0)
+    low = np.where(painted, sub, 255).min(axis=1)
+    high = np.where(painted, sub, 0).max(axis=1)
+    one_class = painted.any(axis=1) & (low == high) & ~(counted & (sub == 0)).any(axis=1)
+    resolved = votes.copy()
+    resolved[rows] = np.where(sub == FAR, np.where(one_class[:, None], ABSTAIN, 0), sub).astype(np.uint8)
+    return resolved
 
 
 def decide(
@@ -323,21 +394,22 @@ def decide(
     Nothing depends on the order of the workers.
     """
     best = scores.max(axis=1, keepdims=True)
-    tied = scores >= best - TIE_TOLERANCE * scores.sum(axis=1, keepdims=True)
-    labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)
+    tied = (scores >= best - TIE_TOLERANCE * scores.sum(axis=1, keepdims=True)) & (scores > 0)
+    labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)  # no vote cast: background
     open_ties = np.zeros(len(labels), dtype=np.uint64)
     rows = np.flatnonzero(tied.sum(axis=1) > 1)
     if not len(rows):
         return labels, open_ties
     n_classes = scores.shape[1]
     cast = votes[rows].astype(np.intp)  # (T, K)
-    valid = cast != ABSTAIN
+    valid = (cast != ABSTAIN) & (standing[None, :] > 0)  # a worker of no weight backs nothing
     safe = np.where(valid, cast, 0)
     backs = valid & np.take_along_axis(tied[rows], safe, axis=1)  # worker k backs a tied class
     level = np.where(backs, standing[None, :], -np.inf)
     top = level.max(axis=1, keepdims=True)
     leaders = level >= top - 1e-12
     runner_up = np.where(leaders, -np.inf, level).max(axis=1)
+    runner_up = np.where(np.isfinite(runner_up), runner_up, -1.0)  # a single worker backs the tied classes
     lowest = np.where(leaders, safe, n_classes).min(axis=1)
     single = (lowest == np.where(leaders, safe, -1).max(axis=1)) & (top[:, 0] - runner_up > margin)
     with_background = tied[rows, 0]

@@ -31,7 +31,14 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..aggregation.weighted_pixel_vote import TIE_TOLERANCE, LeaveOneOutWeights, ObjectVotes, expected_iou, weigh
+from ..aggregation.weighted_pixel_vote import (
+    TIE_TOLERANCE,
+    LeaveOneOutWeights,
+    ObjectVotes,
+    abstain_far_from_drawing,
+    expected_iou,
+    weigh,
+)
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..errors import AnswerError, ObjectError
 from ..labels import ClassTable
@@ -170,9 +177,9 @@ class _SemanticSegmentation:
         if not decoded:
             return None
         workers = [w for w, _ in decoded]
-        table = tabulate([m for _, m in decoded])
-        votes = ObjectVotes.from_table(workers, table)
-        ctx.cache.put(object_id, (workers, table, issues, votes), table.inverse.nbytes + table.votes.nbytes)
+        masks = [m for _, m in decoded]
+        votes = ObjectVotes.from_table(workers, tabulate(masks))
+        ctx.cache.put(object_id, (workers, masks, issues, votes), sum(m.indices.nbytes for m in masks))
         return votes
 
     def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> LeaveOneOutWeights:
@@ -185,17 +192,17 @@ class _SemanticSegmentation:
 
     def consolidate(self, object_id: str, answers: Sequence[Answer], ctx: ObjectContext, model: Any = None) -> Outcome:
         cached = ctx.cache.pop(object_id)  # phase 1 of this batch may have decoded it already
-        votes: ObjectVotes | None = None
+        judged: ObjectVotes | None = None
         if cached is not None:
-            workers, table, issues, votes = cached
+            workers, masks, issues, judged = cached
         else:
             decoded, issues = self._decode_all(answers, ctx.classes)
             if not decoded:
                 raise ObjectError(f"no usable answer ({len(answers)} received, all rejected)", issues)
             workers = [w for w, _ in decoded]
-            table = tabulate([m for _, m in decoded])
+            masks = [m for _, m in decoded]
         n_classes = ctx.classes.n_classes
-        image, vote = vote_image(table, workers, n_classes, ctx.settings.algorithm, model, votes)
+        image, vote = _vote_masks(masks, workers, n_classes, ctx.settings.algorithm, model, judged)
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
         png = encode_palette_png(image, ctx.classes.palette())
@@ -217,6 +224,27 @@ class _SemanticSegmentation:
         )
 
 
+def _vote_masks(
+    masks: Sequence[IndexedMask],
+    workers: Sequence[str],
+    n_classes: int,
+    algorithm: str,
+    model: Any = None,
+    judged: ObjectVotes | None = None,
+) -> tuple[npt.NDArray[np.uint8], _Vote]:
+    """The consolidated class map of one object from its decoded masks. The reliability vote judges
+    the workers on their masks as drawn (``judged``, phase 1's, else built here) and votes with
+    each worker's background far from anything they drew abstaining
+    (:func:`tally.aggregation.weighted_pixel_vote.abstain_far_from_drawing`)."""
+    if algorithm == "majority" or len(masks) < 2:
+        table = tabulate(masks)
+        return vote_image(table, workers, n_classes, algorithm, model, judged)
+    if judged is None:
+        judged = ObjectVotes.from_table(workers, tabulate(masks))
+    table = tabulate([abstain_far_from_drawing(m) for m in masks])
+    return vote_image(table, workers, n_classes, algorithm, model, None, judged)
+
+
 def vote_image(
     table: VoteTable,
     workers: Sequence[str],
@@ -224,13 +252,14 @@ def vote_image(
     algorithm: str,
     model: Any = None,
     votes: ObjectVotes | None = None,
+    judged: ObjectVotes | None = None,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The consolidated class map of one object and the vote behind it (no I/O); ``votes`` is the
     table's :class:`ObjectVotes` when phase 1 already built it."""
     if algorithm == "majority":
         return _majority(table, n_classes, single=len(workers) == 1)
     model = model if isinstance(model, LeaveOneOutWeights) else None
-    return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model)
+    return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model, judged)
 
 
 @dataclass(frozen=True)
@@ -250,13 +279,17 @@ def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.ND
 
 
 def _reliability(
-    table: VoteTable, votes: ObjectVotes, n_classes: int, model: LeaveOneOutWeights | None
+    table: VoteTable,
+    votes: ObjectVotes,
+    n_classes: int,
+    model: LeaveOneOutWeights | None,
+    judged: ObjectVotes | None = None,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.reliability`, :mod:`tally.spatial`)."""
     params = Params()
     present = table.counts > 0
-    result = weigh(votes, n_classes, model)
+    result = weigh(votes, n_classes, model, judged)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
     support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
