@@ -326,8 +326,9 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
     background pixel is near when a square within ``reach`` squares of its own (Chebyshev distance)
     holds a pixel of any class the worker drew; so every pixel within ``block * reach`` pixels of the
     worker's drawing is near, none beyond ``block * (reach + 1)``. A mask with nothing drawn is
-    returned unchanged (an empty answer says "nothing here" everywhere). A worker's lookup table
-    must have room for one more entry (at most 255), else the mask is returned unchanged.
+    returned unchanged (an empty answer says "nothing here" everywhere). The lookup table doubles
+    (far pixels index the second copy, whose background reads :data:`FAR`), so a table of more than
+    128 entries is returned unchanged.
 
     Examples:
         >>> import numpy as np
@@ -336,27 +337,34 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
         >>> far.classes().tolist()
         [[3, 0, 0, 0, 254, 254, 254, 254, 254, 254, 254, 254]]
     """
+    n = len(mask.lut)
     drawn_lut = (mask.lut != 0) & (mask.lut != ABSTAIN) & (mask.lut != FAR)
-    if len(mask.lut) >= 255 or not drawn_lut.any():
+    if 2 * n > 256 or not drawn_lut.any():
         return mask
-    drawn = drawn_lut[mask.indices]
-    if not drawn.any():
-        return mask
-    height, width = drawn.shape
+    height, width = mask.indices.shape
     rows, cols = -(-height // block), -(-width // block)
-    padded = np.zeros((rows * block, cols * block), dtype=bool)
-    padded[:height, :width] = drawn
-    squares: npt.NDArray[np.bool_] = np.asarray(padded.reshape(rows, block, cols, block).any(axis=(1, 3)))
+    drawn = drawn_lut.astype(np.uint8)[mask.indices]
+    if (rows * block, cols * block) != (height, width):
+        padded = np.zeros((rows * block, cols * block), dtype=np.uint8)
+        padded[:height, :width] = drawn
+        drawn = padded
+    # per square, whether the worker drew in it: rows of squares first (contiguous), then columns
+    squares = drawn.reshape(rows, block, cols * block).max(axis=1).reshape(rows, cols, block).max(axis=2) > 0
+    if not squares.any():
+        return mask
     near = squares.copy()
     for dy in range(-reach, reach + 1):  # dilate the small grid of squares by ``reach``
         for dx in range(-reach, reach + 1):
             near[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)] |= squares[
                 max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)
             ]
-    near_pixels = np.repeat(np.repeat(near, block, axis=0)[:height], block, axis=1)[:, :width]
-    background = mask.lut[mask.indices] == 0
-    indices = np.where(background & ~near_pixels, np.uint8(len(mask.lut)), mask.indices).astype(np.uint8)
-    return IndexedMask(indices, np.append(mask.lut, np.uint8(FAR)).astype(np.uint8))
+    if near.all():
+        return mask
+    # a second copy of the lookup table, with background read as FAR, for the pixels of far squares
+    shift = np.repeat(np.repeat((~near).astype(np.uint8) * np.uint8(n), block, axis=0)[:height], block, axis=1)
+    indices = mask.indices + shift[:, :width]
+    lut = np.concatenate([mask.lut, np.where(mask.lut == 0, np.uint8(FAR), mask.lut)]).astype(np.uint8)
+    return IndexedMask(indices, lut)
 
 
 def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray) -> npt.NDArray[np.uint8]:
