@@ -142,7 +142,7 @@ def test_a_tie_goes_to_a_clearly_heavier_worker_only() -> None:
     labels, _ = decide(votes, scores, np.array([1.0, 0.8, 0.8]), margin=0.15)
     assert labels.tolist() == [2]  # a stands 0.2 above the pair
     labels, _ = decide(votes, scores, np.array([1.0, 0.8, 0.8]), margin=0.3)
-    assert labels.tolist() == [1]  # not clearly: the class tie rule (lowest key)
+    assert labels.tolist() == [1]  # not clearly: the class tie rule (the lowest key)
 
 
 def test_the_module_example_runs() -> None:
@@ -171,11 +171,12 @@ def test_far_background_abstains_only_where_the_other_voices_name_one_class() ->
             [1, 2, FAR],  # the others disagree about the class: far background counts as background again
             [1, 0, FAR],  # someone near says background: so does the far one
             [FAR, FAR, FAR],  # nobody drew anything near: background
-            [1, FAR, 2],  # a voice of no weight does not count as naming another class
+            [1, FAR, 2],  # a voice of little weight does not count as naming another class
+            [FAR, FAR, 2],  # nor as a drawing the far ones should defer to
         ],
         np.uint8,
     )
-    resolved = resolve_far(votes, np.array([1.0, 1.0, 0.0]))
+    resolved = resolve_far(votes, np.array([1.0, 1.0, 0.4]))
     assert resolved.tolist() == [
         [1, ABSTAIN, ABSTAIN],
         [1, 1, ABSTAIN],
@@ -183,4 +184,5 @@ def test_far_background_abstains_only_where_the_other_voices_name_one_class() ->
         [1, 0, 0],
         [0, 0, 0],
         [1, ABSTAIN, 2],
+        [0, 0, 2],
     ]

@@ -26,9 +26,16 @@ weighted majority gives an independent voter of known accuracy (Nitzan & Paroush
    weighs nothing, and two careful workers of similar accuracy weigh about alike, whatever their
    rank; divided by the largest weight of the object so the best weighs 1, then shared within a
    copy group. A lone answer is kept as it is and rated by its worker's batch accuracy.
-4. **Decision** (:func:`decide`): each vote tuple goes to the class with the largest weighted vote;
-   exact ties go to the tied class painted by the strictly heaviest worker, the rest stay open for
-   the spatial step (:mod:`tally.spatial`).
+4. **A skipped object is not a vote for background** (:func:`abstain_far_from_drawing`,
+   :func:`resolve_far`): a worker's background more than ``block * reach`` pixels (16–24 px by
+   default) from anything they drew abstains where the workers who did draw there, and weigh at
+   least half the best worker's weight, name one class. Where those name different classes, or
+   only a worker of little weight drew there (a spammer's shape), it is background again. The
+   weights themselves are estimated on the masks as drawn.
+5. **Decision** (:func:`decide`): each vote tuple goes to the class with the largest weighted vote;
+   ties go to a clearly heavier worker, else between classes to a class, with background to
+   background, and a tie of one class with background stays open for the spatial step
+   (:mod:`tally.spatial`).
 
 References:
     S. Nitzan and J. Paroush, "Optimal decision rules in uncertain dichotomous choice situations",
@@ -367,16 +374,17 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
     return IndexedMask(indices, lut)
 
 
-def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray) -> npt.NDArray[np.uint8]:
-    """Votes with every :data:`FAR` resolved: it abstains where the workers of some weight who cast a
-    vote there all name one class (they drew something this worker did not draw near: a skipped
-    object); where they name different classes, or nobody else votes, it is background again."""
+def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray, min_standing: float = 0.5) -> npt.NDArray[np.uint8]:
+    """Votes with every :data:`FAR` resolved: it abstains where the workers who cast a vote there
+    and stand at least ``min_standing`` (the best worker: 1) all name one class (they drew something
+    this worker did not draw near: a skipped object); where they name different classes, or no such
+    worker votes there (a spammer's shape far from everyone's drawing), it is background again."""
     far = votes == FAR
     if not far.any():
         return votes
     rows = np.flatnonzero(far.any(axis=1))
     sub = votes[rows]
-    counted = (sub != ABSTAIN) & (sub != FAR) & (standing[None, :] > 0)
+    counted = (sub != ABSTAIN) & (sub != FAR) & (standing[None, :] >= min_standing)
     painted = counted & (sub != 0)
     low = np.where(painted, sub, 255).min(axis=1)
     high = np.where(painted, sub, 0).max(axis=1)
@@ -393,9 +401,11 @@ def decide(
 
     1. Among the workers who painted a tied class, the one whose ``standing`` (weight before copy
        sharing) exceeds every other's by more than ``margin`` decides (a clearly better worker).
-    2. Otherwise a tie between classes only takes the lowest tied class key (a guess between classes
-       is right as often as not; background would be wrong for sure); a tie between background and
-       two or more classes is background (a wrong class costs more IoU than background does).
+    2. Otherwise a tie between classes only takes the lowest tied class key, as a plain argmax vote
+       does (a guess between classes is right as often as not, where background would be wrong for
+       sure; on the tuning seeds this beat taking the class with slightly more weight); a tie
+       between background and two or more classes is background (a wrong class costs more IoU than
+       background does).
     3. A tie between background and one class stays open for the spatial step: returned as a bitmask
        of the class and background, for :func:`tally.spatial.settle_ties` (background until then).
 
@@ -422,7 +432,7 @@ def decide(
     single = (lowest == np.where(leaders, safe, -1).max(axis=1)) & (top[:, 0] - runner_up > margin)
     with_background = tied[rows, 0]
     n_tied = tied[rows].sum(axis=1)
-    first_class = np.argmax(tied[rows, 1:], axis=1) + 1  # the lowest tied class key above background
+    first_class = np.argmax(tied[rows, 1:], axis=1) + 1  # the lowest tied class key, as a plain argmax vote
     fallback = np.where(with_background, 0, first_class).astype(np.uint8)
     labels[rows] = np.where(single, lowest, fallback).astype(np.uint8)
     open_rows = ~single & with_background & (n_tied == 2)
