@@ -32,6 +32,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..aggregation.weighted_pixel_vote import (
+    FAR,
     TIE_TOLERANCE,
     LeaveOneOutWeights,
     ObjectVotes,
@@ -50,7 +51,7 @@ from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .base import Answer, AnswerIssue, ObjectContext, Outcome
 
-__all__ = ["SEMANTIC_SEGMENTATION", "mask_name", "vote_image"]
+__all__ = ["SEMANTIC_SEGMENTATION", "mask_name", "reliability_table", "vote_image"]
 
 _DIGITS = 4
 CLOSE_CALL = 0.34
@@ -177,10 +178,9 @@ class _SemanticSegmentation:
         if not decoded:
             return None
         workers = [w for w, _ in decoded]
-        masks = [m for _, m in decoded]
-        votes = ObjectVotes.from_table(workers, tabulate(masks))
-        ctx.cache.put(object_id, (workers, masks, issues, votes), sum(m.indices.nbytes for m in masks))
-        return votes
+        table, judged = reliability_table([m for _, m in decoded], workers)
+        ctx.cache.put(object_id, (workers, table, issues, judged), table.inverse.nbytes + table.votes.nbytes)
+        return judged
 
     def fit(self, observations: Sequence[Any], ctx: ObjectContext) -> LeaveOneOutWeights:
         model = LeaveOneOutWeights().fit(observations)
@@ -194,15 +194,19 @@ class _SemanticSegmentation:
         cached = ctx.cache.pop(object_id)  # phase 1 of this batch may have decoded it already
         judged: ObjectVotes | None = None
         if cached is not None:
-            workers, masks, issues, judged = cached
+            workers, table, issues, judged = cached
         else:
             decoded, issues = self._decode_all(answers, ctx.classes)
             if not decoded:
                 raise ObjectError(f"no usable answer ({len(answers)} received, all rejected)", issues)
             workers = [w for w, _ in decoded]
             masks = [m for _, m in decoded]
+            if ctx.settings.algorithm == "majority":
+                table = tabulate(masks)
+            else:
+                table, judged = reliability_table(masks, workers)
         n_classes = ctx.classes.n_classes
-        image, vote = _vote_masks(masks, workers, n_classes, ctx.settings.algorithm, model, judged)
+        image, vote = vote_image(table, workers, n_classes, ctx.settings.algorithm, model, None, judged)
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
         png = encode_palette_png(image, ctx.classes.palette())
@@ -224,25 +228,18 @@ class _SemanticSegmentation:
         )
 
 
-def _vote_masks(
-    masks: Sequence[IndexedMask],
-    workers: Sequence[str],
-    n_classes: int,
-    algorithm: str,
-    model: Any = None,
-    judged: ObjectVotes | None = None,
-) -> tuple[npt.NDArray[np.uint8], _Vote]:
-    """The consolidated class map of one object from its decoded masks. The reliability vote judges
-    the workers on their masks as drawn (``judged``, phase 1's, else built here) and votes with
-    each worker's background far from anything they drew abstaining
-    (:func:`tally.aggregation.weighted_pixel_vote.abstain_far_from_drawing`)."""
-    if algorithm == "majority" or len(masks) < 2:
-        table = tabulate(masks)
-        return vote_image(table, workers, n_classes, algorithm, model, judged)
-    if judged is None:
-        judged = ObjectVotes.from_table(workers, tabulate(masks))
-    table = tabulate([abstain_far_from_drawing(m) for m in masks])
-    return vote_image(table, workers, n_classes, algorithm, model, None, judged)
+def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:
+    """The reliability vote's tuples of one object, and the workers' masks as drawn to judge them on.
+
+    Each worker's background far from anything they drew is marked
+    (:func:`tally.aggregation.weighted_pixel_vote.abstain_far_from_drawing`) before the masks are
+    tabulated, so one table serves both: the vote reads the marks, and the workers are judged with
+    every mark read as the background it is."""
+    if len(masks) > 1:
+        masks = [abstain_far_from_drawing(m) for m in masks]
+    table = tabulate(masks)
+    drawn = np.where(table.votes == FAR, np.uint8(0), table.votes).astype(np.uint8)
+    return table, ObjectVotes.build(workers, drawn, table.counts)
 
 
 def vote_image(
