@@ -350,7 +350,11 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
         return mask
     height, width = mask.indices.shape
     rows, cols = -(-height // block), -(-width // block)
-    drawn = drawn_lut.astype(np.uint8)[mask.indices]
+    undrawn = np.flatnonzero(~drawn_lut)
+    if len(undrawn) == 1:  # the usual case (one background index): a comparison, not a lookup
+        drawn = (mask.indices != undrawn[0]).view(np.uint8)
+    else:
+        drawn = np.take(drawn_lut.astype(np.uint8), mask.indices)
     if (rows * block, cols * block) != (height, width):
         padded = np.zeros((rows * block, cols * block), dtype=np.uint8)
         padded[:height, :width] = drawn
@@ -368,8 +372,12 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
     if near.all():
         return mask
     # a second copy of the lookup table, with background read as FAR, for the pixels of far squares
-    shift = np.repeat(np.repeat((~near).astype(np.uint8) * np.uint8(n), block, axis=0)[:height], block, axis=1)
-    indices = mask.indices + shift[:, :width]
+    shift = (~near).astype(np.uint8) * np.uint8(n)
+    if (rows * block, cols * block) == (height, width):  # broadcast the grid over its squares
+        tiles = mask.indices.reshape(rows, block, cols, block) + shift[:, None, :, None]
+        indices = tiles.reshape(height, width)
+    else:
+        indices = mask.indices + np.repeat(np.repeat(shift, block, axis=0)[:height], block, axis=1)[:, :width]
     lut = np.concatenate([mask.lut, np.where(mask.lut == 0, np.uint8(FAR), mask.lut)]).astype(np.uint8)
     return IndexedMask(indices, lut)
 
