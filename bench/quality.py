@@ -476,10 +476,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="scale every image size (quick runs)")
     parser.add_argument(
         "--peers",
-        choices=["none", "fast", "full", "all"],
+        choices=["none", "fast", "staple", "full", "all"],
         default="fast",
-        help="none: the numpy votes only; fast (default): + MultiLabelSTAPLE; full: + STAPLE 1-vs-rest and "
-        "crowd-kit EM; all: + LabelVoting, crowd-kit MV and RASA",
+        help="none: the numpy votes only; fast (default): + MultiLabelSTAPLE; staple: + STAPLE 1-vs-rest; "
+        "full: + STAPLE 1-vs-rest and crowd-kit EM; all: + LabelVoting, crowd-kit MV and RASA",
     )
     parser.add_argument("--only", nargs="*", default=None, choices=[c.key for c in CROWDS], help="crowds")
     parser.add_argument("--quick", action="store_true", help="a tiny run: 3 objects per draw, images scaled by 0.2")
@@ -492,6 +492,8 @@ def main() -> None:
     peers = dict(PEERS)
     if args.peers == "none":
         peers = {PLAIN: plain_argmax, AGREEMENT: agreement_weighted}
+    if args.peers == "staple":
+        peers["SimpleITK STAPLE 1-vs-rest"] = sitk_staple_one_vs_rest
     if args.peers in ("full", "all"):
         peers.update(FULL_PEERS)
     if args.peers == "all":
