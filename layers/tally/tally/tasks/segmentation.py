@@ -29,6 +29,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..aggregation.weighted_pixel_vote import (
+    FAR,
+    TIE_TOLERANCE,
+    LeaveOneOutWeights,
+    ObjectVotes,
+    abstain_far_from_drawing,
+    expected_iou,
+    weigh,
+)
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..colours import normalise_hex
 from ..errors import AnswerError, ConfigError
@@ -36,14 +45,14 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject, describe_validation_error
 from ..gt.response import ObjectResult, TaskType, artefact_name
 from ..labels import MAX_MASK_CLASSES, ClassTable, LabelSet
-from ..reliability import TIE_TOLERANCE, BatchModel, ObjectVotes, Params, expected_iou, fit_batch, weigh
+from ..reliability import Params
 from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
 
-__all__ = ["SemanticSegmentation", "vote_image"]
+__all__ = ["SemanticSegmentation", "reliability_table", "vote_image"]
 
 _DIGITS = 4
 CLOSE_CALL = 0.34
@@ -222,16 +231,19 @@ class SemanticSegmentation:
         if not decoded:
             raise no_usable_answer(obj, issues)
         workers = [w for w, _ in decoded]
-        table = tabulate([m for _, m in decoded])
-        votes = ObjectVotes.from_table(workers, table) if self.uses_batch_model else None
+        masks = [m for _, m in decoded]
+        if self.uses_batch_model:
+            table, judged = reliability_table(masks, workers)
+        else:
+            table, judged = tabulate(masks), None
         nbytes = table.inverse.nbytes + table.votes.nbytes
-        return Observed(votes, _Decoded(workers, table), issues, nbytes=nbytes, answers_used=len(workers))
+        return Observed(judged, _Decoded(workers, table), issues, nbytes=nbytes, answers_used=len(workers))
 
-    def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> BatchModel:
-        model = fit_batch([votes for _, votes in summaries])
+    def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> LeaveOneOutWeights:
+        model = LeaveOneOutWeights().fit([votes for _, votes in summaries])
         logger.info(
             "worker reliability estimated",
-            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.reliabilities().items())}},
+            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.accuracy_.items())}},
         )
         return model
 
@@ -239,14 +251,15 @@ class SemanticSegmentation:
         self,
         obj: DatasetObject,
         observed: Observed[ObjectVotes, _Decoded],
-        model: BatchModel | None,
+        model: LeaveOneOutWeights | None,
         job: JobContext,
     ) -> ObjectResult:
         classes = self._classes
         if classes is None:
             raise RuntimeError("prepare() was not called for this batch")
         workers, table = observed.prepared.workers, observed.prepared.table
-        image, vote = vote_image(table, workers, classes.n_classes, self.algorithm, model, observed.summary)
+        n_classes = classes.n_classes
+        image, vote = vote_image(table, workers, n_classes, self.algorithm, model, None, observed.summary)
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
         png = encode_palette_png(image, classes.palette())
@@ -267,6 +280,20 @@ class SemanticSegmentation:
         return consolidated(obj, self.type, observed, label, metadata, confidence)
 
 
+def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:
+    """The reliability vote's tuples of one object, and the workers' masks as drawn to judge them on.
+
+    Each worker's background far from anything they drew is marked
+    (:func:`tally.aggregation.weighted_pixel_vote.abstain_far_from_drawing`) before the masks are
+    tabulated, so one table serves both: the vote reads the marks, and the workers are judged with
+    every mark read as the background it is."""
+    if len(masks) > 1:
+        masks = [abstain_far_from_drawing(m) for m in masks]
+    table = tabulate(masks)
+    drawn = np.where(table.votes == FAR, np.uint8(0), table.votes).astype(np.uint8)
+    return table, ObjectVotes.build(workers, drawn, table.counts)
+
+
 def vote_image(
     table: VoteTable,
     workers: Sequence[str],
@@ -274,13 +301,14 @@ def vote_image(
     algorithm: str,
     model: Any = None,
     votes: ObjectVotes | None = None,
+    judged: ObjectVotes | None = None,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The consolidated class map of one object and the vote behind it (no I/O); ``votes`` is the
     table's :class:`ObjectVotes` when phase 1 already built it."""
     if algorithm == "majority":
         return _majority(table, n_classes, single=len(workers) == 1)
-    model = model if isinstance(model, BatchModel) else None
-    return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model)
+    model = model if isinstance(model, LeaveOneOutWeights) else None
+    return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model, judged)
 
 
 @dataclass(frozen=True)
@@ -300,13 +328,17 @@ def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.ND
 
 
 def _reliability(
-    table: VoteTable, votes: ObjectVotes, n_classes: int, model: BatchModel | None
+    table: VoteTable,
+    votes: ObjectVotes,
+    n_classes: int,
+    model: LeaveOneOutWeights | None,
+    judged: ObjectVotes | None = None,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.reliability`, :mod:`tally.spatial`)."""
     params = Params()
     present = table.counts > 0
-    result = weigh(votes, n_classes, model, params)
+    result = weigh(votes, n_classes, model, judged)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
     support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
@@ -317,13 +349,13 @@ def _reliability(
     pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved)
     workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
-        record = model.reliability(workers[0]) if model else None
+        record = model.record(workers[0]) if model else None
         per_class = [record or 0.0] * n_classes
         confidence = record or 0.0
     quality: list[dict[str, float | None]] = [
         {
             "reliability": round(float(r), _DIGITS),
-            "batch-reliability": _round(model.reliability(w) if model else None),
+            "batch-reliability": _round(model.record(w) if model else None),
             "weight": round(float(wt), _DIGITS),
         }
         for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)

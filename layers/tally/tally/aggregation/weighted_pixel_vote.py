@@ -1,0 +1,477 @@
+"""Weighted pixel vote with leave-one-out log-odds weights (numpy only, no I/O).
+
+The weight of a worker's vote is the log-odds of their estimated pixel accuracy, the weight a
+weighted majority gives an independent voter of known accuracy (Nitzan & Paroush 1982; Littlestone
+& Warmuth 1994; the Dawid–Skene family estimates the same quantity with EM):
+
+1. **Accuracy against the others (leave one out).** On every object, each worker's mask is compared
+   with the plain vote of the *other* workers, over the pixels some worker labelled (a large
+   unanimous background would make everyone look perfect) where the others have a strict plurality.
+   Copies count once: identical substantial masks form one copy group, which is left out as a whole
+   when one of its members is judged and votes once when others are. A second pass repeats this
+   with the others' votes weighted by the first pass's weights, so a spammer does not spoil the
+   reference of the careful workers. The first pass compares with the others' vote *shares* (a
+   worker agreeing with one of two others earns half), later passes and each object's own estimate
+   with the others' weighted plurality, so a careful worker who shares objects with a sloppy one is
+   judged by the careful majority rather than marked down for the sloppy worker's mistakes.
+2. **Shrinkage.** A worker's batch accuracy is the mean of their per-object accuracies, shrunk
+   toward the crowd's mean as if ``prior_objects`` objects at the mean had been seen
+   (:attr:`LeaveOneOutWeights.prior_objects`): few objects, weak evidence, equal weights. On one
+   object with three independent workers or more, the worker's accuracy is ``object_share`` of that
+   object's own accuracy plus the rest of their batch accuracy: a careful worker's one bad object
+   lowers their say on that object only (two workers agree with each other symmetrically, so an
+   object with two tells nothing about which of them is right: the batch decides).
+3. **Weights.** ``w = log(q / (1 - q))`` for accuracy ``q`` clipped to ``[0.5, ceiling]``, so a
+   worker no better than a coin (a spammer, a lazy worker, a label swapper on the swapped classes)
+   weighs nothing, and two careful workers of similar accuracy weigh about alike, whatever their
+   rank; divided by the largest weight of the object so the best weighs 1, then shared within a
+   copy group. A lone answer is kept as it is and rated by its worker's batch accuracy.
+4. **A skipped object is not a vote for background** (:func:`abstain_far_from_drawing`,
+   :func:`resolve_far`): a worker's background more than ``block * reach`` pixels (16–24 px by
+   default) from anything they drew abstains where the workers who did draw there, and weigh at
+   least half the best worker's weight, name one class. Where those name different classes, or
+   only a worker of little weight drew there (a spammer's shape), it is background again. The
+   weights themselves are estimated on the masks as drawn.
+5. **Decision** (:func:`decide`): each vote tuple goes to the class with the largest weighted vote;
+   ties go to a clearly heavier worker, else between classes to a class, with background to
+   background, and a tie of one class with background stays open for the spatial step
+   (:mod:`tally.spatial`).
+
+References:
+    S. Nitzan and J. Paroush, "Optimal decision rules in uncertain dichotomous choice situations",
+    International Economic Review 23(2), 1982.
+    N. Littlestone and M. K. Warmuth, "The weighted majority algorithm", Information and Computation
+    108(2), 1994.
+    A. P. Dawid and A. M. Skene, "Maximum likelihood estimation of observer error-rates using the EM
+    algorithm", Applied Statistics 28(1), 1979.
+    S. K. Warfield, K. H. Zou and W. M. Wells, "Simultaneous truth and performance level estimation
+    (STAPLE)", IEEE TMI 23(7), 2004.
+
+Examples:
+    Three careful workers (a, b, c; each misses a little of the shape of class 1) and a spammer (d),
+    as distinct vote tuples (one column per worker) with their pixel counts:
+
+    >>> import numpy as np
+    >>> votes = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 2], [0, 0, 0, 0]], np.uint8)
+    >>> obj = ObjectVotes.build(("a", "b", "c", "d"), votes, np.array([40, 5, 5, 30, 20]))
+    >>> model = LeaveOneOutWeights().fit([obj])
+    >>> {worker: round(accuracy, 3) for worker, accuracy in model.accuracy_.items()}
+    {'a': 0.792, 'b': 0.812, 'c': 0.792, 'd': 0.479}
+    >>> result = weigh(obj, 3, model)
+    >>> result.weights.round(2).tolist(), result.labels.tolist()
+    ([0.97, 1.0, 0.97, 0.0], [1, 1, 1, 0, 0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ..spatial import MAX_TIE_CLASSES
+from ..vote import ABSTAIN, IndexedMask, VoteTable, vote_scores
+
+__all__ = [
+    "COPY_MIN_FRACTION",
+    "COPY_MIN_PIXELS",
+    "FAR",
+    "TIE_TOLERANCE",
+    "LeaveOneOutWeights",
+    "ObjectVotes",
+    "Weighing",
+    "abstain_far_from_drawing",
+    "decide",
+    "expected_iou",
+    "leave_one_out",
+    "resolve_far",
+    "weigh",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+COPY_MIN_PIXELS = 16
+COPY_MIN_FRACTION = 0.005
+"""Identical masks labelling fewer pixels than this share of the image (or :data:`COPY_MIN_PIXELS`)
+are not taken for copies: independent workers agree exactly on (nearly) empty masks."""
+FAR = 254
+"""Vote value of a worker's background far from anything they drew (:func:`resolve_far`)."""
+TIE_TOLERANCE = 0.01
+"""Classes whose weighted votes differ by less than this share of all votes are tied: a voice of
+negligible weight (a spammer) cannot break a tie between careful workers."""
+
+
+@dataclass(frozen=True)
+class ObjectVotes:
+    """One object's distinct vote tuples, reduced to what the weighting needs.
+
+    Attributes:
+        workers: worker ID of each column.
+        votes: ``(U, K)`` class key or :data:`~tally.vote.ABSTAIN` per tuple and worker.
+        counts: ``(U,)`` pixel count of each tuple.
+        group: ``(K,)`` copy group of each column (its first column; identical substantial masks share one).
+    """
+
+    workers: tuple[str, ...]
+    votes: npt.NDArray[np.uint8]
+    counts: FloatArray
+    group: npt.NDArray[np.intp]
+
+    @classmethod
+    def build(
+        cls, workers: Sequence[str], votes: npt.NDArray[np.uint8], pixel_counts: npt.NDArray[np.generic]
+    ) -> ObjectVotes:
+        """From distinct tuples and their pixel counts (tuples of count 0 are dropped); finds copies."""
+        all_counts: FloatArray = np.asarray(pixel_counts, dtype=np.float64)
+        present = all_counts > 0
+        votes, counts = votes[present], all_counts[present]
+        n = votes.shape[1]
+        group = np.arange(n)
+        substantial = max(COPY_MIN_PIXELS, COPY_MIN_FRACTION * counts.sum())
+        for k in range(n):
+            drawn = (votes[:, k] != 0) & (votes[:, k] != ABSTAIN) & (votes[:, k] != FAR)
+            if group[k] != k or counts[drawn].sum() < substantial:
+                continue  # already in an earlier group, or too small to tell a copy from agreement
+            for j in range(k + 1, n):
+                if group[j] == j and np.array_equal(votes[:, j], votes[:, k]):
+                    group[j] = k
+        return cls(tuple(workers), votes, counts, group)
+
+    @classmethod
+    def from_table(cls, workers: Sequence[str], table: VoteTable) -> ObjectVotes:
+        return cls.build(workers, table.votes, table.counts)
+
+    @property
+    def share(self) -> FloatArray:
+        """The vote each column casts: ``1/g`` in a copy group of *g*."""
+        sizes = np.bincount(self.group, minlength=len(self.group))
+        return 1.0 / sizes[self.group]
+
+
+def leave_one_out(
+    obj: ObjectVotes, weights: FloatArray | None = None, soft: bool = True
+) -> tuple[FloatArray, FloatArray]:
+    """``(agree, judged)``: per column, its agreement with the others' vote and the pixels judged.
+
+    Judged are the pixels some worker labelled and the column voted on. With ``soft``, a column's
+    agreement at a pixel is the share of the others' (weighted) votes that back its class there —
+    its expected agreement with one of the others drawn by weight; without, it is 1 where it has
+    the others' strict plurality and 0 elsewhere, and pixels without a strict plurality are not
+    judged. Copy groups vote once, through their first column, with ``weights`` of those columns;
+    the column's own copy group and its worker's other answers are left out."""
+    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts  # far background is background
+    n = votes.shape[1]
+    agree, judged = np.zeros(n), np.zeros(n)
+    if n < 2:
+        return agree, judged
+    labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1)
+    votes, counts = votes[labelled], counts[labelled]
+    cast = votes[votes != ABSTAIN]
+    n_classes = int(cast.max()) + 1 if cast.size else 1
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    heads = np.flatnonzero(obj.group == np.arange(n))
+    rows = np.arange(len(votes))
+    for k in range(n):
+        others = [int(j) for j in heads if obj.group[j] != obj.group[k] and obj.workers[j] != obj.workers[k]]
+        if not others:
+            continue
+        scores = vote_scores(votes[:, others], n_classes, w[others])
+        total = scores.sum(axis=1)
+        voted = votes[:, k] != ABSTAIN
+        own = scores[rows, np.where(voted, votes[:, k], 0)]
+        if soft:
+            usable = voted & (total > 0)
+            judged[k] = counts[usable].sum()
+            agree[k] = (counts[usable] * own[usable] / total[usable]).sum()
+            continue
+        top = scores.max(axis=1)
+        second = np.sort(scores, axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
+        decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
+        judged[k] = counts[decided].sum()
+        agree[k] = counts[decided & (own >= top)].sum()
+    return agree, judged
+
+
+def _logit_weights(accuracy: FloatArray, ceiling: float, n_classes: int) -> FloatArray:
+    """``log((L - 1) q / (1 - q))`` for ``L`` classes in play, 0 at or below chance (``q <= 1/L``).
+    When every worker is at or below chance (a crowd dominated by bad answers makes everyone's
+    agreement with the others low), the log-odds are measured from the worst worker's instead."""
+    choices = max(2, n_classes)
+    q = np.clip(accuracy, 1e-3, ceiling)
+    weights: FloatArray = np.log((choices - 1) * q / (1.0 - q))
+    if len(weights) and weights.max() <= 0:
+        weights = weights - weights.min()
+    return np.maximum(weights, 0.0)
+
+
+@dataclass
+class LeaveOneOutWeights:
+    """Workers' pixel accuracy over a batch, against the others' vote, and the log-odds weights it gives.
+
+    Attributes:
+        prior_objects: weight of the crowd's mean accuracy in a worker's batch accuracy, in objects
+            (a worker seen on 2 objects with ``prior_objects=2`` is half their own record, half the mean).
+        object_share: weight of an object's own leave-one-out accuracy in a worker's accuracy on that
+            object (the rest is their batch accuracy); 0 ignores the object, 1 ignores the batch.
+        ceiling: accuracies are capped here before the log-odds (no single worker becomes certain).
+        passes: leave-one-out passes; every pass after the first weighs the others' votes.
+        multiclass: weights for as many choices as the object has classes in play (background
+            included), ``log((L - 1) q / (1 - q))``, so chance is ``1/L``; else ``L = 2``.
+        soft_passes: the first passes compare with the others' vote shares (every worker's voice
+            counts), the later ones with the others' weighted plurality (:func:`leave_one_out`); the
+            object's own accuracy is judged like the last pass.
+        tie_margin: a tie goes to the heaviest worker only when their weight exceeds every other
+            tied worker's by more than this (the best weighs 1); else the tie rule of :func:`decide`.
+        accuracy_: fitted, each worker's batch accuracy (shrunk).
+        objects_: fitted, the number of objects each worker was judged on.
+        mean_accuracy_: fitted, the crowd's mean per-object accuracy (the shrinkage target).
+    """
+
+    prior_objects: float = 2.0
+    object_share: float = 0.5
+    ceiling: float = 0.99
+    passes: int = 3
+    soft_passes: int = 1
+    multiclass: bool = True
+    tie_margin: float = 0.15
+    accuracy_: dict[str, float] = field(default_factory=dict)
+    objects_: dict[str, int] = field(default_factory=dict)
+    mean_accuracy_: float = 0.9
+
+    def fit(self, observations: Sequence[ObjectVotes]) -> LeaveOneOutWeights:
+        """Estimate every worker's accuracy from all objects of the batch; returns ``self``."""
+        for step in range(max(1, self.passes)):
+            sums: dict[str, float] = {}
+            seen: dict[str, int] = {}
+            for obj in observations:
+                weights = None if step == 0 else self.object_weights(obj)
+                agree, judged = leave_one_out(obj, weights, soft=step < self.soft_passes)
+                for k in np.flatnonzero(judged > 0):
+                    worker = obj.workers[k]
+                    sums[worker] = sums.get(worker, 0.0) + float(agree[k] / judged[k])
+                    seen[worker] = seen.get(worker, 0) + 1
+            total = sum(seen.values())
+            self.mean_accuracy_ = sum(sums.values()) / total if total else 0.9
+            m = self.prior_objects
+            self.accuracy_ = {w: (sums[w] + m * self.mean_accuracy_) / (seen[w] + m) for w in sums}
+            self.objects_ = seen
+        return self
+
+    def record(self, worker: str) -> float | None:
+        """The worker's batch accuracy, or None for a worker the batch could not judge."""
+        return self.accuracy_.get(worker)
+
+    def object_accuracy(self, obj: ObjectVotes) -> FloatArray:
+        """``(K,)`` each column's accuracy on this object: its batch accuracy blended with the
+        object's own leave-one-out accuracy (weighted by the batch's weights) when the object has
+        three independent voices or more; with fewer, the batch accuracy alone."""
+        batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
+        voices = {obj.workers[k] for k in np.flatnonzero(obj.group == np.arange(len(obj.group)))}
+        if len(voices) < 3 or self.object_share <= 0:
+            return batch  # two voices agree with each other symmetrically: the object cannot tell them apart
+        agree, judged = leave_one_out(obj, self._weights(batch, obj), soft=self.soft_passes >= self.passes)
+        own = np.divide(agree, judged, out=batch.copy(), where=judged > 0)
+        blended: FloatArray = self.object_share * own + (1.0 - self.object_share) * batch
+        return blended
+
+    def _weights(self, accuracy: FloatArray, obj: ObjectVotes) -> FloatArray:
+        cast = obj.votes[obj.votes != ABSTAIN]
+        raw = _logit_weights(accuracy, self.ceiling, len(np.unique(cast)) if self.multiclass else 2)
+        top = raw.max() if len(raw) else 0.0
+        scaled: FloatArray = raw / top if top > 0 else np.ones_like(raw)
+        return scaled
+
+    def object_weights(self, obj: ObjectVotes) -> FloatArray:
+        """``(K,)`` each column's vote weight on this object, before copy sharing (the best: 1)."""
+        return self._weights(self.object_accuracy(obj), obj)
+
+
+@dataclass(frozen=True)
+class Weighing:
+    """One object's weighted vote.
+
+    Attributes:
+        labels: ``(U,)`` the decided class per tuple.
+        support: ``(U, C)`` each class's share of the weighted vote per tuple.
+        reliability: ``(K,)`` each column's estimated accuracy on this object.
+        weights: ``(K,)`` each column's vote weight (copies share theirs).
+        open_ties: ``(U,)`` bitmask of the classes a tuple stays tied between (0: decided), for
+            :func:`tally.spatial.settle_ties`.
+    """
+
+    labels: npt.NDArray[np.uint8]
+    support: FloatArray
+    reliability: FloatArray
+    weights: FloatArray
+    open_ties: npt.NDArray[np.uint64]
+
+
+def weigh(
+    obj: ObjectVotes, n_classes: int, model: LeaveOneOutWeights | None = None, judged: ObjectVotes | None = None
+) -> Weighing:
+    """The weighted vote of one object (module docstring); without a model, the object alone decides.
+    ``judged``: the same answers (same columns) to estimate this object's weights on, when ``obj``
+    is a variant of them to vote on (e.g. with far background abstaining, :func:`abstain_far_from_drawing`)."""
+    judged = judged or obj
+    model = model or LeaveOneOutWeights().fit([judged])
+    accuracy = model.object_accuracy(judged)
+    standing = model._weights(accuracy, judged)
+    weights = obj.share * standing
+    votes = resolve_far(obj.votes, standing)
+    scores = vote_scores(votes, n_classes, weights)
+    labels, open_ties = decide(votes, scores, standing, model.tie_margin)
+    totals = scores.sum(axis=1, keepdims=True)
+    support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
+    return Weighing(labels, support, accuracy, weights, open_ties)
+
+
+def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) -> IndexedMask:
+    """The mask with its background far from anything the worker drew marked :data:`FAR`.
+
+    "Near" is coarse and cheap: the image is cut into ``block`` x ``block`` squares, and a
+    background pixel is near when a square within ``reach`` squares of its own (Chebyshev distance)
+    holds a pixel of any class the worker drew; so every pixel within ``block * reach`` pixels of the
+    worker's drawing is near, none beyond ``block * (reach + 1)``. A mask with nothing drawn is
+    returned unchanged (an empty answer says "nothing here" everywhere). The lookup table doubles
+    (far pixels index the second copy, whose background reads :data:`FAR`), so a table of more than
+    128 entries is returned unchanged.
+
+    Examples:
+        >>> import numpy as np
+        >>> indices = np.zeros((1, 12), np.uint8); indices[0, 0] = 1
+        >>> far = abstain_far_from_drawing(IndexedMask(indices, np.array([0, 3], np.uint8)), block=2, reach=1)
+        >>> far.classes().tolist()
+        [[3, 0, 0, 0, 254, 254, 254, 254, 254, 254, 254, 254]]
+    """
+    n = len(mask.lut)
+    drawn_lut = (mask.lut != 0) & (mask.lut != ABSTAIN) & (mask.lut != FAR)
+    if 2 * n > 256 or not drawn_lut.any():
+        return mask
+    height, width = mask.indices.shape
+    rows, cols = -(-height // block), -(-width // block)
+    undrawn = np.flatnonzero(~drawn_lut)
+    if len(undrawn) == 1:  # the usual case (one background index): a comparison, not a lookup
+        drawn = (mask.indices != undrawn[0]).view(np.uint8)
+    else:
+        drawn = np.take(drawn_lut.astype(np.uint8), mask.indices)
+    if (rows * block, cols * block) != (height, width):
+        padded = np.zeros((rows * block, cols * block), dtype=np.uint8)
+        padded[:height, :width] = drawn
+        drawn = padded
+    # per square, whether the worker drew in it: rows of squares first (contiguous), then columns
+    squares = drawn.reshape(rows, block, cols * block).max(axis=1).reshape(rows, cols, block).max(axis=2) > 0
+    if not squares.any():
+        return mask
+    near = squares.copy()
+    for dy in range(-reach, reach + 1):  # dilate the small grid of squares by ``reach``
+        for dx in range(-reach, reach + 1):
+            near[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)] |= squares[
+                max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)
+            ]
+    if near.all():
+        return mask
+    # a second copy of the lookup table, with background read as FAR, for the pixels of far squares
+    shift = (~near).astype(np.uint8) * np.uint8(n)
+    if (rows * block, cols * block) == (height, width):  # broadcast the grid over its squares
+        tiles = mask.indices.reshape(rows, block, cols, block) + shift[:, None, :, None]
+        indices = tiles.reshape(height, width)
+    else:
+        indices = mask.indices + np.repeat(np.repeat(shift, block, axis=0)[:height], block, axis=1)[:, :width]
+    lut = np.concatenate([mask.lut, np.where(mask.lut == 0, np.uint8(FAR), mask.lut)]).astype(np.uint8)
+    return IndexedMask(indices, lut)
+
+
+def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray, min_standing: float = 0.5) -> npt.NDArray[np.uint8]:
+    """Votes with every :data:`FAR` resolved: it abstains where the workers who cast a vote there
+    and stand at least ``min_standing`` (the best worker: 1) all name one class (they drew something
+    this worker did not draw near: a skipped object); where they name different classes, or no such
+    worker votes there (a spammer's shape far from everyone's drawing), it is background again."""
+    far = votes == FAR
+    if not far.any():
+        return votes
+    rows = np.flatnonzero(far.any(axis=1))
+    sub = votes[rows]
+    counted = (sub != ABSTAIN) & (sub != FAR) & (standing[None, :] >= min_standing)
+    painted = counted & (sub != 0)
+    low = np.where(painted, sub, 255).min(axis=1)
+    high = np.where(painted, sub, 0).max(axis=1)
+    one_class = painted.any(axis=1) & (low == high) & ~(counted & (sub == 0)).any(axis=1)
+    resolved = votes.copy()
+    resolved[rows] = np.where(sub == FAR, np.where(one_class[:, None], ABSTAIN, 0), sub).astype(np.uint8)
+    return resolved
+
+
+def decide(
+    votes: npt.NDArray[np.uint8], scores: FloatArray, standing: FloatArray, margin: float = 0.0
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]:
+    """Argmax per tuple, with a tie rule (classes within :data:`TIE_TOLERANCE` of the top are tied).
+
+    1. Among the workers who painted a tied class, the one whose ``standing`` (weight before copy
+       sharing) exceeds every other's by more than ``margin`` decides (a clearly better worker).
+    2. Otherwise a tie between classes only takes the lowest tied class key, as a plain argmax vote
+       does (a guess between classes is right as often as not, where background would be wrong for
+       sure; on the tuning seeds this beat taking the class with slightly more weight); a tie
+       between background and two or more classes is background (a wrong class costs more IoU than
+       background does).
+    3. A tie between background and one class stays open for the spatial step: returned as a bitmask
+       of the class and background, for :func:`tally.spatial.settle_ties` (background until then).
+
+    Nothing depends on the order of the workers.
+    """
+    best = scores.max(axis=1, keepdims=True)
+    tied = (scores >= best - TIE_TOLERANCE * scores.sum(axis=1, keepdims=True)) & (scores > 0)
+    labels: npt.NDArray[np.uint8] = np.argmax(scores, axis=1).astype(np.uint8)  # no vote cast: background
+    open_ties = np.zeros(len(labels), dtype=np.uint64)
+    rows = np.flatnonzero(tied.sum(axis=1) > 1)
+    if not len(rows):
+        return labels, open_ties
+    n_classes = scores.shape[1]
+    cast = votes[rows].astype(np.intp)  # (T, K)
+    valid = (cast != ABSTAIN) & (standing[None, :] > 0)  # a worker of no weight backs nothing
+    safe = np.where(valid, cast, 0)
+    backs = valid & np.take_along_axis(tied[rows], safe, axis=1)  # worker k backs a tied class
+    level = np.where(backs, standing[None, :], -np.inf)
+    top = level.max(axis=1, keepdims=True)
+    leaders = level >= top - 1e-12
+    runner_up = np.where(leaders, -np.inf, level).max(axis=1)
+    runner_up = np.where(np.isfinite(runner_up), runner_up, -1.0)  # a single worker backs the tied classes
+    lowest = np.where(leaders, safe, n_classes).min(axis=1)
+    single = (lowest == np.where(leaders, safe, -1).max(axis=1)) & (top[:, 0] - runner_up > margin)
+    with_background = tied[rows, 0]
+    n_tied = tied[rows].sum(axis=1)
+    first_class = np.argmax(tied[rows, 1:], axis=1) + 1  # the lowest tied class key, as a plain argmax vote
+    fallback = np.where(with_background, 0, first_class).astype(np.uint8)
+    labels[rows] = np.where(single, lowest, fallback).astype(np.uint8)
+    open_rows = ~single & with_background & (n_tied == 2)
+    if n_classes <= MAX_TIE_CLASSES:
+        bits = np.left_shift(np.uint64(1), np.arange(n_classes, dtype=np.uint64))
+        tied_bits = np.bitwise_or.reduce(np.where(tied[rows], bits[None, :], np.uint64(0)), axis=1)
+        open_ties[rows[open_rows]] = tied_bits[open_rows]
+    return labels, open_ties
+
+
+def expected_iou(
+    votes: npt.NDArray[np.uint8],
+    support: FloatArray,
+    labels: npt.NDArray[np.uint8],
+    counts: FloatArray,
+    n_classes: int,
+) -> tuple[list[float], float]:
+    """Per-class expected IoU of the decision when each tuple's truth follows ``support``,
+    ``E[TP] / (|decided| + E[FN])``, and the mean over the classes decided somewhere or painted by
+    some worker. A class that is neither gets 1.0 and stays out of the mean."""
+    painted = set(np.unique(votes[votes != ABSTAIN]).tolist()) | set(np.unique(labels).tolist())
+    per_class: list[float] = []
+    present: list[float] = []
+    for c in range(n_classes):
+        if c not in painted:
+            per_class.append(1.0)
+            continue
+        chosen = labels == c
+        mass = counts * support[:, c]
+        denominator = float(counts[chosen].sum() + mass[~chosen].sum())
+        iou = float(mass[chosen].sum()) / denominator if denominator > 0 else 1.0
+        per_class.append(iou)
+        present.append(iou)
+    return per_class, float(np.mean(present)) if present else 1.0
