@@ -96,8 +96,10 @@ def _jaccard(a0: int, a1: int, b0: int, b1: int) -> float:
     return inter / (max(a1, b1) - min(a0, b0))
 
 
-def _weighted_choice(values: Sequence[int], weights: Sequence[float]) -> int:
+def _weighted_choice(values: list[int], weights: Sequence[float]) -> int:
     """Weighted mode; ties for the mode go to the weighted median of all values."""
+    if values.count(values[0]) == len(values):  # the common case: everyone agrees
+        return values[0]
     totals: dict[int, float] = {}
     for v, w in zip(values, weights, strict=True):
         totals[v] = totals.get(v, 0.0) + w
@@ -228,11 +230,14 @@ class SpanVote:
             support = sum(ws)
             if support < 0.5 * total - _EPS:
                 continue
-            label_weight: dict[int, float] = {}
-            for m, w in zip(members, ws, strict=True):
-                label_weight[m[2]] = label_weight.get(m[2], 0.0) + w
-            top = max(label_weight.values())
-            label = min(lab for lab, t in label_weight.items() if t >= top - _EPS)
+            label = members[0][2]
+            label_weight = {label: support}
+            if any(m[2] != label for m in members):
+                label_weight = {}
+                for m, w in zip(members, ws, strict=True):
+                    label_weight[m[2]] = label_weight.get(m[2], 0.0) + w
+                top = max(label_weight.values())
+                label = min(lab for lab, t in label_weight.items() if t >= top - _EPS)
             start = _weighted_choice([m[0] for m in members], ws)
             end = _weighted_choice([m[1] for m in members], ws)
             agreeing = tuple(sorted(m[3] for m in members if m[2] == label))
