@@ -28,7 +28,8 @@ span covers ``text[start:end]``), as ``<crowd-entity-annotation>`` writes ``star
    end is dropped. ``allow_overlap=True`` keeps every entity.
 
 **Worker weights** (:meth:`SpanVote.fit`): on every object with two or more answers, each worker's
-spans are compared with the vote of the *other* workers (leave-one-out): matched one-to-one by the same
+spans are compared with the vote of the *other* workers (leave-one-out: the object's clusters, built once
+from all answers, without this worker's spans): matched one-to-one by the same
 label and the largest Jaccard, each match credited with its Jaccard; two empty answers agree fully
 (credit 1). A worker's agreement is the batch's soft F1, ``2 * credit / (own spans + consensus
 spans)`` summed over their objects; the weight shrinks it toward the crowd's mean agreement with
@@ -76,6 +77,12 @@ class Entity:
     """The workers whose span in the cluster has the winning label (sorted)."""
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    workers: tuple[int, ...]
+    clusters: list[list[tuple[int, int, int, int]]]  # spans (start, end, label, worker) per cluster
+
+
 @dataclass
 class _Cluster:
     members: list[int]  # indices into the object's span list
@@ -89,8 +96,10 @@ def _jaccard(a0: int, a1: int, b0: int, b1: int) -> float:
     return inter / (max(a1, b1) - min(a0, b0))
 
 
-def _weighted_choice(values: Sequence[int], weights: Sequence[float]) -> int:
+def _weighted_choice(values: list[int], weights: Sequence[float]) -> int:
     """Weighted mode; ties for the mode go to the weighted median of all values."""
+    if values.count(values[0]) == len(values):  # the common case: everyone agrees
+        return values[0]
     totals: dict[int, float] = {}
     for v, w in zip(values, weights, strict=True):
         totals[v] = totals.get(v, 0.0) + w
@@ -194,33 +203,45 @@ class SpanVote:
             answers: one ``(worker, spans)`` per worker who answered the object.
             weights: weight per worker; missing workers (or ``None``) weigh 1.
         """
-        weight = {w: (1.0 if weights is None else float(weights.get(w, 1.0))) for w, _ in answers}
+        return self._decide(self._prepare(answers), weights)
+
+    def _prepare(self, answers: Sequence[WorkerSpans]) -> _Prepared:
+        """The object's workers, its spans ``(start, end, label, worker)`` and their clusters (weight-free)."""
+        workers = tuple(dict.fromkeys(w for w, _ in answers))
+        spans = sorted({(s, e, label, w) for w, ss in answers for label, s, e in ss if e > s})
+        members = [[spans[i] for i in cl.members] for cl in self._cluster(spans)]
+        return _Prepared(workers, members)
+
+    def _decide(
+        self, prepared: _Prepared, weights: Mapping[int, float] | None, exclude: int | None = None
+    ) -> list[Entity]:
+        """Entities from prepared clusters; ``exclude``: leave that worker out (leave-one-out)."""
+        weight = {w: (1.0 if weights is None else float(weights.get(w, 1.0))) for w in prepared.workers if w != exclude}
         total = sum(weight.values())
         if total <= 0:
             weight = dict.fromkeys(weight, 1.0)
             total = float(len(weight))
-        spans: list[tuple[int, int, int, int]] = sorted(
-            {(s, e, label, w) for w, ss in answers for label, s, e in ss if e > s},
-        )
-        if not spans:
-            return []
-        clusters = self._cluster(spans)
         entities: list[tuple[float, Entity]] = []
-        for cl in clusters:
-            support = sum(weight[w] for w in cl.workers)
+        for cluster in prepared.clusters:
+            members = cluster if exclude is None else [m for m in cluster if m[3] != exclude]
+            if not members:
+                continue
+            ws = [weight[m[3]] for m in members]
+            support = sum(ws)
             if support < 0.5 * total - _EPS:
                 continue
-            members = [spans[i] for i in cl.members]
-            label_weight: dict[int, float] = {}
-            for _, _, label, w in members:
-                label_weight[label] = label_weight.get(label, 0.0) + weight[w]
-            top = max(label_weight.values())
-            label = min(lab for lab, t in label_weight.items() if t >= top - _EPS)
-            ws = [weight[w] for _, _, _, w in members]
+            label = members[0][2]
+            label_weight = {label: support}
+            if any(m[2] != label for m in members):
+                label_weight = {}
+                for m, w in zip(members, ws, strict=True):
+                    label_weight[m[2]] = label_weight.get(m[2], 0.0) + w
+                top = max(label_weight.values())
+                label = min(lab for lab, t in label_weight.items() if t >= top - _EPS)
             start = _weighted_choice([m[0] for m in members], ws)
             end = _weighted_choice([m[1] for m in members], ws)
-            agreeing = tuple(sorted(w for _, _, lab, w in members if lab == label))
-            conf = min(1.0, sum(weight[w] for w in agreeing) / total)
+            agreeing = tuple(sorted(m[3] for m in members if m[2] == label))
+            conf = min(1.0, label_weight[label] / total)
             entities.append((support, Entity(label, start, end, conf, agreeing)))
         if not self.allow_overlap:
             entities = self._drop_overlaps(entities)
@@ -279,23 +300,29 @@ class SpanVote:
         Returns:
             self
         """
+        self._fit_prepared(objects, [self._prepare(obj) for obj in objects])
+        return self
+
+    def _fit_prepared(self, objects: Sequence[Sequence[WorkerSpans]], prepared: Sequence[_Prepared]) -> None:
         n_workers = 1 + max((w for obj in objects for w, _ in obj), default=-1)
         weights = np.ones(n_workers)
         agreement = np.full(n_workers, np.nan)
         evidence = np.zeros(n_workers, dtype=np.int_)
+        # each worker's own spans per object, as (label, start, end)
+        own = [
+            {w: sorted({s for s in ss if s[2] > s[1]}) for w, ss in obj} if len(prep.workers) >= 2 else {}
+            for obj, prep in zip(objects, prepared, strict=True)
+        ]
         for _ in range(max(1, self.n_iter)):
             credit = np.zeros(n_workers)
             size = np.zeros(n_workers)
             evidence = np.zeros(n_workers, dtype=np.int_)
             current = {w: float(weights[w]) for w in range(n_workers)}
-            for obj in objects:
-                if len({w for w, _ in obj}) < 2:
-                    continue
-                for k, (w, ss) in enumerate(obj):
-                    others = [a for m, a in enumerate(obj) if m != k and a[0] != w]
-                    consensus = [(e.label, e.start, e.end) for e in self.vote(others, current)]
-                    own = sorted({s for s in ss if s[2] > s[1]})
-                    c, n_own, n_ref = span_f1(own, consensus)
+            for prep, spans_of in zip(prepared, own, strict=True):
+                for w in prep.workers if spans_of else ():
+                    # the others' vote: the object's clusters without this worker's spans
+                    consensus = [(e.label, e.start, e.end) for e in self._decide(prep, current, exclude=w)]
+                    c, n_own, n_ref = span_f1(spans_of[w], consensus)
                     credit[w] += c
                     size[w] += n_own + n_ref
                     evidence[w] += 1
@@ -311,15 +338,21 @@ class SpanVote:
         self.worker_weights_ = weights
         self.worker_agreement_ = agreement
         self.worker_evidence_ = evidence
-        return self
 
     def predict(self, objects: Sequence[Sequence[WorkerSpans]]) -> list[list[Entity]]:
         """Vote every object with the fitted weights (workers not seen in :meth:`fit` get the mean)."""
+        return self._predict_prepared(objects, [self._prepare(obj) for obj in objects])
+
+    def _predict_prepared(
+        self, objects: Sequence[Sequence[WorkerSpans]], prepared: Sequence[_Prepared]
+    ) -> list[list[Entity]]:
         fitted = self.worker_weights_
         default = float(fitted.mean()) if fitted.size else 1.0
         weights = {w: (float(fitted[w]) if w < fitted.size else default) for obj in objects for w, _ in obj}
-        return [self.vote(obj, weights) for obj in objects]
+        return [self._decide(prep, weights) for prep in prepared]
 
     def fit_predict(self, objects: Sequence[Sequence[WorkerSpans]]) -> list[list[Entity]]:
-        """:meth:`fit`, then :meth:`predict` on the same objects."""
-        return self.fit(objects).predict(objects)
+        """:meth:`fit`, then :meth:`predict` on the same objects (each object is clustered once)."""
+        prepared = [self._prepare(obj) for obj in objects]
+        self._fit_prepared(objects, prepared)
+        return self._predict_prepared(objects, prepared)
