@@ -640,7 +640,7 @@ def _card(obj: ReviewObject, colours: dict[str, str], agreements: dict[str, floa
     )
     panels: list[str] = []
     if visual:
-        consensus = "" if obj.failure else "consensus: " + _esc(", ".join(labels) or "nothing")
+        consensus = "" if obj.failure else _esc(", ".join(labels) or "nothing")
         panels.append(canvas.panel("consensus", _consensus_layers(obj, canvas, colours), consensus))
         if "confidence" in obj.artefacts:
             heat = _img_layer(_heatmap(_indices(obj.artefacts["confidence"])), 1.0)
