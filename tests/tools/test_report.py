@@ -1,0 +1,113 @@
+"""`tally report` without a browser: what it reads (reconsolidate and consolidate folders, manifests
+with their source), each worker's agreement with the consensus on hand-made answers whose consensus is
+known, and its errors. The page itself is tested in Chromium (test_report_browser.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tally.tools._common import CliStorage
+from tally.tools.cli import main
+from tally.tools.report import agreement, load_review, render_report
+from tests.helpers import annotation, data_object, seg_content
+from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
+
+MIRROR = str(Path(__file__).parent / "no-such-bucket-here")  # an S3 mirror holding nothing: no request to S3
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("jobs")
+    kinds = ["segmentation", "boxes", "keypoints", "instances", "classification", "multilabel", "entities"]
+    return {kind: reconsolidated(root, kind) for kind in kinds}
+
+
+def _agreements(folder: Path) -> list[dict[str, float | None]]:
+    _, objects, problems = load_review(folder, None, None, CliStorage(MIRROR))
+    assert problems == []
+    return [{a.worker_id: agreement(obj, a) for a in obj.answers} for obj in objects]
+
+
+def test_agreement_with_the_consensus(jobs: dict[str, Path]) -> None:
+    # consensus [[cat, dog], [cat, .]]: w1 drew exactly that, w2 missed a cat pixel, w3 the dog pixel
+    assert _agreements(jobs["segmentation"]) == [{"w1": 1.0, "w2": 0.75, "w3": 0.75}]
+    # both boxes kept; w3 drew only the cat: F1 = 2·1/(1+2)
+    [boxes] = _agreements(jobs["boxes"])
+    assert boxes == {"w1": 1.0, "w2": 1.0, "w3": pytest.approx(2 / 3)}
+    # object 0: cat by w1 and w2, dog by w3; object 1: dog by all
+    assert _agreements(jobs["classification"]) == [{"w1": 1.0, "w2": 1.0, "w3": 0.0}, {"w1": 1.0, "w2": 1.0, "w3": 1.0}]
+    # consensus {cat, dog}; w2 said only cat
+    assert _agreements(jobs["multilabel"]) == [{"w1": 1.0, "w2": 0.5, "w3": 1.0}]
+    # both spans kept; w3 marked only the person
+    [entities] = _agreements(jobs["entities"])
+    assert entities == {"w1": 1.0, "w2": 1.0, "w3": pytest.approx(2 / 3)}
+    assert _agreements(jobs["keypoints"]) == [{"w1": 1.0, "w2": 1.0, "w3": 1.0}]
+    assert _agreements(jobs["instances"]) == [{"w1": 1.0, "w2": 1.0, "w3": 1.0}]
+
+
+def test_reconsolidate_folder_finds_its_source(jobs: dict[str, Path], tmp_path: Path) -> None:
+    attr, objects, _ = load_review(jobs["classification"], None, None, CliStorage(MIRROR))
+    assert attr == "pets"
+    assert [(o.key, o.source, o.label["class-name"]) for o in objects] == [
+        ("line 1", "s3://images/c0.png", "cat"),
+        ("line 2", "s3://images/c1.png", "dog"),
+    ]
+    assert [(a.worker_id, a.value) for a in objects[0].answers] == [
+        ("w1", {"label": "cat"}),
+        ("w2", {"label": "cat"}),
+        ("w3", {"label": "dog"}),
+    ]
+    assert objects[0].image is None and objects[0].image_note == "source image not read: StorageError"
+    # the same output manifest on its own: no answers unless --source names them
+    manifest = jobs["classification"] / "output.manifest"
+    _, alone, _ = load_review(manifest, None, None, CliStorage(MIRROR))
+    assert [o.answers for o in alone] == [[], []]
+    _, with_source, _ = load_review(
+        manifest, str(jobs["classification"].parent / "classification.manifest"), None, CliStorage(MIRROR)
+    )
+    assert [len(o.answers) for o in with_source] == [3, 3]
+
+
+def test_consolidate_folder_with_its_payload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    payload = tmp_path / "payload.json"
+    answers = [
+        annotation("w1", seg_content(["cd", "c."], LEGEND, COLOURS)),
+        annotation("w2", seg_content(["cd", "c."], LEGEND, COLOURS)),
+    ]
+    payload.write_text(json.dumps([data_object("7", *answers), data_object("8")]))
+    out = tmp_path / "out"
+    argv = ["consolidate", str(payload), "--labels", "cat,dog", "--label-attribute", "pets", "--out", str(out)]
+    assert main(argv) == 1  # object 8 has no answer
+    page = tmp_path / "page.html"
+    capsys.readouterr()
+    mirror = tmp_path / "s3"
+    mirror.mkdir()
+    assert main(["report", str(out), "--source", str(payload), "--s3-root", str(mirror), "--out", str(page)]) == 1
+    captured = capsys.readouterr()
+    assert "warning: object 8: not consolidated: no annotations: no worker answered" in captured.err
+    assert "objects: 2 (1 failed), answers: 2" in captured.out
+    attr, objects, problems = load_review(out, str(payload), None, CliStorage(MIRROR))
+    assert (attr, problems) == ("pets", [])
+    assert [(o.key, o.source, len(o.answers), o.failure) for o in objects] == [
+        ("object 7", "s3://bucket/images/7.jpg", 2, None),
+        ("object 8", "s3://bucket/images/8.jpg", 0, "no annotations: no worker answered"),
+    ]
+    assert [agreement(objects[0], a) for a in objects[0].answers] == [1.0, 1.0]
+    assert sorted(objects[0].artefacts) == ["confidence", "mask"]
+    text = render_report(objects, attr)
+    assert text.index("object 8") < text.index("object 7")  # failed first
+
+
+def test_errors(jobs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mirror = tmp_path / "s3"
+    mirror.mkdir()
+    assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "p.html")]) == 3
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "p.html")]) == 3  # neither output
+    assert "holds neither output.manifest" in capsys.readouterr().err
+    assert main(["report", str(jobs["boxes"]), "--out", str(tmp_path)]) == 2  # --out is a directory
+    assert not (tmp_path / "p.html").exists()
+    assert main(["report", str(jobs["boxes"]), "--s3-root", str(mirror), "--out", str(tmp_path / "p.html")]) == 0
+    assert (tmp_path / "p.html").read_text().startswith("<!DOCTYPE html>")
