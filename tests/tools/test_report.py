@@ -111,3 +111,12 @@ def test_errors(jobs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "p.html").exists()
     assert main(["report", str(jobs["boxes"]), "--s3-root", str(mirror), "--out", str(tmp_path / "p.html")]) == 0
     assert (tmp_path / "p.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_limit_keeps_the_least_confident(jobs: dict[str, Path]) -> None:
+    attr, objects, _ = load_review(jobs["classification"], None, None, CliStorage(MIRROR))
+    assert [o.confidence for o in objects] == [0.7642, 0.9441]
+    page = render_report(objects, attr, limit=1)
+    assert page.count('<section class="object"') == 1
+    assert "<h2>line 1</h2>" in page and "<h2>line 2</h2>" not in page
+    assert '<b id="visible-count">1</b> of 2 objects shown' in page

@@ -446,13 +446,13 @@ def _svg(width: int, height: int, shapes: Iterable[str]) -> str:
 
 
 def _boxes_svg(boxes: Iterable[tuple[str, Sequence[float]]], width: int, height: int, colours: dict[str, str]) -> str:
-    stroke = max(1.0, max(width, height) / 160)
     return _svg(
         width,
         height,
         (
             f'<rect x="{b[0]}" y="{b[1]}" width="{b[2]}" height="{b[3]}" fill="{_colour(n, colours)}" '
-            f'fill-opacity="0.18" stroke="{_colour(n, colours)}" stroke-width="{stroke}"><title>{_esc(n)}</title></rect>'
+            f'fill-opacity="0.18" stroke="{_colour(n, colours)}" stroke-width="2" vector-effect="non-scaling-stroke">'
+            f"<title>{_esc(n)}</title></rect>"
             for n, b in boxes
         ),
     )
@@ -750,8 +750,11 @@ _SCRIPT = """
 """
 
 
-def render_report(objects: Sequence[ReviewObject], attr: str, title: str = "tally review") -> str:
-    """The review page for ``objects`` (their bytes already read), as one self-contained HTML string."""
+def render_report(
+    objects: Sequence[ReviewObject], attr: str, title: str = "tally review", *, limit: int | None = None
+) -> str:
+    """The review page for ``objects`` (their bytes already read), as one self-contained HTML string;
+    with ``limit``, only the ``limit`` least confident objects get a card."""
     colours: dict[str, str] = {}
     for obj in objects:  # the job's own colours first, so overlays and chips agree
         for entry in obj.label.get("internal-color-map", {}).values():
@@ -759,7 +762,7 @@ def render_report(objects: Sequence[ReviewObject], attr: str, title: str = "tall
                 colours.setdefault(str(entry["class-name"]), str(entry.get("hex-color", "#888888")))
     ordered = sorted(objects, key=_sort_key)
     stats: dict[str, dict[str, Any]] = {}
-    cards = []
+    cards: list[str] = []
     for obj in ordered:
         agreements = {a.worker_id: agreement(obj, a) for a in obj.answers}
         quality = _quality(obj.label)
@@ -772,7 +775,8 @@ def render_report(objects: Sequence[ReviewObject], attr: str, title: str = "tall
                 s["agree"].append(agreements[answer.worker_id])
             if answer.worker_id in quality:
                 s["quality"].append(quality[answer.worker_id])
-        cards.append(_card(obj, colours, agreements))
+        if limit is None or len(cards) < limit:
+            cards.append(_card(obj, colours, agreements))
     rows = []
     for worker in sorted(stats):
         s = stats[worker]
@@ -804,7 +808,7 @@ least confident first</p></header>
 <div class="filters">
 <label>label <select id="filter-label"><option value="">all labels</option>{label_options}</select></label>
 <label>worker <select id="filter-worker"><option value="">all workers</option>{worker_options}</select></label>
-<span><b id="visible-count">{len(objects)}</b> of {len(objects)} objects shown</span>
+<span><b id="visible-count">{len(cards)}</b> of {len(objects)} objects shown</span>
 </div>
 {"".join(cards)}
 </main>
@@ -840,6 +844,11 @@ least confident first</p></header>
 )
 @click.option("--title", default="tally review", show_default=True, help="The page's title.")
 @click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Show only the N least confident objects (failed ones first); the worker table still counts all.",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
 def report(
@@ -849,6 +858,7 @@ def report(
     attr: str | None,
     s3_root: str | None,
     title: str,
+    limit: int | None,
     progress: bool | None,
 ) -> int:
     """Write one self-contained HTML page to review a consolidated batch.
@@ -878,7 +888,7 @@ def report(
             click.echo(f"warning: {obj.key}: not consolidated: {obj.failure}", err=True)
     with progress_bar(progress, stderr_console()) as bar:
         task = bar.add_task("rendering", total=1)
-        page = render_report(objects, attr, title)
+        page = render_report(objects, attr, title, limit=limit)
         bar.advance(task)
     write_atomically(out, lambda fh: fh.write(page))
     shown = sum(len(o.answers) for o in objects)
