@@ -12,7 +12,7 @@ import pytest
 from tally.tools._common import CliStorage
 from tally.tools.cli import main
 from tally.tools.report import agreement, load_review, render_report
-from tests.helpers import annotation, data_object, seg_content
+from tests.helpers import annotation, data_object, read_mask, seg_content
 from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
 
 MIRROR = str(Path(__file__).parent / "no-such-bucket-here")  # an S3 mirror holding nothing: no request to S3
@@ -120,3 +120,31 @@ def test_limit_keeps_the_least_confident(jobs: dict[str, Path]) -> None:
     assert page.count('<section class="object"') == 1
     assert "<h2>line 1</h2>" in page and "<h2>line 2</h2>" not in page
     assert '<b id="visible-count">1</b> of 2 objects shown' in page
+
+
+def test_answers_from_a_job_output_prefix(tmp_path: Path) -> None:
+    """A job run without a Lambda: line 1's answers in the consolidation-request payload, line 2's in
+    its worker-response file; the report finds both through the source reconsolidate recorded."""
+    prefix = tmp_path / "job"
+    contents = [seg_content(["cd", "c."], LEGEND, COLOURS), seg_content(["cd", ".."], LEGEND, COLOURS)]
+    payload = [data_object("0", *(annotation(w, c) for w, c in zip(["w1", "w2"], contents, strict=True)))]
+    payload[0]["dataObject"] = {"s3Uri": "s3://images/a.jpg"}
+    requests = prefix / "annotations" / "consolidated-annotation" / "consolidation-request" / "iteration-1"
+    requests.mkdir(parents=True)
+    (requests / "batch.json").write_text(json.dumps(payload))
+    response = prefix / "annotations" / "worker-response" / "iteration-1" / "1" / "r.json"
+    response.parent.mkdir(parents=True)
+    answers = [{"workerId": w, "answerContent": json.loads(c)} for w, c in zip(["w3", "w4"], contents, strict=True)]
+    response.write_text(json.dumps({"answers": answers}))
+    manifest = prefix / "manifests" / "output" / "output.manifest"
+    manifest.parent.mkdir(parents=True)
+    lines = [{"source-ref": f"s3://images/{n}.jpg", "pets": {}, "pets-metadata": {}} for n in "ab"]
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(prefix), "--label-attribute", "pets", "--labels", "cat,dog", "--out", str(out)]
+    assert main([*argv, "--jobs", "1", "--no-progress"]) == 0
+    _, objects, _ = load_review(out, None, None, CliStorage(MIRROR))
+    assert [[a.worker_id for a in o.answers] for o in objects] == [["w1", "w2"], ["w3", "w4"]]
+    # two workers split on one pixel; the consensus took background there ([[cat, dog], [., .]])
+    assert [read_mask(o.artefacts["mask"]).tolist() for o in objects] == [[[1, 2], [0, 0]]] * 2
+    assert [[agreement(o, a) for a in o.answers] for o in objects] == [[0.75, 1.0], [0.75, 1.0]]

@@ -369,6 +369,9 @@ def load_review(
                 key = load_json(state_file.read_bytes(), str(state_file)).get("key", {})
                 source = source or key.get("source")
                 attr = attr or key.get("label-attribute")
+                copy = target / ".source.manifest"  # where reconsolidate downloaded an s3:// source
+                if source and source.startswith("s3://") and storage.local_path(source) is None and copy.is_file():
+                    source = str(copy)
             attr, objects = _from_manifest(target / "output.manifest", attr, source, storage)
         elif (target / "results.jsonl").is_file():
             attr, objects = _from_results(target / "results.jsonl", source, storage)
