@@ -331,3 +331,33 @@ def test_errors(jobs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "x.manifest").exists()  # nothing half-written
     assert list(tmp_path.glob(".x.manifest*")) == []
     assert main(["export", str(manifest), "--label-attribute", "pets", "--format", "yolo", "--out", "y"]) == 2
+
+
+def test_interrupted_export_leaves_the_old_file(
+    jobs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C half-way: exit 130, one line on stderr, the earlier output untouched, no scratch file."""
+    out = tmp_path / "c.manifest"
+    out.write_text("earlier export\n")
+    calls: list[int] = []
+
+    def interrupted(line: dict[str, Any], attr: str) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return line
+
+    monkeypatch.setattr("tally.tools.export.builtin_line", interrupted)
+    capsys.readouterr()
+    assert _export(jobs["classification"] / "output.manifest", "builtin", out) == 130
+    assert capsys.readouterr().err == "tally: interrupted; nothing half-written was left behind\n"
+    assert out.read_text() == "earlier export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.manifest"]
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert f"Usage: tally {command} [OPTIONS]" in text
+    assert "Exit codes: 0" in text and "Examples:" in text

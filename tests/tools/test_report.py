@@ -11,7 +11,7 @@ import pytest
 
 from tally.tools._common import CliStorage
 from tally.tools.cli import main
-from tally.tools.report import agreement, load_review, render_report
+from tally.tools.report import Answer, ReviewObject, agreement, load_review, render_report
 from tests.helpers import annotation, data_object, read_mask, seg_content
 from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
 
@@ -148,3 +148,20 @@ def test_answers_from_a_job_output_prefix(tmp_path: Path) -> None:
     # two workers split on one pixel; the consensus took background there ([[cat, dog], [., .]])
     assert [read_mask(o.artefacts["mask"]).tolist() for o in objects] == [[[1, 2], [0, 0]]] * 2
     assert [[agreement(o, a) for a in o.answers] for o in objects] == [[0.75, 1.0], [0.75, 1.0]]
+
+
+def test_names_are_escaped() -> None:
+    """Label names and worker IDs come from job configuration and workers: never markup in the page."""
+    name, worker = '<b>sign</b> "x" & y', "w<script>1"
+    obj = ReviewObject(
+        key="line 1",
+        source=None,
+        label={"type": "groundtruth/image-classification", "class-id": 0, "class-name": name, "confidence": 0.5},
+        answers=[Answer(worker, {"label": name})],
+    )
+    page = render_report([obj], "pets")
+    assert "<b>sign</b>" not in page and "<script>1" not in page
+    assert (
+        page.count("&lt;b&gt;sign&lt;/b&gt; &quot;x&quot; &amp; y") == 5
+    )  # chip, consensus, answer, option value and text
+    assert agreement(obj, obj.answers[0]) == 1.0
