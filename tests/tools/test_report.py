@@ -11,8 +11,9 @@ import pytest
 
 from tally.tools._common import CliStorage
 from tally.tools.cli import main
-from tally.tools.report import Answer, ReviewObject, agreement, load_review, render_report
+from tally.tools.report import Answer, ReviewObject, agreement, load_review, parse_answer, render_report
 from tests.helpers import annotation, data_object, read_mask, seg_content
+from tests.sim.manifests import recipe_line, write_manifest
 from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
 
 MIRROR = str(Path(__file__).parent / "no-such-bucket-here")  # an S3 mirror holding nothing: no request to S3
@@ -165,3 +166,24 @@ def test_names_are_escaped() -> None:
         page.count("&lt;b&gt;sign&lt;/b&gt; &quot;x&quot; &amp; y") == 5
     )  # chip, consensus, answer, option value and text
     assert agreement(obj, obj.answers[0]) == 1.0
+
+
+def test_answer_beside_other_form_fields_and_polygons(tmp_path: Path) -> None:
+    square = {"label": "cat", "vertices": [{"x": 0, "y": 0}, {"x": 4, "y": 0}, {"x": 4, "y": 4}, {"x": 0, "y": 4}]}
+    element = {"polygons": [square], "inputImageProperties": {"width": 8, "height": 6}}
+    content = {"comment": "fine", "annotatedResult": element}
+    answer = parse_answer(annotation("w1", json.dumps(content)))
+    assert (answer.worker_id, answer.value) == ("w1", element)
+    assert parse_answer(annotation("w2", "not json")).error == "content is not JSON"
+    # polygons are consolidated as instances: w1 and w2 drew the square, w3 nothing
+    empty = {"polygons": [], "inputImageProperties": {"width": 8, "height": 6}}
+    answers = [("w1", json.dumps(content)), ("w2", json.dumps({"p": element})), ("w3", json.dumps({"p": empty}))]
+    source = write_manifest(tmp_path / "p.manifest", iter([recipe_line("s3://images/p.png", "pets", answers)]))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "cat,dog", "--out", str(out)]
+    assert main([*argv, "--jobs", "1", "--no-progress"]) == 0
+    _, [obj], _ = load_review(out, None, None, CliStorage(MIRROR))
+    assert obj.task_type == "groundtruth/instance-segmentation"
+    assert [agreement(obj, a) for a in obj.answers] == [1.0, 1.0, 0.0]
+    page = render_report([obj], "pets")
+    assert page.count("<polygon ") == 2

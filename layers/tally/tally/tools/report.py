@@ -83,6 +83,11 @@ class ReviewObject:
 # --- answers ------------------------------------------------------------------------------------------
 
 
+_ANSWER_KEYS = frozenset(
+    {"labeledImage", "boundingBoxes", "keypoints", "instances", "polygons", "label", "labels", "entities"}
+)
+
+
 def parse_answer(annotation: dict[str, Any]) -> Answer:
     """A payload annotation (``{workerId, annotationData: {content}}``) as the element's value."""
     worker = str(annotation.get("workerId", "?"))
@@ -94,10 +99,11 @@ def parse_answer(annotation: dict[str, Any]) -> Answer:
         document = json.loads(content)
     except json.JSONDecodeError:
         return Answer(worker, None, "content is not JSON")
-    if isinstance(document, dict) and len(document) == 1:
-        document = next(iter(document.values()))
-    if isinstance(document, list) and len(document) == 1:
-        document = document[0]
+    if isinstance(document, dict) and not _ANSWER_KEYS & set(document):
+        # {elementName: value}, possibly beside other form fields: the value that looks like an answer
+        values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in document.values()]
+        found = [v for v in values if isinstance(v, dict) and _ANSWER_KEYS & set(v)]
+        document = found[0] if found else values[0] if len(values) == 1 else document
     if not isinstance(document, dict):
         return Answer(worker, None, "content is not a JSON object")
     return Answer(worker, document)
@@ -215,7 +221,8 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
     if kind == "groundtruth/instance-segmentation":
         instances = label.get("instances", [])
         matched = sum(answer.worker_id in i.get("workers", []) for i in instances)
-        larger = max(len(value.get("instances", [])), len(instances))
+        drawn = [v for key in ("instances", "polygons") if isinstance(v := value.get(key), list) for _ in v]
+        larger = max(len(drawn), len(instances))
         return 1.0 if larger == 0 else matched / larger
     return None
 
@@ -474,6 +481,21 @@ def _points_svg(points: Iterable[tuple[str, float, float]], width: int, height: 
     )
 
 
+def _polygons_svg(polygons: Iterable[Any], width: int, height: int, colours: dict[str, str]) -> str:
+    shapes = []
+    for polygon in polygons:
+        if not isinstance(polygon, dict) or not isinstance(polygon.get("vertices"), list):
+            continue
+        name = str(polygon.get("label"))
+        points = " ".join(f"{float(v['x'])},{float(v['y'])}" for v in polygon["vertices"] if isinstance(v, dict))
+        colour = _colour(name, colours)
+        shapes.append(
+            f'<polygon points="{points}" fill="{colour}" fill-opacity="0.35" stroke="{colour}" stroke-width="2" '
+            f'vector-effect="non-scaling-stroke"><title>{_esc(name)}</title></polygon>'
+        )
+    return _svg(width, height, shapes)
+
+
 def _marked_text(text: str, spans: Iterable[tuple[str, int, int]], colours: dict[str, str]) -> str:
     out, at = [], 0
     for name, start, end in sorted(spans, key=lambda s: (s[1], s[2])):
@@ -575,6 +597,8 @@ def _answer_layers(obj: ReviewObject, answer: Answer, canvas: _Canvas, colours: 
     value, kind = answer.value, obj.task_type
     if value is None:
         return []
+    if isinstance(value.get("polygons"), list):
+        return [_polygons_svg(value["polygons"], canvas.width, canvas.height, colours)]
     if kind in ("groundtruth/semantic-segmentation", "groundtruth/instance-segmentation"):
         png = (value.get("labeledImage") or {}).get("pngImageData")
         if isinstance(png, str):
