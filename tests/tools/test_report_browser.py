@@ -72,6 +72,23 @@ def review_job(root: Path, n: int = 5) -> tuple[Path, Path]:
     return out, mirror
 
 
+# each object's photo: the data URI of its CSS class's background, decoded by the browser
+PHOTOS = """async () => {
+  const sizes = {};
+  for (const div of document.querySelectorAll('div.photo')) {
+    const cls = [...div.classList].find(c => c.startsWith('photo-'));
+    if (cls in sizes) continue;
+    const url = getComputedStyle(div).backgroundImage.slice(5, -2);
+    if (!url.startsWith('data:image/jpeg;base64,')) { sizes[cls] = url.slice(0, 20); continue; }
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    sizes[cls] = [image.naturalWidth, image.naturalHeight];
+  }
+  return sizes;
+}"""
+
+
 def _route(blocked: list[str]) -> Any:
     def handle(route: Route) -> None:
         if route.request.url.startswith(("file:", "data:")):
@@ -119,9 +136,11 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
         page.goto(page_file.resolve().as_uri())
         page.wait_for_load_state("load")
         everything = _visible(page)
-        images = page.eval_on_selector_all(
-            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight, i.src.slice(0, 15)])"
+        overlays = page.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight, i.src.slice(0, 14)])"
         )
+        photos = page.eval_on_selector_all("div.photo", "ds => ds.map(d => d.className)")
+        decoded = page.evaluate(PHOTOS)
         workers_rows = page.eval_on_selector_all("#workers tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
         heatmaps = page.locator("figure.panel:has-text('disagreement')").count()
         # filter by label: every object whose consensus holds it, no other
@@ -152,9 +171,13 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
     scored = sorted((c, k) for k, c in confidences.items() if c is not None)
     assert everything == ["line 6", *(k for _, k in scored)]
     assert len(everything) == len(manifest) == 6
-    # every image decoded: the photo under consensus, heatmap and 3 workers (the failed line: consensus only)
-    assert images and all(done and w > 0 and h > 0 for done, w, h, _ in images)
-    assert sum(src.startswith("data:image/jpe") for *_, src in images) == 5 * 5 + 1
+    # every overlay decoded: consensus mask, heatmap, 3 workers' masks per answered object
+    assert len(overlays) == 5 * 5
+    assert all(done and w > 0 and h > 0 and src == "data:image/png" for done, w, h, src in overlays)
+    # the photo under consensus, heatmap and 3 workers (the failed line: consensus only), inlined once per
+    # object as a CSS background, each one decoding to the thumbnail's size
+    assert len(photos) == 5 * 5 + 1
+    assert len(decoded) == 6 and all(size == [200, 150] for size in decoded.values())
     assert heatmaps == 5
     assert workers_rows == sorted(WORKERS)
     for name, (shown, count, expected) in label_counts.items():

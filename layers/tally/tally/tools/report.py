@@ -535,15 +535,22 @@ def _object_labels(obj: ReviewObject) -> list[str]:
 
 @dataclass
 class _Canvas:
-    """The object's picture: the source image (or a blank of the right size) and its pixel size."""
+    """The object's picture: the source image (or a blank of the right size) and its pixel size. The
+    image is inlined once per object, as the background of a CSS class every panel of the object uses."""
 
     background: str | None
     width: int
     height: int
+    css_class: str
+
+    def style(self) -> str:
+        if not self.background:
+            return ""
+        return f'<style>.{self.css_class}{{background-image:url("{self.background}")}}</style>'
 
     def panel(self, title: str, layers: Sequence[str], caption: str = "", worker: str | None = None) -> str:
         base = (
-            f'<img class="base" src="{self.background}" alt="">'
+            f'<div class="base photo {self.css_class}" role="img"></div>'
             if self.background
             else '<div class="base blank">image not available</div>'
         )
@@ -554,7 +561,7 @@ class _Canvas:
         )
 
 
-def _canvas(obj: ReviewObject) -> _Canvas:
+def _canvas(obj: ReviewObject, number: int) -> _Canvas:
     size = (obj.label.get("image_size") or [{}])[0]
     width, height = int(size.get("width", 0) or 0), int(size.get("height", 0) or 0)
     background = None
@@ -567,7 +574,7 @@ def _canvas(obj: ReviewObject) -> _Canvas:
     for name in ("mask", "instances"):
         if (not width or not height) and name in obj.artefacts:
             height, width = _indices(obj.artefacts[name]).shape
-    return _Canvas(background, width or 4, height or 3)
+    return _Canvas(background, width or 4, height or 3, f"photo-{number}")
 
 
 def _img_layer(data: bytes, opacity: float = 0.55) -> str:
@@ -651,8 +658,8 @@ def _quality(label: dict[str, Any]) -> dict[str, tuple[str, float]]:
     return out
 
 
-def _card(obj: ReviewObject, colours: dict[str, str], agreements: dict[str, float | None]) -> str:
-    canvas = _canvas(obj)
+def _card(obj: ReviewObject, number: int, colours: dict[str, str], agreements: dict[str, float | None]) -> str:
+    canvas = _canvas(obj, number)
     label, kind = obj.label, obj.task_type
     rejected = _rejections(label)
     labels = _object_labels(obj)
@@ -710,7 +717,7 @@ def _card(obj: ReviewObject, colours: dict[str, str], agreements: dict[str, floa
     data_labels = _esc(json.dumps(labels))
     data_workers = _esc(json.dumps(workers))
     return (
-        f'<section class="object" data-labels="{data_labels}" data-workers="{data_workers}">'
+        f'<section class="object" data-labels="{data_labels}" data-workers="{data_workers}">{canvas.style()}'
         f'<header><h2>{_esc(obj.key)}</h2><span class="type">{_esc(kind.removeprefix("groundtruth/"))}</span>'
         f'{status} <span class="src">{_esc(obj.source or "")}</span> {image_note} {legend}</header>'
         f'<div class="panels">{"".join(panels)}</div></section>'
@@ -744,7 +751,8 @@ th{background:#eaedf0}
 .panels{display:flex;flex-wrap:wrap;gap:10px;margin-top:8px}
 .panel{margin:0;width:220px} .panel.wide{width:auto;min-width:160px;max-width:460px}
 .stage{position:relative;width:220px;background:#ccc;overflow:hidden;border-radius:3px}
-.stage .base{position:absolute;inset:0;width:100%;height:100%;object-fit:fill}
+.stage .base{position:absolute;inset:0;width:100%;height:100%}
+.stage .photo{background-size:100% 100%;background-repeat:no-repeat}
 .stage .blank{display:flex;align-items:center;justify-content:center;color:#555;font-size:12px;background:#ddd}
 .stage .layer{position:absolute;inset:0;width:100%;height:100%;image-rendering:pixelated}
 figcaption{font-size:12px;margin-top:3px;word-break:break-all}
@@ -803,7 +811,7 @@ def render_report(
             if answer.worker_id in quality:
                 s["quality"].append(quality[answer.worker_id])
         if limit is None or len(cards) < limit:
-            cards.append(_card(obj, colours, agreements))
+            cards.append(_card(obj, len(cards), colours, agreements))
     rows = []
     for worker in sorted(stats):
         s = stats[worker]
