@@ -868,10 +868,11 @@ least confident first</p></header>
 )
 @click.option(
     "--source",
+    metavar="SOURCE",
     help="Where the worker answers are: the source manifest or job output prefix (for a manifest; a "
     "reconsolidate folder records its own), or the event/payload (for a consolidate folder).",
 )
-@click.option("--label-attribute", "attr", help="The label attribute [default: found in the input].")
+@click.option("--label-attribute", "attr", metavar="ATTR", help="The label attribute [default: found in the input].")
 @click.option(
     "--s3-root",
     type=click.Path(exists=True, file_okay=False, dir_okay=True),
@@ -896,7 +897,7 @@ def report(
     limit: int | None,
     progress: bool | None,
 ) -> int:
-    """Write one self-contained HTML page to review a consolidated batch.
+    """Write an offline HTML page to review a consolidated batch.
 
     DIR_OR_MANIFEST is a tally reconsolidate output folder (its recorded source gives the answers), a
     tally consolidate output folder (give the event or payload as --source for the answers and images),
