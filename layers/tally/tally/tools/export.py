@@ -406,7 +406,7 @@ def write_atomically(out: Path, write: Callable[[Any], None]) -> None:
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
 def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, progress: bool | None) -> int:
-    """Write a tally output manifest in built-in shapes, or as COCO.
+    """Export to Ground Truth's built-in shapes or to COCO JSON.
 
     MANIFEST is an output manifest written by tally (tally reconsolidate's output.manifest, or a job's
     that ran tally's Lambda). --format builtin rewrites each line in the exact shape Ground Truth's
