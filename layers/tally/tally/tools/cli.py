@@ -68,12 +68,16 @@ def cli(verbose: int) -> None:
 
 def _register() -> None:
     from .consolidate import consolidate
+    from .export import export
     from .preview import preview
     from .reconsolidate import reconsolidate
+    from .report import report
 
     cli.add_command(consolidate)
     cli.add_command(reconsolidate)
     cli.add_command(preview)
+    cli.add_command(export)
+    cli.add_command(report)
 
 
 _register()

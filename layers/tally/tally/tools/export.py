@@ -1,0 +1,481 @@
+"""``tally export``: a tally output manifest in the shapes other tools read.
+
+* ``builtin``: each line rewritten in the exact shape Ground Truth's built-in task of the same type
+  writes (semantic segmentation ``<attr>-ref`` + ``<attr>-ref-metadata``; classification the integer
+  class id, or the list of ids, + metadata; boxes ``{"annotations", "image_size"}`` + ``objects`` and
+  ``class-map``; named entities ``{"annotations": {"entities", "labels"}}``; a failed object only
+  ``<attr>-metadata`` with ``failure-reason``), so SageMaker training jobs and scripts written for the
+  built-in tasks read it unchanged. Pass-through lines, and task types with no built-in image task
+  (keypoints, instance segmentation), are left as they are.
+* ``coco``: one COCO JSON (``images``, ``categories``, ``annotations``): boxes, instances and semantic
+  masks (as compressed RLE, read from the mask PNGs), keypoints.
+
+The conversions are pure functions of one line (:func:`builtin_line`, :class:`CocoBuilder`); the
+command streams the manifest and writes the output file only when it is complete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from ..errors import TallyError
+from ._common import CliStorage, ExitCode, InputError, deferred_interrupt, load_json, progress_bar, stderr_console
+
+__all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "rle_encode", "write_atomically"]
+
+FORMATS = ("builtin", "coco")
+_COMMON = ("type", "job-name", "human-annotated", "creation-date")
+NER_BUILTIN_TYPE = "groundtruth/text-span"
+"""The ``type`` Ground Truth's built-in named-entity task writes (DG ``sms-data-output``)."""
+
+
+class LineError(TallyError):
+    """A manifest line that cannot be exported (named with its line number)."""
+
+
+def _common(meta: dict[str, Any], task_type: str) -> dict[str, Any]:
+    out = {key: meta[key] for key in _COMMON if key in meta}
+    out["type"] = task_type
+    return out
+
+
+def _label_and_meta(line: dict[str, Any], attr: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    label = line.get(attr)
+    meta = line.get(f"{attr}-metadata")
+    if not isinstance(meta, dict):
+        raise LineError(f"no {attr}-metadata object: not a labelled line")
+    return (label if isinstance(label, dict) else {}), meta
+
+
+def task_type(line: dict[str, Any], attr: str) -> str:
+    """The line's task type: the label's ``type`` (tally), else the metadata's."""
+    label, meta = _label_and_meta(line, attr)
+    return str(label.get("type") or meta.get("type") or "groundtruth/custom")
+
+
+def is_failed(line: dict[str, Any], attr: str) -> bool:
+    label, meta = _label_and_meta(line, attr)
+    return "failure-reason" in label or "failure-reason" in meta
+
+
+def builtin_line(line: dict[str, Any], attr: str) -> dict[str, Any]:
+    """``line`` (a tally output manifest line) in the shape of Ground Truth's built-in task.
+
+    >>> line = {"source-ref": "s3://b/1.jpg",
+    ...         "pets": {"type": "groundtruth/image-classification", "class-id": 2, "class-name": "Bird",
+    ...                  "confidence": 0.94, "worker-quality": []},
+    ...         "pets-metadata": {"type": "groundtruth/image-classification", "job-name": "labeling-job/pets",
+    ...                           "human-annotated": "yes", "creation-date": "2026-11-01T12:00:00.000000",
+    ...                           "class-name": "Bird", "confidence": 0.94}}
+    >>> out = builtin_line(line, "pets")
+    >>> out["pets"], out["pets-metadata"]["class-name"], out["pets-metadata"]["confidence"]
+    (2, 'Bird', 0.94)
+    """
+    label, meta = _label_and_meta(line, attr)
+    kind = task_type(line, attr)
+    rest = {k: v for k, v in line.items() if k not in (attr, f"{attr}-metadata")}
+    if is_failed(line, attr):
+        failed = _common(meta, kind)
+        failed["failure-reason"] = label.get("failure-reason", meta.get("failure-reason"))
+        return {**rest, f"{attr}-metadata": failed}
+    if kind == "groundtruth/semantic-segmentation":
+        overall = label.get("confidence", 0)
+        colour_map = {
+            key: {
+                "class-name": entry["class-name"],
+                "hex-color": entry["hex-color"],
+                "confidence": entry.get("confidence", overall),
+            }
+            for key, entry in label["internal-color-map"].items()
+        }
+        return {
+            **rest,
+            f"{attr}-ref": label["mask-ref"],
+            f"{attr}-ref-metadata": {"internal-color-map": colour_map, **_common(meta, kind)},
+        }
+    if kind in ("groundtruth/image-classification", "groundtruth/text-classification"):
+        new_meta = {"class-name": label["class-name"], "confidence": label.get("confidence", 0)}
+        return {**rest, attr: int(label["class-id"]), f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
+    if kind.endswith("-classification-multilabel"):
+        new_meta = {"class-map": dict(label["class-map"]), "confidence-map": dict(label["confidence-map"])}
+        ids = [int(i) for i in label["class-ids"]]
+        return {**rest, attr: ids, f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
+    if kind == "groundtruth/object-detection":
+        value = {"annotations": label["annotations"], "image_size": label["image_size"]}
+        new_meta = {"objects": label["objects"], "class-map": label["class-map"]}
+        return {**rest, attr: value, f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
+    if kind == "groundtruth/named-entity-recognition":
+        annotations = label["annotations"]
+        entities = [
+            {"label": e["label"], "startOffset": e["startOffset"], "endOffset": e["endOffset"]}
+            for e in annotations["entities"]
+        ]
+        value = {"annotations": {"entities": entities, "labels": annotations["labels"]}}
+        new_meta = {"entities": [{"confidence": e.get("confidence", 0)} for e in annotations["entities"]]}
+        return {**rest, attr: value, f"{attr}-metadata": {**new_meta, **_common(meta, NER_BUILTIN_TYPE)}}
+    return dict(line)  # pass-through, keypoints, instances: no built-in image task to mimic
+
+
+# --- COCO ---------------------------------------------------------------------------------------------
+
+
+def rle_encode(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """A binary mask as COCO's compressed RLE ``{"size": [h, w], "counts": str}``.
+
+    Runs are counted in column-major order starting with a run of zeros; each count (minus the count
+    two runs earlier, from the fourth on) is written as 5-bit groups, least significant first, with
+    ``0x20`` marking that another group follows, offset by 48 into printable ASCII (the format of the
+    COCO API's ``maskApi``).
+
+    >>> rle_encode(np.array([[0, 1], [1, 1]], dtype=bool))
+    {'size': [2, 2], 'counts': '13'}
+    """
+    height, width = mask.shape
+    flat = np.asarray(mask, dtype=bool).flatten(order="F")
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate(([0], changes, [flat.size]))
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts.insert(0, 0)
+    chars: list[str] = []
+    for i, count in enumerate(counts):
+        x = int(count) - (int(counts[i - 2]) if i > 2 else 0)
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            if more:
+                c |= 0x20
+            chars.append(chr(c + 48))
+    return {"size": [int(height), int(width)], "counts": "".join(chars)}
+
+
+def mask_bbox(mask: npt.NDArray[np.bool_]) -> list[float]:
+    """``[x, y, width, height]`` of a mask's pixels (pixel edges), ``[0, 0, 0, 0]`` when empty."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def _png_indices(data: bytes) -> npt.NDArray[np.uint8]:
+    with Image.open(io.BytesIO(data)) as image:
+        if image.mode != "P":
+            raise LineError(f"mask is a {image.mode} PNG, not a palette PNG")
+        return np.asarray(image, dtype=np.uint8)
+
+
+class CocoBuilder:
+    """Collects COCO ``images``, ``categories`` and ``annotations`` line by line.
+
+    Category ids are the job's label index + 1 (a semantic mask's class key, ``class_id + 1`` of a
+    box), so ids agree between task types; keypoints get one category named after the label attribute
+    whose ``keypoints`` are the point labels.
+    """
+
+    def __init__(self, attr: str, read: Callable[[str], bytes]) -> None:
+        self.attr = attr
+        self._read = read
+        self.images: list[dict[str, Any]] = []
+        self.annotations: list[dict[str, Any]] = []
+        self._categories: dict[str, int] = {}
+        self._keypoint_names: list[str] = []
+        self._keypoint_annotations: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+
+    def _category(self, name: str, index: int | None) -> int:
+        if name not in self._categories:
+            if index is None or (index + 1) in self._categories.values():
+                index = max([*self._categories.values(), 0])
+            self._categories[name] = index + 1
+        return self._categories[name]
+
+    def _annotation(self, image_id: int, category: int, **fields: Any) -> None:
+        self.annotations.append(
+            {"id": len(self.annotations) + 1, "image_id": image_id, "category_id": category, "iscrowd": 0, **fields}
+        )
+
+    def add(self, number: int, line: dict[str, Any]) -> bool:
+        """Add line ``number`` (0-based); ``False`` when the line has nothing COCO can hold."""
+        label, _ = _label_and_meta(line, self.attr)
+        if is_failed(line, self.attr):
+            return False
+        kind = task_type(line, self.attr)
+        handler = {
+            "groundtruth/object-detection": self._boxes,
+            "groundtruth/keypoint": self._keypoints,
+            "groundtruth/instance-segmentation": self._instances,
+            "groundtruth/semantic-segmentation": self._semantic,
+        }.get(kind)
+        if handler is None:
+            return False
+        image_id = number + 1
+        size = label.get("image_size") or [{}]
+        image = {"id": image_id, "file_name": str(line.get("source-ref", f"line-{number + 1}"))}
+        image.update({k: int(size[0][k]) for k in ("width", "height") if k in size[0]})
+        self.images.append(image)
+        handler(image, label)
+        return True
+
+    def _boxes(self, image: dict[str, Any], label: dict[str, Any]) -> None:
+        names = label.get("class-map", {})
+        for box, obj in zip(label["annotations"], label.get("objects", []), strict=False):
+            category = self._category(str(names.get(str(box["class_id"]), box["class_id"])), int(box["class_id"]))
+            bbox = [float(box["left"]), float(box["top"]), float(box["width"]), float(box["height"])]
+            self._annotation(image["id"], category, bbox=bbox, area=bbox[2] * bbox[3], score=obj.get("confidence"))
+
+    def _keypoints(self, image: dict[str, Any], label: dict[str, Any]) -> None:
+        points = label.get("keypoints", [])
+        for point in points:
+            if point["label"] not in self._keypoint_names:
+                self._keypoint_names.append(point["label"])
+        # the k-th point of each label goes to the k-th annotation (one "person" per repeat)
+        groups: list[dict[str, dict[str, Any]]] = []
+        for point in points:
+            for group in groups:
+                if point["label"] not in group:
+                    group[point["label"]] = point
+                    break
+            else:
+                groups.append({point["label"]: point})
+        for group in groups:
+            record: dict[str, Any] = {"id": 0, "image_id": image["id"], "iscrowd": 0}
+            self._keypoint_annotations.append((record, list(group.values())))
+
+    def _masks(self, label: dict[str, Any], key: str) -> npt.NDArray[np.uint8]:
+        uri = label[key]
+        try:
+            return _png_indices(self._read(uri))
+        except (TallyError, OSError) as exc:
+            raise LineError(f"cannot read {key} {uri}: {exc}") from exc
+
+    def _sized(self, image: dict[str, Any], mask: npt.NDArray[np.uint8]) -> None:
+        image.setdefault("height", int(mask.shape[0]))
+        image.setdefault("width", int(mask.shape[1]))
+
+    def _instances(self, image: dict[str, Any], label: dict[str, Any]) -> None:
+        indices = self._masks(label, "instance-mask-ref")
+        self._sized(image, indices)
+        key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
+        for k, instance in enumerate(label.get("instances", [])):
+            mask = indices == k + 1
+            name = str(instance["label"])
+            category = self._category(name, key_of[name] - 1 if name in key_of else None)
+            self._annotation(
+                image["id"],
+                category,
+                segmentation=rle_encode(mask),
+                bbox=mask_bbox(mask),
+                area=float(mask.sum()),
+                score=instance.get("confidence"),
+            )
+
+    def _semantic(self, image: dict[str, Any], label: dict[str, Any]) -> None:
+        classes = self._masks(label, "mask-ref")
+        self._sized(image, classes)
+        for key, entry in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+            if int(key) == 0:
+                continue
+            mask = classes == int(key)
+            if not mask.any():
+                continue
+            category = self._category(str(entry["class-name"]), int(key) - 1)
+            self._annotation(
+                image["id"],
+                category,
+                segmentation=rle_encode(mask),
+                bbox=mask_bbox(mask),
+                area=float(mask.sum()),
+                score=entry.get("confidence", label.get("confidence")),
+            )
+
+    def document(self) -> dict[str, Any]:
+        """The COCO JSON object."""
+        categories: list[dict[str, Any]] = [
+            {"id": cid, "name": name, "supercategory": self.attr}
+            for name, cid in sorted(self._categories.items(), key=lambda kv: kv[1])
+        ]
+        annotations = list(self.annotations)
+        if self._keypoint_annotations:
+            names = self._keypoint_names
+            kp_id = max([*self._categories.values(), 0]) + 1
+            categories.append(
+                {"id": kp_id, "name": self.attr, "supercategory": self.attr, "keypoints": names, "skeleton": []}
+            )
+            for record, points in self._keypoint_annotations:
+                flat = [0.0] * (3 * len(names))
+                for p in points:
+                    i = names.index(p["label"])
+                    flat[3 * i : 3 * i + 3] = [float(p["x"]), float(p["y"]), 2.0]
+                xs, ys = [float(p["x"]) for p in points], [float(p["y"]) for p in points]
+                bbox = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+                confidences = [float(p.get("confidence", 0.0)) for p in points]
+                annotations.append(
+                    {
+                        **record,
+                        "id": len(annotations) + 1,
+                        "category_id": kp_id,
+                        "keypoints": flat,
+                        "num_keypoints": len(points),
+                        "bbox": bbox,
+                        "area": bbox[2] * bbox[3],
+                        "score": round(sum(confidences) / len(confidences), 4),
+                    }
+                )
+        return {
+            "info": {"description": f"tally export of label attribute {self.attr}"},
+            "images": self.images,
+            "categories": categories,
+            "annotations": annotations,
+        }
+
+
+# --- the command --------------------------------------------------------------------------------------
+
+
+def _manifest_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh):
+            if not raw.strip():
+                continue
+            line = load_json(raw, f"{path} line {number + 1}")
+            if not isinstance(line, dict):
+                raise InputError(f"{path} line {number + 1} is not a JSON object")
+            yield number, line
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for raw in fh if raw.strip())
+
+
+def write_atomically(out: Path, write: Callable[[Any], None]) -> None:
+    """Write ``out`` through a temporary file beside it, renamed into place only when complete (an
+    interrupted run leaves ``out`` as it was)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write(fh)
+        with deferred_interrupt():
+            os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@click.command(
+    epilog="Exit codes: 0 every line exported, 1 some lines hold failed objects (exported in Ground Truth's "
+    "failure shape, or left out of COCO), 2 usage error, 3 input/runtime error (nothing written), 130 interrupted."
+)
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--label-attribute", "attr", required=True, help="The label attribute of the tally output manifest.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    required=True,
+    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=True, dir_okay=False, writable=True, path_type=Path),
+    help="The file to write (replaced only when the export is complete).",
+)
+@click.option(
+    "--s3-root",
+    type=click.Path(exists=True, file_okay=False, dir_okay=True),
+    help="Directory standing in for S3, for masks referenced as s3:// URIs (coco) [default: read from S3].",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
+)
+def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, progress: bool | None) -> int:
+    """Export to Ground Truth's built-in shapes or to COCO JSON.
+
+    MANIFEST is an output manifest written by tally (tally reconsolidate's output.manifest, or a job's
+    that ran tally's Lambda). --format builtin rewrites each line in the exact shape Ground Truth's
+    built-in task writes (semantic segmentation as ATTR-ref + ATTR-ref-metadata, classification as the
+    integer class id, boxes as the object-detection shape, named entities as the built-in NER shape;
+    failed objects keep only ATTR-metadata with failure-reason; other lines are copied unchanged).
+    --format coco writes one COCO JSON with boxes, instances and semantic masks as RLE (read from the
+    mask PNGs) and keypoints; lines with nothing COCO holds (classification, entities) are counted.
+
+    \b
+    Examples:
+      tally export out/street/output.manifest --label-attribute street --format builtin --out street.manifest
+      tally export out/boxes/output.manifest --label-attribute boxes --format coco --out boxes.coco.json
+    """
+    if not manifest.is_file():
+        raise InputError(f"cannot read {manifest}: no such file")
+    storage = CliStorage(s3_root)
+    total = _count_lines(manifest)
+    counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
+
+    def failed_line(number: int, line: dict[str, Any]) -> None:
+        counts["failed"] += 1
+        label = line.get(attr) if isinstance(line.get(attr), dict) else {}
+        reason = (label or {}).get("failure-reason") or line[f"{attr}-metadata"].get("failure-reason")
+        click.echo(f"warning: line {number + 1}: object not consolidated: {reason}", err=True)
+
+    console = stderr_console()
+    with progress_bar(progress, console) as bar:
+        task = bar.add_task("exporting", total=total)
+        if fmt == "builtin":
+
+            def write_builtin(fh: Any) -> None:
+                for number, line in _manifest_lines(manifest):
+                    counts["lines"] += 1
+                    try:
+                        if is_failed(line, attr):
+                            failed_line(number, line)
+                        converted = builtin_line(line, attr)
+                    except (LineError, KeyError, TypeError, ValueError) as exc:
+                        raise InputError(f"{manifest} line {number + 1}: cannot export: {exc!r}") from exc
+                    if converted == line:
+                        counts["unchanged"] += 1
+                    fh.write(json.dumps(converted, separators=(",", ":"), ensure_ascii=False) + "\n")
+                    bar.advance(task)
+
+            write_atomically(out, write_builtin)
+        else:
+            builder = CocoBuilder(attr, storage.read)
+            for number, line in _manifest_lines(manifest):
+                counts["lines"] += 1
+                try:
+                    if is_failed(line, attr):
+                        failed_line(number, line)
+                    elif not builder.add(number, line):
+                        counts["skipped"] += 1
+                except (LineError, KeyError, TypeError, ValueError) as exc:
+                    raise InputError(f"{manifest} line {number + 1}: cannot export: {exc!r}") from exc
+                bar.advance(task)
+            document = builder.document()
+            write_atomically(out, lambda fh: json.dump(document, fh, separators=(",", ":")))
+    if fmt == "builtin":
+        click.echo(
+            f"lines: {counts['lines']} ({counts['lines'] - counts['unchanged'] - counts['failed']} in built-in shapes, "
+            f"{counts['unchanged']} unchanged, {counts['failed']} failed)"
+        )
+    else:
+        click.echo(
+            f"lines: {counts['lines']} ({len(builder.images)} images, {len(document['annotations'])} annotations, "
+            f"{counts['skipped']} with nothing COCO holds, {counts['failed']} failed)"
+        )
+    click.echo(f"written: {out}")
+    return ExitCode.FAILED_OBJECTS if counts["failed"] else ExitCode.OK
