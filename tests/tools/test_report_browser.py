@@ -2,12 +2,14 @@
 playwright, as in test_templates_browser.py): a simulated 3-worker segmentation job reconsolidated,
 its images in an S3 mirror; the page must load with no console error and no request, show every
 object with its images really decoded, sort least confident first, and its label and worker filters
-must hide and show objects (clicked, counted). The screenshot is docs/report.png."""
+must hide and show objects (clicked, counted). A screenshot is taken; with TALLY_UPDATE_SCREENSHOT set it
+becomes docs/report.png (the README's)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,4 +188,6 @@ def test_report_in_chromium(tmp_path: Path, browser: Browser) -> None:
     assert set(by_worker) == {f"line {i}" for i in range(1, 6)}
     assert set(panels) == {worker}
     assert after_reset == everything
-    (ROOT / "docs" / "report.png").write_bytes(shot.read_bytes())
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if os.environ.get("TALLY_UPDATE_SCREENSHOT"):  # the README's screenshot: TALLY_UPDATE_SCREENSHOT=1 make pytest
+        (ROOT / "docs" / "report.png").write_bytes(shot.read_bytes())

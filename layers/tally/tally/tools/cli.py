@@ -29,8 +29,10 @@ __all__ = ["cli", "main"]
 
 _EXIT_CODES = """\b
 Exit codes:
-  0    success: every object consolidated (consolidate, reconsolidate) or the page written (preview)
-  1    the run finished, but some or all objects were not consolidated (each one is named on stderr)
+  0    success: every object consolidated (consolidate, reconsolidate), the file written (export, report,
+       preview)
+  1    the run finished, but some or all objects were not consolidated or are failed lines (each named
+       on stderr)
   2    usage error: unknown option, bad option value, --out naming a file, ...
   3    input or runtime error: unreadable file, bad JSON, template variable taskInput lacks; nothing written
   130  interrupted (Ctrl-C): nothing half-written is left behind"""
@@ -53,7 +55,8 @@ def cli(verbose: int) -> None:
     """tally: Amazon SageMaker Ground Truth consolidation on your own machine.
 
     The same code as tally's Lambda functions, run on local files or on s3:// URIs: consolidate a
-    batch, consolidate again a finished job's output manifest, and preview worker templates offline.
+    batch, consolidate again a finished job's output manifest, export it in Ground Truth's built-in
+    shapes or as COCO, review it in one HTML page, and preview worker templates offline.
 
     \b
     Examples:
