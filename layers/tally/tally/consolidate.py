@@ -322,6 +322,17 @@ class _Batch:
                 extra={"datasetObjectId": scan.obj.dataset_object_id, "workerId": issue.worker_id})  # fmt: skip
         scan.result = result
 
+    @staticmethod
+    def _report(scan: _Scan) -> None:
+        """One log line per object as soon as it is done (the CLI's progress bar counts them)."""
+        result, obj_id = scan.result, scan.obj.dataset_object_id
+        assert result is not None
+        if result.ok:
+            extra = {"datasetObjectId": obj_id, "answersUsed": result.answers_used, "confidence": result.confidence}
+            logger.info("object consolidated", extra=extra)
+        else:
+            logger.warning("object not consolidated: %s", result.failure, extra={"datasetObjectId": obj_id})
+
     def run(
         self, objects: Sequence[DatasetObject], job_labels: Callable[[], Sequence[str] | None]
     ) -> list[ObjectResult]:
@@ -331,7 +342,10 @@ class _Batch:
             self.choose_task(scans)
             problem = self.resolve(scans, job_labels)
             if problem is not None:
-                return [s.result or self._fail(s.obj.dataset_object_id, problem, s.issues) for s in scans]
+                for scan in scans:
+                    scan.result = scan.result or self._fail(scan.obj.dataset_object_id, problem, scan.issues)
+                    self._report(scan)
+                return [scan.result for scan in scans if scan.result is not None]
             if self.task.uses_batch_model:
                 list(pool.map(lambda s: self._guard(s, self.observe), scans))
                 summaries = [
@@ -341,7 +355,7 @@ class _Batch:
                 ]
                 assert self.job is not None
                 self.model = self.task.fit(summaries, self.job)
-            list(pool.map(lambda s: self._guard(s, self.consolidate), scans))
+            list(pool.map(lambda s: self._report(self._guard(s, self.consolidate)), scans))
         # a job has one task type: failed objects carry the batch's (the first task's when nothing was read)
         read_any = any(s.tasks or s.loaded is not None or s.observed is not None for s in scans)
         batch_type = self.task.type if read_any or self.task is not self.passthrough else self.tasks[0].type
@@ -350,21 +364,6 @@ class _Batch:
             assert scan.result is not None
             if not scan.result.ok:
                 scan.result.task_type = batch_type
-            if scan.result.ok:
-                logger.info(
-                    "object consolidated",
-                    extra={
-                        "datasetObjectId": scan.obj.dataset_object_id,
-                        "answersUsed": scan.result.answers_used,
-                        "confidence": scan.result.confidence,
-                    },
-                )
-            else:
-                logger.warning(
-                    "object not consolidated: %s",
-                    scan.result.failure,
-                    extra={"datasetObjectId": scan.obj.dataset_object_id},
-                )
             results.append(scan.result)
         return results
 
