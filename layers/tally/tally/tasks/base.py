@@ -18,13 +18,17 @@ step 1, with the colours the workers painted each label with; it may raise
 :class:`tally.errors.ConfigError`, which fails every object with its reason. ``observe`` must not
 depend on it. A task without a batch model runs steps 1 and 3 back to back, in one pass over the batch. Batch
 models are per task: one task's worker model never reaches another.
+
+A task whose batch model can carry over to the job's later batches (:mod:`tally.worker_store`) also
+implements :class:`LearnsAcrossBatches`: the keys (workers) whose stored statistics it wants, a fit
+that takes them as a prior, and its model's own contribution. Tasks without it ignore the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
@@ -32,8 +36,9 @@ from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..settings import Settings
 from ..storage import Storage
+from ..worker_store import WorkerStatistics
 
-__all__ = ["JobContext", "Observed", "Task"]
+__all__ = ["JobContext", "LearnsAcrossBatches", "Observed", "Task"]
 
 S = TypeVar("S")  # what one object contributes to the batch model
 P = TypeVar("P")  # per-object work kept for consolidate
@@ -99,3 +104,27 @@ class Task(Protocol[S, P, M]):
     def consolidate(
         self, obj: DatasetObject, observed: Observed[S, P], model: M | None, job: JobContext
     ) -> ObjectResult: ...
+
+
+@runtime_checkable
+class LearnsAcrossBatches(Protocol):
+    """A task whose batch model learns from the job's earlier batches (module docstring).
+
+    ``statistics_name(job)`` names the model's statistics in the store: one name per task and vector
+    layout (it includes the vector's shape, so a job whose label count changed starts afresh).
+    """
+
+    def statistics_name(self, job: JobContext) -> str: ...
+
+    def statistics_keys(self, summaries: Sequence[tuple[str, Any]], job: JobContext) -> list[str]:
+        """The keys (worker IDs) whose stored statistics the fit can use."""
+        ...
+
+    def fit_with_prior(self, summaries: Sequence[tuple[str, Any]], job: JobContext, prior: WorkerStatistics) -> Any:
+        """``fit`` with the stored sums as a prior (``{}``: exactly ``fit``); keys whose vectors do not
+        have the task's layout are ignored."""
+        ...
+
+    def statistics(self, model: Any, job: JobContext) -> WorkerStatistics:
+        """This batch's own contribution (without the prior), per key."""
+        ...
