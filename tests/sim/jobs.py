@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tally import ConsolidationRequest, consolidate_batch
 from tally.consolidate import BatchReport
 from tally.storage import MemoryStorage
@@ -30,9 +32,8 @@ POOL = (
 """Eight workers: four careful ones, a Dog/Cat swapper, a spammer, one biased to Bird, a weak one."""
 
 
-def job_crowd(seed: int, n_objects: int = 60) -> ClassCrowd:
-    import numpy as np
-
+def job_crowd(seed: int, n_objects: int = 200) -> ClassCrowd:
+    """A job of ``n_objects`` single-label objects answered by 1–3 workers of :data:`POOL`."""
     return classification_crowd(np.random.default_rng(seed), n_objects, POOL, n_classes=3, answers=(1, 3))
 
 
@@ -66,6 +67,7 @@ def run_batch(
     uri: str,
     job_arn: str = JOB_ARN,
     storage: MemoryStorage | None = None,
+    labels: Sequence[str] = NAMES,
 ) -> BatchReport:
     """Consolidate ``objects`` as one batch whose payload is at ``uri``."""
     storage = storage or MemoryStorage()
@@ -74,7 +76,7 @@ def run_batch(
         "version": "2018-10-16",
         "labelingJobArn": job_arn,
         "labelAttributeName": "label",
-        "labelCategories": NAMES,
+        "labelCategories": list(labels),
         "payload": {"s3Uri": uri},
     }
     return consolidate_batch(
