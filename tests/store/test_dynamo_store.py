@@ -138,3 +138,17 @@ def test_the_table_and_memory_stores_agree(table_store: aws.DynamoWorkerStore) -
 
 def test_worker_store_is_none_without_a_table() -> None:
     assert aws.worker_store(None) is None and aws.worker_store("") is None
+
+
+def test_a_batch_costs_one_read_and_one_write(table_store: aws.DynamoWorkerStore) -> None:
+    table_store.record(JOB, "t/2", "b0", {"w1": [1.0, 1.0]}, {})
+    table_store.round_trips = 0
+    loaded = table_store.load(JOB, "t/2", "b1", ["w1", "w2", "w3"])  # w2, w3: never recorded
+    assert table_store.round_trips == 1
+    table_store.record(JOB, "t/2", "b1", {"w1": [1.0, 0.0], "w2": [2.0, 2.0]}, loaded.prior)
+    assert table_store.round_trips == 2
+    big = aws.CHUNK + 1  # a vector over one item's values: a second read for its other items
+    table_store.record(JOB, "big", "b0", {"w": [1.0] * big}, {})
+    table_store.round_trips = 0
+    assert table_store.load(JOB, "big", "b1", ["w"]).prior == {"w": [1.0] * big}
+    assert table_store.round_trips == 2
