@@ -285,11 +285,13 @@ class DynamoWorkerStore:
             return Loaded(_decode_prior(record["prior"]), recorded=True)
         return Loaded(self._sums(job, task, unique, found), recorded=record is not None)
 
-    def _sums(self, job: str, task: str, unique: list[str], found: dict[str, dict[str, Any]]) -> WorkerStatistics:
-        """The sums of ``unique`` keys from the items ``found`` so far, reading what is missing."""
-        missing = [self._worker_sk(task, k, 0) for k in unique if self._worker_sk(task, k, 0) not in found]
-        if missing:
-            found = found | self._get_many(job, missing)
+    def _sums(
+        self, job: str, task: str, unique: list[str], found: dict[str, dict[str, Any]] | None = None
+    ) -> WorkerStatistics:
+        """The sums of ``unique`` keys; ``found``: the items read so far, with every key's first item
+        asked already (``None``: read them)."""
+        if found is None:
+            found = self._get_many(job, [self._worker_sk(task, k, 0) for k in unique])
         more = []
         for key in unique:
             item = found.get(self._worker_sk(task, key, 0))
@@ -369,7 +371,7 @@ class DynamoWorkerStore:
         ).get("Item")
         if item is not None and "prior" in item:
             return _decode_prior(item["prior"])
-        return self._sums(job, task, sorted(contribution), {})
+        return self._sums(job, task, sorted(contribution))
 
     @staticmethod
     def _partial(start: int, actions: list[dict[str, Any]], exc: Exception) -> WorkerStoreError:
