@@ -79,7 +79,7 @@ def entry_messages(entry: dict[str, Any], attr: str) -> Iterator[str]:
         yield f"object {obj}: not consolidated: {meta['failure-reason']}"
 
 
-def _summary(report: BatchReport, out: Path) -> str:
+def _summary(report: BatchReport, out: Path, worker_table: str | None = None) -> str:
     mean = report.mean_confidence
     lines = [
         f"objects:          {report.consolidated + report.failed}"
@@ -90,6 +90,8 @@ def _summary(report: BatchReport, out: Path) -> str:
         f"masks:            {out / 'masks'}",
         f"results:          {out / 'results.jsonl'}",
     ]
+    if worker_table:
+        lines.insert(4, f"worker model:     {report.worker_model} (table {worker_table})")
     if report.dropped:
         lines.insert(1, f"payload elements without a usable datasetObjectId: {report.dropped}")
     return "\n".join(lines)
@@ -224,5 +226,5 @@ def consolidate(
     for entry in report.response:
         for message in entry_messages(entry, attr):
             click.echo(f"warning: {message}", err=True)
-    click.echo(_summary(report, out))
+    click.echo(_summary(report, out, worker_table))
     return ExitCode.FAILED_OBJECTS if report.failed or report.dropped else ExitCode.OK
