@@ -259,3 +259,34 @@ def test_named_entities_carry_agreement_sums_to_later_batches() -> None:
             e["label"] for e in label["consolidatedAnnotation"]["content"]["label"]["annotations"]["entities"]
         ]
     assert labels == {True: ["number"], False: ["verb"]}
+
+
+def test_multi_label_classification_keeps_per_label_confusion_counts() -> None:
+    def pick(worker: str, *names: str) -> dict[str, Any]:
+        content = json.dumps({"crowd-image-classifier-multi-select": {"labels": list(names)}})
+        return {"workerId": worker, "annotationData": {"content": content}}
+
+    def photo(object_id: str, *answers: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "datasetObjectId": object_id,
+            "dataObject": {"s3Uri": f"s3://b/{object_id}.jpg"},
+            "annotations": list(answers),
+        }
+
+    store = InMemoryWorkerStore()
+    first = [photo(f"p{k}", pick("a", "Dog"), pick("b", "Dog"), pick("c", "Dog", "Cat")) for k in range(10)]
+    report = run_batch(first, store, uri="s3://b/1.json")
+    assert report.worker_model == "job"
+    totals = store.totals(JOB_ARN, "multi-label-classification/3x2x2")
+    assert sorted(totals) == ["a", "b", "c"] and all(len(v) == 12 for v in totals.values())
+    # per label (Dog, Cat, Bird) a 2x2 block [[absent→absent, absent→present], [present→absent, present→present]]:
+    # ten objects, Dog present and ticked by all; Cat absent (by the vote) and ticked by c only
+    c = np.asarray(totals["c"]).reshape(3, 2, 2)
+    assert c.sum() == pytest.approx(30.0)
+    assert c[1, :, 1].sum() == pytest.approx(10.0) and c[1, :, 0].sum() == pytest.approx(0.0)
+    assert c[1, 0, 1] > 9.5  # ticked where the vote says absent
+    second = run_batch([photo("q", pick("c", "Dog", "Cat"))], store, uri="s3://b/2.json")
+    alone = run_batch([photo("q", pick("c", "Dog", "Cat"))], None, uri="s3://b/2.json")
+    names = [r.response[0]["consolidatedAnnotation"]["content"]["label"]["class-names"] for r in (second, alone)]
+    # alone, c's lone answer stands; the job's record says c ticks Cat when there is none
+    assert names == [["Dog"], ["Dog", "Cat"]]

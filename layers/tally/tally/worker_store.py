@@ -57,7 +57,6 @@ __all__ = [
     "WorkerStatistics",
     "WorkerStore",
     "WorkerStoreError",
-    "add_statistics",
     "batch_key",
     "normalise",
     "to_decimal",
@@ -143,24 +142,6 @@ def normalise(statistics: Mapping[str, Iterable[float]]) -> WorkerStatistics:
         values = [float(v) for v in statistics[key]]
         if all(math.isfinite(v) for v in values):
             out[key] = [float(to_decimal(v)) for v in values]
-    return out
-
-
-def add_statistics(a: Mapping[str, Sequence[float]], b: Mapping[str, Sequence[float]]) -> WorkerStatistics:
-    """Key-wise sum of two statistics (vectors of one key must have the same length).
-
-    >>> add_statistics({"w": [1.0, 2.0]}, {"w": [0.5, 0.5], "v": [1.0]})
-    {'v': [1.0], 'w': [1.5, 2.5]}
-    """
-    out: WorkerStatistics = {}
-    for key in sorted(set(a) | set(b)):
-        x, y = a.get(key), b.get(key)
-        if x is None or y is None:
-            out[key] = list(x if x is not None else y or [])
-        elif len(x) != len(y):
-            raise ValueError(f"statistics of one key have lengths {len(x)} and {len(y)}")
-        else:
-            out[key] = [float(to_decimal(float(p)) + to_decimal(float(q))) for p, q in zip(x, y, strict=True)]
     return out
 
 
