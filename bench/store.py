@@ -9,6 +9,9 @@
    with an in-memory store, as the same batches without a store, and as one 200-object batch.
    Accuracy of the consolidated class, per range of object positions. Seeds 0–2 were looked at while
    writing the tests (tuning); the table uses report seeds 10–19.
+3. **Boxes by position**: simulated box crowds (:data:`tests.sim.geometry.CROWDS`), 100 images per
+   crowd and seed (report seeds 10–14), batches of 1 and 2 images: box F1 at IoU 0.5 for one batch,
+   small batches with the store's steps (load, fit with the prior, record), and small batches alone.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/store.py`` (writes ``bench/results/store.md``).
 """
@@ -26,9 +29,12 @@ import boto3
 import numpy as np
 from moto import mock_aws
 
+from bench.boxes import Score, score_boxes
 from tally import aws
+from tally.aggregation.geometric import GeometricConsolidation
 from tally.worker_store import InMemoryWorkerStore
 from tests.sim.classification import classification_crowd
+from tests.sim.geometry import CROWDS, box_batch
 from tests.sim.jobs import POOL, accuracy, classification_objects, job_crowd, run_batch, split
 from tests.store.conftest import TABLE, create_table
 
@@ -136,6 +142,52 @@ def quality_table(seeds: tuple[int, ...], sizes: tuple[int, ...]) -> list[str]:
     return rows
 
 
+BOX_RANGES = ((0, 10), (10, 30), (30, 60), (60, 100))
+
+
+def boxes_table(seeds: tuple[int, ...], crowds: tuple[str, ...], sizes: tuple[int, ...]) -> list[str]:
+    """Box F1 (IoU 0.5) by position: the same fit-with-prior and record steps as the driver's, on
+    :class:`GeometricConsolidation` directly (a 100-image job per crowd and seed)."""
+    rows = [
+        "| crowd | images (position) | one 100-image batch | small batches + store | small batches alone |",
+        "|---|---|---|---|---|",
+    ]
+    for name in crowds:
+        scores = {m: {r: Score() for r in BOX_RANGES} for m in ("one", "kept", "alone")}
+        for seed in seeds:
+            batch = box_batch(np.random.default_rng(seed), CROWDS[name], 100)
+            items = [o.items for o in batch]
+            one = GeometricConsolidation("boxes").fit(items)
+            store = InMemoryWorkerStore()
+            for b, part in enumerate(split(len(batch), sizes)):
+                part_items = [items[i] for i in part]
+                keys = sorted({a.worker for it in part_items for a in it.answers})
+                prior = store.load("job", "boxes", f"b{b}", keys).prior
+                kept = GeometricConsolidation("boxes").fit(part_items, prior)
+                store.record("job", "boxes", f"b{b}", kept.evidence_, prior)
+                alone = GeometricConsolidation("boxes").fit(part_items)
+                for i in part:
+                    r = next(r for r in BOX_RANGES if r[0] <= i < r[1])
+                    obj = batch[i]
+                    for method, model in (("one", one), ("kept", kept), ("alone", alone)):
+                        result = model.predict(obj.items)
+                        scores[method][r].add(
+                            score_boxes(
+                                [str(c) for c in result.labels],
+                                np.asarray(result.geometry, dtype=np.float64),
+                                obj.truth_labels,
+                                obj.truth,
+                            )
+                        )
+        for r in BOX_RANGES:
+            f1 = []
+            for method in ("one", "kept", "alone"):
+                precision, recall, _ = scores[method][r].row()
+                f1.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+            rows.append(f"| {name} | {r[0]}–{r[1] - 1} | {f1[0]:.3f} | {f1[1]:.3f} | {f1[2]:.3f} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results/store.md"))
@@ -160,6 +212,10 @@ def main() -> None:
         "## Accuracy by position, batches of 10 objects",
         "",
         *quality_table(REPORT_SEEDS, (10,)),
+        "",
+        "## Bounding boxes: F1 by position, batches of 1 and 2 images alternating",
+        "",
+        *boxes_table(REPORT_SEEDS[:5], ("mixed-1to5", "wrong-class-3", "two-workers"), (1, 2)),
     ]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
