@@ -10,7 +10,10 @@ the tasks (:mod:`tally.tasks`) do the consolidating. Per batch:
 2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
    that cannot work (a repeated name, too many classes for a mask) fails every object with its reason.
 3. **observe + fit**, for a task with a batch model: every object is observed, the model is fitted
-   once on what they contribute.
+   once on what they contribute. With a worker store (:mod:`tally.worker_store`) and a task that
+   learns across batches, the fit starts from the job's earlier batches' statistics and this batch's
+   are recorded under its batch key (a digest of the payload URI and bytes); a store that fails
+   leaves the batch with its own evidence and a warning, never a failed batch.
 4. **consolidate** (thread pool): one :class:`ObjectResult` per object.
 
 Whatever goes wrong with one answer or one object becomes a reason on that answer or object; the
@@ -18,7 +21,8 @@ rest of the batch goes on. Only an unreadable event or payload fails the batch. 
 between the steps while it fits ``TALLY_CACHE_MB``; beyond it, objects are read again.
 
 Retries are safe: ``creation-date`` is the payload's own timestamp and artefact names derive from the
-object ID and the bytes, so the same request gives the same response, keys and bytes.
+object ID and the bytes, so the same request gives the same response, keys and bytes. With a worker
+store, a retried batch finds its record and fits with the prior it used the first time.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
 from .tasks import JobContext, Observed, Passthrough, make_tasks
-from .tasks.base import Task
+from .tasks.base import LearnsAcrossBatches, Task
+from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "read_payload"]
 
@@ -67,6 +72,7 @@ class BatchReport:
     confidences: list[float] = field(default_factory=list)
     label_source: str = ""
     offloaded: int = 0  # labels moved to S3 to keep the response under Lambda's limit
+    worker_model: str = "batch"  # batch | job | job (retried batch) | batch (store failed) | none
 
     @property
     def mean_confidence(self) -> float | None:
@@ -88,8 +94,12 @@ def default_mask_prefix(request: ConsolidationRequest) -> str:
 
 
 def read_payload(storage: Storage, uri: str) -> list[Any]:
+    return _parse_payload(storage.read(uri))
+
+
+def _parse_payload(raw: bytes) -> list[Any]:
     try:
-        data = json.loads(storage.read(uri))
+        data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise EventError("the consolidation payload is not JSON") from exc
     if not isinstance(data, list):
@@ -163,8 +173,13 @@ class _Batch:
         settings: Settings,
         artefact_prefix: str,
         remaining_ms: Callable[[], int] | None,
+        worker_store: WorkerStore | None = None,
+        batch: str = "",
     ) -> None:
         self.request = request
+        self.worker_store = worker_store
+        self.batch_key = batch
+        self.worker_model = "none"
         self.storage = storage
         self.settings = settings
         self.artefact_prefix = artefact_prefix
@@ -333,6 +348,41 @@ class _Batch:
         else:
             logger.warning("object not consolidated: %s", result.failure, extra={"datasetObjectId": obj_id})
 
+    def fit(self, summaries: Sequence[tuple[str, Any]]) -> Any:
+        """The batch model; with a worker store, from the job's earlier batches too (module docstring)."""
+        task, job, store = self.task, self.job, self.worker_store
+        assert job is not None
+        self.worker_model = "batch"
+        if store is None or not isinstance(task, LearnsAcrossBatches):
+            return task.fit(summaries, job)
+        if job.labels is not None and job.labels.source == "batch":
+            logger.warning("worker model kept per batch: without the job's label list, class keys differ by batch")
+            return task.fit(summaries, job)
+        job_id = self.request.labeling_job_arn or self.request.job_name
+        name = task.statistics_name(job)
+        try:
+            loaded = store.load(job_id, name, self.batch_key, task.statistics_keys(summaries, job))
+        except Exception as exc:  # the store is an optimisation: it must never fail the batch
+            logger.warning("worker store not read, the worker model is this batch's alone: %s", _store_reason(exc))
+            self.worker_model = "batch (store failed)"
+            return task.fit(summaries, job)
+        model = task.fit_with_prior(summaries, job, loaded.prior)
+        if loaded.recorded:
+            logger.info("retried batch: its first run's worker prior is used and nothing is recorded again")
+            self.worker_model = "job (retried batch)"
+            return model
+        self.worker_model = "job"
+        try:
+            earlier = store.record(job_id, name, self.batch_key, task.statistics(model, job), loaded.prior)
+        except Exception as exc:
+            logger.warning("worker store not written, this batch's evidence is not kept: %s", _store_reason(exc))
+            return model
+        if earlier is not None:  # a concurrent run of this very batch recorded first: answer as it did
+            self.worker_model = "job (retried batch)"
+            if earlier != loaded.prior:
+                model = task.fit_with_prior(summaries, job, earlier)
+        return model
+
     def run(
         self, objects: Sequence[DatasetObject], job_labels: Callable[[], Sequence[str] | None]
     ) -> list[ObjectResult]:
@@ -353,8 +403,7 @@ class _Batch:
                     for s in scans
                     if s.observed is not None and s.observed.summary is not None
                 ]
-                assert self.job is not None
-                self.model = self.task.fit(summaries, self.job)
+                self.model = self.fit(summaries)
             list(pool.map(lambda s: self._report(self._guard(s, self.consolidate)), scans))
         # a job has one task type: failed objects carry the batch's (the first task's when nothing was read)
         read_any = any(s.tasks or s.loaded is not None or s.observed is not None for s in scans)
@@ -366,6 +415,10 @@ class _Batch:
                 scan.result.task_type = batch_type
             results.append(scan.result)
         return results
+
+
+def _store_reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, WorkerStoreError) else type(exc).__name__
 
 
 _ESSENTIAL_METADATA = ("type", "job-name", "human-annotated", "creation-date", "confidence", "failure-reason")
@@ -427,6 +480,7 @@ def consolidate_batch(
     mask_prefix: str | None = None,
     job_labels: Callable[[], Sequence[str] | None] = lambda: None,
     remaining_ms: Callable[[], int] | None = None,
+    worker_store: WorkerStore | None = None,
 ) -> BatchReport:
     """Consolidate every object of one request.
 
@@ -439,16 +493,20 @@ def consolidate_batch(
             nor the settings have them.
         remaining_ms: time left before the caller's deadline; objects not started in time are
             returned as failed with a reason.
+        worker_store: where the job's worker statistics are kept across batches (``None``: each
+            batch's worker model is its own, as without a table).
 
     Raises:
         EventError, StorageError: the payload itself cannot be read; nothing can be returned.
     """
     settings = settings or Settings()
-    raw = read_payload(storage, request.payload.s3_uri)
+    payload = storage.read(request.payload.s3_uri)
+    raw = _parse_payload(payload)
     created = creation_date(storage.modified(request.payload.s3_uri))
     objects, dropped = _group(raw)
     prefix = mask_prefix or default_mask_prefix(request)
-    batch = _Batch(request, storage, settings, prefix, remaining_ms)
+    key = batch_key(request.payload.s3_uri, payload) if worker_store is not None else ""
+    batch = _Batch(request, storage, settings, prefix, remaining_ms, worker_store, key)
     results = batch.run(objects, job_labels)
     attr = request.label_attribute_name
     entries = [r.to_gt(attr, job_name=request.job_name, created=created) for r in results]
@@ -460,6 +518,7 @@ def consolidate_batch(
         dropped=dropped,
         label_source=labels.source if labels is not None else "not needed",
         offloaded=offloaded,
+        worker_model=batch.worker_model,
     )
     for r in results:
         report.consolidated += r.ok

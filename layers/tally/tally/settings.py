@@ -61,6 +61,8 @@ class Settings:
             (``TALLY_CACHE_MB``); objects beyond it are decoded twice.
         element_name: the ``name`` of the template's crowd element (``TALLY_ELEMENT_NAME``); when
             set, an answer without that key is rejected instead of being recognised by its shape.
+        worker_table: the DynamoDB table keeping each job's worker statistics across batches
+            (``TALLY_WORKER_TABLE``, :mod:`tally.worker_store`); unset, every batch's worker model is its own.
     """
 
     labels: tuple[str, ...] | None = None
@@ -71,6 +73,7 @@ class Settings:
     read_buckets: tuple[str, ...] = ()
     cache_mb: int = 256
     element_name: str | None = None
+    worker_table: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +95,7 @@ class Settings:
 _ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("tally_settings_environ")
 _ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_TABLE = r"^[A-Za-z0-9_.-]{3,255}$"  # DynamoDB's table name rule
 _DEFAULT = Settings()
 
 
@@ -118,6 +122,7 @@ class _Environment(BaseSettings):
     read_buckets: Annotated[tuple[Annotated[str, Field(pattern=_BUCKET)], ...], NoDecode] = _DEFAULT.read_buckets
     cache_mb: int = Field(default=_DEFAULT.cache_mb, ge=0)
     element_name: str | None = Field(default=_DEFAULT.element_name, min_length=1)
+    worker_table: str | None = Field(default=_DEFAULT.worker_table, pattern=_TABLE)
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -141,7 +146,7 @@ class _Environment(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("assume_role_arn", "element_name", mode="before")
+    @field_validator("assume_role_arn", "element_name", "worker_table", mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() or None if isinstance(value, str) else value

@@ -56,7 +56,7 @@ weighted boxes fusion (https://github.com/ZFTurbo/Weighted-Boxes-Fusion), the be
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -69,6 +69,7 @@ from .instance_fusion import fuse_instance_table, table_iou, tabulate_instances
 from .matching import Cluster, box_iou, item_offsets, match_items, point_similarity
 
 __all__ = [
+    "EVIDENCE_FIELDS",
     "Consolidated",
     "GeometricConsolidation",
     "ObjectItems",
@@ -170,6 +171,9 @@ class GeometricConsolidation:
     """Per worker, its weight in the keep rule (1 for careful workers)."""
     fusion_weights_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, its weight when items are fused (inverse variance from agreement)."""
+    evidence_: dict[str, list[float]] = field(default_factory=dict, init=False)
+    """Per worker, this batch's own counts behind the rates, without the prior, in the order of
+    :data:`EVIDENCE_FIELDS`: sum them over batches and pass the sum as the next ``prior_evidence``."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("boxes", "keypoints", "instances"):
@@ -180,10 +184,38 @@ class GeometricConsolidation:
             raise ValueError(f"tolerance must be in [0, 1), got {self.tolerance}")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, objects: Sequence[ObjectItems]) -> GeometricConsolidation:
-        """Estimate every worker's rates and weights from how their items match across the batch."""
+    def fit(
+        self, objects: Sequence[ObjectItems], prior_evidence: Mapping[str, Sequence[float]] | None = None
+    ) -> GeometricConsolidation:
+        """Estimate every worker's rates and weights from how their items match across the batch.
+
+        Args:
+            objects: the batch's objects.
+            prior_evidence: optional per worker counts from earlier batches (the sum of their
+                :attr:`evidence_`, :data:`EVIDENCE_FIELDS` order), added to the batch's before the
+                rates are taken; the first matching round already uses the weights they give.
+
+        Example:
+            Worker "c" drew a car no one else drew; with two others that is not kept. After 20
+            earlier objects where "a" and "b" confirmed nothing and "c" everything, it is.
+
+            >>> car = lambda *b: np.array([b], dtype=float)
+            >>> obj = ObjectItems(
+            ...     (WorkerItems("a", (), np.zeros((0, 4))), WorkerItems("b", (), np.zeros((0, 4))),
+            ...      WorkerItems("c", ("car",), car(10, 10, 50, 40))), width=100, height=60)
+            >>> GeometricConsolidation("boxes").fit([obj]).predict(obj).labels
+            []
+            >>> bad, good = [20, 0, 20, 0, 0, 0], [20, 20, 20, 20, 20, 20]
+            >>> model = GeometricConsolidation("boxes").fit([obj], {"a": bad, "b": bad, "c": good})
+            >>> model.predict(obj).labels, model.evidence_["c"]
+            (['car'], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        """
         self.precision_, self.recall_, self.agreement_ = {}, {}, {}
         self.worker_weights_, self.fusion_weights_ = {}, {}
+        prior = _Evidence.of(prior_evidence or {})
+        if prior.items:
+            self._set_weights(prior)
+        tally = _Evidence()
         for _ in range(max(1, self.n_iter)):
             tally = _Evidence()
             for obj in objects:
@@ -191,7 +223,8 @@ class GeometricConsolidation:
                     self._validate(obj)
                     clusters, sims = self._match(obj)
                     tally.add(obj, clusters, sims)
-            self._set_weights(tally)
+            self._set_weights(tally.plus(prior))
+        self.evidence_ = tally.as_dict()
         return self
 
     def _set_weights(self, ev: _Evidence) -> None:
@@ -398,6 +431,12 @@ def _agreement(cluster: Cluster, sims: _Pairs, weights: FloatArray) -> float:
     return float((pair_weights * block).sum() / pair_weights.sum())
 
 
+EVIDENCE_FIELDS = ("items", "confirmed", "chances", "hits", "agree_sum", "agree_n")
+"""The per-worker counts of :attr:`GeometricConsolidation.evidence_`: items drawn, items confirmed
+(another worker matched them; half for a lone item of a two-answer object), chances to draw an agreed
+item and hits, and the sum and number of agreement values of matched items."""
+
+
 @dataclass
 class _Evidence:
     """Per-worker counts behind the rates (module docstring)."""
@@ -408,6 +447,29 @@ class _Evidence:
     hits: dict[str, float] = field(default_factory=dict)
     agree_sum: dict[str, float] = field(default_factory=dict)
     agree_n: dict[str, float] = field(default_factory=dict)
+
+    def tables(self) -> tuple[dict[str, float], ...]:
+        return (self.items, self.confirmed, self.chances, self.hits, self.agree_sum, self.agree_n)
+
+    @classmethod
+    def of(cls, counts: Mapping[str, Sequence[float]]) -> _Evidence:
+        """Evidence from per-worker vectors in :data:`EVIDENCE_FIELDS` order (other lengths ignored)."""
+        ev = cls()
+        for worker, values in counts.items():
+            if len(values) == len(EVIDENCE_FIELDS):
+                for table, value in zip(ev.tables(), values, strict=True):
+                    table[worker] = float(value)
+        return ev
+
+    def plus(self, other: _Evidence) -> _Evidence:
+        out = _Evidence()
+        for mine, theirs, total in zip(self.tables(), other.tables(), out.tables(), strict=True):
+            for worker in sorted(set(mine) | set(theirs)):
+                total[worker] = mine.get(worker, 0.0) + theirs.get(worker, 0.0)
+        return out
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {w: [float(t.get(w, 0.0)) for t in self.tables()] for w in sorted(self.items)}
 
     @staticmethod
     def _bump(table: dict[str, float], worker: str, value: float) -> None:

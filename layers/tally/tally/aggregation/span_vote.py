@@ -35,7 +35,8 @@ label and the largest Jaccard, each match credited with its Jaccard; two empty a
 spans)`` summed over their objects; the weight shrinks it toward the crowd's mean agreement with
 ``shrinkage`` pseudo-objects: ``(n * f1 + shrinkage * mean) / (n + shrinkage)``. Workers without
 evidence get the mean. ``n_iter`` rounds: the first leave-one-out votes use equal weights, later ones
-the weights of the round before.
+the weights of the round before. Earlier batches' sums (``prior_statistics``: credit, spans compared
+and objects per worker) are added to the batch's in every round, and then give the first round's weights.
 
 References:
     AWS, "Annotation consolidation" (Ground Truth's built-in NER consolidation clusters spans by
@@ -194,7 +195,11 @@ class SpanVote:
     evidence)."""
 
     worker_evidence_: npt.NDArray[np.int_] = field(init=False, repr=False)
-    """``(n_workers,)`` number of objects each worker was compared on."""
+    """``(n_workers,)`` number of objects each worker was compared on (with the prior's)."""
+
+    worker_statistics_: npt.NDArray[np.float64] = field(init=False, repr=False)
+    """``(n_workers, 3)`` this batch's own ``(credit, spans compared, objects)`` per worker, without
+    the prior: sum them over batches and pass the sum as the next batch's ``prior_statistics``."""
 
     def vote(self, answers: Sequence[WorkerSpans], weights: Mapping[int, float] | None = None) -> list[Entity]:
         """Vote one object's answers into entities, sorted by start, end and label.
@@ -290,54 +295,85 @@ class SpanVote:
                 kept.append((support, ent))
         return kept
 
-    def fit(self, objects: Sequence[Sequence[WorkerSpans]]) -> SpanVote:
+    def fit(self, objects: Sequence[Sequence[WorkerSpans]], prior_statistics: npt.ArrayLike | None = None) -> SpanVote:
         """Learn each worker's weight from their agreement with the others over the batch.
 
         Args:
             objects: per object, one ``(worker, spans)`` per answering worker. Worker indices are
-                ``0..n_workers-1`` with ``n_workers`` one more than the largest index seen.
+                ``0..n_workers-1`` with ``n_workers`` one more than the largest index seen (or the
+                number of rows of ``prior_statistics``, if larger).
+            prior_statistics: optional ``(n_workers, 3)`` per worker ``(credit, spans compared,
+                objects)`` from earlier batches (the sum of their :attr:`worker_statistics_`). They are
+                added to this batch's sums in every round, and the first round's leave-one-out votes
+                use the weights they alone give instead of equal weights.
 
         Returns:
             self
+
+        Example:
+            Worker 2 has agreed perfectly on 10 earlier objects, workers 0 and 1 on none; on this
+            object 0 and 1 outvote 2 without the prior, not with it.
+
+            >>> obj = [[(0, [(0, 0, 4)]), (1, [(0, 0, 4)]), (2, [(1, 0, 4)])]]
+            >>> [e.label for e in SpanVote().fit_predict(obj)[0]]
+            [0]
+            >>> sv = SpanVote().fit(obj, prior_statistics=[[0, 10, 10], [0, 10, 10], [10, 10, 10]])
+            >>> [e.label for e in sv.predict(obj)[0]], sv.worker_statistics_[2].tolist()
+            ([1], [0.0, 2.0, 1.0])
         """
-        self._fit_prepared(objects, [self._prepare(obj) for obj in objects])
+        self._fit_prepared(objects, [self._prepare(obj) for obj in objects], prior_statistics)
         return self
 
-    def _fit_prepared(self, objects: Sequence[Sequence[WorkerSpans]], prepared: Sequence[_Prepared]) -> None:
+    def _fit_prepared(
+        self,
+        objects: Sequence[Sequence[WorkerSpans]],
+        prepared: Sequence[_Prepared],
+        prior_statistics: npt.ArrayLike | None = None,
+    ) -> None:
         n_workers = 1 + max((w for obj in objects for w, _ in obj), default=-1)
-        weights = np.ones(n_workers)
+        extra = np.zeros((n_workers, 3))
+        if prior_statistics is not None:
+            given = np.asarray(prior_statistics, dtype=np.float64).reshape(-1, 3)
+            if not np.isfinite(given).all() or (given < 0).any():
+                raise ValueError("prior_statistics must be finite and non-negative")
+            n_workers = max(n_workers, given.shape[0])
+            extra = np.zeros((n_workers, 3))
+            extra[: given.shape[0]] = given
+        weights = self._weights(extra[:, 0], extra[:, 1], extra[:, 2])[0] if extra.any() else np.ones(n_workers)
         agreement = np.full(n_workers, np.nan)
-        evidence = np.zeros(n_workers, dtype=np.int_)
         # each worker's own spans per object, as (label, start, end)
-        own = [
+        own_spans = [
             {w: sorted({s for s in ss if s[2] > s[1]}) for w, ss in obj} if len(prep.workers) >= 2 else {}
             for obj, prep in zip(objects, prepared, strict=True)
         ]
+        own = np.zeros((n_workers, 3))
         for _ in range(max(1, self.n_iter)):
-            credit = np.zeros(n_workers)
-            size = np.zeros(n_workers)
-            evidence = np.zeros(n_workers, dtype=np.int_)
+            own = np.zeros((n_workers, 3))  # credit, spans compared, objects
             current = {w: float(weights[w]) for w in range(n_workers)}
-            for prep, spans_of in zip(prepared, own, strict=True):
+            for prep, spans_of in zip(prepared, own_spans, strict=True):
                 for w in prep.workers if spans_of else ():
                     # the others' vote: the object's clusters without this worker's spans
                     consensus = [(e.label, e.start, e.end) for e in self._decide(prep, current, exclude=w)]
                     c, n_own, n_ref = span_f1(spans_of[w], consensus)
-                    credit[w] += c
-                    size[w] += n_own + n_ref
-                    evidence[w] += 1
-            seen = evidence > 0
-            agreement = np.full(n_workers, np.nan)
-            agreement[seen] = 2.0 * credit[seen] / size[seen]
-            mean = float(agreement[seen].mean()) if seen.any() else 1.0
-            shrunk = np.full(n_workers, mean)
-            shrunk[seen] = (evidence[seen] * agreement[seen] + self.shrinkage * mean) / (
-                evidence[seen] + self.shrinkage
-            )
-            weights = np.maximum(shrunk, self.min_weight)
+                    own[w] += (c, n_own + n_ref, 1.0)
+            total = own + extra
+            weights, agreement = self._weights(total[:, 0], total[:, 1], total[:, 2])
         self.worker_weights_ = weights
         self.worker_agreement_ = agreement
-        self.worker_evidence_ = evidence
+        self.worker_evidence_ = np.rint(own[:, 2] + extra[:, 2]).astype(np.int_)
+        self.worker_statistics_ = own
+
+    def _weights(
+        self, credit: npt.NDArray[np.float64], size: npt.NDArray[np.float64], evidence: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Shrunk weights and raw agreement from summed credit, spans compared and objects."""
+        seen = (evidence > 0) & (size > 0)
+        agreement = np.full(credit.shape, np.nan)
+        agreement[seen] = 2.0 * credit[seen] / size[seen]
+        mean = float(agreement[seen].mean()) if seen.any() else 1.0
+        shrunk = np.full(credit.shape, mean)
+        shrunk[seen] = (evidence[seen] * agreement[seen] + self.shrinkage * mean) / (evidence[seen] + self.shrinkage)
+        return np.maximum(shrunk, self.min_weight), agreement
 
     def predict(self, objects: Sequence[Sequence[WorkerSpans]]) -> list[list[Entity]]:
         """Vote every object with the fitted weights (workers not seen in :meth:`fit` get the mean)."""

@@ -18,6 +18,10 @@ step 1, with the colours the workers painted each label with; it may raise
 :class:`tally.errors.ConfigError`, which fails every object with its reason. ``observe`` must not
 depend on it. A task without a batch model runs steps 1 and 3 back to back, in one pass over the batch. Batch
 models are per task: one task's worker model never reaches another.
+
+A task whose batch model can carry over to the job's later batches (:mod:`tally.worker_store`) also
+implements :class:`LearnsAcrossBatches`: the keys (workers) whose stored statistics it wants, a fit
+that takes them as a prior, and its model's own contribution. Tasks without it ignore the store.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..errors import ObjectError
 from ..gt.answers import Answer, AnswerIssue
@@ -34,8 +38,17 @@ from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..settings import Settings
 from ..storage import Storage
+from ..worker_store import WorkerStatistics
 
-__all__ = ["JobContext", "Observed", "Task", "consolidated", "majority_size", "no_usable_answer"]
+__all__ = [
+    "JobContext",
+    "LearnsAcrossBatches",
+    "Observed",
+    "Task",
+    "consolidated",
+    "majority_size",
+    "no_usable_answer",
+]
 
 S = TypeVar("S")  # what one object contributes to the batch model
 P = TypeVar("P")  # per-object work kept for consolidate
@@ -140,3 +153,27 @@ def consolidated(
         issues=list(observed.issues),
         answers_used=observed.answers_used,
     )
+
+
+@runtime_checkable
+class LearnsAcrossBatches(Protocol):
+    """A task whose batch model learns from the job's earlier batches (module docstring).
+
+    ``statistics_name(job)`` names the model's statistics in the store: one name per task and vector
+    layout (it includes the vector's shape, so a job whose label count changed starts afresh).
+    """
+
+    def statistics_name(self, job: JobContext) -> str: ...
+
+    def statistics_keys(self, summaries: Sequence[tuple[str, Any]], job: JobContext) -> list[str]:
+        """The keys (worker IDs) whose stored statistics the fit can use."""
+        ...
+
+    def fit_with_prior(self, summaries: Sequence[tuple[str, Any]], job: JobContext, prior: WorkerStatistics) -> Any:
+        """``fit`` with the stored sums as a prior (``{}``: exactly ``fit``); keys whose vectors do not
+        have the task's layout are ignored."""
+        ...
+
+    def statistics(self, model: Any, job: JobContext) -> WorkerStatistics:
+        """This batch's own contribution (without the prior), per key."""
+        ...

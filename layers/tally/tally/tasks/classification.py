@@ -18,6 +18,10 @@ Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the
 labels, of the posterior of the decision taken for each (multi); a lone answer gets its worker's
 record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-name`` +
 ``confidence``; ``class-map`` + ``confidence-map``).
+
+Across batches (:mod:`tally.worker_store`): a worker's statistics are their expected confusion counts
+(Dawid–Skene's ``counts_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which later batches
+of the job add to the confusion prior (``prior_counts``). The class priors are fitted per batch.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
+from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, no_usable_answer
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
@@ -126,6 +131,34 @@ class _Classification:
         if not usable:
             raise no_usable_answer(obj, issues)
 
+    def _shape(self, job: JobContext) -> tuple[int, ...]:
+        """One worker's confusion counts: ``(K, K)``, or ``(L, 2, 2)`` for multi-label."""
+        n = len(job.require_labels().names)
+        return (n, 2, 2) if self.multi else (n, n)
+
+    def statistics_name(self, job: JobContext) -> str:
+        shape = "x".join(str(n) for n in self._shape(job))
+        return f"multi-label-classification/{shape}" if self.multi else f"classification/{shape}"
+
+    def statistics_keys(self, summaries: Sequence[tuple[str, Any]], job: JobContext) -> list[str]:
+        return list(_Index.of(summaries).workers)
+
+    def _prior_counts(self, index: _Index, job: JobContext, prior: WorkerStatistics) -> npt.NDArray[np.float64] | None:
+        shape = self._shape(job)
+        size = int(np.prod(shape))
+        counts = np.zeros((len(index.workers), *shape))
+        used = False
+        for worker, i in index.workers.items():
+            values = prior.get(worker)
+            if values is not None and len(values) == size:
+                counts[i] = np.asarray(values, dtype=np.float64).reshape(shape)
+                used = True
+        return counts if used else None
+
+    def statistics(self, model: ClassificationModel, job: JobContext) -> WorkerStatistics:
+        counts = np.asarray(model.model.counts_, dtype=np.float64)
+        return {w: counts[i].ravel().tolist() for w, i in model.index.workers.items() if counts[i].any()}
+
 
 class SingleLabelClassification(_Classification):
     name = "classification"
@@ -152,6 +185,11 @@ class SingleLabelClassification(_Classification):
         return Observed(tuple(votes), None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, Votes]], job: JobContext) -> ClassificationModel:
+        return self.fit_with_prior(summaries, job, {})
+
+    def fit_with_prior(
+        self, summaries: Sequence[tuple[str, Votes]], job: JobContext, prior: WorkerStatistics
+    ) -> ClassificationModel:
         index = _Index.of(summaries)
         rows = [(index.objects[o], index.workers[w], k) for o, votes in summaries for w, k in votes]
         tasks, workers, classes = ([r[i] for r in rows] for i in range(3))
@@ -162,6 +200,7 @@ class SingleLabelClassification(_Classification):
             n_tasks=len(index.objects),
             n_workers=len(index.workers),
             n_classes=len(job.require_labels().names),
+            prior_counts=self._prior_counts(index, job, prior),
         )
         return ClassificationModel(index, model)
 
@@ -214,6 +253,11 @@ class MultiLabelClassification(_Classification):
         return Observed(tuple(votes), None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, MultiVotes]], job: JobContext) -> ClassificationModel:
+        return self.fit_with_prior(summaries, job, {})
+
+    def fit_with_prior(
+        self, summaries: Sequence[tuple[str, MultiVotes]], job: JobContext, prior: WorkerStatistics
+    ) -> ClassificationModel:
         index = _Index.of(summaries)
         n_labels = len(job.require_labels().names)
         rows = [(index.objects[o], index.workers[w], chosen) for o, votes in summaries for w, chosen in votes]
@@ -226,6 +270,7 @@ class MultiLabelClassification(_Classification):
             sets,
             n_tasks=len(index.objects),
             n_workers=len(index.workers),
+            prior_counts=self._prior_counts(index, job, prior),
         )
         return ClassificationModel(index, model)
 

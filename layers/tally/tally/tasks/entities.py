@@ -15,6 +15,9 @@ The label keeps the built-in NER output's shape, with a confidence per entity::
 An entity's ``confidence`` is the share of the object's answering weight that marked it with its
 label; the object's is the mean over its entities (with none, the share of the weight that marked
 nothing). ``labels`` is the job's label list.
+
+Across batches (:mod:`tally.worker_store`): a worker's statistics are ``(credit, spans compared,
+objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
+from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, no_usable_answer
 
 __all__ = ["NamedEntities"]
@@ -111,12 +115,34 @@ class NamedEntities:
         return Observed(tuple(usable), None, issues, answers_used=len(usable))
 
     def fit(self, summaries: Sequence[tuple[str, Spans]], job: JobContext) -> EntityModel:
+        return self.fit_with_prior(summaries, job, {})
+
+    @staticmethod
+    def _workers(summaries: Sequence[tuple[str, Spans]]) -> dict[str, int]:
         workers: dict[str, int] = {}
         for _, answers in summaries:
             for worker, _ in answers:
                 workers.setdefault(worker, len(workers))
+        return workers
+
+    def statistics_name(self, job: JobContext) -> str:
+        return "named-entities/3"
+
+    def statistics_keys(self, summaries: Sequence[tuple[str, Spans]], job: JobContext) -> list[str]:
+        return list(self._workers(summaries))
+
+    def fit_with_prior(
+        self, summaries: Sequence[tuple[str, Spans]], job: JobContext, prior: WorkerStatistics
+    ) -> EntityModel:
+        workers = self._workers(summaries)
         objects = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
-        return EntityModel(workers, SpanVote().fit(objects))
+        extra = [prior[w] if len(prior.get(w, ())) == 3 else [0.0, 0.0, 0.0] for w in workers]
+        used = any(any(v) for v in extra)
+        return EntityModel(workers, SpanVote().fit(objects, prior_statistics=extra if used else None))
+
+    def statistics(self, model: EntityModel, job: JobContext) -> WorkerStatistics:
+        own = model.vote.worker_statistics_
+        return {w: own[i].tolist() for w, i in model.workers.items() if own[i].any()}
 
     def consolidate(
         self, obj: DatasetObject, observed: Observed[Spans, None], model: EntityModel | None, job: JobContext

@@ -30,6 +30,9 @@ Labels (``content[<attr>]``), ``class_id`` being the label's 0-based index in th
 
 The object's ``confidence`` is the mean of its items' (``support × agreement``); with no item kept,
 the share of answers that drew nothing.
+
+Across batches (:mod:`tally.worker_store`): a worker's statistics are the six evidence counts behind
+their precision, recall and agreement (``GeometricConsolidation.evidence_``), added to later batches'.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from ..aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
-from ..aggregation.geometric import Consolidated, GeometricConsolidation, ObjectItems, WorkerItems
+from ..aggregation.geometric import EVIDENCE_FIELDS, Consolidated, GeometricConsolidation, ObjectItems, WorkerItems
 from ..aggregation.instance_fusion import (
     MAX_INSTANCES,
     instance_map_from_colours,
@@ -57,6 +60,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
+from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
@@ -170,7 +174,21 @@ class _Geometric:
         return Observed(ObjectItems(items, width, height), None, issues, nbytes=nbytes, answers_used=len(parsed))
 
     def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> GeometricConsolidation:
-        return GeometricConsolidation(self.kind).fit([items for _, items in summaries])
+        return self.fit_with_prior(summaries, job, {})
+
+    def statistics_name(self, job: JobContext) -> str:
+        return f"{self.name}/{len(EVIDENCE_FIELDS)}"
+
+    def statistics_keys(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> list[str]:
+        return list(dict.fromkeys(a.worker for _, items in summaries for a in items.answers))
+
+    def fit_with_prior(
+        self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext, prior: WorkerStatistics
+    ) -> GeometricConsolidation:
+        return GeometricConsolidation(self.kind).fit([items for _, items in summaries], prior)
+
+    def statistics(self, model: GeometricConsolidation, job: JobContext) -> WorkerStatistics:
+        return {w: v for w, v in model.evidence_.items() if any(v)}
 
     def consolidate(
         self,

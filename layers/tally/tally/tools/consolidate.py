@@ -15,6 +15,7 @@ from ..errors import TallyError
 from ..gt.events import ConsolidationRequest
 from ..labels import parse_label_list
 from ..settings import ALGORITHMS
+from ..worker_store import WorkerStore
 from ._common import (
     CliStorage,
     ExitCode,
@@ -78,7 +79,7 @@ def entry_messages(entry: dict[str, Any], attr: str) -> Iterator[str]:
         yield f"object {obj}: not consolidated: {meta['failure-reason']}"
 
 
-def _summary(report: BatchReport, out: Path) -> str:
+def _summary(report: BatchReport, out: Path, worker_table: str | None = None) -> str:
     mean = report.mean_confidence
     lines = [
         f"objects:          {report.consolidated + report.failed}"
@@ -89,9 +90,21 @@ def _summary(report: BatchReport, out: Path) -> str:
         f"masks:            {out / 'masks'}",
         f"results:          {out / 'results.jsonl'}",
     ]
+    if worker_table:
+        lines.insert(4, f"worker model:     {report.worker_model} (table {worker_table})")
     if report.dropped:
         lines.insert(1, f"payload elements without a usable datasetObjectId: {report.dropped}")
     return "\n".join(lines)
+
+
+def _worker_store(table: str | None) -> WorkerStore | None:
+    if not table:
+        return None
+    try:
+        from .. import aws  # boto3 only when a table is asked for
+    except ImportError as exc:
+        raise InputError("--worker-table needs boto3 (pip install tally[aws])") from exc
+    return aws.worker_store(table)
 
 
 def parse_labels(value: str | None) -> list[str] | None:
@@ -144,6 +157,12 @@ def parse_labels(value: str | None) -> list[str] | None:
 )
 @click.option("--element-name", help="The template's crowd element name; answers without it are rejected.")
 @click.option(
+    "--worker-table",
+    metavar="NAME",
+    help="DynamoDB table keeping the job's worker statistics across batches (as TALLY_WORKER_TABLE does for "
+    "the Lambda; your AWS credentials). Without it, the batch's worker model is its own.",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
 def consolidate(
@@ -156,6 +175,7 @@ def consolidate(
     threads: int | None,
     read_buckets: Sequence[str],
     element_name: str | None,
+    worker_table: str | None,
     progress: bool | None,
 ) -> int:
     """Consolidate one Ground Truth batch the way tally's Lambda does.
@@ -178,6 +198,7 @@ def consolidate(
         element_name=element_name,
         read_buckets=tuple(dict.fromkeys([*buckets, *read_buckets])) or None,
     )
+    store = _worker_store(worker_table)
     reader = CliStorage(s3_root)
     request = _request(source, reader, label_attribute, parse_labels(labels))
     total = _count_objects(request, reader)
@@ -190,7 +211,9 @@ def consolidate(
             core_logger = logging.getLogger("tally.consolidate")
             core_logger.addHandler(counter)
             try:
-                report = consolidate_batch(request, storage, settings=settings, mask_prefix=str(out / "masks"))
+                report = consolidate_batch(
+                    request, storage, settings=settings, mask_prefix=str(out / "masks"), worker_store=store
+                )
             except TallyError as exc:
                 raise InputError(str(exc)) from exc
             finally:
@@ -203,5 +226,5 @@ def consolidate(
     for entry in report.response:
         for message in entry_messages(entry, attr):
             click.echo(f"warning: {message}", err=True)
-    click.echo(_summary(report, out))
+    click.echo(_summary(report, out, worker_table))
     return ExitCode.FAILED_OBJECTS if report.failed or report.dropped else ExitCode.OK

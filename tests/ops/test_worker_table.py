@@ -1,0 +1,69 @@
+"""template.yaml's worker table (issue 14): on-demand, encrypted, recoverable, expiring, and the
+consolidation function's least-privilege access to it."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from tally import aws
+from tally.settings import Settings, SettingsError
+from tests.ops.test_template import RESOURCES, TEMPLATE, environment, statements
+
+TABLE: dict[str, Any] = RESOURCES["WorkerTable"]
+
+
+def test_the_table_is_on_demand_encrypted_recoverable_and_expires_what_the_store_writes() -> None:
+    props = TABLE["Properties"]
+    assert TABLE["Condition"] == "KeepsWorkerModels"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert '"#x": "expires"' in inspect.getsource(aws.DynamoWorkerStore)  # the attribute the TTL reads
+
+
+def test_only_the_consolidation_function_gets_the_table_and_only_the_calls_it_makes() -> None:
+    assert environment("ConsolidationFunction")["TALLY_WORKER_TABLE"] == {
+        "Fn::If": ["KeepsWorkerModels", {"Ref": "WorkerTable"}, ""]
+    }
+    assert "TALLY_WORKER_TABLE" not in environment("PreAnnotationFunction")
+    table_statements = [s for s in statements("ConsolidationFunction") if s.get("Sid") == "WorkerModels"]
+    assert table_statements == [
+        {
+            "Sid": "WorkerModels",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": {"Fn::GetAtt": ["WorkerTable", "Arn"]},
+        }
+    ]
+    assert not any("dynamodb" in str(s) for s in statements("PreAnnotationFunction"))
+    source = inspect.getsource(aws.DynamoWorkerStore.load) + inspect.getsource(aws.DynamoWorkerStore.record)
+    source += inspect.getsource(aws.DynamoWorkerStore._get_many) + inspect.getsource(aws.DynamoWorkerStore._sums)
+    source += inspect.getsource(aws.DynamoWorkerStore._recorded_prior)
+    called = {
+        name
+        for name in ("batch_get_item", "get_item", "transact_write_items", "query", "scan")
+        if f'"{name}"' in source or f".{name}(" in source
+    }
+    assert called == {"batch_get_item", "get_item", "transact_write_items"}
+
+
+def test_the_parameter_turns_the_table_off() -> None:
+    assert TEMPLATE["Parameters"]["KeepWorkerModels"]["AllowedValues"] == ["true", "false"]
+    assert TEMPLATE["Conditions"]["KeepsWorkerModels"] == {"Fn::Equals": [{"Ref": "KeepWorkerModels"}, "true"]}
+    assert TEMPLATE["Outputs"]["WorkerTableName"]["Condition"] == "KeepsWorkerModels"
+
+
+@pytest.mark.parametrize("bad", ["ab", "a table", "arn:aws:dynamodb:us-east-1:123456789012:table/t"])
+def test_the_setting_takes_a_table_name_and_nothing_else(bad: str) -> None:
+    assert Settings.from_env({"TALLY_WORKER_TABLE": " tally-Workers_1.x "}).worker_table == "tally-Workers_1.x"
+    assert Settings.from_env({"TALLY_WORKER_TABLE": ""}).worker_table is None
+    with pytest.raises(SettingsError, match=r"^invalid tally setting: TALLY_WORKER_TABLE="):
+        Settings.from_env({"TALLY_WORKER_TABLE": bad})

@@ -1,0 +1,64 @@
+"""DynamoDB under moto for the worker store tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tally import aws
+
+TABLE = "tally-workers"
+
+
+def create_table(client: Any, name: str = TABLE) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture
+def dynamodb(aws_env: None) -> Iterator[Any]:
+    """The DynamoDB resource's client (plain Python values), with the table created."""
+    with mock_aws():
+        client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
+        create_table(client)
+        yield client
+
+
+@pytest.fixture
+def table_store(dynamodb: Any) -> aws.DynamoWorkerStore:
+    return aws.DynamoWorkerStore(dynamodb, TABLE)
+
+
+class OneCallAtATime:
+    """A client whose calls run one at a time, in any interleaving between threads.
+
+    moto's DynamoDB is not thread-safe (concurrent requests can fail with "dictionary changed size
+    during iteration"), while real DynamoDB applies each request atomically. Serialising whole calls
+    models exactly that: a store that read, modified and wrote back would still lose updates here,
+    because other threads' calls run between its read and its write.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            with self._lock:
+                return method(**kwargs)
+
+        return call

@@ -1,0 +1,292 @@
+"""A job sent as many small batches through consolidate_batch with a worker store (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tally import aws
+from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
+from tally.aggregation.span_vote import SpanVote
+from tally.consolidate import BatchReport
+from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStatistics, WorkerStoreError, normalise
+from tests.sim.jobs import JOB_ARN, accuracy, classification_objects, job_crowd, run_batch, split
+from tests.store.conftest import TABLE, OneCallAtATime
+
+TUNING_SEEDS = (0, 1, 2)  # looked at while writing this test; bench/store.py reports other seeds
+
+
+def response_bytes(report: BatchReport) -> bytes:
+    return json.dumps(report.response, sort_keys=True).encode()
+
+
+def stream(seed: int, store: Any, sizes: tuple[int, ...] = (1, 2)) -> tuple[dict[str, bool], dict[str, int]]:
+    """The job's objects in batches of ``sizes``; per object whether it came out right, and its position."""
+    crowd = job_crowd(seed)
+    objects = classification_objects(crowd)
+    right: dict[str, bool] = {}
+    position: dict[str, int] = {}
+    for b, part in enumerate(split(len(objects), sizes)):
+        report = run_batch([objects[i] for i in part], store, uri=f"s3://bucket/job/{seed}/{b}.json")
+        right |= accuracy(report, crowd)
+        position |= {f"o{i}": i for i in part}
+    return right, position
+
+
+def test_small_batches_reach_the_one_batch_quality_once_earlier_batches_are_seen() -> None:
+    gaps = {}
+    for lo, hi in ((0, 30), (100, 200)):
+        kept, alone, whole = [], [], []
+        for seed in TUNING_SEEDS:
+            crowd = job_crowd(seed)
+            one = accuracy(run_batch(classification_objects(crowd), None, uri=f"s3://bucket/all-{seed}.json"), crowd)
+            with_store, position = stream(seed, InMemoryWorkerStore())
+            without, _ = stream(seed, None)
+            ids = [o for o, p in position.items() if lo <= p < hi]
+            kept += [with_store[o] for o in ids]
+            alone += [without[o] for o in ids]
+            whole += [one[o] for o in ids]
+        gaps[(lo, hi)] = (np.mean(whole) - np.mean(kept), np.mean(kept) - np.mean(alone))
+    # objects 100-199: within 0.05 of one 200-object batch, and 0.05 above batches on their own
+    assert gaps[(100, 200)][0] <= 0.05
+    assert gaps[(100, 200)][1] >= 0.05
+    # the first 30 objects are far from the one batch (little evidence yet): the gap is larger
+    assert gaps[(0, 30)][0] > gaps[(100, 200)][0]
+
+
+def test_the_first_batch_is_the_same_with_or_without_a_store() -> None:
+    objects = classification_objects(job_crowd(0))[:2]
+    store = InMemoryWorkerStore()
+    first = run_batch(objects, store, uri="s3://bucket/b0.json")
+    assert response_bytes(first) == response_bytes(run_batch(objects, None, uri="s3://bucket/b0.json"))
+    assert (first.worker_model, store.loads, store.records) == ("job", 1, 1)
+
+
+def test_a_retried_batch_is_byte_identical_and_counts_nothing_twice(dynamodb: Any) -> None:
+    store = aws.DynamoWorkerStore(dynamodb, TABLE)
+    objects = classification_objects(job_crowd(1, 12))
+    batches = [objects[i : i + 2] for i in range(0, 12, 2)]
+    first = {}
+    for b, part in enumerate(batches[:3]):
+        first[b] = run_batch(part, store, uri=f"s3://bucket/{b}.json")
+    counts = dynamodb.scan(TableName=TABLE)["Items"]
+    retry = run_batch(batches[1], store, uri="s3://bucket/1.json")
+    assert response_bytes(retry) == response_bytes(first[1])
+    assert (first[1].worker_model, retry.worker_model) == ("job", "job (retried batch)")
+    assert dynamodb.scan(TableName=TABLE)["Items"] == counts
+    for b, part in enumerate(batches[3:], start=3):  # the sums move on; a later retry still answers as before
+        run_batch(part, store, uri=f"s3://bucket/{b}.json")
+    assert response_bytes(run_batch(batches[2], store, uri="s3://bucket/2.json")) == response_bytes(first[2])
+    # the same objects under another payload URI are another batch: a new key, a new record
+    other = run_batch(batches[2], store, uri="s3://bucket/2-again.json")
+    assert other.worker_model == "job"
+
+
+class Recording:
+    """A store that keeps what each batch recorded."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.recorded: list[WorkerStatistics] = []
+
+    def load(self, *args: Any) -> Loaded:
+        loaded: Loaded = self.store.load(*args)
+        return loaded
+
+    def record(self, job: str, task: str, batch: str, contribution: WorkerStatistics, prior: WorkerStatistics) -> Any:
+        self.recorded.append(normalise(contribution))
+        return self.store.record(job, task, batch, contribution, prior)
+
+
+@pytest.mark.parametrize("backend", ["memory", "dynamodb"])
+def test_concurrent_batches_sum_to_every_batch_contribution(backend: str, request: pytest.FixtureRequest) -> None:
+    if backend == "memory":
+        inner: Any = InMemoryWorkerStore()
+    else:
+        inner = aws.DynamoWorkerStore(OneCallAtATime(request.getfixturevalue("dynamodb")), TABLE)
+    store = Recording(inner)
+    objects = classification_objects(job_crowd(2, 40))
+    parts = [objects[i : i + 2] for i in range(0, 40, 2)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        reports = list(pool.map(lambda b: run_batch(parts[b], store, uri=f"s3://bucket/c{b}.json"), range(len(parts))))
+    assert all(r.worker_model == "job" for r in reports) and len(store.recorded) == len(parts)
+    expected: dict[str, np.ndarray] = {}
+    for contribution in store.recorded:
+        for worker, values in contribution.items():
+            expected[worker] = expected.get(worker, np.zeros(len(values))) + np.asarray(values)
+    workers = sorted(expected)
+    task = "classification/3x3"
+    loaded = inner.load(JOB_ARN, task, "after", workers).prior
+    assert sorted(loaded) == workers
+    for worker in workers:
+        np.testing.assert_allclose(loaded[worker], expected[worker], rtol=0, atol=1e-8)
+
+
+class Broken:
+    """A store that fails on ``load`` or on ``record``."""
+
+    def __init__(self, fail_on: str) -> None:
+        self.fail_on = fail_on
+        self.inner = InMemoryWorkerStore()
+
+    def load(self, *args: Any) -> Loaded:
+        if self.fail_on == "load":
+            raise WorkerStoreError("worker table BatchGetItem: ProvisionedThroughputExceededException")
+        loaded: Loaded = self.inner.load(*args)
+        return loaded
+
+    def record(self, *args: Any) -> Any:
+        raise RuntimeError("connection reset")
+
+
+def test_an_unreachable_table_degrades_to_the_batch_alone(dynamodb: Any, caplog: pytest.LogCaptureFixture) -> None:
+    objects = classification_objects(job_crowd(0, 6))
+    alone = run_batch(objects, None, uri="s3://bucket/b.json")
+    missing = aws.DynamoWorkerStore(dynamodb, "no-such-table")
+    with caplog.at_level(logging.WARNING, logger="tally.consolidate"):
+        report = run_batch(objects, missing, uri="s3://bucket/b.json")
+    assert response_bytes(report) == response_bytes(alone)
+    assert report.worker_model == "batch (store failed)" and report.failed == 0
+    warned = [r.getMessage() for r in caplog.records if "worker store" in r.getMessage()]
+    assert warned == ["worker store not read, the worker model is this batch's alone: "
+                      "worker table batch_get_item: ResourceNotFoundException"]  # fmt: skip
+
+
+def test_a_throttled_load_or_a_failed_record_never_fails_the_batch(caplog: pytest.LogCaptureFixture) -> None:
+    objects = classification_objects(job_crowd(0, 6))
+    alone = response_bytes(run_batch(objects, None, uri="s3://bucket/b.json"))
+    throttled = run_batch(objects, Broken("load"), uri="s3://bucket/b.json")
+    assert response_bytes(throttled) == alone and throttled.worker_model == "batch (store failed)"
+    with caplog.at_level(logging.WARNING, logger="tally.consolidate"):
+        unwritten = run_batch(objects, Broken("record"), uri="s3://bucket/b.json")
+    assert response_bytes(unwritten) == alone  # an empty store: the prior is nothing
+    assert unwritten.worker_model == "job" and unwritten.failed == 0
+    assert any(r.getMessage().endswith("not kept: RuntimeError") for r in caplog.records)
+
+
+def test_a_store_is_not_used_when_class_keys_come_from_the_batch() -> None:
+    objects = classification_objects(job_crowd(0, 4))
+    store = InMemoryWorkerStore()
+    report = run_batch(objects, store, uri="s3://bucket/b.json", labels=[])
+    assert report.label_source == "batch" and report.worker_model == "batch"
+    assert (store.loads, store.records) == (0, 0)
+
+
+# -- boxes and named entities: the store carries each task's own statistics -----------------------
+
+
+def boxes(worker: str, *ltwh: tuple[int, int, int, int]) -> dict[str, Any]:
+    element = {
+        "boundingBoxes": [{"label": "car", "left": x, "top": t, "width": w, "height": h} for x, t, w, h in ltwh],
+        "inputImageProperties": {"width": 100, "height": 100},
+    }
+    return {"workerId": worker, "annotationData": {"content": json.dumps({"annotatedResult": element})}}
+
+
+def image(object_id: str, *answers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "datasetObjectId": object_id,
+        "dataObject": {"s3Uri": f"s3://b/{object_id}.jpg"},
+        "annotations": list(answers),
+    }
+
+
+def test_boxes_fit_the_next_batch_with_the_evidence_of_the_earlier_ones() -> None:
+    car, ghost = (10, 10, 30, 30), (60, 60, 20, 20)
+    first = [image(f"i{k}", boxes("a", car), boxes("b", car), boxes("c", car, ghost)) for k in range(3)]
+    second = [image("j", boxes("a", car), boxes("c", car))]
+    store = InMemoryWorkerStore()
+    run_batch(first, store, uri="s3://b/1.json", labels=["car"])
+    items = [
+        ObjectItems(
+            tuple(
+                WorkerItems(w, ("car",) * len(bs), np.array([[x, t, x + wd, t + h] for x, t, wd, h in bs], dtype=float))
+                for w, bs in (("a", [car]), ("b", [car]), ("c", [car, ghost]))
+            ),
+            100,
+            100,
+        )
+    ] * 3
+    evidence = normalise(GeometricConsolidation("boxes").fit(items).evidence_)
+    assert store.totals(JOB_ARN, "bounding-box/6") == evidence
+    assert evidence["c"] == [6.0, 3.0, 3.0, 3.0, 3.0, 3.0]  # six boxes, three confirmed: the ghosts are not
+    quality = {}
+    for kept in (store, None):
+        report = run_batch(second, kept, uri="s3://b/2.json", labels=["car"])
+        quality[kept is store] = {
+            q["workerId"]: q for q in report.response[0]["consolidatedAnnotation"]["content"]["label"]["worker-quality"]
+        }
+    # alone, "a" and "c" each have one box confirmed of one; with the job's evidence, "c" four of seven
+    assert quality[False]["c"]["precision"] == quality[False]["a"]["precision"]
+    assert quality[True]["c"]["precision"] < quality[True]["a"]["precision"]
+
+
+def entities(worker: str, *spans: tuple[str, int, int]) -> dict[str, Any]:
+    element = {"entities": [{"label": name, "startOffset": s, "endOffset": e} for name, s, e in spans]}
+    return {"workerId": worker, "annotationData": {"content": json.dumps({"crowd-entity-annotation": element})}}
+
+
+def text(object_id: str, *answers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "datasetObjectId": object_id,
+        "dataObject": {"content": "Sift 3 cups of flour"},
+        "annotations": list(answers),
+    }
+
+
+def test_named_entities_carry_agreement_sums_to_later_batches() -> None:
+    good = [("verb", 0, 4), ("number", 5, 6)]
+    first = [
+        text(f"t{k}", entities("a", *good), entities("b", *good), entities("c", ("number", 0, 4))) for k in range(4)
+    ]
+    store = InMemoryWorkerStore()
+    run_batch(first, store, uri="s3://b/1.json", labels=["verb", "number"])
+    answers = [[(0, [(0, 0, 4), (1, 5, 6)]), (1, [(0, 0, 4), (1, 5, 6)]), (2, [(1, 0, 4)])]] * 4
+    own = SpanVote().fit(answers).worker_statistics_
+    assert store.totals(JOB_ARN, "named-entities/3") == normalise({w: own[i].tolist() for i, w in enumerate("abc")})
+    # next batch: "a" and "c" disagree on one word's label. Alone, they weigh the same and the tie goes
+    # to the lower label index (c's "verb"); the job's record says "a" is the one to follow.
+    second = [text("u", entities("a", ("number", 0, 4)), entities("c", ("verb", 0, 4)))]
+    labels = {}
+    for kept in (store, None):
+        label = run_batch(second, kept, uri="s3://b/2.json", labels=["verb", "number"]).response[0]
+        labels[kept is store] = [
+            e["label"] for e in label["consolidatedAnnotation"]["content"]["label"]["annotations"]["entities"]
+        ]
+    assert labels == {True: ["number"], False: ["verb"]}
+
+
+def test_multi_label_classification_keeps_per_label_confusion_counts() -> None:
+    def pick(worker: str, *names: str) -> dict[str, Any]:
+        content = json.dumps({"crowd-image-classifier-multi-select": {"labels": list(names)}})
+        return {"workerId": worker, "annotationData": {"content": content}}
+
+    def photo(object_id: str, *answers: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "datasetObjectId": object_id,
+            "dataObject": {"s3Uri": f"s3://b/{object_id}.jpg"},
+            "annotations": list(answers),
+        }
+
+    store = InMemoryWorkerStore()
+    first = [photo(f"p{k}", pick("a", "Dog"), pick("b", "Dog"), pick("c", "Dog", "Cat")) for k in range(10)]
+    report = run_batch(first, store, uri="s3://b/1.json")
+    assert report.worker_model == "job"
+    totals = store.totals(JOB_ARN, "multi-label-classification/3x2x2")
+    assert sorted(totals) == ["a", "b", "c"] and all(len(v) == 12 for v in totals.values())
+    # per label (Dog, Cat, Bird) a 2x2 block [[absent→absent, absent→present], [present→absent, present→present]]:
+    # ten objects, Dog present and ticked by all; Cat absent (by the vote) and ticked by c only
+    c = np.asarray(totals["c"]).reshape(3, 2, 2)
+    assert c.sum() == pytest.approx(30.0)
+    assert c[1, :, 1].sum() == pytest.approx(10.0) and c[1, :, 0].sum() == pytest.approx(0.0)
+    assert c[1, 0, 1] > 9.5  # ticked where the vote says absent
+    second = run_batch([photo("q", pick("c", "Dog", "Cat"))], store, uri="s3://b/2.json")
+    alone = run_batch([photo("q", pick("c", "Dog", "Cat"))], None, uri="s3://b/2.json")
+    names = [r.response[0]["consolidatedAnnotation"]["content"]["label"]["class-names"] for r in (second, alone)]
+    # alone, c's lone answer stands; the job's record says c ticks Cat when there is none
+    assert names == [["Dog"], ["Dog", "Cat"]]

@@ -1,0 +1,154 @@
+"""aws.DynamoWorkerStore under moto's DynamoDB: sums, retries, concurrency, chunks, reset, failures."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tally import aws
+from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStoreError
+from tests.store.conftest import TABLE, OneCallAtATime
+
+JOB = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/j"
+
+
+def items(client: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = client.scan(TableName=TABLE)["Items"]
+    return sorted(found, key=lambda i: str(i["sk"]))
+
+
+def test_sums_are_exact_and_only_the_asked_keys_come_back(table_store: aws.DynamoWorkerStore) -> None:
+    assert table_store.load(JOB, "t/2", "b1", ["w1", "w2"]) == Loaded({}, recorded=False)
+    assert table_store.record(JOB, "t/2", "b1", {"w1": [0.1, 2.0], "w2": [1.0, 0.0]}, {}) is None
+    assert table_store.record(JOB, "t/2", "b2", {"w1": [0.2, 0.0], "w3": [5.0, 5.0]}, {"w1": [0.1, 2.0]}) is None
+    loaded = table_store.load(JOB, "t/2", "b3", ["w1", "w2", "w9"])
+    assert loaded == Loaded({"w1": [0.3, 2.0], "w2": [1.0, 0.0]}, recorded=False)  # 0.1 + 0.2 is exactly 0.3
+    assert table_store.load(JOB, "other/2", "b3", ["w1"]).prior == {}  # tasks do not share statistics
+
+
+def test_a_retried_batch_gets_its_first_prior_and_adds_nothing(
+    dynamodb: Any, table_store: aws.DynamoWorkerStore
+) -> None:
+    table_store.record(JOB, "t/1", "b1", {"w1": [1.0]}, {})
+    table_store.record(JOB, "t/1", "b2", {"w1": [2.0]}, {"w1": [1.0]})
+    before = items(dynamodb)
+    assert table_store.load(JOB, "t/1", "b2", ["w1"]) == Loaded({"w1": [1.0]}, recorded=True)
+    assert table_store.record(JOB, "t/1", "b2", {"w1": [2.0]}, {"w1": [3.0]}) == {"w1": [1.0]}
+    assert items(dynamodb) == before
+    assert table_store.load(JOB, "t/1", "b3", ["w1"]).prior == {"w1": [3.0]}
+
+
+def test_concurrent_batches_lose_no_update(dynamodb: Any) -> None:
+    table_store = aws.DynamoWorkerStore(OneCallAtATime(dynamodb), TABLE)
+
+    def batch(i: int) -> None:
+        table_store.record(JOB, "t/2", f"b{i}", {"shared": [1.0, 0.5], f"own{i % 3}": [float(i), 1.0]}, {})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(batch, range(24)))
+    prior = table_store.load(JOB, "t/2", "next", ["shared", "own0", "own1", "own2"]).prior
+    assert prior == {
+        "shared": [24.0, 12.0],
+        "own0": [float(sum(range(0, 24, 3))), 8.0],
+        "own1": [float(sum(range(1, 24, 3))), 8.0],
+        "own2": [float(sum(range(2, 24, 3))), 8.0],
+    }
+
+
+def test_a_race_between_two_runs_of_one_batch_counts_it_once(dynamodb: Any) -> None:
+    table_store = aws.DynamoWorkerStore(OneCallAtATime(dynamodb), TABLE)
+    results = []
+
+    def run(prior: float) -> None:
+        results.append(table_store.record(JOB, "t/1", "same", {"w": [1.0]}, {"w": [prior]}))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run, [5.0, 7.0]))
+    assert sorted(results, key=lambda r: r is not None)[0] is None  # one run recorded
+    earlier = [r for r in results if r is not None]
+    assert len(earlier) == 1 and earlier[0] in ({"w": [5.0]}, {"w": [7.0]})  # the other got its prior
+    assert table_store.load(JOB, "t/1", "x", ["w"]).prior == {"w": [1.0]}
+
+
+def test_long_vectors_span_several_items(dynamodb: Any, table_store: aws.DynamoWorkerStore) -> None:
+    n = 2 * aws.CHUNK + 10
+    first = [float(i) for i in range(n)]
+    table_store.record(JOB, "big", "b1", {"w": first}, {})
+    table_store.record(JOB, "big", "b2", {"w": [1.0] * n}, {})
+    assert table_store.load(JOB, "big", "b3", ["w"]).prior == {"w": [v + 1.0 for v in first]}
+    assert [str(i["sk"]) for i in items(dynamodb) if "#w#" in str(i["sk"])] == ["big#w#w#0", "big#w#w#1", "big#w#w#2"]
+
+
+def test_items_hold_numbers_per_worker_and_a_ttl_never_answers(
+    dynamodb: Any, table_store: aws.DynamoWorkerStore
+) -> None:
+    start = int(time.time())
+    table_store.record(JOB, "t/2", "b1", {"w1": [1.0, 0.0]}, {"w1": [2.0, 3.0]})
+    stored = items(dynamodb)
+    assert [str(i["sk"]) for i in stored] == ["t/2#b#b1", "t/2#w#w1#0"]
+    batch, worker = stored
+    assert set(batch) == {"pk", "sk", "expires", "prior"}
+    assert set(worker) == {"pk", "sk", "expires", "n", "v0"}  # a zero is not written
+    assert worker["v0"] == 1 and worker["n"] == 2
+    assert start + 90 * 86_400 <= int(batch["expires"]) <= int(time.time()) + 90 * 86_400
+
+
+def test_reset_forgets_one_task_or_the_whole_job(dynamodb: Any, table_store: aws.DynamoWorkerStore) -> None:
+    for task in ("a/1", "b/1"):
+        table_store.record(JOB, task, "b1", {"w": [1.0]}, {})
+    table_store.record("other-job", "a/1", "b1", {"w": [1.0]}, {})
+    assert table_store.reset(JOB, "a/1") == 2
+    assert table_store.load(JOB, "a/1", "b1", ["w"]) == Loaded({}, recorded=False)
+    assert table_store.load(JOB, "b/1", "b2", ["w"]).prior == {"w": [1.0]}
+    assert table_store.reset(JOB) == 2
+    assert table_store.load("other-job", "a/1", "b2", ["w"]).prior == {"w": [1.0]}
+
+
+def test_a_missing_table_raises_a_store_error(dynamodb: Any) -> None:
+    store = aws.DynamoWorkerStore(dynamodb, "no-such-table")
+    with pytest.raises(WorkerStoreError, match="ResourceNotFoundException"):
+        store.load(JOB, "t", "b", ["w"])
+    with pytest.raises(WorkerStoreError, match="nothing recorded"):
+        store.record(JOB, "t", "b", {"w": [1.0]}, {})
+
+
+def test_an_unreachable_endpoint_raises_a_store_error_quickly(aws_env: None) -> None:
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=1)
+    resource = boto3.resource("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9", config=config)
+    store = aws.DynamoWorkerStore(resource.meta.client, TABLE)
+    with pytest.raises(WorkerStoreError, match="EndpointConnectionError"):
+        store.load(JOB, "t", "b", ["w"])
+
+
+def test_the_table_and_memory_stores_agree(table_store: aws.DynamoWorkerStore) -> None:
+    memory = InMemoryWorkerStore()
+    steps = [("b1", {"w1": [0.125, 1e-10, 3.0]}), ("b2", {"w1": [1 / 3, 2.0, 0.0], "w2": [7.0, 7.0, 7.0]})]
+    for store in (table_store, memory):
+        for batch, contribution in steps:
+            loaded = store.load(JOB, "t/3", batch, ["w1", "w2"])
+            store.record(JOB, "t/3", batch, contribution, loaded.prior)
+    assert table_store.load(JOB, "t/3", "b9", ["w1", "w2"]) == memory.load(JOB, "t/3", "b9", ["w1", "w2"])
+    assert memory.load(JOB, "t/3", "b9", ["w1"]).prior == {"w1": [0.458333333, 2.0, 3.0]}
+
+
+def test_worker_store_is_none_without_a_table() -> None:
+    assert aws.worker_store(None) is None and aws.worker_store("") is None
+
+
+def test_a_batch_costs_one_read_and_one_write(table_store: aws.DynamoWorkerStore) -> None:
+    table_store.record(JOB, "t/2", "b0", {"w1": [1.0, 1.0]}, {})
+    table_store.round_trips = 0
+    loaded = table_store.load(JOB, "t/2", "b1", ["w1", "w2", "w3"])  # w2, w3: never recorded
+    assert table_store.round_trips == 1
+    table_store.record(JOB, "t/2", "b1", {"w1": [1.0, 0.0], "w2": [2.0, 2.0]}, loaded.prior)
+    assert table_store.round_trips == 2
+    big = aws.CHUNK + 1  # a vector over one item's values: a second read for its other items
+    table_store.record(JOB, "big", "b0", {"w": [1.0] * big}, {})
+    table_store.round_trips = 0
+    assert table_store.load(JOB, "big", "b1", ["w"]).prior == {"w": [1.0] * big}
+    assert table_store.round_trips == 2
