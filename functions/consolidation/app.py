@@ -31,6 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[s
             settings=SETTINGS,
             job_labels=lambda: aws.job_labels(session, request.labeling_job_arn),
             remaining_ms=context.get_remaining_time_in_millis,
+            worker_store=aws.worker_store(SETTINGS.worker_table),
         )
     except TallyError:
         logger.exception("batch not consolidated")  # the event or payload itself is unusable
