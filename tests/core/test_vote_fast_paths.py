@@ -1,0 +1,68 @@
+"""The fast paths of the segmentation votes give exactly what the plain formulation gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
+from tally.vote import ABSTAIN, IndexedMask
+
+
+def _far_reference(mask: IndexedMask, block: int, reach: int) -> npt.NDArray[np.uint8]:
+    """Per pixel, straight from the definition: background is FAR when no drawn pixel lies in a
+    square within ``reach`` squares (Chebyshev) of its own square."""
+    classes = mask.classes()
+    drawn = (classes != 0) & (classes != ABSTAIN) & (classes != FAR)
+    height, width = classes.shape
+    ys, xs = np.nonzero(drawn)
+    out = classes.copy()
+    for y in range(height):
+        for x in range(width):
+            near = ((np.abs(ys // block - y // block) <= reach) & (np.abs(xs // block - x // block) <= reach)).any()
+            if classes[y, x] == 0 and not near:
+                out[y, x] = FAR
+    return out
+
+
+def test_eight_pixel_squares_mark_exactly_the_far_background() -> None:
+    # 16 x 32: two rows of four squares; one pixel drawn in the first square
+    indices = np.zeros((16, 32), np.uint8)
+    indices[3, 5] = 1
+    far = abstain_far_from_drawing(IndexedMask(indices, np.array([0, 2], np.uint8)), block=8, reach=1)
+    expected = np.full((16, 32), FAR, np.uint8)
+    expected[:, :16] = 0
+    expected[3, 5] = 2
+    assert far.classes().tolist() == expected.tolist()
+    assert far.lut.tolist() == [0, 2, FAR, 2]
+    assert indices[3, 5] == 1 and indices.sum() == 1  # the worker's mask is not changed
+
+
+@pytest.mark.parametrize(("height", "width"), [(24, 40), (21, 48), (9, 8), (30, 64)])
+@pytest.mark.parametrize(("background_index", "n_indices"), [(0, 3), (2, 3), (0, 4), (2, 4)])
+def test_eight_pixel_squares_match_the_definition(
+    height: int, width: int, background_index: int, n_indices: int
+) -> None:
+    rng = np.random.default_rng(height * width + background_index + n_indices)
+    # background at ``background_index``; the others draw classes 1 and 3 (and the fourth abstains),
+    # sparse, so some squares are far
+    lut = np.zeros(n_indices, np.uint8)
+    lut[[i for i in range(n_indices) if i != background_index]] = [1, 3, ABSTAIN][: n_indices - 1]
+    indices = np.full((height, width), background_index, np.uint8)
+    spots = rng.integers(0, height * width, size=3)
+    indices.reshape(-1)[spots] = rng.choice([i for i in range(n_indices) if i != background_index], size=3)
+    mask = IndexedMask(indices, lut)
+    far = abstain_far_from_drawing(mask, block=8, reach=1)
+    assert far.classes().tolist() == _far_reference(mask, 8, 1).tolist()
+
+
+def test_an_abstaining_index_beside_background_does_not_count_as_drawn() -> None:
+    indices = np.zeros((16, 40), np.uint8)
+    indices[0, 0] = 1  # drawn
+    indices[15, 39] = 2  # no vote: not a drawing, so its square is far background... but it abstains
+    lut = np.array([0, 1, ABSTAIN], np.uint8)
+    far = abstain_far_from_drawing(IndexedMask(indices, lut), block=8, reach=0)
+    classes = far.classes()
+    assert classes[0, 0] == 1 and classes[0, 7] == 0 and classes[0, 8] == FAR
+    assert classes[15, 39] == ABSTAIN and classes[15, 38] == FAR
