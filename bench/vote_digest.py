@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import json
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,7 +37,9 @@ def _votes_bytes(summary: Any) -> bytes:
     return b"|".join(parts)
 
 
-def digest_batch(crowd_key: str, seed: int, objects: int, scale: float, algorithm: str) -> str:
+def digest_batch(
+    crowd_key: str, seed: int, objects: int, scale: float, algorithm: Literal["majority", "reliability"]
+) -> str:
     crowd = next(c for c in CROWDS if c.key == crowd_key)
     batch = crowd_batch(crowd, objects, seed, scale=scale)
     labels = LabelSet(tuple(batch.labels), "event")
@@ -73,9 +75,10 @@ def digest_batch(crowd_key: str, seed: int, objects: int, scale: float, algorith
 
 def all_digests(objects: int, seeds: list[int], scale: float) -> dict[str, str]:
     out = {}
+    algorithms: tuple[Literal["majority", "reliability"], ...] = ("majority", "reliability")
     for crowd in CROWDS:
         for seed in seeds:
-            for algorithm in ("majority", "reliability"):
+            for algorithm in algorithms:
                 key = f"{crowd.key}/{seed}/{algorithm}"
                 out[key] = digest_batch(crowd.key, seed, objects, scale, algorithm)
                 print(key, out[key][:16], flush=True)

@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
-from tally.vote import ABSTAIN, IndexedMask
+from tally.vote import ABSTAIN, IndexedMask, tabulate
 
 
 def _far_reference(mask: IndexedMask, block: int, reach: int) -> npt.NDArray[np.uint8]:
@@ -66,3 +66,19 @@ def test_an_abstaining_index_beside_background_does_not_count_as_drawn() -> None
     classes = far.classes()
     assert classes[0, 0] == 1 and classes[0, 7] == 0 and classes[0, 8] == FAR
     assert classes[15, 39] == ABSTAIN and classes[15, 38] == FAR
+
+
+def test_a_wide_packed_range_is_counted_in_key_order_with_a_small_inverse() -> None:
+    # five masks of ten indices: 10**5 packed keys, beyond the dense table, within the counted range
+    rng = np.random.default_rng(3)
+    lut = np.arange(10, dtype=np.uint8)
+    masks = [IndexedMask(rng.integers(0, 10, (6, 7)).astype(np.uint8), lut) for _ in range(5)]
+    table = tabulate(masks)
+    keys = sum(m.indices.astype(np.int64) * 10 ** (4 - k) for k, m in enumerate(masks))
+    distinct, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    assert table.inverse.dtype == np.uint8
+    assert table.inverse.tolist() == inverse.reshape(6, 7).tolist()
+    assert table.counts.tolist() == counts.tolist()
+    stacked = np.stack([m.indices for m in masks], axis=-1)
+    assert table.votes[table.inverse].tolist() == stacked.tolist()
+    assert len(distinct) == len(table.votes)
