@@ -3,7 +3,8 @@
 Runs ``majority`` and the default ``reliability`` vote (observe, fit, consolidate) on the simulated
 crowds of :mod:`tests.sim.segmentation` (every crowd, several seeds, every image size) and prints one
 SHA-256 per crowd, seed and vote over: every PNG written (masks, confidence maps), every object's
-label and metadata JSON (floats by ``repr``), the observed vote tuples, and the fitted worker
+label and metadata JSON (floats by ``repr``), the observed vote tuples (the table's nonempty tuples
+in order and each pixel's tuple), and the fitted worker
 accuracies. Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
 
     PYTHONPATH=. .venv/bin/python bench/vote_digest.py --save /tmp/before.json
@@ -27,6 +28,7 @@ from tally.labels import LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.tasks import JobContext, SemanticSegmentation
+from tally.vote import VoteTable
 from tests.sim.segmentation import CROWDS, crowd_batch
 
 
@@ -35,6 +37,15 @@ def _votes_bytes(summary: Any) -> bytes:
         return b"none"
     parts = [repr(summary.workers).encode(), summary.votes.tobytes(), summary.counts.tobytes(), summary.group.tobytes()]
     return b"|".join(parts)
+
+
+def _table_bytes(table: VoteTable) -> bytes:
+    """The vote table as the votes see it: its tuples of nonzero count in order, their counts, and
+    each pixel's rank among them (a table may carry empty tuples, and number its rows differently)."""
+    present = table.counts > 0
+    rank = np.cumsum(present) - 1
+    inverse = rank[np.asarray(table.inverse, dtype=np.intp)]
+    return table.votes[present].tobytes() + table.counts[present].tobytes() + inverse.astype(np.int64).tobytes()
 
 
 def digest_batch(
@@ -58,8 +69,7 @@ def digest_batch(
         dataset_object = DatasetObject.model_validate({"datasetObjectId": obj.object_id})
         seen = task.observe(dataset_object, answers, job)
         h.update(_votes_bytes(seen.summary))
-        h.update(seen.prepared.table.votes.tobytes() + seen.prepared.table.counts.tobytes())
-        h.update(np.ascontiguousarray(seen.prepared.table.inverse).astype(np.int64).tobytes())
+        h.update(_table_bytes(seen.prepared.table))
         observed.append((dataset_object, seen))
     model = None
     if task.uses_batch_model:

@@ -35,7 +35,7 @@ def test_eight_pixel_squares_mark_exactly_the_far_background() -> None:
     expected[:, :16] = 0
     expected[3, 5] = 2
     assert far.classes().tolist() == expected.tolist()
-    assert far.lut.tolist() == [0, 2, FAR, 2]
+    assert far.lut.tolist() == [0, 2, FAR]
     assert indices[3, 5] == 1 and indices.sum() == 1  # the worker's mask is not changed
 
 
