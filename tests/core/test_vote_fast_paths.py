@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
+from tally.codecs import encode_gray_png
 from tally.vote import ABSTAIN, IndexedMask, tabulate
 
 
@@ -82,3 +86,20 @@ def test_a_wide_packed_range_is_counted_in_key_order_with_a_small_inverse() -> N
     stacked = np.stack([m.indices for m in masks], axis=-1)
     assert table.votes[table.inverse].tolist() == stacked.tolist()
     assert len(distinct) == len(table.votes)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_the_confidence_map_png_reads_the_array_in_place_and_writes_the_same_bytes(layout: str) -> None:
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 256, (37, 50)).astype(np.uint8)
+    if layout == "strided":
+        values = rng.integers(0, 256, (37, 100)).astype(np.uint8)[:, ::-2]  # every other column, reversed
+    # the plain way: copy the pixels into a new image, then encode it
+    image = Image.frombytes("P", (values.shape[1], values.shape[0]), np.ascontiguousarray(values).tobytes())
+    image.putpalette(bytes(v for i in range(256) for v in (i, i, i)), rawmode="RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1, bits=8)
+    encoded = encode_gray_png(values)
+    assert encoded == buf.getvalue()
+    decoded = Image.open(io.BytesIO(encoded))
+    assert decoded.mode == "P" and np.asarray(decoded).tolist() == values.tolist()
