@@ -11,6 +11,7 @@ from PIL import Image
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
 from tally.codecs import encode_gray_png
+from tally.tasks.segmentation import vote_image
 from tally.vote import ABSTAIN, IndexedMask, tabulate
 
 
@@ -103,3 +104,28 @@ def test_the_confidence_map_png_reads_the_array_in_place_and_writes_the_same_byt
     assert encoded == buf.getvalue()
     decoded = Image.open(io.BytesIO(encoded))
     assert decoded.mode == "P" and np.asarray(decoded).tolist() == values.tolist()
+
+
+def test_the_class_map_is_the_same_with_class_keys_above_the_flag_bit() -> None:
+    # three workers outline one disc of class k a little differently (contested boundary pixels), and
+    # two of them split on a second disc (a tie with background); class 1 takes the high-bit-free
+    # path of the reliability vote's pixel step, class 200 the plain one: same map, same confidences
+    yy, xx = np.mgrid[:40, :48]
+    discs = [((yy - 20) ** 2 + (xx - 16) ** 2 < r * r) for r in (8, 9, 10)]
+    extra = (yy - 20) ** 2 + (xx - 38) ** 2 < 25
+
+    def answer(key: int, n_classes: int) -> tuple[npt.NDArray[np.uint8], list[float], float, npt.NDArray[np.uint8]]:
+        lut = np.array([0, key], np.uint8)
+        masks = [
+            IndexedMask((disc | (extra if k < 2 else False)).astype(np.uint8), lut) for k, disc in enumerate(discs)
+        ]
+        image, vote = vote_image(tabulate(masks), ["a", "b", "c"], n_classes, "reliability")
+        assert vote.pixel_confidence is not None
+        return image, vote.per_class, vote.confidence, vote.pixel_confidence
+
+    low_image, low_per_class, low_confidence, low_pixels = answer(1, 2)
+    high_image, high_per_class, high_confidence, high_pixels = answer(200, 201)
+    assert set(np.unique(low_image).tolist()) == {0, 1}
+    assert np.where(high_image == 200, 1, high_image).tolist() == low_image.tolist()
+    assert high_pixels.tolist() == low_pixels.tolist()
+    assert (high_per_class[0], high_per_class[200], high_confidence) == (*low_per_class, low_confidence)
