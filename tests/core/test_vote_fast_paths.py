@@ -11,6 +11,7 @@ from PIL import Image
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
 from tally.codecs import encode_gray_png
+from tally.spatial import settle_ties
 from tally.tasks.segmentation import vote_image
 from tally.vote import ABSTAIN, IndexedMask, tabulate
 
@@ -129,3 +130,16 @@ def test_the_class_map_is_the_same_with_class_keys_above_the_flag_bit() -> None:
     assert np.where(high_image == 200, 1, high_image).tolist() == low_image.tolist()
     assert high_pixels.tolist() == low_pixels.tolist()
     assert (high_per_class[0], high_per_class[200], high_confidence) == (*low_per_class, low_confidence)
+
+
+def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() -> None:
+    # a 3 x 6 band tied between background and class 2, decided class 2 on the left, background right
+    labels = np.zeros((3, 8), np.uint8)
+    labels[:, 0] = 2
+    tied = np.array([r * 8 + c for r in range(3) for c in range(1, 7)])
+    candidates = np.full(len(tied), 0b101, np.uint64)
+    expected = [[2, 2, 2, 2, 0, 0, 0, 0]] * 3
+    assert settle_ties(labels, tied, candidates).tolist() == expected
+    shuffled = np.random.default_rng(1).permutation(len(tied))
+    assert settle_ties(labels, tied[shuffled], candidates[shuffled]).tolist() == expected
+    assert labels[:, 1:].sum() == 0  # the input is not changed
