@@ -11,7 +11,7 @@ from PIL import Image
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
 from tally.codecs import encode_gray_png
-from tally.spatial import settle_ties
+from tally.spatial import settle_ties, window_mean
 from tally.tasks.segmentation import vote_image
 from tally.vote import ABSTAIN, IndexedMask, tabulate
 
@@ -143,3 +143,22 @@ def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() ->
     shuffled = np.random.default_rng(1).permutation(len(tied))
     assert settle_ties(labels, tied[shuffled], candidates[shuffled]).tolist() == expected
     assert labels[:, 1:].sum() == 0  # the input is not changed
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.intp])
+def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[np.integer]) -> None:
+    # 200 tuples x 3 columns: row * 3 overflows a byte, so the table positions must be computed wide
+    rng = np.random.default_rng(8)
+    table = (rng.integers(0, 8, (200, 3)) / 4).astype(np.float32)  # quarters: every sum is exact
+    inverse = rng.integers(0, 200, (6, 7)).astype(dtype)
+    pixels = np.array([0, 9, 20, 41])
+    column = np.array([0, 2, 1, 2])
+    means = window_mean(inverse, table, pixels, column, radius=1)
+    for p, c, got in zip(pixels.tolist(), column.tolist(), means.tolist(), strict=True):
+        y, x = divmod(p, 7)
+        total = sum(
+            float(table[inverse[min(max(y + dy, 0), 5), min(max(x + dx, 0), 6)], c])
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
+        assert got == float(np.float32(total) / np.float32(9))

@@ -139,8 +139,11 @@ def window_mean(
         rows, cols = np.divmod(part, width)
         row_starts = np.clip(rows[None, :] + steps[:, None], 0, height - 1) * width
         col_offsets = np.clip(cols[None, :] + steps[:, None], 0, width - 1)
-        square = flat_inverse[row_starts[:, None, :] + col_offsets[None, :, :]].astype(np.intp)
-        values = flat_table[square * stride + column[start : start + _CHUNK]]
+        # one (2r+1, 2r+1, n) index buffer: pixel positions, then table positions
+        index = row_starts[:, None, :] + col_offsets[None, :, :]
+        np.multiply(np.take(flat_inverse, index), np.intp(stride), out=index)  # in intp, whatever the inverse type
+        index += column[start : start + _CHUNK]
+        values = np.take(flat_table, index)
         total[start : start + _CHUNK] = values.sum(axis=(0, 1), dtype=np.float32)
     total /= len(steps) ** 2
     return total
