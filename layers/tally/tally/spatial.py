@@ -63,19 +63,21 @@ def settle_ties(
     height, width = labels.shape
     flat = labels.reshape(-1).copy()
     tied = np.asarray(tied, dtype=np.intp)
-    settled = np.ones(flat.size, dtype=bool)
-    settled[tied] = False
+    if not len(tied):
+        return flat.reshape(height, width)
     rows, cols = np.divmod(tied, width)
     # each tied pixel's 4 neighbours (flat index; -1 outside the image) and, for the neighbours
-    # that are tied themselves, their position in ``tied`` (else -1), computed once
+    # that are tied themselves, their position in ``tied`` (else -1), computed once by a search
+    # in the sorted tied pixels (no image-sized table)
     neighbours = np.full((len(_NEIGHBOURS), len(tied)), -1, dtype=np.intp)
     for d, (dy, dx) in enumerate(_NEIGHBOURS):
         ny, nx = rows + dy, cols + dx
         inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
         neighbours[d, inside] = ny[inside] * width + nx[inside]
-    position = np.full(flat.size, -1, dtype=np.int32)
-    position[tied] = np.arange(len(tied), dtype=np.int32)
-    tied_neighbour = np.where(neighbours >= 0, position[np.maximum(neighbours, 0)], -1)
+    order = np.argsort(tied, kind="stable")
+    ranked = tied[order]
+    found = np.minimum(np.searchsorted(ranked, neighbours), len(tied) - 1)
+    tied_neighbour = np.where((neighbours >= 0) & (ranked[found] == neighbours), order[found], -1)
     pending = np.ones(len(tied), dtype=bool)
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
     front = np.flatnonzero(((neighbours >= 0) & (tied_neighbour < 0)).any(axis=0))
@@ -86,7 +88,10 @@ def settle_ties(
         valid = near >= 0
         safe = np.where(valid, near, 0)
         painted = flat[safe].astype(np.uint64)
-        usable = valid & settled[safe] & (((candidates[front][None, :] >> painted) & np.uint64(1)) == 1)
+        # a neighbour is settled unless it is a tied pixel still pending
+        near_tied = tied_neighbour[:, front]
+        settled = (near_tied < 0) | ~pending[np.maximum(near_tied, 0)]
+        usable = valid & settled & (((candidates[front][None, :] >> painted) & np.uint64(1)) == 1)
         reached = usable.any(axis=0)
         if not reached.any():
             break
@@ -98,7 +103,6 @@ def settle_ties(
         votes = np.bincount(slot, minlength=len(which) * n_classes).reshape(len(which), n_classes)
         done = front[which]
         flat[tied[done]] = votes.argmax(axis=1)
-        settled[tied[done]] = True
         pending[done] = False
         following = tied_neighbour[:, done].ravel()
         following = following[following >= 0]
@@ -135,8 +139,11 @@ def window_mean(
         rows, cols = np.divmod(part, width)
         row_starts = np.clip(rows[None, :] + steps[:, None], 0, height - 1) * width
         col_offsets = np.clip(cols[None, :] + steps[:, None], 0, width - 1)
-        square = flat_inverse[row_starts[:, None, :] + col_offsets[None, :, :]].astype(np.intp)
-        values = flat_table[square * stride + column[start : start + _CHUNK]]
+        # one (2r+1, 2r+1, n) index buffer: pixel positions, then table positions
+        index = row_starts[:, None, :] + col_offsets[None, :, :]
+        np.multiply(np.take(flat_inverse, index), np.intp(stride), out=index)  # in intp, whatever the inverse type
+        index += column[start : start + _CHUNK]
+        values = np.take(flat_table, index)
         total[start : start + _CHUNK] = values.sum(axis=(0, 1), dtype=np.float32)
     total /= len(steps) ** 2
     return total

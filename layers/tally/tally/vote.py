@@ -107,16 +107,32 @@ def _key_dtype(span: int) -> type[np.integer[Any]]:
     return np.int64
 
 
+def _index_dtype(n: int) -> type[np.integer[Any]]:
+    """The smallest unsigned type that holds the indices ``0..n-1``."""
+    if n <= 1 << 8:
+        return np.uint8
+    if n <= 1 << 16:
+        return np.uint16
+    if n <= 1 << 32:
+        return np.uint32
+    return np.intp
+
+
 def _count(
     key: npt.NDArray[np.integer[Any]], span: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.int64]]:
-    """Distinct keys, each pixel's index into them, and their counts."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.integer[Any]], npt.NDArray[np.int64]]:
+    """Distinct keys (ascending), each pixel's index into them (the smallest unsigned type that
+    holds it), and their counts."""
     if span <= _BINCOUNT_SPAN:
-        all_counts = np.bincount(key, minlength=span)
-        uniq = np.flatnonzero(all_counts)
-        position = np.zeros(span, dtype=np.intp)
-        position[uniq] = np.arange(len(uniq), dtype=np.intp)
-        return uniq.astype(np.int64), position[key], all_counts[uniq].astype(np.int64)
+        # hash-based unique (numpy >= 2.3) finds the few hundred distinct keys faster than a
+        # bincount over the whole range; sorting them gives bincount's ascending order
+        present, present_counts = np.unique(key, return_counts=True, sorted=False)
+        order = np.argsort(present, kind="stable")
+        uniq = present[order]
+        position = np.zeros(span, dtype=_index_dtype(len(uniq)))
+        position[uniq] = np.arange(len(uniq))
+        inverse = np.take(position, key)
+        return uniq.astype(np.int64), inverse, present_counts[order].astype(np.int64)
     uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     return uniq.astype(np.int64), inverse.astype(np.intp).ravel(), counts.astype(np.int64)
 

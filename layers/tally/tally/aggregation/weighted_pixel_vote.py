@@ -333,8 +333,9 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
     background pixel is near when a square within ``reach`` squares of its own (Chebyshev distance)
     holds a pixel of any class the worker drew; so every pixel within ``block * reach`` pixels of the
     worker's drawing is near, none beyond ``block * (reach + 1)``. A mask with nothing drawn is
-    returned unchanged (an empty answer says "nothing here" everywhere). The lookup table doubles
-    (far pixels index the second copy, whose background reads :data:`FAR`), so a table of more than
+    returned unchanged (an empty answer says "nothing here" everywhere). The lookup table gains one
+    entry per index the worker did not draw with (usually one, the background), in index order, and
+    the far pixels index those entries, where background reads :data:`FAR`; a table of more than
     128 entries is returned unchanged.
 
     Examples:
@@ -343,14 +344,18 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
         >>> far = abstain_far_from_drawing(IndexedMask(indices, np.array([0, 3], np.uint8)), block=2, reach=1)
         >>> far.classes().tolist()
         [[3, 0, 0, 0, 254, 254, 254, 254, 254, 254, 254, 254]]
+        >>> far.lut.tolist()
+        [0, 3, 254]
     """
     n = len(mask.lut)
     drawn_lut = (mask.lut != 0) & (mask.lut != ABSTAIN) & (mask.lut != FAR)
     if 2 * n > 256 or not drawn_lut.any():
         return mask
     height, width = mask.indices.shape
-    rows, cols = -(-height // block), -(-width // block)
     undrawn = np.flatnonzero(~drawn_lut)
+    if block == _WORD and width % _WORD == 0 and height >= _WORD and mask.indices.flags.c_contiguous:
+        return _far_by_words(mask, drawn_lut, undrawn, reach)
+    rows, cols = -(-height // block), -(-width // block)
     if len(undrawn) == 1:  # the usual case (one background index): a comparison, not a lookup
         drawn = (mask.indices != undrawn[0]).view(np.uint8)
     else:
@@ -361,8 +366,31 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
         drawn = padded
     # per square, whether the worker drew in it: rows of squares first (contiguous), then columns
     squares = drawn.reshape(rows, block, cols * block).max(axis=1).reshape(rows, cols, block).max(axis=2) > 0
-    if not squares.any():
+    far = _far_squares(squares, reach)
+    if far is None:
         return mask
+    # far squares hold undrawn indices only: shifted past the table, then to their new entries
+    shift = far.astype(np.uint8) * np.uint8(_far_shift(n, undrawn))
+    if (rows * block, cols * block) == (height, width):  # broadcast the grid over its squares
+        tiles = mask.indices.reshape(rows, block, cols, block) + shift[:, None, :, None]
+        indices = tiles.reshape(height, width)
+    else:
+        indices = mask.indices + np.repeat(np.repeat(shift, block, axis=0)[:height], block, axis=1)[:, :width]
+    return _far_mask(indices, mask.lut, undrawn)
+
+
+_WORD = 8
+"""Squares of this width are one 64-bit word per pixel row, which the fast path of
+:func:`abstain_far_from_drawing` reads and writes whole."""
+_BYTES = np.uint64(0x0101010101010101)
+
+
+def _far_squares(squares: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_] | None:
+    """The squares farther than ``reach`` squares from any drawn one; None when there are none (or
+    nothing is drawn)."""
+    if not squares.any():
+        return None
+    rows, cols = squares.shape
     near = squares.copy()
     for dy in range(-reach, reach + 1):  # dilate the small grid of squares by ``reach``
         for dx in range(-reach, reach + 1):
@@ -370,16 +398,60 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
                 max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)
             ]
     if near.all():
-        return mask
-    # a second copy of the lookup table, with background read as FAR, for the pixels of far squares
-    shift = (~near).astype(np.uint8) * np.uint8(n)
-    if (rows * block, cols * block) == (height, width):  # broadcast the grid over its squares
-        tiles = mask.indices.reshape(rows, block, cols, block) + shift[:, None, :, None]
-        indices = tiles.reshape(height, width)
+        return None
+    return ~near
+
+
+def _far_shift(n: int, undrawn: npt.NDArray[np.intp]) -> int:
+    """What a far pixel's index gains: with one undrawn index ``u``, ``n - u`` (straight to entry
+    ``n``); with several, ``n`` (then renumbered by :func:`_far_mask`)."""
+    return n - int(undrawn[0]) if len(undrawn) == 1 else n
+
+
+def _far_mask(indices: npt.NDArray[np.uint8], lut: npt.NDArray[np.uint8], undrawn: npt.NDArray[np.intp]) -> IndexedMask:
+    """The marked mask from indices shifted by :func:`_far_shift`: the table gains the undrawn
+    entries, background read as :data:`FAR`, and a far pixel indexes its undrawn index's new entry
+    (entries in index order, so tuples of indices sort as before)."""
+    n = len(lut)
+    if len(undrawn) > 1:
+        renumber = np.arange(2 * n, dtype=np.uint8)
+        renumber[n + undrawn] = n + np.arange(len(undrawn), dtype=np.uint8)
+        indices = np.take(renumber, indices)
+    extra = lut[undrawn]
+    return IndexedMask(indices, np.concatenate([lut, np.where(extra == 0, np.uint8(FAR), extra)]).astype(np.uint8))
+
+
+def _far_by_words(
+    mask: IndexedMask, drawn_lut: npt.NDArray[np.bool_], undrawn: npt.NDArray[np.intp], reach: int
+) -> IndexedMask:
+    """:func:`abstain_far_from_drawing` for 8-pixel squares on a C-contiguous mask whose width is a
+    multiple of 8: each square's row of 8 indices is one ``uint64`` word, so finding the drawn
+    squares is a reduction over words, and marking the far ones one addition per word (each byte
+    gains at most ``n``, never past 255 as ``2n <= 256``, so no carry crosses into the next pixel)."""
+    n = len(mask.lut)
+    height, width = mask.indices.shape
+    if len(undrawn) == 1 and undrawn[0] == 0:  # the usual case: a word is drawn where it is not 0
+        source = mask.indices
+    elif len(undrawn) == 1:
+        source = (mask.indices != undrawn[0]).view(np.uint8)
     else:
-        indices = mask.indices + np.repeat(np.repeat(shift, block, axis=0)[:height], block, axis=1)[:, :width]
-    lut = np.concatenate([mask.lut, np.where(mask.lut == 0, np.uint8(FAR), mask.lut)]).astype(np.uint8)
-    return IndexedMask(indices, lut)
+        source = np.take(drawn_lut.astype(np.uint8), mask.indices)
+    words = source.view(np.uint64)  # (H, W / 8)
+    full, cols = height // _WORD, width // _WORD
+    occupied = words[: full * _WORD].reshape(full, _WORD, cols).max(axis=1)
+    if full * _WORD < height:  # a last, partial row of squares
+        occupied = np.concatenate([occupied, words[full * _WORD :].max(axis=0, keepdims=True)])
+    far = _far_squares(occupied != 0, reach)
+    if far is None:
+        return mask
+    shift = far.astype(np.uint64) * (_BYTES * np.uint64(_far_shift(n, undrawn)))
+    index_words = mask.indices.view(np.uint64)
+    out = np.empty_like(index_words)
+    top = out[: full * _WORD].reshape(full, _WORD, cols)
+    np.add(index_words[: full * _WORD].reshape(full, _WORD, cols), shift[:full, None, :], out=top)
+    if full * _WORD < height:
+        np.add(index_words[full * _WORD :], shift[full], out=out[full * _WORD :])
+    return _far_mask(out.view(np.uint8).reshape(height, width), mask.lut, undrawn)
 
 
 def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray, min_standing: float = 0.5) -> npt.NDArray[np.uint8]:

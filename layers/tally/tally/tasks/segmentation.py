@@ -371,13 +371,19 @@ def _decide_pixels(
     radius: int,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
     """The class map, and the pixels whose class differs from their tuple's decision."""
-    image = table.expand(labels)
     inverse = table.inverse.reshape(-1)
     foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
     contested = _contested(support, foreground, table.counts > 0)
     kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
-    pixels = np.flatnonzero(np.take(kind != 0, inverse))
+    if len(labels) and int(labels.max()) < _FLAG:
+        # the class map and the flag of those pixels in one lookup: the flag is the high bit
+        image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
+        pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
+        np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
+    else:
+        image = table.expand(labels)
+        pixels = np.flatnonzero(np.take(kind != 0, inverse))
     pixel_kind = kind[inverse[pixels]]
     decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius)
     touched = [decided]
@@ -388,6 +394,10 @@ def _decide_pixels(
         touched.append(tied)
     moved = np.concatenate(touched)
     return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
+
+
+_FLAG = 128
+"""High bit of a class map byte, free while every class key is below it (:func:`_decide_pixels`)."""
 
 
 def _confidence(

@@ -1,0 +1,164 @@
+"""The fast paths of the segmentation votes give exactly what the plain formulation gives."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+
+from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
+from tally.codecs import encode_gray_png
+from tally.spatial import settle_ties, window_mean
+from tally.tasks.segmentation import vote_image
+from tally.vote import ABSTAIN, IndexedMask, tabulate
+
+
+def _far_reference(mask: IndexedMask, block: int, reach: int) -> npt.NDArray[np.uint8]:
+    """Per pixel, straight from the definition: background is FAR when no drawn pixel lies in a
+    square within ``reach`` squares (Chebyshev) of its own square."""
+    classes = mask.classes()
+    drawn = (classes != 0) & (classes != ABSTAIN) & (classes != FAR)
+    height, width = classes.shape
+    ys, xs = np.nonzero(drawn)
+    out = classes.copy()
+    for y in range(height):
+        for x in range(width):
+            near = ((np.abs(ys // block - y // block) <= reach) & (np.abs(xs // block - x // block) <= reach)).any()
+            if classes[y, x] == 0 and not near:
+                out[y, x] = FAR
+    return out
+
+
+def test_eight_pixel_squares_mark_exactly_the_far_background() -> None:
+    # 16 x 32: two rows of four squares; one pixel drawn in the first square
+    indices = np.zeros((16, 32), np.uint8)
+    indices[3, 5] = 1
+    far = abstain_far_from_drawing(IndexedMask(indices, np.array([0, 2], np.uint8)), block=8, reach=1)
+    expected = np.full((16, 32), FAR, np.uint8)
+    expected[:, :16] = 0
+    expected[3, 5] = 2
+    assert far.classes().tolist() == expected.tolist()
+    assert far.lut.tolist() == [0, 2, FAR]
+    assert indices[3, 5] == 1 and indices.sum() == 1  # the worker's mask is not changed
+
+
+@pytest.mark.parametrize(("height", "width"), [(24, 40), (21, 48), (9, 8), (30, 64)])
+@pytest.mark.parametrize(("background_index", "n_indices"), [(0, 3), (2, 3), (0, 4), (2, 4)])
+def test_eight_pixel_squares_match_the_definition(
+    height: int, width: int, background_index: int, n_indices: int
+) -> None:
+    rng = np.random.default_rng(height * width + background_index + n_indices)
+    # background at ``background_index``; the others draw classes 1 and 3 (and the fourth abstains),
+    # sparse, so some squares are far
+    lut = np.zeros(n_indices, np.uint8)
+    lut[[i for i in range(n_indices) if i != background_index]] = [1, 3, ABSTAIN][: n_indices - 1]
+    indices = np.full((height, width), background_index, np.uint8)
+    spots = rng.integers(0, height * width, size=3)
+    indices.reshape(-1)[spots] = rng.choice([i for i in range(n_indices) if i != background_index], size=3)
+    mask = IndexedMask(indices, lut)
+    far = abstain_far_from_drawing(mask, block=8, reach=1)
+    assert far.classes().tolist() == _far_reference(mask, 8, 1).tolist()
+
+
+def test_an_abstaining_index_beside_background_does_not_count_as_drawn() -> None:
+    indices = np.zeros((16, 40), np.uint8)
+    indices[0, 0] = 1  # drawn
+    indices[15, 39] = 2  # no vote: not a drawing, so its square is far background... but it abstains
+    lut = np.array([0, 1, ABSTAIN], np.uint8)
+    far = abstain_far_from_drawing(IndexedMask(indices, lut), block=8, reach=0)
+    classes = far.classes()
+    assert classes[0, 0] == 1 and classes[0, 7] == 0 and classes[0, 8] == FAR
+    assert classes[15, 39] == ABSTAIN and classes[15, 38] == FAR
+
+
+def test_a_wide_packed_range_is_counted_in_key_order_with_a_small_inverse() -> None:
+    # five masks of ten indices: 10**5 packed keys, beyond the dense table, within the counted range
+    rng = np.random.default_rng(3)
+    lut = np.arange(10, dtype=np.uint8)
+    masks = [IndexedMask(rng.integers(0, 10, (6, 7)).astype(np.uint8), lut) for _ in range(5)]
+    table = tabulate(masks)
+    keys = sum(m.indices.astype(np.int64) * 10 ** (4 - k) for k, m in enumerate(masks))
+    distinct, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    assert table.inverse.dtype == np.uint8
+    assert table.inverse.tolist() == inverse.reshape(6, 7).tolist()
+    assert table.counts.tolist() == counts.tolist()
+    stacked = np.stack([m.indices for m in masks], axis=-1)
+    assert table.votes[table.inverse].tolist() == stacked.tolist()
+    assert len(distinct) == len(table.votes)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_the_confidence_map_png_reads_the_array_in_place_and_writes_the_same_bytes(layout: str) -> None:
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 256, (37, 50)).astype(np.uint8)
+    if layout == "strided":
+        values = rng.integers(0, 256, (37, 100)).astype(np.uint8)[:, ::-2]  # every other column, reversed
+    # the plain way: copy the pixels into a new image, then encode it
+    image = Image.frombytes("P", (values.shape[1], values.shape[0]), np.ascontiguousarray(values).tobytes())
+    image.putpalette(bytes(v for i in range(256) for v in (i, i, i)), rawmode="RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1, bits=8)
+    encoded = encode_gray_png(values)
+    assert encoded == buf.getvalue()
+    decoded = Image.open(io.BytesIO(encoded))
+    assert decoded.mode == "P" and np.asarray(decoded).tolist() == values.tolist()
+
+
+def test_the_class_map_is_the_same_with_class_keys_above_the_flag_bit() -> None:
+    # three workers outline one disc of class k a little differently (contested boundary pixels), and
+    # two of them split on a second disc (a tie with background); class 1 takes the high-bit-free
+    # path of the reliability vote's pixel step, class 200 the plain one: same map, same confidences
+    yy, xx = np.mgrid[:40, :48]
+    discs = [((yy - 20) ** 2 + (xx - 16) ** 2 < r * r) for r in (8, 9, 10)]
+    extra = (yy - 20) ** 2 + (xx - 38) ** 2 < 25
+
+    def answer(key: int, n_classes: int) -> tuple[npt.NDArray[np.uint8], list[float], float, npt.NDArray[np.uint8]]:
+        lut = np.array([0, key], np.uint8)
+        masks = [
+            IndexedMask((disc | (extra if k < 2 else False)).astype(np.uint8), lut) for k, disc in enumerate(discs)
+        ]
+        image, vote = vote_image(tabulate(masks), ["a", "b", "c"], n_classes, "reliability")
+        assert vote.pixel_confidence is not None
+        return image, vote.per_class, vote.confidence, vote.pixel_confidence
+
+    low_image, low_per_class, low_confidence, low_pixels = answer(1, 2)
+    high_image, high_per_class, high_confidence, high_pixels = answer(200, 201)
+    assert set(np.unique(low_image).tolist()) == {0, 1}
+    assert np.where(high_image == 200, 1, high_image).tolist() == low_image.tolist()
+    assert high_pixels.tolist() == low_pixels.tolist()
+    assert (high_per_class[0], high_per_class[200], high_confidence) == (*low_per_class, low_confidence)
+
+
+def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() -> None:
+    # a 3 x 6 band tied between background and class 2, decided class 2 on the left, background right
+    labels = np.zeros((3, 8), np.uint8)
+    labels[:, 0] = 2
+    tied = np.array([r * 8 + c for r in range(3) for c in range(1, 7)])
+    candidates = np.full(len(tied), 0b101, np.uint64)
+    expected = [[2, 2, 2, 2, 0, 0, 0, 0]] * 3
+    assert settle_ties(labels, tied, candidates).tolist() == expected
+    shuffled = np.random.default_rng(1).permutation(len(tied))
+    assert settle_ties(labels, tied[shuffled], candidates[shuffled]).tolist() == expected
+    assert labels[:, 1:].sum() == 0  # the input is not changed
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.intp])
+def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[np.integer]) -> None:
+    # 200 tuples x 3 columns: row * 3 overflows a byte, so the table positions must be computed wide
+    rng = np.random.default_rng(8)
+    table = (rng.integers(0, 8, (200, 3)) / 4).astype(np.float32)  # quarters: every sum is exact
+    inverse = rng.integers(0, 200, (6, 7)).astype(dtype)
+    pixels = np.array([0, 9, 20, 41])
+    column = np.array([0, 2, 1, 2])
+    means = window_mean(inverse, table, pixels, column, radius=1)
+    for p, c, got in zip(pixels.tolist(), column.tolist(), means.tolist(), strict=True):
+        y, x = divmod(p, 7)
+        total = sum(
+            float(table[inverse[min(max(y + dy, 0), 5), min(max(x + dx, 0), 6)], c])
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
+        assert got == float(np.float32(total) / np.float32(9))
