@@ -14,7 +14,9 @@ from tally import aws
 from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
 from tally.aggregation.span_vote import SpanVote
 from tally.consolidate import BatchReport
+from tally.storage import MemoryStorage
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStatistics, WorkerStoreError, normalise
+from tests.helpers import annotation, data_object, read_mask, seg_content
 from tests.sim.jobs import JOB_ARN, accuracy, classification_objects, job_crowd, run_batch, split
 from tests.store.conftest import TABLE, OneCallAtATime
 
@@ -290,3 +292,42 @@ def test_multi_label_classification_keeps_per_label_confusion_counts() -> None:
     names = [r.response[0]["consolidatedAnnotation"]["content"]["label"]["class-names"] for r in (second, alone)]
     # alone, c's lone answer stands; the job's record says c ticks Cat when there is none
     assert names == [["Dog"], ["Dog", "Cat"]]
+
+
+def test_the_segmentation_vote_knows_a_sloppy_worker_from_the_jobs_earlier_batches() -> None:
+    """Two workers disagree on one object: alone, the object cannot tell them apart (agreement is
+    symmetric); with the job's record (the sloppy worker outvoted on earlier objects by two careful
+    ones), the careful worker's mask wins."""
+    legend = {"r": "road"}
+    careful, sloppy = ["rrrr....", "rrrr...."], ["rr......", "rr....rr"]
+
+    def objects(ids: range, who: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
+        return [data_object(str(i), *(annotation(w, seg_content(rows, legend)) for w, rows in who)) for i in ids]
+
+    earlier = objects(range(6), [("careful-1", careful), ("careful-2", careful), ("sloppy", sloppy)])
+    disputed = objects(range(100, 101), [("careful-1", careful), ("sloppy", sloppy)])
+    store = InMemoryWorkerStore()
+    storage = None
+    for uri, batch, kept in (("s3://b/1.json", earlier, store), ("s3://b/2.json", disputed, store)):
+        storage = MemoryStorage()
+        report = run_batch(batch, kept, uri=uri, storage=storage, labels=["road"])
+    assert report.worker_model == "job"
+    assert storage is not None
+    label = report.response[0]["consolidatedAnnotation"]["content"]["label"]
+    mask = read_mask(storage.read(label["mask-ref"]))
+    assert mask.tolist() == [[1, 1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0, 0]]  # the careful worker's
+    quality = {q["workerId"]: q for q in label["worker-quality"]}
+    assert quality["careful-1"]["weight"] == 1.0 > quality["sloppy"]["weight"]
+    recorded = store.load(JOB_ARN, "semantic-segmentation/leave-one-out/2", "", ["sloppy"]).prior
+    retry = run_batch(disputed, store, uri="s3://b/2.json", storage=MemoryStorage(), labels=["road"])
+    assert response_bytes(retry) == response_bytes(report) and retry.worker_model == "job (retried batch)"
+    assert store.load(JOB_ARN, "semantic-segmentation/leave-one-out/2", "", ["sloppy"]).prior == recorded
+    alone_storage = MemoryStorage()
+    alone = run_batch(disputed, None, uri="s3://b/2.json", storage=alone_storage, labels=["road"])
+    alone_label = alone.response[0]["consolidatedAnnotation"]["content"]["label"]
+    # alone, the disputed band is split down its middle between two equally weighted workers
+    assert read_mask(alone_storage.read(alone_label["mask-ref"])).tolist() == [[1, 1, 1, 0, 0, 0, 0, 0]] * 2
+    alone_quality = {
+        q["workerId"]: q for q in alone.response[0]["consolidatedAnnotation"]["content"]["label"]["worker-quality"]
+    }
+    assert alone_quality["careful-1"]["weight"] == alone_quality["sloppy"]["weight"]  # the object alone cannot tell

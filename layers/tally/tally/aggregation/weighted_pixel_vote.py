@@ -64,7 +64,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -226,6 +226,9 @@ class LeaveOneOutWeights:
         accuracy_: fitted, each worker's batch accuracy (shrunk).
         objects_: fitted, the number of objects each worker was judged on.
         mean_accuracy_: fitted, the crowd's mean per-object accuracy (the shrinkage target).
+        statistics_: fitted, this batch's own ``[sum of per-object accuracies, objects]`` per worker
+            (last pass, without any prior): sum them over a job's batches and pass the sums as the
+            next batch's ``prior``.
     """
 
     prior_objects: float = 2.0
@@ -238,9 +241,25 @@ class LeaveOneOutWeights:
     accuracy_: dict[str, float] = field(default_factory=dict)
     objects_: dict[str, int] = field(default_factory=dict)
     mean_accuracy_: float = 0.9
+    statistics_: dict[str, list[float]] = field(default_factory=dict)
 
-    def fit(self, observations: Sequence[ObjectVotes]) -> LeaveOneOutWeights:
-        """Estimate every worker's accuracy from all objects of the batch; returns ``self``."""
+    def fit(
+        self, observations: Sequence[ObjectVotes], prior: Mapping[str, Sequence[float]] | None = None
+    ) -> LeaveOneOutWeights:
+        """Estimate every worker's accuracy from all objects of the batch; returns ``self``.
+
+        ``prior``: per worker ``[sum of per-object accuracies, objects]`` from a job's earlier batches
+        (the sum of their :attr:`statistics_`), added to this batch's sums in every pass, so a worker
+        the job has seen on many objects is judged on all of them (vectors of another length are
+        ignored).
+
+        >>> votes = ObjectVotes.build(["a", "b"], np.array([[1, 1], [0, 1]], np.uint8), np.array([90, 10]))
+        >>> alone = LeaveOneOutWeights().fit([votes])
+        >>> known = LeaveOneOutWeights().fit([votes], {"b": [20.0, 40.0]})  # b: 50 % over 40 objects
+        >>> round(alone.accuracy_["b"], 3), round(known.accuracy_["b"], 3), known.statistics_["b"]
+        (0.9, 0.51, [0.9, 1.0])
+        """
+        earlier = {w: (float(v[0]), float(v[1])) for w, v in (prior or {}).items() if len(v) == 2 and v[1] > 0}
         for step in range(max(1, self.passes)):
             sums: dict[str, float] = {}
             seen: dict[str, int] = {}
@@ -251,11 +270,14 @@ class LeaveOneOutWeights:
                     worker = obj.workers[k]
                     sums[worker] = sums.get(worker, 0.0) + float(agree[k] / judged[k])
                     seen[worker] = seen.get(worker, 0) + 1
-            total = sum(seen.values())
-            self.mean_accuracy_ = sum(sums.values()) / total if total else 0.9
+            all_sums = {w: sums.get(w, 0.0) + earlier.get(w, (0.0, 0.0))[0] for w in sums.keys() | earlier.keys()}
+            all_seen = {w: seen.get(w, 0) + earlier.get(w, (0.0, 0.0))[1] for w in all_sums}
+            total = sum(all_seen.values())
+            self.mean_accuracy_ = sum(all_sums.values()) / total if total else 0.9
             m = self.prior_objects
-            self.accuracy_ = {w: (sums[w] + m * self.mean_accuracy_) / (seen[w] + m) for w in sums}
-            self.objects_ = seen
+            self.accuracy_ = {w: (all_sums[w] + m * self.mean_accuracy_) / (all_seen[w] + m) for w in sums}
+            self.objects_ = {w: round(all_seen[w]) for w in sums}
+            self.statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
         return self
 
     def record(self, worker: str) -> float | None:

@@ -50,6 +50,7 @@ from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
+from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
 
 __all__ = ["SemanticSegmentation", "reliability_table", "vote_image"]
@@ -240,12 +241,27 @@ class SemanticSegmentation:
         return Observed(judged, _Decoded(workers, table), issues, nbytes=nbytes, answers_used=len(workers))
 
     def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> LeaveOneOutWeights:
-        model = LeaveOneOutWeights().fit([votes for _, votes in summaries])
+        return self.fit_with_prior(summaries, job, {})
+
+    # the worker store (tally.worker_store): each worker's [sum of per-object accuracies, objects]
+    def statistics_name(self, job: JobContext) -> str:
+        return "semantic-segmentation/leave-one-out/2"
+
+    def statistics_keys(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> list[str]:
+        return sorted({w for _, votes in summaries for w in votes.workers})
+
+    def fit_with_prior(
+        self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext, prior: WorkerStatistics
+    ) -> LeaveOneOutWeights:
+        model = LeaveOneOutWeights().fit([votes for _, votes in summaries], prior)
         logger.info(
             "worker reliability estimated",
             extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.accuracy_.items())}},
         )
         return model
+
+    def statistics(self, model: LeaveOneOutWeights, job: JobContext) -> WorkerStatistics:
+        return {w: list(v) for w, v in model.statistics_.items()}
 
     def consolidate(
         self,
