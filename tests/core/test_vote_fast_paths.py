@@ -90,6 +90,28 @@ def test_a_wide_packed_range_is_counted_in_key_order_with_a_small_inverse() -> N
     assert len(distinct) == len(table.votes)
 
 
+@pytest.mark.parametrize(
+    ("radices", "dtype"), [((6, 6, 6), np.uint8), ((16, 16), np.uint8), ((16, 17), np.uint16), ((6,) * 5, np.uint16)]
+)
+def test_a_dense_packed_range_is_packed_in_bytes_when_it_fits_one(
+    radices: tuple[int, ...], dtype: type[np.integer]
+) -> None:
+    # every possible tuple gets a row; the packed key (last mask least significant) is the row
+    rng = np.random.default_rng(4)
+    masks = [IndexedMask(rng.integers(0, r, (5, 9)).astype(np.uint8), np.arange(r, dtype=np.uint8)) for r in radices]
+    masks[0].indices[0, 0] = radices[0] - 1  # the largest index of the first mask: the top of the range
+    table = tabulate(masks)
+    keys = np.zeros((5, 9), dtype=np.int64)
+    for mask, radix in zip(masks, radices, strict=True):
+        keys = keys * radix + mask.indices
+    assert table.inverse.dtype == dtype
+    assert table.inverse.tolist() == keys.tolist()
+    assert len(table.counts) == int(np.prod(radices))
+    assert table.counts.tolist() == np.bincount(keys.reshape(-1), minlength=int(np.prod(radices))).tolist()
+    stacked = np.stack([m.indices for m in masks], axis=-1)
+    assert table.votes[table.inverse].tolist() == stacked.tolist()
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "strided"])
 def test_the_confidence_map_png_reads_the_array_in_place_and_writes_the_same_bytes(layout: str) -> None:
     rng = np.random.default_rng(5)

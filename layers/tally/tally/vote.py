@@ -49,6 +49,7 @@ __all__ = [
 _T = TypeVar("_T", bound=np.generic)
 _DENSE_SPAN = 1 << 16  # packed ranges up to this size get one row per possible tuple
 _BINCOUNT_SPAN = 1 << 22  # packed ranges up to this size are counted with np.bincount
+_BYTE_SPAN = 1 << 8  # packed ranges up to this size are packed in uint8
 _MAX_SPAN = 1 << 62  # beyond this the packed key would overflow int64: compact first
 
 
@@ -147,16 +148,22 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     key: npt.NDArray[np.integer[Any]] | None = None
     span = 1
     compacted = False
+    total = 1
+    for mask in masks:
+        total *= len(mask.lut)
+    # a packed range that fits a byte is packed in bytes throughout (half the memory traffic of
+    # uint16, and a byte-sized tuple index for every later lookup)
+    small = total <= _BYTE_SPAN
     for mask in masks:
         radix = len(mask.lut)
         flat = mask.indices.reshape(-1)
         if key is None:
-            key = flat.astype(_key_dtype(radix))
+            key = flat.astype(np.uint8 if small else _key_dtype(radix))
         else:
             if span * radix > _MAX_SPAN:
                 uniq, inverse, _ = _count(key, span)
                 key, span, compacted = inverse, len(uniq), True
-            dtype = _key_dtype(span * radix)
+            dtype = np.uint8 if small else _key_dtype(span * radix)
             if key.dtype != dtype:
                 key = key.astype(dtype)
             key *= radix
@@ -167,9 +174,12 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
         # small range: every possible tuple gets a row (most with count 0) and the packed key
         # itself is the row index, so no per-pixel re-indexing pass is needed
         # hash-based unique (numpy >= 2.3) counts a few hundred distinct keys ~3x faster than bincount
-        present, present_counts = np.unique(key, return_counts=True, sorted=False)
-        counts = np.zeros(span, dtype=np.int64)
-        counts[present] = present_counts
+        if small:
+            counts = _byte_counts(key, span)
+        else:
+            present, present_counts = np.unique(key, return_counts=True, sorted=False)
+            counts = np.zeros(span, dtype=np.int64)
+            counts[present] = present_counts
         return VoteTable(_unpack(np.arange(span, dtype=np.int64), masks), counts, key.reshape(shape))
     uniq, inverse, counts = _count(key, span)
     if compacted:
@@ -182,6 +192,19 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     else:
         votes = _unpack(uniq, masks)
     return VoteTable(votes=votes, counts=counts, inverse=inverse.reshape(shape))
+
+
+def _byte_counts(key: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:
+    """How often each of ``0..span-1`` occurs in a ``uint8`` key: its bytes are counted two at a time
+    (numpy's hash-based unique is slow on bytes but fast on ``uint16``, and two neighbouring pixels
+    mostly share a tuple, so the distinct pairs are few), each pair then credited to both its bytes."""
+    flat = key.reshape(-1)
+    even = np.ascontiguousarray(flat[: len(flat) - len(flat) % 2])
+    pairs, pair_counts = np.unique(even.view(np.uint16), return_counts=True, sorted=False)
+    counts = np.bincount(pairs & 0xFF, pair_counts, 256) + np.bincount(pairs >> 8, pair_counts, 256)
+    if len(flat) % 2:
+        counts[int(flat[-1])] += 1
+    return counts[:span].astype(np.int64)
 
 
 def _unpack(keys: npt.NDArray[np.int64], masks: Sequence[IndexedMask]) -> npt.NDArray[np.uint8]:
