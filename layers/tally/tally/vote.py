@@ -173,13 +173,9 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     if not compacted and span <= _DENSE_SPAN:
         # small range: every possible tuple gets a row (most with count 0) and the packed key
         # itself is the row index, so no per-pixel re-indexing pass is needed
-        # hash-based unique (numpy >= 2.3) counts a few hundred distinct keys ~3x faster than bincount
-        if small:
-            counts = _byte_counts(key, span)
-        else:
-            present, present_counts = np.unique(key, return_counts=True, sorted=False)
-            counts = np.zeros(span, dtype=np.int64)
-            counts[present] = present_counts
+        # hash-based unique (numpy >= 2.3) on pairs of keys counts a few hundred distinct keys
+        # ~3x faster than bincount, and ~2x faster than on the keys one by one
+        counts = _pair_counts(key, span)
         return VoteTable(_unpack(np.arange(span, dtype=np.int64), masks), counts, key.reshape(shape))
     uniq, inverse, counts = _count(key, span)
     if compacted:
@@ -194,17 +190,21 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     return VoteTable(votes=votes, counts=counts, inverse=inverse.reshape(shape))
 
 
-def _byte_counts(key: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:
-    """How often each of ``0..span-1`` occurs in a ``uint8`` key: its bytes are counted two at a time
-    (numpy's hash-based unique is slow on bytes but fast on ``uint16``, and two neighbouring pixels
-    mostly share a tuple, so the distinct pairs are few), each pair then credited to both its bytes."""
+def _pair_counts(key: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:
+    """How often each of ``0..span-1`` occurs in a ``uint8`` or ``uint16`` key: its values are
+    counted two at a time, as one value of twice the width (numpy's hash-based unique is slow on
+    bytes, and two neighbouring pixels mostly share a tuple, so the distinct pairs are few), each
+    pair then credited to both its halves."""
+    bits = key.dtype.itemsize * 8
+    wide = np.uint16 if bits == 8 else np.uint32
     flat = key.reshape(-1)
     even = np.ascontiguousarray(flat[: len(flat) - len(flat) % 2])
-    pairs, pair_counts = np.unique(even.view(np.uint16), return_counts=True, sorted=False)
-    counts = np.bincount(pairs & 0xFF, pair_counts, 256) + np.bincount(pairs >> 8, pair_counts, 256)
+    pairs, pair_counts = np.unique(even.view(wide), return_counts=True, sorted=False)
+    low = (1 << bits) - 1
+    counts = np.bincount(pairs & low, pair_counts, span) + np.bincount(pairs >> bits, pair_counts, span)
     if len(flat) % 2:
         counts[int(flat[-1])] += 1
-    return counts[:span].astype(np.int64)
+    return counts.astype(np.int64)
 
 
 def _unpack(keys: npt.NDArray[np.int64], masks: Sequence[IndexedMask]) -> npt.NDArray[np.uint8]:
