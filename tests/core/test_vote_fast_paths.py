@@ -13,7 +13,7 @@ from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
 from tally.codecs import _byte_pixels, encode_gray_png
 from tally.spatial import settle_ties, window_mean
 from tally.tasks.segmentation import vote_image
-from tally.vote import ABSTAIN, IndexedMask, tabulate
+from tally.vote import ABSTAIN, IndexedMask, VoteTable, tabulate
 
 
 def _far_reference(mask: IndexedMask, block: int, reach: int) -> npt.NDArray[np.uint8]:
@@ -198,3 +198,18 @@ def test_palette_pixels_read_through_arrow_are_the_pixels_numpy_reads(shape: tup
     assert pixels.flags.writeable == (shape != (4500, 4000))
     assert np.array_equal(pixels, indices)
     assert np.array_equal(pixels, np.asarray(image))
+
+
+@pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])
+def test_spreading_a_byte_table_over_a_byte_index_gives_np_take(shape: tuple[int, int], entries: int) -> None:
+    # neighbouring pixels with different tuples (random indices), odd pixel counts (np.take's path) too
+    rng = np.random.default_rng(8)
+    index = rng.integers(0, entries, shape).astype(np.uint8)
+    index.reshape(-1)[0], index.reshape(-1)[-1] = 0, entries - 1
+    per_tuple = rng.permutation(256)[:entries].astype(np.uint8)
+    table = VoteTable(np.zeros((entries, 1), np.uint8), np.ones(entries, np.int64), index)
+    image = table.expand(per_tuple)
+    assert image.dtype == np.uint8 and image.shape == shape and image.flags.writeable
+    assert image.tolist() == [[int(per_tuple[i]) for i in row] for row in index.tolist()]
+    with pytest.raises(IndexError):
+        table.expand(per_tuple[:-1])  # an index past the table is an error, not a padded entry
