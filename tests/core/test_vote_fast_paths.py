@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
-from tally.codecs import encode_gray_png
+from tally.codecs import _byte_pixels, encode_gray_png
 from tally.spatial import settle_ties, window_mean
 from tally.tasks.segmentation import vote_image
-from tally.vote import ABSTAIN, IndexedMask, tabulate
+from tally.vote import ABSTAIN, IndexedMask, VoteTable, tabulate
 
 
 def _far_reference(mask: IndexedMask, block: int, reach: int) -> npt.NDArray[np.uint8]:
@@ -90,6 +90,28 @@ def test_a_wide_packed_range_is_counted_in_key_order_with_a_small_inverse() -> N
     assert len(distinct) == len(table.votes)
 
 
+@pytest.mark.parametrize(
+    ("radices", "dtype"), [((6, 6, 6), np.uint8), ((16, 16), np.uint8), ((16, 17), np.uint16), ((6,) * 5, np.uint16)]
+)
+def test_a_dense_packed_range_is_packed_in_bytes_when_it_fits_one(
+    radices: tuple[int, ...], dtype: type[np.integer]
+) -> None:
+    # every possible tuple gets a row; the packed key (last mask least significant) is the row
+    rng = np.random.default_rng(4)
+    masks = [IndexedMask(rng.integers(0, r, (5, 9)).astype(np.uint8), np.arange(r, dtype=np.uint8)) for r in radices]
+    masks[0].indices[0, 0] = radices[0] - 1  # the largest index of the first mask: the top of the range
+    table = tabulate(masks)
+    keys = np.zeros((5, 9), dtype=np.int64)
+    for mask, radix in zip(masks, radices, strict=True):
+        keys = keys * radix + mask.indices
+    assert table.inverse.dtype == dtype
+    assert table.inverse.tolist() == keys.tolist()
+    assert len(table.counts) == int(np.prod(radices))
+    assert table.counts.tolist() == np.bincount(keys.reshape(-1), minlength=int(np.prod(radices))).tolist()
+    stacked = np.stack([m.indices for m in masks], axis=-1)
+    assert table.votes[table.inverse].tolist() == stacked.tolist()
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "strided"])
 def test_the_confidence_map_png_reads_the_array_in_place_and_writes_the_same_bytes(layout: str) -> None:
     rng = np.random.default_rng(5)
@@ -162,3 +184,32 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
             for dx in (-1, 0, 1)
         )
         assert got == float(np.float32(total) / np.float32(9))
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (960, 1280), (4500, 4000)])
+def test_palette_pixels_read_through_arrow_are_the_pixels_numpy_reads(shape: tuple[int, int]) -> None:
+    # (4500, 4000) is over Pillow's 16 MB memory block: several blocks, so the np.asarray path (read-only);
+    # the others are read through Arrow and copied (writable)
+    rng = np.random.default_rng(6)
+    indices = rng.integers(0, 7, shape).astype(np.uint8)
+    image = Image.frombytes("P", (shape[1], shape[0]), indices.tobytes())
+    pixels = _byte_pixels(image)
+    assert pixels.dtype == np.uint8 and pixels.shape == shape
+    assert pixels.flags.writeable == (shape != (4500, 4000))
+    assert np.array_equal(pixels, indices)
+    assert np.array_equal(pixels, np.asarray(image))
+
+
+@pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])
+def test_spreading_a_byte_table_over_a_byte_index_gives_np_take(shape: tuple[int, int], entries: int) -> None:
+    # neighbouring pixels with different tuples (random indices), odd pixel counts (np.take's path) too
+    rng = np.random.default_rng(8)
+    index = rng.integers(0, entries, shape).astype(np.uint8)
+    index.reshape(-1)[0], index.reshape(-1)[-1] = 0, entries - 1
+    per_tuple = rng.permutation(256)[:entries].astype(np.uint8)
+    table = VoteTable(np.zeros((entries, 1), np.uint8), np.ones(entries, np.int64), index)
+    image = table.expand(per_tuple)
+    assert image.dtype == np.uint8 and image.shape == shape and image.flags.writeable
+    assert image.tolist() == [[int(per_tuple[i]) for i in row] for row in index.tolist()]
+    with pytest.raises(IndexError):
+        table.expand(per_tuple[:-1])  # an index past the table is an error, not a padded entry

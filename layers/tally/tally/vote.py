@@ -26,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ __all__ = [
 _T = TypeVar("_T", bound=np.generic)
 _DENSE_SPAN = 1 << 16  # packed ranges up to this size get one row per possible tuple
 _BINCOUNT_SPAN = 1 << 22  # packed ranges up to this size are counted with np.bincount
+_BYTE_SPAN = 1 << 8  # packed ranges up to this size are packed in uint8
 _MAX_SPAN = 1 << 62  # beyond this the packed key would overflow int64: compact first
 
 
@@ -88,7 +90,31 @@ class VoteTable:
 
     def expand(self, per_tuple: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """Spread a per-tuple array back to an image."""
-        return np.take(per_tuple, self.inverse)
+        inverse = self.inverse
+        if (
+            per_tuple.dtype == np.uint8
+            and per_tuple.ndim == 1
+            and inverse.dtype == np.uint8
+            and inverse.size % 2 == 0
+            and inverse.flags.c_contiguous
+            and sys.byteorder == "little"
+            and inverse.size
+            and int(inverse.max()) < len(per_tuple)  # else np.take's IndexError
+        ):
+            return _byte_pairs_lookup(per_tuple, inverse)
+        return np.take(per_tuple, inverse)
+
+
+def _byte_pairs_lookup(table: npt.NDArray[Any], index: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.take(table, index)`` for a byte table and a byte index map of an even number of pixels,
+    two pixels at a time: the index read as ``uint16`` pairs into a 65,536-entry table of pairs (half
+    the lookups, each of which numpy first widens to ``intp``: ~0.31 against ~0.63 ms for 1280x960).
+    Little-endian only: pair ``a + 256 b`` holds ``table[a] + 256 table[b]``."""
+    single = np.zeros(256, dtype=np.uint16)
+    single[: len(table)] = table
+    pairs = ((single << 8)[:, None] | single[None, :]).reshape(-1)  # [b, a] -> table[a] + 256 table[b]
+    out = np.take(pairs, index.reshape(-1).view(np.uint16))
+    return out.view(np.uint8).reshape(index.shape)
 
 
 @dataclass(frozen=True)
@@ -147,16 +173,22 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     key: npt.NDArray[np.integer[Any]] | None = None
     span = 1
     compacted = False
+    total = 1
+    for mask in masks:
+        total *= len(mask.lut)
+    # a packed range that fits a byte is packed in bytes throughout (half the memory traffic of
+    # uint16, and a byte-sized tuple index for every later lookup)
+    small = total <= _BYTE_SPAN
     for mask in masks:
         radix = len(mask.lut)
         flat = mask.indices.reshape(-1)
         if key is None:
-            key = flat.astype(_key_dtype(radix))
+            key = flat.astype(np.uint8 if small else _key_dtype(radix))
         else:
             if span * radix > _MAX_SPAN:
                 uniq, inverse, _ = _count(key, span)
                 key, span, compacted = inverse, len(uniq), True
-            dtype = _key_dtype(span * radix)
+            dtype = np.uint8 if small else _key_dtype(span * radix)
             if key.dtype != dtype:
                 key = key.astype(dtype)
             key *= radix
@@ -166,10 +198,9 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     if not compacted and span <= _DENSE_SPAN:
         # small range: every possible tuple gets a row (most with count 0) and the packed key
         # itself is the row index, so no per-pixel re-indexing pass is needed
-        # hash-based unique (numpy >= 2.3) counts a few hundred distinct keys ~3x faster than bincount
-        present, present_counts = np.unique(key, return_counts=True, sorted=False)
-        counts = np.zeros(span, dtype=np.int64)
-        counts[present] = present_counts
+        # hash-based unique (numpy >= 2.3) on pairs of keys counts a few hundred distinct keys
+        # ~3x faster than bincount, and ~2x faster than on the keys one by one
+        counts = _pair_counts(key, span)
         return VoteTable(_unpack(np.arange(span, dtype=np.int64), masks), counts, key.reshape(shape))
     uniq, inverse, counts = _count(key, span)
     if compacted:
@@ -182,6 +213,23 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     else:
         votes = _unpack(uniq, masks)
     return VoteTable(votes=votes, counts=counts, inverse=inverse.reshape(shape))
+
+
+def _pair_counts(key: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:
+    """How often each of ``0..span-1`` occurs in a ``uint8`` or ``uint16`` key: its values are
+    counted two at a time, as one value of twice the width (numpy's hash-based unique is slow on
+    bytes, and two neighbouring pixels mostly share a tuple, so the distinct pairs are few), each
+    pair then credited to both its halves."""
+    bits = key.dtype.itemsize * 8
+    wide = np.uint16 if bits == 8 else np.uint32
+    flat = key.reshape(-1)
+    even = np.ascontiguousarray(flat[: len(flat) - len(flat) % 2])
+    pairs, pair_counts = np.unique(even.view(wide), return_counts=True, sorted=False)
+    low = (1 << bits) - 1
+    counts = np.bincount(pairs & low, pair_counts, span) + np.bincount(pairs >> bits, pair_counts, span)
+    if len(flat) % 2:
+        counts[int(flat[-1])] += 1
+    return counts.astype(np.int64)
 
 
 def _unpack(keys: npt.NDArray[np.int64], masks: Sequence[IndexedMask]) -> npt.NDArray[np.uint8]:
