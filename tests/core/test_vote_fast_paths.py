@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
-from tally.codecs import _byte_pixels, encode_gray_png
+from tally.codecs import encode_gray_png
 from tally.spatial import settle_ties, window_mean
 from tally.tasks.segmentation import vote_image
 from tally.vote import ABSTAIN, IndexedMask, VoteTable, tabulate
@@ -184,20 +184,6 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
             for dx in (-1, 0, 1)
         )
         assert got == float(np.float32(total) / np.float32(9))
-
-
-@pytest.mark.parametrize("shape", [(7, 5), (960, 1280), (4500, 4000)])
-def test_palette_pixels_read_through_arrow_are_the_pixels_numpy_reads(shape: tuple[int, int]) -> None:
-    # (4500, 4000) is over Pillow's 16 MB memory block: several blocks, so the np.asarray path (read-only);
-    # the others are read through Arrow and copied (writable)
-    rng = np.random.default_rng(6)
-    indices = rng.integers(0, 7, shape).astype(np.uint8)
-    image = Image.frombytes("P", (shape[1], shape[0]), indices.tobytes())
-    pixels = _byte_pixels(image)
-    assert pixels.dtype == np.uint8 and pixels.shape == shape
-    assert pixels.flags.writeable == (shape != (4500, 4000))
-    assert np.array_equal(pixels, indices)
-    assert np.array_equal(pixels, np.asarray(image))
 
 
 @pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])

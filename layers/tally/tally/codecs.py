@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ctypes
 import io
 import struct
 from collections.abc import Mapping, Sequence
@@ -135,7 +134,7 @@ def _classify_colours(
 
 
 def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
-    indices = _byte_pixels(image)
+    indices = np.asarray(image, dtype=np.uint8)
     palette = image.getpalette("RGB") or []
     top = int(indices.max(initial=0))
     n = max(len(palette) // 3, top + 1)
@@ -149,76 +148,6 @@ def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> Inde
         t = np.frombuffer(transparency[:n], dtype=np.uint8)
         alpha[: len(t)] = t
     return IndexedMask(indices, _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours))
-
-
-class _ArrowSchema(ctypes.Structure):
-    """The Arrow C data interface's ``struct ArrowSchema`` (https://arrow.apache.org/docs/format/CDataInterface.html)."""
-
-    _fields_ = [
-        ("format", ctypes.c_char_p),
-        ("name", ctypes.c_char_p),
-        ("metadata", ctypes.c_char_p),
-        ("flags", ctypes.c_int64),
-        ("n_children", ctypes.c_int64),
-        ("children", ctypes.c_void_p),
-        ("dictionary", ctypes.c_void_p),
-        ("release", ctypes.c_void_p),
-        ("private_data", ctypes.c_void_p),
-    ]
-
-
-class _ArrowArray(ctypes.Structure):
-    """The Arrow C data interface's ``struct ArrowArray``."""
-
-    _fields_ = [
-        ("length", ctypes.c_int64),
-        ("null_count", ctypes.c_int64),
-        ("offset", ctypes.c_int64),
-        ("n_buffers", ctypes.c_int64),
-        ("n_children", ctypes.c_int64),
-        ("buffers", ctypes.POINTER(ctypes.c_void_p)),
-        ("children", ctypes.c_void_p),
-        ("dictionary", ctypes.c_void_p),
-        ("release", ctypes.c_void_p),
-        ("private_data", ctypes.c_void_p),
-    ]
-
-
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype = ctypes.c_void_p
-_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-
-
-def _byte_pixels(image: Image.Image) -> npt.NDArray[np.uint8]:
-    """A writable ``(H, W)`` ``uint8`` copy of a loaded one-byte-per-pixel (``P``/``L``) image.
-
-    ``np.asarray(image)`` goes through ``Image.tobytes``, which runs Pillow's raw encoder line by
-    line (~0.9 ms for 1280x960); Pillow's Arrow export (``__arrow_c_array__``, Pillow >= 11.2) lends
-    the pixel buffer itself, read here through the Arrow C data interface and copied once (~0.03 ms).
-    Anything but a plain single-block byte array (e.g. an image too large for one memory block)
-    takes the ``np.asarray`` path; the pixels are the same either way."""
-    width, height = image.size
-    try:
-        schema_capsule, array_capsule = image.__arrow_c_array__()
-    except (AttributeError, ValueError):
-        return np.asarray(image, dtype=np.uint8)
-    schema = _ArrowSchema.from_address(_capsule_pointer(schema_capsule, b"arrow_schema"))
-    array = _ArrowArray.from_address(_capsule_pointer(array_capsule, b"arrow_array"))
-    n = width * height
-    if (
-        schema.format != b"C"  # uint8
-        or schema.n_children != 0
-        or array.length != n
-        or array.offset != 0
-        or array.null_count != 0
-        or array.n_buffers != 2
-        or not array.buffers[1]
-    ):
-        return np.asarray(image, dtype=np.uint8)
-    data = (ctypes.c_uint8 * n).from_address(array.buffers[1])
-    pixels = np.frombuffer(data, dtype=np.uint8).reshape(height, width).copy()
-    del data, array, schema, schema_capsule, array_capsule  # the capsules release Pillow's buffer
-    return pixels
 
 
 def _index_rgba(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
