@@ -50,7 +50,7 @@ from .tasks import JobContext, Observed, Passthrough, make_tasks
 from .tasks.base import LearnsAcrossBatches, Task
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
-__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "read_payload"]
+__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "parse_payload"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,8 @@ def default_mask_prefix(request: ConsolidationRequest) -> str:
     return payload.removesuffix(".json") + "-output"
 
 
-def read_payload(storage: Storage, uri: str) -> list[Any]:
-    return _parse_payload(storage.read(uri))
-
-
-def _parse_payload(raw: bytes) -> list[Any]:
+def parse_payload(raw: bytes) -> list[Any]:
+    """The payload file's list of data objects; :class:`EventError` when it is not a JSON list."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -501,7 +498,7 @@ def consolidate_batch(
     """
     settings = settings or Settings()
     payload = storage.read(request.payload.s3_uri)
-    raw = _parse_payload(payload)
+    raw = parse_payload(payload)
     created = creation_date(storage.modified(request.payload.s3_uri))
     objects, dropped = _group(raw)
     prefix = mask_prefix or default_mask_prefix(request)

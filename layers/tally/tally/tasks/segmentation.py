@@ -40,11 +40,11 @@ from ..aggregation.weighted_pixel_vote import (
 )
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..colours import normalise_hex
-from ..errors import AnswerError, ConfigError
+from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject, describe_validation_error
 from ..gt.response import ObjectResult, TaskType, artefact_name
-from ..labels import MAX_MASK_CLASSES, ClassTable, LabelSet
+from ..labels import ClassTable, LabelSet
 from ..reliability import Params
 from ..settings import Settings
 from ..spatial import settle_ties, window_mean
@@ -223,12 +223,7 @@ class SemanticSegmentation:
     ) -> Observed[ObjectVotes, _Decoded]:
         """Decode the masks into one vote table; the summary is the object's vote tuples for the
         reliability model (``None`` with the plain vote)."""
-        labels = job.require_labels()
-        if len(labels.names) > MAX_MASK_CLASSES:
-            raise ConfigError(
-                f"the job has {len(labels.names)} labels; a palette mask holds at most {MAX_MASK_CLASSES}"
-            )
-        decoded, issues = self._decode_all(answers, labels)
+        decoded, issues = self._decode_all(answers, job.require_labels())  # prepare() checked the label count
         if not decoded:
             raise no_usable_answer(obj, issues)
         workers = [w for w, _ in decoded]
