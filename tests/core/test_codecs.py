@@ -6,6 +6,7 @@ import base64
 import io
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
@@ -109,3 +110,56 @@ def test_hex_colours() -> None:
     assert hex_to_rgb("abc") == (170, 187, 204)
     with pytest.raises(ValueError, match="not a hex colour"):
         hex_to_rgb("#12345")
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("interlace", [False, True])
+def test_palette_masks_are_decoded_straight_into_the_index_array(bits: int, interlace: bool) -> None:
+    from tally.codecs import palette_indices
+
+    rng = np.random.default_rng(bits)
+    values = rng.integers(0, 1 << bits, size=(13, 21)).astype(np.uint8)
+    image = Image.frombytes("P", (21, 13), values.tobytes())
+    image.putpalette(bytes(v for i in range(1 << bits) for v in (i, i, i)), rawmode="RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", bits=bits, transparency=0)
+    raw = buf.getvalue()
+    if interlace:  # Pillow cannot write Adam7; a hand-made one: the same rows, pass by pass
+        raw = _adam7(values, bits)
+    decoded = decode_png(base64.b64encode(raw).decode())
+    indices = palette_indices(decoded)
+    assert indices.shape == (13, 21) and indices.dtype == np.uint8 and indices.flags.c_contiguous
+    assert indices.tolist() == values.tolist() == np.asarray(decoded).tolist()
+    assert palette_indices(decoded) is indices  # the decoder's own array, not a copy
+    converted = decoded.convert("P")  # a new image: read by copy
+    assert palette_indices(converted).tolist() == values.tolist()
+
+
+def _adam7(values: npt.NDArray[np.uint8], bits: int) -> bytes:
+    """An interlaced palette PNG of ``values`` (greyscale ramp palette), written from the spec."""
+    import struct
+    import zlib
+
+    height, width = values.shape
+    passes = [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1)]
+    data = bytearray()
+    for y0, x0, dy, dx in passes:
+        sub = values[y0::dy, x0::dx]
+        if not sub.size:
+            continue
+        for row in sub:
+            packed = np.packbits(np.unpackbits(row[:, None], axis=1)[:, 8 - bits :].reshape(-1)).tobytes()
+            data += b"\x00" + packed
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, bits, 3, 0, 0, 1)
+    palette = bytes(v for i in range(1 << bits) for v in (i, i, i))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"PLTE", palette)
+        + chunk(b"IDAT", zlib.compress(bytes(data)))
+        + chunk(b"IEND", b"")
+    )

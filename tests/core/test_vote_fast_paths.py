@@ -199,3 +199,101 @@ def test_spreading_a_byte_table_over_a_byte_index_gives_np_take(shape: tuple[int
     assert image.tolist() == [[int(per_tuple[i]) for i in row] for row in index.tolist()]
     with pytest.raises(IndexError):
         table.expand(per_tuple[:-1])  # an index past the table is an error, not a padded entry
+
+
+# --- squares: most of an object's 8x8 squares hold one tuple; the vote reads them whole ---------
+
+
+def _blobs(rng: np.random.Generator, height: int, width: int, n_indices: int) -> npt.NDArray[np.uint8]:
+    """A mask of a few rectangles of random indices on index 0, with a speckle of single pixels."""
+    indices = np.zeros((height, width), np.uint8)
+    for _ in range(4):
+        y, x = rng.integers(0, height), rng.integers(0, width)
+        indices[y : y + rng.integers(3, 20), x : x + rng.integers(3, 30)] = rng.integers(1, n_indices)
+    indices.reshape(-1)[rng.integers(0, height * width, size=5)] = rng.integers(0, n_indices, size=5)
+    return indices
+
+
+def _unsquared(mask: IndexedMask) -> IndexedMask:
+    """The same mask in Fortran order: no squares, so the per-pixel path counts it."""
+    return IndexedMask(np.asfortranarray(mask.indices), mask.lut)
+
+
+def test_squares_say_which_squares_hold_one_index_and_which() -> None:
+    from tally.vote import squares_of
+
+    indices = np.zeros((17, 24), np.uint8)  # two full rows of three squares, one partial row
+    indices[8:16, 0:8] = 3  # square (1, 0) all 3
+    indices[2, 12] = 1  # square (0, 1) mixed
+    indices[15, 23] = 2  # square (1, 2) mixed
+    indices[16, :] = 5  # the partial row is not summarised
+    squares = squares_of(indices)
+    assert squares is not None
+    assert squares.uniform.tolist() == [[True, False, True], [True, True, False]]
+    assert squares.value[squares.uniform].tolist() == [0, 0, 3, 0]
+    assert squares_of(indices[:, :20]) is None  # width not a multiple of 8
+    assert squares_of(np.asfortranarray(indices)) is None
+
+
+@pytest.mark.parametrize(("height", "width"), [(24, 40), (21, 48), (8, 8), (37, 64), (30, 44)])
+@pytest.mark.parametrize("workers", [1, 3, 5])
+def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, workers: int) -> None:
+    rng = np.random.default_rng(height * width * workers)
+    masks = [IndexedMask(_blobs(rng, height, width, 4), np.array([0, 1, 2, ABSTAIN], np.uint8)) for _ in range(workers)]
+    by_squares = tabulate(masks)
+    by_pixels = tabulate([_unsquared(m) for m in masks])
+    assert (by_squares.squares is not None) == (width % 8 == 0)
+    assert by_pixels.squares is None
+    assert by_squares.votes.tolist() == by_pixels.votes.tolist()
+    assert by_squares.counts.tolist() == by_pixels.counts.tolist()
+    assert by_squares.inverse.dtype == by_pixels.inverse.dtype
+    assert by_squares.inverse.tolist() == by_pixels.inverse.tolist()
+    # spreading per-tuple values and finding the pixels of some tuples, whole squares at a time
+    values = rng.integers(0, 250, size=len(by_squares.counts)).astype(np.uint8)
+    chosen = rng.random(len(by_squares.counts)) < 0.4
+    assert by_squares.expand(values).tolist() == np.take(values, by_pixels.inverse).tolist()
+    assert by_squares.pixels_where(chosen).tolist() == np.flatnonzero(np.take(chosen, by_pixels.inverse)).tolist()
+    floats = rng.random(len(by_squares.counts)).astype(np.float32)
+    assert by_squares.expand(floats).tolist() == np.take(floats, by_pixels.inverse).tolist()
+
+
+@pytest.mark.parametrize(("height", "width"), [(24, 40), (21, 48), (40, 64), (30, 44)])
+@pytest.mark.parametrize("background_index", [0, 2])
+def test_far_marks_added_to_the_packed_key_match_rewritten_masks(
+    height: int, width: int, background_index: int
+) -> None:
+    from tally.aggregation.weighted_pixel_vote import far_square_shifts
+
+    rng = np.random.default_rng(height + width + background_index)
+    lut = np.array([1, 3, 0] if background_index == 2 else [0, 1, 3], np.uint8)
+    masks = []
+    for k in range(3):
+        indices = np.full((height, width), background_index, np.uint8)
+        y, x = rng.integers(0, height - 4), rng.integers(0, width - 4)
+        indices[y : y + 4, x : x + 4] = (background_index + 1 + k % 2) % 3  # a small shape per worker
+        masks.append(IndexedMask(indices, lut))
+    before = [m.indices.copy() for m in masks]
+    marked = [far_square_shifts(m) for m in masks]
+    lazily = tabulate([m for m, _ in marked], [g for _, g in marked])
+    rewritten = tabulate([_unsquared(abstain_far_from_drawing(m)) for m in masks])
+    assert any(g is not None for _, g in marked) == (width % 8 == 0)
+    assert FAR in lazily.votes
+    assert lazily.votes.tolist() == rewritten.votes.tolist()
+    assert lazily.counts.tolist() == rewritten.counts.tolist()
+    assert lazily.inverse.tolist() == rewritten.inverse.tolist()
+    assert all((m.indices == b).all() for m, b in zip(masks, before, strict=True))  # the workers' masks as drawn
+    if width % 8 == 0:  # the marks live in the shifts: the indices are the worker's own, not a copy
+        assert all(marked_mask.indices is m.indices for (marked_mask, _), m in zip(marked, masks, strict=True))
+
+
+def test_far_marks_of_a_mask_with_two_background_indices_are_written_into_it() -> None:
+    from tally.aggregation.weighted_pixel_vote import far_square_shifts
+
+    indices = np.zeros((16, 48), np.uint8)
+    indices[0, 0] = 1
+    indices[:, 40:] = 2  # a second index that reads as background
+    mask = IndexedMask(indices, np.array([0, 3, 0], np.uint8))
+    marked, shifts = far_square_shifts(mask, reach=1)
+    assert shifts is None  # not a plain addition: marked in the indices themselves
+    assert marked.classes().tolist() == abstain_far_from_drawing(mask, 8, 1).classes().tolist()
+    assert marked.classes()[0, 16] == FAR and marked.classes()[0, 44] == FAR

@@ -24,10 +24,11 @@ import binascii
 import io
 import struct
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, _imaging
 
 from .colours import RGB, hex_to_rgb, rgb_to_hex
 from .errors import ImageDecodeError, MaskShapeError
@@ -44,6 +45,7 @@ __all__ = [
     "encode_palette_png",
     "hex_to_rgb",
     "index_mask",
+    "palette_indices",
     "rgb_to_hex",
 ]
 
@@ -93,13 +95,43 @@ def decode_png(
         raise ImageDecodeError("PNG header claims more pixels than allowed") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(f"PNG header unreadable ({type(exc).__name__})") from exc
+    in_place = _decode_in_place(image)
     try:
         image.load()
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError("PNG header claims more pixels than allowed") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"PNG data is truncated or corrupt ({type(exc).__name__})") from exc
+    if in_place is not None and image.mode == "P" and image.im is in_place[0]:
+        setattr(image, _IN_PLACE, in_place)  # read back by palette_indices
     return image
+
+
+_IN_PLACE = "_tally_indices"
+
+
+def _decode_in_place(image: Image.Image) -> tuple[Any, npt.NDArray[np.uint8]] | None:
+    """For a palette PNG not yet loaded: a numpy array for the decoder to write the indices into,
+    attached as the image's memory (Pillow allocates its own only when the image has none), so the
+    indices need no copy out of Pillow afterwards (:func:`palette_indices`; ~0.3 ms and a fresh
+    1.2 MB per 1280x960 mask). Returns the memory and the array."""
+    if image.mode != "P":
+        return None
+    width, height = image.size
+    indices = np.empty((height, width), dtype=np.uint8)
+    memory = _imaging.map_buffer(indices, (width, height), "raw", 0, ("P", 0, 1))
+    image.im = memory
+    return memory, indices
+
+
+def palette_indices(image: Image.Image) -> npt.NDArray[np.uint8]:
+    """The pixel values of a ``P`` image as a ``(height, width)`` ``uint8`` array: the array
+    :func:`decode_png` decoded into when the image still uses it, else a copy."""
+    in_place = getattr(image, _IN_PLACE, None)
+    if in_place is not None and image.im is in_place[0]:
+        indices: npt.NDArray[np.uint8] = in_place[1]
+        return indices
+    return np.asarray(image, dtype=np.uint8)
 
 
 def index_mask(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
@@ -134,7 +166,7 @@ def _classify_colours(
 
 
 def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
-    indices = np.asarray(image, dtype=np.uint8)
+    indices = palette_indices(image)
     palette = image.getpalette("RGB") or []
     top = int(indices.max(initial=0))
     n = max(len(palette) // 3, top + 1)

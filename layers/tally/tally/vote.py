@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -54,12 +54,59 @@ _BYTE_SPAN = 1 << 8  # packed ranges up to this size are packed in uint8
 _MAX_SPAN = 1 << 62  # beyond this the packed key would overflow int64: compact first
 
 
+SQUARE = 8
+"""Side of the squares a mask is summarised by (:class:`Squares`) and ``square_shifts`` apply to."""
+_BYTES = np.uint64(0x0101010101010101)
+
+
+@dataclass(frozen=True)
+class Squares:
+    """A mask's :data:`SQUARE` x :data:`SQUARE` squares (full rows of squares only): which hold one
+    index throughout (``uniform``) and that index (``value``, meaningful where uniform). Most squares
+    of a mask are uniform, so most of the vote can run on squares instead of pixels."""
+
+    uniform: npt.NDArray[np.bool_]
+    value: npt.NDArray[np.uint8]
+
+
+def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
+    """The :class:`Squares` of a C-contiguous ``uint8`` index map whose width is a multiple of
+    :data:`SQUARE` (``None`` for any other): each square's row of 8 indices is read as one
+    ``uint64`` word, and a square is uniform when its 8 words are equal and each is one byte
+    repeated.
+
+    Examples:
+        >>> import numpy as np
+        >>> indices = np.zeros((8, 16), np.uint8); indices[3, 9] = 2
+        >>> sq = squares_of(indices)
+        >>> sq.uniform.tolist(), sq.value.tolist()
+        ([[True, False]], [[0, 0]])
+    """
+    height, width = indices.shape
+    if (
+        indices.dtype != np.uint8
+        or width % SQUARE
+        or height < SQUARE
+        or not indices.flags.c_contiguous
+        or sys.byteorder != "little"
+    ):
+        return None
+    rows, cols = height // SQUARE, width // SQUARE
+    words = indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
+    first = words[:, 0, :]
+    value = (first & np.uint64(0xFF)).astype(np.uint8)
+    uniform = (words == first[:, None, :]).all(axis=1) & (first == value.astype(np.uint64) * _BYTES)
+    return Squares(uniform, value)
+
+
 @dataclass(frozen=True)
 class IndexedMask:
-    """A worker's mask: per-pixel ``indices`` and ``lut[index]`` = class key or :data:`ABSTAIN`."""
+    """A worker's mask: per-pixel ``indices`` and ``lut[index]`` = class key or :data:`ABSTAIN`;
+    ``squares``, when known, the :class:`Squares` of ``indices`` (computed once, reused)."""
 
     indices: npt.NDArray[np.uint8]
     lut: npt.NDArray[np.uint8]
+    squares: Squares | None = field(default=None, compare=False, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -83,6 +130,9 @@ class VoteTable:
     votes: npt.NDArray[np.uint8]
     counts: npt.NDArray[np.int64]
     inverse: npt.NDArray[np.integer[Any]]
+    squares: SquareIndex | None = field(default=None, compare=False, repr=False)
+    """When known, the tuple of each :data:`SQUARE` x :data:`SQUARE` square that has one throughout:
+    per-tuple results are then spread to those squares whole, and only the others pixel by pixel."""
 
     @property
     def n_workers(self) -> int:
@@ -91,6 +141,8 @@ class VoteTable:
     def expand(self, per_tuple: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """Spread a per-tuple array back to an image."""
         inverse = self.inverse
+        if self.squares is not None and per_tuple.ndim == 1:
+            return self.squares.expand(per_tuple, inverse)
         if (
             per_tuple.dtype == np.uint8
             and per_tuple.ndim == 1
@@ -103,6 +155,71 @@ class VoteTable:
         ):
             return _byte_pairs_lookup(per_tuple, inverse)
         return np.take(per_tuple, inverse)
+
+    def pixels_where(self, per_tuple: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+        """Flat indices of the pixels whose tuple is true in ``per_tuple``, ascending."""
+        if self.squares is not None:
+            return self.squares.pixels_where(per_tuple, self.inverse)
+        return np.flatnonzero(np.take(per_tuple, self.inverse.reshape(-1)))
+
+
+@dataclass(frozen=True)
+class SquareIndex:
+    """Which :data:`SQUARE` x :data:`SQUARE` squares of a vote table's full rows of squares hold one
+    tuple throughout (``uniform``), that tuple (``key``), and the others (``mixed_rows``,
+    ``mixed_cols``): :meth:`VoteTable.expand` and :meth:`VoteTable.pixels_where` read whole squares
+    where they can."""
+
+    key: npt.NDArray[np.intp]
+    uniform: npt.NDArray[np.bool_]
+    mixed_rows: npt.NDArray[np.intp]
+    mixed_cols: npt.NDArray[np.intp]
+
+    def _mixed(self, image: npt.NDArray[_T]) -> npt.NDArray[_T]:
+        """The mixed squares of an image, ``(n, 8, 8)``."""
+        rows, cols = self.key.shape
+        width = image.shape[1]
+        grid = image[: rows * SQUARE].reshape(rows, SQUARE, cols, SQUARE)
+        if image.flags.c_contiguous and (SQUARE * image.itemsize) % 8 == 0 and width == cols * SQUARE:
+            # a square's row of pixels is whole uint64 words: gather words, not bytes
+            per_word = SQUARE * image.itemsize // 8
+            words = image[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols, per_word)
+            gathered = words[self.mixed_rows, :, self.mixed_cols, :]
+            return gathered.view(image.dtype).reshape(len(self.mixed_rows), SQUARE, SQUARE)
+        return grid[self.mixed_rows, :, self.mixed_cols, :]
+
+    def expand(self, per_tuple: npt.NDArray[_T], inverse: npt.NDArray[np.integer[Any]]) -> npt.NDArray[_T]:
+        rows = self.key.shape[0]
+        height, width = inverse.shape
+        out = np.empty((height, width), dtype=per_tuple.dtype)
+        spread = np.repeat(per_tuple[self.key], SQUARE, axis=1)  # each square's value along its row
+        out[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+        if len(self.mixed_rows):
+            values = np.take(per_tuple, self._mixed(inverse))
+            out[: rows * SQUARE].reshape(rows, SQUARE, -1, SQUARE)[self.mixed_rows, :, self.mixed_cols, :] = values
+        if rows * SQUARE < height:
+            out[rows * SQUARE :] = np.take(per_tuple, inverse[rows * SQUARE :])
+        return out
+
+    def pixels_where(
+        self, per_tuple: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
+    ) -> npt.NDArray[np.intp]:
+        """Flat indices of the pixels whose tuple is true in ``per_tuple``, ascending."""
+        rows = self.key.shape[0]
+        height, width = inverse.shape
+        dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
+        offsets = (dy * width + dx).astype(np.intp)
+        whole_rows, whole_cols = np.nonzero(self.uniform & per_tuple[self.key])
+        whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
+        parts = [whole]
+        if len(self.mixed_rows):
+            hit = per_tuple[self._mixed(inverse)].reshape(len(self.mixed_rows), -1)
+            square, pixel = np.nonzero(hit)
+            parts.append(self.mixed_rows[square] * SQUARE * width + self.mixed_cols[square] * SQUARE + offsets[pixel])
+        if rows * SQUARE < height:
+            parts.append(np.flatnonzero(per_tuple[inverse[rows * SQUARE :]]) + rows * SQUARE * width)
+        # ascending, as the later gathers around each pixel are much faster in raster order
+        return np.sort(np.concatenate(parts).astype(np.intp))
 
 
 def _byte_pairs_lookup(table: npt.NDArray[Any], index: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -163,19 +280,38 @@ def _count(
     return uniq.astype(np.int64), inverse.astype(np.intp).ravel(), counts.astype(np.int64)
 
 
-def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
-    """Count the distinct per-pixel vote tuples of equally sized masks (see the module docstring)."""
+def tabulate(
+    masks: Sequence[IndexedMask], square_shifts: Sequence[npt.NDArray[np.uint8] | None] | None = None
+) -> VoteTable:
+    """Count the distinct per-pixel vote tuples of equally sized masks (see the module docstring).
+
+    ``square_shifts``: per mask, ``None`` or what the indices of each :data:`SQUARE` x
+    :data:`SQUARE` square gain before they are counted (a grid of ``ceil(H / 8) x W / 8``; the
+    width a multiple of 8), as if the masks had been rewritten: the shifts of every mask are added
+    to the packed key in one pass."""
     if not masks:
         raise ValueError("tabulate needs at least one mask")
     shape = masks[0].shape
     if any(m.shape != shape for m in masks):
         raise ValueError("all masks of one object must have the same shape")
-    key: npt.NDArray[np.integer[Any]] | None = None
-    span = 1
-    compacted = False
     total = 1
     for mask in masks:
         total *= len(mask.lut)
+    shifts = list(square_shifts) if square_shifts is not None else [None] * len(masks)
+    if len(shifts) != len(masks):
+        raise ValueError("one square shift grid (or None) per mask")
+    if total <= _DENSE_SPAN:
+        summaries = [m.squares or squares_of(m.indices) for m in masks]
+        if all(sq is not None for sq in summaries):
+            return _tabulate_squares(masks, [sq for sq in summaries if sq is not None], shifts, total)
+    if total > _MAX_SPAN or shape[1] % SQUARE:  # the packed key will be compacted: shift each mask
+        masks = [
+            m if g is None else IndexedMask(_shifted(m.indices, g), m.lut) for m, g in zip(masks, shifts, strict=True)
+        ]
+        shifts = [None] * len(masks)
+    key: npt.NDArray[np.integer[Any]] | None = None
+    span = 1
+    compacted = False
     # a packed range that fits a byte is packed in bytes throughout (half the memory traffic of
     # uint16, and a byte-sized tuple index for every later lookup)
     small = total <= _BYTE_SPAN
@@ -195,6 +331,8 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
             key += flat
         span *= radix
     assert key is not None
+    if any(g is not None for g in shifts):
+        _add_square_shifts(key.reshape(shape), masks, shifts)
     if not compacted and span <= _DENSE_SPAN:
         # small range: every possible tuple gets a row (most with count 0) and the packed key
         # itself is the row index, so no per-pixel re-indexing pass is needed
@@ -213,6 +351,90 @@ def tabulate(masks: Sequence[IndexedMask]) -> VoteTable:
     else:
         votes = _unpack(uniq, masks)
     return VoteTable(votes=votes, counts=counts, inverse=inverse.reshape(shape))
+
+
+def _tabulate_squares(
+    masks: Sequence[IndexedMask],
+    summaries: Sequence[Squares],
+    shifts: Sequence[npt.NDArray[np.uint8] | None],
+    span: int,
+) -> VoteTable:
+    """:func:`tabulate` for a small packed range (every possible tuple a row, the packed key the row
+    index) from the masks' squares: a square uniform in every mask is one key for its 64 pixels,
+    and only the pixels of the other squares (a few per cent: the outlines) and of a last partial
+    row of squares are packed one by one."""
+    height, width = masks[0].shape
+    rows, cols = height // SQUARE, width // SQUARE
+    dtype = np.uint8 if span <= _BYTE_SPAN else np.uint16
+    places = []
+    place = 1
+    for mask in masks[::-1]:  # the last mask is the least significant digit
+        places.append(place)
+        place *= len(mask.lut)
+    places.reverse()
+    code = np.zeros((-(-height // SQUARE), cols), dtype=np.int64)  # every mask's square shifts, packed
+    for grid, place in zip(shifts, places, strict=True):
+        if grid is not None:
+            code += grid.astype(np.int64) * place
+    uniform = np.logical_and.reduce([sq.uniform for sq in summaries])
+    square_key = code[:rows].copy()
+    for sq, place in zip(summaries, places, strict=True):
+        square_key += sq.value.astype(np.int64) * place
+    inverse = np.empty((height, width), dtype=dtype)
+    # every square's key over its 64 pixels: repeated along the row of squares, then down its 8 rows
+    spread = np.repeat(square_key.astype(dtype), SQUARE, axis=1)
+    inverse[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+    counts = np.bincount(square_key[uniform], minlength=span) * (SQUARE * SQUARE)
+    mixed_rows, mixed_cols = np.nonzero(~uniform)
+    if len(mixed_rows):
+        # the other squares pixel by pixel; a square's row of 8 indices is one uint64 word
+        mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=dtype)
+        mixed[...] = code[mixed_rows, mixed_cols].astype(dtype)[:, None, None]
+        for mask, place in zip(masks, places, strict=True):
+            words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
+            part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
+            mixed += part.astype(dtype) * np.asarray(place, dtype=dtype)
+        per_word = SQUARE * mixed.itemsize // 8  # uint64 words per row of a square
+        out = inverse[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols, per_word)
+        out[mixed_rows, :, mixed_cols, :] = mixed.view(np.uint64).reshape(len(mixed_rows), SQUARE, per_word)
+        counts += _pair_counts(mixed, span)
+    if rows * SQUARE < height:  # a last, partial row of squares: pixel by pixel
+        rest = np.repeat(code[rows].astype(dtype), SQUARE)[None, :].repeat(height - rows * SQUARE, axis=0)
+        for mask, place in zip(masks, places, strict=True):
+            rest += mask.indices[rows * SQUARE :].astype(dtype) * np.asarray(place, dtype=dtype)
+        inverse[rows * SQUARE :] = rest
+        counts += np.bincount(rest.reshape(-1), minlength=span)
+    index = SquareIndex(square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp))
+    return VoteTable(_unpack(np.arange(span, dtype=np.int64), masks), counts.astype(np.int64), inverse, index)
+
+
+def _add_square_shifts(
+    key: npt.NDArray[np.integer[Any]], masks: Sequence[IndexedMask], shifts: Sequence[npt.NDArray[np.uint8] | None]
+) -> None:
+    """Add, in place, every mask's square shifts to the packed key (each at its digit's place value)."""
+    code: npt.NDArray[np.int64] | None = None
+    place = 1
+    for mask, grid in zip(masks[::-1], shifts[::-1], strict=True):  # the last mask is the lowest digit
+        if grid is not None:
+            term = grid.astype(np.int64) * place
+            code = term if code is None else code + term
+        place *= len(mask.lut)
+    assert code is not None
+    height, width = key.shape
+    full, cols = height // SQUARE, width // SQUARE
+    squares = code.astype(key.dtype)
+    top = key[: full * SQUARE].reshape(full, SQUARE, cols, SQUARE)
+    top += squares[:full, None, :, None]
+    if full * SQUARE < height:
+        rest = key[full * SQUARE :].reshape(height - full * SQUARE, cols, SQUARE)
+        rest += squares[full][None, :, None]
+
+
+def _shifted(indices: npt.NDArray[np.uint8], grid: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The indices with each square's shift added (the general path of :func:`tabulate`)."""
+    height, width = indices.shape
+    spread = np.repeat(np.repeat(grid, SQUARE, axis=0)[:height], SQUARE, axis=1)[:, :width]
+    return (indices + spread).astype(np.uint8)
 
 
 def _pair_counts(key: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:

@@ -52,7 +52,7 @@ from ..aggregation.instance_fusion import (
     instance_map_from_palette,
     rasterise_polygons,
 )
-from ..codecs import decode_png, encode_palette_png
+from ..codecs import decode_png, encode_palette_png, palette_indices
 from ..colours import assign_colours, hex_to_rgb
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
@@ -243,7 +243,7 @@ def _instance_map(image: Image.Image, colours: Sequence[tuple[int, int, int]]) -
         elif isinstance(transparency, bytes):
             t = np.frombuffer(transparency[: len(alpha)], dtype=np.uint8)
             alpha[: len(t)] = t
-        indices = np.asarray(image, dtype=np.uint8)
+        indices = palette_indices(image)
         return np.asarray(instance_map_from_palette(indices, palette, colours, palette_alpha=alpha), dtype=np.uint8)
     rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
     return np.asarray(instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3]), dtype=np.uint8)

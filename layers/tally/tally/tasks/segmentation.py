@@ -34,8 +34,8 @@ from ..aggregation.weighted_pixel_vote import (
     TIE_TOLERANCE,
     LeaveOneOutWeights,
     ObjectVotes,
-    abstain_far_from_drawing,
     expected_iou,
+    far_square_shifts,
     weigh,
 )
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
@@ -295,12 +295,14 @@ def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> t
     """The reliability vote's tuples of one object, and the workers' masks as drawn to judge them on.
 
     Each worker's background far from anything they drew is marked
-    (:func:`tally.aggregation.weighted_pixel_vote.abstain_far_from_drawing`) before the masks are
-    tabulated, so one table serves both: the vote reads the marks, and the workers are judged with
-    every mark read as the background it is."""
+    (:func:`tally.aggregation.weighted_pixel_vote.far_square_shifts`) as the masks are tabulated,
+    so one table serves both: the vote reads the marks, and the workers are judged with every mark
+    read as the background it is."""
+    shifts: list[npt.NDArray[np.uint8] | None] | None = None
     if len(masks) > 1:
-        masks = [abstain_far_from_drawing(m) for m in masks]
-    table = tabulate(masks)
+        marked = [far_square_shifts(m) for m in masks]
+        masks, shifts = [m for m, _ in marked], [g for _, g in marked]
+    table = tabulate(masks, shifts)
     drawn = np.where(table.votes == FAR, np.uint8(0), table.votes).astype(np.uint8)
     return table, ObjectVotes.build(workers, drawn, table.counts)
 
@@ -387,7 +389,10 @@ def _decide_pixels(
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
     contested = _contested(support, foreground, table.counts > 0)
     kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
-    if len(labels) and int(labels.max()) < _FLAG:
+    if table.squares is not None:  # whole squares at a time: no pass over every pixel to find them
+        image = table.expand(labels)
+        pixels = table.pixels_where(kind != 0)
+    elif len(labels) and int(labels.max()) < _FLAG:
         # the class map and the flag of those pixels in one lookup: the flag is the high bit
         image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
         pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
