@@ -359,13 +359,14 @@ def _tabulate_squares(
     shifts: Sequence[npt.NDArray[np.uint8] | None],
     span: int,
 ) -> VoteTable:
-    """:func:`tabulate` for a small packed range (every possible tuple a row, the packed key the row
-    index) from the masks' squares: a square uniform in every mask is one key for its 64 pixels,
-    and only the pixels of the other squares (a few per cent: the outlines) and of a last partial
-    row of squares are packed one by one."""
+    """:func:`tabulate` for a small packed range from the masks' squares: a square uniform in every
+    mask is one key for its 64 pixels, and only the pixels of the other squares (a few per cent: the
+    outlines) and of a last partial row of squares are packed one by one. A range that fits a byte
+    keeps a row per possible tuple (the packed key is the row); a wider one keeps the tuples present
+    only (in key order), so the tuple index of five workers' masks is mostly a byte, not two."""
     height, width = masks[0].shape
     rows, cols = height // SQUARE, width // SQUARE
-    dtype = np.uint8 if span <= _BYTE_SPAN else np.uint16
+    key_dtype = np.uint8 if span <= _BYTE_SPAN else np.uint16
     places = []
     place = 1
     for mask in masks[::-1]:  # the last mask is the least significant digit
@@ -380,32 +381,43 @@ def _tabulate_squares(
     square_key = code[:rows].copy()
     for sq, place in zip(summaries, places, strict=True):
         square_key += sq.value.astype(np.int64) * place
-    inverse = np.empty((height, width), dtype=dtype)
-    # every square's key over its 64 pixels: repeated along the row of squares, then down its 8 rows
-    spread = np.repeat(square_key.astype(dtype), SQUARE, axis=1)
-    inverse[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+    square_key[~uniform] = 0  # a mixed square has no key of its own (any row will do: overwritten)
     counts = np.bincount(square_key[uniform], minlength=span) * (SQUARE * SQUARE)
     mixed_rows, mixed_cols = np.nonzero(~uniform)
+    mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=key_dtype)
     if len(mixed_rows):
         # the other squares pixel by pixel; a square's row of 8 indices is one uint64 word
-        mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=dtype)
-        mixed[...] = code[mixed_rows, mixed_cols].astype(dtype)[:, None, None]
+        mixed[...] = code[mixed_rows, mixed_cols].astype(key_dtype)[:, None, None]
         for mask, place in zip(masks, places, strict=True):
             words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
             part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
-            mixed += part.astype(dtype) * np.asarray(place, dtype=dtype)
+            mixed += part.astype(key_dtype) * np.asarray(place, dtype=key_dtype)
+        counts += _pair_counts(mixed, span)
+    rest = np.repeat(code[rows:].astype(key_dtype), SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
+    if len(rest):  # a last, partial row of squares: pixel by pixel
+        for mask, place in zip(masks, places, strict=True):
+            rest += mask.indices[rows * SQUARE :].astype(key_dtype) * np.asarray(place, dtype=key_dtype)
+        counts += np.bincount(rest.reshape(-1), minlength=span)
+    keys = np.arange(span, dtype=np.int64)
+    if span > _BYTE_SPAN:  # keep the tuples present, renumbered in key order
+        keys = np.flatnonzero(counts)
+        position = np.zeros(span, dtype=_index_dtype(len(keys)))
+        position[keys] = np.arange(len(keys))
+        counts = counts[keys]
+        square_key, mixed, rest = position[square_key], position[mixed], position[rest]
+    dtype = mixed.dtype
+    inverse = np.empty((height, width), dtype=dtype)
+    # every square's tuple over its 64 pixels: repeated along the row of squares, then down its 8 rows
+    spread = np.repeat(square_key.astype(dtype), SQUARE, axis=1)
+    inverse[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+    if len(mixed_rows):
         per_word = SQUARE * mixed.itemsize // 8  # uint64 words per row of a square
         out = inverse[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols, per_word)
         out[mixed_rows, :, mixed_cols, :] = mixed.view(np.uint64).reshape(len(mixed_rows), SQUARE, per_word)
-        counts += _pair_counts(mixed, span)
-    if rows * SQUARE < height:  # a last, partial row of squares: pixel by pixel
-        rest = np.repeat(code[rows].astype(dtype), SQUARE)[None, :].repeat(height - rows * SQUARE, axis=0)
-        for mask, place in zip(masks, places, strict=True):
-            rest += mask.indices[rows * SQUARE :].astype(dtype) * np.asarray(place, dtype=dtype)
+    if len(rest):
         inverse[rows * SQUARE :] = rest
-        counts += np.bincount(rest.reshape(-1), minlength=span)
     index = SquareIndex(square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp))
-    return VoteTable(_unpack(np.arange(span, dtype=np.int64), masks), counts.astype(np.int64), inverse, index)
+    return VoteTable(_unpack(keys, masks), counts.astype(np.int64), inverse, index)
 
 
 def _add_square_shifts(
