@@ -266,15 +266,16 @@ def _as_counted(table: VoteTable) -> tuple[list[list[int]], list[int], list[list
 
 @pytest.mark.parametrize(("height", "width"), [(24, 40), (21, 48), (40, 64), (30, 44)])
 @pytest.mark.parametrize("background_index", [0, 2])
+@pytest.mark.parametrize("workers", [3, 9])  # 4^9 tuples: past the dense range, the key is shifted pixel by pixel
 def test_far_marks_added_to_the_packed_key_match_rewritten_masks(
-    height: int, width: int, background_index: int
+    height: int, width: int, background_index: int, workers: int
 ) -> None:
     from tally.aggregation.weighted_pixel_vote import far_square_shifts
 
     rng = np.random.default_rng(height + width + background_index)
     lut = np.array([1, 3, 0] if background_index == 2 else [0, 1, 3], np.uint8)
     masks = []
-    for k in range(3):
+    for k in range(workers):
         indices = np.full((height, width), background_index, np.uint8)
         y, x = rng.integers(0, height - 4), rng.integers(0, width - 4)
         indices[y : y + 4, x : x + 4] = (background_index + 1 + k % 2) % 3  # a small shape per worker
@@ -286,6 +287,7 @@ def test_far_marks_added_to_the_packed_key_match_rewritten_masks(
     assert any(g is not None for _, g in marked) == (width % 8 == 0)
     assert FAR in lazily.votes
     assert _as_counted(lazily) == _as_counted(rewritten)
+    assert (lazily.squares is not None) == (width % 8 == 0 and workers == 3)
     assert all((m.indices == b).all() for m, b in zip(masks, before, strict=True))  # the workers' masks as drawn
     if width % 8 == 0:  # the marks live in the shifts: the indices are the worker's own, not a copy
         assert all(marked_mask.indices is m.indices for (marked_mask, _), m in zip(marked, masks, strict=True))
