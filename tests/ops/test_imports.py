@@ -183,6 +183,24 @@ def test_recognition_order_without_loading_anything(element: dict[str, Any], own
     assert not any(t.is_loaded for t in tasks if isinstance(t, LazyTask))
 
 
+@pytest.mark.parametrize("function", ["pre_annotation", "consolidation"])
+def test_the_tracer_patches_botocore_only(function: str) -> None:
+    # tracing on, as in Lambda: the Tracer patches botocore at import, not patch_all's dozen libraries
+    env = child_env(function) | {
+        "AWS_LAMBDA_FUNCTION_NAME": "tally-test",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
+        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
+    }
+    del env["POWERTOOLS_TRACE_DISABLED"]
+    code = (
+        "import json, sys, app, botocore.client; "
+        "print(json.dumps([app.tracer.disabled, getattr(botocore.client, '_xray_enabled', False), "
+        "sorted(m for m in sys.modules if m.startswith('aws_xray_sdk.ext.') and m.endswith('.patch'))]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True, ["aws_xray_sdk.ext.botocore.patch"]]
+
+
 def test_lazy_names_resolve_to_the_defining_modules() -> None:
     from tally.consolidate import consolidate_batch
     from tally.settings import Settings

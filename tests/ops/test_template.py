@@ -47,6 +47,12 @@ def test_traces_capture_neither_responses_nor_errors() -> None:
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
 
 
+def test_numpy_starts_no_blas_threads_in_consolidation() -> None:
+    # tally makes no matrix products; OpenBLAS's thread pool only cost CPU at import (bench/coldstart.py)
+    assert environment("ConsolidationFunction")["OPENBLAS_NUM_THREADS"] == "1"
+    assert "OPENBLAS_NUM_THREADS" not in environment("PreAnnotationFunction")  # it never imports numpy
+
+
 def test_every_function_publishes_versions_behind_an_alias_and_outputs_the_alias() -> None:
     assert TEMPLATE["Globals"]["Function"]["AutoPublishAlias"] == "live"
     outputs = TEMPLATE["Outputs"]
