@@ -153,3 +153,10 @@ def test_versions_agree() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     released = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", changelog, flags=re.MULTILINE)
     assert sar["SemanticVersion"] == pyproject["project"]["version"] == tally.__version__ == released[0]
+
+
+def test_the_sar_description_names_every_task_tally_consolidates() -> None:
+    description = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]["Description"]
+    assert len(description) <= 256  # CreateApplication's limit
+    named = ("segmentation", "classification", "named entities", "bounding boxes", "instances", "keypoints", "polygons")
+    assert [word for word in named if word not in description] == []
