@@ -22,7 +22,7 @@ from tally.tasks.base import LearnsAcrossBatches
 from tests.helpers import annotation, seg_content
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate"]
+HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3"]  # boto3: only the worker store imports it
 TASK_MODULES = [
     "numpy",
     "PIL",

@@ -1,8 +1,12 @@
 """The one AWS adapter: S3 storage, the optional Ground Truth role, the job's label list and the
 worker store on DynamoDB.
 
-This is the only module of :mod:`tally` that imports boto3 (the Lambda runtime provides it). Clients
-are created on first use, never at import time.
+This is the only module of :mod:`tally` that imports botocore or boto3 (the Lambda runtime provides
+both). S3, STS and SageMaker go through botocore's own sessions and clients: importing boto3 on top
+costs a cold start ~20 ms (boto3 imports s3transfer and its resource layer) for nothing these calls
+use. boto3 is imported only for the worker store (a deployment with a worker table), whose DynamoDB
+resource client converts Python values to and from DynamoDB's typed ones. Clients are created on
+first use, never at import time.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -29,6 +33,7 @@ from .worker_store import Loaded, WorkerStatistics, WorkerStoreError, normalise,
 __all__ = [
     "DynamoWorkerStore",
     "S3Storage",
+    "boto3_session",
     "job_labels",
     "own_session",
     "read_job_labels",
@@ -109,7 +114,7 @@ class S3Storage:
         return stamp.astimezone(UTC)
 
 
-def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.session.Session:
+def session_for(role_arn: str | None, trusted_role_arn: str | None) -> botocore.session.Session:
     """The function's own session, or one for ``role_arn`` when it is the configured trusted role.
 
     Ground Truth's event names the job's execution role; assuming whatever role an event names would
@@ -125,34 +130,42 @@ def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.ses
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="tally")["Credentials"]
     except (ClientError, BotoCoreError) as exc:
         raise StorageError(f"cannot assume the Ground Truth role: {_reason(exc)}") from exc
-    return boto3.session.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    session = botocore.session.Session()
+    session.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    return session
 
 
 @functools.cache
-def own_session() -> boto3.session.Session:
+def own_session() -> botocore.session.Session:
     """The function's own credentials: one session per container, created on first use."""
-    return boto3.session.Session()
+    return botocore.session.Session()
+
+
+@functools.cache
+def boto3_session(session: botocore.session.Session) -> Any:
+    """A boto3 session over ``session`` (its credentials and region), for what needs boto3 itself: the
+    worker store's resource client, the command line's ``download_file``. One per botocore session:
+    boto3 registers its handlers on the botocore session, and registering them twice fails."""
+    import boto3  # only here (module docstring)
+
+    return boto3.session.Session(botocore_session=session)
 
 
 @functools.cache
 def _own_client(service: str) -> Any:
-    return own_session().client(service, config=_CONFIG)  # clients are thread-safe; reuse them
+    return own_session().create_client(service, config=_CONFIG)  # clients are thread-safe; reuse them
 
 
-def _client(session: boto3.session.Session, service: str) -> Any:
+def _client(session: botocore.session.Session, service: str) -> Any:
     """A client for ``session``: cached for the function's own session, new for an assumed role."""
-    return _own_client(service) if session is own_session() else session.client(service, config=_CONFIG)
+    return _own_client(service) if session is own_session() else session.create_client(service, config=_CONFIG)
 
 
-def s3_storage(session: boto3.session.Session, kms_key_id: str | None = None) -> S3Storage:
+def s3_storage(session: botocore.session.Session, kms_key_id: str | None = None) -> S3Storage:
     return S3Storage(_client(session, "s3"), kms_key_id)
 
 
-def job_labels(session: boto3.session.Session, job_arn: str | None) -> list[str] | None:
+def job_labels(session: botocore.session.Session, job_arn: str | None) -> list[str] | None:
     """The job's labels from its label category file (``DescribeLabelingJob``), cached per container.
 
     Returns ``None`` (and logs why) when the job or its file cannot be read.
@@ -422,4 +435,4 @@ def worker_store(table: str | None, ttl_days: int = 90) -> DynamoWorkerStore | N
 
 @functools.cache
 def _store_client() -> Any:
-    return own_session().resource("dynamodb", config=STORE_CONFIG).meta.client
+    return boto3_session(own_session()).resource("dynamodb", config=STORE_CONFIG).meta.client
