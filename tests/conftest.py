@@ -56,6 +56,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # the function's own session and clients are cached per container; each test is a new container
     aws.own_session.cache_clear()
     aws._own_client.cache_clear()
+    aws._store_client.cache_clear()
 
 
 def load_handler(name: str) -> ModuleType:

@@ -13,7 +13,7 @@ from tally.observability import record_batch
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # the AWS calls; not patch_all's probe of a dozen other libraries
 SETTINGS = Settings.from_env()
 
 

@@ -11,7 +11,7 @@ from tally import Settings, aws
 from tally.pre_annotation import pre_annotate
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # the AWS calls; not patch_all's probe of a dozen other libraries
 SETTINGS = Settings.from_env()
 
 

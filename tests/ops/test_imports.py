@@ -1,4 +1,5 @@
-"""What each handler loads at import (a fresh interpreter per case, as a cold start)."""
+"""What each handler loads at import, and what a batch loads for its task (a fresh interpreter per
+case, as a cold start)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,36 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import tally
 import tally.colours
-from tally import codecs, vote
+import tally.tasks
+from tally import Settings, codecs, vote
+from tally.tasks import KINDS, LazyTask, learner, make_tasks
+from tally.tasks.base import LearnsAcrossBatches
+from tests.helpers import annotation, seg_content
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate"]
+HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3"]  # boto3: only the worker store imports it
+TASK_MODULES = [
+    "numpy",
+    "PIL",
+    "tally.tasks.segmentation",
+    "tally.tasks.classification",
+    "tally.tasks.entities",
+    "tally.tasks.geometry",
+    "tally.aggregation.weighted_pixel_vote",
+    "tally.aggregation.dawid_skene",
+    "tally.aggregation.span_vote",
+    "tally.aggregation.geometric",
+]
 
 
-def loaded_after_import(function: str) -> dict[str, bool]:
-    """Import functions/<function>/app.py in a new interpreter; report which heavy modules it loaded."""
-    code = f"import json, sys, app; print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
-    env = {
+def child_env(function: str = "consolidation") -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "tally")]),
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -30,17 +46,159 @@ def loaded_after_import(function: str) -> dict[str, bool]:
         "POWERTOOLS_METRICS_NAMESPACE": "tally",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+
+
+def loaded_after_import(function: str) -> dict[str, bool]:
+    """Import functions/<function>/app.py in a new interpreter; report which heavy modules it loaded."""
+    watched = HEAVY + TASK_MODULES[2:]
+    code = f"import json, sys, app; print(json.dumps({{m: m in sys.modules for m in {watched!r}}}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(function), capture_output=True, text=True, check=True
+    )
     result: dict[str, bool] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
 def test_pre_annotation_loads_neither_numpy_nor_pillow() -> None:
-    assert loaded_after_import("pre_annotation") == dict.fromkeys(HEAVY, False)
+    assert loaded_after_import("pre_annotation") == dict.fromkeys(HEAVY + TASK_MODULES[2:], False)
 
 
-def test_consolidation_loads_them() -> None:
-    assert loaded_after_import("consolidation") == dict.fromkeys(HEAVY, True)
+def test_consolidation_loads_the_driver_but_no_task_module() -> None:
+    loaded = loaded_after_import("consolidation")
+    assert loaded == {**dict.fromkeys(HEAVY + TASK_MODULES[2:], False), "tally.consolidate": True}
+
+
+BATCH = r"""
+import json, sys
+from tally import ConsolidationRequest, Settings, consolidate_batch
+from tally.storage import MemoryStorage
+payload, labels, watched = json.loads(sys.stdin.read())
+storage = MemoryStorage({"s3://bucket/payload.json": payload.encode()})
+request = ConsolidationRequest.parse({"labelAttributeName": "label", "labelCategories": labels,
+                                      "payload": {"s3Uri": "s3://bucket/payload.json"}})
+report = consolidate_batch(request, storage, settings=Settings(algorithm="majority"))
+labels = [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
+print(json.dumps([{m: m in sys.modules for m in watched}, labels]))
+"""
+
+
+def run_batch(objects: list[dict[str, Any]], labels: list[str]) -> tuple[dict[str, bool], list[dict[str, Any]]]:
+    """Consolidate one batch in a new interpreter; which task modules it loaded, and its labels."""
+    stdin = json.dumps([json.dumps(objects), labels, TASK_MODULES])
+    out = subprocess.run(
+        [sys.executable, "-c", BATCH], input=stdin, env=child_env(), capture_output=True, text=True, check=True
+    )
+    loaded, result = json.loads(out.stdout.strip().splitlines()[-1])
+    return loaded, result
+
+
+def batch_of(*answers: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "datasetObjectId": "0",
+            "dataObject": {"s3Uri": "s3://bucket/0.jpg"},
+            "annotations": [annotation(f"w{i}", json.dumps({"answer": a})) for i, a in enumerate(answers)],
+        }
+    ]
+
+
+def test_a_classification_batch_loads_numpy_and_dawid_skene_only() -> None:
+    loaded, labels = run_batch(batch_of({"label": "Cat"}, {"label": "Cat"}, {"label": "Dog"}), ["Dog", "Cat"])
+    assert [(label["class-id"], label["class-name"]) for label in labels] == [(1, "Cat")]
+    expected = {"numpy", "tally.tasks.classification", "tally.aggregation.dawid_skene"}
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
+
+
+def test_a_segmentation_batch_never_loads_the_geometric_or_dawid_skene_code() -> None:
+    legend = {"r": "road"}
+    masks = [seg_content(rows, legend, element="answer") for rows in (["rr", ".."], ["rr", ".."], ["r.", ".."])]
+    objects = [
+        {
+            "datasetObjectId": "0",
+            "dataObject": {"s3Uri": "s3://bucket/0.jpg"},
+            "annotations": [annotation(f"w{i}", mask) for i, mask in enumerate(masks)],
+        }
+    ]
+    loaded, labels = run_batch(objects, ["road"])
+    assert labels[0]["internal-color-map"]["1"]["class-name"] == "road"
+    expected = {"numpy", "PIL", "tally.tasks.segmentation", "tally.aggregation.weighted_pixel_vote"}
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
+
+
+def test_a_boxes_batch_loads_the_geometric_code_only() -> None:
+    box: dict[str, Any] = {"boundingBoxes": [{"label": "car", "left": 1, "top": 1, "width": 4, "height": 4}]}
+    box["inputImageProperties"] = {"width": 10, "height": 10}
+    loaded, labels = run_batch(batch_of(box, box), ["car"])
+    assert labels[0]["annotations"] == [{"class_id": 0, "left": 1, "top": 1, "width": 4, "height": 4}]
+    expected = {"numpy", "PIL", "tally.tasks.geometry", "tally.aggregation.geometric"}
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
+
+
+def test_an_unknown_shape_is_passed_through_without_numpy() -> None:
+    loaded, labels = run_batch(batch_of({"rating": 3}), ["a"])
+    assert labels[0]["note"].startswith("no consolidation")
+    assert not any(loaded.values())
+
+
+def test_lazy_tasks_recognise_by_shape_and_load_their_class_on_first_use() -> None:
+    settings = Settings(algorithm="majority")
+    tasks = [t for t in make_tasks(settings) if isinstance(t, LazyTask)]
+    assert [t.name for t in tasks] == [k.shape.name for k in KINDS]
+    for task, kind in zip(tasks, KINDS, strict=True):
+        assert not task.is_loaded
+        real = task.loaded
+        assert type(real).__name__ == kind.cls
+        assert isinstance(real, type(kind.shape))  # the class inherits its shape: they cannot disagree
+        assert (real.name, real.type) == (task.name, task.type)
+        assert id(learner(task)) == id(real) and isinstance(real, LearnsAcrossBatches)
+    assert tasks[0].uses_batch_model is False  # majority: segmentation's batch model is off
+    assert make_tasks(Settings())[0].uses_batch_model is True
+    again = make_tasks(settings)[1]
+    assert isinstance(again, LazyTask) and again.loaded is not tasks[1].loaded  # fresh tasks per batch
+    assert learner(tally.tasks.Passthrough()) is None
+    assert tally.tasks.SemanticSegmentation is type(tasks[0].loaded)
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        _ = tally.tasks.Nothing
+
+
+@pytest.mark.parametrize(
+    ("element", "owner"),
+    [
+        ({"labeledImage": {}, "labelMappings": {}}, "semantic-segmentation"),
+        ({"labeledImage": {}, "instances": []}, "instance-segmentation"),
+        ({"label": "Dog"}, "classification"),
+        ({"label": "Dog", "labels": ["Dog"]}, "multi-label classification"),
+        ({"labels": ["Dog"]}, "multi-label classification"),
+        ({"label": "x", "boundingBoxes": []}, "bounding-box"),
+        ({"entities": []}, "named-entity"),
+        ({"keypoints": []}, "keypoint"),
+        ({"polygons": []}, "polygon"),
+        ({"rating": 3}, None),
+    ],
+)
+def test_recognition_order_without_loading_anything(element: dict[str, Any], owner: str | None) -> None:
+    tasks = make_tasks(Settings())
+    found = next((t for t in tasks if t.recognises(element)), None)
+    assert (found.name if found else None) == owner
+    assert not any(t.is_loaded for t in tasks if isinstance(t, LazyTask))
+
+
+@pytest.mark.parametrize("function", ["pre_annotation", "consolidation"])
+def test_the_tracer_patches_botocore_only(function: str) -> None:
+    # tracing on, as in Lambda: the Tracer patches botocore at import, not patch_all's dozen libraries
+    env = child_env(function) | {
+        "AWS_LAMBDA_FUNCTION_NAME": "tally-test",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
+        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
+    }
+    del env["POWERTOOLS_TRACE_DISABLED"]
+    code = (
+        "import json, sys, app, botocore.client; "
+        "print(json.dumps([app.tracer.disabled, getattr(botocore.client, '_xray_enabled', False), "
+        "sorted(m for m in sys.modules if m.startswith('aws_xray_sdk.ext.') and m.endswith('.patch'))]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True, ["aws_xray_sdk.ext.botocore.patch"]]
 
 
 def test_lazy_names_resolve_to_the_defining_modules() -> None:

@@ -56,8 +56,6 @@ def test_the_lock_pins_everything_with_hashes_and_leaves_botocore_to_the_runtime
         "pillow",
         "pydantic",
         "pydantic-core",
-        "pydantic-settings",
-        "python-dotenv",
         "typing-extensions",
         "typing-inspection",
         "wrapt",
@@ -76,7 +74,7 @@ def test_direct_pins_agree_across_layer_dev_and_pyproject() -> None:
         "numpy": "2.4.6",
         "pillow": "13.0.0",
         "aws-lambda-powertools": "3.37.0",
-        "pydantic-settings": "2.16.3",
+        "pydantic": "2.14.4",
     }
     for name, version in direct.items():
         assert lock[name] == dev[name] == version

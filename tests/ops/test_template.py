@@ -47,6 +47,12 @@ def test_traces_capture_neither_responses_nor_errors() -> None:
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
 
 
+def test_numpy_starts_no_blas_threads_in_consolidation() -> None:
+    # tally makes no matrix products; OpenBLAS's thread pool only cost CPU at import (bench/coldstart.py)
+    assert environment("ConsolidationFunction")["OPENBLAS_NUM_THREADS"] == "1"
+    assert "OPENBLAS_NUM_THREADS" not in environment("PreAnnotationFunction")  # it never imports numpy
+
+
 def test_every_function_publishes_versions_behind_an_alias_and_outputs_the_alias() -> None:
     assert TEMPLATE["Globals"]["Function"]["AutoPublishAlias"] == "live"
     outputs = TEMPLATE["Outputs"]
@@ -147,3 +153,10 @@ def test_versions_agree() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     released = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", changelog, flags=re.MULTILINE)
     assert sar["SemanticVersion"] == pyproject["project"]["version"] == tally.__version__ == released[0]
+
+
+def test_the_sar_description_names_every_task_tally_consolidates() -> None:
+    description = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]["Description"]
+    assert len(description) <= 256  # CreateApplication's limit
+    named = ("segmentation", "classification", "named entities", "bounding boxes", "instances", "keypoints", "polygons")
+    assert [word for word in named if word not in description] == []

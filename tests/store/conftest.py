@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -27,12 +28,23 @@ def create_table(client: Any, name: str = TABLE) -> None:
     )
 
 
-@pytest.fixture
-def dynamodb(aws_env: None) -> Iterator[Any]:
-    """The DynamoDB resource's client (plain Python values), with the table created."""
+@contextlib.contextmanager
+def moto_table(kind: str) -> Iterator[Any]:
+    """Under moto, a DynamoDB client taking plain Python values, with the table created: tally's own
+    (``plain``: :class:`aws.PlainDynamo` over botocore, what the function uses) or boto3's resource
+    client (``resource``)."""
     with mock_aws():
-        client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
+        if kind == "plain":
+            client: Any = aws.PlainDynamo(lambda: aws.own_session().create_client("dynamodb", region_name="us-east-1"))
+        else:
+            client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
         create_table(client)
+        yield client
+
+
+@pytest.fixture(params=["plain", "resource"])
+def dynamodb(aws_env: None, request: pytest.FixtureRequest) -> Iterator[Any]:
+    with moto_table(request.param) as client:
         yield client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from tally.storage import MemoryStorage
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStatistics, WorkerStoreError, normalise
 from tests.helpers import annotation, data_object, read_mask, seg_content
 from tests.sim.jobs import JOB_ARN, accuracy, classification_objects, job_crowd, run_batch, split
-from tests.store.conftest import TABLE, OneCallAtATime
+from tests.store.conftest import TABLE, OneCallAtATime, moto_table
 
 TUNING_SEEDS = (0, 1, 2)  # looked at while writing this test; bench/store.py reports other seeds
 
@@ -105,12 +106,15 @@ class Recording:
         return self.store.record(job, task, batch, contribution, prior)
 
 
-@pytest.mark.parametrize("backend", ["memory", "dynamodb"])
+@pytest.mark.parametrize("backend", ["memory", "plain", "resource"])
 def test_concurrent_batches_sum_to_every_batch_contribution(backend: str, request: pytest.FixtureRequest) -> None:
     if backend == "memory":
         inner: Any = InMemoryWorkerStore()
     else:
-        inner = aws.DynamoWorkerStore(OneCallAtATime(request.getfixturevalue("dynamodb")), TABLE)
+        request.getfixturevalue("aws_env")
+        stack = contextlib.ExitStack()
+        request.addfinalizer(stack.close)
+        inner = aws.DynamoWorkerStore(OneCallAtATime(stack.enter_context(moto_table(backend))), TABLE)
     store = Recording(inner)
     objects = classification_objects(job_crowd(2, 40))
     parts = [objects[i : i + 2] for i in range(0, 40, 2)]

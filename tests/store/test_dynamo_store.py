@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -152,3 +154,47 @@ def test_a_batch_costs_one_read_and_one_write(table_store: aws.DynamoWorkerStore
     table_store.round_trips = 0
     assert table_store.load(JOB, "big", "b1", ["w"]).prior == {"w": [1.0] * big}
     assert table_store.round_trips == 2
+
+
+def test_plain_values_round_trip_through_dynamodbs_typed_ones() -> None:
+    assert doctest.testmod(aws).failed == 0
+    item = {"pk": "job", "n": 3, "v0": Decimal("0.125"), "prior": b"\x00z", "ok": False, "none": None}
+    typed = {k: aws.to_attribute(v) for k, v in item.items()}
+    assert typed["n"] == {"N": "3"} and typed["prior"] == {"B": b"\x00z"} and typed["none"] == {"NULL": True}
+    assert {k: aws.from_attribute(v) for k, v in typed.items()} == item
+    with pytest.raises(TypeError, match="float is not a DynamoDB value: use Decimal"):
+        aws.to_attribute({"v": 0.5})
+
+
+def test_plain_dynamo_converts_requests_and_answers_and_makes_its_client_on_first_call() -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class Typed:
+        def batch_get_item(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(("batch_get_item", kwargs))
+            return {
+                "Responses": {"t": [{"sk": {"S": "a"}, "n": {"N": "2"}}]},
+                "UnprocessedKeys": {"t": {"Keys": [{"pk": {"S": "j"}, "sk": {"S": "b"}}], "ConsistentRead": True}},
+            }
+
+    made: list[Typed] = []
+
+    def make() -> Typed:
+        made.append(Typed())
+        return made[-1]
+
+    plain = aws.PlainDynamo(make)
+    assert made == []
+    answer = plain.batch_get_item(RequestItems={"t": {"Keys": [{"pk": "j", "sk": "a"}], "ConsistentRead": True}})
+    assert calls == [
+        (
+            "batch_get_item",
+            {"RequestItems": {"t": {"Keys": [{"pk": {"S": "j"}, "sk": {"S": "a"}}], "ConsistentRead": True}}},
+        )
+    ]
+    assert answer == {
+        "Responses": {"t": [{"sk": "a", "n": Decimal(2)}]},
+        "UnprocessedKeys": {"t": {"Keys": [{"pk": "j", "sk": "b"}], "ConsistentRead": True}},
+    }
+    plain.batch_get_item(RequestItems={})
+    assert len(made) == 1

@@ -1,8 +1,13 @@
 """The one AWS adapter: S3 storage, the optional Ground Truth role, the job's label list and the
 worker store on DynamoDB.
 
-This is the only module of :mod:`tally` that imports boto3 (the Lambda runtime provides it). Clients
-are created on first use, never at import time.
+This is the only module of :mod:`tally` that imports botocore or boto3 (the Lambda runtime provides
+both). Every call goes through botocore's own sessions and clients: importing boto3 on top would cost
+a cold start ~20 ms (it imports s3transfer and its resource layer), and its DynamoDB resource another
+~30 ms for loading the resource model, for nothing these calls use. The worker store's client,
+:class:`PlainDynamo`, converts plain Python values to and from DynamoDB's typed ones itself. Only the
+command line imports boto3 (:func:`boto3_session`, for ``download_file``). Clients are created on
+first use, never at import time.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,7 +34,9 @@ from .worker_store import Loaded, WorkerStatistics, WorkerStoreError, normalise,
 
 __all__ = [
     "DynamoWorkerStore",
+    "PlainDynamo",
     "S3Storage",
+    "boto3_session",
     "job_labels",
     "own_session",
     "read_job_labels",
@@ -109,7 +117,7 @@ class S3Storage:
         return stamp.astimezone(UTC)
 
 
-def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.session.Session:
+def session_for(role_arn: str | None, trusted_role_arn: str | None) -> botocore.session.Session:
     """The function's own session, or one for ``role_arn`` when it is the configured trusted role.
 
     Ground Truth's event names the job's execution role; assuming whatever role an event names would
@@ -125,34 +133,42 @@ def session_for(role_arn: str | None, trusted_role_arn: str | None) -> boto3.ses
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="tally")["Credentials"]
     except (ClientError, BotoCoreError) as exc:
         raise StorageError(f"cannot assume the Ground Truth role: {_reason(exc)}") from exc
-    return boto3.session.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    session = botocore.session.Session()
+    session.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    return session
 
 
 @functools.cache
-def own_session() -> boto3.session.Session:
+def own_session() -> botocore.session.Session:
     """The function's own credentials: one session per container, created on first use."""
-    return boto3.session.Session()
+    return botocore.session.Session()
+
+
+@functools.cache
+def boto3_session(session: botocore.session.Session) -> Any:
+    """A boto3 session over ``session`` (its credentials and region), for the command line's
+    ``download_file``. One per botocore session: boto3 registers its handlers on the botocore session,
+    and registering them twice fails."""
+    import boto3  # only here (module docstring)
+
+    return boto3.session.Session(botocore_session=session)
 
 
 @functools.cache
 def _own_client(service: str) -> Any:
-    return own_session().client(service, config=_CONFIG)  # clients are thread-safe; reuse them
+    return own_session().create_client(service, config=_CONFIG)  # clients are thread-safe; reuse them
 
 
-def _client(session: boto3.session.Session, service: str) -> Any:
+def _client(session: botocore.session.Session, service: str) -> Any:
     """A client for ``session``: cached for the function's own session, new for an assumed role."""
-    return _own_client(service) if session is own_session() else session.client(service, config=_CONFIG)
+    return _own_client(service) if session is own_session() else session.create_client(service, config=_CONFIG)
 
 
-def s3_storage(session: boto3.session.Session, kms_key_id: str | None = None) -> S3Storage:
+def s3_storage(session: botocore.session.Session, kms_key_id: str | None = None) -> S3Storage:
     return S3Storage(_client(session, "s3"), kms_key_id)
 
 
-def job_labels(session: boto3.session.Session, job_arn: str | None) -> list[str] | None:
+def job_labels(session: botocore.session.Session, job_arn: str | None) -> list[str] | None:
     """The job's labels from its label category file (``DescribeLabelingJob``), cached per container.
 
     Returns ``None`` (and logs why) when the job or its file cannot be read.
@@ -421,5 +437,120 @@ def worker_store(table: str | None, ttl_days: int = 90) -> DynamoWorkerStore | N
 
 
 @functools.cache
-def _store_client() -> Any:
-    return own_session().resource("dynamodb", config=STORE_CONFIG).meta.client
+def _store_client() -> PlainDynamo:
+    return PlainDynamo(lambda: own_session().create_client("dynamodb", config=STORE_CONFIG))
+
+
+# -- DynamoDB values --------------------------------------------------------------------------------
+
+_ATTRIBUTE_MAPS = frozenset({"Key", "Item", "ExclusiveStartKey", "LastEvaluatedKey", "ExpressionAttributeValues"})
+_ATTRIBUTE_MAP_LISTS = frozenset({"Keys", "Items"})
+
+
+def to_attribute(value: Any) -> dict[str, Any]:
+    """A plain value as DynamoDB's typed attribute value.
+
+    Examples:
+        >>> to_attribute({"n": 3, "ok": True, "v": Decimal("0.25"), "b": b"z", "l": ["a", None]})
+        {'M': {'n': {'N': '3'}, 'ok': {'BOOL': True}, 'v': {'N': '0.25'}, 'b': {'B': b'z'}, 'l': {'L': [{'S': 'a'}, {'NULL': True}]}}}
+        >>> to_attribute(0.1)
+        Traceback (most recent call last):
+        ...
+        TypeError: float is not a DynamoDB value: use Decimal
+    """
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bytes | bytearray):
+        return {"B": bytes(value)}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attribute(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute(v) for v in value]}
+    hint = ": use Decimal" if isinstance(value, float) else ""
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB value{hint}")
+
+
+def from_attribute(attribute: Mapping[str, Any]) -> Any:
+    """A typed attribute value as a plain one (numbers as :class:`Decimal`, binaries as bytes).
+
+    Examples:
+        >>> from_attribute({"M": {"n": {"N": "3"}, "s": {"SS": ["a"]}, "b": {"B": b"z"}, "x": {"NULL": True}}})
+        {'n': Decimal('3'), 's': {'a'}, 'b': b'z', 'x': None}
+    """
+    ((kind, value),) = attribute.items()
+    if kind in ("S", "B", "BOOL"):
+        return value
+    if kind == "N":
+        return Decimal(value)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: from_attribute(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attribute(v) for v in value]
+    if kind in ("SS", "BS"):
+        return set(value)
+    if kind == "NS":
+        return {Decimal(v) for v in value}
+    raise TypeError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def _convert(data: Any, attribute: Callable[[Any], Any]) -> Any:
+    """``data`` with every attribute map (``Key``, ``Item``, ``Keys``, ``Responses``' items, ...)
+    converted value by value with ``attribute``; every other part as it is."""
+    if isinstance(data, list):
+        return [_convert(item, attribute) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _ATTRIBUTE_MAPS and isinstance(value, dict):
+            out[key] = {name: attribute(v) for name, v in value.items()}
+        elif key in _ATTRIBUTE_MAP_LISTS and isinstance(value, list):
+            out[key] = [{name: attribute(v) for name, v in item.items()} for item in value]
+        elif key == "Responses" and isinstance(value, dict):  # BatchGetItem: table -> items
+            out[key] = {
+                table: [{n: attribute(v) for n, v in item.items()} for item in items] for table, items in value.items()
+            }
+        else:
+            out[key] = _convert(value, attribute)
+    return out
+
+
+class PlainDynamo:
+    """botocore's DynamoDB client taking and returning plain Python values, as boto3's resource client
+    does (keys, items, expression values, unprocessed requests), without boto3; made on first call.
+
+    Only what :class:`DynamoWorkerStore` calls is needed: ``get_item``, ``batch_get_item``,
+    ``transact_write_items``, ``query``, ``batch_write_item``; any other call converts the same way.
+    """
+
+    def __init__(self, make_client: Callable[[], Any]) -> None:
+        self._make_client = make_client
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The typed client, created on first use."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(**kwargs: Any) -> Any:
+            answer = getattr(self.client, name)(**_convert(kwargs, to_attribute))
+            return _convert(answer, from_attribute)
+
+        return call

@@ -6,7 +6,9 @@ the tasks (:mod:`tally.tasks`) do the consolidating. Per batch:
 
 1. **scan** (thread pool): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
-   objects' answers have; answers of another shape are rejected with a reason.
+   objects' answers have; answers of another shape are rejected with a reason. Recognition needs only
+   the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and with it numpy and the
+   task's algorithms, is imported here, the other task types' never.
 2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
    that cannot work (a repeated name, too many classes for a mask) fails every object with its reason.
 3. **observe + fit**, for a task with a batch model: every object is observed, the model is fitted
@@ -46,8 +48,8 @@ from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, artefact_name, crea
 from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import JobContext, Observed, Passthrough, make_tasks
-from .tasks.base import LearnsAcrossBatches, Task
+from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
+from .tasks.base import Task
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "parse_payload"]
@@ -347,14 +349,15 @@ class _Batch:
 
     def fit(self, summaries: Sequence[tuple[str, Any]]) -> Any:
         """The batch model; with a worker store, from the job's earlier batches too (module docstring)."""
-        task, job, store = self.task, self.job, self.worker_store
+        job, store = self.job, self.worker_store
         assert job is not None
         self.worker_model = "batch"
-        if store is None or not isinstance(task, LearnsAcrossBatches):
-            return task.fit(summaries, job)
+        task = learner(self.task)
+        if store is None or task is None:
+            return self.task.fit(summaries, job)
         if job.labels is not None and job.labels.source == "batch":
             logger.warning("worker model kept per batch: without the job's label list, class keys differ by batch")
-            return task.fit(summaries, job)
+            return self.task.fit(summaries, job)
         job_id = self.request.labeling_job_arn or self.request.job_name
         name = task.statistics_name(job)
         try:
@@ -362,7 +365,7 @@ class _Batch:
         except Exception as exc:  # the store is an optimisation: it must never fail the batch
             logger.warning("worker store not read, the worker model is this batch's alone: %s", _store_reason(exc))
             self.worker_model = "batch (store failed)"
-            return task.fit(summaries, job)
+            return self.task.fit(summaries, job)
         model = task.fit_with_prior(summaries, job, loaded.prior)
         if loaded.recorded:
             logger.info("retried batch: its first run's worker prior is used and nothing is recorded again")

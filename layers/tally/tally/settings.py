@@ -1,6 +1,7 @@
 """Deployment settings, read once from the environment (the template's parameters set them).
 
-The environment is read and validated with pydantic-settings; a bad value raises one
+The ``TALLY_*`` variables are validated with a pydantic model (no settings library: pydantic-settings
+cost the cold start ~15 ms for an environment reader these ten lines do); a bad value raises one
 :class:`SettingsError` that names every variable at fault, e.g.::
 
     SettingsError: invalid tally setting: TALLY_THREADS='four': Input should be a valid integer, ...
@@ -21,12 +22,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .labels import parse_label_list
 
@@ -82,44 +81,34 @@ class Settings:
         Raises:
             SettingsError: naming each invalid variable and its value.
         """
-        token = _ENVIRON.set(os.environ if env is None else env)
+        environ = os.environ if env is None else env
+        names = {f.name: ENV_PREFIX + f.name.upper() for f in fields(cls)}
+        raw = {name: environ[var] for name, var in names.items() if environ.get(var, "") != ""}
         try:
-            values = _Environment()
+            values = _Environment.model_validate(raw)
         except ValidationError as error:
-            raise SettingsError(_describe(error)) from None
-        finally:
-            _ENVIRON.reset(token)
-        return cls(**{f.name: getattr(values, f.name) for f in fields(cls)})
+            raise SettingsError(_describe(error, environ)) from None
+        return cls(**{name: getattr(values, name) for name in names})
 
 
-_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("tally_settings_environ")
 _ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 _TABLE = r"^[A-Za-z0-9_.-]{3,255}$"  # DynamoDB's table name rule
 _DEFAULT = Settings()
 
 
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading the mapping given to :meth:`Settings.from_env`."""
+class _Environment(BaseModel):
+    """The ``TALLY_*`` variables that are set and not empty, validated; field names are
+    :class:`Settings`' field names (``TALLY_`` + the name in capitals is the variable)."""
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRON.get()
-        return {key.lower(): value for key, value in environ.items() if key.isupper() and value != ""}
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class _Environment(BaseSettings):
-    """The ``TALLY_*`` variables, validated; field names are :class:`Settings`' field names."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
-    )
-
-    labels: Annotated[tuple[str, ...] | None, NoDecode] = Field(default=_DEFAULT.labels)
+    labels: tuple[str, ...] | None = Field(default=_DEFAULT.labels)
     assume_role_arn: str | None = Field(default=_DEFAULT.assume_role_arn, pattern=_ROLE_ARN)
     algorithm: Algorithm = _DEFAULT.algorithm
     threads: int = Field(default=_DEFAULT.threads, ge=1, le=64)
     deadline_margin_ms: int = Field(default=_DEFAULT.deadline_margin_ms, ge=0, le=900_000)
-    read_buckets: Annotated[tuple[Annotated[str, Field(pattern=_BUCKET)], ...], NoDecode] = _DEFAULT.read_buckets
+    read_buckets: tuple[Annotated[str, Field(pattern=_BUCKET)], ...] = _DEFAULT.read_buckets
     cache_mb: int = Field(default=_DEFAULT.cache_mb, ge=0)
     element_name: str | None = Field(default=_DEFAULT.element_name, min_length=1)
     worker_table: str | None = Field(default=_DEFAULT.worker_table, pattern=_TABLE)
@@ -156,25 +145,14 @@ class _Environment(BaseSettings):
     def _strip_algorithm(cls, value: Any) -> Any:
         return value.strip() or _DEFAULT.algorithm if isinstance(value, str) else value
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (_MappingEnvSource(settings_cls),)
 
-
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, environ: Mapping[str, str]) -> str:
     """One line naming every variable at fault, its value (shortened) and pydantic's reason."""
     parts = []
     for item in error.errors(include_url=False):
         field = str(item["loc"][0]) if item["loc"] else ""
         name = ENV_PREFIX + field.upper()
-        raw = _ENVIRON.get().get(name, "")
+        raw = environ.get(name, "")
         shown = raw if len(raw) <= _MAX_SHOWN else raw[: _MAX_SHOWN - 3] + "..."
         parts.append(f"{name}={shown!r}: {item['msg']}")
     return "invalid tally setting: " + "; ".join(dict.fromkeys(parts))

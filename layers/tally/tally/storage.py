@@ -1,9 +1,9 @@
 """Where bytes come from and go to: the :class:`Storage` protocol and its local implementation.
 
 The consolidation core reads and writes through a ``Storage`` and never knows whether it runs in
-Lambda (S3, see :mod:`tally.aws`, the only module that imports boto3) or on a laptop. Local storage
-takes plain paths and ``file://`` URIs, and can stand in for S3 by mapping ``s3://bucket/key`` to
-``<s3_root>/bucket/key``.
+Lambda (S3, see :mod:`tally.aws`, the only module that imports botocore and boto3) or on a laptop.
+Local storage takes plain paths and ``file://`` URIs, and can stand in for S3 by mapping
+``s3://bucket/key`` to ``<s3_root>/bucket/key``.
 """
 
 from __future__ import annotations

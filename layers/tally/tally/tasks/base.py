@@ -94,10 +94,17 @@ class Task(Protocol[S, P, M]):
     """A task type (module docstring). ``name`` appears in reasons; ``type`` is its default
     ``<attr>-metadata`` type (a result may carry another, e.g. text vs image classification)."""
 
-    name: str
-    type: str
-    uses_batch_model: bool
-    needs_labels: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def uses_batch_model(self) -> bool: ...
+
+    @property
+    def needs_labels(self) -> bool: ...
 
     def recognises(self, element: Mapping[str, Any]) -> bool: ...
 

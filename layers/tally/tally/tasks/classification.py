@@ -26,7 +26,7 @@ of the job add to the confusion prior (``prior_counts``). The class priors are f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,11 +40,11 @@ from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, no_usable_answer
+from .shapes import MultiLabelShape, SingleLabelShape
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
 _DIGITS = 4
-_OTHER_SHAPES = ("labeledImage", "boundingBoxes", "keypoints", "polygons", "instances", "entities")
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
@@ -160,16 +160,7 @@ class _Classification:
         return {w: counts[i].ravel().tolist() for w, i in model.index.workers.items() if counts[i].any()}
 
 
-class SingleLabelClassification(_Classification):
-    name = "classification"
-    type = TaskType.IMAGE_CLASSIFICATION.value
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        return isinstance(element.get("label"), str) and not any(k in element for k in ("labels", *_OTHER_SHAPES))
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return [(str(element["label"]), None)]
-
+class SingleLabelClassification(SingleLabelShape, _Classification):
     def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[Votes, None]:
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
@@ -221,21 +212,8 @@ class SingleLabelClassification(_Classification):
         return consolidated(obj, self._type(obj), observed, label, metadata, confidence)
 
 
-class MultiLabelClassification(_Classification):
-    name = "multi-label classification"
-    type = TaskType.IMAGE_CLASSIFICATION_MULTILABEL.value
+class MultiLabelClassification(MultiLabelShape, _Classification):
     multi = True
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        value = element.get("labels")
-        return (
-            isinstance(value, list)
-            and all(isinstance(v, str) for v in value)
-            and not any(k in element for k in _OTHER_SHAPES)
-        )
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return [(str(name), None) for name in element["labels"]]
 
     def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[MultiVotes, None]:
         labels = job.require_labels()

@@ -23,7 +23,7 @@ objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +31,11 @@ from ..aggregation.span_vote import Span, SpanVote
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult, TaskType
+from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, no_usable_answer
+from .shapes import EntitiesShape
 
 __all__ = ["NamedEntities"]
 
@@ -82,17 +83,9 @@ def _spans(answer: Answer, labels: LabelSet, text_length: int | None) -> tuple[t
     return tuple(sorted(set(spans))), warnings
 
 
-class NamedEntities:
-    name = "named-entity"
-    type = TaskType.NAMED_ENTITY_RECOGNITION.value
+class NamedEntities(EntitiesShape):
     uses_batch_model = True
     needs_labels = True
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        return isinstance(element.get("entities"), list)
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return [(str(e["label"]), None) for e in element["entities"] if isinstance(e, dict) and "label" in e]
 
     def prepare(self, job: JobContext) -> None:
         job.require_labels()

@@ -37,7 +37,7 @@ their precision, recall and agreement (``GeometricConsolidation.evidence_``), ad
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -57,11 +57,12 @@ from ..colours import assign_colours, hex_to_rgb
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult, TaskType, artefact_name
+from ..gt.response import ObjectResult, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
+from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, PolygonsShape
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 
@@ -106,22 +107,13 @@ def _known(labels: LabelSet, names: Sequence[str]) -> tuple[list[int | None], li
     return indices, warnings
 
 
-class _Geometric:
+class _Geometric(ItemsShape):
     """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model,
     predict an object and shape the result."""
 
     kind: Kind
-    name: str
-    type: str
-    key: str
     uses_batch_model = True
     needs_labels = True
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        return isinstance(element.get(self.key), list)
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return [(str(i["label"]), None) for i in element[self.key] if isinstance(i, dict) and "label" in i]
 
     def prepare(self, job: JobContext) -> None:
         job.require_labels()
@@ -258,11 +250,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, _DIGITS)
 
 
-class BoundingBoxes(_Geometric):
+class BoundingBoxes(BoxesShape, _Geometric):
     kind: Kind = "boxes"
-    name = "bounding-box"
-    type = TaskType.OBJECT_DETECTION.value
-    key = "boundingBoxes"
 
     plural = "boxes"
     fields = ("left", "top", "width", "height")
@@ -290,11 +279,8 @@ class BoundingBoxes(_Geometric):
         return label, {"objects": objects, "class-map": class_map}
 
 
-class Keypoints(_Geometric):
+class Keypoints(KeypointsShape, _Geometric):
     kind: Kind = "keypoints"
-    name = "keypoint"
-    type = TaskType.KEYPOINTS.value
-    key = "keypoints"
 
     plural = "keypoints"
     fields = ("x", "y")
@@ -322,20 +308,11 @@ class Keypoints(_Geometric):
         return {"keypoints": points}, {"keypoints": len(points)}
 
 
-class InstanceSegmentation(_Geometric):
+class InstanceSegmentation(InstancesShape, _Geometric):
     kind: Kind = "instances"
-    name = "instance-segmentation"
-    type = TaskType.INSTANCE_SEGMENTATION.value
-    key = "instances"
 
     def __init__(self) -> None:
         self._classes: ClassTable | None = None
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        return "labeledImage" in element and isinstance(element.get("instances"), list)
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return [(str(i["label"]), None) for i in element["instances"] if isinstance(i, dict) and "label" in i]
 
     def prepare(self, job: JobContext) -> None:
         self._classes = ClassTable.build(job.require_labels())
@@ -410,16 +387,8 @@ class InstanceSegmentation(_Geometric):
         return label, {"instances": len(instances), "internal-color-map": color_map}
 
 
-class Polygons(InstanceSegmentation):
+class Polygons(PolygonsShape, InstanceSegmentation):
     kind: Kind = "instances"
-    name = "polygon"
-    key = "polygons"
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        return isinstance(element.get("polygons"), list)
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return [(str(p["label"]), None) for p in element["polygons"] if isinstance(p, dict) and "label" in p]
 
     def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
         size = _size(answer.element)

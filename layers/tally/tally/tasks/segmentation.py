@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +39,10 @@ from ..aggregation.weighted_pixel_vote import (
     weigh,
 )
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
-from ..colours import normalise_hex
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject, describe_validation_error
-from ..gt.response import ObjectResult, TaskType, artefact_name
+from ..gt.response import ObjectResult, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..reliability import Params
 from ..settings import Settings
@@ -52,6 +51,7 @@ from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
+from .shapes import SegmentationShape
 
 __all__ = ["SemanticSegmentation", "reliability_table", "vote_image"]
 
@@ -153,29 +153,15 @@ class _Decoded:
     table: VoteTable
 
 
-class SemanticSegmentation:
+class SemanticSegmentation(SegmentationShape):
     """``<crowd-semantic-segmentation>`` answers (module docstring)."""
 
-    name = "semantic-segmentation"
-    type = TaskType.SEMANTIC_SEGMENTATION.value
     needs_labels = True
 
     def __init__(self, settings: Settings) -> None:
         self.algorithm = settings.algorithm
         self.uses_batch_model = settings.algorithm == "reliability"
         self._classes: ClassTable | None = None
-
-    def recognises(self, element: Mapping[str, Any]) -> bool:
-        return "labeledImage" in element and "instances" not in element
-
-    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        mappings = element.get("labelMappings")
-        if not isinstance(mappings, dict):
-            return []
-        return [
-            (str(name), normalise_hex(m["color"]) if isinstance(m, dict) and isinstance(m.get("color"), str) else None)
-            for name, m in mappings.items()
-        ]
 
     def prepare(self, job: JobContext) -> None:
         painted = {name: Counter(colours) for name, colours in job.painted.items()}

@@ -122,7 +122,7 @@ class CliStorage:
         with self._lock:
             if self._s3 is None:
                 try:
-                    from .. import aws  # boto3 only when S3 is really needed
+                    from .. import aws  # botocore only when S3 is really needed
                 except ImportError as exc:
                     raise StorageError("reading s3:// URIs needs boto3 (pip install tally[aws]) or --s3-root") from exc
                 self._s3 = aws.s3_storage(aws.own_session())

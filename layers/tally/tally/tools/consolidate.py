@@ -102,9 +102,10 @@ def _worker_store(table: str | None) -> WorkerStore | None:
         return None
     try:
         from .. import aws  # boto3 only when a table is asked for
+
+        return aws.worker_store(table)
     except ImportError as exc:
         raise InputError("--worker-table needs boto3 (pip install tally[aws])") from exc
-    return aws.worker_store(table)
 
 
 def parse_labels(value: str | None) -> list[str] | None:

@@ -303,12 +303,14 @@ def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str
     if not copy.is_file():
         bucket, key = split_s3_uri(source)
         try:
-            from .. import aws  # boto3 only when S3 is really needed
+            import boto3  # noqa: F401  (only when S3 is really needed: its download_file streams to disk)
+
+            from .. import aws
         except ImportError as exc:
             raise InputError("an s3:// SOURCE needs boto3 (pip install tally[aws]) or --s3-root") from exc
         part = copy.with_name(copy.name + ".part")
         try:
-            aws.own_session().client("s3").download_file(bucket, key, str(part))
+            aws.boto3_session(aws.own_session()).client("s3").download_file(bucket, key, str(part))
         except Exception as exc:  # botocore's errors, without importing botocore here
             part.unlink(missing_ok=True)
             raise InputError(f"cannot read {source}: {type(exc).__name__}") from exc
