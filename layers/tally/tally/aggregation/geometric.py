@@ -64,6 +64,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..vote import VoteTable
+from .assignment import max_similarity_assignment
 from .box_fusion import BoxFusion, weighted_medians
 from .instance_fusion import fuse_instance_table, table_iou, tabulate_instances
 from .matching import Cluster, box_iou, item_offsets, match_items, point_similarity
@@ -158,6 +159,16 @@ class GeometricConsolidation:
     n_iter: int = 1
     """Rounds of matching and re-estimating the weights in :meth:`fit` (later rounds match with the
     weights of the round before; a second round moved no tuning-crowd figure by more than 0.002)."""
+    noise_rate: float = 0.05
+    """Error rates at or below this are the noise of careful workers: in the two-answer keep rule a
+    worker's inventions per confirmed item and its partner's miss rate are both taken as at least this,
+    so two careful workers never drop each other's lone items."""
+    borrow_weight: float = 0.5
+    """Boxes only: the weight, relative to its worker's fusion weight, of another label's box that a
+    kept cluster borrows for its geometry (a wrong-class worker still drew the object); 0: none."""
+    borrow_similarity: float = 0.7
+    """Boxes only: the least IoU with a kept cluster's fused box at which another label's box, of a
+    worker not in the cluster and left out by the keep rule, is borrowed."""
     box_fusion: BoxFusion = field(default_factory=BoxFusion)
     """How a cluster of boxes becomes one box."""
 
@@ -171,6 +182,11 @@ class GeometricConsolidation:
     """Per worker, its weight in the keep rule (1 for careful workers)."""
     fusion_weights_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, its weight when items are fused (inverse variance from agreement)."""
+    invention_: dict[str, float] = field(default_factory=dict, init=False)
+    """Per worker, its unconfirmed items per confirmed item, shrunk toward ``noise_rate`` and at least
+    ``noise_rate`` (the odds against its item being real, before anyone else is heard)."""
+    miss_: dict[str, float] = field(default_factory=dict, init=False)
+    """Per worker, the share of real items it leaves out, shrunk toward ``noise_rate`` and at least it."""
     evidence_: dict[str, list[float]] = field(default_factory=dict, init=False)
     """Per worker, this batch's own counts behind the rates, without the prior, in the order of
     :data:`EVIDENCE_FIELDS`: sum them over batches and pass the sum as the next ``prior_evidence``."""
@@ -212,10 +228,12 @@ class GeometricConsolidation:
         """
         self.precision_, self.recall_, self.agreement_ = {}, {}, {}
         self.worker_weights_, self.fusion_weights_ = {}, {}
+        self.invention_, self.miss_ = {}, {}
         prior = _Evidence.of(prior_evidence or {})
         if prior.items:
             self._set_weights(prior)
         tally = _Evidence()
+        real: dict[tuple[str, str], float] = {}
         for _ in range(max(1, self.n_iter)):
             tally = _Evidence()
             for obj in objects:
@@ -223,12 +241,57 @@ class GeometricConsolidation:
                     self._validate(obj)
                     clusters, sims = self._match(obj)
                     tally.add(obj, clusters, sims)
-            self._set_weights(tally.plus(prior))
-        self.evidence_ = tally.as_dict()
+            real = self._set_weights(tally.plus(prior))
+        self.evidence_ = tally.resolved(real).as_dict()
         return self
 
-    def _set_weights(self, ev: _Evidence) -> None:
+    def lone_item_is_real(self, worker: str, *partners: str) -> float:
+        """The posterior that an item only ``worker`` drew, on an object only it and ``partner`` answered, is real.
+
+        Its odds are ``miss_[partner] / invention_[worker]``: the prior odds that the worker's item is
+        real (confirmed items per unconfirmed one) times the likelihood ratio of the partner's silence
+        (the partner leaves out a real item with its miss rate, and never draws an invented one). Both
+        rates are at least ``noise_rate`` and shrunk toward it, so workers the batch knows little
+        about, and careful workers, give ½: what either drew is kept (the keep rule's tie stays).
+
+        Example:
+            >>> model = GeometricConsolidation("boxes")
+            >>> model.invention_, model.miss_ = {"inventor": 0.2}, {"careful": 0.05, "misser": 0.3}
+            >>> model.lone_item_is_real("inventor", "careful"), model.lone_item_is_real("inventor", "misser")
+            (0.2, 0.6)
+            >>> model.lone_item_is_real("careful", "inventor"), model.lone_item_is_real("new", "other")
+            (0.5, 0.5)
+        """
+        miss = 1.0
+        for partner in partners:
+            miss *= self.miss_.get(partner, self.noise_rate)
+        invention = self.invention_.get(worker, self.noise_rate)
+        return float(miss / (miss + invention))
+
+    def _set_weights(self, ev: _Evidence) -> dict[tuple[str, str], float]:
+        """Rates and weights from the evidence; a two-answer object's lone items count as confirmed (and
+        as the partner's misses) with the posterior that they are real, found by EM from ½. Returns
+        those posteriors per ``(worker, partner)``."""
+        real = dict.fromkeys(ev.lone, 0.5)
+        for _ in range(100):
+            self._set_rates(ev.resolved(real))
+            new = {(w, v): self.lone_item_is_real(w, v) for w, v in ev.lone}
+            change = max((abs(new[pair] - real[pair]) for pair in new), default=0.0)
+            real = new
+            if change < 1e-9:
+                break
+        self._set_rates(ev.resolved(real))
+        return real
+
+    def _set_rates(self, ev: _Evidence) -> None:
         workers = sorted(ev.items)
+        k, floor = self.prior_strength, self.noise_rate
+        for w in workers:
+            confirmed = ev.confirmed.get(w, 0.0)
+            unconfirmed = max(ev.items[w] - confirmed, 0.0)
+            misses = max(ev.chances.get(w, 0.0) - ev.hits.get(w, 0.0), 0.0)
+            self.invention_[w] = max(floor, (unconfirmed + k * floor) / max(confirmed + k, _EPS))
+            self.miss_[w] = max(floor, (misses + k * floor) / max(ev.chances.get(w, 0.0) + k, _EPS))
         self.precision_ = ev.rates(ev.confirmed, ev.items, self.prior_strength)
         self.recall_ = ev.rates(ev.hits, ev.chances, self.prior_strength)
         self.agreement_ = ev.rates(ev.agree_sum, ev.agree_n, self.prior_strength)
@@ -263,7 +326,12 @@ class GeometricConsolidation:
         support: list[float] = []
         for cluster in clusters:
             share = sum(keep_w[a] for a, _ in cluster.members) / total
-            if share >= self.keep_share - _EPS:
+            if len(answers) >= 2 and len(cluster.members) == 1:
+                a = cluster.members[0][0]
+                keep = self.lone_item_is_real(answers[a].worker, *[x.worker for b, x in enumerate(answers) if b != a])
+            else:
+                keep = share
+            if keep >= self.keep_share - _EPS:
                 kept.append(cluster)
                 support.append(float(share))
         agreement = [_agreement(c, sims, fuse_w) for c in kept]
@@ -271,6 +339,8 @@ class GeometricConsolidation:
         if self.kind != "instances" and len(answers) > 1:
             order = self._without_duplicates(obj, kept, support, agreement, geometry)
             geometry = geometry[order]
+            if self.kind == "boxes" and self.borrow_weight > 0:
+                geometry = self._borrow(obj, clusters, [kept[i] for i in order], geometry, fuse_w)
         return Consolidated(
             labels=[kept[i].label for i in order],
             geometry=geometry,
@@ -363,6 +433,59 @@ class GeometricConsolidation:
         fused = self.box_fusion.fuse_many(items, w) if self.kind == "boxes" else weighted_medians(items, w)
         return fused, list(range(len(kept)))
 
+    def _borrow(
+        self,
+        obj: ObjectItems,
+        clusters: Sequence[Cluster],
+        kept: Sequence[Cluster],
+        fused: npt.NDArray[np.generic],
+        weights: FloatArray,
+    ) -> FloatArray:
+        """Refuse each kept box with the boxes of other labels it borrows (``borrow_weight``).
+
+        A box is a candidate when the keep rule left its cluster out; per worker, its candidates are
+        assigned to the kept clusters of other labels that the worker is not in, by optimal assignment
+        on IoU with the fused box, at ``borrow_similarity`` or more (one box per worker per cluster).
+        """
+        boxes = np.asarray(fused, dtype=np.float64)
+        if not len(kept):
+            return boxes
+        taken = {member for cluster in kept for member in cluster.members}
+        in_kept = [{a for a, _ in cluster.members} for cluster in kept]
+        extra: list[list[tuple[int, int]]] = [[] for _ in kept]
+        candidates: dict[int, list[int]] = {}
+        for cluster in clusters:
+            if len(cluster.members) == 1 and cluster.members[0] not in taken:
+                a, i = cluster.members[0]
+                candidates.setdefault(a, []).append(i)
+        for a, items in sorted(candidates.items()):
+            geometry = np.asarray(obj.answers[a].geometry, dtype=np.float64)
+            labels = obj.answers[a].labels
+            iou = box_iou(geometry[items], boxes)
+            for k, cluster in enumerate(kept):
+                if a in in_kept[k]:
+                    iou[:, k] = 0.0
+                else:
+                    iou[[labels[i] == cluster.label for i in items], k] = 0.0
+            rows, cols = max_similarity_assignment(iou, self.borrow_similarity)
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                extra[col].append((a, items[row]))
+        refuse = [k for k in range(len(kept)) if extra[k]]
+        if not refuse:
+            return boxes
+        size = max(len(kept[k].members) + len(extra[k]) for k in refuse)
+        items_ = np.zeros((len(refuse), size, 4))
+        w = np.zeros((len(refuse), size))
+        for row, k in enumerate(refuse):
+            members = [(a, i, weights[a]) for a, i in kept[k].members]
+            members += [(a, i, weights[a] * self.borrow_weight) for a, i in extra[k]]
+            for m, (a, i, weight) in enumerate(members):
+                items_[row, m] = np.asarray(obj.answers[a].geometry, dtype=np.float64)[i]
+                w[row, m] = weight
+        boxes = boxes.copy()
+        boxes[refuse] = self.box_fusion.fuse_many(items_, w)
+        return boxes
+
     def _without_duplicates(
         self,
         obj: ObjectItems,
@@ -447,6 +570,9 @@ class _Evidence:
     hits: dict[str, float] = field(default_factory=dict)
     agree_sum: dict[str, float] = field(default_factory=dict)
     agree_n: dict[str, float] = field(default_factory=dict)
+    lone: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Per ``(worker, partner)``, items of two-answer objects only the worker drew: not yet counted as
+    confirmed or as the partner's chance (:meth:`resolved` counts them with the posterior)."""
 
     def tables(self) -> tuple[dict[str, float], ...]:
         return (self.items, self.confirmed, self.chances, self.hits, self.agree_sum, self.agree_n)
@@ -466,6 +592,21 @@ class _Evidence:
         for mine, theirs, total in zip(self.tables(), other.tables(), out.tables(), strict=True):
             for worker in sorted(set(mine) | set(theirs)):
                 total[worker] = mine.get(worker, 0.0) + theirs.get(worker, 0.0)
+        for pair in sorted(set(self.lone) | set(other.lone)):
+            out.lone[pair] = self.lone.get(pair, 0.0) + other.lone.get(pair, 0.0)
+        return out
+
+    def resolved(self, real: Mapping[tuple[str, str], float]) -> _Evidence:
+        """These counts with each lone item of a two-answer object counted as confirmed for its worker,
+        and as a chance its partner missed, with weight ``real[(worker, partner)]``."""
+        out = self.plus(_Evidence())
+        out.lone = {}
+        for (worker, partner), count in self.lone.items():
+            weight = count * real.get((worker, partner), 0.5)
+            self._bump(out.confirmed, worker, weight)
+            self._bump(out.chances, partner, weight)
+            for table in (out.hits, out.agree_sum, out.agree_n, out.items):
+                table.setdefault(partner, 0.0)
         return out
 
     def as_dict(self) -> dict[str, list[float]]:
@@ -479,8 +620,6 @@ class _Evidence:
         answers = obj.answers
         n = len(answers)
         items, confirmed, chances, hits, agree_sum, agree_n = np.zeros((6, n))
-        lone_credit = 0.5 if n == 2 else 0.0  # the partner may have missed it
-        miss_chance = 0.5 if n == 2 else 1.0  # the only other worker may have invented it
         for cluster in clusters:
             size = len(cluster.members)
             if size >= 2:
@@ -490,14 +629,19 @@ class _Evidence:
                 agree_n[members] += 1.0
             else:
                 members = np.array([cluster.members[0][0]], dtype=np.intp)
-                confirmed[members] += lone_credit
+                if n == 2:  # the partner missed it or the worker invented it: resolved by the posterior
+                    a = int(members[0])
+                    pair = (answers[a].worker, answers[1 - a].worker)
+                    self.lone[pair] = self.lone.get(pair, 0.0) + 1.0
+                    items[members] += 1.0
+                    continue
             items[members] += 1.0
             inside = np.zeros(n, dtype=bool)
             inside[members] = True
             others = size - inside
-            agreed = (others >= 1) & (others >= (n - 1) / 2)
+            agreed = others > (n - 1) / 2  # more than half of the other workers drew it
             hits += agreed & inside
-            chances += np.where(agreed, np.where(inside, 1.0, miss_chance), 0.0)
+            chances += agreed
         for a, answer in enumerate(answers):
             worker = answer.worker
             for table, values in (
