@@ -313,6 +313,7 @@ def tune() -> None:
         "zero_precision=0": tally_method(zero_precision=0.0),
         "noise_rate=0.03": tally_method(noise_rate=0.03),
         "noise_rate=0.1": tally_method(noise_rate=0.1),
+        "class_vote=False": tally_method(class_vote=False),
         "borrow_weight=0 (no borrowing)": tally_method(borrow_weight=0.0),
         "borrow_weight=0.25": tally_method(borrow_weight=0.25),
         "borrow_weight=1": tally_method(borrow_weight=1.0),

@@ -398,3 +398,22 @@ def test_unreadable_geometry_is_refused_naming_the_worker(kind: str, geometry: n
     model = GeometricConsolidation(kind)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=f"worker w9: .*{message}"):
         model.predict(obj)
+
+
+def test_a_class_dispute_keeps_the_object_and_the_heavier_label() -> None:
+    # a says car, w says bus for the same box, b drew nothing: two of three drew something there, so
+    # the object is present (weighted share 2/3); the label is the members' share among those two
+    obj = box_object(box_answer("a", ("car", CAR)), box_answer("b"), box_answer("w", ("bus", CAR)))
+    equal = GeometricConsolidation("boxes").predict(obj)
+    assert equal.labels == ["bus", "car"]  # a tie between the labels stays, as in the keep rule
+    assert equal.support.tolist() == pytest.approx([1 / 3, 1 / 3])
+    # the batch shows w gives the wrong class: 60 of its 100 items unconfirmed, though drawn where
+    # others drew (no inventions); its keep weight falls, and the car wins the vote
+    model = rates_model(a=CAREFUL, b=CAREFUL, w=[100, 40, 100, 100, 0, 0, 0, 0])
+    assert model.worker_weights_["w"] < 1.0
+    assert model.invention_["w"] == 0.05
+    result = model.predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [CAR]
+    assert result.support.tolist() == pytest.approx([1 / (2 + model.worker_weights_["w"])])
+    assert GeometricConsolidation("boxes", class_vote=False).predict(obj).labels == []
