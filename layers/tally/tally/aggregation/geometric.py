@@ -267,13 +267,14 @@ class GeometricConsolidation:
         return self
 
     def lone_item_is_real(self, worker: str, *partners: str) -> float:
-        """The posterior that an item only ``worker`` drew, on an object only it and ``partner`` answered, is real.
+        """The posterior that an item only ``worker`` drew, where the other answers (``partners``) drew nothing, is real.
 
-        Its odds are ``miss_[partner] / invention_[worker]``: the prior odds that the worker's item is
-        real (confirmed items per unconfirmed one) times the likelihood ratio of the partner's silence
-        (the partner leaves out a real item with its miss rate, and never draws an invented one). Both
-        rates are at least ``noise_rate`` and shrunk toward it, so workers the batch knows little
-        about, and careful workers, give ½: what either drew is kept (the keep rule's tie stays).
+        Its odds are ``Π miss_[partner] / invention_[worker]``: the prior odds that the worker's item is
+        real (matched items per invented one) times the likelihood ratio of each partner's silence (a
+        partner leaves out a real item at its miss rate, and never draws another's invention). Both
+        rates are at least ``noise_rate`` and shrunk toward it, so with one partner, workers the batch
+        knows little about and careful workers give ½: what either drew is kept (the keep rule's tie
+        stays); with two careful partners, 0.05² / 0.05: two of three must agree.
 
         Example:
             >>> model = GeometricConsolidation("boxes")
