@@ -417,3 +417,22 @@ def test_a_class_dispute_keeps_the_object_and_the_heavier_label() -> None:
     assert result.geometry.tolist() == [CAR]
     assert result.support.tolist() == pytest.approx([1 / (2 + model.worker_weights_["w"])])
     assert GeometricConsolidation("boxes", class_vote=False).predict(obj).labels == []
+
+
+def test_two_answer_objects_alone_show_an_inventor_through_em() -> None:
+    # a and b draw the same two cars four times; a and c the same car four times, c adding a ghost each
+    # time. Nothing but two-answer objects: whether the ghosts are c's inventions or a's misses is the
+    # EM's fixed point, and a's record (12 agreed items, all drawn) makes them inventions
+    ghost = ("car", [0.0, 80.0, 8.0, 99.0])
+    second = ("car", [60.0, 60.0, 90.0, 90.0])
+    objects = [box_object(box_answer("a", ("car", CAR), second), box_answer("b", ("car", CAR), second))] * 4
+    objects += [box_object(box_answer("a", ("car", CAR)), box_answer("c", ("car", CAR), ghost))] * 4
+    model = GeometricConsolidation("boxes").fit(objects)
+    q = model.lone_item_is_real("c", "a")
+    # a: 12 agreed items drawn, 4 q lost; c: 4 + 4 q confirmed, 4 (1 - q) invented (4 pseudo-items at 0.05)
+    assert model.miss_["a"] == pytest.approx(max(0.05, (4 * q + 0.2) / (12 + 4 * q + 4)))
+    assert model.invention_["c"] == pytest.approx((4 * (1 - q) + 0.2) / (4 + 4 * q + 4))
+    assert q == pytest.approx(model.miss_["a"] / (model.miss_["a"] + model.invention_["c"]))
+    assert q < 0.5
+    assert model.evidence_["c"] == pytest.approx([8, 4 + 4 * q, 4, 4, 4, 4, 4 * (1 - q), 0])
+    assert model.predict(objects[-1]).labels == ["car"]
