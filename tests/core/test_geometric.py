@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -101,8 +102,51 @@ def test_a_wrong_class_worker_neither_adds_a_box_nor_blocks_the_right_one() -> N
     )
     result = GeometricConsolidation("boxes").predict(obj)
     assert result.labels == ["car"]
-    assert result.geometry.tolist() == [shifted(CAR, 0.5)]
+    # c's bus box is dropped as a bus but still drew the car: the car borrows it at half weight,
+    # x edges (10 + 11 + ½ × 10) / 2.5 = 10.4 (all within Huber's threshold: a weighted mean)
+    assert result.geometry.tolist() == [shifted(CAR, 0.4)]
     assert result.support.tolist() == pytest.approx([2 / 3])
+    assert result.workers == [("a", "b")]
+    without = GeometricConsolidation("boxes", borrow_weight=0.0).predict(obj)
+    assert without.geometry.tolist() == [shifted(CAR, 0.5)]
+
+
+def test_a_wrong_class_box_below_the_borrow_overlap_is_not_borrowed() -> None:
+    # IoU of the bus box with the fused car: 31.5 × 30 / (2 × 1200 − 945) ≈ 0.65 < 0.7
+    obj = box_object(
+        box_answer("a", ("car", CAR)),
+        box_answer("b", ("car", shifted(CAR, 1))),
+        box_answer("c", ("bus", shifted(CAR, 9))),
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [shifted(CAR, 0.5)]
+
+
+def test_a_kept_box_of_another_label_is_never_borrowed() -> None:
+    # a and b both drew a person where c drew its car: the person is kept, so it lends nothing
+    obj = box_object(
+        box_answer("a", ("car", CAR), ("person", shifted(CAR, 2))),
+        box_answer("b", ("car", shifted(CAR, 1)), ("person", shifted(CAR, 2))),
+        box_answer("c", ("car", shifted(CAR, 4))),
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car", "person"]
+    assert result.geometry.tolist() == [shifted(CAR, 5 / 3), shifted(CAR, 2)]
+
+
+def test_each_borrowed_box_goes_to_one_cluster_and_one_per_worker() -> None:
+    # c drew two bus boxes, on the car and on the sign; each lends to its own object, at half weight
+    sign = [60.0, 60.0, 90.0, 90.0]
+    obj = box_object(
+        box_answer("a", ("car", CAR), ("sign", sign)),
+        box_answer("b", ("car", shifted(CAR, 1)), ("sign", shifted(sign, 1))),
+        box_answer("c", ("bus", shifted(CAR, 1)), ("bus", shifted(sign, 6))),
+    )
+    result = GeometricConsolidation("boxes").predict(obj)
+    assert result.labels == ["car", "sign"]
+    # car: (10 + 11 + ½ × 11) / 2.5 = 10.6; sign: IoU 24.5 × 30 / (1800 − 735) ≈ 0.69 < 0.7 → the mean
+    assert result.geometry.tolist() == [shifted(CAR, 0.6), shifted(sign, 0.5)]
 
 
 def test_two_workers_keep_what_either_drew() -> None:
@@ -157,14 +201,65 @@ def test_the_batch_shows_an_inventor_and_its_lone_box_is_dropped_in_a_two_worker
     pair = box_object(box_answer("a", ("car", CAR)), box_answer("c", ("car", CAR), ("car", [0, 80, 8, 99])))
     model = GeometricConsolidation("boxes").fit([*careful_crowd(10, inventor="c"), pair])
     assert model.worker_weights_["a"] == 1.0 and model.worker_weights_["b"] == 1.0
-    # c: 20 of 30 items matched in the crowd, 1 of 2 in the pair plus half for its lone box there
-    # (the partner may have missed it); shrunk toward the pooled 62.5/73 by 4 pseudo-items
-    pooled = (20 + 20 + 21.5 + 1) / (20 + 20 + 32 + 1)
-    assert model.precision_["c"] == pytest.approx((21.5 + 4 * pooled) / (32 + 4))
+    # c: 20 of 30 items matched in the crowd, 1 of 2 in the pair, and its lone box there counts as
+    # confirmed with the posterior q that it is real (EM); a left out nothing the others agreed on
+    # but that lone box (a miss with weight q): its miss rate stays at the noise floor
+    q = model.lone_item_is_real("c", "a")
+    assert model.miss_["a"] == 0.05
+    assert model.invention_["c"] == pytest.approx((11 - q + 4 * 0.05) / (21 + q + 4))
+    assert q == pytest.approx(0.05 / (0.05 + model.invention_["c"]))
+    assert q == pytest.approx(0.1016, abs=1e-4)  # the root of q = 0.05 / (0.05 + (11.2 - q) / (25 + q))
+    pooled = (20 + 20 + 21 + 1 + q) / (20 + 20 + 32 + 1)
+    assert model.precision_["c"] == pytest.approx((21 + q + 4 * pooled) / (32 + 4))
     assert model.worker_weights_["c"] < 0.9
     result = model.predict(pair)
     assert result.labels == ["car"]
     assert result.geometry.tolist() == [CAR]
+
+
+def rates_model(**evidence: Sequence[float]) -> GeometricConsolidation:
+    """A model fitted on prior evidence only (EVIDENCE_FIELDS order: items, confirmed, chances, hits, …)."""
+    return GeometricConsolidation("boxes").fit([], prior_evidence=evidence)
+
+
+# "c" invents: 80 of 100 items confirmed; "a" careful; "m" misses 40 of 100 agreed items
+INVENTOR, CAREFUL, MISSER = [100, 80, 100, 100, 0, 0], [100, 100, 100, 100, 0, 0], [60, 60, 100, 60, 0, 0]
+
+
+def test_an_inventors_lone_box_stays_when_its_partner_is_a_known_misser() -> None:
+    model = rates_model(c=INVENTOR, a=CAREFUL, m=MISSER)
+    invention = (20 + 0.2) / (80 + 4)  # unconfirmed per confirmed item, 4 pseudo-items at the floor 0.05
+    miss = (40 + 0.2) / (100 + 4)
+    assert model.invention_ == pytest.approx({"c": invention, "a": 0.05, "m": 0.05})
+    assert model.miss_ == pytest.approx({"c": 0.05, "a": 0.05, "m": miss})
+    lone = ("car", [0.0, 80.0, 8.0, 99.0])
+    with_careful = box_object(box_answer("a", ("car", CAR)), box_answer("c", ("car", CAR), lone))
+    with_misser = box_object(box_answer("m", ("car", CAR)), box_answer("c", ("car", CAR), lone))
+    assert model.lone_item_is_real("c", "a") == pytest.approx(0.05 / (0.05 + invention))  # 0.17
+    assert model.lone_item_is_real("c", "m") == pytest.approx(miss / (miss + invention))  # 0.62
+    assert model.predict(with_careful).geometry.tolist() == [CAR]
+    assert model.predict(with_misser).geometry.tolist() == [CAR, lone[1]]
+    assert model.predict(with_misser).support.tolist() == pytest.approx(
+        [1.0, model.worker_weights_["c"] / (1 + model.worker_weights_["c"])]
+    )
+
+
+def test_careful_workers_keep_each_others_lone_boxes_whatever_their_small_differences() -> None:
+    # 1 and 3 items of 100 unconfirmed, 1 and 2 misses: all below the noise floor, so the posterior is ½
+    model = rates_model(a=[100, 99, 100, 99, 0, 0], b=[100, 97, 100, 98, 0, 0])
+    assert model.invention_ == {"a": 0.05, "b": 0.05} and model.miss_ == {"a": 0.05, "b": 0.05}
+    obj = box_object(box_answer("a", ("car", CAR)), box_answer("b", ("sign", [70, 0, 80, 8])))
+    assert model.predict(obj).labels == ["car", "sign"]
+
+
+def test_one_of_three_drawing_stays_only_when_both_others_are_known_missers() -> None:
+    model = rates_model(a=CAREFUL, b=CAREFUL, m=MISSER, n=MISSER)
+    miss = (40 + 0.2) / (100 + 4)
+    assert model.lone_item_is_real("a", "m", "n") == pytest.approx(miss**2 / (miss**2 + 0.05))  # 0.75
+    assert model.lone_item_is_real("a", "b", "m") == pytest.approx(0.05 * miss / (0.05 * miss + 0.05))  # 0.28
+    alone = box_answer("a", ("car", CAR))
+    assert model.predict(box_object(alone, box_answer("m"), box_answer("n"))).labels == ["car"]
+    assert model.predict(box_object(alone, box_answer("b"), box_answer("m"))).labels == []
 
 
 def test_the_careful_partner_of_an_inventor_keeps_its_lone_box() -> None:
@@ -303,3 +398,41 @@ def test_unreadable_geometry_is_refused_naming_the_worker(kind: str, geometry: n
     model = GeometricConsolidation(kind)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=f"worker w9: .*{message}"):
         model.predict(obj)
+
+
+def test_a_class_dispute_keeps_the_object_and_the_heavier_label() -> None:
+    # a says car, w says bus for the same box, b drew nothing: two of three drew something there, so
+    # the object is present (weighted share 2/3); the label is the members' share among those two
+    obj = box_object(box_answer("a", ("car", CAR)), box_answer("b"), box_answer("w", ("bus", CAR)))
+    equal = GeometricConsolidation("boxes").predict(obj)
+    assert equal.labels == ["bus", "car"]  # a tie between the labels stays, as in the keep rule
+    assert equal.support.tolist() == pytest.approx([1 / 3, 1 / 3])
+    # the batch shows w gives the wrong class: 60 of its 100 items unconfirmed, though drawn where
+    # others drew (no inventions); its keep weight falls, and the car wins the vote
+    model = rates_model(a=CAREFUL, b=CAREFUL, w=[100, 40, 100, 100, 0, 0, 0, 0])
+    assert model.worker_weights_["w"] < 1.0
+    assert model.invention_["w"] == 0.05
+    result = model.predict(obj)
+    assert result.labels == ["car"]
+    assert result.geometry.tolist() == [CAR]
+    assert result.support.tolist() == pytest.approx([1 / (2 + model.worker_weights_["w"])])
+    assert GeometricConsolidation("boxes", class_vote=False).predict(obj).labels == []
+
+
+def test_two_answer_objects_alone_show_an_inventor_through_em() -> None:
+    # a and b draw the same two cars four times; a and c the same car four times, c adding a ghost each
+    # time. Nothing but two-answer objects: whether the ghosts are c's inventions or a's misses is the
+    # EM's fixed point, and a's record (12 agreed items, all drawn) makes them inventions
+    ghost = ("car", [0.0, 80.0, 8.0, 99.0])
+    second = ("car", [60.0, 60.0, 90.0, 90.0])
+    objects = [box_object(box_answer("a", ("car", CAR), second), box_answer("b", ("car", CAR), second))] * 4
+    objects += [box_object(box_answer("a", ("car", CAR)), box_answer("c", ("car", CAR), ghost))] * 4
+    model = GeometricConsolidation("boxes").fit(objects)
+    q = model.lone_item_is_real("c", "a")
+    # a: 12 agreed items drawn, 4 q lost; c: 4 + 4 q confirmed, 4 (1 - q) invented (4 pseudo-items at 0.05)
+    assert model.miss_["a"] == pytest.approx(max(0.05, (4 * q + 0.2) / (12 + 4 * q + 4)))
+    assert model.invention_["c"] == pytest.approx((4 * (1 - q) + 0.2) / (4 + 4 * q + 4))
+    assert q == pytest.approx(model.miss_["a"] / (model.miss_["a"] + model.invention_["c"]))
+    assert q < 0.5
+    assert model.evidence_["c"] == pytest.approx([8, 4 + 4 * q, 4, 4, 4, 4, 4 * (1 - q), 0])
+    assert model.predict(objects[-1]).labels == ["car"]

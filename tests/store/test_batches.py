@@ -219,8 +219,9 @@ def test_boxes_fit_the_next_batch_with_the_evidence_of_the_earlier_ones() -> Non
         )
     ] * 3
     evidence = normalise(GeometricConsolidation("boxes").fit(items).evidence_)
-    assert store.totals(JOB_ARN, "bounding-box/6") == evidence
-    assert evidence["c"] == [6.0, 3.0, 3.0, 3.0, 3.0, 3.0]  # six boxes, three confirmed: the ghosts are not
+    assert store.totals(JOB_ARN, "bounding-box/8") == evidence
+    # six boxes, three confirmed: the ghosts are not, and no one drew anything there (invented)
+    assert evidence["c"] == [6.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 0.0]
     quality = {}
     for kept in (store, None):
         report = run_batch(second, kept, uri="s3://b/2.json", labels=["car"])

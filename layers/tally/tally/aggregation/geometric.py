@@ -7,30 +7,44 @@ label, one item per worker per cluster, by optimal assignment on IoU (boxes, mas
 similarity ``exp(-d²/2σ²)`` with σ a fraction of the image diagonal; ``min_similarity`` is the least
 average similarity that still joins a cluster.
 
-**Keep.** A cluster's *support* is the weight of its workers over the weight of every worker who
-answered the object (an empty answer counts: that worker saw nothing there). A cluster stays when its
-support reaches ``keep_share`` (half; a tie stays, as crowd-kit's majority vote keeps a tied pixel).
-Consequences: one worker's answer is kept as it is (support 1); with three workers two must agree;
-with two workers each cluster has support ½ when their weights are equal, so *what either drew is
-kept* — two answers cannot tell one worker's misses from the other's inventions, and the prior is
-that neither invents. That prior gives way only when the batch shows it: a worker whose items go
-unmatched clearly more often than the best worker's (``tolerance``) gets a weight below 1, and then
-its lone items fall under half.
+**Keep.** A cluster's *support* is the keep weight of its workers over the keep weight of every worker
+who answered the object (an empty answer counts: that worker saw nothing there). One worker's answer
+is kept as it is (support 1). With two answers or more, three cases:
+
+* *A lone item no other worker drew anything over* (no item of any label overlapping it by
+  ``min_similarity``): either its worker invented it or every other worker missed it. It stays when
+  the posterior that it is real reaches ``keep_share`` (½):
+  ``odds = Π miss_[other] / invention_[worker]`` (:meth:`GeometricConsolidation.lone_item_is_real`).
+  Both rates are at least ``noise_rate`` and shrunk toward it, so with two careful (or unknown)
+  workers the posterior is ½ and *what either drew is kept* — two answers cannot tell one worker's
+  misses from the other's inventions, and the prior is that neither invents; it gives way only when
+  the batch shows the worker invents more often than its partner misses. With three careful workers
+  the odds are ``0.05² / 0.05``: two must agree.
+* *Other workers drew the object with another label* (an item of another label overlapping a
+  member): a class dispute (``class_vote``). It stays when everyone who drew something there holds
+  ``keep_share`` of the answering weight (the object is there) and its members hold ``keep_share`` of
+  theirs (its label wins; a tie stays).
+* *Otherwise*: it stays when its support reaches ``keep_share`` (a tie stays, as crowd-kit's
+  majority vote keeps a tied pixel): with three workers two must agree.
 
 **Reliability** (:meth:`GeometricConsolidation.fit`). Over the batch, per worker, from objects with at
-least two answers: *precision* — the share of the worker's items that another worker matched (an
-unmatched item of a two-answer object counts half: the partner may have missed it); *recall* — the
-share of clusters the other workers agreed on (at least half of them, at least one) that the worker
-also drew (half an opportunity when the only other worker drew it alone); *agreement* — the mean
-similarity of the worker's matched items to the other members. Each rate is shrunk toward the
-batch's pooled rate by ``prior_strength`` pseudo-items. The keep weight rises linearly from 0.01 at
+least two answers: *precision* — the share of the worker's items that another worker matched;
+*recall* — the share of the clusters more than half of the other workers drew that the worker drew
+too; *agreement* — the mean similarity of the worker's matched items to the other members; each
+shrunk toward the batch's pooled rate by ``prior_strength`` pseudo-items. *Inventions* — the
+worker's unmatched items no one drew anything over, per matched item — and *misses* — the share of
+the clusters more than half of the others drew where the worker drew nothing at all — are shrunk
+toward ``noise_rate`` and floored at it. A lone item of a two-answer object (no one else drew
+anything there) counts as matched, and as its partner's miss, with the posterior that it is real,
+found by EM from ½; an unmatched item of a two-answer object the partner drew with another label
+counts half. The keep weight rises linearly from 0.01 at
 ``zero_precision`` (½: half the worker's items unmatched) to 1 at ``(1 - tolerance) × best
 precision`` and stays 1 above it: careful workers within ``tolerance`` of the best weigh exactly 1,
 so small differences between careful workers never drop an item. The fusion weight is an inverse
 variance: taking ``1 - agreement`` as the worker's localisation error, it is
 ``min(1, (best error / ((1 - tolerance) × error))²)`` — a worker who draws precisely weighs fully in
 the fusion even when its keep weight is low (a wrong-class worker's right-class boxes are as precise
-as anyone's). Workers not seen by ``fit`` weigh 1.
+as anyone's). Workers not seen by ``fit`` weigh 1 and have the noise rates.
 
 **Duplicates** (boxes and keypoints, objects with two answers or more). One worker's second box on
 an object opens a cluster of its own; when two such workers' extra boxes match each other, that
@@ -42,7 +56,10 @@ objects overlapping that much), both stay. Instance maps cannot hold one worker'
 the same pixels, so instances skip this step; a single answer is kept as it is.
 
 **Fuse.** Boxes: :class:`~tally.aggregation.box_fusion.BoxFusion` (robust weighted average of each
-edge). Keypoints: weighted median of each coordinate. Instances: pixel vote inside the cluster
+edge); a kept box also *borrows* the boxes of other labels that the keep rule left out and that
+overlap its fused box by ``borrow_similarity`` (a wrong-class worker still drew the object), each at
+``borrow_weight`` × its worker's fusion weight, one per worker not in the cluster (optimal
+assignment); borrowed boxes shape the geometry only, not the support, confidence or ``workers``. Keypoints: weighted median of each coordinate. Instances: pixel vote inside the cluster
 (:func:`~tally.aggregation.instance_fusion.fuse_instances`).
 
 **Confidence** of a kept item: ``support × agreement``, where agreement is the weighted mean
@@ -64,6 +81,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..vote import VoteTable
+from .assignment import max_similarity_assignment
 from .box_fusion import BoxFusion, weighted_medians
 from .instance_fusion import fuse_instance_table, table_iou, tabulate_instances
 from .matching import Cluster, box_iou, item_offsets, match_items, point_similarity
@@ -158,6 +176,20 @@ class GeometricConsolidation:
     n_iter: int = 1
     """Rounds of matching and re-estimating the weights in :meth:`fit` (later rounds match with the
     weights of the round before; a second round moved no tuning-crowd figure by more than 0.002)."""
+    class_vote: bool = True
+    """Where other workers drew the cluster's object with another label, keep it when everyone who drew
+    something there holds ``keep_share`` of the weight (the object is there) and its members hold
+    ``keep_share`` of theirs (its label wins); ``False``: the per-label share alone (earlier versions)."""
+    noise_rate: float = 0.05
+    """Error rates at or below this are the noise of careful workers: in the two-answer keep rule a
+    worker's inventions per confirmed item and its partner's miss rate are both taken as at least this,
+    so two careful workers never drop each other's lone items."""
+    borrow_weight: float = 0.5
+    """Boxes only: the weight, relative to its worker's fusion weight, of another label's box that a
+    kept cluster borrows for its geometry (a wrong-class worker still drew the object); 0: none."""
+    borrow_similarity: float = 0.7
+    """Boxes only: the least IoU with a kept cluster's fused box at which another label's box, of a
+    worker not in the cluster and left out by the keep rule, is borrowed."""
     box_fusion: BoxFusion = field(default_factory=BoxFusion)
     """How a cluster of boxes becomes one box."""
 
@@ -171,6 +203,11 @@ class GeometricConsolidation:
     """Per worker, its weight in the keep rule (1 for careful workers)."""
     fusion_weights_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, its weight when items are fused (inverse variance from agreement)."""
+    invention_: dict[str, float] = field(default_factory=dict, init=False)
+    """Per worker, its unconfirmed items per confirmed item, shrunk toward ``noise_rate`` and at least
+    ``noise_rate`` (the odds against its item being real, before anyone else is heard)."""
+    miss_: dict[str, float] = field(default_factory=dict, init=False)
+    """Per worker, the share of real items it leaves out, shrunk toward ``noise_rate`` and at least it."""
     evidence_: dict[str, list[float]] = field(default_factory=dict, init=False)
     """Per worker, this batch's own counts behind the rates, without the prior, in the order of
     :data:`EVIDENCE_FIELDS`: sum them over batches and pass the sum as the next ``prior_evidence``."""
@@ -205,30 +242,77 @@ class GeometricConsolidation:
             ...      WorkerItems("c", ("car",), car(10, 10, 50, 40))), width=100, height=60)
             >>> GeometricConsolidation("boxes").fit([obj]).predict(obj).labels
             []
-            >>> bad, good = [20, 0, 20, 0, 0, 0], [20, 20, 20, 20, 20, 20]
+            >>> bad, good = [20, 0, 20, 0, 0, 0, 20, 20], [20, 20, 20, 20, 20, 20, 0, 0]
             >>> model = GeometricConsolidation("boxes").fit([obj], {"a": bad, "b": bad, "c": good})
             >>> model.predict(obj).labels, model.evidence_["c"]
-            (['car'], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            (['car'], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0])
         """
         self.precision_, self.recall_, self.agreement_ = {}, {}, {}
         self.worker_weights_, self.fusion_weights_ = {}, {}
+        self.invention_, self.miss_ = {}, {}
         prior = _Evidence.of(prior_evidence or {})
         if prior.items:
             self._set_weights(prior)
         tally = _Evidence()
+        real: dict[tuple[str, str], float] = {}
         for _ in range(max(1, self.n_iter)):
             tally = _Evidence()
             for obj in objects:
                 if len(obj.answers) >= 2:
                     self._validate(obj)
                     clusters, sims = self._match(obj)
-                    tally.add(obj, clusters, sims)
-            self._set_weights(tally.plus(prior))
-        self.evidence_ = tally.as_dict()
+                    tally.add(obj, clusters, sims, self.min_similarity)
+            real = self._set_weights(tally.plus(prior))
+        self.evidence_ = tally.resolved(real).as_dict()
         return self
 
-    def _set_weights(self, ev: _Evidence) -> None:
+    def lone_item_is_real(self, worker: str, *partners: str) -> float:
+        """The posterior that an item only ``worker`` drew, where the other answers (``partners``) drew nothing, is real.
+
+        Its odds are ``Π miss_[partner] / invention_[worker]``: the prior odds that the worker's item is
+        real (matched items per invented one) times the likelihood ratio of each partner's silence (a
+        partner leaves out a real item at its miss rate, and never draws another's invention). Both
+        rates are at least ``noise_rate`` and shrunk toward it, so with one partner, workers the batch
+        knows little about and careful workers give ½: what either drew is kept (the keep rule's tie
+        stays); with two careful partners, 0.05² / 0.05: two of three must agree.
+
+        Example:
+            >>> model = GeometricConsolidation("boxes")
+            >>> model.invention_, model.miss_ = {"inventor": 0.2}, {"careful": 0.05, "misser": 0.3}
+            >>> model.lone_item_is_real("inventor", "careful"), model.lone_item_is_real("inventor", "misser")
+            (0.2, 0.6)
+            >>> model.lone_item_is_real("careful", "inventor"), model.lone_item_is_real("new", "other")
+            (0.5, 0.5)
+        """
+        miss = 1.0
+        for partner in partners:
+            miss *= self.miss_.get(partner, self.noise_rate)
+        invention = self.invention_.get(worker, self.noise_rate)
+        return float(miss / (miss + invention))
+
+    def _set_weights(self, ev: _Evidence) -> dict[tuple[str, str], float]:
+        """Rates and weights from the evidence; a two-answer object's lone items count as confirmed (and
+        as the partner's misses) with the posterior that they are real, found by EM from ½. Returns
+        those posteriors per ``(worker, partner)``."""
+        real = dict.fromkeys(ev.lone, 0.5)
+        for _ in range(100):
+            self._set_rates(ev.resolved(real))
+            new = {(w, v): self.lone_item_is_real(w, v) for w, v in ev.lone}
+            change = max((abs(new[pair] - real[pair]) for pair in new), default=0.0)
+            real = new
+            if change < 1e-9:
+                break
+        self._set_rates(ev.resolved(real))
+        return real
+
+    def _set_rates(self, ev: _Evidence) -> None:
         workers = sorted(ev.items)
+        k, floor = self.prior_strength, self.noise_rate
+        for w in workers:
+            confirmed = ev.confirmed.get(w, 0.0)
+            invented, lost = ev.invented.get(w, 0.0), ev.lost.get(w, 0.0)
+            self.invention_[w] = max(floor, (invented + k * floor) / max(confirmed + k, _EPS))
+            self.miss_[w] = max(floor, (lost + k * floor) / max(ev.chances.get(w, 0.0) + k, _EPS))
         self.precision_ = ev.rates(ev.confirmed, ev.items, self.prior_strength)
         self.recall_ = ev.rates(ev.hits, ev.chances, self.prior_strength)
         self.agreement_ = ev.rates(ev.agree_sum, ev.agree_n, self.prior_strength)
@@ -259,11 +343,27 @@ class GeometricConsolidation:
         prepared = _tabulate(obj) if self.kind == "instances" else None
         clusters, sims = self._match(obj, prepared)
         total = keep_w.sum()
+        near = _drawn_near(sims, self.min_similarity)
+        near_other = _drawn_near(sims, self.min_similarity, [a.labels for a in answers])
         kept: list[Cluster] = []
         support: list[float] = []
         for cluster in clusters:
-            share = sum(keep_w[a] for a, _ in cluster.members) / total
-            if share >= self.keep_share - _EPS:
+            inside = np.zeros(len(answers), dtype=bool)
+            inside[[a for a, _ in cluster.members]] = True
+            share = float(keep_w[inside].sum() / total)
+            rows = [sims.offsets[a] + i for a, i in cluster.members]
+            elsewhere = near_other[rows].any(axis=0) & ~inside  # drew the object with another label
+            a = cluster.members[0][0]
+            if len(answers) >= 2 and len(cluster.members) == 1 and not near[rows].any():
+                keep = self.lone_item_is_real(answers[a].worker, *[x.worker for b, x in enumerate(answers) if b != a])
+            elif self.class_vote and elsewhere.any():
+                # presence: everyone who drew there; the label: the members against the others there
+                present = share + float(keep_w[elsewhere].sum() / total)
+                label = share / present
+                keep = min(present, label)
+            else:
+                keep = share
+            if keep >= self.keep_share - _EPS:
                 kept.append(cluster)
                 support.append(float(share))
         agreement = [_agreement(c, sims, fuse_w) for c in kept]
@@ -271,6 +371,8 @@ class GeometricConsolidation:
         if self.kind != "instances" and len(answers) > 1:
             order = self._without_duplicates(obj, kept, support, agreement, geometry)
             geometry = geometry[order]
+            if self.kind == "boxes" and self.borrow_weight > 0:
+                geometry = self._borrow(obj, clusters, [kept[i] for i in order], geometry, fuse_w)
         return Consolidated(
             labels=[kept[i].label for i in order],
             geometry=geometry,
@@ -363,6 +465,59 @@ class GeometricConsolidation:
         fused = self.box_fusion.fuse_many(items, w) if self.kind == "boxes" else weighted_medians(items, w)
         return fused, list(range(len(kept)))
 
+    def _borrow(
+        self,
+        obj: ObjectItems,
+        clusters: Sequence[Cluster],
+        kept: Sequence[Cluster],
+        fused: npt.NDArray[np.generic],
+        weights: FloatArray,
+    ) -> FloatArray:
+        """Refuse each kept box with the boxes of other labels it borrows (``borrow_weight``).
+
+        A box is a candidate when the keep rule left its cluster out; per worker, its candidates are
+        assigned to the kept clusters of other labels that the worker is not in, by optimal assignment
+        on IoU with the fused box, at ``borrow_similarity`` or more (one box per worker per cluster).
+        """
+        boxes = np.asarray(fused, dtype=np.float64)
+        if not len(kept):
+            return boxes
+        taken = {member for cluster in kept for member in cluster.members}
+        in_kept = [{a for a, _ in cluster.members} for cluster in kept]
+        extra: list[list[tuple[int, int]]] = [[] for _ in kept]
+        candidates: dict[int, list[int]] = {}
+        for cluster in clusters:
+            if len(cluster.members) == 1 and cluster.members[0] not in taken:
+                a, i = cluster.members[0]
+                candidates.setdefault(a, []).append(i)
+        for a, items in sorted(candidates.items()):
+            geometry = np.asarray(obj.answers[a].geometry, dtype=np.float64)
+            labels = obj.answers[a].labels
+            iou = box_iou(geometry[items], boxes)
+            for k, cluster in enumerate(kept):
+                if a in in_kept[k]:
+                    iou[:, k] = 0.0
+                else:
+                    iou[[labels[i] == cluster.label for i in items], k] = 0.0
+            rows, cols = max_similarity_assignment(iou, self.borrow_similarity)
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                extra[col].append((a, items[row]))
+        refuse = [k for k in range(len(kept)) if extra[k]]
+        if not refuse:
+            return boxes
+        size = max(len(kept[k].members) + len(extra[k]) for k in refuse)
+        items_ = np.zeros((len(refuse), size, 4))
+        w = np.zeros((len(refuse), size))
+        for row, k in enumerate(refuse):
+            members = [(a, i, weights[a]) for a, i in kept[k].members]
+            members += [(a, i, weights[a] * self.borrow_weight) for a, i in extra[k]]
+            for m, (a, i, weight) in enumerate(members):
+                items_[row, m] = np.asarray(obj.answers[a].geometry, dtype=np.float64)[i]
+                w[row, m] = weight
+        boxes = boxes.copy()
+        boxes[refuse] = self.box_fusion.fuse_many(items_, w)
+        return boxes
+
     def _without_duplicates(
         self,
         obj: ObjectItems,
@@ -431,10 +586,34 @@ def _agreement(cluster: Cluster, sims: _Pairs, weights: FloatArray) -> float:
     return float((pair_weights * block).sum() / pair_weights.sum())
 
 
-EVIDENCE_FIELDS = ("items", "confirmed", "chances", "hits", "agree_sum", "agree_n")
+def _drawn_near(
+    sims: _Pairs, threshold: float, labels: Sequence[Sequence[Hashable]] | None = None
+) -> npt.NDArray[np.bool_]:
+    """``(items, answers)``: whether an item overlaps (similarity at least ``threshold``) an item of
+    another answer, per answer — of any label, or with ``labels`` (per answer) of another label only."""
+    n = len(sims.offsets) - 1
+    overlap = sims.matrix >= threshold
+    if labels is not None:
+        flat = [label for answer in labels for label in answer]
+        codes = {label: k for k, label in enumerate(dict.fromkeys(flat))}
+        ids = np.array([codes[label] for label in flat], dtype=np.intp)
+        overlap = overlap & (ids[:, None] != ids[None, :])
+    near = np.zeros((int(sims.offsets[-1]), n), dtype=bool)
+    for b in range(n):
+        lo, hi = int(sims.offsets[b]), int(sims.offsets[b + 1])
+        if hi > lo:
+            near[:, b] = overlap[:, lo:hi].any(axis=1)
+            near[lo:hi, b] = False
+    return near
+
+
+EVIDENCE_FIELDS = ("items", "confirmed", "chances", "hits", "agree_sum", "agree_n", "invented", "lost")
 """The per-worker counts of :attr:`GeometricConsolidation.evidence_`: items drawn, items confirmed
-(another worker matched them; half for a lone item of a two-answer object), chances to draw an agreed
-item and hits, and the sum and number of agreement values of matched items."""
+(another worker matched them; a lone item of a two-answer object with the posterior that it is real),
+chances to draw an agreed item and hits, the sum and number of agreement values of matched items,
+items invented (unconfirmed, and no other worker drew anything there) and agreed items lost (left
+out with nothing drawn there). Six-count vectors of earlier versions are read with every unconfirmed
+item as invented and every miss as lost."""
 
 
 @dataclass
@@ -447,15 +626,32 @@ class _Evidence:
     hits: dict[str, float] = field(default_factory=dict)
     agree_sum: dict[str, float] = field(default_factory=dict)
     agree_n: dict[str, float] = field(default_factory=dict)
+    invented: dict[str, float] = field(default_factory=dict)
+    lost: dict[str, float] = field(default_factory=dict)
+    lone: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Per ``(worker, partner)``, items of two-answer objects only the worker drew: not yet counted as
+    confirmed or as the partner's chance (:meth:`resolved` counts them with the posterior)."""
 
     def tables(self) -> tuple[dict[str, float], ...]:
-        return (self.items, self.confirmed, self.chances, self.hits, self.agree_sum, self.agree_n)
+        return (
+            self.items,
+            self.confirmed,
+            self.chances,
+            self.hits,
+            self.agree_sum,
+            self.agree_n,
+            self.invented,
+            self.lost,
+        )
 
     @classmethod
     def of(cls, counts: Mapping[str, Sequence[float]]) -> _Evidence:
         """Evidence from per-worker vectors in :data:`EVIDENCE_FIELDS` order (other lengths ignored)."""
         ev = cls()
         for worker, values in counts.items():
+            if len(values) == 6:  # before invented and lost were counted apart
+                items, confirmed, chances, hits = (float(v) for v in values[:4])
+                values = [*values, max(items - confirmed, 0.0), max(chances - hits, 0.0)]
             if len(values) == len(EVIDENCE_FIELDS):
                 for table, value in zip(ev.tables(), values, strict=True):
                     table[worker] = float(value)
@@ -466,6 +662,22 @@ class _Evidence:
         for mine, theirs, total in zip(self.tables(), other.tables(), out.tables(), strict=True):
             for worker in sorted(set(mine) | set(theirs)):
                 total[worker] = mine.get(worker, 0.0) + theirs.get(worker, 0.0)
+        for pair in sorted(set(self.lone) | set(other.lone)):
+            out.lone[pair] = self.lone.get(pair, 0.0) + other.lone.get(pair, 0.0)
+        return out
+
+    def resolved(self, real: Mapping[tuple[str, str], float]) -> _Evidence:
+        """These counts with each lone item of a two-answer object counted as confirmed for its worker,
+        and as a chance its partner lost, with weight ``real[(worker, partner)]`` (and as invented with
+        the rest)."""
+        out = self.plus(_Evidence())
+        out.lone = {}
+        for (worker, partner), count in self.lone.items():
+            q = real.get((worker, partner), 0.5)
+            self._bump(out.confirmed, worker, count * q)
+            self._bump(out.invented, worker, count * (1.0 - q))
+            self._bump(out.chances, partner, count * q)
+            self._bump(out.lost, partner, count * q)
         return out
 
     def as_dict(self) -> dict[str, list[float]]:
@@ -475,38 +687,46 @@ class _Evidence:
     def _bump(table: dict[str, float], worker: str, value: float) -> None:
         table[worker] = table.get(worker, 0.0) + value
 
-    def add(self, obj: ObjectItems, clusters: Sequence[Cluster], sims: _Pairs) -> None:
+    def add(self, obj: ObjectItems, clusters: Sequence[Cluster], sims: _Pairs, threshold: float) -> None:
         answers = obj.answers
         n = len(answers)
-        items, confirmed, chances, hits, agree_sum, agree_n = np.zeros((6, n))
-        lone_credit = 0.5 if n == 2 else 0.0  # the partner may have missed it
-        miss_chance = 0.5 if n == 2 else 1.0  # the only other worker may have invented it
+        near = _drawn_near(sims, threshold)
+        items, confirmed, chances, hits, agree_sum, agree_n, invented, lost = np.zeros((8, n))
         for cluster in clusters:
             size = len(cluster.members)
+            # the answers with an item (of any label) overlapping a member: they drew something there
+            drew_there = near[[sims.offsets[a] + i for a, i in cluster.members]].any(axis=0)
+            chance = 1.0
             if size >= 2:
                 members, block = _members_block(cluster, sims)
                 confirmed[members] += 1.0
                 agree_sum[members] += (block.sum(axis=1) - block.diagonal()) / (size - 1)
                 agree_n[members] += 1.0
             else:
-                members = np.array([cluster.members[0][0]], dtype=np.intp)
-                confirmed[members] += lone_credit
+                a = cluster.members[0][0]
+                members = np.array([a], dtype=np.intp)
+                if n == 2 and not drew_there.any():  # a miss or an invention: resolved by the posterior
+                    pair = (answers[a].worker, answers[1 - a].worker)
+                    self.lone[pair] = self.lone.get(pair, 0.0) + 1.0
+                    items[members] += 1.0
+                    continue
+                if n == 2:  # the partner drew something else there (another class, another extent)
+                    confirmed[members] += 0.5
+                    chance = 0.5
+                elif not drew_there.any():
+                    invented[members] += 1.0
             items[members] += 1.0
             inside = np.zeros(n, dtype=bool)
             inside[members] = True
             others = size - inside
-            agreed = (others >= 1) & (others >= (n - 1) / 2)
+            agreed = others > (n - 1) / 2  # more than half of the other workers drew it
             hits += agreed & inside
-            chances += np.where(agreed, np.where(inside, 1.0, miss_chance), 0.0)
+            chances += chance * agreed
+            lost += agreed & ~inside & ~drew_there
         for a, answer in enumerate(answers):
             worker = answer.worker
-            for table, values in (
-                (self.items, items),
-                (self.confirmed, confirmed),
-                (self.chances, chances),
-                (self.hits, hits),
-                (self.agree_sum, agree_sum),
-                (self.agree_n, agree_n),
+            for table, values in zip(
+                self.tables(), (items, confirmed, chances, hits, agree_sum, agree_n, invented, lost), strict=True
             ):
                 self._bump(table, worker, float(values[a]))
 

@@ -31,8 +31,10 @@ Labels (``content[<attr>]``), ``class_id`` being the label's 0-based index in th
 The object's ``confidence`` is the mean of its items' (``support × agreement``); with no item kept,
 the share of answers that drew nothing.
 
-Across batches (:mod:`tally.worker_store`): a worker's statistics are the six evidence counts behind
-their precision, recall and agreement (``GeometricConsolidation.evidence_``), added to later batches'.
+Across batches (:mod:`tally.worker_store`): a worker's statistics are the eight evidence counts behind
+their precision, recall, agreement, inventions and misses (``GeometricConsolidation.evidence_``), added
+to later batches'. The statistics' name carries the count (``bounding-box/8``), so counts stored by a
+version with six are not mixed in.
 """
 
 from __future__ import annotations
