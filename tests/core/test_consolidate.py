@@ -89,6 +89,29 @@ def test_three_workers_with_their_own_colours_and_formats(tmp_path: Path) -> Non
     assert report.consolidated == 1 and report.failed == 0 and report.answers_rejected == 0
 
 
+def test_without_confidence_maps_the_reliability_vote_gives_the_same_mask_and_figures(tmp_path: Path) -> None:
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", seg_content(["rrc.", "pp.."], LEGEND)),
+            annotation("w2", seg_content(["rr..", "ppss"], LEGEND, OTHER_COLOURS, mode="RGBA")),
+            annotation("w3", seg_content(["r.c.", "p.s."], LEGEND, OTHER_COLOURS, mode="RGB")),
+        )
+    ]
+    with_maps, _, storage = run(tmp_path / "with", objects, settings=Settings())
+    without, report, bare = run(tmp_path / "without", objects, settings=Settings(confidence_maps=False))
+    (label, meta), (bare_label, bare_meta) = content(with_maps[0]), content(without[0])
+    assert storage.path_of(label.pop("confidence-map-ref")).is_file()
+    assert "confidence-map-ref" not in bare_label
+    assert sorted(p.name for p in bare.path_of(bare_label["mask-ref"]).parent.iterdir()) == [
+        bare.path_of(bare_label["mask-ref"]).name
+    ]
+    del meta["creation-date"], bare_meta["creation-date"]
+    assert bare_label == label and bare_meta == meta  # the same mask, confidences and worker figures
+    assert mask_rows(bare, bare_label) == mask_rows(storage, label) == ["rrc.", "pp.."]
+    assert report.consolidated == 1
+
+
 def test_single_answer_keeps_its_mask_with_confidence_zero(tmp_path: Path) -> None:
     objects = [data_object("solo", annotation("w1", seg_content(["rc", "p."], LEGEND)))]
     response, _, storage = run(tmp_path, objects)

@@ -33,6 +33,7 @@ def test_every_variable() -> None:
             "TALLY_READ_BUCKETS": "a-bucket, b-bucket",
             "TALLY_CACHE_MB": "64",
             "TALLY_ELEMENT_NAME": "annotatedResult",
+            "TALLY_CONFIDENCE_MAPS": "false",
         }
     )
     assert settings == Settings(
@@ -44,6 +45,7 @@ def test_every_variable() -> None:
         read_buckets=("a-bucket", "b-bucket"),
         cache_mb=64,
         element_name="annotatedResult",
+        confidence_maps=False,
     )
 
 
@@ -103,6 +105,11 @@ def test_settings_stay_a_frozen_dataclass() -> None:
         (
             {"TALLY_THREADS": "0"},
             "invalid tally setting: TALLY_THREADS='0': Input should be greater than or equal to 1",
+        ),
+        (
+            {"TALLY_CONFIDENCE_MAPS": "sometimes"},
+            "invalid tally setting: TALLY_CONFIDENCE_MAPS='sometimes': Input should be a valid boolean, "
+            "unable to interpret input",
         ),
         (
             {"TALLY_ALGORITHM": "staple"},

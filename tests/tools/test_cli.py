@@ -109,6 +109,31 @@ def test_algorithm_option(tmp_path: Path, algorithm: str, has_confidence_map: bo
     assert np.array_equal(mask, np.array([[2, 1], [2, 0]]))
 
 
+@pytest.mark.parametrize(
+    ("flag", "env", "has_confidence_map"),
+    [
+        ([], None, True),
+        (["--no-confidence-maps"], None, False),
+        ([], "false", False),
+        (["--confidence-maps"], "false", True),
+    ],
+)
+def test_confidence_maps_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], env: str | None, has_confidence_map: bool
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("TALLY_CONFIDENCE_MAPS", env)
+    source = _payload_file(tmp_path, [_three_workers("0")])
+    out = tmp_path / "out"
+    assert main(["consolidate", str(source), "--out", str(out), "--labels", "dog,cat", *flag]) == 0
+    label = _results(out)[0]["consolidatedAnnotation"]["content"]["label"]
+    assert ("confidence-map-ref" in label) is has_confidence_map
+    assert len(list((out / "masks").glob("*-confidence.png"))) == int(has_confidence_map)
+    mask = read_mask(Path(label["mask-ref"]).read_bytes())  # the same vote either way
+    assert np.array_equal(mask, np.array([[2, 1], [2, 0]]))
+    assert label["confidence"] == _results(out)[0]["consolidatedAnnotation"]["content"]["label-metadata"]["confidence"]
+
+
 def test_s3_root_lets_a_bare_payload_read_answers_stored_in_s3(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -62,6 +62,8 @@ class Settings:
             set, an answer without that key is rejected instead of being recognised by its shape.
         worker_table: the DynamoDB table keeping each job's worker statistics across batches
             (``TALLY_WORKER_TABLE``, :mod:`tally.worker_store`); unset, every batch's worker model is its own.
+        confidence_maps: write a per-pixel confidence map PNG beside each segmentation mask
+            (``TALLY_CONFIDENCE_MAPS``: true/false; the ``reliability`` vote only).
     """
 
     labels: tuple[str, ...] | None = None
@@ -73,6 +75,7 @@ class Settings:
     cache_mb: int = 256
     element_name: str | None = None
     worker_table: str | None = None
+    confidence_maps: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +115,7 @@ class _Environment(BaseModel):
     cache_mb: int = Field(default=_DEFAULT.cache_mb, ge=0)
     element_name: str | None = Field(default=_DEFAULT.element_name, min_length=1)
     worker_table: str | None = Field(default=_DEFAULT.worker_table, pattern=_TABLE)
+    confidence_maps: bool = _DEFAULT.confidence_maps
 
     @field_validator("labels", mode="before")
     @classmethod

@@ -161,6 +161,7 @@ class SemanticSegmentation(SegmentationShape):
     def __init__(self, settings: Settings) -> None:
         self.algorithm = settings.algorithm
         self.uses_batch_model = settings.algorithm == "reliability"
+        self.confidence_maps = settings.confidence_maps
         self._classes: ClassTable | None = None
 
     def prepare(self, job: JobContext) -> None:
@@ -256,7 +257,16 @@ class SemanticSegmentation(SegmentationShape):
             raise RuntimeError("prepare() was not called for this batch")
         workers, table = observed.prepared.workers, observed.prepared.table
         n_classes = classes.n_classes
-        image, vote = vote_image(table, workers, n_classes, self.algorithm, model, None, observed.summary)
+        image, vote = vote_image(
+            table,
+            workers,
+            n_classes,
+            self.algorithm,
+            model,
+            None,
+            observed.summary,
+            confidence_map=self.confidence_maps,
+        )
         per_class = [round(c, _DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, _DIGITS)
         png = encode_palette_png(image, classes.palette())
@@ -301,13 +311,17 @@ def vote_image(
     model: Any = None,
     votes: ObjectVotes | None = None,
     judged: ObjectVotes | None = None,
+    *,
+    confidence_map: bool = True,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The consolidated class map of one object and the vote behind it (no I/O); ``votes`` is the
-    table's :class:`ObjectVotes` when phase 1 already built it."""
+    table's :class:`ObjectVotes` when phase 1 already built it; ``confidence_map``: whether the
+    reliability vote also spreads its per-pixel confidence to an image."""
     if algorithm == "majority":
         return _majority(table, n_classes, single=len(workers) == 1)
     model = model if isinstance(model, LeaveOneOutWeights) else None
-    return _reliability(table, votes or ObjectVotes.from_table(workers, table), n_classes, model, judged)
+    votes = votes or ObjectVotes.from_table(workers, table)
+    return _reliability(table, votes, n_classes, model, judged, confidence_map=confidence_map)
 
 
 @dataclass(frozen=True)
@@ -332,6 +346,8 @@ def _reliability(
     n_classes: int,
     model: LeaveOneOutWeights | None,
     judged: ObjectVotes | None = None,
+    *,
+    confidence_map: bool = True,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.reliability`, :mod:`tally.spatial`)."""
@@ -345,7 +361,7 @@ def _reliability(
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
     image, moved = _decide_pixels(table, labels, support, open_ties, params.radius)
-    pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved)
+    pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved, confidence_map)
     workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
         record = model.record(workers[0]) if model else None
@@ -408,13 +424,17 @@ def _confidence(
     support: npt.NDArray[np.float32],
     image: npt.NDArray[np.uint8],
     moved: npt.NDArray[np.intp],
-) -> tuple[npt.NDArray[np.uint8], list[float], float]:
-    """Per pixel, the share of the weighted vote the final class got there (0..255); per class and
-    object, the expected IoU (:func:`tally.reliability.expected_iou`) of the final class map."""
+    pixel_map: bool = True,
+) -> tuple[npt.NDArray[np.uint8] | None, list[float], float]:
+    """Per pixel (when ``pixel_map``), the share of the weighted vote the final class got there
+    (0..255); per class and object, the expected IoU (:func:`tally.reliability.expected_iou`) of the
+    final class map."""
     inverse = table.inverse.reshape(-1)
     final = image.reshape(-1)[moved]
-    pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
-    pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
+    pixel = None
+    if pixel_map:
+        pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
+        pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
     # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
     n_classes = support.shape[1]
     groups, group_counts = np.unique(inverse[moved].astype(np.int64) * n_classes + final, return_counts=True)

@@ -150,6 +150,12 @@ def parse_labels(value: str | None) -> list[str] | None:
     "--threads", type=click.IntRange(min=1), help="Objects consolidated at once [default: TALLY_THREADS or 4]."
 )
 @click.option(
+    "--confidence-maps/--no-confidence-maps",
+    default=None,
+    help="Write a per-pixel confidence map PNG beside each segmentation mask (reliability vote) "
+    "[default: TALLY_CONFIDENCE_MAPS or on].",
+)
+@click.option(
     "--read-bucket",
     "read_buckets",
     multiple=True,
@@ -173,6 +179,7 @@ def consolidate(
     labels: str | None,
     label_attribute: str,
     algorithm: str | None,
+    confidence_maps: bool | None,
     threads: int | None,
     read_buckets: Sequence[str],
     element_name: str | None,
@@ -195,6 +202,7 @@ def consolidate(
     buckets = buckets_under(s3_root)
     settings = build_settings(
         algorithm=algorithm,
+        confidence_maps=confidence_maps,
         threads=threads,
         element_name=element_name,
         read_buckets=tuple(dict.fromkeys([*buckets, *read_buckets])) or None,

@@ -229,6 +229,7 @@ def _run_key(
         "label-attribute": attr,
         "batch-size": batch_size,
         "algorithm": settings.algorithm,
+        "confidence-maps": settings.confidence_maps,
         "labels": list(labels) if labels else None,
         "element-name": settings.element_name,
         "job-arn": job_arn,
@@ -343,6 +344,12 @@ def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str
     "--algorithm", type=click.Choice(ALGORITHMS), help="Segmentation vote [default: TALLY_ALGORITHM or reliability]."
 )
 @click.option(
+    "--confidence-maps/--no-confidence-maps",
+    default=None,
+    help="Write a per-pixel confidence map PNG beside each segmentation mask (reliability vote) "
+    "[default: TALLY_CONFIDENCE_MAPS or on].",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=100,
@@ -381,6 +388,7 @@ def reconsolidate(
     s3_root: str | None,
     labels: str | None,
     algorithm: str | None,
+    confidence_maps: bool | None,
     batch_size: int,
     jobs: int,
     threads: int | None,
@@ -417,6 +425,7 @@ def reconsolidate(
     source_bucket = (split_s3_uri(source)[0],) if source.startswith("s3://") else ()
     settings = build_settings(
         algorithm=algorithm,
+        confidence_maps=confidence_maps,
         threads=threads,
         element_name=element_name,
         read_buckets=tuple(dict.fromkeys([*buckets, *source_bucket, *read_buckets])) or None,
