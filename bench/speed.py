@@ -3,8 +3,8 @@
 1. Per object, in process, one thread: consolidating 1280x960 masks from 3 and 5 careful workers of
    the quality benchmark's kind (4 labels, palette PNGs as Ground Truth's tool writes them, each
    worker with their own colours) with the plain vote
-   (``majority``) and with the default ``reliability`` vote (both of its phases, and its confidence
-   map), next to the codec floor
+   (``majority``) and with the default ``reliability`` vote (both of its phases), with its per-pixel
+   confidence map PNG and without (``ConfidenceMaps=false``), next to the codec floor
    measured in the same run: base64-decode and PNG-decode the K worker masks, then encode one output
    mask with the same settings. Each object is timed three times, interleaved with its floor, and
    the best run of each counts; the table shows the median over the objects.
@@ -69,40 +69,45 @@ def codec_floor(contents: list[dict[str, Any]], output: np.ndarray, palette: lis
 
 def per_object(workers: int, objects: int, seed: int) -> dict[str, float]:
     """Median per-object times: the codec floor, the plain vote, and the reliability-weighted vote
-    (both of its phases: observing the object for the batch model, then consolidating it)."""
+    (both of its phases: observing the object for the batch model, then consolidating it) with and
+    without its confidence map PNG."""
     rng = np.random.default_rng(seed)
     labels = LabelSet(tuple(LABELS), "event")
     classes = ClassTable.build(labels)
     storage = MemoryStorage()
-    majority, reliability = SemanticSegmentation(Settings(algorithm="majority")), SemanticSegmentation(Settings())
+    votes = {
+        "majority": SemanticSegmentation(Settings(algorithm="majority")),
+        "reliability": SemanticSegmentation(Settings()),
+        "mask_only": SemanticSegmentation(Settings(confidence_maps=False)),
+    }
     job = JobContext(labels, {}, storage, "s3://bench/out", Settings())
-    majority.prepare(job)
-    reliability.prepare(job)
+    for task in votes.values():
+        task.prepare(job)
+    reliability = votes["reliability"]
     samples = [make_object(rng, workers) for _ in range(objects)]
     answers = [[Answer(f"w{k}", c["crowd-semantic-segmentation"], c, {}) for k, c in enumerate(s)] for s in samples]
     objs = [DatasetObject.model_validate({"datasetObjectId": str(i)}) for i in range(len(answers))]
     observed = [
         (o.dataset_object_id, reliability.observe(o, a, job).summary) for o, a in zip(objs, answers, strict=True)
     ]
-    model = reliability.fit([(i, votes) for i, votes in observed if votes is not None], job)
-    floors, plain, weighted = [], [], []
+    model = reliability.fit([(i, summary) for i, summary in observed if summary is not None], job)
+    best: dict[str, list[float]] = {"floor": [], **{name: [] for name in votes}}
     for obj, contents, object_answers in zip(objs, samples, answers, strict=True):
-        runs: dict[str, list[float]] = {"floor": [], "plain": [], "weighted": []}
+        runs: dict[str, list[float]] = {name: [] for name in best}
         for _ in range(REPEATS):  # interleaved, best of REPEATS: the least disturbed run of each
-            start = clock()
-            result = majority.consolidate(obj, majority.observe(obj, object_answers, job), None, job)
-            runs["plain"].append(clock() - start)
-            start = clock()
-            reliability.consolidate(obj, reliability.observe(obj, object_answers, job), model, job)
-            runs["weighted"].append(clock() - start)
-            assert result.label is not None
-            output = np.asarray(Image.open(io.BytesIO(storage.read(result.label["mask-ref"]))))
+            for name, task in votes.items():
+                start = clock()
+                result = task.consolidate(
+                    obj, task.observe(obj, object_answers, job), None if name == "majority" else model, job
+                )
+                runs[name].append(clock() - start)
+            label = result.label
+            assert label is not None
+            output = np.asarray(Image.open(io.BytesIO(storage.read(label["mask-ref"]))))
             runs["floor"].append(codec_floor(contents, output, classes.palette()))
-        floors.append(min(runs["floor"]))
-        plain.append(min(runs["plain"]))
-        weighted.append(min(runs["weighted"]))
-    floor, p, w = (statistics.median(x) * 1e3 for x in (floors, plain, weighted))
-    return {"workers": workers, "floor_ms": floor, "majority_ms": p, "reliability_ms": w}
+        for name, times in runs.items():
+            best[name].append(min(times))
+    return {"workers": workers, **{f"{name}_ms": statistics.median(x) * 1e3 for name, x in best.items()}}
 
 
 def batch_child(objects: int, workers: int) -> None:
@@ -172,14 +177,18 @@ def main() -> None:
     print(
         f"Per object, {WIDTH}x{HEIGHT}, {len(LABELS)} labels, median of {args.objects} objects ({args.clock} clock):\n"
     )
-    print("| workers | codec floor (ms) | majority (ms) | majority / floor | reliability (ms) | reliability / floor |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| workers | codec floor (ms) | majority (ms) | / floor | reliability, mask only (ms) | / floor "
+        "| reliability + confidence map (ms) | / floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for workers in (3, 5):
         r = per_object(workers, args.objects, seed=workers)
-        print(
-            f"| {workers} | {r['floor_ms']:.1f} | {r['majority_ms']:.1f} | {r['majority_ms'] / r['floor_ms']:.2f}x "
-            f"| {r['reliability_ms']:.1f} | {r['reliability_ms'] / r['floor_ms']:.2f}x |"
-        )
+        cells = [
+            f"{r[f'{name}_ms']:.1f} | {r[f'{name}_ms'] / r['floor_ms']:.2f}x"
+            for name in ("majority", "mask_only", "reliability")
+        ]
+        print(f"| {workers} | {r['floor_ms']:.1f} | " + " | ".join(cells) + " |")
     if not args.batch:
         return
     out = subprocess.run(

@@ -32,7 +32,7 @@ from PIL import Image, _imaging
 
 from .colours import RGB, hex_to_rgb, rgb_to_hex
 from .errors import ImageDecodeError, MaskShapeError
-from .vote import ABSTAIN, IndexedMask
+from .vote import ABSTAIN, IndexedMask, squares_of
 
 __all__ = [
     "ABSTAIN",
@@ -179,7 +179,8 @@ def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> Inde
     elif isinstance(transparency, bytes):
         t = np.frombuffer(transparency[:n], dtype=np.uint8)
         alpha[: len(t)] = t
-    return IndexedMask(indices, _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours))
+    # the squares summarised while the indices are still in the cache (tally.vote.tabulate reads them)
+    return IndexedMask(indices, _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours), squares_of(indices))
 
 
 def _index_rgba(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
@@ -212,7 +213,7 @@ def _index_rgba(image: Image.Image, label_colours: Mapping[RGB, int]) -> Indexed
         for i, (_, cls) in enumerate(colours, start=1):
             to_index[(classes == cls) & (classes != ABSTAIN)] = i
         indices[leftover] = to_index[inverse.ravel()]
-    return IndexedMask(indices, lut)
+    return IndexedMask(indices, lut, squares_of(indices))
 
 
 def _palette_bytes(colours: Sequence[RGB], entries: int) -> bytes:

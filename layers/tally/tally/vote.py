@@ -166,27 +166,15 @@ class VoteTable:
 @dataclass(frozen=True)
 class SquareIndex:
     """Which :data:`SQUARE` x :data:`SQUARE` squares of a vote table's full rows of squares hold one
-    tuple throughout (``uniform``), that tuple (``key``), and the others (``mixed_rows``,
-    ``mixed_cols``): :meth:`VoteTable.expand` and :meth:`VoteTable.pixels_where` read whole squares
-    where they can."""
+    tuple throughout (``uniform``), that tuple (``key``), the others (``mixed_rows``, ``mixed_cols``)
+    and their pixels' tuples (``mixed``, ``(n, 8, 8)``): :meth:`VoteTable.expand` and
+    :meth:`VoteTable.pixels_where` read whole squares where they can."""
 
     key: npt.NDArray[np.intp]
     uniform: npt.NDArray[np.bool_]
     mixed_rows: npt.NDArray[np.intp]
     mixed_cols: npt.NDArray[np.intp]
-
-    def _mixed(self, image: npt.NDArray[_T]) -> npt.NDArray[_T]:
-        """The mixed squares of an image, ``(n, 8, 8)``."""
-        rows, cols = self.key.shape
-        width = image.shape[1]
-        grid = image[: rows * SQUARE].reshape(rows, SQUARE, cols, SQUARE)
-        if image.flags.c_contiguous and (SQUARE * image.itemsize) % 8 == 0 and width == cols * SQUARE:
-            # a square's row of pixels is whole uint64 words: gather words, not bytes
-            per_word = SQUARE * image.itemsize // 8
-            words = image[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols, per_word)
-            gathered = words[self.mixed_rows, :, self.mixed_cols, :]
-            return gathered.view(image.dtype).reshape(len(self.mixed_rows), SQUARE, SQUARE)
-        return grid[self.mixed_rows, :, self.mixed_cols, :]
+    mixed: npt.NDArray[np.integer[Any]]
 
     def expand(self, per_tuple: npt.NDArray[_T], inverse: npt.NDArray[np.integer[Any]]) -> npt.NDArray[_T]:
         rows = self.key.shape[0]
@@ -195,8 +183,7 @@ class SquareIndex:
         spread = np.repeat(per_tuple[self.key], SQUARE, axis=1)  # each square's value along its row
         out[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
         if len(self.mixed_rows):
-            values = np.take(per_tuple, self._mixed(inverse))
-            out[: rows * SQUARE].reshape(rows, SQUARE, -1, SQUARE)[self.mixed_rows, :, self.mixed_cols, :] = values
+            put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed))
         if rows * SQUARE < height:
             out[rows * SQUARE :] = np.take(per_tuple, inverse[rows * SQUARE :])
         return out
@@ -213,13 +200,30 @@ class SquareIndex:
         whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
         parts = [whole]
         if len(self.mixed_rows):
-            hit = per_tuple[self._mixed(inverse)].reshape(len(self.mixed_rows), -1)
-            square, pixel = np.nonzero(hit)
+            square, pixel = np.nonzero(per_tuple[self.mixed].reshape(len(self.mixed_rows), -1))
             parts.append(self.mixed_rows[square] * SQUARE * width + self.mixed_cols[square] * SQUARE + offsets[pixel])
         if rows * SQUARE < height:
             parts.append(np.flatnonzero(per_tuple[inverse[rows * SQUARE :]]) + rows * SQUARE * width)
         # ascending, as the later gathers around each pixel are much faster in raster order
         return np.sort(np.concatenate(parts).astype(np.intp))
+
+
+def put_squares(
+    image: npt.NDArray[Any], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], values: npt.NDArray[Any]
+) -> None:
+    """Write ``values[i]`` (``(n, 8, 8)``) into the square at ``(rows[i], cols[i])`` of a C-contiguous
+    image whose width is a multiple of :data:`SQUARE` (a square's row of pixels is whole ``uint64``
+    words for items of 1, 2, 4 or 8 bytes: written as words)."""
+    height, width = image.shape
+    full, per_row = height // SQUARE, width // SQUARE
+    per_word = image.itemsize  # uint64 words per row of a square (8 items of ``itemsize`` bytes)
+    if image.flags.c_contiguous and per_word in (1, 2, 4, 8):
+        words = image[: full * SQUARE].view(np.uint64).reshape(full, SQUARE, per_row, per_word)
+        words[rows, :, cols, :] = (
+            np.ascontiguousarray(values, dtype=image.dtype).view(np.uint64).reshape(len(rows), SQUARE, per_word)
+        )
+    else:
+        image[: full * SQUARE].reshape(full, SQUARE, per_row, SQUARE)[rows, :, cols, :] = values
 
 
 def _byte_pairs_lookup(table: npt.NDArray[Any], index: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -411,12 +415,12 @@ def _tabulate_squares(
     spread = np.repeat(square_key.astype(dtype), SQUARE, axis=1)
     inverse[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
     if len(mixed_rows):
-        per_word = SQUARE * mixed.itemsize // 8  # uint64 words per row of a square
-        out = inverse[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols, per_word)
-        out[mixed_rows, :, mixed_cols, :] = mixed.view(np.uint64).reshape(len(mixed_rows), SQUARE, per_word)
+        put_squares(inverse, mixed_rows, mixed_cols, mixed)
     if len(rest):
         inverse[rows * SQUARE :] = rest
-    index = SquareIndex(square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp))
+    index = SquareIndex(
+        square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed
+    )
     return VoteTable(_unpack(keys, masks), counts.astype(np.int64), inverse, index)
 
 

@@ -136,12 +136,12 @@ def _unknown_labels(mask: IndexedMask, colours: _Colours) -> tuple[IndexedMask, 
     lut = mask.lut.copy()
     lut[np.isin(lut, list(colours.unknown))] = ABSTAIN
     if not unknown_pixels:
-        return IndexedMask(mask.indices, lut), None
+        return IndexedMask(mask.indices, lut, mask.squares), None
     known = int(per_key[1 : min(colours.unknown)].sum())
     if known == 0:
         raise AnswerError(f"painted only in labels the job does not have: {_names(unknown_pixels)}")
     share = sum(unknown_pixels.values()) / (known + sum(unknown_pixels.values()))
-    return IndexedMask(mask.indices, lut), (
+    return IndexedMask(mask.indices, lut, mask.squares), (
         f"{share:.0%} of the painted pixels are in labels the job does not have ({_names(unknown_pixels)}); "
         "they cast no vote"
     )
