@@ -173,21 +173,36 @@ def leave_one_out(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     heads = np.flatnonzero(obj.group == np.arange(n))
     rows = np.arange(len(votes))
+    # references[i, j]: head j votes in the reference of the i-th judged column
+    judged_columns = []
     for k in range(n):
         others = [int(j) for j in heads if obj.group[j] != obj.group[k] and obj.workers[j] != obj.workers[k]]
-        if not others:
-            continue
-        scores = vote_scores(votes[:, others], n_classes, w[others])
-        total = scores.sum(axis=1)
+        if others:
+            judged_columns.append((k, others))
+    if not judged_columns:
+        return agree, judged
+    columns = np.array([k for k, _ in judged_columns])
+    references = np.zeros((len(columns), n), dtype=bool)
+    for i, (_, others) in enumerate(judged_columns):
+        references[i, others] = True
+    # every judged column's reference vote at once, each head's votes added in column order as
+    # vote_scores adds them (a head outside a reference adds 0.0 there: the same sums, bit for bit)
+    scores = np.zeros((len(columns), len(votes), n_classes))
+    for j in heads:
+        cast_j = votes[:, j] != ABSTAIN
+        scores[:, rows[cast_j], votes[cast_j, j]] += np.where(references[:, j], w[j], 0.0)[:, None]
+    totals = scores.sum(axis=2)
+    for i, k in enumerate(columns):
         voted = votes[:, k] != ABSTAIN
-        own = scores[rows, np.where(voted, votes[:, k], 0)]
+        own = scores[i, rows, np.where(voted, votes[:, k], 0)]
+        total = totals[i]
         if soft:
             usable = voted & (total > 0)
             judged[k] = counts[usable].sum()
             agree[k] = (counts[usable] * own[usable] / total[usable]).sum()
             continue
-        top = scores.max(axis=1)
-        second = np.sort(scores, axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
+        top = scores[i].max(axis=1)
+        second = np.sort(scores[i], axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
         decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
         judged[k] = counts[decided].sum()
         agree[k] = counts[decided & (own >= top)].sum()
