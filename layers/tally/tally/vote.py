@@ -396,7 +396,7 @@ def _tabulate_squares(
             words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
             part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
             mixed += part.astype(key_dtype) * np.asarray(place, dtype=key_dtype)
-        counts += _pair_counts(mixed, span)
+        counts += np.bincount(mixed.reshape(-1), minlength=span)  # a few per cent of the pixels: faster than pairs
     rest = np.repeat(code[rows:].astype(key_dtype), SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
     if len(rest):  # a last, partial row of squares: pixel by pixel
         for mask, place in zip(masks, places, strict=True):
