@@ -48,7 +48,9 @@ FloatArray = npt.NDArray[np.float64]
 class MeanFusion(BoxFusion):
     """The plain, unweighted mean of each edge (the baseline fusion)."""
 
-    def fuse_many(self, boxes: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
+    def fuse_many(
+        self, boxes: npt.ArrayLike, weights: npt.ArrayLike, edge_scale: float | None = None, k: float | None = None
+    ) -> FloatArray:
         data = np.asarray(boxes, dtype=np.float64)
         present = (np.asarray(weights, dtype=np.float64) > 0).astype(np.float64)  # zero weight: padding
         mean: FloatArray = (data * present[:, :, None]).sum(axis=1) / present.sum(axis=1)[:, None]
