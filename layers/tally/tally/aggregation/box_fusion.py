@@ -2,7 +2,10 @@
 
 A matched cluster of boxes is fused edge by edge: each of ``x0, y0, x1, y1`` is a Huber M-estimate
 of the members' edges (:func:`huber_location`), started from the weighted median and scaled by the
-members' spread. Why not the plain mean: one careless edge (a box dragged past the object, a
+members' spread — or, better, by a scale and threshold known from the whole batch (the typical edge
+noise relative to the box's side, and Huber's minimax ``k`` for the batch's share of gross edge
+errors, :func:`huber_k`): a cluster of five edges cannot tell its own spread well, and a small
+scale discounts careful edges as if they were outliers. Why not the plain mean: one careless edge (a box dragged past the object, a
 worker who clipped half of it) moves the mean by a fraction of its error for every member it
 outvotes, so with three workers a single bad edge shifts the result by a third of its error. The
 median ignores it but throws away the precision of averaging careful edges; the Huber estimate is
@@ -12,7 +15,8 @@ Keypoints are fused by the weighted median of each coordinate (:func:`weighted_m
 
 Reference:
     P. J. Huber, "Robust estimation of a location parameter", Annals of Mathematical Statistics 35
-    (1964) 73–101. https://doi.org/10.1214/aoms/1177703732
+    (1964) 73–101. https://doi.org/10.1214/aoms/1177703732 (the M-estimate, and the minimax ``k``
+    for a contaminated normal distribution).
 """
 
 from __future__ import annotations
@@ -177,20 +181,24 @@ class BoxFusion:
     """Fuse one cluster of boxes into one box by a robust weighted average of each edge.
 
     Boxes are ``(x0, y0, x1, y1)``. Each edge is :func:`huber_location` of the members' edges with
-    the members' weights; its scale never drops below ``scale_floor`` times the median box's width
-    (x edges) or height (y edges), so three nearly identical edges are simply averaged. The module
-    docstring says why not the plain mean.
+    the members' weights; its scale is the cluster's own MAD, or ``edge_scale`` times the median box's
+    width (x edges) or height (y edges) when the caller knows the noise (:meth:`fuse_many`), and never
+    below ``scale_floor`` times that side, so three nearly identical edges are simply averaged. The
+    module docstring says why not the plain mean.
 
     Examples:
         >>> fusion = BoxFusion()
         >>> boxes = [[10, 10, 50, 50], [12, 10, 52, 50], [11, 10, 90, 50]]
         >>> fusion.fuse(boxes, [1.0, 1.0, 1.0]).round(1).tolist()
         [11.0, 10.0, 54.0, 50.0]
+        >>> fusion.fuse(boxes, [1.0, 1.0, 1.0], edge_scale=0.05, k=3.0).round(1).tolist()  # x1 = 90 still discounted
+        [11.0, 10.0, 54.1, 50.0]
     """
 
     k: float = 2.0
     """Huber's threshold in units of the scale: edges within it are averaged, beyond it discounted
-    (2.0 scored best on the tuning crowds among 1.0, 1.5, 2.0 and 2.5: ``make bench-boxes BOXES_ARGS=--tune``)."""
+    (2.0 scored best on the tuning crowds among 1.0, 1.5, 2.0 and 2.5: ``make bench-boxes BOXES_ARGS=--tune``);
+    :meth:`fuse_many`'s ``k`` overrides it (a batch's :attr:`GeometricConsolidation.edge_k_`)."""
     scale_floor: float = 0.03
     """Smallest scale, as a fraction of the median box's side."""
     n_iter: int = 5
