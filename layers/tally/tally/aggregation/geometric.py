@@ -286,16 +286,16 @@ class GeometricConsolidation:
         real: dict[tuple[str, str], float] = {}
         for _ in range(max(1, self.n_iter)):
             tally = _Evidence()
-            differences: list[FloatArray] = []
+            pool = _EdgePool()
             for obj in objects:
                 if len(obj.answers) >= 2:
                     self._validate(obj)
                     clusters, sims = self._match(obj)
                     tally.add(obj, clusters, sims, self.min_similarity)
                     if self.kind == "boxes" and self.pooled_scale:
-                        differences.append(_edge_differences(obj, clusters))
+                        pool.add(obj, clusters, sims.offsets)
             real = self._set_weights(tally.plus(prior))
-            pooled = np.concatenate(differences) if differences else np.zeros(0)
+            pooled = pool.differences()
             if len(pooled) >= max(self.min_scale_pairs, 1):
                 self._set_edge_noise(pooled)
         self.evidence_ = tally.resolved(real).as_dict()
@@ -601,20 +601,38 @@ class GeometricConsolidation:
         return Consolidated([], geometry, empty, empty.copy(), empty.copy(), [], [])
 
 
-def _edge_differences(obj: ObjectItems, clusters: Sequence[Cluster]) -> FloatArray:
-    """Per pair of members of each cluster of two boxes or more, the differences of their four edges,
-    each over the cluster's median width (x edges) or height (y edges): :attr:`GeometricConsolidation.edge_scale_`."""
-    geometry = [np.asarray(a.geometry, dtype=np.float64).reshape(-1, 4) for a in obj.answers]
-    out: list[FloatArray] = []
-    for cluster in clusters:
-        if len(cluster.members) < 2:
-            continue
-        boxes = np.stack([geometry[a][i] for a, i in cluster.members])
-        median = np.median(boxes, axis=0)
-        side = np.maximum(median[[2, 3, 2, 3]] - median[[0, 1, 0, 1]], 1.0)
-        first, second = np.triu_indices(len(boxes), k=1)
-        out.append(((boxes[first] - boxes[second]) / side).ravel())
-    return np.concatenate(out) if out else np.zeros(0)
+@dataclass
+class _EdgePool:
+    """The batch's matched boxes, gathered per cluster size, for :attr:`GeometricConsolidation.edge_scale_`."""
+
+    boxes: list[FloatArray] = field(default_factory=list)
+    rows: dict[int, list[list[int]]] = field(default_factory=dict)
+    """Per cluster size, each cluster's rows in the concatenation of :attr:`boxes`."""
+    size: int = 0
+
+    def add(self, obj: ObjectItems, clusters: Sequence[Cluster], offsets: npt.NDArray[np.intp]) -> None:
+        start = [self.size + int(o) for o in offsets]
+        for cluster in clusters:
+            if len(cluster.members) >= 2:
+                self.rows.setdefault(len(cluster.members), []).append([start[a] + i for a, i in cluster.members])
+        geometry = [np.asarray(a.geometry, dtype=np.float64).reshape(-1, 4) for a in obj.answers]
+        self.boxes.extend(geometry)
+        self.size += sum(len(g) for g in geometry)
+
+    def differences(self) -> FloatArray:
+        """Per pair of members of each cluster, the differences of their four edges, each over the
+        cluster's median width (x edges) or height (y edges)."""
+        if not self.rows:
+            return np.zeros(0)
+        every = np.concatenate(self.boxes)
+        out: list[FloatArray] = []
+        for size, rows in sorted(self.rows.items()):
+            boxes = every[np.asarray(rows, dtype=np.intp)]  # (clusters, size, 4)
+            median = np.median(boxes, axis=1)
+            side = np.maximum(median[:, [2, 3, 2, 3]] - median[:, [0, 1, 0, 1]], 1.0)
+            first, second = np.triu_indices(size, k=1)
+            out.append(((boxes[:, first] - boxes[:, second]) / side[:, None, :]).ravel())
+        return np.concatenate(out)
 
 
 def _tabulate(obj: ObjectItems) -> VoteTable:
