@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tally.aggregation.box_fusion import BoxFusion, boxes_from_ltwh, boxes_to_ltwh, huber_location, weighted_median
+from tally.aggregation.box_fusion import (
+    BoxFusion,
+    boxes_from_ltwh,
+    boxes_to_ltwh,
+    huber_k,
+    huber_location,
+    weighted_median,
+)
 
 
 def test_weighted_median_of_an_odd_count_is_the_middle_value() -> None:
@@ -84,3 +91,39 @@ def test_ltwh_round_trip_of_integer_boxes() -> None:
     ltwh = [[116, 283, 137, 128], [418, 281, 138, 141]]
     kept, _ = boxes_from_ltwh(ltwh, width=640, height=432)
     assert boxes_to_ltwh(kept).tolist() == ltwh
+
+
+# five careful x0 edges (σ ≈ 5 % of the 30-pixel side) and the same edge 20 pixels off
+_CAREFUL = [[10.0, 0, 40, 40], [10.2, 0, 40, 40], [9.9, 0, 40, 40], [10.1, 0, 40, 40], [13.0, 0, 40, 40]]
+
+
+def test_huber_k_is_hubers_minimax_threshold() -> None:
+    # Huber (1964), table of k against ε: 0.05 → 1.399, 0.01 → 1.945; clean data: the cap
+    assert huber_k(0.05) == pytest.approx(1.3984, abs=1e-4)
+    assert huber_k(0.01) == pytest.approx(1.9451, abs=1e-4)
+    assert huber_k(0.0) == 3.0
+    assert huber_k(1e-9) == 3.0
+    assert huber_k(0.05, max_k=1.0) == 1.0
+
+
+def test_the_clusters_own_mad_discounts_a_careful_edge() -> None:
+    # median 10.1, MAD 0.1: the scale is the floor, 3 % of the 29.9-pixel width = 0.897; the edge at
+    # 13 is 3.2 scales out and loses weight, so the fused edge is below the mean 10.64
+    fused = BoxFusion().fuse(_CAREFUL, np.ones(5))
+    assert fused[0] == pytest.approx(10.4985, abs=1e-4)
+
+
+def test_with_a_pooled_scale_five_jittered_edges_fuse_to_their_weighted_mean() -> None:
+    # scale 5 % of 29.9 = 1.495 pixels, k = 3: every edge is within 4.485 of the estimate
+    weights = [1.0, 2.0, 1.0, 1.0, 1.0]
+    fused = BoxFusion().fuse(_CAREFUL, weights, edge_scale=0.05, k=3.0)
+    assert fused.tolist() == pytest.approx([(10.0 + 2 * 10.2 + 9.9 + 10.1 + 13.0) / 6, 0.0, 40.0, 40.0])
+
+
+def test_with_a_pooled_scale_an_outlier_edge_is_still_discounted() -> None:
+    cluster = [*_CAREFUL, [30.0, 0, 40, 40]]
+    fused = BoxFusion().fuse(cluster, np.ones(6), edge_scale=0.05, k=3.0)
+    # width 40 - 10.15 = 29.85, scale 1.4925, k × scale = 4.4775: the edge at 30 pulls by that much
+    # only, so the estimate solves 5 μ = 53.2 + 4.4775 (the mean of all six is 13.87)
+    assert fused[0] == pytest.approx((53.2 + 3.0 * 0.05 * 29.85) / 5, abs=1e-6)
+    assert np.mean([box[0] for box in cluster]) == pytest.approx(13.8667, abs=1e-4)

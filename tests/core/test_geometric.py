@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tally.aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
+from tally.aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh, huber_k
 from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
 from tally.aggregation.instance_fusion import instance_map_from_colours, instance_map_from_palette, rasterise_polygons
 from tally.codecs import hex_to_rgb
@@ -436,3 +436,42 @@ def test_two_answer_objects_alone_show_an_inventor_through_em() -> None:
     assert q < 0.5
     assert model.evidence_["c"] == pytest.approx([8, 4 + 4 * q, 4, 4, 4, 4, 4 * (1 - q), 0])
     assert model.predict(objects[-1]).labels == ["car"]
+
+
+def _pair_batch(n_objects: int, *answers: list[float]) -> list[ObjectItems]:
+    """``n_objects`` copies of one car drawn by workers a, b, c … (one box each)."""
+    return [
+        ObjectItems(
+            tuple(WorkerItems("abc"[k], ("car",), np.array([box], dtype=float)) for k, box in enumerate(answers)),
+            width=300,
+            height=200,
+        )
+        for _ in range(n_objects)
+    ]
+
+
+def test_fit_pools_the_edge_scale_over_the_batch() -> None:
+    # ten objects, two workers 2 pixels apart on every edge of a 100-pixel box: 40 differences of 0.02
+    model = GeometricConsolidation("boxes").fit(_pair_batch(10, [0, 0, 100, 100], [2, 2, 102, 102]))
+    assert model.edge_scale_ == pytest.approx(1.4826 * 0.02 / np.sqrt(2.0))
+    assert model.edge_contamination_ == 0.0  # no difference beyond 3 √2 scales
+    assert model.edge_k_ == 3.0
+    # nine objects give 36 differences, fewer than min_scale_pairs (40): each cluster's own MAD
+    small = GeometricConsolidation("boxes").fit(_pair_batch(9, [0, 0, 100, 100], [2, 2, 102, 102]))
+    assert small.edge_scale_ is None and small.edge_k_ is None
+    off = GeometricConsolidation("boxes", pooled_scale=False).fit(_pair_batch(10, [0, 0, 100, 100], [2, 2, 102, 102]))
+    assert off.edge_scale_ is None and off.edge_k_ is None
+
+
+def test_fit_reads_gross_edge_errors_from_the_tail_and_lowers_hubers_k() -> None:
+    # worker c drags the right edge 50 pixels out on every object; per object 12 differences over the
+    # cluster's median box (width 102, height 100): 3 of 0, 3 of 2/102, 4 of 2/100, and 50/102, 48/102
+    model = GeometricConsolidation("boxes").fit(_pair_batch(4, [0, 0, 100, 100], [2, 2, 102, 102], [0, 0, 150, 100]))
+    assert model.edge_scale_ == pytest.approx(1.4826 * (2 / 102 + 2 / 100) / 2 / np.sqrt(2.0))
+    contamination = (2 / 12 - 0.0026998) / 2  # two gross differences in twelve, less a normal tail, halved
+    assert model.edge_contamination_ == pytest.approx(contamination)
+    assert model.edge_k_ == pytest.approx(huber_k(contamination))
+    assert model.edge_k_ == pytest.approx(1.216, abs=1e-3)  # between Huber's 1.140 (ε 0.1) and 1.399 (0.05)
+    # the fused right edge: near a and b's (100, 102), not their mean with c's (117.3)
+    fused = model.predict(_pair_batch(1, [0, 0, 100, 100], [2, 2, 102, 102], [0, 0, 150, 100])[0]).geometry
+    assert fused.shape == (1, 4) and 101.0 < fused[0, 2] < 104.0

@@ -2,7 +2,10 @@
 
 A matched cluster of boxes is fused edge by edge: each of ``x0, y0, x1, y1`` is a Huber M-estimate
 of the members' edges (:func:`huber_location`), started from the weighted median and scaled by the
-members' spread. Why not the plain mean: one careless edge (a box dragged past the object, a
+members' spread — or, better, by a scale and threshold known from the whole batch (the typical edge
+noise relative to the box's side, and Huber's minimax ``k`` for the batch's share of gross edge
+errors, :func:`huber_k`): a cluster of five edges cannot tell its own spread well, and a small
+scale discounts careful edges as if they were outliers. Why not the plain mean: one careless edge (a box dragged past the object, a
 worker who clipped half of it) moves the mean by a fraction of its error for every member it
 outvotes, so with three workers a single bad edge shifts the result by a third of its error. The
 median ignores it but throws away the precision of averaging careful edges; the Huber estimate is
@@ -12,11 +15,13 @@ Keypoints are fused by the weighted median of each coordinate (:func:`weighted_m
 
 Reference:
     P. J. Huber, "Robust estimation of a location parameter", Annals of Mathematical Statistics 35
-    (1964) 73–101. https://doi.org/10.1214/aoms/1177703732
+    (1964) 73–101. https://doi.org/10.1214/aoms/1177703732 (the M-estimate, and the minimax ``k``
+    for a contaminated normal distribution).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +31,7 @@ __all__ = [
     "BoxFusion",
     "boxes_from_ltwh",
     "boxes_to_ltwh",
+    "huber_k",
     "huber_location",
     "weighted_median",
     "weighted_medians",
@@ -91,6 +97,36 @@ def weighted_medians(values: FloatArray, weights: FloatArray) -> FloatArray:
     return fused
 
 
+def huber_k(contamination: float, *, max_k: float = 3.0) -> float:
+    """Huber's minimax threshold for a normal distribution with a share ``contamination`` of gross errors.
+
+    The ``k`` solving ``2φ(k)/k − 2Φ(−k) = ε / (1 − ε)`` (Huber 1964, the estimate with the least
+    worst-case variance over that neighbourhood), found by bisection; at most ``max_k`` (clean data:
+    the equation gives ``k → ∞``, the mean; ``k = 3`` is already 99.9 % efficient under the normal).
+
+    Examples:
+        >>> round(huber_k(0.05), 2), round(huber_k(0.01), 2), huber_k(0.0)
+        (1.4, 1.95, 3.0)
+    """
+    if contamination <= 0.0:
+        return max_k
+    target = contamination / (1.0 - contamination) if contamination < 1.0 else math.inf
+
+    def excess(k: float) -> float:  # decreasing in k
+        return 2.0 * math.exp(-k * k / 2.0) / (math.sqrt(2.0 * math.pi) * k) - math.erfc(k / math.sqrt(2.0))
+
+    low, high = 1e-3, max_k
+    if excess(high) >= target:
+        return max_k
+    for _ in range(60):
+        mid = (low + high) / 2.0
+        if excess(mid) > target:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2.0
+
+
 def huber_location(
     values: npt.ArrayLike,
     weights: npt.ArrayLike | None = None,
@@ -121,12 +157,16 @@ def huber_location(
     return location
 
 
-def _huber_many(values: FloatArray, weights: FloatArray, floor: FloatArray, k: float, n_iter: int) -> FloatArray:
+def _huber_many(
+    values: FloatArray, weights: FloatArray, floor: FloatArray, k: float, n_iter: int, scale: FloatArray | None = None
+) -> FloatArray:
     """:func:`huber_location` of each ``(K, D)`` slice of ``(C, K, D)`` values (zero weight: padding);
-    ``floor`` is ``(C, D)``."""
+    ``floor`` is ``(C, D)``; a ``(C, D)`` ``scale`` replaces the slices' own MAD (still at least ``floor``)."""
     location = weighted_medians(values, weights)
-    residual = np.abs(values - location[:, None, :])
-    scale = np.maximum(weighted_medians(residual, weights) * _MAD_TO_SIGMA, floor)
+    if scale is None:
+        residual = np.abs(values - location[:, None, :])
+        scale = weighted_medians(residual, weights) * _MAD_TO_SIGMA
+    scale = np.maximum(scale, floor)
     w = weights[:, :, None]
     for _ in range(n_iter):
         deviation = values - location[:, None, :]
@@ -141,34 +181,50 @@ class BoxFusion:
     """Fuse one cluster of boxes into one box by a robust weighted average of each edge.
 
     Boxes are ``(x0, y0, x1, y1)``. Each edge is :func:`huber_location` of the members' edges with
-    the members' weights; its scale never drops below ``scale_floor`` times the median box's width
-    (x edges) or height (y edges), so three nearly identical edges are simply averaged. The module
-    docstring says why not the plain mean.
+    the members' weights; its scale is the cluster's own MAD, or ``edge_scale`` times the median box's
+    width (x edges) or height (y edges) when the caller knows the noise (:meth:`fuse_many`), and never
+    below ``scale_floor`` times that side, so three nearly identical edges are simply averaged. The
+    module docstring says why not the plain mean.
 
     Examples:
         >>> fusion = BoxFusion()
         >>> boxes = [[10, 10, 50, 50], [12, 10, 52, 50], [11, 10, 90, 50]]
         >>> fusion.fuse(boxes, [1.0, 1.0, 1.0]).round(1).tolist()
         [11.0, 10.0, 54.0, 50.0]
+        >>> fusion.fuse(boxes, [1.0, 1.0, 1.0], edge_scale=0.05, k=3.0).round(1).tolist()  # x1 = 90 still discounted
+        [11.0, 10.0, 54.1, 50.0]
     """
 
     k: float = 2.0
     """Huber's threshold in units of the scale: edges within it are averaged, beyond it discounted
-    (2.0 scored best on the tuning crowds among 1.0, 1.5, 2.0 and 2.5: ``make bench-boxes BOXES_ARGS=--tune``)."""
+    (2.0 scored best on the tuning crowds among 1.0, 1.5, 2.0 and 2.5: ``make bench-boxes BOXES_ARGS=--tune``);
+    :meth:`fuse_many`'s ``k`` overrides it (a batch's :attr:`GeometricConsolidation.edge_k_`)."""
     scale_floor: float = 0.03
     """Smallest scale, as a fraction of the median box's side."""
     n_iter: int = 5
     """Reweighting steps."""
 
-    def fuse(self, boxes: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
-        """The fused ``(4,)`` box of a ``(k, 4)`` cluster with positive ``(k,)`` weights."""
+    def fuse(
+        self, boxes: npt.ArrayLike, weights: npt.ArrayLike, edge_scale: float | None = None, k: float | None = None
+    ) -> FloatArray:
+        """The fused ``(4,)`` box of a ``(k, 4)`` cluster with positive ``(k,)`` weights (``edge_scale``
+        and ``k``: :meth:`fuse_many`)."""
         data = np.asarray(boxes, dtype=np.float64).reshape(1, -1, 4)
-        fused: FloatArray = self.fuse_many(data, np.asarray(weights, dtype=np.float64).reshape(1, -1))[0]
+        w = np.asarray(weights, dtype=np.float64).reshape(1, -1)
+        fused: FloatArray = self.fuse_many(data, w, edge_scale, k)[0]
         return fused
 
-    def fuse_many(self, boxes: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:
+    def fuse_many(
+        self, boxes: npt.ArrayLike, weights: npt.ArrayLike, edge_scale: float | None = None, k: float | None = None
+    ) -> FloatArray:
         """Fuse ``C`` clusters at once: ``(C, K, 4)`` boxes, ``(C, K)`` weights, zero weight for padding
-        (clusters smaller than ``K``); returns ``(C, 4)``."""
+        (clusters smaller than ``K``); returns ``(C, 4)``.
+
+        ``edge_scale``: the edge noise as a fraction of the box's side, known from elsewhere (a batch's
+        pooled estimate, :attr:`GeometricConsolidation.edge_scale_`); the Huber scale of a cluster's
+        x edges is then ``edge_scale × width`` (y edges: height) instead of its own MAD — still at
+        least ``scale_floor`` of the side. ``None``: each cluster's own weighted MAD. ``k``: Huber's
+        threshold for these clusters (a batch's :attr:`GeometricConsolidation.edge_k_`); ``None``: :attr:`k`."""
         data = np.asarray(boxes, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
         if data.ndim != 3 or data.shape[2] != 4 or w.shape != data.shape[:2]:
@@ -180,8 +236,10 @@ class BoxFusion:
         median = weighted_medians(data, w)
         width = np.maximum(median[:, 2] - median[:, 0], 1.0)
         height = np.maximum(median[:, 3] - median[:, 1], 1.0)
-        floor = self.scale_floor * np.stack([width, height, width, height], axis=1)
-        fused = _huber_many(data, w, floor, self.k, self.n_iter)
+        sides = np.stack([width, height, width, height], axis=1)
+        floor = self.scale_floor * sides
+        scale = None if edge_scale is None else edge_scale * sides
+        fused = _huber_many(data, w, floor, self.k if k is None else k, self.n_iter, scale)
         single = (w > 0).sum(axis=1) == 1  # one box: itself, exactly
         fused[single] = data[single, np.argmax(w[single] > 0, axis=1)]
         return fused

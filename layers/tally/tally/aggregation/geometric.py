@@ -56,7 +56,12 @@ objects overlapping that much), both stay. Instance maps cannot hold one worker'
 the same pixels, so instances skip this step; a single answer is kept as it is.
 
 **Fuse.** Boxes: :class:`~tally.aggregation.box_fusion.BoxFusion` (robust weighted average of each
-edge); a kept box also *borrows* the boxes of other labels that the keep rule left out and that
+edge), with the scale and Huber threshold :meth:`GeometricConsolidation.fit` pools over the batch
+(``edge_scale_``: the typical edge difference of matched boxes relative to their side; ``edge_k_``:
+Huber's minimax ``k`` for the share of differences too large for that scale — 3 on clean Gaussian
+jitter, where the fused edge is the weighted mean, about 1.5 when a fifth of the workers drag edges);
+a batch too small to pool (fewer than ``min_scale_pairs`` differences) uses each cluster's own MAD
+and ``k = 2``. A kept box also *borrows* the boxes of other labels that the keep rule left out and that
 overlap its fused box by ``borrow_similarity`` (a wrong-class worker still drew the object), each at
 ``borrow_weight`` × its worker's fusion weight, one per worker not in the cluster (optimal
 assignment); borrowed boxes shape the geometry only, not the support, confidence or ``workers``. Keypoints: weighted median of each coordinate. Instances: pixel vote inside the cluster
@@ -82,7 +87,7 @@ import numpy.typing as npt
 
 from ..vote import VoteTable
 from .assignment import max_similarity_assignment
-from .box_fusion import BoxFusion, weighted_medians
+from .box_fusion import _MAD_TO_SIGMA, BoxFusion, huber_k, weighted_medians
 from .instance_fusion import fuse_instance_table, table_iou, tabulate_instances
 from .matching import Cluster, box_iou, item_offsets, match_items, point_similarity
 
@@ -97,6 +102,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["boxes", "keypoints", "instances"]
 _EPS = 1e-9
+_NORMAL_TAIL_3 = 0.0026998  # P(|z| > 3) for a standard normal z
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,15 @@ class GeometricConsolidation:
     worker not in the cluster and left out by the keep rule, is borrowed."""
     box_fusion: BoxFusion = field(default_factory=BoxFusion)
     """How a cluster of boxes becomes one box."""
+    pooled_scale: bool = True
+    """Boxes only: fuse with the batch's pooled edge scale (:attr:`edge_scale_`) instead of each
+    cluster's own MAD (``False``: earlier versions)."""
+    adaptive_k: bool = True
+    """Boxes only, with a pooled scale: Huber's threshold from the batch's share of gross edge errors
+    (:attr:`edge_k_`) instead of :attr:`BoxFusion.k`."""
+    min_scale_pairs: int = 40
+    """Boxes only: the fewest edge differences (4 per pair of matched boxes) from which :meth:`fit`
+    pools :attr:`edge_scale_`; a smaller batch leaves it ``None`` (each cluster's own MAD)."""
 
     precision_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, the (shrunk) share of its items another worker matched."""
@@ -208,6 +223,19 @@ class GeometricConsolidation:
     ``noise_rate`` (the odds against its item being real, before anyone else is heard)."""
     miss_: dict[str, float] = field(default_factory=dict, init=False)
     """Per worker, the share of real items it leaves out, shrunk toward ``noise_rate`` and at least it."""
+    edge_scale_: float | None = field(default=None, init=False)
+    """Boxes only: the batch's edge noise as a fraction of the box's side — ``1.4826 × median |d| / √2``
+    over the differences ``d`` of every pair of matched boxes' same edge, each over the cluster's
+    median width (x edges) or height (y edges); ``None`` before :meth:`fit`, without ``pooled_scale``
+    or from fewer than ``min_scale_pairs`` differences."""
+    edge_contamination_: float | None = field(default=None, init=False)
+    """Boxes only: the batch's share of gross edge errors — the share of those edge differences beyond
+    3 × √2 × :attr:`edge_scale_` above a normal sample's (0.27 %), halved (a difference is gross when
+    either of its two edges is); ``None`` with :attr:`edge_scale_`."""
+    edge_k_: float | None = field(default=None, init=False)
+    """Boxes only: Huber's threshold the fusion uses, :func:`~tally.aggregation.box_fusion.huber_k` of
+    :attr:`edge_contamination_` (at most 3: on clean Gaussian jitter the fused edge is all but the
+    weighted mean); ``None`` (:attr:`BoxFusion.k`) without ``adaptive_k`` or a pooled scale."""
     evidence_: dict[str, list[float]] = field(default_factory=dict, init=False)
     """Per worker, this batch's own counts behind the rates, without the prior, in the order of
     :data:`EVIDENCE_FIELDS`: sum them over batches and pass the sum as the next ``prior_evidence``."""
@@ -253,18 +281,34 @@ class GeometricConsolidation:
         prior = _Evidence.of(prior_evidence or {})
         if prior.items:
             self._set_weights(prior)
+        self.edge_scale_ = self.edge_contamination_ = self.edge_k_ = None
         tally = _Evidence()
         real: dict[tuple[str, str], float] = {}
         for _ in range(max(1, self.n_iter)):
             tally = _Evidence()
+            pool = _EdgePool()
             for obj in objects:
                 if len(obj.answers) >= 2:
                     self._validate(obj)
                     clusters, sims = self._match(obj)
                     tally.add(obj, clusters, sims, self.min_similarity)
+                    if self.kind == "boxes" and self.pooled_scale:
+                        pool.add(obj, clusters, sims.offsets)
             real = self._set_weights(tally.plus(prior))
+            pooled = pool.differences()
+            if len(pooled) >= max(self.min_scale_pairs, 1):
+                self._set_edge_noise(pooled)
         self.evidence_ = tally.resolved(real).as_dict()
         return self
+
+    def _set_edge_noise(self, differences: FloatArray) -> None:
+        """:attr:`edge_scale_`, :attr:`edge_contamination_` and :attr:`edge_k_` from the pooled edge differences."""
+        magnitude = np.abs(differences)
+        scale = float(_MAD_TO_SIGMA * np.median(magnitude) / np.sqrt(2.0))
+        self.edge_scale_ = scale
+        tail = float(np.mean(magnitude > 3.0 * np.sqrt(2.0) * scale)) if scale > 0 else 0.0
+        self.edge_contamination_ = float(np.clip((tail - _NORMAL_TAIL_3) / 2.0, 0.0, 0.5))
+        self.edge_k_ = huber_k(self.edge_contamination_) if self.adaptive_k else None
 
     def lone_item_is_real(self, worker: str, *partners: str) -> float:
         """The posterior that an item only ``worker`` drew, where the other answers (``partners``) drew nothing, is real.
@@ -462,7 +506,10 @@ class GeometricConsolidation:
             for m, (a, i) in enumerate(cluster.members):
                 items[k, m] = np.asarray(answers[a].geometry)[i]
                 w[k, m] = weights[a]
-        fused = self.box_fusion.fuse_many(items, w) if self.kind == "boxes" else weighted_medians(items, w)
+        if self.kind == "boxes":
+            fused = self.box_fusion.fuse_many(items, w, self.edge_scale_, self.edge_k_)
+        else:
+            fused = weighted_medians(items, w)
         return fused, list(range(len(kept)))
 
     def _borrow(
@@ -515,7 +562,7 @@ class GeometricConsolidation:
                 items_[row, m] = np.asarray(obj.answers[a].geometry, dtype=np.float64)[i]
                 w[row, m] = weight
         boxes = boxes.copy()
-        boxes[refuse] = self.box_fusion.fuse_many(items_, w)
+        boxes[refuse] = self.box_fusion.fuse_many(items_, w, self.edge_scale_, self.edge_k_)
         return boxes
 
     def _without_duplicates(
@@ -552,6 +599,40 @@ class GeometricConsolidation:
             geometry = np.zeros((0, 4 if self.kind == "boxes" else 2), dtype=np.float64)
         empty = np.zeros(0, dtype=np.float64)
         return Consolidated([], geometry, empty, empty.copy(), empty.copy(), [], [])
+
+
+@dataclass
+class _EdgePool:
+    """The batch's matched boxes, gathered per cluster size, for :attr:`GeometricConsolidation.edge_scale_`."""
+
+    boxes: list[FloatArray] = field(default_factory=list)
+    rows: dict[int, list[list[int]]] = field(default_factory=dict)
+    """Per cluster size, each cluster's rows in the concatenation of :attr:`boxes`."""
+    size: int = 0
+
+    def add(self, obj: ObjectItems, clusters: Sequence[Cluster], offsets: npt.NDArray[np.intp]) -> None:
+        start = [self.size + int(o) for o in offsets]
+        for cluster in clusters:
+            if len(cluster.members) >= 2:
+                self.rows.setdefault(len(cluster.members), []).append([start[a] + i for a, i in cluster.members])
+        geometry = [np.asarray(a.geometry, dtype=np.float64).reshape(-1, 4) for a in obj.answers]
+        self.boxes.extend(geometry)
+        self.size += sum(len(g) for g in geometry)
+
+    def differences(self) -> FloatArray:
+        """Per pair of members of each cluster, the differences of their four edges, each over the
+        cluster's median width (x edges) or height (y edges)."""
+        if not self.rows:
+            return np.zeros(0)
+        every = np.concatenate(self.boxes)
+        out: list[FloatArray] = []
+        for size, rows in sorted(self.rows.items()):
+            boxes = every[np.asarray(rows, dtype=np.intp)]  # (clusters, size, 4)
+            median = np.median(boxes, axis=1)
+            side = np.maximum(median[:, [2, 3, 2, 3]] - median[:, [0, 1, 0, 1]], 1.0)
+            first, second = np.triu_indices(size, k=1)
+            out.append(((boxes[:, first] - boxes[:, second]) / side[:, None, :]).ravel())
+        return np.concatenate(out)
 
 
 def _tabulate(obj: ObjectItems) -> VoteTable:
