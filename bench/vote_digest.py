@@ -55,7 +55,7 @@ def digest_batch(
     batch = crowd_batch(crowd, objects, seed, scale=scale)
     labels = LabelSet(tuple(batch.labels), "event")
     storage = MemoryStorage()
-    settings = Settings(algorithm=algorithm)
+    settings = Settings(algorithm=algorithm, confidence_maps=True)  # every output tally can write
     task = SemanticSegmentation(settings)
     job = JobContext(labels, {}, storage, "s3://digest/out", settings)
     task.prepare(job)

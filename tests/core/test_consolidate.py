@@ -98,8 +98,8 @@ def test_without_confidence_maps_the_reliability_vote_gives_the_same_mask_and_fi
             annotation("w3", seg_content(["r.c.", "p.s."], LEGEND, OTHER_COLOURS, mode="RGB")),
         )
     ]
-    with_maps, _, storage = run(tmp_path / "with", objects, settings=Settings())
-    without, report, bare = run(tmp_path / "without", objects, settings=Settings(confidence_maps=False))
+    with_maps, _, storage = run(tmp_path / "with", objects, settings=Settings(confidence_maps=True))
+    without, report, bare = run(tmp_path / "without", objects, settings=Settings())  # the default: no map
     (label, meta), (bare_label, bare_meta) = content(with_maps[0]), content(without[0])
     assert storage.path_of(label.pop("confidence-map-ref")).is_file()
     assert "confidence-map-ref" not in bare_label
@@ -277,9 +277,9 @@ def test_the_same_request_twice_gives_the_same_response_and_bytes(tmp_path: Path
         )
         for i in range(3)
     ]
-    first, _, _ = run(tmp_path, objects, settings=Settings())
+    first, _, _ = run(tmp_path, objects, settings=Settings(confidence_maps=True))
     files = {p: p.read_bytes() for p in (tmp_path / "s3").rglob("*.png")}
-    second, _, _ = run(tmp_path, objects, settings=Settings())
+    second, _, _ = run(tmp_path, objects, settings=Settings(confidence_maps=True))
     assert first == second
     assert {p: p.read_bytes() for p in (tmp_path / "s3").rglob("*.png")} == files
     assert len(files) == 6  # a mask and a confidence map per object

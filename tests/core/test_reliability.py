@@ -42,7 +42,7 @@ def iou(a: list[str], b: list[str]) -> float:
 
 
 def reliable(tmp_path: Path, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
-    response, _, storage = run(tmp_path, objects, settings=Settings())
+    response, _, storage = run(tmp_path, objects, settings=Settings(confidence_maps=True))
     return response, storage
 
 

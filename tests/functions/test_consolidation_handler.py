@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from tally.errors import EventError, StorageError
 from tally.storage import split_s3_uri
-from tests.conftest import EVENTS, SHARED, FakeContext, load_event
+from tests.conftest import EVENTS, SHARED, FakeContext, load_event, load_handler
 from tests.functions.conftest import get, put
 from tests.helpers import annotation, data_object, seg_content
 
@@ -47,11 +47,12 @@ def test_example_event_gives_one_entry_per_object_and_writes_palette_masks(
     # scene 4 has a truncated answer from the sloppy worker, scene 5 a single answer
     meta4 = response[4]["consolidatedAnnotation"]["content"]["street-scenes-metadata"]
     assert [r["workerId"] for r in meta4["rejected-answers"]] == ["private.us-east-1.c3d4e5f6a7b8c9d0"]
-    # the default algorithm writes a confidence map beside each mask and rates every worker
-    label5 = response[5]["consolidatedAnnotation"]["content"]["street-scenes"]
-    confidence_map = get(s3, label5["confidence-map-ref"])
-    assert label5["confidence-map-ref"] == label5["mask-ref"].removesuffix(".png") + "-confidence.png"
-    assert confidence_map.startswith(b"\x89PNG")
+    # the default writes the masks only (ConfidenceMaps=false) and rates every worker
+    labels = [e["consolidatedAnnotation"]["content"]["street-scenes"] for e in response]
+    assert not any("confidence-map-ref" in label for label in labels)
+    bucket, prefix = split_s3_uri(event["outputConfig"] + "/consolidated-annotation/output/")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    assert sorted(keys) == sorted(split_s3_uri(label["mask-ref"])[1] for label in labels)
     meta0 = response[0]["consolidatedAnnotation"]["content"]["street-scenes-metadata"]
     assert [q["workerId"] for q in meta0["worker-quality"]] == [
         "private.us-east-1.a1b2c3d4e5f6a7b8",
@@ -76,11 +77,31 @@ def test_retry_gives_the_same_response_keys_and_bytes(s3: Any, handler: Any, con
         )
 
 
-def test_masks_are_written_with_sse_kms_when_the_event_has_a_key(s3: Any, handler: Any, context: FakeContext) -> None:
+@pytest.fixture
+def handler_with_maps(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The consolidation function deployed with ConfidenceMaps=true."""
+    monkeypatch.setenv("TALLY_CONFIDENCE_MAPS", "true")
+    return load_handler("consolidation")
+
+
+def test_with_confidence_maps_each_mask_has_one_beside_it(
+    s3: Any, handler_with_maps: Any, context: FakeContext
+) -> None:
+    event = upload_example(s3)
+    response = handler_with_maps.lambda_handler(event, context)
+    for entry in response:
+        label = entry["consolidatedAnnotation"]["content"]["street-scenes"]
+        assert label["confidence-map-ref"] == label["mask-ref"].removesuffix(".png") + "-confidence.png"
+        assert get(s3, label["confidence-map-ref"]).startswith(b"\x89PNG")
+
+
+def test_masks_are_written_with_sse_kms_when_the_event_has_a_key(
+    s3: Any, handler_with_maps: Any, context: FakeContext
+) -> None:
     event = upload_example(s3)
     kms = boto3.client("kms", region_name="us-east-1")
     key_id = kms.create_key()["KeyMetadata"]["Arn"]
-    response = handler.lambda_handler({**event, "kmsKeyId": key_id}, context)
+    response = handler_with_maps.lambda_handler({**event, "kmsKeyId": key_id}, context)
     written = [
         entry["consolidatedAnnotation"]["content"]["street-scenes"][ref]
         for entry in response

@@ -58,9 +58,9 @@ def test_example_event_from_the_s3_mirror(tmp_path: Path, capsys: pytest.Capture
     assert "answers rejected: 1" in captured.out
     lines = _results(out)
     assert [line["datasetObjectId"] for line in lines] == [str(i) for i in range(6)]
-    masks = sorted(p for p in (out / "masks").glob("*.png") if not p.name.endswith("-confidence.png"))
-    assert len(masks) == 6
-    assert len(list((out / "masks").glob("*-confidence.png"))) == 6
+    masks = sorted((out / "masks").glob("*.png"))
+    assert len(masks) == 6  # a mask per object; no confidence map unless asked for
+    assert not list((out / "masks").glob("*-confidence.png"))
     for line in lines:
         ref = Path(line["consolidatedAnnotation"]["content"]["street-scenes"]["mask-ref"])
         assert ref.parent == out / "masks"
@@ -102,7 +102,8 @@ def test_bare_payload_file_with_labels_on_the_command_line(tmp_path: Path) -> No
 def test_algorithm_option(tmp_path: Path, algorithm: str, has_confidence_map: bool) -> None:
     source = _payload_file(tmp_path, [_three_workers("0")])
     out = tmp_path / "out"
-    assert main(["consolidate", str(source), "--out", str(out), "--labels", "dog,cat", "--algorithm", algorithm]) == 0
+    argv = ["consolidate", str(source), "--out", str(out), "--labels", "dog,cat", "--confidence-maps"]
+    assert main([*argv, "--algorithm", algorithm]) == 0  # only the reliability vote has a confidence map
     label = _results(out)[0]["consolidatedAnnotation"]["content"]["label"]
     assert ("confidence-map-ref" in label) is has_confidence_map
     mask = read_mask(Path(label["mask-ref"]).read_bytes())
@@ -112,10 +113,10 @@ def test_algorithm_option(tmp_path: Path, algorithm: str, has_confidence_map: bo
 @pytest.mark.parametrize(
     ("flag", "env", "has_confidence_map"),
     [
-        ([], None, True),
-        (["--no-confidence-maps"], None, False),
-        ([], "false", False),
-        (["--confidence-maps"], "false", True),
+        ([], None, False),
+        (["--confidence-maps"], None, True),
+        ([], "true", True),
+        (["--no-confidence-maps"], "true", False),
     ],
 )
 def test_confidence_maps_option(
@@ -287,7 +288,7 @@ def test_a_new_run_replaces_masks_and_results_together(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(_example(out)) == 0
     source = _payload_file(tmp_path, [_three_workers("new")])
-    assert main(["consolidate", str(source), "--out", str(out), "--labels", "dog,cat"]) == 0
+    assert main(["consolidate", str(source), "--out", str(out), "--labels", "dog,cat", "--confidence-maps"]) == 0
     [entry] = _results(out)
     assert entry["datasetObjectId"] == "new"
     label = entry["consolidatedAnnotation"]["content"]["label"]

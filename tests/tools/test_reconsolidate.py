@@ -134,7 +134,7 @@ def test_processes_give_the_same_output_as_one(tmp_path: Path) -> None:
     for jobs in ("1", "2"):
         out = tmp_path / f"out-{jobs}"
         argv = ["reconsolidate", str(source), "--label-attribute", "street", "--labels", "road,car,person,sign"]
-        assert main([*argv, "--out", str(out), "--jobs", jobs, "--batch-size", "2"]) == 0
+        assert main([*argv, "--out", str(out), "--jobs", jobs, "--batch-size", "2", "--confidence-maps"]) == 0
         outputs.append((out / "output.manifest").read_text().replace(str(out), "OUT"))
         assert len(list((out / "masks").glob("*.png"))) == 12  # mask and confidence map per line
     assert outputs[0] == outputs[1]

@@ -80,7 +80,17 @@ def test_consolidate_folder_with_its_payload(tmp_path: Path, capsys: pytest.Capt
     ]
     payload.write_text(json.dumps([data_object("7", *answers), data_object("8")]))
     out = tmp_path / "out"
-    argv = ["consolidate", str(payload), "--labels", "cat,dog", "--label-attribute", "pets", "--out", str(out)]
+    argv = [
+        "consolidate",
+        str(payload),
+        "--labels",
+        "cat,dog",
+        "--label-attribute",
+        "pets",
+        "--out",
+        str(out),
+        "--confidence-maps",
+    ]
     assert main(argv) == 1  # object 8 has no answer
     page = tmp_path / "page.html"
     capsys.readouterr()

@@ -62,7 +62,17 @@ def review_job(root: Path, n: int = 5) -> tuple[Path, Path]:
     lines.append(recipe_line("s3://sim-bucket/images/unanswered.jpg", "street", []))
     source = write_manifest(root / "source.manifest", iter(lines))
     out = root / "out"
-    argv = ["reconsolidate", str(source), "--label-attribute", "street", "--labels", LABELS, "--out", str(out)]
+    argv = [
+        "reconsolidate",
+        str(source),
+        "--label-attribute",
+        "street",
+        "--labels",
+        LABELS,
+        "--out",
+        str(out),
+        "--confidence-maps",
+    ]
     assert main([*argv, "--jobs", "1", "--no-progress"]) == 1  # the unanswered line fails
     mirror = root / "s3"
     for number, line in enumerate(json.loads(raw) for raw in (out / "output.manifest").read_text().splitlines()):

@@ -75,7 +75,7 @@ class Settings:
     cache_mb: int = 256
     element_name: str | None = None
     worker_table: str | None = None
-    confidence_maps: bool = True
+    confidence_maps: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -200,7 +200,7 @@ class SquareIndex:
         whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
         parts = [whole]
         if len(self.mixed_rows):
-            square, pixel = np.nonzero(per_tuple[self.mixed].reshape(len(self.mixed_rows), -1))
+            square, pixel = np.divmod(np.flatnonzero(per_tuple[self.mixed]), SQUARE * SQUARE)
             parts.append(self.mixed_rows[square] * SQUARE * width + self.mixed_cols[square] * SQUARE + offsets[pixel])
         if rows * SQUARE < height:
             parts.append(np.flatnonzero(per_tuple[inverse[rows * SQUARE :]]) + rows * SQUARE * width)
