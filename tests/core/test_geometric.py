@@ -384,6 +384,29 @@ def test_real_streetscenes_two_of_three_drew_two_people_and_one_of_three_drew_on
     assert not model.predict(objects["SSDB00010"]).geometry.any()
 
 
+def test_the_fit_of_real_instances_reads_summaries_without_their_maps() -> None:
+    objects = streetscenes()
+    model = GeometricConsolidation("instances")
+    summaries = [model.summary(obj) for obj in objects.values()]
+    for summary, obj in zip(summaries, objects.values(), strict=True):
+        assert [a.labels for a in summary.answers] == [a.labels for a in obj.answers]
+        assert all(a.geometry.size == 0 for a in summary.answers)  # no 1280x960 map kept per answer
+        assert summary.similarity is not None
+        n = sum(len(a.labels) for a in obj.answers)
+        assert summary.similarity.shape == (n, n)
+    from_summaries = GeometricConsolidation("instances").fit(summaries)
+    from_objects = GeometricConsolidation("instances").fit(list(objects.values()))
+    assert from_summaries.evidence_ == from_objects.evidence_
+    assert from_summaries.worker_weights_ == from_objects.worker_weights_
+    people = from_summaries.predict(objects["SSDB00016"])
+    assert people.labels == ["Person", "Person"]
+    assert people.geometry.tolist() == from_objects.predict(objects["SSDB00016"]).geometry.tolist()
+    with pytest.raises(ValueError, match="cannot be predicted"):
+        from_summaries.predict(summaries[0])
+    boxes = ObjectItems((WorkerItems("a", ("car",), np.array([[0.0, 0.0, 4.0, 4.0]])),), width=8, height=8)
+    assert GeometricConsolidation("boxes").summary(boxes) is boxes  # a few numbers: kept as they are
+
+
 @pytest.mark.parametrize(
     ("kind", "geometry", "message"),
     [

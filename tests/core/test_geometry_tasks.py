@@ -160,3 +160,19 @@ def test_the_real_street_scenes_keep_what_two_of_three_workers_drew(tmp_path: Pa
     none, _ = by_id["SSDB00010"]
     assert none["instances"] == []  # one worker of three drew a person
     assert report.label_source == "batch" and report.failed == 0
+
+
+def test_instances_read_again_when_the_cache_cannot_keep_their_maps_give_the_same_output(tmp_path: Path) -> None:
+    from tally import Settings
+
+    kept, _, _ = run(tmp_path / "kept", streetscenes(), labels=None, settings=Settings(algorithm="majority"))
+    again, report, _ = run(
+        tmp_path / "again", streetscenes(), labels=None, settings=Settings(algorithm="majority", cache_mb=0)
+    )
+    assert report.failed == 0
+
+    def undated(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        label, meta = content(entry)
+        return label, {k: v for k, v in meta.items() if k != "creation-date"}  # the payload file's time
+
+    assert [undated(e) for e in again] == [undated(e) for e in kept]  # the fit reads summaries either way

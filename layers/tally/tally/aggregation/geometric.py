@@ -121,11 +121,17 @@ class WorkerItems:
 
 @dataclass(frozen=True)
 class ObjectItems:
-    """Every answer to one object, and the image size (pixels)."""
+    """Every answer to one object, and the image size (pixels).
+
+    ``similarity``, when set, is the matrix of similarities between all items of all answers
+    (concatenated in answer order) computed beforehand: the model then never reads ``geometry``
+    to match them, so :meth:`GeometricConsolidation.summary` can drop it (instance maps) for the
+    batch fit. Such an object can be fitted on, not predicted."""
 
     answers: tuple[WorkerItems, ...]
     width: int
     height: int
+    similarity: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -381,6 +387,8 @@ class GeometricConsolidation:
         answers = obj.answers
         if not answers:
             return self._empty(obj)
+        if self.kind == "instances" and obj.similarity is not None and any(a.geometry.size == 0 for a in answers):
+            raise ValueError("a fit summary without its instance maps cannot be predicted: pass the whole object")
         self._validate(obj)
         keep_w = np.array([self.worker_weights_.get(a.worker, 1.0) for a in answers])
         fuse_w = np.array([self.fusion_weights_.get(a.worker, 1.0) for a in answers])
@@ -433,8 +441,25 @@ class GeometricConsolidation:
         return [self.predict(obj) for obj in objects]
 
     # ------------------------------------------------------------------ internals
+    def summary(self, obj: ObjectItems) -> ObjectItems:
+        """What :meth:`fit` needs of ``obj``: for instances, the items' labels and their similarity
+        matrix without the instance maps (a 1280x960 map per answer would otherwise be kept for
+        every object of the batch until the fit); boxes and keypoints as they are (a few numbers)."""
+        if self.kind != "instances" or obj.similarity is not None:
+            return obj
+        self._validate(obj)
+        similarity = self._similarity(obj)
+        empty = np.zeros((0, 0), dtype=np.uint8)
+        answers = tuple(WorkerItems(a.worker, a.labels, empty) for a in obj.answers)
+        return ObjectItems(answers, obj.width, obj.height, similarity)
+
     def _validate(self, obj: ObjectItems) -> None:
         """Refuse geometry the matcher cannot read, naming the worker (never the values)."""
+        if obj.similarity is not None:
+            n = sum(len(a.labels) for a in obj.answers)
+            if obj.similarity.shape != (n, n):
+                raise ValueError(f"a similarity matrix of shape {obj.similarity.shape} for {n} items")
+            return
         for answer in obj.answers:
             geometry = np.asarray(answer.geometry)
             n = len(answer.labels)
@@ -464,6 +489,8 @@ class GeometricConsolidation:
 
     def _similarity(self, obj: ObjectItems, table: VoteTable | None = None) -> FloatArray:
         """Similarities between all items of all answers, concatenated in answer order."""
+        if obj.similarity is not None:
+            return obj.similarity
         answers = obj.answers
         if self.kind == "boxes":
             return box_iou(*[np.concatenate([np.asarray(a.geometry).reshape(-1, 4) for a in answers])] * 2)

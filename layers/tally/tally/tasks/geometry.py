@@ -144,7 +144,9 @@ class _Geometric(ItemsShape):
         classes = [i for i, ok in zip(indices, keep.tolist(), strict=True) if ok and i is not None]
         return _Parsed(classes, geometry[keep], warnings), size
 
-    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[ObjectItems, None]:
+    def observe(
+        self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext
+    ) -> Observed[ObjectItems, ObjectItems | None]:
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         parsed: list[tuple[str, _Parsed, tuple[int, int]]] = []
@@ -165,7 +167,11 @@ class _Geometric(ItemsShape):
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
         nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
-        return Observed(ObjectItems(items, width, height), None, issues, nbytes=nbytes, answers_used=len(parsed))
+        whole = ObjectItems(items, width, height)
+        # the batch keeps every object's summary until the fit: instance maps stay out of it
+        summary = GeometricConsolidation(self.kind).summary(whole)
+        prepared = whole if summary is not whole else None
+        return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(parsed))
 
     def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> GeometricConsolidation:
         return self.fit_with_prior(summaries, job, {})
@@ -187,11 +193,11 @@ class _Geometric(ItemsShape):
     def consolidate(
         self,
         obj: DatasetObject,
-        observed: Observed[ObjectItems, None],
+        observed: Observed[ObjectItems, ObjectItems | None],
         model: GeometricConsolidation | None,
         job: JobContext,
     ) -> ObjectResult:
-        items = observed.summary
+        items = observed.prepared or observed.summary  # the whole object (instances: with their maps)
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
         model = model or GeometricConsolidation(self.kind)
