@@ -176,3 +176,16 @@ def test_instances_read_again_when_the_cache_cannot_keep_their_maps_give_the_sam
         return label, {k: v for k, v in meta.items() if k != "creation-date"}  # the payload file's time
 
     assert [undated(e) for e in again] == [undated(e) for e in kept]  # the fit reads summaries either way
+
+
+def test_a_box_in_a_label_the_job_lacks_is_left_out_with_a_warning_the_rest_kept(tmp_path: Path) -> None:
+    objects = [obj("0", ("w1", boxes(("car", 10, 10, 20, 20), ("zebra", 50, 50, 10, 10))))]
+    response, report, _ = run(tmp_path, objects, labels=["car"])
+    label, meta = content(response[0])
+    assert [(a["class_id"], a["left"], a["top"], a["width"], a["height"]) for a in label["annotations"]] == [
+        (0, 10, 10, 20, 20)
+    ]
+    assert meta["answer-warnings"] == [
+        {"workerId": "w1", "reason": "items with labels not among the job's were left out: zebra"}
+    ]
+    assert report.answers_rejected == 0

@@ -73,6 +73,33 @@ def test_the_documented_event_with_a_worker_who_painted_a_label_the_job_lacks(
     assert "MeanConfidence" not in metrics
 
 
+@pytest.mark.parametrize(
+    ("payload", "shown", "kind"),
+    [
+        ("bbox.json", "items only in labels the job does not have: Bird", "groundtruth/object-detection"),
+        (
+            "ner.json",
+            "entities only in labels the job does not have: number, object, verb",
+            "groundtruth/named-entity-recognition",
+        ),
+    ],
+)
+def test_the_documented_box_and_entity_answers_in_labels_the_job_lacks_are_refused_not_read_as_empty(
+    s3: Any, handler: Any, payload: str, shown: str, kind: str
+) -> None:
+    # the documented event's labelCategories are "Ex Category1..3"; its box payload's worker drew a Bird
+    # and its entity payload's worker marked verb/number/object: no answer drew nothing
+    event = json.loads((REAL / "event.json").read_text())
+    objects = json.loads((REAL / payload).read_text())
+    response = run(s3, handler, objects, labelCategories=event["labelCategories"])
+    label, _ = parts(response[0])
+    assert label == {
+        "type": kind,
+        "failure-reason": "no usable answer (1 received, all rejected)",
+        "rejected-answers": [{"workerId": objects[0]["annotations"][0]["workerId"], "reason": shown}],
+    }
+
+
 def test_the_workers_colours_are_kept_for_their_labels(s3: Any, handler: Any) -> None:
     # the worker UI painted Bird #2ca02c; the job's first label must keep that colour, not category10's first
     objects = json.loads((REAL / "semseg_synth_png.json").read_text())

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from ..errors import ObjectError
+from ..errors import AnswerError, ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
@@ -46,6 +46,7 @@ __all__ = [
     "Observed",
     "Task",
     "consolidated",
+    "known_labels",
     "majority_size",
     "no_usable_answer",
 ]
@@ -126,6 +127,19 @@ class Task(Protocol[S, P, M]):
 def no_usable_answer(obj: DatasetObject, issues: Sequence[AnswerIssue]) -> ObjectError:
     """The failure of an object none of whose answers could be used."""
     return ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
+
+
+def known_labels(labels: LabelSet, names: Sequence[str], items: str) -> tuple[list[int | None], list[str]]:
+    """Each item's class index in the job's labels (``None``: a label the job does not have) and a
+    warning naming the labels left out. An answer whose every item is in labels the job does not have
+    is refused (:class:`~tally.errors.AnswerError`), never read as an answer that drew nothing: the
+    same rule as a mask painted only in unknown labels."""
+    indices = [labels.index(n) for n in names]
+    unknown = ", ".join(sorted({n[:64] for n, i in zip(names, indices, strict=True) if i is None})[:5])
+    if names and all(i is None for i in indices):
+        raise AnswerError(f"{items} only in labels the job does not have: {unknown}")
+    warnings = [f"{items} with labels not among the job's were left out: {unknown}"] if unknown else []
+    return indices, warnings
 
 
 def majority_size(sizes: Sequence[tuple[str, tuple[int, int]]], noun: str) -> tuple[tuple[int, int], list[AnswerIssue]]:

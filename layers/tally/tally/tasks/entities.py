@@ -34,7 +34,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer
+from .base import JobContext, Observed, consolidated, known_labels, no_usable_answer
 from .shapes import EntitiesShape
 
 __all__ = ["NamedEntities"]
@@ -64,22 +64,16 @@ def _spans(answer: Answer, labels: LabelSet, text_length: int | None) -> tuple[t
     entities = answer.element.get("entities")
     if not isinstance(entities, list):
         raise AnswerError("entities is not a list")
-    spans: list[Span] = []
-    unknown: set[str] = set()
+    offsets = []
     for item in entities:
         if not isinstance(item, dict):
             raise AnswerError("an entity is not an object")
         start, end = _offset(item.get("startOffset")), _offset(item.get("endOffset"))
         if start < 0 or end <= start or (text_length is not None and end > text_length):
             raise AnswerError("an entity's offsets lie outside the text or run backwards")
-        index = labels.index(str(item.get("label")))
-        if index is None:
-            unknown.add(str(item.get("label"))[:64])
-            continue
-        spans.append((index, start, end))
-    warnings = []
-    if unknown:
-        warnings.append(f"entities with labels not among the job's were left out: {', '.join(sorted(unknown)[:5])}")
+        offsets.append((start, end))
+    indices, warnings = known_labels(labels, [str(item.get("label")) for item in entities], "entities")
+    spans = [(index, start, end) for index, (start, end) in zip(indices, offsets, strict=True) if index is not None]
     return tuple(sorted(set(spans))), warnings
 
 

@@ -63,7 +63,7 @@ from ..gt.response import ObjectResult, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
+from .base import JobContext, Observed, consolidated, known_labels, majority_size, no_usable_answer
 from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, PolygonsShape
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
@@ -102,13 +102,6 @@ class _Parsed:
         self.labels, self.geometry, self.warnings = labels, geometry, warnings
 
 
-def _known(labels: LabelSet, names: Sequence[str]) -> tuple[list[int | None], list[str]]:
-    indices = [labels.index(n) for n in names]
-    unknown = sorted({n[:64] for n, i in zip(names, indices, strict=True) if i is None})
-    warnings = [f"items with labels not among the job's were left out: {', '.join(unknown[:5])}"] if unknown else []
-    return indices, warnings
-
-
 class _Geometric(ItemsShape):
     """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model,
     predict an object and shape the result."""
@@ -137,7 +130,7 @@ class _Geometric(ItemsShape):
         raw = _items(answer.element, self.key)
         coords = np.array([[_number(i.get(k)) for k in self.fields] for i in raw]).reshape(-1, len(self.fields))
         geometry, inside, outside = self._place(coords, *size)
-        indices, warnings = _known(labels, [str(i.get("label")) for i in raw])
+        indices, warnings = known_labels(labels, [str(i.get("label")) for i in raw], "items")
         if not inside.all():
             warnings.append(f"{int((~inside).sum())} {outside} were left out")
         keep = inside & np.array([i is not None for i in indices], dtype=bool)
@@ -340,7 +333,7 @@ class InstanceSegmentation(InstancesShape, _Geometric):
         except ValueError as exc:
             raise AnswerError("an instance colour is not a hex colour") from exc
         instance_map = _instance_map(image, colours)
-        indices, warnings = _known(labels, [str(i.get("label")) for i in raw])
+        indices, warnings = known_labels(labels, [str(i.get("label")) for i in raw], "items")
         return self._keep_known(instance_map, indices, warnings), (image.width, image.height)
 
     @staticmethod
@@ -413,7 +406,7 @@ class Polygons(PolygonsShape, InstanceSegmentation):
             polygons.append([(_number(v.get("x")), _number(v.get("y"))) for v in vertices])
         instance_map, kept = rasterise_polygons(polygons, *size)
         names = [str(raw[k].get("label")) for k in kept]
-        indices, warnings = _known(labels, names)
+        indices, warnings = known_labels(labels, names, "items")
         if len(kept) < len(raw):
             warnings.append(
                 f"{len(raw) - len(kept)} polygon(s) with fewer than three vertices or no area were left out"
