@@ -334,6 +334,13 @@ def test_objects_not_reached_are_typed_like_the_rest_of_their_batch(tmp_path: Pa
     assert report.failed == 2
 
 
+def test_a_failed_object_of_a_pass_through_batch_is_typed_like_the_rest(tmp_path: Path) -> None:
+    objects = [data_object("a", annotation("w1", CUSTOM_ANSWER)), data_object("b", annotation("w1", "{not json"))]
+    response, report, _ = run(tmp_path, objects)
+    assert [content(e)[1]["type"] for e in response] == ["groundtruth/custom"] * 2
+    assert report.failed == 1
+
+
 def test_unrecognised_answers_pass_through_unchanged(tmp_path: Path) -> None:
     answer = CUSTOM_ANSWER
     response, _, _ = run(tmp_path, [data_object("b", annotation("w1", answer))])

@@ -162,6 +162,7 @@ class _Scan:
     painted: Counter[tuple[str, str | None]] = field(default_factory=Counter)
     observed: Observed[Any, Any] | None = None
     result: ObjectResult | None = None  # decided early: failed in a step before consolidation
+    read: bool = False  # step 1 read at least one answer of this object
 
 
 class _Batch:
@@ -238,6 +239,7 @@ class _Batch:
 
     def scan(self, scan: _Scan) -> None:
         loaded, scan.issues = self._load(scan.obj)
+        scan.read = bool(loaded)
         for item in loaded:
             if item.task is not None:
                 scan.tasks[item.task] += 1
@@ -406,7 +408,7 @@ class _Batch:
                 self.model = self.fit(summaries)
             list(pool.map(lambda s: self._report(self._guard(s, self.consolidate)), scans))
         # a job has one task type: failed objects carry the batch's (the first task's when nothing was read)
-        read_any = any(s.tasks or s.loaded is not None or s.observed is not None for s in scans)
+        read_any = any(s.read for s in scans)
         batch_type = self.task.type if read_any or self.task is not self.passthrough else self.tasks[0].type
         results = []
         for scan in scans:
