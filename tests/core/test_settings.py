@@ -150,6 +150,6 @@ def test_doctest() -> None:
 
 
 def test_more_labels_than_a_mask_holds_are_a_setting_classification_can_use() -> None:
-    # a palette mask holds 254 classes; segmentation says so per object (ConfigError), classification has no limit
+    # a palette mask holds 253 classes; segmentation says so per object (ConfigError), classification has no limit
     names = [f"l{i}" for i in range(300)]
     assert Settings.from_env({"TALLY_LABELS": ",".join(names)}).labels == tuple(names)

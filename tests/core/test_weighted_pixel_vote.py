@@ -186,3 +186,25 @@ def test_far_background_abstains_only_where_the_other_voices_name_one_class() ->
         [1, ABSTAIN, 2],
         [0, 0, 2],
     ]
+
+
+def test_the_highest_class_key_a_mask_holds_survives_the_default_vote() -> None:
+    from tally.colours import FAR
+    from tally.errors import ConfigError
+    from tally.labels import MAX_MASK_CLASSES, ClassTable, LabelSet
+    from tally.tasks.segmentation import reliability_table, vote_image
+    from tally.vote import IndexedMask
+
+    top = MAX_MASK_CLASSES  # the far-background marker is the key above it
+    assert top == FAR - 1
+    masks = []
+    for shift in range(3):
+        indices = np.zeros((40, 48), np.uint8)
+        indices[10:30, 10 + shift : 30 + shift] = 1
+        masks.append(IndexedMask(indices, np.array([0, top], np.uint8)))
+    table, judged = reliability_table(masks, ["a", "b", "c"])
+    image, _ = vote_image(table, ["a", "b", "c"], top + 1, "reliability", None, None, judged)
+    # the boundaries land on the workers' mean outline: the middle worker's square
+    assert (image == top).tolist() == (masks[1].indices == 1).tolist()
+    with pytest.raises(ConfigError, match="at most 253"):  # one more label would be read as far background
+        ClassTable.build(LabelSet(tuple(f"l{i}" for i in range(top + 1)), "event"))

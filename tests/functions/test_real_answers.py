@@ -170,7 +170,7 @@ def test_a_pass_through_batch_over_six_megabytes_moves_answers_to_s3(s3: Any, ha
     ("labels", "reason"),
     [
         (["road", "car", "road"], "the job's labels (event) repeat road: label names must be unique"),
-        ([f"label {i}" for i in range(300)], "the job has 300 labels; a palette mask holds at most 254"),
+        ([f"label {i}" for i in range(300)], "the job has 300 labels; a palette mask holds at most 253"),
     ],
 )
 def test_a_label_list_that_cannot_work_fails_every_object_with_its_reason(

@@ -17,6 +17,7 @@ __all__ = [
     "ABSTAIN",
     "BACKGROUND_HEX",
     "CATEGORY10",
+    "FAR",
     "RGB",
     "assign_colours",
     "hex_to_rgb",
@@ -26,6 +27,9 @@ __all__ = [
 
 ABSTAIN = 255
 """Class value meaning "this worker casts no vote at this pixel"."""
+FAR = 254
+"""Class value of a worker's background far from anything they drew (the reliability vote's
+:func:`tally.aggregation.weighted_pixel_vote.resolve_far`): no class may have this key."""
 RGB = tuple[int, int, int]
 BACKGROUND_HEX = "#ffffff"
 CATEGORY10 = (

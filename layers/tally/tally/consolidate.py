@@ -49,7 +49,7 @@ from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
 from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
-from .tasks.base import Task
+from .tasks.base import Task, no_usable_answer
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "parse_payload"]
@@ -66,7 +66,6 @@ class BatchReport:
     """The response list plus what happened, for metrics and summaries (no worker data)."""
 
     response: list[dict[str, Any]]
-    results: list[ObjectResult] = field(default_factory=list)
     consolidated: int = 0
     failed: int = 0
     answers_rejected: int = 0
@@ -220,11 +219,9 @@ class _Batch:
         except ObjectError as exc:
             issues = scan.issues + [i for i in exc.issues if isinstance(i, AnswerIssue)]
             scan.result = self._fail(obj_id, self._reason(str(exc), issues), issues)
-        except ConfigError as exc:
-            scan.result = self._fail(obj_id, str(exc), scan.issues)
         except TransientStorageError as exc:
             scan.result = self._fail(obj_id, f"{exc} ({_TRANSIENT})", scan.issues)
-        except StorageError as exc:
+        except (ConfigError, StorageError) as exc:
             scan.result = self._fail(obj_id, str(exc), scan.issues)
         except Exception as exc:  # one object must never take the batch down
             _log_unexpected("object not consolidated", exc, obj_id)
@@ -308,7 +305,7 @@ class _Batch:
         if not obj.annotations:
             raise ObjectError("no annotations: no worker answered")
         if not answers:
-            raise ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)")
+            raise no_usable_answer(obj, ())  # _guard adds the object's issues
         observed = self.task.observe(obj, answers, self.job)
         observed.issues[:0] = scan.issues
         scan.issues = []
@@ -516,7 +513,6 @@ def consolidate_batch(
     labels = batch.job.labels if batch.job is not None else None
     report = BatchReport(
         response=entries,
-        results=results,
         dropped=dropped,
         label_source=labels.source if labels is not None else "not needed",
         offloaded=offloaded,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .colours import BACKGROUND_HEX, RGB, assign_colours, hex_to_rgb
+from .colours import BACKGROUND_HEX, FAR, RGB, assign_colours, hex_to_rgb
 from .errors import ConfigError
 
 __all__ = [
@@ -39,8 +39,9 @@ __all__ = [
 ]
 
 BACKGROUND = "BACKGROUND"
-MAX_MASK_CLASSES = 254
-"""Labels a palette mask can hold: 256 entries, less background (0) and the no-vote marker (255)."""
+MAX_MASK_CLASSES = FAR - 1
+"""Labels a palette mask can hold: 256 entries, less background (0), the far-background marker (254)
+and the no-vote marker (255)."""
 LabelSource = Literal["event", "configured", "label-category-file", "batch"]
 
 

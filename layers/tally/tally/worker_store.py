@@ -173,13 +173,14 @@ class InMemoryWorkerStore:
             if earlier is not None:
                 return _copy(earlier)
             sums = self._sums.setdefault((job, task), {})
-            for key, values in normalise(contribution).items():
+            added = normalise(contribution)
+            for key, values in added.items():
                 current = sums.get(key)
                 if current is not None and len(current) != len(values):
                     raise WorkerStoreError(
                         f"stored statistics have {len(current)} values per worker, not {len(values)}"
                     )
-            for key, values in normalise(contribution).items():
+            for key, values in added.items():
                 current = sums.setdefault(key, [Decimal(0)] * len(values))
                 sums[key] = [c + to_decimal(v) for c, v in zip(current, values, strict=True)]
             self._batches[(job, task, batch)] = _copy(prior_used)

@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from ..colours import FAR
 from ..spatial import MAX_TIE_CLASSES
 from ..vote import ABSTAIN, IndexedMask, VoteTable, squares_of, vote_scores
 
@@ -96,8 +97,6 @@ COPY_MIN_PIXELS = 16
 COPY_MIN_FRACTION = 0.005
 """Identical masks labelling fewer pixels than this share of the image (or :data:`COPY_MIN_PIXELS`)
 are not taken for copies: independent workers agree exactly on (nearly) empty masks."""
-FAR = 254
-"""Vote value of a worker's background far from anything they drew (:func:`resolve_far`)."""
 TIE_TOLERANCE = 0.01
 """Classes whose weighted votes differ by less than this share of all votes are tied: a voice of
 negligible weight (a spammer) cannot break a tie between careful workers."""
