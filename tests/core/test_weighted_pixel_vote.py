@@ -203,7 +203,7 @@ def test_the_highest_class_key_a_mask_holds_survives_the_default_vote() -> None:
         indices[10:30, 10 + shift : 30 + shift] = 1
         masks.append(IndexedMask(indices, np.array([0, top], np.uint8)))
     table, judged = reliability_table(masks, ["a", "b", "c"])
-    image, _ = vote_image(table, ["a", "b", "c"], top + 1, "reliability", None, None, judged)
+    image, _ = vote_image(table, ["a", "b", "c"], top + 1, "reliability", None, judged)
     # the boundaries land on the workers' mean outline: the middle worker's square
     assert (image == top).tolist() == (masks[1].indices == 1).tolist()
     with pytest.raises(ConfigError, match="at most 253"):  # one more label would be read as far background

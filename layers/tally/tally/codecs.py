@@ -228,9 +228,8 @@ def encode_palette_png(classes: npt.NDArray[np.uint8], colours: Sequence[RGB]) -
     padded with white to the next size Pillow can bit-pack (2, 4, 16 or 256 entries)."""
     if len(colours) > 256:
         raise ValueError("a palette PNG holds at most 256 colours")
-    height, width = classes.shape
     entries = next(n for n in (2, 4, 16, 256) if n >= len(colours))
-    image = Image.frombytes("P", (int(width), int(height)), np.ascontiguousarray(classes, np.uint8).tobytes())
+    image = _palette_image(classes)
     image.putpalette(_palette_bytes(colours, entries), rawmode="RGB")
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)

@@ -151,7 +151,7 @@ class VoteTable:
             and inverse.flags.c_contiguous
             and sys.byteorder == "little"
             and inverse.size
-            and int(inverse.max()) < len(per_tuple)  # else np.take's IndexError
+            and len(per_tuple) >= len(self.votes)  # every tuple index has an entry (else np.take's IndexError)
         ):
             return _byte_pairs_lookup(per_tuple, inverse)
         return np.take(per_tuple, inverse)

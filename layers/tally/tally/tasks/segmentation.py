@@ -12,7 +12,7 @@ The label (``content[<attr>]``)::
 
 With the default ``reliability`` algorithm the label also has ``confidence-map-ref`` (an 8-bit PNG
 beside the mask: per pixel, the share of the weighted vote the final class got) and the metadata has
-``worker-quality``; confidences are expected IoUs (:mod:`tally.reliability`). With ``majority``,
+``worker-quality``; confidences are expected IoUs (:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
 confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
 0.0; otherwise see :func:`tally.vote.class_confidences`.
 """
@@ -44,7 +44,6 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject, describe_validation_error
 from ..gt.response import ObjectResult, artefact_name
 from ..labels import ClassTable, LabelSet
-from ..reliability import Params
 from ..settings import Settings
 from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
@@ -57,6 +56,8 @@ __all__ = ["SemanticSegmentation", "reliability_table", "vote_image"]
 
 _DIGITS = 4
 CLOSE_CALL = 0.34
+RADIUS = 2
+"""Half-width of the square neighbourhood whose shares decide a boundary pixel (:func:`_boundaries`)."""
 """The neighbourhood decides a pixel contested between a class and background only where the weighted
 vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3), so a
 thin structure most workers drew is not averaged away."""
@@ -263,7 +264,6 @@ class SemanticSegmentation(SegmentationShape):
             n_classes,
             self.algorithm,
             model,
-            None,
             observed.summary,
             confidence_map=self.confidence_maps,
         )
@@ -309,18 +309,17 @@ def vote_image(
     n_classes: int,
     algorithm: str,
     model: Any = None,
-    votes: ObjectVotes | None = None,
     judged: ObjectVotes | None = None,
     *,
     confidence_map: bool = True,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
-    """The consolidated class map of one object and the vote behind it (no I/O); ``votes`` is the
-    table's :class:`ObjectVotes` when phase 1 already built it; ``confidence_map``: whether the
-    reliability vote also spreads its per-pixel confidence to an image."""
+    """The consolidated class map of one object and the vote behind it (no I/O); ``judged``: the
+    workers' answers as phase 1 judged them (:func:`reliability_table`); ``confidence_map``: whether
+    the reliability vote also spreads its per-pixel confidence to an image."""
     if algorithm == "majority":
         return _majority(table, n_classes, single=len(workers) == 1)
     model = model if isinstance(model, LeaveOneOutWeights) else None
-    votes = votes or ObjectVotes.from_table(workers, table)
+    votes = ObjectVotes.from_table(workers, table)
     return _reliability(table, votes, n_classes, model, judged, confidence_map=confidence_map)
 
 
@@ -350,8 +349,7 @@ def _reliability(
     confidence_map: bool = True,
 ) -> tuple[npt.NDArray[np.uint8], _Vote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
-    (:mod:`tally.reliability`, :mod:`tally.spatial`)."""
-    params = Params()
+    (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
     present = table.counts > 0
     result = weigh(votes, n_classes, model, judged)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
@@ -360,7 +358,7 @@ def _reliability(
     support[present] = result.support
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
-    image, moved = _decide_pixels(table, labels, support, open_ties, params.radius)
+    image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS)
     pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved, confidence_map)
     workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
@@ -391,17 +389,14 @@ def _decide_pixels(
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
     contested = _contested(support, foreground, table.counts > 0)
     kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
-    if table.squares is not None:  # whole squares at a time: no pass over every pixel to find them
-        image = table.expand(labels)
-        pixels = table.pixels_where(kind != 0)
-    elif len(labels) and int(labels.max()) < _FLAG:
-        # the class map and the flag of those pixels in one lookup: the flag is the high bit
+    if table.squares is None and len(labels) and int(labels.max()) < _FLAG:
+        # pixel by pixel, the class map and the flag of those pixels in one lookup: the flag is the high bit
         image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
         pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
         np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
-    else:
+    else:  # with squares, whole squares at a time (no pass over every pixel to find them)
         image = table.expand(labels)
-        pixels = np.flatnonzero(np.take(kind != 0, inverse))
+        pixels = table.pixels_where(kind != 0)
     pixel_kind = kind[inverse[pixels]]
     decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius)
     touched = [decided]
@@ -427,7 +422,7 @@ def _confidence(
     pixel_map: bool = True,
 ) -> tuple[npt.NDArray[np.uint8] | None, list[float], float]:
     """Per pixel (when ``pixel_map``), the share of the weighted vote the final class got there
-    (0..255); per class and object, the expected IoU (:func:`tally.reliability.expected_iou`) of the
+    (0..255); per class and object, the expected IoU (:func:`tally.aggregation.weighted_pixel_vote.expected_iou`) of the
     final class map."""
     inverse = table.inverse.reshape(-1)
     final = image.reshape(-1)[moved]
