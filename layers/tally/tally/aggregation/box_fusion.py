@@ -158,11 +158,18 @@ def huber_location(
 
 
 def _huber_many(
-    values: FloatArray, weights: FloatArray, floor: FloatArray, k: float, n_iter: int, scale: FloatArray | None = None
+    values: FloatArray,
+    weights: FloatArray,
+    floor: FloatArray,
+    k: float,
+    n_iter: int,
+    scale: FloatArray | None = None,
+    median: FloatArray | None = None,
 ) -> FloatArray:
     """:func:`huber_location` of each ``(K, D)`` slice of ``(C, K, D)`` values (zero weight: padding);
-    ``floor`` is ``(C, D)``; a ``(C, D)`` ``scale`` replaces the slices' own MAD (still at least ``floor``)."""
-    location = weighted_medians(values, weights)
+    ``floor`` is ``(C, D)``; a ``(C, D)`` ``scale`` replaces the slices' own MAD (still at least ``floor``);
+    ``median``: the slices' weighted medians when the caller has them (the starting point)."""
+    location = weighted_medians(values, weights) if median is None else median
     if scale is None:
         residual = np.abs(values - location[:, None, :])
         scale = weighted_medians(residual, weights) * _MAD_TO_SIGMA
@@ -239,7 +246,7 @@ class BoxFusion:
         sides = np.stack([width, height, width, height], axis=1)
         floor = self.scale_floor * sides
         scale = None if edge_scale is None else edge_scale * sides
-        fused = _huber_many(data, w, floor, self.k if k is None else k, self.n_iter, scale)
+        fused = _huber_many(data, w, floor, self.k if k is None else k, self.n_iter, scale, median)
         single = (w > 0).sum(axis=1) == 1  # one box: itself, exactly
         fused[single] = data[single, np.argmax(w[single] > 0, axis=1)]
         return fused

@@ -382,17 +382,18 @@ class GeometricConsolidation:
             self.fusion_weights_[w] = max(fusion, 0.01)
 
     # ------------------------------------------------------------------ predict
-    def predict(self, obj: ObjectItems) -> Consolidated:
-        """The kept and fused items of one object."""
+    def predict(self, obj: ObjectItems, table: VoteTable | None = None) -> Consolidated:
+        """The kept and fused items of one object; for instances, ``table`` is the object's
+        :meth:`instance_table` when already built (then ``obj`` may be its :meth:`summary`)."""
         answers = obj.answers
         if not answers:
             return self._empty(obj)
-        if self.kind == "instances" and obj.similarity is not None and any(a.geometry.size == 0 for a in answers):
-            raise ValueError("a fit summary without its instance maps cannot be predicted: pass the whole object")
+        if table is None and obj.similarity is not None and any(a.geometry.size == 0 for a in answers):
+            raise ValueError("a fit summary without its instance maps cannot be predicted: pass its table")
         self._validate(obj)
         keep_w = np.array([self.worker_weights_.get(a.worker, 1.0) for a in answers])
         fuse_w = np.array([self.fusion_weights_.get(a.worker, 1.0) for a in answers])
-        prepared = _tabulate(obj) if self.kind == "instances" else None
+        prepared = table if table is not None or self.kind != "instances" else _tabulate(obj)
         clusters, sims = self._match(obj, prepared)
         total = keep_w.sum()
         near = _drawn_near(sims, self.min_similarity)
@@ -441,14 +442,19 @@ class GeometricConsolidation:
         return [self.predict(obj) for obj in objects]
 
     # ------------------------------------------------------------------ internals
-    def summary(self, obj: ObjectItems) -> ObjectItems:
+    def instance_table(self, obj: ObjectItems) -> VoteTable:
+        """The distinct tuples of the answers' instance maps (what matching and fusing instances read)."""
+        return _tabulate(obj)
+
+    def summary(self, obj: ObjectItems, table: VoteTable | None = None) -> ObjectItems:
         """What :meth:`fit` needs of ``obj``: for instances, the items' labels and their similarity
         matrix without the instance maps (a 1280x960 map per answer would otherwise be kept for
-        every object of the batch until the fit); boxes and keypoints as they are (a few numbers)."""
+        every object of the batch until the fit); boxes and keypoints as they are (a few numbers).
+        ``table``: the object's :meth:`instance_table`, when built."""
         if self.kind != "instances" or obj.similarity is not None:
             return obj
         self._validate(obj)
-        similarity = self._similarity(obj)
+        similarity = self._similarity(obj, table)
         empty = np.zeros((0, 0), dtype=np.uint8)
         answers = tuple(WorkerItems(a.worker, a.labels, empty) for a in obj.answers)
         return ObjectItems(answers, obj.width, obj.height, similarity)
@@ -672,10 +678,6 @@ class _Pairs:
 
     matrix: FloatArray
     offsets: npt.NDArray[np.intp]
-
-
-def _pair_value(sims: _Pairs, a: int, i: int, b: int, j: int) -> float:
-    return float(sims.matrix[sims.offsets[a] + i, sims.offsets[b] + j])
 
 
 def _members_block(cluster: Cluster, sims: _Pairs) -> tuple[npt.NDArray[np.intp], FloatArray]:

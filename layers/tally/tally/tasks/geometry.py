@@ -62,6 +62,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
+from ..vote import VoteTable
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, known_labels, majority_size, no_usable_answer
 from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, PolygonsShape
@@ -139,7 +140,7 @@ class _Geometric(ItemsShape):
 
     def observe(
         self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext
-    ) -> Observed[ObjectItems, ObjectItems | None]:
+    ) -> Observed[ObjectItems, VoteTable | None]:
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         parsed: list[tuple[str, _Parsed, tuple[int, int]]] = []
@@ -159,12 +160,16 @@ class _Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
-        nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
         whole = ObjectItems(items, width, height)
-        # the batch keeps every object's summary until the fit: instance maps stay out of it
-        summary = GeometricConsolidation(self.kind).summary(whole)
-        prepared = whole if summary is not whole else None
-        return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(parsed))
+        model = GeometricConsolidation(self.kind)
+        if self.kind != "instances":
+            nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
+            return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(parsed))
+        # instances: the fit reads the summary (labels and similarities, no maps), kept for the whole
+        # batch; the consolidation reads the summary and the maps' tuple table, tabulated once here
+        table = model.instance_table(whole)
+        nbytes = int(table.inverse.nbytes + table.votes.nbytes + table.counts.nbytes)
+        return Observed(model.summary(whole, table), table, issues, nbytes=nbytes, answers_used=len(parsed))
 
     def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> GeometricConsolidation:
         return self.fit_with_prior(summaries, job, {})
@@ -186,15 +191,15 @@ class _Geometric(ItemsShape):
     def consolidate(
         self,
         obj: DatasetObject,
-        observed: Observed[ObjectItems, ObjectItems | None],
+        observed: Observed[ObjectItems, VoteTable | None],
         model: GeometricConsolidation | None,
         job: JobContext,
     ) -> ObjectResult:
-        items = observed.prepared or observed.summary  # the whole object (instances: with their maps)
+        items = observed.summary
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
         model = model or GeometricConsolidation(self.kind)
-        result = model.predict(items)
+        result = model.predict(items, observed.prepared)  # instances: their tuple table
         confidence = self._confidence(items, result)
         quality = [
             {
