@@ -28,12 +28,14 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from tally.colours import CATEGORY10
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["Dog", "Cat", "Bird", "Fish"]
@@ -145,21 +147,7 @@ def _geometry(kind: str, rng: np.random.Generator, n: int, workers: int) -> tupl
     return payload, GEOMETRY
 
 
-_COLOURS = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
-
-
-def _png(indices: np.ndarray, colours: list[str]) -> str:
+def _png(indices: np.ndarray, colours: Sequence[str]) -> str:
     image = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.astype(np.uint8).tobytes())
     rgb = [0, 0, 0] + [int(c[i : i + 2], 16) for c in colours for i in (1, 3, 5)]
     image.putpalette(bytes(rgb))
@@ -180,14 +168,14 @@ def masks(kind: str, rng: np.random.Generator, n: int, workers: int) -> tuple[li
         for a in items.answers:
             grid = np.asarray(a.geometry)
             if kind == "instances":
-                colours = [_COLOURS[k % 10] for k in range(len(a.labels))]
+                colours = [CATEGORY10[k % 10] for k in range(len(a.labels))]
                 instances = [{"color": c, "label": lab} for c, lab in zip(colours, a.labels, strict=True)]
                 element = {"instances": instances, "labeledImage": {"pngImageData": _png(grid, colours)}}
                 answers.append(json.dumps({"annotatedResult": {**element, "inputImageProperties": size}}))
             else:
                 lut = np.array([0, *(GEOMETRY.index(str(lab)) + 1 for lab in a.labels)], dtype=np.uint8)
-                mappings = {lab: {"color": _COLOURS[j]} for j, lab in enumerate(GEOMETRY)}
-                element = {"labelMappings": mappings, "labeledImage": {"pngImageData": _png(lut[grid], _COLOURS[:3])}}
+                mappings = {lab: {"color": CATEGORY10[j]} for j, lab in enumerate(GEOMETRY)}
+                element = {"labelMappings": mappings, "labeledImage": {"pngImageData": _png(lut[grid], CATEGORY10[:3])}}
                 answers.append(json.dumps({"crowd-semantic-segmentation": {**element, "inputImageProperties": size}}))
         payload.append(_entry(i, answers))
     return payload, GEOMETRY

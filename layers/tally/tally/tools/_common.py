@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -281,3 +282,27 @@ def progress_bar(enabled: bool | None, console: Console) -> Progress:
         disable=not show,
         transient=False,
     )
+
+
+def count_lines(path: Path) -> int:
+    """Non-blank lines of a file (a manifest's records)."""
+    with path.open("rb") as fh:
+        return sum(1 for raw in fh if raw.strip())
+
+
+def write_atomically(out: Path, write: Callable[[Any], None]) -> None:
+    """Write ``out`` through a temporary file beside it, renamed into place only when complete (an
+    interrupted run leaves ``out`` as it was)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write(fh)
+        with deferred_interrupt():
+            os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -6,6 +6,7 @@ of failing with an ImportError's traceback.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -13,8 +14,10 @@ from typing import Any
 
 try:
     import click
-    import liquid  # noqa: F401  (checked here so that a missing extra is reported once, up front)
     import rich  # noqa: F401
+
+    if importlib.util.find_spec("liquid") is None:  # only `preview` imports it: checked, not loaded
+        raise ModuleNotFoundError("No module named 'liquid'", name="liquid")
 except ModuleNotFoundError as _missing:
     sys.stderr.write(
         f"tally: the command line needs the 'cli' extra ({_missing.name} is missing): pip install 'tally[cli]'\n"

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,16 @@ import numpy.typing as npt
 from PIL import Image
 
 from ..errors import TallyError
-from ._common import CliStorage, ExitCode, InputError, deferred_interrupt, load_json, progress_bar, stderr_console
+from ._common import (
+    CliStorage,
+    ExitCode,
+    InputError,
+    count_lines,
+    load_json,
+    progress_bar,
+    stderr_console,
+    write_atomically,
+)
 
 __all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "rle_encode", "write_atomically"]
 
@@ -355,29 +362,6 @@ def _manifest_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, line
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as fh:
-        return sum(1 for raw in fh if raw.strip())
-
-
-def write_atomically(out: Path, write: Callable[[Any], None]) -> None:
-    """Write ``out`` through a temporary file beside it, renamed into place only when complete (an
-    interrupted run leaves ``out`` as it was)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            write(fh)
-        with deferred_interrupt():
-            os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 @click.command(
     epilog="Exit codes: 0 every line exported, 1 some lines hold failed objects (exported in Ground Truth's "
     "failure shape, or left out of COCO), 2 usage error, 3 input/runtime error (nothing written), 130 interrupted."
@@ -424,7 +408,7 @@ def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, 
     if not manifest.is_file():
         raise InputError(f"cannot read {manifest}: no such file")
     storage = CliStorage(s3_root)
-    total = _count_lines(manifest)
+    total = count_lines(manifest)
     counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
 
     def failed_line(number: int, line: dict[str, Any]) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from markupsafe import Markup
 
 from ..pre_annotation import pre_annotate
 from ..storage import LocalStorage, split_s3_uri
-from ._common import ExitCode, InputError, build_settings, load_json
+from ._common import ExitCode, InputError, build_settings, load_json, write_atomically
 from .consolidate import parse_labels
 
 __all__ = ["CROWD_SCRIPT", "STAND_IN", "make_environment", "preview", "read_manifest_line", "render", "with_stand_in"]
@@ -195,14 +193,6 @@ def preview(
     html = render(template, task_input, make_environment(s3_root, embed_images=embed_images))
     if stand_in:
         html = with_stand_in(html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(out, lambda fh: fh.write(html))
     click.echo(f"wrote {out}")
     return ExitCode.OK

@@ -25,7 +25,7 @@ import shutil
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -46,6 +46,7 @@ from ._common import (
     buckets_under,
     build_settings,
     configure_logging,
+    count_lines,
     current_verbosity,
     deferred_interrupt,
     load_json,
@@ -186,11 +187,6 @@ def _located(
         yield first, lines, locators
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as fh:
-        return sum(1 for raw in fh if raw.strip())
-
-
 @dataclass
 class _State:
     path: Path
@@ -198,7 +194,6 @@ class _State:
     lines_done: int = 0
     bytes_done: int = 0
     finished: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -463,7 +458,7 @@ def reconsolidate(
         created=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
         job_arn=job_arn,
     )
-    total = _count_lines(path)
+    total = count_lines(path)
     partial = out / PARTIAL
     if state.finished or not partial.is_file() or partial.stat().st_size < state.bytes_done:
         # finished but its output.manifest is gone, or the partial output is shorter than recorded: redo

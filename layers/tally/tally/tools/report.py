@@ -30,10 +30,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ..colours import hex_to_rgb
 from ..errors import TallyError
-from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console
+from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
-from .export import write_atomically
 
 __all__ = ["Answer", "ReviewObject", "agreement", "load_review", "render_report", "report"]
 
@@ -109,11 +109,6 @@ def parse_answer(annotation: dict[str, Any]) -> Answer:
     return Answer(worker, document)
 
 
-def _hex_rgb(value: str) -> tuple[int, int, int]:
-    value = value.lstrip("#")
-    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
-
-
 def _indices(data: bytes) -> npt.NDArray[np.uint8]:
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image if image.mode == "P" else image.convert("L"), dtype=np.uint8)
@@ -132,7 +127,7 @@ def _worker_classes(value: dict[str, Any], key_of: dict[str, int]) -> npt.NDArra
     out[painted] = -1
     for name, mapping in (value.get("labelMappings") or {}).items():
         if name in key_of and isinstance(mapping, dict) and isinstance(mapping.get("color"), str):
-            r, g, b = _hex_rgb(mapping["color"])
+            r, g, b = hex_to_rgb(mapping["color"])
             hit = painted & (rgba[..., 0] == r) & (rgba[..., 1] == g) & (rgba[..., 2] == b)
             out[hit] = key_of[name]
     return out
@@ -424,7 +419,7 @@ def _class_overlay(indices: npt.NDArray[np.uint8], colour_map: dict[str, Any]) -
     table = np.zeros((256, 4), dtype=np.uint8)
     for key, entry in colour_map.items():
         if int(key) != 0 and 0 <= int(key) < 256:
-            table[int(key)] = [*_hex_rgb(str(entry.get("hex-color", "#888888"))), 255]
+            table[int(key)] = [*hex_to_rgb(str(entry.get("hex-color", "#888888"))), 255]
     return _png(Image.fromarray(table[indices], "RGBA"))
 
 
