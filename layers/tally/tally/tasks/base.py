@@ -49,6 +49,7 @@ __all__ = [
     "known_labels",
     "majority_size",
     "no_usable_answer",
+    "shown_label",
 ]
 
 S = TypeVar("S")  # what one object contributes to the batch model
@@ -129,13 +130,18 @@ def no_usable_answer(obj: DatasetObject, issues: Sequence[AnswerIssue]) -> Objec
     return ObjectError(f"no usable answer ({len(obj.annotations)} received, all rejected)", issues)
 
 
+def shown_label(name: str) -> str:
+    """A label name as a reason quotes it: at most 64 characters."""
+    return name if len(name) <= 64 else name[:61] + "..."
+
+
 def known_labels(labels: LabelSet, names: Sequence[str], items: str) -> tuple[list[int | None], list[str]]:
     """Each item's class index in the job's labels (``None``: a label the job does not have) and a
     warning naming the labels left out. An answer whose every item is in labels the job does not have
     is refused (:class:`~tally.errors.AnswerError`), never read as an answer that drew nothing: the
     same rule as a mask painted only in unknown labels."""
     indices = [labels.index(n) for n in names]
-    unknown = ", ".join(sorted({n[:64] for n, i in zip(names, indices, strict=True) if i is None})[:5])
+    unknown = ", ".join(sorted({shown_label(n) for n, i in zip(names, indices, strict=True) if i is None})[:5])
     if names and all(i is None for i in indices):
         raise AnswerError(f"{items} only in labels the job does not have: {unknown}")
     warnings = [f"{items} with labels not among the job's were left out: {unknown}"] if unknown else []

@@ -39,7 +39,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer
+from .base import JobContext, Observed, consolidated, no_usable_answer, shown_label
 from .shapes import MultiLabelShape, SingleLabelShape
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
@@ -59,12 +59,8 @@ def is_text_object(obj: DatasetObject) -> bool:
     return uri.endswith(_TEXT_SUFFIXES)
 
 
-def _shown(name: str) -> str:
-    return name if len(name) <= 64 else name[:61] + "..."
-
-
 def _unknown(labels: LabelSet, names: Iterable[str]) -> list[str]:
-    return sorted({_shown(n) for n in names if labels.index(n) is None})
+    return sorted({shown_label(n) for n in names if labels.index(n) is None})
 
 
 @dataclass(frozen=True)
@@ -169,7 +165,7 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
             name = str(answer.element["label"])
             index = labels.index(name)
             if index is None:
-                issues.append(AnswerIssue(answer.worker_id, f"label not among the job's labels: {_shown(name)}"))
+                issues.append(AnswerIssue(answer.worker_id, f"label not among the job's labels: {shown_label(name)}"))
             else:
                 votes.append((answer.worker_id, index))
         self._require(obj, votes, issues)
