@@ -64,6 +64,13 @@ class ReviewObject:
     image: bytes | None = None
     image_note: str | None = None
     artefacts: dict[str, bytes] = field(default_factory=dict)
+    _decoded: dict[str, npt.NDArray[np.uint8]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def indices(self, name: str) -> npt.NDArray[np.uint8]:
+        """The artefact ``name`` (a mask PNG) as pixel values, decoded once (read-only)."""
+        if name not in self._decoded:
+            self._decoded[name] = _indices(self.artefacts[name])
+        return self._decoded[name]
 
     @property
     def task_type(self) -> str:
@@ -171,7 +178,7 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
         key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
         classes = _worker_classes(value, key_of)
-        consensus = _indices(obj.artefacts["mask"])
+        consensus = obj.indices("mask")
         if classes is None or classes.shape != consensus.shape:
             return None
         return float(np.mean(classes == consensus))
@@ -511,7 +518,7 @@ def _object_labels(obj: ReviewObject) -> list[str]:
     label, kind = obj.label, obj.task_type
     names: list[str] = []
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
-        present = set(np.unique(_indices(obj.artefacts["mask"])).tolist())
+        present = set(np.unique(obj.indices("mask")).tolist())
         names = [e["class-name"] for k, e in label.get("internal-color-map", {}).items() if int(k) in present - {0}]
     elif kind.endswith("-classification"):
         names = [str(label.get("class-name"))]
@@ -568,7 +575,7 @@ def _canvas(obj: ReviewObject, number: int) -> _Canvas:
             obj.image_note = "source image is not an image Pillow reads"
     for name in ("mask", "instances"):
         if (not width or not height) and name in obj.artefacts:
-            height, width = _indices(obj.artefacts[name]).shape
+            height, width = obj.indices(name).shape
     return _Canvas(background, width or 4, height or 3, f"photo-{number}")
 
 
@@ -579,9 +586,9 @@ def _img_layer(data: bytes, opacity: float = 0.55) -> str:
 def _consensus_layers(obj: ReviewObject, canvas: _Canvas, colours: dict[str, str]) -> list[str]:
     label, kind = obj.label, obj.task_type
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
-        return [_img_layer(_class_overlay(_indices(obj.artefacts["mask"]), label.get("internal-color-map", {})))]
+        return [_img_layer(_class_overlay(obj.indices("mask"), label.get("internal-color-map", {})))]
     if kind == "groundtruth/instance-segmentation" and "classes" in obj.artefacts:
-        return [_img_layer(_class_overlay(_indices(obj.artefacts["classes"]), label.get("internal-color-map", {})))]
+        return [_img_layer(_class_overlay(obj.indices("classes"), label.get("internal-color-map", {})))]
     if kind == "groundtruth/object-detection":
         names = label.get("class-map", {})
         boxes = [
@@ -672,7 +679,7 @@ def _card(obj: ReviewObject, number: int, colours: dict[str, str], agreements: d
         consensus = "" if obj.failure else _esc(", ".join(labels) or "nothing")
         panels.append(canvas.panel("consensus", _consensus_layers(obj, canvas, colours), consensus))
         if "confidence" in obj.artefacts:
-            heat = _img_layer(_heatmap(_indices(obj.artefacts["confidence"])), 1.0)
+            heat = _img_layer(_heatmap(obj.indices("confidence")), 1.0)
             panels.append(canvas.panel("disagreement", [heat], "red: the crowd was split"))
     elif kind == "groundtruth/named-entity-recognition" and obj.failure is None:
         spans = [
