@@ -276,17 +276,34 @@ class DynamoWorkerStore:
                     "ConsistentRead": True,
                 }
             }
-            for attempt in range(_GET_TRIES):
-                answer = self._call("batch_get_item", RequestItems=wanted)
+
+            def keep(answer: dict[str, Any]) -> None:
                 for item in answer.get("Responses", {}).get(self._table, []):
                     found[str(item["sk"])] = item
-                wanted = answer.get("UnprocessedKeys") or {}
-                if not wanted:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            if wanted:
-                raise WorkerStoreError("worker table BatchGetItem: keys left unprocessed (throttled)")
+
+            failure = "worker table BatchGetItem: keys left unprocessed (throttled)"
+            self._drain("batch_get_item", wanted, "UnprocessedKeys", failure, keep)
         return found
+
+    def _drain(
+        self,
+        operation: str,
+        requests: dict[str, Any],
+        leftover: str,
+        failure: str,
+        each: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Send a batch request until DynamoDB has processed all of it (``leftover``: the answer's
+        unprocessed part), backing off between tries; ``failure`` when tries run out."""
+        for attempt in range(_GET_TRIES):
+            answer = self._call(operation, RequestItems=requests)
+            if each is not None:
+                each(answer)
+            requests = answer.get(leftover) or {}
+            if not requests:
+                return
+            time.sleep(0.05 * 2**attempt)
+        raise WorkerStoreError(failure)
 
     def _expires(self) -> int:
         return int(time.time()) + self._ttl_seconds
@@ -417,13 +434,8 @@ class DynamoWorkerStore:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         for start in range(0, len(keys), 25):
             pending: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]}
-            for attempt in range(_GET_TRIES):
-                pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            if pending:
-                raise WorkerStoreError("worker table BatchWriteItem: items left undeleted (throttled)")
+            failure = "worker table BatchWriteItem: items left undeleted (throttled)"
+            self._drain("batch_write_item", pending, "UnprocessedItems", failure)
         return len(keys)
 
 
