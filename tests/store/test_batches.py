@@ -18,6 +18,8 @@ from tally.consolidate import BatchReport
 from tally.storage import MemoryStorage
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStatistics, WorkerStoreError, normalise
 from tests.helpers import annotation, data_object, read_mask, seg_content
+from tests.sim.classification import ClassWorker, classification_crowd
+from tests.sim.geometry import Crowd, GeometryWorker, box_batch
 from tests.sim.jobs import JOB_ARN, accuracy, classification_objects, job_crowd, run_batch, split
 from tests.store.conftest import TABLE, OneCallAtATime, moto_table
 
@@ -336,3 +338,83 @@ def test_the_segmentation_vote_knows_a_sloppy_worker_from_the_jobs_earlier_batch
         q["workerId"]: q for q in alone.response[0]["consolidatedAnnotation"]["content"]["label"]["worker-quality"]
     }
     assert alone_quality["careful-1"]["weight"] == alone_quality["sloppy"]["weight"]  # the object alone cannot tell
+
+
+# -- real crowd sizes under moto: every write lands -------------------------------------------------
+
+
+def varied_pool(rng: np.random.Generator, n: int) -> tuple[ClassWorker, ...]:
+    """``n`` workers who differ: accuracies spread from weak to excellent, a few spammers and swappers."""
+    pool = []
+    for _ in range(n):
+        draw = rng.random()
+        if draw < 0.08:
+            pool.append(ClassWorker(kind="spammer"))
+        elif draw < 0.14:
+            pool.append(ClassWorker(float(rng.uniform(0.8, 0.95)), kind="swapper", swap=(0, 1)))
+        else:
+            pool.append(ClassWorker(float(rng.uniform(0.6, 0.98))))
+    return tuple(pool)
+
+
+def box_objects(sims: list[Any], first: int) -> list[dict[str, Any]]:
+    out = []
+    for k, sim in enumerate(sims):
+        answers = []
+        for a in sim.items.answers:
+            element = {
+                "boundingBoxes": [
+                    {"label": name, "left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0}
+                    for name, (x0, y0, x1, y1) in zip(
+                        a.labels, np.asarray(a.geometry, dtype=float).round(1).tolist(), strict=True
+                    )
+                ],
+                "inputImageProperties": {"width": sim.items.width, "height": sim.items.height},
+            }
+            answers.append({"workerId": a.worker, "annotationData": {"content": json.dumps({"box": element})}})
+        out.append(image(f"i{first + k}", *answers))
+    return out
+
+
+def test_crowds_of_over_a_hundred_workers_keep_every_batch_in_the_table_under_moto(
+    aws_env: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a classification job of 110 workers (1,000 objects, 3 answers each) and a boxes job of 120
+    # workers, both sent as Ground Truth sends them, in batches of 50, to a table under moto
+    rng = np.random.default_rng(18)
+    crowd = classification_crowd(rng, 1000, varied_pool(rng, 110), n_classes=3, answers=(3, 3))
+    objects = classification_objects(crowd)
+    box_crowd = Crowd(tuple(GeometryWorker(jitter=float(j)) for j in rng.uniform(0.02, 0.1, 120)), (3, 5))
+    scenes = box_objects(box_batch(rng, box_crowd, 200, per_image=(2, 9)), 0)
+    memory = InMemoryWorkerStore()
+    with moto_table("plain") as client, caplog.at_level(logging.WARNING, logger="tally"):
+        table = aws.DynamoWorkerStore(client, TABLE)
+        kept: dict[str, bool] = {}
+        models = []
+        for b in range(0, len(objects), 50):
+            report = run_batch(objects[b : b + 50], table, uri=f"s3://bucket/c{b}.json")
+            run_batch(objects[b : b + 50], memory, uri=f"s3://bucket/c{b}.json")
+            kept |= accuracy(report, crowd)
+            models.append(report.worker_model)
+        for b in range(0, len(scenes), 50):
+            report = run_batch(
+                scenes[b : b + 50], table, uri=f"s3://bucket/i{b}.json", labels=["car", "person", "sign"]
+            )
+            run_batch(scenes[b : b + 50], memory, uri=f"s3://bucket/i{b}.json", labels=["car", "person", "sign"])
+            models.append(report.worker_model)
+        workers = [f"w{w}" for w in range(120)]
+        sums = {
+            name: table.load(JOB_ARN, name, "next", workers).prior for name in ("classification/3x3", "bounding-box/8")
+        }
+    # THEN no table call failed: no warning at all, every batch fitted with the job's model
+    assert [r.getMessage() for r in caplog.records] == []
+    assert set(models) == {"job"}
+    # and the table holds exactly what the in-memory store summed: nothing was lost
+    assert sums["classification/3x3"] == memory.totals(JOB_ARN, "classification/3x3")
+    assert sums["bounding-box/8"] == memory.totals(JOB_ARN, "bounding-box/8")
+    # and later batches improve: the last 400 objects beat the same batches judged on their own
+    alone: dict[str, bool] = {}
+    for b in range(600, 1000, 50):
+        alone |= accuracy(run_batch(objects[b : b + 50], None, uri=f"s3://bucket/c{b}.json"), crowd)
+    late = [f"o{i}" for i in range(600, 1000)]
+    assert np.mean([kept[o] for o in late]) >= np.mean([alone[o] for o in late]) + 0.02

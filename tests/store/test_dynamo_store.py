@@ -135,7 +135,7 @@ def test_the_table_and_memory_stores_agree(table_store: aws.DynamoWorkerStore) -
             loaded = store.load(JOB, "t/3", batch, ["w1", "w2"])
             store.record(JOB, "t/3", batch, contribution, loaded.prior)
     assert table_store.load(JOB, "t/3", "b9", ["w1", "w2"]) == memory.load(JOB, "t/3", "b9", ["w1", "w2"])
-    assert memory.load(JOB, "t/3", "b9", ["w1"]).prior == {"w1": [0.458333333, 2.0, 3.0]}
+    assert memory.load(JOB, "t/3", "b9", ["w1"]).prior == {"w1": [0.4583, 2.0, 3.0]}
 
 
 def test_worker_store_is_none_without_a_table() -> None:
@@ -198,3 +198,24 @@ def test_plain_dynamo_converts_requests_and_answers_and_makes_its_client_on_firs
     }
     plain.batch_get_item(RequestItems={})
     assert len(made) == 1
+
+
+def test_numbers_travel_in_plain_notation_and_sum_under_moto(dynamodb: Any, table_store: aws.DynamoWorkerStore) -> None:
+    # GIVEN statistics that Decimal writes in exponent notation (4E-9, 1E+1, 1E-5, 2.5E+2): moto's ADD
+    # parses a number without a "." as an int, so the second batch's transaction used to be cancelled
+    tiny, round_ten, small, big = 4e-9, 10.0, 1e-5, 250.0
+    assert table_store.record(JOB, "t/4", "b1", {"w1": [tiny, round_ten, small, big]}, {}) is None
+    # WHEN a second batch adds to the same worker's sums
+    assert table_store.record(JOB, "t/4", "b2", {"w1": [tiny, round_ten, 0.00016, big]}, {}) is None
+    # THEN both are summed, at the stored precision (a ten-thousandth: 4e-9 and 1e-5 carry nothing)
+    assert table_store.load(JOB, "t/4", "b3", ["w1"]).prior == {"w1": [0.0, 20.0, 0.0002, 500.0]}
+    (stored,) = [i for i in items(dynamodb) if "#w#" in str(i["sk"])]
+    assert {k: str(v) for k, v in stored.items() if k.startswith("v")} == {"v1": "20", "v2": "0.0002", "v3": "500"}
+
+
+def test_no_number_is_sent_in_exponent_notation() -> None:
+    from tally.worker_store import DECIMALS, to_decimal
+
+    for value in (4e-9, 1e-5, 0.00015, 10.0, 100.0, 250.0, 1e12, 123456.78905, -3e-7, 0.0):
+        text = aws.to_attribute(to_decimal(value))["N"]
+        assert "E" not in text.upper() and float(text) == round(value, DECIMALS) + 0.0

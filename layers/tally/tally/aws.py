@@ -474,8 +474,10 @@ def to_attribute(value: Any) -> dict[str, Any]:
         return {"NULL": True}
     if isinstance(value, bool):
         return {"BOOL": value}
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return {"N": str(value)}
+    if isinstance(value, Decimal):  # plain notation: emulators' ADD parses "1E+1" as a (bad) int
+        return {"N": format(value, "f")}
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, bytes | bytearray):

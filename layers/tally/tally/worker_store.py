@@ -65,8 +65,10 @@ __all__ = [
 WorkerStatistics = dict[str, list[float]]
 """Per key (a worker ID), a vector of additive statistics; its meaning and length belong to the task."""
 
-DECIMALS = 9
-"""Places every stored value is rounded to (sums of rounded values are exact as decimals)."""
+DECIMALS = 4
+"""Places every stored value is rounded to: a ten-thousandth of an answer, an object or a pixel share.
+Statistics are counts and sums of shares; finer digits carry no information (a confusion count of
+``4e-9``), and sums of rounded values are exact as decimals."""
 
 
 class WorkerStoreError(TallyError):
@@ -126,8 +128,15 @@ def batch_key(uri: str, payload: bytes) -> str:
 
 
 def to_decimal(value: float) -> Decimal:
-    """``value`` rounded to :data:`DECIMALS` places, as a decimal (``-0`` becomes ``0``)."""
-    return Decimal(f"{value:.{DECIMALS}f}").normalize() + Decimal(0)
+    """``value`` rounded to :data:`DECIMALS` places, as a decimal in plain notation: no exponent
+    (``Decimal.normalize`` writes ``10`` as ``1E+1``, which moto's and some other DynamoDB emulators'
+    ``ADD`` cannot parse), no trailing zeros, ``-0`` as ``0``.
+
+    >>> [str(to_decimal(v)) for v in (4e-9, 10.0, 0.00016, 250.0, -0.0)]
+    ['0', '10', '0.0002', '250', '0']
+    """
+    text = f"{value:.{DECIMALS}f}".rstrip("0").rstrip(".")
+    return Decimal(text) + Decimal(0)
 
 
 def normalise(statistics: Mapping[str, Iterable[float]]) -> WorkerStatistics:
