@@ -30,6 +30,7 @@ from ..settings import Settings
 from ..storage import LocalStorage, Storage
 
 __all__ = [
+    "NO_CREDENTIALS",
     "CliStorage",
     "ExitCode",
     "InputError",
@@ -99,6 +100,12 @@ def build_settings(**overrides: Any) -> Settings:
     return replace_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
+NO_CREDENTIALS = (
+    "no AWS credentials to read s3:// URIs with: give --s3-root DIR (a local copy of the buckets, "
+    "s3://BUCKET/KEY as DIR/BUCKET/KEY) or configure AWS credentials"
+)
+
+
 class CliStorage:
     """Local files, plus ``s3://`` URIs read from an S3 mirror directory (``s3_root``) or, without
     one, from real S3 with your AWS credentials (needs boto3).
@@ -116,17 +123,25 @@ class CliStorage:
         self._staging = staging
         self._preloaded: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._s3_error: str | None = None
 
     def _for(self, uri: str) -> Storage:
         if not uri.startswith("s3://") or self._mirror:
             return self._local
         with self._lock:
+            if self._s3_error is not None:
+                raise StorageError(self._s3_error)
             if self._s3 is None:
                 try:
                     from .. import aws  # botocore only when S3 is really needed
                 except ImportError as exc:
-                    raise StorageError("reading s3:// URIs needs boto3 (pip install tally[aws]) or --s3-root") from exc
-                self._s3 = aws.s3_storage(aws.own_session())
+                    self._s3_error = "reading s3:// URIs needs boto3 (pip install tally[aws]) or --s3-root"
+                    raise StorageError(self._s3_error) from exc
+                session = aws.own_session()
+                if session.get_credentials() is None:  # found before any request (S3 would retry for seconds)
+                    self._s3_error = NO_CREDENTIALS
+                    raise StorageError(self._s3_error)
+                self._s3 = aws.s3_storage(session)
             return self._s3
 
     def _staged(self, uri: str) -> str:
