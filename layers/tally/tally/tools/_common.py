@@ -95,8 +95,8 @@ def build_settings(**overrides: Any) -> Settings:
     """``Settings.from_env()`` with the command line's overrides (``None`` values are left out)."""
     try:
         settings = Settings.from_env()
-    except ValueError as exc:
-        raise InputError(f"bad TALLY_* environment variable: {exc}") from exc
+    except ValueError as exc:  # a bad setting is a bad option value: exit 2, before any work
+        raise click.UsageError(f"bad TALLY_* environment variable: {exc}") from exc
     return replace_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
