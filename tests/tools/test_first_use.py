@@ -86,3 +86,33 @@ def test_the_one_label_check() -> None:
     assert tally.labels.parse_label_list('["road", "car"]') == ["road", "car"]
     with pytest.raises(ValueError, match=r"^not a JSON array of strings nor comma-separated names$"):
         tally.labels.parse_label_list('["road", 3]')
+
+
+def _with_input(command: str, given: Path, tmp_path: Path) -> list[str]:
+    template = str(TEMPLATES / "keypoint.liquid.html")
+    return {
+        "consolidate": ["consolidate", str(given), "--out", str(tmp_path / "out")],
+        "reconsolidate": ["reconsolidate", str(given), "--label-attribute", "x", "--out", str(tmp_path / "out")],
+        "export": ["export", str(given), "--label-attribute", "x", "--format", "coco", "--out", str(tmp_path / "out")],
+        "report": ["report", str(given), "--out", str(tmp_path / "out")],
+        "preview (template)": ["preview", str(given), str(_line(tmp_path)), "--out", str(tmp_path / "out")],
+        "preview (line)": ["preview", template, str(given), "--out", str(tmp_path / "out")],
+    }[command]
+
+
+@pytest.mark.parametrize(
+    "command", ["consolidate", "reconsolidate", "export", "report", "preview (template)", "preview (line)"]
+)
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_a_missing_input_or_a_directory_is_exit_3_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, kind: str
+) -> None:
+    given = tmp_path / "given"
+    if kind == "directory":
+        given.mkdir()
+    capsys.readouterr()
+    assert main(_with_input(command, given, tmp_path)) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and str(given) in err, err
+    if command != "reconsolidate":  # reconsolidate's --out before it reads: issue 24 point 5, not here
+        assert not (tmp_path / "out").exists()

@@ -40,6 +40,7 @@ __all__ = [
     "configure_logging",
     "current_verbosity",
     "deferred_interrupt",
+    "input_file",
     "load_json",
     "progress_bar",
     "replace_settings",
@@ -70,6 +71,15 @@ def load_json(data: bytes | str, name: str) -> Any:
         raise InputError(f"{name} is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"{name} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+
+
+def input_file(path: Path) -> Path:
+    """``path``, when it is a file to read; else an :class:`InputError` (exit 3, as in every command)."""
+    if path.is_dir():
+        raise InputError(f"cannot read {path}: it is a directory, not a file")
+    if not path.is_file():
+        raise InputError(f"cannot read {path}: no such file")
+    return path
 
 
 def buckets_under(s3_root: str | None) -> tuple[str, ...]:

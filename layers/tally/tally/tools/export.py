@@ -33,6 +33,7 @@ from ._common import (
     ExitCode,
     InputError,
     count_lines,
+    input_file,
     load_json,
     progress_bar,
     stderr_console,
@@ -366,7 +367,7 @@ def _manifest_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     epilog="Exit codes: 0 every line exported, 1 some lines hold failed objects (exported in Ground Truth's "
     "failure shape, or left out of COCO), 2 usage error, 3 input/runtime error (nothing written), 130 interrupted."
 )
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--label-attribute", "attr", required=True, help="The label attribute of the tally output manifest.")
 @click.option(
     "--format",
@@ -405,8 +406,7 @@ def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, 
       tally export out/street/output.manifest --label-attribute street --format builtin --out street.manifest
       tally export out/boxes/output.manifest --label-attribute boxes --format coco --out boxes.coco.json
     """
-    if not manifest.is_file():
-        raise InputError(f"cannot read {manifest}: no such file")
+    input_file(manifest)
     storage = CliStorage(s3_root)
     total = count_lines(manifest)
     counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}

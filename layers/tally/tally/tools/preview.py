@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from ..pre_annotation import pre_annotate
 from ..storage import LocalStorage, split_s3_uri
-from ._common import ExitCode, InputError, build_settings, load_json, write_atomically
+from ._common import ExitCode, InputError, build_settings, input_file, load_json, write_atomically
 from .consolidate import parse_labels
 
 __all__ = ["CROWD_SCRIPT", "STAND_IN", "make_environment", "preview", "read_manifest_line", "render", "with_stand_in"]
@@ -121,9 +121,12 @@ def render(template: Path, task_input: dict[str, Any], env: Environment) -> str:
         raise InputError(f"{_where(exc, template)}: {str(exc).splitlines()[0]}") from exc
 
 
-@click.command(epilog="Exit codes: 0 page written, 2 usage error, 3 bad template or manifest line (nothing written).")
-@click.argument("template", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("manifest_line", metavar="MANIFEST_LINE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.command(
+    epilog="Exit codes: 0 page written, 2 usage error, 3 a missing or unreadable file, a bad template or manifest "
+    "line (nothing written)."
+)
+@click.argument("template", type=click.Path(path_type=Path))
+@click.argument("manifest_line", metavar="MANIFEST_LINE", type=click.Path(path_type=Path))
 @click.option(
     "--out",
     required=True,
@@ -180,7 +183,8 @@ def preview(
     """
     label_list = parse_labels(labels)
     settings = build_settings(labels=tuple(label_list) if label_list else None)
-    line = read_manifest_line(manifest_line, number)
+    input_file(template)
+    line = read_manifest_line(input_file(manifest_line), number)
     response = pre_annotate({"dataObject": line}, settings=settings)
     if not response.get("isHumanAnnotationRequired", False):
         raise InputError(
