@@ -4,13 +4,16 @@ warnings where a preview would mislead."""
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 import tally.labels
+from tally.settings import Settings
 from tally.tools import _common
 from tally.tools.cli import main
 from tests.conftest import ROOT
@@ -116,3 +119,60 @@ def test_a_missing_input_or_a_directory_is_exit_3_everywhere(
     assert err.startswith("Error: ") and str(given) in err, err
     if command != "reconsolidate":  # reconsolidate's --out before it reads: issue 24 point 5, not here
         assert not (tmp_path / "out").exists()
+
+
+def _claims(text: str) -> list[tuple[str, str]]:
+    """Every default of a setting a text states, as ``TALLY_X or Y`` (``--help``) or ``TALLY_X, else Y``
+    (docs/cli.md's tables): ``(variable, Y)``."""
+    flat = " ".join(text.replace("`", "").split())
+    return re.findall(r"(TALLY_[A-Z_]+),? (?:or|else) ([^\]|;]+?)\s*(?=\]|\||;)", flat)
+
+
+def _agrees(variable: str, stated: str) -> bool:
+    value = getattr(Settings(), variable.removeprefix("TALLY_").lower())
+    if value is None:  # no literal default: the text says where the value comes from instead
+        return not stated[0].isdigit() and stated not in ("on", "off", "true", "false")
+    if isinstance(value, bool):
+        return stated in (("on", "true") if value else ("off", "false"))
+    return stated == str(value)
+
+
+def test_help_and_docs_state_the_settings_real_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every default `--help` and docs/cli.md give for a TALLY_* setting is the settings' own (the
+    help said `[default: TALLY_CONFIDENCE_MAPS or on]` while confidence maps are off by default)."""
+    stated: dict[str, list[tuple[str, str]]] = {}
+    for command in ("consolidate", "reconsolidate", "preview", "export", "report"):
+        capsys.readouterr()
+        assert main([command, "--help"]) == 0
+        stated[command] = _claims(capsys.readouterr().out)
+    stated["docs/cli.md"] = _claims((ROOT / "docs" / "cli.md").read_text())
+    # the texts do state these (a pattern that found nothing would prove nothing)
+    assert {v for v, _ in stated["consolidate"]} == {"TALLY_ALGORITHM", "TALLY_THREADS", "TALLY_CONFIDENCE_MAPS"}
+    assert {v for v, _ in stated["reconsolidate"]} == {
+        "TALLY_LABELS",
+        "TALLY_ALGORITHM",
+        "TALLY_THREADS",
+        "TALLY_CONFIDENCE_MAPS",
+    }
+    assert {v for v, _ in stated["docs/cli.md"]} >= {"TALLY_ALGORITHM", "TALLY_THREADS", "TALLY_CONFIDENCE_MAPS"}
+    wrong = [(where, v, s) for where, claims in stated.items() for v, s in claims if not _agrees(v, s)]
+    assert wrong == []
+
+
+def test_readme_tables_list_every_setting_and_parameter() -> None:
+    """The README's settings table has a row per Settings field with its real default, and its
+    parameter table a row per template parameter (TALLY_WORKER_TABLE and KeepWorkerModels were missing)."""
+    readme = (ROOT / "README.md").read_text()
+    settings = dict(re.findall(r"^\| `(TALLY_[A-Z_]+)` \| [^|]* \| ([^|]*) \|", readme, flags=re.MULTILINE))
+    fields = {f"TALLY_{f.name.upper()}": getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    assert sorted(settings) == sorted(fields)
+    for variable, default in fields.items():
+        shown = settings[variable].strip().strip("`")
+        expected = "–" if default in (None, ()) else str(default).lower() if isinstance(default, bool) else str(default)
+        assert shown == expected, variable
+    table = readme[readme.index("| Parameter | Meaning |") :]
+    table = table[: table.index("\n\n")]
+    documented = re.findall(r"^\| `(\w+)`", table, flags=re.MULTILINE)
+    template = (ROOT / "template.yaml").read_text()
+    parameters = template[template.index("\nParameters:\n") : template.index("\nConditions:")]
+    assert documented == re.findall(r"^  (\w+):$", parameters, flags=re.MULTILINE)
