@@ -176,3 +176,52 @@ def test_readme_tables_list_every_setting_and_parameter() -> None:
     template = (ROOT / "template.yaml").read_text()
     parameters = template[template.index("\nParameters:\n") : template.index("\nConditions:")]
     assert documented == re.findall(r"^  (\w+):$", parameters, flags=re.MULTILINE)
+
+
+PRIOR = {
+    "source-ref": "s3://bucket/a.jpg",
+    "animal": 0,
+    "animal-metadata": {
+        "type": "groundtruth/image-classification",
+        "class-name": "Probably yes",
+        "confidence": 0.9,
+        "job-name": "labeling-job/animal",
+        "human-annotated": "yes",
+        "creation-date": "2026-01-01T00:00:00",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "extra", "warned"),
+    [
+        (
+            "image-classification",
+            [],
+            "Probably yes (taken from the line's prior label, which holds only the class it decided)",
+        ),
+        ("text-classification", ["--labels", "yes"], "yes"),
+        ("image-classification", ["--labels", "Probably yes,Probably no"], None),
+        ("image-classification-multi-select", [], None),  # one box to tick or not: a choice
+        ("bounding-box", [], None),  # one label to draw: a choice of where
+    ],
+)
+def test_preview_warns_of_a_classifier_with_one_category(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], template: str, extra: list[str], warned: str | None
+) -> None:
+    """A chained job's line whose only labels are its prior classification (categories=["Probably
+    yes"]) renders a classifier a worker cannot answer otherwise: the page is written, with a warning."""
+    line = tmp_path / "line.json"
+    line.write_text(json.dumps(PRIOR))
+    out = tmp_path / "page.html"
+    capsys.readouterr()
+    assert main(["preview", str(TEMPLATES / f"{template}.liquid.html"), str(line), *extra, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    if warned is None:
+        assert err == ""
+    else:
+        assert err == (
+            f"warning: the classifier offers one category, {warned}: a worker has nothing to choose; "
+            "give the job's labels with --labels or TALLY_LABELS\n"
+        )
+    assert out.is_file()

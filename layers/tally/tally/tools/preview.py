@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,16 @@ from ..storage import LocalStorage, split_s3_uri
 from ._common import ExitCode, InputError, build_settings, input_file, load_json, write_atomically
 from .consolidate import parse_labels
 
-__all__ = ["CROWD_SCRIPT", "STAND_IN", "make_environment", "preview", "read_manifest_line", "render", "with_stand_in"]
+__all__ = [
+    "CROWD_SCRIPT",
+    "STAND_IN",
+    "make_environment",
+    "one_category_warning",
+    "preview",
+    "read_manifest_line",
+    "render",
+    "with_stand_in",
+]
 
 CROWD_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
 STAND_IN = Path(__file__).with_name("crowd_stand_in.js")
@@ -96,6 +106,29 @@ def _where(exc: LiquidError, template: Path) -> str:
     if isinstance(source, str) and isinstance(start, int):
         return f"{template} line {source.count(chr(10), 0, start) + 1}"
     return str(template)
+
+
+_SINGLE_CHOICE = re.compile(r"<crowd-(?:image-)?classifier[\s>]")
+
+
+def one_category_warning(
+    html: str, task_input: dict[str, Any], line: dict[str, Any], *, configured: bool
+) -> str | None:
+    """What to say when the page is a single-choice classifier with one category: a worker has nothing
+    to choose. It happens when the labels come from a prior classification label, which holds only
+    the class it decided (``categories=["Probably yes"]``)."""
+    labels = task_input.get("labels") or []
+    if len(labels) != 1 or not _SINGLE_CHOICE.search(html):
+        return None
+    prior = task_input.get("initialValue")
+    metadata = line.get("metadata")
+    listed = line.get("labels") or (metadata.get("labels") if isinstance(metadata, dict) else None)
+    from_prior = not configured and not listed and isinstance(prior, dict) and prior.get("label") == labels[0]
+    where = " (taken from the line's prior label, which holds only the class it decided)" if from_prior else ""
+    return (
+        f"the classifier offers one category, {labels[0]}{where}: a worker has nothing to choose; "
+        "give the job's labels with --labels or TALLY_LABELS"
+    )
 
 
 def with_stand_in(html: str) -> str:
@@ -195,6 +228,9 @@ def preview(
     if not task_input.get("labels"):
         click.echo("warning: taskInput.labels is empty (no --labels, TALLY_LABELS or labels on the line)", err=True)
     html = render(template, task_input, make_environment(s3_root, embed_images=embed_images))
+    warning = one_category_warning(html, task_input, line, configured=settings.labels is not None)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if stand_in:
         html = with_stand_in(html)
     write_atomically(out, lambda fh: fh.write(html))
