@@ -470,3 +470,23 @@ def test_images_on_s3_without_credentials(
     text = page.read_text()
     assert text.count(f"source image not read: {html.escape(NO_CREDENTIALS)}") == 2
     assert "TransientStorageError" not in text and "NoCredentialsError" not in text
+
+
+def test_worker_colours_follow_the_consolidation_rules() -> None:
+    """An RGB answer (no alpha: its background is black) and a colour a few steps off the label's
+    (an anti-aliased edge) read as the consolidation reads them (tally.codecs): unpainted and the label,
+    so the drawing and the agreement are those of the same answer sent as a palette PNG."""
+    legend, colours = {"r": "road", "c": "car", "s": "sign"}, {"road": "#1f77b4", "car": "#17becf", "sign": "#e377c2"}
+    rows = ["rrcc", "rrcc", "ss.."]
+    palette = parse_answer(annotation("w1", seg_content(rows, legend, colours)))
+    rgb = parse_answer(annotation("w2", seg_content(rows, legend, colours, mode="RGB")))
+    near = {**colours, "sign": "#e67bc5"}  # within SNAP_TOLERANCE of sign's colour, and no mapping of its own
+    edge = json.loads(seg_content(rows, legend, near))
+    edge["crowd-semantic-segmentation"]["labelMappings"]["sign"] = {"color": colours["sign"]}
+    snapped = parse_answer(annotation("w3", json.dumps(edge)))
+    obj = _segmentation("line 1", 0.9, [palette, rgb, snapped])
+    assert [agreement(obj, a) for a in obj.answers] == [10 / 12] * 3
+    page = render_report([obj], "street")
+    drawn = [_colours(_overlays(page, w)[0]) for w in ("w1", "w2", "w3")]
+    assert drawn == [{"#1f77b4": 4, "#17becf": 4, "#e377c2": 2}] * 3
+    assert "did not map" not in page

@@ -35,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from ..colours import hex_to_rgb, rgb_to_hex
+from ..codecs import decode_png, index_mask
+from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
@@ -146,41 +147,38 @@ def _indices(data: bytes) -> npt.NDArray[np.uint8]:
         return np.asarray(image if image.mode == "P" else image.convert("L"), dtype=np.uint8)
 
 
-def _packed(rgb: tuple[int, int, int]) -> int:
-    return (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
-
-
 def _worker_regions(value: dict[str, Any]) -> tuple[npt.NDArray[np.int16], list[str]] | None:
-    """See :meth:`Answer.regions`: the worker's own colours mapped to their labels (never drawn as is:
-    a worker's colours are theirs, the page's are the consensus's)."""
-    try:
-        png = base64.b64decode(value["labeledImage"]["pngImageData"])
-        with Image.open(io.BytesIO(png)) as image:
-            rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    except (KeyError, TypeError, ValueError, OSError):
-        return None
-    rgb = rgba[..., :3].astype(np.uint32)
-    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    painted = rgba[..., 3] > 0
-    ids = np.zeros(rgba.shape[:2], dtype=np.int16)
-    ids[painted] = -1
+    """See :meth:`Answer.regions`: the worker's own colours mapped to their labels by the
+    consolidation's own colour rules (:mod:`tally.codecs`: transparent, or black or white no label
+    uses, is unpainted; a colour within ``SNAP_TOLERANCE`` of one label colour is that label), never
+    drawn as they are: a worker's colours are theirs, the page's are the consensus's."""
     if isinstance(value.get("instances"), list):  # crowd-instance-segmentation: one region per instance
         regions = [(i.get("label"), i.get("color")) for i in value["instances"] if isinstance(i, dict)]
     else:
-        mappings = value.get("labelMappings") or {}
+        mappings = value.get("labelMappings")
         regions = (
             [(n, m.get("color")) for n, m in mappings.items() if isinstance(m, dict)]
             if isinstance(mappings, dict)
             else []
         )
     names: list[str] = []
+    colours: dict[tuple[int, int, int], int] = {}
     for name, colour in regions:
         try:
-            target = _packed(hex_to_rgb(str(colour)))
+            rgb = hex_to_rgb(str(colour))
         except ValueError:
             continue
-        names.append(str(name))
-        ids[painted & (packed == target)] = len(names)
+        if len(names) < ABSTAIN - 1:
+            names.append(str(name))
+            colours[rgb] = len(names)
+    try:
+        png = value["labeledImage"]["pngImageData"]
+        mask = index_mask(decode_png(str(png)), colours)
+    except (KeyError, TypeError, TallyError):
+        return None
+    classes = mask.classes()
+    ids = classes.astype(np.int16)
+    ids[classes == ABSTAIN] = -1
     return ids, names
 
 
