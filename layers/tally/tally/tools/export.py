@@ -490,10 +490,11 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
 
     MANIFEST is an output manifest written by tally (tally reconsolidate's output.manifest, or a job's
     that ran tally's Lambda); without --label-attribute, its only label attribute is exported (a
-    manifest of raw answers, such as AWS's recipe writes, needs tally reconsolidate first). --format builtin rewrites each line in the exact shape Ground Truth's
-    built-in task writes (semantic segmentation as ATTR-ref + ATTR-ref-metadata, classification as the
-    integer class id, boxes as the object-detection shape, named entities as the built-in NER shape;
-    failed objects keep only ATTR-metadata with failure-reason; other lines are copied unchanged).
+    manifest of raw answers, such as AWS's recipe writes, needs tally reconsolidate first).
+    --format builtin rewrites each line in the exact shape Ground Truth's built-in task writes
+    (semantic segmentation as ATTR-ref + ATTR-ref-metadata, classification as the integer class id,
+    boxes as the object-detection shape, named entities as the built-in NER shape; failed objects keep
+    only ATTR-metadata with failure-reason; other lines are copied unchanged).
     --format coco writes one COCO JSON with boxes, instances and semantic masks as RLE (read from the
     mask PNGs) and keypoints; lines with nothing COCO holds (classification, entities) are counted.
 
