@@ -76,6 +76,10 @@ class Answer:
             self._regions = None if self.value is None else _worker_regions(self.value)
         return self._regions
 
+    def release(self) -> None:
+        """Forget the decoded regions (decoded again when next asked for): a page holds one object's."""
+        self._regions, self._decoded = None, False
+
 
 @dataclass
 class ReviewObject:
@@ -1176,10 +1180,13 @@ def render_report(
             if entry.get("class-name") != "BACKGROUND":
                 colours.setdefault(str(entry["class-name"]), str(entry.get("hex-color", "#888888")))
     classes = set(colours)  # the job's classes: a worker's mask is drawn through these only
-    judged = [
-        _Judged(obj, {a.worker_id: agreement(obj, a) for a in obj.answers}, review_reasons(obj, review_below))
-        for obj in objects
-    ]
+    judged = []
+    for obj in objects:
+        judged.append(
+            _Judged(obj, {a.worker_id: agreement(obj, a) for a in obj.answers}, review_reasons(obj, review_below))
+        )
+        for answer in obj.answers:
+            answer.release()
     ordered = sorted(judged, key=_sort_key)
     stats: dict[str, dict[str, Any]] = {}
     cards: list[str] = []
@@ -1197,6 +1204,8 @@ def render_report(
                 s["quality"].append(quality[answer.worker_id])
         if limit is None or len(cards) < limit:
             cards.append(_card(entry, len(cards), colours, classes))
+            for answer in obj.answers:
+                answer.release()
     rows = _worker_rows(stats)
     all_labels = sorted({n for obj in objects for n in _object_labels(obj)})
     label_options = "".join(f'<option value="{_esc(n)}">{_esc(n)}</option>' for n in all_labels)
