@@ -91,11 +91,11 @@ def test_settings_stay_a_frozen_dataclass() -> None:
         (
             {"TALLY_LABELS": '["road", 3]'},
             "invalid tally setting: TALLY_LABELS='[\"road\", 3]': Value error, "
-            "TALLY_LABELS must be a JSON array of strings or comma-separated names",
+            "not a JSON array of strings nor comma-separated names",
         ),
         (
             {"TALLY_LABELS": "road, car, road"},
-            "invalid tally setting: TALLY_LABELS='road, car, road': Value error, a label is listed twice",
+            "invalid tally setting: TALLY_LABELS='road, car, road': Value error, a label is listed twice: road (label names must be unique)",
         ),
         (
             {"TALLY_THREADS": "four"},

@@ -361,3 +361,90 @@ def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert f"Usage: tally {command} [OPTIONS]" in text
     assert "Exit codes: 0" in text and "Examples:" in text
+
+
+STREETSCENES = SHARED / "data" / "streetscenes-custom-job-output.manifest"
+
+
+def test_the_only_label_attribute_is_inferred(
+    jobs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = jobs["classification"] / "output.manifest"
+    given, inferred = tmp_path / "given.manifest", tmp_path / "inferred.manifest"
+    assert _export(manifest, "builtin", given) == 0
+    capsys.readouterr()
+    assert main(["export", str(manifest), "--format", "builtin", "--out", str(inferred)]) == 0
+    assert capsys.readouterr().err == f"label attribute: pets (the only one in {manifest})\n"
+    assert inferred.read_bytes() == given.read_bytes()
+
+
+def test_several_label_attributes_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = {"source-ref": "s3://b/a.png", "pets": {"type": "groundtruth/image-classification"}, "pets-metadata": {}}
+    chained = {**line, "breed": {"type": "groundtruth/image-classification"}, "breed-metadata": {}}
+    manifest = tmp_path / "chained.manifest"
+    manifest.write_text(json.dumps(line) + "\n" + json.dumps(chained) + "\n")
+    capsys.readouterr()
+    assert main(["export", str(manifest), "--format", "builtin", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"Error: {manifest} has 2 label attributes (pets, breed): say which with --label-attribute"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_wrong_label_attribute_names_what_the_manifest_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    argv = [
+        "export",
+        str(STREETSCENES),
+        "--label-attribute",
+        "street",
+        "--format",
+        "coco",
+        "--out",
+        str(tmp_path / "x"),
+    ]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"Error: Invalid value for '--label-attribute': no line of {STREETSCENES} has street "
+        "(keys: source-ref, gt-label, gt-label-17-metadata); label attributes there: gt-label"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("attr", [None, "gt-label"])
+def test_raw_answers_say_to_reconsolidate_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], attr: str | None
+) -> None:
+    """AWS's recipe output (every worker's answer under the attribute): no repr, the next step."""
+    given = ["--label-attribute", attr] if attr else []
+    capsys.readouterr()
+    assert main(["export", str(STREETSCENES), *given, "--format", "builtin", "--out", str(tmp_path / "x")]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        f"Error: {STREETSCENES} has raw answers under gt-label (line 1 holds every worker's answer, not a "
+        f"consolidated label): run `tally reconsolidate {STREETSCENES} --label-attribute gt-label --out DIR` "
+        "first, then export DIR/output.manifest"
+    )
+    assert len(err) == (2 if attr is None else 1)  # the attribute it found is named first
+    assert not (tmp_path / "x").exists()
+
+
+def test_lines_that_are_not_tally_labels_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    builtin = REAL / "coral-classification-output-manifest" / "output.manifest"
+    capsys.readouterr()
+    assert main(["export", str(builtin), "--format", "builtin", "--out", str(tmp_path / "x")]) == 3
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"Error: {builtin} line 1: cannot export: test-label-dianthus is a JSON number, not a tally label (an "
+        "object with its type): export reads output manifests tally wrote (tally reconsolidate's, or a job's "
+        "that ran tally's Lambda)"
+    )
+    incomplete = tmp_path / "incomplete.manifest"
+    label = {"type": "groundtruth/image-classification", "class-id": 0}
+    incomplete.write_text(json.dumps({"source-ref": "s3://b/a.png", "pets": label, "pets-metadata": {}}) + "\n")
+    assert _export(incomplete, "builtin", tmp_path / "x") == 3
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"Error: {incomplete} line 1: cannot export: the groundtruth/image-classification label has no 'class-name'"
+    )
+    assert not (tmp_path / "x").exists()

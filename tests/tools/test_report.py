@@ -4,15 +4,34 @@ known, and its errors. The page itself is tested in Chromium (test_report_browse
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
+import re
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from tally.tools._common import CliStorage
+from tally.colours import hex_to_rgb
+from tally.tools._common import NO_CREDENTIALS, CliStorage
 from tally.tools.cli import main
-from tally.tools.report import Answer, ReviewObject, agreement, load_review, parse_answer, render_report
-from tests.helpers import annotation, data_object, read_mask, seg_content
+from tally.tools.report import (
+    UNKNOWN_HEX,
+    Answer,
+    ReviewObject,
+    _shade,
+    agreement,
+    load_review,
+    parse_answer,
+    render_report,
+    review_reasons,
+)
+from tests.helpers import annotation, data_object, grid, read_mask, seg_content
 from tests.sim.manifests import recipe_line, write_manifest
 from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
 
@@ -61,7 +80,8 @@ def test_reconsolidate_folder_finds_its_source(jobs: dict[str, Path], tmp_path: 
         ("w2", {"label": "cat"}),
         ("w3", {"label": "dog"}),
     ]
-    assert objects[0].image is None and objects[0].image_note == "source image not read: StorageError"
+    assert objects[0].image is None
+    assert objects[0].image_note == f"source image not read: {MIRROR}/images/c0.png does not exist"
     # the same output manifest on its own: no answers unless --source names them
     manifest = jobs["classification"] / "output.manifest"
     _, alone, _ = load_review(manifest, None, None, CliStorage(MIRROR))
@@ -197,3 +217,276 @@ def test_answer_beside_other_form_fields_and_polygons(tmp_path: Path) -> None:
     assert [agreement(obj, a) for a in obj.answers] == [1.0, 1.0, 0.0]
     page = render_report([obj], "pets")
     assert page.count("<polygon ") == 2
+
+
+# --- the page as a team lead reads it (issue 24): consensus colours, review flags, figures without evidence
+
+
+def _palette_png(rows: list[str], keys: dict[str, int]) -> bytes:
+    """A consensus mask as tally writes it: a palette PNG whose pixel values are class keys."""
+    buf = io.BytesIO()
+    Image.fromarray(grid(rows, keys)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _overlays(page: str, panel: str) -> list[np.ndarray]:
+    """The RGBA pixels of every image layer of one panel (``consensus`` or a worker's)."""
+    start = page.index(f'data-worker="{panel}">') if panel != "consensus" else page.index("<b>consensus</b>") - 2000
+    figure = page[start : page.index("</figure>", start)]
+    return [
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
+        for data in re.findall(r'<img class="layer"[^>]*src="data:image/png;base64,([^"]+)"', figure)
+    ]
+
+
+def _colours(rgba: np.ndarray) -> dict[str, int]:
+    """Opaque pixels per colour (hex)."""
+    opaque = rgba[rgba[..., 3] > 0][:, :3]
+    return {f"#{r:02x}{g:02x}{b:02x}": int(n) for (r, g, b), n in Counter(map(tuple, opaque.tolist())).items()}
+
+
+STREET = {
+    "0": {"class-name": "BACKGROUND", "hex-color": "#ffffff"},
+    "1": {"class-name": "road", "hex-color": "#1f77b4"},
+    "2": {"class-name": "car", "hex-color": "#17becf"},
+    "3": {"class-name": "sign", "hex-color": "#e377c2"},
+}
+
+
+def _segmentation(key: str, confidence: float, answers: list[Answer], **extra: Any) -> ReviewObject:
+    label = {"type": "groundtruth/semantic-segmentation", "confidence": confidence, "internal-color-map": STREET}
+    obj = ReviewObject(key=key, source=None, label={**label, **extra}, answers=answers)
+    obj.artefacts["mask"] = _palette_png(["rrcc", "rrcc", "ssss"], {"r": 1, "c": 2, "s": 3})
+    return obj
+
+
+def test_workers_are_drawn_in_the_consensus_palette() -> None:
+    """A worker who painted `car` in #e377c2 (the consensus colour of `sign`) is drawn in the consensus
+    colour of `car`; a colour the worker did not map, and a label the job lacks, in UNKNOWN_HEX."""
+    own = {"car": "#e377c2", "road": "#1f77b4", "sign": "#00ff00", "ghost": "#123456", "stray": "#abcdef"}
+    content = json.loads(
+        seg_content(["rrcc", "rrcc", "sgx."], {"r": "road", "c": "car", "s": "sign", "g": "ghost", "x": "stray"}, own)
+    )
+    del content["crowd-semantic-segmentation"]["labelMappings"]["stray"]  # painted, but not in its mappings
+    answer = parse_answer(annotation("w1", json.dumps(content)))
+    obj = _segmentation("line 1", 0.9, [answer])
+    page = render_report([obj], "street")
+    [drawn] = _overlays(page, "w1")
+    assert _colours(drawn) == {"#1f77b4": 4, "#17becf": 4, "#e377c2": 1, UNKNOWN_HEX: 2}
+    assert drawn[0, 2, :3].tolist() == [0x17, 0xBE, 0xCF]  # the worker's car, in the consensus's car colour
+    assert drawn[2, 3, 3] == 0  # unpainted: transparent
+    assert "8.3% painted in colours it did not map to a label" in page
+    assert "painted ghost, which the job lacks" in page
+    assert agreement(obj, answer) == pytest.approx(9 / 12)
+
+
+def test_disputed_regions_put_an_object_first_and_on_its_card() -> None:
+    disputed = [
+        {
+            "classes": ["car", "sign"],
+            "pixels": 5123,
+            "decided": "BACKGROUND",
+            "confidence": 0.41,
+            "workers": {"car": ["w1"], "sign": ["w2"], "none": ["w3"]},
+        }
+    ]
+    calm = _segmentation("line 1", 0.80, [])
+    split = _segmentation("line 2", 0.95, [], **{"disputed-regions": disputed})
+    split.artefacts["mask"] = _palette_png(["r" * 100] * 80, {"r": 1})  # 8,000 pixels
+    assert review_reasons(calm) == []
+    assert review_reasons(split) == ["1 disputed region"]
+    page = render_report([calm, split], "street")
+    assert page.index("<h2>line 2</h2>") < page.index("<h2>line 1</h2>")
+    card = page[page.index("<h2>line 2</h2>") : page.index("<h2>line 1</h2>")]
+    assert '<span class="flag">needs review</span> <span class="reasons">1 disputed region</span>' in card
+    assert (
+        "<li><b>car vs sign</b> · 5,123 px (64.0%) · decided <b>BACKGROUND</b> (confidence 41%) · "
+        "<b>car</b>: w1; <b>sign</b>: w2; <b>nothing</b>: w3</li>"
+    ) in card
+    assert '<b id="review-count">1</b> need review' in page
+    assert page.count('<section class="object"') == 2
+    assert re.findall(r'<section class="object"[^>]*data-review="(\d)"', page) == ["1", "0"]
+
+
+def test_needs_review_and_the_order_of_cards() -> None:
+    """Failed objects first, then those needing review, then the rest; least agreed first within each."""
+
+    def answer(worker: str, rows: list[str]) -> Answer:
+        content = seg_content(
+            rows, {"r": "road", "c": "car", "s": "sign"}, {"road": "#1f77b4", "car": "#17becf", "sign": "#e377c2"}
+        )
+        return parse_answer(annotation(worker, content))
+
+    exact = ["rrcc", "rrcc", "ssss"]
+    half = ["rrcc", "rrcc", "...."]
+    objects = [
+        _segmentation("sure", 0.95, [answer("w1", exact), answer("w2", exact)]),
+        _segmentation("split", 0.93, [answer("w1", exact), answer("w2", half)]),  # mean agreement 5/6
+        _segmentation("doubtful", 0.62, [answer("w1", exact), answer("w2", exact)]),
+        ReviewObject("failed", None, {"type": "groundtruth/semantic-segmentation", "failure-reason": "no answers"}),
+        ReviewObject("passed", None, {"type": "groundtruth/custom"}),
+    ]
+    assert [review_reasons(o) for o in objects] == [
+        [],
+        [],
+        ["confidence 62% < 70%"],
+        ["not consolidated: no answers"],
+        [],
+    ]
+    page = render_report(objects, "street")
+    assert re.findall(r"<h2>([a-z]+)</h2>", page) == ["failed", "doubtful", "split", "sure", "passed"]
+    assert re.findall(r"<h2>([a-z]+)</h2>", render_report(objects, "street", review_below=0.5)) == [
+        "failed",
+        "split",
+        "doubtful",
+        "sure",
+        "passed",
+    ]
+
+
+def _instance_png(rows: list[str]) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.array([[0 if ch == "." else int(ch) for ch in row] for row in rows], dtype=np.uint8)).save(
+        buf, format="PNG"
+    )
+    return buf.getvalue()
+
+
+def test_instances_get_distinct_colours_and_their_confidence() -> None:
+    """Two consensus people: each in a shade of the class colour (the first in the class colour
+    itself), numbered, with its own confidence; one below the review threshold flags the object."""
+    label = {
+        "type": "groundtruth/instance-segmentation",
+        "confidence": 0.8,
+        "internal-color-map": {
+            "0": {"class-name": "BACKGROUND", "hex-color": "#ffffff"},
+            "1": {"class-name": "Person", "hex-color": "#8c564b"},
+        },
+        "instances": [
+            {"label": "Person", "color": "#1f77b4", "confidence": 0.9, "workers": ["w1", "w2"]},
+            {"label": "Person", "color": "#ff7f0e", "confidence": 0.46, "workers": ["w1"]},
+        ],
+    }
+    rows = ["11....22", "11....22", "11....22", "........"]
+    obj = ReviewObject("line 1", None, label)
+    obj.artefacts["instances"] = _instance_png(rows)
+    page = render_report([obj], "people")
+    overlay = _overlays(page, "consensus")[0]
+    first, second = overlay[0, 0, :3].tolist(), overlay[0, 7, :3].tolist()
+    assert first == [0x8C, 0x56, 0x4B] and second != first  # distinct, the first in Person's colour
+    assert second == list(hex_to_rgb(_shade("#8c564b", 0.5)))  # a lighter Person
+    assert "#1 Person 90%</span>" in page and "#2 Person 46%</span>" in page
+    assert review_reasons(obj) == ["below 70%: #2 Person 46%"]
+    assert re.findall(r'class="num">(\d)</text>', page) == ["1", "2"]
+
+
+def test_worker_figures_without_evidence_are_na_and_ranked_last() -> None:
+    """`null` figures (no evidence: the worker drew nothing anything could be checked against) show as
+    n/a, are never replaced by another measure (the weight), and rank after every worker with a figure."""
+    quality = [
+        {"workerId": "empty", "agreement": None, "weight": 1.0},
+        {"workerId": "careful", "agreement": 0.95, "weight": 1.0},
+        {"workerId": "sloppy", "agreement": 0.5, "weight": 0.4},
+    ]
+    entities = {"entities": [{"label": "person", "startOffset": 0, "endOffset": 4, "confidence": 0.9}], "labels": []}
+    label = {
+        "type": "groundtruth/named-entity-recognition",
+        "confidence": 0.9,
+        "annotations": entities,
+        "worker-quality": quality,
+    }
+    answers = [
+        Answer("empty", {"entities": []}),
+        Answer("careful", {"entities": [{"label": "person", "startOffset": 0, "endOffset": 4}]}),
+        Answer("sloppy", {"entities": [{"label": "person", "startOffset": 0, "endOffset": 3}]}),
+    ]
+    obj = ReviewObject("line 1", None, label, answers, text="Anna in Paris")
+    boxes = {
+        "type": "groundtruth/object-detection",
+        "confidence": 1.0,
+        "annotations": [],
+        "objects": [],
+        "class-map": {},
+        "worker-quality": [{"workerId": "empty", "precision": None, "recall": None, "weight": 1.0}],
+    }
+    other = ReviewObject("line 2", None, boxes, [Answer("empty", {"boundingBoxes": []})])
+    page = render_report([obj, other], "people")
+    rows = re.findall(r'<tr data-worker-row="([a-z]+)"><td>[a-z]+</td><td>([^<]*)</td>', page)
+    assert rows == [
+        ("careful", "0.95 (agreement)"),
+        ("sloppy", "0.50 (agreement)"),
+        ("empty", "n/a (agreement, precision)"),
+    ]
+    assert "<b>empty</b> agreement 0% · agreement n/a" in page
+    assert "<b>careful</b> agreement 100% · agreement 0.95" in page
+    assert "agreement 100% · precision n/a" in page  # line 2: nothing drawn, nothing to draw
+
+
+def test_report_warns_when_it_shows_no_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps([data_object("7", annotation("w1", seg_content(["cd"], LEGEND, COLOURS)))]))
+    out = tmp_path / "out"
+    assert main(["consolidate", str(payload), "--labels", "cat,dog", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--out", str(tmp_path / "p.html")]) == 0
+    assert capsys.readouterr().err == (
+        "warning: the page shows no worker answers, only the consensus: give the batch's event or payload as --source\n"
+    )
+    mirror = tmp_path / "s3"
+    mirror.mkdir()
+    assert (
+        main(
+            ["report", str(out), "--source", str(payload), "--s3-root", str(mirror), "--out", str(tmp_path / "p.html")]
+        )
+        == 0
+    )
+    assert capsys.readouterr().err == "warning: 1 of 1 source images not read: not in the --s3-root mirror\n"
+    assert (
+        f"source image not read: {mirror / 'bucket/images/7.jpg'} does not exist" in (tmp_path / "p.html").read_text()
+    )
+
+
+def test_images_on_s3_without_credentials(
+    jobs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --s3-root and no AWS credentials: no request is made, the card and stderr say what to do."""
+    from tally import aws
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    aws.own_session.cache_clear()
+    try:
+        capsys.readouterr()
+        page = tmp_path / "p.html"
+        assert main(["report", str(jobs["classification"]), "--out", str(page)]) == 0
+    finally:
+        aws.own_session.cache_clear()
+    assert capsys.readouterr().err == f"warning: 2 of 2 source images not read: {NO_CREDENTIALS}\n"
+    text = page.read_text()
+    assert text.count(f"source image not read: {html.escape(NO_CREDENTIALS)}") == 2
+    assert "TransientStorageError" not in text and "NoCredentialsError" not in text
+
+
+def test_worker_colours_follow_the_consolidation_rules() -> None:
+    """An RGB answer (no alpha: its background is black) and a colour a few steps off the label's
+    (an anti-aliased edge) read as the consolidation reads them (tally.codecs): unpainted and the label,
+    so the drawing and the agreement are those of the same answer sent as a palette PNG."""
+    legend, colours = {"r": "road", "c": "car", "s": "sign"}, {"road": "#1f77b4", "car": "#17becf", "sign": "#e377c2"}
+    rows = ["rrcc", "rrcc", "ss.."]
+    palette = parse_answer(annotation("w1", seg_content(rows, legend, colours)))
+    rgb = parse_answer(annotation("w2", seg_content(rows, legend, colours, mode="RGB")))
+    near = {**colours, "sign": "#e67bc5"}  # within SNAP_TOLERANCE of sign's colour, and no mapping of its own
+    edge = json.loads(seg_content(rows, legend, near))
+    edge["crowd-semantic-segmentation"]["labelMappings"]["sign"] = {"color": colours["sign"]}
+    snapped = parse_answer(annotation("w3", json.dumps(edge)))
+    obj = _segmentation("line 1", 0.9, [palette, rgb, snapped])
+    assert [agreement(obj, a) for a in obj.answers] == [10 / 12] * 3
+    page = render_report([obj], "street")
+    drawn = [_colours(_overlays(page, w)[0]) for w in ("w1", "w2", "w3")]
+    assert drawn == [{"#1f77b4": 4, "#17becf": 4, "#e377c2": 2}] * 3
+    assert "did not map" not in page

@@ -117,17 +117,42 @@ class ClassTable:
         }
 
 
+NOT_A_LABEL_LIST = 'not a JSON array of strings (quote each name: ["road", "car"]) nor comma-separated names'
+
+
 def parse_label_list(text: str | None) -> list[str] | None:
-    """A configured label list: a JSON array of strings, or comma-separated names. Empty → ``None``."""
+    """A configured label list: a JSON array of strings, or comma-separated names. Empty → ``None``.
+
+    The one check of a label list given by hand (``TALLY_LABELS`` / the ``Labels`` parameter and the
+    command line's ``--labels``), so both fail with the same reason: raises ``ValueError`` for JSON
+    that does not parse (``[road, car]``: quote each name), a JSON value that is not an array of
+    strings, and a name listed twice.
+
+    >>> parse_label_list("road, car")
+    ['road', 'car']
+    >>> parse_label_list("road,road")
+    Traceback (most recent call last):
+    ...
+    ValueError: a label is listed twice: road (label names must be unique)
+    """
     if text is None or not text.strip():
         return None
     stripped = text.strip()
     if stripped.startswith("["):
-        value = json.loads(stripped)
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            raise ValueError(NOT_A_LABEL_LIST) from None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError("TALLY_LABELS must be a JSON array of strings or comma-separated names")
-        return [str(v) for v in value]
-    return [part.strip() for part in stripped.split(",") if part.strip()]
+            raise ValueError("not a JSON array of strings nor comma-separated names")
+        names = [str(v) for v in value]
+    else:
+        names = [part.strip() for part in stripped.split(",") if part.strip()]
+    repeated = sorted(name for name, n in Counter(names).items() if n > 1)
+    if repeated:
+        shown = ", ".join(repeated[:5])
+        raise ValueError(f"a label is listed twice: {shown} (label names must be unique)")
+    return names
 
 
 def parse_label_category_file(document: Any) -> list[str]:

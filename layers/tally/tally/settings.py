@@ -19,7 +19,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -122,14 +121,7 @@ class _Environment(BaseModel):
     def _parse_labels(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        try:
-            labels = parse_label_list(value)
-        except json.JSONDecodeError:
-            raise ValueError(
-                'not a JSON array of strings (quote each name: ["road", "car"]) nor comma-separated names'
-            ) from None
-        if labels is not None and len(set(labels)) != len(labels):
-            raise ValueError("a label is listed twice")
+        labels = parse_label_list(value)  # its ValueError names the fault, as for --labels
         return tuple(labels) if labels else None
 
     @field_validator("read_buckets", mode="before")

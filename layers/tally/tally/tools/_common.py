@@ -30,6 +30,7 @@ from ..settings import Settings
 from ..storage import LocalStorage, Storage
 
 __all__ = [
+    "NO_CREDENTIALS",
     "CliStorage",
     "ExitCode",
     "InputError",
@@ -39,6 +40,7 @@ __all__ = [
     "configure_logging",
     "current_verbosity",
     "deferred_interrupt",
+    "input_file",
     "load_json",
     "progress_bar",
     "replace_settings",
@@ -71,6 +73,15 @@ def load_json(data: bytes | str, name: str) -> Any:
         raise InputError(f"{name} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
 
 
+def input_file(path: Path) -> Path:
+    """``path``, when it is a file to read; else an :class:`InputError` (exit 3, as in every command)."""
+    if path.is_dir():
+        raise InputError(f"cannot read {path}: it is a directory, not a file")
+    if not path.is_file():
+        raise InputError(f"cannot read {path}: no such file")
+    return path
+
+
 def buckets_under(s3_root: str | None) -> tuple[str, ...]:
     """The bucket names an S3 mirror directory holds (its sub-directories)."""
     if s3_root is None:
@@ -94,9 +105,15 @@ def build_settings(**overrides: Any) -> Settings:
     """``Settings.from_env()`` with the command line's overrides (``None`` values are left out)."""
     try:
         settings = Settings.from_env()
-    except ValueError as exc:
-        raise InputError(f"bad TALLY_* environment variable: {exc}") from exc
+    except ValueError as exc:  # a bad setting is a bad option value: exit 2, before any work
+        raise click.UsageError(f"bad TALLY_* environment variable: {exc}") from exc
     return replace_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+NO_CREDENTIALS = (
+    "no AWS credentials to read s3:// URIs with: give --s3-root DIR (a local copy of the buckets, "
+    "s3://BUCKET/KEY as DIR/BUCKET/KEY) or configure AWS credentials"
+)
 
 
 class CliStorage:
@@ -116,17 +133,25 @@ class CliStorage:
         self._staging = staging
         self._preloaded: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._s3_error: str | None = None
 
     def _for(self, uri: str) -> Storage:
         if not uri.startswith("s3://") or self._mirror:
             return self._local
         with self._lock:
+            if self._s3_error is not None:
+                raise StorageError(self._s3_error)
             if self._s3 is None:
                 try:
                     from .. import aws  # botocore only when S3 is really needed
                 except ImportError as exc:
-                    raise StorageError("reading s3:// URIs needs boto3 (pip install tally[aws]) or --s3-root") from exc
-                self._s3 = aws.s3_storage(aws.own_session())
+                    self._s3_error = "reading s3:// URIs needs boto3 (pip install tally[aws]) or --s3-root"
+                    raise StorageError(self._s3_error) from exc
+                session = aws.own_session()
+                if session.get_credentials() is None:  # found before any request (S3 would retry for seconds)
+                    self._s3_error = NO_CREDENTIALS
+                    raise StorageError(self._s3_error)
+                self._s3 = aws.s3_storage(session)
             return self._s3
 
     def _staged(self, uri: str) -> str:

@@ -36,8 +36,9 @@ Exit codes:
        preview)
   1    the run finished, but some or all objects were not consolidated or are failed lines (each named
        on stderr)
-  2    usage error: unknown option, bad option value, --out naming a file, ...
-  3    input or runtime error: unreadable file, bad JSON, template variable taskInput lacks; nothing written
+  2    usage error: unknown option, bad option value or TALLY_* variable, --out naming a file, ...
+  3    input or runtime error: missing or unreadable file, bad JSON, template variable taskInput lacks;
+       nothing written
   130  interrupted (Ctrl-C): nothing half-written is left behind"""
 
 

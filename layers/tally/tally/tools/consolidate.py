@@ -153,7 +153,7 @@ def parse_labels(value: str | None) -> list[str] | None:
     "--confidence-maps/--no-confidence-maps",
     default=None,
     help="Write a per-pixel confidence map PNG beside each segmentation mask (reliability vote) "
-    "[default: TALLY_CONFIDENCE_MAPS or on].",
+    "[default: TALLY_CONFIDENCE_MAPS or off].",
 )
 @click.option(
     "--read-bucket",

@@ -32,7 +32,7 @@ from ._common import (
     CliStorage,
     ExitCode,
     InputError,
-    count_lines,
+    input_file,
     load_json,
     progress_bar,
     stderr_console,
@@ -61,8 +61,54 @@ def _label_and_meta(line: dict[str, Any], attr: str) -> tuple[dict[str, Any], di
     label = line.get(attr)
     meta = line.get(f"{attr}-metadata")
     if not isinstance(meta, dict):
-        raise LineError(f"no {attr}-metadata object: not a labelled line")
+        raise LineError(f"the line has no {attr}-metadata object (keys: {', '.join(line)})")
+    if label is not None and not isinstance(label, dict):
+        raise LineError(
+            f"{attr} is a JSON {_json_type(label)}, not a tally label (an object with its type): export reads "
+            "output manifests tally wrote (tally reconsolidate's, or a job's that ran tally's Lambda)"
+        )
     return (label if isinstance(label, dict) else {}), meta
+
+
+def _json_type(value: Any) -> str:
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}.get(type(value), "value")
+
+
+def label_attributes(line: dict[str, Any]) -> list[str]:
+    """The label attributes a manifest line holds: each key ``X`` with an ``X-metadata`` object beside it
+    (or an ``X-metadata`` alone that holds a ``failure-reason``: a failed object), and each ``X`` that
+    holds raw answers (:func:`raw_answers`)."""
+    found = []
+    for key, value in line.items():
+        if key.endswith("-metadata") and isinstance(value, dict):
+            attr = key.removesuffix("-metadata")
+            if attr in line or "failure-reason" in value:
+                found.append(attr)
+        elif raw_answers(line, key):
+            found.append(key)
+    return list(dict.fromkeys(found))
+
+
+def raw_answers(line: dict[str, Any], attr: str) -> bool:
+    """Whether ``attr`` holds every worker's answer rather than a consolidated label: AWS's recipe
+    (``{"annotationsFromAllWorkers": [...]}`` without tally's ``type``), or a job run without a
+    consolidation Lambda (``worker-response-ref`` in the metadata, no tally label)."""
+    value = line.get(attr)
+    if isinstance(value, dict) and "type" in value:
+        return False  # a tally label (tally's pass-through keeps the answers beside its type)
+    if isinstance(value, dict) and isinstance(value.get("annotationsFromAllWorkers"), list):
+        return True
+    meta = line.get(f"{attr}-metadata")
+    return isinstance(meta, dict) and "worker-response-ref" in meta and "failure-reason" not in meta
+
+
+def _reason(exc: Exception, line: dict[str, Any], attr: str) -> str:
+    """Why a line cannot be exported, in words (never an exception's repr)."""
+    if isinstance(exc, KeyError):
+        value = line.get(attr)
+        kind = value.get("type") if isinstance(value, dict) and value.get("type") else "this"
+        return f"the {kind} label has no {exc.args[0]!r}"
+    return str(exc)
 
 
 def task_type(line: dict[str, Any], attr: str) -> str:
@@ -362,12 +408,62 @@ def _manifest_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, line
 
 
+def _survey(manifest: Path, attr: str | None) -> tuple[str, int]:
+    """One pass over the manifest before anything is written: its lines, and the label attribute to
+    export, checked (given: some line has it; not given: the manifest's only one, said on stderr), and
+    no line holding raw answers under it."""
+    lines = 0
+    first_keys: list[str] | None = None
+    attributes: dict[str, int] = {}  # attribute -> first line (1-based) holding it
+    raw: dict[str, int] = {}  # attribute -> first line holding raw answers under it
+    present = False
+    for number, line in _manifest_lines(manifest):
+        lines += 1
+        if first_keys is None:
+            first_keys = list(line)
+        for found in label_attributes(line):
+            attributes.setdefault(found, number + 1)
+            if raw_answers(line, found):
+                raw.setdefault(found, number + 1)
+        present = present or (attr is not None and (attr in line or f"{attr}-metadata" in line))
+    keys = ", ".join(first_keys or [])
+    if attr is None:
+        if not attributes:
+            raise InputError(
+                f"{manifest} has no label attribute (a key X with X-metadata beside it)"
+                + (f"; keys of its first line: {keys}" if lines else ": it has no lines")
+            )
+        if len(attributes) > 1:
+            raise click.UsageError(
+                f"{manifest} has {len(attributes)} label attributes ({', '.join(attributes)}): "
+                "say which with --label-attribute"
+            )
+        attr = next(iter(attributes))
+        click.echo(f"label attribute: {attr} (the only one in {manifest})", err=True)
+    elif not present:
+        there = f"; label attributes there: {', '.join(attributes)}" if attributes else ""
+        raise click.BadParameter(
+            f"no line of {manifest} has {attr} (keys: {keys}){there}", param_hint="'--label-attribute'"
+        )
+    if attr in raw:
+        raise InputError(
+            f"{manifest} has raw answers under {attr} (line {raw[attr]} holds every worker's answer, not a "
+            f"consolidated label): run `tally reconsolidate {manifest} --label-attribute {attr} --out DIR` "
+            "first, then export DIR/output.manifest"
+        )
+    return attr, lines
+
+
 @click.command(
     epilog="Exit codes: 0 every line exported, 1 some lines hold failed objects (exported in Ground Truth's "
     "failure shape, or left out of COCO), 2 usage error, 3 input/runtime error (nothing written), 130 interrupted."
 )
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--label-attribute", "attr", required=True, help="The label attribute of the tally output manifest.")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option(
+    "--label-attribute",
+    "attr",
+    help="The label attribute of the tally output manifest [default: the manifest's only one].",
+)
 @click.option(
     "--format",
     "fmt",
@@ -389,14 +485,16 @@ def _manifest_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
-def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, progress: bool | None) -> int:
+def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str | None, progress: bool | None) -> int:
     """Export to Ground Truth's built-in shapes or to COCO JSON.
 
     MANIFEST is an output manifest written by tally (tally reconsolidate's output.manifest, or a job's
-    that ran tally's Lambda). --format builtin rewrites each line in the exact shape Ground Truth's
-    built-in task writes (semantic segmentation as ATTR-ref + ATTR-ref-metadata, classification as the
-    integer class id, boxes as the object-detection shape, named entities as the built-in NER shape;
-    failed objects keep only ATTR-metadata with failure-reason; other lines are copied unchanged).
+    that ran tally's Lambda); without --label-attribute, its only label attribute is exported (a
+    manifest of raw answers, such as AWS's recipe writes, needs tally reconsolidate first).
+    --format builtin rewrites each line in the exact shape Ground Truth's built-in task writes
+    (semantic segmentation as ATTR-ref + ATTR-ref-metadata, classification as the integer class id,
+    boxes as the object-detection shape, named entities as the built-in NER shape; failed objects keep
+    only ATTR-metadata with failure-reason; other lines are copied unchanged).
     --format coco writes one COCO JSON with boxes, instances and semantic masks as RLE (read from the
     mask PNGs) and keypoints; lines with nothing COCO holds (classification, entities) are counted.
 
@@ -405,10 +503,9 @@ def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, 
       tally export out/street/output.manifest --label-attribute street --format builtin --out street.manifest
       tally export out/boxes/output.manifest --label-attribute boxes --format coco --out boxes.coco.json
     """
-    if not manifest.is_file():
-        raise InputError(f"cannot read {manifest}: no such file")
+    input_file(manifest)
     storage = CliStorage(s3_root)
-    total = count_lines(manifest)
+    attr, total = _survey(manifest, attr)
     counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
 
     def failed_line(number: int, line: dict[str, Any]) -> None:
@@ -430,7 +527,8 @@ def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, 
                             failed_line(number, line)
                         converted = builtin_line(line, attr)
                     except (LineError, KeyError, TypeError, ValueError) as exc:
-                        raise InputError(f"{manifest} line {number + 1}: cannot export: {exc!r}") from exc
+                        reason = _reason(exc, line, attr)
+                        raise InputError(f"{manifest} line {number + 1}: cannot export: {reason}") from exc
                     if converted == line:
                         counts["unchanged"] += 1
                     fh.write(json.dumps(converted, separators=(",", ":"), ensure_ascii=False) + "\n")
@@ -447,7 +545,9 @@ def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, 
                     elif not builder.add(number, line):
                         counts["skipped"] += 1
                 except (LineError, KeyError, TypeError, ValueError) as exc:
-                    raise InputError(f"{manifest} line {number + 1}: cannot export: {exc!r}") from exc
+                    raise InputError(
+                        f"{manifest} line {number + 1}: cannot export: {_reason(exc, line, attr)}"
+                    ) from exc
                 bar.advance(task)
             document = builder.document()
             write_atomically(out, lambda fh: json.dump(document, fh, separators=(",", ":")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,19 @@ from markupsafe import Markup
 
 from ..pre_annotation import pre_annotate
 from ..storage import LocalStorage, split_s3_uri
-from ._common import ExitCode, InputError, build_settings, load_json, write_atomically
+from ._common import ExitCode, InputError, build_settings, input_file, load_json, write_atomically
 from .consolidate import parse_labels
 
-__all__ = ["CROWD_SCRIPT", "STAND_IN", "make_environment", "preview", "read_manifest_line", "render", "with_stand_in"]
+__all__ = [
+    "CROWD_SCRIPT",
+    "STAND_IN",
+    "make_environment",
+    "one_category_warning",
+    "preview",
+    "read_manifest_line",
+    "render",
+    "with_stand_in",
+]
 
 CROWD_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
 STAND_IN = Path(__file__).with_name("crowd_stand_in.js")
@@ -98,6 +108,29 @@ def _where(exc: LiquidError, template: Path) -> str:
     return str(template)
 
 
+_SINGLE_CHOICE = re.compile(r"<crowd-(?:image-)?classifier[\s>]")
+
+
+def one_category_warning(
+    html: str, task_input: dict[str, Any], line: dict[str, Any], *, configured: bool
+) -> str | None:
+    """What to say when the page is a single-choice classifier with one category: a worker has nothing
+    to choose. It happens when the labels come from a prior classification label, which holds only
+    the class it decided (``categories=["Probably yes"]``)."""
+    labels = task_input.get("labels") or []
+    if len(labels) != 1 or not _SINGLE_CHOICE.search(html):
+        return None
+    prior = task_input.get("initialValue")
+    metadata = line.get("metadata")
+    listed = line.get("labels") or (metadata.get("labels") if isinstance(metadata, dict) else None)
+    from_prior = not configured and not listed and isinstance(prior, dict) and prior.get("label") == labels[0]
+    where = " (taken from the line's prior label, which holds only the class it decided)" if from_prior else ""
+    return (
+        f"the classifier offers one category, {labels[0]}{where}: a worker has nothing to choose; "
+        "give the job's labels with --labels or TALLY_LABELS"
+    )
+
+
 def with_stand_in(html: str) -> str:
     """The page with Ground Truth's crowd-html-elements.js replaced by the local stand-in, inlined: the
     elements then show what they received (labels, text, images) offline."""
@@ -121,9 +154,12 @@ def render(template: Path, task_input: dict[str, Any], env: Environment) -> str:
         raise InputError(f"{_where(exc, template)}: {str(exc).splitlines()[0]}") from exc
 
 
-@click.command(epilog="Exit codes: 0 page written, 2 usage error, 3 bad template or manifest line (nothing written).")
-@click.argument("template", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("manifest_line", metavar="MANIFEST_LINE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.command(
+    epilog="Exit codes: 0 page written, 2 usage error, 3 a missing or unreadable file, a bad template or manifest "
+    "line (nothing written)."
+)
+@click.argument("template", type=click.Path(path_type=Path))
+@click.argument("manifest_line", metavar="MANIFEST_LINE", type=click.Path(path_type=Path))
 @click.option(
     "--out",
     required=True,
@@ -180,7 +216,8 @@ def preview(
     """
     label_list = parse_labels(labels)
     settings = build_settings(labels=tuple(label_list) if label_list else None)
-    line = read_manifest_line(manifest_line, number)
+    input_file(template)
+    line = read_manifest_line(input_file(manifest_line), number)
     response = pre_annotate({"dataObject": line}, settings=settings)
     if not response.get("isHumanAnnotationRequired", False):
         raise InputError(
@@ -191,6 +228,9 @@ def preview(
     if not task_input.get("labels"):
         click.echo("warning: taskInput.labels is empty (no --labels, TALLY_LABELS or labels on the line)", err=True)
     html = render(template, task_input, make_environment(s3_root, embed_images=embed_images))
+    warning = one_category_warning(html, task_input, line, configured=settings.labels is not None)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if stand_in:
         html = with_stand_in(html)
     write_atomically(out, lambda fh: fh.write(html))

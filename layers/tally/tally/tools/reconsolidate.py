@@ -342,7 +342,7 @@ def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str
     "--confidence-maps/--no-confidence-maps",
     default=None,
     help="Write a per-pixel confidence map PNG beside each segmentation mask (reliability vote) "
-    "[default: TALLY_CONFIDENCE_MAPS or on].",
+    "[default: TALLY_CONFIDENCE_MAPS or off].",
 )
 @click.option(
     "--batch-size",
@@ -403,7 +403,7 @@ def reconsolidate(
     {"annotationsFromAllWorkers": [...]}) or, for jobs run without a consolidation Lambda, an empty ATTR
     with worker-response-ref in ATTR-metadata. OUT/output.manifest gets one line per input line: the
     line with ATTR and ATTR-metadata replaced by exactly what tally's Lambda returns for it (answer
-    shapes tally does not consolidate yet, such as instance segmentation, are passed through); masks go
+    shapes tally has no consolidation for, such as custom forms, are passed through); masks go
     to OUT/masks/, counts to OUT/summary.json.
 
     Interrupted? Run the same command again: it continues after the last finished batch. A finished

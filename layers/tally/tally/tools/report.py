@@ -7,11 +7,15 @@ answers and images), or a tally output manifest (with ``--source``: the manifest
 holding the answers, line by line). Images and masks are read from disk or an S3 mirror (``--s3-root``).
 
 What it shows (:func:`render_report`, pure: objects in, HTML out): per object the source image with
-the consolidated result and each worker's answer as overlays (masks as translucent layers, boxes and
-keypoints drawn, entities marked in the text), a disagreement heatmap for segmentation (from
-``confidence-map-ref``), each worker's agreement with the consensus; objects sorted least confident
-first (failed objects before all); a per-worker table; filters by label and by worker (plain JS).
-Everything is inline (data URIs); the page makes no request.
+the consolidated result and each worker's answer as overlays, every one in the consensus's colours (a
+worker's mask is read through its own ``labelMappings`` to label names first; masks as translucent
+layers, instances each in a shade of their class's colour with their confidence, boxes and keypoints
+drawn, entities marked in the text), a disagreement heatmap for segmentation (from
+``confidence-map-ref``), the label's ``disputed-regions``, each worker's agreement with the consensus
+and quality figure (``null``: n/a); objects needing review first (:func:`review_reasons`: failed, with
+disputed regions, or a confidence below ``--review-below``), least agreed first within each group; a
+per-worker table ranked by quality (workers with no figure last); filters by label, by worker and
+needs review (plain JS). Everything is inline (data URIs); the page makes no request.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import base64
 import html
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,15 +35,21 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from ..colours import hex_to_rgb
+from ..codecs import decode_png, index_mask
+from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
 
-__all__ = ["Answer", "ReviewObject", "agreement", "load_review", "render_report", "report"]
+__all__ = ["Answer", "ReviewObject", "agreement", "load_review", "render_report", "report", "review_reasons"]
 
 MAX_IMAGE_SIDE = 480
 """Source images are scaled down to this many pixels on their longer side before being inlined."""
+
+REVIEW_BELOW = 0.7
+"""An object, instance or box whose confidence is below this needs review (``--review-below``)."""
+UNKNOWN_HEX = "#303030"
+"""Where a worker painted in a colour they did not map to a label, or a label the job lacks."""
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
@@ -50,6 +61,24 @@ class Answer:
     worker_id: str
     value: dict[str, Any] | None
     error: str | None = None
+    _regions: tuple[npt.NDArray[np.int16], list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _decoded: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def regions(self) -> tuple[npt.NDArray[np.int16], list[str]] | None:
+        """A segmentation answer's PNG as regions, decoded once: ``(ids, names)`` where pixel ``ids`` is
+        0 where nothing was painted, ``i + 1`` where region ``i`` (label ``names[i]``) was, and -1 where
+        the colour is none of the answer's own (``labelMappings`` of a semantic answer, ``instances`` of an
+        instance answer); ``None`` when the answer has no readable PNG."""
+        if not self._decoded:
+            self._decoded = True
+            self._regions = None if self.value is None else _worker_regions(self.value)
+        return self._regions
+
+    def release(self) -> None:
+        """Forget the decoded regions (decoded again when next asked for): a page holds one object's."""
+        self._regions, self._decoded = None, False
 
 
 @dataclass
@@ -63,6 +92,7 @@ class ReviewObject:
     text: str | None = None
     image: bytes | None = None
     image_note: str | None = None
+    image_reason: str | None = None  # why the image was not read, without its name (stderr groups by it)
     artefacts: dict[str, bytes] = field(default_factory=dict)
     _decoded: dict[str, npt.NDArray[np.uint8]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -121,23 +151,50 @@ def _indices(data: bytes) -> npt.NDArray[np.uint8]:
         return np.asarray(image if image.mode == "P" else image.convert("L"), dtype=np.uint8)
 
 
-def _worker_classes(value: dict[str, Any], key_of: dict[str, int]) -> npt.NDArray[np.int16] | None:
-    """A worker's segmentation PNG as class keys (through its own ``labelMappings``), -1 unknown."""
+def _worker_regions(value: dict[str, Any]) -> tuple[npt.NDArray[np.int16], list[str]] | None:
+    """See :meth:`Answer.regions`: the worker's own colours mapped to their labels by the
+    consolidation's own colour rules (:mod:`tally.codecs`: transparent, or black or white no label
+    uses, is unpainted; a colour within ``SNAP_TOLERANCE`` of one label colour is that label), never
+    drawn as they are: a worker's colours are theirs, the page's are the consensus's."""
+    if isinstance(value.get("instances"), list):  # crowd-instance-segmentation: one region per instance
+        regions = [(i.get("label"), i.get("color")) for i in value["instances"] if isinstance(i, dict)]
+    else:
+        mappings = value.get("labelMappings")
+        regions = (
+            [(n, m.get("color")) for n, m in mappings.items() if isinstance(m, dict)]
+            if isinstance(mappings, dict)
+            else []
+        )
+    names: list[str] = []
+    colours: dict[tuple[int, int, int], int] = {}
+    for name, colour in regions:
+        try:
+            rgb = hex_to_rgb(str(colour))
+        except ValueError:
+            continue
+        if len(names) < ABSTAIN - 1:
+            names.append(str(name))
+            colours[rgb] = len(names)
     try:
-        png = base64.b64decode(value["labeledImage"]["pngImageData"])
-        with Image.open(io.BytesIO(png)) as image:
-            rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    except (KeyError, TypeError, ValueError, OSError):
+        png = value["labeledImage"]["pngImageData"]
+        mask = index_mask(decode_png(str(png)), colours)
+    except (KeyError, TypeError, TallyError):
         return None
-    out = np.zeros(rgba.shape[:2], dtype=np.int16)
-    painted = rgba[..., 3] > 0
-    out[painted] = -1
-    for name, mapping in (value.get("labelMappings") or {}).items():
-        if name in key_of and isinstance(mapping, dict) and isinstance(mapping.get("color"), str):
-            r, g, b = hex_to_rgb(mapping["color"])
-            hit = painted & (rgba[..., 0] == r) & (rgba[..., 1] == g) & (rgba[..., 2] == b)
-            out[hit] = key_of[name]
-    return out
+    classes = mask.classes()
+    ids = classes.astype(np.int16)
+    ids[classes == ABSTAIN] = -1
+    return ids, names
+
+
+def _worker_classes(answer: Answer, key_of: dict[str, int]) -> npt.NDArray[np.int16] | None:
+    """A semantic-segmentation answer as the consensus's class keys (through the worker's own
+    ``labelMappings``): 0 unpainted, -1 a colour the worker did not map or a label the job lacks."""
+    regions = answer.regions()
+    if regions is None:
+        return None
+    ids, names = regions
+    lookup = np.array([-1, 0, *(key_of.get(n, -1) for n in names)], dtype=np.int16)
+    return lookup[ids + 1]
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -177,7 +234,7 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
         return None
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
         key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
-        classes = _worker_classes(value, key_of)
+        classes = _worker_classes(answer, key_of)
         consensus = obj.indices("mask")
         if classes is None or classes.shape != consensus.shape:
             return None
@@ -356,7 +413,13 @@ def _read_bytes(obj: ReviewObject, storage: CliStorage) -> list[str]:
         try:
             obj.image = storage.read(obj.source)
         except (TallyError, OSError) as exc:
-            obj.image_note = f"source image not read: {type(exc).__name__}"
+            path = storage.local_path(obj.source)
+            if path is not None and obj.source.startswith("s3://") and not path.exists():
+                obj.image_reason = "not in the --s3-root mirror"
+                obj.image_note = f"source image not read: {path} does not exist"
+            else:
+                obj.image_reason = str(exc).removeprefix(f"cannot read {obj.source}: ")
+                obj.image_note = f"source image not read: {obj.image_reason}"
     for name, key in _ARTEFACTS.items():
         uri = obj.label.get(key)
         if isinstance(uri, str):
@@ -421,23 +484,110 @@ def _thumbnail(data: bytes) -> tuple[str, int, int] | None:
     return _data_uri(buf.getvalue(), "image/jpeg"), width, height
 
 
+def _palette_png(indices: npt.NDArray[np.uint8], table: npt.NDArray[np.uint8]) -> bytes:
+    """``indices`` drawn through ``table`` (RGBA per index, at most 256) as a palette PNG with its
+    alpha in tRNS: the pixels of ``table[indices]``, at a fraction of an RGBA PNG's encoding time and size."""
+    image = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), "P")
+    image.putpalette(table[:, :3].tobytes(), rawmode="RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", transparency=table[:, 3].tobytes())
+    return buf.getvalue()
+
+
 def _class_overlay(indices: npt.NDArray[np.uint8], colour_map: dict[str, Any]) -> bytes:
-    """Class keys as an RGBA PNG in the classes' colours, background transparent."""
+    """Class keys as a PNG in the classes' colours, background transparent."""
     table = np.zeros((256, 4), dtype=np.uint8)
     for key, entry in colour_map.items():
         if int(key) != 0 and 0 <= int(key) < 256:
             table[int(key)] = [*hex_to_rgb(str(entry.get("hex-color", "#888888"))), 255]
-    return _png(Image.fromarray(table[indices], "RGBA"))
+    return _palette_png(indices, table)
+
+
+def _shade(colour: str, step: float) -> str:
+    """``colour`` mixed with white (``step`` > 0) or black (``step`` < 0) by ``|step|``."""
+    r, g, b = (round(c + (255 - c) * step) if step >= 0 else round(c * (1 + step)) for c in hex_to_rgb(colour))
+    return rgb_to_hex((r, g, b))
+
+
+_SHADES = (0.0, 0.5, -0.45, 0.75, -0.65, 0.3, -0.25, 0.88)
+"""The k-th instance of a class is drawn in its class colour shaded by ``_SHADES[k]``: instances stay
+in their class's hue (the legend holds) and two of one class never look alike."""
+
+
+def _instance_colours(names: Sequence[str], colour_of: Callable[[str], str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        base = colour_of(name)
+        out.append(base if base == UNKNOWN_HEX else _shade(base, _SHADES[k % len(_SHADES)]))
+    return out
+
+
+def _edges(ids: npt.NDArray[np.int16]) -> npt.NDArray[np.bool_]:
+    """Pixels of a region (id > 0) within a few pixels of another region or of nothing."""
+    t = max(1, round(max(ids.shape) / 200))
+    edge = np.zeros(ids.shape, dtype=bool)
+    if ids.shape[0] > t:
+        rows = ids[t:, :] != ids[:-t, :]
+        edge[t:, :] |= rows
+        edge[:-t, :] |= rows
+    if ids.shape[1] > t:
+        cols = ids[:, t:] != ids[:, :-t]
+        edge[:, t:] |= cols
+        edge[:, :-t] |= cols
+    return edge & (ids > 0)
+
+
+def _regions_overlay(ids: npt.NDArray[np.int16], colours: Sequence[str], *, outline: bool = False) -> bytes:
+    """Regions as a PNG: region ``i + 1`` in ``colours[i]``, -1 (or an id beyond them) in
+    :data:`UNKNOWN_HEX`, 0 transparent; with ``outline``, each region's edge in a darker shade."""
+    n = len(colours)
+    table = np.zeros((n + 2, 4), dtype=np.uint8)
+    table[0] = [*hex_to_rgb(UNKNOWN_HEX), 255]
+    for i, colour in enumerate(colours):
+        table[i + 2] = [*hex_to_rgb(colour), 255]
+    index = ids.astype(np.int32) + 1
+    index[index > n + 1] = 0
+    if outline:  # the darker shades follow in the table: region i's edge is entry n + 2 + i
+        dark = table[2:].copy()
+        dark[:, :3] = (dark[:, :3].astype(np.uint16) * 45 // 100).astype(np.uint8)
+        table = np.concatenate([table, dark])
+        edge = _edges(ids) & (index >= 2)
+        index[edge] += n
+    if len(table) <= 256:
+        return _palette_png(index.astype(np.uint8), table)
+    return _png(Image.fromarray(table[index], "RGBA"))  # more than 127 outlined regions
+
+
+def _numbers_svg(ids: npt.NDArray[np.int16], count: int, width: int, height: int) -> str:
+    """Each region's number (1, 2, ...) at its centroid, for the consensus's instances."""
+    h, w = ids.shape
+    flat = ids.ravel().astype(np.int64)
+    inside = (flat > 0) & (flat <= count)
+    ys, xs = np.divmod(np.flatnonzero(inside), w)
+    n = np.bincount(flat[inside], minlength=count + 1)
+    sx = np.bincount(flat[inside], weights=xs + 0.5, minlength=count + 1)
+    sy = np.bincount(flat[inside], weights=ys + 0.5, minlength=count + 1)
+    size = max(width, height) / 16
+    shapes = [
+        f'<text x="{sx[k] / n[k] * width / w:.1f}" y="{sy[k] / n[k] * height / h:.1f}" font-size="{size:.1f}" '
+        f'text-anchor="middle" dominant-baseline="central" class="num">{k}</text>'
+        for k in range(1, count + 1)
+        if n[k]
+    ]
+    return _svg(width, height, shapes)
 
 
 def _heatmap(confidence: npt.NDArray[np.uint8]) -> bytes:
     """Disagreement: red where the winning class got a small share of the vote, clear where it got all."""
-    doubt = 255 - confidence.astype(np.int32)
-    rgba = np.zeros((*confidence.shape, 4), dtype=np.uint8)
-    rgba[..., 0] = 230
-    rgba[..., 1] = (60 * (1 - doubt / 255)).astype(np.uint8)
-    rgba[..., 3] = np.clip(doubt * 1.6, 0, 235).astype(np.uint8)
-    return _png(Image.fromarray(rgba, "RGBA"))
+    doubt = 255 - np.arange(256, dtype=np.int32)  # per confidence value
+    table = np.zeros((256, 4), dtype=np.uint8)
+    table[:, 0] = 230
+    table[:, 1] = (60 * (1 - doubt / 255)).astype(np.uint8)
+    table[:, 3] = np.clip(doubt * 1.6, 0, 235).astype(np.uint8)
+    return _palette_png(confidence, table)
 
 
 def _colour(name: str, colours: dict[str, str]) -> str:
@@ -457,17 +607,31 @@ def _svg(width: int, height: int, shapes: Iterable[str]) -> str:
     )
 
 
-def _boxes_svg(boxes: Iterable[tuple[str, Sequence[float]]], width: int, height: int, colours: dict[str, str]) -> str:
-    return _svg(
-        width,
-        height,
-        (
+def _boxes_svg(
+    boxes: Sequence[tuple[str, Sequence[float]]],
+    width: int,
+    height: int,
+    colours: dict[str, str],
+    tags: Sequence[str] | None = None,
+) -> str:
+    """Boxes in their label's colour; with ``tags`` (the consensus's), each box's tag in its corner and
+    its tooltip."""
+    size = max(width, height) / 22
+    shapes = []
+    for k, (n, b) in enumerate(boxes):
+        tag = tags[k] if tags is not None else None
+        title = _esc(n if tag is None else f"{tag}")
+        shapes.append(
             f'<rect x="{b[0]}" y="{b[1]}" width="{b[2]}" height="{b[3]}" fill="{_colour(n, colours)}" '
             f'fill-opacity="0.18" stroke="{_colour(n, colours)}" stroke-width="2" vector-effect="non-scaling-stroke">'
-            f"<title>{_esc(n)}</title></rect>"
-            for n, b in boxes
-        ),
-    )
+            f"<title>{title}</title></rect>"
+        )
+        if tag is not None:
+            shapes.append(
+                f'<text x="{float(b[0]) + size * 0.2:.1f}" y="{float(b[1]) + size * 0.2:.1f}" font-size="{size:.1f}" '
+                f'dominant-baseline="hanging" class="num">{k + 1}</text>'
+            )
+    return _svg(width, height, shapes)
 
 
 def _points_svg(points: Iterable[tuple[str, float, float]], width: int, height: int, colours: dict[str, str]) -> str:
@@ -583,10 +747,102 @@ def _img_layer(data: bytes, opacity: float = 0.55) -> str:
     return f'<img class="layer" style="opacity:{opacity}" src="{_data_uri(data)}" alt="">'
 
 
+def _items(obj: ReviewObject) -> list[tuple[str, float | None]]:
+    """The consensus's instances (instance segmentation) or boxes, numbered from 1 in this order:
+    ``(label, confidence)`` each."""
+    label, kind = obj.label, obj.task_type
+    if obj.failure is not None:
+        return []
+    if kind == "groundtruth/instance-segmentation":
+        return [(str(i.get("label")), _number(i.get("confidence"))) for i in label.get("instances", []) or []]
+    if kind == "groundtruth/object-detection":
+        names = label.get("class-map", {})
+        objects = label.get("objects", []) or []
+        return [
+            (
+                str(names.get(str(a.get("class_id")))),
+                _number(objects[k].get("confidence")) if k < len(objects) and isinstance(objects[k], dict) else None,
+            )
+            for k, a in enumerate(label.get("annotations", []) or [])
+        ]
+    return []
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _item_tag(k: int, name: str, confidence: float | None) -> str:
+    return f"#{k + 1} {name} {_pct(confidence)}"
+
+
+def review_reasons(obj: ReviewObject, review_below: float = REVIEW_BELOW) -> list[str]:
+    """Why ``obj`` needs a person's look (empty: it does not): it failed; the crowd split on regions
+    of it (``disputed-regions``); its confidence, or an instance's or box's, is below ``review_below``."""
+    if obj.failure is not None:
+        return [f"not consolidated: {obj.failure}"]
+    reasons = []
+    disputed = obj.label.get("disputed-regions")
+    if isinstance(disputed, list) and disputed:
+        reasons.append(f"{len(disputed)} disputed region{'s' if len(disputed) > 1 else ''}")
+    if obj.confidence is not None and obj.confidence < review_below:
+        reasons.append(f"confidence {_pct(obj.confidence)} < {_pct(review_below)}")
+    low = [
+        _item_tag(k, name, confidence)
+        for k, (name, confidence) in enumerate(_items(obj))
+        if confidence is not None and confidence < review_below
+    ]
+    if low:
+        reasons.append(f"below {_pct(review_below)}: {', '.join(low)}")
+    return reasons
+
+
+def _disputed_html(obj: ReviewObject) -> str:
+    """The label's ``disputed-regions``: classes, area, what was decided, who said what."""
+    regions = obj.label.get("disputed-regions")
+    if not isinstance(regions, list) or not regions:
+        return ""
+    if "mask" in obj.artefacts:
+        total = int(obj.indices("mask").size)
+    else:
+        size = (obj.label.get("image_size") or [{}])[0]
+        total = int(size.get("width", 0) or 0) * int(size.get("height", 0) or 0)
+    rows = []
+    for region in regions:
+        if not isinstance(region, dict):
+            continue
+        classes = " vs ".join(str(c) for c in region.get("classes", []) or [])
+        pixels = _number(region.get("pixels"))
+        area = "" if pixels is None else f"{pixels:,.0f} px" + (f" ({100 * pixels / total:.1f}%)" if total else "")
+        decided = region.get("decided")
+        confidence = _number(region.get("confidence"))
+        workers_of = region.get("workers")
+        said: dict[str, Any] = workers_of if isinstance(workers_of, dict) else {}
+        who = "; ".join(
+            f"<b>{_esc('nothing' if name == 'none' else name)}</b>: "
+            f"{_esc(', '.join(str(w) for w in workers) if isinstance(workers, list) else workers)}"
+            for name, workers in said.items()
+        )
+        parts = [f"<b>{_esc(classes)}</b>", area, f"decided <b>{_esc(decided)}</b> (confidence {_pct(confidence)})"]
+        rows.append(f"<li>{' · '.join(p for p in parts if p)}{' · ' + who if who else ''}</li>")
+    return (
+        '<div class="disputed"><b>disputed regions</b> (the workers gave these areas different classes)'
+        f"<ul>{''.join(rows)}</ul></div>"
+    )
+
+
 def _consensus_layers(obj: ReviewObject, canvas: _Canvas, colours: dict[str, str]) -> list[str]:
     label, kind = obj.label, obj.task_type
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
         return [_img_layer(_class_overlay(obj.indices("mask"), label.get("internal-color-map", {})))]
+    if kind == "groundtruth/instance-segmentation" and "instances" in obj.artefacts:
+        items = _items(obj)
+        ids = obj.indices("instances").astype(np.int16)
+        shades = _instance_colours([name for name, _ in items], lambda n: _colour(n, colours))
+        return [
+            _img_layer(_regions_overlay(ids, shades, outline=True)),
+            _numbers_svg(ids, len(items), canvas.width, canvas.height),
+        ]
     if kind == "groundtruth/instance-segmentation" and "classes" in obj.artefacts:
         return [_img_layer(_class_overlay(obj.indices("classes"), label.get("internal-color-map", {})))]
     if kind == "groundtruth/object-detection":
@@ -595,26 +851,38 @@ def _consensus_layers(obj: ReviewObject, canvas: _Canvas, colours: dict[str, str
             (str(names.get(str(a["class_id"]))), [a["left"], a["top"], a["width"], a["height"]])
             for a in label.get("annotations", [])
         ]
-        return [_boxes_svg(boxes, canvas.width, canvas.height, colours)]
+        tags = [_item_tag(k, n, c) for k, (n, c) in enumerate(_items(obj))]
+        return [_boxes_svg(boxes, canvas.width, canvas.height, colours, tags if len(tags) == len(boxes) else None)]
     if kind == "groundtruth/keypoint":
         points = [(str(p["label"]), float(p["x"]), float(p["y"])) for p in label.get("keypoints", [])]
         return [_points_svg(points, canvas.width, canvas.height, colours)]
     return []
 
 
-def _answer_layers(obj: ReviewObject, answer: Answer, canvas: _Canvas, colours: dict[str, str]) -> list[str]:
+def _answer_layers(
+    obj: ReviewObject, answer: Answer, canvas: _Canvas, colours: dict[str, str], classes: set[str]
+) -> list[str]:
+    """A worker's answer drawn in the consensus's colours: a mask's pixels through the worker's own
+    ``labelMappings`` (or instance colours) to their labels, then to the colour the page gives each
+    label; what the worker painted in a colour they did not map, or with a label the job lacks, in
+    :data:`UNKNOWN_HEX`."""
     value, kind = answer.value, obj.task_type
     if value is None:
         return []
     if isinstance(value.get("polygons"), list):
         return [_polygons_svg(value["polygons"], canvas.width, canvas.height, colours)]
     if kind in ("groundtruth/semantic-segmentation", "groundtruth/instance-segmentation"):
-        png = (value.get("labeledImage") or {}).get("pngImageData")
-        if isinstance(png, str):
-            try:
-                return [_img_layer(base64.b64decode(png), 0.6)]
-            except ValueError:
-                return []
+        regions = answer.regions()
+        if regions is None:
+            return []
+        ids, names = regions
+
+        def colour_of(name: str) -> str:
+            return _colour(name, colours) if not classes or name in classes else UNKNOWN_HEX
+
+        if kind == "groundtruth/instance-segmentation":
+            return [_img_layer(_regions_overlay(ids, _instance_colours(names, colour_of), outline=True), 0.6)]
+        return [_img_layer(_regions_overlay(ids, [colour_of(n) for n in names]), 0.6)]
     if kind == "groundtruth/object-detection":
         boxes = [
             (str(b.get("label")), [b["left"], b["top"], b["width"], b["height"]])
@@ -625,6 +893,25 @@ def _answer_layers(obj: ReviewObject, answer: Answer, canvas: _Canvas, colours: 
         points = [(str(p.get("label")), float(p["x"]), float(p["y"])) for p in value.get("keypoints", [])]
         return [_points_svg(points, canvas.width, canvas.height, colours)]
     return []
+
+
+def _answer_notes(obj: ReviewObject, answer: Answer, classes: set[str]) -> list[str]:
+    """What a segmentation answer's drawing does not show as a class: unmapped colours, foreign labels."""
+    if obj.task_type not in ("groundtruth/semantic-segmentation", "groundtruth/instance-segmentation"):
+        return []
+    regions = answer.regions()
+    if regions is None:
+        return []
+    ids, names = regions
+    notes = []
+    unmapped = float(np.mean(ids == -1)) if ids.size else 0.0
+    if unmapped > 0:
+        notes.append(f"{max(unmapped * 100, 0.1):.1f}% painted in colours it did not map to a label")
+    if classes:
+        foreign = sorted({n for i, n in enumerate(names) if n not in classes and bool(np.any(ids == i + 1))})
+        if foreign:
+            notes.append(f"painted {', '.join(foreign)}, which the job lacks")
+    return notes
 
 
 def _answer_summary(obj: ReviewObject, answer: Answer, colours: dict[str, str]) -> str:
@@ -649,21 +936,60 @@ def _rejections(label: dict[str, Any]) -> dict[str, str]:
     return {str(r.get("workerId")): str(r.get("reason")) for r in label.get("rejected-answers", []) or []}
 
 
-def _quality(label: dict[str, Any]) -> dict[str, tuple[str, float]]:
-    """Each worker's quality figure in this label's ``worker-quality`` (its first numeric measure)."""
-    out = {}
+QUALITY_MEASURES = ("reliability", "accuracy", "agreement", "precision", "weight")
+"""The figure of a ``worker-quality`` entry the page shows: the first of these the entry has."""
+
+
+def _quality(label: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
+    """Each worker's quality figure in this label's ``worker-quality``: its first measure of
+    :data:`QUALITY_MEASURES`, ``None`` where the label says ``null`` (no evidence: shown as n/a, never
+    replaced by another measure)."""
+    out: dict[str, tuple[str, float | None]] = {}
     for entry in label.get("worker-quality", []) or []:
-        for key in ("reliability", "accuracy", "agreement", "precision", "weight"):
-            if isinstance(entry.get(key), int | float):
-                out[str(entry.get("workerId"))] = (key, float(entry[key]))
+        if not isinstance(entry, dict):
+            continue
+        for key in QUALITY_MEASURES:
+            if key in entry and (entry[key] is None or _number(entry[key]) is not None):
+                out[str(entry.get("workerId"))] = (key, _number(entry[key]))
                 break
     return out
 
 
-def _card(obj: ReviewObject, number: int, colours: dict[str, str], agreements: dict[str, float | None]) -> str:
+def _figure(measure: str, value: float | None) -> str:
+    return f"{measure} {'n/a' if value is None else f'{value:.2f}'}"
+
+
+@dataclass
+class _Judged:
+    """One object with what the page says about it."""
+
+    obj: ReviewObject
+    agreements: dict[str, float | None]
+    reasons: list[str]
+
+    @property
+    def agreed(self) -> float | None:
+        """The mean agreement of the object's answers with the consensus (``None``: none measurable)."""
+        values = [a for a in self.agreements.values() if a is not None]
+        return float(np.mean(values)) if values else None
+
+
+def _sort_key(judged: _Judged) -> tuple[int, float, float]:
+    """Failed objects, then those needing review, then the rest, then unscored (pass-through) ones;
+    within each, least agreed first (the answers' mean agreement, else the confidence)."""
+    obj = judged.obj
+    group = 0 if obj.failure is not None else 1 if judged.reasons else 3 if obj.confidence is None else 2
+    confidence = obj.confidence if obj.confidence is not None else 1.0
+    agreed = judged.agreed
+    return (group, agreed if agreed is not None else confidence, confidence)
+
+
+def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[str]) -> str:
+    obj, agreements = judged.obj, judged.agreements
     canvas = _canvas(obj, number)
     label, kind = obj.label, obj.task_type
     rejected = _rejections(label)
+    quality = _quality(label)
     labels = _object_labels(obj)
     workers = [a.worker_id for a in obj.answers]
     status = (
@@ -671,12 +997,29 @@ def _card(obj: ReviewObject, number: int, colours: dict[str, str], agreements: d
         if obj.failure is not None
         else f"confidence <b>{_pct(obj.confidence)}</b>"
     )
+    flag = (
+        f'<span class="flag">needs review</span> <span class="reasons">{_esc("; ".join(judged.reasons))}</span>'
+        if judged.reasons
+        else ""
+    )
     visual = kind not in ("groundtruth/named-entity-recognition", "groundtruth/custom") and not kind.endswith(
         ("-classification", "-multilabel")
     )
     panels: list[str] = []
     if visual:
-        consensus = "" if obj.failure else _esc(", ".join(labels) or "nothing")
+        items = _items(obj)
+        if items:
+            shades = (
+                _instance_colours([n for n, _ in items], lambda n: _colour(n, colours))
+                if kind == "groundtruth/instance-segmentation"
+                else [_colour(n, colours) for n, _ in items]
+            )
+            consensus = " ".join(
+                f'<span class="chip item" style="border-color:{shade}">{_esc(_item_tag(k, n, c))}</span>'
+                for k, ((n, c), shade) in enumerate(zip(items, shades, strict=True))
+            )
+        else:
+            consensus = "" if obj.failure else _esc(", ".join(labels) or "nothing")
         panels.append(canvas.panel("consensus", _consensus_layers(obj, canvas, colours), consensus))
         if "confidence" in obj.artefacts:
             heat = _img_layer(_heatmap(obj.indices("confidence")), 1.0)
@@ -695,16 +1038,19 @@ def _card(obj: ReviewObject, number: int, colours: dict[str, str], agreements: d
             "<figcaption><b>consensus</b></figcaption></figure>"
         )
     for answer in obj.answers:
-        agree = agreements.get(answer.worker_id)
-        note = f"agreement {_pct(agree)}"
+        note = f"agreement {_pct(agreements.get(answer.worker_id))}"
+        if answer.worker_id in quality:
+            note += f" · {_figure(*quality[answer.worker_id])}"
         if answer.worker_id in rejected:
             note = f'<span class="bad">rejected: {_esc(rejected[answer.worker_id])}</span>'
+        for extra in _answer_notes(obj, answer, classes):
+            note += f' <span class="note">{_esc(extra)}</span>'
         summary = _answer_summary(obj, answer, colours)
         if visual:
             panels.append(
                 canvas.panel(
                     answer.worker_id,
-                    _answer_layers(obj, answer, canvas, colours),
+                    _answer_layers(obj, answer, canvas, colours, classes),
                     f"{note} {summary}",
                     answer.worker_id,
                 )
@@ -718,20 +1064,13 @@ def _card(obj: ReviewObject, number: int, colours: dict[str, str], agreements: d
     legend = "".join(f'<span class="chip" style="border-color:{_colour(n, colours)}">{_esc(n)}</span>' for n in labels)
     data_labels = _esc(json.dumps(labels))
     data_workers = _esc(json.dumps(workers))
+    review = "1" if judged.reasons else "0"
     return (
-        f'<section class="object" data-labels="{data_labels}" data-workers="{data_workers}">{canvas.style()}'
-        f'<header><h2>{_esc(obj.key)}</h2><span class="type">{_esc(kind.removeprefix("groundtruth/"))}</span>'
-        f'{status} <span class="src">{_esc(obj.source or "")}</span> {image_note} {legend}</header>'
-        f'<div class="panels">{"".join(panels)}</div></section>'
+        f'<section class="object" data-labels="{data_labels}" data-workers="{data_workers}" data-review="{review}">'
+        f'{canvas.style()}<header><h2>{_esc(obj.key)}</h2><span class="type">{_esc(kind.removeprefix("groundtruth/"))}'
+        f'</span>{status} {flag} <span class="src">{_esc(obj.source or "")}</span> {image_note} {legend}</header>'
+        f'{_disputed_html(obj)}<div class="panels">{"".join(panels)}</div></section>'
     )
-
-
-def _sort_key(obj: ReviewObject) -> tuple[int, float]:
-    if obj.failure is not None:
-        return (0, 0.0)
-    if obj.confidence is None:
-        return (2, 0.0)
-    return (1, obj.confidence)
 
 
 _STYLE = """
@@ -745,11 +1084,15 @@ table{border-collapse:collapse;background:#fff;margin-bottom:16px}
 th,td{border:1px solid #d5d9de;padding:4px 10px;text-align:right} th:first-child,td:first-child{text-align:left}
 th{background:#eaedf0}
 .object{background:#fff;border:1px solid #d5d9de;border-radius:6px;margin:0 0 14px;padding:10px 12px}
+.object[data-review="1"]{border-left:5px solid #b00020}
 .object header{display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
 .object h2{font-size:16px;margin:0}
 .type{background:#eaedf0;border-radius:4px;padding:0 6px;font-size:12px}
+.flag{background:#b00020;color:#fff;border-radius:4px;padding:0 6px;font-size:12px} .reasons{color:#b00020;font-size:12px}
+.disputed{margin:6px 0 0;font-size:13px;background:#fff4f4;border-radius:4px;padding:4px 8px}
+.disputed ul{margin:2px 0;padding-left:18px}
 .src{color:#667;font-size:12px} .note{color:#a55;font-size:12px}
-.chip{border-left:10px solid;padding:0 6px;font-size:12px;background:#f7f7f7}
+.chip{border-left:10px solid;padding:0 6px;font-size:12px;background:#f7f7f7} .chip.item{display:inline-block;margin:1px 0}
 .panels{display:flex;flex-wrap:wrap;gap:10px;margin-top:8px}
 .panel{margin:0;width:220px} .panel.wide{width:auto;min-width:160px;max-width:460px}
 .stage{position:relative;width:220px;background:#ccc;overflow:hidden;border-radius:3px}
@@ -757,6 +1100,7 @@ th{background:#eaedf0}
 .stage .photo{background-size:100% 100%;background-repeat:no-repeat}
 .stage .blank{display:flex;align-items:center;justify-content:center;color:#555;font-size:12px;background:#ddd}
 .stage .layer{position:absolute;inset:0;width:100%;height:100%;image-rendering:pixelated}
+.num{fill:#fff;stroke:#000;stroke-width:0.06em;paint-order:stroke;font-weight:bold;font-family:system-ui,sans-serif}
 figcaption{font-size:12px;margin-top:3px;word-break:break-all}
 .bad{color:#b00020} .verdict{font-size:15px;padding:6px 0} .text{margin:4px 0;font-size:14px}
 .hidden{display:none}
@@ -766,12 +1110,14 @@ _SCRIPT = """
 (function () {
   var byLabel = document.getElementById('filter-label');
   var byWorker = document.getElementById('filter-worker');
+  var byReview = document.getElementById('filter-review');
   var count = document.getElementById('visible-count');
   function apply() {
-    var label = byLabel.value, worker = byWorker.value, shown = 0;
+    var label = byLabel.value, worker = byWorker.value, review = byReview.checked, shown = 0;
     document.querySelectorAll('section.object').forEach(function (card) {
       var labels = JSON.parse(card.dataset.labels), workers = JSON.parse(card.dataset.workers);
-      var ok = (!label || labels.indexOf(label) >= 0) && (!worker || workers.indexOf(worker) >= 0);
+      var ok = (!label || labels.indexOf(label) >= 0) && (!worker || workers.indexOf(worker) >= 0) &&
+        (!review || card.dataset.review === '1');
       card.classList.toggle('hidden', !ok);
       if (ok) { shown += 1; }
       card.querySelectorAll('[data-worker]').forEach(function (panel) {
@@ -782,53 +1128,90 @@ _SCRIPT = """
   }
   byLabel.addEventListener('change', apply);
   byWorker.addEventListener('change', apply);
+  byReview.addEventListener('change', apply);
   apply();
 })();
 """
 
 
+def _worker_rows(stats: dict[str, dict[str, Any]]) -> list[str]:
+    """The worker table, best quality figure first; workers whose figures are all n/a (no evidence)
+    after every worker with a figure, never ranked among them."""
+
+    def key(worker: str) -> tuple[int, float, str]:
+        values = [v for _, v in stats[worker]["quality"] if v is not None]
+        rank = 0 if values else 1 if stats[worker]["quality"] else 2
+        return (rank, -float(np.mean(values)) if values else 0.0, worker)
+
+    rows = []
+    for worker in sorted(stats, key=key):
+        s = stats[worker]
+        measures = ", ".join(sorted({k for k, _ in s["quality"]}))
+        values = [v for _, v in s["quality"] if v is not None]
+        missing = len(s["quality"]) - len(values)
+        if values:
+            quality_text = f"{np.mean(values):.2f} ({measures}{f'; {missing} n/a' if missing else ''})"
+        else:
+            quality_text = f"n/a ({measures})" if s["quality"] else "–"
+        agree_text = _pct(float(np.mean(s["agree"]))) if s["agree"] else "–"
+        rows.append(
+            f'<tr data-worker-row="{_esc(worker)}"><td>{_esc(worker)}</td><td>{quality_text}</td><td>{s["answers"]}</td>'
+            f"<td>{s['rejected']}</td><td>{agree_text}</td></tr>"
+        )
+    return rows
+
+
 def render_report(
-    objects: Sequence[ReviewObject], attr: str, title: str = "tally review", *, limit: int | None = None
+    objects: Sequence[ReviewObject],
+    attr: str,
+    title: str = "tally review",
+    *,
+    limit: int | None = None,
+    review_below: float = REVIEW_BELOW,
 ) -> str:
-    """The review page for ``objects`` (their bytes already read), as one self-contained HTML string;
-    with ``limit``, only the ``limit`` least confident objects get a card."""
+    """The review page for ``objects`` (their bytes already read), as one self-contained HTML string.
+
+    Objects that need review (:func:`review_reasons`, with ``review_below``) come first, after failed
+    ones, then the rest; least agreed first within each. With ``limit``, only the first ``limit``
+    objects in that order get a card."""
     colours: dict[str, str] = {}
     for obj in objects:  # the job's own colours first, so overlays and chips agree
         for entry in obj.label.get("internal-color-map", {}).values():
             if entry.get("class-name") != "BACKGROUND":
                 colours.setdefault(str(entry["class-name"]), str(entry.get("hex-color", "#888888")))
-    ordered = sorted(objects, key=_sort_key)
+    classes = set(colours)  # the job's classes: a worker's mask is drawn through these only
+    judged = []
+    for obj in objects:
+        judged.append(
+            _Judged(obj, {a.worker_id: agreement(obj, a) for a in obj.answers}, review_reasons(obj, review_below))
+        )
+        for answer in obj.answers:
+            answer.release()
+    ordered = sorted(judged, key=_sort_key)
     stats: dict[str, dict[str, Any]] = {}
     cards: list[str] = []
-    for obj in ordered:
-        agreements = {a.worker_id: agreement(obj, a) for a in obj.answers}
+    for entry in ordered:
+        obj = entry.obj
         quality = _quality(obj.label)
         rejected = _rejections(obj.label)
         for answer in obj.answers:
             s = stats.setdefault(answer.worker_id, {"answers": 0, "rejected": 0, "agree": [], "quality": []})
             s["answers"] += 1
             s["rejected"] += answer.worker_id in rejected or answer.value is None
-            if agreements[answer.worker_id] is not None:
-                s["agree"].append(agreements[answer.worker_id])
+            if entry.agreements[answer.worker_id] is not None:
+                s["agree"].append(entry.agreements[answer.worker_id])
             if answer.worker_id in quality:
                 s["quality"].append(quality[answer.worker_id])
         if limit is None or len(cards) < limit:
-            cards.append(_card(obj, len(cards), colours, agreements))
-    rows = []
-    for worker in sorted(stats):
-        s = stats[worker]
-        measures = sorted({k for k, _ in s["quality"]})
-        q = [v for _, v in s["quality"]]
-        quality_text = f"{np.mean(q):.2f} ({', '.join(measures)})" if q else "–"
-        agree_text = _pct(float(np.mean(s["agree"]))) if s["agree"] else "–"
-        rows.append(
-            f'<tr data-worker-row="{_esc(worker)}"><td>{_esc(worker)}</td><td>{quality_text}</td><td>{s["answers"]}</td>'
-            f"<td>{s['rejected']}</td><td>{agree_text}</td></tr>"
-        )
+            cards.append(_card(entry, len(cards), colours, classes))
+            for answer in obj.answers:
+                answer.release()
+    rows = _worker_rows(stats)
     all_labels = sorted({n for obj in objects for n in _object_labels(obj)})
     label_options = "".join(f'<option value="{_esc(n)}">{_esc(n)}</option>' for n in all_labels)
     worker_options = "".join(f'<option value="{_esc(w)}">{_esc(w)}</option>' for w in sorted(stats))
     failed = sum(o.failure is not None for o in objects)
+    flagged = sum(bool(j.reasons) for j in judged)
     scored = [o.confidence for o in objects if o.confidence is not None]
     mean = f"{np.mean(scored):.3f}" if scored else "n/a"
     return f"""<!DOCTYPE html>
@@ -836,8 +1219,9 @@ def render_report(
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>{_STYLE}</style></head>
 <body><header class="top"><h1>{_esc(title)}</h1>
-<p>label attribute <b>{_esc(attr)}</b> · {len(objects)} objects · {failed} failed · mean confidence {mean} ·
-least confident first</p></header>
+<p>label attribute <b>{_esc(attr)}</b> · {len(objects)} objects · <b id="review-count">{flagged}</b> need review
+({failed} failed) · mean confidence {mean} · needs review first (failed, disputed regions, a confidence below
+{_pct(review_below)}), then least agreed with the consensus</p></header>
 <main>
 <h2>Workers</h2>
 <table id="workers"><thead><tr><th>worker</th><th>quality (mean, measure)</th><th>answers</th><th>rejected</th>
@@ -845,6 +1229,7 @@ least confident first</p></header>
 <div class="filters">
 <label>label <select id="filter-label"><option value="">all labels</option>{label_options}</select></label>
 <label>worker <select id="filter-worker"><option value="">all workers</option>{worker_options}</select></label>
+<label><input type="checkbox" id="filter-review"> needs review only</label>
 <span><b id="visible-count">{len(cards)}</b> of {len(objects)} objects shown</span>
 </div>
 {"".join(cards)}
@@ -852,6 +1237,14 @@ least confident first</p></header>
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def _answers_hint(target: Path, source: str | None) -> str:
+    if source is not None:
+        return f"{source} holds no answers for these objects"
+    if target.is_dir() and (target / "results.jsonl").is_file():
+        return "give the batch's event or payload as --source"
+    return "give the manifest (or job output prefix) holding the answers as --source"
 
 
 # --- the command --------------------------------------------------------------------------------------
@@ -884,7 +1277,16 @@ least confident first</p></header>
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
-    help="Show only the N least confident objects (failed ones first); the worker table still counts all.",
+    help="Cards for the first N objects only, in the page's order (failed, then needing review, then least "
+    "agreed); the worker table still counts all.",
+)
+@click.option(
+    "--review-below",
+    type=click.FloatRange(0, 1),
+    default=REVIEW_BELOW,
+    show_default=True,
+    help="Flag an object as needing review when its confidence, or an instance's or box's, is below this "
+    "(failed objects and objects with disputed regions always are).",
 )
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
@@ -897,6 +1299,7 @@ def report(
     s3_root: str | None,
     title: str,
     limit: int | None,
+    review_below: float,
     progress: bool | None,
 ) -> int:
     """Write an offline HTML page to review a consolidated batch.
@@ -905,9 +1308,10 @@ def report(
     tally consolidate output folder (give the event or payload as --source for the answers and images),
     or a tally output manifest (give the manifest or job output prefix holding the answers as --source).
     Per object: the source image (when it can be read) with the consensus and each worker's answer as
-    overlays, a disagreement heatmap for segmentation, each worker's agreement with the consensus;
-    objects least confident first; a per-worker table; filters by label and by worker. Images are
-    inline: the page opens offline.
+    overlays, all in the consensus's colours, a disagreement heatmap for segmentation, disputed regions,
+    each instance's confidence, each worker's agreement with the consensus; objects needing review first
+    (failed, disputed regions, a confidence below --review-below), then least agreed; a per-worker table;
+    filters by label, by worker and needs review. Images are inline: the page opens offline.
 
     \b
     Examples:
@@ -924,9 +1328,15 @@ def report(
     for obj in objects:
         if obj.failure is not None:
             click.echo(f"warning: {obj.key}: not consolidated: {obj.failure}", err=True)
+    for reason, count in Counter(o.image_reason for o in objects if o.image_reason).items():
+        click.echo(f"warning: {count} of {len(objects)} source images not read: {reason}", err=True)
+    if objects and not any(o.answers for o in objects):
+        click.echo(
+            f"warning: the page shows no worker answers, only the consensus: {_answers_hint(target, source)}", err=True
+        )
     with progress_bar(progress, stderr_console()) as bar:
         task = bar.add_task("rendering", total=1)
-        page = render_report(objects, attr, title, limit=limit)
+        page = render_report(objects, attr, title, limit=limit, review_below=review_below)
         bar.advance(task)
     write_atomically(out, lambda fh: fh.write(page))
     shown = sum(len(o.answers) for o in objects)
