@@ -172,6 +172,16 @@ def parse_labels(value: str | None) -> list[str] | None:
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
+@click.option(
+    "--from",
+    "from_tool",
+    type=click.Choice(["groundtruth", "labelstudio", "cvat", "coco"]),
+    default="groundtruth",
+    show_default=True,
+    help="What EVENT_OR_PAYLOAD is: a Ground Truth batch, a Label Studio JSON export, CVAT for images 1.1 XML "
+    "or COCO JSON of each annotator's job (a file, a directory or zips); --element-name then names the field "
+    "(control tag, shape kind) to consolidate. docs/importers.md",
+)
 def consolidate(
     source: str,
     out: Path,
@@ -185,6 +195,7 @@ def consolidate(
     element_name: str | None,
     worker_table: str | None,
     progress: bool | None,
+    from_tool: str,
 ) -> int:
     """Consolidate one Ground Truth batch the way tally's Lambda does.
 
@@ -207,6 +218,19 @@ def consolidate(
         element_name=element_name,
         read_buckets=tuple(dict.fromkeys([*buckets, *read_buckets])) or None,
     )
+    if from_tool != "groundtruth":
+        from .imported import consolidate_imported
+
+        return consolidate_imported(
+            from_tool,
+            source,
+            out,
+            settings=settings,
+            labels=parse_labels(labels),
+            label_attribute=label_attribute,
+            field=element_name,
+            progress=progress,
+        )
     store = _worker_store(worker_table)
     reader = CliStorage(s3_root)
     request = _request(source, reader, label_attribute, parse_labels(labels))

@@ -1,0 +1,377 @@
+"""Label Studio's JSON export (``Export → JSON``) as :class:`~.model.ImportedItem` objects.
+
+Each task is one data object (``datasetObjectId`` = the task ``id``); each of its ``annotations``
+is one annotator's answer (worker = ``completed_by``: the user's email when the export has it, else
+their id; an annotation without one counts as its own worker, ``annotation <id>``). A cancelled
+(skipped) annotation is left out with a note; an annotation marked ``ground_truth`` is gold
+(:data:`~.model.GOLD_NOTE`). The results of one control tag (``from_name``) are one field, converted
+to what the Ground Truth crowd element for the same question submits:
+
+===================  ==============================================================================
+``choices``          ``{"label": c}``; ``{"labels": [...]}`` when any answer to the field has another
+                     number of choices than one (``choice="multiple"``)
+``taxonomy``         the same, each selected path joined with ``" / "``
+``labels``           ``{"entities": [{"label", "startOffset", "endOffset"}]}`` (character offsets; a
+                     span whose offsets are not integers, as in audio, makes the answer unreadable)
+``rectanglelabels``  ``{"boundingBoxes": [{"label", "left", "top", "width", "height"}], "inputImageProperties"}``,
+                     percent coordinates times ``original_width``/``original_height``; a rotated box
+                     makes the answer unreadable (tally's boxes are axis-aligned)
+``polygonlabels``    ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
+``keypointlabels``   ``{"keypoints": [{"label", "x", "y"}], "inputImageProperties"}``
+``brushlabels``      ``{"labeledImage": {"pngImageData"}, "labelMappings", "inputImageProperties"}``:
+                     each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
+                     one palette PNG, a colour per label
+``number``,          kept as given: numbers and free text wait for issue 21
+``rating``,
+``textarea``
+===================  ==============================================================================
+
+An annotator of the task who gave no result for a region field (boxes, spans, brush...) answered
+"nothing to mark there"; one who gave none for a choice field did not answer it. A choice, text or
+number attached to a region (per-region ``perRegion`` fields) is part of a form and kept as given, as
+is every other control tag (``relation``, ``ellipselabels``, ``ranker``, ...), with its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..codecs import encode_palette_png
+from ..colours import assign_colours, hex_to_rgb
+from .model import FieldAnswer, ImportedItem
+from .rle import RleError, brush_mask
+
+__all__ = ["ExportError", "read_export", "worker_of"]
+
+_REGION_KINDS = {
+    "rectanglelabels": "boxes",
+    "polygonlabels": "polygons",
+    "keypointlabels": "keypoints",
+    "brushlabels": "semantic",
+    "labels": "entities",
+}
+_VALUE_KINDS = {"choices": "classification", "taxonomy": "classification", "number": "number", "rating": "number"}
+_VALUE_KINDS["textarea"] = "text"
+_REGION_KEYS = ("x", "y", "points", "start", "end")
+_URL_PREFIXES = ("http://", "https://", "s3://", "gs://", "azure-blob://", "/")
+_MAX_CLASSES = 254
+
+
+class ExportError(ValueError):
+    """The file is not a Label Studio JSON export."""
+
+
+def worker_of(annotation: Mapping[str, Any]) -> str:
+    """The annotator: ``completed_by``'s email, else its id, else ``annotation <id>``."""
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        email = who.get("email")
+        if isinstance(email, str) and email:
+            return email
+        who = who.get("id")
+    if isinstance(who, str | int) and not isinstance(who, bool) and str(who) != "":
+        return str(who)
+    return f"annotation {annotation.get('id', '?')}"
+
+
+def _data_object(task: Mapping[str, Any], to_name: str | None) -> dict[str, str]:
+    data = task.get("data")
+    if not isinstance(data, dict):
+        return {}
+    value = data.get(to_name) if to_name is not None else None
+    if not isinstance(value, str):
+        value = next((v for k in ("image", "text") if isinstance(v := data.get(k), str)), None)
+    if not isinstance(value, str):
+        value = next((v for v in data.values() if isinstance(v, str)), None)
+    if value is None:
+        return {}
+    return {"s3Uri": value} if value.startswith(_URL_PREFIXES) else {"content": value}
+
+
+def _size(results: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
+    sizes: set[tuple[int, int]] = set()
+    for r in results:
+        width, height = r.get("original_width"), r.get("original_height")
+        if isinstance(width, int) and isinstance(height, int):
+            sizes.add((width, height))
+    if len(sizes) > 1:
+        raise _Unreadable("its regions give different image sizes")
+    if not sizes:
+        return None
+    width, height = sizes.pop()
+    if width <= 0 or height <= 0:
+        raise _Unreadable(f"original size {width}x{height}")
+    return width, height
+
+
+class _Unreadable(Exception):
+    """One answer cannot be converted; the message is the reason."""
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise _Unreadable(f"{what} is not a number")
+    return float(value)
+
+
+def _one_label(value: Mapping[str, Any], key: str) -> str:
+    labels = value.get(key)
+    if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str):
+        raise _Unreadable(f"a region has {len(labels) if isinstance(labels, list) else 'no'} labels, not one")
+    return labels[0]
+
+
+class _Converter:
+    """Converts one export; keeps the per-field colours of brush labels (first seen, first coloured)."""
+
+    def __init__(self) -> None:
+        self.brush_labels: dict[str, list[str]] = {}
+        self.multi: dict[str, bool] = {}
+
+    def element(
+        self, kind_type: str, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None
+    ) -> Any:
+        convert = getattr(self, f"_{kind_type}")
+        return convert(name, results, size)
+
+    @staticmethod
+    def _props(size: tuple[int, int] | None) -> dict[str, int]:
+        if size is None:
+            raise _Unreadable("no original_width/original_height to convert percent coordinates")
+        return {"width": size[0], "height": size[1]}
+
+    def _rectanglelabels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        props = self._props(size)
+        boxes = []
+        rotated = 0
+        for r in results:
+            v = r.get("value", {})
+            if _number(v.get("rotation", 0), "rotation") != 0:
+                rotated += 1
+                continue
+            w, h = props["width"], props["height"]
+            boxes.append(
+                {
+                    "label": _one_label(v, "rectanglelabels"),
+                    "left": _number(v.get("x"), "x") * w / 100,
+                    "top": _number(v.get("y"), "y") * h / 100,
+                    "width": _number(v.get("width"), "width") * w / 100,
+                    "height": _number(v.get("height"), "height") * h / 100,
+                }
+            )
+        if rotated:
+            raise _Unreadable(f"{rotated} of its {len(results)} boxes are rotated; tally's boxes are axis-aligned")
+        return {"boundingBoxes": boxes, "inputImageProperties": props}
+
+    def _polygonlabels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        props = self._props(size)
+        polygons = []
+        for r in results:
+            v = r.get("value", {})
+            points = v.get("points")
+            if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == 2 for p in points):
+                raise _Unreadable("a polygon's points are not [x, y] pairs")
+            vertices = [
+                {
+                    "x": _number(x, "a vertex") * props["width"] / 100,
+                    "y": _number(y, "a vertex") * props["height"] / 100,
+                }
+                for x, y in points
+            ]
+            polygons.append({"label": _one_label(v, "polygonlabels"), "vertices": vertices})
+        return {"polygons": polygons, "inputImageProperties": props}
+
+    def _keypointlabels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        props = self._props(size)
+        points = []
+        for r in results:
+            v = r.get("value", {})
+            points.append(
+                {
+                    "label": _one_label(v, "keypointlabels"),
+                    "x": _number(v.get("x"), "x") * props["width"] / 100,
+                    "y": _number(v.get("y"), "y") * props["height"] / 100,
+                }
+            )
+        return {"keypoints": points, "inputImageProperties": props}
+
+    def _labels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        entities: list[dict[str, Any]] = []
+        for r in results:
+            v = r.get("value", {})
+            start, end = v.get("start"), v.get("end")
+            offsets = v.get("globalOffsets")
+            if not isinstance(start, int) and isinstance(offsets, dict):
+                start, end = offsets.get("start"), offsets.get("end")
+            if (
+                isinstance(start, bool)
+                or isinstance(end, bool)
+                or not isinstance(start, int)
+                or not isinstance(end, int)
+            ):
+                raise _Unreadable("a span's start/end are not character offsets")
+            labels = v.get("labels")
+            if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+                raise _Unreadable("a span has no labels")
+            entities.extend({"label": label, "startOffset": start, "endOffset": end} for label in labels)
+        return {"entities": entities}
+
+    def _brushlabels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        props = self._props(size)
+        width, height = props["width"], props["height"]
+        known = self.brush_labels.setdefault(name, [])
+        classes = np.zeros((height, width), dtype=np.uint8)
+        used: list[str] = []
+        for r in results:
+            v = r.get("value", {})
+            label = _one_label(v, "brushlabels")
+            if v.get("format", "rle") != "rle" or "rle" not in v:
+                raise _Unreadable(f"a brush region in format {v.get('format')!r}, not rle")
+            try:
+                mask = brush_mask(v["rle"], width, height)
+            except RleError as exc:
+                raise _Unreadable(f"a brush region's RLE: {exc}") from exc
+            if label not in known:
+                known.append(label)
+            if label not in used:
+                used.append(label)
+            if len(used) > _MAX_CLASSES:
+                raise _Unreadable(f"more than {_MAX_CLASSES} brush labels")
+            classes[mask] = used.index(label) + 1
+        colours = assign_colours(known, {})
+        palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[known.index(label)]) for label in used]
+        png = encode_palette_png(classes, palette)
+        return {
+            "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
+            "labelMappings": {label: {"color": colours[known.index(label)]} for label in used},
+            "inputImageProperties": props,
+        }
+
+    def _choice(self, name: str, results: Sequence[Mapping[str, Any]], key: str) -> list[str]:
+        chosen: list[str] = []
+        for r in results:
+            values = r.get("value", {}).get(key)
+            if not isinstance(values, list):
+                raise _Unreadable(f"{key} is not a list")
+            for value in values:
+                if key == "taxonomy":
+                    if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
+                        raise _Unreadable("a taxonomy selection is not a path of names")
+                    chosen.append(" / ".join(value))
+                elif isinstance(value, str):
+                    chosen.append(value)
+                else:
+                    raise _Unreadable("a choice is not a name")
+        return chosen
+
+    def _choices(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        return self._choice(name, results, "choices")
+
+    def _taxonomy(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        return self._choice(name, results, "taxonomy")
+
+
+def _given(results: Sequence[Mapping[str, Any]]) -> Any:
+    """A field's results as given, without the fields every result repeats."""
+    values = [r.get("value") for r in results]
+    return values[0] if len(values) == 1 else values
+
+
+def _tasks(document: Any) -> list[Mapping[str, Any]]:
+    if isinstance(document, dict) and "annotations" in document:
+        document = [document]
+    if not isinstance(document, list) or not all(isinstance(t, dict) for t in document):
+        raise ExportError("not a Label Studio JSON export (a list of tasks)")
+    if document and not any("annotations" in t or "completions" in t for t in document):
+        raise ExportError("its tasks have no annotations list: export from Label Studio as JSON (not JSON-MIN or CSV)")
+    return document
+
+
+def read_export(document: Any) -> list[ImportedItem]:
+    """Every task of a parsed Label Studio JSON export (see the module docstring)."""
+    converter = _Converter()
+    items: list[ImportedItem] = []
+    pending: list[tuple[ImportedItem, str, str, str, list[Mapping[str, Any]], tuple[int, int] | None]] = []
+    for index, task in enumerate(_tasks(document)):
+        task_id = task.get("id", index)
+        annotations = task.get("annotations", task.get("completions", []))
+        annotations = annotations if isinstance(annotations, list) else []
+        all_results = [
+            r for a in annotations if isinstance(a, dict) for r in (a.get("result") or []) if isinstance(r, dict)
+        ]
+        to_name = next((r.get("to_name") for r in all_results if isinstance(r.get("to_name"), str)), None)
+        item = ImportedItem(str(task_id), _data_object(task, to_name), source={"task": task})
+        try:
+            task_size = _size(all_results)
+        except _Unreadable:
+            task_size = None
+        by_worker: list[tuple[str, dict[str, list[Mapping[str, Any]]]]] = []
+        field_types: dict[str, str] = {}
+        for annotation in annotations:
+            if not isinstance(annotation, dict):
+                continue
+            worker = worker_of(annotation)
+            if annotation.get("was_cancelled"):
+                item.notes.append(f"annotation by {worker} was cancelled (skipped) in Label Studio: left out")
+                continue
+            if annotation.get("ground_truth") and worker not in item.gold:
+                item.gold.append(worker)
+            groups: dict[str, list[Mapping[str, Any]]] = {}
+            for r in annotation.get("result") or []:
+                if not isinstance(r, dict):
+                    continue
+                rtype = str(r.get("type", "unknown"))
+                name = str(r.get("from_name") or rtype)
+                value = r.get("value")
+                if rtype in _VALUE_KINDS and isinstance(value, dict) and any(k in value for k in _REGION_KEYS):
+                    name, rtype = f"{name} (per region)", "per-region"
+                groups.setdefault(name, []).append(r)
+                field_types.setdefault(name, rtype)
+                fields = item.source.setdefault("fields", {})
+                fields.setdefault(name, {"from_name": r.get("from_name"), "to_name": r.get("to_name"), "type": rtype})
+            by_worker.append((worker, groups))
+        for name, rtype in field_types.items():
+            for worker, groups in by_worker:
+                results = groups.get(name, [])
+                if not results and rtype not in _REGION_KINDS:
+                    continue  # no answer to a question (a choice, a number) is not an answer
+                pending.append((item, name, rtype, worker, results, task_size))
+        items.append(item)
+    for item, name, rtype, worker, results, task_size in pending:
+        kind = _REGION_KINDS.get(rtype) or _VALUE_KINDS.get(rtype) or ("per-region" if rtype == "per-region" else rtype)
+        given = _given(results) if results else []
+        if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification"):
+            item.add(name, kind, FieldAnswer(worker, given=given))
+            continue
+        try:
+            size = _size(results) or task_size
+            element = converter.element(rtype, name, results, size)
+        except _Unreadable as exc:
+            item.add(name, kind, FieldAnswer(worker, given=given, reason=f"{rtype} answer unreadable: {exc}"))
+            continue
+        item.add(name, kind, FieldAnswer(worker, element=element, given=given))
+    _settle_choices(items)
+    return items
+
+
+def _settle_choices(items: Sequence[ImportedItem]) -> None:
+    """A choice field is multi-label when any answer to it has another number of choices than one."""
+    multi = {
+        name
+        for item in items
+        for name, answers in item.fields.items()
+        if item.kinds[name] == "classification" and any(a.readable and len(a.element) != 1 for a in answers)
+    }
+    for item in items:
+        for name, answers in item.fields.items():
+            if item.kinds[name] != "classification":
+                continue
+            if name in multi:
+                item.kinds[name] = "multi-label"
+            for answer in answers:
+                if answer.readable:
+                    answer.element = {"labels": answer.element} if name in multi else {"label": answer.element[0]}

@@ -1,0 +1,244 @@
+"""What an importer reads, and the Ground Truth payload tally's core consolidates from it.
+
+An export is a list of :class:`ImportedItem` (one per data object). Each item has the answers of
+every annotator per **field** (a Label Studio control tag, a CVAT shape kind, a COCO annotation part),
+and each answer is either the JSON a Ground Truth crowd element would have submitted for it
+(``element``) or, when it cannot be read, the value as given with the ``reason``.
+
+tally's core consolidates one field per batch (several fields per answer are a form, which comes with
+issue 20): :func:`build_batch` picks it (the one named, or the field of a kind tally consolidates that
+most items have), puts its readable answers in the payload, and keeps everything else for
+:func:`annotate_entries`, which adds to each response entry, in the label itself:
+
+* ``rejected-answers``: answers of the field that could not be read, each with its reason (besides
+  the ones the core rejects);
+* ``kept-as-given``: every other field, verbatim, with the reason it was not consolidated;
+* ``gold-answers``: the annotators whose answer the tool marks as ground truth (counted as an
+  ordinary answer for now; see :data:`GOLD_NOTE`);
+* ``imported-from``: the tool and the field consolidated.
+
+An item none of whose answers to the field could be read is returned failed, with the reasons, by
+:func:`failed_entries`; nothing of an export is dropped without a reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..gt.answers import AnswerIssue
+from ..gt.response import ObjectResult, TaskType
+
+__all__ = [
+    "CONSOLIDATED_KINDS",
+    "GOLD_NOTE",
+    "WAITS",
+    "Batch",
+    "FieldAnswer",
+    "ImportedItem",
+    "annotate_entries",
+    "build_batch",
+    "failed_entries",
+]
+
+CONSOLIDATED_KINDS = frozenset(
+    {"classification", "multi-label", "entities", "boxes", "keypoints", "polygons", "semantic", "instances"}
+)
+"""The Ground Truth answer kinds tally's core consolidates today."""
+
+WAITS = {
+    "number": "numbers (ratings, sliders) wait for issue 21",
+    "text": "free text waits for issue 21",
+    "lines": "polylines wait for issue 21",
+    "per-region": "a field attached to a region is part of a form: waits for issue 20",
+    "attributes": "shape attributes are per-object form fields: wait for issue 20",
+}
+"""Why a field of a known kind tally cannot consolidate yet is kept as given."""
+
+GOLD_NOTE = (
+    "marked as ground truth in the tool: counted as one more answer for now; "
+    "scoring workers against it (never outvoted) waits for the batch driver to take gold answers"
+)
+
+
+@dataclass
+class FieldAnswer:
+    """One annotator's answer to one field of one item."""
+
+    worker: str
+    element: Any = None  # the crowd element's output; None when unreadable
+    given: Any = None  # the answer as the tool exported it
+    reason: str | None = None  # why it cannot be read (element is None)
+
+    @property
+    def readable(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class ImportedItem:
+    """One data object of an export: its answers per field, and what the writers need to go back."""
+
+    object_id: str
+    data_object: dict[str, str]
+    fields: dict[str, list[FieldAnswer]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # field -> kind (CONSOLIDATED_KINDS, WAITS or the tool's)
+    gold: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the item as a whole (cancelled annotations, ...)
+    source: dict[str, Any] = field(default_factory=dict)  # the tool's own record of the item, for writers
+
+    def add(self, name: str, kind: str, answer: FieldAnswer) -> None:
+        self.fields.setdefault(name, []).append(answer)
+        self.kinds.setdefault(name, kind)
+
+
+@dataclass
+class Batch:
+    """The payload for the core, and what it leaves out."""
+
+    field: str | None
+    kind: str | None
+    payload: list[dict[str, Any]]
+    items: dict[str, ImportedItem]
+    unread: dict[str, list[AnswerIssue]]  # per object: answers of the field that could not be read
+    failed: list[str]  # objects with no readable answer to the field (not in the payload)
+    fields: dict[str, str]  # every field seen -> its kind
+
+
+def _field_kinds(items: Iterable[ImportedItem]) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for item in items:
+        for name, kind in item.kinds.items():
+            kinds.setdefault(name, kind)
+    return kinds
+
+
+def choose_field(items: Sequence[ImportedItem], wanted: str | None = None) -> str | None:
+    """The field to consolidate: ``wanted`` when given (``KeyError`` if no item has it), else the
+    field of a kind tally consolidates that most items answer (ties: the first seen), else the first
+    field seen (its answers are passed through by the core)."""
+    kinds = _field_kinds(items)
+    if wanted is not None:
+        if wanted not in kinds:
+            raise KeyError(wanted)
+        return wanted
+    if not kinds:
+        return None
+    order = list(kinds)
+    counts = Counter(name for item in items for name, answers in item.fields.items() if answers)
+    known = [name for name in order if kinds[name] in CONSOLIDATED_KINDS]
+    pool = known or order
+    return max(pool, key=lambda name: (counts[name], -order.index(name)))
+
+
+def build_batch(items: Sequence[ImportedItem], wanted: str | None = None) -> Batch:
+    """The payload of the chosen field (see :func:`choose_field`), one element per item that has a
+    readable answer to it."""
+    chosen = choose_field(items, wanted)
+    kinds = _field_kinds(items)
+    payload: list[dict[str, Any]] = []
+    unread: dict[str, list[AnswerIssue]] = {}
+    failed: list[str] = []
+    for item in items:
+        answers = item.fields.get(chosen, []) if chosen is not None else []
+        issues = [AnswerIssue(a.worker, a.reason) for a in answers if a.reason is not None]
+        if issues:
+            unread[item.object_id] = issues
+        readable = [a for a in answers if a.readable]
+        if not readable:
+            failed.append(item.object_id)
+            continue
+        annotations = []
+        for answer in readable:
+            data: dict[str, Any] = {"content": json.dumps({chosen: answer.element}, separators=(",", ":"))}
+            if answer.worker in item.gold:
+                data["gold"] = True
+            annotations.append({"workerId": answer.worker, "annotationData": data})
+        payload.append({"datasetObjectId": item.object_id, "dataObject": item.data_object, "annotations": annotations})
+    return Batch(
+        chosen,
+        kinds.get(chosen) if chosen is not None else None,
+        payload,
+        {i.object_id: i for i in items},
+        unread,
+        failed,
+        kinds,
+    )
+
+
+def _kept(item: ImportedItem, chosen: str | None, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+    kept = []
+    for name, answers in item.fields.items():
+        if name == chosen or not answers:
+            continue
+        kind = kinds.get(name, item.kinds[name])
+        if kind in WAITS:
+            reason = WAITS[kind]
+        elif kind in CONSOLIDATED_KINDS:
+            reason = f"another field ({chosen}) was consolidated; name this one to consolidate it"
+        else:
+            reason = f"no consolidation for {kind} answers"
+        kept.append(
+            {
+                "field": name,
+                "kind": kind,
+                "reason": reason,
+                "answers": [{"workerId": a.worker, "value": a.given} for a in answers],
+            }
+        )
+    return kept
+
+
+def _merge_issues(target: dict[str, Any], issues: Sequence[AnswerIssue]) -> None:
+    if issues:
+        target["rejected-answers"] = [i.as_json() for i in issues] + list(target.get("rejected-answers", []))
+
+
+def _annotate(entry: dict[str, Any], item: ImportedItem, batch: Batch, attr: str, tool: str, unread: bool) -> None:
+    content = entry["consolidatedAnnotation"]["content"]
+    label, meta = content[attr], content[f"{attr}-metadata"]
+    if unread:
+        issues = batch.unread.get(item.object_id, [])
+        _merge_issues(label, issues)
+        _merge_issues(meta, issues)
+    kept = _kept(item, batch.field, batch.fields)
+    if kept:
+        label["kept-as-given"] = kept
+    if item.gold:
+        label["gold-answers"] = {"workers": list(item.gold), "note": GOLD_NOTE}
+    if item.notes:
+        label["import-notes"] = list(item.notes)
+    label["imported-from"] = {"tool": tool, "field": batch.field}
+
+
+def annotate_entries(entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str) -> None:
+    """Add the importer's facts (module docstring) to each of the core's response entries, in place."""
+    for entry in entries:
+        item = batch.items.get(str(entry.get("datasetObjectId")))
+        if item is not None:
+            _annotate(entry, item, batch, attr, tool, unread=True)
+
+
+def failed_entries(
+    batch: Batch, attr: str, tool: str, *, job_name: str, created: str, task_type: str | None
+) -> list[dict[str, Any]]:
+    """Response entries for the items not sent to the core: no readable answer to the field."""
+    entries = []
+    for object_id in batch.failed:
+        item = batch.items[object_id]
+        issues = batch.unread.get(object_id, [])
+        answered = len(item.fields.get(batch.field, [])) if batch.field is not None else 0
+        if batch.field is None:
+            reason = "no answer of any kind in the export"
+        elif answered:
+            reason = f"no readable answer to {batch.field} ({answered} received, none readable)"
+        else:
+            reason = f"no annotator answered {batch.field}"
+        result = ObjectResult.failed(object_id, task_type or TaskType.CUSTOM.value, reason, issues)
+        entry = result.to_gt(attr, job_name=job_name, created=created)
+        _annotate(entry, item, batch, attr, tool, unread=False)  # the unread answers are on the failure
+        entries.append(entry)
+    return entries

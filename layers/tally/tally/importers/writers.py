@@ -1,0 +1,327 @@
+"""Consolidated labels back into each tool's own import format.
+
+* :func:`labelstudio_predictions`: the export's tasks, each with its annotators' annotations as they
+  were and tally's result as a **prediction** (``model_version`` ``tally-<version>``, ``score`` = the
+  object's confidence, each region's ``score`` its own), so that importing the file into a project
+  with the same labeling config shows tally's consolidation next to every annotator's.
+* :func:`cvat_xml`: a "CVAT for images 1.1" file for a new job: one ``<image>`` per object with the
+  consolidated shapes (``source="auto"``).
+
+Both read tally's label dicts as the core returns them today (a typed result will replace them);
+each label kind is converted by one small function, ``_ls_<kind>`` or ``_cvat_<kind>``. Masks are read
+back through ``read`` (the artefact URIs of the labels). Objects that failed or were passed through get
+no prediction / no shape, and say why (Label Studio: in the task's ``meta.tally``).
+"""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from .. import __version__
+from .model import Batch
+from .rle import encode_cvat_mask, mask_to_brush_rle
+
+__all__ = ["MODEL_VERSION", "cvat_xml", "labelstudio_predictions"]
+
+MODEL_VERSION = f"tally-{__version__}"
+Reader = Callable[[str], bytes]
+_DIGITS = 4
+
+
+def _indices(read: Reader, uri: str) -> npt.NDArray[np.uint8]:
+    with Image.open(io.BytesIO(read(uri))) as image:
+        return np.asarray(image, dtype=np.uint8)
+
+
+def _size(label: Mapping[str, Any]) -> tuple[int, int] | None:
+    sizes = label.get("image_size")
+    if isinstance(sizes, list) and sizes and isinstance(sizes[0], dict):
+        return int(sizes[0]["width"]), int(sizes[0]["height"])
+    return None
+
+
+def _kind(label: Mapping[str, Any]) -> str | None:
+    if "class-name" in label:
+        return "classification"
+    if "class-names" in label:
+        return "multi-label"
+    if "mask-ref" in label:
+        return "semantic"
+    if "instance-mask-ref" in label:
+        return "instances"
+    if "keypoints" in label:
+        return "keypoints"
+    annotations = label.get("annotations")
+    if isinstance(annotations, dict) and "entities" in annotations:
+        return "entities"
+    if isinstance(annotations, list):
+        return "boxes"
+    return None
+
+
+def _regions(label: Mapping[str, Any], read: Reader) -> list[tuple[str, npt.NDArray[np.bool_], float | None]]:
+    """(label, mask, confidence) per class of a semantic mask, or per instance of an instance mask."""
+    if "mask-ref" in label:
+        classes = _indices(read, label["mask-ref"])
+        out = []
+        for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+            mask = classes == int(key)
+            if int(key) == 0 or not mask.any():
+                continue
+            out.append((str(info["class-name"]), mask, info.get("confidence")))
+        return out
+    instances = _indices(read, label["instance-mask-ref"])
+    out = []
+    for k, instance in enumerate(label.get("instances", []), start=1):
+        mask = instances == k
+        if mask.any():
+            out.append((str(instance["label"]), mask, instance.get("confidence")))
+    return out
+
+
+# -- Label Studio ------------------------------------------------------------------------------------
+
+
+def _percent(value: float, whole: int) -> float:
+    return round(100.0 * value / whole, 6)
+
+
+def _ls_classification(label: Mapping[str, Any], rtype: str) -> list[dict[str, Any]]:
+    names = [label["class-name"]] if "class-name" in label else list(label["class-names"])
+    if rtype == "taxonomy":
+        return [{"value": {"taxonomy": [name.split(" / ") for name in names]}}]
+    return [{"value": {"choices": names}}]
+
+
+def _ls_entities(label: Mapping[str, Any], text: str | None) -> list[dict[str, Any]]:
+    regions = []
+    for e in label["annotations"]["entities"]:
+        value: dict[str, Any] = {"start": e["startOffset"], "end": e["endOffset"], "labels": [e["label"]]}
+        if text is not None:
+            value["text"] = text[e["startOffset"] : e["endOffset"]]
+        regions.append({"value": value, "score": e.get("confidence")})
+    return regions
+
+
+def _ls_boxes(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[str, Any]]:
+    width, height = size
+    names = label.get("class-map", {})
+    objects = label.get("objects", [])
+    regions = []
+    for i, box in enumerate(label["annotations"]):
+        value = {
+            "x": _percent(box["left"], width),
+            "y": _percent(box["top"], height),
+            "width": _percent(box["width"], width),
+            "height": _percent(box["height"], height),
+            "rotation": 0,
+            "rectanglelabels": [names.get(str(box["class_id"]), str(box["class_id"]))],
+        }
+        score = objects[i].get("confidence") if i < len(objects) else None
+        regions.append({"value": value, "score": score})
+    return regions
+
+
+def _ls_keypoints(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[str, Any]]:
+    width, height = size
+    return [
+        {
+            "value": {"x": _percent(p["x"], width), "y": _percent(p["y"], height), "keypointlabels": [p["label"]]},
+            "score": p.get("confidence"),
+        }
+        for p in label["keypoints"]
+    ]
+
+
+def _ls_masks(label: Mapping[str, Any], read: Reader) -> list[dict[str, Any]]:
+    return [
+        {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score}
+        for name, mask, score in _regions(label, read)
+    ]
+
+
+def _ls_result(
+    label: Mapping[str, Any], field: Mapping[str, Any], text: str | None, read: Reader
+) -> list[dict[str, Any]]:
+    kind = _kind(label)
+    rtype = str(field.get("type", ""))
+    size = _size(label)
+    if kind in ("classification", "multi-label"):
+        regions = _ls_classification(label, rtype)
+    elif kind == "entities":
+        regions, rtype = _ls_entities(label, text), "labels"
+    elif kind == "boxes" and size is not None:
+        regions, rtype = _ls_boxes(label, size), "rectanglelabels"
+    elif kind == "keypoints" and size is not None:
+        regions, rtype = _ls_keypoints(label, size), "keypointlabels"
+    elif kind in ("semantic", "instances"):
+        regions, rtype = _ls_masks(label, read), "brushlabels"
+        if size is None:
+            first = regions[0]["value"] if regions else None
+            size = _regions(label, read)[0][1].shape[::-1] if first is not None else None
+    else:
+        return []
+    out = []
+    for i, region in enumerate(regions):
+        item: dict[str, Any] = {
+            "id": f"tally-{i}",
+            "from_name": field.get("from_name"),
+            "to_name": field.get("to_name"),
+            "type": rtype,
+            "value": region["value"],
+            "origin": "prediction",
+        }
+        if size is not None:
+            item["original_width"], item["original_height"] = int(size[0]), int(size[1])
+            item["image_rotation"] = 0
+        if region.get("score") is not None:
+            item["score"] = region["score"]
+        out.append(item)
+    return out
+
+
+def labelstudio_predictions(
+    entries: Sequence[Mapping[str, Any]], batch: Batch, attr: str, read: Reader
+) -> list[dict[str, Any]]:
+    """The export's tasks with tally's consolidation as a prediction (module docstring)."""
+    by_id = {str(e["datasetObjectId"]): e["consolidatedAnnotation"]["content"][attr] for e in entries}
+    tasks = []
+    for object_id, item in batch.items.items():
+        task = item.source.get("task", {})
+        label = by_id.get(object_id, {})
+        field = item.source.get("fields", {}).get(batch.field, {})
+        out: dict[str, Any] = {k: task[k] for k in ("data", "annotations", "meta") if k in task}
+        content = item.data_object.get("content")
+        result = _ls_result(label, field, content, read) if "failure-reason" not in label else []
+        meta = dict(out.get("meta") or {})
+        if "failure-reason" in label:
+            meta["tally"] = {"failure-reason": label["failure-reason"]}
+        elif not result and _kind(label) is None:
+            meta["tally"] = {"note": label.get("note", "no consolidated result to show")}
+        if meta:
+            out["meta"] = meta
+        if result:
+            out["predictions"] = [{"model_version": MODEL_VERSION, "score": label.get("confidence"), "result": result}]
+        tasks.append(out)
+    return tasks
+
+
+# -- CVAT ------------------------------------------------------------------------------------------------
+
+
+def _coord(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _cvat_boxes(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    names = label.get("class-map", {})
+    shapes = []
+    for box in label["annotations"]:
+        shapes.append(
+            (
+                "box",
+                {
+                    "label": names.get(str(box["class_id"]), str(box["class_id"])),
+                    "source": "auto",
+                    "occluded": "0",
+                    "xtl": _coord(box["left"]),
+                    "ytl": _coord(box["top"]),
+                    "xbr": _coord(box["left"] + box["width"]),
+                    "ybr": _coord(box["top"] + box["height"]),
+                    "z_order": "0",
+                },
+            )
+        )
+    return shapes
+
+
+def _cvat_keypoints(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (
+            "points",
+            {
+                "label": p["label"],
+                "source": "auto",
+                "occluded": "0",
+                "points": f"{_coord(p['x'])},{_coord(p['y'])}",
+                "z_order": "0",
+            },
+        )
+        for p in label["keypoints"]
+    ]
+
+
+def _cvat_tags(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    names = [label["class-name"]] if "class-name" in label else list(label["class-names"])
+    return [("tag", {"label": name, "source": "auto"}) for name in names]
+
+
+def _cvat_masks(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str]]]:
+    shapes = []
+    for name, mask, _ in _regions(label, read):
+        counts, left, top, width, height = encode_cvat_mask(mask)
+        shapes.append(
+            (
+                "mask",
+                {
+                    "label": name,
+                    "source": "auto",
+                    "occluded": "0",
+                    "rle": ", ".join(str(c) for c in counts),
+                    "left": str(left),
+                    "top": str(top),
+                    "width": str(width),
+                    "height": str(height),
+                    "z_order": "0",
+                },
+            )
+        )
+    return shapes
+
+
+def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str]]]:
+    kind = _kind(label)
+    if kind == "boxes":
+        return _cvat_boxes(label)
+    if kind == "keypoints":
+        return _cvat_keypoints(label)
+    if kind in ("classification", "multi-label"):
+        return _cvat_tags(label)
+    if kind in ("semantic", "instances"):
+        return _cvat_masks(label, read)
+    return []
+
+
+def cvat_xml(
+    entries: Sequence[Mapping[str, Any]], batch: Batch, attr: str, read: Reader, labels: Sequence[str]
+) -> bytes:
+    """A "CVAT for images 1.1" file with the consolidated shapes, for a new job (module docstring)."""
+    by_id = {str(e["datasetObjectId"]): e["consolidatedAnnotation"]["content"][attr] for e in entries}
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    task = ET.SubElement(ET.SubElement(root, "meta"), "task")
+    ET.SubElement(task, "name").text = f"tally consolidation ({batch.field})"
+    ET.SubElement(task, "mode").text = "annotation"
+    label_list = ET.SubElement(task, "labels")
+    for name in labels:
+        ET.SubElement(ET.SubElement(label_list, "label"), "name").text = name
+    for index, (object_id, item) in enumerate(batch.items.items()):
+        image = item.source.get("image", {})
+        attrs = {"id": str(index), "name": object_id}
+        for key in ("width", "height"):
+            if key in image:
+                attrs[key] = str(image[key])
+        element = ET.SubElement(root, "image", attrs)
+        label = by_id.get(object_id, {})
+        for name, shape in _cvat_shapes(label, read) if "failure-reason" not in label else []:
+            ET.SubElement(element, name, shape)
+    ET.indent(root)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"

@@ -1,0 +1,232 @@
+"""``tally consolidate --from labelstudio|cvat|coco``: another tool's multi-annotator export through
+tally's core, written back in that tool's own import format.
+
+The export is read into items (:mod:`tally.importers`), one field is put into a Ground Truth payload
+held in memory, :func:`tally.consolidate.consolidate_batch` consolidates it exactly as it does a
+Ground Truth batch, and the response entries get the importer's facts (fields kept as given, answers
+that could not be read, gold answers). ``OUT`` then holds ``results.jsonl`` (one Ground Truth response
+entry per item, the shape ``tally report`` and ``tally export`` read), ``masks/``, and the write-back
+file: ``predictions.json`` (Label Studio tasks with tally's result as a prediction beside each
+annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..consolidate import BatchReport, consolidate_batch
+from ..errors import TallyError
+from ..gt.events import ConsolidationRequest
+from ..gt.response import creation_date
+from ..importers import cvat, labelstudio, writers
+from ..importers.model import Batch, ImportedItem, annotate_entries, build_batch, failed_entries
+from ..settings import Settings
+from ._common import (
+    CliStorage,
+    ExitCode,
+    InputError,
+    ObjectProgress,
+    load_json,
+    progress_bar,
+    replace_outputs,
+    replace_settings,
+    staging_dir,
+    stderr_console,
+)
+
+__all__ = ["TOOLS", "consolidate_imported", "read_items"]
+
+TOOLS = ("labelstudio", "cvat", "coco")
+_PAYLOAD = "imported://payload.json"
+_WRITE_BACK = {"labelstudio": "predictions.json", "cvat": "annotations.xml", "coco": "annotations.xml"}
+
+
+class _ImportStorage:
+    """The payload from memory (dated like the export, so a second run gives the same response);
+    everything else (masks) through the command's storage."""
+
+    def __init__(self, data: bytes, modified: datetime, inner: CliStorage) -> None:
+        self._data, self._modified, self._inner = data, modified, inner
+
+    def read(self, uri: str) -> bytes:
+        return self._data if uri == _PAYLOAD else self._inner.read(uri)
+
+    def write(self, uri: str, data: bytes, content_type: str) -> None:
+        self._inner.write(uri, data, content_type)
+
+    def modified(self, uri: str) -> datetime:
+        return self._modified if uri == _PAYLOAD else self._inner.modified(uri)
+
+
+def read_items(tool: str, source: Path) -> tuple[list[ImportedItem], list[str], list[str]]:
+    """The export's items, its label list when the export has one, and warnings about the export."""
+    if not source.exists():
+        raise InputError(f"cannot read {source}: no such file or directory")
+    try:
+        if tool == "labelstudio":
+            if source.is_dir():
+                raise InputError(f"cannot read {source}: it is a directory, not a Label Studio JSON export")
+            document = load_json(source.read_bytes(), str(source))
+            return labelstudio.read_export(document), [], []
+        jobs = cvat.read_xml_jobs(source) if tool == "cvat" else cvat.read_coco_jobs(source)
+    except (labelstudio.ExportError, cvat.ExportError) as exc:
+        raise InputError(f"{source}: {exc}") from exc
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(f"cannot read {source}: {exc}") from exc
+    return jobs.items, jobs.labels, jobs.warnings
+
+
+def _artefacts(out: Path, staging: Path) -> Callable[[str], bytes]:
+    """Reads an artefact the run wrote (a mask), from the staging directory until it is moved."""
+    root = out.resolve()
+
+    def read(uri: str) -> bytes:
+        path = Path(uri).resolve()
+        if path.is_relative_to(root):
+            path = staging / path.relative_to(root)
+        return path.read_bytes()
+
+    return read
+
+
+def _labels_seen(entries: Sequence[dict[str, Any]], attr: str) -> list[str]:
+    """The class names of the consolidated labels, in class-id order (when the export had no list)."""
+    names: dict[int, str] = {}
+    for entry in entries:
+        label = entry["consolidatedAnnotation"]["content"][attr]
+        for key, info in label.get("internal-color-map", {}).items():
+            if int(key) > 0:
+                names[int(key) - 1] = info["class-name"]
+        for key, name in label.get("class-map", {}).items():
+            names[int(key)] = name
+        if "class-id" in label:
+            names[int(label["class-id"])] = label["class-name"]
+        for instance in label.get("instances", []):
+            names.setdefault(10_000 + len(names), instance["label"])
+        for point in label.get("keypoints", []):
+            names.setdefault(10_000 + len(names), point["label"])
+    return list(dict.fromkeys(names[k] for k in sorted(names)))
+
+
+def _modified(source: Path) -> datetime:
+    return datetime.fromtimestamp(os.stat(source).st_mtime, tz=UTC)
+
+
+def _summary(
+    tool: str, batch: Batch, entries: Sequence[dict[str, Any]], report: BatchReport | None, out: Path, attr: str
+) -> str:
+    failed = sum(1 for e in entries if "failure-reason" in e["consolidatedAnnotation"]["content"][attr])
+    rejected = sum(len(e["consolidatedAnnotation"]["content"][attr].get("rejected-answers", [])) for e in entries)
+    gold = sum(1 for e in entries if "gold-answers" in e["consolidatedAnnotation"]["content"][attr])
+    mean = report.mean_confidence if report is not None else None
+    lines = [
+        f"objects:          {len(entries)} ({len(entries) - failed} consolidated, {failed} failed)",
+        f"field:            {batch.field} ({batch.kind})",
+        f"answers rejected: {rejected}",
+        f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
+        f"class keys from:  {report.label_source if report is not None else 'n/a'}",
+    ]
+    for name, kind in batch.fields.items():
+        if name != batch.field:
+            lines.append(f"kept as given:    {name} ({kind}), in each label's kept-as-given")
+    if gold:
+        lines.append(f"gold answers:     {gold} objects (counted as ordinary answers for now)")
+    lines += [
+        f"masks:            {out / 'masks'}",
+        f"results:          {out / 'results.jsonl'}",
+        f"{_WRITE_BACK[tool].split('.')[0] + ':':<17} {out / _WRITE_BACK[tool]}",
+    ]
+    return "\n".join(lines)
+
+
+def consolidate_imported(
+    tool: str,
+    source: str,
+    out: Path,
+    *,
+    settings: Settings,
+    labels: list[str] | None,
+    label_attribute: str,
+    field: str | None,
+    progress: bool | None,
+) -> int:
+    """Consolidate an export of ``tool`` (module docstring); returns the exit code."""
+    path = Path(source)
+    items, export_labels, warnings = read_items(tool, path)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    try:
+        batch = build_batch(items, field)
+    except KeyError as exc:
+        names = sorted({name for item in items for name in item.fields})
+        raise click.BadParameter(
+            f"no field {field!r} in the export; its fields: {', '.join(names) or 'none'}", param_hint="'--element-name'"
+        ) from exc
+    settings = replace_settings(settings, element_name=None)
+    attr = label_attribute
+    modified = _modified(path)
+    created = creation_date(modified)
+    job_name = f"labeling-job/{attr}"
+    document: dict[str, Any] = {"labelAttributeName": attr, "payload": {"s3Uri": _PAYLOAD}}
+    chosen_labels = labels or export_labels
+    if chosen_labels:
+        document["labelCategories"] = chosen_labels
+    request = ConsolidationRequest.parse(document)
+    console = stderr_console()
+    report: BatchReport | None = None
+    with staging_dir(out) as staging:
+        storage = _ImportStorage(json.dumps(batch.payload).encode(), modified, CliStorage(None).staged(out, staging))
+        entries: list[dict[str, Any]] = []
+        if batch.payload:
+            with progress_bar(progress, console) as bar:
+                task = bar.add_task("consolidating", total=len(batch.payload))
+                counter = ObjectProgress(lambda n: bar.advance(task, n))
+                core_logger = logging.getLogger("tally.consolidate")
+                core_logger.addHandler(counter)
+                try:
+                    report = consolidate_batch(request, storage, settings=settings, mask_prefix=str(out / "masks"))
+                except TallyError as exc:
+                    raise InputError(str(exc)) from exc
+                finally:
+                    core_logger.removeHandler(counter)
+            entries = report.response
+            annotate_entries(entries, batch, attr, tool)
+        task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
+        entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
+        order = {item.object_id: i for i, item in enumerate(items)}
+        entries.sort(key=lambda e: order.get(str(e["datasetObjectId"]), len(order)))
+        with (staging / "results.jsonl").open("w", encoding="utf-8") as fh:
+            for entry in entries:
+                fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        back = _WRITE_BACK[tool]
+        read = _artefacts(out, staging)
+        if tool == "labelstudio":
+            data = writers.labelstudio_predictions(entries, batch, attr, read)
+            (staging / back).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        else:
+            xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr))
+            (staging / back).write_bytes(xml)
+        replace_outputs(staging, out, ("masks", back, "results.jsonl"))
+    for entry in entries:
+        meta = entry["consolidatedAnnotation"]["content"][attr]
+        for issue in meta.get("rejected-answers", []):
+            click.echo(
+                f"warning: object {entry['datasetObjectId']}, worker {issue['workerId']}: answer rejected: {issue['reason']}",
+                err=True,
+            )
+        if "failure-reason" in meta:
+            click.echo(
+                f"warning: object {entry['datasetObjectId']}: not consolidated: {meta['failure-reason']}", err=True
+            )
+    click.echo(_summary(tool, batch, entries, report, out, attr))
+    failed = any("failure-reason" in e["consolidatedAnnotation"]["content"][attr] for e in entries)
+    return ExitCode.FAILED_OBJECTS if failed else ExitCode.OK
