@@ -262,6 +262,8 @@ def decode_cvat_mask(
         raise RleError(f"the mask's box is {width}x{height}")
     if left < 0 or top < 0 or left + width > image_w or top + height > image_h:
         raise RleError(f"the mask's box ({left},{top} {width}x{height}) leaves the {image_w}x{image_h} image")
+    if any(c < 0 for c in counts):
+        raise RleError("the mask's rle has a negative run length")
     total = int(np.sum(np.asarray(counts, dtype=np.int64)))
     if total != width * height:
         raise RleError(f"the mask's run lengths cover {total} pixels, its {width}x{height} box {width * height}")

@@ -1,0 +1,351 @@
+"""`tally consolidate --from labelstudio|cvat|coco`: other tools' multi-annotator exports through the
+same core, exactly as a Ground Truth batch of the same answers, and written back in the tools' own
+import formats (fixtures and their provenance: tests/fixtures/*/PROVENANCE.txt)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tally import ConsolidationRequest, Settings, consolidate_batch
+from tally.importers.model import GOLD_NOTE, WAITS
+from tally.importers.rle import brush_mask, decode_brush_rle
+from tally.storage import MemoryStorage
+from tally.tools.cli import main
+from tests.conftest import ROOT
+
+LS = ROOT / "tests" / "fixtures" / "labelstudio"
+CVAT = ROOT / "tests" / "fixtures" / "cvat"
+IMPORTER_KEYS = {"kept-as-given", "gold-answers", "import-notes", "imported-from"}
+
+
+def _run(tool: str, source: Path, out: Path, *extra: str) -> tuple[int, list[dict[str, Any]]]:
+    code = main(["consolidate", "--from", tool, str(source), "--out", str(out), *extra])
+    lines = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
+    return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+
+
+def _core(payload: list[dict[str, Any]], labels: list[str] | None = None, **settings: Any) -> list[dict[str, Any]]:
+    """What the core answers for a Ground Truth batch written by hand."""
+    storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
+    event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}}
+    if labels:
+        event["labelCategories"] = labels
+    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(**settings))
+    return [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
+
+
+def _answer(worker: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
+
+
+def _without(label: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in label.items() if k not in IMPORTER_KEYS | set(keys)}
+
+
+def _png(out: Path, uri: str) -> np.ndarray:
+    path = Path(uri)
+    with Image.open(path if path.is_absolute() else out / path) as image:
+        return np.asarray(image)
+
+
+# -- Label Studio ---------------------------------------------------------------------------------------
+
+
+def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_keep_the_rest(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out")
+    assert code == 0
+    texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
+    votes = [
+        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
+        [("ana@example.com", "Negative"), ("ben@example.com", "Negative")],
+        [("ana@example.com", "Neutral"), ("ben@example.com", "Neutral"), ("3", "Positive")],
+        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
+    ]
+    payload = [
+        {
+            "datasetObjectId": str(101 + i),
+            "dataObject": {"content": text},
+            "annotations": [_answer(w, {"sentiment": {"label": c}}) for w, c in vote],
+        }
+        for i, (text, vote) in enumerate(zip(texts, votes, strict=True))
+    ]
+    assert [_without(label) for label in labels] == _core(payload)
+    assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
+    assert labels[0]["gold-answers"] == {"workers": ["ana@example.com"], "note": GOLD_NOTE}
+    assert labels[0]["kept-as-given"] == [
+        {
+            "field": "stars",
+            "kind": "number",
+            "reason": WAITS["number"],
+            "answers": [
+                {"workerId": "ana@example.com", "value": {"rating": 5}},
+                {"workerId": "ben@example.com", "value": {"rating": 4}},
+                {"workerId": "3", "value": {"rating": 2}},
+            ],
+        },
+        {
+            "field": "comment",
+            "kind": "text",
+            "reason": WAITS["text"],
+            "answers": [{"workerId": "ben@example.com", "value": {"text": ["good"]}}],
+        },
+    ]
+    assert labels[1]["import-notes"] == ["annotation by 3 was cancelled (skipped) in Label Studio: left out"]
+    assert labels[3]["kept-as-given"][0]["field"] == "relation"
+    assert labels[3]["kept-as-given"][0]["reason"] == "no consolidation for relation answers"
+    assert labels[0]["imported-from"] == {"tool": "labelstudio", "field": "sentiment"}
+    tasks = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert (
+        tasks[0]["annotations"] == json.loads((LS / "choices-form-three-annotators.json").read_text())[0]["annotations"]
+    )
+    assert tasks[0]["predictions"] == [
+        {
+            "model_version": "tally-0.1.0",
+            "score": labels[0]["confidence"],
+            "result": [
+                {
+                    "id": "tally-0",
+                    "from_name": "sentiment",
+                    "to_name": "text",
+                    "type": "choices",
+                    "value": {"choices": ["Positive"]},
+                    "origin": "prediction",
+                }
+            ],
+        }
+    ]
+
+
+def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "ner-three-annotators.json", tmp_path / "out")
+    assert code == 0
+    spans = [(e["label"], e["startOffset"], e["endOffset"]) for e in labels[0]["annotations"]["entities"]]
+    assert spans == [("Person", 0, 12), ("Person", 17, 32), ("Place", 36, 42)]
+    reason = "labels answer unreadable: a span's start/end are not character offsets"
+    assert labels[1]["rejected-answers"] == [{"workerId": "3", "reason": reason}]
+    assert labels[1]["annotations"]["entities"] == []
+    predictions = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]["result"]
+    assert [(r["value"]["text"], r["value"]["labels"]) for r in predictions] == [
+        ("Ada Lovelace", ["Person"]),
+        ("Charles Babbage", ["Person"]),
+        ("London", ["Place"]),
+    ]
+
+
+def test_label_studio_brush_masks_are_decoded_voted_and_written_back(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "out", "--algorithm", "majority")
+    assert code == 0
+    real = json.loads((LS / "ml-backend-brush-predictions.json").read_text())[0]["result"]
+    masks = [brush_mask(r["value"]["rle"], 768, 576) for r in real]
+    # task 1: all three painted mask 0, one each masks 1 and 2; task 2: two painted mask 2, one answer's RLE is cut
+    for label, expected in zip(labels, (masks[0], masks[2]), strict=True):
+        classes = _png(tmp_path / "out", label["mask-ref"])
+        assert label["internal-color-map"]["1"]["class-name"] == "Person"
+        assert np.array_equal(classes == 1, expected)
+        assert np.array_equal(classes == 0, ~expected)
+    reason = "brushlabels answer unreadable: a brush region's RLE: the brush RLE ends before its last run"
+    assert labels[1]["rejected-answers"] == [{"workerId": "ben@example.com", "reason": reason}]
+    task = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]
+    (region,) = task["predictions"][0]["result"]
+    assert (region["type"], region["from_name"], region["value"]["brushlabels"]) == ("brushlabels", "tag", ["Person"])
+    assert (region["original_width"], region["original_height"]) == (768, 576)
+    written = decode_brush_rle(region["value"]["rle"]).reshape(576, 768, 4)[:, :, 3] != 0
+    assert np.array_equal(written, masks[0])
+
+
+def test_label_studio_real_exports_rotated_boxes_fail_with_reasons(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "sdk-obb-rotated.json", tmp_path / "out")
+    assert code == 1
+    assert [label["failure-reason"] for label in labels] == [
+        "no readable answer to label (1 received, none readable)"
+    ] * 3
+    assert labels[0]["rejected-answers"] == [
+        {
+            "workerId": "1",
+            "reason": "rectanglelabels answer unreadable: 23 of its 23 boxes are rotated; tally's boxes are axis-aligned",
+        }
+    ]
+
+
+def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "sdk-yolo-two-annotators.json", tmp_path / "out")
+    assert code == 0
+    assert [w["workerId"] for w in labels[0]["worker-quality"]] == ["2", "1"]
+    # the same boxes as Ground Truth would send them: percent of 2800x2800 in pixels
+    export = json.loads((LS / "sdk-yolo-two-annotators.json").read_text())
+    payload = []
+    for task in export:
+        answers = []
+        for a in task["annotations"]:
+            boxes = [
+                {"label": r["value"]["rectanglelabels"][0], "left": r["value"]["x"] * 28, "top": r["value"]["y"] * 28,
+                 "width": r["value"]["width"] * 28, "height": r["value"]["height"] * 28}
+                for r in a["result"]
+            ]  # fmt: skip
+            answers.append(
+                _answer(
+                    str(a["completed_by"]),
+                    {"label": {"boundingBoxes": boxes, "inputImageProperties": {"width": 2800, "height": 2800}}},
+                )
+            )
+        payload.append(
+            {"datasetObjectId": str(task["id"]), "dataObject": {"s3Uri": task["data"]["image"]}, "annotations": answers}
+        )
+    assert [_without(label) for label in labels] == _core(payload)
+    code, labels = _run("labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "form")
+    assert code == 0
+    assert labels[0]["imported-from"]["field"] == "keypoints"
+    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["bbox", "relation"]
+    code, labels = _run(
+        "labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "bbox", "--element-name", "bbox"
+    )
+    assert (code, labels[0]["imported-from"]["field"], labels[0]["class-map"]) == (0, "bbox", {"0": "person"})
+
+
+def test_label_studio_single_task_export_and_an_unknown_field_name(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "ls-previous-export.json", tmp_path / "out")
+    assert (code, labels[0]["class-name"]) == (0, "Cat")
+    assert labels[0]["worker-quality"][0]["workerId"] == "annotator_from_past@project.com"
+    assert main(["consolidate", "--from", "labelstudio", str(LS / "ls-previous-export.json"), "--out",
+                 str(tmp_path / "x"), "--element-name", "nope"]) == 2  # fmt: skip
+    (tmp_path / "min.json").write_text(json.dumps([{"image": "a.jpg", "label": "Cat"}]))
+    assert main(["consolidate", "--from", "labelstudio", str(tmp_path / "min.json"), "--out", str(tmp_path / "y")]) == 3
+
+
+# -- CVAT ------------------------------------------------------------------------------------------------
+
+
+def _box(label: str, xtl: float, ytl: float, xbr: float, ybr: float) -> dict[str, Any]:
+    return {"label": label, "left": xtl, "top": ytl, "width": xbr - xtl, "height": ybr - ytl}
+
+
+def test_cvat_jobs_boxes_consolidate_as_the_same_ground_truth_batch(tmp_path: Path) -> None:
+    code, labels = _run("cvat", CVAT / "three-jobs", tmp_path / "out")
+    assert code == 0
+    size = {"width": 40, "height": 30}
+    payload = [
+        {
+            "datasetObjectId": "street-1.png",
+            "dataObject": {"s3Uri": "street-1.png"},
+            "annotations": [
+                _answer("job-a", {"box": {"boundingBoxes": [_box("car", 4, 6, 20, 16)], "inputImageProperties": size}}),
+                _answer(
+                    "job-b",
+                    {
+                        "box": {
+                            "boundingBoxes": [_box("car", 5, 6, 21, 17), _box("person", 30, 2, 34, 12)],
+                            "inputImageProperties": size,
+                        }
+                    },
+                ),
+                _answer("job-c", {"box": {"boundingBoxes": [_box("car", 4, 7, 20, 16)], "inputImageProperties": size}}),
+            ],
+        },
+        {
+            "datasetObjectId": "street-2.png",
+            "dataObject": {"s3Uri": "street-2.png"},
+            "annotations": [
+                _answer(job, {"box": {"boundingBoxes": [], "inputImageProperties": size}}) for job in ("job-a", "job-b")
+            ],
+        },
+    ]
+    assert [_without(label, "rejected-answers") for label in labels] == [
+        _without(label, "rejected-answers") for label in _core(payload, ["car", "person", "day", "night"])
+    ]
+    assert [a["class_id"] for a in labels[0]["annotations"]] == [0]  # the person only job-b drew is left out
+    reason = "box answer unreadable: a box is rotated; tally's boxes are axis-aligned"
+    assert labels[1]["rejected-answers"] == [{"workerId": "job-c", "reason": reason}]
+    kept = {k["field"]: k for k in labels[0]["kept-as-given"]}
+    assert kept["attributes"]["reason"] == WAITS["attributes"]
+    assert kept["attributes"]["answers"][1]["value"][1]["occluded"] == "1"  # job b's person: occluded, no attribute
+    assert [a["value"][0]["attributes"] for a in kept["attributes"]["answers"]] == [
+        {"parked": "true"},
+        {"parked": "true"},
+        {"parked": "false"},
+    ]
+    xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    (box,) = xml.find("image").findall("box")  # type: ignore[union-attr]
+    fused = labels[0]["annotations"][0]
+    assert (box.get("label"), box.get("xtl"), box.get("ybr")) == (
+        "car",
+        f"{fused['left']:.2f}",
+        f"{fused['top'] + fused['height']:.2f}",
+    )
+
+
+def test_cvat_jobs_tags_and_masks_by_field_from_a_directory_or_zips(tmp_path: Path) -> None:
+    code, labels = _run("cvat", CVAT / "three-jobs", tmp_path / "tags", "--element-name", "tag")
+    assert (code, [label["class-name"] for label in labels]) == (0, ["day", "night"])
+    zips = tmp_path / "zips"
+    zips.mkdir()
+    for job in ("job-a", "job-b", "job-c"):
+        with zipfile.ZipFile(zips / f"{job}.zip", "w") as archive:
+            archive.write(CVAT / "three-jobs" / f"{job}.xml", "annotations.xml")
+    runs = []
+    for source, out in ((CVAT / "three-jobs", tmp_path / "dir"), (zips, tmp_path / "zip")):
+        code, labels = _run("cvat", source, out, "--element-name", "mask", "--algorithm", "majority")
+        runs.append([{**label, "mask-ref": Path(label["mask-ref"]).name} for label in labels])
+        assert code == 0
+        first = _png(out, labels[0]["mask-ref"])
+        expected = np.zeros((30, 40), dtype=np.uint8)
+        expected[6:9, 4:7] = 1  # jobs a and b paint columns 4-6, job c columns 6-7: a majority at 4-6
+        assert np.array_equal(first, expected)
+        assert not _png(out, labels[1]["mask-ref"]).any()  # only job b painted street-2
+        xml = ET.parse(out / "annotations.xml").getroot()
+        masks = [m.attrib for m in xml.iter("mask")]
+        assert masks == [{"label": "car", "source": "auto", "occluded": "0", "rle": "0, 9", "left": "4", "top": "6",
+                          "width": "3", "height": "3", "z_order": "0"}]  # fmt: skip
+    assert runs[0] == runs[1]
+
+
+def test_cvat_real_exports_docs_example_and_datumaro(tmp_path: Path) -> None:
+    code, labels = _run("cvat", CVAT / "cvat-docs-annotation-example.xml", tmp_path / "docs")
+    assert code == 0
+    assert labels[0]["annotations"] == [{"class_id": 3, "left": 797, "top": 871, "width": 169, "height": 58}]
+    assert {k["field"]: k["reason"] for k in labels[0]["kept-as-given"]}["polyline"] == WAITS["lines"]
+    code, labels = _run("cvat", CVAT / "cvat-docs-annotation-example.xml", tmp_path / "mask", "--element-name", "mask")
+    assert code == 0
+    classes = _png(tmp_path / "mask", labels[0]["mask-ref"])
+    assert int((classes == 1).sum()) == 5 + 7 + 9 + 11 + 11 + 12 + 12 + 13 + 13 + 12 + 12 + 11 + 9 + 7 + 5
+    code, labels = _run("cvat", CVAT / "datumaro-train.xml", tmp_path / "dm")
+    assert code == 0
+    assert labels[0]["annotations"] == [{"class_id": 0, "left": 0, "top": 2, "width": 4, "height": 2}]
+    assert labels[1]["annotations"] == []
+
+
+def test_coco_jobs_segmentation_polygons_and_rle_become_instances(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    shutil.copy(CVAT / "datumaro-coco-instances_val.json", jobs / "annotator-1.json")
+    shutil.copy(CVAT / "datumaro-coco-instances_train.json", jobs / "annotator-2.json")
+    code, labels = _run("coco", jobs, tmp_path / "out")
+    assert code == 0
+    # b.jpg: annotation 2's RLE (the first two columns) is painted over annotation 1's polygon, inside them
+    assert [(i["label"], i["workers"]) for i in labels[0]["instances"]] == [("b", ["annotator-1"])]
+    instances = _png(tmp_path / "out", labels[0]["instance-mask-ref"])
+    expected = np.zeros((10, 5), dtype=np.uint8)
+    expected[:, :2] = 1
+    assert np.array_equal(instances, expected)
+    assert labels[0]["kept-as-given"][1] == {
+        "field": "attributes",
+        "kind": "attributes",
+        "reason": WAITS["attributes"],
+        "answers": [{"workerId": "annotator-1", "value": [{"id": 1, "attributes": {"x": 1, "y": "hello"}}]}],
+    }
+    code, labels = _run("coco", jobs, tmp_path / "boxes", "--element-name", "bbox")
+    assert labels[1]["annotations"] == [{"class_id": 1, "left": 2, "top": 2, "width": 3, "height": 1}]
+
+
+def test_a_directory_without_exports_and_a_bad_zip_say_so(tmp_path: Path) -> None:
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    assert main(["consolidate", "--from", "cvat", str(tmp_path / "bad.zip"), "--out", str(tmp_path / "o")]) == 3
+    (tmp_path / "x.xml").write_text("<html/>")
+    assert main(["consolidate", "--from", "cvat", str(tmp_path / "x.xml"), "--out", str(tmp_path / "o")]) == 3
