@@ -136,8 +136,13 @@ def contents_problems(layer_dir: Path, lock: Path, source: Path, package: str) -
     if tests:
         problems.append(f"{len(tests)} numpy test directories in the layer, e.g. {tests[0]}")
     shipped = site / package
-    # every module of the package, less the command-line tools (tally.tools), which stay out of the layer
-    expected = {p.relative_to(source) for p in source.rglob("*.py") if p.relative_to(source).parts[0] != "tools"}
+    # every module of the package, less the command-line tools (tally.tools) and the importers they use,
+    # which stay out of the layer
+    expected = {
+        p.relative_to(source)
+        for p in source.rglob("*.py")
+        if p.relative_to(source).parts[0] not in ("tools", "importers")
+    }
     expected |= {Path("py.typed")}
     actual = {p.relative_to(shipped) for p in iter_files(shipped) if "__pycache__" not in p.relative_to(shipped).parts}
     problems += [f"{package}/{p} is missing from the layer" for p in sorted(expected - actual)]

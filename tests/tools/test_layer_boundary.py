@@ -1,4 +1,4 @@
-"""The Lambda handlers never import the command line or its extra's packages."""
+"""The Lambda handlers never import the command line, the importers it uses, or its extra's packages."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ for name in ("consolidation", "pre_annotation"):
     spec = importlib.util.spec_from_file_location(f"fn_{name}", f"functions/{name}/app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("click", "rich", "liquid") or m.startswith("tally.tools"))))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("click", "rich", "liquid") or m.startswith(("tally.tools", "tally.importers")))))
 """
 
 
