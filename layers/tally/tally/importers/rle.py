@@ -24,11 +24,11 @@ Examples:
     array([[0, 0, 1, 0],
            [0, 1, 0, 0]])
     >>> encode_cvat_mask(np.array([[0, 1, 1], [0, 1, 0]], dtype=bool))
-    ([0, 2, 1, 1], 1, 0, 2, 2)
+    ([0, 3, 1], 1, 0, 2, 2)
     >>> decode_coco_rle([1, 2, 1], (2, 2)).astype(int)
     array([[0, 1],
            [1, 0]])
-    >>> list(decode_brush_rle(encode_brush_rle([7, 7, 7, 1, 2])))
+    >>> decode_brush_rle(encode_brush_rle([7, 7, 7, 1, 2])).tolist()
     [7, 7, 7, 1, 2]
 """
 
