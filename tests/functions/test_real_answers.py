@@ -140,7 +140,7 @@ def test_pass_through_answers_come_back_byte_for_byte_without_a_confidence(s3: A
     assert "MeanConfidence" not in metrics
 
 
-def test_a_pass_through_batch_over_six_megabytes_moves_answers_to_s3(s3: Any, handler: Any) -> None:
+def test_a_pass_through_batch_over_six_megabytes_spills_whole_labels_to_s3(s3: Any, handler: Any) -> None:
     text = "\u5951\u7d04" * 6_000  # 12,000 CJK characters: 72 kB each as the runtime's ASCII JSON
     answer = json.dumps({"notes": {"text": text}}, ensure_ascii=False)
     objects = [data_object(f"doc-{i:02d}", *(annotation(f"w{k}", answer) for k in range(3))) for i in range(40)]
@@ -148,15 +148,21 @@ def test_a_pass_through_batch_over_six_megabytes_moves_answers_to_s3(s3: Any, ha
     response = run(s3, handler, objects)
     size = len(json.dumps(response))
     assert 1_000_000 < size <= 5_500_000, size
-    moved = [parts(e)[0] for e in response if "annotationsFromAllWorkers-ref" in parts(e)[0]]
+    moved = [parts(e)[0] for e in response if "full-label-ref" in parts(e)[0]]
     kept = [parts(e)[0] for e in response if "annotationsFromAllWorkers" in parts(e)[0]]
     assert len(moved) + len(kept) == 40 and moved and kept
     first = moved[0]
-    assert first["annotationsFromAllWorkers-ref"].startswith(OUTPUT + "/consolidated-annotation/output/doc-")
-    stored = json.loads(get(s3, first["annotationsFromAllWorkers-ref"]).decode("utf-8"))
-    assert stored == [{"workerId": f"w{k}", "annotationData": {"content": answer}} for k in range(3)]
-    meta = parts(response[0])[1]
-    assert set(meta) == {"type", "job-name", "human-annotated", "creation-date", "details"}
+    assert set(first) == {"type", "full-label-ref"}  # the note is longer than a spilled label keeps
+    assert first["full-label-ref"].startswith(OUTPUT + "/consolidated-annotation/output/doc-")
+    assert first["full-label-ref"].endswith("-label.json")
+    stored = json.loads(get(s3, first["full-label-ref"]).decode("utf-8"))
+    assert stored == {
+        "type": "groundtruth/custom",
+        "annotationsFromAllWorkers": [{"workerId": f"w{k}", "annotationData": {"content": answer}} for k in range(3)],
+        "note": "no consolidation for this answer shape; every answer is passed through",
+    }
+    # pass-through metadata has nothing to cut: left as it is
+    assert set(parts(response[0])[1]) == {"type", "job-name", "human-annotated", "creation-date"}
     # a retry gives the same response and the same keys
     assert (
         handler.lambda_handler(
