@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import botocore.endpoint
 import botocore.retries.bucket
 import pytest
@@ -145,7 +146,9 @@ def test_a_pass_through_batch_over_six_megabytes_spills_whole_labels_to_s3(s3: A
     answer = json.dumps({"notes": {"text": text}}, ensure_ascii=False)
     objects = [data_object(f"doc-{i:02d}", *(annotation(f"w{k}", answer) for k in range(3))) for i in range(40)]
     assert len(json.dumps(objects)) > 8_000_000
-    response = run(s3, handler, objects)
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_id = kms.create_key()["KeyMetadata"]["Arn"]
+    response = run(s3, handler, objects, kmsKeyId=key_id)
     size = len(json.dumps(response))
     assert 1_000_000 < size <= 5_500_000, size
     moved = [parts(e)[0] for e in response if "full-label-ref" in parts(e)[0]]
@@ -161,15 +164,14 @@ def test_a_pass_through_batch_over_six_megabytes_spills_whole_labels_to_s3(s3: A
         "annotationsFromAllWorkers": [{"workerId": f"w{k}", "annotationData": {"content": answer}} for k in range(3)],
         "note": "no consolidation for this answer shape; every answer is passed through",
     }
+    for label in moved:  # written with the job's KMS key, as masks are
+        head = s3.head_object(Bucket="gt-job-bucket", Key=label["full-label-ref"].removeprefix("s3://gt-job-bucket/"))
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_id)
     # pass-through metadata has nothing to cut: left as it is
     assert set(parts(response[0])[1]) == {"type", "job-name", "human-annotated", "creation-date"}
     # a retry gives the same response and the same keys
-    assert (
-        handler.lambda_handler(
-            {"labelAttributeName": ATTR, "payload": {"s3Uri": PAYLOAD}, "outputConfig": OUTPUT}, FakeContext()
-        )
-        == response
-    )
+    event = {"labelAttributeName": ATTR, "payload": {"s3Uri": PAYLOAD}, "outputConfig": OUTPUT, "kmsKeyId": key_id}
+    assert handler.lambda_handler(event, FakeContext()) == response
 
 
 @pytest.mark.parametrize(

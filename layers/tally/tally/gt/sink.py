@@ -237,15 +237,19 @@ class _Fitter:
         moved = [k for k in keys if k not in differ]
         if not moved:
             return 0
-        data = _json({w: {k: figures[w][k] for k in moved} for w in sorted(figures)})
+        moving = {w: {k: figures[w][k] for k in moved} for w in sorted(figures)}
+        data = _json(moving)
         uri = join_uri(self.prefix, artefact_name("batch", data, "-worker-quality.json"))
-        changes = []
+        # what a row loses is the same in every label: ', "<key>": <value>' per figure of its worker
+        lost = {w: sum(4 + _size(k) + _size(v) for k, v in f.items()) for w, f in moving.items()}
+        added = 4 + _size(WORKER_QUALITY_REF) + _size(uri)
+        changes, saved = [], 0
         for i in declared:
             label = self.label(i)
             rows = [{k: v for k, v in row.items() if k not in moved} for row in label[WORKER_QUALITY]]
-            new = {**label, WORKER_QUALITY: rows, WORKER_QUALITY_REF: uri}
-            changes.append((i, new, _size(new) - _size(label)))
-        if sum(delta for _, _, delta in changes) >= 0:  # a ref longer than the figures it replaces
+            changes.append((i, {**label, WORKER_QUALITY: rows, WORKER_QUALITY_REF: uri}))
+            saved += sum(lost[row["workerId"]] for row in label[WORKER_QUALITY]) - added
+        if saved <= 0:  # a ref longer than the figures it would replace
             return 0
         try:
             self.storage.write(uri, data, "application/json")
@@ -253,9 +257,9 @@ class _Fitter:
             logger.error("batch figures not moved to S3, the response stays over the limit: %s", exc)
             self.failed_write = True
             return 0
-        for i, new, delta in changes:
+        for i, new in changes:
             self.contents[i][self.attr] = new
-            self.size += delta
+        self.size -= saved
         return len(changes)
 
     # -- steps 3 and 4 ---------------------------------------------------------------------------
