@@ -157,7 +157,7 @@ def test_below_what_every_label_spilled_takes_the_response_is_returned_whole_wit
     response, storage = fit(results, 1000)
     assert [s.number for s in response.steps] == [1, 2, 3, 4] and not response.fits
     assert response.offloaded == len(results)
-    assert f"the response is {response.size} bytes even after every step, over the 1000-byte limit" in caplog.text
+    assert f"the response is {response.size} bytes, over the 1000-byte limit: Lambda will refuse it" in caplog.text
     reader = LabelReader(storage.read)
     assert [reader.resolve(f) for f in labels(response.entries)] == labels(built(results))
 
@@ -229,10 +229,13 @@ def test_a_failed_write_stops_fitting_and_leaves_every_label_whole(
     results = batch()
     as_built = built(results)
     storage = FailingStorage(allowed)
+    limit = response_size(as_built) // 5
     with caplog.at_level(logging.ERROR):
-        response, _ = fit(results, response_size(as_built) // 5, storage)
+        response, _ = fit(results, limit, storage)
     assert not response.fits
-    assert "even after every step" in caplog.text
+    what = "batch figures" if allowed == 0 else "labels"
+    assert f"{what} not moved to S3, the response stays over the limit: cannot write s3://" in caplog.text
+    assert f"the response is {response.size} bytes, over the {limit}-byte limit: Lambda will refuse it" in caplog.text
     assert storage.tries <= allowed + 3  # one round of `threads` writes at most after the first refusal
     reader = LabelReader(storage.read)
     assert [reader.resolve(f) for f in labels(response.entries)] == labels(as_built)

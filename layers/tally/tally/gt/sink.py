@@ -185,7 +185,7 @@ class _Fitter:
         self.response.offloaded = len(self.full_refs)
         if self.size > self.limit:
             logger.error(
-                "the response is %d bytes even after every step, over the %d-byte limit", self.size, self.limit
+                "the response is %d bytes, over the %d-byte limit: Lambda will refuse it", self.size, self.limit
             )
         return self.response
 
@@ -273,34 +273,32 @@ class _Fitter:
 
     def apply(self, changes: list[tuple[int, dict[str, Any]]]) -> int:
         """Write the whole labels the changes need, ``threads`` at once, then make each change whose
-        label is in S3. After a failed write no further one is tried (module docstring)."""
+        label is in S3. After a failed write no further one is started (module docstring)."""
+        refused: list[StorageError] = []
 
-        def write(i: int) -> StorageError | None:
+        def write(i: int) -> None:
+            if refused:  # S3 refused one: the writes still queued are not tried
+                return
             uri, data = self.full_ref(i)
             try:
                 self.storage.write(uri, data, "application/json")
             except StorageError as exc:
-                return exc
+                refused.append(exc)
+                return
             self.full_refs[i] = uri
-            return None
 
         missing = [i for i, _ in changes if i not in self.full_refs]
-        pool = None
         if len(missing) > 1 and self.threads > 1:
             from concurrent.futures import ThreadPoolExecutor  # only batches this large pay for the import
 
-            pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="tally-sink")
-        try:
-            for start in range(0, len(missing), self.threads):
-                chunk = missing[start : start + self.threads]
-                errors = [e for e in (pool.map(write, chunk) if pool else map(write, chunk)) if e is not None]
-                if errors:
-                    self.failed_write = True
-                    logger.error("labels not moved to S3, the response stays over the limit: %s", errors[0])
-                    break
-        finally:
-            if pool is not None:
-                pool.shutdown()
+            with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="tally-sink") as pool:
+                list(pool.map(write, missing))
+        else:
+            for i in missing:
+                write(i)
+        if refused:
+            self.failed_write = True
+            logger.error("labels not moved to S3, the response stays over the limit: %s", refused[0])
         done = 0
         for i, new in changes:
             if i in self.full_refs:
