@@ -266,6 +266,18 @@ def test_the_reader_refuses_refs_it_cannot_follow() -> None:
     assert reader.resolve(label) is label  # nothing to follow: the label itself
 
 
+def test_a_reader_without_use_for_worker_figures_never_reads_the_batch_file() -> None:
+    whole = {"type": "groundtruth/image-classification", "class-id": 1, "worker-quality": [{"workerId": "w1"}]}
+    storage = MemoryStorage({f"{PREFIX}/3_x-label.json": json.dumps(whole).encode()})
+    reader = LabelReader(storage.read, worker_figures=False)
+    trimmed = {"type": "groundtruth/image-classification", "class-id": 1, FULL_LABEL_REF: f"{PREFIX}/3_x-label.json"}
+    assert reader.resolve(trimmed) == whole
+    moved = {**whole, WORKER_QUALITY_REF: f"{PREFIX}/batch_missing-worker-quality.json"}
+    assert reader.resolve(moved) is moved  # not read: the file is not even there
+    with pytest.raises(StorageError, match="no such object"):
+        LabelReader(storage.read).resolve(moved)
+
+
 def test_the_reader_follows_pass_through_answers_moved_by_earlier_versions() -> None:
     answers = [{"workerId": "w1", "annotationData": {"content": '{"review": {"stars": 4}}'}}]
     storage = MemoryStorage({f"{PREFIX}/0_x-answers.json": json.dumps(answers).encode()})

@@ -187,7 +187,7 @@ def read_back_spilled(line: Mapping[str, Any], read: Callable[[str], bytes] | No
     ]
     if not spilled or read is None:
         return line
-    reader, out = LabelReader(read), dict(line)
+    reader, out = LabelReader(read, worker_figures=False), dict(line)
     for key in spilled:
         try:
             out[key] = reader.resolve(line[key])

@@ -390,7 +390,9 @@ class LabelReader:
     ``read`` fetches a URI's bytes (a :class:`~tally.storage.Storage`'s ``read``); batch files are
     read once and kept. :meth:`resolve` follows ``full-label-ref`` (the whole label), then
     ``worker-quality-ref`` (each row gets its worker's batch figures back) and the older
-    ``annotationsFromAllWorkers-ref``; a label without them is returned as it is.
+    ``annotationsFromAllWorkers-ref``; a label without them is returned as it is. A reader that has no
+    use for the worker figures (an export to built-in shapes, a pre-annotation prior) passes
+    ``worker_figures=False``: ``worker-quality-ref`` is then left as it is, and never read.
 
     Example:
         >>> from tally.storage import MemoryStorage
@@ -401,8 +403,9 @@ class LabelReader:
         {'class-id': 0, 'worker-quality': [{'workerId': 'w1', 'accuracy': 0.9}]}
     """
 
-    def __init__(self, read: Callable[[str], bytes]) -> None:
+    def __init__(self, read: Callable[[str], bytes], *, worker_figures: bool = True) -> None:
         self._read = read
+        self._worker_figures = worker_figures
         self._batch: dict[str, Any] = {}
 
     def _json(self, uri: str) -> Any:
@@ -429,7 +432,8 @@ class LabelReader:
             StorageError: a ref's file cannot be read (:class:`LabelRefError`: it is not what the
                 label says it is).
         """
-        if not isinstance(label, dict) or not any(k in label for k in _SINK_REFS):
+        refs = _SINK_REFS if self._worker_figures else _SINK_REFS - {WORKER_QUALITY_REF}
+        if not isinstance(label, dict) or not any(k in label for k in refs):
             return label
         if isinstance(label.get(FULL_LABEL_REF), str):
             uri = label[FULL_LABEL_REF]
@@ -438,7 +442,7 @@ class LabelReader:
                 raise LabelRefError(f"{uri} is not the full label of a {label.get('type')} label")
             return self.resolve(full)
         out = dict(label)
-        uri = out.pop(WORKER_QUALITY_REF, None)
+        uri = out.pop(WORKER_QUALITY_REF, None) if self._worker_figures else None
         if isinstance(uri, str) and isinstance(out.get(WORKER_QUALITY), list):
             figures = self._figures(uri)
             rows = []

@@ -69,7 +69,8 @@ def _label_and_meta(line: dict[str, Any], attr: str) -> tuple[dict[str, Any], di
 
 def read_back(line: dict[str, Any], attr: str, reader: LabelReader) -> dict[str, Any]:
     """``line`` with its label as consolidated: what tally's response sink moved to S3 (a whole
-    label, the batch's worker figures) read back through ``reader``; the line itself when nothing moved."""
+    label; the batch's worker figures unless ``reader`` leaves them) read back through ``reader``; the
+    line itself when nothing moved."""
     label = line.get(attr)
     resolved = reader.resolve(label)
     return line if resolved is label else {**line, attr: resolved}
@@ -418,7 +419,7 @@ def export(manifest: Path, attr: str, fmt: str, out: Path, s3_root: str | None, 
     if not manifest.is_file():
         raise InputError(f"cannot read {manifest}: no such file")
     storage = CliStorage(s3_root)
-    reader = LabelReader(storage.read)
+    reader = LabelReader(storage.read, worker_figures=False)  # no export shape holds them
     total = count_lines(manifest)
     counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
 
