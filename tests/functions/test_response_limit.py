@@ -17,6 +17,7 @@ written to moto in tests/functions/test_real_answers.py at 40 objects).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,7 +29,7 @@ from tally import ConsolidationRequest, consolidate_batch
 from tally.gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, response_size
 from tally.gt.sink import FULL_LABEL_REF, WORKER_QUALITY_REF, LabelReader, respond
 from tally.storage import MemoryStorage, split_s3_uri
-from tests.conftest import FakeContext
+from tests.conftest import SHARED, FakeContext
 from tests.functions.conftest import get, put
 from tests.sim.batches import BUILDERS
 
@@ -162,3 +163,34 @@ def test_the_lambda_returns_a_5000_x_9_classification_batch_under_6_mb_and_a_ret
     assert handler.lambda_handler(event, FakeContext()) == response
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]] == [listed[0]["Key"]]
     assert get(s3, figures) == stored
+
+
+REAL = SHARED / "data" / "real"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        REAL / "ppi-crowd-classifier" / "payload.json",  # a real text-classification job
+        REAL / "dg-lambda-requirements" / "ner.json",
+        REAL / "dg-lambda-requirements" / "bbox.json",
+        REAL / "dg-lambda-requirements" / "semseg_synth_png.json",  # a worker painted a label the job lacks
+    ],
+    ids=lambda p: p.stem,
+)
+def test_real_answers_taken_through_every_step_read_back_as_built(
+    payload: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = MemoryStorage({PAYLOAD: payload.read_bytes()})
+    seen: dict[str, Any] = {}
+
+    def spy(results: list[ObjectResult], attr: str, **kwargs: Any) -> Any:
+        seen.update(results=results, kwargs=kwargs)
+        return respond(results, attr, **kwargs)
+
+    monkeypatch.setattr(tally.consolidate, "respond", spy)
+    report = consolidate_batch(ConsolidationRequest.parse(_event(None)), storage, response_limit=1)
+    as_built = respond(seen["results"], ATTR, **{**seen["kwargs"], "limit": 10**12, "storage": MemoryStorage()}).entries
+    assert [s.number for s in report.response_steps][-1] == 4 and report.offloaded == len(as_built)
+    reader = LabelReader(storage.read)
+    assert [reader.resolve(_parts(e)[0]) for e in report.response] == [_parts(e)[0] for e in as_built]
