@@ -20,4 +20,9 @@ SETTINGS = Settings.from_env()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job_arn = event.get("labelingJobArn") if isinstance(event, dict) else None
     logger.append_keys(labelingJobArn=job_arn)
-    return pre_annotate(event, settings=SETTINGS, job_labels=lambda: aws.job_labels(aws.own_session(), job_arn))
+    return pre_annotate(
+        event,
+        settings=SETTINGS,
+        job_labels=lambda: aws.job_labels(aws.own_session(), job_arn),
+        read=lambda uri: aws.s3_storage(aws.own_session()).read(uri),  # a prior label spilled to S3
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import botocore.endpoint
 import botocore.retries.bucket
 import pytest
@@ -140,30 +141,37 @@ def test_pass_through_answers_come_back_byte_for_byte_without_a_confidence(s3: A
     assert "MeanConfidence" not in metrics
 
 
-def test_a_pass_through_batch_over_six_megabytes_moves_answers_to_s3(s3: Any, handler: Any) -> None:
+def test_a_pass_through_batch_over_six_megabytes_spills_whole_labels_to_s3(s3: Any, handler: Any) -> None:
     text = "\u5951\u7d04" * 6_000  # 12,000 CJK characters: 72 kB each as the runtime's ASCII JSON
     answer = json.dumps({"notes": {"text": text}}, ensure_ascii=False)
     objects = [data_object(f"doc-{i:02d}", *(annotation(f"w{k}", answer) for k in range(3))) for i in range(40)]
     assert len(json.dumps(objects)) > 8_000_000
-    response = run(s3, handler, objects)
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_id = kms.create_key()["KeyMetadata"]["Arn"]
+    response = run(s3, handler, objects, kmsKeyId=key_id)
     size = len(json.dumps(response))
     assert 1_000_000 < size <= 5_500_000, size
-    moved = [parts(e)[0] for e in response if "annotationsFromAllWorkers-ref" in parts(e)[0]]
+    moved = [parts(e)[0] for e in response if "full-label-ref" in parts(e)[0]]
     kept = [parts(e)[0] for e in response if "annotationsFromAllWorkers" in parts(e)[0]]
     assert len(moved) + len(kept) == 40 and moved and kept
     first = moved[0]
-    assert first["annotationsFromAllWorkers-ref"].startswith(OUTPUT + "/consolidated-annotation/output/doc-")
-    stored = json.loads(get(s3, first["annotationsFromAllWorkers-ref"]).decode("utf-8"))
-    assert stored == [{"workerId": f"w{k}", "annotationData": {"content": answer}} for k in range(3)]
-    meta = parts(response[0])[1]
-    assert set(meta) == {"type", "job-name", "human-annotated", "creation-date", "details"}
+    assert set(first) == {"type", "full-label-ref"}  # the note is longer than a spilled label keeps
+    assert first["full-label-ref"].startswith(OUTPUT + "/consolidated-annotation/output/doc-")
+    assert first["full-label-ref"].endswith("-label.json")
+    stored = json.loads(get(s3, first["full-label-ref"]).decode("utf-8"))
+    assert stored == {
+        "type": "groundtruth/custom",
+        "annotationsFromAllWorkers": [{"workerId": f"w{k}", "annotationData": {"content": answer}} for k in range(3)],
+        "note": "no consolidation for this answer shape; every answer is passed through",
+    }
+    for label in moved:  # written with the job's KMS key, as masks are
+        head = s3.head_object(Bucket="gt-job-bucket", Key=label["full-label-ref"].removeprefix("s3://gt-job-bucket/"))
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_id)
+    # pass-through metadata has nothing to cut: left as it is
+    assert set(parts(response[0])[1]) == {"type", "job-name", "human-annotated", "creation-date"}
     # a retry gives the same response and the same keys
-    assert (
-        handler.lambda_handler(
-            {"labelAttributeName": ATTR, "payload": {"s3Uri": PAYLOAD}, "outputConfig": OUTPUT}, FakeContext()
-        )
-        == response
-    )
+    event = {"labelAttributeName": ATTR, "payload": {"s3Uri": PAYLOAD}, "outputConfig": OUTPUT, "kmsKeyId": key_id}
+    assert handler.lambda_handler(event, FakeContext()) == response
 
 
 @pytest.mark.parametrize(

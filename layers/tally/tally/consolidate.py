@@ -1,8 +1,9 @@
 """The consolidation batch driver: one Ground Truth request in, one response entry per object out.
 
 ``consolidate_batch`` is what both front doors call: the Lambda handler with S3 storage and the
-``tally`` command with local files. It schedules, isolates failures and assembles the response;
-the tasks (:mod:`tally.tasks`) do the consolidating. Per batch:
+``tally`` command with local files. It schedules and isolates failures; the tasks
+(:mod:`tally.tasks`) do the consolidating, and the response sink (:mod:`tally.gt.sink`) builds the
+response and keeps it under Lambda's size limit. Per batch:
 
 1. **scan** (thread pool): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
@@ -44,7 +45,8 @@ from pydantic import ValidationError
 from .errors import ConfigError, EventError, ObjectError, StorageError, TransientStorageError
 from .gt.answers import Answer, AnswerIssue, LoadedAnswer, load_answers
 from .gt.events import ConsolidationRequest, DatasetObject, describe_validation_error
-from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, artefact_name, creation_date, response_size
+from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, creation_date
+from .gt.sink import Step, respond
 from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
@@ -52,7 +54,7 @@ from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
 from .tasks.base import Task, no_usable_answer
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
-__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "fit_response", "parse_payload"]
+__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "parse_payload"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class BatchReport:
     confidences: list[float] = field(default_factory=list)
     label_source: str = ""
     offloaded: int = 0  # labels moved to S3 to keep the response under Lambda's limit
+    response_steps: list[Step] = field(default_factory=list)  # what tally.gt.sink did to fit it
     worker_model: str = "batch"  # batch | job | job (retried batch) | batch (store failed) | none
 
     @property
@@ -420,57 +423,6 @@ def _store_reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, WorkerStoreError) else type(exc).__name__
 
 
-_ESSENTIAL_METADATA = ("type", "job-name", "human-annotated", "creation-date", "confidence", "failure-reason")
-
-
-def fit_response(
-    entries: list[dict[str, Any]], attr: str, storage: Storage, prefix: str, limit: int = RESPONSE_LIMIT_BYTES
-) -> int:
-    """Keep the response under ``limit`` bytes, in two steps taken only while it is over:
-
-    1. every ``<attr>-metadata`` keeps only its common keys (type, job name, dates, confidence,
-       failure reason) and ``"details": "in the label"``: the label already holds every fact;
-    2. the largest pass-through label's ``annotationsFromAllWorkers`` is written to
-       ``<prefix>/<id>_<digest>-answers.json`` and replaced by ``annotationsFromAllWorkers-ref``.
-
-    Deterministic, so a retry writes the same keys. Returns how many labels moved to S3."""
-    size = response_size(entries)
-    if size <= limit:
-        return 0
-    for entry in entries:
-        content = entry["consolidatedAnnotation"]["content"]
-        meta = content[f"{attr}-metadata"]
-        content[f"{attr}-metadata"] = {k: meta[k] for k in _ESSENTIAL_METADATA if k in meta} | {
-            "details": "in the label (the full metadata would pass Lambda's response size limit)"
-        }
-    size = response_size(entries)
-    candidates = []
-    for entry in entries:
-        label = entry["consolidatedAnnotation"]["content"][attr]
-        if isinstance(label, dict) and "annotationsFromAllWorkers" in label:
-            candidates.append((response_size([label["annotationsFromAllWorkers"]]), entry["datasetObjectId"], label))
-    candidates.sort(key=lambda c: (-c[0], c[1]))
-    moved = 0
-    for nbytes, object_id, label in candidates:
-        if size <= limit:
-            break
-        answers = label.pop("annotationsFromAllWorkers")
-        data = json.dumps(answers, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        uri = join_uri(prefix, artefact_name(object_id, data, "-answers.json"))
-        try:
-            storage.write(uri, data, "application/json")
-        except StorageError as exc:
-            label["annotationsFromAllWorkers"] = answers
-            logger.error("pass-through answers not moved to S3: %s", exc)
-            break
-        label["annotationsFromAllWorkers-ref"] = uri
-        size -= nbytes - response_size([uri])
-        moved += 1
-    if size > limit:
-        logger.error("the response is %d bytes even with its metadata cut and pass-through labels in S3", size)
-    return moved
-
-
 def consolidate_batch(
     request: ConsolidationRequest,
     storage: Storage,
@@ -480,6 +432,7 @@ def consolidate_batch(
     job_labels: Callable[[], Sequence[str] | None] = lambda: None,
     remaining_ms: Callable[[], int] | None = None,
     worker_store: WorkerStore | None = None,
+    response_limit: int = RESPONSE_LIMIT_BYTES,
 ) -> BatchReport:
     """Consolidate every object of one request.
 
@@ -494,6 +447,7 @@ def consolidate_batch(
             returned as failed with a reason.
         worker_store: where the job's worker statistics are kept across batches (``None``: each
             batch's worker model is its own, as without a table).
+        response_limit: the largest response in bytes; :mod:`tally.gt.sink` fits it under.
 
     Raises:
         EventError, StorageError: the payload itself cannot be read; nothing can be returned.
@@ -507,15 +461,15 @@ def consolidate_batch(
     key = batch_key(request.payload.s3_uri, payload) if worker_store is not None else ""
     batch = _Batch(request, storage, settings, prefix, remaining_ms, worker_store, key)
     results = batch.run(objects, job_labels)
-    attr = request.label_attribute_name
-    entries = [r.to_gt(attr, job_name=request.job_name, created=created) for r in results]
-    offloaded = fit_response(entries, attr, storage, prefix)
+    response = respond(results, request.label_attribute_name, job_name=request.job_name, created=created,
+                       storage=storage, prefix=prefix, limit=response_limit, threads=settings.threads)  # fmt: skip
     labels = batch.job.labels if batch.job is not None else None
     report = BatchReport(
-        response=entries,
+        response=response.entries,
         dropped=dropped,
         label_source=labels.source if labels is not None else "not needed",
-        offloaded=offloaded,
+        offloaded=response.offloaded,
+        response_steps=response.steps,
         worker_model=batch.worker_model,
     )
     for r in results:

@@ -24,6 +24,9 @@ own: ``class-name`` / ``class-names`` in the label) gets ``{"label": name}`` or 
 for a chained job's template to pre-select; one with a prior box label (built-in object detection,
 adjustment lines included, or tally's), keypoint or instance label gets it as the crowd element's
 initial value (:func:`prior_geometry`). Of several labels of one kind, the newest ``creation-date`` wins.
+A tally label that its consolidation spilled to S3 to fit Lambda's response limit (``full-label-ref``,
+:mod:`tally.gt.sink`) is read back first (:func:`read_back_spilled`); ``manifestLine`` stays the line
+as received.
 
 A line with neither ``source-ref`` nor ``source`` gets ``isHumanAnnotationRequired: false`` and a
 logged reason; nothing here raises.
@@ -35,13 +38,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .errors import EventError
+from .errors import EventError, TallyError
 from .gt.events import PreAnnotationRequest
 from .gt.response import TaskType
+from .gt.sink import FULL_LABEL_REF, LabelReader
 from .labels import BACKGROUND
 from .settings import Settings
 
-__all__ = ["pre_annotate", "prior_classification", "prior_geometry", "prior_segmentation"]
+__all__ = ["pre_annotate", "prior_classification", "prior_geometry", "prior_segmentation", "read_back_spilled"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,8 @@ def prior_segmentation(line: Mapping[str, Any]) -> dict[str, Any] | None:
         value = line.get(key.removesuffix("-metadata"))
         uri = value.get("mask-ref") if isinstance(value, dict) else value
         color_map = meta.get("internal-color-map")
+        if color_map is None and isinstance(value, dict):  # tally's label; its metadata may have been cut
+            color_map = value.get("internal-color-map")
         if not isinstance(uri, str) or not uri.startswith("s3://") or not isinstance(color_map, dict):
             continue
         mappings = {
@@ -138,8 +144,12 @@ def prior_geometry(line: Mapping[str, Any]) -> dict[str, Any] | None:
         elif kind == TaskType.KEYPOINTS and isinstance(value.get("keypoints"), list):
             points = [{k: p.get(k) for k in ("label", "x", "y")} for p in value["keypoints"] if isinstance(p, dict)]
             initial = {"keypoints": points}
-        elif kind == TaskType.INSTANCE_SEGMENTATION and isinstance(value.get("instance-mask-ref"), str):
-            instances = [{"color": i.get("color"), "label": i.get("label")} for i in value.get("instances", [])]
+        elif (
+            kind == TaskType.INSTANCE_SEGMENTATION
+            and isinstance(value.get("instance-mask-ref"), str)
+            and isinstance(value.get("instances"), list)  # a spilled label keeps the mask, not its instances
+        ):
+            instances = [{"color": i.get("color"), "label": i.get("label")} for i in value["instances"]]
             initial = {"instances": instances, "src": value["instance-mask-ref"]}
         if initial is not None:
             found.append((str(meta.get("creation-date", "")), initial))
@@ -166,13 +176,35 @@ def _line_labels(line: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
+def read_back_spilled(line: Mapping[str, Any], read: Callable[[str], bytes] | None) -> Mapping[str, Any]:
+    """``line`` with each tally label that the response sink spilled to S3 (``full-label-ref``) read
+    back whole through ``read``; a label that cannot be read back is left as it is, with a warning.
+    Worker figures moved to the batch's file are not read: no prior uses them."""
+    spilled = [
+        key
+        for key, value in line.items()
+        if isinstance(value, dict) and isinstance(value.get(FULL_LABEL_REF), str) and f"{key}-metadata" in line
+    ]
+    if not spilled or read is None:
+        return line
+    reader, out = LabelReader(read, worker_figures=False), dict(line)
+    for key in spilled:
+        try:
+            out[key] = reader.resolve(line[key])
+        except TallyError as exc:
+            logger.warning("a prior label was not read back from S3: %s", exc)
+    return out
+
+
 def pre_annotate(
     event: Any,
     *,
     settings: Settings | None = None,
     job_labels: Callable[[], Sequence[str] | None] = lambda: None,
+    read: Callable[[str], bytes] | None = None,
 ) -> dict[str, Any]:
-    """Build the pre-annotation response for one Ground Truth event (see the module docstring)."""
+    """Build the pre-annotation response for one Ground Truth event (see the module docstring);
+    ``read`` fetches a prior label the consolidation spilled to S3 (``None``: such a label gives no prior)."""
     settings = settings or Settings()
     try:
         request = PreAnnotationRequest.parse(event)
@@ -184,7 +216,8 @@ def pre_annotate(
     if not isinstance(task_object, str) or not task_object:
         logger.warning("no human annotation: the manifest line has neither source-ref nor source")
         return {"taskInput": {"manifestLine": line}, "isHumanAnnotationRequired": False}
-    prior = prior_segmentation(line) or prior_classification(line) or prior_geometry(line)
+    full = read_back_spilled(line, read)
+    prior = prior_segmentation(full) or prior_classification(full) or prior_geometry(full)
     labels = _line_labels(line) or (list(settings.labels) if settings.labels else None) or job_labels()
     if not labels and prior:
         labels = _prior_labels(prior)

@@ -1,4 +1,5 @@
-"""What goes back to Ground Truth: task type names, one entry per data object, and the size limit.
+"""What goes back to Ground Truth: task type names, one entry per data object, and the size limit
+(which :mod:`.sink` keeps the whole response under).
 
 One response entry per data object::
 
@@ -75,7 +76,10 @@ class ObjectResult:
 
     ``label`` is ``content[<attr>]`` (``None`` for a failure), ``metadata`` the task's entries of
     ``<attr>-metadata`` beyond the common four, ``confidence`` the object's score (``None`` when
-    nothing was scored, as for answers passed through).
+    nothing was scored, as for answers passed through). ``batch_figures`` names the keys of the
+    label's ``worker-quality`` rows that are the worker's figures over the whole batch, the same in
+    every object (classification's ``accuracy``; not segmentation's per-object ``reliability``):
+    what the response sink may move to one file per batch (:mod:`.sink`, step 2).
     """
 
     object_id: str
@@ -86,6 +90,7 @@ class ObjectResult:
     issues: list[AnswerIssue] = field(default_factory=list)
     failure: str | None = None
     answers_used: int = 0
+    batch_figures: tuple[str, ...] = ()
 
     @classmethod
     def failed(cls, object_id: str, task_type: str, reason: str, issues: Sequence[AnswerIssue] = ()) -> ObjectResult:

@@ -169,8 +169,11 @@ def consolidated(
     label: dict[str, Any],
     metadata: dict[str, Any],
     confidence: float,
+    batch_figures: tuple[str, ...] = (),
 ) -> ObjectResult:
-    """A consolidated object's result, with the issues and answer count its observation found."""
+    """A consolidated object's result, with the issues and answer count its observation found;
+    ``batch_figures``: the keys of its ``worker-quality`` rows that are batch figures
+    (:class:`~tally.gt.response.ObjectResult`)."""
     return ObjectResult(
         obj.dataset_object_id,
         task_type,
@@ -179,6 +182,7 @@ def consolidated(
         confidence=confidence,
         issues=list(observed.issues),
         answers_used=observed.answers_used,
+        batch_figures=batch_figures,
     )
 
 

@@ -45,6 +45,8 @@ from .shapes import MultiLabelShape, SingleLabelShape
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
 _DIGITS = 4
+_BATCH_FIGURES = ("accuracy", "informativeness")
+"""The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
@@ -205,7 +207,7 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         quality = model.quality(w for w, _ in observed.summary)
         label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
         metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
-        return consolidated(obj, self._type(obj), observed, label, metadata, confidence)
+        return consolidated(obj, self._type(obj), observed, label, metadata, confidence, _BATCH_FIGURES)
 
 
 class MultiLabelClassification(MultiLabelShape, _Classification):
@@ -277,4 +279,4 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
             "worker-quality": quality,
         }
         metadata = {"class-map": class_map, "confidence-map": confidence_map, "worker-quality": quality}
-        return consolidated(obj, self._type(obj), observed, label, metadata, confidence)
+        return consolidated(obj, self._type(obj), observed, label, metadata, confidence, _BATCH_FIGURES)

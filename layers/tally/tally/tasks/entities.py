@@ -40,6 +40,8 @@ from .shapes import EntitiesShape
 __all__ = ["NamedEntities"]
 
 _DIGITS = 4
+_BATCH_FIGURES = ("weight", "agreement")
+"""The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable answer
 
 
@@ -171,4 +173,4 @@ class NamedEntities(EntitiesShape):
         }
         label = {"annotations": annotations, "confidence": confidence, "worker-quality": quality}
         metadata = {"confidence": confidence, "entities": len(entities), "worker-quality": quality}
-        return consolidated(obj, self.type, observed, label, metadata, confidence)
+        return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)

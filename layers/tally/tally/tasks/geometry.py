@@ -70,6 +70,8 @@ from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, Poly
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 
 _DIGITS = 4
+_BATCH_FIGURES = ("precision", "recall", "weight")
+"""The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 Kind = Literal["boxes", "keypoints", "instances"]
 
 
@@ -214,7 +216,7 @@ class _Geometric(ItemsShape):
         label, metadata = self._shape(obj, items, result, job)
         label.update({"image_size": image_size, "confidence": confidence, "worker-quality": quality})
         metadata.update({"confidence": confidence, "worker-quality": quality})
-        return consolidated(obj, self.type, observed, label, metadata, confidence)
+        return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
 
     @staticmethod
     def _confidence(items: ObjectItems, result: Consolidated) -> float:

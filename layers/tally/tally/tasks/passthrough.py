@@ -3,8 +3,8 @@
 The label is the AWS recipe's shape, ``{"annotationsFromAllWorkers": [{workerId, annotationData}]}``,
 where each ``annotationData`` is the payload's own object, its ``content`` string byte for byte, plus
 a ``note`` saying that no consolidation was done. Nothing is scored, so the label has no confidence.
-When a batch's response would pass Lambda's size limit, the driver moves the largest such lists to
-S3 (:func:`tally.consolidate.fit_response`).
+When a batch's response would pass Lambda's size limit, the response sink spills the largest such
+labels to S3 (:mod:`tally.gt.sink`, step 4).
 """
 
 from __future__ import annotations

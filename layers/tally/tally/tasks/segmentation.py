@@ -55,6 +55,9 @@ from .shapes import SegmentationShape
 __all__ = ["SemanticSegmentation", "reliability_table", "vote_image"]
 
 _DIGITS = 4
+_BATCH_FIGURES = ("batch-reliability",)
+"""The key of a ``worker-quality`` row that is the worker's figure over the batch (``reliability`` and
+``weight`` are the worker's in this object)."""
 CLOSE_CALL = 0.34
 RADIUS = 2
 """Half-width of the square neighbourhood whose shares decide a boundary pixel (:func:`_boundaries`)."""
@@ -284,7 +287,7 @@ class SemanticSegmentation(SegmentationShape):
         if vote.workers:
             quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
             label["worker-quality"] = metadata["worker-quality"] = quality
-        return consolidated(obj, self.type, observed, label, metadata, confidence)
+        return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
 
 
 def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:

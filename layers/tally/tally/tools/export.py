@@ -10,8 +10,9 @@
 * ``coco``: one COCO JSON (``images``, ``categories``, ``annotations``): boxes, instances and semantic
   masks (as compressed RLE, read from the mask PNGs), keypoints.
 
-The conversions are pure functions of one line (:func:`builtin_line`, :class:`CocoBuilder`); the
-command streams the manifest and writes the output file only when it is complete.
+The conversions are pure functions of one line (:func:`builtin_line`, :class:`CocoBuilder`), read
+back in full first (:func:`read_back`: a label the response sink moved to S3, in whole or in part);
+the command streams the manifest and writes the output file only when it is complete.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from ..errors import TallyError
+from ..gt.sink import LabelReader
 from ._common import (
     CliStorage,
     ExitCode,
@@ -39,7 +41,7 @@ from ._common import (
     write_atomically,
 )
 
-__all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "rle_encode", "write_atomically"]
+__all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "read_back", "rle_encode", "write_atomically"]
 
 FORMATS = ("builtin", "coco")
 _COMMON = ("type", "job-name", "human-annotated", "creation-date")
@@ -109,6 +111,15 @@ def _reason(exc: Exception, line: dict[str, Any], attr: str) -> str:
         kind = value.get("type") if isinstance(value, dict) and value.get("type") else "this"
         return f"the {kind} label has no {exc.args[0]!r}"
     return str(exc)
+
+
+def read_back(line: dict[str, Any], attr: str, reader: LabelReader) -> dict[str, Any]:
+    """``line`` with its label as consolidated: what tally's response sink moved to S3 (a whole
+    label; the batch's worker figures unless ``reader`` leaves them) read back through ``reader``; the
+    line itself when nothing moved."""
+    label = line.get(attr)
+    resolved = reader.resolve(label)
+    return line if resolved is label else {**line, attr: resolved}
 
 
 def task_type(line: dict[str, Any], attr: str) -> str:
@@ -506,6 +517,7 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     input_file(manifest)
     storage = CliStorage(s3_root)
     attr, total = _survey(manifest, attr)
+    reader = LabelReader(storage.read, worker_figures=False)  # no export shape holds them
     counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
 
     def failed_line(number: int, line: dict[str, Any]) -> None:
@@ -523,13 +535,15 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
                 for number, line in _manifest_lines(manifest):
                     counts["lines"] += 1
                     try:
-                        if is_failed(line, attr):
-                            failed_line(number, line)
-                        converted = builtin_line(line, attr)
-                    except (LineError, KeyError, TypeError, ValueError) as exc:
+                        full = read_back(line, attr, reader)
+                        if is_failed(full, attr):
+                            failed_line(number, full)
+                        converted = builtin_line(full, attr)
+                    except (TallyError, KeyError, TypeError, ValueError) as exc:
                         reason = _reason(exc, line, attr)
                         raise InputError(f"{manifest} line {number + 1}: cannot export: {reason}") from exc
-                    if converted == line:
+                    if converted == full:  # no built-in shape: the line as it was read
+                        converted = line
                         counts["unchanged"] += 1
                     fh.write(json.dumps(converted, separators=(",", ":"), ensure_ascii=False) + "\n")
                     bar.advance(task)
@@ -540,11 +554,12 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
             for number, line in _manifest_lines(manifest):
                 counts["lines"] += 1
                 try:
-                    if is_failed(line, attr):
-                        failed_line(number, line)
-                    elif not builder.add(number, line):
+                    full = read_back(line, attr, reader)
+                    if is_failed(full, attr):
+                        failed_line(number, full)
+                    elif not builder.add(number, full):
                         counts["skipped"] += 1
-                except (LineError, KeyError, TypeError, ValueError) as exc:
+                except (TallyError, KeyError, TypeError, ValueError) as exc:
                     raise InputError(
                         f"{manifest} line {number + 1}: cannot export: {_reason(exc, line, attr)}"
                     ) from exc

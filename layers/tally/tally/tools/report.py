@@ -38,6 +38,7 @@ from PIL import Image
 from ..codecs import decode_png, index_mask
 from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
+from ..gt.sink import LabelReader
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
 
@@ -453,7 +454,14 @@ def load_review(
         attr, objects = _from_manifest(target, attr, source, storage)
     else:
         raise InputError(f"cannot read {target}: no such file or directory")
-    problems = [p for obj in objects for p in _read_bytes(obj, storage)]
+    reader = LabelReader(storage.read)  # what the response sink moved to S3, read back
+    problems = []
+    for obj in objects:
+        try:
+            obj.label = reader.resolve(obj.label)
+        except TallyError as exc:
+            problems.append(f"{obj.key}: label not read back in full: {exc}")
+    problems += [p for obj in objects for p in _read_bytes(obj, storage)]
     return attr, objects, problems
 
 
