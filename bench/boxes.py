@@ -30,8 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from tally.aggregation.assignment import max_similarity_assignment
+from tally.aggregation.base import Consolidated, ObjectItems
+from tally.aggregation.box_consolidation import BoxConsolidation
 from tally.aggregation.box_fusion import BoxFusion
-from tally.aggregation.geometric import Consolidated, GeometricConsolidation, ObjectItems
+from tally.aggregation.instance_consolidation import InstanceConsolidation
+from tally.aggregation.keypoint_consolidation import KeypointConsolidation
 from tally.aggregation.matching import box_iou
 from tally.vote import IndexedMask, majority_vote, tabulate
 from tests.sim.geometry import CROWDS, SimObject, box_batch, instance_batch, keypoint_batch
@@ -159,7 +162,7 @@ Method = Callable[[list[SimObject]], list[tuple[list[str], FloatArray]]]
 
 def tally_method(**params: object) -> Method:
     def run(batch: list[SimObject]) -> list[tuple[list[str], FloatArray]]:
-        model = GeometricConsolidation("boxes", **params)  # type: ignore[arg-type]
+        model = BoxConsolidation(**params)  # type: ignore[arg-type]
         results: list[Consolidated] = model.fit_predict([s.items for s in batch])
         return [([str(lab) for lab in r.labels], np.asarray(r.geometry, dtype=np.float64)) for r in results]
 
@@ -217,7 +220,7 @@ def keypoints(seeds: Sequence[int]) -> None:
         totals = {"tally": Score(), "mean": Score()}
         for seed in seeds:
             batch = keypoint_batch(np.random.default_rng(seed), crowd, N_OBJECTS)
-            model = GeometricConsolidation("keypoints").fit([s.items for s in batch])
+            model = KeypointConsolidation().fit([s.items for s in batch])
             for sim in batch:
                 radius = 0.05 * float(np.hypot(sim.items.width, sim.items.height))
                 result = model.predict(sim.items)
@@ -246,7 +249,7 @@ def box_speed(seed: int = 7) -> None:
     runs: dict[str, list[float]] = {"tally fit + predict": [], "WBF": []}
     for _ in range(3):
         start = time.perf_counter()
-        GeometricConsolidation("boxes").fit_predict(items)
+        BoxConsolidation().fit_predict(items)
         runs["tally fit + predict"].append(time.perf_counter() - start)
         start = time.perf_counter()
         for obj in items:
@@ -271,7 +274,7 @@ def instance_speed(n_objects: int = 8, seed: int = 9) -> None:
         )
         for _, _, obj in batch
     ]
-    model = GeometricConsolidation("instances").fit(objects)
+    model = InstanceConsolidation().fit(objects)
     classes = {"car": 1, "person": 2, "sign": 3}
     ours: list[float] = []
     vote: list[float] = []

@@ -41,6 +41,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from crowdkit.aggregation import GLAD, MACE  # type: ignore[import-not-found,unused-ignore]
 from crowdkit.aggregation import DawidSkene as CKDawidSkene  # type: ignore[import-not-found,unused-ignore]
 
+from tally.aggregation.base import ClassAnswers, LabelSetAnswers
 from tally.aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
 from tally.aggregation.span_vote import SpanVote
 from tests.sim.classification import (
@@ -149,7 +150,7 @@ def majority(crowd: ClassCrowd, seed: int) -> npt.NDArray[np.intp]:
 
 
 def tally_ds(crowd: ClassCrowd, **params: float) -> npt.NDArray[np.intp]:
-    return DawidSkene(**params).fit_predict(  # type: ignore[arg-type]
+    answers = ClassAnswers(
         crowd.tasks,
         crowd.workers,
         crowd.labels,
@@ -157,6 +158,7 @@ def tally_ds(crowd: ClassCrowd, **params: float) -> npt.NDArray[np.intp]:
         n_workers=crowd.n_workers,
         n_classes=crowd.n_classes,
     )
+    return DawidSkene(**params).fit_predict(answers)  # type: ignore[arg-type]
 
 
 def _crowdkit(model: object, crowd: ClassCrowd) -> npt.NDArray[np.intp]:
@@ -276,7 +278,9 @@ def run_multilabel(seeds: Sequence[int], n_objects: int, out: list[str]) -> None
         rng = np.random.default_rng([seed, 1000])
         crowd = multilabel_crowd(rng, n_objects, ml_pool(rng), label_probs=ML_LABEL_PROBS, answers=(1, 5))
         ml = MultiLabelDawidSkene().fit(
-            crowd.tasks, crowd.workers, crowd.label_sets, n_tasks=crowd.n_tasks, n_workers=crowd.n_workers
+            LabelSetAnswers(
+                crowd.tasks, crowd.workers, crowd.label_sets, n_tasks=crowd.n_tasks, n_workers=crowd.n_workers
+            )
         )
         res["tally ML-DS"].append(ml_scores(ml.labels_, crowd.truth))
         ticks = np.zeros(crowd.truth.shape)
@@ -328,7 +332,9 @@ def run_timing(repeats: int, out: list[str]) -> None:
         "tally DS (K=4)": lambda: tally_ds(crowd),
         "crowd-kit DS (K=4)": lambda: _crowdkit(CKDawidSkene(n_iter=100), crowd),
         "tally ML-DS (5 labels)": lambda: MultiLabelDawidSkene().fit(
-            mcrowd.tasks, mcrowd.workers, mcrowd.label_sets, n_tasks=mcrowd.n_tasks, n_workers=mcrowd.n_workers
+            LabelSetAnswers(
+                mcrowd.tasks, mcrowd.workers, mcrowd.label_sets, n_tasks=mcrowd.n_tasks, n_workers=mcrowd.n_workers
+            )
         ),
         "tally SpanVote fit + predict": lambda: SpanVote().fit_predict(ncrowd.objects),
     }

@@ -20,8 +20,8 @@ record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-
 ``confidence``; ``class-map`` + ``confidence-map``).
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are their expected confusion counts
-(Dawid–Skene's ``counts_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which later batches
-of the job add to the confusion prior (``prior_counts``). The class priors are fitted per batch.
+(Dawid–Skene's ``worker_statistics_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which
+later batches of the job add to the confusion prior (``prior``). The class priors are fitted per batch.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..aggregation.base import ClassAnswers, LabelSetAnswers
 from ..aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
@@ -139,7 +140,7 @@ class _Classification:
     def statistics_keys(self, summaries: Sequence[tuple[str, Any]], job: JobContext) -> list[str]:
         return list(_Index.of(summaries).workers)
 
-    def _prior_counts(self, index: _Index, job: JobContext, prior: WorkerStatistics) -> npt.NDArray[np.float64] | None:
+    def _prior(self, index: _Index, job: JobContext, prior: WorkerStatistics) -> npt.NDArray[np.float64] | None:
         shape = self._shape(job)
         size = int(np.prod(shape))
         counts = np.zeros((len(index.workers), *shape))
@@ -152,7 +153,7 @@ class _Classification:
         return counts if used else None
 
     def statistics(self, model: ClassificationModel, job: JobContext) -> WorkerStatistics:
-        counts = np.asarray(model.model.counts_, dtype=np.float64)
+        counts = np.asarray(model.model.worker_statistics_, dtype=np.float64)
         return {w: counts[i].ravel().tolist() for w, i in model.index.workers.items() if counts[i].any()}
 
 
@@ -180,16 +181,15 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         index = _Index.of(summaries)
         rows = [(index.objects[o], index.workers[w], k) for o, votes in summaries for w, k in votes]
         tasks, workers, classes = ([r[i] for r in rows] for i in range(3))
-        model = DawidSkene().fit(
+        answers = ClassAnswers(
             tasks,
             workers,
             classes,
             n_tasks=len(index.objects),
             n_workers=len(index.workers),
             n_classes=len(job.require_labels().names),
-            prior_counts=self._prior_counts(index, job, prior),
         )
-        return ClassificationModel(index, model)
+        return ClassificationModel(index, DawidSkene().fit(answers, self._prior(index, job, prior)))
 
     def consolidate(
         self, obj: DatasetObject, observed: Observed[Votes, None], model: ClassificationModel | None, job: JobContext
@@ -238,15 +238,10 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         sets: npt.NDArray[np.int8] = np.zeros((len(rows), n_labels), dtype=np.int8)
         for r, (_, _, chosen) in enumerate(rows):
             sets[r, list(chosen)] = 1
-        model = MultiLabelDawidSkene().fit(
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            sets,
-            n_tasks=len(index.objects),
-            n_workers=len(index.workers),
-            prior_counts=self._prior_counts(index, job, prior),
+        answers = LabelSetAnswers(
+            [r[0] for r in rows], [r[1] for r in rows], sets, n_tasks=len(index.objects), n_workers=len(index.workers)
         )
-        return ClassificationModel(index, model)
+        return ClassificationModel(index, MultiLabelDawidSkene().fit(answers, self._prior(index, job, prior)))
 
     def consolidate(
         self,

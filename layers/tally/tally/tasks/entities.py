@@ -17,7 +17,8 @@ label; the object's is the mean over its entities (with none, the share of the w
 nothing). ``labels`` is the job's label list.
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are ``(credit, spans compared,
-objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'.
+objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'
+(their ``prior``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..aggregation.span_vote import Span, SpanVote
+from ..aggregation.span_vote import Span, SpanVote, WorkerSpans
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
@@ -45,13 +46,22 @@ Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable a
 
 @dataclass(frozen=True)
 class EntityModel:
-    """The fitted span vote and the worker indices it was fitted with."""
+    """The fitted span vote, the worker indices it was fitted with and the objects it was fitted on
+    (per summary, by identity: :meth:`SpanVote.predict` reuses their clusters)."""
 
     workers: dict[str, int]
     vote: SpanVote
+    objects: dict[int, tuple[Spans, list[WorkerSpans]]]
 
     def weight(self, worker: str) -> float:
         return float(self.vote.worker_weights_[self.workers[worker]])
+
+    def answers(self, summary: Spans) -> list[WorkerSpans]:
+        """The object's answers as the vote reads them: the very list it was fitted on when there is one."""
+        kept = self.objects.get(id(summary))
+        if kept is not None and kept[0] is summary:
+            return kept[1]
+        return [(self.workers[w], spans) for w, spans in summary]
 
 
 def _offset(value: Any) -> int:
@@ -122,10 +132,12 @@ class NamedEntities(EntitiesShape):
         self, summaries: Sequence[tuple[str, Spans]], job: JobContext, prior: WorkerStatistics
     ) -> EntityModel:
         workers = self._workers(summaries)
-        objects = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
+        objects: list[list[WorkerSpans]] = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
         extra = [prior[w] if len(prior.get(w, ())) == 3 else [0.0, 0.0, 0.0] for w in workers]
         used = any(any(v) for v in extra)
-        return EntityModel(workers, SpanVote().fit(objects, prior_statistics=extra if used else None))
+        vote = SpanVote().fit(objects, extra if used else None)
+        kept = {id(answers): (answers, obj) for (_, answers), obj in zip(summaries, objects, strict=True)}
+        return EntityModel(workers, vote, kept)
 
     def statistics(self, model: EntityModel, job: JobContext) -> WorkerStatistics:
         own = model.vote.worker_statistics_
@@ -137,9 +149,9 @@ class NamedEntities(EntitiesShape):
         if model is None or observed.summary is None:
             raise RuntimeError("named entities need their batch model")
         names = job.require_labels().names
-        answers = [(model.workers[w], spans) for w, spans in observed.summary]
+        answers = model.answers(observed.summary)
         weights = {model.workers[w]: model.weight(w) for w, _ in observed.summary}
-        entities = model.vote.vote(answers, weights)
+        entities = model.vote.predict(answers)  # the fit's clusters, with the fitted weights
         total = sum(weights.values())
         if entities:
             confidence = sum(e.confidence for e in entities) / len(entities)

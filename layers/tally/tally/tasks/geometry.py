@@ -32,28 +32,33 @@ The object's ``confidence`` is the mean of its items' (``support × agreement``)
 the share of answers that drew nothing.
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are the eight evidence counts behind
-their precision, recall, agreement, inventions and misses (``GeometricConsolidation.evidence_``), added
-to later batches'. The statistics' name carries the count (``bounding-box/8``), so counts stored by a
-version with six are not mixed in.
+their precision, recall, agreement, inventions and misses (the algorithm's ``worker_statistics_``,
+:data:`~tally.aggregation.geometric.EVIDENCE_FIELDS`), added to later batches' (their ``prior``). The
+statistics' name carries the count (``bounding-box/8``), so counts stored by a version with six are
+not mixed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ..aggregation.base import Consolidated, ObjectItems, WorkerItems
+from ..aggregation.box_consolidation import BoxConsolidation
 from ..aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
-from ..aggregation.geometric import EVIDENCE_FIELDS, Consolidated, GeometricConsolidation, ObjectItems, WorkerItems
+from ..aggregation.geometric import EVIDENCE_FIELDS, ItemConsolidation
+from ..aggregation.instance_consolidation import InstanceConsolidation
 from ..aggregation.instance_fusion import (
     MAX_INSTANCES,
     instance_map_from_colours,
     instance_map_from_palette,
     rasterise_polygons,
 )
+from ..aggregation.keypoint_consolidation import KeypointConsolidation
 from ..codecs import decode_png, encode_palette_png, palette_indices
 from ..colours import assign_colours, hex_to_rgb
 from ..errors import AnswerError
@@ -70,7 +75,6 @@ from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, Poly
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 
 _DIGITS = 4
-Kind = Literal["boxes", "keypoints", "instances"]
 
 
 def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -104,10 +108,10 @@ class _Parsed:
 
 
 class _Geometric(ItemsShape):
-    """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model,
-    predict an object and shape the result."""
+    """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model
+    (``algorithm``), predict an object and shape the result."""
 
-    kind: Kind
+    algorithm: type[ItemConsolidation[Any]]
     uses_batch_model = True
     needs_labels = True
 
@@ -160,18 +164,20 @@ class _Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
-        whole = ObjectItems(items, width, height)
-        model = GeometricConsolidation(self.kind)
-        if self.kind != "instances":
-            nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
-            return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(parsed))
-        # instances: the fit reads the summary (labels and similarities, no maps), kept for the whole
-        # batch; the consolidation reads the summary and the maps' tuple table, tabulated once here
-        table = model.instance_table(whole)
-        nbytes = int(table.inverse.nbytes + table.votes.nbytes + table.counts.nbytes)
-        return Observed(model.summary(whole, table), table, issues, nbytes=nbytes, answers_used=len(parsed))
+        return self._observed(ObjectItems(items, width, height), issues)
 
-    def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> GeometricConsolidation:
+    def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
+        """What the fit and the consolidation keep of an object: its items (a few numbers each)."""
+        nbytes = sum(int(np.asarray(a.geometry).nbytes) for a in whole.answers)
+        return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(whole.answers))
+
+    def _predict(
+        self, model: ItemConsolidation[Any], observed: Observed[ObjectItems, VoteTable | None]
+    ) -> Consolidated:
+        assert observed.summary is not None
+        return model.predict(observed.summary)
+
+    def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> ItemConsolidation[Any]:
         return self.fit_with_prior(summaries, job, {})
 
     def statistics_name(self, job: JobContext) -> str:
@@ -182,24 +188,24 @@ class _Geometric(ItemsShape):
 
     def fit_with_prior(
         self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext, prior: WorkerStatistics
-    ) -> GeometricConsolidation:
-        return GeometricConsolidation(self.kind).fit([items for _, items in summaries], prior)
+    ) -> ItemConsolidation[Any]:
+        return self.algorithm().fit([items for _, items in summaries], prior)
 
-    def statistics(self, model: GeometricConsolidation, job: JobContext) -> WorkerStatistics:
-        return {w: v for w, v in model.evidence_.items() if any(v)}
+    def statistics(self, model: ItemConsolidation[Any], job: JobContext) -> WorkerStatistics:
+        return {w: v for w, v in model.worker_statistics_.items() if any(v)}
 
     def consolidate(
         self,
         obj: DatasetObject,
         observed: Observed[ObjectItems, VoteTable | None],
-        model: GeometricConsolidation | None,
+        model: ItemConsolidation[Any] | None,
         job: JobContext,
     ) -> ObjectResult:
         items = observed.summary
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
-        model = model or GeometricConsolidation(self.kind)
-        result = model.predict(items, observed.prepared)  # instances: their tuple table
+        model = model or self.algorithm()
+        result = self._predict(model, observed)
         confidence = self._confidence(items, result)
         quality = [
             {
@@ -257,7 +263,7 @@ def _round(value: float | None) -> float | None:
 
 
 class BoundingBoxes(BoxesShape, _Geometric):
-    kind: Kind = "boxes"
+    algorithm = BoxConsolidation
 
     plural = "boxes"
     fields = ("left", "top", "width", "height")
@@ -286,7 +292,7 @@ class BoundingBoxes(BoxesShape, _Geometric):
 
 
 class Keypoints(KeypointsShape, _Geometric):
-    kind: Kind = "keypoints"
+    algorithm = KeypointConsolidation
 
     plural = "keypoints"
     fields = ("x", "y")
@@ -315,13 +321,27 @@ class Keypoints(KeypointsShape, _Geometric):
 
 
 class InstanceSegmentation(InstancesShape, _Geometric):
-    kind: Kind = "instances"
+    algorithm = InstanceConsolidation
 
     def __init__(self) -> None:
         self._classes: ClassTable | None = None
 
     def prepare(self, job: JobContext) -> None:
         self._classes = ClassTable.build(job.require_labels())
+
+    def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
+        """The fit reads the summary (labels and similarities, no maps), kept for the whole batch; the
+        consolidation reads the summary and the maps' tuple table, tabulated once here."""
+        model = InstanceConsolidation()
+        table = model.instance_table(whole)
+        nbytes = int(table.inverse.nbytes + table.votes.nbytes + table.counts.nbytes)
+        return Observed(model.summary(whole, table), table, issues, nbytes=nbytes, answers_used=len(whole.answers))
+
+    def _predict(
+        self, model: ItemConsolidation[Any], observed: Observed[ObjectItems, VoteTable | None]
+    ) -> Consolidated:
+        assert observed.summary is not None and isinstance(model, InstanceConsolidation)
+        return model.predict(observed.summary, observed.prepared)
 
     def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
         raw = _items(answer.element, self.key)
@@ -394,8 +414,6 @@ class InstanceSegmentation(InstancesShape, _Geometric):
 
 
 class Polygons(PolygonsShape, InstanceSegmentation):
-    kind: Kind = "instances"
-
     def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
         size = _size(answer.element)
         if size is None:
