@@ -40,12 +40,11 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer, shown_label
+from .base import DIGITS, JobContext, Observed, consolidated, no_usable_answer, shown_label
 from .shapes import MultiLabelShape, SingleLabelShape
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
-_DIGITS = 4
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
@@ -98,8 +97,8 @@ class ClassificationModel:
             rows.append(
                 {
                     "workerId": worker,
-                    "accuracy": round(float(np.mean(accuracy)), _DIGITS),
-                    "informativeness": round(float(np.mean(informativeness)), _DIGITS),
+                    "accuracy": round(float(np.mean(accuracy)), DIGITS),
+                    "informativeness": round(float(np.mean(informativeness)), DIGITS),
                 }
             )
         return rows
@@ -201,7 +200,7 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         assert isinstance(ds, DawidSkene)
         row = model.index.objects[obj.dataset_object_id]
         k = int(ds.labels_[row])
-        confidence = round(float(ds.posteriors_[row, k]), _DIGITS)
+        confidence = round(float(ds.posteriors_[row, k]), DIGITS)
         quality = model.quality(w for w, _ in observed.summary)
         label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
         metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
@@ -259,9 +258,9 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         present = np.asarray(ds.posteriors_[row], dtype=np.float64)  # P(label present), per label
         chosen = [int(i) for i in np.flatnonzero(ds.labels_[row])]
         decided = np.where(ds.labels_[row], present, 1.0 - present)
-        confidence = round(float(decided.mean()) if len(decided) else 0.0, _DIGITS)
+        confidence = round(float(decided.mean()) if len(decided) else 0.0, DIGITS)
         class_map = {str(i): names[i] for i in chosen}
-        confidence_map = {str(i): round(float(present[i]), _DIGITS) for i in chosen}
+        confidence_map = {str(i): round(float(present[i]), DIGITS) for i in chosen}
         quality = model.quality(w for w, _ in observed.summary)
         label = {
             "class-ids": chosen,

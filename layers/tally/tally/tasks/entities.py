@@ -35,12 +35,11 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, known_labels, no_usable_answer
+from .base import DIGITS, JobContext, Observed, consolidated, known_labels, no_usable_answer
 from .shapes import EntitiesShape
 
 __all__ = ["NamedEntities"]
 
-_DIGITS = 4
 Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable answer
 
 
@@ -158,15 +157,15 @@ class NamedEntities(EntitiesShape):
         else:
             empty = sum(weights[i] for i, spans in answers if not spans)
             confidence = empty / total if total > 0 else 0.0
-        confidence = round(confidence, _DIGITS)
+        confidence = round(confidence, DIGITS)
         quality = []
         for worker, _ in observed.summary:
             agreement = float(model.vote.worker_agreement_[model.workers[worker]])
             quality.append(
                 {
                     "workerId": worker,
-                    "weight": round(model.weight(worker), _DIGITS),
-                    "agreement": None if math.isnan(agreement) else round(agreement, _DIGITS),
+                    "weight": round(model.weight(worker), DIGITS),
+                    "agreement": None if math.isnan(agreement) else round(agreement, DIGITS),
                 }
             )
         annotations = {
@@ -175,7 +174,7 @@ class NamedEntities(EntitiesShape):
                     "label": names[e.label],
                     "startOffset": e.start,
                     "endOffset": e.end,
-                    "confidence": round(e.confidence, _DIGITS),
+                    "confidence": round(e.confidence, DIGITS),
                 }
                 for e in entities
             ],

@@ -69,12 +69,10 @@ from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
 from ..vote import VoteTable
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, known_labels, majority_size, no_usable_answer
+from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
 from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, PolygonsShape
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
-
-_DIGITS = 4
 
 
 def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -210,9 +208,9 @@ class _Geometric(ItemsShape):
         quality = [
             {
                 "workerId": a.worker,
-                "precision": _round(model.precision_.get(a.worker)),
-                "recall": _round(model.recall_.get(a.worker)),
-                "weight": round(model.worker_weights_.get(a.worker, 1.0), _DIGITS),
+                "precision": figure(model.precision_.get(a.worker)),
+                "recall": figure(model.recall_.get(a.worker)),
+                "weight": round(model.worker_weights_.get(a.worker, 1.0), DIGITS),
             }
             for a in items.answers
         ]
@@ -225,9 +223,9 @@ class _Geometric(ItemsShape):
     @staticmethod
     def _confidence(items: ObjectItems, result: Consolidated) -> float:
         if len(result.confidence):
-            return round(float(result.confidence.mean()), _DIGITS)
+            return round(float(result.confidence.mean()), DIGITS)
         empty = sum(1 for a in items.answers if not a.labels)
-        return round(empty / len(items.answers), _DIGITS)
+        return round(empty / len(items.answers), DIGITS)
 
     def _shape(
         self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
@@ -258,10 +256,6 @@ def _ids(result: Consolidated) -> list[int]:
     return [int(str(c)) for c in result.labels]
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, _DIGITS)
-
-
 class BoundingBoxes(BoxesShape, _Geometric):
     algorithm = BoxConsolidation
 
@@ -285,7 +279,7 @@ class BoundingBoxes(BoxesShape, _Geometric):
             {"class_id": c, "left": b[0], "top": b[1], "width": b[2], "height": b[3]}
             for c, b in zip(_ids(result), ltwh, strict=True)
         ]
-        objects = [{"confidence": round(float(c), _DIGITS)} for c in result.confidence]
+        objects = [{"confidence": round(float(c), DIGITS)} for c in result.confidence]
         class_map = {str(c): names[c] for c in sorted(set(_ids(result)))}
         label = {"annotations": annotations, "objects": objects, "class-map": class_map}
         return label, {"objects": objects, "class-map": class_map}
@@ -313,7 +307,7 @@ class Keypoints(KeypointsShape, _Geometric):
                 "label": names[c],
                 "x": round(float(p[0]), 2),
                 "y": round(float(p[1]), 2),
-                "confidence": round(float(conf), _DIGITS),
+                "confidence": round(float(conf), DIGITS),
             }
             for c, p, conf in zip(_ids(result), np.asarray(result.geometry), result.confidence, strict=True)
         ]
@@ -396,7 +390,7 @@ class InstanceSegmentation(InstancesShape, _Geometric):
             {
                 "label": names[c],
                 "color": colours[k],
-                "confidence": round(float(result.confidence[k]), _DIGITS),
+                "confidence": round(float(result.confidence[k]), DIGITS),
                 "workers": list(result.workers[k]),
             }
             for k, c in enumerate(_ids(result))
