@@ -585,3 +585,24 @@ def test_instances_predict_from_the_fitted_summary_and_its_table() -> None:
     assert set(model.fitted_) == {id(s) for s in summaries.values()}
     for name, summary in summaries.items():
         assert _same(model.predict(summary, tables[name]), model.predict(objects[name]))
+
+
+def test_a_worker_who_drew_nothing_has_no_precision_and_others_no_recall_without_a_chance() -> None:
+    # GIVEN four objects where a and b draw the same car and e draws nothing
+    objects = [
+        box_object(
+            box_answer("a", ("car", shifted(CAR, k))), box_answer("b", ("car", shifted(CAR, k + 1))), box_answer("e")
+        )
+        for k in range(4)
+    ]
+    model = BoxConsolidation().fit(objects)
+    # THEN e has no items, so no precision of its own; it weighs at the pooled precision (here 1)
+    assert model.precision_ == {"a": 1.0, "b": 1.0}
+    assert model.worker_weights_ == {"a": 1.0, "b": 1.0, "e": 1.0}
+    # e had four chances (a car both others drew) and took none; for a and b, a car two of three drew is
+    # no chance (only one of their two others drew it): no recall, not 0
+    assert model.recall_ == {"e": 0.0}
+    assert model.worker_statistics_["e"] == [0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0, 4.0]
+    # with the evidence of an earlier batch where e drew and was matched, e has a precision again
+    later = BoxConsolidation().fit(objects, {"e": [10, 9, 10, 9, 9, 9, 0, 1]})
+    assert later.precision_["e"] == pytest.approx((9 + 4 * (8 + 9) / (8 + 10)) / (10 + 4))

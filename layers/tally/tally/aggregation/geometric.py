@@ -340,7 +340,10 @@ class ItemConsolidation(ItemAggregator, Generic[Prepared]):
         precision = ev.rates(ev.confirmed, ev.items, self.prior_strength)
         recall = ev.rates(ev.hits, ev.chances, self.prior_strength)
         agreement = ev.rates(ev.agree_sum, ev.agree_n, self.prior_strength)
-        self.precision_, self.recall_, self.agreement_ = precision, recall, agreement
+        # a worker without evidence weighs at the pooled rate, but has no rate of its own to report
+        self.precision_ = {w: r for w, r in precision.items() if ev.items[w] > 0}
+        self.recall_ = {w: r for w, r in recall.items() if ev.chances.get(w, 0.0) > 0}
+        self.agreement_ = {w: r for w, r in agreement.items() if ev.agree_n.get(w, 0.0) > 0}
         best_p = max(precision.values(), default=1.0)
         best_error = max(1.0 - max(agreement.values(), default=1.0), 1e-3)
         full = (1.0 - self.tolerance) * best_p  # precision from which a worker weighs 1

@@ -40,7 +40,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, no_usable_answer, shown_label
+from .base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
 from .shapes import MultiLabelShape, SingleLabelShape
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
@@ -88,17 +88,20 @@ class ClassificationModel:
     model: DawidSkene | MultiLabelDawidSkene
 
     def quality(self, workers: Iterable[str]) -> list[dict[str, Any]]:
-        """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch."""
+        """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch;
+        ``None`` for a worker with no evidence (only lone answers, and nothing from earlier batches):
+        their confusion matrix is the prior's presumption, not a measure of them."""
         rows = []
         for worker in workers:
             i = self.index.workers[worker]
+            measured = bool(self.model.worker_evidence_[i] > 0)
             accuracy = np.asarray(self.model.accuracies_)[i]
             informativeness = np.asarray(self.model.informativeness_)[i]
             rows.append(
                 {
                     "workerId": worker,
-                    "accuracy": round(float(np.mean(accuracy)), DIGITS),
-                    "informativeness": round(float(np.mean(informativeness)), DIGITS),
+                    "accuracy": figure(float(np.mean(accuracy)) if measured else None),
+                    "informativeness": figure(float(np.mean(informativeness)) if measured else None),
                 }
             )
         return rows

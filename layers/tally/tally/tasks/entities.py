@@ -35,7 +35,7 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, known_labels, no_usable_answer
+from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
 from .shapes import EntitiesShape
 
 __all__ = ["NamedEntities"]
@@ -161,11 +161,12 @@ class NamedEntities(EntitiesShape):
         quality = []
         for worker, _ in observed.summary:
             agreement = float(model.vote.worker_agreement_[model.workers[worker]])
+            measured = not math.isnan(agreement)  # without it, the weight is the crowd's mean: not theirs
             quality.append(
                 {
                     "workerId": worker,
-                    "weight": round(model.weight(worker), DIGITS),
-                    "agreement": None if math.isnan(agreement) else round(agreement, DIGITS),
+                    "weight": figure(model.weight(worker) if measured else None),
+                    "agreement": figure(agreement if measured else None),
                 }
             )
         annotations = {

@@ -210,7 +210,8 @@ class _Geometric(ItemsShape):
                 "workerId": a.worker,
                 "precision": figure(model.precision_.get(a.worker)),
                 "recall": figure(model.recall_.get(a.worker)),
-                "weight": round(model.worker_weights_.get(a.worker, 1.0), DIGITS),
+                # the keep weight comes from the precision: without it, it is no figure of the worker's
+                "weight": figure(model.worker_weights_.get(a.worker, 1.0) if a.worker in model.precision_ else None),
             }
             for a in items.answers
         ]
