@@ -95,7 +95,9 @@ def resolve_ties(posteriors: FloatArray, priors: FloatArray, tol: float = TIE_TO
 class DawidSkene(ClassificationAggregator[ClassAnswers]):
     """Single-label Dawid–Skene EM with a Dirichlet prior on each worker's confusion rows.
 
-    See the module docstring for the model, the one-worker case and the tie rule.
+    See the module docstring for the model, the one-worker case and the tie rule. Fitted statistics:
+    ``worker_statistics_``, this batch's ``(n_workers, K, K)`` expected confusion counts; a job's next
+    batch takes their sum as ``prior``.
 
     Example:
         Three workers, three objects, two classes (0 = Dog, 1 = Cat). Worker 2 always says Cat;
@@ -295,6 +297,8 @@ class MultiLabelDawidSkene(ClassificationAggregator[LabelSetAnswers]):
     Each worker gets a 2×2 confusion matrix per label, learnt over the batch as in
     :class:`DawidSkene` (same prior, same one-worker rule). A label is present when its posterior is
     above 0.5; at exactly 0.5 the single-label tie rule applies (the larger prior, then absent).
+    Fitted statistics: ``worker_statistics_``, this batch's ``(n_workers, L, 2, 2)`` expected confusion
+    counts; a job's next batch takes their sum as ``prior``.
 
     Example:
         Labels 0 and 1; three workers; worker 2 never ticks label 1.

@@ -136,7 +136,10 @@ class FittedMatching:
 @dataclass
 class ItemConsolidation(ItemAggregator, Generic[Prepared]):
     """Match, keep and fuse the geometric answers of a batch (module docstring): the core every kind
-    shares; a kind supplies the similarity of its items, their fusion and its own last steps."""
+    shares; a kind supplies the similarity of its items, their fusion and its own last steps.
+
+    Fitted statistics: ``worker_statistics_``, per worker ID the eight counts of
+    :data:`EVIDENCE_FIELDS`; a job's next batch takes their sum as ``prior``."""
 
     min_similarity: float = 0.5
     """Least average similarity (IoU, or keypoint similarity) at which an item joins a cluster."""

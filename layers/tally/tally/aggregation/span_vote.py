@@ -143,7 +143,9 @@ def span_f1(predicted: Sequence[Span], reference: Sequence[Span]) -> tuple[float
 class SpanVote(SpanAggregator):
     """Weighted span vote for named entities, with worker weights learnt from leave-one-out agreement.
 
-    See the module docstring for the rules.
+    See the module docstring for the rules. Fitted statistics: ``worker_statistics_``, this batch's
+    ``(n_workers, 3)`` ``(credit, spans compared, objects)``; a job's next batch takes their sum as
+    ``prior``.
 
     Example:
         Three workers mark "Sift 3 cups of flour" (labels: 0 verb, 1 number, 2 object). Worker 2

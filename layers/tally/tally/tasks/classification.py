@@ -17,7 +17,9 @@ Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the
 ``confidence`` is the posterior probability of the decided class (single) or the mean, over the job's
 labels, of the posterior of the decision taken for each (multi); a lone answer gets its worker's
 record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-name`` +
-``confidence``; ``class-map`` + ``confidence-map``).
+``confidence``; ``class-map`` + ``confidence-map``). ``worker-quality`` gives each worker's
+``accuracy`` and ``informativeness``, ``null`` for a worker with only lone answers and no record from
+earlier batches (docs/output-format.md).
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are their expected confusion counts
 (Dawid–Skene's ``worker_statistics_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which

@@ -14,7 +14,8 @@ The label keeps the built-in NER output's shape, with a confidence per entity::
 
 An entity's ``confidence`` is the share of the object's answering weight that marked it with its
 label; the object's is the mean over its entities (with none, the share of the weight that marked
-nothing). ``labels`` is the job's label list.
+nothing). ``labels`` is the job's label list. A worker never compared with another (no text they
+marked had a second answer, nor in an earlier batch) has ``weight`` and ``agreement`` ``null``.
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are ``(credit, spans compared,
 objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'

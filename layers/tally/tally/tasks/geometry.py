@@ -29,7 +29,9 @@ Labels (``content[<attr>]``), ``class_id`` being the label's 0-based index in th
   semantic segmentation's (pixel = class key, 0 background), both beside the job's other artefacts.
 
 The object's ``confidence`` is the mean of its items' (``support × agreement``); with no item kept,
-the share of answers that drew nothing.
+the share of answers that drew nothing. ``worker-quality`` gives each worker's ``precision``,
+``recall`` and keep ``weight``; a figure nothing measured is ``null`` (no items: no precision and no
+weight; no agreed item to draw: no recall; docs/output-format.md).
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are the eight evidence counts behind
 their precision, recall, agreement, inventions and misses (the algorithm's ``worker_statistics_``,
