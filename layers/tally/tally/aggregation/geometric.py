@@ -129,7 +129,8 @@ class FittedMatching:
 
     @property
     def nbytes(self) -> int:
-        """The arrays' bytes (the clusters' tuples are a few hundred bytes more per object)."""
+        """The arrays' bytes; the clusters' tuples and the record itself add about as much again
+        (``bench/boxes.py --reuse``: 5.2 MiB in all for 1,000 box objects × 5 workers)."""
         return int(self.similarity.nbytes + self.offsets.nbytes + self.near.nbytes)
 
 
