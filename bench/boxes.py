@@ -16,13 +16,19 @@
 4. Instance fusion time per 1280x960 object (3 workers), against the pixel mask vote
    (tally.vote: tabulate + majority_vote + expand) on the same answers as class maps (both from uint8
    maps, as palette PNGs decode), interleaved, best of three runs per object, median over objects.
+5. The fit's kept work (``ItemConsolidation.fitted_``) for 1,000 objects × 5 workers: its memory
+   (tracemalloc: what dropping it frees), how many objects' clusters predict reuses, and predict on the
+   fitted objects (from the kept matching) against predict on equal copies (matched afresh),
+   interleaved, best of three (``--reuse`` for this section alone).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -30,9 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tally.aggregation.assignment import max_similarity_assignment
+from tally.aggregation.base import Consolidated, ObjectItems
+from tally.aggregation.box_consolidation import BoxConsolidation
 from tally.aggregation.box_fusion import BoxFusion
-from tally.aggregation.geometric import Consolidated, GeometricConsolidation, ObjectItems
-from tally.aggregation.matching import box_iou
+from tally.aggregation.geometric import ItemConsolidation
+from tally.aggregation.instance_consolidation import InstanceConsolidation
+from tally.aggregation.keypoint_consolidation import KeypointConsolidation
+from tally.aggregation.matching import box_iou, matching_orders
 from tally.vote import IndexedMask, majority_vote, tabulate
 from tests.sim.geometry import CROWDS, SimObject, box_batch, instance_batch, keypoint_batch
 
@@ -159,7 +169,7 @@ Method = Callable[[list[SimObject]], list[tuple[list[str], FloatArray]]]
 
 def tally_method(**params: object) -> Method:
     def run(batch: list[SimObject]) -> list[tuple[list[str], FloatArray]]:
-        model = GeometricConsolidation("boxes", **params)  # type: ignore[arg-type]
+        model = BoxConsolidation(**params)  # type: ignore[arg-type]
         results: list[Consolidated] = model.fit_predict([s.items for s in batch])
         return [([str(lab) for lab in r.labels], np.asarray(r.geometry, dtype=np.float64)) for r in results]
 
@@ -217,7 +227,7 @@ def keypoints(seeds: Sequence[int]) -> None:
         totals = {"tally": Score(), "mean": Score()}
         for seed in seeds:
             batch = keypoint_batch(np.random.default_rng(seed), crowd, N_OBJECTS)
-            model = GeometricConsolidation("keypoints").fit([s.items for s in batch])
+            model = KeypointConsolidation().fit([s.items for s in batch])
             for sim in batch:
                 radius = 0.05 * float(np.hypot(sim.items.width, sim.items.height))
                 result = model.predict(sim.items)
@@ -246,7 +256,7 @@ def box_speed(seed: int = 7) -> None:
     runs: dict[str, list[float]] = {"tally fit + predict": [], "WBF": []}
     for _ in range(3):
         start = time.perf_counter()
-        GeometricConsolidation("boxes").fit_predict(items)
+        BoxConsolidation().fit_predict(items)
         runs["tally fit + predict"].append(time.perf_counter() - start)
         start = time.perf_counter()
         for obj in items:
@@ -271,7 +281,7 @@ def instance_speed(n_objects: int = 8, seed: int = 9) -> None:
         )
         for _, _, obj in batch
     ]
-    model = GeometricConsolidation("instances").fit(objects)
+    model = InstanceConsolidation().fit(objects)
     classes = {"car": 1, "person": 2, "sign": 3}
     ours: list[float] = []
     vote: list[float] = []
@@ -281,9 +291,10 @@ def instance_speed(n_objects: int = 8, seed: int = 9) -> None:
             lut = np.array([0, *[classes[str(lab)] for lab in answer.labels]], dtype=np.uint8)
             masks.append(IndexedMask(np.asarray(answer.geometry), lut))
         best_ours, best_vote = np.inf, np.inf
+        afresh = ObjectItems(obj.answers, obj.width, obj.height)  # not the fitted object: matched in predict
         for _ in range(3):
             start = time.perf_counter()
-            model.predict(obj)
+            model.predict(afresh)
             best_ours = min(best_ours, time.perf_counter() - start)
             start = time.perf_counter()
             table = tabulate(masks)
@@ -297,6 +308,55 @@ def instance_speed(n_objects: int = 8, seed: int = 9) -> None:
     print(f"| tally instances (match + keep + pixel vote) | {1000 * statistics.median(ours):.1f} |")
     print(f"| mask vote (tally.vote, class maps) | {1000 * statistics.median(vote):.1f} |")
     print(f"\nratio: {statistics.median(ours) / statistics.median(vote):.2f}×")
+
+
+def _reordered(model: ItemConsolidation[None], obj: ObjectItems) -> bool:
+    """Whether the fitted weights match ``obj``'s answers in another order than the fit's round did."""
+    labels = [a.labels for a in obj.answers]
+    keys = [f"{a.worker}\x00{i:06d}" for i, a in enumerate(obj.answers)]
+    before = [model.matched_with_.get(a.worker, 1.0) for a in obj.answers]
+    after = [model.worker_weights_.get(a.worker, 1.0) for a in obj.answers]
+    return matching_orders(labels, keys=keys, weights=before) != matching_orders(labels, keys=keys, weights=after)
+
+
+def kept_work(seed: int = 7, n_objects: int = 1000) -> None:
+    cases: list[tuple[str, Callable[[], ItemConsolidation[None]], list[ObjectItems]]] = [
+        ("boxes, jitter-5", BoxConsolidation, [s.items for s in box_batch(np.random.default_rng(seed), CROWDS["jitter-5"], n_objects)]),
+        ("boxes, mixed-1to5", BoxConsolidation, [s.items for s in box_batch(np.random.default_rng(seed), CROWDS["mixed-1to5"], n_objects)]),
+        ("keypoints, jitter-5", KeypointConsolidation, [s.items for s in keypoint_batch(np.random.default_rng(seed), CROWDS["jitter-5"], n_objects)]),
+    ]  # fmt: skip
+    print(f"\n### The fit's kept work, {n_objects} objects (best of 3, interleaved)\n")
+    print(
+        "| batch | answers | kept (MiB) | of which arrays (MiB) | clusters reused | predict, kept (s) | predict, afresh (s) | fit (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")  # fmt: skip
+    for name, make, items in cases:
+        copies = [ObjectItems(o.answers, o.width, o.height) for o in items]  # equal, not the fitted objects
+        gc.collect()
+        tracemalloc.start()
+        model = make().fit(items)
+        with_kept = tracemalloc.get_traced_memory()[0]
+        arrays = sum(f.nbytes for f in model.fitted_.values())
+        reused = sum(not _reordered(model, f.observation) for f in model.fitted_.values())
+        matched = len(model.fitted_)
+        model.fitted_ = {}
+        gc.collect()
+        without = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        model = make().fit(items)
+        best = {"kept": np.inf, "afresh": np.inf, "fit": np.inf}
+        for _ in range(3):
+            start = time.perf_counter()
+            make().fit(items)
+            best["fit"] = min(best["fit"], time.perf_counter() - start)
+            for label, objects in (("kept", items), ("afresh", copies)):
+                start = time.perf_counter()
+                for obj in objects:
+                    model.predict(obj)
+                best[label] = min(best[label], time.perf_counter() - start)
+        answers = sum(len(o.answers) for o in items)
+        print(f"| {name} | {answers} | {(with_kept - without) / 2**20:.2f} | {arrays / 2**20:.2f} | "
+              f"{reused} of {matched} | {best['kept']:.2f} | {best['afresh']:.2f} | {best['fit']:.2f} |")  # fmt: skip
 
 
 def tune() -> None:
@@ -335,9 +395,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tune", action="store_true", help="print the parameter scan on the tuning seeds only")
     parser.add_argument("--quick", action="store_true", help="quality tables only, on one seed each")
+    parser.add_argument("--reuse", action="store_true", help="the fit's kept work only (section 5)")
     args = parser.parse_args()
     if args.tune:
         tune()
+        return
+    if args.reuse:
+        kept_work()
         return
     tuning = TUNING_SEEDS[:1] if args.quick else TUNING_SEEDS
     report = REPORT_SEEDS[:1] if args.quick else REPORT_SEEDS
@@ -352,6 +416,7 @@ def main() -> None:
     keypoints(NEW_REPORT_SEEDS)
     box_speed()
     instance_speed()
+    kept_work()
 
 
 if __name__ == "__main__":

@@ -20,15 +20,19 @@ plain majority of exact spans (a ``(label, start, end)`` kept when at least half
 it). Metric: entity F1 with exact match of label, start and end (micro over the batch).
 
 Timing: fitting on one 1,000-object × 5-answer batch (best of ``--repeats``, the methods interleaved in
-one process). Results are printed and written to ``bench/results/classification.md``.
+one process); for ``SpanVote`` also its kept clusters (the fit's work ``predict`` reuses): their memory
+(tracemalloc: what dropping them frees) and predict on the fitted objects against predict on equal
+copies (clustered again). Results are printed and written to ``bench/results/classification.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import time
+import tracemalloc
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +45,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from crowdkit.aggregation import GLAD, MACE  # type: ignore[import-not-found,unused-ignore]
 from crowdkit.aggregation import DawidSkene as CKDawidSkene  # type: ignore[import-not-found,unused-ignore]
 
+from tally.aggregation.base import ClassAnswers, LabelSetAnswers
 from tally.aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
 from tally.aggregation.span_vote import SpanVote
 from tests.sim.classification import (
@@ -149,7 +154,7 @@ def majority(crowd: ClassCrowd, seed: int) -> npt.NDArray[np.intp]:
 
 
 def tally_ds(crowd: ClassCrowd, **params: float) -> npt.NDArray[np.intp]:
-    return DawidSkene(**params).fit_predict(  # type: ignore[arg-type]
+    answers = ClassAnswers(
         crowd.tasks,
         crowd.workers,
         crowd.labels,
@@ -157,6 +162,7 @@ def tally_ds(crowd: ClassCrowd, **params: float) -> npt.NDArray[np.intp]:
         n_workers=crowd.n_workers,
         n_classes=crowd.n_classes,
     )
+    return DawidSkene(**params).fit_predict(answers)  # type: ignore[arg-type]
 
 
 def _crowdkit(model: object, crowd: ClassCrowd) -> npt.NDArray[np.intp]:
@@ -276,7 +282,9 @@ def run_multilabel(seeds: Sequence[int], n_objects: int, out: list[str]) -> None
         rng = np.random.default_rng([seed, 1000])
         crowd = multilabel_crowd(rng, n_objects, ml_pool(rng), label_probs=ML_LABEL_PROBS, answers=(1, 5))
         ml = MultiLabelDawidSkene().fit(
-            crowd.tasks, crowd.workers, crowd.label_sets, n_tasks=crowd.n_tasks, n_workers=crowd.n_workers
+            LabelSetAnswers(
+                crowd.tasks, crowd.workers, crowd.label_sets, n_tasks=crowd.n_tasks, n_workers=crowd.n_workers
+            )
         )
         res["tally ML-DS"].append(ml_scores(ml.labels_, crowd.truth))
         ticks = np.zeros(crowd.truth.shape)
@@ -328,7 +336,9 @@ def run_timing(repeats: int, out: list[str]) -> None:
         "tally DS (K=4)": lambda: tally_ds(crowd),
         "crowd-kit DS (K=4)": lambda: _crowdkit(CKDawidSkene(n_iter=100), crowd),
         "tally ML-DS (5 labels)": lambda: MultiLabelDawidSkene().fit(
-            mcrowd.tasks, mcrowd.workers, mcrowd.label_sets, n_tasks=mcrowd.n_tasks, n_workers=mcrowd.n_workers
+            LabelSetAnswers(
+                mcrowd.tasks, mcrowd.workers, mcrowd.label_sets, n_tasks=mcrowd.n_tasks, n_workers=mcrowd.n_workers
+            )
         ),
         "tally SpanVote fit + predict": lambda: SpanVote().fit_predict(ncrowd.objects),
     }
@@ -342,6 +352,36 @@ def run_timing(repeats: int, out: list[str]) -> None:
     out.append("|---|---|")
     for name, sec in best.items():
         out.append(f"| {name} | {sec:.3f} |")
+    out.append("")
+    run_span_reuse(ncrowd.objects, repeats, out)
+
+
+def run_span_reuse(
+    objects: Sequence[Sequence[tuple[int, list[tuple[int, int, int]]]]], repeats: int, out: list[str]
+) -> None:
+    """SpanVote's kept clusters: memory, and predict from them against clustering again."""
+    gc.collect()
+    tracemalloc.start()
+    model = SpanVote().fit(objects)
+    with_kept = tracemalloc.get_traced_memory()[0]
+    model._fitted = {}  # what the kept clusters hold: dropping them frees it
+    gc.collect()
+    kept = with_kept - tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    model = SpanVote().fit(objects)
+    copies = [[(w, list(spans)) for w, spans in obj] for obj in objects]  # equal, not the fitted objects
+    best = {"kept": float("inf"), "afresh": float("inf")}
+    for _ in range(repeats):
+        for label, batch in (("kept", objects), ("afresh", copies)):
+            t0 = time.perf_counter()
+            for obj in batch:
+                model.predict(obj)
+            best[label] = min(best[label], time.perf_counter() - t0)
+    out.append(f"| SpanVote, 1,000 objects × 5 answers (best of {repeats}) | |")
+    out.append("|---|---|")
+    out.append(f"| kept clusters (MiB) | {kept / 2**20:.2f} |")
+    out.append(f"| predict, fitted objects (kept clusters), s | {best['kept']:.3f} |")
+    out.append(f"| predict, equal copies (clustered again), s | {best['afresh']:.3f} |")
 
 
 def run_tuning(out: list[str]) -> None:

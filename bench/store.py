@@ -31,7 +31,7 @@ from moto import mock_aws
 
 from bench.boxes import Score, score_boxes
 from tally import aws
-from tally.aggregation.geometric import GeometricConsolidation
+from tally.aggregation.box_consolidation import BoxConsolidation
 from tally.worker_store import InMemoryWorkerStore
 from tests.sim.classification import classification_crowd
 from tests.sim.geometry import CROWDS, box_batch
@@ -147,7 +147,7 @@ BOX_RANGES = ((0, 10), (10, 30), (30, 60), (60, 100))
 
 def boxes_table(seeds: tuple[int, ...], crowds: tuple[str, ...], sizes: tuple[int, ...]) -> list[str]:
     """Box F1 (IoU 0.5) by position: the same fit-with-prior and record steps as the driver's, on
-    :class:`GeometricConsolidation` directly (a 100-image job per crowd and seed)."""
+    :class:`BoxConsolidation` directly (a 100-image job per crowd and seed)."""
     rows = [
         "| crowd | images (position) | one 100-image batch | small batches + store | small batches alone |",
         "|---|---|---|---|---|",
@@ -157,15 +157,15 @@ def boxes_table(seeds: tuple[int, ...], crowds: tuple[str, ...], sizes: tuple[in
         for seed in seeds:
             batch = box_batch(np.random.default_rng(seed), CROWDS[name], 100)
             items = [o.items for o in batch]
-            one = GeometricConsolidation("boxes").fit(items)
+            one = BoxConsolidation().fit(items)
             store = InMemoryWorkerStore()
             for b, part in enumerate(split(len(batch), sizes)):
                 part_items = [items[i] for i in part]
                 keys = sorted({a.worker for it in part_items for a in it.answers})
                 prior = store.load("job", "boxes", f"b{b}", keys).prior
-                kept = GeometricConsolidation("boxes").fit(part_items, prior)
-                store.record("job", "boxes", f"b{b}", kept.evidence_, prior)
-                alone = GeometricConsolidation("boxes").fit(part_items)
+                kept = BoxConsolidation().fit(part_items, prior)
+                store.record("job", "boxes", f"b{b}", kept.worker_statistics_, prior)
+                alone = BoxConsolidation().fit(part_items)
                 for i in part:
                     r = next(r for r in BOX_RANGES if r[0] <= i < r[1])
                     obj = batch[i]

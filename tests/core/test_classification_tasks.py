@@ -64,6 +64,33 @@ def test_a_spammer_weighs_nothing(tmp_path: Path) -> None:
     assert quality["spammer"]["informativeness"] < 0.1 < 0.4 < quality["good-1"]["informativeness"]
 
 
+def test_a_worker_who_only_answered_alone_has_no_figures(tmp_path: Path) -> None:
+    # GIVEN two careful workers on six objects, and a newcomer who answered one object nobody else did
+    truth = ["Dog", "Cat", "Bird", "Dog", "Cat", "Bird"]
+    objects = [obj(str(i), ("good-1", t), ("good-2", t)) for i, t in enumerate(truth)]
+    objects.append(obj("alone", ("newcomer", "Cat")))
+    response, _, _ = run(tmp_path, objects, labels=ANIMALS)
+    labels = {e["datasetObjectId"]: content(e)[0] for e in response}
+    # THEN the newcomer's confusion matrix is the prior's presumption: no accuracy, no informativeness
+    # (before: 0.7 and 0.32, a score nobody measured); their answer still stands
+    assert labels["alone"]["worker-quality"] == [{"workerId": "newcomer", "accuracy": None, "informativeness": None}]
+    assert labels["alone"]["class-name"] == "Cat"
+    # the careful workers agreed on six objects (two per class): measured, and pulled toward the 70 %
+    # presumption by its 4 pseudo-answers per class
+    assert labels["0"]["worker-quality"] == [
+        {"workerId": "good-1", "accuracy": 0.7884, "informativeness": 0.3968},
+        {"workerId": "good-2", "accuracy": 0.7884, "informativeness": 0.3968},
+    ]
+    multi_objects = [
+        {"datasetObjectId": "m", "annotations": [annotation("newcomer", multi("Dog"))]},
+        {"datasetObjectId": "n", "annotations": [annotation("a", multi("Dog")), annotation("b", multi("Dog"))]},
+    ]
+    multi_response, _, _ = run(tmp_path / "multi", multi_objects, labels=ANIMALS)
+    assert content(multi_response[0])[0]["worker-quality"] == [
+        {"workerId": "newcomer", "accuracy": None, "informativeness": None}
+    ]
+
+
 def test_text_objects_are_text_classification_and_unknown_labels_are_rejected(tmp_path: Path) -> None:
     objects = [
         obj("t", ("w1", "Dog"), ("w2", "Dog"), ("w3", "Wolf"), text="A dog barks."),
@@ -138,6 +165,31 @@ def test_named_entities_are_voted_with_a_confidence_each(tmp_path: Path) -> None
         {"workerId": "w4", "reason": "an entity's offsets lie outside the text or run backwards"}
     ]
     assert report.consolidated == 1
+
+
+def test_a_worker_whose_every_text_nobody_else_marked_has_no_weight_or_agreement(tmp_path: Path) -> None:
+    text = "Sift 3 cups of flour into the bowl."
+    answer = entities(("verb", 0, 4), ("number", 5, 6))
+    objects = [
+        {
+            "datasetObjectId": "0",
+            "dataObject": {"content": text},
+            "annotations": [annotation("w1", answer), annotation("w2", answer)],
+        },
+        {
+            "datasetObjectId": "1",
+            "dataObject": {"content": text},
+            "annotations": [annotation("alone", entities(("verb", 0, 4)))],
+        },
+    ]
+    response, _, _ = run(tmp_path, objects, labels=["verb", "number", "object"])
+    # the lone worker was never compared with anyone: no agreement, and its weight (the crowd's mean)
+    # is no figure of theirs; w1 and w2 agreed fully (the mean of 1 shrunk with 3 pseudo-objects: 1)
+    assert content(response[1])[0]["worker-quality"] == [{"workerId": "alone", "weight": None, "agreement": None}]
+    assert content(response[0])[0]["worker-quality"] == [
+        {"workerId": "w1", "weight": 1.0, "agreement": 1.0},
+        {"workerId": "w2", "weight": 1.0, "agreement": 1.0},
+    ]
 
 
 def test_the_documented_named_entity_payload_comes_back_as_its_one_workers_entities(tmp_path: Path) -> None:

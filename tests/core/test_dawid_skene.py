@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tally.aggregation import dawid_skene
+from tally.aggregation.base import ClassAnswers, LabelSetAnswers
 from tally.aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene, resolve_ties
 from tests.sim.classification import ClassWorker, classification_crowd
 
@@ -51,7 +52,9 @@ def test_swapper_is_corrected_even_alone(n_iter: int, tol: float) -> None:
     workers += [3, 3, 0]
     labels += [1, 0, 1]
 
-    ds = DawidSkene(n_iter=n_iter, tol=tol).fit(tasks, workers, labels, n_tasks=N + 2, n_workers=4, n_classes=2)
+    ds = DawidSkene(n_iter=n_iter, tol=tol).fit(
+        ClassAnswers(tasks, workers, labels, n_tasks=N + 2, n_workers=4, n_classes=2)
+    )
 
     # THEN every object is right, the swapper's lone "Cat" becomes Dog, and the swap is in its matrix
     assert ds.labels_.tolist() == [*TRUTH, 0, 1]
@@ -67,10 +70,10 @@ def test_spammer_weighs_nothing() -> None:
     # GIVEN a careful crowd, and the same crowd plus a spammer who says Dog twice as often as Cat
     # whatever the animal (independent of the truth and of the careful workers' slips)
     tasks, workers, labels = careful_crowd()
-    without = DawidSkene().fit(tasks, workers, labels, n_tasks=N, n_workers=4, n_classes=2)
+    without = DawidSkene().fit(ClassAnswers(tasks, workers, labels, n_tasks=N, n_workers=4, n_classes=2))
     spam = [(i // 8) % 2 for i in range(N)]
     with_spammer = DawidSkene().fit(
-        tasks + list(range(N)), workers + [3] * N, labels + spam, n_tasks=N, n_workers=4, n_classes=2
+        ClassAnswers(tasks + list(range(N)), workers + [3] * N, labels + spam, n_tasks=N, n_workers=4, n_classes=2)
     )
 
     # THEN the spammer changes no decision, barely moves a posterior, and is rated uninformative
@@ -86,19 +89,21 @@ def test_spammer_weighs_nothing() -> None:
 def test_one_worker_batch_keeps_every_answer() -> None:
     # GIVEN a batch where every object has one answer from the same worker, 9 Dogs to 1 Cat
     answers = [0] * 9 + [1]
-    ds = DawidSkene().fit(list(range(10)), [0] * 10, answers, n_tasks=10, n_workers=1, n_classes=2)
+    ds = DawidSkene().fit(ClassAnswers(list(range(10)), [0] * 10, answers, n_tasks=10, n_workers=1, n_classes=2))
 
     # THEN nothing is learnt from lone answers: each stands, with the prior's accuracy as posterior
     assert ds.labels_.tolist() == answers
     assert np.allclose(ds.posteriors_.max(axis=1), 0.7)
     assert np.allclose(ds.priors_, [0.5, 0.5])
-    assert ds.counts_.sum() == 0.0
+    assert ds.worker_statistics_.sum() == 0.0
 
 
 def test_good_workers_lone_answer_stands() -> None:
     # GIVEN careful workers with a record, and object 24 answered only by careful worker 1: Cat
     tasks, workers, labels = careful_crowd()
-    ds = DawidSkene().fit([*tasks, N], [*workers, 1], [*labels, 1], n_tasks=N + 1, n_workers=3, n_classes=2)
+    ds = DawidSkene().fit(
+        ClassAnswers([*tasks, N], [*workers, 1], [*labels, 1], n_tasks=N + 1, n_workers=3, n_classes=2)
+    )
     # THEN it stands, with the worker's record as confidence
     assert ds.labels_.tolist() == [*TRUTH, 1]
     assert 0.75 < ds.posteriors_[N, 1] < 0.95
@@ -107,7 +112,9 @@ def test_good_workers_lone_answer_stands() -> None:
 def test_lone_answer_of_new_worker_stands() -> None:
     # GIVEN a worker never seen before answering one object alone: Cat
     tasks, workers, labels = careful_crowd()
-    ds = DawidSkene().fit([*tasks, N], [*workers, 3], [*labels, 1], n_tasks=N + 1, n_workers=4, n_classes=2)
+    ds = DawidSkene().fit(
+        ClassAnswers([*tasks, N], [*workers, 3], [*labels, 1], n_tasks=N + 1, n_workers=4, n_classes=2)
+    )
     # THEN the prior (better than chance) keeps the answer: posterior = the prior accuracy, priors balanced
     assert ds.labels_[N] == 1
     assert np.allclose(ds.errors_[3], [[0.7, 0.3], [0.3, 0.7]])
@@ -126,19 +133,21 @@ def test_prior_counts_from_earlier_batches_persist() -> None:
     workers = [0, 1] * 6 + [1]
     labels = [a for t in truth for a in (t, 1 - t)] + [1]
 
-    ds = DawidSkene().fit(tasks, workers, labels, n_tasks=7, n_workers=2, n_classes=2, prior_counts=prior)
+    ds = DawidSkene().fit(ClassAnswers(tasks, workers, labels, n_tasks=7, n_workers=2, n_classes=2), prior)
 
     # THEN worker 1 stays a swapper (the prior is added in every M-step, not only the first), its lone
     # "Cat" is corrected to Dog, and this batch's own counts are exposed for the next batch
     assert ds.labels_.tolist() == [*truth, 0]
     assert ds.errors_[1, 0, 1] > 0.85 and ds.errors_[1, 1, 0] > 0.85
-    assert ds.counts_.sum() == pytest.approx(12.0)  # the 12 answers on objects with two answers; not the lone one
-    assert ds.counts_[1, :, 1].sum() == pytest.approx(truth.count(0))  # worker 1 said Cat on the Dogs
+    assert ds.worker_statistics_.sum() == pytest.approx(
+        12.0
+    )  # the 12 answers on objects with two answers; not the lone one
+    assert ds.worker_statistics_[1, :, 1].sum() == pytest.approx(truth.count(0))  # worker 1 said Cat on the Dogs
 
 
 def test_two_way_tie_goes_to_lower_index() -> None:
     # GIVEN two workers who disagree on both objects, symmetrically
-    ds = DawidSkene().fit([0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], n_tasks=2, n_workers=2, n_classes=2)
+    ds = DawidSkene().fit(ClassAnswers([0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], n_tasks=2, n_workers=2, n_classes=2))
     # THEN the posteriors are 0.5/0.5, the priors equal, and the lower class index wins
     assert np.allclose(ds.posteriors_, 0.5)
     assert ds.labels_.tolist() == [0, 0]
@@ -152,7 +161,7 @@ def test_tie_rule_prefers_larger_prior_then_lower_index() -> None:
 
 def test_object_without_answers_gets_the_priors() -> None:
     tasks, workers, labels = careful_crowd()
-    ds = DawidSkene().fit(tasks, workers, labels, n_tasks=N + 1, n_workers=3, n_classes=2)
+    ds = DawidSkene().fit(ClassAnswers(tasks, workers, labels, n_tasks=N + 1, n_workers=3, n_classes=2))
     assert np.allclose(ds.posteriors_[N], ds.priors_)
 
 
@@ -163,7 +172,7 @@ def test_three_classes_with_a_biased_worker() -> None:
     tasks = [i for i in range(18) for _ in range(4)]
     workers = [0, 1, 2, 3] * 18
     labels = [a for i, t in enumerate(truth) for a in (t, 1 if i % 6 == 0 else t, 2, 2 if i % 6 == 3 else t)]
-    ds = DawidSkene().fit(tasks, workers, labels, n_tasks=18, n_workers=4, n_classes=3)
+    ds = DawidSkene().fit(ClassAnswers(tasks, workers, labels, n_tasks=18, n_workers=4, n_classes=3))
     # THEN the biased worker never decides: on objects 3, 9, 15 the count is two for class 0 (careful) and
     # two for class 2 (worker 3's slip and the biased worker), and class 0 wins; it is rated uninformative
     assert ds.labels_.tolist() == truth
@@ -183,12 +192,13 @@ def test_three_classes_with_a_biased_worker() -> None:
 )
 def test_bad_input_raises_with_a_count(kwargs: dict[str, list[float]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        DawidSkene().fit(**kwargs, n_tasks=2, n_workers=1, n_classes=2)
+        ClassAnswers(**kwargs, n_tasks=2, n_workers=1, n_classes=2)
 
 
-def test_prior_counts_shape_checked() -> None:
-    with pytest.raises(ValueError, match=r"prior_counts must have shape \(1, 2, 2\)"):
-        DawidSkene().fit([0], [0], [0], n_tasks=1, n_workers=1, n_classes=2, prior_counts=np.zeros((2, 2, 2)))
+def test_prior_shape_checked() -> None:
+    answers = ClassAnswers([0], [0], [0], n_tasks=1, n_workers=1, n_classes=2)
+    with pytest.raises(ValueError, match=r"prior must have shape \(1, 2, 2\)"):
+        DawidSkene().fit(answers, np.zeros((2, 2, 2)))
 
 
 def test_multi_label_per_label_swapper_and_empty_answers() -> None:
@@ -210,19 +220,19 @@ def test_multi_label_per_label_swapper_and_empty_answers() -> None:
     workers.append(2)
     sets.append([0, 0, 0])
 
-    ml = MultiLabelDawidSkene().fit(tasks, workers, sets, n_tasks=25, n_workers=3)
+    ml = MultiLabelDawidSkene().fit(LabelSetAnswers(tasks, workers, sets, n_tasks=25, n_workers=3))
 
     assert ml.labels_.astype(int).tolist() == [*truth, [0, 1, 0]]
     assert ml.posteriors_.shape == (25, 3)
     assert ml.errors_.shape == (3, 3, 2, 2)
     assert ml.errors_[2, 1, 0, 1] > 0.75  # worker 2 ticks Cat when absent
     assert ml.accuracies_[2, 1] < 0.25 and ml.accuracies_[2, 0] > 0.75
-    assert ml.counts_.shape == (3, 3, 2, 2)
+    assert ml.worker_statistics_.shape == (3, 3, 2, 2)
 
 
 def test_multi_label_rejects_non_binary_sets() -> None:
     with pytest.raises(ValueError, match="only 0 and 1"):
-        MultiLabelDawidSkene().fit([0], [0], [[2, 0]], n_tasks=1, n_workers=1)
+        LabelSetAnswers([0], [0], [[2, 0]], n_tasks=1, n_workers=1)
 
 
 def test_real_text_classification_job_matches_its_author() -> None:
@@ -244,7 +254,9 @@ def test_real_text_classification_job_matches_its_author() -> None:
             labels.append(names.index(label))
 
     ds = DawidSkene().fit(
-        tasks, workers, labels, n_tasks=len(payload), n_workers=len(worker_ids), n_classes=max(len(names), 2)
+        ClassAnswers(
+            tasks, workers, labels, n_tasks=len(payload), n_workers=len(worker_ids), n_classes=max(len(names), 2)
+        )
     )
 
     # THEN each object's class is the author's result (one worker: every lone answer stands)
@@ -263,12 +275,42 @@ def test_beats_majority_on_a_simulated_crowd_with_a_swapper_and_a_spammer() -> N
     pool = [ClassWorker(a) for a in (0.9, 0.85, 0.8, 0.75, 0.7, 0.7)]
     pool += [ClassWorker(0.9, "swapper", (0, 1)), ClassWorker(kind="spammer")]
     crowd = classification_crowd(rng, 400, pool, n_classes=3, answers=(3, 3))
-    ds = DawidSkene().fit(
+    answers = ClassAnswers(
         crowd.tasks, crowd.workers, crowd.labels, n_tasks=crowd.n_tasks, n_workers=crowd.n_workers, n_classes=3
     )
+    ds = DawidSkene().fit(answers)
     votes = np.zeros((crowd.n_tasks, 3))
     np.add.at(votes, (crowd.tasks, crowd.labels), 1.0)
     # THEN DS is right more often than the plain vote (ties to the lowest index), and it found the swap
     assert (ds.labels_ == crowd.truth).mean() > (votes.argmax(axis=1) == crowd.truth).mean() + 0.05
     assert ds.errors_[6, 0, 1] > 0.75 and ds.errors_[6, 1, 0] > 0.7
     assert ds.informativeness_[7] < 0.05 < 0.2 < ds.informativeness_[:6].min()
+
+
+def test_predict_returns_the_fitted_labels_and_decides_other_answers_with_the_fitted_matrices() -> None:
+    tasks, workers, labels = careful_crowd()
+    answers = ClassAnswers(tasks, workers, labels, n_tasks=N, n_workers=3, n_classes=2)
+    ds = DawidSkene().fit(answers)
+    assert ds.predict(answers) is ds.labels_  # the fit's own decisions, not computed again
+    again = ClassAnswers(tasks, workers, labels, n_tasks=N, n_workers=3, n_classes=2)
+    assert ds.predict(again).tolist() == ds.labels_.tolist() == TRUTH
+    # a new batch: worker 0 alone says Cat on object 0; an unknown worker 3 alone says Dog on object 1
+    new = ClassAnswers([0, 1], [0, 3], [1, 0], n_tasks=2, n_workers=4, n_classes=2)
+    assert ds.predict(new).tolist() == [1, 0]
+    with pytest.raises(ValueError, match="the model has 2 classes, the answers 3"):
+        ds.predict(ClassAnswers([0], [0], [2], n_tasks=1, n_workers=1, n_classes=3))
+
+
+def test_worker_evidence_counts_the_answers_behind_each_matrix() -> None:
+    # workers 0-2 answered every object together (N answers each; a lone one more for worker 2 counts
+    # nothing); worker 3 answered only alone, but the prior holds 10 of its answers
+    tasks, workers, labels = careful_crowd()
+    answers = ClassAnswers(
+        [*tasks, N, N + 1], [*workers, 2, 3], [*labels, 0, 1], n_tasks=N + 2, n_workers=4, n_classes=2
+    )
+    prior = np.zeros((4, 2, 2))
+    prior[3] = [[5, 0], [0, 5]]
+    ds = DawidSkene().fit(answers, prior)
+    assert ds.worker_evidence_.tolist() == [N, N, N, 10.0]
+    alone = DawidSkene().fit(ClassAnswers([0, 1], [0, 1], [0, 1], n_tasks=2, n_workers=2, n_classes=2))
+    assert alone.worker_evidence_.tolist() == [0.0, 0.0]

@@ -1,4 +1,4 @@
-"""The Examples blocks of the geometric aggregation modules run and hold."""
+"""The Examples blocks of the geometric aggregation modules (and of the contract in base) run and hold."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ import importlib
 
 import pytest
 
-MODULES = ["assignment", "matching", "box_fusion", "instance_fusion", "geometric"]
+MODULES = [
+    "assignment",
+    "matching",
+    "box_fusion",
+    "instance_fusion",
+    "base",
+    "geometric",
+    "box_consolidation",
+    "keypoint_consolidation",
+    "instance_consolidation",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

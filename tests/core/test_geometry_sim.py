@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from tally.aggregation.assignment import max_similarity_assignment
-from tally.aggregation.geometric import GeometricConsolidation
+from tally.aggregation.box_consolidation import BoxConsolidation
+from tally.aggregation.instance_consolidation import InstanceConsolidation
+from tally.aggregation.keypoint_consolidation import KeypointConsolidation
 from tally.aggregation.matching import box_iou, instance_iou
 from tests.sim.geometry import CROWDS, box_batch, instance_batch, keypoint_batch
 
@@ -25,7 +27,7 @@ def test_mixed_crowd_answers_objects_with_one_to_five_workers() -> None:
 
 def test_a_careful_crowd_gives_back_every_box_and_nothing_else() -> None:
     batch = box_batch(np.random.default_rng(8), CROWDS["careful-3"], 30)
-    results = GeometricConsolidation("boxes").fit_predict([s.items for s in batch])
+    results = BoxConsolidation().fit_predict([s.items for s in batch])
     for sim, result in zip(batch, results, strict=True):
         assert sorted(map(str, result.labels)) == sorted(sim.truth_labels)
         iou = box_iou(result.geometry, sim.truth)
@@ -35,7 +37,7 @@ def test_a_careful_crowd_gives_back_every_box_and_nothing_else() -> None:
 
 def test_wrong_class_workers_weigh_less_than_careful_ones() -> None:
     batch = box_batch(np.random.default_rng(9), CROWDS["wrong-class-3"], 60)
-    model = GeometricConsolidation("boxes").fit([s.items for s in batch])
+    model = BoxConsolidation().fit([s.items for s in batch])
     careful = [model.worker_weights_[f"w{k}"] for k in range(4)]
     wrong = [model.worker_weights_[f"w{k}"] for k in (4, 5)]
     assert min(careful) == 1.0
@@ -46,14 +48,14 @@ def test_wrong_class_workers_weigh_less_than_careful_ones() -> None:
 
 def test_sloppy_workers_weigh_less_when_boxes_are_fused() -> None:
     batch = box_batch(np.random.default_rng(10), CROWDS["sloppy-5"], 60)
-    model = GeometricConsolidation("boxes").fit([s.items for s in batch])
+    model = BoxConsolidation().fit([s.items for s in batch])
     assert min(model.fusion_weights_[f"w{k}"] for k in range(6)) == 1.0
     assert max(model.fusion_weights_[f"w{k}"] for k in (6, 7)) < 0.5
 
 
 def test_careful_keypoints_land_within_a_few_pixels() -> None:
     batch = keypoint_batch(np.random.default_rng(4), CROWDS["careful-3"], 20)
-    results = GeometricConsolidation("keypoints").fit_predict([s.items for s in batch])
+    results = KeypointConsolidation().fit_predict([s.items for s in batch])
     for sim, result in zip(batch, results, strict=True):
         assert sorted(map(str, result.labels)) == sorted(sim.truth_labels)
         for label, point in zip(result.labels, np.asarray(result.geometry), strict=True):
@@ -63,7 +65,7 @@ def test_careful_keypoints_land_within_a_few_pixels() -> None:
 
 def test_careful_instances_overlap_the_truth() -> None:
     batch = instance_batch(np.random.default_rng(2), CROWDS["careful-3"], 3, width=160, height=120)
-    model = GeometricConsolidation("instances").fit([obj for _, _, obj in batch])
+    model = InstanceConsolidation().fit([obj for _, _, obj in batch])
     for truth_map, truth_labels, obj in batch:
         result = model.predict(obj)
         fused = np.asarray(result.geometry)

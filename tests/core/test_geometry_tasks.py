@@ -189,3 +189,30 @@ def test_a_box_in_a_label_the_job_lacks_is_left_out_with_a_warning_the_rest_kept
         {"workerId": "w1", "reason": "items with labels not among the job's were left out: zebra"}
     ]
     assert report.answers_rejected == 0
+
+
+def test_worker_figures_are_null_where_nothing_measured_them(tmp_path: Path) -> None:
+    # w3 drew nothing on either image; w1 and w2 drew the same car on both
+    objects = [
+        obj(
+            str(k),
+            ("w1", boxes(("car", 10 + k, 10, 40, 30))),
+            ("w2", boxes(("car", 11 + k, 10, 40, 30))),
+            ("w3", boxes()),
+        )
+        for k in range(2)
+    ]
+    response, _, _ = run(tmp_path, objects, labels=["car"])
+    label, meta = content(response[0])
+    # w3: no item, so no precision and no weight of its own (before: the pooled precision 1.0 and weight
+    # 1.0, as a careful worker); it left out both cars (recall 0). A car two of three drew is no chance
+    # for w1 and w2 to show recall (before: 0.0, the pooled rate of w3's misses)
+    assert (
+        label["worker-quality"]
+        == meta["worker-quality"]
+        == [
+            {"workerId": "w1", "precision": 1.0, "recall": None, "weight": 1.0},
+            {"workerId": "w2", "precision": 1.0, "recall": None, "weight": 1.0},
+            {"workerId": "w3", "precision": None, "recall": 0.0, "weight": None},
+        ]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -137,7 +138,7 @@ def test_fit_weights_careful_workers_over_a_spammer() -> None:
 def test_weights_decide_a_two_worker_disagreement() -> None:
     sv = SpanVote().fit(spam_batch())
     # GIVEN a new object answered by careful worker 0 and the spammer, each marking one span
-    (entities,) = sv.predict([[(0, [(LOC, 0, 5)]), (3, [(ORG, 7, 9)])]])
+    entities = sv.predict([(0, [(LOC, 0, 5)]), (3, [(ORG, 7, 9)])])
     # THEN only the careful worker's span reaches half the weight
     careful, spammer = sv.worker_weights_[0], sv.worker_weights_[3]
     assert as_tuples(entities) == [(LOC, 0, 5, round(careful / (careful + spammer), 4), (0,))]
@@ -172,7 +173,29 @@ def test_simulated_crowd_spammer_gets_little_weight() -> None:
     sv = SpanVote().fit(crowd.objects)
     # THEN the spammer weighs a small fraction of a careful worker, and most voted entities are exact
     assert sv.worker_weights_[3] < 0.1 < 0.6 < sv.worker_weights_[:3].min()
-    predicted = sv.predict(crowd.objects)
+    predicted = [sv.predict(obj) for obj in crowd.objects]
     tp = sum(len({(e.label, e.start, e.end) for e in p} & set(t)) for p, t in zip(predicted, crowd.truth, strict=True))
     size = sum(len(p) + len(t) for p, t in zip(predicted, crowd.truth, strict=True))
     assert 2 * tp / size > 0.7
+
+
+def test_fit_clusters_each_object_once_and_predict_votes_the_fits_clusters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a simulated batch of 40 texts, 1-5 answers each
+    rng = np.random.default_rng(7)
+    pool = [NerWorker(jitter=0.1, miss=0.05), NerWorker(jitter=0.2, extra=0.2), NerWorker(spam=True)]
+    objects = ner_crowd(rng, 40, pool, answers=(1, 3)).objects
+    fresh_model = SpanVote().fit(objects)
+    fresh = [fresh_model.predict([(w, list(spans)) for w, spans in obj]) for obj in objects]  # equal copies
+    prepared: list[int] = []
+    real = SpanVote._prepare
+
+    def counted(self: SpanVote, answers: Any) -> Any:
+        prepared.append(1)
+        return real(self, answers)
+
+    monkeypatch.setattr(SpanVote, "_prepare", counted)
+    # WHEN fitted and predicted on the same objects
+    voted = SpanVote().fit_predict(objects)
+    # THEN each object was clustered once (in the fit), and the votes are those of a fresh clustering
+    assert len(prepared) == len(objects)
+    assert voted == fresh

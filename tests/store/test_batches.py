@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tally import aws
-from tally.aggregation.geometric import GeometricConsolidation, ObjectItems, WorkerItems
+from tally.aggregation.base import ObjectItems, WorkerItems
+from tally.aggregation.box_consolidation import BoxConsolidation
 from tally.aggregation.span_vote import SpanVote
 from tally.consolidate import BatchReport
 from tally.storage import MemoryStorage
@@ -220,7 +221,7 @@ def test_boxes_fit_the_next_batch_with_the_evidence_of_the_earlier_ones() -> Non
             100,
         )
     ] * 3
-    evidence = normalise(GeometricConsolidation("boxes").fit(items).evidence_)
+    evidence = normalise(BoxConsolidation().fit(items).worker_statistics_)
     assert store.totals(JOB_ARN, "bounding-box/8") == evidence
     # six boxes, three confirmed: the ghosts are not, and no one drew anything there (invented)
     assert evidence["c"] == [6.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 0.0]

@@ -14,7 +14,7 @@ def test_worker_store_examples() -> None:
 
 
 def test_the_prior_examples_of_span_vote_and_geometric() -> None:
-    for module, name in ((span_vote, "SpanVote.fit"), (geometric, "GeometricConsolidation.fit")):
+    for module, name in ((span_vote, "SpanVote.fit"), (geometric, "ItemConsolidation.fit")):
         finder = doctest.DocTestFinder()
         tests = [t for t in finder.find(module) if t.name.endswith(name)]
         assert len(tests) == 1 and tests[0].examples

@@ -49,6 +49,23 @@ def test_streetscenes_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert Path(after["gt-label"]["instance-mask-ref"]).is_file()
     people = {line["source-ref"].rsplit("/", 1)[1]: len(line["gt-label"]["instances"]) for line in result}
     assert people == {"SSDB00010.JPG": 0, "SSDB00016.JPG": 2}
+    # worker figures: null where nothing measured them (docs/output-format.md). M52… drew nothing on
+    # either image: no precision and so no weight of its own, and it left out both people the two
+    # others drew (recall 0 of 2). A person two of three drew is a chance to show recall for the third
+    # worker only, so the two who drew them have no recall figure. JZU… drew one person nobody else
+    # drew (precision 1 unconfirmed item shrunk toward the pooled 4 of 5: 0.64, keep weight 0.5).
+    quality = {
+        line["source-ref"].rsplit("/", 1)[1]: [
+            (q["workerId"].removeprefix("public.us-east-1.")[:3], q["precision"], q["recall"], q["weight"])
+            for q in line["gt-label"]["worker-quality"]
+        ]
+        for line in result
+    }
+    assert quality == {
+        "SSDB00010.JPG": [("M52", None, 0.0, None), ("JZU", 0.64, None, 0.5), ("H7W", 0.8667, None, 1.0)],
+        "SSDB00016.JPG": [("H7W", 0.8667, None, 1.0), ("M52", None, 0.0, None), ("QUE", 0.8667, None, 1.0)],
+    }
+    assert all(line["gt-label-metadata"]["worker-quality"] == line["gt-label"]["worker-quality"] for line in result)
     summary = json.loads((out / "summary.json").read_text())
     assert {k: summary[k] for k in ("lines", "consolidated", "passed-through", "failed")} == {
         "lines": 2,

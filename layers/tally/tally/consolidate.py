@@ -51,14 +51,13 @@ from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
 from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
-from .tasks.base import Task, no_usable_answer
+from .tasks.base import AnyTask, no_usable_answer
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 __all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "parse_payload"]
 
 logger = logging.getLogger(__name__)
 
-AnyTask = Task[Any, Any, Any]
 _BATCH_LABELS = "batch (class ids may differ between batches; configure the job's labels)"
 _TRANSIENT = "transient: consolidate it again later (tally reconsolidate); nothing was lost"
 

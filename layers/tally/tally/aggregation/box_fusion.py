@@ -33,12 +33,14 @@ __all__ = [
     "boxes_to_ltwh",
     "huber_k",
     "huber_location",
+    "pooled_edge_noise",
     "weighted_median",
     "weighted_medians",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 _MAD_TO_SIGMA = 1.4826  # the MAD of a normal sample times this estimates its standard deviation
+_NORMAL_TAIL_3 = 0.0026998  # P(|z| > 3) for a standard normal z
 
 
 def weighted_median(values: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> FloatArray:
@@ -127,6 +129,27 @@ def huber_k(contamination: float, *, max_k: float = 3.0) -> float:
     return (low + high) / 2.0
 
 
+def pooled_edge_noise(differences: npt.ArrayLike) -> tuple[float, float]:
+    """A batch's edge noise and share of gross edge errors, from the differences of matched boxes' edges.
+
+    ``differences`` are, per pair of boxes matched to the same object, the differences of their same
+    edges, each over the cluster's median side (width for x edges, height for y edges). The noise is
+    ``1.4826 × median |d| / √2`` (a difference holds two edges' noise); the share of gross errors is
+    the share of differences beyond ``3 × √2`` times that noise above a normal sample's (0.27 %),
+    halved (a difference is gross when either of its two edges is), at most ½. Huber's :func:`huber_k`
+    of the share is the threshold for such a batch.
+
+    Examples:
+        >>> scale, gross = pooled_edge_noise([0.02, -0.02, 0.02, -0.02, 0.5])
+        >>> round(scale, 4), round(gross, 4)
+        (0.021, 0.0987)
+    """
+    magnitude = np.abs(np.asarray(differences, dtype=np.float64))
+    scale = float(_MAD_TO_SIGMA * np.median(magnitude) / np.sqrt(2.0))
+    tail = float(np.mean(magnitude > 3.0 * np.sqrt(2.0) * scale)) if scale > 0 else 0.0
+    return scale, float(np.clip((tail - _NORMAL_TAIL_3) / 2.0, 0.0, 0.5))
+
+
 def huber_location(
     values: npt.ArrayLike,
     weights: npt.ArrayLike | None = None,
@@ -205,7 +228,7 @@ class BoxFusion:
     k: float = 2.0
     """Huber's threshold in units of the scale: edges within it are averaged, beyond it discounted
     (2.0 scored best on the tuning crowds among 1.0, 1.5, 2.0 and 2.5: ``make bench-boxes BOXES_ARGS=--tune``);
-    :meth:`fuse_many`'s ``k`` overrides it (a batch's :attr:`GeometricConsolidation.edge_k_`)."""
+    :meth:`fuse_many`'s ``k`` overrides it (a batch's :attr:`BoxConsolidation.edge_k_`)."""
     scale_floor: float = 0.03
     """Smallest scale, as a fraction of the median box's side."""
     n_iter: int = 5
@@ -228,10 +251,10 @@ class BoxFusion:
         (clusters smaller than ``K``); returns ``(C, 4)``.
 
         ``edge_scale``: the edge noise as a fraction of the box's side, known from elsewhere (a batch's
-        pooled estimate, :attr:`GeometricConsolidation.edge_scale_`); the Huber scale of a cluster's
+        pooled estimate, :attr:`BoxConsolidation.edge_scale_`); the Huber scale of a cluster's
         x edges is then ``edge_scale × width`` (y edges: height) instead of its own MAD — still at
         least ``scale_floor`` of the side. ``None``: each cluster's own weighted MAD. ``k``: Huber's
-        threshold for these clusters (a batch's :attr:`GeometricConsolidation.edge_k_`); ``None``: :attr:`k`."""
+        threshold for these clusters (a batch's :attr:`BoxConsolidation.edge_k_`); ``None``: :attr:`k`."""
         data = np.asarray(boxes, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
         if data.ndim != 3 or data.shape[2] != 4 or w.shape != data.shape[:2]:

@@ -1,8 +1,10 @@
 """Dawid–Skene EM over a batch of classification answers: one confusion matrix per worker.
 
 Single-label (:class:`DawidSkene`) and multi-label (:class:`MultiLabelDawidSkene`, the same model per
-label on present/absent). numpy only, no I/O: answers come in as integer index arrays, one row per
-answer, and the caller maps worker IDs and label names to indices.
+label on present/absent), the classification family of :mod:`tally.aggregation.base`. numpy only, no
+I/O: answers come in as integer index arrays, one row per answer
+(:class:`~tally.aggregation.base.ClassAnswers`, :class:`~tally.aggregation.base.LabelSetAnswers`),
+and the caller maps worker IDs and label names to indices.
 
 The model (Dawid & Skene 1979) says each object has one true class ``k`` drawn from the class priors
 ``pi``, and worker ``w`` answers ``l`` with probability ``errors[w, k, l]`` (row ``k`` of the worker's
@@ -17,7 +19,7 @@ see ``docs/classification.md``):
   pseudo-answers per row, a share ``prior_accuracy`` of them on the diagonal and the rest spread
   evenly. A worker the batch knows nothing about is presumed better than chance, and a worker seen on
   few objects is pulled toward that presumption. Confusion counts from earlier batches
-  (``prior_counts``) are added as further pseudo-counts. Both are added in *every* M-step (crowd-kit's
+  (``prior``: the sum of their ``worker_statistics_``) are added as further pseudo-counts. Both are added in *every* M-step (crowd-kit's
   ``DawidSkene`` adds its ``initial_error`` only to the first one, so it is forgotten after one
   iteration); the estimate is the posterior mean ``(counts + alpha) / row sum``.
 * **Smoothed class priors**: ``class_smoothing`` pseudo-objects per class.
@@ -31,7 +33,7 @@ see ``docs/classification.md``):
   class priors learnt from the batch are more lopsided than ``prior_accuracy`` against the rest of
   the row. In a batch where no object has two answers nothing is learnt and every lone answer stands.
 * **Initialisation from the (weighted) majority**: the first E-step uses the prior confusions alone
-  (equal for all workers unless ``prior_counts`` differ), which is a majority vote weighted by what
+  (equal for all workers unless ``prior`` counts differ), which is a majority vote weighted by what
   earlier batches said about each worker.
 * **A deterministic tie rule**: an object's label is the class with the largest posterior; classes
   within :data:`TIE_TOLERANCE` of it are tied, and the tie goes to the tied class with the larger
@@ -48,9 +50,12 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
+
+from .base import ClassAnswers, ClassificationAggregator, LabelSetAnswers
 
 __all__ = ["TIE_TOLERANCE", "DawidSkene", "MultiLabelDawidSkene", "resolve_ties"]
 
@@ -86,40 +91,30 @@ def resolve_ties(posteriors: FloatArray, priors: FloatArray, tol: float = TIE_TO
     return np.asarray(np.argmax(prior_of_tied >= top_prior - tol, axis=1), dtype=np.intp)
 
 
-def _as_index(name: str, values: npt.ArrayLike, n: int) -> IntArray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    out = arr.astype(np.intp, copy=False)
-    bad = int(np.count_nonzero((out < 0) | (out >= n)))
-    if bad:
-        raise ValueError(f"{bad} {name} are outside 0..{n - 1}; map IDs to indices below the given count")
-    return out
-
-
 @dataclass
-class DawidSkene:
+class DawidSkene(ClassificationAggregator[ClassAnswers]):
     """Single-label Dawid–Skene EM with a Dirichlet prior on each worker's confusion rows.
 
-    See the module docstring for the model, the one-worker case and the tie rule.
+    See the module docstring for the model, the one-worker case and the tie rule. Fitted statistics:
+    ``worker_statistics_``, this batch's ``(n_workers, K, K)`` expected confusion counts; a job's next
+    batch takes their sum as ``prior``.
 
     Example:
         Three workers, three objects, two classes (0 = Dog, 1 = Cat). Worker 2 always says Cat;
         on object 2 it is alone against nobody, so its record decides.
 
         >>> import numpy as np
-        >>> ds = DawidSkene().fit(
+        >>> answers = ClassAnswers(
         ...     tasks=[0, 0, 0, 1, 1, 1, 2],
         ...     workers=[0, 1, 2, 0, 1, 2, 2],
         ...     labels=[0, 0, 1, 1, 1, 1, 1],
         ...     n_tasks=3, n_workers=3, n_classes=2,
         ... )
+        >>> ds = DawidSkene().fit(answers)
         >>> ds.labels_.tolist()
         [0, 1, 1]
-        >>> bool(ds.accuracies_[0] > ds.accuracies_[2])
-        True
+        >>> bool(ds.accuracies_[0] > ds.accuracies_[2]), ds.worker_evidence_.tolist()
+        (True, [2.0, 2.0, 2.0])
     """
 
     n_iter: int = 100
@@ -151,10 +146,15 @@ class DawidSkene:
     priors_: FloatArray = field(init=False, repr=False)
     """``(K,)`` class priors."""
 
-    counts_: FloatArray = field(init=False, repr=False)
+    worker_statistics_: FloatArray = field(init=False, repr=False)
     """``(n_workers, K, K)`` this batch's expected confusion counts (objects with two or more answers,
-    under the final posteriors), without any prior: sum them over batches and pass the sum as the next
-    batch's ``prior_counts``."""
+    under the final posteriors), without the prior: sum them over batches and pass the sum as the next
+    batch's ``prior``."""
+
+    worker_evidence_: FloatArray = field(init=False, repr=False)
+    """``(n_workers,)`` the answers behind each worker's confusion matrix: their answers to objects with
+    two or more answers, plus the prior's counts. 0: the matrix is the Dirichlet presumption alone, so
+    :attr:`accuracies_` and :attr:`informativeness_` say nothing about the worker."""
 
     accuracies_: FloatArray = field(init=False, repr=False)
     """``(n_workers,)`` each worker's expected accuracy, ``sum_k priors_[k] * errors_[w, k, k]``."""
@@ -168,41 +168,22 @@ class DawidSkene:
     n_iter_: int = field(init=False, repr=False)
     """EM iterations run."""
 
-    def fit(
-        self,
-        tasks: npt.ArrayLike,
-        workers: npt.ArrayLike,
-        labels: npt.ArrayLike,
-        *,
-        n_tasks: int,
-        n_workers: int,
-        n_classes: int,
-        prior_counts: npt.ArrayLike | None = None,
-    ) -> DawidSkene:
-        """Fit the model to one batch of answers (one row per answer).
+    _fitted: ClassAnswers | None = field(default=None, init=False, repr=False, compare=False)
+
+    def fit(self, observations: ClassAnswers, prior: npt.ArrayLike | None = None) -> Self:
+        """Fit the model to one batch of answers.
 
         Args:
-            tasks: object index of each answer, ``0..n_tasks-1``.
-            workers: worker index of each answer, ``0..n_workers-1``.
-            labels: answered class of each answer, ``0..n_classes-1``.
-            n_tasks: number of objects (objects without answers are allowed).
-            n_workers: number of workers.
-            n_classes: number of classes ``K``.
-            prior_counts: optional ``(n_workers, K, K)`` confusion pseudo-counts from earlier batches
-                (e.g. the sum of their ``counts_``), added to the Dirichlet prior in every M-step.
+            observations: the batch's answers (:class:`~tally.aggregation.base.ClassAnswers`).
+            prior: optional ``(n_workers, K, K)`` confusion pseudo-counts from earlier batches (the sum
+                of their :attr:`worker_statistics_`), added to the Dirichlet prior in every M-step.
 
         Returns:
             self
         """
-        if n_classes < 1 or n_tasks < 0 or n_workers < 0:
-            raise ValueError("n_classes must be at least 1, n_tasks and n_workers non-negative")
-        t = _as_index("tasks", tasks, n_tasks)
-        w = _as_index("workers", workers, n_workers)
-        y = _as_index("labels", labels, n_classes)
-        if not t.size == w.size == y.size:
-            raise ValueError(f"tasks, workers and labels differ in length: {t.size}, {w.size}, {y.size}")
-        k = n_classes
-        alpha = self._alpha(n_workers, k, prior_counts)
+        t, w, y = observations.tasks, observations.workers, observations.labels
+        n_tasks, n_workers, k = observations.n_tasks, observations.n_workers, observations.n_classes
+        alpha = self._alpha(n_workers, k, prior)
 
         # Objects with two or more answers teach the model; lone answers are only decided.
         per_task = np.bincount(t, minlength=n_tasks)
@@ -229,35 +210,32 @@ class DawidSkene:
         self.priors_ = priors
         self.errors_ = errors
         self.labels_ = resolve_ties(post, priors)
-        self.counts_ = self._counts(t[learn], w[learn], y[learn], post, n_workers, k)
+        self.worker_statistics_ = self._counts(t[learn], w[learn], y[learn], post, n_workers, k)
+        earlier = np.zeros(n_workers) if prior is None else np.asarray(prior, dtype=np.float64).sum(axis=(1, 2))
+        self.worker_evidence_ = np.bincount(w[learn], minlength=n_workers).astype(np.float64) + earlier
         self.accuracies_ = np.einsum("k,wkk->w", priors, errors)
         self.informativeness_ = _informativeness(errors, priors)
+        self._fitted = observations
         return self
 
-    def fit_predict(
-        self,
-        tasks: npt.ArrayLike,
-        workers: npt.ArrayLike,
-        labels: npt.ArrayLike,
-        *,
-        n_tasks: int,
-        n_workers: int,
-        n_classes: int,
-        prior_counts: npt.ArrayLike | None = None,
-    ) -> IntArray:
-        """:meth:`fit`, then return ``labels_``."""
-        self.fit(
-            tasks,
-            workers,
-            labels,
-            n_tasks=n_tasks,
-            n_workers=n_workers,
-            n_classes=n_classes,
-            prior_counts=prior_counts,
-        )
-        return self.labels_
+    def predict(self, observations: ClassAnswers) -> IntArray:
+        """Every object's class: for the fitted answers, :attr:`labels_`; for other answers, the
+        posterior under the fitted confusion matrices and class priors (a worker beyond the fitted ones
+        gets the Dirichlet presumption), with the same tie rule. Nothing is learnt from them."""
+        if observations is self._fitted:
+            return self.labels_
+        k = self.priors_.size
+        if observations.n_classes != k:
+            raise ValueError(f"the model has {k} classes, the answers {observations.n_classes}")
+        errors = self.errors_
+        extra = observations.n_workers - errors.shape[0]
+        if extra > 0:
+            alpha = self._alpha(extra, k, None)
+            errors = np.concatenate([errors, alpha / alpha.sum(axis=2, keepdims=True)])
+        t, w, y = observations.tasks, observations.workers, observations.labels
+        return resolve_ties(self._e_step(t, w, y, observations.n_tasks, errors, self.priors_), self.priors_)
 
-    def _alpha(self, n_workers: int, k: int, prior_counts: npt.ArrayLike | None) -> FloatArray:
+    def _alpha(self, n_workers: int, k: int, prior: npt.ArrayLike | None) -> FloatArray:
         if not 0.0 <= self.prior_accuracy <= 1.0 or self.prior_strength <= 0 or self.class_smoothing < 0:
             raise ValueError("prior_accuracy must be in [0, 1], prior_strength > 0, class_smoothing >= 0")
         if k == 1:
@@ -267,12 +245,12 @@ class DawidSkene:
             row = np.full((k, k), off)
             np.fill_diagonal(row, self.prior_strength * self.prior_accuracy)
         alpha = np.broadcast_to(row, (n_workers, k, k)).astype(np.float64)
-        if prior_counts is not None:
-            extra = np.asarray(prior_counts, dtype=np.float64)
+        if prior is not None:
+            extra = np.asarray(prior, dtype=np.float64)
             if extra.shape != (n_workers, k, k):
-                raise ValueError(f"prior_counts must have shape {(n_workers, k, k)}, got {extra.shape}")
+                raise ValueError(f"prior must have shape {(n_workers, k, k)}, got {extra.shape}")
             if (extra < 0).any() or not np.isfinite(extra).all():
-                raise ValueError("prior_counts must be finite and non-negative")
+                raise ValueError("prior must be finite and non-negative")
             alpha = alpha + extra
         # a row with no mass anywhere (prior_accuracy 1 and K=1 cases are fine) cannot be normalised
         return np.maximum(alpha, 1e-12)
@@ -313,24 +291,26 @@ def _informativeness(errors: FloatArray, priors: FloatArray) -> FloatArray:
 
 
 @dataclass
-class MultiLabelDawidSkene:
+class MultiLabelDawidSkene(ClassificationAggregator[LabelSetAnswers]):
     """Multi-label Dawid–Skene: an independent binary :class:`DawidSkene` per label (absent/present).
 
     Each worker gets a 2×2 confusion matrix per label, learnt over the batch as in
     :class:`DawidSkene` (same prior, same one-worker rule). A label is present when its posterior is
     above 0.5; at exactly 0.5 the single-label tie rule applies (the larger prior, then absent).
+    Fitted statistics: ``worker_statistics_``, this batch's ``(n_workers, L, 2, 2)`` expected confusion
+    counts; a job's next batch takes their sum as ``prior``.
 
     Example:
         Labels 0 and 1; three workers; worker 2 never ticks label 1.
 
         >>> import numpy as np
-        >>> ml = MultiLabelDawidSkene().fit(
+        >>> answers = LabelSetAnswers(
         ...     tasks=[0, 0, 0, 1, 1, 1],
         ...     workers=[0, 1, 2, 0, 1, 2],
         ...     label_sets=[[1, 1], [1, 1], [1, 0], [0, 1], [0, 1], [0, 0]],
         ...     n_tasks=2, n_workers=3,
         ... )
-        >>> ml.labels_.astype(int).tolist()
+        >>> MultiLabelDawidSkene().fit_predict(answers).astype(int).tolist()
         [[1, 1], [0, 1]]
     """
 
@@ -361,8 +341,13 @@ class MultiLabelDawidSkene:
     priors_: FloatArray = field(init=False, repr=False)
     """``(L,)`` prior probability that each label is present."""
 
-    counts_: FloatArray = field(init=False, repr=False)
-    """``(n_workers, L, 2, 2)`` this batch's expected confusion counts (see :attr:`DawidSkene.counts_`)."""
+    worker_statistics_: FloatArray = field(init=False, repr=False)
+    """``(n_workers, L, 2, 2)`` this batch's expected confusion counts, without the prior (see
+    :attr:`DawidSkene.worker_statistics_`)."""
+
+    worker_evidence_: FloatArray = field(init=False, repr=False)
+    """``(n_workers,)`` the answers behind each worker's matrices (see :attr:`DawidSkene.worker_evidence_`;
+    the prior's counts are per label, so they count here divided by the number of labels)."""
 
     accuracies_: FloatArray = field(init=False, repr=False)
     """``(n_workers, L)`` expected accuracy per worker and label."""
@@ -373,39 +358,25 @@ class MultiLabelDawidSkene:
     n_iter_: npt.NDArray[np.int_] = field(init=False, repr=False)
     """``(L,)`` EM iterations run per label."""
 
-    def fit(
-        self,
-        tasks: npt.ArrayLike,
-        workers: npt.ArrayLike,
-        label_sets: npt.ArrayLike,
-        *,
-        n_tasks: int,
-        n_workers: int,
-        prior_counts: npt.ArrayLike | None = None,
-    ) -> MultiLabelDawidSkene:
+    _models: list[DawidSkene] = field(default_factory=list, init=False, repr=False, compare=False)
+    _fitted: LabelSetAnswers | None = field(default=None, init=False, repr=False, compare=False)
+
+    def fit(self, observations: LabelSetAnswers, prior: npt.ArrayLike | None = None) -> Self:
         """Fit one binary model per label.
 
         Args:
-            tasks: object index of each answer.
-            workers: worker index of each answer.
-            label_sets: ``(n_answers, L)`` 0/1 matrix: which labels each answer ticked (an empty row is
-                a valid answer: nothing applies).
-            n_tasks: number of objects.
-            n_workers: number of workers.
-            prior_counts: optional ``(n_workers, L, 2, 2)`` pseudo-counts from earlier batches.
+            observations: the batch's answers (:class:`~tally.aggregation.base.LabelSetAnswers`).
+            prior: optional ``(n_workers, L, 2, 2)`` pseudo-counts from earlier batches (the sum of their
+                :attr:`worker_statistics_`).
 
         Returns:
             self
         """
-        sets = np.asarray(label_sets)
-        if sets.ndim != 2:
-            raise ValueError(f"label_sets must be a (n_answers, L) 0/1 matrix, got shape {sets.shape}")
-        if sets.size and not np.isin(sets, (0, 1)).all():
-            raise ValueError("label_sets must hold only 0 and 1")
-        n_labels = sets.shape[1]
-        extra = None if prior_counts is None else np.asarray(prior_counts, dtype=np.float64)
+        sets = observations.label_sets
+        n_tasks, n_workers, n_labels = observations.n_tasks, observations.n_workers, observations.n_labels
+        extra = None if prior is None else np.asarray(prior, dtype=np.float64)
         if extra is not None and extra.shape != (n_workers, n_labels, 2, 2):
-            raise ValueError(f"prior_counts must have shape {(n_workers, n_labels, 2, 2)}, got {extra.shape}")
+            raise ValueError(f"prior must have shape {(n_workers, n_labels, 2, 2)}, got {extra.shape}")
         post = np.zeros((n_tasks, n_labels))
         decided = np.zeros((n_tasks, n_labels), dtype=bool)
         errors = np.zeros((n_workers, n_labels, 2, 2))
@@ -414,36 +385,65 @@ class MultiLabelDawidSkene:
         acc = np.zeros((n_workers, n_labels))
         info = np.zeros((n_workers, n_labels))
         iters = np.zeros(n_labels, dtype=np.int_)
+        evidence = np.zeros(n_workers)
+        self._models = []
         for j in range(n_labels):
-            ds = DawidSkene(
-                n_iter=self.n_iter,
-                tol=self.tol,
-                prior_strength=self.prior_strength,
-                prior_accuracy=self.prior_accuracy,
-                class_smoothing=self.class_smoothing,
-            ).fit(
-                tasks,
-                workers,
+            answers = ClassAnswers(
+                observations.tasks,
+                observations.workers,
                 sets[:, j].astype(np.intp),
                 n_tasks=n_tasks,
                 n_workers=n_workers,
                 n_classes=2,
-                prior_counts=None if extra is None else extra[:, j],
             )
+            ds = self._binary().fit(answers, None if extra is None else extra[:, j])
+            self._models.append(ds)
             post[:, j] = ds.posteriors_[:, 1]
             decided[:, j] = ds.labels_ == 1
             errors[:, j] = ds.errors_
-            counts[:, j] = ds.counts_
+            counts[:, j] = ds.worker_statistics_
             priors[j] = ds.priors_[1]
             acc[:, j] = ds.accuracies_
             info[:, j] = ds.informativeness_
             iters[j] = ds.n_iter_
+            evidence += ds.worker_evidence_
         self.posteriors_ = post
         self.labels_ = decided
         self.errors_ = errors
-        self.counts_ = counts
+        self.worker_statistics_ = counts
+        self.worker_evidence_ = evidence / n_labels if n_labels else evidence
         self.priors_ = priors
         self.accuracies_ = acc
         self.informativeness_ = info
         self.n_iter_ = iters
+        self._fitted = observations
         return self
+
+    def _binary(self) -> DawidSkene:
+        return DawidSkene(
+            n_iter=self.n_iter,
+            tol=self.tol,
+            prior_strength=self.prior_strength,
+            prior_accuracy=self.prior_accuracy,
+            class_smoothing=self.class_smoothing,
+        )
+
+    def predict(self, observations: LabelSetAnswers) -> npt.NDArray[np.bool_]:
+        """Every object's label set: for the fitted answers, :attr:`labels_`; for other answers, each
+        label's fitted binary model decides (see :meth:`DawidSkene.predict`)."""
+        if observations is self._fitted:
+            return self.labels_
+        if observations.n_labels != len(self._models):
+            raise ValueError(f"the model has {len(self._models)} labels, the answers {observations.n_labels}")
+        decided = np.zeros((observations.n_tasks, observations.n_labels), dtype=bool)
+        for j, ds in enumerate(self._models):
+            answers = ClassAnswers(
+                observations.tasks,
+                observations.workers,
+                observations.label_sets[:, j].astype(np.intp),
+                n_tasks=observations.n_tasks,
+                n_workers=observations.n_workers,
+                n_classes=2,
+            )
+            decided[:, j] = ds.predict(answers) == 1
+        return decided

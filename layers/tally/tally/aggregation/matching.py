@@ -45,6 +45,7 @@ __all__ = [
     "instance_iou",
     "item_offsets",
     "match_items",
+    "matching_orders",
     "point_similarity",
 ]
 
@@ -159,27 +160,16 @@ def match_items(
         >>> [c.members for c in clusters]
         [((1, 0), (0, 0)), ((1, 1),)]
     """
-    n_answers = len(labels)
-    key_of = list(keys) if keys is not None else [f"{i:09d}" for i in range(n_answers)]
-    weight_of = np.ones(n_answers) if weights is None else np.asarray(weights, dtype=np.float64)
-    if len(key_of) != n_answers or len(weight_of) != n_answers:
-        raise ValueError(f"{n_answers} answers but {len(key_of)} keys and {len(weight_of)} weights")
     offsets = item_offsets(labels)
     matrix = np.asarray(similarity, dtype=np.float64)
     if matrix.shape != (offsets[-1], offsets[-1]):
         raise ValueError(f"similarity has shape {matrix.shape}; the answers have {offsets[-1]} items")
-
-    by_label: dict[Hashable, list[list[int]]] = {}
-    for answer, answer_labels in enumerate(labels):
-        for item, label in enumerate(answer_labels):
-            by_label.setdefault(label, [[] for _ in range(n_answers)])[answer].append(item)
-
+    by_label = _items_by_label(labels)
     clusters: list[Cluster] = []
-    for label in sorted(by_label, key=str):
+    for label, order in zip(
+        sorted(by_label, key=str), matching_orders(labels, keys=keys, weights=weights), strict=True
+    ):
         items = by_label[label]
-        order = sorted(
-            (a for a in range(n_answers) if items[a]), key=lambda a: (-weight_of[a], -len(items[a]), key_of[a])
-        )
         # per cluster, the sum of its members' similarity rows: linkage = sums[:, own] / sizes
         sums = np.zeros((sum(len(x) for x in items), matrix.shape[1]))
         sizes = np.zeros(len(sums))
@@ -203,3 +193,44 @@ def match_items(
             groups.extend([(answer, int(own[c]))] for c in fresh)
         clusters.extend(Cluster(label=label, members=tuple(members)) for members in groups)
     return clusters
+
+
+def matching_orders(
+    labels: Sequence[Sequence[Hashable]],
+    *,
+    keys: Sequence[str] | None = None,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[int, ...]]:
+    """Per label (ordered as text), the answers with items of it in the order :func:`match_items`
+    matches them: by descending weight, then descending number of items of the label, then key.
+
+    The weights change the clusters only through this order: two sets of weights that give the same
+    orders give the same clusters.
+
+    Examples:
+        >>> matching_orders([["car"], ["car", "car"], ["bus"]], weights=[1.0, 0.5, 1.0])
+        [(2,), (0, 1)]
+        >>> matching_orders([["car"], ["car", "car"], ["bus"]])
+        [(2,), (1, 0)]
+    """
+    n_answers = len(labels)
+    key_of = list(keys) if keys is not None else [f"{i:09d}" for i in range(n_answers)]
+    weight_of = np.ones(n_answers) if weights is None else np.asarray(weights, dtype=np.float64)
+    if len(key_of) != n_answers or len(weight_of) != n_answers:
+        raise ValueError(f"{n_answers} answers but {len(key_of)} keys and {len(weight_of)} weights")
+    by_label = _items_by_label(labels)
+    return [
+        tuple(
+            sorted((a for a in range(n_answers) if items[a]), key=lambda a: (-weight_of[a], -len(items[a]), key_of[a]))
+        )
+        for items in (by_label[label] for label in sorted(by_label, key=str))
+    ]
+
+
+def _items_by_label(labels: Sequence[Sequence[Hashable]]) -> dict[Hashable, list[list[int]]]:
+    """Per label, per answer, the indices of the answer's items of that label."""
+    by_label: dict[Hashable, list[list[int]]] = {}
+    for answer, answer_labels in enumerate(labels):
+        for item, label in enumerate(answer_labels):
+            by_label.setdefault(label, [[] for _ in range(len(labels))])[answer].append(item)
+    return by_label

@@ -35,8 +35,13 @@ label and the largest Jaccard, each match credited with its Jaccard; two empty a
 spans)`` summed over their objects; the weight shrinks it toward the crowd's mean agreement with
 ``shrinkage`` pseudo-objects: ``(n * f1 + shrinkage * mean) / (n + shrinkage)``. Workers without
 evidence get the mean. ``n_iter`` rounds: the first leave-one-out votes use equal weights, later ones
-the weights of the round before. Earlier batches' sums (``prior_statistics``: credit, spans compared
-and objects per worker) are added to the batch's in every round, and then give the first round's weights.
+the weights of the round before. Earlier batches' sums (``prior``: credit, spans compared and objects
+per worker, the sum of their ``worker_statistics_``) are added to the batch's in every round, and then
+give the first round's weights.
+
+**Reuse.** The clusters depend on the spans alone, not on the weights: :meth:`SpanVote.fit` clusters
+every object once and keeps the clusters, and :meth:`SpanVote.predict` on a fitted object (the same
+object) votes them with the fitted weights instead of clustering again.
 
 References:
     AWS, "Annotation consolidation" (Ground Truth's built-in NER consolidation clusters spans by
@@ -50,32 +55,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 
+from .base import Entity, Span, SpanAggregator, WorkerSpans
+
 __all__ = ["Entity", "Span", "SpanVote", "WorkerSpans", "span_f1"]
 
-Span = tuple[int, int, int]
-"""``(label, start, end)``: character offsets, ``end`` exclusive."""
-
-WorkerSpans = tuple[int, Sequence[Span]]
-"""One worker's answer to one object: ``(worker index, spans)``."""
-
 _EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class Entity:
-    """A voted entity: ``text[start:end]`` is a ``label``."""
-
-    label: int
-    start: int
-    end: int
-    confidence: float
-    """Share of the object's answering weight that marked this entity with this label."""
-    workers: tuple[int, ...]
-    """The workers whose span in the cluster has the winning label (sorted)."""
 
 
 @dataclass(frozen=True)
@@ -151,23 +140,25 @@ def span_f1(predicted: Sequence[Span], reference: Sequence[Span]) -> tuple[float
 
 
 @dataclass
-class SpanVote:
+class SpanVote(SpanAggregator):
     """Weighted span vote for named entities, with worker weights learnt from leave-one-out agreement.
 
-    See the module docstring for the rules.
+    See the module docstring for the rules. Fitted statistics: ``worker_statistics_``, this batch's
+    ``(n_workers, 3)`` ``(credit, spans compared, objects)``; a job's next batch takes their sum as
+    ``prior``.
 
     Example:
         Three workers mark "Sift 3 cups of flour" (labels: 0 verb, 1 number, 2 object). Worker 2
         marks the object one character short and misses the number, so it weighs a little less
         (the number gets 0.68 of the weight, not 2/3).
 
-        >>> sv = SpanVote()
         >>> objects = [[
         ...     (0, [(0, 0, 4), (1, 5, 6), (2, 15, 20)]),
         ...     (1, [(0, 0, 4), (1, 5, 6), (2, 15, 20)]),
         ...     (2, [(0, 0, 4), (2, 15, 19)]),
         ... ]]
-        >>> [(e.label, e.start, e.end, round(e.confidence, 2), e.workers) for e in sv.fit_predict(objects)[0]]
+        >>> sv = SpanVote().fit(objects)
+        >>> [(e.label, e.start, e.end, round(e.confidence, 2), e.workers) for e in sv.predict(objects[0])]
         [(0, 0, 4, 1.0, (0, 1, 2)), (1, 5, 6, 0.68, (0, 1)), (2, 15, 20, 1.0, (0, 1, 2))]
     """
 
@@ -199,10 +190,16 @@ class SpanVote:
 
     worker_statistics_: npt.NDArray[np.float64] = field(init=False, repr=False)
     """``(n_workers, 3)`` this batch's own ``(credit, spans compared, objects)`` per worker, without
-    the prior: sum them over batches and pass the sum as the next batch's ``prior_statistics``."""
+    the prior: sum them over batches and pass the sum as the next batch's ``prior``."""
+
+    _fitted: dict[int, tuple[Sequence[WorkerSpans], _Prepared]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Per fitted object (by identity, the object kept alive with it), its clusters."""
 
     def vote(self, answers: Sequence[WorkerSpans], weights: Mapping[int, float] | None = None) -> list[Entity]:
-        """Vote one object's answers into entities, sorted by start, end and label.
+        """Vote one object's answers into entities with the given weights (no fit), sorted by start, end
+        and label.
 
         Args:
             answers: one ``(worker, spans)`` per worker who answered the object.
@@ -295,17 +292,17 @@ class SpanVote:
                 kept.append((support, ent))
         return kept
 
-    def fit(self, objects: Sequence[Sequence[WorkerSpans]], prior_statistics: npt.ArrayLike | None = None) -> SpanVote:
+    def fit(self, observations: Sequence[Sequence[WorkerSpans]], prior: npt.ArrayLike | None = None) -> Self:
         """Learn each worker's weight from their agreement with the others over the batch.
 
         Args:
-            objects: per object, one ``(worker, spans)`` per answering worker. Worker indices are
+            observations: per object, one ``(worker, spans)`` per answering worker. Worker indices are
                 ``0..n_workers-1`` with ``n_workers`` one more than the largest index seen (or the
-                number of rows of ``prior_statistics``, if larger).
-            prior_statistics: optional ``(n_workers, 3)`` per worker ``(credit, spans compared,
-                objects)`` from earlier batches (the sum of their :attr:`worker_statistics_`). They are
-                added to this batch's sums in every round, and the first round's leave-one-out votes
-                use the weights they alone give instead of equal weights.
+                number of rows of ``prior``, if larger).
+            prior: optional ``(n_workers, 3)`` per worker ``(credit, spans compared, objects)`` from
+                earlier batches (the sum of their :attr:`worker_statistics_`). They are added to this
+                batch's sums in every round, and the first round's leave-one-out votes use the weights
+                they alone give instead of equal weights.
 
         Returns:
             self
@@ -314,28 +311,30 @@ class SpanVote:
             Worker 2 has agreed perfectly on 10 earlier objects, workers 0 and 1 on none; on this
             object 0 and 1 outvote 2 without the prior, not with it.
 
-            >>> obj = [[(0, [(0, 0, 4)]), (1, [(0, 0, 4)]), (2, [(1, 0, 4)])]]
-            >>> [e.label for e in SpanVote().fit_predict(obj)[0]]
+            >>> obj = [(0, [(0, 0, 4)]), (1, [(0, 0, 4)]), (2, [(1, 0, 4)])]
+            >>> [e.label for e in SpanVote().fit_predict([obj])[0]]
             [0]
-            >>> sv = SpanVote().fit(obj, prior_statistics=[[0, 10, 10], [0, 10, 10], [10, 10, 10]])
-            >>> [e.label for e in sv.predict(obj)[0]], sv.worker_statistics_[2].tolist()
+            >>> sv = SpanVote().fit([obj], prior=[[0, 10, 10], [0, 10, 10], [10, 10, 10]])
+            >>> [e.label for e in sv.predict(obj)], sv.worker_statistics_[2].tolist()
             ([1], [0.0, 2.0, 1.0])
         """
-        self._fit_prepared(objects, [self._prepare(obj) for obj in objects], prior_statistics)
+        prepared = [self._prepare(obj) for obj in observations]
+        self._fit_prepared(observations, prepared, prior)
+        self._fitted = {id(obj): (obj, prep) for obj, prep in zip(observations, prepared, strict=True)}
         return self
 
     def _fit_prepared(
         self,
         objects: Sequence[Sequence[WorkerSpans]],
         prepared: Sequence[_Prepared],
-        prior_statistics: npt.ArrayLike | None = None,
+        prior: npt.ArrayLike | None = None,
     ) -> None:
         n_workers = 1 + max((w for obj in objects for w, _ in obj), default=-1)
         extra = np.zeros((n_workers, 3))
-        if prior_statistics is not None:
-            given = np.asarray(prior_statistics, dtype=np.float64).reshape(-1, 3)
+        if prior is not None:
+            given = np.asarray(prior, dtype=np.float64).reshape(-1, 3)
             if not np.isfinite(given).all() or (given < 0).any():
-                raise ValueError("prior_statistics must be finite and non-negative")
+                raise ValueError("prior must be finite and non-negative")
             n_workers = max(n_workers, given.shape[0])
             extra = np.zeros((n_workers, 3))
             extra[: given.shape[0]] = given
@@ -375,20 +374,12 @@ class SpanVote:
         shrunk[seen] = (evidence[seen] * agreement[seen] + self.shrinkage * mean) / (evidence[seen] + self.shrinkage)
         return np.maximum(shrunk, self.min_weight), agreement
 
-    def predict(self, objects: Sequence[Sequence[WorkerSpans]]) -> list[list[Entity]]:
-        """Vote every object with the fitted weights (workers not seen in :meth:`fit` get the mean)."""
-        return self._predict_prepared(objects, [self._prepare(obj) for obj in objects])
-
-    def _predict_prepared(
-        self, objects: Sequence[Sequence[WorkerSpans]], prepared: Sequence[_Prepared]
-    ) -> list[list[Entity]]:
+    def predict(self, observation: Sequence[WorkerSpans]) -> list[Entity]:
+        """Vote one object with the fitted weights (workers not seen in :meth:`fit` get the mean); an
+        object :meth:`fit` saw (the same object) is voted from the clusters the fit built."""
+        kept = self._fitted.get(id(observation))
+        prepared = kept[1] if kept is not None and kept[0] is observation else self._prepare(observation)
         fitted = self.worker_weights_
         default = float(fitted.mean()) if fitted.size else 1.0
-        weights = {w: (float(fitted[w]) if w < fitted.size else default) for obj in objects for w, _ in obj}
-        return [self._decide(prep, weights) for prep in prepared]
-
-    def fit_predict(self, objects: Sequence[Sequence[WorkerSpans]]) -> list[list[Entity]]:
-        """:meth:`fit`, then :meth:`predict` on the same objects (each object is clustered once)."""
-        prepared = [self._prepare(obj) for obj in objects]
-        self._fit_prepared(objects, prepared)
-        return self._predict_prepared(objects, prepared)
+        weights = {w: (float(fitted[w]) if w < fitted.size else default) for w, _ in observation}
+        return self._decide(prepared, weights)

@@ -24,7 +24,7 @@ from ..gt.answers import Answer
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..settings import Settings
-from .base import JobContext, LearnsAcrossBatches, Observed, Task
+from .base import AnyTask, JobContext, LearnsAcrossBatches, Observed, Task
 from .passthrough import Passthrough
 from .shapes import (
     BoxesShape,
@@ -63,8 +63,6 @@ __all__ = [
     "learner",
     "make_tasks",
 ]
-
-AnyTask = Task[Any, Any, Any]
 
 
 @dataclass(frozen=True)

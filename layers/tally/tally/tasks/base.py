@@ -41,16 +41,22 @@ from ..storage import Storage
 from ..worker_store import WorkerStatistics
 
 __all__ = [
+    "DIGITS",
+    "AnyTask",
     "JobContext",
     "LearnsAcrossBatches",
     "Observed",
     "Task",
     "consolidated",
+    "figure",
     "known_labels",
     "majority_size",
     "no_usable_answer",
     "shown_label",
 ]
+
+DIGITS = 4
+"""Decimals of the figures a label reports (confidences, worker figures)."""
 
 S = TypeVar("S")  # what one object contributes to the batch model
 P = TypeVar("P")  # per-object work kept for consolidate
@@ -123,6 +129,16 @@ class Task(Protocol[S, P, M]):
     def consolidate(
         self, obj: DatasetObject, observed: Observed[S, P], model: M | None, job: JobContext
     ) -> ObjectResult: ...
+
+
+AnyTask = Task[Any, Any, Any]
+"""A task of any summary, prepared-work and model type (what the driver and the registry hold)."""
+
+
+def figure(value: float | None) -> float | None:
+    """A figure as a label reports it: rounded to :data:`DIGITS` decimals; ``None`` (JSON ``null``:
+    no evidence) stays ``None``."""
+    return None if value is None else round(value, DIGITS)
 
 
 def no_usable_answer(obj: DatasetObject, issues: Sequence[AnswerIssue]) -> ObjectError:

@@ -17,11 +17,13 @@ Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the
 ``confidence`` is the posterior probability of the decided class (single) or the mean, over the job's
 labels, of the posterior of the decision taken for each (multi); a lone answer gets its worker's
 record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-name`` +
-``confidence``; ``class-map`` + ``confidence-map``).
+``confidence``; ``class-map`` + ``confidence-map``). ``worker-quality`` gives each worker's
+``accuracy`` and ``informativeness``, ``null`` for a worker with only lone answers and no record from
+earlier batches (docs/output-format.md).
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are their expected confusion counts
-(Dawid–Skene's ``counts_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which later batches
-of the job add to the confusion prior (``prior_counts``). The class priors are fitted per batch.
+(Dawid–Skene's ``worker_statistics_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which
+later batches of the job add to the confusion prior (``prior``). The class priors are fitted per batch.
 """
 
 from __future__ import annotations
@@ -33,18 +35,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..aggregation.base import ClassAnswers, LabelSetAnswers
 from ..aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult, TaskType
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer, shown_label
+from .base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
 from .shapes import MultiLabelShape, SingleLabelShape
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
-_DIGITS = 4
 _BATCH_FIGURES = ("accuracy", "informativeness")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
@@ -90,17 +92,20 @@ class ClassificationModel:
     model: DawidSkene | MultiLabelDawidSkene
 
     def quality(self, workers: Iterable[str]) -> list[dict[str, Any]]:
-        """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch."""
+        """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch;
+        ``None`` for a worker with no evidence (only lone answers, and nothing from earlier batches):
+        their confusion matrix is the prior's presumption, not a measure of them."""
         rows = []
         for worker in workers:
             i = self.index.workers[worker]
+            measured = bool(self.model.worker_evidence_[i] > 0)
             accuracy = np.asarray(self.model.accuracies_)[i]
             informativeness = np.asarray(self.model.informativeness_)[i]
             rows.append(
                 {
                     "workerId": worker,
-                    "accuracy": round(float(np.mean(accuracy)), _DIGITS),
-                    "informativeness": round(float(np.mean(informativeness)), _DIGITS),
+                    "accuracy": figure(float(np.mean(accuracy)) if measured else None),
+                    "informativeness": figure(float(np.mean(informativeness)) if measured else None),
                 }
             )
         return rows
@@ -141,7 +146,7 @@ class _Classification:
     def statistics_keys(self, summaries: Sequence[tuple[str, Any]], job: JobContext) -> list[str]:
         return list(_Index.of(summaries).workers)
 
-    def _prior_counts(self, index: _Index, job: JobContext, prior: WorkerStatistics) -> npt.NDArray[np.float64] | None:
+    def _prior(self, index: _Index, job: JobContext, prior: WorkerStatistics) -> npt.NDArray[np.float64] | None:
         shape = self._shape(job)
         size = int(np.prod(shape))
         counts = np.zeros((len(index.workers), *shape))
@@ -154,7 +159,7 @@ class _Classification:
         return counts if used else None
 
     def statistics(self, model: ClassificationModel, job: JobContext) -> WorkerStatistics:
-        counts = np.asarray(model.model.counts_, dtype=np.float64)
+        counts = np.asarray(model.model.worker_statistics_, dtype=np.float64)
         return {w: counts[i].ravel().tolist() for w, i in model.index.workers.items() if counts[i].any()}
 
 
@@ -182,16 +187,15 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         index = _Index.of(summaries)
         rows = [(index.objects[o], index.workers[w], k) for o, votes in summaries for w, k in votes]
         tasks, workers, classes = ([r[i] for r in rows] for i in range(3))
-        model = DawidSkene().fit(
+        answers = ClassAnswers(
             tasks,
             workers,
             classes,
             n_tasks=len(index.objects),
             n_workers=len(index.workers),
             n_classes=len(job.require_labels().names),
-            prior_counts=self._prior_counts(index, job, prior),
         )
-        return ClassificationModel(index, model)
+        return ClassificationModel(index, DawidSkene().fit(answers, self._prior(index, job, prior)))
 
     def consolidate(
         self, obj: DatasetObject, observed: Observed[Votes, None], model: ClassificationModel | None, job: JobContext
@@ -203,7 +207,7 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         assert isinstance(ds, DawidSkene)
         row = model.index.objects[obj.dataset_object_id]
         k = int(ds.labels_[row])
-        confidence = round(float(ds.posteriors_[row, k]), _DIGITS)
+        confidence = round(float(ds.posteriors_[row, k]), DIGITS)
         quality = model.quality(w for w, _ in observed.summary)
         label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
         metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
@@ -240,15 +244,10 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         sets: npt.NDArray[np.int8] = np.zeros((len(rows), n_labels), dtype=np.int8)
         for r, (_, _, chosen) in enumerate(rows):
             sets[r, list(chosen)] = 1
-        model = MultiLabelDawidSkene().fit(
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            sets,
-            n_tasks=len(index.objects),
-            n_workers=len(index.workers),
-            prior_counts=self._prior_counts(index, job, prior),
+        answers = LabelSetAnswers(
+            [r[0] for r in rows], [r[1] for r in rows], sets, n_tasks=len(index.objects), n_workers=len(index.workers)
         )
-        return ClassificationModel(index, model)
+        return ClassificationModel(index, MultiLabelDawidSkene().fit(answers, self._prior(index, job, prior)))
 
     def consolidate(
         self,
@@ -266,9 +265,9 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         present = np.asarray(ds.posteriors_[row], dtype=np.float64)  # P(label present), per label
         chosen = [int(i) for i in np.flatnonzero(ds.labels_[row])]
         decided = np.where(ds.labels_[row], present, 1.0 - present)
-        confidence = round(float(decided.mean()) if len(decided) else 0.0, _DIGITS)
+        confidence = round(float(decided.mean()) if len(decided) else 0.0, DIGITS)
         class_map = {str(i): names[i] for i in chosen}
-        confidence_map = {str(i): round(float(present[i]), _DIGITS) for i in chosen}
+        confidence_map = {str(i): round(float(present[i]), DIGITS) for i in chosen}
         quality = model.quality(w for w, _ in observed.summary)
         label = {
             "class-ids": chosen,

@@ -14,10 +14,12 @@ The label keeps the built-in NER output's shape, with a confidence per entity::
 
 An entity's ``confidence`` is the share of the object's answering weight that marked it with its
 label; the object's is the mean over its entities (with none, the share of the weight that marked
-nothing). ``labels`` is the job's label list.
+nothing). ``labels`` is the job's label list. A worker never compared with another (no text they
+marked had a second answer, nor in an earlier batch) has ``weight`` and ``agreement`` ``null``.
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are ``(credit, spans compared,
-objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'.
+objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'
+(their ``prior``).
 """
 
 from __future__ import annotations
@@ -27,19 +29,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..aggregation.span_vote import Span, SpanVote
+from ..aggregation.span_vote import Span, SpanVote, WorkerSpans
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, known_labels, no_usable_answer
+from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
 from .shapes import EntitiesShape
 
 __all__ = ["NamedEntities"]
 
-_DIGITS = 4
 _BATCH_FIGURES = ("weight", "agreement")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable answer
@@ -47,13 +48,22 @@ Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable a
 
 @dataclass(frozen=True)
 class EntityModel:
-    """The fitted span vote and the worker indices it was fitted with."""
+    """The fitted span vote, the worker indices it was fitted with and the objects it was fitted on
+    (per summary, by identity: :meth:`SpanVote.predict` reuses their clusters)."""
 
     workers: dict[str, int]
     vote: SpanVote
+    objects: dict[int, tuple[Spans, list[WorkerSpans]]]
 
     def weight(self, worker: str) -> float:
         return float(self.vote.worker_weights_[self.workers[worker]])
+
+    def answers(self, summary: Spans) -> list[WorkerSpans]:
+        """The object's answers as the vote reads them: the very list it was fitted on when there is one."""
+        kept = self.objects.get(id(summary))
+        if kept is not None and kept[0] is summary:
+            return kept[1]
+        return [(self.workers[w], spans) for w, spans in summary]
 
 
 def _offset(value: Any) -> int:
@@ -124,10 +134,12 @@ class NamedEntities(EntitiesShape):
         self, summaries: Sequence[tuple[str, Spans]], job: JobContext, prior: WorkerStatistics
     ) -> EntityModel:
         workers = self._workers(summaries)
-        objects = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
+        objects: list[list[WorkerSpans]] = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
         extra = [prior[w] if len(prior.get(w, ())) == 3 else [0.0, 0.0, 0.0] for w in workers]
         used = any(any(v) for v in extra)
-        return EntityModel(workers, SpanVote().fit(objects, prior_statistics=extra if used else None))
+        vote = SpanVote().fit(objects, extra if used else None)
+        kept = {id(answers): (answers, obj) for (_, answers), obj in zip(summaries, objects, strict=True)}
+        return EntityModel(workers, vote, kept)
 
     def statistics(self, model: EntityModel, job: JobContext) -> WorkerStatistics:
         own = model.vote.worker_statistics_
@@ -139,24 +151,25 @@ class NamedEntities(EntitiesShape):
         if model is None or observed.summary is None:
             raise RuntimeError("named entities need their batch model")
         names = job.require_labels().names
-        answers = [(model.workers[w], spans) for w, spans in observed.summary]
+        answers = model.answers(observed.summary)
         weights = {model.workers[w]: model.weight(w) for w, _ in observed.summary}
-        entities = model.vote.vote(answers, weights)
+        entities = model.vote.predict(answers)  # the fit's clusters, with the fitted weights
         total = sum(weights.values())
         if entities:
             confidence = sum(e.confidence for e in entities) / len(entities)
         else:
             empty = sum(weights[i] for i, spans in answers if not spans)
             confidence = empty / total if total > 0 else 0.0
-        confidence = round(confidence, _DIGITS)
+        confidence = round(confidence, DIGITS)
         quality = []
         for worker, _ in observed.summary:
             agreement = float(model.vote.worker_agreement_[model.workers[worker]])
+            measured = not math.isnan(agreement)  # without it, the weight is the crowd's mean: not theirs
             quality.append(
                 {
                     "workerId": worker,
-                    "weight": round(model.weight(worker), _DIGITS),
-                    "agreement": None if math.isnan(agreement) else round(agreement, _DIGITS),
+                    "weight": figure(model.weight(worker) if measured else None),
+                    "agreement": figure(agreement if measured else None),
                 }
             )
         annotations = {
@@ -165,7 +178,7 @@ class NamedEntities(EntitiesShape):
                     "label": names[e.label],
                     "startOffset": e.start,
                     "endOffset": e.end,
-                    "confidence": round(e.confidence, _DIGITS),
+                    "confidence": round(e.confidence, DIGITS),
                 }
                 for e in entities
             ],

@@ -29,31 +29,38 @@ Labels (``content[<attr>]``), ``class_id`` being the label's 0-based index in th
   semantic segmentation's (pixel = class key, 0 background), both beside the job's other artefacts.
 
 The object's ``confidence`` is the mean of its items' (``support × agreement``); with no item kept,
-the share of answers that drew nothing.
+the share of answers that drew nothing. ``worker-quality`` gives each worker's ``precision``,
+``recall`` and keep ``weight``; a figure nothing measured is ``null`` (no items: no precision and no
+weight; no agreed item to draw: no recall; docs/output-format.md).
 
 Across batches (:mod:`tally.worker_store`): a worker's statistics are the eight evidence counts behind
-their precision, recall, agreement, inventions and misses (``GeometricConsolidation.evidence_``), added
-to later batches'. The statistics' name carries the count (``bounding-box/8``), so counts stored by a
-version with six are not mixed in.
+their precision, recall, agreement, inventions and misses (the algorithm's ``worker_statistics_``,
+:data:`~tally.aggregation.geometric.EVIDENCE_FIELDS`), added to later batches' (their ``prior``). The
+statistics' name carries the count (``bounding-box/8``), so counts stored by a version with six are
+not mixed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ..aggregation.base import Consolidated, ObjectItems, WorkerItems
+from ..aggregation.box_consolidation import BoxConsolidation
 from ..aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
-from ..aggregation.geometric import EVIDENCE_FIELDS, Consolidated, GeometricConsolidation, ObjectItems, WorkerItems
+from ..aggregation.geometric import EVIDENCE_FIELDS, ItemConsolidation
+from ..aggregation.instance_consolidation import InstanceConsolidation
 from ..aggregation.instance_fusion import (
     MAX_INSTANCES,
     instance_map_from_colours,
     instance_map_from_palette,
     rasterise_polygons,
 )
+from ..aggregation.keypoint_consolidation import KeypointConsolidation
 from ..codecs import decode_png, encode_palette_png, palette_indices
 from ..colours import assign_colours, hex_to_rgb
 from ..errors import AnswerError
@@ -64,15 +71,13 @@ from ..labels import ClassTable, LabelSet
 from ..storage import join_uri
 from ..vote import VoteTable
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, known_labels, majority_size, no_usable_answer
+from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
 from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, PolygonsShape
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 
-_DIGITS = 4
 _BATCH_FIGURES = ("precision", "recall", "weight")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
-Kind = Literal["boxes", "keypoints", "instances"]
 
 
 def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -106,10 +111,10 @@ class _Parsed:
 
 
 class _Geometric(ItemsShape):
-    """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model,
-    predict an object and shape the result."""
+    """What every geometric task shares: read answers into :class:`ObjectItems`, fit the batch model
+    (``algorithm``), predict an object and shape the result."""
 
-    kind: Kind
+    algorithm: type[ItemConsolidation[Any]]
     uses_batch_model = True
     needs_labels = True
 
@@ -162,18 +167,20 @@ class _Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
-        whole = ObjectItems(items, width, height)
-        model = GeometricConsolidation(self.kind)
-        if self.kind != "instances":
-            nbytes = sum(int(np.asarray(p.geometry).nbytes) for _, p, _ in parsed)
-            return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(parsed))
-        # instances: the fit reads the summary (labels and similarities, no maps), kept for the whole
-        # batch; the consolidation reads the summary and the maps' tuple table, tabulated once here
-        table = model.instance_table(whole)
-        nbytes = int(table.inverse.nbytes + table.votes.nbytes + table.counts.nbytes)
-        return Observed(model.summary(whole, table), table, issues, nbytes=nbytes, answers_used=len(parsed))
+        return self._observed(ObjectItems(items, width, height), issues)
 
-    def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> GeometricConsolidation:
+    def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
+        """What the fit and the consolidation keep of an object: its items (a few numbers each)."""
+        nbytes = sum(int(np.asarray(a.geometry).nbytes) for a in whole.answers)
+        return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(whole.answers))
+
+    def _predict(
+        self, model: ItemConsolidation[Any], observed: Observed[ObjectItems, VoteTable | None]
+    ) -> Consolidated:
+        assert observed.summary is not None
+        return model.predict(observed.summary)
+
+    def fit(self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext) -> ItemConsolidation[Any]:
         return self.fit_with_prior(summaries, job, {})
 
     def statistics_name(self, job: JobContext) -> str:
@@ -184,31 +191,32 @@ class _Geometric(ItemsShape):
 
     def fit_with_prior(
         self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext, prior: WorkerStatistics
-    ) -> GeometricConsolidation:
-        return GeometricConsolidation(self.kind).fit([items for _, items in summaries], prior)
+    ) -> ItemConsolidation[Any]:
+        return self.algorithm().fit([items for _, items in summaries], prior)
 
-    def statistics(self, model: GeometricConsolidation, job: JobContext) -> WorkerStatistics:
-        return {w: v for w, v in model.evidence_.items() if any(v)}
+    def statistics(self, model: ItemConsolidation[Any], job: JobContext) -> WorkerStatistics:
+        return {w: v for w, v in model.worker_statistics_.items() if any(v)}
 
     def consolidate(
         self,
         obj: DatasetObject,
         observed: Observed[ObjectItems, VoteTable | None],
-        model: GeometricConsolidation | None,
+        model: ItemConsolidation[Any] | None,
         job: JobContext,
     ) -> ObjectResult:
         items = observed.summary
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
-        model = model or GeometricConsolidation(self.kind)
-        result = model.predict(items, observed.prepared)  # instances: their tuple table
+        model = model or self.algorithm()
+        result = self._predict(model, observed)
         confidence = self._confidence(items, result)
         quality = [
             {
                 "workerId": a.worker,
-                "precision": _round(model.precision_.get(a.worker)),
-                "recall": _round(model.recall_.get(a.worker)),
-                "weight": round(model.worker_weights_.get(a.worker, 1.0), _DIGITS),
+                "precision": figure(model.precision_.get(a.worker)),
+                "recall": figure(model.recall_.get(a.worker)),
+                # the keep weight comes from the precision: without it, it is no figure of the worker's
+                "weight": figure(model.worker_weights_.get(a.worker, 1.0) if a.worker in model.precision_ else None),
             }
             for a in items.answers
         ]
@@ -221,9 +229,9 @@ class _Geometric(ItemsShape):
     @staticmethod
     def _confidence(items: ObjectItems, result: Consolidated) -> float:
         if len(result.confidence):
-            return round(float(result.confidence.mean()), _DIGITS)
+            return round(float(result.confidence.mean()), DIGITS)
         empty = sum(1 for a in items.answers if not a.labels)
-        return round(empty / len(items.answers), _DIGITS)
+        return round(empty / len(items.answers), DIGITS)
 
     def _shape(
         self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
@@ -254,12 +262,8 @@ def _ids(result: Consolidated) -> list[int]:
     return [int(str(c)) for c in result.labels]
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, _DIGITS)
-
-
 class BoundingBoxes(BoxesShape, _Geometric):
-    kind: Kind = "boxes"
+    algorithm = BoxConsolidation
 
     plural = "boxes"
     fields = ("left", "top", "width", "height")
@@ -281,14 +285,14 @@ class BoundingBoxes(BoxesShape, _Geometric):
             {"class_id": c, "left": b[0], "top": b[1], "width": b[2], "height": b[3]}
             for c, b in zip(_ids(result), ltwh, strict=True)
         ]
-        objects = [{"confidence": round(float(c), _DIGITS)} for c in result.confidence]
+        objects = [{"confidence": round(float(c), DIGITS)} for c in result.confidence]
         class_map = {str(c): names[c] for c in sorted(set(_ids(result)))}
         label = {"annotations": annotations, "objects": objects, "class-map": class_map}
         return label, {"objects": objects, "class-map": class_map}
 
 
 class Keypoints(KeypointsShape, _Geometric):
-    kind: Kind = "keypoints"
+    algorithm = KeypointConsolidation
 
     plural = "keypoints"
     fields = ("x", "y")
@@ -309,7 +313,7 @@ class Keypoints(KeypointsShape, _Geometric):
                 "label": names[c],
                 "x": round(float(p[0]), 2),
                 "y": round(float(p[1]), 2),
-                "confidence": round(float(conf), _DIGITS),
+                "confidence": round(float(conf), DIGITS),
             }
             for c, p, conf in zip(_ids(result), np.asarray(result.geometry), result.confidence, strict=True)
         ]
@@ -317,13 +321,27 @@ class Keypoints(KeypointsShape, _Geometric):
 
 
 class InstanceSegmentation(InstancesShape, _Geometric):
-    kind: Kind = "instances"
+    algorithm = InstanceConsolidation
 
     def __init__(self) -> None:
         self._classes: ClassTable | None = None
 
     def prepare(self, job: JobContext) -> None:
         self._classes = ClassTable.build(job.require_labels())
+
+    def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
+        """The fit reads the summary (labels and similarities, no maps), kept for the whole batch; the
+        consolidation reads the summary and the maps' tuple table, tabulated once here."""
+        model = InstanceConsolidation()
+        table = model.instance_table(whole)
+        nbytes = int(table.inverse.nbytes + table.votes.nbytes + table.counts.nbytes)
+        return Observed(model.summary(whole, table), table, issues, nbytes=nbytes, answers_used=len(whole.answers))
+
+    def _predict(
+        self, model: ItemConsolidation[Any], observed: Observed[ObjectItems, VoteTable | None]
+    ) -> Consolidated:
+        assert observed.summary is not None and isinstance(model, InstanceConsolidation)
+        return model.predict(observed.summary, observed.prepared)
 
     def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
         raw = _items(answer.element, self.key)
@@ -378,7 +396,7 @@ class InstanceSegmentation(InstancesShape, _Geometric):
             {
                 "label": names[c],
                 "color": colours[k],
-                "confidence": round(float(result.confidence[k]), _DIGITS),
+                "confidence": round(float(result.confidence[k]), DIGITS),
                 "workers": list(result.workers[k]),
             }
             for k, c in enumerate(_ids(result))
@@ -396,8 +414,6 @@ class InstanceSegmentation(InstancesShape, _Geometric):
 
 
 class Polygons(PolygonsShape, InstanceSegmentation):
-    kind: Kind = "instances"
-
     def _parse(self, answer: Answer, labels: LabelSet) -> tuple[_Parsed, tuple[int, int]]:
         size = _size(answer.element)
         if size is None:
