@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,14 @@ def test_progress_bar_counts_every_object(tmp_path: Path, capsys: pytest.Capture
     assert main(_example(tmp_path / "out", "--progress")) == 0
     err = capsys.readouterr().err
     assert "consolidating" in err and "6/6" in err
+
+
+def test_progress_bar_counts_objects_not_log_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logging.getLogger("tally.consolidate"), "disabled", True)
+    assert main(_example(tmp_path / "out", "--progress")) == 0
+    assert "6/6" in capsys.readouterr().err
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

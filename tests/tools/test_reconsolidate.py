@@ -152,11 +152,11 @@ def test_interrupted_run_continues_where_it_stopped(
     real = module.reconsolidate_lines
     calls: list[int] = []
 
-    def interrupted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
+    def interrupted(job: module.Job, first: int, lines: list[str], *args: Any) -> tuple[str, int]:
         calls.append(first)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(job, first, lines, locators)
+        return real(job, first, lines, *args)
 
     monkeypatch.setattr(module, "reconsolidate_lines", interrupted)
     out = tmp_path / "out"
@@ -168,9 +168,9 @@ def test_interrupted_run_continues_where_it_stopped(
 
     calls.clear()
 
-    def counted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
+    def counted(job: module.Job, first: int, lines: list[str], *args: Any) -> tuple[str, int]:
         calls.append(first)
-        return real(job, first, lines, locators)
+        return real(job, first, lines, *args)
 
     monkeypatch.setattr(module, "reconsolidate_lines", counted)
     assert main([*argv, "--out", str(out)]) == 0

@@ -3,8 +3,8 @@
 AWS's recipe "consolidation" keeps every worker's answer under the label attribute as
 ``{"annotationsFromAllWorkers": [{workerId, annotationData}]}``; a job run without a consolidation
 Lambda leaves the attribute empty and points at the answers with ``worker-response-ref`` in its
-metadata. Each line becomes one payload element (its ``datasetObjectId`` is the line's number,
-counting from 0), lines go through :func:`tally.consolidate.consolidate_batch` in batches of
+metadata. Each line becomes one data object (its ``datasetObjectId`` is the line's number,
+counting from 0), lines go through :func:`tally.consolidate.run_batch` in batches of
 ``--batch-size``, and each output line is the input line with ``<attr>`` and ``<attr>-metadata``
 replaced by what the Lambda returns for it.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import multiprocessing
 import os
 import shutil
@@ -32,17 +31,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
-from ..consolidate import consolidate_batch
+from ..consolidate import BatchJob, respond, run_batch
 from ..errors import TallyError
-from ..gt.events import ConsolidationRequest
+from ..gt.events import DatasetObject, describe_validation_error, job_name_from_arn
+from ..gt.response import ObjectResult, TaskType, creation_date
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
 from ._common import (
     CliStorage,
     ExitCode,
     InputError,
-    ObjectProgress,
     buckets_under,
     build_settings,
     configure_logging,
@@ -63,7 +63,6 @@ STATE = ".reconsolidate.json"
 PARTIAL = ".output.manifest.partial"
 OUTPUT = "output.manifest"
 SUMMARY = "summary.json"
-_PAYLOAD_URI = "tally-reconsolidate://batch.json"
 
 
 class Interrupted(click.ClickException):
@@ -89,30 +88,20 @@ class Job:
     job_arn: str | None = None
 
 
-class _BatchStorage(CliStorage):
-    """The CLI's storage plus the in-memory payload of one batch."""
-
-    def __init__(self, s3_root: str | None, payload: bytes, created: datetime) -> None:
-        super().__init__(s3_root)
-        self._payload = payload
-        self._created = created
-
-    def read(self, uri: str) -> bytes:
-        return self._payload if uri == _PAYLOAD_URI else super().read(uri)
-
-    def modified(self, uri: str) -> datetime:
-        return self._created if uri == _PAYLOAD_URI else super().modified(uri)
-
-
 def reconsolidate_lines(
-    job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None = None
+    job: Job,
+    first: int,
+    raw_lines: Sequence[str],
+    locators: Sequence[Locator | None] | None = None,
+    on_result: Callable[[ObjectResult], None] | None = None,
 ) -> tuple[str, int]:
     """Consolidate one batch of manifest lines (numbered from ``first``); the output lines as text and
     how many objects were consolidated. ``locators``: where each line's answers are when the line does
     not hold them (a job's output prefix). Runs in a worker process or in-process."""
-    storage = _BatchStorage(job.s3_root, b"", job.created)
+    storage = CliStorage(job.s3_root)
     lines: list[dict[str, Any]] = []
-    payload: list[dict[str, Any]] = []
+    objects: list[DatasetObject] = []
+    unusable: list[ObjectResult] = []
     payloads: dict[str, Any] = {}
     for offset, raw in enumerate(raw_lines):
         number = first + offset
@@ -128,23 +117,33 @@ def reconsolidate_lines(
                 annotations = line_annotations(line, job.attr, storage)
         except TallyError as exc:
             raise InputError(f"{job.source} line {number + 1}: {exc}") from exc
-        payload.append({"datasetObjectId": str(number), "dataObject": data_object(line), "annotations": annotations})
-    storage._payload = json.dumps(payload).encode()
-    request = ConsolidationRequest.parse(
-        {
-            "labelAttributeName": job.attr,
-            "labelCategories": list(job.labels) if job.labels else None,
-            "payload": {"s3Uri": _PAYLOAD_URI},
-            "labelingJobArn": job.job_arn,
-        }
+        element = {"datasetObjectId": str(number), "dataObject": data_object(line), "annotations": annotations}
+        try:
+            objects.append(DatasetObject.model_validate(element))
+        except ValidationError as exc:
+            reason = f"the answers do not make a data object: {describe_validation_error(exc)}"
+            unusable.append(ObjectResult.failed(str(number), TaskType.CUSTOM.value, reason))
+    batch = BatchJob(
+        settings=job.settings, artefact_prefix=job.masks, job_id=job.job_arn or "", event_labels=job.labels
     )
-    report = consolidate_batch(request, storage, settings=job.settings, mask_prefix=job.masks)
-    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in report.response}
+    results = run_batch(objects, batch, storage, on_result=on_result)
+    for result in unusable:
+        if on_result is not None:
+            on_result(result)
+    entries, _ = respond(
+        [*results, *unusable],
+        job.attr,
+        job_name=job_name_from_arn(job.job_arn) or f"labeling-job/{job.attr}",
+        created=creation_date(job.created),
+        storage=storage,
+        prefix=job.masks,
+    )
+    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in entries}
     out = []
     for offset, line in enumerate(lines):
         line.update(by_id[str(first + offset)])
         out.append(json.dumps(line, separators=(",", ":")) + "\n")
-    return "".join(out), report.consolidated
+    return "".join(out), sum(r.ok for r in results)
 
 
 def _init_worker(verbose: int) -> None:
@@ -486,16 +485,10 @@ def reconsolidate(
 
             batches = _located(_batches(path, state.lines_done, batch_size), index, attr, source)
             if jobs == 1:
-                counter = ObjectProgress(lambda n: bar.advance(task, n))
-                core_logger = logging.getLogger("tally.consolidate")
-                core_logger.addHandler(counter)
-                try:
-                    for first, lines, locators in batches:
-                        text, _ = reconsolidate_lines(job, first, lines, locators)
-                        commit(first, text, len(lines))
-                        bar.update(task, completed=state.lines_done)
-                finally:
-                    core_logger.removeHandler(counter)
+                for first, lines, locators in batches:
+                    text, _ = reconsolidate_lines(job, first, lines, locators, lambda _: bar.advance(task, 1))
+                    commit(first, text, len(lines))
+                    bar.update(task, completed=state.lines_done)
             else:
                 _run_pool(job, batches, jobs, commit, lambda: bar.update(task, completed=state.lines_done))
     except KeyboardInterrupt:
