@@ -6,7 +6,8 @@ Every front door runs the same core:
   payload the event names and parses it into :class:`DatasetObject` s, :func:`run_batch` consolidates
   them, and its *sink* (:func:`respond`) turns the results into the response entries
   (:meth:`ObjectResult.to_gt`, then :func:`fit_response` for Lambda's size limit);
-* ``tally reconsolidate`` builds the objects from manifest lines and calls :func:`run_batch` itself.
+* ``tally reconsolidate`` builds the objects from manifest lines and calls :func:`run_batch` itself,
+  after fitting the worker model on the whole job (:func:`survey`, :func:`gather`, :class:`JobPlan`).
 
 :func:`run_batch`, per batch:
 
@@ -59,6 +60,7 @@ from .gt.events import ConsolidationRequest, DatasetObject, describe_validation_
 from .gt.response import (
     RESPONSE_LIMIT_BYTES,
     ObjectResult,
+    TaskType,
     artefact_name,
     creation_date,
     response_size,
@@ -76,15 +78,18 @@ __all__ = [
     "BatchReport",
     "BatchResults",
     "JobPlan",
+    "Survey",
     "WorkerModel",
     "WorkerModelCycle",
     "choose_task",
     "consolidate_batch",
     "default_mask_prefix",
     "fit_response",
+    "gather",
     "parse_payload",
     "respond",
     "run_batch",
+    "survey",
 ]
 
 logger = logging.getLogger(__name__)
@@ -166,7 +171,7 @@ class BatchJob:
 @dataclass(frozen=True)
 class JobPlan:
     """Decisions taken once for a whole job instead of per batch, so that every batch of the job agrees
-    (``tally reconsolidate``).
+    (``tally reconsolidate``: :meth:`Survey.plan`, then the model fitted on :func:`gather`'s summaries).
 
     Attributes:
         task: the task's position in recognition order (:data:`tally.tasks.KINDS`); ``None``: answers
@@ -185,15 +190,17 @@ class JobPlan:
 
 class BatchResults(list[ObjectResult]):
     """:func:`run_batch`'s results, one per object in the objects' order, and how the batch was judged:
-    where its class keys came from (``label_source``) and its worker model (``worker_model``)."""
+    its task type (the one its failures carry), where its class keys came from and its worker model."""
 
     def __init__(
         self,
         results: Iterable[ObjectResult] = (),
+        task_type: str = TaskType.CUSTOM.value,
         label_source: str = "not needed",
         worker_model: WorkerModel = WorkerModel.NONE,
     ) -> None:
         super().__init__(results)
+        self.task_type = task_type
         self.label_source = label_source
         self.worker_model = worker_model
 
@@ -492,6 +499,11 @@ class _Steps:
         else:  # too large to keep: consolidate observes it again; the model needs only the summary
             item.observed = Observed(observed.summary, None, observed.issues, nbytes=-1)
 
+    def summarise(self, item: _Item) -> None:
+        """Only what the object contributes to the batch model (nothing kept for a consolidation)."""
+        observed = self._observe(item)
+        item.observed = Observed(observed.summary, None, [], nbytes=-1)
+
     def consolidate(self, item: _Item) -> None:
         """The object's result, from its observation and the batch model."""
         assert self.context is not None
@@ -653,6 +665,7 @@ def run_batch(
     read_any = any(item.read for item in items)
     batch_type = steps.task.type if read_any or steps.task is not steps.passthrough else steps.tasks[0].type
     results = BatchResults(
+        task_type=batch_type,
         label_source=steps.context.labels.source if steps.context and steps.context.labels else "not needed",
         worker_model=cycle.status,
     )
@@ -662,6 +675,105 @@ def run_batch(
             item.result.task_type = batch_type
         results.append(item.result)
     return results
+
+
+# -- job-wide passes (tally reconsolidate) --------------------------------------------------------------
+
+
+@dataclass
+class Survey:
+    """What the answers of a job's objects say before anything is consolidated: which task they are,
+    the labels they use and the colours painted. A job's batches are surveyed one by one and their
+    surveys added up (:meth:`add`, in the job's order); :meth:`plan` then decides the job's task,
+    labels and colours exactly as one batch of every object would.
+
+    Attributes:
+        votes: per task (its position in recognition order), the objects whose answers are mostly of it.
+        names: every label name the answers use (for a job without a label list).
+        painted: per label, the colours it was painted with, in the order first seen.
+        objects: objects surveyed.
+    """
+
+    votes: Counter[int] = field(default_factory=Counter)
+    names: set[str] = field(default_factory=set)
+    painted: dict[str, Counter[str]] = field(default_factory=dict)
+    objects: int = 0
+
+    def add(self, other: Survey) -> None:
+        """Add a later batch's survey to this one."""
+        self.votes.update(other.votes)
+        self.names |= other.names
+        for name, colours in other.painted.items():
+            self.painted.setdefault(name, Counter()).update(colours)
+        self.objects += other.objects
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "votes": {str(k): n for k, n in self.votes.items()},
+            "names": sorted(self.names),
+            "painted": {name: dict(colours) for name, colours in self.painted.items()},
+            "objects": self.objects,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Survey:
+        return cls(
+            Counter({int(k): int(n) for k, n in data["votes"].items()}),
+            set(data["names"]),
+            {name: Counter(colours) for name, colours in data["painted"].items()},
+            int(data["objects"]),
+        )
+
+    def plan(self, job: BatchJob) -> JobPlan:
+        """The job's task, labels and colours (no model yet). Raises :class:`ConfigError` when the
+        job's label list cannot work (a repeated name)."""
+        position = _elect(self.votes)
+        task = Passthrough() if position is None else make_tasks(job.settings)[position]
+        labels = _resolve(task, job, lambda: self.names)
+        return JobPlan(position, labels, {n: dict(c) for n, c in self.painted.items()} if labels is not None else {})
+
+
+def survey(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage) -> Survey:
+    """The first pass of a job-wide re-consolidation over one batch: its answers read and recognised
+    (as :func:`run_batch`'s scan), nothing consolidated or written."""
+    steps = _Steps(job, storage)
+    items = [_Item(obj) for obj in objects]
+    with ThreadPoolExecutor(max_workers=job.settings.threads, thread_name_prefix="tally") as pool:
+        BatchProcessor(pool, steps.out_of_time).process(items, steps.scan)
+    return Survey(
+        choose_task(items, steps.tasks),
+        {name for item in items for (name, _) in item.painted},
+        _painted(items),
+        len(items),
+    )
+
+
+def gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage, plan: JobPlan) -> list[tuple[str, Any]]:
+    """The second pass of a job-wide re-consolidation over one batch: each object's summary for the
+    plan's task (what its batch model learns from), in order; objects that cannot be observed are
+    left out, as :func:`run_batch` leaves them out of its fit. The summaries of every batch, in the
+    job's order, are what one batch of the whole job would fit its model on."""
+    steps = _Steps(job, storage)
+    items = [_Item(obj) for obj in objects]
+    with ThreadPoolExecutor(max_workers=job.settings.threads, thread_name_prefix="tally") as pool:
+        processor = BatchProcessor(pool, steps.out_of_time)
+        processor.process(items, steps.scan)
+        if _plan(steps, items, plan) is not None or not steps.task.uses_batch_model:
+            return []
+        processor.process(items, steps.summarise)
+    return _summaries(items)
+
+
+def fit_job_model(summaries: Sequence[tuple[str, Any]], job: BatchJob, storage: Storage, plan: JobPlan) -> JobPlan:
+    """``plan`` with the worker model fitted once on every object's summary (:func:`gather`'s, in
+    the job's order): exactly the model one batch of the whole job would fit (no worker store)."""
+    steps = _Steps(job, storage)
+    steps.task = steps.task_at(plan.task)
+    if not steps.task.uses_batch_model or _prepare(steps, plan.labels, plan.painted) is not None:
+        return plan
+    assert steps.context is not None
+    model = WorkerModelCycle(None, job.job_id, "").fit(steps.task, summaries, steps.context)
+    return JobPlan(plan.task, plan.labels, plan.painted, model)
 
 
 # -- the sink -----------------------------------------------------------------------------------------------
