@@ -183,6 +183,7 @@ def test_interrupted_run_continues_where_it_stopped(
     monkeypatch.setattr(module, "fit_job_model", refit)  # the model fitted before the interruption is kept
     assert main([*argv, "--out", str(out)]) == 0
     assert calls == [2, 4]  # the first batch is not done again
+    assert capsys.readouterr().err == f"resuming the run in {out}: 2 of 5 lines done (the last pass)\n"
     assert (out / "output.manifest").read_text().replace(str(out), "X") == (
         (reference / "output.manifest").read_text().replace(str(reference), "X")
     )
@@ -409,10 +410,12 @@ def test_a_line_whose_answers_make_no_data_object_fails_alone(
     out = tmp_path / "out"
     argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
     assert main(argv) == 1
-    assert capsys.readouterr().err.splitlines() == [
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
         "warning: line 2: not consolidated: the answers do not make a data object: "
         "annotations.0.workerId: Field required",
     ]
+    assert "masks:" not in captured.out and not (out / "masks").exists()  # classification writes none
     first, second = _lines(out / "output.manifest")
     assert first["pets"]["class-name"] == "cat"
     assert second["pets"] == {
@@ -447,3 +450,40 @@ def test_help_says_what_is_consolidated(capsys: pytest.CaptureFixture[str]) -> N
     text = " ".join(capsys.readouterr().out.split())
     assert "worker models are fitted once on every line" in text
     assert "instance segmentation" not in text  # it is consolidated, not passed through
+
+
+def test_a_wrong_label_attribute_stops_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "X"
+    argv = ["reconsolidate", str(STREETSCENES), "--label-attribute", "street", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "Error: Invalid value for '--label-attribute': no line has `street` "
+        "(keys: source-ref, gt-label, gt-label-17-metadata)"
+    )
+    assert not out.exists()
+
+
+def test_a_missing_source_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(tmp_path / "nothing.manifest"), "--label-attribute", "a", "--out", str(out)]
+    assert main(argv) == 3
+    assert capsys.readouterr().err == f"Error: cannot read {tmp_path / 'nothing.manifest'}: no such file\n"
+    assert not out.exists()
+
+
+def test_a_failed_start_does_not_lock_the_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad line stops the first pass before any output is written: once it is fixed, the same
+    command runs (the source changed, but the earlier run had nothing to keep)."""
+    good = json.dumps(recipe_line("s3://images/0.jpg", "pets", [("w1", json.dumps({"category": {"label": "cat"}}))]))
+    source = tmp_path / "in.manifest"
+    source.write_text(good + "\n{oops\n")
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 3
+    assert capsys.readouterr().err.startswith(f"Error: {source} line 2 is not valid JSON")
+    source.write_text(good + "\n" + good + "\n")
+    assert main(argv) == 0
+    assert len(_lines(out / "output.manifest")) == 2
+    assert "holds a run" not in capsys.readouterr().err

@@ -290,6 +290,27 @@ def _located(
         yield first, lines, locators
 
 
+def _check_attribute(path: Path, attr: str, source: str) -> None:
+    """Stop before anything is written when no line has ``attr`` (nor ``attr-metadata``): every line
+    would fail. Reads only up to the first line that has it."""
+    keys: list[str] | None = None
+    number = 0
+    with path.open("r", encoding="utf-8") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            number += 1
+            line = load_json(raw, f"{source} line {number}")
+            if not isinstance(line, dict):
+                raise InputError(f"{source} line {number} is not a JSON object")
+            if attr in line or f"{attr}-metadata" in line:
+                return
+            keys = keys if keys is not None else [str(k) for k in line]
+    if keys is not None:
+        shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+        raise click.BadParameter(f"no line has `{attr}` (keys: {shown})", param_hint="'--label-attribute'")
+
+
 @dataclass
 class _State:
     """The run's progress (``OUT/.reconsolidate.json``), saved after every chunk."""
@@ -316,6 +337,11 @@ class _State:
         }
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, self.path)
+
+    @property
+    def wrote_output(self) -> bool:
+        """Whether the run has written output lines (or masks) that another run must not mix with."""
+        return self.finished or (self.stage is Stage.CONSOLIDATE and (self.lines_done > 0 or self.bytes_done > 0))
 
     def restart(self) -> None:
         self.stage, self.lines_done, self.bytes_done = Stage.SURVEY, 0, 0
@@ -391,11 +417,9 @@ def _print_summary(summary: dict[str, Any], messages: list[str], out: Path, show
         f"answers rejected: {summary['answers-rejected']}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
     ]
-    lines += [
-        f"masks:            {out / 'masks'}",
-        f"output manifest:  {out / OUTPUT}",
-        f"summary:          {out / SUMMARY}",
-    ]
+    if (out / "masks").is_dir():
+        lines.append(f"masks:            {out / 'masks'}")
+    lines += [f"output manifest:  {out / OUTPUT}", f"summary:          {out / SUMMARY}"]
     click.echo("\n".join(lines))
 
 
@@ -411,7 +435,8 @@ def _local_source(source: str, s3_root: str | None) -> tuple[Path, str] | None:
 
 
 def _download(source: str, out: Path) -> Path:
-    """A real ``s3://`` manifest downloaded once (streamed to disk) to ``OUT/.source.manifest``."""
+    """A real ``s3://`` manifest downloaded once (streamed to disk) to ``OUT/.source.manifest``; ``OUT``
+    is created for it and removed again when the download fails and ``OUT`` held nothing else."""
     copy = out / SOURCE_COPY
     if copy.is_file():
         return copy
@@ -422,11 +447,15 @@ def _download(source: str, out: Path) -> Path:
         from .. import aws
     except ImportError as exc:
         raise InputError("an s3:// SOURCE needs boto3 (pip install tally[aws]) or --s3-root") from exc
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
     part = copy.with_name(copy.name + ".part")
     try:
         aws.boto3_session(aws.own_session()).client("s3").download_file(bucket, key, str(part))
     except Exception as exc:  # botocore's errors, without importing botocore here
         part.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
         raise InputError(f"cannot read {source}: {type(exc).__name__}") from exc
     os.replace(part, copy)
     return copy
@@ -552,10 +581,9 @@ def reconsolidate(
         read_buckets=tuple(dict.fromkeys([*buckets, *source_bucket, *read_buckets])) or None,
     )
     label_tuple = tuple(label_list) if label_list else None
-    out.mkdir(parents=True, exist_ok=True)
-    if restart:
+    local = _local_source(source, s3_root)  # a missing source stops here: nothing created
+    if restart and out.is_dir():
         _discard(out)
-    local = _local_source(source, s3_root)
     if local is not None:
         path, known_as = local
     else:
@@ -566,7 +594,10 @@ def reconsolidate(
         path = path / "manifests" / "output" / "output.manifest"
         if not path.is_file():
             raise InputError(f"{source} has no manifests/output/output.manifest")
+    else:
+        _check_attribute(path, attr, source)  # a wrong attribute stops here: nothing written
     key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn)
+    out.mkdir(parents=True, exist_ok=True)
     state = _load_state(out, key)
     if state.finished and (out / OUTPUT).is_file() and (out / SUMMARY).is_file():
         summary = json.loads((out / SUMMARY).read_text())
@@ -605,7 +636,7 @@ def reconsolidate(
 
 
 def _check_resumable(state: _State, out: Path, total: int) -> None:
-    """Redo what cannot be resumed (its files gone or short)."""
+    """Redo what cannot be resumed (its files gone or short); say so when a run resumes."""
     partial, summaries, plan = out / PARTIAL, out / SUMMARIES, out / PLAN
     lost = False
     if state.finished:  # finished, but its output.manifest or summary is gone: redo it
@@ -617,6 +648,10 @@ def _check_resumable(state: _State, out: Path, total: int) -> None:
     if lost:
         state.restart()
         state.save()
+    elif state.lines_done or state.stage is not Stage.SURVEY:
+        where = {Stage.SURVEY: "pass 1", Stage.GATHER: "pass 2", Stage.CONSOLIDATE: "the last pass"}[state.stage]
+        done = f"{state.lines_done} of {total} lines {_DONE[state.stage]}"
+        click.echo(f"resuming the run in {out}: {done} ({where})", err=True)
 
 
 def _short(path: Path, nbytes: int) -> bool:
@@ -843,8 +878,9 @@ def _workers(jobs: int) -> Iterator[Pool | None]:
 
 
 def _load_state(out: Path, key: dict[str, Any]) -> _State:
-    """The run in ``out``: resumed when it has this key, started afresh when there is none; a run of
-    another source or options is a usage error."""
+    """The run in ``out``: resumed when it has this key; started afresh when there is none, or when an
+    earlier run of another source or options had written no output yet (a failed start, such as a bad
+    line found in the first pass: nothing to lose); else a usage error."""
     path = out / STATE
     if not path.exists():
         if (out / OUTPUT).exists() or (out / PARTIAL).exists():
@@ -866,6 +902,12 @@ def _load_state(out: Path, key: dict[str, Any]) -> _State:
         bool(saved.get("finished")),
     )
     if earlier.key != key:
+        if not earlier.wrote_output and not (out / OUTPUT).exists():
+            for name in (PARTIAL, SUMMARIES, PLAN):
+                (out / name).unlink(missing_ok=True)
+            state = _State(path, key)
+            state.save()
+            return state
         changed = sorted(k for k in key if earlier.key.get(k) != key[k])
         raise click.UsageError(
             f"{out} holds a run with another source or options ({', '.join(changed)}); "
