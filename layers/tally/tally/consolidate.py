@@ -121,7 +121,8 @@ class BatchReport:
     """The response list plus what happened, for metrics and summaries (no worker data)."""
 
     response: list[dict[str, Any]]
-    consolidated: int = 0
+    consolidated: int = 0  # consolidated by a task; answers of no known shape are counted apart:
+    passed_through: int = 0  # returned as received (groundtruth/custom)
     failed: int = 0
     answers_rejected: int = 0
     dropped: int = 0  # payload elements without a usable datasetObjectId: nothing to answer to
@@ -898,7 +899,8 @@ def consolidate_batch(
         worker_model=results.worker_model,
     )
     for r in results:
-        report.consolidated += r.ok
+        report.consolidated += r.ok and r.task_type != TaskType.CUSTOM
+        report.passed_through += r.ok and r.task_type == TaskType.CUSTOM
         report.failed += not r.ok
         report.answers_rejected += r.rejected
         if r.ok and r.confidence is not None:

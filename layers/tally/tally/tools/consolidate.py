@@ -80,8 +80,9 @@ def entry_messages(entry: dict[str, Any], attr: str) -> Iterator[str]:
 def _summary(report: BatchReport, out: Path, worker_table: str | None = None) -> str:
     mean = report.mean_confidence
     lines = [
-        f"objects:          {report.consolidated + report.failed}"
-        f" ({report.consolidated} consolidated, {report.failed} failed)",
+        f"objects:          {report.consolidated + report.passed_through + report.failed}"
+        f" ({report.consolidated} consolidated, {report.passed_through} passed through unconsolidated,"
+        f" {report.failed} failed)",
         f"answers rejected: {report.answers_rejected}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
         f"class keys from:  {report.label_source}",
