@@ -189,7 +189,7 @@ def test_interrupted_run_continues_where_it_stopped(
     )
 
 
-def test_an_interrupted_gathering_resumes_after_its_last_chunk(
+def test_an_interrupted_first_pass_resumes_after_its_last_chunk(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = write_manifest(tmp_path / "sim.manifest", segmentation_lines(5, seed=12, attr="street"))
@@ -197,27 +197,27 @@ def test_an_interrupted_gathering_resumes_after_its_last_chunk(
     reference = tmp_path / "reference"
     assert main([*argv, "--out", str(reference)]) == 0
 
-    real = module.gather_lines
+    real = module.first_pass_lines
     calls: list[int] = []
 
-    def interrupted(job: module.Job, first: int, *args: Any) -> bytes:
+    def interrupted(job: module.Job, first: int, *args: Any) -> Any:
         calls.append(first)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(job, first, *args)
 
-    monkeypatch.setattr(module, "gather_lines", interrupted)
+    monkeypatch.setattr(module, "first_pass_lines", interrupted)
     out = tmp_path / "out"
     capsys.readouterr()
     assert main([*argv, "--out", str(out)]) == 130
     assert capsys.readouterr().err == (
-        "tally: interrupted; 2 of 5 lines gathered (pass 2); run the same command again to continue\n"
+        "tally: interrupted; 2 of 5 lines surveyed (pass 1); run the same command again to continue\n"
     )
     calls.clear()
     fits: list[int] = []
     fit = fit_job_model
 
-    def gathered(job: module.Job, first: int, *args: Any) -> bytes:
+    def surveyed(job: module.Job, first: int, *args: Any) -> Any:
         calls.append(first)
         return real(job, first, *args)
 
@@ -225,9 +225,10 @@ def test_an_interrupted_gathering_resumes_after_its_last_chunk(
         fits.append(len(args[0]))
         return fit(*args)
 
-    monkeypatch.setattr(module, "gather_lines", gathered)
+    monkeypatch.setattr(module, "first_pass_lines", surveyed)
     monkeypatch.setattr(module, "fit_job_model", counted)
     assert main([*argv, "--out", str(out)]) == 0
+    assert capsys.readouterr().err == f"resuming the run in {out}: 2 of 5 lines surveyed (pass 1)\n"
     assert (calls, fits) == ([2, 4], [5])  # one fit, on every line's summary
     assert not (out / ".reconsolidate-summaries.pickle").exists()
     assert (out / "output.manifest").read_text().replace(str(out), "X") == (
@@ -424,7 +425,7 @@ def test_a_line_whose_answers_make_no_data_object_fails_alone(
     }
 
 
-def test_labels_and_colours_are_decided_once_for_the_whole_job(tmp_path: Path) -> None:
+def test_labels_and_colours_are_decided_once_for_the_whole_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a label list, every chunk gets the labels of the whole job (not only those its own
     lines use) and the same colours: class keys mean the same on every line."""
     only_dogs = [(w, seg_content(["dd", ".."], {"d": "dog"}, {"dog": "#00aa00"})) for w in ("w1", "w2", "w3")]
@@ -433,7 +434,20 @@ def test_labels_and_colours_are_decided_once_for_the_whole_job(tmp_path: Path) -
     source = write_manifest(tmp_path / "in.manifest", iter(lines))
     out = tmp_path / "out"
     argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    gathered: list[int] = []
+    real = module.gather_lines
+
+    def counted(job: module.Job, first: int, *args: Any) -> bytes:
+        gathered.append(first)
+        return real(job, first, *args)
+
+    monkeypatch.setattr(module, "gather_lines", counted)
     assert main([*argv, "--batch-size", "1"]) == 0
+    assert gathered == [0]  # only the chunk that lacks a label of the job is gathered again
+    assert main([*argv, "--batch-size", "2", "--out", str(tmp_path / "one")]) == 0
+    assert (out / "output.manifest").read_text().replace(str(out), "X") == (
+        (tmp_path / "one" / "output.manifest").read_text().replace(str(tmp_path / "one"), "X")
+    )
     maps = [
         {k: (v["class-name"], v["hex-color"]) for k, v in line["pets"]["internal-color-map"].items()}
         for line in _lines(out / "output.manifest")

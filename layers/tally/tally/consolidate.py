@@ -7,7 +7,7 @@ Every front door runs the same core:
   them, and its *sink* (:func:`respond`) turns the results into the response entries
   (:meth:`ObjectResult.to_gt`, then :func:`fit_response` for Lambda's size limit);
 * ``tally reconsolidate`` builds the objects from manifest lines and calls :func:`run_batch` itself,
-  after fitting the worker model on the whole job (:func:`survey`, :func:`gather`, :class:`JobPlan`).
+  after fitting the worker model on the whole job (:func:`survey_and_gather`, :func:`gather`, :func:`fit_job_model`, :class:`JobPlan`).
 
 :func:`run_batch`, per batch:
 
@@ -77,6 +77,7 @@ __all__ = [
     "BatchProcessor",
     "BatchReport",
     "BatchResults",
+    "Gathered",
     "JobPlan",
     "Survey",
     "WorkerModel",
@@ -84,12 +85,13 @@ __all__ = [
     "choose_task",
     "consolidate_batch",
     "default_mask_prefix",
+    "fit_job_model",
     "fit_response",
     "gather",
     "parse_payload",
     "respond",
     "run_batch",
-    "survey",
+    "survey_and_gather",
 ]
 
 logger = logging.getLogger(__name__)
@@ -285,8 +287,9 @@ def _with_transient_hint(reason: str, issues: Sequence[AnswerIssue]) -> str:
 
 
 class BatchProcessor:
-    """Failure isolation for one batch: runs a per-object step over a thread pool and turns whatever
-    one object's step raises into that object's failure, with a reason, never the batch's.
+    """Failure isolation for one batch: runs a per-object step over ``threads`` threads (a context
+    manager: the pool lives while the batch runs) and turns whatever one object's step raises into that
+    object's failure, with a reason, never the batch's.
 
     The steps know nothing of this bookkeeping (as Powertools' ``BasePartialProcessor`` keeps the
     record handler apart from success and failure handling): an object whose ``result`` is set is
@@ -294,9 +297,20 @@ class BatchProcessor:
     with a reason saying so. Failures carry no task type yet: :func:`run_batch` gives them the batch's.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor, out_of_time: Callable[[], bool]) -> None:
-        self._pool = pool
+    def __init__(self, threads: int, out_of_time: Callable[[], bool]) -> None:
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
         self._out_of_time = out_of_time
+
+    def __enter__(self) -> BatchProcessor:
+        if self._threads > 1:  # one thread: the steps run here, in order, without a pool's overhead
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="tally")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def process(
         self, items: Sequence[_Item], step: Callable[[_Item], None], then: Callable[[_Item], None] | None = None
@@ -309,7 +323,11 @@ class BatchProcessor:
             if then is not None:
                 then(item)
 
-        list(self._pool.map(one, items))
+        if self._pool is None:
+            for item in items:
+                one(item)
+        else:
+            list(self._pool.map(one, items))
 
     def _run(self, item: _Item, step: Callable[[_Item], None]) -> None:
         if item.result is not None:
@@ -645,8 +663,7 @@ def run_batch(
     steps = _Steps(job, storage)
     items = [_Item(obj) for obj in objects]
     cycle = WorkerModelCycle(store, job.job_id, job.batch_key)
-    with ThreadPoolExecutor(max_workers=job.settings.threads, thread_name_prefix="tally") as pool:
-        processor = BatchProcessor(pool, steps.out_of_time)
+    with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
         problem = _plan(steps, items, plan)
         if problem is not None:
@@ -734,30 +751,60 @@ class Survey:
         return JobPlan(position, labels, {n: dict(c) for n, c in self.painted.items()} if labels is not None else {})
 
 
-def survey(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage) -> Survey:
-    """The first pass of a job-wide re-consolidation over one batch: its answers read and recognised
-    (as :func:`run_batch`'s scan), nothing consolidated or written."""
+@dataclass
+class Gathered:
+    """The first pass of a job-wide re-consolidation over one batch (:func:`survey_and_gather`).
+
+    Attributes:
+        survey: what the batch's answers say (added up over the job's batches).
+        task: the task the batch chose for itself (its position in recognition order).
+        labels: the label names the batch resolved for itself (``None``: none, or none could work).
+        summaries: each object's summary under that choice (empty for a task without a batch model).
+    """
+
+    survey: Survey
+    task: int | None
+    labels: tuple[str, ...] | None
+    summaries: list[tuple[str, Any]]
+
+    def fits(self, plan: JobPlan) -> bool:
+        """Whether the summaries are the plan's: the same task and labels (an object's summary depends
+        on nothing else of the plan), so the batch need not be gathered again."""
+        return (self.task, self.labels) == (plan.task, plan.labels.names if plan.labels is not None else None)
+
+
+def survey_and_gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage) -> Gathered:
+    """The first pass of a job-wide re-consolidation over one batch, in one read of its answers: its
+    :class:`Survey` (as :func:`run_batch`'s scan counts them), and its objects' summaries under the task
+    and labels the batch would choose for itself. Those are the job's whenever the batch agrees with
+    the job (its task, and the job's label list or, inferred, every label of the job); a batch that does
+    not is gathered again with the job's plan (:func:`gather`). Nothing is consolidated or written."""
     steps = _Steps(job, storage)
     items = [_Item(obj) for obj in objects]
-    with ThreadPoolExecutor(max_workers=job.settings.threads, thread_name_prefix="tally") as pool:
-        BatchProcessor(pool, steps.out_of_time).process(items, steps.scan)
-    return Survey(
-        choose_task(items, steps.tasks),
-        {name for item in items for (name, _) in item.painted},
-        _painted(items),
-        len(items),
-    )
+    summaries: list[tuple[str, Any]] = []
+    with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
+        processor.process(items, steps.scan)
+        found = Survey(
+            choose_task(items, steps.tasks),
+            {name for item in items for (name, _) in item.painted},
+            _painted(items),
+            len(items),
+        )
+        problem = _plan(steps, items, None)
+        if problem is None and steps.task.uses_batch_model:
+            processor.process(items, steps.summarise)
+            summaries = _summaries(items)
+    labels = steps.context.labels if problem is None and steps.context is not None else None
+    return Gathered(found, steps.position(steps.task), labels.names if labels is not None else None, summaries)
 
 
 def gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage, plan: JobPlan) -> list[tuple[str, Any]]:
-    """The second pass of a job-wide re-consolidation over one batch: each object's summary for the
-    plan's task (what its batch model learns from), in order; objects that cannot be observed are
-    left out, as :func:`run_batch` leaves them out of its fit. The summaries of every batch, in the
-    job's order, are what one batch of the whole job would fit its model on."""
+    """Each object's summary for the plan's task (what its batch model learns from), in order; objects
+    that cannot be observed are left out, as :func:`run_batch` leaves them out of its fit. The summaries
+    of every batch of a job, in the job's order, are what one batch of the whole job fits its model on."""
     steps = _Steps(job, storage)
     items = [_Item(obj) for obj in objects]
-    with ThreadPoolExecutor(max_workers=job.settings.threads, thread_name_prefix="tally") as pool:
-        processor = BatchProcessor(pool, steps.out_of_time)
+    with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
         if _plan(steps, items, plan) is not None or not steps.task.uses_batch_model:
             return []

@@ -8,24 +8,26 @@ from 0), and each output line is the input line with ``<attr>`` and ``<attr>-met
 what the Lambda returns for it.
 
 The job is judged as one batch of every line would be, in chunks of ``--batch-size`` lines (the unit
-of work, of parallelism and of resumption), in up to three passes over the chunks:
+of work, of parallelism and of resumption), in two or three passes over the chunks:
 
-1. **survey** (:func:`tally.consolidate.survey`): which task the answers are, the labels they use and
-   their colours, added up over the job; the job's task, labels and colours are decided once
-   (:class:`tally.consolidate.JobPlan`), so every chunk agrees;
-2. **gather** (:func:`tally.consolidate.gather`), for a task with a worker model: every object's summary,
-   what the model learns from; the model is then fitted once on the whole job, exactly the model one
+1. **survey and gather** (:func:`tally.consolidate.survey_and_gather`): which task the answers are,
+   the labels they use and their colours, added up over the job, and each object's summary (what a
+   worker model learns from) under the chunk's own choice of task and labels. The job's task, labels
+   and colours are then decided once (:class:`tally.consolidate.JobPlan`), so every chunk agrees;
+2. **gather again** (:func:`tally.consolidate.gather`), only for the chunks whose own choice was not
+   the job's (a chunk that lacks some of the job's labels when they are inferred from the answers);
+   the worker model is then fitted once on every summary, in the job's order: exactly the model one
    batch of every line would fit (:func:`tally.consolidate.fit_job_model`);
 3. **consolidate** (:func:`tally.consolidate.run_batch` with the plan and the job's model).
 
 Streaming and resumable: lines are read and written chunk by chunk (memory is bounded by the chunks in
 flight, plus the job's summaries in the main process while the model is fitted). ``OUT/.reconsolidate.json``
-records the pass and how many lines of it are done after every chunk; the survey is kept in it, the
-gathered summaries in ``OUT/.reconsolidate-summaries.pickle`` until the model is fitted, the plan and
-the model in ``OUT/.reconsolidate-plan.pickle``, the output lines in ``OUT/.output.manifest.partial``.
-So an interrupted run continues where it stopped, with the same model, and a finished one
-(``OUT/output.manifest`` + ``OUT/summary.json``) is not redone. Chunks are spread over processes.
-The hidden files are this command's private state: never put files of your own under those names.
+records the pass and how many lines of it are done after every chunk, with the survey so far; the
+summaries are appended to ``OUT/.reconsolidate-summaries.pickle`` until the model is fitted, the plan
+and the model kept in ``OUT/.reconsolidate-plan.pickle``, the output lines appended to
+``OUT/.output.manifest.partial``. So an interrupted run continues where it stopped, with the same
+model, and a finished one (``OUT/output.manifest`` + ``OUT/summary.json``) is not redone. Chunks are
+spread over processes. The hidden files are this command's private state.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from ..consolidate import (
     gather,
     respond,
     run_batch,
-    survey,
+    survey_and_gather,
 )
 from ..errors import ConfigError, TallyError
 from ..gt.events import DatasetObject, describe_validation_error, job_name_from_arn
@@ -85,7 +87,7 @@ from ._common import (
 from ._sources import JobIndex, Locator, data_object, line_annotations, located_annotations
 from .consolidate import parse_labels
 
-__all__ = ["Interrupted", "Job", "gather_lines", "reconsolidate", "reconsolidate_lines", "survey_lines"]
+__all__ = ["Interrupted", "Job", "first_pass_lines", "gather_lines", "reconsolidate", "reconsolidate_lines"]
 
 STATE = ".reconsolidate.json"
 PARTIAL = ".output.manifest.partial"
@@ -115,6 +117,17 @@ class Stage(StrEnum):
 
 
 _DONE = {Stage.SURVEY: "surveyed", Stage.GATHER: "gathered", Stage.CONSOLIDATE: "done"}
+_PASS = {Stage.SURVEY: "pass 1", Stage.GATHER: "pass 2", Stage.CONSOLIDATE: "the last pass"}
+
+
+def _choice(task: int | None, labels: Sequence[str] | None) -> str:
+    """A short digest of a task and label choice: the summaries gathered under it are the plan's when
+    the two digests agree."""
+    return hashlib.sha256(json.dumps([task, list(labels) if labels is not None else None]).encode()).hexdigest()[:16]
+
+
+def _plan_choice(plan: JobPlan) -> str:
+    return _choice(plan.task, plan.labels.names if plan.labels is not None else None)
 
 
 @dataclass(frozen=True)
@@ -192,11 +205,16 @@ def _objects(
     return lines, objects, unusable
 
 
-def survey_lines(job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None) -> Survey:
-    """Pass 1 over one chunk of manifest lines (numbered from ``first``): what their answers say."""
+def first_pass_lines(
+    job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None
+) -> tuple[dict[str, Any], str, bytes]:
+    """Pass 1 over one chunk of manifest lines (numbered from ``first``): its survey (as JSON), the digest
+    of the task and labels it chose for itself, and its summaries under that choice (pickled)."""
     storage = CliStorage(job.s3_root)
     _, objects, _ = _objects(job, first, raw_lines, locators, storage)
-    return survey(objects, job.batch_job(), storage)
+    found = survey_and_gather(objects, job.batch_job(), storage)
+    record = pickle.dumps((first, _choice(found.task, found.labels), found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
+    return found.survey.as_json(), _choice(found.task, found.labels), record
 
 
 def gather_lines(
@@ -206,12 +224,13 @@ def gather_lines(
     locators: Sequence[Locator | None] | None,
     plan: JobPlan | _PlanFile | None,
 ) -> bytes:
-    """Pass 2 over one chunk: its objects' summaries for the job's task, pickled."""
+    """Pass 2 over one chunk: its objects' summaries for the job's task and labels, pickled."""
     storage = CliStorage(job.s3_root)
     _, objects, _ = _objects(job, first, raw_lines, locators, storage)
     the_plan = _the_plan(plan)
-    summaries = gather(objects, job.batch_job(), storage, the_plan) if the_plan is not None else []
-    return pickle.dumps(summaries, protocol=pickle.HIGHEST_PROTOCOL)
+    assert the_plan is not None  # pass 2 runs only with a plan
+    summaries = gather(objects, job.batch_job(), storage, the_plan)
+    return pickle.dumps((first, _plan_choice(the_plan), summaries), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def reconsolidate_lines(
@@ -321,6 +340,8 @@ class _State:
     lines_done: int = 0  # of the current pass
     bytes_done: int = 0  # of the current pass's file (gathered summaries, then the partial manifest)
     survey: dict[str, Any] = field(default_factory=lambda: Survey().as_json())
+    choices: dict[str, str] = field(default_factory=dict)  # per chunk (first line), the choice it gathered under
+    regather: list[int] = field(default_factory=list)  # chunks gathered again in pass 2
     plan_digest: str | None = None
     finished: bool = False
 
@@ -332,6 +353,8 @@ class _State:
             "lines_done": self.lines_done,
             "bytes_done": self.bytes_done,
             "survey": self.survey,
+            "choices": self.choices,
+            "regather": self.regather,
             "plan_digest": self.plan_digest,
             "finished": self.finished,
         }
@@ -346,6 +369,7 @@ class _State:
     def restart(self) -> None:
         self.stage, self.lines_done, self.bytes_done = Stage.SURVEY, 0, 0
         self.survey, self.plan_digest, self.finished = Survey().as_json(), None, False
+        self.choices, self.regather = {}, []
 
 
 def _run_key(
@@ -625,7 +649,7 @@ def reconsolidate(
     run = _Run(job, state, out, path, index, batch_size, total)
     try:
         with progress_bar(progress, stderr_console()) as bar, _workers(jobs) as pool:
-            run.bar, run.pool = bar, pool
+            run.bar, run.pool, run.jobs = bar, pool, jobs
             while not run.state.finished:
                 run.next_stage()
     except KeyboardInterrupt:
@@ -641,6 +665,8 @@ def _check_resumable(state: _State, out: Path, total: int) -> None:
     lost = False
     if state.finished:  # finished, but its output.manifest or summary is gone: redo it
         lost = True
+    elif state.stage is Stage.SURVEY:
+        lost = _short(summaries, state.bytes_done)
     elif state.stage is Stage.GATHER:
         lost = state.plan_digest is None or not plan.is_file() or _short(summaries, state.bytes_done)
     elif state.stage is Stage.CONSOLIDATE:
@@ -649,9 +675,8 @@ def _check_resumable(state: _State, out: Path, total: int) -> None:
         state.restart()
         state.save()
     elif state.lines_done or state.stage is not Stage.SURVEY:
-        where = {Stage.SURVEY: "pass 1", Stage.GATHER: "pass 2", Stage.CONSOLIDATE: "the last pass"}[state.stage]
         done = f"{state.lines_done} of {total} lines {_DONE[state.stage]}"
-        click.echo(f"resuming the run in {out}: {done} ({where})", err=True)
+        click.echo(f"resuming the run in {out}: {done} ({_PASS[state.stage]})", err=True)
 
 
 def _short(path: Path, nbytes: int) -> bool:
@@ -668,16 +693,16 @@ class _Run:
         self.batch_size, self.total = batch_size, total
         self.bar: Any = None
         self.pool: Pool | None = None
+        self.jobs = 1
 
     def where(self) -> str:
         done = f"{self.state.lines_done} of {self.total} lines {_DONE[self.state.stage]}"
-        return done if self.state.stage is Stage.CONSOLIDATE else f"{done} (pass {self._pass()})"
+        return done if self.state.stage is Stage.CONSOLIDATE else f"{done} ({_PASS[self.state.stage]})"
 
-    def _pass(self) -> str:
-        return {Stage.SURVEY: "1", Stage.GATHER: "2", Stage.CONSOLIDATE: "3"}[self.state.stage]
-
-    def _chunks(self) -> Iterator[tuple[int, list[str], list[Locator | None] | None]]:
+    def _chunks(self, only: set[int] | None = None) -> Iterator[tuple[int, list[str], list[Locator | None] | None]]:
         chunks = _chunks(self.path, self.state.lines_done, self.batch_size)
+        if only is not None:
+            chunks = (chunk for chunk in chunks if chunk[0] in only)
         return _located(chunks, self.index, self.job.attr, self.job.source)
 
     def _plan_file(self) -> _PlanFile:
@@ -701,19 +726,21 @@ class _Run:
         description: str,
         commit: Callable[[int, int, Any], None],
         per_object: bool = False,
+        only: set[int] | None = None,
     ) -> None:
+        """Run ``work`` on every chunk not done yet in this pass (``only``: these chunks, by first line),
+        in this process or the pool, and ``commit`` each result in order as it completes."""
         task = self.bar.add_task(description, total=self.total, completed=self.state.lines_done)
         if self.pool is None:
-            for first, lines, locators in self._chunks():
+            for first, lines, locators in self._chunks(only):
                 kwargs = {"on_result": lambda _: self.bar.advance(task, 1)} if per_object else {}
                 commit(first, len(lines), work(first, lines, locators, **kwargs))
                 self.bar.update(task, completed=self.state.lines_done)
         else:
             pending: deque[tuple[int, int, AsyncResult[Any]]] = deque()
-            jobs = self.pool._processes  # type: ignore[attr-defined]
-            for first, lines, locators in self._chunks():
+            for first, lines, locators in self._chunks(only):
                 pending.append((first, len(lines), self.pool.apply_async(work, (first, lines, locators))))
-                while len(pending) >= 2 * jobs:
+                while len(pending) >= 2 * self.jobs:
                     done_first, count, result = pending.popleft()
                     commit(done_first, count, result.get())
                     self.bar.update(task, completed=self.state.lines_done)
@@ -725,46 +752,51 @@ class _Run:
     # -- pass 1
     def _survey(self) -> None:
         found = Survey.from_json(self.state.survey)
+        with _appending(self.out / SUMMARIES, self.state.bytes_done) as append:
 
-        def commit(first: int, count: int, chunk: Survey) -> None:
-            found.add(chunk)
-            self.state.survey = found.as_json()
-            self._commit(first, count, lambda: 0)
+            def commit(first: int, count: int, done: tuple[dict[str, Any], str, bytes]) -> None:
+                chunk, choice, record = done
+                found.add(Survey.from_json(chunk))
+                self.state.survey = found.as_json()
+                self.state.choices[str(first)] = choice
+                self._commit(first, count, lambda: append(record))
 
-        self._each_chunk(_SurveyWork(self.job), "surveying (pass 1)", commit)
+            self._each_chunk(_FirstPass(self.job), "surveying (pass 1)", commit)
         try:
             plan: JobPlan | None = found.plan(self.job.batch_job())
         except ConfigError as exc:  # every chunk fails with this reason, as one batch would
             click.echo(f"warning: {exc}", err=True)
             plan = None
-        gathers = (
+        learns = (
             plan is not None and plan.task is not None and make_tasks(self.job.settings)[plan.task].uses_batch_model
         )
         with deferred_interrupt():
             self.state.plan_digest = _write_plan(self.out / PLAN, plan)
-            (self.out / SUMMARIES).unlink(missing_ok=True)
-            self.state.stage = Stage.GATHER if gathers else Stage.CONSOLIDATE
-            self.state.lines_done = self.state.bytes_done = 0
+            if plan is not None and learns:
+                wanted = _plan_choice(plan)
+                self.state.regather = sorted(int(f) for f, choice in self.state.choices.items() if choice != wanted)
+                self.state.stage = Stage.GATHER
+            else:
+                self.state.stage = Stage.CONSOLIDATE
+                (self.out / SUMMARIES).unlink(missing_ok=True)
+            self.state.lines_done = 0
+            self.state.bytes_done = (self.out / SUMMARIES).stat().st_size if learns else 0
             self.state.save()
 
     # -- pass 2
     def _gather(self) -> None:
         summaries = self.out / SUMMARIES
+        again = set(self.state.regather)
         with _appending(summaries, self.state.bytes_done) as append:
 
-            def commit(first: int, count: int, data: bytes) -> None:
-                self._commit(first, count, lambda: append(data))
+            def commit(first: int, count: int, record: bytes) -> None:
+                self._commit(first, count, lambda: append(record))
 
-            self._each_chunk(_GatherWork(self.job, self._plan_file()), "gathering (pass 2)", commit)
+            work = _GatherWork(self.job, self._plan_file())
+            self._each_chunk(work, "gathering (pass 2)", commit, only=again)
         plan = _the_plan(self._plan_file())
         assert plan is not None
-        everything: list[tuple[str, Any]] = []
-        with summaries.open("rb") as source:
-            while True:
-                try:
-                    everything.extend(pickle.load(source))  # this command's own file
-                except EOFError:
-                    break
+        everything = _job_summaries(summaries, _plan_choice(plan), -(-self.total // self.batch_size))
         fitted = fit_job_model(everything, self.job.batch_job(), CliStorage(self.job.s3_root), plan)
         del everything
         with deferred_interrupt():
@@ -796,13 +828,15 @@ class _Run:
 
 
 @dataclass(frozen=True)
-class _SurveyWork:
+class _FirstPass:
     """Pass 1 over one chunk, in a worker process or in-process (picklable)."""
 
     job: Job
 
-    def __call__(self, first: int, lines: list[str], locators: list[Locator | None] | None) -> Survey:
-        return survey_lines(self.job, first, lines, locators)
+    def __call__(
+        self, first: int, lines: list[str], locators: list[Locator | None] | None
+    ) -> tuple[dict[str, Any], str, bytes]:
+        return first_pass_lines(self.job, first, lines, locators)
 
 
 @dataclass(frozen=True)
@@ -848,6 +882,24 @@ def _appending(path: Path, keep: int) -> Iterator[Callable[[bytes], int]]:
             return len(data)
 
         yield append
+
+
+def _job_summaries(path: Path, choice: str, chunks_expected: int) -> list[tuple[str, Any]]:
+    """Every object's summary in the job's order: per chunk, the last record gathered under ``choice``
+    (pass 1's when the chunk agreed with the job, else pass 2's)."""
+    chunks: dict[int, list[tuple[str, Any]]] = {}
+    with path.open("rb") as fh:
+        while True:
+            try:
+                first, gathered_under, summaries = pickle.load(fh)  # this command's own file
+            except EOFError:
+                break
+            if gathered_under == choice:
+                chunks[first] = summaries
+    if len(chunks) != chunks_expected:
+        missing = chunks_expected - len(chunks)
+        raise InputError(f"{path} lacks the summaries of {missing} chunks; run the command again with --restart")
+    return [summary for first in sorted(chunks) for summary in chunks[first]]
 
 
 def _write_plan(path: Path, plan: JobPlan | None) -> str:
@@ -898,6 +950,8 @@ def _load_state(out: Path, key: dict[str, Any]) -> _State:
         int(saved.get("lines_done", 0)),
         int(saved.get("bytes_done", 0)),
         saved.get("survey") or Survey().as_json(),
+        dict(saved.get("choices") or {}),
+        [int(first) for first in saved.get("regather") or []],
         saved.get("plan_digest"),
         bool(saved.get("finished")),
     )
