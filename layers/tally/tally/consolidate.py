@@ -13,7 +13,7 @@ Every front door runs the same core:
 
 1. **scan** (thread pool): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
-   objects' answers have (:func:`choose_task`); answers of another shape are rejected with a reason.
+   objects' answers have; answers of another shape are rejected with a reason.
    Recognition needs only the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and
    with it numpy and the task's algorithms, is imported here, the other task types' never.
 2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
@@ -82,7 +82,6 @@ __all__ = [
     "Survey",
     "WorkerModel",
     "WorkerModelCycle",
-    "choose_task",
     "consolidate_batch",
     "default_mask_prefix",
     "fit_job_model",
@@ -550,7 +549,7 @@ class _Steps:
 # -- the batch's plan: its task and labels ----------------------------------------------------------------
 
 
-def choose_task(items: Sequence[_Item], tasks: Sequence[AnyTask]) -> Counter[int]:
+def _task_votes(items: Sequence[_Item], tasks: Sequence[AnyTask]) -> Counter[int]:
     """Per task (its position in ``tasks``), how many objects' answers are mostly of it (ties:
     recognition order). The batch's task is the most voted one, as :func:`_elect` picks it."""
     votes: Counter[int] = Counter()
@@ -607,7 +606,7 @@ def _plan(steps: _Steps, items: Sequence[_Item], plan: JobPlan | None) -> str | 
     if plan is not None:
         steps.task = steps.task_at(plan.task)
         return _prepare(steps, plan.labels, plan.painted)
-    steps.task = steps.task_at(_elect(choose_task(items, steps.tasks)))
+    steps.task = steps.task_at(_elect(_task_votes(items, steps.tasks)))
     try:
         labels = _resolve(steps.task, steps.job, lambda: (name for item in items for (name, _) in item.painted))
     except ConfigError as exc:
@@ -785,7 +784,7 @@ def survey_and_gather(objects: Sequence[DatasetObject], job: BatchJob, storage: 
     with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
         found = Survey(
-            choose_task(items, steps.tasks),
+            _task_votes(items, steps.tasks),
             {name for item in items for (name, _) in item.painted},
             _painted(items),
             len(items),
