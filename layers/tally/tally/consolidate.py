@@ -7,11 +7,12 @@ Every front door runs the same core:
   them, and its *sink* (:func:`respond`) turns the results into the response entries
   (:meth:`ObjectResult.to_gt`, then :func:`fit_response` for Lambda's size limit);
 * ``tally reconsolidate`` builds the objects from manifest lines and calls :func:`run_batch` itself,
-  after fitting the worker model on the whole job (:func:`survey_and_gather`, :func:`gather`, :func:`fit_job_model`, :class:`JobPlan`).
+  with a :class:`JobPlan` whose worker model was fitted on the whole job (:func:`survey_and_gather`,
+  :func:`gather`, :func:`fit_job_model`).
 
 :func:`run_batch`, per batch:
 
-1. **scan** (thread pool): each object's answers are decoded and recognised by shape; the labels and
+1. **scan** (``TALLY_THREADS`` threads): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
    objects' answers have; answers of another shape are rejected with a reason.
    Recognition needs only the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and
@@ -24,10 +25,11 @@ Every front door runs the same core:
    earlier batches' statistics and this batch's are recorded under its batch key (a digest of the
    payload URI and bytes); a store that fails leaves the batch with its own evidence and a warning,
    never a failed batch.
-4. **consolidate** (thread pool): one :class:`ObjectResult` per object, reported to ``on_result`` as
+4. **consolidate** (threads): one :class:`ObjectResult` per object, reported to ``on_result`` as
    soon as it is final (the command line's progress bar).
 
-A :class:`JobPlan` replaces steps 1's choice, 2 and 3's fit with decisions taken once for a whole job.
+A :class:`JobPlan` replaces the choice of step 1, step 2 and the fit of step 3 with decisions taken
+once for a whole job.
 
 Whatever goes wrong with one answer or one object becomes a reason on that answer or object
 (:class:`BatchProcessor`); the rest of the batch goes on. Only an unreadable event or payload fails the
