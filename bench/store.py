@@ -1,6 +1,6 @@
 """Worker store benchmark (issue 14): what a batch costs in DynamoDB, and what small batches gain.
 
-1. **Cost per batch**: :class:`tally.aws.DynamoWorkerStore` on moto's DynamoDB, a classification job
+1. **Cost per batch**: :class:`tally.DynamoWorkerStore` on moto's DynamoDB, a classification job
    sent in batches of 1, 2, 10 and 50 objects (3 and 12 classes: 9 and 144 values per worker, the
    latter two items per worker). Counted per batch: calls (round trips), items asked and written, and
    the largest batch record's size (request units follow from item sizes: docs/worker-models.md).
@@ -30,8 +30,8 @@ import numpy as np
 from moto import mock_aws
 
 from bench.boxes import Score, score_boxes
-from tally import aws
 from tally.aggregation.box_consolidation import BoxConsolidation
+from tally.stores.dynamodb import DynamoWorkerStore
 from tally.worker_store import InMemoryWorkerStore
 from tests.sim.classification import classification_crowd
 from tests.sim.geometry import CROWDS, box_batch
@@ -78,7 +78,7 @@ def cost_table(seed: int) -> list[str]:
                 client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
                 create_table(client)
                 counting = Counting(client)
-                store = aws.DynamoWorkerStore(counting, TABLE)
+                store = DynamoWorkerStore(counting, TABLE)
                 crowd = classification_crowd(
                     np.random.default_rng(seed), 200, POOL, n_classes=n_classes, answers=(1, 3)
                 )

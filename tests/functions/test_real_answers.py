@@ -139,6 +139,7 @@ def test_pass_through_answers_come_back_byte_for_byte_without_a_confidence(s3: A
     assert parts(response[1])[0]["annotationsFromAllWorkers"][0]["annotationData"]["content"] == "[" + CUSTOM + "]"
     metrics = metrics_of(capsys)
     assert "MeanConfidence" not in metrics
+    assert (metrics["ObjectsConsolidated"], metrics["ObjectsPassedThrough"]) == ([0.0], [2.0])
 
 
 def test_a_pass_through_batch_over_six_megabytes_spills_whole_labels_to_s3(s3: Any, handler: Any) -> None:

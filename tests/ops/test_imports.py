@@ -219,3 +219,20 @@ def test_codecs_and_vote_share_the_light_colour_helpers() -> None:
     with pytest.raises(ValueError, match="not a hex colour"):
         tally.colours.hex_to_rgb("#12345")
     assert doctest.testmod(tally.colours).failed == 0
+
+
+def test_only_the_aws_adapters_import_botocore_or_boto3() -> None:
+    """The core's AWS adapters are tally/aws.py and tally/stores/dynamodb.py; the command line
+    (tally/tools) may import boto3 where S3 is really needed."""
+    import ast
+
+    package = ROOT / "layers" / "tally" / "tally"
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] in ("botocore", "boto3") for name in names):
+                importers.add(path.relative_to(package).as_posix())
+    assert {p for p in importers if not p.startswith("tools/")} == {"aws.py", "stores/dynamodb.py"}

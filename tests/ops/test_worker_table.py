@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tally import aws
 from tally.settings import Settings, SettingsError
+from tally.stores.dynamodb import DynamoWorkerStore
 from tests.ops.test_template import RESOURCES, TEMPLATE, environment, statements
 
 TABLE: dict[str, Any] = RESOURCES["WorkerTable"]
@@ -26,7 +26,7 @@ def test_the_table_is_on_demand_encrypted_recoverable_and_expires_what_the_store
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    assert '"#x": "expires"' in inspect.getsource(aws.DynamoWorkerStore)  # the attribute the TTL reads
+    assert '"#x": "expires"' in inspect.getsource(DynamoWorkerStore)  # the attribute the TTL reads
 
 
 def test_only_the_consolidation_function_gets_the_table_and_only_the_calls_it_makes() -> None:
@@ -44,9 +44,9 @@ def test_only_the_consolidation_function_gets_the_table_and_only_the_calls_it_ma
         }
     ]
     assert not any("dynamodb" in str(s) for s in statements("PreAnnotationFunction"))
-    source = inspect.getsource(aws.DynamoWorkerStore.load) + inspect.getsource(aws.DynamoWorkerStore.record)
-    source += inspect.getsource(aws.DynamoWorkerStore._get_many) + inspect.getsource(aws.DynamoWorkerStore._sums)
-    source += inspect.getsource(aws.DynamoWorkerStore._recorded_prior)
+    source = inspect.getsource(DynamoWorkerStore.load) + inspect.getsource(DynamoWorkerStore.record)
+    source += inspect.getsource(DynamoWorkerStore._get_many) + inspect.getsource(DynamoWorkerStore._sums)
+    source += inspect.getsource(DynamoWorkerStore._recorded_prior)
     called = {
         name
         for name in ("batch_get_item", "get_item", "transact_write_items", "query", "scan")

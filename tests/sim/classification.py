@@ -8,7 +8,9 @@ learn them.
 * Single label (:func:`classification_crowd`): careful workers of differing accuracy (a wrong answer is
   another class, uniformly), a swapper (exchanges two classes, otherwise careful), a spammer (uniform
   random), a worker biased to one class (answers it with some probability whatever the truth), class
-  imbalance, 1–5 answers per object.
+  imbalance, 1–5 answers per object, workers of differing activity (how often each is drawn).
+  :func:`matching_pool` and :func:`matching_crowd` draw a crowd shaped like a real product-matching
+  job (8,315 pairs, 3 answers each, 176 workers, most of them seen on a few pairs).
 * Multi-label (:func:`multilabel_crowd`): per label present/absent, workers with their own sensitivity
   and specificity, spammers ticking at random, a swapper of two labels, a lazy worker who ticks at most
   one label.
@@ -34,6 +36,8 @@ __all__ = [
     "NerCrowd",
     "NerWorker",
     "classification_crowd",
+    "matching_crowd",
+    "matching_pool",
     "multilabel_crowd",
     "ner_crowd",
 ]
@@ -97,14 +101,17 @@ def classification_crowd(
     n_classes: int,
     answers: tuple[int, int] = (3, 3),
     class_probs: Sequence[float] | None = None,
+    activity: Sequence[float] | None = None,
 ) -> ClassCrowd:
-    """Draw a batch: each object's true class from ``class_probs``, then ``answers`` distinct workers."""
+    """Draw a batch: each object's true class from ``class_probs``, then ``answers`` distinct workers,
+    each drawn in proportion to its ``activity`` (default: all alike)."""
     probs = np.full(n_classes, 1.0 / n_classes) if class_probs is None else np.asarray(class_probs, dtype=float)
     truth = rng.choice(n_classes, size=n_objects, p=probs / probs.sum()).astype(np.intp)
     counts = _answer_counts(rng, n_objects, answers, len(pool))
+    weights = None if activity is None else np.asarray(activity, dtype=float) / float(np.sum(activity))
     tasks, workers, labels = [], [], []
     for i in range(n_objects):
-        for w in rng.choice(len(pool), size=int(counts[i]), replace=False):
+        for w in rng.choice(len(pool), size=int(counts[i]), replace=False, p=weights):
             tasks.append(i)
             workers.append(int(w))
             labels.append(pool[int(w)].answer(rng, int(truth[i]), n_classes))
@@ -115,6 +122,42 @@ def classification_crowd(
         truth,
         n_classes,
         len(pool),
+    )
+
+
+def matching_pool(rng: np.random.Generator, n_workers: int = 176) -> tuple[list[ClassWorker], list[float]]:
+    """Workers for a two-class matching job (0: no match, 1: match) and how active each is.
+
+    Every worker is drawn with an accuracy of their own: about two thirds careful (0.75–0.97), a
+    sixth who say "no match" by default some of the time (biased to class 0, 30–70 %), a tenth weak
+    (0.55–0.72), the rest spammers. Activity is log-normal: a few workers answer hundreds of pairs,
+    most answer a handful, as on real crowds.
+    """
+    pool: list[ClassWorker] = []
+    for _ in range(n_workers):
+        kind = rng.random()
+        if kind < 0.66:
+            pool.append(ClassWorker(float(rng.uniform(0.75, 0.97))))
+        elif kind < 0.83:
+            pool.append(
+                ClassWorker(
+                    float(rng.uniform(0.8, 0.95)), kind="biased", bias_class=0, bias=float(rng.uniform(0.3, 0.7))
+                )
+            )
+        elif kind < 0.94:
+            pool.append(ClassWorker(float(rng.uniform(0.55, 0.72))))
+        else:
+            pool.append(ClassWorker(kind="spammer"))
+    activity = rng.lognormal(0.0, 1.3, size=n_workers)
+    return pool, [float(a) for a in activity]
+
+
+def matching_crowd(rng: np.random.Generator, n_objects: int = 8315, n_workers: int = 176) -> ClassCrowd:
+    """A product-matching job shaped like a real one: ``n_objects`` pairs, 13 % of them matches, three
+    answers each from :func:`matching_pool`'s workers."""
+    pool, activity = matching_pool(rng, n_workers)
+    return classification_crowd(
+        rng, n_objects, pool, n_classes=2, answers=(3, 3), class_probs=(0.87, 0.13), activity=activity
     )
 
 

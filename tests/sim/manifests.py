@@ -1,5 +1,6 @@
-"""Output manifests of simulated segmentation jobs "consolidated" the AWS recipe's way (every answer
-stored under the label attribute), for `tally reconsolidate`'s tests and benchmark."""
+"""Output manifests of simulated jobs "consolidated" the AWS recipe's way (every answer stored under the
+label attribute), for `tally reconsolidate`'s tests and benchmark: segmentation (:func:`segmentation_lines`)
+and classification (:func:`classification_lines`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.sim.classification import ClassCrowd
 from tests.sim.segmentation import WorkerStyle, answer_content, random_scene, worker_colours, worker_view
 
 LABELS = ["road", "car", "person", "sign"]
@@ -34,17 +36,43 @@ def recipe_line(source_ref: str, attr: str, answers: list[tuple[str, str]]) -> d
     }
 
 
-def segmentation_lines(n: int, seed: int, attr: str, height: int = 96, width: int = 128) -> Iterator[dict[str, Any]]:
-    """``n`` lines of a simulated 3-worker semantic-segmentation job (reproducible from ``seed``)."""
+MORE_WORKERS = {
+    "private.us-east-1.sim0000000000000d": WorkerStyle(jitter=2.0, grow=1),
+    "private.us-east-1.sim0000000000000e": WorkerStyle(jitter=3.0, miss_below=500, wrong_class=0.05),
+}
+"""Two more workers of their own habits, for 5-worker jobs."""
+
+
+def segmentation_lines(
+    n: int, seed: int, attr: str, height: int = 96, width: int = 128, workers: int = 3
+) -> Iterator[dict[str, Any]]:
+    """``n`` lines of a simulated semantic-segmentation job of 3 (or, with ``workers=5``, 5) workers
+    (reproducible from ``seed``)."""
     rng = np.random.default_rng(seed)
-    colours = {w: worker_colours(LABELS, rng) for w in WORKERS}
+    crowd = dict(list({**WORKERS, **MORE_WORKERS}.items())[:workers])
+    colours = {w: worker_colours(LABELS, rng) for w in crowd}
     for i in range(n):
         scene = random_scene(rng, height, width, len(LABELS), n_shapes=6)
         answers = []
-        for worker, style in WORKERS.items():
+        for worker, style in crowd.items():
             mask = worker_view(scene, style, rng, height, width, len(LABELS))
             answers.append((worker, json.dumps(answer_content(mask, LABELS, colours[worker], list_all_labels=False))))
         yield recipe_line(f"s3://sim-bucket/images/{seed}-{i:05d}.jpg", attr, answers)
+
+
+MATCHING = ["no match", "match"]
+
+
+def classification_lines(crowd: ClassCrowd, attr: str, names: list[str] = MATCHING) -> Iterator[dict[str, Any]]:
+    """One line per object of ``crowd``: the text pair as ``source``, every ``<crowd-classifier>``
+    answer as the recipe stores it (workers ``w000``…, in the order they answered)."""
+    answers: list[list[tuple[str, str]]] = [[] for _ in range(crowd.n_tasks)]
+    for t, w, k in zip(crowd.tasks.tolist(), crowd.workers.tolist(), crowd.labels.tolist(), strict=True):
+        answers[t].append((f"private.us-east-1.w{w:03d}", json.dumps({"category": {"label": names[k]}})))
+    for i, given in enumerate(answers):
+        line = recipe_line("", attr, given)
+        del line["source-ref"]
+        yield {"source": f"pair {i}", **line}
 
 
 def write_manifest(path: Path, lines: Iterator[dict[str, Any]]) -> Path:

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from tally import aws
+from tally.stores.dynamodb import DynamoWorkerStore, PlainDynamo
 
 TABLE = "tally-workers"
 
@@ -31,11 +32,11 @@ def create_table(client: Any, name: str = TABLE) -> None:
 @contextlib.contextmanager
 def moto_table(kind: str) -> Iterator[Any]:
     """Under moto, a DynamoDB client taking plain Python values, with the table created: tally's own
-    (``plain``: :class:`aws.PlainDynamo` over botocore, what the function uses) or boto3's resource
+    (``plain``: :class:`tally.stores.PlainDynamo` over botocore, what the function uses) or boto3's resource
     client (``resource``)."""
     with mock_aws():
         if kind == "plain":
-            client: Any = aws.PlainDynamo(lambda: aws.own_session().create_client("dynamodb", region_name="us-east-1"))
+            client: Any = PlainDynamo(lambda: aws.own_session().create_client("dynamodb", region_name="us-east-1"))
         else:
             client = boto3.resource("dynamodb", region_name="us-east-1").meta.client
         create_table(client)
@@ -49,8 +50,8 @@ def dynamodb(aws_env: None, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def table_store(dynamodb: Any) -> aws.DynamoWorkerStore:
-    return aws.DynamoWorkerStore(dynamodb, TABLE)
+def table_store(dynamodb: Any) -> DynamoWorkerStore:
+    return DynamoWorkerStore(dynamodb, TABLE)
 
 
 class OneCallAtATime:

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tally import aws
 from tally.aggregation.base import ObjectItems, WorkerItems
 from tally.aggregation.box_consolidation import BoxConsolidation
 from tally.aggregation.span_vote import SpanVote
 from tally.consolidate import BatchReport
 from tally.storage import MemoryStorage
+from tally.stores.dynamodb import DynamoWorkerStore
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStatistics, WorkerStoreError, normalise
 from tests.helpers import annotation, data_object, read_mask, seg_content
 from tests.sim.classification import ClassWorker, classification_crowd
@@ -74,7 +74,7 @@ def test_the_first_batch_is_the_same_with_or_without_a_store() -> None:
 
 
 def test_a_retried_batch_is_byte_identical_and_counts_nothing_twice(dynamodb: Any) -> None:
-    store = aws.DynamoWorkerStore(dynamodb, TABLE)
+    store = DynamoWorkerStore(dynamodb, TABLE)
     objects = classification_objects(job_crowd(1, 12))
     batches = [objects[i : i + 2] for i in range(0, 12, 2)]
     first = {}
@@ -117,7 +117,7 @@ def test_concurrent_batches_sum_to_every_batch_contribution(backend: str, reques
         request.getfixturevalue("aws_env")
         stack = contextlib.ExitStack()
         request.addfinalizer(stack.close)
-        inner = aws.DynamoWorkerStore(OneCallAtATime(stack.enter_context(moto_table(backend))), TABLE)
+        inner = DynamoWorkerStore(OneCallAtATime(stack.enter_context(moto_table(backend))), TABLE)
     store = Recording(inner)
     objects = classification_objects(job_crowd(2, 40))
     parts = [objects[i : i + 2] for i in range(0, 40, 2)]
@@ -156,7 +156,7 @@ class Broken:
 def test_an_unreachable_table_degrades_to_the_batch_alone(dynamodb: Any, caplog: pytest.LogCaptureFixture) -> None:
     objects = classification_objects(job_crowd(0, 6))
     alone = run_batch(objects, None, uri="s3://bucket/b.json")
-    missing = aws.DynamoWorkerStore(dynamodb, "no-such-table")
+    missing = DynamoWorkerStore(dynamodb, "no-such-table")
     with caplog.at_level(logging.WARNING, logger="tally.consolidate"):
         report = run_batch(objects, missing, uri="s3://bucket/b.json")
     assert response_bytes(report) == response_bytes(alone)
@@ -389,7 +389,7 @@ def test_crowds_of_over_a_hundred_workers_keep_every_batch_in_the_table_under_mo
     scenes = box_objects(box_batch(rng, box_crowd, 200, per_image=(2, 9)), 0)
     memory = InMemoryWorkerStore()
     with moto_table("plain") as client, caplog.at_level(logging.WARNING, logger="tally"):
-        table = aws.DynamoWorkerStore(client, TABLE)
+        table = DynamoWorkerStore(client, TABLE)
         kept: dict[str, bool] = {}
         models = []
         for b in range(0, len(objects), 50):

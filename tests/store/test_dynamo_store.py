@@ -1,4 +1,4 @@
-"""aws.DynamoWorkerStore under moto's DynamoDB: sums, retries, concurrency, chunks, reset, failures."""
+"""tally.stores.DynamoWorkerStore under moto's DynamoDB: sums, retries, concurrency, chunks, reset, failures."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+import tally.stores.dynamodb
 from tally import aws
+from tally.stores.dynamodb import CHUNK, DynamoWorkerStore, PlainDynamo, from_attribute, to_attribute
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStoreError
 from tests.store.conftest import TABLE, OneCallAtATime
 
@@ -24,7 +26,7 @@ def items(client: Any) -> list[dict[str, Any]]:
     return sorted(found, key=lambda i: str(i["sk"]))
 
 
-def test_sums_are_exact_and_only_the_asked_keys_come_back(table_store: aws.DynamoWorkerStore) -> None:
+def test_sums_are_exact_and_only_the_asked_keys_come_back(table_store: DynamoWorkerStore) -> None:
     assert table_store.load(JOB, "t/2", "b1", ["w1", "w2"]) == Loaded({}, recorded=False)
     assert table_store.record(JOB, "t/2", "b1", {"w1": [0.1, 2.0], "w2": [1.0, 0.0]}, {}) is None
     assert table_store.record(JOB, "t/2", "b2", {"w1": [0.2, 0.0], "w3": [5.0, 5.0]}, {"w1": [0.1, 2.0]}) is None
@@ -33,9 +35,7 @@ def test_sums_are_exact_and_only_the_asked_keys_come_back(table_store: aws.Dynam
     assert table_store.load(JOB, "other/2", "b3", ["w1"]).prior == {}  # tasks do not share statistics
 
 
-def test_a_retried_batch_gets_its_first_prior_and_adds_nothing(
-    dynamodb: Any, table_store: aws.DynamoWorkerStore
-) -> None:
+def test_a_retried_batch_gets_its_first_prior_and_adds_nothing(dynamodb: Any, table_store: DynamoWorkerStore) -> None:
     table_store.record(JOB, "t/1", "b1", {"w1": [1.0]}, {})
     table_store.record(JOB, "t/1", "b2", {"w1": [2.0]}, {"w1": [1.0]})
     before = items(dynamodb)
@@ -46,7 +46,7 @@ def test_a_retried_batch_gets_its_first_prior_and_adds_nothing(
 
 
 def test_concurrent_batches_lose_no_update(dynamodb: Any) -> None:
-    table_store = aws.DynamoWorkerStore(OneCallAtATime(dynamodb), TABLE)
+    table_store = DynamoWorkerStore(OneCallAtATime(dynamodb), TABLE)
 
     def batch(i: int) -> None:
         table_store.record(JOB, "t/2", f"b{i}", {"shared": [1.0, 0.5], f"own{i % 3}": [float(i), 1.0]}, {})
@@ -63,7 +63,7 @@ def test_concurrent_batches_lose_no_update(dynamodb: Any) -> None:
 
 
 def test_a_race_between_two_runs_of_one_batch_counts_it_once(dynamodb: Any) -> None:
-    table_store = aws.DynamoWorkerStore(OneCallAtATime(dynamodb), TABLE)
+    table_store = DynamoWorkerStore(OneCallAtATime(dynamodb), TABLE)
     results = []
 
     def run(prior: float) -> None:
@@ -77,8 +77,8 @@ def test_a_race_between_two_runs_of_one_batch_counts_it_once(dynamodb: Any) -> N
     assert table_store.load(JOB, "t/1", "x", ["w"]).prior == {"w": [1.0]}
 
 
-def test_long_vectors_span_several_items(dynamodb: Any, table_store: aws.DynamoWorkerStore) -> None:
-    n = 2 * aws.CHUNK + 10
+def test_long_vectors_span_several_items(dynamodb: Any, table_store: DynamoWorkerStore) -> None:
+    n = 2 * CHUNK + 10
     first = [float(i) for i in range(n)]
     table_store.record(JOB, "big", "b1", {"w": first}, {})
     table_store.record(JOB, "big", "b2", {"w": [1.0] * n}, {})
@@ -86,9 +86,7 @@ def test_long_vectors_span_several_items(dynamodb: Any, table_store: aws.DynamoW
     assert [str(i["sk"]) for i in items(dynamodb) if "#w#" in str(i["sk"])] == ["big#w#w#0", "big#w#w#1", "big#w#w#2"]
 
 
-def test_items_hold_numbers_per_worker_and_a_ttl_never_answers(
-    dynamodb: Any, table_store: aws.DynamoWorkerStore
-) -> None:
+def test_items_hold_numbers_per_worker_and_a_ttl_never_answers(dynamodb: Any, table_store: DynamoWorkerStore) -> None:
     start = int(time.time())
     table_store.record(JOB, "t/2", "b1", {"w1": [1.0, 0.0]}, {"w1": [2.0, 3.0]})
     stored = items(dynamodb)
@@ -100,7 +98,7 @@ def test_items_hold_numbers_per_worker_and_a_ttl_never_answers(
     assert start + 90 * 86_400 <= int(batch["expires"]) <= int(time.time()) + 90 * 86_400
 
 
-def test_reset_forgets_one_task_or_the_whole_job(dynamodb: Any, table_store: aws.DynamoWorkerStore) -> None:
+def test_reset_forgets_one_task_or_the_whole_job(dynamodb: Any, table_store: DynamoWorkerStore) -> None:
     for task in ("a/1", "b/1"):
         table_store.record(JOB, task, "b1", {"w": [1.0]}, {})
     table_store.record("other-job", "a/1", "b1", {"w": [1.0]}, {})
@@ -112,7 +110,7 @@ def test_reset_forgets_one_task_or_the_whole_job(dynamodb: Any, table_store: aws
 
 
 def test_a_missing_table_raises_a_store_error(dynamodb: Any) -> None:
-    store = aws.DynamoWorkerStore(dynamodb, "no-such-table")
+    store = DynamoWorkerStore(dynamodb, "no-such-table")
     with pytest.raises(WorkerStoreError, match="ResourceNotFoundException"):
         store.load(JOB, "t", "b", ["w"])
     with pytest.raises(WorkerStoreError, match="nothing recorded"):
@@ -122,12 +120,12 @@ def test_a_missing_table_raises_a_store_error(dynamodb: Any) -> None:
 def test_an_unreachable_endpoint_raises_a_store_error_quickly(aws_env: None) -> None:
     config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=1)
     resource = boto3.resource("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9", config=config)
-    store = aws.DynamoWorkerStore(resource.meta.client, TABLE)
+    store = DynamoWorkerStore(resource.meta.client, TABLE)
     with pytest.raises(WorkerStoreError, match="EndpointConnectionError"):
         store.load(JOB, "t", "b", ["w"])
 
 
-def test_the_table_and_memory_stores_agree(table_store: aws.DynamoWorkerStore) -> None:
+def test_the_table_and_memory_stores_agree(table_store: DynamoWorkerStore) -> None:
     memory = InMemoryWorkerStore()
     steps = [("b1", {"w1": [0.125, 1e-10, 3.0]}), ("b2", {"w1": [1 / 3, 2.0, 0.0], "w2": [7.0, 7.0, 7.0]})]
     for store in (table_store, memory):
@@ -142,14 +140,14 @@ def test_worker_store_is_none_without_a_table() -> None:
     assert aws.worker_store(None) is None and aws.worker_store("") is None
 
 
-def test_a_batch_costs_one_read_and_one_write(table_store: aws.DynamoWorkerStore) -> None:
+def test_a_batch_costs_one_read_and_one_write(table_store: DynamoWorkerStore) -> None:
     table_store.record(JOB, "t/2", "b0", {"w1": [1.0, 1.0]}, {})
     table_store.round_trips = 0
     loaded = table_store.load(JOB, "t/2", "b1", ["w1", "w2", "w3"])  # w2, w3: never recorded
     assert table_store.round_trips == 1
     table_store.record(JOB, "t/2", "b1", {"w1": [1.0, 0.0], "w2": [2.0, 2.0]}, loaded.prior)
     assert table_store.round_trips == 2
-    big = aws.CHUNK + 1  # a vector over one item's values: a second read for its other items
+    big = CHUNK + 1  # a vector over one item's values: a second read for its other items
     table_store.record(JOB, "big", "b0", {"w": [1.0] * big}, {})
     table_store.round_trips = 0
     assert table_store.load(JOB, "big", "b1", ["w"]).prior == {"w": [1.0] * big}
@@ -157,13 +155,14 @@ def test_a_batch_costs_one_read_and_one_write(table_store: aws.DynamoWorkerStore
 
 
 def test_plain_values_round_trip_through_dynamodbs_typed_ones() -> None:
-    assert doctest.testmod(aws).failed == 0
+    result = doctest.testmod(tally.stores.dynamodb)
+    assert (result.failed, result.attempted) == (0, 3)
     item = {"pk": "job", "n": 3, "v0": Decimal("0.125"), "prior": b"\x00z", "ok": False, "none": None}
-    typed = {k: aws.to_attribute(v) for k, v in item.items()}
+    typed = {k: to_attribute(v) for k, v in item.items()}
     assert typed["n"] == {"N": "3"} and typed["prior"] == {"B": b"\x00z"} and typed["none"] == {"NULL": True}
-    assert {k: aws.from_attribute(v) for k, v in typed.items()} == item
+    assert {k: from_attribute(v) for k, v in typed.items()} == item
     with pytest.raises(TypeError, match="float is not a DynamoDB value: use Decimal"):
-        aws.to_attribute({"v": 0.5})
+        to_attribute({"v": 0.5})
 
 
 def test_plain_dynamo_converts_requests_and_answers_and_makes_its_client_on_first_call() -> None:
@@ -183,7 +182,7 @@ def test_plain_dynamo_converts_requests_and_answers_and_makes_its_client_on_firs
         made.append(Typed())
         return made[-1]
 
-    plain = aws.PlainDynamo(make)
+    plain = PlainDynamo(make)
     assert made == []
     answer = plain.batch_get_item(RequestItems={"t": {"Keys": [{"pk": "j", "sk": "a"}], "ConsistentRead": True}})
     assert calls == [
@@ -200,7 +199,7 @@ def test_plain_dynamo_converts_requests_and_answers_and_makes_its_client_on_firs
     assert len(made) == 1
 
 
-def test_numbers_travel_in_plain_notation_and_sum_under_moto(dynamodb: Any, table_store: aws.DynamoWorkerStore) -> None:
+def test_numbers_travel_in_plain_notation_and_sum_under_moto(dynamodb: Any, table_store: DynamoWorkerStore) -> None:
     # GIVEN statistics that Decimal writes in exponent notation (4E-9, 1E+1, 1E-5, 2.5E+2): moto's ADD
     # parses a number without a "." as an int, so the second batch's transaction used to be cancelled
     tiny, round_ten, small, big = 4e-9, 10.0, 1e-5, 250.0
@@ -217,5 +216,5 @@ def test_no_number_is_sent_in_exponent_notation() -> None:
     from tally.worker_store import DECIMALS, to_decimal
 
     for value in (4e-9, 1e-5, 0.00015, 10.0, 100.0, 250.0, 1e12, 123456.78905, -3e-7, 0.0):
-        text = aws.to_attribute(to_decimal(value))["N"]
+        text = to_attribute(to_decimal(value))["N"]
         assert "E" not in text.upper() and float(text) == round(value, DECIMALS) + 0.0

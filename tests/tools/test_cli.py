@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def test_example_event_from_the_s3_mirror(tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "out"
     assert main(_example(out)) == 0
     captured = capsys.readouterr()
-    assert "objects:          6 (6 consolidated, 0 failed)" in captured.out
+    assert "objects:          6 (6 consolidated, 0 passed through unconsolidated, 0 failed)" in captured.out
     assert "answers rejected: 1" in captured.out
     lines = _results(out)
     assert [line["datasetObjectId"] for line in lines] == [str(i) for i in range(6)]
@@ -77,6 +78,14 @@ def test_progress_bar_counts_every_object(tmp_path: Path, capsys: pytest.Capture
     assert main(_example(tmp_path / "out", "--progress")) == 0
     err = capsys.readouterr().err
     assert "consolidating" in err and "6/6" in err
+
+
+def test_progress_bar_counts_objects_not_log_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logging.getLogger("tally.consolidate"), "disabled", True)
+    assert main(_example(tmp_path / "out", "--progress")) == 0
+    assert "6/6" in capsys.readouterr().err
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,8 +186,16 @@ def test_warnings_name_object_and_worker_and_failures_exit_1(
         "warning: object ok, worker w4: answer rejected: content is not JSON",
         "warning: object empty: not consolidated: no annotations: no worker answered",
     ]
-    assert "objects:          2 (1 consolidated, 1 failed)" in captured.out
+    assert "objects:          2 (1 consolidated, 0 passed through unconsolidated, 1 failed)" in captured.out
     assert [e["datasetObjectId"] for e in _results(out)] == ["ok", "empty"]
+
+
+def test_pass_through_is_counted_apart_from_consolidated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    unknown = json.dumps({"my-own-widget": {"answer": 42}})
+    objects = [data_object(str(i), annotation("w1", unknown), annotation("w2", unknown)) for i in range(2)]
+    source = _payload_file(tmp_path, objects)
+    assert main(["consolidate", str(source), "--out", str(tmp_path / "out")]) == 0
+    assert "objects:          2 (0 consolidated, 2 passed through unconsolidated, 0 failed)" in capsys.readouterr().out
 
 
 def test_every_object_failed_exits_1(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,14 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
+from tally.consolidate import fit_job_model
+from tally.settings import Settings
 from tally.tools import reconsolidate as module
 from tally.tools.cli import main
 from tests.conftest import ROOT, SHARED
 from tests.helpers import read_mask, seg_content
-from tests.sim.manifests import recipe_line, segmentation_lines, write_manifest
+from tests.sim.classification import matching_crowd
+from tests.sim.manifests import MATCHING, classification_lines, recipe_line, segmentation_lines, write_manifest
 
 STREETSCENES = SHARED / "data" / "streetscenes-custom-job-output.manifest"
 LEGEND = {"c": "cat", "d": "dog"}
@@ -169,11 +173,11 @@ def test_interrupted_run_continues_where_it_stopped(
     real = module.reconsolidate_lines
     calls: list[int] = []
 
-    def interrupted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
+    def interrupted(job: module.Job, first: int, lines: list[str], *args: Any) -> tuple[str, int]:
         calls.append(first)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(job, first, lines, locators)
+        return real(job, first, lines, *args)
 
     monkeypatch.setattr(module, "reconsolidate_lines", interrupted)
     out = tmp_path / "out"
@@ -185,13 +189,65 @@ def test_interrupted_run_continues_where_it_stopped(
 
     calls.clear()
 
-    def counted(job: module.Job, first: int, lines: list[str], locators: Any = None) -> tuple[str, int]:
+    def counted(job: module.Job, first: int, lines: list[str], *args: Any) -> tuple[str, int]:
         calls.append(first)
-        return real(job, first, lines, locators)
+        return real(job, first, lines, *args)
+
+    def refit(*args: Any) -> Any:
+        raise AssertionError("a resumed run refitted the job's model")
 
     monkeypatch.setattr(module, "reconsolidate_lines", counted)
+    monkeypatch.setattr(module, "fit_job_model", refit)  # the model fitted before the interruption is kept
     assert main([*argv, "--out", str(out)]) == 0
     assert calls == [2, 4]  # the first batch is not done again
+    assert capsys.readouterr().err == f"resuming the run in {out}: 2 of 5 lines done (the last pass)\n"
+    assert (out / "output.manifest").read_text().replace(str(out), "X") == (
+        (reference / "output.manifest").read_text().replace(str(reference), "X")
+    )
+
+
+def test_an_interrupted_first_pass_resumes_after_its_last_chunk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_manifest(tmp_path / "sim.manifest", segmentation_lines(5, seed=12, attr="street"))
+    argv = ["reconsolidate", str(source), "--label-attribute", "street", "--jobs", "1", "--batch-size", "2"]
+    reference = tmp_path / "reference"
+    assert main([*argv, "--out", str(reference)]) == 0
+
+    real = module.first_pass_lines
+    calls: list[int] = []
+
+    def interrupted(job: module.Job, first: int, *args: Any) -> Any:
+        calls.append(first)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(job, first, *args)
+
+    monkeypatch.setattr(module, "first_pass_lines", interrupted)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out)]) == 130
+    assert capsys.readouterr().err == (
+        "tally: interrupted; 2 of 5 lines surveyed (pass 1); run the same command again to continue\n"
+    )
+    calls.clear()
+    fits: list[int] = []
+    fit = fit_job_model
+
+    def surveyed(job: module.Job, first: int, *args: Any) -> Any:
+        calls.append(first)
+        return real(job, first, *args)
+
+    def counted(*args: Any) -> Any:
+        fits.append(len(args[0]))
+        return fit(*args)
+
+    monkeypatch.setattr(module, "first_pass_lines", surveyed)
+    monkeypatch.setattr(module, "fit_job_model", counted)
+    assert main([*argv, "--out", str(out)]) == 0
+    assert capsys.readouterr().err == f"resuming the run in {out}: 2 of 5 lines surveyed (pass 1)\n"
+    assert (calls, fits) == ([2, 4], [5])  # one fit, on every line's summary
+    assert not (out / ".reconsolidate-summaries.pickle").exists()
     assert (out / "output.manifest").read_text().replace(str(out), "X") == (
         (reference / "output.manifest").read_text().replace(str(reference), "X")
     )
@@ -329,3 +385,136 @@ def test_finished_run_whose_output_was_deleted_is_redone(tmp_path: Path) -> None
     (out / "output.manifest").unlink()
     assert main(argv) == 1
     assert (out / "output.manifest").read_text() == first
+
+
+def _matching(tmp_path: Path, n: int = 1200, workers: int = 50, seed: int = 4) -> tuple[Path, np.ndarray]:
+    """A product-matching job shaped like a real one, smaller: ``n`` pairs, 3 answers each."""
+    crowd = matching_crowd(np.random.default_rng(seed), n, workers)
+    return write_manifest(tmp_path / "matching.manifest", classification_lines(crowd, "same")), crowd.truth
+
+
+def _accuracy(lines: list[dict[str, Any]], truth: np.ndarray) -> float:
+    decided = np.array([MATCHING.index(line["same"]["class-name"]) for line in lines])
+    return round(float(np.mean(decided == truth)), 4)
+
+
+def test_worker_models_are_fitted_on_the_whole_job(tmp_path: Path) -> None:
+    """Chunks of 100 lines give exactly what one batch of every line gives (each worker judged on every
+    line they answered), clearly better than models fitted per chunk, where most workers are seen on
+    two or three lines."""
+    source, truth = _matching(tmp_path)
+    argv = ["reconsolidate", str(source), "--label-attribute", "same", "--jobs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "chunks")]) == 0  # --batch-size 100: 12 chunks
+    assert main([*argv, "--batch-size", "5000", "--out", str(tmp_path / "one")]) == 0
+    chunked = (tmp_path / "chunks" / "output.manifest").read_text()
+    assert chunked == (tmp_path / "one" / "output.manifest").read_text()
+    job = module.Job("m", "same", None, Settings(), None, str(tmp_path / "masks"), datetime(2026, 1, 1, tzinfo=UTC))
+    raw = source.read_text().splitlines(keepends=True)
+    per_chunk = "".join(module.reconsolidate_lines(job, i, raw[i : i + 100])[0] for i in range(0, len(raw), 100))
+    figures = (
+        _accuracy(_lines(tmp_path / "chunks" / "output.manifest"), truth),
+        _accuracy([json.loads(line) for line in per_chunk.splitlines()], truth),  # before: one model per chunk
+    )
+    assert figures == (0.9408, 0.9217)
+
+
+def test_a_line_whose_answers_make_no_data_object_fails_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = [(w, json.dumps({"category": {"label": "cat"}})) for w in ("w1", "w2", "w3")]
+    broken = recipe_line("s3://images/1.jpg", "pets", answers)
+    del broken["pets"]["annotationsFromAllWorkers"][0]["workerId"]
+    source = write_manifest(tmp_path / "in.manifest", iter([recipe_line("s3://images/0.jpg", "pets", answers), broken]))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "warning: line 2: not consolidated: the answers do not make a data object: "
+        "annotations.0.workerId: Field required",
+    ]
+    assert "masks:" not in captured.out and not (out / "masks").exists()  # classification writes none
+    first, second = _lines(out / "output.manifest")
+    assert first["pets"]["class-name"] == "cat"
+    assert second["pets"] == {
+        "type": "groundtruth/image-classification",  # the job's type, as every failure carries it
+        "failure-reason": "the answers do not make a data object: annotations.0.workerId: Field required",
+    }
+
+
+def test_labels_and_colours_are_decided_once_for_the_whole_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a label list, every chunk gets the labels of the whole job (not only those its own
+    lines use) and the same colours: class keys mean the same on every line."""
+    only_dogs = [(w, seg_content(["dd", ".."], {"d": "dog"}, {"dog": "#00aa00"})) for w in ("w1", "w2", "w3")]
+    both = [(w, seg_content(["cd", "c."], LEGEND, COLOURS)) for w in ("w1", "w2", "w3")]
+    lines = [recipe_line("s3://images/0.jpg", "pets", only_dogs), recipe_line("s3://images/1.jpg", "pets", both)]
+    source = write_manifest(tmp_path / "in.manifest", iter(lines))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    gathered: list[int] = []
+    real = module.gather_lines
+
+    def counted(job: module.Job, first: int, *args: Any) -> bytes:
+        gathered.append(first)
+        return real(job, first, *args)
+
+    monkeypatch.setattr(module, "gather_lines", counted)
+    assert main([*argv, "--batch-size", "1"]) == 0
+    assert gathered == [0]  # only the chunk that lacks a label of the job is gathered again
+    assert main([*argv, "--batch-size", "2", "--out", str(tmp_path / "one")]) == 0
+    assert (out / "output.manifest").read_text().replace(str(out), "X") == (
+        (tmp_path / "one" / "output.manifest").read_text().replace(str(tmp_path / "one"), "X")
+    )
+    maps = [
+        {k: (v["class-name"], v["hex-color"]) for k, v in line["pets"]["internal-color-map"].items()}
+        for line in _lines(out / "output.manifest")
+    ]
+    expected = {"0": ("BACKGROUND", "#ffffff"), "1": ("cat", "#123456"), "2": ("dog", "#00aa00")}
+    assert maps == [expected, expected]  # dog: painted #00aa00 on 3 answers, #abcdef on 3: the first seen
+    assert np.array_equal(
+        read_mask(Path(_lines(out / "output.manifest")[0]["pets"]["mask-ref"]).read_bytes()), [[2, 2], [0, 0]]
+    )
+
+
+def test_help_says_what_is_consolidated(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reconsolidate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "worker models are fitted once on every line" in text
+    assert "instance segmentation" not in text  # it is consolidated, not passed through
+
+
+def test_a_wrong_label_attribute_stops_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "X"
+    argv = ["reconsolidate", str(STREETSCENES), "--label-attribute", "street", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "Error: Invalid value for '--label-attribute': no line has `street` "
+        "(keys: source-ref, gt-label, gt-label-17-metadata)"
+    )
+    assert not out.exists()
+
+
+def test_a_missing_source_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(tmp_path / "nothing.manifest"), "--label-attribute", "a", "--out", str(out)]
+    assert main(argv) == 3
+    assert capsys.readouterr().err == f"Error: cannot read {tmp_path / 'nothing.manifest'}: no such file\n"
+    assert not out.exists()
+
+
+def test_a_failed_start_does_not_lock_the_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad line stops the first pass before any output is written: once it is fixed, the same
+    command runs (the source changed, but the earlier run had nothing to keep)."""
+    good = json.dumps(recipe_line("s3://images/0.jpg", "pets", [("w1", json.dumps({"category": {"label": "cat"}}))]))
+    source = tmp_path / "in.manifest"
+    source.write_text(good + "\n{oops\n")
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--out", str(out), "--jobs", "1"]
+    assert main(argv) == 3
+    assert capsys.readouterr().err.startswith(f"Error: {source} line 2 is not valid JSON")
+    source.write_text(good + "\n" + good + "\n")
+    assert main(argv) == 0
+    assert len(_lines(out / "output.manifest")) == 2
+    assert "holds a run" not in capsys.readouterr().err

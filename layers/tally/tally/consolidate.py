@@ -1,27 +1,40 @@
-"""The consolidation batch driver: one Ground Truth request in, one response entry per object out.
+"""The consolidation batch driver: a source of data objects, :func:`run_batch`, and the response sink.
 
-``consolidate_batch`` is what both front doors call: the Lambda handler with S3 storage and the
-``tally`` command with local files. It schedules and isolates failures; the tasks
-(:mod:`tally.tasks`) do the consolidating, and the response sink (:mod:`tally.gt.sink`) builds the
-response and keeps it under Lambda's size limit. Per batch:
+Every front door runs the same core:
 
-1. **scan** (thread pool): each object's answers are decoded and recognised by shape; the labels and
+* the Lambda handler and ``tally consolidate`` call :func:`consolidate_batch`: its *source* reads the
+  payload the event names and parses it into :class:`DatasetObject` s, :func:`run_batch` consolidates
+  them, and the response sink (:func:`tally.gt.sink.respond`) turns the results into the response
+  entries (:meth:`ObjectResult.to_gt`) and keeps them under Lambda's size limit;
+* ``tally reconsolidate`` builds the objects from manifest lines and calls :func:`run_batch` itself,
+  with a :class:`JobPlan` whose worker model was fitted on the whole job (:func:`survey_and_gather`,
+  :func:`gather`, :func:`fit_job_model`).
+
+:func:`run_batch`, per batch:
+
+1. **scan** (``TALLY_THREADS`` threads): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
-   objects' answers have; answers of another shape are rejected with a reason. Recognition needs only
-   the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and with it numpy and the
-   task's algorithms, is imported here, the other task types' never.
+   objects' answers have; answers of another shape are rejected with a reason.
+   Recognition needs only the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and
+   with it numpy and the task's algorithms, is imported here, the other task types' never.
 2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
    that cannot work (a repeated name, too many classes for a mask) fails every object with its reason.
 3. **observe + fit**, for a task with a batch model: every object is observed, the model is fitted
-   once on what they contribute. With a worker store (:mod:`tally.worker_store`) and a task that
-   learns across batches, the fit starts from the job's earlier batches' statistics and this batch's
-   are recorded under its batch key (a digest of the payload URI and bytes); a store that fails
-   leaves the batch with its own evidence and a warning, never a failed batch.
-4. **consolidate** (thread pool): one :class:`ObjectResult` per object.
+   once on what they contribute (:class:`WorkerModelCycle`). With a worker store
+   (:mod:`tally.worker_store`) and a task that learns across batches, the fit starts from the job's
+   earlier batches' statistics and this batch's are recorded under its batch key (a digest of the
+   payload URI and bytes); a store that fails leaves the batch with its own evidence and a warning,
+   never a failed batch.
+4. **consolidate** (threads): one :class:`ObjectResult` per object, reported to ``on_result`` as
+   soon as it is final (the command line's progress bar).
 
-Whatever goes wrong with one answer or one object becomes a reason on that answer or object; the
-rest of the batch goes on. Only an unreadable event or payload fails the batch. Decoded work is kept
-between the steps while it fits ``TALLY_CACHE_MB``; beyond it, objects are read again.
+A :class:`JobPlan` replaces the choice of step 1, step 2 and the fit of step 3 with decisions taken
+once for a whole job.
+
+Whatever goes wrong with one answer or one object becomes a reason on that answer or object
+(:class:`BatchProcessor`); the rest of the batch goes on. Only an unreadable event or payload fails the
+batch. Decoded work is kept between the steps while it fits ``TALLY_CACHE_MB``; beyond it, objects are
+read again.
 
 Retries are safe: ``creation-date`` is the payload's own timestamp and artefact names derive from the
 object ID and the bytes, so the same request gives the same response, keys and bytes. With a worker
@@ -35,9 +48,10 @@ import logging
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,7 +59,7 @@ from pydantic import ValidationError
 from .errors import ConfigError, EventError, ObjectError, StorageError, TransientStorageError
 from .gt.answers import Answer, AnswerIssue, LoadedAnswer, load_answers
 from .gt.events import ConsolidationRequest, DatasetObject, describe_validation_error
-from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, creation_date
+from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, TaskType, creation_date
 from .gt.sink import Step, respond
 from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
@@ -54,7 +68,24 @@ from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
 from .tasks.base import AnyTask, no_usable_answer
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
-__all__ = ["BatchReport", "consolidate_batch", "default_mask_prefix", "parse_payload"]
+__all__ = [
+    "BatchJob",
+    "BatchProcessor",
+    "BatchReport",
+    "BatchResults",
+    "Gathered",
+    "JobPlan",
+    "Survey",
+    "WorkerModel",
+    "WorkerModelCycle",
+    "consolidate_batch",
+    "default_mask_prefix",
+    "fit_job_model",
+    "gather",
+    "parse_payload",
+    "run_batch",
+    "survey_and_gather",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +93,30 @@ _BATCH_LABELS = "batch (class ids may differ between batches; configure the job'
 _TRANSIENT = "transient: consolidate it again later (tally reconsolidate); nothing was lost"
 
 
+class WorkerModel(StrEnum):
+    """Where a batch's worker model came from (:attr:`BatchReport.worker_model`)."""
+
+    NONE = "none"
+    """The batch's task has no worker model (pass-through, the plain segmentation vote)."""
+    BATCH = "batch"
+    """Fitted on this batch alone (no worker store, or class keys that differ between batches)."""
+    JOB = "job"
+    """Fitted on this batch with the job's earlier batches as a prior (worker store); recorded."""
+    RETRIED = "job (retried batch)"
+    """This batch was recorded before (a retry, or a concurrent run of it): its first prior, nothing added."""
+    STORE_FAILED = "batch (store failed)"
+    """The worker store could not be read: fitted on this batch alone."""
+    WHOLE_JOB = "whole job"
+    """Fitted once on every object of the job (:class:`JobPlan`, ``tally reconsolidate``)."""
+
+
 @dataclass
 class BatchReport:
     """The response list plus what happened, for metrics and summaries (no worker data)."""
 
     response: list[dict[str, Any]]
-    consolidated: int = 0
+    consolidated: int = 0  # consolidated by a task; answers of no known shape are counted apart:
+    passed_through: int = 0  # returned as received (groundtruth/custom)
     failed: int = 0
     answers_rejected: int = 0
     dropped: int = 0  # payload elements without a usable datasetObjectId: nothing to answer to
@@ -75,12 +124,81 @@ class BatchReport:
     label_source: str = ""
     offloaded: int = 0  # labels moved to S3 to keep the response under Lambda's limit
     response_steps: list[Step] = field(default_factory=list)  # what tally.gt.sink did to fit it
-    worker_model: str = "batch"  # batch | job | job (retried batch) | batch (store failed) | none
+    worker_model: WorkerModel = WorkerModel.BATCH
 
     @property
     def mean_confidence(self) -> float | None:
         """Mean confidence of the consolidated objects that were scored (pass-through ones are not)."""
         return sum(self.confidences) / len(self.confidences) if self.confidences else None
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What every object of a batch shares, as the caller knows it (event, settings, command line).
+
+    Attributes:
+        settings: the deployment's settings.
+        artefact_prefix: the URI prefix masks and other artefacts are written under.
+        job_id: the labeling job's ARN (or name): the worker store's key for the job.
+        event_labels: the event's ``labelCategories`` (``None``: not given).
+        job_labels: the job's labels from its label category file, asked only when neither the event
+            nor the settings have them (it may reach AWS).
+        read_buckets: buckets an answer's ``s3Uri`` may point into besides ``settings.read_buckets``
+            (the payload's).
+        batch_key: the worker store's record of this batch (:func:`tally.worker_store.batch_key`).
+        remaining_ms: time left before the caller's deadline; objects not started before
+            ``settings.deadline_margin_ms`` is left fail with a reason.
+    """
+
+    settings: Settings
+    artefact_prefix: str
+    job_id: str = ""
+    event_labels: tuple[str, ...] | None = None
+    job_labels: Callable[[], Sequence[str] | None] = field(default=lambda: None)
+    read_buckets: frozenset[str] = frozenset()
+    batch_key: str = ""
+    remaining_ms: Callable[[], int] | None = None
+
+    @property
+    def readable_buckets(self) -> frozenset[str]:
+        return frozenset({*self.read_buckets, *self.settings.read_buckets} - {""})
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Decisions taken once for a whole job instead of per batch, so that every batch of the job agrees
+    (``tally reconsolidate``: :meth:`Survey.plan`, then the model fitted on :func:`gather`'s summaries).
+
+    Attributes:
+        task: the task's position in recognition order (:data:`tally.tasks.KINDS`); ``None``: answers
+            of no known shape, passed through.
+        labels: the job's labels (``None`` for a task that needs none).
+        painted: per label, the colours the job's workers painted it with (count per normalised hex).
+        model: the worker model fitted on the whole job; ``None``: the task has none, or each batch
+            fits its own.
+    """
+
+    task: int | None
+    labels: LabelSet | None
+    painted: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    model: Any = None
+
+
+class BatchResults(list[ObjectResult]):
+    """:func:`run_batch`'s results, one per object in the objects' order, and how the batch was judged:
+    its task type (the one its failures carry), where its class keys came from and its worker model."""
+
+    def __init__(
+        self,
+        results: Iterable[ObjectResult] = (),
+        task_type: str = TaskType.CUSTOM.value,
+        label_source: str = "not needed",
+        worker_model: WorkerModel = WorkerModel.NONE,
+    ) -> None:
+        super().__init__(results)
+        self.task_type = task_type
+        self.label_source = label_source
+        self.worker_model = worker_model
 
 
 def default_mask_prefix(request: ConsolidationRequest) -> str:
@@ -126,10 +244,174 @@ def _group(raw_objects: Sequence[Any]) -> tuple[list[DatasetObject], int]:
     return list(by_id.values()), dropped
 
 
+# -- failure isolation -------------------------------------------------------------------------------
+
+
 def _log_unexpected(message: str, exc: Exception, obj_id: str) -> None:
     """Log an unforeseen error with its stack but not its message, which might quote worker data."""
     stack = "".join(traceback.format_tb(exc.__traceback__))
     logger.error("%s: %s", message, type(exc).__name__, extra={"datasetObjectId": obj_id, "stack": stack})
+
+
+@dataclass
+class _Item:
+    """One object on its way through a batch: what each step found, kept for the next.
+
+    ``loaded`` is ``None`` when the answers were not kept (read again later); ``result`` is set as soon
+    as the object is decided, by a failure in any step or by the consolidation."""
+
+    obj: DatasetObject
+    loaded: list[LoadedAnswer[AnyTask]] | None = None
+    loaded_bytes: int = 0
+    issues: list[AnswerIssue] = field(default_factory=list)
+    tasks: Counter[AnyTask] = field(default_factory=Counter)
+    painted: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+    observed: Observed[Any, Any] | None = None
+    result: ObjectResult | None = None
+    read: bool = False  # the scan read at least one answer of this object
+
+    @property
+    def object_id(self) -> str:
+        return self.obj.dataset_object_id
+
+
+def _with_transient_hint(reason: str, issues: Sequence[AnswerIssue]) -> str:
+    return f"{reason}; {_TRANSIENT}" if any(i.transient for i in issues) else reason
+
+
+class BatchProcessor:
+    """Failure isolation for one batch: runs a per-object step over ``threads`` threads (a context
+    manager: the pool lives while the batch runs) and turns whatever one object's step raises into that
+    object's failure, with a reason, never the batch's.
+
+    The steps know nothing of this bookkeeping (as Powertools' ``BasePartialProcessor`` keeps the
+    record handler apart from success and failure handling): an object whose ``result`` is set is
+    decided and skipped by later steps; an object not started before the caller's deadline fails
+    with a reason saying so. Failures carry no task type yet: :func:`run_batch` gives them the batch's.
+    """
+
+    def __init__(self, threads: int, out_of_time: Callable[[], bool]) -> None:
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._out_of_time = out_of_time
+
+    def __enter__(self) -> BatchProcessor:
+        if self._threads > 1:  # one thread: the steps run here, in order, without a pool's overhead
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="tally")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def process(
+        self, items: Sequence[_Item], step: Callable[[_Item], None], then: Callable[[_Item], None] | None = None
+    ) -> None:
+        """Run ``step`` on every undecided item (concurrently), then ``then`` on every item, decided
+        before or by this step; returns when all are done."""
+
+        def one(item: _Item) -> None:
+            self._run(item, step)
+            if then is not None:
+                then(item)
+
+        if self._pool is None:
+            for item in items:
+                one(item)
+        else:
+            list(self._pool.map(one, items))
+
+    def _run(self, item: _Item, step: Callable[[_Item], None]) -> None:
+        if item.result is not None:
+            return
+        if self._out_of_time():
+            item.result = self._fail(item, "not reached before the Lambda's time limit; consolidate it again")
+            return
+        try:
+            step(item)
+        except ObjectError as exc:
+            issues = item.issues + [i for i in exc.issues if isinstance(i, AnswerIssue)]
+            item.result = self._fail(item, _with_transient_hint(str(exc), issues), issues)
+        except TransientStorageError as exc:
+            item.result = self._fail(item, f"{exc} ({_TRANSIENT})")
+        except (ConfigError, StorageError) as exc:
+            item.result = self._fail(item, str(exc))
+        except Exception as exc:  # one object must never take the batch down
+            _log_unexpected("object not consolidated", exc, item.object_id)
+            item.result = self._fail(item, f"internal error ({type(exc).__name__})")
+
+    @staticmethod
+    def _fail(item: _Item, reason: str, issues: Sequence[AnswerIssue] | None = None) -> ObjectResult:
+        return ObjectResult.failed(item.object_id, "", reason, item.issues if issues is None else issues)
+
+    @staticmethod
+    def fail_all(items: Sequence[_Item], reason: str) -> None:
+        """Decide every undecided item as failed with ``reason`` (a batch-wide problem, such as labels
+        that cannot work)."""
+        for item in items:
+            item.result = item.result or BatchProcessor._fail(item, reason)
+
+
+# -- the worker model ---------------------------------------------------------------------------------
+
+
+def _store_reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, WorkerStoreError) else type(exc).__name__
+
+
+class WorkerModelCycle:
+    """One batch's worker model: loaded, fitted, recorded, refitted; :attr:`status` says which happened.
+
+    Without a store, or for a task that does not learn across batches, it is the batch's own fit. With
+    both: the job's statistics for the batch's workers are loaded from the store, the fit takes them as
+    a prior, and this batch's own contribution is recorded under its batch key. A retried batch (its
+    key recorded already) fits with the prior of its first run and records nothing; when a concurrent
+    run of the same batch records first, the fit is redone with that run's prior, so both answer
+    alike. The store is an optimisation: when it fails, the batch is judged on its own evidence.
+    """
+
+    def __init__(self, store: WorkerStore | None, job_id: str, batch: str) -> None:
+        self._store = store
+        self._job_id = job_id
+        self._batch = batch
+        self.status = WorkerModel.NONE
+
+    def fit(self, task: AnyTask, summaries: Sequence[tuple[str, Any]], context: JobContext) -> Any:
+        """The batch model of ``task`` from the objects' ``summaries``."""
+        self.status = WorkerModel.BATCH
+        store, learning = self._store, learner(task)
+        if store is None or learning is None:
+            return task.fit(summaries, context)
+        if context.labels is not None and context.labels.source == "batch":
+            logger.warning("worker model kept per batch: without the job's label list, class keys differ by batch")
+            return task.fit(summaries, context)
+        name = learning.statistics_name(context)
+        try:
+            loaded = store.load(self._job_id, name, self._batch, learning.statistics_keys(summaries, context))
+        except Exception as exc:  # the store is an optimisation: it must never fail the batch
+            logger.warning("worker store not read, the worker model is this batch's alone: %s", _store_reason(exc))
+            self.status = WorkerModel.STORE_FAILED
+            return task.fit(summaries, context)
+        model = learning.fit_with_prior(summaries, context, loaded.prior)
+        if loaded.recorded:
+            logger.info("retried batch: its first run's worker prior is used and nothing is recorded again")
+            self.status = WorkerModel.RETRIED
+            return model
+        self.status = WorkerModel.JOB
+        try:
+            earlier = store.record(self._job_id, name, self._batch, learning.statistics(model, context), loaded.prior)
+        except Exception as exc:
+            logger.warning("worker store not written, this batch's evidence is not kept: %s", _store_reason(exc))
+            return model
+        if earlier is not None:  # a concurrent run of this very batch recorded first: answer as it did
+            self.status = WorkerModel.RETRIED
+            if earlier != loaded.prior:
+                model = learning.fit_with_prior(summaries, context, earlier)
+        return model
+
+
+# -- the per-object steps -------------------------------------------------------------------------------
 
 
 class _Budget:
@@ -151,275 +433,388 @@ class _Budget:
             self._left += nbytes
 
 
-@dataclass
-class _Scan:
-    """Step 1's findings for one object; ``loaded`` is ``None`` when not kept (read again later)."""
+class _Steps:
+    """The per-object steps of one batch (scan, observe, consolidate) for its task, and the decoded
+    work kept between them while it fits the memory budget (``TALLY_CACHE_MB``)."""
 
-    obj: DatasetObject
-    loaded: list[LoadedAnswer[AnyTask]] | None = None
-    loaded_bytes: int = 0
-    issues: list[AnswerIssue] = field(default_factory=list)
-    tasks: Counter[AnyTask] = field(default_factory=Counter)
-    painted: Counter[tuple[str, str | None]] = field(default_factory=Counter)
-    observed: Observed[Any, Any] | None = None
-    result: ObjectResult | None = None  # decided early: failed in a step before consolidation
-    read: bool = False  # step 1 read at least one answer of this object
-
-
-class _Batch:
-    def __init__(
-        self,
-        request: ConsolidationRequest,
-        storage: Storage,
-        settings: Settings,
-        artefact_prefix: str,
-        remaining_ms: Callable[[], int] | None,
-        worker_store: WorkerStore | None = None,
-        batch: str = "",
-    ) -> None:
-        self.request = request
-        self.worker_store = worker_store
-        self.batch_key = batch
-        self.worker_model = "none"
+    def __init__(self, job: BatchJob, storage: Storage) -> None:
+        self.job = job
         self.storage = storage
-        self.settings = settings
-        self.artefact_prefix = artefact_prefix
-        self.remaining_ms = remaining_ms
-        payload_bucket = split_s3_uri(request.payload.s3_uri)[0] if request.payload.s3_uri.startswith("s3://") else ""
-        self.readable_buckets = frozenset({payload_bucket, *settings.read_buckets} - {""})
-        self.tasks = make_tasks(settings)
+        self.readable_buckets = job.readable_buckets
+        self.tasks = make_tasks(job.settings)
         self.passthrough: AnyTask = Passthrough()
         self.task: AnyTask = self.passthrough
-        self.job: JobContext | None = None
+        self.context: JobContext | None = None
         self.model: Any = None
-        self.budget = _Budget(settings.cache_mb * 1024 * 1024)
+        self.budget = _Budget(job.settings.cache_mb * 1024 * 1024)
 
-    # -- helpers ---------------------------------------------------------------------------------
+    def task_at(self, position: int | None) -> AnyTask:
+        return self.passthrough if position is None else self.tasks[position]
+
+    def position(self, task: AnyTask) -> int | None:
+        return None if task is self.passthrough else self.tasks.index(task)
 
     def _recognise(self, element: Any) -> AnyTask | None:
         return next((task for task in self.tasks if task.recognises(element)), None)
 
-    def _out_of_time(self) -> bool:
-        return self.remaining_ms is not None and self.remaining_ms() < self.settings.deadline_margin_ms
-
     def _load(self, obj: DatasetObject) -> tuple[list[LoadedAnswer[AnyTask]], list[AnswerIssue]]:
-        return load_answers(obj, self.storage, self.readable_buckets, self._recognise, self.settings.element_name)
+        return load_answers(obj, self.storage, self.readable_buckets, self._recognise, self.job.settings.element_name)
 
-    def _fail(self, obj_id: str, reason: str, issues: Sequence[AnswerIssue] = ()) -> ObjectResult:
-        return ObjectResult.failed(obj_id, self.task.type, reason, issues)
-
-    def _guard(self, scan: _Scan, step: Callable[[_Scan], None]) -> _Scan:
-        """Run one step for one object; whatever it raises becomes the object's failure."""
-        obj_id = scan.obj.dataset_object_id
-        if scan.result is not None:
-            return scan
-        if self._out_of_time():
-            scan.result = self._fail(obj_id, "not reached before the Lambda's time limit; consolidate it again")
-            return scan
-        try:
-            step(scan)
-        except ObjectError as exc:
-            issues = scan.issues + [i for i in exc.issues if isinstance(i, AnswerIssue)]
-            scan.result = self._fail(obj_id, self._reason(str(exc), issues), issues)
-        except TransientStorageError as exc:
-            scan.result = self._fail(obj_id, f"{exc} ({_TRANSIENT})", scan.issues)
-        except (ConfigError, StorageError) as exc:
-            scan.result = self._fail(obj_id, str(exc), scan.issues)
-        except Exception as exc:  # one object must never take the batch down
-            _log_unexpected("object not consolidated", exc, obj_id)
-            scan.result = self._fail(obj_id, f"internal error ({type(exc).__name__})", scan.issues)
-        return scan
-
-    @staticmethod
-    def _reason(reason: str, issues: Sequence[AnswerIssue]) -> str:
-        return f"{reason}; {_TRANSIENT}" if any(i.transient for i in issues) else reason
-
-    # -- step 1: scan ----------------------------------------------------------------------------
-
-    def scan(self, scan: _Scan) -> None:
-        loaded, scan.issues = self._load(scan.obj)
-        scan.read = bool(loaded)
-        for item in loaded:
-            if item.task is not None:
-                scan.tasks[item.task] += 1
-                scan.painted.update(item.task.labels_used(item.answer.element))
-        nbytes = sum(item.nbytes for item in loaded)
+    def scan(self, item: _Item) -> None:
+        """Read and recognise the answers; count the tasks and the labels and colours they use."""
+        loaded, item.issues = self._load(item.obj)
+        item.read = bool(loaded)
+        for answer in loaded:
+            if answer.task is not None:
+                item.tasks[answer.task] += 1
+                item.painted.update(answer.task.labels_used(answer.answer.element))
+        nbytes = sum(answer.nbytes for answer in loaded)
         if self.budget.take(nbytes):
-            scan.loaded, scan.loaded_bytes = loaded, nbytes
+            item.loaded, item.loaded_bytes = loaded, nbytes
 
-    def choose_task(self, scans: Sequence[_Scan]) -> None:
-        """The batch's task: the one most objects' answers have (ties: recognition order)."""
-        votes: Counter[AnyTask] = Counter()
-        for scan in scans:
-            if scan.tasks:
-                votes[max(scan.tasks, key=lambda t: (scan.tasks[t], -self.tasks.index(t)))] += 1
-        if votes:
-            self.task = max(votes, key=lambda t: (votes[t], -self.tasks.index(t)))
-
-    def resolve(self, scans: Sequence[_Scan], job_labels: Callable[[], Sequence[str] | None]) -> str | None:
-        """The job context for the batch's task; a :class:`ConfigError`'s reason when it cannot work."""
-        labels: LabelSet | None = None
-        painted: dict[str, Counter[str]] = {}
-        try:
-            if self.task.needs_labels:
-                labels = resolve_labels(
-                    event_labels=self.request.label_categories, configured=self.settings.labels, job_labels=job_labels
-                )
-                if labels is None:
-                    labels = batch_labels(name for scan in scans for (name, _) in scan.painted)
-                    logger.warning("no label list in the event, settings or job: class keys come from this batch")
-                for scan in scans:
-                    for (name, colour), n in scan.painted.items():
-                        if colour is not None:
-                            painted.setdefault(name, Counter())[colour] += n
-            self.job = JobContext(labels, painted, self.storage, self.artefact_prefix, self.settings)
-            self.task.prepare(self.job)
-        except ConfigError as exc:
-            logger.error("no object can be consolidated: %s", exc)
-            return str(exc)
-        return None
-
-    # -- steps 3 and 4 ---------------------------------------------------------------------------
-
-    def _answers(self, scan: _Scan) -> list[Answer]:
+    def _answers(self, item: _Item) -> list[Answer]:
         """The object's answers for the batch's task; the others rejected with a reason."""
-        loaded = scan.loaded
+        loaded = item.loaded
         if loaded is None:
-            loaded, scan.issues = self._load(scan.obj)
+            loaded, item.issues = self._load(item.obj)
         else:
-            scan.loaded = None
-            self.budget.give(scan.loaded_bytes)
+            item.loaded = None
+            self.budget.give(item.loaded_bytes)
         if self.task is self.passthrough:
-            return [item.answer for item in loaded]
+            return [answer.answer for answer in loaded]
         answers = []
-        for item in loaded:
-            if item.task is self.task:
-                answers.append(item.answer)
+        for answer in loaded:
+            if answer.task is self.task:
+                answers.append(answer.answer)
             else:
                 reason = f"not a {self.task.name} answer like the rest of the batch"
-                scan.issues.append(AnswerIssue(item.answer.worker_id, reason))
+                item.issues.append(AnswerIssue(answer.answer.worker_id, reason))
         return answers
 
-    def _observe(self, scan: _Scan) -> Observed[Any, Any]:
-        assert self.job is not None
-        obj = scan.obj
-        answers = self._answers(scan)
-        if not obj.annotations:
+    def _observe(self, item: _Item) -> Observed[Any, Any]:
+        assert self.context is not None
+        answers = self._answers(item)
+        if not item.obj.annotations:
             raise ObjectError("no annotations: no worker answered")
         if not answers:
-            raise no_usable_answer(obj, ())  # _guard adds the object's issues
-        observed = self.task.observe(obj, answers, self.job)
-        observed.issues[:0] = scan.issues
-        scan.issues = []
+            raise no_usable_answer(item.obj, ())  # the processor adds the object's issues
+        observed = self.task.observe(item.obj, answers, self.context)
+        observed.issues[:0] = item.issues
+        item.issues = []
         return observed
 
-    def observe(self, scan: _Scan) -> None:
-        observed = self._observe(scan)
+    def observe(self, item: _Item) -> None:
+        """What the object contributes to the batch model; the decoded work kept while it fits."""
+        observed = self._observe(item)
         if self.budget.take(observed.nbytes):
-            scan.observed = observed
-        else:  # too large to keep: step 4 observes it again; the model needs only the summary
-            scan.observed = Observed(observed.summary, None, observed.issues, nbytes=-1)
+            item.observed = observed
+        else:  # too large to keep: consolidate observes it again; the model needs only the summary
+            item.observed = Observed(observed.summary, None, observed.issues, nbytes=-1)
 
-    def consolidate(self, scan: _Scan) -> None:
-        assert self.job is not None
-        observed = scan.observed
+    def summarise(self, item: _Item) -> None:
+        """Only what the object contributes to the batch model (nothing kept for a consolidation)."""
+        observed = self._observe(item)
+        item.observed = Observed(observed.summary, None, [], nbytes=-1)
+
+    def consolidate(self, item: _Item) -> None:
+        """The object's result, from its observation and the batch model."""
+        assert self.context is not None
+        observed = item.observed
         if observed is None or observed.nbytes < 0:
-            observed = self._observe(scan)
+            observed = self._observe(item)
         else:
             self.budget.give(observed.nbytes)
-        scan.observed = None
-        result = self.task.consolidate(scan.obj, observed, self.model, self.job)
-        if self.job.labels is not None and self.job.labels.source == "batch" and result.label is not None:
+        item.observed = None
+        result = self.task.consolidate(item.obj, observed, self.model, self.context)
+        labels = self.context.labels
+        if labels is not None and labels.source == "batch" and result.label is not None:
             result.label["label-source"] = result.metadata["label-source"] = _BATCH_LABELS
         for issue in result.issues:
             log = logger.warning if issue.rejected else logger.info
             log("answer %s: %s", "rejected" if issue.rejected else "warning", issue.reason,
-                extra={"datasetObjectId": scan.obj.dataset_object_id, "workerId": issue.worker_id})  # fmt: skip
-        scan.result = result
+                extra={"datasetObjectId": item.object_id, "workerId": issue.worker_id})  # fmt: skip
+        item.result = result
 
-    @staticmethod
-    def _report(scan: _Scan) -> None:
-        """One log line per object as soon as it is done (the CLI's progress bar counts them)."""
-        result, obj_id = scan.result, scan.obj.dataset_object_id
-        assert result is not None
-        if result.ok:
-            extra = {"datasetObjectId": obj_id, "answersUsed": result.answers_used, "confidence": result.confidence}
-            logger.info("object consolidated", extra=extra)
+    def out_of_time(self) -> bool:
+        remaining = self.job.remaining_ms
+        return remaining is not None and remaining() < self.job.settings.deadline_margin_ms
+
+
+# -- the batch's plan: its task and labels ----------------------------------------------------------------
+
+
+def _task_votes(items: Sequence[_Item], tasks: Sequence[AnyTask]) -> Counter[int]:
+    """Per task (its position in ``tasks``), how many objects' answers are mostly of it (ties:
+    recognition order). The batch's task is the most voted one, as :func:`_elect` picks it."""
+    votes: Counter[int] = Counter()
+    for item in items:
+        if item.tasks:
+            best = max(item.tasks, key=lambda t: (item.tasks[t], -tasks.index(t)))
+            votes[tasks.index(best)] += 1
+    return votes
+
+
+def _elect(votes: Mapping[int, int]) -> int | None:
+    """The task with most votes (ties: recognition order); ``None`` when nothing was recognised."""
+    return max(votes, key=lambda t: (votes[t], -t)) if votes else None
+
+
+def _painted(items: Iterable[_Item]) -> dict[str, Counter[str]]:
+    """Per label, the colours the objects' answers painted it with, in the order first seen."""
+    painted: dict[str, Counter[str]] = {}
+    for item in items:
+        for (name, colour), n in item.painted.items():
+            if colour is not None:
+                painted.setdefault(name, Counter())[colour] += n
+    return painted
+
+
+def _resolve(task: AnyTask, job: BatchJob, used: Callable[[], Iterable[str]]) -> LabelSet | None:
+    """The job's labels for ``task`` (``None`` when it needs none); ``used``: the label names the
+    answers use, the last resort. Raises :class:`ConfigError` for a list that cannot work."""
+    if not task.needs_labels:
+        return None
+    labels = resolve_labels(event_labels=job.event_labels, configured=job.settings.labels, job_labels=job.job_labels)
+    if labels is None:
+        labels = batch_labels(used())
+        logger.warning("no label list in the event, settings or job: class keys come from this batch")
+    return labels
+
+
+def _prepare(steps: _Steps, labels: LabelSet | None, painted: Mapping[str, Mapping[str, int]]) -> str | None:
+    """Set the batch's job context and let its task prepare; a :class:`ConfigError`'s reason when the
+    task cannot work with it."""
+    try:
+        steps.context = JobContext(labels, painted if labels is not None else {}, steps.storage,
+                                   steps.job.artefact_prefix, steps.job.settings)  # fmt: skip
+        steps.task.prepare(steps.context)
+    except ConfigError as exc:
+        logger.error("no object can be consolidated: %s", exc)
+        return str(exc)
+    return None
+
+
+def _plan(steps: _Steps, items: Sequence[_Item], plan: JobPlan | None) -> str | None:
+    """The batch's task, labels and colours: the job plan's, or chosen from the batch's own answers.
+    Returns the reason no object can be consolidated, if any."""
+    if plan is not None:
+        steps.task = steps.task_at(plan.task)
+        return _prepare(steps, plan.labels, plan.painted)
+    steps.task = steps.task_at(_elect(_task_votes(items, steps.tasks)))
+    try:
+        labels = _resolve(steps.task, steps.job, lambda: (name for item in items for (name, _) in item.painted))
+    except ConfigError as exc:
+        logger.error("no object can be consolidated: %s", exc)
+        return str(exc)
+    return _prepare(steps, labels, _painted(items))
+
+
+def _summaries(items: Sequence[_Item]) -> list[tuple[str, Any]]:
+    return [
+        (item.object_id, item.observed.summary)
+        for item in items
+        if item.observed is not None and item.observed.summary is not None
+    ]
+
+
+# -- run_batch ---------------------------------------------------------------------------------------------
+
+
+def _report(item: _Item, on_result: Callable[[ObjectResult], None] | None) -> None:
+    """One log line per object as soon as it is decided, and the caller's callback."""
+    result = item.result
+    assert result is not None
+    if result.ok:
+        extra = {"datasetObjectId": item.object_id, "answersUsed": result.answers_used, "confidence": result.confidence}
+        logger.info("object consolidated", extra=extra)
+    else:
+        logger.warning("object not consolidated: %s", result.failure, extra={"datasetObjectId": item.object_id})
+    if on_result is not None:
+        on_result(result)
+
+
+def run_batch(
+    objects: Sequence[DatasetObject],
+    job: BatchJob,
+    storage: Storage,
+    store: WorkerStore | None = None,
+    *,
+    plan: JobPlan | None = None,
+    on_result: Callable[[ObjectResult], None] | None = None,
+) -> BatchResults:
+    """Consolidate one batch of objects (module docstring): one result per object, in order.
+
+    Args:
+        objects: the batch's data objects (IDs unique).
+        job: what the objects share (:class:`BatchJob`).
+        storage: where ``s3Uri`` answers are read and masks written.
+        store: the job's worker statistics across batches (``None``: the batch's model is its own).
+        plan: the task, labels, colours and worker model decided for the whole job (``None``: the
+            batch decides them from its own answers).
+        on_result: called with each object's result as soon as it is final (from the batch's threads).
+    """
+    steps = _Steps(job, storage)
+    items = [_Item(obj) for obj in objects]
+    cycle = WorkerModelCycle(store, job.job_id, job.batch_key)
+    with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
+        processor.process(items, steps.scan)
+        problem = _plan(steps, items, plan)
+        if problem is not None:
+            BatchProcessor.fail_all(items, problem)
+            for item in items:
+                _report(item, on_result)
         else:
-            logger.warning("object not consolidated: %s", result.failure, extra={"datasetObjectId": obj_id})
-
-    def fit(self, summaries: Sequence[tuple[str, Any]]) -> Any:
-        """The batch model; with a worker store, from the job's earlier batches too (module docstring)."""
-        job, store = self.job, self.worker_store
-        assert job is not None
-        self.worker_model = "batch"
-        task = learner(self.task)
-        if store is None or task is None:
-            return self.task.fit(summaries, job)
-        if job.labels is not None and job.labels.source == "batch":
-            logger.warning("worker model kept per batch: without the job's label list, class keys differ by batch")
-            return self.task.fit(summaries, job)
-        job_id = self.request.labeling_job_arn or self.request.job_name
-        name = task.statistics_name(job)
-        try:
-            loaded = store.load(job_id, name, self.batch_key, task.statistics_keys(summaries, job))
-        except Exception as exc:  # the store is an optimisation: it must never fail the batch
-            logger.warning("worker store not read, the worker model is this batch's alone: %s", _store_reason(exc))
-            self.worker_model = "batch (store failed)"
-            return self.task.fit(summaries, job)
-        model = task.fit_with_prior(summaries, job, loaded.prior)
-        if loaded.recorded:
-            logger.info("retried batch: its first run's worker prior is used and nothing is recorded again")
-            self.worker_model = "job (retried batch)"
-            return model
-        self.worker_model = "job"
-        try:
-            earlier = store.record(job_id, name, self.batch_key, task.statistics(model, job), loaded.prior)
-        except Exception as exc:
-            logger.warning("worker store not written, this batch's evidence is not kept: %s", _store_reason(exc))
-            return model
-        if earlier is not None:  # a concurrent run of this very batch recorded first: answer as it did
-            self.worker_model = "job (retried batch)"
-            if earlier != loaded.prior:
-                model = task.fit_with_prior(summaries, job, earlier)
-        return model
-
-    def run(
-        self, objects: Sequence[DatasetObject], job_labels: Callable[[], Sequence[str] | None]
-    ) -> list[ObjectResult]:
-        scans = [_Scan(obj) for obj in objects]
-        with ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="tally") as pool:
-            list(pool.map(lambda s: self._guard(s, self.scan), scans))
-            self.choose_task(scans)
-            problem = self.resolve(scans, job_labels)
-            if problem is not None:
-                for scan in scans:
-                    scan.result = scan.result or self._fail(scan.obj.dataset_object_id, problem, scan.issues)
-                    self._report(scan)
-                return [scan.result for scan in scans if scan.result is not None]
-            if self.task.uses_batch_model:
-                list(pool.map(lambda s: self._guard(s, self.observe), scans))
-                summaries = [
-                    (s.obj.dataset_object_id, s.observed.summary)
-                    for s in scans
-                    if s.observed is not None and s.observed.summary is not None
-                ]
-                self.model = self.fit(summaries)
-            list(pool.map(lambda s: self._report(self._guard(s, self.consolidate)), scans))
-        # a job has one task type: failed objects carry the batch's (the first task's when nothing was read)
-        read_any = any(s.read for s in scans)
-        batch_type = self.task.type if read_any or self.task is not self.passthrough else self.tasks[0].type
-        results = []
-        for scan in scans:
-            assert scan.result is not None
-            if not scan.result.ok:
-                scan.result.task_type = batch_type
-            results.append(scan.result)
-        return results
+            assert steps.context is not None
+            if steps.task.uses_batch_model:
+                processor.process(items, steps.observe)
+                if plan is not None and plan.model is not None:
+                    steps.model, cycle.status = plan.model, WorkerModel.WHOLE_JOB
+                else:
+                    steps.model = cycle.fit(steps.task, _summaries(items), steps.context)
+            processor.process(items, steps.consolidate, lambda item: _report(item, on_result))
+    # a job has one task type: failed objects carry the batch's (the first task's when nothing was read)
+    read_any = any(item.read for item in items)
+    batch_type = steps.task.type if read_any or steps.task is not steps.passthrough else steps.tasks[0].type
+    results = BatchResults(
+        task_type=batch_type,
+        label_source=steps.context.labels.source if steps.context and steps.context.labels else "not needed",
+        worker_model=cycle.status,
+    )
+    for item in items:
+        assert item.result is not None
+        if not item.result.ok:
+            item.result.task_type = batch_type
+        results.append(item.result)
+    return results
 
 
-def _store_reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, WorkerStoreError) else type(exc).__name__
+# -- job-wide passes (tally reconsolidate) --------------------------------------------------------------
+
+
+@dataclass
+class Survey:
+    """What the answers of a job's objects say before anything is consolidated: which task they are,
+    the labels they use and the colours painted. A job's batches are surveyed one by one and their
+    surveys added up (:meth:`add`, in the job's order); :meth:`plan` then decides the job's task,
+    labels and colours exactly as one batch of every object would.
+
+    Attributes:
+        votes: per task (its position in recognition order), the objects whose answers are mostly of it.
+        names: every label name the answers use (for a job without a label list).
+        painted: per label, the colours it was painted with, in the order first seen.
+        objects: objects surveyed.
+    """
+
+    votes: Counter[int] = field(default_factory=Counter)
+    names: set[str] = field(default_factory=set)
+    painted: dict[str, Counter[str]] = field(default_factory=dict)
+    objects: int = 0
+
+    def add(self, other: Survey) -> None:
+        """Add a later batch's survey to this one."""
+        self.votes.update(other.votes)
+        self.names |= other.names
+        for name, colours in other.painted.items():
+            self.painted.setdefault(name, Counter()).update(colours)
+        self.objects += other.objects
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "votes": {str(k): n for k, n in self.votes.items()},
+            "names": sorted(self.names),
+            "painted": {name: dict(colours) for name, colours in self.painted.items()},
+            "objects": self.objects,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Survey:
+        return cls(
+            Counter({int(k): int(n) for k, n in data["votes"].items()}),
+            set(data["names"]),
+            {name: Counter(colours) for name, colours in data["painted"].items()},
+            int(data["objects"]),
+        )
+
+    def plan(self, job: BatchJob) -> JobPlan:
+        """The job's task, labels and colours (no model yet). Raises :class:`ConfigError` when the
+        job's label list cannot work (a repeated name)."""
+        position = _elect(self.votes)
+        task = Passthrough() if position is None else make_tasks(job.settings)[position]
+        labels = _resolve(task, job, lambda: self.names)
+        return JobPlan(position, labels, {n: dict(c) for n, c in self.painted.items()} if labels is not None else {})
+
+
+@dataclass
+class Gathered:
+    """The first pass of a job-wide re-consolidation over one batch (:func:`survey_and_gather`).
+
+    Attributes:
+        survey: what the batch's answers say (added up over the job's batches).
+        task: the task the batch chose for itself (its position in recognition order).
+        labels: the label names the batch resolved for itself (``None``: none, or none could work).
+        summaries: each object's summary under that choice (empty for a task without a batch model).
+    """
+
+    survey: Survey
+    task: int | None
+    labels: tuple[str, ...] | None
+    summaries: list[tuple[str, Any]]
+
+    def fits(self, plan: JobPlan) -> bool:
+        """Whether the summaries are the plan's: the same task and labels (an object's summary depends
+        on nothing else of the plan), so the batch need not be gathered again."""
+        return (self.task, self.labels) == (plan.task, plan.labels.names if plan.labels is not None else None)
+
+
+def survey_and_gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage) -> Gathered:
+    """The first pass of a job-wide re-consolidation over one batch, in one read of its answers: its
+    :class:`Survey` (as :func:`run_batch`'s scan counts them), and its objects' summaries under the task
+    and labels the batch would choose for itself. Those are the job's whenever the batch agrees with
+    the job (its task, and the job's label list or, inferred, every label of the job); a batch that does
+    not is gathered again with the job's plan (:func:`gather`). Nothing is consolidated or written."""
+    steps = _Steps(job, storage)
+    items = [_Item(obj) for obj in objects]
+    summaries: list[tuple[str, Any]] = []
+    with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
+        processor.process(items, steps.scan)
+        found = Survey(
+            _task_votes(items, steps.tasks),
+            {name for item in items for (name, _) in item.painted},
+            _painted(items),
+            len(items),
+        )
+        problem = _plan(steps, items, None)
+        if problem is None and steps.task.uses_batch_model:
+            processor.process(items, steps.summarise)
+            summaries = _summaries(items)
+    labels = steps.context.labels if problem is None and steps.context is not None else None
+    return Gathered(found, steps.position(steps.task), labels.names if labels is not None else None, summaries)
+
+
+def gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage, plan: JobPlan) -> list[tuple[str, Any]]:
+    """Each object's summary for the plan's task (what its batch model learns from), in order; objects
+    that cannot be observed are left out, as :func:`run_batch` leaves them out of its fit. The summaries
+    of every batch of a job, in the job's order, are what one batch of the whole job fits its model on."""
+    steps = _Steps(job, storage)
+    items = [_Item(obj) for obj in objects]
+    with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
+        processor.process(items, steps.scan)
+        if _plan(steps, items, plan) is not None or not steps.task.uses_batch_model:
+            return []
+        processor.process(items, steps.summarise)
+    return _summaries(items)
+
+
+def fit_job_model(summaries: Sequence[tuple[str, Any]], job: BatchJob, storage: Storage, plan: JobPlan) -> JobPlan:
+    """``plan`` with the worker model fitted once on every object's summary (:func:`gather`'s, in
+    the job's order): exactly the model one batch of the whole job would fit (no worker store)."""
+    steps = _Steps(job, storage)
+    steps.task = steps.task_at(plan.task)
+    if not steps.task.uses_batch_model or _prepare(steps, plan.labels, plan.painted) is not None:
+        return plan
+    assert steps.context is not None
+    model = WorkerModelCycle(None, job.job_id, "").fit(steps.task, summaries, steps.context)
+    return JobPlan(plan.task, plan.labels, plan.painted, model)
 
 
 def consolidate_batch(
@@ -432,8 +827,10 @@ def consolidate_batch(
     remaining_ms: Callable[[], int] | None = None,
     worker_store: WorkerStore | None = None,
     response_limit: int = RESPONSE_LIMIT_BYTES,
+    on_result: Callable[[ObjectResult], None] | None = None,
 ) -> BatchReport:
-    """Consolidate every object of one request.
+    """Consolidate every object of one request: the payload it names read (the source), the objects
+    consolidated (:func:`run_batch`), the response made (:func:`respond`).
 
     Args:
         request: the parsed Ground Truth event.
@@ -447,32 +844,43 @@ def consolidate_batch(
         worker_store: where the job's worker statistics are kept across batches (``None``: each
             batch's worker model is its own, as without a table).
         response_limit: the largest response in bytes; :mod:`tally.gt.sink` fits it under.
+        on_result: called with each object's result as soon as it is final.
 
     Raises:
         EventError, StorageError: the payload itself cannot be read; nothing can be returned.
     """
     settings = settings or Settings()
-    payload = storage.read(request.payload.s3_uri)
+    uri = request.payload.s3_uri
+    payload = storage.read(uri)
     raw = parse_payload(payload)
-    created = creation_date(storage.modified(request.payload.s3_uri))
+    created = creation_date(storage.modified(uri))
     objects, dropped = _group(raw)
     prefix = mask_prefix or default_mask_prefix(request)
-    key = batch_key(request.payload.s3_uri, payload) if worker_store is not None else ""
-    batch = _Batch(request, storage, settings, prefix, remaining_ms, worker_store, key)
-    results = batch.run(objects, job_labels)
-    response = respond(results, request.label_attribute_name, job_name=request.job_name, created=created,
-                       storage=storage, prefix=prefix, limit=response_limit, threads=settings.threads)  # fmt: skip
-    labels = batch.job.labels if batch.job is not None else None
+    job = BatchJob(
+        settings=settings,
+        artefact_prefix=prefix,
+        job_id=request.labeling_job_arn or request.job_name,
+        event_labels=tuple(request.label_categories) if request.label_categories else None,
+        job_labels=job_labels,
+        read_buckets=frozenset({split_s3_uri(uri)[0]} if uri.startswith("s3://") else ()),
+        batch_key=batch_key(uri, payload) if worker_store is not None else "",
+        remaining_ms=remaining_ms,
+    )
+    results = run_batch(objects, job, storage, worker_store, on_result=on_result)
+    attr = request.label_attribute_name
+    response = respond(results, attr, job_name=request.job_name, created=created, storage=storage,
+                       prefix=prefix, limit=response_limit, threads=settings.threads)  # fmt: skip
     report = BatchReport(
         response=response.entries,
         dropped=dropped,
-        label_source=labels.source if labels is not None else "not needed",
+        label_source=results.label_source,
         offloaded=response.offloaded,
         response_steps=response.steps,
-        worker_model=batch.worker_model,
+        worker_model=results.worker_model,
     )
     for r in results:
-        report.consolidated += r.ok
+        report.consolidated += r.ok and r.task_type != TaskType.CUSTOM
+        report.passed_through += r.ok and r.task_type == TaskType.CUSTOM
         report.failed += not r.ok
         report.answers_rejected += r.rejected
         if r.ok and r.confidence is not None:

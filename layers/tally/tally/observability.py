@@ -11,8 +11,9 @@ __all__ = ["record_batch"]
 
 
 def record_batch(metrics: Metrics, report: BatchReport) -> None:
-    """Objects consolidated and failed, answers rejected, and the mean object confidence."""
+    """Objects consolidated, passed through and failed, answers rejected, and the mean object confidence."""
     metrics.add_metric(name="ObjectsConsolidated", unit=MetricUnit.Count, value=report.consolidated)
+    metrics.add_metric(name="ObjectsPassedThrough", unit=MetricUnit.Count, value=report.passed_through)
     metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=report.failed + report.dropped)
     metrics.add_metric(name="AnswersRejected", unit=MetricUnit.Count, value=report.answers_rejected)
     if report.offloaded:

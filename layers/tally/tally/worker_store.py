@@ -14,7 +14,7 @@ the first time, so the fit and the response are the same bytes, and nothing is a
 runs of one batch race, the second ``record`` finds the first's record and returns its prior; the
 driver refits with it, so both responses agree.
 
-**Concurrency.** Contributions are added atomically (DynamoDB ``ADD`` in :class:`tally.aws.DynamoWorkerStore`,
+**Concurrency.** Contributions are added atomically (DynamoDB ``ADD`` in :class:`tally.stores.dynamodb.DynamoWorkerStore`,
 a lock here), so concurrent batches never lose each other's updates. Values are rounded to
 :data:`DECIMALS` places and summed as decimals, so the sums do not depend on the order of the batches.
 
@@ -110,7 +110,7 @@ class WorkerStore(Protocol):
 
         Raises:
             WorkerStoreError: the store cannot be written (nothing, or for a very large batch only a
-                part, was added; see :class:`tally.aws.DynamoWorkerStore`).
+                part, was added; see :class:`tally.stores.dynamodb.DynamoWorkerStore`).
         """
         ...
 

@@ -34,7 +34,6 @@ __all__ = [
     "CliStorage",
     "ExitCode",
     "InputError",
-    "ObjectProgress",
     "buckets_under",
     "build_settings",
     "configure_logging",
@@ -273,21 +272,6 @@ def current_verbosity() -> int:
         if getattr(handler, "_tally_cli", False):
             return {logging.ERROR: 0, logging.WARNING: 1}.get(handler.level, 2)
     return 0
-
-
-class ObjectProgress(logging.Handler):
-    """Counts the core's per-object log records (``object consolidated`` / ``object not consolidated``)
-    to advance a progress bar while a batch runs, without changing the batch."""
-
-    _DONE = frozenset({"object consolidated", "object not consolidated"})
-
-    def __init__(self, advance: Callable[[int], None]) -> None:
-        super().__init__(level=logging.INFO)
-        self._advance = advance
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg in self._DONE:
-            self._advance(1)
 
 
 def stderr_console() -> Console:

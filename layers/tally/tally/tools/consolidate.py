@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from ._common import (
     CliStorage,
     ExitCode,
     InputError,
-    ObjectProgress,
     buckets_under,
     build_settings,
     load_json,
@@ -82,8 +80,9 @@ def entry_messages(entry: dict[str, Any], attr: str) -> Iterator[str]:
 def _summary(report: BatchReport, out: Path, worker_table: str | None = None) -> str:
     mean = report.mean_confidence
     lines = [
-        f"objects:          {report.consolidated + report.failed}"
-        f" ({report.consolidated} consolidated, {report.failed} failed)",
+        f"objects:          {report.consolidated + report.passed_through + report.failed}"
+        f" ({report.consolidated} consolidated, {report.passed_through} passed through unconsolidated,"
+        f" {report.failed} failed)",
         f"answers rejected: {report.answers_rejected}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
         f"class keys from:  {report.label_source}",
@@ -240,17 +239,17 @@ def consolidate(
         storage = reader.staged(out, staging)  # keeps the payload read above
         with progress_bar(progress, console) as bar:
             task = bar.add_task("consolidating", total=total)
-            counter = ObjectProgress(lambda n: bar.advance(task, n))
-            core_logger = logging.getLogger("tally.consolidate")
-            core_logger.addHandler(counter)
             try:
                 report = consolidate_batch(
-                    request, storage, settings=settings, mask_prefix=str(out / "masks"), worker_store=store
+                    request,
+                    storage,
+                    settings=settings,
+                    mask_prefix=str(out / "masks"),
+                    worker_store=store,
+                    on_result=lambda _: bar.advance(task, 1),
                 )
             except TallyError as exc:
                 raise InputError(str(exc)) from exc
-            finally:
-                core_logger.removeHandler(counter)
         with (staging / "results.jsonl").open("w", encoding="utf-8") as fh:
             for entry in report.response:
                 fh.write(json.dumps(entry, sort_keys=True) + "\n")

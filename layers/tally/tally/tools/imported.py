@@ -13,7 +13,6 @@ annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -34,7 +33,6 @@ from ._common import (
     CliStorage,
     ExitCode,
     InputError,
-    ObjectProgress,
     load_json,
     progress_bar,
     replace_outputs,
@@ -189,15 +187,16 @@ def consolidate_imported(
         if batch.payload:
             with progress_bar(progress, console) as bar:
                 task = bar.add_task("consolidating", total=len(batch.payload))
-                counter = ObjectProgress(lambda n: bar.advance(task, n))
-                core_logger = logging.getLogger("tally.consolidate")
-                core_logger.addHandler(counter)
                 try:
-                    report = consolidate_batch(request, storage, settings=settings, mask_prefix=str(out / "masks"))
+                    report = consolidate_batch(
+                        request,
+                        storage,
+                        settings=settings,
+                        mask_prefix=str(out / "masks"),
+                        on_result=lambda _: bar.advance(task, 1),
+                    )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
-                finally:
-                    core_logger.removeHandler(counter)
             entries = report.response
             annotate_entries(entries, batch, attr, tool)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None

@@ -3,46 +3,76 @@
 AWS's recipe "consolidation" keeps every worker's answer under the label attribute as
 ``{"annotationsFromAllWorkers": [{workerId, annotationData}]}``; a job run without a consolidation
 Lambda leaves the attribute empty and points at the answers with ``worker-response-ref`` in its
-metadata. Each line becomes one payload element (its ``datasetObjectId`` is the line's number,
-counting from 0), lines go through :func:`tally.consolidate.consolidate_batch` in batches of
-``--batch-size``, and each output line is the input line with ``<attr>`` and ``<attr>-metadata``
-replaced by what the Lambda returns for it.
+metadata. Each line becomes one data object (its ``datasetObjectId`` is the line's number, counting
+from 0), and each output line is the input line with ``<attr>`` and ``<attr>-metadata`` replaced by
+what the Lambda returns for it.
 
-Streaming and resumable: lines are read and written batch by batch (memory is bounded by the batches in
-flight); ``OUT/.reconsolidate.json`` records how many lines of ``OUT/.output.manifest.partial`` are
-complete after every batch, so an interrupted run continues where it stopped, and a finished one
-(``OUT/output.manifest`` + ``OUT/summary.json``) is not redone. Batches are spread over processes.
+The job is judged as one batch of every line would be, in chunks of ``--batch-size`` lines (the unit
+of work, of parallelism and of resumption), in two or three passes over the chunks:
+
+1. **survey and gather** (:func:`tally.consolidate.survey_and_gather`): which task the answers are,
+   the labels they use and their colours, added up over the job, and each object's summary (what a
+   worker model learns from) under the chunk's own choice of task and labels. The job's task, labels
+   and colours are then decided once (:class:`tally.consolidate.JobPlan`), so every chunk agrees;
+2. **gather again** (:func:`tally.consolidate.gather`), only for the chunks whose own choice was not
+   the job's (a chunk that lacks some of the job's labels when they are inferred from the answers);
+   the worker model is then fitted once on every summary, in the job's order: exactly the model one
+   batch of every line would fit (:func:`tally.consolidate.fit_job_model`);
+3. **consolidate** (:func:`tally.consolidate.run_batch` with the plan and the job's model).
+
+Streaming and resumable: lines are read and written chunk by chunk (memory is bounded by the chunks in
+flight, plus the job's summaries in the main process while the model is fitted). ``OUT/.reconsolidate.json``
+records the pass and how many lines of it are done after every chunk, with the survey so far; the
+summaries are appended to ``OUT/.reconsolidate-summaries.pickle`` until the model is fitted, the plan
+and the model kept in ``OUT/.reconsolidate-plan.pickle``, the output lines appended to
+``OUT/.output.manifest.partial``. So an interrupted run continues where it stopped, with the same
+model, and a finished one (``OUT/output.manifest`` + ``OUT/summary.json``) is not redone. Chunks are
+spread over processes. The hidden files are this command's private state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
-import logging
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.pool import AsyncResult
+from enum import StrEnum
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
-from ..consolidate import consolidate_batch
-from ..errors import TallyError
-from ..gt.events import ConsolidationRequest
+from ..consolidate import (
+    BatchJob,
+    JobPlan,
+    Survey,
+    fit_job_model,
+    gather,
+    run_batch,
+    survey_and_gather,
+)
+from ..errors import ConfigError, TallyError
+from ..gt.events import DatasetObject, describe_validation_error, job_name_from_arn
+from ..gt.response import ObjectResult, TaskType, creation_date
+from ..gt.sink import respond
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
+from ..tasks import make_tasks
 from ._common import (
     CliStorage,
     ExitCode,
     InputError,
-    ObjectProgress,
     buckets_under,
     build_settings,
     configure_logging,
@@ -57,13 +87,16 @@ from ._common import (
 from ._sources import JobIndex, Locator, data_object, line_annotations, located_annotations
 from .consolidate import parse_labels
 
-__all__ = ["Interrupted", "reconsolidate", "reconsolidate_lines"]
+__all__ = ["Interrupted", "Job", "first_pass_lines", "gather_lines", "reconsolidate", "reconsolidate_lines"]
 
 STATE = ".reconsolidate.json"
 PARTIAL = ".output.manifest.partial"
+SUMMARIES = ".reconsolidate-summaries.pickle"
+PLAN = ".reconsolidate-plan.pickle"
 OUTPUT = "output.manifest"
 SUMMARY = "summary.json"
-_PAYLOAD_URI = "tally-reconsolidate://batch.json"
+SOURCE_COPY = ".source.manifest"
+_FORMAT = "whole-job/1"  # the run state's layout and meaning; a run of another format is not resumed
 
 
 class Interrupted(click.ClickException):
@@ -75,9 +108,31 @@ class Interrupted(click.ClickException):
         click.echo(f"tally: interrupted; {self.message}", err=True)
 
 
+class Stage(StrEnum):
+    """The passes of a run, in order (module docstring)."""
+
+    SURVEY = "survey"
+    GATHER = "gather"
+    CONSOLIDATE = "consolidate"
+
+
+_DONE = {Stage.SURVEY: "surveyed", Stage.GATHER: "gathered", Stage.CONSOLIDATE: "done"}
+_PASS = {Stage.SURVEY: "pass 1", Stage.GATHER: "pass 2", Stage.CONSOLIDATE: "the last pass"}
+
+
+def _choice(task: int | None, labels: Sequence[str] | None) -> str:
+    """A short digest of a task and label choice: the summaries gathered under it are the plan's when
+    the two digests agree."""
+    return hashlib.sha256(json.dumps([task, list(labels) if labels is not None else None]).encode()).hexdigest()[:16]
+
+
+def _plan_choice(plan: JobPlan) -> str:
+    return _choice(plan.task, plan.labels.names if plan.labels is not None else None)
+
+
 @dataclass(frozen=True)
 class Job:
-    """Everything a batch needs, sent to the worker processes."""
+    """Everything a chunk needs, sent to the worker processes."""
 
     source: str  # for messages
     attr: str
@@ -85,34 +140,47 @@ class Job:
     settings: Settings
     s3_root: str | None
     masks: str
-    created: datetime  # the payloads' timestamp: the source's modification time (stable across resumes)
+    created: datetime  # the outputs' creation-date: the source's modification time (stable across resumes)
     job_arn: str | None = None
 
-
-class _BatchStorage(CliStorage):
-    """The CLI's storage plus the in-memory payload of one batch."""
-
-    def __init__(self, s3_root: str | None, payload: bytes, created: datetime) -> None:
-        super().__init__(s3_root)
-        self._payload = payload
-        self._created = created
-
-    def read(self, uri: str) -> bytes:
-        return self._payload if uri == _PAYLOAD_URI else super().read(uri)
-
-    def modified(self, uri: str) -> datetime:
-        return self._created if uri == _PAYLOAD_URI else super().modified(uri)
+    def batch_job(self) -> BatchJob:
+        return BatchJob(
+            settings=self.settings, artefact_prefix=self.masks, job_id=self.job_arn or "", event_labels=self.labels
+        )
 
 
-def reconsolidate_lines(
-    job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None = None
-) -> tuple[str, int]:
-    """Consolidate one batch of manifest lines (numbered from ``first``); the output lines as text and
-    how many objects were consolidated. ``locators``: where each line's answers are when the line does
-    not hold them (a job's output prefix). Runs in a worker process or in-process."""
-    storage = _BatchStorage(job.s3_root, b"", job.created)
+@dataclass(frozen=True)
+class _PlanFile:
+    """The job's plan (and model) as a worker process finds it: a pickle in OUT, read once per process."""
+
+    path: str
+    digest: str
+
+
+_plans: dict[tuple[str, str], JobPlan | None] = {}
+
+
+def _the_plan(plan: JobPlan | _PlanFile | None) -> JobPlan | None:
+    if not isinstance(plan, _PlanFile):
+        return plan
+    key = (plan.path, plan.digest)
+    if key not in _plans:
+        data = Path(plan.path).read_bytes()
+        if hashlib.sha256(data).hexdigest() != plan.digest:
+            raise InputError(f"{plan.path} changed during the run; run the command again with --restart")
+        _plans.clear()  # one job at a time
+        _plans[key] = pickle.loads(data)  # this command's own file, checked by digest
+    return _plans[key]
+
+
+def _objects(
+    job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None, storage: CliStorage
+) -> tuple[list[dict[str, Any]], list[DatasetObject], dict[str, ObjectResult]]:
+    """The chunk's lines, their data objects, and a failure for each line whose answers do not make a
+    data object."""
     lines: list[dict[str, Any]] = []
-    payload: list[dict[str, Any]] = []
+    objects: list[DatasetObject] = []
+    unusable: dict[str, ObjectResult] = {}
     payloads: dict[str, Any] = {}
     for offset, raw in enumerate(raw_lines):
         number = first + offset
@@ -128,23 +196,77 @@ def reconsolidate_lines(
                 annotations = line_annotations(line, job.attr, storage)
         except TallyError as exc:
             raise InputError(f"{job.source} line {number + 1}: {exc}") from exc
-        payload.append({"datasetObjectId": str(number), "dataObject": data_object(line), "annotations": annotations})
-    storage._payload = json.dumps(payload).encode()
-    request = ConsolidationRequest.parse(
-        {
-            "labelAttributeName": job.attr,
-            "labelCategories": list(job.labels) if job.labels else None,
-            "payload": {"s3Uri": _PAYLOAD_URI},
-            "labelingJobArn": job.job_arn,
-        }
-    )
-    report = consolidate_batch(request, storage, settings=job.settings, mask_prefix=job.masks)
-    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in report.response}
+        element = {"datasetObjectId": str(number), "dataObject": data_object(line), "annotations": annotations}
+        try:
+            objects.append(DatasetObject.model_validate(element))
+        except ValidationError as exc:
+            reason = f"the answers do not make a data object: {describe_validation_error(exc)}"
+            unusable[str(number)] = ObjectResult.failed(str(number), TaskType.CUSTOM.value, reason)
+    return lines, objects, unusable
+
+
+def first_pass_lines(
+    job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None
+) -> tuple[dict[str, Any], str, bytes]:
+    """Pass 1 over one chunk of manifest lines (numbered from ``first``): its survey (as JSON), the digest
+    of the task and labels it chose for itself, and its summaries under that choice (pickled)."""
+    storage = CliStorage(job.s3_root)
+    _, objects, _ = _objects(job, first, raw_lines, locators, storage)
+    found = survey_and_gather(objects, job.batch_job(), storage)
+    record = pickle.dumps((first, _choice(found.task, found.labels), found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
+    return found.survey.as_json(), _choice(found.task, found.labels), record
+
+
+def gather_lines(
+    job: Job,
+    first: int,
+    raw_lines: Sequence[str],
+    locators: Sequence[Locator | None] | None,
+    plan: JobPlan | _PlanFile | None,
+) -> bytes:
+    """Pass 2 over one chunk: its objects' summaries for the job's task and labels, pickled."""
+    storage = CliStorage(job.s3_root)
+    _, objects, _ = _objects(job, first, raw_lines, locators, storage)
+    the_plan = _the_plan(plan)
+    assert the_plan is not None  # pass 2 runs only with a plan
+    summaries = gather(objects, job.batch_job(), storage, the_plan)
+    return pickle.dumps((first, _plan_choice(the_plan), summaries), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def reconsolidate_lines(
+    job: Job,
+    first: int,
+    raw_lines: Sequence[str],
+    locators: Sequence[Locator | None] | None = None,
+    plan: JobPlan | _PlanFile | None = None,
+    on_result: Callable[[ObjectResult], None] | None = None,
+) -> tuple[str, int]:
+    """Consolidate one chunk of manifest lines (numbered from ``first``); the output lines as text and
+    how many objects were consolidated. ``locators``: where each line's answers are when the line does
+    not hold them (a job's output prefix); ``plan``: the job's task, labels, colours and model (``None``:
+    the chunk decides them as one batch would). Runs in a worker process or in-process."""
+    storage = CliStorage(job.s3_root)
+    lines, objects, unusable = _objects(job, first, raw_lines, locators, storage)
+    results = run_batch(objects, job.batch_job(), storage, plan=_the_plan(plan), on_result=on_result)
+    for result in unusable.values():
+        result.task_type = results.task_type  # a job has one task type
+        if on_result is not None:
+            on_result(result)
+    name = job_name_from_arn(job.job_arn) or f"labeling-job/{job.attr}"
+    entries = respond(
+        [*results, *unusable.values()],
+        job.attr,
+        job_name=name,
+        created=creation_date(job.created),
+        storage=storage,
+        prefix=job.masks,
+    ).entries
+    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in entries}
     out = []
     for offset, line in enumerate(lines):
         line.update(by_id[str(first + offset)])
         out.append(json.dumps(line, separators=(",", ":")) + "\n")
-    return "".join(out), report.consolidated
+    return "".join(out), sum(r.ok for r in results)
 
 
 def _init_worker(verbose: int) -> None:
@@ -152,9 +274,9 @@ def _init_worker(verbose: int) -> None:
     configure_logging(verbose)  # as quiet as the parent: it reports answers and failures itself
 
 
-def _batches(path: Path, skip: int, size: int) -> Iterator[tuple[int, list[str]]]:
-    """The source's non-blank lines in batches of ``size``, after the first ``skip`` lines."""
-    batch: list[str] = []
+def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[int, list[str]]]:
+    """The source's non-blank lines in chunks of ``size``, after the first ``skip`` lines."""
+    chunk: list[str] = []
     number = 0
     first = skip
     with path.open("r", encoding="utf-8") as fh:
@@ -162,21 +284,21 @@ def _batches(path: Path, skip: int, size: int) -> Iterator[tuple[int, list[str]]
             if not raw.strip():
                 continue
             if number >= skip:
-                batch.append(raw)
-                if len(batch) == size:
-                    yield first, batch
+                chunk.append(raw)
+                if len(chunk) == size:
+                    yield first, chunk
                     first += size
-                    batch = []
+                    chunk = []
             number += 1
-    if batch:
-        yield first, batch
+    if chunk:
+        yield first, chunk
 
 
 def _located(
-    batches: Iterator[tuple[int, list[str]]], index: JobIndex | None, attr: str, source: str
+    chunks: Iterator[tuple[int, list[str]]], index: JobIndex | None, attr: str, source: str
 ) -> Iterator[tuple[int, list[str], list[Locator | None] | None]]:
-    """Each batch with where its lines' answers are (``None`` when the manifest holds them)."""
-    for first, lines in batches:
+    """Each chunk with where its lines' answers are (``None`` when the manifest holds them)."""
+    for first, lines in chunks:
         if index is None:
             yield first, lines, None
             continue
@@ -187,24 +309,67 @@ def _located(
         yield first, lines, locators
 
 
+def _check_attribute(path: Path, attr: str, source: str) -> None:
+    """Stop before anything is written when no line has ``attr`` (nor ``attr-metadata``): every line
+    would fail. Reads only up to the first line that has it."""
+    keys: list[str] | None = None
+    number = 0
+    with path.open("r", encoding="utf-8") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            number += 1
+            line = load_json(raw, f"{source} line {number}")
+            if not isinstance(line, dict):
+                raise InputError(f"{source} line {number} is not a JSON object")
+            if attr in line or f"{attr}-metadata" in line:
+                return
+            keys = keys if keys is not None else [str(k) for k in line]
+    if keys is not None:
+        shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+        raise click.BadParameter(f"no line has `{attr}` (keys: {shown})", param_hint="'--label-attribute'")
+
+
 @dataclass
 class _State:
+    """The run's progress (``OUT/.reconsolidate.json``), saved after every chunk."""
+
     path: Path
     key: dict[str, Any]
-    lines_done: int = 0
-    bytes_done: int = 0
+    stage: Stage = Stage.SURVEY
+    lines_done: int = 0  # of the current pass
+    bytes_done: int = 0  # of the current pass's file (gathered summaries, then the partial manifest)
+    survey: dict[str, Any] = field(default_factory=lambda: Survey().as_json())
+    choices: dict[str, str] = field(default_factory=dict)  # per chunk (first line), the choice it gathered under
+    regather: list[int] = field(default_factory=list)  # chunks gathered again in pass 2
+    plan_digest: str | None = None
     finished: bool = False
 
     def save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         data = {
             "key": self.key,
+            "stage": self.stage.value,
             "lines_done": self.lines_done,
             "bytes_done": self.bytes_done,
+            "survey": self.survey,
+            "choices": self.choices,
+            "regather": self.regather,
+            "plan_digest": self.plan_digest,
             "finished": self.finished,
         }
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, self.path)
+
+    @property
+    def wrote_output(self) -> bool:
+        """Whether the run has written output lines (or masks) that another run must not mix with."""
+        return self.finished or (self.stage is Stage.CONSOLIDATE and (self.lines_done > 0 or self.bytes_done > 0))
+
+    def restart(self) -> None:
+        self.stage, self.lines_done, self.bytes_done = Stage.SURVEY, 0, 0
+        self.survey, self.plan_digest, self.finished = Survey().as_json(), None, False
+        self.choices, self.regather = {}, []
 
 
 def _run_key(
@@ -228,6 +393,7 @@ def _run_key(
         "labels": list(labels) if labels else None,
         "element-name": settings.element_name,
         "job-arn": job_arn,
+        "worker-models": _FORMAT,
     }
 
 
@@ -250,7 +416,7 @@ def _summarise(output: Path, attr: str) -> tuple[dict[str, Any], list[str]]:
                 counts["failed"] += 1
                 messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
                 continue
-            if meta.get("type") == "groundtruth/custom":
+            if meta.get("type") == TaskType.CUSTOM:
                 counts["passed-through"] += 1
                 continue
             counts["consolidated"] += 1
@@ -269,49 +435,61 @@ def _print_summary(summary: dict[str, Any], messages: list[str], out: Path, show
     if len(messages) > shown:
         click.echo(f"warning: ... and {len(messages) - shown} more (see {out / OUTPUT})", err=True)
     mean = summary["mean-confidence"]
-    click.echo(
-        "\n".join(
-            [
-                f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,"
-                f" {summary['passed-through']} passed through unconsolidated, {summary['failed']} failed)",
-                f"answers rejected: {summary['answers-rejected']}",
-                f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
-                f"masks:            {out / 'masks'}",
-                f"output manifest:  {out / OUTPUT}",
-                f"summary:          {out / SUMMARY}",
-            ]
-        )
-    )
+    lines = [
+        f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,"
+        f" {summary['passed-through']} passed through unconsolidated, {summary['failed']} failed)",
+        f"answers rejected: {summary['answers-rejected']}",
+        f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
+    ]
+    if (out / "masks").is_dir():
+        lines.append(f"masks:            {out / 'masks'}")
+    lines += [f"output manifest:  {out / OUTPUT}", f"summary:          {out / SUMMARY}"]
+    click.echo("\n".join(lines))
 
 
-SOURCE_COPY = ".source.manifest"
-
-
-def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str]:
-    """The manifest on disk, and the name it is known by: a local file (or mirrored ``s3://``) as it
-    is; a real ``s3://`` object downloaded once (streamed to disk) to ``OUT/.source.manifest``."""
+def _local_source(source: str, s3_root: str | None) -> tuple[Path, str] | None:
+    """The manifest on disk and the name it is known by, for a local (or mirrored ``s3://``) source;
+    ``None`` for a real ``s3://`` one."""
     path = CliStorage(s3_root).local_path(source)
-    if path is not None:
-        if not path.exists():
-            raise InputError(f"cannot read {source}: no such file")
-        return path, str(path.resolve())
-    copy = out / SOURCE_COPY
-    if not copy.is_file():
-        bucket, key = split_s3_uri(source)
-        try:
-            import boto3  # noqa: F401  (only when S3 is really needed: its download_file streams to disk)
+    if path is None:
+        return None
+    if not path.exists():
+        raise InputError(f"cannot read {source}: no such file")
+    return path, str(path.resolve())
 
-            from .. import aws
-        except ImportError as exc:
-            raise InputError("an s3:// SOURCE needs boto3 (pip install tally[aws]) or --s3-root") from exc
-        part = copy.with_name(copy.name + ".part")
-        try:
-            aws.boto3_session(aws.own_session()).client("s3").download_file(bucket, key, str(part))
-        except Exception as exc:  # botocore's errors, without importing botocore here
-            part.unlink(missing_ok=True)
-            raise InputError(f"cannot read {source}: {type(exc).__name__}") from exc
-        os.replace(part, copy)
-    return copy, source
+
+def _download(source: str, out: Path) -> Path:
+    """A real ``s3://`` manifest downloaded once (streamed to disk) to ``OUT/.source.manifest``; ``OUT``
+    is created for it and removed again when the download fails and ``OUT`` held nothing else."""
+    copy = out / SOURCE_COPY
+    if copy.is_file():
+        return copy
+    bucket, key = split_s3_uri(source)
+    try:
+        import boto3  # noqa: F401  (only when S3 is really needed: its download_file streams to disk)
+
+        from .. import aws
+    except ImportError as exc:
+        raise InputError("an s3:// SOURCE needs boto3 (pip install tally[aws]) or --s3-root") from exc
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    part = copy.with_name(copy.name + ".part")
+    try:
+        aws.boto3_session(aws.own_session()).client("s3").download_file(bucket, key, str(part))
+    except Exception as exc:  # botocore's errors, without importing botocore here
+        part.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise InputError(f"cannot read {source}: {type(exc).__name__}") from exc
+    os.replace(part, copy)
+    return copy
+
+
+def _discard(out: Path) -> None:
+    """Remove every file of an earlier run in ``out`` (``--restart``)."""
+    for name in (OUTPUT, SUMMARY, PARTIAL, STATE, SOURCE_COPY, SUMMARIES, PLAN):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "masks", ignore_errors=True)
 
 
 @click.command(
@@ -349,14 +527,15 @@ def _source_file(source: str, s3_root: str | None, out: Path) -> tuple[Path, str
     type=click.IntRange(min=1),
     default=100,
     show_default=True,
-    help="Lines per consolidation batch (worker reliability is estimated per batch, as the Lambda does per payload).",
+    help="Lines per chunk: the unit of work, of parallelism and of resumption (worker models are fitted "
+    "on the whole job whatever the chunk).",
 )
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=os.cpu_count() or 1,
     show_default="all cores",
-    help="Processes consolidating batches at once.",
+    help="Processes working on chunks at once.",
 )
 @click.option(
     "--threads",
@@ -393,7 +572,7 @@ def reconsolidate(
     restart: bool,
     progress: bool | None,
 ) -> int:
-    """Consolidate a finished job again from its output manifest.
+    """Consolidate a finished job again from its output manifest, judging every worker on the whole job.
 
     SOURCE is a job's output prefix (a directory, or s3:// under --s3-root: its manifests/output/
     output.manifest, with answers from annotations/consolidated-annotation/consolidation-request/
@@ -402,12 +581,12 @@ def reconsolidate(
     OUT/.source.manifest unless --s3-root mirrors it) whose ATTR holds every worker's answer (AWS's recipe:
     {"annotationsFromAllWorkers": [...]}) or, for jobs run without a consolidation Lambda, an empty ATTR
     with worker-response-ref in ATTR-metadata. OUT/output.manifest gets one line per input line: the
-    line with ATTR and ATTR-metadata replaced by exactly what tally's Lambda returns for it (answer
-    shapes tally has no consolidation for, such as custom forms, are passed through); masks go
-    to OUT/masks/, counts to OUT/summary.json.
+    line with ATTR and ATTR-metadata replaced by what tally's Lambda returns for it if the whole job
+    were one batch (worker models are fitted once on every line; answer shapes tally has no
+    consolidation for are passed through unchanged); masks go to OUT/masks/, counts to OUT/summary.json.
 
-    Interrupted? Run the same command again: it continues after the last finished batch. A finished
-    run is not redone (use --restart).
+    Interrupted? Run the same command again: it continues after the last finished chunk, with the same
+    worker model. A finished run is not redone (use --restart).
 
     \b
     Examples:
@@ -426,19 +605,23 @@ def reconsolidate(
         read_buckets=tuple(dict.fromkeys([*buckets, *source_bucket, *read_buckets])) or None,
     )
     label_tuple = tuple(label_list) if label_list else None
-    out.mkdir(parents=True, exist_ok=True)
-    if restart:
-        for name in (OUTPUT, SUMMARY, PARTIAL, STATE, SOURCE_COPY):
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "masks", ignore_errors=True)
-    path, known_as = _source_file(source, s3_root, out)
+    local = _local_source(source, s3_root)  # a missing source stops here: nothing created
+    if restart and out.is_dir():
+        _discard(out)
+    if local is not None:
+        path, known_as = local
+    else:
+        path, known_as = _download(source, out), source
     index: JobIndex | None = None
     if path.is_dir():  # a job's output prefix
         index = JobIndex(path)
         path = path / "manifests" / "output" / "output.manifest"
         if not path.is_file():
             raise InputError(f"{source} has no manifests/output/output.manifest")
+    else:
+        _check_attribute(path, attr, source)  # a wrong attribute stops here: nothing written
     key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn)
+    out.mkdir(parents=True, exist_ok=True)
     state = _load_state(out, key)
     if state.finished and (out / OUTPUT).is_file() and (out / SUMMARY).is_file():
         summary = json.loads((out / SUMMARY).read_text())
@@ -459,79 +642,285 @@ def reconsolidate(
         job_arn=job_arn,
     )
     total = count_lines(path)
-    partial = out / PARTIAL
-    if state.finished or not partial.is_file() or partial.stat().st_size < state.bytes_done:
-        # finished but its output.manifest is gone, or the partial output is shorter than recorded: redo
-        state.lines_done, state.bytes_done, state.finished = 0, 0, False
-    remaining_batches = -(-(total - state.lines_done) // batch_size)
-    jobs = max(1, min(jobs, remaining_batches))  # no process pool for a single batch
+    _check_resumable(state, out, total)
+    jobs = max(1, min(jobs, -(-total // batch_size)))  # no process pool for a single chunk
     if threads is None and jobs > 1:
         job = dataclasses.replace(job, settings=replace_settings(settings, threads=1))  # processes, not threads
-    with partial.open("ab") as fh:
-        fh.truncate(state.bytes_done)
-    console = stderr_console()
+    run = _Run(job, state, out, path, index, batch_size, total)
     try:
-        with progress_bar(progress, console) as bar, partial.open("ab") as sink:
-            task = bar.add_task("reconsolidating", total=total, completed=state.lines_done)
-
-            def commit(first: int, text: str, count: int) -> None:
-                data = text.encode("utf-8")
-                with deferred_interrupt():
-                    sink.write(data)
-                    sink.flush()
-                    os.fsync(sink.fileno())
-                    state.lines_done = first + count
-                    state.bytes_done += len(data)
-                    state.save()
-
-            batches = _located(_batches(path, state.lines_done, batch_size), index, attr, source)
-            if jobs == 1:
-                counter = ObjectProgress(lambda n: bar.advance(task, n))
-                core_logger = logging.getLogger("tally.consolidate")
-                core_logger.addHandler(counter)
-                try:
-                    for first, lines, locators in batches:
-                        text, _ = reconsolidate_lines(job, first, lines, locators)
-                        commit(first, text, len(lines))
-                        bar.update(task, completed=state.lines_done)
-                finally:
-                    core_logger.removeHandler(counter)
-            else:
-                _run_pool(job, batches, jobs, commit, lambda: bar.update(task, completed=state.lines_done))
+        with progress_bar(progress, stderr_console()) as bar, _workers(jobs) as pool:
+            run.bar, run.pool, run.jobs = bar, pool, jobs
+            while not run.state.finished:
+                run.next_stage()
     except KeyboardInterrupt:
-        raise Interrupted(f"{state.lines_done} of {total} lines done; run the same command again to continue") from None
-    with deferred_interrupt():
-        os.replace(partial, out / OUTPUT)
-        summary, messages = _summarise(out / OUTPUT, attr)
-        (out / SUMMARY).write_text(json.dumps({**summary, "source": key["source"], "options": key}, indent=1) + "\n")
-        state.finished = True
-        state.save()
+        raise Interrupted(run.where() + "; run the same command again to continue") from None
+    summary, messages = _summarise(out / OUTPUT, attr)
     _print_summary(summary, messages, out)
     return ExitCode.FAILED_OBJECTS if summary["failed"] else ExitCode.OK
 
 
-def _run_pool(
-    job: Job,
-    batches: Iterator[tuple[int, list[str], list[Locator | None] | None]],
-    jobs: int,
-    commit: Callable[[int, str, int], None],
-    advance: Callable[[], None],
-) -> None:
-    """Batches on ``jobs`` processes, at most two per process in flight, committed in order."""
+def _check_resumable(state: _State, out: Path, total: int) -> None:
+    """Redo what cannot be resumed (its files gone or short); say so when a run resumes."""
+    partial, summaries, plan = out / PARTIAL, out / SUMMARIES, out / PLAN
+    lost = False
+    if state.finished:  # finished, but its output.manifest or summary is gone: redo it
+        lost = True
+    elif state.stage is Stage.SURVEY:
+        lost = _short(summaries, state.bytes_done)
+    elif state.stage is Stage.GATHER:
+        lost = state.plan_digest is None or not plan.is_file() or _short(summaries, state.bytes_done)
+    elif state.stage is Stage.CONSOLIDATE:
+        lost = state.plan_digest is None or not plan.is_file() or _short(partial, state.bytes_done)
+    if lost:
+        state.restart()
+        state.save()
+    elif state.lines_done or state.stage is not Stage.SURVEY:
+        done = f"{state.lines_done} of {total} lines {_DONE[state.stage]}"
+        click.echo(f"resuming the run in {out}: {done} ({_PASS[state.stage]})", err=True)
+
+
+def _short(path: Path, nbytes: int) -> bool:
+    return (not path.is_file() and nbytes > 0) or (path.is_file() and path.stat().st_size < nbytes)
+
+
+class _Run:
+    """One run's passes over the chunks, each committed in order as it completes (module docstring)."""
+
+    def __init__(
+        self, job: Job, state: _State, out: Path, path: Path, index: JobIndex | None, batch_size: int, total: int
+    ) -> None:
+        self.job, self.state, self.out, self.path, self.index = job, state, out, path, index
+        self.batch_size, self.total = batch_size, total
+        self.bar: Any = None
+        self.pool: Pool | None = None
+        self.jobs = 1
+
+    def where(self) -> str:
+        done = f"{self.state.lines_done} of {self.total} lines {_DONE[self.state.stage]}"
+        return done if self.state.stage is Stage.CONSOLIDATE else f"{done} ({_PASS[self.state.stage]})"
+
+    def _chunks(self, only: set[int] | None = None) -> Iterator[tuple[int, list[str], list[Locator | None] | None]]:
+        chunks = _chunks(self.path, self.state.lines_done, self.batch_size)
+        if only is not None:
+            chunks = (chunk for chunk in chunks if chunk[0] in only)
+        return _located(chunks, self.index, self.job.attr, self.job.source)
+
+    def _plan_file(self) -> _PlanFile:
+        assert self.state.plan_digest is not None
+        return _PlanFile(str(self.out / PLAN), self.state.plan_digest)
+
+    def next_stage(self) -> None:
+        {Stage.SURVEY: self._survey, Stage.GATHER: self._gather, Stage.CONSOLIDATE: self._consolidate}[
+            self.state.stage
+        ]()
+
+    def _commit(self, first: int, count: int, write: Callable[[], int]) -> None:
+        with deferred_interrupt():
+            self.state.bytes_done += write()
+            self.state.lines_done = first + count
+            self.state.save()
+
+    def _each_chunk(
+        self,
+        work: Callable[..., Any],
+        description: str,
+        commit: Callable[[int, int, Any], None],
+        per_object: bool = False,
+        only: set[int] | None = None,
+    ) -> None:
+        """Run ``work`` on every chunk not done yet in this pass (``only``: these chunks, by first line),
+        in this process or the pool, and ``commit`` each result in order as it completes."""
+        task = self.bar.add_task(description, total=self.total, completed=self.state.lines_done)
+        if self.pool is None:
+            for first, lines, locators in self._chunks(only):
+                kwargs = {"on_result": lambda _: self.bar.advance(task, 1)} if per_object else {}
+                commit(first, len(lines), work(first, lines, locators, **kwargs))
+                self.bar.update(task, completed=self.state.lines_done)
+        else:
+            pending: deque[tuple[int, int, AsyncResult[Any]]] = deque()
+            for first, lines, locators in self._chunks(only):
+                pending.append((first, len(lines), self.pool.apply_async(work, (first, lines, locators))))
+                while len(pending) >= 2 * self.jobs:
+                    done_first, count, result = pending.popleft()
+                    commit(done_first, count, result.get())
+                    self.bar.update(task, completed=self.state.lines_done)
+            while pending:
+                done_first, count, result = pending.popleft()
+                commit(done_first, count, result.get())
+                self.bar.update(task, completed=self.state.lines_done)
+
+    # -- pass 1
+    def _survey(self) -> None:
+        found = Survey.from_json(self.state.survey)
+        with _appending(self.out / SUMMARIES, self.state.bytes_done) as append:
+
+            def commit(first: int, count: int, done: tuple[dict[str, Any], str, bytes]) -> None:
+                chunk, choice, record = done
+                found.add(Survey.from_json(chunk))
+                self.state.survey = found.as_json()
+                self.state.choices[str(first)] = choice
+                self._commit(first, count, lambda: append(record))
+
+            self._each_chunk(_FirstPass(self.job), "surveying (pass 1)", commit)
+        try:
+            plan: JobPlan | None = found.plan(self.job.batch_job())
+        except ConfigError as exc:  # every chunk fails with this reason, as one batch would
+            click.echo(f"warning: {exc}", err=True)
+            plan = None
+        learns = (
+            plan is not None and plan.task is not None and make_tasks(self.job.settings)[plan.task].uses_batch_model
+        )
+        with deferred_interrupt():
+            self.state.plan_digest = _write_plan(self.out / PLAN, plan)
+            if plan is not None and learns:
+                wanted = _plan_choice(plan)
+                self.state.regather = sorted(int(f) for f, choice in self.state.choices.items() if choice != wanted)
+                self.state.stage = Stage.GATHER
+            else:
+                self.state.stage = Stage.CONSOLIDATE
+                (self.out / SUMMARIES).unlink(missing_ok=True)
+            self.state.lines_done = 0
+            self.state.bytes_done = (self.out / SUMMARIES).stat().st_size if learns else 0
+            self.state.save()
+
+    # -- pass 2
+    def _gather(self) -> None:
+        summaries = self.out / SUMMARIES
+        again = set(self.state.regather)
+        with _appending(summaries, self.state.bytes_done) as append:
+
+            def commit(first: int, count: int, record: bytes) -> None:
+                self._commit(first, count, lambda: append(record))
+
+            work = _GatherWork(self.job, self._plan_file())
+            self._each_chunk(work, "gathering (pass 2)", commit, only=again)
+        plan = _the_plan(self._plan_file())
+        assert plan is not None
+        everything = _job_summaries(summaries, _plan_choice(plan), -(-self.total // self.batch_size))
+        fitted = fit_job_model(everything, self.job.batch_job(), CliStorage(self.job.s3_root), plan)
+        del everything
+        with deferred_interrupt():
+            self.state.plan_digest = _write_plan(self.out / PLAN, fitted)
+            self.state.stage = Stage.CONSOLIDATE
+            self.state.lines_done = self.state.bytes_done = 0
+            self.state.save()
+            summaries.unlink(missing_ok=True)
+
+    # -- pass 3
+    def _consolidate(self) -> None:
+        partial = self.out / PARTIAL
+        with _appending(partial, self.state.bytes_done) as append:
+
+            def commit(first: int, count: int, done: tuple[str, int]) -> None:
+                self._commit(first, count, lambda: append(done[0].encode("utf-8")))
+
+            work = _ConsolidateWork(self.job, self._plan_file())
+            self._each_chunk(work, "reconsolidating", commit, per_object=True)
+        with deferred_interrupt():
+            os.replace(partial, self.out / OUTPUT)
+            summary, _ = _summarise(self.out / OUTPUT, self.job.attr)
+            key = self.state.key
+            (self.out / SUMMARY).write_text(
+                json.dumps({**summary, "source": key["source"], "options": key}, indent=1) + "\n"
+            )
+            self.state.finished = True
+            self.state.save()
+
+
+@dataclass(frozen=True)
+class _FirstPass:
+    """Pass 1 over one chunk, in a worker process or in-process (picklable)."""
+
+    job: Job
+
+    def __call__(
+        self, first: int, lines: list[str], locators: list[Locator | None] | None
+    ) -> tuple[dict[str, Any], str, bytes]:
+        return first_pass_lines(self.job, first, lines, locators)
+
+
+@dataclass(frozen=True)
+class _GatherWork:
+    """Pass 2 over one chunk (picklable; the plan travels as its file)."""
+
+    job: Job
+    plan: _PlanFile
+
+    def __call__(self, first: int, lines: list[str], locators: list[Locator | None] | None) -> bytes:
+        return gather_lines(self.job, first, lines, locators, self.plan)
+
+
+@dataclass(frozen=True)
+class _ConsolidateWork:
+    """The last pass over one chunk (picklable; the plan and model travel as their file)."""
+
+    job: Job
+    plan: _PlanFile
+
+    def __call__(
+        self,
+        first: int,
+        lines: list[str],
+        locators: list[Locator | None] | None,
+        on_result: Callable[[ObjectResult], None] | None = None,
+    ) -> tuple[str, int]:
+        return reconsolidate_lines(self.job, first, lines, locators, self.plan, on_result)
+
+
+@contextlib.contextmanager
+def _appending(path: Path, keep: int) -> Iterator[Callable[[bytes], int]]:
+    """Append to ``path`` after its first ``keep`` bytes (anything after them is an interrupted chunk's,
+    cut off); each append is on disk when it returns, and returns its size."""
+    with path.open("ab") as fh:
+        fh.truncate(keep)
+    with path.open("ab") as sink:
+
+        def append(data: bytes) -> int:
+            sink.write(data)
+            sink.flush()
+            os.fsync(sink.fileno())
+            return len(data)
+
+        yield append
+
+
+def _job_summaries(path: Path, choice: str, chunks_expected: int) -> list[tuple[str, Any]]:
+    """Every object's summary in the job's order: per chunk, the last record gathered under ``choice``
+    (pass 1's when the chunk agreed with the job, else pass 2's)."""
+    chunks: dict[int, list[tuple[str, Any]]] = {}
+    with path.open("rb") as fh:
+        while True:
+            try:
+                first, gathered_under, summaries = pickle.load(fh)  # this command's own file
+            except EOFError:
+                break
+            if gathered_under == choice:
+                chunks[first] = summaries
+    if len(chunks) != chunks_expected:
+        missing = chunks_expected - len(chunks)
+        raise InputError(f"{path} lacks the summaries of {missing} chunks; run the command again with --restart")
+    return [summary for first in sorted(chunks) for summary in chunks[first]]
+
+
+def _write_plan(path: Path, plan: JobPlan | None) -> str:
+    """Write the job's plan (and model) for the worker processes and for a resumed run; its digest."""
+    data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return hashlib.sha256(data).hexdigest()
+
+
+@contextlib.contextmanager
+def _workers(jobs: int) -> Iterator[Pool | None]:
+    """``jobs`` worker processes for the whole run (``None``: work in this process)."""
+    if jobs == 1:
+        yield None
+        return
     context = multiprocessing.get_context("spawn")  # never fork a process that has threads
     pool = context.Pool(jobs, initializer=_init_worker, initargs=(current_verbosity(),))
-    pending: deque[tuple[int, int, AsyncResult[tuple[str, int]]]] = deque()
     try:
-        for first, lines, locators in batches:
-            pending.append((first, len(lines), pool.apply_async(reconsolidate_lines, (job, first, lines, locators))))
-            while len(pending) >= 2 * jobs:
-                done_first, count, result = pending.popleft()
-                commit(done_first, result.get()[0], count)
-                advance()
-        while pending:
-            done_first, count, result = pending.popleft()
-            commit(done_first, result.get()[0], count)
-            advance()
+        yield pool
         pool.close()
     except BaseException:
         pool.terminate()
@@ -541,6 +930,9 @@ def _run_pool(
 
 
 def _load_state(out: Path, key: dict[str, Any]) -> _State:
+    """The run in ``out``: resumed when it has this key; started afresh when there is none, or when an
+    earlier run of another source or options had written no output yet (a failed start, such as a bad
+    line found in the first pass: nothing to lose); else a usage error."""
     path = out / STATE
     if not path.exists():
         if (out / OUTPUT).exists() or (out / PARTIAL).exists():
@@ -551,10 +943,28 @@ def _load_state(out: Path, key: dict[str, Any]) -> _State:
         state.save()
         return state
     saved = json.loads(path.read_text())
-    if saved.get("key") != key:
-        changed = sorted(k for k in key if saved.get("key", {}).get(k) != key[k])
+    earlier = _State(
+        path,
+        saved.get("key", {}),
+        Stage(saved.get("stage", Stage.CONSOLIDATE)),
+        int(saved.get("lines_done", 0)),
+        int(saved.get("bytes_done", 0)),
+        saved.get("survey") or Survey().as_json(),
+        dict(saved.get("choices") or {}),
+        [int(first) for first in saved.get("regather") or []],
+        saved.get("plan_digest"),
+        bool(saved.get("finished")),
+    )
+    if earlier.key != key:
+        if not earlier.wrote_output and not (out / OUTPUT).exists():
+            for name in (PARTIAL, SUMMARIES, PLAN):
+                (out / name).unlink(missing_ok=True)
+            state = _State(path, key)
+            state.save()
+            return state
+        changed = sorted(k for k in key if earlier.key.get(k) != key[k])
         raise click.UsageError(
             f"{out} holds a run with another source or options ({', '.join(changed)}); "
             "use --restart to discard it, or another --out"
         )
-    return _State(path, key, int(saved["lines_done"]), int(saved["bytes_done"]), bool(saved.get("finished")))
+    return earlier
