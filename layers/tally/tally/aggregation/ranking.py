@@ -8,17 +8,17 @@ objects and items to indices.
 
 **Everything is pairs.** A worker's ranking of ``k`` items of an object is read as its ``k (k - 1) / 2``
 pairs: for each pair, which item the worker put higher, or a tie. Each pair weighs ``1 / (k - 1)``, so a
-worker's ranking of ``k`` items gives each item a normalised Borda score ``(wins - losses) / (k - 1)`` in
-``[-1, 1]``. Pairwise answers (:meth:`MallowsConsensus.fit_pairs`) are the same thing with ``k = 2`` per
-comparison (or the items a worker compared in the object). Items a worker did not rank are not pairs: an
-item only some workers ranked is scored by those workers alone.
+worker's ranking gives each item a normalised Borda score ``(wins - losses) / (k - 1)`` in ``[-1, 1]``.
+A pairwise answer (:meth:`MallowsConsensus.fit_pairs`) is a ranking of two items: weight 1. Items a worker
+did not rank make no pairs: an item only some workers ranked is scored by those workers alone.
 
 **The model.** Each worker ``w`` agrees with the true order on a pair with probability ``eta_w`` (a
 per-worker Mallows dispersion in Kendall's distance, read pair by pair): the log-likelihood of an order
 is then ``sum_w theta_w * (pairs of w it agrees with)``, ``theta_w = log(eta_w / (1 - eta_w))``, which is
 Kemeny's rule with worker weights (Mallows 1957; Young 1988). A worker who reverses the scale has
-``eta_w < 1/2`` and a negative weight: their ranking, turned round, still tells. A worker who keeps the
-order they were shown agrees by chance (``eta_w`` near 1/2) and weighs nothing.
+``eta_w < 1/2`` and a negative weight: their ranking, turned round, still tells (as in Chen et al.'s
+CrowdBT). A worker who keeps the order they were shown agrees by chance (``eta_w`` near 1/2) and weighs
+nothing.
 
 **The fit** (:meth:`MallowsConsensus.fit`), alternating until no weight moves by more than ``tol``:
 
@@ -31,10 +31,14 @@ order they were shown agrees by chance (``eta_w`` near 1/2) and weighs nothing.
    and ``eta_w`` is their share under a Beta prior of ``prior_strength`` pairs at ``prior_agreement``.
    Objects ranked by one worker teach nothing. Earlier batches' sums (``prior``) are added in every round.
 
-**The order** sorts the items by score, then (with ``local_kemeny``) swaps any two neighbours that the
-weighted pairwise majority orders the other way, until none is left (Dwork et al.'s local Kemenization:
-the result is Kemeny-optimal against every single move of one item past its neighbour, and keeps
-Borda's order wherever the majority does not object).
+**The scores.** Rankings: the weighted Borda score above. Pairwise answers: a weighted Bradley–Terry fit
+per object (each comparison weighs ``|theta_w|``, a reversed worker's turned round, a tie half a win each
+way; a Gaussian prior of precision ``ridge`` keeps an item that won everything finite), because a Borda
+count of sparse comparisons ignores whom an item beat.
+
+**The order** sorts the items by score; with ``local_kemeny`` it then swaps any two neighbours that the
+weighted pairwise majority orders the other way, until none is left (Dwork et al.'s local
+Kemenization: Kemeny-optimal against every move of one item past its neighbour).
 
 **Tie rule.** Items whose scores are equal (within ``1e-9``) and whose weighted pairwise margin is zero
 share a rank (competition ranking: 1, 2, 2, 4); :attr:`~MallowsConsensus.order_` breaks such ties by the
@@ -52,14 +56,16 @@ References:
     C. Dwork, R. Kumar, M. Naor and D. Sivakumar, "Rank aggregation methods for the Web", WWW 2001 (local
     Kemenization), https://doi.org/10.1145/371920.372165
     X. Chen, P. N. Bennett, K. Collins-Thompson and E. Horvitz, "Pairwise ranking aggregation in a
-    crowdsourced setting", WSDM 2013 (per-worker reliability on pairs, reversed workers),
+    crowdsourced setting", WSDM 2013 (Bradley–Terry with per-worker reliability, reversed workers),
     https://doi.org/10.1145/2433396.2433420
+    R. A. Bradley and M. E. Terry, "Rank analysis of incomplete block designs: I. The method of paired
+    comparisons", Biometrika 39, 1952.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -115,6 +121,8 @@ def _ranking_pairs(
     """The rows sorted by (object, worker, item), and each pair as two row indices with its outcome."""
     order = np.lexsort((items, workers, objects))
     o, w, it, r = objects[order], workers[order], items[order], ranks[order]
+    if o.size > 1 and ((o[1:] == o[:-1]) & (w[1:] == w[:-1]) & (it[1:] == it[:-1])).any():
+        raise ValueError("a worker ranked the same item of an object twice; give one row per item")
     empty = np.zeros(0, dtype=np.intp)
     if o.size == 0:
         return (o, w, it), empty, empty, np.zeros(0)
@@ -177,12 +185,14 @@ class MallowsConsensus:
     """Let a worker who consistently reverses the others' order weigh negatively (their ranking turned
     round); ``False`` floors every weight at 0."""
 
-    local_kemeny: Literal["pairs", "always", "never"] = "pairs"
-    """When to swap neighbours the weighted pairwise majority orders the other way after sorting by
-    weighted Borda score (local Kemenization): for pairwise answers only (the default: there a Borda
-    score of sparse comparisons ignores who an item was compared with, and the margins of the pairs
-    themselves order neighbours better; with whole rankings, Borda's margins are better than the pairwise
-    majority's yes/no on simulated crowds with Thurstone noise), always, or never."""
+    local_kemeny: bool = False
+    """After sorting by score, swap neighbours that the weighted pairwise majority orders the other way
+    (local Kemenization). Off by default: on simulated crowds it helped Mallows workers and lost to the
+    scores' margins with Thurstone workers and partial rankings, on rankings and pairs alike."""
+
+    ridge: float = 0.3
+    """Precision of the Gaussian prior on each item's Bradley–Terry score (pairwise answers only): keeps
+    an item that won every comparison finite and pulls sparsely compared items together."""
 
     n_iter: int = 20
     """Maximum rounds of consensus and weights (0: equal weights, i.e. Borda)."""
@@ -191,7 +201,9 @@ class MallowsConsensus:
     """Stop when no weight (a log-odds) moved by more than this in one round."""
 
     scores_: FloatArray = field(init=False, repr=False)
-    """``(n_objects, n_items)`` weighted mean normalised Borda score in [-1, 1] (NaN: nobody ranked it)."""
+    """``(n_objects, n_items)`` each item's score, higher is better (NaN: nobody ranked it): the weighted
+    mean normalised Borda score in [-1, 1] for rankings, the weighted Bradley–Terry score for pairwise
+    answers."""
 
     ranks_: FloatArray = field(init=False, repr=False)
     """``(n_objects, n_items)`` combined rank, 1 = best, ties share the better rank (NaN: not ranked)."""
@@ -262,13 +274,10 @@ class MallowsConsensus:
             )
         if not np.isfinite(r).all():
             raise ValueError(f"{int(np.count_nonzero(~np.isfinite(r)))} ranks are not finite numbers")
-        key = (o.astype(np.int64) * n_workers + w) * n_items + it
-        if np.unique(key).size != key.size:
-            raise ValueError("a worker ranked the same item of an object twice; give one row per item")
         ranked = np.zeros((n_objects, n_items), dtype=bool)
         ranked[o, it] = True
         pairs = _Pairs.from_rankings(o, w, it, r, n_objects, n_items)
-        return self._fit(pairs, ranked, n_workers, prior, kemeny=self.local_kemeny == "always")
+        return self._fit(pairs, ranked, n_workers, prior, pairwise=False)
 
     def fit_pairs(
         self,
@@ -316,15 +325,15 @@ class MallowsConsensus:
         ranked[o, a] = True
         ranked[o, b] = True
         pairs = _Pairs.from_pairs(o, w, a, b, out, n_objects, n_workers, n_items)
-        return self._fit(pairs, ranked, n_workers, prior, kemeny=self.local_kemeny != "never")
+        return self._fit(pairs, ranked, n_workers, prior, pairwise=True)
 
     # ---------------------------------------------------------------- the fit on pairs
 
     def _check_parameters(self) -> None:
         if not 0.0 < self.prior_agreement < 1.0 or not self.prior_strength > 0:
             raise ValueError("prior_agreement must be in (0, 1) and prior_strength positive")
-        if self.local_kemeny not in ("pairs", "always", "never"):
-            raise ValueError(f"local_kemeny must be 'pairs', 'always' or 'never', got {self.local_kemeny!r}")
+        if not self.ridge > 0:
+            raise ValueError(f"ridge must be positive, got {self.ridge}")
         if self.n_iter < 0:
             raise ValueError(f"n_iter must be non-negative, got {self.n_iter}")
 
@@ -340,8 +349,9 @@ class MallowsConsensus:
         return extra
 
     def _weights(self, stats: FloatArray) -> tuple[FloatArray, FloatArray]:
-        a = self.prior_strength * self.prior_agreement
-        b = self.prior_strength * (1.0 - self.prior_agreement)
+        strength, mean = self.prior_strength, self.prior_agreement
+        a = strength * mean
+        b = strength * (1.0 - mean)
         eta = (stats[:, 0] + a) / (stats.sum(axis=1) + a + b)
         theta = np.log(eta / (1.0 - eta))
         if not self.allow_reversed:
@@ -355,7 +365,7 @@ class MallowsConsensus:
         n_workers: int,
         prior: npt.ArrayLike | None,
         *,
-        kemeny: bool,
+        pairwise: bool,
     ) -> MallowsConsensus:
         self._check_parameters()
         extra = self._prior(prior, n_workers)
@@ -376,13 +386,14 @@ class MallowsConsensus:
         self.weights_ = theta
         self.reliability_ = eta
 
-        scores = pairs.scores(theta)
         borda = pairs.scores(np.ones(n_workers))
+        bt = pairwise and not self._equal_weights
+        scores = pairs.bradley_terry(theta, self.ridge) if bt else pairs.scores(theta)
         scores = np.where(ranked, scores, np.nan)
         self.scores_ = scores
         margin = pairs.margins(theta)
         order = _sort(scores, borda, ranked)
-        if kemeny:
+        if self.local_kemeny:
             order = _local_kemeny(order, margin)
         self.order_ = order
         self.ranks_ = _ranks(order, scores, margin, n_items)
@@ -394,8 +405,8 @@ class MallowsConsensus:
 class BordaCount(MallowsConsensus):
     """Borda count: every worker weighs the same, items sorted by their mean normalised Borda score.
 
-    The baseline of :class:`MallowsConsensus`: weights all 1 (a ``prior`` is checked but does not weigh)
-    and no local Kemenization. Its :attr:`~MallowsConsensus.worker_statistics_` are the workers'
+    The baseline of :class:`MallowsConsensus`: weights all 1 (a ``prior`` is checked but does not weigh),
+    Borda scores for pairwise answers too (each item's wins minus losses per worker who compared it). Its :attr:`~MallowsConsensus.worker_statistics_` are the workers'
     agreement with the equal-weight consensus of the others; the tie rule is the same.
 
     Example:
@@ -403,9 +414,6 @@ class BordaCount(MallowsConsensus):
         ...                  n_objects=1, n_workers=2, n_items=2).ranks_.astype(int).tolist()
         [[1, 1]]
     """
-
-    local_kemeny: Literal["pairs", "always", "never"] = "never"
-    """No local Kemenization: the order is the Borda score's."""
 
     _equal_weights: ClassVar[bool] = True
 
@@ -439,7 +447,8 @@ class _Pairs:
         starts = np.flatnonzero(np.r_[True, (o[1:] != o[:-1]) | (w[1:] != w[:-1])]) if o.size else np.zeros(0, np.intp)
         sizes = np.diff(np.r_[starts, o.size])
         group = np.repeat(np.arange(starts.size), sizes)
-        return cls._assemble(o, w, it, group, sizes, ra, rb, outcome, n_objects, n_items)
+        weight = 1.0 / np.maximum(sizes[group[ra]] - 1, 1).astype(np.float64)
+        return cls._assemble(o, w, it, group, sizes, ra, rb, outcome, weight, n_objects, n_items)
 
     @classmethod
     def from_pairs(
@@ -465,7 +474,10 @@ class _Pairs:
         w = (gkey % max(n_workers, 1)).astype(np.intp)
         o = (gkey // max(n_workers, 1)).astype(np.intp)
         _, group, sizes = np.unique(gkey, return_inverse=True, return_counts=True)
-        return cls._assemble(o, w, it, group.astype(np.intp), sizes, inverse[:n], inverse[n:], out, n_objects, n_items)
+        ones = np.ones(n)  # each comparison is a ranking of two items
+        return cls._assemble(
+            o, w, it, group.astype(np.intp), sizes, inverse[:n], inverse[n:], out, ones, n_objects, n_items
+        )
 
     @classmethod
     def _assemble(
@@ -478,6 +490,7 @@ class _Pairs:
         ca: IntArray,
         cb: IntArray,
         outcome: FloatArray,
+        weight: FloatArray,
         n_objects: int,
         n_items: int,
     ) -> _Pairs:
@@ -485,7 +498,6 @@ class _Pairs:
         pairs given as two cell indices."""
         n_cells = o.size
         vote = 2.0 * outcome - 1.0
-        weight = (1.0 / np.maximum(sizes[group[ca]] - 1, 1)).astype(np.float64) if ca.size else np.zeros(0)
         wv = weight * vote
         borda = np.bincount(ca, weights=wv, minlength=n_cells) - np.bincount(cb, weights=wv, minlength=n_cells)
         group_object = np.zeros(sizes.size, dtype=np.intp)
@@ -534,6 +546,29 @@ class _Pairs:
         out[:, 0] = np.bincount(self.pw, weights=wt * agree, minlength=n_workers)
         out[:, 1] = np.bincount(self.pw, weights=wt * (1.0 - agree), minlength=n_workers)
         return out
+
+    def bradley_terry(self, theta: FloatArray, ridge: float, n_iter: int = 100, tol: float = 1e-7) -> FloatArray:
+        """Per object, the weighted Bradley–Terry scores: each pair weighs ``|theta_w|`` (a reversed worker's
+        turned round, a tie half a win each way) under a Gaussian prior of precision ``ridge`` on every score;
+        diagonal Newton steps, all objects at once."""
+        th = theta[self.pw]
+        y = (np.where(th < 0, -self.vote, self.vote) + 1.0) / 2.0
+        wt = np.abs(th) * self.weight
+        fa = self.cell_flat[self.cell_a]
+        fb = self.cell_flat[self.cell_b]
+        size = self.n_objects * self.n_items
+        s = np.zeros(size)
+        for _ in range(n_iter):
+            pr = 1.0 / (1.0 + np.exp(-np.clip(s[fa] - s[fb], -50.0, 50.0)))
+            r = wt * (y - pr)
+            q = wt * pr * (1.0 - pr)
+            g = np.bincount(fa, weights=r, minlength=size) - np.bincount(fb, weights=r, minlength=size) - ridge * s
+            h = np.bincount(fa, weights=q, minlength=size) + np.bincount(fb, weights=q, minlength=size) + ridge
+            step = g / h
+            s = s + step
+            if not step.size or float(np.abs(step).max()) < tol:
+                break
+        return np.asarray(s.reshape(self.n_objects, self.n_items), dtype=np.float64)
 
     def margins(self, theta: FloatArray) -> FloatArray:
         """``(n_objects, n_items, n_items)`` weighted pairwise margins: ``m[o, a, b] > 0`` when the weighted
