@@ -65,6 +65,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -391,12 +392,11 @@ class MallowsConsensus:
         scores = pairs.bradley_terry(theta, self.ridge) if bt else pairs.scores(theta)
         scores = np.where(ranked, scores, np.nan)
         self.scores_ = scores
-        margin = pairs.margins(theta)
         order = _sort(scores, borda, ranked)
         if self.local_kemeny:
-            order = _local_kemeny(order, margin)
+            order = _local_kemeny(order, pairs, theta)
         self.order_ = order
-        self.ranks_ = _ranks(order, scores, margin, n_items)
+        self.ranks_ = _ranks(order, scores, pairs.adjacent_margins(order, theta), n_items)
         self.confidence_, self.agreement_ = pairs.confidence(order, theta, ranked)
         return self
 
@@ -570,30 +570,51 @@ class _Pairs:
                 break
         return np.asarray(s.reshape(self.n_objects, self.n_items), dtype=np.float64)
 
-    def margins(self, theta: FloatArray) -> FloatArray:
-        """``(n_objects, n_items, n_items)`` weighted pairwise margins: ``m[o, a, b] > 0`` when the weighted
+    def _positions(self, order: IntArray) -> tuple[IntArray, IntArray]:
+        """Each pair's two items' positions in the combined order."""
+        pos = np.full(self.n_objects * self.n_items, -1, dtype=np.intp)
+        rows, cols = np.nonzero(order >= 0)
+        pos[rows * self.n_items + order[rows, cols]] = cols
+        return pos[self.cell_flat[self.cell_a]], pos[self.cell_flat[self.cell_b]]
+
+    def adjacent_margins(self, order: IntArray, theta: FloatArray) -> FloatArray:
+        """``(n_objects, n_items - 1)``: the weighted pairwise margin between the items at positions ``p`` and
+        ``p + 1`` of the combined order, positive when the weighted majority puts the upper one above."""
+        width = max(self.n_items - 1, 0)
+        pa_pos, pb_pos = self._positions(order)
+        adjacent = (np.abs(pa_pos - pb_pos) == 1) & (pa_pos >= 0) & (pb_pos >= 0)
+        sign = np.where(pa_pos < pb_pos, 1.0, -1.0)
+        contrib = (theta[self.pw] * self.weight * self.vote * sign)[adjacent]
+        key = self.po[adjacent] * width + np.minimum(pa_pos, pb_pos)[adjacent]
+        m = np.bincount(key, weights=contrib, minlength=self.n_objects * width)
+        return np.asarray(m.reshape(self.n_objects, width), dtype=np.float64)
+
+    @cached_property
+    def _by_object(self) -> tuple[IntArray, IntArray]:
+        order = np.argsort(self.po, kind="stable").astype(np.intp)
+        bounds = np.searchsorted(self.po[order], np.arange(self.n_objects + 1)).astype(np.intp)
+        return order, bounds
+
+    def object_margins(self, o: int, theta: FloatArray) -> FloatArray:
+        """``(n_items, n_items)`` weighted pairwise margins of one object: ``m[a, b] > 0`` when the weighted
         majority puts a above b."""
-        contrib = theta[self.pw] * self.weight * self.vote
-        ia = self.cell_flat[self.cell_a] % max(self.n_items, 1)
-        ib = self.cell_flat[self.cell_b] % max(self.n_items, 1)
-        size = self.n_objects * self.n_items * self.n_items
-        flat_ab = (self.po * self.n_items + ia) * self.n_items + ib
-        flat_ba = (self.po * self.n_items + ib) * self.n_items + ia
-        m = np.bincount(flat_ab, weights=contrib, minlength=size) - np.bincount(
-            flat_ba, weights=contrib, minlength=size
-        )
-        return np.asarray(m.reshape(self.n_objects, self.n_items, self.n_items), dtype=np.float64)
+        order, bounds = self._by_object
+        idx = order[bounds[o] : bounds[o + 1]]
+        contrib = theta[self.pw[idx]] * self.weight[idx] * self.vote[idx]
+        ia = self.cell_flat[self.cell_a[idx]] % self.n_items
+        ib = self.cell_flat[self.cell_b[idx]] % self.n_items
+        m = np.zeros((self.n_items, self.n_items))
+        np.add.at(m, (ia, ib), contrib)
+        np.add.at(m, (ib, ia), -contrib)
+        return m
 
     def confidence(
         self, order: IntArray, theta: FloatArray, ranked: npt.NDArray[np.bool_]
     ) -> tuple[FloatArray, FloatArray]:
         """Per item: weighted share agreeing with its place next to its neighbours; per object: overall."""
         n_obj, n_items = self.n_objects, self.n_items
-        pos = np.full((n_obj, n_items), -1, dtype=np.intp)
         rows, cols = np.nonzero(order >= 0)
-        pos[rows, order[rows, cols]] = cols
-        pa_pos = pos.ravel()[self.cell_flat[self.cell_a]]
-        pb_pos = pos.ravel()[self.cell_flat[self.cell_b]]
+        pa_pos, pb_pos = self._positions(order)
         # +1 when the combined order puts a above b
         combined = np.sign(pb_pos - pa_pos).astype(np.float64)
         th = theta[self.pw]
@@ -637,17 +658,13 @@ def _sort(scores: FloatArray, borda: FloatArray, ranked: npt.NDArray[np.bool_]) 
     return np.asarray(out, dtype=np.intp)
 
 
-def _local_kemeny(order: IntArray, margins: FloatArray) -> IntArray:
+def _local_kemeny(order: IntArray, pairs: _Pairs, theta: FloatArray) -> IntArray:
     """Swap neighbours the weighted majority orders the other way until none is left (each swap raises the
-    weighted Kemeny agreement, so this ends)."""
+    weighted Kemeny agreement, so this ends); only objects with such a pair are looked at."""
     order = order.copy()
-    # only objects where some neighbours are out of order need the loop
-    first, second = order[:, :-1], order[:, 1:]
-    valid = (first >= 0) & (second >= 0)
-    rows = np.arange(order.shape[0])[:, None]
-    wrong = valid & (margins[rows, np.maximum(first, 0), np.maximum(second, 0)] < -_TOL)
-    for o in np.flatnonzero(wrong.any(axis=1)):
-        m = margins[o]
+    wrong = (pairs.adjacent_margins(order, theta) < -_TOL).any(axis=1)
+    for o in np.flatnonzero(wrong):
+        m = pairs.object_margins(int(o), theta)
         row = order[o]
         k = int((row >= 0).sum())
         changed = True
@@ -663,16 +680,16 @@ def _local_kemeny(order: IntArray, margins: FloatArray) -> IntArray:
     return order
 
 
-def _ranks(order: IntArray, scores: FloatArray, margins: FloatArray, n_items: int) -> FloatArray:
-    """Competition ranks from the order: neighbours share a rank when their scores and margin are even."""
+def _ranks(order: IntArray, scores: FloatArray, adjacent: FloatArray, n_items: int) -> FloatArray:
+    """Competition ranks from the order: neighbours share a rank when their scores and margin are even
+    (``adjacent[o, p]``: the margin between positions ``p`` and ``p + 1``)."""
     n_obj = order.shape[0]
     if n_items == 0:
         return np.zeros((n_obj, 0))
     rows = np.arange(n_obj)[:, None]
     safe = np.maximum(order, 0)
     s = scores[rows, safe]
-    first, second = safe[:, :-1], safe[:, 1:]
-    even = (order[:, 1:] >= 0) & (np.abs(s[:, 1:] - s[:, :-1]) <= _TOL) & (np.abs(margins[rows, first, second]) <= _TOL)
+    even = (order[:, 1:] >= 0) & (np.abs(s[:, 1:] - s[:, :-1]) <= _TOL) & (np.abs(adjacent) <= _TOL)
     # position p starts a new rank unless it is even with p - 1; a rank is the first position of its run + 1
     starts = np.concatenate([np.ones((n_obj, 1), dtype=bool), ~even], axis=1)
     position = np.broadcast_to(np.arange(n_items), (n_obj, n_items))
