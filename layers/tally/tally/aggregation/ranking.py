@@ -146,7 +146,7 @@ def _ranking_pairs(
 
 @dataclass
 class MallowsConsensus:
-    """A weighted Kemeny consensus of rankings: workers weighed by their batch agreement, Borda then local Kemenization.
+    """A weighted Kemeny consensus of rankings and pairwise preferences: workers weighed by their batch agreement.
 
     See the module docstring for the model, the fit, the tie rule and the confidence.
 
@@ -196,7 +196,7 @@ class MallowsConsensus:
     an item that won every comparison finite and pulls sparsely compared items together."""
 
     n_iter: int = 20
-    """Maximum rounds of consensus and weights (0: equal weights, i.e. Borda)."""
+    """Maximum rounds of consensus and weights (0: the prior's weights, equal without a ``prior``)."""
 
     tol: float = 1e-3
     """Stop when no weight (a log-odds) moved by more than this in one round."""
