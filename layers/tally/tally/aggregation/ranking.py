@@ -407,7 +407,8 @@ class BordaCount(MallowsConsensus):
 
     The baseline of :class:`MallowsConsensus`: weights all 1 (a ``prior`` is checked but does not weigh),
     Borda scores for pairwise answers too (each item's wins minus losses per worker who compared it). Its :attr:`~MallowsConsensus.worker_statistics_` are the workers'
-    agreement with the equal-weight consensus of the others; the tie rule is the same.
+    agreement with the equal-weight consensus of the others; the tie rule is the same (J.-C. de Borda,
+    "Mémoire sur les élections au scrutin", Histoire de l'Académie royale des sciences, 1781).
 
     Example:
         >>> BordaCount().fit([0, 0, 0, 0], [0, 0, 1, 1], [0, 1, 0, 1], [1, 2, 2, 1],
