@@ -121,3 +121,13 @@ bench-classification: $(VENV)/.bench-stamp ## classification, multi-label and NE
 .PHONY: bench-boxes
 bench-boxes: $(VENV)/.bench-stamp ## boxes and keypoints benchmark against ensemble-boxes WBF and the plain mean (BOXES_ARGS=--quick)
 	PYTHONPATH=. $(PY) bench/boxes.py $(BOXES_ARGS)
+
+# Numbers and rankings benchmarks: tally's CalibratedMean against the mean, median and trimmed mean on simulated
+# rating crowds, MallowsConsensus against Borda (and crowd-kit's Bradley-Terry) on simulated ranking crowds
+# (tables for docs/numbers-and-rankings.md). RATINGS_ARGS / RANKINGS_ARGS=--quick for a tiny run, --tune adds the grid.
+.PHONY: bench-ratings bench-rankings
+bench-ratings: $(VENV)/.bench-stamp ## numbers benchmark: CalibratedMean against mean, median, trimmed mean (RATINGS_ARGS=--quick)
+	PYTHONPATH=. $(PY) bench/ratings.py $(RATINGS_ARGS)
+
+bench-rankings: $(VENV)/.bench-stamp ## rankings benchmark: MallowsConsensus against Borda and crowd-kit (RANKINGS_ARGS=--quick)
+	PYTHONPATH=. $(PY) bench/rankings.py $(RANKINGS_ARGS)
