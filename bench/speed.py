@@ -1,13 +1,21 @@
 """Speed benchmark: `make bench`. Prints Markdown tables for the README.
 
-1. Per object, in process, one thread: consolidating 1280x960 masks from 3 and 5 careful workers of
-   the quality benchmark's kind (4 labels, palette PNGs as Ground Truth's tool writes them, each
-   worker with their own colours) with the plain vote
-   (``majority``) and with the default ``reliability`` vote (both of its phases), without its per-pixel
-   confidence map PNG (the default) and with it (``ConfidenceMaps=true``), next to the codec floor
-   measured in the same run: base64-decode and PNG-decode the K worker masks, then encode one output
-   mask with the same settings. Each object is timed three times, interleaved with its floor, and
-   the best run of each counts; the table shows the median over the objects.
+1. Per object, in process, one thread: consolidating 1280x960 masks from 3 and 5 workers of the
+   quality benchmark's kind (4 labels, each worker with their own colours and outline habits), for
+   every combination of
+
+   * the answers' encoding: ``palette`` PNGs as Ground Truth's tool writes them, ``RGB`` and ``RGBA``
+     PNGs (custom canvases, other tools' exports), the same masks encoded three ways;
+   * the crowd: all ``careful``, or ``spammer`` (one of the workers paints random shapes);
+
+   with the plain vote (``majority``) and with the default ``reliability`` vote (both of its phases),
+   without its per-pixel confidence map PNG (the default) and with it (``ConfidenceMaps=true``), next
+   to the codec floor measured in the same run: base64-decode and PNG-decode the K worker masks as
+   they came (palette, RGB or RGBA), then encode one output mask with the same settings. Each object
+   is timed three times, interleaved with its floor, and the best run of each counts; a run's ratio
+   is the median over the objects of each vote over the median of its floor. ``--runs N`` repeats
+   the whole measurement N times, the configurations interleaved object by object, and prints the
+   median ratio over the runs with its range.
 2. A 200-object batch (3 workers, 1280x960) through the Lambda handler under moto: wall time and the
    process's peak RSS (measured in a child process so nothing else counts).
 """
@@ -24,8 +32,9 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -43,19 +52,30 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["road", "car", "person", "sign"]
 HEIGHT, WIDTH = 960, 1280
 REPEATS = 3
+ENCODINGS: dict[str, Literal["P", "RGB", "RGBA"]] = {"palette": "P", "RGB": "RGB", "RGBA": "RGBA"}
+CROWDS = ("careful", "spammer")
+VOTES = ("majority", "reliability", "with_map")
 clock = time.perf_counter  # --clock cpu: time.process_time (this process's CPU time; steadier on a busy machine)
 
 
-def make_object(rng: np.random.Generator, workers: int) -> list[dict[str, Any]]:
-    """One object answered by ``workers`` careful workers of the quality benchmark's crowds (own outline
-    bias, jitter, polygon vertex noise, skipped small objects; :func:`tests.sim.segmentation.draw_habits`)."""
+def make_masks(rng: np.random.Generator, workers: int, crowd: str) -> list[tuple[np.ndarray, dict[str, str]]]:
+    """One object's worker masks and colours: ``workers`` careful workers of the quality benchmark's
+    crowds (own outline bias, jitter, polygon vertex noise, skipped small objects;
+    :func:`tests.sim.segmentation.draw_habits`), the last one a spammer in the ``spammer`` crowd."""
     scene = crowd_scene(rng, HEIGHT, WIDTH, len(LABELS))
-    contents = []
-    for _ in range(workers):
-        style = draw_habits("careful", rng).style(min(HEIGHT, WIDTH) / 600)
-        mask = worker_view(scene, style, rng, HEIGHT, WIDTH, len(LABELS))
-        contents.append(answer_content(mask, LABELS, worker_colours(LABELS, rng)))
-    return contents
+    out = []
+    for k in range(workers):
+        spammer = crowd == "spammer" and k == workers - 1
+        style = draw_habits("spammer" if spammer else "careful", rng).style(min(HEIGHT, WIDTH) / 600)
+        out.append((worker_view(scene, style, rng, HEIGHT, WIDTH, len(LABELS)), worker_colours(LABELS, rng)))
+    return out
+
+
+def make_object(
+    rng: np.random.Generator, workers: int, crowd: str = "careful", encoding: str = "palette"
+) -> list[dict[str, Any]]:
+    """One object's answers, as form outputs in ``encoding``."""
+    return [answer_content(m, LABELS, c, mode=ENCODINGS[encoding]) for m, c in make_masks(rng, workers, crowd)]
 
 
 def codec_floor(contents: list[dict[str, Any]], output: np.ndarray, palette: list[tuple[int, int, int]]) -> float:
@@ -67,47 +87,99 @@ def codec_floor(contents: list[dict[str, Any]], output: np.ndarray, palette: lis
     return clock() - start
 
 
-def per_object(workers: int, objects: int, seed: int) -> dict[str, float]:
-    """Median per-object times: the codec floor, the plain vote, and the reliability-weighted vote
-    (both of its phases: observing the object for the batch model, then consolidating it) with and
-    without its confidence map PNG."""
-    rng = np.random.default_rng(seed)
+@dataclass
+class Config:
+    """One row of the table: its objects, the votes prepared for them and the fitted model."""
+
+    workers: int
+    crowd: str
+    encoding: str
+    contents: list[list[dict[str, Any]]]
+    answers: list[list[Answer]]
+    objects: list[DatasetObject]
+    votes: dict[str, SemanticSegmentation]
+    job: JobContext
+    storage: MemoryStorage
+    model: Any
+    palette: list[tuple[int, int, int]]
+    times: dict[str, list[float]] = field(default_factory=dict)  # best of REPEATS per object, this run
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return self.workers, self.crowd, self.encoding
+
+
+def build_configs(objects: int, workers_list: list[int], crowds: list[str], encodings: list[str]) -> list[Config]:
+    """The same scenes for every encoding (seeded per worker count and crowd)."""
     labels = LabelSet(tuple(LABELS), "event")
-    classes = ClassTable.build(labels)
-    storage = MemoryStorage()
-    votes = {
-        "majority": SemanticSegmentation(Settings(algorithm="majority")),
-        "reliability": SemanticSegmentation(Settings()),  # the default: the mask only
-        "with_map": SemanticSegmentation(Settings(confidence_maps=True)),
-    }
-    job = JobContext(labels, {}, storage, "s3://bench/out", Settings())
-    for task in votes.values():
-        task.prepare(job)
-    reliability = votes["reliability"]
-    samples = [make_object(rng, workers) for _ in range(objects)]
-    answers = [[Answer(f"w{k}", c["crowd-semantic-segmentation"], c, {}) for k, c in enumerate(s)] for s in samples]
-    objs = [DatasetObject.model_validate({"datasetObjectId": str(i)}) for i in range(len(answers))]
-    observed = [
-        (o.dataset_object_id, reliability.observe(o, a, job).summary) for o, a in zip(objs, answers, strict=True)
-    ]
-    model = reliability.fit([(i, summary) for i, summary in observed if summary is not None], job)
-    best: dict[str, list[float]] = {"floor": [], **{name: [] for name in votes}}
-    for obj, contents, object_answers in zip(objs, samples, answers, strict=True):
-        runs: dict[str, list[float]] = {name: [] for name in best}
-        for _ in range(REPEATS):  # interleaved, best of REPEATS: the least disturbed run of each
-            for name, task in votes.items():
-                start = clock()
-                result = task.consolidate(
-                    obj, task.observe(obj, object_answers, job), None if name == "majority" else model, job
+    palette = ClassTable.build(labels).palette()
+    configs = []
+    for workers in workers_list:
+        for crowd in crowds:
+            rng = np.random.default_rng([workers, CROWDS.index(crowd)])
+            masks = [make_masks(rng, workers, crowd) for _ in range(objects)]
+            for encoding in encodings:
+                storage = MemoryStorage()
+                votes = {
+                    "majority": SemanticSegmentation(Settings(algorithm="majority")),
+                    "reliability": SemanticSegmentation(Settings()),  # the default: the mask only
+                    "with_map": SemanticSegmentation(Settings(confidence_maps=True)),
+                }
+                job = JobContext(labels, {}, storage, "s3://bench/out", Settings())
+                for task in votes.values():
+                    task.prepare(job)
+                contents = [[answer_content(m, LABELS, c, mode=ENCODINGS[encoding]) for m, c in obj] for obj in masks]
+                answers = [
+                    [Answer(f"w{k}", c["crowd-semantic-segmentation"], c, {}) for k, c in enumerate(s)]
+                    for s in contents
+                ]
+                objs = [DatasetObject.model_validate({"datasetObjectId": str(i)}) for i in range(len(answers))]
+                reliability = votes["reliability"]
+                observed = [
+                    (o.dataset_object_id, reliability.observe(o, a, job).summary)
+                    for o, a in zip(objs, answers, strict=True)
+                ]
+                model = reliability.fit([(i, summary) for i, summary in observed if summary is not None], job)
+                configs.append(
+                    Config(workers, crowd, encoding, contents, answers, objs, votes, job, storage, model, palette)
                 )
-                runs[name].append(clock() - start)
-            label = result.label
-            assert label is not None
-            output = np.asarray(Image.open(io.BytesIO(storage.read(label["mask-ref"]))))
-            runs["floor"].append(codec_floor(contents, output, classes.palette()))
-        for name, times in runs.items():
-            best[name].append(min(times))
-    return {"workers": workers, **{f"{name}_ms": statistics.median(x) * 1e3 for name, x in best.items()}}
+    return configs
+
+
+def time_object(config: Config, i: int, votes: tuple[str, ...]) -> None:
+    """Best of REPEATS, interleaved, for each vote and the floor on object ``i`` of ``config``."""
+    obj, object_answers = config.objects[i], config.answers[i]
+    runs: dict[str, list[float]] = {name: [] for name in ("floor", *votes)}
+    for _ in range(REPEATS):  # interleaved, best of REPEATS: the least disturbed run of each
+        for name in votes:
+            task = config.votes[name]
+            start = clock()
+            result = task.consolidate(
+                obj, task.observe(obj, object_answers, config.job), None if name == "majority" else config.model,
+                config.job,
+            )  # fmt: skip
+            runs[name].append(clock() - start)
+        label = result.label
+        assert label is not None
+        output = np.asarray(Image.open(io.BytesIO(config.storage.read(label["mask-ref"]))))
+        runs["floor"].append(codec_floor(config.contents[i], output, config.palette))
+    for name, times in runs.items():
+        config.times.setdefault(name, []).append(min(times))
+
+
+def measure(configs: list[Config], votes: tuple[str, ...]) -> dict[tuple[int, str, str], dict[str, float]]:
+    """One run: every configuration's objects, interleaved object by object. Returns, per
+    configuration, the median floor (ms) and each vote's median over the median floor."""
+    for config in configs:
+        config.times = {}
+    for i in range(len(configs[0].objects)):
+        for config in configs:
+            time_object(config, i, votes)
+    out = {}
+    for config in configs:
+        floor = statistics.median(config.times["floor"])
+        out[config.key] = {"floor_ms": floor * 1e3, **{v: statistics.median(config.times[v]) / floor for v in votes}}
+    return out
 
 
 def batch_child(objects: int, workers: int) -> None:
@@ -157,9 +229,17 @@ def batch_child(objects: int, workers: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--objects", type=int, default=20, help="objects per per-object measurement")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=15, help="objects per configuration")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="whole measurements, each configuration's ratio the median over them"
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[3, 5])
+    parser.add_argument("--crowds", choices=CROWDS, nargs="+", default=list(CROWDS))
+    parser.add_argument("--encodings", choices=list(ENCODINGS), nargs="+", default=list(ENCODINGS))
+    parser.add_argument("--votes", choices=VOTES, nargs="+", default=list(VOTES))
     parser.add_argument("--batch", type=int, default=200, help="objects in the handler batch (0: none)")
+    parser.add_argument("--json", help="also write every run's ratios to this JSON file")
     parser.add_argument(
         "--clock",
         choices=["wall", "cpu"],
@@ -174,21 +254,39 @@ def main() -> None:
     if args.child:
         batch_child(args.batch, 3)
         return
+    votes = tuple(v for v in VOTES if v in args.votes)
+    configs = build_configs(args.objects, args.workers, args.crowds, args.encodings)
+    runs = []
+    for r in range(args.runs):
+        runs.append(measure(configs, votes))
+        print(f"run {r + 1}/{args.runs} done", file=sys.stderr, flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"/".join(map(str, k)): v for k, v in run.items()} for run in runs], f, indent=1)
     print(
-        f"Per object, {WIDTH}x{HEIGHT}, {len(LABELS)} labels, median of {args.objects} objects ({args.clock} clock):\n"
+        f"Per object, {WIDTH}x{HEIGHT}, {len(LABELS)} labels, median of {args.objects} objects ({args.clock} clock), "
+        f"{args.runs} run(s): the median ratio over the runs" + (", [lowest–highest]" if args.runs > 1 else "") + ":\n"
     )
+    titles = {
+        "majority": "majority",
+        "reliability": "reliability (default)",
+        "with_map": "reliability + confidence map",
+    }
     print(
-        "| workers | codec floor (ms) | majority (ms) | / floor | reliability (default, ms) | / floor "
-        "| reliability + confidence map (ms) | / floor |"
+        "| answers | crowd | workers | codec floor (ms) | " + " | ".join(f"{titles[v]} / floor" for v in votes) + " |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for workers in (3, 5):
-        r = per_object(workers, args.objects, seed=workers)
-        cells = [
-            f"{r[f'{name}_ms']:.1f} | {r[f'{name}_ms'] / r['floor_ms']:.2f}x"
-            for name in ("majority", "reliability", "with_map")
-        ]
-        print(f"| {workers} | {r['floor_ms']:.1f} | " + " | ".join(cells) + " |")
+    print("|---|---|---|---|" + "---|" * len(votes))
+    for config in sorted(configs, key=lambda c: (list(ENCODINGS).index(c.encoding), CROWDS.index(c.crowd), c.workers)):
+        per_run = [run[config.key] for run in runs]
+        cells = []
+        for v in votes:
+            ratios = sorted(p[v] for p in per_run)
+            cell = f"{statistics.median(ratios):.2f}x"
+            if len(ratios) > 1:
+                cell += f" [{ratios[0]:.2f}–{ratios[-1]:.2f}]"
+            cells.append(cell)
+        floor = statistics.median(p["floor_ms"] for p in per_run)
+        print(f"| {config.encoding} | {config.crowd} | {config.workers} | {floor:.1f} | " + " | ".join(cells) + " |")
     if not args.batch:
         return
     out = subprocess.run(

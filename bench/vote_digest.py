@@ -5,7 +5,11 @@ crowds of :mod:`tests.sim.segmentation` (every crowd, several seeds, every image
 SHA-256 per crowd, seed and vote over: every PNG written (masks, confidence maps), every object's
 label and metadata JSON (floats by ``repr``), the observed vote tuples (the table's nonempty tuples
 in order and each pixel's tuple), and the fitted worker
-accuracies. Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
+accuracies. Each crowd and seed is digested three times: with the answers as simulated (palette PNGs
+and a third in RGBA), and with every answer re-encoded as RGB and as RGBA with the colours real
+exports carry (:func:`recode`: anti-aliased edges, near-duplicate colours, a colour no label uses,
+semi-transparent paint, transparent pixels whose colour is not black), keys ``.../rgb`` and
+``.../rgba``. Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
 
     PYTHONPATH=. .venv/bin/python bench/vote_digest.py --save /tmp/before.json
     PYTHONPATH=. .venv/bin/python bench/vote_digest.py --check /tmp/before.json
@@ -14,13 +18,18 @@ accuracies. Run it before and after a change and compare (``--save FILE`` / ``--
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import hashlib
+import io
 import json
 import sys
+import zlib
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
+from PIL import Image
 
 from tally.gt.answers import Answer
 from tally.gt.events import DatasetObject
@@ -29,7 +38,10 @@ from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.tasks import JobContext, SemanticSegmentation
 from tally.vote import VoteTable
-from tests.sim.segmentation import CROWDS, crowd_batch
+from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch
+
+AnswerKind = Literal["simulated", "rgb", "rgba"]
+KINDS: tuple[AnswerKind, ...] = ("simulated", "rgb", "rgba")
 
 
 def _votes_bytes(summary: Any) -> bytes:
@@ -48,11 +60,73 @@ def _table_bytes(table: VoteTable) -> bytes:
     return table.votes[present].tobytes() + table.counts[present].tobytes() + inverse.astype(np.int64).tobytes()
 
 
-def digest_batch(
-    crowd_key: str, seed: int, objects: int, scale: float, algorithm: Literal["majority", "reliability"]
-) -> str:
+def _rough(pixels: npt.NDArray[np.uint8], rng: np.random.Generator, alpha: bool) -> npt.NDArray[np.uint8]:
+    """An RGBA image with the colours other tools' exports carry, at a share of the pixels where the
+    colour changes along a row (the outlines) and a sprinkle elsewhere: the two neighbours' mean
+    (anti-aliasing), the colour moved by up to 16 per channel (snaps back) or by 17-40 in one channel
+    (snaps or not), a grey no label uses; with ``alpha``, also semi-transparent paint and transparent
+    pixels of random colour."""
+    out = pixels.copy()
+    height, width = out.shape[:2]
+    words = np.ascontiguousarray(out).view(np.uint32).reshape(height, width)
+    edge = np.zeros((height, width), bool)
+    edge[:, 1:] = words[:, 1:] != words[:, :-1]
+    edge |= rng.random((height, width)) < 0.002
+    ys, xs = np.nonzero(edge)
+    pick = rng.random(len(ys))
+    left = out[ys, np.maximum(xs - 1, 0), :3].astype(np.int32)
+    here = out[ys, xs, :3].astype(np.int32)
+    blend = pick < 0.25
+    out[ys[blend], xs[blend], :3] = (left[blend] + here[blend]) // 2
+    out[ys[blend], xs[blend], 3] = 255
+    near = (pick >= 0.25) & (pick < 0.45)
+    moved = np.clip(here[near] + rng.integers(-16, 17, (int(near.sum()), 3)), 0, 255)
+    out[ys[near], xs[near], :3] = moved
+    far = (pick >= 0.45) & (pick < 0.55)
+    shift = np.zeros((int(far.sum()), 3), np.int32)
+    shift[np.arange(len(shift)), rng.integers(0, 3, len(shift))] = rng.integers(17, 41, len(shift)) * rng.choice(
+        [-1, 1], len(shift)
+    )
+    out[ys[far], xs[far], :3] = np.clip(here[far] + shift, 0, 255)
+    grey = (pick >= 0.55) & (pick < 0.6)
+    out[ys[grey], xs[grey]] = (128, 128, 128, 255)
+    if alpha:
+        painted = out[..., 3] > 0
+        faint = painted & (rng.random((height, width)) < 0.05)
+        out[..., 3][faint] = rng.integers(1, 255, int(faint.sum()))
+        hidden = ~painted & (rng.random((height, width)) < 0.05)
+        out[hidden] = np.concatenate(
+            [rng.integers(0, 256, (int(hidden.sum()), 3)), np.zeros((int(hidden.sum()), 1), int)], axis=1
+        )
+    return out
+
+
+def recode(content: dict[str, Any], kind: AnswerKind, seed: int) -> dict[str, Any]:
+    """The answer with its mask re-encoded as ``kind`` (see :func:`_rough`); ``simulated`` as it is."""
+    if kind == "simulated":
+        return content
+    element = content["crowd-semantic-segmentation"]
+    raw = base64.b64decode(element["labeledImage"]["pngImageData"])
+    pixels = np.asarray(Image.open(io.BytesIO(raw)).convert("RGBA"), dtype=np.uint8)
+    rough = _rough(pixels, np.random.default_rng(seed), alpha=kind == "rgba")
+    image = Image.fromarray(rough) if kind == "rgba" else Image.fromarray(np.ascontiguousarray(rough[..., :3]))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    data = base64.b64encode(buf.getvalue()).decode()
+    return {**content, "crowd-semantic-segmentation": {**element, "labeledImage": {"pngImageData": data}}}
+
+
+def recoded_batch(crowd_key: str, seed: int, objects: int, scale: float, kind: AnswerKind) -> SimulatedBatch:
     crowd = next(c for c in CROWDS if c.key == crowd_key)
     batch = crowd_batch(crowd, objects, seed, scale=scale)
+    for obj in batch.objects:
+        obj.contents = [
+            recode(c, kind, zlib.crc32(f"{obj.object_id}/{k}".encode())) for k, c in enumerate(obj.contents)
+        ]
+    return batch
+
+
+def digest_batch(batch: SimulatedBatch, algorithm: Literal["majority", "reliability"]) -> str:
     labels = LabelSet(tuple(batch.labels), "event")
     storage = MemoryStorage()
     settings = Settings(algorithm=algorithm, confidence_maps=True)  # every output tally can write
@@ -86,15 +160,17 @@ def digest_batch(
     return h.hexdigest()
 
 
-def all_digests(objects: int, seeds: list[int], scale: float) -> dict[str, str]:
+def all_digests(objects: int, seeds: list[int], scale: float, kinds: tuple[AnswerKind, ...] = KINDS) -> dict[str, str]:
     out = {}
     algorithms: tuple[Literal["majority", "reliability"], ...] = ("majority", "reliability")
-    for crowd in CROWDS:
-        for seed in seeds:
-            for algorithm in algorithms:
-                key = f"{crowd.key}/{seed}/{algorithm}"
-                out[key] = digest_batch(crowd.key, seed, objects, scale, algorithm)
-                print(key, out[key][:16], flush=True)
+    for kind in kinds:
+        for crowd in CROWDS:
+            for seed in seeds:
+                batch = recoded_batch(crowd.key, seed, objects, scale, kind)
+                for algorithm in algorithms:
+                    key = f"{crowd.key}/{seed}/{algorithm}" + ("" if kind == "simulated" else f"/{kind}")
+                    out[key] = digest_batch(batch, algorithm)
+                    print(key, out[key][:16], flush=True)
     return out
 
 
@@ -103,10 +179,13 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=4, help="objects per crowd and seed (sizes cycle)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument(
+        "--answers", choices=KINDS, nargs="+", default=list(KINDS), help="answer encodings to digest (default: all)"
+    )
     parser.add_argument("--save", help="write the digests to this JSON file")
     parser.add_argument("--check", help="compare with the digests in this JSON file")
     args = parser.parse_args()
-    digests = all_digests(args.objects, args.seeds, args.scale)
+    digests = all_digests(args.objects, args.seeds, args.scale, tuple(args.answers))
     if args.save:
         with open(args.save, "w") as f:
             json.dump(digests, f, indent=1, sort_keys=True)

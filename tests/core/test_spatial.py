@@ -94,3 +94,52 @@ def test_a_thin_structure_two_of_three_drew_is_kept(tmp_path) -> None:
     objects = [data_object("0", *(annotation(f"w{k}", seg_content(a, LEGEND)) for k, a in enumerate(answers)))]
     response, storage = reliable(tmp_path, objects)
     assert mask_rows(storage, content(response[0])[0]) == shorter
+
+
+def _settle_plainly(labels: np.ndarray, tied: list[int], candidates: list[int], max_steps: int) -> list[list[int]]:
+    """settle_ties written out one pixel at a time: fronts from the settled pixels, each front's
+    pixels taking, at once, the tied class most of their settled 4-neighbours have (lowest key on a
+    tie), the next front the still-pending tied neighbours of the pixels just settled."""
+    from collections import Counter
+
+    height, width = labels.shape
+    out = labels.reshape(-1).tolist()
+    wanted = dict(zip(tied, candidates, strict=True))
+    pending = set(tied)
+
+    def neighbours(p: int) -> list[int]:
+        y, x = divmod(p, width)
+        near = [(p - width, y > 0), (p + width, y < height - 1), (p - 1, x > 0), (p + 1, x < width - 1)]
+        return [q for q, inside in near if inside]
+
+    front = sorted(p for p in tied if any(q not in pending for q in neighbours(p)))
+    for _ in range(max_steps):
+        settled = {}
+        for p in front:
+            votes = Counter(out[q] for q in neighbours(p) if q not in pending and (wanted[p] >> out[q]) & 1)
+            if votes:
+                settled[p] = min(votes, key=lambda c: (-votes[c], c))
+        if not settled:
+            break
+        for p, c in settled.items():
+            out[p] = c
+        pending -= settled.keys()
+        front = sorted({q for p in settled for q in neighbours(p) if q in pending})
+    return np.array(out, dtype=np.uint8).reshape(height, width).tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_settle_ties_is_the_front_by_front_rule(seed: int) -> None:
+    """Random grids (tied pixels at row ends and image edges, in and out of order, classes from 0 to
+    70, some past the 64 a bitmask holds) against the rule written out pixel by pixel."""
+    rng = np.random.default_rng(seed)
+    height, width = (int(v) for v in rng.integers(1, 13, 2))
+    labels = rng.choice([0, 1, 2, 3, 5, 63, 64, 70], (height, width)).astype(np.uint8)
+    tied = rng.choice(height * width, int(rng.integers(0, height * width + 1)), replace=False)
+    if seed % 2:
+        tied.sort()
+    candidates = [int(c) for c in rng.integers(0, 1 << 7, len(tied))]
+    candidates = [c | (1 << 63) if i % 5 == 0 else c for i, c in enumerate(candidates)]
+    steps = int(rng.integers(1, 10))
+    got = settle_ties(labels, tied.astype(np.intp), np.array(candidates, dtype=np.uint64), steps)
+    assert got.tolist() == _settle_plainly(labels, tied.tolist(), candidates, steps)

@@ -5,7 +5,8 @@ crowds whose truth is known. A scene is a list of shapes (ellipses and rectangle
 class) painted in order over background; a simulated worker paints the same list through their own
 habits (:class:`WorkerStyle`): looser or tighter outlines, missed small shapes, wrong classes, an
 offset, swapped labels, random scribbles. Answers are palette PNGs (what Ground Truth's tool writes:
-transparent index 0, low bit depth) or RGBA, each worker with their own label colours.
+transparent index 0, low bit depth), RGBA (transparent background) or RGB (black background), each
+worker with their own label colours.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def worker_colours(label_names: Sequence[str], rng: np.random.Generator) -> dict
     return {name: _COLOURS[int(order[i % len(order)])] for i, name in enumerate(label_names)}
 
 
-def _png(classes: npt.NDArray[np.uint8], colours: Sequence[str], mode: Literal["P", "RGBA"]) -> bytes:
+def _png(classes: npt.NDArray[np.uint8], colours: Sequence[str], mode: Literal["P", "RGBA", "RGB"]) -> bytes:
     height, width = classes.shape
     rgb = [(0, 0, 0), *[hex_to_rgb(c) for c in colours]]
     buf = io.BytesIO()
@@ -207,7 +208,8 @@ def _png(classes: npt.NDArray[np.uint8], colours: Sequence[str], mode: Literal["
         table = np.zeros((len(rgb), 4), dtype=np.uint8)
         table[1:, :3] = rgb[1:]
         table[1:, 3] = 255
-        Image.fromarray(table[classes], mode=None).save(buf, format="PNG")
+        pixels = table[classes] if mode == "RGBA" else np.ascontiguousarray(table[classes][..., :3])
+        Image.fromarray(pixels, mode=None).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -216,7 +218,7 @@ def answer_content(
     label_names: Sequence[str],
     colours: dict[str, str],
     *,
-    mode: Literal["P", "RGBA"] = "P",
+    mode: Literal["P", "RGBA", "RGB"] = "P",
     element_name: str = "crowd-semantic-segmentation",
     list_all_labels: bool = True,
 ) -> dict[str, Any]:

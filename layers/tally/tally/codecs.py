@@ -3,7 +3,8 @@
 A worker's ``pngImageData`` becomes an :class:`IndexedMask`: a ``uint8`` array of small indices plus
 a lookup table from each index to a class key (or :data:`ABSTAIN`). Palette PNGs, which is what the
 Ground Truth segmentation tool writes, keep their own palette indices, so decoding costs no per-pixel
-work beyond the PNG codec; RGB and RGBA images are indexed by their label colours.
+work beyond the PNG codec; RGB and RGBA images are indexed by their label colours in one pass over
+their packed pixels (:func:`index_mask`).
 
 Colour rules, for each colour a worker's PNG uses:
 
@@ -23,6 +24,7 @@ import base64
 import binascii
 import io
 import struct
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,6 +61,7 @@ PNG_COMPRESS_LEVEL = 6
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _OTHER_FORMATS = {b"\xff\xd8\xff": "a JPEG", b"GIF87a": "a GIF", b"GIF89a": "a GIF", b"BM": "a BMP"}
 _BLACK, _WHITE = (0, 0, 0), (255, 255, 255)
+_BLACK_KEY, _WHITE_KEY = 0x000000, 0xFFFFFF
 
 
 def decode_png(
@@ -102,36 +105,74 @@ def decode_png(
         raise ImageDecodeError("PNG header claims more pixels than allowed") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"PNG data is truncated or corrupt ({type(exc).__name__})") from exc
-    if in_place is not None and image.mode == "P" and image.im is in_place[0]:
-        setattr(image, _IN_PLACE, in_place)  # read back by palette_indices
+    if in_place is not None and image.mode == in_place[0] and image.im is in_place[1]:
+        setattr(image, _IN_PLACE, in_place)  # read back by palette_indices and _packed_pixels
     return image
 
 
-_IN_PLACE = "_tally_indices"
+_IN_PLACE = "_tally_pixels"
+_IN_PLACE_DTYPES: dict[str, type[np.uint8] | type[np.uint32]] = {"P": np.uint8, "RGB": np.uint32, "RGBA": np.uint32}
+"""The modes decoded straight into a numpy array: one byte a pixel for ``P``; four for ``RGB`` and
+``RGBA``, the way Pillow keeps them (``RGB`` with a fourth byte of 255)."""
 
 
-def _decode_in_place(image: Image.Image) -> tuple[Any, npt.NDArray[np.uint8]] | None:
-    """For a palette PNG not yet loaded: a numpy array for the decoder to write the indices into,
-    attached as the image's memory (Pillow allocates its own only when the image has none), so the
-    indices need no copy out of Pillow afterwards (:func:`palette_indices`; ~0.3 ms and a fresh
-    1.2 MB per 1280x960 mask). Returns the memory and the array."""
-    if image.mode != "P":
+def _decode_in_place(image: Image.Image) -> tuple[str, Any, npt.NDArray[Any]] | None:
+    """For a palette, RGB or RGBA PNG not yet loaded: a numpy array for the decoder to write the
+    pixels into, attached as the image's memory (Pillow allocates its own only when the image has
+    none), so the pixels need no copy out of Pillow afterwards (:func:`palette_indices`,
+    :func:`_packed_pixels`). Returns the mode, the memory and the array, or ``None`` (any other mode,
+    or a Pillow without ``map_buffer``: then the pixels are copied out, as ``np.asarray`` does).
+
+    Why a private function of Pillow: ``_imaging.map_buffer`` is what Pillow's public
+    ``Image.frombuffer`` calls to wrap caller memory as an image, but ``frombuffer`` cannot wrap an
+    ``RGB`` buffer, and no public call decodes a file into given memory. The copy it saves, through
+    ``Image.tobytes``, is 0.3 ms and a fresh 1.2 MB per 1280x960 palette mask and 0.7-1 ms and 4.9 MB
+    per RGB(A) one (~6 % of decoding it). Nothing depends on it: if Pillow renames or changes it, or
+    replaces the memory while loading (``decode_png`` checks after loading), the pixels are copied
+    as before (``tests/core/test_codecs.py`` runs both ways)."""
+    dtype = _IN_PLACE_DTYPES.get(image.mode)
+    map_buffer = getattr(_imaging, "map_buffer", None)
+    if dtype is None or map_buffer is None:
         return None
     width, height = image.size
-    indices = np.empty((height, width), dtype=np.uint8)
-    memory = _imaging.map_buffer(indices, (width, height), "raw", 0, ("P", 0, 1))
+    pixels = np.empty((height, width), dtype=dtype)
+    try:
+        memory = map_buffer(pixels, (width, height), "raw", 0, (image.mode, 0, 1))
+    except (TypeError, ValueError):
+        return None
     image.im = memory
-    return memory, indices
+    return image.mode, memory, pixels
+
+
+def _in_place_pixels(image: Image.Image) -> npt.NDArray[Any] | None:
+    """The array :func:`decode_png` decoded ``image`` into, while the image still uses it."""
+    in_place = getattr(image, _IN_PLACE, None)
+    if in_place is not None and image.mode == in_place[0] and image.im is in_place[1]:
+        pixels: npt.NDArray[Any] = in_place[2]
+        return pixels
+    return None
 
 
 def palette_indices(image: Image.Image) -> npt.NDArray[np.uint8]:
     """The pixel values of a ``P`` image as a ``(height, width)`` ``uint8`` array: the array
     :func:`decode_png` decoded into when the image still uses it, else a copy."""
-    in_place = getattr(image, _IN_PLACE, None)
-    if in_place is not None and image.im is in_place[0]:
-        indices: npt.NDArray[np.uint8] = in_place[1]
+    indices = _in_place_pixels(image)
+    if indices is not None:
         return indices
     return np.asarray(image, dtype=np.uint8)
+
+
+def _packed_pixels(image: Image.Image) -> tuple[npt.NDArray[np.uint32], bool]:
+    """A non-palette image's pixels as ``(height, width)`` little-endian words ``R | G << 8 | B << 16
+    | A << 24``, and whether any may be transparent. RGB and RGBA images decoded by
+    :func:`decode_png` are read in place (never written); other modes (greyscale, 16-bit, an RGB
+    image with a transparent colour) are converted to RGBA by Pillow, as before."""
+    words = _in_place_pixels(image)
+    if words is not None and (image.mode == "RGBA" or "transparency" not in image.info):
+        return words.view("<u4"), image.mode == "RGBA"
+    rgba = np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
+    height, width = rgba.shape[:2]
+    return rgba.view("<u4").reshape(height, width), True
 
 
 def index_mask(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
@@ -145,10 +186,11 @@ def index_mask(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedM
 def _classify_colours(
     rgb: npt.NDArray[np.int32], alpha: npt.NDArray[np.int32], label_colours: Mapping[RGB, int]
 ) -> npt.NDArray[np.uint8]:
-    """Class key for each of a few colours (``rgb`` is ``(n, 3)``), by the module's colour rules."""
+    """Class key for each of a few colours (``rgb`` is ``(n, 3)``, a palette's), by the module's
+    colour rules: transparent, then a label colour, then black or white, then snapped
+    (:func:`_snap_colours`)."""
     out = np.full(len(rgb), ABSTAIN, dtype=np.uint8)
-    known = np.array(list(label_colours), dtype=np.int32).reshape(-1, 3)
-    known_cls = np.array(list(label_colours.values()), dtype=np.uint8)
+    rest = []
     for i, (colour, a) in enumerate(zip(rgb.tolist(), alpha.tolist(), strict=True)):
         key = (colour[0], colour[1], colour[2])
         if a == 0:
@@ -157,11 +199,30 @@ def _classify_colours(
             out[i] = label_colours[key]
         elif key in (_BLACK, _WHITE):
             out[i] = 0
-        elif len(known):
-            dist = np.abs(known - np.array(key, dtype=np.int32)).max(axis=1)
-            near = np.flatnonzero(dist <= SNAP_TOLERANCE)
-            if len(near) and len({int(known_cls[j]) for j in near}) == 1:
-                out[i] = known_cls[near[0]]
+        else:
+            rest.append(i)
+    if rest:
+        out[rest] = _snap_colours(rgb[rest], label_colours)
+    return out
+
+
+def _snap_colours(rgb: npt.NDArray[np.int32], label_colours: Mapping[RGB, int]) -> npt.NDArray[np.uint8]:
+    """Class key for each of some colours that are neither a label colour, black, white nor
+    transparent: the class of the label colours within :data:`SNAP_TOLERANCE` per channel when they
+    all have one class, else :data:`ABSTAIN`. Vectorised, a block of colours at a time (an
+    anti-aliased export has thousands)."""
+    out = np.full(len(rgb), ABSTAIN, dtype=np.uint8)
+    if not label_colours:
+        return out
+    known = np.array(list(label_colours), dtype=np.int32).reshape(-1, 3)
+    known_cls = np.array(list(label_colours.values()), dtype=np.int32)
+    block = max(1, (1 << 18) // len(known))
+    for lo in range(0, len(rgb), block):
+        near = np.abs(rgb[lo : lo + block, None, :] - known[None, :, :]).max(axis=2) <= SNAP_TOLERANCE
+        first = np.where(near, known_cls, 256).min(axis=1)
+        last = np.where(near, known_cls, -1).max(axis=1)
+        snapped = near.any(axis=1) & (first == last)
+        out[lo : lo + block][snapped] = first[snapped]
     return out
 
 
@@ -183,37 +244,96 @@ def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> Inde
     return IndexedMask(indices, _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours), squares_of(indices))
 
 
+_LOOKUP = threading.local()
+
+
+def _lookup_table() -> npt.NDArray[np.uint8]:
+    """This thread's table from every RGB colour (``R | G << 8 | B << 16``) to a mask index plus one
+    (0: not known yet). 16 MB of address space, allocated zeroed and lazily by the system: only the
+    pages of colours an answer's labels use are ever written (and zeroed again after the answer)."""
+    table: npt.NDArray[np.uint8] | None = getattr(_LOOKUP, "table", None)
+    if table is None:
+        table = _LOOKUP.table = np.zeros(1 << 24, dtype=np.uint8)
+    return table
+
+
 def _index_rgba(image: Image.Image, label_colours: Mapping[RGB, int]) -> IndexedMask:
-    rgba = np.ascontiguousarray(np.asarray(image.convert("RGBA"), dtype=np.uint8))
-    height, width = rgba.shape[:2]
-    packed = rgba.view("<u4").reshape(height, width)
-    rgb = packed & np.uint32(0x00FFFFFF)
-    transparent = packed < np.uint32(0x01000000)
-    # index 0: background; 1..L: the label colours; L+1: anything else (resolved below)
+    """Index an RGB(A) mask in one pass over its packed pixels: index 0 is background, 1..L the
+    label colours in ``label_colours`` order, L+1 (only when a pixel has it) anything else that casts
+    no vote.
+
+    Each pixel's colour is looked up in a table addressed by the colour itself (:func:`_lookup_table`,
+    filled for this answer's label colours, black and white); transparent pixels are background;
+    only the pixels of colours the table does not know (anti-aliased edges, a colour no label uses)
+    are then gathered and their distinct colours snapped (:func:`_snap_colours`)."""
     colours = list(label_colours.items())
     other = len(colours) + 1
     if other > ABSTAIN - 1:
         raise ImageDecodeError("too many label colours in one answer")
-    indices = np.full((height, width), other, dtype=np.uint8)
-    for i, (colour, _) in enumerate(colours, start=1):
-        code = np.uint32(colour[0] | colour[1] << 8 | colour[2] << 16)
-        indices[rgb == code] = i
-    indices[transparent] = 0
+    words, may_be_transparent = _packed_pixels(image)
+    height, width = words.shape
+    indices = np.empty((height, width), dtype=np.uint8)
+    filled = {_BLACK_KEY: 1, _WHITE_KEY: 1}  # background unless a label uses them (below)
+    filled.update({_pack(colour): i + 1 for i, (colour, _) in enumerate(colours, start=1)})
+    keys = np.fromiter(filled, dtype=np.intp, count=len(filled))
+    table = _lookup_table()
+    table[keys] = np.fromiter(filled.values(), dtype=np.uint8, count=len(filled))
+    try:
+        _look_up(words.reshape(-1), indices.reshape(-1), table, may_be_transparent)
+    finally:
+        table[keys] = 0
     lut = np.zeros(other + 1, dtype=np.uint8)
     lut[1:other] = [cls for _, cls in colours]
     lut[other] = ABSTAIN
-    leftover = indices == other
-    if leftover.any():
-        values, inverse = np.unique(rgb[leftover], return_inverse=True)
-        split = np.stack([values & 0xFF, (values >> 8) & 0xFF, (values >> 16) & 0xFF], axis=1)
-        classes = _classify_colours(split.astype(np.int32), np.full(len(values), 255, np.int32), label_colours)
-        # re-index the leftovers straight to a label's index, background, or the abstain index
-        to_index = np.full(len(values), other, dtype=np.uint8)
-        to_index[classes == 0] = 0
+    entries = other  # the no-vote entry only when a pixel uses it (below)
+    unknown = indices == 255
+    if unknown.any():
+        values, inverse = np.unique(words[unknown] & np.uint32(0x00FFFFFF), return_inverse=True)
+        split = np.stack([values & 0xFF, (values >> 8) & 0xFF, (values >> 16) & 0xFF], axis=1).astype(np.int32)
+        classes = _snap_colours(split, label_colours)  # not label colours, black, white nor transparent
+        # each colour straight to a label's index (the last label of its class), background, or L+1
+        by_class = np.full(256, other, dtype=np.uint8)
+        by_class[0] = 0
         for i, (_, cls) in enumerate(colours, start=1):
-            to_index[(classes == cls) & (classes != ABSTAIN)] = i
-        indices[leftover] = to_index[inverse.ravel()]
+            if cls != ABSTAIN:
+                by_class[cls] = i
+        to_index = by_class[classes]
+        indices[unknown] = to_index[inverse.ravel()]
+        if (to_index == other).any():
+            entries = other + 1
+    # an unused no-vote entry would cost the vote its fast path: a mask whose only undrawn entry is
+    # background has its far background marked per 8x8 square (weighted_pixel_vote.far_square_shifts)
+    lut = lut[:entries]
     return IndexedMask(indices, lut, squares_of(indices))
+
+
+_BLOCK = 1 << 17
+"""Pixels looked up at a time: the block's temporaries stay in the cache (a third faster than
+whole-image temporaries at 1280x960)."""
+
+
+def _look_up(
+    words: npt.NDArray[np.uint32], out: npt.NDArray[np.uint8], table: npt.NDArray[np.uint8], alpha: bool
+) -> None:
+    """``out = table[words & 0xFFFFFF] - 1``, and 0 where a word's alpha is 0 when ``alpha``: one
+    pass over flat packed pixels, a block at a time."""
+    rgb = np.empty(min(_BLOCK, len(words)), dtype=np.uint32)
+    opaque = np.empty(len(rgb), dtype=bool)
+    for start in range(0, len(words), _BLOCK):
+        part = words[start : start + _BLOCK]
+        n = len(part)
+        np.bitwise_and(part, np.uint32(0x00FFFFFF), out=rgb[:n])
+        # every key is under 1 << 24, so "wrap" never wraps; numpy's bounds check ("raise") costs more
+        looked_up = out[start : start + n]
+        np.take(table, rgb[:n], out=looked_up, mode="wrap")
+        looked_up -= 1  # a colour the table does not know: 0 - 1 = 255
+        if alpha:
+            np.greater_equal(part, np.uint32(0x01000000), out=opaque[:n])
+            np.multiply(looked_up, opaque[:n], out=looked_up)
+
+
+def _pack(colour: RGB) -> int:
+    return colour[0] | colour[1] << 8 | colour[2] << 16
 
 
 def _palette_bytes(colours: Sequence[RGB], entries: int) -> bytes:

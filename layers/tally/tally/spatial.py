@@ -56,57 +56,70 @@ def settle_ties(
 
     Args:
         labels: ``(H, W)`` the vote's labels (tied pixels hold the vote's fallback).
-        tied: flat indices of the tied pixels.
+        tied: flat indices of the tied pixels (distinct; usually in increasing order).
         candidates: for each tied pixel, a bitmask of the classes it is tied between.
         max_steps: fronts advance at most this many pixels.
     """
     height, width = labels.shape
     flat = labels.reshape(-1).copy()
     tied = np.asarray(tied, dtype=np.intp)
-    if not len(tied):
+    candidates = np.asarray(candidates, dtype=np.uint64)
+    n = len(tied)
+    if not n:
         return flat.reshape(height, width)
-    rows, cols = np.divmod(tied, width)
-    # each tied pixel's 4 neighbours (flat index; -1 outside the image) and, for the neighbours
-    # that are tied themselves, their position in ``tied`` (else -1), computed once by a search
-    # in the sorted tied pixels (no image-sized table)
-    neighbours = np.full((len(_NEIGHBOURS), len(tied)), -1, dtype=np.intp)
-    for d, (dy, dx) in enumerate(_NEIGHBOURS):
-        ny, nx = rows + dy, cols + dx
-        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-        neighbours[d, inside] = ny[inside] * width + nx[inside]
-    order = np.argsort(tied, kind="stable")
-    ranked = tied[order]
-    found = np.minimum(np.searchsorted(ranked, neighbours), len(tied) - 1)
-    tied_neighbour = np.where((neighbours >= 0) & (ranked[found] == neighbours), order[found], -1)
-    pending = np.ones(len(tied), dtype=bool)
+    # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
+    # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
+    # outside. In increasing order (as the tied pixels usually come) a pixel's left and right
+    # neighbours are its neighbours in that order; those above and below are found by a search
+    ordered = n == 1 or bool((tied[1:] > tied[:-1]).all())
+    order = np.arange(n) if ordered else np.argsort(tied, kind="stable")
+    ranked = tied if ordered else tied[order]
+    rows, cols = np.divmod(ranked, width)
+    neighbours = np.empty((len(_NEIGHBOURS), n), dtype=np.intp)
+    state = np.full((len(_NEIGHBOURS), n), n, dtype=np.intp)
+    for d, step in enumerate((-width, width)):
+        np.add(ranked, step, out=neighbours[d])
+        found = np.minimum(np.searchsorted(ranked, neighbours[d]), n - 1)
+        hit = ranked[found] == neighbours[d]
+        state[d, hit] = order[found[hit]]
+    np.subtract(ranked, 1, out=neighbours[2])
+    np.add(ranked, 1, out=neighbours[3])
+    adjacent = np.flatnonzero(ranked[1:] == ranked[:-1] + 1)  # ranked[i + 1] is right of ranked[i] ...
+    adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless ranked[i] ends its row
+    state[3, adjacent] = order[adjacent + 1]
+    state[2, adjacent + 1] = order[adjacent]
+    for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
+        state[d, outside] = n + 1
+        neighbours[d, outside] = 0
+    if not ordered:  # back to the caller's order
+        back = np.empty(n, dtype=np.intp)
+        back[order] = np.arange(n)
+        neighbours, state = neighbours[:, back], state[:, back]
+    unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
+    unsettled[n] = False
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
-    front = np.flatnonzero(((neighbours >= 0) & (tied_neighbour < 0)).any(axis=0))
+    front = np.flatnonzero((state == n).any(axis=0))
     for _ in range(max_steps):
         if not len(front):
             break
-        near = neighbours[:, front]
-        valid = near >= 0
-        safe = np.where(valid, near, 0)
-        painted = flat[safe].astype(np.uint64)
-        # a neighbour is settled unless it is a tied pixel still pending
-        near_tied = tied_neighbour[:, front]
-        settled = (near_tied < 0) | ~pending[np.maximum(near_tied, 0)]
-        usable = valid & settled & (((candidates[front][None, :] >> painted) & np.uint64(1)) == 1)
+        painted = flat[neighbours[:, front]].astype(np.intp)
+        usable = ~unsettled[state[:, front]]
+        usable &= ((candidates[front] >> painted.astype(np.uint64)) & np.uint64(1)).astype(bool)
         reached = usable.any(axis=0)
         if not reached.any():
             break
-        # among the reached pixels, the class most usable neighbours have (ties: the lowest key)
-        n_classes = int(painted[usable].max()) + 1
-        which = np.flatnonzero(reached)
-        hit = usable[:, which]
-        slot = (np.arange(len(which))[None, :] * n_classes + painted[:, which].astype(np.intp))[hit]
-        votes = np.bincount(slot, minlength=len(which) * n_classes).reshape(len(which), n_classes)
-        done = front[which]
-        flat[tied[done]] = votes.argmax(axis=1)
-        pending[done] = False
-        following = tied_neighbour[:, done].ravel()
-        following = following[following >= 0]
-        front = np.unique(following[pending[following]])
+        # the class most usable neighbours have (ties: the lowest key); usable classes are below 64
+        n_classes = min(int(painted.max()), MAX_TIE_CLASSES - 1) + 1
+        painted += np.arange(len(front)) * n_classes
+        votes = np.bincount(painted[usable], minlength=len(front) * n_classes).reshape(len(front), n_classes)
+        done = front[reached]
+        flat[tied[done]] = votes[reached].argmax(axis=1)
+        unsettled[done] = False
+        following = np.zeros(n + 2, dtype=bool)
+        following[state[:, done]] = True
+        following &= unsettled
+        following[n + 1] = False
+        front = np.flatnonzero(following)
     return flat.reshape(height, width)
 
 
