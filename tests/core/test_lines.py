@@ -115,6 +115,12 @@ def test_one_answer_comes_back_exactly_as_drawn() -> None:
     assert fused.support.tolist() == [1.0]
 
 
+def test_objects_without_lines_and_an_empty_batch_give_empty_results() -> None:
+    assert LineConsolidation().fit_predict([]) == []
+    results = LineConsolidation().fit_predict([scene(), scene((0, []), (1, []))])
+    assert [(r.labels, r.lines, r.workers) for r in results] == [([], [], []), ([], [], [])]
+
+
 def test_two_workers_keep_what_either_drew() -> None:
     objects = [scene((0, [("wire", [[0, 0], [500, 0]])]), (1, [("wire", [[0, 900], [500, 900]])]))]
     [fused] = LineConsolidation().fit_predict(objects)

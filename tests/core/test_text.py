@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tally.aggregation._unicode_text import graphemes, normalize, tokens, word_key
-from tally.aggregation.text import TextVote, split_words
+from tally.aggregation.text import Mode, TextVote, split_words
 from tests.sim.text import TEXT_CROWDS, short_batch, transcription_batch, word_errors
 
 
@@ -98,6 +98,14 @@ def test_an_empty_answer_is_an_answer() -> None:
     assert [v.text for v in voted] == ["", "", "", "yes"]
     assert [v.confidence for v in voted[:3]] == [pytest.approx(2 / 3), 1.0, 0.0]
     assert voted[2].method == "medoid" and voted[2].agreement == ()
+
+
+@pytest.mark.parametrize("mode", ["auto", "short", "transcription"])
+def test_a_batch_without_any_answer_gives_empty_results(mode: Mode) -> None:
+    assert TextVote(mode=mode).fit_predict([]) == []
+    voted = TextVote(mode=mode).fit_predict([[], []])
+    assert [(v.text, v.confidence, v.agreement) for v in voted] == [("", 0.0, ()), ("", 0.0, ())]
+    assert {v.method for v in voted} == {"rover" if mode == "transcription" else "medoid"}
 
 
 def test_accents_emoji_and_cjk_compare_by_grapheme_and_come_back_as_typed() -> None:

@@ -641,6 +641,8 @@ def _looks_transcribed(
     distance to it is at most ``max_divergence``."""
     counts = np.diff(starts)
     width = distance.shape[1]
+    if width == 0:  # no object has an answer
+        return np.zeros(len(counts), dtype=bool)
     present = np.arange(width)[None, :] < counts[:, None]
     medoid = _medoid(
         1.0 - distance, present.astype(np.float64), np.broadcast_to(np.arange(width), present.shape), present
@@ -656,6 +658,8 @@ def _looks_transcribed(
 
 def _first_best(score: FloatArray, priority: npt.ArrayLike, valid: BoolArray) -> IntArray:
     """Index of the largest valid score along the last axis; ties (within 1e-9) to the lowest priority."""
+    if np.shape(score)[-1] == 0:  # no answers at all
+        return np.zeros(np.shape(score)[:-1], dtype=np.int64)
     masked = np.where(valid, score, -np.inf)
     best = masked.max(axis=-1, keepdims=True)
     tied = valid & (masked >= best - _TIE * np.maximum(1.0, np.abs(best)))
@@ -1014,7 +1018,9 @@ class _State:
     def results(self) -> list[VotedText]:
         batch = self.batch
         counts = np.diff(batch.starts)
-        out: list[VotedText] = [VotedText("", 0.0, "medoid", (), ()) for _ in range(batch.n_objects)]
+        out: list[VotedText] = [
+            VotedText("", 0.0, "rover" if rover else "medoid", (), ()) for rover in batch.rover.tolist()
+        ]
         for o in np.flatnonzero(~batch.rover & (counts > 0)).tolist():
             out[o] = self._medoid_result(o)
         if batch.rover.any():
