@@ -131,3 +131,16 @@ bench-ratings: $(VENV)/.bench-stamp ## numbers benchmark: CalibratedMean against
 
 bench-rankings: $(VENV)/.bench-stamp ## rankings benchmark: MallowsConsensus against Borda and crowd-kit (RANKINGS_ARGS=--quick)
 	PYTHONPATH=. $(PY) bench/rankings.py $(RANKINGS_ARGS)
+
+# Free-text benchmark: transcriptions by word error rate against crowd-kit's ROVER, the medoid and the best
+# worker; short answers; timings (tables for docs/text-and-lines.md). `make bench-text TEXT_ARGS=--quick`
+# for one seed without crowd-kit, `--tune` for the variants on the tuning seeds.
+.PHONY: bench-text
+bench-text: $(VENV)/.bench-stamp ## free-text benchmark against crowd-kit ROVER and the medoid (TEXT_ARGS=--quick)
+	PYTHONPATH=. $(PY) bench/text.py $(TEXT_ARGS)
+
+# Polyline benchmark: kept lines (F1) and distance to the true lines against the plain mean of the same
+# clusters and the first answer; timings (tables for docs/text-and-lines.md). numpy only.
+.PHONY: bench-lines
+bench-lines: $(VENV)/.stamp ## polylines and lines benchmark against the plain mean and the first answer (LINES_ARGS=--quick)
+	PYTHONPATH=. $(PY) bench/lines.py $(LINES_ARGS)
