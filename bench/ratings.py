@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import trim_mean  # type: ignore[import-untyped]
 
+from tally.aggregation.base import ClassAnswers
 from tally.aggregation.dawid_skene import DawidSkene
 from tally.aggregation.ratings import CalibratedMean
 from tests.sim.ratings import Rater, RatingCrowd, Scale, rating_crowd
@@ -253,7 +254,8 @@ def ds_reference() -> Callable[[], object]:
     tasks = np.repeat(np.arange(1000), 5)
     workers = np.concatenate([rng.choice(20, size=5, replace=False) for _ in range(1000)])
     labels = np.where(rng.random(5000) < 0.8, truth[tasks], rng.integers(5, size=5000))
-    return lambda: DawidSkene().fit(tasks, workers, labels, n_tasks=1000, n_workers=20, n_classes=5)
+    answers = ClassAnswers(tasks, workers, labels, n_tasks=1000, n_workers=20, n_classes=5)
+    return lambda: DawidSkene().fit(answers)
 
 
 def run_timing(repeats: int, out: list[str]) -> None:
