@@ -38,8 +38,10 @@ Examples:
     ...     {"tech": {"tech": True}, "politics": {"politics": False}, "quality": 5},
     ... ]
     >>> [(f.name, f.kind, f.keys) for f in infer_schema(answers)]  # doctest: +NORMALIZE_WHITESPACE
-    [('tech|politics', 'single-choice', ('tech', 'politics')), ('quality', 'number', ('quality',)),
+    [('politics|tech', 'single-choice', ('politics', 'tech')), ('quality', 'number', ('quality',)),
      ('comment', 'text', ('comment',))]
+    >>> infer_schema(answers).field("comment").reason
+    'absent from 1 of 3 answers (a crowd-input left empty is absent)'
 """
 
 from __future__ import annotations

@@ -264,8 +264,10 @@ def _number(f: Field, value: Any, raw: Mapping[str, Any]) -> tuple[Any, dict[str
         if parsed is None:
             raise _Misfit(f"'{value[:40]}' is not a number")
         value = parsed
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Misfit(f"a {_type(value)} is not a number")
+    if not math.isfinite(value):
+        raise _Misfit(f"{value} is not a finite number")
     if f.minimum is not None and value < f.minimum:
         raise _Misfit(f"{value} is below the minimum {_number_text(f.minimum)}")
     if f.maximum is not None and value > f.maximum:
