@@ -515,3 +515,51 @@ def test_inferred_options_are_the_values_seen_sorted_and_never_closed() -> None:
     assert inferred.field("use_of_resources").options == ("Not Sure", "Yes")  # nobody answered "No"
     assert all(f.options_from_data for f in inferred if f.kind == "single-choice")
     assert infer_schema(contents("text/text-classification")).field("category").options == ("Negative", "Neutral")
+
+
+def describe(schema: FormSchema) -> str:
+    """A schema's kinds as docs/forms.md's gallery table writes them."""
+    parts: list[str] = []
+    for f in schema:
+        if f.kind == "annotation":
+            parts.append(f"annotation ({(f.element or '').removeprefix('crowd-')})")
+        elif f.element and f.kind in ("single-choice", "multi-choice", "number", "text", "boolean"):
+            parts.append(f"{f.kind} ({f.element})")
+        else:
+            parts.append(f.kind)
+    counted = dict.fromkeys(parts, 0)
+    for part in parts:
+        counted[part] += 1
+    return ", ".join(f"{n} × {part}" if n > 1 else part for part, n in counted.items())
+
+
+DOCS = GALLERY.parents[2] / "docs" / "forms.md"
+
+
+def test_the_docs_gallery_table_and_example_are_what_the_code_reads() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    table = text.split("<!-- forms-gallery-table -->")[1].strip().splitlines()[2:32]
+    rows = {}
+    for row in table:
+        name, kinds_read, without = (cell.strip() for cell in row.strip("|").split(" | "))
+        rows[name.strip("`")] = (
+            kinds_read.removesuffix(" (both named with Liquid)"),
+            without.split(":")[0].split(" ")[0],
+        )
+    assert rows == {
+        name: (describe(parse_template(template(name))), "differs" if name in DIFFERS else "same") for name in TEMPLATES
+    }
+    example = text.split("<!-- forms-example-schema -->")[1].split("```json")[1].split("```")[0]
+    ner = parse_template(template("text/named-entity-recognition-with-additional-classification"))
+    assert json.loads(example) == ner.as_json()
+    answer = {
+        "crowd-entity-annotation": {"entities": [{"startOffset": 0, "endOffset": 6, "label": "company"}]},
+        "politics": {"politics": False},
+        "tech": {"tech": True},
+    }
+    parts = split(answer, ner)
+    assert parts.fields["tech|politics"].value == "tech" and parts.leftovers == {}
+    assert list(parts.fields["tech|politics"].raw) == ["politics", "tech"]
+    odd = split({"politics": {"politics": True}, "tech": {"tech": True}, "comment": "?"}, ner)
+    assert odd.misfits == {"tech|politics": "2 options of one radio question chosen: politics, tech"}
+    assert odd.fields["crowd-entity-annotation"].absent and odd.leftovers == {"comment": "?"}

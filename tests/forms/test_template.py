@@ -240,6 +240,7 @@ def test_the_schema_as_json_leaves_empty_parts_out() -> None:
                 "found": "template",
                 "element": "crowd-radio-group",
                 "options": ["1", "2"],
+                "buttons": [["a", "1"], ["b", "2"]],
                 "keys": ["a", "b"],
             },
             {

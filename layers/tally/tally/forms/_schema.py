@@ -125,6 +125,7 @@ class Field:
             "element": self.element,
             "options": list(self.options) or None,
             "options-from-data": self.options_from_data or None,
+            "buttons": [list(b) for b in self.buttons] or None,
             "keys": list(self.keys) if self.keys != (self.name,) else None,
             "minimum": self.minimum,
             "maximum": self.maximum,
