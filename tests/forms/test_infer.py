@@ -155,6 +155,7 @@ def test_values_of_several_types_or_only_nulls_are_unknown() -> None:
     assert schema.field("n") == Field("n", "unknown", found="inferred", reason="only empty values (null)")
     assert infer_schema([{"l": ["a"]}, {"l": ["b", "a"]}]).field("l").options == ("a", "b")
     assert infer_schema([]) == FormSchema()
+    assert infer_schema([{"c": {"on": True}}, {"c": None}]).field("c").kind == "boolean"  # null: no answer
 
 
 def test_recognise_reuses_tallys_tasks() -> None:

@@ -47,6 +47,15 @@ def test_liquid_in_attributes_loops_and_conditions_does_not_break_the_parse() ->
     )
 
 
+def test_controls_inside_a_liquid_comment_or_an_html_comment_are_never_rendered() -> None:
+    schema = parse_template(
+        """<crowd-form>{% comment %}<crowd-input name="old"></crowd-input>{% endcomment %}
+        <!-- <select name="older"></select> -->
+        {%- if x -%}<crowd-input name="kept"></crowd-input>{%- endif -%}</crowd-form>"""
+    )
+    assert schema.names == ("kept",)
+
+
 def test_a_control_repeated_by_a_loop_under_one_name_is_one_set_of_options_from_the_data() -> None:
     schema = parse_template(
         """{% for c in task.input.categories %}

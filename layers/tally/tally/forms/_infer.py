@@ -161,7 +161,7 @@ def infer_schema(contents: Sequence[Mapping[str, Any]]) -> FormSchema:
     for content in contents:
         order.update(dict.fromkeys(content))
     present = {k: [c[k] for c in contents if k in c] for k in order}
-    flags = {k: _bool_map(v) for k, v in present.items()}
+    flags = {k: _bool_map([x for x in v if x is not None]) for k, v in present.items()}
     grouped, group_of = _radio_groups([k for k, f in flags.items() if f == "single"], contents)
     fields: list[Field] = []
     for key in order:

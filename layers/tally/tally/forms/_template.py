@@ -92,8 +92,8 @@ _RANKING_KEY = "ordinalRankingDimensions"
 
 _LIQUID = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _TOKEN = re.compile("\ue000(\\d+)\ue001")
-_BLOCK_OPEN = re.compile(r"\{%-?\s*(for|if|unless|case)\b")
-_BLOCK_CLOSE = re.compile(r"\{%-?\s*end(for|if|unless|case)\b")
+_BLOCK_OPEN = re.compile(r"\{%-?\s*(for|if|unless|case|comment)\b")
+_BLOCK_CLOSE = re.compile(r"\{%-?\s*end(for|if|unless|case|comment)\b")
 
 
 @dataclass
@@ -149,6 +149,8 @@ class _Parser(HTMLParser):
             self._end_option()
             self.option = [values.get("value"), "selected" in values, []]
             return
+        if "comment" in self.blocks:  # inside {% comment %}: never rendered
+            return
         if tag in ELEMENTS or tag in ("input", "select", "textarea") or (tag.startswith("crowd-") and "name" in values):
             control = _Control(
                 tag,
@@ -185,8 +187,8 @@ class _Parser(HTMLParser):
             return
         if self.option is not None:
             self.option[2].append(data)
-        for token in re.findall("\ue000(\\d+)\ue001", data):
-            tag = self.liquid[int(token)]
+        for token in _TOKEN.finditer(data):
+            tag = self.liquid[int(token.group(1))]
             opened, closed = _BLOCK_OPEN.match(tag), _BLOCK_CLOSE.match(tag)
             if opened:
                 self.blocks.append(opened.group(1))
