@@ -189,7 +189,7 @@ def test_an_ambiguous_field_is_read_as_the_alternative_its_value_fits() -> None:
         got = split({"_": value}, schema).fields["_"]
         return got.field.element, got.value, got.reason
 
-    boxes = {"boundingBoxes": [], "inputImageProperties": {}}
+    boxes: dict[str, Any] = {"boundingBoxes": [], "inputImageProperties": {}}
     assert read_as(boxes) == ("crowd-bounding-box", boxes, None)
     assert read_as("_") == ("input type=hidden", "_", None)  # the hidden input's fixed value
     assert read_as("two") == ("select", "two", None)
