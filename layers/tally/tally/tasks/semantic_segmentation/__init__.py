@@ -1,8 +1,8 @@
 """Semantic segmentation (``<crowd-semantic-segmentation>``): the type's light half (its shape); the
 adapter (:mod:`tally.tasks.segmentation`: the pixel votes) is imported only for a batch of this type.
 
-The adapter stays where it is, in :mod:`tally.tasks.segmentation`, while the pixel vote moves under
-:mod:`tally.aggregation` (issue 19, part 2); this package is the type's registry entry."""
+The adapter is :mod:`tally.tasks.segmentation`, outside this package for now (the pixel vote is
+moving under :mod:`tally.aggregation`); this package is the type's registry entry."""
 
 from __future__ import annotations
 
