@@ -266,9 +266,9 @@ def test_the_schema_as_json_leaves_empty_parts_out() -> None:
 
 
 def test_every_task_named_by_an_element_is_a_task_tally_has() -> None:
-    from tally.tasks import KINDS
+    from tally.tasks import ENTRIES
 
-    names = {kind.shape.name for kind in KINDS}
+    names = {entry.kind.shape.name for entry in ENTRIES}
     assert {e.task for e in ELEMENTS.values() if e.task is not None} <= names
     assert names == {e.task for e in ELEMENTS.values() if e.task is not None}
 

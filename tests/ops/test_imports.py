@@ -17,7 +17,7 @@ import tally
 import tally.colours
 import tally.tasks
 from tally import Settings, codecs, vote
-from tally.tasks import KINDS, LazyTask, learner, make_tasks
+from tally.tasks import ENTRIES, LazyTask, learner, make_tasks
 from tally.tasks.base import LearnsAcrossBatches
 from tests.helpers import annotation, seg_content
 
@@ -27,8 +27,8 @@ TASK_MODULES = [
     "numpy",
     "PIL",
     "tally.tasks.segmentation",
-    "tally.tasks.classification",
-    "tally.tasks.entities",
+    "tally.tasks.classification.adapter",
+    "tally.tasks.entities.adapter",
     "tally.tasks.geometry",
     "tally.aggregation.weighted_pixel_vote",
     "tally.aggregation.dawid_skene",
@@ -105,7 +105,7 @@ def batch_of(*answers: dict[str, Any]) -> list[dict[str, Any]]:
 def test_a_classification_batch_loads_numpy_and_dawid_skene_only() -> None:
     loaded, labels = run_batch(batch_of({"label": "Cat"}, {"label": "Cat"}, {"label": "Dog"}), ["Dog", "Cat"])
     assert [(label["class-id"], label["class-name"]) for label in labels] == [(1, "Cat")]
-    expected = {"numpy", "tally.tasks.classification", "tally.aggregation.dawid_skene"}
+    expected = {"numpy", "tally.tasks.classification.adapter", "tally.aggregation.dawid_skene"}
     assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
 
 
@@ -143,12 +143,12 @@ def test_an_unknown_shape_is_passed_through_without_numpy() -> None:
 def test_lazy_tasks_recognise_by_shape_and_load_their_class_on_first_use() -> None:
     settings = Settings(algorithm="majority")
     tasks = [t for t in make_tasks(settings) if isinstance(t, LazyTask)]
-    assert [t.name for t in tasks] == [k.shape.name for k in KINDS]
-    for task, kind in zip(tasks, KINDS, strict=True):
+    assert [t.name for t in tasks] == [e.kind.shape.name for e in ENTRIES]
+    for task, entry in zip(tasks, ENTRIES, strict=True):
         assert not task.is_loaded
         real = task.loaded
-        assert type(real).__name__ == kind.cls
-        assert isinstance(real, type(kind.shape))  # the class inherits its shape: they cannot disagree
+        assert type(real).__name__ == entry.cls
+        assert isinstance(real, type(entry.kind.shape))  # the class inherits its shape: they cannot disagree
         assert (real.name, real.type) == (task.name, task.type)
         assert id(learner(task)) == id(real) and isinstance(real, LearnsAcrossBatches)
     assert tasks[0].uses_batch_model is False  # majority: segmentation's batch model is off

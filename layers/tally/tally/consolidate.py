@@ -15,7 +15,7 @@ Every front door runs the same core:
 1. **scan** (``TALLY_THREADS`` threads): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
    objects' answers have; answers of another shape are rejected with a reason.
-   Recognition needs only the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and
+   Recognition needs only the tasks' shapes (their light packages, :mod:`tally.tasks.registry`): the chosen task's module, and
    with it numpy and the task's algorithms, is imported here, the other task types' never.
 2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
    that cannot work (a repeated name, too many classes for a mask) fails every object with its reason.
@@ -66,6 +66,7 @@ from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
 from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
 from .tasks.base import AnyTask, no_usable_answer
+from .tasks.passthrough import is_passed_through
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 __all__ = [
@@ -879,8 +880,8 @@ def consolidate_batch(
         worker_model=results.worker_model,
     )
     for r in results:
-        report.consolidated += r.ok and r.task_type != TaskType.CUSTOM
-        report.passed_through += r.ok and r.task_type == TaskType.CUSTOM
+        report.consolidated += r.ok and not is_passed_through(r.task_type)
+        report.passed_through += r.ok and is_passed_through(r.task_type)
         report.failed += not r.ok
         report.answers_rejected += r.rejected
         if r.ok and r.confidence is not None:

@@ -72,7 +72,11 @@ from ..storage import join_uri
 from ..vote import VoteTable
 from ..worker_store import WorkerStatistics
 from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
-from .shapes import BoxesShape, InstancesShape, ItemsShape, KeypointsShape, PolygonsShape
+from .boxes import BoxesShape
+from .instances import InstancesShape
+from .keypoints import KeypointsShape
+from .kind import ItemsShape
+from .polygons import PolygonsShape
 
 __all__ = ["BoundingBoxes", "InstanceSegmentation", "Keypoints", "Polygons"]
 

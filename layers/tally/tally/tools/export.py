@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ..coco import mask_bbox, rle_encode
 from ..errors import TallyError
 from ..gt.sink import LabelReader
+from ..tasks.registry import kind_of
 from ._common import (
     CliStorage,
     ExitCode,
@@ -45,8 +47,6 @@ __all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "read_back", "r
 
 FORMATS = ("builtin", "coco")
 _COMMON = ("type", "job-name", "human-annotated", "creation-date")
-NER_BUILTIN_TYPE = "groundtruth/text-span"
-"""The ``type`` Ground Truth's built-in named-entity task writes (DG ``sms-data-output``)."""
 
 
 class LineError(TallyError):
@@ -153,85 +153,15 @@ def builtin_line(line: dict[str, Any], attr: str) -> dict[str, Any]:
         failed = _common(meta, kind)
         failed["failure-reason"] = label.get("failure-reason", meta.get("failure-reason"))
         return {**rest, f"{attr}-metadata": failed}
-    if kind == "groundtruth/semantic-segmentation":
-        overall = label.get("confidence", 0)
-        colour_map = {
-            key: {
-                "class-name": entry["class-name"],
-                "hex-color": entry["hex-color"],
-                "confidence": entry.get("confidence", overall),
-            }
-            for key, entry in label["internal-color-map"].items()
-        }
-        return {
-            **rest,
-            f"{attr}-ref": label["mask-ref"],
-            f"{attr}-ref-metadata": {"internal-color-map": colour_map, **_common(meta, kind)},
-        }
-    if kind in ("groundtruth/image-classification", "groundtruth/text-classification"):
-        new_meta = {"class-name": label["class-name"], "confidence": label.get("confidence", 0)}
-        return {**rest, attr: int(label["class-id"]), f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
-    if kind.endswith("-classification-multilabel"):
-        new_meta = {"class-map": dict(label["class-map"]), "confidence-map": dict(label["confidence-map"])}
-        ids = [int(i) for i in label["class-ids"]]
-        return {**rest, attr: ids, f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
-    if kind == "groundtruth/object-detection":
-        value = {"annotations": label["annotations"], "image_size": label["image_size"]}
-        new_meta = {"objects": label["objects"], "class-map": label["class-map"]}
-        return {**rest, attr: value, f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
-    if kind == "groundtruth/named-entity-recognition":
-        annotations = label["annotations"]
-        entities = [
-            {"label": e["label"], "startOffset": e["startOffset"], "endOffset": e["endOffset"]}
-            for e in annotations["entities"]
-        ]
-        value = {"annotations": {"entities": entities, "labels": annotations["labels"]}}
-        new_meta = {"entities": [{"confidence": e.get("confidence", 0)} for e in annotations["entities"]]}
-        return {**rest, attr: value, f"{attr}-metadata": {**new_meta, **_common(meta, NER_BUILTIN_TYPE)}}
-    return dict(line)  # pass-through, keypoints, instances: no built-in image task to mimic
+    found = kind_of(kind)
+    if found is None:
+        return dict(line)
+    result = found.from_gt(label) if found.from_gt is not None else label
+    converted = found.views.builtin(result, attr, lambda new_type: _common(meta, new_type or kind))
+    return dict(line) if converted is None else {**rest, **converted}
 
 
 # --- COCO ---------------------------------------------------------------------------------------------
-
-
-def rle_encode(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
-    """A binary mask as COCO's compressed RLE ``{"size": [h, w], "counts": str}``.
-
-    Runs are counted in column-major order starting with a run of zeros; each count (minus the count
-    two runs earlier, from the fourth on) is written as 5-bit groups, least significant first, with
-    ``0x20`` marking that another group follows, offset by 48 into printable ASCII (the format of the
-    COCO API's ``maskApi``).
-
-    >>> rle_encode(np.array([[0, 1], [1, 1]], dtype=bool))
-    {'size': [2, 2], 'counts': '13'}
-    """
-    height, width = mask.shape
-    flat = np.asarray(mask, dtype=bool).flatten(order="F")
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], changes, [flat.size]))
-    counts = np.diff(bounds).tolist()
-    if flat.size and flat[0]:
-        counts.insert(0, 0)
-    chars: list[str] = []
-    for i, count in enumerate(counts):
-        x = int(count) - (int(counts[i - 2]) if i > 2 else 0)
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            if more:
-                c |= 0x20
-            chars.append(chr(c + 48))
-    return {"size": [int(height), int(width)], "counts": "".join(chars)}
-
-
-def mask_bbox(mask: npt.NDArray[np.bool_]) -> list[float]:
-    """``[x, y, width, height]`` of a mask's pixels (pixel edges), ``[0, 0, 0, 0]`` when empty."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return [0.0, 0.0, 0.0, 0.0]
-    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
 
 
 def _png_indices(data: bytes) -> npt.NDArray[np.uint8]:
@@ -256,7 +186,7 @@ class CocoBuilder:
         self.annotations: list[dict[str, Any]] = []
         self._categories: dict[str, int] = {}
         self._keypoint_names: list[str] = []
-        self._keypoint_annotations: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self._keypoint_annotations: list[tuple[dict[str, Any], list[Mapping[str, Any]]]] = []
 
     def _category(self, name: str, index: int | None) -> int:
         if name not in self._categories:
@@ -275,37 +205,46 @@ class CocoBuilder:
         label, _ = _label_and_meta(line, self.attr)
         if is_failed(line, self.attr):
             return False
-        kind = task_type(line, self.attr)
-        handler = {
-            "groundtruth/object-detection": self._boxes,
-            "groundtruth/keypoint": self._keypoints,
-            "groundtruth/instance-segmentation": self._instances,
-            "groundtruth/semantic-segmentation": self._semantic,
-        }.get(kind)
-        if handler is None:
+        kind = kind_of(task_type(line, self.attr))
+        if kind is None:
             return False
         image_id = number + 1
         size = label.get("image_size") or [{}]
         image = {"id": image_id, "file_name": str(line.get("source-ref", f"line-{number + 1}"))}
         image.update({k: int(size[0][k]) for k in ("width", "height") if k in size[0]})
+        result = kind.from_gt(label) if kind.from_gt is not None else label
+        annotations = len(self.annotations)
+        if not kind.views.coco(result, image, self):
+            del self.annotations[annotations:]
+            return False
         self.images.append(image)
-        handler(image, label)
         return True
 
-    def _boxes(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        names = label.get("class-map", {})
-        for box, obj in zip(label["annotations"], label.get("objects", []), strict=False):
-            category = self._category(str(names.get(str(box["class_id"]), box["class_id"])), int(box["class_id"]))
-            bbox = [float(box["left"]), float(box["top"]), float(box["width"]), float(box["height"])]
-            self._annotation(image["id"], category, bbox=bbox, area=bbox[2] * bbox[3], score=obj.get("confidence"))
+    def category(self, name: str, index: int | None) -> int:
+        """The category id of label ``name`` (``index``: its 0-based index in the job's labels)."""
+        return self._category(name, index)
 
-    def _keypoints(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        points = label.get("keypoints", [])
+    def annotation(self, image_id: int, category: int, **fields: Any) -> None:
+        self._annotation(image_id, category, **fields)
+
+    def mask(self, uri: str, key: str) -> npt.NDArray[np.uint8]:
+        """The palette PNG at ``uri`` (the label's ``key``) as pixel values."""
+        try:
+            return _png_indices(self._read(uri))
+        except (TallyError, OSError) as exc:
+            raise LineError(f"cannot read {key} {uri}: {exc}") from exc
+
+    def sized(self, image: dict[str, Any], mask: npt.NDArray[np.uint8]) -> None:
+        image.setdefault("height", int(mask.shape[0]))
+        image.setdefault("width", int(mask.shape[1]))
+
+    def keypoints(self, image_id: int, points: Sequence[Mapping[str, Any]]) -> None:
+        """Keypoints of one image: each label joins the category's point names; the k-th point of each
+        label goes to the k-th annotation (one "person" per repeat)."""
         for point in points:
             if point["label"] not in self._keypoint_names:
                 self._keypoint_names.append(point["label"])
-        # the k-th point of each label goes to the k-th annotation (one "person" per repeat)
-        groups: list[dict[str, dict[str, Any]]] = []
+        groups: list[dict[str, Mapping[str, Any]]] = []
         for point in points:
             for group in groups:
                 if point["label"] not in group:
@@ -314,55 +253,8 @@ class CocoBuilder:
             else:
                 groups.append({point["label"]: point})
         for group in groups:
-            record: dict[str, Any] = {"id": 0, "image_id": image["id"], "iscrowd": 0}
+            record: dict[str, Any] = {"id": 0, "image_id": image_id, "iscrowd": 0}
             self._keypoint_annotations.append((record, list(group.values())))
-
-    def _masks(self, label: dict[str, Any], key: str) -> npt.NDArray[np.uint8]:
-        uri = label[key]
-        try:
-            return _png_indices(self._read(uri))
-        except (TallyError, OSError) as exc:
-            raise LineError(f"cannot read {key} {uri}: {exc}") from exc
-
-    def _sized(self, image: dict[str, Any], mask: npt.NDArray[np.uint8]) -> None:
-        image.setdefault("height", int(mask.shape[0]))
-        image.setdefault("width", int(mask.shape[1]))
-
-    def _instances(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        indices = self._masks(label, "instance-mask-ref")
-        self._sized(image, indices)
-        key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
-        for k, instance in enumerate(label.get("instances", [])):
-            mask = indices == k + 1
-            name = str(instance["label"])
-            category = self._category(name, key_of[name] - 1 if name in key_of else None)
-            self._annotation(
-                image["id"],
-                category,
-                segmentation=rle_encode(mask),
-                bbox=mask_bbox(mask),
-                area=float(mask.sum()),
-                score=instance.get("confidence"),
-            )
-
-    def _semantic(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        classes = self._masks(label, "mask-ref")
-        self._sized(image, classes)
-        for key, entry in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
-            if int(key) == 0:
-                continue
-            mask = classes == int(key)
-            if not mask.any():
-                continue
-            category = self._category(str(entry["class-name"]), int(key) - 1)
-            self._annotation(
-                image["id"],
-                category,
-                segmentation=rle_encode(mask),
-                bbox=mask_bbox(mask),
-                area=float(mask.sum()),
-                score=entry.get("confidence", label.get("confidence")),
-            )
 
     def document(self) -> dict[str, Any]:
         """The COCO JSON object."""

@@ -69,6 +69,7 @@ from ..gt.sink import respond
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
 from ..tasks import make_tasks
+from ..tasks.passthrough import is_passed_through
 from ._common import (
     CliStorage,
     ExitCode,
@@ -416,7 +417,7 @@ def _summarise(output: Path, attr: str) -> tuple[dict[str, Any], list[str]]:
                 counts["failed"] += 1
                 messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
                 continue
-            if meta.get("type") == TaskType.CUSTOM:
+            if is_passed_through(meta.get("type")):
                 counts["passed-through"] += 1
                 continue
             counts["consolidated"] += 1

@@ -39,6 +39,8 @@ from ..codecs import decode_png, index_mask
 from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
 from ..gt.sink import LabelReader
+from ..tasks.kind import TaskKind
+from ..tasks.registry import kind_of
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
 
@@ -233,6 +235,9 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
     value, label, kind = answer.value, obj.label, obj.task_type
     if value is None or obj.failure is not None:
         return None
+    typed = _typed(obj)
+    if typed is not None:
+        return typed[0].views.agreement(typed[1], obj, answer)
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
         key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
         classes = _worker_classes(answer, key_of)
@@ -240,11 +245,6 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
         if classes is None or classes.shape != consensus.shape:
             return None
         return float(np.mean(classes == consensus))
-    if kind.endswith("-classification"):
-        return 1.0 if value.get("label") == label.get("class-name") else 0.0
-    if kind.endswith("-multilabel"):
-        mine, theirs = set(value.get("labels") or []), set(label.get("class-names") or [])
-        return 1.0 if not mine | theirs else len(mine & theirs) / len(mine | theirs)
     if kind == "groundtruth/object-detection":
         names = label.get("class-map", {})
         consensus_boxes = [
@@ -285,6 +285,18 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
         larger = max(len(drawn), len(instances))
         return 1.0 if larger == 0 else matched / larger
     return None
+
+
+def _typed(obj: ReviewObject) -> tuple[TaskKind, Any] | None:
+    """The object's kind and its label read back into the kind's typed result (``None``: failed, a
+    type no kind reads, a kind without a typed result, or a label the kind cannot read)."""
+    kind = kind_of(obj.task_type)
+    if obj.failure is not None or kind is None or kind.from_gt is None:
+        return None
+    try:
+        return kind, kind.from_gt(obj.label)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # --- loading ------------------------------------------------------------------------------------------
@@ -689,13 +701,12 @@ def _marked_text(text: str, spans: Iterable[tuple[str, int, int]], colours: dict
 def _object_labels(obj: ReviewObject) -> list[str]:
     label, kind = obj.label, obj.task_type
     names: list[str] = []
-    if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
+    typed = _typed(obj)
+    if typed is not None:
+        names = typed[0].views.labels(typed[1], obj)
+    elif kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
         present = set(np.unique(obj.indices("mask")).tolist())
         names = [e["class-name"] for k, e in label.get("internal-color-map", {}).items() if int(k) in present - {0}]
-    elif kind.endswith("-classification"):
-        names = [str(label.get("class-name"))]
-    elif kind.endswith("-multilabel"):
-        names = [str(n) for n in label.get("class-names", [])]
     elif kind == "groundtruth/object-detection":
         names = [str(label.get("class-map", {}).get(str(a["class_id"]))) for a in label.get("annotations", [])]
     elif kind == "groundtruth/keypoint":
@@ -926,10 +937,10 @@ def _answer_summary(obj: ReviewObject, answer: Answer, colours: dict[str, str]) 
     value, kind = answer.value, obj.task_type
     if value is None:
         return f'<span class="bad">{_esc(answer.error)}</span>'
-    if kind.endswith("-classification"):
-        return _esc(value.get("label"))
-    if kind.endswith("-multilabel"):
-        return _esc(", ".join(str(v) for v in value.get("labels") or []) or "(none)")
+    found = kind_of(kind)
+    summary = None if found is None else found.views.answer_summary(value)
+    if isinstance(summary, str):
+        return _esc(summary)
     if kind == "groundtruth/named-entity-recognition":
         spans = [(str(e.get("label")), int(e["startOffset"]), int(e["endOffset"])) for e in value.get("entities", [])]
         return f'<p class="text">{_marked_text(obj.text or "", spans, colours)}</p>'
@@ -1010,9 +1021,8 @@ def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[st
         if judged.reasons
         else ""
     )
-    visual = kind not in ("groundtruth/named-entity-recognition", "groundtruth/custom") and not kind.endswith(
-        ("-classification", "-multilabel")
-    )
+    found = kind_of(kind)
+    visual = found.views.visual if found is not None else True
     panels: list[str] = []
     if visual:
         items = _items(obj)

@@ -35,15 +35,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..aggregation.base import ClassAnswers, LabelSetAnswers
-from ..aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
-from ..gt.answers import Answer, AnswerIssue
-from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult, TaskType
-from ..labels import LabelSet
-from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
-from .shapes import MultiLabelShape, SingleLabelShape
+from ...aggregation.base import ClassAnswers, LabelSetAnswers
+from ...aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
+from ...gt.answers import Answer, AnswerIssue
+from ...gt.events import DatasetObject
+from ...gt.response import ObjectResult, TaskType
+from ...labels import LabelSet
+from ...worker_store import WorkerStatistics
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
+from ..kind import WorkerQuality
+from . import MultiLabel, MultiLabelShape, SingleLabel, SingleLabelShape
 
 __all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
 
@@ -91,7 +92,7 @@ class ClassificationModel:
     index: _Index
     model: DawidSkene | MultiLabelDawidSkene
 
-    def quality(self, workers: Iterable[str]) -> list[dict[str, Any]]:
+    def quality(self, workers: Iterable[str]) -> tuple[WorkerQuality, ...]:
         """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch;
         ``None`` for a worker with no evidence (only lone answers, and nothing from earlier batches):
         their confusion matrix is the prior's presumption, not a measure of them."""
@@ -101,14 +102,12 @@ class ClassificationModel:
             measured = bool(self.model.worker_evidence_[i] > 0)
             accuracy = np.asarray(self.model.accuracies_)[i]
             informativeness = np.asarray(self.model.informativeness_)[i]
-            rows.append(
-                {
-                    "workerId": worker,
-                    "accuracy": figure(float(np.mean(accuracy)) if measured else None),
-                    "informativeness": figure(float(np.mean(informativeness)) if measured else None),
-                }
+            figures = (
+                ("accuracy", figure(float(np.mean(accuracy)) if measured else None)),
+                ("informativeness", figure(float(np.mean(informativeness)) if measured else None)),
             )
-        return rows
+            rows.append(WorkerQuality(worker, figures))
+        return tuple(rows)
 
 
 class _Classification:
@@ -208,10 +207,10 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         row = model.index.objects[obj.dataset_object_id]
         k = int(ds.labels_[row])
         confidence = round(float(ds.posteriors_[row, k]), DIGITS)
-        quality = model.quality(w for w, _ in observed.summary)
-        label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
-        metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
-        return consolidated(obj, self._type(obj), observed, label, metadata, confidence, _BATCH_FIGURES)
+        result = SingleLabel(k, names[k], confidence, model.quality(w for w, _ in observed.summary))
+        return consolidated(
+            obj, self._type(obj), observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES
+        )
 
 
 class MultiLabelClassification(MultiLabelShape, _Classification):
@@ -266,16 +265,13 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         chosen = [int(i) for i in np.flatnonzero(ds.labels_[row])]
         decided = np.where(ds.labels_[row], present, 1.0 - present)
         confidence = round(float(decided.mean()) if len(decided) else 0.0, DIGITS)
-        class_map = {str(i): names[i] for i in chosen}
-        confidence_map = {str(i): round(float(present[i]), DIGITS) for i in chosen}
-        quality = model.quality(w for w, _ in observed.summary)
-        label = {
-            "class-ids": chosen,
-            "class-names": [names[i] for i in chosen],
-            "class-map": class_map,
-            "confidence-map": confidence_map,
-            "confidence": confidence,
-            "worker-quality": quality,
-        }
-        metadata = {"class-map": class_map, "confidence-map": confidence_map, "worker-quality": quality}
-        return consolidated(obj, self._type(obj), observed, label, metadata, confidence, _BATCH_FIGURES)
+        result = MultiLabel(
+            tuple(chosen),
+            tuple(names[i] for i in chosen),
+            tuple(round(float(present[i]), DIGITS) for i in chosen),
+            confidence,
+            model.quality(w for w, _ in observed.summary),
+        )
+        return consolidated(
+            obj, self._type(obj), observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES
+        )

@@ -12,14 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..gt.answers import Answer
-from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult, TaskType
-from .base import JobContext, Observed
+from ...gt.answers import Answer
+from ...gt.events import DatasetObject
+from ...gt.response import ObjectResult, TaskType
+from ..base import JobContext, Observed
+from ..kind import TaskKind
 
-__all__ = ["NOTE", "Passthrough"]
+__all__ = ["NOTE", "PASSTHROUGH", "Passthrough", "is_passed_through"]
 
 NOTE = "no consolidation for this answer shape; every answer is passed through"
+
+
+def is_passed_through(task_type: object) -> bool:
+    """Whether a result or label of ``task_type`` holds answers passed through, not a consolidation."""
+    return task_type == TaskType.CUSTOM
 
 
 class Passthrough:
@@ -27,6 +33,7 @@ class Passthrough:
     type = TaskType.CUSTOM.value
     uses_batch_model = False
     needs_labels = False
+    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return True
@@ -55,3 +62,6 @@ class Passthrough:
         return ObjectResult(
             obj.dataset_object_id, self.type, label, issues=list(observed.issues), answers_used=len(observed.prepared)
         )
+
+
+PASSTHROUGH = TaskKind(shape=Passthrough(), task=".:Passthrough", types=(TaskType.CUSTOM.value,))

@@ -29,15 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..aggregation.span_vote import Span, SpanVote, WorkerSpans
-from ..errors import AnswerError
-from ..gt.answers import Answer, AnswerIssue
-from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult
-from ..labels import LabelSet
-from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
-from .shapes import EntitiesShape
+from ...aggregation.span_vote import Span, SpanVote, WorkerSpans
+from ...errors import AnswerError
+from ...gt.answers import Answer, AnswerIssue
+from ...gt.events import DatasetObject
+from ...gt.response import ObjectResult
+from ...labels import LabelSet
+from ...worker_store import WorkerStatistics
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
+from . import EntitiesShape
 
 __all__ = ["NamedEntities"]
 

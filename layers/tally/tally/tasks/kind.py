@@ -1,0 +1,287 @@
+"""What one task type declares: :class:`TaskKind` (its shape, its adapter, its output types, its typed
+result and its views), and the vocabulary of those views.
+
+Each task type is a package ``tally.tasks.<type>`` whose light ``__init__`` (no numpy, no Pillow, no
+algorithms) defines a :class:`TaskKind`; its adapter (the task class of :mod:`tally.tasks.base`, with
+numpy and the aggregation algorithms) is a module of the package imported only when a batch is
+consolidated as that type. :mod:`tally.tasks.registry` lists the kinds, one line each.
+
+The views are what the tools (and pre-annotation) need of an output label, read back into the kind's
+typed result (``from_gt``): the pre-annotation prior, the built-in and COCO export rows, and, for
+``tally report``, the labels an object shows, each worker's agreement with the consensus, the items
+numbered on the page and the overlays it draws. A view says *what* to draw (:class:`Boxes`,
+:class:`ClassMask`, ...); the report draws it. :class:`Views` answers "nothing" to everything, so a
+new type implements only the views it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # importing numpy.typing imports numpy: this module stays light
+    import numpy.typing as npt
+
+__all__ = [
+    "Boxes",
+    "ClassMask",
+    "CocoSink",
+    "InstanceMask",
+    "ItemsShape",
+    "MarkedText",
+    "Overlay",
+    "Points",
+    "Polygons",
+    "Result",
+    "ReviewAnswer",
+    "ReviewSubject",
+    "Shape",
+    "TaskKind",
+    "Views",
+    "WorkerMask",
+    "WorkerQuality",
+]
+
+
+class Shape(Protocol):
+    """The light half of a task: what its answers look like.
+
+    ``keys`` are the element keys that mark the shape (classification reads an element carrying
+    another shape's key as not a label choice)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def keys(self) -> tuple[str, ...]: ...
+
+    def recognises(self, element: Mapping[str, Any]) -> bool: ...
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]: ...
+
+
+class ItemsShape:
+    """A list of labelled items under ``key`` (boxes, keypoints, instances, polygons)."""
+
+    name: str
+    type: str
+    key: str
+    keys: tuple[str, ...]
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element.get(self.key), list)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return [(str(i["label"]), None) for i in element[self.key] if isinstance(i, dict) and "label" in i]
+
+
+class Result(Protocol):
+    """A consolidated label, typed: ``to_gt()`` is ``content[<attr>]`` without the entries every
+    result shares (``type``, rejected answers and warnings: :class:`~tally.gt.response.ObjectResult`
+    adds them); ``from_gt(label)`` reads such a label back (raises ``KeyError`` naming a missing key)."""
+
+    def to_gt(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class WorkerQuality:
+    """One row of a label's ``worker-quality``: the worker and their figures (``None``: no evidence),
+    in the label's order."""
+
+    worker_id: str
+    figures: tuple[tuple[str, float | None], ...]
+
+    def to_gt(self) -> dict[str, Any]:
+        return {"workerId": self.worker_id, **dict(self.figures)}
+
+    @classmethod
+    def from_gt(cls, row: Mapping[str, Any]) -> WorkerQuality:
+        return cls(str(row.get("workerId")), tuple((k, v) for k, v in row.items() if k != "workerId"))
+
+    @classmethod
+    def rows(cls, label: Mapping[str, Any]) -> tuple[WorkerQuality, ...]:
+        """A label's ``worker-quality`` rows (none when the label has none)."""
+        return tuple(cls.from_gt(r) for r in label.get("worker-quality", []) or [] if isinstance(r, Mapping))
+
+
+# --- what the report draws -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassMask:
+    """A class mask artefact (``artefact``: the report's name for it) in the classes' colours."""
+
+    artefact: str
+    colour_map: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class InstanceMask:
+    """An instance mask artefact: instance ``k`` (1-based pixel value) of label ``names[k - 1]``, each
+    in a shade of its class colour, outlined and numbered."""
+
+    artefact: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """Boxes ``(label, (left, top, width, height))``; ``tags`` (the consensus's) numbered in a corner."""
+
+    boxes: tuple[tuple[str, tuple[float, float, float, float]], ...]
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Points:
+    """Points ``(label, x, y)``."""
+
+    points: tuple[tuple[str, float, float], ...]
+
+
+@dataclass(frozen=True)
+class Polygons:
+    """A worker's polygons as they drew them (the element's ``polygons`` list)."""
+
+    polygons: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class WorkerMask:
+    """A worker's painted mask, through their own colours to label names (``instances``: one region
+    per instance, shaded and outlined)."""
+
+    instances: bool = False
+
+
+@dataclass(frozen=True)
+class MarkedText:
+    """The object's text with spans ``(label, start, end)`` marked."""
+
+    spans: tuple[tuple[str, int, int], ...]
+
+
+Overlay = ClassMask | InstanceMask | Boxes | Points | Polygons | WorkerMask
+"""A layer drawn over the object's image."""
+
+
+class ReviewSubject(Protocol):
+    """What a report view may read of an object besides its label: its artefacts (masks)."""
+
+    @property
+    def artefacts(self) -> Mapping[str, bytes]: ...
+
+    def indices(self, name: str) -> npt.NDArray[Any]: ...
+
+
+class ReviewAnswer(Protocol):
+    """One worker's answer as the report read it (``value``: the element, ``None`` when unreadable)."""
+
+    @property
+    def worker_id(self) -> str: ...
+
+    @property
+    def value(self) -> dict[str, Any] | None: ...
+
+    def regions(self) -> tuple[npt.NDArray[Any], list[str]] | None: ...
+
+
+class CocoSink(Protocol):
+    """What a COCO view writes into (:class:`tally.tools.export.CocoBuilder`)."""
+
+    def category(self, name: str, index: int | None) -> int: ...
+
+    def annotation(self, image_id: int, category: int, **fields: Any) -> None: ...
+
+    def mask(self, uri: str, key: str) -> npt.NDArray[Any]: ...
+
+    def sized(self, image: dict[str, Any], mask: npt.NDArray[Any]) -> None: ...
+
+    def keypoints(self, image_id: int, points: Sequence[Mapping[str, Any]]) -> None: ...
+
+
+class Views:
+    """A task type's views of its typed result (module docstring). Every method here answers
+    "nothing"; a kind overrides the ones it has. ``visual``: the report draws the object's image
+    (else the consensus is text); ``shaded_items``: the items are drawn in shades of their class."""
+
+    visual = False
+    shaded_items = False
+
+    def prior(self, value: Any, meta: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The worker template's ``initialValue`` from a prior label of the type on a manifest line
+        (``value``: ``line[<attr>]``, tally's label or the built-in's; ``meta``: its metadata), or ``None``."""
+        return None
+
+    prior_rank = 9
+    """Which prior wins when a line has labels of several kinds (lower first); within a rank, the
+    newest ``creation-date``."""
+
+    def builtin(self, result: Any, attr: str, common: Callable[[str | None], dict[str, Any]]) -> dict[str, Any] | None:
+        """The line's label keys in Ground Truth's built-in shape (``common(type)``: the metadata's
+        common entries, with ``type`` replaced when given), or ``None``: no built-in shape."""
+        return None
+
+    def coco(self, result: Any, image: dict[str, Any], sink: CocoSink) -> bool:
+        """Add the result's annotations for ``image``; ``False``: nothing COCO holds."""
+        return False
+
+    def labels(self, result: Any, subject: ReviewSubject) -> list[str]:
+        """The label names the consensus uses (the report's filter and legend)."""
+        return []
+
+    def agreement(self, result: Any, subject: ReviewSubject, answer: ReviewAnswer) -> float | None:
+        """How far ``answer`` agrees with the consensus, 0–1 (``None``: not measurable)."""
+        return None
+
+    def items(self, result: Any) -> list[tuple[str, float | None]]:
+        """The consensus's items numbered on the page, ``(label, confidence)`` each."""
+        return []
+
+    def consensus(self, result: Any, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
+        """The consensus's overlays (``tags``: one per item of :meth:`items`)."""
+        return []
+
+    def consensus_text(self, result: Any) -> MarkedText | None:
+        """The consensus as marked text (a text type), or ``None``."""
+        return None
+
+    def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        """A worker's answer (the element) drawn over the image."""
+        return []
+
+    def answer_summary(self, answer: Mapping[str, Any]) -> str | MarkedText | None:
+        """A worker's answer in words (or marked text), for a type the report does not draw."""
+        return None
+
+    def answer_notes(self, answer: ReviewAnswer, classes: set[str]) -> list[str]:
+        """What an answer's drawing does not show (colours it did not map, labels the job lacks)."""
+        return []
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """One task type, as its package declares it (module docstring).
+
+    Attributes:
+        shape: how its answers are recognised (light).
+        task: the task class, ``"<module>:<Class>"`` with the module relative to the kind's package
+            (``".adapter:Name"``; imported per batch).
+        types: the output ``type`` values its labels carry (the report, export and pre-annotation
+            find a label's kind by them); empty for a kind whose labels another kind reads (polygons).
+        from_gt: reads one of its labels back into its typed result (the result's ``from_gt``;
+            ``None``: a kind without a typed result); the views take what it returns.
+        views: its views.
+        configured: whether the task class takes the :class:`~tally.settings.Settings`.
+    """
+
+    shape: Shape
+    task: str
+    types: tuple[str, ...] = ()
+    from_gt: Callable[[Mapping[str, Any]], Any] | None = None
+    views: Views = field(default_factory=Views)
+    configured: bool = False
