@@ -12,10 +12,13 @@ annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import sys
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,8 @@ __all__ = ["TOOLS", "consolidate_imported", "read_items"]
 
 TOOLS = ("labelstudio", "cvat", "coco")
 _PAYLOAD = "imported://payload.json"
+_NO_LAMBDA_LIMIT = sys.maxsize
+"""No Lambda answers an import: every label stays whole in results.jsonl (none spilled to a file)."""
 _WRITE_BACK = {"labelstudio": "predictions.json", "cvat": "annotations.xml", "coco": "annotations.xml"}
 
 
@@ -115,6 +120,22 @@ def _labels_seen(entries: Sequence[dict[str, Any]], attr: str) -> list[str]:
     return list(dict.fromkeys(names[k] for k in sorted(names)))
 
 
+@contextmanager
+def _kept_heap() -> Iterator[None]:
+    """Read the export without the cyclic garbage collector, then keep what was read out of its
+    sight: the export, its items and the payload live to the end of the command, and a 10,000-task
+    export is millions of objects that each collection would walk again (it took as long as
+    converting them). Nothing read makes reference cycles; reference counting frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def _modified(source: Path) -> datetime:
     return datetime.fromtimestamp(os.stat(source).st_mtime, tz=UTC)
 
@@ -159,16 +180,18 @@ def consolidate_imported(
 ) -> int:
     """Consolidate an export of ``tool`` (module docstring); returns the exit code."""
     path = Path(source)
-    items, export_labels, warnings = read_items(tool, path)
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    try:
-        batch = build_batch(items, field)
-    except KeyError as exc:
-        names = sorted({name for item in items for name in item.fields})
-        raise click.BadParameter(
-            f"no field {field!r} in the export; its fields: {', '.join(names) or 'none'}", param_hint="'--element-name'"
-        ) from exc
+    with _kept_heap():
+        items, export_labels, warnings = read_items(tool, path)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        try:
+            batch = build_batch(items, field)
+        except KeyError as exc:
+            names = sorted({name for item in items for name in item.fields})
+            raise click.BadParameter(
+                f"no field {field!r} in the export; its fields: {', '.join(names) or 'none'}",
+                param_hint="'--element-name'",
+            ) from exc
     settings = replace_settings(settings, element_name=None)
     attr = label_attribute
     modified = _modified(path)
@@ -193,6 +216,7 @@ def consolidate_imported(
                         storage,
                         settings=settings,
                         mask_prefix=str(out / "masks"),
+                        response_limit=_NO_LAMBDA_LIMIT,
                         on_result=lambda _: bar.advance(task, 1),
                     )
                 except TallyError as exc:
@@ -210,7 +234,7 @@ def consolidate_imported(
         read = _artefacts(out, staging)
         if tool == "labelstudio":
             data = writers.labelstudio_predictions(entries, batch, attr, read)
-            (staging / back).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            (staging / back).write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr))
             (staging / back).write_bytes(xml)
