@@ -42,7 +42,7 @@ import numpy as np
 
 from ..codecs import encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
-from .model import FieldAnswer, ImportedItem
+from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
 from .rle import RleError, brush_mask
 
 __all__ = ["ExportError", "read_export", "worker_of"]
@@ -244,7 +244,7 @@ class _Converter:
             classes[mask] = used.index(label) + 1
         colours = assign_colours(known, {})
         palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[known.index(label)]) for label in used]
-        png = encode_palette_png(classes, palette)
+        png = encode_palette_png(classes, palette, compress_level=PASSED_ON_PNG_LEVEL)
         return {
             "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
             "labelMappings": {label: {"color": colours[known.index(label)]} for label in used},

@@ -35,6 +35,7 @@ from ..gt.response import ObjectResult, TaskType
 __all__ = [
     "CONSOLIDATED_KINDS",
     "GOLD_NOTE",
+    "PASSED_ON_PNG_LEVEL",
     "WAITS",
     "Batch",
     "FieldAnswer",
@@ -57,6 +58,10 @@ WAITS = {
     "attributes": "shape attributes are per-object form fields: wait for issue 20",
 }
 """Why a field of a known kind tally cannot consolidate yet is kept as given."""
+
+PASSED_ON_PNG_LEVEL = 1
+"""zlib level of the answer PNGs an importer makes from another tool's masks: read once by the core,
+never kept (level 1 encodes about a third faster than 6 and decodes faster too, for a larger PNG)."""
 
 GOLD_NOTE = (
     "marked as ground truth in the tool: counted as one more answer for now; "
