@@ -64,7 +64,7 @@ def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_kee
     assert code == 0
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
     votes = [
-        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
+        [("ana@example.com", "Positive")],  # ana's annotation is gold: the others are scored against it
         [("ana@example.com", "Negative"), ("ben@example.com", "Negative")],
         [("ana@example.com", "Neutral"), ("ben@example.com", "Neutral"), ("3", "Positive")],
         [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
@@ -77,9 +77,15 @@ def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_kee
         }
         for i, (text, vote) in enumerate(zip(texts, votes, strict=True))
     ]
-    assert [_without(label) for label in labels] == _core(payload)
+    core = _core(payload)
+    core[0]["confidence"] = 1.0  # the gold answer's
+    assert [_without(label) for label in labels] == core
     assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
-    assert labels[0]["gold-answers"] == {"workers": ["ana@example.com"], "note": GOLD_NOTE}
+    assert labels[0]["gold-answers"] == {
+        "workers": ["ana@example.com"],
+        "scores": [{"workerId": "ben@example.com", "agreement": 1.0}, {"workerId": "3", "agreement": 0.0}],
+        "note": GOLD_NOTE,
+    }
     assert labels[0]["kept-as-given"] == [
         {
             "field": "stars",
@@ -349,3 +355,107 @@ def test_a_directory_without_exports_and_a_bad_zip_say_so(tmp_path: Path) -> Non
     assert main(["consolidate", "--from", "cvat", str(tmp_path / "bad.zip"), "--out", str(tmp_path / "o")]) == 3
     (tmp_path / "x.xml").write_text("<html/>")
     assert main(["consolidate", "--from", "cvat", str(tmp_path / "x.xml"), "--out", str(tmp_path / "o")]) == 3
+
+
+# -- gold (Label Studio ground_truth) -----------------------------------------------------------------
+
+
+def _ls_task(task_id: int, answers: list[tuple[str, str, bool]]) -> dict[str, Any]:
+    annotations = [
+        {"id": task_id * 10 + k, "completed_by": {"id": k, "email": who}, "ground_truth": gold, "was_cancelled": False,
+         "result": [{"id": f"r{task_id}{k}", "type": "choices", "from_name": "kind", "to_name": "text",
+                     "value": {"choices": [choice]}}]}
+        for k, (who, choice, gold) in enumerate(answers)
+    ]  # fmt: skip
+    return {"id": task_id, "data": {"text": f"text {task_id}"}, "annotations": annotations}
+
+
+def test_label_studio_gold_is_never_outvoted_and_the_annotators_are_scored_against_it(
+    tmp_path: Path, capsys: Any
+) -> None:
+    ana, ben, cy, rev = "ana@example.com", "ben@example.com", "cy@example.com", "rev@example.com"
+    tasks = [
+        _ls_task(0, [(rev, "B", True), (ana, "A", False), (ben, "A", False), (cy, "B", False)]),
+        _ls_task(1, [(ana, "A", False), (rev, "A", True), (ben, "B", False), (cy, "A", False)]),
+    ]
+    tasks += [_ls_task(t, [(ana, "A", False), (ben, "A", False), (cy, "B" if t in (5, 6) else "A", False)])
+              for t in range(2, 20)]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    # the gold objects are consolidated from their gold answer alone; the batch model, which has seen
+    # the reviewer nowhere else and most objects are A, would decide A for the lone B
+    sent = [{"datasetObjectId": str(t["id"]), "dataObject": {"content": t["data"]["text"]},
+             "annotations": [_answer(a["completed_by"]["email"], {"kind": {"label": a["result"][0]["value"]["choices"][0]}})
+                             for a in t["annotations"] if a["ground_truth"] or t["id"] > 1]}
+            for t in tasks]  # fmt: skip
+    core = _core(sent)
+    assert [label["class-name"] for label in core[:2]] == ["A", "A"]
+    assert [(label["class-name"], label["class-id"], label["confidence"]) for label in labels[:2]] == [
+        ("B", 1, 1.0),
+        ("A", 0, 1.0),
+    ]
+    assert [_without(label, "class-name", "class-id", "confidence") for label in labels] == [
+        {k: v for k, v in label.items() if k not in ("class-name", "class-id", "confidence")} for label in core
+    ]
+    assert labels[0]["gold-answers"] == {
+        "workers": [rev],
+        "scores": [{"workerId": ana, "agreement": 0.0}, {"workerId": ben, "agreement": 0.0},
+                   {"workerId": cy, "agreement": 1.0}],
+        "note": GOLD_NOTE,
+    }  # fmt: skip
+    assert labels[1]["gold-answers"]["scores"] == [
+        {"workerId": ana, "agreement": 1.0},
+        {"workerId": ben, "agreement": 0.0},
+        {"workerId": cy, "agreement": 1.0},
+    ]
+    assert "gold-answers" not in labels[2]
+    summary = capsys.readouterr().out
+    assert "gold:             2 objects labelled with their gold answer (0 without a readable one)" in summary
+    assert "  ana@example.com: agreement with gold 0.500 over 2 gold objects" in summary
+    assert "  ben@example.com: agreement with gold 0.000 over 2 gold objects" in summary
+    assert "  cy@example.com: agreement with gold 1.000 over 2 gold objects" in summary
+    # every answer for `tally report --source`, the gold one first; the prediction is the gold class
+    review = json.loads((tmp_path / "out" / "payload.json").read_text())
+    assert [a["workerId"] for a in review[0]["annotations"]] == [rev, ana, ben, cy]
+    assert review[0]["annotations"][0]["annotationData"]["gold"] is True
+    prediction = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]
+    assert (prediction["score"], prediction["result"][0]["value"]) == (1.0, {"choices": ["B"]})
+    out = tmp_path / "out"
+    # 2 gold objects x 4 answers + 18 x 3
+    assert main(["report", str(out), "--source", str(out / "payload.json"), "--out", str(tmp_path / "r.html")]) == 0
+    assert "objects: 20 (0 failed), answers: 62" in capsys.readouterr().out
+
+
+def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Path) -> None:
+    export = json.loads((LS / "sdk-yolo-two-annotators.json").read_text())
+    export[0]["annotations"][1]["ground_truth"] = True  # annotator 1's boxes on the first task
+    (tmp_path / "boxes.json").write_text(json.dumps(export))
+    code, labels = _run("labelstudio", tmp_path / "boxes.json", tmp_path / "boxes")
+    assert code == 0
+    gold = export[0]["annotations"][1]["result"]
+    assert [(b["left"], b["top"], b["width"], b["height"]) for b in labels[0]["annotations"]] == [
+        tuple(round(r["value"][k] * 28) for k in ("x", "y", "width", "height")) for r in gold
+    ]  # in whole pixels, as Ground Truth's boxes are
+    assert labels[0]["confidence"] == 1.0
+    # annotator 2's parasite box overlaps the gold one at IoU 0.511 (matched), its white box is elsewhere: F1 1/2
+    assert labels[0]["gold-answers"]["scores"] == [{"workerId": "2", "agreement": 0.5}]
+
+    brush = json.loads((LS / "brush-three-annotators.json").read_text())
+    brush[0]["annotations"][0]["ground_truth"] = True  # ana: masks 0 and 1 of the real RLEs
+    (tmp_path / "brush.json").write_text(json.dumps(brush))
+    code, labels = _run("labelstudio", tmp_path / "brush.json", tmp_path / "brush")
+    assert code == 0
+    real = json.loads((LS / "ml-backend-brush-predictions.json").read_text())[0]["result"]
+    m0, m1, m2 = (brush_mask(r["value"]["rle"], 768, 576) for r in real)
+    classes = _png(tmp_path / "brush", labels[0]["mask-ref"])
+    assert np.array_equal(classes == 1, m0 | m1)
+    assert np.array_equal(classes == 0, ~(m0 | m1))
+    # one label: the share of the pixels either painted that both painted
+    ben = np.count_nonzero((m0 | m1) & (m0 | m2)) / np.count_nonzero(m0 | m1 | m2)
+    third = np.count_nonzero(m0) / np.count_nonzero(m0 | m1)
+    assert labels[0]["gold-answers"]["scores"] == [
+        {"workerId": "ben@example.com", "agreement": round(float(ben), 4)},
+        {"workerId": "3", "agreement": round(float(third), 4)},
+    ]
+    assert 0 < ben < 1 and 0 < third < 1  # neither trivial

@@ -140,13 +140,29 @@ def _modified(source: Path) -> datetime:
     return datetime.fromtimestamp(os.stat(source).st_mtime, tz=UTC)
 
 
+def gold_scores(batch: Batch) -> dict[str, tuple[int, float, int]]:
+    """Per annotator scored against gold: (gold objects answered, sum of agreements, of them not scored)."""
+    totals: dict[str, tuple[int, float, int]] = {}
+    for gold in batch.gold.values():
+        for row in gold.scores:
+            n, total, unscored = totals.get(row["workerId"], (0, 0.0, 0))
+            score = row["agreement"]
+            totals[row["workerId"]] = (n + 1, total + (score or 0.0), unscored + (score is None))
+    return dict(sorted(totals.items()))
+
+
 def _summary(
     tool: str, batch: Batch, entries: Sequence[dict[str, Any]], report: BatchReport | None, out: Path, attr: str
 ) -> str:
     failed = sum(1 for e in entries if "failure-reason" in e["consolidatedAnnotation"]["content"][attr])
     rejected = sum(len(e["consolidatedAnnotation"]["content"][attr].get("rejected-answers", [])) for e in entries)
-    gold = sum(1 for e in entries if "gold-answers" in e["consolidatedAnnotation"]["content"][attr])
-    mean = report.mean_confidence if report is not None else None
+    scored = [
+        float(label["confidence"])
+        for e in entries
+        if isinstance((label := e["consolidatedAnnotation"]["content"][attr]).get("confidence"), int | float)
+        and "failure-reason" not in label
+    ]
+    mean = sum(scored) / len(scored) if scored else None  # gold objects at 1, as their labels say
     lines = [
         f"objects:          {len(entries)} ({len(entries) - failed} consolidated, {failed} failed)",
         f"field:            {batch.field} ({batch.kind})",
@@ -157,11 +173,18 @@ def _summary(
     for name, kind in batch.fields.items():
         if name != batch.field:
             lines.append(f"kept as given:    {name} ({kind}), in each label's kept-as-given")
-    if gold:
-        lines.append(f"gold answers:     {gold} objects (counted as ordinary answers for now)")
+    held = sum(1 for g in batch.gold.values() if g.element is not None)
+    if batch.gold:
+        lines.append(
+            f"gold:             {held} objects labelled with their gold answer ({len(batch.gold) - held} without a readable one)"
+        )
+        for worker, (n, total, unscored) in gold_scores(batch).items():
+            mean_score = f"{total / (n - unscored):.3f}" if n > unscored else "n/a"
+            lines.append(f"  {worker}: agreement with gold {mean_score} over {n} gold objects")
     lines += [
         f"masks:            {out / 'masks'}",
         f"results:          {out / 'results.jsonl'}",
+        f"answers:          {out / 'payload.json'} (tally report {out} --source {out / 'payload.json'})",
         f"{_WRITE_BACK[tool].split('.')[0] + ':':<17} {out / _WRITE_BACK[tool]}",
     ]
     return "\n".join(lines)
@@ -222,7 +245,7 @@ def consolidate_imported(
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
             entries = report.response
-            annotate_entries(entries, batch, attr, tool)
+            annotate_entries(entries, batch, attr, tool, chosen_labels or None)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
         entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
         order = {item.object_id: i for i, item in enumerate(items)}
@@ -238,7 +261,9 @@ def consolidate_imported(
         else:
             xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr))
             (staging / back).write_bytes(xml)
-        replace_outputs(staging, out, ("masks", back, "results.jsonl"))
+        with (staging / "payload.json").open("w", encoding="utf-8") as fh:
+            json.dump(batch.review_payload(), fh, ensure_ascii=False)
+        replace_outputs(staging, out, ("masks", back, "payload.json", "results.jsonl"))
     for entry in entries:
         meta = entry["consolidatedAnnotation"]["content"][attr]
         for issue in meta.get("rejected-answers", []):
