@@ -181,6 +181,21 @@ def test_label_studio_real_exports_rotated_boxes_fail_with_reasons(tmp_path: Pat
     ]
 
 
+def test_label_studio_an_image_rotated_in_the_editor_is_refused_with_its_reason(tmp_path: Path) -> None:
+    export = json.loads((LS / "sdk-yolo-two-annotators.json").read_text())
+    export[1]["annotations"][0]["result"][1]["image_rotation"] = 90
+    (tmp_path / "turned.json").write_text(json.dumps(export))
+    code, labels = _run("labelstudio", tmp_path / "turned.json", tmp_path / "out")
+    assert code == 1
+    reason = (
+        "rectanglelabels answer unreadable: the image was rotated in the editor (image_rotation 90): "
+        "Label Studio does not document that its coordinates are then the original image's"
+    )
+    assert labels[1]["failure-reason"] == "no readable answer to label (1 received, none readable)"
+    assert labels[1]["rejected-answers"] == [{"workerId": "1", "reason": reason}]
+    assert "failure-reason" not in labels[0]
+
+
 def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Path) -> None:
     code, labels = _run("labelstudio", LS / "sdk-yolo-two-annotators.json", tmp_path / "out")
     assert code == 0
