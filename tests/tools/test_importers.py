@@ -474,3 +474,54 @@ def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Pat
         {"workerId": "3", "agreement": round(float(third), 4)},
     ]
     assert 0 < ben < 1 and 0 < third < 1  # neither trivial
+
+
+def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_path: Path) -> None:
+    # hand-made after Label Studio's Taxonomy and Number tags' documented results
+    def annotation(k: int, who: str, paths: list[list[str]], number: int) -> dict[str, Any]:
+        return {"id": k, "completed_by": {"id": k, "email": who}, "was_cancelled": False, "ground_truth": False,
+                "result": [{"id": f"t{k}", "type": "taxonomy", "from_name": "species", "to_name": "image",
+                            "value": {"taxonomy": paths}},
+                           {"id": f"n{k}", "type": "number", "from_name": "count", "to_name": "image",
+                            "value": {"number": number}}]}  # fmt: skip
+
+    mammal, bird = ["Animal", "Mammal"], ["Animal", "Bird"]
+    tasks = [
+        {"id": 1, "data": {"image": "https://example.com/1.jpg"},
+         "annotations": [annotation(1, "ana", [mammal], 2), annotation(2, "ben", [mammal], 3),
+                         annotation(3, "cy", [bird], 2)]},
+        {"id": 2, "data": {"image": "https://example.com/2.jpg"},
+         "annotations": [annotation(4, "ana", [bird], 1), annotation(5, "ben", [bird, mammal], 1),
+                         annotation(6, "cy", [bird], 1)]},
+    ]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    # one answer with two selections makes the field multi-label; paths are joined with " / "
+    payload = [
+        {"datasetObjectId": str(t["id"]), "dataObject": {"s3Uri": t["data"]["image"]},
+         "annotations": [_answer(a["completed_by"]["email"],
+                                 {"species": {"labels": [" / ".join(p) for p in a["result"][0]["value"]["taxonomy"]]}})
+                         for a in t["annotations"]]}
+        for t in tasks
+    ]  # fmt: skip
+    assert [_without(label) for label in labels] == _core(payload)
+    assert [label["class-names"] for label in labels] == [["Animal / Mammal"], ["Animal / Bird"]]
+    assert labels[0]["kept-as-given"] == [
+        {
+            "field": "count",
+            "kind": "number",
+            "reason": WAITS["number"],
+            "answers": [
+                {"workerId": "ana", "value": {"number": 2}},
+                {"workerId": "ben", "value": {"number": 3}},
+                {"workerId": "cy", "value": {"number": 2}},
+            ],
+        }
+    ]
+    tasks_out = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert [t["predictions"][0]["result"][0]["value"] for t in tasks_out] == [
+        {"taxonomy": [mammal]},
+        {"taxonomy": [bird]},
+    ]
+    assert tasks_out[0]["predictions"][0]["result"][0]["type"] == "taxonomy"
