@@ -486,7 +486,7 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
                             "value": {"number": number}}]}  # fmt: skip
 
     mammal, bird = ["Animal", "Mammal"], ["Animal", "Bird"]
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"id": 1, "data": {"image": "https://example.com/1.jpg"},
          "annotations": [annotation(1, "ana", [mammal], 2), annotation(2, "ben", [mammal], 3),
                          annotation(3, "cy", [bird], 2)]},
