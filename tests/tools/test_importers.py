@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
+from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.importers.model import GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
@@ -229,6 +230,27 @@ def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Pat
         "labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "bbox", "--element-name", "bbox"
     )
     assert (code, labels[0]["imported-from"]["field"], labels[0]["class-map"]) == (0, "bbox", {"0": "person"})
+
+
+def test_label_studio_real_export_polygons_and_an_annotation_without_its_annotator(tmp_path: Path) -> None:
+    export = json.loads((LS / "sdk-coco-box-polygon-keypoints.json").read_text())
+    code, labels = _run("labelstudio", LS / "sdk-coco-box-polygon-keypoints.json", tmp_path / "out",
+                        "--element-name", "polygon_label")  # fmt: skip
+    assert code == 0
+    (polygon,) = [r for r in export[0]["annotations"][0]["result"] if r["type"] == "polygonlabels"]
+    vertices = [{"x": x * 5, "y": y * 3.2} for x, y in polygon["value"]["points"]]  # percent of 500x320
+    worker = "annotation 60205850"  # no completed_by in this export: the annotation is its own worker
+    answer = {"polygon_label": {"polygons": [{"label": "polygon_label", "vertices": vertices}],
+                                "inputImageProperties": {"width": 500, "height": 320}}}  # fmt: skip
+    payload = [{"datasetObjectId": "175210175", "dataObject": {"content": "test_image1.jpg"},
+                "annotations": [_answer(worker, answer)]}]  # fmt: skip
+    refs = ("class-mask-ref", "instance-mask-ref")
+    assert [_without(label, *refs) for label in labels] == [_without(label, *refs) for label in _core(payload)]
+    assert labels[0]["instances"][0]["workers"] == [worker]
+    grid, kept = rasterise_polygons([[(v["x"], v["y"]) for v in vertices]], 500, 320)
+    assert kept == [0]
+    assert np.array_equal(_png(tmp_path / "out", labels[0]["instance-mask-ref"]), np.asarray(grid, dtype=np.uint8))
+    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["rectangle_label", "keypoint_label"]
 
 
 def test_label_studio_single_task_export_and_an_unknown_field_name(tmp_path: Path) -> None:
