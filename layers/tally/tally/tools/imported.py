@@ -4,10 +4,12 @@ tally's core, written back in that tool's own import format.
 The export is read into items (:mod:`tally.importers`), one field is put into a Ground Truth payload
 held in memory, :func:`tally.consolidate.consolidate_batch` consolidates it exactly as it does a
 Ground Truth batch, and the response entries get the importer's facts (fields kept as given, answers
-that could not be read, gold answers). ``OUT`` then holds ``results.jsonl`` (one Ground Truth response
-entry per item, the shape ``tally report`` and ``tally export`` read), ``masks/``, and the write-back
-file: ``predictions.json`` (Label Studio tasks with tally's result as a prediction beside each
-annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
+that could not be read, gold answers and the annotators' scores against them). ``OUT`` then holds
+``results.jsonl`` (one Ground Truth response entry per item, the shape ``tally report`` and
+``tally export`` read, every label whole: no Lambda answers an import, so nothing is fitted under its
+response limit), ``masks/``, ``payload.json`` (every readable answer, for ``tally report --source``)
+and the write-back file: ``predictions.json`` (Label Studio tasks with tally's result as a prediction
+beside each annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
 """
 
 from __future__ import annotations
