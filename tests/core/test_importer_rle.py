@@ -53,6 +53,21 @@ def test_brush_rle_reads_label_studio_s_converter_output() -> None:
     assert decode_brush_rle(encode_brush_rle(CONVERTER_VALUES)).tolist() == CONVERTER_VALUES
 
 
+def test_brush_rle_long_runs_and_long_literals_are_cut_into_blocks() -> None:
+    # 70,000 values each unlike the next (two literal blocks: 65,536 and 4,464 words), then one value
+    # 200,000 times (four repeat blocks), then a short literal and a short run
+    literal = np.arange(70_000) % 2 + np.arange(70_000) % 3 * 2
+    literal[np.flatnonzero(literal[1:] == literal[:-1]) + 1] = 7  # no two neighbours alike
+    assert not np.any(literal[1:] == literal[:-1])
+    values = np.concatenate((literal, np.full(200_000, 9), [1, 2, 3], [5, 5, 5])).astype(np.uint8)
+    rle = encode_brush_rle(values)
+    assert decode_brush_rle(rle).tolist() == values.tolist()
+    # header 53 bits; literal blocks: 1+2+16 bits and 8 per word; repeat blocks 1+2+16+8; then the
+    # 3-word literal (1+2+3 bits + 24) and the run of three (1+2+3+8)
+    bits = 53 + 2 * 19 + 8 * 70_000 + 4 * 27 + (6 + 24) + (6 + 8)
+    assert len(rle) == -(-bits // 8)
+
+
 # Pixel counts and bounding boxes of the three real masks of label-studio-ml-backend's brush fixture,
 # as label-studio-converter's own decode_rle (brush.py) reads them (alpha channel of the RGBA canvas).
 REAL_MASKS = [(12104, (41, 689), (270, 767)), (5716, (108, 593), (256, 673)), (11709, (31, 122), (251, 213))]
