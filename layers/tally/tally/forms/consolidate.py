@@ -183,9 +183,15 @@ def _given(fv: FieldValue) -> Any:
     return dict(fv.raw)
 
 
+def _keys(f: Field) -> dict[str, Any]:
+    """The answer's keys a field took, when they are not just its name (a radio question's buttons)."""
+    return {"keys": list(f.keys)} if f.keys != (f.name,) else {}
+
+
 def _kept_entry(f: Field, values: Values, reason: str, issues: Sequence[AnswerIssue] = ()) -> FieldEntry:
     entry: dict[str, Any] = {
         "kind": f.kind,
+        **_keys(f),
         "consolidated": False,
         "reason": reason,
         "answers": [{"workerId": w, "value": _given(fv)} for w, fv in values],
@@ -394,16 +400,20 @@ def _consolidate_by_task(
     except ConfigError as exc:
         return [_kept_entry(f, values, f"not consolidated: {exc}") if values else None for _, values in per_object]
     observed: list[tuple[Observed[Any, Any] | None, list[AnswerIssue], str | None]] = []
+    no_answer: list[list[str]] = []
     for form_object, values in per_object:
         answers: list[Answer] = []
         issues: list[AnswerIssue] = []
+        silent: list[str] = []
+        no_answer.append(silent)
         for worker, fv in values:
             if fv.reason is not None:
                 issues.append(AnswerIssue(worker, fv.reason))
                 continue
             element = adapter.element(f, fv)
             if element is None:
-                continue  # nothing chosen: no answer to this question, not a misfit
+                silent.append(worker)  # nothing chosen: no answer to this question, not a misfit
+                continue
             if not task.recognises(element):
                 issues.append(AnswerIssue(worker, f"not what a {task.name} answer looks like"))
                 continue
@@ -438,7 +448,7 @@ def _consolidate_by_task(
             reason = f"not consolidated: its batch model could not be fitted ({type(exc).__name__})"
             return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
     entries: list[FieldEntry | None] = []
-    for (form_object, values), (seen, issues, failure) in zip(per_object, observed, strict=True):
+    for (form_object, values), (seen, issues, failure), silent in zip(per_object, observed, no_answer, strict=True):
         if seen is None:
             entries.append(_kept_entry(f, values, f"not consolidated: {failure}", issues) if failure else None)
             continue
@@ -451,18 +461,22 @@ def _consolidate_by_task(
             _log_unexpected(exc, form_object.object_id, f.name)
             entries.append(_kept_entry(f, values, f"not consolidated: internal error ({type(exc).__name__})"))
             continue
-        entries.append(_entry_of(f, result, labels, adapter, values))
+        entries.append(_entry_of(f, result, labels, adapter, values, silent))
     return entries
 
 
-def _entry_of(f: Field, result: ObjectResult, labels: LabelSet, adapter: _Adapter, values: Values) -> FieldEntry:
+def _entry_of(
+    f: Field, result: ObjectResult, labels: LabelSet, adapter: _Adapter, values: Values, silent: Sequence[str]
+) -> FieldEntry:
     label = result.label or {}
-    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **adapter.entry(result, labels)}
+    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **_keys(f), **adapter.entry(result, labels)}
     confidence = result.confidence
     entry["confidence"] = confidence
     if "worker-quality" in label:
         entry["worker-quality"] = label["worker-quality"]
     entry["answers-used"] = result.answers_used
+    if silent:
+        entry["no-answer"] = list(silent)  # workers who submitted the field with nothing chosen
     rejected = [i for i in result.issues if i.rejected]
     warned = [i for i in result.issues if not i.rejected]
     if rejected:
