@@ -33,7 +33,9 @@ def _workers_named(entry: dict[str, Any]) -> set[str]:
     return named
 
 
-def _found(label: dict[str, Any], meta: dict[str, Any], worker: str, key: str, content: dict[str, Any], raw: str) -> str:
+def _found(
+    label: dict[str, Any], meta: dict[str, Any], worker: str, key: str, content: dict[str, Any], raw: str
+) -> str:
     """Where the worker's ``key`` is in the object's label (raises when nowhere)."""
     if "annotationsFromAllWorkers" in label:  # passed through: the worker's JSON byte for byte
         given = [a["annotationData"]["content"] for a in label["annotationsFromAllWorkers"] if a["workerId"] == worker]

@@ -106,7 +106,12 @@ def _summary(report: BatchReport, out: Path, worker_table: str | None = None) ->
     ]
     if worker_table:
         lines.insert(4, f"worker model:     {report.worker_model} (table {worker_table})")
-    if report.fields:
+    if report.fields:  # forms: an object is consolidated when any of its fields is
+        lines[0] = (
+            f"objects:          {report.consolidated + report.passed_through + report.failed}"
+            f" ({report.consolidated} with fields consolidated, {report.passed_through} with every field kept"
+            f" as given, {report.failed} failed)"
+        )
         lines[4:4] = _field_lines(report)
         lines.remove(f"class keys from:  {report.label_source}")
     if report.dropped:

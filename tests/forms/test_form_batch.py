@@ -1,0 +1,202 @@
+"""A batch of forms through the driver (tally.consolidate.consolidate_batch): every field consolidated by
+the task for its kind or kept as given, with its own model and worker statistics; the form's shape in
+content[<attr>]; misfits as reasons; the template read, or the form inferred and said so."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tally.consolidate import BatchReport, consolidate_batch
+from tally.forms.consolidate import JobTemplate
+from tally.gt.events import ConsolidationRequest
+from tally.storage import MemoryStorage
+from tally.worker_store import InMemoryWorkerStore
+from tests.helpers import annotation, data_object
+
+PAYLOAD = "s3://bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/b.json"
+TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <crowd-image-classifier name="animal" src="{{ task.input.taskObject | grant_read_access }}"
+      categories="['Cat', 'Dog']" header="Which animal?"></crowd-image-classifier>
+  <crowd-radio-group>
+    <crowd-radio-button name="indoor" value="indoor">Indoor</crowd-radio-button>
+    <crowd-radio-button name="outdoor" value="outdoor">Outdoor</crowd-radio-button>
+  </crowd-radio-group>
+  <crowd-slider name="quality" min="1" max="5" step="1"></crowd-slider>
+  <crowd-input name="comment"></crowd-input>
+</crowd-form>"""
+
+
+def answer(animal: str, place: str | None, quality: Any = 3, comment: str | None = None, **more: Any) -> str:
+    content: dict[str, Any] = {"animal": {"label": animal}, "quality": quality}
+    if place is not None:
+        content["indoor"] = {"indoor": place in ("indoor", "both")}
+        content["outdoor"] = {"outdoor": place in ("outdoor", "both")}
+    if comment is not None:
+        content["comment"] = comment
+    content.update(more)
+    return json.dumps(content)
+
+
+def run(objects: list[Any], template: str | None = TEMPLATE, **kwargs: Any) -> BatchReport:
+    storage = MemoryStorage({PAYLOAD: json.dumps(objects).encode()})
+    request = ConsolidationRequest.parse(
+        {"labelAttributeName": "pets", "payload": {"s3Uri": PAYLOAD},
+         "labelingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/pets"}
+    )  # fmt: skip
+    found = JobTemplate(template) if template is not None else JobTemplate(note="no template (test)")
+    return consolidate_batch(request, storage, form_template=lambda: found, **kwargs)
+
+
+def label_of(report: BatchReport, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    content = report.response[i]["consolidatedAnnotation"]["content"]
+    return content["pets"], content["pets-metadata"]
+
+
+OBJECTS = [
+    data_object(
+        "0",
+        annotation("w1", answer("Cat", "indoor", 4, comment="a kitten")),
+        annotation("w2", answer("Cat", "indoor", 5)),
+        annotation("w3", answer("Dog", "outdoor", 4)),
+    ),
+    data_object(
+        "1",
+        annotation("w1", answer("Dog", "outdoor", 2)),
+        annotation("w2", answer("Dog", "both", 2)),  # two buttons of one question: a misfit for that field only
+        annotation("w3", answer("Dog", "outdoor", 9)),  # above the slider's maximum
+    ),
+]
+
+
+def test_every_field_is_consolidated_by_its_kind_or_kept_as_given() -> None:
+    report = run(OBJECTS)
+    label, meta = label_of(report, 0)
+    assert label["type"] == meta["type"] == "groundtruth/custom"
+    assert label["schema-source"] == meta["schema-source"] == "template"
+    fields = label["fields"]
+    assert list(fields) == ["animal", "indoor|outdoor", "quality", "comment"]
+    animal = fields["animal"]
+    assert (animal["kind"], animal["consolidated"], animal["value"], animal["answers-used"]) == (
+        "single-choice",
+        True,
+        "Cat",
+        3,
+    )
+    assert [row["workerId"] for row in animal["worker-quality"]] == ["w1", "w2", "w3"]
+    place = fields["indoor|outdoor"]
+    assert (place["kind"], place["keys"], place["value"]) == ("single-choice", ["indoor", "outdoor"], "indoor")
+    assert fields["quality"] == {
+        "kind": "number",
+        "consolidated": False,
+        "reason": "no consolidation for number fields yet: each worker's value is kept as given",
+        "answers": [{"workerId": "w1", "value": 4}, {"workerId": "w2", "value": 5}, {"workerId": "w3", "value": 4}],
+    }
+    assert fields["comment"]["answers"] == [{"workerId": "w1", "value": "a kitten"}]  # absent for w2, w3
+    assert label["confidence"] == meta["confidence"] == min(animal["confidence"], place["confidence"])
+    assert meta["fields-consolidated"] == ["animal", "indoor|outdoor"]
+    assert meta["fields-kept-as-given"] == ["comment", "quality"]
+    assert report.consolidated == 2 and report.passed_through == 0 and report.failed == 0
+    assert {n: (t.consolidated, t.kept) for n, t in report.fields.items()} == {
+        "animal": (2, 0),
+        "indoor|outdoor": (2, 0),
+        "quality": (0, 2),
+        "comment": (0, 1),
+    }
+
+
+def test_a_value_that_does_not_fit_leaves_only_that_field_with_a_reason() -> None:
+    report = run(OBJECTS)
+    label, meta = label_of(report, 1)
+    place = label["fields"]["indoor|outdoor"]
+    assert place["value"] == "outdoor"
+    assert place["rejected-answers"] == [
+        {"workerId": "w2", "reason": "2 options of one radio question chosen: indoor, outdoor"}
+    ]
+    assert [row["workerId"] for row in place["worker-quality"]] == ["w1", "w3"]
+    assert [row["workerId"] for row in label["fields"]["animal"]["worker-quality"]] == ["w1", "w2", "w3"]
+    assert label["fields"]["quality"]["answers"][2] == {"workerId": "w3", "value": 9}  # kept as given
+    assert meta["answer-warnings"] == [
+        {"workerId": "w2", "reason": "field 'indoor|outdoor': 2 options of one radio question chosen: indoor, outdoor"}
+    ]
+    assert "rejected-answers" not in meta  # the answers counted for the form's other fields
+    assert report.answers_rejected == 0
+
+
+def test_each_field_keeps_its_own_worker_statistics_in_the_worker_store() -> None:
+    store = InMemoryWorkerStore()
+    report = run(OBJECTS, worker_store=store)
+    assert report.worker_model.value == "job"
+    job = "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/pets"
+    for name in ("form-field/animal/classification/2x2", "form-field/indoor%7Coutdoor/classification/2x2"):
+        assert set(store.load(job, name, "a later batch", ["w1", "w2", "w3"]).prior) == {"w1", "w2", "w3"}
+    assert store.load(job, "classification/2x2", "a later batch", ["w1"]).prior == {}  # nothing unscoped
+
+
+def test_without_a_template_the_form_is_inferred_and_the_label_says_so() -> None:
+    objects = [
+        data_object(str(i), *(annotation(f"w{k}", answer(a, p)) for k, (a, p) in enumerate(votes)))
+        for i, votes in enumerate([[("Cat", "indoor")] * 3, [("Dog", "outdoor")] * 2 + [("Cat", "outdoor")]])
+    ]
+    report = run(objects, template=None)
+    label, meta = label_of(report, 1)
+    assert label["schema-source"] == meta["schema-source"] == "inferred"
+    assert label["schema-note"] == "no template (test)"
+    assert label["fields"]["animal"]["value"] == "Dog"
+    assert label["fields"]["indoor|outdoor"]["value"] == "outdoor"  # the buttons' keys sorted
+    assert label["fields"]["animal"]["options-from"] == "answers"
+
+
+def test_a_single_annotation_element_keeps_the_task_path() -> None:
+    objects = [data_object("0", *(annotation(f"w{k}", json.dumps({"animal": {"label": "Cat"}})) for k in range(3)))]
+    label, _ = label_of(run(objects), 0)
+    assert "fields" not in label and label["class-name"] == "Cat"
+    assert label["type"] == "groundtruth/image-classification"
+
+
+def test_a_select_alone_is_a_question_not_a_pass_through() -> None:
+    template = '<crowd-form><select name="animal"><option>Cat</option><option>Dog</option></select></crowd-form>'
+    objects = [
+        data_object("0", *(annotation(f"w{k}", json.dumps({"animal": v})) for k, v in enumerate(["Cat", "Cat", "Dog"])))
+    ]
+    report = run(objects, template=template)
+    label, _ = label_of(report, 0)
+    assert label["fields"]["animal"]["value"] == "Cat"
+    assert report.consolidated == 1 and report.passed_through == 0
+
+
+def test_a_form_with_nothing_to_consolidate_is_counted_as_passed_through() -> None:
+    template = '<crowd-form><crowd-slider name="q" min="1" max="5"></crowd-slider><crowd-input name="c"></crowd-input></crowd-form>'
+    objects = [data_object("0", annotation("w1", json.dumps({"q": 3, "c": "ok"})), annotation("w2", '{"q": 4}'))]
+    report = run(objects, template=template)
+    label, meta = label_of(report, 0)
+    assert "confidence" not in label and "confidence" not in meta
+    assert report.consolidated == 0 and report.passed_through == 1
+    assert report.mean_confidence is None
+
+
+def test_keys_no_field_claims_are_kept_as_given_too() -> None:
+    objects = [
+        data_object(
+            str(i),
+            annotation("w1", answer("Cat", "indoor", extra={"nested": [1, 2]})),
+            annotation("w2", answer("Cat", "indoor")),
+            annotation("w3", answer("Cat", "indoor")),
+        )
+        for i in range(2)
+    ]
+    label, _ = label_of(run(objects), 0)
+    extra = label["fields"]["extra"]
+    assert (extra["kind"], extra["consolidated"]) == ("unknown", False)
+    assert extra["answers"] == [{"workerId": "w1", "value": {"nested": [1, 2]}}]
+
+
+def test_an_object_without_readable_answers_fails_with_its_reason_and_the_others_go_on() -> None:
+    objects = [OBJECTS[0], data_object("bad", annotation("w1", "not json"))]
+    report = run(objects)
+    label, meta = label_of(report, 1)
+    assert label["failure-reason"] == "no usable answer (1 received, all rejected)"
+    assert meta["rejected-answers"] == [{"workerId": "w1", "reason": "content is not JSON"}]
+    assert label_of(report, 0)[0]["fields"]["animal"]["value"] == "Cat"
+    assert report.failed == 1 and report.consolidated == 1
