@@ -84,7 +84,10 @@ def test_every_field_is_consolidated_by_its_kind_or_kept_as_given() -> None:
         "Cat",
         3,
     )
-    assert [row["workerId"] for row in animal["worker-quality"]] == ["w1", "w2", "w3"]
+    rows = label["worker-quality"]  # per worker who answered, their figures per field
+    assert [row["workerId"] for row in rows] == ["w1", "w2", "w3"]
+    assert [sorted(row) for row in rows] == [["animal", "indoor|outdoor", "workerId"]] * 3
+    assert set(rows[0]["animal"]) == {"accuracy", "informativeness"}
     place = fields["indoor|outdoor"]
     assert (place["kind"], place["keys"], place["value"]) == ("single-choice", ["indoor", "outdoor"], "indoor")
     assert fields["quality"] == {
@@ -114,8 +117,12 @@ def test_a_value_that_does_not_fit_leaves_only_that_field_with_a_reason() -> Non
     assert place["rejected-answers"] == [
         {"workerId": "w2", "reason": "2 options of one radio question chosen: indoor, outdoor"}
     ]
-    assert [row["workerId"] for row in place["worker-quality"]] == ["w1", "w3"]
-    assert [row["workerId"] for row in label["fields"]["animal"]["worker-quality"]] == ["w1", "w2", "w3"]
+    rated = {row["workerId"]: sorted(row) for row in label["worker-quality"]}
+    assert rated == {
+        "w1": ["animal", "indoor|outdoor", "workerId"],
+        "w2": ["animal", "workerId"],  # left out of the radio question's vote
+        "w3": ["animal", "indoor|outdoor", "workerId"],
+    }
     assert label["fields"]["quality"]["answers"][2] == {"workerId": "w3", "value": 9}  # kept as given
     assert meta["answer-warnings"] == [
         {"workerId": "w2", "reason": "field 'indoor|outdoor': 2 options of one radio question chosen: indoor, outdoor"}

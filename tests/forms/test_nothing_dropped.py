@@ -24,9 +24,10 @@ def template_of(name: str) -> Path:
     return found[0]
 
 
-def _workers_named(entry: dict[str, Any]) -> set[str]:
-    """Every worker a consolidated field names: who counted, who was left out with a reason, who chose nothing."""
-    named = {row["workerId"] for row in entry.get("worker-quality", [])}
+def _workers_named(label: dict[str, Any], name: str, entry: dict[str, Any]) -> set[str]:
+    """Every worker a consolidated field names: who counted (the form's worker-quality rows with figures
+    for the field), who was left out with a reason, who chose nothing."""
+    named = {row["workerId"] for row in label.get("worker-quality", []) if name in row}
     named |= {row["workerId"] for row in entry.get("rejected-answers", [])}
     named |= {row["workerId"] for row in entry.get("answer-warnings", [])}
     named |= set(entry.get("no-answer", []))
@@ -50,7 +51,7 @@ def _found(
         if key not in entry.get("keys", [name]):
             continue
         if entry["consolidated"]:
-            assert worker in _workers_named(entry), (worker, key, name)
+            assert worker in _workers_named(label, name, entry), (worker, key, name)
             return "consolidated"
         given = [a["value"] for a in entry["answers"] if a["workerId"] == worker]
         keys = entry.get("keys", [name])

@@ -142,12 +142,16 @@ class FormContext:
 
 @dataclass
 class FieldEntry:
-    """One field of one object: ``entry`` is its JSON in the label's ``fields``."""
+    """One field of one object: ``entry`` is its JSON in the label's ``fields``; ``quality`` the task's
+    ``worker-quality`` rows for it (gathered into the form's rows, per worker); ``batch_figures`` whether
+    the task said its figures are the batch's (:attr:`ObjectResult.batch_figures`)."""
 
     entry: dict[str, Any]
     consolidated: bool
     confidence: float | None = None
     issues: list[AnswerIssue] = field(default_factory=list)
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    batch_figures: bool = False
 
 
 @dataclass
@@ -472,8 +476,6 @@ def _entry_of(
     entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **_keys(f), **adapter.entry(result, labels)}
     confidence = result.confidence
     entry["confidence"] = confidence
-    if "worker-quality" in label:
-        entry["worker-quality"] = label["worker-quality"]
     entry["answers-used"] = result.answers_used
     if silent:
         entry["no-answer"] = list(silent)  # workers who submitted the field with nothing chosen
@@ -488,7 +490,8 @@ def _entry_of(
         entry["given-with-it"] = extras  # what the element sent beside its value (a workerComment)
     if labels.source == "batch" and f.kind != "annotation":
         entry["options-from"] = "answers"
-    return FieldEntry(entry, True, confidence, list(result.issues))
+    quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
+    return FieldEntry(entry, True, confidence, list(result.issues), quality, bool(result.batch_figures))
 
 
 def _scope(f: Field) -> str:
@@ -652,6 +655,18 @@ def _result(
         for a, parts in zip(form_object.answers, form_object.splits, strict=True)
         if parts.leftovers
     ]
+    rows: dict[str, dict[str, Any]] = {a.worker_id: {"workerId": a.worker_id} for a in form_object.answers}
+    batch_figures: list[str] = []
+    rated = False
+    for f, entry in entries:
+        if entry is None or not entry.quality:
+            continue
+        rated = True
+        if entry.batch_figures:
+            batch_figures.append(f.name)
+        for row in entry.quality:
+            if row.get("workerId") in rows:
+                rows[row["workerId"]][f.name] = {k: v for k, v in row.items() if k != "workerId"}
     confidence = round(min(confidences), DIGITS) if confidences else None
     label: dict[str, Any] = {"schema-source": schema.source}
     if template.note and schema.source != "template":
@@ -659,6 +674,8 @@ def _result(
     if confidence is not None:
         label["confidence"] = confidence
     label["fields"] = fields
+    if rated:  # per worker who answered, their figures per field (classification's: over the batch)
+        label["worker-quality"] = list(rows.values())
     if leftovers:
         label["leftovers"] = leftovers
     consolidated = sorted(name for name, e in fields.items() if e["consolidated"])
@@ -677,4 +694,5 @@ def _result(
         issues=issues,
         answers_used=len(form_object.answers),
         form_fields=tuple((name, bool(e["consolidated"])) for name, e in fields.items()),
+        batch_figures=tuple(batch_figures),
     )

@@ -29,7 +29,7 @@ later batches of the job add to the confusion prior (``prior``). The class prior
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -90,25 +90,27 @@ class ClassificationModel:
 
     index: _Index
     model: DawidSkene | MultiLabelDawidSkene
+    _cache: dict[str, dict[str, float | None]] = field(default_factory=dict, compare=False, repr=False)
 
     def quality(self, workers: Iterable[str]) -> list[dict[str, Any]]:
         """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch;
         ``None`` for a worker with no evidence (only lone answers, and nothing from earlier batches):
         their confusion matrix is the prior's presumption, not a measure of them."""
-        rows = []
-        for worker in workers:
+        return [{"workerId": worker, **self._figures(worker)} for worker in workers]
+
+    def _figures(self, worker: str) -> dict[str, float | None]:
+        """One worker's figures, computed once per batch (a worker's rows repeat in every object)."""
+        found = self._cache.get(worker)
+        if found is None:
             i = self.index.workers[worker]
             measured = bool(self.model.worker_evidence_[i] > 0)
             accuracy = np.asarray(self.model.accuracies_)[i]
             informativeness = np.asarray(self.model.informativeness_)[i]
-            rows.append(
-                {
-                    "workerId": worker,
-                    "accuracy": figure(float(np.mean(accuracy)) if measured else None),
-                    "informativeness": figure(float(np.mean(informativeness)) if measured else None),
-                }
-            )
-        return rows
+            found = self._cache[worker] = {
+                "accuracy": figure(float(np.mean(accuracy)) if measured else None),
+                "informativeness": figure(float(np.mean(informativeness)) if measured else None),
+            }
+        return found
 
 
 class _Classification:
