@@ -287,7 +287,9 @@ def child(kind: str, objects: int, workers: int) -> None:
         labels = None
     else:
         q = QUESTIONS[2]
-        alone = [[(w, {q.name: {"label": q.options[int(v[q.name])]}}) for w, v in values] for values in simulated.values]
+        alone = [
+            [(w, {q.name: {"label": q.options[int(v[q.name])]}}) for w, v in values] for values in simulated.values
+        ]
         body = json.dumps(payload(alone)).encode()
         labels = list(q.options)
     template_uri = "s3://bench-bucket/job/template.liquid.html"
@@ -350,7 +352,9 @@ def main() -> None:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
     result = accuracy(SEEDS, args.objects)
-    print(f"Accuracy per field, mean over seeds {', '.join(map(str, SEEDS))} ({args.objects} objects each, 3-5 answers)")
+    print(
+        f"Accuracy per field, mean over seeds {', '.join(map(str, SEEDS))} ({args.objects} objects each, 3-5 answers)"
+    )
     print("(min-max over seeds in brackets; 'form - alone' is the largest per-seed difference either way)\n")
     print("| field | kind | options | form | alone (crowd-classifier) | majority | form - alone |")
     print("|---|---|---|---|---|---|---|")

@@ -207,3 +207,23 @@ def test_an_object_without_readable_answers_fails_with_its_reason_and_the_others
     assert meta["rejected-answers"] == [{"workerId": "w1", "reason": "content is not JSON"}]
     assert label_of(report, 0)[0]["fields"]["animal"]["value"] == "Cat"
     assert report.failed == 1 and report.consolidated == 1
+
+
+def test_video_classification_comes_back_typed_as_video() -> None:
+    """The gallery's video-classification template is a lone crowd-classifier over a video (.mp4)."""
+    objects = [
+        {
+            "datasetObjectId": str(i),
+            "dataObject": {"s3Uri": f"s3://bucket/clips/{i}.mp4"},
+            "annotations": [annotation(f"w{k}", json.dumps({"category": {"label": v}})) for k, v in enumerate(votes)],
+        }
+        for i, votes in enumerate([["News", "News", "Sports"], ["Music", "Music", "Music"]])
+    ]
+    report = run(objects, template=None)
+    labels = [label_of(report, i) for i in range(2)]
+    assert [(label["type"], meta["type"], label["class-name"]) for label, meta in labels] == [
+        ("groundtruth/video-classification", "groundtruth/video-classification", "News"),
+        ("groundtruth/video-classification", "groundtruth/video-classification", "Music"),
+    ]
+    multi = [{**objects[0], "annotations": [annotation("w1", json.dumps({"c": {"labels": ["News"]}}))]}]
+    assert label_of(run(multi, template=None), 0)[0]["type"] == "groundtruth/video-classification-multilabel"

@@ -76,8 +76,12 @@ def prior_segmentation(line: Mapping[str, Any]) -> dict[str, Any] | None:
     return max(found, key=lambda item: item[0])[1] if found else None
 
 
-_SINGLE = (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
-_MULTI = (TaskType.IMAGE_CLASSIFICATION_MULTILABEL, TaskType.TEXT_CLASSIFICATION_MULTILABEL)
+_SINGLE = (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION, TaskType.VIDEO_CLASSIFICATION)
+_MULTI = (
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL,
+    TaskType.VIDEO_CLASSIFICATION_MULTILABEL,
+)
 
 
 def _class_names(value: Any, meta: Mapping[str, Any]) -> list[str] | None:

@@ -50,6 +50,8 @@ class TaskType(StrEnum):
     TEXT_CLASSIFICATION = "groundtruth/text-classification"
     IMAGE_CLASSIFICATION_MULTILABEL = "groundtruth/image-classification-multilabel"
     TEXT_CLASSIFICATION_MULTILABEL = "groundtruth/text-classification-multilabel"
+    VIDEO_CLASSIFICATION = "groundtruth/video-classification"
+    VIDEO_CLASSIFICATION_MULTILABEL = "groundtruth/video-classification-multilabel"
     NAMED_ENTITY_RECOGNITION = "groundtruth/named-entity-recognition"
     OBJECT_DETECTION = "groundtruth/object-detection"
     INSTANCE_SEGMENTATION = "groundtruth/instance-segmentation"

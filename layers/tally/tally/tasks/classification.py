@@ -5,7 +5,8 @@
 Answers are recognised by shape: ``{"label": "Dog"}`` single-label, ``{"labels": ["Dog", "Cat"]}``
 multi-label, whatever the element's ``name``. A label the job does not have is rejected with a reason
 (label names are job configuration). The object's type is ``text-classification`` when its data
-object is inline text (``dataObject.content``) or an S3 object with a text extension, else
+object is inline text (``dataObject.content``) or an S3 object with a text extension,
+``video-classification`` when it is an S3 object with a video extension (``.mp4``, ``.webm``, ...), else
 ``image-classification`` (``...-multilabel`` for the multi-label task).
 
 Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the job's label list::
@@ -45,11 +46,12 @@ from ..worker_store import WorkerStatistics
 from .base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
 from .shapes import MultiLabelShape, SingleLabelShape
 
-__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
+__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object", "is_video_object"]
 
 _BATCH_FIGURES = ("accuracy", "informativeness")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
+_VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".ogv", ".ogg", ".avi", ".mkv", ".mpeg", ".mpg")
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
 MultiVotes = tuple[tuple[str, frozenset[int]], ...]
@@ -61,6 +63,11 @@ def is_text_object(obj: DatasetObject) -> bool:
         return True
     uri = (obj.data_object.s3_uri or "").lower()
     return uri.endswith(_TEXT_SUFFIXES)
+
+
+def is_video_object(obj: DatasetObject) -> bool:
+    """An S3 object whose name ends like a video file (what a video classification job labels)."""
+    return (obj.data_object.s3_uri or "").lower().endswith(_VIDEO_SUFFIXES)
 
 
 def _unknown(labels: LabelSet, names: Iterable[str]) -> list[str]:
@@ -127,8 +134,15 @@ class _Classification:
         if self.multi:
             text = TaskType.TEXT_CLASSIFICATION_MULTILABEL
             image = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+            video = TaskType.VIDEO_CLASSIFICATION_MULTILABEL
         else:
-            text, image = TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION
+            text, image, video = (
+                TaskType.TEXT_CLASSIFICATION,
+                TaskType.IMAGE_CLASSIFICATION,
+                TaskType.VIDEO_CLASSIFICATION,
+            )
+        if is_video_object(obj):
+            return video.value
         return (text if is_text_object(obj) else image).value
 
     @staticmethod

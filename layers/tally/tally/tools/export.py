@@ -168,7 +168,11 @@ def builtin_line(line: dict[str, Any], attr: str) -> dict[str, Any]:
             f"{attr}-ref": label["mask-ref"],
             f"{attr}-ref-metadata": {"internal-color-map": colour_map, **_common(meta, kind)},
         }
-    if kind in ("groundtruth/image-classification", "groundtruth/text-classification"):
+    if kind in (
+        "groundtruth/image-classification",
+        "groundtruth/text-classification",
+        "groundtruth/video-classification",
+    ):
         new_meta = {"class-name": label["class-name"], "confidence": label.get("confidence", 0)}
         return {**rest, attr: int(label["class-id"]), f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
     if kind.endswith("-classification-multilabel"):
