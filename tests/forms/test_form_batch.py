@@ -227,3 +227,22 @@ def test_video_classification_comes_back_typed_as_video() -> None:
     ]
     multi = [{**objects[0], "annotations": [annotation("w1", json.dumps({"c": {"labels": ["News"]}}))]}]
     assert label_of(run(multi, template=None), 0)[0]["type"] == "groundtruth/video-classification-multilabel"
+
+
+def test_hierarchical_boxes_keep_their_parent_links_remapped_to_the_consolidated_boxes() -> None:
+    """The gallery's bounding-box-hierarchical: boxes with ids and parent ids as a JSON string in a hidden input."""
+    from pathlib import Path
+
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
+    objects = json.loads((gallery / "answers" / "bounding-box-hierarchical.json").read_text())
+    template = (gallery / "images" / "bounding-box-hierarchical.liquid.html").read_text()
+    label, _ = label_of(run(objects, template=template), 0)
+    boxes = label["fields"]["instances"]["value"]
+    names = boxes["class-map"]
+    # careful: FINGER in HAND in PERSON, FOOT in PERSON; hasty: no HAND, FINGER a root; sloppy: no FINGER
+    assert [(names[str(b["class_id"])], b["id"], b["parent"]) for b in boxes["annotations"]] == [
+        ("FINGER", "0", None),  # one worker says in the hand, one says a root: no parent agreed
+        ("FOOT", "1", "3"),
+        ("HAND", "2", "3"),
+        ("PERSON", "3", None),
+    ]

@@ -465,7 +465,10 @@ def _consolidate_by_task(
             _log_unexpected(exc, form_object.object_id, f.name)
             entries.append(_kept_entry(f, values, f"not consolidated: internal error ({type(exc).__name__})"))
             continue
-        entries.append(_entry_of(f, result, labels, adapter, values, silent))
+        entry = _entry_of(f, result, labels, adapter, values, silent)
+        if f.kind == "json" and f.shape == "bounding-box":
+            _link_parents(entry.entry, [fv.value for _, fv in values if fv.reason is None])
+        entries.append(entry)
     return entries
 
 
@@ -492,6 +495,68 @@ def _entry_of(
         entry["options-from"] = "answers"
     quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
     return FieldEntry(entry, True, confidence, list(result.issues), quality, bool(result.batch_figures))
+
+
+MIN_LINK_IOU = 0.5
+"""Least overlap of a worker's box with a consolidated box (same label) for the one to stand for the other."""
+
+
+def _iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    try:
+        ax, ay, aw, ah = (float(a[k]) for k in ("left", "top", "width", "height"))
+        bx, by, bw, bh = (float(b[k]) for k in ("left", "top", "width", "height"))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    union = aw * ah + bw * bh - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+def _link_parents(entry: dict[str, Any], given: Sequence[Any]) -> None:
+    """Boxes a script serialised with ``id`` and ``parent`` (the hierarchical-boxes template): each
+    consolidated box gets an ``id`` and, where the workers' boxes it stands for name parents, the
+    ``parent`` most of them name, remapped to the consolidated box their parent stands for (``null``:
+    a root, or no parent the workers agree on). A worker's box stands for the consolidated box of its
+    label it overlaps most (IoU at least :data:`MIN_LINK_IOU`), each box for one consolidated box."""
+    value = entry.get("value")
+    if not isinstance(value, dict) or not isinstance(value.get("annotations"), list):
+        return
+    boxes = value["annotations"]
+    names = value.get("class-map", {})
+    lists = [items for items in given if isinstance(items, list)]
+    if not any(isinstance(i, dict) and "parent" in i for items in lists for i in items):
+        return
+    votes: list[Counter[int | None]] = [Counter() for _ in boxes]
+    for items in lists:
+        stands: dict[str, int] = {}  # the worker's box id -> the consolidated box it stands for
+        pairs = sorted(
+            (
+                (-_iou(box, item), k, j)
+                for k, box in enumerate(boxes)
+                for j, item in enumerate(items)
+                if isinstance(item, dict) and str(item.get("label")) == names.get(str(box.get("class_id")))
+            ),
+        )
+        taken_boxes: set[int] = set()
+        taken_items: set[int] = set()
+        members: dict[int, Mapping[str, Any]] = {}
+        for negative, k, j in pairs:
+            if -negative < MIN_LINK_IOU or k in taken_boxes or j in taken_items:
+                continue
+            taken_boxes.add(k)
+            taken_items.add(j)
+            members[k] = items[j]
+            if "id" in items[j]:
+                stands[str(items[j]["id"])] = k
+        for k, item in members.items():
+            parent = item.get("parent")
+            votes[k][stands.get(str(parent)) if parent is not None else None] += 1
+    for k, box in enumerate(boxes):
+        box["id"] = str(k)
+        ranked = votes[k].most_common()
+        agreed = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
+        box["parent"] = str(agreed) if agreed is not None and agreed != k else None
 
 
 def _scope(f: Field) -> str:
