@@ -106,6 +106,7 @@ def test_template_renders_the_pre_annotation_task_input(tmp_path: Path, case: Ca
 def test_s3_root_shows_the_local_image(tmp_path: Path) -> None:
     mirror = s3_mirror(tmp_path / "s3")
     case = CASES[1]  # the adjustment template: both the image and the prior mask
+    assert case.element is not None
     code, page = _render(tmp_path, case, "--s3-root", str(mirror))
     assert code == 0
     element = page.attrs[case.element]
