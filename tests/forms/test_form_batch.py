@@ -246,3 +246,18 @@ def test_hierarchical_boxes_keep_their_parent_links_remapped_to_the_consolidated
         ("HAND", "2", "3"),
         ("PERSON", "3", None),
     ]
+
+
+def test_the_documented_form_label_is_what_tally_returns(tmp_path: Any) -> None:
+    """docs/output-format.md's example: the gallery's content-moderation form, its first object."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gallery = root / "tests" / "fixtures" / "gt-templates"
+    name = "content-moderation-ai-model-output"
+    objects = json.loads((gallery / "answers" / f"{name}.json").read_text())
+    label, _ = label_of(run(objects, template=(gallery / "gen-ai" / f"{name}.liquid.html").read_text()), 0)
+    text = (root / "docs" / "output-format.md").read_text()
+    documented = json.loads(text.split("<!-- form-label-example -->")[1].split("```json")[1].split("```")[0])
+    assert label == documented
+    assert list(label["fields"]) == list(documented["fields"])  # the template's order

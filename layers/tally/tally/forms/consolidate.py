@@ -225,6 +225,7 @@ class _Adapter:
     element: Callable[[Field, FieldValue], Mapping[str, Any] | None]
     labels: Callable[[Field, Sequence[tuple[FormObject, Values]], FormContext, AnyTask], LabelSet]
     entry: Callable[[ObjectResult, LabelSet], dict[str, Any]]
+    check: bool = False  # whether the task must recognise each element (not those built from a choice)
 
 
 def _classification(multi: bool) -> Callable[[], AnyTask]:
@@ -418,7 +419,7 @@ def _consolidate_by_task(
             if element is None:
                 silent.append(worker)  # nothing chosen: no answer to this question, not a misfit
                 continue
-            if not task.recognises(element):
+            if adapter.check and not task.recognises(element):
                 issues.append(AnswerIssue(worker, f"not what a {task.name} answer looks like"))
                 continue
             answers.append(Answer(worker, element, {f.name: element}, {}))
@@ -579,7 +580,9 @@ def _annotation_handler(
         return keep_as_given(f"no consolidation for {what} yet: each worker's value is kept as given")(
             f, per_object, ctx
         )
-    return _consolidate_by_task(f, per_object, ctx, _Adapter(make, _annotation_element, _task_labels, _task_entry))
+    return _consolidate_by_task(
+        f, per_object, ctx, _Adapter(make, _annotation_element, _task_labels, _task_entry, True)
+    )
 
 
 def _pending(kind: str) -> FieldHandler:
