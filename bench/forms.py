@@ -347,14 +347,21 @@ def main() -> None:
     parser.add_argument("--speed-objects", type=int, default=1000, help="objects of the speed batch")
     parser.add_argument("--repeats", type=int, default=3, help="child runs per row; the fastest is kept")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return
-    result = accuracy(SEEDS, args.objects)
-    print(
-        f"Accuracy per field, mean over seeds {', '.join(map(str, SEEDS))} ({args.objects} objects each, 3-5 answers)"
-    )
+    if not args.skip_accuracy:
+        print_accuracy(args.objects)
+    if args.skip_speed:
+        return
+    print_speed(args.speed_objects, args.repeats)
+
+
+def print_accuracy(objects: int) -> None:
+    result = accuracy(SEEDS, objects)
+    print(f"Accuracy per field, mean over seeds {', '.join(map(str, SEEDS))} ({objects} objects each, 3-5 answers)")
     print("(min-max over seeds in brackets; 'form - alone' is the largest per-seed difference either way)\n")
     print("| field | kind | options | form | alone (crowd-classifier) | majority | form - alone |")
     print("|---|---|---|---|---|---|---|")
@@ -367,9 +374,10 @@ def main() -> None:
         spread = f"{min(diffs):+.3f} / {max(diffs):+.3f}"
         print(f"| `{q.name}` | {q.kind} ({q.encoding}) | {len(q.options)} | {' | '.join(cells)} | {spread} |")
     print(f"\nLargest shortfall of a form field against the question alone, any seed: {worst:+.3f}")
-    if args.skip_speed:
-        return
-    timed = speed(args.speed_objects, 5, args.repeats)
+
+
+def print_speed(objects: int, repeats: int) -> None:
+    timed = speed(objects, 5, repeats)
     print("\n| batch | objects x workers | handler time (s) | per object (ms) | payload (MB) | fields | failed |")
     print("|---|---|---|---|---|---|---|")
     for kind, label in (("form", "10-field form"), ("alone", "one crowd-classifier question")):
@@ -378,7 +386,7 @@ def main() -> None:
               f"{r['payload_mb']:.1f} | {r['fields'] or 1} | {r['failed']} |")  # fmt: skip
     ratio = timed["form"]["seconds"] / timed["alone"]["seconds"]
     print(f"\nForm / one question: {ratio:.1f}x. Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"best of {args.repeats} interleaved runs")  # fmt: skip
+          f"best of {repeats} interleaved runs; load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
 
 
 if __name__ == "__main__":
