@@ -261,3 +261,22 @@ def test_the_documented_form_label_is_what_tally_returns(tmp_path: Any) -> None:
     documented = json.loads(text.split("<!-- form-label-example -->")[1].split("```json")[1].split("```")[0])
     assert label == documented
     assert list(label["fields"]) == list(documented["fields"])  # the template's order
+
+
+def test_ocr_workers_whose_items_no_instance_kept_are_named_with_a_reason() -> None:
+    """The gallery's OCR form: polygons labelled with the transcribed text, so a misspelling is a label of
+    its own; such an item in no kept instance is counted per worker, never silently gone."""
+    from pathlib import Path
+
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
+    objects = json.loads((gallery / "answers" / "ocr.json").read_text())
+    label, _ = label_of(run(objects, template=(gallery / "images" / "ocr.liquid.html").read_text()), 0)
+    transcription = label["fields"]["transcription"]
+    reason = "in no kept instance: too few other workers drew them there with the same label"
+    # careful wrote 'EGGS 12 3.15' (hasty 'EGG 112 3.15', sloppy 'EGGS21  3.1155'); sloppy 'MILK 2L   111.9'
+    assert transcription["unkept-items"] == [
+        {"workerId": "private.us-east-1.careful", "items": 1, "reason": reason},
+        {"workerId": "private.us-east-1.sloppy", "items": 1, "reason": reason},
+    ]
+    recall = {row["workerId"]: row["transcription"]["recall"] for row in label["worker-quality"]}
+    assert recall["private.us-east-1.careful"] is None  # no item two others drew: no evidence, not 0.0

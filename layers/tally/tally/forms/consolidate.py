@@ -469,6 +469,7 @@ def _consolidate_by_task(
         entry = _entry_of(f, result, labels, adapter, values, silent)
         if f.kind == "json" and f.shape == "bounding-box":
             _link_parents(entry.entry, [fv.value for _, fv in values if fv.reason is None])
+        _unkept_items(entry.entry, values)
         entries.append(entry)
     return entries
 
@@ -496,6 +497,38 @@ def _entry_of(
         entry["options-from"] = "answers"
     quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
     return FieldEntry(entry, True, confidence, list(result.issues), quality, bool(result.batch_figures))
+
+
+_ITEM_KEYS = ("polygons", "instances")
+
+
+def _unkept_items(entry: dict[str, Any], values: Values) -> None:
+    """Instances name the workers who drew each (``instances[].workers``); a worker whose items are in
+    no kept instance would otherwise vanish from them. ``unkept-items`` says, per such worker, how many
+    of their items no kept instance holds and why (an OCR job's misspelt transcriptions are labels of
+    their own, which no other worker drew)."""
+    value = entry.get("value")
+    instances = value.get("instances") if isinstance(value, dict) else None
+    if not isinstance(instances, list) or not all(isinstance(i, dict) and "workers" in i for i in instances):
+        return
+    kept = Counter(w for i in instances for w in i["workers"] if isinstance(w, str))
+    unkept = []
+    for worker, fv in values:
+        element = fv.value if isinstance(fv.value, dict) else {}
+        items = next((element[k] for k in _ITEM_KEYS if isinstance(element.get(k), list)), None)
+        if items is None or fv.reason is not None:
+            continue
+        missing = len(items) - kept[worker]
+        if missing > 0:
+            unkept.append(
+                {
+                    "workerId": worker,
+                    "items": missing,
+                    "reason": "in no kept instance: too few other workers drew them there with the same label",
+                }
+            )
+    if unkept:
+        entry["unkept-items"] = unkept
 
 
 MIN_LINK_IOU = 0.5
