@@ -49,3 +49,28 @@ def test_an_unreadable_template_is_an_input_error(tmp_path: Path, capsys: pytest
     code = main(["consolidate", str(payload), "--template", str(bad), "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 3
     assert "--template" in capsys.readouterr().err
+
+
+def test_reconsolidating_a_form_job_keeps_every_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tally reconsolidate` of a form job (the recipe's manifest of raw answers): each chunk is read as
+    a form (inferred: reconsolidate has no template) and every field consolidated or kept, none dropped."""
+    import json
+
+    from tests.sim.manifests import recipe_line, write_manifest
+
+    name = "named-entity-recognition-with-additional-classification"
+    objects = json.loads((GALLERY / "answers" / f"{name}.json").read_text())
+    lines = [
+        recipe_line(f"s3://b/{o['datasetObjectId']}.txt", "subject",
+                    [(a["workerId"], a["annotationData"]["content"]) for a in o["annotations"]])
+        for o in objects
+    ]  # fmt: skip
+    source = write_manifest(tmp_path / "input.manifest", iter(lines))
+    out = tmp_path / "out"
+    argv = ["reconsolidate", str(source), "--label-attribute", "subject", "--out", str(out), "--jobs", "1"]
+    assert main([*argv, "--batch-size", "3"]) == 0
+    capsys.readouterr()
+    result = [json.loads(line) for line in (out / "output.manifest").read_text().splitlines()]
+    assert [sorted(line["subject"]["fields"]) for line in result] == [["crowd-entity-annotation", "politics|tech"]] * 3
+    assert all(line["subject"]["schema-source"] == "inferred" for line in result)
+    assert [line["subject"]["fields"]["politics|tech"]["value"] for line in result] == ["politics", "politics", "tech"]

@@ -675,7 +675,7 @@ def run_batch(
     cycle = WorkerModelCycle(store, job.job_id, job.batch_key)
     with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
-        if plan is None and job.settings.element_name is None:
+        if job.settings.element_name is None:  # a form: field by field (with a plan too: per batch, for now)
             form = _run_form(steps, items, store, on_result)
             if form is not None:
                 return form
