@@ -280,3 +280,33 @@ def test_ocr_workers_whose_items_no_instance_kept_are_named_with_a_reason() -> N
     ]
     recall = {row["workerId"]: row["transcription"]["recall"] for row in label["worker-quality"]}
     assert recall["private.us-east-1.careful"] is None  # no item two others drew: no evidence, not 0.0
+
+
+def test_a_form_response_over_the_limit_loses_nothing() -> None:
+    """The response sink on forms: the per-field worker figures are the batch's (moved once per batch),
+    then labels trimmed or spilled; read back through their refs, every label is as built."""
+    from tally.gt.sink import LabelReader
+
+    objects = [
+        data_object(
+            str(i),
+            *(
+                annotation(
+                    f"w{k}",
+                    answer(["Cat", "Dog"][(i + (k == 2)) % 2], ["indoor", "outdoor"][i % 2], 3, comment=f"c{i}"),
+                )
+                for k in range(3)
+            ),
+        )
+        for i in range(40)
+    ]
+    whole = run(objects)
+    storage = MemoryStorage({PAYLOAD: json.dumps(objects).encode()})
+    request = ConsolidationRequest.parse({"labelAttributeName": "pets", "payload": {"s3Uri": PAYLOAD}})
+    fitted = consolidate_batch(request, storage, form_template=lambda: JobTemplate(TEMPLATE), response_limit=40_000)
+    assert [step.number for step in fitted.response_steps][:2] == [1, 2]  # metadata cut, batch figures moved
+    assert len(json.dumps(fitted.response)) <= 40_000
+    reader = LabelReader(storage.read)
+    for built, returned in zip(whole.response, fitted.response, strict=True):
+        label = returned["consolidatedAnnotation"]["content"]["pets"]
+        assert reader.resolve(label) == built["consolidatedAnnotation"]["content"]["pets"]

@@ -40,7 +40,7 @@ import logging
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -658,7 +658,7 @@ def plan_form(
     if not contents:
         return None
     got = template()
-    schema = read_form(got.html, contents)
+    schema = _one_element_many_names(read_form(got.html, contents), contents)
     if len(schema) == 0:
         return None
     if len(schema) == 1:
@@ -670,6 +670,33 @@ def plan_form(
         if not consolidable(only):
             return None  # nothing the form driver would consolidate: passed through as before
     return schema, got
+
+
+def _one_element_many_names(schema: FormSchema, contents: Sequence[Mapping[str, Any]]) -> FormSchema:
+    """Inferred annotation fields of one task whose keys no answer holds together are one element that
+    workers' answers name differently (tally recognises an element by its shape, whatever its name):
+    one field, named by the first, taking every such key."""
+    groups: dict[str, list[Field]] = {}
+    for f in schema.fields:
+        if f.kind == "annotation" and f.found == "inferred" and f.task is not None and f.pattern is None:
+            groups.setdefault(f.task, []).append(f)
+    merged: dict[str, Field] = {}
+    dropped: set[str] = set()
+    for fields in groups.values():
+        if len(fields) < 2:
+            continue
+        keys = [k for f in fields for k in f.keys]
+        if any(sum(k in content for k in keys) > 1 for content in contents):
+            continue  # two of them in one answer: two elements, two fields
+        first = fields[0]
+        note = f"one element under {len(keys)} names in the answers: {', '.join(keys)}"
+        merged[first.name] = replace(
+            first, keys=tuple(keys), reason=note if first.reason is None else f"{first.reason}; {note}"
+        )
+        dropped.update(f.name for f in fields[1:])
+    if not merged:
+        return schema
+    return FormSchema(tuple(merged.get(f.name, f) for f in schema.fields if f.name not in dropped), schema.notes)
 
 
 def consolidate_form(
