@@ -310,3 +310,19 @@ def test_a_form_response_over_the_limit_loses_nothing() -> None:
     for built, returned in zip(whole.response, fitted.response, strict=True):
         label = returned["consolidatedAnnotation"]["content"]["pets"]
         assert reader.resolve(label) == built["consolidatedAnnotation"]["content"]["pets"]
+
+
+def test_a_template_reader_that_fails_leaves_the_form_inferred() -> None:
+    storage = MemoryStorage({PAYLOAD: json.dumps(OBJECTS).encode()})
+    request = ConsolidationRequest.parse({"labelAttributeName": "pets", "payload": {"s3Uri": PAYLOAD}})
+
+    def broken() -> JobTemplate:
+        raise ConnectionError("no route")
+
+    report = consolidate_batch(request, storage, form_template=broken)
+    label = report.response[0]["consolidatedAnnotation"]["content"]["pets"]
+    assert (label["schema-source"], label["schema-note"]) == (
+        "inferred",
+        "the job's worker template was not read (ConnectionError)",
+    )
+    assert label["fields"]["animal"]["value"] == "Cat"

@@ -657,7 +657,11 @@ def plan_form(
     answers hold more than one field or one the task path cannot consolidate."""
     if not contents:
         return None
-    got = template()
+    try:
+        got = template()
+    except Exception as exc:  # the template is an aid: without it the form is inferred, never a failed batch
+        logger.warning("the job's worker template was not read: %s", type(exc).__name__)
+        got = JobTemplate(note=f"the job's worker template was not read ({type(exc).__name__})")
     schema = _one_element_many_names(read_form(got.html, contents), contents)
     if len(schema) == 0:
         return None
