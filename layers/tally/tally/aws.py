@@ -27,6 +27,7 @@ from .labels import parse_label_category_file
 from .storage import split_s3_uri
 
 if TYPE_CHECKING:
+    from .forms.consolidate import JobTemplate
     from .stores.dynamodb import DynamoWorkerStore, PlainDynamo
 
 __all__ = [
@@ -34,8 +35,10 @@ __all__ = [
     "boto3_session",
     "error_reason",
     "job_labels",
+    "job_template",
     "own_session",
     "read_job_labels",
+    "read_job_template",
     "s3_storage",
     "session_for",
     "worker_store",
@@ -56,6 +59,7 @@ _TRANSIENT_CODES = frozenset(
      "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException"}
 )  # fmt: skip
 _job_labels_cache: dict[str, list[str]] = {}
+_job_template_cache: dict[str, str] = {}
 _cache_lock = threading.Lock()
 
 
@@ -195,6 +199,44 @@ def read_job_labels(sagemaker: Any, storage: S3Storage, job_arn: str) -> list[st
     except Exception as exc:  # best effort: any failure falls back to the next label source
         logger.warning("cannot read the job's label category file: %s", error_reason(exc))
         return None
+
+
+def job_template(session: botocore.session.Session, job_arn: str | None) -> JobTemplate:
+    """The job's worker template (``DescribeLabelingJob`` → ``HumanTaskConfig.UiConfig.UiTemplateS3Uri``,
+    read with the session's S3 access: the function may read the job's output bucket), cached per
+    container. When it cannot be read, the template's ``note`` says why (the form is then inferred)."""
+    from .forms.consolidate import JobTemplate
+
+    if not job_arn or "labeling-job/" not in job_arn:
+        return JobTemplate(note="the event names no labeling job whose worker template could be read")
+    with _cache_lock:
+        if job_arn in _job_template_cache:
+            return JobTemplate(_job_template_cache[job_arn])
+    html, note = read_job_template(_client(session, "sagemaker"), s3_storage(session), job_arn)
+    if html is not None:
+        with _cache_lock:
+            _job_template_cache[job_arn] = html
+    return JobTemplate(html, note)
+
+
+def read_job_template(sagemaker: Any, storage: S3Storage, job_arn: str) -> tuple[str | None, str | None]:
+    """The worker template's text, or ``None`` and the reason it was not read (no caching)."""
+    name = job_arn.rsplit("labeling-job/", 1)[1]
+    try:
+        config = sagemaker.describe_labeling_job(LabelingJobName=name).get("HumanTaskConfig", {}).get("UiConfig", {})
+    except Exception as exc:  # best effort: the form is then inferred from the answers
+        logger.warning("cannot describe the labeling job for its worker template: %s", error_reason(exc))
+        return None, f"the job's worker template was not read (DescribeLabelingJob: {error_reason(exc)})"
+    uri = config.get("UiTemplateS3Uri")
+    if not uri:
+        return None, "the job's worker template is not an S3 object (UiTemplateS3Uri): none was read"
+    try:
+        return storage.read(uri).decode("utf-8"), None
+    except StorageError as exc:
+        logger.warning("cannot read the job's worker template: %s", exc)
+        return None, f"the job's worker template was not read ({str(exc).rsplit(': ', 1)[-1]})"
+    except UnicodeDecodeError:
+        return None, "the job's worker template is not UTF-8 text: none was read"
 
 
 # -- the worker store -----------------------------------------------------------------------------

@@ -23,7 +23,9 @@ integer class with ``class-name`` in its metadata, or a list of integers with ``
 own: ``class-name`` / ``class-names`` in the label) gets ``{"label": name}`` or ``{"labels": [names]}``
 for a chained job's template to pre-select; one with a prior box label (built-in object detection,
 adjustment lines included, or tally's), keypoint or instance label gets it as the crowd element's
-initial value. Each prior is read by its label's task kind (:func:`prior`). Of several labels of one kind, the newest ``creation-date`` wins.
+initial value. Each prior is read by its label's task kind (:func:`prior`); one with none of these but a prior form (tally's label with
+``fields``) gets each consolidated field's value by name (:func:`prior_form`), for the template's
+elements to start from. Of several labels of one kind, the newest ``creation-date`` wins.
 A tally label that its consolidation spilled to S3 to fit Lambda's response limit (``full-label-ref``,
 :mod:`tally.gt.sink`) is read back first (:func:`read_back_spilled`); ``manifestLine`` stays the line
 as received.
@@ -43,7 +45,7 @@ from .gt.events import PreAnnotationRequest
 from .gt.sink import FULL_LABEL_REF, LabelReader
 from .settings import Settings
 
-__all__ = ["pre_annotate", "prior", "read_back_spilled"]
+__all__ = ["pre_annotate", "prior", "prior_form", "read_back_spilled"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,40 @@ def prior(line: Mapping[str, Any]) -> dict[str, Any] | None:
         if kind is not None and initial is not None:
             found.setdefault(kind.views.prior_rank, []).append((str(meta.get("creation-date", "")), initial))
     return max(found[min(found)], key=lambda item: item[0])[1] if found else None
+
+
+def prior_form(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest prior form label on a line (tally's: ``fields``, :mod:`tally.forms.consolidate`), as an
+    ``initialValue``: ``{field: value}`` for each field that was consolidated (a choice's option, a
+    multiple choice's list, a yes/no's boolean, an annotation element's prior from its task kind, e.g.
+    boxes as ``{"boundingBoxes": [...]}``); fields kept as
+    given have no agreed value and are left out. A template reads ``task.input.initialValue.<field>``
+    where its element takes a starting value (``value``, ``checked``, ``selected``, ``initial-value``)."""
+    from .tasks.registry import kind_of  # on the first event, not at the handler's import
+
+    found: list[tuple[str, dict[str, Any]]] = []
+    for key, meta in line.items():
+        value = line.get(key.removesuffix("-metadata"))
+        if not key.endswith("-metadata") or not isinstance(meta, dict) or not isinstance(value, dict):
+            continue
+        fields = value.get("fields")
+        if not isinstance(fields, dict):
+            continue
+        initial: dict[str, Any] = {}
+        for name, entry in fields.items():
+            if not isinstance(entry, dict) or not entry.get("consolidated"):
+                continue
+            given = entry.get("value")
+            kind = kind_of(str(entry["type"])) if entry.get("type") else None
+            if kind is not None and isinstance(given, dict):  # an annotation element: its kind's prior
+                start = kind.views.prior(given, {})
+                if start is not None:
+                    initial[name] = start
+            elif entry.get("kind") in ("single-choice", "multi-choice", "boolean"):
+                initial[name] = given
+        if initial:
+            found.append((str(meta.get("creation-date", "")), initial))
+    return max(found, key=lambda item: item[0])[1] if found else None
 
 
 def _prior_labels(prior: Mapping[str, Any]) -> list[str]:
@@ -130,12 +166,13 @@ def pre_annotate(
         return {"taskInput": {"manifestLine": line}, "isHumanAnnotationRequired": False}
     full = read_back_spilled(line, read)
     initial = prior(full)
+    form = prior_form(full) if initial is None else None
     labels = _line_labels(line) or (list(settings.labels) if settings.labels else None) or job_labels()
     if not labels and initial:
         labels = _prior_labels(initial)
     if not labels:
         logger.warning("no labels for the task: none on the line, configured, or in the job's label file")
     task_input: dict[str, Any] = {"taskObject": task_object, "labels": list(labels or []), "manifestLine": line}
-    if initial:
-        task_input["initialValue"] = initial
+    if initial or form:
+        task_input["initialValue"] = initial or form
     return {"taskInput": task_input, "isHumanAnnotationRequired": True}

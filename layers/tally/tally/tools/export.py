@@ -45,7 +45,7 @@ from ._common import (
 
 __all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "read_back", "rle_encode", "write_atomically"]
 
-FORMATS = ("builtin", "coco")
+FORMATS = ("builtin", "coco", "form-csv", "form-jsonl")
 _COMMON = ("type", "job-name", "human-annotated", "creation-date")
 
 
@@ -372,7 +372,8 @@ def _survey(manifest: Path, attr: str | None) -> tuple[str, int]:
     "fmt",
     type=click.Choice(FORMATS),
     required=True,
-    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file.",
+    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file; form-csv, form-jsonl: "
+    "one row per object, one column per form field.",
 )
 @click.option(
     "--out",
@@ -400,6 +401,8 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     only ATTR-metadata with failure-reason; other lines are copied unchanged).
     --format coco writes one COCO JSON with boxes, instances and semantic masks as RLE (read from the
     mask PNGs) and keypoints; lines with nothing COCO holds (classification, entities) are counted.
+    --format form-csv / form-jsonl writes one row per object of a form job, one column per field: its
+    consolidated value, or the workers' values where it was kept as given (docs/output-format.md).
 
     \b
     Examples:
@@ -421,7 +424,11 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     console = stderr_console()
     with progress_bar(progress, console) as bar:
         task = bar.add_task("exporting", total=total)
-        if fmt == "builtin":
+        if fmt.startswith("form-"):
+            from ._form_views import export_forms
+
+            rows = export_forms(_manifest_lines(manifest), attr, reader, fmt.removeprefix("form-"), out, counts)
+        elif fmt == "builtin":
 
             def write_builtin(fh: Any) -> None:
                 for number, line in _manifest_lines(manifest):
@@ -458,7 +465,9 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
                 bar.advance(task)
             document = builder.document()
             write_atomically(out, lambda fh: json.dump(document, fh, separators=(",", ":")))
-    if fmt == "builtin":
+    if fmt.startswith("form-"):
+        click.echo(f"lines: {counts['lines']} ({rows} forms, {counts['skipped']} not forms, {counts['failed']} failed)")
+    elif fmt == "builtin":
         click.echo(
             f"lines: {counts['lines']} ({counts['lines'] - counts['unchanged'] - counts['failed']} in built-in shapes, "
             f"{counts['unchanged']} unchanged, {counts['failed']} failed)"

@@ -1232,6 +1232,9 @@ def render_report(
     flagged = sum(bool(j.reasons) for j in judged)
     scored = [o.confidence for o in objects if o.confidence is not None]
     mean = f"{np.mean(scored):.3f}" if scored else "n/a"
+    from ._form_views import form_fields_html  # a form's fields: their agreement, least sure first
+
+    form_fields = form_fields_html([(o.key, o.label) for o in objects])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
@@ -1241,7 +1244,7 @@ def render_report(
 ({failed} failed) · mean confidence {mean} · needs review first (failed, disputed regions, a confidence below
 {_pct(review_below)}), then least agreed with the consensus</p></header>
 <main>
-<h2>Workers</h2>
+{form_fields}<h2>Workers</h2>
 <table id="workers"><thead><tr><th>worker</th><th>quality (mean, measure)</th><th>answers</th><th>rejected</th>
 <th>agreement with consensus</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 <div class="filters">

@@ -44,8 +44,16 @@ __all__ = [
     "SingleLabelShape",
 ]
 
-_SINGLE = (TaskType.IMAGE_CLASSIFICATION.value, TaskType.TEXT_CLASSIFICATION.value)
-_MULTI = (TaskType.IMAGE_CLASSIFICATION_MULTILABEL.value, TaskType.TEXT_CLASSIFICATION_MULTILABEL.value)
+_SINGLE = (
+    TaskType.IMAGE_CLASSIFICATION.value,
+    TaskType.TEXT_CLASSIFICATION.value,
+    TaskType.VIDEO_CLASSIFICATION.value,
+)
+_MULTI = (
+    TaskType.IMAGE_CLASSIFICATION_MULTILABEL.value,
+    TaskType.TEXT_CLASSIFICATION_MULTILABEL.value,
+    TaskType.VIDEO_CLASSIFICATION_MULTILABEL.value,
+)
 
 
 class SingleLabelShape:

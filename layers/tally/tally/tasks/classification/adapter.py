@@ -5,7 +5,8 @@
 Answers are recognised by shape: ``{"label": "Dog"}`` single-label, ``{"labels": ["Dog", "Cat"]}``
 multi-label, whatever the element's ``name``. A label the job does not have is rejected with a reason
 (label names are job configuration). The object's type is ``text-classification`` when its data
-object is inline text (``dataObject.content``) or an S3 object with a text extension, else
+object is inline text (``dataObject.content``) or an S3 object with a text extension,
+``video-classification`` when it is an S3 object with a video extension (``.mp4``, ``.webm``, ...), else
 ``image-classification`` (``...-multilabel`` for the multi-label task).
 
 Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the job's label list::
@@ -29,7 +30,7 @@ later batches of the job add to the confusion prior (``prior``). The class prior
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,11 +47,12 @@ from ..base import DIGITS, JobContext, Observed, consolidated, figure, no_usable
 from ..kind import WorkerQuality
 from . import MultiLabel, MultiLabelShape, SingleLabel, SingleLabelShape
 
-__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
+__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object", "is_video_object"]
 
 _BATCH_FIGURES = ("accuracy", "informativeness")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
+_VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".ogv", ".ogg", ".avi", ".mkv", ".mpeg", ".mpg")
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
 MultiVotes = tuple[tuple[str, frozenset[int]], ...]
@@ -62,6 +64,11 @@ def is_text_object(obj: DatasetObject) -> bool:
         return True
     uri = (obj.data_object.s3_uri or "").lower()
     return uri.endswith(_TEXT_SUFFIXES)
+
+
+def is_video_object(obj: DatasetObject) -> bool:
+    """An S3 object whose name ends like a video file (what a video classification job labels)."""
+    return (obj.data_object.s3_uri or "").lower().endswith(_VIDEO_SUFFIXES)
 
 
 def _unknown(labels: LabelSet, names: Iterable[str]) -> list[str]:
@@ -91,23 +98,27 @@ class ClassificationModel:
 
     index: _Index
     model: DawidSkene | MultiLabelDawidSkene
+    _cache: dict[str, tuple[tuple[str, float | None], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def quality(self, workers: Iterable[str]) -> tuple[WorkerQuality, ...]:
         """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch;
         ``None`` for a worker with no evidence (only lone answers, and nothing from earlier batches):
         their confusion matrix is the prior's presumption, not a measure of them."""
-        rows = []
-        for worker in workers:
+        return tuple(WorkerQuality(worker, self._figures(worker)) for worker in workers)
+
+    def _figures(self, worker: str) -> tuple[tuple[str, float | None], ...]:
+        """One worker's figures, computed once per batch (a worker's rows repeat in every object)."""
+        found = self._cache.get(worker)
+        if found is None:
             i = self.index.workers[worker]
             measured = bool(self.model.worker_evidence_[i] > 0)
             accuracy = np.asarray(self.model.accuracies_)[i]
             informativeness = np.asarray(self.model.informativeness_)[i]
-            figures = (
+            found = self._cache[worker] = (
                 ("accuracy", figure(float(np.mean(accuracy)) if measured else None)),
                 ("informativeness", figure(float(np.mean(informativeness)) if measured else None)),
             )
-            rows.append(WorkerQuality(worker, figures))
-        return tuple(rows)
+        return found
 
 
 class _Classification:
@@ -124,8 +135,15 @@ class _Classification:
         if self.multi:
             text = TaskType.TEXT_CLASSIFICATION_MULTILABEL
             image = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+            video = TaskType.VIDEO_CLASSIFICATION_MULTILABEL
         else:
-            text, image = TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION
+            text, image, video = (
+                TaskType.TEXT_CLASSIFICATION,
+                TaskType.IMAGE_CLASSIFICATION,
+                TaskType.VIDEO_CLASSIFICATION,
+            )
+        if is_video_object(obj):
+            return video.value
         return (text if is_text_object(obj) else image).value
 
     @staticmethod
