@@ -93,6 +93,7 @@ class LocalStepFunctions:
         self.fail_child = fail_child or (lambda _state, _batch: False)
         self.children: dict[str, int] = {}
         self.visited: list[str] = []
+        self.map_runs: list[dict[str, Any]] = []  # as ListMapRuns and DescribeMapRun give them
 
     def run(self, execution_input: dict[str, Any]) -> Any:
         name = self.definition["StartAt"]
@@ -209,8 +210,11 @@ class LocalStepFunctions:
                 body = json.dumps(records).encode()
                 put(self.s3, f"s3://{writer['Bucket']}/{key}", body)
                 files[status].append({"Key": key, "Size": len(body)})
-        manifest = {"DestinationBucket": writer["Bucket"], "MapRunArn": f"arn:aws:states:::mapRun:{run_id}",
-                    "ResultFiles": files}  # fmt: skip
+        arn = f"arn:aws:states:us-east-1:123456789012:mapRun:m/{name}:{run_id}"
+        manifest = {"DestinationBucket": writer["Bucket"], "MapRunArn": arn, "ResultFiles": files}
+        counts = {"pending": 0, "running": 0, "succeeded": len(succeeded), "failed": len(failed), "timedOut": 0,
+                  "aborted": 0, "total": total, "resultsWritten": total}  # fmt: skip
+        self.map_runs.append({"mapRunArn": arn, "itemCounts": counts, "executionCounts": counts})
         put(self.s3, f"s3://{writer['Bucket']}/{prefix}/manifest.json", json.dumps(manifest).encode())
         return {
             "MapRunArn": manifest["MapRunArn"],
