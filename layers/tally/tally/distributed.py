@@ -40,6 +40,7 @@ import logging
 import pickle
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,6 +233,16 @@ def _plan_choice(the_plan: JobPlan) -> str:
 
 def _part(run: Run, step: str, first: int, suffix: str) -> str:
     return run.uri("parts", step, f"{first:012d}{suffix}")
+
+
+READ_THREADS = 16
+"""S3 reads at once when a step reads every batch's file (fit, finish): thousands of small GETs."""
+
+
+def _read_all(storage: Storage, uris: Sequence[str]) -> list[bytes]:
+    """Every file, in order, read ``READ_THREADS`` at a time."""
+    with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="tally-read") as pool:
+        return list(pool.map(storage.read, uris))
 
 
 _plans: dict[str, JobPlan | None] = {}
@@ -504,14 +515,16 @@ def fit(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> di
     assert the_plan is not None  # fit runs only with a plan whose task learns
     state = json.loads(storage.read(run.uri("plan.json")))
     by_id: dict[str, Any] = {}
-    for first, _count in state["batches"]:
-        choice, summaries = restricted_loads(storage.read(_part(run, "survey", int(first), ".pickle")))
+    surveyed = _read_all(storage, [_part(run, "survey", int(first), ".pickle") for first, _count in state["batches"]])
+    for data in surveyed:
+        choice, summaries = restricted_loads(data)
         if choice == state["choice"]:
             by_id.update(summaries)
+    del surveyed
     if state["regather"]:
-        for record in _succeeded(run_data.get("gathered"), storage):
-            if not record.get("skipped"):
-                by_id.update(restricted_loads(storage.read(_part(run, "gather", int(record["first"]), ".pickle"))))
+        again = [r for r in _succeeded(run_data.get("gathered"), storage) if not r.get("skipped")]
+        for data in _read_all(storage, [_part(run, "gather", int(r["first"]), ".pickle") for r in again]):
+            by_id.update(restricted_loads(data))
     summaries = [(object_id, by_id[object_id]) for object_id in sorted(by_id, key=int)]
     fitted = fit_job_model(summaries, run.batch_job(settings), storage, the_plan)
     storage.write(run.uri("model.pickle"), _dumps(fitted), "application/octet-stream")
@@ -569,7 +582,11 @@ def finish(run_data: Mapping[str, Any], settings: Settings, storage: Storage) ->
     run = Run.parse(run_data)
     details = run_data.get("consolidated")
     placed: dict[int, tuple[int, int]] = {}  # line number -> (its part's first line, position in the part)
-    for record in _succeeded(details, storage):
+    succeeded = _succeeded(details, storage)
+    texts = _read_all(storage, [_part(run, "lines", int(r["first"]), ".jsonl") for r in succeeded])
+    parts = {int(r["first"]): text.decode("utf-8").splitlines(True) for r, text in zip(succeeded, texts, strict=True)}
+    del texts
+    for record in succeeded:
         first = int(record["first"])
         indexes = record.get("indexes") or range(first, first + int(record["count"]))
         for position, number in enumerate(indexes):
@@ -589,13 +606,10 @@ def finish(run_data: Mapping[str, Any], settings: Settings, storage: Storage) ->
     out: list[str] = []
     failed: list[ObjectResult] = []
     pending: dict[int, dict[str, Any]] = {}
-    part: tuple[int, list[str]] = (-1, [])
     for number, raw in enumerate(_source_lines(storage.read(run.source))):
         if number in placed:
             first, position = placed[number]
-            if part[0] != first:
-                part = (first, storage.read(_part(run, "lines", first, ".jsonl")).decode("utf-8").splitlines(True))
-            out.append(part[1][position])
+            out.append(parts[first][position])
             continue
         try:
             line = json.loads(raw)
