@@ -115,7 +115,7 @@ def test_a_run_on_aws(
         "labelAttribute": "same",
         "output": {"Bucket": BUCKET, "Prefix": prefix, "Results": f"{prefix}/results"},
         "batchSize": 50,
-        "maxConcurrency": 100,
+        "maxConcurrency": 300,
         "options": {"labels": MATCHING},
         "source": {"Bucket": BUCKET, "Key": "job/manifests/output/output.manifest"},
     }

@@ -570,7 +570,7 @@ def _discard(out: Path) -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=10000),
-    default=100,
+    default=300,
     show_default=True,
     help="With --on aws: batches run at once (the Distributed Map's MaxConcurrency).",
 )
