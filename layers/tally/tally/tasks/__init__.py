@@ -31,31 +31,45 @@ from .shapes import (
     EntitiesShape,
     InstancesShape,
     KeypointsShape,
+    LinesShape,
     MultiLabelShape,
+    NumberShape,
     PolygonsShape,
+    PolylinesShape,
+    RankingShape,
     SegmentationShape,
     Shape,
     SingleLabelShape,
+    TextShape,
 )
 
 if TYPE_CHECKING:
     from .classification import MultiLabelClassification, SingleLabelClassification
     from .entities import NamedEntities
     from .geometry import BoundingBoxes, InstanceSegmentation, Keypoints, Polygons
+    from .lines import Lines, Polylines
+    from .numbers import Numbers
+    from .ranking import Rankings
     from .segmentation import SemanticSegmentation
+    from .text import FreeText
 
 __all__ = [
     "KINDS",
     "BoundingBoxes",
+    "FreeText",
     "InstanceSegmentation",
     "JobContext",
     "Keypoints",
     "LazyTask",
+    "Lines",
     "MultiLabelClassification",
     "NamedEntities",
+    "Numbers",
     "Observed",
     "Passthrough",
     "Polygons",
+    "Polylines",
+    "Rankings",
     "SemanticSegmentation",
     "SingleLabelClassification",
     "Task",
@@ -97,6 +111,12 @@ KINDS: tuple[TaskKind, ...] = (
     TaskKind(KeypointsShape(), "geometry", "Keypoints"),
     TaskKind(InstancesShape(), "geometry", "InstanceSegmentation"),
     TaskKind(PolygonsShape(), "geometry", "Polygons"),
+    # issue 21's answer kinds (each also consolidates a form field of its kind: tally.tasks.fields)
+    TaskKind(NumberShape(), "numbers", "Numbers"),
+    TaskKind(TextShape(), "text", "FreeText"),
+    TaskKind(RankingShape(), "ranking", "Rankings"),
+    TaskKind(PolylinesShape(), "lines", "Polylines"),
+    TaskKind(LinesShape(), "lines", "Lines"),
 )
 """Every task type tally consolidates, in recognition order."""
 

@@ -3,7 +3,7 @@
 A task class is its shape (this module: ``name``, ``type``, ``recognises`` and ``labels_used``) plus
 its consolidation (``tally.tasks.<module>``, which loads numpy, Pillow and the task's aggregation
 algorithms). The batch driver recognises every answer by shape first and loads only the chosen task's
-module (:func:`tally.tasks.make_tasks`), so a cold start pays for one task type, never all eight.
+module (:func:`tally.tasks.make_tasks`), so a cold start pays for one task type, never all of them.
 
 Recognition order matters (:data:`tally.tasks.KINDS`): a mask with ``instances`` is instance
 segmentation, one without is semantic segmentation; ``{"label": ...}`` is single-label classification
@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from ..colours import normalise_hex
+from ..gt.answers import RANKING_KEY, BareValue
 from ..gt.response import TaskType
 
 __all__ = [
@@ -31,14 +32,29 @@ __all__ = [
     "InstancesShape",
     "ItemsShape",
     "KeypointsShape",
+    "LinesShape",
     "MultiLabelShape",
+    "NumberShape",
     "PolygonsShape",
+    "PolylinesShape",
+    "RankingShape",
     "SegmentationShape",
     "Shape",
     "SingleLabelShape",
+    "TextShape",
 ]
 
-OTHER_SHAPES = ("labeledImage", "boundingBoxes", "keypoints", "polygons", "instances", "entities")
+OTHER_SHAPES = (
+    "labeledImage",
+    "boundingBoxes",
+    "keypoints",
+    "polygons",
+    "instances",
+    "entities",
+    "polylines",
+    "lines",
+    RANKING_KEY,
+)
 """Keys of the shapes that are not classification: an element with one of them is not a label choice."""
 
 
@@ -170,3 +186,62 @@ class PolygonsShape(ItemsShape):
     def recognises(self, element: Mapping[str, Any]) -> bool:
         # stated here, not inherited: the polygon task is an instance task, whose ``recognises`` differs
         return isinstance(element.get("polygons"), list)
+
+
+# -- the answer kinds of issue 21: numbers, free text, rankings, lines ------------------------------------
+
+
+class NumberShape:
+    """A form's only field, a bare number (``crowd-slider``): :class:`~tally.gt.answers.BareValue`."""
+
+    name = "number"
+    type = TaskType.NUMBER.value
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        value = element.get("value")
+        return isinstance(element, BareValue) and isinstance(value, int | float) and not isinstance(value, bool)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return ()
+
+
+class TextShape:
+    """A form's only field, a bare string (``crowd-input``, ``crowd-text-area``)."""
+
+    name = "free-text"
+    type = TaskType.FREE_TEXT.value
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element, BareValue) and isinstance(element.get("value"), str)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return ()
+
+
+class RankingShape:
+    """``{"ordinalRankingDimensions": [{"name", "responseRankings"}]}`` (``crowd-text-ranking``)."""
+
+    name = "ranking"
+    type = TaskType.RANKING.value
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return isinstance(element.get(RANKING_KEY), list)
+
+    def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+        return ()
+
+
+class PolylinesShape(ItemsShape):
+    """``{"polylines": [{"label", "vertices"}], "inputImageProperties"}`` (``<crowd-polyline>``)."""
+
+    name = "polyline"
+    type = TaskType.POLYLINE.value
+    key = "polylines"
+
+
+class LinesShape(ItemsShape):
+    """``{"lines": [{"label", "vertices": [start, end]}], "inputImageProperties"}`` (``<crowd-line>``)."""
+
+    name = "line"
+    type = TaskType.LINE.value
+    key = "lines"
