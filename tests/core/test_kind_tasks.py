@@ -4,6 +4,8 @@ hand-made crowds and exact outputs."""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -414,3 +416,78 @@ def test_the_gallerys_single_element_templates(
     assert all(len(label["worker-quality"]) == 3 for label in found)
     if kind == "tally/ranking":  # the template allows ties in Clarity, not in Inclusivity: the workers show it
         assert [d["ties"] for d in label["dimensions"]] == [True, False]
+
+
+# -- views for the tools, examples ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["tally.tasks.numbers", "tally.tasks.text", "tally.tasks.ranking", "tally.tasks.lines", "tally.tasks.fields"],
+)
+def test_examples_hold(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0
+    assert result.attempted >= (0 if module.endswith("fields") else 1)
+
+
+def test_report_views_escape_what_workers_typed() -> None:
+    from tally.tasks import lines, numbers, ranking, text
+
+    typed = '<script>alert("x")</script>'
+    shown = text.report_html(
+        {"text": typed, "answers": [{"workerId": "w<1>", "text": f"ok {typed}", "differing": [1]}]}
+    )
+    assert (
+        "<script>" not in shown
+        and "&lt;script&gt;" in shown
+        and "<mark>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</mark>" in shown
+    )
+    assert 'title="w&lt;1&gt;"' in shown
+    table = ranking.report_html(
+        {
+            "dimensions": [{"name": typed, "ranks": [2, 1], "confidence": [0.5, 0.5]}],
+            "answers": [{"workerId": "a", "ranks": {typed: [1, 2]}}],
+        }
+    )
+    assert "<script>" not in table and table.count("<tr>") == 3
+    strip = numbers.report_html(
+        {
+            "value": 4,
+            "interval": [3, 5],
+            "scale": {"min": 1, "max": 5},
+            "answers": [{"workerId": "a", "value": 5, "weight": 1.0}],
+        }
+    )
+    assert strip.count("<circle") == 1 and 'cx="290.0"' in strip and 'x1="220.0"' in strip
+    drawn = lines.report_html(
+        {
+            "image_size": [{"width": 640, "height": 480}],
+            "lines": [{"label": typed, "confidence": 1.0, "vertices": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}],
+        },
+        image_href="s3://b/i.jpg?a=1&b=2",
+    )
+    assert 'points="1,2 3,4"' in drawn and "<script>" not in drawn and 'href="s3://b/i.jpg?a=1&amp;b=2"' in drawn
+
+
+def test_a_line_answer_with_vertices_that_are_not_numbers_is_rejected(tmp_path: Path) -> None:
+    good = polylines(("lane", [(0, 0), (100, 100)]))
+    text_vertex = {
+        "crowdPolyline": {
+            **good["crowdPolyline"],
+            "polylines": [{"label": "lane", "vertices": [{"x": "1", "y": 2}, {"x": 3, "y": 4}]}],
+        }
+    }
+    flag_vertex = {
+        "crowdPolyline": {
+            **good["crowdPolyline"],
+            "polylines": [{"label": "lane", "vertices": [{"x": True, "y": 2}, {"x": 3, "y": 4}]}],
+        }
+    }
+    response, _, _ = run(tmp_path, [obj(0, ("a", good), ("b", text_vertex), ("c", flag_vertex))], labels=["lane"])
+    label = content(response[0])[0]
+    assert label["rejected-answers"] == [
+        {"workerId": "b", "reason": "a vertex's x or y is not a finite number"},
+        {"workerId": "c", "reason": "a vertex's x or y is not a finite number"},
+    ]
+    assert [p["workers"] for p in label["polylines"]] == [["a"]]

@@ -32,7 +32,6 @@ Across batches (:mod:`tally.worker_store`): the eight counts of
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -74,10 +73,7 @@ class LineSummary:
     height: int
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise AnswerError("a vertex's x or y is not a finite number")
-    return float(value)
+_NUMBERS = (int, float)
 
 
 def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
@@ -200,10 +196,15 @@ class _LineKind:
         lines: list[npt.NDArray[np.float64] | None] = []
         for item in raw:
             vertices = item.get("vertices")
-            if not isinstance(vertices, list) or not all(isinstance(v, dict) for v in vertices):
+            if not isinstance(vertices, list) or not all(type(v) is dict for v in vertices):
                 raise AnswerError(f"a {self.kind}'s vertices are not a list of {{x, y}}")
-            points = [(_number(v.get("x")), _number(v.get("y"))) for v in vertices]
-            lines.append(np.asarray(points, dtype=np.float64) if len(points) >= 2 else None)
+            points = [(v.get("x"), v.get("y")) for v in vertices]
+            if not all(type(c) in _NUMBERS for p in points for c in p):  # JSON numbers: no bool, no text
+                raise AnswerError("a vertex's x or y is not a finite number")
+            array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+            if not np.isfinite(array).all():
+                raise AnswerError("a vertex's x or y is not a finite number")
+            lines.append(array if len(array) >= 2 else None)
         indices, warnings = known_labels(setup, [str(i.get("label")) for i in raw], "lines")
         short = sum(1 for line in lines if line is None)
         if short:
