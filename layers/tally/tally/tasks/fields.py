@@ -90,6 +90,29 @@ class FieldBounds:
     allow_ties: Mapping[str, bool] | None = None
     labels: Sequence[str] | None = None
 
+    @classmethod
+    def of(cls, field: Any) -> FieldBounds:
+        """A form field's bounds (a :class:`tally.forms.Field`, read by its attributes): a number's
+        ``minimum``, ``maximum``, ``step``; a line element's ``options`` (its ``labels``) unless they come
+        from the task's data. The template's ``allowTie`` is not in the field: give ``allow_ties`` apart.
+
+        Example:
+            >>> from tally.forms import Field
+            >>> FieldBounds.of(Field("q", "number", "crowd-slider", minimum=1, maximum=5, step=1))
+            FieldBounds(minimum=1, maximum=5, step=1, allow_ties=None, labels=None)
+            >>> FieldBounds.of(Field("l", "annotation", "crowd-line", ("lane",), task="line")).labels
+            ('lane',)
+        """
+        labels = None
+        if getattr(field, "task", None) in ("polyline", "line") and not getattr(field, "options_from_data", False):
+            labels = tuple(getattr(field, "options", ())) or None
+        return cls(
+            getattr(field, "minimum", None),
+            getattr(field, "maximum", None),
+            getattr(field, "step", None),
+            labels=labels,
+        )
+
 
 @dataclass(frozen=True)
 class FieldObject:

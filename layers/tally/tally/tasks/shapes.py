@@ -18,6 +18,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -206,16 +207,29 @@ class NumberShape:
 
 
 class TextShape:
-    """A form's only field, a bare string (``crowd-input``, ``crowd-text-area``)."""
+    """A form's only field, a bare string (``crowd-input``, ``crowd-text-area``), unless it is a JSON
+    object or list (a hidden input a script filled with structured answers: passed through)."""
 
     name = "free-text"
     type = TaskType.FREE_TEXT.value
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
-        return isinstance(element, BareValue) and isinstance(element.get("value"), str)
+        value = element.get("value")
+        return isinstance(element, BareValue) and isinstance(value, str) and not _json_text(value)
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
         return ()
+
+
+def _json_text(text: str) -> bool:
+    """Whether ``text`` is a JSON object or list (``{"a": 1}``, ``[...]``), not words."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return False
+    try:
+        return isinstance(json.loads(stripped), dict | list)
+    except ValueError:
+        return False
 
 
 class RankingShape:
