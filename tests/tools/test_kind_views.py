@@ -213,3 +213,12 @@ def test_coco_pads_a_shorter_polyline_of_a_category() -> None:
         [0, 5, 2, 1, 6, 2, 2, 8, 2],
     ]
     assert [a["num_keypoints"] for a in document["annotations"]] == [2, 3]
+
+
+@pytest.mark.parametrize("module", ["tally.tools._figures", "tally.tools.export"])
+def test_examples_hold(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert (result.failed, result.attempted >= 2) == (0, True)
