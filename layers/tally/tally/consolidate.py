@@ -64,9 +64,9 @@ from .gt.sink import Step, respond
 from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
+from .tasks import JobContext, Observed, learner, make_tasks
 from .tasks.base import AnyTask, no_usable_answer
-from .tasks.passthrough import is_passed_through
+from .tasks.passthrough import Passthrough, is_passed_through
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 __all__ = [
