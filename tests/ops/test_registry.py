@@ -2,7 +2,7 @@
 
 The check reads every module of the package as a syntax tree: a comparison (``==``, ``!=``, ``in``,
 ``not in``), a ``match`` case, a dict key, or an ``endswith``/``startswith`` call that uses a task
-type's string (``"groundtruth/..."``, a piece of one such as ``"-multilabel"``) or a ``TaskType``
+type's string (``"groundtruth/..."``, ``"tally/..."``, a piece of one such as ``"-multilabel"``) or a ``TaskType``
 member, is a branch on the type, and is allowed only inside the package of the kind that owns it.
 """
 
@@ -39,7 +39,7 @@ one of them no longer branches, so this list only shrinks."""
 def _is_type_string(value: object) -> bool:
     if not isinstance(value, str) or len(value) < 4:
         return False
-    return any(value in t for t in TYPES) and value.startswith(("groundtruth/", "-"))
+    return any(value in t for t in TYPES) and value.startswith(("groundtruth/", "tally/", "-"))
 
 
 def _is_type_node(node: ast.AST) -> bool:
@@ -113,6 +113,7 @@ def test_no_branch_on_a_type_string_outside_its_package() -> None:
         ('x = {"groundtruth/object-detection": 1}', 1),
         ("x = kind in (TaskType.KEYPOINTS, TaskType.CUSTOM)", 1),
         ('match kind:\n    case "groundtruth/custom":\n        pass', 1),
+        ('if label["type"] == "tally/ranking":\n    pass', 1),
         ('x = "groundtruth/keypoint"', 0),  # a value, not a branch
         ('x = name == "label"', 0),
     ],
@@ -136,6 +137,9 @@ def test_every_entry_is_a_kind_and_every_type_has_one_reader() -> None:
         "polygons",
         "instances",
         "entities",
+        "ordinalRankingDimensions",
+        "polylines",
+        "lines",
     }
 
 

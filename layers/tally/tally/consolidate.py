@@ -57,16 +57,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .errors import ConfigError, EventError, ObjectError, StorageError, TransientStorageError
-from .gt.answers import Answer, AnswerIssue, LoadedAnswer, load_answers
+from .gt.answers import Answer, AnswerIssue, BareValue, LoadedAnswer, load_answers
 from .gt.events import ConsolidationRequest, DatasetObject, describe_validation_error
 from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, TaskType, creation_date
 from .gt.sink import Step, respond
 from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
+from .tasks import JobContext, Observed, learner, make_tasks
 from .tasks.base import AnyTask, no_usable_answer
-from .tasks.passthrough import is_passed_through
+from .tasks.passthrough import Passthrough, is_passed_through
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 if TYPE_CHECKING:
@@ -283,6 +283,7 @@ class _Item:
     result: ObjectResult | None = None
     read: bool = False  # the scan read at least one answer of this object
     keys: int = 0  # the most top-level keys one of its answers has (a form's answers have several)
+    bare: bool = False  # an answer is one bare value (a number, a string): the form may say what it is
 
     @property
     def object_id(self) -> str:
@@ -483,6 +484,7 @@ class _Steps:
         item.read = bool(loaded)
         for answer in loaded:
             item.keys = max(item.keys, len(answer.answer.content))
+            item.bare = item.bare or isinstance(answer.answer.element, BareValue)
             if answer.task is not None:
                 item.tasks[answer.task] += 1
                 item.painted.update(answer.task.labels_used(answer.answer.element))
@@ -717,8 +719,10 @@ def _run_form(
     ``None`` when they hold one annotation element or nothing the form driver would consolidate (the
     task path then goes on, as before forms)."""
     keys = max((item.keys for item in items), default=0)
-    if keys == 0 or (keys == 1 and any(item.tasks for item in items)):
+    if keys == 0 or (keys == 1 and any(item.tasks for item in items) and not any(item.bare for item in items)):
         return None  # one element per answer, recognised by a task: the task path, byte for byte
+    # one bare value per answer (a `<select>`'s option, a slider's number): the form says whether it is a
+    # choice (the form driver) or a number or text (its task: plan_form gives None for those)
     from .forms.consolidate import FormAnswer, FormContext, FormObject, JobTemplate, consolidate_form, plan_form
 
     answers: dict[str, list[FormAnswer]] = {}

@@ -57,6 +57,12 @@ class TaskType(StrEnum):
     INSTANCE_SEGMENTATION = "groundtruth/instance-segmentation"
     KEYPOINTS = "groundtruth/keypoint"
     CUSTOM = "groundtruth/custom"
+    # answer kinds Ground Truth has no built-in task for: tally's own names
+    NUMBER = "tally/number"
+    FREE_TEXT = "tally/free-text"
+    RANKING = "tally/ranking"
+    POLYLINE = "tally/polyline"
+    LINE = "tally/line"
 
 
 def creation_date(moment: datetime) -> str:

@@ -31,22 +31,31 @@ from .registry import ENTRIES, FALLBACK, TaskEntry
 if TYPE_CHECKING:
     from .classification.adapter import MultiLabelClassification, SingleLabelClassification
     from .entities.adapter import NamedEntities
+    from .free_text.adapter import FreeText
     from .geometry import BoundingBoxes, InstanceSegmentation, Keypoints, Polygons
+    from .lines.adapter import Lines, Polylines
+    from .number.adapter import Numbers
     from .passthrough import Passthrough
+    from .ranking.adapter import Rankings
     from .segmentation import SemanticSegmentation
 
 __all__ = [
     "ENTRIES",
     "BoundingBoxes",
+    "FreeText",
     "InstanceSegmentation",
     "JobContext",
     "Keypoints",
     "LazyTask",
+    "Lines",
     "MultiLabelClassification",
     "NamedEntities",
+    "Numbers",
     "Observed",
     "Passthrough",
     "Polygons",
+    "Polylines",
+    "Rankings",
     "SemanticSegmentation",
     "SingleLabelClassification",
     "Task",

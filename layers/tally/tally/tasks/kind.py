@@ -9,8 +9,9 @@ consolidated as that type. :mod:`tally.tasks.registry` lists the kinds, one line
 The views are what the tools (and pre-annotation) need of an output label, read back into the kind's
 typed result (``from_gt``): the pre-annotation prior, the built-in and COCO export rows, and, for
 ``tally report``, the labels an object shows, each worker's agreement with the consensus, the items
-numbered on the page and the overlays it draws. A view says *what* to draw (:class:`Boxes`,
-:class:`ClassMask`, ...); the report draws it. :class:`Views` answers "nothing" to everything, so a
+numbered on the page and the overlays it draws, or, for a kind whose consensus is no image, a figure
+(:class:`Distribution`, :class:`WordVote`, :class:`RankTable`); and the rows of ``tally export``'s CSV
+and JSONL. A view says *what* to draw (:class:`Boxes`, :class:`ClassMask`, ...); the report draws it. :class:`Views` answers "nothing" to everything, so a
 new type implements only the views it has.
 """
 
@@ -27,18 +28,23 @@ __all__ = [
     "Boxes",
     "ClassMask",
     "CocoSink",
+    "Distribution",
+    "Figure",
     "InstanceMask",
     "ItemsShape",
+    "LineStrokes",
     "MarkedText",
     "Overlay",
     "Points",
     "Polygons",
+    "RankTable",
     "Result",
     "ReviewAnswer",
     "ReviewSubject",
     "Shape",
     "TaskKind",
     "Views",
+    "WordVote",
     "WorkerMask",
     "WorkerQuality",
 ]
@@ -89,11 +95,11 @@ class Result(Protocol):
 
 @dataclass(frozen=True)
 class WorkerQuality:
-    """One row of a label's ``worker-quality``: the worker and their figures (``None``: no evidence),
-    in the label's order."""
+    """One row of a label's ``worker-quality``: the worker and their figures (``None``: no evidence;
+    a ranking's are ``{dimension: figure}`` each), in the label's order."""
 
     worker_id: str
-    figures: tuple[tuple[str, float | None], ...]
+    figures: tuple[tuple[str, Any], ...]
 
     def to_gt(self) -> dict[str, Any]:
         return {"workerId": self.worker_id, **dict(self.figures)}
@@ -151,6 +157,14 @@ class Polygons:
 
 
 @dataclass(frozen=True)
+class LineStrokes:
+    """Open lines ``(label, ((x, y), ...))`` in image pixels; ``tags`` (the consensus's) as their titles."""
+
+    lines: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class WorkerMask:
     """A worker's painted mask, through their own colours to label names (``instances``: one region
     per instance, shaded and outlined)."""
@@ -165,8 +179,42 @@ class MarkedText:
     spans: tuple[tuple[str, int, int], ...]
 
 
-Overlay = ClassMask | InstanceMask | Boxes | Points | Polygons | WorkerMask
+Overlay = ClassMask | InstanceMask | Boxes | Points | Polygons | LineStrokes | WorkerMask
 """A layer drawn over the object's image."""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Numbers on a scale from ``low`` to ``high``: each answer ``(worker, value, weight)`` (weight 0–1:
+    its share of the consensus), the consensus ``value`` and its ``interval``."""
+
+    low: float
+    high: float
+    answers: tuple[tuple[str, float, float], ...]
+    value: float | None
+    interval: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class WordVote:
+    """A text consensus and each worker's text as words ``(worker, words, indices of the words the vote
+    overruled)``."""
+
+    text: str
+    answers: tuple[tuple[str, tuple[str, ...], frozenset[int]], ...]
+
+
+@dataclass(frozen=True)
+class RankTable:
+    """Rankings side by side: the workers, and per dimension ``(name, rows)`` with one row per response
+    ``(combined rank, confidence, each worker's rank of it or None)``."""
+
+    workers: tuple[str, ...]
+    dimensions: tuple[tuple[str, tuple[tuple[int, float | None, tuple[int | None, ...]], ...]], ...]
+
+
+Figure = Distribution | WordVote | RankTable
+"""The consensus of a kind that is no image drawn as a figure, the workers' answers in it."""
 
 
 class ReviewSubject(Protocol):
@@ -202,6 +250,10 @@ class CocoSink(Protocol):
     def sized(self, image: dict[str, Any], mask: npt.NDArray[Any]) -> None: ...
 
     def keypoints(self, image_id: int, points: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def keypoint_names(self, category: int, count: int) -> None:
+        """Category ``category`` holds lines of up to ``count`` points, named ``v1``…, joined in order."""
+        ...
 
 
 class Views:
@@ -260,6 +312,15 @@ class Views:
 
     def answer_notes(self, answer: ReviewAnswer, classes: set[str]) -> list[str]:
         """What an answer's drawing does not show (colours it did not map, labels the job lacks)."""
+        return []
+
+    def figure(self, result: Any) -> Figure | None:
+        """The consensus, with the workers' answers, as a figure (a kind the report does not draw over
+        an image), or ``None``."""
+        return None
+
+    def rows(self, result: Any) -> list[dict[str, Any]]:
+        """The result as flat rows for ``tally export --format csv/jsonl`` (none: nothing to write)."""
         return []
 
 

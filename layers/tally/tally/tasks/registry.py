@@ -79,6 +79,11 @@ ENTRIES: tuple[TaskEntry, ...] = (
     TaskEntry("keypoints", "KEYPOINTS"),
     TaskEntry("instances", "INSTANCES"),
     TaskEntry("polygons", "POLYGONS"),
+    TaskEntry("number", "NUMBER"),
+    TaskEntry("free_text", "FREE_TEXT"),
+    TaskEntry("ranking", "RANKING"),
+    TaskEntry("lines", "POLYLINE"),
+    TaskEntry("lines", "LINE"),
 )
 """Every task type tally consolidates, in recognition order."""
 

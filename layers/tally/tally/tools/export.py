@@ -8,7 +8,11 @@
   built-in tasks read it unchanged. Pass-through lines, and task types with no built-in image task
   (keypoints, instance segmentation), are left as they are.
 * ``coco``: one COCO JSON (``images``, ``categories``, ``annotations``): boxes, instances and semantic
-  masks (as compressed RLE, read from the mask PNGs), keypoints.
+  masks (as compressed RLE, read from the mask PNGs), keypoints, and polylines and lines as keypoint
+  annotations (one category per label, its vertices ``v1``… joined by the skeleton).
+* ``csv``, ``jsonl``: the rows each label's kind gives (:func:`table_rows`: a number's value and
+  interval, each free-text answer beside the consensus, a ranking's rank per dimension and response,
+  each kept line), each led by the line's number and ``source-ref``; a kind with no rows is counted.
 
 The conversions are pure functions of one line (:func:`builtin_line`, :class:`CocoBuilder`), read
 back in full first (:func:`read_back`: a label the response sink moved to S3, in whole or in part);
@@ -17,6 +21,7 @@ the command streams the manifest and writes the output file only when it is comp
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,9 +48,19 @@ from ._common import (
     write_atomically,
 )
 
-__all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "read_back", "rle_encode", "write_atomically"]
+__all__ = [
+    "CocoBuilder",
+    "builtin_line",
+    "export",
+    "mask_bbox",
+    "read_back",
+    "rle_encode",
+    "table_rows",
+    "write_atomically",
+    "write_rows",
+]
 
-FORMATS = ("builtin", "coco", "form-csv", "form-jsonl")
+FORMATS = ("builtin", "coco", "csv", "jsonl", "form-csv", "form-jsonl")
 _COMMON = ("type", "job-name", "human-annotated", "creation-date")
 
 
@@ -161,6 +176,45 @@ def builtin_line(line: dict[str, Any], attr: str) -> dict[str, Any]:
     return dict(line) if converted is None else {**rest, **converted}
 
 
+def table_rows(number: int, line: dict[str, Any], attr: str) -> list[dict[str, Any]]:
+    """The CSV/JSONL rows of line ``number`` (0-based): its kind's ``rows`` view, each led by ``line``
+    (1-based) and ``source-ref``; none for a failed line or a kind with no rows.
+
+    >>> line = {"source-ref": "s3://b/1.txt",
+    ...         "q": {"type": "tally/number", "value": 4, "interval": [3, 5], "confidence": 0.5,
+    ...               "scale": {"min": 1, "max": 5, "step": 1, "from": "answers"},
+    ...               "answers": [{"workerId": "w1", "value": 4, "weight": 1.0}], "worker-quality": []},
+    ...         "q-metadata": {"type": "tally/number"}}
+    >>> table_rows(0, line, "q")
+    [{'line': 1, 'source-ref': 's3://b/1.txt', 'value': 4, 'interval-low': 3, 'interval-high': 5, 'confidence': 0.5, 'answers': 'w1=4'}]
+    """
+    label, _ = _label_and_meta(line, attr)
+    found = kind_of(task_type(line, attr))
+    if is_failed(line, attr) or found is None or found.from_gt is None:
+        return []
+    lead = {"line": number + 1, "source-ref": line.get("source-ref")}
+    return [{**lead, **row} for row in found.views.rows(found.from_gt(label))]
+
+
+def write_rows(fh: Any, rows: Sequence[dict[str, Any]], fmt: str) -> None:
+    """``rows`` as JSON lines, or as CSV with the columns in the order they first appear (a list or an
+    object as JSON in its cell, ``null`` as an empty cell)."""
+    if fmt == "jsonl":
+        for row in rows:
+            fh.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(fh, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: "" if v is None else json.dumps(v, separators=(",", ":")) if isinstance(v, list | dict) else v
+                for k, v in row.items()
+            }
+        )
+
+
 # --- COCO ---------------------------------------------------------------------------------------------
 
 
@@ -187,6 +241,7 @@ class CocoBuilder:
         self._categories: dict[str, int] = {}
         self._keypoint_names: list[str] = []
         self._keypoint_annotations: list[tuple[dict[str, Any], list[Mapping[str, Any]]]] = []
+        self._line_points: dict[int, int] = {}  # category -> the most vertices a line of it has
 
     def _category(self, name: str, index: int | None) -> int:
         if name not in self._categories:
@@ -256,13 +311,26 @@ class CocoBuilder:
             record: dict[str, Any] = {"id": 0, "image_id": image_id, "iscrowd": 0}
             self._keypoint_annotations.append((record, list(group.values())))
 
+    def keypoint_names(self, category: int, count: int) -> None:
+        """Category ``category`` holds lines of up to ``count`` points: named ``v1``…, joined in order."""
+        self._line_points[category] = max(self._line_points.get(category, 0), count)
+
     def document(self) -> dict[str, Any]:
         """The COCO JSON object."""
-        categories: list[dict[str, Any]] = [
-            {"id": cid, "name": name, "supercategory": self.attr}
-            for name, cid in sorted(self._categories.items(), key=lambda kv: kv[1])
+        categories: list[dict[str, Any]] = []
+        for name, cid in sorted(self._categories.items(), key=lambda kv: kv[1]):
+            category: dict[str, Any] = {"id": cid, "name": name, "supercategory": self.attr}
+            if cid in self._line_points:
+                count = self._line_points[cid]
+                category["keypoints"] = [f"v{i + 1}" for i in range(count)]
+                category["skeleton"] = [[i, i + 1] for i in range(1, count)]
+            categories.append(category)
+        annotations = [
+            {**a, "keypoints": a["keypoints"] + [0] * (3 * self._line_points[a["category_id"]] - len(a["keypoints"]))}
+            if a["category_id"] in self._line_points
+            else a
+            for a in self.annotations
         ]
-        annotations = list(self.annotations)
         if self._keypoint_annotations:
             names = self._keypoint_names
             kp_id = max([*self._categories.values(), 0]) + 1
@@ -372,7 +440,8 @@ def _survey(manifest: Path, attr: str | None) -> tuple[str, int]:
     "fmt",
     type=click.Choice(FORMATS),
     required=True,
-    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file; form-csv, form-jsonl: "
+    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file; csv, jsonl: "
+    "the rows of the kinds that have them (numbers, free text, rankings, lines); form-csv, form-jsonl: "
     "one row per object, one column per form field.",
 )
 @click.option(
@@ -400,7 +469,10 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     boxes as the object-detection shape, named entities as the built-in NER shape; failed objects keep
     only ATTR-metadata with failure-reason; other lines are copied unchanged).
     --format coco writes one COCO JSON with boxes, instances and semantic masks as RLE (read from the
-    mask PNGs) and keypoints; lines with nothing COCO holds (classification, entities) are counted.
+    mask PNGs), keypoints, and polylines and lines as keypoints; lines with nothing COCO holds
+    (classification, entities) are counted.
+    --format csv or jsonl writes one row per number, per free-text answer, per ranked response or per
+    kept line, led by the manifest line's number and source-ref; lines of other kinds are counted.
     --format form-csv / form-jsonl writes one row per object of a form job, one column per field: its
     consolidated value, or the workers' values where it was kept as given (docs/output-format.md).
 
@@ -408,6 +480,7 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     Examples:
       tally export out/street/output.manifest --label-attribute street --format builtin --out street.manifest
       tally export out/boxes/output.manifest --label-attribute boxes --format coco --out boxes.coco.json
+      tally export out/ratings/output.manifest --label-attribute rating --format csv --out ratings.csv
     """
     input_file(manifest)
     storage = CliStorage(s3_root)
@@ -427,7 +500,7 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
         if fmt.startswith("form-"):
             from ._form_views import export_forms
 
-            rows = export_forms(_manifest_lines(manifest), attr, reader, fmt.removeprefix("form-"), out, counts)
+            forms = export_forms(_manifest_lines(manifest), attr, reader, fmt.removeprefix("form-"), out, counts)
         elif fmt == "builtin":
 
             def write_builtin(fh: Any) -> None:
@@ -448,6 +521,24 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
                     bar.advance(task)
 
             write_atomically(out, write_builtin)
+        elif fmt in ("csv", "jsonl"):
+            rows: list[dict[str, Any]] = []
+            for number, line in _manifest_lines(manifest):
+                counts["lines"] += 1
+                try:
+                    full = read_back(line, attr, reader)
+                    if is_failed(full, attr):
+                        failed_line(number, full)
+                    else:
+                        found = table_rows(number, full, attr)
+                        counts["skipped"] += not found
+                        rows.extend(found)
+                except (TallyError, KeyError, TypeError, ValueError) as exc:
+                    raise InputError(
+                        f"{manifest} line {number + 1}: cannot export: {_reason(exc, line, attr)}"
+                    ) from exc
+                bar.advance(task)
+            write_atomically(out, lambda fh: write_rows(fh, rows, fmt))
         else:
             builder = CocoBuilder(attr, storage.read)
             for number, line in _manifest_lines(manifest):
@@ -466,11 +557,18 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
             document = builder.document()
             write_atomically(out, lambda fh: json.dump(document, fh, separators=(",", ":")))
     if fmt.startswith("form-"):
-        click.echo(f"lines: {counts['lines']} ({rows} forms, {counts['skipped']} not forms, {counts['failed']} failed)")
+        click.echo(
+            f"lines: {counts['lines']} ({forms} forms, {counts['skipped']} not forms, {counts['failed']} failed)"
+        )
     elif fmt == "builtin":
         click.echo(
             f"lines: {counts['lines']} ({counts['lines'] - counts['unchanged'] - counts['failed']} in built-in shapes, "
             f"{counts['unchanged']} unchanged, {counts['failed']} failed)"
+        )
+    elif fmt in ("csv", "jsonl"):
+        click.echo(
+            f"lines: {counts['lines']} ({len(rows)} rows, {counts['skipped']} with no rows to write, "
+            f"{counts['failed']} failed)"
         )
     else:
         click.echo(

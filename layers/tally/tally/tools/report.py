@@ -21,6 +21,7 @@ needs review (plain JS). Everything is inline (data URIs); the page makes no req
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -38,9 +39,11 @@ from PIL import Image
 from ..codecs import decode_png, index_mask
 from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
+from ..gt.answers import answer_elements
 from ..gt.sink import LabelReader
-from ..tasks.kind import TaskKind
-from ..tasks.registry import kind_of
+from ..tasks.kind import Boxes, Figure, LineStrokes, Overlay, Points, Polygons, TaskKind
+from ..tasks.registry import ENTRIES, kind_of
+from . import _figures
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
 
@@ -123,9 +126,10 @@ class ReviewObject:
 # --- answers ------------------------------------------------------------------------------------------
 
 
-_ANSWER_KEYS = frozenset(
-    {"labeledImage", "boundingBoxes", "keypoints", "instances", "polygons", "label", "labels", "entities"}
-)
+@functools.cache
+def _answer_keys() -> frozenset[str]:
+    """The element keys that mark an answer of a kind tally knows (every registered shape's)."""
+    return frozenset(key for entry in ENTRIES for key in entry.kind.shape.keys)
 
 
 def parse_answer(annotation: dict[str, Any]) -> Answer:
@@ -139,11 +143,14 @@ def parse_answer(annotation: dict[str, Any]) -> Answer:
         document = json.loads(content)
     except json.JSONDecodeError:
         return Answer(worker, None, "content is not JSON")
-    if isinstance(document, dict) and not _ANSWER_KEYS & set(document):
+    if isinstance(document, dict) and not _answer_keys() & set(document):
         # {elementName: value}, possibly beside other form fields: the value that looks like an answer
         values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in document.values()]
-        found = [v for v in values if isinstance(v, dict) and _ANSWER_KEYS & set(v)]
+        found = [v for v in values if isinstance(v, dict) and _answer_keys() & set(v)]
+        whole = document
         document = found[0] if found else values[0] if len(values) == 1 else document
+        if not isinstance(document, dict):  # a form's only field as a bare value, a text ranking's output
+            document = next(iter(answer_elements(whole)), document)
     if not isinstance(document, dict):
         return Answer(worker, None, "content is not a JSON object")
     return Answer(worker, document)
@@ -698,6 +705,32 @@ def _marked_text(text: str, spans: Iterable[tuple[str, int, int]], colours: dict
     return "".join(out)
 
 
+def _lines_svg(
+    lines: Iterable[tuple[str, Sequence[tuple[float, float]]]],
+    width: int,
+    height: int,
+    colours: dict[str, str],
+    tags: Sequence[str] | None = None,
+) -> str:
+    """Open lines in their label's colour; with ``tags`` (the consensus's), each line's tag as its tooltip."""
+    shapes = []
+    for k, (name, vertices) in enumerate(lines):
+        points = " ".join(f"{float(x)},{float(y)}" for x, y in vertices)
+        colour = _colour(name, colours)
+        title = _esc(name if tags is None else tags[k])
+        shapes.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="3" '
+            f'vector-effect="non-scaling-stroke"><title>{title}</title></polyline>'
+        )
+    return _svg(width, height, shapes)
+
+
+def _consensus_figure(obj: ReviewObject) -> Figure | None:
+    """The consensus as a figure, for a kind the page does not draw over an image."""
+    typed = _typed(obj)
+    return None if typed is None else typed[0].views.figure(typed[1])
+
+
 def _object_labels(obj: ReviewObject) -> list[str]:
     label, kind = obj.label, obj.task_type
     names: list[str] = []
@@ -772,6 +805,9 @@ def _items(obj: ReviewObject) -> list[tuple[str, float | None]]:
     label, kind = obj.label, obj.task_type
     if obj.failure is not None:
         return []
+    typed = _typed(obj)
+    if typed is not None:
+        return typed[0].views.items(typed[1])
     if kind == "groundtruth/instance-segmentation":
         return [(str(i.get("label")), _number(i.get("confidence"))) for i in label.get("instances", []) or []]
     if kind == "groundtruth/object-detection":
@@ -850,8 +886,29 @@ def _disputed_html(obj: ReviewObject) -> str:
     )
 
 
+def _overlays(overlays: Sequence[Overlay], canvas: _Canvas, colours: dict[str, str]) -> list[str]:
+    """The layers of what a kind's views draw (the vector overlays)."""
+    layers = []
+    for overlay in overlays:
+        if isinstance(overlay, LineStrokes):
+            layers.append(_lines_svg(overlay.lines, canvas.width, canvas.height, colours, overlay.tags))
+        elif isinstance(overlay, Boxes):
+            boxes = [(n, list(b)) for n, b in overlay.boxes]
+            tags = None if overlay.tags is None else list(overlay.tags)
+            layers.append(_boxes_svg(boxes, canvas.width, canvas.height, colours, tags))
+        elif isinstance(overlay, Points):
+            layers.append(_points_svg(overlay.points, canvas.width, canvas.height, colours))
+        elif isinstance(overlay, Polygons):
+            layers.append(_polygons_svg(overlay.polygons, canvas.width, canvas.height, colours))
+    return layers
+
+
 def _consensus_layers(obj: ReviewObject, canvas: _Canvas, colours: dict[str, str]) -> list[str]:
     label, kind = obj.label, obj.task_type
+    typed = _typed(obj)
+    if typed is not None:
+        shown = tuple(_item_tag(k, n, c) for k, (n, c) in enumerate(_items(obj)))
+        return _overlays(typed[0].views.consensus(typed[1], obj, shown), canvas, colours)
     if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
         return [_img_layer(_class_overlay(obj.indices("mask"), label.get("internal-color-map", {})))]
     if kind == "groundtruth/instance-segmentation" and "instances" in obj.artefacts:
@@ -888,6 +945,9 @@ def _answer_layers(
     value, kind = answer.value, obj.task_type
     if value is None:
         return []
+    found = kind_of(kind)
+    if found is not None and found.from_gt is not None:
+        return _overlays(found.views.answer_overlays(value), canvas, colours)
     if isinstance(value.get("polygons"), list):
         return [_polygons_svg(value["polygons"], canvas.width, canvas.height, colours)]
     if kind in ("groundtruth/semantic-segmentation", "groundtruth/instance-segmentation"):
@@ -1049,6 +1109,10 @@ def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[st
         panels.append(
             f'<figure class="panel wide"><p class="text">{_marked_text(obj.text or "", spans, colours)}</p>'
             "<figcaption><b>consensus</b></figcaption></figure>"
+        )
+    elif obj.failure is None and (figure := _consensus_figure(obj)) is not None:
+        panels.append(
+            f'<figure class="panel wide">{_figures.render(figure)}<figcaption><b>consensus</b></figcaption></figure>'
         )
     elif obj.failure is None and labels:
         panels.append(
@@ -1238,7 +1302,7 @@ def render_report(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
-<style>{_STYLE}</style></head>
+<style>{_STYLE}{_figures.STYLE}</style></head>
 <body><header class="top"><h1>{_esc(title)}</h1>
 <p>label attribute <b>{_esc(attr)}</b> · {len(objects)} objects · <b id="review-count">{flagged}</b> need review
 ({failed} failed) · mean confidence {mean} · needs review first (failed, disputed regions, a confidence below
