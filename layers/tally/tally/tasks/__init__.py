@@ -29,10 +29,13 @@ from .base import AnyTask, JobContext, LearnsAcrossBatches, Observed, Task
 from .registry import ENTRIES, FALLBACK, TaskEntry
 
 if TYPE_CHECKING:
+    from .boxes.adapter import BoundingBoxes
     from .classification.adapter import MultiLabelClassification, SingleLabelClassification
     from .entities.adapter import NamedEntities
-    from .geometry import BoundingBoxes, InstanceSegmentation, Keypoints, Polygons
+    from .instances.adapter import InstanceSegmentation
+    from .keypoints.adapter import Keypoints
     from .passthrough import Passthrough
+    from .polygons.adapter import Polygons
     from .segmentation import SemanticSegmentation
 
 __all__ = [

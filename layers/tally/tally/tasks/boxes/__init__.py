@@ -1,4 +1,4 @@
-"""``<crowd-bounding-box>``: the type's light half (its shape); the adapter (the geometric consolidation) is
+"""``<crowd-bounding-box>``: the type's light half (its shape); the adapter (:mod:`.adapter`, the geometric consolidation) is
 imported only for a batch of this type."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from ...gt.response import TaskType
 from ..kind import CocoSink, ItemsShape, TaskKind, Views
 
 if TYPE_CHECKING:
-    from ..geometry import BoundingBoxes
+    from .adapter import BoundingBoxes
 
 __all__ = ["BOXES", "BoundingBoxes", "BoxesShape"]
 
@@ -65,13 +65,13 @@ class BoxesViews(Views):
 _VIEWS = BoxesViews()
 
 BOXES = TaskKind(
-    types=(TaskType.OBJECT_DETECTION.value,), views=_VIEWS, shape=BoxesShape(), task="..geometry:BoundingBoxes"
+    types=(TaskType.OBJECT_DETECTION.value,), views=_VIEWS, shape=BoxesShape(), task=".adapter:BoundingBoxes"
 )
 
 
 def __getattr__(name: str) -> Any:
     if name != "BoundingBoxes":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ..geometry import BoundingBoxes
+    from .adapter import BoundingBoxes
 
     return BoundingBoxes

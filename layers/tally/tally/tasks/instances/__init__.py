@@ -1,4 +1,4 @@
-"""``<crowd-instance-segmentation>``: the type's light half (its shape); the adapter (the geometric consolidation) is
+"""``<crowd-instance-segmentation>``: the type's light half (its shape); the adapter (:mod:`.adapter`, the geometric consolidation) is
 imported only for a batch of this type."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from ...gt.response import TaskType
 from ..kind import CocoSink, ItemsShape, TaskKind, Views
 
 if TYPE_CHECKING:
-    from ..geometry import InstanceSegmentation
+    from .adapter import InstanceSegmentation
 
 __all__ = ["INSTANCES", "InstanceSegmentation", "InstancesShape"]
 
@@ -72,13 +72,13 @@ INSTANCES = TaskKind(
     types=(TaskType.INSTANCE_SEGMENTATION.value,),
     views=_VIEWS,
     shape=InstancesShape(),
-    task="..geometry:InstanceSegmentation",
+    task=".adapter:InstanceSegmentation",
 )
 
 
 def __getattr__(name: str) -> Any:
     if name != "InstanceSegmentation":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ..geometry import InstanceSegmentation
+    from .adapter import InstanceSegmentation
 
     return InstanceSegmentation

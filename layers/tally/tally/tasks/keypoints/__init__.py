@@ -1,4 +1,4 @@
-"""``<crowd-keypoint>``: the type's light half (its shape); the adapter (the geometric consolidation) is
+"""``<crowd-keypoint>``: the type's light half (its shape); the adapter (:mod:`.adapter`, the geometric consolidation) is
 imported only for a batch of this type."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from ...gt.response import TaskType
 from ..kind import CocoSink, ItemsShape, TaskKind, Views
 
 if TYPE_CHECKING:
-    from ..geometry import Keypoints
+    from .adapter import Keypoints
 
 __all__ = ["KEYPOINTS", "Keypoints", "KeypointsShape"]
 
@@ -43,14 +43,12 @@ class KeypointsViews(Views):
 
 _VIEWS = KeypointsViews()
 
-KEYPOINTS = TaskKind(
-    types=(TaskType.KEYPOINTS.value,), views=_VIEWS, shape=KeypointsShape(), task="..geometry:Keypoints"
-)
+KEYPOINTS = TaskKind(types=(TaskType.KEYPOINTS.value,), views=_VIEWS, shape=KeypointsShape(), task=".adapter:Keypoints")
 
 
 def __getattr__(name: str) -> Any:
     if name != "Keypoints":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ..geometry import Keypoints
+    from .adapter import Keypoints
 
     return Keypoints
