@@ -44,7 +44,8 @@ not mixed in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -65,9 +66,19 @@ from ..labels import LabelSet
 from ..vote import VoteTable
 from ..worker_store import WorkerStatistics
 from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
-from .kind import ItemsShape
+from .kind import ImageSize, ItemsShape, WorkerQuality
 
-__all__ = ["Geometric", "Parsed", "image_size", "item_list", "kept_ids", "number", "read_instance_map"]
+__all__ = [
+    "Common",
+    "Geometric",
+    "GeometricResult",
+    "Parsed",
+    "image_size",
+    "item_list",
+    "kept_ids",
+    "number",
+    "read_instance_map",
+]
 
 _BATCH_FIGURES = ("precision", "recall", "weight")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
@@ -94,6 +105,21 @@ def item_list(element: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise AnswerError(f"{key} is not a list of objects")
     return items
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every geometric result has: the image size, the object's confidence, the workers' figures."""
+
+    image_size: ImageSize
+    confidence: float
+    worker_quality: tuple[WorkerQuality, ...]
+
+
+class GeometricResult(Protocol):
+    def to_gt(self) -> dict[str, Any]: ...
+
+    def metadata(self) -> dict[str, Any]: ...
 
 
 class Parsed:
@@ -203,21 +229,23 @@ class Geometric(ItemsShape):
         model = model or self.algorithm()
         result = self._predict(model, observed)
         confidence = self._confidence(items, result)
-        quality = [
-            {
-                "workerId": a.worker,
-                "precision": figure(model.precision_.get(a.worker)),
-                "recall": figure(model.recall_.get(a.worker)),
-                # the keep weight comes from the precision: without it, it is no figure of the worker's
-                "weight": figure(model.worker_weights_.get(a.worker, 1.0) if a.worker in model.precision_ else None),
-            }
+        quality = tuple(
+            WorkerQuality(
+                a.worker,
+                (
+                    ("precision", figure(model.precision_.get(a.worker))),
+                    ("recall", figure(model.recall_.get(a.worker))),
+                    # the keep weight comes from the precision: without it, it is no figure of the worker's
+                    (
+                        "weight",
+                        figure(model.worker_weights_.get(a.worker, 1.0) if a.worker in model.precision_ else None),
+                    ),
+                ),
+            )
             for a in items.answers
-        ]
-        image_size = [{"width": items.width, "height": items.height, "depth": 3}]
-        label, metadata = self._shape(obj, items, result, job)
-        label.update({"image_size": image_size, "confidence": confidence, "worker-quality": quality})
-        metadata.update({"confidence": confidence, "worker-quality": quality})
-        return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
+        )
+        typed = self._result(obj, items, result, job, Common(ImageSize(items.width, items.height), confidence, quality))
+        return consolidated(obj, self.type, observed, typed.to_gt(), typed.metadata(), confidence, _BATCH_FIGURES)
 
     @staticmethod
     def _confidence(items: ObjectItems, result: Consolidated) -> float:
@@ -226,9 +254,10 @@ class Geometric(ItemsShape):
         empty = sum(1 for a in items.answers if not a.labels)
         return round(empty / len(items.answers), DIGITS)
 
-    def _shape(
-        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _result(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext, common: Common
+    ) -> GeometricResult:
+        """The kind's typed result of an object (``common``: what every geometric result has)."""
         raise NotImplementedError
 
 

@@ -4,8 +4,6 @@ object-detection shape (:mod:`tally.tasks.geometry` describes what every geometr
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
@@ -14,8 +12,8 @@ from ...aggregation.box_consolidation import BoxConsolidation
 from ...aggregation.box_fusion import boxes_from_ltwh, boxes_to_ltwh
 from ...gt.events import DatasetObject
 from ..base import DIGITS, JobContext
-from ..geometry import Geometric, kept_ids
-from . import BoxesShape
+from ..geometry import Common, Geometric, kept_ids
+from . import Box, BoxesResult, BoxesShape
 
 __all__ = ["BoundingBoxes"]
 
@@ -34,16 +32,13 @@ class BoundingBoxes(BoxesShape, Geometric):
         placed[inside] = boxes
         return placed, inside, "box(es) with no area inside the image"
 
-    def _shape(
-        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _result(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext, common: Common
+    ) -> BoxesResult:
         names = job.require_labels().names
         ltwh = boxes_to_ltwh(result.geometry).tolist()
-        annotations = [
-            {"class_id": c, "left": b[0], "top": b[1], "width": b[2], "height": b[3]}
-            for c, b in zip(kept_ids(result), ltwh, strict=True)
-        ]
-        objects = [{"confidence": round(float(c), DIGITS)} for c in result.confidence]
-        class_map = {str(c): names[c] for c in sorted(set(kept_ids(result)))}
-        label = {"annotations": annotations, "objects": objects, "class-map": class_map}
-        return label, {"objects": objects, "class-map": class_map}
+        boxes = tuple(
+            Box(c, names[c], b[0], b[1], b[2], b[3], round(float(conf), DIGITS))
+            for c, b, conf in zip(kept_ids(result), ltwh, result.confidence, strict=True)
+        )
+        return BoxesResult(boxes, common.image_size, common.confidence, common.worker_quality)

@@ -25,8 +25,9 @@ from ...labels import ClassTable, LabelSet
 from ...storage import join_uri
 from ...vote import VoteTable
 from ..base import DIGITS, JobContext, Observed, known_labels
-from ..geometry import Geometric, Parsed, image_size, item_list, kept_ids, read_instance_map
-from . import InstancesShape
+from ..geometry import Common, Geometric, Parsed, image_size, item_list, kept_ids, read_instance_map
+from ..kind import ClassColour
+from . import Instance, InstancesResult, InstancesShape
 
 __all__ = ["InstanceSegmentation"]
 
@@ -84,9 +85,9 @@ class InstanceSegmentation(InstancesShape, Geometric):
                 renumber[k + 1] = len(classes)
         return Parsed(classes, renumber[instance_map], warnings)
 
-    def _shape(
-        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _result(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext, common: Common
+    ) -> InstancesResult:
         classes = self._classes
         if classes is None:
             raise RuntimeError("prepare() was not called for this batch")
@@ -103,22 +104,17 @@ class InstanceSegmentation(InstancesShape, Geometric):
         job.storage.write(instance_uri, instance_png, "image/png")
         job.storage.write(class_uri, class_png, "image/png")
         names = job.require_labels().names
-        instances = [
-            {
-                "label": names[c],
-                "color": colours[k],
-                "confidence": round(float(result.confidence[k]), DIGITS),
-                "workers": list(result.workers[k]),
-            }
+        instances = tuple(
+            Instance(names[c], colours[k], round(float(result.confidence[k]), DIGITS), tuple(result.workers[k]))
             for k, c in enumerate(kept_ids(result))
-        ]
-        color_map = {
-            str(k): {"class-name": classes.name_of(k), "hex-color": classes.hex_of(k)} for k in range(classes.n_classes)
-        }
-        label = {
-            "instance-mask-ref": instance_uri,
-            "class-mask-ref": class_uri,
-            "instances": instances,
-            "internal-color-map": color_map,
-        }
-        return label, {"instances": len(instances), "internal-color-map": color_map}
+        )
+        colour_map = tuple(ClassColour(str(k), classes.name_of(k), classes.hex_of(k)) for k in range(classes.n_classes))
+        return InstancesResult(
+            instance_uri,
+            class_uri,
+            instances,
+            colour_map,
+            common.image_size,
+            common.confidence,
+            common.worker_quality,
+        )

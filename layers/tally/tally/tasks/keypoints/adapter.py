@@ -4,8 +4,6 @@ describes what every geometric task shares)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
@@ -13,8 +11,8 @@ from ...aggregation.base import Consolidated, ObjectItems
 from ...aggregation.keypoint_consolidation import KeypointConsolidation
 from ...gt.events import DatasetObject
 from ..base import DIGITS, JobContext
-from ..geometry import Geometric, kept_ids
-from . import KeypointsShape
+from ..geometry import Common, Geometric, kept_ids
+from . import Keypoint, KeypointsResult, KeypointsShape
 
 __all__ = ["Keypoints"]
 
@@ -32,17 +30,12 @@ class Keypoints(KeypointsShape, Geometric):
         inside = (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
         return coords, inside, "keypoint(s) outside the image"
 
-    def _shape(
-        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _result(
+        self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext, common: Common
+    ) -> KeypointsResult:
         names = job.require_labels().names
-        points = [
-            {
-                "label": names[c],
-                "x": round(float(p[0]), 2),
-                "y": round(float(p[1]), 2),
-                "confidence": round(float(conf), DIGITS),
-            }
+        points = tuple(
+            Keypoint(names[c], round(float(p[0]), 2), round(float(p[1]), 2), round(float(conf), DIGITS))
             for c, p, conf in zip(kept_ids(result), np.asarray(result.geometry), result.confidence, strict=True)
-        ]
-        return {"keypoints": points}, {"keypoints": len(points)}
+        )
+        return KeypointsResult(points, common.image_size, common.confidence, common.worker_quality)
