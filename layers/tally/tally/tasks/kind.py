@@ -126,6 +126,18 @@ class ImageSize:
         first = value[0]
         return cls(first["width"], first["height"], first.get("depth", 3))
 
+    @classmethod
+    def of(cls, label: Mapping[str, Any]) -> ImageSize | None:
+        """A label's ``image_size``, ``None`` when it has none (a label written by hand, or by another
+        tool: the views that need the size say so)."""
+        return cls.from_gt(label["image_size"]) if "image_size" in label else None
+
+    @staticmethod
+    def into(label: dict[str, Any], size: ImageSize | None) -> None:
+        """Add ``size`` to ``label`` as ``image_size`` (nothing when ``None``)."""
+        if size is not None:
+            label["image_size"] = size.to_gt()
+
 
 @dataclass(frozen=True)
 class ClassColour:

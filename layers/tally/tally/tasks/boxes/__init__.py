@@ -75,7 +75,7 @@ class BoxesResult:
     keep weight."""
 
     boxes: tuple[Box, ...]
-    image_size: ImageSize
+    image_size: ImageSize | None
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
 
@@ -94,14 +94,14 @@ class BoxesResult:
         return [{"confidence": b.confidence} for b in self.boxes]
 
     def to_gt(self) -> dict[str, Any]:
-        return {
+        label: dict[str, Any] = {
             "annotations": self.annotations(),
             "objects": self.objects(),
             "class-map": self.class_map,
-            "image_size": self.image_size.to_gt(),
-            "confidence": self.confidence,
-            "worker-quality": [q.to_gt() for q in self.worker_quality],
         }
+        ImageSize.into(label, self.image_size)
+        label.update({"confidence": self.confidence, "worker-quality": [q.to_gt() for q in self.worker_quality]})
+        return label
 
     def metadata(self) -> dict[str, Any]:
         """The entries of ``<attr>-metadata``."""
@@ -128,7 +128,7 @@ class BoxesResult:
             )
             for a, o in zip(label["annotations"], objects, strict=True)
         )
-        return cls(boxes, ImageSize.from_gt(label["image_size"]), label["confidence"], WorkerQuality.rows(label))
+        return cls(boxes, ImageSize.of(label), label["confidence"], WorkerQuality.rows(label))
 
 
 class BoxesViews(Views):
@@ -153,6 +153,8 @@ class BoxesViews(Views):
 
     def builtin(self, result: BoxesResult, attr: str, common: Callable[[str | None], dict[str, Any]]) -> dict[str, Any]:
         """``{"annotations", "image_size"}``, with ``objects`` and ``class-map`` in the metadata."""
+        if result.image_size is None:
+            raise KeyError("image_size")
         value = {"annotations": result.annotations(), "image_size": result.image_size.to_gt()}
         meta = {"objects": result.objects(), "class-map": result.class_map}
         return {attr: value, f"{attr}-metadata": {**meta, **common(None)}}

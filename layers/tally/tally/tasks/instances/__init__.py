@@ -76,26 +76,28 @@ class Instance:
 class InstancesResult:
     """An instance-segmentation (or polygon) result: the instance mask (pixel *k*: instance *k*, 1-based)
     and the class mask, the instances, the job's classes and colours, the image size, the object's
-    confidence and each worker's precision, recall and keep weight."""
+    confidence and each worker's precision, recall and keep weight. The masks and the size are
+    ``None`` in a label written without them (the views that need them say so)."""
 
-    instance_mask_ref: str
-    class_mask_ref: str
+    instance_mask_ref: str | None
+    class_mask_ref: str | None
     instances: tuple[Instance, ...]
     colour_map: tuple[ClassColour, ...]
-    image_size: ImageSize
+    image_size: ImageSize | None
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
 
     def to_gt(self) -> dict[str, Any]:
-        return {
-            "instance-mask-ref": self.instance_mask_ref,
-            "class-mask-ref": self.class_mask_ref,
-            "instances": [i.to_gt() for i in self.instances],
-            "internal-color-map": ClassColour.map_to_gt(self.colour_map),
-            "image_size": self.image_size.to_gt(),
-            "confidence": self.confidence,
-            "worker-quality": [q.to_gt() for q in self.worker_quality],
-        }
+        label: dict[str, Any] = {}
+        if self.instance_mask_ref is not None:
+            label["instance-mask-ref"] = self.instance_mask_ref
+        if self.class_mask_ref is not None:
+            label["class-mask-ref"] = self.class_mask_ref
+        label["instances"] = [i.to_gt() for i in self.instances]
+        label["internal-color-map"] = ClassColour.map_to_gt(self.colour_map)
+        ImageSize.into(label, self.image_size)
+        label.update({"confidence": self.confidence, "worker-quality": [q.to_gt() for q in self.worker_quality]})
+        return label
 
     def metadata(self) -> dict[str, Any]:
         """The entries of ``<attr>-metadata``."""
@@ -112,11 +114,11 @@ class InstancesResult:
             Instance(i["label"], i["color"], i["confidence"], tuple(i["workers"])) for i in label["instances"]
         )
         return cls(
-            label["instance-mask-ref"],
-            label["class-mask-ref"],
+            label.get("instance-mask-ref"),
+            label.get("class-mask-ref"),
             instances,
             ClassColour.map_from_gt(label["internal-color-map"]),
-            ImageSize.from_gt(label["image_size"]),
+            ImageSize.of(label),
             label["confidence"],
             WorkerQuality.rows(label),
         )
@@ -143,6 +145,8 @@ class InstancesViews(Views):
         """One annotation per instance: its pixels of the instance mask as RLE, scored by its confidence."""
         from ...coco import mask_bbox, rle_encode
 
+        if result.instance_mask_ref is None:
+            raise KeyError("instance-mask-ref")
         indices = sink.mask(result.instance_mask_ref, "instance-mask-ref")
         sink.sized(image, indices)
         key_of = {e.class_name: int(e.key) for e in result.colour_map}

@@ -66,17 +66,15 @@ class KeypointsResult:
     precision, recall and keep weight."""
 
     points: tuple[Keypoint, ...]
-    image_size: ImageSize
+    image_size: ImageSize | None
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
 
     def to_gt(self) -> dict[str, Any]:
-        return {
-            "keypoints": [p.to_gt() for p in self.points],
-            "image_size": self.image_size.to_gt(),
-            "confidence": self.confidence,
-            "worker-quality": [q.to_gt() for q in self.worker_quality],
-        }
+        label: dict[str, Any] = {"keypoints": [p.to_gt() for p in self.points]}
+        ImageSize.into(label, self.image_size)
+        label.update({"confidence": self.confidence, "worker-quality": [q.to_gt() for q in self.worker_quality]})
+        return label
 
     def metadata(self) -> dict[str, Any]:
         """The entries of ``<attr>-metadata``."""
@@ -86,7 +84,7 @@ class KeypointsResult:
     @classmethod
     def from_gt(cls, label: Mapping[str, Any]) -> KeypointsResult:
         points = tuple(Keypoint(p["label"], p["x"], p["y"], p["confidence"]) for p in label["keypoints"])
-        return cls(points, ImageSize.from_gt(label["image_size"]), label["confidence"], WorkerQuality.rows(label))
+        return cls(points, ImageSize.of(label), label["confidence"], WorkerQuality.rows(label))
 
 
 class KeypointsViews(Views):
@@ -115,7 +113,7 @@ class KeypointsViews(Views):
             return None
         import numpy as np  # the report's, not the light half's import
 
-        size = result.image_size
+        size = result.image_size or ImageSize(100, 100)  # no size: a 100-pixel square's reach
         reach = 0.05 * float(np.hypot(size.width, size.height))
         mine = answer.value.get("keypoints", [])
         pairs = [

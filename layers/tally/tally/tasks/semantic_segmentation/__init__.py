@@ -64,22 +64,21 @@ class SegmentationShape:
 
 @dataclass(frozen=True)
 class SegmentationResult:
-    """A semantic-segmentation result: the class mask (a palette PNG, pixel = class key), the job's
-    classes with their colours and confidences, the object's confidence, the per-pixel confidence map
-    (the ``reliability`` vote) and each worker's figures (none with ``majority``)."""
+    """A semantic-segmentation result: the class mask (a palette PNG, pixel = class key; ``None`` in a
+    label written without it), the job's classes with their colours and confidences, the object's
+    confidence, the per-pixel confidence map (the ``reliability`` vote) and each worker's figures
+    (none with ``majority``)."""
 
-    mask_ref: str
+    mask_ref: str | None
     colour_map: tuple[ClassColour, ...]
     confidence: float
     confidence_map_ref: str | None = None
     worker_quality: tuple[WorkerQuality, ...] = ()
 
     def to_gt(self) -> dict[str, Any]:
-        label: dict[str, Any] = {
-            "mask-ref": self.mask_ref,
-            "internal-color-map": ClassColour.map_to_gt(self.colour_map),
-            "confidence": self.confidence,
-        }
+        label: dict[str, Any] = {} if self.mask_ref is None else {"mask-ref": self.mask_ref}
+        label["internal-color-map"] = ClassColour.map_to_gt(self.colour_map)
+        label["confidence"] = self.confidence
         if self.confidence_map_ref is not None:
             label["confidence-map-ref"] = self.confidence_map_ref
         if self.worker_quality:
@@ -89,7 +88,7 @@ class SegmentationResult:
     @classmethod
     def from_gt(cls, label: Mapping[str, Any]) -> SegmentationResult:
         return cls(
-            label["mask-ref"],
+            label.get("mask-ref"),
             ClassColour.map_from_gt(label["internal-color-map"]),
             label["confidence"],
             label.get("confidence-map-ref"),
@@ -131,6 +130,8 @@ class SegmentationViews(Views):
             }
             for e in result.colour_map
         }
+        if result.mask_ref is None:
+            raise KeyError("mask-ref")
         return {
             f"{attr}-ref": result.mask_ref,
             f"{attr}-ref-metadata": {"internal-color-map": colour_map, **common(None)},
@@ -140,6 +141,8 @@ class SegmentationViews(Views):
         """One annotation per class present in the mask, as RLE."""
         from ...coco import mask_bbox, rle_encode
 
+        if result.mask_ref is None:
+            raise KeyError("mask-ref")
         classes = sink.mask(result.mask_ref, "mask-ref")
         sink.sized(image, classes)
         for entry in sorted(result.colour_map, key=lambda e: int(e.key)):
