@@ -3,7 +3,6 @@ case, as a cold start)."""
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import subprocess
@@ -222,7 +221,6 @@ def test_codecs_and_vote_share_the_light_colour_helpers() -> None:
     assert tally.colours.hex_to_rgb("#ABC") == (170, 187, 204)
     with pytest.raises(ValueError, match="not a hex colour"):
         tally.colours.hex_to_rgb("#12345")
-    assert doctest.testmod(tally.colours).failed == 0
 
 
 def test_only_the_aws_adapters_import_botocore_or_boto3() -> None:

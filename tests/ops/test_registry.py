@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "tally" / "tally"
 TYPES = [t.value for t in TaskType]
 TASK_PACKAGES = {e.package for e in (*ENTRIES, FALLBACK)}
 
+
 def _is_type_string(value: object) -> bool:
     if not isinstance(value, str) or len(value) < 4:
         return False

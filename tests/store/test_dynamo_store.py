@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -12,7 +11,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-import tally.stores.dynamodb
 from tally import aws
 from tally.stores.dynamodb import CHUNK, DynamoWorkerStore, PlainDynamo, from_attribute, to_attribute
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStoreError
@@ -155,8 +153,6 @@ def test_a_batch_costs_one_read_and_one_write(table_store: DynamoWorkerStore) ->
 
 
 def test_plain_values_round_trip_through_dynamodbs_typed_ones() -> None:
-    result = doctest.testmod(tally.stores.dynamodb)
-    assert (result.failed, result.attempted) == (0, 3)
     item = {"pk": "job", "n": 3, "v0": Decimal("0.125"), "prior": b"\x00z", "ok": False, "none": None}
     typed = {k: to_attribute(v) for k, v in item.items()}
     assert typed["n"] == {"N": "3"} and typed["prior"] == {"B": b"\x00z"} and typed["none"] == {"NULL": True}
