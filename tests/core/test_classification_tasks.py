@@ -10,7 +10,7 @@ import pytest
 
 from tally import Settings
 from tests.conftest import SHARED
-from tests.core.test_consolidate import content, run
+from tests.core.batch import content, run
 from tests.helpers import annotation
 
 ANIMALS = ["Dog", "Cat", "Bird"]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tests.conftest import SHARED
-from tests.core.test_consolidate import content, run
+from tests.core.batch import content, run
 from tests.helpers import annotation, read_mask
 
 SIZE = {"width": 100, "height": 80}

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from tally.spatial import settle_ties, window_mean
-from tests.core.test_consolidate import LEGEND, content, mask_rows, run
-from tests.core.test_reliability import reliable
+from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ SHARED = ("type", "rejected-answers", "answer-warnings")
 """The entries every result shares (:class:`~tally.gt.response.ObjectResult` adds them), not the kind's."""
 
 
-def labels_of(builder: str, algorithm: str = "reliability") -> list[dict[str, Any]]:
+def labels_of(builder: str, algorithm: Literal["reliability", "majority"] = "reliability") -> list[dict[str, Any]]:
     payload, labels = BUILDERS[builder](np.random.default_rng(7), 12, 4)
     storage = MemoryStorage({"s3://bucket/p.json": json.dumps(payload).encode()})
     event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/p.json"}}
@@ -35,7 +35,7 @@ def labels_of(builder: str, algorithm: str = "reliability") -> list[dict[str, An
     ("builder", "algorithm"),
     [(name, "reliability") for name in BUILDERS] + [("semantic segmentation", "majority")],
 )
-def test_from_gt_reads_back_what_the_batch_wrote(builder: str, algorithm: str) -> None:
+def test_from_gt_reads_back_what_the_batch_wrote(builder: str, algorithm: Literal["reliability", "majority"]) -> None:
     labels = labels_of(builder, algorithm)
     assert len(labels) == 12
     for label in labels:

@@ -10,7 +10,8 @@ import pytest
 
 from tally.settings import Settings, SettingsError
 from tally.stores.dynamodb import DynamoWorkerStore
-from tests.ops.test_template import RESOURCES, TEMPLATE, environment, statements
+from tests.ops.template import RESOURCES, environment, statements
+from tests.ops.template import TEMPLATE_DOCUMENT as TEMPLATE
 
 TABLE: dict[str, Any] = RESOURCES["WorkerTable"]
 

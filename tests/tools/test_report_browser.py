@@ -28,7 +28,7 @@ from tally.tools.report import UNKNOWN_HEX, ReviewObject, agreement, load_review
 from tests.conftest import ROOT
 from tests.helpers import read_mask
 from tests.sim.manifests import WORKERS, recipe_line, segmentation_lines, write_manifest
-from tests.tools.test_templates_browser import ARGS, CHROMIUM
+from tests.tools.template_cases import ARGS, CHROMIUM
 
 LABELS = "road,car,person,sign"
 # muted "photo" colours per class key, so the overlays stand out against the image
