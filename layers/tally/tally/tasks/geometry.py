@@ -49,15 +49,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from ..aggregation.base import Consolidated, ObjectItems, WorkerItems
 from ..aggregation.geometric import EVIDENCE_FIELDS, ItemConsolidation
-from ..aggregation.instance_fusion import (
-    instance_map_from_colours,
-    instance_map_from_palette,
-)
-from ..codecs import palette_indices
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
@@ -77,7 +71,6 @@ __all__ = [
     "item_list",
     "kept_ids",
     "number",
-    "read_instance_map",
 ]
 
 _BATCH_FIGURES = ("precision", "recall", "weight")
@@ -259,24 +252,6 @@ class Geometric(ItemsShape):
     ) -> GeometricResult:
         """The kind's typed result of an object (``common``: what every geometric result has)."""
         raise NotImplementedError
-
-
-def read_instance_map(image: Image.Image, colours: Sequence[tuple[int, int, int]]) -> npt.NDArray[np.uint8]:
-    """A decoded instance PNG → instance map: per palette entry for palette PNGs (what Ground Truth's
-    tool writes), per pixel otherwise."""
-    if image.mode == "P":
-        palette = np.asarray(image.getpalette("RGB") or [], dtype=np.int64).reshape(-1, 3)
-        alpha = np.full(len(palette), 255, dtype=np.int64)
-        transparency = image.info.get("transparency")
-        if isinstance(transparency, int) and transparency < len(alpha):
-            alpha[transparency] = 0
-        elif isinstance(transparency, bytes):
-            t = np.frombuffer(transparency[: len(alpha)], dtype=np.uint8)
-            alpha[: len(t)] = t
-        indices = palette_indices(image)
-        return np.asarray(instance_map_from_palette(indices, palette, colours, palette_alpha=alpha), dtype=np.uint8)
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    return np.asarray(instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3]), dtype=np.uint8)
 
 
 def kept_ids(result: Consolidated) -> list[int]:

@@ -6,16 +6,18 @@ describes what every geometric task shares)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from ...aggregation.base import Consolidated, ObjectItems
 from ...aggregation.geometric import ItemConsolidation
 from ...aggregation.instance_consolidation import InstanceConsolidation
-from ...aggregation.instance_fusion import MAX_INSTANCES
-from ...codecs import decode_png, encode_palette_png
+from ...aggregation.instance_fusion import MAX_INSTANCES, instance_map_from_colours, instance_map_from_palette
+from ...codecs import decode_png, encode_palette_png, palette_indices
 from ...colours import assign_colours, hex_to_rgb
 from ...errors import AnswerError
 from ...gt.answers import Answer, AnswerIssue
@@ -25,11 +27,29 @@ from ...labels import ClassTable, LabelSet
 from ...storage import join_uri
 from ...vote import VoteTable
 from ..base import DIGITS, JobContext, Observed, known_labels
-from ..geometry import Common, Geometric, Parsed, image_size, item_list, kept_ids, read_instance_map
+from ..geometry import Common, Geometric, Parsed, image_size, item_list, kept_ids
 from ..kind import ClassColour
 from . import Instance, InstancesResult, InstancesShape
 
 __all__ = ["InstanceSegmentation"]
+
+
+def read_instance_map(image: Image.Image, colours: Sequence[tuple[int, int, int]]) -> npt.NDArray[np.uint8]:
+    """A decoded instance PNG → instance map: per palette entry for palette PNGs (what Ground Truth's
+    tool writes), per pixel otherwise."""
+    if image.mode == "P":
+        palette = np.asarray(image.getpalette("RGB") or [], dtype=np.int64).reshape(-1, 3)
+        alpha = np.full(len(palette), 255, dtype=np.int64)
+        transparency = image.info.get("transparency")
+        if isinstance(transparency, int) and transparency < len(alpha):
+            alpha[transparency] = 0
+        elif isinstance(transparency, bytes):
+            t = np.frombuffer(transparency[: len(alpha)], dtype=np.uint8)
+            alpha[: len(t)] = t
+        indices = palette_indices(image)
+        return np.asarray(instance_map_from_palette(indices, palette, colours, palette_alpha=alpha), dtype=np.uint8)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    return np.asarray(instance_map_from_colours(rgba[..., :3], colours, alpha=rgba[..., 3]), dtype=np.uint8)
 
 
 class InstanceSegmentation(InstancesShape, Geometric):
