@@ -190,7 +190,7 @@ def child(task: str, objects: int, workers: int) -> None:
     import boto3
     from moto import mock_aws
 
-    from tests.conftest import FakeContext, load_handler
+    from tests.project import FakeContext, load_handler
 
     rng = np.random.default_rng(11)
     builders: dict[str, Callable[[np.random.Generator, int, int], tuple[list[dict[str, Any]], list[str]]]] = {

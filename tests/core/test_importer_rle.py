@@ -19,7 +19,7 @@ from tally.importers.rle import (
     mask_to_brush_rle,
     parse_cvat_counts,
 )
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tally.forms import ELEMENTS, Field, FormSchema, parse_template
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 
 def test_liquid_in_attributes_loops_and_conditions_does_not_break_the_parse() -> None:

@@ -15,7 +15,7 @@ from tally import aws
 from tally.stores.dynamodb import CHUNK, DynamoWorkerStore, PlainDynamo, from_attribute, to_attribute
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStoreError
 from tests.ops.template import RESOURCES, statements
-from tests.store.conftest import TABLE, OneCallAtATime
+from tests.store.dynamo import TABLE, OneCallAtATime
 
 JOB = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/j"
 

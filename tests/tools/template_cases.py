@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 TEMPLATES = ROOT / "templates"
 LABELS = ["road", 'o\'neil & "x"', "<b>sign</b>"]

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
 from tally.tools.cli import main
 from tally.tools.export import rle_encode
-from tests.conftest import SHARED
+from tests.project import SHARED
 from tests.tools.jobs import reconsolidated
 
 # pycocotools 2.0.11's mask decoder calls numpy's __array__ the pre-2.0 way (its code, not ours)

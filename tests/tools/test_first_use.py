@@ -15,8 +15,8 @@ import tally.labels
 from tally.settings import Settings
 from tally.tools import _common
 from tally.tools.cli import main
-from tests.conftest import ROOT
 from tests.helpers import annotation, data_object, seg_content
+from tests.project import ROOT
 
 TEMPLATES = ROOT / "templates"
 
