@@ -50,7 +50,7 @@ from ..tasks.kind import (
     TaskKind,
     WorkerMask,
 )
-from ..tasks.registry import kind_of
+from ..tasks.registry import element_keys, kind_of
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
 
@@ -133,11 +133,6 @@ class ReviewObject:
 # --- answers ------------------------------------------------------------------------------------------
 
 
-_ANSWER_KEYS = frozenset(
-    {"labeledImage", "boundingBoxes", "keypoints", "instances", "polygons", "label", "labels", "entities"}
-)
-
-
 def parse_answer(annotation: dict[str, Any]) -> Answer:
     """A payload annotation (``{workerId, annotationData: {content}}``) as the element's value."""
     worker = str(annotation.get("workerId", "?"))
@@ -149,10 +144,11 @@ def parse_answer(annotation: dict[str, Any]) -> Answer:
         document = json.loads(content)
     except json.JSONDecodeError:
         return Answer(worker, None, "content is not JSON")
-    if isinstance(document, dict) and not _ANSWER_KEYS & set(document):
+    keys = element_keys("")  # every kind's: an element the registry's shapes mark
+    if isinstance(document, dict) and not keys & set(document):
         # {elementName: value}, possibly beside other form fields: the value that looks like an answer
         values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in document.values()]
-        found = [v for v in values if isinstance(v, dict) and _ANSWER_KEYS & set(v)]
+        found = [v for v in values if isinstance(v, dict) and keys & set(v)]
         document = found[0] if found else values[0] if len(values) == 1 else document
     if not isinstance(document, dict):
         return Answer(worker, None, "content is not a JSON object")
