@@ -73,8 +73,8 @@ lock: $(VENV)/.stamp ## regenerate layers/tally/requirements-lock.txt from layer
 		--no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six \
 		--no-emit-package urllib3 --custom-compile-command "make lock" -o requirements-lock.txt
 
-pytest: $(VENV)/.stamp .venv-sam/.stamp $(BROWSER_STAMP) ## the test suite (2 workers; tests/ops/test_sar.py runs SAM CLI's parser)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests
+pytest: $(VENV)/.stamp .venv-sam/.stamp $(BROWSER_STAMP) ## the test suite and every module's examples (2 workers; tests/ops/test_sar.py runs SAM CLI's parser)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
 test: lint typecheck template build pytest ## everything CI runs: lint, typecheck, template, build, pytest
 

@@ -183,7 +183,7 @@ def accuracy(seeds: list[int]) -> None:
     from tally.settings import Settings
     from tally.storage import MemoryStorage
     from tally.tools import reconsolidate as local
-    from tests.distributed.conftest import Job
+    from tests.distributed.support import Job
     from tests.sim.classification import matching_crowd
     from tests.sim.manifests import MATCHING, classification_lines
 
@@ -221,7 +221,7 @@ def accuracy(seeds: list[int]) -> None:
             with mock_aws():
                 s3 = boto3.client("s3", region_name="us-east-1")
                 s3.create_bucket(Bucket="job-bucket")
-                from tests.conftest import load_handler
+                from tests.project import load_handler
 
                 bench_job = Job(s3, load_handler("reconsolidation"), Path(tmp), [])
                 bench_job.put_manifest(lines)

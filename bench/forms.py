@@ -280,7 +280,7 @@ def child(kind: str, objects: int, workers: int) -> None:
     from moto import mock_aws
 
     from tally import aws
-    from tests.conftest import FakeContext, load_handler
+    from tests.project import FakeContext, load_handler
 
     simulated = crowd(7, objects, (workers, workers))
     if kind == "form":

@@ -197,7 +197,7 @@ def child(task: str, objects: int, workers: int) -> None:
     import boto3
     from moto import mock_aws
 
-    from tests.conftest import FakeContext, load_handler
+    from tests.project import FakeContext, load_handler
     from tests.sim.batches import BUILDERS
 
     rng = np.random.default_rng(11)

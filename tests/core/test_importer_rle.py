@@ -3,13 +3,11 @@ vectors and real exports, and masks drawn by hand."""
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
 import pytest
 
-from tally.importers import rle as rle_module
 from tally.importers.rle import (
     RleError,
     brush_mask,
@@ -21,7 +19,7 @@ from tally.importers.rle import (
     mask_to_brush_rle,
     parse_cvat_counts,
 )
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -185,7 +183,3 @@ def test_coco_rle_compressed_strings_as_pycocotools_writes_them() -> None:
 def test_a_malformed_coco_rle_is_refused(counts: str | list[int], size: list[int], reason: str) -> None:
     with pytest.raises(RleError, match=reason):
         decode_coco_rle(counts, size)
-
-
-def test_the_module_s_examples_hold() -> None:
-    assert doctest.testmod(rle_module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -15,7 +15,7 @@ import pytest
 
 from tally.tasks.fields import FieldBounds, FieldObject, consolidate_field, statistics_keys
 from tally.worker_store import InMemoryWorkerStore
-from tests.core.test_consolidate import content, run
+from tests.core.batch import content, run
 from tests.helpers import annotation
 
 

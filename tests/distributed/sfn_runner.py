@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.functions.conftest import put
+from tests.functions.s3 import put
 
 PAYLOAD_LIMIT = 256 * 1024
 Invoke = Callable[[str, dict[str, Any]], Any]

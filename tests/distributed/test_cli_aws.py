@@ -21,8 +21,8 @@ from moto.stepfunctions.models import StepFunctionBackend, stepfunctions_backend
 from tally import aws
 from tally.errors import StorageError
 from tally.tools.cli import main
-from tests.distributed.conftest import BUCKET, Job, definition
 from tests.distributed.sfn_runner import LocalStepFunctions, MapFailed
+from tests.distributed.support import BUCKET, Job, definition
 from tests.sim.classification import matching_crowd
 from tests.sim.manifests import MATCHING, classification_lines, recipe_line
 

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
-from tests.distributed.conftest import definition
+from tests.distributed.support import definition
 from tests.ops.template import load_template
+from tests.project import ROOT
 
 CFN_LINT = ROOT / ".venv-sam" / "bin" / "cfn-lint"
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tally.tools.cli import main
-from tests.distributed.conftest import BUCKET, FUNCTION, RUN, Job
 from tests.distributed.sfn_runner import MapFailed
+from tests.distributed.support import BUCKET, FUNCTION, RUN, Job
 from tests.helpers import seg_content
 from tests.sim.batches import BUILDERS
 from tests.sim.classification import matching_crowd

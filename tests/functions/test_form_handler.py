@@ -15,8 +15,8 @@ from botocore.stub import Stubber
 
 from tally import aws
 from tally.aws import S3Storage, read_job_template
-from tests.conftest import FakeContext
-from tests.functions.conftest import put
+from tests.functions.s3 import put
+from tests.project import FakeContext
 
 GALLERY = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
 NER = "named-entity-recognition-with-additional-classification"

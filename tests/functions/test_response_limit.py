@@ -30,8 +30,8 @@ from tally import ConsolidationRequest, consolidate_batch
 from tally.gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, response_size
 from tally.gt.sink import FULL_LABEL_REF, WORKER_QUALITY_REF, LabelReader, respond
 from tally.storage import MemoryStorage, split_s3_uri
-from tests.conftest import SHARED, FakeContext
-from tests.functions.conftest import get, put
+from tests.functions.s3 import get, put
+from tests.project import SHARED, FakeContext
 from tests.sim.batches import BUILDERS
 
 FULL, WORKERS = 5000, 9

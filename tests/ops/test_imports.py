@@ -3,7 +3,6 @@ case, as a cold start)."""
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import subprocess
@@ -30,6 +29,10 @@ TASK_MODULES = [
     "tally.tasks.classification.adapter",
     "tally.tasks.entities.adapter",
     "tally.tasks.geometry",
+    "tally.tasks.boxes.adapter",
+    "tally.tasks.keypoints.adapter",
+    "tally.tasks.instances.adapter",
+    "tally.tasks.polygons.adapter",
     "tally.aggregation.weighted_pixel_vote",
     "tally.aggregation.dawid_skene",
     "tally.aggregation.span_vote",
@@ -130,7 +133,7 @@ def test_a_boxes_batch_loads_the_geometric_code_only() -> None:
     box["inputImageProperties"] = {"width": 10, "height": 10}
     loaded, labels = run_batch(batch_of(box, box), ["car"])
     assert labels[0]["annotations"] == [{"class_id": 0, "left": 1, "top": 1, "width": 4, "height": 4}]
-    expected = {"numpy", "PIL", "tally.tasks.geometry", "tally.aggregation.geometric"}
+    expected = {"numpy", "PIL", "tally.tasks.geometry", "tally.tasks.boxes.adapter", "tally.aggregation.geometric"}
     assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
 
 
@@ -218,7 +221,6 @@ def test_codecs_and_vote_share_the_light_colour_helpers() -> None:
     assert tally.colours.hex_to_rgb("#ABC") == (170, 187, 204)
     with pytest.raises(ValueError, match="not a hex colour"):
         tally.colours.hex_to_rgb("#12345")
-    assert doctest.testmod(tally.colours).failed == 0
 
 
 def test_only_the_aws_adapters_import_botocore_or_boto3() -> None:

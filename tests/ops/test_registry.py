@@ -21,20 +21,6 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "tally" / "tally"
 TYPES = [t.value for t in TaskType]
 TASK_PACKAGES = {e.package for e in (*ENTRIES, FALLBACK)}
 
-STILL_BRANCHING = {
-    ("tools/report.py", "agreement"),
-    ("tools/report.py", "_object_labels"),
-    ("tools/report.py", "_items"),
-    ("tools/report.py", "_consensus_layers"),
-    ("tools/report.py", "_answer_layers"),
-    ("tools/report.py", "_answer_notes"),
-    ("tools/report.py", "_answer_summary"),
-    ("tools/report.py", "_card"),
-}
-"""Functions of the report that still branch on the types whose report views are not written yet
-(segmentation, entities, boxes, keypoints, instances): issue 19's remaining work. The test fails when
-one of them no longer branches, so this list only shrinks."""
-
 
 def _is_type_string(value: object) -> bool:
     if not isinstance(value, str) or len(value) < 4:
@@ -94,15 +80,7 @@ def _outside_task_packages() -> dict[str, list[tuple[int, str]]]:
 
 def test_no_branch_on_a_type_string_outside_its_package() -> None:
     found = _outside_task_packages()
-    unexpected = {
-        f"{path}:{line} ({function})"
-        for path, hits in found.items()
-        for line, function in hits
-        if (path, function) not in STILL_BRANCHING
-    }
-    assert unexpected == set()
-    still = {(path, function) for path, hits in found.items() for _, function in hits}
-    assert still >= STILL_BRANCHING  # an entry that no longer branches must leave the list
+    assert {f"{path}:{line} ({function})" for path, hits in found.items() for line, function in hits} == set()
 
 
 @pytest.mark.parametrize(

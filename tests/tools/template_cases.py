@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 TEMPLATES = ROOT / "templates"
 LABELS = ["road", 'o\'neil & "x"', "<b>sign</b>"]
@@ -114,3 +114,17 @@ def s3_mirror(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png(40, 30, colour))
     return root
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, which the browser tests drive (`make -f mk/browser.mk browser`)."""
+ARGS = [  # headless, and no request of its own
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]

@@ -20,7 +20,7 @@ from tally.importers.model import GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools.cli import main
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
 CVAT = ROOT / "tests" / "fixtures" / "cvat"

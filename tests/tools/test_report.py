@@ -33,7 +33,7 @@ from tally.tools.report import (
 )
 from tests.helpers import annotation, data_object, grid, read_mask, seg_content
 from tests.sim.manifests import recipe_line, write_manifest
-from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
+from tests.tools.jobs import COLOURS, LEGEND, reconsolidated
 
 MIRROR = str(Path(__file__).parent / "no-such-bucket-here")  # an S3 mirror holding nothing: no request to S3
 

@@ -18,20 +18,20 @@ if TYPE_CHECKING:
 
 from tally.tools.cli import main
 from tally.tools.preview import CROWD_SCRIPT, STAND_IN
-from tests.tools.template_cases import CASES, IMAGE_URI, LABELS, PRIOR_MAPPINGS, PRIOR_URI, TEXT, Case, s3_mirror
+from tests.tools.template_cases import (
+    ARGS,
+    CASES,
+    CHROMIUM,
+    IMAGE_URI,
+    LABELS,
+    PRIOR_MAPPINGS,
+    PRIOR_URI,
+    TEXT,
+    Case,
+    s3_mirror,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 STUB = STAND_IN.read_text()
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,16 @@ from .base import AnyTask, JobContext, LearnsAcrossBatches, Observed, Task
 from .registry import ENTRIES, FALLBACK, TaskEntry
 
 if TYPE_CHECKING:
+    from .boxes.adapter import BoundingBoxes
     from .classification.adapter import MultiLabelClassification, SingleLabelClassification
     from .entities.adapter import NamedEntities
     from .free_text.adapter import FreeText
-    from .geometry import BoundingBoxes, InstanceSegmentation, Keypoints, Polygons
+    from .instances.adapter import InstanceSegmentation
+    from .keypoints.adapter import Keypoints
     from .lines.adapter import Lines, Polylines
     from .number.adapter import Numbers
     from .passthrough import Passthrough
+    from .polygons.adapter import Polygons
     from .ranking.adapter import Rankings
     from .segmentation import SemanticSegmentation
 

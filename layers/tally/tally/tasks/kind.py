@@ -26,10 +26,12 @@ if TYPE_CHECKING:  # importing numpy.typing imports numpy: this module stays lig
 
 __all__ = [
     "Boxes",
+    "ClassColour",
     "ClassMask",
     "CocoSink",
     "Distribution",
     "Figure",
+    "ImageSize",
     "InstanceMask",
     "ItemsShape",
     "LineStrokes",
@@ -112,6 +114,64 @@ class WorkerQuality:
     def rows(cls, label: Mapping[str, Any]) -> tuple[WorkerQuality, ...]:
         """A label's ``worker-quality`` rows (none when the label has none)."""
         return tuple(cls.from_gt(r) for r in label.get("worker-quality", []) or [] if isinstance(r, Mapping))
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    """A label's ``image_size`` (Ground Truth's shape: a list of one ``{width, height, depth}``)."""
+
+    width: int
+    height: int
+    depth: int = 3
+
+    def to_gt(self) -> list[dict[str, int]]:
+        return [{"width": self.width, "height": self.height, "depth": self.depth}]
+
+    @classmethod
+    def from_gt(cls, value: Any) -> ImageSize:
+        first = value[0]
+        return cls(first["width"], first["height"], first.get("depth", 3))
+
+    @classmethod
+    def of(cls, label: Mapping[str, Any]) -> ImageSize | None:
+        """A label's ``image_size``, ``None`` when it has none (a label written by hand, or by another
+        tool: the views that need the size say so)."""
+        return cls.from_gt(label["image_size"]) if "image_size" in label else None
+
+    @staticmethod
+    def into(label: dict[str, Any], size: ImageSize | None) -> None:
+        """Add ``size`` to ``label`` as ``image_size`` (nothing when ``None``)."""
+        if size is not None:
+            label["image_size"] = size.to_gt()
+
+
+@dataclass(frozen=True)
+class ClassColour:
+    """One entry of a label's ``internal-color-map``: the class key (0 the background), the class's
+    name and colour, and its confidence where the label gives one (semantic segmentation)."""
+
+    key: str
+    class_name: str
+    hex_color: str
+    confidence: float | None = None
+
+    def to_gt(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"class-name": self.class_name, "hex-color": self.hex_color}
+        if self.confidence is not None:
+            entry["confidence"] = self.confidence
+        return entry
+
+    @staticmethod
+    def map_to_gt(entries: Iterable[ClassColour]) -> dict[str, dict[str, Any]]:
+        """The ``internal-color-map`` of ``entries``."""
+        return {e.key: e.to_gt() for e in entries}
+
+    @classmethod
+    def map_from_gt(cls, colour_map: Mapping[str, Any]) -> tuple[ClassColour, ...]:
+        """A label's ``internal-color-map`` read back, in its order."""
+        return tuple(
+            cls(str(key), e["class-name"], e["hex-color"], e.get("confidence")) for key, e in colour_map.items()
+        )
 
 
 # --- what the report draws -------------------------------------------------------------------------

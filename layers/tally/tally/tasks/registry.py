@@ -117,5 +117,6 @@ def kind_of(type_: str) -> TaskKind | None:
 
 @functools.cache
 def element_keys(excluding: str) -> frozenset[str]:
-    """The element keys that mark the shapes of every registered package but ``excluding``."""
+    """The element keys that mark the shapes of every registered package but ``excluding`` (``""``: of
+    every package)."""
     return frozenset(k for e in ENTRIES if e.package != excluding for k in e.kind.shape.keys)

@@ -1,4 +1,4 @@
-"""``<crowd-polygon>``: the type's light half (its shape); the adapter (the geometric consolidation) is
+"""``<crowd-polygon>``: the type's light half (its shape); the adapter (:mod:`.adapter`, the geometric consolidation) is
 imported only for a batch of this type."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from ...gt.response import TaskType
 from ..kind import ItemsShape, TaskKind
 
 if TYPE_CHECKING:
-    from ..geometry import Polygons
+    from .adapter import Polygons
 
 __all__ = ["POLYGONS", "Polygons", "PolygonsShape"]
 
@@ -28,12 +28,12 @@ class PolygonsShape(ItemsShape):
         return isinstance(element.get("polygons"), list)
 
 
-POLYGONS = TaskKind(shape=PolygonsShape(), task="..geometry:Polygons")
+POLYGONS = TaskKind(shape=PolygonsShape(), task=".adapter:Polygons")
 
 
 def __getattr__(name: str) -> Any:
     if name != "Polygons":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from ..geometry import Polygons
+    from .adapter import Polygons
 
     return Polygons
