@@ -10,6 +10,7 @@ from typing import Any
 from tally.consolidate import BatchReport, consolidate_batch
 from tally.forms.consolidate import JobTemplate
 from tally.gt.events import ConsolidationRequest
+from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.worker_store import InMemoryWorkerStore
 from tests.helpers import annotation, data_object
@@ -326,3 +327,17 @@ def test_a_template_reader_that_fails_leaves_the_form_inferred() -> None:
         "the job's worker template was not read (ConnectionError)",
     )
     assert label["fields"]["animal"]["value"] == "Cat"
+
+
+def test_naming_the_crowd_element_never_drops_the_forms_other_fields() -> None:
+    report = run(OBJECTS, settings=Settings(element_name="animal"))
+    label, _ = label_of(report, 0)
+    assert list(label["fields"]) == ["animal", "indoor|outdoor", "quality", "comment"]
+    assert label["fields"]["animal"]["value"] == "Cat"
+    assert label["fields"]["comment"]["answers"] == [{"workerId": "w1", "value": "a kitten"}]
+    # an answer without the named element is still rejected with the reason, as before forms
+    missing = [data_object("0", annotation("w1", json.dumps({"quality": 3})), annotation("w2", answer("Cat", None)))]
+    label, _ = label_of(run(missing, settings=Settings(element_name="animal")), 0)
+    assert label["rejected-answers"] == [
+        {"workerId": "w1", "reason": "content has no 'animal' element (keys: quality)"}
+    ]

@@ -678,10 +678,11 @@ def run_batch(
     cycle = WorkerModelCycle(store, job.job_id, job.batch_key)
     with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
-        if job.settings.element_name is None:  # a form: field by field (with a plan too: per batch, for now)
-            form = _run_form(steps, items, store, on_result)
-            if form is not None:
-                return form
+        # a form: field by field (with a plan too: per batch, for now); with an element name too, so that
+        # naming the crowd element never drops the form's other fields
+        form = _run_form(steps, items, store, on_result)
+        if form is not None:
+            return form
         problem = _plan(steps, items, plan)
         if problem is not None:
             BatchProcessor.fail_all(items, problem)
