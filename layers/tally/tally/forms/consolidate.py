@@ -18,8 +18,11 @@ Per batch:
    - ``boolean``: a two-class question (``false``, ``true``) on the single-label model;
    - ``annotation``: its element's task (boxes, polygons, entities, ...), as a lone element would be;
    - ``json`` whose items have a known shape: that shape's task;
-   - every other kind (numbers, free text, rankings, lines, unknown): **kept as given**, each worker's
-     value in the field's entry with ``"consolidated": false`` and the reason;
+   - ``number``, ``text``, ``ranking``, and ``crowd-polyline`` / ``crowd-line`` annotations: their kind
+     (:func:`tally.tasks.fields.consolidate_field`), with the template's bounds (a slider's ``min``,
+     ``max``, ``step``; a line element's ``labels``);
+   - ``unknown``: **kept as given**, each worker's value in the field's entry with
+     ``"consolidated": false`` and the reason;
 
 3. each object gets one label: every field in ``fields`` (its consolidated value, confidence and
    worker quality, or the values as given), the form's ``confidence`` (the lowest of its consolidated
