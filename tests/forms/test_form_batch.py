@@ -87,26 +87,48 @@ def test_every_field_is_consolidated_by_its_kind_or_kept_as_given() -> None:
     )
     rows = label["worker-quality"]  # per worker who answered, their figures per field
     assert [row["workerId"] for row in rows] == ["w1", "w2", "w3"]
-    assert [sorted(row) for row in rows] == [["animal", "indoor|outdoor", "workerId"]] * 3
+    assert [sorted(row) for row in rows] == [
+        ["animal", "comment", "indoor|outdoor", "quality", "workerId"],
+        ["animal", "indoor|outdoor", "quality", "workerId"],  # no comment: absent from their answers
+        ["animal", "indoor|outdoor", "quality", "workerId"],
+    ]
     assert set(rows[0]["animal"]) == {"accuracy", "informativeness"}
+    assert set(rows[0]["quality"]) == {"offset", "noise", "random-share"}  # the number's figures, its own
+    assert rows[0]["comment"] == {"accuracy": None, "weight": None}  # compared with nobody: no evidence
     place = fields["indoor|outdoor"]
     assert (place["kind"], place["keys"], place["value"]) == ("single-choice", ["indoor", "outdoor"], "indoor")
-    assert fields["quality"] == {
+    assert fields["quality"] == {  # the slider by its kind, on its template's scale
         "kind": "number",
-        "consolidated": False,
-        "reason": "no consolidation for number fields yet: each worker's value is kept as given",
-        "answers": [{"workerId": "w1", "value": 4}, {"workerId": "w2", "value": 5}, {"workerId": "w3", "value": 4}],
+        "consolidated": True,
+        "value": 4,
+        "interval": [3, 5],
+        "scale": {"min": 1, "max": 5, "step": 1, "from": "template"},
+        "answers": [
+            {"workerId": "w1", "value": 4, "weight": 0.402},
+            {"workerId": "w2", "value": 5, "weight": 0.2192},
+            {"workerId": "w3", "value": 4, "weight": 0.3788},
+        ],
+        "confidence": 0.5,
+        "answers-used": 3,
     }
-    assert fields["comment"]["answers"] == [{"workerId": "w1", "value": "a kitten"}]  # absent for w2, w3
-    assert label["confidence"] == meta["confidence"] == min(animal["confidence"], place["confidence"])
-    assert meta["fields-consolidated"] == ["animal", "indoor|outdoor"]
-    assert meta["fields-kept-as-given"] == ["comment", "quality"]
+    assert fields["comment"] == {  # one answer (absent for w2, w3): it is the consensus
+        "kind": "text",
+        "consolidated": True,
+        "value": "a kitten",
+        "method": "medoid",
+        "answers": [{"workerId": "w1", "text": "a kitten", "agreement": 1.0}],
+        "confidence": 1.0,
+        "answers-used": 1,
+    }
+    assert label["confidence"] == meta["confidence"] == 0.5  # the least sure field's: the slider's
+    assert meta["fields-consolidated"] == ["animal", "comment", "indoor|outdoor", "quality"]
+    assert meta["fields-kept-as-given"] == []
     assert report.consolidated == 2 and report.passed_through == 0 and report.failed == 0
     assert {n: (t.consolidated, t.kept) for n, t in report.fields.items()} == {
         "animal": (2, 0),
         "indoor|outdoor": (2, 0),
-        "quality": (0, 2),
-        "comment": (0, 1),
+        "quality": (2, 0),
+        "comment": (1, 0),
     }
 
 
@@ -120,13 +142,16 @@ def test_a_value_that_does_not_fit_leaves_only_that_field_with_a_reason() -> Non
     ]
     rated = {row["workerId"]: sorted(row) for row in label["worker-quality"]}
     assert rated == {
-        "w1": ["animal", "indoor|outdoor", "workerId"],
-        "w2": ["animal", "workerId"],  # left out of the radio question's vote
-        "w3": ["animal", "indoor|outdoor", "workerId"],
+        "w1": ["animal", "indoor|outdoor", "quality", "workerId"],
+        "w2": ["animal", "quality", "workerId"],  # left out of the radio question's vote
+        "w3": ["animal", "indoor|outdoor", "workerId"],  # left out of the slider's
     }
-    assert label["fields"]["quality"]["answers"][2] == {"workerId": "w3", "value": 9}  # kept as given
+    quality = label["fields"]["quality"]
+    assert (quality["value"], quality["answers-used"]) == (2, 2)
+    assert quality["rejected-answers"] == [{"workerId": "w3", "reason": "9 is above the maximum 5"}]
     assert meta["answer-warnings"] == [
-        {"workerId": "w2", "reason": "field 'indoor|outdoor': 2 options of one radio question chosen: indoor, outdoor"}
+        {"workerId": "w2", "reason": "field 'indoor|outdoor': 2 options of one radio question chosen: indoor, outdoor"},
+        {"workerId": "w3", "reason": "field 'quality': 9 is above the maximum 5"},
     ]
     assert "rejected-answers" not in meta  # the answers counted for the form's other fields
     assert report.answers_rejected == 0
@@ -175,7 +200,7 @@ def test_a_select_alone_is_a_question_not_a_pass_through() -> None:
 
 
 def test_a_form_with_nothing_to_consolidate_is_counted_as_passed_through() -> None:
-    template = '<crowd-form><crowd-slider name="q" min="1" max="5"></crowd-slider><crowd-input name="c"></crowd-input></crowd-form>'
+    template = '<crowd-form><crowd-dial name="q"></crowd-dial><crowd-dial name="c"></crowd-dial></crowd-form>'
     objects = [data_object("0", annotation("w1", json.dumps({"q": 3, "c": "ok"})), annotation("w2", '{"q": 4}'))]
     report = run(objects, template=template)
     label, meta = label_of(report, 0)

@@ -104,18 +104,33 @@ def test_the_gallery_forms_consolidate_their_questions_and_keep_the_rest_visibly
         "crowd-entity-annotation": ("annotation", True),
         "tech|politics": ("single-choice", True),
     }
-    assert kinds["ocr"] == {"transcription": ("annotation", True), "receiptDate": ("text", False)}
+    # numbers, free text (issue 21) consolidated by their kinds inside forms, too
+    assert kinds["ocr"] == {"transcription": ("annotation", True), "receiptDate": ("text", True)}
     assert kinds["semantic-segmentation-bounding-box-validation"] == {
         "incorrectSegments": ("annotation", True),
-        "segmentationOpacity": ("number", False),
+        "segmentationOpacity": ("number", True),
     }
     assert kinds["bounding-box-hierarchical"] == {"_": ("unknown", False), "instances": ("json", True)}
     assert kinds["image-classification-with-dropdown-select"] == {"animal": ("single-choice", True)}
     assert kinds["content-moderation-ai-model-output"] == {
         "toxicity": ("single-choice", True),
         "nature-of-toxicity": ("multi-choice", True),
-        "additional-context": ("text", False),
+        "additional-context": ("text", True),
     }
+    assert kinds["translation-quality"] == {"fluency": ("number", True), "meaning": ("number", True)}
+    assert kinds["multi-modal-content-evaluation"] == {
+        "accuracy": ("number", True),
+        "additional-context": ("text", True),
+        "completeness": ("number", True),
+        "relevance": ("number", True),
+    }
+    assert kinds["side-by-side-comparison"] == {
+        "explanation": ("text", True),
+        "option1|option2": ("single-choice", True),
+    }
+    # only a field of no known kind is kept as given now
+    kept = {(name, f) for name, fields in kinds.items() for f, (_, done) in fields.items() if not done}
+    assert kept == {("bounding-box-hierarchical", "_")}
     assert set(kinds) == {
         "bounding-box-hierarchical",
         "content-evaluation",

@@ -21,25 +21,39 @@ def test_the_summary_names_each_field_and_what_became_of_it(tmp_path: Path, caps
     assert out[3:6] == [
         "form fields:      2 (schema from template)",
         "  option1|option2  single-choice 3 consolidated, 0 kept as given",
-        "  explanation      text          0 consolidated, 3 kept as given"
-        " (no consolidation for free-text fields yet: each worker's value is kept as given)",
+        "  explanation      text          3 consolidated, 0 kept as given",
     ]
 
 
-def test_a_form_of_sliders_only_is_not_called_consolidated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_form_of_sliders_is_consolidated_on_their_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     name = "translation-quality"
     template = GALLERY / "text" / f"{name}.liquid.html"
     args = ["consolidate", str(GALLERY / "answers" / f"{name}.json"), "--out", str(tmp_path / "out"), "--no-progress"]
     assert main([*args, "--template", str(template)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "objects:          3 (0 with fields consolidated, 3 with every field kept as given, 0 failed)"
-    assert out[2] == "mean confidence:  n/a"
+    assert out[0] == "objects:          3 (3 with fields consolidated, 0 with every field kept as given, 0 failed)"
+    assert out[2] == "mean confidence:  0.667"
     assert out[4:6] == [
-        "  meaning  number        0 consolidated, 3 kept as given"
-        " (no consolidation for number fields yet: each worker's value is kept as given)",
-        "  fluency  number        0 consolidated, 3 kept as given"
-        " (no consolidation for number fields yet: each worker's value is kept as given)",
+        "  meaning  number        3 consolidated, 0 kept as given",
+        "  fluency  number        3 consolidated, 0 kept as given",
     ]
+
+
+def test_a_form_with_nothing_consolidated_is_not_called_consolidated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    template = tmp_path / "t.html"
+    template.write_text('<crowd-form><crowd-dial name="q"></crowd-dial><crowd-dial name="c"></crowd-dial></crowd-form>')
+    answers = [{"workerId": f"w{k}", "annotationData": {"content": json.dumps({"q": k, "c": "ok"})}} for k in range(3)]
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps([{"datasetObjectId": "0", "dataObject": {"content": "x"}, "annotations": answers}]))
+    args = ["consolidate", str(payload), "--out", str(tmp_path / "out"), "--no-progress", "--template", str(template)]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "objects:          1 (0 with fields consolidated, 1 with every field kept as given, 0 failed)"
+    assert out[2] == "mean confidence:  n/a"
 
 
 def test_an_unreadable_template_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,16 +59,13 @@ def test_form_csv_has_one_row_per_object_and_one_column_per_field(
         "explanation",  # the fields in the manifest's order (results.jsonl is written with sorted keys)
         "option1|option2",
     ]
-    first = labels[0]
-    assert rows[1][:5] == [
-        "1",
-        f"s3://gallery-bucket/{NAME}/0.json",
-        str(first["confidence"]),
-        "explanation",
-        "",
+    # the text box is consolidated (its consensus text), the radio question too: nothing kept as given
+    assert rows[1:4] == [
+        ["1", f"s3://gallery-bucket/{NAME}/0.json", "0.5569", "", "", "Option 2 is better argued", "Option 2"],
+        ["2", f"s3://gallery-bucket/{NAME}/1.json", "0.5418", "", "", "Option 1 reads clearer", "Option 2"],
+        ["3", f"s3://gallery-bucket/{NAME}/2.json", "0.5375", "", "", "Option 2 has the facts right", "Option 2"],
     ]
-    assert json.loads(rows[1][5]) == first["fields"]["explanation"]["answers"]  # the workers' texts, as given
-    assert rows[1][6] == first["fields"]["option1|option2"]["value"]
+    assert [label["confidence"] for label in labels[:3]] == [0.5569, 0.5418, 0.5375]
     assert rows[4] == ["4", "s3://b/x.json", "", "", "no usable answer", "", ""]
 
 
@@ -83,13 +80,11 @@ def test_form_jsonl_keeps_values_typed(tmp_path: Path, capsys: pytest.CaptureFix
         "line": 1,
         "source": f"s3://gallery-bucket/{NAME}/0.json",
         "confidence": labels[0]["confidence"],
-        "fields": {
-            "option1|option2": labels[0]["fields"]["option1|option2"]["value"],
-            "explanation": labels[0]["fields"]["explanation"]["answers"],
-        },
-        "field-confidence": {"option1|option2": labels[0]["fields"]["option1|option2"]["confidence"]},
-        "kept-as-given": ["explanation"],
+        "fields": {"explanation": "Option 2 is better argued", "option1|option2": "Option 2"},
+        "field-confidence": {"explanation": 0.5569, "option1|option2": 0.7979},
+        "kept-as-given": [],
     }
+    assert labels[0]["fields"]["explanation"]["value"] == "Option 2 is better argued"
     assert rows[3]["failure-reason"] == "no usable answer"
 
 

@@ -213,14 +213,16 @@ def test_answer_beside_other_form_fields_and_polygons(tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "cat,dog", "--out", str(out)]
     assert main([*argv, "--jobs", "1", "--no-progress"]) == 0
-    # with w1's comment beside the polygons, the answers are a form (issue 20): the comment is kept, not dropped
+    # with w1's comment beside the polygons, the answers are a form (issue 20): the comment is consolidated
+    # as free text (its one answer), not dropped
     answers[0] = ("w1", json.dumps(content))
     form = write_manifest(tmp_path / "f.manifest", iter([recipe_line("s3://images/p.png", "pets", answers)]))
     argv_form = [*argv[:1], str(form), *argv[2:-1], str(tmp_path / "form-out"), "--jobs", "1", "--no-progress"]
     assert main(argv_form) == 0
     [line] = [json.loads(text) for text in (tmp_path / "form-out" / "output.manifest").read_text().splitlines()]
     fields = line["pets"]["fields"]
-    assert fields["comment"]["answers"] == [{"workerId": "w1", "value": "fine"}]
+    assert (fields["comment"]["value"], fields["comment"]["consolidated"]) == ("fine", True)
+    assert fields["comment"]["answers"] == [{"workerId": "w1", "text": "fine", "agreement": 1.0}]
     polygons = fields["annotatedResult"]
     assert (polygons["keys"], polygons["type"], polygons["answers-used"]) == (
         ["annotatedResult", "p"],

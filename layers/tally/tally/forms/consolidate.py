@@ -18,8 +18,11 @@ Per batch:
    - ``boolean``: a two-class question (``false``, ``true``) on the single-label model;
    - ``annotation``: its element's task (boxes, polygons, entities, ...), as a lone element would be;
    - ``json`` whose items have a known shape: that shape's task;
-   - every other kind (numbers, free text, rankings, lines, unknown): **kept as given**, each worker's
-     value in the field's entry with ``"consolidated": false`` and the reason;
+   - ``number``, ``text``, ``ranking``, and ``crowd-polyline`` / ``crowd-line`` annotations: their kind
+     (:func:`tally.tasks.fields.consolidate_field`), with the template's bounds (a slider's ``min``,
+     ``max``, ``step``; a line element's ``labels``);
+   - ``unknown``: **kept as given**, each worker's value in the field's entry with
+     ``"consolidated": false`` and the reason;
 
 3. each object gets one label: every field in ``fields`` (its consolidated value, confidence and
    worker quality, or the values as given), the form's ``confidence`` (the lowest of its consolidated
@@ -115,7 +118,7 @@ class CycleLike(Protocol):
 
     status: Any
 
-    def fit(self, task: AnyTask, summaries: Sequence[tuple[str, Any]], context: JobContext) -> Any: ...
+    def fit(self, task: Any, summaries: Sequence[Any], context: JobContext) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -607,6 +610,8 @@ def _log_unexpected(exc: Exception, object_id: str, name: str) -> None:
 def _annotation_handler(
     f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
 ) -> list[FieldEntry | None]:
+    if f.kind == "annotation" and f.task in _LINE_TASKS:
+        return _kind_handler(f, per_object, ctx)
     make = _task_of(f.task if f.kind == "annotation" else f.shape)
     if make is None:
         what = f.element or f.kind
@@ -618,8 +623,132 @@ def _annotation_handler(
     )
 
 
-def _pending(kind: str) -> FieldHandler:
-    return keep_as_given(f"no consolidation for {kind} fields yet: each worker's value is kept as given")
+# -- fields consolidated by an answer kind (numbers, free text, rankings, lines) -----------------------
+
+_VALUE_KEYS = {"number": "value", "text": "text", "ranking": "dimensions"}
+"""Per value kind, the key of its label that is the field's ``value`` (the rest of the label follows it)."""
+_LINE_TASKS = ("polyline", "line")
+
+
+def _field_kind(f: Field) -> str | None:
+    """The :data:`tally.tasks.fields.FIELD_KINDS` entry a field is consolidated by, if any."""
+    if f.kind in _VALUE_KEYS:
+        return f.kind
+    if f.kind == "annotation" and f.task in _LINE_TASKS:
+        return f.task
+    return None
+
+
+@dataclass(frozen=True)
+class _FieldLearner:
+    """One form field of an answer kind as the worker model cycle sees a task that learns across
+    batches: its "summaries" are the field's :class:`~tally.tasks.fields.FieldObject` s, its model the
+    :class:`~tally.tasks.fields.FieldBatch` (statistics under ``form-field/<field>/<kind's name>``)."""
+
+    kind: str
+    bounds: Any  # tally.tasks.fields.FieldBounds (imported with the kind, not at the handler's import)
+
+    def fit(self, summaries: Sequence[Any], job: JobContext) -> Any:
+        return self.fit_with_prior(summaries, job, {})
+
+    def fit_with_prior(self, summaries: Sequence[Any], job: JobContext, prior: Mapping[str, Any]) -> Any:
+        from ..tasks.fields import consolidate_field
+
+        return consolidate_field(self.kind, summaries, self.bounds, dict(prior))
+
+    def statistics_name(self, job: JobContext) -> str:
+        from ..tasks.fields import statistics_name
+
+        return statistics_name(self.kind)
+
+    def statistics_keys(self, summaries: Sequence[Any], job: JobContext) -> list[str]:
+        from ..tasks.fields import statistics_keys
+
+        return statistics_keys(self.kind, summaries, self.bounds)
+
+    def statistics(self, model: Any, job: JobContext) -> Any:
+        return model.statistics
+
+
+def _kind_handler(
+    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
+) -> list[FieldEntry | None]:
+    """A number, text, ranking or line field consolidated by its kind
+    (:func:`tally.tasks.fields.consolidate_field`): the template's bounds (a slider's ``min``, ``max``,
+    ``step``; a line element's ``labels``), its own batch model and worker statistics."""
+    from ..tasks.fields import FieldBounds, FieldObject
+
+    kind = _field_kind(f)
+    if kind is None:
+        return keep_as_given(f"no consolidation for {f.kind} fields: each worker's value is kept as given")(
+            f, per_object, ctx
+        )
+    misfits: list[list[AnswerIssue]] = []
+    silent: list[list[str]] = []
+    objects: list[FieldObject] = []
+    for form_object, values in per_object:
+        issues = [AnswerIssue(w, fv.reason) for w, fv in values if fv.reason is not None]
+        misfits.append(issues)
+        silent.append([w for w, fv in values if fv.reason is None and fv.value is None])
+        given = [(w, fv.value) for w, fv in values if fv.reason is None and fv.value is not None]
+        objects.append(FieldObject(form_object.object_id, given))
+    learner = _FieldLearner(kind, FieldBounds.of(f))
+    context = JobContext(None, {}, ctx.storage, ctx.artefact_prefix, ctx.settings)
+    batch = ctx.new_cycle(_scope(f)).fit(learner, objects, context)
+    entries: list[FieldEntry | None] = []
+    for (_, values), result, issues, nobody, obj in zip(
+        per_object, batch.results, misfits, silent, objects, strict=True
+    ):
+        if not values:
+            entries.append(None)
+            continue
+        found = issues + list(result.issues)
+        if result.label is None:
+            reason = result.failure if obj.values else "no worker gave a usable answer"
+            entries.append(_kept_entry(f, values, f"not consolidated: {reason}", found))
+            continue
+        used = len(obj.values) - len({i.worker_id for i in result.issues if i.rejected})
+        entry = _kind_entry(f, kind, result.label, result.confidence, found, used, nobody, values)
+        entry.batch_figures = bool(batch.batch_figures)
+        entries.append(entry)
+    return entries
+
+
+def _kind_entry(
+    f: Field,
+    kind: str,
+    label: Mapping[str, Any],
+    confidence: float | None,
+    issues: list[AnswerIssue],
+    used: int,
+    silent: Sequence[str],
+    values: Values,
+) -> FieldEntry:
+    rest = {k: v for k, v in label.items() if k not in _FIGURES}
+    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **_keys(f)}
+    if kind in _VALUE_KEYS:
+        entry["value"] = rest.pop(_VALUE_KEYS[kind])
+        entry.update(rest)
+    else:  # a line element: as an annotation field, its task's label under value
+        from ..tasks.registry import ENTRIES
+
+        entry["type"] = next(e.kind.types[0] for e in ENTRIES if e.kind.shape.name == kind)
+        entry["value"] = rest
+    entry["confidence"] = confidence
+    rejected = [i for i in issues if i.rejected]
+    warned = [i for i in issues if not i.rejected]
+    entry["answers-used"] = used
+    if silent:
+        entry["no-answer"] = list(silent)
+    if rejected:
+        entry["rejected-answers"] = [i.as_json() for i in rejected]
+    if warned:
+        entry["answer-warnings"] = [i.as_json() for i in warned]
+    extras = [{"workerId": w, **fv.extra} for w, fv in values if fv.extra]
+    if extras:
+        entry["given-with-it"] = extras
+    quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
+    return FieldEntry(entry, True, confidence, issues, quality)
 
 
 FIELD_HANDLERS: dict[FieldKind, FieldHandler] = {
@@ -628,14 +757,15 @@ FIELD_HANDLERS: dict[FieldKind, FieldHandler] = {
     "boolean": _adapted(_Adapter(_classification(False), _single_element, _choice_labels, _boolean_entry)),
     "annotation": _annotation_handler,
     "json": _annotation_handler,
-    "number": _pending("number"),
-    "text": _pending("free-text"),
-    "ranking": _pending("ranking"),
+    "number": _kind_handler,
+    "text": _kind_handler,
+    "ranking": _kind_handler,
     "unknown": keep_as_given("a field of no known kind: each worker's value is kept as given"),
 }
-"""The handler of each field kind. Plugging a kind in (numbers, text, rankings: issue 21) is one entry."""
+"""The handler of each field kind. Plugging a kind in is one entry (numbers, free text, rankings and the
+line elements go to :func:`tally.tasks.fields.consolidate_field`)."""
 
-_PENDING = {"number", "text", "ranking", "unknown"}
+_PENDING = {"unknown"}
 
 
 def consolidable(f: Field) -> bool:
@@ -671,6 +801,8 @@ def plan_form(
             return None  # one annotation element: the task path, byte for byte as before
         if only.kind == "multi-choice" and only.task == "multi-label classification":
             return None
+        if only.kind in _VALUE_KEYS:
+            return None  # a lone number, text or ranking: its task's label (tally/number, ...), as before
         if not consolidable(only):
             return None  # nothing the form driver would consolidate: passed through as before
     return schema, got

@@ -57,6 +57,7 @@ __all__ = [
     "KindTask",
     "consolidate_field",
     "statistics_keys",
+    "statistics_name",
 ]
 
 FIELD_KINDS: Mapping[str, tuple[str, str]] = {
@@ -250,6 +251,17 @@ def consolidate_field(
         results.append(FieldResult(obj.object_id, label, confidence, found))
     statistics = model.statistics() if model is not None else {}
     return FieldBatch(results, how.statistics_name, statistics, model.batch_figures if model is not None else ())
+
+
+def statistics_name(kind: str) -> str:
+    """The name a field of ``kind`` keeps its worker statistics under (the store's name, which a form
+    prefixes with the field's own scope).
+
+    Example:
+        >>> statistics_name("number"), statistics_name("polyline")
+        ('number/5', 'polyline/8')
+    """
+    return _kind(kind).statistics_name
 
 
 def statistics_keys(kind: str, objects: Sequence[FieldObject], bounds: FieldBounds | None = None) -> list[str]:
