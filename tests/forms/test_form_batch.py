@@ -359,7 +359,7 @@ def test_naming_the_crowd_element_never_drops_the_forms_other_fields() -> None:
     label, _ = label_of(report, 0)
     assert list(label["fields"]) == ["animal", "indoor|outdoor", "quality", "comment"]
     assert label["fields"]["animal"]["value"] == "Cat"
-    assert label["fields"]["comment"]["answers"] == [{"workerId": "w1", "value": "a kitten"}]
+    assert label["fields"]["comment"]["answers"] == [{"workerId": "w1", "text": "a kitten", "agreement": 1.0}]
     # an answer without the named element is still rejected with the reason, as before forms
     missing = [data_object("0", annotation("w1", json.dumps({"quality": 3})), annotation("w2", answer("Cat", None)))]
     label, _ = label_of(run(missing, settings=Settings(element_name="animal")), 0)
