@@ -73,6 +73,7 @@ import numpy.typing as npt
 from ..colours import FAR
 from ..spatial import MAX_TIE_CLASSES
 from ..vote import ABSTAIN, IndexedMask, VoteTable, squares_of, vote_scores
+from .disputed_regions import Confusion
 
 __all__ = [
     "COPY_MIN_FRACTION",
@@ -83,6 +84,7 @@ __all__ = [
     "ObjectVotes",
     "Weighing",
     "abstain_far_from_drawing",
+    "class_confusion",
     "decide",
     "expected_iou",
     "far_square_shifts",
@@ -208,6 +210,79 @@ def leave_one_out(
     return agree, judged
 
 
+def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
+    """``(K, 5)``: per column, the pixel mass of its answer against the others' weighted vote shares
+    over the pixels some worker labelled: ``[same class, another class, class where the others say
+    background, background where the others say a class, background where they say background]``
+    (the first three where the column painted a class, the last two where it did not). Copy groups
+    vote once; the column's own group and its worker's other answers are left out."""
+    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts
+    n = votes.shape[1]
+    out = np.zeros((n, 5))
+    labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1)
+    votes, counts = votes[labelled], counts[labelled]
+    cast = votes[votes != ABSTAIN]
+    if n < 2 or not cast.size:
+        return out
+    n_classes = int(cast.max()) + 1
+    rows = np.arange(len(votes))
+    heads = np.flatnonzero(obj.group == np.arange(n))
+    for k in range(n):
+        others = [int(j) for j in heads if obj.group[j] != obj.group[k] and obj.workers[j] != obj.workers[k]]
+        if not others:
+            continue
+        scores = np.zeros((len(votes), n_classes))
+        for j in others:
+            cast_j = votes[:, j] != ABSTAIN
+            scores[rows[cast_j], votes[cast_j, j]] += weights[j]
+        total = scores.sum(axis=1)
+        usable = (total > 0) & (votes[:, k] != ABSTAIN)
+        share = scores[usable] / total[usable, None]
+        own = votes[usable, k].astype(np.intp)
+        mass = counts[usable]
+        background = share[:, 0]
+        same = share[np.arange(len(own)), own]
+        painted = own != 0
+        out[k] = [
+            (mass * same)[painted].sum(),
+            (mass * (1.0 - background - same))[painted].sum(),
+            (mass * background)[painted].sum(),
+            (mass * (1.0 - background))[~painted].sum(),
+            (mass * background)[~painted].sum(),
+        ]
+    return out
+
+
+def _rates(mass: FloatArray) -> tuple[float | None, float | None, float | None]:
+    """A column's ``(error, miss, false alarm)`` from :func:`class_confusion`'s masses (None: no
+    evidence). The false alarm is the share of what the column painted that the others left as
+    background (a pixel share of the whole image would be tiny, not the chance of a painted region)."""
+    same, other, alarm, missed, _agreed = (float(x) for x in mass)
+
+    def ratio(a: float, b: float) -> float | None:
+        return a / b if b > 0 else None
+
+    return ratio(other, same + other), ratio(missed, missed + same + other), ratio(alarm, alarm + same + other)
+
+
+def object_confusion(
+    obj: ObjectVotes, weights: FloatArray, batch: Sequence[Confusion], share: float
+) -> list[Confusion]:
+    """Each column's confusion on this object: ``share`` of the object's own rates
+    (:func:`class_confusion` against the others weighted by ``weights``) and the rest of the
+    batch's, where the object has evidence on a rate; the batch's alone elsewhere."""
+    mass = class_confusion(obj, weights)
+    out = []
+    for k, known in enumerate(batch):
+        own = _rates(mass[k])
+        values = [
+            getattr(known, name) if rate is None else share * rate + (1.0 - share) * getattr(known, name)
+            for rate, name in zip(own, ("error", "miss", "false_alarm"), strict=True)
+        ]
+        out.append(Confusion(*values))
+    return out
+
+
 def _logit_weights(accuracy: FloatArray, ceiling: float, n_classes: int) -> FloatArray:
     """``log((L - 1) q / (1 - q))`` for ``L`` classes in play, 0 at or below chance (``q <= 1/L``).
     When every worker is at or below chance (a crowd dominated by bad answers makes everyone's
@@ -244,6 +319,10 @@ class LeaveOneOutWeights:
         statistics_: fitted, this batch's own ``[sum of per-object accuracies, objects]`` per worker
             (last pass, without any prior): sum them over a job's batches and pass the sums as the
             next batch's ``prior``.
+        confusion_: fitted, each worker's class confusion over the batch (per-object pixel shares
+            against the others' vote weighted by the batch weights, shrunk toward the crowd's mean
+            as the accuracy is), for :mod:`tally.aggregation.disputed_regions`.
+        mean_confusion_: fitted, the crowd's mean (for workers the batch could not judge).
     """
 
     prior_objects: float = 2.0
@@ -257,6 +336,8 @@ class LeaveOneOutWeights:
     objects_: dict[str, int] = field(default_factory=dict)
     mean_accuracy_: float = 0.9
     statistics_: dict[str, list[float]] = field(default_factory=dict)
+    confusion_: dict[str, Confusion] = field(default_factory=dict)
+    mean_confusion_: Confusion = field(default_factory=Confusion)
 
     def fit(
         self, observations: Sequence[ObjectVotes], prior: Mapping[str, Sequence[float]] | None = None
@@ -293,7 +374,29 @@ class LeaveOneOutWeights:
             self.accuracy_ = {w: (all_sums[w] + m * self.mean_accuracy_) / (all_seen[w] + m) for w in sums}
             self.objects_ = {w: round(all_seen[w]) for w in sums}
             self.statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
+        self._fit_confusion(observations)
         return self
+
+    def _fit_confusion(self, observations: Sequence[ObjectVotes]) -> None:
+        per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
+        for obj in observations:
+            batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
+            mass = class_confusion(obj, self._weights(batch, obj))
+            for k, worker in enumerate(obj.workers):
+                lists = per_worker.setdefault(worker, [[], [], []])
+                for i, rate in enumerate(_rates(mass[k])):
+                    if rate is not None:
+                        lists[i].append(rate)
+        pooled = [[r for lists in per_worker.values() for r in lists[i]] for i in range(3)]
+        mean = [float(np.mean(p)) if p else d for p, d in zip(pooled, (0.05, 0.05, 0.05), strict=True)]
+        self.mean_confusion_ = Confusion(*mean)
+        m = self.prior_objects
+        self.confusion_ = {
+            w: Confusion(
+                *[(sum(lists[i]) + m * mean[i]) / (len(lists[i]) + m) if lists[i] or m else mean[i] for i in range(3)]
+            )
+            for w, lists in per_worker.items()
+        }
 
     def record(self, worker: str) -> float | None:
         """The worker's batch accuracy, or None for a worker the batch could not judge."""
@@ -335,6 +438,8 @@ class Weighing:
         weights: ``(K,)`` each column's vote weight (copies share theirs).
         open_ties: ``(U,)`` bitmask of the classes a tuple stays tied between (0: decided), for
             :func:`tally.spatial.settle_ties`.
+        standing: ``(K,)`` each column's weight before copy sharing (the best: 1).
+        votes: ``(U, K)`` the votes as counted (far background resolved, :func:`resolve_far`).
     """
 
     labels: npt.NDArray[np.uint8]
@@ -342,6 +447,8 @@ class Weighing:
     reliability: FloatArray
     weights: FloatArray
     open_ties: npt.NDArray[np.uint64]
+    standing: FloatArray
+    votes: npt.NDArray[np.uint8]
 
 
 def weigh(
@@ -360,7 +467,7 @@ def weigh(
     labels, open_ties = decide(votes, scores, standing, model.tie_margin)
     totals = scores.sum(axis=1, keepdims=True)
     support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
-    return Weighing(labels, support, accuracy, weights, open_ties)
+    return Weighing(labels, support, accuracy, weights, open_ties, standing, votes)
 
 
 def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) -> IndexedMask:

@@ -10,9 +10,12 @@ The label (``content[<attr>]``)::
 
     {"mask-ref": "s3://.../<id>_<digest>.png", "internal-color-map": {...}, "confidence": 0.93}
 
-With the default ``reliability`` algorithm the label also has ``confidence-map-ref`` (an 8-bit PNG
-beside the mask: per pixel, the share of the weighted vote the final class got) and the metadata has
-``worker-quality``; confidences are expected IoUs (:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
+With the default ``reliability`` algorithm the label also has ``worker-quality``, with
+``ConfidenceMaps`` ``confidence-map-ref`` (an 8-bit PNG beside the mask: per pixel, the share of the
+weighted vote the final class got), and where workers gave one area different classes and the
+evidence left the decision uncertain, ``disputed-regions``
+(:mod:`tally.aggregation.disputed_regions`); confidences are expected IoUs
+(:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
 confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
 0.0; otherwise see :func:`tally.vote.class_confidences`.
 """
@@ -29,13 +32,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..aggregation.disputed_regions import MIN_PIXELS, Region, confusion_of, contested_tuples, decide_regions
 from ..aggregation.weighted_pixel_vote import (
     FAR,
     TIE_TOLERANCE,
     LeaveOneOutWeights,
     ObjectVotes,
+    Weighing,
     expected_iou,
     far_square_shifts,
+    object_confusion,
     weigh,
 )
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
@@ -59,11 +65,13 @@ _BATCH_FIGURES = ("batch-reliability",)
 """The key of a ``worker-quality`` row that is the worker's figure over the batch (``reliability`` and
 ``weight`` are the worker's in this object)."""
 CLOSE_CALL = 0.34
+"""The neighbourhood decides a pixel contested between a class and background only where the weighted
+vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3, so with
+three workers every pixel two of them drew is a close call). A thin structure the vote gives the class
+(1-3 px across, clear background on both sides) keeps it (:func:`_thin`): averaged over the square it
+would be lost, as 1-2 px protrusions two of three workers drew were before issue 18."""
 RADIUS = 2
 """Half-width of the square neighbourhood whose shares decide a boundary pixel (:func:`_boundaries`)."""
-"""The neighbourhood decides a pixel contested between a class and background only where the weighted
-vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3), so a
-thin structure most workers drew is not averaged away."""
 logger = logging.getLogger(__name__)
 
 
@@ -287,7 +295,25 @@ class SemanticSegmentation(SegmentationShape):
         if vote.workers:
             quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
             label["worker-quality"] = metadata["worker-quality"] = quality
+        if vote.disputes:
+            label["disputed-regions"] = [_disputed(region, workers, classes) for region in vote.disputes]
         return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
+
+
+def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> dict[str, Any]:
+    """A disputed region as the label lists it (read by ``tally report``)."""
+    said: dict[str, list[str]] = {}
+    for key in (*region.classes, 0):
+        named = [w for w, answer in zip(workers, region.answers, strict=True) if answer == key]
+        if named:
+            said["none" if key == 0 else classes.name_of(key)] = named
+    return {
+        "classes": [classes.name_of(c) for c in region.classes],
+        "pixels": len(region.pixels),
+        "decided": classes.name_of(region.decided),
+        "confidence": round(region.confidence, _DIGITS),
+        "workers": said,
+    }
 
 
 def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:
@@ -332,6 +358,7 @@ class _Vote:
     confidence: float
     pixel_confidence: npt.NDArray[np.uint8] | None = None  # per pixel, 0..255
     workers: list[dict[str, float | None]] = field(default_factory=list)
+    disputes: list[Region] = field(default_factory=list)
 
 
 def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.NDArray[np.uint8], _Vote]:
@@ -354,6 +381,7 @@ def _reliability(
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
     present = table.counts > 0
+    model = model or LeaveOneOutWeights().fit([judged or votes])
     result = weigh(votes, n_classes, model, judged)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
@@ -362,7 +390,12 @@ def _reliability(
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
     image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS)
-    pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved, confidence_map)
+    disputes = _disputes(table, image, result, votes, model, n_classes)
+    if disputes:
+        moved = moved[~np.isin(moved, np.concatenate([r.pixels for r in disputes]), assume_unique=True)]
+    pixel_confidence, per_class, confidence = _confidence(
+        table, labels, support, image, moved, confidence_map, disputes
+    )
     workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
         record = model.record(workers[0]) if model else None
@@ -376,7 +409,35 @@ def _reliability(
         }
         for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
     ]
-    return image, _Vote(per_class, confidence, pixel_confidence=pixel_confidence, workers=quality)
+    return image, _Vote(per_class, confidence, pixel_confidence=pixel_confidence, workers=quality, disputes=disputes)
+
+
+def _disputes(
+    table: VoteTable,
+    image: npt.NDArray[np.uint8],
+    result: Weighing,
+    votes: ObjectVotes,
+    model: LeaveOneOutWeights,
+    n_classes: int,
+) -> list[Region]:
+    """Decide, in place, the regions workers of standing gave different classes
+    (:mod:`tally.aggregation.disputed_regions`); return the disputed ones."""
+    if len(votes.workers) < 2:
+        return []
+    contested = contested_tuples(result.votes, result.standing)
+    if not contested.any():
+        return []
+    present = table.counts > 0
+    full = np.zeros(len(table.counts), dtype=bool)
+    full[present] = contested
+    pixels = table.pixels_where(full)
+    if len(pixels) < MIN_PIXELS:
+        return []
+    cast = np.zeros((len(table.counts), result.votes.shape[1]), dtype=np.uint8)
+    cast[present] = result.votes
+    batch = confusion_of(votes.workers, model.confusion_, model.mean_confusion_)
+    confusion = object_confusion(votes, result.standing, batch, model.object_share)
+    return decide_regions(image, table.inverse, cast, pixels, votes.share, confusion, n_classes)
 
 
 def _decide_pixels(
@@ -423,16 +484,19 @@ def _confidence(
     image: npt.NDArray[np.uint8],
     moved: npt.NDArray[np.intp],
     pixel_map: bool = True,
+    disputes: Sequence[Region] = (),
 ) -> tuple[npt.NDArray[np.uint8] | None, list[float], float]:
     """Per pixel (when ``pixel_map``), the share of the weighted vote the final class got there
     (0..255); per class and object, the expected IoU (:func:`tally.aggregation.weighted_pixel_vote.expected_iou`) of the
-    final class map."""
+    final class map. A disputed region's pixels follow the region's posterior instead."""
     inverse = table.inverse.reshape(-1)
     final = image.reshape(-1)[moved]
     pixel = None
     if pixel_map:
         pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
         pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
+        for region in disputes:
+            pixel.reshape(-1)[region.pixels] = np.uint8(round(region.confidence * 255))
     # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
     n_classes = support.shape[1]
     groups, group_counts = np.unique(inverse[moved].astype(np.int64) * n_classes + final, return_counts=True)
@@ -440,13 +504,19 @@ def _confidence(
     counts = table.counts.astype(np.float64) - np.bincount(group_rows, group_counts, len(table.counts))
     present = np.flatnonzero(table.counts > 0)
     rows = np.concatenate([present, group_rows])
-    per_class, confidence = expected_iou(
-        table.votes[rows],
-        support[rows].astype(np.float64),
-        np.concatenate([labels[present], (groups % n_classes).astype(np.uint8)]),
-        np.concatenate([counts[present], group_counts.astype(np.float64)]),
-        n_classes,
-    )
+    votes = table.votes[rows]
+    shares = support[rows].astype(np.float64)
+    decided = np.concatenate([labels[present], (groups % n_classes).astype(np.uint8)])
+    sizes = np.concatenate([counts[present], group_counts.astype(np.float64)])
+    if disputes:  # one row per region, its pixels taken out of their tuples' counts
+        taken = np.concatenate([inverse[r.pixels] for r in disputes])
+        counts -= np.bincount(taken, minlength=len(table.counts))
+        sizes[: len(present)] = counts[present]
+        votes = np.concatenate([votes, table.votes[[int(inverse[r.pixels[0]]) for r in disputes]]])
+        shares = np.concatenate([shares, np.stack([r.posterior for r in disputes])])
+        decided = np.concatenate([decided, np.array([r.decided for r in disputes], dtype=np.uint8)])
+        sizes = np.concatenate([sizes, np.array([float(len(r.pixels)) for r in disputes])])
+    per_class, confidence = expected_iou(votes, shares, decided, sizes, n_classes)
     return pixel, per_class, confidence
 
 
@@ -478,9 +548,42 @@ def _boundaries(
     evidence = support - support[:, :1]  # each class's share minus background's
     evidence[foreground.sum(axis=1) > 1] = 0.0  # where classes compete, neither is evidence
     mean = window_mean(table.inverse, evidence, pixels, column, radius)
+    # a thin structure the vote gives the class (clear background within ``radius`` on both sides
+    # along its row or its column: 1-3 px across) keeps it, where the neighbourhood would average it away
+    flat_inverse = table.inverse.reshape(-1)
+    leading = (mean <= TIE_TOLERANCE) & (evidence[flat_inverse[pixels], column] > 0)
+    if leading.any():
+        thin = _thin(flat_inverse, table.inverse.shape, evidence, pixels[leading], column[leading], radius)
+        mean[np.flatnonzero(leading)[thin]] = 1.0
     decided = np.abs(mean) > TIE_TOLERANCE
     image.reshape(-1)[pixels[decided]] = np.where(mean[decided] > 0, column[decided], 0).astype(np.uint8)
     return pixels[decided]
+
+
+def _thin(
+    flat_inverse: npt.NDArray[np.integer[Any]],
+    shape: tuple[int, int],
+    evidence: npt.NDArray[np.float32],
+    pixels: npt.NDArray[np.intp],
+    column: npt.NDArray[np.intp],
+    radius: int,
+) -> npt.NDArray[np.bool_]:
+    """Per pixel, whether clear background for its class (evidence below ``-CLOSE_CALL``) lies within
+    ``radius`` pixels on both sides of it along its row, or along its column."""
+    height, width = shape
+    rows, cols = np.divmod(pixels, width)
+    thin = np.zeros(len(pixels), dtype=bool)
+    for position, limit, step in ((cols, width, 1), (rows, height, width)):
+        sides = []
+        for sign in (-1, 1):
+            found = np.zeros(len(pixels), dtype=bool)
+            for d in range(1, radius + 1):
+                inside = (position + sign * d >= 0) & (position + sign * d < limit)
+                neighbour = np.where(inside, pixels + sign * d * step, pixels)
+                found |= inside & (evidence[flat_inverse[neighbour], column] < -CLOSE_CALL)
+            sides.append(found)
+        thin |= sides[0] & sides[1]
+    return thin
 
 
 def _round(value: float | None) -> float | None:
