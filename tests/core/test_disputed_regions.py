@@ -216,3 +216,12 @@ def test_slivers_and_small_regions_are_left_to_the_pixel_vote() -> None:
     even = [Confusion()] * 3
     assert decide_regions(image, inverse, votes, pixels, np.ones(3), even, 3) == []
     assert (image[2:8, 1:39] == 1).all()
+
+
+def test_the_module_examples_run() -> None:
+    import doctest
+
+    from tally.aggregation import disputed_regions
+
+    result = doctest.testmod(disputed_regions)
+    assert result.failed == 0 and result.attempted >= 4
