@@ -32,7 +32,7 @@ decides such areas **per region** instead, from the evidence about the workers:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -246,32 +246,46 @@ def decide_regions(
     votes: npt.NDArray[np.uint8],
     pixels: npt.NDArray[np.intp],
     share: FloatArray,
-    confusion: Sequence[Confusion],
+    confusion: Sequence[Confusion] | Callable[[], Sequence[Confusion]],
     n_classes: int,
+    histogram: FloatArray | None = None,
 ) -> list[Region]:
     """Decide, in place in ``image``, the disputed regions among ``pixels`` (those of the contested
     tuples, :func:`contested_tuples`; ascending); return them, largest first.
 
     ``inverse``: each pixel's tuple; ``votes``: ``(U, K)`` each tuple's votes (far background resolved);
-    ``share``: each column's share of a vote (copies count once); ``confusion``: each column's worker's."""
+    ``share``: each column's share of a vote (copies count once); ``confusion``: each column's
+    worker's, or what computes them (called only when a region qualifies); ``histogram``: the
+    image's pixels per class, when the caller has them (counting a large image costs milliseconds)."""
     height, width = image.shape
-    labels, n = components(pixels, width)
-    if not n:
+    if len(pixels) < MIN_PIXELS:
         return []
+    labels, n = components(pixels, width)
     sizes = np.bincount(labels, minlength=n)
-    deep = _deep(pixels, width, height, DEPTH)
+    large = sizes >= MIN_PIXELS
+    if not large.any():
+        return []
+    candidates = large[labels]  # the depth test only on the pixels of regions large enough
+    deep = np.zeros(len(pixels), dtype=bool)
+    deep[candidates] = _deep(pixels[candidates], width, height, DEPTH)
     thick = np.bincount(labels[deep], minlength=n) > 0
-    keep = np.flatnonzero((sizes >= MIN_PIXELS) & thick)
+    keep = np.flatnonzero(large & thick)
     if not len(keep):
         return []
+    if callable(confusion):
+        confusion = confusion()
     drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
     in_play = len(np.unique(votes[drawn])) if drawn.any() else 1
     flat = image.reshape(-1)
     tuples = inverse.reshape(-1)
-    decided = np.bincount(flat, minlength=n_classes).astype(np.float64)[:n_classes]
+    if histogram is None:
+        histogram = np.bincount(flat, minlength=n_classes).astype(np.float64)
+    decided = np.asarray(histogram, dtype=np.float64)[:n_classes].copy()
+    order = np.argsort(labels, kind="stable")  # each region's pixels, ascending, in one slice
+    starts = np.concatenate([[0], np.cumsum(sizes)])
     regions = []
     for r in keep[np.argsort(-sizes[keep], kind="stable")]:
-        own = pixels[labels == r]
+        own = pixels[order[starts[r] : starts[r + 1]]]
         counts = np.bincount(tuples[own], minlength=len(votes)).astype(np.float64)
         rows = np.flatnonzero(counts)
         cast = np.where(drawn[rows], votes[rows], 0).astype(np.intp)  # (rows, K)

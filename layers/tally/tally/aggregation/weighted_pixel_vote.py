@@ -72,7 +72,8 @@ import numpy.typing as npt
 
 from ..colours import FAR
 from ..spatial import MAX_TIE_CLASSES
-from ..vote import ABSTAIN, IndexedMask, VoteTable, squares_of, vote_scores
+from ..vote import ABSTAIN, SQUARE, IndexedMask, VoteTable, squares_of, vote_scores
+from .base import Aggregator
 from .disputed_regions import Confusion
 
 __all__ = [
@@ -296,7 +297,7 @@ def _logit_weights(accuracy: FloatArray, ceiling: float, n_classes: int) -> Floa
 
 
 @dataclass
-class LeaveOneOutWeights:
+class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence[float]]]):
     """Workers' pixel accuracy over a batch, against the others' vote, and the log-odds weights it gives.
 
     Attributes:
@@ -316,7 +317,7 @@ class LeaveOneOutWeights:
         accuracy_: fitted, each worker's batch accuracy (shrunk).
         objects_: fitted, the number of objects each worker was judged on.
         mean_accuracy_: fitted, the crowd's mean per-object accuracy (the shrinkage target).
-        statistics_: fitted, this batch's own ``[sum of per-object accuracies, objects]`` per worker
+        worker_statistics_: fitted, this batch's own ``[sum of per-object accuracies, objects]`` per worker
             (last pass, without any prior): sum them over a job's batches and pass the sums as the
             next batch's ``prior``.
         confusion_: fitted, each worker's class confusion over the batch (per-object pixel shares
@@ -335,7 +336,7 @@ class LeaveOneOutWeights:
     accuracy_: dict[str, float] = field(default_factory=dict)
     objects_: dict[str, int] = field(default_factory=dict)
     mean_accuracy_: float = 0.9
-    statistics_: dict[str, list[float]] = field(default_factory=dict)
+    worker_statistics_: dict[str, list[float]] = field(default_factory=dict)
     confusion_: dict[str, Confusion] = field(default_factory=dict)
     mean_confusion_: Confusion = field(default_factory=Confusion)
 
@@ -345,14 +346,14 @@ class LeaveOneOutWeights:
         """Estimate every worker's accuracy from all objects of the batch; returns ``self``.
 
         ``prior``: per worker ``[sum of per-object accuracies, objects]`` from a job's earlier batches
-        (the sum of their :attr:`statistics_`), added to this batch's sums in every pass, so a worker
+        (the sum of their :attr:`worker_statistics_`), added to this batch's sums in every pass, so a worker
         the job has seen on many objects is judged on all of them (vectors of another length are
         ignored).
 
         >>> votes = ObjectVotes.build(["a", "b"], np.array([[1, 1], [0, 1]], np.uint8), np.array([90, 10]))
         >>> alone = LeaveOneOutWeights().fit([votes])
         >>> known = LeaveOneOutWeights().fit([votes], {"b": [20.0, 40.0]})  # b: 50 % over 40 objects
-        >>> round(alone.accuracy_["b"], 3), round(known.accuracy_["b"], 3), known.statistics_["b"]
+        >>> round(alone.accuracy_["b"], 3), round(known.accuracy_["b"], 3), known.worker_statistics_["b"]
         (0.9, 0.51, [0.9, 1.0])
         """
         earlier = {w: (float(v[0]), float(v[1])) for w, v in (prior or {}).items() if len(v) == 2 and v[1] > 0}
@@ -373,7 +374,7 @@ class LeaveOneOutWeights:
             m = self.prior_objects
             self.accuracy_ = {w: (all_sums[w] + m * self.mean_accuracy_) / (all_seen[w] + m) for w in sums}
             self.objects_ = {w: round(all_seen[w]) for w in sums}
-            self.statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
+            self.worker_statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
         self._fit_confusion(observations)
         return self
 
@@ -397,6 +398,11 @@ class LeaveOneOutWeights:
             )
             for w, lists in per_worker.items()
         }
+
+    def predict(self, obj: ObjectVotes, n_classes: int, judged: ObjectVotes | None = None) -> Weighing:
+        """The weighted vote of one object (:func:`weigh` with this model): ``obj`` as observed,
+        ``judged`` the same answers to weigh the workers on (default ``obj``)."""
+        return weigh(obj, n_classes, self, judged)
 
     def record(self, worker: str) -> float | None:
         """The worker's batch accuracy, or None for a worker the batch could not judge."""
@@ -470,7 +476,7 @@ def weigh(
     return Weighing(labels, support, accuracy, weights, open_ties, standing, votes)
 
 
-def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) -> IndexedMask:
+def abstain_far_from_drawing(mask: IndexedMask, block: int = SQUARE, reach: int = 2) -> IndexedMask:
     """The mask with its background far from anything the worker drew marked :data:`FAR`.
 
     "Near" is coarse and cheap: the image is cut into ``block`` x ``block`` squares, and a
@@ -497,7 +503,7 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
         return mask
     height, width = mask.indices.shape
     undrawn = np.flatnonzero(~drawn_lut)
-    if block == _WORD and width % _WORD == 0 and height >= _WORD and mask.indices.flags.c_contiguous:
+    if block == SQUARE and width % SQUARE == 0 and height >= SQUARE and mask.indices.flags.c_contiguous:
         return _far_by_words(mask, drawn_lut, undrawn, reach)
     rows, cols = -(-height // block), -(-width // block)
     if len(undrawn) == 1:  # the usual case (one background index): a comparison, not a lookup
@@ -523,9 +529,8 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
     return _far_mask(indices, mask.lut, undrawn)
 
 
-_WORD = 8
-"""Squares of this width are one 64-bit word per pixel row, which the fast path of
-:func:`abstain_far_from_drawing` reads and writes whole."""
+# squares of :data:`tally.vote.SQUARE` (8) pixels are one 64-bit word per pixel row, which the fast
+# path of :func:`abstain_far_from_drawing` reads and writes whole
 _BYTES = np.uint64(0x0101010101010101)
 
 
@@ -586,16 +591,18 @@ def far_square_shifts(mask: IndexedMask, reach: int = 2) -> tuple[IndexedMask, n
     drawn_lut = (mask.lut != 0) & (mask.lut != ABSTAIN) & (mask.lut != FAR)
     height, width = mask.indices.shape
     undrawn = np.flatnonzero(~drawn_lut)
-    fast = width % _WORD == 0 and height >= _WORD and mask.indices.flags.c_contiguous and len(undrawn) == 1
+    fast = width % SQUARE == 0 and height >= SQUARE and mask.indices.flags.c_contiguous and len(undrawn) == 1
     if 2 * n > 256 or not drawn_lut.any() or not fast:
-        return abstain_far_from_drawing(mask, _WORD, reach), None
+        return abstain_far_from_drawing(mask, SQUARE, reach), None
     squares = mask.squares or squares_of(mask.indices)
     assert squares is not None  # a C-contiguous byte map whose width is a multiple of 8
     # a square holds a drawn pixel unless it holds the one undrawn index throughout
     occupied = ~squares.uniform | (squares.value != undrawn[0])
-    rows = height // _WORD
-    if rows * _WORD < height:  # a last, partial row of squares
-        last = (mask.indices[rows * _WORD :] != undrawn[0]).reshape(height - rows * _WORD, -1, _WORD).any(axis=(0, 2))
+    rows = height // SQUARE
+    if rows * SQUARE < height:  # a last, partial row of squares
+        last = (
+            (mask.indices[rows * SQUARE :] != undrawn[0]).reshape(height - rows * SQUARE, -1, SQUARE).any(axis=(0, 2))
+        )
         occupied = np.concatenate([occupied, last[None, :]])
     far = _far_squares(occupied, reach)
     if far is None:
@@ -609,10 +616,10 @@ def _occupied_words(source: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     each square's row of 8 bytes is one ``uint64`` word, so this is a reduction over words."""
     height, width = source.shape
     words = source.view(np.uint64)  # (H, W / 8)
-    full, cols = height // _WORD, width // _WORD
-    occupied = words[: full * _WORD].reshape(full, _WORD, cols).max(axis=1)
-    if full * _WORD < height:  # a last, partial row of squares
-        occupied = np.concatenate([occupied, words[full * _WORD :].max(axis=0, keepdims=True)])
+    full, cols = height // SQUARE, width // SQUARE
+    occupied = words[: full * SQUARE].reshape(full, SQUARE, cols).max(axis=1)
+    if full * SQUARE < height:  # a last, partial row of squares
+        occupied = np.concatenate([occupied, words[full * SQUARE :].max(axis=0, keepdims=True)])
     drawn: npt.NDArray[np.bool_] = occupied != 0
     return drawn
 
@@ -635,14 +642,14 @@ def _far_by_words(
     far = _far_squares(_occupied_words(source), reach)
     if far is None:
         return mask
-    full, cols = height // _WORD, width // _WORD
+    full, cols = height // SQUARE, width // SQUARE
     shift = far.astype(np.uint64) * (_BYTES * np.uint64(_far_shift(n, undrawn)))
     index_words = mask.indices.view(np.uint64)
     out = np.empty_like(index_words)
-    top = out[: full * _WORD].reshape(full, _WORD, cols)
-    np.add(index_words[: full * _WORD].reshape(full, _WORD, cols), shift[:full, None, :], out=top)
-    if full * _WORD < height:
-        np.add(index_words[full * _WORD :], shift[full], out=out[full * _WORD :])
+    top = out[: full * SQUARE].reshape(full, SQUARE, cols)
+    np.add(index_words[: full * SQUARE].reshape(full, SQUARE, cols), shift[:full, None, :], out=top)
+    if full * SQUARE < height:
+        np.add(index_words[full * SQUARE :], shift[full], out=out[full * SQUARE :])
     return _far_mask(out.view(np.uint8).reshape(height, width), mask.lut, undrawn)
 
 
