@@ -24,7 +24,7 @@ PIP_FILTER := grep -v 'is ignored: it is neither a file nor a directory' || true
 include mk/browser.mk
 $(BROWSER_STAMP): $(VENV)/.stamp
 
-.PHONY: help setup run test lint typecheck template build deploy lock pytest bench bench-scale bench-tasks bench-response bench-coldstart example clean
+.PHONY: help setup run test lint typecheck template build deploy lock pytest bench bench-scale bench-tasks bench-forms bench-response bench-coldstart example clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)$$/  make \1\t\2/' | expand -t 24
@@ -73,8 +73,8 @@ lock: $(VENV)/.stamp ## regenerate layers/tally/requirements-lock.txt from layer
 		--no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six \
 		--no-emit-package urllib3 --custom-compile-command "make lock" -o requirements-lock.txt
 
-pytest: $(VENV)/.stamp .venv-sam/.stamp $(BROWSER_STAMP) ## the test suite (2 workers; tests/ops/test_sar.py runs SAM CLI's parser)
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests
+pytest: $(VENV)/.stamp .venv-sam/.stamp $(BROWSER_STAMP) ## the test suite and every module's examples (2 workers; tests/ops/test_sar.py runs SAM CLI's parser)
+	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
 test: lint typecheck template build pytest ## everything CI runs: lint, typecheck, template, build, pytest
 
@@ -86,6 +86,9 @@ bench-scale: $(VENV)/.stamp ## scale benchmark (docs/benchmarks.md)
 
 bench-tasks: $(VENV)/.stamp ## handler time per task type: 1,000 x 5 classification, NER, boxes; instances against masks
 	PYTHONPATH=. $(PY) bench/handler_tasks.py $(TASKS_ARGS)
+
+bench-forms: $(VENV)/.stamp ## forms: each field against the same question alone in a crowd-classifier; a 10-field form's handler time
+	PYTHONPATH=. $(PY) bench/forms.py $(FORMS_ARGS)
 
 bench-response: $(VENV)/.stamp ## response size at 5,000 x 9 per task type: the sink's steps, nothing lost, retries
 	PYTHONPATH=. $(PY) bench/response_limit.py $(RESPONSE_ARGS)

@@ -11,10 +11,15 @@ included), write the artefacts, return the response. Rows:
 * boxes: 1,000 x 5 (`crowd-bounding-box`, 1–6 boxes an image, 640x480);
 * keypoints: 1,000 x 5 (`crowd-keypoint`);
 * instance segmentation and semantic segmentation of the same 1280x960 scenes (ellipses painted by
-  3 workers, palette PNGs), per object: the instance vote's cost against the class mask vote's.
+  3 workers, palette PNGs), per object: the instance vote's cost against the class mask vote's;
+* the answer kinds of issue 21, 1,000 x 5 each, as `tests/sim/batches.py` builds them (workers of
+  their own offset, noise, typo rate or jitter): numbers (a 0-100 `crowd-slider`, one random rater),
+  free text (12-24-word transcriptions), rankings (`crowd-text-ranking`, 4 responses, 2 dimensions),
+  polylines (`crowd-polyline`, 1-4 lines of 5 vertices) and lines (`crowd-line`).
 
-Targets (issues 10 and 11): classification 1,000 x 5 under 2 s, boxes 1,000 x 5 under 5 s, instance
-segmentation within 2x the mask vote's time per object.
+Targets (issues 10, 11 and 21): classification 1,000 x 5 under 2 s, boxes 1,000 x 5 under 5 s, instance
+segmentation within 2x the mask vote's time per object; numbers, free text and rankings 1,000 x 5 under
+2 s, polylines and lines under 5 s. `--tasks` runs some rows only.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from PIL import Image
 from tally.colours import CATEGORY10
 
 ROOT = Path(__file__).resolve().parents[1]
+KINDS_21 = ("numbers", "free text", "rankings", "polylines", "lines")
+"""Issue 21's answer kinds, built by tests/sim/batches.py."""
 CLASSES = ["Dog", "Cat", "Bird", "Fish"]
 GEOMETRY = ["car", "person", "sign"]
 NER_LABELS = ["person", "place", "thing"]
@@ -190,10 +197,11 @@ def child(task: str, objects: int, workers: int) -> None:
     import boto3
     from moto import mock_aws
 
-    from tests.conftest import FakeContext, load_handler
+    from tests.project import FakeContext, load_handler
+    from tests.sim.batches import BUILDERS
 
     rng = np.random.default_rng(11)
-    builders: dict[str, Callable[[np.random.Generator, int, int], tuple[list[dict[str, Any]], list[str]]]] = {
+    builders: dict[str, Callable[[np.random.Generator, int, int], tuple[list[dict[str, Any]], list[str] | None]]] = {
         "classification": classification,
         "multi-label": multilabel,
         "named entities": entities,
@@ -202,6 +210,8 @@ def child(task: str, objects: int, workers: int) -> None:
         "instances": lambda r, n, w: masks("instances", r, n, w),
         "semantic masks": lambda r, n, w: masks("semantic", r, n, w),
     }
+    for kind in KINDS_21:
+        builders[kind] = BUILDERS[kind]
     payload, labels = builders[task](rng, objects, workers)
     body = json.dumps(payload).encode()
     with mock_aws():
@@ -211,16 +221,16 @@ def child(task: str, objects: int, workers: int) -> None:
         handler = load_handler("consolidation")
         event = {
             "labelAttributeName": "bench",
-            "labelCategories": labels,
+            **({"labelCategories": labels} if labels else {}),
             "payload": {"s3Uri": "s3://bench-bucket/job/annotations/req.json"},
             "outputConfig": "s3://bench-bucket/job/annotations",
         }
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         response = handler.lambda_handler(event, FakeContext())
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     failed = sum("failure-reason" in e["consolidatedAnnotation"]["content"]["bench"] for e in response)
     kinds = {e["consolidatedAnnotation"]["content"]["bench-metadata"]["type"] for e in response}
-    print(json.dumps({"task": task, "objects": objects, "workers": workers, "seconds": elapsed, "failed": failed,
+    print(json.dumps({"task": task, "objects": objects, "workers": workers, "seconds": elapsed, "cpu": cpu, "failed": failed,
                       "types": sorted(kinds), "payload_mb": len(body) / 1e6}))  # fmt: skip
 
 
@@ -253,6 +263,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=1000, help="objects per batch (classification, NER, boxes)")
     parser.add_argument("--mask-objects", type=int, default=20, help="1280x960 objects for the mask rows")
     parser.add_argument("--repeats", type=int, default=3, help="child runs per row; the fastest is kept")
+    parser.add_argument("--tasks", nargs="*", help="the rows to run (default: all)")
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
@@ -260,16 +271,21 @@ def main() -> None:
     rows = [
         (task, args.objects, 5) for task in ("classification", "multi-label", "named entities", "boxes", "keypoints")
     ] + [("instances", args.mask_objects, 3), ("semantic masks", args.mask_objects, 3)]
+    rows += [(task, args.objects, 5) for task in KINDS_21]
+    if args.tasks:
+        rows = [row for row in rows if row[0] in args.tasks]
     results = [run(task, n, w, args.repeats) for task, n, w in rows]
-    print("| task | objects x workers | handler time (s) | per object (ms) | payload (MB) | failed | type |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | objects x workers | handler time (s) | CPU (s) | per object (ms) | payload (MB) | failed | type |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         per = 1000 * r["seconds"] / r["objects"]
-        print(f"| {r['task']} | {r['objects']} x {r['workers']} | {r['seconds']:.2f} | {per:.1f} | "
+        print(f"| {r['task']} | {r['objects']} x {r['workers']} | {r['seconds']:.2f} | {r['cpu']:.2f} | {per:.1f} | "
               f"{r['payload_mb']:.1f} | {r['failed']} | {', '.join(r['types'])} |")  # fmt: skip
-    inst, sem = results[-2], results[-1]
-    print(f"\nInstance segmentation / semantic segmentation, per 1280x960 object: "
-          f"{inst['seconds'] / sem['seconds']:.2f}x")  # fmt: skip
+    by_task = {r["task"]: r for r in results}
+    if "instances" in by_task and "semantic masks" in by_task:
+        inst, sem = by_task["instances"], by_task["semantic masks"]
+        print(f"\nInstance segmentation / semantic segmentation, per 1280x960 object: "
+              f"{inst['seconds'] / sem['seconds']:.2f}x")  # fmt: skip
     print(f"\nMachine: {os.cpu_count()} cores, Python {platform.python_version()}, best of {args.repeats} runs per row")
 
 

@@ -192,7 +192,7 @@ def batch_child(objects: int, workers: int) -> None:
     from moto import mock_aws
 
     sys.path.insert(0, str(ROOT))
-    from tests.conftest import FakeContext, load_handler
+    from tests.project import FakeContext, load_handler
 
     rng = np.random.default_rng(7)
     payload = [

@@ -36,7 +36,7 @@ from tally.worker_store import InMemoryWorkerStore
 from tests.sim.classification import classification_crowd
 from tests.sim.geometry import CROWDS, box_batch
 from tests.sim.jobs import POOL, accuracy, classification_objects, job_crowd, run_batch, split
-from tests.store.conftest import TABLE, create_table
+from tests.store.dynamo import TABLE, create_table
 
 REPORT_SEEDS = tuple(range(10, 20))
 TUNING_SEEDS = (0, 1, 2)

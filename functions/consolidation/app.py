@@ -32,6 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[s
             job_labels=lambda: aws.job_labels(session, request.labeling_job_arn),
             remaining_ms=context.get_remaining_time_in_millis,
             worker_store=aws.worker_store(SETTINGS.worker_table),
+            form_template=lambda: aws.job_template(session, request.labeling_job_arn),
         )
     except TallyError:
         logger.exception("batch not consolidated")  # the event or payload itself is unusable

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tally import Settings
-from tests.conftest import SHARED
-from tests.core.test_consolidate import content, run
+from tests.core.batch import content, run
 from tests.helpers import annotation
+from tests.project import SHARED
 
 ANIMALS = ["Dog", "Cat", "Bird"]
 

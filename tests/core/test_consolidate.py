@@ -9,54 +9,10 @@ from typing import Any
 
 import pytest
 
-from tally import ConsolidationRequest, Settings, consolidate_batch
+from tally import Settings
 from tally.storage import LocalStorage
-from tests.helpers import annotation, data_object, read_mask, rows_of, seg_content
-
-PAYLOAD_URI = "s3://job-bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/batch.json"
-ATTR = "street"
-LABELS = ["road", "car", "person", "sign"]
-NAMES = {1: "r", 2: "c", 3: "p", 4: "s"}
-LEGEND = {"r": "road", "c": "car", "p": "person", "s": "sign"}
-OTHER_COLOURS = {"road": "#2ca02c", "car": "#d62728", "person": "#1f77b4", "sign": "#ff7f0e"}
-
-
-def run(
-    tmp_path: Path,
-    objects: list[dict[str, Any]],
-    *,
-    labels: list[str] | None = LABELS,
-    settings: Settings | None = None,
-    job_labels: Any = lambda: None,
-    remaining_ms: Any = None,
-    **event: Any,
-) -> tuple[list[dict[str, Any]], Any, LocalStorage]:
-    storage = LocalStorage(tmp_path / "s3")
-    payload = json.dumps(objects).encode()
-    if not storage.path_of(PAYLOAD_URI).exists() or storage.read(PAYLOAD_URI) != payload:
-        storage.write(PAYLOAD_URI, payload, "application/json")  # a retry sees the same payload object
-    request = ConsolidationRequest.parse(
-        {
-            "labelAttributeName": ATTR,
-            "labelingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/job",
-            "labelCategories": labels,
-            "payload": {"s3Uri": PAYLOAD_URI},
-            "outputConfig": "s3://job-bucket/job/annotations",
-            **event,
-        }
-    )
-    settings = settings or Settings(algorithm="majority")  # the plain vote unless a test says otherwise
-    report = consolidate_batch(request, storage, settings=settings, job_labels=job_labels, remaining_ms=remaining_ms)
-    return report.response, report, storage
-
-
-def content(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    c = entry["consolidatedAnnotation"]["content"]
-    return c[ATTR], c[f"{ATTR}-metadata"]
-
-
-def mask_rows(storage: LocalStorage, label: dict[str, Any]) -> list[str]:
-    return rows_of(read_mask(storage.read(label["mask-ref"])), NAMES)
+from tests.core.batch import LABELS, LEGEND, OTHER_COLOURS, content, mask_rows, run
+from tests.helpers import annotation, data_object, read_mask, seg_content
 
 
 def test_three_workers_with_their_own_colours_and_formats(tmp_path: Path) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tally.aggregation import dawid_skene
 from tally.aggregation.base import ClassAnswers, LabelSetAnswers
 from tally.aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene, resolve_ties
 from tests.sim.classification import ClassWorker, classification_crowd
@@ -32,12 +30,6 @@ def careful_crowd() -> tuple[list[int], list[int], list[int]]:
             workers.append(w)
             labels.append(careful(i, w))
     return tasks, workers, labels
-
-
-def test_module_examples_run() -> None:
-    # GIVEN the docstring examples WHEN run THEN they hold
-    result = doctest.testmod(dawid_skene)
-    assert result.attempted >= 3 and result.failed == 0
 
 
 @pytest.mark.parametrize(("n_iter", "tol"), [(100, 1e-6), (20, 1e-3)])

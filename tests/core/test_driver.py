@@ -16,7 +16,7 @@ from tally.gt.events import DatasetObject
 from tally.gt.response import ObjectResult
 from tally.labels import LabelSet
 from tally.storage import MemoryStorage
-from tally.tasks import KINDS
+from tally.tasks import ENTRIES
 from tally.worker_store import InMemoryWorkerStore
 from tests.helpers import annotation, data_object, seg_content
 
@@ -144,7 +144,7 @@ def test_a_job_plan_decides_labels_colours_and_model() -> None:
     """A plan's labels and colours are used as given (not the event's, not the answers'), and its
     model without a fit of the batch's own."""
     objects = [DatasetObject.model_validate(_segmentation(str(i))) for i in range(2)]
-    segmentation = next(i for i, kind in enumerate(KINDS) if kind.cls == "SemanticSegmentation")
+    segmentation = next(i for i, kind in enumerate(ENTRIES) if kind.cls == "SemanticSegmentation")
     storage = MemoryStorage()
     job = BatchJob(settings=Settings(algorithm="majority"), artefact_prefix="s3://b/out", event_labels=("cat", "dog"))
     plan = JobPlan(segmentation, LabelSet(("dog", "cat"), "configured"), {"dog": {"#00ff00": 3}})
@@ -172,7 +172,7 @@ def test_a_job_plan_with_a_model_is_not_refitted(monkeypatch: pytest.MonkeyPatch
     objects = [DatasetObject.model_validate(o) for o in _classification_batch()]
     job = BatchJob(settings=Settings(), artefact_prefix="s3://b/out", event_labels=("cat", "dog"))
     alone = run_batch(objects, job, MemoryStorage())
-    position = next(i for i, kind in enumerate(KINDS) if kind.cls == "SingleLabelClassification")
+    position = next(i for i, kind in enumerate(ENTRIES) if kind.cls == "SingleLabelClassification")
     plan = JobPlan(position, LabelSet(("cat", "dog"), "event"), {}, fitted[0])
     planned = run_batch(objects, job, MemoryStorage(), plan=plan)
     assert len(fitted) == 1  # the plan's model is used as it is

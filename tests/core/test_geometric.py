@@ -22,7 +22,7 @@ from tally.aggregation.instance_fusion import instance_map_from_colours, instanc
 from tally.aggregation.keypoint_consolidation import KeypointConsolidation
 from tally.aggregation.matching import matching_orders
 from tally.codecs import hex_to_rgb
-from tests.conftest import SHARED
+from tests.project import SHARED
 from tests.sim.geometry import CROWDS, box_batch, keypoint_batch
 
 CAR = [10.0, 10.0, 50.0, 40.0]

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from tests.conftest import SHARED
-from tests.core.test_consolidate import content, run
+from tests.core.batch import content, run
 from tests.helpers import annotation, read_mask
+from tests.project import SHARED
 
 SIZE = {"width": 100, "height": 80}
 

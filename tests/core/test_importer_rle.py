@@ -3,13 +3,11 @@ vectors and real exports, and masks drawn by hand."""
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
 import pytest
 
-from tally.importers import rle as rle_module
 from tally.importers.rle import (
     RleError,
     brush_mask,
@@ -21,7 +19,7 @@ from tally.importers.rle import (
     mask_to_brush_rle,
     parse_cvat_counts,
 )
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -51,6 +49,21 @@ def test_brush_rle_reads_label_studio_s_converter_output() -> None:
     assert decode_brush_rle(CONVERTER_RLE).tolist() == CONVERTER_VALUES
     # our encoder writes runs of single values as one literal chunk: another stream, the same values
     assert decode_brush_rle(encode_brush_rle(CONVERTER_VALUES)).tolist() == CONVERTER_VALUES
+
+
+def test_brush_rle_long_runs_and_long_literals_are_cut_into_blocks() -> None:
+    # 70,000 values each unlike the next (two literal blocks: 65,536 and 4,464 words), then one value
+    # 200,000 times (four repeat blocks), then a short literal and a short run
+    literal = np.arange(70_000) % 2 + np.arange(70_000) % 3 * 2
+    literal[np.flatnonzero(literal[1:] == literal[:-1]) + 1] = 7  # no two neighbours alike
+    assert not np.any(literal[1:] == literal[:-1])
+    values = np.concatenate((literal, np.full(200_000, 9), [1, 2, 3], [5, 5, 5])).astype(np.uint8)
+    rle = encode_brush_rle(values)
+    assert decode_brush_rle(rle).tolist() == values.tolist()
+    # header 53 bits; literal blocks: 1+2+16 bits and 8 per word; repeat blocks 1+2+16+8; then the
+    # 3-word literal (1+2+3 bits + 24) and the run of three (1+2+3+8)
+    bits = 53 + 2 * 19 + 8 * 70_000 + 4 * 27 + (6 + 24) + (6 + 8)
+    assert len(rle) == -(-bits // 8)
 
 
 # Pixel counts and bounding boxes of the three real masks of label-studio-ml-backend's brush fixture,
@@ -170,7 +183,3 @@ def test_coco_rle_compressed_strings_as_pycocotools_writes_them() -> None:
 def test_a_malformed_coco_rle_is_refused(counts: str | list[int], size: list[int], reason: str) -> None:
     with pytest.raises(RleError, match=reason):
         decode_coco_rle(counts, size)
-
-
-def test_the_module_s_examples_hold() -> None:
-    assert doctest.testmod(rle_module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 
@@ -36,14 +33,6 @@ def rounded(lines: list[np.ndarray]) -> list[list[list[float]]]:
     return [np.round(line, 6).tolist() for line in lines]
 
 
-def test_examples_hold() -> None:
-    module = importlib.import_module("tally.aggregation.lines")
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
-
-
-# ---------------------------------------------------------------------- distance
 def test_the_distance_depends_neither_on_direction_nor_on_vertex_count() -> None:
     line = [[0, 0], [100, 0]]
     assert line_distance(line, [[100, 0], [0, 0]]) == pytest.approx(0.0, abs=1e-9)

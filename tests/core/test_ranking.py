@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tally.aggregation import ranking
 from tally.aggregation.ranking import STATISTICS, BordaCount, MallowsConsensus, rankings_to_pairs
 from tests.sim.rankings import Ranker, pair_crowd, ranking_crowd
 
@@ -31,12 +29,6 @@ def _rows(objects: Any) -> Rows:
 
 def _fit(cls: type[MallowsConsensus], rows: Rows, n_objects: int, n_workers: int, n_items: int, **kw: object):
     return cls(**kw).fit(*rows, n_objects=n_objects, n_workers=n_workers, n_items=n_items)  # type: ignore[arg-type]
-
-
-def test_examples_hold() -> None:
-    result = doctest.testmod(ranking, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 8
-    assert result.failed == 0
 
 
 def test_a_reversed_worker_is_turned_round() -> None:

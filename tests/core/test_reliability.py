@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from tally import Settings
-from tests.core.test_consolidate import LEGEND, content, mask_rows, run
+from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
 
 EMPTY = ["." * 10] * 10
@@ -39,11 +37,6 @@ def iou(a: list[str], b: list[str]) -> float:
     x, y = np.array([list(r) for r in a]), np.array([list(r) for r in b])
     classes = (set(x.ravel()) | set(y.ravel())) - {"."}
     return float(np.mean([((x == c) & (y == c)).sum() / ((x == c) | (y == c)).sum() for c in classes] or [1.0]))
-
-
-def reliable(tmp_path: Path, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
-    response, _, storage = run(tmp_path, objects, settings=Settings(confidence_maps=True))
-    return response, storage
 
 
 def test_copies_count_once(tmp_path: Path) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 
 import pytest
 
-import tally.settings
 from tally import Settings
 from tally.settings import SettingsError
 
@@ -143,10 +141,6 @@ def test_a_long_bad_value_is_shortened() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"TALLY_THREADS": "9" * 200})
     assert f"TALLY_THREADS='{'9' * 77}...': Input should be less than or equal to 64" in str(caught.value)
-
-
-def test_doctest() -> None:
-    assert doctest.testmod(tally.settings).failed == 0
 
 
 def test_more_labels_than_a_mask_holds_are_a_setting_classification_can_use() -> None:

@@ -4,7 +4,6 @@ through the real consolidation, is tested in tests/functions/test_response_limit
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import json
 import logging
@@ -286,8 +285,3 @@ def test_the_reader_follows_pass_through_answers_moved_by_earlier_versions() -> 
         "type": "groundtruth/custom",
         "annotationsFromAllWorkers": answers,
     }
-
-
-def test_the_sink_examples() -> None:
-    result = doctest.testmod(sink)
-    assert result.attempted >= 2 and result.failed == 0

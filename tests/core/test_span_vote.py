@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tally.aggregation import span_vote
 from tally.aggregation.span_vote import Entity, SpanVote, span_f1
 from tests.sim.classification import NerWorker, ner_crowd
 
@@ -20,11 +18,6 @@ LOC, ORG, PER = 0, 1, 2
 
 def as_tuples(entities: list[Entity]) -> list[tuple[int, int, int, float, tuple[int, ...]]]:
     return [(e.label, e.start, e.end, round(e.confidence, 4), e.workers) for e in entities]
-
-
-def test_module_examples_run() -> None:
-    result = doctest.testmod(span_vote)
-    assert result.attempted >= 2 and result.failed == 0
 
 
 def test_real_ner_payload_one_worker_keeps_every_span() -> None:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-import tally.spatial
 from tally.spatial import settle_ties, window_mean
-from tests.core.test_consolidate import LEGEND, content, mask_rows, run
-from tests.core.test_reliability import reliable
+from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
-
-
-def test_doctest() -> None:
-    assert doctest.testmod(tally.spatial).failed == 0
 
 
 def test_band_between_two_outlines_is_split_in_the_middle() -> None:

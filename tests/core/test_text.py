@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import unicodedata
 
 import numpy as np
@@ -12,14 +10,6 @@ import pytest
 from tally.aggregation._unicode_text import graphemes, normalize, tokens, word_key
 from tally.aggregation.text import Mode, TextVote, split_words
 from tests.sim.text import TEXT_CROWDS, short_batch, transcription_batch, word_errors
-
-
-@pytest.mark.parametrize("name", ["text", "_unicode_text"])
-def test_examples_hold(name: str) -> None:
-    module = importlib.import_module(f"tally.aggregation.{name}")
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 # ---------------------------------------------------------------------- Unicode

@@ -145,14 +145,6 @@ def test_a_tie_goes_to_a_clearly_heavier_worker_only() -> None:
     assert labels.tolist() == [1]  # not clearly: the class tie rule (the lowest key)
 
 
-def test_the_module_example_runs() -> None:
-    import doctest
-
-    from tally.aggregation import weighted_pixel_vote
-
-    assert doctest.testmod(weighted_pixel_vote).failed == 0
-
-
 def test_background_far_from_a_workers_drawing_is_marked_far() -> None:
     # one 1x12 row; the worker drew class 3 at pixel 9 only; squares of 2 pixels, reach 1 square
     indices = np.zeros((1, 12), np.uint8)

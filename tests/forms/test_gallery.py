@@ -273,15 +273,18 @@ EXPECTED: dict[str, FormSchema] = {
                 keys=("textRanking", "ordinalRankingDimensions"),
                 reason="crowd-text-ranking has no documented output: it is read under 'textRanking' or, "
                 "as AWS's notebook reads it, 'ordinalRankingDimensions'",
+                task="ranking",
             ),
         )
     ),
     "audio/audio-transcription": FormSchema((Field("transcription", "text", "crowd-text-area"),)),
     "images/image-captioning": FormSchema((Field("comment", "text", "crowd-text-area"),)),
     "images/polyline": FormSchema(
-        (Field("crowdPolyline", "annotation", "crowd-polyline", ("car", "pedestrian", "street car")),)
+        (Field("crowdPolyline", "annotation", "crowd-polyline", ("car", "pedestrian", "street car"), task="polyline"),)
     ),
-    "images/line": FormSchema((Field("lines", "annotation", "crowd-line", ("car", "pedestrian", "street car")),)),
+    "images/line": FormSchema(
+        (Field("lines", "annotation", "crowd-line", ("car", "pedestrian", "street car"), task="line"),)
+    ),
     "text/formatted-text-evaluation": FormSchema(
         (
             Field("accuracy", "single-choice", "select", FIVE, required=True),

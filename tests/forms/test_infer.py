@@ -135,7 +135,7 @@ def test_annotation_elements_by_their_shape() -> None:
     schema = infer_schema(answers)
     assert [(f.name, f.kind, f.element, f.task, f.options) for f in schema] == [
         ("boxes", "annotation", "crowd-bounding-box", "bounding-box", ("bus", "car")),
-        ("lines", "annotation", "crowd-polyline", None, ("lane",)),
+        ("lines", "annotation", "crowd-polyline", "polyline", ("lane",)),
         ("pick", "single-choice", "crowd-image-classifier", "classification", ("Cat", "Dog")),
         ("many", "multi-choice", "crowd-classifier-multi-select", "multi-label classification", ("a", "b")),
         ("odd", "unknown", None, None, ()),
@@ -161,7 +161,8 @@ def test_values_of_several_types_or_only_nulls_are_unknown() -> None:
 def test_recognise_reuses_tallys_tasks() -> None:
     assert recognise({"labeledImage": {}, "instances": []}) == "instance-segmentation"
     assert recognise({"label": "x"}) == "classification"
-    assert recognise({"polylines": []}) is None
+    assert recognise({"polylines": []}) == "polyline"  # issue 21's line tasks
+    assert recognise({"free": []}) is None
 
 
 def test_complete_schema_adds_unclaimed_keys_generated_keys_and_json_shapes() -> None:

@@ -3,16 +3,12 @@ radio questions, defaults, what scripts do, and what the template leaves open.""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 import subprocess
 import sys
 
-import pytest
-
 from tally.forms import ELEMENTS, Field, FormSchema, parse_template
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 
 def test_liquid_in_attributes_loops_and_conditions_does_not_break_the_parse() -> None:
@@ -266,20 +262,11 @@ def test_the_schema_as_json_leaves_empty_parts_out() -> None:
 
 
 def test_every_task_named_by_an_element_is_a_task_tally_has() -> None:
-    from tally.tasks import KINDS
+    from tally.tasks import ENTRIES
 
-    names = {kind.shape.name for kind in KINDS}
+    names = {entry.kind.shape.name for entry in ENTRIES}
     assert {e.task for e in ELEMENTS.values() if e.task is not None} <= names
     assert names == {e.task for e in ELEMENTS.values() if e.task is not None}
-
-
-@pytest.mark.parametrize(
-    "module",
-    ["tally.forms", "tally.forms._literal", "tally.forms._template", "tally.forms._infer", "tally.forms._split"],
-)
-def test_examples_hold(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_the_package_is_light_no_numpy_pillow_tasks_or_command_line() -> None:

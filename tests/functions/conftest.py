@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,8 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tally.storage import split_s3_uri
-from tests.conftest import load_handler
+from tests.project import load_handler
 
 
 @pytest.fixture
@@ -23,16 +21,3 @@ def s3(aws_env: None) -> Iterator[Any]:
 @pytest.fixture
 def handler(aws_env: None) -> Any:
     return load_handler("consolidation")
-
-
-def put(s3: Any, uri: str, body: bytes) -> None:
-    bucket, key = split_s3_uri(uri)
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def get(s3: Any, uri: str) -> bytes:
-    bucket, key = split_s3_uri(uri)
-    body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body

@@ -15,9 +15,9 @@ from moto import mock_aws
 
 from tally.errors import EventError, StorageError
 from tally.storage import split_s3_uri
-from tests.conftest import EVENTS, SHARED, FakeContext, load_event, load_handler
-from tests.functions.conftest import get, put
+from tests.functions.s3 import get, put
 from tests.helpers import annotation, data_object, seg_content
+from tests.project import EVENTS, SHARED, FakeContext, load_event, load_handler
 
 EXAMPLE_PAYLOAD_DIR = EVENTS / "s3"
 

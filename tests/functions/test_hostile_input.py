@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import FakeContext
-from tests.functions.conftest import get, put
+from tests.functions.s3 import get, put
 from tests.helpers import annotation, data_object, png_b64, seg_content
+from tests.project import FakeContext
 
 PAYLOAD = "s3://gt-job-bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/batch.json"
 ATTR = "scene"

@@ -13,7 +13,7 @@ from moto import mock_aws
 from tally import Settings
 from tally.aws import S3Storage, read_job_labels
 from tally.pre_annotation import pre_annotate
-from tests.conftest import SHARED, FakeContext, load_event, load_handler
+from tests.project import SHARED, FakeContext, load_event, load_handler
 
 
 @pytest.fixture

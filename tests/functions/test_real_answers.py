@@ -13,9 +13,9 @@ import botocore.retries.bucket
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from tests.conftest import SHARED, FakeContext
-from tests.functions.conftest import get, put
+from tests.functions.s3 import get, put
 from tests.helpers import annotation, data_object, read_mask, seg_content
+from tests.project import SHARED, FakeContext
 
 REAL = SHARED / "data" / "real" / "dg-lambda-requirements"
 PAYLOAD = "s3://gt-job-bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/batch.json"

@@ -6,8 +6,9 @@ built); a retry writes the same keys and bytes.
 
 Every task type runs through ``consolidate_batch``. Classification, text classification, multi-label
 and pass-through run at the full 5,000 x 9; the task types whose consolidation takes 2–15 ms an
-object (named entities, boxes, keypoints, instances, polygons, semantic segmentation) run 125–1,250
-objects x 9 workers against the limit scaled by the same factor: a label's size does not depend on
+object (named entities, boxes, keypoints, instances, polygons, semantic segmentation, and the answer
+kinds of issue 21: numbers, free text, rankings, polylines, lines) run 125–1,250 objects x 9 workers
+against the limit scaled by the same factor: a label's size does not depend on
 the batch's, so the sink takes the same steps (``bench/response_limit.py`` runs them all at 5,000 x 9;
 docs/benchmarks.md has its figures). One test runs the Lambda handler at 5,000 x 9 under moto's S3 with a KMS key (classification: each
 S3 call under moto costs milliseconds of CPU, so the thousands of label files of steps 3 and 4 are
@@ -29,8 +30,8 @@ from tally import ConsolidationRequest, consolidate_batch
 from tally.gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, response_size
 from tally.gt.sink import FULL_LABEL_REF, WORKER_QUALITY_REF, LabelReader, respond
 from tally.storage import MemoryStorage, split_s3_uri
-from tests.conftest import SHARED, FakeContext
-from tests.functions.conftest import get, put
+from tests.functions.s3 import get, put
+from tests.project import SHARED, FakeContext
 from tests.sim.batches import BUILDERS
 
 FULL, WORKERS = 5000, 9
@@ -55,6 +56,11 @@ CASES: dict[str, tuple[int, list[int]]] = {
     "instances": (125, [1, 2, 3, 4]),
     "polygons": (200, [1, 2, 3, 4]),
     "semantic segmentation": (200, [1, 2, 3]),
+    "numbers": (1000, [1, 2, 3, 4]),
+    "free text": (500, [2, 3, 4]),  # its metadata is the common keys alone
+    "rankings": (500, [1, 2, 3, 4]),
+    "polylines": (200, [1, 2, 3, 4]),
+    "lines": (200, [1, 2, 3, 4]),
 }
 
 

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import FakeContext, load_handler
-from tests.functions.conftest import put
+from tests.functions.s3 import put
 from tests.helpers import annotation
-from tests.store.conftest import TABLE, create_table
+from tests.project import FakeContext, load_handler
+from tests.store.dynamo import TABLE, create_table
 
 JOB = "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/animals"
 ANIMALS = ["Dog", "Cat", "Bird"]

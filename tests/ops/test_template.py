@@ -12,30 +12,14 @@ import pytest
 import tally
 from tally import Settings
 from tally.settings import ENV_PREFIX, SettingsError
-from tests.ops.template import ROOT, load_template
+from tests.ops.template import RESOURCES, ROOT, TEMPLATE_DOCUMENT, environment, statements
 
-TEMPLATE = load_template()
-RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+TEMPLATE = TEMPLATE_DOCUMENT
 FUNCTIONS = {"PreAnnotationFunction": "PreAnnotationLogGroup", "ConsolidationFunction": "ConsolidationLogGroup"}
-
-
-def statements(function: str) -> list[dict[str, Any]]:
-    """tally's own policy statements of a function, both branches of every Fn::If."""
-    found: list[dict[str, Any]] = []
-    for policy in RESOURCES[function]["Properties"]["Policies"]:
-        for item in policy["Statement"]:
-            branches = item["Fn::If"][1:] if "Fn::If" in item else [item]
-            found += [b for b in branches if b != {"Ref": "AWS::NoValue"}]
-    return found
 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def environment(function: str) -> dict[str, Any]:
-    own = RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {})
-    return {**TEMPLATE["Globals"]["Function"]["Environment"]["Variables"], **own}
 
 
 def test_traces_capture_neither_responses_nor_errors() -> None:

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from tally import TallyError
-from tests.conftest import FakeContext, load_event, load_handler
+from tests.project import FakeContext, load_event, load_handler
 
 
 class RecordingSubsegment:

@@ -260,6 +260,88 @@ def _passthrough(rng: np.random.Generator, n: int, workers: int) -> Payload:
     return payload, None
 
 
+def _numbers(rng: np.random.Generator, n: int, workers: int) -> Payload:
+    """A 0-100 slider: each rater has an offset and a noise of their own; the last answers at random."""
+    offset, noise = rng.normal(0, 6, size=workers), rng.uniform(2, 12, size=workers)
+    payload = []
+    for i in range(n):
+        truth = rng.uniform(0, 100)
+        given = np.clip(np.round(truth + offset + rng.normal(0, noise)), 0, 100).astype(int)
+        given[-1] = int(rng.integers(0, 101))
+        payload.append(_entry(i, [json.dumps({"quality": int(v)}) for v in given]))
+    return payload, None
+
+
+def _typed(rng: np.random.Generator, words: list[str], typo: float, skip: float) -> str:
+    out = []
+    for word in words:
+        if rng.random() < skip:
+            continue
+        if rng.random() < typo and len(word) > 2:
+            k = int(rng.integers(len(word) - 1))
+            word = word[:k] + word[k + 1] + word[k] + word[k + 2 :]
+        out.append(word)
+    return " ".join(out)
+
+
+def _free_text(rng: np.random.Generator, n: int, workers: int) -> Payload:
+    """Transcriptions of 12-24 words: each worker has their own typo and skip rates."""
+    typo, skip = rng.uniform(0.01, 0.15, size=workers), rng.uniform(0.0, 0.08, size=workers)
+    payload = []
+    for i in range(n):
+        truth = [WORDS[int(j)] for j in rng.integers(len(WORDS), size=int(rng.integers(12, 25)))]
+        answers = [json.dumps({"transcription": _typed(rng, truth, typo[k], skip[k])}) for k in range(workers)]
+        payload.append(_entry(i, answers))
+    return payload, None
+
+
+def _rankings(rng: np.random.Generator, n: int, workers: int) -> Payload:
+    """``crowd-text-ranking`` of 4 responses in two dimensions (one allowing ties): Thurstone workers
+    with their own noise; the last reverses the scale."""
+    noise = rng.uniform(0.2, 1.5, size=workers)
+    payload = []
+    for i in range(n):
+        answers = []
+        truth = rng.normal(0, 1, size=(2, 4))
+        for k in range(workers):
+            dimensions = []
+            for d, name in enumerate(("Clarity", "Inclusivity")):
+                seen = truth[d] + rng.normal(0, noise[k], size=4)
+                order = np.argsort(seen if k == workers - 1 else -seen)
+                ranks = np.empty(4, dtype=int)
+                ranks[order] = np.arange(1, 5)
+                if d == 1:
+                    ranks = np.minimum(ranks, 3)  # ties: the two last share a rank
+                dimensions.append({"name": name, "responseRankings": ranks.tolist()})
+            answers.append(json.dumps({"ordinalRankingDimensions": dimensions}))
+        payload.append(_entry(i, answers))
+    return payload, None
+
+
+def _line_answers(rng: np.random.Generator, n: int, workers: int, *, key: str, vertices: int) -> Payload:
+    jitter, miss = rng.uniform(1, 6, size=workers), rng.uniform(0, 0.2, size=workers)
+    payload = []
+    for i in range(n):
+        scene = [
+            (THINGS[int(rng.integers(3))], rng.uniform(0, 640, size=2), rng.uniform(0, 480, size=2))
+            for _ in range(int(rng.integers(1, 5)))
+        ]
+        answers = []
+        for k in range(workers):
+            drawn = []
+            for label, xs, ys in scene:
+                if rng.random() < miss[k]:
+                    continue
+                t = np.linspace(0, 1, vertices)
+                x = xs[0] + t * (xs[1] - xs[0]) + rng.normal(0, jitter[k], size=vertices)
+                y = ys[0] + t * (ys[1] - ys[0]) + rng.normal(0, jitter[k], size=vertices)
+                points = [{"x": round(float(a), 1), "y": round(float(b), 1)} for a, b in zip(x, y, strict=True)]
+                drawn.append({"label": label, "vertices": points})
+            answers.append(json.dumps({key: {key: drawn, "inputImageProperties": {"width": 640, "height": 480}}}))
+        payload.append(_entry(i, answers))
+    return payload, THINGS
+
+
 BUILDERS: dict[str, Builder] = {
     "classification": lambda rng, n, w: _classification(rng, n, w),
     "text classification": lambda rng, n, w: _classification(rng, n, w, text=True),
@@ -270,6 +352,11 @@ BUILDERS: dict[str, Builder] = {
     "instances": _instances,
     "polygons": _polygons,
     "semantic segmentation": _semantic,
+    "numbers": _numbers,
+    "free text": _free_text,
+    "rankings": _rankings,
+    "polylines": lambda rng, n, w: _line_answers(rng, n, w, key="polylines", vertices=5),
+    "lines": lambda rng, n, w: _line_answers(rng, n, w, key="lines", vertices=2),
     "pass-through": _passthrough,
 }
 """Every task type tally consolidates, and pass-through."""

@@ -22,7 +22,7 @@ from tests.helpers import annotation, data_object, read_mask, seg_content
 from tests.sim.classification import ClassWorker, classification_crowd
 from tests.sim.geometry import Crowd, GeometryWorker, box_batch
 from tests.sim.jobs import JOB_ARN, accuracy, classification_objects, job_crowd, run_batch, split
-from tests.store.conftest import TABLE, OneCallAtATime, moto_table
+from tests.store.dynamo import TABLE, OneCallAtATime, moto_table
 
 TUNING_SEEDS = (0, 1, 2)  # looked at while writing this test; bench/store.py reports other seeds
 

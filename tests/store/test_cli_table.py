@@ -11,7 +11,7 @@ import pytest
 from tally import aws
 from tally.tools.cli import main
 from tests.sim.jobs import classification_objects, job_crowd
-from tests.store.conftest import TABLE
+from tests.store.dynamo import TABLE
 
 
 @pytest.fixture(autouse=True)

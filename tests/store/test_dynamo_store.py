@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -12,11 +11,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-import tally.stores.dynamodb
 from tally import aws
 from tally.stores.dynamodb import CHUNK, DynamoWorkerStore, PlainDynamo, from_attribute, to_attribute
 from tally.worker_store import InMemoryWorkerStore, Loaded, WorkerStoreError
-from tests.store.conftest import TABLE, OneCallAtATime
+from tests.ops.template import RESOURCES, statements
+from tests.store.dynamo import TABLE, OneCallAtATime
 
 JOB = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/j"
 
@@ -155,8 +154,6 @@ def test_a_batch_costs_one_read_and_one_write(table_store: DynamoWorkerStore) ->
 
 
 def test_plain_values_round_trip_through_dynamodbs_typed_ones() -> None:
-    result = doctest.testmod(tally.stores.dynamodb)
-    assert (result.failed, result.attempted) == (0, 3)
     item = {"pk": "job", "n": 3, "v0": Decimal("0.125"), "prior": b"\x00z", "ok": False, "none": None}
     typed = {k: to_attribute(v) for k, v in item.items()}
     assert typed["n"] == {"N": "3"} and typed["prior"] == {"B": b"\x00z"} and typed["none"] == {"NULL": True}
@@ -218,3 +215,51 @@ def test_no_number_is_sent_in_exponent_notation() -> None:
     for value in (4e-9, 1e-5, 0.00015, 10.0, 100.0, 250.0, 1e12, 123456.78905, -3e-7, 0.0):
         text = to_attribute(to_decimal(value))["N"]
         assert "E" not in text.upper() and float(text) == round(value, DECIMALS) + 0.0
+
+
+class Recording:
+    """A client that notes the name of every call made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+
+NEEDS = {
+    "batch_get_item": {"dynamodb:BatchGetItem"},
+    "get_item": {"dynamodb:GetItem"},
+    "transact_write_items": {"dynamodb:PutItem", "dynamodb:UpdateItem"},  # its Put and Update actions
+}
+"""The IAM actions each call the store makes needs."""
+
+
+def test_the_store_makes_the_calls_the_template_grants_and_no_other(dynamodb: Any) -> None:
+    recording = Recording(dynamodb)
+    store = DynamoWorkerStore(recording, TABLE)
+    store.record(JOB, "t/1", "b1", {"w1": [1.0], "w2": [0.5]}, {})
+    assert store.load(JOB, "t/1", "b2", ["w1", "w2", "w3"]) == Loaded({"w1": [1.0], "w2": [0.5]}, recorded=False)
+    assert store.record(JOB, "t/1", "b2", {"w1": [2.0]}, {"w1": [1.0]}) is None
+    assert store.record(JOB, "t/1", "b2", {"w1": [2.0]}, {"w1": [3.0]}) == {"w1": [1.0]}  # a retry: as recorded
+    assert store.load(JOB, "t/1", "b2", ["w1"]) == Loaded({"w1": [1.0]}, recorded=True)
+    assert set(recording.calls) == set(NEEDS)
+    [granted] = [s["Action"] for s in statements("ConsolidationFunction") if s.get("Sid") == "WorkerModels"]
+    assert set().union(*(NEEDS[c] for c in recording.calls)) == set(granted)
+
+
+def test_every_item_the_store_writes_expires_by_the_attribute_the_table_reads(dynamodb: Any) -> None:
+    store = DynamoWorkerStore(dynamodb, TABLE, ttl_days=3)
+    store.record(JOB, "t/1", "b1", {"w1": [1.0] * (CHUNK + 1)}, {})
+    attribute = RESOURCES["WorkerTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    assert len(items) == 3  # the batch record and the worker's two chunks
+    now = time.time()
+    assert all(now + 3 * 86400 - 60 < int(item[attribute]) <= now + 3 * 86400 + 1 for item in items)

@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 TEMPLATES = ROOT / "templates"
 LABELS = ["road", 'o\'neil & "x"', "<b>sign</b>"]
@@ -23,10 +23,16 @@ PRIOR_MAPPINGS = {"road": {"color": "#1f77b4"}, "car": {"color": "#ff7f0e"}}
 @dataclass(frozen=True)
 class Case:
     template: str  # templates/<template>.liquid.html
-    element: str  # the crowd element's tag
-    options_attribute: str  # where the labels go: labels or categories
+    element: str | None  # the crowd element's tag (None: a form whose labels go elsewhere, or nowhere)
+    options_attribute: str  # where the labels go: labels or categories ("" for none)
     text: bool = False  # a text task (taskObject is the line's source)
     adjustment: bool = False  # the line carries a prior mask (initialValue)
+    form: tuple[tuple[str, str], ...] = ()  # a form's fields as tally reads the rendered page: (name, kind)
+
+    @property
+    def element_name(self) -> str | None:
+        """The crowd element's ``name``: its tag in the one-element templates, its field's name in a form."""
+        return self.form[0][0] if self.form and self.element else self.element
 
     @property
     def path(self) -> Path:
@@ -65,7 +71,34 @@ CASES = [
     Case("image-classification-multi-select", "crowd-image-classifier-multi-select", "categories"),
     Case("text-classification", "crowd-classifier", "categories", text=True),
     Case("named-entity", "crowd-entity-annotation", "labels", text=True),
+    Case(
+        "form-classification-with-question",
+        "crowd-image-classifier",
+        "categories",
+        form=(("category", "single-choice"), ("clarity", "single-choice"), ("comment", "text")),
+    ),
+    Case("form-dropdown", None, "", form=(("label", "single-choice"), ("occluded", "boolean"))),
+    Case(
+        "form-rating",
+        None,
+        "",
+        text=True,
+        form=(("fluency", "number"), ("accuracy", "number"), ("verdict", "single-choice"), ("notes", "text")),
+    ),
 ]
+
+PRIOR_FORM = {
+    "type": "groundtruth/custom",
+    "schema-source": "template",
+    "confidence": 0.9,
+    "fields": {
+        "clarity": {"kind": "single-choice", "consolidated": True, "value": "unclear", "confidence": 0.9},
+        "label": {"kind": "single-choice", "consolidated": True, "value": "road", "confidence": 0.95},
+        "occluded": {"kind": "boolean", "consolidated": True, "value": True, "confidence": 0.92},
+        "fluency": {"kind": "number", "consolidated": False, "reason": "r", "answers": [{"workerId": "w", "value": 4}]},
+    },
+}
+"""A prior form's label (tally's): its consolidated fields become the next job's initialValue."""
 
 
 def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
@@ -81,3 +114,17 @@ def s3_mirror(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png(40, 30, colour))
     return root
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, which the browser tests drive (`make -f mk/browser.mk browser`)."""
+ARGS = [  # headless, and no request of its own
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]

@@ -13,8 +13,8 @@ import pytest
 
 from tally.tools import _common
 from tally.tools.cli import main
-from tests.conftest import EVENTS
 from tests.helpers import annotation, data_object, read_mask, seg_content
+from tests.project import EVENTS
 
 LEGEND = {"c": "cat", "d": "dog"}
 COLOURS = {"cat": "#123456", "dog": "#abcdef"}

@@ -15,11 +15,12 @@ import numpy as np
 from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
+from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.importers.model import GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools.cli import main
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
 CVAT = ROOT / "tests" / "fixtures" / "cvat"
@@ -64,7 +65,7 @@ def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_kee
     assert code == 0
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
     votes = [
-        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
+        [("ana@example.com", "Positive")],  # ana's annotation is gold: the others are scored against it
         [("ana@example.com", "Negative"), ("ben@example.com", "Negative")],
         [("ana@example.com", "Neutral"), ("ben@example.com", "Neutral"), ("3", "Positive")],
         [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
@@ -77,9 +78,15 @@ def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_kee
         }
         for i, (text, vote) in enumerate(zip(texts, votes, strict=True))
     ]
-    assert [_without(label) for label in labels] == _core(payload)
+    core = _core(payload)
+    core[0]["confidence"] = 1.0  # the gold answer's
+    assert [_without(label) for label in labels] == core
     assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
-    assert labels[0]["gold-answers"] == {"workers": ["ana@example.com"], "note": GOLD_NOTE}
+    assert labels[0]["gold-answers"] == {
+        "workers": ["ana@example.com"],
+        "scores": [{"workerId": "ben@example.com", "agreement": 1.0}, {"workerId": "3", "agreement": 0.0}],
+        "note": GOLD_NOTE,
+    }
     assert labels[0]["kept-as-given"] == [
         {
             "field": "stars",
@@ -175,6 +182,21 @@ def test_label_studio_real_exports_rotated_boxes_fail_with_reasons(tmp_path: Pat
     ]
 
 
+def test_label_studio_an_image_rotated_in_the_editor_is_refused_with_its_reason(tmp_path: Path) -> None:
+    export = json.loads((LS / "sdk-yolo-two-annotators.json").read_text())
+    export[1]["annotations"][0]["result"][1]["image_rotation"] = 90
+    (tmp_path / "turned.json").write_text(json.dumps(export))
+    code, labels = _run("labelstudio", tmp_path / "turned.json", tmp_path / "out")
+    assert code == 1
+    reason = (
+        "rectanglelabels answer unreadable: the image was rotated in the editor (image_rotation 90): "
+        "Label Studio does not document that its coordinates are then the original image's"
+    )
+    assert labels[1]["failure-reason"] == "no readable answer to label (1 received, none readable)"
+    assert labels[1]["rejected-answers"] == [{"workerId": "1", "reason": reason}]
+    assert "failure-reason" not in labels[0]
+
+
 def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Path) -> None:
     code, labels = _run("labelstudio", LS / "sdk-yolo-two-annotators.json", tmp_path / "out")
     assert code == 0
@@ -208,6 +230,27 @@ def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Pat
         "labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "bbox", "--element-name", "bbox"
     )
     assert (code, labels[0]["imported-from"]["field"], labels[0]["class-map"]) == (0, "bbox", {"0": "person"})
+
+
+def test_label_studio_real_export_polygons_and_an_annotation_without_its_annotator(tmp_path: Path) -> None:
+    export = json.loads((LS / "sdk-coco-box-polygon-keypoints.json").read_text())
+    code, labels = _run("labelstudio", LS / "sdk-coco-box-polygon-keypoints.json", tmp_path / "out",
+                        "--element-name", "polygon_label")  # fmt: skip
+    assert code == 0
+    (polygon,) = [r for r in export[0]["annotations"][0]["result"] if r["type"] == "polygonlabels"]
+    vertices = [{"x": x * 5, "y": y * 3.2} for x, y in polygon["value"]["points"]]  # percent of 500x320
+    worker = "annotation 60205850"  # no completed_by in this export: the annotation is its own worker
+    answer = {"polygon_label": {"polygons": [{"label": "polygon_label", "vertices": vertices}],
+                                "inputImageProperties": {"width": 500, "height": 320}}}  # fmt: skip
+    payload = [{"datasetObjectId": "175210175", "dataObject": {"content": "test_image1.jpg"},
+                "annotations": [_answer(worker, answer)]}]  # fmt: skip
+    refs = ("class-mask-ref", "instance-mask-ref")
+    assert [_without(label, *refs) for label in labels] == [_without(label, *refs) for label in _core(payload)]
+    assert labels[0]["instances"][0]["workers"] == [worker]
+    grid, kept = rasterise_polygons([[(v["x"], v["y"]) for v in vertices]], 500, 320)
+    assert kept == [0]
+    assert np.array_equal(_png(tmp_path / "out", labels[0]["instance-mask-ref"]), np.asarray(grid, dtype=np.uint8))
+    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["rectangle_label", "keypoint_label"]
 
 
 def test_label_studio_single_task_export_and_an_unknown_field_name(tmp_path: Path) -> None:
@@ -349,3 +392,158 @@ def test_a_directory_without_exports_and_a_bad_zip_say_so(tmp_path: Path) -> Non
     assert main(["consolidate", "--from", "cvat", str(tmp_path / "bad.zip"), "--out", str(tmp_path / "o")]) == 3
     (tmp_path / "x.xml").write_text("<html/>")
     assert main(["consolidate", "--from", "cvat", str(tmp_path / "x.xml"), "--out", str(tmp_path / "o")]) == 3
+
+
+# -- gold (Label Studio ground_truth) -----------------------------------------------------------------
+
+
+def _ls_task(task_id: int, answers: list[tuple[str, str, bool]]) -> dict[str, Any]:
+    annotations = [
+        {"id": task_id * 10 + k, "completed_by": {"id": k, "email": who}, "ground_truth": gold, "was_cancelled": False,
+         "result": [{"id": f"r{task_id}{k}", "type": "choices", "from_name": "kind", "to_name": "text",
+                     "value": {"choices": [choice]}}]}
+        for k, (who, choice, gold) in enumerate(answers)
+    ]  # fmt: skip
+    return {"id": task_id, "data": {"text": f"text {task_id}"}, "annotations": annotations}
+
+
+def test_label_studio_gold_is_never_outvoted_and_the_annotators_are_scored_against_it(
+    tmp_path: Path, capsys: Any
+) -> None:
+    ana, ben, cy, rev = "ana@example.com", "ben@example.com", "cy@example.com", "rev@example.com"
+    tasks = [
+        _ls_task(0, [(rev, "B", True), (ana, "A", False), (ben, "A", False), (cy, "B", False)]),
+        _ls_task(1, [(ana, "A", False), (rev, "A", True), (ben, "B", False), (cy, "A", False)]),
+    ]
+    tasks += [_ls_task(t, [(ana, "A", False), (ben, "A", False), (cy, "B" if t in (5, 6) else "A", False)])
+              for t in range(2, 20)]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    # the gold objects are consolidated from their gold answer alone; the batch model, which has seen
+    # the reviewer nowhere else and most objects are A, would decide A for the lone B
+    sent = [{"datasetObjectId": str(t["id"]), "dataObject": {"content": t["data"]["text"]},
+             "annotations": [_answer(a["completed_by"]["email"], {"kind": {"label": a["result"][0]["value"]["choices"][0]}})
+                             for a in t["annotations"] if a["ground_truth"] or t["id"] > 1]}
+            for t in tasks]  # fmt: skip
+    core = _core(sent)
+    assert [label["class-name"] for label in core[:2]] == ["A", "A"]
+    assert [(label["class-name"], label["class-id"], label["confidence"]) for label in labels[:2]] == [
+        ("B", 1, 1.0),
+        ("A", 0, 1.0),
+    ]
+    assert [_without(label, "class-name", "class-id", "confidence") for label in labels] == [
+        {k: v for k, v in label.items() if k not in ("class-name", "class-id", "confidence")} for label in core
+    ]
+    assert labels[0]["gold-answers"] == {
+        "workers": [rev],
+        "scores": [{"workerId": ana, "agreement": 0.0}, {"workerId": ben, "agreement": 0.0},
+                   {"workerId": cy, "agreement": 1.0}],
+        "note": GOLD_NOTE,
+    }  # fmt: skip
+    assert labels[1]["gold-answers"]["scores"] == [
+        {"workerId": ana, "agreement": 1.0},
+        {"workerId": ben, "agreement": 0.0},
+        {"workerId": cy, "agreement": 1.0},
+    ]
+    assert "gold-answers" not in labels[2]
+    summary = capsys.readouterr().out
+    assert "gold:             2 objects labelled with their gold answer (0 without a readable one)" in summary
+    assert "  ana@example.com: agreement with gold 0.500 over 2 gold objects" in summary
+    assert "  ben@example.com: agreement with gold 0.000 over 2 gold objects" in summary
+    assert "  cy@example.com: agreement with gold 1.000 over 2 gold objects" in summary
+    # every answer for `tally report --source`, the gold one first; the prediction is the gold class
+    review = json.loads((tmp_path / "out" / "payload.json").read_text())
+    assert [a["workerId"] for a in review[0]["annotations"]] == [rev, ana, ben, cy]
+    assert review[0]["annotations"][0]["annotationData"]["gold"] is True
+    prediction = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]
+    assert (prediction["score"], prediction["result"][0]["value"]) == (1.0, {"choices": ["B"]})
+    out = tmp_path / "out"
+    # 2 gold objects x 4 answers + 18 x 3
+    assert main(["report", str(out), "--source", str(out / "payload.json"), "--out", str(tmp_path / "r.html")]) == 0
+    assert "objects: 20 (0 failed), answers: 62" in capsys.readouterr().out
+
+
+def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Path) -> None:
+    export = json.loads((LS / "sdk-yolo-two-annotators.json").read_text())
+    export[0]["annotations"][1]["ground_truth"] = True  # annotator 1's boxes on the first task
+    (tmp_path / "boxes.json").write_text(json.dumps(export))
+    code, labels = _run("labelstudio", tmp_path / "boxes.json", tmp_path / "boxes")
+    assert code == 0
+    gold = export[0]["annotations"][1]["result"]
+    assert [(b["left"], b["top"], b["width"], b["height"]) for b in labels[0]["annotations"]] == [
+        tuple(round(r["value"][k] * 28) for k in ("x", "y", "width", "height")) for r in gold
+    ]  # in whole pixels, as Ground Truth's boxes are
+    assert labels[0]["confidence"] == 1.0
+    # annotator 2's parasite box overlaps the gold one at IoU 0.511 (matched), its white box is elsewhere: F1 1/2
+    assert labels[0]["gold-answers"]["scores"] == [{"workerId": "2", "agreement": 0.5}]
+
+    brush = json.loads((LS / "brush-three-annotators.json").read_text())
+    brush[0]["annotations"][0]["ground_truth"] = True  # ana: masks 0 and 1 of the real RLEs
+    (tmp_path / "brush.json").write_text(json.dumps(brush))
+    code, labels = _run("labelstudio", tmp_path / "brush.json", tmp_path / "brush")
+    assert code == 0
+    real = json.loads((LS / "ml-backend-brush-predictions.json").read_text())[0]["result"]
+    m0, m1, m2 = (brush_mask(r["value"]["rle"], 768, 576) for r in real)
+    classes = _png(tmp_path / "brush", labels[0]["mask-ref"])
+    assert np.array_equal(classes == 1, m0 | m1)
+    assert np.array_equal(classes == 0, ~(m0 | m1))
+    # one label: the share of the pixels either painted that both painted
+    ben = np.count_nonzero((m0 | m1) & (m0 | m2)) / np.count_nonzero(m0 | m1 | m2)
+    third = np.count_nonzero(m0) / np.count_nonzero(m0 | m1)
+    assert labels[0]["gold-answers"]["scores"] == [
+        {"workerId": "ben@example.com", "agreement": round(float(ben), 4)},
+        {"workerId": "3", "agreement": round(float(third), 4)},
+    ]
+    assert 0 < ben < 1 and 0 < third < 1  # neither trivial
+
+
+def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_path: Path) -> None:
+    # hand-made after Label Studio's Taxonomy and Number tags' documented results
+    def annotation(k: int, who: str, paths: list[list[str]], number: int) -> dict[str, Any]:
+        return {"id": k, "completed_by": {"id": k, "email": who}, "was_cancelled": False, "ground_truth": False,
+                "result": [{"id": f"t{k}", "type": "taxonomy", "from_name": "species", "to_name": "image",
+                            "value": {"taxonomy": paths}},
+                           {"id": f"n{k}", "type": "number", "from_name": "count", "to_name": "image",
+                            "value": {"number": number}}]}  # fmt: skip
+
+    mammal, bird = ["Animal", "Mammal"], ["Animal", "Bird"]
+    tasks: list[dict[str, Any]] = [
+        {"id": 1, "data": {"image": "https://example.com/1.jpg"},
+         "annotations": [annotation(1, "ana", [mammal], 2), annotation(2, "ben", [mammal], 3),
+                         annotation(3, "cy", [bird], 2)]},
+        {"id": 2, "data": {"image": "https://example.com/2.jpg"},
+         "annotations": [annotation(4, "ana", [bird], 1), annotation(5, "ben", [bird, mammal], 1),
+                         annotation(6, "cy", [bird], 1)]},
+    ]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    # one answer with two selections makes the field multi-label; paths are joined with " / "
+    payload = [
+        {"datasetObjectId": str(t["id"]), "dataObject": {"s3Uri": t["data"]["image"]},
+         "annotations": [_answer(a["completed_by"]["email"],
+                                 {"species": {"labels": [" / ".join(p) for p in a["result"][0]["value"]["taxonomy"]]}})
+                         for a in t["annotations"]]}
+        for t in tasks
+    ]  # fmt: skip
+    assert [_without(label) for label in labels] == _core(payload)
+    assert [label["class-names"] for label in labels] == [["Animal / Mammal"], ["Animal / Bird"]]
+    assert labels[0]["kept-as-given"] == [
+        {
+            "field": "count",
+            "kind": "number",
+            "reason": WAITS["number"],
+            "answers": [
+                {"workerId": "ana", "value": {"number": 2}},
+                {"workerId": "ben", "value": {"number": 3}},
+                {"workerId": "cy", "value": {"number": 2}},
+            ],
+        }
+    ]
+    tasks_out = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert [t["predictions"][0]["result"][0]["value"] for t in tasks_out] == [
+        {"taxonomy": [mammal]},
+        {"taxonomy": [bird]},
+    ]
+    assert tasks_out[0]["predictions"][0]["result"][0]["type"] == "taxonomy"

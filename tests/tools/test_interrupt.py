@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.project import ROOT
 from tests.sim.manifests import segmentation_lines, write_manifest
 
 

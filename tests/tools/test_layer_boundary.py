@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.project import ROOT
 
 _PROBE = """
 import importlib.util, json, sys

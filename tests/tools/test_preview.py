@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tally.forms import parse_template
+from tally.pre_annotation import pre_annotate
 from tally.tools.cli import main
 from tally.tools.preview import CROWD_SCRIPT, FAKE_SIGNATURE, STAND_IN
 from tests.tools.template_cases import (
     CASES,
     IMAGE_URI,
     LABELS,
+    PRIOR_FORM,
     PRIOR_MAPPINGS,
     PRIOR_URI,
     TEMPLATES,
@@ -67,8 +70,19 @@ def test_template_renders_the_pre_annotation_task_input(tmp_path: Path, case: Ca
     assert code == 0
     assert page.attrs["script"]["src"] == "https://assets.crowd.aws/crowd-html-elements.js"
     assert "crowd-form" in page.attrs
+    rendered = (tmp_path / f"{case.template}.html").read_text()
+    if case.form:  # a form: the fields tally reads off the page the workers see
+        assert [(f.name, f.kind) for f in parse_template(rendered)] == list(case.form)
+    if case.element is None:  # a form whose question is no crowd element: its options, its text or image
+        if case.template == "form-dropdown":
+            assert parse_template(rendered).field("label").options == tuple(LABELS)
+            bucket, key = IMAGE_URI.removeprefix("s3://").split("/", 1)
+            assert page.attrs["img"]["src"] == f"https://{bucket}.s3.amazonaws.com/{key}?{FAKE_SIGNATURE}"
+        else:
+            assert page.text["blockquote"] == TEXT
+        return
     element = page.attrs[case.element]
-    assert element["name"] == case.element
+    assert element["name"] == case.element_name
     assert json.loads(element[case.options_attribute] or "") == case.expected_options()
     if case.text:
         if case.element == "crowd-entity-annotation":
@@ -92,6 +106,7 @@ def test_template_renders_the_pre_annotation_task_input(tmp_path: Path, case: Ca
 def test_s3_root_shows_the_local_image(tmp_path: Path) -> None:
     mirror = s3_mirror(tmp_path / "s3")
     case = CASES[1]  # the adjustment template: both the image and the prior mask
+    assert case.element is not None
     code, page = _render(tmp_path, case, "--s3-root", str(mirror))
     assert code == 0
     element = page.attrs[case.element]
@@ -175,3 +190,31 @@ def test_stand_in_replaces_the_crowd_script(tmp_path: Path, capsys: pytest.Captu
     template.write_text("<crowd-form></crowd-form>")
     assert main(["preview", str(template), str(line), "--out", str(tmp_path / "t.html"), "--stand-in"]) == 3
     assert "does not load https://assets.crowd.aws/crowd-html-elements.js" in capsys.readouterr().err
+
+
+def test_a_prior_forms_fields_start_the_next_jobs_elements(tmp_path: Path) -> None:
+    """Pre-annotation passes a prior form's consolidated fields as initialValue; the form templates start
+    their elements from it (checked, selected, value)."""
+    meta = {"type": "groundtruth/custom", "creation-date": "2026-11-01T12:00:00.000000"}
+    line = {"source-ref": IMAGE_URI, "labels": ["road", "car"], "review": PRIOR_FORM, "review-metadata": meta}
+    task_input = pre_annotate({"dataObject": line})["taskInput"]
+    assert task_input["initialValue"] == {"clarity": "unclear", "label": "road", "occluded": True}
+    source = tmp_path / "line.json"
+    source.write_text(json.dumps(line))
+    pages = {}
+    for name in ("form-classification-with-question", "form-dropdown"):
+        out = tmp_path / f"{name}.html"
+        assert main(["preview", str(TEMPLATES / f"{name}.liquid.html"), str(source), "--out", str(out)]) == 0
+        pages[name] = parse_template(out.read_text())
+    assert pages["form-classification-with-question"].field("clarity").default == "unclear"
+    assert pages["form-dropdown"].field("label").default == "road"
+    assert pages["form-dropdown"].field("occluded").default is True
+    rated = {**line, "source": TEXT}
+    rated["review"] = {
+        **PRIOR_FORM,
+        "fields": {"verdict": {"kind": "single-choice", "consolidated": True, "value": "reject"}},
+    }
+    source.write_text(json.dumps(rated))
+    out = tmp_path / "rating.html"
+    assert main(["preview", str(TEMPLATES / "form-rating.liquid.html"), str(source), "--out", str(out)]) == 0
+    assert parse_template(out.read_text()).field("fluency").default == 3  # no agreed value: the template's own

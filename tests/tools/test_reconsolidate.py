@@ -20,8 +20,8 @@ from tally.consolidate import fit_job_model
 from tally.settings import Settings
 from tally.tools import reconsolidate as module
 from tally.tools.cli import main
-from tests.conftest import ROOT, SHARED
 from tests.helpers import read_mask, seg_content
+from tests.project import ROOT, SHARED
 from tests.sim.classification import matching_crowd
 from tests.sim.manifests import MATCHING, classification_lines, recipe_line, segmentation_lines, write_manifest
 

@@ -33,7 +33,7 @@ from tally.tools.report import (
 )
 from tests.helpers import annotation, data_object, grid, read_mask, seg_content
 from tests.sim.manifests import recipe_line, write_manifest
-from tests.tools.test_export import COLOURS, LEGEND, reconsolidated
+from tests.tools.jobs import COLOURS, LEGEND, reconsolidated
 
 MIRROR = str(Path(__file__).parent / "no-such-bucket-here")  # an S3 mirror holding nothing: no request to S3
 
@@ -205,13 +205,28 @@ def test_answer_beside_other_form_fields_and_polygons(tmp_path: Path) -> None:
     answer = parse_answer(annotation("w1", json.dumps(content)))
     assert (answer.worker_id, answer.value) == ("w1", element)
     assert parse_answer(annotation("w2", "not json")).error == "content is not JSON"
-    # polygons are consolidated as instances: w1 and w2 drew the square, w3 nothing
+    # polygons are consolidated as instances: w1 and w2 drew the square, w3 nothing (one element, two names)
     empty = {"polygons": [], "inputImageProperties": {"width": 8, "height": 6}}
-    answers = [("w1", json.dumps(content)), ("w2", json.dumps({"p": element})), ("w3", json.dumps({"p": empty}))]
+    lone = {"annotatedResult": element}
+    answers = [("w1", json.dumps(lone)), ("w2", json.dumps({"p": element})), ("w3", json.dumps({"p": empty}))]
     source = write_manifest(tmp_path / "p.manifest", iter([recipe_line("s3://images/p.png", "pets", answers)]))
     out = tmp_path / "out"
     argv = ["reconsolidate", str(source), "--label-attribute", "pets", "--labels", "cat,dog", "--out", str(out)]
     assert main([*argv, "--jobs", "1", "--no-progress"]) == 0
+    # with w1's comment beside the polygons, the answers are a form (issue 20): the comment is kept, not dropped
+    answers[0] = ("w1", json.dumps(content))
+    form = write_manifest(tmp_path / "f.manifest", iter([recipe_line("s3://images/p.png", "pets", answers)]))
+    argv_form = [*argv[:1], str(form), *argv[2:-1], str(tmp_path / "form-out"), "--jobs", "1", "--no-progress"]
+    assert main(argv_form) == 0
+    [line] = [json.loads(text) for text in (tmp_path / "form-out" / "output.manifest").read_text().splitlines()]
+    fields = line["pets"]["fields"]
+    assert fields["comment"]["answers"] == [{"workerId": "w1", "value": "fine"}]
+    polygons = fields["annotatedResult"]
+    assert (polygons["keys"], polygons["type"], polygons["answers-used"]) == (
+        ["annotatedResult", "p"],
+        "groundtruth/instance-segmentation",
+        3,
+    )
     _, [obj], _ = load_review(out, None, None, CliStorage(MIRROR))
     assert obj.task_type == "groundtruth/instance-segmentation"
     assert [agreement(obj, a) for a in obj.answers] == [1.0, 1.0, 0.0]

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 from tally.tools._common import CliStorage
 from tally.tools.cli import main
 from tally.tools.report import UNKNOWN_HEX, ReviewObject, agreement, load_review, review_reasons
-from tests.conftest import ROOT
 from tests.helpers import read_mask
+from tests.project import ROOT
 from tests.sim.manifests import WORKERS, recipe_line, segmentation_lines, write_manifest
-from tests.tools.test_templates_browser import ARGS, CHROMIUM
+from tests.tools.template_cases import ARGS, CHROMIUM
 
 LABELS = "road,car,person,sign"
 # muted "photo" colours per class key, so the overlays stand out against the image

@@ -18,20 +18,20 @@ if TYPE_CHECKING:
 
 from tally.tools.cli import main
 from tally.tools.preview import CROWD_SCRIPT, STAND_IN
-from tests.tools.template_cases import CASES, IMAGE_URI, PRIOR_MAPPINGS, PRIOR_URI, TEXT, Case, s3_mirror
+from tests.tools.template_cases import (
+    ARGS,
+    CASES,
+    CHROMIUM,
+    IMAGE_URI,
+    LABELS,
+    PRIOR_MAPPINGS,
+    PRIOR_URI,
+    TEXT,
+    Case,
+    s3_mirror,
+)
 
-CHROMIUM = "/usr/bin/chromium"
 STUB = STAND_IN.read_text()
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +79,12 @@ def test_preview_in_chromium(tmp_path: Path, browser: Browser, case: Case) -> No
     page.route("**/*", _route(blocked))
     try:
         page.goto(page_file.resolve().as_uri())
-        page.wait_for_function("window.__crowd && window.__crowd.length === 1", timeout=10_000)
-        [received] = page.evaluate("window.__crowd")
+        if case.element is None:  # a form of plain controls: what they show, once the page has loaded
+            page.wait_for_load_state("load")
+            received = page.evaluate(_FORM_PAGE)
+        else:
+            page.wait_for_function("window.__crowd && window.__crowd.length === 1", timeout=10_000)
+            [received] = page.evaluate("window.__crowd")
         page.screenshot(path=str(tmp_path / f"{case.template}.png"), full_page=True)
         submit = page.locator("button.crowd-stub-submit").count()
     finally:
@@ -89,8 +93,11 @@ def test_preview_in_chromium(tmp_path: Path, browser: Browser, case: Case) -> No
     assert errors == []
     assert blocked == []
     assert submit == 1
+    if case.element is None:
+        _check_form_page(case, received, mirror)
+        return
     assert received["tag"] == case.element
-    assert received["name"] == case.element
+    assert received["name"] == case.element_name
     assert received[case.options_attribute] == case.expected_options()
     image = (mirror / IMAGE_URI.removeprefix("s3://")).resolve().as_uri()
     prior = (mirror / PRIOR_URI.removeprefix("s3://")).resolve().as_uri()
@@ -106,6 +113,27 @@ def test_preview_in_chromium(tmp_path: Path, browser: Browser, case: Case) -> No
         assert received["images"] == expected_images
     shot = (tmp_path / f"{case.template}.png").read_bytes()
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 1000
+
+
+_FORM_PAGE = """() => ({
+    options: [...document.querySelectorAll("select option")].map((o) => o.value),
+    images: [...document.querySelectorAll("img")].map((i) => ({src: i.src, width: i.naturalWidth, height: i.naturalHeight})),
+    text: (document.querySelector("blockquote") || {}).textContent || null,
+    controls: [...document.querySelectorAll("[name]")].map((e) => e.getAttribute("name")),
+})"""
+
+
+def _check_form_page(case: Case, received: dict[str, Any], mirror: Path) -> None:
+    """A form of plain controls: the dropdown lists the labels under the (local) image, which loads; the
+    rating form shows the text; every field tally reads is on the page."""
+    assert set(received["controls"]) >= {name for name, _ in case.form}
+    if case.text:
+        assert received["text"] == TEXT
+        assert received["images"] == []
+    else:
+        image = (mirror / IMAGE_URI.removeprefix("s3://")).resolve().as_uri()
+        assert received["options"] == ["", *LABELS]  # the placeholder, then the job's labels
+        assert received["images"] == [{"src": image, "width": 40, "height": 30}]
 
 
 def test_requests_to_the_network_are_blocked(tmp_path: Path, browser: Browser) -> None:

@@ -27,17 +27,25 @@ from .labels import parse_label_category_file
 from .storage import split_s3_uri
 
 if TYPE_CHECKING:
+    from .forms.consolidate import JobTemplate
     from .stores.dynamodb import DynamoWorkerStore, PlainDynamo
 
 __all__ = [
     "S3Storage",
     "boto3_session",
+    "describe_execution",
     "error_reason",
     "job_labels",
+    "job_template",
+    "map_run_counts",
+    "object_exists",
     "own_session",
     "read_job_labels",
+    "read_job_template",
     "s3_storage",
     "session_for",
+    "stack_outputs",
+    "start_execution",
     "worker_store",
 ]
 
@@ -56,6 +64,7 @@ _TRANSIENT_CODES = frozenset(
      "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException"}
 )  # fmt: skip
 _job_labels_cache: dict[str, list[str]] = {}
+_job_template_cache: dict[str, str] = {}
 _cache_lock = threading.Lock()
 
 
@@ -197,6 +206,44 @@ def read_job_labels(sagemaker: Any, storage: S3Storage, job_arn: str) -> list[st
         return None
 
 
+def job_template(session: botocore.session.Session, job_arn: str | None) -> JobTemplate:
+    """The job's worker template (``DescribeLabelingJob`` → ``HumanTaskConfig.UiConfig.UiTemplateS3Uri``,
+    read with the session's S3 access: the function may read the job's output bucket), cached per
+    container. When it cannot be read, the template's ``note`` says why (the form is then inferred)."""
+    from .forms.consolidate import JobTemplate
+
+    if not job_arn or "labeling-job/" not in job_arn:
+        return JobTemplate(note="the event names no labeling job whose worker template could be read")
+    with _cache_lock:
+        if job_arn in _job_template_cache:
+            return JobTemplate(_job_template_cache[job_arn])
+    html, note = read_job_template(_client(session, "sagemaker"), s3_storage(session), job_arn)
+    if html is not None:
+        with _cache_lock:
+            _job_template_cache[job_arn] = html
+    return JobTemplate(html, note)
+
+
+def read_job_template(sagemaker: Any, storage: S3Storage, job_arn: str) -> tuple[str | None, str | None]:
+    """The worker template's text, or ``None`` and the reason it was not read (no caching)."""
+    name = job_arn.rsplit("labeling-job/", 1)[1]
+    try:
+        config = sagemaker.describe_labeling_job(LabelingJobName=name).get("HumanTaskConfig", {}).get("UiConfig", {})
+    except Exception as exc:  # best effort: the form is then inferred from the answers
+        logger.warning("cannot describe the labeling job for its worker template: %s", error_reason(exc))
+        return None, f"the job's worker template was not read (DescribeLabelingJob: {error_reason(exc)})"
+    uri = config.get("UiTemplateS3Uri")
+    if not uri:
+        return None, "the job's worker template is not an S3 object (UiTemplateS3Uri): none was read"
+    try:
+        return storage.read(uri).decode("utf-8"), None
+    except StorageError as exc:
+        logger.warning("cannot read the job's worker template: %s", exc)
+        return None, f"the job's worker template was not read ({str(exc).rsplit(': ', 1)[-1]})"
+    except UnicodeDecodeError:
+        return None, "the job's worker template is not UTF-8 text: none was read"
+
+
 # -- the worker store -----------------------------------------------------------------------------
 
 
@@ -217,3 +264,74 @@ def _store_client() -> PlainDynamo:
     from .stores.dynamodb import STORE_CONFIG, PlainDynamo
 
     return PlainDynamo(lambda: own_session().create_client("dynamodb", config=STORE_CONFIG))
+
+
+# -- re-consolidation on AWS (the command line's `tally reconsolidate --on aws`) -------------------------
+
+
+def _call(what: str, call: Any, **kwargs: Any) -> Any:
+    """A control-plane call; a :class:`StorageError` naming ``what`` and the error code when it fails."""
+    try:
+        return call(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"cannot {what}: {error_reason(exc)}") from exc
+
+
+def stack_outputs(stack: str, client: Any = None) -> dict[str, str]:
+    """The CloudFormation stack's outputs by key (``DescribeStacks``)."""
+    cfn = client or _own_client("cloudformation")
+    stacks = _call(f"describe the stack {stack}", cfn.describe_stacks, StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])} if stacks else {}
+
+
+def object_exists(uri: str) -> bool:
+    """Whether an S3 object exists (``HeadObject``: 404 is no; any other error is raised)."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        _own_client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_reason(exc) in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise StorageError(f"cannot stat {uri}: {error_reason(exc)}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot stat {uri}: {error_reason(exc)}") from exc
+    return True
+
+
+def start_execution(state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str:
+    """Start the state machine; the execution's ARN."""
+    sfn = _own_client("stepfunctions")
+    started = _call(
+        "start the reconsolidation",
+        sfn.start_execution,
+        stateMachineArn=state_machine_arn,
+        name=name,
+        input=json.dumps(execution_input),
+    )
+    return str(started["executionArn"])
+
+
+def describe_execution(execution_arn: str) -> dict[str, Any]:
+    """The execution's ``status`` and, once it ended, its ``output`` (parsed), ``error`` and ``cause``."""
+    found = _call("describe the execution", _own_client("stepfunctions").describe_execution, executionArn=execution_arn)
+    output = found.get("output")
+    return {
+        "status": found["status"],
+        "output": json.loads(output) if output else None,
+        "error": found.get("error"),
+        "cause": found.get("cause"),
+    }
+
+
+def map_run_counts(execution_arn: str) -> list[tuple[str, dict[str, int]]]:
+    """Each Distributed Map run of the execution so far, oldest first: its Map state's name and its item
+    counts (``ListMapRuns``, ``DescribeMapRun``: ``total``, ``succeeded``, ``failed``, ...)."""
+    sfn = _own_client("stepfunctions")
+    runs = _call("list the map runs", sfn.list_map_runs, executionArn=execution_arn).get("mapRuns", [])
+    found = []
+    for run in sorted(runs, key=lambda r: r.get("startDate") or 0):
+        arn = str(run["mapRunArn"])
+        counts = _call("describe a map run", sfn.describe_map_run, mapRunArn=arn).get("itemCounts", {})
+        state = arn.rsplit(":", 2)[-2].split("/", 1)[-1] if arn.count(":") >= 2 else arn
+        found.append((state, {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}))
+    return found

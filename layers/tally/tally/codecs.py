@@ -343,16 +343,19 @@ def _palette_bytes(colours: Sequence[RGB], entries: int) -> bytes:
     return bytes(flat)
 
 
-def encode_palette_png(classes: npt.NDArray[np.uint8], colours: Sequence[RGB]) -> bytes:
+def encode_palette_png(
+    classes: npt.NDArray[np.uint8], colours: Sequence[RGB], compress_level: int = PNG_COMPRESS_LEVEL
+) -> bytes:
     """A palette PNG: pixel value = class key, palette entry *k* = ``colours[k]`` (0 = background),
-    padded with white to the next size Pillow can bit-pack (2, 4, 16 or 256 entries)."""
+    padded with white to the next size Pillow can bit-pack (2, 4, 16 or 256 entries). ``compress_level``:
+    zlib's (a PNG that is only passed on, as an importer's answer, is written at a fast level)."""
     if len(colours) > 256:
         raise ValueError("a palette PNG holds at most 256 colours")
     entries = next(n for n in (2, 4, 16, 256) if n >= len(colours))
     image = _palette_image(classes)
     image.putpalette(_palette_bytes(colours, entries), rawmode="RGB")
     buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    image.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 

@@ -15,7 +15,7 @@ Every front door runs the same core:
 1. **scan** (``TALLY_THREADS`` threads): each object's answers are decoded and recognised by shape; the labels and
    colours they use are counted. A labeling job has one task type, so the batch's task is the one most
    objects' answers have; answers of another shape are rejected with a reason.
-   Recognition needs only the tasks' shapes (:mod:`tally.tasks.shapes`): the chosen task's module, and
+   Recognition needs only the tasks' shapes (their light packages, :mod:`tally.tasks.registry`): the chosen task's module, and
    with it numpy and the task's algorithms, is imported here, the other task types' never.
 2. **labels**: the job's label list (:mod:`tally.labels`), resolved once, outside the pool; a list
    that cannot work (a repeated name, too many classes for a mask) fails every object with its reason.
@@ -52,21 +52,25 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .errors import ConfigError, EventError, ObjectError, StorageError, TransientStorageError
-from .gt.answers import Answer, AnswerIssue, LoadedAnswer, load_answers
+from .gt.answers import Answer, AnswerIssue, BareValue, LoadedAnswer, load_answers
 from .gt.events import ConsolidationRequest, DatasetObject, describe_validation_error
 from .gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, TaskType, creation_date
 from .gt.sink import Step, respond
 from .labels import LabelSet, batch_labels, resolve_labels
 from .settings import Settings
 from .storage import Storage, join_uri, split_s3_uri
-from .tasks import JobContext, Observed, Passthrough, learner, make_tasks
+from .tasks import JobContext, Observed, learner, make_tasks
 from .tasks.base import AnyTask, no_usable_answer
+from .tasks.passthrough import Passthrough, is_passed_through
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
+
+if TYPE_CHECKING:
+    from .forms.consolidate import FieldTally, JobTemplate
 
 __all__ = [
     "BatchJob",
@@ -125,6 +129,8 @@ class BatchReport:
     offloaded: int = 0  # labels moved to S3 to keep the response under Lambda's limit
     response_steps: list[Step] = field(default_factory=list)  # what tally.gt.sink did to fit it
     worker_model: WorkerModel = WorkerModel.BATCH
+    fields: dict[str, FieldTally] = field(default_factory=dict)  # a form's: per field, consolidated / kept
+    schema_source: str | None = None  # a form's: where its fields came from (template, inferred)
 
     @property
     def mean_confidence(self) -> float | None:
@@ -148,6 +154,8 @@ class BatchJob:
         batch_key: the worker store's record of this batch (:func:`tally.worker_store.batch_key`).
         remaining_ms: time left before the caller's deadline; objects not started before
             ``settings.deadline_margin_ms`` is left fail with a reason.
+        form_template: the job's worker template (:class:`tally.forms.consolidate.JobTemplate`),
+            asked only when the batch's answers are a form (it may reach AWS).
     """
 
     settings: Settings
@@ -158,6 +166,7 @@ class BatchJob:
     read_buckets: frozenset[str] = frozenset()
     batch_key: str = ""
     remaining_ms: Callable[[], int] | None = None
+    form_template: Callable[[], JobTemplate] | None = None
 
     @property
     def readable_buckets(self) -> frozenset[str]:
@@ -170,7 +179,7 @@ class JobPlan:
     (``tally reconsolidate``: :meth:`Survey.plan`, then the model fitted on :func:`gather`'s summaries).
 
     Attributes:
-        task: the task's position in recognition order (:data:`tally.tasks.KINDS`); ``None``: answers
+        task: the task's position in recognition order (:data:`tally.tasks.ENTRIES`); ``None``: answers
             of no known shape, passed through.
         labels: the job's labels (``None`` for a task that needs none).
         painted: per label, the colours the job's workers painted it with (count per normalised hex).
@@ -194,11 +203,15 @@ class BatchResults(list[ObjectResult]):
         task_type: str = TaskType.CUSTOM.value,
         label_source: str = "not needed",
         worker_model: WorkerModel = WorkerModel.NONE,
+        fields: dict[str, FieldTally] | None = None,
+        schema_source: str | None = None,
     ) -> None:
         super().__init__(results)
         self.task_type = task_type
         self.label_source = label_source
         self.worker_model = worker_model
+        self.fields = fields or {}
+        self.schema_source = schema_source
 
 
 def default_mask_prefix(request: ConsolidationRequest) -> str:
@@ -269,6 +282,8 @@ class _Item:
     observed: Observed[Any, Any] | None = None
     result: ObjectResult | None = None
     read: bool = False  # the scan read at least one answer of this object
+    keys: int = 0  # the most top-level keys one of its answers has (a form's answers have several)
+    bare: bool = False  # an answer is one bare value (a number, a string): the form may say what it is
 
     @property
     def object_id(self) -> str:
@@ -371,10 +386,11 @@ class WorkerModelCycle:
     alike. The store is an optimisation: when it fails, the batch is judged on its own evidence.
     """
 
-    def __init__(self, store: WorkerStore | None, job_id: str, batch: str) -> None:
+    def __init__(self, store: WorkerStore | None, job_id: str, batch: str, scope: str = "") -> None:
         self._store = store
         self._job_id = job_id
         self._batch = batch
+        self._scope = scope  # a form field's statistics are its own: the store's name starts with its scope
         self.status = WorkerModel.NONE
 
     def fit(self, task: AnyTask, summaries: Sequence[tuple[str, Any]], context: JobContext) -> Any:
@@ -387,6 +403,8 @@ class WorkerModelCycle:
             logger.warning("worker model kept per batch: without the job's label list, class keys differ by batch")
             return task.fit(summaries, context)
         name = learning.statistics_name(context)
+        if self._scope:
+            name = f"{self._scope}/{name}"
         try:
             loaded = store.load(self._job_id, name, self._batch, learning.statistics_keys(summaries, context))
         except Exception as exc:  # the store is an optimisation: it must never fail the batch
@@ -465,6 +483,8 @@ class _Steps:
         loaded, item.issues = self._load(item.obj)
         item.read = bool(loaded)
         for answer in loaded:
+            item.keys = max(item.keys, len(answer.answer.content))
+            item.bare = item.bare or isinstance(answer.answer.element, BareValue)
             if answer.task is not None:
                 item.tasks[answer.task] += 1
                 item.painted.update(answer.task.labels_used(answer.answer.element))
@@ -658,6 +678,10 @@ def run_batch(
     cycle = WorkerModelCycle(store, job.job_id, job.batch_key)
     with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
+        if job.settings.element_name is None:  # a form: field by field (with a plan too: per batch, for now)
+            form = _run_form(steps, items, store, on_result)
+            if form is not None:
+                return form
         problem = _plan(steps, items, plan)
         if problem is not None:
             BatchProcessor.fail_all(items, problem)
@@ -686,6 +710,82 @@ def run_batch(
             item.result.task_type = batch_type
         results.append(item.result)
     return results
+
+
+def _run_form(
+    steps: _Steps, items: Sequence[_Item], store: WorkerStore | None, on_result: Callable[[ObjectResult], None] | None
+) -> BatchResults | None:
+    """The batch consolidated field by field when its answers are a form (:mod:`tally.forms.consolidate`);
+    ``None`` when they hold one annotation element or nothing the form driver would consolidate (the
+    task path then goes on, as before forms)."""
+    keys = max((item.keys for item in items), default=0)
+    if keys == 0 or (keys == 1 and any(item.tasks for item in items) and not any(item.bare for item in items)):
+        return None  # one element per answer, recognised by a task: the task path, byte for byte
+    # one bare value per answer (a `<select>`'s option, a slider's number): the form says whether it is a
+    # choice (the form driver) or a number or text (its task: plan_form gives None for those)
+    from .forms.consolidate import FormAnswer, FormContext, FormObject, JobTemplate, consolidate_form, plan_form
+
+    answers: dict[str, list[FormAnswer]] = {}
+    issues: dict[str, list[AnswerIssue]] = {}
+    for item in items:
+        loaded = item.loaded
+        if loaded is None:
+            loaded, item.issues = steps._load(item.obj)
+        answers[item.object_id] = [FormAnswer(a.answer.worker_id, a.answer.content) for a in loaded]
+        issues[item.object_id] = list(item.issues)
+    job = steps.job
+    planned = plan_form([a.content for found in answers.values() for a in found], job.form_template or JobTemplate)
+    if planned is None:
+        return None
+    schema, template = planned
+    for item in items:
+        if item.loaded is not None:
+            item.loaded = None
+            steps.budget.give(item.loaded_bytes)
+    cycles: list[WorkerModelCycle] = []
+
+    def new_cycle(scope: str) -> WorkerModelCycle:
+        cycles.append(WorkerModelCycle(store, job.job_id, job.batch_key, scope))
+        return cycles[-1]
+
+    resolved: list[LabelSet | None] = []
+
+    def job_labels() -> LabelSet | None:
+        if not resolved:
+            try:
+                resolved.append(resolve_labels(event_labels=job.event_labels, configured=job.settings.labels,
+                                               job_labels=job.job_labels))  # fmt: skip
+            except ConfigError as exc:
+                logger.warning("the job's label list cannot work for a form's annotation field: %s", exc)
+                resolved.append(None)
+        return resolved[0]
+
+    context = FormContext(job.settings, steps.storage, job.artefact_prefix, job_labels, new_cycle)
+    forms: list[FormObject] = []
+    for item in items:
+        found = answers[item.object_id]
+        if not item.obj.annotations:
+            item.result = BatchProcessor._fail(item, "no annotations: no worker answered")
+        elif not found:
+            item.result = BatchProcessor._fail(item, str(no_usable_answer(item.obj, ())), issues[item.object_id])
+        else:
+            forms.append(FormObject(item.obj, found, issues[item.object_id]))
+    results, tallies = consolidate_form(schema, template, forms, context)
+    by_id = {r.object_id: r for r in results}
+    batch = BatchResults(
+        task_type=TaskType.CUSTOM.value,
+        label_source="not needed",
+        worker_model=cycles[0].status if cycles else WorkerModel.NONE,
+        fields=tallies,
+        schema_source=schema.source,
+    )
+    for item in items:
+        item.result = item.result or by_id[item.object_id]
+        if not item.result.ok:
+            item.result.task_type = TaskType.CUSTOM.value
+        _report(item, on_result)
+        batch.append(item.result)
+    return batch
 
 
 # -- job-wide passes (tally reconsolidate) --------------------------------------------------------------
@@ -828,6 +928,7 @@ def consolidate_batch(
     worker_store: WorkerStore | None = None,
     response_limit: int = RESPONSE_LIMIT_BYTES,
     on_result: Callable[[ObjectResult], None] | None = None,
+    form_template: Callable[[], JobTemplate] | None = None,
 ) -> BatchReport:
     """Consolidate every object of one request: the payload it names read (the source), the objects
     consolidated (:func:`run_batch`), the response made (:func:`respond`).
@@ -845,6 +946,8 @@ def consolidate_batch(
             batch's worker model is its own, as without a table).
         response_limit: the largest response in bytes; :mod:`tally.gt.sink` fits it under.
         on_result: called with each object's result as soon as it is final.
+        form_template: the job's worker template, asked only when the batch's answers are a form
+            (``None``: the form is inferred from the answers).
 
     Raises:
         EventError, StorageError: the payload itself cannot be read; nothing can be returned.
@@ -865,6 +968,7 @@ def consolidate_batch(
         read_buckets=frozenset({split_s3_uri(uri)[0]} if uri.startswith("s3://") else ()),
         batch_key=batch_key(uri, payload) if worker_store is not None else "",
         remaining_ms=remaining_ms,
+        form_template=form_template,
     )
     results = run_batch(objects, job, storage, worker_store, on_result=on_result)
     attr = request.label_attribute_name
@@ -877,10 +981,17 @@ def consolidate_batch(
         offloaded=response.offloaded,
         response_steps=response.steps,
         worker_model=results.worker_model,
+        fields=results.fields,
+        schema_source=results.schema_source,
     )
     for r in results:
-        report.consolidated += r.ok and r.task_type != TaskType.CUSTOM
-        report.passed_through += r.ok and r.task_type == TaskType.CUSTOM
+        if r.form_fields is not None:  # a form: consolidated when any of its fields was
+            done = any(consolidated for _, consolidated in r.form_fields)
+            report.consolidated += r.ok and done
+            report.passed_through += r.ok and not done
+        else:
+            report.consolidated += r.ok and not is_passed_through(r.task_type)
+            report.passed_through += r.ok and is_passed_through(r.task_type)
         report.failed += not r.ok
         report.answers_rejected += r.rejected
         if r.ok and r.confidence is not None:

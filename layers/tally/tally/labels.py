@@ -42,7 +42,8 @@ BACKGROUND = "BACKGROUND"
 MAX_MASK_CLASSES = FAR - 1
 """Labels a palette mask can hold: 256 entries, less background (0), the far-background marker (254)
 and the no-vote marker (255)."""
-LabelSource = Literal["event", "configured", "label-category-file", "batch"]
+LabelSource = Literal["event", "configured", "label-category-file", "template", "batch"]
+"""``template``: a form field's options, as its worker template lists them (:mod:`tally.forms`)."""
 
 
 @dataclass(frozen=True)

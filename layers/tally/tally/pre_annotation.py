@@ -23,7 +23,9 @@ integer class with ``class-name`` in its metadata, or a list of integers with ``
 own: ``class-name`` / ``class-names`` in the label) gets ``{"label": name}`` or ``{"labels": [names]}``
 for a chained job's template to pre-select; one with a prior box label (built-in object detection,
 adjustment lines included, or tally's), keypoint or instance label gets it as the crowd element's
-initial value (:func:`prior_geometry`). Of several labels of one kind, the newest ``creation-date`` wins.
+initial value. Each prior is read by its label's task kind (:func:`prior`); one with none of these but a prior form (tally's label with
+``fields``) gets each consolidated field's value by name (:func:`prior_form`), for the template's
+elements to start from. Of several labels of one kind, the newest ``creation-date`` wins.
 A tally label that its consolidation spilled to S3 to fit Lambda's response limit (``full-label-ref``,
 :mod:`tally.gt.sink`) is read back first (:func:`read_back_spilled`); ``manifestLine`` stays the line
 as received.
@@ -40,118 +42,64 @@ from typing import Any
 
 from .errors import EventError, TallyError
 from .gt.events import PreAnnotationRequest
-from .gt.response import TaskType
 from .gt.sink import FULL_LABEL_REF, LabelReader
-from .labels import BACKGROUND
 from .settings import Settings
 
-__all__ = ["pre_annotate", "prior_classification", "prior_geometry", "prior_segmentation", "read_back_spilled"]
+__all__ = ["pre_annotate", "prior", "prior_form", "read_back_spilled"]
 
 logger = logging.getLogger(__name__)
 
 
-def prior_segmentation(line: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The newest prior semantic-segmentation label on a manifest line, as an ``initialValue``."""
-    found: list[tuple[str, dict[str, Any]]] = []
+def prior(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``initialValue`` a prior label on a manifest line gives (module docstring), or ``None``.
+
+    Each label (a key ``X`` with ``X-metadata`` beside it) is read by the task kind its ``type``
+    names (:func:`tally.tasks.registry.kind_of`, its ``views.prior``); of the labels that give one,
+    the kinds' ``prior_rank`` decides (segmentation, then classification, then boxes, keypoints and
+    instances), then the newest ``creation-date``."""
+    from .tasks.registry import kind_of  # on the first event, not at the handler's import
+
+    found: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     for key, meta in line.items():
-        if (
-            not key.endswith("-metadata")
-            or not isinstance(meta, dict)
-            or meta.get("type") != TaskType.SEMANTIC_SEGMENTATION
-        ):
+        if not key.endswith("-metadata") or not isinstance(meta, dict):
             continue
-        value = line.get(key.removesuffix("-metadata"))
-        uri = value.get("mask-ref") if isinstance(value, dict) else value
-        color_map = meta.get("internal-color-map")
-        if color_map is None and isinstance(value, dict):  # tally's label; its metadata may have been cut
-            color_map = value.get("internal-color-map")
-        if not isinstance(uri, str) or not uri.startswith("s3://") or not isinstance(color_map, dict):
-            continue
-        mappings = {
-            str(entry["class-name"]): {"color": str(entry["hex-color"])}
-            for entry in color_map.values()
-            if isinstance(entry, dict) and entry.get("class-name") not in (None, BACKGROUND) and entry.get("hex-color")
-        }
-        found.append((str(meta.get("creation-date", "")), {"src": uri, "labelMappings": mappings}))
-    return max(found, key=lambda item: item[0])[1] if found else None
+        kind = kind_of(str(meta.get("type")))
+        initial = None if kind is None else kind.views.prior(line.get(key.removesuffix("-metadata")), meta)
+        if kind is not None and initial is not None:
+            found.setdefault(kind.views.prior_rank, []).append((str(meta.get("creation-date", "")), initial))
+    return max(found[min(found)], key=lambda item: item[0])[1] if found else None
 
 
-_SINGLE = (TaskType.IMAGE_CLASSIFICATION, TaskType.TEXT_CLASSIFICATION)
-_MULTI = (TaskType.IMAGE_CLASSIFICATION_MULTILABEL, TaskType.TEXT_CLASSIFICATION_MULTILABEL)
+def prior_form(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest prior form label on a line (tally's: ``fields``, :mod:`tally.forms.consolidate`), as an
+    ``initialValue``: ``{field: value}`` for each field that was consolidated (a choice's option, a
+    multiple choice's list, a yes/no's boolean, an annotation element's prior from its task kind, e.g.
+    boxes as ``{"boundingBoxes": [...]}``); fields kept as
+    given have no agreed value and are left out. A template reads ``task.input.initialValue.<field>``
+    where its element takes a starting value (``value``, ``checked``, ``selected``, ``initial-value``)."""
+    from .tasks.registry import kind_of  # on the first event, not at the handler's import
 
-
-def _class_names(value: Any, meta: Mapping[str, Any]) -> list[str] | None:
-    """The classes of one prior classification label: built-in (an integer or a list of integers with
-    ``class-name`` or ``class-map`` in the metadata) or tally's own (a dict with ``class-name`` or
-    ``class-names``)."""
-    if isinstance(value, dict):
-        names = value.get("class-names", [value.get("class-name")] if "class-name" in value else None)
-        return [str(n) for n in names] if isinstance(names, list) else None
-    if meta.get("type") in _SINGLE:
-        name = meta.get("class-name")
-        return [str(name)] if isinstance(name, str) else None
-    class_map = meta.get("class-map")
-    if isinstance(value, list) and isinstance(class_map, dict):
-        return [str(class_map[str(i)]) for i in value if str(i) in class_map]
-    return None
-
-
-def prior_classification(line: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The newest prior classification label on a manifest line, as an ``initialValue``:
-    ``{"label": name}`` (single-label) or ``{"labels": [names]}`` (multi-label)."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    for key, meta in line.items():
-        if not key.endswith("-metadata") or not isinstance(meta, dict) or meta.get("type") not in (*_SINGLE, *_MULTI):
-            continue
-        names = _class_names(line.get(key.removesuffix("-metadata")), meta)
-        if names is None:
-            continue
-        initial = {"labels": names} if meta.get("type") in _MULTI else {"label": names[0]} if names else None
-        if initial is not None:
-            found.append((str(meta.get("creation-date", "")), initial))
-    return max(found, key=lambda item: item[0])[1] if found else None
-
-
-def _boxes(value: Mapping[str, Any], meta: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """``<crowd-bounding-box initial-value>`` from a built-in or tally object-detection label."""
-    annotations, class_map = value.get("annotations"), value.get("class-map", meta.get("class-map"))
-    if not isinstance(annotations, list) or not isinstance(class_map, dict):
-        return None
-    boxes = []
-    for box in annotations:
-        if isinstance(box, dict) and str(box.get("class_id")) in class_map:
-            sides = {k: box.get(k) for k in ("left", "top", "width", "height")}
-            if all(isinstance(v, int | float) for v in sides.values()):
-                boxes.append({"label": str(class_map[str(box["class_id"])]), **sides})
-    return boxes
-
-
-def prior_geometry(line: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The newest prior box, keypoint or instance label on a line, as an ``initialValue``:
-    ``{"boundingBoxes": [{label, left, top, width, height}]}`` (built-in object detection, adjustment
-    lines included, or tally's), ``{"keypoints": [{label, x, y}]}`` or ``{"instances": [{color, label}],
-    "src": <instance mask URI>}`` (tally's)."""
     found: list[tuple[str, dict[str, Any]]] = []
     for key, meta in line.items():
         value = line.get(key.removesuffix("-metadata"))
         if not key.endswith("-metadata") or not isinstance(meta, dict) or not isinstance(value, dict):
             continue
-        initial: dict[str, Any] | None = None
-        kind = meta.get("type")
-        if kind == TaskType.OBJECT_DETECTION:
-            boxes = _boxes(value, meta)
-            initial = None if boxes is None else {"boundingBoxes": boxes}
-        elif kind == TaskType.KEYPOINTS and isinstance(value.get("keypoints"), list):
-            points = [{k: p.get(k) for k in ("label", "x", "y")} for p in value["keypoints"] if isinstance(p, dict)]
-            initial = {"keypoints": points}
-        elif (
-            kind == TaskType.INSTANCE_SEGMENTATION
-            and isinstance(value.get("instance-mask-ref"), str)
-            and isinstance(value.get("instances"), list)  # a spilled label keeps the mask, not its instances
-        ):
-            instances = [{"color": i.get("color"), "label": i.get("label")} for i in value["instances"]]
-            initial = {"instances": instances, "src": value["instance-mask-ref"]}
-        if initial is not None:
+        fields = value.get("fields")
+        if not isinstance(fields, dict):
+            continue
+        initial: dict[str, Any] = {}
+        for name, entry in fields.items():
+            if not isinstance(entry, dict) or not entry.get("consolidated"):
+                continue
+            given = entry.get("value")
+            kind = kind_of(str(entry["type"])) if entry.get("type") else None
+            if kind is not None and isinstance(given, dict):  # an annotation element: its kind's prior
+                start = kind.views.prior(given, {})
+                if start is not None:
+                    initial[name] = start
+            elif entry.get("kind") in ("single-choice", "multi-choice", "boolean"):
+                initial[name] = given
+        if initial:
             found.append((str(meta.get("creation-date", "")), initial))
     return max(found, key=lambda item: item[0])[1] if found else None
 
@@ -217,13 +165,14 @@ def pre_annotate(
         logger.warning("no human annotation: the manifest line has neither source-ref nor source")
         return {"taskInput": {"manifestLine": line}, "isHumanAnnotationRequired": False}
     full = read_back_spilled(line, read)
-    prior = prior_segmentation(full) or prior_classification(full) or prior_geometry(full)
+    initial = prior(full)
+    form = prior_form(full) if initial is None else None
     labels = _line_labels(line) or (list(settings.labels) if settings.labels else None) or job_labels()
-    if not labels and prior:
-        labels = _prior_labels(prior)
+    if not labels and initial:
+        labels = _prior_labels(initial)
     if not labels:
         logger.warning("no labels for the task: none on the line, configured, or in the job's label file")
     task_input: dict[str, Any] = {"taskObject": task_object, "labels": list(labels or []), "manifestLine": line}
-    if prior:
-        task_input["initialValue"] = prior
+    if initial or form:
+        task_input["initialValue"] = initial or form
     return {"taskInput": task_input, "isHumanAnnotationRequired": True}

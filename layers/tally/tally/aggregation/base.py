@@ -60,6 +60,7 @@ __all__ = [
     "SpanAggregator",
     "WorkerItems",
     "WorkerSpans",
+    "as_index",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -85,7 +86,8 @@ class Aggregator(ABC, Generic[Obs, Prior]):
 # --- classification -------------------------------------------------------------------------------
 
 
-def _index(name: str, values: npt.ArrayLike, n: int) -> IntArray:
+def as_index(name: str, values: npt.ArrayLike, n: int) -> IntArray:
+    """``values`` as a one-dimensional array of indices in ``0..n-1``, or a ``ValueError`` naming ``name``."""
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -132,9 +134,9 @@ class ClassAnswers:
     ) -> None:
         if n_classes < 1 or n_tasks < 0 or n_workers < 0:
             raise ValueError("n_classes must be at least 1, n_tasks and n_workers non-negative")
-        t = _index("tasks", tasks, n_tasks)
-        w = _index("workers", workers, n_workers)
-        y = _index("labels", labels, n_classes)
+        t = as_index("tasks", tasks, n_tasks)
+        w = as_index("workers", workers, n_workers)
+        y = as_index("labels", labels, n_classes)
         if not t.size == w.size == y.size:
             raise ValueError(f"tasks, workers and labels differ in length: {t.size}, {w.size}, {y.size}")
         object.__setattr__(self, "tasks", t)
@@ -175,8 +177,8 @@ class LabelSetAnswers:
             raise ValueError("label_sets must hold only 0 and 1")
         if n_tasks < 0 or n_workers < 0:
             raise ValueError("n_tasks and n_workers must be non-negative")
-        t = _index("tasks", tasks, n_tasks)
-        w = _index("workers", workers, n_workers)
+        t = as_index("tasks", tasks, n_tasks)
+        w = as_index("workers", workers, n_workers)
         if not t.size == w.size == sets.shape[0]:
             raise ValueError(f"tasks, workers and label_sets differ in length: {t.size}, {w.size}, {sets.shape[0]}")
         object.__setattr__(self, "tasks", t)

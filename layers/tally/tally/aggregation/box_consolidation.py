@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .assignment import max_similarity_assignment
-from .base import ObjectItems, WorkerItems
+from .base import ObjectItems
 from .box_fusion import BoxFusion, huber_k, pooled_edge_noise
-from .geometric import FittedMatching, ItemConsolidation, check_coordinates, stacked_members
+from .geometric import CoordinateConsolidation, FittedMatching
 from .matching import Cluster, box_iou
 
 __all__ = ["BoxConsolidation"]
@@ -35,7 +36,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass
-class BoxConsolidation(ItemConsolidation[None]):
+class BoxConsolidation(CoordinateConsolidation):
     """Match, keep and fuse the boxes of a batch (this module's and :mod:`~tally.aggregation.geometric`'s
     docstrings). Boxes are ``(n, 4)`` ``x0, y0, x1, y1`` per answer.
 
@@ -43,6 +44,7 @@ class BoxConsolidation(ItemConsolidation[None]):
     :data:`~tally.aggregation.geometric.EVIDENCE_FIELDS` (a job's next batch takes their sum as ``prior``).
 
     Examples:
+        >>> from tally.aggregation.base import ObjectItems, WorkerItems
         >>> boxes = lambda *b: np.array(b, dtype=float)
         >>> obj = ObjectItems(
         ...     answers=(
@@ -103,22 +105,13 @@ class BoxConsolidation(ItemConsolidation[None]):
             self.edge_scale_, self.edge_contamination_ = pooled_edge_noise(differences)
             self.edge_k_ = huber_k(self.edge_contamination_) if self.adaptive_k else None
 
-    def _item_similarity(self, obj: ObjectItems, prepared: None) -> FloatArray:
-        return box_iou(*[np.concatenate([np.asarray(a.geometry).reshape(-1, 4) for a in obj.answers])] * 2)
+    coordinates: ClassVar[int] = 4
 
-    def _check_answer(self, obj: ObjectItems, answer: WorkerItems) -> None:
-        check_coordinates(answer, 4)
+    def _pairwise(self, obj: ObjectItems, a: FloatArray, b: FloatArray) -> FloatArray:
+        return box_iou(a, b)
 
-    def _no_items(self, obj: ObjectItems) -> npt.NDArray[np.generic]:
-        return np.zeros((0, 4), dtype=np.float64)
-
-    def _fuse(
-        self, obj: ObjectItems, kept: Sequence[Cluster], weights: FloatArray, prepared: None
-    ) -> tuple[npt.NDArray[np.generic], list[int]]:
-        if not kept:
-            return np.zeros((0, 4)), []
-        items, w = stacked_members(obj, kept, weights, 4)
-        return self.box_fusion.fuse_many(items, w, self.edge_scale_, self.edge_k_), list(range(len(kept)))
+    def _fuse_members(self, items: FloatArray, weights: FloatArray) -> npt.NDArray[np.generic]:
+        return self.box_fusion.fuse_many(items, weights, self.edge_scale_, self.edge_k_)
 
     def _refine(
         self,
@@ -131,9 +124,7 @@ class BoxConsolidation(ItemConsolidation[None]):
         order: list[int],
         weights: FloatArray,
     ) -> tuple[list[int], npt.NDArray[np.generic]]:
-        items = np.asarray(fused, dtype=np.float64)
-        order = self._without_duplicates(kept, support, agreement, box_iou(items, items))
-        geometry = fused[order]
+        order, geometry = super()._refine(obj, clusters, kept, support, agreement, fused, order, weights)
         if self.borrow_weight > 0:
             geometry = self._borrow(obj, clusters, [kept[i] for i in order], geometry, weights)
         return order, geometry

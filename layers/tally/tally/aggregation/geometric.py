@@ -88,7 +88,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Self, TypeVar
+from typing import ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -99,6 +99,7 @@ from .matching import Cluster, item_offsets, match_items, matching_orders
 __all__ = [
     "EVIDENCE_FIELDS",
     "Consolidated",
+    "CoordinateConsolidation",
     "FittedMatching",
     "ItemConsolidation",
     "ObjectItems",
@@ -483,6 +484,58 @@ class ItemConsolidation(ItemAggregator, Generic[Prepared]):
     def _empty(self, obj: ObjectItems) -> Consolidated:
         empty = np.zeros(0, dtype=np.float64)
         return Consolidated([], self._no_items(obj), empty, empty.copy(), empty.copy(), [], [])
+
+
+@dataclass
+class CoordinateConsolidation(ItemConsolidation[None]):
+    """The core for kinds whose items are rows of :attr:`coordinates` numbers (boxes: 4, points: 2):
+    the answers' check, the similarity of all items, the stacked fusion of each kept cluster and the
+    drop of duplicates after it are the same; a kind supplies :meth:`_pairwise` and
+    :meth:`_fuse_members`."""
+
+    coordinates: ClassVar[int]
+    """Numbers per item (a row of the geometry)."""
+
+    @abstractmethod
+    def _pairwise(self, obj: ObjectItems, a: FloatArray, b: FloatArray) -> FloatArray:
+        """Pairwise similarity of the rows of ``a`` and ``b``."""
+
+    @abstractmethod
+    def _fuse_members(self, items: FloatArray, weights: FloatArray) -> npt.NDArray[np.generic]:
+        """One item per cluster from the members ``(C, K, coordinates)`` and their weights ``(C, K)``."""
+
+    def _item_similarity(self, obj: ObjectItems, prepared: None) -> FloatArray:
+        items = np.concatenate([np.asarray(a.geometry).reshape(-1, self.coordinates) for a in obj.answers])
+        return self._pairwise(obj, items, items)
+
+    def _check_answer(self, obj: ObjectItems, answer: WorkerItems) -> None:
+        check_coordinates(answer, self.coordinates)
+
+    def _no_items(self, obj: ObjectItems) -> npt.NDArray[np.generic]:
+        return np.zeros((0, self.coordinates), dtype=np.float64)
+
+    def _fuse(
+        self, obj: ObjectItems, kept: Sequence[Cluster], weights: FloatArray, prepared: None
+    ) -> tuple[npt.NDArray[np.generic], list[int]]:
+        if not kept:
+            return np.zeros((0, self.coordinates)), []
+        items, w = stacked_members(obj, kept, weights, self.coordinates)
+        return self._fuse_members(items, w), list(range(len(kept)))
+
+    def _refine(
+        self,
+        obj: ObjectItems,
+        clusters: Sequence[Cluster],
+        kept: Sequence[Cluster],
+        support: Sequence[float],
+        agreement: Sequence[float],
+        fused: npt.NDArray[np.generic],
+        order: list[int],
+        weights: FloatArray,
+    ) -> tuple[list[int], npt.NDArray[np.generic]]:
+        items = np.asarray(fused, dtype=np.float64)
+        order = self._without_duplicates(kept, support, agreement, self._pairwise(obj, items, items))
+        return order, fused[order]
 
 
 def check_coordinates(answer: WorkerItems, width: int) -> None:

@@ -10,16 +10,16 @@ twice is dropped as a duplicate as boxes are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from .base import ObjectItems, WorkerItems
+from .base import ObjectItems
 from .box_fusion import weighted_medians
-from .geometric import ItemConsolidation, check_coordinates, stacked_members
-from .matching import Cluster, point_similarity
+from .geometric import CoordinateConsolidation
+from .matching import point_similarity
 
 __all__ = ["KeypointConsolidation"]
 
@@ -28,7 +28,7 @@ _EPS = 1e-9
 
 
 @dataclass
-class KeypointConsolidation(ItemConsolidation[None]):
+class KeypointConsolidation(CoordinateConsolidation):
     """Match, keep and fuse the keypoints of a batch (this module's and
     :mod:`~tally.aggregation.geometric`'s docstrings). Points are ``(n, 2)`` ``x, y`` per answer.
 
@@ -36,6 +36,7 @@ class KeypointConsolidation(ItemConsolidation[None]):
     :data:`~tally.aggregation.geometric.EVIDENCE_FIELDS` (a job's next batch takes their sum as ``prior``).
 
     Examples:
+        >>> from tally.aggregation.base import ObjectItems, WorkerItems
         >>> points = lambda *p: np.array(p, dtype=float)
         >>> obj = ObjectItems(
         ...     (
@@ -57,35 +58,10 @@ class KeypointConsolidation(ItemConsolidation[None]):
     def _sigma(self, obj: ObjectItems) -> float:
         return max(self.keypoint_sigma * float(np.hypot(obj.width, obj.height)), _EPS)
 
-    def _item_similarity(self, obj: ObjectItems, prepared: None) -> FloatArray:
-        points = np.concatenate([np.asarray(a.geometry).reshape(-1, 2) for a in obj.answers])
-        return point_similarity(points, points, self._sigma(obj))
+    coordinates: ClassVar[int] = 2
 
-    def _check_answer(self, obj: ObjectItems, answer: WorkerItems) -> None:
-        check_coordinates(answer, 2)
+    def _pairwise(self, obj: ObjectItems, a: FloatArray, b: FloatArray) -> FloatArray:
+        return point_similarity(a, b, self._sigma(obj))
 
-    def _no_items(self, obj: ObjectItems) -> npt.NDArray[np.generic]:
-        return np.zeros((0, 2), dtype=np.float64)
-
-    def _fuse(
-        self, obj: ObjectItems, kept: Sequence[Cluster], weights: FloatArray, prepared: None
-    ) -> tuple[npt.NDArray[np.generic], list[int]]:
-        if not kept:
-            return np.zeros((0, 2)), []
-        items, w = stacked_members(obj, kept, weights, 2)
-        return weighted_medians(items, w), list(range(len(kept)))
-
-    def _refine(
-        self,
-        obj: ObjectItems,
-        clusters: Sequence[Cluster],
-        kept: Sequence[Cluster],
-        support: Sequence[float],
-        agreement: Sequence[float],
-        fused: npt.NDArray[np.generic],
-        order: list[int],
-        weights: FloatArray,
-    ) -> tuple[list[int], npt.NDArray[np.generic]]:
-        items = np.asarray(fused, dtype=np.float64)
-        order = self._without_duplicates(kept, support, agreement, point_similarity(items, items, self._sigma(obj)))
-        return order, fused[order]
+    def _fuse_members(self, items: FloatArray, weights: FloatArray) -> npt.NDArray[np.generic]:
+        return weighted_medians(items, weights)

@@ -71,6 +71,8 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from .base import as_index
+
 __all__ = ["STATISTICS", "BordaCount", "MallowsConsensus", "rankings_to_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -83,19 +85,6 @@ weighs ``1 / (k - 1)`` for a ranking of ``k`` items, a tie half to each). Non-ne
 
 N_STATISTICS = len(STATISTICS)
 _TOL = 1e-9
-
-
-def _as_index(name: str, values: npt.ArrayLike, n: int) -> IntArray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    out = arr.astype(np.intp, copy=False)
-    bad = int(np.count_nonzero((out < 0) | (out >= n)))
-    if bad:
-        raise ValueError(f"{bad} {name} are outside 0..{n - 1}; map IDs to indices below the given count")
-    return out
 
 
 def rankings_to_pairs(
@@ -265,9 +254,9 @@ class MallowsConsensus:
         Returns:
             self
         """
-        o = _as_index("objects", objects, n_objects)
-        w = _as_index("workers", workers, n_workers)
-        it = _as_index("items", items, n_items)
+        o = as_index("objects", objects, n_objects)
+        w = as_index("workers", workers, n_workers)
+        it = as_index("items", items, n_items)
         r = np.asarray(ranks, dtype=np.float64)
         if r.ndim != 1 or not o.size == w.size == it.size == r.size:
             raise ValueError(
@@ -309,10 +298,10 @@ class MallowsConsensus:
         Returns:
             self
         """
-        o = _as_index("objects", objects, n_objects)
-        w = _as_index("workers", workers, n_workers)
-        a = _as_index("first", first, n_items)
-        b = _as_index("second", second, n_items)
+        o = as_index("objects", objects, n_objects)
+        w = as_index("workers", workers, n_workers)
+        a = as_index("first", first, n_items)
+        b = as_index("second", second, n_items)
         out = np.asarray(outcome, dtype=np.float64)
         if out.ndim != 1 or not o.size == w.size == a.size == b.size == out.size:
             raise ValueError(

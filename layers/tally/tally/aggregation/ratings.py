@@ -65,6 +65,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from .base import as_index
+
 __all__ = ["STATISTICS", "CalibratedMean", "normal_quantile", "snap_to_step"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -129,19 +131,6 @@ def snap_to_step(
     else:
         raise ValueError(f"mode must be 'nearest', 'down' or 'up', got {mode!r}")
     return np.asarray(origin + k * step, dtype=np.float64)
-
-
-def _as_index(name: str, values: npt.ArrayLike, n: int) -> IntArray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    out = arr.astype(np.intp, copy=False)
-    bad = int(np.count_nonzero((out < 0) | (out >= n)))
-    if bad:
-        raise ValueError(f"{bad} {name} are outside 0..{n - 1}; map IDs to indices below the given count")
-    return out
 
 
 def _best_shift(
@@ -326,8 +315,8 @@ class CalibratedMean:
             self
         """
         self._check_parameters()
-        t = _as_index("objects", objects, n_objects)
-        w = _as_index("workers", workers, n_workers)
+        t = as_index("objects", objects, n_objects)
+        w = as_index("workers", workers, n_workers)
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 1 or not t.size == w.size == x.size:
             raise ValueError(f"objects, workers and values differ in length: {t.size}, {w.size}, {x.size}")

@@ -95,11 +95,11 @@ def recognise(element: Mapping[str, Any]) -> str | None:
     >>> recognise({"boundingBoxes": [], "inputImageProperties": {}}), recognise({"rating": 3})
     ('bounding-box', None)
     """
-    from ..tasks import KINDS  # lazily: tally.tasks imports the event models
+    from ..tasks.registry import ENTRIES  # lazily: tally.tasks imports the event models
 
-    for kind in KINDS:
-        if kind.shape.recognises(element):
-            return kind.shape.name
+    for entry in ENTRIES:
+        if entry.kind.shape.recognises(element):
+            return entry.kind.shape.name
     return None
 
 

@@ -160,7 +160,10 @@ class _Misfit(ValueError):
 
 
 def _first(f: Field, raw: Mapping[str, Any]) -> Any:
-    return next((raw[k] for k in f.keys if k in raw), next(iter(raw.values())))
+    for key in f.keys:
+        if key in raw:
+            return raw[key]
+    return next(iter(raw.values()))
 
 
 def _as_given(f: Field, value: Any, raw: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:

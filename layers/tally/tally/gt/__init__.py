@@ -1,4 +1,5 @@
-"""Ground Truth's Lambda contract, both directions: the only package that knows its field names.
+"""Ground Truth's Lambda contract, both directions: the events, the answers and the response envelope
+(each task type's label fields are its own package's, :mod:`tally.tasks.registry`).
 
 * :mod:`.events` — the pre-annotation and consolidation events and the payload (pydantic models);
 * :mod:`.answers` — a payload object's ``annotations`` → decoded worker answers, each bad one with a reason;

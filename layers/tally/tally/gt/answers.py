@@ -5,6 +5,12 @@ output, keyed by each element's ``name``) or ``s3Uri`` (the same JSON in S3, rea
 payload's bucket or a configured one). Within the form output, the element is found by its shape,
 whatever its name, and a one-element list around it is accepted. Each answer keeps its
 ``annotationData`` exactly as received, so an answer tally does not consolidate goes back verbatim.
+
+Two elements submit no object of their own. A form whose only field is a bare number or string
+(``crowd-slider``, ``crowd-input``, ``crowd-text-area``: ``{"rating": 4}``) gives a :class:`BareValue`
+``{"value": 4}``: several fields are a form, not one element, and are never read as one of them.
+``crowd-text-ranking``'s output is read as AWS's notebook reads it, ``ordinalRankingDimensions`` as
+the form output's only key (the whole output is the element), as well as under the element's name.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from ..errors import AnswerFormatError, StorageError, TransientStorageError
 from ..storage import Storage, split_s3_uri
 from .events import AnnotationData, DatasetObject
 
-__all__ = ["Answer", "AnswerIssue", "LoadedAnswer", "load_answers"]
+__all__ = ["RANKING_KEY", "Answer", "AnswerIssue", "BareValue", "LoadedAnswer", "answer_elements", "load_answers"]
+
+RANKING_KEY = "ordinalRankingDimensions"
+"""What ``crowd-text-ranking`` submits: ``[{"name": dimension, "responseRankings": [rank, ...]}]``."""
 
 T = TypeVar("T")
 
@@ -56,13 +65,24 @@ class LoadedAnswer(Generic[T]):
     nbytes: int = 0  # size of the answer's JSON text
 
 
-def _elements(content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+class BareValue(dict[str, Any]):
+    """The element of a form whose only field submitted a bare number or string: ``{"value": v}``."""
+
+
+def answer_elements(content: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The candidate elements of a form output (module docstring), in order."""
     found: list[Mapping[str, Any]] = []
     for value in content.values():
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
         if isinstance(value, dict):
             found.append(value)
+    if not found and len(content) == 1:
+        (value,) = content.values()
+        if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+            found.append(BareValue(value=value))
+    if len(content) == 1 and isinstance(content.get(RANKING_KEY), list):
+        found.append(content)
     return found
 
 
@@ -139,7 +159,7 @@ def load_answers(
             content_used = content
         used.add(worker)
         received = annotation.annotation_data.as_received()
-        elements = _elements(content_used)
+        elements = answer_elements(content_used)
         match = next(((e, t) for e in elements for t in [recognise(e)] if t is not None), None)
         if match is None:
             answer = Answer(worker, elements[0] if elements else content, content, received)

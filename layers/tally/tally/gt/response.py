@@ -50,11 +50,19 @@ class TaskType(StrEnum):
     TEXT_CLASSIFICATION = "groundtruth/text-classification"
     IMAGE_CLASSIFICATION_MULTILABEL = "groundtruth/image-classification-multilabel"
     TEXT_CLASSIFICATION_MULTILABEL = "groundtruth/text-classification-multilabel"
+    VIDEO_CLASSIFICATION = "groundtruth/video-classification"
+    VIDEO_CLASSIFICATION_MULTILABEL = "groundtruth/video-classification-multilabel"
     NAMED_ENTITY_RECOGNITION = "groundtruth/named-entity-recognition"
     OBJECT_DETECTION = "groundtruth/object-detection"
     INSTANCE_SEGMENTATION = "groundtruth/instance-segmentation"
     KEYPOINTS = "groundtruth/keypoint"
     CUSTOM = "groundtruth/custom"
+    # answer kinds Ground Truth has no built-in task for: tally's own names
+    NUMBER = "tally/number"
+    FREE_TEXT = "tally/free-text"
+    RANKING = "tally/ranking"
+    POLYLINE = "tally/polyline"
+    LINE = "tally/line"
 
 
 def creation_date(moment: datetime) -> str:
@@ -79,7 +87,9 @@ class ObjectResult:
     nothing was scored, as for answers passed through). ``batch_figures`` names the keys of the
     label's ``worker-quality`` rows that are the worker's figures over the whole batch, the same in
     every object (classification's ``accuracy``; not segmentation's per-object ``reliability``):
-    what the response sink may move to one file per batch (:mod:`.sink`, step 2).
+    what the response sink may move to one file per batch (:mod:`.sink`, step 2). ``form_fields``:
+    for a form (:mod:`tally.forms.consolidate`), each field's name and whether it was consolidated
+    (``False``: kept as given); ``None`` for a task's result.
     """
 
     object_id: str
@@ -91,6 +101,7 @@ class ObjectResult:
     failure: str | None = None
     answers_used: int = 0
     batch_figures: tuple[str, ...] = ()
+    form_fields: tuple[tuple[str, bool], ...] | None = None
 
     @classmethod
     def failed(cls, object_id: str, task_type: str, reason: str, issues: Sequence[AnswerIssue] = ()) -> ObjectResult:

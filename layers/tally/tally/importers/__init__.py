@@ -5,7 +5,7 @@ instances JSON of each annotator's job (:mod:`.cvat`) into :class:`~.model.Impor
 one per data object, one answer per annotator whose ``content`` is what a Ground Truth crowd element
 would have submitted for the same answer. :mod:`.model` turns them into the consolidation payload and
 back; :mod:`.writers` writes the consolidated labels in each tool's own import format. The mask
-encodings are pure functions in :mod:`.rle`.
+encodings are pure functions in :mod:`.rle`; :mod:`.gold` scores an answer against a gold one.
 
 This package belongs to the command line (``tally consolidate --from ...``): the Lambda handlers never
 import it, and it is left out of the Lambda layer.

@@ -49,7 +49,7 @@ import numpy.typing as npt
 from ..aggregation.instance_fusion import rasterise_polygons
 from ..codecs import encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
-from .model import FieldAnswer, ImportedItem
+from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
 from .rle import RleError, decode_coco_rle, decode_cvat_mask, parse_cvat_counts
 
 __all__ = ["ExportError", "Jobs", "read_coco_jobs", "read_xml_jobs"]
@@ -164,7 +164,11 @@ class _Painter:
         colours = assign_colours(self.known, {})
         palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[self.known.index(label)]) for label in used]
         return {
-            "labeledImage": {"pngImageData": base64.b64encode(encode_palette_png(classes, palette)).decode("ascii")},
+            "labeledImage": {
+                "pngImageData": base64.b64encode(
+                    encode_palette_png(classes, palette, compress_level=PASSED_ON_PNG_LEVEL)
+                ).decode("ascii")
+            },
             "labelMappings": {label: {"color": colours[self.known.index(label)]} for label in used},
             "inputImageProperties": {"width": width, "height": height},
         }
@@ -342,7 +346,7 @@ def _instances(segments: Sequence[tuple[str, Any]], width: int, height: int, pai
     for instance, colour in zip(instances, colours, strict=True):
         instance["color"] = colour
     palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(c) for c in colours]
-    png = encode_palette_png(grid.astype(np.uint8), palette)
+    png = encode_palette_png(grid.astype(np.uint8), palette, compress_level=PASSED_ON_PNG_LEVEL)
     return {
         "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
         "instances": instances,

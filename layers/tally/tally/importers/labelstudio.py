@@ -15,7 +15,8 @@ to what the Ground Truth crowd element for the same question submits:
                      span whose offsets are not integers, as in audio, makes the answer unreadable)
 ``rectanglelabels``  ``{"boundingBoxes": [{"label", "left", "top", "width", "height"}], "inputImageProperties"}``,
                      percent coordinates times ``original_width``/``original_height``; a rotated box
-                     makes the answer unreadable (tally's boxes are axis-aligned)
+                     makes the answer unreadable (tally's boxes are axis-aligned), as does, for every
+                     image region, an image rotated in the editor (``image_rotation`` not 0)
 ``polygonlabels``    ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
 ``keypointlabels``   ``{"keypoints": [{"label", "x", "y"}], "inputImageProperties"}``
 ``brushlabels``      ``{"labeledImage": {"pngImageData"}, "labelMappings", "inputImageProperties"}``:
@@ -42,7 +43,7 @@ import numpy as np
 
 from ..codecs import encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
-from .model import FieldAnswer, ImportedItem
+from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
 from .rle import RleError, brush_mask
 
 __all__ = ["ExportError", "read_export", "worker_of"]
@@ -56,6 +57,7 @@ _REGION_KINDS = {
 }
 _VALUE_KINDS = {"choices": "classification", "taxonomy": "classification", "number": "number", "rating": "number"}
 _VALUE_KINDS["textarea"] = "text"
+_IMAGE_KINDS = frozenset({"rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels"})
 _REGION_KEYS = ("x", "y", "points", "start", "end")
 _URL_PREFIXES = ("http://", "https://", "s3://", "gs://", "azure-blob://", "/")
 _MAX_CLASSES = 254
@@ -135,6 +137,13 @@ class _Converter:
     def element(
         self, kind_type: str, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None
     ) -> Any:
+        if kind_type in _IMAGE_KINDS:
+            turned = [r.get("image_rotation") for r in results if r.get("image_rotation") not in (None, 0)]
+            if turned:
+                raise _Unreadable(
+                    f"the image was rotated in the editor (image_rotation {turned[0]}): Label Studio does not "
+                    "document that its coordinates are then the original image's"
+                )
         convert = getattr(self, f"_{kind_type}")
         return convert(name, results, size)
 
@@ -244,7 +253,7 @@ class _Converter:
             classes[mask] = used.index(label) + 1
         colours = assign_colours(known, {})
         palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[known.index(label)]) for label in used]
-        png = encode_palette_png(classes, palette)
+        png = encode_palette_png(classes, palette, compress_level=PASSED_ON_PNG_LEVEL)
         return {
             "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
             "labelMappings": {label: {"color": colours[known.index(label)]} for label in used},

@@ -13,8 +13,11 @@ most items have), puts its readable answers in the payload, and keeps everything
 * ``rejected-answers``: answers of the field that could not be read, each with its reason (besides
   the ones the core rejects);
 * ``kept-as-given``: every other field, verbatim, with the reason it was not consolidated;
-* ``gold-answers``: the annotators whose answer the tool marks as ground truth (counted as an
-  ordinary answer for now; see :data:`GOLD_NOTE`);
+* ``gold-answers``: the annotators whose answer the tool marks as ground truth, and every other
+  annotator's agreement with it (:mod:`.gold`). A gold answer is never outvoted: the item is
+  consolidated from its gold answer alone, so the label is the gold answer in the task's own shape
+  (a classification the batch model would decide otherwise is set to the gold label), with
+  confidence 1; the others' answers are scored against it, not voted (see :data:`GOLD_NOTE`);
 * ``imported-from``: the tool and the field consolidated.
 
 An item none of whose answers to the field could be read is returned failed, with the reasons, by
@@ -23,6 +26,7 @@ An item none of whose answers to the field could be read is returned failed, wit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,13 +35,17 @@ from typing import Any
 
 from ..gt.answers import AnswerIssue
 from ..gt.response import ObjectResult, TaskType
+from .gold import agreement
 
 __all__ = [
     "CONSOLIDATED_KINDS",
     "GOLD_NOTE",
+    "GOLD_UNREAD_NOTE",
+    "PASSED_ON_PNG_LEVEL",
     "WAITS",
     "Batch",
     "FieldAnswer",
+    "GoldItem",
     "ImportedItem",
     "annotate_entries",
     "build_batch",
@@ -58,9 +66,17 @@ WAITS = {
 }
 """Why a field of a known kind tally cannot consolidate yet is kept as given."""
 
+PASSED_ON_PNG_LEVEL = 1
+"""zlib level of the answer PNGs an importer makes from another tool's masks: read once by the core,
+never kept (level 1 encodes about a third faster than 6 and decodes faster too, for a larger PNG)."""
+
 GOLD_NOTE = (
-    "marked as ground truth in the tool: counted as one more answer for now; "
-    "scoring workers against it (never outvoted) waits for the batch driver to take gold answers"
+    "marked as ground truth in the tool: the label is the gold answer (confidence 1); "
+    "the other annotators' answers are scored against it, not voted"
+)
+GOLD_UNREAD_NOTE = (
+    "marked as ground truth in the tool, but the gold annotation has no readable answer to this field: "
+    "consolidated from every answer as usual"
 )
 
 
@@ -96,6 +112,20 @@ class ImportedItem:
 
 
 @dataclass
+class GoldItem:
+    """An item of the batch with a gold answer to its field."""
+
+    workers: list[str]  # the annotators whose annotation is gold
+    element: Any  # the (first) gold answer, as the crowd element's output; None: none readable
+    scores: list[dict[str, Any]]  # {"workerId", "agreement"} for every other readable answer, in order
+
+    def as_json(self) -> dict[str, Any]:
+        if self.element is None:
+            return {"workers": list(self.workers), "note": GOLD_UNREAD_NOTE}
+        return {"workers": list(self.workers), "scores": list(self.scores), "note": GOLD_NOTE}
+
+
+@dataclass
 class Batch:
     """The payload for the core, and what it leaves out."""
 
@@ -106,6 +136,19 @@ class Batch:
     unread: dict[str, list[AnswerIssue]]  # per object: answers of the field that could not be read
     failed: list[str]  # objects with no readable answer to the field (not in the payload)
     fields: dict[str, str]  # every field seen -> its kind
+    gold: dict[str, GoldItem] = dataclasses.field(default_factory=dict)  # per object with a gold annotation
+    scored: dict[str, list[dict[str, Any]]] = dataclasses.field(
+        default_factory=dict
+    )  # per gold object: answers not voted
+
+    def review_payload(self) -> list[dict[str, Any]]:
+        """The payload with the answers scored against gold put back beside the gold answer: every
+        readable answer, for ``tally report --source``."""
+        out = []
+        for element in self.payload:
+            extra = self.scored.get(element["datasetObjectId"])
+            out.append(element if not extra else {**element, "annotations": element["annotations"] + extra})
+        return out
 
 
 def _field_kinds(items: Iterable[ImportedItem]) -> dict[str, str]:
@@ -139,34 +182,49 @@ def build_batch(items: Sequence[ImportedItem], wanted: str | None = None) -> Bat
     readable answer to it."""
     chosen = choose_field(items, wanted)
     kinds = _field_kinds(items)
-    payload: list[dict[str, Any]] = []
-    unread: dict[str, list[AnswerIssue]] = {}
-    failed: list[str] = []
+    batch = Batch(chosen, kinds.get(chosen) if chosen is not None else None, [], {i.object_id: i for i in items},
+                  {}, [], kinds)  # fmt: skip
     for item in items:
         answers = item.fields.get(chosen, []) if chosen is not None else []
         issues = [AnswerIssue(a.worker, a.reason) for a in answers if a.reason is not None]
         if issues:
-            unread[item.object_id] = issues
+            batch.unread[item.object_id] = issues
         readable = [a for a in answers if a.readable]
         if not readable:
-            failed.append(item.object_id)
+            batch.failed.append(item.object_id)
             continue
-        annotations = []
-        for answer in readable:
-            data: dict[str, Any] = {"content": json.dumps({chosen: answer.element}, separators=(",", ":"))}
-            if answer.worker in item.gold:
-                data["gold"] = True
-            annotations.append({"workerId": answer.worker, "annotationData": data})
-        payload.append({"datasetObjectId": item.object_id, "dataObject": item.data_object, "annotations": annotations})
-    return Batch(
-        chosen,
-        kinds.get(chosen) if chosen is not None else None,
-        payload,
-        {i.object_id: i for i in items},
-        unread,
-        failed,
-        kinds,
-    )
+        voted = readable
+        if item.gold:
+            assert chosen is not None
+            voted = _gold(batch, item, item.kinds[chosen], readable)
+        annotations = [_annotation(chosen, a, gold=a.worker in item.gold) for a in voted]
+        batch.payload.append(
+            {"datasetObjectId": item.object_id, "dataObject": item.data_object, "annotations": annotations}
+        )
+    return batch
+
+
+def _annotation(chosen: str | None, answer: FieldAnswer, *, gold: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {"content": json.dumps({chosen: answer.element}, separators=(",", ":"))}
+    if gold:
+        data["gold"] = True
+    return {"workerId": answer.worker, "annotationData": data}
+
+
+def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswer]) -> list[FieldAnswer]:
+    """The answers an item with a gold annotation is consolidated from: its gold answers alone, the
+    others scored against the first (:mod:`.gold`) and kept for the review payload; every answer
+    when no gold answer to the field can be read."""
+    gold = [a for a in readable if a.worker in item.gold]
+    if not gold:
+        batch.gold[item.object_id] = GoldItem(list(item.gold), None, [])
+        return readable
+    others = [a for a in readable if a.worker not in item.gold]
+    scores = [{"workerId": a.worker, "agreement": agreement(kind, a.element, gold[0].element)} for a in others]
+    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores)
+    if others:
+        batch.scored[item.object_id] = [_annotation(batch.field, a) for a in others]
+    return gold
 
 
 def _kept(item: ImportedItem, chosen: str | None, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -197,7 +255,35 @@ def _merge_issues(target: dict[str, Any], issues: Sequence[AnswerIssue]) -> None
         target["rejected-answers"] = [i.as_json() for i in issues] + list(target.get("rejected-answers", []))
 
 
-def _annotate(entry: dict[str, Any], item: ImportedItem, batch: Batch, attr: str, tool: str, unread: bool) -> None:
+def _hold_gold(label: dict[str, Any], meta: dict[str, Any], gold: Any, class_ids: Mapping[str, int]) -> None:
+    """Make a consolidated label the gold answer's: a class the batch model decided otherwise is set to
+    the gold one (the other kinds are consolidated from the gold answer alone, which they keep as it
+    is); the confidence is 1."""
+    if "class-name" in label and isinstance(gold, dict) and gold.get("label") in class_ids:
+        name = str(gold["label"])
+        label["class-name"] = meta["class-name"] = name
+        label["class-id"] = class_ids[name]
+    elif "class-names" in label and isinstance(gold, dict) and all(n in class_ids for n in gold.get("labels", [])):
+        ids = sorted({class_ids[n] for n in gold["labels"]})
+        names = {i: n for n, i in class_ids.items()}
+        label["class-ids"] = ids
+        label["class-names"] = [names[i] for i in ids]
+        label["class-map"] = meta["class-map"] = {str(i): names[i] for i in ids}
+        label["confidence-map"] = meta["confidence-map"] = {str(i): 1.0 for i in ids}
+    label["confidence"] = 1.0
+    if "confidence" in meta:
+        meta["confidence"] = 1.0
+
+
+def _annotate(
+    entry: dict[str, Any],
+    item: ImportedItem,
+    batch: Batch,
+    attr: str,
+    tool: str,
+    unread: bool,
+    class_ids: Mapping[str, int] | None = None,
+) -> None:
     content = entry["consolidatedAnnotation"]["content"]
     label, meta = content[attr], content[f"{attr}-metadata"]
     if unread:
@@ -207,19 +293,44 @@ def _annotate(entry: dict[str, Any], item: ImportedItem, batch: Batch, attr: str
     kept = _kept(item, batch.field, batch.fields)
     if kept:
         label["kept-as-given"] = kept
-    if item.gold:
-        label["gold-answers"] = {"workers": list(item.gold), "note": GOLD_NOTE}
+    gold = batch.gold.get(item.object_id)
+    if gold is None and item.gold:
+        gold = GoldItem(list(item.gold), None, [])
+    if gold is not None:
+        if gold.element is not None and class_ids is not None and "failure-reason" not in label:
+            _hold_gold(label, meta, gold.element, class_ids)
+        label["gold-answers"] = gold.as_json()
     if item.notes:
         label["import-notes"] = list(item.notes)
     label["imported-from"] = {"tool": tool, "field": batch.field}
 
 
-def annotate_entries(entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str) -> None:
-    """Add the importer's facts (module docstring) to each of the core's response entries, in place."""
+def _class_ids(batch: Batch, labels: Sequence[str] | None) -> dict[str, int]:
+    """Class name -> class id as the core numbered them: the job's label list, else (as the core
+    does) the sorted names every answer of the batch used."""
+    if labels:
+        return {name: i for i, name in enumerate(labels)}
+    used: set[str] = set()
+    for element in batch.payload:
+        for annotation in element["annotations"]:
+            answer = json.loads(annotation["annotationData"]["content"]).get(batch.field)
+            if isinstance(answer, dict):
+                if isinstance(answer.get("label"), str):
+                    used.add(answer["label"])
+                used.update(n for n in answer.get("labels", []) if isinstance(n, str))
+    return {name: i for i, name in enumerate(sorted(used))}
+
+
+def annotate_entries(
+    entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str, labels: Sequence[str] | None = None
+) -> None:
+    """Add the importer's facts (module docstring) to each of the core's response entries, in place;
+    ``labels``: the job's label list given to the core, if any (to number a gold class)."""
+    class_ids = _class_ids(batch, labels) if batch.gold and batch.kind in ("classification", "multi-label") else {}
     for entry in entries:
         item = batch.items.get(str(entry.get("datasetObjectId")))
         if item is not None:
-            _annotate(entry, item, batch, attr, tool, unread=True)
+            _annotate(entry, item, batch, attr, tool, unread=True, class_ids=class_ids)
 
 
 def failed_entries(

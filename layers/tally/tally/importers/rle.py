@@ -63,38 +63,17 @@ class RleError(ValueError):
 # -- Label Studio brush RLE (thi.ng rle-pack) ---------------------------------------------------
 
 
-class _Bits:
-    """Reads big-endian bit fields out of a byte string."""
+def _bit_string(data: bytes) -> str:
+    """The bytes as a string of ``0``/``1`` characters, most significant bit first."""
+    return format(int.from_bytes(data, "big"), f"0{len(data) * 8}b") if data else ""
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.size = len(data) * 8
-        self.pos = 0
-        self._bits: npt.NDArray[np.uint8] | None = None
 
-    def read(self, n: int) -> int:
-        """The next ``n`` bits (at most 32) as an unsigned integer."""
-        end = self.pos + n
-        if end > self.size:
-            raise RleError("the brush RLE ends before its last run")
-        first, last = self.pos >> 3, (end + 7) >> 3
-        chunk = int.from_bytes(self.data[first:last], "big")
-        value = (chunk >> ((last << 3) - end)) & ((1 << n) - 1)
-        self.pos = end
-        return value
-
-    def words(self, count: int, size: int) -> npt.NDArray[np.uint32]:
-        """The next ``count`` words of ``size`` bits each."""
-        end = self.pos + count * size
-        if end > self.size:
-            raise RleError("the brush RLE ends before its last run")
-        if self._bits is None:
-            self._bits = np.unpackbits(np.frombuffer(self.data, dtype=np.uint8))
-        bits = self._bits[self.pos : end].reshape(count, size).astype(np.uint32)
-        self.pos = end
-        weights = (np.uint32(1) << np.arange(size - 1, -1, -1, dtype=np.uint32)).astype(np.uint32)
-        out: npt.NDArray[np.uint32] = (bits * weights).sum(axis=1, dtype=np.uint32)
-        return out
+def _words(bits: str, start: int, count: int, size: int) -> npt.NDArray[np.uint32]:
+    """``count`` words of ``size`` bits from ``bits[start:]``."""
+    chunk = np.frombuffer(bits[start : start + count * size].encode("ascii"), dtype=np.uint8) - ord("0")
+    weights = (np.uint32(1) << np.arange(size - 1, -1, -1, dtype=np.uint32)).astype(np.uint32)
+    out: npt.NDArray[np.uint32] = (chunk.reshape(count, size).astype(np.uint32) * weights).sum(axis=1, dtype=np.uint32)
+    return out
 
 
 def _as_bytes(rle: bytes | Sequence[int]) -> bytes:
@@ -112,33 +91,68 @@ def decode_brush_rle(rle: bytes | Sequence[int], *, expected: int | None = None)
     ``expected`` is the number of values the caller needs (``width * height * 4``): a stream that
     claims another count is refused before anything is allocated.
     """
-    bits = _Bits(_as_bytes(rle))
-    if bits.size < 32 + 5 + 16:
+    bits = _bit_string(_as_bytes(rle))
+    size = len(bits)
+    if size < 32 + 5 + 16:
         raise RleError("the brush RLE is shorter than its header")
-    count = bits.read(32)
-    word_size = bits.read(5) + 1
-    run_sizes = [bits.read(4) + 1 for _ in range(4)]
+    count = int(bits[0:32], 2)
+    word_size = int(bits[32:37], 2) + 1
+    run_sizes = [int(bits[37 + 4 * k : 41 + 4 * k], 2) + 1 for k in range(4)]
     if expected is not None and count != expected:
         raise RleError(f"the brush RLE holds {count} values where the image needs {expected}")
     if count > 4 * MAX_PIXELS:
         raise RleError(f"the brush RLE claims {count} values, over the {4 * MAX_PIXELS} limit")
     dtype = np.uint8 if word_size <= 8 else np.uint16 if word_size <= 16 else np.uint32
-    out: npt.NDArray[np.unsignedinteger] = np.zeros(count, dtype=dtype)
-    i = 0
+    # the blocks are read in order (each one's fields say how long the next is), as runs of a value;
+    # np.repeat makes the values at the end
+    values: list[int] = []
+    lengths: list[int] = []
+    pieces: list[tuple[int, npt.NDArray[np.uint32]]] = []  # (run index, words) of long literal blocks
+    pos, i = 53, 0
+    short = "the brush RLE ends before its last run"
     while i < count:
-        repeat = bits.read(1)
-        length = bits.read(run_sizes[bits.read(2)]) + 1
+        if pos + 3 > size:
+            raise RleError(short)
+        repeat = bits[pos] == "1"
+        width = run_sizes[int(bits[pos + 1 : pos + 3], 2)]
+        pos += 3
+        if pos + width > size:
+            raise RleError(short)
+        length = int(bits[pos : pos + width], 2) + 1
+        pos += width
         if i + length > count:
             raise RleError("a run of the brush RLE goes past its value count")
         if repeat:
-            out[i : i + length] = bits.read(word_size)
-        elif length < 8:
-            for j in range(i, i + length):
-                out[j] = bits.read(word_size)
+            if pos + word_size > size:
+                raise RleError(short)
+            values.append(int(bits[pos : pos + word_size], 2))
+            lengths.append(length)
+            pos += word_size
         else:
-            out[i : i + length] = bits.words(length, word_size)
+            if pos + length * word_size > size:
+                raise RleError(short)
+            if length < 8:
+                for _ in range(length):
+                    values.append(int(bits[pos : pos + word_size], 2))
+                    lengths.append(1)
+                    pos += word_size
+            else:
+                pieces.append((len(values), _words(bits, pos, length, word_size)))
+                values.append(0)  # a placeholder run, replaced by the words
+                lengths.append(0)
+                pos += length * word_size
         i += length
-    return out
+    if not pieces:
+        out: npt.NDArray[np.unsignedinteger] = np.repeat(np.asarray(values, dtype=dtype), lengths)
+        return out
+    parts: list[npt.NDArray[np.unsignedinteger]] = []
+    done = 0
+    for at, words in pieces:
+        parts.append(np.repeat(np.asarray(values[done:at], dtype=dtype), lengths[done:at]))
+        parts.append(words.astype(dtype))
+        done = at + 1
+    parts.append(np.repeat(np.asarray(values[done:], dtype=dtype), lengths[done:]))
+    return np.concatenate(parts)
 
 
 def brush_mask(rle: bytes | Sequence[int], width: int, height: int) -> npt.NDArray[np.bool_]:
@@ -150,31 +164,19 @@ def brush_mask(rle: bytes | Sequence[int], width: int, height: int) -> npt.NDArr
     return mask
 
 
-class _BitWriter:
-    """Collects big-endian bit fields; small fields as text, long word lists as arrays."""
-
-    def __init__(self) -> None:
-        self._pieces: list[npt.NDArray[np.uint8]] = []
-        self._text: list[str] = []
-
-    def field(self, value: int, n: int) -> None:
-        self._text.append(format(value, f"0{n}b"))
-
-    def _flush(self) -> None:
-        if self._text:
-            self._pieces.append(np.frombuffer("".join(self._text).encode("ascii"), dtype=np.uint8) - ord("0"))
-            self._text.clear()
-
-    def words(self, words: npt.NDArray[np.uint64], size: int) -> None:
-        self._flush()
-        shifts = np.arange(size - 1, -1, -1, dtype=np.uint64)
-        self._pieces.append(((words[:, None] >> shifts) & np.uint64(1)).astype(np.uint8).ravel())
-
-    def packed(self) -> list[int]:
-        self._flush()
-        bits = np.concatenate(self._pieces) if self._pieces else np.zeros(0, dtype=np.uint8)
-        packed: list[int] = np.packbits(bits).tolist()  # the last byte is padded with zeros
-        return packed
+def _pack(values: npt.NDArray[np.uint64], widths: npt.NDArray[np.int64]) -> list[int]:
+    """Bit fields (``values[k]`` in ``widths[k]`` bits, most significant first), one after the other,
+    as bytes (the last one padded with zeros). Spread out a bounded number of fields at a time."""
+    pieces: list[npt.NDArray[np.uint8]] = []
+    step = 1 << 16
+    for at in range(0, len(values), step):
+        w = widths[at : at + step].astype(np.int64)
+        ends = np.cumsum(w)
+        spread = np.repeat(values[at : at + step].astype(np.uint64), w)
+        shifts = (np.repeat(ends, w) - 1 - np.arange(int(ends[-1]), dtype=np.int64)).astype(np.uint64)
+        pieces.append(((spread >> shifts) & np.uint64(1)).astype(np.uint8))
+    packed: list[int] = np.packbits(np.concatenate(pieces) if pieces else np.zeros(0, np.uint8)).tolist()
+    return packed
 
 
 def encode_brush_rle(
@@ -190,52 +192,84 @@ def encode_brush_rle(
         raise ValueError("word size 1-32 bits, run-length fields 1-16 bits")
     if arr.size and int(arr.max()) >= 1 << word_size:
         raise ValueError(f"a value does not fit in {word_size} bits")
-    limits = [1 << s for s in run_sizes]
-    out = _BitWriter()
-    out.field(int(arr.size), 32)
-    out.field(word_size - 1, 5)
-    for s in run_sizes:
-        out.field(s - 1, 4)
+    starts = np.concatenate(([0], np.flatnonzero(arr[1:] != arr[:-1]) + 1)) if arr.size else np.zeros(0, np.int64)
+    return _encode_runs(arr, starts, arr.size, word_size, run_sizes)
 
-    def block(repeat: int, length: int) -> None:
-        t = next(k for k, limit in enumerate(limits) if length - 1 < limit)
-        out.field(repeat, 1)
-        out.field(t, 2)
-        out.field(length - 1, run_sizes[t])
 
-    def literal(words: npt.NDArray[np.uint64]) -> None:
-        for start in range(0, len(words), limits[3]):
-            chunk = words[start : start + limits[3]]
-            block(0, len(chunk))
-            out.words(chunk, word_size)
+def _encode_runs(
+    arr: npt.NDArray[np.uint64] | None,
+    starts: npt.NDArray[np.integer],
+    count: int,
+    word_size: int,
+    run_sizes: tuple[int, int, int, int],
+    run_values: npt.NDArray[np.uint64] | None = None,
+) -> list[int]:
+    """The brush RLE of ``count`` values whose runs of equal values begin at ``starts`` (the values
+    are ``arr``, or, when no run is a single value, ``run_values`` one per run).
 
-    if arr.size:
-        starts = np.concatenate(([0], np.flatnonzero(arr[1:] != arr[:-1]) + 1))
-        lengths = np.diff(np.concatenate((starts, [arr.size])))
-        singles: int | None = None  # where the current run of one-value runs started
-        for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
-            if length == 1:
-                singles = start if singles is None else singles
-                continue
-            if singles is not None:
-                literal(arr[singles:start])
-                singles = None
-            value = int(arr[start])
-            while length > 0:
-                part = min(length, limits[3])
-                block(1, part)
-                out.field(value, word_size)
-                length -= part
-        if singles is not None:
-            literal(arr[singles:])
-    return out.packed()
+    Every block is laid out at once (numpy, no loop over the runs): a value repeated ``n`` times is
+    ``ceil(n / 2**run_sizes[3])`` repeat blocks; a stretch of values each different from the next is
+    literal blocks of at most ``2**run_sizes[3]`` words; a block's count field is the first of the
+    four sizes it fits.
+    """
+    sizes = np.asarray(run_sizes, dtype=np.int64)
+    limits = np.int64(1) << sizes
+    longest = int(limits[3])
+    header_values = np.asarray([count, word_size - 1, *(s - 1 for s in run_sizes)], dtype=np.uint64)
+    header_widths = np.asarray([32, 5, 4, 4, 4, 4], dtype=np.int64)
+    if not count:
+        return _pack(header_values, header_widths)
+    starts = np.asarray(starts, dtype=np.int64)
+    if run_values is None:
+        assert arr is not None
+        run_values = arr[starts]
+    lengths = np.diff(np.concatenate((starts, [count])))
+    single = lengths == 1
+    # groups: a run of two values or more, or a stretch of consecutive one-value runs (a literal)
+    opens = np.ones(len(starts), dtype=bool)
+    opens[1:] = ~(single[1:] & single[:-1])
+    first = np.flatnonzero(opens)
+    literal = single[first]
+    group_start = starts[first]
+    group_len = np.diff(np.concatenate((group_start, [count])))
+    # blocks: each group cut into pieces of at most `longest` values
+    per_group = -(-group_len // longest)
+    group_of = np.repeat(np.arange(len(first)), per_group)
+    piece = np.arange(len(group_of)) - np.repeat(np.cumsum(per_group) - per_group, per_group)
+    block_start = group_start[group_of] + piece * longest
+    block_len = np.minimum(group_len[group_of] - piece * longest, longest)
+    block_literal = literal[group_of]
+    kind = np.argmax((block_len - 1)[:, None] < limits[None, :], axis=1)  # the first size it fits
+    # fields per block: flag, size index, count - 1, then one word (repeat) or count words (literal)
+    nfields = 3 + np.where(block_literal, block_len, 1)
+    block_of = np.repeat(np.arange(len(block_len)), nfields)
+    j = np.arange(len(block_of)) - np.repeat(np.cumsum(nfields) - nfields, nfields)
+    field_values = np.select(
+        [j == 0, j == 1, j == 2],
+        [(~block_literal[block_of]).astype(np.uint64), kind[block_of].astype(np.uint64),
+         (block_len[block_of] - 1).astype(np.uint64)],
+        run_values[first[group_of[block_of]]],
+    )  # fmt: skip
+    words = (j >= 3) & block_literal[block_of]
+    if words.any():
+        assert arr is not None
+        field_values[words] = arr[block_start[block_of[words]] + j[words] - 3]
+    field_widths = np.select([j == 0, j == 1, j == 2], [1, 2, sizes[kind[block_of]]], word_size)
+    return _pack(
+        np.concatenate((header_values, field_values)), np.concatenate((header_widths, field_widths.astype(np.int64)))
+    )
 
 
 def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     """The brush RLE of a ``(height, width)`` mask: every channel of a painted pixel 255, as Label
-    Studio's converter writes masks (long runs, so a small RLE)."""
-    canvas = np.repeat(np.where(mask, 255, 0).astype(np.uint8).ravel(), 4)
-    return encode_brush_rle(canvas)
+    Studio's converter writes masks (long runs, so a small RLE). The runs are the mask's own, four
+    values to a pixel (the RGBA canvas is never made)."""
+    flat = np.ascontiguousarray(mask, dtype=bool).ravel()
+    if not flat.size:
+        return encode_brush_rle(np.zeros(0, dtype=np.uint8))
+    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
+    run_values = np.where(flat[starts], 255, 0).astype(np.uint64)
+    return _encode_runs(None, starts * 4, flat.size * 4, 8, (3, 4, 8, 16), run_values)
 
 
 # -- CVAT mask RLE ---------------------------------------------------------------------------------

@@ -1,23 +1,24 @@
 """The task types: how each answer shape is recognised and consolidated (see :mod:`.base`).
 
-:func:`make_tasks` builds a batch's tasks (fresh per batch, configured by the settings). The order
-matters: the first task whose ``recognises`` accepts an answer's element owns it. Answers of no known
-shape are passed through unchanged (:mod:`.passthrough`).
+Each type is a package ``tally.tasks.<type>`` listed in :mod:`.registry`, one line each (its light
+``__init__`` declares a :class:`~.kind.TaskKind`: shape, adapter, output types, typed result, views).
+:func:`make_tasks` builds a batch's tasks (fresh per batch, configured by the settings) in the
+registry's order: the first task whose ``recognises`` accepts an answer's element owns it. Answers of
+no known shape are passed through unchanged (:mod:`.passthrough`).
 
 The tasks :func:`make_tasks` returns are :class:`LazyTask` objects: each recognises answers by its
-shape (:mod:`.shapes`, no numpy) and imports its own module (numpy, Pillow and its aggregation
+kind's shape (the light package, no numpy) and imports its adapter (numpy, Pillow and its aggregation
 algorithms) only when the batch is consolidated as that task. A segmentation batch never imports the
 geometric or Dawid–Skene code, a classification batch never imports Pillow, and importing the
-consolidation handler imports none of them. The task classes themselves are importable from here
-too (``from tally.tasks import SemanticSegmentation``); that imports their module.
+consolidation handler imports none of the packages. The task classes themselves are importable from
+here too (``from tally.tasks import SemanticSegmentation``); that imports their module.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..gt.answers import Answer
@@ -25,80 +26,46 @@ from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..settings import Settings
 from .base import AnyTask, JobContext, LearnsAcrossBatches, Observed, Task
-from .passthrough import Passthrough
-from .shapes import (
-    BoxesShape,
-    EntitiesShape,
-    InstancesShape,
-    KeypointsShape,
-    MultiLabelShape,
-    PolygonsShape,
-    SegmentationShape,
-    Shape,
-    SingleLabelShape,
-)
+from .registry import ENTRIES, FALLBACK, TaskEntry
 
 if TYPE_CHECKING:
-    from .classification import MultiLabelClassification, SingleLabelClassification
-    from .entities import NamedEntities
-    from .geometry import BoundingBoxes, InstanceSegmentation, Keypoints, Polygons
+    from .boxes.adapter import BoundingBoxes
+    from .classification.adapter import MultiLabelClassification, SingleLabelClassification
+    from .entities.adapter import NamedEntities
+    from .free_text.adapter import FreeText
+    from .instances.adapter import InstanceSegmentation
+    from .keypoints.adapter import Keypoints
+    from .lines.adapter import Lines, Polylines
+    from .number.adapter import Numbers
+    from .passthrough import Passthrough
+    from .polygons.adapter import Polygons
+    from .ranking.adapter import Rankings
     from .segmentation import SemanticSegmentation
 
 __all__ = [
-    "KINDS",
+    "ENTRIES",
     "BoundingBoxes",
+    "FreeText",
     "InstanceSegmentation",
     "JobContext",
     "Keypoints",
     "LazyTask",
+    "Lines",
     "MultiLabelClassification",
     "NamedEntities",
+    "Numbers",
     "Observed",
     "Passthrough",
     "Polygons",
+    "Polylines",
+    "Rankings",
     "SemanticSegmentation",
     "SingleLabelClassification",
     "Task",
-    "TaskKind",
+    "TaskEntry",
     "learner",
     "make_tasks",
 ]
-
-
-@dataclass(frozen=True)
-class TaskKind:
-    """One task type before its module is imported.
-
-    Attributes:
-        shape: the light half of the task class (:mod:`.shapes`): ``name``, ``type``, ``recognises``,
-            ``labels_used``; the task class inherits from it, so the two cannot disagree.
-        module: the ``tally.tasks`` submodule defining the task class.
-        cls: the task class's name in ``module``.
-        configured: whether the class takes the :class:`Settings` (only segmentation does).
-    """
-
-    shape: Shape
-    module: str
-    cls: str
-    configured: bool = False
-
-    def load(self, settings: Settings) -> AnyTask:
-        """Import the task's module and make the task (fresh per batch: tasks keep batch state)."""
-        factory: Callable[..., AnyTask] = getattr(importlib.import_module(f"{__name__}.{self.module}"), self.cls)
-        return factory(settings) if self.configured else factory()
-
-
-KINDS: tuple[TaskKind, ...] = (
-    TaskKind(SegmentationShape(), "segmentation", "SemanticSegmentation", configured=True),
-    TaskKind(SingleLabelShape(), "classification", "SingleLabelClassification"),
-    TaskKind(MultiLabelShape(), "classification", "MultiLabelClassification"),
-    TaskKind(EntitiesShape(), "entities", "NamedEntities"),
-    TaskKind(BoxesShape(), "geometry", "BoundingBoxes"),
-    TaskKind(KeypointsShape(), "geometry", "Keypoints"),
-    TaskKind(InstancesShape(), "geometry", "InstanceSegmentation"),
-    TaskKind(PolygonsShape(), "geometry", "Polygons"),
-)
-"""Every task type tally consolidates, in recognition order."""
 
 
 class LazyTask:
@@ -110,16 +77,17 @@ class LazyTask:
     :func:`learner`, tests).
     """
 
-    def __init__(self, kind: TaskKind, settings: Settings) -> None:
-        self.kind = kind
-        self.name: str = kind.shape.name
-        self.type: str = kind.shape.type
+    def __init__(self, entry: TaskEntry, settings: Settings) -> None:
+        self.entry = entry
+        shape = entry.kind.shape
+        self.name: str = shape.name
+        self.type: str = shape.type
         self._settings = settings
         self._task: AnyTask | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"LazyTask({self.kind.cls}, {'loaded' if self._task is not None else 'not loaded'})"
+        return f"LazyTask({self.entry.cls}, {'loaded' if self._task is not None else 'not loaded'})"
 
     @property
     def loaded(self) -> AnyTask:
@@ -127,7 +95,7 @@ class LazyTask:
         if self._task is None:
             with self._lock:
                 if self._task is None:
-                    self._task = self.kind.load(self._settings)
+                    self._task = self.entry.load(self._settings)
         return self._task
 
     @property
@@ -143,10 +111,10 @@ class LazyTask:
         return self.loaded.needs_labels
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
-        return self.kind.shape.recognises(element)
+        return self.entry.kind.shape.recognises(element)
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-        return self.kind.shape.labels_used(element)
+        return self.entry.kind.shape.labels_used(element)
 
     def prepare(self, job: JobContext) -> None:
         self.loaded.prepare(job)
@@ -171,20 +139,23 @@ def learner(task: AnyTask) -> LearnsAcrossBatches | None:
 
 def make_tasks(settings: Settings) -> tuple[AnyTask, ...]:
     """The task types tally consolidates, in recognition order, for one batch (none imported yet)."""
-    return tuple(LazyTask(kind, settings) for kind in KINDS)
+    return tuple(LazyTask(entry, settings) for entry in ENTRIES)
 
 
-_CLASSES = {kind.cls: kind.module for kind in KINDS}
+def _classes() -> dict[str, str]:
+    return {entry.cls: entry.module for entry in (*ENTRIES, FALLBACK)}
 
 
 def __getattr__(name: str) -> Any:
-    module = _CLASSES.get(name)
+    if name.startswith("__"):
+        raise AttributeError(name)
+    module = _classes().get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_CLASSES))
+    return sorted(set(globals()) | set(_classes()))

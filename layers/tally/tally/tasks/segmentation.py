@@ -45,7 +45,7 @@ from ..storage import join_uri
 from ..vote import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
-from .shapes import SegmentationShape
+from .semantic_segmentation import SegmentationShape
 
 __all__ = ["SemanticSegmentation"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import click
 
 from ..consolidate import BatchReport, consolidate_batch
 from ..errors import TallyError
+from ..forms.consolidate import JobTemplate
 from ..gt.events import ConsolidationRequest
 from ..labels import parse_label_list
 from ..settings import ALGORITHMS
@@ -77,6 +78,20 @@ def entry_messages(entry: dict[str, Any], attr: str) -> Iterator[str]:
         yield f"object {obj}: not consolidated: {meta['failure-reason']}"
 
 
+def _field_lines(report: BatchReport) -> list[str]:
+    """A form's fields, one line each: what was consolidated and what was kept as given (and why)."""
+    if not report.fields:
+        return []
+    width = max(len(name) for name in report.fields)
+    lines = [f"form fields:      {len(report.fields)} (schema from {report.schema_source})"]
+    for name, tally in report.fields.items():
+        line = f"  {name:<{width}}  {tally.kind:<13} {tally.consolidated} consolidated, {tally.kept} kept as given"
+        if tally.reasons:
+            line += f" ({tally.reasons.most_common(1)[0][0]})"
+        lines.append(line)
+    return lines
+
+
 def _summary(report: BatchReport, out: Path, worker_table: str | None = None) -> str:
     mean = report.mean_confidence
     lines = [
@@ -91,6 +106,14 @@ def _summary(report: BatchReport, out: Path, worker_table: str | None = None) ->
     ]
     if worker_table:
         lines.insert(4, f"worker model:     {report.worker_model} (table {worker_table})")
+    if report.fields:  # forms: an object is consolidated when any of its fields is
+        lines[0] = (
+            f"objects:          {report.consolidated + report.passed_through + report.failed}"
+            f" ({report.consolidated} with fields consolidated, {report.passed_through} with every field kept"
+            f" as given, {report.failed} failed)"
+        )
+        lines[4:4] = _field_lines(report)
+        lines.remove(f"class keys from:  {report.label_source}")
     if report.dropped:
         lines.insert(1, f"payload elements without a usable datasetObjectId: {report.dropped}")
     return "\n".join(lines)
@@ -105,6 +128,17 @@ def _worker_store(table: str | None) -> WorkerStore | None:
         return aws.worker_store(table)
     except ImportError as exc:
         raise InputError("--worker-table needs boto3 (pip install tally[aws])") from exc
+
+
+def _template(path: Path | None) -> Callable[[], JobTemplate] | None:
+    if path is None:
+        return None
+    try:
+        html = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--template {path}: {exc}") from exc
+    found = JobTemplate(html)
+    return lambda: found
 
 
 def parse_labels(value: str | None) -> list[str] | None:
@@ -163,6 +197,14 @@ def parse_labels(value: str | None) -> list[str] | None:
 )
 @click.option("--element-name", help="The template's crowd element name; answers without it are rejected.")
 @click.option(
+    "--template",
+    "template_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The job's worker template (.liquid.html): when the answers are a form, its fields, their kinds and "
+    "options are read from it (the Lambda reads it through DescribeLabelingJob). Without it they are inferred "
+    "from the answers. docs/forms.md",
+)
+@click.option(
     "--worker-table",
     metavar="NAME",
     help="DynamoDB table keeping the job's worker statistics across batches (as TALLY_WORKER_TABLE does for "
@@ -192,6 +234,7 @@ def consolidate(
     threads: int | None,
     read_buckets: Sequence[str],
     element_name: str | None,
+    template_file: Path | None,
     worker_table: str | None,
     progress: bool | None,
     from_tool: str,
@@ -207,6 +250,7 @@ def consolidate(
     Examples:
       tally consolidate events/consolidation.json --s3-root events/s3 --out out/example-job
       tally consolidate payload.json --labels road,car,person --label-attribute street --out out/b1
+      tally consolidate payload.json --template review.liquid.html --out out/forms
       tally consolidate s3://my-bucket/job/annotations/.../iteration-1/2026-01-01_00:00:00.json --out out/b1
     """
     buckets = buckets_under(s3_root)
@@ -231,6 +275,7 @@ def consolidate(
             progress=progress,
         )
     store = _worker_store(worker_table)
+    form_template = _template(template_file)
     reader = CliStorage(s3_root)
     request = _request(source, reader, label_attribute, parse_labels(labels))
     total = _count_objects(request, reader)
@@ -247,6 +292,7 @@ def consolidate(
                     mask_prefix=str(out / "masks"),
                     worker_store=store,
                     on_result=lambda _: bar.advance(task, 1),
+                    form_template=form_template,
                 )
             except TallyError as exc:
                 raise InputError(str(exc)) from exc

@@ -8,7 +8,11 @@
   built-in tasks read it unchanged. Pass-through lines, and task types with no built-in image task
   (keypoints, instance segmentation), are left as they are.
 * ``coco``: one COCO JSON (``images``, ``categories``, ``annotations``): boxes, instances and semantic
-  masks (as compressed RLE, read from the mask PNGs), keypoints.
+  masks (as compressed RLE, read from the mask PNGs), keypoints, and polylines and lines as keypoint
+  annotations (one category per label, its vertices ``v1``… joined by the skeleton).
+* ``csv``, ``jsonl``: the rows each label's kind gives (:func:`table_rows`: a number's value and
+  interval, each free-text answer beside the consensus, a ranking's rank per dimension and response,
+  each kept line), each led by the line's number and ``source-ref``; a kind with no rows is counted.
 
 The conversions are pure functions of one line (:func:`builtin_line`, :class:`CocoBuilder`), read
 back in full first (:func:`read_back`: a label the response sink moved to S3, in whole or in part);
@@ -17,9 +21,10 @@ the command streams the manifest and writes the output file only when it is comp
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +33,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ..coco import mask_bbox, rle_encode
 from ..errors import TallyError
 from ..gt.sink import LabelReader
+from ..tasks.registry import kind_of
 from ._common import (
     CliStorage,
     ExitCode,
@@ -41,12 +48,20 @@ from ._common import (
     write_atomically,
 )
 
-__all__ = ["CocoBuilder", "builtin_line", "export", "mask_bbox", "read_back", "rle_encode", "write_atomically"]
+__all__ = [
+    "CocoBuilder",
+    "builtin_line",
+    "export",
+    "mask_bbox",
+    "read_back",
+    "rle_encode",
+    "table_rows",
+    "write_atomically",
+    "write_rows",
+]
 
-FORMATS = ("builtin", "coco")
+FORMATS = ("builtin", "coco", "csv", "jsonl", "form-csv", "form-jsonl")
 _COMMON = ("type", "job-name", "human-annotated", "creation-date")
-NER_BUILTIN_TYPE = "groundtruth/text-span"
-"""The ``type`` Ground Truth's built-in named-entity task writes (DG ``sms-data-output``)."""
 
 
 class LineError(TallyError):
@@ -153,85 +168,54 @@ def builtin_line(line: dict[str, Any], attr: str) -> dict[str, Any]:
         failed = _common(meta, kind)
         failed["failure-reason"] = label.get("failure-reason", meta.get("failure-reason"))
         return {**rest, f"{attr}-metadata": failed}
-    if kind == "groundtruth/semantic-segmentation":
-        overall = label.get("confidence", 0)
-        colour_map = {
-            key: {
-                "class-name": entry["class-name"],
-                "hex-color": entry["hex-color"],
-                "confidence": entry.get("confidence", overall),
+    found = kind_of(kind)
+    if found is None:
+        return dict(line)
+    result = found.from_gt(label) if found.from_gt is not None else label
+    converted = found.views.builtin(result, attr, lambda new_type: _common(meta, new_type or kind))
+    return dict(line) if converted is None else {**rest, **converted}
+
+
+def table_rows(number: int, line: dict[str, Any], attr: str) -> list[dict[str, Any]]:
+    """The CSV/JSONL rows of line ``number`` (0-based): its kind's ``rows`` view, each led by ``line``
+    (1-based) and ``source-ref``; none for a failed line or a kind with no rows.
+
+    >>> line = {"source-ref": "s3://b/1.txt",
+    ...         "q": {"type": "tally/number", "value": 4, "interval": [3, 5], "confidence": 0.5,
+    ...               "scale": {"min": 1, "max": 5, "step": 1, "from": "answers"},
+    ...               "answers": [{"workerId": "w1", "value": 4, "weight": 1.0}], "worker-quality": []},
+    ...         "q-metadata": {"type": "tally/number"}}
+    >>> table_rows(0, line, "q")
+    [{'line': 1, 'source-ref': 's3://b/1.txt', 'value': 4, 'interval-low': 3, 'interval-high': 5, 'confidence': 0.5, 'answers': 'w1=4'}]
+    """
+    label, _ = _label_and_meta(line, attr)
+    found = kind_of(task_type(line, attr))
+    if is_failed(line, attr) or found is None or found.from_gt is None:
+        return []
+    lead = {"line": number + 1, "source-ref": line.get("source-ref")}
+    return [{**lead, **row} for row in found.views.rows(found.from_gt(label))]
+
+
+def write_rows(fh: Any, rows: Sequence[dict[str, Any]], fmt: str) -> None:
+    """``rows`` as JSON lines, or as CSV with the columns in the order they first appear (a list or an
+    object as JSON in its cell, ``null`` as an empty cell)."""
+    if fmt == "jsonl":
+        for row in rows:
+            fh.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(fh, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: "" if v is None else json.dumps(v, separators=(",", ":")) if isinstance(v, list | dict) else v
+                for k, v in row.items()
             }
-            for key, entry in label["internal-color-map"].items()
-        }
-        return {
-            **rest,
-            f"{attr}-ref": label["mask-ref"],
-            f"{attr}-ref-metadata": {"internal-color-map": colour_map, **_common(meta, kind)},
-        }
-    if kind in ("groundtruth/image-classification", "groundtruth/text-classification"):
-        new_meta = {"class-name": label["class-name"], "confidence": label.get("confidence", 0)}
-        return {**rest, attr: int(label["class-id"]), f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
-    if kind.endswith("-classification-multilabel"):
-        new_meta = {"class-map": dict(label["class-map"]), "confidence-map": dict(label["confidence-map"])}
-        ids = [int(i) for i in label["class-ids"]]
-        return {**rest, attr: ids, f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
-    if kind == "groundtruth/object-detection":
-        value = {"annotations": label["annotations"], "image_size": label["image_size"]}
-        new_meta = {"objects": label["objects"], "class-map": label["class-map"]}
-        return {**rest, attr: value, f"{attr}-metadata": {**new_meta, **_common(meta, kind)}}
-    if kind == "groundtruth/named-entity-recognition":
-        annotations = label["annotations"]
-        entities = [
-            {"label": e["label"], "startOffset": e["startOffset"], "endOffset": e["endOffset"]}
-            for e in annotations["entities"]
-        ]
-        value = {"annotations": {"entities": entities, "labels": annotations["labels"]}}
-        new_meta = {"entities": [{"confidence": e.get("confidence", 0)} for e in annotations["entities"]]}
-        return {**rest, attr: value, f"{attr}-metadata": {**new_meta, **_common(meta, NER_BUILTIN_TYPE)}}
-    return dict(line)  # pass-through, keypoints, instances: no built-in image task to mimic
+        )
 
 
 # --- COCO ---------------------------------------------------------------------------------------------
-
-
-def rle_encode(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
-    """A binary mask as COCO's compressed RLE ``{"size": [h, w], "counts": str}``.
-
-    Runs are counted in column-major order starting with a run of zeros; each count (minus the count
-    two runs earlier, from the fourth on) is written as 5-bit groups, least significant first, with
-    ``0x20`` marking that another group follows, offset by 48 into printable ASCII (the format of the
-    COCO API's ``maskApi``).
-
-    >>> rle_encode(np.array([[0, 1], [1, 1]], dtype=bool))
-    {'size': [2, 2], 'counts': '13'}
-    """
-    height, width = mask.shape
-    flat = np.asarray(mask, dtype=bool).flatten(order="F")
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], changes, [flat.size]))
-    counts = np.diff(bounds).tolist()
-    if flat.size and flat[0]:
-        counts.insert(0, 0)
-    chars: list[str] = []
-    for i, count in enumerate(counts):
-        x = int(count) - (int(counts[i - 2]) if i > 2 else 0)
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            if more:
-                c |= 0x20
-            chars.append(chr(c + 48))
-    return {"size": [int(height), int(width)], "counts": "".join(chars)}
-
-
-def mask_bbox(mask: npt.NDArray[np.bool_]) -> list[float]:
-    """``[x, y, width, height]`` of a mask's pixels (pixel edges), ``[0, 0, 0, 0]`` when empty."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return [0.0, 0.0, 0.0, 0.0]
-    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
 
 
 def _png_indices(data: bytes) -> npt.NDArray[np.uint8]:
@@ -256,7 +240,8 @@ class CocoBuilder:
         self.annotations: list[dict[str, Any]] = []
         self._categories: dict[str, int] = {}
         self._keypoint_names: list[str] = []
-        self._keypoint_annotations: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self._keypoint_annotations: list[tuple[dict[str, Any], list[Mapping[str, Any]]]] = []
+        self._line_points: dict[int, int] = {}  # category -> the most vertices a line of it has
 
     def _category(self, name: str, index: int | None) -> int:
         if name not in self._categories:
@@ -275,37 +260,46 @@ class CocoBuilder:
         label, _ = _label_and_meta(line, self.attr)
         if is_failed(line, self.attr):
             return False
-        kind = task_type(line, self.attr)
-        handler = {
-            "groundtruth/object-detection": self._boxes,
-            "groundtruth/keypoint": self._keypoints,
-            "groundtruth/instance-segmentation": self._instances,
-            "groundtruth/semantic-segmentation": self._semantic,
-        }.get(kind)
-        if handler is None:
+        kind = kind_of(task_type(line, self.attr))
+        if kind is None:
             return False
         image_id = number + 1
         size = label.get("image_size") or [{}]
         image = {"id": image_id, "file_name": str(line.get("source-ref", f"line-{number + 1}"))}
         image.update({k: int(size[0][k]) for k in ("width", "height") if k in size[0]})
+        result = kind.from_gt(label) if kind.from_gt is not None else label
+        annotations = len(self.annotations)
+        if not kind.views.coco(result, image, self):
+            del self.annotations[annotations:]
+            return False
         self.images.append(image)
-        handler(image, label)
         return True
 
-    def _boxes(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        names = label.get("class-map", {})
-        for box, obj in zip(label["annotations"], label.get("objects", []), strict=False):
-            category = self._category(str(names.get(str(box["class_id"]), box["class_id"])), int(box["class_id"]))
-            bbox = [float(box["left"]), float(box["top"]), float(box["width"]), float(box["height"])]
-            self._annotation(image["id"], category, bbox=bbox, area=bbox[2] * bbox[3], score=obj.get("confidence"))
+    def category(self, name: str, index: int | None) -> int:
+        """The category id of label ``name`` (``index``: its 0-based index in the job's labels)."""
+        return self._category(name, index)
 
-    def _keypoints(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        points = label.get("keypoints", [])
+    def annotation(self, image_id: int, category: int, **fields: Any) -> None:
+        self._annotation(image_id, category, **fields)
+
+    def mask(self, uri: str, key: str) -> npt.NDArray[np.uint8]:
+        """The palette PNG at ``uri`` (the label's ``key``) as pixel values."""
+        try:
+            return _png_indices(self._read(uri))
+        except (TallyError, OSError) as exc:
+            raise LineError(f"cannot read {key} {uri}: {exc}") from exc
+
+    def sized(self, image: dict[str, Any], mask: npt.NDArray[np.uint8]) -> None:
+        image.setdefault("height", int(mask.shape[0]))
+        image.setdefault("width", int(mask.shape[1]))
+
+    def keypoints(self, image_id: int, points: Sequence[Mapping[str, Any]]) -> None:
+        """Keypoints of one image: each label joins the category's point names; the k-th point of each
+        label goes to the k-th annotation (one "person" per repeat)."""
         for point in points:
             if point["label"] not in self._keypoint_names:
                 self._keypoint_names.append(point["label"])
-        # the k-th point of each label goes to the k-th annotation (one "person" per repeat)
-        groups: list[dict[str, dict[str, Any]]] = []
+        groups: list[dict[str, Mapping[str, Any]]] = []
         for point in points:
             for group in groups:
                 if point["label"] not in group:
@@ -314,63 +308,29 @@ class CocoBuilder:
             else:
                 groups.append({point["label"]: point})
         for group in groups:
-            record: dict[str, Any] = {"id": 0, "image_id": image["id"], "iscrowd": 0}
+            record: dict[str, Any] = {"id": 0, "image_id": image_id, "iscrowd": 0}
             self._keypoint_annotations.append((record, list(group.values())))
 
-    def _masks(self, label: dict[str, Any], key: str) -> npt.NDArray[np.uint8]:
-        uri = label[key]
-        try:
-            return _png_indices(self._read(uri))
-        except (TallyError, OSError) as exc:
-            raise LineError(f"cannot read {key} {uri}: {exc}") from exc
-
-    def _sized(self, image: dict[str, Any], mask: npt.NDArray[np.uint8]) -> None:
-        image.setdefault("height", int(mask.shape[0]))
-        image.setdefault("width", int(mask.shape[1]))
-
-    def _instances(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        indices = self._masks(label, "instance-mask-ref")
-        self._sized(image, indices)
-        key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
-        for k, instance in enumerate(label.get("instances", [])):
-            mask = indices == k + 1
-            name = str(instance["label"])
-            category = self._category(name, key_of[name] - 1 if name in key_of else None)
-            self._annotation(
-                image["id"],
-                category,
-                segmentation=rle_encode(mask),
-                bbox=mask_bbox(mask),
-                area=float(mask.sum()),
-                score=instance.get("confidence"),
-            )
-
-    def _semantic(self, image: dict[str, Any], label: dict[str, Any]) -> None:
-        classes = self._masks(label, "mask-ref")
-        self._sized(image, classes)
-        for key, entry in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
-            if int(key) == 0:
-                continue
-            mask = classes == int(key)
-            if not mask.any():
-                continue
-            category = self._category(str(entry["class-name"]), int(key) - 1)
-            self._annotation(
-                image["id"],
-                category,
-                segmentation=rle_encode(mask),
-                bbox=mask_bbox(mask),
-                area=float(mask.sum()),
-                score=entry.get("confidence", label.get("confidence")),
-            )
+    def keypoint_names(self, category: int, count: int) -> None:
+        """Category ``category`` holds lines of up to ``count`` points: named ``v1``…, joined in order."""
+        self._line_points[category] = max(self._line_points.get(category, 0), count)
 
     def document(self) -> dict[str, Any]:
         """The COCO JSON object."""
-        categories: list[dict[str, Any]] = [
-            {"id": cid, "name": name, "supercategory": self.attr}
-            for name, cid in sorted(self._categories.items(), key=lambda kv: kv[1])
+        categories: list[dict[str, Any]] = []
+        for name, cid in sorted(self._categories.items(), key=lambda kv: kv[1]):
+            category: dict[str, Any] = {"id": cid, "name": name, "supercategory": self.attr}
+            if cid in self._line_points:
+                count = self._line_points[cid]
+                category["keypoints"] = [f"v{i + 1}" for i in range(count)]
+                category["skeleton"] = [[i, i + 1] for i in range(1, count)]
+            categories.append(category)
+        annotations = [
+            {**a, "keypoints": a["keypoints"] + [0] * (3 * self._line_points[a["category_id"]] - len(a["keypoints"]))}
+            if a["category_id"] in self._line_points
+            else a
+            for a in self.annotations
         ]
-        annotations = list(self.annotations)
         if self._keypoint_annotations:
             names = self._keypoint_names
             kp_id = max([*self._categories.values(), 0]) + 1
@@ -480,7 +440,9 @@ def _survey(manifest: Path, attr: str | None) -> tuple[str, int]:
     "fmt",
     type=click.Choice(FORMATS),
     required=True,
-    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file.",
+    help="builtin: Ground Truth's built-in task shapes (a manifest); coco: one COCO JSON file; csv, jsonl: "
+    "the rows of the kinds that have them (numbers, free text, rankings, lines); form-csv, form-jsonl: "
+    "one row per object, one column per form field.",
 )
 @click.option(
     "--out",
@@ -507,12 +469,18 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     boxes as the object-detection shape, named entities as the built-in NER shape; failed objects keep
     only ATTR-metadata with failure-reason; other lines are copied unchanged).
     --format coco writes one COCO JSON with boxes, instances and semantic masks as RLE (read from the
-    mask PNGs) and keypoints; lines with nothing COCO holds (classification, entities) are counted.
+    mask PNGs), keypoints, and polylines and lines as keypoints; lines with nothing COCO holds
+    (classification, entities) are counted.
+    --format csv or jsonl writes one row per number, per free-text answer, per ranked response or per
+    kept line, led by the manifest line's number and source-ref; lines of other kinds are counted.
+    --format form-csv / form-jsonl writes one row per object of a form job, one column per field: its
+    consolidated value, or the workers' values where it was kept as given (docs/output-format.md).
 
     \b
     Examples:
       tally export out/street/output.manifest --label-attribute street --format builtin --out street.manifest
       tally export out/boxes/output.manifest --label-attribute boxes --format coco --out boxes.coco.json
+      tally export out/ratings/output.manifest --label-attribute rating --format csv --out ratings.csv
     """
     input_file(manifest)
     storage = CliStorage(s3_root)
@@ -529,7 +497,11 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     console = stderr_console()
     with progress_bar(progress, console) as bar:
         task = bar.add_task("exporting", total=total)
-        if fmt == "builtin":
+        if fmt.startswith("form-"):
+            from ._form_views import export_forms
+
+            forms = export_forms(_manifest_lines(manifest), attr, reader, fmt.removeprefix("form-"), out, counts)
+        elif fmt == "builtin":
 
             def write_builtin(fh: Any) -> None:
                 for number, line in _manifest_lines(manifest):
@@ -549,6 +521,24 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
                     bar.advance(task)
 
             write_atomically(out, write_builtin)
+        elif fmt in ("csv", "jsonl"):
+            rows: list[dict[str, Any]] = []
+            for number, line in _manifest_lines(manifest):
+                counts["lines"] += 1
+                try:
+                    full = read_back(line, attr, reader)
+                    if is_failed(full, attr):
+                        failed_line(number, full)
+                    else:
+                        found = table_rows(number, full, attr)
+                        counts["skipped"] += not found
+                        rows.extend(found)
+                except (TallyError, KeyError, TypeError, ValueError) as exc:
+                    raise InputError(
+                        f"{manifest} line {number + 1}: cannot export: {_reason(exc, line, attr)}"
+                    ) from exc
+                bar.advance(task)
+            write_atomically(out, lambda fh: write_rows(fh, rows, fmt))
         else:
             builder = CocoBuilder(attr, storage.read)
             for number, line in _manifest_lines(manifest):
@@ -566,10 +556,19 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
                 bar.advance(task)
             document = builder.document()
             write_atomically(out, lambda fh: json.dump(document, fh, separators=(",", ":")))
-    if fmt == "builtin":
+    if fmt.startswith("form-"):
+        click.echo(
+            f"lines: {counts['lines']} ({forms} forms, {counts['skipped']} not forms, {counts['failed']} failed)"
+        )
+    elif fmt == "builtin":
         click.echo(
             f"lines: {counts['lines']} ({counts['lines'] - counts['unchanged'] - counts['failed']} in built-in shapes, "
             f"{counts['unchanged']} unchanged, {counts['failed']} failed)"
+        )
+    elif fmt in ("csv", "jsonl"):
+        click.echo(
+            f"lines: {counts['lines']} ({len(rows)} rows, {counts['skipped']} with no rows to write, "
+            f"{counts['failed']} failed)"
         )
     else:
         click.echo(

@@ -4,18 +4,23 @@ tally's core, written back in that tool's own import format.
 The export is read into items (:mod:`tally.importers`), one field is put into a Ground Truth payload
 held in memory, :func:`tally.consolidate.consolidate_batch` consolidates it exactly as it does a
 Ground Truth batch, and the response entries get the importer's facts (fields kept as given, answers
-that could not be read, gold answers). ``OUT`` then holds ``results.jsonl`` (one Ground Truth response
-entry per item, the shape ``tally report`` and ``tally export`` read), ``masks/``, and the write-back
-file: ``predictions.json`` (Label Studio tasks with tally's result as a prediction beside each
-annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
+that could not be read, gold answers and the annotators' scores against them). ``OUT`` then holds
+``results.jsonl`` (one Ground Truth response entry per item, the shape ``tally report`` and
+``tally export`` read, every label whole: no Lambda answers an import, so nothing is fitted under its
+response limit), ``masks/``, ``payload.json`` (every readable answer, for ``tally report --source``)
+and the write-back file: ``predictions.json`` (Label Studio tasks with tally's result as a prediction
+beside each annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1, a new job).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import sys
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +50,8 @@ __all__ = ["TOOLS", "consolidate_imported", "read_items"]
 
 TOOLS = ("labelstudio", "cvat", "coco")
 _PAYLOAD = "imported://payload.json"
+_NO_LAMBDA_LIMIT = sys.maxsize
+"""No Lambda answers an import: every label stays whole in results.jsonl (none spilled to a file)."""
 _WRITE_BACK = {"labelstudio": "predictions.json", "cvat": "annotations.xml", "coco": "annotations.xml"}
 
 
@@ -115,8 +122,35 @@ def _labels_seen(entries: Sequence[dict[str, Any]], attr: str) -> list[str]:
     return list(dict.fromkeys(names[k] for k in sorted(names)))
 
 
+@contextmanager
+def _kept_heap() -> Iterator[None]:
+    """Read the export without the cyclic garbage collector, then keep what was read out of its
+    sight: the export, its items and the payload live to the end of the command, and a 10,000-task
+    export is millions of objects that each collection would walk again (it took as long as
+    converting them). Nothing read makes reference cycles; reference counting frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def _modified(source: Path) -> datetime:
     return datetime.fromtimestamp(os.stat(source).st_mtime, tz=UTC)
+
+
+def gold_scores(batch: Batch) -> dict[str, tuple[int, float, int]]:
+    """Per annotator scored against gold: (gold objects answered, sum of agreements, of them not scored)."""
+    totals: dict[str, tuple[int, float, int]] = {}
+    for gold in batch.gold.values():
+        for row in gold.scores:
+            n, total, unscored = totals.get(row["workerId"], (0, 0.0, 0))
+            score = row["agreement"]
+            totals[row["workerId"]] = (n + 1, total + (score or 0.0), unscored + (score is None))
+    return dict(sorted(totals.items()))
 
 
 def _summary(
@@ -124,8 +158,13 @@ def _summary(
 ) -> str:
     failed = sum(1 for e in entries if "failure-reason" in e["consolidatedAnnotation"]["content"][attr])
     rejected = sum(len(e["consolidatedAnnotation"]["content"][attr].get("rejected-answers", [])) for e in entries)
-    gold = sum(1 for e in entries if "gold-answers" in e["consolidatedAnnotation"]["content"][attr])
-    mean = report.mean_confidence if report is not None else None
+    scored = [
+        float(label["confidence"])
+        for e in entries
+        if isinstance((label := e["consolidatedAnnotation"]["content"][attr]).get("confidence"), int | float)
+        and "failure-reason" not in label
+    ]
+    mean = sum(scored) / len(scored) if scored else None  # gold objects at 1, as their labels say
     lines = [
         f"objects:          {len(entries)} ({len(entries) - failed} consolidated, {failed} failed)",
         f"field:            {batch.field} ({batch.kind})",
@@ -136,11 +175,18 @@ def _summary(
     for name, kind in batch.fields.items():
         if name != batch.field:
             lines.append(f"kept as given:    {name} ({kind}), in each label's kept-as-given")
-    if gold:
-        lines.append(f"gold answers:     {gold} objects (counted as ordinary answers for now)")
+    held = sum(1 for g in batch.gold.values() if g.element is not None)
+    if batch.gold:
+        lines.append(
+            f"gold:             {held} objects labelled with their gold answer ({len(batch.gold) - held} without a readable one)"
+        )
+        for worker, (n, total, unscored) in gold_scores(batch).items():
+            mean_score = f"{total / (n - unscored):.3f}" if n > unscored else "n/a"
+            lines.append(f"  {worker}: agreement with gold {mean_score} over {n} gold objects")
     lines += [
         f"masks:            {out / 'masks'}",
         f"results:          {out / 'results.jsonl'}",
+        f"answers:          {out / 'payload.json'} (tally report {out} --source {out / 'payload.json'})",
         f"{_WRITE_BACK[tool].split('.')[0] + ':':<17} {out / _WRITE_BACK[tool]}",
     ]
     return "\n".join(lines)
@@ -159,16 +205,18 @@ def consolidate_imported(
 ) -> int:
     """Consolidate an export of ``tool`` (module docstring); returns the exit code."""
     path = Path(source)
-    items, export_labels, warnings = read_items(tool, path)
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    try:
-        batch = build_batch(items, field)
-    except KeyError as exc:
-        names = sorted({name for item in items for name in item.fields})
-        raise click.BadParameter(
-            f"no field {field!r} in the export; its fields: {', '.join(names) or 'none'}", param_hint="'--element-name'"
-        ) from exc
+    with _kept_heap():
+        items, export_labels, warnings = read_items(tool, path)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        try:
+            batch = build_batch(items, field)
+        except KeyError as exc:
+            names = sorted({name for item in items for name in item.fields})
+            raise click.BadParameter(
+                f"no field {field!r} in the export; its fields: {', '.join(names) or 'none'}",
+                param_hint="'--element-name'",
+            ) from exc
     settings = replace_settings(settings, element_name=None)
     attr = label_attribute
     modified = _modified(path)
@@ -193,12 +241,13 @@ def consolidate_imported(
                         storage,
                         settings=settings,
                         mask_prefix=str(out / "masks"),
+                        response_limit=_NO_LAMBDA_LIMIT,
                         on_result=lambda _: bar.advance(task, 1),
                     )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
             entries = report.response
-            annotate_entries(entries, batch, attr, tool)
+            annotate_entries(entries, batch, attr, tool, chosen_labels or None)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
         entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
         order = {item.object_id: i for i, item in enumerate(items)}
@@ -210,11 +259,13 @@ def consolidate_imported(
         read = _artefacts(out, staging)
         if tool == "labelstudio":
             data = writers.labelstudio_predictions(entries, batch, attr, read)
-            (staging / back).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            (staging / back).write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr))
             (staging / back).write_bytes(xml)
-        replace_outputs(staging, out, ("masks", back, "results.jsonl"))
+        with (staging / "payload.json").open("w", encoding="utf-8") as fh:
+            json.dump(batch.review_payload(), fh, ensure_ascii=False)
+        replace_outputs(staging, out, ("masks", back, "payload.json", "results.jsonl"))
     for entry in entries:
         meta = entry["consolidatedAnnotation"]["content"][attr]
         for issue in meta.get("rejected-answers", []):

@@ -69,6 +69,7 @@ from ..gt.sink import respond
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
 from ..tasks import make_tasks
+from ..tasks.passthrough import is_passed_through
 from ._common import (
     CliStorage,
     ExitCode,
@@ -416,7 +417,7 @@ def _summarise(output: Path, attr: str) -> tuple[dict[str, Any], list[str]]:
                 counts["failed"] += 1
                 messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
                 continue
-            if meta.get("type") == TaskType.CUSTOM:
+            if is_passed_through(meta.get("type")):
                 counts["passed-through"] += 1
                 continue
             counts["consolidated"] += 1
@@ -500,9 +501,10 @@ def _discard(out: Path) -> None:
 @click.option("--label-attribute", "attr", required=True, help="The job's label attribute (LabelAttributeName).")
 @click.option(
     "--out",
-    required=True,
-    type=click.Path(file_okay=False, dir_okay=True, writable=True, path_type=Path),
-    help="Directory for output.manifest, masks/ and summary.json.",
+    "out_option",
+    type=click.Path(file_okay=False, dir_okay=True, writable=True, path_type=str),
+    help="Directory for output.manifest, masks/ and summary.json (required); with --on aws, an s3:// folder "
+    "under the stack's ReconsolidationOutput [default: a new folder there].",
 )
 @click.option(
     "--s3-root",
@@ -553,12 +555,33 @@ def _discard(out: Path) -> None:
 @click.option("--job-arn", help="The labeling job's ARN, for job-name in the metadata [default: labeling-job/ATTR].")
 @click.option("--restart", is_flag=True, help="Discard OUT's earlier run (finished or not) and start again.")
 @click.option(
+    "--on",
+    "engine",
+    type=click.Choice(["local", "aws"]),
+    default="local",
+    show_default=True,
+    help="Where to run: this machine, or the stack's reconsolidation state machine (SOURCE on S3; docs/distributed.md).",
+)
+@click.option(
+    "--stack",
+    default="tally",
+    show_default=True,
+    help="With --on aws: the CloudFormation stack deployed with Reconsolidation=true.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=10000),
+    default=300,
+    show_default=True,
+    help="With --on aws: batches run at once (the Distributed Map's MaxConcurrency).",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
 def reconsolidate(
     source: str,
     attr: str,
-    out: Path,
+    out_option: str | None,
     s3_root: str | None,
     labels: str | None,
     algorithm: str | None,
@@ -570,6 +593,9 @@ def reconsolidate(
     element_name: str | None,
     job_arn: str | None,
     restart: bool,
+    engine: str,
+    stack: str,
+    concurrency: int,
     progress: bool | None,
 ) -> int:
     """Consolidate a finished job again from its output manifest, judging every worker on the whole job.
@@ -593,8 +619,22 @@ def reconsolidate(
       tally reconsolidate output.manifest --label-attribute gt-label --out out/gt-label
       tally reconsolidate s3://bucket/job/manifests/output/output.manifest --label-attribute street \\
           --labels road,car,person --jobs 2 --out out/street
+      tally reconsolidate s3://bucket/job/manifests/output/output.manifest --label-attribute street --on aws
+
+    With --on aws, the stack's state machine does the same work (SOURCE: an s3:// manifest, or a job's
+    output prefix ending with / whose worker-response files are listed); nothing is uploaded, and Ctrl-C
+    leaves the execution running.
     """
     label_list = parse_labels(labels)
+    if engine == "aws":
+        from .on_aws import run_on_aws
+
+        options = {"labels": label_list or None, "algorithm": algorithm, "confidenceMaps": confidence_maps,
+                   "elementName": element_name, "jobArn": job_arn, "readBuckets": list(read_buckets) or None}  # fmt: skip
+        return run_on_aws(source, attr, out_option, stack, batch_size, concurrency, options, progress)
+    if out_option is None:
+        raise click.UsageError("Missing option '--out'.")
+    out = Path(out_option)
     buckets = buckets_under(s3_root)
     source_bucket = (split_s3_uri(source)[0],) if source.startswith("s3://") else ()
     settings = build_settings(

@@ -38,7 +38,23 @@ from PIL import Image
 from ..codecs import decode_png, index_mask
 from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
+from ..gt.answers import answer_elements
 from ..gt.sink import LabelReader
+from ..tasks.kind import (
+    Boxes,
+    ClassMask,
+    Figure,
+    InstanceMask,
+    LineStrokes,
+    MarkedText,
+    Overlay,
+    Points,
+    Polygons,
+    TaskKind,
+    WorkerMask,
+)
+from ..tasks.registry import element_keys, kind_of
+from . import _figures
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
 from ._sources import JobIndex, line_annotations, located_annotations
 
@@ -121,11 +137,6 @@ class ReviewObject:
 # --- answers ------------------------------------------------------------------------------------------
 
 
-_ANSWER_KEYS = frozenset(
-    {"labeledImage", "boundingBoxes", "keypoints", "instances", "polygons", "label", "labels", "entities"}
-)
-
-
 def parse_answer(annotation: dict[str, Any]) -> Answer:
     """A payload annotation (``{workerId, annotationData: {content}}``) as the element's value."""
     worker = str(annotation.get("workerId", "?"))
@@ -137,11 +148,15 @@ def parse_answer(annotation: dict[str, Any]) -> Answer:
         document = json.loads(content)
     except json.JSONDecodeError:
         return Answer(worker, None, "content is not JSON")
-    if isinstance(document, dict) and not _ANSWER_KEYS & set(document):
+    keys = element_keys("")  # every kind's: an element the registry's shapes mark
+    if isinstance(document, dict) and not keys & set(document):
         # {elementName: value}, possibly beside other form fields: the value that looks like an answer
         values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in document.values()]
-        found = [v for v in values if isinstance(v, dict) and _ANSWER_KEYS & set(v)]
+        found = [v for v in values if isinstance(v, dict) and keys & set(v)]
+        whole = document
         document = found[0] if found else values[0] if len(values) == 1 else document
+        if not isinstance(document, dict):  # a form's only field as a bare value, a text ranking's output
+            document = next(iter(answer_elements(whole)), document)
     if not isinstance(document, dict):
         return Answer(worker, None, "content is not a JSON object")
     return Answer(worker, document)
@@ -187,42 +202,9 @@ def _worker_regions(value: dict[str, Any]) -> tuple[npt.NDArray[np.int16], list[
     return ids, names
 
 
-def _worker_classes(answer: Answer, key_of: dict[str, int]) -> npt.NDArray[np.int16] | None:
-    """A semantic-segmentation answer as the consensus's class keys (through the worker's own
-    ``labelMappings``): 0 unpainted, -1 a colour the worker did not map or a label the job lacks."""
-    regions = answer.regions()
-    if regions is None:
-        return None
-    ids, names = regions
-    lookup = np.array([-1, 0, *(key_of.get(n, -1) for n in names)], dtype=np.int16)
-    return lookup[ids + 1]
-
-
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    w = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
-    h = max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    inter = w * h
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _f1(matched: int, mine: int, theirs: int) -> float:
-    return 1.0 if mine == theirs == 0 else 2 * matched / (mine + theirs)
-
-
-def _greedy(pairs: Iterable[tuple[float, int, int]]) -> int:
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in used_a and j not in used_b:
-            used_a.add(i)
-            used_b.add(j)
-    return len(used_a)
-
-
 def agreement(obj: ReviewObject, answer: Answer) -> float | None:
-    """How far ``answer`` agrees with the consensus, 0–1 (``None``: not measurable).
+    """How far ``answer`` agrees with the consensus, 0–1 (``None``: not measurable): the kind's
+    ``agreement`` view (:mod:`tally.tasks.kind`) of the object's typed result.
 
     Segmentation: the share of pixels where the worker's class is the consensus class; classification:
     1 or 0 (multi-label: Jaccard of the label sets); boxes: F1 of boxes matched at IoU ≥ 0.5 with the
@@ -230,61 +212,22 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
     F1 of identical spans; instances: the share of instances (worker's or consensus's, the larger
     count) the fusion matched to this worker.
     """
-    value, label, kind = answer.value, obj.label, obj.task_type
-    if value is None or obj.failure is not None:
+    typed = _typed(obj)
+    if answer.value is None or typed is None:
         return None
-    if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
-        key_of = {e["class-name"]: int(k) for k, e in label.get("internal-color-map", {}).items()}
-        classes = _worker_classes(answer, key_of)
-        consensus = obj.indices("mask")
-        if classes is None or classes.shape != consensus.shape:
-            return None
-        return float(np.mean(classes == consensus))
-    if kind.endswith("-classification"):
-        return 1.0 if value.get("label") == label.get("class-name") else 0.0
-    if kind.endswith("-multilabel"):
-        mine, theirs = set(value.get("labels") or []), set(label.get("class-names") or [])
-        return 1.0 if not mine | theirs else len(mine & theirs) / len(mine | theirs)
-    if kind == "groundtruth/object-detection":
-        names = label.get("class-map", {})
-        consensus_boxes = [
-            (names.get(str(b["class_id"])), [b["left"], b["top"], b["width"], b["height"]])
-            for b in label.get("annotations", [])
-        ]
-        worker_boxes = [
-            (b.get("label"), [b["left"], b["top"], b["width"], b["height"]]) for b in value.get("boundingBoxes", [])
-        ]
-        pairs = [
-            (iou, i, j)
-            for i, (wl, wb) in enumerate(worker_boxes)
-            for j, (cl, cb) in enumerate(consensus_boxes)
-            if wl == cl and (iou := _iou(wb, cb)) >= 0.5
-        ]
-        return _f1(_greedy(pairs), len(worker_boxes), len(consensus_boxes))
-    if kind == "groundtruth/keypoint":
-        size = (label.get("image_size") or [{}])[0]
-        reach = 0.05 * float(np.hypot(size.get("width", 100), size.get("height", 100)))
-        mine_points, theirs_points = value.get("keypoints", []), label.get("keypoints", [])
-        pairs = [
-            (-d, i, j)
-            for i, p in enumerate(mine_points)
-            for j, q in enumerate(theirs_points)
-            if p.get("label") == q["label"] and (d := float(np.hypot(p["x"] - q["x"], p["y"] - q["y"]))) <= reach
-        ]
-        return _f1(_greedy(pairs), len(mine_points), len(theirs_points))
-    if kind == "groundtruth/named-entity-recognition":
-        spans = {(e.get("label"), e.get("startOffset"), e.get("endOffset")) for e in value.get("entities", [])}
-        consensus_spans = {
-            (e["label"], e["startOffset"], e["endOffset"]) for e in label.get("annotations", {}).get("entities", [])
-        }
-        return _f1(len(spans & consensus_spans), len(spans), len(consensus_spans))
-    if kind == "groundtruth/instance-segmentation":
-        instances = label.get("instances", [])
-        matched = sum(answer.worker_id in i.get("workers", []) for i in instances)
-        drawn = [v for key in ("instances", "polygons") if isinstance(v := value.get(key), list) for _ in v]
-        larger = max(len(drawn), len(instances))
-        return 1.0 if larger == 0 else matched / larger
-    return None
+    return typed[0].views.agreement(typed[1], obj, answer)
+
+
+def _typed(obj: ReviewObject) -> tuple[TaskKind, Any] | None:
+    """The object's kind and its label read back into the kind's typed result (``None``: failed, a
+    type no kind reads, a kind without a typed result, or a label the kind cannot read)."""
+    kind = kind_of(obj.task_type)
+    if obj.failure is not None or kind is None or kind.from_gt is None:
+        return None
+    try:
+        return kind, kind.from_gt(obj.label)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # --- loading ------------------------------------------------------------------------------------------
@@ -686,25 +629,35 @@ def _marked_text(text: str, spans: Iterable[tuple[str, int, int]], colours: dict
     return "".join(out)
 
 
+def _lines_svg(
+    lines: Iterable[tuple[str, Sequence[tuple[float, float]]]],
+    width: int,
+    height: int,
+    colours: dict[str, str],
+    tags: Sequence[str] | None = None,
+) -> str:
+    """Open lines in their label's colour; with ``tags`` (the consensus's), each line's tag as its tooltip."""
+    shapes = []
+    for k, (name, vertices) in enumerate(lines):
+        points = " ".join(f"{float(x)},{float(y)}" for x, y in vertices)
+        colour = _colour(name, colours)
+        title = _esc(name if tags is None else tags[k])
+        shapes.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="3" '
+            f'vector-effect="non-scaling-stroke"><title>{title}</title></polyline>'
+        )
+    return _svg(width, height, shapes)
+
+
+def _consensus_figure(obj: ReviewObject) -> Figure | None:
+    """The consensus as a figure, for a kind the page does not draw over an image."""
+    typed = _typed(obj)
+    return None if typed is None else typed[0].views.figure(typed[1])
+
+
 def _object_labels(obj: ReviewObject) -> list[str]:
-    label, kind = obj.label, obj.task_type
-    names: list[str] = []
-    if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
-        present = set(np.unique(obj.indices("mask")).tolist())
-        names = [e["class-name"] for k, e in label.get("internal-color-map", {}).items() if int(k) in present - {0}]
-    elif kind.endswith("-classification"):
-        names = [str(label.get("class-name"))]
-    elif kind.endswith("-multilabel"):
-        names = [str(n) for n in label.get("class-names", [])]
-    elif kind == "groundtruth/object-detection":
-        names = [str(label.get("class-map", {}).get(str(a["class_id"]))) for a in label.get("annotations", [])]
-    elif kind == "groundtruth/keypoint":
-        names = [str(p["label"]) for p in label.get("keypoints", [])]
-    elif kind == "groundtruth/named-entity-recognition":
-        names = [str(e["label"]) for e in label.get("annotations", {}).get("entities", [])]
-    elif kind == "groundtruth/instance-segmentation":
-        names = [str(i["label"]) for i in label.get("instances", [])]
-    return sorted(set(names))
+    typed = _typed(obj)
+    return [] if typed is None else sorted(set(typed[0].views.labels(typed[1], obj)))
 
 
 @dataclass
@@ -756,24 +709,10 @@ def _img_layer(data: bytes, opacity: float = 0.55) -> str:
 
 
 def _items(obj: ReviewObject) -> list[tuple[str, float | None]]:
-    """The consensus's instances (instance segmentation) or boxes, numbered from 1 in this order:
+    """The consensus's items numbered on the page (instances, boxes), from 1 in this order:
     ``(label, confidence)`` each."""
-    label, kind = obj.label, obj.task_type
-    if obj.failure is not None:
-        return []
-    if kind == "groundtruth/instance-segmentation":
-        return [(str(i.get("label")), _number(i.get("confidence"))) for i in label.get("instances", []) or []]
-    if kind == "groundtruth/object-detection":
-        names = label.get("class-map", {})
-        objects = label.get("objects", []) or []
-        return [
-            (
-                str(names.get(str(a.get("class_id")))),
-                _number(objects[k].get("confidence")) if k < len(objects) and isinstance(objects[k], dict) else None,
-            )
-            for k, a in enumerate(label.get("annotations", []) or [])
-        ]
-    return []
+    typed = _typed(obj)
+    return [] if typed is None else typed[0].views.items(typed[1])
 
 
 def _number(value: Any) -> float | None:
@@ -840,31 +779,53 @@ def _disputed_html(obj: ReviewObject) -> str:
 
 
 def _consensus_layers(obj: ReviewObject, canvas: _Canvas, colours: dict[str, str]) -> list[str]:
-    label, kind = obj.label, obj.task_type
-    if kind == "groundtruth/semantic-segmentation" and "mask" in obj.artefacts:
-        return [_img_layer(_class_overlay(obj.indices("mask"), label.get("internal-color-map", {})))]
-    if kind == "groundtruth/instance-segmentation" and "instances" in obj.artefacts:
-        items = _items(obj)
-        ids = obj.indices("instances").astype(np.int16)
-        shades = _instance_colours([name for name, _ in items], lambda n: _colour(n, colours))
-        return [
-            _img_layer(_regions_overlay(ids, shades, outline=True)),
-            _numbers_svg(ids, len(items), canvas.width, canvas.height),
-        ]
-    if kind == "groundtruth/instance-segmentation" and "classes" in obj.artefacts:
-        return [_img_layer(_class_overlay(obj.indices("classes"), label.get("internal-color-map", {})))]
-    if kind == "groundtruth/object-detection":
-        names = label.get("class-map", {})
-        boxes = [
-            (str(names.get(str(a["class_id"]))), [a["left"], a["top"], a["width"], a["height"]])
-            for a in label.get("annotations", [])
-        ]
-        tags = [_item_tag(k, n, c) for k, (n, c) in enumerate(_items(obj))]
-        return [_boxes_svg(boxes, canvas.width, canvas.height, colours, tags if len(tags) == len(boxes) else None)]
-    if kind == "groundtruth/keypoint":
-        points = [(str(p["label"]), float(p["x"]), float(p["y"])) for p in label.get("keypoints", [])]
-        return [_points_svg(points, canvas.width, canvas.height, colours)]
-    return []
+    typed = _typed(obj)
+    if typed is None:
+        return []
+    tags = [_item_tag(k, n, c) for k, (n, c) in enumerate(_items(obj))]
+    return _draw(typed[0].views.consensus(typed[1], obj, tags), obj, None, canvas, colours, set())
+
+
+def _draw(
+    overlays: Sequence[Overlay],
+    obj: ReviewObject,
+    answer: Answer | None,
+    canvas: _Canvas,
+    colours: dict[str, str],
+    classes: set[str],
+) -> list[str]:
+    """The layers that draw what a view returned (:mod:`tally.tasks.kind`: the view says what, the
+    page says how)."""
+    layers: list[str] = []
+    for overlay in overlays:
+        match overlay:
+            case ClassMask(artefact, colour_map):
+                layers.append(_img_layer(_class_overlay(obj.indices(artefact), dict(colour_map))))
+            case InstanceMask(artefact, names):
+                ids = obj.indices(artefact).astype(np.int16)
+                tones = _instance_colours(names, lambda n: _colour(n, colours))
+                layers.append(_img_layer(_regions_overlay(ids, tones, outline=True)))
+                layers.append(_numbers_svg(ids, len(names), canvas.width, canvas.height))
+            case Boxes(boxes, tags):
+                layers.append(_boxes_svg(boxes, canvas.width, canvas.height, colours, tags))
+            case Points(points):
+                layers.append(_points_svg(points, canvas.width, canvas.height, colours))
+            case Polygons(polygons):
+                layers.append(_polygons_svg(polygons, canvas.width, canvas.height, colours))
+            case LineStrokes(lines, tags):
+                layers.append(_lines_svg(lines, canvas.width, canvas.height, colours, tags))
+            case WorkerMask(instances):
+                regions = None if answer is None else answer.regions()
+                if regions is None:
+                    continue
+                painted, drawn = regions
+
+                def colour_of(name: str) -> str:
+                    return _colour(name, colours) if not classes or name in classes else UNKNOWN_HEX
+
+                shades = _instance_colours(drawn, colour_of) if instances else [colour_of(n) for n in drawn]
+                layers.append(_img_layer(_regions_overlay(painted, shades, outline=instances), 0.6))
+    return layers
 
 
 def _answer_layers(
@@ -874,65 +835,29 @@ def _answer_layers(
     ``labelMappings`` (or instance colours) to their labels, then to the colour the page gives each
     label; what the worker painted in a colour they did not map, or with a label the job lacks, in
     :data:`UNKNOWN_HEX`."""
-    value, kind = answer.value, obj.task_type
-    if value is None:
+    kind = kind_of(obj.task_type)
+    if answer.value is None or kind is None:
         return []
-    if isinstance(value.get("polygons"), list):
-        return [_polygons_svg(value["polygons"], canvas.width, canvas.height, colours)]
-    if kind in ("groundtruth/semantic-segmentation", "groundtruth/instance-segmentation"):
-        regions = answer.regions()
-        if regions is None:
-            return []
-        ids, names = regions
-
-        def colour_of(name: str) -> str:
-            return _colour(name, colours) if not classes or name in classes else UNKNOWN_HEX
-
-        if kind == "groundtruth/instance-segmentation":
-            return [_img_layer(_regions_overlay(ids, _instance_colours(names, colour_of), outline=True), 0.6)]
-        return [_img_layer(_regions_overlay(ids, [colour_of(n) for n in names]), 0.6)]
-    if kind == "groundtruth/object-detection":
-        boxes = [
-            (str(b.get("label")), [b["left"], b["top"], b["width"], b["height"]])
-            for b in value.get("boundingBoxes", [])
-        ]
-        return [_boxes_svg(boxes, canvas.width, canvas.height, colours)]
-    if kind == "groundtruth/keypoint":
-        points = [(str(p.get("label")), float(p["x"]), float(p["y"])) for p in value.get("keypoints", [])]
-        return [_points_svg(points, canvas.width, canvas.height, colours)]
-    return []
+    return _draw(kind.views.answer_overlays(answer.value), obj, answer, canvas, colours, classes)
 
 
 def _answer_notes(obj: ReviewObject, answer: Answer, classes: set[str]) -> list[str]:
-    """What a segmentation answer's drawing does not show as a class: unmapped colours, foreign labels."""
-    if obj.task_type not in ("groundtruth/semantic-segmentation", "groundtruth/instance-segmentation"):
-        return []
-    regions = answer.regions()
-    if regions is None:
-        return []
-    ids, names = regions
-    notes = []
-    unmapped = float(np.mean(ids == -1)) if ids.size else 0.0
-    if unmapped > 0:
-        notes.append(f"{max(unmapped * 100, 0.1):.1f}% painted in colours it did not map to a label")
-    if classes:
-        foreign = sorted({n for i, n in enumerate(names) if n not in classes and bool(np.any(ids == i + 1))})
-        if foreign:
-            notes.append(f"painted {', '.join(foreign)}, which the job lacks")
-    return notes
+    """What an answer's drawing does not show as a class (a painted answer's unmapped colours and
+    labels the job lacks: the kind's ``answer_notes`` view)."""
+    kind = kind_of(obj.task_type)
+    return [] if kind is None else kind.views.answer_notes(answer, classes)
 
 
 def _answer_summary(obj: ReviewObject, answer: Answer, colours: dict[str, str]) -> str:
-    value, kind = answer.value, obj.task_type
+    value = answer.value
     if value is None:
         return f'<span class="bad">{_esc(answer.error)}</span>'
-    if kind.endswith("-classification"):
-        return _esc(value.get("label"))
-    if kind.endswith("-multilabel"):
-        return _esc(", ".join(str(v) for v in value.get("labels") or []) or "(none)")
-    if kind == "groundtruth/named-entity-recognition":
-        spans = [(str(e.get("label")), int(e["startOffset"]), int(e["endOffset"])) for e in value.get("entities", [])]
-        return f'<p class="text">{_marked_text(obj.text or "", spans, colours)}</p>'
+    kind = kind_of(obj.task_type)
+    summary = None if kind is None else kind.views.answer_summary(value)
+    if isinstance(summary, str):
+        return _esc(summary)
+    if isinstance(summary, MarkedText):
+        return f'<p class="text">{_marked_text(obj.text or "", summary.spans, colours)}</p>'
     return ""
 
 
@@ -992,6 +917,11 @@ def _sort_key(judged: _Judged) -> tuple[int, float, float]:
     return (group, agreed if agreed is not None else confidence, confidence)
 
 
+def _consensus_text(obj: ReviewObject) -> MarkedText | None:
+    typed = _typed(obj)
+    return None if typed is None else typed[0].views.consensus_text(typed[1])
+
+
 def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[str]) -> str:
     obj, agreements = judged.obj, judged.agreements
     canvas = _canvas(obj, number)
@@ -1010,16 +940,15 @@ def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[st
         if judged.reasons
         else ""
     )
-    visual = kind not in ("groundtruth/named-entity-recognition", "groundtruth/custom") and not kind.endswith(
-        ("-classification", "-multilabel")
-    )
+    found = kind_of(kind)
+    visual = found.views.visual if found is not None else True
     panels: list[str] = []
     if visual:
         items = _items(obj)
         if items:
             shades = (
                 _instance_colours([n for n, _ in items], lambda n: _colour(n, colours))
-                if kind == "groundtruth/instance-segmentation"
+                if found is not None and found.views.shaded_items
                 else [_colour(n, colours) for n, _ in items]
             )
             consensus = " ".join(
@@ -1032,13 +961,14 @@ def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[st
         if "confidence" in obj.artefacts:
             heat = _img_layer(_heatmap(obj.indices("confidence")), 1.0)
             panels.append(canvas.panel("disagreement", [heat], "red: the crowd was split"))
-    elif kind == "groundtruth/named-entity-recognition" and obj.failure is None:
-        spans = [
-            (str(e["label"]), int(e["startOffset"]), int(e["endOffset"])) for e in label["annotations"]["entities"]
-        ]
+    elif (text := _consensus_text(obj)) is not None:
         panels.append(
-            f'<figure class="panel wide"><p class="text">{_marked_text(obj.text or "", spans, colours)}</p>'
+            f'<figure class="panel wide"><p class="text">{_marked_text(obj.text or "", text.spans, colours)}</p>'
             "<figcaption><b>consensus</b></figcaption></figure>"
+        )
+    elif obj.failure is None and (figure := _consensus_figure(obj)) is not None:
+        panels.append(
+            f'<figure class="panel wide">{_figures.render(figure)}<figcaption><b>consensus</b></figcaption></figure>'
         )
     elif obj.failure is None and labels:
         panels.append(
@@ -1222,16 +1152,19 @@ def render_report(
     flagged = sum(bool(j.reasons) for j in judged)
     scored = [o.confidence for o in objects if o.confidence is not None]
     mean = f"{np.mean(scored):.3f}" if scored else "n/a"
+    from ._form_views import form_fields_html  # a form's fields: their agreement, least sure first
+
+    form_fields = form_fields_html([(o.key, o.label) for o in objects])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
-<style>{_STYLE}</style></head>
+<style>{_STYLE}{_figures.STYLE}</style></head>
 <body><header class="top"><h1>{_esc(title)}</h1>
 <p>label attribute <b>{_esc(attr)}</b> · {len(objects)} objects · <b id="review-count">{flagged}</b> need review
 ({failed} failed) · mean confidence {mean} · needs review first (failed, disputed regions, a confidence below
 {_pct(review_below)}), then least agreed with the consensus</p></header>
 <main>
-<h2>Workers</h2>
+{form_fields}<h2>Workers</h2>
 <table id="workers"><thead><tr><th>worker</th><th>quality (mean, measure)</th><th>answers</th><th>rejected</th>
 <th>agreement with consensus</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 <div class="filters">

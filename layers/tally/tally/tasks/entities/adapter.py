@@ -29,15 +29,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..aggregation.span_vote import Span, SpanVote, WorkerSpans
-from ..errors import AnswerError
-from ..gt.answers import Answer, AnswerIssue
-from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult
-from ..labels import LabelSet
-from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
-from .shapes import EntitiesShape
+from ...aggregation.span_vote import Span, SpanVote, WorkerSpans
+from ...errors import AnswerError
+from ...gt.answers import Answer, AnswerIssue
+from ...gt.events import DatasetObject
+from ...gt.response import ObjectResult
+from ...labels import LabelSet
+from ...worker_store import WorkerStatistics
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
+from ..kind import WorkerQuality
+from . import EntitiesResult, EntitiesShape, Entity
 
 __all__ = ["NamedEntities"]
 
@@ -165,25 +166,11 @@ class NamedEntities(EntitiesShape):
         for worker, _ in observed.summary:
             agreement = float(model.vote.worker_agreement_[model.workers[worker]])
             measured = not math.isnan(agreement)  # without it, the weight is the crowd's mean: not theirs
-            quality.append(
-                {
-                    "workerId": worker,
-                    "weight": figure(model.weight(worker) if measured else None),
-                    "agreement": figure(agreement if measured else None),
-                }
+            figures = (
+                ("weight", figure(model.weight(worker) if measured else None)),
+                ("agreement", figure(agreement if measured else None)),
             )
-        annotations = {
-            "entities": [
-                {
-                    "label": names[e.label],
-                    "startOffset": e.start,
-                    "endOffset": e.end,
-                    "confidence": round(e.confidence, DIGITS),
-                }
-                for e in entities
-            ],
-            "labels": [{"label": n} for n in names],
-        }
-        label = {"annotations": annotations, "confidence": confidence, "worker-quality": quality}
-        metadata = {"confidence": confidence, "entities": len(entities), "worker-quality": quality}
-        return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
+            quality.append(WorkerQuality(worker, figures))
+        kept = tuple(Entity(names[e.label], e.start, e.end, round(e.confidence, DIGITS)) for e in entities)
+        result = EntitiesResult(kept, tuple(names), confidence, tuple(quality))
+        return consolidated(obj, self.type, observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES)

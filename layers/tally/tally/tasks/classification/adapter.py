@@ -5,7 +5,8 @@
 Answers are recognised by shape: ``{"label": "Dog"}`` single-label, ``{"labels": ["Dog", "Cat"]}``
 multi-label, whatever the element's ``name``. A label the job does not have is rejected with a reason
 (label names are job configuration). The object's type is ``text-classification`` when its data
-object is inline text (``dataObject.content``) or an S3 object with a text extension, else
+object is inline text (``dataObject.content``) or an S3 object with a text extension,
+``video-classification`` when it is an S3 object with a video extension (``.mp4``, ``.webm``, ...), else
 ``image-classification`` (``...-multilabel`` for the multi-label task).
 
 Labels (``content[<attr>]``), with ``class-id`` the label's 0-based index in the job's label list::
@@ -29,27 +30,29 @@ later batches of the job add to the confusion prior (``prior``). The class prior
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..aggregation.base import ClassAnswers, LabelSetAnswers
-from ..aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
-from ..gt.answers import Answer, AnswerIssue
-from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult, TaskType
-from ..labels import LabelSet
-from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
-from .shapes import MultiLabelShape, SingleLabelShape
+from ...aggregation.base import ClassAnswers, LabelSetAnswers
+from ...aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
+from ...gt.answers import Answer, AnswerIssue
+from ...gt.events import DatasetObject
+from ...gt.response import ObjectResult, TaskType
+from ...labels import LabelSet
+from ...worker_store import WorkerStatistics
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
+from ..kind import WorkerQuality
+from . import MultiLabel, MultiLabelShape, SingleLabel, SingleLabelShape
 
-__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object"]
+__all__ = ["MultiLabelClassification", "SingleLabelClassification", "is_text_object", "is_video_object"]
 
 _BATCH_FIGURES = ("accuracy", "informativeness")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 _TEXT_SUFFIXES = (".txt", ".text", ".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".xml")
+_VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".ogv", ".ogg", ".avi", ".mkv", ".mpeg", ".mpg")
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
 MultiVotes = tuple[tuple[str, frozenset[int]], ...]
@@ -61,6 +64,11 @@ def is_text_object(obj: DatasetObject) -> bool:
         return True
     uri = (obj.data_object.s3_uri or "").lower()
     return uri.endswith(_TEXT_SUFFIXES)
+
+
+def is_video_object(obj: DatasetObject) -> bool:
+    """An S3 object whose name ends like a video file (what a video classification job labels)."""
+    return (obj.data_object.s3_uri or "").lower().endswith(_VIDEO_SUFFIXES)
 
 
 def _unknown(labels: LabelSet, names: Iterable[str]) -> list[str]:
@@ -90,25 +98,27 @@ class ClassificationModel:
 
     index: _Index
     model: DawidSkene | MultiLabelDawidSkene
+    _cache: dict[str, tuple[tuple[str, float | None], ...]] = field(default_factory=dict, compare=False, repr=False)
 
-    def quality(self, workers: Iterable[str]) -> list[dict[str, Any]]:
+    def quality(self, workers: Iterable[str]) -> tuple[WorkerQuality, ...]:
         """Each worker's expected accuracy and informativeness (0 spammer … 1 perfect) in the batch;
         ``None`` for a worker with no evidence (only lone answers, and nothing from earlier batches):
         their confusion matrix is the prior's presumption, not a measure of them."""
-        rows = []
-        for worker in workers:
+        return tuple(WorkerQuality(worker, self._figures(worker)) for worker in workers)
+
+    def _figures(self, worker: str) -> tuple[tuple[str, float | None], ...]:
+        """One worker's figures, computed once per batch (a worker's rows repeat in every object)."""
+        found = self._cache.get(worker)
+        if found is None:
             i = self.index.workers[worker]
             measured = bool(self.model.worker_evidence_[i] > 0)
             accuracy = np.asarray(self.model.accuracies_)[i]
             informativeness = np.asarray(self.model.informativeness_)[i]
-            rows.append(
-                {
-                    "workerId": worker,
-                    "accuracy": figure(float(np.mean(accuracy)) if measured else None),
-                    "informativeness": figure(float(np.mean(informativeness)) if measured else None),
-                }
+            found = self._cache[worker] = (
+                ("accuracy", figure(float(np.mean(accuracy)) if measured else None)),
+                ("informativeness", figure(float(np.mean(informativeness)) if measured else None)),
             )
-        return rows
+        return found
 
 
 class _Classification:
@@ -125,8 +135,15 @@ class _Classification:
         if self.multi:
             text = TaskType.TEXT_CLASSIFICATION_MULTILABEL
             image = TaskType.IMAGE_CLASSIFICATION_MULTILABEL
+            video = TaskType.VIDEO_CLASSIFICATION_MULTILABEL
         else:
-            text, image = TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION
+            text, image, video = (
+                TaskType.TEXT_CLASSIFICATION,
+                TaskType.IMAGE_CLASSIFICATION,
+                TaskType.VIDEO_CLASSIFICATION,
+            )
+        if is_video_object(obj):
+            return video.value
         return (text if is_text_object(obj) else image).value
 
     @staticmethod
@@ -208,10 +225,10 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         row = model.index.objects[obj.dataset_object_id]
         k = int(ds.labels_[row])
         confidence = round(float(ds.posteriors_[row, k]), DIGITS)
-        quality = model.quality(w for w, _ in observed.summary)
-        label = {"class-id": k, "class-name": names[k], "confidence": confidence, "worker-quality": quality}
-        metadata = {"class-name": names[k], "confidence": confidence, "worker-quality": quality}
-        return consolidated(obj, self._type(obj), observed, label, metadata, confidence, _BATCH_FIGURES)
+        result = SingleLabel(k, names[k], confidence, model.quality(w for w, _ in observed.summary))
+        return consolidated(
+            obj, self._type(obj), observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES
+        )
 
 
 class MultiLabelClassification(MultiLabelShape, _Classification):
@@ -266,16 +283,13 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         chosen = [int(i) for i in np.flatnonzero(ds.labels_[row])]
         decided = np.where(ds.labels_[row], present, 1.0 - present)
         confidence = round(float(decided.mean()) if len(decided) else 0.0, DIGITS)
-        class_map = {str(i): names[i] for i in chosen}
-        confidence_map = {str(i): round(float(present[i]), DIGITS) for i in chosen}
-        quality = model.quality(w for w, _ in observed.summary)
-        label = {
-            "class-ids": chosen,
-            "class-names": [names[i] for i in chosen],
-            "class-map": class_map,
-            "confidence-map": confidence_map,
-            "confidence": confidence,
-            "worker-quality": quality,
-        }
-        metadata = {"class-map": class_map, "confidence-map": confidence_map, "worker-quality": quality}
-        return consolidated(obj, self._type(obj), observed, label, metadata, confidence, _BATCH_FIGURES)
+        result = MultiLabel(
+            tuple(chosen),
+            tuple(names[i] for i in chosen),
+            tuple(round(float(present[i]), DIGITS) for i in chosen),
+            confidence,
+            model.quality(w for w, _ in observed.summary),
+        )
+        return consolidated(
+            obj, self._type(obj), observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES
+        )

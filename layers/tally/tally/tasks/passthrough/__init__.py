@@ -10,16 +10,48 @@ labels to S3 (:mod:`tally.gt.sink`, step 4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..gt.answers import Answer
-from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult, TaskType
-from .base import JobContext, Observed
+from ...gt.answers import Answer
+from ...gt.events import DatasetObject
+from ...gt.response import ObjectResult, TaskType
+from ..base import JobContext, Observed
+from ..kind import TaskKind
 
-__all__ = ["NOTE", "Passthrough"]
+__all__ = ["NOTE", "PASSTHROUGH", "PassedThrough", "Passthrough", "is_passed_through"]
 
 NOTE = "no consolidation for this answer shape; every answer is passed through"
+
+
+def is_passed_through(task_type: object) -> bool:
+    """Whether a result or label of ``task_type`` holds answers passed through, not a consolidation."""
+    return task_type == TaskType.CUSTOM
+
+
+@dataclass(frozen=True)
+class PassedThrough:
+    """A pass-through result: each worker's ``annotationData`` as received, and the note.
+
+    >>> label = {"annotationsFromAllWorkers": [{"workerId": "w1", "annotationData": {"content": "{}"}}],
+    ...          "note": NOTE}
+    >>> PassedThrough.from_gt(label).to_gt() == label
+    True
+    """
+
+    answers: tuple[tuple[str, Mapping[str, Any]], ...]
+    note: str = NOTE
+
+    def to_gt(self) -> dict[str, Any]:
+        return {
+            "annotationsFromAllWorkers": [{"workerId": w, "annotationData": dict(data)} for w, data in self.answers],
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_gt(cls, label: Mapping[str, Any]) -> PassedThrough:
+        answers = tuple((a["workerId"], a["annotationData"]) for a in label["annotationsFromAllWorkers"])
+        return cls(answers, label["note"])
 
 
 class Passthrough:
@@ -27,6 +59,7 @@ class Passthrough:
     type = TaskType.CUSTOM.value
     uses_batch_model = False
     needs_labels = False
+    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return True
@@ -46,12 +79,12 @@ class Passthrough:
     def consolidate(
         self, obj: DatasetObject, observed: Observed[None, list[Answer]], model: None, job: JobContext
     ) -> ObjectResult:
-        label = {
-            "annotationsFromAllWorkers": [
-                {"workerId": a.worker_id, "annotationData": dict(a.received)} for a in observed.prepared
-            ],
-            "note": NOTE,
-        }
+        label = PassedThrough(tuple((a.worker_id, a.received) for a in observed.prepared)).to_gt()
         return ObjectResult(
             obj.dataset_object_id, self.type, label, issues=list(observed.issues), answers_used=len(observed.prepared)
         )
+
+
+PASSTHROUGH = TaskKind(
+    shape=Passthrough(), task=".:Passthrough", types=(TaskType.CUSTOM.value,), from_gt=PassedThrough.from_gt
+)

@@ -1,0 +1,830 @@
+"""A batch of forms consolidated field by field: the field is the unit of consolidation.
+
+:func:`tally.consolidate.run_batch` hands a batch here when its answers are a form (:func:`plan_form`):
+more than one field, or one field that only the form driver can consolidate (a ``<select>``, a radio
+group, checkboxes). A batch whose answers hold exactly one annotation element keeps the task path
+and today's output.
+
+Per batch:
+
+1. the form is read (:func:`tally.forms.read_form`: the job's worker template first, the answers
+   second) and every worker's answer is split into its fields (:func:`tally.forms.split`);
+2. each field is consolidated by the handler its kind maps to (:data:`FIELD_HANDLERS`; one entry
+   plugs a new kind in), **with its own batch model and its own worker statistics** (the worker
+   store's key includes the field's name):
+
+   - ``single-choice``: the single-label Dawid–Skene of classification, over the field's options;
+   - ``multi-choice``: the multi-label Dawid–Skene;
+   - ``boolean``: a two-class question (``false``, ``true``) on the single-label model;
+   - ``annotation``: its element's task (boxes, polygons, entities, ...), as a lone element would be;
+   - ``json`` whose items have a known shape: that shape's task;
+   - every other kind (numbers, free text, rankings, lines, unknown): **kept as given**, each worker's
+     value in the field's entry with ``"consolidated": false`` and the reason;
+
+3. each object gets one label: every field in ``fields`` (its consolidated value, confidence and
+   worker quality, or the values as given), the form's ``confidence`` (the lowest of its consolidated
+   fields': a form is as sure as its least sure answer), and ``schema-source`` (``template``,
+   ``inferred``, ``template+inferred``), as ``label-source`` says where class keys came from.
+
+Nothing is dropped: every top-level key of every answer is in a field's entry (consolidated, or kept
+as given), and a key no field claims is kept under ``leftovers``. A value that does not fit its field
+(two radio buttons on, a slider off its scale) is left out of that field's vote with its reason in
+the field's ``rejected-answers`` (and in the object's ``answer-warnings``); the worker's other fields
+count. A field that fails for one object is kept as given for that object, with the reason; the other
+fields and objects go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from ..errors import ConfigError, ObjectError
+from ..gt.answers import Answer, AnswerIssue
+from ..gt.events import DatasetObject
+from ..gt.response import ObjectResult, TaskType
+from ..labels import LabelSet, batch_labels
+from ..settings import Settings
+from ..storage import Storage
+from ..tasks.base import DIGITS, AnyTask, JobContext, Observed
+from ._infer import read_form
+from ._schema import Field, FieldKind, FormSchema
+from ._split import FieldValue, FormSplit, split
+
+__all__ = [
+    "FIELD_HANDLERS",
+    "FieldHandler",
+    "FieldTally",
+    "FormAnswer",
+    "FormContext",
+    "FormObject",
+    "JobTemplate",
+    "consolidable",
+    "consolidate_form",
+    "plan_form",
+]
+
+logger = logging.getLogger(__name__)
+
+FORM_TYPE = TaskType.CUSTOM.value
+"""A form's ``type``: the job is a custom one; its fields say what each was consolidated as."""
+
+
+@dataclass(frozen=True)
+class JobTemplate:
+    """The job's worker template as the caller could read it.
+
+    Attributes:
+        html: the template's text (``None``: no template was read).
+        note: why there is none, when one was looked for (said in every label's ``schema-note``).
+    """
+
+    html: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class FormAnswer:
+    """One worker's decoded answer to the form."""
+
+    worker_id: str
+    content: Mapping[str, Any]
+
+
+@dataclass
+class FormObject:
+    """One object of the batch: its usable answers, and what was wrong with the others."""
+
+    obj: DatasetObject
+    answers: list[FormAnswer]
+    issues: list[AnswerIssue] = field(default_factory=list)
+    splits: list[FormSplit] = field(default_factory=list)
+
+    @property
+    def object_id(self) -> str:
+        return self.obj.dataset_object_id
+
+
+class CycleLike(Protocol):
+    """What the form driver needs of :class:`tally.consolidate.WorkerModelCycle`."""
+
+    status: Any
+
+    def fit(self, task: AnyTask, summaries: Sequence[tuple[str, Any]], context: JobContext) -> Any: ...
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What every field of the batch shares.
+
+    Attributes:
+        settings, storage, artefact_prefix: as :class:`tally.tasks.base.JobContext`.
+        job_labels: the job's label list (event, settings or label category file) for an annotation
+            field whose template does not list its labels; ``None``: none.
+        new_cycle: a worker model cycle for one field (its argument: the worker store's scope, which
+            names the field).
+    """
+
+    settings: Settings
+    storage: Storage
+    artefact_prefix: str
+    job_labels: Callable[[], LabelSet | None]
+    new_cycle: Callable[[str], CycleLike]
+
+
+# -- the outcome of one field on one object -------------------------------------------------------------
+
+
+@dataclass
+class FieldEntry:
+    """One field of one object: ``entry`` is its JSON in the label's ``fields``; ``quality`` the task's
+    ``worker-quality`` rows for it (gathered into the form's rows, per worker); ``batch_figures`` whether
+    the task said its figures are the batch's (:attr:`ObjectResult.batch_figures`)."""
+
+    entry: dict[str, Any]
+    consolidated: bool
+    confidence: float | None = None
+    issues: list[AnswerIssue] = field(default_factory=list)
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    batch_figures: bool = False
+
+
+@dataclass
+class FieldTally:
+    """Per field, over the batch: objects where it was consolidated, kept as given, and why kept."""
+
+    kind: str
+    consolidated: int = 0
+    kept: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "consolidated": self.consolidated, "kept-as-given": self.kept}
+
+
+Values = list[tuple[str, FieldValue]]
+"""One field of one object: each worker's value (workers whose answer has none of its keys left out)."""
+
+
+class FieldHandler(Protocol):
+    """How one kind of field is consolidated over a batch: one entry per object (``None`` where the
+    field is absent from every answer of the object)."""
+
+    def __call__(
+        self, f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
+    ) -> list[FieldEntry | None]: ...
+
+
+def _given(fv: FieldValue) -> Any:
+    """A worker's value for a field exactly as submitted: the value under its one key, else the keys."""
+    if len(fv.raw) == 1 and fv.field.name in fv.raw:
+        return fv.raw[fv.field.name]
+    return dict(fv.raw)
+
+
+def _keys(f: Field) -> dict[str, Any]:
+    """The answer's keys a field took, when they are not just its name (a radio question's buttons)."""
+    return {"keys": list(f.keys)} if f.keys != (f.name,) else {}
+
+
+def _kept_entry(f: Field, values: Values, reason: str, issues: Sequence[AnswerIssue] = ()) -> FieldEntry:
+    entry: dict[str, Any] = {
+        "kind": f.kind,
+        **_keys(f),
+        "consolidated": False,
+        "reason": reason,
+        "answers": [{"workerId": w, "value": _given(fv)} for w, fv in values],
+    }
+    if issues:
+        entry["rejected-answers"] = [i.as_json() for i in issues]
+    return FieldEntry(entry, False, issues=list(issues))
+
+
+def keep_as_given(reason: str) -> FieldHandler:
+    """A handler that consolidates nothing and keeps every worker's value, with ``reason``."""
+
+    def handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> list[FieldEntry | None]:
+        return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+
+    return handler
+
+
+# -- fields consolidated by a task ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Adapter:
+    """How a field's values become answers a task reads, and its result becomes the field's entry."""
+
+    task: Callable[[], AnyTask]
+    element: Callable[[Field, FieldValue], Mapping[str, Any] | None]
+    labels: Callable[[Field, Sequence[tuple[FormObject, Values]], FormContext, AnyTask], LabelSet]
+    entry: Callable[[ObjectResult, LabelSet], dict[str, Any]]
+    check: bool = False  # whether the task must recognise each element (not those built from a choice)
+
+
+def _classification(multi: bool) -> Callable[[], AnyTask]:
+    def make() -> AnyTask:
+        from ..tasks import make_tasks
+
+        name = "multi-label classification" if multi else "classification"
+        return next(t for t in make_tasks(Settings()) if t.name == name)
+
+    return make
+
+
+def _choice_labels(
+    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext, task: AnyTask
+) -> LabelSet:
+    """A choice's classes: the template's options (stable across batches); where the template does not
+    list them all (Liquid, a script) or the form was inferred, the options with every value seen."""
+    if f.kind == "boolean":
+        return LabelSet(("false", "true"), "template" if f.found == "template" else "batch")
+    if f.options and not f.options_from_data and f.found == "template":
+        return LabelSet(tuple(dict.fromkeys(f.options)), "template")
+    seen: set[str] = set(f.options)
+    for _, values in per_object:
+        for _, fv in values:
+            if fv.reason is None and fv.value is not None:
+                seen.update([fv.value] if isinstance(fv.value, str) else fv.value)
+    return LabelSet(tuple(sorted(seen)), "batch")
+
+
+def _task_labels(
+    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext, task: AnyTask
+) -> LabelSet:
+    """An annotation's labels: its template's (``labels`` attribute), else the job's list, else the
+    labels its answers use."""
+    if f.options and not f.options_from_data and f.found == "template":
+        return LabelSet(tuple(dict.fromkeys(f.options)), "template")
+    job = ctx.job_labels()
+    if job is not None:
+        return job
+    used = (
+        name
+        for _, values in per_object
+        for _, fv in values
+        if (element := _annotation_element(f, fv)) is not None and task.recognises(element)
+        for name, _ in task.labels_used(element)
+    )
+    return batch_labels(used)
+
+
+def _single_element(f: Field, fv: FieldValue) -> Mapping[str, Any] | None:
+    if fv.value is None:
+        return None
+    if f.kind == "boolean":
+        return {"label": "true" if fv.value else "false"}
+    return {"label": fv.value}
+
+
+def _multi_element(f: Field, fv: FieldValue) -> Mapping[str, Any] | None:
+    return None if fv.value is None else {"labels": list(fv.value)}
+
+
+_SHAPE_KEYS = {
+    "bounding-box": "boundingBoxes",
+    "polygon": "polygons",
+    "keypoint": "keypoints",
+    "named-entity": "entities",
+}
+
+
+def _annotation_element(f: Field, fv: FieldValue) -> Mapping[str, Any] | None:
+    value = fv.value
+    if value is None:
+        return None
+    if f.kind == "json":
+        key = _SHAPE_KEYS.get(f.shape or "")
+        if key is None or not isinstance(value, list):
+            return None
+        element: dict[str, Any] = {key: value}
+        extent = _extent(value) if key in ("boundingBoxes", "keypoints", "polygons") else None
+        if extent is not None:
+            element["inputImageProperties"] = {"width": extent[0], "height": extent[1]}
+        return element
+    return value if isinstance(value, Mapping) else None
+
+
+def _extent(items: Sequence[Any]) -> tuple[int, int] | None:
+    """A serialised list of items carries no image size: the smallest frame holding every item."""
+    right = bottom = 0.0
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        points = item.get("vertices") if "vertices" in item else [item]
+        if not isinstance(points, list):
+            return None
+        for point in points:
+            x, y = (
+                (point.get("left", point.get("x")), point.get("top", point.get("y")))
+                if isinstance(point, dict)
+                else (None, None)
+            )
+            w, h = (item.get("width") or 0, item.get("height") or 0) if point is item else (0, 0)
+            numbers = [v for v in (x, y, w, h) if isinstance(v, int | float) and not isinstance(v, bool)]
+            if len(numbers) < 4:
+                return None
+            right, bottom = max(right, numbers[0] + numbers[2]), max(bottom, numbers[1] + numbers[3])
+    return (int(right) + 1, int(bottom) + 1) if items else None
+
+
+def _one_frame(answers: list[Answer]) -> list[Answer]:
+    """Serialised items of one object placed in one frame (the largest extent any worker's reach):
+    answers of one image must have one size."""
+    sizes = [a.element.get("inputImageProperties") for a in answers]
+    if not all(isinstance(s, dict) for s in sizes):
+        return answers
+    frame = {"width": max(s["width"] for s in sizes), "height": max(s["height"] for s in sizes)}  # type: ignore[index]
+    return [Answer(a.worker_id, {**a.element, "inputImageProperties": frame}, a.content, a.received) for a in answers]
+
+
+def _task_of(name: str | None) -> Callable[[], AnyTask] | None:
+    if name is None:
+        return None
+
+    def make() -> AnyTask:
+        from ..tasks import make_tasks
+
+        return next(t for t in make_tasks(Settings()) if t.name == name)
+
+    from ..tasks import ENTRIES
+
+    return make if any(entry.kind.shape.name == name for entry in ENTRIES) else None
+
+
+def _choice_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
+    label = result.label or {}
+    return {"value": label["class-name"]}
+
+
+def _boolean_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
+    label = result.label or {}
+    return {"value": label["class-name"] == "true"}
+
+
+def _multi_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
+    label = result.label or {}
+    names = labels.names
+    return {
+        "value": list(label["class-names"]),
+        "confidence-map": {names[int(k)]: v for k, v in label["confidence-map"].items()},
+    }
+
+
+_FIGURES = ("confidence", "worker-quality")
+
+
+def _task_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
+    label = {k: v for k, v in (result.label or {}).items() if k not in _FIGURES}
+    return {"type": result.task_type, "value": label}
+
+
+def _adapted(adapter: _Adapter) -> FieldHandler:
+    def handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> list[FieldEntry | None]:
+        return _consolidate_by_task(f, per_object, ctx, adapter)
+
+    return handler
+
+
+def _consolidate_by_task(
+    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext, adapter: _Adapter
+) -> list[FieldEntry | None]:
+    """The field consolidated by a task: its own labels, observation, batch model and results."""
+    task = adapter.task()
+    try:
+        labels = adapter.labels(f, per_object, ctx, task)
+        painted: dict[str, Counter[str]] = {}
+        context = JobContext(labels, painted, ctx.storage, ctx.artefact_prefix, ctx.settings)
+        task.prepare(context)
+    except ConfigError as exc:
+        return [_kept_entry(f, values, f"not consolidated: {exc}") if values else None for _, values in per_object]
+    observed: list[tuple[Observed[Any, Any] | None, list[AnswerIssue], str | None]] = []
+    no_answer: list[list[str]] = []
+    for form_object, values in per_object:
+        answers: list[Answer] = []
+        issues: list[AnswerIssue] = []
+        silent: list[str] = []
+        no_answer.append(silent)
+        for worker, fv in values:
+            if fv.reason is not None:
+                issues.append(AnswerIssue(worker, fv.reason))
+                continue
+            element = adapter.element(f, fv)
+            if element is None:
+                silent.append(worker)  # nothing chosen: no answer to this question, not a misfit
+                continue
+            if adapter.check and not task.recognises(element):
+                issues.append(AnswerIssue(worker, f"not what a {task.name} answer looks like"))
+                continue
+            answers.append(Answer(worker, element, {f.name: element}, {}))
+        if not answers:
+            observed.append((None, issues, "no worker gave a usable answer" if values else None))
+            continue
+        if f.kind == "json":
+            answers = _one_frame(answers)
+        try:
+            looked = task.observe(form_object.obj, answers, context)
+        except ObjectError as exc:
+            observed.append((None, issues + [i for i in exc.issues if isinstance(i, AnswerIssue)], str(exc)))
+            continue
+        except Exception as exc:  # one object's field must never take the batch down
+            _log_unexpected(exc, form_object.object_id, f.name)
+            observed.append((None, issues, f"internal error ({type(exc).__name__})"))
+            continue
+        looked.issues[:0] = issues
+        observed.append((looked, [], None))
+    model = None
+    if task.uses_batch_model:
+        summaries = [
+            (form_object.object_id, seen.summary)
+            for (form_object, _), (seen, _, _) in zip(per_object, observed, strict=True)
+            if seen is not None and seen.summary is not None
+        ]
+        try:
+            model = ctx.new_cycle(_scope(f)).fit(task, summaries, context) if summaries else None
+        except Exception as exc:
+            logger.error("field %s: batch model not fitted: %s", f.name, type(exc).__name__)
+            reason = f"not consolidated: its batch model could not be fitted ({type(exc).__name__})"
+            return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+    entries: list[FieldEntry | None] = []
+    for (form_object, values), (seen, issues, failure), silent in zip(per_object, observed, no_answer, strict=True):
+        if seen is None:
+            entries.append(_kept_entry(f, values, f"not consolidated: {failure}", issues) if failure else None)
+            continue
+        try:
+            result = task.consolidate(form_object.obj, seen, model, context)
+        except ObjectError as exc:
+            entries.append(_kept_entry(f, values, f"not consolidated: {exc}", seen.issues))
+            continue
+        except Exception as exc:
+            _log_unexpected(exc, form_object.object_id, f.name)
+            entries.append(_kept_entry(f, values, f"not consolidated: internal error ({type(exc).__name__})"))
+            continue
+        entry = _entry_of(f, result, labels, adapter, values, silent)
+        if f.kind == "json" and f.shape == "bounding-box":
+            _link_parents(entry.entry, [fv.value for _, fv in values if fv.reason is None])
+        _unkept_items(entry.entry, values)
+        entries.append(entry)
+    return entries
+
+
+def _entry_of(
+    f: Field, result: ObjectResult, labels: LabelSet, adapter: _Adapter, values: Values, silent: Sequence[str]
+) -> FieldEntry:
+    label = result.label or {}
+    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **_keys(f), **adapter.entry(result, labels)}
+    confidence = result.confidence
+    entry["confidence"] = confidence
+    entry["answers-used"] = result.answers_used
+    if silent:
+        entry["no-answer"] = list(silent)  # workers who submitted the field with nothing chosen
+    rejected = [i for i in result.issues if i.rejected]
+    warned = [i for i in result.issues if not i.rejected]
+    if rejected:
+        entry["rejected-answers"] = [i.as_json() for i in rejected]
+    if warned:
+        entry["answer-warnings"] = [i.as_json() for i in warned]
+    extras = [{"workerId": w, **fv.extra} for w, fv in values if fv.extra]
+    if extras:
+        entry["given-with-it"] = extras  # what the element sent beside its value (a workerComment)
+    if labels.source == "batch" and f.kind != "annotation":
+        entry["options-from"] = "answers"
+    quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
+    return FieldEntry(entry, True, confidence, list(result.issues), quality, bool(result.batch_figures))
+
+
+_ITEM_KEYS = ("polygons", "instances")
+
+
+def _unkept_items(entry: dict[str, Any], values: Values) -> None:
+    """Instances name the workers who drew each (``instances[].workers``); a worker whose items are in
+    no kept instance would otherwise vanish from them. ``unkept-items`` says, per such worker, how many
+    of their items no kept instance holds and why (an OCR job's misspelt transcriptions are labels of
+    their own, which no other worker drew)."""
+    value = entry.get("value")
+    instances = value.get("instances") if isinstance(value, dict) else None
+    if not isinstance(instances, list) or not all(isinstance(i, dict) and "workers" in i for i in instances):
+        return
+    kept = Counter(w for i in instances for w in i["workers"] if isinstance(w, str))
+    unkept = []
+    for worker, fv in values:
+        element = fv.value if isinstance(fv.value, dict) else {}
+        items = next((element[k] for k in _ITEM_KEYS if isinstance(element.get(k), list)), None)
+        if items is None or fv.reason is not None:
+            continue
+        missing = len(items) - kept[worker]
+        if missing > 0:
+            unkept.append(
+                {
+                    "workerId": worker,
+                    "items": missing,
+                    "reason": "in no kept instance: too few other workers drew them there with the same label",
+                }
+            )
+    if unkept:
+        entry["unkept-items"] = unkept
+
+
+MIN_LINK_IOU = 0.5
+"""Least overlap of a worker's box with a consolidated box (same label) for the one to stand for the other."""
+
+
+def _iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    try:
+        ax, ay, aw, ah = (float(a[k]) for k in ("left", "top", "width", "height"))
+        bx, by, bw, bh = (float(b[k]) for k in ("left", "top", "width", "height"))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    union = aw * ah + bw * bh - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+def _link_parents(entry: dict[str, Any], given: Sequence[Any]) -> None:
+    """Boxes a script serialised with ``id`` and ``parent`` (the hierarchical-boxes template): each
+    consolidated box gets an ``id`` and, where the workers' boxes it stands for name parents, the
+    ``parent`` most of them name, remapped to the consolidated box their parent stands for (``null``:
+    a root, or no parent the workers agree on). A worker's box stands for the consolidated box of its
+    label it overlaps most (IoU at least :data:`MIN_LINK_IOU`), each box for one consolidated box."""
+    value = entry.get("value")
+    if not isinstance(value, dict) or not isinstance(value.get("annotations"), list):
+        return
+    boxes = value["annotations"]
+    names = value.get("class-map", {})
+    lists = [items for items in given if isinstance(items, list)]
+    if not any(isinstance(i, dict) and "parent" in i for items in lists for i in items):
+        return
+    votes: list[Counter[int | None]] = [Counter() for _ in boxes]
+    for items in lists:
+        stands: dict[str, int] = {}  # the worker's box id -> the consolidated box it stands for
+        pairs = sorted(
+            (
+                (-_iou(box, item), k, j)
+                for k, box in enumerate(boxes)
+                for j, item in enumerate(items)
+                if isinstance(item, dict) and str(item.get("label")) == names.get(str(box.get("class_id")))
+            ),
+        )
+        taken_boxes: set[int] = set()
+        taken_items: set[int] = set()
+        members: dict[int, Mapping[str, Any]] = {}
+        for negative, k, j in pairs:
+            if -negative < MIN_LINK_IOU or k in taken_boxes or j in taken_items:
+                continue
+            taken_boxes.add(k)
+            taken_items.add(j)
+            members[k] = items[j]
+            if "id" in items[j]:
+                stands[str(items[j]["id"])] = k
+        for k, item in members.items():
+            parent = item.get("parent")
+            votes[k][stands.get(str(parent)) if parent is not None else None] += 1
+    for k, box in enumerate(boxes):
+        box["id"] = str(k)
+        ranked = votes[k].most_common()
+        agreed = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
+        box["parent"] = str(agreed) if agreed is not None and agreed != k else None
+
+
+def _scope(f: Field) -> str:
+    """The worker store's scope of one field: its statistics are its own (``#`` is the store's separator)."""
+    return f"form-field/{quote(f.name, safe='')}"
+
+
+def _log_unexpected(exc: Exception, object_id: str, name: str) -> None:
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("field %s not consolidated: %s", name, type(exc).__name__,
+                 extra={"datasetObjectId": object_id, "stack": stack})  # fmt: skip
+
+
+def _annotation_handler(
+    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
+) -> list[FieldEntry | None]:
+    make = _task_of(f.task if f.kind == "annotation" else f.shape)
+    if make is None:
+        what = f.element or f.kind
+        return keep_as_given(f"no consolidation for {what} yet: each worker's value is kept as given")(
+            f, per_object, ctx
+        )
+    return _consolidate_by_task(
+        f, per_object, ctx, _Adapter(make, _annotation_element, _task_labels, _task_entry, True)
+    )
+
+
+def _pending(kind: str) -> FieldHandler:
+    return keep_as_given(f"no consolidation for {kind} fields yet: each worker's value is kept as given")
+
+
+FIELD_HANDLERS: dict[FieldKind, FieldHandler] = {
+    "single-choice": _adapted(_Adapter(_classification(False), _single_element, _choice_labels, _choice_entry)),
+    "multi-choice": _adapted(_Adapter(_classification(True), _multi_element, _choice_labels, _multi_entry)),
+    "boolean": _adapted(_Adapter(_classification(False), _single_element, _choice_labels, _boolean_entry)),
+    "annotation": _annotation_handler,
+    "json": _annotation_handler,
+    "number": _pending("number"),
+    "text": _pending("free-text"),
+    "ranking": _pending("ranking"),
+    "unknown": keep_as_given("a field of no known kind: each worker's value is kept as given"),
+}
+"""The handler of each field kind. Plugging a kind in (numbers, text, rankings: issue 21) is one entry."""
+
+_PENDING = {"number", "text", "ranking", "unknown"}
+
+
+def consolidable(f: Field) -> bool:
+    """Whether a field of this kind is consolidated (not kept as given) by the form driver."""
+    if f.kind in ("annotation", "json"):
+        return _task_of(f.task if f.kind == "annotation" else f.shape) is not None
+    return FIELD_HANDLERS.get(f.kind) is not None and f.kind not in _PENDING
+
+
+# -- the batch ----------------------------------------------------------------------------------------
+
+
+def plan_form(
+    contents: Sequence[Mapping[str, Any]], template: Callable[[], JobTemplate]
+) -> tuple[FormSchema, JobTemplate] | None:
+    """The batch's form when its answers are one (module docstring), else ``None`` (the task path).
+
+    ``contents``: every usable answer of the batch, decoded. ``template`` is called only when the
+    answers hold more than one field or one the task path cannot consolidate."""
+    if not contents:
+        return None
+    try:
+        got = template()
+    except Exception as exc:  # the template is an aid: without it the form is inferred, never a failed batch
+        logger.warning("the job's worker template was not read: %s", type(exc).__name__)
+        got = JobTemplate(note=f"the job's worker template was not read ({type(exc).__name__})")
+    schema = _one_element_many_names(read_form(got.html, contents), contents)
+    if len(schema) == 0:
+        return None
+    if len(schema) == 1:
+        only = schema.fields[0]
+        if only.kind == "annotation" or (only.kind == "single-choice" and only.task == "classification"):
+            return None  # one annotation element: the task path, byte for byte as before
+        if only.kind == "multi-choice" and only.task == "multi-label classification":
+            return None
+        if not consolidable(only):
+            return None  # nothing the form driver would consolidate: passed through as before
+    return schema, got
+
+
+def _one_element_many_names(schema: FormSchema, contents: Sequence[Mapping[str, Any]]) -> FormSchema:
+    """Inferred annotation fields of one task whose keys no answer holds together are one element that
+    workers' answers name differently (tally recognises an element by its shape, whatever its name):
+    one field, named by the first, taking every such key."""
+    groups: dict[str, list[Field]] = {}
+    for f in schema.fields:
+        if f.kind == "annotation" and f.found == "inferred" and f.task is not None and f.pattern is None:
+            groups.setdefault(f.task, []).append(f)
+    merged: dict[str, Field] = {}
+    dropped: set[str] = set()
+    for fields in groups.values():
+        if len(fields) < 2:
+            continue
+        keys = [k for f in fields for k in f.keys]
+        if any(sum(k in content for k in keys) > 1 for content in contents):
+            continue  # two of them in one answer: two elements, two fields
+        first = fields[0]
+        note = f"one element under {len(keys)} names in the answers: {', '.join(keys)}"
+        merged[first.name] = replace(
+            first, keys=tuple(keys), reason=note if first.reason is None else f"{first.reason}; {note}"
+        )
+        dropped.update(f.name for f in fields[1:])
+    if not merged:
+        return schema
+    return FormSchema(tuple(merged.get(f.name, f) for f in schema.fields if f.name not in dropped), schema.notes)
+
+
+def consolidate_form(
+    schema: FormSchema, template: JobTemplate, objects: Sequence[FormObject], ctx: FormContext
+) -> tuple[list[ObjectResult], dict[str, FieldTally]]:
+    """Every object's result (in order) and, per field, what was consolidated and kept as given."""
+    for form_object in objects:
+        form_object.splits = [split(a.content, schema) for a in form_object.answers]
+    by_name = {f.name: f for f in schema.fields}
+    names: dict[str, Field] = {}
+    for form_object in objects:  # the concrete fields: a Liquid-named field's keys are fields of their own
+        for parts in form_object.splits:
+            for name in parts.fields:
+                if name not in names:
+                    concrete = by_name.get(name) or schema.owner(name)
+                    if concrete is not None:
+                        names[name] = concrete
+    ordered = _ordered_fields(schema, names)
+    per_field: dict[str, list[FieldEntry | None]] = {}
+    tallies: dict[str, FieldTally] = {}
+    for f in ordered:
+        per_object = [
+            (
+                form_object,
+                [(a.worker_id, parts.fields[f.name]) for a, parts in zip(form_object.answers, form_object.splits, strict=True)
+                 if f.name in parts.fields and not parts.fields[f.name].absent],
+            )
+            for form_object in objects
+        ]  # fmt: skip
+        handler = FIELD_HANDLERS.get(f.kind, FIELD_HANDLERS["unknown"])
+        try:
+            entries = handler(f, per_object, ctx)
+        except Exception as exc:  # a field's failure keeps its values, never fails the batch
+            logger.error("field %s not consolidated: %s", f.name, type(exc).__name__)
+            reason = f"not consolidated: internal error ({type(exc).__name__})"
+            entries = [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+        per_field[f.name] = entries
+        tally = tallies.setdefault(f.name, FieldTally(f.kind))
+        for entry in entries:
+            if entry is None:
+                continue
+            if entry.consolidated:
+                tally.consolidated += 1
+            else:
+                tally.kept += 1
+                tally.reasons[str(entry.entry.get("reason"))] += 1
+    results = [
+        _result(form_object, schema, template, [(f, per_field[f.name][i]) for f in ordered])
+        for i, form_object in enumerate(objects)
+    ]
+    return results, tallies
+
+
+def _ordered_fields(schema: FormSchema, seen: Mapping[str, Field]) -> list[Field]:
+    """The schema's fields in its order, a Liquid-named field replaced by the keys it generated."""
+    out: list[Field] = []
+    for f in schema.fields:
+        if f.pattern is not None:
+            out.extend(g for name, g in seen.items() if schema.generator(name) is f)
+        else:
+            out.append(seen.get(f.name, f))
+    return out
+
+
+def _result(
+    form_object: FormObject,
+    schema: FormSchema,
+    template: JobTemplate,
+    entries: Sequence[tuple[Field, FieldEntry | None]],
+) -> ObjectResult:
+    fields: dict[str, Any] = {}
+    issues = list(form_object.issues)
+    confidences: list[float] = []
+    for f, entry in entries:
+        if entry is None:
+            continue
+        fields[f.name] = entry.entry
+        if entry.consolidated and entry.confidence is not None:
+            confidences.append(entry.confidence)
+        for issue in entry.issues:  # the answer still counts for the form's other fields: a warning
+            issues.append(AnswerIssue(issue.worker_id, f"field '{f.name}': {issue.reason}", rejected=False))
+    leftovers = [
+        {"workerId": a.worker_id, "content": dict(parts.leftovers)}
+        for a, parts in zip(form_object.answers, form_object.splits, strict=True)
+        if parts.leftovers
+    ]
+    rows: dict[str, dict[str, Any]] = {a.worker_id: {"workerId": a.worker_id} for a in form_object.answers}
+    batch_figures: list[str] = []
+    rated = False
+    for f, entry in entries:
+        if entry is None or not entry.quality:
+            continue
+        rated = True
+        if entry.batch_figures:
+            batch_figures.append(f.name)
+        for row in entry.quality:
+            if row.get("workerId") in rows:
+                rows[row["workerId"]][f.name] = {k: v for k, v in row.items() if k != "workerId"}
+    confidence = round(min(confidences), DIGITS) if confidences else None
+    label: dict[str, Any] = {"schema-source": schema.source}
+    if template.note and schema.source != "template":
+        label["schema-note"] = template.note
+    if confidence is not None:
+        label["confidence"] = confidence
+    label["fields"] = fields
+    if rated:  # per worker who answered, their figures per field (classification's: over the batch)
+        label["worker-quality"] = list(rows.values())
+    if leftovers:
+        label["leftovers"] = leftovers
+    consolidated = sorted(name for name, e in fields.items() if e["consolidated"])
+    kept = sorted(name for name, e in fields.items() if not e["consolidated"])
+    metadata: dict[str, Any] = {"schema-source": schema.source}
+    if confidence is not None:
+        metadata["confidence"] = confidence
+    metadata["fields-consolidated"] = consolidated
+    metadata["fields-kept-as-given"] = kept
+    return ObjectResult(
+        form_object.object_id,
+        FORM_TYPE,
+        label,
+        metadata,
+        confidence=confidence,
+        issues=issues,
+        answers_used=len(form_object.answers),
+        form_fields=tuple((name, bool(e["consolidated"])) for name, e in fields.items()),
+        batch_figures=tuple(batch_figures),
+    )

@@ -1,0 +1,176 @@
+"""How far one annotator's answer agrees with the gold answer to the same question, 0–1.
+
+Both answers are what the Ground Truth crowd element submits (:mod:`.model`), of one kind:
+
+===================  ===========================================================================
+``classification``   1 when the label is the gold label, else 0
+``multi-label``      the Jaccard index of the two label sets (1 when both are empty)
+``entities``         F1 of the spans identical to a gold span (label, start and end)
+``boxes``            F1 of the boxes matched one to one to a gold box of the same label at IoU ≥ 0.5
+``keypoints``        F1 of the points matched to a gold point of the same label within 5 % of the
+                     image diagonal
+``polygons``         F1 of the polygons matched to a gold polygon of the same label at mask IoU ≥ 0.5
+``semantic``         the share of the pixels either answer painted that both painted with the same
+                     label (1 when neither painted anything)
+===================  ===========================================================================
+
+Matching is greedy, the closest pair first. An F1 is 1 when neither answer has anything. ``None``:
+the kind has no score here (numbers, text: they wait for issue 21).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from ..aggregation.instance_fusion import rasterise_polygons
+from ..colours import hex_to_rgb
+
+__all__ = ["IOU_MATCH", "POINT_REACH", "agreement"]
+
+IOU_MATCH = 0.5
+"""Boxes and polygons match from this intersection over union on."""
+POINT_REACH = 0.05
+"""Keypoints match within this share of the image diagonal."""
+
+
+def _f1(matched: int, mine: int, gold: int) -> float:
+    return 1.0 if mine == gold == 0 else 2 * matched / (mine + gold)
+
+
+def _greedy(pairs: Iterable[tuple[float, int, int]]) -> int:
+    """How many pairs (closeness, mine, gold) a one-to-one matching keeps, the closest first."""
+    used_mine: set[int] = set()
+    used_gold: set[int] = set()
+    for _, i, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if i not in used_mine and j not in used_gold:
+            used_mine.add(i)
+            used_gold.add(j)
+    return len(used_mine)
+
+
+def _box_iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    ax, ay, aw, ah = (float(a[k]) for k in ("left", "top", "width", "height"))
+    bx, by, bw, bh = (float(b[k]) for k in ("left", "top", "width", "height"))
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _matched_f1(
+    mine: Sequence[Mapping[str, Any]],
+    gold: Sequence[Mapping[str, Any]],
+    closeness: Callable[[int, int], float | None],
+) -> float:
+    pairs = [
+        (c, i, j)
+        for i, a in enumerate(mine)
+        for j, b in enumerate(gold)
+        if a.get("label") == b.get("label") and (c := closeness(i, j)) is not None
+    ]
+    return _f1(_greedy(pairs), len(mine), len(gold))
+
+
+def _boxes(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
+    a, b = list(mine.get("boundingBoxes", [])), list(gold.get("boundingBoxes", []))
+
+    def close(i: int, j: int) -> float | None:
+        iou = _box_iou(a[i], b[j])
+        return iou if iou >= IOU_MATCH else None
+
+    return _matched_f1(a, b, close)
+
+
+def _keypoints(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
+    a, b = list(mine.get("keypoints", [])), list(gold.get("keypoints", []))
+    size = gold.get("inputImageProperties") or {}
+    reach = POINT_REACH * float(np.hypot(float(size.get("width", 0)), float(size.get("height", 0))))
+
+    def close(i: int, j: int) -> float | None:
+        d = float(np.hypot(float(a[i]["x"]) - float(b[j]["x"]), float(a[i]["y"]) - float(b[j]["y"])))
+        return -d if d <= reach else None
+
+    return _matched_f1(a, b, close)
+
+
+def _polygon_masks(answer: Mapping[str, Any], width: int, height: int) -> list[npt.NDArray[np.bool_] | None]:
+    masks: list[npt.NDArray[np.bool_] | None] = []
+    for polygon in answer.get("polygons", []):
+        vertices = [(float(v["x"]), float(v["y"])) for v in polygon.get("vertices", [])]
+        grid, kept = rasterise_polygons([vertices], width, height)
+        masks.append(np.asarray(grid) == 1 if kept else None)
+    return masks
+
+
+def _polygons(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
+    a, b = list(mine.get("polygons", [])), list(gold.get("polygons", []))
+    size = gold.get("inputImageProperties") or {}
+    width, height = int(size.get("width", 0)), int(size.get("height", 0))
+    mine_masks, gold_masks = _polygon_masks(mine, width, height), _polygon_masks(gold, width, height)
+
+    def close(i: int, j: int) -> float | None:
+        p, q = mine_masks[i], gold_masks[j]
+        if p is None or q is None:
+            return None
+        union = int(np.count_nonzero(p | q))
+        iou = int(np.count_nonzero(p & q)) / union if union else 0.0
+        return iou if iou >= IOU_MATCH else None
+
+    return _matched_f1(a, b, close)
+
+
+def _label_pixels(answer: Mapping[str, Any], names: dict[str, int]) -> npt.NDArray[np.int32]:
+    """Each pixel's label as a number of ``names`` (0: unpainted), through the answer's own colours."""
+    data = base64.b64decode(answer["labeledImage"]["pngImageData"])
+    with Image.open(io.BytesIO(data)) as image:
+        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
+    packed = (rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]
+    out = np.zeros(packed.shape, dtype=np.int32)
+    for name, mapping in (answer.get("labelMappings") or {}).items():
+        r, g, b = hex_to_rgb(str(mapping.get("color")))
+        out[packed == ((r << 16) | (g << 8) | b)] = names.setdefault(str(name), len(names) + 1)
+    return out
+
+
+def _semantic(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:
+    names: dict[str, int] = {}
+    a, b = _label_pixels(mine, names), _label_pixels(gold, names)
+    if a.shape != b.shape:
+        return None
+    painted = (a > 0) | (b > 0)
+    total = int(np.count_nonzero(painted))
+    return 1.0 if total == 0 else int(np.count_nonzero(painted & (a == b))) / total
+
+
+def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:
+    """``mine``'s agreement with ``gold`` (module docstring), rounded to 4 digits; ``None`` when the
+    kind has no score or the two cannot be compared (masks of different sizes)."""
+    score: float | None
+    if kind == "classification":
+        score = 1.0 if mine.get("label") == gold.get("label") else 0.0
+    elif kind == "multi-label":
+        a, b = set(mine.get("labels", [])), set(gold.get("labels", []))
+        score = 1.0 if not a | b else len(a & b) / len(a | b)
+    elif kind == "entities":
+        spans = {(e.get("label"), e.get("startOffset"), e.get("endOffset")) for e in mine.get("entities", [])}
+        gold_spans = {(e.get("label"), e.get("startOffset"), e.get("endOffset")) for e in gold.get("entities", [])}
+        score = _f1(len(spans & gold_spans), len(spans), len(gold_spans))
+    elif kind == "boxes":
+        score = _boxes(mine, gold)
+    elif kind == "keypoints":
+        score = _keypoints(mine, gold)
+    elif kind == "polygons":
+        score = _polygons(mine, gold)
+    elif kind == "semantic":
+        score = _semantic(mine, gold)
+    else:
+        score = None
+    return None if score is None else round(score, 4)

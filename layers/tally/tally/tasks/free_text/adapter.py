@@ -1,0 +1,159 @@
+"""The free-text adapter (``crowd-input``, ``crowd-text-area``): the crowd's consensus, worker-weighted
+(:class:`tally.aggregation.text.TextVote`: the medoid for short answers, a ROVER word vote for
+transcriptions), every worker's text kept, the agreement as the confidence.
+
+A custom job whose template's only field is text sends ``{"<name>": "..."}``; the answer is recognised
+by that shape (:class:`~tally.gt.answers.BareValue`). A form field of kind ``text`` goes through
+:func:`tally.tasks.fields.consolidate_field`. ``""`` is an answer ("nothing here"); a ``crowd-input``
+left empty is absent from the form output, which is no answer (an answer ``{}`` in a job whose only
+field is text is rejected: it holds no field at all).
+
+Label (``content[<attr>]``)::
+
+    {"text": "please call me back", "confidence": 0.89, "method": "rover",
+     "answers": [{"workerId": "w1", "text": "please call me bakc", "agreement": 0.75, "differing": [3]}, ...],
+     "words": [{"word": "please", "confidence": 1.0}, ...],
+     "worker-quality": [{"workerId": "w1", "accuracy": 0.93, "weight": 4.7}, ...]}
+
+``text`` is the consensus: for the medoid (``method: "medoid"``), one worker's answer exactly as
+typed; for ROVER (``"rover"``), the words voted slot by slot, each written as most of its voters' weight
+spelt it. ``confidence`` is the weighted mean of the answers' ``agreement`` with the consensus (1 for one
+answer or answers equal after normalising case, whitespace and punctuation; 1/3 for three unrelated
+ones). ``answers`` keeps every worker's text as given; for ROVER, ``differing`` lists the indices of the
+answer's words (as :func:`tally.aggregation.text.split_words` splits it) the vote overruled, and
+``words`` gives each consensus word its share of the voting weight. ``worker-quality``: each worker's
+``accuracy`` (leave-one-out agreement with the others, shrunk toward the crowd's) and vote ``weight``,
+over the batch and the job's earlier batches; ``null`` for a worker never compared with another.
+
+Across batches (:mod:`tally.worker_store`): ``(units compared, agreement sum)`` per worker, under
+``free-text/2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...aggregation.text import TextVote, VotedText
+from ...errors import AnswerError
+from ...gt.answers import AnswerIssue
+from ...worker_store import WorkerStatistics
+from ..base import DIGITS, figure
+from ..fields import FieldBounds, KindTask
+from ..kind import WorkerQuality
+from . import TextAnswer, TextResult, TextShape, VotedWord
+
+__all__ = ["TEXTS", "FreeText", "TextSummary"]
+
+_BATCH_FIGURES = ("accuracy", "weight")
+_N_STATISTICS = 2
+
+
+@dataclass(frozen=True)
+class TextSummary:
+    """One object's texts: ``(worker, text as given)`` per usable answer."""
+
+    answers: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class TextModel:
+    """A fitted batch: the vote, its worker indices, and every object's consensus (decided once, for
+    the whole batch, at the fit)."""
+
+    vote: TextVote
+    workers: dict[str, int]
+    voted: dict[str, VotedText]
+    measured: np.ndarray
+    batch_figures: tuple[str, ...] = _BATCH_FIGURES
+
+    def _voted(self, object_id: str, summary: TextSummary) -> VotedText:
+        found = self.voted.get(object_id)
+        if found is not None:
+            return found
+        # an object the batch was not fitted on: decided with the fitted weights
+        answers = [(self.workers.get(w, len(self.vote.worker_weights_)), t) for w, t in summary.answers]
+        return self.vote.predict([answers])[0]
+
+    def label(self, object_id: str, summary: TextSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
+        voted = self._voted(object_id, summary)
+        confidence = round(float(voted.confidence), DIGITS)
+        rover = voted.method == "rover"
+        answers = tuple(
+            TextAnswer(w, text, figure(float(voted.agreement[i])), tuple(voted.differing[i]) if rover else None)
+            for i, (w, text) in enumerate(summary.answers)
+        )
+        words = (
+            tuple(VotedWord(word, figure(float(c))) for word, c in zip(voted.words, voted.word_confidence, strict=True))
+            if rover
+            else None
+        )
+        quality = tuple(self._quality(w) for w, _ in summary.answers)
+        result = TextResult(voted.text, confidence, voted.method, answers, words, quality)
+        return result.to_gt(), result.metadata(), confidence
+
+    def _quality(self, worker: str) -> WorkerQuality:
+        k = self.workers.get(worker)
+        if k is None or not self.measured[k]:
+            return WorkerQuality(worker, (("accuracy", None), ("weight", None)))
+        return WorkerQuality(
+            worker,
+            (
+                ("accuracy", figure(float(self.vote.accuracy_[k]))),
+                ("weight", figure(float(self.vote.worker_weights_[k]))),
+            ),
+        )
+
+    def statistics(self) -> WorkerStatistics:
+        stats = self.vote.worker_statistics_
+        return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
+
+
+class _TextKind:
+    """Free text as a :class:`tally.tasks.fields.Kind`."""
+
+    statistics_name = f"free-text/{_N_STATISTICS}"
+
+    def setup(self, bounds: FieldBounds | None, values: Sequence[Any]) -> None:
+        return None
+
+    def read(self, value: Any, setup: None) -> str:
+        if not isinstance(value, str):
+            raise AnswerError(f"a {type(value).__name__} is not text")
+        return value
+
+    def summarise(self, parsed: Sequence[tuple[str, Any]], issues: list[AnswerIssue]) -> TextSummary:
+        return TextSummary(tuple(parsed))
+
+    def keys(self, summaries: Sequence[tuple[str, TextSummary]]) -> list[str]:
+        return list(dict.fromkeys(w for _, s in summaries for w, _ in s.answers))
+
+    def fit(self, summaries: Sequence[tuple[str, TextSummary]], setup: None, prior: WorkerStatistics) -> TextModel:
+        workers: dict[str, int] = {}
+        objects = [[(workers.setdefault(w, len(workers)), t) for w, t in s.answers] for _, s in summaries]
+        extra = np.zeros((len(workers), _N_STATISTICS))
+        for w, k in workers.items():
+            stored = prior.get(w)
+            if stored is not None and len(stored) == _N_STATISTICS:
+                extra[k] = stored
+        vote = TextVote().fit(objects, prior=extra if extra.any() else None)
+        voted = vote.predict(objects)
+        own = vote.worker_statistics_
+        units = extra[:, 0] + np.pad(own[:, 0], (0, max(0, len(workers) - len(own))))[: len(workers)]
+        return TextModel(vote, workers, {o: v for (o, _), v in zip(summaries, voted, strict=True)}, units > 0)
+
+
+TEXTS = _TextKind()
+"""The free-text kind (:data:`tally.tasks.fields.FIELD_KINDS`)."""
+
+
+class FreeText(TextShape, KindTask[TextSummary]):
+    """A custom job whose only field is text (module docstring)."""
+
+    kind = TEXTS
+
+    def value_of(self, element: Any) -> Any:
+        return element.get("value")

@@ -1,0 +1,217 @@
+"""``<crowd-instance-segmentation>``: the type's light half (its shape, its typed result
+:class:`InstancesResult` and its views); the adapter (:mod:`.adapter`, the geometric consolidation) is
+imported only for a batch of this type. Polygons (:mod:`tally.tasks.polygons`) are consolidated as
+instances, so their labels are read here too.
+
+Examples:
+    >>> label = {"instance-mask-ref": "s3://b/o-instances.png", "class-mask-ref": "s3://b/o-classes.png",
+    ...          "instances": [{"label": "car", "color": "#ff0000", "confidence": 0.75, "workers": ["w1", "w2"]}],
+    ...          "internal-color-map": {"0": {"class-name": "BACKGROUND", "hex-color": "#ffffff"},
+    ...                                 "1": {"class-name": "car", "hex-color": "#2ca02c"}},
+    ...          "image_size": [{"width": 10, "height": 8, "depth": 3}], "confidence": 0.75,
+    ...          "worker-quality": [{"workerId": "w1", "precision": 1.0, "recall": 1.0, "weight": 1.0}]}
+    >>> result = InstancesResult.from_gt(label)
+    >>> result.instances[0].workers, result.to_gt() == label
+    (('w1', 'w2'), True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...gt.response import TaskType
+from ..kind import (
+    ClassColour,
+    ClassMask,
+    CocoSink,
+    ImageSize,
+    InstanceMask,
+    ItemsShape,
+    Overlay,
+    Polygons,
+    ReviewAnswer,
+    ReviewSubject,
+    TaskKind,
+    Views,
+    WorkerMask,
+    WorkerQuality,
+)
+from ..review import mask_notes
+
+if TYPE_CHECKING:
+    from .adapter import InstanceSegmentation
+
+__all__ = ["INSTANCES", "Instance", "InstanceSegmentation", "InstancesResult", "InstancesShape"]
+
+
+class InstancesShape(ItemsShape):
+    """``{"instances": [...]}`` (``<crowd-instance-segmentation>``)."""
+
+    name = "instance-segmentation"
+    type = TaskType.INSTANCE_SEGMENTATION.value
+    key = "instances"
+    keys: tuple[str, ...] = ("instances", "labeledImage")
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        return "labeledImage" in element and isinstance(element.get("instances"), list)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One consolidated instance: its label, its colour in the instance mask, its confidence and the
+    workers whose instance the fusion matched to it."""
+
+    label: str
+    color: str
+    confidence: float
+    workers: tuple[str, ...]
+
+    def to_gt(self) -> dict[str, Any]:
+        return {"label": self.label, "color": self.color, "confidence": self.confidence, "workers": list(self.workers)}
+
+
+@dataclass(frozen=True)
+class InstancesResult:
+    """An instance-segmentation (or polygon) result: the instance mask (pixel *k*: instance *k*, 1-based)
+    and the class mask, the instances, the job's classes and colours, the image size, the object's
+    confidence and each worker's precision, recall and keep weight. The masks and the size are
+    ``None`` in a label written without them (the views that need them say so)."""
+
+    instance_mask_ref: str | None
+    class_mask_ref: str | None
+    instances: tuple[Instance, ...]
+    colour_map: tuple[ClassColour, ...]
+    image_size: ImageSize | None
+    confidence: float
+    worker_quality: tuple[WorkerQuality, ...]
+
+    def to_gt(self) -> dict[str, Any]:
+        label: dict[str, Any] = {}
+        if self.instance_mask_ref is not None:
+            label["instance-mask-ref"] = self.instance_mask_ref
+        if self.class_mask_ref is not None:
+            label["class-mask-ref"] = self.class_mask_ref
+        label["instances"] = [i.to_gt() for i in self.instances]
+        label["internal-color-map"] = ClassColour.map_to_gt(self.colour_map)
+        ImageSize.into(label, self.image_size)
+        label.update({"confidence": self.confidence, "worker-quality": [q.to_gt() for q in self.worker_quality]})
+        return label
+
+    def metadata(self) -> dict[str, Any]:
+        """The entries of ``<attr>-metadata``."""
+        return {
+            "instances": len(self.instances),
+            "internal-color-map": ClassColour.map_to_gt(self.colour_map),
+            "confidence": self.confidence,
+            "worker-quality": [q.to_gt() for q in self.worker_quality],
+        }
+
+    @classmethod
+    def from_gt(cls, label: Mapping[str, Any]) -> InstancesResult:
+        instances = tuple(
+            Instance(i["label"], i["color"], i["confidence"], tuple(i["workers"])) for i in label["instances"]
+        )
+        return cls(
+            label.get("instance-mask-ref"),
+            label.get("class-mask-ref"),
+            instances,
+            ClassColour.map_from_gt(label["internal-color-map"]),
+            ImageSize.of(label),
+            label["confidence"],
+            WorkerQuality.rows(label),
+        )
+
+
+class InstancesViews(Views):
+    visual = True
+    shaded_items = True
+    prior_rank = 2
+
+    def prior(self, value: Any, meta: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``{"instances": [{color, label}], "src": <instance mask URI>}`` from tally's label (a label
+        spilled to S3 keeps the mask, not its instances: no prior)."""
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("instance-mask-ref"), str)
+            or not isinstance(value.get("instances"), list)
+        ):
+            return None
+        instances = [{"color": i.get("color"), "label": i.get("label")} for i in value["instances"]]
+        return {"instances": instances, "src": value["instance-mask-ref"]}
+
+    def coco(self, result: InstancesResult, image: dict[str, Any], sink: CocoSink) -> bool:
+        """One annotation per instance: its pixels of the instance mask as RLE, scored by its confidence."""
+        from ...coco import mask_bbox, rle_encode
+
+        if result.instance_mask_ref is None:
+            raise KeyError("instance-mask-ref")
+        indices = sink.mask(result.instance_mask_ref, "instance-mask-ref")
+        sink.sized(image, indices)
+        key_of = {e.class_name: int(e.key) for e in result.colour_map}
+        for k, instance in enumerate(result.instances):
+            mask = indices == k + 1
+            name = str(instance.label)
+            category = sink.category(name, key_of[name] - 1 if name in key_of else None)
+            sink.annotation(
+                image["id"],
+                category,
+                segmentation=rle_encode(mask),
+                bbox=mask_bbox(mask),
+                area=float(mask.sum()),
+                score=instance.confidence,
+            )
+        return True
+
+    def labels(self, result: InstancesResult, subject: ReviewSubject) -> list[str]:
+        return [i.label for i in result.instances]
+
+    def agreement(self, result: InstancesResult, subject: ReviewSubject, answer: ReviewAnswer) -> float | None:
+        """The share of instances (the worker's or the consensus's, the larger count) the fusion matched
+        to this worker."""
+        if answer.value is None:
+            return None
+        matched = sum(answer.worker_id in i.workers for i in result.instances)
+        drawn = [v for key in ("instances", "polygons") if isinstance(v := answer.value.get(key), list) for _ in v]
+        larger = max(len(drawn), len(result.instances))
+        return 1.0 if larger == 0 else matched / larger
+
+    def items(self, result: InstancesResult) -> list[tuple[str, float | None]]:
+        return [(i.label, i.confidence) for i in result.instances]
+
+    def consensus(self, result: InstancesResult, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
+        """The instance mask, each instance numbered; without it, the class mask."""
+        if "instances" in subject.artefacts:
+            return [InstanceMask("instances", tuple(i.label for i in result.instances))]
+        if "classes" in subject.artefacts:
+            return [ClassMask("classes", ClassColour.map_to_gt(result.colour_map))]
+        return []
+
+    def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        """A polygon answer's polygons, else the worker's instance mask."""
+        if isinstance(answer.get("polygons"), list):
+            return [Polygons(tuple(answer["polygons"]))]
+        return [WorkerMask(instances=True)]
+
+    def answer_notes(self, answer: ReviewAnswer, classes: set[str]) -> list[str]:
+        return mask_notes(answer, classes)
+
+
+_VIEWS = InstancesViews()
+
+INSTANCES = TaskKind(
+    shape=InstancesShape(),
+    task=".adapter:InstanceSegmentation",
+    types=(TaskType.INSTANCE_SEGMENTATION.value,),
+    from_gt=InstancesResult.from_gt,
+    views=_VIEWS,
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name != "InstanceSegmentation":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .adapter import InstanceSegmentation
+
+    return InstanceSegmentation

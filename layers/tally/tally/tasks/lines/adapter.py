@@ -1,0 +1,268 @@
+"""The polyline and line adapter (``crowd-polyline``, ``crowd-line``): matched across workers by a distance that
+depends neither on vertex count nor on direction, kept where the crowd agrees (the boxes' keep rule),
+fused into one line per match (:class:`tally.aggregation.lines.LineConsolidation`).
+
+Answers are recognised by shape, whatever the element's name: ``{"polylines": [{"label", "vertices":
+[{"x", "y"}, ...]}], "inputImageProperties": {"width", "height"}}`` and ``{"lines": [...]}`` (two
+vertices each). A form field of either element goes through :func:`tally.tasks.fields.consolidate_field`
+(``polyline`` or ``line``) with the element's ``labels``.
+
+A line with a label the job does not have, or with fewer than two vertices, is left out with a warning;
+an answer without ``inputImageProperties`` (the distance's scale), with vertices that are not finite
+numbers, or whose image size is the odd one out, is rejected.
+
+Label (``content[<attr>]``; ``lines`` in place of ``polylines`` for ``crowd-line``)::
+
+    {"polylines": [{"label": "lane", "class_id": 0, "vertices": [{"x": 10.5, "y": 700.0}, ...],
+                    "confidence": 0.92, "workers": ["w1", "w2", "w3"]}, ...],
+     "class-map": {"0": "lane"}, "image_size": [{"width": 1280, "height": 720, "depth": 3}],
+     "confidence": 0.92, "worker-quality": [{"workerId", "precision", "recall", "weight"}, ...]}
+
+A line's ``confidence`` is ``support × agreement`` (a line only one worker drew: 0, as for boxes);
+``workers`` are those whose lines were fused into it. The object's ``confidence`` is the mean of its
+lines'; with none kept, the share of answers that drew nothing. ``worker-quality``: ``precision`` (the
+share of the worker's lines another worker matched), ``recall`` (of the lines more than half of the
+others drew) and keep ``weight``, over the batch and the job's earlier batches; ``null`` where nothing
+measured them (docs/output-format.md).
+
+Across batches (:mod:`tally.worker_store`): the eight counts of
+:data:`~tally.aggregation.lines.STATISTICS` per worker, under ``polyline/8`` or ``line/8``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ...aggregation.lines import STATISTICS, FusedLines, LineConsolidation, LineObject, WorkerLines
+from ...errors import AnswerError, ObjectError
+from ...gt.answers import AnswerIssue
+from ...labels import LabelSet, batch_labels
+from ...worker_store import WorkerStatistics
+from ..base import DIGITS, JobContext, figure, known_labels, majority_size
+from ..fields import FieldBounds, KindTask
+from ..kind import WorkerQuality
+from . import FusedLine, LinesResult, LinesShape, PolylinesShape
+
+__all__ = ["LINES", "POLYLINES", "LineSummary", "Lines", "Polylines"]
+
+_BATCH_FIGURES = ("precision", "recall", "weight")
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One answer read: class indices, lines, image size and warnings."""
+
+    classes: tuple[int, ...]
+    lines: tuple[npt.NDArray[np.float64], ...]
+    size: tuple[int, int]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LineSummary:
+    """One object's lines: ``(worker, class indices, lines)`` per usable answer, on an image of
+    ``width × height``."""
+
+    answers: tuple[tuple[str, tuple[int, ...], tuple[npt.NDArray[np.float64], ...]], ...]
+    width: int
+    height: int
+
+
+_NUMBERS = (int, float)
+
+
+def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
+    props = element.get("inputImageProperties")
+    if not isinstance(props, dict):
+        return None
+    width, height = props.get("width"), props.get("height")
+    if isinstance(width, bool) or isinstance(height, bool):
+        return None
+    if not isinstance(width, int | float) or not isinstance(height, int | float) or width <= 0 or height <= 0:
+        return None
+    return int(width), int(height)
+
+
+@dataclass
+class LineModel:
+    """A fitted batch: the consolidation, its worker indices, every object's fused lines (decided once,
+    for the whole batch, at the fit) and the label names."""
+
+    model: LineConsolidation
+    key: str
+    names: tuple[str, ...]
+    workers: dict[str, int]
+    fused: dict[str, FusedLines]
+    measured: npt.NDArray[np.float64]  # per worker: (lines, chances) over the batch and the prior
+    batch_figures: tuple[str, ...] = _BATCH_FIGURES
+
+    def _fused(self, object_id: str, summary: LineSummary) -> FusedLines:
+        found = self.fused.get(object_id)
+        if found is not None:
+            return found
+        return self.model.predict([_line_object(summary, self.workers)])[0]
+
+    def label(self, object_id: str, summary: LineSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
+        fused = self._fused(object_id, summary)
+        ids = {k: w for w, k in self.workers.items()}
+        items: list[FusedLine] = []
+        for c, line, conf, workers in zip(fused.labels, fused.lines, fused.confidence, fused.workers, strict=True):
+            c = int(str(c))
+            items.append(
+                FusedLine(
+                    self.names[c],
+                    c,
+                    tuple((round(float(x), 2), round(float(y), 2)) for x, y in np.asarray(line)),
+                    round(float(conf), DIGITS),
+                    tuple(ids[k] for k in workers),
+                )
+            )
+        if items:
+            confidence = round(float(np.mean([i.confidence for i in items])), DIGITS)
+        else:
+            confidence = round(sum(1 for _, c, _ in summary.answers if not c) / len(summary.answers), DIGITS)
+        quality = []
+        for w, _, _ in summary.answers:
+            k = self.workers[w]
+            drew, chances = self.measured[k]
+            m = self.model
+            figures = (
+                ("precision", figure(float(m.precision_[k])) if drew > 0 else None),
+                ("recall", figure(float(m.recall_[k])) if chances > 0 else None),
+                ("weight", figure(float(m.keep_weights_[k])) if drew > 0 else None),
+            )
+            quality.append(WorkerQuality(w, figures))
+        class_map = {str(c): self.names[c] for c in sorted({i.class_id for i in items})}
+        result = LinesResult(
+            self.key, tuple(items), class_map, summary.width, summary.height, confidence, tuple(quality)
+        )
+        return result.to_gt(), result.metadata(), confidence
+
+    def statistics(self) -> WorkerStatistics:
+        stats = self.model.worker_statistics_
+        return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
+
+
+def _line_object(summary: LineSummary, workers: Mapping[str, int]) -> LineObject:
+    return LineObject(
+        tuple(WorkerLines(workers[w], tuple(str(c) for c in classes), lines) for w, classes, lines in summary.answers),
+        summary.width,
+        summary.height,
+    )
+
+
+class _LineKind:
+    """Polylines or lines as a :class:`tally.tasks.fields.Kind`."""
+
+    def __init__(self, kind: Literal["polyline", "line"], key: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.statistics_name = f"{kind}/{len(STATISTICS)}"
+
+    def setup(self, bounds: FieldBounds | None, values: Sequence[Any]) -> LabelSet:
+        if bounds is not None and bounds.labels is not None:
+            return LabelSet(tuple(bounds.labels), "event")
+        used = (
+            str(i.get("label"))
+            for v in values
+            if isinstance(v, dict) and isinstance(v.get(self.key), list)
+            for i in v[self.key]
+            if isinstance(i, dict)
+        )
+        return batch_labels(used)
+
+    def read(self, value: Any, setup: LabelSet) -> _Read:
+        if not isinstance(value, dict):
+            raise AnswerError(f"not a {self.kind} element's object")
+        size = _size(value)
+        if size is None:
+            raise AnswerError(f"no inputImageProperties (width and height) to place the {self.key} in")
+        raw = value.get(self.key)
+        if not isinstance(raw, list) or not all(isinstance(i, dict) for i in raw):
+            raise AnswerError(f"{self.key} is not a list of objects")
+        lines: list[npt.NDArray[np.float64] | None] = []
+        for item in raw:
+            vertices = item.get("vertices")
+            if not isinstance(vertices, list) or not all(type(v) is dict for v in vertices):
+                raise AnswerError(f"a {self.kind}'s vertices are not a list of {{x, y}}")
+            points = [(v.get("x"), v.get("y")) for v in vertices]
+            if not all(type(c) in _NUMBERS for p in points for c in p):  # JSON numbers: no bool, no text
+                raise AnswerError("a vertex's x or y is not a finite number")
+            array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+            if not np.isfinite(array).all():
+                raise AnswerError("a vertex's x or y is not a finite number")
+            lines.append(array if len(array) >= 2 else None)
+        indices, warnings = known_labels(setup, [str(i.get("label")) for i in raw], "lines")
+        short = sum(1 for line in lines if line is None)
+        if short:
+            warnings.append(f"{short} {self.kind}(s) with fewer than two vertices were left out")
+        keep = [(c, line) for c, line in zip(indices, lines, strict=True) if c is not None and line is not None]
+        return _Read(tuple(c for c, _ in keep), tuple(line for _, line in keep), size, tuple(warnings))
+
+    def summarise(self, parsed: Sequence[tuple[str, Any]], issues: list[AnswerIssue]) -> LineSummary:
+        best, odd = majority_size([(w, r.size) for w, r in parsed], "image")
+        issues.extend(odd)
+        kept = [(w, r) for w, r in parsed if r.size == best]
+        for w, r in kept:
+            issues.extend(AnswerIssue(w, warning, rejected=False) for warning in r.warnings)
+        if not kept:
+            raise ObjectError("no usable answer", issues)
+        return LineSummary(tuple((w, r.classes, r.lines) for w, r in kept), best[0], best[1])
+
+    def keys(self, summaries: Sequence[tuple[str, LineSummary]]) -> list[str]:
+        return list(dict.fromkeys(w for _, s in summaries for w, _, _ in s.answers))
+
+    def fit(self, summaries: Sequence[tuple[str, LineSummary]], setup: LabelSet, prior: WorkerStatistics) -> LineModel:
+        workers: dict[str, int] = {}
+        for _, s in summaries:
+            for w, _, _ in s.answers:
+                workers.setdefault(w, len(workers))
+        n = len(STATISTICS)
+        extra = np.zeros((len(workers), n))
+        for w, k in workers.items():
+            stored = prior.get(w)
+            if stored is not None and len(stored) == n:
+                extra[k] = stored
+        objects = [_line_object(s, workers) for _, s in summaries]
+        model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None)
+        fused = model.predict(objects)
+        own = np.zeros((len(workers), n))
+        own[: len(model.worker_statistics_)] = model.worker_statistics_[: len(workers)]
+        total = own + extra
+        measured = total[:, [0, 2]]  # lines drawn, chances
+        return LineModel(
+            model, self.key, setup.names, workers, {o: f for (o, _), f in zip(summaries, fused, strict=True)}, measured
+        )
+
+
+POLYLINES = _LineKind("polyline", "polylines")
+"""The polyline kind (:data:`tally.tasks.fields.FIELD_KINDS`)."""
+LINES = _LineKind("line", "lines")
+"""The line kind (``crowd-line``)."""
+
+
+class _LineTask(KindTask[LineSummary]):
+    needs_labels = True
+
+    def setup_for(self, job: JobContext) -> LabelSet:
+        return job.require_labels()
+
+    def prepare(self, job: JobContext) -> None:
+        job.require_labels()
+
+
+class Polylines(PolylinesShape, _LineTask):
+    """A custom job whose template is a ``crowd-polyline`` (module docstring)."""
+
+    kind = POLYLINES
+
+
+class Lines(LinesShape, _LineTask):
+    """A custom job whose template is a ``crowd-line`` (module docstring)."""
+
+    kind = LINES

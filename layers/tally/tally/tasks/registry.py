@@ -1,0 +1,122 @@
+"""The task types tally knows, one line each: a type is one package (``tally.tasks.<package>``,
+whose light ``__init__`` defines a :class:`~tally.tasks.kind.TaskKind`) plus one line here.
+
+Nothing is imported until asked for: the consolidation handler imports this module, not the packages;
+a batch imports the light packages as it recognises its answers, and only the chosen kind's adapter
+(numpy, Pillow, its algorithms). The tools and pre-annotation find a label's kind by its ``type``
+(:func:`kind_of`), which imports the light packages only.
+
+Adding a type (docs/adding-a-task-type.md): write ``tally/tasks/<package>/`` and add its line to
+:data:`ENTRIES`; the order of :data:`ENTRIES` is the recognition order (the first kind whose shape
+recognises an answer's element owns it).
+
+Examples:
+    >>> [e.name for e in ENTRIES][:3]
+    ['semantic_segmentation:SEMANTIC_SEGMENTATION', 'classification:SINGLE_LABEL', 'classification:MULTI_LABEL']
+    >>> kind_of("groundtruth/text-classification").shape.name
+    'classification'
+    >>> kind_of("groundtruth/unheard-of") is None
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .kind import TaskKind
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..settings import Settings
+    from .base import AnyTask
+
+__all__ = ["ENTRIES", "FALLBACK", "TaskEntry", "element_keys", "kind_of"]
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """One line of the registry: the package and the name of its :class:`TaskKind`."""
+
+    package: str
+    kind_name: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.package}:{self.kind_name}"
+
+    @property
+    def kind(self) -> TaskKind:
+        """The kind (its package's light ``__init__`` imported on first use)."""
+        return _kind(self.package, self.kind_name)
+
+    @property
+    def module(self) -> str:
+        """The module of the kind's task class."""
+        return importlib.util.resolve_name(self.kind.task.partition(":")[0], f"{__package__}.{self.package}")
+
+    @property
+    def cls(self) -> str:
+        """The name of the kind's task class."""
+        return self.kind.task.partition(":")[2]
+
+    def load(self, settings: Settings) -> AnyTask:
+        """Import the kind's task module and make the task (fresh per batch: tasks keep batch state)."""
+        factory: Callable[..., AnyTask] = getattr(importlib.import_module(self.module), self.cls)
+        return factory(settings) if self.kind.configured else factory()
+
+
+ENTRIES: tuple[TaskEntry, ...] = (
+    TaskEntry("semantic_segmentation", "SEMANTIC_SEGMENTATION"),
+    TaskEntry("classification", "SINGLE_LABEL"),
+    TaskEntry("classification", "MULTI_LABEL"),
+    TaskEntry("entities", "NAMED_ENTITIES"),
+    TaskEntry("boxes", "BOXES"),
+    TaskEntry("keypoints", "KEYPOINTS"),
+    TaskEntry("instances", "INSTANCES"),
+    TaskEntry("polygons", "POLYGONS"),
+    TaskEntry("number", "NUMBER"),
+    TaskEntry("free_text", "FREE_TEXT"),
+    TaskEntry("ranking", "RANKING"),
+    TaskEntry("lines", "POLYLINE"),
+    TaskEntry("lines", "LINE"),
+)
+"""Every task type tally consolidates, in recognition order."""
+
+FALLBACK = TaskEntry("passthrough", "PASSTHROUGH")
+"""Answers of no known shape: passed through unchanged."""
+
+
+@functools.cache
+def _kind(package: str, name: str) -> TaskKind:
+    kind = getattr(importlib.import_module(f"{__package__}.{package}"), name)
+    if not isinstance(kind, TaskKind):
+        raise TypeError(f"tally.tasks.{package}.{name} is not a TaskKind")
+    return kind
+
+
+@functools.cache
+def _by_type() -> dict[str, TaskKind]:
+    found: dict[str, TaskKind] = {}
+    for entry in (*ENTRIES, FALLBACK):
+        for type_ in entry.kind.types:
+            if type_ in found:
+                raise ValueError(f"two task kinds read labels of type {type_}")
+            found[type_] = entry.kind
+    return found
+
+
+def kind_of(type_: str) -> TaskKind | None:
+    """The kind whose labels carry ``type`` (``None``: no kind's)."""
+    return _by_type().get(type_)
+
+
+@functools.cache
+def element_keys(excluding: str) -> frozenset[str]:
+    """The element keys that mark the shapes of every registered package but ``excluding`` (``""``: of
+    every package)."""
+    return frozenset(k for e in ENTRIES if e.package != excluding for k in e.kind.shape.keys)

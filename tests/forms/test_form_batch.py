@@ -1,0 +1,328 @@
+"""A batch of forms through the driver (tally.consolidate.consolidate_batch): every field consolidated by
+the task for its kind or kept as given, with its own model and worker statistics; the form's shape in
+content[<attr>]; misfits as reasons; the template read, or the form inferred and said so."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tally.consolidate import BatchReport, consolidate_batch
+from tally.forms.consolidate import JobTemplate
+from tally.gt.events import ConsolidationRequest
+from tally.storage import MemoryStorage
+from tally.worker_store import InMemoryWorkerStore
+from tests.helpers import annotation, data_object
+
+PAYLOAD = "s3://bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/b.json"
+TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>
+<crowd-form>
+  <crowd-image-classifier name="animal" src="{{ task.input.taskObject | grant_read_access }}"
+      categories="['Cat', 'Dog']" header="Which animal?"></crowd-image-classifier>
+  <crowd-radio-group>
+    <crowd-radio-button name="indoor" value="indoor">Indoor</crowd-radio-button>
+    <crowd-radio-button name="outdoor" value="outdoor">Outdoor</crowd-radio-button>
+  </crowd-radio-group>
+  <crowd-slider name="quality" min="1" max="5" step="1"></crowd-slider>
+  <crowd-input name="comment"></crowd-input>
+</crowd-form>"""
+
+
+def answer(animal: str, place: str | None, quality: Any = 3, comment: str | None = None, **more: Any) -> str:
+    content: dict[str, Any] = {"animal": {"label": animal}, "quality": quality}
+    if place is not None:
+        content["indoor"] = {"indoor": place in ("indoor", "both")}
+        content["outdoor"] = {"outdoor": place in ("outdoor", "both")}
+    if comment is not None:
+        content["comment"] = comment
+    content.update(more)
+    return json.dumps(content)
+
+
+def run(objects: list[Any], template: str | None = TEMPLATE, **kwargs: Any) -> BatchReport:
+    storage = MemoryStorage({PAYLOAD: json.dumps(objects).encode()})
+    request = ConsolidationRequest.parse(
+        {"labelAttributeName": "pets", "payload": {"s3Uri": PAYLOAD},
+         "labelingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/pets"}
+    )  # fmt: skip
+    found = JobTemplate(template) if template is not None else JobTemplate(note="no template (test)")
+    return consolidate_batch(request, storage, form_template=lambda: found, **kwargs)
+
+
+def label_of(report: BatchReport, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    content = report.response[i]["consolidatedAnnotation"]["content"]
+    return content["pets"], content["pets-metadata"]
+
+
+OBJECTS = [
+    data_object(
+        "0",
+        annotation("w1", answer("Cat", "indoor", 4, comment="a kitten")),
+        annotation("w2", answer("Cat", "indoor", 5)),
+        annotation("w3", answer("Dog", "outdoor", 4)),
+    ),
+    data_object(
+        "1",
+        annotation("w1", answer("Dog", "outdoor", 2)),
+        annotation("w2", answer("Dog", "both", 2)),  # two buttons of one question: a misfit for that field only
+        annotation("w3", answer("Dog", "outdoor", 9)),  # above the slider's maximum
+    ),
+]
+
+
+def test_every_field_is_consolidated_by_its_kind_or_kept_as_given() -> None:
+    report = run(OBJECTS)
+    label, meta = label_of(report, 0)
+    assert label["type"] == meta["type"] == "groundtruth/custom"
+    assert label["schema-source"] == meta["schema-source"] == "template"
+    fields = label["fields"]
+    assert list(fields) == ["animal", "indoor|outdoor", "quality", "comment"]
+    animal = fields["animal"]
+    assert (animal["kind"], animal["consolidated"], animal["value"], animal["answers-used"]) == (
+        "single-choice",
+        True,
+        "Cat",
+        3,
+    )
+    rows = label["worker-quality"]  # per worker who answered, their figures per field
+    assert [row["workerId"] for row in rows] == ["w1", "w2", "w3"]
+    assert [sorted(row) for row in rows] == [["animal", "indoor|outdoor", "workerId"]] * 3
+    assert set(rows[0]["animal"]) == {"accuracy", "informativeness"}
+    place = fields["indoor|outdoor"]
+    assert (place["kind"], place["keys"], place["value"]) == ("single-choice", ["indoor", "outdoor"], "indoor")
+    assert fields["quality"] == {
+        "kind": "number",
+        "consolidated": False,
+        "reason": "no consolidation for number fields yet: each worker's value is kept as given",
+        "answers": [{"workerId": "w1", "value": 4}, {"workerId": "w2", "value": 5}, {"workerId": "w3", "value": 4}],
+    }
+    assert fields["comment"]["answers"] == [{"workerId": "w1", "value": "a kitten"}]  # absent for w2, w3
+    assert label["confidence"] == meta["confidence"] == min(animal["confidence"], place["confidence"])
+    assert meta["fields-consolidated"] == ["animal", "indoor|outdoor"]
+    assert meta["fields-kept-as-given"] == ["comment", "quality"]
+    assert report.consolidated == 2 and report.passed_through == 0 and report.failed == 0
+    assert {n: (t.consolidated, t.kept) for n, t in report.fields.items()} == {
+        "animal": (2, 0),
+        "indoor|outdoor": (2, 0),
+        "quality": (0, 2),
+        "comment": (0, 1),
+    }
+
+
+def test_a_value_that_does_not_fit_leaves_only_that_field_with_a_reason() -> None:
+    report = run(OBJECTS)
+    label, meta = label_of(report, 1)
+    place = label["fields"]["indoor|outdoor"]
+    assert place["value"] == "outdoor"
+    assert place["rejected-answers"] == [
+        {"workerId": "w2", "reason": "2 options of one radio question chosen: indoor, outdoor"}
+    ]
+    rated = {row["workerId"]: sorted(row) for row in label["worker-quality"]}
+    assert rated == {
+        "w1": ["animal", "indoor|outdoor", "workerId"],
+        "w2": ["animal", "workerId"],  # left out of the radio question's vote
+        "w3": ["animal", "indoor|outdoor", "workerId"],
+    }
+    assert label["fields"]["quality"]["answers"][2] == {"workerId": "w3", "value": 9}  # kept as given
+    assert meta["answer-warnings"] == [
+        {"workerId": "w2", "reason": "field 'indoor|outdoor': 2 options of one radio question chosen: indoor, outdoor"}
+    ]
+    assert "rejected-answers" not in meta  # the answers counted for the form's other fields
+    assert report.answers_rejected == 0
+
+
+def test_each_field_keeps_its_own_worker_statistics_in_the_worker_store() -> None:
+    store = InMemoryWorkerStore()
+    report = run(OBJECTS, worker_store=store)
+    assert report.worker_model.value == "job"
+    job = "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/pets"
+    for name in ("form-field/animal/classification/2x2", "form-field/indoor%7Coutdoor/classification/2x2"):
+        assert set(store.load(job, name, "a later batch", ["w1", "w2", "w3"]).prior) == {"w1", "w2", "w3"}
+    assert store.load(job, "classification/2x2", "a later batch", ["w1"]).prior == {}  # nothing unscoped
+
+
+def test_without_a_template_the_form_is_inferred_and_the_label_says_so() -> None:
+    objects = [
+        data_object(str(i), *(annotation(f"w{k}", answer(a, p)) for k, (a, p) in enumerate(votes)))
+        for i, votes in enumerate([[("Cat", "indoor")] * 3, [("Dog", "outdoor")] * 2 + [("Cat", "outdoor")]])
+    ]
+    report = run(objects, template=None)
+    label, meta = label_of(report, 1)
+    assert label["schema-source"] == meta["schema-source"] == "inferred"
+    assert label["schema-note"] == "no template (test)"
+    assert label["fields"]["animal"]["value"] == "Dog"
+    assert label["fields"]["indoor|outdoor"]["value"] == "outdoor"  # the buttons' keys sorted
+    assert label["fields"]["animal"]["options-from"] == "answers"
+
+
+def test_a_single_annotation_element_keeps_the_task_path() -> None:
+    objects = [data_object("0", *(annotation(f"w{k}", json.dumps({"animal": {"label": "Cat"}})) for k in range(3)))]
+    label, _ = label_of(run(objects), 0)
+    assert "fields" not in label and label["class-name"] == "Cat"
+    assert label["type"] == "groundtruth/image-classification"
+
+
+def test_a_select_alone_is_a_question_not_a_pass_through() -> None:
+    template = '<crowd-form><select name="animal"><option>Cat</option><option>Dog</option></select></crowd-form>'
+    objects = [
+        data_object("0", *(annotation(f"w{k}", json.dumps({"animal": v})) for k, v in enumerate(["Cat", "Cat", "Dog"])))
+    ]
+    report = run(objects, template=template)
+    label, _ = label_of(report, 0)
+    assert label["fields"]["animal"]["value"] == "Cat"
+    assert report.consolidated == 1 and report.passed_through == 0
+
+
+def test_a_form_with_nothing_to_consolidate_is_counted_as_passed_through() -> None:
+    template = '<crowd-form><crowd-slider name="q" min="1" max="5"></crowd-slider><crowd-input name="c"></crowd-input></crowd-form>'
+    objects = [data_object("0", annotation("w1", json.dumps({"q": 3, "c": "ok"})), annotation("w2", '{"q": 4}'))]
+    report = run(objects, template=template)
+    label, meta = label_of(report, 0)
+    assert "confidence" not in label and "confidence" not in meta
+    assert report.consolidated == 0 and report.passed_through == 1
+    assert report.mean_confidence is None
+
+
+def test_keys_no_field_claims_are_kept_as_given_too() -> None:
+    objects = [
+        data_object(
+            str(i),
+            annotation("w1", answer("Cat", "indoor", extra={"nested": [1, 2]})),
+            annotation("w2", answer("Cat", "indoor")),
+            annotation("w3", answer("Cat", "indoor")),
+        )
+        for i in range(2)
+    ]
+    label, _ = label_of(run(objects), 0)
+    extra = label["fields"]["extra"]
+    assert (extra["kind"], extra["consolidated"]) == ("unknown", False)
+    assert extra["answers"] == [{"workerId": "w1", "value": {"nested": [1, 2]}}]
+
+
+def test_an_object_without_readable_answers_fails_with_its_reason_and_the_others_go_on() -> None:
+    objects = [OBJECTS[0], data_object("bad", annotation("w1", "not json"))]
+    report = run(objects)
+    label, meta = label_of(report, 1)
+    assert label["failure-reason"] == "no usable answer (1 received, all rejected)"
+    assert meta["rejected-answers"] == [{"workerId": "w1", "reason": "content is not JSON"}]
+    assert label_of(report, 0)[0]["fields"]["animal"]["value"] == "Cat"
+    assert report.failed == 1 and report.consolidated == 1
+
+
+def test_video_classification_comes_back_typed_as_video() -> None:
+    """The gallery's video-classification template is a lone crowd-classifier over a video (.mp4)."""
+    objects = [
+        {
+            "datasetObjectId": str(i),
+            "dataObject": {"s3Uri": f"s3://bucket/clips/{i}.mp4"},
+            "annotations": [annotation(f"w{k}", json.dumps({"category": {"label": v}})) for k, v in enumerate(votes)],
+        }
+        for i, votes in enumerate([["News", "News", "Sports"], ["Music", "Music", "Music"]])
+    ]
+    report = run(objects, template=None)
+    labels = [label_of(report, i) for i in range(2)]
+    assert [(label["type"], meta["type"], label["class-name"]) for label, meta in labels] == [
+        ("groundtruth/video-classification", "groundtruth/video-classification", "News"),
+        ("groundtruth/video-classification", "groundtruth/video-classification", "Music"),
+    ]
+    multi = [{**objects[0], "annotations": [annotation("w1", json.dumps({"c": {"labels": ["News"]}}))]}]
+    assert label_of(run(multi, template=None), 0)[0]["type"] == "groundtruth/video-classification-multilabel"
+
+
+def test_hierarchical_boxes_keep_their_parent_links_remapped_to_the_consolidated_boxes() -> None:
+    """The gallery's bounding-box-hierarchical: boxes with ids and parent ids as a JSON string in a hidden input."""
+    from pathlib import Path
+
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
+    objects = json.loads((gallery / "answers" / "bounding-box-hierarchical.json").read_text())
+    template = (gallery / "images" / "bounding-box-hierarchical.liquid.html").read_text()
+    label, _ = label_of(run(objects, template=template), 0)
+    boxes = label["fields"]["instances"]["value"]
+    names = boxes["class-map"]
+    # careful: FINGER in HAND in PERSON, FOOT in PERSON; hasty: no HAND, FINGER a root; sloppy: no FINGER
+    assert [(names[str(b["class_id"])], b["id"], b["parent"]) for b in boxes["annotations"]] == [
+        ("FINGER", "0", None),  # one worker says in the hand, one says a root: no parent agreed
+        ("FOOT", "1", "3"),
+        ("HAND", "2", "3"),
+        ("PERSON", "3", None),
+    ]
+
+
+def test_the_documented_form_label_is_what_tally_returns(tmp_path: Any) -> None:
+    """docs/output-format.md's example: the gallery's content-moderation form, its first object."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gallery = root / "tests" / "fixtures" / "gt-templates"
+    name = "content-moderation-ai-model-output"
+    objects = json.loads((gallery / "answers" / f"{name}.json").read_text())
+    label, _ = label_of(run(objects, template=(gallery / "gen-ai" / f"{name}.liquid.html").read_text()), 0)
+    text = (root / "docs" / "output-format.md").read_text()
+    documented = json.loads(text.split("<!-- form-label-example -->")[1].split("```json")[1].split("```")[0])
+    assert label == documented
+    assert list(label["fields"]) == list(documented["fields"])  # the template's order
+
+
+def test_ocr_workers_whose_items_no_instance_kept_are_named_with_a_reason() -> None:
+    """The gallery's OCR form: polygons labelled with the transcribed text, so a misspelling is a label of
+    its own; such an item in no kept instance is counted per worker, never silently gone."""
+    from pathlib import Path
+
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
+    objects = json.loads((gallery / "answers" / "ocr.json").read_text())
+    label, _ = label_of(run(objects, template=(gallery / "images" / "ocr.liquid.html").read_text()), 0)
+    transcription = label["fields"]["transcription"]
+    reason = "in no kept instance: too few other workers drew them there with the same label"
+    # careful wrote 'EGGS 12 3.15' (hasty 'EGG 112 3.15', sloppy 'EGGS21  3.1155'); sloppy 'MILK 2L   111.9'
+    assert transcription["unkept-items"] == [
+        {"workerId": "private.us-east-1.careful", "items": 1, "reason": reason},
+        {"workerId": "private.us-east-1.sloppy", "items": 1, "reason": reason},
+    ]
+    recall = {row["workerId"]: row["transcription"]["recall"] for row in label["worker-quality"]}
+    assert recall["private.us-east-1.careful"] is None  # no item two others drew: no evidence, not 0.0
+
+
+def test_a_form_response_over_the_limit_loses_nothing() -> None:
+    """The response sink on forms: the per-field worker figures are the batch's (moved once per batch),
+    then labels trimmed or spilled; read back through their refs, every label is as built."""
+    from tally.gt.sink import LabelReader
+
+    objects = [
+        data_object(
+            str(i),
+            *(
+                annotation(
+                    f"w{k}",
+                    answer(["Cat", "Dog"][(i + (k == 2)) % 2], ["indoor", "outdoor"][i % 2], 3, comment=f"c{i}"),
+                )
+                for k in range(3)
+            ),
+        )
+        for i in range(40)
+    ]
+    whole = run(objects)
+    storage = MemoryStorage({PAYLOAD: json.dumps(objects).encode()})
+    request = ConsolidationRequest.parse({"labelAttributeName": "pets", "payload": {"s3Uri": PAYLOAD}})
+    fitted = consolidate_batch(request, storage, form_template=lambda: JobTemplate(TEMPLATE), response_limit=40_000)
+    assert [step.number for step in fitted.response_steps][:2] == [1, 2]  # metadata cut, batch figures moved
+    assert len(json.dumps(fitted.response)) <= 40_000
+    reader = LabelReader(storage.read)
+    for built, returned in zip(whole.response, fitted.response, strict=True):
+        label = returned["consolidatedAnnotation"]["content"]["pets"]
+        assert reader.resolve(label) == built["consolidatedAnnotation"]["content"]["pets"]
+
+
+def test_a_template_reader_that_fails_leaves_the_form_inferred() -> None:
+    storage = MemoryStorage({PAYLOAD: json.dumps(OBJECTS).encode()})
+    request = ConsolidationRequest.parse({"labelAttributeName": "pets", "payload": {"s3Uri": PAYLOAD}})
+
+    def broken() -> JobTemplate:
+        raise ConnectionError("no route")
+
+    report = consolidate_batch(request, storage, form_template=broken)
+    label = report.response[0]["consolidatedAnnotation"]["content"]["pets"]
+    assert (label["schema-source"], label["schema-note"]) == (
+        "inferred",
+        "the job's worker template was not read (ConnectionError)",
+    )
+    assert label["fields"]["animal"]["value"] == "Cat"

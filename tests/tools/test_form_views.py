@@ -1,0 +1,137 @@
+"""`tally export --format form-csv|form-jsonl` (one row per object of a form job, one column per field) and
+`tally report`'s table of a form's fields."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tally.tools.cli import main
+
+GALLERY = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
+NAME = "side-by-side-comparison"
+
+
+def _manifest(tmp_path: Path) -> Path:
+    """An output manifest as Ground Truth writes it from the Lambda's response: each input line plus the
+    label and its metadata."""
+    out = tmp_path / "out"
+    payload = GALLERY / "answers" / f"{NAME}.json"
+    template = GALLERY / "other" / f"{NAME}.liquid.html"
+    assert main(["consolidate", str(payload), "--template", str(template), "--out", str(out), "--no-progress"]) == 0
+    objects = {o["datasetObjectId"]: o for o in json.loads(payload.read_text())}
+    lines = []
+    for text in (out / "results.jsonl").read_text().splitlines():
+        entry = json.loads(text)
+        source = objects[entry["datasetObjectId"]]["dataObject"]["s3Uri"]
+        lines.append(json.dumps({"source-ref": source, **entry["consolidatedAnnotation"]["content"]}))
+    lines.append(json.dumps({"source-ref": "s3://b/x.json", "label-metadata": {"failure-reason": "no usable answer"}}))
+    manifest = tmp_path / "output.manifest"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def _labels(manifest: Path) -> list[dict[str, Any]]:
+    return [json.loads(line).get("label", {}) for line in manifest.read_text().splitlines()]
+
+
+def test_form_csv_has_one_row_per_object_and_one_column_per_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _manifest(tmp_path)
+    labels = _labels(manifest)
+    target = tmp_path / "forms.csv"
+    code = main(["export", str(manifest), "--label-attribute", "label", "--format", "form-csv", "--out", str(target)])
+    assert code == 1  # a failed object among the lines
+    assert "lines: 4 (4 forms, 0 not forms, 1 failed)" in capsys.readouterr().out
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0] == [
+        "line",
+        "source",
+        "confidence",
+        "kept-as-given",
+        "failure-reason",
+        "explanation",  # the fields in the manifest's order (results.jsonl is written with sorted keys)
+        "option1|option2",
+    ]
+    first = labels[0]
+    assert rows[1][:5] == [
+        "1",
+        f"s3://gallery-bucket/{NAME}/0.json",
+        str(first["confidence"]),
+        "explanation",
+        "",
+    ]
+    assert json.loads(rows[1][5]) == first["fields"]["explanation"]["answers"]  # the workers' texts, as given
+    assert rows[1][6] == first["fields"]["option1|option2"]["value"]
+    assert rows[4] == ["4", "s3://b/x.json", "", "", "no usable answer", "", ""]
+
+
+def test_form_jsonl_keeps_values_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _manifest(tmp_path)
+    labels = _labels(manifest)
+    target = tmp_path / "forms.jsonl"
+    main(["export", str(manifest), "--label-attribute", "label", "--format", "form-jsonl", "--out", str(target)])
+    capsys.readouterr()
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert rows[0] == {
+        "line": 1,
+        "source": f"s3://gallery-bucket/{NAME}/0.json",
+        "confidence": labels[0]["confidence"],
+        "fields": {
+            "option1|option2": labels[0]["fields"]["option1|option2"]["value"],
+            "explanation": labels[0]["fields"]["explanation"]["answers"],
+        },
+        "field-confidence": {"option1|option2": labels[0]["fields"]["option1|option2"]["confidence"]},
+        "kept-as-given": ["explanation"],
+    }
+    assert rows[3]["failure-reason"] == "no usable answer"
+
+
+def test_the_report_shows_each_fields_agreement_least_sure_objects_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tally.tools._form_views import form_fields_html
+
+    def form(confidence: float, value: str) -> dict[str, Any]:
+        return {
+            "type": "groundtruth/custom",
+            "confidence": confidence,
+            "fields": {
+                "q": {"kind": "single-choice", "consolidated": True, "value": value, "confidence": confidence},
+                "note": {
+                    "kind": "text",
+                    "consolidated": False,
+                    "reason": "r",
+                    "answers": [{"workerId": "w", "value": "x"}],
+                },
+            },
+        }
+
+    labels = [
+        ("a", form(0.9, "yes")),
+        ("b", form(0.55, "no")),
+        ("c", {"type": "groundtruth/custom", "failure-reason": "f"}),
+    ]
+    page = form_fields_html(labels)
+    assert page.count("<tr>") == 3
+    assert (
+        "<tr><td>q</td><td>single-choice</td><td>2</td><td>0</td><td>0.725</td><td>b (0.550), a (0.900)</td></tr>"
+        in page
+    )
+    assert "<tr><td>note</td><td>text</td><td>0</td><td>2</td><td>n/a</td><td>&ndash;</td></tr>" in page
+    assert form_fields_html([("a", {"type": "groundtruth/image-classification", "class-name": "x"})]) == ""
+    # through the command: a tally consolidate folder of a form, its payload as the source of answers
+    out = tmp_path / "out"
+    payload = GALLERY / "answers" / f"{NAME}.json"
+    main(["consolidate", str(payload), "--template", str(GALLERY / "other" / f"{NAME}.liquid.html"), "--out", str(out),
+          "--no-progress"])  # fmt: skip
+    page_file = tmp_path / "review.html"
+    assert main(["report", str(out), "--source", str(payload), "--out", str(page_file)]) == 0
+    capsys.readouterr()
+    assert '<h2>Form fields</h2>\n<table id="form-fields">' in page_file.read_text()
