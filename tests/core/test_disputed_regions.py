@@ -11,7 +11,7 @@ import pytest
 
 from tally import Settings
 from tally.aggregation.disputed_regions import Confusion, components, decide_regions, expected_miou
-from tests.core.test_consolidate import LEGEND, content, mask_rows, run
+from tests.core.batch import LEGEND, content, mask_rows, run
 from tests.helpers import annotation, data_object, seg_content
 
 HEIGHT, WIDTH = 16, 20
