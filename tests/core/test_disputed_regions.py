@@ -48,7 +48,8 @@ def agreeing(n: int) -> list[dict[str, Any]]:
 
 
 def reliable(tmp_path: Path, objects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
-    response, _, storage = run(tmp_path, objects, settings=Settings())
+    """The ``regions`` vote (opt-in): the reliability vote with disputed regions decided per region."""
+    response, _, storage = run(tmp_path, objects, settings=Settings(algorithm="regions"))
     return response, storage
 
 

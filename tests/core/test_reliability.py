@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tally.settings import Settings
 from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
 
@@ -235,5 +236,8 @@ def test_a_thin_structure_two_of_three_workers_drew_survives(tmp_path: Path) -> 
             annotation("w3", seg_content(car(5, 8), LEGEND)),
         )
     ]
-    response, storage = reliable(tmp_path, objects)
+    response, _, storage = run(tmp_path, objects, settings=Settings(algorithm="regions"))
     assert mask_rows(storage, content(response[0])[0]) == car(2, 5, 8)
+    # the default reliability vote, as before the opt-in rule: the neighbourhood averages the spikes away
+    response, storage = reliable(tmp_path / "default", objects)
+    assert mask_rows(storage, content(response[0])[0]) == car()

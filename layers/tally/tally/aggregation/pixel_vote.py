@@ -82,7 +82,8 @@ def vote_image(
         return _majority(table, n_classes, single=len(workers) == 1)
     model = model if isinstance(model, LeaveOneOutWeights) else None
     votes = votes if votes is not None else ObjectVotes.from_table(workers, table)
-    return _reliability(table, votes, n_classes, model, judged, confidence_map=confidence_map)
+    regions = algorithm == "regions"  # the reliability vote, disputed regions decided per region, thin structures
+    return _reliability(table, votes, n_classes, model, judged, confidence_map=confidence_map, regions=regions)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def _reliability(
     judged: ObjectVotes | None = None,
     *,
     confidence_map: bool = True,
+    regions: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], PixelVote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
@@ -122,8 +124,8 @@ def _reliability(
     support[present] = result.support
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
-    image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS)
-    disputes = _disputes(table, image, result, votes, model, n_classes, labels, moved)
+    image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
+    disputes = _disputes(table, image, result, votes, model, n_classes, labels, moved) if regions else []
     if disputes:
         moved = moved[~np.isin(moved, np.concatenate([r.pixels for r in disputes]), assume_unique=True)]
     pixel_confidence, per_class, confidence = _confidence(
@@ -191,8 +193,11 @@ def _decide_pixels(
     support: npt.NDArray[np.float32],
     open_ties: npt.NDArray[np.uint64],
     radius: int,
+    *,
+    thin: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
-    """The class map, and the pixels whose class differs from their tuple's decision."""
+    """The class map, and the pixels whose class differs from their tuple's decision (``thin``: keep
+    the thin structures the vote gives a class, :func:`_boundaries`)."""
     inverse = table.inverse.reshape(-1)
     foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
@@ -207,7 +212,7 @@ def _decide_pixels(
         image = table.expand(labels)
         pixels = table.pixels_where(kind != 0)
     pixel_kind = kind[inverse[pixels]]
-    decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius)
+    decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius, thin=thin)
     touched = [decided]
     tied = pixels[(pixel_kind & 2) == 2]
     if len(tied):
@@ -283,6 +288,8 @@ def _boundaries(
     foreground: npt.NDArray[np.bool_],
     pixels: npt.NDArray[np.intp],
     radius: int,
+    *,
+    thin: bool = False,
 ) -> npt.NDArray[np.intp]:
     """Decide, in place, the contested ``pixels`` (:func:`_contested`) by the shares around them
     (:func:`tally.spatial.window_mean`); return the pixels so decided."""
@@ -296,10 +303,10 @@ def _boundaries(
     # a thin structure the vote gives the class (clear background within ``radius`` on both sides
     # along its row or its column: 1-3 px across) keeps it, where the neighbourhood would average it away
     flat_inverse = table.inverse.reshape(-1)
-    leading = (mean <= TIE_TOLERANCE) & (evidence[flat_inverse[pixels], column] > 0)
-    if leading.any():
-        thin = _thin(flat_inverse, table.inverse.shape, evidence, pixels[leading], column[leading], radius)
-        mean[np.flatnonzero(leading)[thin]] = 1.0
+    leading = (mean <= TIE_TOLERANCE) & (evidence[flat_inverse[pixels], column] > 0) if thin else None
+    if leading is not None and leading.any():
+        kept = _thin(flat_inverse, table.inverse.shape, evidence, pixels[leading], column[leading], radius)
+        mean[np.flatnonzero(leading)[kept]] = 1.0
     decided = np.abs(mean) > TIE_TOLERANCE
     image.reshape(-1)[pixels[decided]] = np.where(mean[decided] > 0, column[decided], 0).astype(np.uint8)
     return pixels[decided]

@@ -153,7 +153,7 @@ class SemanticSegmentation(SegmentationShape):
 
     def __init__(self, settings: Settings) -> None:
         self.algorithm = settings.algorithm
-        self.uses_batch_model = settings.algorithm == "reliability"
+        self.uses_batch_model = settings.algorithm in ("reliability", "regions")
         self.confidence_maps = settings.confidence_maps
         self._classes: ClassTable | None = None
 
