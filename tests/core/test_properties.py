@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tally.tasks.segmentation import vote_image
+from tally.aggregation.pixel_vote import vote_image
 from tally.vote import IndexedMask, tabulate
 
 ALGORITHMS = ("reliability", "majority")

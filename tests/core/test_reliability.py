@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tally.settings import Settings
 from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
 
@@ -217,3 +218,26 @@ def test_a_small_object_one_worker_drew_and_the_others_skipped_is_kept(tmp_path:
     # w2 and w3 drew nothing within 16 px of the car: their background there abstains
     response, storage = reliable(tmp_path / "rel", objects)
     assert mask_rows(storage, content(response[0])[0]) == with_car
+
+
+def test_a_thin_structure_two_of_three_workers_drew_survives(tmp_path: Path) -> None:
+    """Three 1-px spikes off a car, each drawn by two of the three workers (so they weigh alike and
+    every spike pixel is a 2-of-3 close call, which the 5x5 neighbourhood alone, mostly background,
+    averaged away before issue 18)."""
+
+    def car(*spikes: int) -> list[str]:
+        return ["cccc" + ("c" * 14 if y in spikes else "." * 14) + ".." for y in range(11)]
+
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", seg_content(car(2, 8), LEGEND)),
+            annotation("w2", seg_content(car(2, 5), LEGEND)),
+            annotation("w3", seg_content(car(5, 8), LEGEND)),
+        )
+    ]
+    response, _, storage = run(tmp_path, objects, settings=Settings(algorithm="regions"))
+    assert mask_rows(storage, content(response[0])[0]) == car(2, 5, 8)
+    # the default reliability vote, as before the opt-in rule: the neighbourhood averages the spikes away
+    response, storage = reliable(tmp_path / "default", objects)
+    assert mask_rows(storage, content(response[0])[0]) == car()

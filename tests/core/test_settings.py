@@ -111,7 +111,7 @@ def test_settings_stay_a_frozen_dataclass() -> None:
         ),
         (
             {"TALLY_ALGORITHM": "staple"},
-            "invalid tally setting: TALLY_ALGORITHM='staple': Input should be 'reliability' or 'majority'",
+            "invalid tally setting: TALLY_ALGORITHM='staple': Input should be 'reliability', 'majority' or 'regions'",
         ),
         (
             {"TALLY_ASSUME_ROLE_ARN": "gt-role"},

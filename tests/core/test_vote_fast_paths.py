@@ -9,10 +9,10 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
 from tally.codecs import encode_gray_png
 from tally.spatial import settle_ties, window_mean
-from tally.tasks.segmentation import vote_image
 from tally.vote import ABSTAIN, IndexedMask, VoteTable, tabulate
 
 

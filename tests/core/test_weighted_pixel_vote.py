@@ -181,10 +181,10 @@ def test_far_background_abstains_only_where_the_other_voices_name_one_class() ->
 
 
 def test_the_highest_class_key_a_mask_holds_survives_the_default_vote() -> None:
+    from tally.aggregation.pixel_vote import reliability_table, vote_image
     from tally.colours import FAR
     from tally.errors import ConfigError
     from tally.labels import MAX_MASK_CLASSES, ClassTable, LabelSet
-    from tally.tasks.segmentation import reliability_table, vote_image
     from tally.vote import IndexedMask
 
     top = MAX_MASK_CLASSES  # the far-background marker is the key above it

@@ -79,6 +79,7 @@ class WorkerStyle:
     skip_below: float = 0.0  # shapes smaller than this area are left out with probability skip_rate
     skip_rate: float = 0.0
     vertex_jitter: float = 0.0  # > 0: outlines are polygons whose vertices move this much (s.d., px)
+    drop_rate: float = 0.0  # chance of leaving out a shape whatever its size (a whole object missed)
 
 
 def random_scene(rng: np.random.Generator, height: int, width: int, n_labels: int, n_shapes: int = 8) -> list[Shape]:
@@ -162,6 +163,8 @@ def worker_view(
         if s.area < style.miss_below:
             continue
         if style.skip_rate and s.area < style.skip_below and rng.random() < style.skip_rate:
+            continue
+        if style.drop_rate and rng.random() < style.drop_rate:
             continue
         cls = s.cls
         if style.wrong_class and rng.random() < style.wrong_class and n_labels > 1:
@@ -251,7 +254,7 @@ def payload_entry(object_id: str, source_uri: str, answers: Iterable[tuple[str, 
 # --------------------------------------------------------------------------------------------------
 # Crowds whose careful workers differ from each other (issue 8)
 
-Role = Literal["careful", "sloppy", "spammer", "lazy", "swapper", "offset", "copy"]
+Role = Literal["careful", "sloppy", "spammer", "lazy", "swapper", "offset", "copy", "hasty"]
 SIZES: tuple[tuple[int, int], ...] = ((533, 800), (600, 800), (768, 1024), (960, 1280))
 """Image sizes (height, width) of :func:`crowd_batch`, one per object in turn."""
 
@@ -293,6 +296,7 @@ class Habits:
     skip_rate: float = 0.0
     wrong_class: float = 0.0
     offset: tuple[int, int] = (0, 0)  # in pixels, whatever the image size (a misregistered canvas)
+    drop_rate: float = 0.0  # chance of missing any shape, large ones included
 
     def style(self, scale: float) -> WorkerStyle:
         """The habits at an image whose shorter side is ``600 * scale`` px."""
@@ -310,6 +314,7 @@ class Habits:
             offset=self.offset,
             swap=(1, 2) if self.role == "swapper" else None,
             vertex_jitter=self.vertex_jitter * scale,
+            drop_rate=self.drop_rate,
         )
 
 
@@ -321,6 +326,10 @@ def draw_habits(role: Role, rng: np.random.Generator) -> Habits:
         return Habits(role, grow=rng.uniform(4, 8) * rng.choice([-1, 1]), jitter=rng.uniform(3, 5),
                       vertex_jitter=rng.uniform(2.5, 4), skip_rate=rng.uniform(0.5, 0.9),
                       wrong_class=rng.uniform(0.1, 0.2))  # fmt: skip
+    if role == "hasty":  # a careful hand, but whole objects missed and classes confused now and then
+        return Habits(role, grow=rng.uniform(-2.5, 2.5), jitter=rng.uniform(0.5, 2.0),
+                      vertex_jitter=rng.uniform(0.5, 2.0), skip_rate=rng.uniform(0.1, 0.4),
+                      wrong_class=rng.uniform(0.08, 0.16), drop_rate=rng.uniform(0.08, 0.16))  # fmt: skip
     offset: tuple[int, int] = (0, 0)
     if role == "offset":
         angle = rng.uniform(0, 2 * np.pi)
@@ -353,6 +362,11 @@ CROWDS: tuple[Crowd, ...] = (
     Crowd("offset4", "four, one misregistered by ~10 px", ("careful", "offset", "careful", "careful")),
     Crowd("mixed1to5", "1 to 5 answers per object", ("careful", "careful", "sloppy", "careful", "careful"),
           answers=(1, 5)),
+    # issue 18: two workers give one object different classes while the third missed it (or there is none)
+    Crowd("hasty3", "three hasty workers (objects missed, classes confused)", ("hasty", "hasty", "hasty")),
+    Crowd("hasty2", "two hasty workers", ("hasty", "hasty")),
+    Crowd("hasty1to3", "1 to 3 answers, hasty workers and a sloppy one", ("hasty", "hasty", "sloppy", "hasty"),
+          answers=(1, 3)),
 )  # fmt: skip
 
 

@@ -235,7 +235,10 @@ def test_bad_json_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     [
         (["--threads", "-1"], "Invalid value for '--threads': -1 is not in the range x>=1."),
         (["--threads", "0"], "Invalid value for '--threads': 0 is not in the range x>=1."),
-        (["--algorithm", "best"], "Invalid value for '--algorithm': 'best' is not one of 'reliability', 'majority'."),
+        (
+            ["--algorithm", "best"],
+            "Invalid value for '--algorithm': 'best' is not one of 'reliability', 'majority', 'regions'.",
+        ),
     ],
 )
 def test_bad_option_values_are_usage_errors_before_any_work(

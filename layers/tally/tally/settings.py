@@ -30,7 +30,7 @@ from .labels import parse_label_list
 
 __all__ = ["ALGORITHMS", "ENV_PREFIX", "Algorithm", "Settings", "SettingsError"]
 
-Algorithm = Literal["reliability", "majority"]
+Algorithm = Literal["reliability", "majority", "regions"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 ENV_PREFIX = "TALLY_"
 _MAX_SHOWN = 80  # characters of a bad value quoted in the error

@@ -5,8 +5,8 @@ neighbourhood in two steps, both only where the vote is contested:
 
 **Boundaries** (:func:`window_mean`). Where workers disagree whether a pixel is one class or
 background — the band between their outlines — and the vote there is a close call (the caller's
-bound: in :mod:`tally.tasks.segmentation`, a margin of at most one third, so a thin structure most
-workers drew is not averaged away), the pixel takes the class whose weighted share,
+bound: in :mod:`tally.aggregation.pixel_vote`, a margin of at most one third, where a thin structure
+the vote gives the class keeps it instead), the pixel takes the class whose weighted share,
 averaged over the ``(2r+1)²`` square around it, is larger (background or that class; other classes
 in the square count for neither). Across a band of outlines this moves the boundary from the
 workers' *median* outline (what a per-pixel vote picks) to about their weighted *mean* outline,

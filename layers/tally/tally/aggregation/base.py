@@ -26,12 +26,15 @@ spans                  :class:`SpanAggregator`               ``SpanVote``       
 geometric items        :class:`ItemAggregator`               ``BoxConsolidation``,           one object's kept,
                        (:class:`ObjectItems`)                ``KeypointConsolidation``,      fused items
                                                              ``InstanceConsolidation``
+pixels                 :class:`Aggregator`                   ``LeaveOneOutWeights``          one object's weighted
+                       (per object, ``ObjectVotes``)                                         vote (``Weighing``)
 =====================  ====================================  ==============================  ==========================
 
 The geometric algorithms share one matching, keep and reliability core
 (:class:`~tally.aggregation.geometric.ItemConsolidation`). Segmentation's reliability vote
-(:class:`~tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`) has the same ``fit(observations,
-prior)`` but does not derive from these bases yet, and names its statistics ``statistics_``.
+(:class:`~tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`) predicts per object
+(``predict(obj, n_classes)``); the rest of the pixel vote (boundaries, ties, disputed regions,
+confidences) is :mod:`tally.aggregation.pixel_vote`.
 """
 
 from __future__ import annotations

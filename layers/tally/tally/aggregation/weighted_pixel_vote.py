@@ -72,7 +72,9 @@ import numpy.typing as npt
 
 from ..colours import FAR
 from ..spatial import MAX_TIE_CLASSES
-from ..vote import ABSTAIN, IndexedMask, VoteTable, squares_of, vote_scores
+from ..vote import ABSTAIN, SQUARE, IndexedMask, VoteTable, squares_of, vote_scores
+from .base import Aggregator
+from .disputed_regions import Confusion
 
 __all__ = [
     "COPY_MIN_FRACTION",
@@ -83,6 +85,7 @@ __all__ = [
     "ObjectVotes",
     "Weighing",
     "abstain_far_from_drawing",
+    "class_confusion",
     "decide",
     "expected_iou",
     "far_square_shifts",
@@ -208,6 +211,79 @@ def leave_one_out(
     return agree, judged
 
 
+def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
+    """``(K, 5)``: per column, the pixel mass of its answer against the others' weighted vote shares
+    over the pixels some worker labelled: ``[same class, another class, class where the others say
+    background, background where the others say a class, background where they say background]``
+    (the first three where the column painted a class, the last two where it did not). Copy groups
+    vote once; the column's own group and its worker's other answers are left out."""
+    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts
+    n = votes.shape[1]
+    out = np.zeros((n, 5))
+    labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1)
+    votes, counts = votes[labelled], counts[labelled]
+    cast = votes[votes != ABSTAIN]
+    if n < 2 or not cast.size:
+        return out
+    n_classes = int(cast.max()) + 1
+    rows = np.arange(len(votes))
+    heads = np.flatnonzero(obj.group == np.arange(n))
+    for k in range(n):
+        others = [int(j) for j in heads if obj.group[j] != obj.group[k] and obj.workers[j] != obj.workers[k]]
+        if not others:
+            continue
+        scores = np.zeros((len(votes), n_classes))
+        for j in others:
+            cast_j = votes[:, j] != ABSTAIN
+            scores[rows[cast_j], votes[cast_j, j]] += weights[j]
+        total = scores.sum(axis=1)
+        usable = (total > 0) & (votes[:, k] != ABSTAIN)
+        share = scores[usable] / total[usable, None]
+        own = votes[usable, k].astype(np.intp)
+        mass = counts[usable]
+        background = share[:, 0]
+        same = share[np.arange(len(own)), own]
+        painted = own != 0
+        out[k] = [
+            (mass * same)[painted].sum(),
+            (mass * (1.0 - background - same))[painted].sum(),
+            (mass * background)[painted].sum(),
+            (mass * (1.0 - background))[~painted].sum(),
+            (mass * background)[~painted].sum(),
+        ]
+    return out
+
+
+def _rates(mass: FloatArray) -> tuple[float | None, float | None, float | None]:
+    """A column's ``(error, miss, false alarm)`` from :func:`class_confusion`'s masses (None: no
+    evidence). The false alarm is the share of what the column painted that the others left as
+    background (a pixel share of the whole image would be tiny, not the chance of a painted region)."""
+    same, other, alarm, missed, _agreed = (float(x) for x in mass)
+
+    def ratio(a: float, b: float) -> float | None:
+        return a / b if b > 0 else None
+
+    return ratio(other, same + other), ratio(missed, missed + same + other), ratio(alarm, alarm + same + other)
+
+
+def object_confusion(
+    obj: ObjectVotes, weights: FloatArray, batch: Sequence[Confusion], share: float
+) -> list[Confusion]:
+    """Each column's confusion on this object: ``share`` of the object's own rates
+    (:func:`class_confusion` against the others weighted by ``weights``) and the rest of the
+    batch's, where the object has evidence on a rate; the batch's alone elsewhere."""
+    mass = class_confusion(obj, weights)
+    out = []
+    for k, known in enumerate(batch):
+        own = _rates(mass[k])
+        values = [
+            getattr(known, name) if rate is None else share * rate + (1.0 - share) * getattr(known, name)
+            for rate, name in zip(own, ("error", "miss", "false_alarm"), strict=True)
+        ]
+        out.append(Confusion(*values))
+    return out
+
+
 def _logit_weights(accuracy: FloatArray, ceiling: float, n_classes: int) -> FloatArray:
     """``log((L - 1) q / (1 - q))`` for ``L`` classes in play, 0 at or below chance (``q <= 1/L``).
     When every worker is at or below chance (a crowd dominated by bad answers makes everyone's
@@ -221,7 +297,7 @@ def _logit_weights(accuracy: FloatArray, ceiling: float, n_classes: int) -> Floa
 
 
 @dataclass
-class LeaveOneOutWeights:
+class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence[float]]]):
     """Workers' pixel accuracy over a batch, against the others' vote, and the log-odds weights it gives.
 
     Attributes:
@@ -241,9 +317,13 @@ class LeaveOneOutWeights:
         accuracy_: fitted, each worker's batch accuracy (shrunk).
         objects_: fitted, the number of objects each worker was judged on.
         mean_accuracy_: fitted, the crowd's mean per-object accuracy (the shrinkage target).
-        statistics_: fitted, this batch's own ``[sum of per-object accuracies, objects]`` per worker
+        worker_statistics_: fitted, this batch's own ``[sum of per-object accuracies, objects]`` per worker
             (last pass, without any prior): sum them over a job's batches and pass the sums as the
             next batch's ``prior``.
+        confusion_: fitted, each worker's class confusion over the batch (per-object pixel shares
+            against the others' vote weighted by the batch weights, shrunk toward the crowd's mean
+            as the accuracy is), for :mod:`tally.aggregation.disputed_regions`.
+        mean_confusion_: fitted, the crowd's mean (for workers the batch could not judge).
     """
 
     prior_objects: float = 2.0
@@ -256,7 +336,9 @@ class LeaveOneOutWeights:
     accuracy_: dict[str, float] = field(default_factory=dict)
     objects_: dict[str, int] = field(default_factory=dict)
     mean_accuracy_: float = 0.9
-    statistics_: dict[str, list[float]] = field(default_factory=dict)
+    worker_statistics_: dict[str, list[float]] = field(default_factory=dict)
+    confusion_: dict[str, Confusion] = field(default_factory=dict)
+    mean_confusion_: Confusion = field(default_factory=Confusion)
 
     def fit(
         self, observations: Sequence[ObjectVotes], prior: Mapping[str, Sequence[float]] | None = None
@@ -264,14 +346,14 @@ class LeaveOneOutWeights:
         """Estimate every worker's accuracy from all objects of the batch; returns ``self``.
 
         ``prior``: per worker ``[sum of per-object accuracies, objects]`` from a job's earlier batches
-        (the sum of their :attr:`statistics_`), added to this batch's sums in every pass, so a worker
+        (the sum of their :attr:`worker_statistics_`), added to this batch's sums in every pass, so a worker
         the job has seen on many objects is judged on all of them (vectors of another length are
         ignored).
 
         >>> votes = ObjectVotes.build(["a", "b"], np.array([[1, 1], [0, 1]], np.uint8), np.array([90, 10]))
         >>> alone = LeaveOneOutWeights().fit([votes])
         >>> known = LeaveOneOutWeights().fit([votes], {"b": [20.0, 40.0]})  # b: 50 % over 40 objects
-        >>> round(alone.accuracy_["b"], 3), round(known.accuracy_["b"], 3), known.statistics_["b"]
+        >>> round(alone.accuracy_["b"], 3), round(known.accuracy_["b"], 3), known.worker_statistics_["b"]
         (0.9, 0.51, [0.9, 1.0])
         """
         earlier = {w: (float(v[0]), float(v[1])) for w, v in (prior or {}).items() if len(v) == 2 and v[1] > 0}
@@ -292,8 +374,35 @@ class LeaveOneOutWeights:
             m = self.prior_objects
             self.accuracy_ = {w: (all_sums[w] + m * self.mean_accuracy_) / (all_seen[w] + m) for w in sums}
             self.objects_ = {w: round(all_seen[w]) for w in sums}
-            self.statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
+            self.worker_statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
+        self._fit_confusion(observations)
         return self
+
+    def _fit_confusion(self, observations: Sequence[ObjectVotes]) -> None:
+        per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
+        for obj in observations:
+            batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
+            mass = class_confusion(obj, self._weights(batch, obj))
+            for k, worker in enumerate(obj.workers):
+                lists = per_worker.setdefault(worker, [[], [], []])
+                for i, rate in enumerate(_rates(mass[k])):
+                    if rate is not None:
+                        lists[i].append(rate)
+        pooled = [[r for lists in per_worker.values() for r in lists[i]] for i in range(3)]
+        mean = [float(np.mean(p)) if p else d for p, d in zip(pooled, (0.05, 0.05, 0.05), strict=True)]
+        self.mean_confusion_ = Confusion(*mean)
+        m = self.prior_objects
+        self.confusion_ = {
+            w: Confusion(
+                *[(sum(lists[i]) + m * mean[i]) / (len(lists[i]) + m) if lists[i] or m else mean[i] for i in range(3)]
+            )
+            for w, lists in per_worker.items()
+        }
+
+    def predict(self, obj: ObjectVotes, n_classes: int, judged: ObjectVotes | None = None) -> Weighing:
+        """The weighted vote of one object (:func:`weigh` with this model): ``obj`` as observed,
+        ``judged`` the same answers to weigh the workers on (default ``obj``)."""
+        return weigh(obj, n_classes, self, judged)
 
     def record(self, worker: str) -> float | None:
         """The worker's batch accuracy, or None for a worker the batch could not judge."""
@@ -335,6 +444,8 @@ class Weighing:
         weights: ``(K,)`` each column's vote weight (copies share theirs).
         open_ties: ``(U,)`` bitmask of the classes a tuple stays tied between (0: decided), for
             :func:`tally.spatial.settle_ties`.
+        standing: ``(K,)`` each column's weight before copy sharing (the best: 1).
+        votes: ``(U, K)`` the votes as counted (far background resolved, :func:`resolve_far`).
     """
 
     labels: npt.NDArray[np.uint8]
@@ -342,6 +453,8 @@ class Weighing:
     reliability: FloatArray
     weights: FloatArray
     open_ties: npt.NDArray[np.uint64]
+    standing: FloatArray
+    votes: npt.NDArray[np.uint8]
 
 
 def weigh(
@@ -360,10 +473,10 @@ def weigh(
     labels, open_ties = decide(votes, scores, standing, model.tie_margin)
     totals = scores.sum(axis=1, keepdims=True)
     support = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
-    return Weighing(labels, support, accuracy, weights, open_ties)
+    return Weighing(labels, support, accuracy, weights, open_ties, standing, votes)
 
 
-def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) -> IndexedMask:
+def abstain_far_from_drawing(mask: IndexedMask, block: int = SQUARE, reach: int = 2) -> IndexedMask:
     """The mask with its background far from anything the worker drew marked :data:`FAR`.
 
     "Near" is coarse and cheap: the image is cut into ``block`` x ``block`` squares, and a
@@ -390,7 +503,7 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
         return mask
     height, width = mask.indices.shape
     undrawn = np.flatnonzero(~drawn_lut)
-    if block == _WORD and width % _WORD == 0 and height >= _WORD and mask.indices.flags.c_contiguous:
+    if block == SQUARE and width % SQUARE == 0 and height >= SQUARE and mask.indices.flags.c_contiguous:
         return _far_by_words(mask, drawn_lut, undrawn, reach)
     rows, cols = -(-height // block), -(-width // block)
     if len(undrawn) == 1:  # the usual case (one background index): a comparison, not a lookup
@@ -416,9 +529,8 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = 8, reach: int = 2) 
     return _far_mask(indices, mask.lut, undrawn)
 
 
-_WORD = 8
-"""Squares of this width are one 64-bit word per pixel row, which the fast path of
-:func:`abstain_far_from_drawing` reads and writes whole."""
+# squares of :data:`tally.vote.SQUARE` (8) pixels are one 64-bit word per pixel row, which the fast
+# path of :func:`abstain_far_from_drawing` reads and writes whole
 _BYTES = np.uint64(0x0101010101010101)
 
 
@@ -479,16 +591,18 @@ def far_square_shifts(mask: IndexedMask, reach: int = 2) -> tuple[IndexedMask, n
     drawn_lut = (mask.lut != 0) & (mask.lut != ABSTAIN) & (mask.lut != FAR)
     height, width = mask.indices.shape
     undrawn = np.flatnonzero(~drawn_lut)
-    fast = width % _WORD == 0 and height >= _WORD and mask.indices.flags.c_contiguous and len(undrawn) == 1
+    fast = width % SQUARE == 0 and height >= SQUARE and mask.indices.flags.c_contiguous and len(undrawn) == 1
     if 2 * n > 256 or not drawn_lut.any() or not fast:
-        return abstain_far_from_drawing(mask, _WORD, reach), None
+        return abstain_far_from_drawing(mask, SQUARE, reach), None
     squares = mask.squares or squares_of(mask.indices)
     assert squares is not None  # a C-contiguous byte map whose width is a multiple of 8
     # a square holds a drawn pixel unless it holds the one undrawn index throughout
     occupied = ~squares.uniform | (squares.value != undrawn[0])
-    rows = height // _WORD
-    if rows * _WORD < height:  # a last, partial row of squares
-        last = (mask.indices[rows * _WORD :] != undrawn[0]).reshape(height - rows * _WORD, -1, _WORD).any(axis=(0, 2))
+    rows = height // SQUARE
+    if rows * SQUARE < height:  # a last, partial row of squares
+        last = (
+            (mask.indices[rows * SQUARE :] != undrawn[0]).reshape(height - rows * SQUARE, -1, SQUARE).any(axis=(0, 2))
+        )
         occupied = np.concatenate([occupied, last[None, :]])
     far = _far_squares(occupied, reach)
     if far is None:
@@ -502,10 +616,10 @@ def _occupied_words(source: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     each square's row of 8 bytes is one ``uint64`` word, so this is a reduction over words."""
     height, width = source.shape
     words = source.view(np.uint64)  # (H, W / 8)
-    full, cols = height // _WORD, width // _WORD
-    occupied = words[: full * _WORD].reshape(full, _WORD, cols).max(axis=1)
-    if full * _WORD < height:  # a last, partial row of squares
-        occupied = np.concatenate([occupied, words[full * _WORD :].max(axis=0, keepdims=True)])
+    full, cols = height // SQUARE, width // SQUARE
+    occupied = words[: full * SQUARE].reshape(full, SQUARE, cols).max(axis=1)
+    if full * SQUARE < height:  # a last, partial row of squares
+        occupied = np.concatenate([occupied, words[full * SQUARE :].max(axis=0, keepdims=True)])
     drawn: npt.NDArray[np.bool_] = occupied != 0
     return drawn
 
@@ -528,14 +642,14 @@ def _far_by_words(
     far = _far_squares(_occupied_words(source), reach)
     if far is None:
         return mask
-    full, cols = height // _WORD, width // _WORD
+    full, cols = height // SQUARE, width // SQUARE
     shift = far.astype(np.uint64) * (_BYTES * np.uint64(_far_shift(n, undrawn)))
     index_words = mask.indices.view(np.uint64)
     out = np.empty_like(index_words)
-    top = out[: full * _WORD].reshape(full, _WORD, cols)
-    np.add(index_words[: full * _WORD].reshape(full, _WORD, cols), shift[:full, None, :], out=top)
-    if full * _WORD < height:
-        np.add(index_words[full * _WORD :], shift[full], out=out[full * _WORD :])
+    top = out[: full * SQUARE].reshape(full, SQUARE, cols)
+    np.add(index_words[: full * SQUARE].reshape(full, SQUARE, cols), shift[:full, None, :], out=top)
+    if full * SQUARE < height:
+        np.add(index_words[full * SQUARE :], shift[full], out=out[full * SQUARE :])
     return _far_mask(out.view(np.uint8).reshape(height, width), mask.lut, undrawn)
 
 

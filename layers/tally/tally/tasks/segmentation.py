@@ -2,7 +2,7 @@
 
 Each answer is ``{inputImageProperties: {height, width}, labelMappings: {label: {color}},
 labeledImage: {pngImageData}}``. Every worker's PNG is read through **that worker's own**
-``labelMappings`` (:mod:`tally.codecs`), the masks are voted pixel by pixel (:mod:`tally.vote`), and
+``labelMappings`` (:mod:`tally.codecs`), the masks are voted pixel by pixel (:mod:`tally.aggregation.pixel_vote`), and
 one palette PNG per object is written under the batch's mask prefix with a name derived from the
 object's ID and the PNG's bytes, so a retried request writes the same key with the same bytes.
 
@@ -10,9 +10,12 @@ The label (``content[<attr>]``)::
 
     {"mask-ref": "s3://.../<id>_<digest>.png", "internal-color-map": {...}, "confidence": 0.93}
 
-With the default ``reliability`` algorithm the label also has ``confidence-map-ref`` (an 8-bit PNG
-beside the mask: per pixel, the share of the weighted vote the final class got) and the metadata has
-``worker-quality``; confidences are expected IoUs (:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
+With the default ``reliability`` algorithm the label also has ``worker-quality``, with
+``ConfidenceMaps`` ``confidence-map-ref`` (an 8-bit PNG beside the mask: per pixel, the share of the
+weighted vote the final class got), and where workers gave one area different classes and the
+evidence left the decision uncertain, ``disputed-regions``
+(:mod:`tally.aggregation.disputed_regions`); confidences are expected IoUs
+(:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
 confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
 0.0; otherwise see :func:`tally.vote.class_confidences`.
 """
@@ -26,18 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..aggregation.weighted_pixel_vote import (
-    FAR,
-    TIE_TOLERANCE,
-    LeaveOneOutWeights,
-    ObjectVotes,
-    expected_iou,
-    far_square_shifts,
-    weigh,
-)
+from ..aggregation.disputed_regions import Region
+from ..aggregation.pixel_vote import DIGITS, reliability_table, vote_image
+from ..aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
 from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
@@ -45,25 +41,17 @@ from ..gt.events import DatasetObject, describe_validation_error
 from ..gt.response import ObjectResult, artefact_name
 from ..labels import ClassTable, LabelSet
 from ..settings import Settings
-from ..spatial import settle_ties, window_mean
 from ..storage import join_uri
-from ..vote import ABSTAIN, IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
+from ..vote import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
 from .semantic_segmentation import SegmentationShape
 
-__all__ = ["SemanticSegmentation", "reliability_table", "vote_image"]
+__all__ = ["SemanticSegmentation"]
 
-_DIGITS = 4
 _BATCH_FIGURES = ("batch-reliability",)
 """The key of a ``worker-quality`` row that is the worker's figure over the batch (``reliability`` and
 ``weight`` are the worker's in this object)."""
-CLOSE_CALL = 0.34
-RADIUS = 2
-"""Half-width of the square neighbourhood whose shares decide a boundary pixel (:func:`_boundaries`)."""
-"""The neighbourhood decides a pixel contested between a class and background only where the weighted
-vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3), so a
-thin structure most workers drew is not averaged away."""
 logger = logging.getLogger(__name__)
 
 
@@ -155,6 +143,7 @@ def _unknown_labels(mask: IndexedMask, colours: _Colours) -> tuple[IndexedMask, 
 class _Decoded:
     workers: list[str]
     table: VoteTable
+    votes: ObjectVotes | None = None  # the table's tuples as the reliability vote counts them (built once)
 
 
 class SemanticSegmentation(SegmentationShape):
@@ -164,7 +153,7 @@ class SemanticSegmentation(SegmentationShape):
 
     def __init__(self, settings: Settings) -> None:
         self.algorithm = settings.algorithm
-        self.uses_batch_model = settings.algorithm == "reliability"
+        self.uses_batch_model = settings.algorithm in ("reliability", "regions")
         self.confidence_maps = settings.confidence_maps
         self._classes: ClassTable | None = None
 
@@ -224,7 +213,8 @@ class SemanticSegmentation(SegmentationShape):
         else:
             table, judged = tabulate(masks), None
         nbytes = table.inverse.nbytes + table.votes.nbytes
-        return Observed(judged, _Decoded(workers, table), issues, nbytes=nbytes, answers_used=len(workers))
+        votes = ObjectVotes.from_table(workers, table) if self.uses_batch_model else None
+        return Observed(judged, _Decoded(workers, table, votes), issues, nbytes=nbytes, answers_used=len(workers))
 
     def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> LeaveOneOutWeights:
         return self.fit_with_prior(summaries, job, {})
@@ -242,12 +232,12 @@ class SemanticSegmentation(SegmentationShape):
         model = LeaveOneOutWeights().fit([votes for _, votes in summaries], prior)
         logger.info(
             "worker reliability estimated",
-            extra={"workers": {w: round(r, _DIGITS) for w, r in sorted(model.accuracy_.items())}},
+            extra={"workers": {w: round(r, DIGITS) for w, r in sorted(model.accuracy_.items())}},
         )
         return model
 
     def statistics(self, model: LeaveOneOutWeights, job: JobContext) -> WorkerStatistics:
-        return {w: list(v) for w, v in model.statistics_.items()}
+        return {w: list(v) for w, v in model.worker_statistics_.items()}
 
     def consolidate(
         self,
@@ -269,9 +259,10 @@ class SemanticSegmentation(SegmentationShape):
             model,
             observed.summary,
             confidence_map=self.confidence_maps,
+            votes=observed.prepared.votes,
         )
-        per_class = [round(c, _DIGITS) for c in vote.per_class]
-        confidence = round(vote.confidence, _DIGITS)
+        per_class = [round(c, DIGITS) for c in vote.per_class]
+        confidence = round(vote.confidence, DIGITS)
         png = encode_palette_png(image, classes.palette())
         name = artefact_name(obj.dataset_object_id, png, ".png")
         mask_uri = join_uri(job.artefact_prefix, name)
@@ -287,201 +278,22 @@ class SemanticSegmentation(SegmentationShape):
         if vote.workers:
             quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
             label["worker-quality"] = metadata["worker-quality"] = quality
+        if vote.disputes:
+            label["disputed-regions"] = [_disputed(region, workers, classes) for region in vote.disputes]
         return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
 
 
-def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:
-    """The reliability vote's tuples of one object, and the workers' masks as drawn to judge them on.
-
-    Each worker's background far from anything they drew is marked
-    (:func:`tally.aggregation.weighted_pixel_vote.far_square_shifts`) as the masks are tabulated,
-    so one table serves both: the vote reads the marks, and the workers are judged with every mark
-    read as the background it is."""
-    shifts: list[npt.NDArray[np.uint8] | None] | None = None
-    if len(masks) > 1:
-        marked = [far_square_shifts(m) for m in masks]
-        masks, shifts = [m for m, _ in marked], [g for _, g in marked]
-    table = tabulate(masks, shifts)
-    drawn = np.where(table.votes == FAR, np.uint8(0), table.votes).astype(np.uint8)
-    return table, ObjectVotes.build(workers, drawn, table.counts)
-
-
-def vote_image(
-    table: VoteTable,
-    workers: Sequence[str],
-    n_classes: int,
-    algorithm: str,
-    model: Any = None,
-    judged: ObjectVotes | None = None,
-    *,
-    confidence_map: bool = True,
-) -> tuple[npt.NDArray[np.uint8], _Vote]:
-    """The consolidated class map of one object and the vote behind it (no I/O); ``judged``: the
-    workers' answers as phase 1 judged them (:func:`reliability_table`); ``confidence_map``: whether
-    the reliability vote also spreads its per-pixel confidence to an image."""
-    if algorithm == "majority":
-        return _majority(table, n_classes, single=len(workers) == 1)
-    model = model if isinstance(model, LeaveOneOutWeights) else None
-    votes = ObjectVotes.from_table(workers, table)
-    return _reliability(table, votes, n_classes, model, judged, confidence_map=confidence_map)
-
-
-@dataclass(frozen=True)
-class _Vote:
-    per_class: list[float]
-    confidence: float
-    pixel_confidence: npt.NDArray[np.uint8] | None = None  # per pixel, 0..255
-    workers: list[dict[str, float | None]] = field(default_factory=list)
-
-
-def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.NDArray[np.uint8], _Vote]:
-    result = majority_vote(table, n_classes)
-    per_class, confidence = class_confidences(table, result, n_classes)
-    if single:  # Ground Truth: a single annotator gives confidence 0.0
-        per_class, confidence = [0.0] * n_classes, 0.0
-    return table.expand(result.labels), _Vote(per_class, confidence)
-
-
-def _reliability(
-    table: VoteTable,
-    votes: ObjectVotes,
-    n_classes: int,
-    model: LeaveOneOutWeights | None,
-    judged: ObjectVotes | None = None,
-    *,
-    confidence_map: bool = True,
-) -> tuple[npt.NDArray[np.uint8], _Vote]:
-    """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
-    (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
-    present = table.counts > 0
-    result = weigh(votes, n_classes, model, judged)
-    labels = np.zeros(len(table.counts), dtype=np.uint8)
-    labels[present] = result.labels
-    support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
-    support[present] = result.support
-    open_ties = np.zeros(len(table.counts), dtype=np.uint64)
-    open_ties[present] = result.open_ties
-    image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS)
-    pixel_confidence, per_class, confidence = _confidence(table, labels, support, image, moved, confidence_map)
-    workers = votes.workers
-    if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
-        record = model.record(workers[0]) if model else None
-        per_class = [record or 0.0] * n_classes
-        confidence = record or 0.0
-    quality: list[dict[str, float | None]] = [
-        {
-            "reliability": round(float(r), _DIGITS),
-            "batch-reliability": _round(model.record(w) if model else None),
-            "weight": round(float(wt), _DIGITS),
-        }
-        for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
-    ]
-    return image, _Vote(per_class, confidence, pixel_confidence=pixel_confidence, workers=quality)
-
-
-def _decide_pixels(
-    table: VoteTable,
-    labels: npt.NDArray[np.uint8],
-    support: npt.NDArray[np.float32],
-    open_ties: npt.NDArray[np.uint64],
-    radius: int,
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
-    """The class map, and the pixels whose class differs from their tuple's decision."""
-    inverse = table.inverse.reshape(-1)
-    foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
-    # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
-    contested = _contested(support, foreground, table.counts > 0)
-    kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
-    if table.squares is None and len(labels) and int(labels.max()) < _FLAG:
-        # pixel by pixel, the class map and the flag of those pixels in one lookup: the flag is the high bit
-        image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
-        pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
-        np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
-    else:  # with squares, whole squares at a time (no pass over every pixel to find them)
-        image = table.expand(labels)
-        pixels = table.pixels_where(kind != 0)
-    pixel_kind = kind[inverse[pixels]]
-    decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius)
-    touched = [decided]
-    tied = pixels[(pixel_kind & 2) == 2]
-    if len(tied):
-        tied = np.setdiff1d(tied, decided, assume_unique=True)  # decided by their neighbourhood
-        image = settle_ties(image, tied, np.take(open_ties, inverse[tied]))
-        touched.append(tied)
-    moved = np.concatenate(touched)
-    return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
-
-
-_FLAG = 128
-"""High bit of a class map byte, free while every class key is below it (:func:`_decide_pixels`)."""
-
-
-def _confidence(
-    table: VoteTable,
-    labels: npt.NDArray[np.uint8],
-    support: npt.NDArray[np.float32],
-    image: npt.NDArray[np.uint8],
-    moved: npt.NDArray[np.intp],
-    pixel_map: bool = True,
-) -> tuple[npt.NDArray[np.uint8] | None, list[float], float]:
-    """Per pixel (when ``pixel_map``), the share of the weighted vote the final class got there
-    (0..255); per class and object, the expected IoU (:func:`tally.aggregation.weighted_pixel_vote.expected_iou`) of the
-    final class map."""
-    inverse = table.inverse.reshape(-1)
-    final = image.reshape(-1)[moved]
-    pixel = None
-    if pixel_map:
-        pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
-        pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
-    # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
-    n_classes = support.shape[1]
-    groups, group_counts = np.unique(inverse[moved].astype(np.int64) * n_classes + final, return_counts=True)
-    group_rows = groups // n_classes
-    counts = table.counts.astype(np.float64) - np.bincount(group_rows, group_counts, len(table.counts))
-    present = np.flatnonzero(table.counts > 0)
-    rows = np.concatenate([present, group_rows])
-    per_class, confidence = expected_iou(
-        table.votes[rows],
-        support[rows].astype(np.float64),
-        np.concatenate([labels[present], (groups % n_classes).astype(np.uint8)]),
-        np.concatenate([counts[present], group_counts.astype(np.float64)]),
-        n_classes,
-    )
-    return pixel, per_class, confidence
-
-
-def _contested(
-    support: npt.NDArray[np.float32], foreground: npt.NDArray[np.bool_], present: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.bool_]:
-    """Tuples whose vote is a close call between one class and background."""
-    margin = support[:, 1:].sum(axis=1) - support[:, 0]
-    contested: npt.NDArray[np.bool_] = (
-        present & (support[:, 0] > 0) & (foreground.sum(axis=1) == 1) & (np.abs(margin) <= CLOSE_CALL)
-    )
-    return contested
-
-
-def _boundaries(
-    image: npt.NDArray[np.uint8],
-    table: VoteTable,
-    support: npt.NDArray[np.float32],
-    foreground: npt.NDArray[np.bool_],
-    pixels: npt.NDArray[np.intp],
-    radius: int,
-) -> npt.NDArray[np.intp]:
-    """Decide, in place, the contested ``pixels`` (:func:`_contested`) by the shares around them
-    (:func:`tally.spatial.window_mean`); return the pixels so decided."""
-    if not len(pixels):
-        return pixels
-    cls = (np.argmax(foreground, axis=1) + 1).astype(np.intp)
-    column = cls[table.inverse.reshape(-1)[pixels]]
-    evidence = support - support[:, :1]  # each class's share minus background's
-    evidence[foreground.sum(axis=1) > 1] = 0.0  # where classes compete, neither is evidence
-    mean = window_mean(table.inverse, evidence, pixels, column, radius)
-    decided = np.abs(mean) > TIE_TOLERANCE
-    image.reshape(-1)[pixels[decided]] = np.where(mean[decided] > 0, column[decided], 0).astype(np.uint8)
-    return pixels[decided]
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, _DIGITS)
+def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> dict[str, Any]:
+    """A disputed region as the label lists it (read by ``tally report``)."""
+    said: dict[str, list[str]] = {}
+    for key in (*region.classes, 0):
+        named = [w for w, answer in zip(workers, region.answers, strict=True) if answer == key]
+        if named:
+            said["none" if key == 0 else classes.name_of(key)] = named
+    return {
+        "classes": [classes.name_of(c) for c in region.classes],
+        "pixels": len(region.pixels),
+        "decided": classes.name_of(region.decided),
+        "confidence": round(region.confidence, DIGITS),
+        "workers": said,
+    }

@@ -1,0 +1,342 @@
+"""The pixel vote of semantic segmentation (numpy, no I/O): one object's masks, tabulated, to its class map.
+
+:func:`reliability_table` tabulates an object's masks for the default vote (far background marked,
+the workers' answers as drawn kept to judge them on); :func:`vote_image` decides the class map with
+the plain vote (``majority``) or the default (``reliability``): the weighted vote per tuple
+(:mod:`tally.aggregation.weighted_pixel_vote`), boundaries from the neighbourhood and ties settled
+(:mod:`tally.spatial`), thin structures kept, disputed regions decided per region
+(:mod:`tally.aggregation.disputed_regions`), and the confidences. The task adapter
+(:mod:`tally.tasks.segmentation`) parses the answers, runs this and writes the masks and the label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..spatial import settle_ties, window_mean
+from ..vote import IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
+from .disputed_regions import MIN_PIXELS, Confusion, Region, confusion_of, contested_tuples, decide_regions
+from .weighted_pixel_vote import (
+    FAR,
+    TIE_TOLERANCE,
+    LeaveOneOutWeights,
+    ObjectVotes,
+    Weighing,
+    expected_iou,
+    far_square_shifts,
+    object_confusion,
+)
+
+__all__ = ["CLOSE_CALL", "DIGITS", "RADIUS", "PixelVote", "reliability_table", "vote_image"]
+
+DIGITS = 4
+"""Decimal places of every figure the vote reports (confidences, reliabilities, weights)."""
+CLOSE_CALL = 0.34
+"""The neighbourhood decides a pixel contested between a class and background only where the weighted
+vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3, so with
+three workers every pixel two of them drew is a close call). A thin structure the vote gives the class
+(1-3 px across, clear background on both sides) keeps it (:func:`_thin`): averaged over the square it
+would be lost, as 1-2 px protrusions two of three workers drew were before issue 18."""
+RADIUS = 2
+"""Half-width of the square neighbourhood whose shares decide a boundary pixel (:func:`_boundaries`)."""
+
+
+def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:
+    """The reliability vote's tuples of one object, and the workers' masks as drawn to judge them on.
+
+    Each worker's background far from anything they drew is marked
+    (:func:`tally.aggregation.weighted_pixel_vote.far_square_shifts`) as the masks are tabulated,
+    so one table serves both: the vote reads the marks, and the workers are judged with every mark
+    read as the background it is."""
+    shifts: list[npt.NDArray[np.uint8] | None] | None = None
+    if len(masks) > 1:
+        marked = [far_square_shifts(m) for m in masks]
+        masks, shifts = [m for m, _ in marked], [g for _, g in marked]
+    table = tabulate(masks, shifts)
+    drawn = np.where(table.votes == FAR, np.uint8(0), table.votes).astype(np.uint8)
+    return table, ObjectVotes.build(workers, drawn, table.counts)
+
+
+def vote_image(
+    table: VoteTable,
+    workers: Sequence[str],
+    n_classes: int,
+    algorithm: str,
+    model: Any = None,
+    judged: ObjectVotes | None = None,
+    *,
+    confidence_map: bool = True,
+    votes: ObjectVotes | None = None,
+) -> tuple[npt.NDArray[np.uint8], PixelVote]:
+    """The consolidated class map of one object and the vote behind it (no I/O); ``judged``: the
+    workers' answers as phase 1 judged them (:func:`reliability_table`); ``confidence_map``: whether
+    the reliability vote also spreads its per-pixel confidence to an image; ``votes``: the table's
+    tuples as :class:`ObjectVotes`, when the caller kept them from observing the object (else built
+    here)."""
+    if algorithm == "majority":
+        return _majority(table, n_classes, single=len(workers) == 1)
+    model = model if isinstance(model, LeaveOneOutWeights) else None
+    votes = votes if votes is not None else ObjectVotes.from_table(workers, table)
+    regions = algorithm == "regions"  # the reliability vote, disputed regions decided per region, thin structures
+    return _reliability(table, votes, n_classes, model, judged, confidence_map=confidence_map, regions=regions)
+
+
+@dataclass(frozen=True)
+class PixelVote:
+    per_class: list[float]
+    confidence: float
+    pixel_confidence: npt.NDArray[np.uint8] | None = None  # per pixel, 0..255
+    workers: list[dict[str, float | None]] = field(default_factory=list)
+    disputes: list[Region] = field(default_factory=list)
+
+
+def _majority(table: VoteTable, n_classes: int, *, single: bool) -> tuple[npt.NDArray[np.uint8], PixelVote]:
+    result = majority_vote(table, n_classes)
+    per_class, confidence = class_confidences(table, result, n_classes)
+    if single:  # Ground Truth: a single annotator gives confidence 0.0
+        per_class, confidence = [0.0] * n_classes, 0.0
+    return table.expand(result.labels), PixelVote(per_class, confidence)
+
+
+def _reliability(
+    table: VoteTable,
+    votes: ObjectVotes,
+    n_classes: int,
+    model: LeaveOneOutWeights | None,
+    judged: ObjectVotes | None = None,
+    *,
+    confidence_map: bool = True,
+    regions: bool = False,
+) -> tuple[npt.NDArray[np.uint8], PixelVote]:
+    """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
+    (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
+    present = table.counts > 0
+    model = model or LeaveOneOutWeights().fit([judged or votes])
+    result = model.predict(votes, n_classes, judged)
+    labels = np.zeros(len(table.counts), dtype=np.uint8)
+    labels[present] = result.labels
+    support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
+    support[present] = result.support
+    open_ties = np.zeros(len(table.counts), dtype=np.uint64)
+    open_ties[present] = result.open_ties
+    image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
+    disputes = _disputes(table, image, result, votes, model, n_classes, labels, moved) if regions else []
+    if disputes:
+        moved = moved[~np.isin(moved, np.concatenate([r.pixels for r in disputes]), assume_unique=True)]
+    pixel_confidence, per_class, confidence = _confidence(
+        table, labels, support, image, moved, confidence_map, disputes
+    )
+    workers = votes.workers
+    if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
+        record = model.record(workers[0]) if model else None
+        per_class = [record or 0.0] * n_classes
+        confidence = record or 0.0
+    quality: list[dict[str, float | None]] = [
+        {
+            "reliability": round(float(r), DIGITS),
+            "batch-reliability": _round(model.record(w) if model else None),
+            "weight": round(float(wt), DIGITS),
+        }
+        for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
+    ]
+    return image, PixelVote(
+        per_class, confidence, pixel_confidence=pixel_confidence, workers=quality, disputes=disputes
+    )
+
+
+def _disputes(
+    table: VoteTable,
+    image: npt.NDArray[np.uint8],
+    result: Weighing,
+    votes: ObjectVotes,
+    model: LeaveOneOutWeights,
+    n_classes: int,
+    labels: npt.NDArray[np.uint8],
+    moved: npt.NDArray[np.intp],
+) -> list[Region]:
+    """Decide, in place, the regions workers of standing gave different classes
+    (:mod:`tally.aggregation.disputed_regions`); return the disputed ones."""
+    if len(votes.workers) < 2:
+        return []
+    contested = contested_tuples(result.votes, result.standing)
+    if not contested.any():
+        return []
+    present = table.counts > 0
+    full = np.zeros(len(table.counts), dtype=bool)
+    full[present] = contested
+    pixels = table.pixels_where(full)
+    if len(pixels) < MIN_PIXELS:
+        return []
+    cast = np.zeros((len(table.counts), result.votes.shape[1]), dtype=np.uint8)
+    cast[present] = result.votes
+    batch = confusion_of(votes.workers, model.confusion_, model.mean_confusion_)
+
+    def confusion() -> list[Confusion]:
+        return object_confusion(votes, result.standing, batch, model.object_share)
+
+    # the image's pixels per class from the table (each tuple's decision), then the moved pixels
+    histogram = np.bincount(labels, weights=table.counts, minlength=n_classes).astype(np.float64)
+    if len(moved):
+        histogram -= np.bincount(labels[table.inverse.reshape(-1)[moved]], minlength=len(histogram))
+        histogram += np.bincount(image.reshape(-1)[moved], minlength=len(histogram))
+    return decide_regions(image, table.inverse, cast, pixels, votes.share, confusion, n_classes, histogram)
+
+
+def _decide_pixels(
+    table: VoteTable,
+    labels: npt.NDArray[np.uint8],
+    support: npt.NDArray[np.float32],
+    open_ties: npt.NDArray[np.uint64],
+    radius: int,
+    *,
+    thin: bool = False,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
+    """The class map, and the pixels whose class differs from their tuple's decision (``thin``: keep
+    the thin structures the vote gives a class, :func:`_boundaries`)."""
+    inverse = table.inverse.reshape(-1)
+    foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
+    # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
+    contested = _contested(support, foreground, table.counts > 0)
+    kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
+    if table.squares is None and len(labels) and int(labels.max()) < _FLAG:
+        # pixel by pixel, the class map and the flag of those pixels in one lookup: the flag is the high bit
+        image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
+        pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
+        np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
+    else:  # with squares, whole squares at a time (no pass over every pixel to find them)
+        image = table.expand(labels)
+        pixels = table.pixels_where(kind != 0)
+    pixel_kind = kind[inverse[pixels]]
+    decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius, thin=thin)
+    touched = [decided]
+    tied = pixels[(pixel_kind & 2) == 2]
+    if len(tied):
+        tied = np.setdiff1d(tied, decided, assume_unique=True)  # decided by their neighbourhood
+        image = settle_ties(image, tied, np.take(open_ties, inverse[tied]))
+        touched.append(tied)
+    moved = np.concatenate(touched)
+    return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
+
+
+_FLAG = 128
+"""High bit of a class map byte, free while every class key is below it (:func:`_decide_pixels`)."""
+
+
+def _confidence(
+    table: VoteTable,
+    labels: npt.NDArray[np.uint8],
+    support: npt.NDArray[np.float32],
+    image: npt.NDArray[np.uint8],
+    moved: npt.NDArray[np.intp],
+    pixel_map: bool = True,
+    disputes: Sequence[Region] = (),
+) -> tuple[npt.NDArray[np.uint8] | None, list[float], float]:
+    """Per pixel (when ``pixel_map``), the share of the weighted vote the final class got there
+    (0..255); per class and object, the expected IoU (:func:`tally.aggregation.weighted_pixel_vote.expected_iou`) of the
+    final class map. A disputed region's pixels follow the region's posterior instead."""
+    inverse = table.inverse.reshape(-1)
+    final = image.reshape(-1)[moved]
+    pixel = None
+    if pixel_map:
+        pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
+        pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
+        for region in disputes:
+            pixel.reshape(-1)[region.pixels] = np.uint8(round(region.confidence * 255))
+    # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
+    n_classes = support.shape[1]
+    groups, group_counts = np.unique(inverse[moved].astype(np.int64) * n_classes + final, return_counts=True)
+    group_rows = groups // n_classes
+    counts = table.counts.astype(np.float64) - np.bincount(group_rows, group_counts, len(table.counts))
+    present = np.flatnonzero(table.counts > 0)
+    rows = np.concatenate([present, group_rows])
+    votes = table.votes[rows]
+    shares = support[rows].astype(np.float64)
+    decided = np.concatenate([labels[present], (groups % n_classes).astype(np.uint8)])
+    sizes = np.concatenate([counts[present], group_counts.astype(np.float64)])
+    if disputes:  # one row per region, its pixels taken out of their tuples' counts
+        taken = np.concatenate([inverse[r.pixels] for r in disputes])
+        counts -= np.bincount(taken, minlength=len(table.counts))
+        sizes[: len(present)] = counts[present]
+        votes = np.concatenate([votes, table.votes[[int(inverse[r.pixels[0]]) for r in disputes]]])
+        shares = np.concatenate([shares, np.stack([r.posterior for r in disputes])])
+        decided = np.concatenate([decided, np.array([r.decided for r in disputes], dtype=np.uint8)])
+        sizes = np.concatenate([sizes, np.array([float(len(r.pixels)) for r in disputes])])
+    per_class, confidence = expected_iou(votes, shares, decided, sizes, n_classes)
+    return pixel, per_class, confidence
+
+
+def _contested(
+    support: npt.NDArray[np.float32], foreground: npt.NDArray[np.bool_], present: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Tuples whose vote is a close call between one class and background."""
+    margin = support[:, 1:].sum(axis=1) - support[:, 0]
+    contested: npt.NDArray[np.bool_] = (
+        present & (support[:, 0] > 0) & (foreground.sum(axis=1) == 1) & (np.abs(margin) <= CLOSE_CALL)
+    )
+    return contested
+
+
+def _boundaries(
+    image: npt.NDArray[np.uint8],
+    table: VoteTable,
+    support: npt.NDArray[np.float32],
+    foreground: npt.NDArray[np.bool_],
+    pixels: npt.NDArray[np.intp],
+    radius: int,
+    *,
+    thin: bool = False,
+) -> npt.NDArray[np.intp]:
+    """Decide, in place, the contested ``pixels`` (:func:`_contested`) by the shares around them
+    (:func:`tally.spatial.window_mean`); return the pixels so decided."""
+    if not len(pixels):
+        return pixels
+    cls = (np.argmax(foreground, axis=1) + 1).astype(np.intp)
+    column = cls[table.inverse.reshape(-1)[pixels]]
+    evidence = support - support[:, :1]  # each class's share minus background's
+    evidence[foreground.sum(axis=1) > 1] = 0.0  # where classes compete, neither is evidence
+    mean = window_mean(table.inverse, evidence, pixels, column, radius)
+    # a thin structure the vote gives the class (clear background within ``radius`` on both sides
+    # along its row or its column: 1-3 px across) keeps it, where the neighbourhood would average it away
+    flat_inverse = table.inverse.reshape(-1)
+    leading = (mean <= TIE_TOLERANCE) & (evidence[flat_inverse[pixels], column] > 0) if thin else None
+    if leading is not None and leading.any():
+        kept = _thin(flat_inverse, table.inverse.shape, evidence, pixels[leading], column[leading], radius)
+        mean[np.flatnonzero(leading)[kept]] = 1.0
+    decided = np.abs(mean) > TIE_TOLERANCE
+    image.reshape(-1)[pixels[decided]] = np.where(mean[decided] > 0, column[decided], 0).astype(np.uint8)
+    return pixels[decided]
+
+
+def _thin(
+    flat_inverse: npt.NDArray[np.integer[Any]],
+    shape: tuple[int, int],
+    evidence: npt.NDArray[np.float32],
+    pixels: npt.NDArray[np.intp],
+    column: npt.NDArray[np.intp],
+    radius: int,
+) -> npt.NDArray[np.bool_]:
+    """Per pixel, whether clear background for its class (evidence below ``-CLOSE_CALL``) lies within
+    ``radius`` pixels on both sides of it along its row, or along its column."""
+    height, width = shape
+    rows, cols = np.divmod(pixels, width)
+    thin = np.zeros(len(pixels), dtype=bool)
+    for position, limit, step in ((cols, width, 1), (rows, height, width)):
+        sides = []
+        for sign in (-1, 1):
+            found = np.zeros(len(pixels), dtype=bool)
+            for d in range(1, radius + 1):
+                inside = (position + sign * d >= 0) & (position + sign * d < limit)
+                neighbour = np.where(inside, pixels + sign * d * step, pixels)
+                found |= inside & (evidence[flat_inverse[neighbour], column] < -CLOSE_CALL)
+            sides.append(found)
+        thin |= sides[0] & sides[1]
+    return thin
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, DIGITS)
