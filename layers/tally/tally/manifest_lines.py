@@ -10,6 +10,7 @@ metadata (a worker-response file: ``{"answers": [{workerId, answerContent, ...}]
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import TallyError
@@ -18,14 +19,21 @@ from .storage import Storage
 __all__ = ["data_object", "line_annotations", "worker_response_annotations"]
 
 
-def worker_response_annotations(ref: str, storage: Storage) -> list[dict[str, Any]]:
-    """A worker-response file as payload annotations. Raises :class:`TallyError` (naming ``ref``) when
-    it cannot be read or has no answers list."""
-    raw = storage.read(ref)
+def _parse(data: bytes, name: str) -> Any:
     try:
-        document = json.loads(raw)
+        return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TallyError(f"{ref} is not valid JSON") from exc
+        raise TallyError(f"{name} is not valid JSON") from exc
+
+
+Parse = Callable[[bytes, str], Any]
+"""Reads a file's bytes as JSON, naming the file (the second argument) in its error."""
+
+
+def worker_response_annotations(ref: str, storage: Storage, parse: Parse = _parse) -> list[dict[str, Any]]:
+    """A worker-response file as payload annotations. Raises :class:`TallyError` (naming ``ref``) when
+    it cannot be read or has no answers list (``parse``: how its JSON is read and refused)."""
+    document = parse(storage.read(ref), ref)
     answers = document.get("answers") if isinstance(document, dict) else None
     if not isinstance(answers, list):
         raise TallyError(f"{ref} has no answers list")
@@ -36,7 +44,7 @@ def worker_response_annotations(ref: str, storage: Storage) -> list[dict[str, An
     ]
 
 
-def line_annotations(line: dict[str, Any], attr: str, storage: Storage) -> list[dict[str, Any]]:
+def line_annotations(line: dict[str, Any], attr: str, storage: Storage, parse: Parse = _parse) -> list[dict[str, Any]]:
     """The answers a line holds (``annotationsFromAllWorkers``) or points at (``worker-response-ref``)."""
     value = line.get(attr)
     if isinstance(value, dict) and isinstance(value.get("annotationsFromAllWorkers"), list):
@@ -44,7 +52,7 @@ def line_annotations(line: dict[str, Any], attr: str, storage: Storage) -> list[
     meta = line.get(f"{attr}-metadata")
     ref = meta.get("worker-response-ref") if isinstance(meta, dict) else None
     if isinstance(ref, str) and ref:
-        return worker_response_annotations(ref, storage)
+        return worker_response_annotations(ref, storage, parse)
     return []
 
 

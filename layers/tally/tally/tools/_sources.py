@@ -4,11 +4,11 @@ output prefix, in the consolidation-request payloads and worker-response files u
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import TallyError
+from .. import manifest_lines
+from ..manifest_lines import data_object
 from ._common import CliStorage, load_json
 
 __all__ = [
@@ -22,35 +22,13 @@ __all__ = [
 
 
 def worker_response_annotations(ref: str, storage: CliStorage) -> list[dict[str, Any]]:
-    """A worker-response file (``{"answers": [{workerId, answerContent, ...}]}``) as payload annotations."""
-    document = load_json(storage.read(ref), ref)
-    answers = document.get("answers") if isinstance(document, dict) else None
-    if not isinstance(answers, list):
-        raise TallyError(f"{ref} has no answers list")
-    return [
-        {"workerId": str(a.get("workerId")), "annotationData": {"content": json.dumps(a.get("answerContent"))}}
-        for a in answers
-        if isinstance(a, dict)
-    ]
+    """A worker-response file (``{"answers": [{workerId, answerContent, ...}]}``) as payload annotations
+    (:mod:`tally.manifest_lines`; a file that is not JSON is an input error, exit 3)."""
+    return manifest_lines.worker_response_annotations(ref, storage, load_json)
 
 
 def line_annotations(line: dict[str, Any], attr: str, storage: CliStorage) -> list[dict[str, Any]]:
-    value = line.get(attr)
-    if isinstance(value, dict) and isinstance(value.get("annotationsFromAllWorkers"), list):
-        return list(value["annotationsFromAllWorkers"])
-    meta = line.get(f"{attr}-metadata")
-    ref = meta.get("worker-response-ref") if isinstance(meta, dict) else None
-    if isinstance(ref, str) and ref:
-        return worker_response_annotations(ref, storage)
-    return []
-
-
-def data_object(line: dict[str, Any]) -> dict[str, str]:
-    if isinstance(line.get("source-ref"), str):
-        return {"s3Uri": line["source-ref"]}
-    if isinstance(line.get("source"), str):
-        return {"content": line["source"]}
-    return {}
+    return manifest_lines.line_annotations(line, attr, storage, load_json)
 
 
 _REQUESTS = "annotations/consolidated-annotation/consolidation-request"

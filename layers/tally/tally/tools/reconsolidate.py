@@ -69,7 +69,6 @@ from ..gt.sink import respond
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
 from ..tasks import make_tasks
-from ..tasks.passthrough import is_passed_through
 from ._common import (
     CliStorage,
     ExitCode,
@@ -399,34 +398,13 @@ def _run_key(
 
 
 def _summarise(output: Path, attr: str) -> tuple[dict[str, Any], list[str]]:
-    """Counts from a finished output manifest (streamed), and one message per rejected answer or failure."""
-    counts = {"lines": 0, "consolidated": 0, "failed": 0, "passed-through": 0, "answers-rejected": 0}
-    confidences: list[float] = []
-    messages: list[str] = []
+    """Counts from a finished output manifest (streamed), and one message per rejected answer or failure
+    (:func:`tally.distributed.summarise_lines`, without its per-task counts)."""
+    from ..distributed import summarise_lines
+
     with output.open("r", encoding="utf-8") as fh:
-        for number, raw in enumerate(fh):
-            line = json.loads(raw)
-            meta = line.get(f"{attr}-metadata", {})
-            counts["lines"] += 1
-            for issue in meta.get("rejected-answers", []):
-                counts["answers-rejected"] += 1
-                messages.append(
-                    f"line {number + 1}, worker {issue.get('workerId')}: answer rejected: {issue.get('reason')}"
-                )
-            if "failure-reason" in meta:
-                counts["failed"] += 1
-                messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
-                continue
-            if is_passed_through(meta.get("type")):
-                counts["passed-through"] += 1
-                continue
-            counts["consolidated"] += 1
-            if isinstance(meta.get("confidence"), int | float):
-                confidences.append(float(meta["confidence"]))
-    summary: dict[str, Any] = {
-        **counts,
-        "mean-confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
-    }
+        summary, messages = summarise_lines((json.loads(raw) for raw in fh), attr)
+    summary.pop("task-types", None)
     return summary, messages
 
 
