@@ -304,3 +304,12 @@ def test_far_marks_of_a_mask_with_two_background_indices_are_written_into_it() -
     assert shifts is None  # not a plain addition: marked in the indices themselves
     assert marked.classes().tolist() == abstain_far_from_drawing(mask, 8, 1).classes().tolist()
     assert marked.classes()[0, 16] == FAR and marked.classes()[0, 44] == FAR
+
+
+def test_without_a_batch_model_no_batch_record_is_reported() -> None:
+    # the object's own fit weighs the vote, but no worker has a batch record to report
+    lut = np.array([0, 1], np.uint8)
+    yy, xx = np.mgrid[:20, :20]
+    masks = [IndexedMask(((yy - 10) ** 2 + (xx - 10) ** 2 < r * r).astype(np.uint8), lut) for r in (5, 6, 7)]
+    _, vote = vote_image(tabulate(masks), ["a", "b", "c"], 2, "reliability")
+    assert [w["batch-reliability"] for w in vote.workers] == [None, None, None]

@@ -116,8 +116,9 @@ def _reliability(
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
     (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
     present = table.counts > 0
-    model = model or LeaveOneOutWeights().fit([judged or votes])
-    result = model.predict(votes, n_classes, judged)
+    # without a batch model the object's own fit weighs the vote, but no batch record is reported
+    fitted = model or LeaveOneOutWeights().fit([judged or votes])
+    result = fitted.predict(votes, n_classes, judged)
     labels = np.zeros(len(table.counts), dtype=np.uint8)
     labels[present] = result.labels
     support = np.zeros((len(table.counts), n_classes), dtype=np.float32)
@@ -125,7 +126,7 @@ def _reliability(
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
     image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
-    disputes = _disputes(table, image, result, votes, model, n_classes, labels, moved) if regions else []
+    disputes = _disputes(table, image, result, votes, fitted, n_classes, labels, moved) if regions else []
     if disputes:
         moved = moved[~np.isin(moved, np.concatenate([r.pixels for r in disputes]), assume_unique=True)]
     pixel_confidence, per_class, confidence = _confidence(
