@@ -82,6 +82,7 @@ __all__ = [
     "Survey",
     "WorkerModel",
     "WorkerModelCycle",
+    "choice_digest",
     "consolidate_batch",
     "default_mask_prefix",
     "fit_job_model",
@@ -191,6 +192,18 @@ class JobPlan:
     labels: LabelSet | None
     painted: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     model: Any = None
+
+    def choice(self) -> str:
+        """:func:`choice_digest` of the plan's task and labels."""
+        return choice_digest(self.task, self.labels.names if self.labels is not None else None)
+
+
+def choice_digest(task: int | None, labels: Sequence[str] | None) -> str:
+    """A short digest of a task and label choice: the summaries gathered under one are a plan's when the
+    two digests agree (``tally reconsolidate``, locally and on AWS)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps([task, list(labels) if labels is not None else None]).encode()).hexdigest()[:16]
 
 
 class BatchResults(list[ObjectResult]):
@@ -680,7 +693,7 @@ def run_batch(
         processor.process(items, steps.scan)
         # a form: field by field (with a plan too: per batch, for now); with an element name too, so that
         # naming the crowd element never drops the form's other fields
-        form = _run_form(steps, items, store, on_result)
+        form = _run_form(steps, processor, items, store, on_result)
         if form is not None:
             return form
         problem = _plan(steps, items, plan)
@@ -714,7 +727,11 @@ def run_batch(
 
 
 def _run_form(
-    steps: _Steps, items: Sequence[_Item], store: WorkerStore | None, on_result: Callable[[ObjectResult], None] | None
+    steps: _Steps,
+    processor: BatchProcessor,
+    items: Sequence[_Item],
+    store: WorkerStore | None,
+    on_result: Callable[[ObjectResult], None] | None,
 ) -> BatchResults | None:
     """The batch consolidated field by field when its answers are a form (:mod:`tally.forms.consolidate`);
     ``None`` when they hold one annotation element or nothing the form driver would consolidate (the
@@ -728,12 +745,19 @@ def _run_form(
 
     answers: dict[str, list[FormAnswer]] = {}
     issues: dict[str, list[AnswerIssue]] = {}
+
+    reread: dict[str, list[LoadedAnswer[AnyTask]]] = {}
+
+    def read(item: _Item) -> None:  # the answers the scan did not keep (memory budget), read again
+        reread[item.object_id], item.issues = steps._load(item.obj)
+
+    # undecided objects only (an object the scan failed, out of time included, keeps its reason)
+    processor.process([item for item in items if item.loaded is None], read)
     for item in items:
-        loaded = item.loaded
-        if loaded is None:
-            loaded, item.issues = steps._load(item.obj)
+        loaded = item.loaded if item.loaded is not None else reread.get(item.object_id, [])
         answers[item.object_id] = [FormAnswer(a.answer.worker_id, a.answer.content) for a in loaded]
         issues[item.object_id] = list(item.issues)
+    reread.clear()
     job = steps.job
     planned = plan_form([a.content for found in answers.values() for a in found], job.form_template or JobTemplate)
     if planned is None:
@@ -765,6 +789,8 @@ def _run_form(
     forms: list[FormObject] = []
     for item in items:
         found = answers[item.object_id]
+        if item.result is not None:
+            continue
         if not item.obj.annotations:
             item.result = BatchProcessor._fail(item, "no annotations: no worker answered")
         elif not found:

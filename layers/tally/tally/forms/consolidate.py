@@ -224,21 +224,26 @@ def keep_as_given(reason: str) -> FieldHandler:
 class _Adapter:
     """How a field's values become answers a task reads, and its result becomes the field's entry."""
 
-    task: Callable[[], AnyTask]
+    task: Callable[[Settings], AnyTask]  # the job's settings (a segmentation field's algorithm, say)
     element: Callable[[Field, FieldValue], Mapping[str, Any] | None]
     labels: Callable[[Field, Sequence[tuple[FormObject, Values]], FormContext, AnyTask], LabelSet]
     entry: Callable[[ObjectResult, LabelSet], dict[str, Any]]
     check: bool = False  # whether the task must recognise each element (not those built from a choice)
 
 
-def _classification(multi: bool) -> Callable[[], AnyTask]:
-    def make() -> AnyTask:
+def _made(name: str) -> Callable[[Settings], AnyTask]:
+    """The task whose shape is ``name``, made for the job's settings."""
+
+    def make(settings: Settings) -> AnyTask:
         from ..tasks import make_tasks
 
-        name = "multi-label classification" if multi else "classification"
-        return next(t for t in make_tasks(Settings()) if t.name == name)
+        return next(t for t in make_tasks(settings) if t.name == name)
 
     return make
+
+
+def _classification(multi: bool) -> Callable[[Settings], AnyTask]:
+    return _made("multi-label classification" if multi else "classification")
 
 
 def _choice_labels(
@@ -347,18 +352,12 @@ def _one_frame(answers: list[Answer]) -> list[Answer]:
     return [Answer(a.worker_id, {**a.element, "inputImageProperties": frame}, a.content, a.received) for a in answers]
 
 
-def _task_of(name: str | None) -> Callable[[], AnyTask] | None:
+def _task_of(name: str | None) -> Callable[[Settings], AnyTask] | None:
     if name is None:
         return None
-
-    def make() -> AnyTask:
-        from ..tasks import make_tasks
-
-        return next(t for t in make_tasks(Settings()) if t.name == name)
-
     from ..tasks import ENTRIES
 
-    return make if any(entry.kind.shape.name == name for entry in ENTRIES) else None
+    return _made(name) if any(entry.kind.shape.name == name for entry in ENTRIES) else None
 
 
 def _choice_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
@@ -399,7 +398,7 @@ def _consolidate_by_task(
     f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext, adapter: _Adapter
 ) -> list[FieldEntry | None]:
     """The field consolidated by a task: its own labels, observation, batch model and results."""
-    task = adapter.task()
+    task = adapter.task(ctx.settings)
     try:
         labels = adapter.labels(f, per_object, ctx, task)
         painted: dict[str, Counter[str]] = {}
