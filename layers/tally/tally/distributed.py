@@ -46,7 +46,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .consolidate import BatchJob, JobPlan, Survey, fit_job_model, gather, run_batch, survey_and_gather
+from .consolidate import (
+    BatchJob,
+    JobPlan,
+    Survey,
+    choice_digest,
+    fit_job_model,
+    gather,
+    run_batch,
+    survey_and_gather,
+)
 from .errors import ConfigError, EventError, TallyError
 from .gt.events import DatasetObject, describe_validation_error, job_name_from_arn
 from .gt.response import ObjectResult, TaskType, creation_date
@@ -223,15 +232,6 @@ def _dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _choice(task: int | None, labels: Sequence[str] | None) -> str:
-    """A digest of a task and label choice (as ``tally reconsolidate`` keeps it)."""
-    return hashlib.sha256(json.dumps([task, list(labels) if labels is not None else None]).encode()).hexdigest()[:16]
-
-
-def _plan_choice(the_plan: JobPlan) -> str:
-    return _choice(the_plan.task, the_plan.labels.names if the_plan.labels is not None else None)
-
-
 def _part(run: Run, step: str, first: int, suffix: str) -> str:
     return run.uri("parts", step, f"{first:012d}{suffix}")
 
@@ -324,7 +324,7 @@ def batch_step(event: Mapping[str, Any], settings: Settings, storage: Storage) -
 def _survey(items: Sequence[Any], run: Run, settings: Settings, storage: Storage) -> dict[str, Any]:
     batch = _batch(items, run, storage)
     found = survey_and_gather(batch.objects, run.batch_job(settings), storage)
-    choice = _choice(found.task, found.labels)
+    choice = choice_digest(found.task, found.labels)
     key = _part(run, "survey", batch.first, ".pickle")
     storage.write(key, _dumps((choice, found.summaries)), "application/octet-stream")
     return {"first": batch.first, "count": batch.count, "survey": found.survey.as_json(), "choice": choice}
@@ -493,7 +493,7 @@ def plan(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> d
         the_plan = None
     tasks = make_tasks(job.settings)
     learns = the_plan is not None and the_plan.task is not None and tasks[the_plan.task].uses_batch_model
-    wanted = _plan_choice(the_plan) if the_plan is not None else ""
+    wanted = the_plan.choice() if the_plan is not None else ""
     regather = [[r["first"], r["count"]] for r in records if learns and r["choice"] != wanted]
     task_type = tasks[the_plan.task].type if the_plan is not None and the_plan.task is not None else None
     storage.write(run.uri("plan.pickle"), _dumps(the_plan), "application/octet-stream")

@@ -31,6 +31,7 @@ from PIL import Image
 
 from ..aggregation.instance_fusion import rasterise_polygons
 from ..colours import hex_to_rgb
+from ..tasks.review import f1, iou
 
 __all__ = ["IOU_MATCH", "POINT_REACH", "agreement"]
 
@@ -38,10 +39,6 @@ IOU_MATCH = 0.5
 """Boxes and polygons match from this intersection over union on."""
 POINT_REACH = 0.05
 """Keypoints match within this share of the image diagonal."""
-
-
-def _f1(matched: int, mine: int, gold: int) -> float:
-    return 1.0 if mine == gold == 0 else 2 * matched / (mine + gold)
 
 
 def _greedy(pairs: Iterable[tuple[float, int, int]]) -> int:
@@ -56,16 +53,10 @@ def _greedy(pairs: Iterable[tuple[float, int, int]]) -> int:
 
 
 def _box_iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-    ax, ay, aw, ah = (float(a[k]) for k in ("left", "top", "width", "height"))
-    bx, by, bw, bh = (float(b[k]) for k in ("left", "top", "width", "height"))
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+    return iou(*(tuple(float(box[k]) for k in ("left", "top", "width", "height")) for box in (a, b)))
 
 
-def _matched_f1(
+def _matchedf1(
     mine: Sequence[Mapping[str, Any]],
     gold: Sequence[Mapping[str, Any]],
     closeness: Callable[[int, int], float | None],
@@ -76,7 +67,7 @@ def _matched_f1(
         for j, b in enumerate(gold)
         if a.get("label") == b.get("label") and (c := closeness(i, j)) is not None
     ]
-    return _f1(_greedy(pairs), len(mine), len(gold))
+    return f1(_greedy(pairs), len(mine), len(gold))
 
 
 def _boxes(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
@@ -86,7 +77,7 @@ def _boxes(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
         iou = _box_iou(a[i], b[j])
         return iou if iou >= IOU_MATCH else None
 
-    return _matched_f1(a, b, close)
+    return _matchedf1(a, b, close)
 
 
 def _keypoints(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
@@ -98,7 +89,7 @@ def _keypoints(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
         d = float(np.hypot(float(a[i]["x"]) - float(b[j]["x"]), float(a[i]["y"]) - float(b[j]["y"])))
         return -d if d <= reach else None
 
-    return _matched_f1(a, b, close)
+    return _matchedf1(a, b, close)
 
 
 def _polygon_masks(answer: Mapping[str, Any], width: int, height: int) -> list[npt.NDArray[np.bool_] | None]:
@@ -124,7 +115,7 @@ def _polygons(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
         iou = int(np.count_nonzero(p & q)) / union if union else 0.0
         return iou if iou >= IOU_MATCH else None
 
-    return _matched_f1(a, b, close)
+    return _matchedf1(a, b, close)
 
 
 def _label_pixels(answer: Mapping[str, Any], names: dict[str, int]) -> npt.NDArray[np.int32]:
@@ -162,7 +153,7 @@ def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> fl
     elif kind == "entities":
         spans = {(e.get("label"), e.get("startOffset"), e.get("endOffset")) for e in mine.get("entities", [])}
         gold_spans = {(e.get("label"), e.get("startOffset"), e.get("endOffset")) for e in gold.get("entities", [])}
-        score = _f1(len(spans & gold_spans), len(spans), len(gold_spans))
+        score = f1(len(spans & gold_spans), len(spans), len(gold_spans))
     elif kind == "boxes":
         score = _boxes(mine, gold)
     elif kind == "keypoints":

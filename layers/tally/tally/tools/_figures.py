@@ -28,8 +28,14 @@ STYLE = """
 _WIDTH, _LEFT, _SPAN = 300, 10, 280
 
 
-def _esc(value: Any) -> str:
+def esc(value: Any) -> str:
+    """``value`` as HTML text or attribute value (the report's too)."""
     return html.escape(str(value), quote=True)
+
+
+def pct(value: float | None) -> str:
+    """A share as a whole percentage, ``–`` for none (the report's too)."""
+    return "–" if value is None else f"{100 * value:.0f}%"
 
 
 def _distribution(figure: Distribution) -> str:
@@ -47,7 +53,7 @@ def _distribution(figure: Distribution) -> str:
         parts.append(f'<rect x="{low}" y="15" width="{max(high - low, 1)}" height="10"><title>interval</title></rect>')
     for worker, value, weight in figure.answers:
         radius = round(2 + 4 * max(0.0, min(1.0, weight)), 1)
-        parts.append(f'<circle cx="{x(value)}" cy="20" r="{radius}"><title>{_esc(worker)}: {value:g}</title></circle>')
+        parts.append(f'<circle cx="{x(value)}" cy="20" r="{radius}"><title>{esc(worker)}: {value:g}</title></circle>')
     if figure.value is not None:
         at = x(figure.value)
         parts.append(f'<line class="value" x1="{at}" y1="8" x2="{at}" y2="32"><title>{figure.value:g}</title></line>')
@@ -58,25 +64,25 @@ def _distribution(figure: Distribution) -> str:
 
 
 def _words(figure: WordVote) -> str:
-    parts = [f'<div class="fig-text"><p class="verdict">{_esc(figure.text)}</p><ol>']
+    parts = [f'<div class="fig-text"><p class="verdict">{esc(figure.text)}</p><ol>']
     for worker, words, differing in figure.answers:
-        shown = " ".join(f"<mark>{_esc(w)}</mark>" if i in differing else _esc(w) for i, w in enumerate(words))
-        parts.append(f'<li data-worker="{_esc(worker)}"><b>{_esc(worker)}</b> {shown}</li>')
+        shown = " ".join(f"<mark>{esc(w)}</mark>" if i in differing else esc(w) for i, w in enumerate(words))
+        parts.append(f'<li data-worker="{esc(worker)}"><b>{esc(worker)}</b> {shown}</li>')
     parts.append("</ol></div>")
     return "".join(parts)
 
 
 def _ranks(figure: RankTable) -> str:
-    head = "".join(f"<th>{_esc(w)}</th>" for w in figure.workers)
+    head = "".join(f"<th>{esc(w)}</th>" for w in figure.workers)
     parts = ['<div class="fig-rank">']
     for name, rows in figure.dimensions:
         parts.append(
-            f"<table><caption>{_esc(name)}</caption><tr><th>response</th><th>rank</th><th>confidence</th>{head}</tr>"
+            f"<table><caption>{esc(name)}</caption><tr><th>response</th><th>rank</th><th>confidence</th>{head}</tr>"
         )
         for i, (rank, confidence, given) in enumerate(rows):
-            cells = "".join(f"<td>{'–' if r is None else _esc(r)}</td>" for r in given)
-            shown = "–" if confidence is None else f"{100 * confidence:.0f}%"
-            parts.append(f"<tr><td>{i + 1}</td><td><b>{_esc(rank)}</b></td><td>{shown}</td>{cells}</tr>")
+            cells = "".join(f"<td>{'–' if r is None else esc(r)}</td>" for r in given)
+            shown = pct(confidence)
+            parts.append(f"<tr><td>{i + 1}</td><td><b>{esc(rank)}</b></td><td>{shown}</td>{cells}</tr>")
         parts.append("</table>")
     parts.append("</div>")
     return "".join(parts)

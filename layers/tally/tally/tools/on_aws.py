@@ -72,7 +72,7 @@ def _input(
 def _check_out(out: str, run_root: str) -> None:
     """The run may write only under the stack's ReconsolidationOutput (its role's only write grant)."""
     root = run_root.rstrip("/") + "/"
-    if not out.rstrip("/").startswith(root) or out.rstrip("/") == root.rstrip("/"):
+    if not out.rstrip("/").startswith(root):
         raise click.BadParameter(f"with --on aws, --out must be a folder under {root}", param_hint="'--out'")
 
 

@@ -57,6 +57,7 @@ from ..consolidate import (
     BatchJob,
     JobPlan,
     Survey,
+    choice_digest,
     fit_job_model,
     gather,
     run_batch,
@@ -118,16 +119,6 @@ class Stage(StrEnum):
 
 _DONE = {Stage.SURVEY: "surveyed", Stage.GATHER: "gathered", Stage.CONSOLIDATE: "done"}
 _PASS = {Stage.SURVEY: "pass 1", Stage.GATHER: "pass 2", Stage.CONSOLIDATE: "the last pass"}
-
-
-def _choice(task: int | None, labels: Sequence[str] | None) -> str:
-    """A short digest of a task and label choice: the summaries gathered under it are the plan's when
-    the two digests agree."""
-    return hashlib.sha256(json.dumps([task, list(labels) if labels is not None else None]).encode()).hexdigest()[:16]
-
-
-def _plan_choice(plan: JobPlan) -> str:
-    return _choice(plan.task, plan.labels.names if plan.labels is not None else None)
 
 
 @dataclass(frozen=True)
@@ -213,8 +204,9 @@ def first_pass_lines(
     storage = CliStorage(job.s3_root)
     _, objects, _ = _objects(job, first, raw_lines, locators, storage)
     found = survey_and_gather(objects, job.batch_job(), storage)
-    record = pickle.dumps((first, _choice(found.task, found.labels), found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
-    return found.survey.as_json(), _choice(found.task, found.labels), record
+    choice = choice_digest(found.task, found.labels)
+    record = pickle.dumps((first, choice, found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
+    return found.survey.as_json(), choice, record
 
 
 def gather_lines(
@@ -230,7 +222,7 @@ def gather_lines(
     the_plan = _the_plan(plan)
     assert the_plan is not None  # pass 2 runs only with a plan
     summaries = gather(objects, job.batch_job(), storage, the_plan)
-    return pickle.dumps((first, _plan_choice(the_plan), summaries), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((first, the_plan.choice(), summaries), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def reconsolidate_lines(
@@ -791,7 +783,7 @@ class _Run:
         with deferred_interrupt():
             self.state.plan_digest = _write_plan(self.out / PLAN, plan)
             if plan is not None and learns:
-                wanted = _plan_choice(plan)
+                wanted = plan.choice()
                 self.state.regather = sorted(int(f) for f, choice in self.state.choices.items() if choice != wanted)
                 self.state.stage = Stage.GATHER
             else:
@@ -814,7 +806,7 @@ class _Run:
             self._each_chunk(work, "gathering (pass 2)", commit, only=again)
         plan = _the_plan(self._plan_file())
         assert plan is not None
-        everything = _job_summaries(summaries, _plan_choice(plan), -(-self.total // self.batch_size))
+        everything = _job_summaries(summaries, plan.choice(), -(-self.total // self.batch_size))
         fitted = fit_job_model(everything, self.job.batch_job(), CliStorage(self.job.s3_root), plan)
         del everything
         with deferred_interrupt():

@@ -21,7 +21,6 @@ needs review (plain JS). Everything is inline (data URIs); the page makes no req
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from collections import Counter
@@ -56,6 +55,8 @@ from ..tasks.kind import (
 from ..tasks.registry import element_keys, kind_of
 from . import _figures
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
+from ._figures import esc as _esc
+from ._figures import pct as _pct
 from ._sources import JobIndex, line_annotations, located_annotations
 
 __all__ = ["Answer", "ReviewObject", "agreement", "load_review", "render_report", "report", "review_reasons"]
@@ -112,6 +113,7 @@ class ReviewObject:
     image_reason: str | None = None  # why the image was not read, without its name (stderr groups by it)
     artefacts: dict[str, bytes] = field(default_factory=dict)
     _decoded: dict[str, npt.NDArray[np.uint8]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _typed: list[tuple[TaskKind, Any] | None] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def indices(self, name: str) -> npt.NDArray[np.uint8]:
         """The artefact ``name`` (a mask PNG) as pixel values, decoded once (read-only)."""
@@ -220,7 +222,13 @@ def agreement(obj: ReviewObject, answer: Answer) -> float | None:
 
 def _typed(obj: ReviewObject) -> tuple[TaskKind, Any] | None:
     """The object's kind and its label read back into the kind's typed result (``None``: failed, a
-    type no kind reads, a kind without a typed result, or a label the kind cannot read)."""
+    type no kind reads, a kind without a typed result, or a label the kind cannot read), read once."""
+    if not obj._typed:
+        obj._typed.append(_read_typed(obj))
+    return obj._typed[0]
+
+
+def _read_typed(obj: ReviewObject) -> tuple[TaskKind, Any] | None:
     kind = kind_of(obj.task_type)
     if obj.failure is not None or kind is None or kind.from_gt is None:
         return None
@@ -547,10 +555,6 @@ def _colour(name: str, colours: dict[str, str]) -> str:
     return colours[name]
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _svg(width: int, height: int, shapes: Iterable[str]) -> str:
     return (
         f'<svg class="layer" viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
@@ -859,10 +863,6 @@ def _answer_summary(obj: ReviewObject, answer: Answer, colours: dict[str, str]) 
     if isinstance(summary, MarkedText):
         return f'<p class="text">{_marked_text(obj.text or "", summary.spans, colours)}</p>'
     return ""
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.0f}%"
 
 
 def _rejections(label: dict[str, Any]) -> dict[str, str]:

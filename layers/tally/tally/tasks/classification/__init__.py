@@ -65,8 +65,12 @@ class SingleLabelShape:
     keys: tuple[str, ...] = ("label",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
-        others = ("labels", *element_keys("classification"))
-        return isinstance(element.get("label"), str) and not any(k in element for k in others)
+        # the cheap test first: other shapes' keys (every light package) only for a "label" answer
+        return (
+            isinstance(element.get("label"), str)
+            and "labels" not in element
+            and element_keys("classification").isdisjoint(element)
+        )
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
         return [(str(element["label"]), None)]
@@ -84,7 +88,7 @@ class MultiLabelShape:
         return (
             isinstance(value, list)
             and all(isinstance(v, str) for v in value)
-            and not any(k in element for k in element_keys("classification"))
+            and element_keys("classification").isdisjoint(element)
         )
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
