@@ -76,8 +76,6 @@ MIN_REPEATS = 2.0
 """Answers per distinct string, on average, for strings to be a choice rather than free text."""
 
 _RANKING_KEY = "ordinalRankingDimensions"
-_OWN_SHAPES = {"polylines": "crowd-polyline", "lines": "crowd-line"}
-"""Annotation elements no task of tally's consolidates yet: their answer key and tag."""
 _ELEMENT_OF_TASK = {e.task: tag for tag, e in reversed(list(ELEMENTS.items())) if e.task is not None}
 _ITEM_SHAPES = (
     ("bounding-box", ("left", "top", "width", "height")),
@@ -283,7 +281,6 @@ def _object_field(key: str, given: Sequence[Mapping[str, Any]]) -> Field:
         dims = _dimensions([v[_RANKING_KEY] for v in given])
         return _field(key, "ranking", element="crowd-text-ranking", options=dims, options_from_data=True)
     tasks = {recognise(v) for v in given}
-    own = {next((tag for k, tag in _OWN_SHAPES.items() if isinstance(v.get(k), list)), None) for v in given}
     if len(tasks) == 1 and None not in tasks:
         task = tasks.pop()
         assert task is not None
@@ -294,10 +291,6 @@ def _object_field(key: str, given: Sequence[Mapping[str, Any]]) -> Field:
         labels = _labels(given, spec.key if spec is not None else None)
         kind: FieldKind = spec.kind if spec is not None else "annotation"
         return _field(key, kind, element=element, options=labels, options_from_data=True, task=task)
-    if tasks == {None} and len(own) == 1 and None not in own:
-        element = own.pop()
-        assert element is not None
-        return _field(key, "annotation", element=element, options=_labels(given, ELEMENTS[element].key))
     if len(tasks - {None}) > 1 or (tasks - {None} and None in tasks):
         seen = ", ".join(sorted(str(t) for t in tasks))
         return _field(key, "unknown", reason=f"its objects have different shapes ({seen})")

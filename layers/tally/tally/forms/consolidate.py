@@ -55,6 +55,7 @@ from ..labels import LabelSet, batch_labels
 from ..settings import Settings
 from ..storage import Storage
 from ..tasks.base import DIGITS, AnyTask, JobContext, Observed
+from ..tasks.review import iou
 from ._infer import read_form
 from ._schema import Field, FieldKind, FormSchema
 from ._split import FieldValue, FormSplit, split
@@ -539,14 +540,10 @@ MIN_LINK_IOU = 0.5
 
 def _iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     try:
-        ax, ay, aw, ah = (float(a[k]) for k in ("left", "top", "width", "height"))
-        bx, by, bw, bh = (float(b[k]) for k in ("left", "top", "width", "height"))
+        boxes = [tuple(float(box[k]) for k in ("left", "top", "width", "height")) for box in (a, b)]
     except (KeyError, TypeError, ValueError):
         return 0.0
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    union = aw * ah + bw * bh - w * h
-    return w * h / union if union > 0 else 0.0
+    return iou(*boxes)
 
 
 def _link_parents(entry: dict[str, Any], given: Sequence[Any]) -> None:
