@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..colours import FAR
-from ..vote import ABSTAIN
+from .vote_table import ABSTAIN
 
 __all__ = [
     "CERTAIN",
