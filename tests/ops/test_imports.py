@@ -26,7 +26,7 @@ HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3"]  # boto3:
 TASK_MODULES = [
     "numpy",
     "PIL",
-    "tally.tasks.segmentation",
+    "tally.tasks.semantic_segmentation.adapter",
     "tally.tasks.classification.adapter",
     "tally.tasks.entities.adapter",
     "tally.tasks.geometry",
@@ -125,7 +125,7 @@ def test_a_segmentation_batch_never_loads_the_geometric_or_dawid_skene_code() ->
     ]
     loaded, labels = run_batch(objects, ["road"])
     assert labels[0]["internal-color-map"]["1"]["class-name"] == "road"
-    expected = {"numpy", "PIL", "tally.tasks.segmentation", "tally.aggregation.weighted_pixel_vote"}
+    expected = {"numpy", "PIL", "tally.tasks.semantic_segmentation.adapter", "tally.aggregation.weighted_pixel_vote"}
     assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
 
 
