@@ -185,7 +185,7 @@ def test_a_ranking_field_weighs_down_a_worker_who_reverses_the_scale() -> None:
         "keys": ["textRanking", "ordinalRankingDimensions"],
         "value": [
             {"name": "Clarity", "ranks": [1, 2, 3], "order": [0, 1, 2], "confidence": [0.9767, 0.6511, 0.6511],
-             "agreement": 0.8682, "ties": False},
+             "agreement": 0.8682, "ties": True},  # the template's allowTie (no worker tied here)
             {"name": "Inclusivity", "ranks": [1, 2, 3], "order": [0, 1, 2], "confidence": [0.6511, 0.6511, 0.9767],
              "agreement": 0.8682, "ties": False},
         ],
