@@ -17,7 +17,7 @@ from tests.distributed.support import BUCKET, FUNCTION, RUN, Job
 from tests.helpers import seg_content
 from tests.sim.batches import BUILDERS
 from tests.sim.classification import matching_crowd
-from tests.sim.manifests import MATCHING, classification_lines, recipe_line
+from tests.sim.manifests import MATCHING, classification_lines, form_lines, recipe_line
 
 
 def _recipe(payload: list[dict[str, Any]], attr: str) -> list[dict[str, Any]]:
@@ -162,3 +162,16 @@ def test_a_retried_child_counts_once(job: Job) -> None:
         job.invoke(FUNCTION, payload)
     assert job.read(f"{RUN}/model.pickle") == model
     assert job.read(f"{RUN}/output.manifest") == first
+
+
+def test_a_form_is_fitted_on_the_whole_job_as_locally(job: Job, tmp_path: Path) -> None:
+    """A form (a select, a slider, a text box; inferred from the answers) in batches of 100 lines on AWS:
+    the same bytes as ``tally reconsolidate`` in one chunk, each field's model fitted on the whole job."""
+    crowd = matching_crowd(np.random.default_rng(5), n_objects=300, n_workers=40)
+    source = job.put_manifest(list(form_lines(crowd, "same")))
+    summary, runner = job.run(job.execution_input("same", 100))
+    assert _local(source, tmp_path / "one", "same", "--batch-size", "5000") == 0
+    text = _same_as_local(job, tmp_path / "one")
+    assert "Fit" in runner.visited
+    assert (summary["consolidated"], summary["passed-through"]) == (300, 0)
+    assert {json.loads(line)["same-metadata"]["type"] for line in text.splitlines()} == {"groundtruth/custom"}

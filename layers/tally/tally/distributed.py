@@ -50,7 +50,6 @@ from .consolidate import (
     BatchJob,
     JobPlan,
     Survey,
-    choice_digest,
     fit_job_model,
     gather,
     run_batch,
@@ -324,10 +323,9 @@ def batch_step(event: Mapping[str, Any], settings: Settings, storage: Storage) -
 def _survey(items: Sequence[Any], run: Run, settings: Settings, storage: Storage) -> dict[str, Any]:
     batch = _batch(items, run, storage)
     found = survey_and_gather(batch.objects, run.batch_job(settings), storage)
-    choice = choice_digest(found.task, found.labels)
     key = _part(run, "survey", batch.first, ".pickle")
-    storage.write(key, _dumps((choice, found.summaries)), "application/octet-stream")
-    return {"first": batch.first, "count": batch.count, "survey": found.survey.as_json(), "choice": choice}
+    storage.write(key, _dumps((found.choice, found.summaries)), "application/octet-stream")
+    return {"first": batch.first, "count": batch.count, "survey": found.survey.as_json(), "choice": found.choice}
 
 
 def _gather(items: Sequence[Any], run: Run, settings: Settings, storage: Storage) -> dict[str, Any]:
@@ -492,7 +490,7 @@ def plan(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> d
         logger.error("no object can be consolidated: %s", exc)
         the_plan = None
     tasks = make_tasks(job.settings)
-    learns = the_plan is not None and the_plan.task is not None and tasks[the_plan.task].uses_batch_model
+    learns = the_plan is not None and the_plan.learns(job.settings)
     wanted = the_plan.choice() if the_plan is not None else ""
     regather = [[r["first"], r["count"]] for r in records if learns and r["choice"] != wanted]
     task_type = tasks[the_plan.task].type if the_plan is not None and the_plan.task is not None else None
@@ -563,7 +561,8 @@ def summarise_lines(lines: Iterable[Mapping[str, Any]], attr: str) -> tuple[dict
             counts["failed"] += 1
             messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
             continue
-        if is_passed_through(meta.get("type")):
+        fields = meta.get("fields-consolidated")
+        if is_passed_through(meta.get("type")) and not fields:  # a form is consolidated when any field is
             counts["passed-through"] += 1
             continue
         counts["consolidated"] += 1

@@ -57,7 +57,6 @@ from ..consolidate import (
     BatchJob,
     JobPlan,
     Survey,
-    choice_digest,
     fit_job_model,
     gather,
     run_batch,
@@ -69,7 +68,6 @@ from ..gt.response import ObjectResult, TaskType, creation_date
 from ..gt.sink import respond
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
-from ..tasks import make_tasks
 from ._common import (
     CliStorage,
     ExitCode,
@@ -97,7 +95,7 @@ PLAN = ".reconsolidate-plan.pickle"
 OUTPUT = "output.manifest"
 SUMMARY = "summary.json"
 SOURCE_COPY = ".source.manifest"
-_FORMAT = "whole-job/1"  # the run state's layout and meaning; a run of another format is not resumed
+_FORMAT = "whole-job/2"  # 2: a form's fields fitted on the whole job  # the run state's layout and meaning; a run of another format is not resumed
 
 
 class Interrupted(click.ClickException):
@@ -133,10 +131,18 @@ class Job:
     masks: str
     created: datetime  # the outputs' creation-date: the source's modification time (stable across resumes)
     job_arn: str | None = None
+    template: str | None = None  # the job's worker template (--template): a form's fields
 
     def batch_job(self) -> BatchJob:
+        from ..forms.consolidate import JobTemplate
+
+        found = JobTemplate(self.template) if self.template is not None else None
         return BatchJob(
-            settings=self.settings, artefact_prefix=self.masks, job_id=self.job_arn or "", event_labels=self.labels
+            settings=self.settings,
+            artefact_prefix=self.masks,
+            job_id=self.job_arn or "",
+            event_labels=self.labels,
+            form_template=(lambda: found) if found is not None else None,
         )
 
 
@@ -204,9 +210,8 @@ def first_pass_lines(
     storage = CliStorage(job.s3_root)
     _, objects, _ = _objects(job, first, raw_lines, locators, storage)
     found = survey_and_gather(objects, job.batch_job(), storage)
-    choice = choice_digest(found.task, found.labels)
-    record = pickle.dumps((first, choice, found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
-    return found.survey.as_json(), choice, record
+    record = pickle.dumps((first, found.choice, found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
+    return found.survey.as_json(), found.choice, record
 
 
 def gather_lines(
@@ -372,6 +377,7 @@ def _run_key(
     settings: Settings,
     labels: tuple[str, ...] | None,
     job_arn: str | None,
+    template: str | None = None,
 ) -> dict[str, Any]:
     stat = source.stat()
     return {
@@ -385,6 +391,7 @@ def _run_key(
         "labels": list(labels) if labels else None,
         "element-name": settings.element_name,
         "job-arn": job_arn,
+        "template": hashlib.sha256(template.encode()).hexdigest()[:16] if template is not None else None,
         "worker-models": _FORMAT,
     }
 
@@ -523,6 +530,14 @@ def _discard(out: Path) -> None:
 )
 @click.option("--element-name", help="The template's crowd element name; answers without it are rejected.")
 @click.option("--job-arn", help="The labeling job's ARN, for job-name in the metadata [default: labeling-job/ATTR].")
+@click.option(
+    "--template",
+    "template_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The job's worker template (.liquid.html): when the answers are a form, its fields, their kinds, options "
+    "and bounds are read from it, as `tally consolidate --template` does; without it they are inferred from the "
+    "answers. Not with --on aws (the state machine infers the form from the answers). docs/forms.md",
+)
 @click.option("--restart", is_flag=True, help="Discard OUT's earlier run (finished or not) and start again.")
 @click.option(
     "--on",
@@ -562,6 +577,7 @@ def reconsolidate(
     read_buckets: Sequence[str],
     element_name: str | None,
     job_arn: str | None,
+    template_file: Path | None,
     restart: bool,
     engine: str,
     stack: str,
@@ -596,6 +612,11 @@ def reconsolidate(
     leaves the execution running.
     """
     label_list = parse_labels(labels)
+    if engine == "aws" and template_file is not None:
+        raise click.UsageError(
+            "--template is not taken by --on aws: the state machine infers a form's fields from the answers; "
+            "run it here (--on local) to read them from the template"
+        )
     if engine == "aws":
         from .on_aws import run_on_aws
 
@@ -630,7 +651,8 @@ def reconsolidate(
             raise InputError(f"{source} has no manifests/output/output.manifest")
     else:
         _check_attribute(path, attr, source)  # a wrong attribute stops here: nothing written
-    key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn)
+    template = _read_template(template_file)
+    key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn, template)
     out.mkdir(parents=True, exist_ok=True)
     state = _load_state(out, key)
     if state.finished and (out / OUTPUT).is_file() and (out / SUMMARY).is_file():
@@ -650,6 +672,7 @@ def reconsolidate(
         masks=str(out / "masks"),
         created=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
         job_arn=job_arn,
+        template=template,
     )
     total = count_lines(path)
     _check_resumable(state, out, total)
@@ -667,6 +690,15 @@ def reconsolidate(
     summary, messages = _summarise(out / OUTPUT, attr)
     _print_summary(summary, messages, out)
     return ExitCode.FAILED_OBJECTS if summary["failed"] else ExitCode.OK
+
+
+def _read_template(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--template {path}: {exc}") from exc
 
 
 def _check_resumable(state: _State, out: Path, total: int) -> None:
@@ -777,9 +809,7 @@ class _Run:
         except ConfigError as exc:  # every chunk fails with this reason, as one batch would
             click.echo(f"warning: {exc}", err=True)
             plan = None
-        learns = (
-            plan is not None and plan.task is not None and make_tasks(self.job.settings)[plan.task].uses_batch_model
-        )
+        learns = plan is not None and plan.learns(self.job.settings)
         with deferred_interrupt():
             self.state.plan_digest = _write_plan(self.out / PLAN, plan)
             if plan is not None and learns:

@@ -24,7 +24,7 @@ import base64
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -885,7 +885,32 @@ def _quality(label: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
             if key in entry and (entry[key] is None or _number(entry[key]) is not None):
                 out[str(entry.get("workerId"))] = (key, _number(entry[key]))
                 break
+        else:  # a form's row: the worker's figures per field
+            fields = [found for v in entry.values() if isinstance(v, dict) and (found := _field_quality(v)) is not None]
+            if fields:
+                values = [v for _, v in fields if v is not None]
+                out[str(entry.get("workerId"))] = (FORM_MEASURE, float(np.mean(values)) if values else None)
     return out
+
+
+FORM_MEASURE = "fields"
+"""A form worker's quality: the mean, over the form's fields that measured them, of each field's figure."""
+
+
+def _field_quality(figures: Mapping[str, Any]) -> tuple[str, float | None] | None:
+    """One form field's quality figure of a worker: its first measure of :data:`QUALITY_MEASURES`
+    (a ranking's per dimension: their mean), ``None`` as the value where it says ``null``; ``None`` when
+    the field has none of them (a number's offset and noise are not a quality)."""
+    for key in QUALITY_MEASURES:
+        if key not in figures:
+            continue
+        value = figures[key]
+        if isinstance(value, dict):  # a ranking: per dimension
+            numbers = [n for n in map(_number, value.values()) if n is not None]
+            return key, float(np.mean(numbers)) if numbers else None
+        if value is None or _number(value) is not None:
+            return key, _number(value)
+    return None
 
 
 def _figure(measure: str, value: float | None) -> str:
