@@ -197,7 +197,9 @@ def _disputes(
     if len(pixels) < MIN_PIXELS:
         return []
     cast = np.zeros((len(table.counts), result.votes.shape[1]), dtype=np.uint8)
-    cast[present] = result.votes
+    # a worker's background far from anything they drew, made background again by the pixel vote where the
+    # others name two classes, is still no answer about the region: the worker skipped what is there
+    cast[present] = np.where((votes.votes == FAR) & (result.votes == 0), np.uint8(FAR), result.votes)
     batch = confusion_of(votes.workers, model.confusion_, model.mean_confusion_)
 
     def confusion() -> list[Confusion]:
