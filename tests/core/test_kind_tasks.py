@@ -93,6 +93,23 @@ def test_a_random_rater_weighs_nothing() -> None:
     assert max(q["random-share"] for w, q in quality.items() if w != "r") == 0.0155
 
 
+def test_an_offset_that_rounds_to_zero_is_zero_not_minus_zero(tmp_path: Path) -> None:
+    # GIVEN a rater whose offset is a hair below zero (a 0-100 slider, four raters, three objects)
+    answers = [(75, 81, 68, 80), (99, 100, 91, 100), (78, 96, 87, 99)]
+    objects = [FieldObject(str(i), [(f"w{k}", v) for k, v in enumerate(row)]) for i, row in enumerate(answers)]
+    [first, *_] = consolidate_field("number", objects, FieldBounds(0, 100, 1)).results
+    assert first.label is not None
+    # THEN the label says 0.0, as JSON too (it said -0.0)
+    quality = first.label["worker-quality"]
+    assert quality[0] == {"workerId": "w0", "offset": 0.0, "noise": 1.5403, "random-share": 0.1186}
+    assert json.dumps(quality[0]["offset"]) == "0.0"
+    assert [q["offset"] for q in quality] == [0.0, 0.1251, -8.3351, 1.1433]
+    # and through the batch driver, as a lone element's label
+    rows = [obj(i, *[(f"w{k}", {"q": v}) for k, v in enumerate(row)]) for i, row in enumerate(answers)]
+    label = labels_of(tmp_path, rows)["0"]
+    assert [json.dumps(q["offset"]) for q in label["worker-quality"]] == ["0.0", "0.0", "-8.4292", "1.0345"]
+
+
 def test_one_answer_and_identical_answers(tmp_path: Path) -> None:
     # a batch of one answer, and a batch whose answers are all the same number: no scale to measure
     # an interval against, the number itself with confidence 1

@@ -74,6 +74,34 @@ def test_form_csv_has_one_row_per_object_and_one_column_per_field(
     assert rows[4] == ["4", "s3://b/x.json", "", "", "no usable answer", "", ""]
 
 
+def test_form_export_counts_its_lines_and_names_each_failed_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The form export goes through the same loop as the others: the progress bar counts every line, a
+    failed object is named on stderr, and a line that cannot be read back stops it naming the line."""
+    manifest = _manifest(tmp_path)
+    target = tmp_path / "forms.csv"
+    argv = ["export", str(manifest), "--label-attribute", "label", "--format", "form-csv", "--out", str(target)]
+    assert main([*argv, "--progress"]) == 1
+    err = capsys.readouterr().err
+    assert "exporting" in err and "4/4" in err
+    assert "warning: line 4: object not consolidated: no usable answer" in err
+    assert main([*argv, "--no-progress"]) == 1
+    assert capsys.readouterr().err.splitlines() == ["warning: line 4: object not consolidated: no usable answer"]
+    # a label moved to S3 that is not there: the line is named, nothing is written
+    moved = {"source-ref": "s3://b/y.json", "label": {"type": "groundtruth/custom", "full-label-ref": "s3://b/nowhere.json"},
+             "label-metadata": {"type": "groundtruth/custom"}}  # fmt: skip
+    manifest.write_text(manifest.read_text() + json.dumps(moved) + "\n")
+    target.unlink()
+    (tmp_path / "s3" / "b").mkdir(parents=True)
+    assert main([*argv, "--no-progress", "--s3-root", str(tmp_path / "s3")]) == 3
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: line 4: object not consolidated: no usable answer",
+        f"Error: {manifest} line 5: cannot export: cannot read s3://b/nowhere.json: No such file or directory",
+    ]
+    assert not target.exists()
+
+
 def test_form_jsonl_keeps_values_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = _manifest(tmp_path)
     labels = _labels(manifest)

@@ -2,7 +2,7 @@
 
 What it reads (:func:`load_review`): a ``tally reconsolidate`` output folder (``output.manifest``; the
 worker answers come from the source it recorded in ``.reconsolidate.json``), a ``tally consolidate``
-output folder (``results.jsonl``, with the batch's event or payload given as ``--source`` for the
+output folder or its ``results.jsonl`` (with the batch's event or payload given as ``--source`` for the
 answers and images), or a tally output manifest (with ``--source``: the manifest, or job output prefix,
 holding the answers, line by line). Images and masks are read from disk or an S3 mirror (``--s3-root``).
 
@@ -382,6 +382,17 @@ def _read_bytes(obj: ReviewObject, storage: CliStorage) -> list[str]:
     return problems
 
 
+def _is_results(path: Path) -> bool:
+    """Whether ``path`` is a ``tally consolidate`` results file (its first line a response entry, with
+    ``consolidatedAnnotation``) rather than an output manifest."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh):
+            if raw.strip():
+                entry = load_json(raw, f"{path} line {number + 1}")
+                return isinstance(entry, dict) and "consolidatedAnnotation" in entry
+    return False
+
+
 def load_review(
     target: Path, source: str | None, attr: str | None, storage: CliStorage
 ) -> tuple[str, list[ReviewObject], list[str]]:
@@ -401,6 +412,8 @@ def load_review(
             attr, objects = _from_results(target / "results.jsonl", source, storage)
         else:
             raise InputError(f"{target} holds neither output.manifest (tally reconsolidate) nor results.jsonl")
+    elif target.is_file() and _is_results(target):
+        attr, objects = _from_results(target, source, storage)
     elif target.is_file():
         attr, objects = _from_manifest(target, attr, source, storage)
     else:
@@ -1208,7 +1221,7 @@ def render_report(
 def _answers_hint(target: Path, source: str | None) -> str:
     if source is not None:
         return f"{source} holds no answers for these objects"
-    if target.is_dir() and (target / "results.jsonl").is_file():
+    if (target.is_dir() and (target / "results.jsonl").is_file()) or (target.is_file() and _is_results(target)):
         return "give the batch's event or payload as --source"
     return "give the manifest (or job output prefix) holding the answers as --source"
 
@@ -1271,7 +1284,8 @@ def report(
     """Write an offline HTML page to review a consolidated batch.
 
     DIR_OR_MANIFEST is a tally reconsolidate output folder (its recorded source gives the answers), a
-    tally consolidate output folder (give the event or payload as --source for the answers and images),
+    tally consolidate output folder or its results.jsonl (give the event or payload as --source for the
+    answers and images),
     or a tally output manifest (give the manifest or job output prefix holding the answers as --source).
     Per object: the source image (when it can be read) with the consensus and each worker's answer as
     overlays, all in the consensus's colours, a disagreement heatmap for segmentation, disputed regions,
