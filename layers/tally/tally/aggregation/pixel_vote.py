@@ -55,10 +55,8 @@ from .weighted_pixel_vote import (
     object_confusion,
 )
 
-__all__ = ["CLOSE_CALL", "DIGITS", "RADIUS", "PixelVote", "reliability_table", "vote_image"]
+__all__ = ["CLOSE_CALL", "RADIUS", "PixelVote", "reliability_table", "vote_image"]
 
-DIGITS = 4
-"""Decimal places of every figure the vote reports (confidences, reliabilities, weights)."""
 CLOSE_CALL = 0.34
 """The neighbourhood decides a pixel contested between a class and background only where the weighted
 vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3, so with
@@ -111,6 +109,10 @@ def vote_image(
 
 @dataclass(frozen=True)
 class PixelVote:
+    """One object's vote: each class's and the object's confidence, the per-pixel confidence map (when
+    asked for), each worker's figures (``reliability``, ``batch-reliability``, ``weight``; unrounded:
+    the adapter rounds what the label reports) and the disputed regions."""
+
     per_class: list[float]
     confidence: float
     pixel_confidence: npt.NDArray[np.uint8] | None = None  # per pixel, 0..255
@@ -162,9 +164,9 @@ def _reliability(
         confidence = record or 0.0
     quality: list[dict[str, float | None]] = [
         {
-            "reliability": round(float(r), DIGITS),
-            "batch-reliability": _round(model.record(w) if model else None),
-            "weight": round(float(wt), DIGITS),
+            "reliability": float(r),
+            "batch-reliability": model.record(w) if model else None,
+            "weight": float(wt),
         }
         for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
     ]
@@ -360,7 +362,3 @@ def _thin(
             sides.append(found)
         thin |= sides[0] & sides[1]
     return thin
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, DIGITS)

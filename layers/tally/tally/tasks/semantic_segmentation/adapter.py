@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...aggregation.disputed_regions import Region
-from ...aggregation.pixel_vote import DIGITS, reliability_table, vote_image
+from ...aggregation.pixel_vote import reliability_table, vote_image
 from ...aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ...aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
 from ...codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
@@ -44,7 +44,7 @@ from ...labels import ClassTable, LabelSet
 from ...settings import Settings
 from ...storage import join_uri
 from ...worker_store import WorkerStatistics
-from ..base import JobContext, Observed, consolidated, majority_size, no_usable_answer
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, majority_size, no_usable_answer
 from ..kind import ClassColour, WorkerQuality
 from . import DisputedRegion, SegmentationResult, SegmentationShape
 
@@ -278,12 +278,15 @@ class SemanticSegmentation(SegmentationShape):
             tuple(ClassColour(str(k), classes.name_of(k), classes.hex_of(k), per_class[k]) for k in range(n_classes)),
             confidence,
             conf_uri,
-            tuple(WorkerQuality(w, tuple(q.items())) for w, q in zip(workers, vote.workers, strict=True))
-            if vote.workers
-            else (),
+            tuple(_quality(w, q) for w, q in zip(workers, vote.workers, strict=True)) if vote.workers else (),
             tuple(_disputed(region, workers, classes) for region in vote.disputes),
         )
         return consolidated(obj, self.type, observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES)
+
+
+def _quality(worker: str, figures: Mapping[str, float | None]) -> WorkerQuality:
+    """A worker's ``worker-quality`` row, each figure rounded as the label reports it."""
+    return WorkerQuality(worker, tuple((name, figure(value)) for name, value in figures.items()))
 
 
 def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> DisputedRegion:
