@@ -195,6 +195,25 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
         assert got == float(np.float32(total) / np.float32(9))
 
 
+@pytest.mark.parametrize(("rows", "columns"), [(216, 5), (20_000, 5)])
+def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: int, columns: int) -> None:
+    # 20,000 pixels (three blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
+    # addressed in uint16, one of 100,000 in intp: the float32 sums are those of one whole
+    # (5, 5, n) gather summed over its first two axes
+    rng = np.random.default_rng(9)
+    table = rng.random((rows, columns)).astype(np.float32)
+    inverse = rng.integers(0, rows, (200, 300)).astype(np.uint8 if rows <= 256 else np.uint16)
+    pixels = np.sort(rng.choice(200 * 300, 20_000, replace=False))
+    column = rng.integers(0, columns, len(pixels))
+    y, x = np.divmod(pixels, 300)
+    steps = np.arange(-2, 3)
+    ys = np.clip(y[None, :] + steps[:, None], 0, 199)
+    xs = np.clip(x[None, :] + steps[:, None], 0, 299)
+    gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
+    expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(25)
+    assert window_mean(inverse, table, pixels, column, radius=2).tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])
 def test_spreading_a_byte_table_over_a_byte_index_gives_np_take(shape: tuple[int, int], entries: int) -> None:
     # neighbouring pixels with different tuples (random indices), odd pixel counts (np.take's path) too
