@@ -12,10 +12,12 @@
    without its per-pixel confidence map PNG (the default) and with it (``ConfidenceMaps=true``), next
    to the codec floor measured in the same run: base64-decode and PNG-decode the K worker masks as
    they came (palette, RGB or RGBA), then encode one output mask with the same settings. Each object
-   is timed three times, interleaved with its floor, and the best run of each counts; a run's ratio
-   is the median over the objects of each vote over the median of its floor. ``--runs N`` repeats
-   the whole measurement N times, the configurations interleaved object by object, and prints the
-   median ratio over the runs with its range.
+   is observed afresh and consolidated with the summary the model was fitted on, as in a batch
+   (where the model reuses its per-object work). Each object is timed three times, interleaved with
+   its floor, and the best run of each counts; a run's ratio is the median over the objects of each
+   vote over the median of its floor. ``--runs N`` repeats the whole measurement N times, the
+   configurations interleaved object by object, and prints the median ratio over the runs with its
+   range.
 2. The batch model's work per object (``--model``, palette answers): fitting ``LeaveOneOutWeights``
    on the configuration's objects, then its ``predict`` on each object as the batch driver calls it
    (on the object it was fitted on: the object's own accuracy, computed by the fit, is reused) and on
@@ -174,10 +176,10 @@ def time_object(config: Config, i: int, votes: tuple[str, ...]) -> None:
         for name in votes:
             task = config.votes[name]
             start = clock()
-            result = task.consolidate(
-                obj, task.observe(obj, object_answers, config.job), None if name == "majority" else config.model,
-                config.job,
-            )  # fmt: skip
+            observed = task.observe(obj, object_answers, config.job)
+            if name != "majority":  # as in a batch: the object's summary is the one the model was fitted on
+                observed.summary = config.summaries[i]
+            result = task.consolidate(obj, observed, None if name == "majority" else config.model, config.job)
             runs[name].append(clock() - start)
         label = result.label
         assert label is not None

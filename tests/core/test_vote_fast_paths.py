@@ -212,6 +212,11 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
     gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
     expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(25)
     assert window_mean(inverse, table, pixels, column, radius=2).tobytes() == expected.tobytes()
+    # a last block of one pixel, and a lone pixel by an edge or inside, are summed in the same order
+    for one in (pixels[-8193:], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
+        at = np.searchsorted(pixels, one)
+        got = window_mean(inverse, table, one, column[at], radius=2)
+        assert got.tobytes() == expected[at].tobytes()
 
 
 @pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])
