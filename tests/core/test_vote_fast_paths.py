@@ -202,7 +202,8 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
     # (5, 5, n) gather summed over its first two axes
     rng = np.random.default_rng(9)
     table = rng.random((rows, columns)).astype(np.float32)
-    inverse = rng.integers(0, rows, (200, 300)).astype(np.uint8 if rows <= 256 else np.uint16)
+    drawn = rng.integers(0, rows, (200, 300))
+    inverse = drawn.astype(np.uint8) if rows <= 256 else drawn.astype(np.uint16)
     pixels = np.sort(rng.choice(200 * 300, 20_000, replace=False))
     column = rng.integers(0, columns, len(pixels))
     y, x = np.divmod(pixels, 300)
