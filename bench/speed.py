@@ -12,11 +12,17 @@
    without its per-pixel confidence map PNG (the default) and with it (``ConfidenceMaps=true``), next
    to the codec floor measured in the same run: base64-decode and PNG-decode the K worker masks as
    they came (palette, RGB or RGBA), then encode one output mask with the same settings. Each object
-   is timed three times, interleaved with its floor, and the best run of each counts; a run's ratio
-   is the median over the objects of each vote over the median of its floor. ``--runs N`` repeats
-   the whole measurement N times, the configurations interleaved object by object, and prints the
-   median ratio over the runs with its range.
-2. A 200-object batch (3 workers, 1280x960) through the Lambda handler under moto: wall time and the
+   is observed afresh and consolidated with the summary the model was fitted on, as in a batch
+   (where the model reuses its per-object work). Each object is timed three times, interleaved with
+   its floor, and the best run of each counts; a run's ratio is the median over the objects of each
+   vote over the median of its floor. ``--runs N`` repeats the whole measurement N times, the
+   configurations interleaved object by object, and prints the median ratio over the runs with its
+   range.
+2. The batch model's work per object (``--model``, palette answers): fitting ``LeaveOneOutWeights``
+   on the configuration's objects, then its ``predict`` on each object as the batch driver calls it
+   (on the object it was fitted on: the object's own accuracy, computed by the fit, is reused) and on
+   an equal copy (the leave-one-out pass run again, as before issue 19); best of three, interleaved.
+3. A 200-object batch (3 workers, 1280x960) through the Lambda handler under moto: wall time and the
    process's peak RSS (measured in a child process so nothing else counts).
 """
 
@@ -39,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from tally.aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
 from tally.codecs import encode_palette_png
 from tally.gt.answers import Answer
 from tally.gt.events import DatasetObject
@@ -102,6 +109,7 @@ class Config:
     storage: MemoryStorage
     model: Any
     palette: list[tuple[int, int, int]]
+    summaries: list[ObjectVotes]  # what the model was fitted on (the objects' answers as phase 1 judges them)
     times: dict[str, list[float]] = field(default_factory=dict)  # best of REPEATS per object, this run
 
     @property
@@ -140,9 +148,23 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                     (o.dataset_object_id, reliability.observe(o, a, job).summary)
                     for o, a in zip(objs, answers, strict=True)
                 ]
+                summaries = [summary for _, summary in observed if summary is not None]
                 model = reliability.fit([(i, summary) for i, summary in observed if summary is not None], job)
                 configs.append(
-                    Config(workers, crowd, encoding, contents, answers, objs, votes, job, storage, model, palette)
+                    Config(
+                        workers,
+                        crowd,
+                        encoding,
+                        contents,
+                        answers,
+                        objs,
+                        votes,
+                        job,
+                        storage,
+                        model,
+                        palette,
+                        summaries,
+                    )
                 )
     return configs
 
@@ -155,10 +177,10 @@ def time_object(config: Config, i: int, votes: tuple[str, ...]) -> None:
         for name in votes:
             task = config.votes[name]
             start = clock()
-            result = task.consolidate(
-                obj, task.observe(obj, object_answers, config.job), None if name == "majority" else config.model,
-                config.job,
-            )  # fmt: skip
+            observed = task.observe(obj, object_answers, config.job)
+            if name != "majority":  # as in a batch: the object's summary is the one the model was fitted on
+                observed.summary = config.summaries[i]
+            result = task.consolidate(obj, observed, None if name == "majority" else config.model, config.job)
             runs[name].append(clock() - start)
         label = result.label
         assert label is not None
@@ -181,6 +203,35 @@ def measure(configs: list[Config], votes: tuple[str, ...]) -> dict[tuple[int, st
         floor = statistics.median(config.times["floor"])
         out[config.key] = {"floor_ms": floor * 1e3, **{v: statistics.median(config.times[v]) / floor for v in votes}}
     return out
+
+
+def model_work(configs: list[Config]) -> None:
+    """Print the batch model's work per object (module docstring, 2.): fit, and predict reusing the
+    fit's per-object accuracy or recomputing it."""
+    print("\nThe batch model per object (ms, best of 3): fit over the objects, then predict on each\n")
+    print("| crowd | workers | objects | fit | predict (fit's work reused) | predict (recomputed) | saved |")
+    print("|---|---|---|---|---|---|---|")
+    n_classes = len(LABELS) + 1
+    for config in configs:
+        if config.encoding != "palette":
+            continue
+        fitted = config.summaries
+        copies = [ObjectVotes(s.workers, s.votes.copy(), s.counts.copy(), s.group.copy()) for s in fitted]
+        best = {"fit": float("inf"), "reused": float("inf"), "recomputed": float("inf")}
+        for _ in range(REPEATS):
+            start = clock()
+            model = LeaveOneOutWeights().fit(fitted)
+            best["fit"] = min(best["fit"], clock() - start)
+            for name, objects in (("reused", fitted), ("recomputed", copies)):
+                start = clock()
+                for obj in objects:
+                    model.predict(obj, n_classes, obj)
+                best[name] = min(best[name], clock() - start)
+        ms = {k: v / len(fitted) * 1e3 for k, v in best.items()}
+        print(
+            f"| {config.crowd} | {config.workers} | {len(fitted)} | {ms['fit']:.2f} | {ms['reused']:.2f} "
+            f"| {ms['recomputed']:.2f} | {ms['recomputed'] - ms['reused']:.2f} |"
+        )
 
 
 def batch_child(objects: int, workers: int) -> None:
@@ -240,6 +291,7 @@ def main() -> None:
     parser.add_argument("--encodings", choices=list(ENCODINGS), nargs="+", default=list(ENCODINGS))
     parser.add_argument("--votes", choices=VOTES, nargs="+", default=list(VOTES))
     parser.add_argument("--batch", type=int, default=200, help="objects in the handler batch (0: none)")
+    parser.add_argument("--model", action="store_true", help="also time the batch model's fit and predict")
     parser.add_argument("--json", help="also write every run's ratios to this JSON file")
     parser.add_argument(
         "--clock",
@@ -289,6 +341,8 @@ def main() -> None:
             cells.append(cell)
         floor = statistics.median(p["floor_ms"] for p in per_run)
         print(f"| {config.encoding} | {config.crowd} | {config.workers} | {floor:.1f} | " + " | ".join(cells) + " |")
+    if args.model:
+        model_work(configs)
     if not args.batch:
         return
     out = subprocess.run(

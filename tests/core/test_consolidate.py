@@ -330,12 +330,12 @@ def test_answer_from_s3_uri_inside_and_outside_the_job_bucket(tmp_path: Path) ->
 def test_an_unforeseen_error_fails_only_its_object_and_logs_no_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tally.tasks import segmentation
+    from tally.tasks.semantic_segmentation import adapter
 
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("secret worker data")
 
-    monkeypatch.setattr(segmentation, "encode_palette_png", explode)
+    monkeypatch.setattr(adapter, "encode_palette_png", explode)
     objects = [data_object("0", annotation("w1", seg_content(["r"], LEGEND)))]
     response, report, _ = run(tmp_path, objects)
     assert content(response[0])[0] == {

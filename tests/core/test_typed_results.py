@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -13,6 +14,9 @@ from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.storage import MemoryStorage
 from tally.tasks.boxes import BoxesResult
 from tally.tasks.registry import kind_of
+from tally.tasks.semantic_segmentation import DisputedRegion, SegmentationResult
+from tests.core.batch import LEGEND, content, run
+from tests.helpers import annotation, data_object, seg_content
 from tests.sim.batches import BUILDERS
 
 SHARED = ("type", "rejected-answers", "answer-warnings")
@@ -44,6 +48,41 @@ def test_from_gt_reads_back_what_the_batch_wrote(builder: str, algorithm: Litera
         own = {k: v for k, v in label.items() if k not in SHARED}
         result = kind.from_gt(label)
         assert json.dumps(result.to_gt()) == json.dumps(own)  # same keys, same order, same values
+
+
+def test_a_segmentation_label_with_disputed_regions_reads_back(tmp_path: Path) -> None:
+    # two workers call one large shape two classes and the third drew nothing there: the ``regions``
+    # vote lists it in the label, and the typed result reads the whole label back, its metadata too
+    def draw(shape: str, right: int) -> list[str]:
+        return ["rrrrrrrrrrrrrrrrrrrr"] * 3 + ["." * 20] * 2 + [("...." + shape * (right - 4)).ljust(20, ".")] * 10
+
+    calm = [
+        data_object(
+            f"calm-{i}",
+            annotation("w1", seg_content(draw("c", 16), LEGEND)),
+            annotation("w2", seg_content(draw("c", 15), LEGEND)),
+            annotation("w3", seg_content(draw("c", 16), LEGEND)),
+        )
+        for i in range(3)
+    ]
+    dispute = data_object(
+        "dispute",
+        annotation("w1", seg_content(draw("c", 16), LEGEND)),
+        annotation("w2", seg_content(draw("p", 16), LEGEND)),
+        annotation("w3", seg_content(draw("c", 4), LEGEND)),
+    )
+    response, _, _ = run(tmp_path, [*calm, dispute], settings=Settings(algorithm="regions"))
+    label, metadata = content(response[-1])
+    result = SegmentationResult.from_gt(label)
+    assert result.disputed_regions == (
+        DisputedRegion(
+            ("car", "person"), 120, "car", 0.4763, (("car", ("w1",)), ("person", ("w2",)), ("none", ("w3",)))
+        ),
+    )
+    own = {k: v for k, v in label.items() if k not in SHARED}
+    assert json.dumps(result.to_gt()) == json.dumps(own)  # same keys, same order, same values
+    written = {k: v for k, v in metadata.items() if k not in ("type", "job-name", "human-annotated", "creation-date")}
+    assert json.dumps(result.metadata()) == json.dumps(written)
 
 
 def test_a_label_missing_a_key_is_not_read() -> None:

@@ -12,7 +12,16 @@ from PIL import Image
 from tally.aggregation._pixel_kernels import settle_ties, window_mean
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
-from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
+from tally.aggregation.weighted_pixel_vote import (
+    FAR,
+    LeaveOneOutWeights,
+    ObjectVotes,
+    _against_others,
+    abstain_far_from_drawing,
+    class_confusion,
+    leave_one_out,
+    weigh,
+)
 from tally.codecs import encode_gray_png
 
 
@@ -186,6 +195,31 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
         assert got == float(np.float32(total) / np.float32(9))
 
 
+@pytest.mark.parametrize(("rows", "columns"), [(216, 5), (20_000, 5)])
+def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: int, columns: int) -> None:
+    # 20,000 pixels (three blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
+    # addressed in uint16, one of 100,000 in intp: the float32 sums are those of one whole
+    # (5, 5, n) gather summed over its first two axes
+    rng = np.random.default_rng(9)
+    table = rng.random((rows, columns)).astype(np.float32)
+    drawn = rng.integers(0, rows, (200, 300))
+    inverse = drawn.astype(np.uint8) if rows <= 256 else drawn.astype(np.uint16)
+    pixels = np.sort(rng.choice(200 * 300, 20_000, replace=False))
+    column = rng.integers(0, columns, len(pixels))
+    y, x = np.divmod(pixels, 300)
+    steps = np.arange(-2, 3)
+    ys = np.clip(y[None, :] + steps[:, None], 0, 199)
+    xs = np.clip(x[None, :] + steps[:, None], 0, 299)
+    gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
+    expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(25)
+    assert window_mean(inverse, table, pixels, column, radius=2).tobytes() == expected.tobytes()
+    # a last block of one pixel, and a lone pixel by an edge or inside, are summed in the same order
+    for one in (pixels[-8193:], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
+        at = np.searchsorted(pixels, one)
+        got = window_mean(inverse, table, one, column[at], radius=2)
+        assert got.tobytes() == expected[at].tobytes()
+
+
 @pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])
 def test_spreading_a_byte_table_over_a_byte_index_gives_np_take(shape: tuple[int, int], entries: int) -> None:
     # neighbouring pixels with different tuples (random indices), odd pixel counts (np.take's path) too
@@ -313,3 +347,41 @@ def test_without_a_batch_model_no_batch_record_is_reported() -> None:
     masks = [IndexedMask(((yy - 10) ** 2 + (xx - 10) ** 2 < r * r).astype(np.uint8), lut) for r in (5, 6, 7)]
     _, vote = vote_image(tabulate(masks), ["a", "b", "c"], 2, "reliability")
     assert [w["batch-reliability"] for w in vote.workers] == [None, None, None]
+
+
+def random_objects(rng: np.random.Generator, count: int) -> list[ObjectVotes]:
+    """Objects of 1-6 columns over a few classes, with abstentions, far background, copies and a
+    worker who answered twice."""
+    out = []
+    for _ in range(count):
+        n = int(rng.integers(1, 7))
+        votes = rng.choice(np.array([0, 0, 1, 2, 3, ABSTAIN, FAR], np.uint8), size=(int(rng.integers(1, 40)), n))
+        if n > 2 and rng.random() < 0.3:
+            votes[:, 1] = votes[:, 0]  # a copy
+        workers = [f"w{k}" for k in range(n)]
+        if n > 3 and rng.random() < 0.3:
+            workers[3] = workers[2]  # one worker's two answers
+        out.append(ObjectVotes.build(workers, votes, rng.integers(0, 50, len(votes))))
+    return out
+
+
+@pytest.mark.parametrize("soft_passes", [1, 3])
+def test_the_fit_keeps_each_objects_accuracy_exactly_as_predict_would_compute_it(soft_passes: int) -> None:
+    # the fit computes every object's own accuracy with its class confusion (one reference vote per
+    # column); predict reuses it: the same figures, bit for bit, as leave_one_out on an equal copy
+    rng = np.random.default_rng(5)
+    objects = random_objects(rng, 60)
+    model = LeaveOneOutWeights(soft_passes=soft_passes).fit(objects)
+    reused = 0
+    for fitted in objects:
+        copy = ObjectVotes(fitted.workers, fitted.votes.copy(), fitted.counts.copy(), fitted.group.copy())
+        assert model.object_accuracy(fitted).tobytes() == model.object_accuracy(copy).tobytes()
+        reused += id(fitted) in model._fitted
+        for soft in (False, True):
+            weights = rng.random(len(fitted.workers))
+            agree, judged = leave_one_out(fitted, weights, soft=soft)
+            both = _against_others(fitted, weights, soft)
+            assert (both[0].tobytes(), both[1].tobytes()) == (agree.tobytes(), judged.tobytes())
+            assert both[2].tobytes() == class_confusion(fitted, weights).tobytes()
+        assert weigh(fitted, 4, model).labels.tobytes() == weigh(copy, 4, model).labels.tobytes()
+    assert reused == len(objects)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 if TYPE_CHECKING:
     from .vote_table import IndexedMask
@@ -362,7 +363,7 @@ MAX_TIE_CLASSES = 64
 """Classes a tie bitmask can name; ties among higher class keys keep the vote's tie rule."""
 
 _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
-_CHUNK = 1 << 16
+_WINDOW_BLOCK = 1 << 13
 
 
 def settle_ties(
@@ -453,6 +454,14 @@ def window_mean(
     ``(2 radius + 1)²`` square around it, where ``row(q) = inverse[q]`` (the square is clamped at the
     image's edges, repeating the edge pixels).
 
+    The squares of the pixels at least ``radius`` from every edge are read whole from a sliding-window
+    view of ``inverse`` (one index per pixel, not one per pixel of its square), the others pixel by
+    pixel; a block of :data:`_WINDOW_BLOCK` pixels at a time (its temporaries stay in the cache), a
+    table of up to 65,536 entries addressed in ``uint16``. Each pixel's values are summed in float32
+    in the square's row order (:func:`_sum_squares`), as ``values.sum(axis=(0, 1))`` sums a
+    ``(2r+1, 2r+1, n)`` gather of two pixels or more: the same sums, bit for bit, however the pixels
+    are split.
+
     Args:
         inverse: ``(H, W)`` a row of ``table`` per pixel (a vote table's tuple index).
         table: ``(U, C)`` the values to average.
@@ -461,21 +470,43 @@ def window_mean(
         radius: half-width of the square.
     """
     height, width = inverse.shape
-    flat_inverse = inverse.reshape(-1)
+    side = 2 * radius + 1
     flat_table = np.ascontiguousarray(table, dtype=np.float32).reshape(-1)
     stride = table.shape[1]
-    steps = np.arange(-radius, radius + 1)
+    key_type: type[np.integer[Any]] = np.uint16 if flat_table.size <= 1 << 16 else np.intp
+    rows, cols = np.divmod(pixels, width)
+    inner = (rows >= radius) & (rows < height - radius) & (cols >= radius) & (cols < width - radius)
     total = np.empty(len(pixels), dtype=np.float32)
-    for start in range(0, len(pixels), _CHUNK):  # bounded memory: (2r+1)² indices per pixel
-        part = pixels[start : start + _CHUNK]
-        rows, cols = np.divmod(part, width)
-        row_starts = np.clip(rows[None, :] + steps[:, None], 0, height - 1) * width
-        col_offsets = np.clip(cols[None, :] + steps[:, None], 0, width - 1)
-        # one (2r+1, 2r+1, n) index buffer: pixel positions, then table positions
-        index = row_starts[:, None, :] + col_offsets[None, :, :]
-        np.multiply(np.take(flat_inverse, index), np.intp(stride), out=index)  # in intp, whatever the inverse type
-        index += column[start : start + _CHUNK]
-        values = np.take(flat_table, index)
-        total[start : start + _CHUNK] = values.sum(axis=(0, 1), dtype=np.float32)
-    total /= len(steps) ** 2
+    windows = sliding_window_view(inverse, (side, side)) if height >= side and width >= side else None
+    for start in range(0, len(pixels), _WINDOW_BLOCK):
+        block = slice(start, start + _WINDOW_BLOCK)
+        whole = inner[block] if windows is not None else np.zeros(len(pixels[block]), dtype=bool)
+        parts = []
+        if whole.any():
+            at = np.flatnonzero(whole) + start
+            squares = windows[rows[at] - radius, cols[at] - radius]  # type: ignore[index]
+            parts.append((at, np.ascontiguousarray(squares.transpose(1, 2, 0))))  # (side, side, n)
+        if not whole.all():
+            at = np.flatnonzero(~whole) + start
+            steps = np.arange(-radius, radius + 1)
+            row_starts = np.clip(rows[at][None, :] + steps[:, None], 0, height - 1) * width
+            col_offsets = np.clip(cols[at][None, :] + steps[:, None], 0, width - 1)
+            parts.append((at, np.take(inverse.reshape(-1), row_starts[:, None, :] + col_offsets[None, :, :])))
+        for at, rows_of_table in parts:
+            # every tuple index is below the table's rows, so each key fits the key type
+            key = np.multiply(rows_of_table, key_type(stride), dtype=key_type, casting="unsafe")
+            key += column[at].astype(key_type)
+            total[at] = _sum_squares(np.take(flat_table, key))
+    total /= side * side
     return total
+
+
+def _sum_squares(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``values.sum(axis=(0, 1))`` of a ``(side, side, n)`` array, in float32, always in the square's
+    row order (numpy's own order depends on the shape: for ``n = 1`` it sums the 25 values pairwise)."""
+    sums: npt.NDArray[np.float32] = values[0, 0].copy()
+    for a in range(values.shape[0]):
+        for b in range(values.shape[1]):
+            if a or b:
+                sums += values[a, b]
+    return sums

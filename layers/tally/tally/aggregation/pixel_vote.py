@@ -55,10 +55,8 @@ from .weighted_pixel_vote import (
     object_confusion,
 )
 
-__all__ = ["CLOSE_CALL", "DIGITS", "RADIUS", "PixelVote", "reliability_table", "vote_image"]
+__all__ = ["CLOSE_CALL", "RADIUS", "PixelVote", "reliability_table", "vote_image"]
 
-DIGITS = 4
-"""Decimal places of every figure the vote reports (confidences, reliabilities, weights)."""
 CLOSE_CALL = 0.34
 """The neighbourhood decides a pixel contested between a class and background only where the weighted
 vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3, so with
@@ -111,6 +109,10 @@ def vote_image(
 
 @dataclass(frozen=True)
 class PixelVote:
+    """One object's vote: each class's and the object's confidence, the per-pixel confidence map (when
+    asked for), each worker's figures (``reliability``, ``batch-reliability``, ``weight``; unrounded:
+    the adapter rounds what the label reports) and the disputed regions."""
+
     per_class: list[float]
     confidence: float
     pixel_confidence: npt.NDArray[np.uint8] | None = None  # per pixel, 0..255
@@ -162,9 +164,9 @@ def _reliability(
         confidence = record or 0.0
     quality: list[dict[str, float | None]] = [
         {
-            "reliability": round(float(r), DIGITS),
-            "batch-reliability": _round(model.record(w) if model else None),
-            "weight": round(float(wt), DIGITS),
+            "reliability": float(r),
+            "batch-reliability": model.record(w) if model else None,
+            "weight": float(wt),
         }
         for w, r, wt in zip(workers, result.reliability, result.weights, strict=True)
     ]
@@ -237,13 +239,17 @@ def _decide_pixels(
     else:  # with squares, whole squares at a time (no pass over every pixel to find them)
         image = table.expand(labels)
         pixels = table.pixels_where(kind != 0)
-    pixel_kind = kind[inverse[pixels]]
-    decided = _boundaries(image, table, support, foreground, pixels[(pixel_kind & 1) == 1], radius, thin=thin)
+    pixel_tuples = inverse[pixels]
+    pixel_kind = kind[pixel_tuples]
+    at = np.flatnonzero(pixel_kind & 1)  # the contested pixels' positions in ``pixels``
+    by_window = _boundaries(image, table, support, foreground, pixels[at], pixel_tuples[at], radius, thin=thin)
+    decided = pixels[at[by_window]]
     touched = [decided]
-    tied = pixels[(pixel_kind & 2) == 2]
-    if len(tied):
-        tied = np.setdiff1d(tied, decided, assume_unique=True)  # decided by their neighbourhood
-        image = settle_ties(image, tied, np.take(open_ties, inverse[tied]))
+    tied_at = (pixel_kind & 2) == 2
+    if tied_at.any():
+        tied_at[at[by_window]] = False  # decided by their neighbourhood
+        tied = pixels[tied_at]
+        image = settle_ties(image, tied, np.take(open_ties, pixel_tuples[tied_at]))
         touched.append(tied)
     moved = np.concatenate(touched)
     return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
@@ -313,29 +319,31 @@ def _boundaries(
     support: npt.NDArray[np.float32],
     foreground: npt.NDArray[np.bool_],
     pixels: npt.NDArray[np.intp],
+    tuples: npt.NDArray[np.integer[Any]],
     radius: int,
     *,
     thin: bool = False,
-) -> npt.NDArray[np.intp]:
-    """Decide, in place, the contested ``pixels`` (:func:`_contested`) by the shares around them
-    (:func:`tally.aggregation._pixel_kernels.window_mean`); return the pixels so decided."""
+) -> npt.NDArray[np.bool_]:
+    """Decide, in place, the contested ``pixels`` (:func:`_contested`; ``tuples``: their tuples) by
+    the shares around them (:func:`tally.aggregation._pixel_kernels.window_mean`); return which of
+    them were so decided."""
     if not len(pixels):
-        return pixels
+        return np.zeros(0, dtype=bool)
     cls = (np.argmax(foreground, axis=1) + 1).astype(np.intp)
-    column = cls[table.inverse.reshape(-1)[pixels]]
+    column = cls[tuples]
     evidence = support - support[:, :1]  # each class's share minus background's
     evidence[foreground.sum(axis=1) > 1] = 0.0  # where classes compete, neither is evidence
     mean = window_mean(table.inverse, evidence, pixels, column, radius)
     # a thin structure the vote gives the class (clear background within ``radius`` on both sides
     # along its row or its column: 1-3 px across) keeps it, where the neighbourhood would average it away
-    flat_inverse = table.inverse.reshape(-1)
-    leading = (mean <= TIE_TOLERANCE) & (evidence[flat_inverse[pixels], column] > 0) if thin else None
+    leading = (mean <= TIE_TOLERANCE) & (evidence[tuples, column] > 0) if thin else None
     if leading is not None and leading.any():
+        flat_inverse = table.inverse.reshape(-1)
         kept = _thin(flat_inverse, table.inverse.shape, evidence, pixels[leading], column[leading], radius)
         mean[np.flatnonzero(leading)[kept]] = 1.0
-    decided = np.abs(mean) > TIE_TOLERANCE
+    decided: npt.NDArray[np.bool_] = np.abs(mean) > TIE_TOLERANCE
     image.reshape(-1)[pixels[decided]] = np.where(mean[decided] > 0, column[decided], 0).astype(np.uint8)
-    return pixels[decided]
+    return decided
 
 
 def _thin(
@@ -362,7 +370,3 @@ def _thin(
             sides.append(found)
         thin |= sides[0] & sides[1]
     return thin
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, DIGITS)

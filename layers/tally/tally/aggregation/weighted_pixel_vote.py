@@ -217,14 +217,24 @@ def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
     background, background where the others say a class, background where they say background]``
     (the first three where the column painted a class, the last two where it did not). Copy groups
     vote once; the column's own group and its worker's other answers are left out."""
+    return _against_others(obj, weights)[2]
+
+
+def _against_others(
+    obj: ObjectVotes, weights: FloatArray, soft: bool = False
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`leave_one_out` with ``weights`` (``(agree, judged)``) and :func:`class_confusion`, from
+    one reference vote per column: the same figures, bit for bit, as the two functions apart (a head
+    outside a column's reference adds nothing here and 0.0 there)."""
     votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts
     n = votes.shape[1]
     out = np.zeros((n, 5))
+    agree, judged = np.zeros(n), np.zeros(n)
     labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1)
     votes, counts = votes[labelled], counts[labelled]
     cast = votes[votes != ABSTAIN]
     if n < 2 or not cast.size:
-        return out
+        return agree, judged, out
     n_classes = int(cast.max()) + 1
     rows = np.arange(len(votes))
     heads = np.flatnonzero(obj.group == np.arange(n))
@@ -237,7 +247,18 @@ def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
             cast_j = votes[:, j] != ABSTAIN
             scores[rows[cast_j], votes[cast_j, j]] += weights[j]
         total = scores.sum(axis=1)
-        usable = (total > 0) & (votes[:, k] != ABSTAIN)
+        voted = votes[:, k] != ABSTAIN
+        usable = (total > 0) & voted
+        own_all = scores[rows, np.where(voted, votes[:, k], 0)]
+        if soft:
+            judged[k] = counts[usable].sum()
+            agree[k] = (counts[usable] * own_all[usable] / total[usable]).sum()
+        else:
+            top = scores.max(axis=1)
+            second = np.sort(scores, axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
+            decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
+            judged[k] = counts[decided].sum()
+            agree[k] = counts[decided & (own_all >= top)].sum()
         share = scores[usable] / total[usable, None]
         own = votes[usable, k].astype(np.intp)
         mass = counts[usable]
@@ -251,7 +272,7 @@ def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
             (mass * (1.0 - background))[~painted].sum(),
             (mass * background)[~painted].sum(),
         ]
-    return out
+    return agree, judged, out
 
 
 def _rates(mass: FloatArray) -> tuple[float | None, float | None, float | None]:
@@ -339,6 +360,11 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
     worker_statistics_: dict[str, list[float]] = field(default_factory=dict)
     confusion_: dict[str, Confusion] = field(default_factory=dict)
     mean_confusion_: Confusion = field(default_factory=Confusion)
+    _fitted: dict[int, tuple[ObjectVotes, FloatArray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Each fitted object's accuracy per column (:meth:`object_accuracy`), by the object's identity:
+    the fit computes it with the class confusion, and :meth:`predict` reuses it."""
 
     def fit(
         self, observations: Sequence[ObjectVotes], prior: Mapping[str, Sequence[float]] | None = None
@@ -357,6 +383,7 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         (0.9, 0.51, [0.9, 1.0])
         """
         earlier = {w: (float(v[0]), float(v[1])) for w, v in (prior or {}).items() if len(v) == 2 and v[1] > 0}
+        self._fitted = {}
         for step in range(max(1, self.passes)):
             sums: dict[str, float] = {}
             seen: dict[str, int] = {}
@@ -382,7 +409,9 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
         for obj in observations:
             batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
-            mass = class_confusion(obj, self._weights(batch, obj))
+            # the object's own accuracy (predict's) comes from the same reference votes as its confusion
+            agree, judged, mass = _against_others(obj, self._weights(batch, obj), self.soft_passes >= self.passes)
+            self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))
             for k, worker in enumerate(obj.workers):
                 lists = per_worker.setdefault(worker, [[], [], []])
                 for i, rate in enumerate(_rates(mass[k])):
@@ -412,11 +441,25 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         """``(K,)`` each column's accuracy on this object: its batch accuracy blended with the
         object's own leave-one-out accuracy (weighted by the batch's weights) when the object has
         three independent voices or more; with fewer, the batch accuracy alone."""
+        fitted = self._fitted.get(id(obj))
+        if fitted is not None and fitted[0] is obj:  # fitted on this object: computed then
+            return fitted[1].copy()
         batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
-        voices = {obj.workers[k] for k in np.flatnonzero(obj.group == np.arange(len(obj.group)))}
-        if len(voices) < 3 or self.object_share <= 0:
-            return batch  # two voices agree with each other symmetrically: the object cannot tell them apart
+        if not self._judges(obj):
+            return batch
         agree, judged = leave_one_out(obj, self._weights(batch, obj), soft=self.soft_passes >= self.passes)
+        return self._blend(obj, batch, agree, judged)
+
+    def _judges(self, obj: ObjectVotes) -> bool:
+        """Whether the object's own leave-one-out accuracy counts (three independent voices or more:
+        two agree with each other symmetrically, so the object cannot tell them apart)."""
+        voices = {obj.workers[k] for k in np.flatnonzero(obj.group == np.arange(len(obj.group)))}
+        return len(voices) >= 3 and self.object_share > 0
+
+    def _blend(self, obj: ObjectVotes, batch: FloatArray, agree: FloatArray, judged: FloatArray) -> FloatArray:
+        """The object's accuracy per column from its batch accuracy and its own (``agree / judged``)."""
+        if not self._judges(obj):
+            return batch
         own = np.divide(agree, judged, out=batch.copy(), where=judged > 0)
         blended: FloatArray = self.object_share * own + (1.0 - self.object_share) * batch
         return blended

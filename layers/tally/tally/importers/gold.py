@@ -31,6 +31,7 @@ from PIL import Image
 
 from ..aggregation.instance_fusion import rasterise_polygons
 from ..colours import hex_to_rgb
+from ..tasks.base import figure
 from ..tasks.review import f1, iou
 
 __all__ = ["IOU_MATCH", "POINT_REACH", "agreement"]
@@ -164,4 +165,4 @@ def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> fl
         score = _semantic(mine, gold)
     else:
         score = None
-    return None if score is None else round(score, 4)
+    return figure(score)

@@ -32,7 +32,6 @@ __all__ = ["MODEL_VERSION", "cvat_xml", "labelstudio_predictions"]
 
 MODEL_VERSION = f"tally-{__version__}"
 Reader = Callable[[str], bytes]
-_DIGITS = 4
 
 
 def _indices(read: Reader, uri: str) -> npt.NDArray[np.uint8]:

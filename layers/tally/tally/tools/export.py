@@ -36,6 +36,7 @@ from PIL import Image
 from ..coco import mask_bbox, rle_encode
 from ..errors import TallyError
 from ..gt.sink import LabelReader
+from ..tasks.base import DIGITS
 from ..tasks.registry import kind_of
 from ._common import (
     CliStorage,
@@ -355,7 +356,7 @@ class CocoBuilder:
                         "num_keypoints": len(points),
                         "bbox": bbox,
                         "area": bbox[2] * bbox[3],
-                        "score": round(sum(confidences) / len(confidences), 4),
+                        "score": round(sum(confidences) / len(confidences), DIGITS),
                     }
                 )
         return {

@@ -40,7 +40,7 @@ from ..review import mask_notes
 if TYPE_CHECKING:
     from .adapter import SemanticSegmentation
 
-__all__ = ["SEMANTIC_SEGMENTATION", "SegmentationResult", "SegmentationShape", "SemanticSegmentation"]
+__all__ = ["SEMANTIC_SEGMENTATION", "DisputedRegion", "SegmentationResult", "SegmentationShape", "SemanticSegmentation"]
 
 
 class SegmentationShape:
@@ -64,17 +64,51 @@ class SegmentationShape:
 
 
 @dataclass(frozen=True)
+class DisputedRegion:
+    """One entry of a label's ``disputed-regions`` (the ``regions`` vote): the classes workers gave one
+    area, its size in pixels, the class decided and its confidence, and who said what (class name, or
+    ``"none"`` for nothing drawn there, with the worker IDs), in the label's order."""
+
+    classes: tuple[str, ...]
+    pixels: int
+    decided: str
+    confidence: float
+    workers: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def to_gt(self) -> dict[str, Any]:
+        return {
+            "classes": list(self.classes),
+            "pixels": self.pixels,
+            "decided": self.decided,
+            "confidence": self.confidence,
+            "workers": {name: list(ids) for name, ids in self.workers},
+        }
+
+    @classmethod
+    def from_gt(cls, entry: Mapping[str, Any]) -> DisputedRegion:
+        said = entry["workers"]
+        return cls(
+            tuple(entry["classes"]),
+            entry["pixels"],
+            entry["decided"],
+            entry["confidence"],
+            tuple((str(name), tuple(ids)) for name, ids in said.items()),
+        )
+
+
+@dataclass(frozen=True)
 class SegmentationResult:
     """A semantic-segmentation result: the class mask (a palette PNG, pixel = class key; ``None`` in a
     label written without it), the job's classes with their colours and confidences, the object's
-    confidence, the per-pixel confidence map (the ``reliability`` vote) and each worker's figures
-    (none with ``majority``)."""
+    confidence, the per-pixel confidence map (the ``reliability`` vote, opt-in), each worker's
+    figures (none with ``majority``) and the disputed regions (``regions``)."""
 
     mask_ref: str | None
     colour_map: tuple[ClassColour, ...]
     confidence: float
     confidence_map_ref: str | None = None
     worker_quality: tuple[WorkerQuality, ...] = ()
+    disputed_regions: tuple[DisputedRegion, ...] = ()
 
     def to_gt(self) -> dict[str, Any]:
         label: dict[str, Any] = {} if self.mask_ref is None else {"mask-ref": self.mask_ref}
@@ -84,7 +118,19 @@ class SegmentationResult:
             label["confidence-map-ref"] = self.confidence_map_ref
         if self.worker_quality:
             label["worker-quality"] = [q.to_gt() for q in self.worker_quality]
+        if self.disputed_regions:
+            label["disputed-regions"] = [r.to_gt() for r in self.disputed_regions]
         return label
+
+    def metadata(self) -> dict[str, Any]:
+        """The entries of ``<attr>-metadata``."""
+        meta: dict[str, Any] = {
+            "confidence": self.confidence,
+            "internal-color-map": ClassColour.map_to_gt(self.colour_map),
+        }
+        if self.worker_quality:
+            meta["worker-quality"] = [q.to_gt() for q in self.worker_quality]
+        return meta
 
     @classmethod
     def from_gt(cls, label: Mapping[str, Any]) -> SegmentationResult:
@@ -94,6 +140,7 @@ class SegmentationResult:
             label["confidence"],
             label.get("confidence-map-ref"),
             WorkerQuality.rows(label),
+            tuple(DisputedRegion.from_gt(r) for r in label.get("disputed-regions", []) or []),
         )
 
 

@@ -1,38 +1,38 @@
-"""Semantic segmentation (``<crowd-semantic-segmentation>`` answers).
+"""Semantic segmentation's adapter (``<crowd-semantic-segmentation>`` answers).
 
 Each answer is ``{inputImageProperties: {height, width}, labelMappings: {label: {color}},
 labeledImage: {pngImageData}}``. Every worker's PNG is read through **that worker's own**
-``labelMappings`` (:mod:`tally.codecs`), the masks are voted pixel by pixel (:mod:`tally.aggregation.pixel_vote`), and
-one palette PNG per object is written under the batch's mask prefix with a name derived from the
-object's ID and the PNG's bytes, so a retried request writes the same key with the same bytes.
-
-The label (``content[<attr>]``)::
+``labelMappings`` (:mod:`tally.codecs`), the masks are voted pixel by pixel
+(:mod:`tally.aggregation.pixel_vote`), and one palette PNG per object is written under the batch's
+mask prefix with a name derived from the object's ID and the PNG's bytes, so a retried request writes
+the same key with the same bytes. The label is a :class:`~tally.tasks.semantic_segmentation.SegmentationResult`
+(``to_gt()``)::
 
     {"mask-ref": "s3://.../<id>_<digest>.png", "internal-color-map": {...}, "confidence": 0.93}
 
-With the default ``reliability`` algorithm the label also has ``worker-quality``, with
-``ConfidenceMaps`` ``confidence-map-ref`` (an 8-bit PNG beside the mask: per pixel, the share of the
-weighted vote the final class got), and where workers gave one area different classes and the
-evidence left the decision uncertain, ``disputed-regions``
-(:mod:`tally.aggregation.disputed_regions`); confidences are expected IoUs
-(:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
-confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
-0.0; otherwise see :func:`tally.aggregation.vote_table.class_confidences`.
+With the default ``reliability`` algorithm the label also has ``worker-quality``; where workers gave
+one area different classes and the evidence left the decision uncertain (``regions``),
+``disputed-regions`` (:mod:`tally.aggregation.disputed_regions`); confidences are expected IoUs
+(:mod:`tally.aggregation.weighted_pixel_vote`). Only when confidence maps are asked for (opt-in:
+``ConfidenceMaps=true``, ``TALLY_CONFIDENCE_MAPS``, ``--confidence-maps``; off by default) does the
+reliability vote also write ``confidence-map-ref``, an 8-bit PNG beside the mask: per pixel, the share
+of the weighted vote the final class got. With ``majority``, confidence follows Ground Truth's rule
+that an object labelled by a single worker has confidence 0.0; otherwise see
+:func:`tally.aggregation.vote_table.class_confidences`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ...aggregation.disputed_regions import Region
-from ...aggregation.pixel_vote import DIGITS, reliability_table, vote_image
+from ...aggregation.pixel_vote import reliability_table, vote_image
 from ...aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ...aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
 from ...codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
@@ -44,8 +44,9 @@ from ...labels import ClassTable, LabelSet
 from ...settings import Settings
 from ...storage import join_uri
 from ...worker_store import WorkerStatistics
-from ..base import JobContext, Observed, consolidated, majority_size, no_usable_answer
-from . import SegmentationShape
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, majority_size, no_usable_answer
+from ..kind import ClassColour, WorkerQuality
+from . import DisputedRegion, SegmentationResult, SegmentationShape
 
 __all__ = ["SemanticSegmentation"]
 
@@ -267,33 +268,38 @@ class SemanticSegmentation(SegmentationShape):
         name = artefact_name(obj.dataset_object_id, png, ".png")
         mask_uri = join_uri(job.artefact_prefix, name)
         job.storage.write(mask_uri, png, "image/png")
-        color_map = classes.color_map(per_class)
-        label: dict[str, Any] = {"mask-ref": mask_uri, "internal-color-map": color_map, "confidence": confidence}
-        metadata: dict[str, Any] = {"confidence": confidence, "internal-color-map": color_map}
+        conf_uri = None
         if vote.pixel_confidence is not None:
             conf_png = encode_gray_png(vote.pixel_confidence)
             conf_uri = join_uri(job.artefact_prefix, name.removesuffix(".png") + "-confidence.png")
             job.storage.write(conf_uri, conf_png, "image/png")
-            label["confidence-map-ref"] = conf_uri
-        if vote.workers:
-            quality = [{"workerId": w, **q} for w, q in zip(workers, vote.workers, strict=True)]
-            label["worker-quality"] = metadata["worker-quality"] = quality
-        if vote.disputes:
-            label["disputed-regions"] = [_disputed(region, workers, classes) for region in vote.disputes]
-        return consolidated(obj, self.type, observed, label, metadata, confidence, _BATCH_FIGURES)
+        result = SegmentationResult(
+            mask_uri,
+            tuple(ClassColour(str(k), classes.name_of(k), classes.hex_of(k), per_class[k]) for k in range(n_classes)),
+            confidence,
+            conf_uri,
+            tuple(_quality(w, q) for w, q in zip(workers, vote.workers, strict=True)) if vote.workers else (),
+            tuple(_disputed(region, workers, classes) for region in vote.disputes),
+        )
+        return consolidated(obj, self.type, observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES)
 
 
-def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> dict[str, Any]:
+def _quality(worker: str, figures: Mapping[str, float | None]) -> WorkerQuality:
+    """A worker's ``worker-quality`` row, each figure rounded as the label reports it."""
+    return WorkerQuality(worker, tuple((name, figure(value)) for name, value in figures.items()))
+
+
+def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> DisputedRegion:
     """A disputed region as the label lists it (read by ``tally report``)."""
-    said: dict[str, list[str]] = {}
+    said: list[tuple[str, tuple[str, ...]]] = []
     for key in (*region.classes, 0):
-        named = [w for w, answer in zip(workers, region.answers, strict=True) if answer == key]
+        named = tuple(w for w, answer in zip(workers, region.answers, strict=True) if answer == key)
         if named:
-            said["none" if key == 0 else classes.name_of(key)] = named
-    return {
-        "classes": [classes.name_of(c) for c in region.classes],
-        "pixels": len(region.pixels),
-        "decided": classes.name_of(region.decided),
-        "confidence": round(region.confidence, DIGITS),
-        "workers": said,
-    }
+            said.append(("none" if key == 0 else classes.name_of(key), named))
+    return DisputedRegion(
+        tuple(classes.name_of(c) for c in region.classes),
+        len(region.pixels),
+        classes.name_of(region.decided),
+        round(region.confidence, DIGITS),
+        tuple(said),
+    )
