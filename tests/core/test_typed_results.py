@@ -76,7 +76,7 @@ def test_a_segmentation_label_with_disputed_regions_reads_back(tmp_path: Path) -
     result = SegmentationResult.from_gt(label)
     assert result.disputed_regions == (
         DisputedRegion(
-            ("car", "person"), 120, "car", 0.4763, (("car", ("w1",)), ("person", ("w2",)), ("none", ("w3",)))
+            ("car", "person"), 120, "car", 0.4712, (("car", ("w1",)), ("person", ("w2",)), ("none", ("w3",)))
         ),
     )
     own = {k: v for k, v in label.items() if k not in SHARED}
