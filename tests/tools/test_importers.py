@@ -16,7 +16,7 @@ from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
-from tally.importers.model import GOLD_NOTE, WAITS
+from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools.cli import main
@@ -65,7 +65,8 @@ def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_kee
     assert code == 0
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
     votes = [
-        [("ana@example.com", "Positive")],  # ana's annotation is gold: the others are scored against it
+        # ana's annotation is gold: every answer goes to the batch model, held at hers
+        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
         [("ana@example.com", "Negative"), ("ben@example.com", "Negative")],
         [("ana@example.com", "Neutral"), ("ben@example.com", "Neutral"), ("3", "Positive")],
         [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
@@ -78,14 +79,15 @@ def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_kee
         }
         for i, (text, vote) in enumerate(zip(texts, votes, strict=True))
     ]
+    payload[0]["annotations"][0]["annotationData"]["gold"] = True
     core = _core(payload)
-    core[0]["confidence"] = 1.0  # the gold answer's
+    assert core[0]["confidence"] == 1.0  # the gold answer's
     assert [_without(label) for label in labels] == core
     assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
     assert labels[0]["gold-answers"] == {
         "workers": ["ana@example.com"],
         "scores": [{"workerId": "ben@example.com", "agreement": 1.0}, {"workerId": "3", "agreement": 0.0}],
-        "note": GOLD_NOTE,
+        "note": GOLD_EVIDENCE_NOTE,
     }
     assert labels[0]["kept-as-given"] == [
         {
@@ -420,26 +422,36 @@ def test_label_studio_gold_is_never_outvoted_and_the_annotators_are_scored_again
     (tmp_path / "export.json").write_text(json.dumps(tasks))
     code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
     assert code == 0
-    # the gold objects are consolidated from their gold answer alone; the batch model, which has seen
-    # the reviewer nowhere else and most objects are A, would decide A for the lone B
-    sent = [{"datasetObjectId": str(t["id"]), "dataObject": {"content": t["data"]["text"]},
-             "annotations": [_answer(a["completed_by"]["email"], {"kind": {"label": a["result"][0]["value"]["choices"][0]}})
-                             for a in t["annotations"] if a["ground_truth"] or t["id"] > 1]}
-            for t in tasks]  # fmt: skip
-    core = _core(sent)
-    assert [label["class-name"] for label in core[:2]] == ["A", "A"]
+
+    # every answer goes to the batch model, the gold one marked: Dawid-Skene holds a gold object at its
+    # gold answer, so the import is the core on the same Ground Truth batch with the marks
+    def sent(marked: bool) -> list[dict[str, Any]]:
+        out = []
+        for t in tasks:
+            ordered = sorted(t["annotations"], key=lambda a: not a["ground_truth"])  # the gold answer first
+            answers = []
+            for a in ordered:
+                answer = _answer(a["completed_by"]["email"], {"kind": {"label": a["result"][0]["value"]["choices"][0]}})
+                if marked and a["ground_truth"]:
+                    answer["annotationData"]["gold"] = True
+                answers.append(answer)
+            out.append({"datasetObjectId": str(t["id"]), "dataObject": {"content": t["data"]["text"]},
+                        "annotations": answers})  # fmt: skip
+        return out
+
+    core = _core(sent(marked=True))
+    assert [_without(label) for label in labels] == core
     assert [(label["class-name"], label["class-id"], label["confidence"]) for label in labels[:2]] == [
         ("B", 1, 1.0),
         ("A", 0, 1.0),
     ]
-    assert [_without(label, "class-name", "class-id", "confidence") for label in labels] == [
-        {k: v for k, v in label.items() if k not in ("class-name", "class-id", "confidence")} for label in core
-    ]
+    # unmarked, the reviewer is one voice of four and task 0 goes to the majority
+    assert [label["class-name"] for label in _core(sent(marked=False))[:2]] == ["A", "A"]
     assert labels[0]["gold-answers"] == {
         "workers": [rev],
         "scores": [{"workerId": ana, "agreement": 0.0}, {"workerId": ben, "agreement": 0.0},
                    {"workerId": cy, "agreement": 1.0}],
-        "note": GOLD_NOTE,
+        "note": GOLD_EVIDENCE_NOTE,
     }  # fmt: skip
     assert labels[1]["gold-answers"]["scores"] == [
         {"workerId": ana, "agreement": 1.0},
@@ -477,6 +489,7 @@ def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Pat
     assert labels[0]["confidence"] == 1.0
     # annotator 2's parasite box overlaps the gold one at IoU 0.511 (matched), its white box is elsewhere: F1 1/2
     assert labels[0]["gold-answers"]["scores"] == [{"workerId": "2", "agreement": 0.5}]
+    assert labels[0]["gold-answers"]["note"] == GOLD_NOTE  # boxes: the gold answer alone, the others scored
 
     brush = json.loads((LS / "brush-three-annotators.json").read_text())
     brush[0]["annotations"][0]["ground_truth"] = True  # ana: masks 0 and 1 of the real RLEs

@@ -33,7 +33,7 @@ from ..aggregation.instance_fusion import rasterise_polygons
 from ..colours import hex_to_rgb
 from ..tasks.review import f1, iou
 
-__all__ = ["IOU_MATCH", "POINT_REACH", "agreement"]
+__all__ = ["IOU_MATCH", "POINT_REACH", "agreement", "agreements"]
 
 IOU_MATCH = 0.5
 """Boxes and polygons match from this intersection over union on."""
@@ -101,11 +101,15 @@ def _polygon_masks(answer: Mapping[str, Any], width: int, height: int) -> list[n
     return masks
 
 
-def _polygons(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
+def _polygons(
+    mine: Mapping[str, Any], gold: Mapping[str, Any], gold_masks: list[npt.NDArray[np.bool_] | None] | None = None
+) -> float:
     a, b = list(mine.get("polygons", [])), list(gold.get("polygons", []))
     size = gold.get("inputImageProperties") or {}
     width, height = int(size.get("width", 0)), int(size.get("height", 0))
-    mine_masks, gold_masks = _polygon_masks(mine, width, height), _polygon_masks(gold, width, height)
+    mine_masks = _polygon_masks(mine, width, height)
+    if gold_masks is None:
+        gold_masks = _polygon_masks(gold, width, height)
 
     def close(i: int, j: int) -> float | None:
         p, q = mine_masks[i], gold_masks[j]
@@ -131,14 +135,44 @@ def _label_pixels(answer: Mapping[str, Any], names: dict[str, int]) -> npt.NDArr
     return out
 
 
-def _semantic(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:
-    names: dict[str, int] = {}
-    a, b = _label_pixels(mine, names), _label_pixels(gold, names)
+def _semantic(
+    mine: Mapping[str, Any],
+    gold: Mapping[str, Any],
+    decoded: tuple[npt.NDArray[np.int32], dict[str, int]] | None = None,
+) -> float | None:
+    """``decoded``: the gold answer's pixels and label numbers, when already decoded (:func:`agreements`)."""
+    if decoded is None:
+        decoded = _gold_pixels(gold)
+    b, gold_names = decoded
+    names = dict(gold_names)
+    a = _label_pixels(mine, names)
     if a.shape != b.shape:
         return None
     painted = (a > 0) | (b > 0)
     total = int(np.count_nonzero(painted))
     return 1.0 if total == 0 else int(np.count_nonzero(painted & (a == b))) / total
+
+
+def _gold_pixels(gold: Mapping[str, Any]) -> tuple[npt.NDArray[np.int32], dict[str, int]]:
+    names: dict[str, int] = {}
+    return _label_pixels(gold, names), names
+
+
+def agreements(kind: str, answers: Sequence[Mapping[str, Any]], gold: Mapping[str, Any]) -> list[float | None]:
+    """:func:`agreement` of each answer with one gold answer, the gold answer decoded (a mask) or
+    rasterised (polygons) once for them all."""
+    if kind == "semantic" and answers:
+        decoded = _gold_pixels(gold)
+        return [_rounded(_semantic(a, gold, decoded)) for a in answers]
+    if kind == "polygons" and answers:
+        size = gold.get("inputImageProperties") or {}
+        masks = _polygon_masks(gold, int(size.get("width", 0)), int(size.get("height", 0)))
+        return [_rounded(_polygons(a, gold, masks)) for a in answers]
+    return [agreement(kind, a, gold) for a in answers]
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(score, 4)
 
 
 def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:
@@ -164,4 +198,4 @@ def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> fl
         score = _semantic(mine, gold)
     else:
         score = None
-    return None if score is None else round(score, 4)
+    return _rounded(score)

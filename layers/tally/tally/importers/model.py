@@ -14,10 +14,12 @@ most items have), puts its readable answers in the payload, and keeps everything
   the ones the core rejects);
 * ``kept-as-given``: every other field, verbatim, with the reason it was not consolidated;
 * ``gold-answers``: the annotators whose answer the tool marks as ground truth, and every other
-  annotator's agreement with it (:mod:`.gold`). A gold answer is never outvoted: the item is
-  consolidated from its gold answer alone, so the label is the gold answer in the task's own shape
-  (a classification the batch model would decide otherwise is set to the gold label), with
-  confidence 1; the others' answers are scored against it, not voted (see :data:`GOLD_NOTE`);
+  annotator's agreement with it (:mod:`.gold`). A gold answer is never outvoted. For a choice
+  (:data:`GOLD_EVIDENCE_KINDS`) every answer goes to the batch model, the gold one marked ``gold``:
+  Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
+  answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`). Other
+  kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
+  shape, with confidence 1; the others' answers are scored against it, not voted (:data:`GOLD_NOTE`);
 * ``imported-from``: the tool and the field consolidated.
 
 An item none of whose answers to the field could be read is returned failed, with the reasons, by
@@ -35,10 +37,12 @@ from typing import Any
 
 from ..gt.answers import AnswerIssue
 from ..gt.response import ObjectResult, TaskType
-from .gold import agreement
+from .gold import agreements
 
 __all__ = [
     "CONSOLIDATED_KINDS",
+    "GOLD_EVIDENCE_KINDS",
+    "GOLD_EVIDENCE_NOTE",
     "GOLD_NOTE",
     "GOLD_UNREAD_NOTE",
     "PASSED_ON_PNG_LEVEL",
@@ -74,6 +78,14 @@ GOLD_NOTE = (
     "marked as ground truth in the tool: the label is the gold answer (confidence 1); "
     "the other annotators' answers are scored against it, not voted"
 )
+GOLD_EVIDENCE_NOTE = (
+    "marked as ground truth in the tool: the label is the gold answer (confidence 1); the other annotators' "
+    "answers are scored against it and, with the object held at the gold answer, teach the batch model "
+    "how good each annotator is"
+)
+GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
+"""Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
+gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
 GOLD_UNREAD_NOTE = (
     "marked as ground truth in the tool, but the gold annotation has no readable answer to this field: "
     "consolidated from every answer as usual"
@@ -118,11 +130,13 @@ class GoldItem:
     workers: list[str]  # the annotators whose annotation is gold
     element: Any  # the (first) gold answer, as the crowd element's output; None: none readable
     scores: list[dict[str, Any]]  # {"workerId", "agreement"} for every other readable answer, in order
+    evidence: bool = False  # the other answers went to the batch model, the object held at the gold answer
 
     def as_json(self) -> dict[str, Any]:
         if self.element is None:
             return {"workers": list(self.workers), "note": GOLD_UNREAD_NOTE}
-        return {"workers": list(self.workers), "scores": list(self.scores), "note": GOLD_NOTE}
+        note = GOLD_EVIDENCE_NOTE if self.evidence else GOLD_NOTE
+        return {"workers": list(self.workers), "scores": list(self.scores), "note": note}
 
 
 @dataclass
@@ -220,8 +234,12 @@ def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswe
         batch.gold[item.object_id] = GoldItem(list(item.gold), None, [])
         return readable
     others = [a for a in readable if a.worker not in item.gold]
-    scores = [{"workerId": a.worker, "agreement": agreement(kind, a.element, gold[0].element)} for a in others]
-    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores)
+    found = agreements(kind, [a.element for a in others], gold[0].element)
+    scores = [{"workerId": a.worker, "agreement": score} for a, score in zip(others, found, strict=True)]
+    evidence = kind in GOLD_EVIDENCE_KINDS
+    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores, evidence)
+    if evidence:
+        return [*gold, *others]  # the batch model holds the object at the first gold answer
     if others:
         batch.scored[item.object_id] = [_annotation(batch.field, a) for a in others]
     return gold
