@@ -92,3 +92,37 @@ def test_gold_objects_teach_the_batch_model_who_the_bad_annotator_is(tmp_path: P
     assert all(e > a for e, a in zip(evidence, alone, strict=True)), (evidence, alone)
     assert statistics.mean(evidence) - statistics.mean(alone) >= 0.09
     assert statistics.mean(evidence) >= statistics.mean(unmarked)
+
+
+def test_the_gold_mask_is_decoded_once_for_every_annotator_it_scores(monkeypatch: Any) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from tally.importers import gold as gold_module
+
+    def answer(columns: slice) -> dict[str, Any]:
+        classes = np.zeros((4, 6), dtype=np.uint8)
+        classes[:, columns] = 1
+        image = Image.fromarray(classes, mode="P")
+        image.putpalette([255, 255, 255, 31, 119, 180] + [0] * 762)
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return {"labeledImage": {"pngImageData": base64.b64encode(buf.getvalue()).decode()},
+                "labelMappings": {"lesion": {"color": "#1f77b4"}}, "inputImageProperties": {"width": 6, "height": 4}}  # fmt: skip
+
+    decoded: list[int] = []
+    real = gold_module._label_pixels
+
+    def counting(answer: Any, names: dict[str, int]) -> Any:
+        decoded.append(1)
+        return real(answer, names)
+
+    monkeypatch.setattr(gold_module, "_label_pixels", counting)
+    scores = gold_module.agreements("semantic", [answer(slice(0, 2)), answer(slice(0, 4)), answer(slice(4, 6))],
+                                    answer(slice(0, 3)))  # fmt: skip
+    assert scores == [round(2 / 3, 4), 0.75, 0.0]
+    assert len(decoded) == 4  # the gold mask once, each annotator's once
+    assert scores == [gold_module.agreement("semantic", a, answer(slice(0, 3)))
+                      for a in (answer(slice(0, 2)), answer(slice(0, 4)), answer(slice(4, 6)))]  # fmt: skip

@@ -16,7 +16,10 @@ from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
-from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_NOTE, WAITS
+from tally.forms import FormSchema
+from tally.forms.consolidate import JobTemplate
+from tally.importers.labelstudio import read_config
+from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools.cli import main
@@ -33,13 +36,16 @@ def _run(tool: str, source: Path, out: Path, *extra: str) -> tuple[int, list[dic
     return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
 
 
-def _core(payload: list[dict[str, Any]], labels: list[str] | None = None, **settings: Any) -> list[dict[str, Any]]:
+def _core(
+    payload: list[dict[str, Any]], labels: list[str] | None = None, form: JobTemplate | None = None, **settings: Any
+) -> list[dict[str, Any]]:
     """What the core answers for a Ground Truth batch written by hand."""
     storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
     event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}}
     if labels:
         event["labelCategories"] = labels
-    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(**settings))
+    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(**settings),
+                               form_template=None if form is None else (lambda: form))  # fmt: skip
     return [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
 
 
@@ -60,77 +66,93 @@ def _png(out: Path, uri: str) -> np.ndarray:
 # -- Label Studio ---------------------------------------------------------------------------------------
 
 
-def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_keep_the_rest(tmp_path: Path) -> None:
-    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out")
+def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_field(tmp_path: Path) -> None:
+    config = LS / "choices-form-config.xml"
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                        "--template", str(config))  # fmt: skip
     assert code == 0
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
-    votes = [
-        # ana's annotation is gold: every answer goes to the batch model, held at hers
-        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
-        [("ana@example.com", "Negative"), ("ben@example.com", "Negative")],
-        [("ana@example.com", "Neutral"), ("ben@example.com", "Neutral"), ("3", "Positive")],
-        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
-    ]
+    ana, ben = "ana@example.com", "ben@example.com"
+    answers: list[list[tuple[str, dict[str, Any]]]] = [
+        # ana's annotation is gold: her answer first, marked; the others keep their choice (held at hers
+        # by the batch model) and their rating and text are scored against hers, not voted
+        [(ana, {"sentiment": {"label": "Positive"}, "stars": 5}), (ben, {"sentiment": {"label": "Positive"}}),
+         ("3", {"sentiment": {"label": "Negative"}})],
+        [(ana, {"sentiment": {"label": "Negative"}, "stars": 1}), (ben, {"sentiment": {"label": "Negative"}})],
+        [(ana, {"sentiment": {"label": "Neutral"}}),
+         (ben, {"sentiment": {"label": "Neutral"}, "comment": "nothing to say"}),
+         ("3", {"sentiment": {"label": "Positive"}})],
+        [(ana, {"sentiment": {"label": "Positive"}}), (ben, {"sentiment": {"label": "Positive"}}),
+         ("3", {"sentiment": {"label": "Negative"}})],
+    ]  # fmt: skip
     payload = [
-        {
-            "datasetObjectId": str(101 + i),
-            "dataObject": {"content": text},
-            "annotations": [_answer(w, {"sentiment": {"label": c}}) for w, c in vote],
-        }
-        for i, (text, vote) in enumerate(zip(texts, votes, strict=True))
-    ]
+        {"datasetObjectId": str(101 + i), "dataObject": {"content": text},
+         "annotations": [_answer(w, content) for w, content in found]}
+        for i, (text, found) in enumerate(zip(texts, answers, strict=True))
+    ]  # fmt: skip
     payload[0]["annotations"][0]["annotationData"]["gold"] = True
-    core = _core(payload)
-    assert core[0]["confidence"] == 1.0  # the gold answer's
+    fields = read_config(config.read_text())
+    schema = FormSchema(tuple(fields[name] for name in ("sentiment", "stars", "comment")))
+    core = _core(payload, form=JobTemplate(schema=schema))
     assert [_without(label) for label in labels] == core
-    assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
-    assert labels[0]["gold-answers"] == {
-        "workers": ["ana@example.com"],
-        "scores": [{"workerId": "ben@example.com", "agreement": 1.0}, {"workerId": "3", "agreement": 0.0}],
-        "note": GOLD_EVIDENCE_NOTE,
-    }
-    assert labels[0]["kept-as-given"] == [
-        {
-            "field": "stars",
-            "kind": "number",
-            "reason": WAITS["number"],
-            "answers": [
-                {"workerId": "ana@example.com", "value": {"rating": 5}},
-                {"workerId": "ben@example.com", "value": {"rating": 4}},
-                {"workerId": "3", "value": {"rating": 2}},
-            ],
-        },
-        {
-            "field": "comment",
-            "kind": "text",
-            "reason": WAITS["text"],
-            "answers": [{"workerId": "ben@example.com", "value": {"text": ["good"]}}],
-        },
+    assert [{name: entry["value"] for name, entry in label["fields"].items()} for label in labels] == [
+        {"sentiment": "Positive", "stars": 5},
+        {"sentiment": "Negative", "stars": 1},
+        {"sentiment": "Neutral", "comment": "nothing to say"},
+        {"sentiment": "Positive"},
     ]
+    assert labels[0]["fields"]["sentiment"]["confidence"] == 1.0  # the gold answer's
+    assert labels[1]["fields"]["stars"]["scale"] == {"min": 1, "max": 5, "step": 1, "from": "template"}
+    assert labels[0]["schema-source"] == "template"
+    assert labels[0]["gold-answers"] == {
+        "workers": [ana],
+        "scores": [
+            {"workerId": ben, "field": "sentiment", "agreement": 1.0},
+            {"workerId": ben, "field": "stars", "agreement": None},
+            {"workerId": ben, "field": "comment", "agreement": None},
+            {"workerId": "3", "field": "sentiment", "agreement": 0.0},
+            {"workerId": "3", "field": "stars", "agreement": None},
+        ],
+        "note": GOLD_FORM_NOTE,
+    }
     assert labels[1]["import-notes"] == ["annotation by 3 was cancelled (skipped) in Label Studio: left out"]
+    assert "kept-as-given" not in labels[0]
     assert labels[3]["kept-as-given"][0]["field"] == "relation"
     assert labels[3]["kept-as-given"][0]["reason"] == "no consolidation for relation answers"
-    assert labels[0]["imported-from"] == {"tool": "labelstudio", "field": "sentiment"}
+    assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["sentiment", "stars", "comment"]}
     tasks = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert (
         tasks[0]["annotations"] == json.loads((LS / "choices-form-three-annotators.json").read_text())[0]["annotations"]
     )
-    assert tasks[0]["predictions"] == [
-        {
-            "model_version": "tally-0.1.0",
-            "score": labels[0]["confidence"],
-            "result": [
-                {
-                    "id": "tally-0",
-                    "from_name": "sentiment",
-                    "to_name": "text",
-                    "type": "choices",
-                    "value": {"choices": ["Positive"]},
-                    "origin": "prediction",
-                }
-            ],
-        }
+    assert [t["predictions"][0]["result"] for t in tasks[1:3]] == [
+        [{"id": "tally-sentiment-0", "from_name": "sentiment", "to_name": "text", "type": "choices",
+          "value": {"choices": ["Negative"]}, "origin": "prediction",
+          "score": labels[1]["fields"]["sentiment"]["confidence"]},
+         {"id": "tally-stars-0", "from_name": "stars", "to_name": "text", "type": "rating",
+          "value": {"rating": 1}, "origin": "prediction", "score": labels[1]["fields"]["stars"]["confidence"]}],
+        [{"id": "tally-sentiment-0", "from_name": "sentiment", "to_name": "text", "type": "choices",
+          "value": {"choices": ["Neutral"]}, "origin": "prediction",
+          "score": labels[2]["fields"]["sentiment"]["confidence"]},
+         {"id": "tally-comment-0", "from_name": "comment", "to_name": "text", "type": "textarea",
+          "value": {"text": ["nothing to say"]}, "origin": "prediction",
+          "score": labels[2]["fields"]["comment"]["confidence"]}],
+    ]  # fmt: skip
+    assert tasks[2]["predictions"][0]["score"] == labels[2]["confidence"]
+
+
+def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                        "--element-name", "sentiment")  # fmt: skip
+    assert code == 0
+    assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
+    reason = "another field (sentiment) was consolidated; name this one to consolidate it"
+    assert [(k["field"], k["kind"], k["reason"]) for k in labels[0]["kept-as-given"]] == [
+        ("stars", "number", reason),
+        ("comment", "text", reason),
     ]
+    assert labels[0]["kept-as-given"][0]["answers"][0] == {"workerId": "ana@example.com", "value": {"rating": 5}}
+    prediction = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]
+    assert prediction["result"][0]["value"] == {"choices": ["Positive"]}
 
 
 def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_path: Path) -> None:
@@ -226,8 +248,18 @@ def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Pat
     assert [_without(label) for label in labels] == _core(payload)
     code, labels = _run("labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "form")
     assert code == 0
-    assert labels[0]["imported-from"]["field"] == "keypoints"
-    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["bbox", "relation"]
+    # two region tags are a form: each consolidated by its task, the relation kept as given
+    assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["keypoints", "bbox"]}
+    assert labels[0]["fields"]["bbox"]["value"]["annotations"] == [
+        {"class_id": 0, "left": 84, "top": 13, "width": 102, "height": 89}
+    ]
+    assert [p["label"] for p in labels[0]["fields"]["keypoints"]["value"]["keypoints"]] == [
+        "left_eye", "nose", "right_eye"][: len(labels[0]["fields"]["keypoints"]["value"]["keypoints"])]  # fmt: skip
+    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["relation"]
+    result = json.loads((tmp_path / "form" / "predictions.json").read_text())[0]["predictions"][0]["result"]
+    assert [(r["id"], r["type"]) for r in result] == [
+        ("tally-keypoints-0", "keypointlabels"), ("tally-keypoints-1", "keypointlabels"),
+        ("tally-keypoints-2", "keypointlabels"), ("tally-bbox-0", "rectanglelabels")]  # fmt: skip
     code, labels = _run(
         "labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "bbox", "--element-name", "bbox"
     )
@@ -511,7 +543,7 @@ def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Pat
     assert 0 < ben < 1 and 0 < third < 1  # neither trivial
 
 
-def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_path: Path) -> None:
+def test_label_studio_taxonomy_alone_or_with_a_number_as_a_form(tmp_path: Path) -> None:
     # hand-made after Label Studio's Taxonomy and Number tags' documented results
     def annotation(k: int, who: str, paths: list[list[str]], number: int) -> dict[str, Any]:
         return {"id": k, "completed_by": {"id": k, "email": who}, "was_cancelled": False, "ground_truth": False,
@@ -530,7 +562,7 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
                          annotation(6, "cy", [bird], 1)]},
     ]  # fmt: skip
     (tmp_path / "export.json").write_text(json.dumps(tasks))
-    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out", "--element-name", "species")
     assert code == 0
     # one answer with two selections makes the field multi-label; paths are joined with " / "
     payload = [
@@ -546,7 +578,7 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
         {
             "field": "count",
             "kind": "number",
-            "reason": WAITS["number"],
+            "reason": "another field (species) was consolidated; name this one to consolidate it",
             "answers": [
                 {"workerId": "ana", "value": {"number": 2}},
                 {"workerId": "ben", "value": {"number": 3}},
@@ -560,3 +592,13 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
         {"taxonomy": [bird]},
     ]
     assert tasks_out[0]["predictions"][0]["result"][0]["type"] == "taxonomy"
+    # both fields: a form; the number without a config is consolidated on the scale its answers show
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "form")
+    assert code == 0
+    assert [{n: e["value"] for n, e in label["fields"].items()} for label in labels] == [
+        {"species": ["Animal / Mammal"], "count": 2},
+        {"species": ["Animal / Bird"], "count": 1},
+    ]
+    assert labels[0]["fields"]["count"]["scale"] == {"min": None, "max": None, "step": 1, "from": "template+answers"}
+    result = json.loads((tmp_path / "form" / "predictions.json").read_text())[1]["predictions"][0]["result"]
+    assert [(r["type"], r["value"]) for r in result] == [("taxonomy", {"taxonomy": [bird]}), ("number", {"number": 1})]

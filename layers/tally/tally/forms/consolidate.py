@@ -56,7 +56,7 @@ from ..settings import Settings
 from ..storage import Storage
 from ..tasks.base import DIGITS, AnyTask, JobContext, Observed
 from ..tasks.review import iou
-from ._infer import read_form
+from ._infer import complete_schema, read_form
 from ._schema import Field, FieldKind, FormSchema
 from ._split import FieldValue, FormSplit, split
 
@@ -86,10 +86,14 @@ class JobTemplate:
     Attributes:
         html: the template's text (``None``: no template was read).
         note: why there is none, when one was looked for (said in every label's ``schema-note``).
+        schema: the form itself, when the caller knows it without a template (an importer reading
+            another tool's labeling config and export): used instead of ``html``, completed from the
+            answers. A lone number field of it with bounds is a form (its task would not know them).
     """
 
     html: str | None = None
     note: str | None = None
+    schema: FormSchema | None = None  # the form as another tool's export says it (an importer), not HTML
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class FormAnswer:
 
     worker_id: str
     content: Mapping[str, Any]
+    gold: bool = False  # annotationData.gold (an importer's ground truth): a choice field is held at it
 
 
 @dataclass
@@ -410,6 +415,7 @@ def _consolidate_by_task(
     observed: list[tuple[Observed[Any, Any] | None, list[AnswerIssue], str | None]] = []
     no_answer: list[list[str]] = []
     for form_object, values in per_object:
+        gold = {a.worker_id for a in form_object.answers if a.gold}
         answers: list[Answer] = []
         issues: list[AnswerIssue] = []
         silent: list[str] = []
@@ -425,7 +431,7 @@ def _consolidate_by_task(
             if adapter.check and not task.recognises(element):
                 issues.append(AnswerIssue(worker, f"not what a {task.name} answer looks like"))
                 continue
-            answers.append(Answer(worker, element, {f.name: element}, {}))
+            answers.append(Answer(worker, element, {f.name: element}, {"gold": True} if worker in gold else {}))
         if not answers:
             observed.append((None, issues, "no worker gave a usable answer" if values else None))
             continue
@@ -788,11 +794,16 @@ def plan_form(
     except Exception as exc:  # the template is an aid: without it the form is inferred, never a failed batch
         logger.warning("the job's worker template was not read: %s", type(exc).__name__)
         got = JobTemplate(note=f"the job's worker template was not read ({type(exc).__name__})")
-    schema = _one_element_many_names(read_form(got.html, contents), contents)
+    if got.schema is not None:
+        schema = complete_schema(got.schema, contents)
+    else:
+        schema = _one_element_many_names(read_form(got.html, contents), contents)
     if len(schema) == 0:
         return None
     if len(schema) == 1:
         only = schema.fields[0]
+        if got.schema is not None and only.kind == "number" and (only.minimum, only.maximum) != (None, None):
+            return schema, got  # its bounds reach the number only as a form field
         if only.kind == "annotation" or (only.kind == "single-choice" and only.task == "classification"):
             return None  # one annotation element: the task path, byte for byte as before
         if only.kind == "multi-choice" and only.task == "multi-label classification":

@@ -16,11 +16,11 @@ crowd element's output:
                 than one
 ``mask``        a semantic-segmentation answer: each ``<mask>``'s box-local RLE decoded
                 (:func:`~.rle.decode_cvat_mask`) and painted in order into one palette PNG
-``polyline``    kept as given (lines wait for issue 21)
+``polyline``    kept as given (not imported yet)
 ==============  ========================================================================================
 
 Shape attributes (``<attribute>``, and ``occluded``) are kept as given in the field ``attributes``
-(per-object form fields: issue 20); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
+(per-region form fields, which tally does not consolidate); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
 too. A job that has an image but no shape of a region kind on it answered "nothing there". Tracks
 (video jobs) are not imported; each file that has them gets a warning. The jobs' ``<meta>`` label
 lists, merged in order, are the label list (class ids follow CVAT's label order).

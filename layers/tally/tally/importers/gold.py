@@ -15,7 +15,7 @@ Both answers are what the Ground Truth crowd element submits (:mod:`.model`), of
 ===================  ===========================================================================
 
 Matching is greedy, the closest pair first. An F1 is 1 when neither answer has anything. ``None``:
-the kind has no score here (numbers, text: they wait for issue 21).
+the kind has no score here (numbers, text).
 """
 
 from __future__ import annotations
