@@ -64,11 +64,14 @@ def _accuracy(tasks: list[dict[str, Any]], truth: list[int], gold: set[int], tmp
     if marked:  # never outvoted
         assert all(labels[t]["class-name"] == CLASSES[truth[t]] and labels[t]["confidence"] == 1.0 for t in gold)
     judged = [t for t in range(len(truth)) if t not in gold]
-    return sum(labels[t]["class-name"] == CLASSES[truth[t]] for t in judged) / len(judged)
+    right: int = sum(labels[t]["class-name"] == CLASSES[truth[t]] for t in judged)
+    return right / len(judged)
 
 
 def test_gold_objects_teach_the_batch_model_who_the_bad_annotator_is(tmp_path: Path, capsys: Any) -> None:
-    evidence, alone, unmarked = [], [], []
+    evidence: list[float] = []
+    alone: list[float] = []
+    unmarked: list[float] = []
     for seed in range(4, 13):
         tasks, truth, gold = _crowd(seed)
         # before: a gold object was consolidated from its gold answer alone, the others' answers unvoted

@@ -85,7 +85,7 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
         [(ana, {"sentiment": {"label": "Positive"}}), (ben, {"sentiment": {"label": "Positive"}}),
          ("3", {"sentiment": {"label": "Negative"}})],
     ]  # fmt: skip
-    payload = [
+    payload: list[dict[str, Any]] = [
         {"datasetObjectId": str(101 + i), "dataObject": {"content": text},
          "annotations": [_answer(w, content) for w, content in found]}
         for i, (text, found) in enumerate(zip(texts, answers, strict=True))
