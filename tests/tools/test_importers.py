@@ -153,6 +153,14 @@ def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: P
     assert labels[0]["kept-as-given"][0]["answers"][0] == {"workerId": "ana@example.com", "value": {"rating": 5}}
     prediction = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]
     assert prediction["result"][0]["value"] == {"choices": ["Positive"]}
+    # a lone text field: the free-text task's label, written back as the TextArea's result
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "text",
+                        "--element-name", "comment")  # fmt: skip
+    assert code == 1  # tasks 102 and 104 have no comment
+    assert [label.get("text") for label in labels] == ["good", None, "nothing to say", None]
+    tasks = json.loads((tmp_path / "text" / "predictions.json").read_text())
+    assert [t["predictions"][0]["result"][0]["value"] if "predictions" in t else None for t in tasks] == [
+        {"text": ["good"]}, None, {"text": ["nothing to say"]}, None]  # fmt: skip
 
 
 def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_path: Path) -> None:

@@ -48,9 +48,9 @@ def _size(label: Mapping[str, Any]) -> tuple[int, int] | None:
 
 
 def _kind(label: Mapping[str, Any]) -> str | None:
-    if label.get("type") == "tally/number":
+    if "scale" in label and "interval" in label:  # tally/number's shape
         return "number"
-    if label.get("type") == "tally/free-text":
+    if "method" in label and isinstance(label.get("text"), str):  # tally/free-text's shape
         return "text"
     if "class-name" in label:
         return "classification"
