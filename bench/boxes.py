@@ -14,7 +14,7 @@
    diagonal and mean distance, against the plain per-coordinate mean of the same clusters.
 3. Time per 1,000 box objects × 5 workers (fit + predict), next to WBF's time on the same objects.
 4. Instance fusion time per 1280x960 object (3 workers), against the pixel mask vote
-   (tally.vote: tabulate + majority_vote + expand) on the same answers as class maps (both from uint8
+   (tally.aggregation.vote_table: tabulate + majority_vote + expand) on the same answers as class maps (both from uint8
    maps, as palette PNGs decode), interleaved, best of three runs per object, median over objects.
 5. The fit's kept work (``ItemConsolidation.fitted_``) for 1,000 objects × 5 workers: its memory
    (tracemalloc: what dropping it frees), how many objects' clusters predict reuses, and predict on the
@@ -43,7 +43,7 @@ from tally.aggregation.geometric import ItemConsolidation
 from tally.aggregation.instance_consolidation import InstanceConsolidation
 from tally.aggregation.keypoint_consolidation import KeypointConsolidation
 from tally.aggregation.matching import box_iou, matching_orders
-from tally.vote import IndexedMask, majority_vote, tabulate
+from tally.aggregation.vote_table import IndexedMask, majority_vote, tabulate
 from tests.sim.geometry import CROWDS, SimObject, box_batch, instance_batch, keypoint_batch
 
 TUNING_SEEDS = (0, 1, 2, 200, 201, 202, 203, 204)
@@ -306,7 +306,7 @@ def instance_speed(n_objects: int = 8, seed: int = 9) -> None:
     print("| method | ms per object |")
     print("|---|---|")
     print(f"| tally instances (match + keep + pixel vote) | {1000 * statistics.median(ours):.1f} |")
-    print(f"| mask vote (tally.vote, class maps) | {1000 * statistics.median(vote):.1f} |")
+    print(f"| mask vote (tally.aggregation.vote_table, class maps) | {1000 * statistics.median(vote):.1f} |")
     print(f"\nratio: {statistics.median(ours) / statistics.median(vote):.2f}×")
 
 

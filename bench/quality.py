@@ -94,6 +94,7 @@ DEFAULT = "tally default (reliability)"
 MAJORITY = "tally majority"
 PLAIN = "plain argmax vote"
 AGREEMENT = "agreement-weighted vote"
+REGIONS = "tally regions (opt-in)"
 
 
 def decoded_maps(obj: SimulatedObject, labels: Sequence[str]) -> list[LabelMap]:
@@ -333,7 +334,7 @@ class CrowdResult:
 
 def run_crowd(crowd: Crowd, args: argparse.Namespace, peers: dict[str, Peer]) -> CrowdResult:
     result = CrowdResult(crowd)
-    methods = [DEFAULT, MAJORITY, *peers]
+    methods = [DEFAULT, MAJORITY, *([REGIONS] if args.regions else []), *peers]
     for m in methods:
         result.miou[m], result.seconds[m] = [], 0.0
     for seed in args.seeds:
@@ -341,7 +342,8 @@ def run_crowd(crowd: Crowd, args: argparse.Namespace, peers: dict[str, Peer]) ->
         result.labels.append(len(batch.labels))
         n_labels = len(batch.labels)
         inputs = [decoded_maps(o, batch.labels) for o in batch.objects]
-        for name, algorithm in ((DEFAULT, "reliability"), (MAJORITY, "majority")):
+        tallies = [(DEFAULT, "reliability"), (MAJORITY, "majority"), *([(REGIONS, "regions")] if args.regions else [])]
+        for name, algorithm in tallies:
             tr = run_tally(batch, algorithm, 1)
             result.miou[name] += tr.mious(batch)
             result.seconds[name] += tr.seconds
@@ -379,8 +381,8 @@ def _size(crowd: Crowd) -> str:
 
 def report(results: Sequence[CrowdResult], args: argparse.Namespace, wall: float) -> str:
     methods = list(results[0].miou)
-    others = [m for m in methods if m != DEFAULT]
-    peer_methods = [m for m in methods if m not in (DEFAULT, MAJORITY)]
+    others = [m for m in methods if m not in (DEFAULT, REGIONS)]
+    peer_methods = [m for m in methods if m not in (DEFAULT, MAJORITY, REGIONS)]
     mean = {m: [float(np.mean(r.miou[m])) for r in results] for m in methods}
     avg = {m: float(np.mean(mean[m])) for m in methods}
     kind = "tuning" if args.tuning else "report"
@@ -443,6 +445,20 @@ def report(results: Sequence[CrowdResult], args: argparse.Namespace, wall: float
     )
     out += _table(["crowd", "default", "vs majority", "vs plain argmax", "best other method", "vs best other",
                    "confidence MAE", "Spearman"], rows)  # fmt: skip
+    if REGIONS in methods:
+        out += ["", "The opt-in `regions` algorithm against the default, `majority` and the plain argmax vote "
+                "(paired per-object differences; s.e. in brackets):", ""]  # fmt: skip
+        rows = []
+        for i, r in enumerate(results):
+            cols = []
+            for against in (DEFAULT, MAJORITY, PLAIN):
+                diff = np.asarray(r.miou[REGIONS]) - np.asarray(r.miou[against])
+                se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+                cols.append(f"{diff.mean():+.4f} ({se:.4f})")
+            rows.append([r.crowd.key, f"{mean[REGIONS][i]:.4f}", *cols])
+        rows.append(["**mean**", f"{avg[REGIONS]:.4f}",
+                     *[f"{avg[REGIONS] - avg[m]:+.4f}" for m in (DEFAULT, MAJORITY, PLAIN)]])  # fmt: skip
+        out += _table(["crowd", "regions", "vs default", "vs majority", "vs plain argmax"], rows)
     best_single = max(peer_methods, key=lambda m: avg[m])
     targets = [
         ("never below majority by > 0.002", worst["majority"], worst["majority"] >= -0.002),
@@ -484,6 +500,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, choices=[c.key for c in CROWDS], help="crowds")
     parser.add_argument("--quick", action="store_true", help="a tiny run: 3 objects per draw, images scaled by 0.2")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Markdown output file")
+    parser.add_argument(
+        "--regions", action="store_true", help="also run the opt-in regions algorithm (a column, not a peer)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.objects, args.scale = 3, 0.2

@@ -54,7 +54,7 @@ HEIGHT, WIDTH = 960, 1280
 REPEATS = 3
 ENCODINGS: dict[str, Literal["P", "RGB", "RGBA"]] = {"palette": "P", "RGB": "RGB", "RGBA": "RGBA"}
 CROWDS = ("careful", "spammer")
-VOTES = ("majority", "reliability", "with_map")
+VOTES = ("majority", "reliability", "regions", "with_map")
 clock = time.perf_counter  # --clock cpu: time.process_time (this process's CPU time; steadier on a busy machine)
 
 
@@ -122,7 +122,8 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                 storage = MemoryStorage()
                 votes = {
                     "majority": SemanticSegmentation(Settings(algorithm="majority")),
-                    "reliability": SemanticSegmentation(Settings()),  # the default: the mask only
+                    "reliability": SemanticSegmentation(Settings(algorithm="reliability")),  # the mask only
+                    "regions": SemanticSegmentation(Settings(algorithm="regions")),  # + disputed regions
                     "with_map": SemanticSegmentation(Settings(confidence_maps=True)),
                 }
                 job = JobContext(labels, {}, storage, "s3://bench/out", Settings())
@@ -269,7 +270,8 @@ def main() -> None:
     )
     titles = {
         "majority": "majority",
-        "reliability": "reliability (default)",
+        "reliability": "reliability",
+        "regions": "regions",
         "with_map": "reliability + confidence map",
     }
     print(

@@ -31,13 +31,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from tally.aggregation.vote_table import VoteTable
 from tally.gt.answers import Answer
 from tally.gt.events import DatasetObject
 from tally.labels import LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.tasks import JobContext, SemanticSegmentation
-from tally.vote import VoteTable
 from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch
 
 AnswerKind = Literal["simulated", "rgb", "rgba"]

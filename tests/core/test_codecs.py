@@ -10,9 +10,9 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from tally.aggregation.vote_table import ABSTAIN
 from tally.codecs import decode_png, encode_palette_png, hex_to_rgb, index_mask
 from tally.errors import ImageDecodeError, MaskShapeError
-from tally.vote import ABSTAIN
 from tests.helpers import png_b64
 
 COLOURS = {"road": "#1f77b4", "car": "#ff7f0e"}

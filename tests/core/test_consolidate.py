@@ -330,7 +330,7 @@ def test_answer_from_s3_uri_inside_and_outside_the_job_bucket(tmp_path: Path) ->
 def test_an_unforeseen_error_fails_only_its_object_and_logs_no_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tally.tasks import segmentation
+    from tally.tasks.semantic_segmentation import adapter as segmentation
 
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("secret worker data")

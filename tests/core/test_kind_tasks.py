@@ -93,6 +93,23 @@ def test_a_random_rater_weighs_nothing() -> None:
     assert max(q["random-share"] for w, q in quality.items() if w != "r") == 0.0155
 
 
+def test_an_offset_that_rounds_to_zero_is_zero_not_minus_zero(tmp_path: Path) -> None:
+    # GIVEN a rater whose offset is a hair below zero (a 0-100 slider, four raters, three objects)
+    answers = [(75, 81, 68, 80), (99, 100, 91, 100), (78, 96, 87, 99)]
+    objects = [FieldObject(str(i), [(f"w{k}", v) for k, v in enumerate(row)]) for i, row in enumerate(answers)]
+    [first, *_] = consolidate_field("number", objects, FieldBounds(0, 100, 1)).results
+    assert first.label is not None
+    # THEN the label says 0.0, as JSON too (it said -0.0)
+    quality = first.label["worker-quality"]
+    assert quality[0] == {"workerId": "w0", "offset": 0.0, "noise": 1.5403, "random-share": 0.1186}
+    assert json.dumps(quality[0]["offset"]) == "0.0"
+    assert [q["offset"] for q in quality] == [0.0, 0.1251, -8.3351, 1.1433]
+    # and through the batch driver, as a lone element's label
+    rows = [obj(i, *[(f"w{k}", {"q": v}) for k, v in enumerate(row)]) for i, row in enumerate(answers)]
+    label = labels_of(tmp_path, rows)["0"]
+    assert [json.dumps(q["offset"]) for q in label["worker-quality"]] == ["0.0", "0.0", "-8.4292", "1.0345"]
+
+
 def test_one_answer_and_identical_answers(tmp_path: Path) -> None:
     # a batch of one answer, and a batch whose answers are all the same number: no scale to measure
     # an interval against, the number itself with confidence 1
@@ -217,17 +234,22 @@ def test_empty_one_non_ascii_and_all_different_texts(tmp_path: Path) -> None:
     ]
     labels = labels_of(tmp_path, objects)
     empty = labels["empty"]
-    assert (empty["text"], empty["confidence"], [a["text"] for a in empty["answers"]]) == ("", 1.0, ["", ""])
+    assert (empty["text"], empty["confidence"], empty["method"], empty["empty-answers"]) == ("", 1.0, "empty", 2)
+    assert empty["answers"] == [
+        {"workerId": "a", "text": "", "agreement": None},
+        {"workerId": "b", "text": "", "agreement": None},
+    ]
     assert empty["rejected-answers"] == [
         {"workerId": "c", "reason": "not a free-text answer like the rest of the batch"}
     ]
     assert (labels["one"]["text"], labels["one"]["confidence"]) == ("a red car", 1.0)
     kana = labels["kana"]
     assert (kana["text"], kana["method"], kana["answers"][1]["differing"]) == ("日本語のテキスト", "rover", [5])
-    assert (labels["accents"]["text"], labels["accents"]["confidence"]) == ("Café Zürich", 0.9437)
+    # 0.9439: a and b no longer gain weight from agreeing on "" (empty answers are no evidence)
+    assert (labels["accents"]["text"], labels["accents"]["confidence"]) == ("Café Zürich", 0.9439)
     different = labels["different"]
     assert (different["text"], different["method"]) == ("two cars", "medoid")
-    assert different["confidence"] == 0.4638  # letters in common: far from 1, above 1/3
+    assert different["confidence"] == 0.4661  # letters in common: far from 1, above 1/3
 
 
 # -- rankings --------------------------------------------------------------------------------------------
@@ -566,3 +588,26 @@ def test_a_lone_hidden_input_of_json_is_read_by_its_shape_not_as_text(tmp_path: 
         tmp_path / "t", [obj(0, ("a", {"note": "[sic] a car"}), ("b", {"note": "{a car"}))], labels=None
     )
     assert content(response[0])[0]["type"] == "tally/free-text"
+
+
+LONG = "the label on this bottle is printed upside down and its barcode is unreadable"  # text, not a choice
+
+
+def test_the_one_worker_who_writes_where_others_leave_it_empty_is_not_marked_down(tmp_path: Path) -> None:
+    """An optional comment most leave empty: "" where most left it empty (confidence: their share),
+    the writer's text kept with no agreement figure, and nobody measured by the empty answers; where
+    most wrote, the writers' vote decides, its confidence scaled by the share who wrote."""
+    objects = [obj(str(i), ("a", {"t": ""}), ("b", {"t": "  "}), ("w", {"t": LONG})) for i in range(4)]
+    objects.append(obj("most-wrote", ("a", {"t": LONG}), ("b", {"t": LONG}), ("w", {"t": ""})))
+    labels = labels_of(tmp_path, objects)
+    first = labels["0"]
+    assert {k: first[k] for k in ("text", "confidence", "method", "empty-answers")} == {
+        "text": "", "confidence": 0.6667, "method": "empty", "empty-answers": 2,
+    }  # fmt: skip
+    assert [a["agreement"] for a in first["answers"]] == [None, None, None]
+    assert first["answers"][2]["text"] == LONG
+    quality = {q["workerId"]: q for q in labels["most-wrote"]["worker-quality"]}
+    assert quality["w"] == {"workerId": "w", "accuracy": None, "weight": None}  # only ever wrote alone or left it empty
+    most = labels["most-wrote"]
+    assert (most["text"], most["confidence"], most["empty-answers"]) == (LONG, 0.6667, 1)
+    assert [a["agreement"] for a in most["answers"]] == [1.0, 1.0, None]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tally.aggregation.pixel_vote import vote_image
-from tally.vote import IndexedMask, tabulate
+from tally.aggregation.vote_table import IndexedMask, tabulate
 
 ALGORITHMS = ("reliability", "majority")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tally.spatial import settle_ties, window_mean
+from tally.aggregation._pixel_kernels import settle_ties, window_mean
 from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
 

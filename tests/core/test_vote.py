@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tally.vote import ABSTAIN, IndexedMask, class_confidences, majority_vote, tabulate
+from tally.aggregation.vote_table import ABSTAIN, IndexedMask, class_confidences, majority_vote, tabulate
 from tests.helpers import grid, rows_of
 
 LEGEND = {"A": 1, "B": 2, "C": 3}

@@ -9,11 +9,11 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from tally.aggregation._pixel_kernels import settle_ties, window_mean
 from tally.aggregation.pixel_vote import vote_image
+from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import FAR, abstain_far_from_drawing
 from tally.codecs import encode_gray_png
-from tally.spatial import settle_ties, window_mean
-from tally.vote import ABSTAIN, IndexedMask, VoteTable, tabulate
 
 
 def _far_reference(mask: IndexedMask, block: int, reach: int) -> npt.NDArray[np.uint8]:
@@ -220,7 +220,7 @@ def _unsquared(mask: IndexedMask) -> IndexedMask:
 
 
 def test_squares_say_which_squares_hold_one_index_and_which() -> None:
-    from tally.vote import squares_of
+    from tally.aggregation.vote_table import squares_of
 
     indices = np.zeros((17, 24), np.uint8)  # two full rows of three squares, one partial row
     indices[8:16, 0:8] = 3  # square (1, 0) all 3

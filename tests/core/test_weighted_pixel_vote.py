@@ -1,7 +1,7 @@
 """Leave-one-out log-odds weights and the tie rule, on tiny hand-made vote tables with known answers.
 
 Each table lists an object's distinct per-pixel vote tuples (one column per worker) and how many
-pixels have each tuple, as :func:`tally.vote.tabulate` would produce them.
+pixels have each tuple, as :func:`tally.aggregation.vote_table.tabulate` would produce them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tally.aggregation.vote_table import ABSTAIN, IndexedMask, vote_scores
 from tally.aggregation.weighted_pixel_vote import (
     FAR,
     LeaveOneOutWeights,
@@ -19,7 +20,6 @@ from tally.aggregation.weighted_pixel_vote import (
     resolve_far,
     weigh,
 )
-from tally.vote import ABSTAIN, IndexedMask, vote_scores
 
 # Ten pixels of class 1; each careful worker misses a different one of them; 90 background pixels.
 CAREFUL = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 1], [1, 1, 0], [0, 0, 0]], np.uint8)
@@ -182,10 +182,10 @@ def test_far_background_abstains_only_where_the_other_voices_name_one_class() ->
 
 def test_the_highest_class_key_a_mask_holds_survives_the_default_vote() -> None:
     from tally.aggregation.pixel_vote import reliability_table, vote_image
+    from tally.aggregation.vote_table import IndexedMask
     from tally.colours import FAR
     from tally.errors import ConfigError
     from tally.labels import MAX_MASK_CLASSES, ClassTable, LabelSet
-    from tally.vote import IndexedMask
 
     top = MAX_MASK_CLASSES  # the far-background marker is the key above it
     assert top == FAR - 1

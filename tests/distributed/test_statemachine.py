@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tally.gt.response import creation_date
 from tally.tools.cli import main
 from tests.distributed.sfn_runner import MapFailed
 from tests.distributed.support import BUCKET, FUNCTION, RUN, Job
 from tests.helpers import seg_content
 from tests.sim.batches import BUILDERS
 from tests.sim.classification import matching_crowd
-from tests.sim.manifests import MATCHING, classification_lines, recipe_line
+from tests.sim.manifests import MATCHING, classification_lines, form_lines, recipe_line
 
 
 def _recipe(payload: list[dict[str, Any]], attr: str) -> list[dict[str, Any]]:
@@ -134,6 +135,31 @@ def test_a_failed_batch_is_reported_line_by_line(job: Job) -> None:
     assert written["messages"] == [f"line {n}: not consolidated: {reason}" for n in (3, 4)]
 
 
+def test_a_line_that_makes_no_object_fails_alone(job: Job) -> None:
+    """A line that is not a JSON object, one whose worker-response file is missing and one whose answers
+    lack a worker: each fails with its reason (the local command stops on the first two: exit 3); the
+    batch's other lines are consolidated."""
+    answers = [(w, json.dumps({"category": {"label": "cat"}})) for w in ("w1", "w2", "w3")]
+    lines: list[Any] = [recipe_line(f"s3://images/{i}.jpg", "pets", answers) for i in range(3)]
+    lines[1] = ["not", "an", "object"]
+    missing = {"source-ref": "s3://images/3.jpg", "pets": {},
+               "pets-metadata": {"worker-response-ref": f"s3://{BUCKET}/job/worker-response/3.json"}}  # fmt: skip
+    no_worker = recipe_line("s3://images/4.jpg", "pets", answers)
+    del no_worker["pets"]["annotationsFromAllWorkers"][0]["workerId"]
+    job.put_manifest([*lines, missing, no_worker])
+    summary, _ = job.run(job.execution_input("pets", 5))
+    assert {k: summary[k] for k in ("lines", "consolidated", "failed")} == {"lines": 5, "consolidated": 2, "failed": 3}
+    result = [json.loads(line) for line in job.read(f"{RUN}/output.manifest").decode().splitlines()]
+    assert result[1]["line"] == ["not", "an", "object"]
+    assert [line["pets-metadata"].get("failure-reason") for line in result] == [
+        None,
+        "the line is not a JSON object",
+        None,
+        f"cannot read s3://{BUCKET}/job/worker-response/3.json: NoSuchKey",
+        "the answers do not make a data object: annotations.0.workerId: Field required",
+    ]
+
+
 def test_a_failed_survey_batch_stops_the_run(job: Job) -> None:
     """The job's model needs every batch: the survey tolerates no failure."""
     answers = [(w, json.dumps({"category": {"label": "cat"}})) for w in ("w1", "w2")]
@@ -143,6 +169,35 @@ def test_a_failed_survey_batch_stops_the_run(job: Job) -> None:
             job.execution_input("pets", 2),
             fail_child=lambda state, child: state == "Survey" and len(child["Items"]) == 1,
         )
+
+
+def test_the_source_is_read_for_its_date_once(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outputs' creation-date is the source's time: the Plan step reads it (one HEAD) and passes it
+    along the plan to every Consolidate child and to Finish, which do not read it again."""
+    from tally.aws import S3Storage
+
+    asked: list[str] = []
+    modified = S3Storage.modified
+
+    def counted(self: S3Storage, uri: str) -> Any:
+        asked.append(uri)
+        return modified(self, uri)
+
+    monkeypatch.setattr(S3Storage, "modified", counted)
+    answers = [(w, json.dumps({"category": {"label": "cat"}})) for w in ("w1", "w2", "w3")]
+    job.put_manifest([recipe_line(f"s3://images/{i}.jpg", "pets", answers) for i in range(5)])
+
+    def fail(state: str, child: dict[str, Any]) -> bool:
+        return state == "Consolidate" and child["Items"][0]["index"] == 2
+
+    summary, runner = job.run(job.execution_input("pets", 2), fail_child=fail)
+    assert runner.children["Consolidate"] == 3 and summary["failed"] == 2  # Finish writes the failed lines
+    assert asked == [f"s3://{BUCKET}/job/manifests/output/output.manifest"]
+    stamp = job.s3.head_object(Bucket=BUCKET, Key="job/manifests/output/output.manifest")["LastModified"]
+    dates = {
+        json.loads(line)["pets-metadata"]["creation-date"] for line in job.read(f"{RUN}/output.manifest").splitlines()
+    }
+    assert dates == {creation_date(stamp)}
 
 
 def test_a_retried_child_counts_once(job: Job) -> None:
@@ -162,3 +217,16 @@ def test_a_retried_child_counts_once(job: Job) -> None:
         job.invoke(FUNCTION, payload)
     assert job.read(f"{RUN}/model.pickle") == model
     assert job.read(f"{RUN}/output.manifest") == first
+
+
+def test_a_form_is_fitted_on_the_whole_job_as_locally(job: Job, tmp_path: Path) -> None:
+    """A form (a select, a slider, a text box; inferred from the answers) in batches of 100 lines on AWS:
+    the same bytes as ``tally reconsolidate`` in one chunk, each field's model fitted on the whole job."""
+    crowd = matching_crowd(np.random.default_rng(5), n_objects=300, n_workers=40)
+    source = job.put_manifest(list(form_lines(crowd, "same")))
+    summary, runner = job.run(job.execution_input("same", 100))
+    assert _local(source, tmp_path / "one", "same", "--batch-size", "5000") == 0
+    text = _same_as_local(job, tmp_path / "one")
+    assert "Fit" in runner.visited
+    assert (summary["consolidated"], summary["passed-through"]) == (300, 0)
+    assert {json.loads(line)["same-metadata"]["type"] for line in text.splitlines()} == {"groundtruth/custom"}

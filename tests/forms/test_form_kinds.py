@@ -185,7 +185,7 @@ def test_a_ranking_field_weighs_down_a_worker_who_reverses_the_scale() -> None:
         "keys": ["textRanking", "ordinalRankingDimensions"],
         "value": [
             {"name": "Clarity", "ranks": [1, 2, 3], "order": [0, 1, 2], "confidence": [0.9767, 0.6511, 0.6511],
-             "agreement": 0.8682, "ties": False},
+             "agreement": 0.8682, "ties": True},  # the template's allowTie (no worker tied here)
             {"name": "Inclusivity", "ranks": [1, 2, 3], "order": [0, 1, 2], "confidence": [0.6511, 0.6511, 0.9767],
              "agreement": 0.8682, "ties": False},
         ],
@@ -252,3 +252,50 @@ def test_a_polyline_field_keeps_the_lines_the_crowd_agrees_on_with_the_templates
         "w3": {"precision": 0.7253, "recall": 1.0, "weight": 0.6463},  # its stray line counted against it
     }
     assert labels[0]["fields"]["day|night"]["value"] == "day"
+
+
+SLIDER_ALONE = """<crowd-form>
+  <crowd-slider name="quality" min="0" max="20" step="2"></crowd-slider>
+</crowd-form>"""
+
+
+def test_a_lone_sliders_template_bounds_are_used() -> None:
+    """A template whose only field is a slider: the answers are bare numbers (the task path), read on the
+    template's scale: 0-20 by 2, so 7 is off the grid and 24 off the scale (rejected, with the reason)."""
+    given = [(4, 6, 6, 7), (10, 12, 10, 24)]
+    objects = [
+        data_object(str(i), *(annotation(w, json.dumps({"quality": v})) for w, v in zip(WORKERS, values, strict=True)))
+        for i, values in enumerate(given)
+    ]
+    labels = labels_of(run(objects, SLIDER_ALONE))
+    assert [label["scale"] for label in labels] == [{"min": 0, "max": 20, "step": 2, "from": "template"}] * 2
+    assert [label["value"] for label in labels] == [6, 10]
+    metadata = [r["consolidatedAnnotation"]["content"]["pets-metadata"] for r in run(objects, SLIDER_ALONE).response]
+    assert [m["type"] for m in metadata] == ["tally/number"] * 2
+    assert [[(a["workerId"], a["reason"]) for a in m.get("rejected-answers", [])] for m in metadata] == [
+        [("w4", "7 is not on a step of 2")],
+        [("w4", "24 is above the maximum 20")],
+    ]
+
+
+RANKING_ALONE = """<crowd-form>
+  <crowd-text-ranking name="textRanking"
+    ordinal-ranking-dimensions='[{"name":"Clarity","allowTie":true},{"name":"Inclusivity","allowTie":false}]'
+    text='{{ task.input.source }}' responses='{{ task.input.responses | to_json }}'></crowd-text-ranking>
+</crowd-form>"""
+
+
+def test_a_lone_rankings_allow_tie_is_read_from_the_template() -> None:
+    """A template whose only field is a ranking: its allowTie per dimension, although no worker tied."""
+    objects = []
+    for i in range(3):
+        answers = []
+        for w, (clarity, inclusivity) in RANKS.items():
+            dims = [
+                {"name": "Clarity", "responseRankings": clarity},
+                {"name": "Inclusivity", "responseRankings": inclusivity},
+            ]
+            answers.append(annotation(w, json.dumps({"ordinalRankingDimensions": dims})))
+        objects.append(data_object(str(i), *answers))
+    labels = labels_of(run(objects, RANKING_ALONE))
+    assert [(d["name"], d["ties"]) for d in labels[0]["dimensions"]] == [("Clarity", True), ("Inclusivity", False)]

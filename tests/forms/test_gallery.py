@@ -274,6 +274,7 @@ EXPECTED: dict[str, FormSchema] = {
                 reason="crowd-text-ranking has no documented output: it is read under 'textRanking' or, "
                 "as AWS's notebook reads it, 'ordinalRankingDimensions'",
                 task="ranking",
+                ties=(("Clarity", True), ("Inclusivity", False)),
             ),
         )
     ),

@@ -15,7 +15,8 @@ import pytest
 import tally
 import tally.colours
 import tally.tasks
-from tally import Settings, codecs, vote
+from tally import Settings, codecs
+from tally.aggregation import vote_table
 from tally.tasks import ENTRIES, LazyTask, learner, make_tasks
 from tally.tasks.base import LearnsAcrossBatches
 from tests.helpers import annotation, seg_content
@@ -25,7 +26,7 @@ HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3"]  # boto3:
 TASK_MODULES = [
     "numpy",
     "PIL",
-    "tally.tasks.segmentation",
+    "tally.tasks.semantic_segmentation.adapter",
     "tally.tasks.classification.adapter",
     "tally.tasks.entities.adapter",
     "tally.tasks.geometry",
@@ -124,7 +125,7 @@ def test_a_segmentation_batch_never_loads_the_geometric_or_dawid_skene_code() ->
     ]
     loaded, labels = run_batch(objects, ["road"])
     assert labels[0]["internal-color-map"]["1"]["class-name"] == "road"
-    expected = {"numpy", "PIL", "tally.tasks.segmentation", "tally.aggregation.weighted_pixel_vote"}
+    expected = {"numpy", "PIL", "tally.tasks.semantic_segmentation.adapter", "tally.aggregation.weighted_pixel_vote"}
     assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
 
 
@@ -215,9 +216,9 @@ def test_lazy_names_resolve_to_the_defining_modules() -> None:
         _ = tally.nothing
 
 
-def test_codecs_and_vote_share_the_light_colour_helpers() -> None:
+def test_codecs_and_the_vote_table_share_the_light_colour_helpers() -> None:
     assert codecs.hex_to_rgb is tally.colours.hex_to_rgb
-    assert vote.ABSTAIN == codecs.ABSTAIN == tally.colours.ABSTAIN == 255
+    assert vote_table.ABSTAIN == codecs.ABSTAIN == tally.colours.ABSTAIN == 255
     assert tally.colours.hex_to_rgb("#ABC") == (170, 187, 204)
     with pytest.raises(ValueError, match="not a hex colour"):
         tally.colours.hex_to_rgb("#12345")

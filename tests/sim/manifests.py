@@ -80,3 +80,31 @@ def write_manifest(path: Path, lines: Iterator[dict[str, Any]]) -> Path:
         for line in lines:
             fh.write(json.dumps(line, separators=(",", ":")) + "\n")
     return path
+
+
+MATCHING_FORM = """<crowd-form>
+  <p>Are these the same product?</p>
+  <select name="match" required>
+    <option value="no match">No</option>
+    <option value="match">Yes</option>
+  </select>
+  <crowd-slider name="sure" min="1" max="5" step="1"></crowd-slider>
+  <crowd-input name="note"></crowd-input>
+</crowd-form>"""
+"""The product-matching question asked in a form (:func:`form_lines`): a ``<select>``, a slider, a text box."""
+
+
+def form_lines(crowd: ClassCrowd, attr: str, names: list[str] = MATCHING) -> Iterator[dict[str, Any]]:
+    """:func:`classification_lines` as a form (:data:`MATCHING_FORM`): each answer's choice under
+    ``match`` (a ``<select>`` submits its option), how sure the worker is (1–5, each worker their own
+    habit) and, from some workers, a note (left empty: absent, as ``crowd-input`` submits it)."""
+    answers: list[list[tuple[str, str]]] = [[] for _ in range(crowd.n_tasks)]
+    for t, w, k in zip(crowd.tasks.tolist(), crowd.workers.tolist(), crowd.labels.tolist(), strict=True):
+        content: dict[str, Any] = {"match": names[k], "sure": 1 + (w * 3 + t) % 5}
+        if w % 4 == 0:
+            content["note"] = f"looks like {names[k]}"
+        answers[t].append((f"private.us-east-1.w{w:03d}", json.dumps(content)))
+    for i, given in enumerate(answers):
+        line = recipe_line("", attr, given)
+        del line["source-ref"]
+        yield {"source": f"pair {i}", **line}

@@ -163,6 +163,25 @@ def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: P
         {"text": ["good"]}, None, {"text": ["nothing to say"]}, None]  # fmt: skip
 
 
+def test_label_studio_lone_rating_takes_its_bounds_from_the_config(tmp_path: Path) -> None:
+    # one Rating named: the number task's label (not a one-field form), on the config's 1..maxRating scale
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                        "--element-name", "stars", "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 1  # tasks 103 and 104 have no rating
+    assert [(label["type"], label["value"], label["interval"]) for label in labels[:2]] == [
+        ("tally/number", 5, [3, 5]),  # the gold rating
+        ("tally/number", 1, [1, 3]),  # its interval cut at the scale's minimum
+    ]
+    assert [label["scale"] for label in labels[:2]] == [{"min": 1, "max": 5, "step": 1, "from": "template"}] * 2
+    assert [label["failure-reason"] for label in labels[2:]] == ["no annotator answered stars"] * 2
+    tasks = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert [[(r["type"], r["from_name"], r["value"]) for r in t["predictions"][0]["result"]] for t in tasks[:2]] == [
+        [("rating", "stars", {"rating": 5})],
+        [("rating", "stars", {"rating": 1})],
+    ]
+    assert ["predictions" in t for t in tasks[2:]] == [False, False]
+
+
 def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_path: Path) -> None:
     code, labels = _run("labelstudio", LS / "ner-three-annotators.json", tmp_path / "out")
     assert code == 0

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,15 @@ from tally.tools.cli import main
 from tests.helpers import read_mask, seg_content
 from tests.project import ROOT, SHARED
 from tests.sim.classification import matching_crowd
-from tests.sim.manifests import MATCHING, classification_lines, recipe_line, segmentation_lines, write_manifest
+from tests.sim.manifests import (
+    MATCHING,
+    MATCHING_FORM,
+    classification_lines,
+    form_lines,
+    recipe_line,
+    segmentation_lines,
+    write_manifest,
+)
 
 STREETSCENES = SHARED / "data" / "streetscenes-custom-job-output.manifest"
 LEGEND = {"c": "cat", "d": "dog"}
@@ -518,3 +527,57 @@ def test_a_failed_start_does_not_lock_the_output_folder(tmp_path: Path, capsys: 
     assert main(argv) == 0
     assert len(_lines(out / "output.manifest")) == 2
     assert "holds a run" not in capsys.readouterr().err
+
+
+def _match_accuracy(lines: list[dict[str, Any]], truth: np.ndarray) -> float:
+    decided = np.array([MATCHING.index(line["same"]["fields"]["match"]["value"]) for line in lines])
+    return round(float(np.mean(decided == truth)), 4)
+
+
+@pytest.mark.parametrize("template", [True, False], ids=["template", "inferred"])
+def test_a_forms_fields_are_fitted_on_the_whole_job(tmp_path: Path, template: bool) -> None:
+    """A form (a select, a slider, a text box) of 600 product pairs, 50 workers each seen on a few lines
+    per chunk: chunks of 100 give exactly one batch's output (every field's model fitted on the whole
+    job), and the select's accuracy beats models fitted per chunk. With the template the fields are
+    read from it; without, every chunk infers them and the job's labels are every chunk's."""
+    crowd = matching_crowd(np.random.default_rng(4), 600, 50)
+    source = write_manifest(tmp_path / "form.manifest", form_lines(crowd, "same"))
+    (tmp_path / "form.html").write_text(MATCHING_FORM)
+    extra = ["--template", str(tmp_path / "form.html")] if template else []
+    argv = ["reconsolidate", str(source), "--label-attribute", "same", "--jobs", "1", *extra]
+    assert main([*argv, "--out", str(tmp_path / "chunks")]) == 0  # --batch-size 100: 6 chunks
+    assert main([*argv, "--batch-size", "5000", "--out", str(tmp_path / "one")]) == 0
+    chunked = (tmp_path / "chunks" / "output.manifest").read_text()
+    assert chunked == (tmp_path / "one" / "output.manifest").read_text()
+    lines = _lines(tmp_path / "chunks" / "output.manifest")
+    consolidated = Counter(tuple(line["same-metadata"]["fields-consolidated"]) for line in lines)
+    assert consolidated == {("match", "note", "sure"): 415, ("match", "sure"): 185}  # no note where nobody wrote one
+    assert lines[0]["same"]["schema-source"] == ("template" if template else "inferred")
+    job = module.Job("m", "same", None, Settings(), None, str(tmp_path / "masks"), datetime(2026, 1, 1, tzinfo=UTC),
+                     template=MATCHING_FORM if template else None)  # fmt: skip
+    raw = source.read_text().splitlines(keepends=True)
+    per_chunk = "".join(module.reconsolidate_lines(job, i, raw[i : i + 100])[0] for i in range(0, len(raw), 100))
+    figures = (
+        _match_accuracy(lines, crowd.truth),
+        _match_accuracy([json.loads(line) for line in per_chunk.splitlines()], crowd.truth),  # one model per chunk
+    )
+    assert figures == (0.9417, 0.9183)
+
+
+def test_a_chunk_whose_form_lacks_an_option_is_gathered_again(tmp_path: Path) -> None:
+    """Inferred from the answers, the first chunk's select has one option only (nobody there answered
+    "match"): its summaries are gathered again under the job's two options, and the output is one
+    batch's."""
+    crowd = matching_crowd(np.random.default_rng(6), 300, 30)
+    lines = list(form_lines(crowd, "same"))
+    for line in lines[:100]:
+        for answer in line["same"]["annotationsFromAllWorkers"]:
+            content = json.loads(answer["annotationData"]["content"])
+            answer["annotationData"]["content"] = json.dumps({**content, "match": "no match"})
+    source = write_manifest(tmp_path / "form.manifest", iter(lines))
+    argv = ["reconsolidate", str(source), "--label-attribute", "same", "--jobs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "chunks")]) == 0
+    assert main([*argv, "--batch-size", "5000", "--out", str(tmp_path / "one")]) == 0
+    assert (tmp_path / "chunks" / "output.manifest").read_text() == (tmp_path / "one" / "output.manifest").read_text()
+    state = json.loads((tmp_path / "chunks" / ".reconsolidate.json").read_text())
+    assert state["regather"] == [0]

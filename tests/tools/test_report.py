@@ -132,6 +132,35 @@ def test_consolidate_folder_with_its_payload(tmp_path: Path, capsys: pytest.Capt
     assert text.index("object 8") < text.index("object 7")  # failed first
 
 
+def test_a_results_file_is_read_as_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``tally report DIR/results.jsonl`` (or a copy of it under another name): tally consolidate's
+    results, not an output manifest; the same page as for DIR."""
+    payload = tmp_path / "payload.json"
+    answers = [annotation(w, seg_content(["cd", "c."], LEGEND, COLOURS)) for w in ("w1", "w2")]
+    payload.write_text(json.dumps([data_object("7", *answers), data_object("8")]))
+    out = tmp_path / "out"
+    assert main(["consolidate", str(payload), "--labels", "cat,dog", "--out", str(out), "--no-progress"]) == 1
+    renamed = tmp_path / "batch-1.jsonl"
+    renamed.write_bytes((out / "results.jsonl").read_bytes())
+    mirror = tmp_path / "s3"
+    mirror.mkdir()
+    pages = []
+    for target in (out, out / "results.jsonl", renamed):
+        capsys.readouterr()
+        page = tmp_path / f"{target.name}.html"
+        argv = ["report", str(target), "--source", str(payload), "--s3-root", str(mirror), "--out", str(page)]
+        assert main(argv) == 1  # object 8 failed
+        captured = capsys.readouterr()
+        assert "warning: object 8: not consolidated: no annotations: no worker answered" in captured.err
+        assert captured.out == f"objects: 2 (1 failed), answers: 2\nwritten: {page}\n"
+        pages.append(page.read_text())
+    assert pages[1] == pages[0] and pages[2] == pages[0]
+    assert main(["report", str(renamed), "--out", str(tmp_path / "p.html")]) == 1
+    assert capsys.readouterr().err.endswith(
+        "warning: the page shows no worker answers, only the consensus: give the batch's event or payload as --source\n"
+    )
+
+
 def test_errors(jobs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mirror = tmp_path / "s3"
     mirror.mkdir()

@@ -32,9 +32,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, _imaging
 
+from .aggregation.vote_table import ABSTAIN, IndexedMask, squares_of
 from .colours import RGB, hex_to_rgb, rgb_to_hex
 from .errors import ImageDecodeError, MaskShapeError
-from .vote import ABSTAIN, IndexedMask, squares_of
 
 __all__ = [
     "ABSTAIN",
@@ -240,7 +240,7 @@ def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> Inde
     elif isinstance(transparency, bytes):
         t = np.frombuffer(transparency[:n], dtype=np.uint8)
         alpha[: len(t)] = t
-    # the squares summarised while the indices are still in the cache (tally.vote.tabulate reads them)
+    # the squares summarised while the indices are still in the cache (tally.aggregation.vote_table.tabulate reads them)
     return IndexedMask(indices, _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours), squares_of(indices))
 
 

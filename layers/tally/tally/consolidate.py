@@ -70,7 +70,8 @@ from .tasks.passthrough import Passthrough, is_passed_through
 from .worker_store import WorkerStore, WorkerStoreError, batch_key
 
 if TYPE_CHECKING:
-    from .forms.consolidate import FieldTally, JobTemplate
+    from .forms import Field, FormSchema
+    from .forms.consolidate import FieldTally, FormObject, FormPlan, FormSurvey, JobTemplate
 
 __all__ = [
     "BatchJob",
@@ -186,16 +187,31 @@ class JobPlan:
         painted: per label, the colours the job's workers painted it with (count per normalised hex).
         model: the worker model fitted on the whole job; ``None``: the task has none, or each batch
             fits its own.
+        form: the job's form, when its answers are one (:class:`tally.forms.consolidate.FormPlan`:
+            its fields, their labels and, once fitted, each field's model on the whole job); ``task``
+            and ``labels`` are then ``None``.
+        lone: the template's only field when it is a slider or a ranking (its bounds, its ``allowTie``),
+            for the task that consolidates it.
     """
 
     task: int | None
     labels: LabelSet | None
     painted: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     model: Any = None
+    form: FormPlan | None = None
+    lone: Field | None = None
 
     def choice(self) -> str:
-        """:func:`choice_digest` of the plan's task and labels."""
-        return choice_digest(self.task, self.labels.names if self.labels is not None else None)
+        """What the plan's summaries depend on (:func:`choice_digest`; a form's :meth:`FormPlan.choice`)."""
+        if self.form is not None:
+            return f"form:{self.form.choice()}"
+        return _choice(self.task, self.labels.names if self.labels is not None else None, self.lone)
+
+    def learns(self, settings: Settings) -> bool:
+        """Whether the plan has a model to fit on the whole job (a form's fields, or its task's)."""
+        if self.form is not None:
+            return True
+        return self.task is not None and make_tasks(settings)[self.task].uses_batch_model
 
 
 def choice_digest(task: int | None, labels: Sequence[str] | None) -> str:
@@ -204,6 +220,18 @@ def choice_digest(task: int | None, labels: Sequence[str] | None) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps([task, list(labels) if labels is not None else None]).encode()).hexdigest()[:16]
+
+
+def _choice(task: int | None, labels: Sequence[str] | None, lone: Field | None) -> str:
+    """:func:`choice_digest`, and the template's lone field's when there is one (its bounds change how
+    answers are read)."""
+    digest = choice_digest(task, labels)
+    if lone is None:
+        return digest
+    from .forms import FormSchema
+    from .forms.consolidate import form_choice
+
+    return f"{digest}+{form_choice(FormSchema((lone,)), {})}"
 
 
 class BatchResults(list[ObjectResult]):
@@ -478,6 +506,8 @@ class _Steps:
         self.context: JobContext | None = None
         self.model: Any = None
         self.budget = _Budget(job.settings.cache_mb * 1024 * 1024)
+        self.lone: Field | None = None  # the template's only field, a slider or ranking: its bounds
+        self.form_survey: FormSurvey | None = None  # what the batch's answers say of a form (job-wide passes)
 
     def task_at(self, position: int | None) -> AnyTask:
         return self.passthrough if position is None else self.tasks[position]
@@ -620,6 +650,7 @@ def _prepare(steps: _Steps, labels: LabelSet | None, painted: Mapping[str, Mappi
     try:
         steps.context = JobContext(labels, painted if labels is not None else {}, steps.storage,
                                    steps.job.artefact_prefix, steps.job.settings)  # fmt: skip
+        _use_lone(steps)
         steps.task.prepare(steps.context)
     except ConfigError as exc:
         logger.error("no object can be consolidated: %s", exc)
@@ -627,11 +658,25 @@ def _prepare(steps: _Steps, labels: LabelSet | None, painted: Mapping[str, Mappi
     return None
 
 
+def _use_lone(steps: _Steps) -> None:
+    """A template whose only field is a slider or a ranking: its ``min``, ``max``, ``step`` or
+    ``allowTie`` go to the task that consolidates the batch (a number's or a ranking's)."""
+    if steps.lone is None or steps.task is steps.passthrough:
+        return
+    from .tasks import LazyTask
+    from .tasks.fields import FieldBounds, KindTask
+
+    task = steps.task.loaded if isinstance(steps.task, LazyTask) else steps.task
+    if isinstance(task, KindTask) and task.name == {"number": "number", "ranking": "ranking"}.get(steps.lone.kind):
+        task.use_template(FieldBounds.of(steps.lone))
+
+
 def _plan(steps: _Steps, items: Sequence[_Item], plan: JobPlan | None) -> str | None:
     """The batch's task, labels and colours: the job plan's, or chosen from the batch's own answers.
     Returns the reason no object can be consolidated, if any."""
     if plan is not None:
         steps.task = steps.task_at(plan.task)
+        steps.lone = plan.lone
         return _prepare(steps, plan.labels, plan.painted)
     steps.task = steps.task_at(_elect(_task_votes(items, steps.tasks)))
     try:
@@ -691,9 +736,9 @@ def run_batch(
     cycle = WorkerModelCycle(store, job.job_id, job.batch_key)
     with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
-        # a form: field by field (with a plan too: per batch, for now); with an element name too, so that
-        # naming the crowd element never drops the form's other fields
-        form = _run_form(steps, processor, items, store, on_result)
+        # a form: field by field (with a plan: the job's form and its fields' models); with an element name
+        # too, so that naming the crowd element never drops the form's other fields
+        form = _run_form(steps, processor, items, store, on_result, plan)
         if form is not None:
             return form
         problem = _plan(steps, items, plan)
@@ -726,22 +771,44 @@ def run_batch(
     return results
 
 
-def _run_form(
-    steps: _Steps,
-    processor: BatchProcessor,
-    items: Sequence[_Item],
-    store: WorkerStore | None,
-    on_result: Callable[[ObjectResult], None] | None,
-) -> BatchResults | None:
-    """The batch consolidated field by field when its answers are a form (:mod:`tally.forms.consolidate`);
-    ``None`` when they hold one annotation element or nothing the form driver would consolidate (the
-    task path then goes on, as before forms)."""
-    keys = max((item.keys for item in items), default=0)
-    if keys == 0 or (keys == 1 and any(item.tasks for item in items) and not any(item.bare for item in items)):
-        return None  # one element per answer, recognised by a task: the task path, byte for byte
+@dataclass
+class _Forms:
+    """A batch of forms ready for the form driver (:func:`_read_forms`)."""
+
+    schema: FormSchema
+    template: JobTemplate
+    objects: list[FormObject]
+    context: Any  # tally.forms.consolidate.FormContext
+    cycles: list[WorkerModelCycle]
+
+
+def _read_forms(
+    steps: _Steps, processor: BatchProcessor, items: Sequence[_Item], store: WorkerStore | None, plan: JobPlan | None
+) -> _Forms | None:
+    """The batch's forms when its answers are a form, or the job's plan says they are; ``None`` when
+    they hold one annotation element or nothing the form driver would consolidate (the task path then
+    goes on, as before forms). Objects with no usable answer are failed here with their reason."""
+    if plan is not None and plan.form is None:
+        return None  # the job's answers are no form: the task path, with the plan
+    if plan is None:
+        keys = max((item.keys for item in items), default=0)
+        if keys == 0:
+            return None
+        if keys == 1 and any(item.tasks for item in items) and not any(item.bare for item in items):
+            if any(task.name == "ranking" for item in items for task in item.tasks):
+                _lone_ranking(steps)  # a lone ranking element: its template's allowTie
+            return None  # one element per answer, recognised by a task: the task path, byte for byte
     # one bare value per answer (a `<select>`'s option, a slider's number): the form says whether it is a
-    # choice (the form driver) or a number or text (its task: plan_form gives None for those)
-    from .forms.consolidate import FormAnswer, FormContext, FormObject, JobTemplate, consolidate_form, plan_form
+    # choice (the form driver) or a number or text (its task, with the template's bounds)
+    from .forms.consolidate import (
+        FormAnswer,
+        FormContext,
+        FormObject,
+        FormSurvey,
+        JobTemplate,
+        is_form,
+        read_batch_form,
+    )
 
     answers: dict[str, list[FormAnswer]] = {}
     issues: dict[str, list[AnswerIssue]] = {}
@@ -761,10 +828,17 @@ def _run_form(
         issues[item.object_id] = list(item.issues)
     reread.clear()
     job = steps.job
-    planned = plan_form([a.content for found in answers.values() for a in found], job.form_template or JobTemplate)
-    if planned is None:
-        return None
-    schema, template = planned
+    if plan is not None and plan.form is not None:
+        schema, template = plan.form.schema, plan.form.template
+    else:
+        found = read_batch_form([a.content for got in answers.values() for a in got], job.form_template or JobTemplate)
+        if found is None:
+            return None
+        schema, template = found
+        steps.form_survey = FormSurvey(schema)
+        if not is_form(schema):
+            steps.lone = _lone(schema)
+            return None
     for item in items:
         if item.loaded is not None:
             item.loaded = None
@@ -787,26 +861,61 @@ def _run_form(
                 resolved.append(None)
         return resolved[0]
 
-    context = FormContext(job.settings, steps.storage, job.artefact_prefix, job_labels, new_cycle)
+    context = FormContext(job.settings, steps.storage, job.artefact_prefix, job_labels, new_cycle,
+                          plan.form if plan is not None else None)  # fmt: skip
     forms: list[FormObject] = []
     for item in items:
-        found = answers[item.object_id]
+        found_answers = answers[item.object_id]
         if item.result is not None:
             continue
         if not item.obj.annotations:
             item.result = BatchProcessor._fail(item, "no annotations: no worker answered")
-        elif not found:
+        elif not found_answers:
             item.result = BatchProcessor._fail(item, str(no_usable_answer(item.obj, ())), issues[item.object_id])
         else:
-            forms.append(FormObject(item.obj, found, issues[item.object_id]))
-    results, tallies = consolidate_form(schema, template, forms, context)
+            forms.append(FormObject(item.obj, found_answers, issues[item.object_id]))
+    return _Forms(schema, template, forms, context, cycles)
+
+
+def _lone_ranking(steps: _Steps) -> None:
+    """A batch of one ranking element: the job's template, when it has one, says which dimensions
+    allow ties (``allowTie``)."""
+    from .forms import parse_template
+    from .forms.consolidate import FormSurvey, JobTemplate, read_template
+
+    html = read_template(steps.job.form_template or JobTemplate).html
+    schema = parse_template(html) if html is not None else None
+    if schema is not None and (lone := _lone(schema)) is not None and lone.kind == "ranking":
+        steps.lone = lone
+        steps.form_survey = FormSurvey(schema)
+
+
+def _run_form(
+    steps: _Steps,
+    processor: BatchProcessor,
+    items: Sequence[_Item],
+    store: WorkerStore | None,
+    on_result: Callable[[ObjectResult], None] | None,
+    plan: JobPlan | None = None,
+) -> BatchResults | None:
+    """The batch consolidated field by field when its answers are a form (:mod:`tally.forms.consolidate`);
+    ``None`` when the task path consolidates it (:func:`_read_forms`)."""
+    from .forms.consolidate import consolidate_form
+
+    forms = _read_forms(steps, processor, items, store, plan)
+    if forms is None:
+        return None
+    results, tallies = consolidate_form(forms.schema, forms.template, forms.objects, forms.context)
     by_id = {r.object_id: r for r in results}
+    status = forms.cycles[0].status if forms.cycles else WorkerModel.NONE
+    if plan is not None:
+        status = WorkerModel.WHOLE_JOB
     batch = BatchResults(
         task_type=TaskType.CUSTOM.value,
         label_source="not needed",
-        worker_model=cycles[0].status if cycles else WorkerModel.NONE,
+        worker_model=status,
         fields=tallies,
-        schema_source=schema.source,
+        schema_source=forms.schema.source,
     )
     for item in items:
         item.result = item.result or by_id[item.object_id]
@@ -832,12 +941,15 @@ class Survey:
         names: every label name the answers use (for a job without a label list).
         painted: per label, the colours it was painted with, in the order first seen.
         objects: objects surveyed.
+        form: what the answers say of a form (:class:`tally.forms.consolidate.FormSurvey`: its fields
+            and their labels), from the batches whose answers may be one; ``None``: none may be.
     """
 
     votes: Counter[int] = field(default_factory=Counter)
     names: set[str] = field(default_factory=set)
     painted: dict[str, Counter[str]] = field(default_factory=dict)
     objects: int = 0
+    form: FormSurvey | None = None
 
     def add(self, other: Survey) -> None:
         """Add a later batch's survey to this one."""
@@ -846,31 +958,59 @@ class Survey:
         for name, colours in other.painted.items():
             self.painted.setdefault(name, Counter()).update(colours)
         self.objects += other.objects
+        if self.form is None:
+            self.form = other.form
+        elif other.form is not None:
+            self.form.add(other.form)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "votes": {str(k): n for k, n in self.votes.items()},
             "names": sorted(self.names),
             "painted": {name: dict(colours) for name, colours in self.painted.items()},
             "objects": self.objects,
         }
+        if self.form is not None:
+            out["form"] = self.form.as_json()
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Survey:
+        form = None
+        if data.get("form") is not None:
+            from .forms.consolidate import FormSurvey
+
+            form = FormSurvey.from_json(data["form"])
         return cls(
             Counter({int(k): int(n) for k, n in data["votes"].items()}),
             set(data["names"]),
             {name: Counter(colours) for name, colours in data["painted"].items()},
             int(data["objects"]),
+            form,
         )
 
     def plan(self, job: BatchJob) -> JobPlan:
-        """The job's task, labels and colours (no model yet). Raises :class:`ConfigError` when the
-        job's label list cannot work (a repeated name)."""
+        """The job's task, labels and colours, or its form (no model yet). Raises :class:`ConfigError`
+        when the job's label list cannot work (a repeated name)."""
+        lone = None
+        if self.form is not None:
+            from .forms.consolidate import JobTemplate, read_template
+
+            form = self.form.plan(read_template(job.form_template or JobTemplate))
+            if form is not None:
+                return JobPlan(None, None, form=form)
+            lone = _lone(self.form.schema)
         position = _elect(self.votes)
         task = Passthrough() if position is None else make_tasks(job.settings)[position]
         labels = _resolve(task, job, lambda: self.names)
-        return JobPlan(position, labels, {n: dict(c) for n, c in self.painted.items()} if labels is not None else {})
+        painted = {n: dict(c) for n, c in self.painted.items()} if labels is not None else {}
+        return JobPlan(position, labels, painted, lone=lone)
+
+
+def _lone(schema: FormSchema) -> Field | None:
+    """The template's only field when it is a slider or a ranking (:attr:`JobPlan.lone`)."""
+    only = schema.fields[0] if len(schema) == 1 else None
+    return only if only is not None and only.found == "template" and only.kind in ("number", "ranking") else None
 
 
 @dataclass
@@ -881,18 +1021,21 @@ class Gathered:
         survey: what the batch's answers say (added up over the job's batches).
         task: the task the batch chose for itself (its position in recognition order).
         labels: the label names the batch resolved for itself (``None``: none, or none could work).
-        summaries: each object's summary under that choice (empty for a task without a batch model).
+        summaries: each object's summary under that choice (empty for a task without a batch model; a
+            form's: per object, each field's summary).
+        choice: the digest of that choice (:meth:`JobPlan.choice` of a plan that would agree).
     """
 
     survey: Survey
     task: int | None
     labels: tuple[str, ...] | None
     summaries: list[tuple[str, Any]]
+    choice: str = ""
 
     def fits(self, plan: JobPlan) -> bool:
-        """Whether the summaries are the plan's: the same task and labels (an object's summary depends
-        on nothing else of the plan), so the batch need not be gathered again."""
-        return (self.task, self.labels) == (plan.task, plan.labels.names if plan.labels is not None else None)
+        """Whether the summaries are the plan's: the same task and labels, or the same form (an
+        object's summary depends on nothing else of the plan), so the batch need not be gathered again."""
+        return self.choice == plan.choice()
 
 
 def survey_and_gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage) -> Gathered:
@@ -912,12 +1055,22 @@ def survey_and_gather(objects: Sequence[DatasetObject], job: BatchJob, storage: 
             _painted(items),
             len(items),
         )
+        forms = _read_forms(steps, processor, items, None, None)
+        if forms is not None:  # a form: its fields, their labels, each object's summaries per field
+            from .forms.consolidate import form_choice, gather_form
+
+            found.form, summaries = gather_form(forms.schema, forms.objects, forms.context)
+            choice = f"form:{form_choice(found.form.schema, found.form.labels)}"
+            return Gathered(found, None, None, summaries, choice)
+        found.form = steps.form_survey
         problem = _plan(steps, items, None)
         if problem is None and steps.task.uses_batch_model:
             processor.process(items, steps.summarise)
             summaries = _summaries(items)
     labels = steps.context.labels if problem is None and steps.context is not None else None
-    return Gathered(found, steps.position(steps.task), labels.names if labels is not None else None, summaries)
+    names = labels.names if labels is not None else None
+    position = steps.position(steps.task)
+    return Gathered(found, position, names, summaries, _choice(position, names, steps.lone))
 
 
 def gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage, plan: JobPlan) -> list[tuple[str, Any]]:
@@ -928,6 +1081,11 @@ def gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage, pl
     items = [_Item(obj) for obj in objects]
     with BatchProcessor(job.settings.threads, steps.out_of_time) as processor:
         processor.process(items, steps.scan)
+        if plan.form is not None:
+            from .forms.consolidate import gather_form
+
+            forms = _read_forms(steps, processor, items, None, plan)
+            return gather_form(forms.schema, forms.objects, forms.context)[1] if forms is not None else []
         if _plan(steps, items, plan) is not None or not steps.task.uses_batch_model:
             return []
         processor.process(items, steps.summarise)
@@ -937,13 +1095,21 @@ def gather(objects: Sequence[DatasetObject], job: BatchJob, storage: Storage, pl
 def fit_job_model(summaries: Sequence[tuple[str, Any]], job: BatchJob, storage: Storage, plan: JobPlan) -> JobPlan:
     """``plan`` with the worker model fitted once on every object's summary (:func:`gather`'s, in
     the job's order): exactly the model one batch of the whole job would fit (no worker store)."""
+    if plan.form is not None:
+        from .forms.consolidate import FormContext, fit_form
+
+        context = FormContext(
+            job.settings, storage, job.artefact_prefix, lambda: None, lambda _: WorkerModelCycle(None, "", "")
+        )
+        return JobPlan(None, None, form=fit_form(plan.form, summaries, context))
     steps = _Steps(job, storage)
     steps.task = steps.task_at(plan.task)
+    steps.lone = plan.lone
     if not steps.task.uses_batch_model or _prepare(steps, plan.labels, plan.painted) is not None:
         return plan
     assert steps.context is not None
     model = WorkerModelCycle(None, job.job_id, "").fit(steps.task, summaries, steps.context)
-    return JobPlan(plan.task, plan.labels, plan.painted, model)
+    return JobPlan(plan.task, plan.labels, plan.painted, model, lone=plan.lone)
 
 
 def consolidate_batch(

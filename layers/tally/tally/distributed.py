@@ -38,33 +38,27 @@ import io
 import json
 import logging
 import pickle
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import ValidationError
 
 from .consolidate import (
     BatchJob,
     JobPlan,
     Survey,
-    choice_digest,
     fit_job_model,
     gather,
-    run_batch,
     survey_and_gather,
 )
-from .errors import ConfigError, EventError, TallyError
-from .gt.events import DatasetObject, describe_validation_error, job_name_from_arn
+from .errors import ConfigError, EventError
+from .gt.events import job_name_from_arn
 from .gt.response import ObjectResult, TaskType, creation_date
 from .gt.sink import respond
-from .manifest_lines import data_object, line_annotations
+from .manifest_lines import LineBatch, consolidate_lines, line_annotations, line_batch, summarise_lines
 from .settings import ALGORITHMS, Settings
 from .storage import Storage
 from .tasks import make_tasks
-from .tasks.passthrough import is_passed_through
 
 __all__ = [
     "Run",
@@ -74,7 +68,6 @@ __all__ = [
     "join_listing",
     "plan",
     "restricted_loads",
-    "summarise_lines",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,6 +94,7 @@ class Run:
     job_arn: str | None = None
     read_buckets: tuple[str, ...] = ()
     plan_key: str | None = None  # the plan or model the consolidate batches use (set by plan, fit)
+    created: str | None = None  # the outputs' creation-date: the source's time, read once by plan
 
     @classmethod
     def parse(cls, data: Any) -> Run:
@@ -129,6 +123,7 @@ class Run:
             raise EventError(f"the run's algorithm is not one of {', '.join(ALGORITHMS)}")
         plan_state = data.get("plan")
         plan_key = plan_state.get("key") if isinstance(plan_state, Mapping) else None
+        created = plan_state.get("created") if isinstance(plan_state, Mapping) else None
         buckets = options.get("readBuckets") or []
         return cls(
             source_bucket=text(source.get("Bucket"), "source bucket"),
@@ -143,6 +138,7 @@ class Run:
             job_arn=options.get("jobArn") or None,
             read_buckets=tuple(str(b) for b in buckets if isinstance(b, str)),
             plan_key=plan_key if isinstance(plan_key, str) else None,
+            created=created if isinstance(created, str) and created else None,
         )
 
     @property
@@ -261,39 +257,17 @@ def _load_plan(run: Run, storage: Storage, key: str | None = None) -> JobPlan | 
 # -- the batches --------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Batch:
-    first: int
-    count: int
-    lines: list[Any]
-    objects: list[DatasetObject]
-    unusable: dict[str, ObjectResult]
-
-
-def _batch(items: Sequence[Any], run: Run, storage: Storage) -> _Batch:
+def _batch(items: Sequence[Any], run: Run, storage: Storage) -> LineBatch:
     """The batch's lines, their data objects and a failure for each line that makes none."""
-    indexes = [int(item["index"]) for item in items]
-    lines = [item.get("line") for item in items]
-    objects: list[DatasetObject] = []
-    unusable: dict[str, ObjectResult] = {}
-    for number, line in zip(indexes, lines, strict=True):
-        object_id = str(number)
-        if not isinstance(line, dict):
-            unusable[object_id] = ObjectResult.failed(object_id, TaskType.CUSTOM.value, "the line is not a JSON object")
-            continue
-        try:
-            annotations = line_annotations(line, run.attr, storage)
-        except TallyError as exc:
-            unusable[object_id] = ObjectResult.failed(object_id, TaskType.CUSTOM.value, str(exc))
-            continue
-        element = {"datasetObjectId": object_id, "dataObject": data_object(line), "annotations": annotations}
-        try:
-            objects.append(DatasetObject.model_validate(element))
-        except ValidationError as exc:
-            reason = f"the answers do not make a data object: {describe_validation_error(exc)}"
-            unusable[object_id] = ObjectResult.failed(object_id, TaskType.CUSTOM.value, reason)
-    first = min(indexes) if indexes else 0
-    return _Batch(first, len(items), lines, objects, unusable)
+    return line_batch(
+        ((int(item["index"]), item.get("line")) for item in items),
+        lambda _number, line: line_annotations(line, run.attr, storage),
+    )
+
+
+def _first(batch: LineBatch) -> int:
+    """The batch's first line: the key of its files and of its result."""
+    return min((number for number, _ in batch.lines), default=0)
 
 
 def _check_items(event: Mapping[str, Any]) -> list[Any]:
@@ -324,10 +298,11 @@ def batch_step(event: Mapping[str, Any], settings: Settings, storage: Storage) -
 def _survey(items: Sequence[Any], run: Run, settings: Settings, storage: Storage) -> dict[str, Any]:
     batch = _batch(items, run, storage)
     found = survey_and_gather(batch.objects, run.batch_job(settings), storage)
-    choice = choice_digest(found.task, found.labels)
-    key = _part(run, "survey", batch.first, ".pickle")
-    storage.write(key, _dumps((choice, found.summaries)), "application/octet-stream")
-    return {"first": batch.first, "count": batch.count, "survey": found.survey.as_json(), "choice": choice}
+    first = _first(batch)
+    storage.write(
+        _part(run, "survey", first, ".pickle"), _dumps((found.choice, found.summaries)), "application/octet-stream"
+    )
+    return {"first": first, "count": len(batch.lines), "survey": found.survey.as_json(), "choice": found.choice}
 
 
 def _gather(items: Sequence[Any], run: Run, settings: Settings, storage: Storage) -> dict[str, Any]:
@@ -341,41 +316,21 @@ def _gather(items: Sequence[Any], run: Run, settings: Settings, storage: Storage
     assert the_plan is not None  # gather runs only with a plan
     batch = _batch(items, run, storage)
     summaries = gather(batch.objects, run.batch_job(settings), storage, the_plan)
-    storage.write(_part(run, "gather", batch.first, ".pickle"), _dumps(summaries), "application/octet-stream")
-    return {"first": batch.first, "count": batch.count}
+    storage.write(_part(run, "gather", first, ".pickle"), _dumps(summaries), "application/octet-stream")
+    return {"first": first, "count": len(items)}
 
 
 def _consolidate(items: Sequence[Any], run: Run, settings: Settings, storage: Storage) -> dict[str, Any]:
     batch = _batch(items, run, storage)
-    job = run.batch_job(settings)
-    the_plan = _load_plan(run, storage)
-    results = run_batch(batch.objects, job, storage, plan=the_plan)
-    for result in batch.unusable.values():
-        result.task_type = results.task_type
-    name = job_name_from_arn(run.job_arn) or f"labeling-job/{run.attr}"
-    created = creation_date(storage.modified(run.source))
-    entries = respond(
-        [*results, *batch.unusable.values()],
-        run.attr,
-        job_name=name,
-        created=created,
-        storage=storage,
-        prefix=job.artefact_prefix,
-        threads=job.settings.threads,
-    ).entries
-    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in entries}
-    out = []
-    indexes = [int(item["index"]) for item in items]
-    for number, line in sorted(zip(indexes, batch.lines, strict=True), key=lambda pair: pair[0]):
-        record = dict(line) if isinstance(line, dict) else {"line": line}
-        record.update(by_id[str(number)])
-        out.append(json.dumps(record, separators=(",", ":")) + "\n")
-    key = _part(run, "lines", batch.first, ".jsonl")
-    storage.write(key, "".join(out).encode("utf-8"), "application/x-ndjson")
-    ok = sum(r.ok for r in results)
-    done: dict[str, Any] = {"first": batch.first, "count": batch.count, "consolidated": ok, "failed": batch.count - ok}
-    if sorted(indexes) != list(range(batch.first, batch.first + batch.count)):
-        done["indexes"] = sorted(indexes)  # not one run of lines: finish places each line by its index
+    created = run.created or creation_date(storage.modified(run.source))  # the plan's, from plan on
+    job, the_plan = run.batch_job(settings), _load_plan(run, storage)
+    text, ok = consolidate_lines(batch, run.attr, job, storage, plan=the_plan, created=created, job_arn=run.job_arn)
+    first, count = _first(batch), len(batch.lines)
+    storage.write(_part(run, "lines", first, ".jsonl"), text.encode("utf-8"), "application/x-ndjson")
+    done: dict[str, Any] = {"first": first, "count": count, "consolidated": ok, "failed": count - ok}
+    indexes = sorted(number for number, _ in batch.lines)
+    if indexes != list(range(first, first + count)):
+        done["indexes"] = indexes  # not one run of lines: finish places each line by its index
     return done
 
 
@@ -492,7 +447,7 @@ def plan(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> d
         logger.error("no object can be consolidated: %s", exc)
         the_plan = None
     tasks = make_tasks(job.settings)
-    learns = the_plan is not None and the_plan.task is not None and tasks[the_plan.task].uses_batch_model
+    learns = the_plan is not None and the_plan.learns(job.settings)
     wanted = the_plan.choice() if the_plan is not None else ""
     regather = [[r["first"], r["count"]] for r in records if learns and r["choice"] != wanted]
     task_type = tasks[the_plan.task].type if the_plan is not None and the_plan.task is not None else None
@@ -505,7 +460,14 @@ def plan(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> d
         "type": task_type,
     }
     storage.write(run.uri("plan.json"), json.dumps(state).encode(), "application/json")
-    return {"gather": bool(regather), "fit": bool(learns), "key": "plan.pickle", "lines": state["lines"]}
+    created = creation_date(storage.modified(run.source))  # once for the run, not once per batch
+    return {
+        "gather": bool(regather),
+        "fit": bool(learns),
+        "key": "plan.pickle",
+        "lines": state["lines"],
+        "created": created,
+    }
 
 
 def fit(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> dict[str, Any]:
@@ -529,7 +491,8 @@ def fit(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> di
     summaries = [(object_id, by_id[object_id]) for object_id in sorted(by_id, key=int)]
     fitted = fit_job_model(summaries, run.batch_job(settings), storage, the_plan)
     storage.write(run.uri("model.pickle"), _dumps(fitted), "application/octet-stream")
-    return {"gather": bool(state["regather"]), "fit": True, "key": "model.pickle", "lines": state["lines"]}
+    done = {"gather": bool(state["regather"]), "fit": True, "key": "model.pickle", "lines": state["lines"]}
+    return {**done, "created": run.created}  # the plan's, passed on to the consolidate batches
 
 
 # -- the end: one output manifest and its summary ---------------------------------------------------------
@@ -540,41 +503,6 @@ def _source_lines(data: bytes) -> Iterator[bytes]:
     for raw in data.splitlines():
         if raw.strip():
             yield raw
-
-
-def summarise_lines(lines: Iterable[Mapping[str, Any]], attr: str) -> tuple[dict[str, Any], list[str]]:
-    """Counts of an output manifest (as ``tally reconsolidate``'s summary, plus per task type), and one
-    message per rejected answer or failure."""
-    counts = {"lines": 0, "consolidated": 0, "failed": 0, "passed-through": 0, "answers-rejected": 0}
-    tasks: Counter[str] = Counter()
-    confidences: list[float] = []
-    messages: list[str] = []
-    for number, line in enumerate(lines):
-        meta = line.get(f"{attr}-metadata", {})
-        meta = meta if isinstance(meta, dict) else {}
-        counts["lines"] += 1
-        tasks[str(meta.get("type", "none"))] += 1
-        for issue in meta.get("rejected-answers", []):
-            counts["answers-rejected"] += 1
-            messages.append(
-                f"line {number + 1}, worker {issue.get('workerId')}: answer rejected: {issue.get('reason')}"
-            )
-        if "failure-reason" in meta:
-            counts["failed"] += 1
-            messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
-            continue
-        if is_passed_through(meta.get("type")):
-            counts["passed-through"] += 1
-            continue
-        counts["consolidated"] += 1
-        if isinstance(meta.get("confidence"), int | float):
-            confidences.append(float(meta["confidence"]))
-    summary: dict[str, Any] = {
-        **counts,
-        "mean-confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
-        "task-types": dict(sorted(tasks.items())),
-    }
-    return summary, messages
 
 
 def finish(run_data: Mapping[str, Any], settings: Settings, storage: Storage) -> dict[str, Any]:
@@ -622,7 +550,7 @@ def finish(run_data: Mapping[str, Any], settings: Settings, storage: Storage) ->
         out.append("")
     if failed:
         name = job_name_from_arn(run.job_arn) or f"labeling-job/{run.attr}"
-        created = creation_date(storage.modified(run.source))
+        created = run.created or creation_date(storage.modified(run.source))
         entries = respond(failed, run.attr, job_name=name, created=created, storage=storage, prefix=run.uri("masks"))
         for entry in entries.entries:
             number = int(entry["datasetObjectId"])

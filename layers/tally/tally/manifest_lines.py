@@ -1,5 +1,8 @@
-"""Where a finished job's output-manifest line keeps its workers' answers, for re-consolidation (``tally
-reconsolidate`` on one machine and on AWS, :mod:`tally.distributed`).
+"""A finished job's output-manifest lines, re-consolidated: the piece ``tally reconsolidate`` on one
+machine (:mod:`tally.tools.reconsolidate`) and on AWS (:mod:`tally.distributed`) share. Where each line
+keeps its workers' answers (:func:`line_annotations`), a batch of lines as data objects
+(:func:`line_batch`), the batch consolidated into output lines (:func:`consolidate_lines`), and an
+output manifest's counts (:func:`summarise_lines`).
 
 AWS's recipe "consolidation" keeps every worker's answer under the label attribute as
 ``{"annotationsFromAllWorkers": [{workerId, annotationData}]}``; a job run without a consolidation
@@ -10,13 +13,30 @@ metadata (a worker-response file: ``{"answers": [{workerId, answerContent, ...}]
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import TallyError
-from .storage import Storage
+from pydantic import ValidationError
 
-__all__ = ["data_object", "line_annotations", "worker_response_annotations"]
+from .consolidate import BatchJob, JobPlan, run_batch
+from .errors import TallyError
+from .gt.events import DatasetObject, describe_validation_error, job_name_from_arn
+from .gt.response import ObjectResult, TaskType
+from .gt.sink import respond
+from .storage import Storage
+from .tasks.passthrough import is_passed_through
+
+__all__ = [
+    "LineBatch",
+    "consolidate_lines",
+    "data_object",
+    "line_annotations",
+    "line_batch",
+    "summarise_lines",
+    "worker_response_annotations",
+]
 
 
 def _parse(data: bytes, name: str) -> Any:
@@ -63,3 +83,119 @@ def data_object(line: dict[str, Any]) -> dict[str, str]:
     if isinstance(line.get("source"), str):
         return {"content": line["source"]}
     return {}
+
+
+Annotations = Callable[[int, dict[str, Any]], list[dict[str, Any]]]
+"""A line's answers as payload annotations (its number, the line); :class:`TallyError` when they cannot
+be read (the line fails with its message)."""
+
+
+@dataclass
+class LineBatch:
+    """A batch of manifest lines: each (number, line) as read, the data objects of the lines that make
+    one (``datasetObjectId``: the line's number, from 0), and a failure for each line that does not."""
+
+    lines: list[tuple[int, Any]]
+    objects: list[DatasetObject]
+    unusable: dict[str, ObjectResult]
+
+
+def line_batch(numbered: Iterable[tuple[int, Any]], annotations: Annotations) -> LineBatch:
+    """The lines (numbered, read one at a time) as data objects; a line that is not a JSON object, whose
+    answers cannot be read or do not make a data object fails with the reason."""
+    lines: list[tuple[int, Any]] = []
+    objects: list[DatasetObject] = []
+    unusable: dict[str, ObjectResult] = {}
+    for number, line in numbered:
+        lines.append((number, line))
+        object_id = str(number)
+        if not isinstance(line, dict):
+            unusable[object_id] = ObjectResult.failed(object_id, TaskType.CUSTOM.value, "the line is not a JSON object")
+            continue
+        try:
+            answers = annotations(number, line)
+        except TallyError as exc:
+            unusable[object_id] = ObjectResult.failed(object_id, TaskType.CUSTOM.value, str(exc))
+            continue
+        element = {"datasetObjectId": object_id, "dataObject": data_object(line), "annotations": answers}
+        try:
+            objects.append(DatasetObject.model_validate(element))
+        except ValidationError as exc:
+            reason = f"the answers do not make a data object: {describe_validation_error(exc)}"
+            unusable[object_id] = ObjectResult.failed(object_id, TaskType.CUSTOM.value, reason)
+    return LineBatch(lines, objects, unusable)
+
+
+def consolidate_lines(
+    batch: LineBatch,
+    attr: str,
+    job: BatchJob,
+    storage: Storage,
+    *,
+    plan: JobPlan | None,
+    created: str,
+    job_arn: str | None = None,
+    on_result: Callable[[ObjectResult], None] | None = None,
+) -> tuple[str, int]:
+    """The batch consolidated (:func:`~tally.consolidate.run_batch` with the job's ``plan``): its output
+    lines in line order (each line with ``attr`` and ``attr-metadata`` replaced; a line that was not a
+    JSON object as ``{"line": ...}``), and how many objects were consolidated. ``created``: the outputs'
+    ``creation-date``; ``on_result``: called with each object's result, the failed lines' included."""
+    results = run_batch(batch.objects, job, storage, plan=plan, on_result=on_result)
+    for result in batch.unusable.values():
+        result.task_type = results.task_type  # a job has one task type
+        if on_result is not None:
+            on_result(result)
+    entries = respond(
+        [*results, *batch.unusable.values()],
+        attr,
+        job_name=job_name_from_arn(job_arn) or f"labeling-job/{attr}",
+        created=created,
+        storage=storage,
+        prefix=job.artefact_prefix,
+        threads=job.settings.threads,
+    ).entries
+    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in entries}
+    out = []
+    for number, line in sorted(batch.lines, key=lambda pair: pair[0]):
+        record = dict(line) if isinstance(line, dict) else {"line": line}
+        record.update(by_id[str(number)])
+        out.append(json.dumps(record, separators=(",", ":")) + "\n")
+    return "".join(out), sum(r.ok for r in results)
+
+
+def summarise_lines(lines: Iterable[Mapping[str, Any]], attr: str) -> tuple[dict[str, Any], list[str]]:
+    """Counts of an output manifest (as ``tally reconsolidate``'s summary, plus per task type), and one
+    message per rejected answer or failure."""
+    counts = {"lines": 0, "consolidated": 0, "failed": 0, "passed-through": 0, "answers-rejected": 0}
+    tasks: Counter[str] = Counter()
+    confidences: list[float] = []
+    messages: list[str] = []
+    for number, line in enumerate(lines):
+        meta = line.get(f"{attr}-metadata", {})
+        meta = meta if isinstance(meta, dict) else {}
+        counts["lines"] += 1
+        tasks[str(meta.get("type", "none"))] += 1
+        for issue in meta.get("rejected-answers", []):
+            counts["answers-rejected"] += 1
+            messages.append(
+                f"line {number + 1}, worker {issue.get('workerId')}: answer rejected: {issue.get('reason')}"
+            )
+        if "failure-reason" in meta:
+            counts["failed"] += 1
+            messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
+            continue
+        if is_passed_through(meta.get("type")) and not meta.get(
+            "fields-consolidated"
+        ):  # a form: consolidated when any field is
+            counts["passed-through"] += 1
+            continue
+        counts["consolidated"] += 1
+        if isinstance(meta.get("confidence"), int | float):
+            confidences.append(float(meta["confidence"]))
+    summary: dict[str, Any] = {
+        **counts,
+        "mean-confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
+        "task-types": dict(sorted(tasks.items())),
+    }
+    return summary, messages

@@ -8,11 +8,14 @@ decides such areas **per region** instead, from the evidence about the workers:
    (:data:`MIN_STANDING`) are grouped into 4-connected regions (:func:`components`). Regions smaller
    than :data:`MIN_PIXELS` or thinner than ``2 * DEPTH + 1`` pixels across both ways (the slivers
    where two neighbouring objects' outlines overlap) are left to the pixel vote.
-2. **Each worker's answer** over a region is the class they painted on most of it, or none.
+2. **Each worker's answer** over a region is the class they painted on most of it, or none, or no
+   answer (:data:`NO_ANSWER`) where their background there is far from anything they drew: they
+   skipped what is there, which is no evidence for background (as in the pixel vote).
 3. **Posterior.** Each worker's answer is one draw from their class confusion over the batch
    (:class:`Confusion`, fitted by :func:`tally.aggregation.weighted_pixel_vote.class_confusion`):
-   a worker names the right class with ``1 - miss - error``, another class with ``error`` (spread
-   over the other classes in play), nothing with ``miss``; where there is nothing, they paint a
+   over a class, a worker paints with ``1 - miss`` and, painting, names the right class with
+   ``1 - error`` and another with ``error`` (spread over the other classes in play), so how often
+   a worker misses says nothing about which class they name; where there is nothing, they paint a
    class with ``false_alarm``. Copies count once. The hypotheses are background and every class
    named, uniform before the evidence.
 4. **Decision.** The region takes the choice with the highest expected mean IoU of the object
@@ -39,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..colours import FAR
-from ..vote import ABSTAIN
+from .vote_table import ABSTAIN
 
 __all__ = [
     "CERTAIN",
@@ -47,6 +50,7 @@ __all__ = [
     "MIN_GAIN",
     "MIN_PIXELS",
     "MIN_STANDING",
+    "NO_ANSWER",
     "Confusion",
     "Region",
     "components",
@@ -68,6 +72,9 @@ MIN_GAIN = 0.01
 is higher by this much: between choices that are even in expectation (two equally rated workers),
 the pixel vote's tie rules stand."""
 CERTAIN = 0.9
+NO_ANSWER = -1
+"""A worker's answer over a region where their background there is far from anything they drew (they
+skipped what is there: no evidence either way, as in the pixel vote) or they cast no vote."""
 """A region decided with at least this posterior is not listed as disputed."""
 _RATE_FLOOR = 0.005
 _RATE_CEILING = 0.45
@@ -100,7 +107,7 @@ class Region:
 
     Attributes:
         pixels: flat indices of its pixels, ascending.
-        answers: ``(K,)`` each column's answer over it (class key, 0: nothing).
+        answers: ``(K,)`` each column's answer over it (class key, 0: nothing, :data:`NO_ANSWER`: none).
         classes: the classes named, ascending.
         posterior: ``(C,)`` the probability of each class key (0: background) being the truth there.
         decided: the class the region was given.
@@ -127,9 +134,12 @@ def contested_tuples(votes: npt.NDArray[np.uint8], standing: FloatArray) -> npt.
     return contested
 
 
-def components(pixels: npt.NDArray[np.intp], width: int) -> tuple[npt.NDArray[np.intp], int]:
+def components(
+    pixels: npt.NDArray[np.intp], width: int, member: npt.NDArray[np.bool_] | None = None
+) -> tuple[npt.NDArray[np.intp], int]:
     """The 4-connected components of a set of pixels (flat indices, ascending, rows ``width`` wide):
-    each pixel's component (numbered in order of first pixel) and their number.
+    each pixel's component (numbered in order of first pixel) and their number. ``member``: per
+    image pixel, whether it is in the set (:func:`_members`), when the caller has it.
 
     >>> labels, n = components(np.array([0, 1, 3, 5, 6, 9]), 3)  # 3 wide: (0,0) (0,1) (1,0) (1,2) (2,0) (3,0)
     >>> labels.tolist(), n
@@ -143,10 +153,21 @@ def components(pixels: npt.NDArray[np.intp], width: int) -> tuple[npt.NDArray[np
     start[1:] = (pixels[1:] != pixels[:-1] + 1) | (rows[1:] != rows[:-1])
     run = np.cumsum(start) - 1  # each pixel's run along its row
     n_runs = int(run[-1]) + 1
+    # a run is linked to every run above it touches: one edge per stretch of a run touching the row
+    # above (the pixels above a stretch are contiguous, one run)
     above = pixels - width
-    at = np.minimum(np.searchsorted(pixels, above), n - 1)
-    linked = (above >= 0) & (pixels[at] == above)
-    edges = np.unique(run[linked] * n_runs + run[at[linked]])
+    if member is None:
+        at = np.minimum(np.searchsorted(pixels, above), n - 1)
+        linked = (above >= 0) & (pixels[at] == above)
+        edges = np.unique(run[linked] * n_runs + run[at[linked]])
+    else:
+        touching = np.zeros(n, dtype=bool)
+        touching[above >= 0] = member[above[above >= 0]]
+        previous = np.zeros(n, dtype=bool)
+        previous[1:] = touching[:-1] & ~start[1:]
+        linked = np.flatnonzero(touching & ~previous)
+        at = np.searchsorted(pixels, above[linked])
+        edges = np.unique(run[linked] * n_runs + run[at])
     a, b = edges // n_runs, edges % n_runs
     parent = np.arange(n_runs)
     while len(a):
@@ -167,11 +188,21 @@ def components(pixels: npt.NDArray[np.intp], width: int) -> tuple[npt.NDArray[np
     return numbered[run].astype(np.intp), len(roots)
 
 
-def _deep(pixels: npt.NDArray[np.intp], width: int, height: int, depth: int) -> npt.NDArray[np.bool_]:
+def _members(pixels: npt.NDArray[np.intp], size: int) -> npt.NDArray[np.bool_]:
+    """Per image pixel (``size`` of them), whether it is one of ``pixels``."""
+    member = np.zeros(size, dtype=bool)
+    member[pixels] = True
+    return member
+
+
+def _deep(
+    pixels: npt.NDArray[np.intp], width: int, height: int, depth: int, member: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.bool_]:
     """Per pixel, whether ``depth`` pixels of the set lie on each side of it along its row and its column.
 
     Along rows from the runs of the ascending indices; down columns only for the pixels deep along
-    their row, by looking the ``2 * depth`` pixels above and below up in the set (no sort of the set).
+    their row, by looking the ``2 * depth`` pixels above and below up in the set (``member``, per
+    image pixel whether it is in the set: :func:`_members`).
 
     >>> square = np.array([r * 9 + c for r in range(1, 8) for c in range(1, 8)])  # 7x7 in a 9x9 image
     >>> np.flatnonzero(_deep(square, 9, 9, 3)).tolist()  # its centre (4, 4) only
@@ -187,11 +218,14 @@ def _deep(pixels: npt.NDArray[np.intp], width: int, height: int, depth: int) -> 
     position = np.arange(n) - first[run]
     candidates = np.flatnonzero((position >= depth) & (length[run] - 1 - position >= depth))
     at = pixels[candidates]
+    rows = at // width
+    inside = (rows >= depth) & (rows < height - depth)  # a pixel nearer the top or bottom is not deep
+    candidates, at = candidates[inside], at[inside]
+    if member is None:
+        member = _members(pixels, width * height)
     for d in range(1, depth + 1):
         for step in (-d * width, d * width):
-            wanted = at + step
-            found = np.minimum(np.searchsorted(pixels, wanted), n - 1)
-            keep = (wanted >= 0) & (wanted < width * height) & (pixels[found] == wanted)
+            keep = member[at + step]
             candidates, at = candidates[keep], at[keep]
     deep = np.zeros(n, dtype=bool)
     deep[candidates] = True
@@ -202,11 +236,13 @@ def _posterior(
     answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
 ) -> FloatArray:
     """``(C,)`` the posterior of background and each class named (others 0) given each column's answer."""
-    named = sorted({int(a) for a in answers if a})
+    named = sorted({int(a) for a in answers if a > 0})
     hypotheses = [0, *named]
     others = max(1, in_play - 1)
     log = np.zeros(len(hypotheses))
     for k, answer in enumerate(answers):
+        if answer == NO_ANSWER:
+            continue
         error, miss, false_alarm = confusion[k].rates()
         for i, h in enumerate(hypotheses):
             if h == 0:
@@ -214,9 +250,9 @@ def _posterior(
             elif answer == 0:
                 p = miss
             elif answer == h:
-                p = max(1.0 - miss - error, _RATE_FLOOR)
+                p = (1.0 - miss) * (1.0 - error)
             else:
-                p = error / others
+                p = (1.0 - miss) * error / others
             log[i] += share[k] * np.log(p)
     log -= log.max()
     weights = np.exp(log)
@@ -235,17 +271,28 @@ def expected_miou(decided: FloatArray, size: float, posterior: FloatArray, choic
     >>> round(expected_miou(rest, 100, even, 0), 3), round(expected_miou(rest, 100, even, 1), 3)
     (0.744, 0.778)
     """
-    total = 0.0
-    for truth in np.flatnonzero(posterior > 0):
-        tp, chosen, true = decided.copy(), decided.copy(), decided.copy()
-        chosen[choice] += size
-        true[truth] += size
-        if choice == truth:
-            tp[truth] += size
-        present = (chosen > 0) | (true > 0)
-        union = chosen + true - tp
-        total += float(posterior[truth]) * float(np.mean(tp[present] / union[present]))
-    return total
+    return float(expected_mious(decided, size, posterior, [choice])[0])
+
+
+def expected_mious(decided: FloatArray, size: float, posterior: FloatArray, choices: Sequence[int]) -> FloatArray:
+    """:func:`expected_miou` of each of ``choices``, in one pass (rows: choices, truths, classes)."""
+    truths = np.flatnonzero(posterior > 0)
+    picked = np.asarray(choices, dtype=np.intp)
+    n = len(decided)
+    chosen = np.broadcast_to(decided, (len(picked), len(truths), n)).copy()
+    chosen[np.arange(len(picked)), :, picked] += size
+    true = np.broadcast_to(decided, (len(picked), len(truths), n)).copy()
+    true[:, np.arange(len(truths)), truths] += size
+    tp = np.broadcast_to(decided, (len(picked), len(truths), n)).copy()
+    right = picked[:, None] == truths[None, :]
+    hit = np.nonzero(right)
+    tp[hit[0], hit[1], truths[hit[1]]] += size
+    union = chosen + true - tp
+    present = union > 0  # (chosen > 0) | (true > 0): every count is non-negative
+    iou = np.divide(tp, union, out=np.zeros_like(tp), where=present)
+    miou = iou.sum(axis=2) / present.sum(axis=2)
+    result: FloatArray = miou @ posterior[truths]
+    return result
 
 
 def decide_regions(
@@ -261,17 +308,20 @@ def decide_regions(
     """Decide, in place in ``image``, the disputed regions among ``pixels`` (those of the contested
     tuples, :func:`contested_tuples`; ascending); return them, largest first.
 
-    ``inverse``: each pixel's tuple; ``votes``: ``(U, K)`` each tuple's votes (far background resolved);
+    ``inverse``: each pixel's tuple; ``votes``: ``(U, K)`` each tuple's votes (far background resolved
+    as the pixel vote resolved it, except :data:`~tally.colours.FAR` where it made it background:
+    no answer over a region);
     ``share``: each column's share of a vote (copies count once); ``confusion``: each column's
     worker's, or what computes them (called only when a region qualifies); ``histogram``: the
     image's pixels per class, when the caller has them (counting a large image costs milliseconds)."""
     height, width = image.shape
     if len(pixels) < MIN_PIXELS:
         return []
-    deep = _deep(pixels, width, height, DEPTH)  # first: most contested pixels are thin slivers
+    member = _members(pixels, width * height)
+    deep = _deep(pixels, width, height, DEPTH, member)  # first: most contested pixels are thin slivers
     if not deep.any():
         return []
-    labels, n = components(pixels, width)
+    labels, n = components(pixels, width, member)
     sizes = np.bincount(labels, minlength=n)
     large = sizes >= MIN_PIXELS
     thick = np.bincount(labels[deep], minlength=n) > 0
@@ -280,6 +330,8 @@ def decide_regions(
         return []
     drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
     in_play = len(np.unique(votes[drawn])) if drawn.any() else 1
+    silent = n_classes  # the bucket of no answer: far from anything the worker drew, or no vote
+    values = np.where(drawn, votes, np.where((votes == FAR) | (votes == ABSTAIN), silent, 0)).astype(np.intp)
     flat = image.reshape(-1)
     tuples = inverse.reshape(-1)
     if histogram is None:
@@ -292,28 +344,33 @@ def decide_regions(
         own = pixels[order[starts[r] : starts[r + 1]]]
         counts = np.bincount(tuples[own], minlength=len(votes)).astype(np.float64)
         rows = np.flatnonzero(counts)
-        cast = np.where(drawn[rows], votes[rows], 0).astype(np.intp)  # (rows, K)
-        answers = np.array(
-            [
-                int(np.argmax(np.bincount(cast[:, k], weights=counts[rows], minlength=n_classes)))
-                for k in range(len(share))
-            ],
-            dtype=np.intp,
+        cast = values[rows]  # (rows, K)
+        columns = len(share)
+        tally = np.bincount(
+            (cast + np.arange(columns) * (n_classes + 1)).reshape(-1),
+            weights=np.repeat(counts[rows], columns),
+            minlength=columns * (n_classes + 1),
         )
-        named = tuple(sorted({int(a) for a in answers if a}))
+        answers = np.argmax(tally.reshape(columns, n_classes + 1), axis=1).astype(np.intp)
+        named = tuple(sorted({int(a) for a in answers if 0 < a < silent}))
         if len(named) < 2:
             continue  # most of it is one class against nothing: the pixel vote's outlines decide
         if callable(confusion):  # only once a region names two classes
             confusion = confusion()
-        posterior = _posterior(answers, share, confusion, n_classes, in_play)
         # the region's decision holds where every worker gave their answer over it; elsewhere in it
         # (a part one of them drew otherwise: another object), the pixel vote stands
-        own = own[(cast == answers[None, :]).all(axis=1)[np.searchsorted(rows, tuples[own])]]
+        agreed = np.zeros(len(votes), dtype=bool)
+        agreed[rows] = (cast == answers[None, :]).all(axis=1)
+        own = own[agreed[tuples[own]]]
+        answers[answers == silent] = NO_ANSWER
+        posterior = _posterior(answers, share, confusion, n_classes, in_play)
         if len(own) < MIN_PIXELS:
             continue
         before = np.bincount(flat[own], minlength=n_classes).astype(np.float64)[:n_classes]
         rest = decided - before
-        expected = {c: expected_miou(rest, float(len(own)), posterior, c) for c in (0, *named)}
+        options = (0, *named)
+        scores = expected_mious(rest, float(len(own)), posterior, options)
+        expected = {c: round(float(v), 9) for c, v in zip(options, scores, strict=True)}  # even: a tie
         choice = max(expected, key=lambda c: (expected[c], -c))  # equal: background, else the lowest key
         current = int(np.argmax(before))  # what the pixel vote gave most of it
         if current in expected and expected[choice] - expected[current] < MIN_GAIN:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..vote import VoteTable
 from .base import Consolidated, ObjectItems, WorkerItems
 from .geometric import ItemConsolidation
 from .instance_fusion import fuse_instance_table, table_iou, tabulate_instances
 from .matching import Cluster, item_offsets
+from .vote_table import VoteTable
 
 __all__ = ["InstanceConsolidation"]
 

@@ -8,7 +8,7 @@ one with :func:`rasterise_polygons`, so polygon tasks are consolidated exactly a
 
 :func:`fuse_instances` takes matched clusters (from :func:`~tally.aggregation.matching.match_items`)
 and returns the consolidated instance map (computed once per distinct tuple of the workers' instance
-ids, as :mod:`tally.vote` does for classes): inside each cluster a pixel belongs to the fused instance
+ids, as :mod:`tally.aggregation.vote_table` does for classes): inside each cluster a pixel belongs to the fused instance
 when its members' weights covering it reach half of the cluster's weight (a tie is foreground, as in
 crowd-kit's ``SegmentationMajorityVote``); where fused instances overlap, the pixel goes to the one
 with the larger vote share there, then to the earlier cluster.
@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from ..vote import IndexedMask, VoteTable, tabulate
+from .vote_table import IndexedMask, VoteTable, tabulate
 
 __all__ = [
     "MAX_INSTANCES",
@@ -188,7 +188,7 @@ def rasterise_polygons(polygons: Sequence[npt.ArrayLike], width: int, height: in
 def tabulate_instances(maps: Sequence[npt.NDArray[np.integer]], n_instances: Sequence[int]) -> VoteTable:
     """The distinct per-pixel tuples of instance ids of several instance maps, with their pixel counts.
 
-    :func:`tally.vote.tabulate` on the maps (ids above an answer's ``n_instances`` count as 0):
+    :func:`tally.aggregation.vote_table.tabulate` on the maps (ids above an answer's ``n_instances`` count as 0):
     pairwise IoUs (:func:`table_iou`) and the vote (:func:`fuse_instance_table`) then run once per
     distinct tuple instead of once per pixel.
 

@@ -1,12 +1,35 @@
 """The pixel vote of semantic segmentation (numpy, no I/O): one object's masks, tabulated, to its class map.
 
 :func:`reliability_table` tabulates an object's masks for the default vote (far background marked,
-the workers' answers as drawn kept to judge them on); :func:`vote_image` decides the class map with
-the plain vote (``majority``) or the default (``reliability``): the weighted vote per tuple
-(:mod:`tally.aggregation.weighted_pixel_vote`), boundaries from the neighbourhood and ties settled
-(:mod:`tally.spatial`), thin structures kept, disputed regions decided per region
-(:mod:`tally.aggregation.disputed_regions`), and the confidences. The task adapter
-(:mod:`tally.tasks.segmentation`) parses the answers, runs this and writes the masks and the label.
+the workers' answers as drawn kept to judge them on; :mod:`tally.aggregation.vote_table`);
+:func:`vote_image` decides the class map with the plain vote (``majority``) or the default
+(``reliability``): the weighted vote per tuple (:mod:`tally.aggregation.weighted_pixel_vote`),
+boundaries from the neighbourhood and ties settled (below), thin structures kept, disputed regions
+decided per region (:mod:`tally.aggregation.disputed_regions`), and the confidences. The task adapter
+(:mod:`tally.tasks.semantic_segmentation.adapter`) parses the answers, runs this and writes the masks
+and the label. The per-pixel work is in :mod:`tally.aggregation._pixel_kernels`.
+
+Ground Truth's built-in consolidation "applies a smoothing function" after its vote. The default
+vote uses the neighbourhood in two steps, both only where the vote is contested:
+
+**Boundaries** (:func:`_boundaries`). Where workers disagree whether a pixel is one class or
+background — the band between their outlines — and the vote there is a close call (a margin of at
+most :data:`CLOSE_CALL`, where a thin structure the vote gives the class keeps it instead), the pixel
+takes the class whose weighted share, averaged over the ``(2r+1)²`` square around it, is larger
+(background or that class; other classes in the square count for neither). Across a band of
+outlines this moves the boundary from the workers' *median* outline (what a per-pixel vote picks) to
+about their weighted *mean* outline, which varies less when each worker's outline jitters
+independently. A pixel whose averaged shares are within the tie tolerance keeps the vote's decision;
+the averaging never changes a class into another class, so a shape two workers name differently is
+not given to the one who drew it larger.
+
+**Ties** (:func:`tally.aggregation._pixel_kernels.settle_ties`). Where equally reliable workers still
+disagree — with two workers, every disagreement wider than the square — the vote alone has no
+answer: starting from the pixels that are decided, each tied pixel takes, among its own tied
+classes, the class most of its already-settled 4-neighbours have, front by front. Two fronts
+advancing from both sides of a disputed band meet in its middle, so the boundary lands halfway
+between the workers' outlines rather than on one worker's outline. Pixels no front reaches within
+eight steps keep the vote's tie rule.
 """
 
 from __future__ import annotations
@@ -18,9 +41,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..spatial import settle_ties, window_mean
-from ..vote import IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
+from ._pixel_kernels import settle_ties, window_mean
 from .disputed_regions import MIN_PIXELS, Confusion, Region, confusion_of, contested_tuples, decide_regions
+from .vote_table import IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .weighted_pixel_vote import (
     FAR,
     TIE_TOLERANCE,
@@ -114,7 +137,7 @@ def _reliability(
     regions: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], PixelVote]:
     """The weighted vote per tuple, then per pixel: boundaries from the neighbourhood, ties settled
-    (:mod:`tally.aggregation.weighted_pixel_vote`, :mod:`tally.spatial`)."""
+    (:mod:`tally.aggregation.weighted_pixel_vote`, module docstring)."""
     present = table.counts > 0
     # without a batch model the object's own fit weighs the vote, but no batch record is reported
     fitted = model or LeaveOneOutWeights().fit([judged or votes])
@@ -174,7 +197,9 @@ def _disputes(
     if len(pixels) < MIN_PIXELS:
         return []
     cast = np.zeros((len(table.counts), result.votes.shape[1]), dtype=np.uint8)
-    cast[present] = result.votes
+    # a worker's background far from anything they drew, made background again by the pixel vote where the
+    # others name two classes, is still no answer about the region: the worker skipped what is there
+    cast[present] = np.where((votes.votes == FAR) & (result.votes == 0), np.uint8(FAR), result.votes)
     batch = confusion_of(votes.workers, model.confusion_, model.mean_confusion_)
 
     def confusion() -> list[Confusion]:
@@ -293,7 +318,7 @@ def _boundaries(
     thin: bool = False,
 ) -> npt.NDArray[np.intp]:
     """Decide, in place, the contested ``pixels`` (:func:`_contested`) by the shares around them
-    (:func:`tally.spatial.window_mean`); return the pixels so decided."""
+    (:func:`tally.aggregation._pixel_kernels.window_mean`); return the pixels so decided."""
     if not len(pixels):
         return pixels
     cls = (np.argmax(foreground, axis=1) + 1).astype(np.intp)

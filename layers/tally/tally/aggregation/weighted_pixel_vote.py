@@ -35,7 +35,7 @@ weighted majority gives an independent voter of known accuracy (Nitzan & Paroush
 5. **Decision** (:func:`decide`): each vote tuple goes to the class with the largest weighted vote;
    ties go to a clearly heavier worker, else between classes to a class, with background to
    background, and a tie of one class with background stays open for the spatial step
-   (:mod:`tally.spatial`).
+   (:mod:`tally.aggregation.pixel_vote`).
 
 References:
     S. Nitzan and J. Paroush, "Optimal decision rules in uncertain dichotomous choice situations",
@@ -71,10 +71,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..colours import FAR
-from ..spatial import MAX_TIE_CLASSES
-from ..vote import ABSTAIN, SQUARE, IndexedMask, VoteTable, squares_of, vote_scores
+from ._pixel_kernels import MAX_TIE_CLASSES, SQUARE, add_to_squares, occupied_words, squares_of
 from .base import Aggregator
 from .disputed_regions import Confusion
+from .vote_table import ABSTAIN, IndexedMask, VoteTable, vote_scores
 
 __all__ = [
     "COPY_MIN_FRACTION",
@@ -111,7 +111,7 @@ class ObjectVotes:
 
     Attributes:
         workers: worker ID of each column.
-        votes: ``(U, K)`` class key or :data:`~tally.vote.ABSTAIN` per tuple and worker.
+        votes: ``(U, K)`` class key or :data:`~tally.aggregation.vote_table.ABSTAIN` per tuple and worker.
         counts: ``(U,)`` pixel count of each tuple.
         group: ``(K,)`` copy group of each column (its first column; identical substantial masks share one).
     """
@@ -443,7 +443,7 @@ class Weighing:
         reliability: ``(K,)`` each column's estimated accuracy on this object.
         weights: ``(K,)`` each column's vote weight (copies share theirs).
         open_ties: ``(U,)`` bitmask of the classes a tuple stays tied between (0: decided), for
-            :func:`tally.spatial.settle_ties`.
+            the tie fronts of :mod:`tally.aggregation.pixel_vote`.
         standing: ``(K,)`` each column's weight before copy sharing (the best: 1).
         votes: ``(U, K)`` the votes as counted (far background resolved, :func:`resolve_far`).
     """
@@ -529,11 +529,6 @@ def abstain_far_from_drawing(mask: IndexedMask, block: int = SQUARE, reach: int 
     return _far_mask(indices, mask.lut, undrawn)
 
 
-# squares of :data:`tally.vote.SQUARE` (8) pixels are one 64-bit word per pixel row, which the fast
-# path of :func:`abstain_far_from_drawing` reads and writes whole
-_BYTES = np.uint64(0x0101010101010101)
-
-
 def _far_squares(squares: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_] | None:
     """The squares farther than ``reach`` squares from any drawn one; None when there are none (or
     nothing is drawn)."""
@@ -573,7 +568,7 @@ def _far_mask(indices: npt.NDArray[np.uint8], lut: npt.NDArray[np.uint8], undraw
 
 
 def far_square_shifts(mask: IndexedMask, reach: int = 2) -> tuple[IndexedMask, npt.NDArray[np.uint8] | None]:
-    """:func:`abstain_far_from_drawing` with 8-pixel squares, left for :func:`tally.vote.tabulate` to
+    """:func:`abstain_far_from_drawing` with 8-pixel squares, left for :func:`tally.aggregation.vote_table.tabulate` to
     apply: the mask with the marked lookup table but its indices untouched, and what each square's
     indices gain (``None``: nothing to add). Adding the gains of every worker to the packed vote key
     in one pass costs one image pass instead of one per worker. Where the squares cannot be applied
@@ -611,19 +606,6 @@ def far_square_shifts(mask: IndexedMask, reach: int = 2) -> tuple[IndexedMask, n
     return IndexedMask(marked.indices, marked.lut, squares), far.astype(np.uint8) * np.uint8(_far_shift(n, undrawn))
 
 
-def _occupied_words(source: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-    """Per 8-pixel square of a byte map whose width is a multiple of 8, whether any byte is not 0:
-    each square's row of 8 bytes is one ``uint64`` word, so this is a reduction over words."""
-    height, width = source.shape
-    words = source.view(np.uint64)  # (H, W / 8)
-    full, cols = height // SQUARE, width // SQUARE
-    occupied = words[: full * SQUARE].reshape(full, SQUARE, cols).max(axis=1)
-    if full * SQUARE < height:  # a last, partial row of squares
-        occupied = np.concatenate([occupied, words[full * SQUARE :].max(axis=0, keepdims=True)])
-    drawn: npt.NDArray[np.bool_] = occupied != 0
-    return drawn
-
-
 def _far_by_words(
     mask: IndexedMask, drawn_lut: npt.NDArray[np.bool_], undrawn: npt.NDArray[np.intp], reach: int
 ) -> IndexedMask:
@@ -632,25 +614,17 @@ def _far_by_words(
     squares is a reduction over words, and marking the far ones one addition per word (each byte
     gains at most ``n``, never past 255 as ``2n <= 256``, so no carry crosses into the next pixel)."""
     n = len(mask.lut)
-    height, width = mask.indices.shape
     if len(undrawn) == 1 and undrawn[0] == 0:  # the usual case: a word is drawn where it is not 0
         source = mask.indices
     elif len(undrawn) == 1:
         source = (mask.indices != undrawn[0]).view(np.uint8)
     else:
         source = np.take(drawn_lut.astype(np.uint8), mask.indices)
-    far = _far_squares(_occupied_words(source), reach)
+    far = _far_squares(occupied_words(source), reach)
     if far is None:
         return mask
-    full, cols = height // SQUARE, width // SQUARE
-    shift = far.astype(np.uint64) * (_BYTES * np.uint64(_far_shift(n, undrawn)))
-    index_words = mask.indices.view(np.uint64)
-    out = np.empty_like(index_words)
-    top = out[: full * SQUARE].reshape(full, SQUARE, cols)
-    np.add(index_words[: full * SQUARE].reshape(full, SQUARE, cols), shift[:full, None, :], out=top)
-    if full * SQUARE < height:
-        np.add(index_words[full * SQUARE :], shift[full], out=out[full * SQUARE :])
-    return _far_mask(out.view(np.uint8).reshape(height, width), mask.lut, undrawn)
+    shift = far.astype(np.uint8) * np.uint8(_far_shift(n, undrawn))
+    return _far_mask(add_to_squares(mask.indices, shift), mask.lut, undrawn)
 
 
 def resolve_far(votes: npt.NDArray[np.uint8], standing: FloatArray, min_standing: float = 0.5) -> npt.NDArray[np.uint8]:
@@ -686,7 +660,7 @@ def decide(
        between background and two or more classes is background (a wrong class costs more IoU than
        background does).
     3. A tie between background and one class stays open for the spatial step: returned as a bitmask
-       of the class and background, for :func:`tally.spatial.settle_ties` (background until then).
+       of the class and background, for the tie fronts of :mod:`tally.aggregation.pixel_vote` (background until then).
 
     Nothing depends on the order of the workers.
     """

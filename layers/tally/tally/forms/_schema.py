@@ -69,6 +69,8 @@ class Field:
         pattern: a Liquid-named field's name as written; it matches every key the loop generates.
         alternatives: several elements share this field's name and the template does not say whose
             value is submitted: one field per element, tried in turn on each value.
+        ties: a ranking's dimensions and whether each allows ties (``crowd-text-ranking``'s
+            ``allowTie`` in its ``ordinal-ranking-dimensions``), where the template says.
     """
 
     name: str
@@ -89,6 +91,7 @@ class Field:
     keys: tuple[str, ...] = ()
     pattern: str | None = None
     alternatives: tuple[Field, ...] = field(default=(), compare=True)
+    ties: tuple[tuple[str, bool], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -136,10 +139,42 @@ class Field:
             "shape": self.shape,
             "pattern": self.pattern,
             "alternatives": [a.as_json() for a in self.alternatives] or None,
+            "allow-ties": dict(self.ties) or None,
             "reason": self.reason,
         }
         out.update((k, v) for k, v in optional.items() if v is not None)
         return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Field:
+        """The field :meth:`as_json` wrote.
+
+        Example:
+            >>> f = Field("q", "single-choice", "select", ("a", "b"), keys=("q", "r"), step=1, ties=(("x", True),))
+            >>> Field.from_json(f.as_json()) == f
+            True
+        """
+        return cls(
+            str(data["name"]),
+            data["kind"],
+            data.get("element"),
+            tuple(data.get("options") or ()),
+            bool(data.get("options-from-data")),
+            tuple((str(k), str(v)) for k, v in data.get("buttons") or ()),
+            data.get("minimum"),
+            data.get("maximum"),
+            data.get("step"),
+            bool(data.get("required")),
+            data.get("default"),
+            data.get("found", "template"),
+            data.get("reason"),
+            data.get("task"),
+            data.get("shape"),
+            tuple(data.get("keys") or ()),
+            data.get("pattern"),
+            tuple(cls.from_json(a) for a in data.get("alternatives") or ()),
+            tuple((str(k), bool(v)) for k, v in (data.get("allow-ties") or {}).items()),
+        )
 
 
 @dataclass(frozen=True)
@@ -214,6 +249,11 @@ class FormSchema:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FormSchema:
+        """The schema :meth:`as_json` wrote."""
+        return cls(tuple(Field.from_json(f) for f in data["fields"]), tuple(data.get("notes") or ()))
 
 
 def _join(first: str | None, second: str) -> str:

@@ -502,6 +502,25 @@ def _single(name: str, control: _Control, facts: _ScriptFacts) -> Field | None:
         reason=_join(reason, options_reason),
         task=element.task,
         keys=keys,
+        ties=_ties(control) if control.tag == "crowd-text-ranking" else (),
+    )
+
+
+def _ties(control: _Control) -> tuple[tuple[str, bool], ...]:
+    """A ranking's ``allowTie`` per dimension, where its ``ordinal-ranking-dimensions`` says."""
+    text = control.attrs.get("ordinal-ranking-dimensions")
+    if text is None or has_liquid(text):
+        return ()
+    try:
+        parsed = literal(text)
+    except ValueError:
+        return ()
+    if not isinstance(parsed, list):
+        return ()
+    return tuple(
+        (str(item["name"]), item["allowTie"])
+        for item in parsed
+        if isinstance(item, Mapping) and "name" in item and isinstance(item.get("allowTie"), bool)
     )
 
 

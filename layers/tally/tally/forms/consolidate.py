@@ -63,14 +63,23 @@ from ._split import FieldValue, FormSplit, split
 __all__ = [
     "FIELD_HANDLERS",
     "FieldHandler",
+    "FieldRun",
     "FieldTally",
     "FormAnswer",
     "FormContext",
     "FormObject",
+    "FormPlan",
+    "FormSurvey",
     "JobTemplate",
     "consolidable",
     "consolidate_form",
+    "fit_form",
+    "form_choice",
+    "gather_form",
+    "is_form",
     "plan_form",
+    "read_batch_form",
+    "read_template",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,7 +97,7 @@ class JobTemplate:
         note: why there is none, when one was looked for (said in every label's ``schema-note``).
         schema: the form itself, when the caller knows it without a template (an importer reading
             another tool's labeling config and export): used instead of ``html``, completed from the
-            answers. A lone number field of it with bounds is a form (its task would not know them).
+            answers. A lone number's bounds reach its task as a template slider's do.
     """
 
     html: str | None = None
@@ -137,6 +146,8 @@ class FormContext:
             field whose template does not list its labels; ``None``: none.
         new_cycle: a worker model cycle for one field (its argument: the worker store's scope, which
             names the field).
+        plan: the form decided for a whole job (``tally reconsolidate``): each field's labels and the
+            model fitted on the whole job (:func:`fit_form`); ``None``: the batch decides and fits.
     """
 
     settings: Settings
@@ -144,6 +155,110 @@ class FormContext:
     artefact_prefix: str
     job_labels: Callable[[], LabelSet | None]
     new_cycle: Callable[[str], CycleLike]
+    plan: FormPlan | None = None
+
+
+@dataclass(frozen=True)
+class FormPlan:
+    """A form decided once for a whole job (``tally reconsolidate``, :class:`tally.consolidate.JobPlan`),
+    as one batch of every object would decide it: the job's schema, each field's labels (a choice's
+    options, an annotation's or a line's labels: the labels of every chunk) and, once fitted
+    (:func:`fit_form`), each field's model fitted on every object's summary of the job."""
+
+    schema: FormSchema
+    template: JobTemplate
+    labels: Mapping[str, LabelSet] = field(default_factory=dict)
+    models: Mapping[str, Any] = field(default_factory=dict)
+    fitted: bool = False
+
+    def choice(self) -> str:
+        """What the summaries depend on (:func:`form_choice`)."""
+        return form_choice(self.schema, self.labels)
+
+
+def form_choice(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
+    """A short digest of a form's fields (what each field's values are read as; reasons left out) and
+    their labels: a chunk's summaries are a job's plan's when the two agree."""
+    import hashlib
+    import json
+
+    fields = [
+        [f.name, f.kind, f.element, list(f.keys), list(f.options), f.options_from_data, [list(b) for b in f.buttons],
+         f.minimum, f.maximum, f.step, f.task, f.shape, f.pattern, [list(t) for t in f.ties]]
+        for f in schema.fields
+    ]  # fmt: skip
+    named = {name: [list(found.names), found.source] for name, found in sorted(labels.items())}
+    return hashlib.sha256(json.dumps([fields, named], default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class FormSurvey:
+    """What a job's chunks say of its form, added up in the job's order (:class:`tally.consolidate.Survey`):
+    the fields (a field read as another kind by another chunk takes the kind of the chunk where most
+    answers hold it), each field's labels (labels taken from the answers: every chunk's, sorted) and
+    per field the answers that hold it."""
+
+    schema: FormSchema
+    labels: dict[str, LabelSet] = field(default_factory=dict)
+    answers: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: FormSurvey) -> None:
+        mine = {f.name: f for f in self.schema.fields}
+        fields = list(self.schema.fields)
+        for theirs in other.schema.fields:
+            ours = mine.get(theirs.name)
+            if ours is None:
+                fields.append(theirs)
+                continue
+            fields[fields.index(ours)] = _merged(ours, theirs, self.answers.get(ours.name, 0),
+                                                 other.answers.get(theirs.name, 0))  # fmt: skip
+        for name, found in other.labels.items():
+            known = self.labels.get(name)
+            if known is None:
+                self.labels[name] = found
+            elif known.source == "batch" and found.source == "batch" and known.names != found.names:
+                self.labels[name] = batch_labels([*known.names, *found.names])
+        for name, n in other.answers.items():
+            self.answers[name] = self.answers.get(name, 0) + n
+        self.schema = FormSchema(tuple(fields), tuple(dict.fromkeys([*self.schema.notes, *other.schema.notes])))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema.as_json(),
+            "labels": {name: [list(found.names), found.source] for name, found in self.labels.items()},
+            "answers": dict(self.answers),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FormSurvey:
+        return cls(
+            FormSchema.from_json(data["schema"]),
+            {name: LabelSet(tuple(names), source) for name, (names, source) in data["labels"].items()},
+            {name: int(n) for name, n in data["answers"].items()},
+        )
+
+    def plan(self, template: JobTemplate) -> FormPlan | None:
+        """The job's form, when its fields make one (:func:`is_form`); ``None``: the task path."""
+        if not is_form(self.schema):
+            return None
+        return FormPlan(self.schema, template, dict(self.labels))
+
+
+def _merged(ours: Field, theirs: Field, our_answers: int, their_answers: int) -> Field:
+    """One field as two chunks read it: the same kind with the options of both (sorted, when they
+    come from the answers), else the kind of the chunk where more answers hold it."""
+    if ours.kind != theirs.kind:
+        kept, other = (theirs, ours) if their_answers > our_answers else (ours, theirs)
+        note = f"read as {other.kind} in some chunks of the job"
+        return replace(kept, reason=note if kept.reason is None else f"{kept.reason}; {note}")
+    changes: dict[str, Any] = {}
+    if ours.options != theirs.options:
+        changes["options"] = tuple(sorted({*ours.options, *theirs.options}))
+    if ours.step != theirs.step:
+        changes["step"] = None  # whole numbers in one chunk, fractions in another
+    if ours.shape != theirs.shape:
+        changes["shape"] = ours.shape or theirs.shape if None in (ours.shape, theirs.shape) else None
+    return replace(ours, **changes) if changes else ours
 
 
 # -- the outcome of one field on one object -------------------------------------------------------------
@@ -172,21 +287,29 @@ class FieldTally:
     kept: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "consolidated": self.consolidated, "kept-as-given": self.kept}
-
 
 Values = list[tuple[str, FieldValue]]
 """One field of one object: each worker's value (workers whose answer has none of its keys left out)."""
 
 
-class FieldHandler(Protocol):
-    """How one kind of field is consolidated over a batch: one entry per object (``None`` where the
-    field is absent from every answer of the object)."""
+@dataclass
+class FieldRun:
+    """One field over a batch, read and observed once: ``summaries`` (per object with a usable value)
+    are what ``learner`` fits its model on in ``context`` (``learner`` ``None``: the field has no model);
+    ``labels`` its classes; ``finish`` makes one entry per object (``None`` where the field is absent
+    from every answer of the object) from the model: the batch's, or the whole job's (:class:`FormPlan`)."""
 
-    def __call__(
-        self, f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
-    ) -> list[FieldEntry | None]: ...
+    finish: Callable[[Any], list[FieldEntry | None]]
+    summaries: list[tuple[str, Any]] = field(default_factory=list)
+    learner: Any = None
+    context: JobContext | None = None
+    labels: LabelSet | None = None
+
+
+class FieldHandler(Protocol):
+    """How one kind of field is read and observed over a batch (:class:`FieldRun`)."""
+
+    def __call__(self, f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> FieldRun: ...
 
 
 def _given(fv: FieldValue) -> Any:
@@ -214,11 +337,20 @@ def _kept_entry(f: Field, values: Values, reason: str, issues: Sequence[AnswerIs
     return FieldEntry(entry, False, issues=list(issues))
 
 
+def _all_kept(f: Field, per_object: Sequence[tuple[FormObject, Values]], reason: str) -> list[FieldEntry | None]:
+    """Every object's values of the field kept as given, with ``reason``."""
+    return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+
+
+def _kept_run(f: Field, per_object: Sequence[tuple[FormObject, Values]], reason: str) -> FieldRun:
+    return FieldRun(lambda _: _all_kept(f, per_object, reason))
+
+
 def keep_as_given(reason: str) -> FieldHandler:
     """A handler that consolidates nothing and keeps every worker's value, with ``reason``."""
 
-    def handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> list[FieldEntry | None]:
-        return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+    def handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> FieldRun:
+        return _kept_run(f, per_object, reason)
 
     return handler
 
@@ -394,7 +526,7 @@ def _task_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
 
 
 def _adapted(adapter: _Adapter) -> FieldHandler:
-    def handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> list[FieldEntry | None]:
+    def handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> FieldRun:
         return _consolidate_by_task(f, per_object, ctx, adapter)
 
     return handler
@@ -402,16 +534,17 @@ def _adapted(adapter: _Adapter) -> FieldHandler:
 
 def _consolidate_by_task(
     f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext, adapter: _Adapter
-) -> list[FieldEntry | None]:
-    """The field consolidated by a task: its own labels, observation, batch model and results."""
+) -> FieldRun:
+    """The field consolidated by a task: its own labels (a job plan's, else the batch's), observation,
+    model and results."""
     task = adapter.task(ctx.settings)
     try:
-        labels = adapter.labels(f, per_object, ctx, task)
-        painted: dict[str, Counter[str]] = {}
-        context = JobContext(labels, painted, ctx.storage, ctx.artefact_prefix, ctx.settings)
+        planned = ctx.plan.labels.get(f.name) if ctx.plan is not None else None
+        labels = planned or adapter.labels(f, per_object, ctx, task)
+        context = JobContext(labels, {}, ctx.storage, ctx.artefact_prefix, ctx.settings)
         task.prepare(context)
     except ConfigError as exc:
-        return [_kept_entry(f, values, f"not consolidated: {exc}") if values else None for _, values in per_object]
+        return _kept_run(f, per_object, f"not consolidated: {exc}")
     observed: list[tuple[Observed[Any, Any] | None, list[AnswerIssue], str | None]] = []
     no_answer: list[list[str]] = []
     for form_object, values in per_object:
@@ -448,53 +581,64 @@ def _consolidate_by_task(
             continue
         looked.issues[:0] = issues
         observed.append((looked, [], None))
-    model = None
-    if task.uses_batch_model:
-        summaries = [
-            (form_object.object_id, seen.summary)
-            for (form_object, _), (seen, _, _) in zip(per_object, observed, strict=True)
-            if seen is not None and seen.summary is not None
-        ]
-        try:
-            model = ctx.new_cycle(_scope(f)).fit(task, summaries, context) if summaries else None
-        except Exception as exc:
-            logger.error("field %s: batch model not fitted: %s", f.name, type(exc).__name__)
-            reason = f"not consolidated: its batch model could not be fitted ({type(exc).__name__})"
-            return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
-    entries: list[FieldEntry | None] = []
-    for (form_object, values), (seen, issues, failure), silent in zip(per_object, observed, no_answer, strict=True):
-        if seen is None:
-            entries.append(_kept_entry(f, values, f"not consolidated: {failure}", issues) if failure else None)
-            continue
-        try:
-            result = task.consolidate(form_object.obj, seen, model, context)
-        except ObjectError as exc:
-            entries.append(_kept_entry(f, values, f"not consolidated: {exc}", seen.issues))
-            continue
-        except Exception as exc:
-            _log_unexpected(exc, form_object.object_id, f.name)
-            entries.append(_kept_entry(f, values, f"not consolidated: internal error ({type(exc).__name__})"))
-            continue
-        entry = _entry_of(f, result, labels, adapter, values, silent)
-        if f.kind == "json" and f.shape == "bounding-box":
-            _link_parents(entry.entry, [fv.value for _, fv in values if fv.reason is None])
-        _unkept_items(entry.entry, values)
-        entries.append(entry)
-    return entries
+    summaries = [
+        (form_object.object_id, seen.summary)
+        for (form_object, _), (seen, _, _) in zip(per_object, observed, strict=True)
+        if seen is not None and seen.summary is not None
+    ]
+
+    def finish(model: Any) -> list[FieldEntry | None]:
+        entries: list[FieldEntry | None] = []
+        for (form_object, values), (seen, issues, failure), silent in zip(per_object, observed, no_answer, strict=True):
+            if seen is None:
+                entries.append(_kept_entry(f, values, f"not consolidated: {failure}", issues) if failure else None)
+                continue
+            try:
+                result = task.consolidate(form_object.obj, seen, model, context)
+            except ObjectError as exc:
+                entries.append(_kept_entry(f, values, f"not consolidated: {exc}", seen.issues))
+                continue
+            except Exception as exc:
+                _log_unexpected(exc, form_object.object_id, f.name)
+                entries.append(_kept_entry(f, values, f"not consolidated: internal error ({type(exc).__name__})"))
+                continue
+            label = result.label or {}
+            head = {**_keys(f), **adapter.entry(result, labels)}
+            entry = _consolidated(f, head, label, result.confidence, result.answers_used, list(result.issues),
+                                  silent, values, bool(result.batch_figures))  # fmt: skip
+            if labels.source == "batch" and f.kind != "annotation":
+                entry.entry["options-from"] = "answers"
+            if f.kind == "json" and f.shape == "bounding-box":
+                _link_parents(entry.entry, [fv.value for _, fv in values if fv.reason is None])
+            _unkept_items(entry.entry, values)
+            entries.append(entry)
+        return entries
+
+    return FieldRun(finish, summaries if task.uses_batch_model else [], task if task.uses_batch_model else None,
+                    context, labels)  # fmt: skip
 
 
-def _entry_of(
-    f: Field, result: ObjectResult, labels: LabelSet, adapter: _Adapter, values: Values, silent: Sequence[str]
+def _consolidated(
+    f: Field,
+    head: Mapping[str, Any],
+    label: Mapping[str, Any],
+    confidence: float | None,
+    used: int,
+    issues: list[AnswerIssue],
+    silent: Sequence[str],
+    values: Values,
+    batch_figures: bool,
 ) -> FieldEntry:
-    label = result.label or {}
-    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **_keys(f), **adapter.entry(result, labels)}
-    confidence = result.confidence
+    """A consolidated field's entry: ``head`` (its value and what its kind adds), then what every
+    consolidated field says: confidence, answers used, who chose nothing, rejected and warned answers,
+    what an element sent beside its value; its ``worker-quality`` rows taken from ``label``."""
+    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **head}
     entry["confidence"] = confidence
-    entry["answers-used"] = result.answers_used
+    entry["answers-used"] = used
     if silent:
         entry["no-answer"] = list(silent)  # workers who submitted the field with nothing chosen
-    rejected = [i for i in result.issues if i.rejected]
-    warned = [i for i in result.issues if not i.rejected]
+    rejected = [i for i in issues if i.rejected]
+    warned = [i for i in issues if not i.rejected]
     if rejected:
         entry["rejected-answers"] = [i.as_json() for i in rejected]
     if warned:
@@ -502,10 +646,8 @@ def _entry_of(
     extras = [{"workerId": w, **fv.extra} for w, fv in values if fv.extra]
     if extras:
         entry["given-with-it"] = extras  # what the element sent beside its value (a workerComment)
-    if labels.source == "batch" and f.kind != "annotation":
-        entry["options-from"] = "answers"
     quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
-    return FieldEntry(entry, True, confidence, list(result.issues), quality, bool(result.batch_figures))
+    return FieldEntry(entry, True, confidence, issues, quality, batch_figures)
 
 
 _ITEM_KEYS = ("polygons", "instances")
@@ -609,17 +751,13 @@ def _log_unexpected(exc: Exception, object_id: str, name: str) -> None:
                  extra={"datasetObjectId": object_id, "stack": stack})  # fmt: skip
 
 
-def _annotation_handler(
-    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
-) -> list[FieldEntry | None]:
+def _annotation_handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> FieldRun:
     if f.kind == "annotation" and f.task in _LINE_TASKS:
         return _kind_handler(f, per_object, ctx)
     make = _task_of(f.task if f.kind == "annotation" else f.shape)
     if make is None:
         what = f.element or f.kind
-        return keep_as_given(f"no consolidation for {what} yet: each worker's value is kept as given")(
-            f, per_object, ctx
-        )
+        return _kept_run(f, per_object, f"no consolidation for {what} yet: each worker's value is kept as given")
     return _consolidate_by_task(
         f, per_object, ctx, _Adapter(make, _annotation_element, _task_labels, _task_entry, True)
     )
@@ -644,76 +782,73 @@ def _field_kind(f: Field) -> str | None:
 @dataclass(frozen=True)
 class _FieldLearner:
     """One form field of an answer kind as the worker model cycle sees a task that learns across
-    batches: its "summaries" are the field's :class:`~tally.tasks.fields.FieldObject` s, its model the
-    :class:`~tally.tasks.fields.FieldBatch` (statistics under ``form-field/<field>/<kind's name>``)."""
+    batches: its summaries are the kind's (:class:`~tally.tasks.fields.PreparedField`, read once), its
+    model the kind's (statistics under ``form-field/<field>/<kind's name>``)."""
 
-    kind: str
-    bounds: Any  # tally.tasks.fields.FieldBounds (imported with the kind, not at the handler's import)
+    prepared: Any  # tally.tasks.fields.PreparedField (imported with the kind, not at the handler's import)
 
     def fit(self, summaries: Sequence[Any], job: JobContext) -> Any:
-        return self.fit_with_prior(summaries, job, {})
+        return self.prepared.fit_on(summaries, {})
 
     def fit_with_prior(self, summaries: Sequence[Any], job: JobContext, prior: Mapping[str, Any]) -> Any:
-        from ..tasks.fields import consolidate_field
-
-        return consolidate_field(self.kind, summaries, self.bounds, dict(prior))
+        return self.prepared.fit_on(summaries, dict(prior))
 
     def statistics_name(self, job: JobContext) -> str:
-        from ..tasks.fields import statistics_name
-
-        return statistics_name(self.kind)
+        return str(self.prepared.statistics_name)
 
     def statistics_keys(self, summaries: Sequence[Any], job: JobContext) -> list[str]:
-        from ..tasks.fields import statistics_keys
-
-        return statistics_keys(self.kind, summaries, self.bounds)
+        return list(self.prepared.keys_of(summaries))
 
     def statistics(self, model: Any, job: JobContext) -> Any:
-        return model.statistics
+        return model.statistics()
 
 
-def _kind_handler(
-    f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext
-) -> list[FieldEntry | None]:
+def _kind_handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx: FormContext) -> FieldRun:
     """A number, text, ranking or line field consolidated by its kind
-    (:func:`tally.tasks.fields.consolidate_field`): the template's bounds (a slider's ``min``, ``max``,
-    ``step``; a line element's ``labels``), its own batch model and worker statistics."""
-    from ..tasks.fields import FieldBounds, FieldObject
+    (:func:`tally.tasks.fields.prepare_field`): the template's bounds (a slider's ``min``, ``max``,
+    ``step``; a ranking's ``allowTie``; a line element's ``labels``, or a job plan's), its own model and
+    worker statistics; its values read and summarised once."""
+    from ..tasks.fields import FieldBounds, FieldObject, prepare_field
 
     kind = _field_kind(f)
     if kind is None:
-        return keep_as_given(f"no consolidation for {f.kind} fields: each worker's value is kept as given")(
-            f, per_object, ctx
-        )
+        return _kept_run(f, per_object, f"no consolidation for {f.kind} fields: each worker's value is kept as given")
     misfits: list[list[AnswerIssue]] = []
     silent: list[list[str]] = []
     objects: list[FieldObject] = []
     for form_object, values in per_object:
-        issues = [AnswerIssue(w, fv.reason) for w, fv in values if fv.reason is not None]
-        misfits.append(issues)
+        misfits.append([AnswerIssue(w, fv.reason) for w, fv in values if fv.reason is not None])
         silent.append([w for w, fv in values if fv.reason is None and fv.value is None])
         given = [(w, fv.value) for w, fv in values if fv.reason is None and fv.value is not None]
         objects.append(FieldObject(form_object.object_id, given))
-    learner = _FieldLearner(kind, FieldBounds.of(f))
+    bounds = FieldBounds.of(f)
+    planned = ctx.plan.labels.get(f.name) if ctx.plan is not None else None
+    if planned is not None:
+        bounds = replace(bounds, labels=planned.names)
+    prepared = prepare_field(kind, objects, bounds)
     context = JobContext(None, {}, ctx.storage, ctx.artefact_prefix, ctx.settings)
-    batch = ctx.new_cycle(_scope(f)).fit(learner, objects, context)
-    entries: list[FieldEntry | None] = []
-    for (_, values), result, issues, nobody, obj in zip(
-        per_object, batch.results, misfits, silent, objects, strict=True
-    ):
-        if not values:
-            entries.append(None)
-            continue
-        found = issues + list(result.issues)
-        if result.label is None:
-            reason = result.failure if obj.values else "no worker gave a usable answer"
-            entries.append(_kept_entry(f, values, f"not consolidated: {reason}", found))
-            continue
-        used = len(obj.values) - len({i.worker_id for i in result.issues if i.rejected})
-        entry = _kind_entry(f, kind, result.label, result.confidence, found, used, nobody, values)
-        entry.batch_figures = bool(batch.batch_figures)
-        entries.append(entry)
-    return entries
+
+    def finish(model: Any) -> list[FieldEntry | None]:
+        batch = prepared.results(model)
+        entries: list[FieldEntry | None] = []
+        for (_, values), result, issues, nobody, obj in zip(
+            per_object, batch.results, misfits, silent, objects, strict=True
+        ):
+            if not values:
+                entries.append(None)
+                continue
+            found = issues + list(result.issues)
+            if result.label is None:
+                reason = result.failure if obj.values else "no worker gave a usable answer"
+                entries.append(_kept_entry(f, values, f"not consolidated: {reason}", found))
+                continue
+            used = len(obj.values) - len({i.worker_id for i in result.issues if i.rejected})
+            entries.append(_kind_entry(f, kind, result.label, result.confidence, found, used, nobody, values,
+                                       bool(batch.batch_figures)))  # fmt: skip
+        return entries
+
+    labels = prepared.setup if isinstance(prepared.setup, LabelSet) else None
+    return FieldRun(finish, prepared.summaries, _FieldLearner(prepared), context, labels)
 
 
 def _kind_entry(
@@ -725,32 +860,19 @@ def _kind_entry(
     used: int,
     silent: Sequence[str],
     values: Values,
+    batch_figures: bool,
 ) -> FieldEntry:
     rest = {k: v for k, v in label.items() if k not in _FIGURES}
-    entry: dict[str, Any] = {"kind": f.kind, "consolidated": True, **_keys(f)}
+    head: dict[str, Any] = {**_keys(f)}
     if kind in _VALUE_KEYS:
-        entry["value"] = rest.pop(_VALUE_KEYS[kind])
-        entry.update(rest)
+        head["value"] = rest.pop(_VALUE_KEYS[kind])
+        head.update(rest)
     else:  # a line element: as an annotation field, its task's label under value
         from ..tasks.registry import ENTRIES
 
-        entry["type"] = next(e.kind.types[0] for e in ENTRIES if e.kind.shape.name == kind)
-        entry["value"] = rest
-    entry["confidence"] = confidence
-    rejected = [i for i in issues if i.rejected]
-    warned = [i for i in issues if not i.rejected]
-    entry["answers-used"] = used
-    if silent:
-        entry["no-answer"] = list(silent)
-    if rejected:
-        entry["rejected-answers"] = [i.as_json() for i in rejected]
-    if warned:
-        entry["answer-warnings"] = [i.as_json() for i in warned]
-    extras = [{"workerId": w, **fv.extra} for w, fv in values if fv.extra]
-    if extras:
-        entry["given-with-it"] = extras
-    quality = [row for row in label.get("worker-quality", []) if isinstance(row, dict)]
-    return FieldEntry(entry, True, confidence, issues, quality)
+        head["type"] = next(e.kind.types[0] for e in ENTRIES if e.kind.shape.name == kind)
+        head["value"] = rest
+    return _consolidated(f, head, label, confidence, used, issues, silent, values, batch_figures)
 
 
 FIELD_HANDLERS: dict[FieldKind, FieldHandler] = {
@@ -787,32 +909,48 @@ def plan_form(
 
     ``contents``: every usable answer of the batch, decoded. ``template`` is called only when the
     answers hold more than one field or one the task path cannot consolidate."""
-    if not contents:
-        return None
+    read = read_batch_form(contents, template)
+    return read if read is not None and is_form(read[0]) else None
+
+
+def read_template(template: Callable[[], JobTemplate]) -> JobTemplate:
+    """The job's template as ``template`` gives it; without it (it could not be read), a note why."""
     try:
-        got = template()
+        return template()
     except Exception as exc:  # the template is an aid: without it the form is inferred, never a failed batch
         logger.warning("the job's worker template was not read: %s", type(exc).__name__)
-        got = JobTemplate(note=f"the job's worker template was not read ({type(exc).__name__})")
-    if got.schema is not None:
-        schema = complete_schema(got.schema, contents)
-    else:
-        schema = _one_element_many_names(read_form(got.html, contents), contents)
-    if len(schema) == 0:
+        return JobTemplate(note=f"the job's worker template was not read ({type(exc).__name__})")
+
+
+def read_batch_form(
+    contents: Sequence[Mapping[str, Any]], template: Callable[[], JobTemplate]
+) -> tuple[FormSchema, JobTemplate] | None:
+    """The fields a batch's answers hold, as the template and the answers say (form or not: a lone
+    slider's bounds are read here too); ``None`` when there are no answers."""
+    if not contents:
         return None
+    got = read_template(template)
+    if got.schema is not None:
+        return complete_schema(got.schema, contents), got
+    return _one_element_many_names(read_form(got.html, contents), contents), got
+
+
+def is_form(schema: FormSchema) -> bool:
+    """Whether the form driver consolidates answers of this schema (module docstring); else the task
+    path does, byte for byte as before forms."""
+    if len(schema) == 0:
+        return False
     if len(schema) == 1:
         only = schema.fields[0]
-        if got.schema is not None and only.kind == "number" and (only.minimum, only.maximum) != (None, None):
-            return schema, got  # its bounds reach the number only as a form field
         if only.kind == "annotation" or (only.kind == "single-choice" and only.task == "classification"):
-            return None  # one annotation element: the task path, byte for byte as before
+            return False  # one annotation element: the task path, byte for byte as before
         if only.kind == "multi-choice" and only.task == "multi-label classification":
-            return None
+            return False
         if only.kind in _VALUE_KEYS:
-            return None  # a lone number, text or ranking: its task's label (tally/number, ...), as before
+            return False  # a lone number, text or ranking: its task's label (tally/number, ...), as before
         if not consolidable(only):
-            return None  # nothing the form driver would consolidate: passed through as before
-    return schema, got
+            return False  # nothing the form driver would consolidate: passed through as before
+    return True
 
 
 def _one_element_many_names(schema: FormSchema, contents: Sequence[Mapping[str, Any]]) -> FormSchema:
@@ -842,10 +980,10 @@ def _one_element_many_names(schema: FormSchema, contents: Sequence[Mapping[str, 
     return FormSchema(tuple(merged.get(f.name, f) for f in schema.fields if f.name not in dropped), schema.notes)
 
 
-def consolidate_form(
-    schema: FormSchema, template: JobTemplate, objects: Sequence[FormObject], ctx: FormContext
-) -> tuple[list[ObjectResult], dict[str, FieldTally]]:
-    """Every object's result (in order) and, per field, what was consolidated and kept as given."""
+def _runs(
+    schema: FormSchema, objects: Sequence[FormObject], ctx: FormContext
+) -> list[tuple[Field, Sequence[tuple[FormObject, Values]], FieldRun]]:
+    """Every concrete field of the batch read and observed (:class:`FieldRun`), in the schema's order."""
     for form_object in objects:
         form_object.splits = [split(a.content, schema) for a in form_object.answers]
     by_name = {f.name: f for f in schema.fields}
@@ -857,10 +995,8 @@ def consolidate_form(
                     concrete = by_name.get(name) or schema.owner(name)
                     if concrete is not None:
                         names[name] = concrete
-    ordered = _ordered_fields(schema, names)
-    per_field: dict[str, list[FieldEntry | None]] = {}
-    tallies: dict[str, FieldTally] = {}
-    for f in ordered:
+    runs: list[tuple[Field, Sequence[tuple[FormObject, Values]], FieldRun]] = []
+    for f in _ordered_fields(schema, names):
         per_object = [
             (
                 form_object,
@@ -871,11 +1007,39 @@ def consolidate_form(
         ]  # fmt: skip
         handler = FIELD_HANDLERS.get(f.kind, FIELD_HANDLERS["unknown"])
         try:
-            entries = handler(f, per_object, ctx)
+            run = handler(f, per_object, ctx)
         except Exception as exc:  # a field's failure keeps its values, never fails the batch
             logger.error("field %s not consolidated: %s", f.name, type(exc).__name__)
-            reason = f"not consolidated: internal error ({type(exc).__name__})"
-            entries = [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+            run = _kept_run(f, per_object, f"not consolidated: internal error ({type(exc).__name__})")
+        runs.append((f, per_object, run))
+    return runs
+
+
+def consolidate_form(
+    schema: FormSchema, template: JobTemplate, objects: Sequence[FormObject], ctx: FormContext
+) -> tuple[list[ObjectResult], dict[str, FieldTally]]:
+    """Every object's result (in order) and, per field, what was consolidated and kept as given. Each
+    field's model is the job plan's (``ctx.plan``), else fitted on the batch (``ctx.new_cycle``)."""
+    per_field: dict[str, list[FieldEntry | None]] = {}
+    tallies: dict[str, FieldTally] = {}
+    ordered = []
+    for f, per_object, run in _runs(schema, objects, ctx):
+        ordered.append(f)
+        try:
+            model = None
+            if run.learner is not None and ctx.plan is not None:
+                model = ctx.plan.models.get(f.name)
+            elif run.learner is not None and run.summaries and run.context is not None:
+                model = ctx.new_cycle(_scope(f)).fit(run.learner, run.summaries, run.context)
+        except Exception as exc:
+            logger.error("field %s: batch model not fitted: %s", f.name, type(exc).__name__)
+            reason = f"not consolidated: its batch model could not be fitted ({type(exc).__name__})"
+            run = _kept_run(f, per_object, reason)
+        try:
+            entries = run.finish(model)
+        except Exception as exc:  # a field's failure keeps its values, never fails the batch
+            logger.error("field %s not consolidated: %s", f.name, type(exc).__name__)
+            entries = _all_kept(f, per_object, f"not consolidated: internal error ({type(exc).__name__})")
         per_field[f.name] = entries
         tally = tallies.setdefault(f.name, FieldTally(f.kind))
         for entry in entries:
@@ -891,6 +1055,77 @@ def consolidate_form(
         for i, form_object in enumerate(objects)
     ]
     return results, tallies
+
+
+def gather_form(
+    schema: FormSchema, objects: Sequence[FormObject], ctx: FormContext
+) -> tuple[FormSurvey, list[tuple[str, dict[str, Any]]]]:
+    """The first pass of a job-wide re-consolidation over one batch of forms (nothing consolidated):
+    what the batch says of the form (its fields, each field's labels, the answers holding each), and
+    each object's summaries, per field (``(object ID, {field: summary})``, in order; objects with none
+    left out): what the fields' models learn from (:func:`fit_form`)."""
+    labels: dict[str, LabelSet] = {}
+    answers: dict[str, int] = {}
+    by_object: dict[str, dict[str, Any]] = {}
+    for f, per_object, run in _runs(schema, objects, ctx):
+        answers[f.name] = sum(len(values) for _, values in per_object)
+        if run.labels is not None:
+            labels[f.name] = run.labels
+        if run.learner is None:
+            continue
+        for object_id, summary in run.summaries:
+            by_object.setdefault(object_id, {})[f.name] = summary
+    order = [o.object_id for o in objects if o.object_id in by_object]
+    return FormSurvey(schema, labels, answers), [(object_id, by_object[object_id]) for object_id in order]
+
+
+def fit_form(plan: FormPlan, summaries: Sequence[tuple[str, Mapping[str, Any]]], ctx: FormContext) -> FormPlan:
+    """``plan`` with each field's model fitted once on every object's summary of the job
+    (:func:`gather_form`'s, in the job's order): the model one batch of the whole job would fit (no
+    worker store). A field whose model cannot be fitted gets none: its objects keep their values."""
+    from ..tasks.fields import FieldBounds, prepare_field
+
+    order: dict[str, None] = {}
+    for _, found in summaries:
+        order.update(dict.fromkeys(found))
+    by_name = {f.name: f for f in plan.schema.fields}
+    models: dict[str, Any] = {}
+    for name in order:
+        f = by_name.get(name) or plan.schema.owner(name)
+        if f is None:
+            continue
+        field_summaries = [(object_id, found[name]) for object_id, found in summaries if name in found]
+        labels = plan.labels.get(name)
+        try:
+            kind = _field_kind(f)
+            if kind is not None:
+                bounds = FieldBounds.of(f)
+                if labels is not None:
+                    bounds = replace(bounds, labels=labels.names)
+                models[name] = prepare_field(kind, [], bounds).fit_on(field_summaries)
+                continue
+            make = _task_maker(f)
+            if make is None or labels is None:
+                continue
+            task = make(ctx.settings)
+            context = JobContext(labels, {}, ctx.storage, ctx.artefact_prefix, ctx.settings)
+            task.prepare(context)
+            if task.uses_batch_model:
+                models[name] = task.fit(field_summaries, context)
+        except Exception as exc:
+            logger.error("field %s: the job's model not fitted: %s", name, type(exc).__name__)
+    return replace(plan, models=models, fitted=True)
+
+
+def _task_maker(f: Field) -> Callable[[Settings], AnyTask] | None:
+    """The task a field of a task-consolidated kind is consolidated by (``None``: none)."""
+    if f.kind == "single-choice" or f.kind == "boolean":
+        return _classification(False)
+    if f.kind == "multi-choice":
+        return _classification(True)
+    if f.kind in ("annotation", "json"):
+        return _task_of(f.task if f.kind == "annotation" else f.shape)
+    return None
 
 
 def _ordered_fields(schema: FormSchema, seen: Mapping[str, Field]) -> list[Field]:

@@ -249,7 +249,7 @@ def labelstudio_predictions(
         content = item.data_object.get("content")
         if "failure-reason" in label:
             result = []
-        elif batch.form or "fields" in label:  # a form (a lone number with bounds is one too)
+        elif batch.form or "fields" in label:  # a form
             result = _ls_form(label, item.source.get("fields", {}), content, read)
         else:
             result = _ls_result(label, field, content, read)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .passthrough import Passthrough
     from .polygons.adapter import Polygons
     from .ranking.adapter import Rankings
-    from .segmentation import SemanticSegmentation
+    from .semantic_segmentation.adapter import SemanticSegmentation
 
 __all__ = [
     "ENTRIES",

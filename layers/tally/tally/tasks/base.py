@@ -136,9 +136,13 @@ AnyTask = Task[Any, Any, Any]
 
 
 def figure(value: float | None) -> float | None:
-    """A figure as a label reports it: rounded to :data:`DIGITS` decimals; ``None`` (JSON ``null``:
-    no evidence) stays ``None``."""
-    return None if value is None else round(value, DIGITS)
+    """A figure as a label reports it: rounded to :data:`DIGITS` decimals, a negative figure that rounds
+    to zero as ``0.0`` (never ``-0.0``); ``None`` (JSON ``null``: no evidence) stays ``None``.
+
+    >>> figure(-0.00001), figure(0.123456), figure(None)
+    (0.0, 0.1235, None)
+    """
+    return None if value is None else round(value, DIGITS) + 0.0  # -0.0 + 0.0 is 0.0
 
 
 def no_usable_answer(obj: DatasetObject, issues: Sequence[AnswerIssue]) -> ObjectError:

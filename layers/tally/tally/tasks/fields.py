@@ -55,7 +55,9 @@ __all__ = [
     "Kind",
     "KindModel",
     "KindTask",
+    "PreparedField",
     "consolidate_field",
+    "prepare_field",
     "statistics_keys",
     "statistics_name",
 ]
@@ -96,7 +98,7 @@ class FieldBounds:
     def of(cls, field: Any) -> FieldBounds:
         """A form field's bounds (a :class:`tally.forms.Field`, read by its attributes): a number's
         ``minimum``, ``maximum``, ``step``; a line element's ``options`` (its ``labels``) unless they come
-        from the task's data. The template's ``allowTie`` is not in the field: give ``allow_ties`` apart.
+        from the task's data; a ranking's ``allowTie`` per dimension (:attr:`tally.forms.Field.ties`).
 
         Example:
             >>> from tally.forms import Field
@@ -108,10 +110,12 @@ class FieldBounds:
         labels = None
         if getattr(field, "task", None) in ("polyline", "line") and not getattr(field, "options_from_data", False):
             labels = tuple(getattr(field, "options", ())) or None
+        ties = dict(getattr(field, "ties", ())) or None
         return cls(
             getattr(field, "minimum", None),
             getattr(field, "maximum", None),
             getattr(field, "step", None),
+            allow_ties=ties,
             labels=labels,
         )
 
@@ -220,6 +224,73 @@ def _summaries(
     return summaries, issues, failures
 
 
+@dataclass
+class PreparedField:
+    """A field's values over a batch, read and summarised once (:func:`prepare_field`): what the worker
+    table's keys, the fit and each object's label all start from.
+
+    Attributes:
+        kind: the field's kind (:data:`FIELD_KINDS`).
+        objects: the batch's objects with their values, in order.
+        setup: what reading a value needed (:meth:`Kind.setup`).
+        summaries: ``(object ID, summary)`` per object with a usable value, in order: what a batch model
+            (or a whole job's, ``tally reconsolidate``) is fitted on.
+        issues: per object, the values rejected with their reasons.
+        failures: per object none of whose values could be used, why.
+    """
+
+    kind: str
+    objects: Sequence[FieldObject]
+    setup: Any
+    summaries: list[tuple[str, Any]]
+    issues: dict[str, list[AnswerIssue]]
+    failures: dict[str, str]
+
+    @property
+    def statistics_name(self) -> str:
+        return _kind(self.kind).statistics_name
+
+    def keys(self) -> list[str]:
+        """The worker-table keys whose stored statistics the fit can use as its prior."""
+        return self.keys_of(self.summaries)
+
+    def keys_of(self, summaries: Sequence[tuple[str, Any]]) -> list[str]:
+        return _kind(self.kind).keys(summaries)
+
+    def fit(self, prior: WorkerStatistics | None = None) -> KindModel[Any] | None:
+        """The batch model on the summaries (``None``: no object has a usable value)."""
+        return self.fit_on(self.summaries, prior) if self.summaries else None
+
+    def fit_on(self, summaries: Sequence[tuple[str, Any]], prior: WorkerStatistics | None = None) -> KindModel[Any]:
+        """The model on ``summaries`` read with this setup: the batch's, or a whole job's (every chunk's
+        summaries, in the job's order)."""
+        return _kind(self.kind).fit(summaries, self.setup, prior or {})
+
+    def results(self, model: KindModel[Any] | None) -> FieldBatch:
+        """Each object's result under ``model`` (this batch's, or one fitted on a whole job whose
+        summaries include these)."""
+        by_id = dict(self.summaries)
+        results = []
+        for obj in self.objects:
+            found = self.issues[obj.object_id]
+            if obj.object_id in self.failures or model is None or obj.object_id not in by_id:
+                reason = self.failures.get(obj.object_id, "no worker gave a value")
+                results.append(FieldResult(obj.object_id, None, None, found, reason))
+                continue
+            label, _, confidence = model.label(obj.object_id, by_id[obj.object_id])
+            results.append(FieldResult(obj.object_id, label, confidence, found))
+        statistics = model.statistics() if model is not None else {}
+        return FieldBatch(results, self.statistics_name, statistics, model.batch_figures if model is not None else ())
+
+
+def prepare_field(kind: str, objects: Sequence[FieldObject], bounds: FieldBounds | None = None) -> PreparedField:
+    """Read and summarise one form field's values over a batch, once (:class:`PreparedField`)."""
+    how = _kind(kind)
+    setup = how.setup(bounds or FieldBounds(), [v for obj in objects for _, v in obj.values])
+    summaries, issues, failures = _summaries(how, objects, setup)
+    return PreparedField(kind, objects, setup, summaries, issues, failures)
+
+
 def consolidate_field(
     kind: str,
     objects: Sequence[FieldObject],
@@ -235,22 +306,8 @@ def consolidate_field(
         prior: the sum of the job's earlier batches' statistics for :func:`statistics_keys`
             (``None`` or ``{}``: this batch alone).
     """
-    how = _kind(kind)
-    setup = how.setup(bounds or FieldBounds(), [v for obj in objects for _, v in obj.values])
-    summaries, issues, failures = _summaries(how, objects, setup)
-    model = how.fit(summaries, setup, prior or {}) if summaries else None
-    by_id = dict(summaries)
-    results = []
-    for obj in objects:
-        found = issues[obj.object_id]
-        if obj.object_id in failures or model is None:
-            reason = failures.get(obj.object_id, "no worker gave a value")
-            results.append(FieldResult(obj.object_id, None, None, found, reason))
-            continue
-        label, _, confidence = model.label(obj.object_id, by_id[obj.object_id])
-        results.append(FieldResult(obj.object_id, label, confidence, found))
-    statistics = model.statistics() if model is not None else {}
-    return FieldBatch(results, how.statistics_name, statistics, model.batch_figures if model is not None else ())
+    prepared = prepare_field(kind, objects, bounds)
+    return prepared.results(prepared.fit(prior))
 
 
 def statistics_name(kind: str) -> str:
@@ -265,10 +322,9 @@ def statistics_name(kind: str) -> str:
 
 
 def statistics_keys(kind: str, objects: Sequence[FieldObject], bounds: FieldBounds | None = None) -> list[str]:
-    """The worker-table keys whose stored statistics :func:`consolidate_field` can use as its prior."""
-    how = _kind(kind)
-    setup = how.setup(bounds or FieldBounds(), [v for obj in objects for _, v in obj.values])
-    return how.keys(_summaries(how, objects, setup)[0])
+    """The worker-table keys whose stored statistics :func:`consolidate_field` can use as its prior
+    (a form reads them off its :class:`PreparedField`, summarised once)."""
+    return prepare_field(kind, objects, bounds).keys()
 
 
 class KindTask(Generic[S]):
@@ -283,6 +339,12 @@ class KindTask(Generic[S]):
     def __init__(self) -> None:
         self._setup: Any = None
         self._ready = False
+        self._bounds: FieldBounds | None = None
+
+    def use_template(self, bounds: FieldBounds) -> None:
+        """What the job's template says of its only field (a slider's ``min``, ``max``, ``step``; a
+        ranking's ``allowTie``), used as a form field of the kind uses it."""
+        self._bounds, self._ready = bounds, False
 
     def value_of(self, element: Mapping[str, Any]) -> Any:
         """The element's value as a form field of the kind holds it."""
@@ -297,8 +359,8 @@ class KindTask(Generic[S]):
         return self._setup
 
     def setup_for(self, job: JobContext) -> Any:
-        """The kind's setup for a batch without a template."""
-        return self.kind.setup(None, ())
+        """The kind's setup for a batch: the template's bounds when it was read (:meth:`use_template`)."""
+        return self.kind.setup(self._bounds, ())
 
     def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[S, None]:
         setup = self._setting(job)

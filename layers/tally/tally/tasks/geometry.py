@@ -52,12 +52,12 @@ import numpy.typing as npt
 
 from ..aggregation.base import Consolidated, ObjectItems, WorkerItems
 from ..aggregation.geometric import EVIDENCE_FIELDS, ItemConsolidation
+from ..aggregation.vote_table import VoteTable
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import ObjectResult
 from ..labels import LabelSet
-from ..vote import VoteTable
 from ..worker_store import WorkerStatistics
 from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
 from .kind import ImageSize, ItemsShape, WorkerQuality

@@ -16,7 +16,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from enum import IntEnum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from ..errors import StorageError
 from ..settings import Settings
 from ..storage import LocalStorage, Storage
+from ._exit_codes import ExitCode
 
 __all__ = [
     "NO_CREDENTIALS",
@@ -44,16 +44,6 @@ __all__ = [
     "progress_bar",
     "replace_settings",
 ]
-
-
-class ExitCode(IntEnum):
-    """The exit codes of every ``tally`` command (also in ``tally --help`` and docs/cli.md)."""
-
-    OK = 0  # every object consolidated / the page rendered
-    FAILED_OBJECTS = 1  # the run finished but some (or all) objects were not consolidated
-    USAGE = 2  # bad command line (unknown option, --threads -1, --out naming a file, ...)
-    INPUT = 3  # unreadable or invalid input, or a runtime error: nothing (new) was written
-    INTERRUPTED = 130  # Ctrl-C: nothing half-written is left behind
 
 
 class InputError(click.ClickException):

@@ -14,18 +14,13 @@ from __future__ import annotations
 import csv
 import html
 import json
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
-
-from ..errors import TallyError
-from ..gt.sink import LabelReader
 
 __all__ = [
     "FieldAgreement",
     "FormRow",
-    "export_forms",
     "field_agreement",
     "form_fields_html",
     "form_row",
@@ -155,37 +150,6 @@ def field_agreement(rows: Iterable[FormRow]) -> dict[str, FieldAgreement]:
             if isinstance(confidence, int | float):
                 found.confidences.append((row.line, float(confidence)))
     return out
-
-
-def export_forms(
-    lines: Iterable[tuple[int, dict[str, Any]]],
-    attr: str,
-    reader: LabelReader,
-    fmt: str,
-    out: Path,
-    counts: MutableMapping[str, int],
-) -> int:
-    """``tally export --format form-csv|form-jsonl``: every form line of the manifest (read back in
-    full) as a row, written to ``out`` when complete; ``counts`` gets ``lines``, ``failed`` and
-    ``skipped`` (lines that are not forms). Returns the rows written."""
-    from ._common import InputError
-    from .export import read_back, write_atomically
-
-    rows: list[FormRow] = []
-    for number, line in lines:
-        counts["lines"] += 1
-        try:
-            row = form_row(number, read_back(line, attr, reader), attr)
-        except (TallyError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"line {number + 1}: cannot export: {exc}") from exc
-        if row is None:
-            counts["skipped"] += 1
-            continue
-        if row.failure is not None:
-            counts["failed"] += 1
-        rows.append(row)
-    write_atomically(out, lambda fh: write_form_table(rows, fh, fmt))
-    return len(rows)
 
 
 def form_fields_html(labels: Sequence[tuple[str, Mapping[str, Any]]]) -> str:

@@ -1,15 +1,18 @@
 """The ``tally`` command group and its entry point, :func:`main`.
 
+Each command's module is imported only when that command runs (or shows its help): ``tally --help``
+lists them from :data:`COMMANDS`, and ``tally export`` never loads python-liquid (``preview``'s).
+
 Without the ``cli`` extra installed, running ``tally`` says how to install it (exit code 3) instead
 of failing with an ImportError's traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any
 
 try:
@@ -26,9 +29,43 @@ except ModuleNotFoundError as _missing:
 
 from .. import __version__
 from ..errors import TallyError
-from ._common import ExitCode, configure_logging
+from ._exit_codes import ExitCode
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+COMMANDS = {
+    "consolidate": "Consolidate one Ground Truth batch the way tally's Lambda does.",
+    "export": "Export to Ground Truth's built-in shapes or to COCO JSON.",
+    "preview": "Render a worker template for one manifest line, offline.",
+    "reconsolidate": "Consolidate a finished job again from its output manifest, judging every worker on the whole job.",
+    "report": "Write an offline HTML page to review a consolidated batch.",
+}
+"""Each command (the function ``tally.tools.<name>.<name>``) and its one-line help, as ``tally --help``
+lists it without importing the command (a test holds it equal to the command's own)."""
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use (:data:`COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        command: click.Command = getattr(importlib.import_module(f"{__package__}.{cmd_name}"), cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        # each line shortened as click shortens a command's own help (a stand-in command: nothing imported)
+        rows = [
+            (name, click.Command(name, help=COMMANDS[name]).get_short_help_str(limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 _EXIT_CODES = """\b
 Exit codes:
@@ -43,17 +80,33 @@ Exit codes:
 
 
 def _version() -> str:
+    from importlib import metadata  # only for --version: tally --help does without it
+
     try:
         return metadata.version("tally")
     except metadata.PackageNotFoundError:
         return __version__
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"tally {_version()}")
+        ctx.exit()
+
+
 @click.group(
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
     epilog=_EXIT_CODES,
 )
-@click.version_option(_version(), "--version", prog_name="tally", message="%(prog)s %(version)s")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 @click.option("-v", "--verbose", count=True, help="Show the consolidation's log: -v warnings, -vv every object.")
 def cli(verbose: int) -> None:
     """tally: Amazon SageMaker Ground Truth consolidation on your own machine.
@@ -70,24 +123,9 @@ def cli(verbose: int) -> None:
 
     Run 'tally COMMAND --help' for a command's options.
     """
+    from ._common import configure_logging  # with the command: tally --help loads neither
+
     configure_logging(verbose)
-
-
-def _register() -> None:
-    from .consolidate import consolidate
-    from .export import export
-    from .preview import preview
-    from .reconsolidate import reconsolidate
-    from .report import report
-
-    cli.add_command(consolidate)
-    cli.add_command(reconsolidate)
-    cli.add_command(preview)
-    cli.add_command(export)
-    cli.add_command(report)
-
-
-_register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,7 @@ from ._common import (
     stderr_console,
     write_atomically,
 )
+from ._form_views import FormRow, form_row, write_form_table
 
 __all__ = [
     "CocoBuilder",
@@ -379,6 +380,136 @@ def _manifest_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, line
 
 
+class _Sink:
+    """What one ``--format`` makes of the lines, each read back in full (:func:`read_back`): ``add``
+    takes them one by one (``fh``: the output file, for a format that streams), ``finish`` writes the
+    rest; ``counts`` has ``lines`` (the loop's), ``failed``, ``skipped`` and ``unchanged``."""
+
+    def __init__(self, attr: str, fmt: str, storage: CliStorage) -> None:
+        self.attr, self.fmt = attr, fmt
+        self.counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
+
+    def failed(self, number: int, reason: Any) -> None:
+        """Line ``number`` holds an object that was not consolidated: counted and named on stderr."""
+        self.counts["failed"] += 1
+        click.echo(f"warning: line {number + 1}: object not consolidated: {reason}", err=True)
+
+    def add(self, number: int, line: dict[str, Any], full: dict[str, Any], fh: Any) -> None:
+        raise NotImplementedError
+
+    def finish(self, fh: Any) -> None:
+        """Write what ``add`` collected."""
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+
+def _failure_reason(full: dict[str, Any], attr: str) -> Any:
+    label = full.get(attr) if isinstance(full.get(attr), dict) else {}
+    return (label or {}).get("failure-reason") or full[f"{attr}-metadata"].get("failure-reason")
+
+
+class _Builtin(_Sink):
+    """``builtin``: each line in its built-in shape, written as it comes."""
+
+    def add(self, number: int, line: dict[str, Any], full: dict[str, Any], fh: Any) -> None:
+        if is_failed(full, self.attr):
+            self.failed(number, _failure_reason(full, self.attr))
+        converted = builtin_line(full, self.attr)
+        if converted == full:  # no built-in shape: the line as it was read
+            converted = line
+            self.counts["unchanged"] += 1
+        fh.write(json.dumps(converted, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+    def summary(self) -> str:
+        c = self.counts
+        return f"{c['lines'] - c['unchanged'] - c['failed']} in built-in shapes, {c['unchanged']} unchanged, {c['failed']} failed"
+
+
+class _Rows(_Sink):
+    """``csv``, ``jsonl``: the rows of each line's kind (:func:`table_rows`)."""
+
+    def __init__(self, attr: str, fmt: str, storage: CliStorage) -> None:
+        super().__init__(attr, fmt, storage)
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, number: int, line: dict[str, Any], full: dict[str, Any], fh: Any) -> None:
+        if is_failed(full, self.attr):
+            self.failed(number, _failure_reason(full, self.attr))
+            return
+        found = table_rows(number, full, self.attr)
+        self.counts["skipped"] += not found
+        self.rows.extend(found)
+
+    def finish(self, fh: Any) -> None:
+        write_rows(fh, self.rows, self.fmt)
+
+    def summary(self) -> str:
+        c = self.counts
+        return f"{len(self.rows)} rows, {c['skipped']} with no rows to write, {c['failed']} failed"
+
+
+class _Coco(_Sink):
+    """``coco``: one COCO JSON document (:class:`CocoBuilder`)."""
+
+    def __init__(self, attr: str, fmt: str, storage: CliStorage) -> None:
+        super().__init__(attr, fmt, storage)
+        self.builder = CocoBuilder(attr, storage.read)
+        self.annotations = 0
+
+    def add(self, number: int, line: dict[str, Any], full: dict[str, Any], fh: Any) -> None:
+        if is_failed(full, self.attr):
+            self.failed(number, _failure_reason(full, self.attr))
+        elif not self.builder.add(number, full):
+            self.counts["skipped"] += 1
+
+    def finish(self, fh: Any) -> None:
+        document = self.builder.document()
+        self.annotations = len(document["annotations"])
+        json.dump(document, fh, separators=(",", ":"))
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"{len(self.builder.images)} images, {self.annotations} annotations, "
+            f"{c['skipped']} with nothing COCO holds, {c['failed']} failed"
+        )
+
+
+class _Forms(_Sink):
+    """``form-csv``, ``form-jsonl``: one row per form (:func:`~tally.tools._form_views.form_row`)."""
+
+    def __init__(self, attr: str, fmt: str, storage: CliStorage) -> None:
+        super().__init__(attr, fmt.removeprefix("form-"), storage)
+        self.rows: list[FormRow] = []
+
+    def add(self, number: int, line: dict[str, Any], full: dict[str, Any], fh: Any) -> None:
+        row = form_row(number, full, self.attr)
+        if row is None:
+            self.counts["skipped"] += 1
+            return
+        if row.failure is not None:
+            self.failed(number, row.failure)
+        self.rows.append(row)
+
+    def finish(self, fh: Any) -> None:
+        write_form_table(self.rows, fh, self.fmt)
+
+    def summary(self) -> str:
+        c = self.counts
+        return f"{len(self.rows)} forms, {c['skipped']} not forms, {c['failed']} failed"
+
+
+_SINKS: dict[str, type[_Sink]] = {
+    "builtin": _Builtin,
+    "coco": _Coco,
+    "csv": _Rows,
+    "jsonl": _Rows,
+    "form-csv": _Forms,
+    "form-jsonl": _Forms,
+}
+
+
 def _survey(manifest: Path, attr: str | None) -> tuple[str, int]:
     """One pass over the manifest before anything is written: its lines, and the label attribute to
     export, checked (given: some line has it; not given: the manifest's only one, said on stderr), and
@@ -486,94 +617,22 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     storage = CliStorage(s3_root)
     attr, total = _survey(manifest, attr)
     reader = LabelReader(storage.read, worker_figures=False)  # no export shape holds them
-    counts = {"lines": 0, "failed": 0, "unchanged": 0, "skipped": 0}
-
-    def failed_line(number: int, line: dict[str, Any]) -> None:
-        counts["failed"] += 1
-        label = line.get(attr) if isinstance(line.get(attr), dict) else {}
-        reason = (label or {}).get("failure-reason") or line[f"{attr}-metadata"].get("failure-reason")
-        click.echo(f"warning: line {number + 1}: object not consolidated: {reason}", err=True)
-
-    console = stderr_console()
-    with progress_bar(progress, console) as bar:
+    sink = _SINKS[fmt](attr, fmt, storage)
+    with progress_bar(progress, stderr_console()) as bar:
         task = bar.add_task("exporting", total=total)
-        if fmt.startswith("form-"):
-            from ._form_views import export_forms
 
-            forms = export_forms(_manifest_lines(manifest), attr, reader, fmt.removeprefix("form-"), out, counts)
-        elif fmt == "builtin":
-
-            def write_builtin(fh: Any) -> None:
-                for number, line in _manifest_lines(manifest):
-                    counts["lines"] += 1
-                    try:
-                        full = read_back(line, attr, reader)
-                        if is_failed(full, attr):
-                            failed_line(number, full)
-                        converted = builtin_line(full, attr)
-                    except (TallyError, KeyError, TypeError, ValueError) as exc:
-                        reason = _reason(exc, line, attr)
-                        raise InputError(f"{manifest} line {number + 1}: cannot export: {reason}") from exc
-                    if converted == full:  # no built-in shape: the line as it was read
-                        converted = line
-                        counts["unchanged"] += 1
-                    fh.write(json.dumps(converted, separators=(",", ":"), ensure_ascii=False) + "\n")
-                    bar.advance(task)
-
-            write_atomically(out, write_builtin)
-        elif fmt in ("csv", "jsonl"):
-            rows: list[dict[str, Any]] = []
+        def write(fh: Any) -> None:
             for number, line in _manifest_lines(manifest):
-                counts["lines"] += 1
+                sink.counts["lines"] += 1
                 try:
-                    full = read_back(line, attr, reader)
-                    if is_failed(full, attr):
-                        failed_line(number, full)
-                    else:
-                        found = table_rows(number, full, attr)
-                        counts["skipped"] += not found
-                        rows.extend(found)
+                    sink.add(number, line, read_back(line, attr, reader), fh)
                 except (TallyError, KeyError, TypeError, ValueError) as exc:
-                    raise InputError(
-                        f"{manifest} line {number + 1}: cannot export: {_reason(exc, line, attr)}"
-                    ) from exc
+                    reason = _reason(exc, line, attr)
+                    raise InputError(f"{manifest} line {number + 1}: cannot export: {reason}") from exc
                 bar.advance(task)
-            write_atomically(out, lambda fh: write_rows(fh, rows, fmt))
-        else:
-            builder = CocoBuilder(attr, storage.read)
-            for number, line in _manifest_lines(manifest):
-                counts["lines"] += 1
-                try:
-                    full = read_back(line, attr, reader)
-                    if is_failed(full, attr):
-                        failed_line(number, full)
-                    elif not builder.add(number, full):
-                        counts["skipped"] += 1
-                except (TallyError, KeyError, TypeError, ValueError) as exc:
-                    raise InputError(
-                        f"{manifest} line {number + 1}: cannot export: {_reason(exc, line, attr)}"
-                    ) from exc
-                bar.advance(task)
-            document = builder.document()
-            write_atomically(out, lambda fh: json.dump(document, fh, separators=(",", ":")))
-    if fmt.startswith("form-"):
-        click.echo(
-            f"lines: {counts['lines']} ({forms} forms, {counts['skipped']} not forms, {counts['failed']} failed)"
-        )
-    elif fmt == "builtin":
-        click.echo(
-            f"lines: {counts['lines']} ({counts['lines'] - counts['unchanged'] - counts['failed']} in built-in shapes, "
-            f"{counts['unchanged']} unchanged, {counts['failed']} failed)"
-        )
-    elif fmt in ("csv", "jsonl"):
-        click.echo(
-            f"lines: {counts['lines']} ({len(rows)} rows, {counts['skipped']} with no rows to write, "
-            f"{counts['failed']} failed)"
-        )
-    else:
-        click.echo(
-            f"lines: {counts['lines']} ({len(builder.images)} images, {len(document['annotations'])} annotations, "
-            f"{counts['skipped']} with nothing COCO holds, {counts['failed']} failed)"
-        )
+            sink.finish(fh)
+
+        write_atomically(out, write)
+    click.echo(f"lines: {sink.counts['lines']} ({sink.summary()})")
     click.echo(f"written: {out}")
-    return ExitCode.FAILED_OBJECTS if counts["failed"] else ExitCode.OK
+    return ExitCode.FAILED_OBJECTS if sink.counts["failed"] else ExitCode.OK

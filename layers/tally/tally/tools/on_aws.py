@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ import click
 
 from ..storage import split_s3_uri
 from ._common import ExitCode, InputError, progress_bar, stderr_console
+from .reconsolidate import print_summary
 
 __all__ = ["AwsInterrupted", "run_on_aws"]
 
@@ -103,26 +104,6 @@ def _how_to_follow(execution_arn: str, manifest: str) -> str:
     )
 
 
-def _print(summary: dict[str, Any], messages: Sequence[str], shown: int = 50) -> None:
-    for message in messages[:shown]:
-        click.echo(f"warning: {message}", err=True)
-    if len(messages) > shown:
-        click.echo(f"warning: ... and {len(messages) - shown} more (see {summary['summary']})", err=True)
-    mean = summary.get("mean-confidence")
-    click.echo(
-        "\n".join(
-            [
-                f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,"
-                f" {summary['passed-through']} passed through unconsolidated, {summary['failed']} failed)",
-                f"answers rejected: {summary['answers-rejected']}",
-                f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
-                f"output manifest:  {summary['output-manifest']}",
-                f"summary:          {summary['summary']}",
-            ]
-        )
-    )
-
-
 def run_on_aws(
     source: str,
     attr: str,
@@ -166,5 +147,5 @@ def run_on_aws(
     summary = state["output"] or {}
     storage = aws.s3_storage(aws.own_session())
     messages = json.loads(storage.read(summary["summary"])).get("messages", [])
-    _print(summary, messages)
+    print_summary(summary, messages, summary["output-manifest"], summary["summary"], see=summary["summary"])
     return ExitCode.FAILED_OBJECTS if summary.get("failed") else ExitCode.OK

@@ -51,25 +51,20 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from ..consolidate import (
     BatchJob,
     JobPlan,
     Survey,
-    choice_digest,
     fit_job_model,
     gather,
-    run_batch,
     survey_and_gather,
 )
 from ..errors import ConfigError, TallyError
-from ..gt.events import DatasetObject, describe_validation_error, job_name_from_arn
-from ..gt.response import ObjectResult, TaskType, creation_date
-from ..gt.sink import respond
+from ..gt.response import ObjectResult, creation_date
+from ..manifest_lines import LineBatch, consolidate_lines, line_batch, summarise_lines
 from ..settings import ALGORITHMS, Settings
 from ..storage import split_s3_uri
-from ..tasks import make_tasks
 from ._common import (
     CliStorage,
     ExitCode,
@@ -85,7 +80,7 @@ from ._common import (
     replace_settings,
     stderr_console,
 )
-from ._sources import JobIndex, Locator, data_object, line_annotations, located_annotations
+from ._sources import JobIndex, Locator, line_annotations, located_annotations
 from .consolidate import parse_labels
 
 __all__ = ["Interrupted", "Job", "first_pass_lines", "gather_lines", "reconsolidate", "reconsolidate_lines"]
@@ -97,7 +92,7 @@ PLAN = ".reconsolidate-plan.pickle"
 OUTPUT = "output.manifest"
 SUMMARY = "summary.json"
 SOURCE_COPY = ".source.manifest"
-_FORMAT = "whole-job/1"  # the run state's layout and meaning; a run of another format is not resumed
+_FORMAT = "whole-job/2"  # 2: a form's fields fitted on the whole job  # the run state's layout and meaning; a run of another format is not resumed
 
 
 class Interrupted(click.ClickException):
@@ -133,10 +128,18 @@ class Job:
     masks: str
     created: datetime  # the outputs' creation-date: the source's modification time (stable across resumes)
     job_arn: str | None = None
+    template: str | None = None  # the job's worker template (--template): a form's fields
 
     def batch_job(self) -> BatchJob:
+        from ..forms.consolidate import JobTemplate
+
+        found = JobTemplate(self.template) if self.template is not None else None
         return BatchJob(
-            settings=self.settings, artefact_prefix=self.masks, job_id=self.job_arn or "", event_labels=self.labels
+            settings=self.settings,
+            artefact_prefix=self.masks,
+            job_id=self.job_arn or "",
+            event_labels=self.labels,
+            form_template=(lambda: found) if found is not None else None,
         )
 
 
@@ -166,34 +169,29 @@ def _the_plan(plan: JobPlan | _PlanFile | None) -> JobPlan | None:
 
 def _objects(
     job: Job, first: int, raw_lines: Sequence[str], locators: Sequence[Locator | None] | None, storage: CliStorage
-) -> tuple[list[dict[str, Any]], list[DatasetObject], dict[str, ObjectResult]]:
+) -> LineBatch:
     """The chunk's lines, their data objects, and a failure for each line whose answers do not make a
-    data object."""
-    lines: list[dict[str, Any]] = []
-    objects: list[DatasetObject] = []
-    unusable: dict[str, ObjectResult] = {}
+    data object (:func:`tally.manifest_lines.line_batch`); a line that is not a JSON object, or whose
+    answers cannot be read, is an input error (exit 3)."""
     payloads: dict[str, Any] = {}
-    for offset, raw in enumerate(raw_lines):
-        number = first + offset
-        line = load_json(raw, f"{job.source} line {number + 1}")
-        if not isinstance(line, dict):
-            raise InputError(f"{job.source} line {number + 1} is not a JSON object")
-        lines.append(line)
-        locator = locators[offset] if locators is not None else None
+
+    def numbered() -> Iterator[tuple[int, dict[str, Any]]]:
+        for offset, raw in enumerate(raw_lines):
+            line = load_json(raw, f"{job.source} line {first + offset + 1}")
+            if not isinstance(line, dict):
+                raise InputError(f"{job.source} line {first + offset + 1} is not a JSON object")
+            yield first + offset, line
+
+    def annotations(number: int, line: dict[str, Any]) -> list[dict[str, Any]]:
+        locator = locators[number - first] if locators is not None else None
         try:
             if locator is not None:
-                annotations = located_annotations(locator, storage, payloads)
-            else:
-                annotations = line_annotations(line, job.attr, storage)
+                return located_annotations(locator, storage, payloads)
+            return line_annotations(line, job.attr, storage)
         except TallyError as exc:
             raise InputError(f"{job.source} line {number + 1}: {exc}") from exc
-        element = {"datasetObjectId": str(number), "dataObject": data_object(line), "annotations": annotations}
-        try:
-            objects.append(DatasetObject.model_validate(element))
-        except ValidationError as exc:
-            reason = f"the answers do not make a data object: {describe_validation_error(exc)}"
-            unusable[str(number)] = ObjectResult.failed(str(number), TaskType.CUSTOM.value, reason)
-    return lines, objects, unusable
+
+    return line_batch(numbered(), annotations)
 
 
 def first_pass_lines(
@@ -202,11 +200,9 @@ def first_pass_lines(
     """Pass 1 over one chunk of manifest lines (numbered from ``first``): its survey (as JSON), the digest
     of the task and labels it chose for itself, and its summaries under that choice (pickled)."""
     storage = CliStorage(job.s3_root)
-    _, objects, _ = _objects(job, first, raw_lines, locators, storage)
-    found = survey_and_gather(objects, job.batch_job(), storage)
-    choice = choice_digest(found.task, found.labels)
-    record = pickle.dumps((first, choice, found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
-    return found.survey.as_json(), choice, record
+    found = survey_and_gather(_objects(job, first, raw_lines, locators, storage).objects, job.batch_job(), storage)
+    record = pickle.dumps((first, found.choice, found.summaries), protocol=pickle.HIGHEST_PROTOCOL)
+    return found.survey.as_json(), found.choice, record
 
 
 def gather_lines(
@@ -218,7 +214,7 @@ def gather_lines(
 ) -> bytes:
     """Pass 2 over one chunk: its objects' summaries for the job's task and labels, pickled."""
     storage = CliStorage(job.s3_root)
-    _, objects, _ = _objects(job, first, raw_lines, locators, storage)
+    objects = _objects(job, first, raw_lines, locators, storage).objects
     the_plan = _the_plan(plan)
     assert the_plan is not None  # pass 2 runs only with a plan
     summaries = gather(objects, job.batch_job(), storage, the_plan)
@@ -238,27 +234,11 @@ def reconsolidate_lines(
     not hold them (a job's output prefix); ``plan``: the job's task, labels, colours and model (``None``:
     the chunk decides them as one batch would). Runs in a worker process or in-process."""
     storage = CliStorage(job.s3_root)
-    lines, objects, unusable = _objects(job, first, raw_lines, locators, storage)
-    results = run_batch(objects, job.batch_job(), storage, plan=_the_plan(plan), on_result=on_result)
-    for result in unusable.values():
-        result.task_type = results.task_type  # a job has one task type
-        if on_result is not None:
-            on_result(result)
-    name = job_name_from_arn(job.job_arn) or f"labeling-job/{job.attr}"
-    entries = respond(
-        [*results, *unusable.values()],
-        job.attr,
-        job_name=name,
-        created=creation_date(job.created),
-        storage=storage,
-        prefix=job.masks,
-    ).entries
-    by_id = {entry["datasetObjectId"]: entry["consolidatedAnnotation"]["content"] for entry in entries}
-    out = []
-    for offset, line in enumerate(lines):
-        line.update(by_id[str(first + offset)])
-        out.append(json.dumps(line, separators=(",", ":")) + "\n")
-    return "".join(out), sum(r.ok for r in results)
+    batch = _objects(job, first, raw_lines, locators, storage)
+    return consolidate_lines(
+        batch, job.attr, job.batch_job(), storage, plan=_the_plan(plan), created=creation_date(job.created),
+        job_arn=job.job_arn, on_result=on_result,
+    )  # fmt: skip
 
 
 def _init_worker(verbose: int) -> None:
@@ -372,6 +352,7 @@ def _run_key(
     settings: Settings,
     labels: tuple[str, ...] | None,
     job_arn: str | None,
+    template: str | None = None,
 ) -> dict[str, Any]:
     stat = source.stat()
     return {
@@ -385,37 +366,51 @@ def _run_key(
         "labels": list(labels) if labels else None,
         "element-name": settings.element_name,
         "job-arn": job_arn,
+        "template": hashlib.sha256(template.encode()).hexdigest()[:16] if template is not None else None,
         "worker-models": _FORMAT,
     }
 
 
 def _summarise(output: Path, attr: str) -> tuple[dict[str, Any], list[str]]:
     """Counts from a finished output manifest (streamed), and one message per rejected answer or failure
-    (:func:`tally.distributed.summarise_lines`, without its per-task counts)."""
-    from ..distributed import summarise_lines
-
+    (:func:`tally.manifest_lines.summarise_lines`, without its per-task counts)."""
     with output.open("r", encoding="utf-8") as fh:
         summary, messages = summarise_lines((json.loads(raw) for raw in fh), attr)
     summary.pop("task-types", None)
     return summary, messages
 
 
-def _print_summary(summary: dict[str, Any], messages: list[str], out: Path, shown: int = 50) -> None:
+def print_summary(
+    summary: dict[str, Any],
+    messages: Sequence[str],
+    manifest: str,
+    summary_file: str,
+    masks: str | None = None,
+    see: str | None = None,
+    shown: int = 50,
+) -> None:
+    """A finished run's warnings (the first ``shown``; the rest are in ``see``, default the manifest) and
+    counts, and where its output is; on this machine and on AWS (:mod:`tally.tools.on_aws`)."""
     for message in messages[:shown]:
         click.echo(f"warning: {message}", err=True)
     if len(messages) > shown:
-        click.echo(f"warning: ... and {len(messages) - shown} more (see {out / OUTPUT})", err=True)
-    mean = summary["mean-confidence"]
+        click.echo(f"warning: ... and {len(messages) - shown} more (see {see or manifest})", err=True)
+    mean = summary.get("mean-confidence")
     lines = [
         f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,"
         f" {summary['passed-through']} passed through unconsolidated, {summary['failed']} failed)",
         f"answers rejected: {summary['answers-rejected']}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
     ]
-    if (out / "masks").is_dir():
-        lines.append(f"masks:            {out / 'masks'}")
-    lines += [f"output manifest:  {out / OUTPUT}", f"summary:          {out / SUMMARY}"]
+    if masks is not None:
+        lines.append(f"masks:            {masks}")
+    lines += [f"output manifest:  {manifest}", f"summary:          {summary_file}"]
     click.echo("\n".join(lines))
+
+
+def _print_summary(summary: dict[str, Any], messages: list[str], out: Path) -> None:
+    masks = str(out / "masks") if (out / "masks").is_dir() else None
+    print_summary(summary, messages, str(out / OUTPUT), str(out / SUMMARY), masks)
 
 
 def _local_source(source: str, s3_root: str | None) -> tuple[Path, str] | None:
@@ -523,6 +518,14 @@ def _discard(out: Path) -> None:
 )
 @click.option("--element-name", help="The template's crowd element name; answers without it are rejected.")
 @click.option("--job-arn", help="The labeling job's ARN, for job-name in the metadata [default: labeling-job/ATTR].")
+@click.option(
+    "--template",
+    "template_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The job's worker template (.liquid.html): when the answers are a form, its fields, their kinds, options "
+    "and bounds are read from it, as `tally consolidate --template` does; without it they are inferred from the "
+    "answers. Not with --on aws (the state machine infers the form from the answers). docs/forms.md",
+)
 @click.option("--restart", is_flag=True, help="Discard OUT's earlier run (finished or not) and start again.")
 @click.option(
     "--on",
@@ -562,6 +565,7 @@ def reconsolidate(
     read_buckets: Sequence[str],
     element_name: str | None,
     job_arn: str | None,
+    template_file: Path | None,
     restart: bool,
     engine: str,
     stack: str,
@@ -596,6 +600,11 @@ def reconsolidate(
     leaves the execution running.
     """
     label_list = parse_labels(labels)
+    if engine == "aws" and template_file is not None:
+        raise click.UsageError(
+            "--template is not taken by --on aws: the state machine infers a form's fields from the answers; "
+            "run it here (--on local) to read them from the template"
+        )
     if engine == "aws":
         from .on_aws import run_on_aws
 
@@ -630,7 +639,8 @@ def reconsolidate(
             raise InputError(f"{source} has no manifests/output/output.manifest")
     else:
         _check_attribute(path, attr, source)  # a wrong attribute stops here: nothing written
-    key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn)
+    template = _read_template(template_file)
+    key = _run_key(path, known_as, attr, batch_size, settings, label_tuple, job_arn, template)
     out.mkdir(parents=True, exist_ok=True)
     state = _load_state(out, key)
     if state.finished and (out / OUTPUT).is_file() and (out / SUMMARY).is_file():
@@ -650,6 +660,7 @@ def reconsolidate(
         masks=str(out / "masks"),
         created=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
         job_arn=job_arn,
+        template=template,
     )
     total = count_lines(path)
     _check_resumable(state, out, total)
@@ -667,6 +678,15 @@ def reconsolidate(
     summary, messages = _summarise(out / OUTPUT, attr)
     _print_summary(summary, messages, out)
     return ExitCode.FAILED_OBJECTS if summary["failed"] else ExitCode.OK
+
+
+def _read_template(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--template {path}: {exc}") from exc
 
 
 def _check_resumable(state: _State, out: Path, total: int) -> None:
@@ -777,9 +797,7 @@ class _Run:
         except ConfigError as exc:  # every chunk fails with this reason, as one batch would
             click.echo(f"warning: {exc}", err=True)
             plan = None
-        learns = (
-            plan is not None and plan.task is not None and make_tasks(self.job.settings)[plan.task].uses_batch_model
-        )
+        learns = plan is not None and plan.learns(self.job.settings)
         with deferred_interrupt():
             self.state.plan_digest = _write_plan(self.out / PLAN, plan)
             if plan is not None and learns:

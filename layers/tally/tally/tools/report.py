@@ -2,7 +2,7 @@
 
 What it reads (:func:`load_review`): a ``tally reconsolidate`` output folder (``output.manifest``; the
 worker answers come from the source it recorded in ``.reconsolidate.json``), a ``tally consolidate``
-output folder (``results.jsonl``, with the batch's event or payload given as ``--source`` for the
+output folder or its ``results.jsonl`` (with the batch's event or payload given as ``--source`` for the
 answers and images), or a tally output manifest (with ``--source``: the manifest, or job output prefix,
 holding the answers, line by line). Images and masks are read from disk or an S3 mirror (``--s3-root``).
 
@@ -24,7 +24,7 @@ import base64
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,6 +382,17 @@ def _read_bytes(obj: ReviewObject, storage: CliStorage) -> list[str]:
     return problems
 
 
+def _is_results(path: Path) -> bool:
+    """Whether ``path`` is a ``tally consolidate`` results file (its first line a response entry, with
+    ``consolidatedAnnotation``) rather than an output manifest."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh):
+            if raw.strip():
+                entry = load_json(raw, f"{path} line {number + 1}")
+                return isinstance(entry, dict) and "consolidatedAnnotation" in entry
+    return False
+
+
 def load_review(
     target: Path, source: str | None, attr: str | None, storage: CliStorage
 ) -> tuple[str, list[ReviewObject], list[str]]:
@@ -401,6 +412,8 @@ def load_review(
             attr, objects = _from_results(target / "results.jsonl", source, storage)
         else:
             raise InputError(f"{target} holds neither output.manifest (tally reconsolidate) nor results.jsonl")
+    elif target.is_file() and _is_results(target):
+        attr, objects = _from_results(target, source, storage)
     elif target.is_file():
         attr, objects = _from_manifest(target, attr, source, storage)
     else:
@@ -885,7 +898,32 @@ def _quality(label: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
             if key in entry and (entry[key] is None or _number(entry[key]) is not None):
                 out[str(entry.get("workerId"))] = (key, _number(entry[key]))
                 break
+        else:  # a form's row: the worker's figures per field
+            fields = [found for v in entry.values() if isinstance(v, dict) and (found := _field_quality(v)) is not None]
+            if fields:
+                values = [v for _, v in fields if v is not None]
+                out[str(entry.get("workerId"))] = (FORM_MEASURE, float(np.mean(values)) if values else None)
     return out
+
+
+FORM_MEASURE = "fields"
+"""A form worker's quality: the mean, over the form's fields that measured them, of each field's figure."""
+
+
+def _field_quality(figures: Mapping[str, Any]) -> tuple[str, float | None] | None:
+    """One form field's quality figure of a worker: its first measure of :data:`QUALITY_MEASURES`
+    (a ranking's per dimension: their mean), ``None`` as the value where it says ``null``; ``None`` when
+    the field has none of them (a number's offset and noise are not a quality)."""
+    for key in QUALITY_MEASURES:
+        if key not in figures:
+            continue
+        value = figures[key]
+        if isinstance(value, dict):  # a ranking: per dimension
+            numbers = [n for n in map(_number, value.values()) if n is not None]
+            return key, float(np.mean(numbers)) if numbers else None
+        if value is None or _number(value) is not None:
+            return key, _number(value)
+    return None
 
 
 def _figure(measure: str, value: float | None) -> str:
@@ -1183,7 +1221,7 @@ def render_report(
 def _answers_hint(target: Path, source: str | None) -> str:
     if source is not None:
         return f"{source} holds no answers for these objects"
-    if target.is_dir() and (target / "results.jsonl").is_file():
+    if (target.is_dir() and (target / "results.jsonl").is_file()) or (target.is_file() and _is_results(target)):
         return "give the batch's event or payload as --source"
     return "give the manifest (or job output prefix) holding the answers as --source"
 
@@ -1246,7 +1284,8 @@ def report(
     """Write an offline HTML page to review a consolidated batch.
 
     DIR_OR_MANIFEST is a tally reconsolidate output folder (its recorded source gives the answers), a
-    tally consolidate output folder (give the event or payload as --source for the answers and images),
+    tally consolidate output folder or its results.jsonl (give the event or payload as --source for the
+    answers and images),
     or a tally output manifest (give the manifest or job output prefix holding the answers as --source).
     Per object: the source image (when it can be read) with the consensus and each worker's answer as
     overlays, all in the consensus's colours, a disagreement heatmap for segmentation, disputed regions,

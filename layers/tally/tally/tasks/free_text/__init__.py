@@ -87,8 +87,9 @@ class VotedWord:
 
 @dataclass(frozen=True)
 class TextResult:
-    """A consolidated text: the consensus, its confidence, how it was decided (``medoid`` or ``rover``),
-    every worker's text, the consensus's words (ROVER only) and the workers' figures."""
+    """A consolidated text: the consensus, its confidence, how it was decided (``medoid``, ``rover``, or
+    ``empty`` when most left it empty), every worker's text, the consensus's words (ROVER only), the
+    workers' figures and how many answers were empty."""
 
     text: str
     confidence: float
@@ -96,14 +97,17 @@ class TextResult:
     answers: tuple[TextAnswer, ...]
     words: tuple[VotedWord, ...] | None
     worker_quality: tuple[WorkerQuality, ...]
+    empty: int = 0  # answers left empty (no part in the vote)
 
     def to_gt(self) -> dict[str, Any]:
         label: dict[str, Any] = {
             "text": self.text,
             "confidence": self.confidence,
             "method": self.method,
-            "answers": [a.to_gt() for a in self.answers],
         }
+        if self.empty:
+            label["empty-answers"] = self.empty
+        label["answers"] = [a.to_gt() for a in self.answers]
         if self.words is not None:
             label["words"] = [w.to_gt() for w in self.words]
         label["worker-quality"] = [q.to_gt() for q in self.worker_quality]
@@ -131,6 +135,7 @@ class TextResult:
             answers,
             None if words is None else tuple(VotedWord(str(w["word"]), w.get("confidence")) for w in words),
             WorkerQuality.rows(label),
+            int(label.get("empty-answers", 0)),
         )
 
 

@@ -4,9 +4,17 @@ transcriptions), every worker's text kept, the agreement as the confidence.
 
 A custom job whose template's only field is text sends ``{"<name>": "..."}``; the answer is recognised
 by that shape (:class:`~tally.gt.answers.BareValue`). A form field of kind ``text`` goes through
-:func:`tally.tasks.fields.consolidate_field`. ``""`` is an answer ("nothing here"); a ``crowd-input``
-left empty is absent from the form output, which is no answer (an answer ``{}`` in a job whose only
-field is text is rejected: it holds no field at all).
+:func:`tally.tasks.fields.consolidate_field`. A ``crowd-input`` left empty is absent from the form
+output, which is no answer (an answer ``{}`` in a job whose only field is text is rejected: it holds no
+field at all).
+
+**Empty answers** (``""``, or only whitespace: an optional text box left empty where the element submits
+it) say "nothing here", but agreeing on nothing is no evidence of anyone's care: they take no part in
+the vote and measure no worker. The object's ``text`` is ``""`` when more workers left it empty than
+wrote something (its ``confidence``: the share of empty answers), else the vote among those who wrote
+(its agreement, times the share of answers that wrote something). ``empty-answers`` counts them; an
+empty answer, and every answer of an object decided empty, has ``agreement: null``: the one worker who
+typed a comment where the others left the box empty is not marked down for it.
 
 Label (``content[<attr>]``)::
 
@@ -58,46 +66,65 @@ class TextSummary:
 
     answers: tuple[tuple[str, str], ...]
 
+    @property
+    def written(self) -> tuple[tuple[str, str], ...]:
+        """The answers that are not empty (module docstring): the vote's."""
+        return tuple((w, t) for w, t in self.answers if t.strip())
+
 
 @dataclass
 class TextModel:
     """A fitted batch: the vote, its worker indices, and every object's consensus (decided once, for
     the whole batch, at the fit)."""
 
-    vote: TextVote
+    vote: TextVote | None  # None: every answer of the batch is empty
     workers: dict[str, int]
     voted: dict[str, VotedText]
     measured: np.ndarray
     batch_figures: tuple[str, ...] = _BATCH_FIGURES
 
-    def _voted(self, object_id: str, summary: TextSummary) -> VotedText:
+    def _voted(self, object_id: str, written: Sequence[tuple[str, str]]) -> VotedText:
         found = self.voted.get(object_id)
         if found is not None:
             return found
+        assert self.vote is not None  # an object with written answers after a fit on written answers
         # an object the batch was not fitted on: decided with the fitted weights
-        answers = [(self.workers.get(w, len(self.vote.worker_weights_)), t) for w, t in summary.answers]
+        answers = [(self.workers.get(w, len(self.vote.worker_weights_)), t) for w, t in written]
         return self.vote.predict([answers])[0]
 
     def label(self, object_id: str, summary: TextSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
-        voted = self._voted(object_id, summary)
-        confidence = round(float(voted.confidence), DIGITS)
+        written = summary.written
+        empty = len(summary.answers) - len(written)
+        quality = tuple(self._quality(w) for w, _ in summary.answers)
+        if empty > len(written):  # most left it empty: "" (module docstring), nobody measured by it
+            confidence = round(empty / len(summary.answers), DIGITS)
+            answers = tuple(TextAnswer(w, text, None) for w, text in summary.answers)
+            result = TextResult("", confidence, "empty", answers, None, quality, empty)
+            return result.to_gt(), result.metadata(), confidence
+        voted = self._voted(object_id, written)
+        confidence = round(float(voted.confidence) * len(written) / len(summary.answers), DIGITS)
         rover = voted.method == "rover"
-        answers = tuple(
-            TextAnswer(w, text, figure(float(voted.agreement[i])), tuple(voted.differing[i]) if rover else None)
-            for i, (w, text) in enumerate(summary.answers)
-        )
+        position = {w: i for i, (w, _) in enumerate(written)}
+        rows = []
+        for w, text in summary.answers:
+            i = position.get(w) if text.strip() else None
+            if i is None:
+                rows.append(TextAnswer(w, text, None, () if rover else None))
+                continue
+            rows.append(
+                TextAnswer(w, text, figure(float(voted.agreement[i])), tuple(voted.differing[i]) if rover else None)
+            )
         words = (
             tuple(VotedWord(word, figure(float(c))) for word, c in zip(voted.words, voted.word_confidence, strict=True))
             if rover
             else None
         )
-        quality = tuple(self._quality(w) for w, _ in summary.answers)
-        result = TextResult(voted.text, confidence, voted.method, answers, words, quality)
+        result = TextResult(voted.text, confidence, voted.method, tuple(rows), words, quality, empty)
         return result.to_gt(), result.metadata(), confidence
 
     def _quality(self, worker: str) -> WorkerQuality:
         k = self.workers.get(worker)
-        if k is None or not self.measured[k]:
+        if k is None or not self.measured[k] or self.vote is None:
             return WorkerQuality(worker, (("accuracy", None), ("weight", None)))
         return WorkerQuality(
             worker,
@@ -108,6 +135,8 @@ class TextModel:
         )
 
     def statistics(self) -> WorkerStatistics:
+        if self.vote is None:
+            return {}
         stats = self.vote.worker_statistics_
         return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
 
@@ -129,21 +158,27 @@ class _TextKind:
         return TextSummary(tuple(parsed))
 
     def keys(self, summaries: Sequence[tuple[str, TextSummary]]) -> list[str]:
-        return list(dict.fromkeys(w for _, s in summaries for w, _ in s.answers))
+        return list(dict.fromkeys(w for _, s in summaries for w, _ in s.written))
 
     def fit(self, summaries: Sequence[tuple[str, TextSummary]], setup: None, prior: WorkerStatistics) -> TextModel:
         workers: dict[str, int] = {}
-        objects = [[(workers.setdefault(w, len(workers)), t) for w, t in s.answers] for _, s in summaries]
+        voting = [(o, s.written) for o, s in summaries if s.written]  # empty answers are no evidence
+        objects = [[(workers.setdefault(w, len(workers)), t) for w, t in written] for _, written in voting]
+        for _, s in summaries:  # workers who only left boxes empty: known, never measured
+            for w, _ in s.answers:
+                workers.setdefault(w, len(workers))
         extra = np.zeros((len(workers), _N_STATISTICS))
         for w, k in workers.items():
             stored = prior.get(w)
             if stored is not None and len(stored) == _N_STATISTICS:
                 extra[k] = stored
+        if not objects:
+            return TextModel(None, workers, {}, extra[:, 0] > 0)
         vote = TextVote().fit(objects, prior=extra if extra.any() else None)
         voted = vote.predict(objects)
         own = vote.worker_statistics_
         units = extra[:, 0] + np.pad(own[:, 0], (0, max(0, len(workers) - len(own))))[: len(workers)]
-        return TextModel(vote, workers, {o: v for (o, _), v in zip(summaries, voted, strict=True)}, units > 0)
+        return TextModel(vote, workers, {o: v for (o, _), v in zip(voting, voted, strict=True)}, units > 0)
 
 
 TEXTS = _TextKind()

@@ -17,6 +17,7 @@ from ...aggregation.base import Consolidated, ObjectItems
 from ...aggregation.geometric import ItemConsolidation
 from ...aggregation.instance_consolidation import InstanceConsolidation
 from ...aggregation.instance_fusion import MAX_INSTANCES, instance_map_from_colours, instance_map_from_palette
+from ...aggregation.vote_table import VoteTable
 from ...codecs import decode_png, encode_palette_png, palette_indices
 from ...colours import assign_colours, hex_to_rgb
 from ...errors import AnswerError
@@ -25,7 +26,6 @@ from ...gt.events import DatasetObject
 from ...gt.response import artefact_name
 from ...labels import ClassTable, LabelSet
 from ...storage import join_uri
-from ...vote import VoteTable
 from ..base import DIGITS, JobContext, Observed, known_labels
 from ..geometry import Common, Geometric, Parsed, image_size, item_list, kept_ids
 from ..kind import ClassColour

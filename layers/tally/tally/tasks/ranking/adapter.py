@@ -134,7 +134,7 @@ class RankingModel:
                     tuple(ranks),
                     tuple(order),
                     tuple(item_confidence),
-                    None if np.isnan(agreement) else round(agreement, DIGITS),
+                    None if np.isnan(agreement) else figure(agreement),
                     dim.ties,
                 )
             )

@@ -1,9 +1,7 @@
 """Semantic segmentation (``<crowd-semantic-segmentation>``): the type's light half (its shape, its typed
-result :class:`SegmentationResult` and its views); the adapter (:mod:`tally.tasks.segmentation`: the
-pixel votes) is imported only for a batch of this type.
-
-The adapter is :mod:`tally.tasks.segmentation`, outside this package for now (the pixel vote is
-moving under :mod:`tally.aggregation`); this package is the type's registry entry.
+result :class:`SegmentationResult` and its views); the adapter (:mod:`.adapter`: answers decoded, the
+pixel vote of :mod:`tally.aggregation.pixel_vote` run, masks and label written) is imported only for a
+batch of this type.
 
 Examples:
     >>> label = {"mask-ref": "s3://b/o_1a2b.png",
@@ -20,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...colours import normalise_hex
 from ...gt.response import TaskType
@@ -39,7 +37,10 @@ from ..kind import (
 )
 from ..review import mask_notes
 
-__all__ = ["SEMANTIC_SEGMENTATION", "SegmentationResult", "SegmentationShape"]
+if TYPE_CHECKING:
+    from .adapter import SemanticSegmentation
+
+__all__ = ["SEMANTIC_SEGMENTATION", "SegmentationResult", "SegmentationShape", "SemanticSegmentation"]
 
 
 class SegmentationShape:
@@ -200,9 +201,17 @@ class SegmentationViews(Views):
 
 SEMANTIC_SEGMENTATION = TaskKind(
     shape=SegmentationShape(),
-    task="..segmentation:SemanticSegmentation",
+    task=".adapter:SemanticSegmentation",
     types=(TaskType.SEMANTIC_SEGMENTATION.value,),
     from_gt=SegmentationResult.from_gt,
     views=SegmentationViews(),
     configured=True,
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name != "SemanticSegmentation":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .adapter import SemanticSegmentation
+
+    return SemanticSegmentation

@@ -17,7 +17,7 @@ evidence left the decision uncertain, ``disputed-regions``
 (:mod:`tally.aggregation.disputed_regions`); confidences are expected IoUs
 (:mod:`tally.aggregation.weighted_pixel_vote`). With ``majority``,
 confidence follows Ground Truth's rule that an object labelled by a single worker has confidence
-0.0; otherwise see :func:`tally.vote.class_confidences`.
+0.0; otherwise see :func:`tally.aggregation.vote_table.class_confidences`.
 """
 
 from __future__ import annotations
@@ -31,21 +31,21 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..aggregation.disputed_regions import Region
-from ..aggregation.pixel_vote import DIGITS, reliability_table, vote_image
-from ..aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
-from ..codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
-from ..errors import AnswerError
-from ..gt.answers import Answer, AnswerIssue
-from ..gt.events import DatasetObject, describe_validation_error
-from ..gt.response import ObjectResult, artefact_name
-from ..labels import ClassTable, LabelSet
-from ..settings import Settings
-from ..storage import join_uri
-from ..vote import ABSTAIN, IndexedMask, VoteTable, tabulate
-from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, majority_size, no_usable_answer
-from .semantic_segmentation import SegmentationShape
+from ...aggregation.disputed_regions import Region
+from ...aggregation.pixel_vote import DIGITS, reliability_table, vote_image
+from ...aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
+from ...aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
+from ...codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
+from ...errors import AnswerError
+from ...gt.answers import Answer, AnswerIssue
+from ...gt.events import DatasetObject, describe_validation_error
+from ...gt.response import ObjectResult, artefact_name
+from ...labels import ClassTable, LabelSet
+from ...settings import Settings
+from ...storage import join_uri
+from ...worker_store import WorkerStatistics
+from ..base import JobContext, Observed, consolidated, majority_size, no_usable_answer
+from . import SegmentationShape
 
 __all__ = ["SemanticSegmentation"]
 

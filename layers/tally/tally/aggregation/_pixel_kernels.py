@@ -1,0 +1,481 @@
+"""The pixel vote's fast paths (numpy only, private): the work done per pixel, kept apart from the rules.
+
+Everything here computes exactly what a plain numpy expression would (each function says which);
+the callers (:mod:`tally.aggregation.vote_table`, :mod:`tally.aggregation.weighted_pixel_vote`,
+:mod:`tally.aggregation.pixel_vote`, :mod:`tally.codecs`) hold the rules and the documented API, and
+``tests/core/test_vote_fast_paths.py`` checks each fast path against its plain path.
+
+* **8x8 squares** (:data:`SQUARE`): most squares of a mask hold one index throughout, so a mask is
+  summarised by its squares (:class:`Squares`), the distinct vote tuples are counted a square at a
+  time (:func:`tabulate_squares`) and per-tuple results are spread back and searched a square at a
+  time (:class:`SquareIndex`). A square's row of 8 bytes is one ``uint64`` word (:func:`put_squares`,
+  :func:`occupied_words`, :func:`add_to_squares`; little-endian machines only, checked).
+* **Counting** packed keys: hash-based ``np.unique`` on pairs of keys (:func:`pair_counts`), a
+  position table for small ranges (:func:`count_keys`), byte lookups two at a time (:func:`byte_pairs_lookup`).
+* **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`) and the
+  fronts that settle ties (:func:`settle_ties`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .vote_table import IndexedMask
+
+__all__ = [
+    "MAX_TIE_CLASSES",
+    "SQUARE",
+    "SquareIndex",
+    "Squares",
+    "add_square_shifts",
+    "add_to_squares",
+    "byte_pairs_lookup",
+    "count_keys",
+    "occupied_words",
+    "pair_counts",
+    "put_squares",
+    "settle_ties",
+    "shifted",
+    "squares_of",
+    "tabulate_squares",
+    "window_mean",
+]
+
+_T = TypeVar("_T", bound=np.generic)
+DENSE_SPAN = 1 << 16  # packed ranges up to this size get one row per possible tuple
+BINCOUNT_SPAN = 1 << 22  # packed ranges up to this size are counted with np.bincount
+BYTE_SPAN = 1 << 8  # packed ranges up to this size are packed in uint8
+MAX_SPAN = 1 << 62  # beyond this the packed key would overflow int64: compact first
+
+SQUARE = 8
+"""Side of the squares a mask is summarised by (:class:`Squares`) and ``square_shifts`` apply to."""
+BYTES = np.uint64(0x0101010101010101)
+
+
+@dataclass(frozen=True)
+class Squares:
+    """A mask's :data:`SQUARE` x :data:`SQUARE` squares (full rows of squares only): which hold one
+    index throughout (``uniform``) and that index (``value``, meaningful where uniform). Most squares
+    of a mask are uniform, so most of the vote can run on squares instead of pixels."""
+
+    uniform: npt.NDArray[np.bool_]
+    value: npt.NDArray[np.uint8]
+
+
+def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
+    """The :class:`Squares` of a C-contiguous ``uint8`` index map whose width is a multiple of
+    :data:`SQUARE` (``None`` for any other): each square's row of 8 indices is read as one
+    ``uint64`` word, and a square is uniform when its 8 words are equal and each is one byte
+    repeated.
+
+    Examples:
+        >>> import numpy as np
+        >>> indices = np.zeros((8, 16), np.uint8); indices[3, 9] = 2
+        >>> sq = squares_of(indices)
+        >>> sq.uniform.tolist(), sq.value.tolist()
+        ([[True, False]], [[0, 0]])
+    """
+    height, width = indices.shape
+    if (
+        indices.dtype != np.uint8
+        or width % SQUARE
+        or height < SQUARE
+        or not indices.flags.c_contiguous
+        or sys.byteorder != "little"
+    ):
+        return None
+    rows, cols = height // SQUARE, width // SQUARE
+    words = indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
+    first = words[:, 0, :]
+    value = (first & np.uint64(0xFF)).astype(np.uint8)
+    uniform = (words == first[:, None, :]).all(axis=1) & (first == value.astype(np.uint64) * BYTES)
+    return Squares(uniform, value)
+
+
+@dataclass(frozen=True)
+class SquareIndex:
+    """Which :data:`SQUARE` x :data:`SQUARE` squares of a vote table's full rows of squares hold one
+    tuple throughout (``uniform``), that tuple (``key``), the others (``mixed_rows``, ``mixed_cols``)
+    and their pixels' tuples (``mixed``, ``(n, 8, 8)``): ``VoteTable.expand`` and
+    ``VoteTable.pixels_where`` (:mod:`tally.aggregation.vote_table`) read whole squares where they can."""
+
+    key: npt.NDArray[np.intp]
+    uniform: npt.NDArray[np.bool_]
+    mixed_rows: npt.NDArray[np.intp]
+    mixed_cols: npt.NDArray[np.intp]
+    mixed: npt.NDArray[np.integer[Any]]
+
+    def expand(self, per_tuple: npt.NDArray[_T], inverse: npt.NDArray[np.integer[Any]]) -> npt.NDArray[_T]:
+        rows = self.key.shape[0]
+        height, width = inverse.shape
+        out = np.empty((height, width), dtype=per_tuple.dtype)
+        spread = np.repeat(per_tuple[self.key], SQUARE, axis=1)  # each square's value along its row
+        out[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+        if len(self.mixed_rows):
+            put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed))
+        if rows * SQUARE < height:
+            out[rows * SQUARE :] = np.take(per_tuple, inverse[rows * SQUARE :])
+        return out
+
+    def pixels_where(
+        self, per_tuple: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
+    ) -> npt.NDArray[np.intp]:
+        """Flat indices of the pixels whose tuple is true in ``per_tuple``, ascending."""
+        rows = self.key.shape[0]
+        height, width = inverse.shape
+        dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
+        offsets = (dy * width + dx).astype(np.intp)
+        whole_rows, whole_cols = np.nonzero(self.uniform & per_tuple[self.key])
+        whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
+        parts = [whole]
+        if len(self.mixed_rows):
+            square, pixel = np.divmod(np.flatnonzero(per_tuple[self.mixed]), SQUARE * SQUARE)
+            parts.append(self.mixed_rows[square] * SQUARE * width + self.mixed_cols[square] * SQUARE + offsets[pixel])
+        if rows * SQUARE < height:
+            parts.append(np.flatnonzero(per_tuple[inverse[rows * SQUARE :]]) + rows * SQUARE * width)
+        # ascending, as the later gathers around each pixel are much faster in raster order
+        return np.sort(np.concatenate(parts).astype(np.intp))
+
+
+def put_squares(
+    image: npt.NDArray[Any], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], values: npt.NDArray[Any]
+) -> None:
+    """Write ``values[i]`` (``(n, 8, 8)``) into the square at ``(rows[i], cols[i])`` of a C-contiguous
+    image whose width is a multiple of :data:`SQUARE` (a square's row of pixels is whole ``uint64``
+    words for items of 1, 2, 4 or 8 bytes: written as words)."""
+    height, width = image.shape
+    full, per_row = height // SQUARE, width // SQUARE
+    per_word = image.itemsize  # uint64 words per row of a square (8 items of ``itemsize`` bytes)
+    if image.flags.c_contiguous and per_word in (1, 2, 4, 8):
+        words = image[: full * SQUARE].view(np.uint64).reshape(full, SQUARE, per_row, per_word)
+        words[rows, :, cols, :] = (
+            np.ascontiguousarray(values, dtype=image.dtype).view(np.uint64).reshape(len(rows), SQUARE, per_word)
+        )
+    else:
+        image[: full * SQUARE].reshape(full, SQUARE, per_row, SQUARE)[rows, :, cols, :] = values
+
+
+def byte_pairs_lookup(table: npt.NDArray[Any], index: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.take(table, index)`` for a byte table and a byte index map of an even number of pixels,
+    two pixels at a time: the index read as ``uint16`` pairs into a 65,536-entry table of pairs (half
+    the lookups, each of which numpy first widens to ``intp``: ~0.31 against ~0.63 ms for 1280x960).
+    Little-endian only: pair ``a + 256 b`` holds ``table[a] + 256 table[b]``."""
+    single = np.zeros(256, dtype=np.uint16)
+    single[: len(table)] = table
+    pairs = ((single << 8)[:, None] | single[None, :]).reshape(-1)  # [b, a] -> table[a] + 256 table[b]
+    out = np.take(pairs, index.reshape(-1).view(np.uint16))
+    return out.view(np.uint8).reshape(index.shape)
+
+
+def key_dtype(span: int) -> type[np.integer[Any]]:
+    if span <= 1 << 16:
+        return np.uint16
+    if span <= 1 << 32:
+        return np.uint32
+    return np.int64
+
+
+def index_dtype(n: int) -> type[np.integer[Any]]:
+    """The smallest unsigned type that holds the indices ``0..n-1``."""
+    if n <= 1 << 8:
+        return np.uint8
+    if n <= 1 << 16:
+        return np.uint16
+    if n <= 1 << 32:
+        return np.uint32
+    return np.intp
+
+
+def count_keys(
+    key: npt.NDArray[np.integer[Any]], span: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.integer[Any]], npt.NDArray[np.int64]]:
+    """Distinct keys (ascending), each pixel's index into them (the smallest unsigned type that
+    holds it), and their counts."""
+    if span <= BINCOUNT_SPAN:
+        # hash-based unique (numpy >= 2.3) finds the few hundred distinct keys faster than a
+        # bincount over the whole range; sorting them gives bincount's ascending order
+        present, present_counts = np.unique(key, return_counts=True, sorted=False)
+        order = np.argsort(present, kind="stable")
+        uniq = present[order]
+        position = np.zeros(span, dtype=index_dtype(len(uniq)))
+        position[uniq] = np.arange(len(uniq))
+        inverse = np.take(position, key)
+        return uniq.astype(np.int64), inverse, present_counts[order].astype(np.int64)
+    uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return uniq.astype(np.int64), inverse.astype(np.intp).ravel(), counts.astype(np.int64)
+
+
+def tabulate_squares(
+    masks: Sequence[IndexedMask],
+    summaries: Sequence[Squares],
+    shifts: Sequence[npt.NDArray[np.uint8] | None],
+    span: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.integer[Any]], SquareIndex]:
+    """:func:`~tally.aggregation.vote_table.tabulate` for a small packed range from the masks' squares: a square uniform in every
+    mask is one key for its 64 pixels, and only the pixels of the other squares (a few per cent: the
+    outlines) and of a last partial row of squares are packed one by one. A range that fits a byte
+    keeps a row per possible tuple (the packed key is the row); a wider one keeps the tuples present
+    only (in key order), so the tuple index of five workers' masks is mostly a byte, not two.
+
+    Returns the packed key of each tuple, the tuples' pixel counts, each pixel's tuple index and the
+    squares' :class:`SquareIndex`."""
+    height, width = masks[0].shape
+    rows, cols = height // SQUARE, width // SQUARE
+    key_type = np.uint8 if span <= BYTE_SPAN else np.uint16
+    places = []
+    place = 1
+    for mask in masks[::-1]:  # the last mask is the least significant digit
+        places.append(place)
+        place *= len(mask.lut)
+    places.reverse()
+    code = np.zeros((-(-height // SQUARE), cols), dtype=np.int64)  # every mask's square shifts, packed
+    for grid, place in zip(shifts, places, strict=True):
+        if grid is not None:
+            code += grid.astype(np.int64) * place
+    uniform = np.logical_and.reduce([sq.uniform for sq in summaries])
+    square_key = code[:rows].copy()
+    for sq, place in zip(summaries, places, strict=True):
+        square_key += sq.value.astype(np.int64) * place
+    square_key[~uniform] = 0  # a mixed square has no key of its own (any row will do: overwritten)
+    counts = np.bincount(square_key[uniform], minlength=span) * (SQUARE * SQUARE)
+    mixed_rows, mixed_cols = np.nonzero(~uniform)
+    mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=key_type)
+    if len(mixed_rows):
+        # the other squares pixel by pixel; a square's row of 8 indices is one uint64 word
+        mixed[...] = code[mixed_rows, mixed_cols].astype(key_type)[:, None, None]
+        for mask, place in zip(masks, places, strict=True):
+            words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
+            part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
+            mixed += part.astype(key_type) * np.asarray(place, dtype=key_type)
+        counts += np.bincount(mixed.reshape(-1), minlength=span)  # a few per cent of the pixels: faster than pairs
+    rest = np.repeat(code[rows:].astype(key_type), SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
+    if len(rest):  # a last, partial row of squares: pixel by pixel
+        for mask, place in zip(masks, places, strict=True):
+            rest += mask.indices[rows * SQUARE :].astype(key_type) * np.asarray(place, dtype=key_type)
+        counts += np.bincount(rest.reshape(-1), minlength=span)
+    keys = np.arange(span, dtype=np.int64)
+    if span > BYTE_SPAN:  # keep the tuples present, renumbered in key order
+        keys = np.flatnonzero(counts)
+        position = np.zeros(span, dtype=index_dtype(len(keys)))
+        position[keys] = np.arange(len(keys))
+        counts = counts[keys]
+        square_key, mixed, rest = position[square_key], position[mixed], position[rest]
+    dtype = mixed.dtype
+    inverse = np.empty((height, width), dtype=dtype)
+    # every square's tuple over its 64 pixels: repeated along the row of squares, then down its 8 rows
+    spread = np.repeat(square_key.astype(dtype), SQUARE, axis=1)
+    inverse[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+    if len(mixed_rows):
+        put_squares(inverse, mixed_rows, mixed_cols, mixed)
+    if len(rest):
+        inverse[rows * SQUARE :] = rest
+    index = SquareIndex(
+        square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed
+    )
+    return keys, counts.astype(np.int64), inverse, index
+
+
+def add_square_shifts(
+    key: npt.NDArray[np.integer[Any]], masks: Sequence[IndexedMask], shifts: Sequence[npt.NDArray[np.uint8] | None]
+) -> None:
+    """Add, in place, every mask's square shifts to the packed key (each at its digit's place value)."""
+    code: npt.NDArray[np.int64] | None = None
+    place = 1
+    for mask, grid in zip(masks[::-1], shifts[::-1], strict=True):  # the last mask is the lowest digit
+        if grid is not None:
+            term = grid.astype(np.int64) * place
+            code = term if code is None else code + term
+        place *= len(mask.lut)
+    assert code is not None
+    height, width = key.shape
+    full, cols = height // SQUARE, width // SQUARE
+    squares = code.astype(key.dtype)
+    top = key[: full * SQUARE].reshape(full, SQUARE, cols, SQUARE)
+    top += squares[:full, None, :, None]
+    if full * SQUARE < height:
+        rest = key[full * SQUARE :].reshape(height - full * SQUARE, cols, SQUARE)
+        rest += squares[full][None, :, None]
+
+
+def shifted(indices: npt.NDArray[np.uint8], grid: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The indices with each square's shift added (the general path of :func:`tabulate`)."""
+    height, width = indices.shape
+    spread = np.repeat(np.repeat(grid, SQUARE, axis=0)[:height], SQUARE, axis=1)[:, :width]
+    return (indices + spread).astype(np.uint8)
+
+
+def pair_counts(key: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:
+    """How often each of ``0..span-1`` occurs in a ``uint8`` or ``uint16`` key: its values are
+    counted two at a time, as one value of twice the width (numpy's hash-based unique is slow on
+    bytes, and two neighbouring pixels mostly share a tuple, so the distinct pairs are few), each
+    pair then credited to both its halves."""
+    bits = key.dtype.itemsize * 8
+    wide = np.uint16 if bits == 8 else np.uint32
+    flat = key.reshape(-1)
+    even = np.ascontiguousarray(flat[: len(flat) - len(flat) % 2])
+    pairs, pair_counts = np.unique(even.view(wide), return_counts=True, sorted=False)
+    low = (1 << bits) - 1
+    counts = np.bincount(pairs & low, pair_counts, span) + np.bincount(pairs >> bits, pair_counts, span)
+    if len(flat) % 2:
+        counts[int(flat[-1])] += 1
+    return counts.astype(np.int64)
+
+
+def occupied_words(source: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Per 8-pixel square of a byte map whose width is a multiple of 8, whether any byte is not 0:
+    each square's row of 8 bytes is one ``uint64`` word, so this is a reduction over words."""
+    height, width = source.shape
+    words = source.view(np.uint64)  # (H, W / 8)
+    full, cols = height // SQUARE, width // SQUARE
+    occupied = words[: full * SQUARE].reshape(full, SQUARE, cols).max(axis=1)
+    if full * SQUARE < height:  # a last, partial row of squares
+        occupied = np.concatenate([occupied, words[full * SQUARE :].max(axis=0, keepdims=True)])
+    drawn: npt.NDArray[np.bool_] = occupied != 0
+    return drawn
+
+
+def add_to_squares(indices: npt.NDArray[np.uint8], grid: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``indices`` plus ``grid[r, c]`` at every pixel of square ``(r, c)`` (a grid of ``ceil(H / 8) x
+    W / 8``), for a C-contiguous byte map whose width is a multiple of :data:`SQUARE`: each square's
+    row of 8 indices is one ``uint64`` word, so this is one addition per word (the caller keeps
+    every sum under 256, so no carry crosses into the next pixel)."""
+    height, width = indices.shape
+    full, cols = height // SQUARE, width // SQUARE
+    shift = grid.astype(np.uint64) * BYTES
+    index_words = indices.view(np.uint64)
+    out = np.empty_like(index_words)
+    top = out[: full * SQUARE].reshape(full, SQUARE, cols)
+    np.add(index_words[: full * SQUARE].reshape(full, SQUARE, cols), shift[:full, None, :], out=top)
+    if full * SQUARE < height:
+        np.add(index_words[full * SQUARE :], shift[full], out=out[full * SQUARE :])
+    return out.view(np.uint8).reshape(height, width)
+
+
+MAX_TIE_CLASSES = 64
+"""Classes a tie bitmask can name; ties among higher class keys keep the vote's tie rule."""
+
+_NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+_CHUNK = 1 << 16
+
+
+def settle_ties(
+    labels: npt.NDArray[np.uint8],
+    tied: npt.NDArray[np.intp],
+    candidates: npt.NDArray[np.uint64],
+    max_steps: int = 8,
+) -> npt.NDArray[np.uint8]:
+    """Return ``labels`` with the tied pixels settled from their neighbours.
+
+    Args:
+        labels: ``(H, W)`` the vote's labels (tied pixels hold the vote's fallback).
+        tied: flat indices of the tied pixels (distinct; usually in increasing order).
+        candidates: for each tied pixel, a bitmask of the classes it is tied between.
+        max_steps: fronts advance at most this many pixels.
+    """
+    height, width = labels.shape
+    flat = labels.reshape(-1).copy()
+    tied = np.asarray(tied, dtype=np.intp)
+    candidates = np.asarray(candidates, dtype=np.uint64)
+    n = len(tied)
+    if not n:
+        return flat.reshape(height, width)
+    # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
+    # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
+    # outside. In increasing order (as the tied pixels usually come) a pixel's left and right
+    # neighbours are its neighbours in that order; those above and below are found by a search
+    ordered = n == 1 or bool((tied[1:] > tied[:-1]).all())
+    order = np.arange(n) if ordered else np.argsort(tied, kind="stable")
+    ranked = tied if ordered else tied[order]
+    rows, cols = np.divmod(ranked, width)
+    neighbours = np.empty((len(_NEIGHBOURS), n), dtype=np.intp)
+    state = np.full((len(_NEIGHBOURS), n), n, dtype=np.intp)
+    for d, step in enumerate((-width, width)):
+        np.add(ranked, step, out=neighbours[d])
+        found = np.minimum(np.searchsorted(ranked, neighbours[d]), n - 1)
+        hit = ranked[found] == neighbours[d]
+        state[d, hit] = order[found[hit]]
+    np.subtract(ranked, 1, out=neighbours[2])
+    np.add(ranked, 1, out=neighbours[3])
+    adjacent = np.flatnonzero(ranked[1:] == ranked[:-1] + 1)  # ranked[i + 1] is right of ranked[i] ...
+    adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless ranked[i] ends its row
+    state[3, adjacent] = order[adjacent + 1]
+    state[2, adjacent + 1] = order[adjacent]
+    for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
+        state[d, outside] = n + 1
+        neighbours[d, outside] = 0
+    if not ordered:  # back to the caller's order
+        back = np.empty(n, dtype=np.intp)
+        back[order] = np.arange(n)
+        neighbours, state = neighbours[:, back], state[:, back]
+    unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
+    unsettled[n] = False
+    # the first front: tied pixels next to a settled one; later fronts: next to the last settled
+    front = np.flatnonzero((state == n).any(axis=0))
+    for _ in range(max_steps):
+        if not len(front):
+            break
+        painted = flat[neighbours[:, front]].astype(np.intp)
+        usable = ~unsettled[state[:, front]]
+        usable &= ((candidates[front] >> painted.astype(np.uint64)) & np.uint64(1)).astype(bool)
+        reached = usable.any(axis=0)
+        if not reached.any():
+            break
+        # the class most usable neighbours have (ties: the lowest key); usable classes are below 64
+        n_classes = min(int(painted.max()), MAX_TIE_CLASSES - 1) + 1
+        painted += np.arange(len(front)) * n_classes
+        votes = np.bincount(painted[usable], minlength=len(front) * n_classes).reshape(len(front), n_classes)
+        done = front[reached]
+        flat[tied[done]] = votes[reached].argmax(axis=1)
+        unsettled[done] = False
+        following = np.zeros(n + 2, dtype=bool)
+        following[state[:, done]] = True
+        following &= unsettled
+        following[n + 1] = False
+        front = np.flatnonzero(following)
+    return flat.reshape(height, width)
+
+
+def window_mean(
+    inverse: npt.NDArray[np.integer[Any]],
+    table: npt.NDArray[np.float32],
+    pixels: npt.NDArray[np.intp],
+    column: npt.NDArray[np.intp],
+    radius: int,
+) -> npt.NDArray[np.float32]:
+    """For each of ``pixels``, the mean of ``table[row(q), column[p]]`` over the pixels ``q`` of the
+    ``(2 radius + 1)²`` square around it, where ``row(q) = inverse[q]`` (the square is clamped at the
+    image's edges, repeating the edge pixels).
+
+    Args:
+        inverse: ``(H, W)`` a row of ``table`` per pixel (a vote table's tuple index).
+        table: ``(U, C)`` the values to average.
+        pixels: flat indices of the pixels to compute.
+        column: for each of ``pixels``, the column of ``table`` it averages.
+        radius: half-width of the square.
+    """
+    height, width = inverse.shape
+    flat_inverse = inverse.reshape(-1)
+    flat_table = np.ascontiguousarray(table, dtype=np.float32).reshape(-1)
+    stride = table.shape[1]
+    steps = np.arange(-radius, radius + 1)
+    total = np.empty(len(pixels), dtype=np.float32)
+    for start in range(0, len(pixels), _CHUNK):  # bounded memory: (2r+1)² indices per pixel
+        part = pixels[start : start + _CHUNK]
+        rows, cols = np.divmod(part, width)
+        row_starts = np.clip(rows[None, :] + steps[:, None], 0, height - 1) * width
+        col_offsets = np.clip(cols[None, :] + steps[:, None], 0, width - 1)
+        # one (2r+1, 2r+1, n) index buffer: pixel positions, then table positions
+        index = row_starts[:, None, :] + col_offsets[None, :, :]
+        np.multiply(np.take(flat_inverse, index), np.intp(stride), out=index)  # in intp, whatever the inverse type
+        index += column[start : start + _CHUNK]
+        values = np.take(flat_table, index)
+        total[start : start + _CHUNK] = values.sum(axis=(0, 1), dtype=np.float32)
+    total /= len(steps) ** 2
+    return total
