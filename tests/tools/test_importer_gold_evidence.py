@@ -98,21 +98,13 @@ def test_gold_objects_teach_the_batch_model_who_the_bad_annotator_is(tmp_path: P
 
 
 def test_the_gold_mask_is_decoded_once_for_every_annotator_it_scores(monkeypatch: Any) -> None:
-    import base64
-    import io
-
-    from PIL import Image
-
+    from tally.codecs import class_runs
     from tally.importers import gold as gold_module
 
     def answer(columns: slice) -> dict[str, Any]:
         classes = np.zeros((4, 6), dtype=np.uint8)
         classes[:, columns] = 1
-        image = Image.fromarray(classes, mode="P")
-        image.putpalette([255, 255, 255, 31, 119, 180] + [0] * 762)
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        return {"labeledImage": {"pngImageData": base64.b64encode(buf.getvalue()).decode()},
+        return {"labeledImage": {"classRuns": class_runs(classes)},  # as the importers hand masks on
                 "labelMappings": {"lesion": {"color": "#1f77b4"}}, "inputImageProperties": {"width": 6, "height": 4}}  # fmt: skip
 
     decoded: list[int] = []

@@ -22,7 +22,9 @@ from tally.importers.labelstudio import read_config
 from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
+from tally.tools._common import CliStorage
 from tally.tools.cli import main
+from tally.tools.report import agreement, load_review
 from tests.project import ROOT
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
@@ -217,6 +219,17 @@ def test_label_studio_brush_masks_are_decoded_voted_and_written_back(tmp_path: P
     assert (region["original_width"], region["original_height"]) == (768, 576)
     written = decode_brush_rle(region["value"]["rle"]).reshape(576, 768, 4)[:, :, 3] != 0
     assert np.array_equal(written, masks[0])
+    # the answers are handed on decoded (no PNG), and the review page reads them so: the same agreements
+    # (and regions) as when they were PNGs (measured on the PNG answers before the change)
+    answers = json.loads((tmp_path / "out" / "payload.json").read_text())[0]["annotations"]
+    assert [sorted(json.loads(a["annotationData"]["content"])["tag"]["labeledImage"]) for a in answers] == [
+        ["classRuns"]] * 3  # fmt: skip
+    _, objects, _ = load_review(tmp_path / "out", str(tmp_path / "out" / "payload.json"), None, CliStorage(None))
+    assert [[round(agreement(o, a) or -1, 4) for a in o.answers] for o in objects] == [
+        [0.9871, 0.9735, 1.0],
+        [1.0, 1.0],
+    ]
+    assert [int(np.count_nonzero(a.regions()[0])) for a in objects[0].answers] == [17820, 23813, 12104]  # type: ignore[index]
 
 
 def test_label_studio_real_exports_rotated_boxes_fail_with_reasons(tmp_path: Path) -> None:

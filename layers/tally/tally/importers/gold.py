@@ -20,17 +20,14 @@ the kind has no score here (numbers, text).
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from ..aggregation.instance_fusion import rasterise_polygons
-from ..colours import hex_to_rgb
+from ..codecs import decode_class_runs
 from ..tasks.review import f1, iou
 
 __all__ = ["IOU_MATCH", "POINT_REACH", "agreement", "agreements"]
@@ -123,16 +120,15 @@ def _polygons(
 
 
 def _label_pixels(answer: Mapping[str, Any], names: dict[str, int]) -> npt.NDArray[np.int32]:
-    """Each pixel's label as a number of ``names`` (0: unpainted), through the answer's own colours."""
-    data = base64.b64decode(answer["labeledImage"]["pngImageData"])
-    with Image.open(io.BytesIO(data)) as image:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
-    packed = (rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]
-    out = np.zeros(packed.shape, dtype=np.int32)
-    for name, mapping in (answer.get("labelMappings") or {}).items():
-        r, g, b = hex_to_rgb(str(mapping.get("color")))
-        out[packed == ((r << 16) | (g << 8) | b)] = names.setdefault(str(name), len(names) + 1)
-    return out
+    """Each pixel's label as a number of ``names`` (0: unpainted): the importer's decoded class array
+    (``classRuns``), its classes named by ``labelMappings``' order."""
+    size = answer["inputImageProperties"]
+    mapped = [str(name) for name in answer.get("labelMappings") or {}]
+    indices = decode_class_runs(
+        answer["labeledImage"]["classRuns"], int(size["width"]), int(size["height"]), len(mapped)
+    )
+    lut = np.asarray([0] + [names.setdefault(name, len(names) + 1) for name in mapped], dtype=np.int32)
+    return lut[indices]
 
 
 def _semantic(

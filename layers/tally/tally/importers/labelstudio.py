@@ -19,9 +19,10 @@ to what the Ground Truth crowd element for the same question submits:
                      image region, an image rotated in the editor (``image_rotation`` not 0)
 ``polygonlabels``    ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
 ``keypointlabels``   ``{"keypoints": [{"label", "x", "y"}], "inputImageProperties"}``
-``brushlabels``      ``{"labeledImage": {"pngImageData"}, "labelMappings", "inputImageProperties"}``:
+``brushlabels``      ``{"labeledImage": {"classRuns"}, "labelMappings", "inputImageProperties"}``:
                      each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
-                     one palette PNG, a colour per label
+                     one class array, a colour per label, handed on decoded (no PNG:
+                     :func:`tally.codecs.class_runs`)
 ``number``,          the number (``value.number`` / ``value.rating``): a form's number field, with
 ``rating``           the labeling config's bounds when given (``--template``: :func:`read_config`)
 ``textarea``         the text (several entries: one per line): a form's text field
@@ -38,17 +39,16 @@ is every other control tag (``relation``, ``ellipselabels``, ``ranker``, ...), w
 
 from __future__ import annotations
 
-import base64
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..codecs import encode_palette_png
-from ..colours import assign_colours, hex_to_rgb
+from ..codecs import class_runs
+from ..colours import assign_colours
 from ..forms import Field, FieldKind
-from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
+from .model import FieldAnswer, ImportedItem
 from .rle import RleError, brush_mask
 
 __all__ = ["ExportError", "read_config", "read_export", "worker_of"]
@@ -257,10 +257,8 @@ class _Converter:
                 raise _Unreadable(f"more than {_MAX_CLASSES} brush labels")
             classes[mask] = used.index(label) + 1
         colours = assign_colours(known, {})
-        palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[known.index(label)]) for label in used]
-        png = encode_palette_png(classes, palette, compress_level=PASSED_ON_PNG_LEVEL)
         return {
-            "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
+            "labeledImage": {"classRuns": class_runs(classes)},  # decoded: no PNG to write or read
             "labelMappings": {label: {"color": colours[known.index(label)]} for label in used},
             "inputImageProperties": props,
         }

@@ -72,8 +72,9 @@ WAITS = {
 """Why a field of a known kind is kept as given."""
 
 PASSED_ON_PNG_LEVEL = 1
-"""zlib level of the answer PNGs an importer makes from another tool's masks: read once by the core,
-never kept (level 1 encodes about a third faster than 6 and decodes faster too, for a larger PNG)."""
+"""zlib level of the answer PNGs an importer makes from another tool's instance masks (COCO): read once
+by the core, never kept (level 1 encodes about a third faster than 6 and decodes faster too, for a
+larger PNG). Semantic masks are handed on decoded (``classRuns``), with no PNG."""
 
 GOLD_NOTE = (
     "marked as ground truth in the tool: the label is the gold answer (confidence 1); "
