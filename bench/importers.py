@@ -12,6 +12,9 @@ answers as a Ground Truth payload through `tally consolidate` (figures for docs/
   cost per object as Ground Truth masks. The cost per object is the slope between two export sizes
   (`--mask-tasks` and a quarter of it), so the interpreter's start does not count.
 
+`--exports masks` (or `choices`) measures one row; `--before TREE/layers/tally` also times another
+tree's mask import (its package on PYTHONPATH), interleaved with the two, for a before/after in one run.
+
 Each command runs in a child process, the two sources interleaved, `--repeats` times; the median of
 the wall time and of the CPU time (user + system of the child) is reported. Only ratios within one run
 are comparable (the machine is shared); CPU time is the steadier of the two on a loaded machine.
@@ -23,6 +26,7 @@ import argparse
 import base64
 import io
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -110,11 +114,14 @@ def masks_export(
     return tasks, payload
 
 
-def _time(argv: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one ``tally`` command in a child process."""
+def _time(argv: list[str], tree: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``tally`` command in a child process (``tree``: another checkout's
+    ``layers/tally`` imported instead of the installed one)."""
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tally.tools.cli", *argv], capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, "-m", "tally.tools.cli", *argv], capture_output=True, text=True,
+                          check=False, env=env)  # fmt: skip
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -125,11 +132,19 @@ def _time(argv: list[str]) -> tuple[float, float]:
 Times = tuple[float, float]  # median wall, median CPU (s)
 
 
-def compare(name: str, export: Any, payload: Any, labels: str, repeats: int, work: Path) -> tuple[Times, Times]:
+def compare(
+    name: str, export: Any, payload: Any, labels: str, repeats: int, work: Path, before: Path | None = None
+) -> tuple[Times, Times, Times | None]:
+    """The Label Studio path's and the Ground Truth path's median times, and with ``before`` (another
+    tree's ``layers/tally``) that tree's Label Studio path's, the three interleaved."""
     (work / f"{name}-export.json").write_text(json.dumps(export))
     (work / f"{name}-payload.json").write_text(json.dumps(payload))
-    ls_times, gt_times = [], []
+    ls_times, gt_times, before_times = [], [], []
     for r in range(repeats):
+        if before is not None:
+            before_times.append(_time(["consolidate", "--from", "labelstudio", str(work / f"{name}-export.json"),
+                                       "--out", str(work / f"{name}-before-{r}"), "--labels", labels,
+                                       "--no-progress"], before))  # fmt: skip
         ls_times.append(_time(["consolidate", "--from", "labelstudio", str(work / f"{name}-export.json"),
                                "--out", str(work / f"{name}-ls-{r}"), "--labels", labels, "--no-progress"]))  # fmt: skip
         gt_times.append(_time(["consolidate", str(work / f"{name}-payload.json"), "--out", str(work / f"{name}-gt-{r}"),
@@ -138,7 +153,7 @@ def compare(name: str, export: Any, payload: Any, labels: str, repeats: int, wor
     def median(times: list[tuple[float, float]]) -> Times:
         return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
-    return median(ls_times), median(gt_times)
+    return median(ls_times), median(gt_times), median(before_times) if before_times else None
 
 
 def _mask(uri: str) -> np.ndarray:
@@ -156,43 +171,62 @@ def main() -> None:
     parser.add_argument("--mask-tasks", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask import timed too")
+    parser.add_argument("--exports", choices=("all", "choices", "masks"), default="all", help="which rows to measure")
     args = parser.parse_args()
     print("| export | Label Studio path, wall / CPU | Ground Truth path, wall / CPU | ratio, wall / CPU | check |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        export, payload = choices_export(args.tasks, args.seed)
-        (ls, ls_cpu), (gt, gt_cpu) = compare("choices", export, payload, ",".join(CLASSES), args.repeats, work)
-        ls_labels, gt_labels = (
-            _labels(work / "choices-ls-0" / "results.jsonl"),
-            _labels(work / "choices-gt-0" / "results.jsonl"),
-        )
-        agree = sum(a["class-name"] == b["class-name"] for a, b in zip(ls_labels, gt_labels, strict=True))
-        whole = sum("full-label-ref" not in a for a in ls_labels)
-        spilled = sum("full-label-ref" in b for b in gt_labels)
-        print(f"| choices, {args.tasks:,} tasks x 3 annotators | {ls:.2f} s / {ls_cpu:.2f} s | {gt:.2f} s / {gt_cpu:.2f} s | "
-              f"{ls / gt:.2f}x / {ls_cpu / gt_cpu:.2f}x | {agree}/{args.tasks} labels as the Ground Truth path; "
-              f"labels whole: {whole} (import), {args.tasks - spilled} (Ground Truth path, the rest spilled to files) |")  # fmt: skip
-        small = max(1, args.mask_tasks // 4)
-        per: dict[str, list[float]] = {}
-        for n in (small, args.mask_tasks):
-            export, payload = masks_export(n, args.seed)
-            (ls, ls_cpu), (gt, gt_cpu) = compare(f"masks{n}", export, payload, "lesion", args.repeats, work)
-            per.setdefault("ls", []).extend((ls, ls_cpu))
-            per.setdefault("gt", []).extend((gt, gt_cpu))
-        span = args.mask_tasks - small
+        if args.exports != "masks":
+            choices_row(args, work)
+        if args.exports != "choices":
+            masks_row(args, work)
 
-        def ms(path: str, k: int) -> float:
-            return float(1000 * (per[path][k + 2] - per[path][k]) / span)
 
-        ls_masks = _labels(work / f"masks{args.mask_tasks}-ls-0" / "results.jsonl")
-        gt_masks = _labels(work / f"masks{args.mask_tasks}-gt-0" / "results.jsonl")
-        same = sum(
-            np.array_equal(_mask(a["mask-ref"]), _mask(b["mask-ref"])) for a, b in zip(ls_masks, gt_masks, strict=True)
-        )
-        print(f"| brush masks 640x480 x 3, per object ({small} → {args.mask_tasks} tasks) | {ms('ls', 0):.1f} / {ms('ls', 1):.1f} ms | "
-              f"{ms('gt', 0):.1f} / {ms('gt', 1):.1f} ms | {ms('ls', 0) / ms('gt', 0):.2f}x / {ms('ls', 1) / ms('gt', 1):.2f}x | "
-              f"{same}/{args.mask_tasks} masks pixel for pixel as the Ground Truth path |")  # fmt: skip
+def choices_row(args: argparse.Namespace, work: Path) -> None:
+    export, payload = choices_export(args.tasks, args.seed)
+    (ls, ls_cpu), (gt, gt_cpu), _ = compare("choices", export, payload, ",".join(CLASSES), args.repeats, work)
+    ls_labels, gt_labels = (
+        _labels(work / "choices-ls-0" / "results.jsonl"),
+        _labels(work / "choices-gt-0" / "results.jsonl"),
+    )
+    agree = sum(a["class-name"] == b["class-name"] for a, b in zip(ls_labels, gt_labels, strict=True))
+    whole = sum("full-label-ref" not in a for a in ls_labels)
+    spilled = sum("full-label-ref" in b for b in gt_labels)
+    print(f"| choices, {args.tasks:,} tasks x 3 annotators | {ls:.2f} s / {ls_cpu:.2f} s | {gt:.2f} s / {gt_cpu:.2f} s | "
+          f"{ls / gt:.2f}x / {ls_cpu / gt_cpu:.2f}x | {agree}/{args.tasks} labels as the Ground Truth path; "
+          f"labels whole: {whole} (import), {args.tasks - spilled} (Ground Truth path, the rest spilled to files) |")  # fmt: skip
+
+
+def masks_row(args: argparse.Namespace, work: Path) -> None:
+    small = max(1, args.mask_tasks // 4)
+    per: dict[str, list[float]] = {}
+    for n in (small, args.mask_tasks):
+        export, payload = masks_export(n, args.seed)
+        (ls, ls_cpu), (gt, gt_cpu), earlier = compare(f"masks{n}", export, payload, "lesion", args.repeats, work,
+                                                      args.before)  # fmt: skip
+        per.setdefault("ls", []).extend((ls, ls_cpu))
+        per.setdefault("gt", []).extend((gt, gt_cpu))
+        if earlier is not None:
+            per.setdefault("before", []).extend(earlier)
+    span = args.mask_tasks - small
+
+    def ms(path: str, k: int) -> float:
+        return float(1000 * (per[path][k + 2] - per[path][k]) / span)
+
+    ls_masks = _labels(work / f"masks{args.mask_tasks}-ls-0" / "results.jsonl")
+    gt_masks = _labels(work / f"masks{args.mask_tasks}-gt-0" / "results.jsonl")
+    same = sum(
+        np.array_equal(_mask(a["mask-ref"]), _mask(b["mask-ref"])) for a, b in zip(ls_masks, gt_masks, strict=True)
+    )
+    print(f"| brush masks 640x480 x 3, per object ({small} → {args.mask_tasks} tasks) | {ms('ls', 0):.1f} / {ms('ls', 1):.1f} ms | "
+          f"{ms('gt', 0):.1f} / {ms('gt', 1):.1f} ms | {ms('ls', 0) / ms('gt', 0):.2f}x / {ms('ls', 1) / ms('gt', 1):.2f}x | "
+          f"{same}/{args.mask_tasks} masks pixel for pixel as the Ground Truth path |")  # fmt: skip
+    if "before" in per:
+        print(f"| brush masks, the --before tree's import | {ms('before', 0):.1f} / {ms('before', 1):.1f} ms | "
+              f"{ms('gt', 0):.1f} / {ms('gt', 1):.1f} ms | {ms('before', 0) / ms('gt', 0):.2f}x / "
+              f"{ms('before', 1) / ms('gt', 1):.2f}x | interleaved with the rows above |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -81,6 +81,18 @@ def test_real_brush_masks_decode_as_label_studio_reads_them() -> None:
         assert np.array_equal(brush_mask(mask_to_brush_rle(mask), 768, 576), mask)
 
 
+def test_a_brush_mask_reads_the_alpha_channel_whatever_the_word_size() -> None:
+    # alpha set with RGB black, and RGB set with alpha 0: only the first is painted
+    canvas = np.zeros((3, 4, 4), dtype=np.uint16)
+    canvas[0, 1, 3] = 255
+    canvas[1, 2, :3] = 255
+    canvas[2, 3, 3] = 1
+    expected = np.zeros((3, 4), dtype=bool)
+    expected[0, 1] = expected[2, 3] = True
+    for word_size in (8, 9):  # 8: uint8 values, read as little-endian RGBA words; 9: uint16, read per channel
+        assert np.array_equal(brush_mask(encode_brush_rle(canvas.reshape(-1), word_size=word_size), 4, 3), expected)
+
+
 @pytest.mark.parametrize(
     ("rle", "size", "reason"),
     [

@@ -16,10 +16,15 @@ from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
-from tally.importers.model import GOLD_NOTE, WAITS
+from tally.forms import FormSchema
+from tally.forms.consolidate import JobTemplate
+from tally.importers.labelstudio import read_config
+from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
+from tally.tools._common import CliStorage
 from tally.tools.cli import main
+from tally.tools.report import agreement, load_review
 from tests.project import ROOT
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
@@ -33,13 +38,16 @@ def _run(tool: str, source: Path, out: Path, *extra: str) -> tuple[int, list[dic
     return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
 
 
-def _core(payload: list[dict[str, Any]], labels: list[str] | None = None, **settings: Any) -> list[dict[str, Any]]:
+def _core(
+    payload: list[dict[str, Any]], labels: list[str] | None = None, form: JobTemplate | None = None, **settings: Any
+) -> list[dict[str, Any]]:
     """What the core answers for a Ground Truth batch written by hand."""
     storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
     event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}}
     if labels:
         event["labelCategories"] = labels
-    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(**settings))
+    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(**settings),
+                               form_template=None if form is None else (lambda: form))  # fmt: skip
     return [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
 
 
@@ -60,75 +68,120 @@ def _png(out: Path, uri: str) -> np.ndarray:
 # -- Label Studio ---------------------------------------------------------------------------------------
 
 
-def test_label_studio_choices_consolidate_as_the_same_ground_truth_batch_and_keep_the_rest(tmp_path: Path) -> None:
-    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out")
+def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_field(tmp_path: Path) -> None:
+    config = LS / "choices-form-config.xml"
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                        "--template", str(config))  # fmt: skip
     assert code == 0
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
-    votes = [
-        [("ana@example.com", "Positive")],  # ana's annotation is gold: the others are scored against it
-        [("ana@example.com", "Negative"), ("ben@example.com", "Negative")],
-        [("ana@example.com", "Neutral"), ("ben@example.com", "Neutral"), ("3", "Positive")],
-        [("ana@example.com", "Positive"), ("ben@example.com", "Positive"), ("3", "Negative")],
-    ]
-    payload = [
-        {
-            "datasetObjectId": str(101 + i),
-            "dataObject": {"content": text},
-            "annotations": [_answer(w, {"sentiment": {"label": c}}) for w, c in vote],
-        }
-        for i, (text, vote) in enumerate(zip(texts, votes, strict=True))
-    ]
-    core = _core(payload)
-    core[0]["confidence"] = 1.0  # the gold answer's
+    ana, ben = "ana@example.com", "ben@example.com"
+    answers: list[list[tuple[str, dict[str, Any]]]] = [
+        # ana's annotation is gold: her answer first, marked; the others keep their choice (held at hers
+        # by the batch model) and their rating and text are scored against hers, not voted
+        [(ana, {"sentiment": {"label": "Positive"}, "stars": 5}), (ben, {"sentiment": {"label": "Positive"}}),
+         ("3", {"sentiment": {"label": "Negative"}})],
+        [(ana, {"sentiment": {"label": "Negative"}, "stars": 1}), (ben, {"sentiment": {"label": "Negative"}})],
+        [(ana, {"sentiment": {"label": "Neutral"}}),
+         (ben, {"sentiment": {"label": "Neutral"}, "comment": "nothing to say"}),
+         ("3", {"sentiment": {"label": "Positive"}})],
+        [(ana, {"sentiment": {"label": "Positive"}}), (ben, {"sentiment": {"label": "Positive"}}),
+         ("3", {"sentiment": {"label": "Negative"}})],
+    ]  # fmt: skip
+    payload: list[dict[str, Any]] = [
+        {"datasetObjectId": str(101 + i), "dataObject": {"content": text},
+         "annotations": [_answer(w, content) for w, content in found]}
+        for i, (text, found) in enumerate(zip(texts, answers, strict=True))
+    ]  # fmt: skip
+    payload[0]["annotations"][0]["annotationData"]["gold"] = True
+    fields = read_config(config.read_text())
+    schema = FormSchema(tuple(fields[name] for name in ("sentiment", "stars", "comment")))
+    core = _core(payload, form=JobTemplate(schema=schema))
     assert [_without(label) for label in labels] == core
-    assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
-    assert labels[0]["gold-answers"] == {
-        "workers": ["ana@example.com"],
-        "scores": [{"workerId": "ben@example.com", "agreement": 1.0}, {"workerId": "3", "agreement": 0.0}],
-        "note": GOLD_NOTE,
-    }
-    assert labels[0]["kept-as-given"] == [
-        {
-            "field": "stars",
-            "kind": "number",
-            "reason": WAITS["number"],
-            "answers": [
-                {"workerId": "ana@example.com", "value": {"rating": 5}},
-                {"workerId": "ben@example.com", "value": {"rating": 4}},
-                {"workerId": "3", "value": {"rating": 2}},
-            ],
-        },
-        {
-            "field": "comment",
-            "kind": "text",
-            "reason": WAITS["text"],
-            "answers": [{"workerId": "ben@example.com", "value": {"text": ["good"]}}],
-        },
+    assert [{name: entry["value"] for name, entry in label["fields"].items()} for label in labels] == [
+        {"sentiment": "Positive", "stars": 5},
+        {"sentiment": "Negative", "stars": 1},
+        {"sentiment": "Neutral", "comment": "nothing to say"},
+        {"sentiment": "Positive"},
     ]
+    assert labels[0]["fields"]["sentiment"]["confidence"] == 1.0  # the gold answer's
+    assert labels[1]["fields"]["stars"]["scale"] == {"min": 1, "max": 5, "step": 1, "from": "template"}
+    assert labels[0]["schema-source"] == "template"
+    assert labels[0]["gold-answers"] == {
+        "workers": [ana],
+        "scores": [
+            {"workerId": ben, "field": "sentiment", "agreement": 1.0},
+            {"workerId": ben, "field": "stars", "agreement": None},
+            {"workerId": ben, "field": "comment", "agreement": None},
+            {"workerId": "3", "field": "sentiment", "agreement": 0.0},
+            {"workerId": "3", "field": "stars", "agreement": None},
+        ],
+        "note": GOLD_FORM_NOTE,
+    }
     assert labels[1]["import-notes"] == ["annotation by 3 was cancelled (skipped) in Label Studio: left out"]
+    assert "kept-as-given" not in labels[0]
     assert labels[3]["kept-as-given"][0]["field"] == "relation"
     assert labels[3]["kept-as-given"][0]["reason"] == "no consolidation for relation answers"
-    assert labels[0]["imported-from"] == {"tool": "labelstudio", "field": "sentiment"}
+    assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["sentiment", "stars", "comment"]}
     tasks = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert (
         tasks[0]["annotations"] == json.loads((LS / "choices-form-three-annotators.json").read_text())[0]["annotations"]
     )
-    assert tasks[0]["predictions"] == [
-        {
-            "model_version": "tally-0.1.0",
-            "score": labels[0]["confidence"],
-            "result": [
-                {
-                    "id": "tally-0",
-                    "from_name": "sentiment",
-                    "to_name": "text",
-                    "type": "choices",
-                    "value": {"choices": ["Positive"]},
-                    "origin": "prediction",
-                }
-            ],
-        }
+    assert [t["predictions"][0]["result"] for t in tasks[1:3]] == [
+        [{"id": "tally-sentiment-0", "from_name": "sentiment", "to_name": "text", "type": "choices",
+          "value": {"choices": ["Negative"]}, "origin": "prediction",
+          "score": labels[1]["fields"]["sentiment"]["confidence"]},
+         {"id": "tally-stars-0", "from_name": "stars", "to_name": "text", "type": "rating",
+          "value": {"rating": 1}, "origin": "prediction", "score": labels[1]["fields"]["stars"]["confidence"]}],
+        [{"id": "tally-sentiment-0", "from_name": "sentiment", "to_name": "text", "type": "choices",
+          "value": {"choices": ["Neutral"]}, "origin": "prediction",
+          "score": labels[2]["fields"]["sentiment"]["confidence"]},
+         {"id": "tally-comment-0", "from_name": "comment", "to_name": "text", "type": "textarea",
+          "value": {"text": ["nothing to say"]}, "origin": "prediction",
+          "score": labels[2]["fields"]["comment"]["confidence"]}],
+    ]  # fmt: skip
+    assert tasks[2]["predictions"][0]["score"] == labels[2]["confidence"]
+
+
+def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: Path) -> None:
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                        "--element-name", "sentiment")  # fmt: skip
+    assert code == 0
+    assert [label["class-name"] for label in labels] == ["Positive", "Negative", "Neutral", "Positive"]
+    reason = "another field (sentiment) was consolidated; name this one to consolidate it"
+    assert [(k["field"], k["kind"], k["reason"]) for k in labels[0]["kept-as-given"]] == [
+        ("stars", "number", reason),
+        ("comment", "text", reason),
     ]
+    assert labels[0]["kept-as-given"][0]["answers"][0] == {"workerId": "ana@example.com", "value": {"rating": 5}}
+    prediction = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]
+    assert prediction["result"][0]["value"] == {"choices": ["Positive"]}
+    # a lone text field: the free-text task's label, written back as the TextArea's result
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "text",
+                        "--element-name", "comment")  # fmt: skip
+    assert code == 1  # tasks 102 and 104 have no comment
+    assert [label.get("text") for label in labels] == ["good", None, "nothing to say", None]
+    tasks = json.loads((tmp_path / "text" / "predictions.json").read_text())
+    assert [t["predictions"][0]["result"][0]["value"] if "predictions" in t else None for t in tasks] == [
+        {"text": ["good"]}, None, {"text": ["nothing to say"]}, None]  # fmt: skip
+
+
+def test_label_studio_lone_rating_takes_its_bounds_from_the_config(tmp_path: Path) -> None:
+    # one Rating named: the number task's label (not a one-field form), on the config's 1..maxRating scale
+    code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                        "--element-name", "stars", "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 1  # tasks 103 and 104 have no rating
+    assert [(label["type"], label["value"], label["interval"]) for label in labels[:2]] == [
+        ("tally/number", 5, [3, 5]),  # the gold rating
+        ("tally/number", 1, [1, 3]),  # its interval cut at the scale's minimum
+    ]
+    assert [label["scale"] for label in labels[:2]] == [{"min": 1, "max": 5, "step": 1, "from": "template"}] * 2
+    assert [label["failure-reason"] for label in labels[2:]] == ["no annotator answered stars"] * 2
+    tasks = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert [[(r["type"], r["from_name"], r["value"]) for r in t["predictions"][0]["result"]] for t in tasks[:2]] == [
+        [("rating", "stars", {"rating": 5})],
+        [("rating", "stars", {"rating": 1})],
+    ]
+    assert ["predictions" in t for t in tasks[2:]] == [False, False]
 
 
 def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_path: Path) -> None:
@@ -166,6 +219,17 @@ def test_label_studio_brush_masks_are_decoded_voted_and_written_back(tmp_path: P
     assert (region["original_width"], region["original_height"]) == (768, 576)
     written = decode_brush_rle(region["value"]["rle"]).reshape(576, 768, 4)[:, :, 3] != 0
     assert np.array_equal(written, masks[0])
+    # the answers are handed on decoded (no PNG), and the review page reads them so: the same agreements
+    # (and regions) as when they were PNGs (measured on the PNG answers before the change)
+    answers = json.loads((tmp_path / "out" / "payload.json").read_text())[0]["annotations"]
+    assert [sorted(json.loads(a["annotationData"]["content"])["tag"]["labeledImage"]) for a in answers] == [
+        ["classRuns"]] * 3  # fmt: skip
+    _, objects, _ = load_review(tmp_path / "out", str(tmp_path / "out" / "payload.json"), None, CliStorage(None))
+    assert [[round(agreement(o, a) or -1, 4) for a in o.answers] for o in objects] == [
+        [0.9871, 0.9735, 1.0],
+        [1.0, 1.0],
+    ]
+    assert [int(np.count_nonzero(a.regions()[0])) for a in objects[0].answers] == [17820, 23813, 12104]  # type: ignore[index]
 
 
 def test_label_studio_real_exports_rotated_boxes_fail_with_reasons(tmp_path: Path) -> None:
@@ -224,8 +288,18 @@ def test_label_studio_real_exports_two_annotators_boxes_and_a_form(tmp_path: Pat
     assert [_without(label) for label in labels] == _core(payload)
     code, labels = _run("labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "form")
     assert code == 0
-    assert labels[0]["imported-from"]["field"] == "keypoints"
-    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["bbox", "relation"]
+    # two region tags are a form: each consolidated by its task, the relation kept as given
+    assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["keypoints", "bbox"]}
+    assert labels[0]["fields"]["bbox"]["value"]["annotations"] == [
+        {"class_id": 0, "left": 84, "top": 13, "width": 102, "height": 89}
+    ]
+    assert [p["label"] for p in labels[0]["fields"]["keypoints"]["value"]["keypoints"]] == [
+        "left_eye", "nose", "right_eye"][: len(labels[0]["fields"]["keypoints"]["value"]["keypoints"])]  # fmt: skip
+    assert [k["field"] for k in labels[0]["kept-as-given"]] == ["relation"]
+    result = json.loads((tmp_path / "form" / "predictions.json").read_text())[0]["predictions"][0]["result"]
+    assert [(r["id"], r["type"]) for r in result] == [
+        ("tally-keypoints-0", "keypointlabels"), ("tally-keypoints-1", "keypointlabels"),
+        ("tally-keypoints-2", "keypointlabels"), ("tally-bbox-0", "rectanglelabels")]  # fmt: skip
     code, labels = _run(
         "labelstudio", LS / "sdk-keypoints-bbox-relations.json", tmp_path / "bbox", "--element-name", "bbox"
     )
@@ -420,26 +494,36 @@ def test_label_studio_gold_is_never_outvoted_and_the_annotators_are_scored_again
     (tmp_path / "export.json").write_text(json.dumps(tasks))
     code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
     assert code == 0
-    # the gold objects are consolidated from their gold answer alone; the batch model, which has seen
-    # the reviewer nowhere else and most objects are A, would decide A for the lone B
-    sent = [{"datasetObjectId": str(t["id"]), "dataObject": {"content": t["data"]["text"]},
-             "annotations": [_answer(a["completed_by"]["email"], {"kind": {"label": a["result"][0]["value"]["choices"][0]}})
-                             for a in t["annotations"] if a["ground_truth"] or t["id"] > 1]}
-            for t in tasks]  # fmt: skip
-    core = _core(sent)
-    assert [label["class-name"] for label in core[:2]] == ["A", "A"]
+
+    # every answer goes to the batch model, the gold one marked: Dawid-Skene holds a gold object at its
+    # gold answer, so the import is the core on the same Ground Truth batch with the marks
+    def sent(marked: bool) -> list[dict[str, Any]]:
+        out = []
+        for t in tasks:
+            ordered = sorted(t["annotations"], key=lambda a: not a["ground_truth"])  # the gold answer first
+            answers = []
+            for a in ordered:
+                answer = _answer(a["completed_by"]["email"], {"kind": {"label": a["result"][0]["value"]["choices"][0]}})
+                if marked and a["ground_truth"]:
+                    answer["annotationData"]["gold"] = True
+                answers.append(answer)
+            out.append({"datasetObjectId": str(t["id"]), "dataObject": {"content": t["data"]["text"]},
+                        "annotations": answers})  # fmt: skip
+        return out
+
+    core = _core(sent(marked=True))
+    assert [_without(label) for label in labels] == core
     assert [(label["class-name"], label["class-id"], label["confidence"]) for label in labels[:2]] == [
         ("B", 1, 1.0),
         ("A", 0, 1.0),
     ]
-    assert [_without(label, "class-name", "class-id", "confidence") for label in labels] == [
-        {k: v for k, v in label.items() if k not in ("class-name", "class-id", "confidence")} for label in core
-    ]
+    # unmarked, the reviewer is one voice of four and task 0 goes to the majority
+    assert [label["class-name"] for label in _core(sent(marked=False))[:2]] == ["A", "A"]
     assert labels[0]["gold-answers"] == {
         "workers": [rev],
         "scores": [{"workerId": ana, "agreement": 0.0}, {"workerId": ben, "agreement": 0.0},
                    {"workerId": cy, "agreement": 1.0}],
-        "note": GOLD_NOTE,
+        "note": GOLD_EVIDENCE_NOTE,
     }  # fmt: skip
     assert labels[1]["gold-answers"]["scores"] == [
         {"workerId": ana, "agreement": 1.0},
@@ -477,6 +561,7 @@ def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Pat
     assert labels[0]["confidence"] == 1.0
     # annotator 2's parasite box overlaps the gold one at IoU 0.511 (matched), its white box is elsewhere: F1 1/2
     assert labels[0]["gold-answers"]["scores"] == [{"workerId": "2", "agreement": 0.5}]
+    assert labels[0]["gold-answers"]["note"] == GOLD_NOTE  # boxes: the gold answer alone, the others scored
 
     brush = json.loads((LS / "brush-three-annotators.json").read_text())
     brush[0]["annotations"][0]["ground_truth"] = True  # ana: masks 0 and 1 of the real RLEs
@@ -498,7 +583,7 @@ def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Pat
     assert 0 < ben < 1 and 0 < third < 1  # neither trivial
 
 
-def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_path: Path) -> None:
+def test_label_studio_taxonomy_alone_or_with_a_number_as_a_form(tmp_path: Path) -> None:
     # hand-made after Label Studio's Taxonomy and Number tags' documented results
     def annotation(k: int, who: str, paths: list[list[str]], number: int) -> dict[str, Any]:
         return {"id": k, "completed_by": {"id": k, "email": who}, "was_cancelled": False, "ground_truth": False,
@@ -517,7 +602,7 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
                          annotation(6, "cy", [bird], 1)]},
     ]  # fmt: skip
     (tmp_path / "export.json").write_text(json.dumps(tasks))
-    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out", "--element-name", "species")
     assert code == 0
     # one answer with two selections makes the field multi-label; paths are joined with " / "
     payload = [
@@ -533,7 +618,7 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
         {
             "field": "count",
             "kind": "number",
-            "reason": WAITS["number"],
+            "reason": "another field (species) was consolidated; name this one to consolidate it",
             "answers": [
                 {"workerId": "ana", "value": {"number": 2}},
                 {"workerId": "ben", "value": {"number": 3}},
@@ -547,3 +632,13 @@ def test_label_studio_taxonomy_is_consolidated_and_a_number_kept_as_given(tmp_pa
         {"taxonomy": [bird]},
     ]
     assert tasks_out[0]["predictions"][0]["result"][0]["type"] == "taxonomy"
+    # both fields: a form; the number without a config is consolidated on the scale its answers show
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "form")
+    assert code == 0
+    assert [{n: e["value"] for n, e in label["fields"].items()} for label in labels] == [
+        {"species": ["Animal / Mammal"], "count": 2},
+        {"species": ["Animal / Bird"], "count": 1},
+    ]
+    assert labels[0]["fields"]["count"]["scale"] == {"min": None, "max": None, "step": 1, "from": "template+answers"}
+    result = json.loads((tmp_path / "form" / "predictions.json").read_text())[1]["predictions"][0]["result"]
+    assert [(r["type"], r["value"]) for r in result] == [("taxonomy", {"taxonomy": [bird]}), ("number", {"number": 1})]

@@ -822,7 +822,9 @@ def _read_forms(
     processor.process([item for item in items if item.loaded is None], read)
     for item in items:
         loaded = item.loaded if item.loaded is not None else reread.get(item.object_id, [])
-        answers[item.object_id] = [FormAnswer(a.answer.worker_id, a.answer.content) for a in loaded]
+        answers[item.object_id] = [
+            FormAnswer(a.answer.worker_id, a.answer.content, a.answer.received.get("gold") is True) for a in loaded
+        ]
         issues[item.object_id] = list(item.issues)
     reread.clear()
     job = steps.job

@@ -170,36 +170,55 @@ class DawidSkene(ClassificationAggregator[ClassAnswers]):
 
     _fitted: ClassAnswers | None = field(default=None, init=False, repr=False, compare=False)
 
-    def fit(self, observations: ClassAnswers, prior: npt.ArrayLike | None = None) -> Self:
+    def fit(
+        self, observations: ClassAnswers, prior: npt.ArrayLike | None = None, known: npt.ArrayLike | None = None
+    ) -> Self:
         """Fit the model to one batch of answers.
 
         Args:
             observations: the batch's answers (:class:`~tally.aggregation.base.ClassAnswers`).
             prior: optional ``(n_workers, K, K)`` confusion pseudo-counts from earlier batches (the sum
                 of their :attr:`worker_statistics_`), added to the Dirichlet prior in every M-step.
+            known: optional ``(n_tasks,)`` true class of each object whose truth is known (gold), ``-1``
+                where it is not. A known object's posterior is that class in every E-step, so its
+                answers measure their workers against the truth (a known object teaches even with one
+                answer) and it is never outvoted.
 
         Returns:
             self
+
+        Example:
+            Worker 1 answers the opposite of the truth; four gold objects expose it, and its lone answer
+            on object 4 is read through its record (without them, it would stand).
+
+            >>> answers = ClassAnswers(tasks=[0, 0, 1, 1, 2, 2, 3, 3, 4], workers=[0, 1] * 4 + [1],
+            ...                        labels=[0, 1, 1, 0, 0, 1, 1, 0, 1], n_tasks=5, n_workers=2, n_classes=2)
+            >>> DawidSkene().fit(answers, known=[0, 1, 0, 1, -1]).labels_.tolist()
+            [0, 1, 0, 1, 0]
+            >>> DawidSkene().fit(answers).labels_.tolist()[4]
+            1
         """
         t, w, y = observations.tasks, observations.workers, observations.labels
         n_tasks, n_workers, k = observations.n_tasks, observations.n_workers, observations.n_classes
         alpha = self._alpha(n_workers, k, prior)
+        rows, truth = _known(known, n_tasks, k)
 
-        # Objects with two or more answers teach the model; lone answers are only decided.
+        # Objects with two or more answers (or a known truth) teach the model; lone answers are only decided.
         per_task = np.bincount(t, minlength=n_tasks)
-        learn = per_task[t] >= 2
         learning_tasks = per_task >= 2
+        learning_tasks[rows] = per_task[rows] >= 1
+        learn = learning_tasks[t]
 
         errors = alpha / alpha.sum(axis=2, keepdims=True)
         priors = np.full(k, 1.0 / k)
-        post = self._e_step(t, w, y, n_tasks, errors, priors)
+        post = _clamp(self._e_step(t, w, y, n_tasks, errors, priors), rows, truth)
         self.n_iter_ = 0
         for _ in range(self.n_iter):
             counts = self._counts(t[learn], w[learn], y[learn], post, n_workers, k)
             errors = (counts + alpha) / (counts + alpha).sum(axis=2, keepdims=True)
             class_mass = post[learning_tasks].sum(axis=0) + self.class_smoothing
             priors = class_mass / class_mass.sum()
-            new_post = self._e_step(t, w, y, n_tasks, errors, priors)
+            new_post = _clamp(self._e_step(t, w, y, n_tasks, errors, priors), rows, truth)
             self.n_iter_ += 1
             change = float(np.abs(new_post - post).max()) if post.size else 0.0
             post = new_post
@@ -276,6 +295,25 @@ class DawidSkene(ClassificationAggregator[ClassAnswers]):
         for c in range(k):
             counts[:, c, :] = np.bincount(cell, weights=post[t, c], minlength=n_workers * k).reshape(n_workers, k)
         return counts
+
+
+def _known(known: npt.ArrayLike | None, n_tasks: int, k: int) -> tuple[IntArray, IntArray]:
+    """The objects whose class is known and that class, from ``known`` (``-1``: not known)."""
+    if known is None:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    given = np.asarray(known, dtype=np.intp)
+    if given.shape != (n_tasks,) or (given >= k).any() or (given < -1).any():
+        raise ValueError(f"known must have shape ({n_tasks},) with classes -1..{k - 1}")
+    rows = np.flatnonzero(given >= 0)
+    return rows, given[rows]
+
+
+def _clamp(post: FloatArray, rows: IntArray, truth: IntArray) -> FloatArray:
+    """The posteriors with each known object's set to its class."""
+    if rows.size:
+        post[rows] = 0.0
+        post[rows, truth] = 1.0
+    return post
 
 
 def _informativeness(errors: FloatArray, priors: FloatArray) -> FloatArray:
@@ -361,13 +399,17 @@ class MultiLabelDawidSkene(ClassificationAggregator[LabelSetAnswers]):
     _models: list[DawidSkene] = field(default_factory=list, init=False, repr=False, compare=False)
     _fitted: LabelSetAnswers | None = field(default=None, init=False, repr=False, compare=False)
 
-    def fit(self, observations: LabelSetAnswers, prior: npt.ArrayLike | None = None) -> Self:
+    def fit(
+        self, observations: LabelSetAnswers, prior: npt.ArrayLike | None = None, known: npt.ArrayLike | None = None
+    ) -> Self:
         """Fit one binary model per label.
 
         Args:
             observations: the batch's answers (:class:`~tally.aggregation.base.LabelSetAnswers`).
             prior: optional ``(n_workers, L, 2, 2)`` pseudo-counts from earlier batches (the sum of their
                 :attr:`worker_statistics_`).
+            known: optional ``(n_tasks, L)``: ``1`` a label known present, ``0`` known absent, ``-1`` not
+                known (gold objects: see :meth:`DawidSkene.fit`).
 
         Returns:
             self
@@ -377,6 +419,9 @@ class MultiLabelDawidSkene(ClassificationAggregator[LabelSetAnswers]):
         extra = None if prior is None else np.asarray(prior, dtype=np.float64)
         if extra is not None and extra.shape != (n_workers, n_labels, 2, 2):
             raise ValueError(f"prior must have shape {(n_workers, n_labels, 2, 2)}, got {extra.shape}")
+        truth = None if known is None else np.asarray(known, dtype=np.intp)
+        if truth is not None and truth.shape != (n_tasks, n_labels):
+            raise ValueError(f"known must have shape {(n_tasks, n_labels)}, got {truth.shape}")
         post = np.zeros((n_tasks, n_labels))
         decided = np.zeros((n_tasks, n_labels), dtype=bool)
         errors = np.zeros((n_workers, n_labels, 2, 2))
@@ -396,7 +441,9 @@ class MultiLabelDawidSkene(ClassificationAggregator[LabelSetAnswers]):
                 n_workers=n_workers,
                 n_classes=2,
             )
-            ds = self._binary().fit(answers, None if extra is None else extra[:, j])
+            ds = self._binary().fit(
+                answers, None if extra is None else extra[:, j], None if truth is None else truth[:, j]
+            )
             self._models.append(ds)
             post[:, j] = ds.posteriors_[:, 1]
             decided[:, j] = ds.labels_ == 1

@@ -56,7 +56,7 @@ from ..settings import Settings
 from ..storage import Storage
 from ..tasks.base import DIGITS, AnyTask, JobContext, Observed
 from ..tasks.review import iou
-from ._infer import read_form
+from ._infer import complete_schema, read_form
 from ._schema import Field, FieldKind, FormSchema
 from ._split import FieldValue, FormSplit, split
 
@@ -95,10 +95,14 @@ class JobTemplate:
     Attributes:
         html: the template's text (``None``: no template was read).
         note: why there is none, when one was looked for (said in every label's ``schema-note``).
+        schema: the form itself, when the caller knows it without a template (an importer reading
+            another tool's labeling config and export): used instead of ``html``, completed from the
+            answers. A lone number's bounds reach its task as a template slider's do.
     """
 
     html: str | None = None
     note: str | None = None
+    schema: FormSchema | None = None  # the form as another tool's export says it (an importer), not HTML
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class FormAnswer:
 
     worker_id: str
     content: Mapping[str, Any]
+    gold: bool = False  # annotationData.gold (an importer's ground truth): a choice field is held at it
 
 
 @dataclass
@@ -543,6 +548,7 @@ def _consolidate_by_task(
     observed: list[tuple[Observed[Any, Any] | None, list[AnswerIssue], str | None]] = []
     no_answer: list[list[str]] = []
     for form_object, values in per_object:
+        gold = {a.worker_id for a in form_object.answers if a.gold}
         answers: list[Answer] = []
         issues: list[AnswerIssue] = []
         silent: list[str] = []
@@ -558,7 +564,7 @@ def _consolidate_by_task(
             if adapter.check and not task.recognises(element):
                 issues.append(AnswerIssue(worker, f"not what a {task.name} answer looks like"))
                 continue
-            answers.append(Answer(worker, element, {f.name: element}, {}))
+            answers.append(Answer(worker, element, {f.name: element}, {"gold": True} if worker in gold else {}))
         if not answers:
             observed.append((None, issues, "no worker gave a usable answer" if values else None))
             continue
@@ -924,6 +930,8 @@ def read_batch_form(
     if not contents:
         return None
     got = read_template(template)
+    if got.schema is not None:
+        return complete_schema(got.schema, contents), got
     return _one_element_many_names(read_form(got.html, contents), contents), got
 
 

@@ -15,12 +15,13 @@ crowd element's output:
 ``tag``         ``{"label"}``, or ``{"labels"}`` when any job tags an image with another number of tags
                 than one
 ``mask``        a semantic-segmentation answer: each ``<mask>``'s box-local RLE decoded
-                (:func:`~.rle.decode_cvat_mask`) and painted in order into one palette PNG
-``polyline``    kept as given (lines wait for issue 21)
+                (:func:`~.rle.decode_cvat_mask`) and painted in order into one class array, handed
+                on decoded (no PNG: :func:`tally.codecs.class_runs`)
+``polyline``    kept as given (not imported yet)
 ==============  ========================================================================================
 
 Shape attributes (``<attribute>``, and ``occluded``) are kept as given in the field ``attributes``
-(per-object form fields: issue 20); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
+(per-region form fields, which tally does not consolidate); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
 too. A job that has an image but no shape of a region kind on it answered "nothing there". Tracks
 (video jobs) are not imported; each file that has them gets a warning. The jobs' ``<meta>`` label
 lists, merged in order, are the label list (class ids follow CVAT's label order).
@@ -47,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..aggregation.instance_fusion import rasterise_polygons
-from ..codecs import encode_palette_png
+from ..codecs import class_runs, encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
 from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
 from .rle import RleError, decode_coco_rle, decode_cvat_mask, parse_cvat_counts
@@ -162,13 +163,8 @@ class _Painter:
                 raise _Unreadable(f"more than {_MAX_CLASSES} mask labels")
             classes[mask] = used.index(label) + 1
         colours = assign_colours(self.known, {})
-        palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[self.known.index(label)]) for label in used]
         return {
-            "labeledImage": {
-                "pngImageData": base64.b64encode(
-                    encode_palette_png(classes, palette, compress_level=PASSED_ON_PNG_LEVEL)
-                ).decode("ascii")
-            },
+            "labeledImage": {"classRuns": class_runs(classes)},  # decoded: no PNG to write or read
             "labelMappings": {label: {"color": colours[self.known.index(label)]} for label in used},
             "inputImageProperties": {"width": width, "height": height},
         }

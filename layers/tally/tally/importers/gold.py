@@ -15,26 +15,23 @@ Both answers are what the Ground Truth crowd element submits (:mod:`.model`), of
 ===================  ===========================================================================
 
 Matching is greedy, the closest pair first. An F1 is 1 when neither answer has anything. ``None``:
-the kind has no score here (numbers, text: they wait for issue 21).
+the kind has no score here (numbers, text).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from ..aggregation.instance_fusion import rasterise_polygons
-from ..colours import hex_to_rgb
+from ..codecs import decode_class_runs
 from ..tasks.base import figure
 from ..tasks.review import f1, iou
 
-__all__ = ["IOU_MATCH", "POINT_REACH", "agreement"]
+__all__ = ["IOU_MATCH", "POINT_REACH", "agreement", "agreements"]
 
 IOU_MATCH = 0.5
 """Boxes and polygons match from this intersection over union on."""
@@ -102,11 +99,15 @@ def _polygon_masks(answer: Mapping[str, Any], width: int, height: int) -> list[n
     return masks
 
 
-def _polygons(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
+def _polygons(
+    mine: Mapping[str, Any], gold: Mapping[str, Any], gold_masks: list[npt.NDArray[np.bool_] | None] | None = None
+) -> float:
     a, b = list(mine.get("polygons", [])), list(gold.get("polygons", []))
     size = gold.get("inputImageProperties") or {}
     width, height = int(size.get("width", 0)), int(size.get("height", 0))
-    mine_masks, gold_masks = _polygon_masks(mine, width, height), _polygon_masks(gold, width, height)
+    mine_masks = _polygon_masks(mine, width, height)
+    if gold_masks is None:
+        gold_masks = _polygon_masks(gold, width, height)
 
     def close(i: int, j: int) -> float | None:
         p, q = mine_masks[i], gold_masks[j]
@@ -120,26 +121,51 @@ def _polygons(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
 
 
 def _label_pixels(answer: Mapping[str, Any], names: dict[str, int]) -> npt.NDArray[np.int32]:
-    """Each pixel's label as a number of ``names`` (0: unpainted), through the answer's own colours."""
-    data = base64.b64decode(answer["labeledImage"]["pngImageData"])
-    with Image.open(io.BytesIO(data)) as image:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
-    packed = (rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]
-    out = np.zeros(packed.shape, dtype=np.int32)
-    for name, mapping in (answer.get("labelMappings") or {}).items():
-        r, g, b = hex_to_rgb(str(mapping.get("color")))
-        out[packed == ((r << 16) | (g << 8) | b)] = names.setdefault(str(name), len(names) + 1)
-    return out
+    """Each pixel's label as a number of ``names`` (0: unpainted): the importer's decoded class array
+    (``classRuns``), its classes named by ``labelMappings``' order."""
+    size = answer["inputImageProperties"]
+    mapped = [str(name) for name in answer.get("labelMappings") or {}]
+    indices = decode_class_runs(
+        answer["labeledImage"]["classRuns"], int(size["width"]), int(size["height"]), len(mapped)
+    )
+    lut = np.asarray([0] + [names.setdefault(name, len(names) + 1) for name in mapped], dtype=np.int32)
+    return lut[indices]
 
 
-def _semantic(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:
-    names: dict[str, int] = {}
-    a, b = _label_pixels(mine, names), _label_pixels(gold, names)
+def _semantic(
+    mine: Mapping[str, Any],
+    gold: Mapping[str, Any],
+    decoded: tuple[npt.NDArray[np.int32], dict[str, int]] | None = None,
+) -> float | None:
+    """``decoded``: the gold answer's pixels and label numbers, when already decoded (:func:`agreements`)."""
+    if decoded is None:
+        decoded = _gold_pixels(gold)
+    b, gold_names = decoded
+    names = dict(gold_names)
+    a = _label_pixels(mine, names)
     if a.shape != b.shape:
         return None
     painted = (a > 0) | (b > 0)
     total = int(np.count_nonzero(painted))
     return 1.0 if total == 0 else int(np.count_nonzero(painted & (a == b))) / total
+
+
+def _gold_pixels(gold: Mapping[str, Any]) -> tuple[npt.NDArray[np.int32], dict[str, int]]:
+    names: dict[str, int] = {}
+    return _label_pixels(gold, names), names
+
+
+def agreements(kind: str, answers: Sequence[Mapping[str, Any]], gold: Mapping[str, Any]) -> list[float | None]:
+    """:func:`agreement` of each answer with one gold answer, the gold answer decoded (a mask) or
+    rasterised (polygons) once for them all."""
+    if kind == "semantic" and answers:
+        decoded = _gold_pixels(gold)
+        return [figure(_semantic(a, gold, decoded)) for a in answers]
+    if kind == "polygons" and answers:
+        size = gold.get("inputImageProperties") or {}
+        masks = _polygon_masks(gold, int(size.get("width", 0)), int(size.get("height", 0)))
+        return [figure(_polygons(a, gold, masks)) for a in answers]
+    return [agreement(kind, a, gold) for a in answers]
 
 
 def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:

@@ -19,13 +19,17 @@ to what the Ground Truth crowd element for the same question submits:
                      image region, an image rotated in the editor (``image_rotation`` not 0)
 ``polygonlabels``    ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
 ``keypointlabels``   ``{"keypoints": [{"label", "x", "y"}], "inputImageProperties"}``
-``brushlabels``      ``{"labeledImage": {"pngImageData"}, "labelMappings", "inputImageProperties"}``:
+``brushlabels``      ``{"labeledImage": {"classRuns"}, "labelMappings", "inputImageProperties"}``:
                      each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
-                     one palette PNG, a colour per label
-``number``,          kept as given: numbers and free text wait for issue 21
-``rating``,
-``textarea``
+                     one class array, a colour per label, handed on decoded (no PNG:
+                     :func:`tally.codecs.class_runs`)
+``number``,          the number (``value.number`` / ``value.rating``): a form's number field, with
+``rating``           the labeling config's bounds when given (``--template``: :func:`read_config`)
+``textarea``         the text (several entries: one per line): a form's text field
 ===================  ==============================================================================
+
+Several control tags of a kind tally consolidates are a form (``tally consolidate --from labelstudio``
+without ``--element-name``), consolidated field by field by the core's form driver.
 
 An annotator of the task who gave no result for a region field (boxes, spans, brush...) answered
 "nothing to mark there"; one who gave none for a choice field did not answer it. A choice, text or
@@ -35,18 +39,19 @@ is every other control tag (``relation``, ``ellipselabels``, ``ranker``, ...), w
 
 from __future__ import annotations
 
-import base64
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..codecs import encode_palette_png
-from ..colours import assign_colours, hex_to_rgb
-from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
+from ..codecs import class_runs
+from ..colours import assign_colours
+from ..forms import Field, FieldKind
+from .model import FieldAnswer, ImportedItem
 from .rle import RleError, brush_mask
 
-__all__ = ["ExportError", "read_export", "worker_of"]
+__all__ = ["ExportError", "read_config", "read_export", "worker_of"]
 
 _REGION_KINDS = {
     "rectanglelabels": "boxes",
@@ -117,7 +122,7 @@ class _Unreadable(Exception):
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
         raise _Unreadable(f"{what} is not a number")
-    return float(value)
+    return value if isinstance(value, int) and abs(value) < 2**53 else float(value)
 
 
 def _one_label(value: Mapping[str, Any], key: str) -> str:
@@ -252,10 +257,8 @@ class _Converter:
                 raise _Unreadable(f"more than {_MAX_CLASSES} brush labels")
             classes[mask] = used.index(label) + 1
         colours = assign_colours(known, {})
-        palette = [hex_to_rgb("#ffffff")] + [hex_to_rgb(colours[known.index(label)]) for label in used]
-        png = encode_palette_png(classes, palette, compress_level=PASSED_ON_PNG_LEVEL)
         return {
-            "labeledImage": {"pngImageData": base64.b64encode(png).decode("ascii")},
+            "labeledImage": {"classRuns": class_runs(classes)},  # decoded: no PNG to write or read
             "labelMappings": {label: {"color": colours[known.index(label)]} for label in used},
             "inputImageProperties": props,
         }
@@ -282,6 +285,26 @@ class _Converter:
 
     def _taxonomy(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
         return self._choice(name, results, "taxonomy")
+
+    @staticmethod
+    def _one(results: Sequence[Mapping[str, Any]], key: str) -> Any:
+        if len(results) != 1:
+            raise _Unreadable(f"{len(results)} results to one {key} control")
+        return results[0].get("value", {}).get(key)
+
+    def _number(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        return _number(self._one(results, "number"), "the number")
+
+    def _rating(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        return _number(self._one(results, "rating"), "the rating")
+
+    def _textarea(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        texts = self._one(results, "text")
+        if isinstance(texts, str):
+            return texts
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise _Unreadable("its text is not a list of strings")
+        return "\n".join(texts)  # a TextArea with several entries: one per line
 
 
 def _given(results: Sequence[Mapping[str, Any]]) -> Any:
@@ -353,7 +376,7 @@ def read_export(document: Any) -> list[ImportedItem]:
     for item, name, rtype, worker, results, task_size in pending:
         kind = _REGION_KINDS.get(rtype) or _VALUE_KINDS.get(rtype) or ("per-region" if rtype == "per-region" else rtype)
         given = _given(results) if results else []
-        if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification"):
+        if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification", "number", "text"):
             item.add(name, kind, FieldAnswer(worker, given=given))
             continue
         try:
@@ -384,3 +407,64 @@ def _settle_choices(items: Sequence[ImportedItem]) -> None:
             for answer in answers:
                 if answer.readable:
                     answer.element = {"labels": answer.element} if name in multi else {"label": answer.element[0]}
+
+
+# -- the labeling config: the form's fields, their options and bounds --------------------------------------
+
+_CONTROL_TASKS = {
+    "rectanglelabels": "bounding-box",
+    "polygonlabels": "polygon",
+    "keypointlabels": "keypoint",
+    "brushlabels": "semantic-segmentation",
+    "labels": "named-entity",
+}
+
+
+def _float_attr(tag: ET.Element, name: str) -> float | None:
+    text = tag.get(name)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def read_config(text: str) -> dict[str, Field]:
+    """The control tags of a Label Studio labeling config (``<View>`` XML), as form fields by ``name``:
+    ``Choices`` single- or multi-choice (``choice="multiple"``) with its ``Choice`` values, ``Taxonomy``
+    the same with its options left to the data, ``Number`` a number with ``min``/``max``/``step``,
+    ``Rating`` a number from 1 to ``maxRating`` (5 unless given) in steps of 1, ``TextArea`` text, and
+    the region tags (``RectangleLabels``, ...) annotations with their ``Label`` values. Other tags are
+    left out (their answers are kept as given). :class:`ExportError` when it is not XML."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ExportError(f"the labeling config is not XML ({exc})") from exc
+    fields: dict[str, Field] = {}
+    for tag in root.iter():
+        kind_type, name = tag.tag.lower(), tag.get("name")
+        if not name or tag.get("perRegion", "").lower() == "true":
+            continue
+        values = tuple(v for c in tag if (v := c.get("value")) is not None)
+        element = f"Label Studio {tag.tag}"
+        if kind_type == "choices":
+            multi = tag.get("choice", "single").lower() == "multiple"
+            kind: FieldKind = "multi-choice" if multi else "single-choice"
+            task = "multi-label classification" if multi else "classification"
+            fields[name] = Field(name, kind, element, values, task=task)
+        elif kind_type == "taxonomy":
+            fields[name] = Field(name, "multi-choice", element, (), options_from_data=True,
+                                 task="multi-label classification")  # fmt: skip
+        elif kind_type == "number":
+            fields[name] = Field(name, "number", element, minimum=_float_attr(tag, "min"),
+                                 maximum=_float_attr(tag, "max"), step=_float_attr(tag, "step"))  # fmt: skip
+        elif kind_type == "rating":
+            top = _float_attr(tag, "maxRating")
+            fields[name] = Field(name, "number", element, minimum=1, maximum=5 if top is None else top, step=1)
+        elif kind_type == "textarea":
+            fields[name] = Field(name, "text", element)
+        elif kind_type in _CONTROL_TASKS:
+            fields[name] = Field(name, "annotation", element, values, task=_CONTROL_TASKS[kind_type])
+    return fields

@@ -5,19 +5,21 @@ every annotator per **field** (a Label Studio control tag, a CVAT shape kind, a 
 and each answer is either the JSON a Ground Truth crowd element would have submitted for it
 (``element``) or, when it cannot be read, the value as given with the ``reason``.
 
-tally's core consolidates one field per batch (several fields per answer are a form, which comes with
-issue 20): :func:`build_batch` picks it (the one named, or the field of a kind tally consolidates that
-most items have), puts its readable answers in the payload, and keeps everything else for
+An import is one field per batch or, for Label Studio, every consolidable field as a form (the core's
+form driver consolidates it field by field): :func:`build_batch` picks the field (the one named, or the field of a kind tally consolidates that
+most items have) or the form's fields, puts their readable answers in the payload, and keeps everything else for
 :func:`annotate_entries`, which adds to each response entry, in the label itself:
 
 * ``rejected-answers``: answers of the field that could not be read, each with its reason (besides
   the ones the core rejects);
 * ``kept-as-given``: every other field, verbatim, with the reason it was not consolidated;
 * ``gold-answers``: the annotators whose answer the tool marks as ground truth, and every other
-  annotator's agreement with it (:mod:`.gold`). A gold answer is never outvoted: the item is
-  consolidated from its gold answer alone, so the label is the gold answer in the task's own shape
-  (a classification the batch model would decide otherwise is set to the gold label), with
-  confidence 1; the others' answers are scored against it, not voted (see :data:`GOLD_NOTE`);
+  annotator's agreement with it (:mod:`.gold`). A gold answer is never outvoted. For a choice
+  (:data:`GOLD_EVIDENCE_KINDS`) every answer goes to the batch model, the gold one marked ``gold``:
+  Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
+  answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`). Other
+  kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
+  shape, with confidence 1; the others' answers are scored against it, not voted (:data:`GOLD_NOTE`);
 * ``imported-from``: the tool and the field consolidated.
 
 An item none of whose answers to the field could be read is returned failed, with the reasons, by
@@ -35,10 +37,13 @@ from typing import Any
 
 from ..gt.answers import AnswerIssue
 from ..gt.response import ObjectResult, TaskType
-from .gold import agreement
+from .gold import agreements
 
 __all__ = [
     "CONSOLIDATED_KINDS",
+    "GOLD_EVIDENCE_KINDS",
+    "GOLD_EVIDENCE_NOTE",
+    "GOLD_FORM_NOTE",
     "GOLD_NOTE",
     "GOLD_UNREAD_NOTE",
     "PASSED_ON_PNG_LEVEL",
@@ -50,30 +55,39 @@ __all__ = [
     "annotate_entries",
     "build_batch",
     "failed_entries",
+    "form_fields",
 ]
 
 CONSOLIDATED_KINDS = frozenset(
-    {"classification", "multi-label", "entities", "boxes", "keypoints", "polygons", "semantic", "instances"}
-)
-"""The Ground Truth answer kinds tally's core consolidates today."""
+    {"classification", "multi-label", "entities", "boxes", "keypoints", "polygons", "semantic", "instances",
+     "number", "text"}
+)  # fmt: skip
+"""The answer kinds an import consolidates."""
 
 WAITS = {
-    "number": "numbers (ratings, sliders) wait for issue 21",
-    "text": "free text waits for issue 21",
-    "lines": "polylines wait for issue 21",
-    "per-region": "a field attached to a region is part of a form: waits for issue 20",
-    "attributes": "shape attributes are per-object form fields: wait for issue 20",
+    "lines": "CVAT polylines are not imported yet (tally consolidates crowd-polyline answers: issue 23)",
+    "per-region": "a field attached to a region (perRegion) is a per-region form field, which tally does not consolidate",
+    "attributes": "shape attributes are per-region form fields, which tally does not consolidate",
 }
-"""Why a field of a known kind tally cannot consolidate yet is kept as given."""
+"""Why a field of a known kind is kept as given."""
 
 PASSED_ON_PNG_LEVEL = 1
-"""zlib level of the answer PNGs an importer makes from another tool's masks: read once by the core,
-never kept (level 1 encodes about a third faster than 6 and decodes faster too, for a larger PNG)."""
+"""zlib level of the answer PNGs an importer makes from another tool's instance masks (COCO): read once
+by the core, never kept (level 1 encodes about a third faster than 6 and decodes faster too, for a
+larger PNG). Semantic masks are handed on decoded (``classRuns``), with no PNG."""
 
 GOLD_NOTE = (
     "marked as ground truth in the tool: the label is the gold answer (confidence 1); "
     "the other annotators' answers are scored against it, not voted"
 )
+GOLD_EVIDENCE_NOTE = (
+    "marked as ground truth in the tool: the label is the gold answer (confidence 1); the other annotators' "
+    "answers are scored against it and, with the object held at the gold answer, teach the batch model "
+    "how good each annotator is"
+)
+GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
+"""Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
+gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
 GOLD_UNREAD_NOTE = (
     "marked as ground truth in the tool, but the gold annotation has no readable answer to this field: "
     "consolidated from every answer as usual"
@@ -118,16 +132,27 @@ class GoldItem:
     workers: list[str]  # the annotators whose annotation is gold
     element: Any  # the (first) gold answer, as the crowd element's output; None: none readable
     scores: list[dict[str, Any]]  # {"workerId", "agreement"} for every other readable answer, in order
+    evidence: bool = False  # the other answers went to the batch model, the object held at the gold answer
+    form: bool = False  # scores per field ({"workerId", "field", "agreement"})
 
     def as_json(self) -> dict[str, Any]:
         if self.element is None:
             return {"workers": list(self.workers), "note": GOLD_UNREAD_NOTE}
-        return {"workers": list(self.workers), "scores": list(self.scores), "note": GOLD_NOTE}
+        note = GOLD_FORM_NOTE if self.form else GOLD_EVIDENCE_NOTE if self.evidence else GOLD_NOTE
+        return {"workers": list(self.workers), "scores": list(self.scores), "note": note}
+
+
+GOLD_FORM_NOTE = (
+    "marked as ground truth in the tool: each choice field is the gold answer (confidence 1) and the other "
+    "annotators' answers to it teach the batch model; every other field is consolidated from the gold answer "
+    "alone, the others' answers scored against it"
+)
 
 
 @dataclass
 class Batch:
-    """The payload for the core, and what it leaves out."""
+    """The payload for the core, and what it leaves out. A form (several fields per answer) has
+    ``field`` ``None``, ``kind`` ``"form"`` and its fields in ``form``."""
 
     field: str | None
     kind: str | None
@@ -140,6 +165,12 @@ class Batch:
     scored: dict[str, list[dict[str, Any]]] = dataclasses.field(
         default_factory=dict
     )  # per gold object: answers not voted
+    form: list[str] = dataclasses.field(default_factory=list)  # the fields of a form, in order
+
+    @property
+    def consolidated(self) -> list[str]:
+        """The fields consolidated: the form's, or the one field."""
+        return list(self.form) if self.form else [self.field] if self.field is not None else []
 
     def review_payload(self) -> list[dict[str, Any]]:
         """The payload with the answers scored against gold put back beside the gold answer: every
@@ -177,9 +208,18 @@ def choose_field(items: Sequence[ImportedItem], wanted: str | None = None) -> st
     return max(pool, key=lambda name: (counts[name], -order.index(name)))
 
 
-def build_batch(items: Sequence[ImportedItem], wanted: str | None = None) -> Batch:
+def form_fields(items: Sequence[ImportedItem]) -> list[str]:
+    """The fields an import consolidates together as a form: every field of a kind it consolidates."""
+    kinds = _field_kinds(items)
+    return [name for name, kind in kinds.items() if kind in CONSOLIDATED_KINDS]
+
+
+def build_batch(items: Sequence[ImportedItem], wanted: str | None = None, *, form: bool = False) -> Batch:
     """The payload of the chosen field (see :func:`choose_field`), one element per item that has a
-    readable answer to it."""
+    readable answer to it; with ``form`` and no field named, every consolidable field together when
+    there are several (one answer per annotator holding each field they answered: a form)."""
+    if form and wanted is None and len(names := form_fields(items)) >= 2:
+        return _build_form(items, names)
     chosen = choose_field(items, wanted)
     kinds = _field_kinds(items)
     batch = Batch(chosen, kinds.get(chosen) if chosen is not None else None, [], {i.object_id: i for i in items},
@@ -204,6 +244,71 @@ def build_batch(items: Sequence[ImportedItem], wanted: str | None = None) -> Bat
     return batch
 
 
+def _build_form(items: Sequence[ImportedItem], names: list[str]) -> Batch:
+    kinds = _field_kinds(items)
+    batch = Batch(None, "form", [], {i.object_id: i for i in items}, {}, [], kinds, form=names)
+    for item in items:
+        issues: list[AnswerIssue] = []
+        contents: dict[str, dict[str, Any]] = {}
+        for name in names:
+            for a in item.fields.get(name, []):
+                if a.reason is not None:
+                    issues.append(AnswerIssue(a.worker, f"field '{name}': {a.reason}"))
+                else:
+                    contents.setdefault(a.worker, {})[name] = a.element
+        if issues:
+            batch.unread[item.object_id] = issues
+        if not contents:
+            batch.failed.append(item.object_id)
+            continue
+        gold = [w for w in contents if w in item.gold]
+        if item.gold and not gold:
+            batch.gold[item.object_id] = GoldItem(list(item.gold), None, [])
+        elif gold:
+            contents = _form_gold(batch, item, kinds, contents, gold)
+        annotations = [
+            _content_annotation(worker, content, gold=worker in item.gold) for worker, content in contents.items()
+        ]
+        batch.payload.append(
+            {"datasetObjectId": item.object_id, "dataObject": item.data_object, "annotations": annotations}
+        )
+    return batch
+
+
+def _form_gold(
+    batch: Batch, item: ImportedItem, kinds: Mapping[str, str], contents: dict[str, dict[str, Any]], gold: list[str]
+) -> dict[str, dict[str, Any]]:
+    """A gold item of a form: the gold answers first; the others keep their choice fields (the batch
+    model holds those at the gold answer) and their other fields are scored against the gold answer's."""
+    first = contents[gold[0]]
+    scores: list[dict[str, Any]] = []
+    kept: dict[str, dict[str, Any]] = {w: contents[w] for w in gold}
+    scored: list[dict[str, Any]] = []
+    for worker, content in contents.items():
+        if worker in item.gold:
+            continue
+        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS}
+        unvoted = {n: v for n, v in content.items() if n not in voted}
+        for name, value in content.items():
+            score = agreements(kinds[name], [value], first[name])[0] if name in first else None
+            scores.append({"workerId": worker, "field": name, "agreement": score})
+        if voted:
+            kept[worker] = voted
+        if unvoted:
+            scored.append(_content_annotation(worker, unvoted))
+    batch.gold[item.object_id] = GoldItem(gold, first, scores, evidence=True, form=True)
+    if scored:
+        batch.scored[item.object_id] = scored
+    return kept
+
+
+def _content_annotation(worker: str, content: Mapping[str, Any], *, gold: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {"content": json.dumps(content, separators=(",", ":"))}
+    if gold:
+        data["gold"] = True
+    return {"workerId": worker, "annotationData": data}
+
+
 def _annotation(chosen: str | None, answer: FieldAnswer, *, gold: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {"content": json.dumps({chosen: answer.element}, separators=(",", ":"))}
     if gold:
@@ -220,23 +325,27 @@ def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswe
         batch.gold[item.object_id] = GoldItem(list(item.gold), None, [])
         return readable
     others = [a for a in readable if a.worker not in item.gold]
-    scores = [{"workerId": a.worker, "agreement": agreement(kind, a.element, gold[0].element)} for a in others]
-    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores)
+    found = agreements(kind, [a.element for a in others], gold[0].element)
+    scores = [{"workerId": a.worker, "agreement": score} for a, score in zip(others, found, strict=True)]
+    evidence = kind in GOLD_EVIDENCE_KINDS
+    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores, evidence)
+    if evidence:
+        return [*gold, *others]  # the batch model holds the object at the first gold answer
     if others:
         batch.scored[item.object_id] = [_annotation(batch.field, a) for a in others]
     return gold
 
 
-def _kept(item: ImportedItem, chosen: str | None, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+def _kept(item: ImportedItem, chosen: Sequence[str], kinds: Mapping[str, str]) -> list[dict[str, Any]]:
     kept = []
     for name, answers in item.fields.items():
-        if name == chosen or not answers:
+        if name in chosen or not answers:
             continue
         kind = kinds.get(name, item.kinds[name])
         if kind in WAITS:
             reason = WAITS[kind]
         elif kind in CONSOLIDATED_KINDS:
-            reason = f"another field ({chosen}) was consolidated; name this one to consolidate it"
+            reason = f"another field ({', '.join(chosen)}) was consolidated; name this one to consolidate it"
         else:
             reason = f"no consolidation for {kind} answers"
         kept.append(
@@ -290,19 +399,21 @@ def _annotate(
         issues = batch.unread.get(item.object_id, [])
         _merge_issues(label, issues)
         _merge_issues(meta, issues)
-    kept = _kept(item, batch.field, batch.fields)
+    kept = _kept(item, batch.consolidated, batch.fields)
     if kept:
         label["kept-as-given"] = kept
     gold = batch.gold.get(item.object_id)
     if gold is None and item.gold:
         gold = GoldItem(list(item.gold), None, [])
     if gold is not None:
-        if gold.element is not None and class_ids is not None and "failure-reason" not in label:
+        if gold.element is not None and class_ids is not None and "failure-reason" not in label and not batch.form:
             _hold_gold(label, meta, gold.element, class_ids)
         label["gold-answers"] = gold.as_json()
     if item.notes:
         label["import-notes"] = list(item.notes)
-    label["imported-from"] = {"tool": tool, "field": batch.field}
+    label["imported-from"] = (
+        {"tool": tool, "fields": batch.form} if batch.form else {"tool": tool, "field": batch.field}
+    )
 
 
 def _class_ids(batch: Batch, labels: Sequence[str] | None) -> dict[str, int]:
@@ -342,7 +453,9 @@ def failed_entries(
         item = batch.items[object_id]
         issues = batch.unread.get(object_id, [])
         answered = len(item.fields.get(batch.field, [])) if batch.field is not None else 0
-        if batch.field is None:
+        if batch.form:
+            reason = f"no readable answer to any of its fields ({', '.join(batch.form)})"
+        elif batch.field is None:
             reason = "no answer of any kind in the export"
         elif answered:
             reason = f"no readable answer to {batch.field} ({answered} received, none readable)"

@@ -47,6 +47,10 @@ def _size(label: Mapping[str, Any]) -> tuple[int, int] | None:
 
 
 def _kind(label: Mapping[str, Any]) -> str | None:
+    if "scale" in label and "interval" in label:  # tally/number's shape
+        return "number"
+    if "method" in label and isinstance(label.get("text"), str):  # tally/free-text's shape
+        return "text"
     if "class-name" in label:
         return "classification"
     if "class-names" in label:
@@ -165,25 +169,69 @@ def _ls_result(
         if size is None:
             first = regions[0]["value"] if regions else None
             size = _regions(label, read)[0][1].shape[::-1] if first is not None else None
+    elif kind in ("number", "text"):
+        made = _ls_value(label.get("value") if kind == "number" else label.get("text"), rtype)
+        regions = [{"value": made}] if made is not None else []
     else:
         return []
-    out = []
-    for i, region in enumerate(regions):
-        item: dict[str, Any] = {
-            "id": f"tally-{i}",
-            "from_name": field.get("from_name"),
-            "to_name": field.get("to_name"),
-            "type": rtype,
-            "value": region["value"],
-            "origin": "prediction",
-        }
-        if size is not None:
-            item["original_width"], item["original_height"] = int(size[0]), int(size[1])
-            item["image_rotation"] = 0
-        if region.get("score") is not None:
-            item["score"] = region["score"]
-        out.append(item)
+    return [_ls_item(i, field, rtype, region, size) for i, region in enumerate(regions)]
+
+
+def _ls_value(value: Any, rtype: str) -> dict[str, Any] | None:
+    """A number's or a text's consolidated value as the control's result value."""
+    if rtype in ("number", "rating") and isinstance(value, int | float) and not isinstance(value, bool):
+        return {rtype: value}
+    if rtype == "textarea" and isinstance(value, str):
+        return {"text": [value]}
+    return None
+
+
+def _ls_form(
+    label: Mapping[str, Any], fields: Mapping[str, Mapping[str, Any]], text: str | None, read: Reader
+) -> list[dict[str, Any]]:
+    """Every consolidated field of a form, each as its control's results (scored by its confidence)."""
+    out: list[dict[str, Any]] = []
+    for name, entry in (label.get("fields") or {}).items():
+        source = fields.get(name, {})
+        if not entry.get("consolidated") or not source:
+            continue
+        kind, rtype, value = entry.get("kind"), str(source.get("type", "")), entry.get("value")
+        if kind == "annotation" and isinstance(value, dict):
+            results = _ls_result(value, source, text, read)
+        else:
+            if kind == "single-choice":
+                regions = _ls_classification({"class-name": value}, rtype)
+            elif kind == "multi-choice":
+                regions = _ls_classification({"class-names": value}, rtype)
+            else:
+                made = _ls_value(value if kind == "number" else entry.get("text", value), rtype)
+                regions = [{"value": made}] if made is not None else []
+            results = [_ls_item(i, source, rtype, region, None) for i, region in enumerate(regions)]
+        for result in results:
+            result["id"] = f"tally-{name}-{result['id'].removeprefix('tally-')}"
+            if entry.get("confidence") is not None and kind != "annotation":
+                result["score"] = entry["confidence"]
+        out.extend(results)
     return out
+
+
+def _ls_item(
+    i: int, field: Mapping[str, Any], rtype: str, region: Mapping[str, Any], size: tuple[int, int] | None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": f"tally-{i}",
+        "from_name": field.get("from_name"),
+        "to_name": field.get("to_name"),
+        "type": rtype,
+        "value": region["value"],
+        "origin": "prediction",
+    }
+    if size is not None:
+        item["original_width"], item["original_height"] = int(size[0]), int(size[1])
+        item["image_rotation"] = 0
+    if region.get("score") is not None:
+        item["score"] = region["score"]
+    return item
 
 
 def labelstudio_predictions(
@@ -198,11 +246,16 @@ def labelstudio_predictions(
         field = item.source.get("fields", {}).get(batch.field, {})
         out: dict[str, Any] = {k: task[k] for k in ("data", "annotations", "meta") if k in task}
         content = item.data_object.get("content")
-        result = _ls_result(label, field, content, read) if "failure-reason" not in label else []
+        if "failure-reason" in label:
+            result = []
+        elif batch.form or "fields" in label:  # a form
+            result = _ls_form(label, item.source.get("fields", {}), content, read)
+        else:
+            result = _ls_result(label, field, content, read)
         meta = dict(out.get("meta") or {})
         if "failure-reason" in label:
             meta["tally"] = {"failure-reason": label["failure-reason"]}
-        elif not result and _kind(label) is None:
+        elif not result and _kind(label) is None and "fields" not in label:
             meta["tally"] = {"note": label.get("note", "no consolidated result to show")}
         if meta:
             out["meta"] = meta

@@ -202,7 +202,8 @@ def parse_labels(value: str | None) -> list[str] | None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The job's worker template (.liquid.html): when the answers are a form, its fields, their kinds and "
     "options are read from it (the Lambda reads it through DescribeLabelingJob). Without it they are inferred "
-    "from the answers. docs/forms.md",
+    "from the answers. docs/forms.md. With --from labelstudio: the project's labeling config (XML), for the "
+    "choices' options and the Number/Rating bounds.",
 )
 @click.option(
     "--worker-table",
@@ -273,6 +274,7 @@ def consolidate(
             label_attribute=label_attribute,
             field=element_name,
             progress=progress,
+            template=template_file,
         )
     store = _worker_store(worker_table)
     form_template = _template(template_file)

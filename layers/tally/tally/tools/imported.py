@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,8 @@ import click
 
 from ..consolidate import BatchReport, consolidate_batch
 from ..errors import TallyError
+from ..forms import Field, FormSchema
+from ..forms.consolidate import JobTemplate
 from ..gt.events import ConsolidationRequest
 from ..gt.response import creation_date
 from ..importers import cvat, labelstudio, writers
@@ -167,13 +169,15 @@ def _summary(
     mean = sum(scored) / len(scored) if scored else None  # gold objects at 1, as their labels say
     lines = [
         f"objects:          {len(entries)} ({len(entries) - failed} consolidated, {failed} failed)",
-        f"field:            {batch.field} ({batch.kind})",
+        f"field:            {batch.field} ({batch.kind})"
+        if not batch.form
+        else f"fields:           {', '.join(f'{n} ({batch.fields[n]})' for n in batch.form)}, as a form",
         f"answers rejected: {rejected}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
         f"class keys from:  {report.label_source if report is not None else 'n/a'}",
     ]
     for name, kind in batch.fields.items():
-        if name != batch.field:
+        if name not in batch.consolidated:
             lines.append(f"kept as given:    {name} ({kind}), in each label's kept-as-given")
     held = sum(1 for g in batch.gold.values() if g.element is not None)
     if batch.gold:
@@ -192,6 +196,49 @@ def _summary(
     return "\n".join(lines)
 
 
+_ANNOTATION_TASKS = {
+    "boxes": "bounding-box",
+    "polygons": "polygon",
+    "keypoints": "keypoint",
+    "semantic": "semantic-segmentation",
+    "entities": "named-entity",
+    "instances": "instance-segmentation",
+}
+
+
+def form_schema(batch: Batch, config: Mapping[str, Field]) -> FormSchema:
+    """The consolidated fields as a form: each from the labeling config when it has the control (its
+    options, bounds), else from the kind of its answers (``inferred``)."""
+    fields = []
+    for name in batch.consolidated:
+        if name in config:
+            fields.append(config[name])
+            continue
+        kind = batch.fields[name]
+        if kind == "classification":
+            fields.append(Field(name, "single-choice", found="inferred", task="classification"))
+        elif kind == "multi-label":
+            fields.append(Field(name, "multi-choice", found="inferred", task="multi-label classification"))
+        elif kind in ("number", "text"):
+            fields.append(Field(name, "number" if kind == "number" else "text", found="inferred"))
+        else:
+            fields.append(Field(name, "annotation", found="inferred", task=_ANNOTATION_TASKS.get(kind)))
+    return FormSchema(tuple(fields))
+
+
+def _config(tool: str, template: Path | None) -> dict[str, Field]:
+    if template is None:
+        return {}
+    if tool != "labelstudio":
+        raise InputError(f"--template is the labeling config of a Label Studio export, not of {tool}")
+    try:
+        return labelstudio.read_config(template.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--template {template}: {exc}") from exc
+    except labelstudio.ExportError as exc:
+        raise InputError(f"--template {template}: {exc}") from exc
+
+
 def consolidate_imported(
     tool: str,
     source: str,
@@ -202,15 +249,17 @@ def consolidate_imported(
     label_attribute: str,
     field: str | None,
     progress: bool | None,
+    template: Path | None = None,
 ) -> int:
     """Consolidate an export of ``tool`` (module docstring); returns the exit code."""
     path = Path(source)
+    config = _config(tool, template)
     with _kept_heap():
         items, export_labels, warnings = read_items(tool, path)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         try:
-            batch = build_batch(items, field)
+            batch = build_batch(items, field, form=tool == "labelstudio")
         except KeyError as exc:
             names = sorted({name for item in items for name in item.fields})
             raise click.BadParameter(
@@ -227,6 +276,7 @@ def consolidate_imported(
     if chosen_labels:
         document["labelCategories"] = chosen_labels
     request = ConsolidationRequest.parse(document)
+    form = JobTemplate(schema=form_schema(batch, config)) if tool == "labelstudio" else JobTemplate()
     console = stderr_console()
     report: BatchReport | None = None
     with staging_dir(out) as staging:
@@ -243,6 +293,7 @@ def consolidate_imported(
                         mask_prefix=str(out / "masks"),
                         response_limit=_NO_LAMBDA_LIMIT,
                         on_result=lambda _: bar.advance(task, 1),
+                        form_template=lambda: form,
                     )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc

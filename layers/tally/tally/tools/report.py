@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from ..codecs import decode_png, index_mask
+from ..codecs import decode_class_runs, decode_png, index_mask
 from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
 from ..gt.answers import answer_elements
@@ -194,14 +194,26 @@ def _worker_regions(value: dict[str, Any]) -> tuple[npt.NDArray[np.int16], list[
             names.append(str(name))
             colours[rgb] = len(names)
     try:
-        png = value["labeledImage"]["pngImageData"]
-        mask = index_mask(decode_png(str(png)), colours)
-    except (KeyError, TypeError, TallyError):
+        image = value["labeledImage"]
+        if isinstance(image, dict) and "classRuns" in image:  # an importer's decoded mask: by label order
+            return _decoded_regions(value)
+        mask = index_mask(decode_png(str(image["pngImageData"])), colours)
+    except (KeyError, TypeError, ValueError, TallyError):
         return None
     classes = mask.classes()
     ids = classes.astype(np.int16)
     ids[classes == ABSTAIN] = -1
     return ids, names
+
+
+def _decoded_regions(value: dict[str, Any]) -> tuple[npt.NDArray[np.int16], list[str]]:
+    """A semantic answer's decoded class array (``classRuns``): region *i* is its *i*-th label."""
+    mappings = value.get("labelMappings")
+    names = [str(name) for name in mappings] if isinstance(mappings, dict) else []
+    size = value["inputImageProperties"]
+    runs = value["labeledImage"]["classRuns"]
+    indices = decode_class_runs(runs, int(size["width"]), int(size["height"]), len(names))
+    return indices.astype(np.int16), names
 
 
 def agreement(obj: ReviewObject, answer: Answer) -> float | None:

@@ -22,6 +22,11 @@ record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-
 ``accuracy`` and ``informativeness``, ``null`` for a worker with only lone answers and no record from
 earlier batches (docs/output-format.md).
 
+Gold: an answer whose ``annotationData`` has ``"gold": true`` (only an importer sets it, for an
+annotation the tool marks as ground truth) is the object's known truth: the batch model holds the
+object's posterior at it (:class:`GoldVotes`), so its label is the gold answer's with confidence 1 and
+the other answers to it measure their workers for the rest of the batch.
+
 Across batches (:mod:`tally.worker_store`): a worker's statistics are their expected confusion counts
 (Dawid–Skene's ``worker_statistics_``: ``K * K`` values, or ``L * 2 * 2`` for multi-label), which
 later batches of the job add to the confusion prior (``prior``). The class priors are fitted per batch.
@@ -56,6 +61,25 @@ _VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".ogv", ".ogg", ".avi", ".mk
 
 Votes = tuple[tuple[str, int], ...]  # (worker, class index) per usable answer
 MultiVotes = tuple[tuple[str, frozenset[int]], ...]
+
+
+class GoldVotes(tuple):  # type: ignore[type-arg]
+    """An object's votes (:data:`Votes` or :data:`MultiVotes`) when one of its answers is marked gold
+    (``annotationData.gold``, which only an importer sets: :mod:`tally.importers`): ``known`` is the gold
+    answer's class index (single-label) or label set (multi-label). The batch model holds the object's
+    posterior at it, so the other answers to it measure their workers and it is never outvoted."""
+
+    known: Any
+
+    @classmethod
+    def of(cls, votes: Sequence[tuple[str, Any]], known: Any) -> GoldVotes:
+        made = cls(votes)
+        made.known = known
+        return made
+
+
+def _gold(answer: Answer) -> bool:
+    return answer.received.get("gold") is True
 
 
 def is_text_object(obj: DatasetObject) -> bool:
@@ -185,6 +209,7 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         votes: list[tuple[str, int]] = []
+        known: int | None = None
         for answer in answers:
             name = str(answer.element["label"])
             index = labels.index(name)
@@ -192,8 +217,11 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
                 issues.append(AnswerIssue(answer.worker_id, f"label not among the job's labels: {shown_label(name)}"))
             else:
                 votes.append((answer.worker_id, index))
+                if known is None and _gold(answer):
+                    known = index
         self._require(obj, votes, issues)
-        return Observed(tuple(votes), None, issues, answers_used=len(votes))
+        summary = tuple(votes) if known is None else GoldVotes.of(votes, known)
+        return Observed(summary, None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, Votes]], job: JobContext) -> ClassificationModel:
         return self.fit_with_prior(summaries, job, {})
@@ -212,7 +240,13 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
             n_workers=len(index.workers),
             n_classes=len(job.require_labels().names),
         )
-        return ClassificationModel(index, DawidSkene().fit(answers, self._prior(index, job, prior)))
+        known = None
+        if any(isinstance(votes, GoldVotes) for _, votes in summaries):
+            known = np.full(len(index.objects), -1, dtype=np.intp)
+            for o, votes in summaries:
+                if isinstance(votes, GoldVotes):
+                    known[index.objects[o]] = votes.known
+        return ClassificationModel(index, DawidSkene().fit(answers, self._prior(index, job, prior), known))
 
     def consolidate(
         self, obj: DatasetObject, observed: Observed[Votes, None], model: ClassificationModel | None, job: JobContext
@@ -238,6 +272,7 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         votes: list[tuple[str, frozenset[int]]] = []
+        known: frozenset[int] | None = None
         for answer in answers:
             chosen = [str(n) for n in answer.element["labels"]]
             unknown = _unknown(labels, chosen)
@@ -246,8 +281,11 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
                 issues.append(AnswerIssue(answer.worker_id, reason))
                 continue
             votes.append((answer.worker_id, frozenset(i for n in chosen if (i := labels.index(n)) is not None)))
+            if known is None and _gold(answer):
+                known = votes[-1][1]
         self._require(obj, votes, issues)
-        return Observed(tuple(votes), None, issues, answers_used=len(votes))
+        summary = tuple(votes) if known is None else GoldVotes.of(votes, known)
+        return Observed(summary, None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, MultiVotes]], job: JobContext) -> ClassificationModel:
         return self.fit_with_prior(summaries, job, {})
@@ -264,7 +302,14 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         answers = LabelSetAnswers(
             [r[0] for r in rows], [r[1] for r in rows], sets, n_tasks=len(index.objects), n_workers=len(index.workers)
         )
-        return ClassificationModel(index, MultiLabelDawidSkene().fit(answers, self._prior(index, job, prior)))
+        known = None
+        if any(isinstance(votes, GoldVotes) for _, votes in summaries):
+            known = np.full((len(index.objects), n_labels), -1, dtype=np.intp)
+            for o, votes in summaries:
+                if isinstance(votes, GoldVotes):
+                    known[index.objects[o]] = 0
+                    known[index.objects[o], sorted(votes.known)] = 1
+        return ClassificationModel(index, MultiLabelDawidSkene().fit(answers, self._prior(index, job, prior), known))
 
     def consolidate(
         self,

@@ -2,11 +2,13 @@
 
 Each answer is ``{inputImageProperties: {height, width}, labelMappings: {label: {color}},
 labeledImage: {pngImageData}}``. Every worker's PNG is read through **that worker's own**
-``labelMappings`` (:mod:`tally.codecs`), the masks are voted pixel by pixel
-(:mod:`tally.aggregation.pixel_vote`), and one palette PNG per object is written under the batch's
-mask prefix with a name derived from the object's ID and the PNG's bytes, so a retried request writes
-the same key with the same bytes. The label is a :class:`~tally.tasks.semantic_segmentation.SegmentationResult`
-(``to_gt()``)::
+``labelMappings`` (:mod:`tally.codecs`); an importer's answer may carry its already-decoded class array
+instead (``labeledImage: {classRuns}``, :func:`tally.codecs.decode_class_runs`: no PNG is written or
+read for it, and its labels are named by ``labelMappings``' order, not by colour). The masks are voted
+pixel by pixel (:mod:`tally.aggregation.pixel_vote`), and one palette PNG per object is written under
+the batch's mask prefix with a name derived from the object's ID and the PNG's bytes, so a retried
+request writes the same key with the same bytes. The label is a
+:class:`~tally.tasks.semantic_segmentation.SegmentationResult` (``to_gt()``)::
 
     {"mask-ref": "s3://.../<id>_<digest>.png", "internal-color-map": {...}, "confidence": 0.93}
 
@@ -29,13 +31,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from ...aggregation.disputed_regions import Region
 from ...aggregation.pixel_vote import reliability_table, vote_image
 from ...aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ...aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
-from ...codecs import decode_png, encode_gray_png, encode_palette_png, hex_to_rgb, index_mask
+from ...codecs import (
+    decode_class_runs,
+    decode_png,
+    encode_gray_png,
+    encode_palette_png,
+    hex_to_rgb,
+    index_classes,
+    index_mask,
+)
 from ...errors import AnswerError
 from ...gt.answers import Answer, AnswerIssue
 from ...gt.events import DatasetObject, describe_validation_error
@@ -79,6 +89,20 @@ class SegmentationAnswer(BaseModel):
     labeled_image: _Image = Field(alias="labeledImage")
 
 
+class _Runs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    class_runs: list[StrictInt] = Field(alias="classRuns")
+
+
+class DecodedAnswer(BaseModel):
+    """An answer whose mask is already decoded (module docstring): its size is required."""
+
+    model_config = ConfigDict(extra="ignore")
+    input_image_properties: _Size = Field(alias="inputImageProperties")
+    label_mappings: dict[str, _Colour] = Field(default_factory=dict, alias="labelMappings")
+    labeled_image: _Runs = Field(alias="labeledImage")
+
+
 def _names(names: Iterable[str], limit: int = 5) -> str:
     listed = sorted(names)
     return ", ".join(listed[:limit]) + (f" and {len(listed) - limit} more" if len(listed) > limit else "")
@@ -116,6 +140,25 @@ def _colour_table(answer: SegmentationAnswer, labels: LabelSet) -> _Colours:
             key = ABSTAIN
         out.table[rgb] = key
     return out
+
+
+def _name_keys(names: Iterable[str], labels: LabelSet) -> tuple[list[int], _Colours]:
+    """A decoded answer's class keys by its labels' order (``keys[0]``, unpainted, is 0); labels the job
+    lacks get temporary keys above the job's, as :func:`_colour_table` gives their colours."""
+    out = _Colours()
+    keys = [0]
+    next_unknown = len(labels.names) + 1
+    for name in names:
+        index = labels.index(name)
+        if index is not None:
+            keys.append(index + 1)
+        elif next_unknown < ABSTAIN:
+            keys.append(next_unknown)
+            out.unknown[next_unknown] = name
+            next_unknown += 1
+        else:
+            keys.append(ABSTAIN)
+    return keys, out
 
 
 def _unknown_labels(mask: IndexedMask, colours: _Colours) -> tuple[IndexedMask, str | None]:
@@ -163,6 +206,9 @@ class SemanticSegmentation(SegmentationShape):
         self._classes = ClassTable.build(job.require_labels(), painted)
 
     def _decode(self, answer: Answer, labels: LabelSet) -> tuple[IndexedMask, list[str]]:
+        image_data = answer.element.get("labeledImage")
+        if isinstance(image_data, dict) and "classRuns" in image_data:
+            return self._decoded(answer, labels)
         try:
             parsed = SegmentationAnswer.model_validate(answer.element)
         except ValidationError as exc:
@@ -178,6 +224,18 @@ class SemanticSegmentation(SegmentationShape):
             raise AnswerError("the mask has coloured pixels but no labelMappings to read them by")
         mask, warning = _unknown_labels(mask, colours)
         return mask, colours.warnings + ([warning] if warning else [])
+
+    def _decoded(self, answer: Answer, labels: LabelSet) -> tuple[IndexedMask, list[str]]:
+        """An answer carrying its decoded class array (``classRuns``): no PNG, no colours."""
+        try:
+            parsed = DecodedAnswer.model_validate(answer.element)
+        except ValidationError as exc:
+            raise AnswerError(f"not a semantic-segmentation answer: {describe_validation_error(exc)}") from exc
+        size, names = parsed.input_image_properties, list(parsed.label_mappings)
+        indices = decode_class_runs(parsed.labeled_image.class_runs, size.width, size.height, len(names))
+        keys, colours = _name_keys(names, labels)
+        mask, warning = _unknown_labels(index_classes(indices, keys), colours)
+        return mask, [warning] if warning else []
 
     def _decode_all(
         self, answers: Sequence[Answer], labels: LabelSet
