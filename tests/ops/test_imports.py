@@ -21,7 +21,8 @@ from tally.tasks.base import LearnsAcrossBatches
 from tests.helpers import annotation, seg_content
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3"]  # boto3: only the worker store imports it
+HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3", "tally.tasks.figures"]
+"""boto3: only the worker store imports it; figures: only the views, when the tools call them."""
 TASK_MODULES = [
     "numpy",
     "PIL",

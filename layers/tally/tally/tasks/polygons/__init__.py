@@ -4,15 +4,12 @@ imported only for a batch of this type."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...gt.response import TaskType
 from ..kind import ItemsShape, TaskKind
 
-if TYPE_CHECKING:
-    from .adapter import Polygons
-
-__all__ = ["POLYGONS", "Polygons", "PolygonsShape"]
+__all__ = ["POLYGONS", "PolygonsShape"]
 
 
 class PolygonsShape(ItemsShape):
@@ -29,11 +26,3 @@ class PolygonsShape(ItemsShape):
 
 
 POLYGONS = TaskKind(shape=PolygonsShape(), task=".adapter:Polygons")
-
-
-def __getattr__(name: str) -> Any:
-    if name != "Polygons":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import Polygons
-
-    return Polygons

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...gt.answers import RANKING_KEY
 from ...gt.response import TaskType
-from ..kind import RankTable, ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+from ..kind import ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+
+if TYPE_CHECKING:
+    from ..figures import RankTable
 
 __all__ = ["RANKING", "RankedDimension", "RankingAnswer", "RankingResult", "RankingShape", "read_ranks"]
 
@@ -177,6 +180,8 @@ class RankingViews(Views):
 
     def figure(self, result: RankingResult) -> RankTable:
         """Per dimension, each response's combined rank and confidence beside every worker's rank of it."""
+        from ..figures import RankTable
+
         workers = tuple(a.worker_id for a in result.answers)
         dimensions = []
         for d in result.dimensions:

@@ -20,24 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...colours import normalise_hex
 from ...gt.response import TaskType
 from ...labels import BACKGROUND
 from ..kind import (
     ClassColour,
-    ClassMask,
     CocoSink,
-    Overlay,
     ReviewAnswer,
     ReviewSubject,
     TaskKind,
     Views,
-    WorkerMask,
     WorkerQuality,
 )
 from ..review import mask_notes
+
+if TYPE_CHECKING:
+    from ..figures import Overlay
 
 __all__ = ["SEMANTIC_SEGMENTATION", "SegmentationResult", "SegmentationShape"]
 
@@ -187,11 +187,15 @@ class SegmentationViews(Views):
         return None if classes.shape != consensus.shape else float(np.mean(classes == consensus))
 
     def consensus(self, result: SegmentationResult, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
+        from ..figures import ClassMask
+
         if "mask" not in subject.artefacts:
             return []
         return [ClassMask("mask", ClassColour.map_to_gt(result.colour_map))]
 
     def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        from ..figures import WorkerMask
+
         return [WorkerMask()]
 
     def answer_notes(self, answer: ReviewAnswer, classes: set[str]) -> list[str]:
