@@ -46,19 +46,14 @@ __all__ = [
 
 
 class Shape(Protocol):
-    """The light half of a task: what its answers look like.
-
-    ``keys`` are the element keys that mark the shape (classification reads an element carrying
-    another shape's key as not a label choice)."""
+    """The light half of a task: what its answers look like (the element keys that mark them are
+    declared by the kind's registry line, :class:`~tally.tasks.registry.TaskEntry`)."""
 
     @property
     def name(self) -> str: ...
 
     @property
     def type(self) -> str: ...
-
-    @property
-    def keys(self) -> tuple[str, ...]: ...
 
     def recognises(self, element: Mapping[str, Any]) -> bool: ...
 
@@ -71,7 +66,6 @@ class ItemsShape:
     name: str
     type: str
     key: str
-    keys: tuple[str, ...]
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return isinstance(element.get(self.key), list)

@@ -45,7 +45,6 @@ class BoxesShape(ItemsShape):
     name = "bounding-box"
     type = TaskType.OBJECT_DETECTION.value
     key = "boundingBoxes"
-    keys: tuple[str, ...] = ("boundingBoxes",)
 
 
 @dataclass(frozen=True)

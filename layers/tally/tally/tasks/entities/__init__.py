@@ -33,7 +33,6 @@ class EntitiesShape:
 
     name = "named-entity"
     type = TaskType.NAMED_ENTITY_RECOGNITION.value
-    keys: tuple[str, ...] = ("entities",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return isinstance(element.get("entities"), list)

@@ -39,7 +39,6 @@ class TextShape:
 
     name = "free-text"
     type = TaskType.FREE_TEXT.value
-    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         value = element.get("value")

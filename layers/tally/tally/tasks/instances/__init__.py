@@ -47,7 +47,6 @@ class InstancesShape(ItemsShape):
     name = "instance-segmentation"
     type = TaskType.INSTANCE_SEGMENTATION.value
     key = "instances"
-    keys: tuple[str, ...] = ("instances", "labeledImage")
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return "labeledImage" in element and isinstance(element.get("instances"), list)

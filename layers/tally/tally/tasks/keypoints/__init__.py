@@ -42,7 +42,6 @@ class KeypointsShape(ItemsShape):
     name = "keypoint"
     type = TaskType.KEYPOINTS.value
     key = "keypoints"
-    keys: tuple[str, ...] = ("keypoints",)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ class PolylinesShape(ItemsShape):
     name = "polyline"
     type = TaskType.POLYLINE.value
     key = "polylines"
-    keys: tuple[str, ...] = ("polylines",)
 
 
 class LinesShape(ItemsShape):
@@ -55,7 +54,6 @@ class LinesShape(ItemsShape):
     name = "line"
     type = TaskType.LINE.value
     key = "lines"
-    keys: tuple[str, ...] = ("lines",)
 
 
 @dataclass(frozen=True)

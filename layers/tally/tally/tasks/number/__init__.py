@@ -40,7 +40,6 @@ class NumberShape:
 
     name = "number"
     type = TaskType.NUMBER.value
-    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         value = element.get("value")

@@ -18,7 +18,6 @@ class PolygonsShape(ItemsShape):
     name = "polygon"
     type = TaskType.INSTANCE_SEGMENTATION.value
     key = "polygons"
-    keys: tuple[str, ...] = ("polygons",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         # stated here, not inherited: the polygon task is an instance task, whose ``recognises`` differs

@@ -38,7 +38,6 @@ class RankingShape:
 
     name = "ranking"
     type = TaskType.RANKING.value
-    keys: tuple[str, ...] = (RANKING_KEY,)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return isinstance(element.get(RANKING_KEY), list)

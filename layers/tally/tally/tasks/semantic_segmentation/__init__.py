@@ -47,7 +47,6 @@ class SegmentationShape:
 
     name = "semantic-segmentation"
     type = TaskType.SEMANTIC_SEGMENTATION.value
-    keys: tuple[str, ...] = ("labeledImage",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return "labeledImage" in element and "instances" not in element
