@@ -266,6 +266,48 @@ def run_once(py: str, variant: Variant, paths: dict[str, Path], task: str = "") 
     return result
 
 
+INSTRUCTIONS_CHILD = """
+import json, os, sys
+sys.path[:0] = json.loads(os.environ["COLDSTART_PATH"])
+if os.environ.get("COLDSTART_IMPORT"):
+    import app
+"""
+
+
+def instructions(py: str, variant: Variant, paths: dict[str, Path], *, import_app: bool = True) -> int:
+    """The instructions one import of the handler executes (valgrind's callgrind, whole process; with
+    ``import_app`` false, the same process without the import: the interpreter's own start). Counted,
+    not timed: the same on a loaded machine as on a quiet one, so a change of a few ms shows."""
+    handler, layer, tracing = variant
+    source = paths[layer] / ".." / "src" if layer.startswith("baseline") else ROOT
+    function = paths["bare"] if handler == "bare" else source / "functions" / handler
+    sys_path = [str(function), str(paths[layer] / "python"), str(paths["runtime"])]
+    env = child_env(sys_path, tracing, "consolidation" if handler == "bare" else handler, "", source / "template.yaml")
+    env |= {"PYTHONHASHSEED": "0"} | ({"COLDSTART_IMPORT": "1"} if import_app else {})
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", py, "-I", "-S", "-B"]
+    out = subprocess.run([*cmd, "-c", INSTRUCTIONS_CHILD], env=env, capture_output=True, text=True, check=False)
+    found = [line for line in out.stderr.splitlines() if "Collected :" in line]
+    if out.returncode != 0 or not found:
+        raise SystemExit(f"callgrind on {handler} failed:\n{out.stderr[-2000:]}")
+    return int(found[-1].rsplit(":", 1)[1])
+
+
+def print_instructions(py: str, paths: dict[str, Path], baseline: str | None) -> None:
+    bare: Variant = ("bare", "pyc", True)
+    variants: list[Variant] = [bare, *((h, "pyc", True) for h in HANDLERS)]
+    if baseline:
+        variants += [(h, f"baseline {baseline}", True) for h in HANDLERS]
+    start = instructions(py, bare, paths, import_app=False)
+    counts = {key: instructions(py, key, paths) - start for key in variants}
+    print("Instructions of each import (callgrind, tracing on, with .pyc; the interpreter's own start,")
+    print(f"{start / 1e6:.0f} M, taken off), over the bare handler's: deterministic, one run.\n")
+    print("| handler | layer | instructions (M) | over the bare handler |")
+    print("|---|---|---:|---:|")
+    for key in variants:
+        label = {"pyc": "with .pyc"}.get(key[1], f"{key[1]}, with .pyc")
+        print(f"| {key[0]} | {label} | {counts[key] / 1e6:.0f} | {counts[key] / counts[bare]:.3f}x |")
+
+
 def size_mib(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / (1024 * 1024)
 
@@ -274,11 +316,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cold-start import time of both handlers")
     parser.add_argument("--runs", type=int, default=15, help="imports per handler and variant (%(default)s)")
     parser.add_argument("--baseline", metavar="REV", help="also measure this git revision's handlers and layer")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each import's instructions under valgrind (callgrind) instead of timing it",
+    )
     args = parser.parse_args(argv)
     py = python313()
     paths = build_replicas(py)
     if args.baseline:
         paths[f"baseline {args.baseline}"] = build_baseline(py, args.baseline) / "layer"
+    if args.instructions:
+        print_instructions(py, paths, args.baseline)
+        return 0
     variants: list[Variant] = [("bare", "pyc", True)]
     variants += [(h, layer, True) for h in HANDLERS for layer in ("pyc", "nopyc")]
     variants += [(h, "pyc", False) for h in HANDLERS]

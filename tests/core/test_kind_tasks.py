@@ -462,8 +462,8 @@ def test_examples_hold(module: str) -> None:
 
 
 def test_report_views_escape_what_workers_typed() -> None:
+    from tally.tasks.figures import LineStrokes
     from tally.tasks.free_text import FREE_TEXT
-    from tally.tasks.kind import LineStrokes
     from tally.tasks.lines import LINE, LinesResult
     from tally.tasks.number import NUMBER
     from tally.tasks.ranking import RANKING
@@ -526,8 +526,8 @@ def test_report_views_escape_what_workers_typed() -> None:
 
 def test_the_text_views_split_words_as_the_vote_does() -> None:
     from tally.aggregation.text import TextVote, split_words
+    from tally.tasks.figures import WordVote
     from tally.tasks.free_text import FREE_TEXT, TextResult
-    from tally.tasks.kind import WordVote
 
     answers = [(0, "東京 tower is tall"), (1, "東京 towr is tall"), (2, "東京 tower is tall")]
     [voted] = TextVote().fit([answers]).predict([answers])

@@ -89,6 +89,39 @@ def test_the_template_is_read_from_the_jobs_description(s3: Any) -> None:
         )
 
 
+def test_the_labels_and_the_template_share_one_description_per_job(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(s3, TEMPLATE_URI, b"<crowd-form><crowd-classifier name='c'></crowd-classifier></crowd-form>")
+    put(s3, "s3://gt-job-bucket/job/labels.json", b'{"labels": [{"label": "tech"}, {"label": "politics"}]}')
+    described = {**describe(TEMPLATE_URI), "LabelCategoryConfigS3Uri": "s3://gt-job-bucket/job/labels.json"}
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    made: list[str] = []
+    real_client = aws._client
+
+    def client(session: Any, service: str) -> Any:
+        made.append(service)
+        return sagemaker if service == "sagemaker" else real_client(session, service)
+
+    monkeypatch.setattr(aws, "_client", client)
+    for cache in ("_job_descriptions", "_job_labels_cache", "_job_template_cache"):
+        monkeypatch.setattr(aws, cache, {})
+    session, arn = aws.own_session(), "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/ner-described"
+    with Stubber(sagemaker) as stub:  # one response queued: a second DescribeLabelingJob would fail the test
+        stub.add_client_error(
+            "describe_labeling_job", "ThrottlingException", expected_params={"LabelingJobName": "ner-described"}
+        )
+        stub.add_response("describe_labeling_job", described, {"LabelingJobName": "ner-described"})
+        assert aws.job_labels(session, arn) is None  # a failed description is not kept: the next call asks again
+        assert aws.job_labels(session, arn) == ["tech", "politics"]
+        assert aws.job_template(session, arn).html == (
+            "<crowd-form><crowd-classifier name='c'></crowd-classifier></crowd-form>"
+        )
+        assert aws.job_template(session, f"{arn}-other").note == (
+            "the job's worker template was not read (DescribeLabelingJob: UnStubbedResponseError)"
+        )  # another job is described on its own (here: no response left for it)
+        stub.assert_no_pending_responses()
+    assert made.count("sagemaker") == 3  # a client only for a job not described yet
+
+
 def _run(s3: Any, handler: Any, job: str) -> list[dict[str, Any]]:
     put(s3, PAYLOAD, (GALLERY / "answers" / f"{NER}.json").read_bytes())
     event = {

@@ -22,7 +22,8 @@ from tally.tasks.base import LearnsAcrossBatches
 from tests.helpers import annotation, seg_content
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3"]  # boto3: only the worker store imports it
+HEAVY = ["numpy", "PIL", "tally.codecs", "tally.consolidate", "boto3", "tally.tasks.figures"]
+"""boto3: only the worker store imports it; figures: only the views, when the tools call them."""
 TASK_MODULES = [
     "numpy",
     "PIL",
@@ -39,6 +40,9 @@ TASK_MODULES = [
     "tally.aggregation.span_vote",
     "tally.aggregation.geometric",
 ]
+LIGHT = sorted({f"tally.tasks.{e.package}" for e in ENTRIES} | {"tally.tasks.figures"})
+"""Each kind's light package (and the views' figures): a batch imports only its own kind's (and
+those of the kinds no element key marks, when an answer reaches them in the recognition order)."""
 
 
 def child_env(function: str = "consolidation") -> dict[str, str]:
@@ -54,7 +58,7 @@ def child_env(function: str = "consolidation") -> dict[str, str]:
 
 def loaded_after_import(function: str) -> dict[str, bool]:
     """Import functions/<function>/app.py in a new interpreter; report which heavy modules it loaded."""
-    watched = HEAVY + TASK_MODULES[2:]
+    watched = HEAVY + TASK_MODULES[2:] + LIGHT
     code = f"import json, sys, app; print(json.dumps({{m: m in sys.modules for m in {watched!r}}}))"
     out = subprocess.run(
         [sys.executable, "-c", code], env=child_env(function), capture_output=True, text=True, check=True
@@ -64,12 +68,12 @@ def loaded_after_import(function: str) -> dict[str, bool]:
 
 
 def test_pre_annotation_loads_neither_numpy_nor_pillow() -> None:
-    assert loaded_after_import("pre_annotation") == dict.fromkeys(HEAVY + TASK_MODULES[2:], False)
+    assert loaded_after_import("pre_annotation") == dict.fromkeys(HEAVY + TASK_MODULES[2:] + LIGHT, False)
 
 
 def test_consolidation_loads_the_driver_but_no_task_module() -> None:
     loaded = loaded_after_import("consolidation")
-    assert loaded == {**dict.fromkeys(HEAVY + TASK_MODULES[2:], False), "tally.consolidate": True}
+    assert loaded == {**dict.fromkeys(HEAVY + TASK_MODULES[2:] + LIGHT, False), "tally.consolidate": True}
 
 
 BATCH = r"""
@@ -88,7 +92,7 @@ print(json.dumps([{m: m in sys.modules for m in watched}, labels]))
 
 def run_batch(objects: list[dict[str, Any]], labels: list[str]) -> tuple[dict[str, bool], list[dict[str, Any]]]:
     """Consolidate one batch in a new interpreter; which task modules it loaded, and its labels."""
-    stdin = json.dumps([json.dumps(objects), labels, TASK_MODULES])
+    stdin = json.dumps([json.dumps(objects), labels, TASK_MODULES + LIGHT])
     out = subprocess.run(
         [sys.executable, "-c", BATCH], input=stdin, env=child_env(), capture_output=True, text=True, check=True
     )
@@ -109,8 +113,17 @@ def batch_of(*answers: dict[str, Any]) -> list[dict[str, Any]]:
 def test_a_classification_batch_loads_numpy_and_dawid_skene_only() -> None:
     loaded, labels = run_batch(batch_of({"label": "Cat"}, {"label": "Cat"}, {"label": "Dog"}), ["Dog", "Cat"])
     assert [(label["class-id"], label["class-name"]) for label in labels] == [(1, "Cat")]
-    expected = {"numpy", "tally.tasks.classification.adapter", "tally.aggregation.dawid_skene"}
-    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
+    # recognising the answers imports no other kind's package: their keys are the registry's lines
+    expected = {"numpy", "tally.tasks.classification", "tally.tasks.classification.adapter"}
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected | {"tally.aggregation.dawid_skene"}
+
+
+def test_a_multi_label_batch_loads_the_classification_package_only() -> None:
+    answers: tuple[dict[str, Any], ...] = ({"labels": ["Cat"]}, {"labels": ["Cat", "Dog"]}, {"labels": []})
+    loaded, labels = run_batch(batch_of(*answers), ["Dog", "Cat"])
+    assert [label["class-names"] for label in labels] == [["Cat"]]
+    expected = {"numpy", "tally.tasks.classification", "tally.tasks.classification.adapter"}
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected | {"tally.aggregation.dawid_skene"}
 
 
 def test_a_segmentation_batch_never_loads_the_geometric_or_dawid_skene_code() -> None:
@@ -126,7 +139,7 @@ def test_a_segmentation_batch_never_loads_the_geometric_or_dawid_skene_code() ->
     loaded, labels = run_batch(objects, ["road"])
     assert labels[0]["internal-color-map"]["1"]["class-name"] == "road"
     expected = {"numpy", "PIL", "tally.tasks.semantic_segmentation.adapter", "tally.aggregation.weighted_pixel_vote"}
-    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected | {"tally.tasks.semantic_segmentation"}
 
 
 def test_a_boxes_batch_loads_the_geometric_code_only() -> None:
@@ -135,13 +148,15 @@ def test_a_boxes_batch_loads_the_geometric_code_only() -> None:
     loaded, labels = run_batch(batch_of(box, box), ["car"])
     assert labels[0]["annotations"] == [{"class_id": 0, "left": 1, "top": 1, "width": 4, "height": 4}]
     expected = {"numpy", "PIL", "tally.tasks.geometry", "tally.tasks.boxes.adapter", "tally.aggregation.geometric"}
-    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected
+    # the kinds before boxes in the recognition order are passed by their keys, not imported
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == expected | {"tally.tasks.boxes"}
 
 
 def test_an_unknown_shape_is_passed_through_without_numpy() -> None:
     loaded, labels = run_batch(batch_of({"rating": 3}), ["a"])
     assert labels[0]["note"].startswith("no consolidation")
-    assert not any(loaded.values())
+    # every kind was asked; only those no element key marks had to import their package to answer
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == {"tally.tasks.number", "tally.tasks.free_text"}
 
 
 def test_lazy_tasks_recognise_by_shape_and_load_their_class_on_first_use() -> None:

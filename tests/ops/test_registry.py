@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tally.gt.answers import BareValue
 from tally.gt.response import TaskType
 from tally.tasks.kind import TaskKind, Views
 from tally.tasks.registry import ENTRIES, FALLBACK, element_keys, kind_of
@@ -127,3 +129,68 @@ def test_a_view_a_kind_does_not_have_answers_nothing() -> None:
     assert views.builtin({}, "a", lambda t: {}) is None
     assert views.labels({}, None) == []  # type: ignore[arg-type]
     assert (views.visual, views.shaded_items) == (False, False)
+
+
+ELEMENTS: list[dict[str, Any]] = [
+    {"labeledImage": {"pngImageData": ""}, "labelMappings": {}},
+    {"labeledImage": {"pngImageData": ""}, "instances": []},
+    {"label": "Dog"},
+    {"label": 3},
+    {"labels": ["Dog"]},
+    {"label": "Dog", "labels": ["Dog"]},
+    {"label": "x", "boundingBoxes": []},
+    {"boundingBoxes": [], "inputImageProperties": {"width": 4, "height": 4}},
+    {"boundingBoxes": {}},
+    {"entities": []},
+    {"keypoints": [{"label": "eye", "x": 1, "y": 2}]},
+    {"polygons": []},
+    {"instances": []},
+    {"ordinalRankingDimensions": []},
+    {"polylines": []},
+    {"lines": []},
+    {"label": "Dog", "lines": []},
+    BareValue(value=4),
+    BareValue(value=True),
+    BareValue(value="a cat"),
+    BareValue(value='{"a": 1}'),
+    {"value": 4},
+    {"rating": 3},
+    {},
+]
+
+
+def test_the_registry_lines_keys_decide_recognition_as_the_shapes_do() -> None:
+    # an element without any of a line's keys is never the kind's: the registry answers without the package
+    for entry in ENTRIES:
+        recognised = [entry.kind.shape.recognises(e) for e in ELEMENTS]
+        assert [entry.recognises(e) for e in ELEMENTS] == recognised, entry.name
+        assert any(recognised), entry.name  # every kind recognises one of the elements: the check has teeth
+        for element, is_recognised in zip(ELEMENTS, recognised, strict=True):
+            assert not is_recognised or not entry.keys or any(k in element for k in entry.keys), entry.name
+    owners = [next((e.kind.shape.name for e in ENTRIES if e.recognises(x)), None) for x in ELEMENTS]
+    assert owners == [
+        "semantic-segmentation",
+        "instance-segmentation",
+        "classification",
+        None,
+        "multi-label classification",
+        "multi-label classification",
+        "bounding-box",
+        "bounding-box",
+        None,
+        "named-entity",
+        "keypoint",
+        "polygon",
+        None,
+        "ranking",
+        "polyline",
+        "line",
+        "line",
+        "number",
+        None,
+        "free-text",
+        None,
+        None,
+        None,
+        None,
+    ]

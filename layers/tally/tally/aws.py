@@ -66,6 +66,8 @@ _TRANSIENT_CODES = frozenset(
 _job_labels_cache: dict[str, list[str]] = {}
 _job_template_cache: dict[str, str] = {}
 _cache_lock = threading.Lock()
+_job_descriptions: dict[str, dict[str, Any]] = {}
+_describe_lock = threading.Lock()
 
 
 def error_reason(exc: Exception) -> str:
@@ -175,8 +177,29 @@ def s3_storage(session: botocore.session.Session, kms_key_id: str | None = None)
     return S3Storage(_client(session, "s3"), kms_key_id)
 
 
+class _DescribedOnce:
+    """``DescribeLabelingJob`` for :func:`job_labels` and :func:`job_template`, which both ask it on a
+    job's first batch: one response per job per container (by its ARN: a job name is unique only
+    within an account and region). The SageMaker client is made only for a job not yet described; a
+    failed call is not kept (the next batch asks again). The lock makes two threads asking at once
+    wait for one call."""
+
+    def __init__(self, session: botocore.session.Session, job_arn: str) -> None:
+        self._session = session
+        self._job_arn = job_arn
+
+    def describe_labeling_job(self, **request: str) -> dict[str, Any]:
+        with _describe_lock:
+            found = _job_descriptions.get(self._job_arn)
+            if found is None:
+                found = _client(self._session, "sagemaker").describe_labeling_job(**request)
+                _job_descriptions[self._job_arn] = found
+        return found
+
+
 def job_labels(session: botocore.session.Session, job_arn: str | None) -> list[str] | None:
-    """The job's labels from its label category file (``DescribeLabelingJob``), cached per container.
+    """The job's labels from its label category file (``DescribeLabelingJob``, asked once per job with
+    :func:`job_template`), cached per container.
 
     Returns ``None`` (and logs why) when the job or its file cannot be read.
     """
@@ -185,7 +208,7 @@ def job_labels(session: botocore.session.Session, job_arn: str | None) -> list[s
     with _cache_lock:
         if job_arn in _job_labels_cache:
             return _job_labels_cache[job_arn]
-    labels = read_job_labels(_client(session, "sagemaker"), s3_storage(session), job_arn)
+    labels = read_job_labels(_DescribedOnce(session, job_arn), s3_storage(session), job_arn)
     if labels is not None:
         with _cache_lock:
             _job_labels_cache[job_arn] = labels
@@ -208,8 +231,8 @@ def read_job_labels(sagemaker: Any, storage: S3Storage, job_arn: str) -> list[st
 
 def job_template(session: botocore.session.Session, job_arn: str | None) -> JobTemplate:
     """The job's worker template (``DescribeLabelingJob`` → ``HumanTaskConfig.UiConfig.UiTemplateS3Uri``,
-    read with the session's S3 access: the function may read the job's output bucket), cached per
-    container. When it cannot be read, the template's ``note`` says why (the form is then inferred)."""
+    read with the session's S3 access: the function may read the job's output bucket; the description
+    asked once per job with :func:`job_labels`), cached per container. When it cannot be read, the template's ``note`` says why (the form is then inferred)."""
     from .forms.consolidate import JobTemplate
 
     if not job_arn or "labeling-job/" not in job_arn:
@@ -217,7 +240,7 @@ def job_template(session: botocore.session.Session, job_arn: str | None) -> JobT
     with _cache_lock:
         if job_arn in _job_template_cache:
             return JobTemplate(_job_template_cache[job_arn])
-    html, note = read_job_template(_client(session, "sagemaker"), s3_storage(session), job_arn)
+    html, note = read_job_template(_DescribedOnce(session, job_arn), s3_storage(session), job_arn)
     if html is not None:
         with _cache_lock:
             _job_template_cache[job_arn] = html

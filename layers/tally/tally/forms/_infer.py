@@ -96,7 +96,7 @@ def recognise(element: Mapping[str, Any]) -> str | None:
     from ..tasks.registry import ENTRIES  # lazily: tally.tasks imports the event models
 
     for entry in ENTRIES:
-        if entry.kind.shape.recognises(element):
+        if entry.recognises(element):
             return entry.kind.shape.name
     return None
 

@@ -7,8 +7,9 @@ registry's order: the first task whose ``recognises`` accepts an answer's elemen
 no known shape are passed through unchanged (:mod:`.passthrough`).
 
 The tasks :func:`make_tasks` returns are :class:`LazyTask` objects: each recognises answers by its
-kind's shape (the light package, no numpy) and imports its adapter (numpy, Pillow and its aggregation
-algorithms) only when the batch is consolidated as that task. A segmentation batch never imports the
+registry line's keys and its kind's shape (the light package, no numpy, imported only for an answer
+that carries one of the keys) and imports its adapter (numpy, Pillow and its aggregation algorithms)
+only when the batch is consolidated as that task. A segmentation batch never imports the
 geometric or Dawid–Skene code, a classification batch never imports Pillow, and importing the
 consolidation handler imports none of the packages. The task classes themselves are importable from
 here too (``from tally.tasks import SemanticSegmentation``); that imports their module.
@@ -69,8 +70,9 @@ __all__ = [
 
 
 class LazyTask:
-    """A :class:`Task` that recognises answers by its kind's shape and imports the kind's module on
-    first use of anything else (``needs_labels``, ``prepare``, ...), once, thread-safely.
+    """A :class:`Task` that recognises answers by its registry line (:meth:`TaskEntry.recognises`: the
+    kind's light package imported only for an answer that may be the kind's) and imports the kind's
+    module on first use of anything else (``needs_labels``, ``prepare``, ...), once, thread-safely.
 
     The batch driver asks ``needs_labels`` of the chosen task only, so only its module is imported.
     ``loaded`` is the task itself, for what the :class:`Task` protocol does not cover (the driver's
@@ -79,15 +81,20 @@ class LazyTask:
 
     def __init__(self, entry: TaskEntry, settings: Settings) -> None:
         self.entry = entry
-        shape = entry.kind.shape
-        self.name: str = shape.name
-        self.type: str = shape.type
         self._settings = settings
         self._task: AnyTask | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"LazyTask({self.entry.cls}, {'loaded' if self._task is not None else 'not loaded'})"
+
+    @property
+    def name(self) -> str:
+        return self.entry.kind.shape.name
+
+    @property
+    def type(self) -> str:
+        return self.entry.kind.shape.type
 
     @property
     def loaded(self) -> AnyTask:
@@ -111,7 +118,7 @@ class LazyTask:
         return self.loaded.needs_labels
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
-        return self.entry.kind.shape.recognises(element)
+        return self.entry.recognises(element)
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
         return self.entry.kind.shape.labels_used(element)

@@ -1,5 +1,5 @@
 """What one task type declares: :class:`TaskKind` (its shape, its adapter, its output types, its typed
-result and its views), and the vocabulary of those views.
+result and its views), and what its results and views share.
 
 Each task type is a package ``tally.tasks.<type>`` whose light ``__init__`` (no numpy, no Pillow, no
 algorithms) defines a :class:`TaskKind`; its adapter (the task class of :mod:`tally.tasks.base`, with
@@ -9,10 +9,15 @@ consolidated as that type. :mod:`tally.tasks.registry` lists the kinds, one line
 The views are what the tools (and pre-annotation) need of an output label, read back into the kind's
 typed result (``from_gt``): the pre-annotation prior, the built-in and COCO export rows, and, for
 ``tally report``, the labels an object shows, each worker's agreement with the consensus, the items
-numbered on the page and the overlays it draws, or, for a kind whose consensus is no image, a figure
-(:class:`Distribution`, :class:`WordVote`, :class:`RankTable`); and the rows of ``tally export``'s CSV
-and JSONL. A view says *what* to draw (:class:`Boxes`, :class:`ClassMask`, ...); the report draws it. :class:`Views` answers "nothing" to everything, so a
-new type implements only the views it has.
+numbered on the page and the overlays it draws, or, for a kind whose consensus is no image, a figure;
+and the rows of ``tally export``'s CSV and JSONL. A view says *what* to draw, in the vocabulary of
+:mod:`tally.tasks.figures` (imported by the views when called, never on a handler's import path); the
+report draws it. :class:`Views` answers "nothing" to everything, so a new type implements only the
+views it has.
+
+A typed result has ``to_gt()`` (``content[<attr>]`` without the entries every result shares: ``type``,
+rejected answers and warnings, which :class:`~tally.gt.response.ObjectResult` adds) and a class method
+``from_gt(label)`` reading such a label back (raising ``KeyError`` naming a missing key).
 """
 
 from __future__ import annotations
@@ -24,48 +29,31 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # importing numpy.typing imports numpy: this module stays light
     import numpy.typing as npt
 
+    from .figures import Figure, MarkedText, Overlay
+
 __all__ = [
-    "Boxes",
     "ClassColour",
-    "ClassMask",
     "CocoSink",
-    "Distribution",
-    "Figure",
     "ImageSize",
-    "InstanceMask",
     "ItemsShape",
-    "LineStrokes",
-    "MarkedText",
-    "Overlay",
-    "Points",
-    "Polygons",
-    "RankTable",
-    "Result",
     "ReviewAnswer",
     "ReviewSubject",
     "Shape",
     "TaskKind",
     "Views",
-    "WordVote",
-    "WorkerMask",
     "WorkerQuality",
 ]
 
 
 class Shape(Protocol):
-    """The light half of a task: what its answers look like.
-
-    ``keys`` are the element keys that mark the shape (classification reads an element carrying
-    another shape's key as not a label choice)."""
+    """The light half of a task: what its answers look like (the element keys that mark them are
+    declared by the kind's registry line, :class:`~tally.tasks.registry.TaskEntry`)."""
 
     @property
     def name(self) -> str: ...
 
     @property
     def type(self) -> str: ...
-
-    @property
-    def keys(self) -> tuple[str, ...]: ...
 
     def recognises(self, element: Mapping[str, Any]) -> bool: ...
 
@@ -78,21 +66,12 @@ class ItemsShape:
     name: str
     type: str
     key: str
-    keys: tuple[str, ...]
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return isinstance(element.get(self.key), list)
 
     def labels_used(self, element: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
         return [(str(i["label"]), None) for i in element[self.key] if isinstance(i, dict) and "label" in i]
-
-
-class Result(Protocol):
-    """A consolidated label, typed: ``to_gt()`` is ``content[<attr>]`` without the entries every
-    result shares (``type``, rejected answers and warnings: :class:`~tally.gt.response.ObjectResult`
-    adds them); ``from_gt(label)`` reads such a label back (raises ``KeyError`` naming a missing key)."""
-
-    def to_gt(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -172,109 +151,6 @@ class ClassColour:
         return tuple(
             cls(str(key), e["class-name"], e["hex-color"], e.get("confidence")) for key, e in colour_map.items()
         )
-
-
-# --- what the report draws -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClassMask:
-    """A class mask artefact (``artefact``: the report's name for it) in the classes' colours."""
-
-    artefact: str
-    colour_map: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class InstanceMask:
-    """An instance mask artefact: instance ``k`` (1-based pixel value) of label ``names[k - 1]``, each
-    in a shade of its class colour, outlined and numbered."""
-
-    artefact: str
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Boxes:
-    """Boxes ``(label, (left, top, width, height))``; ``tags`` (the consensus's) numbered in a corner."""
-
-    boxes: tuple[tuple[str, tuple[float, float, float, float]], ...]
-    tags: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Points:
-    """Points ``(label, x, y)``."""
-
-    points: tuple[tuple[str, float, float], ...]
-
-
-@dataclass(frozen=True)
-class Polygons:
-    """A worker's polygons as they drew them (the element's ``polygons`` list)."""
-
-    polygons: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class LineStrokes:
-    """Open lines ``(label, ((x, y), ...))`` in image pixels; ``tags`` (the consensus's) as their titles."""
-
-    lines: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
-    tags: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class WorkerMask:
-    """A worker's painted mask, through their own colours to label names (``instances``: one region
-    per instance, shaded and outlined)."""
-
-    instances: bool = False
-
-
-@dataclass(frozen=True)
-class MarkedText:
-    """The object's text with spans ``(label, start, end)`` marked."""
-
-    spans: tuple[tuple[str, int, int], ...]
-
-
-Overlay = ClassMask | InstanceMask | Boxes | Points | Polygons | LineStrokes | WorkerMask
-"""A layer drawn over the object's image."""
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """Numbers on a scale from ``low`` to ``high``: each answer ``(worker, value, weight)`` (weight 0–1:
-    its share of the consensus), the consensus ``value`` and its ``interval``."""
-
-    low: float
-    high: float
-    answers: tuple[tuple[str, float, float], ...]
-    value: float | None
-    interval: tuple[float, float] | None
-
-
-@dataclass(frozen=True)
-class WordVote:
-    """A text consensus and each worker's text as words ``(worker, words, indices of the words the vote
-    overruled)``."""
-
-    text: str
-    answers: tuple[tuple[str, tuple[str, ...], frozenset[int]], ...]
-
-
-@dataclass(frozen=True)
-class RankTable:
-    """Rankings side by side: the workers, and per dimension ``(name, rows)`` with one row per response
-    ``(combined rank, confidence, each worker's rank of it or None)``."""
-
-    workers: tuple[str, ...]
-    dimensions: tuple[tuple[str, tuple[tuple[int, float | None, tuple[int | None, ...]], ...]], ...]
-
-
-Figure = Distribution | WordVote | RankTable
-"""The consensus of a kind that is no image drawn as a figure, the workers' answers in it."""
 
 
 class ReviewSubject(Protocol):

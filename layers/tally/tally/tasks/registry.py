@@ -1,10 +1,13 @@
 """The task types tally knows, one line each: a type is one package (``tally.tasks.<package>``,
 whose light ``__init__`` defines a :class:`~tally.tasks.kind.TaskKind`) plus one line here.
 
-Nothing is imported until asked for: the consolidation handler imports this module, not the packages;
-a batch imports the light packages as it recognises its answers, and only the chosen kind's adapter
-(numpy, Pillow, its algorithms). The tools and pre-annotation find a label's kind by its ``type``
-(:func:`kind_of`), which imports the light packages only.
+Nothing is imported until asked for: the consolidation handler imports this module, not the packages.
+A line declares the element keys that mark its kind's answers (:class:`TaskEntry`), so a batch
+imports the light package only of a kind whose keys its answers carry (or, for a kind no key marks,
+that an answer reaches in the recognition order), and only the chosen kind's adapter (numpy, Pillow,
+its algorithms): a classification batch imports the classification package and nothing of the other
+kinds. The tools and pre-annotation find a label's kind by its ``type`` (:func:`kind_of`), which
+imports the light packages only.
 
 Adding a type (docs/adding-a-task-type.md): write ``tally/tasks/<package>/`` and add its line to
 :data:`ENTRIES`; the order of :data:`ENTRIES` is the recognition order (the first kind whose shape
@@ -17,6 +20,8 @@ Examples:
     'classification'
     >>> kind_of("groundtruth/unheard-of") is None
     True
+    >>> [e.kind_name for e in ENTRIES if e.recognises({"boundingBoxes": []})]
+    ['BOXES']
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..gt.answers import RANKING_KEY
 from .kind import TaskKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from ..settings import Settings
     from .base import AnyTask
@@ -40,10 +46,19 @@ __all__ = ["ENTRIES", "FALLBACK", "TaskEntry", "element_keys", "kind_of"]
 
 @dataclass(frozen=True)
 class TaskEntry:
-    """One line of the registry: the package and the name of its :class:`TaskKind`."""
+    """One line of the registry: the package, the name of its :class:`TaskKind`, and the element keys
+    that mark the kind's answers.
+
+    ``keys`` are declared here, not in the package, so that recognising an answer costs no import:
+    an element with none of a kind's keys is not the kind's (its package is not imported to ask), and
+    classification's shapes step aside for an element carrying another kind's key
+    (:func:`element_keys`). A kind whose answers no key marks (a bare value) has none: its shape is
+    asked, its package imported, whenever an answer reaches it in the recognition order.
+    """
 
     package: str
     kind_name: str
+    keys: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -53,6 +68,13 @@ class TaskEntry:
     def kind(self) -> TaskKind:
         """The kind (its package's light ``__init__`` imported on first use)."""
         return _kind(self.package, self.kind_name)
+
+    def recognises(self, element: Mapping[str, Any]) -> bool:
+        """Whether the kind's shape recognises ``element``; without any of :attr:`keys` (a kind that
+        has some), no, without importing the package."""
+        if self.keys and not any(key in element for key in self.keys):
+            return False
+        return self.kind.shape.recognises(element)
 
     @property
     def module(self) -> str:
@@ -71,19 +93,19 @@ class TaskEntry:
 
 
 ENTRIES: tuple[TaskEntry, ...] = (
-    TaskEntry("semantic_segmentation", "SEMANTIC_SEGMENTATION"),
-    TaskEntry("classification", "SINGLE_LABEL"),
-    TaskEntry("classification", "MULTI_LABEL"),
-    TaskEntry("entities", "NAMED_ENTITIES"),
-    TaskEntry("boxes", "BOXES"),
-    TaskEntry("keypoints", "KEYPOINTS"),
-    TaskEntry("instances", "INSTANCES"),
-    TaskEntry("polygons", "POLYGONS"),
+    TaskEntry("semantic_segmentation", "SEMANTIC_SEGMENTATION", keys=("labeledImage",)),
+    TaskEntry("classification", "SINGLE_LABEL", keys=("label",)),
+    TaskEntry("classification", "MULTI_LABEL", keys=("labels",)),
+    TaskEntry("entities", "NAMED_ENTITIES", keys=("entities",)),
+    TaskEntry("boxes", "BOXES", keys=("boundingBoxes",)),
+    TaskEntry("keypoints", "KEYPOINTS", keys=("keypoints",)),
+    TaskEntry("instances", "INSTANCES", keys=("instances", "labeledImage")),
+    TaskEntry("polygons", "POLYGONS", keys=("polygons",)),
     TaskEntry("number", "NUMBER"),
     TaskEntry("free_text", "FREE_TEXT"),
-    TaskEntry("ranking", "RANKING"),
-    TaskEntry("lines", "POLYLINE"),
-    TaskEntry("lines", "LINE"),
+    TaskEntry("ranking", "RANKING", keys=(RANKING_KEY,)),
+    TaskEntry("lines", "POLYLINE", keys=("polylines",)),
+    TaskEntry("lines", "LINE", keys=("lines",)),
 )
 """Every task type tally consolidates, in recognition order."""
 
@@ -119,4 +141,4 @@ def kind_of(type_: str) -> TaskKind | None:
 def element_keys(excluding: str) -> frozenset[str]:
     """The element keys that mark the shapes of every registered package but ``excluding`` (``""``: of
     every package)."""
-    return frozenset(k for e in ENTRIES if e.package != excluding for k in e.kind.shape.keys)
+    return frozenset(k for e in ENTRIES if e.package != excluding for k in e.keys)

@@ -1,9 +1,9 @@
-"""The report's figures (:data:`tally.tasks.kind.Figure`) as HTML: what a kind whose consensus is no
+"""The report's figures (:data:`tally.tasks.figures.Figure`) as HTML: what a kind whose consensus is no
 image shows (a number's answers on its scale, a text's words the vote overruled, rankings side by
 side). Everything a worker typed, and every name, is escaped.
 
 Examples:
-    >>> from tally.tasks.kind import WordVote
+    >>> from tally.tasks.figures import WordVote
     >>> render(WordVote("a cat", (("w1", ("a", "<cat>"), frozenset({1})),)))
     '<div class="fig-text"><p class="verdict">a cat</p><ol><li data-worker="w1"><b>w1</b> a <mark>&lt;cat&gt;</mark></li></ol></div>'
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..tasks.kind import Distribution, Figure, RankTable, WordVote
+from ..tasks.figures import Distribution, Figure, RankTable, WordVote
 
 __all__ = ["STYLE", "render"]
 

@@ -39,7 +39,7 @@ from ..colours import ABSTAIN, hex_to_rgb, rgb_to_hex
 from ..errors import TallyError
 from ..gt.answers import answer_elements
 from ..gt.sink import LabelReader
-from ..tasks.kind import (
+from ..tasks.figures import (
     Boxes,
     ClassMask,
     Figure,
@@ -49,9 +49,9 @@ from ..tasks.kind import (
     Overlay,
     Points,
     Polygons,
-    TaskKind,
     WorkerMask,
 )
+from ..tasks.kind import TaskKind
 from ..tasks.registry import element_keys, kind_of
 from . import _figures
 from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
@@ -823,7 +823,7 @@ def _draw(
     colours: dict[str, str],
     classes: set[str],
 ) -> list[str]:
-    """The layers that draw what a view returned (:mod:`tally.tasks.kind`: the view says what, the
+    """The layers that draw what a view returned (:mod:`tally.tasks.figures`: the view says what, the
     page says how)."""
     layers: list[str] = []
     for overlay in overlays:

@@ -22,11 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...gt.response import TaskType
 from ..kind import (
-    Boxes,
     CocoSink,
     ImageSize,
     ItemsShape,
-    Overlay,
     ReviewAnswer,
     ReviewSubject,
     TaskKind,
@@ -36,9 +34,9 @@ from ..kind import (
 from ..review import f1, greedy, iou
 
 if TYPE_CHECKING:
-    from .adapter import BoundingBoxes
+    from ..figures import Overlay
 
-__all__ = ["BOXES", "BoundingBoxes", "Box", "BoxesResult", "BoxesShape"]
+__all__ = ["BOXES", "Box", "BoxesResult", "BoxesShape"]
 
 
 class BoxesShape(ItemsShape):
@@ -47,7 +45,6 @@ class BoxesShape(ItemsShape):
     name = "bounding-box"
     type = TaskType.OBJECT_DETECTION.value
     key = "boundingBoxes"
-    keys: tuple[str, ...] = ("boundingBoxes",)
 
 
 @dataclass(frozen=True)
@@ -187,10 +184,14 @@ class BoxesViews(Views):
         return [(b.label, b.confidence) for b in result.boxes]
 
     def consensus(self, result: BoxesResult, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
+        from ..figures import Boxes
+
         boxes = tuple((b.label, b.ltwh) for b in result.boxes)
         return [Boxes(boxes, tuple(tags) if len(tags) == len(boxes) else None)]
 
     def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        from ..figures import Boxes
+
         return [Boxes(tuple((str(b.get("label")), _ltwh(b)) for b in answer.get("boundingBoxes", [])))]
 
 
@@ -207,11 +208,3 @@ BOXES = TaskKind(
     from_gt=BoxesResult.from_gt,
     views=_VIEWS,
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name != "BoundingBoxes":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import BoundingBoxes
-
-    return BoundingBoxes

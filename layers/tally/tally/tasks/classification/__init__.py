@@ -62,10 +62,9 @@ class SingleLabelShape:
 
     name = "classification"
     type = TaskType.IMAGE_CLASSIFICATION.value
-    keys: tuple[str, ...] = ("label",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
-        # the cheap test first: other shapes' keys (every light package) only for a "label" answer
+        # other kinds' keys are the registry's lines (no package imported)
         return (
             isinstance(element.get("label"), str)
             and "labels" not in element
@@ -81,7 +80,6 @@ class MultiLabelShape:
 
     name = "multi-label classification"
     type = TaskType.IMAGE_CLASSIFICATION_MULTILABEL.value
-    keys: tuple[str, ...] = ("labels",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         value = element.get("labels")

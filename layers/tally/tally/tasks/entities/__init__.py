@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...gt.response import TaskType
-from ..kind import MarkedText, ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+from ..kind import ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
 from ..review import f1
 
 if TYPE_CHECKING:
-    from .adapter import NamedEntities
+    from ..figures import MarkedText
 
-__all__ = ["NAMED_ENTITIES", "EntitiesResult", "EntitiesShape", "Entity", "NamedEntities"]
+__all__ = ["NAMED_ENTITIES", "EntitiesResult", "EntitiesShape", "Entity"]
 
 
 class EntitiesShape:
@@ -33,7 +33,6 @@ class EntitiesShape:
 
     name = "named-entity"
     type = TaskType.NAMED_ENTITY_RECOGNITION.value
-    keys: tuple[str, ...] = ("entities",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return isinstance(element.get("entities"), list)
@@ -115,9 +114,13 @@ class EntitiesViews(Views):
         return f1(len(mine & theirs), len(mine), len(theirs))
 
     def consensus_text(self, result: EntitiesResult) -> MarkedText:
+        from ..figures import MarkedText
+
         return MarkedText(tuple(e.span for e in result.entities))
 
     def answer_summary(self, answer: Mapping[str, Any]) -> MarkedText:
+        from ..figures import MarkedText
+
         entities = answer.get("entities", [])
         return MarkedText(tuple((str(e.get("label")), int(e["startOffset"]), int(e["endOffset"])) for e in entities))
 
@@ -129,11 +132,3 @@ NAMED_ENTITIES = TaskKind(
     from_gt=EntitiesResult.from_gt,
     views=EntitiesViews(),
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name != "NamedEntities":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import NamedEntities
-
-    return NamedEntities

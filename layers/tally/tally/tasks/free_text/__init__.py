@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...gt.answers import BareValue
 from ...gt.response import TaskType
-from ..kind import ReviewAnswer, ReviewSubject, TaskKind, Views, WordVote, WorkerQuality
+from ..kind import ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+
+if TYPE_CHECKING:
+    from ..figures import WordVote
 
 __all__ = ["FREE_TEXT", "TextAnswer", "TextResult", "TextShape", "VotedWord"]
 
@@ -36,7 +39,6 @@ class TextShape:
 
     name = "free-text"
     type = TaskType.FREE_TEXT.value
-    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         value = element.get("value")
@@ -153,6 +155,7 @@ class FreeTextViews(Views):
     def figure(self, result: TextResult) -> WordVote:
         """The consensus and each worker's text, the words the vote overruled marked."""
         from ...aggregation.text import split_words  # the report's, not the handler's, import
+        from ..figures import WordVote
 
         return WordVote(
             result.text,

@@ -24,26 +24,21 @@ from typing import TYPE_CHECKING, Any
 from ...gt.response import TaskType
 from ..kind import (
     ClassColour,
-    ClassMask,
     CocoSink,
     ImageSize,
-    InstanceMask,
     ItemsShape,
-    Overlay,
-    Polygons,
     ReviewAnswer,
     ReviewSubject,
     TaskKind,
     Views,
-    WorkerMask,
     WorkerQuality,
 )
 from ..review import mask_notes
 
 if TYPE_CHECKING:
-    from .adapter import InstanceSegmentation
+    from ..figures import Overlay
 
-__all__ = ["INSTANCES", "Instance", "InstanceSegmentation", "InstancesResult", "InstancesShape"]
+__all__ = ["INSTANCES", "Instance", "InstancesResult", "InstancesShape"]
 
 
 class InstancesShape(ItemsShape):
@@ -52,7 +47,6 @@ class InstancesShape(ItemsShape):
     name = "instance-segmentation"
     type = TaskType.INSTANCE_SEGMENTATION.value
     key = "instances"
-    keys: tuple[str, ...] = ("instances", "labeledImage")
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return "labeledImage" in element and isinstance(element.get("instances"), list)
@@ -182,6 +176,8 @@ class InstancesViews(Views):
 
     def consensus(self, result: InstancesResult, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
         """The instance mask, each instance numbered; without it, the class mask."""
+        from ..figures import ClassMask, InstanceMask
+
         if "instances" in subject.artefacts:
             return [InstanceMask("instances", tuple(i.label for i in result.instances))]
         if "classes" in subject.artefacts:
@@ -190,6 +186,8 @@ class InstancesViews(Views):
 
     def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
         """A polygon answer's polygons, else the worker's instance mask."""
+        from ..figures import Polygons, WorkerMask
+
         if isinstance(answer.get("polygons"), list):
             return [Polygons(tuple(answer["polygons"]))]
         return [WorkerMask(instances=True)]
@@ -207,11 +205,3 @@ INSTANCES = TaskKind(
     from_gt=InstancesResult.from_gt,
     views=_VIEWS,
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name != "InstanceSegmentation":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import InstanceSegmentation
-
-    return InstanceSegmentation

@@ -22,8 +22,6 @@ from ..kind import (
     CocoSink,
     ImageSize,
     ItemsShape,
-    Overlay,
-    Points,
     ReviewAnswer,
     ReviewSubject,
     TaskKind,
@@ -33,9 +31,9 @@ from ..kind import (
 from ..review import f1, greedy
 
 if TYPE_CHECKING:
-    from .adapter import Keypoints
+    from ..figures import Overlay
 
-__all__ = ["KEYPOINTS", "Keypoint", "Keypoints", "KeypointsResult", "KeypointsShape"]
+__all__ = ["KEYPOINTS", "Keypoint", "KeypointsResult", "KeypointsShape"]
 
 
 class KeypointsShape(ItemsShape):
@@ -44,7 +42,6 @@ class KeypointsShape(ItemsShape):
     name = "keypoint"
     type = TaskType.KEYPOINTS.value
     key = "keypoints"
-    keys: tuple[str, ...] = ("keypoints",)
 
 
 @dataclass(frozen=True)
@@ -125,9 +122,13 @@ class KeypointsViews(Views):
         return f1(greedy(pairs), len(mine), len(result.points))
 
     def consensus(self, result: KeypointsResult, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
+        from ..figures import Points
+
         return [Points(tuple((p.label, float(p.x), float(p.y)) for p in result.points))]
 
     def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        from ..figures import Points
+
         return [Points(tuple((str(p.get("label")), float(p["x"]), float(p["y"])) for p in answer.get("keypoints", [])))]
 
 
@@ -140,11 +141,3 @@ KEYPOINTS = TaskKind(
     from_gt=KeypointsResult.from_gt,
     views=_VIEWS,
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name != "Keypoints":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import Keypoints
-
-    return Keypoints

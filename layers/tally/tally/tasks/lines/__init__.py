@@ -21,20 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...gt.response import TaskType
 from ..kind import (
     CocoSink,
     ItemsShape,
-    LineStrokes,
-    Overlay,
     ReviewAnswer,
     ReviewSubject,
     TaskKind,
     Views,
     WorkerQuality,
 )
+
+if TYPE_CHECKING:
+    from ..figures import Overlay
 
 __all__ = ["LINE", "POLYLINE", "FusedLine", "LinesResult", "LinesShape", "PolylinesShape"]
 
@@ -45,7 +46,6 @@ class PolylinesShape(ItemsShape):
     name = "polyline"
     type = TaskType.POLYLINE.value
     key = "polylines"
-    keys: tuple[str, ...] = ("polylines",)
 
 
 class LinesShape(ItemsShape):
@@ -54,7 +54,6 @@ class LinesShape(ItemsShape):
     name = "line"
     type = TaskType.LINE.value
     key = "lines"
-    keys: tuple[str, ...] = ("lines",)
 
 
 @dataclass(frozen=True)
@@ -167,10 +166,14 @@ class LinesViews(Views):
         return [(line.label, line.confidence) for line in result.lines]
 
     def consensus(self, result: LinesResult, subject: ReviewSubject, tags: Any) -> list[Overlay]:
+        from ..figures import LineStrokes
+
         lines = tuple((line.label, line.vertices) for line in result.lines)
         return [LineStrokes(lines, tuple(tags) if len(tags) == len(lines) else None)]
 
     def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        from ..figures import LineStrokes
+
         return [LineStrokes(_drawn(answer.get(self.key)))]
 
     def answer_summary(self, answer: Mapping[str, Any]) -> str:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ...gt.answers import BareValue
 from ...gt.response import TaskType
 from ..base import DIGITS
-from ..kind import Distribution, ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+from ..kind import ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+
+if TYPE_CHECKING:
+    from ..figures import Distribution
 
 __all__ = ["NUMBER", "NumberAnswer", "NumberResult", "NumberShape", "Scale"]
 
@@ -37,7 +40,6 @@ class NumberShape:
 
     name = "number"
     type = TaskType.NUMBER.value
-    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         value = element.get("value")
@@ -173,6 +175,8 @@ class NumberViews(Views):
 
     def figure(self, result: NumberResult) -> Distribution:
         """The answers on the scale, each at its weight, with the value and its interval."""
+        from ..figures import Distribution
+
         low, high = self._span(result)
         answers = tuple((a.worker_id, float(a.value), float(a.weight or 0.0)) for a in result.answers)
         interval = (float(result.interval[0]), float(result.interval[1]))

@@ -59,7 +59,6 @@ class Passthrough:
     type = TaskType.CUSTOM.value
     uses_batch_model = False
     needs_labels = False
-    keys: tuple[str, ...] = ()
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return True

@@ -4,15 +4,12 @@ imported only for a batch of this type."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...gt.response import TaskType
 from ..kind import ItemsShape, TaskKind
 
-if TYPE_CHECKING:
-    from .adapter import Polygons
-
-__all__ = ["POLYGONS", "Polygons", "PolygonsShape"]
+__all__ = ["POLYGONS", "PolygonsShape"]
 
 
 class PolygonsShape(ItemsShape):
@@ -21,7 +18,6 @@ class PolygonsShape(ItemsShape):
     name = "polygon"
     type = TaskType.INSTANCE_SEGMENTATION.value
     key = "polygons"
-    keys: tuple[str, ...] = ("polygons",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         # stated here, not inherited: the polygon task is an instance task, whose ``recognises`` differs
@@ -29,11 +25,3 @@ class PolygonsShape(ItemsShape):
 
 
 POLYGONS = TaskKind(shape=PolygonsShape(), task=".adapter:Polygons")
-
-
-def __getattr__(name: str) -> Any:
-    if name != "Polygons":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import Polygons
-
-    return Polygons

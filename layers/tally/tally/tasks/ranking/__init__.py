@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...gt.answers import RANKING_KEY
 from ...gt.response import TaskType
-from ..kind import RankTable, ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+from ..kind import ReviewAnswer, ReviewSubject, TaskKind, Views, WorkerQuality
+
+if TYPE_CHECKING:
+    from ..figures import RankTable
 
 __all__ = ["RANKING", "RankedDimension", "RankingAnswer", "RankingResult", "RankingShape", "read_ranks"]
 
@@ -35,7 +38,6 @@ class RankingShape:
 
     name = "ranking"
     type = TaskType.RANKING.value
-    keys: tuple[str, ...] = (RANKING_KEY,)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return isinstance(element.get(RANKING_KEY), list)
@@ -177,6 +179,8 @@ class RankingViews(Views):
 
     def figure(self, result: RankingResult) -> RankTable:
         """Per dimension, each response's combined rank and confidence beside every worker's rank of it."""
+        from ..figures import RankTable
+
         workers = tuple(a.worker_id for a in result.answers)
         dimensions = []
         for d in result.dimensions:

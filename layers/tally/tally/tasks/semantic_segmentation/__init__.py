@@ -25,19 +25,17 @@ from ...gt.response import TaskType
 from ...labels import BACKGROUND
 from ..kind import (
     ClassColour,
-    ClassMask,
     CocoSink,
-    Overlay,
     ReviewAnswer,
     ReviewSubject,
     TaskKind,
     Views,
-    WorkerMask,
     WorkerQuality,
 )
 from ..review import mask_notes
 
 if TYPE_CHECKING:
+    from ..figures import Overlay
     from .adapter import SemanticSegmentation
 
 __all__ = ["SEMANTIC_SEGMENTATION", "DisputedRegion", "SegmentationResult", "SegmentationShape", "SemanticSegmentation"]
@@ -48,7 +46,6 @@ class SegmentationShape:
 
     name = "semantic-segmentation"
     type = TaskType.SEMANTIC_SEGMENTATION.value
-    keys: tuple[str, ...] = ("labeledImage",)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         return "labeledImage" in element and "instances" not in element
@@ -235,11 +232,15 @@ class SegmentationViews(Views):
         return None if classes.shape != consensus.shape else float(np.mean(classes == consensus))
 
     def consensus(self, result: SegmentationResult, subject: ReviewSubject, tags: Sequence[str]) -> list[Overlay]:
+        from ..figures import ClassMask
+
         if "mask" not in subject.artefacts:
             return []
         return [ClassMask("mask", ClassColour.map_to_gt(result.colour_map))]
 
     def answer_overlays(self, answer: Mapping[str, Any]) -> list[Overlay]:
+        from ..figures import WorkerMask
+
         return [WorkerMask()]
 
     def answer_notes(self, answer: ReviewAnswer, classes: set[str]) -> list[str]:
