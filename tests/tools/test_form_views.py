@@ -41,6 +41,18 @@ def _labels(manifest: Path) -> list[dict[str, Any]]:
     return [json.loads(line).get("label", {}) for line in manifest.read_text().splitlines()]
 
 
+def _gallery_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The review page of the gallery form consolidated by ``tally consolidate``, its payload as the source."""
+    out = tmp_path / "out"
+    payload = GALLERY / "answers" / f"{NAME}.json"
+    template = GALLERY / "other" / f"{NAME}.liquid.html"
+    assert main(["consolidate", str(payload), "--template", str(template), "--out", str(out), "--no-progress"]) == 0
+    page_file = tmp_path / "review.html"
+    assert main(["report", str(out), "--source", str(payload), "--out", str(page_file)]) == 0
+    capsys.readouterr()
+    return page_file.read_text()
+
+
 def test_form_csv_has_one_row_per_object_and_one_column_per_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,14 +167,7 @@ def test_the_report_shows_each_fields_agreement_least_sure_objects_first(
     assert "<tr><td>note</td><td>text</td><td>0</td><td>2</td><td>n/a</td><td>&ndash;</td></tr>" in page
     assert form_fields_html([("a", {"type": "groundtruth/image-classification", "class-name": "x"})]) == ""
     # through the command: a tally consolidate folder of a form, its payload as the source of answers
-    out = tmp_path / "out"
-    payload = GALLERY / "answers" / f"{NAME}.json"
-    main(["consolidate", str(payload), "--template", str(GALLERY / "other" / f"{NAME}.liquid.html"), "--out", str(out),
-          "--no-progress"])  # fmt: skip
-    page_file = tmp_path / "review.html"
-    assert main(["report", str(out), "--source", str(payload), "--out", str(page_file)]) == 0
-    capsys.readouterr()
-    assert '<h2>Form fields</h2>\n<table id="form-fields">' in page_file.read_text()
+    assert '<h2>Form fields</h2>\n<table id="form-fields">' in _gallery_report(tmp_path, capsys)
 
 
 def test_the_reports_worker_table_gives_each_worker_a_quality_across_the_forms_fields(
@@ -186,14 +191,8 @@ def test_the_reports_worker_table_gives_each_worker_a_quality_across_the_forms_f
     quality = _quality(label)
     assert quality == {"a": ("fields", 0.8), "b": ("fields", None)}
     # through the command: the gallery's side-by-side form, every worker with a figure
-    out = tmp_path / "out"
-    payload = GALLERY / "answers" / f"{NAME}.json"
-    main(["consolidate", str(payload), "--template", str(GALLERY / "other" / f"{NAME}.liquid.html"), "--out", str(out),
-          "--no-progress"])  # fmt: skip
-    page_file = tmp_path / "review.html"
-    assert main(["report", str(out), "--source", str(payload), "--out", str(page_file)]) == 0
-    capsys.readouterr()
-    rows = re.findall(r'<tr data-worker-row="([^"]+)"><td>[^<]+</td><td>([^<]*)</td>', page_file.read_text())
+    page = _gallery_report(tmp_path, capsys)
+    rows = re.findall(r'<tr data-worker-row="([^"]+)"><td>[^<]+</td><td>([^<]*)</td>', page)
     assert rows == [  # "–" before: no figure at the row's top level
         ("private.us-east-1.hasty", "0.68 (fields)"),
         ("private.us-east-1.careful", "0.56 (fields)"),
