@@ -64,7 +64,8 @@ class SegmentationShape:
 class DisputedRegion:
     """One entry of a label's ``disputed-regions`` (the ``regions`` vote): the classes workers gave one
     area, its size in pixels, the class decided and its confidence, and who said what (class name, or
-    ``"none"`` for nothing drawn there, with the worker IDs), in the label's order."""
+    ``"none"`` for nothing drawn there, ``"no answer"`` for nothing drawn there nor near it or no vote,
+    with the worker IDs), in the label's order."""
 
     classes: tuple[str, ...]
     pixels: int
