@@ -72,10 +72,10 @@ MIN_GAIN = 0.01
 is higher by this much: between choices that are even in expectation (two equally rated workers),
 the pixel vote's tie rules stand."""
 CERTAIN = 0.9
+"""A region decided with at least this posterior is not listed as disputed."""
 NO_ANSWER = -1
 """A worker's answer over a region where their background there is far from anything they drew (they
 skipped what is there: no evidence either way, as in the pixel vote) or they cast no vote."""
-"""A region decided with at least this posterior is not listed as disputed."""
 _RATE_FLOOR = 0.005
 _RATE_CEILING = 0.45
 
