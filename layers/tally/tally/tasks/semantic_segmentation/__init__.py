@@ -36,9 +36,8 @@ from ..review import mask_notes
 
 if TYPE_CHECKING:
     from ..figures import Overlay
-    from .adapter import SemanticSegmentation
 
-__all__ = ["SEMANTIC_SEGMENTATION", "DisputedRegion", "SegmentationResult", "SegmentationShape", "SemanticSegmentation"]
+__all__ = ["SEMANTIC_SEGMENTATION", "DisputedRegion", "SegmentationResult", "SegmentationShape"]
 
 
 class SegmentationShape:
@@ -256,11 +255,3 @@ SEMANTIC_SEGMENTATION = TaskKind(
     views=SegmentationViews(),
     configured=True,
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name != "SemanticSegmentation":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import SemanticSegmentation
-
-    return SemanticSegmentation
