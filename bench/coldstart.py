@@ -34,6 +34,12 @@ With ``--baseline REV`` (e.g. the commit before issue 13's changes), the same me
 on REV's handlers and layer (its ``layers/tally/requirements.txt`` resolved by pip, its package,
 byte-compiled by 3.13), for a before/after comparison within one run.
 
+With ``--instructions``, nothing is timed: each handler's import (with ``.pyc``, tracing on, and
+REV's too with ``--baseline``) runs once under valgrind's callgrind, and the table gives the
+instructions it executes, the interpreter's own start taken off, and their multiple of the bare
+handler's. A count is the same on a loaded machine as on a quiet one, so a change of a few ms shows
+where timings drown it (needs ``valgrind`` on the PATH).
+
 The replicas are cached in ``.aws-sam/coldstart/`` and rebuilt when the lock changes; building them
 needs the package index once.
 """

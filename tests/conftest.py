@@ -36,3 +36,5 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     aws.own_session.cache_clear()
     aws._own_client.cache_clear()
     aws._store_client.cache_clear()
+    for cache in (aws._job_descriptions, aws._describe_locks, aws._job_labels_cache, aws._job_template_cache):
+        cache.clear()

@@ -56,7 +56,8 @@ def test_decoded_answers_consolidate_exactly_as_their_pngs(tmp_path: Path, algor
     assert decoded[2] == png[2]  # the mask, byte for byte
     assert json.dumps(decoded[:2]).replace("decoded", "png") == json.dumps(png[:2])
     reasons = [(i["workerId"], i["reason"]) for i in decoded[1].get("answer-warnings", [])]
-    assert all(w in {"w1", "w2", "w3"} and "tree" in r for w, r in reasons)
+    unknown = "% of the painted pixels are in labels the job does not have (tree); they cast no vote"
+    assert reasons == [("w1", "9" + unknown), ("w2", "10" + unknown), ("w3", "9" + unknown)]  # 1 of 11, 10, 11
 
 
 def test_class_runs_round_trip_and_their_refusals() -> None:
@@ -72,6 +73,12 @@ def test_class_runs_round_trip_and_their_refusals() -> None:
         ([[0, 8]], ImageDecodeError, "classRuns is not a list of integer (class, length) pairs"),
         ([0, 4, 3, 4], ImageDecodeError, "classRuns names class 3; labelMappings has 2 labels"),
         ([0, 4, 1, 3], MaskShapeError, "classRuns covers 7 pixels; inputImageProperties says 4x2"),
+        ([0, 9, 1, 1], MaskShapeError, "classRuns has a run of 9 pixels; inputImageProperties says 4x2"),
+        (  # runs whose int64 sum wraps round to 8 (once a segfault in np.repeat)
+            [0, 2**63 - 1, 0, 2**63 - 1, 0, 10],
+            MaskShapeError,
+            "classRuns has a run of 9223372036854775807 pixels; inputImageProperties says 4x2",
+        ),
     ]
     for bad, error, reason in refusals:
         with pytest.raises(error) as caught:
@@ -96,3 +103,32 @@ def test_a_bad_decoded_answer_is_rejected_and_the_others_vote(tmp_path: Path) ->
         {"workerId": "w3", "reason": "not a semantic-segmentation answer: inputImageProperties: Field required"},
     ]
     assert label["confidence"] == 0.0  # one usable answer (the plain vote's rule)
+
+
+def test_runs_summing_past_int64_are_rejected_and_the_others_vote(tmp_path: Path) -> None:
+    """Runs whose int64 sum wraps round to W×H once passed the size check and crashed ``np.repeat``."""
+    crafted = json.loads(_decoded(DRAWINGS["w3"]))
+    crafted["crowd-semantic-segmentation"]["labeledImage"]["classRuns"] = [0, 2**63 - 1, 0, 2**63 - 1, 0, 22]
+    two = [annotation(w, _decoded(DRAWINGS[w])) for w in ("w1", "w2")]
+    response, _, storage = run(tmp_path / "three", [data_object("0", *two, annotation("w3", json.dumps(crafted)))])
+    label, meta = content(response[0])
+    assert meta["rejected-answers"] == [
+        {"workerId": "w3", "reason": "classRuns has a run of 9223372036854775807 pixels; inputImageProperties says 5x4"}
+    ]
+    alone, _, alone_storage = run(tmp_path / "two", [data_object("0", *two)])
+    label2, meta2 = content(alone[0])
+    assert storage.read(label["mask-ref"]) == alone_storage.read(label2["mask-ref"])
+    assert label["confidence"] == label2["confidence"]
+    assert {k: v for k, v in meta.items() if k not in {"creation-date", "rejected-answers"}} == {
+        k: v for k, v in meta2.items() if k != "creation-date"
+    }
+
+
+def test_the_report_reads_no_regions_from_runs_summing_past_int64() -> None:
+    from tally.tools.report import _worker_regions
+
+    value = json.loads(_decoded(DRAWINGS["w1"]))["crowd-semantic-segmentation"]
+    regions = _worker_regions(value)
+    assert regions is not None and regions[1] == ["car", "person", "road", "tree"]
+    value["labeledImage"]["classRuns"] = [0, 2**63 - 1, 0, 2**63 - 1, 0, 22]
+    assert _worker_regions(value) is None  # (the page shows no worker mask; it once crashed)

@@ -92,6 +92,47 @@ def test_two_workers_naming_two_classes_with_the_third_empty_is_a_listed_dispute
     assert "disputed-regions" not in calm
 
 
+def test_a_worker_with_no_answer_over_a_disputed_region_is_listed_as_such(tmp_path: Path) -> None:
+    """w3 drew the road only, far above the car: no answer there (no evidence either way), listed
+    under ``no answer`` (once left out of ``workers``), apart from ``none`` (painted nothing there)."""
+    tall = 40
+
+    def picture(car: tuple[str, int, int, int, int] | None) -> list[str]:  # 40 rows: the car 20 lower
+        rows = [["."] * WIDTH for _ in range(tall)]
+        for ch, top, bottom, left, right in [ROAD, *([car] if car else [])]:
+            for y in range(top, bottom):
+                rows[y][left:right] = [ch] * (right - left)
+        return ["".join(row) for row in rows]
+
+    calm = [
+        data_object(
+            f"calm-{i}",
+            annotation("w1", seg_content(picture(("c", 25, 35, 4, 16)), LEGEND)),
+            annotation("w2", seg_content(picture(("c", 25, 35, 5, 16)), LEGEND)),
+            annotation("w3", seg_content(picture(("c", 25, 34, 4, 16)), LEGEND)),
+        )
+        for i in range(3)
+    ]
+    dispute = data_object(
+        "dispute",
+        annotation("w1", seg_content(picture(("c", 25, 35, 4, 16)), LEGEND)),
+        annotation("w2", seg_content(picture(("p", 25, 35, 4, 16)), LEGEND)),
+        annotation("w3", seg_content(picture(None), LEGEND)),
+    )
+    response, storage = reliable(tmp_path, [*calm, dispute])
+    label, _ = content(response[-1])
+    assert label["disputed-regions"] == [
+        {
+            "classes": ["car", "person"],
+            "pixels": 120,
+            "decided": "car",
+            "confidence": 0.4688,
+            "workers": {"car": ["w1"], "person": ["w2"], "no answer": ["w3"]},
+        }
+    ]
+    assert mask_rows(storage, label) == picture(("c", 25, 35, 4, 16))
+
+
 def test_two_workers_alone_naming_two_classes_are_a_listed_dispute(tmp_path: Path) -> None:
     objects = [
         *agreeing(3),

@@ -67,7 +67,7 @@ _job_labels_cache: dict[str, list[str]] = {}
 _job_template_cache: dict[str, str] = {}
 _cache_lock = threading.Lock()
 _job_descriptions: dict[str, dict[str, Any]] = {}
-_describe_lock = threading.Lock()
+_describe_locks: dict[str, threading.Lock] = {}  # per job ARN (made under _cache_lock)
 
 
 def error_reason(exc: Exception) -> str:
@@ -181,15 +181,17 @@ class _DescribedOnce:
     """``DescribeLabelingJob`` for :func:`job_labels` and :func:`job_template`, which both ask it on a
     job's first batch: one response per job per container (by its ARN: a job name is unique only
     within an account and region). The SageMaker client is made only for a job not yet described; a
-    failed call is not kept (the next batch asks again). The lock makes two threads asking at once
-    wait for one call."""
+    failed call is not kept (the next batch asks again). The job's lock makes two threads asking
+    about one job at once wait for one call; a thread asking about another job does not wait."""
 
     def __init__(self, session: botocore.session.Session, job_arn: str) -> None:
         self._session = session
         self._job_arn = job_arn
 
     def describe_labeling_job(self, **request: str) -> dict[str, Any]:
-        with _describe_lock:
+        with _cache_lock:
+            lock = _describe_locks.setdefault(self._job_arn, threading.Lock())
+        with lock:
             found = _job_descriptions.get(self._job_arn)
             if found is None:
                 found = _client(self._session, "sagemaker").describe_labeling_job(**request)

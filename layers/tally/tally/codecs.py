@@ -406,6 +406,10 @@ def decode_class_runs(runs: Sequence[int], width: int, height: int, classes: int
         raise ImageDecodeError("classRuns has an empty or negative run or class")
     if int(values.max()) > min(classes, 255):
         raise ImageDecodeError(f"classRuns names class {int(values.max())}; labelMappings has {classes} labels")
+    if int(lengths.max()) > width * height:  # (so the int64 sum below cannot wrap round to W×H)
+        raise MaskShapeError(
+            f"classRuns has a run of {int(lengths.max())} pixels; inputImageProperties says {width}x{height}"
+        )
     if int(lengths.sum()) != width * height:
         raise MaskShapeError(
             f"classRuns covers {int(lengths.sum())} pixels; inputImageProperties says {width}x{height}"

@@ -72,10 +72,10 @@ MIN_GAIN = 0.01
 is higher by this much: between choices that are even in expectation (two equally rated workers),
 the pixel vote's tie rules stand."""
 CERTAIN = 0.9
+"""A region decided with at least this posterior is not listed as disputed."""
 NO_ANSWER = -1
 """A worker's answer over a region where their background there is far from anything they drew (they
 skipped what is there: no evidence either way, as in the pixel vote) or they cast no vote."""
-"""A region decided with at least this posterior is not listed as disputed."""
 _RATE_FLOOR = 0.005
 _RATE_CEILING = 0.45
 
@@ -139,7 +139,7 @@ def components(
 ) -> tuple[npt.NDArray[np.intp], int]:
     """The 4-connected components of a set of pixels (flat indices, ascending, rows ``width`` wide):
     each pixel's component (numbered in order of first pixel) and their number. ``member``: per
-    image pixel, whether it is in the set (:func:`_members`), when the caller has it.
+    image pixel, whether it is in the set (:func:`_members`), when the caller has it (else built here).
 
     >>> labels, n = components(np.array([0, 1, 3, 5, 6, 9]), 3)  # 3 wide: (0,0) (0,1) (1,0) (1,2) (2,0) (3,0)
     >>> labels.tolist(), n
@@ -157,17 +157,14 @@ def components(
     # above (the pixels above a stretch are contiguous, one run)
     above = pixels - width
     if member is None:
-        at = np.minimum(np.searchsorted(pixels, above), n - 1)
-        linked = (above >= 0) & (pixels[at] == above)
-        edges = np.unique(run[linked] * n_runs + run[at[linked]])
-    else:
-        touching = np.zeros(n, dtype=bool)
-        touching[above >= 0] = member[above[above >= 0]]
-        previous = np.zeros(n, dtype=bool)
-        previous[1:] = touching[:-1] & ~start[1:]
-        linked = np.flatnonzero(touching & ~previous)
-        at = np.searchsorted(pixels, above[linked])
-        edges = np.unique(run[linked] * n_runs + run[at])
+        member = _members(pixels, int(pixels[-1]) + 1)  # (every pixel above one of the set is below its last)
+    touching = np.zeros(n, dtype=bool)
+    touching[above >= 0] = member[above[above >= 0]]
+    previous = np.zeros(n, dtype=bool)
+    previous[1:] = touching[:-1] & ~start[1:]
+    linked = np.flatnonzero(touching & ~previous)
+    at = np.searchsorted(pixels, above[linked])
+    edges = np.unique(run[linked] * n_runs + run[at])
     a, b = edges // n_runs, edges % n_runs
     parent = np.arange(n_runs)
     while len(a):

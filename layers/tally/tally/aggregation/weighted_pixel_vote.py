@@ -163,51 +163,8 @@ def leave_one_out(
     the others' strict plurality and 0 elsewhere, and pixels without a strict plurality are not
     judged. Copy groups vote once, through their first column, with ``weights`` of those columns;
     the column's own copy group and its worker's other answers are left out."""
-    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts  # far background is background
-    n = votes.shape[1]
-    agree, judged = np.zeros(n), np.zeros(n)
-    if n < 2:
-        return agree, judged
-    labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1)
-    votes, counts = votes[labelled], counts[labelled]
-    cast = votes[votes != ABSTAIN]
-    n_classes = int(cast.max()) + 1 if cast.size else 1
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    heads = np.flatnonzero(obj.group == np.arange(n))
-    rows = np.arange(len(votes))
-    # references[i, j]: head j votes in the reference of the i-th judged column
-    judged_columns = []
-    for k in range(n):
-        others = [int(j) for j in heads if obj.group[j] != obj.group[k] and obj.workers[j] != obj.workers[k]]
-        if others:
-            judged_columns.append((k, others))
-    if not judged_columns:
-        return agree, judged
-    columns = np.array([k for k, _ in judged_columns])
-    references = np.zeros((len(columns), n), dtype=bool)
-    for i, (_, others) in enumerate(judged_columns):
-        references[i, others] = True
-    # every judged column's reference vote at once, each head's votes added in column order as
-    # vote_scores adds them (a head outside a reference adds 0.0 there: the same sums, bit for bit)
-    scores = np.zeros((len(columns), len(votes), n_classes))
-    for j in heads:
-        cast_j = votes[:, j] != ABSTAIN
-        scores[:, rows[cast_j], votes[cast_j, j]] += np.where(references[:, j], w[j], 0.0)[:, None]
-    totals = scores.sum(axis=2)
-    for i, k in enumerate(columns):
-        voted = votes[:, k] != ABSTAIN
-        own = scores[i, rows, np.where(voted, votes[:, k], 0)]
-        total = totals[i]
-        if soft:
-            usable = voted & (total > 0)
-            judged[k] = counts[usable].sum()
-            agree[k] = (counts[usable] * own[usable] / total[usable]).sum()
-            continue
-        top = scores[i].max(axis=1)
-        second = np.sort(scores[i], axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
-        decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
-        judged[k] = counts[decided].sum()
-        agree[k] = counts[decided & (own >= top)].sum()
+    w = np.ones(len(obj.group)) if weights is None else np.asarray(weights, dtype=np.float64)
+    agree, judged, _ = _against_others(obj, w, soft, confusion=False)
     return agree, judged
 
 
@@ -221,12 +178,11 @@ def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
 
 
 def _against_others(
-    obj: ObjectVotes, weights: FloatArray, soft: bool = False
+    obj: ObjectVotes, weights: FloatArray, soft: bool = False, confusion: bool = True
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`leave_one_out` with ``weights`` (``(agree, judged)``) and :func:`class_confusion`, from
-    one reference vote per column: the same figures, bit for bit, as the two functions apart (a head
-    outside a column's reference adds nothing here and 0.0 there)."""
-    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts
+    """:func:`leave_one_out` with ``weights`` (``(agree, judged)``) and, with ``confusion``,
+    :func:`class_confusion` (else zeros), from one reference vote per column."""
+    votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts  # far background is background
     n = votes.shape[1]
     out = np.zeros((n, 5))
     agree, judged = np.zeros(n), np.zeros(n)
@@ -238,28 +194,41 @@ def _against_others(
     n_classes = int(cast.max()) + 1
     rows = np.arange(len(votes))
     heads = np.flatnonzero(obj.group == np.arange(n))
+    judged_columns = []
     for k in range(n):
         others = [int(j) for j in heads if obj.group[j] != obj.group[k] and obj.workers[j] != obj.workers[k]]
-        if not others:
-            continue
-        scores = np.zeros((len(votes), n_classes))
-        for j in others:
-            cast_j = votes[:, j] != ABSTAIN
-            scores[rows[cast_j], votes[cast_j, j]] += weights[j]
-        total = scores.sum(axis=1)
+        if others:
+            judged_columns.append((k, others))
+    if not judged_columns:
+        return agree, judged, out
+    columns = np.array([k for k, _ in judged_columns])
+    references = np.zeros((len(columns), n), dtype=bool)  # [i, j]: head j votes in column i's reference
+    for i, (_, others) in enumerate(judged_columns):
+        references[i, others] = True
+    # every judged column's reference vote at once, each head's votes added in column order (a head
+    # outside a reference adds 0.0 there: the same sums, bit for bit, as adding its heads alone)
+    scores = np.zeros((len(columns), len(votes), n_classes))
+    for j in heads:
+        cast_j = votes[:, j] != ABSTAIN
+        scores[:, rows[cast_j], votes[cast_j, j]] += np.where(references[:, j], weights[j], 0.0)[:, None]
+    totals = scores.sum(axis=2)
+    for i, k in enumerate(columns):
         voted = votes[:, k] != ABSTAIN
-        usable = (total > 0) & voted
-        own_all = scores[rows, np.where(voted, votes[:, k], 0)]
+        total = totals[i]
+        usable = voted & (total > 0)
+        own_all = scores[i, rows, np.where(voted, votes[:, k], 0)]
         if soft:
             judged[k] = counts[usable].sum()
             agree[k] = (counts[usable] * own_all[usable] / total[usable]).sum()
         else:
-            top = scores.max(axis=1)
-            second = np.sort(scores, axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
+            top = scores[i].max(axis=1)
+            second = np.sort(scores[i], axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
             decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
             judged[k] = counts[decided].sum()
             agree[k] = counts[decided & (own_all >= top)].sum()
-        share = scores[usable] / total[usable, None]
+        if not confusion:
+            continue
+        share = scores[i, usable] / total[usable, None]
         own = votes[usable, k].astype(np.intp)
         mass = counts[usable]
         background = share[:, 0]

@@ -36,9 +36,8 @@ from ..review import mask_notes
 
 if TYPE_CHECKING:
     from ..figures import Overlay
-    from .adapter import SemanticSegmentation
 
-__all__ = ["SEMANTIC_SEGMENTATION", "DisputedRegion", "SegmentationResult", "SegmentationShape", "SemanticSegmentation"]
+__all__ = ["SEMANTIC_SEGMENTATION", "DisputedRegion", "SegmentationResult", "SegmentationShape"]
 
 
 class SegmentationShape:
@@ -64,7 +63,8 @@ class SegmentationShape:
 class DisputedRegion:
     """One entry of a label's ``disputed-regions`` (the ``regions`` vote): the classes workers gave one
     area, its size in pixels, the class decided and its confidence, and who said what (class name, or
-    ``"none"`` for nothing drawn there, with the worker IDs), in the label's order."""
+    ``"none"`` for nothing drawn there, ``"no answer"`` for nothing drawn there nor near it or no vote,
+    with the worker IDs), in the label's order."""
 
     classes: tuple[str, ...]
     pixels: int
@@ -255,11 +255,3 @@ SEMANTIC_SEGMENTATION = TaskKind(
     views=SegmentationViews(),
     configured=True,
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name != "SemanticSegmentation":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .adapter import SemanticSegmentation
-
-    return SemanticSegmentation

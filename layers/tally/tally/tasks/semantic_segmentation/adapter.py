@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from ...aggregation.disputed_regions import Region
+from ...aggregation.disputed_regions import NO_ANSWER, Region
 from ...aggregation.pixel_vote import reliability_table, vote_image
 from ...aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ...aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
@@ -348,12 +348,14 @@ def _quality(worker: str, figures: Mapping[str, float | None]) -> WorkerQuality:
 
 
 def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> DisputedRegion:
-    """A disputed region as the label lists it (read by ``tally report``)."""
+    """A disputed region as the label lists it (read by ``tally report``): who named each class, who
+    painted nothing there (``none``), and who gave no answer there (``no answer``: nothing painted
+    there nor near it, or no vote; :data:`~tally.aggregation.disputed_regions.NO_ANSWER`)."""
     said: list[tuple[str, tuple[str, ...]]] = []
-    for key in (*region.classes, 0):
+    for key in (*region.classes, 0, NO_ANSWER):
         named = tuple(w for w, answer in zip(workers, region.answers, strict=True) if answer == key)
         if named:
-            said.append(("none" if key == 0 else classes.name_of(key), named))
+            said.append(({0: "none", NO_ANSWER: "no answer"}.get(key) or classes.name_of(key), named))
     return DisputedRegion(
         tuple(classes.name_of(c) for c in region.classes),
         len(region.pixels),
