@@ -144,8 +144,8 @@ class GoldItem:
 
 GOLD_FORM_NOTE = (
     "marked as ground truth in the tool: each choice field is the gold answer (confidence 1) and the other "
-    "annotators' answers to it teach the batch model; every other field is consolidated from the gold answer "
-    "alone, the others' answers scored against it"
+    "annotators' answers to it teach the batch model; every other field the gold answer gives is consolidated "
+    "from it alone, the others' answers scored against it; a field it leaves out is voted from the others' answers"
 )
 
 
@@ -279,7 +279,8 @@ def _form_gold(
     batch: Batch, item: ImportedItem, kinds: Mapping[str, str], contents: dict[str, dict[str, Any]], gold: list[str]
 ) -> dict[str, dict[str, Any]]:
     """A gold item of a form: the gold answers first; the others keep their choice fields (the batch
-    model holds those at the gold answer) and their other fields are scored against the gold answer's."""
+    model holds those at the gold answer) and every field the gold answer does not give (voted as on
+    any other item); their other fields are scored against the gold answer's, not voted."""
     first = contents[gold[0]]
     scores: list[dict[str, Any]] = []
     kept: dict[str, dict[str, Any]] = {w: contents[w] for w in gold}
@@ -287,7 +288,7 @@ def _form_gold(
     for worker, content in contents.items():
         if worker in item.gold:
             continue
-        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS}
+        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS or n not in first}
         unvoted = {n: v for n, v in content.items() if n not in voted}
         for name, value in content.items():
             score = agreements(kinds[name], [value], first[name])[0] if name in first else None
