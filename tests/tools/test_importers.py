@@ -697,3 +697,24 @@ def test_a_gold_form_votes_a_field_its_gold_answer_leaves_out() -> None:
             {"workerId": "b", "annotationData": {"content": '{"score":4}'}},
         ]
     }
+
+
+def test_label_studio_a_gold_answer_the_core_rejects_holds_nothing(tmp_path: Path, capsys: Any) -> None:
+    from tally.importers.model import GOLD_UNREAD_NOTE
+
+    a, b, c, rev = "a@x", "b@x", "c@x", "rev@x"
+    tasks = [_ls_task(0, [(rev, "C", True), (a, "A", False), (b, "B", False), (c, "A", False)])]
+    tasks += [_ls_task(t, [(a, "A", False), (b, "B" if t % 3 else "A", False), (c, "A", False)]) for t in range(1, 10)]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out", "--labels", "A,B")
+    assert code == 0
+    # C is not among the job's labels: the core rejects the gold answer and the crowd decides task 0
+    assert {k: labels[0].get(k) for k in ("class-name", "confidence", "rejected-answers", "gold-answers")} == {
+        "class-name": "A",
+        "confidence": 0.9845,
+        "rejected-answers": [{"workerId": rev, "reason": "label not among the job's labels: C"}],
+        "gold-answers": {"workers": [rev], "note": GOLD_UNREAD_NOTE},
+    }
+    summary = capsys.readouterr().out
+    assert "gold:             0 objects labelled with their gold answer (1 without a readable one)\n" in summary
+    assert "agreement with gold" not in summary

@@ -298,7 +298,7 @@ def consolidate_imported(
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
             entries = report.response
-            annotate_entries(entries, batch, attr, tool, chosen_labels or None)
+            annotate_entries(entries, batch, attr, tool)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
         entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
         order = {item.object_id: i for i, item in enumerate(items)}
