@@ -1029,6 +1029,8 @@ def consolidate_form(
             model = None
             if run.learner is not None and ctx.plan is not None:
                 model = ctx.plan.models.get(f.name)
+                if model is None and run.summaries:  # fit_form could not fit it: never a model of one batch
+                    run = _kept_run(f, per_object, "not consolidated: the job's model could not be fitted")
             elif run.learner is not None and run.summaries and run.context is not None:
                 model = ctx.new_cycle(_scope(f)).fit(run.learner, run.summaries, run.context)
         except Exception as exc:
