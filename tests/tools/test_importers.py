@@ -143,6 +143,16 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     assert tasks[2]["predictions"][0]["score"] == labels[2]["confidence"]
 
 
+def test_label_studio_form_gold_agreements_count_gold_objects_not_fields(tmp_path: Path, capsys: Any) -> None:
+    code, _ = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                   "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 0
+    summary = capsys.readouterr().out
+    # one gold object: ben's and 3's choices scored (their rating and text have no score)
+    assert "  ben@example.com: agreement with gold 1.000 over 1 gold objects\n" in summary
+    assert "  3: agreement with gold 0.000 over 1 gold objects\n" in summary
+
+
 def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: Path) -> None:
     code, labels = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
                         "--element-name", "sentiment")  # fmt: skip
