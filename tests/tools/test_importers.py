@@ -728,3 +728,24 @@ def test_label_studio_a_gold_answer_the_core_rejects_holds_nothing(tmp_path: Pat
     summary = capsys.readouterr().out
     assert "gold:             0 objects labelled with their gold answer (1 without a readable one)\n" in summary
     assert "agreement with gold" not in summary
+
+
+def test_a_gold_forms_answers_are_scored_field_by_field(monkeypatch: Any) -> None:
+    from tally.importers.gold import agreements as real
+    from tally.importers.model import build_batch
+
+    calls: list[tuple[str, int]] = []
+
+    def counted(kind: str, answers: Any, gold: Any) -> Any:
+        calls.append((kind, len(answers)))
+        return real(kind, answers, gold)
+
+    monkeypatch.setattr("tally.importers.model.agreements", counted)
+    batch = build_batch(_gold_form_items(gold_gives_score=True), form=True)
+    assert calls == [("classification", 2), ("number", 2)]  # once per field, not per annotator and field
+    assert batch.gold["0"].scores == [
+        {"workerId": "a", "field": "cat", "agreement": 1.0},
+        {"workerId": "a", "field": "score", "agreement": None},
+        {"workerId": "b", "field": "cat", "agreement": 0.0},
+        {"workerId": "b", "field": "score", "agreement": None},
+    ]

@@ -284,17 +284,19 @@ def _form_gold(
     model holds those at the gold answer) and every field the gold answer does not give (voted as on
     any other item); their other fields are scored against the gold answer's, not voted."""
     first = contents[gold[0]]
+    others = [(worker, content) for worker, content in contents.items() if worker not in item.gold]
+    found: dict[tuple[str, str], float | None] = {}
+    for name, value in first.items():  # each field's answers at once: the gold answer read once
+        answered = [(worker, content[name]) for worker, content in others if name in content]
+        figures = agreements(kinds[name], [v for _, v in answered], value)
+        found.update(((worker, name), score) for (worker, _), score in zip(answered, figures, strict=True))
     scores: list[dict[str, Any]] = []
     kept: dict[str, dict[str, Any]] = {w: contents[w] for w in gold}
     scored: list[dict[str, Any]] = []
-    for worker, content in contents.items():
-        if worker in item.gold:
-            continue
+    for worker, content in others:
         voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS or n not in first}
         unvoted = {n: v for n, v in content.items() if n not in voted}
-        for name, value in content.items():
-            score = agreements(kinds[name], [value], first[name])[0] if name in first else None
-            scores.append({"workerId": worker, "field": name, "agreement": score})
+        scores.extend({"workerId": worker, "field": n, "agreement": found.get((worker, n))} for n in content)
         if voted:
             kept[worker] = voted
         if unvoted:
