@@ -667,7 +667,7 @@ def _use_lone(steps: _Steps) -> None:
     from .tasks.fields import FieldBounds, KindTask
 
     task = steps.task.loaded if isinstance(steps.task, LazyTask) else steps.task
-    if isinstance(task, KindTask) and task.name == {"number": "number", "ranking": "ranking"}.get(steps.lone.kind):
+    if isinstance(task, KindTask) and task.name == steps.lone.kind:
         task.use_template(FieldBounds.of(steps.lone))
 
 

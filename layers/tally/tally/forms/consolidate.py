@@ -1,6 +1,7 @@
 """A batch of forms consolidated field by field: the field is the unit of consolidation.
 
-:func:`tally.consolidate.run_batch` hands a batch here when its answers are a form (:func:`plan_form`):
+:func:`tally.consolidate.run_batch` hands a batch here when its answers are a form (:func:`read_batch_form`,
+:func:`is_form`):
 more than one field, or one field that only the form driver can consolidate (a ``<select>``, a radio
 group, checkboxes). A batch whose answers hold exactly one annotation element keeps the task path
 and today's output.
@@ -77,7 +78,6 @@ __all__ = [
     "form_choice",
     "gather_form",
     "is_form",
-    "plan_form",
     "read_batch_form",
     "read_template",
 ]
@@ -169,7 +169,6 @@ class FormPlan:
     template: JobTemplate
     labels: Mapping[str, LabelSet] = field(default_factory=dict)
     models: Mapping[str, Any] = field(default_factory=dict)
-    fitted: bool = False
 
     def choice(self) -> str:
         """What the summaries depend on (:func:`form_choice`)."""
@@ -902,17 +901,6 @@ def consolidable(f: Field) -> bool:
 # -- the batch ----------------------------------------------------------------------------------------
 
 
-def plan_form(
-    contents: Sequence[Mapping[str, Any]], template: Callable[[], JobTemplate]
-) -> tuple[FormSchema, JobTemplate] | None:
-    """The batch's form when its answers are one (module docstring), else ``None`` (the task path).
-
-    ``contents``: every usable answer of the batch, decoded. ``template`` is called only when the
-    answers hold more than one field or one the task path cannot consolidate."""
-    read = read_batch_form(contents, template)
-    return read if read is not None and is_form(read[0]) else None
-
-
 def read_template(template: Callable[[], JobTemplate]) -> JobTemplate:
     """The job's template as ``template`` gives it; without it (it could not be read), a note why."""
     try:
@@ -1116,7 +1104,7 @@ def fit_form(plan: FormPlan, summaries: Sequence[tuple[str, Mapping[str, Any]]],
                 models[name] = task.fit(field_summaries, context)
         except Exception as exc:
             logger.error("field %s: the job's model not fitted: %s", name, type(exc).__name__)
-    return replace(plan, models=models, fitted=True)
+    return replace(plan, models=models)
 
 
 def _task_maker(f: Field) -> Callable[[Settings], AnyTask] | None:
