@@ -11,8 +11,9 @@ Per batch:
 1. the form is read (:func:`tally.forms.read_form`: the job's worker template first, the answers
    second) and every worker's answer is split into its fields (:func:`tally.forms.split`);
 2. each field is consolidated by the handler its kind maps to (:data:`FIELD_HANDLERS`; one entry
-   plugs a new kind in), **with its own batch model and its own worker statistics** (the worker
-   store's key includes the field's name):
+   plugs a new kind in), **with its own model and its own worker statistics** (the worker store's key
+   includes the field's name): the batch's, or with a job plan (``tally reconsolidate``,
+   :class:`FormPlan`) the model :func:`fit_form` fitted on the whole job:
 
    - ``single-choice``: the single-label Dawid–Skene of classification, over the field's options;
    - ``multi-choice``: the multi-label Dawid–Skene;

@@ -12,7 +12,7 @@ driver; :func:`consolidate_field` runs the same kind on a form field's values, w
 field kind        value per worker                            bounds (:class:`FieldBounds`)
 ================  ==========================================  ==============================================
 ``number``        an ``int`` or ``float``                     ``minimum``, ``maximum``, ``step``
-``text``          the string (``""`` is an answer)            none
+``text``          the string (``""`` is no evidence)          none
 ``ranking``       ``{dimension: (rank of each response,)}``   ``allow_ties`` per dimension
 ``polyline``      ``crowd-polyline``'s object                 ``labels`` (the element's ``labels``)
 ``line``          ``crowd-line``'s object                     ``labels``
