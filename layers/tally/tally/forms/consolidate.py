@@ -994,9 +994,8 @@ def _runs(
             )
             for form_object in objects
         ]  # fmt: skip
-        handler = FIELD_HANDLERS.get(f.kind, FIELD_HANDLERS["unknown"])
         try:
-            run = handler(f, per_object, ctx)
+            run = _handler(f)(f, per_object, ctx)
         except Exception as exc:  # a field's failure keeps its values, never fails the batch
             logger.error("field %s not consolidated: %s", f.name, type(exc).__name__)
             run = _kept_run(f, per_object, f"not consolidated: internal error ({type(exc).__name__})")
@@ -1073,50 +1072,32 @@ def gather_form(
 def fit_form(plan: FormPlan, summaries: Sequence[tuple[str, Mapping[str, Any]]], ctx: FormContext) -> FormPlan:
     """``plan`` with each field's model fitted once on every object's summary of the job
     (:func:`gather_form`'s, in the job's order): the model one batch of the whole job would fit (no
-    worker store). A field whose model cannot be fitted gets none: its objects keep their values."""
-    from ..tasks.fields import FieldBounds, prepare_field
-
+    worker store). Each field's learner and its setup are its handler's under the plan, as a batch
+    builds them (:func:`consolidate_form`). A field whose model cannot be fitted gets none: its objects
+    keep their values, with the reason."""
     order: dict[str, None] = {}
     for _, found in summaries:
         order.update(dict.fromkeys(found))
     by_name = {f.name: f for f in plan.schema.fields}
+    planned = replace(ctx, plan=plan)
     models: dict[str, Any] = {}
     for name in order:
         f = by_name.get(name) or plan.schema.owner(name)
-        if f is None:
-            continue
+        if f is None or (_field_kind(f) is None and name not in plan.labels):
+            continue  # a task's field without the job's labels has no model of the job
         field_summaries = [(object_id, found[name]) for object_id, found in summaries if name in found]
-        labels = plan.labels.get(name)
         try:
-            kind = _field_kind(f)
-            if kind is not None:
-                bounds = FieldBounds.of(f)
-                if labels is not None:
-                    bounds = replace(bounds, labels=labels.names)
-                models[name] = prepare_field(kind, [], bounds).fit_on(field_summaries)
-                continue
-            make = _task_maker(f)
-            if make is None or labels is None:
-                continue
-            task = make(ctx.settings)
-            context = JobContext(labels, {}, ctx.storage, ctx.artefact_prefix, ctx.settings)
-            task.prepare(context)
-            if task.uses_batch_model:
-                models[name] = task.fit(field_summaries, context)
+            run = _handler(f)(f, [], planned)
+            if run.learner is not None and run.context is not None:
+                models[name] = run.learner.fit(field_summaries, run.context)
         except Exception as exc:
             logger.error("field %s: the job's model not fitted: %s", name, type(exc).__name__)
     return replace(plan, models=models)
 
 
-def _task_maker(f: Field) -> Callable[[Settings], AnyTask] | None:
-    """The task a field of a task-consolidated kind is consolidated by (``None``: none)."""
-    if f.kind == "single-choice" or f.kind == "boolean":
-        return _classification(False)
-    if f.kind == "multi-choice":
-        return _classification(True)
-    if f.kind in ("annotation", "json"):
-        return _task_of(f.task if f.kind == "annotation" else f.shape)
-    return None
+def _handler(f: Field) -> FieldHandler:
+    """The handler of a field's kind (:data:`FIELD_HANDLERS`; a kind it does not know: kept as given)."""
+    return FIELD_HANDLERS.get(f.kind, FIELD_HANDLERS["unknown"])
 
 
 def _ordered_fields(schema: FormSchema, seen: Mapping[str, Field]) -> list[Field]:
