@@ -77,6 +77,7 @@ __all__ = [
     "consolidate_form",
     "fit_form",
     "form_choice",
+    "form_digest",
     "gather_form",
     "is_form",
     "read_batch_form",
@@ -172,8 +173,8 @@ class FormPlan:
     models: Mapping[str, Any] = field(default_factory=dict)
 
     def choice(self) -> str:
-        """What the summaries depend on (:func:`form_choice`)."""
-        return form_choice(self.schema, self.labels)
+        """What the summaries depend on (:func:`form_digest`)."""
+        return form_digest(self.schema, self.labels)
 
 
 def form_choice(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
@@ -189,6 +190,12 @@ def form_choice(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
     ]  # fmt: skip
     named = {name: [list(found.names), found.source] for name, found in sorted(labels.items())}
     return hashlib.sha256(json.dumps([fields, named], default=str).encode()).hexdigest()[:16]
+
+
+def form_digest(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
+    """A form's choice as a job's plan and a chunk's summaries name it: :func:`form_choice` marked
+    ``form:``, never a task's choice."""
+    return f"form:{form_choice(schema, labels)}"
 
 
 @dataclass
