@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tally.tasks.fields import FieldBounds, FieldObject, consolidate_field, statistics_keys
+from tally.tasks.fields import FieldBounds, FieldObject, consolidate_field, prepare_field
 from tally.worker_store import InMemoryWorkerStore
 from tests.core.batch import content, run
 from tests.helpers import annotation
@@ -171,7 +171,7 @@ def test_number_statistics_carry_a_raters_offset_to_the_next_batch() -> None:
     one = consolidate_field("number", first, FieldBounds(1, 5, 1))
     store.record("job", one.statistics_name, "b1", one.statistics, {})
     second = [FieldObject("9", [("c", 5)])]
-    keys = statistics_keys("number", second, FieldBounds(1, 5, 1))
+    keys = prepare_field("number", second, FieldBounds(1, 5, 1)).keys()
     prior = store.load("job", "number/5", "b2", keys).prior
     [alone] = consolidate_field("number", second, FieldBounds(1, 5, 1)).results
     [known] = consolidate_field("number", second, FieldBounds(1, 5, 1), prior).results
@@ -307,7 +307,7 @@ def test_a_ranking_field_takes_the_templates_ties_and_stores_per_dimension() -> 
     assert tied.results[1].failure == "no usable ranking"
     assert tied.results[1].issues[0].reason == "'Clarity' has ranks outside 1..3"
     assert sorted(tied.statistics) == ["a\tClarity", "b\tClarity", "c\tClarity"]
-    assert statistics_keys("ranking", objects) == ["a\tClarity", "b\tClarity", "c\tClarity"]
+    assert prepare_field("ranking", objects).keys() == ["a\tClarity", "b\tClarity", "c\tClarity"]
 
 
 # -- lines -----------------------------------------------------------------------------------------------

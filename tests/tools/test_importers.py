@@ -77,8 +77,9 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     ana, ben = "ana@example.com", "ben@example.com"
     answers: list[list[tuple[str, dict[str, Any]]]] = [
         # ana's annotation is gold: her answer first, marked; the others keep their choice (held at hers
-        # by the batch model) and their rating and text are scored against hers, not voted
-        [(ana, {"sentiment": {"label": "Positive"}, "stars": 5}), (ben, {"sentiment": {"label": "Positive"}}),
+        # by the batch model) and the text she left empty (voted); their rating is scored against hers
+        [(ana, {"sentiment": {"label": "Positive"}, "stars": 5}),
+         (ben, {"sentiment": {"label": "Positive"}, "comment": "good"}),
          ("3", {"sentiment": {"label": "Negative"}})],
         [(ana, {"sentiment": {"label": "Negative"}, "stars": 1}), (ben, {"sentiment": {"label": "Negative"}})],
         [(ana, {"sentiment": {"label": "Neutral"}}),
@@ -98,7 +99,7 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     core = _core(payload, form=JobTemplate(schema=schema))
     assert [_without(label) for label in labels] == core
     assert [{name: entry["value"] for name, entry in label["fields"].items()} for label in labels] == [
-        {"sentiment": "Positive", "stars": 5},
+        {"sentiment": "Positive", "stars": 5, "comment": "good"},
         {"sentiment": "Negative", "stars": 1},
         {"sentiment": "Neutral", "comment": "nothing to say"},
         {"sentiment": "Positive"},
@@ -140,6 +141,16 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
           "score": labels[2]["fields"]["comment"]["confidence"]}],
     ]  # fmt: skip
     assert tasks[2]["predictions"][0]["score"] == labels[2]["confidence"]
+
+
+def test_label_studio_form_gold_agreements_count_gold_objects_not_fields(tmp_path: Path, capsys: Any) -> None:
+    code, _ = _run("labelstudio", LS / "choices-form-three-annotators.json", tmp_path / "out",
+                   "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 0
+    summary = capsys.readouterr().out
+    # one gold object: ben's and 3's choices scored (their rating and text have no score)
+    assert "  ben@example.com: agreement with gold 1.000 over 1 gold objects\n" in summary
+    assert "  3: agreement with gold 0.000 over 1 gold objects\n" in summary
 
 
 def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: Path) -> None:
@@ -642,3 +653,99 @@ def test_label_studio_taxonomy_alone_or_with_a_number_as_a_form(tmp_path: Path) 
     assert labels[0]["fields"]["count"]["scale"] == {"min": None, "max": None, "step": 1, "from": "template+answers"}
     result = json.loads((tmp_path / "form" / "predictions.json").read_text())[1]["predictions"][0]["result"]
     assert [(r["type"], r["value"]) for r in result] == [("taxonomy", {"taxonomy": [bird]}), ("number", {"number": 1})]
+
+
+def _gold_form_items(gold_gives_score: bool) -> list[Any]:
+    """Three items of a form (a choice and a number) by g, a and b; g's annotation of item 0 is gold."""
+    from tally.importers.model import FieldAnswer, ImportedItem
+
+    items = []
+    for i in range(3):
+        item = ImportedItem(str(i), {"source-ref": f"s3://b/{i}.jpg"})
+        for w in ("g", "a", "b"):
+            item.add("cat", "classification", FieldAnswer(w, {"label": "x" if w != "b" else "y"}))
+            if gold_gives_score or not (i == 0 and w == "g"):
+                item.add("score", "number", FieldAnswer(w, 3 if w == "a" else 4))
+        if i == 0:
+            item.gold = ["g"]
+        items.append(item)
+    return items
+
+
+def test_a_gold_form_votes_a_field_its_gold_answer_leaves_out() -> None:
+    from tally.importers.model import build_batch
+
+    # the gold annotator left the number empty on item 0: the others' numbers are voted, not scored
+    batch = build_batch(_gold_form_items(gold_gives_score=False), form=True)
+    assert batch.payload[0]["annotations"] == [
+        {"workerId": "g", "annotationData": {"content": '{"cat":{"label":"x"}}', "gold": True}},
+        {"workerId": "a", "annotationData": {"content": '{"cat":{"label":"x"},"score":3}'}},
+        {"workerId": "b", "annotationData": {"content": '{"cat":{"label":"y"},"score":4}'}},
+    ]
+    assert batch.scored == {}
+    assert batch.gold["0"].as_json() == {
+        "workers": ["g"],
+        "scores": [
+            {"workerId": "a", "field": "cat", "agreement": 1.0},
+            {"workerId": "a", "field": "score", "agreement": None},
+            {"workerId": "b", "field": "cat", "agreement": 0.0},
+            {"workerId": "b", "field": "score", "agreement": None},
+        ],
+        "note": GOLD_FORM_NOTE,
+    }
+    label = _core(batch.payload, form=JobTemplate())[0]
+    assert list(label["fields"]) == ["cat", "score"]
+    assert (label["fields"]["score"]["consolidated"], label["fields"]["score"]["answers-used"]) == (True, 2)
+    # a number the gold answer gives is the gold answer's alone, the others' scored against it
+    batch = build_batch(_gold_form_items(gold_gives_score=True), form=True)
+    assert [a["annotationData"]["content"] for a in batch.payload[0]["annotations"]] == [
+        '{"cat":{"label":"x"},"score":4}', '{"cat":{"label":"x"}}', '{"cat":{"label":"y"}}'
+    ]  # fmt: skip
+    assert batch.scored == {
+        "0": [
+            {"workerId": "a", "annotationData": {"content": '{"score":3}'}},
+            {"workerId": "b", "annotationData": {"content": '{"score":4}'}},
+        ]
+    }
+
+
+def test_label_studio_a_gold_answer_the_core_rejects_holds_nothing(tmp_path: Path, capsys: Any) -> None:
+    from tally.importers.model import GOLD_UNREAD_NOTE
+
+    a, b, c, rev = "a@x", "b@x", "c@x", "rev@x"
+    tasks = [_ls_task(0, [(rev, "C", True), (a, "A", False), (b, "B", False), (c, "A", False)])]
+    tasks += [_ls_task(t, [(a, "A", False), (b, "B" if t % 3 else "A", False), (c, "A", False)]) for t in range(1, 10)]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out", "--labels", "A,B")
+    assert code == 0
+    # C is not among the job's labels: the core rejects the gold answer and the crowd decides task 0
+    assert {k: labels[0].get(k) for k in ("class-name", "confidence", "rejected-answers", "gold-answers")} == {
+        "class-name": "A",
+        "confidence": 0.9845,
+        "rejected-answers": [{"workerId": rev, "reason": "label not among the job's labels: C"}],
+        "gold-answers": {"workers": [rev], "note": GOLD_UNREAD_NOTE},
+    }
+    summary = capsys.readouterr().out
+    assert "gold:             0 objects labelled with their gold answer (1 without a readable one)\n" in summary
+    assert "agreement with gold" not in summary
+
+
+def test_a_gold_forms_answers_are_scored_field_by_field(monkeypatch: Any) -> None:
+    from tally.importers.gold import agreements as real
+    from tally.importers.model import build_batch
+
+    calls: list[tuple[str, int]] = []
+
+    def counted(kind: str, answers: Any, gold: Any) -> Any:
+        calls.append((kind, len(answers)))
+        return real(kind, answers, gold)
+
+    monkeypatch.setattr("tally.importers.model.agreements", counted)
+    batch = build_batch(_gold_form_items(gold_gives_score=True), form=True)
+    assert calls == [("classification", 2), ("number", 2)]  # once per field, not per annotator and field
+    assert batch.gold["0"].scores == [
+        {"workerId": "a", "field": "cat", "agreement": 1.0},
+        {"workerId": "a", "field": "score", "agreement": None},
+        {"workerId": "b", "field": "cat", "agreement": 0.0},
+        {"workerId": "b", "field": "score", "agreement": None},
+    ]

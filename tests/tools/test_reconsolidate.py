@@ -581,3 +581,46 @@ def test_a_chunk_whose_form_lacks_an_option_is_gathered_again(tmp_path: Path) ->
     assert (tmp_path / "chunks" / "output.manifest").read_text() == (tmp_path / "one" / "output.manifest").read_text()
     state = json.loads((tmp_path / "chunks" / ".reconsolidate.json").read_text())
     assert state["regather"] == [0]
+
+
+def test_a_form_field_whose_job_model_cannot_be_fitted_is_kept_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole job's model of the slider and of the select fails to fit: both fields keep every
+    worker's value on every line with that reason (not "no worker gave a value", not an internal
+    error per line), and so does the note (inferred from the answers: a choice)."""
+    import tally.tasks.classification.adapter as classification
+    import tally.tasks.fields as fields_module
+
+    fit_on = fields_module.PreparedField.fit_on
+
+    def number_fails(self: Any, summaries: Any, prior: Any = None) -> Any:
+        if self.kind == "number":
+            raise MemoryError("simulated")
+        return fit_on(self, summaries, prior)
+
+    def choice_fails(self: Any, summaries: Any, job: Any) -> Any:
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(fields_module.PreparedField, "fit_on", number_fails)
+    monkeypatch.setattr(classification.SingleLabelClassification, "fit", choice_fails)
+    crowd = matching_crowd(np.random.default_rng(4), 60, 10)
+    source = write_manifest(tmp_path / "form.manifest", form_lines(crowd, "same"))
+    argv = ["reconsolidate", str(source), "--label-attribute", "same", "--jobs", "1", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    lines = _lines(tmp_path / "out" / "output.manifest")
+    given = [json.loads(line) for line in source.read_text().splitlines()]
+    reason = "not consolidated: the job's model could not be fitted"
+    for line, source_line in zip(lines, given, strict=True):
+        answers = [
+            (a["workerId"], json.loads(a["annotationData"]["content"]))
+            for a in source_line["same"]["annotationsFromAllWorkers"]
+        ]
+        fields = line["same"]["fields"]
+        assert fields["sure"] == {"kind": "number", "consolidated": False, "reason": reason,
+                                  "answers": [{"workerId": w, "value": c["sure"]} for w, c in answers]}  # fmt: skip
+        assert fields["match"] == {"kind": "single-choice", "consolidated": False, "reason": reason,
+                                   "answers": [{"workerId": w, "value": c["match"]} for w, c in answers]}  # fmt: skip
+        assert line["same-metadata"]["fields-kept-as-given"] == sorted(fields)
+        assert {entry["reason"] for entry in fields.values()} == {reason}
+        assert ("note" in fields) == any("note" in c for _, c in answers)

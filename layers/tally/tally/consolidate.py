@@ -204,7 +204,7 @@ class JobPlan:
     def choice(self) -> str:
         """What the plan's summaries depend on (:func:`choice_digest`; a form's :meth:`FormPlan.choice`)."""
         if self.form is not None:
-            return f"form:{self.form.choice()}"
+            return self.form.choice()
         return _choice(self.task, self.labels.names if self.labels is not None else None, self.lone)
 
     def learns(self, settings: Settings) -> bool:
@@ -667,7 +667,7 @@ def _use_lone(steps: _Steps) -> None:
     from .tasks.fields import FieldBounds, KindTask
 
     task = steps.task.loaded if isinstance(steps.task, LazyTask) else steps.task
-    if isinstance(task, KindTask) and task.name == {"number": "number", "ranking": "ranking"}.get(steps.lone.kind):
+    if isinstance(task, KindTask) and task.name == steps.lone.kind:
         task.use_template(FieldBounds.of(steps.lone))
 
 
@@ -1057,10 +1057,10 @@ def survey_and_gather(objects: Sequence[DatasetObject], job: BatchJob, storage: 
         )
         forms = _read_forms(steps, processor, items, None, None)
         if forms is not None:  # a form: its fields, their labels, each object's summaries per field
-            from .forms.consolidate import form_choice, gather_form
+            from .forms.consolidate import form_digest, gather_form
 
             found.form, summaries = gather_form(forms.schema, forms.objects, forms.context)
-            choice = f"form:{form_choice(found.form.schema, found.form.labels)}"
+            choice = form_digest(found.form.schema, found.form.labels)
             return Gathered(found, None, None, summaries, choice)
         found.form = steps.form_survey
         problem = _plan(steps, items, None)

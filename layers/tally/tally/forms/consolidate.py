@@ -1,6 +1,7 @@
 """A batch of forms consolidated field by field: the field is the unit of consolidation.
 
-:func:`tally.consolidate.run_batch` hands a batch here when its answers are a form (:func:`plan_form`):
+:func:`tally.consolidate.run_batch` hands a batch here when its answers are a form (:func:`read_batch_form`,
+:func:`is_form`):
 more than one field, or one field that only the form driver can consolidate (a ``<select>``, a radio
 group, checkboxes). A batch whose answers hold exactly one annotation element keeps the task path
 and today's output.
@@ -10,8 +11,9 @@ Per batch:
 1. the form is read (:func:`tally.forms.read_form`: the job's worker template first, the answers
    second) and every worker's answer is split into its fields (:func:`tally.forms.split`);
 2. each field is consolidated by the handler its kind maps to (:data:`FIELD_HANDLERS`; one entry
-   plugs a new kind in), **with its own batch model and its own worker statistics** (the worker
-   store's key includes the field's name):
+   plugs a new kind in), **with its own model and its own worker statistics** (the worker store's key
+   includes the field's name): the batch's, or with a job plan (``tally reconsolidate``,
+   :class:`FormPlan`) the model :func:`fit_form` fitted on the whole job:
 
    - ``single-choice``: the single-label Dawid–Skene of classification, over the field's options;
    - ``multi-choice``: the multi-label Dawid–Skene;
@@ -75,9 +77,9 @@ __all__ = [
     "consolidate_form",
     "fit_form",
     "form_choice",
+    "form_digest",
     "gather_form",
     "is_form",
-    "plan_form",
     "read_batch_form",
     "read_template",
 ]
@@ -169,11 +171,10 @@ class FormPlan:
     template: JobTemplate
     labels: Mapping[str, LabelSet] = field(default_factory=dict)
     models: Mapping[str, Any] = field(default_factory=dict)
-    fitted: bool = False
 
     def choice(self) -> str:
-        """What the summaries depend on (:func:`form_choice`)."""
-        return form_choice(self.schema, self.labels)
+        """What the summaries depend on (:func:`form_digest`)."""
+        return form_digest(self.schema, self.labels)
 
 
 def form_choice(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
@@ -189,6 +190,12 @@ def form_choice(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
     ]  # fmt: skip
     named = {name: [list(found.names), found.source] for name, found in sorted(labels.items())}
     return hashlib.sha256(json.dumps([fields, named], default=str).encode()).hexdigest()[:16]
+
+
+def form_digest(schema: FormSchema, labels: Mapping[str, LabelSet]) -> str:
+    """A form's choice as a job's plan and a chunk's summaries name it: :func:`form_choice` marked
+    ``form:``, never a task's choice."""
+    return f"form:{form_choice(schema, labels)}"
 
 
 @dataclass
@@ -902,17 +909,6 @@ def consolidable(f: Field) -> bool:
 # -- the batch ----------------------------------------------------------------------------------------
 
 
-def plan_form(
-    contents: Sequence[Mapping[str, Any]], template: Callable[[], JobTemplate]
-) -> tuple[FormSchema, JobTemplate] | None:
-    """The batch's form when its answers are one (module docstring), else ``None`` (the task path).
-
-    ``contents``: every usable answer of the batch, decoded. ``template`` is called only when the
-    answers hold more than one field or one the task path cannot consolidate."""
-    read = read_batch_form(contents, template)
-    return read if read is not None and is_form(read[0]) else None
-
-
 def read_template(template: Callable[[], JobTemplate]) -> JobTemplate:
     """The job's template as ``template`` gives it; without it (it could not be read), a note why."""
     try:
@@ -1005,9 +1001,8 @@ def _runs(
             )
             for form_object in objects
         ]  # fmt: skip
-        handler = FIELD_HANDLERS.get(f.kind, FIELD_HANDLERS["unknown"])
         try:
-            run = handler(f, per_object, ctx)
+            run = _handler(f)(f, per_object, ctx)
         except Exception as exc:  # a field's failure keeps its values, never fails the batch
             logger.error("field %s not consolidated: %s", f.name, type(exc).__name__)
             run = _kept_run(f, per_object, f"not consolidated: internal error ({type(exc).__name__})")
@@ -1029,6 +1024,8 @@ def consolidate_form(
             model = None
             if run.learner is not None and ctx.plan is not None:
                 model = ctx.plan.models.get(f.name)
+                if model is None and run.summaries:  # fit_form could not fit it: never a model of one batch
+                    run = _kept_run(f, per_object, "not consolidated: the job's model could not be fitted")
             elif run.learner is not None and run.summaries and run.context is not None:
                 model = ctx.new_cycle(_scope(f)).fit(run.learner, run.summaries, run.context)
         except Exception as exc:
@@ -1082,50 +1079,32 @@ def gather_form(
 def fit_form(plan: FormPlan, summaries: Sequence[tuple[str, Mapping[str, Any]]], ctx: FormContext) -> FormPlan:
     """``plan`` with each field's model fitted once on every object's summary of the job
     (:func:`gather_form`'s, in the job's order): the model one batch of the whole job would fit (no
-    worker store). A field whose model cannot be fitted gets none: its objects keep their values."""
-    from ..tasks.fields import FieldBounds, prepare_field
-
+    worker store). Each field's learner and its setup are its handler's under the plan, as a batch
+    builds them (:func:`consolidate_form`). A field whose model cannot be fitted gets none: its objects
+    keep their values, with the reason."""
     order: dict[str, None] = {}
     for _, found in summaries:
         order.update(dict.fromkeys(found))
     by_name = {f.name: f for f in plan.schema.fields}
+    planned = replace(ctx, plan=plan)
     models: dict[str, Any] = {}
     for name in order:
         f = by_name.get(name) or plan.schema.owner(name)
-        if f is None:
-            continue
+        if f is None or (_field_kind(f) is None and name not in plan.labels):
+            continue  # a task's field without the job's labels has no model of the job
         field_summaries = [(object_id, found[name]) for object_id, found in summaries if name in found]
-        labels = plan.labels.get(name)
         try:
-            kind = _field_kind(f)
-            if kind is not None:
-                bounds = FieldBounds.of(f)
-                if labels is not None:
-                    bounds = replace(bounds, labels=labels.names)
-                models[name] = prepare_field(kind, [], bounds).fit_on(field_summaries)
-                continue
-            make = _task_maker(f)
-            if make is None or labels is None:
-                continue
-            task = make(ctx.settings)
-            context = JobContext(labels, {}, ctx.storage, ctx.artefact_prefix, ctx.settings)
-            task.prepare(context)
-            if task.uses_batch_model:
-                models[name] = task.fit(field_summaries, context)
+            run = _handler(f)(f, [], planned)
+            if run.learner is not None and run.context is not None:
+                models[name] = run.learner.fit(field_summaries, run.context)
         except Exception as exc:
             logger.error("field %s: the job's model not fitted: %s", name, type(exc).__name__)
-    return replace(plan, models=models, fitted=True)
+    return replace(plan, models=models)
 
 
-def _task_maker(f: Field) -> Callable[[Settings], AnyTask] | None:
-    """The task a field of a task-consolidated kind is consolidated by (``None``: none)."""
-    if f.kind == "single-choice" or f.kind == "boolean":
-        return _classification(False)
-    if f.kind == "multi-choice":
-        return _classification(True)
-    if f.kind in ("annotation", "json"):
-        return _task_of(f.task if f.kind == "annotation" else f.shape)
-    return None
+def _handler(f: Field) -> FieldHandler:
+    """The handler of a field's kind (:data:`FIELD_HANDLERS`; a kind it does not know: kept as given)."""
+    return FIELD_HANDLERS.get(f.kind, FIELD_HANDLERS["unknown"])
 
 
 def _ordered_fields(schema: FormSchema, seen: Mapping[str, Field]) -> list[Field]:

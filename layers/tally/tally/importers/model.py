@@ -17,7 +17,9 @@ most items have) or the form's fields, puts their readable answers in the payloa
   annotator's agreement with it (:mod:`.gold`). A gold answer is never outvoted. For a choice
   (:data:`GOLD_EVIDENCE_KINDS`) every answer goes to the batch model, the gold one marked ``gold``:
   Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
-  answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`). Other
+  answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`); a gold
+  answer the core rejects (a label not among the job's) holds nothing, the crowd decides
+  (:data:`GOLD_UNREAD_NOTE`). Other
   kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
   shape, with confidence 1; the others' answers are scored against it, not voted (:data:`GOLD_NOTE`);
 * ``imported-from``: the tool and the field consolidated.
@@ -144,8 +146,8 @@ class GoldItem:
 
 GOLD_FORM_NOTE = (
     "marked as ground truth in the tool: each choice field is the gold answer (confidence 1) and the other "
-    "annotators' answers to it teach the batch model; every other field is consolidated from the gold answer "
-    "alone, the others' answers scored against it"
+    "annotators' answers to it teach the batch model; every other field the gold answer gives is consolidated "
+    "from it alone, the others' answers scored against it; a field it leaves out is voted from the others' answers"
 )
 
 
@@ -279,19 +281,22 @@ def _form_gold(
     batch: Batch, item: ImportedItem, kinds: Mapping[str, str], contents: dict[str, dict[str, Any]], gold: list[str]
 ) -> dict[str, dict[str, Any]]:
     """A gold item of a form: the gold answers first; the others keep their choice fields (the batch
-    model holds those at the gold answer) and their other fields are scored against the gold answer's."""
+    model holds those at the gold answer) and every field the gold answer does not give (voted as on
+    any other item); their other fields are scored against the gold answer's, not voted."""
     first = contents[gold[0]]
+    others = [(worker, content) for worker, content in contents.items() if worker not in item.gold]
+    found: dict[tuple[str, str], float | None] = {}
+    for name, value in first.items():  # each field's answers at once: the gold answer read once
+        answered = [(worker, content[name]) for worker, content in others if name in content]
+        figures = agreements(kinds[name], [v for _, v in answered], value)
+        found.update(((worker, name), score) for (worker, _), score in zip(answered, figures, strict=True))
     scores: list[dict[str, Any]] = []
     kept: dict[str, dict[str, Any]] = {w: contents[w] for w in gold}
     scored: list[dict[str, Any]] = []
-    for worker, content in contents.items():
-        if worker in item.gold:
-            continue
-        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS}
+    for worker, content in others:
+        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS or n not in first}
         unvoted = {n: v for n, v in content.items() if n not in voted}
-        for name, value in content.items():
-            score = agreements(kinds[name], [value], first[name])[0] if name in first else None
-            scores.append({"workerId": worker, "field": name, "agreement": score})
+        scores.extend({"workerId": worker, "field": n, "agreement": found.get((worker, n))} for n in content)
         if voted:
             kept[worker] = voted
         if unvoted:
@@ -364,21 +369,10 @@ def _merge_issues(target: dict[str, Any], issues: Sequence[AnswerIssue]) -> None
         target["rejected-answers"] = [i.as_json() for i in issues] + list(target.get("rejected-answers", []))
 
 
-def _hold_gold(label: dict[str, Any], meta: dict[str, Any], gold: Any, class_ids: Mapping[str, int]) -> None:
-    """Make a consolidated label the gold answer's: a class the batch model decided otherwise is set to
-    the gold one (the other kinds are consolidated from the gold answer alone, which they keep as it
-    is); the confidence is 1."""
-    if "class-name" in label and isinstance(gold, dict) and gold.get("label") in class_ids:
-        name = str(gold["label"])
-        label["class-name"] = meta["class-name"] = name
-        label["class-id"] = class_ids[name]
-    elif "class-names" in label and isinstance(gold, dict) and all(n in class_ids for n in gold.get("labels", [])):
-        ids = sorted({class_ids[n] for n in gold["labels"]})
-        names = {i: n for n, i in class_ids.items()}
-        label["class-ids"] = ids
-        label["class-names"] = [names[i] for i in ids]
-        label["class-map"] = meta["class-map"] = {str(i): names[i] for i in ids}
-        label["confidence-map"] = meta["confidence-map"] = {str(i): 1.0 for i in ids}
+def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
+    """A label consolidated from the gold answer alone (a kind not in :data:`GOLD_EVIDENCE_KINDS`) is
+    the gold answer: its confidence is 1. (A choice needs nothing: the batch model holds its object at
+    the gold answer the core read, ``known``.)"""
     label["confidence"] = 1.0
     if "confidence" in meta:
         meta["confidence"] = 1.0
@@ -391,10 +385,10 @@ def _annotate(
     attr: str,
     tool: str,
     unread: bool,
-    class_ids: Mapping[str, int] | None = None,
 ) -> None:
     content = entry["consolidatedAnnotation"]["content"]
     label, meta = content[attr], content[f"{attr}-metadata"]
+    refused = {r.get("workerId") for r in label.get("rejected-answers", []) if isinstance(r, dict)}  # by the core
     if unread:
         issues = batch.unread.get(item.object_id, [])
         _merge_issues(label, issues)
@@ -405,9 +399,12 @@ def _annotate(
     gold = batch.gold.get(item.object_id)
     if gold is None and item.gold:
         gold = GoldItem(list(item.gold), None, [])
+    if gold is not None and gold.element is not None and not batch.form:
+        if gold.evidence and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
+            gold = batch.gold[item.object_id] = GoldItem(list(gold.workers), None, [])
+        elif not gold.evidence and "failure-reason" not in label:
+            _hold_gold(label, meta)
     if gold is not None:
-        if gold.element is not None and class_ids is not None and "failure-reason" not in label and not batch.form:
-            _hold_gold(label, meta, gold.element, class_ids)
         label["gold-answers"] = gold.as_json()
     if item.notes:
         label["import-notes"] = list(item.notes)
@@ -416,32 +413,12 @@ def _annotate(
     )
 
 
-def _class_ids(batch: Batch, labels: Sequence[str] | None) -> dict[str, int]:
-    """Class name -> class id as the core numbered them: the job's label list, else (as the core
-    does) the sorted names every answer of the batch used."""
-    if labels:
-        return {name: i for i, name in enumerate(labels)}
-    used: set[str] = set()
-    for element in batch.payload:
-        for annotation in element["annotations"]:
-            answer = json.loads(annotation["annotationData"]["content"]).get(batch.field)
-            if isinstance(answer, dict):
-                if isinstance(answer.get("label"), str):
-                    used.add(answer["label"])
-                used.update(n for n in answer.get("labels", []) if isinstance(n, str))
-    return {name: i for i, name in enumerate(sorted(used))}
-
-
-def annotate_entries(
-    entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str, labels: Sequence[str] | None = None
-) -> None:
-    """Add the importer's facts (module docstring) to each of the core's response entries, in place;
-    ``labels``: the job's label list given to the core, if any (to number a gold class)."""
-    class_ids = _class_ids(batch, labels) if batch.gold and batch.kind in ("classification", "multi-label") else {}
+def annotate_entries(entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str) -> None:
+    """Add the importer's facts (module docstring) to each of the core's response entries, in place."""
     for entry in entries:
         item = batch.items.get(str(entry.get("datasetObjectId")))
         if item is not None:
-            _annotate(entry, item, batch, attr, tool, unread=True, class_ids=class_ids)
+            _annotate(entry, item, batch, attr, tool, unread=True)
 
 
 def failed_entries(

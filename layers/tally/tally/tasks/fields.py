@@ -12,7 +12,7 @@ driver; :func:`consolidate_field` runs the same kind on a form field's values, w
 field kind        value per worker                            bounds (:class:`FieldBounds`)
 ================  ==========================================  ==============================================
 ``number``        an ``int`` or ``float``                     ``minimum``, ``maximum``, ``step``
-``text``          the string (``""`` is an answer)            none
+``text``          the string (``""`` is no evidence)          none
 ``ranking``       ``{dimension: (rank of each response,)}``   ``allow_ties`` per dimension
 ``polyline``      ``crowd-polyline``'s object                 ``labels`` (the element's ``labels``)
 ``line``          ``crowd-line``'s object                     ``labels``
@@ -27,7 +27,7 @@ A value that does not fit (a number off the scale, a ranking of the wrong length
 with its reason on its object; an object none of whose values fits fails with the reasons; the rest of
 the field goes on. The batch's worker statistics (:attr:`FieldBatch.statistics`, additive like every
 task's, :mod:`tally.worker_store`) go to the worker table under the field's own name; their sum over the
-job's earlier batches is ``prior``. :func:`statistics_keys` names the keys to load before the fit.
+job's earlier batches is ``prior``. :meth:`PreparedField.keys` names the keys to load before the fit.
 
 Importing this module imports no algorithm: a kind's module is imported when it is first used.
 """
@@ -58,7 +58,6 @@ __all__ = [
     "PreparedField",
     "consolidate_field",
     "prepare_field",
-    "statistics_keys",
     "statistics_name",
 ]
 
@@ -303,7 +302,7 @@ def consolidate_field(
         kind: ``number``, ``text``, ``ranking``, ``polyline`` or ``line``.
         objects: the batch's objects with their values of the field (object IDs unique).
         bounds: what the template says about the field (``None``: nothing; inferred from the answers).
-        prior: the sum of the job's earlier batches' statistics for :func:`statistics_keys`
+        prior: the sum of the job's earlier batches' statistics for :meth:`PreparedField.keys`
             (``None`` or ``{}``: this batch alone).
     """
     prepared = prepare_field(kind, objects, bounds)
@@ -319,12 +318,6 @@ def statistics_name(kind: str) -> str:
         ('number/5', 'polyline/8')
     """
     return _kind(kind).statistics_name
-
-
-def statistics_keys(kind: str, objects: Sequence[FieldObject], bounds: FieldBounds | None = None) -> list[str]:
-    """The worker-table keys whose stored statistics :func:`consolidate_field` can use as its prior
-    (a form reads them off its :class:`PreparedField`, summarised once)."""
-    return prepare_field(kind, objects, bounds).keys()
 
 
 class KindTask(Generic[S]):

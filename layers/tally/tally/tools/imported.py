@@ -145,13 +145,16 @@ def _modified(source: Path) -> datetime:
 
 
 def gold_scores(batch: Batch) -> dict[str, tuple[int, float, int]]:
-    """Per annotator scored against gold: (gold objects answered, sum of agreements, of them not scored)."""
+    """Per annotator scored against gold: (gold objects answered, sum of agreements, agreements
+    scored); a form's rows are per field, so an object counts once however many fields it scored."""
     totals: dict[str, tuple[int, float, int]] = {}
     for gold in batch.gold.values():
+        seen: set[str] = set()
         for row in gold.scores:
-            n, total, unscored = totals.get(row["workerId"], (0, 0.0, 0))
-            score = row["agreement"]
-            totals[row["workerId"]] = (n + 1, total + (score or 0.0), unscored + (score is None))
+            worker, score = row["workerId"], row["agreement"]
+            n, total, scored = totals.get(worker, (0, 0.0, 0))
+            totals[worker] = (n + (worker not in seen), total + (score or 0.0), scored + (score is not None))
+            seen.add(worker)
     return dict(sorted(totals.items()))
 
 
@@ -184,8 +187,8 @@ def _summary(
         lines.append(
             f"gold:             {held} objects labelled with their gold answer ({len(batch.gold) - held} without a readable one)"
         )
-        for worker, (n, total, unscored) in gold_scores(batch).items():
-            mean_score = f"{total / (n - unscored):.3f}" if n > unscored else "n/a"
+        for worker, (n, total, agreed) in gold_scores(batch).items():
+            mean_score = f"{total / agreed:.3f}" if agreed else "n/a"
             lines.append(f"  {worker}: agreement with gold {mean_score} over {n} gold objects")
     lines += [
         f"masks:            {out / 'masks'}",
@@ -298,7 +301,7 @@ def consolidate_imported(
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
             entries = report.response
-            annotate_entries(entries, batch, attr, tool, chosen_labels or None)
+            annotate_entries(entries, batch, attr, tool)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
         entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
         order = {item.object_id: i for i, item in enumerate(items)}

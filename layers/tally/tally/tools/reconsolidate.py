@@ -92,7 +92,9 @@ PLAN = ".reconsolidate-plan.pickle"
 OUTPUT = "output.manifest"
 SUMMARY = "summary.json"
 SOURCE_COPY = ".source.manifest"
-_FORMAT = "whole-job/2"  # 2: a form's fields fitted on the whole job  # the run state's layout and meaning; a run of another format is not resumed
+# The run state's layout and meaning; a run of another format is not resumed.
+# 2: a form's fields fitted on the whole job.
+_FORMAT = "whole-job/2"
 
 
 class Interrupted(click.ClickException):
