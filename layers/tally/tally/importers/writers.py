@@ -61,6 +61,8 @@ def _kind(label: Mapping[str, Any]) -> str | None:
         return "instances"
     if "keypoints" in label:
         return "keypoints"
+    if "polylines" in label:
+        return "polylines"
     annotations = label.get("annotations")
     if isinstance(annotations, dict) and "entities" in annotations:
         return "entities"
@@ -310,6 +312,22 @@ def _cvat_keypoints(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]
     ]
 
 
+def _cvat_polylines(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (
+            "polyline",
+            {
+                "label": line["label"],
+                "source": "auto",
+                "occluded": "0",
+                "points": ";".join(f"{_coord(v['x'])},{_coord(v['y'])}" for v in line["vertices"]),
+                "z_order": "0",
+            },
+        )
+        for line in label["polylines"]
+    ]
+
+
 def _cvat_tags(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
     names = [label["class-name"]] if "class-name" in label else list(label["class-names"])
     return [("tag", {"label": name, "source": "auto"}) for name in names]
@@ -344,6 +362,8 @@ def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict
         return _cvat_boxes(label)
     if kind == "keypoints":
         return _cvat_keypoints(label)
+    if kind == "polylines":
+        return _cvat_polylines(label)
     if kind in ("classification", "multi-label"):
         return _cvat_tags(label)
     if kind in ("semantic", "instances"):
