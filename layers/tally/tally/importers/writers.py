@@ -145,11 +145,15 @@ def _ls_keypoints(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
     ]
 
 
-def _ls_masks(label: Mapping[str, Any], read: Reader) -> list[dict[str, Any]]:
-    return [
+def _ls_masks(label: Mapping[str, Any], read: Reader) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """The brush regions of a mask label, and the mask's (width, height) when it has a region (the mask
+    is read once)."""
+    found = _regions(label, read)
+    regions = [
         {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score}
-        for name, mask, score in _regions(label, read)
+        for name, mask, score in found
     ]
+    return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
 
 def _ls_result(
@@ -167,10 +171,8 @@ def _ls_result(
     elif kind == "keypoints" and size is not None:
         regions, rtype = _ls_keypoints(label, size), "keypointlabels"
     elif kind in ("semantic", "instances"):
-        regions, rtype = _ls_masks(label, read), "brushlabels"
-        if size is None:
-            first = regions[0]["value"] if regions else None
-            size = _regions(label, read)[0][1].shape[::-1] if first is not None else None
+        (regions, drawn), rtype = _ls_masks(label, read), "brushlabels"
+        size = size if size is not None else drawn
     elif kind in ("number", "text"):
         made = _ls_value(label.get("value") if kind == "number" else label.get("text"), rtype)
         regions = [{"value": made}] if made is not None else []
