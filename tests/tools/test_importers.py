@@ -438,7 +438,8 @@ def test_cvat_real_exports_docs_example_and_datumaro(tmp_path: Path) -> None:
     code, labels = _run("cvat", CVAT / "cvat-docs-annotation-example.xml", tmp_path / "docs")
     assert code == 0
     assert labels[0]["annotations"] == [{"class_id": 3, "left": 797, "top": 871, "width": 169, "height": 58}]
-    assert {k["field"]: k["reason"] for k in labels[0]["kept-as-given"]}["polyline"] == WAITS["lines"]
+    reason = "another field (box) was consolidated; name this one to consolidate it"
+    assert {k["field"]: k["reason"] for k in labels[0]["kept-as-given"]}["polyline"] == reason
     code, labels = _run("cvat", CVAT / "cvat-docs-annotation-example.xml", tmp_path / "mask", "--element-name", "mask")
     assert code == 0
     classes = _png(tmp_path / "mask", labels[0]["mask-ref"])
@@ -447,6 +448,88 @@ def test_cvat_real_exports_docs_example_and_datumaro(tmp_path: Path) -> None:
     assert code == 0
     assert labels[0]["annotations"] == [{"class_id": 0, "left": 0, "top": 2, "width": 4, "height": 2}]
     assert labels[1]["annotations"] == []
+
+
+def _line(label: str, *points: tuple[float, float]) -> dict[str, Any]:
+    return {"label": label, "vertices": [{"x": x, "y": y} for x, y in points]}
+
+
+def test_cvat_jobs_polylines_consolidate_as_the_same_crowd_polyline_batch(tmp_path: Path) -> None:
+    code, labels = _run("cvat", CVAT / "three-jobs-lines", tmp_path / "out")
+    assert code == 0
+    size = {"width": 640, "height": 480}
+
+    def answer(job: str, *lines: dict[str, Any]) -> dict[str, Any]:
+        return _answer(job, {"polyline": {"polylines": list(lines), "inputImageProperties": size}})
+
+    payload = [
+        {
+            "datasetObjectId": "road-1.jpg",
+            "dataObject": {"s3Uri": "road-1.jpg"},
+            "annotations": [
+                answer(
+                    "job-a", _line("lane", (100, 470), (210.5, 300), (300, 150)), _line("curb", (20, 400), (600, 410))
+                ),
+                answer(
+                    "job-b",
+                    _line("lane", (302, 148), (208, 302), (101, 468)),
+                    _line("curb", (22, 402), (320, 404), (598, 409)),
+                ),
+                answer("job-c", _line("lane", (98, 471), (212, 299), (299, 152))),
+            ],
+        },
+        {
+            "datasetObjectId": "road-2.jpg",
+            "dataObject": {"s3Uri": "road-2.jpg"},
+            "annotations": [answer("job-a"), answer("job-b", _line("lane", (50, 50), (90, 60)))],
+        },
+    ]
+    assert [_without(label, "rejected-answers") for label in labels] == [
+        _without(label) for label in _core(payload, ["lane", "curb"])
+    ]
+    assert labels[0]["type"] == "tally/polyline"
+    # job b drew the lane the other way round: matched and fused all the same
+    assert [(p["label"], p["vertices"], p["workers"]) for p in labels[0]["polylines"]] == [
+        ("lane", [{"x": 99.77, "y": 469.63}, {"x": 210.44, "y": 299.88}, {"x": 300.24, "y": 150.05}],
+         ["job-a", "job-b", "job-c"]),
+        ("curb", [{"x": 21.0, "y": 401.0}, {"x": 599.0, "y": 409.5}], ["job-a", "job-b"]),
+    ]  # fmt: skip
+    reason = "polyline answer unreadable: a point is not a number"
+    assert labels[1]["rejected-answers"] == [{"workerId": "job-c", "reason": reason}]
+    assert labels[1]["kept-as-given"][0]["answers"][0]["value"][0]["occluded"] == "1"
+    xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    assert [[p.attrib for p in image.findall("polyline")] for image in xml.findall("image")] == [
+        [
+            {"label": "lane", "source": "auto", "occluded": "0",
+             "points": "99.77,469.63;210.44,299.88;300.24,150.05", "z_order": "0"},
+            {"label": "curb", "source": "auto", "occluded": "0", "points": "21.00,401.00;599.00,409.50",
+             "z_order": "0"},
+        ],
+        [{"label": "lane", "source": "auto", "occluded": "0", "points": "50.00,50.00;90.00,60.00", "z_order": "0"}],
+    ]  # fmt: skip
+
+
+def test_cvat_real_exports_polylines_docs_example_and_datumaro(tmp_path: Path) -> None:
+    code, labels = _run(
+        "cvat", CVAT / "cvat-docs-annotation-example.xml", tmp_path / "docs", "--element-name", "polyline"
+    )
+    assert code == 0
+    assert [(p["class_id"], p["vertices"], p["confidence"]) for p in labels[0]["polylines"]] == [
+        (1, [{"x": 462.1, "y": 0.0}, {"x": 126.8, "y": 1200.0}], 0.0),
+        (1, [{"x": 1212.4, "y": 0.0}, {"x": 1568.66, "y": 1200.0}], 0.0),
+    ]  # one job: its lines are kept, with no other job's support
+    xml = ET.parse(tmp_path / "docs" / "annotations.xml").getroot()
+    assert [p.get("points") for p in xml.iter("polyline")] == [
+        "462.10,0.00;126.80,1200.00",
+        "1212.40,0.00;1568.66,1200.00",
+    ]
+    code, labels = _run("cvat", CVAT / "datumaro-train.xml", tmp_path / "dm", "--element-name", "polyline")
+    assert code == 1  # datumaro's polyline has an empty label, which the job's label list does not have
+    assert labels[0]["rejected-answers"] == [
+        {"workerId": "datumaro-train", "reason": "lines only in labels the job does not have: "}
+    ]
+    assert labels[0]["failure-reason"] == "no usable answer (1 received, all rejected)"
+    assert (labels[1]["polylines"], labels[1]["confidence"]) == ([], 1.0)
 
 
 def test_coco_jobs_segmentation_polygons_and_rle_become_instances(tmp_path: Path) -> None:

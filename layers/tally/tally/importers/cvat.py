@@ -17,7 +17,8 @@ crowd element's output:
 ``mask``        a semantic-segmentation answer: each ``<mask>``'s box-local RLE decoded
                 (:func:`~.rle.decode_cvat_mask`) and painted in order into one class array, handed
                 on decoded (no PNG: :func:`tally.codecs.class_runs`)
-``polyline``    kept as given (not imported yet)
+``polyline``    ``polylines`` (``crowd-polyline``'s output: each ``<polyline>``'s ``points`` as vertices,
+                pixels), consolidated by the polyline task (matched, kept, fused across jobs)
 ==============  ========================================================================================
 
 Shape attributes (``<attribute>``, and ``occluded``) are kept as given in the field ``attributes``
@@ -55,9 +56,16 @@ from .rle import RleError, decode_coco_rle, decode_cvat_mask, parse_cvat_counts
 
 __all__ = ["ExportError", "Jobs", "read_coco_jobs", "read_xml_jobs"]
 
-_FIELDS = {"box": "boxes", "polygon": "polygons", "points": "keypoints", "tag": "classification", "mask": "semantic"}
-_KEPT = {"polyline": "lines", "skeleton": "skeleton", "ellipse": "ellipse", "cuboid": "cuboid"}
-_REGION = ("box", "polygon", "points", "mask")
+_FIELDS = {
+    "box": "boxes",
+    "polygon": "polygons",
+    "points": "keypoints",
+    "tag": "classification",
+    "mask": "semantic",
+    "polyline": "polylines",
+}
+_KEPT = {"skeleton": "skeleton", "ellipse": "ellipse", "cuboid": "cuboid"}
+_REGION = ("box", "polygon", "points", "mask", "polyline")
 _MAX_CLASSES = 254
 
 
@@ -190,6 +198,12 @@ def _convert(kind: str, shapes: Sequence[ET.Element], size: tuple[int, int], pai
             for s in shapes
         ]
         return {"polygons": polygons, "inputImageProperties": props}
+    if kind == "polyline":
+        polylines = [
+            {"label": s.get("label", ""), "vertices": [{"x": x, "y": y} for x, y in _points(s.get("points"))]}
+            for s in shapes
+        ]  # a line of fewer than two vertices is left out, with a warning, by the polyline task
+        return {"polylines": polylines, "inputImageProperties": props}
     if kind == "points":
         keypoints = [{"label": s.get("label", ""), "x": x, "y": y} for s in shapes for x, y in _points(s.get("points"))]
         return {"keypoints": keypoints, "inputImageProperties": props}

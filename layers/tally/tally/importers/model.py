@@ -62,12 +62,11 @@ __all__ = [
 
 CONSOLIDATED_KINDS = frozenset(
     {"classification", "multi-label", "entities", "boxes", "keypoints", "polygons", "semantic", "instances",
-     "number", "text"}
+     "number", "text", "polylines"}
 )  # fmt: skip
 """The answer kinds an import consolidates."""
 
 WAITS = {
-    "lines": "CVAT polylines are not imported yet (tally consolidates crowd-polyline answers: issue 23)",
     "per-region": "a field attached to a region (perRegion) is a per-region form field, which tally does not consolidate",
     "attributes": "shape attributes are per-region form fields, which tally does not consolidate",
 }

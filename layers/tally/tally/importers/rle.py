@@ -63,19 +63,6 @@ class RleError(ValueError):
 # -- Label Studio brush RLE (thi.ng rle-pack) ---------------------------------------------------
 
 
-def _bit_string(data: bytes) -> str:
-    """The bytes as a string of ``0``/``1`` characters, most significant bit first."""
-    return format(int.from_bytes(data, "big"), f"0{len(data) * 8}b") if data else ""
-
-
-def _words(bits: str, start: int, count: int, size: int) -> npt.NDArray[np.uint32]:
-    """``count`` words of ``size`` bits from ``bits[start:]``."""
-    chunk = np.frombuffer(bits[start : start + count * size].encode("ascii"), dtype=np.uint8) - ord("0")
-    weights = (np.uint32(1) << np.arange(size - 1, -1, -1, dtype=np.uint32)).astype(np.uint32)
-    out: npt.NDArray[np.uint32] = (chunk.reshape(count, size).astype(np.uint32) * weights).sum(axis=1, dtype=np.uint32)
-    return out
-
-
 def _as_bytes(rle: bytes | Sequence[int]) -> bytes:
     if isinstance(rle, bytes | bytearray):
         return bytes(rle)
@@ -85,85 +72,113 @@ def _as_bytes(rle: bytes | Sequence[int]) -> bytes:
         raise RleError("the brush RLE is not a list of bytes (integers 0-255)") from exc
 
 
+def _windows(data: bytes) -> npt.NDArray[np.uint64]:
+    """Per byte ``j`` of ``data`` (and 8 past its end), the 64 bits from its first on (big-endian, zeros
+    past the end): the
+    bits from any position ``p`` on are ``windows[p >> 3] << (p & 7)``, 57 of them at least."""
+    padded = data + bytes(16)
+    return np.ndarray((len(data) + 8,), dtype=">u8", buffer=padded, strides=(1,)).astype(np.uint64)
+
+
+def _bits_at(windows: npt.NDArray[np.uint64], positions: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint64]:
+    """The ``width``-bit numbers (1-32 bits, most significant first) at the bit ``positions``."""
+    top = windows[positions >> 3] << (positions & 7).astype(np.uint64)
+    out: npt.NDArray[np.uint64] = top >> np.uint64(64 - width)
+    return out
+
+
 def decode_brush_rle(rle: bytes | Sequence[int], *, expected: int | None = None) -> npt.NDArray[np.unsignedinteger]:
     """The values a Label Studio brush RLE encodes (``uint8`` for word sizes up to 8 bits).
 
     ``expected`` is the number of values the caller needs (``width * height * 4``): a stream that
     claims another count is refused before anything is allocated.
     """
-    bits = _bit_string(_as_bytes(rle))
-    size = len(bits)
+    runs, lengths, word = _brush_runs(rle, expected)
+    dtype = np.uint8 if word <= 8 else np.uint16 if word <= 16 else np.uint32
+    out: npt.NDArray[np.unsignedinteger] = np.repeat(runs.astype(dtype), lengths)
+    return out
+
+
+def _brush_runs(
+    rle: bytes | Sequence[int], expected: int | None
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], int]:
+    """The runs a brush RLE encodes: each run's value and length, and the word size.
+
+    Where a block starts depends on the block before, so the blocks are found one after the other,
+    each from a 64-bit window of the stream at its first bit (integer operations, no string of bits):
+    a repeat block's word is in that window too; a literal block's words are read afterwards, every
+    literal block's at once (numpy), each word a run of 1.
+    """
+    data = _as_bytes(rle)
+    size = 8 * len(data)
     if size < 32 + 5 + 16:
         raise RleError("the brush RLE is shorter than its header")
-    count = int(bits[0:32], 2)
-    word_size = int(bits[32:37], 2) + 1
-    run_sizes = [int(bits[37 + 4 * k : 41 + 4 * k], 2) + 1 for k in range(4)]
+    header = int.from_bytes(data[:7], "big")  # 56 bits: count 32, word size 5, four run-length sizes 4 each
+    count = header >> 24
+    word = ((header >> 19) & 31) + 1
+    sizes = [((header >> (15 - 4 * k)) & 15) + 1 for k in range(4)]
     if expected is not None and count != expected:
         raise RleError(f"the brush RLE holds {count} values where the image needs {expected}")
     if count > 4 * MAX_PIXELS:
         raise RleError(f"the brush RLE claims {count} values, over the {4 * MAX_PIXELS} limit")
-    dtype = np.uint8 if word_size <= 8 else np.uint16 if word_size <= 16 else np.uint32
-    # the blocks are read in order (each one's fields say how long the next is), as runs of a value;
-    # np.repeat makes the values at the end
+    windows = _windows(data)
+    top: list[int] = windows.tolist()
+    full, word_mask = (1 << 64) - 1, (1 << word) - 1
     values: list[int] = []
     lengths: list[int] = []
-    pieces: list[tuple[int, npt.NDArray[np.uint32]]] = []  # (run index, words) of long literal blocks
-    pos, i = 53, 0
-    short = "the brush RLE ends before its last run"
-    while i < count:
-        if pos + 3 > size:
-            raise RleError(short)
-        repeat = bits[pos] == "1"
-        width = run_sizes[int(bits[pos + 1 : pos + 3], 2)]
-        pos += 3
-        if pos + width > size:
-            raise RleError(short)
-        length = int(bits[pos : pos + width], 2) + 1
-        pos += width
-        if i + length > count:
-            raise RleError("a run of the brush RLE goes past its value count")
-        if repeat:
-            if pos + word_size > size:
-                raise RleError(short)
-            values.append(int(bits[pos : pos + word_size], 2))
-            lengths.append(length)
-            pos += word_size
+    literals: list[tuple[int, int, int]] = []  # (run index, first word's bit, words) of each literal block
+    value, run, literal = values.append, lengths.append, literals.append
+    # the loop checks nothing but where it is: the last block read is checked after it, in the order a
+    # reader meets its fields (its head, its count, its words); the windows past the stream read zeros
+    p = start = 53
+    i = length = width = 0
+    while i < count and p < size:
+        start = p
+        head = (top[p >> 3] << (p & 7)) & full  # the 57 bits or more from p on
+        width = sizes[(head >> 61) & 3]
+        length = ((head >> (61 - width)) & ((1 << width) - 1)) + 1
+        if head >> 63:  # a repeat block: its word follows the count field, inside the window
+            value((head >> (61 - width - word)) & word_mask)
+            run(length)
+            p += 3 + width + word
         else:
-            if pos + length * word_size > size:
-                raise RleError(short)
-            if length < 8:
-                for _ in range(length):
-                    values.append(int(bits[pos : pos + word_size], 2))
-                    lengths.append(1)
-                    pos += word_size
-            else:
-                pieces.append((len(values), _words(bits, pos, length, word_size)))
-                values.append(0)  # a placeholder run, replaced by the words
-                lengths.append(0)
-                pos += length * word_size
+            literal((len(values), p + 3 + width, length))
+            value(0)  # a placeholder run, replaced by the block's words
+            run(0)
+            p += 3 + width + length * word
         i += length
-    if not pieces:
-        out: npt.NDArray[np.unsignedinteger] = np.repeat(np.asarray(values, dtype=dtype), lengths)
-        return out
-    parts: list[npt.NDArray[np.unsignedinteger]] = []
-    done = 0
-    for at, words in pieces:
-        parts.append(np.repeat(np.asarray(values[done:at], dtype=dtype), lengths[done:at]))
-        parts.append(words.astype(dtype))
-        done = at + 1
-    parts.append(np.repeat(np.asarray(values[done:], dtype=dtype), lengths[done:]))
-    return np.concatenate(parts)
+    short = "the brush RLE ends before its last run"
+    if i < count or (i and start + 3 + width > size):  # (i: a block was read)
+        raise RleError(short)
+    if i > count:
+        raise RleError("a run of the brush RLE goes past its value count")
+    if p > size:
+        raise RleError(short)
+    runs = np.asarray(values, dtype=np.uint64)
+    run_lengths = np.asarray(lengths, dtype=np.int64)
+    if literals:
+        at, first, words = (np.asarray(column, dtype=np.int64) for column in zip(*literals, strict=True))
+        spread = np.ones(len(runs), dtype=np.int64)
+        spread[at] = words  # each placeholder becomes its block's words, one run of 1 each
+        index = np.repeat(np.arange(len(runs)), spread)
+        is_word = np.repeat(np.isin(np.arange(len(runs)), at), spread)
+        nth = np.arange(int(words.sum()), dtype=np.int64) - np.repeat(np.cumsum(words) - words, words)
+        runs, run_lengths = runs[index], run_lengths[index]
+        runs[is_word] = _bits_at(windows, np.repeat(first, words) + nth * word, word)
+        run_lengths[is_word] = 1
+    return runs, run_lengths, word
 
 
 def brush_mask(rle: bytes | Sequence[int], width: int, height: int) -> npt.NDArray[np.bool_]:
     """The ``(height, width)`` mask of one brush region: where the RGBA canvas's alpha is not 0."""
     if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
         raise RleError(f"a {width}x{height} image cannot hold a brush mask")
-    values = decode_brush_rle(rle, expected=width * height * 4)
-    if values.dtype == np.uint8 and values.flags.c_contiguous:  # each pixel's RGBA as one little-endian word:
-        alpha_set: npt.NDArray[np.bool_] = values.view("<u4") >= 1 << 24  # alpha is its top byte (6x faster)
-        return alpha_set.reshape(height, width)
-    mask: npt.NDArray[np.bool_] = values.reshape(height, width, 4)[:, :, 3] != 0
+    runs, lengths, _ = _brush_runs(rle, width * height * 4)
+    # a pixel's alpha is value 4k + 3: a run ending before value e holds e // 4 of them from the start,
+    # so each run is painted or not for the alphas it holds (the canvas is never made)
+    ends = np.cumsum(lengths)
+    alphas = ends // 4 - (ends - lengths) // 4
+    mask: npt.NDArray[np.bool_] = np.repeat(runs != 0, alphas).reshape(height, width)
     return mask
 
 
@@ -271,8 +286,29 @@ def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     if not flat.size:
         return encode_brush_rle(np.zeros(0, dtype=np.uint8))
     starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
-    run_values = np.where(flat[starts], 255, 0).astype(np.uint64)
-    return _encode_runs(None, starts * 4, flat.size * 4, 8, (3, 4, 8, 16), run_values)
+    # every run is 4 values or more, so every block repeats one word: each block is one bit field
+    # (flag 1, size index, count - 1, the word), laid out by a handful of numpy operations; the bits are
+    # those :func:`_encode_runs` lays out for the same runs
+    lengths = np.diff(np.append(starts, flat.size)) * 4
+    longest = 1 << 16
+    pieces = -(-lengths // longest)
+    run_of = np.repeat(np.arange(len(lengths)), pieces)
+    nth = np.arange(len(run_of)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    block = np.minimum(lengths[run_of] - nth * longest, longest) - 1  # count - 1
+    kind = (block >= 1 << 3).astype(np.int64) + (block >= 1 << 4) + (block >= 1 << 8)  # count fields 3, 4, 8, 16
+    width = _RUN_SIZES[kind]
+    word = np.where(flat[starts[run_of]], 255, 0).astype(np.uint64)
+    fields = (
+        (np.uint64(4) + kind.astype(np.uint64)) << (width + 8).astype(np.uint64)
+        | block.astype(np.uint64) << np.uint64(8)
+        | word
+    )
+    header_values = np.asarray([flat.size * 4, 7, 2, 3, 7, 15], dtype=np.uint64)
+    header_widths = np.asarray([32, 5, 4, 4, 4, 4], dtype=np.int64)
+    return _pack(np.concatenate((header_values, fields)), np.concatenate((header_widths, 3 + width + 8)))
+
+
+_RUN_SIZES = np.asarray([3, 4, 8, 16], dtype=np.int64)
 
 
 # -- CVAT mask RLE ---------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def _kind(label: Mapping[str, Any]) -> str | None:
         return "instances"
     if "keypoints" in label:
         return "keypoints"
+    if "polylines" in label:
+        return "polylines"
     annotations = label.get("annotations")
     if isinstance(annotations, dict) and "entities" in annotations:
         return "entities"
@@ -143,11 +145,15 @@ def _ls_keypoints(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
     ]
 
 
-def _ls_masks(label: Mapping[str, Any], read: Reader) -> list[dict[str, Any]]:
-    return [
+def _ls_masks(label: Mapping[str, Any], read: Reader) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """The brush regions of a mask label, and the mask's (width, height) when it has a region (the mask
+    is read once)."""
+    found = _regions(label, read)
+    regions = [
         {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score}
-        for name, mask, score in _regions(label, read)
+        for name, mask, score in found
     ]
+    return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
 
 def _ls_result(
@@ -165,10 +171,8 @@ def _ls_result(
     elif kind == "keypoints" and size is not None:
         regions, rtype = _ls_keypoints(label, size), "keypointlabels"
     elif kind in ("semantic", "instances"):
-        regions, rtype = _ls_masks(label, read), "brushlabels"
-        if size is None:
-            first = regions[0]["value"] if regions else None
-            size = _regions(label, read)[0][1].shape[::-1] if first is not None else None
+        (regions, drawn), rtype = _ls_masks(label, read), "brushlabels"
+        size = size if size is not None else drawn
     elif kind in ("number", "text"):
         made = _ls_value(label.get("value") if kind == "number" else label.get("text"), rtype)
         regions = [{"value": made}] if made is not None else []
@@ -310,6 +314,22 @@ def _cvat_keypoints(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]
     ]
 
 
+def _cvat_polylines(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (
+            "polyline",
+            {
+                "label": line["label"],
+                "source": "auto",
+                "occluded": "0",
+                "points": ";".join(f"{_coord(v['x'])},{_coord(v['y'])}" for v in line["vertices"]),
+                "z_order": "0",
+            },
+        )
+        for line in label["polylines"]
+    ]
+
+
 def _cvat_tags(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
     names = [label["class-name"]] if "class-name" in label else list(label["class-names"])
     return [("tag", {"label": name, "source": "auto"}) for name in names]
@@ -344,6 +364,8 @@ def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict
         return _cvat_boxes(label)
     if kind == "keypoints":
         return _cvat_keypoints(label)
+    if kind == "polylines":
+        return _cvat_polylines(label)
     if kind in ("classification", "multi-label"):
         return _cvat_tags(label)
     if kind in ("semantic", "instances"):
