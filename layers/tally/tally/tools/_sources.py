@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import manifest_lines
-from ..manifest_lines import data_object
 from ._common import CliStorage, load_json
 
 __all__ = [
     "JobIndex",
     "Locator",
-    "data_object",
     "line_annotations",
     "located_annotations",
     "worker_response_annotations",
