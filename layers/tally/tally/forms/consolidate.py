@@ -80,6 +80,7 @@ __all__ = [
     "form_digest",
     "gather_form",
     "is_form",
+    "match_boxes",
     "read_batch_form",
     "read_template",
 ]
@@ -701,6 +702,29 @@ def _iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     return iou(*boxes)
 
 
+def match_boxes(boxes: Sequence[Mapping[str, Any]], names: Mapping[str, str], items: Sequence[Any]) -> dict[int, int]:
+    """Which of one worker's boxes (``items``: ``label``, ``left``, ``top``, ``width``, ``height``)
+    each consolidated box (``class_id``, named by ``names``) stands for: ``{consolidated index: item
+    index}``. A worker's box stands for the consolidated box of its label it overlaps most (IoU at
+    least :data:`MIN_LINK_IOU`), each box for one consolidated box, best overlaps first."""
+    pairs = sorted(
+        (-_iou(box, item), k, j)
+        for k, box in enumerate(boxes)
+        for j, item in enumerate(items)
+        if isinstance(item, dict) and str(item.get("label")) == names.get(str(box.get("class_id")))
+    )
+    taken_boxes: set[int] = set()
+    taken_items: set[int] = set()
+    matched: dict[int, int] = {}
+    for negative, k, j in pairs:
+        if -negative < MIN_LINK_IOU or k in taken_boxes or j in taken_items:
+            continue
+        taken_boxes.add(k)
+        taken_items.add(j)
+        matched[k] = j
+    return matched
+
+
 def _link_parents(entry: dict[str, Any], given: Sequence[Any]) -> None:
     """Boxes a script serialised with ``id`` and ``parent`` (the hierarchical-boxes template): each
     consolidated box gets an ``id`` and, where the workers' boxes it stands for name parents, the
@@ -718,22 +742,8 @@ def _link_parents(entry: dict[str, Any], given: Sequence[Any]) -> None:
     votes: list[Counter[int | None]] = [Counter() for _ in boxes]
     for items in lists:
         stands: dict[str, int] = {}  # the worker's box id -> the consolidated box it stands for
-        pairs = sorted(
-            (
-                (-_iou(box, item), k, j)
-                for k, box in enumerate(boxes)
-                for j, item in enumerate(items)
-                if isinstance(item, dict) and str(item.get("label")) == names.get(str(box.get("class_id")))
-            ),
-        )
-        taken_boxes: set[int] = set()
-        taken_items: set[int] = set()
         members: dict[int, Mapping[str, Any]] = {}
-        for negative, k, j in pairs:
-            if -negative < MIN_LINK_IOU or k in taken_boxes or j in taken_items:
-                continue
-            taken_boxes.add(k)
-            taken_items.add(j)
+        for k, j in match_boxes(boxes, names, items).items():
             members[k] = items[j]
             if "id" in items[j]:
                 stands[str(items[j]["id"])] = k
