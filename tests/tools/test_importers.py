@@ -18,6 +18,7 @@ from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.forms import FormSchema
 from tally.forms.consolidate import JobTemplate
+from tally.importers.attributes import UNMATCHED, vote_attributes
 from tally.importers.labelstudio import read_config
 from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, WAITS
 from tally.importers.rle import brush_mask, decode_brush_rle
@@ -29,7 +30,7 @@ from tests.project import ROOT
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
 CVAT = ROOT / "tests" / "fixtures" / "cvat"
-IMPORTER_KEYS = {"kept-as-given", "gold-answers", "import-notes", "imported-from"}
+IMPORTER_KEYS = {"kept-as-given", "gold-answers", "import-notes", "imported-from", "shape-attributes"}
 
 
 def _run(tool: str, source: Path, out: Path, *extra: str) -> tuple[int, list[dict[str, Any]]]:
@@ -392,13 +393,26 @@ def test_cvat_jobs_boxes_consolidate_as_the_same_ground_truth_batch(tmp_path: Pa
     reason = "box answer unreadable: a box is rotated; tally's boxes are axis-aligned"
     assert labels[1]["rejected-answers"] == [{"workerId": "job-c", "reason": reason}]
     kept = {k["field"]: k for k in labels[0]["kept-as-given"]}
-    assert kept["attributes"]["reason"] == WAITS["attributes"]
-    assert kept["attributes"]["answers"][1]["value"][1]["occluded"] == "1"  # job b's person: occluded, no attribute
-    assert [a["value"][0]["attributes"] for a in kept["attributes"]["answers"]] == [
-        {"parked": "true"},
-        {"parked": "true"},
-        {"parked": "false"},
+    assert kept["attributes"]["reason"] == UNMATCHED  # job b's person, left out: occluded, no attribute
+    assert kept["attributes"]["answers"] == [
+        {"workerId": "job-b", "value": [{"shape": "box", "label": "person", "source": "manual", "occluded": "1",
+                                         "xtl": "30.00", "ytl": "2.00", "xbr": "34.00", "ybr": "12.00", "z_order": "0"}]}
+    ]  # fmt: skip
+    assert [q["weight"] for q in labels[0]["worker-quality"]] == [1.0, 0.7576, 1.0]  # parked: 1.7576 against 1
+    assert labels[0]["shape-attributes"] == [
+        {
+            "shape": 0,
+            "values": {"occluded": "0", "parked": "true"},
+            "vote": "weighted",
+            "answers": [
+                {"workerId": "job-a", "attributes": {"parked": "true", "occluded": "0"}},
+                {"workerId": "job-b", "attributes": {"parked": "true", "occluded": "0"}},
+                {"workerId": "job-c", "attributes": {"parked": "false", "occluded": "0"}},
+            ],
+        }
     ]
+    assert "shape-attributes" not in labels[1]  # no consolidated box, and no shape with attributes
+    assert [k["field"] for k in labels[1]["kept-as-given"]] == ["mask", "tag"]
     xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
     (box,) = xml.find("image").findall("box")  # type: ignore[union-attr]
     fused = labels[0]["annotations"][0]
@@ -406,6 +420,89 @@ def test_cvat_jobs_boxes_consolidate_as_the_same_ground_truth_batch(tmp_path: Pa
         "car",
         f"{fused['left']:.2f}",
         f"{fused['top'] + fused['height']:.2f}",
+    )
+    assert [(a.get("name"), a.text) for a in box.findall("attribute")] == [("parked", "true")]
+
+
+def _voted(values: dict[str, str], answers: list[tuple[str, dict[str, str]]], **extra: Any) -> dict[str, Any]:
+    return {"values": values, **extra, "answers": [{"workerId": w, "attributes": a} for w, a in answers]}
+
+
+def test_cvat_shape_attributes_are_voted_per_consolidated_box_and_written_back(tmp_path: Path, capsys: Any) -> None:
+    code, labels = _run("cvat", CVAT / "three-jobs-attributes", tmp_path / "out")
+    assert code == 0
+    summary = capsys.readouterr().out.splitlines()
+    assert summary[5:7] == [
+        "attributes:       voted on 3 shapes (1 with a tie), in each label's shape-attributes; the other shapes' kept as given",
+        "kept as given:    polygon (polygons), in each label's kept-as-given",
+    ]
+    assert [[q["weight"] for q in label["worker-quality"]] for label in labels] == [[1.0, 1.0, 0.9324]] * 2
+    car = {"color": "red", "parked": "true"}
+    assert labels[0]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(
+            {"color": "red", "occluded": "1", "parked": "true"},  # occluded 1.9324 against 1; parked likewise
+            [("job-a", {**car, "occluded": "0"}), ("job-b", {"color": "red", "parked": "false", "occluded": "1"}),
+             ("job-c", {"color": "blue", "parked": "true", "occluded": "1"})])},
+        {"shape": 1, "vote": "weighted", **_voted(
+            {"occluded": "0", "parked": "true"},  # job c gave no color: white 1 against blue 1, no winner
+            [("job-a", {"color": "white", "parked": "true", "occluded": "0"}),
+             ("job-b", {"color": "blue", "parked": "true", "occluded": "0"}),
+             ("job-c", {"parked": "true", "occluded": "0"})], ties={"color": ["blue", "white"]})},
+    ]  # fmt: skip
+    assert labels[1]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(
+            {"color": "blue", "occluded": "0", "parked": "false"},  # parked: 2 against 0.9324
+            [("job-a", {"color": "blue", "parked": "false", "occluded": "0"}),
+             ("job-b", {"color": "blue", "parked": "false", "occluded": "0"}),
+             ("job-c", {"color": "blue", "parked": "true", "occluded": "0"})])},
+    ]  # fmt: skip
+    person = {"label": "person", "source": "manual", "occluded": "0", "z_order": "0", "attributes": {}}
+    kept = [[k for k in label["kept-as-given"] if k["field"] == "attributes"] for label in labels]
+    assert kept == [
+        [{"field": "attributes", "kind": "attributes", "reason": UNMATCHED, "answers": [{"workerId": "job-c", "value": [
+            {**person, "shape": "box", "xtl": "60.00", "ytl": "5.00", "xbr": "70.00", "ybr": "30.00",
+             "attributes": {"pose": "standing"}}]}]}],  # only job c drew the person: left out
+        [{"field": "attributes", "kind": "attributes", "reason": UNMATCHED, "answers": [{"workerId": "job-a", "value": [
+            {**person, "shape": "polygon", "points": "70.00,10.00;80.00,10.00;75.00,30.00",
+             "attributes": {"pose": "sitting"}}]}]}],  # a polygon: not the field consolidated
+    ]  # fmt: skip
+    xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    written = [
+        [(b.get("occluded"), [(a.get("name"), a.text) for a in b.findall("attribute")]) for b in image.findall("box")]
+        for image in xml.findall("image")
+    ]
+    assert written == [
+        [("1", [("color", "red"), ("parked", "true")]), ("0", [("parked", "true")])],  # the tie is not written
+        [("0", [("color", "blue"), ("parked", "false")])],
+    ]
+
+
+def test_shape_attributes_are_a_plain_vote_when_a_voter_has_no_weight() -> None:
+    from tally.importers.model import FieldAnswer, ImportedItem
+
+    item = ImportedItem("x.png", {"s3Uri": "x.png"})
+    size = {"width": 10, "height": 10}
+    for worker, colour in (("a", "red"), ("b", "blue"), ("c", "blue")):
+        given = [{"shape": "box", "label": "car", "occluded": "0", "attributes": {"color": colour}}]
+        box = {"label": "car", "left": 1, "top": 1, "width": 5, "height": 5}
+        item.add("box", "boxes", FieldAnswer(worker, {"boundingBoxes": [box], "inputImageProperties": size}, given))
+    label: dict[str, Any] = {
+        "annotations": [{"class_id": 0, "left": 1, "top": 1, "width": 5, "height": 5}],
+        "class-map": {"0": "car"},
+    }
+    weighted = {"worker-quality": [{"workerId": "a", "weight": 3.0}, {"workerId": "b", "weight": 1.0},
+                                   {"workerId": "c", "weight": 1.0}]}  # fmt: skip
+    vote_attributes(label, weighted, item, "box")
+    assert (label["shape-attributes"][0]["values"], label["shape-attributes"][0]["vote"]) == (
+        {"color": "red", "occluded": "0"},
+        "weighted",
+    )
+    unweighed = {"worker-quality": [{"workerId": "a", "weight": 3.0}, {"workerId": "b", "weight": 1.0},
+                                    {"workerId": "c", "weight": None}]}  # fmt: skip
+    vote_attributes(label, unweighed, item, "box")
+    assert (label["shape-attributes"][0]["values"], label["shape-attributes"][0]["vote"]) == (
+        {"color": "blue", "occluded": "0"},
+        "plain",
     )
 
 
@@ -496,7 +593,19 @@ def test_cvat_jobs_polylines_consolidate_as_the_same_crowd_polyline_batch(tmp_pa
     ]  # fmt: skip
     reason = "polyline answer unreadable: a point is not a number"
     assert labels[1]["rejected-answers"] == [{"workerId": "job-c", "reason": reason}]
-    assert labels[1]["kept-as-given"][0]["answers"][0]["value"][0]["occluded"] == "1"
+    # job b's occluded lane is the kept line of image 2: occluded is voted per consolidated line (the line's
+    # workers, each with their nearest line of its label), as the boxes' attributes are
+    assert "kept-as-given" not in labels[1]
+    assert [
+        (v["shape"], v["values"], [a["workerId"] for a in v["answers"]]) for v in labels[0]["shape-attributes"]
+    ] == [
+        (0, {"occluded": "0"}, ["job-a", "job-b", "job-c"]),
+        (1, {"occluded": "0"}, ["job-a", "job-b"]),
+    ]
+    assert labels[1]["shape-attributes"] == [
+        {"shape": 0, "values": {"occluded": "1"}, "vote": "weighted",
+         "answers": [{"workerId": "job-b", "attributes": {"occluded": "1"}}]}
+    ]  # fmt: skip
     xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
     assert [[p.attrib for p in image.findall("polyline")] for image in xml.findall("image")] == [
         [
@@ -505,7 +614,7 @@ def test_cvat_jobs_polylines_consolidate_as_the_same_crowd_polyline_batch(tmp_pa
             {"label": "curb", "source": "auto", "occluded": "0", "points": "21.00,401.00;599.00,409.50",
              "z_order": "0"},
         ],
-        [{"label": "lane", "source": "auto", "occluded": "0", "points": "50.00,50.00;90.00,60.00", "z_order": "0"}],
+        [{"label": "lane", "source": "auto", "occluded": "1", "points": "50.00,50.00;90.00,60.00", "z_order": "0"}],
     ]  # fmt: skip
 
 

@@ -21,8 +21,9 @@ crowd element's output:
                 pixels), consolidated by the polyline task (matched, kept, fused across jobs)
 ==============  ========================================================================================
 
-Shape attributes (``<attribute>``, and ``occluded``) are kept as given in the field ``attributes``
-(per-region form fields, which tally does not consolidate); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
+Shape attributes (``<attribute>``, and ``occluded``) are the field ``attributes``: voted per
+consolidated shape when ``box`` or ``polyline`` is consolidated (:mod:`.attributes`), else kept as given (per-region form
+fields, which tally does not consolidate); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
 too. A job that has an image but no shape of a region kind on it answered "nothing there". Tracks
 (video jobs) are not imported; each file that has them gets a warning. The jobs' ``<meta>`` label
 lists, merged in order, are the label list (class ids follow CVAT's label order).

@@ -394,8 +394,15 @@ def cvat_xml(
                 attrs[key] = str(image[key])
         element = ET.SubElement(root, "image", attrs)
         label = by_id.get(object_id, {})
-        for name, shape in _cvat_shapes(label, read) if "failure-reason" not in label else []:
-            ET.SubElement(element, name, shape)
+        voted = {v["shape"]: v["values"] for v in label.get("shape-attributes", [])}
+        for k, (name, shape) in enumerate(_cvat_shapes(label, read) if "failure-reason" not in label else []):
+            values = voted.get(k, {}) if name in ("box", "polyline") else {}
+            if "occluded" in values:
+                shape["occluded"] = values["occluded"]
+            written = ET.SubElement(element, name, shape)
+            for attribute, value in values.items():
+                if attribute != "occluded":
+                    ET.SubElement(written, "attribute", {"name": attribute}).text = value
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

@@ -34,6 +34,7 @@ from ..forms.consolidate import JobTemplate
 from ..gt.events import ConsolidationRequest
 from ..gt.response import creation_date
 from ..importers import cvat, labelstudio, writers
+from ..importers.attributes import vote_entries
 from ..importers.model import Batch, ImportedItem, annotate_entries, build_batch, failed_entries
 from ..settings import Settings
 from ._common import (
@@ -179,8 +180,15 @@ def _summary(
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
         f"class keys from:  {report.label_source if report is not None else 'n/a'}",
     ]
+    voted = [v for e in entries for v in e["consolidatedAnnotation"]["content"][attr].get("shape-attributes", [])]
     for name, kind in batch.fields.items():
-        if name not in batch.consolidated:
+        if name == "attributes" and voted:
+            tied = sum(1 for v in voted if v.get("ties"))
+            lines.append(
+                f"attributes:       voted on {len(voted)} shapes ({tied} with a tie), in each label's shape-attributes;"
+                " the other shapes' kept as given"
+            )
+        elif name not in batch.consolidated:
             lines.append(f"kept as given:    {name} ({kind}), in each label's kept-as-given")
     held = sum(1 for g in batch.gold.values() if g.element is not None)
     if batch.gold:
@@ -302,6 +310,8 @@ def consolidate_imported(
                     raise InputError(str(exc)) from exc
             entries = report.response
             annotate_entries(entries, batch, attr, tool)
+            if tool == "cvat":
+                vote_entries(entries, batch, attr)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
         entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
         order = {item.object_id: i for i, item in enumerate(items)}
