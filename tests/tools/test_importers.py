@@ -941,3 +941,35 @@ def test_a_gold_forms_answers_are_scored_field_by_field(monkeypatch: Any) -> Non
         {"workerId": "b", "field": "cat", "agreement": 0.0},
         {"workerId": "b", "field": "score", "agreement": None},
     ]
+
+
+def test_an_answer_the_core_rejected_votes_no_attribute() -> None:
+    """A worker whose answer the core rejected (its image size the odd one out) stands for no consolidated
+    box: their shapes' attributes take no part in the vote and stay kept as given."""
+    from tally.importers.model import FieldAnswer, ImportedItem
+
+    item = ImportedItem("x.png", {"s3Uri": "x.png"})
+    for worker, colour, width in (("a", "red", 10), ("b", "red", 10), ("c", "blue", 12)):
+        given = [{"shape": "box", "label": "car", "occluded": "0", "attributes": {"color": colour}}]
+        box = {"label": "car", "left": 1, "top": 1, "width": 5, "height": 5}
+        answer = {"boundingBoxes": [box], "inputImageProperties": {"width": width, "height": 10}}
+        item.add("box", "boxes", FieldAnswer(worker, answer, given))
+    label: dict[str, Any] = {
+        "annotations": [{"class_id": 0, "left": 1, "top": 1, "width": 5, "height": 5}],
+        "class-map": {"0": "car"},
+        "rejected-answers": [{"workerId": "c", "reason": "image is 12x10, the other answers' are 10x10"}],
+        "kept-as-given": [{"field": "attributes", "kind": "attributes", "reason": "r",
+                           "answers": [{"workerId": w, "value": list(a.given)} for w, a in
+                                       ((a.worker, a) for a in item.fields["box"])]}],
+    }  # fmt: skip
+    meta = {"worker-quality": [{"workerId": "a", "weight": 1.0}, {"workerId": "b", "weight": 0.5}]}
+    vote_attributes(label, meta, item, "box")
+    assert label["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(
+            {"color": "red", "occluded": "0"},
+            [("a", {"color": "red", "occluded": "0"}), ("b", {"color": "red", "occluded": "0"})])},
+    ]  # fmt: skip
+    assert label["kept-as-given"] == [
+        {"field": "attributes", "kind": "attributes", "reason": UNMATCHED, "answers": [{"workerId": "c", "value": [
+            {"shape": "box", "label": "car", "occluded": "0", "attributes": {"color": "blue"}}]}]},
+    ]  # fmt: skip

@@ -122,9 +122,10 @@ def vote_attributes(label: dict[str, Any], meta: Mapping[str, Any], item: Import
     names = label.get("class-map", {})
     members: list[list[tuple[str, dict[str, str]]]] = [[] for _ in shapes]
     matched: dict[str, list[Mapping[str, Any]]] = {}
+    refused = {r.get("workerId") for r in label.get("rejected-answers", []) if isinstance(r, dict)}  # by the core
     for answer in item.fields.get(field, []):
-        if not answer.readable or not isinstance(answer.given, list):
-            continue
+        if not answer.readable or not isinstance(answer.given, list) or answer.worker in refused:
+            continue  # a rejected answer's shapes vote nothing: their attributes stay kept as given
         if isinstance(boxes, list):
             found = match_boxes(boxes, names, answer.element.get("boundingBoxes", []))
         else:
