@@ -215,15 +215,13 @@ def encode_brush_rle(
 
 
 def _encode_runs(
-    arr: npt.NDArray[np.uint64] | None,
+    arr: npt.NDArray[np.uint64],
     starts: npt.NDArray[np.integer],
     count: int,
     word_size: int,
     run_sizes: tuple[int, int, int, int],
-    run_values: npt.NDArray[np.uint64] | None = None,
 ) -> list[int]:
-    """The brush RLE of ``count`` values whose runs of equal values begin at ``starts`` (the values
-    are ``arr``, or, when no run is a single value, ``run_values`` one per run).
+    """The brush RLE of the ``count`` values ``arr`` whose runs of equal values begin at ``starts``.
 
     Every block is laid out at once (numpy, no loop over the runs): a value repeated ``n`` times is
     ``ceil(n / 2**run_sizes[3])`` repeat blocks; a stretch of values each different from the next is
@@ -238,9 +236,7 @@ def _encode_runs(
     if not count:
         return _pack(header_values, header_widths)
     starts = np.asarray(starts, dtype=np.int64)
-    if run_values is None:
-        assert arr is not None
-        run_values = arr[starts]
+    run_values = arr[starts]
     lengths = np.diff(np.concatenate((starts, [count])))
     single = lengths == 1
     # groups: a run of two values or more, or a stretch of consecutive one-value runs (a literal)
@@ -270,7 +266,6 @@ def _encode_runs(
     )  # fmt: skip
     words = (j >= 3) & block_literal[block_of]
     if words.any():
-        assert arr is not None
         field_values[words] = arr[block_start[block_of[words]] + j[words] - 3]
     field_widths = np.select([j == 0, j == 1, j == 2], [1, 2, sizes[kind[block_of]]], word_size)
     return _pack(
