@@ -298,6 +298,9 @@ def test_a_cvat_mask_starting_inside_its_box_has_a_first_count_of_zero() -> None
         ([3, 4], (0, 0, 2, 2), "cover 7 pixels, its 2x2 box 4"),
         ([4], (3, 0, 2, 2), "leaves the 4x4 image"),
         ([1, -1, 4], (0, 0, 2, 2), "negative run length"),
+        # counts whose int64 sum wraps round to the box's size (once a segfault), and one past int64
+        ([2**62] * 3 + [2**62 + 1], (0, 0, 1, 1), "cover 18446744073709551617 pixels, its 1x1 box 1"),
+        ([2**63], (0, 0, 1, 1), "cover 9223372036854775808 pixels, its 1x1 box 1"),
     ],
 )
 def test_a_malformed_cvat_mask_is_refused(counts: list[int], box: tuple[int, int, int, int], reason: str) -> None:

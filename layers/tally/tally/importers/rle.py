@@ -332,7 +332,7 @@ def decode_cvat_mask(
         raise RleError(f"the mask's box ({left},{top} {width}x{height}) leaves the {image_w}x{image_h} image")
     if any(c < 0 for c in counts):
         raise RleError("the mask's rle has a negative run length")
-    total = int(np.sum(np.asarray(counts, dtype=np.int64)))
+    total = sum(int(c) for c in counts)  # Python ints: a sum of int64s can wrap round to W x H
     if total != width * height:
         raise RleError(f"the mask's run lengths cover {total} pixels, its {width}x{height} box {width * height}")
     values = np.arange(len(counts)) % 2 == 1
