@@ -57,7 +57,7 @@ from ..labels import LabelSet, batch_labels
 from ..settings import Settings
 from ..storage import Storage
 from ..tasks.base import DIGITS, AnyTask, JobContext, Observed
-from ..tasks.review import iou
+from ..tasks.review import greedy_pairs, iou
 from ._infer import complete_schema, read_form
 from ._schema import Field, FieldKind, FormSchema
 from ._split import FieldValue, FormSplit, split
@@ -708,21 +708,14 @@ def match_boxes(boxes: Sequence[Mapping[str, Any]], names: Mapping[str, str], it
     index}``. A worker's box stands for the consolidated box of its label it overlaps most (IoU at
     least :data:`MIN_LINK_IOU`), each box for one consolidated box, best overlaps first."""
     pairs = sorted(
-        (-_iou(box, item), k, j)
+        (-overlap, k, j)
         for k, box in enumerate(boxes)
         for j, item in enumerate(items)
         if isinstance(item, dict) and str(item.get("label")) == names.get(str(box.get("class_id")))
+        for overlap in (_iou(box, item),)
+        if overlap >= MIN_LINK_IOU
     )
-    taken_boxes: set[int] = set()
-    taken_items: set[int] = set()
-    matched: dict[int, int] = {}
-    for negative, k, j in pairs:
-        if -negative < MIN_LINK_IOU or k in taken_boxes or j in taken_items:
-            continue
-        taken_boxes.add(k)
-        taken_items.add(j)
-        matched[k] = j
-    return matched
+    return greedy_pairs(pairs)
 
 
 def _link_parents(entry: dict[str, Any], given: Sequence[Any]) -> None:

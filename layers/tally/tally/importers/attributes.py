@@ -26,6 +26,7 @@ from typing import Any
 
 from ..aggregation.lines import line_distance
 from ..forms.consolidate import match_boxes
+from ..tasks.review import greedy_pairs
 from .model import Batch, ImportedItem
 
 __all__ = ["UNMATCHED", "vote_attributes", "vote_entries"]
@@ -90,22 +91,15 @@ def _match_lines(lines: Sequence[Mapping[str, Any]], worker: str, items: Sequenc
     """Which of one worker's lines each consolidated line the worker is named in (``workers``) stands
     for: of the worker's lines of its label, the nearest (:func:`~tally.aggregation.lines.line_distance`),
     each line for one consolidated line, nearest pairs first."""
+    drawn = [(j, item.get("label"), _xy(item)) for j, item in enumerate(items) if isinstance(item, dict)]
     pairs = sorted(
-        (line_distance(_xy(line), _xy(item)), k, j)
+        (line_distance(_xy(line), xy), k, j)
         for k, line in enumerate(lines)
         if worker in line.get("workers", ())
-        for j, item in enumerate(items)
-        if isinstance(item, dict) and item.get("label") == line.get("label") and len(_xy(item)) >= 2
+        for j, label, xy in drawn
+        if label == line.get("label") and len(xy) >= 2
     )
-    taken_lines: set[int] = set()
-    taken_items: set[int] = set()
-    matched: dict[int, int] = {}
-    for _, k, j in pairs:
-        if k not in taken_lines and j not in taken_items:
-            taken_lines.add(k)
-            taken_items.add(j)
-            matched[k] = j
-    return matched
+    return greedy_pairs(pairs)
 
 
 def _xy(line: Mapping[str, Any]) -> list[tuple[float, float]]:
