@@ -2,8 +2,9 @@
 
 :class:`TextVote` is the batch model for ``crowd-input`` / ``crowd-text-area`` answers (captions,
 transcriptions, OCR, corrected translations). Workers are integer indices; an object's answers are
-``(worker, text)`` pairs (:data:`Answer`), one per worker who answered. ``""`` is an answer (it says
-"nothing here"); a field the worker left out is no answer, and the caller leaves it out.
+``(worker, text)`` pairs (:data:`Answer`), one per worker who answered. A ``""`` given here is voted
+like any text, but the text task and a form's text field leave empty answers out before the vote (they
+are no evidence: :mod:`tally.tasks.free_text`); a field the worker left out is no answer either.
 
 **Comparing texts.** Texts are compared, never rewritten: NFKC, case folded, punctuation stripped from
 both ends of each word, whitespace collapsed (:func:`normalize`). Everything works on grapheme

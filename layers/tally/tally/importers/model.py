@@ -413,7 +413,10 @@ def _annotate(
 
 
 def annotate_entries(entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str) -> None:
-    """Add the importer's facts (module docstring) to each of the core's response entries, in place."""
+    """Add the importer's facts (module docstring) to each of the core's response entries, in place.
+
+    It also records in ``batch.gold`` which gold answers the core refused (they hold nothing): the
+    summary's and :func:`tally.tools.imported.gold_scores`' counts are right only after this ran."""
     for entry in entries:
         item = batch.items.get(str(entry.get("datasetObjectId")))
         if item is not None:

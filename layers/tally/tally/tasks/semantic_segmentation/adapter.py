@@ -347,6 +347,10 @@ def _quality(worker: str, figures: Mapping[str, float | None]) -> WorkerQuality:
     return WorkerQuality(worker, tuple((name, figure(value)) for name, value in figures.items()))
 
 
+_SILENT = {0: "none", NO_ANSWER: "no answer"}
+"""A disputed region's answers that name no class, by the key they are listed under."""
+
+
 def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> DisputedRegion:
     """A disputed region as the label lists it (read by ``tally report``): who named each class, who
     painted nothing there (``none``), and who gave no answer there (``no answer``: nothing painted
@@ -355,7 +359,7 @@ def _disputed(region: Region, workers: Sequence[str], classes: ClassTable) -> Di
     for key in (*region.classes, 0, NO_ANSWER):
         named = tuple(w for w, answer in zip(workers, region.answers, strict=True) if answer == key)
         if named:
-            said.append(({0: "none", NO_ANSWER: "no answer"}.get(key) or classes.name_of(key), named))
+            said.append((_SILENT.get(key) or classes.name_of(key), named))
     return DisputedRegion(
         tuple(classes.name_of(c) for c in region.classes),
         len(region.pixels),
