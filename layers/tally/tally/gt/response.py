@@ -29,6 +29,9 @@ from typing import Any
 
 from .answers import AnswerIssue
 
+Members = tuple[tuple[tuple[str, int], ...], ...]
+"""Per consolidated item, ``(workerId, item index in the worker's answer)`` of its members."""
+
 __all__ = [
     "RESPONSE_LIMIT_BYTES",
     "ObjectResult",
@@ -89,7 +92,10 @@ class ObjectResult:
     every object (classification's ``accuracy``; not segmentation's per-object ``reliability``):
     what the response sink may move to one file per batch (:mod:`.sink`, step 2). ``form_fields``:
     for a form (:mod:`tally.forms.consolidate`), each field's name and whether it was consolidated
-    (``False``: kept as given); ``None`` for a task's result.
+    (``False``: kept as given); ``None`` for a task's result. ``members``: for a task that fuses items
+    (keypoints, polygons and instances, polylines and lines), per consolidated item the
+    ``(workerId, index of the item in the worker's answer)`` of each worker's item fused into it, in the
+    label's order; never written to the response (importers read it: :mod:`tally.importers.attributes`).
     """
 
     object_id: str
@@ -102,6 +108,7 @@ class ObjectResult:
     answers_used: int = 0
     batch_figures: tuple[str, ...] = ()
     form_fields: tuple[tuple[str, bool], ...] | None = None
+    members: Members | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def failed(cls, object_id: str, task_type: str, reason: str, issues: Sequence[AnswerIssue] = ()) -> ObjectResult:

@@ -34,7 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from ..errors import AnswerError, ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult
+from ..gt.response import Members, ObjectResult
 from ..labels import LabelSet
 from ..settings import Settings
 from ..storage import Storage
@@ -96,6 +96,9 @@ class Observed(Generic[S, P]):
     issues: list[AnswerIssue] = field(default_factory=list)
     nbytes: int = 0
     answers_used: int = 0
+    sources: tuple[tuple[int, ...], ...] | None = None
+    """Per answer of the summary, each item it kept: its index in the answer's item list (``None``: not
+    recorded). What :attr:`~tally.gt.response.ObjectResult.members` are read back through."""
 
 
 class Task(Protocol[S, P, M]):
@@ -190,6 +193,7 @@ def consolidated(
     metadata: dict[str, Any],
     confidence: float,
     batch_figures: tuple[str, ...] = (),
+    members: Members | None = None,
 ) -> ObjectResult:
     """A consolidated object's result, with the issues and answer count its observation found;
     ``batch_figures``: the keys of its ``worker-quality`` rows that are batch figures
@@ -203,6 +207,7 @@ def consolidated(
         issues=list(observed.issues),
         answers_used=observed.answers_used,
         batch_figures=batch_figures,
+        members=members,
     )
 
 

@@ -392,7 +392,9 @@ class KindTask(Generic[S]):
         if model is None or observed.summary is None:
             raise RuntimeError(f"{self.type} needs its batch model")
         label, metadata, confidence = model.label(obj.dataset_object_id, observed.summary)
-        return consolidated(obj, self.type, observed, label, metadata, confidence, model.batch_figures)
+        exposes = getattr(model, "members", None)  # a kind that fuses items says which (lines)
+        members = exposes(obj.dataset_object_id, observed.summary) if callable(exposes) else None
+        return consolidated(obj, self.type, observed, label, metadata, confidence, model.batch_figures, members)
 
 
 def _used(summary: Any) -> int:

@@ -56,7 +56,7 @@ from ..aggregation.vote_table import VoteTable
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult
+from ..gt.response import Members, ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
 from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
@@ -116,10 +116,13 @@ class GeometricResult(Protocol):
 
 
 class Parsed:
-    """One answer read: its labels (class indices), geometry and warnings."""
+    """One answer read: its labels (class indices), geometry and warnings; ``sources``: each kept
+    item's index in the answer's item list."""
 
-    def __init__(self, labels: list[int], geometry: npt.NDArray[np.generic], warnings: list[str]) -> None:
-        self.labels, self.geometry, self.warnings = labels, geometry, warnings
+    def __init__(
+        self, labels: list[int], geometry: npt.NDArray[np.generic], warnings: list[str], sources: list[int]
+    ) -> None:
+        self.labels, self.geometry, self.warnings, self.sources = labels, geometry, warnings, sources
 
 
 class Geometric(ItemsShape):
@@ -155,7 +158,7 @@ class Geometric(ItemsShape):
             warnings.append(f"{int((~inside).sum())} {outside} were left out")
         keep = inside & np.array([i is not None for i in indices], dtype=bool)
         classes = [i for i, ok in zip(indices, keep.tolist(), strict=True) if ok and i is not None]
-        return Parsed(classes, geometry[keep], warnings), size
+        return Parsed(classes, geometry[keep], warnings, np.flatnonzero(keep).tolist()), size
 
     def observe(
         self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext
@@ -179,7 +182,9 @@ class Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
-        return self._observed(ObjectItems(items, width, height), issues)
+        observed = self._observed(ObjectItems(items, width, height), issues)
+        observed.sources = tuple(tuple(p.sources) for _, p, _ in parsed)
+        return observed
 
     def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
         """What the fit and the consolidation keep of an object: its items (a few numbers each)."""
@@ -238,7 +243,10 @@ class Geometric(ItemsShape):
             for a in items.answers
         )
         typed = self._result(obj, items, result, job, Common(ImageSize(items.width, items.height), confidence, quality))
-        return consolidated(obj, self.type, observed, typed.to_gt(), typed.metadata(), confidence, _BATCH_FIGURES)
+        members = _members(items, result, observed.sources)
+        return consolidated(
+            obj, self.type, observed, typed.to_gt(), typed.metadata(), confidence, _BATCH_FIGURES, members
+        )
 
     @staticmethod
     def _confidence(items: ObjectItems, result: Consolidated) -> float:
@@ -252,6 +260,13 @@ class Geometric(ItemsShape):
     ) -> GeometricResult:
         """The kind's typed result of an object (``common``: what every geometric result has)."""
         raise NotImplementedError
+
+
+def _members(items: ObjectItems, result: Consolidated, sources: tuple[tuple[int, ...], ...] | None) -> Members | None:
+    """Each kept item's members as ``(workerId, index in the worker's answer)``."""
+    if sources is None:
+        return None
+    return tuple(tuple((items.answers[a].worker, sources[a][i]) for a, i in members) for members in result.members)
 
 
 def kept_ids(result: Consolidated) -> list[int]:

@@ -99,11 +99,13 @@ class InstanceSegmentation(InstancesShape, Geometric):
         present = np.bincount(np.asarray(instance_map).ravel(), minlength=len(indices) + 1)[1 : len(indices) + 1] > 0
         renumber = np.zeros(len(indices) + 1, dtype=np.uint8)
         classes: list[int] = []
+        sources: list[int] = []
         for k, (index, has_pixels) in enumerate(zip(indices, present.tolist(), strict=True)):
             if index is not None and has_pixels:
                 classes.append(index)
+                sources.append(k)
                 renumber[k + 1] = len(classes)
-        return Parsed(classes, renumber[instance_map], warnings)
+        return Parsed(classes, renumber[instance_map], warnings, sources)
 
     def _result(
         self, obj: DatasetObject, items: ObjectItems, result: Consolidated, job: JobContext, common: Common

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from ...aggregation.lines import STATISTICS, FusedLines, LineConsolidation, LineObject, WorkerLines
 from ...errors import AnswerError, ObjectError
 from ...gt.answers import AnswerIssue
+from ...gt.response import Members
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
 from ..base import DIGITS, JobContext, figure, known_labels, majority_size
@@ -61,6 +62,7 @@ class _Read:
     lines: tuple[npt.NDArray[np.float64], ...]
     size: tuple[int, int]
     warnings: tuple[str, ...]
+    sources: tuple[int, ...] = ()  # each kept line's index in the answer's list
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class LineSummary:
     answers: tuple[tuple[str, tuple[int, ...], tuple[npt.NDArray[np.float64], ...]], ...]
     width: int
     height: int
+    sources: tuple[tuple[int, ...], ...] = ()
+    """Per answer, each of its lines' index in the answer's list (empty: not recorded)."""
 
 
 _NUMBERS = (int, float)
@@ -143,6 +147,16 @@ class LineModel:
         )
         return result.to_gt(), result.metadata(), confidence
 
+    def members(self, object_id: str, summary: LineSummary) -> Members | None:
+        """Per fused line (the label's order), ``(workerId, index of the line in the worker's answer)``
+        of the lines fused into it (:attr:`~tally.gt.response.ObjectResult.members`)."""
+        if len(summary.sources) != len(summary.answers):
+            return None
+        fused = self._fused(object_id, summary)
+        return tuple(
+            tuple((summary.answers[a][0], summary.sources[a][i]) for a, i in members) for members in fused.members
+        )
+
     def statistics(self) -> WorkerStatistics:
         stats = self.model.worker_statistics_
         return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
@@ -201,8 +215,18 @@ class _LineKind:
         short = sum(1 for line in lines if line is None)
         if short:
             warnings.append(f"{short} {self.kind}(s) with fewer than two vertices were left out")
-        keep = [(c, line) for c, line in zip(indices, lines, strict=True) if c is not None and line is not None]
-        return _Read(tuple(c for c, _ in keep), tuple(line for _, line in keep), size, tuple(warnings))
+        keep = [
+            (c, line, j)
+            for j, (c, line) in enumerate(zip(indices, lines, strict=True))
+            if c is not None and line is not None
+        ]
+        return _Read(
+            tuple(c for c, _, _ in keep),
+            tuple(line for _, line, _ in keep),
+            size,
+            tuple(warnings),
+            tuple(j for _, _, j in keep),
+        )
 
     def summarise(self, parsed: Sequence[tuple[str, Any]], issues: list[AnswerIssue]) -> LineSummary:
         best, odd = majority_size([(w, r.size) for w, r in parsed], "image")
@@ -212,7 +236,9 @@ class _LineKind:
             issues.extend(AnswerIssue(w, warning, rejected=False) for warning in r.warnings)
         if not kept:
             raise ObjectError("no usable answer", issues)
-        return LineSummary(tuple((w, r.classes, r.lines) for w, r in kept), best[0], best[1])
+        return LineSummary(
+            tuple((w, r.classes, r.lines) for w, r in kept), best[0], best[1], tuple(r.sources for _, r in kept)
+        )
 
     def keys(self, summaries: Sequence[tuple[str, LineSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _, _ in s.answers))

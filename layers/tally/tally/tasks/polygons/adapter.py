@@ -37,4 +37,6 @@ class Polygons(PolygonsShape, InstanceSegmentation):
             warnings.append(
                 f"{len(raw) - len(kept)} polygon(s) with fewer than three vertices or no area were left out"
             )
-        return self._keep_known(instance_map, indices, warnings), size
+        parsed = self._keep_known(instance_map, indices, warnings)
+        parsed.sources = [kept[k] for k in parsed.sources]  # the polygon each instance was drawn from
+        return parsed, size

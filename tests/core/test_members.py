@@ -1,0 +1,74 @@
+"""The consolidations that fuse items say which workers' items they fused into each result
+(``ObjectResult.members``: worker and index in the worker's answer), never in the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tally.consolidate import consolidate_batch
+from tally.gt.events import ConsolidationRequest
+from tally.gt.response import ObjectResult
+from tally.settings import Settings
+from tally.storage import MemoryStorage
+
+SIZE = {"width": 100, "height": 80}
+
+
+def _run(answers: dict[str, Any], labels: list[str]) -> tuple[ObjectResult, dict[str, Any]]:
+    payload = [{"datasetObjectId": "o", "dataObject": {"s3Uri": "o.png"}, "annotations": [
+        {"workerId": w, "annotationData": {"content": json.dumps({"field": a})}} for w, a in answers.items()]}]  # fmt: skip
+    storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
+    event = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}, "labelCategories": labels}
+    found: list[ObjectResult] = []
+    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(), on_result=found.append)
+    (result,) = found
+    response = report.response[0]["consolidatedAnnotation"]["content"]["label"]
+    return result, response
+
+
+def test_keypoint_members_name_each_workers_point_as_answered() -> None:
+    # w2's first point is outside the image and its second of a label the job lacks: both left out, so its
+    # third point (index 2 in its answer) is the one fused
+    answers = {
+        "w1": {"keypoints": [{"label": "eye", "x": 20, "y": 20}, {"label": "eye", "x": 70, "y": 20}],
+               "inputImageProperties": SIZE},
+        "w2": {"keypoints": [{"label": "eye", "x": 500, "y": 20}, {"label": "ear", "x": 50, "y": 50},
+                             {"label": "eye", "x": 21, "y": 21}], "inputImageProperties": SIZE},
+        "w3": {"keypoints": [{"label": "eye", "x": 71, "y": 19}, {"label": "eye", "x": 19, "y": 20}],
+               "inputImageProperties": SIZE},
+    }  # fmt: skip
+    result, label = _run(answers, ["eye"])
+    assert [(p["x"], p["y"]) for p in label["keypoints"]] == [(20.0, 20.0), (70.5, 19.5)]
+    assert result.members == ((("w1", 0), ("w3", 1), ("w2", 2)), (("w1", 1), ("w3", 0)))  # the label's workers order
+    assert "members" not in json.dumps(label)
+
+
+def test_polygon_members_name_the_polygons_of_each_instance() -> None:
+    square = [{"x": 10, "y": 10}, {"x": 40, "y": 10}, {"x": 40, "y": 40}, {"x": 10, "y": 40}]
+    other = [{"x": 60, "y": 10}, {"x": 90, "y": 10}, {"x": 90, "y": 40}, {"x": 60, "y": 40}]
+    line = [{"x": 1, "y": 1}, {"x": 5, "y": 5}]  # no area: left out
+    answers = {
+        "w1": {"polygons": [{"label": "tree", "vertices": square}, {"label": "tree", "vertices": other}],
+               "inputImageProperties": SIZE},
+        "w2": {"polygons": [{"label": "tree", "vertices": line}, {"label": "tree", "vertices": other},
+                            {"label": "tree", "vertices": square}], "inputImageProperties": SIZE},
+    }  # fmt: skip
+    result, label = _run(answers, ["tree"])
+    assert [i["workers"] for i in label["instances"]] == [["w1", "w2"], ["w1", "w2"]]
+    assert result.members == ((("w1", 0), ("w2", 2)), (("w1", 1), ("w2", 1)))
+
+
+def test_polyline_members_name_the_lines_fused() -> None:
+    def line(label: str, *points: tuple[int, int]) -> dict[str, Any]:
+        return {"label": label, "vertices": [{"x": x, "y": y} for x, y in points]}
+
+    answers = {
+        "w1": {"polylines": [line("lane", (10, 70), (90, 10)), line("curb", (0, 75), (99, 75))],
+               "inputImageProperties": SIZE},
+        "w2": {"polylines": [line("lane", (5, 5)), line("curb", (1, 74), (98, 76)), line("lane", (90, 11), (11, 69))],
+               "inputImageProperties": SIZE},
+    }  # fmt: skip
+    result, label = _run(answers, ["lane", "curb"])
+    assert [(p["label"], p["workers"]) for p in label["polylines"]] == [("lane", ["w1", "w2"]), ("curb", ["w1", "w2"])]
+    assert result.members == ((("w1", 0), ("w2", 2)), (("w1", 1), ("w2", 1)))
