@@ -20,7 +20,7 @@ from tally.forms import FormSchema
 from tally.forms.consolidate import JobTemplate
 from tally.importers.attributes import UNMATCHED, vote_attributes
 from tally.importers.labelstudio import read_config
-from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, WAITS
+from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, _kept
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools._common import CliStorage
@@ -618,6 +618,93 @@ def test_cvat_jobs_polylines_consolidate_as_the_same_crowd_polyline_batch(tmp_pa
     ]  # fmt: skip
 
 
+def _given(
+    shape: str, points: str, attributes: dict[str, str], occluded: str = "0", label: str = "tree"
+) -> dict[str, Any]:
+    return {"shape": shape, "label": label, "source": "manual", "occluded": occluded, "points": points,
+            "z_order": "0", "attributes": attributes}  # fmt: skip
+
+
+def _square(x0: int, y0: int, x1: int, y1: int) -> str:
+    return f"{x0:.2f},{y0:.2f};{x1:.2f},{y0:.2f};{x1:.2f},{y1:.2f};{x0:.2f},{y1:.2f}"
+
+
+def test_cvat_points_attributes_are_voted_per_consolidated_keypoint(tmp_path: Path) -> None:
+    """A <points> shape of several points stands for every consolidated keypoint one of its points was
+    fused into (the keypoint consolidation's members), and votes its attributes on each."""
+    code, labels = _run("cvat", CVAT / "three-jobs-shapes", tmp_path / "out", "--element-name", "points")
+    assert code == 0
+    assert [[(p["x"], p["y"]) for p in label["keypoints"]] for label in labels] == [[(20.0, 60.0), (70.0, 60.0)],
+                                                                                  [(51.0, 11.0)]]  # fmt: skip
+    assert [[q["weight"] for q in label["worker-quality"]] for label in labels] == [[1.0, 1.0, 0.9317]] * 2
+    perched, flying = {"occluded": "0", "pose": "perched"}, {"occluded": "0", "pose": "flying"}
+    assert labels[0]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(perched, [("job-a", perched), ("job-b", perched), ("job-c", flying)])},
+        {"shape": 1, "vote": "weighted", **_voted(  # flying 1.9317 against 1: job a's and c's shapes hold both points
+            flying, [("job-a", perched), ("job-b", flying), ("job-c", flying)])},
+    ]  # fmt: skip
+    assert labels[1]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(perched, [("job-b", perched), ("job-c", flying)])},  # 1 to 0.9317
+    ]  # fmt: skip
+    kept = [{k["field"]: k for k in label["kept-as-given"]}["attributes"] for label in labels]
+    assert [k["reason"] for k in kept] == [UNMATCHED] * 2
+    assert kept[1]["answers"][-1] == {"workerId": "job-c", "value": [
+        _given("polygon", _square(20, 21, 60, 61), {"species": "pine", "fruit": "false"}),
+        _given("points", "90.00,70.00", {"pose": "flying"}, label="bird")]}  # fmt: skip  # only job c's bird
+    assert [shape["points"] for answer in kept[0]["answers"] for shape in answer["value"]] == [
+        _square(10, 10, 40, 40), _square(60, 10, 90, 40), _square(11, 11, 41, 41), _square(59, 9, 89, 39),
+        _square(9, 10, 39, 40), _square(61, 11, 91, 41), _square(45, 60, 55, 75)]  # fmt: skip  # the trees: polygons
+    xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    assert [
+        [(p.get("points"), [(a.get("name"), a.text) for a in p.findall("attribute")]) for p in image.findall("points")]
+        for image in xml.findall("image")
+    ] == [
+        [("20.00,60.00", [("pose", "perched")]), ("70.00,60.00", [("pose", "flying")])],
+        [("51.00,11.00", [("pose", "perched")])],
+    ]
+
+
+def test_cvat_polygon_attributes_are_voted_per_consolidated_instance(tmp_path: Path) -> None:
+    """Polygons are consolidated as instances; the workers' polygons matched into each instance (its
+    members) vote its attributes, written on the instance's <mask> in the CVAT file."""
+    code, labels = _run("cvat", CVAT / "three-jobs-shapes", tmp_path / "out", "--element-name", "polygon")
+    assert code == 0
+    assert [[i["workers"] for i in label["instances"]] for label in labels] == [[["job-a", "job-b", "job-c"]] * 2,
+                                                                              [["job-a", "job-b", "job-c"]]]  # fmt: skip
+    assert [[q["weight"] for q in label["worker-quality"]] for label in labels] == [[1.0, 1.0, 0.9324]] * 2
+    oak, pine = (
+        {"species": "oak", "fruit": "false", "occluded": "0"},
+        {"species": "pine", "fruit": "false", "occluded": "0"},
+    )
+    assert labels[0]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(oak, [  # oak 2 against 0.9324; fruit false 1.9324 against 1
+            ("job-a", oak), ("job-b", {"fruit": "true", "occluded": "1", "species": "oak"}), ("job-c", pine)])},
+        {"shape": 1, "vote": "weighted", **_voted({"fruit": "true", "occluded": "0"}, [
+            ("job-a", {"fruit": "true", "occluded": "0", "species": "pine"}),
+            ("job-b", {"fruit": "true", "occluded": "0", "species": "birch"}),
+            ("job-c", {"fruit": "true", "occluded": "0"})], ties={"species": ["birch", "pine"]})},
+    ]  # fmt: skip
+    assert labels[1]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(oak, [("job-a", oak), ("job-b", oak), ("job-c", pine)])},
+    ]  # fmt: skip
+    kept = {k["field"]: k for k in labels[0]["kept-as-given"]}["attributes"]
+    assert kept["reason"] == UNMATCHED
+    assert [(a["workerId"], [(s["shape"], s["points"]) for s in a["value"]]) for a in kept["answers"]] == [
+        ("job-a", [("points", "20.00,60.00;70.00,60.00")]),
+        ("job-b", [("points", "21.00,61.00"), ("points", "71.00,59.00")]),
+        ("job-c", [("polygon", _square(45, 60, 55, 75)), ("points", "19.00,60.00;69.00,61.00")]),
+    ]  # job c's third tree, which only job c drew, is left out of the consolidation
+    xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    assert [
+        [(m.get("label"), m.get("occluded"), [(a.get("name"), a.text) for a in m.findall("attribute")])
+         for m in image.findall("mask")]
+        for image in xml.findall("image")
+    ] == [
+        [("tree", "0", [("fruit", "false"), ("species", "oak")]), ("tree", "0", [("fruit", "true")])],
+        [("tree", "0", [("fruit", "false"), ("species", "oak")])],
+    ]  # fmt: skip
+
+
 def test_cvat_real_exports_polylines_docs_example_and_datumaro(tmp_path: Path) -> None:
     code, labels = _run(
         "cvat", CVAT / "cvat-docs-annotation-example.xml", tmp_path / "docs", "--element-name", "polyline"
@@ -657,11 +744,57 @@ def test_coco_jobs_segmentation_polygons_and_rle_become_instances(tmp_path: Path
     assert labels[0]["kept-as-given"][1] == {
         "field": "attributes",
         "kind": "attributes",
-        "reason": WAITS["attributes"],
+        "reason": UNMATCHED,  # annotation 1's polygon is painted over: no instance stands for it
         "answers": [{"workerId": "annotator-1", "value": [{"id": 1, "attributes": {"x": 1, "y": "hello"}}]}],
     }
+    assert "shape-attributes" not in labels[0]  # annotation 2, the instance, has no attributes
     code, labels = _run("coco", jobs, tmp_path / "boxes", "--element-name", "bbox")
     assert labels[1]["annotations"] == [{"class_id": 1, "left": 2, "top": 2, "width": 3, "height": 1}]
+
+
+def test_coco_attributes_are_voted_per_consolidated_box_and_instance(tmp_path: Path) -> None:
+    """CVAT's COCO export puts a shape's attributes in ``annotations[].attributes`` (``occluded`` and a
+    checkbox as JSON booleans, ``rotation`` a number): voted as the XML's, written as the XML writes them."""
+    red = {"color": "red", "occluded": "1", "parked": "true", "rotation": "0.0"}
+    tied = {"occluded": "0", "parked": "true", "rotation": "0.0"}
+    blue = {"color": "blue", "occluded": "0", "parked": "false", "rotation": "0.0"}
+
+    def attributes(values: dict[str, str], **changed: str) -> dict[str, str]:
+        return {**values, **changed}
+
+    for field, weight in (("bbox", 0.9324), ("segmentation", 0.9317)):
+        code, labels = _run("coco", CVAT / "coco-three-jobs", tmp_path / field, "--element-name", field)
+        assert code == 0
+        assert [q["weight"] for q in labels[0]["worker-quality"]] == [1.0, 1.0, weight]
+        assert labels[0]["shape-attributes"] == [
+            {"shape": 0, "vote": "weighted", **_voted(red, [  # red 2 against blue; occluded and parked 1 + c
+                ("job-a", attributes(red, occluded="0")), ("job-b", attributes(red, parked="false")),
+                ("job-c", attributes(red, color="blue"))])},
+            {"shape": 1, "vote": "weighted", **_voted(tied, [
+                ("job-a", attributes(tied, color="white")), ("job-b", attributes(tied, color="blue")),
+                ("job-c", tied)], ties={"color": ["blue", "white"]})},
+        ]  # fmt: skip
+        person = {"id": 3, "attributes": {"occluded": False, "rotation": 0.0, "pose": "standing"}}
+        kept = [[k for k in label.get("kept-as-given", []) if k["field"] == "attributes"] for label in labels]
+        assert kept[0] == [{"field": "attributes", "kind": "attributes", "reason": UNMATCHED,
+                            "answers": [{"workerId": "job-c", "value": [person]}]}]  # fmt: skip  # only job c's
+        xml = ET.parse(tmp_path / field / "annotations.xml").getroot()
+        shape = "box" if field == "bbox" else "mask"
+        assert [
+            [
+                (s.get("occluded"), [(a.get("name"), a.text) for a in s.findall("attribute")])
+                for s in image.findall(shape)
+            ]
+            for image in xml.findall("image")
+        ] == [
+            [("1", [("color", "red"), ("parked", "true")]), ("0", [("parked", "true")])],  # rotation: not an attribute
+            [("0", [("color", "blue"), ("parked", "false")])],
+        ]
+    # lot-2: job b's car has no segmentation, so no instance: it votes on the box, not on the instance
+    assert [a["workerId"] for a in labels[1]["shape-attributes"][0]["answers"]] == ["job-a", "job-c"]
+    assert labels[1]["shape-attributes"][0]["values"] == blue  # blue 1 against red 0.9317
+    assert kept[1][0]["answers"] == [{"workerId": "job-b", "value": [
+        {"id": 3, "attributes": {"occluded": False, "rotation": 0.0, "color": "blue", "parked": False}}]}]  # fmt: skip
 
 
 def test_a_directory_without_exports_and_a_bad_zip_say_so(tmp_path: Path) -> None:
@@ -958,12 +1091,13 @@ def test_an_answer_the_core_rejected_votes_no_attribute() -> None:
         "annotations": [{"class_id": 0, "left": 1, "top": 1, "width": 5, "height": 5}],
         "class-map": {"0": "car"},
         "rejected-answers": [{"workerId": "c", "reason": "image is 12x10, the other answers' are 10x10"}],
-        "kept-as-given": [{"field": "attributes", "kind": "attributes", "reason": "r",
-                           "answers": [{"workerId": w, "value": list(a.given)} for w, a in
-                                       ((a.worker, a) for a in item.fields["box"])]}],
-    }  # fmt: skip
+    }
+    for answer in item.fields["box"]:
+        item.add("attributes", "attributes", FieldAnswer(answer.worker, given=list(answer.given)))
     meta = {"worker-quality": [{"workerId": "a", "weight": 1.0}, {"workerId": "b", "weight": 0.5}]}
-    vote_attributes(label, meta, item, "box")
+    voted = vote_attributes(label, meta, item, "box")
+    assert voted is not None
+    label["kept-as-given"] = _kept(item, ["box"], {"box": "boxes", "attributes": "attributes"}, voted)
     assert label["shape-attributes"] == [
         {"shape": 0, "vote": "weighted", **_voted(
             {"color": "red", "occluded": "0"},

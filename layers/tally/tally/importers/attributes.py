@@ -1,46 +1,73 @@
-"""CVAT shape attributes voted per consolidated box or polyline.
+"""CVAT shape attributes voted per consolidated shape.
 
-A CVAT XML import that consolidates boxes (the field ``box``) or polylines (``polyline``) votes each
-consolidated shape's attributes from the workers' shapes it stands for. A worker's box stands for the
-consolidated box of its label it overlaps most (IoU at least
-:data:`~tally.forms.consolidate.MIN_LINK_IOU`, each box for one consolidated box:
-:func:`~tally.forms.consolidate.match_boxes`, the matcher of the hierarchical-boxes forms). A
-consolidated polyline names the workers whose lines were fused into it (``workers``); each of them
-stands for it with their line of its label nearest to it (:func:`~tally.aggregation.lines.line_distance`,
-each line for one consolidated line). Each attribute name is voted separately over the member shapes
-that carry it (``occluded`` too, ``"0"`` or ``"1"``), weighted by the workers' ``weight`` in
-``worker-quality`` when every voter of the shape has one, else one vote each (``vote``: ``weighted``
-or ``plain``). A tie has no winner: the attribute is left out of ``values`` and its tied values are
-listed under ``ties``. An attribute none of the members carries is absent.
+A CVAT import that consolidates shapes votes each consolidated shape's attributes from the workers'
+shapes it stands for:
+
+* **boxes** (XML ``box``, COCO ``bbox``): a worker's box stands for the consolidated box of its label
+  it overlaps most (IoU at least :data:`~tally.forms.consolidate.MIN_LINK_IOU`, each box for one
+  consolidated box: :func:`~tally.forms.consolidate.match_boxes`, the matcher of the hierarchical-boxes
+  forms);
+* **polylines** (``polyline``), **points** (``points``: each point of a shape is a keypoint, so a
+  shape stands for every consolidated keypoint one of its points was fused into) and **polygons**
+  (``polygon``, and COCO ``segmentation``: consolidated as instances): the consolidation says which
+  workers' items it fused into each result (:attr:`tally.gt.response.ObjectResult.members`); those
+  are the shapes that stand for it.
+
+Masks (``mask``) are voted pixel by pixel into one class map: no consolidated shape stands for a
+worker's mask, so their attributes stay kept as given with the reason :data:`MASKS`.
+
+Each attribute name is voted separately over the member shapes that carry it (``occluded`` too, ``"0"``
+or ``"1"``), weighted by the workers' ``weight`` in ``worker-quality`` when every voter of the shape has
+one, else one vote each (``vote``: ``weighted`` or ``plain``). A tie has no winner: the attribute is
+left out of ``values`` and its tied values are listed under ``ties``. An attribute none of the members
+carries is absent. COCO attribute values that are not text are written as CVAT's XML writes them
+(``occluded``: ``"0"``/``"1"``; a checkbox: ``"true"``/``"false"``; a number: its JSON text).
 
 The label gets ``shape-attributes``, one entry per consolidated shape that any worker's shape stands
-for (``shape`` is its index in ``annotations`` or ``polylines``). The attributes of shapes that stand
-for no consolidated shape (one the consolidation left out, one of a rejected answer, one of another
-kind) stay in ``kept-as-given`` with the reason :data:`UNMATCHED`; nothing is dropped.
+for (``shape`` is its index in ``annotations``, ``polylines``, ``keypoints`` or ``instances``). The
+attributes of shapes that stand for no consolidated shape (one the consolidation left out, one of a
+rejected answer, one of another kind) stay in ``kept-as-given`` with the reason :data:`UNMATCHED`
+(:func:`vote_attributes` says which shapes were voted; :func:`~.model.annotate_entries` leaves them
+out); nothing is dropped.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..aggregation.lines import line_distance
 from ..forms.consolidate import match_boxes
-from ..tasks.review import greedy_pairs
-from .model import Batch, ImportedItem
+from ..gt.response import Members
+from .model import UNMATCHED, Batch, ImportedItem, VotedShapes
 
-__all__ = ["UNMATCHED", "vote_attributes", "vote_entries"]
+__all__ = ["FIELDS", "MASKS", "UNMATCHED", "vote_attributes", "vote_entries"]
 
-UNMATCHED = (
-    "shape attributes of shapes that stand for no consolidated shape (left out by the consolidation, "
-    "in a rejected answer, or of another shape kind): kept as given"
+FIELDS = {"box": "annotations", "polyline": "polylines", "points": "keypoints", "polygon": "instances",
+          "bbox": "annotations", "segmentation": "instances"}  # fmt: skip
+"""The fields whose consolidated shapes get their attributes voted, and the key of the label's list of
+them (``annotations``: boxes; ``instances``: polygons are consolidated as instances)."""
+MASKS = (
+    "shape attributes of masks: masks are voted pixel by pixel into one class map, so no consolidated "
+    "shape stands for a worker's mask: kept as given"
 )
+_COCO = ("bbox", "segmentation")
 _TIE = 1e-9
 
 
+def _text(name: str, value: Any) -> str:
+    """An attribute value as CVAT's XML writes it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ("1" if value else "0") if name == "occluded" else ("true" if value else "false")
+    return json.dumps(value)
+
+
 def _shape_attributes(given: Mapping[str, Any]) -> dict[str, str]:
-    """A shape's attributes as given: its ``<attribute>`` children and ``occluded``."""
-    found = {str(k): str(v) for k, v in (given.get("attributes") or {}).items()}
+    """A shape's attributes as given: its ``<attribute>`` children (a COCO annotation's ``attributes``)
+    and ``occluded``."""
+    found = {str(k): _text(str(k), v) for k, v in (given.get("attributes") or {}).items()}
     if "occluded" in given:
         found["occluded"] = str(given["occluded"])
     return found
@@ -80,89 +107,96 @@ def _vote(answers: Sequence[tuple[str, dict[str, str]]], weights: Mapping[str, f
     return out
 
 
-def _remove(given: list[Any], shape: Mapping[str, Any]) -> None:
-    for index, other in enumerate(given):
-        if other == shape:
-            del given[index]
-            return
+def _point_shapes(given: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Per keypoint of a CVAT points answer, the ``<points>`` shape it came from (each shape's points,
+    in order, are its keypoints)."""
+    return [j for j, shape in enumerate(given) for _ in str(shape.get("points", "")).split(";")]
 
 
-def _match_lines(lines: Sequence[Mapping[str, Any]], worker: str, items: Sequence[Any]) -> dict[int, int]:
-    """Which of one worker's lines each consolidated line the worker is named in (``workers``) stands
-    for: of the worker's lines of its label, the nearest (:func:`~tally.aggregation.lines.line_distance`),
-    each line for one consolidated line, nearest pairs first."""
-    drawn = [(j, item.get("label"), _xy(item)) for j, item in enumerate(items) if isinstance(item, dict)]
-    pairs = sorted(
-        (line_distance(_xy(line), xy), k, j)
-        for k, line in enumerate(lines)
-        if worker in line.get("workers", ())
-        for j, label, xy in drawn
-        if label == line.get("label") and len(xy) >= 2
-    )
-    return greedy_pairs(pairs)
+def _coco_shapes(item: ImportedItem, worker: str, field: str) -> list[tuple[dict[str, Any], Any]]:
+    """Per item of a COCO answer to ``field`` (a box per annotation; an instance per annotation with a
+    segmentation), the annotation: what its attributes are voted from, and as the field ``attributes``
+    keeps it."""
+    annotations = next((a.given for a in item.fields.get("bbox", []) if a.worker == worker), None) or []
+    if field == "segmentation":
+        annotations = [
+            a for a in annotations if isinstance(a.get("segmentation"), dict) or (
+                isinstance(a.get("segmentation"), list) and a.get("segmentation"))
+        ]  # fmt: skip
+    return [(a, {"id": a.get("id"), "attributes": a["attributes"]} if a.get("attributes") else None)
+            for a in annotations]  # fmt: skip
 
 
-def _xy(line: Mapping[str, Any]) -> list[tuple[float, float]]:
-    return [(float(v["x"]), float(v["y"])) for v in line.get("vertices", [])]
-
-
-def vote_attributes(label: dict[str, Any], meta: Mapping[str, Any], item: ImportedItem, field: str) -> None:
-    """Vote the attributes of one consolidated label of boxes or polylines in place (module docstring)."""
-    boxes = label.get("annotations")
-    lines = label.get("polylines")
-    if "failure-reason" in label or not isinstance(boxes if boxes is not None else lines, list):
-        return
-    shapes: list[Any] = boxes if isinstance(boxes, list) else lines  # type: ignore[assignment]
+def vote_attributes(
+    label: dict[str, Any], meta: Mapping[str, Any], item: ImportedItem, field: str, members: Members | None = None
+) -> VotedShapes | None:
+    """Vote the attributes of one consolidated label in place (module docstring); ``members``: the
+    consolidation's (:attr:`~tally.gt.response.ObjectResult.members`), which every kind but boxes needs.
+    Returns the shapes voted (what ``kept-as-given`` leaves out), or ``None`` when the label has no
+    consolidated shapes to vote on (failed, or not a label of the field's kind)."""
+    key = FIELDS.get(field)
+    shapes = label.get(key) if key is not None else None
+    if "failure-reason" in label or not isinstance(shapes, list):
+        return None
+    if key != "annotations" and members is None:
+        return None  # the consolidation did not say which shapes it fused: nothing is voted
     names = label.get("class-map", {})
-    members: list[list[tuple[str, dict[str, str]]]] = [[] for _ in shapes]
-    matched: dict[str, list[Mapping[str, Any]]] = {}
+    voters: list[list[tuple[str, dict[str, str]]]] = [[] for _ in shapes]
+    matched: dict[str, list[Any]] = {}
     refused = {r.get("workerId") for r in label.get("rejected-answers", []) if isinstance(r, dict)}  # by the core
-    for answer in item.fields.get(field, []):
-        if not answer.readable or not isinstance(answer.given, list) or answer.worker in refused:
-            continue  # a rejected answer's shapes vote nothing: their attributes stay kept as given
-        if isinstance(boxes, list):
-            found = match_boxes(boxes, names, answer.element.get("boundingBoxes", []))
-        else:
-            found = _match_lines(shapes, answer.worker, answer.element.get("polylines", []))
-        for k, j in sorted(found.items()):
-            members[k].append((answer.worker, _shape_attributes(answer.given[j])))
-            matched.setdefault(answer.worker, []).append(answer.given[j])
+    answers = {a.worker: a for a in item.fields.get(field, []) if a.readable and isinstance(a.given, list)}
+    answers = {w: a for w, a in answers.items() if w not in refused}  # a rejected answer's shapes vote nothing
+    found: dict[str, list[tuple[int, int]]] = {}  # per worker, (consolidated shape, item of the answer)
+    if key == "annotations":
+        for worker, answer in answers.items():
+            found[worker] = sorted(match_boxes(shapes, names, answer.element.get("boundingBoxes", [])).items())
+    else:
+        for k, fused in enumerate(members or ()):
+            for worker, j in fused:
+                if worker in answers:
+                    found.setdefault(worker, []).append((k, j))
+    for worker, answer in answers.items():
+        given = _coco_shapes(item, worker, field) if field in _COCO else [(s, s) for s in answer.given]
+        to_shape = _point_shapes(answer.given) if field == "points" else None
+        seen: set[int] = set()
+        for k, j in found.get(worker, ()):
+            j = to_shape[j] if to_shape is not None else j
+            shape, kept = given[j]
+            attributes = _shape_attributes(shape)
+            if attributes:  # a COCO annotation without attributes has nothing to vote
+                voters[k].append((worker, attributes))
+            if j not in seen and kept is not None:
+                seen.add(j)
+                matched.setdefault(worker, []).append(kept)
     weights = _weights(label, meta)
-    voted = [{"shape": k, **_vote(answers, weights)} for k, answers in enumerate(members) if answers]
+    voted = [{"shape": k, **_vote(answers, weights)} for k, answers in enumerate(voters) if answers]
     if voted:
         label["shape-attributes"] = voted
-    kept = label.get("kept-as-given")
-    if not isinstance(kept, list):
-        return
-    for entry in list(kept):
-        if entry.get("field") != "attributes":
-            continue
-        answers = []
-        for row in entry["answers"]:
-            left = list(row["value"])
-            for shape in matched.get(row["workerId"], []):
-                _remove(left, shape)
-            if left:
-                answers.append({"workerId": row["workerId"], "value": left})
-        if answers:
-            entry["answers"] = answers
-            entry["reason"] = UNMATCHED
-        else:
-            kept.remove(entry)
-    if not kept:
-        del label["kept-as-given"]
+    return VotedShapes(matched, UNMATCHED)
 
 
-def vote_entries(entries: Sequence[dict[str, Any]], batch: Batch, attr: str) -> None:
-    """Vote the shape attributes of every consolidated entry of a CVAT XML import of boxes or polylines."""
+def vote_entries(
+    entries: Sequence[dict[str, Any]], batch: Batch, attr: str, members: Mapping[str, Members]
+) -> dict[str, VotedShapes]:
+    """Vote the shape attributes of every consolidated entry of a CVAT import (XML or COCO); ``members``
+    per object: the consolidation's (:attr:`~tally.gt.response.ObjectResult.members`). Returns, per
+    object, the shapes voted and the reason for the others, for :func:`~.model.annotate_entries`."""
     field = batch.field
-    if field is None or (field, batch.kind) not in (("box", "boxes"), ("polyline", "polylines")):
-        return
-    if not any("attributes" in item.fields for item in batch.items.values()):
-        return  # no shape of the export has an attribute (or is occluded): nothing to vote
+    if field is None or not any("attributes" in item.fields for item in batch.items.values()):
+        return {}  # no shape of the export has an attribute (or is occluded): nothing to vote
+    out: dict[str, VotedShapes] = {}
     for entry in entries:
-        item = batch.items.get(str(entry.get("datasetObjectId")))
+        object_id = str(entry.get("datasetObjectId"))
+        item = batch.items.get(object_id)
         if item is None:
             continue
         content = entry["consolidatedAnnotation"]["content"]
-        vote_attributes(content[attr], content.get(f"{attr}-metadata", {}), item, field)
+        if field == "mask" and "failure-reason" not in content[attr]:
+            out[object_id] = VotedShapes({}, MASKS)
+            continue
+        if field not in FIELDS:
+            continue
+        voted = vote_attributes(content[attr], content.get(f"{attr}-metadata", {}), item, field, members.get(object_id))
+        if voted is not None:
+            out[object_id] = voted
+    return out

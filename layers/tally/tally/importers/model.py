@@ -49,11 +49,13 @@ __all__ = [
     "GOLD_NOTE",
     "GOLD_UNREAD_NOTE",
     "PASSED_ON_PNG_LEVEL",
+    "UNMATCHED",
     "WAITS",
     "Batch",
     "FieldAnswer",
     "GoldItem",
     "ImportedItem",
+    "VotedShapes",
     "annotate_entries",
     "build_batch",
     "failed_entries",
@@ -71,6 +73,22 @@ WAITS = {
     "attributes": "shape attributes are per-region form fields, which tally does not consolidate",
 }
 """Why a field of a known kind is kept as given."""
+
+UNMATCHED = (
+    "shape attributes of shapes that stand for no consolidated shape (left out by the consolidation, "
+    "in a rejected answer, or of another shape kind): kept as given"
+)
+"""Why the attributes of the shapes no vote took are kept as given (:mod:`.attributes`)."""
+
+
+@dataclass(frozen=True)
+class VotedShapes:
+    """The shapes of one object whose attributes :mod:`.attributes` voted: per worker, each as the field
+    ``attributes`` holds it (left out of ``kept-as-given``), and the reason the others are kept."""
+
+    matched: Mapping[str, Sequence[Any]]
+    reason: str
+
 
 PASSED_ON_PNG_LEVEL = 1
 """zlib level of the answer PNGs an importer makes from another tool's instance masks (COCO): read once
@@ -340,12 +358,33 @@ def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswe
     return gold
 
 
-def _kept(item: ImportedItem, chosen: Sequence[str], kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+def _unvoted(given: Any, voted: Sequence[Any]) -> Any:
+    """The shapes of an answer's ``attributes`` that no vote took (each voted shape taken out once)."""
+    left = list(given)
+    for shape in voted:
+        if shape in left:
+            left.remove(shape)
+    return left
+
+
+def _kept(
+    item: ImportedItem, chosen: Sequence[str], kinds: Mapping[str, str], voted: VotedShapes | None = None
+) -> list[dict[str, Any]]:
+    """Every field not consolidated, as given with the reason; ``voted``: the shapes whose attributes
+    were voted, left out of the field ``attributes`` (which is left out when nothing else is left)."""
     kept = []
     for name, answers in item.fields.items():
         if name in chosen or not answers:
             continue
         kind = kinds.get(name, item.kinds[name])
+        if voted is not None and name == "attributes":
+            rows = [
+                {"workerId": a.worker, "value": _unvoted(a.given, voted.matched.get(a.worker, ()))} for a in answers
+            ]
+            rows = [row for row in rows if row["value"]]
+            if rows:
+                kept.append({"field": name, "kind": kind, "reason": voted.reason, "answers": rows})
+            continue
         if kind in WAITS:
             reason = WAITS[kind]
         elif kind in CONSOLIDATED_KINDS:
@@ -384,6 +423,7 @@ def _annotate(
     attr: str,
     tool: str,
     unread: bool,
+    voted: VotedShapes | None = None,
 ) -> None:
     content = entry["consolidatedAnnotation"]["content"]
     label, meta = content[attr], content[f"{attr}-metadata"]
@@ -392,7 +432,7 @@ def _annotate(
         issues = batch.unread.get(item.object_id, [])
         _merge_issues(label, issues)
         _merge_issues(meta, issues)
-    kept = _kept(item, batch.consolidated, batch.fields)
+    kept = _kept(item, batch.consolidated, batch.fields, voted)
     if kept:
         label["kept-as-given"] = kept
     gold = batch.gold.get(item.object_id)
@@ -412,15 +452,23 @@ def _annotate(
     )
 
 
-def annotate_entries(entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str) -> None:
-    """Add the importer's facts (module docstring) to each of the core's response entries, in place.
+def annotate_entries(
+    entries: list[dict[str, Any]],
+    batch: Batch,
+    attr: str,
+    tool: str,
+    voted: Mapping[str, VotedShapes] | None = None,
+) -> None:
+    """Add the importer's facts (module docstring) to each of the core's response entries, in place;
+    ``voted``: per object, the shapes whose attributes :mod:`.attributes` voted (left out of
+    ``kept-as-given``, the others kept with its reason).
 
     It also records in ``batch.gold`` which gold answers the core refused (they hold nothing): the
     summary's and :func:`tally.tools.imported.gold_scores`' counts are right only after this ran."""
     for entry in entries:
         item = batch.items.get(str(entry.get("datasetObjectId")))
         if item is not None:
-            _annotate(entry, item, batch, attr, tool, unread=True)
+            _annotate(entry, item, batch, attr, tool, unread=True, voted=(voted or {}).get(item.object_id))
 
 
 def failed_entries(

@@ -5,7 +5,9 @@
   object's confidence, each region's ``score`` its own), so that importing the file into a project
   with the same labeling config shows tally's consolidation next to every annotator's.
 * :func:`cvat_xml`: a "CVAT for images 1.1" file for a new job: one ``<image>`` per object with the
-  consolidated shapes (``source="auto"``).
+  consolidated shapes (``source="auto"``), each with the attributes voted for it (``shape-attributes``:
+  ``occluded`` on the shape, the others as ``<attribute>`` children; a tie is not written). An instance
+  label's instances are ``<mask>`` shapes.
 
 Both read tally's label dicts as the core returns them today (a typed result will replace them);
 each label kind is converted by one small function, ``_ls_<kind>`` or ``_cvat_<kind>``. Masks are read
@@ -71,23 +73,25 @@ def _kind(label: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _regions(label: Mapping[str, Any], read: Reader) -> list[tuple[str, npt.NDArray[np.bool_], float | None]]:
-    """(label, mask, confidence) per class of a semantic mask, or per instance of an instance mask."""
+def _regions(
+    label: Mapping[str, Any], read: Reader
+) -> list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]:
+    """(label, mask, confidence, index) per class of a semantic mask (index ``None``), or per instance of
+    an instance mask (its index in ``instances``; an instance without a pixel is left out)."""
+    out: list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]] = []
     if "mask-ref" in label:
         classes = _indices(read, label["mask-ref"])
-        out = []
         for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
             mask = classes == int(key)
             if int(key) == 0 or not mask.any():
                 continue
-            out.append((str(info["class-name"]), mask, info.get("confidence")))
+            out.append((str(info["class-name"]), mask, info.get("confidence"), None))
         return out
     instances = _indices(read, label["instance-mask-ref"])
-    out = []
     for k, instance in enumerate(label.get("instances", []), start=1):
         mask = instances == k
         if mask.any():
-            out.append((str(instance["label"]), mask, instance.get("confidence")))
+            out.append((str(instance["label"]), mask, instance.get("confidence"), k - 1))
     return out
 
 
@@ -151,7 +155,7 @@ def _ls_masks(label: Mapping[str, Any], read: Reader) -> tuple[list[dict[str, An
     found = _regions(label, read)
     regions = [
         {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score}
-        for name, mask, score in found
+        for name, mask, score, _ in found
     ]
     return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
@@ -335,9 +339,9 @@ def _cvat_tags(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
     return [("tag", {"label": name, "source": "auto"}) for name in names]
 
 
-def _cvat_masks(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str]]]:
+def _cvat_masks(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str], int | None]]:
     shapes = []
-    for name, mask, _ in _regions(label, read):
+    for name, mask, _, index in _regions(label, read):
         counts, left, top, width, height = encode_cvat_mask(mask)
         shapes.append(
             (
@@ -353,24 +357,30 @@ def _cvat_masks(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[
                     "height": str(height),
                     "z_order": "0",
                 },
+                index,
             )
         )
     return shapes
 
 
-def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str]]]:
+def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str], int | None]]:
+    """The label's shapes, each with its index in the label's list of them (what ``shape-attributes``
+    name; ``None``: a tag or a class of a semantic mask, which no vote names)."""
     kind = _kind(label)
-    if kind == "boxes":
-        return _cvat_boxes(label)
-    if kind == "keypoints":
-        return _cvat_keypoints(label)
-    if kind == "polylines":
-        return _cvat_polylines(label)
+    if kind in ("boxes", "keypoints", "polylines"):
+        made = {"boxes": _cvat_boxes, "keypoints": _cvat_keypoints, "polylines": _cvat_polylines}[kind](label)
+        return [(name, shape, k) for k, (name, shape) in enumerate(made)]
     if kind in ("classification", "multi-label"):
-        return _cvat_tags(label)
+        return [(name, shape, None) for name, shape in _cvat_tags(label)]
     if kind in ("semantic", "instances"):
         return _cvat_masks(label, read)
     return []
+
+
+_SHAPE_PROPERTIES = {("rotation", "bbox"), ("rotation", "segmentation")}
+"""Attributes that are a shape's property in CVAT XML, not a label attribute: CVAT's COCO export puts a
+box's ``rotation`` among an annotation's attributes; the consolidated box is axis-aligned, so it is not
+written back (it stays in ``shape-attributes``)."""
 
 
 def cvat_xml(
@@ -395,13 +405,13 @@ def cvat_xml(
         element = ET.SubElement(root, "image", attrs)
         label = by_id.get(object_id, {})
         voted = {v["shape"]: v["values"] for v in label.get("shape-attributes", [])}
-        for k, (name, shape) in enumerate(_cvat_shapes(label, read) if "failure-reason" not in label else []):
-            values = voted.get(k, {}) if name in ("box", "polyline") else {}
+        for name, shape, k in _cvat_shapes(label, read) if "failure-reason" not in label else []:
+            values = voted.get(k, {}) if k is not None else {}
             if "occluded" in values:
                 shape["occluded"] = values["occluded"]
             written = ET.SubElement(element, name, shape)
             for attribute, value in values.items():
-                if attribute != "occluded":
+                if attribute != "occluded" and (attribute, batch.field) not in _SHAPE_PROPERTIES:
                     ET.SubElement(written, "attribute", {"name": attribute}).text = value
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -32,7 +32,7 @@ from ..errors import TallyError
 from ..forms import Field, FormSchema
 from ..forms.consolidate import JobTemplate
 from ..gt.events import ConsolidationRequest
-from ..gt.response import creation_date
+from ..gt.response import Members, ObjectResult, creation_date
 from ..importers import cvat, labelstudio, writers
 from ..importers.attributes import vote_entries
 from ..importers.model import Batch, ImportedItem, annotate_entries, build_batch, failed_entries
@@ -293,6 +293,13 @@ def consolidate_imported(
     with staging_dir(out) as staging:
         storage = _ImportStorage(json.dumps(batch.payload).encode(), modified, CliStorage(None).staged(out, staging))
         entries: list[dict[str, Any]] = []
+        members: dict[str, Members] = {}  # per object, the workers' items fused into each consolidated one
+
+        def reported(result: ObjectResult) -> None:
+            if result.members is not None:
+                members[result.object_id] = result.members
+            bar.advance(task, 1)
+
         if batch.payload:
             with progress_bar(progress, console) as bar:
                 task = bar.add_task("consolidating", total=len(batch.payload))
@@ -303,15 +310,14 @@ def consolidate_imported(
                         settings=settings,
                         mask_prefix=str(out / "masks"),
                         response_limit=_NO_LAMBDA_LIMIT,
-                        on_result=lambda _: bar.advance(task, 1),
+                        on_result=reported,
                         form_template=lambda: form,
                     )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
             entries = report.response
-            annotate_entries(entries, batch, attr, tool)
-            if tool == "cvat":
-                vote_entries(entries, batch, attr)
+            voted = vote_entries(entries, batch, attr, members) if tool in ("cvat", "coco") else {}
+            annotate_entries(entries, batch, attr, tool, voted)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
         entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
         order = {item.object_id: i for i, item in enumerate(items)}
