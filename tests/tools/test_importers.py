@@ -18,7 +18,7 @@ from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.forms import FormSchema
 from tally.forms.consolidate import JobTemplate
-from tally.importers.attributes import UNMATCHED, vote_attributes
+from tally.importers.attributes import REGION_FORM, REGION_TEXT, UNMATCHED, UNMATCHED_REGIONS, vote_attributes
 from tally.importers.labelstudio import read_config
 from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, _kept
 from tally.importers.rle import brush_mask, decode_brush_rle
@@ -802,6 +802,142 @@ def test_a_directory_without_exports_and_a_bad_zip_say_so(tmp_path: Path) -> Non
     assert main(["consolidate", "--from", "cvat", str(tmp_path / "bad.zip"), "--out", str(tmp_path / "o")]) == 3
     (tmp_path / "x.xml").write_text("<html/>")
     assert main(["consolidate", "--from", "cvat", str(tmp_path / "x.xml"), "--out", str(tmp_path / "o")]) == 3
+
+
+def test_label_studio_per_region_fields_are_voted_per_consolidated_box_and_written_as_predictions(
+    tmp_path: Path,
+) -> None:
+    """perRegion Choices and Rating attached to a box (the result item's ``id``): voted per consolidated
+    box (choices by weighted plurality, a rating by weighted median, ties stated); a TextArea per region
+    is kept as given with its reason; the votes go into the prediction, attached to the box's result."""
+    code, labels = _run("labelstudio", LS / "boxes-per-region-three-annotators.json", tmp_path / "out")
+    assert code == 0
+    ana, ben, cy = "ana@example.com", "ben@example.com", "cy@example.com"
+    assert [q["weight"] for q in labels[0]["worker-quality"]] == [1.0, 1.0, 0.9324]
+    assert labels[0]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(  # red 2 against 0.9324; quality: 2, 4, 5 -> 4
+            {"color": "red", "quality": 4},
+            [(ana, {"color": "red", "quality": 4}), (ben, {"color": "red", "quality": 5}),
+             (cy, {"color": "blue", "quality": 2})])},
+        {"shape": 1, "vote": "weighted", **_voted(
+            {"quality": 3}, [(ana, {"color": "white", "quality": 3}), (ben, {"color": "blue", "quality": 3}),
+                             (cy, {"quality": 4})], ties={"color": ["blue", "white"]})},
+    ]  # fmt: skip
+    assert labels[1]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(  # quality: 1, 2 (weight 1 each), 5 (0.9324) -> 2
+            {"color": "blue", "quality": 2},
+            [(ana, {"color": "blue", "quality": 1}), (ben, {"color": "blue", "quality": 2}),
+             (cy, {"color": "red", "quality": 5})])},
+    ]  # fmt: skip
+    box = {"rotation": 0, "width": 30.0, "height": 25.0}
+    assert labels[0]["kept-as-given"] == [
+        {"field": "color (per region)", "kind": "per-region", "reason": UNMATCHED_REGIONS, "answers": [
+            {"workerId": cy, "value": [{"x": 80.0, "y": 6.25, "width": 10.0, "height": 25.0, "rotation": 0,
+                                        "choices": ["red"]}]}]},  # only cy's third box: left out
+        {"field": "note (per region)", "kind": "per-region", "reason": REGION_TEXT, "answers": [
+            {"workerId": ana, "value": {"x": 10.0, "y": 12.5, **box, "text": ["red sedan"]}},
+            {"workerId": ben, "value": {"x": 61.0, "y": 51.25, **box, "text": ["blue?"]}}]},
+    ]  # fmt: skip
+    assert "kept-as-given" not in labels[1]  # every per-region answer voted
+    tasks = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    attached = [
+        [
+            (r["id"], r["from_name"], r["type"], r["value"])
+            for r in t["predictions"][0]["result"]
+            if r["type"] != "rectanglelabels"
+        ]
+        for t in tasks
+    ]
+    geometry = [{"x": 10.0, "y": 12.5, "width": 30.0, "height": 25.0, "rotation": 0},
+                {"x": 60.0, "y": 50.0, "width": 31.0, "height": 26.25, "rotation": 0}]  # fmt: skip
+    assert attached[0] == [
+        ("tally-0", "color", "choices", {**geometry[0], "choices": ["red"]}),
+        ("tally-0", "quality", "rating", {**geometry[0], "rating": 4}),
+        ("tally-1", "quality", "rating", {**geometry[1], "rating": 3}),  # the colour's tie is not written
+    ]
+    regions = [r for r in tasks[0]["predictions"][0]["result"] if r["type"] == "rectanglelabels"]
+    assert [(r["id"], {k: r["value"][k] for k in geometry[0]}) for r in regions] == list(
+        zip(["tally-0", "tally-1"], geometry, strict=True)
+    )
+    assert [(r[1], r[3]["choices" if r[2] == "choices" else "rating"]) for r in attached[1]] == [
+        ("color", ["blue"]),
+        ("quality", 2),
+    ]
+
+
+def test_label_studio_per_region_fields_of_keypoints_follow_the_consolidation_members(tmp_path: Path) -> None:
+    """Keypoints: each annotator's point (and so its per-region choice) is the one the keypoint
+    consolidation fused into each result, whatever order the annotator drew them in."""
+    code, labels = _run("labelstudio", LS / "keypoints-per-region-three-annotators.json", tmp_path / "out")
+    assert code == 0
+    ana, ben, cy = "ana@example.com", "ben@example.com", "cy@example.com"
+    assert [(p["x"], p["y"]) for p in labels[0]["keypoints"]] == [(20.0, 60.0), (70.0, 60.0)]
+    perched, flying = {"pose": "perched"}, {"pose": "flying"}
+    assert labels[0]["shape-attributes"] == [
+        {"shape": 0, "vote": "weighted", **_voted(perched, [(ana, perched), (ben, perched), (cy, flying)])},
+        {"shape": 1, "vote": "weighted", **_voted(flying, [(ana, perched), (ben, flying), (cy, flying)])},
+    ]  # fmt: skip
+    assert labels[0]["kept-as-given"] == [
+        {"field": "pose (per region)", "kind": "per-region", "reason": UNMATCHED_REGIONS, "answers": [
+            {"workerId": cy, "value": [{"x": 90.0, "y": 12.5, "width": 0.5, "choices": ["flying"]}]}]},
+    ]  # fmt: skip
+    (task,) = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert [(r["id"], r["type"], r["value"].get("choices")) for r in task["predictions"][0]["result"]] == [
+        ("tally-0", "keypointlabels", None), ("tally-1", "keypointlabels", None),
+        ("tally-0", "choices", ["perched"]), ("tally-1", "choices", ["flying"]),
+    ]  # fmt: skip
+
+
+def _ls_region_task(task_id: int, kind: str, drawn: list[tuple[str, str, dict[str, Any], str]]) -> dict[str, Any]:
+    """A task whose annotators each drew regions of ``kind`` with a perRegion choice ``species``:
+    ``drawn`` holds (annotator, region id, geometry value, species)."""
+    annotations: dict[str, list[dict[str, Any]]] = {}
+    for who, rid, geometry, species in drawn:
+        common = {"id": rid, "to_name": "image", "original_width": 100, "original_height": 80, "image_rotation": 0}
+        annotations.setdefault(who, []).extend([
+            {**common, "from_name": "label", "type": kind, "value": {**geometry, kind: ["tree"]}},
+            {**common, "from_name": "species", "type": "choices", "value": {**geometry, "choices": [species]}},
+        ])  # fmt: skip
+    return {"id": task_id, "data": {"image": "/data/upload/1/garden.jpg"}, "annotations": [
+        {"id": k, "completed_by": {"id": k, "email": who}, "result": result}
+        for k, (who, result) in enumerate(annotations.items())]}  # fmt: skip
+
+
+def test_label_studio_per_region_fields_of_polygons_follow_the_instances_and_forms_keep_them(tmp_path: Path) -> None:
+    def square(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:  # pixels -> percent of 100x80
+        return {"points": [[x0, y0 / 0.8], [x1, y0 / 0.8], [x1, y1 / 0.8], [x0, y1 / 0.8]], "closed": True}
+
+    drawn = [("ana", "a1", square(10, 10, 40, 40), "oak"), ("ana", "a2", square(60, 10, 90, 40), "pine"),
+             ("ben", "b1", square(61, 11, 91, 41), "pine"), ("ben", "b2", square(11, 11, 41, 41), "birch"),
+             ("cy", "c1", square(9, 10, 39, 40), "oak"), ("cy", "c2", square(40, 50, 50, 70), "birch")]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps([_ls_region_task(1, "polygonlabels", drawn)]))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    assert [i["workers"] for i in labels[0]["instances"]] == [["ana", "ben", "cy"], ["ana", "ben"]]
+    assert [(v["shape"], v["values"], v.get("ties"), [a["workerId"] for a in v["answers"]])
+            for v in labels[0]["shape-attributes"]] == [
+        (0, {"species": "oak"}, None, ["ana", "ben", "cy"]),  # ben's second polygon, birch, is this tree
+        (1, {"species": "pine"}, None, ["ana", "ben"]),
+    ]  # fmt: skip
+    assert [(k["field"], k["reason"], [a["workerId"] for a in k["answers"]]) for k in labels[0]["kept-as-given"]] == [
+        ("species (per region)", UNMATCHED_REGIONS, ["cy"])  # cy's lone tree
+    ]
+    (task,) = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    result = task["predictions"][0]["result"]
+    assert [(r["id"], r["type"], r["value"].get("brushlabels"), r["value"].get("choices")) for r in result] == [
+        ("tally-0", "brushlabels", ["tree"], None), ("tally-1", "brushlabels", ["tree"], None),
+        ("tally-0", "choices", None, ["oak"]), ("tally-1", "choices", None, ["pine"]),
+    ]  # fmt: skip
+    # with a second consolidated field the import is a form: its region field's per-region answers are kept
+    export = _ls_region_task(1, "polygonlabels", drawn)
+    for k, annotation in enumerate(export["annotations"]):
+        annotation["result"].append({"id": f"q{k}", "from_name": "quality", "to_name": "image", "type": "choices",
+                                     "value": {"choices": ["good"]}})  # fmt: skip
+    (tmp_path / "form.json").write_text(json.dumps([export]))
+    code, labels = _run("labelstudio", tmp_path / "form.json", tmp_path / "form")
+    assert code == 0
+    assert "shape-attributes" not in labels[0]
+    assert [(k["field"], k["reason"]) for k in labels[0]["kept-as-given"]] == [("species (per region)", REGION_FORM)]
 
 
 # -- gold (Label Studio ground_truth) -----------------------------------------------------------------

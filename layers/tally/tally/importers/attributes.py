@@ -172,7 +172,7 @@ def vote_attributes(
     voted = [{"shape": k, **_vote(answers, weights)} for k, answers in enumerate(voters) if answers]
     if voted:
         label["shape-attributes"] = voted
-    return VotedShapes(matched, UNMATCHED)
+    return VotedShapes({"attributes": matched}, {"attributes": UNMATCHED})
 
 
 def vote_entries(
@@ -192,7 +192,7 @@ def vote_entries(
             continue
         content = entry["consolidatedAnnotation"]["content"]
         if field == "mask" and "failure-reason" not in content[attr]:
-            out[object_id] = VotedShapes({}, MASKS)
+            out[object_id] = VotedShapes({}, {"attributes": MASKS})
             continue
         if field not in FIELDS:
             continue
@@ -200,3 +200,176 @@ def vote_entries(
         if voted is not None:
             out[object_id] = voted
     return out
+
+
+# -- Label Studio: per-region fields ---------------------------------------------------------------------
+
+REGION_FIELDS = {"boxes": "annotations", "keypoints": "keypoints", "polygons": "instances"}
+"""The region kinds of a Label Studio import whose per-region fields are voted, and the key of the
+label's list of them (polygons are consolidated as instances)."""
+UNMATCHED_REGIONS = (
+    "per-region fields of regions that stand for no consolidated region (left out by the consolidation, in a "
+    "rejected answer, or of another field): kept as given"
+)
+REGION_TEXT = (
+    "free text per region (TextArea): one text per annotator and region, which no vote chooses soundly: kept as given"
+)
+REGION_FORM = (
+    "per-region fields of a region field consolidated in a form: not voted (the form driver does not report "
+    "which annotators' regions joined each consolidated one): kept as given"
+)
+_PER_REGION = " (per region)"
+_REGION_VALUES = {"choices": "choices", "taxonomy": "taxonomy", "number": "number", "rating": "rating"}
+_LABEL_KEYS = {"boxes": "rectanglelabels", "keypoints": "keypointlabels", "polygons": "polygonlabels"}
+
+
+def _region_value(result: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """A per-region result's ``(type, value)`` (a single choice as itself), or ``None`` when it holds none."""
+    rtype = str(result.get("type", ""))
+    value = result.get("value")
+    key = _REGION_VALUES.get(rtype)
+    if key is None or not isinstance(value, dict) or key not in value:
+        return None
+    found = value[key]
+    if rtype == "choices" and isinstance(found, list) and len(found) == 1:
+        found = found[0]
+    if rtype in ("number", "rating") and (isinstance(found, bool) or not isinstance(found, int | float)):
+        return None
+    return rtype, found
+
+
+def _median(answers: Sequence[tuple[Any, float]]) -> list[Any]:
+    """The weighted median of numbers: one value, or the two either side of an even split (a tie)."""
+    ranked = sorted(answers, key=lambda a: a[0])
+    total = sum(weight for _, weight in ranked)
+    running = 0.0
+    for k, (value, weight) in enumerate(ranked):
+        running += weight
+        if running >= total / 2 - _TIE:
+            if abs(running - total / 2) <= _TIE and k + 1 < len(ranked) and ranked[k + 1][0] != value:
+                return [value, ranked[k + 1][0]]
+            return [value]
+    return []
+
+
+def _vote_region(
+    answers: Sequence[tuple[str, dict[str, tuple[str, Any]]]], weights: Mapping[str, float]
+) -> dict[str, Any]:
+    """One consolidated region's per-region fields: choices by weighted plurality, numbers and ratings by
+    weighted median; a tie has no winner (``ties``)."""
+    weighted = all(worker in weights for worker, _ in answers)
+    values: dict[str, Any] = {}
+    ties: dict[str, list[Any]] = {}
+    for name in sorted({name for _, fields in answers for name in fields}):
+        given = [(fields[name], weights[worker] if weighted else 1.0) for worker, fields in answers if name in fields]
+        kind = given[0][0][0]
+        if kind in ("number", "rating"):
+            top = _median([(value, weight) for (_, value), weight in given])
+        else:
+            totals: dict[str, float] = {}
+            shown: dict[str, Any] = {}
+            for (_, value), weight in given:
+                key = json.dumps(value, sort_keys=True)
+                totals[key] = totals.get(key, 0.0) + weight
+                shown[key] = value
+            best = max(totals.values())
+            top = [shown[key] for key in sorted(key for key, total in totals.items() if best - total <= _TIE)]
+        if len(top) == 1:
+            values[name] = top[0]
+        else:
+            ties[name] = top
+    out: dict[str, Any] = {"values": values}
+    if ties:
+        out["ties"] = ties
+    out["vote"] = "weighted" if weighted else "plain"
+    out["answers"] = [
+        {"workerId": worker, "attributes": {name: value for name, (_, value) in fields.items()}}
+        for worker, fields in answers
+    ]
+    return out
+
+
+def _annotations(item: ImportedItem) -> list[Mapping[str, Any]]:
+    """The task's annotations that are answers, in the export's order (one answer each per region field)."""
+    task = item.source.get("task", {})
+    annotations = task.get("annotations", task.get("completions", []))
+    return (
+        [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+        if isinstance(annotations, list)
+        else []
+    )
+
+
+def vote_regions(
+    entries: Sequence[dict[str, Any]], batch: Batch, attr: str, members: Mapping[str, Members]
+) -> dict[str, VotedShapes]:
+    """Vote the per-region fields (``perRegion`` Choices, Taxonomy, Number, Rating) of every consolidated
+    region of a Label Studio import of boxes, keypoints or polygons (``shape-attributes``, keyed by the
+    control's name); free text per region and the regions no vote takes stay kept as given (their
+    reasons). Returns, per object, what was voted, for :func:`~.model.annotate_entries`."""
+    per_region = [name for name, kind in batch.fields.items() if kind == "per-region"]
+    if not per_region:
+        return {}
+    if batch.form:
+        return {e_id: VotedShapes({}, dict.fromkeys(per_region, REGION_FORM)) for e_id in batch.items}
+    field, kind = batch.field, batch.kind
+    if field is None or kind not in REGION_FIELDS:
+        return {}
+    out: dict[str, VotedShapes] = {}
+    for entry in entries:
+        object_id = str(entry.get("datasetObjectId"))
+        item = batch.items.get(object_id)
+        content = entry["consolidatedAnnotation"]["content"]
+        label = content[attr]
+        shapes = label.get(REGION_FIELDS[kind])
+        if item is None or "failure-reason" in label or not isinstance(shapes, list):
+            continue
+        fused = members.get(object_id)
+        if kind != "boxes" and fused is None:
+            continue
+        source = item.source.get("fields", {}).get(field, {})
+        refused = {r.get("workerId") for r in label.get("rejected-answers", []) if isinstance(r, dict)}
+        names = label.get("class-map", {})
+        voters: list[list[tuple[str, dict[str, tuple[str, Any]]]]] = [[] for _ in shapes]
+        matched: dict[str, dict[str, list[Any]]] = {}
+        answers = item.fields.get(field, [])
+        for answer, annotation in zip(answers, _annotations(item), strict=False):
+            if not answer.readable or answer.worker in refused:
+                continue
+            results = [r for r in annotation.get("result") or [] if isinstance(r, dict)]
+            regions = [r for r in results if r.get("from_name") == source.get("from_name")
+                       and r.get("type") == _LABEL_KEYS[kind]]  # fmt: skip
+            attached: dict[Any, list[Mapping[str, Any]]] = {}
+            for r in results:
+                if f"{r.get('from_name') or r.get('type')}{_PER_REGION}" in per_region and r.get("type") != "textarea":
+                    attached.setdefault(r.get("id"), []).append(r)
+            if kind == "boxes":
+                pairs = sorted(match_boxes(shapes, names, answer.element.get("boundingBoxes", [])).items())
+            else:
+                pairs = [(k, j) for k, ms in enumerate(fused or ()) for worker, j in ms if worker == answer.worker]
+            for k, j in pairs:
+                fields: dict[str, tuple[str, Any]] = {}
+                for one in attached.get(regions[j].get("id"), []) if j < len(regions) else []:
+                    found = _region_value(one)
+                    if found is None:
+                        continue
+                    name = str(one.get("from_name") or one.get("type"))
+                    fields[name] = found
+                    matched.setdefault(f"{name}{_PER_REGION}", {}).setdefault(answer.worker, []).append(
+                        one.get("value")
+                    )
+                if fields:
+                    voters[k].append((answer.worker, fields))
+        weights = _weights(label, content.get(f"{attr}-metadata", {}))
+        voted = [{"shape": k, **_vote_region(answers, weights)} for k, answers in enumerate(voters) if answers]
+        if voted:
+            label["shape-attributes"] = voted
+        texts = {name for name in per_region for a in item.fields.get(name, []) if _is_text(a.given)}
+        reasons = {name: REGION_TEXT if name in texts else UNMATCHED_REGIONS for name in per_region}
+        out[object_id] = VotedShapes(matched, reasons)
+    return out
+
+
+def _is_text(given: Any) -> bool:
+    values = given if isinstance(given, list) else [given]
+    return any(isinstance(v, dict) and "text" in v for v in values)

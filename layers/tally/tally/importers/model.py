@@ -83,11 +83,12 @@ UNMATCHED = (
 
 @dataclass(frozen=True)
 class VotedShapes:
-    """The shapes of one object whose attributes :mod:`.attributes` voted: per worker, each as the field
-    ``attributes`` holds it (left out of ``kept-as-given``), and the reason the others are kept."""
+    """What :mod:`.attributes` voted of one object, per field whose values it votes per consolidated shape
+    (CVAT's ``attributes``, Label Studio's per-region fields): per worker, the values voted as the field
+    holds them (left out of ``kept-as-given``), and the reason the others are kept."""
 
-    matched: Mapping[str, Sequence[Any]]
-    reason: str
+    matched: Mapping[str, Mapping[str, Sequence[Any]]]
+    reasons: Mapping[str, str]
 
 
 PASSED_ON_PNG_LEVEL = 1
@@ -359,7 +360,10 @@ def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswe
 
 
 def _unvoted(given: Any, voted: Sequence[Any]) -> Any:
-    """The shapes of an answer's ``attributes`` that no vote took (each voted shape taken out once)."""
+    """What of an answer as given no vote took (each voted value taken out once; a single value: itself,
+    or nothing)."""
+    if not isinstance(given, list):
+        return [] if given in voted else given
     left = list(given)
     for shape in voted:
         if shape in left:
@@ -370,20 +374,19 @@ def _unvoted(given: Any, voted: Sequence[Any]) -> Any:
 def _kept(
     item: ImportedItem, chosen: Sequence[str], kinds: Mapping[str, str], voted: VotedShapes | None = None
 ) -> list[dict[str, Any]]:
-    """Every field not consolidated, as given with the reason; ``voted``: the shapes whose attributes
-    were voted, left out of the field ``attributes`` (which is left out when nothing else is left)."""
+    """Every field not consolidated, as given with the reason; ``voted``: the values voted per shape, left
+    out of their field (which is left out when nothing else is left)."""
     kept = []
     for name, answers in item.fields.items():
         if name in chosen or not answers:
             continue
         kind = kinds.get(name, item.kinds[name])
-        if voted is not None and name == "attributes":
-            rows = [
-                {"workerId": a.worker, "value": _unvoted(a.given, voted.matched.get(a.worker, ()))} for a in answers
-            ]
+        if voted is not None and name in voted.reasons:
+            taken = voted.matched.get(name, {})
+            rows = [{"workerId": a.worker, "value": _unvoted(a.given, taken.get(a.worker, ()))} for a in answers]
             rows = [row for row in rows if row["value"]]
             if rows:
-                kept.append({"field": name, "kind": kind, "reason": voted.reason, "answers": rows})
+                kept.append({"field": name, "kind": kind, "reason": voted.reasons[name], "answers": rows})
             continue
         if kind in WAITS:
             reason = WAITS[kind]

@@ -154,15 +154,21 @@ def _ls_masks(label: Mapping[str, Any], read: Reader) -> tuple[list[dict[str, An
     is read once)."""
     found = _regions(label, read)
     regions = [
-        {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score}
-        for name, mask, score, _ in found
+        {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score, "index": k}
+        for name, mask, score, k in found
     ]
     return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
 
 def _ls_result(
-    label: Mapping[str, Any], field: Mapping[str, Any], text: str | None, read: Reader
+    label: Mapping[str, Any],
+    field: Mapping[str, Any],
+    text: str | None,
+    read: Reader,
+    shapes: list[int] | None = None,
 ) -> list[dict[str, Any]]:
+    """The label's results; ``shapes``, when given, gets each result's index in the label's list of its
+    regions (an instance's in ``instances``), what ``shape-attributes`` name."""
     kind = _kind(label)
     rtype = str(field.get("type", ""))
     size = _size(label)
@@ -182,7 +188,46 @@ def _ls_result(
         regions = [{"value": made}] if made is not None else []
     else:
         return []
+    if shapes is not None:
+        shapes.extend(region.get("index", i) for i, region in enumerate(regions))
     return [_ls_item(i, field, rtype, region, size) for i, region in enumerate(regions)]
+
+
+def _ls_controls(task: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    """Each per-region control of the task's annotations: its result ``type`` and ``to_name``."""
+    found: dict[str, tuple[str, Any]] = {}
+    for annotation in task.get("annotations") or []:
+        for r in annotation.get("result") or [] if isinstance(annotation, dict) else []:
+            if isinstance(r, dict) and isinstance(r.get("from_name"), str):
+                found.setdefault(r["from_name"], (str(r.get("type", "")), r.get("to_name")))
+    return found
+
+
+def _ls_region_fields(
+    label: Mapping[str, Any], result: Sequence[Mapping[str, Any]], shapes: Sequence[int], task: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The per-region fields voted for each region (``shape-attributes``), as results attached to the
+    region's result (its ``id``, its geometry), a tie not written."""
+    by_shape = dict(zip(shapes, result, strict=True))
+    controls = _ls_controls(task)
+    out: list[dict[str, Any]] = []
+    for voted in label.get("shape-attributes", []):
+        region = by_shape.get(voted.get("shape"))
+        if region is None:
+            continue
+        for name, value in voted.get("values", {}).items():
+            rtype, to_name = controls.get(name, ("", None))
+            if rtype == "choices":
+                made: dict[str, Any] = {"choices": value if isinstance(value, list) else [value]}
+            elif rtype in ("taxonomy", "number", "rating"):
+                made = {rtype: value}
+            else:
+                continue
+            geometry = {k: v for k, v in region["value"].items() if k != region["type"]}
+            item = {k: v for k, v in region.items() if k not in ("value", "score")}
+            to_name = to_name if to_name is not None else region.get("to_name")
+            out.append({**item, "from_name": name, "to_name": to_name, "type": rtype, "value": {**geometry, **made}})
+    return out
 
 
 def _ls_value(value: Any, rtype: str) -> dict[str, Any] | None:
@@ -259,7 +304,10 @@ def labelstudio_predictions(
         elif batch.form or "fields" in label:  # a form
             result = _ls_form(label, item.source.get("fields", {}), content, read)
         else:
-            result = _ls_result(label, field, content, read)
+            shapes: list[int] = []
+            result = _ls_result(label, field, content, read, shapes)
+            if "shape-attributes" in label:
+                result += _ls_region_fields(label, result, shapes, task)
         meta = dict(out.get("meta") or {})
         if "failure-reason" in label:
             meta["tally"] = {"failure-reason": label["failure-reason"]}
