@@ -22,9 +22,9 @@ crowd element's output:
 ==============  ========================================================================================
 
 Shape attributes (``<attribute>``, and ``occluded``) are the field ``attributes``: voted per
-consolidated shape when ``box`` or ``polyline`` is consolidated (:mod:`.attributes`), else kept as given (per-region form
-fields, which tally does not consolidate); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given
-too. A job that has an image but no shape of a region kind on it answered "nothing there". Tracks
+consolidated shape when ``box``, ``polyline``, ``points`` or ``polygon`` is consolidated (:mod:`.attributes`),
+else kept as given with the reason (a mask's: masks are voted pixel by pixel, no shape stands for a
+worker's mask); ``skeleton``, ``ellipse`` and ``cuboid`` shapes are kept as given too. A job that has an image but no shape of a region kind on it answered "nothing there". Tracks
 (video jobs) are not imported; each file that has them gets a warning. The jobs' ``<meta>`` label
 lists, merged in order, are the label list (class ids follow CVAT's label order).
 
@@ -32,7 +32,8 @@ COCO instances JSON of each job (CVAT's "COCO 1.0" export, or any COCO file) is 
 (:func:`read_coco_jobs`): the file is the annotator, ``file_name`` the object; ``bbox`` is the field
 ``bbox`` (boxes), ``segmentation`` (polygons and RLE, uncompressed or compressed) the field
 ``segmentation``, an instance-segmentation answer (one instance per annotation); categories, by id,
-are the label list.
+are the label list. Each annotation's ``attributes`` (CVAT's COCO export: ``occluded``, ``rotation`` and
+the label's attributes) are the field ``attributes``, voted per consolidated box or instance.
 """
 
 from __future__ import annotations

@@ -32,9 +32,11 @@ Several control tags of a kind tally consolidates are a form (``tally consolidat
 without ``--element-name``), consolidated field by field by the core's form driver.
 
 An annotator of the task who gave no result for a region field (boxes, spans, brush...) answered
-"nothing to mark there"; one who gave none for a choice field did not answer it. A choice, text or
-number attached to a region (per-region ``perRegion`` fields) is part of a form and kept as given, as
-is every other control tag (``relation``, ``ellipselabels``, ``ranker``, ...), with its reason.
+"nothing to mark there"; one who gave none for a choice field did not answer it. A choice, number or
+rating attached to a region (per-region ``perRegion`` fields, the field ``<name> (per region)``) is
+voted per consolidated box, keypoint or polygon (:func:`~.attributes.vote_regions`); free text per
+region, and every other control tag (``relation``, ``ellipselabels``, ``ranker``, ...), is kept as given
+with its reason.
 """
 
 from __future__ import annotations

@@ -69,8 +69,14 @@ CONSOLIDATED_KINDS = frozenset(
 """The answer kinds an import consolidates."""
 
 WAITS = {
-    "per-region": "a field attached to a region (perRegion) is a per-region form field, which tally does not consolidate",
-    "attributes": "shape attributes are per-region form fields, which tally does not consolidate",
+    "per-region": (
+        "a field attached to a region (perRegion) is voted only per consolidated box, keypoint or polygon, "
+        "and this import consolidates none"
+    ),
+    "attributes": (
+        "shape attributes are voted only per consolidated box, polyline, keypoint or polygon, and this import "
+        "consolidates none"
+    ),
 }
 """Why a field of a known kind is kept as given."""
 
