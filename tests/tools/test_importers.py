@@ -424,7 +424,7 @@ def test_cvat_jobs_boxes_consolidate_as_the_same_ground_truth_batch(tmp_path: Pa
     assert [(a.get("name"), a.text) for a in box.findall("attribute")] == [("parked", "true")]
 
 
-def _voted(values: dict[str, str], answers: list[tuple[str, dict[str, str]]], **extra: Any) -> dict[str, Any]:
+def _voted(values: dict[str, Any], answers: list[tuple[str, dict[str, Any]]], **extra: Any) -> dict[str, Any]:
     return {"values": values, **extra, "answers": [{"workerId": w, "attributes": a} for w, a in answers]}
 
 
@@ -1228,8 +1228,8 @@ def test_an_answer_the_core_rejected_votes_no_attribute() -> None:
         "class-map": {"0": "car"},
         "rejected-answers": [{"workerId": "c", "reason": "image is 12x10, the other answers' are 10x10"}],
     }
-    for answer in item.fields["box"]:
-        item.add("attributes", "attributes", FieldAnswer(answer.worker, given=list(answer.given)))
+    for drawn in item.fields["box"]:
+        item.add("attributes", "attributes", FieldAnswer(drawn.worker, given=list(drawn.given)))
     meta = {"worker-quality": [{"workerId": "a", "weight": 1.0}, {"workerId": "b", "weight": 0.5}]}
     voted = vote_attributes(label, meta, item, "box")
     assert voted is not None

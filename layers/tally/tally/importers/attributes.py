@@ -160,7 +160,10 @@ def vote_attributes(
         to_shape = _point_shapes(answer.given) if field == "points" else None
         seen: set[int] = set()
         for k, j in found.get(worker, ()):
-            j = to_shape[j] if to_shape is not None else j
+            if to_shape is not None:
+                j = to_shape[j] if j < len(to_shape) else len(given)
+            if j >= len(given):
+                continue  # not a shape of the answer as given (never, as the readers convert): no vote
             shape, kept = given[j]
             attributes = _shape_attributes(shape)
             if attributes:  # a COCO annotation without attributes has nothing to vote
