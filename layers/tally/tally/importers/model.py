@@ -47,6 +47,7 @@ __all__ = [
     "GOLD_EVIDENCE_NOTE",
     "GOLD_FORM_NOTE",
     "GOLD_NOTE",
+    "GOLD_REFUSED_FIELD_NOTE",
     "GOLD_UNREAD_NOTE",
     "PASSED_ON_PNG_LEVEL",
     "WAITS",
@@ -135,14 +136,22 @@ class GoldItem:
     scores: list[dict[str, Any]]  # {"workerId", "agreement"} for every other readable answer, in order
     evidence: bool = False  # the other answers went to the batch model, the object held at the gold answer
     form: bool = False  # scores per field ({"workerId", "field", "agreement"})
+    refused: list[str] = field(default_factory=list)  # a form's choice fields whose gold answer the core rejected
 
     def as_json(self) -> dict[str, Any]:
         if self.element is None:
             return {"workers": list(self.workers), "note": GOLD_UNREAD_NOTE}
         note = GOLD_FORM_NOTE if self.form else GOLD_EVIDENCE_NOTE if self.evidence else GOLD_NOTE
-        return {"workers": list(self.workers), "scores": list(self.scores), "note": note}
+        out: dict[str, Any] = {"workers": list(self.workers), "scores": list(self.scores), "note": note}
+        if self.refused:
+            out["refused-fields"] = {"fields": list(self.refused), "note": GOLD_REFUSED_FIELD_NOTE}
+        return out
 
 
+GOLD_REFUSED_FIELD_NOTE = (
+    "the core rejected the gold answer to these choice fields (their rejected-answers say why): each is "
+    "voted from the other annotators' answers as on any other item, and no one is scored against it"
+)
 GOLD_FORM_NOTE = (
     "marked as ground truth in the tool: each choice field is the gold answer (confidence 1) and the other "
     "annotators' answers to it teach the batch model; every other field the gold answer gives is consolidated "
@@ -398,6 +407,8 @@ def _annotate(
     gold = batch.gold.get(item.object_id)
     if gold is None and item.gold:
         gold = GoldItem(list(item.gold), None, [])
+    if gold is not None and gold.element is not None and batch.form:
+        gold = batch.gold[item.object_id] = _form_refused(gold, label, batch.fields)
     if gold is not None and gold.element is not None and not batch.form:
         if gold.evidence and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
             gold = batch.gold[item.object_id] = GoldItem(list(gold.workers), None, [])
@@ -410,6 +421,30 @@ def _annotate(
     label["imported-from"] = (
         {"tool": tool, "fields": batch.form} if batch.form else {"tool": tool, "field": batch.field}
     )
+
+
+def _form_refused(gold: GoldItem, label: Mapping[str, Any], kinds: Mapping[str, str]) -> GoldItem:
+    """A gold form item once the core has read it: a choice field whose gold answer the core rejected
+    (every gold annotator's answer to it is in the field's ``rejected-answers``) holds nothing, so the
+    crowd decided it: it leaves the form's gold note for :data:`GOLD_REFUSED_FIELD_NOTE`, and its
+    scores against the refused answer go."""
+    fields = label.get("fields")
+    if not isinstance(fields, Mapping):
+        return gold
+    refused = [
+        name
+        for name, entry in fields.items()
+        if kinds.get(name) in GOLD_EVIDENCE_KINDS
+        and isinstance(gold.element, Mapping)
+        and name in gold.element
+        and isinstance(entry, Mapping)
+        and set(gold.workers)
+        <= {r.get("workerId") for r in entry.get("rejected-answers", []) if isinstance(r, Mapping)}
+    ]
+    if not refused:
+        return gold
+    scores = [row for row in gold.scores if row.get("field") not in refused]
+    return dataclasses.replace(gold, scores=scores, refused=sorted(set(gold.refused) | set(refused)))
 
 
 def annotate_entries(entries: list[dict[str, Any]], batch: Batch, attr: str, tool: str) -> None:
