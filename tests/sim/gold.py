@@ -10,16 +10,18 @@ per task and the gold tasks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.importers.rle import mask_to_brush_rle
 
 from .segmentation import WorkerStyle, random_scene, worker_view
 
-__all__ = ["MASK_CLASSES", "brush_export", "mean_iou"]
+__all__ = ["MASK_CLASSES", "SHAPE_CLASSES", "ShapeWorker", "brush_export", "instance_f1", "mean_iou", "shape_export"]
 
 MASK_CLASSES = ["lesion", "organ"]
 _MASK_SIZE = (48, 64)  # height, width
@@ -93,3 +95,150 @@ def mean_iou(found: npt.NDArray[np.integer[Any]], truth: npt.NDArray[np.integer[
         if union:
             ious.append(int(np.count_nonzero(a & b)) / union)
     return float(np.mean(ious)) if ious else 1.0
+
+
+SHAPE_CLASSES = ["car", "person"]
+_SHAPE_SIZE = (200, 150)  # width, height
+
+
+def _truth_boxes(rng: np.random.Generator) -> list[tuple[int, float, float, float, float]]:
+    """2–4 boxes ``(class, x0, y0, x1, y1)`` of 20–60 px a side, apart enough that none hides another."""
+    width, height = _SHAPE_SIZE
+    boxes: list[tuple[int, float, float, float, float]] = []
+    while len(boxes) < 2 or (len(boxes) < 4 and rng.random() < 0.6):
+        w, h = rng.uniform(20, 60, size=2)
+        x0, y0 = rng.uniform(0, width - w), rng.uniform(0, height - h)
+        box = (int(rng.integers(len(SHAPE_CLASSES))), float(x0), float(y0), float(x0 + w), float(y0 + h))
+        if all(_overlap(box, other) < 0.1 for other in boxes):
+            boxes.append(box)
+    return boxes
+
+
+def _overlap(a: tuple[int, float, float, float, float], b: tuple[int, float, float, float, float]) -> float:
+    w = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    h = max(0.0, min(a[4], b[4]) - max(a[2], b[2]))
+    return w * h / min((a[3] - a[1]) * (a[4] - a[2]), (b[3] - b[1]) * (b[4] - b[2]))
+
+
+@dataclass(frozen=True)
+class ShapeWorker:
+    """How one simulated annotator draws a scene's boxes (pixels)."""
+
+    noise: float = 2.0  # s.d. of every edge, vertex or point
+    miss: float = 0.0  # chance of leaving a shape out
+    wrong_class: float = 0.0  # chance of giving a shape the other class
+    spam: bool = False  # shapes of his own anywhere, nothing of the scene
+
+
+def _drawn(
+    truth: list[tuple[int, float, float, float, float]], worker: ShapeWorker | None, rng: np.random.Generator
+) -> list[tuple[int, npt.NDArray[np.float64]]]:
+    """What the worker draws: per shape its class and its box's edges ``x0, y0, x1, y1`` (the truth's when
+    ``worker`` is None), the noise added later by the kind."""
+    if worker is None:
+        return [(c, np.array(b)) for c, *b in truth]
+    if worker.spam:
+        return [(c, np.array(b)) for c, *b in _truth_boxes(rng)]
+    out = []
+    for c, *box in truth:
+        if rng.random() < worker.miss:
+            continue
+        if rng.random() < worker.wrong_class:
+            c = 1 - c
+        out.append((c, np.array(box)))
+    return out
+
+
+def _shape_crowd(rng: np.random.Generator, size: int) -> tuple[list[tuple[str, Any]], tuple[str, Any]]:
+    pool: list[tuple[str, Any]] = [
+        (f"w{i}", ShapeWorker(noise=float(rng.uniform(1.0, 4.0)), miss=float(rng.uniform(0.0, 0.15)),
+                              wrong_class=float(rng.uniform(0.0, 0.1))))
+        for i in range(size)
+    ]  # fmt: skip
+    return pool, ("bo", ShapeWorker(spam=True))
+
+
+def shape_export(
+    kind: str, seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.0, pool_size: int = 4
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[int]]:
+    """Boxes (``rectanglelabels``), polygons (``polygonlabels``: each box's outline, 8 vertices) or
+    keypoints (``keypointlabels``: each box's centre) of two classes on 200 x 150 images; the truth per
+    task as the Ground Truth crowd element's answer (what :func:`tally.importers.gold.agreement` reads)."""
+    rng = np.random.default_rng(seed)
+    width, height = _SHAPE_SIZE
+    pool, bad = _shape_crowd(rng, pool_size)
+    scenes = [_truth_boxes(rng) for _ in range(n)]
+
+    def region(c: int, box: npt.NDArray[np.float64], noise: float, k: int, t: int) -> dict[str, Any]:
+        x0, y0, x1, y1 = box
+        value: dict[str, Any]
+        if kind == "boxes":
+            x0, y0, x1, y1 = np.sort(box.reshape(2, 2) + rng.normal(0, noise, (2, 2)), axis=0).ravel()
+            value = {"x": 100 * x0 / width, "y": 100 * y0 / height, "width": 100 * (x1 - x0) / width,
+                     "height": 100 * (y1 - y0) / height, "rotation": 0, "rectanglelabels": [SHAPE_CLASSES[c]]}  # fmt: skip
+        elif kind == "keypoints":
+            x, y = (x0 + x1) / 2 + rng.normal(0, noise), (y0 + y1) / 2 + rng.normal(0, noise)
+            value = {"x": 100 * x / width, "y": 100 * y / height, "width": 0.5, "keypointlabels": [SHAPE_CLASSES[c]]}
+        else:
+            angle = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+            xs = (x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(angle) + rng.normal(0, noise, 8)
+            ys = (y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(angle) + rng.normal(0, noise, 8)
+            points = [[100 * float(x) / width, 100 * float(y) / height] for x, y in zip(xs, ys, strict=True)]
+            value = {"closed": True, "points": points, "polygonlabels": [SHAPE_CLASSES[c]]}
+        tag = {"boxes": "rectanglelabels", "keypoints": "keypointlabels", "polygons": "polygonlabels"}[kind]
+        return {"id": f"r{t}-{k}", "type": tag, "from_name": "shape", "to_name": "image", "image_rotation": 0,
+                "original_width": width, "original_height": height, "value": value}  # fmt: skip
+
+    def answer(t: int, worker: ShapeWorker | None) -> list[dict[str, Any]]:
+        noise = 0.0 if worker is None else worker.noise
+        return [region(c, box, noise, k, t) for k, (c, box) in enumerate(_drawn(scenes[t], worker, rng))]
+
+    tasks, gold = _tasks(n, n_gold, rng, pool, bad, answer, pair_share)
+    truth = [_truth_element(kind, scene) for scene in scenes]
+    return tasks, truth, gold
+
+
+def _truth_element(kind: str, scene: list[tuple[int, float, float, float, float]]) -> dict[str, Any]:
+    width, height = _SHAPE_SIZE
+    size = {"width": width, "height": height}
+    if kind == "boxes":
+        boxes = [{"label": SHAPE_CLASSES[c], "left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0}
+                 for c, x0, y0, x1, y1 in scene]  # fmt: skip
+        return {"boundingBoxes": boxes, "inputImageProperties": size}
+    if kind == "keypoints":
+        points = [{"label": SHAPE_CLASSES[c], "x": (x0 + x1) / 2, "y": (y0 + y1) / 2} for c, x0, y0, x1, y1 in scene]
+        return {"keypoints": points, "inputImageProperties": size}
+    angle = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    polygons = [
+        {"label": SHAPE_CLASSES[c], "vertices": [{"x": float((x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(a)),
+                                                  "y": float((y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(a))} for a in angle]}
+        for c, x0, y0, x1, y1 in scene
+    ]  # fmt: skip
+    return {"polygons": polygons, "inputImageProperties": size}
+
+
+def instance_f1(instance_map: npt.NDArray[np.integer[Any]], labels: list[str], truth: dict[str, Any]) -> float:
+    """F1 of a consolidated instance map (pixel value *k*: instance *k*, labelled ``labels[k - 1]``)
+    against the truth's polygons, matched one to one at mask IoU 0.5 or more with the same label, the
+    closest pair first; 1.0 when both are empty."""
+    height, width = instance_map.shape
+    truth_masks = [
+        (p["label"], np.asarray(rasterise_polygons([[(v["x"], v["y"]) for v in p["vertices"]]], width, height)[0]) == 1)
+        for p in truth["polygons"]
+    ]
+    pairs = []
+    for k, label in enumerate(labels, start=1):
+        mine = instance_map == k
+        for j, (name, theirs) in enumerate(truth_masks):
+            union = int(np.count_nonzero(mine | theirs))
+            iou = int(np.count_nonzero(mine & theirs)) / union if union else 0.0
+            if name == label and iou >= 0.5:
+                pairs.append((iou, k, j))
+    used_mine: set[int] = set()
+    used_truth: set[int] = set()
+    for _, k, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if k not in used_mine and j not in used_truth:
+            used_mine.add(k)
+            used_truth.add(j)
+    total = len(labels) + len(truth_masks)
+    return 1.0 if total == 0 else 2 * len(used_mine) / total

@@ -94,7 +94,7 @@ GOLD_EVIDENCE_NOTE = (
 GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
 """Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
 gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
-GOLD_MODEL_KINDS = frozenset({"semantic"})
+GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons"})
 """Kinds whose gold object is the gold answer alone, but whose batch model judges the other answers to it
 against the gold answer (``known``: :class:`tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`):
 every readable answer to a gold object goes to the core, the gold one marked ``gold``."""
