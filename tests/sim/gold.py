@@ -9,19 +9,37 @@ per task and the gold tasks.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from tally.aggregation.instance_fusion import rasterise_polygons
+from tally.importers.gold import agreement
 from tally.importers.rle import mask_to_brush_rle
+from tally.tools.cli import main
 
 from .segmentation import WorkerStyle, random_scene, worker_view
 
-__all__ = ["MASK_CLASSES", "SHAPE_CLASSES", "ShapeWorker", "brush_export", "instance_f1", "mean_iou", "shape_export"]
+__all__ = [
+    "MASK_CLASSES",
+    "SHAPE_CLASSES",
+    "ShapeWorker",
+    "brush_export",
+    "gold_alone",
+    "instance_f1",
+    "mean_iou",
+    "non_gold_quality",
+    "shape_export",
+]
 
 MASK_CLASSES = ["lesion", "organ"]
 _MASK_SIZE = (48, 64)  # height, width
@@ -58,7 +76,7 @@ def _tasks(
 
 
 def brush_export(
-    seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.1
+    seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.0
 ) -> tuple[list[dict[str, Any]], list[Any], set[int]]:
     """Brush masks (``brushlabels``) of two classes on 64 x 48 images."""
     rng = np.random.default_rng(seed)
@@ -242,3 +260,53 @@ def instance_f1(instance_map: npt.NDArray[np.integer[Any]], labels: list[str], t
             used_truth.add(j)
     total = len(labels) + len(truth_masks)
     return 1.0 if total == 0 else 2 * len(used_mine) / total
+
+
+def gold_alone(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The export as the importer consolidated these kinds before issue 23's gold scoring: a gold task
+    from its gold answer alone, the others' answers neither voted nor teaching anything."""
+    alone: list[dict[str, Any]] = json.loads(json.dumps(tasks))
+    for task in alone:
+        if any(a["ground_truth"] for a in task["annotations"]):
+            task["annotations"] = [a for a in task["annotations"] if a["ground_truth"]]
+    return alone
+
+
+def non_gold_quality(
+    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path
+) -> tuple[float, bool]:
+    """``tally consolidate --from labelstudio`` on the export (in the new directory ``work``): the mean,
+    over the non-gold tasks, of the consolidated answer's quality against the truth (masks: mean IoU;
+    boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, the same label), and
+    whether every gold task is its gold answer with confidence 1 (never outvoted)."""
+    work.mkdir()
+    (work / "export.json").write_text(json.dumps(tasks))
+    out = work / "out"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["consolidate", "--from", "labelstudio", str(work / "export.json"), "--out", str(out)])
+    if code != 0:
+        raise RuntimeError(f"tally consolidate exited with {code}")
+    lines = (out / "results.jsonl").read_text().splitlines()
+    labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+    scores = [_quality(kind, label, expected, out) for label, expected in zip(labels, truth, strict=True)]
+    held = all(scores[t] == 1.0 and labels[t]["confidence"] == 1.0 for t in gold)
+    return statistics.mean(scores[t] for t in range(len(truth)) if t not in gold), held
+
+
+def _quality(kind: str, label: dict[str, Any], expected: Any, out: Path) -> float:
+    if kind == "semantic":
+        with Image.open(out / label["mask-ref"]) as image:
+            return mean_iou(np.asarray(image), expected, len(MASK_CLASSES))
+    if kind == "polygons":
+        with Image.open(out / label["instance-mask-ref"]) as image:
+            return instance_f1(np.asarray(image), [i["label"] for i in label["instances"]], expected)
+    if kind == "boxes":
+        names = label["class-map"]
+        keys = ("left", "top", "width", "height")
+        found: dict[str, Any] = {"boundingBoxes": [{"label": names[str(a["class_id"])], **{k: a[k] for k in keys}}
+                                   for a in label["annotations"]]}  # fmt: skip
+    else:
+        found = {"keypoints": label["keypoints"]}
+    score = agreement(kind, found, expected)
+    assert score is not None
+    return score
