@@ -28,7 +28,7 @@ annotation the tool marks as ground truth), the class map is that answer alone, 
 which judges the others against the gold mask instead of against each other
 (:class:`GoldObjectVotes`; :meth:`~tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights.fit`'s
 ``known``): their weights on the other objects come from the gold. A gold answer the core rejects
-holds nothing: the crowd decides as on any other object.
+holds nothing: the crowd decides as on any other object; a gold answer alone is voted as any lone answer.
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ class SemanticSegmentation(SegmentationShape):
         workers = [w for w, _ in decoded]
         masks = [m for _, m in decoded]
         marked = next((a.worker_id for a in answers if _is_gold(a)), None)
-        if marked is not None and marked in workers:
+        if marked is not None and marked in workers and len(workers) >= 2:
             return self._observe_gold(workers, masks, workers.index(marked), issues)
         if self.uses_batch_model:
             table, judged = reliability_table(masks, workers)
