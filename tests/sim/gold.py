@@ -30,14 +30,17 @@ from tally.tools.cli import main
 from .segmentation import WorkerStyle, random_scene, worker_view
 
 __all__ = [
+    "LINE_CLASSES",
     "MASK_CLASSES",
     "SHAPE_CLASSES",
     "ShapeWorker",
     "brush_export",
     "gold_alone",
     "instance_f1",
+    "line_f1",
     "mean_iou",
     "non_gold_quality",
+    "polyline_batch",
     "shape_export",
 ]
 
@@ -310,3 +313,93 @@ def _quality(kind: str, label: dict[str, Any], expected: Any, out: Path) -> floa
     score = agreement(kind, found, expected)
     assert score is not None
     return score
+
+
+LINE_CLASSES = ["lane", "kerb"]
+
+
+def polyline_batch(
+    seed: int, n: int = 40, n_gold: int = 8
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, npt.NDArray[np.float64]]]], set[int]]:
+    """A Ground Truth batch of ``crowd-polyline`` answers with gold, as an importer hands it on: on 200 x
+    150 images, 2–4 lines of 4 vertices across the image, one per horizontal band; a careful annotator
+    (vertex noise, misses, wrong classes drawn per seed) and ``bo`` (lines of his own, across the bands)
+    on every object, the reviewer's truth marked ``annotationData.gold`` on ``n_gold``. Returns the
+    payload's objects, the truth per object and the gold objects."""
+    rng = np.random.default_rng(seed)
+    width, height = _SHAPE_SIZE
+    careful = ShapeWorker(noise=float(rng.uniform(1.0, 3.0)), miss=float(rng.uniform(0.0, 0.15)),
+                          wrong_class=float(rng.uniform(0.0, 0.1)))  # fmt: skip
+    truth = []
+    for _ in range(n):
+        bands = sorted(rng.choice(4, size=int(rng.integers(2, 5)), replace=False).tolist())
+        xs = np.linspace(10, width - 10, 4)
+        truth.append([
+            (LINE_CLASSES[int(rng.integers(2))],
+             np.column_stack([xs, (b + 0.5) * height / 4 + rng.uniform(-8, 8, 4)]))
+            for b in bands
+        ])  # fmt: skip
+    gold = {int(t) for t in rng.choice(n, size=n_gold, replace=False)}
+
+    def drawn(t: int, worker: ShapeWorker | None) -> list[tuple[str, npt.NDArray[np.float64]]]:
+        if worker is None:
+            return truth[t]
+        if worker.spam:
+            lines = []
+            for _ in range(int(rng.integers(2, 5))):
+                x = rng.uniform(10, width - 10)
+                ys = np.linspace(5, height - 5, 4)
+                lines.append((LINE_CLASSES[int(rng.integers(2))], np.column_stack([x + rng.uniform(-20, 20, 4), ys])))
+            return lines
+        out = []
+        for label, line in truth[t]:
+            if rng.random() < worker.miss:
+                continue
+            if rng.random() < worker.wrong_class:
+                label = LINE_CLASSES[1 - LINE_CLASSES.index(label)]
+            out.append((label, line + rng.normal(0, worker.noise, line.shape)))
+        return out
+
+    def content(lines: list[tuple[str, npt.NDArray[np.float64]]]) -> str:
+        items = [
+            {"label": label, "vertices": [{"x": float(x), "y": float(y)} for x, y in line]} for label, line in lines
+        ]
+        return json.dumps({"crowdPolyline": {"inputImageProperties": {"width": width, "height": height},
+                                             "polylines": items}})  # fmt: skip
+
+    objects = []
+    for t in range(n):
+        answers: list[tuple[str, ShapeWorker | None]] = [("w0", careful), ("bo", ShapeWorker(spam=True))]
+        if t in gold:
+            answers.insert(0, ("rev", None))
+        annotations = []
+        for worker, style in answers:
+            data: dict[str, Any] = {"content": content(drawn(t, style))}
+            if style is None:
+                data["gold"] = True
+            annotations.append({"workerId": worker, "annotationData": data})
+        objects.append({"datasetObjectId": str(t), "dataObject": {"s3Uri": f"s3://bucket/{t}.jpg"},
+                        "annotations": annotations})  # fmt: skip
+    return objects, truth, gold
+
+
+def line_f1(found: list[dict[str, Any]], truth: list[tuple[str, npt.NDArray[np.float64]]], reach: float) -> float:
+    """F1 of consolidated polylines (``{"label", "vertices"}``) against the truth, matched one to one
+    within a mean distance of ``reach`` pixels with the same label, the closest pair first."""
+    from tally.aggregation.lines import line_distance
+
+    lines = [(f["label"], np.array([[v["x"], v["y"]] for v in f["vertices"]], dtype=float)) for f in found]
+    pairs = sorted(
+        (d, i, j)
+        for i, (a, p) in enumerate(lines)
+        for j, (b, q) in enumerate(truth)
+        if a == b and (d := line_distance(p, q)) <= reach
+    )
+    used_found: set[int] = set()
+    used_truth: set[int] = set()
+    for _, i, j in pairs:
+        if i not in used_found and j not in used_truth:
+            used_found.add(i)
+            used_truth.add(j)
+    total = len(lines) + len(truth)
+    return 1.0 if total == 0 else 2 * len(used_found) / total

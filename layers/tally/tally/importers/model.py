@@ -19,7 +19,7 @@ most items have) or the form's fields, puts their readable answers in the payloa
   Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
   answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`); a gold
   answer the core rejects (a label not among the job's) holds nothing, the crowd decides
-  (:data:`GOLD_UNREAD_NOTE`). For a semantic mask (:data:`GOLD_MODEL_KINDS`) every answer goes to the
+  (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints or polylines (:data:`GOLD_MODEL_KINDS`) every answer goes to the
   core too, the gold one marked: the label is the gold answer alone (confidence 1) and the worker model
   judges the others against it (:data:`GOLD_MODEL_NOTE`). Other
   kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
@@ -94,9 +94,10 @@ GOLD_EVIDENCE_NOTE = (
 GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
 """Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
 gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
-GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons"})
+GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons", "polylines"})
 """Kinds whose gold object is the gold answer alone, but whose batch model judges the other answers to it
-against the gold answer (``known``: :class:`tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`):
+against the gold answer (``known``: :class:`tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`,
+:class:`tally.aggregation.geometric.ItemConsolidation`, :class:`tally.aggregation.lines.LineConsolidation`):
 every readable answer to a gold object goes to the core, the gold one marked ``gold``."""
 GOLD_MODEL_NOTE = (
     "marked as ground truth in the tool: the label is the gold answer (confidence 1); the other annotators' "
