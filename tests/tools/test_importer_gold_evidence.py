@@ -121,3 +121,44 @@ def test_the_gold_mask_is_decoded_once_for_every_annotator_it_scores(monkeypatch
     assert len(decoded) == 4  # the gold mask once, each annotator's once
     assert scores == [gold_module.agreement("semantic", a, answer(slice(0, 3)))
                       for a in (answer(slice(0, 2)), answer(slice(0, 4)), answer(slice(4, 6)))]  # fmt: skip
+
+
+def test_a_form_choice_field_whose_gold_answer_the_core_rejects_leaves_the_gold_note(
+    tmp_path: Path, capsys: Any
+) -> None:
+    from tally.importers.model import GOLD_FORM_NOTE, GOLD_REFUSED_FIELD_NOTE
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "labelstudio"
+    tasks = json.loads((fixtures / "choices-form-three-annotators.json").read_text())
+    gold = next(a for a in tasks[0]["annotations"] if a.get("ground_truth"))
+    for result in gold["result"]:
+        if result["type"] == "choices":
+            result["value"]["choices"] = ["Sarcastic"]  # not among the config's options
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    out = tmp_path / "out"
+    code = main(["consolidate", "--from", "labelstudio", str(tmp_path / "export.json"), "--out", str(out),
+                 "--template", str(fixtures / "choices-form-config.xml")])  # fmt: skip
+    assert code == 0
+    summary = capsys.readouterr().out
+    entry = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    label = entry["consolidatedAnnotation"]["content"]["label"]
+    ana, ben = "ana@example.com", "ben@example.com"
+    sentiment = label["fields"]["sentiment"]
+    assert sentiment["rejected-answers"] == [{"reason": "'Sarcastic' is not among the options", "workerId": ana}]
+    assert (sentiment["value"], sentiment["answers-used"]) == ("Positive", 2)  # the crowd decided it
+    assert sentiment["confidence"] < 1.0
+    # the rating the gold answer gives is still hers; the refused choice is no longer said to be gold,
+    # and no one is scored against it
+    assert label["gold-answers"] == {
+        "workers": [ana],
+        "scores": [
+            {"workerId": ben, "field": "stars", "agreement": None},
+            {"workerId": ben, "field": "comment", "agreement": None},
+            {"workerId": "3", "field": "stars", "agreement": None},
+        ],
+        "note": GOLD_FORM_NOTE,
+        "refused-fields": {"fields": ["sentiment"], "note": GOLD_REFUSED_FIELD_NOTE},
+    }
+    # the only scores were against the refused answer: none is left to average
+    assert "  3: agreement with gold n/a over 1 gold objects\n" in summary
+    assert "  ben@example.com: agreement with gold n/a over 1 gold objects\n" in summary

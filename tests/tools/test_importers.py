@@ -20,7 +20,7 @@ from tally.forms import FormSchema
 from tally.forms.consolidate import JobTemplate
 from tally.importers.attributes import REGION_FORM, REGION_TEXT, UNMATCHED, UNMATCHED_REGIONS, vote_attributes
 from tally.importers.labelstudio import read_config
-from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, _kept
+from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_MODEL_NOTE, _kept
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools._common import CliStorage
@@ -1033,7 +1033,7 @@ def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Pat
     assert labels[0]["confidence"] == 1.0
     # annotator 2's parasite box overlaps the gold one at IoU 0.511 (matched), its white box is elsewhere: F1 1/2
     assert labels[0]["gold-answers"]["scores"] == [{"workerId": "2", "agreement": 0.5}]
-    assert labels[0]["gold-answers"]["note"] == GOLD_NOTE  # boxes: the gold answer alone, the others scored
+    assert labels[0]["gold-answers"]["note"] == GOLD_MODEL_NOTE  # the others scored and teaching the model
 
     brush = json.loads((LS / "brush-three-annotators.json").read_text())
     brush[0]["annotations"][0]["ground_truth"] = True  # ana: masks 0 and 1 of the real RLEs

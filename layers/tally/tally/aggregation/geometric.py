@@ -238,7 +238,12 @@ class ItemConsolidation(ItemAggregator, Generic[Prepared]):
         return order, fused
 
     # ------------------------------------------------------------------ fit
-    def fit(self, observations: Sequence[ObjectItems], prior: Mapping[str, Sequence[float]] | None = None) -> Self:
+    def fit(
+        self,
+        observations: Sequence[ObjectItems],
+        prior: Mapping[str, Sequence[float]] | None = None,
+        known: Sequence[int | None] | None = None,
+    ) -> Self:
         """Estimate every worker's rates and weights from how their items match across the batch.
 
         Args:
@@ -247,6 +252,13 @@ class ItemConsolidation(ItemAggregator, Generic[Prepared]):
                 :attr:`worker_statistics_`, :data:`EVIDENCE_FIELDS` order; other lengths are ignored),
                 added to the batch's before the rates are taken; the first matching round already uses
                 the weights they give.
+            known: optional, per observation, the answer that is its known truth (gold: an annotation
+                the labelling tool marks as ground truth), ``None`` for an object without one. Every
+                other answer to a gold object is counted against the gold answer alone
+                (:meth:`_Evidence.add_gold`): its items matched one to one to a gold item of the same
+                label are confirmed, the gold items are its chances, an item where the gold answer drew
+                nothing is an invention and a gold item it drew nothing over is lost. The gold answer
+                itself is not counted, and a gold object is not matched (it is its gold answer).
 
         Example:
             Worker "c" drew a car no one else drew; with two others that is not kept. After 20
@@ -275,14 +287,18 @@ class ItemConsolidation(ItemAggregator, Generic[Prepared]):
         tally = _Evidence()
         real: dict[tuple[str, str], float] = {}
         matched: list[tuple[ObjectItems, list[Cluster], FittedMatching]] = []
+        gold = list(known) if known is not None else [None] * len(observations)
         for _ in range(max(1, self.n_iter)):
             tally = _Evidence()
             self.matched_with_ = dict(self.worker_weights_)
             matched = []
-            for obj in observations:
+            for obj, column in zip(observations, gold, strict=True):
                 if len(obj.answers) >= 2:
                     self._validate(obj)
                     similarity, offsets = self._similarity(obj, None), _offsets(obj)
+                    if column is not None:
+                        tally.add_gold(obj, similarity, offsets, column, self.min_similarity)
+                        continue
                     clusters = self._cluster(obj, similarity, self.matched_with_)
                     near = _drawn_near(similarity, offsets, self.min_similarity)
                     fitted = FittedMatching(obj, similarity, offsets, clusters, near)
@@ -736,6 +752,40 @@ class _Evidence:
                 self.tables(), (items, confirmed, chances, hits, agree_sum, agree_n, invented, lost), strict=True
             ):
                 self._bump(table, worker, float(values[a]))
+
+    def add_gold(
+        self, obj: ObjectItems, similarity: FloatArray, offsets: npt.NDArray[np.intp], gold: int, threshold: float
+    ) -> None:
+        """Count every answer but ``gold`` against the gold answer (:meth:`ItemConsolidation.fit`'s
+        ``known``): items matched greedily, the most similar pair first, one to one to a gold item of
+        the same label at ``threshold`` or more."""
+        answers = obj.answers
+        lo_g, hi_g = int(offsets[gold]), int(offsets[gold + 1])
+        gold_labels = answers[gold].labels
+        for a, answer in enumerate(answers):
+            if answer.worker == answers[gold].worker:
+                continue
+            lo, hi = int(offsets[a]), int(offsets[a + 1])
+            block = similarity[lo:hi, lo_g:hi_g]
+            overlap = block >= threshold
+            same = np.array([[x == y for y in gold_labels] for x in answer.labels], dtype=bool).reshape(overlap.shape)
+            pairs = sorted(
+                ((float(block[i, j]), int(i), int(j)) for i, j in zip(*np.nonzero(overlap & same), strict=True)),
+                key=lambda p: (-p[0], p[1], p[2]),
+            )
+            mine: set[int] = set()
+            theirs: set[int] = set()
+            agree = 0.0
+            for value, i, j in pairs:
+                if i not in mine and j not in theirs:
+                    mine.add(i)
+                    theirs.add(j)
+                    agree += value
+            invented = sum(1 for i in range(hi - lo) if i not in mine and not overlap[i].any())
+            lost = sum(1 for j in range(hi_g - lo_g) if j not in theirs and not overlap[:, j].any())
+            counts = (hi - lo, len(mine), hi_g - lo_g, len(mine), agree, len(mine), invented, lost)
+            for table, value in zip(self.tables(), counts, strict=True):
+                self._bump(table, answer.worker, float(value))
 
     @staticmethod
     def rates(numerator: dict[str, float], denominator: dict[str, float], strength: float) -> dict[str, float]:

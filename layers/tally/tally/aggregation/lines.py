@@ -590,7 +590,13 @@ class LineConsolidation:
         self._set_rates(np.zeros((0, len(STATISTICS))))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, objects: Sequence[LineObject], *, prior: npt.ArrayLike | None = None) -> LineConsolidation:
+    def fit(
+        self,
+        objects: Sequence[LineObject],
+        *,
+        prior: npt.ArrayLike | None = None,
+        known: Sequence[int | None] | None = None,
+    ) -> LineConsolidation:
         """Estimate every worker's rates and weights from how its lines match across the batch.
 
         Args:
@@ -598,6 +604,10 @@ class LineConsolidation:
             prior: optional ``(n, 8)`` per-worker statistics of earlier batches (the sum of their
                 :attr:`worker_statistics_`), added to this batch's; the matching already uses the
                 weights they give.
+            known: optional, per object, the answer that is its known truth (gold: an annotation the
+                labelling tool marks as ground truth), ``None`` for an object without one. A gold
+                object is not matched (it is its gold answer): every other answer to it is counted
+                against the gold answer alone (:meth:`_gold_counts`).
 
         Returns:
             self
@@ -620,8 +630,12 @@ class LineConsolidation:
         n_workers = max(int(batch.worker.max(initial=-1)) + 1, len(prior_stats))
         self._set_rates(prior_stats)
         several = batch.n_answers >= 2
+        gold = list(known) if known is not None else [None] * len(objects)
+        several &= np.array([g is None for g in gold], dtype=bool).reshape(len(several))
         clusters = _Clusters.of(batch, [self._match(batch, o) if several[o] else [] for o in range(batch.n_objects)])
         evidence = _Evidence.of(batch, clusters, n_workers)
+        if any(g is not None for g in gold):
+            evidence.counts += self._gold_counts(objects, gold, n_workers)
         real = self._resolve(evidence, prior_stats)
         stats = evidence.resolved(real)
         total = stats.copy()
@@ -631,6 +645,42 @@ class LineConsolidation:
         self.point_scale_ = self._point_scale(batch, clusters)
         self._batch = batch
         return self
+
+    def _gold_counts(self, objects: Sequence[LineObject], gold: Sequence[int | None], n_workers: int) -> FloatArray:
+        """``(n_workers, 8)``: every answer but the gold one of each gold object counted against the gold
+        answer alone: its lines matched greedily (the most similar pair first) one to one to a gold line of
+        the same label at ``min_similarity`` are confirmed, with their squared distance to it over the
+        diagonal; the gold lines are its chances (its matched ones hits); a line no gold line is near is
+        invented, a gold line none of its lines is near lost. The gold answer itself is not counted."""
+        counts = np.zeros((n_workers, len(STATISTICS)))
+        for obj, g in zip(objects, gold, strict=True):
+            if g is None:
+                continue
+            diagonal = float(np.hypot(obj.width, obj.height)) or 1.0
+            scale = self.sigma * diagonal
+            truth = obj.answers[g]
+            for answer in obj.answers:
+                if answer.worker == truth.worker:
+                    continue
+                distance = np.array(
+                    [[line_distance(mine, theirs, self.n_match) for theirs in truth.lines] for mine in answer.lines]
+                ).reshape(len(answer.lines), len(truth.lines))
+                near = np.exp(-(distance**2) / (2.0 * scale**2)) >= self.min_similarity
+                same = np.array([[a == b for b in truth.labels] for a in answer.labels], dtype=bool).reshape(near.shape)
+                pairs = sorted(zip(*np.nonzero(near & same), strict=True), key=lambda p: (distance[p], p[0], p[1]))
+                mine: set[int] = set()
+                theirs: set[int] = set()
+                squared = 0.0
+                for i, j in pairs:
+                    if int(i) not in mine and int(j) not in theirs:
+                        mine.add(int(i))
+                        theirs.add(int(j))
+                        squared += float(distance[i, j] / diagonal) ** 2
+                invented = sum(1 for i in range(len(answer.lines)) if i not in mine and not near[i].any())
+                lost = sum(1 for j in range(len(truth.lines)) if j not in theirs and not near[:, j].any())
+                m = len(mine)
+                counts[answer.worker] += [len(answer.lines), m, len(truth.lines), m, invented, lost, squared, m]
+        return counts
 
     def lone_line_is_real(self, worker: int, *partners: int) -> float:
         """The posterior that a line only ``worker`` drew, where the other answers drew nothing, is real:

@@ -85,6 +85,7 @@ __all__ = [
     "ObjectVotes",
     "Weighing",
     "abstain_far_from_drawing",
+    "against_gold",
     "class_confusion",
     "decide",
     "expected_iou",
@@ -244,6 +245,42 @@ def _against_others(
     return agree, judged, out
 
 
+def against_gold(obj: ObjectVotes, gold: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(agree, judged, confusion)`` of every column against the gold answer of column ``gold``:
+    :func:`leave_one_out`'s and :func:`class_confusion`'s figures with the gold answer alone as the
+    reference, over the pixels some worker labelled and both the column and the gold answer voted on
+    (far background is background). Copies are judged like any answer (the gold answer is no
+    crowd's vote a copy could inflate); the gold column and its worker's other answers are not judged.
+
+    >>> votes = np.array([[1, 1, 0], [1, 0, 2], [0, 0, 0]], np.uint8)
+    >>> agree, judged, _ = against_gold(ObjectVotes.build(("g", "a", "b"), votes, np.array([6, 2, 8])), 0)
+    >>> (agree / np.maximum(judged, 1)).round(2).tolist(), judged.tolist()
+    ([0.0, 0.75, 0.0], [0.0, 8.0, 8.0])
+    """
+    votes = np.where(obj.votes == FAR, np.uint8(0), obj.votes)
+    n = votes.shape[1]
+    agree, judged, out = np.zeros(n), np.zeros(n), np.zeros((n, 5))
+    labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1) & (votes[:, gold] != ABSTAIN)
+    votes, counts = votes[labelled], obj.counts[labelled]
+    reference = votes[:, gold]
+    for k in range(n):
+        if obj.workers[k] == obj.workers[gold]:
+            continue
+        own = votes[:, k]
+        voted = own != ABSTAIN
+        same, painted, background = voted & (own == reference), voted & (own != 0), voted & (reference == 0)
+        judged[k] = counts[voted].sum()
+        agree[k] = counts[same].sum()
+        out[k] = [
+            counts[painted & same].sum(),
+            counts[painted & ~same & ~background].sum(),
+            counts[painted & background].sum(),
+            counts[voted & ~painted & ~background].sum(),
+            counts[voted & ~painted & background].sum(),
+        ]
+    return agree, judged, out
+
+
 def _rates(mass: FloatArray) -> tuple[float | None, float | None, float | None]:
     """A column's ``(error, miss, false alarm)`` from :func:`class_confusion`'s masses (None: no
     evidence). The false alarm is the share of what the column painted that the others left as
@@ -336,7 +373,10 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
     the fit computes it with the class confusion, and :meth:`predict` reuses it."""
 
     def fit(
-        self, observations: Sequence[ObjectVotes], prior: Mapping[str, Sequence[float]] | None = None
+        self,
+        observations: Sequence[ObjectVotes],
+        prior: Mapping[str, Sequence[float]] | None = None,
+        known: Sequence[int | None] | None = None,
     ) -> LeaveOneOutWeights:
         """Estimate every worker's accuracy from all objects of the batch; returns ``self``.
 
@@ -345,6 +385,12 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         the job has seen on many objects is judged on all of them (vectors of another length are
         ignored).
 
+        ``known``: per observation, the column of its gold answer (the known truth: an annotation the
+        labelling tool marks as ground truth), ``None`` for an object without one. On a gold object
+        every other column is judged against the gold answer alone, in every pass and for its class
+        confusion (:func:`against_gold`), instead of against the others' vote; the gold column itself
+        is not judged.
+
         >>> votes = ObjectVotes.build(["a", "b"], np.array([[1, 1], [0, 1]], np.uint8), np.array([90, 10]))
         >>> alone = LeaveOneOutWeights().fit([votes])
         >>> known = LeaveOneOutWeights().fit([votes], {"b": [20.0, 40.0]})  # b: 50 % over 40 objects
@@ -352,13 +398,17 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         (0.9, 0.51, [0.9, 1.0])
         """
         earlier = {w: (float(v[0]), float(v[1])) for w, v in (prior or {}).items() if len(v) == 2 and v[1] > 0}
+        gold = list(known) if known is not None else [None] * len(observations)
         self._fitted = {}
         for step in range(max(1, self.passes)):
             sums: dict[str, float] = {}
             seen: dict[str, int] = {}
-            for obj in observations:
-                weights = None if step == 0 else self.object_weights(obj)
-                agree, judged = leave_one_out(obj, weights, soft=step < self.soft_passes)
+            for obj, column in zip(observations, gold, strict=True):
+                if column is not None:
+                    agree, judged, _ = against_gold(obj, column)
+                else:
+                    weights = None if step == 0 else self.object_weights(obj)
+                    agree, judged = leave_one_out(obj, weights, soft=step < self.soft_passes)
                 for k in np.flatnonzero(judged > 0):
                     worker = obj.workers[k]
                     sums[worker] = sums.get(worker, 0.0) + float(agree[k] / judged[k])
@@ -371,15 +421,18 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
             self.accuracy_ = {w: (all_sums[w] + m * self.mean_accuracy_) / (all_seen[w] + m) for w in sums}
             self.objects_ = {w: round(all_seen[w]) for w in sums}
             self.worker_statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
-        self._fit_confusion(observations)
+        self._fit_confusion(observations, gold)
         return self
 
-    def _fit_confusion(self, observations: Sequence[ObjectVotes]) -> None:
+    def _fit_confusion(self, observations: Sequence[ObjectVotes], gold: Sequence[int | None]) -> None:
         per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
-        for obj in observations:
+        for obj, column in zip(observations, gold, strict=True):
             batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
             # the object's own accuracy (predict's) comes from the same reference votes as its confusion
-            agree, judged, mass = _against_others(obj, self._weights(batch, obj), self.soft_passes >= self.passes)
+            if column is not None:
+                agree, judged, mass = against_gold(obj, column)
+            else:
+                agree, judged, mass = _against_others(obj, self._weights(batch, obj), self.soft_passes >= self.passes)
             self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))
             for k, worker in enumerate(obj.workers):
                 lists = per_worker.setdefault(worker, [[], [], []])

@@ -12,6 +12,9 @@ Both answers are what the Ground Truth crowd element submits (:mod:`.model`), of
 ``polygons``         F1 of the polygons matched to a gold polygon of the same label at mask IoU ≥ 0.5
 ``semantic``         the share of the pixels either answer painted that both painted with the same
                      label (1 when neither painted anything)
+``polylines``        F1 of the lines matched to a gold line of the same label at a line similarity
+                     ≥ 0.5 (:func:`tally.aggregation.lines.line_distance`, σ 2 % of the image
+                     diagonal, as the polyline task matches)
 ===================  ===========================================================================
 
 Matching is greedy, the closest pair first. An F1 is 1 when neither answer has anything. ``None``:
@@ -86,6 +89,27 @@ def _keypoints(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
     def close(i: int, j: int) -> float | None:
         d = float(np.hypot(float(a[i]["x"]) - float(b[j]["x"]), float(a[i]["y"]) - float(b[j]["y"])))
         return -d if d <= reach else None
+
+    return _matchedf1(a, b, close)
+
+
+def _polylines(mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float:
+    from ..aggregation.lines import LineConsolidation, line_distance
+
+    a, b = list(mine.get("polylines", [])), list(gold.get("polylines", []))
+    size = gold.get("inputImageProperties") or {}
+    model = LineConsolidation()
+    scale = model.sigma * float(np.hypot(float(size.get("width", 0)), float(size.get("height", 0))))
+    vertices = [
+        [np.array([[float(v["x"]), float(v["y"])] for v in line.get("vertices", [])]) for line in x] for x in (a, b)
+    ]
+
+    def close(i: int, j: int) -> float | None:
+        p, q = vertices[0][i], vertices[1][j]
+        if len(p) < 2 or len(q) < 2 or scale <= 0:
+            return None
+        similarity = float(np.exp(-(line_distance(p, q, model.n_match) ** 2) / (2.0 * scale**2)))
+        return similarity if similarity >= model.min_similarity else None
 
     return _matchedf1(a, b, close)
 
@@ -189,6 +213,8 @@ def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> fl
         score = _polygons(mine, gold)
     elif kind == "semantic":
         score = _semantic(mine, gold)
+    elif kind == "polylines":
+        score = _polylines(mine, gold)
     else:
         score = None
     return figure(score)

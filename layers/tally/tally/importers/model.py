@@ -19,7 +19,9 @@ most items have) or the form's fields, puts their readable answers in the payloa
   Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
   answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`); a gold
   answer the core rejects (a label not among the job's) holds nothing, the crowd decides
-  (:data:`GOLD_UNREAD_NOTE`). Other
+  (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints or polylines (:data:`GOLD_MODEL_KINDS`) every answer goes to the
+  core too, the gold one marked: the label is the gold answer alone (confidence 1) and the worker model
+  judges the others against it (:data:`GOLD_MODEL_NOTE`). Other
   kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
   shape, with confidence 1; the others' answers are scored against it, not voted (:data:`GOLD_NOTE`);
 * ``imported-from``: the tool and the field consolidated.
@@ -46,7 +48,10 @@ __all__ = [
     "GOLD_EVIDENCE_KINDS",
     "GOLD_EVIDENCE_NOTE",
     "GOLD_FORM_NOTE",
+    "GOLD_MODEL_KINDS",
+    "GOLD_MODEL_NOTE",
     "GOLD_NOTE",
+    "GOLD_REFUSED_FIELD_NOTE",
     "GOLD_UNREAD_NOTE",
     "PASSED_ON_PNG_LEVEL",
     "UNMATCHED",
@@ -114,6 +119,15 @@ GOLD_EVIDENCE_NOTE = (
 GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
 """Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
 gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
+GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons", "polylines"})
+"""Kinds whose gold object is the gold answer alone, but whose batch model judges the other answers to it
+against the gold answer (``known``: :class:`tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`,
+:class:`tally.aggregation.geometric.ItemConsolidation`, :class:`tally.aggregation.lines.LineConsolidation`):
+every readable answer to a gold object goes to the core, the gold one marked ``gold``."""
+GOLD_MODEL_NOTE = (
+    "marked as ground truth in the tool: the label is the gold answer (confidence 1); the other annotators' "
+    "answers are scored against it, not voted, and teach the batch model how good each annotator is"
+)
 GOLD_UNREAD_NOTE = (
     "marked as ground truth in the tool, but the gold annotation has no readable answer to this field: "
     "consolidated from every answer as usual"
@@ -159,15 +173,32 @@ class GoldItem:
     element: Any  # the (first) gold answer, as the crowd element's output; None: none readable
     scores: list[dict[str, Any]]  # {"workerId", "agreement"} for every other readable answer, in order
     evidence: bool = False  # the other answers went to the batch model, the object held at the gold answer
+    model: bool = False  # the other answers went to the batch model, judged against the gold answer
     form: bool = False  # scores per field ({"workerId", "field", "agreement"})
+    refused: list[str] = field(default_factory=list)  # a form's choice fields whose gold answer the core rejected
 
     def as_json(self) -> dict[str, Any]:
         if self.element is None:
             return {"workers": list(self.workers), "note": GOLD_UNREAD_NOTE}
-        note = GOLD_FORM_NOTE if self.form else GOLD_EVIDENCE_NOTE if self.evidence else GOLD_NOTE
-        return {"workers": list(self.workers), "scores": list(self.scores), "note": note}
+        note = (
+            GOLD_FORM_NOTE
+            if self.form
+            else GOLD_EVIDENCE_NOTE
+            if self.evidence
+            else GOLD_MODEL_NOTE
+            if self.model
+            else GOLD_NOTE
+        )
+        out: dict[str, Any] = {"workers": list(self.workers), "scores": list(self.scores), "note": note}
+        if self.refused:
+            out["refused-fields"] = {"fields": list(self.refused), "note": GOLD_REFUSED_FIELD_NOTE}
+        return out
 
 
+GOLD_REFUSED_FIELD_NOTE = (
+    "the core rejected the gold answer to these choice fields (their rejected-answers say why): each is "
+    "voted from the other annotators' answers as on any other item, and no one is scored against it"
+)
 GOLD_FORM_NOTE = (
     "marked as ground truth in the tool: each choice field is the gold answer (confidence 1) and the other "
     "annotators' answers to it teach the batch model; every other field the gold answer gives is consolidated "
@@ -356,10 +387,13 @@ def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswe
     others = [a for a in readable if a.worker not in item.gold]
     found = agreements(kind, [a.element for a in others], gold[0].element)
     scores = [{"workerId": a.worker, "agreement": score} for a, score in zip(others, found, strict=True)]
-    evidence = kind in GOLD_EVIDENCE_KINDS
-    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores, evidence)
-    if evidence:
-        return [*gold, *others]  # the batch model holds the object at the first gold answer
+    evidence, model = kind in GOLD_EVIDENCE_KINDS, kind in GOLD_MODEL_KINDS
+    batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores, evidence, model=model)
+    if evidence or model:
+        return [
+            *gold,
+            *others,
+        ]  # the batch model holds the object at, or judges the others against, the first gold answer
     if others:
         batch.scored[item.object_id] = [_annotation(batch.field, a) for a in others]
     return gold
@@ -447,8 +481,10 @@ def _annotate(
     gold = batch.gold.get(item.object_id)
     if gold is None and item.gold:
         gold = GoldItem(list(item.gold), None, [])
+    if gold is not None and gold.element is not None and batch.form:
+        gold = batch.gold[item.object_id] = _form_refused(gold, label, batch.fields)
     if gold is not None and gold.element is not None and not batch.form:
-        if gold.evidence and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
+        if (gold.evidence or gold.model) and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
             gold = batch.gold[item.object_id] = GoldItem(list(gold.workers), None, [])
         elif not gold.evidence and "failure-reason" not in label:
             _hold_gold(label, meta)
@@ -459,6 +495,30 @@ def _annotate(
     label["imported-from"] = (
         {"tool": tool, "fields": batch.form} if batch.form else {"tool": tool, "field": batch.field}
     )
+
+
+def _form_refused(gold: GoldItem, label: Mapping[str, Any], kinds: Mapping[str, str]) -> GoldItem:
+    """A gold form item once the core has read it: a choice field whose gold answer the core rejected
+    (every gold annotator's answer to it is in the field's ``rejected-answers``) holds nothing, so the
+    crowd decided it: it leaves the form's gold note for :data:`GOLD_REFUSED_FIELD_NOTE`, and its
+    scores against the refused answer go."""
+    fields = label.get("fields")
+    if not isinstance(fields, Mapping):
+        return gold
+    refused = [
+        name
+        for name, entry in fields.items()
+        if kinds.get(name) in GOLD_EVIDENCE_KINDS
+        and isinstance(gold.element, Mapping)
+        and name in gold.element
+        and isinstance(entry, Mapping)
+        and set(gold.workers)
+        <= {r.get("workerId") for r in entry.get("rejected-answers", []) if isinstance(r, Mapping)}
+    ]
+    if not refused:
+        return gold
+    scores = [row for row in gold.scores if row.get("field") not in refused]
+    return dataclasses.replace(gold, scores=scores, refused=sorted(set(gold.refused) | set(refused)))
 
 
 def annotate_entries(

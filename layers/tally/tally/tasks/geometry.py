@@ -43,6 +43,7 @@ not mixed in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,6 +67,7 @@ __all__ = [
     "Common",
     "Geometric",
     "GeometricResult",
+    "GoldObjectItems",
     "Parsed",
     "image_size",
     "item_list",
@@ -107,6 +109,18 @@ class Common:
     image_size: ImageSize
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
+
+
+@dataclass(frozen=True)
+class GoldObjectItems(ObjectItems):
+    """An object's items when one answer is marked gold (``annotationData.gold``, which only an importer
+    sets: :mod:`tally.importers`): every answer, for the batch model, which counts the others against
+    answer ``known`` (:meth:`~tally.aggregation.geometric.ItemConsolidation.fit`'s ``known``), and
+    ``alone``, the gold answer by itself (and the consolidation's prepared table of it), which the
+    object is consolidated from: never outvoted."""
+
+    known: int = 0
+    alone: Any = None  # Observed[ObjectItems, VoteTable | None] of the gold answer alone
 
 
 class GeometricResult(Protocol):
@@ -182,9 +196,25 @@ class Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
+        marked = next((a.worker_id for a in answers if a.received.get("gold") is True), None)
+        workers = [a.worker for a in items]
+        if marked is not None and marked in workers and len(items) >= 2:
+            return self._observed_gold(items, workers.index(marked), width, height, issues)
         observed = self._observed(ObjectItems(items, width, height), issues)
         observed.sources = tuple(tuple(p.sources) for _, p, _ in parsed)
         return observed
+
+    def _observed_gold(
+        self, items: tuple[WorkerItems, ...], known: int, width: int, height: int, issues: list[AnswerIssue]
+    ) -> Observed[ObjectItems, VoteTable | None]:
+        """An object with a gold answer (:class:`GoldObjectItems`): the model's summary of every answer,
+        and the gold answer alone to consolidate."""
+        alone = self._observed(ObjectItems((items[known],), width, height), issues)
+        whole = self._observed(ObjectItems(items, width, height), [])
+        assert whole.summary is not None
+        every = whole.summary
+        summary = GoldObjectItems(every.answers, every.width, every.height, every.similarity, known, alone)
+        return Observed(summary, None, issues, nbytes=whole.nbytes + alone.nbytes, answers_used=len(items))
 
     def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
         """What the fit and the consolidation keep of an object: its items (a few numbers each)."""
@@ -209,6 +239,9 @@ class Geometric(ItemsShape):
     def fit_with_prior(
         self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext, prior: WorkerStatistics
     ) -> ItemConsolidation[Any]:
+        known = [items.known if isinstance(items, GoldObjectItems) else None for _, items in summaries]
+        if any(k is not None for k in known):
+            return self.algorithm().fit([items for _, items in summaries], prior, known)
         return self.algorithm().fit([items for _, items in summaries], prior)
 
     def statistics(self, model: ItemConsolidation[Any], job: JobContext) -> WorkerStatistics:
@@ -221,11 +254,18 @@ class Geometric(ItemsShape):
         model: ItemConsolidation[Any] | None,
         job: JobContext,
     ) -> ObjectResult:
+        gold = isinstance(observed.summary, GoldObjectItems)
+        if isinstance(observed.summary, GoldObjectItems):  # consolidated from the gold answer alone
+            alone = observed.summary.alone
+            observed = Observed(alone.summary, alone.prepared, observed.issues, observed.nbytes, observed.answers_used)
         items = observed.summary
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
         model = model or self.algorithm()
         result = self._predict(model, observed)
+        if gold:  # the gold answer is the known truth
+            ones = np.ones(len(result.confidence))
+            result = dataclasses.replace(result, confidence=ones, support=ones, agreement=ones)
         confidence = self._confidence(items, result)
         quality = tuple(
             WorkerQuality(

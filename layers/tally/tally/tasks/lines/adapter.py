@@ -25,12 +25,17 @@ share of the worker's lines another worker matched), ``recall`` (of the lines mo
 others drew) and keep ``weight``, over the batch and the job's earlier batches; ``null`` where nothing
 measured them (docs/output-format.md).
 
+Gold: with an answer marked ``annotationData.gold`` (only an importer sets it) among two or more, the
+object is the gold answer's lines alone, each with confidence 1, and the model counts the others against
+it (:class:`GoldLineSummary`; :meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``).
+
 Across batches (:mod:`tally.worker_store`): the eight counts of
 :data:`~tally.aggregation.lines.STATISTICS` per worker, under ``polyline/8`` or ``line/8``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -40,16 +45,17 @@ import numpy.typing as npt
 
 from ...aggregation.lines import STATISTICS, FusedLines, LineConsolidation, LineObject, WorkerLines
 from ...errors import AnswerError, ObjectError
-from ...gt.answers import AnswerIssue
+from ...gt.answers import Answer, AnswerIssue
+from ...gt.events import DatasetObject
 from ...gt.response import Members
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, figure, known_labels, majority_size
+from ..base import DIGITS, JobContext, Observed, figure, known_labels, majority_size
 from ..fields import FieldBounds, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
 
-__all__ = ["LINES", "POLYLINES", "LineSummary", "Lines", "Polylines"]
+__all__ = ["LINES", "POLYLINES", "GoldLineSummary", "LineSummary", "Lines", "Polylines"]
 
 _BATCH_FIGURES = ("precision", "recall", "weight")
 
@@ -75,6 +81,19 @@ class LineSummary:
     height: int
     sources: tuple[tuple[int, ...], ...] = ()
     """Per answer, each of its lines' index in the answer's list (empty: not recorded)."""
+
+
+@dataclass(frozen=True)
+class GoldLineSummary(LineSummary):
+    """An object's lines when one answer is marked gold (``annotationData.gold``, which only an importer
+    sets): every answer, for the batch model, which counts the others against answer ``known``
+    (:meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``); the object is the gold answer
+    alone (:meth:`alone`), with confidence 1: never outvoted."""
+
+    known: int = 0
+
+    def alone(self) -> LineSummary:
+        return LineSummary((self.answers[self.known],), self.width, self.height)
 
 
 _NUMBERS = (int, float)
@@ -112,6 +131,8 @@ class LineModel:
         return self.model.predict([_line_object(summary, self.workers)])[0]
 
     def label(self, object_id: str, summary: LineSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
+        if isinstance(summary, GoldLineSummary):  # the gold answer alone: fused at the fit, confidence 1
+            summary = summary.alone()
         fused = self._fused(object_id, summary)
         ids = {k: w for w, k in self.workers.items()}
         items: list[FusedLine] = []
@@ -160,6 +181,12 @@ class LineModel:
     def statistics(self) -> WorkerStatistics:
         stats = self.model.worker_statistics_
         return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
+
+
+def _held(fused: FusedLines) -> FusedLines:
+    """A gold object's lines (its gold answer's): each the known truth, confidence 1."""
+    ones = np.ones(len(fused.labels))
+    return dataclasses.replace(fused, confidence=ones, support=ones, agreement=ones)
 
 
 def _line_object(summary: LineSummary, workers: Mapping[str, int]) -> LineObject:
@@ -255,8 +282,15 @@ class _LineKind:
             if stored is not None and len(stored) == n:
                 extra[k] = stored
         objects = [_line_object(s, workers) for _, s in summaries]
-        model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None)
-        fused = model.predict(objects)
+        known = [s.known if isinstance(s, GoldLineSummary) else None for _, s in summaries]
+        if any(k is not None for k in known):
+            model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None, known=known)
+            alone = [_line_object(s.alone(), workers) if isinstance(s, GoldLineSummary) else o
+                     for (_, s), o in zip(summaries, objects, strict=True)]  # fmt: skip
+            fused = [_held(f) if k is not None else f for f, k in zip(model.predict(alone), known, strict=True)]
+        else:
+            model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None)
+            fused = model.predict(objects)
         own = np.zeros((len(workers), n))
         own[: len(model.worker_statistics_)] = model.worker_statistics_[: len(workers)]
         total = own + extra
@@ -274,6 +308,20 @@ LINES = _LineKind("line", "lines")
 
 class _LineTask(KindTask[LineSummary]):
     needs_labels = True
+
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[LineSummary, None]:
+        """As every kind's task, and with an answer marked gold (``annotationData.gold``) among two or
+        more, the summary is a :class:`GoldLineSummary`."""
+        observed = super().observe(obj, answers, job)
+        summary = observed.summary
+        marked = next((a.worker_id for a in answers if a.received.get("gold") is True), None)
+        workers = [w for w, _, _ in summary.answers] if summary is not None else []
+        if summary is None or marked not in workers or len(workers) < 2:
+            return observed
+        gold = GoldLineSummary(
+            summary.answers, summary.width, summary.height, summary.sources, known=workers.index(str(marked))
+        )
+        return dataclasses.replace(observed, summary=gold)
 
     def setup_for(self, job: JobContext) -> LabelSet:
         return job.require_labels()

@@ -21,6 +21,14 @@ reliability vote also write ``confidence-map-ref``, an 8-bit PNG beside the mask
 of the weighted vote the final class got. With ``majority``, confidence follows Ground Truth's rule
 that an object labelled by a single worker has confidence 0.0; otherwise see
 :func:`tally.aggregation.vote_table.class_confidences`.
+
+Gold: when one answer's ``annotationData`` has ``"gold": true`` (only an importer sets it, for an
+annotation the tool marks as ground truth), the class map is that answer alone, with confidence 1
+(never outvoted), and with the reliability vote every answer to the object goes to the batch model,
+which judges the others against the gold mask instead of against each other
+(:class:`GoldObjectVotes`; :meth:`~tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights.fit`'s
+``known``): their weights on the other objects come from the gold. A gold answer the core rejects
+holds nothing: the crowd decides as on any other object; a gold answer alone is voted as any lone answer.
 """
 
 from __future__ import annotations
@@ -188,6 +196,20 @@ class _Decoded:
     workers: list[str]
     table: VoteTable
     votes: ObjectVotes | None = None  # the table's tuples as the reliability vote counts them (built once)
+    gold: bool = False  # the table is the gold answer alone (the summary holds every answer, for the model)
+
+
+@dataclass(frozen=True)
+class GoldObjectVotes(ObjectVotes):
+    """An object's answers as drawn when one of them is marked gold (``annotationData.gold``, which
+    only an importer sets: :mod:`tally.importers`): ``known`` is the gold answer's column. The batch
+    model judges the other columns against it (:meth:`LeaveOneOutWeights.fit`'s ``known``)."""
+
+    known: int = 0
+
+
+def _is_gold(answer: Answer) -> bool:
+    return answer.received.get("gold") is True
 
 
 class SemanticSegmentation(SegmentationShape):
@@ -267,6 +289,9 @@ class SemanticSegmentation(SegmentationShape):
             raise no_usable_answer(obj, issues)
         workers = [w for w, _ in decoded]
         masks = [m for _, m in decoded]
+        marked = next((a.worker_id for a in answers if _is_gold(a)), None)
+        if marked is not None and marked in workers and len(workers) >= 2:
+            return self._observe_gold(workers, masks, workers.index(marked), issues)
         if self.uses_batch_model:
             table, judged = reliability_table(masks, workers)
         else:
@@ -274,6 +299,22 @@ class SemanticSegmentation(SegmentationShape):
         nbytes = table.inverse.nbytes + table.votes.nbytes
         votes = ObjectVotes.from_table(workers, table) if self.uses_batch_model else None
         return Observed(judged, _Decoded(workers, table, votes), issues, nbytes=nbytes, answers_used=len(workers))
+
+    def _observe_gold(
+        self, workers: list[str], masks: list[IndexedMask], known: int, issues: list[AnswerIssue]
+    ) -> Observed[ObjectVotes, _Decoded]:
+        """An object with a gold answer (column ``known``): the class map is the gold answer alone;
+        with the reliability vote, every answer as drawn goes to the batch model, which judges the
+        others against the gold answer."""
+        table, _ = reliability_table([masks[known]], [workers[known]])
+        summary = None
+        if self.uses_batch_model:
+            _, drawn = reliability_table(masks, workers)
+            summary = GoldObjectVotes(drawn.workers, drawn.votes, drawn.counts, drawn.group, known)
+        votes = ObjectVotes.from_table([workers[known]], table) if self.uses_batch_model else None
+        nbytes = table.inverse.nbytes + table.votes.nbytes
+        prepared = _Decoded([workers[known]], table, votes, gold=True)
+        return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(workers))
 
     def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> LeaveOneOutWeights:
         return self.fit_with_prior(summaries, job, {})
@@ -288,7 +329,10 @@ class SemanticSegmentation(SegmentationShape):
     def fit_with_prior(
         self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext, prior: WorkerStatistics
     ) -> LeaveOneOutWeights:
-        model = LeaveOneOutWeights().fit([votes for _, votes in summaries], prior)
+        known = [votes.known if isinstance(votes, GoldObjectVotes) else None for _, votes in summaries]
+        model = LeaveOneOutWeights().fit(
+            [votes for _, votes in summaries], prior, known if any(k is not None for k in known) else None
+        )
         logger.info(
             "worker reliability estimated",
             extra={"workers": {w: round(r, DIGITS) for w, r in sorted(model.accuracy_.items())}},
@@ -310,18 +354,21 @@ class SemanticSegmentation(SegmentationShape):
             raise RuntimeError("prepare() was not called for this batch")
         workers, table = observed.prepared.workers, observed.prepared.table
         n_classes = classes.n_classes
+        gold = observed.prepared.gold
         image, vote = vote_image(
             table,
             workers,
             n_classes,
             self.algorithm,
             model,
-            observed.summary,
+            None if gold else observed.summary,
             confidence_map=self.confidence_maps,
             votes=observed.prepared.votes,
         )
         per_class = [round(c, DIGITS) for c in vote.per_class]
         confidence = round(vote.confidence, DIGITS)
+        if gold:  # the gold answer is the known truth
+            per_class, confidence = [1.0] * n_classes, 1.0
         png = encode_palette_png(image, classes.palette())
         name = artefact_name(obj.dataset_object_id, png, ".png")
         mask_uri = join_uri(job.artefact_prefix, name)

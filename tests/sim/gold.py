@@ -1,0 +1,405 @@
+"""Simulated Label Studio exports with gold (``ground_truth``) annotations, for the geometric and pixel
+kinds: a varied crowd (careful and sloppy annotators, each with their own habits) and one bad
+annotator, ``bo``, who answers every task with shapes of his own that agree with nobody. A reviewer's
+annotation, the truth itself and marked ``ground_truth``, is on a share of the tasks.
+
+Test helpers only: each ``*_export`` returns the export (a list of Label Studio tasks), the truth
+per task and the gold tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from tally.aggregation.instance_fusion import rasterise_polygons
+from tally.importers.gold import agreement
+from tally.importers.rle import mask_to_brush_rle
+from tally.tools.cli import main
+
+from .segmentation import WorkerStyle, random_scene, worker_view
+
+__all__ = [
+    "LINE_CLASSES",
+    "MASK_CLASSES",
+    "SHAPE_CLASSES",
+    "ShapeWorker",
+    "brush_export",
+    "gold_alone",
+    "instance_f1",
+    "line_f1",
+    "mean_iou",
+    "non_gold_quality",
+    "polyline_batch",
+    "shape_export",
+]
+
+MASK_CLASSES = ["lesion", "organ"]
+_MASK_SIZE = (48, 64)  # height, width
+
+
+def _tasks(
+    n: int,
+    n_gold: int,
+    rng: np.random.Generator,
+    pool: list[tuple[str, Any]],
+    bad: tuple[str, Any],
+    answer: Callable[[int, Any], list[dict[str, Any]]],
+    pair_share: float,
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """Tasks whose annotations are one or two of ``pool`` (in turn), ``bad`` on every task and, on
+    ``n_gold`` tasks, the reviewer's gold; ``answer(t, who)`` is an annotation's ``result`` list
+    (``who`` None: the truth)."""
+    gold = {int(t) for t in rng.choice(n, size=n_gold, replace=False)}
+    tasks = []
+    for t in range(n):
+        chosen = [pool[t % len(pool)]]
+        if rng.random() < pair_share:
+            chosen.append(pool[(t + 1 + int(rng.integers(len(pool) - 1))) % len(pool)])
+        answers = [(name, style, False) for name, style in [*chosen, bad]]
+        if t in gold:
+            answers.insert(0, ("rev", None, True))
+        annotations = [
+            {"id": t * 10 + k, "completed_by": {"id": k + 1, "email": name}, "ground_truth": is_gold,
+             "was_cancelled": False, "result": answer(t, style)}
+            for k, (name, style, is_gold) in enumerate(answers)
+        ]  # fmt: skip
+        tasks.append({"id": t + 1, "data": {"image": f"https://example.com/{t + 1}.jpg"}, "annotations": annotations})
+    return tasks, gold
+
+
+def brush_export(
+    seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.0
+) -> tuple[list[dict[str, Any]], list[Any], set[int]]:
+    """Brush masks (``brushlabels``) of two classes on 64 x 48 images."""
+    rng = np.random.default_rng(seed)
+    height, width = _MASK_SIZE
+    pool: list[tuple[str, Any]] = [
+        (f"w{i}", WorkerStyle(jitter=float(rng.uniform(0.5, 1.5)), grow=float(rng.uniform(-1.5, 1.5)),
+                              drop_rate=float(rng.uniform(0.0, 0.15)), wrong_class=float(rng.uniform(0.0, 0.1))))
+        for i in range(4)
+    ]  # fmt: skip
+    bad = ("bo", WorkerStyle(spam=True))
+    scenes = [random_scene(rng, height, width, len(MASK_CLASSES), n_shapes=4) for _ in range(n)]
+    truth = [worker_view(s, WorkerStyle(jitter=0.0), rng, height, width, len(MASK_CLASSES)) for s in scenes]
+
+    def answer(t: int, style: WorkerStyle | None) -> list[dict[str, Any]]:
+        classes = truth[t] if style is None else worker_view(scenes[t], style, rng, height, width, len(MASK_CLASSES))
+        return [
+            {"id": f"r{t}-{c}", "type": "brushlabels", "from_name": "tag", "to_name": "image",
+             "original_width": width, "original_height": height, "image_rotation": 0,
+             "value": {"format": "rle", "rle": mask_to_brush_rle(classes == c), "brushlabels": [name]}}
+            for c, name in enumerate(MASK_CLASSES, start=1)
+            if (classes == c).any()
+        ]  # fmt: skip
+
+    tasks, gold = _tasks(n, n_gold, rng, pool, bad, answer, pair_share)
+    return tasks, truth, gold
+
+
+def mean_iou(found: npt.NDArray[np.integer[Any]], truth: npt.NDArray[np.integer[Any]], n_classes: int) -> float:
+    """The mean IoU over the classes present in either map (background included); 1.0 when both are empty."""
+    ious = []
+    for c in range(n_classes + 1):
+        a, b = found == c, truth == c
+        union = int(np.count_nonzero(a | b))
+        if union:
+            ious.append(int(np.count_nonzero(a & b)) / union)
+    return float(np.mean(ious)) if ious else 1.0
+
+
+SHAPE_CLASSES = ["car", "person"]
+_SHAPE_SIZE = (200, 150)  # width, height
+
+
+def _truth_boxes(rng: np.random.Generator) -> list[tuple[int, float, float, float, float]]:
+    """2–4 boxes ``(class, x0, y0, x1, y1)`` of 20–60 px a side, apart enough that none hides another."""
+    width, height = _SHAPE_SIZE
+    boxes: list[tuple[int, float, float, float, float]] = []
+    while len(boxes) < 2 or (len(boxes) < 4 and rng.random() < 0.6):
+        w, h = rng.uniform(20, 60, size=2)
+        x0, y0 = rng.uniform(0, width - w), rng.uniform(0, height - h)
+        box = (int(rng.integers(len(SHAPE_CLASSES))), float(x0), float(y0), float(x0 + w), float(y0 + h))
+        if all(_overlap(box, other) < 0.1 for other in boxes):
+            boxes.append(box)
+    return boxes
+
+
+def _overlap(a: tuple[int, float, float, float, float], b: tuple[int, float, float, float, float]) -> float:
+    w = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    h = max(0.0, min(a[4], b[4]) - max(a[2], b[2]))
+    return w * h / min((a[3] - a[1]) * (a[4] - a[2]), (b[3] - b[1]) * (b[4] - b[2]))
+
+
+@dataclass(frozen=True)
+class ShapeWorker:
+    """How one simulated annotator draws a scene's boxes (pixels)."""
+
+    noise: float = 2.0  # s.d. of every edge, vertex or point
+    miss: float = 0.0  # chance of leaving a shape out
+    wrong_class: float = 0.0  # chance of giving a shape the other class
+    spam: bool = False  # shapes of his own anywhere, nothing of the scene
+
+
+def _drawn(
+    truth: list[tuple[int, float, float, float, float]], worker: ShapeWorker | None, rng: np.random.Generator
+) -> list[tuple[int, npt.NDArray[np.float64]]]:
+    """What the worker draws: per shape its class and its box's edges ``x0, y0, x1, y1`` (the truth's when
+    ``worker`` is None), the noise added later by the kind."""
+    if worker is None:
+        return [(c, np.array(b)) for c, *b in truth]
+    if worker.spam:
+        return [(c, np.array(b)) for c, *b in _truth_boxes(rng)]
+    out = []
+    for c, *box in truth:
+        if rng.random() < worker.miss:
+            continue
+        if rng.random() < worker.wrong_class:
+            c = 1 - c
+        out.append((c, np.array(box)))
+    return out
+
+
+def _shape_crowd(rng: np.random.Generator, size: int) -> tuple[list[tuple[str, Any]], tuple[str, Any]]:
+    pool: list[tuple[str, Any]] = [
+        (f"w{i}", ShapeWorker(noise=float(rng.uniform(1.0, 4.0)), miss=float(rng.uniform(0.0, 0.15)),
+                              wrong_class=float(rng.uniform(0.0, 0.1))))
+        for i in range(size)
+    ]  # fmt: skip
+    return pool, ("bo", ShapeWorker(spam=True))
+
+
+def shape_export(
+    kind: str, seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.0, pool_size: int = 4
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[int]]:
+    """Boxes (``rectanglelabels``), polygons (``polygonlabels``: each box's outline, 8 vertices) or
+    keypoints (``keypointlabels``: each box's centre) of two classes on 200 x 150 images; the truth per
+    task as the Ground Truth crowd element's answer (what :func:`tally.importers.gold.agreement` reads)."""
+    rng = np.random.default_rng(seed)
+    width, height = _SHAPE_SIZE
+    pool, bad = _shape_crowd(rng, pool_size)
+    scenes = [_truth_boxes(rng) for _ in range(n)]
+
+    def region(c: int, box: npt.NDArray[np.float64], noise: float, k: int, t: int) -> dict[str, Any]:
+        x0, y0, x1, y1 = box
+        value: dict[str, Any]
+        if kind == "boxes":
+            x0, y0, x1, y1 = np.sort(box.reshape(2, 2) + rng.normal(0, noise, (2, 2)), axis=0).ravel()
+            value = {"x": 100 * x0 / width, "y": 100 * y0 / height, "width": 100 * (x1 - x0) / width,
+                     "height": 100 * (y1 - y0) / height, "rotation": 0, "rectanglelabels": [SHAPE_CLASSES[c]]}  # fmt: skip
+        elif kind == "keypoints":
+            x, y = (x0 + x1) / 2 + rng.normal(0, noise), (y0 + y1) / 2 + rng.normal(0, noise)
+            value = {"x": 100 * x / width, "y": 100 * y / height, "width": 0.5, "keypointlabels": [SHAPE_CLASSES[c]]}
+        else:
+            angle = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+            xs = (x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(angle) + rng.normal(0, noise, 8)
+            ys = (y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(angle) + rng.normal(0, noise, 8)
+            points = [[100 * float(x) / width, 100 * float(y) / height] for x, y in zip(xs, ys, strict=True)]
+            value = {"closed": True, "points": points, "polygonlabels": [SHAPE_CLASSES[c]]}
+        tag = {"boxes": "rectanglelabels", "keypoints": "keypointlabels", "polygons": "polygonlabels"}[kind]
+        return {"id": f"r{t}-{k}", "type": tag, "from_name": "shape", "to_name": "image", "image_rotation": 0,
+                "original_width": width, "original_height": height, "value": value}  # fmt: skip
+
+    def answer(t: int, worker: ShapeWorker | None) -> list[dict[str, Any]]:
+        noise = 0.0 if worker is None else worker.noise
+        return [region(c, box, noise, k, t) for k, (c, box) in enumerate(_drawn(scenes[t], worker, rng))]
+
+    tasks, gold = _tasks(n, n_gold, rng, pool, bad, answer, pair_share)
+    truth = [_truth_element(kind, scene) for scene in scenes]
+    return tasks, truth, gold
+
+
+def _truth_element(kind: str, scene: list[tuple[int, float, float, float, float]]) -> dict[str, Any]:
+    width, height = _SHAPE_SIZE
+    size = {"width": width, "height": height}
+    if kind == "boxes":
+        boxes = [{"label": SHAPE_CLASSES[c], "left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0}
+                 for c, x0, y0, x1, y1 in scene]  # fmt: skip
+        return {"boundingBoxes": boxes, "inputImageProperties": size}
+    if kind == "keypoints":
+        points = [{"label": SHAPE_CLASSES[c], "x": (x0 + x1) / 2, "y": (y0 + y1) / 2} for c, x0, y0, x1, y1 in scene]
+        return {"keypoints": points, "inputImageProperties": size}
+    angle = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    polygons = [
+        {"label": SHAPE_CLASSES[c], "vertices": [{"x": float((x0 + x1) / 2 + (x1 - x0) / 2 * np.cos(a)),
+                                                  "y": float((y0 + y1) / 2 + (y1 - y0) / 2 * np.sin(a))} for a in angle]}
+        for c, x0, y0, x1, y1 in scene
+    ]  # fmt: skip
+    return {"polygons": polygons, "inputImageProperties": size}
+
+
+def instance_f1(instance_map: npt.NDArray[np.integer[Any]], labels: list[str], truth: dict[str, Any]) -> float:
+    """F1 of a consolidated instance map (pixel value *k*: instance *k*, labelled ``labels[k - 1]``)
+    against the truth's polygons, matched one to one at mask IoU 0.5 or more with the same label, the
+    closest pair first; 1.0 when both are empty."""
+    height, width = instance_map.shape
+    truth_masks = [
+        (p["label"], np.asarray(rasterise_polygons([[(v["x"], v["y"]) for v in p["vertices"]]], width, height)[0]) == 1)
+        for p in truth["polygons"]
+    ]
+    pairs = []
+    for k, label in enumerate(labels, start=1):
+        mine = instance_map == k
+        for j, (name, theirs) in enumerate(truth_masks):
+            union = int(np.count_nonzero(mine | theirs))
+            iou = int(np.count_nonzero(mine & theirs)) / union if union else 0.0
+            if name == label and iou >= 0.5:
+                pairs.append((iou, k, j))
+    used_mine: set[int] = set()
+    used_truth: set[int] = set()
+    for _, k, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        if k not in used_mine and j not in used_truth:
+            used_mine.add(k)
+            used_truth.add(j)
+    total = len(labels) + len(truth_masks)
+    return 1.0 if total == 0 else 2 * len(used_mine) / total
+
+
+def gold_alone(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The export as the importer consolidated these kinds before issue 23's gold scoring: a gold task
+    from its gold answer alone, the others' answers neither voted nor teaching anything."""
+    alone: list[dict[str, Any]] = json.loads(json.dumps(tasks))
+    for task in alone:
+        if any(a["ground_truth"] for a in task["annotations"]):
+            task["annotations"] = [a for a in task["annotations"] if a["ground_truth"]]
+    return alone
+
+
+def non_gold_quality(
+    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path
+) -> tuple[float, bool]:
+    """``tally consolidate --from labelstudio`` on the export (in the new directory ``work``): the mean,
+    over the non-gold tasks, of the consolidated answer's quality against the truth (masks: mean IoU;
+    boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, the same label), and
+    whether every gold task is its gold answer with confidence 1 (never outvoted)."""
+    work.mkdir()
+    (work / "export.json").write_text(json.dumps(tasks))
+    out = work / "out"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["consolidate", "--from", "labelstudio", str(work / "export.json"), "--out", str(out)])
+    if code != 0:
+        raise RuntimeError(f"tally consolidate exited with {code}")
+    lines = (out / "results.jsonl").read_text().splitlines()
+    labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+    scores = [_quality(kind, label, expected, out) for label, expected in zip(labels, truth, strict=True)]
+    held = all(scores[t] == 1.0 and labels[t]["confidence"] == 1.0 for t in gold)
+    return statistics.mean(scores[t] for t in range(len(truth)) if t not in gold), held
+
+
+def _quality(kind: str, label: dict[str, Any], expected: Any, out: Path) -> float:
+    if kind == "semantic":
+        with Image.open(out / label["mask-ref"]) as image:
+            return mean_iou(np.asarray(image), expected, len(MASK_CLASSES))
+    if kind == "polygons":
+        with Image.open(out / label["instance-mask-ref"]) as image:
+            return instance_f1(np.asarray(image), [i["label"] for i in label["instances"]], expected)
+    if kind == "boxes":
+        names = label["class-map"]
+        keys = ("left", "top", "width", "height")
+        found: dict[str, Any] = {"boundingBoxes": [{"label": names[str(a["class_id"])], **{k: a[k] for k in keys}}
+                                   for a in label["annotations"]]}  # fmt: skip
+    else:
+        found = {"keypoints": label["keypoints"]}
+    score = agreement(kind, found, expected)
+    assert score is not None
+    return score
+
+
+LINE_CLASSES = ["lane", "kerb"]
+
+
+def polyline_batch(
+    seed: int, n: int = 40, n_gold: int = 8
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, npt.NDArray[np.float64]]]], set[int]]:
+    """A Ground Truth batch of ``crowd-polyline`` answers with gold, as an importer hands it on: on 200 x
+    150 images, 2–4 lines of 4 vertices across the image, one per horizontal band; a careful annotator
+    (vertex noise, misses, wrong classes drawn per seed) and ``bo`` (lines of his own, across the bands)
+    on every object, the reviewer's truth marked ``annotationData.gold`` on ``n_gold``. Returns the
+    payload's objects, the truth per object and the gold objects."""
+    rng = np.random.default_rng(seed)
+    width, height = _SHAPE_SIZE
+    careful = ShapeWorker(noise=float(rng.uniform(1.0, 3.0)), miss=float(rng.uniform(0.0, 0.15)),
+                          wrong_class=float(rng.uniform(0.0, 0.1)))  # fmt: skip
+    truth = []
+    for _ in range(n):
+        bands = sorted(rng.choice(4, size=int(rng.integers(2, 5)), replace=False).tolist())
+        xs = np.linspace(10, width - 10, 4)
+        truth.append([
+            (LINE_CLASSES[int(rng.integers(2))],
+             np.column_stack([xs, (b + 0.5) * height / 4 + rng.uniform(-8, 8, 4)]))
+            for b in bands
+        ])  # fmt: skip
+    gold = {int(t) for t in rng.choice(n, size=n_gold, replace=False)}
+
+    def drawn(t: int, worker: ShapeWorker | None) -> list[tuple[str, npt.NDArray[np.float64]]]:
+        if worker is None:
+            return truth[t]
+        if worker.spam:
+            lines = []
+            for _ in range(int(rng.integers(2, 5))):
+                x = rng.uniform(10, width - 10)
+                ys = np.linspace(5, height - 5, 4)
+                lines.append((LINE_CLASSES[int(rng.integers(2))], np.column_stack([x + rng.uniform(-20, 20, 4), ys])))
+            return lines
+        out = []
+        for label, line in truth[t]:
+            if rng.random() < worker.miss:
+                continue
+            if rng.random() < worker.wrong_class:
+                label = LINE_CLASSES[1 - LINE_CLASSES.index(label)]
+            out.append((label, line + rng.normal(0, worker.noise, line.shape)))
+        return out
+
+    def content(lines: list[tuple[str, npt.NDArray[np.float64]]]) -> str:
+        items = [
+            {"label": label, "vertices": [{"x": float(x), "y": float(y)} for x, y in line]} for label, line in lines
+        ]
+        return json.dumps({"crowdPolyline": {"inputImageProperties": {"width": width, "height": height},
+                                             "polylines": items}})  # fmt: skip
+
+    objects = []
+    for t in range(n):
+        answers: list[tuple[str, ShapeWorker | None]] = [("w0", careful), ("bo", ShapeWorker(spam=True))]
+        if t in gold:
+            answers.insert(0, ("rev", None))
+        annotations = []
+        for worker, style in answers:
+            data: dict[str, Any] = {"content": content(drawn(t, style))}
+            if style is None:
+                data["gold"] = True
+            annotations.append({"workerId": worker, "annotationData": data})
+        objects.append({"datasetObjectId": str(t), "dataObject": {"s3Uri": f"s3://bucket/{t}.jpg"},
+                        "annotations": annotations})  # fmt: skip
+    return objects, truth, gold
+
+
+def line_f1(found: list[dict[str, Any]], truth: list[tuple[str, npt.NDArray[np.float64]]], reach: float) -> float:
+    """F1 of consolidated polylines (``{"label", "vertices"}``) against the truth, matched one to one
+    within a mean distance of ``reach`` pixels with the same label, the closest pair first."""
+    from tally.aggregation.lines import line_distance
+
+    lines = [(f["label"], np.array([[v["x"], v["y"]] for v in f["vertices"]], dtype=float)) for f in found]
+    pairs = sorted(
+        (d, i, j)
+        for i, (a, p) in enumerate(lines)
+        for j, (b, q) in enumerate(truth)
+        if a == b and (d := line_distance(p, q)) <= reach
+    )
+    used_found: set[int] = set()
+    used_truth: set[int] = set()
+    for _, i, j in pairs:
+        if i not in used_found and j not in used_truth:
+            used_found.add(i)
+            used_truth.add(j)
+    total = len(lines) + len(truth)
+    return 1.0 if total == 0 else 2 * len(used_found) / total
