@@ -9,7 +9,8 @@ accuracies. Each crowd and seed is digested three times: with the answers as sim
 and a third in RGBA), and with every answer re-encoded as RGB and as RGBA with the colours real
 exports carry (:func:`recode`: anti-aliased edges, near-duplicate colours, a colour no label uses,
 semi-transparent paint, transparent pixels whose colour is not black), keys ``.../rgb`` and
-``.../rgba``. Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
+``.../rgba``. ``--algorithms regions`` digests the opt-in ``regions`` vote too (keys ``.../regions``).
+Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
 
     PYTHONPATH=. .venv/bin/python bench/vote_digest.py --save /tmp/before.json
     PYTHONPATH=. .venv/bin/python bench/vote_digest.py --check /tmp/before.json
@@ -42,6 +43,8 @@ from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch
 
 AnswerKind = Literal["simulated", "rgb", "rgba"]
 KINDS: tuple[AnswerKind, ...] = ("simulated", "rgb", "rgba")
+Algorithm = Literal["majority", "reliability", "regions"]
+ALGORITHMS: tuple[Algorithm, ...] = ("majority", "reliability", "regions")
 
 
 def _votes_bytes(summary: Any) -> bytes:
@@ -126,7 +129,7 @@ def recoded_batch(crowd_key: str, seed: int, objects: int, scale: float, kind: A
     return batch
 
 
-def digest_batch(batch: SimulatedBatch, algorithm: Literal["majority", "reliability"]) -> str:
+def digest_batch(batch: SimulatedBatch, algorithm: Algorithm) -> str:
     labels = LabelSet(tuple(batch.labels), "event")
     storage = MemoryStorage()
     settings = Settings(algorithm=algorithm, confidence_maps=True)  # every output tally can write
@@ -161,9 +164,14 @@ def digest_batch(batch: SimulatedBatch, algorithm: Literal["majority", "reliabil
     return h.hexdigest()
 
 
-def all_digests(objects: int, seeds: list[int], scale: float, kinds: tuple[AnswerKind, ...] = KINDS) -> dict[str, str]:
+def all_digests(
+    objects: int,
+    seeds: list[int],
+    scale: float,
+    kinds: tuple[AnswerKind, ...] = KINDS,
+    algorithms: tuple[Algorithm, ...] = ("majority", "reliability"),
+) -> dict[str, str]:
     out = {}
-    algorithms: tuple[Literal["majority", "reliability"], ...] = ("majority", "reliability")
     for kind in kinds:
         for crowd in CROWDS:
             for seed in seeds:
@@ -183,10 +191,17 @@ def main() -> None:
     parser.add_argument(
         "--answers", choices=KINDS, nargs="+", default=list(KINDS), help="answer encodings to digest (default: all)"
     )
+    parser.add_argument(
+        "--algorithms",
+        choices=ALGORITHMS,
+        nargs="+",
+        default=["majority", "reliability"],
+        help="votes to digest (default: majority reliability; regions: the opt-in disputed-regions vote)",
+    )
     parser.add_argument("--save", help="write the digests to this JSON file")
     parser.add_argument("--check", help="compare with the digests in this JSON file")
     args = parser.parse_args()
-    digests = all_digests(args.objects, args.seeds, args.scale, tuple(args.answers))
+    digests = all_digests(args.objects, args.seeds, args.scale, tuple(args.answers), tuple(args.algorithms))
     if args.save:
         with open(args.save, "w") as f:
             json.dump(digests, f, indent=1, sort_keys=True)

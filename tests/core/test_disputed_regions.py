@@ -371,3 +371,57 @@ def test_every_choice_s_expected_miou_at_once_is_each_one_s() -> None:
             present = (chosen > 0) | (true > 0)
             alone += posterior[t] * float(np.mean(tp[present] / (chosen + true - tp)[present]))
         assert together[choice] == pytest.approx(alone, abs=1e-12)
+
+
+def test_an_object_whose_contested_tuples_are_all_decided_by_their_own_answers_skips_the_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """w3 calls the car a person where w1 and w2 say car: contested, but two of three trusted
+    workers decide it, so no region can change a pixel or be listed: the region search is skipped
+    (the cost of ``regions`` on objects without a dispute), with the same output as the search."""
+    objects = [
+        *agreeing(3),
+        data_object(
+            "outvoted",
+            annotation("w1", seg_content(CAR, LEGEND)),
+            annotation("w2", seg_content(CAR_TOO, LEGEND)),
+            annotation("w3", seg_content(CAR_AS_PERSON_SAME, LEGEND)),
+        ),
+    ]
+    searched: list[int] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        searched.append(1)
+        return decide_regions(*args, **kwargs)
+
+    monkeypatch.setattr("tally.aggregation.pixel_vote.decide_regions", spy)
+    fast, fast_storage = reliable(tmp_path / "fast", objects)
+    assert searched == []
+    label, _ = content(fast[-1])
+    assert "disputed-regions" not in label
+    assert mask_rows(fast_storage, label) == CAR_TOO  # (column 4: car, nothing, person: background)
+    # the search, every contested tuple taken as disputed: the same response and masks
+    monkeypatch.setattr("tally.aggregation.pixel_vote.clear_tuples", lambda votes, *_: np.zeros(len(votes), dtype=bool))
+    full, full_storage = reliable(tmp_path / "full", objects)
+    assert len(searched) == 1
+    assert [content(r)[0] for r in full] == [content(r)[0] for r in fast]
+    assert [mask_rows(full_storage, content(r)[0]) for r in full] == [
+        mask_rows(fast_storage, content(r)[0]) for r in fast
+    ]
+
+
+def test_a_tuple_whose_own_answers_decide_it_forms_no_region() -> None:
+    from tally.aggregation.disputed_regions import _posterior, clear_tuples, posteriors
+
+    careful = Confusion(error=0.05, miss=0.05, false_alarm=0.05)
+    votes = np.array([[1, 1, 2], [1, 2, 0], [1, 2, FAR], [1, 1, 2]], dtype=np.uint8)
+    labels = np.array([1, 1, 1, 2], dtype=np.uint8)  # the last: the pixel vote gave the class two did not name
+    # (1, 1, 2), two classes in play: class 1 0.95^5 * 0.05, class 2 0.95^4 * 0.05^2, nothing 0.025^3
+    one, two, nothing = 0.95**5 * 0.05, 0.95**4 * 0.05**2, 0.025**3
+    assert clear_tuples(votes, labels, np.ones(3), [careful] * 3, 3, 2).tolist() == [True, False, False, False]
+    answers = np.array([[1, 1, 2], [1, 2, 0], [1, 2, NO_ANSWER], [2, 0, 0]])
+    rows = posteriors(answers, np.ones(3), [careful] * 3, 3, 2)
+    assert rows[0].tolist() == pytest.approx([x / (nothing + one + two) for x in (nothing, one, two)])
+    for row, answer in zip(rows, answers, strict=True):  # row by row, the region's posterior
+        assert row.tolist() == pytest.approx(_posterior(answer, np.ones(3), [careful] * 3, 3, 2).tolist())
+    assert rows[3][1] == 0.0  # a class no one named is no hypothesis

@@ -7,7 +7,13 @@ decides such areas **per region** instead, from the evidence about the workers:
 1. **Regions.** Pixels whose vote tuple has two or more classes named by workers of standing
    (:data:`MIN_STANDING`) are grouped into 4-connected regions (:func:`components`). Regions smaller
    than :data:`MIN_PIXELS` or thinner than ``2 * DEPTH + 1`` pixels across both ways (the slivers
-   where two neighbouring objects' outlines overlap) are left to the pixel vote.
+   where two neighbouring objects' outlines overlap) are left to the pixel vote. Before any of this,
+   each contested tuple's own answers are weighed (:func:`clear_tuples`, in one array expression):
+   a region decides only the pixels where every worker gave their answer over it, so where every
+   contested tuple's posterior gives the class the pixel vote gave it at least :data:`CERTAIN` (one
+   worker of five naming a car a person), or those that do not cover :data:`MIN_PIXELS` together,
+   no region can change a pixel or be listed, and the search is skipped (most objects: the step
+   then costs one pass over the tuples and the object's confusion).
 2. **Each worker's answer** over a region is the class they painted on most of it, or none, or no
    answer (:data:`NO_ANSWER`) where their background there is far from anything they drew: they
    skipped what is there, which is no evidence for background (as in the pixel vote).
@@ -233,29 +239,91 @@ def _posterior(
     answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
 ) -> FloatArray:
     """``(C,)`` the posterior of background and each class named (others 0) given each column's answer."""
-    named = sorted({int(a) for a in answers if a > 0})
-    hypotheses = [0, *named]
-    others = max(1, in_play - 1)
-    log = np.zeros(len(hypotheses))
-    for k, answer in enumerate(answers):
-        if answer == NO_ANSWER:
-            continue
-        error, miss, false_alarm = confusion[k].rates()
-        for i, h in enumerate(hypotheses):
-            if h == 0:
-                p = 1.0 - false_alarm if answer == 0 else false_alarm / max(1, in_play)
-            elif answer == 0:
-                p = miss
-            elif answer == h:
-                p = (1.0 - miss) * (1.0 - error)
-            else:
-                p = (1.0 - miss) * error / others
-            log[i] += share[k] * np.log(p)
-    log -= log.max()
+    log = _log_likelihoods(answers[None, :], share, confusion, n_classes, in_play)[0]
+    hypotheses = np.flatnonzero(np.isfinite(log))
+    log = log[hypotheses] - log[hypotheses].max()
     weights = np.exp(log)
     posterior = np.zeros(n_classes)
     posterior[hypotheses] = weights / weights.sum()
     return posterior
+
+
+def posteriors(
+    answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
+) -> FloatArray:
+    """``(N, C)`` the posterior of background and each class named in a row (others 0) given each
+    column's answer (``answers``: ``(N, K)``, class key, 0: nothing, :data:`NO_ANSWER`), row by row.
+
+    >>> careful = Confusion(error=0.05, miss=0.05, false_alarm=0.05)
+    >>> answers = np.array([[1, 2, NO_ANSWER], [1, 1, 2]])
+    >>> np.round(posteriors(answers, np.ones(3), [careful] * 3, 3, 3), 3).tolist()
+    [[0.006, 0.497, 0.497], [0.0, 0.974, 0.026]]
+    """
+    log = _log_likelihoods(answers, share, confusion, n_classes, in_play)
+    log -= log.max(axis=1, keepdims=True)
+    weights = np.exp(log)
+    result: FloatArray = weights / weights.sum(axis=1, keepdims=True)
+    return result
+
+
+def _log_likelihoods(
+    answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
+) -> FloatArray:
+    """``(N, C)`` each row's log-likelihood of each hypothesis (background, every class named in the
+    row; ``-inf`` for the others): each column's answer weighed by its share, :data:`NO_ANSWER` none."""
+    hypotheses = np.arange(n_classes)
+    named = np.zeros((len(answers), n_classes), dtype=bool)
+    rows, columns = np.nonzero(answers > 0)
+    named[rows, answers[rows, columns]] = True
+    named[:, 0] = True  # background is always a hypothesis
+    others = max(1, in_play - 1)
+    log = np.zeros((len(answers), n_classes))
+    for k in range(answers.shape[1]):
+        error, miss, false_alarm = confusion[k].rates()
+        answer = answers[:, k : k + 1]
+        background = np.where(answer == 0, 1.0 - false_alarm, false_alarm / max(1, in_play))
+        painted = np.where(answer == hypotheses[None, :], (1.0 - miss) * (1.0 - error), (1.0 - miss) * error / others)
+        p = np.where(hypotheses[None, :] == 0, background, np.where(answer == 0, miss, painted))
+        log += np.where(answer == NO_ANSWER, 0.0, share[k] * np.log(p))
+    masked: FloatArray = np.where(named, log, -np.inf)
+    return masked
+
+
+def in_play_of(votes: npt.NDArray[np.uint8]) -> int:
+    """The classes painted anywhere in an object's vote tuples (at least 1)."""
+    drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
+    return len(np.unique(votes[drawn])) if drawn.any() else 1
+
+
+def answers_of(votes: npt.NDArray[np.uint8], n_classes: int) -> npt.NDArray[np.intp]:
+    """Each vote as an answer: the class painted, 0 for background, :data:`NO_ANSWER` for far
+    background (:data:`~tally.colours.FAR`) or no vote (``ABSTAIN``); ``n_classes`` in place of
+    :data:`NO_ANSWER` (a bucket of a per-class count)."""
+    drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
+    silent = np.where((votes == FAR) | (votes == ABSTAIN), n_classes, 0)
+    return np.where(drawn, votes, silent).astype(np.intp)
+
+
+def clear_tuples(
+    votes: npt.NDArray[np.uint8],
+    labels: npt.NDArray[np.uint8],
+    share: FloatArray,
+    confusion: Sequence[Confusion],
+    n_classes: int,
+    in_play: int,
+) -> npt.NDArray[np.bool_]:
+    """Per tuple (``votes``: ``(U, K)``, as :func:`decide_regions` takes them), whether its own
+    answers leave no dispute: the posterior of the class the pixel vote gave it (``labels``) is at
+    least :data:`CERTAIN`. A region decides only the pixels where every worker gave their answer over
+    it, so a region whose answers are a clear tuple's would give that tuple's pixels their class and
+    list nothing: such tuples form no region."""
+    answers = answers_of(votes, n_classes)
+    answers[answers == n_classes] = NO_ANSWER
+    posterior = posteriors(answers, share, confusion, n_classes, in_play)
+    clear: npt.NDArray[np.bool_] = (
+        np.take_along_axis(posterior, labels.astype(np.intp)[:, None], axis=1)[:, 0] >= CERTAIN
+    )
+    return clear
 
 
 def expected_miou(decided: FloatArray, size: float, posterior: FloatArray, choice: int) -> float:
@@ -301,6 +369,8 @@ def decide_regions(
     confusion: Sequence[Confusion] | Callable[[], Sequence[Confusion]],
     n_classes: int,
     histogram: FloatArray | None = None,
+    *,
+    member: npt.NDArray[np.bool_] | None = None,
 ) -> list[Region]:
     """Decide, in place in ``image``, the disputed regions among ``pixels`` (those of the contested
     tuples, :func:`contested_tuples`; ascending); return them, largest first.
@@ -310,11 +380,13 @@ def decide_regions(
     no answer over a region);
     ``share``: each column's share of a vote (copies count once); ``confusion``: each column's
     worker's, or what computes them (called only when a region qualifies); ``histogram``: the
-    image's pixels per class, when the caller has them (counting a large image costs milliseconds)."""
+    image's pixels per class, when the caller has them (counting a large image costs milliseconds);
+    ``member``: per image pixel (flat), whether it is one of ``pixels``, when the caller has it."""
     height, width = image.shape
     if len(pixels) < MIN_PIXELS:
         return []
-    member = _members(pixels, width * height)
+    if member is None:
+        member = _members(pixels, width * height)
     deep = _deep(pixels, width, height, DEPTH, member)  # first: most contested pixels are thin slivers
     if not deep.any():
         return []
@@ -325,10 +397,9 @@ def decide_regions(
     keep = np.flatnonzero(large & thick)
     if not len(keep):
         return []
-    drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
-    in_play = len(np.unique(votes[drawn])) if drawn.any() else 1
+    in_play = in_play_of(votes)
     silent = n_classes  # the bucket of no answer: far from anything the worker drew, or no vote
-    values = np.where(drawn, votes, np.where((votes == FAR) | (votes == ABSTAIN), silent, 0)).astype(np.intp)
+    values = answers_of(votes, n_classes)
     flat = image.reshape(-1)
     tuples = inverse.reshape(-1)
     if histogram is None:

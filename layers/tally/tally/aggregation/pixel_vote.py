@@ -42,7 +42,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ._pixel_kernels import settle_ties, window_mean
-from .disputed_regions import MIN_PIXELS, Confusion, Region, confusion_of, contested_tuples, decide_regions
+from .disputed_regions import (
+    MIN_PIXELS,
+    Region,
+    answers_of,
+    clear_tuples,
+    confusion_of,
+    contested_tuples,
+    decide_regions,
+    in_play_of,
+)
 from .vote_table import IndexedMask, VoteTable, class_confidences, majority_vote, tabulate
 from .weighted_pixel_vote import (
     FAR,
@@ -190,29 +199,43 @@ def _disputes(
     if len(votes.workers) < 2:
         return []
     contested = contested_tuples(result.votes, result.standing)
-    if not contested.any():
-        return []
     present = table.counts > 0
-    full = np.zeros(len(table.counts), dtype=bool)
-    full[present] = contested
-    pixels = table.pixels_where(full)
-    if len(pixels) < MIN_PIXELS:
+    if table.counts[present][contested].sum() < MIN_PIXELS:  # (any disputed region is at least this large)
         return []
-    cast = np.zeros((len(table.counts), result.votes.shape[1]), dtype=np.uint8)
     # a worker's background far from anything they drew, made background again by the pixel vote where the
     # others name two classes, is still no answer about the region: the worker skipped what is there
-    cast[present] = np.where((votes.votes == FAR) & (result.votes == 0), np.uint8(FAR), result.votes)
+    cast = np.where((votes.votes == FAR) & (result.votes == 0), np.uint8(FAR), result.votes).astype(np.uint8)
     batch = confusion_of(votes.workers, model.confusion_, model.mean_confusion_)
-
-    def confusion() -> list[Confusion]:
-        return object_confusion(votes, result.standing, batch, model.object_share)
+    confusion = object_confusion(votes, result.standing, batch, model.object_share)
+    # a region decides only the pixels where every worker gave their answer over it, so one whose
+    # pixels are all of tuples whose own answers decide them leaves them their class and lists
+    # nothing: with no other tuple, there is no dispute to search for (most objects)
+    at = np.flatnonzero(contested)
+    clear = clear_tuples(cast[at], result.labels[at], votes.share, confusion, n_classes, in_play_of(cast))
+    # and the pixels a region decides all have the same answers (its own): fewer than a region's worth
+    # of pixels for every set of answers in dispute is no region either
+    if clear.all():
+        return []
+    _, same = np.unique(answers_of(cast[at], n_classes), axis=0, return_inverse=True)
+    same = same.reshape(-1)
+    size = np.bincount(same, weights=table.counts[present][at])
+    if not (size[np.unique(same[~clear])] >= MIN_PIXELS).any():
+        return []
+    full = np.zeros(len(table.counts), dtype=bool)
+    full[present] = contested
+    member = table.expand(full).reshape(-1)  # per pixel, whether contested (faster than sorting the pixels found)
+    pixels = np.flatnonzero(member)
+    table_cast = np.zeros((len(table.counts), cast.shape[1]), dtype=np.uint8)
+    table_cast[present] = cast
 
     # the image's pixels per class from the table (each tuple's decision), then the moved pixels
     histogram = np.bincount(labels, weights=table.counts, minlength=n_classes).astype(np.float64)
     if len(moved):
         histogram -= np.bincount(labels[table.inverse.reshape(-1)[moved]], minlength=len(histogram))
         histogram += np.bincount(image.reshape(-1)[moved], minlength=len(histogram))
-    return decide_regions(image, table.inverse, cast, pixels, votes.share, confusion, n_classes, histogram)
+    return decide_regions(
+        image, table.inverse, table_cast, pixels, votes.share, confusion, n_classes, histogram, member=member
+    )
 
 
 def _decide_pixels(
