@@ -666,6 +666,8 @@ def _unkept_items(entry: dict[str, Any], values: Values) -> None:
     no kept instance would otherwise vanish from them. ``unkept-items`` says, per such worker, how many
     of their items no kept instance holds and why (an OCR job's misspelt transcriptions are labels of
     their own, which no other worker drew)."""
+    from ..tasks.instances import UNKEPT_ITEMS  # the light package, only for a field that may hold instances
+
     value = entry.get("value")
     instances = value.get("instances") if isinstance(value, dict) else None
     if not isinstance(instances, list) or not all(isinstance(i, dict) and "workers" in i for i in instances):
@@ -683,7 +685,7 @@ def _unkept_items(entry: dict[str, Any], values: Values) -> None:
                 {
                     "workerId": worker,
                     "items": missing,
-                    "reason": "in no kept instance: too few other workers drew them there with the same label",
+                    "reason": UNKEPT_ITEMS,
                 }
             )
     if unkept:
