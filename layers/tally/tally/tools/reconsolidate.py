@@ -398,8 +398,10 @@ def print_summary(
     if len(messages) > shown:
         click.echo(f"warning: ... and {len(messages) - shown} more (see {see or manifest})", err=True)
     mean = summary.get("mean-confidence")
+    kept = summary.get("kept-as-given", 0)  # forms with every field kept as given (a summary of an older run: none)
+    forms = f" {kept} {'form' if kept == 1 else 'forms'} with every field kept as given," if kept else ""
     lines = [
-        f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,"
+        f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,{forms}"
         f" {summary['passed-through']} passed through unconsolidated, {summary['failed']} failed)",
         f"answers rejected: {summary['answers-rejected']}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
