@@ -486,7 +486,7 @@ def test_report_warns_when_it_shows_no_answers(tmp_path: Path, capsys: pytest.Ca
         )
         == 0
     )
-    assert capsys.readouterr().err == "warning: 1 of 1 source images not read: not in the --s3-root mirror\n"
+    assert capsys.readouterr().err == "warning: 1 of 1 source image not read: not in the --s3-root mirror\n"
     assert (
         f"source image not read: {mirror / 'bucket/images/7.jpg'} does not exist" in (tmp_path / "p.html").read_text()
     )
