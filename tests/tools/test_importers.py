@@ -20,7 +20,7 @@ from tally.forms import FormSchema
 from tally.forms.consolidate import JobTemplate
 from tally.importers.attributes import UNMATCHED, vote_attributes
 from tally.importers.labelstudio import read_config
-from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE, WAITS
+from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_NOTE
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools._common import CliStorage
@@ -673,7 +673,8 @@ def test_coco_jobs_segmentation_polygons_and_rle_become_instances(tmp_path: Path
     assert labels[0]["kept-as-given"][1] == {
         "field": "attributes",
         "kind": "attributes",
-        "reason": WAITS["attributes"],
+        "reason": "shape attributes are voted only in a CVAT import that consolidates boxes or polylines (with them);"
+        " a COCO import, or a CVAT import that consolidates neither, keeps each annotator's as given",
         "answers": [{"workerId": "annotator-1", "value": [{"id": 1, "attributes": {"x": 1, "y": "hello"}}]}],
     }
     code, labels = _run("coco", jobs, tmp_path / "boxes", "--element-name", "bbox")

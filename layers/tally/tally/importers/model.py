@@ -68,7 +68,8 @@ CONSOLIDATED_KINDS = frozenset(
 
 WAITS = {
     "per-region": "a field attached to a region (perRegion) is a per-region form field, which tally does not consolidate",
-    "attributes": "shape attributes are per-region form fields, which tally does not consolidate",
+    "attributes": "shape attributes are voted only in a CVAT import that consolidates boxes or polylines (with"
+    " them); a COCO import, or a CVAT import that consolidates neither, keeps each annotator's as given",
 }
 """Why a field of a known kind is kept as given."""
 
