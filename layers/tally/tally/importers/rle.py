@@ -134,9 +134,6 @@ def _brush_runs(
         raise RleError(f"the brush RLE holds {count} values where the image needs {expected}")
     if count > 4 * MAX_PIXELS:
         raise RleError(f"the brush RLE claims {count} values, over the {4 * MAX_PIXELS} limit")
-    # the windows the loop reads, as Python ints (fast to index), made for one stretch of the stream at a
-    # time: the whole stream's would take 8 bytes per byte of it as an array, ~44 as Python ints
-    base, top = 0, _stretch(data, 0)
     full, word_mask = (1 << 64) - 1, (1 << word) - 1
     values: list[int] = []
     lengths: list[int] = []
@@ -147,24 +144,26 @@ def _brush_runs(
     p = start = 53
     i = length = width = 0
     while i < count and p < size:
-        start = p
-        q = (p >> 3) - base
-        if q >= len(top):  # past the stretch: the next one, from here
-            base, q = p >> 3, 0
-            top = _stretch(data, base)
-        head = (top[q] << (p & 7)) & full  # the 57 bits or more from p on
-        width = sizes[(head >> 61) & 3]
-        length = ((head >> (61 - width)) & ((1 << width) - 1)) + 1
-        if head >> 63:  # a repeat block: its word follows the count field, inside the window
-            value((head >> (61 - width - word)) & word_mask)
-            run(length)
-            p += 3 + width + word
-        else:
-            literal((len(values), p + 3 + width, length))
-            value(0)  # a placeholder run, replaced by the block's words
-            run(0)
-            p += 3 + width + length * word
-        i += length
+        # the windows the blocks from p on read, as Python ints (fast to index), made for one stretch of
+        # the stream at a time: the whole stream's would take 8 bytes per byte of it, ~44 as Python ints
+        base = p >> 3
+        top = _stretch(data, base)
+        end = min(size, 8 * (base + len(top)))
+        while i < count and p < end:
+            start = p
+            head = (top[(p >> 3) - base] << (p & 7)) & full  # the 57 bits or more from p on
+            width = sizes[(head >> 61) & 3]
+            length = ((head >> (61 - width)) & ((1 << width) - 1)) + 1
+            if head >> 63:  # a repeat block: its word follows the count field, inside the window
+                value((head >> (61 - width - word)) & word_mask)
+                run(length)
+                p += 3 + width + word
+            else:
+                literal((len(values), p + 3 + width, length))
+                value(0)  # a placeholder run, replaced by the block's words
+                run(0)
+                p += 3 + width + length * word
+            i += length
     short = "the brush RLE ends before its last run"
     if i < count or (i and start + 3 + width > size):  # (i: a block was read)
         raise RleError(short)
