@@ -11,8 +11,8 @@ exports carry (:func:`recode`: anti-aliased edges, near-duplicate colours, a col
 semi-transparent paint, transparent pixels whose colour is not black), keys ``.../rgb`` and
 ``.../rgba``. Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
 
-    PYTHONPATH=. .venv/bin/python bench/vote_digest.py --save /tmp/before.json
-    PYTHONPATH=. .venv/bin/python bench/vote_digest.py --check /tmp/before.json
+    .venv/bin/python bench/vote_digest.py --save /tmp/before.json
+    .venv/bin/python bench/vote_digest.py --check /tmp/before.json
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import io
 import json
 import sys
 import zlib
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -38,7 +39,11 @@ from tally.labels import LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.tasks import JobContext, SemanticSegmentation
-from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch  # noqa: E402
 
 AnswerKind = Literal["simulated", "rgb", "rgba"]
 KINDS: tuple[AnswerKind, ...] = ("simulated", "rgb", "rgba")
