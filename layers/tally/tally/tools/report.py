@@ -1058,6 +1058,9 @@ def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[st
                 f"<figcaption><b>{_esc(answer.worker_id)}</b> {note}</figcaption></figure>"
             )
     image_note = f'<span class="note">{_esc(obj.image_note)}</span>' if obj.image_note else ""
+    empty = obj.label.get("no-instances")  # an instance object that kept none: why (its per-worker rows)
+    if isinstance(empty, dict) and isinstance(empty.get("reason"), str):
+        image_note += f' <span class="note">{_esc(empty["reason"])}</span>'
     legend = "".join(f'<span class="chip" style="border-color:{_colour(n, colours)}">{_esc(n)}</span>' for n in labels)
     data_labels = _esc(json.dumps(labels))
     data_workers = _esc(json.dumps(workers))
