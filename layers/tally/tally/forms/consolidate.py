@@ -343,8 +343,12 @@ def _kept_entry(f: Field, values: Values, reason: str, issues: Sequence[AnswerIs
         "reason": reason,
         "answers": [{"workerId": w, "value": _given(fv)} for w, fv in values],
     }
-    if issues:
-        entry["rejected-answers"] = [i.as_json() for i in issues]
+    rejected = [i.as_json() for i in issues if i.rejected]
+    warned = [i.as_json() for i in issues if not i.rejected]  # what reading an answer left out of it
+    if rejected:
+        entry["rejected-answers"] = rejected
+    if warned:
+        entry["answer-warnings"] = warned
     return FieldEntry(entry, False, issues=list(issues))
 
 
