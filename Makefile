@@ -79,25 +79,25 @@ pytest: $(VENV)/.stamp .venv-sam/.stamp $(BROWSER_STAMP) ## the test suite and e
 test: lint typecheck template build pytest ## everything CI runs: lint, typecheck, template, build, pytest
 
 bench: $(VENV)/.stamp ## speed benchmark (docs/benchmarks.md)
-	PYTHONPATH=. $(PY) bench/speed.py
+	$(PY) bench/speed.py
 
 bench-scale: $(VENV)/.stamp ## scale benchmark (docs/benchmarks.md)
-	PYTHONPATH=. $(PY) bench/scale.py
+	$(PY) bench/scale.py
 
 bench-tasks: $(VENV)/.stamp ## handler time per task type: 1,000 x 5 classification, NER, boxes; instances against masks
-	PYTHONPATH=. $(PY) bench/handler_tasks.py $(TASKS_ARGS)
+	$(PY) bench/handler_tasks.py $(TASKS_ARGS)
 
 bench-forms: $(VENV)/.stamp ## forms: each field against the same question alone in a crowd-classifier; a 10-field form's handler time
-	PYTHONPATH=. $(PY) bench/forms.py $(FORMS_ARGS)
+	$(PY) bench/forms.py $(FORMS_ARGS)
 
 bench-response: $(VENV)/.stamp ## response size at 5,000 x 9 per task type: the sink's steps, nothing lost, retries
-	PYTHONPATH=. $(PY) bench/response_limit.py $(RESPONSE_ARGS)
+	$(PY) bench/response_limit.py $(RESPONSE_ARGS)
 
 bench-coldstart: $(VENV)/.stamp ## import time of both handlers from a python3.13 layer replica, with and without .pyc
-	PYTHONPATH=. $(PY) bench/coldstart.py $(COLDSTART_ARGS)
+	$(PY) bench/coldstart.py $(COLDSTART_ARGS)
 
 example: $(VENV)/.stamp ## regenerate the example job in events/
-	PYTHONPATH=. $(PY) scripts/make_example_job.py
+	$(PY) scripts/make_example_job.py
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam out .mypy_cache .ruff_cache .pytest_cache
@@ -110,40 +110,40 @@ $(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.stamp
 	@touch $@
 
 bench-quality: $(VENV)/.bench-stamp ## quality benchmark against SimpleITK and crowd-kit (QUALITY_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/quality.py $(QUALITY_ARGS)
+	$(PY) bench/quality.py $(QUALITY_ARGS)
 
 # Classification, multi-label and named-entity benchmark: tally's Dawid–Skene and span vote against majority votes
 # and crowd-kit's DS/GLAD/MACE on simulated crowds (tables for docs/classification.md).
 # `make bench-classification CLASSIFICATION_ARGS=--quick` for a tiny run, `--tune` adds the tuning grid.
 .PHONY: bench-classification
 bench-classification: $(VENV)/.bench-stamp ## classification, multi-label and NER benchmark against majority and crowd-kit (CLASSIFICATION_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/classification.py $(CLASSIFICATION_ARGS)
+	$(PY) bench/classification.py $(CLASSIFICATION_ARGS)
 
 # Geometric benchmark: boxes against ensemble-boxes' weighted boxes fusion and the plain mean, keypoints,
 # and timings (figures for docs/geometry.md). `make bench-boxes BOXES_ARGS=--quick` for a tiny run.
 .PHONY: bench-boxes
 bench-boxes: $(VENV)/.bench-stamp ## boxes and keypoints benchmark against ensemble-boxes WBF and the plain mean (BOXES_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/boxes.py $(BOXES_ARGS)
+	$(PY) bench/boxes.py $(BOXES_ARGS)
 
 # Numbers and rankings benchmarks: tally's CalibratedMean against the mean, median and trimmed mean on simulated
 # rating crowds, MallowsConsensus against Borda (and crowd-kit's Bradley-Terry) on simulated ranking crowds
 # (tables for docs/numbers-and-rankings.md). RATINGS_ARGS / RANKINGS_ARGS=--quick for a tiny run, --tune adds the grid.
 .PHONY: bench-ratings bench-rankings
 bench-ratings: $(VENV)/.bench-stamp ## numbers benchmark: CalibratedMean against mean, median, trimmed mean (RATINGS_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/ratings.py $(RATINGS_ARGS)
+	$(PY) bench/ratings.py $(RATINGS_ARGS)
 
 bench-rankings: $(VENV)/.bench-stamp ## rankings benchmark: MallowsConsensus against Borda and crowd-kit (RANKINGS_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/rankings.py $(RANKINGS_ARGS)
+	$(PY) bench/rankings.py $(RANKINGS_ARGS)
 
 # Free-text benchmark: transcriptions by word error rate against crowd-kit's ROVER, the medoid and the best
 # worker; short answers; timings (tables for docs/text-and-lines.md). `make bench-text TEXT_ARGS=--quick`
 # for one seed without crowd-kit, `--tune` for the variants on the tuning seeds.
 .PHONY: bench-text
 bench-text: $(VENV)/.bench-stamp ## free-text benchmark against crowd-kit ROVER and the medoid (TEXT_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/text.py $(TEXT_ARGS)
+	$(PY) bench/text.py $(TEXT_ARGS)
 
 # Polyline benchmark: kept lines (F1) and distance to the true lines against the plain mean of the same
 # clusters and the first answer; timings (tables for docs/text-and-lines.md). numpy only.
 .PHONY: bench-lines
 bench-lines: $(VENV)/.stamp ## polylines and lines benchmark against the plain mean and the first answer (LINES_ARGS=--quick)
-	PYTHONPATH=. $(PY) bench/lines.py $(LINES_ARGS)
+	$(PY) bench/lines.py $(LINES_ARGS)

@@ -27,10 +27,12 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +46,11 @@ from tally.aggregation.instance_consolidation import InstanceConsolidation
 from tally.aggregation.keypoint_consolidation import KeypointConsolidation
 from tally.aggregation.matching import box_iou, matching_orders
 from tally.aggregation.vote_table import IndexedMask, majority_vote, tabulate
-from tests.sim.geometry import CROWDS, SimObject, box_batch, instance_batch, keypoint_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.geometry import CROWDS, SimObject, box_batch, instance_batch, keypoint_batch  # noqa: E402
 
 TUNING_SEEDS = (0, 1, 2, 200, 201, 202, 203, 204)
 """Seeds the defaults were chosen on (0–2 from the start; 200–204 were the first report set, looked at

@@ -31,6 +31,7 @@ import argparse
 import gc
 import os
 import platform
+import sys
 import time
 import tracemalloc
 import warnings
@@ -48,7 +49,11 @@ from crowdkit.aggregation import DawidSkene as CKDawidSkene  # type: ignore[impo
 from tally.aggregation.base import ClassAnswers, LabelSetAnswers
 from tally.aggregation.dawid_skene import DawidSkene, MultiLabelDawidSkene
 from tally.aggregation.span_vote import SpanVote
-from tests.sim.classification import (
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.classification import (  # noqa: E402
     ClassCrowd,
     ClassWorker,
     LabelWorker,
@@ -58,7 +63,6 @@ from tests.sim.classification import (
     ner_crowd,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "classification.md"
 TUNING_SEEDS = (0, 1, 2)
 REPORT_SEEDS = (101, 102, 103, 104, 105)

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
 LOCK = ROOT / "layers" / "tally" / "requirements-lock.txt"
 CACHE = ROOT / ".aws-sam" / "coldstart"
 HANDLERS = ("pre_annotation", "consolidation")

@@ -14,9 +14,9 @@ on the summaries of N simulated matching-crowd lines, in a fresh process: time a
 through the tests' local runner of the ASL on S3 under moto, batches of 100 lines; accuracy against
 the truth, with the one-batch accuracy and the per-batch (chunked) one beside it. Report seeds 11–13.
 
-    PYTHONPATH=. .venv/bin/python bench/distributed.py batches
-    PYTHONPATH=. .venv/bin/python bench/distributed.py fit [--lines 100000]
-    PYTHONPATH=. .venv/bin/python bench/distributed.py accuracy [--seeds 11 12 13]
+    .venv/bin/python bench/distributed.py batches
+    .venv/bin/python bench/distributed.py fit [--lines 100000]
+    .venv/bin/python bench/distributed.py accuracy [--seeds 11 12 13]
 """
 
 from __future__ import annotations
@@ -28,10 +28,15 @@ import io
 import json
 import multiprocessing
 import re
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
 
 ROOT_URI = "s3://bench"
 

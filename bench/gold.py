@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
-from tests.sim.gold import brush_export, gold_alone, non_gold_quality, shape_export
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.gold import brush_export, gold_alone, non_gold_quality, shape_export  # noqa: E402
 
 
 def main() -> None:

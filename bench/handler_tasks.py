@@ -43,6 +43,7 @@ from PIL import Image
 from tally.colours import CATEGORY10
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
 KINDS_21 = ("numbers", "free text", "rankings", "polylines", "lines")
 """Issue 21's answer kinds, built by tests/sim/batches.py."""
 CLASSES = ["Dog", "Cat", "Bird", "Fish"]

@@ -15,6 +15,14 @@ answers as a Ground Truth payload through `tally consolidate` (figures for docs/
 `--exports masks` (or `choices`) measures one row; `--before TREE/layers/tally` also times another
 tree's mask import (its package on PYTHONPATH), interleaved with the two, for a before/after in one run.
 
+`--exports decode` (not part of `all`) measures the brush RLE decoder alone, in child processes per
+tree (this one, and `--before`'s), the trees alternating `--repeats` rounds: the peak of Python's
+allocations (tracemalloc) and the best time of `decode_brush_rle` and `brush_mask` on two 640x480
+canvases' streams: an ellipse painted
+#1f77b4 (each painted pixel four different bytes: literal blocks, as a painted canvas is) and random
+bytes (every value a literal word: the worst case), beside 8 bytes per byte of the stream (a string of
+its bits, what the decoder once read).
+
 Each command runs in a child process, the two sources interleaved, `--repeats` times; the median of
 the wall time and of the CPU time (user + system of the child) is reported. Only ratios within one run
 are comparable (the machine is shared); CPU time is the steadier of the two on a loaded machine.
@@ -165,6 +173,57 @@ def _labels(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in path.open()]
 
 
+_DECODE = """
+import sys, time, tracemalloc
+import numpy as np
+from tally.importers.rle import brush_mask, decode_brush_rle, encode_brush_rle
+w, h = 640, 480
+yy, xx = np.mgrid[:h, :w]
+canvas = np.zeros((h, w, 4), dtype=np.uint8)
+canvas[((yy - 240) / 150) ** 2 + ((xx - 320) / 200) ** 2 < 1] = (31, 119, 180, 255)
+noise = np.random.default_rng(int(sys.argv[1])).integers(0, 256, w * h * 4).astype(np.uint8)
+for name, values in (("painted", canvas.ravel()), ("random", noise)):
+    data = bytes(encode_brush_rle(values))
+    for how, run in (("decode_brush_rle", lambda: decode_brush_rle(data)), ("brush_mask", lambda: brush_mask(data, w, h))):
+        run()
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        tracemalloc.start()
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(name, how, len(data), peak, min(times))
+"""
+
+
+def decode_row(args: argparse.Namespace) -> None:
+    """The brush decoder's peak memory and best time per tree (module docstring)."""
+    trees: list[tuple[str, Path | None]] = [("this tree", None)]
+    if args.before is not None:
+        trees.append(("--before", args.before))
+    rows: dict[tuple[str, str, str], tuple[int, int, float]] = {}  # (tree, stream, call) -> size, peak, best
+    for _ in range(args.repeats):
+        for label, tree in trees:
+            env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
+            done = subprocess.run([sys.executable, "-c", _DECODE, str(args.seed)], capture_output=True, text=True,
+                                  check=False, env=env)  # fmt: skip
+            if done.returncode != 0:
+                raise SystemExit(f"the decoder bench failed in {label}: {done.stderr[-2000:]}")
+            for line in done.stdout.splitlines():
+                name, how, size, peak, best = line.split()
+                known = rows.get((label, name, how))
+                fastest = float(best) if known is None else min(known[2], float(best))
+                rows[(label, name, how)] = (int(size), int(peak), fastest)
+    print(f"| stream (640x480 canvas) | call | stream bytes | its bits as a string | tree | peak allocated | best of {3 * args.repeats} |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for (label, stream, call), (nbytes, most, fastest) in rows.items():
+        print(f"| {stream} | {call} | {nbytes / 1e6:.2f} MB | {8 * nbytes / 1e6:.1f} MB | {label} | "
+              f"{most / 1e6:.1f} MB | {1000 * fastest:.1f} ms |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=10_000)
@@ -172,8 +231,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask import timed too")
-    parser.add_argument("--exports", choices=("all", "choices", "masks"), default="all", help="which rows to measure")
+    parser.add_argument("--exports", choices=("all", "choices", "masks", "decode"), default="all",
+                        help="which rows to measure (decode: the brush decoder alone, not part of all)")  # fmt: skip
     args = parser.parse_args()
+    if args.exports == "decode":
+        decode_row(args)
+        return
     print("| export | Label Studio path, wall / CPU | Ground Truth path, wall / CPU | ratio, wall / CPU | check |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

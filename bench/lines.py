@@ -21,16 +21,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from tally.aggregation.assignment import max_similarity_assignment
 from tally.aggregation.lines import LineConsolidation, LineObject
-from tests.sim.lines import DIAGONAL, LINE_CROWDS, LineCrowd, LineWorker, SimLine, line_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.lines import DIAGONAL, LINE_CROWDS, LineCrowd, LineWorker, SimLine, line_batch  # noqa: E402
 
 TUNING_SEEDS = (0, 1)
 REPORT_SEEDS = tuple(range(100, 110))

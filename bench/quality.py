@@ -74,9 +74,12 @@ from tally import ConsolidationRequest, consolidate_batch
 from tally.codecs import decode_png, hex_to_rgb, index_mask
 from tally.settings import Settings
 from tally.storage import MemoryStorage
-from tests.sim.segmentation import CROWDS, Crowd, SimulatedBatch, SimulatedObject, crowd_batch, payload_entry
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.segmentation import CROWDS, Crowd, SimulatedBatch, SimulatedObject, crowd_batch, payload_entry  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "quality.md"
 ELEMENT = "crowd-semantic-segmentation"
 ATTR = "bench"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -40,11 +41,13 @@ import pandas as pd  # type: ignore[import-untyped]
 from crowdkit.aggregation import BradleyTerry, NoisyBradleyTerry  # type: ignore[import-not-found,unused-ignore]
 from scipy.stats import kendalltau, rankdata  # type: ignore[import-untyped]
 
-from bench.ratings import ds_reference
-from tally.aggregation.ranking import BordaCount, MallowsConsensus, rankings_to_pairs
-from tests.sim.rankings import PairCrowd, Ranker, RankingCrowd, pair_crowd, ranking_crowd
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from bench.ratings import ds_reference  # noqa: E402
+from tally.aggregation.ranking import BordaCount, MallowsConsensus, rankings_to_pairs  # noqa: E402
+from tests.sim.rankings import PairCrowd, Ranker, RankingCrowd, pair_crowd, ranking_crowd  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "rankings.md"
 TUNING_SEEDS = tuple(range(6))
 REPORT_SEEDS = tuple(range(101, 111))

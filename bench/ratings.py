@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,9 +36,12 @@ from scipy.stats import trim_mean  # type: ignore[import-untyped]
 from tally.aggregation.base import ClassAnswers
 from tally.aggregation.dawid_skene import DawidSkene
 from tally.aggregation.ratings import CalibratedMean
-from tests.sim.ratings import Rater, RatingCrowd, Scale, rating_crowd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.ratings import Rater, RatingCrowd, Scale, rating_crowd  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "ratings.md"
 TUNING_SEEDS = tuple(range(8))
 REPORT_SEEDS = tuple(range(101, 111))

@@ -21,9 +21,9 @@ seeds (default 11, 12, 13).
 100,000 classification lines by default (the main process holds every object's summary while the
 job's model is fitted).
 
-    PYTHONPATH=. .venv/bin/python bench/reconsolidate.py whole-job [--old 96cb153] [--rounds 3]
-    PYTHONPATH=. .venv/bin/python bench/reconsolidate.py processes [--lines 160] [--size 360x480]
-    PYTHONPATH=. .venv/bin/python bench/reconsolidate.py memory [--seg-lines 20000] [--cls-lines 100000]
+    .venv/bin/python bench/reconsolidate.py whole-job [--old 96cb153] [--rounds 3]
+    .venv/bin/python bench/reconsolidate.py processes [--lines 160] [--size 360x480]
+    .venv/bin/python bench/reconsolidate.py memory [--seg-lines 20000] [--cls-lines 100000]
 """
 
 from __future__ import annotations
@@ -50,13 +50,16 @@ from tally.consolidate import BatchJob, run_batch
 from tally.gt.events import DatasetObject
 from tally.settings import Settings
 from tally.storage import MemoryStorage
-from tests.sim.classification import ClassCrowd, matching_crowd
-from tests.sim.manifests import LABELS, MATCHING, classification_lines, segmentation_lines, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.classification import ClassCrowd, matching_crowd  # noqa: E402
+from tests.sim.manifests import LABELS, MATCHING, classification_lines, segmentation_lines, write_manifest  # noqa: E402
+
 _CHILD = """
-import re, sys
-from tally.tools.cli import main
+import re, sys  # noqa: E402
+from tally.tools.cli import main  # noqa: E402
 code = main(sys.argv[1:])
 with open("/proc/self/status") as fh:
     print("RSS", re.search(r"VmHWM:\\s+(\\d+)", fh.read()).group(1), file=sys.stderr)

@@ -17,7 +17,9 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -29,7 +31,11 @@ from tally.gt.events import ConsolidationRequest
 from tally.gt.response import RESPONSE_LIMIT_BYTES, ObjectResult, response_size
 from tally.gt.sink import LabelReader, respond
 from tally.storage import MemoryStorage
-from tests.sim.batches import BUILDERS
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.batches import BUILDERS  # noqa: E402
 
 PAYLOAD = (
     "s3://gt-bucket/job/annotations/consolidated-annotation/consolidation-request/iteration-1/2026-01-01_00:00:00.json"

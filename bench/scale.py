@@ -23,7 +23,11 @@ import numpy as np
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.storage import LocalStorage
-from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view  # noqa: E402
 
 LABELS = ["road", "car", "person", "sign"]
 HEIGHT, WIDTH = 960, 1280

@@ -53,9 +53,12 @@ from tally.labels import ClassTable, LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.tasks import JobContext, SemanticSegmentation
-from tests.sim.segmentation import answer_content, crowd_scene, draw_habits, payload_entry, worker_colours, worker_view
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.segmentation import answer_content, crowd_scene, draw_habits, payload_entry, worker_colours, worker_view  # noqa: E402
+
 LABELS = ["road", "car", "person", "sign"]
 HEIGHT, WIDTH = 960, 1280
 REPEATS = 3
@@ -243,7 +246,6 @@ def batch_child(objects: int, workers: int) -> None:
     import boto3
     from moto import mock_aws
 
-    sys.path.insert(0, str(ROOT))
     from tests.project import FakeContext, load_handler
 
     rng = np.random.default_rng(7)

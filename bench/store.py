@@ -13,7 +13,7 @@
    crowd and seed (report seeds 10–14), batches of 1 and 2 images: box F1 at IoU 0.5 for one batch,
    small batches with the store's steps (load, fit with the prior, record), and small batches alone.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/store.py`` (writes ``bench/results/store.md``).
+Run: ``.venv/bin/python bench/store.py`` (writes ``bench/results/store.md``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,17 @@ import boto3
 import numpy as np
 from moto import mock_aws
 
-from bench.boxes import Score, score_boxes
-from tally.aggregation.box_consolidation import BoxConsolidation
-from tally.stores.dynamodb import DynamoWorkerStore
-from tally.worker_store import InMemoryWorkerStore
-from tests.sim.classification import classification_crowd
-from tests.sim.geometry import CROWDS, box_batch
-from tests.sim.jobs import POOL, accuracy, classification_objects, job_crowd, run_batch, split
-from tests.store.dynamo import TABLE, create_table
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from bench.boxes import Score, score_boxes  # noqa: E402
+from tally.aggregation.box_consolidation import BoxConsolidation  # noqa: E402
+from tally.stores.dynamodb import DynamoWorkerStore  # noqa: E402
+from tally.worker_store import InMemoryWorkerStore  # noqa: E402
+from tests.sim.classification import classification_crowd  # noqa: E402
+from tests.sim.geometry import CROWDS, box_batch  # noqa: E402
+from tests.sim.jobs import POOL, accuracy, classification_objects, job_crowd, run_batch, split  # noqa: E402
+from tests.store.dynamo import TABLE, create_table  # noqa: E402
 
 REPORT_SEEDS = tuple(range(10, 20))
 TUNING_SEEDS = (0, 1, 2)

@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from tally.aggregation.text import Answer, TextVote, normalize
-from tests.sim.text import TEXT_CROWDS, short_batch, transcription_batch, word_errors
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.text import TEXT_CROWDS, short_batch, transcription_batch, word_errors  # noqa: E402
 
 TUNING_SEEDS = (0, 1, 2)
 REPORT_SEEDS = tuple(range(100, 110))

@@ -12,8 +12,8 @@ semi-transparent paint, transparent pixels whose colour is not black), keys ``..
 ``.../rgba``. ``--algorithms regions`` digests the opt-in ``regions`` vote too (keys ``.../regions``).
 Run it before and after a change and compare (``--save FILE`` / ``--check FILE``)::
 
-    PYTHONPATH=. .venv/bin/python bench/vote_digest.py --save /tmp/before.json
-    PYTHONPATH=. .venv/bin/python bench/vote_digest.py --check /tmp/before.json
+    .venv/bin/python bench/vote_digest.py --save /tmp/before.json
+    .venv/bin/python bench/vote_digest.py --check /tmp/before.json
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import io
 import json
 import sys
 import zlib
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +40,11 @@ from tally.labels import LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
 from tally.tasks import JobContext, SemanticSegmentation
-from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from tests.sim.segmentation import CROWDS, SimulatedBatch, crowd_batch  # noqa: E402
 
 AnswerKind = Literal["simulated", "rgb", "rgba"]
 KINDS: tuple[AnswerKind, ...] = ("simulated", "rgb", "rgba")

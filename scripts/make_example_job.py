@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests imports from the repo's root, without PYTHONPATH
 
 from tests.sim.segmentation import WorkerStyle, answer_content, payload_entry, random_scene, worker_colours, worker_view
 

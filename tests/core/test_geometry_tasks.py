@@ -157,8 +157,30 @@ def test_the_real_street_scenes_keep_what_two_of_three_workers_drew(tmp_path: Pa
     assert meta["type"] == "groundtruth/instance-segmentation"
     instances = read_mask(storage.read(two["instance-mask-ref"]))
     assert instances.shape == (960, 1280) and set(np.unique(instances).tolist()) == {0, 1, 2}
-    none, _ = by_id["SSDB00010"]
+    none, none_meta = by_id["SSDB00010"]
     assert none["instances"] == []  # one worker of three drew a person
+    drew_nothing = "drew nothing (no instance with one of the job's labels)"
+    assert (
+        none["no-instances"]
+        == none_meta["no-instances"]
+        == {
+            "reason": "no instance kept: 2 of 3 workers drew nothing; 1 worker drew 1 instance, which too few other "
+            "workers drew there with the same label",
+            "answers": [
+                {"workerId": "public.us-east-1.M52TVGWFFYHS34QM3EHF3NMTKY", "items": 0, "reason": drew_nothing},
+                {
+                    "workerId": "public.us-east-1.JZUQXKHROY2DBQ2V2ZLEWEYCAE",
+                    "items": 1,
+                    "reason": "in no kept instance: too few other workers drew them there with the same label",
+                },
+                {"workerId": "public.us-east-1.H7WTTAHGRYWYXEA7V7E7KOMOCE", "items": 0, "reason": drew_nothing},
+            ],
+        }
+    )
+    assert "no-instances" not in two and "no-instances" not in meta  # only on an object that kept none
+    from tally.tasks.instances import InstancesResult
+
+    assert InstancesResult.from_gt(none).to_gt()["no-instances"] == none["no-instances"]  # read back
     assert report.label_source == "batch" and report.failed == 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import tally.importers.rle as rle_module
 from tally.importers.rle import (
     MAX_PIXELS,
     RleError,
@@ -202,10 +203,18 @@ def _decoded(decode: Any, rle: list[int]) -> tuple[str, Any]:
     return str(values.dtype), values.tolist()
 
 
-def test_the_vectorised_brush_decoder_reads_every_stream_as_the_block_by_block_one() -> None:
+@pytest.mark.parametrize("at_once", [None, (3, 5)])
+def test_the_vectorised_brush_decoder_reads_every_stream_as_the_block_by_block_one(
+    at_once: tuple[int, int] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Random canvases of every word size and run-length field sizes (long literals, long runs, blocks
     cut at the longest run), whole, cut short at every few bytes and with a byte flipped: the same
-    values of the same type, or the same reason."""
+    values of the same type, or the same reason. ``at_once``: the decoder's windows held 3 bytes of
+    the stream at a time and its literal words read 5 at a time (so that every stream crosses both
+    bounds many times), instead of its defaults."""
+    if at_once is not None:
+        monkeypatch.setattr(rle_module, "_WINDOW_STRETCH", at_once[0])
+        monkeypatch.setattr(rle_module, "_WORDS_AT_ONCE", at_once[1])
     rng = np.random.default_rng(5)
     kinds: Counter[str] = Counter()
     masks = 0

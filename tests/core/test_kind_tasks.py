@@ -152,6 +152,16 @@ def test_a_number_field_checks_its_scale_and_keeps_the_rest() -> None:
     assert text.issues[0].reason == "a str is not a number"
     assert (empty.label, empty.failure) == (None, "no worker gave a value")
     assert batch.statistics_name == "number/5" and sorted(batch.statistics) == ["a", "c"]
+    # without a model (none fitted), an object with usable values says so, not that nobody gave one
+    unmodelled = [
+        (r.label, r.failure) for r in prepare_field("number", objects, FieldBounds(0, 10, 1)).results(None).results
+    ]
+    assert unmodelled == [
+        (None, "no model of this field was fitted"),
+        (None, "no usable value (1 received, all rejected)"),
+        (None, "no usable value (1 received, all rejected)"),
+        (None, "no worker gave a value"),
+    ]
     # without a step, the step is the answers'
     [half] = consolidate_field(
         "number", [FieldObject("0", [("a", 0.5), ("b", 1.5), ("c", 1.0)])], FieldBounds(0, 2)

@@ -366,3 +366,85 @@ def test_naming_the_crowd_element_never_drops_the_forms_other_fields() -> None:
     assert label["rejected-answers"] == [
         {"workerId": "w1", "reason": "content has no 'animal' element (keys: quality)"}
     ]
+
+
+def test_a_field_without_a_job_model_keeps_its_answers_reasons_and_says_why() -> None:
+    """Under a whole-job plan with no model for a field, its values are kept as given with the answers'
+    own reasons (two radio buttons on, a slider above its maximum); a task's field the plan has no
+    labels for says so (fit_form fits no model for it), not that a model could not be fitted."""
+    from tally.consolidate import BatchJob, JobPlan, run_batch
+    from tally.forms._infer import read_form
+    from tally.forms.consolidate import FormPlan
+    from tally.gt.events import DatasetObject
+
+    contents = [json.loads(a["annotationData"]["content"]) for o in OBJECTS for a in o["annotations"]]
+    plan = JobPlan(None, None, form=FormPlan(read_form(TEMPLATE, contents), JobTemplate(TEMPLATE)))  # nothing fitted
+    job = BatchJob(Settings(), "s3://bucket/out", form_template=lambda: JobTemplate(TEMPLATE))
+    objects = [DatasetObject.model_validate(o) for o in OBJECTS]
+    result = run_batch(objects, job, MemoryStorage({}), plan=plan)[1]
+    assert result.label is not None
+    label, meta = result.label, result.metadata
+    fields = label["fields"]
+    assert fields["indoor|outdoor"] == {
+        "kind": "single-choice",
+        "keys": ["indoor", "outdoor"],
+        "consolidated": False,
+        "reason": "not consolidated: the job's plan has no labels for this field, so no model of the job was "
+        "fitted for it",
+        "answers": [
+            {"workerId": "w1", "value": {"indoor": {"indoor": False}, "outdoor": {"outdoor": True}}},
+            {"workerId": "w2", "value": {"indoor": {"indoor": True}, "outdoor": {"outdoor": True}}},
+            {"workerId": "w3", "value": {"indoor": {"indoor": False}, "outdoor": {"outdoor": True}}},
+        ],
+        "rejected-answers": [{"workerId": "w2", "reason": "2 options of one radio question chosen: indoor, outdoor"}],
+    }
+    assert fields["quality"] == {
+        "kind": "number",
+        "consolidated": False,
+        "reason": "not consolidated: the job's model could not be fitted",  # a number's plan needs no labels
+        "answers": [{"workerId": "w1", "value": 2}, {"workerId": "w2", "value": 2}, {"workerId": "w3", "value": 9}],
+        "rejected-answers": [{"workerId": "w3", "reason": "9 is above the maximum 5"}],
+    }
+    assert meta["fields-kept-as-given"] == ["animal", "indoor|outdoor", "quality"]
+
+
+BOXES_FORM = """<crowd-form><crowd-bounding-box name="boxes" src="x" labels="['car']"></crowd-bounding-box>
+<crowd-radio-group><crowd-radio-button name="day" value="day">Day</crowd-radio-button>
+<crowd-radio-button name="night" value="night">Night</crowd-radio-button></crowd-radio-group></crowd-form>"""
+
+
+def test_a_boxes_field_without_a_job_model_keeps_what_reading_it_warned_of_as_warnings() -> None:
+    """An item left out of an answer (a label the job lacks) is a warning on the kept field, not a
+    rejected answer: the answer was read."""
+    from tally.consolidate import BatchJob, JobPlan, run_batch
+    from tally.forms._infer import read_form
+    from tally.forms.consolidate import FormPlan
+    from tally.gt.events import DatasetObject
+
+    def boxes(*items: tuple[str, int]) -> str:
+        drawn = [{"label": name, "left": x, "top": 1, "width": 5, "height": 5} for name, x in items]
+        element = {"boundingBoxes": drawn, "inputImageProperties": {"width": 50, "height": 40}}
+        return json.dumps({"boxes": element, "day": {"day": True}, "night": {"night": False}})
+
+    objects = [
+        data_object(
+            "0",
+            annotation("w1", boxes(("car", 1), ("bus", 20))),
+            annotation("w2", boxes(("car", 2))),
+            annotation("w3", boxes(("car", 1))),
+        )
+    ]
+    contents = [json.loads(a["annotationData"]["content"]) for o in objects for a in o["annotations"]]
+    plan = JobPlan(None, None, form=FormPlan(read_form(BOXES_FORM, contents), JobTemplate(BOXES_FORM)))
+    job = BatchJob(Settings(), "s3://bucket/out", form_template=lambda: JobTemplate(BOXES_FORM))
+    [result] = run_batch([DatasetObject.model_validate(o) for o in objects], job, MemoryStorage({}), plan=plan)
+    assert result.label is not None
+    kept = result.label["fields"]["boxes"]
+    assert (kept["consolidated"], kept["reason"]) == (
+        False,
+        "not consolidated: the job's plan has no labels for this field, so no model of the job was fitted for it",
+    )
+    assert kept["answer-warnings"] == [
+        {"workerId": "w1", "reason": "items with labels not among the job's were left out: bus"}
+    ]
+    assert "rejected-answers" not in kept

@@ -101,9 +101,7 @@ def test_the_labels_and_the_template_share_one_description_per_job(s3: Any, monk
         made.append(service)
         return sagemaker if service == "sagemaker" else real_client(session, service)
 
-    monkeypatch.setattr(aws, "_client", client)
-    for cache in ("_job_descriptions", "_job_labels_cache", "_job_template_cache"):
-        monkeypatch.setattr(aws, cache, {})
+    monkeypatch.setattr(aws, "_client", client)  # the job's caches start empty (tests/conftest.py)
     session, arn = aws.own_session(), "arn:aws:sagemaker:us-east-1:111122223333:labeling-job/ner-described"
     with Stubber(sagemaker) as stub:  # one response queued: a second DescribeLabelingJob would fail the test
         stub.add_client_error(

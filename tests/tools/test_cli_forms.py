@@ -88,3 +88,35 @@ def test_reconsolidating_a_form_job_keeps_every_field(tmp_path: Path, capsys: py
     assert [sorted(line["subject"]["fields"]) for line in result] == [["crowd-entity-annotation", "politics|tech"]] * 3
     assert all(line["subject"]["schema-source"] == "inferred" for line in result)
     assert [line["subject"]["fields"]["politics|tech"]["value"] for line in result] == ["politics", "politics", "tech"]
+
+
+def test_reconsolidating_forms_with_nothing_consolidated_counts_them_as_kept_not_passed_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A form line whose every field is kept as given is counted as such by `tally reconsolidate` (as
+    `tally consolidate` says of it), not as a line passed through for want of a consolidation."""
+    import json
+
+    from tests.sim.manifests import recipe_line, write_manifest
+
+    def content(k: int) -> str:  # values of several types per field: kept as given
+        return json.dumps({"q": [k, "x"] if k % 2 else {"z": k}, "c": True if k == 0 else "ok"})
+
+    lines = [recipe_line(f"s3://b/{i}.txt", "form", [(f"w{k}", content(k)) for k in range(3)]) for i in range(2)]
+    source = write_manifest(tmp_path / "input.manifest", iter(lines))
+    out = tmp_path / "out"
+    assert main(["reconsolidate", str(source), "--label-attribute", "form", "--out", str(out), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == (
+        "lines:            2 (0 consolidated, 2 forms with every field kept as given, 0 passed through unconsolidated,"
+        " 0 failed)"
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    counts = ("lines", "consolidated", "kept-as-given", "passed-through", "failed")
+    assert {k: summary[k] for k in counts} == {
+        "lines": 2,
+        "consolidated": 0,
+        "kept-as-given": 2,
+        "passed-through": 0,
+        "failed": 0,
+    }

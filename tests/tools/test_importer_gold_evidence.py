@@ -160,5 +160,5 @@ def test_a_form_choice_field_whose_gold_answer_the_core_rejects_leaves_the_gold_
         "refused-fields": {"fields": ["sentiment"], "note": GOLD_REFUSED_FIELD_NOTE},
     }
     # the only scores were against the refused answer: none is left to average
-    assert "  3: agreement with gold n/a over 1 gold objects\n" in summary
-    assert "  ben@example.com: agreement with gold n/a over 1 gold objects\n" in summary
+    assert "  3: agreement with gold n/a over 1 gold object\n" in summary
+    assert "  ben@example.com: agreement with gold n/a over 1 gold object\n" in summary

@@ -150,8 +150,8 @@ def test_label_studio_form_gold_agreements_count_gold_objects_not_fields(tmp_pat
     assert code == 0
     summary = capsys.readouterr().out
     # one gold object: ben's and 3's choices scored (their rating and text have no score)
-    assert "  ben@example.com: agreement with gold 1.000 over 1 gold objects\n" in summary
-    assert "  3: agreement with gold 0.000 over 1 gold objects\n" in summary
+    assert "  ben@example.com: agreement with gold 1.000 over 1 gold object\n" in summary  # one: singular
+    assert "  3: agreement with gold 0.000 over 1 gold object\n" in summary
 
 
 def test_label_studio_one_choice_field_named_keeps_the_rest_as_given(tmp_path: Path) -> None:
@@ -475,6 +475,22 @@ def test_cvat_shape_attributes_are_voted_per_consolidated_box_and_written_back(t
         [("1", [("color", "red"), ("parked", "true")]), ("0", [("parked", "true")])],  # the tie is not written
         [("0", [("color", "blue"), ("parked", "false")])],
     ]
+
+
+def test_the_import_summary_counts_one_voted_shape_in_the_singular(tmp_path: Path, capsys: Any) -> None:
+    """The attributes fixture with its second image only: one box per job, one consolidated box voted on."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for job in sorted((CVAT / "three-jobs-attributes").glob("*.xml")):
+        text = job.read_text()
+        start, end = text.index('  <image id="0"'), text.index('  <image id="1"')
+        (jobs / job.name).write_text(text[:start] + text[end:])
+    code, labels = _run("cvat", jobs, tmp_path / "out")
+    assert code == 0 and len(labels) == 1
+    assert capsys.readouterr().out.splitlines()[5] == (
+        "attributes:       voted on 1 shape (0 with a tie), in each label's shape-attributes; the other shapes' kept"
+        " as given"
+    )
 
 
 def test_shape_attributes_are_a_plain_vote_when_a_voter_has_no_weight() -> None:

@@ -486,7 +486,7 @@ def test_report_warns_when_it_shows_no_answers(tmp_path: Path, capsys: pytest.Ca
         )
         == 0
     )
-    assert capsys.readouterr().err == "warning: 1 of 1 source images not read: not in the --s3-root mirror\n"
+    assert capsys.readouterr().err == "warning: 1 of 1 source image not read: not in the --s3-root mirror\n"
     assert (
         f"source image not read: {mirror / 'bucket/images/7.jpg'} does not exist" in (tmp_path / "p.html").read_text()
     )
@@ -536,3 +536,19 @@ def test_worker_colours_follow_the_consolidation_rules() -> None:
     drawn = [_colours(_overlays(page, w)[0]) for w in ("w1", "w2", "w3")]
     assert drawn == [{"#1f77b4": 4, "#17becf": 4, "#e377c2": 2}] * 3
     assert "did not map" not in page
+
+
+def test_an_instance_object_that_kept_none_shows_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The street-scenes image where one worker of three drew a person: its card says why it is empty."""
+    from tests.project import SHARED
+
+    manifest = SHARED / "data" / "streetscenes-custom-job-output.manifest"
+    out, page = tmp_path / "out", tmp_path / "page.html"
+    assert main(["reconsolidate", str(manifest), "--label-attribute", "gt-label", "--out", str(out)]) == 0
+    assert main(["report", str(out), "--s3-root", str(tmp_path), "--out", str(page)]) == 0  # images: none
+    capsys.readouterr()
+    notes = re.findall(r'<span class="note">(no instance kept[^<]*)</span>', page.read_text())
+    assert notes == [
+        "no instance kept: 2 of 3 workers drew nothing; 1 worker drew 1 instance, which too few other workers drew"
+        " there with the same label"
+    ]

@@ -166,8 +166,17 @@ def consolidate_lines(
 
 def summarise_lines(lines: Iterable[Mapping[str, Any]], attr: str) -> tuple[dict[str, Any], list[str]]:
     """Counts of an output manifest (as ``tally reconsolidate``'s summary, plus per task type), and one
-    message per rejected answer or failure."""
-    counts = {"lines": 0, "consolidated": 0, "failed": 0, "passed-through": 0, "answers-rejected": 0}
+    message per rejected answer or failure. A form's line counts as consolidated when any of its fields
+    is, else as ``kept-as-given`` (every field kept as given, as ``tally consolidate`` says of a form),
+    never as passed through: that is a line of an answer shape tally has no consolidation for."""
+    counts = {
+        "lines": 0,
+        "consolidated": 0,
+        "failed": 0,
+        "passed-through": 0,
+        "kept-as-given": 0,
+        "answers-rejected": 0,
+    }
     tasks: Counter[str] = Counter()
     confidences: list[float] = []
     messages: list[str] = []
@@ -185,9 +194,10 @@ def summarise_lines(lines: Iterable[Mapping[str, Any]], attr: str) -> tuple[dict
             counts["failed"] += 1
             messages.append(f"line {number + 1}: not consolidated: {meta['failure-reason']}")
             continue
-        if is_passed_through(meta.get("type")) and not meta.get(
-            "fields-consolidated"
-        ):  # a form: consolidated when any field is
+        if "fields-consolidated" in meta and not meta["fields-consolidated"]:  # a form: consolidated when any field is
+            counts["kept-as-given"] += 1
+            continue
+        if is_passed_through(meta.get("type")) and "fields-consolidated" not in meta:
             counts["passed-through"] += 1
             continue
         counts["consolidated"] += 1

@@ -305,13 +305,16 @@ class FieldRun:
     """One field over a batch, read and observed once: ``summaries`` (per object with a usable value)
     are what ``learner`` fits its model on in ``context`` (``learner`` ``None``: the field has no model);
     ``labels`` its classes; ``finish`` makes one entry per object (``None`` where the field is absent
-    from every answer of the object) from the model: the batch's, or the whole job's (:class:`FormPlan`)."""
+    from every answer of the object) from the model: the batch's, or the whole job's (:class:`FormPlan`);
+    ``issues``, per object (in order), the answers reading found fault with and why: what the field's
+    values keep when they are kept as given for want of a model (empty: none, or not gathered)."""
 
     finish: Callable[[Any], list[FieldEntry | None]]
     summaries: list[tuple[str, Any]] = field(default_factory=list)
     learner: Any = None
     context: JobContext | None = None
     labels: LabelSet | None = None
+    issues: list[list[AnswerIssue]] = field(default_factory=list)
 
 
 class FieldHandler(Protocol):
@@ -340,18 +343,34 @@ def _kept_entry(f: Field, values: Values, reason: str, issues: Sequence[AnswerIs
         "reason": reason,
         "answers": [{"workerId": w, "value": _given(fv)} for w, fv in values],
     }
-    if issues:
-        entry["rejected-answers"] = [i.as_json() for i in issues]
+    rejected = [i.as_json() for i in issues if i.rejected]
+    warned = [i.as_json() for i in issues if not i.rejected]  # what reading an answer left out of it
+    if rejected:
+        entry["rejected-answers"] = rejected
+    if warned:
+        entry["answer-warnings"] = warned
     return FieldEntry(entry, False, issues=list(issues))
 
 
-def _all_kept(f: Field, per_object: Sequence[tuple[FormObject, Values]], reason: str) -> list[FieldEntry | None]:
-    """Every object's values of the field kept as given, with ``reason``."""
-    return [_kept_entry(f, values, reason) if values else None for _, values in per_object]
+def _all_kept(
+    f: Field,
+    per_object: Sequence[tuple[FormObject, Values]],
+    reason: str,
+    issues: Sequence[Sequence[AnswerIssue]] = (),
+) -> list[FieldEntry | None]:
+    """Every object's values of the field kept as given, with ``reason`` (and each object's ``issues``,
+    in order, when given: the answers found at fault and why)."""
+    found = list(issues) or [()] * len(per_object)
+    return [
+        _kept_entry(f, values, reason, object_issues) if values else None
+        for (_, values), object_issues in zip(per_object, found, strict=True)
+    ]
 
 
-def _kept_run(f: Field, per_object: Sequence[tuple[FormObject, Values]], reason: str) -> FieldRun:
-    return FieldRun(lambda _: _all_kept(f, per_object, reason))
+def _kept_run(
+    f: Field, per_object: Sequence[tuple[FormObject, Values]], reason: str, issues: Sequence[Sequence[AnswerIssue]] = ()
+) -> FieldRun:
+    return FieldRun(lambda _: _all_kept(f, per_object, reason, issues))
 
 
 def keep_as_given(reason: str) -> FieldHandler:
@@ -622,8 +641,9 @@ def _consolidate_by_task(
             entries.append(entry)
         return entries
 
+    found = [issues if seen is None else list(seen.issues) for seen, issues, _ in observed]
     return FieldRun(finish, summaries if task.uses_batch_model else [], task if task.uses_batch_model else None,
-                    context, labels)  # fmt: skip
+                    context, labels, found)  # fmt: skip
 
 
 def _consolidated(
@@ -666,6 +686,8 @@ def _unkept_items(entry: dict[str, Any], values: Values) -> None:
     no kept instance would otherwise vanish from them. ``unkept-items`` says, per such worker, how many
     of their items no kept instance holds and why (an OCR job's misspelt transcriptions are labels of
     their own, which no other worker drew)."""
+    from ..tasks.instances import UNKEPT_ITEMS  # the light package, only for a field that may hold instances
+
     value = entry.get("value")
     instances = value.get("instances") if isinstance(value, dict) else None
     if not isinstance(instances, list) or not all(isinstance(i, dict) and "workers" in i for i in instances):
@@ -683,7 +705,7 @@ def _unkept_items(entry: dict[str, Any], values: Values) -> None:
                 {
                     "workerId": worker,
                     "items": missing,
-                    "reason": "in no kept instance: too few other workers drew them there with the same label",
+                    "reason": UNKEPT_ITEMS,
                 }
             )
     if unkept:
@@ -858,7 +880,8 @@ def _kind_handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx
         return entries
 
     labels = prepared.setup if isinstance(prepared.setup, LabelSet) else None
-    return FieldRun(finish, prepared.summaries, _FieldLearner(prepared), context, labels)
+    found = [issues + prepared.issues[obj.object_id] for issues, obj in zip(misfits, objects, strict=True)]
+    return FieldRun(finish, prepared.summaries, _FieldLearner(prepared), context, labels, found)
 
 
 def _kind_entry(
@@ -1027,14 +1050,14 @@ def consolidate_form(
             model = None
             if run.learner is not None and ctx.plan is not None:
                 model = ctx.plan.models.get(f.name)
-                if model is None and run.summaries:  # fit_form could not fit it: never a model of one batch
-                    run = _kept_run(f, per_object, "not consolidated: the job's model could not be fitted")
+                if model is None and run.summaries:  # the job has no model of it: never a model of one batch
+                    run = _kept_run(f, per_object, f"not consolidated: {_no_job_model(f, ctx.plan)}", run.issues)
             elif run.learner is not None and run.summaries and run.context is not None:
                 model = ctx.new_cycle(_scope(f)).fit(run.learner, run.summaries, run.context)
         except Exception as exc:
             logger.error("field %s: batch model not fitted: %s", f.name, type(exc).__name__)
             reason = f"not consolidated: its batch model could not be fitted ({type(exc).__name__})"
-            run = _kept_run(f, per_object, reason)
+            run = _kept_run(f, per_object, reason, run.issues)
         try:
             entries = run.finish(model)
         except Exception as exc:  # a field's failure keeps its values, never fails the batch
@@ -1103,6 +1126,14 @@ def fit_form(plan: FormPlan, summaries: Sequence[tuple[str, Mapping[str, Any]]],
         except Exception as exc:
             logger.error("field %s: the job's model not fitted: %s", name, type(exc).__name__)
     return replace(plan, models=models)
+
+
+def _no_job_model(f: Field, plan: FormPlan) -> str:
+    """Why a field with values has no model of the whole job (:func:`fit_form` fits none for a task's
+    field the job's plan has no labels for, nor for one whose fit failed)."""
+    if _field_kind(f) is None and f.name not in plan.labels:
+        return "the job's plan has no labels for this field, so no model of the job was fitted for it"
+    return "the job's model could not be fitted"
 
 
 def _handler(f: Field) -> FieldHandler:

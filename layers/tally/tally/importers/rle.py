@@ -80,6 +80,19 @@ def _windows(data: bytes) -> npt.NDArray[np.uint64]:
     return np.ndarray((len(data) + 8,), dtype=">u8", buffer=padded, strides=(1,)).astype(np.uint64)
 
 
+_WINDOW_STRETCH = 1 << 14
+"""Bytes of a brush RLE whose windows the block loop holds as Python ints at once (~0.7 MB of them)."""
+
+_WORDS_AT_ONCE = 1 << 16
+"""Literal words read at once (their bit positions and blocks: a few MB of temporaries)."""
+
+
+def _stretch(data: bytes, base: int) -> list[int]:
+    """The windows of ``data``'s bytes ``base`` to ``base + _WINDOW_STRETCH`` (fewer at its end)."""
+    windows: list[int] = _windows(data[base : base + _WINDOW_STRETCH + 8])[:_WINDOW_STRETCH].tolist()
+    return windows
+
+
 def _bits_at(windows: npt.NDArray[np.uint64], positions: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint64]:
     """The ``width``-bit numbers (1-32 bits, most significant first) at the bit ``positions``."""
     top = windows[positions >> 3] << (positions & 7).astype(np.uint64)
@@ -93,16 +106,16 @@ def decode_brush_rle(rle: bytes | Sequence[int], *, expected: int | None = None)
     ``expected`` is the number of values the caller needs (``width * height * 4``): a stream that
     claims another count is refused before anything is allocated.
     """
-    runs, lengths, word = _brush_runs(rle, expected)
-    dtype = np.uint8 if word <= 8 else np.uint16 if word <= 16 else np.uint32
-    out: npt.NDArray[np.unsignedinteger] = np.repeat(runs.astype(dtype), lengths)
+    runs, lengths, _ = _brush_runs(rle, expected)
+    out: npt.NDArray[np.unsignedinteger] = np.repeat(runs, lengths)
     return out
 
 
 def _brush_runs(
     rle: bytes | Sequence[int], expected: int | None
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], int]:
-    """The runs a brush RLE encodes: each run's value and length, and the word size.
+) -> tuple[npt.NDArray[np.unsignedinteger], npt.NDArray[np.int64], int]:
+    """The runs a brush RLE encodes: each run's value (in the word size's type) and length, and the
+    word size.
 
     Where a block starts depends on the block before, so the blocks are found one after the other,
     each from a 64-bit window of the stream at its first bit (integer operations, no string of bits):
@@ -121,8 +134,6 @@ def _brush_runs(
         raise RleError(f"the brush RLE holds {count} values where the image needs {expected}")
     if count > 4 * MAX_PIXELS:
         raise RleError(f"the brush RLE claims {count} values, over the {4 * MAX_PIXELS} limit")
-    windows = _windows(data)
-    top: list[int] = windows.tolist()
     full, word_mask = (1 << 64) - 1, (1 << word) - 1
     values: list[int] = []
     lengths: list[int] = []
@@ -133,20 +144,26 @@ def _brush_runs(
     p = start = 53
     i = length = width = 0
     while i < count and p < size:
-        start = p
-        head = (top[p >> 3] << (p & 7)) & full  # the 57 bits or more from p on
-        width = sizes[(head >> 61) & 3]
-        length = ((head >> (61 - width)) & ((1 << width) - 1)) + 1
-        if head >> 63:  # a repeat block: its word follows the count field, inside the window
-            value((head >> (61 - width - word)) & word_mask)
-            run(length)
-            p += 3 + width + word
-        else:
-            literal((len(values), p + 3 + width, length))
-            value(0)  # a placeholder run, replaced by the block's words
-            run(0)
-            p += 3 + width + length * word
-        i += length
+        # the windows the blocks from p on read, as Python ints (fast to index), made for one stretch of
+        # the stream at a time: the whole stream's would take 8 bytes per byte of it, ~44 as Python ints
+        base = p >> 3
+        top = _stretch(data, base)
+        end = min(size, 8 * (base + len(top)))
+        while i < count and p < end:
+            start = p
+            head = (top[(p >> 3) - base] << (p & 7)) & full  # the 57 bits or more from p on
+            width = sizes[(head >> 61) & 3]
+            length = ((head >> (61 - width)) & ((1 << width) - 1)) + 1
+            if head >> 63:  # a repeat block: its word follows the count field, inside the window
+                value((head >> (61 - width - word)) & word_mask)
+                run(length)
+                p += 3 + width + word
+            else:
+                literal((len(values), p + 3 + width, length))
+                value(0)  # a placeholder run, replaced by the block's words
+                run(0)
+                p += 3 + width + length * word
+            i += length
     short = "the brush RLE ends before its last run"
     if i < count or (i and start + 3 + width > size):  # (i: a block was read)
         raise RleError(short)
@@ -154,19 +171,39 @@ def _brush_runs(
         raise RleError("a run of the brush RLE goes past its value count")
     if p > size:
         raise RleError(short)
+    dtype = _word_dtype(word)
     runs = np.asarray(values, dtype=np.uint64)
     run_lengths = np.asarray(lengths, dtype=np.int64)
-    if literals:
-        at, first, words = (np.asarray(column, dtype=np.int64) for column in zip(*literals, strict=True))
-        spread = np.ones(len(runs), dtype=np.int64)
-        spread[at] = words  # each placeholder becomes its block's words, one run of 1 each
-        index = np.repeat(np.arange(len(runs)), spread)
-        is_word = np.repeat(np.isin(np.arange(len(runs)), at), spread)
-        nth = np.arange(int(words.sum()), dtype=np.int64) - np.repeat(np.cumsum(words) - words, words)
-        runs, run_lengths = runs[index], run_lengths[index]
-        runs[is_word] = _bits_at(windows, np.repeat(first, words) + nth * word, word)
-        run_lengths[is_word] = 1
-    return runs, run_lengths, word
+    if not literals:
+        return runs.astype(dtype), run_lengths, word
+    at, first, words = (np.asarray(column, dtype=np.int64) for column in zip(*literals, strict=True))
+    # each placeholder run becomes its block's words, one run of 1 each: where each run's first goes
+    spread = np.ones(len(runs), dtype=np.int64)
+    spread[at] = words
+    offsets = np.cumsum(spread) - spread
+    out_runs = np.zeros(int(offsets[-1] + spread[-1]), dtype=dtype)
+    out_lengths = np.ones(len(out_runs), dtype=np.int64)
+    plain = np.ones(len(runs), dtype=bool)
+    plain[at] = False
+    out_runs[offsets[plain]] = runs[plain]
+    out_lengths[offsets[plain]] = run_lengths[plain]
+    # the literal words, a bounded number at a time (a stream of literals is a word per value)
+    ends = np.cumsum(words)
+    begins = ends - words
+    for lo in range(0, int(ends[-1]), _WORDS_AT_ONCE):
+        j = np.arange(lo, min(lo + _WORDS_AT_ONCE, int(ends[-1])), dtype=np.int64)
+        block = np.searchsorted(ends, j, side="right")
+        nth = j - begins[block]
+        positions = first[block] + nth * word
+        lowest = int(positions[0]) >> 3  # the chunk's words are in stream order
+        windows = _windows(data[lowest : (int(positions[-1]) >> 3) + 8])
+        out_runs[offsets[at[block]] + nth] = _bits_at(windows, positions - 8 * lowest, word)
+    return out_runs, out_lengths, word
+
+
+def _word_dtype(word: int) -> type[np.unsignedinteger]:
+    """The smallest unsigned type of ``word``-bit values."""
+    return np.uint8 if word <= 8 else np.uint16 if word <= 16 else np.uint32
 
 
 def brush_mask(rle: bytes | Sequence[int], width: int, height: int) -> npt.NDArray[np.bool_]:

@@ -273,7 +273,9 @@ class PreparedField:
         for obj in self.objects:
             found = self.issues[obj.object_id]
             if obj.object_id in self.failures or model is None or obj.object_id not in by_id:
-                reason = self.failures.get(obj.object_id, "no worker gave a value")
+                unmodelled = obj.object_id in by_id and obj.object_id not in self.failures
+                reason = "no model of this field was fitted" if unmodelled else "no worker gave a value"
+                reason = self.failures.get(obj.object_id, reason)
                 results.append(FieldResult(obj.object_id, None, None, found, reason))
                 continue
             label, _, confidence = model.label(obj.object_id, by_id[obj.object_id])

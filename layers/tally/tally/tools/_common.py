@@ -37,6 +37,7 @@ __all__ = [
     "buckets_under",
     "build_settings",
     "configure_logging",
+    "counted",
     "current_verbosity",
     "deferred_interrupt",
     "input_file",
@@ -50,6 +51,16 @@ class InputError(click.ClickException):
     """An input that cannot be used (missing file, bad JSON, bad template): exit code 3."""
 
     exit_code = ExitCode.INPUT
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in its number, as the CLI prints counts (``plural``: when not ``noun + "s"``).
+
+    Examples:
+        >>> counted(1, "shape"), counted(3, "shape"), counted(0, "gold object"), counted(1, "not a form", "not forms")
+        ('1 shape', '3 shapes', '0 gold objects', '1 not a form')
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def load_json(data: bytes | str, name: str) -> Any:

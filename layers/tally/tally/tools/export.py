@@ -42,6 +42,7 @@ from ._common import (
     CliStorage,
     ExitCode,
     InputError,
+    counted,
     input_file,
     load_json,
     progress_bar,
@@ -447,7 +448,7 @@ class _Rows(_Sink):
 
     def summary(self) -> str:
         c = self.counts
-        return f"{len(self.rows)} rows, {c['skipped']} with no rows to write, {c['failed']} failed"
+        return f"{counted(len(self.rows), 'row')}, {c['skipped']} with no rows to write, {c['failed']} failed"
 
 
 class _Coco(_Sink):
@@ -472,7 +473,7 @@ class _Coco(_Sink):
     def summary(self) -> str:
         c = self.counts
         return (
-            f"{len(self.builder.images)} images, {self.annotations} annotations, "
+            f"{counted(len(self.builder.images), 'image')}, {counted(self.annotations, 'annotation')}, "
             f"{c['skipped']} with nothing COCO holds, {c['failed']} failed"
         )
 
@@ -498,7 +499,7 @@ class _Forms(_Sink):
 
     def summary(self) -> str:
         c = self.counts
-        return f"{len(self.rows)} forms, {c['skipped']} not forms, {c['failed']} failed"
+        return f"{counted(len(self.rows), 'form')}, {counted(c['skipped'], 'not a form', 'not forms')}, {c['failed']} failed"
 
 
 _SINKS: dict[str, type[_Sink]] = {

@@ -41,6 +41,7 @@ from ._common import (
     CliStorage,
     ExitCode,
     InputError,
+    counted,
     load_json,
     progress_bar,
     replace_outputs,
@@ -187,7 +188,7 @@ def _summary(
             tied = sum(1 for v in voted if v.get("ties"))
             if not said:
                 lines.append(
-                    f"attributes:       voted on {len(voted)} shapes ({tied} with a tie), in each label's"
+                    f"attributes:       voted on {counted(len(voted), 'shape')} ({tied} with a tie), in each label's"
                     " shape-attributes; the other shapes' kept as given"
                 )
             said = True
@@ -196,11 +197,12 @@ def _summary(
     held = sum(1 for g in batch.gold.values() if g.element is not None)
     if batch.gold:
         lines.append(
-            f"gold:             {held} objects labelled with their gold answer ({len(batch.gold) - held} without a readable one)"
+            f"gold:             {counted(held, 'object')} labelled with their gold answer"
+            f" ({len(batch.gold) - held} without a readable one)"
         )
         for worker, (n, total, agreed) in gold_scores(batch).items():
             mean_score = f"{total / agreed:.3f}" if agreed else "n/a"
-            lines.append(f"  {worker}: agreement with gold {mean_score} over {n} gold objects")
+            lines.append(f"  {worker}: agreement with gold {mean_score} over {counted(n, 'gold object')}")
     lines += [
         f"masks:            {out / 'masks'}",
         f"results:          {out / 'results.jsonl'}",

@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from ..pre_annotation import pre_annotate
 from ..storage import LocalStorage, split_s3_uri
-from ._common import ExitCode, InputError, build_settings, input_file, load_json, write_atomically
+from ._common import ExitCode, InputError, build_settings, counted, input_file, load_json, write_atomically
 from .consolidate import parse_labels
 
 __all__ = [
@@ -89,7 +89,7 @@ def read_manifest_line(path: Path, number: int) -> dict[str, Any]:
     except json.JSONDecodeError:
         lines = [line for line in text.splitlines() if line.strip()]
         if number > len(lines):
-            raise InputError(f"{path} has {len(lines)} lines; there is no line {number}") from None
+            raise InputError(f"{path} has {counted(len(lines), 'line')}; there is no line {number}") from None
         document = load_json(lines[number - 1], f"{path} line {number}")
     if not isinstance(document, dict):
         raise InputError(f"{path} is not a manifest line (a JSON object)")

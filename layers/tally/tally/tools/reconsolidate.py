@@ -73,6 +73,7 @@ from ._common import (
     build_settings,
     configure_logging,
     count_lines,
+    counted,
     current_verbosity,
     deferred_interrupt,
     load_json,
@@ -398,8 +399,10 @@ def print_summary(
     if len(messages) > shown:
         click.echo(f"warning: ... and {len(messages) - shown} more (see {see or manifest})", err=True)
     mean = summary.get("mean-confidence")
+    kept = summary.get("kept-as-given", 0)  # forms with every field kept as given (a summary of an older run: none)
+    forms = f" {counted(kept, 'form')} with every field kept as given," if kept else ""
     lines = [
-        f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,"
+        f"lines:            {summary['lines']} ({summary['consolidated']} consolidated,{forms}"
         f" {summary['passed-through']} passed through unconsolidated, {summary['failed']} failed)",
         f"answers rejected: {summary['answers-rejected']}",
         f"mean confidence:  {'n/a' if mean is None else f'{mean:.3f}'}",
@@ -707,7 +710,7 @@ def _check_resumable(state: _State, out: Path, total: int) -> None:
         state.restart()
         state.save()
     elif state.lines_done or state.stage is not Stage.SURVEY:
-        done = f"{state.lines_done} of {total} lines {_DONE[state.stage]}"
+        done = f"{state.lines_done} of {counted(total, 'line')} {_DONE[state.stage]}"
         click.echo(f"resuming the run in {out}: {done} ({_PASS[state.stage]})", err=True)
 
 
@@ -728,7 +731,7 @@ class _Run:
         self.jobs = 1
 
     def where(self) -> str:
-        done = f"{self.state.lines_done} of {self.total} lines {_DONE[self.state.stage]}"
+        done = f"{self.state.lines_done} of {counted(self.total, 'line')} {_DONE[self.state.stage]}"
         return done if self.state.stage is Stage.CONSOLIDATE else f"{done} ({_PASS[self.state.stage]})"
 
     def _chunks(self, only: set[int] | None = None) -> Iterator[tuple[int, list[str], list[Locator | None] | None]]:
@@ -928,7 +931,9 @@ def _job_summaries(path: Path, choice: str, chunks_expected: int) -> list[tuple[
                 chunks[first] = summaries
     if len(chunks) != chunks_expected:
         missing = chunks_expected - len(chunks)
-        raise InputError(f"{path} lacks the summaries of {missing} chunks; run the command again with --restart")
+        raise InputError(
+            f"{path} lacks the summaries of {counted(missing, 'chunk')}; run the command again with --restart"
+        )
     return [summary for first in sorted(chunks) for summary in chunks[first]]
 
 

@@ -54,7 +54,16 @@ from ..tasks.figures import (
 from ..tasks.kind import TaskKind
 from ..tasks.registry import element_keys, kind_of
 from . import _figures
-from ._common import CliStorage, ExitCode, InputError, load_json, progress_bar, stderr_console, write_atomically
+from ._common import (
+    CliStorage,
+    ExitCode,
+    InputError,
+    counted,
+    load_json,
+    progress_bar,
+    stderr_console,
+    write_atomically,
+)
 from ._figures import esc as _esc
 from ._figures import pct as _pct
 from ._sources import JobIndex, line_annotations, located_annotations
@@ -1049,6 +1058,9 @@ def _card(judged: _Judged, number: int, colours: dict[str, str], classes: set[st
                 f"<figcaption><b>{_esc(answer.worker_id)}</b> {note}</figcaption></figure>"
             )
     image_note = f'<span class="note">{_esc(obj.image_note)}</span>' if obj.image_note else ""
+    empty = obj.label.get("no-instances")  # an instance object that kept none: why (its per-worker rows)
+    if isinstance(empty, dict) and isinstance(empty.get("reason"), str):
+        image_note += f' <span class="note">{_esc(empty["reason"])}</span>'
     legend = "".join(f'<span class="chip" style="border-color:{_colour(n, colours)}">{_esc(n)}</span>' for n in labels)
     data_labels = _esc(json.dumps(labels))
     data_workers = _esc(json.dumps(workers))
@@ -1210,7 +1222,7 @@ def render_report(
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>{_STYLE}{_figures.STYLE}</style></head>
 <body><header class="top"><h1>{_esc(title)}</h1>
-<p>label attribute <b>{_esc(attr)}</b> · {len(objects)} objects · <b id="review-count">{flagged}</b> need review
+<p>label attribute <b>{_esc(attr)}</b> · {counted(len(objects), "object")} · <b id="review-count">{flagged}</b> need review
 ({failed} failed) · mean confidence {mean} · needs review first (failed, disputed regions, a confidence below
 {_pct(review_below)}), then least agreed with the consensus</p></header>
 <main>
@@ -1221,7 +1233,7 @@ def render_report(
 <label>label <select id="filter-label"><option value="">all labels</option>{label_options}</select></label>
 <label>worker <select id="filter-worker"><option value="">all workers</option>{worker_options}</select></label>
 <label><input type="checkbox" id="filter-review"> needs review only</label>
-<span><b id="visible-count">{len(cards)}</b> of {len(objects)} objects shown</span>
+<span><b id="visible-count">{len(cards)}</b> of {counted(len(objects), "object")} shown</span>
 </div>
 {"".join(cards)}
 </main>
@@ -1321,7 +1333,7 @@ def report(
         if obj.failure is not None:
             click.echo(f"warning: {obj.key}: not consolidated: {obj.failure}", err=True)
     for reason, count in Counter(o.image_reason for o in objects if o.image_reason).items():
-        click.echo(f"warning: {count} of {len(objects)} source images not read: {reason}", err=True)
+        click.echo(f"warning: {count} of {counted(len(objects), 'source image')} not read: {reason}", err=True)
     if objects and not any(o.answers for o in objects):
         click.echo(
             f"warning: the page shows no worker answers, only the consensus: {_answers_hint(target, source)}", err=True

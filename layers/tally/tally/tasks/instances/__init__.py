@@ -38,7 +38,12 @@ from ..review import mask_notes
 if TYPE_CHECKING:
     from ..figures import Overlay
 
-__all__ = ["INSTANCES", "Instance", "InstancesResult", "InstancesShape"]
+__all__ = ["DREW_NOTHING", "INSTANCES", "UNKEPT_ITEMS", "Instance", "InstancesResult", "InstancesShape", "NoInstances"]
+
+UNKEPT_ITEMS = "in no kept instance: too few other workers drew them there with the same label"
+"""Why a worker's items are in no kept instance (a form's ``unkept-items``, an empty result's ``no-instances``)."""
+
+DREW_NOTHING = "drew nothing (no instance with one of the job's labels)"
 
 
 class InstancesShape(ItemsShape):
@@ -67,11 +72,49 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class NoInstances:
+    """Why an object with answers has no consolidated instance: ``reason`` (one sentence) and, per
+    worker whose answer was read, how many items they drew and why none is kept (the rows of a form's
+    ``unkept-items``: ``workerId``, ``items``, ``reason``)."""
+
+    reason: str
+    answers: tuple[tuple[str, int, str], ...]
+
+    def to_gt(self) -> dict[str, Any]:
+        rows = [{"workerId": w, "items": n, "reason": why} for w, n, why in self.answers]
+        return {"reason": self.reason, "answers": rows}
+
+    @classmethod
+    def of(cls, drawn: Sequence[tuple[str, int]]) -> NoInstances:
+        """From each read answer's worker and item count (the object kept none of them)."""
+        nothing = sum(1 for _, n in drawn if n == 0)
+        items = sum(n for _, n in drawn)
+        parts = [f"{nothing} of {_plural(len(drawn), 'worker')} drew nothing"] if nothing else []
+        if items:
+            drew = _plural(len(drawn) - nothing, "worker")
+            parts.append(
+                f"{drew} drew {_plural(items, 'instance')}, which too few other workers drew there with the same label"
+            )
+        answers = tuple((w, n, UNKEPT_ITEMS if n else DREW_NOTHING) for w, n in drawn)
+        return cls("no instance kept: " + "; ".join(parts), answers)
+
+    @classmethod
+    def from_gt(cls, value: Mapping[str, Any]) -> NoInstances:
+        return cls(value["reason"], tuple((r["workerId"], r["items"], r["reason"]) for r in value["answers"]))
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@dataclass(frozen=True)
 class InstancesResult:
     """An instance-segmentation (or polygon) result: the instance mask (pixel *k*: instance *k*, 1-based)
     and the class mask, the instances, the job's classes and colours, the image size, the object's
     confidence and each worker's precision, recall and keep weight. The masks and the size are
-    ``None`` in a label written without them (the views that need them say so)."""
+    ``None`` in a label written without them (the views that need them say so). ``no_instances``: why
+    no instance is kept, on an object with answers that kept none (``no-instances`` in the label and its
+    metadata)."""
 
     instance_mask_ref: str | None
     class_mask_ref: str | None
@@ -80,6 +123,7 @@ class InstancesResult:
     image_size: ImageSize | None
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
+    no_instances: NoInstances | None = None
 
     def to_gt(self) -> dict[str, Any]:
         label: dict[str, Any] = {}
@@ -88,6 +132,8 @@ class InstancesResult:
         if self.class_mask_ref is not None:
             label["class-mask-ref"] = self.class_mask_ref
         label["instances"] = [i.to_gt() for i in self.instances]
+        if self.no_instances is not None:
+            label["no-instances"] = self.no_instances.to_gt()
         label["internal-color-map"] = ClassColour.map_to_gt(self.colour_map)
         ImageSize.into(label, self.image_size)
         label.update({"confidence": self.confidence, "worker-quality": [q.to_gt() for q in self.worker_quality]})
@@ -95,12 +141,17 @@ class InstancesResult:
 
     def metadata(self) -> dict[str, Any]:
         """The entries of ``<attr>-metadata``."""
-        return {
-            "instances": len(self.instances),
-            "internal-color-map": ClassColour.map_to_gt(self.colour_map),
-            "confidence": self.confidence,
-            "worker-quality": [q.to_gt() for q in self.worker_quality],
-        }
+        meta: dict[str, Any] = {"instances": len(self.instances)}
+        if self.no_instances is not None:
+            meta["no-instances"] = self.no_instances.to_gt()
+        meta.update(
+            {
+                "internal-color-map": ClassColour.map_to_gt(self.colour_map),
+                "confidence": self.confidence,
+                "worker-quality": [q.to_gt() for q in self.worker_quality],
+            }
+        )
+        return meta
 
     @classmethod
     def from_gt(cls, label: Mapping[str, Any]) -> InstancesResult:
@@ -115,6 +166,7 @@ class InstancesResult:
             ImageSize.of(label),
             label["confidence"],
             WorkerQuality.rows(label),
+            NoInstances.from_gt(label["no-instances"]) if "no-instances" in label else None,
         )
 
 

@@ -29,7 +29,7 @@ from ...storage import join_uri
 from ..base import DIGITS, JobContext, Observed, known_labels
 from ..geometry import Common, Geometric, Parsed, image_size, item_list, kept_ids
 from ..kind import ClassColour
-from . import Instance, InstancesResult, InstancesShape
+from . import Instance, InstancesResult, InstancesShape, NoInstances
 
 __all__ = ["InstanceSegmentation"]
 
@@ -139,4 +139,5 @@ class InstanceSegmentation(InstancesShape, Geometric):
             common.image_size,
             common.confidence,
             common.worker_quality,
+            None if instances else NoInstances.of([(a.worker, len(a.labels)) for a in items.answers]),
         )
