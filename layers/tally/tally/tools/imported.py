@@ -315,6 +315,7 @@ def consolidate_imported(
                         response_limit=_NO_LAMBDA_LIMIT,
                         on_result=reported,
                         form_template=lambda: form,
+                        members=True,  # the attribute and per-region votes read them
                     )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
