@@ -1384,6 +1384,10 @@ def test_label_studio_per_region_fields_of_a_failed_label_say_so() -> None:
         "label": {"failure-reason": "no usable answer"}, "label-metadata": {}}}}]  # fmt: skip
     assert vote_regions(entries, batch, "label", {}) == {
         "1": VotedShapes({}, {"species (per region)": REGION_LABEL_FAILED})}  # fmt: skip
+    batch.failed.append("1")  # failed in the import (no readable answer): the same reason
+    assert failed_reasons(batch) == {"1": VotedShapes({}, {"species (per region)": REGION_LABEL_FAILED})}
+    batch.form = ["label", "quality"]  # in a form, as on the form's other objects
+    assert failed_reasons(batch) == {"1": VotedShapes({}, {"species (per region)": REGION_FORM})}
 
 
 def test_box_attributes_follow_the_consolidation_not_a_second_matching() -> None:

@@ -332,9 +332,11 @@ def _region_id(result: Mapping[str, Any]) -> str | int | None:
 def failed_reasons(batch: Batch) -> dict[str, VotedShapes]:
     """Per object the import did not consolidate (:attr:`~.model.Batch.failed`: no readable answer), the
     reason its shape attributes or per-region fields are kept, when the import consolidates shapes they
-    are voted on."""
+    are voted on (in a Label Studio form: :data:`REGION_FORM`, as on its other objects)."""
     per_region = [name for name, kind in batch.fields.items() if kind == "per-region"]
-    if per_region and not batch.form and batch.kind in REGION_FIELDS:
+    if per_region and batch.form:
+        reasons = dict.fromkeys(per_region, REGION_FORM)  # as on the form's consolidated objects
+    elif per_region and batch.kind in REGION_FIELDS:
         reasons = dict.fromkeys(per_region, REGION_LABEL_FAILED)
     elif batch.field in FIELDS or batch.field == "mask":
         reasons = {"attributes": LABEL_FAILED}
