@@ -6,22 +6,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tally.consolidate import consolidate_batch
 from tally.gt.events import ConsolidationRequest
 from tally.gt.response import ObjectResult
 from tally.settings import Settings
 from tally.storage import MemoryStorage
+from tally.tasks.lines.adapter import LineModel
 
 SIZE = {"width": 100, "height": 80}
 
 
-def _run(answers: dict[str, Any], labels: list[str]) -> tuple[ObjectResult, dict[str, Any]]:
+def _run(answers: dict[str, Any], labels: list[str], members: bool = True) -> tuple[ObjectResult, dict[str, Any]]:
     payload = [{"datasetObjectId": "o", "dataObject": {"s3Uri": "o.png"}, "annotations": [
         {"workerId": w, "annotationData": {"content": json.dumps({"field": a})}} for w, a in answers.items()]}]  # fmt: skip
     storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
     event = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}, "labelCategories": labels}
     found: list[ObjectResult] = []
-    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(), on_result=found.append)
+    report = consolidate_batch(
+        ConsolidationRequest.parse(event), storage, settings=Settings(), on_result=found.append, members=members
+    )
     (result,) = found
     response = report.response[0]["consolidatedAnnotation"]["content"]["label"]
     return result, response
@@ -72,3 +77,44 @@ def test_polyline_members_name_the_lines_fused() -> None:
     result, label = _run(answers, ["lane", "curb"])
     assert [(p["label"], p["workers"]) for p in label["polylines"]] == [("lane", ["w1", "w2"]), ("curb", ["w1", "w2"])]
     assert result.members == ((("w1", 0), ("w2", 2)), (("w1", 1), ("w2", 1)))
+
+
+def _boxes() -> dict[str, Any]:
+    def box(label: str, left: int) -> dict[str, Any]:
+        return {"label": label, "left": left, "top": 10, "width": 20, "height": 20}
+
+    return {
+        "w1": {"boundingBoxes": [box("car", 10), box("car", 60)], "inputImageProperties": SIZE},
+        "w2": {"boundingBoxes": [box("bus", 30), box("car", 61), box("car", 11)], "inputImageProperties": SIZE},
+        "w3": {"boundingBoxes": [box("car", 59)], "inputImageProperties": SIZE},
+    }
+
+
+def test_box_members_name_each_workers_box_as_answered() -> None:
+    # w2's first box is of a label the job lacks: left out, so its boxes keep their indices in its answer
+    result, label = _run(_boxes(), ["car"])
+    assert [(a["left"], a["top"]) for a in label["annotations"]] == [(10, 10), (60, 10)]
+    assert result.members == ((("w1", 0), ("w2", 2)), (("w1", 1), ("w2", 1), ("w3", 0)))
+
+
+def test_members_are_not_computed_unless_asked() -> None:
+    # the Lambdas never ask: no object pays for members nothing reads, and the label is the same
+    result, label = _run(_boxes(), ["car"], members=False)
+    assert result.members is None
+    assert label == _run(_boxes(), ["car"])[1]
+
+
+def test_polyline_members_come_from_the_one_prediction(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    fused = LineModel._fused
+
+    def counted(self: LineModel, object_id: str, summary: Any) -> Any:
+        calls.append(object_id)
+        return fused(self, object_id, summary)
+
+    monkeypatch.setattr(LineModel, "_fused", counted)
+    line = {"label": "lane", "vertices": [{"x": 10, "y": 70}, {"x": 90, "y": 10}]}
+    answers = {w: {"polylines": [line], "inputImageProperties": SIZE} for w in ("w1", "w2")}
+    result, _ = _run(answers, ["lane"])
+    assert result.members == ((("w1", 0), ("w2", 0)),)
+    assert calls == ["o"]  # once per object, the label and its members from it

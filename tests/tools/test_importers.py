@@ -18,9 +18,31 @@ from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.forms import FormSchema
 from tally.forms.consolidate import JobTemplate
-from tally.importers.attributes import REGION_FORM, REGION_TEXT, UNMATCHED, UNMATCHED_REGIONS, vote_attributes
+from tally.importers.attributes import (
+    LABEL_FAILED,
+    NO_MEMBERS,
+    REGION_FORM,
+    REGION_LABEL_FAILED,
+    REGION_TEXT,
+    UNMATCHED,
+    UNMATCHED_REGIONS,
+    failed_reasons,
+    vote_attributes,
+    vote_regions,
+)
 from tally.importers.labelstudio import read_config
-from tally.importers.model import GOLD_EVIDENCE_NOTE, GOLD_FORM_NOTE, GOLD_MODEL_NOTE, _kept
+from tally.importers.labelstudio import read_export as labelstudio_read
+from tally.importers.model import (
+    GOLD_EVIDENCE_NOTE,
+    GOLD_FORM_NOTE,
+    GOLD_MODEL_NOTE,
+    FieldAnswer,
+    ImportedItem,
+    VotedShapes,
+    _kept,
+    build_batch,
+    failed_entries,
+)
 from tally.importers.rle import brush_mask, decode_brush_rle
 from tally.storage import MemoryStorage
 from tally.tools._common import CliStorage
@@ -508,14 +530,15 @@ def test_shape_attributes_are_a_plain_vote_when_a_voter_has_no_weight() -> None:
     }
     weighted = {"worker-quality": [{"workerId": "a", "weight": 3.0}, {"workerId": "b", "weight": 1.0},
                                    {"workerId": "c", "weight": 1.0}]}  # fmt: skip
-    vote_attributes(label, weighted, item, "box")
+    fused = ((("a", 0), ("b", 0), ("c", 0)),)  # the consolidation's members: every box in the one box
+    vote_attributes(label, weighted, item, "box", fused)
     assert (label["shape-attributes"][0]["values"], label["shape-attributes"][0]["vote"]) == (
         {"color": "red", "occluded": "0"},
         "weighted",
     )
     unweighed = {"worker-quality": [{"workerId": "a", "weight": 3.0}, {"workerId": "b", "weight": 1.0},
                                     {"workerId": "c", "weight": None}]}  # fmt: skip
-    vote_attributes(label, unweighed, item, "box")
+    vote_attributes(label, unweighed, item, "box", fused)
     assert (label["shape-attributes"][0]["values"], label["shape-attributes"][0]["vote"]) == (
         {"color": "blue", "occluded": "0"},
         "plain",
@@ -821,13 +844,18 @@ def test_a_directory_without_exports_and_a_bad_zip_say_so(tmp_path: Path) -> Non
 
 
 def test_label_studio_per_region_fields_are_voted_per_consolidated_box_and_written_as_predictions(
-    tmp_path: Path,
+    tmp_path: Path, capsys: Any
 ) -> None:
     """perRegion Choices and Rating attached to a box (the result item's ``id``): voted per consolidated
     box (choices by weighted plurality, a rating by weighted median, ties stated); a TextArea per region
     is kept as given with its reason; the votes go into the prediction, attached to the box's result."""
     code, labels = _run("labelstudio", LS / "boxes-per-region-three-annotators.json", tmp_path / "out")
     assert code == 0
+    summary = capsys.readouterr().out.splitlines()
+    assert summary[5:7] == [  # the free text per region is still kept as given beside the votes
+        "attributes:       voted on 3 shapes (1 with a tie), in each label's shape-attributes; the other shapes' kept as given",
+        "kept as given:    note (per region) (per-region), in each label's kept-as-given",
+    ]
     ana, ben, cy = "ana@example.com", "ben@example.com", "cy@example.com"
     assert [q["weight"] for q in labels[0]["worker-quality"]] == [1.0, 1.0, 0.9324]
     assert labels[0]["shape-attributes"] == [
@@ -1247,7 +1275,7 @@ def test_an_answer_the_core_rejected_votes_no_attribute() -> None:
     for drawn in item.fields["box"]:
         item.add("attributes", "attributes", FieldAnswer(drawn.worker, given=list(drawn.given)))
     meta = {"worker-quality": [{"workerId": "a", "weight": 1.0}, {"workerId": "b", "weight": 0.5}]}
-    voted = vote_attributes(label, meta, item, "box")
+    voted = vote_attributes(label, meta, item, "box", ((("a", 0), ("b", 0)),))  # the core's members: not c's
     assert voted is not None
     label["kept-as-given"] = _kept(item, ["box"], {"box": "boxes", "attributes": "attributes"}, voted)
     assert label["shape-attributes"] == [
@@ -1259,3 +1287,167 @@ def test_an_answer_the_core_rejected_votes_no_attribute() -> None:
         {"field": "attributes", "kind": "attributes", "reason": UNMATCHED, "answers": [{"workerId": "c", "value": [
             {"shape": "box", "label": "car", "occluded": "0", "attributes": {"color": "blue"}}]}]},
     ]  # fmt: skip
+
+
+# -- review findings: odd ids and attributes, mixed values, the true reasons, the consolidation's boxes ----------
+
+
+def test_coco_attributes_that_are_not_an_object_are_kept_as_given(tmp_path: Path) -> None:
+    """A COCO annotation's ``attributes`` that are not an object (a list, a text) vote nothing and stay
+    kept as given; the import goes on (it raised AttributeError out of tally consolidate)."""
+    shutil.copytree(CVAT / "coco-three-jobs", tmp_path / "jobs")
+    job = json.loads((tmp_path / "jobs" / "job-a.json").read_text())
+    job["annotations"][0]["attributes"] = ["red"]
+    job["annotations"][1]["attributes"] = "white"
+    (tmp_path / "jobs" / "job-a.json").write_text(json.dumps(job))
+    code, labels = _run("coco", tmp_path / "jobs", tmp_path / "out", "--element-name", "bbox")
+    assert code == 0
+    assert [[a["workerId"] for a in v["answers"]] for v in labels[0]["shape-attributes"]] == [
+        ["job-b", "job-c"], ["job-b", "job-c"]]  # fmt: skip
+    kept = [k for k in labels[0]["kept-as-given"] if k["field"] == "attributes"]
+    assert kept == [{"field": "attributes", "kind": "attributes", "reason": UNMATCHED, "answers": [
+        {"workerId": "job-a", "value": [{"id": 1, "attributes": ["red"]}, {"id": 2, "attributes": "white"}]},
+        {"workerId": "job-c", "value": [{"id": 3, "attributes": {"occluded": False, "rotation": 0.0, "pose": "standing"}}]},
+    ]}]  # fmt: skip
+
+
+def _rect(x: float, y: float) -> dict[str, Any]:
+    return {"x": x, "y": y, "width": 20, "height": 25, "rotation": 0}
+
+
+def test_label_studio_region_ids_that_are_not_text_or_integers_attach_nothing(tmp_path: Path) -> None:
+    """A region id that is a list (unhashable: it raised) or missing (every region of the annotation under
+    one key: each box took the annotation's last value, and the rest vanished) attaches no per-region
+    result: those stay kept as given; an integer id attaches as a text one does."""
+    drawn = [("ana", "a1", _rect(10, 10), "oak"), ("ana", "a2", _rect(60, 50), "pine"),
+             ("ben", "b1", _rect(11, 11), "oak"), ("ben", "b2", _rect(61, 51), "pine"),
+             ("cy", "c1", _rect(9, 10), "birch"), ("cy", "c2", _rect(60, 49), "pine")]  # fmt: skip
+    export = _ls_region_task(1, "rectanglelabels", drawn)
+    for result in export["annotations"][0]["result"]:  # ana's: a list id
+        result["id"] = [result["id"]]
+    for result in export["annotations"][1]["result"]:  # ben's: none
+        del result["id"]
+    for result in export["annotations"][2]["result"]:  # cy's: integers
+        result["id"] = int(result["id"][1:])
+    (tmp_path / "export.json").write_text(json.dumps([export]))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    assert [(a["left"], a["top"]) for a in labels[0]["annotations"]] == [(10, 8), (60, 40)]
+    assert [(v["shape"], v["values"], [a["workerId"] for a in v["answers"]]) for v in labels[0]["shape-attributes"]] == [
+        (0, {"species": "birch"}, ["cy"]), (1, {"species": "pine"}, ["cy"])]  # fmt: skip
+    assert [(k["field"], k["reason"], [(a["workerId"], [v["choices"] for v in a["value"]]) for a in k["answers"]])
+            for k in labels[0]["kept-as-given"]] == [
+        ("species (per region)", UNMATCHED_REGIONS, [("ana", [["oak"], ["pine"]]), ("ben", [["oak"], ["pine"]])])
+    ]  # fmt: skip
+
+
+def test_label_studio_a_per_region_name_of_mixed_kinds_is_voted_by_plurality(tmp_path: Path) -> None:
+    """A per-region name whose answers are numbers for one annotator and choices for the others is not a
+    median (comparing text with a number raised): a plurality over the values as given."""
+    drawn = [("ana", "a1", _rect(10, 10), "oak"), ("ben", "b1", _rect(11, 11), "oak"),
+             ("cy", "c1", _rect(9, 10), "oak")]  # fmt: skip
+    export = _ls_region_task(1, "rectanglelabels", drawn)
+    ana = export["annotations"][0]["result"][1]
+    ana["type"], ana["value"] = "number", {**_rect(10, 10), "number": 3}
+    (tmp_path / "export.json").write_text(json.dumps([export]))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    assert labels[0]["shape-attributes"] == [{"shape": 0, "vote": "weighted", **_voted(
+        {"species": "oak"}, [("ana", {"species": 3}), ("ben", {"species": "oak"}), ("cy", {"species": "oak"})])}]  # fmt: skip
+
+
+def _attributed_boxes(unreadable: str | None = None) -> list[ImportedItem]:
+    items = []
+    for object_id in ("x", "y"):
+        item = ImportedItem(object_id, {"s3Uri": f"{object_id}.png"})
+        for worker in ("a", "b"):
+            given = [{"shape": "box", "label": "car", "attributes": {"color": "red"}}]
+            box = {"label": "car", "left": 1, "top": 1, "width": 5, "height": 5}
+            element = {"boundingBoxes": [box], "inputImageProperties": {"width": 10, "height": 10}}
+            reason = "box answer unreadable: no image" if object_id == unreadable else None
+            item.add("box", "boxes", FieldAnswer(worker, None if reason else element, given, reason))
+            item.add("attributes", "attributes", FieldAnswer(worker, given=given))
+        items.append(item)
+    return items
+
+
+def test_shape_attributes_kept_say_why_per_case() -> None:
+    """The reason attributes are kept is the true one: the object's label failed (in the core or in the
+    import), the consolidation said nothing of its members, or the import consolidates no shape."""
+    items = _attributed_boxes(unreadable="y")
+    batch = build_batch(items, "box")
+    assert batch.failed == ["y"]
+    (entry,) = failed_entries(batch, "label", "cvat", job_name="j", created="c", task_type="BoundingBox",
+                              voted=failed_reasons(batch))  # fmt: skip
+    label = entry["consolidatedAnnotation"]["content"]["label"]
+    assert [(k["field"], k["reason"]) for k in label["kept-as-given"]] == [("attributes", LABEL_FAILED)]
+    failed = {"failure-reason": "no usable answer"}
+    assert vote_attributes(failed, {}, items[0], "box", ((("a", 0), ("b", 0)),)) == VotedShapes(
+        {}, {"attributes": LABEL_FAILED}
+    )
+    shapes = {"annotations": [{"class_id": 0, "left": 1, "top": 1, "width": 5, "height": 5}], "class-map": {"0": "car"}}
+    assert vote_attributes(shapes, {}, items[0], "box") == VotedShapes({}, {"attributes": NO_MEMBERS})
+    assert "shape-attributes" not in shapes
+    assert failed_reasons(build_batch(_attributed_boxes(), "box")) == {}  # nothing failed
+    assert failed_reasons(build_batch(items, "attributes")) == {}  # not a shape field: WAITS says why
+
+
+def test_label_studio_per_region_fields_of_a_failed_label_say_so() -> None:
+    drawn = [("ana", "a1", _rect(10, 10), "oak"), ("ben", "b1", _rect(11, 11), "oak")]
+    items = labelstudio_read([_ls_region_task(1, "rectanglelabels", drawn)])
+    batch = build_batch(items, None, form=True)
+    entries = [{"datasetObjectId": "1", "consolidatedAnnotation": {"content": {
+        "label": {"failure-reason": "no usable answer"}, "label-metadata": {}}}}]  # fmt: skip
+    assert vote_regions(entries, batch, "label", {}) == {
+        "1": VotedShapes({}, {"species (per region)": REGION_LABEL_FAILED})}  # fmt: skip
+    batch.failed.append("1")  # failed in the import (no readable answer): the same reason
+    assert failed_reasons(batch) == {"1": VotedShapes({}, {"species (per region)": REGION_LABEL_FAILED})}
+    batch.form = ["label", "quality"]  # in a form, as on the form's other objects
+    assert failed_reasons(batch) == {"1": VotedShapes({}, {"species (per region)": REGION_FORM})}
+
+
+def test_box_attributes_follow_the_consolidation_not_a_second_matching() -> None:
+    """c's car box overlaps the consolidated box (IoU 0.52, the box matching's 0.5 passed) but the box
+    consolidation left both of c's boxes out of it: c votes nothing (box matching had voted it) and its
+    attributes stay kept as given."""
+
+    def box(label: str, left: int, top: int = 10) -> dict[str, Any]:
+        return {"label": label, "left": left, "top": top, "width": 20, "height": 20}
+
+    size = {"width": 100, "height": 80}
+    drawn = {"a": [box("car", 10)], "b": [box("car", 11)], "c": [box("bus", 12), box("car", 14, 14)]}
+    payload = [{"datasetObjectId": "x", "dataObject": {"s3Uri": "x.png"}, "annotations": [
+        _answer(w, {"boundingBox": {"boundingBoxes": boxes, "inputImageProperties": size}}) for w, boxes in drawn.items()]}]  # fmt: skip
+    storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
+    event = {
+        "labelAttributeName": "label",
+        "payload": {"s3Uri": "s3://bucket/payload.json"},
+        "labelCategories": ["car", "bus"],
+    }
+    results: list[Any] = []
+    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(),
+                               on_result=results.append, members=True)  # fmt: skip
+    label = report.response[0]["consolidatedAnnotation"]["content"]["label"]
+    assert [(a["left"], a["top"]) for a in label["annotations"]] == [(11, 10)]
+    assert results[0].members == ((("a", 0), ("b", 0)),)
+    item = ImportedItem("x", {"s3Uri": "x.png"})
+    for worker, boxes in drawn.items():
+        given = [{"shape": "box", "label": b["label"], "attributes": {"color": worker}} for b in boxes]
+        item.add("box", "boxes", FieldAnswer(worker, {"boundingBoxes": boxes, "inputImageProperties": size}, given))
+        item.add("attributes", "attributes", FieldAnswer(worker, given=given))
+    voted = vote_attributes(label, {}, item, "box", results[0].members)
+    assert [[a["workerId"] for a in v["answers"]] for v in label["shape-attributes"]] == [["a", "b"]]
+    assert voted is not None
+    assert [(k["reason"], [a["workerId"] for a in k["answers"]]) for k in _kept(item, ["box"], {}, voted)] == [
+        (UNMATCHED, ["c"])]  # fmt: skip
+
+
+def test_label_studio_answers_know_their_annotation() -> None:
+    """Each answer records the index of the annotation it was read from (a cancelled one before it
+    counts): the per-region vote reads that annotation, not one found again by position."""
+    drawn = [("ana", "a1", _rect(10, 10), "oak"), ("ben", "b1", _rect(11, 11), "pine")]
+    export = _ls_region_task(1, "rectanglelabels", drawn)
+    export["annotations"].insert(0, {**export["annotations"][1], "id": 9, "was_cancelled": True})
+    (item,) = labelstudio_read([export])
+    assert [(a.worker, a.origin) for a in item.fields["label"]] == [("ana", 1), ("ben", 2)]
+    assert [(a.worker, a.origin) for a in item.fields["species (per region)"]] == [("ana", 1), ("ben", 2)]

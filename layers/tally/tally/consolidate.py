@@ -158,6 +158,8 @@ class BatchJob:
             ``settings.deadline_margin_ms`` is left fail with a reason.
         form_template: the job's worker template (:class:`tally.forms.consolidate.JobTemplate`),
             asked only when the batch's answers are a form (it may reach AWS).
+        members: whether each result says which workers' items it fused
+            (:attr:`~tally.gt.response.ObjectResult.members`; only the importers read them).
     """
 
     settings: Settings
@@ -169,6 +171,7 @@ class BatchJob:
     batch_key: str = ""
     remaining_ms: Callable[[], int] | None = None
     form_template: Callable[[], JobTemplate] | None = None
+    members: bool = False
 
     @property
     def readable_buckets(self) -> frozenset[str]:
@@ -649,7 +652,7 @@ def _prepare(steps: _Steps, labels: LabelSet | None, painted: Mapping[str, Mappi
     task cannot work with it."""
     try:
         steps.context = JobContext(labels, painted if labels is not None else {}, steps.storage,
-                                   steps.job.artefact_prefix, steps.job.settings)  # fmt: skip
+                                   steps.job.artefact_prefix, steps.job.settings, steps.job.members)  # fmt: skip
         _use_lone(steps)
         steps.task.prepare(steps.context)
     except ConfigError as exc:
@@ -1124,6 +1127,7 @@ def consolidate_batch(
     response_limit: int = RESPONSE_LIMIT_BYTES,
     on_result: Callable[[ObjectResult], None] | None = None,
     form_template: Callable[[], JobTemplate] | None = None,
+    members: bool = False,
 ) -> BatchReport:
     """Consolidate every object of one request: the payload it names read (the source), the objects
     consolidated (:func:`run_batch`), the response made (:func:`respond`).
@@ -1143,6 +1147,8 @@ def consolidate_batch(
         on_result: called with each object's result as soon as it is final.
         form_template: the job's worker template, asked only when the batch's answers are a form
             (``None``: the form is inferred from the answers).
+        members: whether each result says which workers' items it fused
+            (:attr:`~tally.gt.response.ObjectResult.members`, for an importer; never written).
 
     Raises:
         EventError, StorageError: the payload itself cannot be read; nothing can be returned.
@@ -1164,6 +1170,7 @@ def consolidate_batch(
         batch_key=batch_key(uri, payload) if worker_store is not None else "",
         remaining_ms=remaining_ms,
         form_template=form_template,
+        members=members,
     )
     results = run_batch(objects, job, storage, worker_store, on_result=on_result)
     attr = request.label_attribute_name

@@ -93,7 +93,8 @@ class ObjectResult:
     what the response sink may move to one file per batch (:mod:`.sink`, step 2). ``form_fields``:
     for a form (:mod:`tally.forms.consolidate`), each field's name and whether it was consolidated
     (``False``: kept as given); ``None`` for a task's result. ``members``: for a task that fuses items
-    (keypoints, polygons and instances, polylines and lines), per consolidated item the
+    (boxes, keypoints, polygons and instances, polylines and lines) when the caller asks
+    (``consolidate_batch(members=True)``: the importers; never the Lambdas), per consolidated item the
     ``(workerId, index of the item in the worker's answer)`` of each worker's item fused into it, in the
     label's order; never written to the response (importers read it: :mod:`tally.importers.attributes`).
     """

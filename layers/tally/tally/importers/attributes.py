@@ -3,15 +3,11 @@
 A CVAT import that consolidates shapes votes each consolidated shape's attributes from the workers'
 shapes it stands for:
 
-* **boxes** (XML ``box``, COCO ``bbox``): a worker's box stands for the consolidated box of its label
-  it overlaps most (IoU at least :data:`~tally.forms.consolidate.MIN_LINK_IOU`, each box for one
-  consolidated box: :func:`~tally.forms.consolidate.match_boxes`, the matcher of the hierarchical-boxes
-  forms);
-* **polylines** (``polyline``), **points** (``points``: each point of a shape is a keypoint, so a
-  shape stands for every consolidated keypoint one of its points was fused into) and **polygons**
-  (``polygon``, and COCO ``segmentation``: consolidated as instances): the consolidation says which
-  workers' items it fused into each result (:attr:`tally.gt.response.ObjectResult.members`); those
-  are the shapes that stand for it.
+* **boxes** (XML ``box``, COCO ``bbox``), **polylines** (``polyline``), **points** (``points``: each
+  point of a shape is a keypoint, so a shape stands for every consolidated keypoint one of its points
+  was fused into) and **polygons** (``polygon``, and COCO ``segmentation``: consolidated as instances):
+  the consolidation says which workers' items it fused into each result
+  (:attr:`tally.gt.response.ObjectResult.members`); those are the shapes that stand for it.
 
 Masks (``mask``) are voted pixel by pixel into one class map: no consolidated shape stands for a
 worker's mask, so their attributes stay kept as given with the reason :data:`MASKS`.
@@ -20,7 +16,8 @@ Each attribute name is voted separately over the member shapes that carry it (``
 or ``"1"``), weighted by the workers' ``weight`` in ``worker-quality`` when every voter of the shape has
 one, else one vote each (``vote``: ``weighted`` or ``plain``). A tie has no winner: the attribute is
 left out of ``values`` and its tied values are listed under ``ties``. An attribute none of the members
-carries is absent. COCO attribute values that are not text are written as CVAT's XML writes them
+carries is absent. A COCO annotation's ``attributes`` count only when they are an object (a mapping of
+names to values): any other value is kept as given. COCO attribute values that are not text are written as CVAT's XML writes them
 (``occluded``: ``"0"``/``"1"``; a checkbox: ``"true"``/``"false"``; a number: its JSON text).
 
 The label gets ``shape-attributes``, one entry per consolidated shape that any worker's shape stands
@@ -28,7 +25,8 @@ for (``shape`` is its index in ``annotations``, ``polylines``, ``keypoints`` or 
 attributes of shapes that stand for no consolidated shape (one the consolidation left out, one of a
 rejected answer, one of another kind) stay in ``kept-as-given`` with the reason :data:`UNMATCHED`
 (:func:`vote_attributes` says which shapes were voted; :func:`~.model.annotate_entries` leaves them
-out); nothing is dropped.
+out); an object whose label failed keeps them all with the reason :data:`LABEL_FAILED`, and one whose
+consolidation did not say which shapes it fused with :data:`NO_MEMBERS`; nothing is dropped.
 """
 
 from __future__ import annotations
@@ -37,11 +35,22 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..forms.consolidate import match_boxes
 from ..gt.response import Members
 from .model import UNMATCHED, Batch, ImportedItem, VotedShapes
 
-__all__ = ["FIELDS", "MASKS", "UNMATCHED", "vote_attributes", "vote_entries"]
+__all__ = [
+    "FIELDS",
+    "LABEL_FAILED",
+    "MASKS",
+    "NO_MEMBERS",
+    "REGION_FIELDS",
+    "UNMATCHED",
+    "UNMATCHED_REGIONS",
+    "failed_reasons",
+    "vote_attributes",
+    "vote_entries",
+    "vote_regions",
+]
 
 FIELDS = {"box": "annotations", "polyline": "polylines", "points": "keypoints", "polygon": "instances",
           "bbox": "annotations", "segmentation": "instances"}  # fmt: skip
@@ -50,6 +59,11 @@ them (``annotations``: boxes; ``instances``: polygons are consolidated as instan
 MASKS = (
     "shape attributes of masks: masks are voted pixel by pixel into one class map, so no consolidated "
     "shape stands for a worker's mask: kept as given"
+)
+LABEL_FAILED = "shape attributes of an object whose label failed: no consolidated shape to vote them on: kept as given"
+NO_MEMBERS = (
+    "shape attributes of an object whose consolidation did not say which workers' shapes it fused into each "
+    "consolidated one: not voted: kept as given"
 )
 _COCO = ("bbox", "segmentation")
 _TIE = 1e-9
@@ -67,7 +81,8 @@ def _text(name: str, value: Any) -> str:
 def _shape_attributes(given: Mapping[str, Any]) -> dict[str, str]:
     """A shape's attributes as given: its ``<attribute>`` children (a COCO annotation's ``attributes``)
     and ``occluded``."""
-    found = {str(k): _text(str(k), v) for k, v in (given.get("attributes") or {}).items()}
+    attributes = given.get("attributes")
+    found = {str(k): _text(str(k), v) for k, v in attributes.items()} if isinstance(attributes, dict) else {}
     if "occluded" in given:
         found["occluded"] = str(given["occluded"])
     return found
@@ -123,38 +138,36 @@ def _coco_shapes(item: ImportedItem, worker: str, field: str) -> list[tuple[dict
             a for a in annotations if isinstance(a.get("segmentation"), dict) or (
                 isinstance(a.get("segmentation"), list) and a.get("segmentation"))
         ]  # fmt: skip
-    return [(a, {"id": a.get("id"), "attributes": a["attributes"]} if a.get("attributes") else None)
-            for a in annotations]  # fmt: skip
+    return [(a, {"id": a.get("id"), "attributes": a["attributes"]}
+             if isinstance(a.get("attributes"), dict) and a["attributes"] else None)
+            for a in annotations]  # fmt: skip  # other attributes vote nothing: kept as given
 
 
 def vote_attributes(
     label: dict[str, Any], meta: Mapping[str, Any], item: ImportedItem, field: str, members: Members | None = None
 ) -> VotedShapes | None:
     """Vote the attributes of one consolidated label in place (module docstring); ``members``: the
-    consolidation's (:attr:`~tally.gt.response.ObjectResult.members`), which every kind but boxes needs.
-    Returns the shapes voted (what ``kept-as-given`` leaves out), or ``None`` when the label has no
-    consolidated shapes to vote on (failed, or not a label of the field's kind)."""
+    consolidation's (:attr:`~tally.gt.response.ObjectResult.members`). Returns the shapes voted (what
+    ``kept-as-given`` leaves out) and the reason for the others; ``None`` when the field's shapes are not
+    consolidated shapes."""
     key = FIELDS.get(field)
-    shapes = label.get(key) if key is not None else None
-    if "failure-reason" in label or not isinstance(shapes, list):
+    if key is None:
         return None
-    if key != "annotations" and members is None:
-        return None  # the consolidation did not say which shapes it fused: nothing is voted
-    names = label.get("class-map", {})
+    shapes = label.get(key)
+    if "failure-reason" in label or not isinstance(shapes, list):
+        return VotedShapes({}, {"attributes": LABEL_FAILED})
+    if members is None:
+        return VotedShapes({}, {"attributes": NO_MEMBERS})  # not said which shapes it fused: nothing is voted
     voters: list[list[tuple[str, dict[str, str]]]] = [[] for _ in shapes]
     matched: dict[str, list[Any]] = {}
     refused = {r.get("workerId") for r in label.get("rejected-answers", []) if isinstance(r, dict)}  # by the core
     answers = {a.worker: a for a in item.fields.get(field, []) if a.readable and isinstance(a.given, list)}
     answers = {w: a for w, a in answers.items() if w not in refused}  # a rejected answer's shapes vote nothing
     found: dict[str, list[tuple[int, int]]] = {}  # per worker, (consolidated shape, item of the answer)
-    if key == "annotations":
-        for worker, answer in answers.items():
-            found[worker] = sorted(match_boxes(shapes, names, answer.element.get("boundingBoxes", [])).items())
-    else:
-        for k, fused in enumerate(members or ()):
-            for worker, j in fused:
-                if worker in answers:
-                    found.setdefault(worker, []).append((k, j))
+    for k, fused in enumerate(members):
+        for worker, j in fused:
+            if worker in answers and k < len(voters):
+                found.setdefault(worker, []).append((k, j))
     for worker, answer in answers.items():
         given = _coco_shapes(item, worker, field) if field in _COCO else [(s, s) for s in answer.given]
         to_shape = _point_shapes(answer.given) if field == "points" else None
@@ -194,8 +207,9 @@ def vote_entries(
         if item is None:
             continue
         content = entry["consolidatedAnnotation"]["content"]
-        if field == "mask" and "failure-reason" not in content[attr]:
-            out[object_id] = VotedShapes({}, {"attributes": MASKS})
+        if field == "mask":
+            reason = LABEL_FAILED if "failure-reason" in content[attr] else MASKS
+            out[object_id] = VotedShapes({}, {"attributes": reason})
             continue
         if field not in FIELDS:
             continue
@@ -212,7 +226,14 @@ REGION_FIELDS = {"boxes": "annotations", "keypoints": "keypoints", "polygons": "
 label's list of them (polygons are consolidated as instances)."""
 UNMATCHED_REGIONS = (
     "per-region fields of regions that stand for no consolidated region (left out by the consolidation, in a "
-    "rejected answer, or of another field): kept as given"
+    "rejected answer, of another field, or not attached to a region by a text or integer id): kept as given"
+)
+REGION_LABEL_FAILED = (
+    "per-region fields of an object whose label failed: no consolidated region to vote them on: kept as given"
+)
+REGION_NO_MEMBERS = (
+    "per-region fields of an object whose consolidation did not say which annotators' regions it fused into "
+    "each consolidated one: not voted: kept as given"
 )
 REGION_TEXT = (
     "free text per region (TextArea): one text per annotator and region, which no vote chooses soundly: kept as given"
@@ -259,14 +280,14 @@ def _vote_region(
     answers: Sequence[tuple[str, dict[str, tuple[str, Any]]]], weights: Mapping[str, float]
 ) -> dict[str, Any]:
     """One consolidated region's per-region fields: choices by weighted plurality, numbers and ratings by
-    weighted median; a tie has no winner (``ties``)."""
+    weighted median (a name whose values are not all numbers or ratings: by plurality); a tie has no
+    winner (``ties``)."""
     weighted = all(worker in weights for worker, _ in answers)
     values: dict[str, Any] = {}
     ties: dict[str, list[Any]] = {}
     for name in sorted({name for _, fields in answers for name in fields}):
         given = [(fields[name], weights[worker] if weighted else 1.0) for worker, fields in answers if name in fields]
-        kind = given[0][0][0]
-        if kind in ("number", "rating"):
+        if all(kind in ("number", "rating") for (kind, _), _ in given):
             top = _median([(value, weight) for (_, value), weight in given])
         else:
             totals: dict[str, float] = {}
@@ -292,15 +313,36 @@ def _vote_region(
     return out
 
 
-def _annotations(item: ImportedItem) -> list[Mapping[str, Any]]:
-    """The task's annotations that are answers, in the export's order (one answer each per region field)."""
+def _annotation(item: ImportedItem, origin: int | None) -> Mapping[str, Any]:
+    """The task's annotation an answer was read from (its ``origin``, recorded by the reader)."""
     task = item.source.get("task", {})
     annotations = task.get("annotations", task.get("completions", []))
-    return (
-        [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
-        if isinstance(annotations, list)
-        else []
-    )
+    if origin is None or not isinstance(annotations, list) or not 0 <= origin < len(annotations):
+        return {}
+    found = annotations[origin]
+    return found if isinstance(found, dict) else {}
+
+
+def _region_id(result: Mapping[str, Any]) -> str | int | None:
+    """A result's region id: text or an integer (not a boolean); anything else attaches nothing."""
+    found = result.get("id")
+    return found if isinstance(found, str) or (isinstance(found, int) and not isinstance(found, bool)) else None
+
+
+def failed_reasons(batch: Batch) -> dict[str, VotedShapes]:
+    """Per object the import did not consolidate (:attr:`~.model.Batch.failed`: no readable answer), the
+    reason its shape attributes or per-region fields are kept, when the import consolidates shapes they
+    are voted on (in a Label Studio form: :data:`REGION_FORM`, as on its other objects)."""
+    per_region = [name for name, kind in batch.fields.items() if kind == "per-region"]
+    if per_region and batch.form:
+        reasons = dict.fromkeys(per_region, REGION_FORM)  # as on the form's consolidated objects
+    elif per_region and batch.kind in REGION_FIELDS:
+        reasons = dict.fromkeys(per_region, REGION_LABEL_FAILED)
+    elif batch.field in FIELDS or batch.field == "mask":
+        reasons = {"attributes": LABEL_FAILED}
+    else:
+        return {}
+    return {object_id: VotedShapes({}, reasons) for object_id in batch.failed}
 
 
 def vote_regions(
@@ -322,37 +364,39 @@ def vote_regions(
     for entry in entries:
         object_id = str(entry.get("datasetObjectId"))
         item = batch.items.get(object_id)
+        if item is None:
+            continue
         content = entry["consolidatedAnnotation"]["content"]
         label = content[attr]
         shapes = label.get(REGION_FIELDS[kind])
-        if item is None or "failure-reason" in label or not isinstance(shapes, list):
-            continue
         fused = members.get(object_id)
-        if kind != "boxes" and fused is None:
+        if "failure-reason" in label or not isinstance(shapes, list):
+            out[object_id] = VotedShapes({}, dict.fromkeys(per_region, REGION_LABEL_FAILED))
+            continue
+        if fused is None:
+            out[object_id] = VotedShapes({}, dict.fromkeys(per_region, REGION_NO_MEMBERS))
             continue
         source = item.source.get("fields", {}).get(field, {})
         refused = {r.get("workerId") for r in label.get("rejected-answers", []) if isinstance(r, dict)}
-        names = label.get("class-map", {})
         voters: list[list[tuple[str, dict[str, tuple[str, Any]]]]] = [[] for _ in shapes]
         matched: dict[str, dict[str, list[Any]]] = {}
-        answers = item.fields.get(field, [])
-        for answer, annotation in zip(answers, _annotations(item), strict=False):
+        for answer in item.fields.get(field, []):
             if not answer.readable or answer.worker in refused:
                 continue
-            results = [r for r in annotation.get("result") or [] if isinstance(r, dict)]
+            results = [r for r in _annotation(item, answer.origin).get("result") or [] if isinstance(r, dict)]
             regions = [r for r in results if r.get("from_name") == source.get("from_name")
                        and r.get("type") == _LABEL_KEYS[kind]]  # fmt: skip
-            attached: dict[Any, list[Mapping[str, Any]]] = {}
+            attached: dict[str | int, list[Mapping[str, Any]]] = {}
             for r in results:
-                if f"{r.get('from_name') or r.get('type')}{_PER_REGION}" in per_region and r.get("type") != "textarea":
-                    attached.setdefault(r.get("id"), []).append(r)
-            if kind == "boxes":
-                pairs = sorted(match_boxes(shapes, names, answer.element.get("boundingBoxes", [])).items())
-            else:
-                pairs = [(k, j) for k, ms in enumerate(fused or ()) for worker, j in ms if worker == answer.worker]
+                rid = _region_id(r)
+                if rid is not None and r.get("type") != "textarea" and (
+                        f"{r.get('from_name') or r.get('type')}{_PER_REGION}" in per_region):  # fmt: skip
+                    attached.setdefault(rid, []).append(r)
+            pairs = [(k, j) for k, ms in enumerate(fused) for worker, j in ms if worker == answer.worker]
             for k, j in pairs:
+                rid = _region_id(regions[j]) if j < len(regions) and k < len(voters) else None
                 fields: dict[str, tuple[str, Any]] = {}
-                for one in attached.get(regions[j].get("id"), []) if j < len(regions) else []:
+                for one in attached.get(rid, []) if rid is not None else []:
                     found = _region_value(one)
                     if found is None:
                         continue

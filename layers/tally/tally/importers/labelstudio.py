@@ -329,7 +329,7 @@ def read_export(document: Any) -> list[ImportedItem]:
     """Every task of a parsed Label Studio JSON export (see the module docstring)."""
     converter = _Converter()
     items: list[ImportedItem] = []
-    pending: list[tuple[ImportedItem, str, str, str, list[Mapping[str, Any]], tuple[int, int] | None]] = []
+    pending: list[tuple[ImportedItem, str, str, str, int, list[Mapping[str, Any]], tuple[int, int] | None]] = []
     for index, task in enumerate(_tasks(document)):
         task_id = task.get("id", index)
         annotations = task.get("annotations", task.get("completions", []))
@@ -343,9 +343,9 @@ def read_export(document: Any) -> list[ImportedItem]:
             task_size = _size(all_results)
         except _Unreadable:
             task_size = None
-        by_worker: list[tuple[str, dict[str, list[Mapping[str, Any]]]]] = []
+        by_worker: list[tuple[str, int, dict[str, list[Mapping[str, Any]]]]] = []  # with the annotation's index
         field_types: dict[str, str] = {}
-        for annotation in annotations:
+        for origin, annotation in enumerate(annotations):
             if not isinstance(annotation, dict):
                 continue
             worker = worker_of(annotation)
@@ -367,27 +367,29 @@ def read_export(document: Any) -> list[ImportedItem]:
                 field_types.setdefault(name, rtype)
                 fields = item.source.setdefault("fields", {})
                 fields.setdefault(name, {"from_name": r.get("from_name"), "to_name": r.get("to_name"), "type": rtype})
-            by_worker.append((worker, groups))
+            by_worker.append((worker, origin, groups))
         for name, rtype in field_types.items():
-            for worker, groups in by_worker:
+            for worker, origin, groups in by_worker:
                 results = groups.get(name, [])
                 if not results and rtype not in _REGION_KINDS:
                     continue  # no answer to a question (a choice, a number) is not an answer
-                pending.append((item, name, rtype, worker, results, task_size))
+                pending.append((item, name, rtype, worker, origin, results, task_size))
         items.append(item)
-    for item, name, rtype, worker, results, task_size in pending:
+    for item, name, rtype, worker, origin, results, task_size in pending:
         kind = _REGION_KINDS.get(rtype) or _VALUE_KINDS.get(rtype) or ("per-region" if rtype == "per-region" else rtype)
         given = _given(results) if results else []
         if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification", "number", "text"):
-            item.add(name, kind, FieldAnswer(worker, given=given))
+            item.add(name, kind, FieldAnswer(worker, given=given, origin=origin))
             continue
         try:
             size = _size(results) or task_size
             element = converter.element(rtype, name, results, size)
         except _Unreadable as exc:
-            item.add(name, kind, FieldAnswer(worker, given=given, reason=f"{rtype} answer unreadable: {exc}"))
+            item.add(
+                name, kind, FieldAnswer(worker, given=given, reason=f"{rtype} answer unreadable: {exc}", origin=origin)
+            )
             continue
-        item.add(name, kind, FieldAnswer(worker, element=element, given=given))
+        item.add(name, kind, FieldAnswer(worker, element=element, given=given, origin=origin))
     _settle_choices(items)
     return items
 

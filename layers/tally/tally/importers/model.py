@@ -142,6 +142,7 @@ class FieldAnswer:
     element: Any = None  # the crowd element's output; None when unreadable
     given: Any = None  # the answer as the tool exported it
     reason: str | None = None  # why it cannot be read (element is None)
+    origin: int | None = None  # its record's index in the tool's item (Label Studio: the task's annotations)
 
     @property
     def readable(self) -> bool:
@@ -541,9 +542,17 @@ def annotate_entries(
 
 
 def failed_entries(
-    batch: Batch, attr: str, tool: str, *, job_name: str, created: str, task_type: str | None
+    batch: Batch,
+    attr: str,
+    tool: str,
+    *,
+    job_name: str,
+    created: str,
+    task_type: str | None,
+    voted: Mapping[str, VotedShapes] | None = None,
 ) -> list[dict[str, Any]]:
-    """Response entries for the items not sent to the core: no readable answer to the field."""
+    """Response entries for the items not sent to the core: no readable answer to the field; ``voted``:
+    per object, the reason its shape attributes are kept (:func:`~.attributes.failed_reasons`)."""
     entries = []
     for object_id in batch.failed:
         item = batch.items[object_id]
@@ -559,6 +568,7 @@ def failed_entries(
             reason = f"no annotator answered {batch.field}"
         result = ObjectResult.failed(object_id, task_type or TaskType.CUSTOM.value, reason, issues)
         entry = result.to_gt(attr, job_name=job_name, created=created)
-        _annotate(entry, item, batch, attr, tool, unread=False)  # the unread answers are on the failure
+        shapes = (voted or {}).get(object_id)
+        _annotate(entry, item, batch, attr, tool, unread=False, voted=shapes)  # the unread answers are on the failure
         entries.append(entry)
     return entries

@@ -73,6 +73,8 @@ class JobContext:
         storage: where answers are read and artefacts (masks) written.
         artefact_prefix: the URI prefix artefacts are written under.
         settings: the deployment's settings.
+        members: whether a task that fuses items says which in each result
+            (:attr:`~tally.gt.response.ObjectResult.members`: only an importer asks; the Lambdas never do).
     """
 
     labels: LabelSet | None
@@ -80,6 +82,7 @@ class JobContext:
     storage: Storage
     artefact_prefix: str
     settings: Settings
+    members: bool = False
 
     def require_labels(self) -> LabelSet:
         if self.labels is None:  # the driver resolves labels for every task that reads them

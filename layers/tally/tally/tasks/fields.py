@@ -42,7 +42,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ..errors import AnswerError, ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
-from ..gt.response import ObjectResult
+from ..gt.response import Members, ObjectResult
 from ..worker_store import WorkerStatistics
 from .base import JobContext, Observed, consolidated, no_usable_answer
 
@@ -393,9 +393,12 @@ class KindTask(Generic[S]):
     ) -> ObjectResult:
         if model is None or observed.summary is None:
             raise RuntimeError(f"{self.type} needs its batch model")
-        label, metadata, confidence = model.label(obj.dataset_object_id, observed.summary)
-        exposes = getattr(model, "members", None)  # a kind that fuses items says which (lines)
-        members = exposes(obj.dataset_object_id, observed.summary) if callable(exposes) else None
+        exposes = getattr(model, "label_members", None)  # a kind that fuses items says which (lines)
+        members: Members | None = None
+        if job.members and callable(exposes):  # only an importer asks: the Lambdas never compute them
+            label, metadata, confidence, members = exposes(obj.dataset_object_id, observed.summary)
+        else:
+            label, metadata, confidence = model.label(obj.dataset_object_id, observed.summary)
         return consolidated(obj, self.type, observed, label, metadata, confidence, model.batch_figures, members)
 
 

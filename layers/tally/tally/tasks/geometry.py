@@ -283,7 +283,7 @@ class Geometric(ItemsShape):
             for a in items.answers
         )
         typed = self._result(obj, items, result, job, Common(ImageSize(items.width, items.height), confidence, quality))
-        members = _members(items, result, observed.sources)
+        members = _members(items, result, observed.sources) if job.members else None  # only an importer asks
         return consolidated(
             obj, self.type, observed, typed.to_gt(), typed.metadata(), confidence, _BATCH_FIGURES, members
         )

@@ -34,7 +34,7 @@ from ..forms.consolidate import JobTemplate
 from ..gt.events import ConsolidationRequest
 from ..gt.response import Members, ObjectResult, creation_date
 from ..importers import cvat, labelstudio, writers
-from ..importers.attributes import vote_entries, vote_regions
+from ..importers.attributes import failed_reasons, vote_entries, vote_regions
 from ..importers.model import Batch, ImportedItem, annotate_entries, build_batch, failed_entries
 from ..settings import Settings
 from ._common import (
@@ -182,17 +182,17 @@ def _summary(
         f"class keys from:  {report.label_source if report is not None else 'n/a'}",
     ]
     voted = [v for e in entries for v in e["consolidatedAnnotation"]["content"][attr].get("shape-attributes", [])]
-    said = False
+    if voted:
+        tied = sum(1 for v in voted if v.get("ties"))
+        lines.append(
+            f"attributes:       voted on {counted(len(voted), 'shape')} ({tied} with a tie), in each label's"
+            " shape-attributes; the other shapes' kept as given"
+        )
+    names = {f"{n} (per region)" for v in voted for a in v.get("answers", []) for n in a.get("attributes", {})}
     for name, kind in batch.fields.items():
-        if (name == "attributes" or kind == "per-region") and voted:
-            tied = sum(1 for v in voted if v.get("ties"))
-            if not said:
-                lines.append(
-                    f"attributes:       voted on {counted(len(voted), 'shape')} ({tied} with a tie), in each label's"
-                    " shape-attributes; the other shapes' kept as given"
-                )
-            said = True
-        elif name not in batch.consolidated:
+        if voted and (name == "attributes" or (kind == "per-region" and name in names)):
+            continue  # on the attributes line
+        if name not in batch.consolidated:
             lines.append(f"kept as given:    {name} ({kind}), in each label's kept-as-given")
     held = sum(1 for g in batch.gold.values() if g.element is not None)
     if batch.gold:
@@ -317,6 +317,7 @@ def consolidate_imported(
                         response_limit=_NO_LAMBDA_LIMIT,
                         on_result=reported,
                         form_template=lambda: form,
+                        members=True,  # the attribute and per-region votes read them
                     )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
@@ -327,7 +328,9 @@ def consolidate_imported(
                 voted = vote_entries(entries, batch, attr, members)
             annotate_entries(entries, batch, attr, tool, voted)
         task_type = entries[0]["consolidatedAnnotation"]["content"][attr]["type"] if entries else None
-        entries += failed_entries(batch, attr, tool, job_name=job_name, created=created, task_type=task_type)
+        entries += failed_entries(
+            batch, attr, tool, job_name=job_name, created=created, task_type=task_type, voted=failed_reasons(batch)
+        )
         order = {item.object_id: i for i, item in enumerate(items)}
         entries.sort(key=lambda e: order.get(str(e["datasetObjectId"]), len(order)))
         with (staging / "results.jsonl").open("w", encoding="utf-8") as fh:

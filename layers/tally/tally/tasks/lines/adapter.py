@@ -133,7 +133,27 @@ class LineModel:
     def label(self, object_id: str, summary: LineSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
         if isinstance(summary, GoldLineSummary):  # the gold answer alone: fused at the fit, confidence 1
             summary = summary.alone()
+        return self._label(self._fused(object_id, summary), summary)
+
+    def label_members(
+        self, object_id: str, summary: LineSummary
+    ) -> tuple[dict[str, Any], dict[str, Any], float, Members | None]:
+        """:meth:`label` and, per fused line (the label's order), ``(workerId, index of the line in the
+        worker's answer)`` of the lines fused into it (:attr:`~tally.gt.response.ObjectResult.members`;
+        ``None``: the answers' line indices were not recorded), from one prediction."""
+        if isinstance(summary, GoldLineSummary):  # the gold answer alone: fused at the fit, confidence 1
+            summary = summary.alone()
         fused = self._fused(object_id, summary)
+        label, metadata, confidence = self._label(fused, summary)
+        if len(summary.sources) != len(summary.answers):
+            return label, metadata, confidence, None
+        members = tuple(
+            tuple((summary.answers[a][0], summary.sources[a][i]) for a, i in fused_members)
+            for fused_members in fused.members
+        )
+        return label, metadata, confidence, members
+
+    def _label(self, fused: FusedLines, summary: LineSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
         ids = {k: w for w, k in self.workers.items()}
         items: list[FusedLine] = []
         for c, line, conf, workers in zip(fused.labels, fused.lines, fused.confidence, fused.workers, strict=True):
@@ -167,16 +187,6 @@ class LineModel:
             self.key, tuple(items), class_map, summary.width, summary.height, confidence, tuple(quality)
         )
         return result.to_gt(), result.metadata(), confidence
-
-    def members(self, object_id: str, summary: LineSummary) -> Members | None:
-        """Per fused line (the label's order), ``(workerId, index of the line in the worker's answer)``
-        of the lines fused into it (:attr:`~tally.gt.response.ObjectResult.members`)."""
-        if len(summary.sources) != len(summary.answers):
-            return None
-        fused = self._fused(object_id, summary)
-        return tuple(
-            tuple((summary.answers[a][0], summary.sources[a][i]) for a, i in members) for members in fused.members
-        )
 
     def statistics(self) -> WorkerStatistics:
         stats = self.model.worker_statistics_
