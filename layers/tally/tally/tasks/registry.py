@@ -29,8 +29,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..gt.answers import RANKING_KEY
 from ..gt.response import TaskType
@@ -45,8 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["ENTRIES", "FALLBACK", "TaskEntry", "element_keys", "kind_of"]
 
 
-@dataclass(frozen=True)
-class TaskEntry:
+class TaskEntry(NamedTuple):
     """One line of the registry: the package, the name of its :class:`TaskKind`, the element keys
     that mark the kind's answers, and the output ``type`` values its labels carry.
 
