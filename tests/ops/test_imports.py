@@ -202,6 +202,37 @@ def test_recognition_order_without_loading_anything(element: dict[str, Any], own
     assert not any(t.is_loaded for t in tasks if isinstance(t, LazyTask))
 
 
+PRIOR = r"""
+import json, sys
+from tally import Settings
+from tally.pre_annotation import pre_annotate
+line, watched = json.loads(sys.stdin.read())
+out = pre_annotate({"version": "2018-10-16", "labelingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/j",
+                    "dataObject": line}, settings=Settings(labels=("car", "bus")))
+print(json.dumps([{m: m in sys.modules for m in watched}, out["taskInput"].get("initialValue")]))
+"""
+
+
+def test_a_prior_label_imports_the_package_of_its_kind_only() -> None:
+    """Pre-annotation finds a prior label's kind by its type; the registry lines declare the types, so
+    only that kind's light package is imported (no numpy)."""
+    boxes = {"annotations": [{"class_id": 1, "left": 1, "top": 2, "width": 3, "height": 4}]}
+    meta = {"type": "groundtruth/object-detection", "class-map": {"0": "car", "1": "bus"}, "human-annotated": "yes"}
+    line = {"source-ref": "s3://bucket/0.jpg", "old": boxes, "old-metadata": meta}
+    stdin = json.dumps([line, ["numpy", "PIL", *LIGHT]])
+    out = subprocess.run(
+        [sys.executable, "-c", PRIOR],
+        input=stdin,
+        env=child_env("pre_annotation"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded, initial = json.loads(out.stdout.strip().splitlines()[-1])
+    assert initial == {"boundingBoxes": [{"label": "bus", "left": 1, "top": 2, "width": 3, "height": 4}]}
+    assert {m for m, is_loaded in loaded.items() if is_loaded} == {"tally.tasks.boxes"}
+
+
 @pytest.mark.parametrize("function", ["pre_annotation", "consolidation"])
 def test_the_tracer_patches_botocore_only(function: str) -> None:
     # tracing on, as in Lambda: the Tracer patches botocore at import, not patch_all's dozen libraries

@@ -17,7 +17,7 @@ import pytest
 from tally.gt.answers import BareValue
 from tally.gt.response import TaskType
 from tally.tasks.kind import TaskKind, Views
-from tally.tasks.registry import ENTRIES, FALLBACK, element_keys, kind_of
+from tally.tasks.registry import ENTRIES, FALLBACK, TaskEntry, element_keys, kind_of
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "tally" / "tally"
 TYPES = [t.value for t in TaskType]
@@ -193,4 +193,16 @@ def test_the_registry_lines_keys_decide_recognition_as_the_shapes_do() -> None:
         None,
         None,
         None,
+    ]
+
+
+def test_a_line_whose_types_are_not_its_kinds_is_refused() -> None:
+    """The line declares the types (so kind_of imports one package); the kind's own must agree."""
+    wrong = TaskEntry("boxes", "BOXES", ("boundingBoxes",), (TaskType.KEYPOINTS,))
+    with pytest.raises(
+        TypeError, match=r"tally.tasks.boxes.BOXES reads labels of types \('groundtruth/object-detection',\)"
+    ):
+        _ = wrong.kind
+    assert [str(t) for e in (*ENTRIES, FALLBACK) for t in e.types] == [
+        t for e in (*ENTRIES, FALLBACK) for t in e.kind.types
     ]

@@ -37,6 +37,12 @@ def test_numpy_starts_no_blas_threads_in_consolidation() -> None:
     assert "OPENBLAS_NUM_THREADS" not in environment("PreAnnotationFunction")  # it never imports numpy
 
 
+def test_pydantic_looks_for_no_plugins() -> None:
+    # its entry-point scan cost every cold start work for plugins tally has none of (bench/coldstart.py)
+    for function in (*FUNCTIONS, "ReconsolidationFunction"):
+        assert environment(function)["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+
+
 def test_every_function_publishes_versions_behind_an_alias_and_outputs_the_alias() -> None:
     assert TEMPLATE["Globals"]["Function"]["AutoPublishAlias"] == "live"
     outputs = TEMPLATE["Outputs"]

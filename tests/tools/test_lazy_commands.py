@@ -49,6 +49,17 @@ def test_export_help_does_not_import_liquid() -> None:
     assert [m for m in modules if m.startswith("liquid") or m in ("tally.tools.preview", "tally.tools.report")] == []
 
 
+def test_export_help_imports_neither_numpy_nor_pillow_nor_the_registry() -> None:
+    probe = (
+        "import json, sys\nfrom tally.tools.cli import main\ncode = main(['export', '--help'])\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL') "
+        "or m.startswith(('tally.tasks', 'tally.coco')))))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "tally")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
 def test_preview_help_imports_liquid() -> None:
     """The probe above can see liquid when it is loaded."""
     code, modules = _imported("preview", "--help")

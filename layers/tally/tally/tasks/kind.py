@@ -23,8 +23,7 @@ rejected answers and warnings, which :class:`~tally.gt.response.ObjectResult` ad
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # importing numpy.typing imports numpy: this module stays light
     import numpy.typing as npt
@@ -74,8 +73,7 @@ class ItemsShape:
         return [(str(i["label"]), None) for i in element[self.key] if isinstance(i, dict) and "label" in i]
 
 
-@dataclass(frozen=True)
-class WorkerQuality:
+class WorkerQuality(NamedTuple):
     """One row of a label's ``worker-quality``: the worker and their figures (``None``: no evidence;
     a ranking's are ``{dimension: figure}`` each), in the label's order."""
 
@@ -95,8 +93,7 @@ class WorkerQuality:
         return tuple(cls.from_gt(r) for r in label.get("worker-quality", []) or [] if isinstance(r, Mapping))
 
 
-@dataclass(frozen=True)
-class ImageSize:
+class ImageSize(NamedTuple):
     """A label's ``image_size`` (Ground Truth's shape: a list of one ``{width, height, depth}``)."""
 
     width: int
@@ -124,8 +121,7 @@ class ImageSize:
             label["image_size"] = size.to_gt()
 
 
-@dataclass(frozen=True)
-class ClassColour:
+class ClassColour(NamedTuple):
     """One entry of a label's ``internal-color-map``: the class key (0 the background), the class's
     name and colour, and its confidence where the label gives one (semantic segmentation)."""
 
@@ -260,8 +256,7 @@ class Views:
         return []
 
 
-@dataclass(frozen=True)
-class TaskKind:
+class TaskKind(NamedTuple):
     """One task type, as its package declares it (module docstring).
 
     Attributes:
@@ -280,5 +275,5 @@ class TaskKind:
     task: str
     types: tuple[str, ...] = ()
     from_gt: Callable[[Mapping[str, Any]], Any] | None = None
-    views: Views = field(default_factory=Views)
+    views: Views = Views()  # stateless: one instance serves every kind without views
     configured: bool = False

@@ -6,8 +6,8 @@ A line declares the element keys that mark its kind's answers (:class:`TaskEntry
 imports the light package only of a kind whose keys its answers carry (or, for a kind no key marks,
 that an answer reaches in the recognition order), and only the chosen kind's adapter (numpy, Pillow,
 its algorithms): a classification batch imports the classification package and nothing of the other
-kinds. The tools and pre-annotation find a label's kind by its ``type`` (:func:`kind_of`), which
-imports the light packages only.
+kinds. The tools and pre-annotation find a label's kind by its ``type`` (:func:`kind_of`); a line
+declares its kind's output types too, so that imports the light package of that one kind only.
 
 Adding a type (docs/adding-a-task-type.md): write ``tally/tasks/<package>/`` and add its line to
 :data:`ENTRIES`; the order of :data:`ENTRIES` is the recognition order (the first kind whose shape
@@ -29,10 +29,10 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..gt.answers import RANKING_KEY
+from ..gt.response import TaskType
 from .kind import TaskKind
 
 if TYPE_CHECKING:
@@ -44,21 +44,25 @@ if TYPE_CHECKING:
 __all__ = ["ENTRIES", "FALLBACK", "TaskEntry", "element_keys", "kind_of"]
 
 
-@dataclass(frozen=True)
-class TaskEntry:
-    """One line of the registry: the package, the name of its :class:`TaskKind`, and the element keys
-    that mark the kind's answers.
+class TaskEntry(NamedTuple):
+    """One line of the registry: the package, the name of its :class:`TaskKind`, the element keys
+    that mark the kind's answers, and the output ``type`` values its labels carry.
 
     ``keys`` are declared here, not in the package, so that recognising an answer costs no import:
     an element with none of a kind's keys is not the kind's (its package is not imported to ask), and
     classification's shapes step aside for an element carrying another kind's key
     (:func:`element_keys`). A kind whose answers no key marks (a bare value) has none: its shape is
     asked, its package imported, whenever an answer reaches it in the recognition order.
+
+    ``types`` are declared here for the same reason: finding a label's kind (:func:`kind_of`)
+    imports the package of that kind only. They must be the kind's own :attr:`TaskKind.types`
+    (checked when the package is imported).
     """
 
     package: str
     kind_name: str
     keys: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -67,7 +71,7 @@ class TaskEntry:
     @property
     def kind(self) -> TaskKind:
         """The kind (its package's light ``__init__`` imported on first use)."""
-        return _kind(self.package, self.kind_name)
+        return _kind(self.package, self.kind_name, self.types)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         """Whether the kind's shape recognises ``element``; without any of :attr:`keys` (a kind that
@@ -92,49 +96,66 @@ class TaskEntry:
         return factory(settings) if self.kind.configured else factory()
 
 
+_T = TaskType
 ENTRIES: tuple[TaskEntry, ...] = (
-    TaskEntry("semantic_segmentation", "SEMANTIC_SEGMENTATION", keys=("labeledImage",)),
-    TaskEntry("classification", "SINGLE_LABEL", keys=("label",)),
-    TaskEntry("classification", "MULTI_LABEL", keys=("labels",)),
-    TaskEntry("entities", "NAMED_ENTITIES", keys=("entities",)),
-    TaskEntry("boxes", "BOXES", keys=("boundingBoxes",)),
-    TaskEntry("keypoints", "KEYPOINTS", keys=("keypoints",)),
-    TaskEntry("instances", "INSTANCES", keys=("instances", "labeledImage")),
-    TaskEntry("polygons", "POLYGONS", keys=("polygons",)),
-    TaskEntry("number", "NUMBER"),
-    TaskEntry("free_text", "FREE_TEXT"),
-    TaskEntry("ranking", "RANKING", keys=(RANKING_KEY,)),
-    TaskEntry("lines", "POLYLINE", keys=("polylines",)),
-    TaskEntry("lines", "LINE", keys=("lines",)),
+    TaskEntry("semantic_segmentation", "SEMANTIC_SEGMENTATION", ("labeledImage",), (_T.SEMANTIC_SEGMENTATION,)),
+    TaskEntry(
+        "classification",
+        "SINGLE_LABEL",
+        ("label",),
+        (_T.IMAGE_CLASSIFICATION, _T.TEXT_CLASSIFICATION, _T.VIDEO_CLASSIFICATION),
+    ),
+    TaskEntry(
+        "classification",
+        "MULTI_LABEL",
+        ("labels",),
+        (_T.IMAGE_CLASSIFICATION_MULTILABEL, _T.TEXT_CLASSIFICATION_MULTILABEL, _T.VIDEO_CLASSIFICATION_MULTILABEL),
+    ),
+    TaskEntry("entities", "NAMED_ENTITIES", ("entities",), (_T.NAMED_ENTITY_RECOGNITION,)),
+    TaskEntry("boxes", "BOXES", ("boundingBoxes",), (_T.OBJECT_DETECTION,)),
+    TaskEntry("keypoints", "KEYPOINTS", ("keypoints",), (_T.KEYPOINTS,)),
+    TaskEntry("instances", "INSTANCES", ("instances", "labeledImage"), (_T.INSTANCE_SEGMENTATION,)),
+    TaskEntry("polygons", "POLYGONS", ("polygons",)),  # its labels are instance segmentation's
+    TaskEntry("number", "NUMBER", types=(_T.NUMBER,)),
+    TaskEntry("free_text", "FREE_TEXT", types=(_T.FREE_TEXT,)),
+    TaskEntry("ranking", "RANKING", (RANKING_KEY,), (_T.RANKING,)),
+    TaskEntry("lines", "POLYLINE", ("polylines",), (_T.POLYLINE,)),
+    TaskEntry("lines", "LINE", ("lines",), (_T.LINE,)),
 )
 """Every task type tally consolidates, in recognition order."""
 
-FALLBACK = TaskEntry("passthrough", "PASSTHROUGH")
+FALLBACK = TaskEntry("passthrough", "PASSTHROUGH", types=(_T.CUSTOM,))
 """Answers of no known shape: passed through unchanged."""
 
 
 @functools.cache
-def _kind(package: str, name: str) -> TaskKind:
+def _kind(package: str, name: str, types: tuple[str, ...]) -> TaskKind:
     kind = getattr(importlib.import_module(f"{__package__}.{package}"), name)
     if not isinstance(kind, TaskKind):
         raise TypeError(f"tally.tasks.{package}.{name} is not a TaskKind")
+    if kind.types != tuple(str(t) for t in types):
+        raise TypeError(
+            f"tally.tasks.{package}.{name} reads labels of types {kind.types}, its registry line says {types}"
+        )
     return kind
 
 
 @functools.cache
-def _by_type() -> dict[str, TaskKind]:
-    found: dict[str, TaskKind] = {}
+def _by_type() -> dict[str, TaskEntry]:
+    found: dict[str, TaskEntry] = {}
     for entry in (*ENTRIES, FALLBACK):
-        for type_ in entry.kind.types:
-            if type_ in found:
+        for type_ in entry.types:
+            if str(type_) in found:
                 raise ValueError(f"two task kinds read labels of type {type_}")
-            found[type_] = entry.kind
+            found[str(type_)] = entry
     return found
 
 
 def kind_of(type_: str) -> TaskKind | None:
-    """The kind whose labels carry ``type`` (``None``: no kind's)."""
-    return _by_type().get(type_)
+    """The kind whose labels carry ``type`` (``None``: no kind's); imports that kind's light package
+    only (the registry lines declare the types)."""
+    entry = _by_type().get(type_)
+    return None if entry is None else entry.kind
 
 
 @functools.cache

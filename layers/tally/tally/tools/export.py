@@ -26,18 +26,12 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
-import numpy.typing as npt
-from PIL import Image
 
-from ..coco import mask_bbox, rle_encode
 from ..errors import TallyError
 from ..gt.sink import LabelReader
-from ..tasks.base import DIGITS
-from ..tasks.registry import kind_of
 from ._common import (
     CliStorage,
     ExitCode,
@@ -50,6 +44,12 @@ from ._common import (
     write_atomically,
 )
 from ._form_views import FormRow, form_row, write_form_table
+
+if TYPE_CHECKING:  # numpy, Pillow and the registry are imported when a line is exported: not by --help
+    import numpy as np
+    import numpy.typing as npt
+
+    from ..coco import mask_bbox, rle_encode
 
 __all__ = [
     "CocoBuilder",
@@ -171,6 +171,8 @@ def builtin_line(line: dict[str, Any], attr: str) -> dict[str, Any]:
         failed = _common(meta, kind)
         failed["failure-reason"] = label.get("failure-reason", meta.get("failure-reason"))
         return {**rest, f"{attr}-metadata": failed}
+    from ..tasks.registry import kind_of
+
     found = kind_of(kind)
     if found is None:
         return dict(line)
@@ -192,6 +194,8 @@ def table_rows(number: int, line: dict[str, Any], attr: str) -> list[dict[str, A
     [{'line': 1, 'source-ref': 's3://b/1.txt', 'value': 4, 'interval-low': 3, 'interval-high': 5, 'confidence': 0.5, 'answers': 'w1=4'}]
     """
     label, _ = _label_and_meta(line, attr)
+    from ..tasks.registry import kind_of
+
     found = kind_of(task_type(line, attr))
     if is_failed(line, attr) or found is None or found.from_gt is None:
         return []
@@ -222,6 +226,9 @@ def write_rows(fh: Any, rows: Sequence[dict[str, Any]], fmt: str) -> None:
 
 
 def _png_indices(data: bytes) -> npt.NDArray[np.uint8]:
+    import numpy as np
+    from PIL import Image
+
     with Image.open(io.BytesIO(data)) as image:
         if image.mode != "P":
             raise LineError(f"mask is a {image.mode} PNG, not a palette PNG")
@@ -263,6 +270,8 @@ class CocoBuilder:
         label, _ = _label_and_meta(line, self.attr)
         if is_failed(line, self.attr):
             return False
+        from ..tasks.registry import kind_of
+
         kind = kind_of(task_type(line, self.attr))
         if kind is None:
             return False
@@ -320,6 +329,8 @@ class CocoBuilder:
 
     def document(self) -> dict[str, Any]:
         """The COCO JSON object."""
+        from ..tasks.base import DIGITS
+
         categories: list[dict[str, Any]] = []
         for name, cid in sorted(self._categories.items(), key=lambda kv: kv[1]):
             category: dict[str, Any] = {"id": cid, "name": name, "supercategory": self.attr}
@@ -638,3 +649,13 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     click.echo(f"lines: {sink.counts['lines']} ({sink.summary()})")
     click.echo(f"written: {out}")
     return ExitCode.FAILED_OBJECTS if sink.counts["failed"] else ExitCode.OK
+
+
+def __getattr__(name: str) -> Any:
+    """``mask_bbox`` and ``rle_encode`` (:mod:`tally.coco`, numpy) on first use: ``tally export --help``
+    imports neither numpy nor Pillow nor the task registry."""
+    if name in ("mask_bbox", "rle_encode"):
+        from .. import coco
+
+        return getattr(coco, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

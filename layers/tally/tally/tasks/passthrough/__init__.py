@@ -10,8 +10,7 @@ labels to S3 (:mod:`tally.gt.sink`, step 4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...gt.answers import Answer
 from ...gt.events import DatasetObject
@@ -29,8 +28,7 @@ def is_passed_through(task_type: object) -> bool:
     return task_type == TaskType.CUSTOM
 
 
-@dataclass(frozen=True)
-class PassedThrough:
+class PassedThrough(NamedTuple):
     """A pass-through result: each worker's ``annotationData`` as received, and the note.
 
     >>> label = {"annotationsFromAllWorkers": [{"workerId": "w1", "annotationData": {"content": "{}"}}],
