@@ -287,8 +287,23 @@ def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, 
     chosen = rng.random(len(by_squares.counts)) < 0.4
     assert by_squares.expand(values).tolist() == np.take(values, by_squares.inverse).tolist()
     assert by_squares.pixels_where(chosen).tolist() == np.flatnonzero(np.take(chosen, by_squares.inverse)).tolist()
+    for table in (by_squares, by_pixels):  # the same pixels in any order, each with its own tuple
+        pixels, tuples = table.pixels_and_tuples(
+            chosen if table is by_squares else _chosen_by_pixels(table, by_squares, chosen)
+        )
+        assert len(np.unique(pixels)) == len(pixels)
+        assert sorted(pixels.tolist()) == np.flatnonzero(np.take(chosen, by_squares.inverse)).tolist()
+        assert tuples.tolist() == table.inverse.reshape(-1)[pixels].tolist()
     floats = rng.random(len(by_squares.counts)).astype(np.float32)
     assert by_squares.expand(floats).tolist() == np.take(floats, by_squares.inverse).tolist()
+
+
+def _chosen_by_pixels(table: VoteTable, by_squares: VoteTable, chosen: np.ndarray) -> np.ndarray:
+    """``chosen`` (per tuple of ``by_squares``) carried over to the tuples of ``table`` (the same
+    masks counted pixel by pixel, whose rows may be numbered differently)."""
+    out = np.zeros(len(table.counts), dtype=bool)
+    out[table.inverse.reshape(-1)] = chosen[by_squares.inverse.reshape(-1)]
+    return out
 
 
 def _as_counted(table: VoteTable) -> tuple[list[list[int]], list[int], list[list[int]]]:

@@ -128,20 +128,38 @@ class SquareIndex:
         self, per_tuple: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
     ) -> npt.NDArray[np.intp]:
         """Flat indices of the pixels whose tuple is true in ``per_tuple``, ascending."""
+        pixels, _ = self.pixels_and_tuples(per_tuple, inverse, tuples=False)
+        return np.sort(pixels)
+
+    def pixels_and_tuples(
+        self, per_tuple: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]], *, tuples: bool = True
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp] | None]:
+        """Flat indices of the pixels whose tuple is true in ``per_tuple`` and (with ``tuples``) each
+        one's tuple, square by square (the uniform squares in raster order of squares, each
+        square's pixels in raster order, then the mixed squares, then a last partial row of squares
+        in raster order), not sorted: read off the squares, with no pass over the image."""
         rows = self.key.shape[0]
         height, width = inverse.shape
         dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
         offsets = (dy * width + dx).astype(np.intp)
-        whole_rows, whole_cols = np.nonzero(self.uniform & per_tuple[self.key])
+        chosen = self.uniform & per_tuple[self.key]
+        whole_rows, whole_cols = np.nonzero(chosen)
         whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
         parts = [whole]
+        keys = [np.repeat(self.key[chosen], SQUARE * SQUARE)] if tuples else []
         if len(self.mixed_rows):
-            square, pixel = np.divmod(np.flatnonzero(per_tuple[self.mixed]), SQUARE * SQUARE)
+            found = np.flatnonzero(per_tuple[self.mixed])
+            square, pixel = np.divmod(found, SQUARE * SQUARE)
             parts.append(self.mixed_rows[square] * SQUARE * width + self.mixed_cols[square] * SQUARE + offsets[pixel])
+            if tuples:
+                keys.append(self.mixed.reshape(-1)[found].astype(np.intp))
         if rows * SQUARE < height:
-            parts.append(np.flatnonzero(per_tuple[inverse[rows * SQUARE :]]) + rows * SQUARE * width)
-        # ascending, as the later gathers around each pixel are much faster in raster order
-        return np.sort(np.concatenate(parts).astype(np.intp))
+            found = np.flatnonzero(per_tuple[inverse[rows * SQUARE :]])
+            parts.append(found + rows * SQUARE * width)
+            if tuples:
+                keys.append(inverse[rows * SQUARE :].reshape(-1)[found].astype(np.intp))
+        pixels = np.concatenate(parts).astype(np.intp)
+        return pixels, (np.concatenate(keys).astype(np.intp) if tuples else None)
 
 
 def put_squares(

@@ -236,10 +236,10 @@ def _decide_pixels(
         image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
         pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
         np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
-    else:  # with squares, whole squares at a time (no pass over every pixel to find them)
+        pixel_tuples: npt.NDArray[np.integer[Any]] = inverse[pixels]
+    else:  # with squares, whole squares at a time (no pass over every pixel to find them, no sort)
         image = table.expand(labels)
-        pixels = table.pixels_where(kind != 0)
-    pixel_tuples = inverse[pixels]
+        pixels, pixel_tuples = table.pixels_and_tuples(kind != 0)
     pixel_kind = kind[pixel_tuples]
     at = np.flatnonzero(pixel_kind & 1)  # the contested pixels' positions in ``pixels``
     by_window = _boundaries(image, table, support, foreground, pixels[at], pixel_tuples[at], radius, thin=thin)
