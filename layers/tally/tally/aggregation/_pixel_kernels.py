@@ -393,7 +393,7 @@ def settle_ties(
 
     Args:
         labels: ``(H, W)`` the vote's labels (tied pixels hold the vote's fallback).
-        tied: flat indices of the tied pixels (distinct; usually in increasing order).
+        tied: flat indices of the tied pixels (distinct, in any order).
         candidates: for each tied pixel, a bitmask of the classes it is tied between.
         max_steps: fronts advance at most this many pixels.
     """
@@ -404,34 +404,32 @@ def settle_ties(
     n = len(tied)
     if not n:
         return flat.reshape(height, width)
+    if n > 1 and not bool((tied[1:] > tied[:-1]).all()):
+        # in increasing order: a pixel's neighbours then lie near it in the arrays (the result does
+        # not depend on the order: each front's pixels are settled from the image as it was before it)
+        order = np.argsort(tied, kind="stable")
+        tied, candidates = tied[order], candidates[order]
     # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
     # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
-    # outside. In increasing order (as the tied pixels usually come) a pixel's left and right
-    # neighbours are its neighbours in that order; those above and below are found by a search
-    ordered = n == 1 or bool((tied[1:] > tied[:-1]).all())
-    order = np.arange(n) if ordered else np.argsort(tied, kind="stable")
-    ranked = tied if ordered else tied[order]
-    rows, cols = np.divmod(ranked, width)
+    # outside. In increasing order a pixel's left and right neighbours are its neighbours in that
+    # order; those above and below are found by a search
+    rows, cols = np.divmod(tied, width)
     neighbours = np.empty((len(_NEIGHBOURS), n), dtype=np.intp)
     state = np.full((len(_NEIGHBOURS), n), n, dtype=np.intp)
     for d, step in enumerate((-width, width)):
-        np.add(ranked, step, out=neighbours[d])
-        found = np.minimum(np.searchsorted(ranked, neighbours[d]), n - 1)
-        hit = ranked[found] == neighbours[d]
-        state[d, hit] = order[found[hit]]
-    np.subtract(ranked, 1, out=neighbours[2])
-    np.add(ranked, 1, out=neighbours[3])
-    adjacent = np.flatnonzero(ranked[1:] == ranked[:-1] + 1)  # ranked[i + 1] is right of ranked[i] ...
-    adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless ranked[i] ends its row
-    state[3, adjacent] = order[adjacent + 1]
-    state[2, adjacent + 1] = order[adjacent]
+        np.add(tied, step, out=neighbours[d])
+        found = np.minimum(np.searchsorted(tied, neighbours[d]), n - 1)
+        hit = tied[found] == neighbours[d]
+        state[d, hit] = found[hit]
+    np.subtract(tied, 1, out=neighbours[2])
+    np.add(tied, 1, out=neighbours[3])
+    adjacent = np.flatnonzero(tied[1:] == tied[:-1] + 1)  # tied[i + 1] is right of tied[i] ...
+    adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless tied[i] ends its row
+    state[3, adjacent] = adjacent + 1
+    state[2, adjacent + 1] = adjacent
     for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
         state[d, outside] = n + 1
         neighbours[d, outside] = 0
-    if not ordered:  # back to the caller's order
-        back = np.empty(n, dtype=np.intp)
-        back[order] = np.arange(n)
-        neighbours, state = neighbours[:, back], state[:, back]
     unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
     unsettled[n] = False
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
