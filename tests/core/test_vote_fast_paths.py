@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from tally.aggregation._pixel_kernels import settle_ties, window_mean
+from tally.aggregation._pixel_kernels import run_counts, settle_ties, window_mean
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import (
@@ -400,3 +400,15 @@ def test_the_fit_keeps_each_objects_accuracy_exactly_as_predict_would_compute_it
             assert both[2].tobytes() == class_confusion(fitted, weights).tobytes()
         assert weigh(fitted, 4, model).labels.tobytes() == weigh(copy, 4, model).labels.tobytes()
     assert reused == len(objects)
+
+
+@pytest.mark.parametrize("span", [1, 5, 125, 256, 3125])
+@pytest.mark.parametrize("pixels", [0, 1, 2, 7, 4096])
+def test_counting_runs_is_bincount(span: int, pixels: int) -> None:
+    rng = np.random.default_rng(span * 10_000 + pixels)
+    dtype = np.uint8 if span <= 256 else np.uint16
+    values = rng.integers(0, span, pixels).astype(dtype)
+    values = np.repeat(values, rng.integers(1, 12, pixels))  # runs of equal keys, as along a row
+    got = run_counts(values.reshape(-1, 1) if len(values) else values, span)
+    assert got.dtype == np.int64
+    assert got.tolist() == np.bincount(values, minlength=span).tolist()

