@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from tally.aggregation._pixel_kernels import run_counts, settle_ties, window_mean
+from tally.aggregation._pixel_kernels import fill_squares, run_counts, settle_ties, window_mean
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import (
@@ -412,3 +412,15 @@ def test_counting_runs_is_bincount(span: int, pixels: int) -> None:
     got = run_counts(values.reshape(-1, 1) if len(values) else values, span)
     assert got.dtype == np.int64
     assert got.tolist() == np.bincount(values, minlength=span).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.bool_, np.uint16, np.float32])
+@pytest.mark.parametrize(("height", "width"), [(8, 8), (21, 48), (16, 24)])
+def test_filling_squares_repeats_each_value_over_its_square(dtype: type[np.generic], height: int, width: int) -> None:
+    rng = np.random.default_rng(height * width)
+    values = rng.integers(-128, 127, (height // 8, width // 8)).astype(dtype)
+    image = np.full((height, width), 7, dtype=dtype)
+    fill_squares(image, values)
+    expected = np.full((height, width), 7, dtype=dtype)
+    expected[: height // 8 * 8] = np.repeat(np.repeat(values, 8, axis=0), 8, axis=1)
+    assert image.tobytes() == expected.tobytes()

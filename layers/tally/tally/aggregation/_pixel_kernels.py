@@ -38,6 +38,7 @@ __all__ = [
     "add_to_squares",
     "byte_pairs_lookup",
     "count_keys",
+    "fill_squares",
     "occupied_words",
     "pair_counts",
     "put_squares",
@@ -117,8 +118,7 @@ class SquareIndex:
         rows = self.key.shape[0]
         height, width = inverse.shape
         out = np.empty((height, width), dtype=per_tuple.dtype)
-        spread = np.repeat(per_tuple[self.key], SQUARE, axis=1)  # each square's value along its row
-        out[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+        fill_squares(out, per_tuple[self.key])
         if len(self.mixed_rows):
             put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed))
         if rows * SQUARE < height:
@@ -179,6 +179,22 @@ def put_squares(
         )
     else:
         image[: full * SQUARE].reshape(full, SQUARE, per_row, SQUARE)[rows, :, cols, :] = values
+
+
+def fill_squares(image: npt.NDArray[Any], values: npt.NDArray[Any]) -> None:
+    """Fill each :data:`SQUARE` x :data:`SQUARE` square of the full rows of squares of an image
+    whose width is a multiple of :data:`SQUARE` with ``values[r, c]`` (a grid of ``H // 8 x W / 8``).
+    A byte image that is C-contiguous is written a square's row (one ``uint64`` word, the value
+    repeated in each byte) at a time; any other, each value repeated along its row of squares and
+    then down its 8 rows."""
+    width = image.shape[1]
+    rows, cols = values.shape
+    if image.dtype.itemsize == 1 and image.flags.c_contiguous and sys.byteorder == "little":
+        words = np.ascontiguousarray(values).view(np.uint8).astype(np.uint64) * BYTES
+        image[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)[...] = words[:, None, :]
+        return
+    spread = np.repeat(values, SQUARE, axis=1)  # each square's value along its row
+    image[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
 
 
 def byte_pairs_lookup(table: npt.NDArray[Any], index: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -288,9 +304,7 @@ def tabulate_squares(
         square_key, mixed, rest = position[square_key], position[mixed], position[rest]
     dtype = mixed.dtype
     inverse = np.empty((height, width), dtype=dtype)
-    # every square's tuple over its 64 pixels: repeated along the row of squares, then down its 8 rows
-    spread = np.repeat(square_key.astype(dtype), SQUARE, axis=1)
-    inverse[: rows * SQUARE].reshape(rows, SQUARE, width)[...] = spread[:, None, :]
+    fill_squares(inverse, square_key.astype(dtype))  # every square's tuple over its 64 pixels
     if len(mixed_rows):
         put_squares(inverse, mixed_rows, mixed_cols, mixed)
     if len(rest):
