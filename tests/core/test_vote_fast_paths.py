@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from tally.aggregation._pixel_kernels import fill_squares, run_counts, settle_ties, window_mean
+from tally.aggregation._pixel_kernels import _WINDOW_BLOCK, fill_squares, run_counts, settle_ties, window_mean
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import (
@@ -197,7 +197,7 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
 
 @pytest.mark.parametrize(("rows", "columns"), [(216, 5), (20_000, 5)])
 def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: int, columns: int) -> None:
-    # 20,000 pixels (three blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
+    # 20,000 pixels (several blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
     # addressed in uint16, one of 100,000 in intp: the float32 sums are those of one whole
     # (5, 5, n) gather summed over its first two axes
     rng = np.random.default_rng(9)
@@ -214,7 +214,7 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
     expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(25)
     assert window_mean(inverse, table, pixels, column, radius=2).tobytes() == expected.tobytes()
     # a last block of one pixel, and a lone pixel by an edge or inside, are summed in the same order
-    for one in (pixels[-8193:], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
+    for one in (pixels[-(_WINDOW_BLOCK + 1) :], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
         at = np.searchsorted(pixels, one)
         got = window_mean(inverse, table, one, column[at], radius=2)
         assert got.tobytes() == expected[at].tobytes()
