@@ -174,6 +174,10 @@ def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() ->
     shuffled = np.random.default_rng(1).permutation(len(tied))
     assert settle_ties(labels, tied[shuffled], candidates[shuffled]).tolist() == expected
     assert labels[:, 1:].sum() == 0  # the input is not changed
+    settled = settle_ties(labels, tied[shuffled], candidates[shuffled], in_place=True)
+    assert settled.tolist() == labels.tolist() == expected  # ... unless asked to settle in place
+    with pytest.raises(ValueError, match="C-contiguous"):
+        settle_ties(np.asfortranarray(labels), tied, candidates, in_place=True)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.intp])

@@ -423,8 +423,11 @@ def settle_ties(
     tied: npt.NDArray[np.intp],
     candidates: npt.NDArray[np.uint64],
     max_steps: int = 8,
+    *,
+    in_place: bool = False,
 ) -> npt.NDArray[np.uint8]:
-    """Return ``labels`` with the tied pixels settled from their neighbours.
+    """Return ``labels`` with the tied pixels settled from their neighbours (``in_place``: settled
+    in ``labels`` itself, C-contiguous, and returned; else in a copy).
 
     Args:
         labels: ``(H, W)`` the vote's labels (tied pixels hold the vote's fallback).
@@ -433,7 +436,9 @@ def settle_ties(
         max_steps: fronts advance at most this many pixels.
     """
     height, width = labels.shape
-    flat = labels.reshape(-1).copy()
+    if in_place and not labels.flags.c_contiguous:
+        raise ValueError("settle_ties in place needs a C-contiguous image")
+    flat = labels.reshape(-1) if in_place else labels.reshape(-1).copy()
     tied = np.asarray(tied, dtype=np.intp)
     candidates = np.asarray(candidates, dtype=np.uint64)
     n = len(tied)

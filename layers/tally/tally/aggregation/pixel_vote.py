@@ -249,7 +249,7 @@ def _decide_pixels(
     if tied_at.any():
         tied_at[at[by_window]] = False  # decided by their neighbourhood
         tied = pixels[tied_at]
-        image = settle_ties(image, tied, np.take(open_ties, pixel_tuples[tied_at]))
+        settle_ties(image, tied, np.take(open_ties, pixel_tuples[tied_at]), in_place=True)  # our own image
         touched.append(tied)
     moved = np.concatenate(touched)
     return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
