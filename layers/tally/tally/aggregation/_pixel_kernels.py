@@ -147,20 +147,21 @@ class SquareIndex:
         whole_rows, whole_cols = np.nonzero(chosen)
         whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
         parts = [whole]
-        keys = [np.repeat(self.key[chosen], SQUARE * SQUARE)] if tuples else []
+        keys: list[npt.NDArray[np.integer[Any]]] = [np.repeat(self.key[chosen], SQUARE * SQUARE)] if tuples else []
         if len(self.mixed_rows):
             found = np.flatnonzero(per_tuple[self.mixed])
-            square, pixel = np.divmod(found, SQUARE * SQUARE)
-            parts.append(self.mixed_rows[square] * SQUARE * width + self.mixed_cols[square] * SQUARE + offsets[pixel])
+            corner = (self.mixed_rows * SQUARE * width + self.mixed_cols * SQUARE)[found >> 6]  # 64 pixels a square
+            corner += offsets[found & (SQUARE * SQUARE - 1)]
+            parts.append(corner)
             if tuples:
-                keys.append(self.mixed.reshape(-1)[found].astype(np.intp))
+                keys.append(self.mixed.reshape(-1)[found])
         if rows * SQUARE < height:
             found = np.flatnonzero(per_tuple[inverse[rows * SQUARE :]])
             parts.append(found + rows * SQUARE * width)
             if tuples:
-                keys.append(inverse[rows * SQUARE :].reshape(-1)[found].astype(np.intp))
-        pixels = np.concatenate(parts).astype(np.intp)
-        return pixels, (np.concatenate(keys).astype(np.intp) if tuples else None)
+                keys.append(inverse[rows * SQUARE :].reshape(-1)[found])
+        pixels = np.concatenate(parts).astype(np.intp, copy=False)
+        return pixels, (np.concatenate(keys).astype(np.intp, copy=False) if tuples else None)
 
 
 def put_squares(
