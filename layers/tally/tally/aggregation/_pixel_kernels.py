@@ -8,10 +8,13 @@ the callers (:mod:`tally.aggregation.vote_table`, :mod:`tally.aggregation.weight
 * **8x8 squares** (:data:`SQUARE`): most squares of a mask hold one index throughout, so a mask is
   summarised by its squares (:class:`Squares`), the distinct vote tuples are counted a square at a
   time (:func:`tabulate_squares`) and per-tuple results are spread back and searched a square at a
-  time (:class:`SquareIndex`). A square's row of 8 bytes is one ``uint64`` word (:func:`put_squares`,
-  :func:`occupied_words`, :func:`add_to_squares`; little-endian machines only, checked).
+  time (:class:`SquareIndex`; the default vote's contested pixels come square by square, unsorted,
+  with their tuples). A square's row of 8 bytes is one ``uint64`` word (:func:`put_squares`,
+  :func:`fill_squares`, :func:`occupied_words`, :func:`add_to_squares`; little-endian machines only,
+  checked).
 * **Counting** packed keys: hash-based ``np.unique`` on pairs of keys (:func:`pair_counts`), a
-  position table for small ranges (:func:`count_keys`), byte lookups two at a time (:func:`byte_pairs_lookup`).
+  run of equal neighbours at a time (:func:`run_counts`), a position table for small ranges
+  (:func:`count_keys`), byte lookups two at a time (:func:`byte_pairs_lookup`).
 * **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`) and the
   fronts that settle ties (:func:`settle_ties`).
 """
