@@ -410,9 +410,9 @@ def test_the_fit_keeps_each_objects_accuracy_exactly_as_predict_would_compute_it
 @pytest.mark.parametrize("pixels", [0, 1, 2, 7, 4096])
 def test_counting_runs_is_bincount(span: int, pixels: int) -> None:
     rng = np.random.default_rng(span * 10_000 + pixels)
-    dtype = np.uint8 if span <= 256 else np.uint16
-    values = rng.integers(0, span, pixels).astype(dtype)
-    values = np.repeat(values, rng.integers(1, 12, pixels))  # runs of equal keys, as along a row
+    drawn = rng.integers(0, span, pixels)
+    keys: npt.NDArray[np.integer] = drawn.astype(np.uint8) if span <= 256 else drawn.astype(np.uint16)
+    values = np.repeat(keys, rng.integers(1, 12, pixels))  # runs of equal keys, as along a row
     got = run_counts(values.reshape(-1, 1) if len(values) else values, span)
     assert got.dtype == np.int64
     assert got.tolist() == np.bincount(values, minlength=span).tolist()
