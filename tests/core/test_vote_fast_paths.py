@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from tally.aggregation._pixel_kernels import settle_ties, window_mean
+from tally.aggregation._pixel_kernels import _WINDOW_BLOCK, fill_squares, run_counts, settle_ties, window_mean
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import (
@@ -174,6 +174,10 @@ def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() ->
     shuffled = np.random.default_rng(1).permutation(len(tied))
     assert settle_ties(labels, tied[shuffled], candidates[shuffled]).tolist() == expected
     assert labels[:, 1:].sum() == 0  # the input is not changed
+    settled = settle_ties(labels, tied[shuffled], candidates[shuffled], in_place=True)
+    assert settled.tolist() == labels.tolist() == expected  # ... unless asked to settle in place
+    with pytest.raises(ValueError, match="C-contiguous"):
+        settle_ties(np.asfortranarray(labels), tied, candidates, in_place=True)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.intp])
@@ -197,7 +201,7 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
 
 @pytest.mark.parametrize(("rows", "columns"), [(216, 5), (20_000, 5)])
 def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: int, columns: int) -> None:
-    # 20,000 pixels (three blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
+    # 20,000 pixels (several blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
     # addressed in uint16, one of 100,000 in intp: the float32 sums are those of one whole
     # (5, 5, n) gather summed over its first two axes
     rng = np.random.default_rng(9)
@@ -214,7 +218,7 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
     expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(25)
     assert window_mean(inverse, table, pixels, column, radius=2).tobytes() == expected.tobytes()
     # a last block of one pixel, and a lone pixel by an edge or inside, are summed in the same order
-    for one in (pixels[-8193:], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
+    for one in (pixels[-(_WINDOW_BLOCK + 1) :], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
         at = np.searchsorted(pixels, one)
         got = window_mean(inverse, table, one, column[at], radius=2)
         assert got.tobytes() == expected[at].tobytes()
@@ -287,8 +291,23 @@ def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, 
     chosen = rng.random(len(by_squares.counts)) < 0.4
     assert by_squares.expand(values).tolist() == np.take(values, by_squares.inverse).tolist()
     assert by_squares.pixels_where(chosen).tolist() == np.flatnonzero(np.take(chosen, by_squares.inverse)).tolist()
+    for table in (by_squares, by_pixels):  # the same pixels in any order, each with its own tuple
+        pixels, tuples = table.pixels_and_tuples(
+            chosen if table is by_squares else _chosen_by_pixels(table, by_squares, chosen)
+        )
+        assert len(np.unique(pixels)) == len(pixels)
+        assert sorted(pixels.tolist()) == np.flatnonzero(np.take(chosen, by_squares.inverse)).tolist()
+        assert tuples.tolist() == table.inverse.reshape(-1)[pixels].tolist()
     floats = rng.random(len(by_squares.counts)).astype(np.float32)
     assert by_squares.expand(floats).tolist() == np.take(floats, by_squares.inverse).tolist()
+
+
+def _chosen_by_pixels(table: VoteTable, by_squares: VoteTable, chosen: np.ndarray) -> np.ndarray:
+    """``chosen`` (per tuple of ``by_squares``) carried over to the tuples of ``table`` (the same
+    masks counted pixel by pixel, whose rows may be numbered differently)."""
+    out = np.zeros(len(table.counts), dtype=bool)
+    out[table.inverse.reshape(-1)] = chosen[by_squares.inverse.reshape(-1)]
+    return out
 
 
 def _as_counted(table: VoteTable) -> tuple[list[list[int]], list[int], list[list[int]]]:
@@ -385,3 +404,27 @@ def test_the_fit_keeps_each_objects_accuracy_exactly_as_predict_would_compute_it
             assert both[2].tobytes() == class_confusion(fitted, weights).tobytes()
         assert weigh(fitted, 4, model).labels.tobytes() == weigh(copy, 4, model).labels.tobytes()
     assert reused == len(objects)
+
+
+@pytest.mark.parametrize("span", [1, 5, 125, 256, 3125])
+@pytest.mark.parametrize("pixels", [0, 1, 2, 7, 4096])
+def test_counting_runs_is_bincount(span: int, pixels: int) -> None:
+    rng = np.random.default_rng(span * 10_000 + pixels)
+    drawn = rng.integers(0, span, pixels)
+    keys: npt.NDArray[np.integer] = drawn.astype(np.uint8) if span <= 256 else drawn.astype(np.uint16)
+    values = np.repeat(keys, rng.integers(1, 12, pixels))  # runs of equal keys, as along a row
+    got = run_counts(values.reshape(-1, 1) if len(values) else values, span)
+    assert got.dtype == np.int64
+    assert got.tolist() == np.bincount(values, minlength=span).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.bool_, np.uint16, np.float32])
+@pytest.mark.parametrize(("height", "width"), [(8, 8), (21, 48), (16, 24)])
+def test_filling_squares_repeats_each_value_over_its_square(dtype: type[np.generic], height: int, width: int) -> None:
+    rng = np.random.default_rng(height * width)
+    values = rng.integers(-128, 127, (height // 8, width // 8)).astype(dtype)
+    image = np.full((height, width), 7, dtype=dtype)
+    fill_squares(image, values)
+    expected = np.full((height, width), 7, dtype=dtype)
+    expected[: height // 8 * 8] = np.repeat(np.repeat(values, 8, axis=0), 8, axis=1)
+    assert image.tobytes() == expected.tobytes()

@@ -259,10 +259,10 @@ def _decide_pixels(
         image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
         pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
         np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
-    else:  # with squares, whole squares at a time (no pass over every pixel to find them)
+        pixel_tuples: npt.NDArray[np.integer[Any]] = inverse[pixels]
+    else:  # with squares, whole squares at a time (no pass over every pixel to find them, no sort)
         image = table.expand(labels)
-        pixels = table.pixels_where(kind != 0)
-    pixel_tuples = inverse[pixels]
+        pixels, pixel_tuples = table.pixels_and_tuples(kind != 0)
     pixel_kind = kind[pixel_tuples]
     at = np.flatnonzero(pixel_kind & 1)  # the contested pixels' positions in ``pixels``
     by_window = _boundaries(image, table, support, foreground, pixels[at], pixel_tuples[at], radius, thin=thin)
@@ -272,7 +272,7 @@ def _decide_pixels(
     if tied_at.any():
         tied_at[at[by_window]] = False  # decided by their neighbourhood
         tied = pixels[tied_at]
-        image = settle_ties(image, tied, np.take(open_ties, pixel_tuples[tied_at]))
+        settle_ties(image, tied, np.take(open_ties, pixel_tuples[tied_at]), in_place=True)  # our own image
         touched.append(tied)
     moved = np.concatenate(touched)
     return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]

@@ -132,6 +132,18 @@ class VoteTable:
             return self.squares.pixels_where(per_tuple, self.inverse)
         return np.flatnonzero(np.take(per_tuple, self.inverse.reshape(-1)))
 
+    def pixels_and_tuples(
+        self, per_tuple: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.integer[Any]]]:
+        """The pixels whose tuple is true in ``per_tuple`` and each one's tuple, in no promised order
+        (with squares, square by square: no sort, and no gather of their tuples from the image)."""
+        if self.squares is not None:
+            pixels, tuples = self.squares.pixels_and_tuples(per_tuple, self.inverse)
+            assert tuples is not None
+            return pixels, tuples
+        pixels = self.pixels_where(per_tuple)
+        return pixels, self.inverse.reshape(-1)[pixels]
+
 
 @dataclass(frozen=True)
 class VoteResult:
