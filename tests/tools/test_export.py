@@ -13,8 +13,8 @@ import pytest
 from pycocotools import mask as coco_mask  # type: ignore[import-untyped]
 from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
+from tally.coco import rle_encode
 from tally.tools.cli import main
-from tally.tools.export import rle_encode
 from tests.project import SHARED
 from tests.tools.jobs import reconsolidated
 

@@ -49,15 +49,11 @@ if TYPE_CHECKING:  # numpy, Pillow and the registry are imported when a line is 
     import numpy as np
     import numpy.typing as npt
 
-    from ..coco import mask_bbox, rle_encode
-
 __all__ = [
     "CocoBuilder",
     "builtin_line",
     "export",
-    "mask_bbox",
     "read_back",
-    "rle_encode",
     "table_rows",
     "write_atomically",
     "write_rows",
@@ -649,13 +645,3 @@ def export(manifest: Path, attr: str | None, fmt: str, out: Path, s3_root: str |
     click.echo(f"lines: {sink.counts['lines']} ({sink.summary()})")
     click.echo(f"written: {out}")
     return ExitCode.FAILED_OBJECTS if sink.counts["failed"] else ExitCode.OK
-
-
-def __getattr__(name: str) -> Any:
-    """``mask_bbox`` and ``rle_encode`` (:mod:`tally.coco`, numpy) on first use: ``tally export --help``
-    imports neither numpy nor Pillow nor the task registry."""
-    if name in ("mask_bbox", "rle_encode"):
-        from .. import coco
-
-        return getattr(coco, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
