@@ -32,7 +32,7 @@ consolidation did not say which shapes it fused with :data:`NO_MEMBERS`; nothing
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..gt.response import Members
@@ -88,6 +88,10 @@ def _shape_attributes(given: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def _json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def _weights(label: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, float]:
     weights: dict[str, float] = {}
     rows = label.get("worker-quality", meta.get("worker-quality", []))
@@ -98,27 +102,38 @@ def _weights(label: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, flo
 
 
 def _vote(answers: Sequence[tuple[str, dict[str, str]]], weights: Mapping[str, float]) -> dict[str, Any]:
+    """One consolidated shape's attributes, each by weighted plurality (plain when a worker has no
+    weight); a tie has no winner (``ties``)."""
     weighted = all(worker in weights for worker, _ in answers)
-    values: dict[str, str] = {}
-    ties: dict[str, list[str]] = {}
-    names = sorted({name for _, attributes in answers for name in attributes})
-    for name in names:
-        totals: dict[str, float] = {}
-        for worker, attributes in answers:
-            if name in attributes:
-                value = attributes[name]
-                totals[value] = totals.get(value, 0.0) + (weights[worker] if weighted else 1.0)
-        best = max(totals.values())
-        top = sorted(value for value, total in totals.items() if best - total <= _TIE)
-        if len(top) == 1:
-            values[name] = top[0]
-        else:
-            ties[name] = top
-    out: dict[str, Any] = {"values": values}
+    tops = {
+        name: _plurality([(a[name], weights[w] if weighted else 1.0) for w, a in answers if name in a], str)
+        for name in sorted({name for _, attributes in answers for name in attributes})
+    }
+    rows = [{"workerId": worker, "attributes": attributes} for worker, attributes in answers]
+    return _decided(tops, weighted, rows)
+
+
+def _plurality(given: Sequence[tuple[Any, float]], key: Callable[[Any], str] = _json_key) -> list[Any]:
+    """The values of the largest total weight (within ``_TIE`` of it), in the order of their ``key``:
+    one value, or a tie."""
+    totals: dict[str, float] = {}
+    shown: dict[str, Any] = {}
+    for value, weight in given:
+        k = key(value)
+        totals[k] = totals.get(k, 0.0) + weight
+        shown[k] = value
+    best = max(totals.values())
+    return [shown[k] for k in sorted(k for k, total in totals.items() if best - total <= _TIE)]
+
+
+def _decided(tops: Mapping[str, list[Any]], weighted: bool, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A vote's entry from each name's top values (one: the value; else a tie, no winner)."""
+    out: dict[str, Any] = {"values": {name: top[0] for name, top in tops.items() if len(top) == 1}}
+    ties = {name: top for name, top in tops.items() if len(top) != 1}
     if ties:
         out["ties"] = ties
     out["vote"] = "weighted" if weighted else "plain"
-    out["answers"] = [{"workerId": worker, "attributes": attributes} for worker, attributes in answers]
+    out["answers"] = rows
     return out
 
 
@@ -283,34 +298,16 @@ def _vote_region(
     weighted median (a name whose values are not all numbers or ratings: by plurality); a tie has no
     winner (``ties``)."""
     weighted = all(worker in weights for worker, _ in answers)
-    values: dict[str, Any] = {}
-    ties: dict[str, list[Any]] = {}
+    tops: dict[str, list[Any]] = {}
     for name in sorted({name for _, fields in answers for name in fields}):
         given = [(fields[name], weights[worker] if weighted else 1.0) for worker, fields in answers if name in fields]
-        if all(kind in ("number", "rating") for (kind, _), _ in given):
-            top = _median([(value, weight) for (_, value), weight in given])
-        else:
-            totals: dict[str, float] = {}
-            shown: dict[str, Any] = {}
-            for (_, value), weight in given:
-                key = json.dumps(value, sort_keys=True)
-                totals[key] = totals.get(key, 0.0) + weight
-                shown[key] = value
-            best = max(totals.values())
-            top = [shown[key] for key in sorted(key for key, total in totals.items() if best - total <= _TIE)]
-        if len(top) == 1:
-            values[name] = top[0]
-        else:
-            ties[name] = top
-    out: dict[str, Any] = {"values": values}
-    if ties:
-        out["ties"] = ties
-    out["vote"] = "weighted" if weighted else "plain"
-    out["answers"] = [
+        numbers = all(kind in ("number", "rating") for (kind, _), _ in given)
+        tops[name] = (_median if numbers else _plurality)([(value, weight) for (_, value), weight in given])
+    rows = [
         {"workerId": worker, "attributes": {name: value for name, (_, value) in fields.items()}}
         for worker, fields in answers
     ]
-    return out
+    return _decided(tops, weighted, rows)
 
 
 def _annotation(item: ImportedItem, origin: int | None) -> Mapping[str, Any]:
