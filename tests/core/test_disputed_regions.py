@@ -4,7 +4,7 @@ from each worker's class confusion over the batch, and listed in the label for r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -429,7 +429,7 @@ def test_a_tuple_whose_own_answers_decide_it_forms_no_region() -> None:
 
 @pytest.mark.parametrize(("algorithm", "measured_inside"), [("regions", True), ("reliability", False)])
 def test_only_the_regions_vote_measures_wrong_classes_away_from_outlines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, algorithm: str, measured_inside: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, algorithm: Literal["regions", "reliability"], measured_inside: bool
 ) -> None:
     """The ``regions`` vote's batch model gets each tuple's pixels away from outlines (its class
     confusion is measured there); the default's gets none (its fit, unchanged, never reads it)."""
