@@ -4,7 +4,7 @@ from each worker's class confusion over the batch, and listed in the label for r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -425,3 +425,29 @@ def test_a_tuple_whose_own_answers_decide_it_forms_no_region() -> None:
     for row, answer in zip(rows, answers, strict=True):  # row by row, the region's posterior
         assert row.tolist() == pytest.approx(_posterior(answer, np.ones(3), [careful] * 3, 3, 2).tolist())
     assert rows[3][1] == 0.0  # a class no one named is no hypothesis
+
+
+@pytest.mark.parametrize(("algorithm", "measured_inside"), [("regions", True), ("reliability", False)])
+def test_only_the_regions_vote_measures_wrong_classes_away_from_outlines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, algorithm: Literal["regions", "reliability"], measured_inside: bool
+) -> None:
+    """The ``regions`` vote's batch model gets each tuple's pixels away from outlines (its class
+    confusion is measured there); the default's gets none (its fit, unchanged, never reads it)."""
+    from tally.aggregation.weighted_pixel_vote import LeaveOneOutWeights
+
+    seen: list[Any] = []
+    real = LeaveOneOutWeights.fit
+
+    def spy(self: Any, observations: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.extend(observations)
+        return real(self, observations, *args, **kwargs)
+
+    monkeypatch.setattr(LeaveOneOutWeights, "fit", spy)
+    run(tmp_path, agreeing(2), settings=Settings(algorithm=algorithm))
+    assert len(seen) == 2
+    for votes in seen:
+        if measured_inside:
+            # 16 x 20 px: the 8 x 8 squares of rows 0-15, columns 0-15, none clear of an outline
+            assert votes.interior is not None and votes.interior.tolist() == [0.0] * len(votes.counts)
+        else:
+            assert votes.interior is None

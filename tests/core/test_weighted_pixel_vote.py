@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tally.aggregation.vote_table import ABSTAIN, IndexedMask, vote_scores
+from tally.aggregation.pixel_vote import interior_counts
+from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate, vote_scores
 from tally.aggregation.weighted_pixel_vote import (
     FAR,
     LeaveOneOutWeights,
     ObjectVotes,
     abstain_far_from_drawing,
+    class_confusion,
     decide,
     leave_one_out,
     resolve_far,
@@ -200,3 +202,58 @@ def test_the_highest_class_key_a_mask_holds_survives_the_default_vote() -> None:
     assert (image == top).tolist() == (masks[1].indices == 1).tolist()
     with pytest.raises(ConfigError, match="at most 253"):  # one more label would be read as far background
         ClassTable.build(LabelSet(tuple(f"l{i}" for i in range(top + 1)), "event"))
+
+
+def touching_objects(c_person: int = 2) -> list[IndexedMask]:
+    """A 64 x 64 image: 16 rows of background, then a car (class 1, columns 0-31) touching a person
+    (class 2, columns 32-63). Worker a draws both exactly, b's car overlaps the person by 4 columns,
+    c draws both exactly but gives the person ``c_person``."""
+    lut = np.arange(4, dtype=np.uint8)
+
+    def mask(car_end: int, person: int) -> IndexedMask:
+        indices = np.zeros((64, 64), np.uint8)
+        indices[16:, :car_end] = 1
+        indices[16:, car_end:] = person
+        return IndexedMask(indices, lut)
+
+    return [mask(32, 2), mask(36, 2), mask(32, c_person)]
+
+
+def test_class_confusion_counts_wrong_classes_away_from_outlines_only() -> None:
+    table = tabulate(touching_objects())
+    weights = np.ones(3)
+    everywhere = class_confusion(ObjectVotes.from_table("abc", table), weights)
+    inside = class_confusion(ObjectVotes.from_table("abc", table, interior_counts(table)), weights)
+    # b's car over the person's first 4 columns (48 rows): a wrong class on all pixels, none inside
+    # (rows 24-63 of the square columns 0-2 and 6-7: 25 squares of 64 px, all b's right class)
+    assert everywhere[1].tolist() == [2880.0, 192.0, 0.0, 0.0, 0.0, 2880.0, 192.0]
+    assert inside[1].tolist() == [2880.0, 192.0, 0.0, 0.0, 0.0, 1600.0, 0.0]
+    # a and c are copies (identical masks): each is judged against b alone, and b against them once
+    assert inside[0].tolist() == [2880.0, 192.0, 0.0, 0.0, 0.0, 1600.0, 0.0]
+    # an object with no pixel away from an outline (too small for one clear square) is measured on all
+    unknown = class_confusion(ObjectVotes.from_table("abc", table, np.zeros(len(table.counts))), weights)
+    assert unknown.tolist() == everywhere.tolist()
+    fitted_inside = LeaveOneOutWeights().fit([ObjectVotes.from_table("abc", table, interior_counts(table))])
+    fitted_everywhere = LeaveOneOutWeights().fit([ObjectVotes.from_table("abc", table)])
+    assert fitted_inside.confusion_["b"].error == 0.0
+    assert fitted_everywhere.confusion_["b"].error == 0.0625  # 192 of 3072 painted pixels
+
+
+def test_a_whole_object_in_the_wrong_class_is_still_confusion_inside() -> None:
+    table = tabulate(touching_objects(c_person=3))
+    inside = class_confusion(ObjectVotes.from_table("abc", table, interior_counts(table)), np.ones(3))
+    # c's person (class 3, the others say 2): 10 interior squares of 64 px wrong, 15 right
+    assert inside[2].tolist()[5:] == [960.0, 640.0]
+    fitted = LeaveOneOutWeights(prior_objects=0).fit([ObjectVotes.from_table("abc", table, interior_counts(table))])
+    assert fitted.confusion_["c"].error == pytest.approx(0.4)
+
+
+def test_interior_counts_read_the_same_off_squares_and_off_pixels() -> None:
+    table = tabulate(touching_objects(c_person=3))
+    assert table.squares is not None
+    plain = VoteTable(table.votes, table.counts, table.inverse)  # no square summary: counted from the pixels
+    assert interior_counts(plain).tolist() == interior_counts(table).tolist()
+    # background: the first row of squares (the second touches the objects' top); the objects: 5 rows of
+    # squares (rows 24-63) x 5 columns of squares (0-2 and 6-7; 3-5 touch the outline at columns 32-35)
+    assert interior_counts(table).tolist()[0] == 8 * 64
+    assert interior_counts(table).sum() == 8 * 64 + 25 * 64

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._pixel_kernels import settle_ties, window_mean
+from ._pixel_kernels import SQUARE, settle_ties, window_mean
 from .disputed_regions import (
     MIN_PIXELS,
     Region,
@@ -64,7 +64,7 @@ from .weighted_pixel_vote import (
     object_confusion,
 )
 
-__all__ = ["CLOSE_CALL", "RADIUS", "PixelVote", "reliability_table", "vote_image"]
+__all__ = ["CLOSE_CALL", "RADIUS", "PixelVote", "interior_counts", "reliability_table", "vote_image"]
 
 CLOSE_CALL = 0.34
 """The neighbourhood decides a pixel contested between a class and background only where the weighted
@@ -90,6 +90,37 @@ def reliability_table(masks: Sequence[IndexedMask], workers: Sequence[str]) -> t
     table = tabulate(masks, shifts)
     drawn = np.where(table.votes == FAR, np.uint8(0), table.votes).astype(np.uint8)
     return table, ObjectVotes.build(workers, drawn, table.counts)
+
+
+def interior_counts(table: VoteTable) -> npt.NDArray[np.float64]:
+    """Per tuple of ``table``, its pixels away from every outline: those of the :data:`SQUARE` x
+    :data:`SQUARE` squares that hold one tuple throughout, as do the four squares beside them (the
+    image's edge is no outline; the rows below the last full row of squares count for none). Every
+    such pixel is at least a square's side from any change of any worker's answer, so a class named
+    there is named for an object, not for where its outline overlaps a neighbour's; the disputed
+    regions measure the workers' wrong classes there (:func:`tally.aggregation.weighted_pixel_vote.class_confusion`).
+
+    >>> masks = [IndexedMask(np.zeros((24, 24), np.uint8), np.array([0, 1], np.uint8)) for _ in range(2)]
+    >>> masks[1].indices[:, 20:] = 1  # one outline at column 20: its square and the one beside it are out
+    >>> interior_counts(tabulate(masks)).tolist()
+    [192.0, 0.0, 0.0, 0.0]
+    """
+    squares = table.squares
+    if squares is not None:
+        key, uniform = squares.key, squares.uniform
+    else:
+        height, width = table.inverse.shape
+        rows, cols = height // SQUARE, width // SQUARE
+        blocks = table.inverse[: rows * SQUARE, : cols * SQUARE].reshape(rows, SQUARE, cols, SQUARE)
+        key = blocks[:, 0, :, 0].astype(np.intp)
+        uniform = (blocks == blocks[:, :1, :, :1]).all(axis=(1, 3))
+    inside = uniform.copy()
+    inside[1:] &= uniform[:-1] & (key[1:] == key[:-1])
+    inside[:-1] &= uniform[1:] & (key[:-1] == key[1:])
+    inside[:, 1:] &= uniform[:, :-1] & (key[:, 1:] == key[:, :-1])
+    inside[:, :-1] &= uniform[:, 1:] & (key[:, :-1] == key[:, 1:])
+    counts: npt.NDArray[np.float64] = np.bincount(key[inside], minlength=len(table.counts)).astype(np.float64)
+    return counts * (SQUARE * SQUARE)
 
 
 def vote_image(

@@ -121,14 +121,25 @@ class ObjectVotes:
     votes: npt.NDArray[np.uint8]
     counts: FloatArray
     group: npt.NDArray[np.intp]
+    interior: FloatArray | None = field(default=None, kw_only=True, compare=False, repr=False)
+    """``(U,)`` when known, each tuple's pixels away from every outline
+    (:func:`tally.aggregation.pixel_vote.interior_counts`): :func:`class_confusion` measures a
+    column's wrong classes there only, so where two touching objects' outlines overlap no class is
+    taken for confused. ``None``: all pixels."""
 
     @classmethod
     def build(
-        cls, workers: Sequence[str], votes: npt.NDArray[np.uint8], pixel_counts: npt.NDArray[np.generic]
+        cls,
+        workers: Sequence[str],
+        votes: npt.NDArray[np.uint8],
+        pixel_counts: npt.NDArray[np.generic],
+        interior: npt.NDArray[np.generic] | None = None,
     ) -> ObjectVotes:
-        """From distinct tuples and their pixel counts (tuples of count 0 are dropped); finds copies."""
+        """From distinct tuples and their pixel counts (tuples of count 0 are dropped); finds copies.
+        ``interior``: per tuple (the same rows as ``pixel_counts``), its pixels away from outlines."""
         all_counts: FloatArray = np.asarray(pixel_counts, dtype=np.float64)
         present = all_counts > 0
+        inner = None if interior is None else np.asarray(interior, dtype=np.float64)[present]
         votes, counts = votes[present], all_counts[present]
         n = votes.shape[1]
         group = np.arange(n)
@@ -140,11 +151,13 @@ class ObjectVotes:
             for j in range(k + 1, n):
                 if group[j] == j and np.array_equal(votes[:, j], votes[:, k]):
                     group[j] = k
-        return cls(tuple(workers), votes, counts, group)
+        return cls(tuple(workers), votes, counts, group, interior=inner)
 
     @classmethod
-    def from_table(cls, workers: Sequence[str], table: VoteTable) -> ObjectVotes:
-        return cls.build(workers, table.votes, table.counts)
+    def from_table(
+        cls, workers: Sequence[str], table: VoteTable, interior: npt.NDArray[np.generic] | None = None
+    ) -> ObjectVotes:
+        return cls.build(workers, table.votes, table.counts, interior)
 
     @property
     def share(self) -> FloatArray:
@@ -170,11 +183,13 @@ def leave_one_out(
 
 
 def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
-    """``(K, 5)``: per column, the pixel mass of its answer against the others' weighted vote shares
+    """``(K, 7)``: per column, the pixel mass of its answer against the others' weighted vote shares
     over the pixels some worker labelled: ``[same class, another class, class where the others say
     background, background where the others say a class, background where they say background]``
-    (the first three where the column painted a class, the last two where it did not). Copy groups
-    vote once; the column's own group and its worker's other answers are left out."""
+    (the first three where the column painted a class, the last two where it did not), then the
+    first two again over the pixels away from outlines only (``obj.interior``; all pixels when it is
+    not known). Copy groups vote once; the column's own group and its worker's other answers are
+    left out."""
     return _against_others(obj, weights)[2]
 
 
@@ -185,10 +200,11 @@ def _against_others(
     :func:`class_confusion` (else zeros), from one reference vote per column."""
     votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts  # far background is background
     n = votes.shape[1]
-    out = np.zeros((n, 5))
+    out = np.zeros((n, 7))
     agree, judged = np.zeros(n), np.zeros(n)
     labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1)
     votes, counts = votes[labelled], counts[labelled]
+    inner = _inner(obj, labelled, counts)
     cast = votes[votes != ABSTAIN]
     if n < 2 or not cast.size:
         return agree, judged, out
@@ -231,18 +247,31 @@ def _against_others(
             continue
         share = scores[i, usable] / total[usable, None]
         own = votes[usable, k].astype(np.intp)
-        mass = counts[usable]
+        mass, away = counts[usable], inner[usable]
         background = share[:, 0]
         same = share[np.arange(len(own)), own]
+        other = 1.0 - background - same
         painted = own != 0
         out[k] = [
             (mass * same)[painted].sum(),
-            (mass * (1.0 - background - same))[painted].sum(),
+            (mass * other)[painted].sum(),
             (mass * background)[painted].sum(),
             (mass * (1.0 - background))[~painted].sum(),
             (mass * background)[~painted].sum(),
+            (away * same)[painted].sum(),
+            (away * other)[painted].sum(),
         ]
     return agree, judged, out
+
+
+def _inner(obj: ObjectVotes, labelled: npt.NDArray[np.bool_], counts: FloatArray) -> FloatArray:
+    """The labelled tuples' pixels away from outlines, or all their pixels when that is not known or
+    none of them is away from an outline (an image too small for one clear square): the object is
+    then measured as before outlines were told apart."""
+    if obj.interior is None:
+        return counts
+    inner: FloatArray = obj.interior[labelled]
+    return inner if inner.any() else counts
 
 
 def against_gold(obj: ObjectVotes, gold: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -259,9 +288,10 @@ def against_gold(obj: ObjectVotes, gold: int) -> tuple[FloatArray, FloatArray, F
     """
     votes = np.where(obj.votes == FAR, np.uint8(0), obj.votes)
     n = votes.shape[1]
-    agree, judged, out = np.zeros(n), np.zeros(n), np.zeros((n, 5))
+    agree, judged, out = np.zeros(n), np.zeros(n), np.zeros((n, 7))
     labelled = ((votes != 0) & (votes != ABSTAIN)).any(axis=1) & (votes[:, gold] != ABSTAIN)
     votes, counts = votes[labelled], obj.counts[labelled]
+    inner = _inner(obj, labelled, counts)
     reference = votes[:, gold]
     for k in range(n):
         if obj.workers[k] == obj.workers[gold]:
@@ -277,20 +307,31 @@ def against_gold(obj: ObjectVotes, gold: int) -> tuple[FloatArray, FloatArray, F
             counts[painted & background].sum(),
             counts[voted & ~painted & ~background].sum(),
             counts[voted & ~painted & background].sum(),
+            inner[painted & same].sum(),
+            inner[painted & ~same & ~background].sum(),
         ]
     return agree, judged, out
 
 
-def _rates(mass: FloatArray) -> tuple[float | None, float | None, float | None]:
-    """A column's ``(error, miss, false alarm)`` from :func:`class_confusion`'s masses (None: no
-    evidence). The false alarm is the share of what the column painted that the others left as
-    background (a pixel share of the whole image would be tiny, not the chance of a painted region)."""
-    same, other, alarm, missed, _agreed = (float(x) for x in mass)
+def _rates(mass: FloatArray) -> tuple[float | None, float | None, float | None, float | None]:
+    """A column's ``(error, miss, false alarm, error on all pixels)`` from :func:`class_confusion`'s
+    masses (None: no evidence). The false alarm is the share of what the column painted that the
+    others left as background (a pixel share of the whole image would be tiny, not the chance of a
+    painted region). The error is measured away from outlines (where they are known): where the
+    outlines of two touching objects of different classes overlap, a worker's class is the other
+    object's there without being confused with it. The error on all pixels stands in for a worker
+    the batch never saw paint away from an outline (small images, small shapes only)."""
+    same, other, alarm, missed, _agreed, same_inside, other_inside = (float(x) for x in mass)
 
     def ratio(a: float, b: float) -> float | None:
         return a / b if b > 0 else None
 
-    return ratio(other, same + other), ratio(missed, missed + same + other), ratio(alarm, alarm + same + other)
+    return (
+        ratio(other_inside, same_inside + other_inside),
+        ratio(missed, missed + same + other),
+        ratio(alarm, alarm + same + other),
+        ratio(other, same + other),
+    )
 
 
 def object_confusion(
@@ -302,7 +343,7 @@ def object_confusion(
     mass = class_confusion(obj, weights)
     out = []
     for k, known in enumerate(batch):
-        own = _rates(mass[k])
+        own = _rates(mass[k])[:3]
         values = [
             getattr(known, name) if rate is None else share * rate + (1.0 - share) * getattr(known, name)
             for rate, name in zip(own, ("error", "miss", "false_alarm"), strict=True)
@@ -435,12 +476,17 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
                 agree, judged, mass = _against_others(obj, self._weights(batch, obj), self.soft_passes >= self.passes)
             self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))
             for k, worker in enumerate(obj.workers):
-                lists = per_worker.setdefault(worker, [[], [], []])
+                lists = per_worker.setdefault(worker, [[], [], [], []])
                 for i, rate in enumerate(_rates(mass[k])):
                     if rate is not None:
                         lists[i].append(rate)
-        pooled = [[r for lists in per_worker.values() for r in lists[i]] for i in range(3)]
-        mean = [float(np.mean(p)) if p else d for p, d in zip(pooled, (0.05, 0.05, 0.05), strict=True)]
+        pooled = [[r for lists in per_worker.values() for r in lists[i]] for i in range(4)]
+        if not pooled[0]:  # no worker painted away from an outline: the error on all pixels
+            pooled[0] = pooled[3]
+        for lists in per_worker.values():
+            if not lists[0]:
+                lists[0] = lists[3]
+        mean = [float(np.mean(p)) if p else d for p, d in zip(pooled, (0.05, 0.05, 0.05), strict=False)]
         self.mean_confusion_ = Confusion(*mean)
         m = self.prior_objects
         self.confusion_ = {

@@ -36,13 +36,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from ...aggregation.disputed_regions import NO_ANSWER, Region
-from ...aggregation.pixel_vote import reliability_table, vote_image
+from ...aggregation.pixel_vote import interior_counts, reliability_table, vote_image
 from ...aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from ...aggregation.weighted_pixel_vote import LeaveOneOutWeights, ObjectVotes
 from ...codecs import (
@@ -297,7 +298,10 @@ class SemanticSegmentation(SegmentationShape):
         else:
             table, judged = tabulate(masks), None
         nbytes = table.inverse.nbytes + table.votes.nbytes
-        votes = ObjectVotes.from_table(workers, table) if self.uses_batch_model else None
+        inner = self._interior(table)
+        if judged is not None and inner is not None:
+            judged = replace(judged, interior=inner[table.counts > 0])
+        votes = ObjectVotes.from_table(workers, table, inner) if self.uses_batch_model else None
         return Observed(judged, _Decoded(workers, table, votes), issues, nbytes=nbytes, answers_used=len(workers))
 
     def _observe_gold(
@@ -309,12 +313,19 @@ class SemanticSegmentation(SegmentationShape):
         table, _ = reliability_table([masks[known]], [workers[known]])
         summary = None
         if self.uses_batch_model:
-            _, drawn = reliability_table(masks, workers)
-            summary = GoldObjectVotes(drawn.workers, drawn.votes, drawn.counts, drawn.group, known)
+            drawn_table, drawn = reliability_table(masks, workers)
+            inner = self._interior(drawn_table)
+            interior = None if inner is None else inner[drawn_table.counts > 0]
+            summary = GoldObjectVotes(drawn.workers, drawn.votes, drawn.counts, drawn.group, known, interior=interior)
         votes = ObjectVotes.from_table([workers[known]], table) if self.uses_batch_model else None
         nbytes = table.inverse.nbytes + table.votes.nbytes
         prepared = _Decoded([workers[known]], table, votes, gold=True)
         return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(workers))
+
+    def _interior(self, table: VoteTable) -> npt.NDArray[np.float64] | None:
+        """Each tuple's pixels away from outlines, for the disputed regions' class confusion (the
+        ``regions`` vote alone reads it: :func:`~tally.aggregation.pixel_vote.interior_counts`)."""
+        return interior_counts(table) if self.algorithm == "regions" else None
 
     def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> LeaveOneOutWeights:
         return self.fit_with_prior(summaries, job, {})
