@@ -373,6 +373,6 @@ def test_literal_words_far_apart_read_as_the_block_by_block_decoder_reads_them(
         parts += [np.full(int(rng.integers(2, 5000)), run), np.array([single])]
     values = np.concatenate(parts)
     values[-1] = (values[-2] + 1) % top  # the last value a literal of its own
-    rle = encode_brush_rle(values, word_size=word_size, run_sizes=(2, 3, 4, 5))  # type: ignore[arg-type]
+    rle = encode_brush_rle(values, word_size=word_size, run_sizes=(2, 3, 4, 5))
     assert _decoded(decode_brush_rle, rle) == _decoded(_reference_decode, rle)
     assert decode_brush_rle(rle).tolist() == values.tolist()
