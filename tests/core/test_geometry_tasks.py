@@ -160,23 +160,20 @@ def test_the_real_street_scenes_keep_what_two_of_three_workers_drew(tmp_path: Pa
     none, none_meta = by_id["SSDB00010"]
     assert none["instances"] == []  # one worker of three drew a person
     drew_nothing = "drew nothing (no instance with one of the job's labels)"
-    assert (
-        none["no-instances"]
-        == none_meta["no-instances"]
-        == {
-            "reason": "no instance kept: 2 of 3 workers drew nothing; 1 worker drew 1 instance, which too few other "
-            "workers drew there with the same label",
-            "answers": [
-                {"workerId": "public.us-east-1.M52TVGWFFYHS34QM3EHF3NMTKY", "items": 0, "reason": drew_nothing},
-                {
-                    "workerId": "public.us-east-1.JZUQXKHROY2DBQ2V2ZLEWEYCAE",
-                    "items": 1,
-                    "reason": "in no kept instance: too few other workers drew them there with the same label",
-                },
-                {"workerId": "public.us-east-1.H7WTTAHGRYWYXEA7V7E7KOMOCE", "items": 0, "reason": drew_nothing},
-            ],
-        }
-    )
+    assert "no-instances" not in none_meta  # in the label only: the metadata would repeat it
+    assert none["no-instances"] == {
+        "reason": "no instance kept: 2 of 3 workers drew nothing; 1 worker drew 1 instance, which too few other "
+        "workers drew there with the same label",
+        "answers": [
+            {"workerId": "public.us-east-1.M52TVGWFFYHS34QM3EHF3NMTKY", "items": 0, "reason": drew_nothing},
+            {
+                "workerId": "public.us-east-1.JZUQXKHROY2DBQ2V2ZLEWEYCAE",
+                "items": 1,
+                "reason": "in no kept instance: too few other workers drew them there with the same label",
+            },
+            {"workerId": "public.us-east-1.H7WTTAHGRYWYXEA7V7E7KOMOCE", "items": 0, "reason": drew_nothing},
+        ],
+    }
     assert "no-instances" not in two and "no-instances" not in meta  # only on an object that kept none
     from tally.tasks.instances import InstancesResult
 
@@ -238,3 +235,76 @@ def test_worker_figures_are_null_where_nothing_measured_them(tmp_path: Path) -> 
             {"workerId": "w3", "precision": None, "recall": 0.0, "weight": None},
         ]
     )
+
+
+def _polygons(*items: tuple[str, list[tuple[int, int]]]) -> str:
+    element = {
+        "polygons": [{"label": lab, "vertices": [{"x": x, "y": y} for x, y in vs]} for lab, vs in items],
+        "inputImageProperties": {"width": 10, "height": 8},
+    }
+    return json.dumps({"crowd-polygon": element})
+
+
+SQUARE = [(1, 1), (6, 1), (6, 6), (1, 6)]
+
+
+def test_a_worker_whose_only_polygon_was_left_out_is_not_said_to_have_drawn_nothing(tmp_path: Path) -> None:
+    objects = [
+        obj(
+            "0",
+            ("w1", _polygons(("roof", [(8, 0), (9, 0)]))),  # two vertices: left out, the label was valid
+            ("w2", _polygons()),
+            ("w3", _polygons(("roof", SQUARE))),
+        )
+    ]
+    response, _, _ = run(tmp_path, objects, labels=["roof"])
+    label, meta = content(response[0])
+    assert label["instances"] == []
+    assert label["no-instances"] == {
+        "reason": "no instance kept: 1 of 3 workers drew nothing; none of the items of 1 worker could be read "
+        "(see answer-warnings); 1 worker drew 1 instance, which too few other workers drew there with the same label",
+        "answers": [
+            {"workerId": "w1", "items": 0, "reason": "none of their items could be read (see answer-warnings)"},
+            {"workerId": "w2", "items": 0, "reason": "drew nothing (no instance with one of the job's labels)"},
+            {
+                "workerId": "w3",
+                "items": 1,
+                "reason": "in no kept instance: too few other workers drew them there with the same label",
+            },
+        ],
+    }
+    assert meta["answer-warnings"] == [
+        {"workerId": "w1", "reason": "1 polygon(s) with fewer than three vertices or no area were left out"}
+    ]
+    assert "no-instances" not in meta  # in the label only
+
+
+def test_a_gold_object_with_an_empty_gold_answer_has_no_no_instances(tmp_path: Path) -> None:
+    """The gold answer is the truth, not a vote that kept nothing: no ``no-instances`` on its object."""
+    gold_nothing = annotation("g", _polygons())
+    gold_nothing["annotationData"]["gold"] = True
+    objects = [
+        {
+            "datasetObjectId": "0",
+            "dataObject": {"s3Uri": "s3://bucket/images/0.jpg"},
+            "annotations": [
+                gold_nothing,
+                annotation("w1", _polygons(("roof", SQUARE))),
+                annotation("w2", _polygons(("roof", SQUARE))),
+            ],
+        },
+        obj("1", ("w1", _polygons()), ("w2", _polygons())),  # not gold: nobody drew, said so
+    ]
+    response, report, _ = run(tmp_path, objects, labels=["roof"])
+    (gold, gold_meta), (plain, _) = content(response[0]), content(response[1])
+    assert gold["instances"] == [] and gold["confidence"] == 1.0
+    assert "no-instances" not in gold and "no-instances" not in gold_meta
+    drew_nothing = "drew nothing (no instance with one of the job's labels)"
+    assert plain["no-instances"] == {
+        "reason": "no instance kept: 2 of 2 workers drew nothing",
+        "answers": [
+            {"workerId": "w1", "items": 0, "reason": drew_nothing},
+            {"workerId": "w2", "items": 0, "reason": drew_nothing},
+        ],
+    }
+    assert report.failed == 0

@@ -356,3 +356,23 @@ def test_coco_rle_compressed_strings_as_pycocotools_writes_them() -> None:
 def test_a_malformed_coco_rle_is_refused(counts: str | list[int], size: list[int], reason: str) -> None:
     with pytest.raises(RleError, match=reason):
         decode_coco_rle(counts, size)
+
+
+@pytest.mark.parametrize("word_size", [1, 3, 8, 13, 25, 32])
+def test_literal_words_far_apart_read_as_the_block_by_block_decoder_reads_them(
+    word_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few literal words each between long repeat blocks (read 2 at a time: words of one read far
+    apart in the stream), the last word the stream's last bits: the reference's values."""
+    monkeypatch.setattr(rle_module, "_WORDS_AT_ONCE", 2)
+    rng = np.random.default_rng(word_size)
+    top = min(1 << word_size, 1 << 31)
+    parts = []
+    for _ in range(40):
+        run, single = rng.integers(0, top, size=2)
+        parts += [np.full(int(rng.integers(2, 5000)), run), np.array([single])]
+    values = np.concatenate(parts)
+    values[-1] = (values[-2] + 1) % top  # the last value a literal of its own
+    rle = encode_brush_rle(values, word_size=word_size, run_sizes=(2, 3, 4, 5))
+    assert _decoded(decode_brush_rle, rle) == _decoded(_reference_decode, rle)
+    assert decode_brush_rle(rle).tolist() == values.tolist()

@@ -448,3 +448,55 @@ def test_a_boxes_field_without_a_job_model_keeps_what_reading_it_warned_of_as_wa
         {"workerId": "w1", "reason": "items with labels not among the job's were left out: bus"}
     ]
     assert "rejected-answers" not in kept
+
+
+def _ocr(polygons: list[dict[str, Any]] | str) -> str:
+    element = {"inputImageProperties": {"width": 640, "height": 480}, "polygons": polygons}
+    return json.dumps({"receiptDate": "2019-05-16", "transcription": element})
+
+
+_EGGS = {"label": "EGGS 12 3.15", "vertices": [{"x": 50, "y": 58}, {"x": 304, "y": 63}, {"x": 302, "y": 91}]}
+
+
+def _ocr_template() -> str:
+    from pathlib import Path
+
+    gallery = Path(__file__).resolve().parents[1] / "fixtures" / "gt-templates"
+    return (gallery / "images" / "ocr.liquid.html").read_text()
+
+
+def test_a_polygon_field_that_keeps_nothing_names_its_unkept_items_once() -> None:
+    """The gallery's OCR form, one worker of three drew one polygon: the field's ``unkept-items`` says
+    so; its value holds no ``no-instances`` (the same rows again)."""
+    objects = [data_object("0", annotation("a", _ocr([_EGGS])), annotation("b", _ocr([])), annotation("c", _ocr([])))]
+    label, _ = label_of(run(objects, template=_ocr_template()), 0)
+    transcription = label["fields"]["transcription"]
+    assert transcription["value"]["instances"] == []
+    assert "no-instances" not in transcription["value"]
+    assert transcription["unkept-items"] == [
+        {
+            "workerId": "a",
+            "items": 1,
+            "reason": "in no kept instance: too few other workers drew them there with the same label",
+        }
+    ]
+    assert transcription["consolidated"] is True
+
+
+def test_a_field_that_fails_as_it_finishes_keeps_its_answers_with_the_workers_found_at_fault(monkeypatch: Any) -> None:
+    """The internal-error fallback keeps every value as given with each object's answer issues, as the
+    other kept-as-given paths do."""
+    import tally.forms.consolidate as forms_consolidate
+
+    def broken(entry: dict[str, Any], values: Any) -> None:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(forms_consolidate, "_unkept_items", broken)
+    objects = [
+        data_object("0", annotation("a", _ocr([_EGGS])), annotation("b", _ocr([_EGGS])), annotation("c", _ocr("none")))
+    ]
+    label, _ = label_of(run(objects, template=_ocr_template()), 0)
+    transcription = label["fields"]["transcription"]
+    assert transcription["consolidated"] is False
+    assert transcription["reason"] == "not consolidated: internal error (RuntimeError)"
+    assert transcription["rejected-answers"] == [{"workerId": "c", "reason": "not what a polygon answer looks like"}]

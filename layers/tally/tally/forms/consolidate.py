@@ -546,9 +546,13 @@ def _multi_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
 
 _FIGURES = ("confidence", "worker-quality")
 
+_TASK_ONLY = (*_FIGURES, "no-instances")
+"""What a field's value leaves out of its task's label: the figures the entry holds, and an instance
+result's ``no-instances`` (the entry's ``unkept-items`` and ``answers`` say it per worker)."""
+
 
 def _task_entry(result: ObjectResult, labels: LabelSet) -> dict[str, Any]:
-    label = {k: v for k, v in (result.label or {}).items() if k not in _FIGURES}
+    label = {k: v for k, v in (result.label or {}).items() if k not in _TASK_ONLY}
     return {"type": result.task_type, "value": label}
 
 
@@ -1062,7 +1066,7 @@ def consolidate_form(
             entries = run.finish(model)
         except Exception as exc:  # a field's failure keeps its values, never fails the batch
             logger.error("field %s not consolidated: %s", f.name, type(exc).__name__)
-            entries = _all_kept(f, per_object, f"not consolidated: internal error ({type(exc).__name__})")
+            entries = _all_kept(f, per_object, f"not consolidated: internal error ({type(exc).__name__})", run.issues)
         per_field[f.name] = entries
         tally = tallies.setdefault(f.name, FieldTally(f.kind))
         for entry in entries:

@@ -93,13 +93,6 @@ def _stretch(data: bytes, base: int) -> list[int]:
     return windows
 
 
-def _bits_at(windows: npt.NDArray[np.uint64], positions: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint64]:
-    """The ``width``-bit numbers (1-32 bits, most significant first) at the bit ``positions``."""
-    top = windows[positions >> 3] << (positions & 7).astype(np.uint64)
-    out: npt.NDArray[np.uint64] = top >> np.uint64(64 - width)
-    return out
-
-
 def decode_brush_rle(rle: bytes | Sequence[int], *, expected: int | None = None) -> npt.NDArray[np.unsignedinteger]:
     """The values a Label Studio brush RLE encodes (``uint8`` for word sizes up to 8 bits).
 
@@ -119,8 +112,9 @@ def _brush_runs(
 
     Where a block starts depends on the block before, so the blocks are found one after the other,
     each from a 64-bit window of the stream at its first bit (integer operations, no string of bits):
-    a repeat block's word is in that window too; a literal block's words are read afterwards, every
-    literal block's at once (numpy), each word a run of 1.
+    a repeat block's word is in that window too; a literal block's words are read afterwards, with
+    numpy, ``_WORDS_AT_ONCE`` words of every literal block at a time, each word from the 8 bytes at its
+    position (never the stretch between two words), each word a run of 1.
     """
     data = _as_bytes(rle)
     size = 8 * len(data)
@@ -187,7 +181,9 @@ def _brush_runs(
     plain[at] = False
     out_runs[offsets[plain]] = runs[plain]
     out_lengths[offsets[plain]] = run_lengths[plain]
-    # the literal words, a bounded number at a time (a stream of literals is a word per value)
+    # the literal words, a bounded number at a time (a stream of literals is a word per value), each
+    # read from the 8 bytes at its position
+    padded = np.frombuffer(data + bytes(8), dtype=np.uint8)
     ends = np.cumsum(words)
     begins = ends - words
     for lo in range(0, int(ends[-1]), _WORDS_AT_ONCE):
@@ -195,10 +191,18 @@ def _brush_runs(
         block = np.searchsorted(ends, j, side="right")
         nth = j - begins[block]
         positions = first[block] + nth * word
-        lowest = int(positions[0]) >> 3  # the chunk's words are in stream order
-        windows = _windows(data[lowest : (int(positions[-1]) >> 3) + 8])
-        out_runs[offsets[at[block]] + nth] = _bits_at(windows, positions - 8 * lowest, word)
+        out_runs[offsets[at[block]] + nth] = _words_at(padded, positions, word)
     return out_runs, out_lengths, word
+
+
+def _words_at(padded: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint64]:
+    """The ``width``-bit numbers (1-32 bits, most significant first) at the bit ``positions`` of a
+    stream given as bytes with 8 zero bytes after it (``padded``): the 8 bytes at each position only,
+    so words far apart cost no more than words side by side."""
+    at = (positions >> 3)[:, None] + np.arange(8, dtype=np.int64)
+    windows = np.ascontiguousarray(padded[at]).view(">u8").ravel().astype(np.uint64)
+    out: npt.NDArray[np.uint64] = (windows << (positions & 7).astype(np.uint64)) >> np.uint64(64 - width)
+    return out
 
 
 def _word_dtype(word: int) -> type[np.unsignedinteger]:

@@ -104,11 +104,15 @@ def item_list(element: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 @dataclass(frozen=True)
 class Common:
-    """What every geometric result has: the image size, the object's confidence, the workers' figures."""
+    """What every geometric result has: the image size, the object's confidence, the workers' figures;
+    ``gold``: the object is consolidated from its gold answer (the truth, not a vote); ``warned``: the
+    workers whose answer was read with warnings (items left out of it)."""
 
     image_size: ImageSize
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
+    gold: bool = False
+    warned: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -282,7 +286,9 @@ class Geometric(ItemsShape):
             )
             for a in items.answers
         )
-        typed = self._result(obj, items, result, job, Common(ImageSize(items.width, items.height), confidence, quality))
+        warned = frozenset(i.worker_id for i in observed.issues if not i.rejected)
+        common = Common(ImageSize(items.width, items.height), confidence, quality, gold, warned)
+        typed = self._result(obj, items, result, job, common)
         members = _members(items, result, observed.sources) if job.members else None  # only an importer asks
         return consolidated(
             obj, self.type, observed, typed.to_gt(), typed.metadata(), confidence, _BATCH_FIGURES, members

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from ..errors import StorageError
 from ..settings import Settings
 from ..storage import LocalStorage, Storage
+from ..text import counted
 from ._exit_codes import ExitCode
 
 __all__ = [
@@ -51,16 +52,6 @@ class InputError(click.ClickException):
     """An input that cannot be used (missing file, bad JSON, bad template): exit code 3."""
 
     exit_code = ExitCode.INPUT
-
-
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """``n`` and the noun in its number, as the CLI prints counts (``plural``: when not ``noun + "s"``).
-
-    Examples:
-        >>> counted(1, "shape"), counted(3, "shape"), counted(0, "gold object"), counted(1, "not a form", "not forms")
-        ('1 shape', '3 shapes', '0 gold objects', '1 not a form')
-    """
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def load_json(data: bytes | str, name: str) -> Any:

@@ -17,11 +17,12 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...gt.response import TaskType
+from ...text import counted
 from ..kind import (
     ClassColour,
     CocoSink,
@@ -38,12 +39,24 @@ from ..review import mask_notes
 if TYPE_CHECKING:
     from ..figures import Overlay
 
-__all__ = ["DREW_NOTHING", "INSTANCES", "UNKEPT_ITEMS", "Instance", "InstancesResult", "InstancesShape", "NoInstances"]
+__all__ = [
+    "DREW_NOTHING",
+    "INSTANCES",
+    "UNKEPT_ITEMS",
+    "UNREADABLE_ITEMS",
+    "Instance",
+    "InstancesResult",
+    "InstancesShape",
+    "NoInstances",
+]
 
 UNKEPT_ITEMS = "in no kept instance: too few other workers drew them there with the same label"
 """Why a worker's items are in no kept instance (a form's ``unkept-items``, an empty result's ``no-instances``)."""
 
 DREW_NOTHING = "drew nothing (no instance with one of the job's labels)"
+
+UNREADABLE_ITEMS = "none of their items could be read (see answer-warnings)"
+"""Why a worker whose answer was read with warnings has no item (each item was left out, with its reason)."""
 
 
 class InstancesShape(ItemsShape):
@@ -85,26 +98,34 @@ class NoInstances:
         return {"reason": self.reason, "answers": rows}
 
     @classmethod
-    def of(cls, drawn: Sequence[tuple[str, int]]) -> NoInstances:
-        """From each read answer's worker and item count (the object kept none of them)."""
-        nothing = sum(1 for _, n in drawn if n == 0)
+    def of(cls, drawn: Sequence[tuple[str, int]], warned: Collection[str] = ()) -> NoInstances:
+        """From each read answer's worker and item count (the object kept none of them); ``warned``: the
+        workers whose answer was read with warnings, so that one with no item had each left out, not
+        drew nothing.
+
+        Examples:
+            >>> NoInstances.of([("w1", 0), ("w2", 0), ("w3", 2)], warned={"w2"}).reason
+            'no instance kept: 1 of 3 workers drew nothing; none of the items of 1 worker could be read (see answer-warnings); 1 worker drew 2 instances, which too few other workers drew there with the same label'
+        """
+        unread = sum(1 for w, n in drawn if n == 0 and w in warned)
+        nothing = sum(1 for _, n in drawn if n == 0) - unread
         items = sum(n for _, n in drawn)
-        parts = [f"{nothing} of {_plural(len(drawn), 'worker')} drew nothing"] if nothing else []
+        parts = [f"{nothing} of {counted(len(drawn), 'worker')} drew nothing"] if nothing else []
+        if unread:
+            parts.append(f"none of the items of {counted(unread, 'worker')} could be read (see answer-warnings)")
         if items:
-            drew = _plural(len(drawn) - nothing, "worker")
+            drew = counted(len(drawn) - nothing - unread, "worker")
             parts.append(
-                f"{drew} drew {_plural(items, 'instance')}, which too few other workers drew there with the same label"
+                f"{drew} drew {counted(items, 'instance')}, which too few other workers drew there with the same label"
             )
-        answers = tuple((w, n, UNKEPT_ITEMS if n else DREW_NOTHING) for w, n in drawn)
+        answers = tuple(
+            (w, n, UNKEPT_ITEMS if n else UNREADABLE_ITEMS if w in warned else DREW_NOTHING) for w, n in drawn
+        )
         return cls("no instance kept: " + "; ".join(parts), answers)
 
     @classmethod
     def from_gt(cls, value: Mapping[str, Any]) -> NoInstances:
         return cls(value["reason"], tuple((r["workerId"], r["items"], r["reason"]) for r in value["answers"]))
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -113,8 +134,8 @@ class InstancesResult:
     and the class mask, the instances, the job's classes and colours, the image size, the object's
     confidence and each worker's precision, recall and keep weight. The masks and the size are
     ``None`` in a label written without them (the views that need them say so). ``no_instances``: why
-    no instance is kept, on an object with answers that kept none (``no-instances`` in the label and its
-    metadata)."""
+    no instance is kept, on an object with answers that kept none (``no-instances`` in the label; not in
+    the metadata, which would only repeat it); never on a gold object (its gold answer is the truth)."""
 
     instance_mask_ref: str | None
     class_mask_ref: str | None
@@ -141,17 +162,12 @@ class InstancesResult:
 
     def metadata(self) -> dict[str, Any]:
         """The entries of ``<attr>-metadata``."""
-        meta: dict[str, Any] = {"instances": len(self.instances)}
-        if self.no_instances is not None:
-            meta["no-instances"] = self.no_instances.to_gt()
-        meta.update(
-            {
-                "internal-color-map": ClassColour.map_to_gt(self.colour_map),
-                "confidence": self.confidence,
-                "worker-quality": [q.to_gt() for q in self.worker_quality],
-            }
-        )
-        return meta
+        return {
+            "instances": len(self.instances),
+            "internal-color-map": ClassColour.map_to_gt(self.colour_map),
+            "confidence": self.confidence,
+            "worker-quality": [q.to_gt() for q in self.worker_quality],
+        }
 
     @classmethod
     def from_gt(cls, label: Mapping[str, Any]) -> InstancesResult:

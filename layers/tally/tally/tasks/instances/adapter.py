@@ -139,5 +139,8 @@ class InstanceSegmentation(InstancesShape, Geometric):
             common.image_size,
             common.confidence,
             common.worker_quality,
-            None if instances else NoInstances.of([(a.worker, len(a.labels)) for a in items.answers]),
+            # a gold object's empty result is its gold answer (the truth), not a vote that kept nothing
+            None
+            if instances or common.gold
+            else NoInstances.of([(a.worker, len(a.labels)) for a in items.answers], common.warned),
         )
