@@ -60,7 +60,17 @@ from ..gt.events import DatasetObject
 from ..gt.response import Members, ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
+from .base import (
+    DIGITS,
+    JobContext,
+    Observed,
+    consolidated,
+    figure,
+    gold_column,
+    known_labels,
+    majority_size,
+    no_usable_answer,
+)
 from .kind import ImageSize, ItemsShape, WorkerQuality
 
 __all__ = [
@@ -196,20 +206,28 @@ class Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
-        marked = next((a.worker_id for a in answers if a.received.get("gold") is True), None)
-        workers = [a.worker for a in items]
-        if marked is not None and marked in workers and len(items) >= 2:
-            return self._observed_gold(items, workers.index(marked), width, height, issues)
+        sources = tuple(tuple(p.sources) for _, p, _ in parsed)
+        known = gold_column(answers, [a.worker for a in items])
+        if known is not None:
+            return self._observed_gold(items, known, width, height, issues, sources[known])
         observed = self._observed(ObjectItems(items, width, height), issues)
-        observed.sources = tuple(tuple(p.sources) for _, p, _ in parsed)
+        observed.sources = sources
         return observed
 
     def _observed_gold(
-        self, items: tuple[WorkerItems, ...], known: int, width: int, height: int, issues: list[AnswerIssue]
+        self,
+        items: tuple[WorkerItems, ...],
+        known: int,
+        width: int,
+        height: int,
+        issues: list[AnswerIssue],
+        sources: tuple[int, ...],
     ) -> Observed[ObjectItems, VoteTable | None]:
         """An object with a gold answer (:class:`GoldObjectItems`): the model's summary of every answer,
-        and the gold answer alone to consolidate."""
+        and the gold answer alone to consolidate (``sources``: its kept items' indices in its answer, so
+        the object's members are the gold answer's items)."""
         alone = self._observed(ObjectItems((items[known],), width, height), issues)
+        alone.sources = (sources,)
         whole = self._observed(ObjectItems(items, width, height), [])
         assert whole.summary is not None
         every = whole.summary
@@ -254,16 +272,18 @@ class Geometric(ItemsShape):
         model: ItemConsolidation[Any] | None,
         job: JobContext,
     ) -> ObjectResult:
-        gold = isinstance(observed.summary, GoldObjectItems)
-        if isinstance(observed.summary, GoldObjectItems):  # consolidated from the gold answer alone
-            alone = observed.summary.alone
-            observed = Observed(alone.summary, alone.prepared, observed.issues, observed.nbytes, observed.answers_used)
+        gold = observed.summary if isinstance(observed.summary, GoldObjectItems) else None
+        if gold is not None:  # consolidated from the gold answer alone
+            alone = gold.alone
+            observed = Observed(
+                alone.summary, alone.prepared, observed.issues, observed.nbytes, observed.answers_used, alone.sources
+            )
         items = observed.summary
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
         model = model or self.algorithm()
         result = self._predict(model, observed)
-        if gold:  # the gold answer is the known truth
+        if gold is not None:  # the gold answer is the known truth
             ones = np.ones(len(result.confidence))
             result = dataclasses.replace(result, confidence=ones, support=ones, agreement=ones)
         confidence = self._confidence(items, result)

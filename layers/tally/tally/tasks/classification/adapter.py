@@ -48,7 +48,7 @@ from ...gt.events import DatasetObject
 from ...gt.response import ObjectResult, TaskType
 from ...labels import LabelSet
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, gold_column, no_usable_answer, shown_label
 from ..kind import WorkerQuality
 from . import MultiLabel, MultiLabelShape, SingleLabel, SingleLabelShape
 
@@ -76,10 +76,6 @@ class GoldVotes(tuple):  # type: ignore[type-arg]
         made = cls(votes)
         made.known = known
         return made
-
-
-def _gold(answer: Answer) -> bool:
-    return answer.received.get("gold") is True
 
 
 def is_text_object(obj: DatasetObject) -> bool:
@@ -209,7 +205,6 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         votes: list[tuple[str, int]] = []
-        known: int | None = None
         for answer in answers:
             name = str(answer.element["label"])
             index = labels.index(name)
@@ -217,10 +212,9 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
                 issues.append(AnswerIssue(answer.worker_id, f"label not among the job's labels: {shown_label(name)}"))
             else:
                 votes.append((answer.worker_id, index))
-                if known is None and _gold(answer):
-                    known = index
         self._require(obj, votes, issues)
-        summary = tuple(votes) if known is None else GoldVotes.of(votes, known)
+        known = gold_column(answers, [w for w, _ in votes], least=1)
+        summary = tuple(votes) if known is None else GoldVotes.of(votes, votes[known][1])
         return Observed(summary, None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, Votes]], job: JobContext) -> ClassificationModel:
@@ -272,7 +266,6 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         votes: list[tuple[str, frozenset[int]]] = []
-        known: frozenset[int] | None = None
         for answer in answers:
             chosen = [str(n) for n in answer.element["labels"]]
             unknown = _unknown(labels, chosen)
@@ -281,10 +274,9 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
                 issues.append(AnswerIssue(answer.worker_id, reason))
                 continue
             votes.append((answer.worker_id, frozenset(i for n in chosen if (i := labels.index(n)) is not None)))
-            if known is None and _gold(answer):
-                known = votes[-1][1]
         self._require(obj, votes, issues)
-        summary = tuple(votes) if known is None else GoldVotes.of(votes, known)
+        known = gold_column(answers, [w for w, _ in votes], least=1)
+        summary = tuple(votes) if known is None else GoldVotes.of(votes, votes[known][1])
         return Observed(summary, None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, MultiVotes]], job: JobContext) -> ClassificationModel:

@@ -50,7 +50,7 @@ from ...gt.events import DatasetObject
 from ...gt.response import Members
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, figure, known_labels, majority_size
+from ..base import DIGITS, JobContext, Observed, figure, gold_column, known_labels, majority_size
 from ..fields import FieldBounds, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
@@ -93,7 +93,8 @@ class GoldLineSummary(LineSummary):
     known: int = 0
 
     def alone(self) -> LineSummary:
-        return LineSummary((self.answers[self.known],), self.width, self.height)
+        sources = (self.sources[self.known],) if self.sources else ()
+        return LineSummary((self.answers[self.known],), self.width, self.height, sources)
 
 
 _NUMBERS = (int, float)
@@ -170,7 +171,10 @@ class LineModel:
 
     def members(self, object_id: str, summary: LineSummary) -> Members | None:
         """Per fused line (the label's order), ``(workerId, index of the line in the worker's answer)``
-        of the lines fused into it (:attr:`~tally.gt.response.ObjectResult.members`)."""
+        of the lines fused into it (:attr:`~tally.gt.response.ObjectResult.members`); a gold object's, its
+        gold answer's lines (the object is the gold answer alone)."""
+        if isinstance(summary, GoldLineSummary):
+            summary = summary.alone()
         if len(summary.sources) != len(summary.answers):
             return None
         fused = self._fused(object_id, summary)
@@ -314,13 +318,12 @@ class _LineTask(KindTask[LineSummary]):
         more, the summary is a :class:`GoldLineSummary`."""
         observed = super().observe(obj, answers, job)
         summary = observed.summary
-        marked = next((a.worker_id for a in answers if a.received.get("gold") is True), None)
-        workers = [w for w, _, _ in summary.answers] if summary is not None else []
-        if summary is None or marked not in workers or len(workers) < 2:
+        if summary is None:
             return observed
-        gold = GoldLineSummary(
-            summary.answers, summary.width, summary.height, summary.sources, known=workers.index(str(marked))
-        )
+        known = gold_column(answers, [w for w, _, _ in summary.answers])
+        if known is None:
+            return observed
+        gold = GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
         return dataclasses.replace(observed, summary=gold)
 
     def setup_for(self, job: JobContext) -> LabelSet:

@@ -62,7 +62,7 @@ from ...labels import ClassTable, LabelSet
 from ...settings import Settings
 from ...storage import join_uri
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, consolidated, figure, majority_size, no_usable_answer
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, gold_column, majority_size, no_usable_answer
 from ..kind import ClassColour, WorkerQuality
 from . import DisputedRegion, SegmentationResult, SegmentationShape
 
@@ -208,10 +208,6 @@ class GoldObjectVotes(ObjectVotes):
     known: int = 0
 
 
-def _is_gold(answer: Answer) -> bool:
-    return answer.received.get("gold") is True
-
-
 class SemanticSegmentation(SegmentationShape):
     """``<crowd-semantic-segmentation>`` answers (module docstring)."""
 
@@ -289,9 +285,9 @@ class SemanticSegmentation(SegmentationShape):
             raise no_usable_answer(obj, issues)
         workers = [w for w, _ in decoded]
         masks = [m for _, m in decoded]
-        marked = next((a.worker_id for a in answers if _is_gold(a)), None)
-        if marked is not None and marked in workers and len(workers) >= 2:
-            return self._observe_gold(workers, masks, workers.index(marked), issues)
+        known = gold_column(answers, workers)
+        if known is not None:
+            return self._observe_gold(workers, masks, known, issues)
         if self.uses_batch_model:
             table, judged = reliability_table(masks, workers)
         else:
@@ -308,11 +304,12 @@ class SemanticSegmentation(SegmentationShape):
         others against the gold answer."""
         table, _ = reliability_table([masks[known]], [workers[known]])
         summary = None
+        nbytes = table.inverse.nbytes + table.votes.nbytes
         if self.uses_batch_model:
             _, drawn = reliability_table(masks, workers)
             summary = GoldObjectVotes(drawn.workers, drawn.votes, drawn.counts, drawn.group, known)
+            nbytes += drawn.votes.nbytes + drawn.counts.nbytes + drawn.group.nbytes  # every answer, for the model
         votes = ObjectVotes.from_table([workers[known]], table) if self.uses_batch_model else None
-        nbytes = table.inverse.nbytes + table.votes.nbytes
         prepared = _Decoded([workers[known]], table, votes, gold=True)
         return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(workers))
 
