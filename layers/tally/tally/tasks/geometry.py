@@ -124,7 +124,7 @@ class Common:
 @dataclass(frozen=True)
 class GoldObjectItems(ObjectItems):
     """An object's items when one answer is marked gold (``annotationData.gold``, which only an importer
-    sets: :mod:`tally.importers`): every answer, for the batch model, which counts the others against
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the others against
     answer ``known`` (:meth:`~tally.aggregation.geometric.ItemConsolidation.fit`'s ``known``), and
     ``alone``, the gold answer by itself (and the consolidation's prepared table of it), which the
     object is consolidated from: never outvoted."""

@@ -22,8 +22,10 @@ record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-
 ``accuracy`` and ``informativeness``, ``null`` for a worker with only lone answers and no record from
 earlier batches (docs/output-format.md).
 
-Gold: an answer whose ``annotationData`` has ``"gold": true`` (only an importer sets it, for an
-annotation the tool marks as ground truth) is the object's known truth: the batch model holds the
+Gold: an answer whose ``annotationData`` has ``"gold": true`` (an importer sets it, for an
+annotation the tool marks as ground truth; no worker can: Ground Truth writes ``annotationData``
+itself, and a worker's output is only inside its ``content``; the first such answer the core keeps:
+:func:`~tally.tasks.base.gold_column`) is the object's known truth: the batch model holds the
 object's posterior at it (:class:`GoldVotes`), so its label is the gold answer's with confidence 1 and
 the other answers to it measure their workers for the rest of the batch.
 
@@ -65,7 +67,7 @@ MultiVotes = tuple[tuple[str, frozenset[int]], ...]
 
 class GoldVotes(tuple):  # type: ignore[type-arg]
     """An object's votes (:data:`Votes` or :data:`MultiVotes`) when one of its answers is marked gold
-    (``annotationData.gold``, which only an importer sets: :mod:`tally.importers`): ``known`` is the gold
+    (``annotationData.gold``, which only an importer can set: :func:`~tally.tasks.base.gold_column`): ``known`` is the gold
     answer's class index (single-label) or label set (multi-label). The batch model holds the object's
     posterior at it, so the other answers to it measure their workers and it is never outvoted."""
 

@@ -25,7 +25,9 @@ share of the worker's lines another worker matched), ``recall`` (of the lines mo
 others drew) and keep ``weight``, over the batch and the job's earlier batches; ``null`` where nothing
 measured them (docs/output-format.md).
 
-Gold: with an answer marked ``annotationData.gold`` (only an importer sets it) among two or more, the
+Gold: with an answer marked ``annotationData.gold`` among two or more (only an importer can mark it:
+Ground Truth writes ``annotationData`` itself, and a worker's output is only inside its ``content``;
+the first marked answer the core keeps: :func:`~tally.tasks.base.gold_column`), the
 object is the gold answer's lines alone, each with confidence 1, and the model counts the others against
 it (:class:`GoldLineSummary`; :meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``).
 
@@ -86,7 +88,7 @@ class LineSummary:
 @dataclass(frozen=True)
 class GoldLineSummary(LineSummary):
     """An object's lines when one answer is marked gold (``annotationData.gold``, which only an importer
-    sets): every answer, for the batch model, which counts the others against answer ``known``
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the others against answer ``known``
     (:meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``); the object is the gold answer
     alone (:meth:`alone`), with confidence 1: never outvoted."""
 

@@ -22,13 +22,16 @@ of the weighted vote the final class got. With ``majority``, confidence follows 
 that an object labelled by a single worker has confidence 0.0; otherwise see
 :func:`tally.aggregation.vote_table.class_confidences`.
 
-Gold: when one answer's ``annotationData`` has ``"gold": true`` (only an importer sets it, for an
-annotation the tool marks as ground truth), the class map is that answer alone, with confidence 1
+Gold: when one answer's ``annotationData`` has ``"gold": true`` (an importer sets it, for an
+annotation the tool marks as ground truth; no worker can: Ground Truth writes ``annotationData``
+itself, and a worker's output is only inside its ``content``; the first such answer the core keeps:
+:func:`~tally.tasks.base.gold_column`), the class map is that answer alone, with confidence 1
 (never outvoted), and with the reliability vote every answer to the object goes to the batch model,
 which judges the others against the gold mask instead of against each other
 (:class:`GoldObjectVotes`; :meth:`~tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights.fit`'s
 ``known``): their weights on the other objects come from the gold. A gold answer the core rejects
-holds nothing: the crowd decides as on any other object; a gold answer alone is voted as any lone answer.
+holds nothing: the next marked answer the core keeps is the gold one, and without one the crowd decides
+as on any other object; a gold answer alone is voted as any lone answer.
 """
 
 from __future__ import annotations
@@ -202,7 +205,7 @@ class _Decoded:
 @dataclass(frozen=True)
 class GoldObjectVotes(ObjectVotes):
     """An object's answers as drawn when one of them is marked gold (``annotationData.gold``, which
-    only an importer sets: :mod:`tally.importers`): ``known`` is the gold answer's column. The batch
+    only an importer can set: :func:`~tally.tasks.base.gold_column`): ``known`` is the gold answer's column. The batch
     model judges the other columns against it (:meth:`LeaveOneOutWeights.fit`'s ``known``)."""
 
     known: int = 0
