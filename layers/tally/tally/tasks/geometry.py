@@ -124,10 +124,11 @@ class Common:
 @dataclass(frozen=True)
 class GoldObjectItems(ObjectItems):
     """An object's items when one answer is marked gold (``annotationData.gold``, which only an importer
-    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the others against
-    answer ``known`` (:meth:`~tally.aggregation.geometric.ItemConsolidation.fit`'s ``known``), and
-    ``alone``, the gold answer by itself (and the consolidation's prepared table of it), which the
-    object is consolidated from: never outvoted."""
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the
+    others against answer ``known`` (:meth:`~tally.aggregation.geometric.ItemConsolidation.fit`'s
+    ``known``), and ``alone``, the gold answer by itself (and the consolidation's prepared table of it,
+    and its items' sources: the object's members), which the object is consolidated from: never
+    outvoted."""
 
     known: int = 0
     alone: Any = None  # Observed[ObjectItems, VoteTable | None] of the gold answer alone

@@ -88,9 +88,10 @@ class LineSummary:
 @dataclass(frozen=True)
 class GoldLineSummary(LineSummary):
     """An object's lines when one answer is marked gold (``annotationData.gold``, which only an importer
-    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the others against answer ``known``
-    (:meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``); the object is the gold answer
-    alone (:meth:`alone`), with confidence 1: never outvoted."""
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the
+    others against answer ``known`` (:meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``);
+    the object is the gold answer alone (:meth:`alone`, with its lines' sources: the object's members),
+    with confidence 1: never outvoted."""
 
     known: int = 0
 
