@@ -113,13 +113,14 @@ def test_a_rejected_gold_answer_gives_way_to_the_next_one_marked_gold() -> None:
     assert [(p["label"], p["workers"], p["confidence"]) for p in label["polylines"]] == [("curb", ["g2"], 1.0)]
     assert result.members == ((("g2", 0),),)
 
-    polygons = [
-        _object([("g1", {"polygons": [{"label": "tree", "vertices": _square(10, 10)}], "inputImageProperties": other}, True),
-                 ("w1", {"polygons": [{"label": "tree", "vertices": _square(11, 11)}], "inputImageProperties": SIZE}, False),
-                 ("w2", {"polygons": [{"label": "tree", "vertices": _square(12, 12)}], "inputImageProperties": SIZE}, False),
-                 ("g2", {"polygons": [{"label": "tree", "vertices": _square(60, 40, 20)}], "inputImageProperties": SIZE}, True)])
+    def polygons(*squares: list[dict[str, int]], size: dict[str, int] = SIZE) -> dict[str, Any]:
+        return {"polygons": [{"label": "tree", "vertices": v} for v in squares], "inputImageProperties": size}
+
+    shapes = [
+        _object([("g1", polygons(_square(10, 10), size=other), True), ("w1", polygons(_square(11, 11)), False),
+                 ("w2", polygons(_square(12, 12)), False), ("g2", polygons(_square(60, 40, 20)), True)])
     ]  # fmt: skip
-    (result,), report = _consolidate(polygons, ["tree"])
+    (result,), report = _consolidate(shapes, ["tree"])
     assert [(i["workers"], i["confidence"]) for i in _label(report)["instances"]] == [(["g2"], 1.0)]
     assert result.members == ((("g2", 0),),)
 

@@ -67,9 +67,10 @@ MultiVotes = tuple[tuple[str, frozenset[int]], ...]
 
 class GoldVotes(tuple):  # type: ignore[type-arg]
     """An object's votes (:data:`Votes` or :data:`MultiVotes`) when one of its answers is marked gold
-    (``annotationData.gold``, which only an importer can set: :func:`~tally.tasks.base.gold_column`): ``known`` is the gold
-    answer's class index (single-label) or label set (multi-label). The batch model holds the object's
-    posterior at it, so the other answers to it measure their workers and it is never outvoted."""
+    (``annotationData.gold``, which only an importer can set: :func:`~tally.tasks.base.gold_column`):
+    ``known`` is the gold answer's class index (single-label) or label set (multi-label). The batch model
+    holds the object's posterior at it, so the other answers to it measure their workers and it is never
+    outvoted."""
 
     known: Any
 
