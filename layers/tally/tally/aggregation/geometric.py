@@ -95,6 +95,7 @@ import numpy.typing as npt
 
 from .base import Consolidated, ItemAggregator, ObjectItems, WorkerItems
 from .matching import Cluster, item_offsets, match_items, matching_orders
+from .pairing import greedy_pairs
 
 __all__ = [
     "EVIDENCE_FIELDS",
@@ -773,14 +774,11 @@ class _Evidence:
                 ((float(block[i, j]), int(i), int(j)) for i, j in zip(*np.nonzero(overlap & same), strict=True)),
                 key=lambda p: (-p[0], p[1], p[2]),
             )
-            mine: set[int] = set()
-            theirs: set[int] = set()
+            matched = greedy_pairs(pairs)
+            mine, theirs = set(matched), set(matched.values())
             agree = 0.0
-            for value, i, j in pairs:
-                if i not in mine and j not in theirs:
-                    mine.add(i)
-                    theirs.add(j)
-                    agree += value
+            for i, j in matched.items():  # in the order kept: the sum as before
+                agree += float(block[i, j])
             invented = sum(1 for i in range(hi - lo) if i not in mine and not overlap[i].any())
             lost = sum(1 for j in range(hi_g - lo_g) if j not in theirs and not overlap[:, j].any())
             counts = (hi - lo, len(mine), hi_g - lo_g, len(mine), agree, len(mine), invented, lost)

@@ -83,6 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .matching import Cluster, match_items
+from .pairing import greedy_pairs
 
 __all__ = ["STATISTICS", "FusedLines", "LineConsolidation", "LineObject", "WorkerLines", "line_distance", "resample"]
 
@@ -668,14 +669,11 @@ class LineConsolidation:
                 near = np.exp(-(distance**2) / (2.0 * scale**2)) >= self.min_similarity
                 same = np.array([[a == b for b in truth.labels] for a in answer.labels], dtype=bool).reshape(near.shape)
                 pairs = sorted(zip(*np.nonzero(near & same), strict=True), key=lambda p: (distance[p], p[0], p[1]))
-                mine: set[int] = set()
-                theirs: set[int] = set()
+                matched = greedy_pairs((distance[i, j], int(i), int(j)) for i, j in pairs)
+                mine, theirs = set(matched), set(matched.values())
                 squared = 0.0
-                for i, j in pairs:
-                    if int(i) not in mine and int(j) not in theirs:
-                        mine.add(int(i))
-                        theirs.add(int(j))
-                        squared += float(distance[i, j] / diagonal) ** 2
+                for i, j in matched.items():  # in the order kept: the sum as before
+                    squared += float(distance[i, j] / diagonal) ** 2
                 invented = sum(1 for i in range(len(answer.lines)) if i not in mine and not near[i].any())
                 lost = sum(1 for j in range(len(truth.lines)) if j not in theirs and not near[:, j].any())
                 m = len(mine)

@@ -440,13 +440,18 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         """
         earlier = {w: (float(v[0]), float(v[1])) for w, v in (prior or {}).items() if len(v) == 2 and v[1] > 0}
         gold = list(known) if known is not None else [None] * len(observations)
+        # a gold object's figures against its gold answer do not change from pass to pass: computed once
+        held = [
+            against_gold(obj, column) if column is not None else None
+            for obj, column in zip(observations, gold, strict=True)
+        ]
         self._fitted = {}
         for step in range(max(1, self.passes)):
             sums: dict[str, float] = {}
             seen: dict[str, int] = {}
-            for obj, column in zip(observations, gold, strict=True):
-                if column is not None:
-                    agree, judged, _ = against_gold(obj, column)
+            for obj, figures in zip(observations, held, strict=True):
+                if figures is not None:
+                    agree, judged, _ = figures
                 else:
                     weights = None if step == 0 else self.object_weights(obj)
                     agree, judged = leave_one_out(obj, weights, soft=step < self.soft_passes)
@@ -462,16 +467,22 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
             self.accuracy_ = {w: (all_sums[w] + m * self.mean_accuracy_) / (all_seen[w] + m) for w in sums}
             self.objects_ = {w: round(all_seen[w]) for w in sums}
             self.worker_statistics_ = {w: [sums[w], float(seen[w])] for w in sums}
-        self._fit_confusion(observations, gold)
+        self._fit_confusion(observations, held)
         return self
 
-    def _fit_confusion(self, observations: Sequence[ObjectVotes], gold: Sequence[int | None]) -> None:
+    def _fit_confusion(
+        self,
+        observations: Sequence[ObjectVotes],
+        held: Sequence[tuple[FloatArray, FloatArray, FloatArray] | None],
+    ) -> None:
+        """``held``: per observation, its figures against its gold answer (:func:`against_gold`), or
+        ``None`` for an object without one."""
         per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
-        for obj, column in zip(observations, gold, strict=True):
+        for obj, figures in zip(observations, held, strict=True):
             batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
             # the object's own accuracy (predict's) comes from the same reference votes as its confusion
-            if column is not None:
-                agree, judged, mass = against_gold(obj, column)
+            if figures is not None:
+                agree, judged, mass = figures
             else:
                 agree, judged, mass = _against_others(obj, self._weights(batch, obj), self.soft_passes >= self.passes)
             self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))

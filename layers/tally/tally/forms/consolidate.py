@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from ..aggregation.pairing import greedy_pairs
 from ..errors import ConfigError, ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
@@ -57,7 +58,7 @@ from ..labels import LabelSet, batch_labels
 from ..settings import Settings
 from ..storage import Storage
 from ..tasks.base import DIGITS, AnyTask, JobContext, Observed
-from ..tasks.review import greedy_pairs, iou
+from ..tasks.review import iou
 from ._infer import complete_schema, read_form
 from ._schema import Field, FieldKind, FormSchema
 from ._split import FieldValue, FormSplit, split

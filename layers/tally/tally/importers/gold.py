@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..aggregation.instance_fusion import rasterise_polygons
+from ..aggregation.pairing import greedy_pairs
 from ..codecs import decode_class_runs
 from ..tasks.base import figure
 from ..tasks.review import f1, iou
@@ -44,13 +45,7 @@ POINT_REACH = 0.05
 
 def _greedy(pairs: Iterable[tuple[float, int, int]]) -> int:
     """How many pairs (closeness, mine, gold) a one-to-one matching keeps, the closest first."""
-    used_mine: set[int] = set()
-    used_gold: set[int] = set()
-    for _, i, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
-        if i not in used_mine and j not in used_gold:
-            used_mine.add(i)
-            used_gold.add(j)
-    return len(used_mine)
+    return len(greedy_pairs(sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))))
 
 
 def _box_iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:

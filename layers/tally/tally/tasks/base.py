@@ -49,6 +49,7 @@ __all__ = [
     "Task",
     "consolidated",
     "figure",
+    "gold_column",
     "known_labels",
     "majority_size",
     "no_usable_answer",
@@ -186,6 +187,24 @@ def majority_size(sizes: Sequence[tuple[str, tuple[int, int]]], noun: str) -> tu
         if (w, h) != best
     ]
     return best, issues
+
+
+def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int = 2) -> int | None:
+    """Which of an object's kept answers (``workers``, in the summary's order) is its gold answer: the
+    first answer marked ``annotationData.gold`` that the task kept (a rejected one holds nothing, and
+    the next marked one is looked at), with at least ``least`` answers kept (a gold answer alone teaches
+    the batch model nothing); ``None``: no gold.
+
+    Only the payload's ``annotationData`` carries the mark, and Ground Truth writes ``annotationData``
+    itself: a worker's output is only inside its ``content``, so no worker can mark an answer gold; an
+    importer sets it for an annotation its tool marks as ground truth (:mod:`tally.importers`)."""
+    if len(workers) < least:
+        return None
+    kept = set(workers)
+    for answer in answers:
+        if answer.received.get("gold") is True and answer.worker_id in kept:
+            return list(workers).index(answer.worker_id)
+    return None
 
 
 def consolidated(

@@ -60,7 +60,17 @@ from ..gt.events import DatasetObject
 from ..gt.response import Members, ObjectResult
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
-from .base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, majority_size, no_usable_answer
+from .base import (
+    DIGITS,
+    JobContext,
+    Observed,
+    consolidated,
+    figure,
+    gold_column,
+    known_labels,
+    majority_size,
+    no_usable_answer,
+)
 from .kind import ImageSize, ItemsShape, WorkerQuality
 
 __all__ = [
@@ -118,10 +128,11 @@ class Common:
 @dataclass(frozen=True)
 class GoldObjectItems(ObjectItems):
     """An object's items when one answer is marked gold (``annotationData.gold``, which only an importer
-    sets: :mod:`tally.importers`): every answer, for the batch model, which counts the others against
-    answer ``known`` (:meth:`~tally.aggregation.geometric.ItemConsolidation.fit`'s ``known``), and
-    ``alone``, the gold answer by itself (and the consolidation's prepared table of it), which the
-    object is consolidated from: never outvoted."""
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the
+    others against answer ``known`` (:meth:`~tally.aggregation.geometric.ItemConsolidation.fit`'s
+    ``known``), and ``alone``, the gold answer by itself (and the consolidation's prepared table of it,
+    and its items' sources: the object's members), which the object is consolidated from: never
+    outvoted."""
 
     known: int = 0
     alone: Any = None  # Observed[ObjectItems, VoteTable | None] of the gold answer alone
@@ -200,20 +211,28 @@ class Geometric(ItemsShape):
             raise no_usable_answer(obj, issues)
         width, height = parsed[0][2]
         items = tuple(WorkerItems(w, tuple(p.labels), p.geometry) for w, p, _ in parsed)
-        marked = next((a.worker_id for a in answers if a.received.get("gold") is True), None)
-        workers = [a.worker for a in items]
-        if marked is not None and marked in workers and len(items) >= 2:
-            return self._observed_gold(items, workers.index(marked), width, height, issues)
+        sources = tuple(tuple(p.sources) for _, p, _ in parsed)
+        known = gold_column(answers, [a.worker for a in items])
+        if known is not None:
+            return self._observed_gold(items, known, width, height, issues, sources[known])
         observed = self._observed(ObjectItems(items, width, height), issues)
-        observed.sources = tuple(tuple(p.sources) for _, p, _ in parsed)
+        observed.sources = sources
         return observed
 
     def _observed_gold(
-        self, items: tuple[WorkerItems, ...], known: int, width: int, height: int, issues: list[AnswerIssue]
+        self,
+        items: tuple[WorkerItems, ...],
+        known: int,
+        width: int,
+        height: int,
+        issues: list[AnswerIssue],
+        sources: tuple[int, ...],
     ) -> Observed[ObjectItems, VoteTable | None]:
         """An object with a gold answer (:class:`GoldObjectItems`): the model's summary of every answer,
-        and the gold answer alone to consolidate."""
+        and the gold answer alone to consolidate (``sources``: its kept items' indices in its answer, so
+        the object's members are the gold answer's items)."""
         alone = self._observed(ObjectItems((items[known],), width, height), issues)
+        alone.sources = (sources,)
         whole = self._observed(ObjectItems(items, width, height), [])
         assert whole.summary is not None
         every = whole.summary
@@ -258,16 +277,18 @@ class Geometric(ItemsShape):
         model: ItemConsolidation[Any] | None,
         job: JobContext,
     ) -> ObjectResult:
-        gold = isinstance(observed.summary, GoldObjectItems)
-        if isinstance(observed.summary, GoldObjectItems):  # consolidated from the gold answer alone
-            alone = observed.summary.alone
-            observed = Observed(alone.summary, alone.prepared, observed.issues, observed.nbytes, observed.answers_used)
+        gold = observed.summary if isinstance(observed.summary, GoldObjectItems) else None
+        if gold is not None:  # consolidated from the gold answer alone
+            alone = gold.alone
+            observed = Observed(
+                alone.summary, alone.prepared, observed.issues, observed.nbytes, observed.answers_used, alone.sources
+            )
         items = observed.summary
         if items is None:
             raise RuntimeError("geometric tasks keep every object's items")
         model = model or self.algorithm()
         result = self._predict(model, observed)
-        if gold:  # the gold answer is the known truth
+        if gold is not None:  # the gold answer is the known truth
             ones = np.ones(len(result.confidence))
             result = dataclasses.replace(result, confidence=ones, support=ones, agreement=ones)
         confidence = self._confidence(items, result)
@@ -287,7 +308,7 @@ class Geometric(ItemsShape):
             for a in items.answers
         )
         warned = frozenset(i.worker_id for i in observed.issues if not i.rejected)
-        common = Common(ImageSize(items.width, items.height), confidence, quality, gold, warned)
+        common = Common(ImageSize(items.width, items.height), confidence, quality, gold is not None, warned)
         typed = self._result(obj, items, result, job, common)
         members = _members(items, result, observed.sources) if job.members else None  # only an importer asks
         return consolidated(

@@ -14,7 +14,9 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..aggregation.pairing import greedy_pairs
 
 if TYPE_CHECKING:
     from .kind import ReviewAnswer
@@ -40,22 +42,6 @@ def f1(matched: int, mine: int, theirs: int) -> float:
 def greedy(pairs: Iterable[tuple[float, int, int]]) -> int:
     """How many pairs ``(score, i, j)`` a greedy matching keeps, best score first, each ``i`` and ``j`` once."""
     return len(greedy_pairs(sorted(pairs, reverse=True)))
-
-
-def greedy_pairs(ordered: Iterable[tuple[Any, int, int]]) -> dict[int, int]:
-    """``{i: j}`` of the pairs ``(key, i, j)`` a greedy matching keeps, taken in the order given (the
-    caller sorts them best first), each ``i`` and each ``j`` once.
-
-    >>> greedy_pairs([(0.9, 0, 1), (0.8, 1, 1), (0.7, 1, 0)])
-    {0: 1, 1: 0}
-    """
-    used: set[int] = set()
-    matched: dict[int, int] = {}
-    for _, i, j in ordered:
-        if i not in matched and j not in used:
-            matched[i] = j
-            used.add(j)
-    return matched
 
 
 def mask_notes(answer: ReviewAnswer, classes: set[str]) -> list[str]:

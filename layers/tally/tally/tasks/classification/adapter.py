@@ -22,8 +22,10 @@ record from the batch. ``<attr>-metadata`` follows the built-in shapes (``class-
 ``accuracy`` and ``informativeness``, ``null`` for a worker with only lone answers and no record from
 earlier batches (docs/output-format.md).
 
-Gold: an answer whose ``annotationData`` has ``"gold": true`` (only an importer sets it, for an
-annotation the tool marks as ground truth) is the object's known truth: the batch model holds the
+Gold: an answer whose ``annotationData`` has ``"gold": true`` (an importer sets it, for an
+annotation the tool marks as ground truth; no worker can: Ground Truth writes ``annotationData``
+itself, and a worker's output is only inside its ``content``; the first such answer the core keeps:
+:func:`~tally.tasks.base.gold_column`) is the object's known truth: the batch model holds the
 object's posterior at it (:class:`GoldVotes`), so its label is the gold answer's with confidence 1 and
 the other answers to it measure their workers for the rest of the batch.
 
@@ -48,7 +50,7 @@ from ...gt.events import DatasetObject
 from ...gt.response import ObjectResult, TaskType
 from ...labels import LabelSet
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, consolidated, figure, no_usable_answer, shown_label
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, gold_column, no_usable_answer, shown_label
 from ..kind import WorkerQuality
 from . import MultiLabel, MultiLabelShape, SingleLabel, SingleLabelShape
 
@@ -65,9 +67,10 @@ MultiVotes = tuple[tuple[str, frozenset[int]], ...]
 
 class GoldVotes(tuple):  # type: ignore[type-arg]
     """An object's votes (:data:`Votes` or :data:`MultiVotes`) when one of its answers is marked gold
-    (``annotationData.gold``, which only an importer sets: :mod:`tally.importers`): ``known`` is the gold
-    answer's class index (single-label) or label set (multi-label). The batch model holds the object's
-    posterior at it, so the other answers to it measure their workers and it is never outvoted."""
+    (``annotationData.gold``, which only an importer can set: :func:`~tally.tasks.base.gold_column`):
+    ``known`` is the gold answer's class index (single-label) or label set (multi-label). The batch model
+    holds the object's posterior at it, so the other answers to it measure their workers and it is never
+    outvoted."""
 
     known: Any
 
@@ -76,10 +79,6 @@ class GoldVotes(tuple):  # type: ignore[type-arg]
         made = cls(votes)
         made.known = known
         return made
-
-
-def _gold(answer: Answer) -> bool:
-    return answer.received.get("gold") is True
 
 
 def is_text_object(obj: DatasetObject) -> bool:
@@ -209,7 +208,6 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         votes: list[tuple[str, int]] = []
-        known: int | None = None
         for answer in answers:
             name = str(answer.element["label"])
             index = labels.index(name)
@@ -217,10 +215,9 @@ class SingleLabelClassification(SingleLabelShape, _Classification):
                 issues.append(AnswerIssue(answer.worker_id, f"label not among the job's labels: {shown_label(name)}"))
             else:
                 votes.append((answer.worker_id, index))
-                if known is None and _gold(answer):
-                    known = index
         self._require(obj, votes, issues)
-        summary = tuple(votes) if known is None else GoldVotes.of(votes, known)
+        known = gold_column(answers, [w for w, _ in votes], least=1)
+        summary = tuple(votes) if known is None else GoldVotes.of(votes, votes[known][1])
         return Observed(summary, None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, Votes]], job: JobContext) -> ClassificationModel:
@@ -272,7 +269,6 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
         labels = job.require_labels()
         issues: list[AnswerIssue] = []
         votes: list[tuple[str, frozenset[int]]] = []
-        known: frozenset[int] | None = None
         for answer in answers:
             chosen = [str(n) for n in answer.element["labels"]]
             unknown = _unknown(labels, chosen)
@@ -281,10 +277,9 @@ class MultiLabelClassification(MultiLabelShape, _Classification):
                 issues.append(AnswerIssue(answer.worker_id, reason))
                 continue
             votes.append((answer.worker_id, frozenset(i for n in chosen if (i := labels.index(n)) is not None)))
-            if known is None and _gold(answer):
-                known = votes[-1][1]
         self._require(obj, votes, issues)
-        summary = tuple(votes) if known is None else GoldVotes.of(votes, known)
+        known = gold_column(answers, [w for w, _ in votes], least=1)
+        summary = tuple(votes) if known is None else GoldVotes.of(votes, votes[known][1])
         return Observed(summary, None, issues, answers_used=len(votes))
 
     def fit(self, summaries: Sequence[tuple[str, MultiVotes]], job: JobContext) -> ClassificationModel:

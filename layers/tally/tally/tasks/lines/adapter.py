@@ -25,7 +25,9 @@ share of the worker's lines another worker matched), ``recall`` (of the lines mo
 others drew) and keep ``weight``, over the batch and the job's earlier batches; ``null`` where nothing
 measured them (docs/output-format.md).
 
-Gold: with an answer marked ``annotationData.gold`` (only an importer sets it) among two or more, the
+Gold: with an answer marked ``annotationData.gold`` among two or more (only an importer can mark it:
+Ground Truth writes ``annotationData`` itself, and a worker's output is only inside its ``content``;
+the first marked answer the core keeps: :func:`~tally.tasks.base.gold_column`), the
 object is the gold answer's lines alone, each with confidence 1, and the model counts the others against
 it (:class:`GoldLineSummary`; :meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``).
 
@@ -50,7 +52,7 @@ from ...gt.events import DatasetObject
 from ...gt.response import Members
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, figure, known_labels, majority_size
+from ..base import DIGITS, JobContext, Observed, figure, gold_column, known_labels, majority_size
 from ..fields import FieldBounds, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
@@ -86,14 +88,16 @@ class LineSummary:
 @dataclass(frozen=True)
 class GoldLineSummary(LineSummary):
     """An object's lines when one answer is marked gold (``annotationData.gold``, which only an importer
-    sets): every answer, for the batch model, which counts the others against answer ``known``
-    (:meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``); the object is the gold answer
-    alone (:meth:`alone`), with confidence 1: never outvoted."""
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the batch model, which counts the
+    others against answer ``known`` (:meth:`~tally.aggregation.lines.LineConsolidation.fit`'s ``known``);
+    the object is the gold answer alone (:meth:`alone`, with its lines' sources: the object's members),
+    with confidence 1: never outvoted."""
 
     known: int = 0
 
     def alone(self) -> LineSummary:
-        return LineSummary((self.answers[self.known],), self.width, self.height)
+        sources = (self.sources[self.known],) if self.sources else ()
+        return LineSummary((self.answers[self.known],), self.width, self.height, sources)
 
 
 _NUMBERS = (int, float)
@@ -324,13 +328,12 @@ class _LineTask(KindTask[LineSummary]):
         more, the summary is a :class:`GoldLineSummary`."""
         observed = super().observe(obj, answers, job)
         summary = observed.summary
-        marked = next((a.worker_id for a in answers if a.received.get("gold") is True), None)
-        workers = [w for w, _, _ in summary.answers] if summary is not None else []
-        if summary is None or marked not in workers or len(workers) < 2:
+        if summary is None:
             return observed
-        gold = GoldLineSummary(
-            summary.answers, summary.width, summary.height, summary.sources, known=workers.index(str(marked))
-        )
+        known = gold_column(answers, [w for w, _, _ in summary.answers])
+        if known is None:
+            return observed
+        gold = GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
         return dataclasses.replace(observed, summary=gold)
 
     def setup_for(self, job: JobContext) -> LabelSet:

@@ -22,13 +22,16 @@ of the weighted vote the final class got. With ``majority``, confidence follows 
 that an object labelled by a single worker has confidence 0.0; otherwise see
 :func:`tally.aggregation.vote_table.class_confidences`.
 
-Gold: when one answer's ``annotationData`` has ``"gold": true`` (only an importer sets it, for an
-annotation the tool marks as ground truth), the class map is that answer alone, with confidence 1
+Gold: when one answer's ``annotationData`` has ``"gold": true`` (an importer sets it, for an
+annotation the tool marks as ground truth; no worker can: Ground Truth writes ``annotationData``
+itself, and a worker's output is only inside its ``content``; the first such answer the core keeps:
+:func:`~tally.tasks.base.gold_column`), the class map is that answer alone, with confidence 1
 (never outvoted), and with the reliability vote every answer to the object goes to the batch model,
 which judges the others against the gold mask instead of against each other
 (:class:`GoldObjectVotes`; :meth:`~tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights.fit`'s
 ``known``): their weights on the other objects come from the gold. A gold answer the core rejects
-holds nothing: the crowd decides as on any other object; a gold answer alone is voted as any lone answer.
+holds nothing: the next marked answer the core keeps is the gold one, and without one the crowd decides
+as on any other object; a gold answer alone is voted as any lone answer.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from ...labels import ClassTable, LabelSet
 from ...settings import Settings
 from ...storage import join_uri
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, consolidated, figure, majority_size, no_usable_answer
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, gold_column, majority_size, no_usable_answer
 from ..kind import ClassColour, WorkerQuality
 from . import DisputedRegion, SegmentationResult, SegmentationShape
 
@@ -203,14 +206,10 @@ class _Decoded:
 @dataclass(frozen=True)
 class GoldObjectVotes(ObjectVotes):
     """An object's answers as drawn when one of them is marked gold (``annotationData.gold``, which
-    only an importer sets: :mod:`tally.importers`): ``known`` is the gold answer's column. The batch
+    only an importer can set: :func:`~tally.tasks.base.gold_column`): ``known`` is the gold answer's column. The batch
     model judges the other columns against it (:meth:`LeaveOneOutWeights.fit`'s ``known``)."""
 
     known: int = 0
-
-
-def _is_gold(answer: Answer) -> bool:
-    return answer.received.get("gold") is True
 
 
 class SemanticSegmentation(SegmentationShape):
@@ -290,9 +289,9 @@ class SemanticSegmentation(SegmentationShape):
             raise no_usable_answer(obj, issues)
         workers = [w for w, _ in decoded]
         masks = [m for _, m in decoded]
-        marked = next((a.worker_id for a in answers if _is_gold(a)), None)
-        if marked is not None and marked in workers and len(workers) >= 2:
-            return self._observe_gold(workers, masks, workers.index(marked), issues)
+        known = gold_column(answers, workers)
+        if known is not None:
+            return self._observe_gold(workers, masks, known, issues)
         if self.uses_batch_model:
             table, judged = reliability_table(masks, workers)
         else:
@@ -312,13 +311,14 @@ class SemanticSegmentation(SegmentationShape):
         others against the gold answer."""
         table, _ = reliability_table([masks[known]], [workers[known]])
         summary = None
+        nbytes = table.inverse.nbytes + table.votes.nbytes
         if self.uses_batch_model:
             drawn_table, drawn = reliability_table(masks, workers)
             inner = self._interior(drawn_table)
             interior = None if inner is None else inner[drawn_table.counts > 0]
             summary = GoldObjectVotes(drawn.workers, drawn.votes, drawn.counts, drawn.group, known, interior=interior)
+            nbytes += drawn.votes.nbytes + drawn.counts.nbytes + drawn.group.nbytes  # every answer, for the model
         votes = ObjectVotes.from_table([workers[known]], table) if self.uses_batch_model else None
-        nbytes = table.inverse.nbytes + table.votes.nbytes
         prepared = _Decoded([workers[known]], table, votes, gold=True)
         return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(workers))
 
