@@ -15,6 +15,10 @@ answers as a Ground Truth payload through `tally consolidate` (figures for docs/
 `--exports masks` (or `choices`) measures one row; `--before TREE/layers/tally` also times another
 tree's mask import (its package on PYTHONPATH), interleaved with the two, for a before/after in one run.
 
+`--exports steps` (not part of `all`) times two steps of a mask import in process, the old way and the
+new alternating: an answer of one brush region to its `classRuns`, and the write-back's brush regions
+from the PNG read back or from the voted class array the core hands on.
+
 `--exports decode` (not part of `all`) measures the brush RLE decoder alone, in child processes per
 tree (this one, and `--before`'s), the trees alternating `--repeats` rounds: the peak of Python's
 allocations (tracemalloc) and the best time of `decode_brush_rle` and `brush_mask` on two 640x480
@@ -224,6 +228,75 @@ def decode_row(args: argparse.Namespace) -> None:
               f"{most / 1e6:.1f} MB | {1000 * fastest:.1f} ms |")  # fmt: skip
 
 
+def steps_row(args: argparse.Namespace) -> None:
+    """The two import steps a mask import no longer does the Ground Truth path's way round, in this
+    process, the old way and the new alternating ``--repeats`` rounds (CPU time, best and median):
+    an answer of one brush region to its ``classRuns`` (its mask painted into a class array and
+    scanned again, against the region's own runs: ``brush_mask_runs``), and the write-back's brush
+    regions of a consolidated mask (its PNG read back, against the voted class array the core hands
+    on: ``semantic_brushes``). Both give the same values (checked)."""
+    from tally.codecs import class_runs
+    from tally.importers import writers
+    from tally.importers.rle import brush_mask, brush_mask_runs
+
+    export, _ = masks_export(max(1, args.mask_tasks // 4), args.seed)
+    rles = [a["result"][0]["value"]["rle"] for task in export for a in task["annotations"]]
+
+    def painted(rle: Any) -> list[int]:
+        classes = np.zeros((480, 640), dtype=np.uint8)
+        classes[brush_mask(rle, 640, 480)] = 1
+        return class_runs(classes)
+
+    def direct(rle: Any) -> list[int]:
+        on, pixels = brush_mask_runs(rle, 640, 480)
+        runs: list[int] = np.column_stack((on.astype(np.int64), pixels)).reshape(-1).tolist()
+        return runs
+
+    assert all(painted(r) == direct(r) for r in rles)
+    with tempfile.TemporaryDirectory() as tmp:
+        maps, labels = [], []
+        for k, rle in enumerate(rles[::3]):  # a consolidated mask per task (the first annotator's)
+            classes = brush_mask(rle, 640, 480).astype(np.uint8)
+            image = Image.fromarray(classes, mode="P")
+            image.putpalette([255, 255, 255, 31, 119, 180] + [0] * 762)
+            image.save(Path(tmp) / f"{k}.png")
+            maps.append(classes)
+            labels.append({"mask-ref": str(Path(tmp) / f"{k}.png"), "internal-color-map": {
+                "0": {"class-name": "BACKGROUND", "confidence": 0.99}, "1": {"class-name": "lesion", "confidence": 0.9}}})  # fmt: skip
+
+        def read(uri: str) -> bytes:
+            return Path(uri).read_bytes()
+
+        def read_back() -> None:
+            for label in labels:
+                writers._ls_masks(label, read, {})
+
+        def from_array() -> None:
+            for label, classes in zip(labels, maps, strict=True):
+                writers.semantic_brushes(label, classes)
+
+        assert all(
+            writers._ls_masks(a, read, {}) == writers.semantic_brushes(a, m) for a, m in zip(labels, maps, strict=True)
+        )
+        steps = {
+            "one region's classRuns, per answer: painted mask + class_runs / brush_mask_runs": (
+                (lambda: [painted(r) for r in rles], lambda: [direct(r) for r in rles]), len(rles)),
+            "write-back's brush regions, per object: PNG read back / voted class array": (
+                (read_back, from_array), len(labels)),
+        }  # fmt: skip
+        print("| step (640x480, the bench's export) | before, best / median | now, best / median |")
+        print("|---|---|---|")
+        for name, ((old, new), count) in steps.items():
+            times: tuple[list[float], list[float]] = ([], [])
+            for _ in range(args.repeats):
+                for way, run in enumerate((old, new)):
+                    start = time.process_time()
+                    run()
+                    times[way].append(1000 * (time.process_time() - start) / count)
+            print(f"| {name} | {min(times[0]):.2f} / {statistics.median(times[0]):.2f} ms | "
+                  f"{min(times[1]):.2f} / {statistics.median(times[1]):.2f} ms |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=10_000)
@@ -231,11 +304,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask import timed too")
-    parser.add_argument("--exports", choices=("all", "choices", "masks", "decode"), default="all",
-                        help="which rows to measure (decode: the brush decoder alone, not part of all)")  # fmt: skip
+    parser.add_argument("--exports", choices=("all", "choices", "masks", "decode", "steps"), default="all",
+                        help="which rows to measure (decode: the brush decoder alone; steps: two mask import "
+                             "steps in process, old way and new; neither part of all)")  # fmt: skip
     args = parser.parse_args()
     if args.exports == "decode":
         decode_row(args)
+        return
+    if args.exports == "steps":
+        steps_row(args)
         return
     print("| export | Label Studio path, wall / CPU | Ground Truth path, wall / CPU | ratio, wall / CPU | check |")
     print("|---|---|---|---|---|")

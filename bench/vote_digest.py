@@ -161,9 +161,9 @@ def digest_batch(batch: SimulatedBatch, algorithm: Algorithm) -> str:
         result = task.consolidate(dataset_object, seen, model, job)
         # what the result says, not how the response sink may pack it (batch_figures: which
         # worker-quality keys it may move to a per-batch file) nor a form's field tally (form_fields,
-        # None for a task's result), nor the importers' members (None: never asked for here), so digests
+        # None for a task's result), nor the importers' members and class_map (None: never asked for here), so digests
         # compare across versions
-        skip = ("batch_figures", "form_fields", "members")
+        skip = ("batch_figures", "form_fields", "members", "class_map")
         fields = {k: v for k, v in dataclasses.asdict(result).items() if k not in skip}
         h.update(json.dumps(fields, sort_keys=True, default=repr).encode())
     for uri in sorted(storage.objects):

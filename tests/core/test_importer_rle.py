@@ -15,6 +15,7 @@ from tally.importers.rle import (
     MAX_PIXELS,
     RleError,
     brush_mask,
+    brush_mask_runs,
     decode_brush_rle,
     decode_coco_rle,
     decode_cvat_mask,
@@ -97,6 +98,28 @@ def test_a_brush_mask_reads_the_alpha_channel_whatever_the_word_size() -> None:
         assert np.array_equal(brush_mask(encode_brush_rle(canvas.reshape(-1), word_size=word_size), 4, 3), expected)
 
 
+def test_a_brush_masks_runs_are_its_mask_run_by_run() -> None:
+    # painted canvases (every alpha run a repeat), noisy ones (literal words, alphas 0 inside painted RGB)
+    # and the real masks: the runs spread out are brush_mask's mask, each run as long as it goes
+    rng = np.random.default_rng(7)
+    streams: list[tuple[list[int], int, int]] = []
+    for width, height in ((1, 1), (5, 3), (64, 48)):
+        for word_size in (8, 9):
+            canvas = np.zeros((height, width, 4), dtype=np.uint16)
+            canvas[rng.random((height, width)) < 0.5] = (31, 119, 180, 255)
+            canvas[..., 3] *= rng.random((height, width)) < 0.9  # some painted RGB with alpha 0
+            canvas[..., :3] += rng.integers(0, 3, (height, width, 3), dtype=np.uint16)  # literal stretches
+            streams.append((encode_brush_rle(canvas.reshape(-1), word_size=word_size), width, height))
+    real = json.loads((FIXTURES / "labelstudio" / "ml-backend-brush-predictions.json").read_text())[0]["result"]
+    streams += [(r["value"]["rle"], r["original_width"], r["original_height"]) for r in real]
+    streams.append((mask_to_brush_rle(np.ones((4, 6), dtype=bool)), 6, 4))
+    for stream, width, height in streams:
+        painted, pixels = brush_mask_runs(stream, width, height)
+        assert np.array_equal(np.repeat(painted, pixels).reshape(height, width), brush_mask(stream, width, height))
+        assert pixels.min() > 0 and not (painted[1:] == painted[:-1]).any()
+    assert [(p.tolist(), n.tolist()) for p, n in [brush_mask_runs(streams[-1][0], 6, 4)]] == [([True], [24])]
+
+
 @pytest.mark.parametrize(
     ("rle", "size", "reason"),
     [
@@ -109,6 +132,8 @@ def test_a_brush_mask_reads_the_alpha_channel_whatever_the_word_size() -> None:
 def test_a_malformed_brush_rle_is_refused_with_its_reason(rle: list[int], size: tuple[int, int], reason: str) -> None:
     with pytest.raises(RleError, match=reason):
         brush_mask(rle, *size)
+    with pytest.raises(RleError, match=reason):
+        brush_mask_runs(rle, *size)
 
 
 _MAX_PIXELS = MAX_PIXELS

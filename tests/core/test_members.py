@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tally.consolidate import consolidate_batch
 from tally.gt.events import ConsolidationRequest
@@ -118,3 +122,47 @@ def test_polyline_members_come_from_the_one_prediction(monkeypatch: pytest.Monke
     result, _ = _run(answers, ["lane"])
     assert result.members == ((("w1", 0), ("w2", 0)),)
     assert calls == ["o"]  # once per object, the label and its members from it
+
+
+def _painted(left: int) -> dict[str, Any]:
+    """A crowd-semantic-segmentation answer: a 30x20 rectangle of "tree" (#2ca02c) from column ``left``."""
+    classes = np.zeros((SIZE["height"], SIZE["width"]), dtype=np.uint8)
+    classes[20:40, left : left + 30] = 1
+    image = Image.fromarray(classes, mode="P")
+    image.putpalette([255, 255, 255, 44, 160, 44] + [0] * 762)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return {"labeledImage": {"pngImageData": base64.b64encode(buf.getvalue()).decode()},
+            "labelMappings": {"tree": {"color": "#2ca02c"}}, "inputImageProperties": SIZE}  # fmt: skip
+
+
+def test_semantic_class_map_is_the_written_masks_array_only_when_asked() -> None:
+    # an importer's write-back reads the voted class array from the result, not the PNG back; the Lambdas
+    # never hold it, and the label is the same either way
+    answers = {"w1": _painted(10), "w2": _painted(12), "w3": _painted(11)}
+    payload = [{"datasetObjectId": "o", "dataObject": {"s3Uri": "o.png"}, "annotations": [
+        {"workerId": w, "annotationData": {"content": json.dumps({"field": a})}} for w, a in answers.items()]}]  # fmt: skip
+    labels: dict[bool, dict[str, Any]] = {}
+    for asked in (True, False):
+        storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
+        event = {
+            "labelAttributeName": "label",
+            "payload": {"s3Uri": "s3://bucket/payload.json"},
+            "labelCategories": ["tree"],
+        }
+        found: list[ObjectResult] = []
+        report = consolidate_batch(
+            ConsolidationRequest.parse(event), storage, settings=Settings(), on_result=found.append, members=asked
+        )
+        labels[asked] = report.response[0]["consolidatedAnnotation"]["content"]["label"]
+        (result,) = found
+        if not asked:
+            assert result.class_map is None
+            continue
+        with Image.open(io.BytesIO(storage.read(labels[asked]["mask-ref"]))) as written:
+            expected = np.asarray(written)
+        assert result.class_map.dtype == np.uint8
+        np.testing.assert_array_equal(result.class_map, expected)
+        assert int(result.class_map.sum()) == 20 * 30
+        assert "class_map" not in json.dumps(labels[asked])
+    assert labels[True] == labels[False]

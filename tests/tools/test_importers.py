@@ -234,6 +234,29 @@ def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_pat
     ]
 
 
+def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: Path, monkeypatch: Any) -> None:
+    # the core hands the importer each semantic mask's voted class array (ObjectResult.class_map): the
+    # write-back reads no PNG back, and writes the bytes it wrote when it read them back
+    from tally.importers import writers
+
+    read_back: list[str] = []
+    indices = writers._indices
+
+    def counted(read: Any, uri: str) -> Any:
+        read_back.append(uri)
+        return indices(read, uri)
+
+    monkeypatch.setattr(writers, "_indices", counted)
+    assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "arrays")[0] == 0
+    assert read_back == []
+    monkeypatch.setattr(writers, "semantic_brushes", lambda label, classes: None)  # as before: read back
+    assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "pngs")[0] == 0
+    assert len(read_back) == 2
+    made = (tmp_path / "arrays" / "predictions.json").read_bytes()
+    assert made == (tmp_path / "pngs" / "predictions.json").read_bytes()
+    assert b'"brushlabels"' in made
+
+
 def test_label_studio_brush_masks_are_decoded_voted_and_written_back(tmp_path: Path) -> None:
     code, labels = _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "out", "--algorithm", "majority")
     assert code == 0

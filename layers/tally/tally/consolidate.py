@@ -159,7 +159,8 @@ class BatchJob:
         form_template: the job's worker template (:class:`tally.forms.consolidate.JobTemplate`),
             asked only when the batch's answers are a form (it may reach AWS).
         members: whether each result says which workers' items it fused
-            (:attr:`~tally.gt.response.ObjectResult.members`; only the importers read them).
+            (:attr:`~tally.gt.response.ObjectResult.members`; only the importers read them), and a
+            semantic mask's result its voted class array (``class_map``: an importer's write-back).
     """
 
     settings: Settings

@@ -97,6 +97,9 @@ class ObjectResult:
     (``consolidate_batch(members=True)``: the importers; never the Lambdas), per consolidated item the
     ``(workerId, index of the item in the worker's answer)`` of each worker's item fused into it, in the
     label's order; never written to the response (importers read it: :mod:`tally.importers.attributes`).
+    ``class_map``: for a semantic mask, when the caller asks (the same flag), the voted ``(height,
+    width)`` uint8 class array the label's ``mask-ref`` PNG holds, so an importer's write-back need not
+    read the PNG back; never written to the response.
     """
 
     object_id: str
@@ -110,6 +113,7 @@ class ObjectResult:
     batch_figures: tuple[str, ...] = ()
     form_fields: tuple[tuple[str, bool], ...] | None = None
     members: Members | None = field(default=None, compare=False, repr=False)
+    class_map: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def failed(cls, object_id: str, task_type: str, reason: str, issues: Sequence[AnswerIssue] = ()) -> ObjectResult:

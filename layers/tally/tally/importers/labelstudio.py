@@ -22,7 +22,8 @@ to what the Ground Truth crowd element for the same question submits:
 ``brushlabels``      ``{"labeledImage": {"classRuns"}, "labelMappings", "inputImageProperties"}``:
                      each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
                      one class array, a colour per label, handed on decoded (no PNG:
-                     :func:`tally.codecs.class_runs`)
+                     :func:`tally.codecs.class_runs`); one region's runs are the class
+                     runs themselves (:func:`~.rle.brush_mask_runs`: no mask made)
 ``number``,          the number (``value.number`` / ``value.rating``): a form's number field, with
 ``rating``           the labeling config's bounds when given (``--template``: :func:`read_config`)
 ``textarea``         the text (several entries: one per line): a form's text field
@@ -51,7 +52,7 @@ from ..codecs import class_runs
 from ..colours import assign_colours
 from ..forms import Field, FieldKind
 from .model import FieldAnswer, ImportedItem
-from .rle import RleError, brush_mask
+from .rle import RleError, brush_mask, brush_mask_runs
 
 __all__ = ["ExportError", "read_config", "read_export", "worker_of"]
 
@@ -240,6 +241,8 @@ class _Converter:
         props = self._props(size)
         width, height = props["width"], props["height"]
         known = self.brush_labels.setdefault(name, [])
+        if len(results) == 1:  # one region (the usual answer): its runs are the class runs, no mask made
+            return self._one_brush(results[0], known, width, height, props)
         classes = np.zeros((height, width), dtype=np.uint8)
         used: list[str] = []
         for r in results:
@@ -262,6 +265,36 @@ class _Converter:
         return {
             "labeledImage": {"classRuns": class_runs(classes)},  # decoded: no PNG to write or read
             "labelMappings": {label: {"color": colours[known.index(label)]} for label in used},
+            "inputImageProperties": props,
+        }
+
+    @staticmethod
+    def _brush_rle(r: Mapping[str, Any]) -> tuple[str, Any]:
+        """A brush region's label and its RLE (:class:`_Unreadable` for a region in another format)."""
+        v = r.get("value", {})
+        label = _one_label(v, "brushlabels")
+        if v.get("format", "rle") != "rle" or "rle" not in v:
+            raise _Unreadable(f"a brush region in format {v.get('format')!r}, not rle")
+        return label, v["rle"]
+
+    @staticmethod
+    def _one_brush(
+        r: Mapping[str, Any], known: list[str], width: int, height: int, props: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """An answer of one brush region: its class runs straight from the region's runs (the same
+        ``classRuns`` as painting its mask into a class array: every run as long as it goes)."""
+        label, rle = _Converter._brush_rle(r)
+        try:
+            painted, pixels = brush_mask_runs(rle, width, height)
+        except RleError as exc:
+            raise _Unreadable(f"a brush region's RLE: {exc}") from exc
+        if label not in known:
+            known.append(label)
+        colours = assign_colours(known, {})
+        runs: list[int] = np.column_stack((painted.astype(np.int64), pixels)).reshape(-1).tolist()
+        return {
+            "labeledImage": {"classRuns": runs},  # decoded: no PNG to write or read
+            "labelMappings": {label: {"color": colours[known.index(label)]}},
             "inputImageProperties": props,
         }
 

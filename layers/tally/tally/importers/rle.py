@@ -43,6 +43,7 @@ __all__ = [
     "MAX_PIXELS",
     "RleError",
     "brush_mask",
+    "brush_mask_runs",
     "decode_brush_rle",
     "decode_coco_rle",
     "decode_cvat_mask",
@@ -221,6 +222,23 @@ def brush_mask(rle: bytes | Sequence[int], width: int, height: int) -> npt.NDArr
     alphas = ends // 4 - (ends - lengths) // 4
     mask: npt.NDArray[np.bool_] = np.repeat(runs != 0, alphas).reshape(height, width)
     return mask
+
+
+def brush_mask_runs(
+    rle: bytes | Sequence[int], width: int, height: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """The row-major runs of :func:`brush_mask`'s mask, as (painted, pixels) per run: each run as long
+    as it goes (the next one is of the other kind), none empty; ``np.repeat(painted, pixels)`` is the
+    mask. What an answer's ``classRuns`` are made from without the mask itself."""
+    if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+        raise RleError(f"a {width}x{height} image cannot hold a brush mask")
+    runs, lengths, _ = _brush_runs(rle, width * height * 4)
+    ends = np.cumsum(lengths)
+    alphas = ends // 4 - (ends - lengths) // 4  # as in brush_mask: the alphas each run holds
+    held = alphas > 0
+    painted, alphas = runs[held] != 0, alphas[held]
+    first = np.flatnonzero(np.concatenate(([True], painted[1:] != painted[:-1])))
+    return painted[first], np.add.reduceat(alphas, first).astype(np.int64)
 
 
 def _pack(values: npt.NDArray[np.uint64], widths: npt.NDArray[np.int64]) -> list[int]:

@@ -30,7 +30,7 @@ from .. import __version__
 from .model import Batch
 from .rle import encode_cvat_mask, mask_to_brush_rle
 
-__all__ = ["MODEL_VERSION", "cvat_xml", "labelstudio_predictions"]
+__all__ = ["MODEL_VERSION", "Brushes", "cvat_xml", "labelstudio_predictions", "semantic_brushes"]
 
 MODEL_VERSION = f"tally-{__version__}"
 Reader = Callable[[str], bytes]
@@ -80,18 +80,26 @@ def _regions(
     an instance mask (its index in ``instances``; an instance without a pixel is left out)."""
     out: list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]] = []
     if "mask-ref" in label:
-        classes = _indices(read, label["mask-ref"])
-        for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
-            mask = classes == int(key)
-            if int(key) == 0 or not mask.any():
-                continue
-            out.append((str(info["class-name"]), mask, info.get("confidence"), None))
-        return out
+        return _class_regions(label, _indices(read, label["mask-ref"]))
     instances = _indices(read, label["instance-mask-ref"])
     for k, instance in enumerate(label.get("instances", []), start=1):
         mask = instances == k
         if mask.any():
             out.append((str(instance["label"]), mask, instance.get("confidence"), k - 1))
+    return out
+
+
+def _class_regions(
+    label: Mapping[str, Any], classes: npt.NDArray[np.uint8]
+) -> list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]:
+    """(label, mask, confidence, ``None``) per class of a semantic mask label whose class array is
+    ``classes`` (a class without a pixel is left out)."""
+    out: list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]] = []
+    for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+        mask = classes == int(key)
+        if int(key) == 0 or not mask.any():
+            continue
+        out.append((str(info["class-name"]), mask, info.get("confidence"), None))
     return out
 
 
@@ -149,15 +157,31 @@ def _ls_keypoints(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
     ]
 
 
-def _ls_masks(label: Mapping[str, Any], read: Reader) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
-    """The brush regions of a mask label, and the mask's (width, height) when it has a region (the mask
-    is read once)."""
-    found = _regions(label, read)
+Brushes = tuple[list[dict[str, Any]], tuple[int, int] | None]
+"""A mask label's brush regions and the mask's (width, height) when it has a region (:func:`_ls_masks`)."""
+
+
+def _brushes(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]) -> Brushes:
     regions = [
         {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score, "index": k}
         for name, mask, score, k in found
     ]
     return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
+
+
+def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -> Brushes:
+    """The brush regions of a semantic mask label from its class array as the core voted it
+    (:attr:`~tally.gt.response.ObjectResult.class_map`), so the write-back need not read the mask's
+    PNG back: what :func:`labelstudio_predictions` takes as ``brushes``, keyed by the label's
+    ``mask-ref``."""
+    return _brushes(_class_regions(label, classes))
+
+
+def _ls_masks(label: Mapping[str, Any], read: Reader, brushes: Mapping[str, Brushes]) -> Brushes:
+    """The brush regions of a mask label, and the mask's (width, height) when it has a region (the mask
+    is read once, unless its regions were made from the core's class array: ``brushes``)."""
+    made = brushes.get(label["mask-ref"]) if "mask-ref" in label else None
+    return made if made is not None else _brushes(_regions(label, read))
 
 
 def _ls_result(
@@ -166,6 +190,7 @@ def _ls_result(
     text: str | None,
     read: Reader,
     shapes: list[int] | None = None,
+    brushes: Mapping[str, Brushes] | None = None,
 ) -> list[dict[str, Any]]:
     """The label's results; ``shapes``, when given, gets each result's index in the label's list of its
     regions (an instance's in ``instances``), what ``shape-attributes`` name."""
@@ -181,7 +206,7 @@ def _ls_result(
     elif kind == "keypoints" and size is not None:
         regions, rtype = _ls_keypoints(label, size), "keypointlabels"
     elif kind in ("semantic", "instances"):
-        (regions, drawn), rtype = _ls_masks(label, read), "brushlabels"
+        (regions, drawn), rtype = _ls_masks(label, read, brushes or {}), "brushlabels"
         size = size if size is not None else drawn
     elif kind in ("number", "text"):
         made = _ls_value(label.get("value") if kind == "number" else label.get("text"), rtype)
@@ -240,7 +265,11 @@ def _ls_value(value: Any, rtype: str) -> dict[str, Any] | None:
 
 
 def _ls_form(
-    label: Mapping[str, Any], fields: Mapping[str, Mapping[str, Any]], text: str | None, read: Reader
+    label: Mapping[str, Any],
+    fields: Mapping[str, Mapping[str, Any]],
+    text: str | None,
+    read: Reader,
+    brushes: Mapping[str, Brushes],
 ) -> list[dict[str, Any]]:
     """Every consolidated field of a form, each as its control's results (scored by its confidence)."""
     out: list[dict[str, Any]] = []
@@ -250,7 +279,7 @@ def _ls_form(
             continue
         kind, rtype, value = entry.get("kind"), str(source.get("type", "")), entry.get("value")
         if kind == "annotation" and isinstance(value, dict):
-            results = _ls_result(value, source, text, read)
+            results = _ls_result(value, source, text, read, brushes=brushes)
         else:
             if kind == "single-choice":
                 regions = _ls_classification({"class-name": value}, rtype)
@@ -288,9 +317,16 @@ def _ls_item(
 
 
 def labelstudio_predictions(
-    entries: Sequence[Mapping[str, Any]], batch: Batch, attr: str, read: Reader
+    entries: Sequence[Mapping[str, Any]],
+    batch: Batch,
+    attr: str,
+    read: Reader,
+    brushes: Mapping[str, Brushes] | None = None,
 ) -> list[dict[str, Any]]:
-    """The export's tasks with tally's consolidation as a prediction (module docstring)."""
+    """The export's tasks with tally's consolidation as a prediction (module docstring); ``brushes``:
+    mask labels' regions already made (:func:`semantic_brushes`), by ``mask-ref``; the others' masks
+    are read back."""
+    brushes = brushes or {}
     by_id = {str(e["datasetObjectId"]): e["consolidatedAnnotation"]["content"][attr] for e in entries}
     tasks = []
     for object_id, item in batch.items.items():
@@ -302,10 +338,10 @@ def labelstudio_predictions(
         if "failure-reason" in label:
             result = []
         elif batch.form or "fields" in label:  # a form
-            result = _ls_form(label, item.source.get("fields", {}), content, read)
+            result = _ls_form(label, item.source.get("fields", {}), content, read, brushes)
         else:
             shapes: list[int] = []
-            result = _ls_result(label, field, content, read, shapes)
+            result = _ls_result(label, field, content, read, shapes, brushes)
             if "shape-attributes" in label:
                 result += _ls_region_fields(label, result, shapes, task)
         meta = dict(out.get("meta") or {})

@@ -75,7 +75,8 @@ class JobContext:
         artefact_prefix: the URI prefix artefacts are written under.
         settings: the deployment's settings.
         members: whether a task that fuses items says which in each result
-            (:attr:`~tally.gt.response.ObjectResult.members`: only an importer asks; the Lambdas never do).
+            (:attr:`~tally.gt.response.ObjectResult.members`: only an importer asks; the Lambdas never do),
+            and a semantic mask's result its voted class array (``class_map``, for the write-back).
     """
 
     labels: LabelSet | None

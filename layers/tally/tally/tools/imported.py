@@ -300,9 +300,17 @@ def consolidate_imported(
         entries: list[dict[str, Any]] = []
         members: dict[str, Members] = {}  # per object, the workers' items fused into each consolidated one
 
+        brushes: dict[str, writers.Brushes] = {}  # per mask-ref, a semantic mask's regions for predictions.json
+
         def reported(result: ObjectResult) -> None:
             if result.members is not None:
                 members[result.object_id] = result.members
+            if result.class_map is not None:
+                if tool == "labelstudio" and result.label is not None and "mask-ref" in result.label:
+                    # the regions from the voted class array, not from its PNG read back; the array is
+                    # let go at once (a large export's masks are not all held)
+                    brushes[result.label["mask-ref"]] = writers.semantic_brushes(result.label, result.class_map)
+                result.class_map = None
             bar.advance(task, 1)
 
         if batch.payload:
@@ -339,7 +347,7 @@ def consolidate_imported(
         back = _WRITE_BACK[tool]
         read = _artefacts(out, staging)
         if tool == "labelstudio":
-            data = writers.labelstudio_predictions(entries, batch, attr, read)
+            data = writers.labelstudio_predictions(entries, batch, attr, read, brushes)
             (staging / back).write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
             xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr))

@@ -397,7 +397,10 @@ class SemanticSegmentation(SegmentationShape):
             tuple(_quality(w, q) for w, q in zip(workers, vote.workers, strict=True)) if vote.workers else (),
             tuple(_disputed(region, workers, classes) for region in vote.disputes),
         )
-        return consolidated(obj, self.type, observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES)
+        out = consolidated(obj, self.type, observed, result.to_gt(), result.metadata(), confidence, _BATCH_FIGURES)
+        if job.members:  # only an importer asks: its write-back reads the class array, not the PNG back
+            out.class_map = image
+        return out
 
 
 def _quality(worker: str, figures: Mapping[str, float | None]) -> WorkerQuality:
