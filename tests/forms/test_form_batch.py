@@ -500,3 +500,24 @@ def test_a_field_that_fails_as_it_finishes_keeps_its_answers_with_the_workers_fo
     assert transcription["consolidated"] is False
     assert transcription["reason"] == "not consolidated: internal error (RuntimeError)"
     assert transcription["rejected-answers"] == [{"workerId": "c", "reason": "not what a polygon answer looks like"}]
+
+
+def test_an_object_whose_field_fails_to_consolidate_keeps_its_answers_with_the_workers_found_at_fault(
+    monkeypatch: Any,
+) -> None:
+    """An unexpected error consolidating one object's field keeps that object's values as given with its
+    answer issues, as the other kept-as-given paths do."""
+    from tally.tasks.geometry import Geometric
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(Geometric, "consolidate", broken)
+    objects = [
+        data_object("0", annotation("a", _ocr([_EGGS])), annotation("b", _ocr([_EGGS])), annotation("c", _ocr("none")))
+    ]
+    label, _ = label_of(run(objects, template=_ocr_template()), 0)
+    transcription = label["fields"]["transcription"]
+    assert transcription["consolidated"] is False
+    assert transcription["reason"] == "not consolidated: internal error (RuntimeError)"
+    assert transcription["rejected-answers"] == [{"workerId": "c", "reason": "not what a polygon answer looks like"}]

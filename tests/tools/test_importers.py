@@ -1474,3 +1474,20 @@ def test_label_studio_answers_know_their_annotation() -> None:
     (item,) = labelstudio_read([export])
     assert [(a.worker, a.origin) for a in item.fields["label"]] == [("ana", 1), ("ben", 2)]
     assert [(a.worker, a.origin) for a in item.fields["species (per region)"]] == [("ana", 1), ("ben", 2)]
+
+
+def test_a_label_studio_region_whose_value_is_not_an_object_is_that_answer_refused(tmp_path: Path) -> None:
+    # one annotator's region carries "value": null (a hand-edited or damaged export): that answer is refused
+    # with its reason and the others vote; before, the whole import stopped with an AttributeError
+    tasks = [_ls_task(1, [("ana", "cat", False), ("ben", "cat", False), ("cy", "dog", False)]), _ls_task(2, [
+        ("ana", "dog", False), ("ben", "dog", False), ("cy", "dog", False)])]  # fmt: skip
+    tasks[0]["annotations"][2]["result"][0]["value"] = None
+    source = tmp_path / "export.json"
+    source.write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", source, tmp_path / "out")
+    assert code == 0
+    assert labels[0]["class-name"] == "cat"
+    reason = "choices answer unreadable: a region's value is not an object"
+    assert labels[0]["rejected-answers"] == [{"workerId": "cy", "reason": reason}]
+    assert labels[1]["class-name"] == "dog"
+    assert "rejected-answers" not in labels[1]

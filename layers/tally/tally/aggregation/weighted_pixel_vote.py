@@ -497,7 +497,7 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         for lists in per_worker.values():
             if not lists[0]:
                 lists[0] = lists[3]
-        mean = [float(np.mean(p)) if p else d for p, d in zip(pooled, (0.05, 0.05, 0.05), strict=False)]
+        mean = [float(np.mean(p)) if p else d for p, d in zip(pooled[:3], (0.05, 0.05, 0.05), strict=True)]
         self.mean_confusion_ = Confusion(*mean)
         m = self.prior_objects
         self.confusion_ = {

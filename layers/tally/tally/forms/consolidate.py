@@ -632,7 +632,8 @@ def _consolidate_by_task(
                 continue
             except Exception as exc:
                 _log_unexpected(exc, form_object.object_id, f.name)
-                entries.append(_kept_entry(f, values, f"not consolidated: internal error ({type(exc).__name__})"))
+                reason = f"not consolidated: internal error ({type(exc).__name__})"
+                entries.append(_kept_entry(f, values, reason, seen.issues))
                 continue
             label = result.label or {}
             head = {**_keys(f), **adapter.entry(result, labels)}

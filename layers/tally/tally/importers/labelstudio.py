@@ -145,6 +145,8 @@ class _Converter:
     def element(
         self, kind_type: str, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None
     ) -> Any:
+        if any(not isinstance(r.get("value"), Mapping) for r in results):
+            raise _Unreadable("a region's value is not an object")
         if kind_type in _IMAGE_KINDS:
             turned = [r.get("image_rotation") for r in results if r.get("image_rotation") not in (None, 0)]
             if turned:
@@ -246,12 +248,9 @@ class _Converter:
         classes = np.zeros((height, width), dtype=np.uint8)
         used: list[str] = []
         for r in results:
-            v = r.get("value", {})
-            label = _one_label(v, "brushlabels")
-            if v.get("format", "rle") != "rle" or "rle" not in v:
-                raise _Unreadable(f"a brush region in format {v.get('format')!r}, not rle")
+            label, rle = self._brush_rle(r)
             try:
-                mask = brush_mask(v["rle"], width, height)
+                mask = brush_mask(rle, width, height)
             except RleError as exc:
                 raise _Unreadable(f"a brush region's RLE: {exc}") from exc
             if label not in known:

@@ -14,6 +14,7 @@ beside each annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1,
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -309,7 +310,9 @@ def consolidate_imported(
                 if tool == "labelstudio" and result.label is not None and "mask-ref" in result.label:
                     # the regions from the voted class array, not from its PNG read back; the array is
                     # let go at once (a large export's masks are not all held)
-                    brushes[result.label["mask-ref"]] = writers.semantic_brushes(result.label, result.class_map)
+                    # an object whose regions cannot be made here has them read back from its PNG instead
+                    with contextlib.suppress(Exception):
+                        brushes[result.label["mask-ref"]] = writers.semantic_brushes(result.label, result.class_map)
                 result.class_map = None
             bar.advance(task, 1)
 
