@@ -21,8 +21,14 @@
 
   class CrowdStubElement extends HTMLElement {
     connectedCallback() {
-      // wait for the children (classification-target, instructions) to be parsed
-      setTimeout(() => this.record(), 0);
+      // wait for the children (classification-target, instructions) to be parsed: an element connects
+      // when its opening tag is parsed, and a loaded machine's parser may yield before its children
+      // (a timeout of 0 then read no classification-target); once the document is parsed, they are there
+      if (document.readyState === "loading") {
+        document.addEventListener("DOMContentLoaded", () => this.record(), { once: true });
+      } else {
+        setTimeout(() => this.record(), 0);
+      }
     }
     record() {
       const received = { tag: this.localName, name: this.getAttribute("name") };
