@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tally.consolidate import BatchReport, consolidate_batch
 from tally.forms.consolidate import JobTemplate
 from tally.gt.events import ConsolidationRequest
@@ -483,36 +485,20 @@ def test_a_polygon_field_that_keeps_nothing_names_its_unkept_items_once() -> Non
     assert transcription["consolidated"] is True
 
 
-def test_a_field_that_fails_as_it_finishes_keeps_its_answers_with_the_workers_found_at_fault(monkeypatch: Any) -> None:
-    """The internal-error fallback keeps every value as given with each object's answer issues, as the
-    other kept-as-given paths do."""
+@pytest.mark.parametrize("where", ["as it finishes", "on one object"])
+def test_a_field_that_fails_keeps_its_answers_with_the_workers_found_at_fault(monkeypatch: Any, where: str) -> None:
+    """The internal-error fallbacks (the field's whole tail as it finishes, or one object's consolidation)
+    keep the values as given with each object's answer issues, as the other kept-as-given paths do."""
     import tally.forms.consolidate as forms_consolidate
-
-    def broken(entry: dict[str, Any], values: Any) -> None:
-        raise RuntimeError("broken")
-
-    monkeypatch.setattr(forms_consolidate, "_unkept_items", broken)
-    objects = [
-        data_object("0", annotation("a", _ocr([_EGGS])), annotation("b", _ocr([_EGGS])), annotation("c", _ocr("none")))
-    ]
-    label, _ = label_of(run(objects, template=_ocr_template()), 0)
-    transcription = label["fields"]["transcription"]
-    assert transcription["consolidated"] is False
-    assert transcription["reason"] == "not consolidated: internal error (RuntimeError)"
-    assert transcription["rejected-answers"] == [{"workerId": "c", "reason": "not what a polygon answer looks like"}]
-
-
-def test_an_object_whose_field_fails_to_consolidate_keeps_its_answers_with_the_workers_found_at_fault(
-    monkeypatch: Any,
-) -> None:
-    """An unexpected error consolidating one object's field keeps that object's values as given with its
-    answer issues, as the other kept-as-given paths do."""
     from tally.tasks.geometry import Geometric
 
-    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("broken")
 
-    monkeypatch.setattr(Geometric, "consolidate", broken)
+    if where == "as it finishes":
+        monkeypatch.setattr(forms_consolidate, "_unkept_items", broken)
+    else:
+        monkeypatch.setattr(Geometric, "consolidate", broken)
     objects = [
         data_object("0", annotation("a", _ocr([_EGGS])), annotation("b", _ocr([_EGGS])), annotation("c", _ocr("none")))
     ]

@@ -32,7 +32,7 @@ consolidation did not say which shapes it fused with :data:`NO_MEMBERS`; nothing
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..gt.response import Members
@@ -206,6 +206,17 @@ def vote_attributes(
     return VotedShapes({"attributes": matched}, {"attributes": UNMATCHED})
 
 
+def _imported(
+    entries: Sequence[Mapping[str, Any]], batch: Batch
+) -> Iterator[tuple[str, ImportedItem, Mapping[str, Any]]]:
+    """Each response entry of an imported item: its object id, the item and the entry's content."""
+    for entry in entries:
+        object_id = str(entry.get("datasetObjectId"))
+        item = batch.items.get(object_id)
+        if item is not None:
+            yield object_id, item, entry["consolidatedAnnotation"]["content"]
+
+
 def vote_entries(
     entries: Sequence[dict[str, Any]], batch: Batch, attr: str, members: Mapping[str, Members]
 ) -> dict[str, VotedShapes]:
@@ -216,12 +227,7 @@ def vote_entries(
     if field is None or not any("attributes" in item.fields for item in batch.items.values()):
         return {}  # no shape of the export has an attribute (or is occluded): nothing to vote
     out: dict[str, VotedShapes] = {}
-    for entry in entries:
-        object_id = str(entry.get("datasetObjectId"))
-        item = batch.items.get(object_id)
-        if item is None:
-            continue
-        content = entry["consolidatedAnnotation"]["content"]
+    for object_id, item, content in _imported(entries, batch):
         if field == "mask":
             reason = LABEL_FAILED if "failure-reason" in content[attr] else MASKS
             out[object_id] = VotedShapes({}, {"attributes": reason})
@@ -358,12 +364,7 @@ def vote_regions(
     if field is None or kind not in REGION_FIELDS:
         return {}
     out: dict[str, VotedShapes] = {}
-    for entry in entries:
-        object_id = str(entry.get("datasetObjectId"))
-        item = batch.items.get(object_id)
-        if item is None:
-            continue
-        content = entry["consolidatedAnnotation"]["content"]
+    for object_id, item, content in _imported(entries, batch):
         label = content[attr]
         shapes = label.get(REGION_FIELDS[kind])
         fused = members.get(object_id)
