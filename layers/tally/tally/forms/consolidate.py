@@ -909,7 +909,7 @@ def _kind_entry(
     else:  # a line element: as an annotation field, its task's label under value
         from ..tasks.registry import ENTRIES
 
-        head["type"] = next(e.kind.types[0] for e in ENTRIES if e.kind.shape.name == kind)
+        head["type"] = next(str(e.types[0]) for e in ENTRIES if e.kind.shape.name == kind)
         head["value"] = rest
     return _consolidated(f, head, label, confidence, used, issues, silent, values, batch_figures)
 

@@ -263,8 +263,6 @@ class TaskKind(NamedTuple):
         shape: how its answers are recognised (light).
         task: the task class, ``"<module>:<Class>"`` with the module relative to the kind's package
             (``".adapter:Name"``; imported per batch).
-        types: the output ``type`` values its labels carry (the report, export and pre-annotation
-            find a label's kind by them); empty for a kind whose labels another kind reads (polygons).
         from_gt: reads one of its labels back into its typed result (the result's ``from_gt``;
             ``None``: a kind without a typed result); the views take what it returns.
         views: its views.
@@ -273,7 +271,6 @@ class TaskKind(NamedTuple):
 
     shape: Shape
     task: str
-    types: tuple[str, ...] = ()
     from_gt: Callable[[Mapping[str, Any]], Any] | None = None
     views: Views = Views()  # stateless: one instance serves every kind without views
     configured: bool = False

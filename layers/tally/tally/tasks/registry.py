@@ -54,9 +54,10 @@ class TaskEntry(NamedTuple):
     (:func:`element_keys`). A kind whose answers no key marks (a bare value) has none: its shape is
     asked, its package imported, whenever an answer reaches it in the recognition order.
 
-    ``types`` are declared here for the same reason: finding a label's kind (:func:`kind_of`)
-    imports the package of that kind only. They must be the kind's own :attr:`TaskKind.types`
-    (checked when the package is imported).
+    ``types``, the output ``type`` values the kind's labels carry (the report, export and
+    pre-annotation find a label's kind by them), are declared here alone for the same reason: finding
+    a label's kind (:func:`kind_of`) imports the package of that kind only. A kind whose labels another
+    kind reads (polygons: instance segmentation's) has none.
     """
 
     package: str
@@ -71,7 +72,7 @@ class TaskEntry(NamedTuple):
     @property
     def kind(self) -> TaskKind:
         """The kind (its package's light ``__init__`` imported on first use)."""
-        return _kind(self.package, self.kind_name, self.types)
+        return _kind(self.package, self.kind_name)
 
     def recognises(self, element: Mapping[str, Any]) -> bool:
         """Whether the kind's shape recognises ``element``; without any of :attr:`keys` (a kind that
@@ -129,14 +130,10 @@ FALLBACK = TaskEntry("passthrough", "PASSTHROUGH", types=(_T.CUSTOM,))
 
 
 @functools.cache
-def _kind(package: str, name: str, types: tuple[str, ...]) -> TaskKind:
+def _kind(package: str, name: str) -> TaskKind:
     kind = getattr(importlib.import_module(f"{__package__}.{package}"), name)
     if not isinstance(kind, TaskKind):
         raise TypeError(f"tally.tasks.{package}.{name} is not a TaskKind")
-    if kind.types != tuple(str(t) for t in types):
-        raise TypeError(
-            f"tally.tasks.{package}.{name} reads labels of types {kind.types}, its registry line says {types}"
-        )
     return kind
 
 

@@ -204,7 +204,6 @@ _VIEWS = BoxesViews()
 BOXES = TaskKind(
     shape=BoxesShape(),
     task=".adapter:BoundingBoxes",
-    types=(TaskType.OBJECT_DETECTION.value,),
     from_gt=BoxesResult.from_gt,
     views=_VIEWS,
 )

@@ -242,14 +242,12 @@ class MultiLabelViews(Views):
 SINGLE_LABEL = TaskKind(
     shape=SingleLabelShape(),
     task=".adapter:SingleLabelClassification",
-    types=_SINGLE,
     from_gt=SingleLabel.from_gt,
     views=SingleLabelViews(),
 )
 MULTI_LABEL = TaskKind(
     shape=MultiLabelShape(),
     task=".adapter:MultiLabelClassification",
-    types=_MULTI,
     from_gt=MultiLabel.from_gt,
     views=MultiLabelViews(),
 )

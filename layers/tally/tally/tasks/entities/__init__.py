@@ -128,7 +128,6 @@ class EntitiesViews(Views):
 NAMED_ENTITIES = TaskKind(
     shape=EntitiesShape(),
     task=".adapter:NamedEntities",
-    types=(TaskType.NAMED_ENTITY_RECOGNITION.value,),
     from_gt=EntitiesResult.from_gt,
     views=EntitiesViews(),
 )

@@ -174,7 +174,6 @@ class FreeTextViews(Views):
 FREE_TEXT = TaskKind(
     shape=TextShape(),
     task=".adapter:FreeText",
-    types=(TaskType.FREE_TEXT.value,),
     from_gt=TextResult.from_gt,
     views=FreeTextViews(),
 )

@@ -269,7 +269,6 @@ _VIEWS = InstancesViews()
 INSTANCES = TaskKind(
     shape=InstancesShape(),
     task=".adapter:InstanceSegmentation",
-    types=(TaskType.INSTANCE_SEGMENTATION.value,),
     from_gt=InstancesResult.from_gt,
     views=_VIEWS,
 )

@@ -137,7 +137,6 @@ _VIEWS = KeypointsViews()
 KEYPOINTS = TaskKind(
     shape=KeypointsShape(),
     task=".adapter:Keypoints",
-    types=(TaskType.KEYPOINTS.value,),
     from_gt=KeypointsResult.from_gt,
     views=_VIEWS,
 )

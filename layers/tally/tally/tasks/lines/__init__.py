@@ -223,14 +223,12 @@ class LinesViews(Views):
 POLYLINE = TaskKind(
     shape=PolylinesShape(),
     task=".adapter:Polylines",
-    types=(TaskType.POLYLINE.value,),
     from_gt=LinesResult.from_gt,
     views=LinesViews("polylines"),
 )
 LINE = TaskKind(
     shape=LinesShape(),
     task=".adapter:Lines",
-    types=(TaskType.LINE.value,),
     from_gt=LinesResult.from_gt,
     views=LinesViews("lines"),
 )

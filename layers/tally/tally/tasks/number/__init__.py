@@ -198,7 +198,6 @@ class NumberViews(Views):
 NUMBER = TaskKind(
     shape=NumberShape(),
     task=".adapter:Numbers",
-    types=(TaskType.NUMBER.value,),
     from_gt=NumberResult.from_gt,
     views=NumberViews(),
 )

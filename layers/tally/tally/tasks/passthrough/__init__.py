@@ -82,6 +82,4 @@ class Passthrough:
         )
 
 
-PASSTHROUGH = TaskKind(
-    shape=Passthrough(), task=".:Passthrough", types=(TaskType.CUSTOM.value,), from_gt=PassedThrough.from_gt
-)
+PASSTHROUGH = TaskKind(shape=Passthrough(), task=".:Passthrough", from_gt=PassedThrough.from_gt)

@@ -205,7 +205,6 @@ class RankingViews(Views):
 RANKING = TaskKind(
     shape=RankingShape(),
     task=".adapter:Rankings",
-    types=(TaskType.RANKING.value,),
     from_gt=RankingResult.from_gt,
     views=RankingViews(),
 )

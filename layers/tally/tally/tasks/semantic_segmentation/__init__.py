@@ -250,7 +250,6 @@ class SegmentationViews(Views):
 SEMANTIC_SEGMENTATION = TaskKind(
     shape=SegmentationShape(),
     task=".adapter:SemanticSegmentation",
-    types=(TaskType.SEMANTIC_SEGMENTATION.value,),
     from_gt=SegmentationResult.from_gt,
     views=SegmentationViews(),
     configured=True,
