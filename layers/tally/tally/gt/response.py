@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,12 +34,24 @@ Members = tuple[tuple[tuple[str, int], ...], ...]
 
 __all__ = [
     "RESPONSE_LIMIT_BYTES",
+    "Members",
     "ObjectResult",
     "TaskType",
     "artefact_name",
     "creation_date",
+    "members_of",
     "response_size",
 ]
+
+
+def members_of(
+    workers: Sequence[str], sources: Sequence[Sequence[int]], fused: Iterable[Iterable[tuple[int, int]]]
+) -> Members:
+    """:data:`Members` from a consolidation's own: per consolidated item, its members as ``(answer,
+    item kept of that answer)``, mapped through each answer's worker and ``sources`` (each kept item's
+    index in the worker's answer)."""
+    return tuple(tuple((workers[a], sources[a][i]) for a, i in item) for item in fused)
+
 
 RESPONSE_LIMIT_BYTES = 5_500_000
 """Largest response tally returns: Lambda's synchronous limit is 6 MB; the rest is headroom."""

@@ -57,7 +57,7 @@ from ..aggregation.vote_table import VoteTable
 from ..errors import AnswerError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
-from ..gt.response import Members, ObjectResult
+from ..gt.response import Members, ObjectResult, members_of
 from ..labels import LabelSet
 from ..worker_store import WorkerStatistics
 from .base import (
@@ -333,7 +333,7 @@ def _members(items: ObjectItems, result: Consolidated, sources: tuple[tuple[int,
     """Each kept item's members as ``(workerId, index in the worker's answer)``."""
     if sources is None:
         return None
-    return tuple(tuple((items.answers[a].worker, sources[a][i]) for a, i in members) for members in result.members)
+    return members_of([a.worker for a in items.answers], sources, result.members)
 
 
 def kept_ids(result: Consolidated) -> list[int]:

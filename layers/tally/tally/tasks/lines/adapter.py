@@ -49,7 +49,7 @@ from ...aggregation.lines import STATISTICS, FusedLines, LineConsolidation, Line
 from ...errors import AnswerError, ObjectError
 from ...gt.answers import Answer, AnswerIssue
 from ...gt.events import DatasetObject
-from ...gt.response import Members
+from ...gt.response import Members, members_of
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
 from ..base import DIGITS, JobContext, Observed, figure, gold_column, known_labels, majority_size
@@ -151,11 +151,8 @@ class LineModel:
         label, metadata, confidence = self._label(fused, summary)
         if len(summary.sources) != len(summary.answers):
             return label, metadata, confidence, None
-        members = tuple(
-            tuple((summary.answers[a][0], summary.sources[a][i]) for a, i in fused_members)
-            for fused_members in fused.members
-        )
-        return label, metadata, confidence, members
+        workers = [worker for worker, _, _ in summary.answers]
+        return label, metadata, confidence, members_of(workers, summary.sources, fused.members)
 
     def _label(self, fused: FusedLines, summary: LineSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
         ids = {k: w for w, k in self.workers.items()}
