@@ -263,9 +263,7 @@ class Geometric(ItemsShape):
         self, summaries: Sequence[tuple[str, ObjectItems]], job: JobContext, prior: WorkerStatistics
     ) -> ItemConsolidation[Any]:
         known = [items.known if isinstance(items, GoldObjectItems) else None for _, items in summaries]
-        if any(k is not None for k in known):
-            return self.algorithm().fit([items for _, items in summaries], prior, known)
-        return self.algorithm().fit([items for _, items in summaries], prior)
+        return self.algorithm().fit([items for _, items in summaries], prior, known)
 
     def statistics(self, model: ItemConsolidation[Any], job: JobContext) -> WorkerStatistics:
         return {w: v for w, v in model.worker_statistics_.items() if any(v)}

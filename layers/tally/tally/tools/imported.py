@@ -311,7 +311,7 @@ def consolidate_imported(
                     # the regions from the voted class array, not from its PNG read back; the array is
                     # let go at once (a large export's masks are not all held)
                     # an object whose regions cannot be made here has them read back from its PNG instead
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(KeyError, ValueError, TypeError):
                         brushes[result.label["mask-ref"]] = writers.semantic_brushes(result.label, result.class_map)
                 result.class_map = None
             bar.advance(task, 1)

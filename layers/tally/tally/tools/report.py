@@ -769,7 +769,7 @@ def review_reasons(obj: ReviewObject, review_below: float = REVIEW_BELOW) -> lis
     reasons = []
     disputed = obj.label.get("disputed-regions")
     if isinstance(disputed, list) and disputed:
-        reasons.append(f"{len(disputed)} disputed region{'s' if len(disputed) > 1 else ''}")
+        reasons.append(counted(len(disputed), "disputed region"))
     if obj.confidence is not None and obj.confidence < review_below:
         reasons.append(f"confidence {_pct(obj.confidence)} < {_pct(review_below)}")
     low = [

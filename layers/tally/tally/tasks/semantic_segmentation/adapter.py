@@ -341,9 +341,7 @@ class SemanticSegmentation(SegmentationShape):
         self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext, prior: WorkerStatistics
     ) -> LeaveOneOutWeights:
         known = [votes.known if isinstance(votes, GoldObjectVotes) else None for _, votes in summaries]
-        model = LeaveOneOutWeights().fit(
-            [votes for _, votes in summaries], prior, known if any(k is not None for k in known) else None
-        )
+        model = LeaveOneOutWeights().fit([votes for _, votes in summaries], prior, known)
         logger.info(
             "worker reliability estimated",
             extra={"workers": {w: round(r, DIGITS) for w, r in sorted(model.accuracy_.items())}},
