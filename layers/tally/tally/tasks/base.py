@@ -198,7 +198,11 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
 
     Only the payload's ``annotationData`` carries the mark, and Ground Truth writes ``annotationData``
     itself: a worker's output is only inside its ``content``, so no worker can mark an answer gold; an
-    importer sets it for an annotation its tool marks as ground truth (:mod:`tally.importers`)."""
+    importer sets it for an annotation its tool marks as ground truth (:mod:`tally.importers`).
+
+    A worker has one answer here: the driver keeps each worker's first usable answer and refuses the
+    others with a reason (:func:`tally.gt.answers.load_answers`), and a form's fields are split from
+    those answers; so the first kept answer of a marked worker is the marked answer."""
     if len(workers) < least:
         return None
     kept = set(workers)
