@@ -1125,6 +1125,51 @@ def test_label_studio_an_annotators_ground_truth_annotation_is_their_answer_and_
     assert [_without(label) for label in labels] == _core(payload)
 
 
+@pytest.mark.parametrize("gold", [True, False])
+def test_label_studio_a_forms_answer_is_one_annotation_of_its_annotator(tmp_path: Path, gold: bool) -> None:
+    """An annotator with two annotations of a task gives one answer to a form (their first marked ground
+    truth, else their first), never fields mixed from both: the other one is left out with a note."""
+    ana, ben, cy, rev = "ana@example.com", "ben@example.com", "cy@example.com", "rev@example.com"
+
+    def annotation(k: int, who: str, kind: str, count: int | None, truth: bool = False) -> dict[str, Any]:
+        result = [{"type": "choices", "from_name": "kind", "to_name": "text", "value": {"choices": [kind]}}]
+        if count is not None:
+            result.append({"type": "number", "from_name": "count", "to_name": "text", "value": {"number": count}})
+        return {"id": k, "completed_by": {"id": k, "email": who}, "ground_truth": truth, "was_cancelled": False,
+                "result": result}  # fmt: skip
+
+    crowd = [annotation(1, ana, "A", 3), annotation(2, ben, "A", 3), annotation(3, cy, "B", 5)]
+    # rev's first annotation has no count; their second (after the crowd's) has one
+    first, second = annotation(10, rev, "B", None, truth=gold), annotation(11, rev, "A", 9, truth=gold)
+    tasks = [{"id": 0, "data": {"text": "text 0"}, "annotations": [first, *crowd, second]}]
+    tasks += [
+        {"id": t, "data": {"text": f"text {t}"},
+         "annotations": [annotation(100 * t + k, w, "A", 3) for k, w in enumerate((ana, ben, cy))]}
+        for t in range(1, 6)
+    ]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    kept = "their annotation marked ground truth is the gold one" if gold else "their first one is used"
+    assert labels[0]["import-notes"] == [f"annotation by {rev} left out: {kept}"]
+    assert "rejected-answers" not in labels[0]
+    answers = {w: a for w, a in zip((rev, ana, ben, cy), ("B", "A", "A", "B"), strict=True)}
+    counts = [(ana, 3), (ben, 3), (cy, 5)]  # rev's kept annotation has no count: none from rev
+    assert [(a["workerId"], a["value"]) for a in labels[0]["fields"]["count"]["answers"]] == counts
+    if gold:
+        assert labels[0]["fields"]["kind"]["value"] == "B"
+        assert labels[0]["gold-answers"]["workers"] == [rev]
+    else:
+        assert "gold-answers" not in labels[0]
+        assert (labels[0]["fields"]["kind"]["value"], labels[0]["fields"]["kind"]["answers-used"]) == ("A", 4)
+    payload = json.loads((tmp_path / "out" / "payload.json").read_text())
+    contents = [json.loads(a["annotationData"]["content"]) for a in payload[0]["annotations"]]
+    assert [(a["workerId"], c["kind"]["label"]) for a, c in zip(payload[0]["annotations"], contents, strict=True)] == [
+        *answers.items()
+    ]
+    assert "count" not in contents[0]
+
+
 def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Path) -> None:
     export = json.loads((LS / "sdk-yolo-two-annotators.json").read_text())
     export[0]["annotations"][1]["ground_truth"] = True  # annotator 1's boxes on the first task

@@ -4,8 +4,9 @@ Each task is one data object (``datasetObjectId`` = the task ``id``); each of it
 is one annotator's answer (worker = ``completed_by``: the user's email when the export has it, else
 their id; an annotation without one counts as its own worker, ``annotation <id>``). A cancelled
 (skipped) annotation is left out with a note; an annotation marked ``ground_truth`` is gold
-(:data:`~.model.GOLD_NOTE`), and its annotator's other annotations of the task are left out with a note
-(the core keeps one answer per worker, and gold is marked per worker). The results of one control tag
+(:data:`~.model.GOLD_NOTE`). An annotator's answer is one annotation (:func:`_one_per_worker`: their first
+marked ground truth, else their first); their others of the task are left out with a note (the core
+keeps one answer per worker, gold is marked per worker, and a form's fields never mix two annotations). The results of one control tag
 (``from_name``) are one field, converted to what the Ground Truth crowd element for the same question
 submits:
 
@@ -359,9 +360,18 @@ def _tasks(document: Any) -> list[Mapping[str, Any]]:
     return document
 
 
-def _live(annotations: Sequence[Any]) -> list[Mapping[str, Any]]:
-    """A task's annotations that were not cancelled."""
-    return [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+def _one_per_worker(annotations: Sequence[Any]) -> dict[str, int]:
+    """Which of a task's live annotations is each annotator's answer (by index): their first one marked
+    ground truth, else their first one. A worker gives one answer an object (the core keeps a worker's
+    first and refuses the rest; a form's fields would otherwise mix two annotations)."""
+    kept: dict[str, int] = {}
+    for origin, annotation in enumerate(annotations):
+        if isinstance(annotation, dict) and not annotation.get("was_cancelled"):
+            worker = worker_of(annotation)
+            first = kept.get(worker)
+            if first is None or (annotation.get("ground_truth") and not annotations[first].get("ground_truth")):
+                kept[worker] = origin
+    return kept
 
 
 def read_export(document: Any) -> list[ImportedItem]:
@@ -384,7 +394,7 @@ def read_export(document: Any) -> list[ImportedItem]:
             task_size = None
         by_worker: list[tuple[str, int, dict[str, list[Mapping[str, Any]]]]] = []  # with the annotation's index
         field_types: dict[str, str] = {}
-        truth = {worker_of(a) for a in _live(annotations) if a.get("ground_truth")}
+        kept = _one_per_worker(annotations)
         for origin, annotation in enumerate(annotations):
             if not isinstance(annotation, dict):
                 continue
@@ -392,9 +402,11 @@ def read_export(document: Any) -> list[ImportedItem]:
             if annotation.get("was_cancelled"):
                 item.notes.append(f"annotation by {worker} was cancelled (skipped) in Label Studio: left out")
                 continue
-            if worker in truth and not annotation.get("ground_truth"):  # gold is marked per worker
+            if kept[worker] != origin:  # one answer a worker: gold is marked per worker, fields never mixed
+                gold = annotations[kept[worker]].get("ground_truth")
                 item.notes.append(
-                    f"annotation by {worker} left out: their annotation marked ground truth is the gold one"
+                    f"annotation by {worker} left out: "
+                    + ("their annotation marked ground truth is the gold one" if gold else "their first one is used")
                 )
                 continue
             if annotation.get("ground_truth") and worker not in item.gold:
