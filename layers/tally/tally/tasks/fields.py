@@ -37,7 +37,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..errors import AnswerError, ObjectError
 from ..gt.answers import Answer, AnswerIssue
@@ -55,6 +55,7 @@ __all__ = [
     "Kind",
     "KindModel",
     "KindTask",
+    "LearnsFromGold",
     "PreparedField",
     "consolidate_field",
     "prepare_field",
@@ -126,6 +127,7 @@ class FieldObject:
 
     object_id: str
     values: Sequence[tuple[str, Any]]
+    gold: str | None = None  # the worker whose value is marked gold (an importer's ground truth), if any
 
 
 @dataclass
@@ -191,6 +193,15 @@ class Kind(Protocol[S]):
         ...
 
 
+@runtime_checkable
+class LearnsFromGold(Protocol[S]):
+    """A kind whose batch model takes a gold answer as the known truth of its object (lines): ``held``
+    is the object's summary with ``worker``'s answer marked as its gold one (the summary as it is when
+    that answer was not kept, or is the only one kept: a gold answer alone teaches nothing)."""
+
+    def held(self, summary: S, worker: str) -> S: ...
+
+
 def _kind(name: str) -> Kind[Any]:
     try:
         module, attribute = FIELD_KINDS[name]
@@ -217,7 +228,10 @@ def _summaries(
         try:
             if not parsed:
                 raise ObjectError(f"no usable value ({len(obj.values)} received, all rejected)", found)
-            summaries.append((obj.object_id, kind.summarise(parsed, found)))
+            summary = kind.summarise(parsed, found)
+            if obj.gold is not None and isinstance(kind, LearnsFromGold):
+                summary = kind.held(summary, obj.gold)
+            summaries.append((obj.object_id, summary))
         except ObjectError as exc:
             failures[obj.object_id] = str(exc) if obj.values else "no worker gave a value"
     return summaries, issues, failures

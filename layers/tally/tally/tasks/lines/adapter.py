@@ -281,6 +281,15 @@ class _LineKind:
     def keys(self, summaries: Sequence[tuple[str, LineSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _, _ in s.answers))
 
+    def held(self, summary: LineSummary, worker: str) -> LineSummary:
+        """The summary with ``worker``'s answer as its gold one (:class:`GoldLineSummary`; a form field
+        whose gold answer an importer marked: :class:`tally.tasks.fields.LearnsFromGold`)."""
+        workers = [w for w, _, _ in summary.answers]
+        if worker not in workers or len(workers) < 2:
+            return summary
+        known = workers.index(worker)
+        return GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
+
     def fit(self, summaries: Sequence[tuple[str, LineSummary]], setup: LabelSet, prior: WorkerStatistics) -> LineModel:
         workers: dict[str, int] = {}
         for _, s in summaries:
@@ -319,6 +328,7 @@ LINES = _LineKind("line", "lines")
 
 class _LineTask(KindTask[LineSummary]):
     needs_labels = True
+    kind: _LineKind
 
     def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[LineSummary, None]:
         """As every kind's task, and with an answer marked gold (``annotationData.gold``) among two or
@@ -330,8 +340,7 @@ class _LineTask(KindTask[LineSummary]):
         known = gold_column(answers, [w for w, _, _ in summary.answers])
         if known is None:
             return observed
-        gold = GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
-        return dataclasses.replace(observed, summary=gold)
+        return dataclasses.replace(observed, summary=self.kind.held(summary, summary.answers[known][0]))
 
     def setup_for(self, job: JobContext) -> LabelSet:
         return job.require_labels()
