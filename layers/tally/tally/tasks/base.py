@@ -198,7 +198,13 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
 
     Only the payload's ``annotationData`` carries the mark, and Ground Truth writes ``annotationData``
     itself: a worker's output is only inside its ``content``, so no worker can mark an answer gold; an
-    importer sets it for an annotation its tool marks as ground truth (:mod:`tally.importers`)."""
+    importer sets it for an annotation its tool marks as ground truth (:mod:`tally.importers`).
+
+    Every task with a worker model holds a gold object the same way: its summary is the kind's ``Gold…``
+    summary (every answer, for the fit, and ``known``, this column: ``GoldObjectItems``,
+    ``GoldLineSummary``, ``GoldNumberSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
+    ``GoldVotes``), the fit takes the ``known`` list, and the object is consolidated from the gold answer
+    alone, its items the known truth (the shapes and lines: :func:`tally.aggregation.base.as_truth`)."""
     if len(workers) < least:
         return None
     kept = set(workers)

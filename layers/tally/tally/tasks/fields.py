@@ -44,7 +44,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import Members, ObjectResult
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer
+from .base import JobContext, Observed, consolidated, gold_column, no_usable_answer
 
 __all__ = [
     "FIELD_KINDS",
@@ -383,6 +383,10 @@ class KindTask(Generic[S]):
         if not parsed:
             raise no_usable_answer(obj, issues)
         summary = self.kind.summarise(parsed, issues)
+        if isinstance(self.kind, LearnsFromGold):  # an answer marked gold (an importer's) holds the object
+            known = gold_column(answers, [a[0] for a in summary.answers])  # type: ignore[attr-defined]
+            if known is not None:
+                summary = self.kind.held(summary, summary.answers[known][0])  # type: ignore[attr-defined]
         return Observed(summary, None, issues, answers_used=_used(summary))
 
     def fit(self, summaries: Sequence[tuple[str, S]], job: JobContext) -> KindModel[S]:

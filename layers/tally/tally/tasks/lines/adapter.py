@@ -37,7 +37,6 @@ Across batches (:mod:`tally.worker_store`): the eight counts of
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,14 +44,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ...aggregation.base import as_truth
 from ...aggregation.lines import STATISTICS, FusedLines, LineConsolidation, LineObject, WorkerLines
 from ...errors import AnswerError, ObjectError
-from ...gt.answers import Answer, AnswerIssue
-from ...gt.events import DatasetObject
+from ...gt.answers import AnswerIssue
 from ...gt.response import Members, members_of
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, figure, gold_column, known_labels, majority_size
+from ..base import DIGITS, JobContext, figure, known_labels, majority_size
 from ..fields import FieldBounds, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
@@ -194,12 +193,6 @@ class LineModel:
         return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
 
 
-def _held(fused: FusedLines) -> FusedLines:
-    """A gold object's lines (its gold answer's): each the known truth, confidence 1."""
-    ones = np.ones(len(fused.labels))
-    return dataclasses.replace(fused, confidence=ones, support=ones, agreement=ones)
-
-
 def _line_object(summary: LineSummary, workers: Mapping[str, int]) -> LineObject:
     return LineObject(
         tuple(WorkerLines(workers[w], tuple(str(c) for c in classes), lines) for w, classes, lines in summary.answers),
@@ -307,7 +300,7 @@ class _LineKind:
             model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None, known=known)
             alone = [_line_object(s.alone(), workers) if isinstance(s, GoldLineSummary) else o
                      for (_, s), o in zip(summaries, objects, strict=True)]  # fmt: skip
-            fused = [_held(f) if k is not None else f for f, k in zip(model.predict(alone), known, strict=True)]
+            fused = [as_truth(f) if k is not None else f for f, k in zip(model.predict(alone), known, strict=True)]
         else:
             model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None)
             fused = model.predict(objects)
@@ -329,18 +322,6 @@ LINES = _LineKind("line", "lines")
 class _LineTask(KindTask[LineSummary]):
     needs_labels = True
     kind: _LineKind
-
-    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[LineSummary, None]:
-        """As every kind's task, and with an answer marked gold (``annotationData.gold``) among two or
-        more, the summary is a :class:`GoldLineSummary`."""
-        observed = super().observe(obj, answers, job)
-        summary = observed.summary
-        if summary is None:
-            return observed
-        known = gold_column(answers, [w for w, _, _ in summary.answers])
-        if known is None:
-            return observed
-        return dataclasses.replace(observed, summary=self.kind.held(summary, summary.answers[known][0]))
 
     def setup_for(self, job: JobContext) -> LabelSet:
         return job.require_labels()
