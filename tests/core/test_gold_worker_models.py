@@ -181,22 +181,3 @@ def test_a_gold_forms_polylines_teach_the_fields_model(tmp_path: Path) -> None:
     assert ([round(s, 4) for s in scored], [round(a, 4) for a in alone]) == (
         [0.8833, 0.8606, 0.9458], [0.5919, 0.58, 0.6156]
     )  # fmt: skip
-
-
-def test_numbers_are_judged_against_the_gold_value_alone() -> None:
-    from tally.aggregation.ratings import CalibratedMean
-
-    # w0 rates every gold object at its gold value, w1 one or two points higher; on the other three
-    # objects w0 and w1 are all there is: agreement alone puts the values between the two raters, the
-    # gold puts them at w0's level and gives w1 the offset
-    objects, workers = [t for t in range(6) for _ in range(2)], [0, 1] * 6
-    values = [3, 5, 2, 4, 4, 5, 2, 4, 1, 3, 3, 5]
-    crowd = CalibratedMean(low=1, high=5, step=1).fit(objects, workers, values, n_objects=6, n_workers=2)
-    assert [round(v, 2) for v in crowd.values_[3:]] == [3.51, 2.51, 4.51]
-    gold = CalibratedMean(low=1, high=5, step=1).fit(
-        objects, workers, values, n_objects=6, n_workers=2, known=[3, 2, 4, np.nan, np.nan, np.nan]
-    )
-    assert gold.values_[:3].tolist() == [3.0, 2.0, 4.0] and gold.confidence_[:3].tolist() == [1.0, 1.0, 1.0]
-    assert gold.intervals_[:3].tolist() == [[3.0, 3.0], [2.0, 2.0], [4.0, 4.0]]
-    assert [round(v, 2) for v in gold.values_[3:]] == [2.15, 1.15, 3.15]
-    assert [round(b, 3) for b in gold.bias_] == [0.0, 1.627]

@@ -99,12 +99,11 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
     ana, ben = "ana@example.com", "ben@example.com"
     answers: list[list[tuple[str, dict[str, Any]]]] = [
-        # ana's annotation is gold: her answer first, marked; the others keep their choice and rating (held
-        # at hers by the field's batch model, which judges theirs against it) and the text she left empty
-        # (voted)
+        # ana's annotation is gold: her answer first, marked; the others keep their choice (held at hers
+        # by the batch model) and the text she left empty (voted); their rating is scored against hers
         [(ana, {"sentiment": {"label": "Positive"}, "stars": 5}),
-         (ben, {"sentiment": {"label": "Positive"}, "stars": 4, "comment": "good"}),
-         ("3", {"sentiment": {"label": "Negative"}, "stars": 2})],
+         (ben, {"sentiment": {"label": "Positive"}, "comment": "good"}),
+         ("3", {"sentiment": {"label": "Negative"}})],
         [(ana, {"sentiment": {"label": "Negative"}, "stars": 1}), (ben, {"sentiment": {"label": "Negative"}})],
         [(ana, {"sentiment": {"label": "Neutral"}}),
          (ben, {"sentiment": {"label": "Neutral"}, "comment": "nothing to say"}),
@@ -129,10 +128,6 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
         {"sentiment": "Positive"},
     ]
     assert labels[0]["fields"]["sentiment"]["confidence"] == 1.0  # the gold answer's
-    stars = labels[0]["fields"]["stars"]  # the gold rating alone, the known truth
-    assert (stars["value"], stars["interval"], stars["confidence"], stars["answers"]) == (
-        5, [5, 5], 1.0, [{"workerId": ana, "value": 5, "weight": 1.0}]
-    )  # fmt: skip
     assert labels[1]["fields"]["stars"]["scale"] == {"min": 1, "max": 5, "step": 1, "from": "template"}
     assert labels[0]["schema-source"] == "template"
     assert labels[0]["gold-answers"] == {
@@ -210,8 +205,8 @@ def test_label_studio_lone_rating_takes_its_bounds_from_the_config(tmp_path: Pat
                         "--element-name", "stars", "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
     assert code == 1  # tasks 103 and 104 have no rating
     assert [(label["type"], label["value"], label["interval"]) for label in labels[:2]] == [
-        ("tally/number", 5, [5, 5]),  # the gold rating, the known truth
-        ("tally/number", 1, [1, 2]),  # its interval cut at the scale's minimum (ben measured by the gold)
+        ("tally/number", 5, [3, 5]),  # the gold rating
+        ("tally/number", 1, [1, 3]),  # its interval cut at the scale's minimum
     ]
     assert [label["scale"] for label in labels[:2]] == [{"min": 1, "max": 5, "step": 1, "from": "template"}] * 2
     assert [label["failure-reason"] for label in labels[2:]] == ["no annotator answered stars"] * 2
@@ -1229,15 +1224,17 @@ def test_a_gold_form_votes_a_field_its_gold_answer_leaves_out() -> None:
     label = _core(batch.payload, form=JobTemplate())[0]
     assert list(label["fields"]) == ["cat", "score"]
     assert (label["fields"]["score"]["consolidated"], label["fields"]["score"]["answers-used"]) == (True, 2)
-    # a number the gold answer gives: every answer goes to the field's model, which holds the field at
-    # the gold answer and judges the others' against it
+    # a number the gold answer gives is the gold answer's alone, the others' scored against it
     batch = build_batch(_gold_form_items(gold_gives_score=True), form=True)
     assert [a["annotationData"]["content"] for a in batch.payload[0]["annotations"]] == [
-        '{"cat":{"label":"x"},"score":4}', '{"cat":{"label":"x"},"score":3}', '{"cat":{"label":"y"},"score":4}'
+        '{"cat":{"label":"x"},"score":4}', '{"cat":{"label":"x"}}', '{"cat":{"label":"y"}}'
     ]  # fmt: skip
-    assert batch.scored == {}
-    score = _core(batch.payload, form=JobTemplate())[0]["fields"]["score"]
-    assert (score["value"], score["confidence"], score["answers-used"]) == (4, 1.0, 3)
+    assert batch.scored == {
+        "0": [
+            {"workerId": "a", "annotationData": {"content": '{"score":3}'}},
+            {"workerId": "b", "annotationData": {"content": '{"score":4}'}},
+        ]
+    }
 
 
 def test_label_studio_a_gold_answer_the_core_rejects_holds_nothing(tmp_path: Path, capsys: Any) -> None:

@@ -298,7 +298,6 @@ class CalibratedMean:
         n_objects: int,
         n_workers: int,
         prior: npt.ArrayLike | None = None,
-        known: npt.ArrayLike | None = None,
     ) -> CalibratedMean:
         """Fit the model to one batch of answers (one row per answer).
 
@@ -311,12 +310,6 @@ class CalibratedMean:
             n_workers: number of workers.
             prior: optional ``(n_workers, 5)`` statistics from earlier batches (the sum of their
                 :attr:`worker_statistics_`), added to the batch's in every M-step.
-            known: optional ``(n_objects,)`` true value of each object whose truth is known (gold: an
-                annotation the labelling tool marks as ground truth; its own answer is not among the
-                rows), NaN for the others. A gold object's value is held at it in every E-step
-                (posterior variance 0), so each answer to it is judged against the gold value alone,
-                even a lone one: its offset, noise and random share are measured by the truth. Its
-                value, interval and confidence (1) are the gold value's.
 
         Returns:
             self
@@ -330,17 +323,13 @@ class CalibratedMean:
         if not np.isfinite(x).all():
             raise ValueError(f"{int(np.count_nonzero(~np.isfinite(x)))} values are not finite numbers")
         extra = self._prior(prior, n_workers)
-        held = self._known(known, n_objects)
 
-        width = self._width(x if held is None else np.concatenate([x, held[~np.isnan(held)]]))
+        width = self._width(x)
         floor = self._noise_floor(width)
         per_object = np.bincount(t, minlength=n_objects)
         has = per_object > 0
         # answers with at least one other answer to judge them by: they teach the model, lone answers do not
         learn = per_object[t] >= 2
-        if held is not None:  # a gold value judges every answer to its object
-            learn |= ~np.isnan(held[t])
-            has |= ~np.isnan(held)
         density = 1.0 / width  # of a random answer
 
         a_pi = self.random_share * self.random_strength
@@ -348,30 +337,28 @@ class CalibratedMean:
 
         # Start: offsets and noise from the prior alone (the crowd's spread within objects when there is none).
         sigma0_sq = fallback = self._initial_noise(t, x, per_object, extra, floor, width)
-        bias, var, pi = self._m_step(
-            np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi, held is not None
-        )
+        bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi)
         r = 1.0 - pi[w]
         z = np.zeros(n_objects)
         vz = np.zeros(n_objects)
         stats = np.zeros((n_workers, N_STATISTICS))
         self.n_iter_ = 0
         for _ in range(max(self.n_iter, 1)):
-            z_new, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
-            r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density, held)
+            z_new, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects)
+            r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density)
             stats = self._statistics(t[learn], w[learn], x[learn], r[learn], z_new, vz, n_workers)
             total = stats + extra
             sigma0_sq = max(self._pooled_noise(total, fallback), floor)
-            bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, held is not None)
+            bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi)
             self.n_iter_ += 1
             moved = float(np.nanmax(np.abs(z_new - z)[has])) if has.any() else 0.0
             z = z_new
             if moved <= self.tol * width:
                 break
         # the final values with the final parameters
-        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
-        r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density, held)
-        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
+        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects)
+        r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density)
+        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects)
         self.worker_statistics_ = self._statistics(t[learn], w[learn], x[learn], r[learn], z, vz, n_workers)
 
         z = np.where(has, z, np.nan)
@@ -425,18 +412,6 @@ class CalibratedMean:
             raise ValueError("prior must be finite and non-negative")
         return extra
 
-    @staticmethod
-    def _known(known: npt.ArrayLike | None, n_objects: int) -> FloatArray | None:
-        """:meth:`fit`'s ``known`` checked (``None``: no object is gold)."""
-        if known is None:
-            return None
-        held = np.asarray(known, dtype=np.float64)
-        if held.shape != (n_objects,):
-            raise ValueError(f"known must have one value per object ({n_objects}), not shape {held.shape}")
-        if np.isinf(held).any():
-            raise ValueError("a known value is not finite")
-        return held if not np.isnan(held).all() else None
-
     def _width(self, x: FloatArray) -> float:
         if self.low is not None and self.high is not None:
             return float(self.high - self.low)
@@ -481,11 +456,8 @@ class CalibratedMean:
         floor: float,
         a_pi: float,
         b_pi: float,
-        anchored: bool = False,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Offsets, noise variances and random shares from the batch's statistics and the prior's;
-        ``anchored``: gold values fix the level, so offsets are measured from them, not from the typical
-        rater (no shift)."""
+        """Offsets, noise variances and random shares from the batch's statistics and the prior's."""
         n_b, s1_b, sq_b = stats[:, 0], stats[:, 2] - stats[:, 3], stats[:, 4]
         n_p, s1_p, sq_p = extra[:, 0], extra[:, 2] - extra[:, 3], extra[:, 4]
         n = n_b + n_p
@@ -499,7 +471,7 @@ class CalibratedMean:
         shift = 0.0
         if self.bias_scale > 0 and has.any():
             threshold = np.where(has, var / (safe * self.bias_scale * math.sqrt(sigma0_sq)), np.inf)
-            shift = 0.0 if anchored else _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
+            shift = _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
             bias = np.where(has, _soft((s1_b - shift * n_b + s1_p) / safe, threshold), 0.0)
         else:
             bias = np.zeros_like(n)
@@ -520,9 +492,7 @@ class CalibratedMean:
         bias: FloatArray,
         var: FloatArray,
         n_objects: int,
-        held: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-        """``held``: the gold values (:meth:`fit`'s ``known``), at which their objects stay, exactly."""
         prec = np.maximum(r, 1e-6) / var[w]
         corrected = x - bias[w]
         a_sum = np.bincount(t, weights=prec * corrected, minlength=n_objects).astype(np.float64)
@@ -530,9 +500,6 @@ class CalibratedMean:
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(b_sum > 0, a_sum / b_sum, 0.0)
             vz = np.where(b_sum > 0, 1.0 / b_sum, 0.0)
-        if held is not None:
-            gold = ~np.isnan(held)
-            z, vz = np.where(gold, held, z), np.where(gold, 0.0, vz)
         return z, vz, a_sum, b_sum, np.asarray(prec, dtype=np.float64)
 
     @staticmethod
@@ -548,20 +515,14 @@ class CalibratedMean:
         b_sum: FloatArray,
         others: npt.NDArray[np.bool_],
         density: float,
-        held: FloatArray | None = None,
     ) -> FloatArray:
-        """Probability that each answer is real, judged against the estimate of the object's other answers
-        (``held``: a gold object's answers against its gold value alone)."""
+        """Probability that each answer is real, judged against the estimate of the object's other answers."""
         corrected = x - bias[w]
         b_loo = b_sum[t] - prec
         ok = others & (b_loo > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             z_loo = np.where(ok, (a_sum[t] - prec * corrected) / np.where(ok, b_loo, 1.0), 0.0)
             pv = var[w] + np.where(ok, 1.0 / np.where(ok, b_loo, 1.0), 0.0)
-        if held is not None:
-            gold = ~np.isnan(held[t])
-            ok = ok | gold
-            z_loo, pv = np.where(gold, held[t], z_loo), np.where(gold, var[w], pv)
         e = corrected - z_loo
         real = (1.0 - pi[w]) * np.exp(-0.5 * e * e / pv) / np.sqrt(2.0 * np.pi * pv)
         rand = pi[w] * density

@@ -202,7 +202,7 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
 
     Every task with a worker model holds a gold object the same way: its summary is the kind's ``Gold…``
     summary (every answer, for the fit, and ``known``, this column: ``GoldObjectItems``,
-    ``GoldLineSummary``, ``GoldNumberSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
+    ``GoldLineSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
     ``GoldVotes``), the fit takes the ``known`` list, and the object is consolidated from the gold answer
     alone, its items the known truth (the shapes and lines: :func:`tally.aggregation.base.as_truth`)."""
     if len(workers) < least:

@@ -81,19 +81,6 @@ class NumberSummary:
 
 
 @dataclass(frozen=True)
-class GoldNumberSummary(NumberSummary):
-    """An object's numbers when one answer is marked gold (``annotationData.gold``, which only an importer
-    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the fit, which holds the object at
-    answer ``known``'s value and judges the others against it (:class:`CalibratedMean`'s ``known``); the
-    object is the gold answer alone (:meth:`alone`), confidence 1: never outvoted."""
-
-    known: int = 0
-
-    def alone(self) -> NumberSummary:
-        return NumberSummary((self.answers[self.known],))
-
-
-@dataclass(frozen=True)
 class _Setup:
     bounds: FieldBounds | None
 
@@ -115,18 +102,6 @@ class NumberModel:
         t = self.objects[object_id]
         first = self.first_answer[object_id]
         value = scale.shown(float(m.values_[t]))
-        if isinstance(summary, GoldNumberSummary):  # the gold answer alone, the known truth
-            (w, v), k = summary.answers[summary.known], self.workers[summary.answers[summary.known][0]]
-            seen = bool(self.measured[k])
-            figures = (
-                ("offset", figure(float(m.bias_[k])) if seen else None),
-                ("noise", figure(float(m.noise_[k])) if seen else None),
-                ("random-share", figure(float(m.random_share_[k])) if seen else None),
-            )
-            result = NumberResult(
-                value, (value, value), 1.0, scale, (NumberAnswer(w, v, 1.0),), (WorkerQuality(w, figures),)
-            )
-            return result.to_gt(), result.metadata(), 1.0
         if scale.source == "answers" and scale.minimum is not None and scale.minimum == scale.maximum:
             # every answer of the batch is this number: no scale to measure an interval against
             interval, confidence = [value, value], 1.0
@@ -180,14 +155,6 @@ class _NumberKind:
     def keys(self, summaries: Sequence[tuple[str, NumberSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _ in s.answers))
 
-    def held(self, summary: NumberSummary, worker: str) -> NumberSummary:
-        """The summary with ``worker``'s answer as its gold one (:class:`GoldNumberSummary`;
-        :class:`tally.tasks.fields.LearnsFromGold`)."""
-        workers = [w for w, _ in summary.answers]
-        if worker not in workers or len(workers) < 2:
-            return summary
-        return GoldNumberSummary(summary.answers, known=workers.index(worker))
-
     @staticmethod
     def scale(bounds: FieldBounds | None, values: Sequence[float]) -> Scale:
         """The scale of a batch (module docstring)."""
@@ -207,19 +174,13 @@ class _NumberKind:
         rows_w: list[int] = []
         values: list[float] = []
         first: dict[str, int] = {}
-        known = np.full(len(objects), np.nan)
         for o, summary in summaries:
             first[o] = len(values)
-            gold = summary.known if isinstance(summary, GoldNumberSummary) else None
-            for i, (w, v) in enumerate(summary.answers):
-                k = workers.setdefault(w, len(workers))
-                if i == gold:  # the object's known value, not an answer the model judges
-                    known[objects[o]] = float(v)
-                    continue
+            for w, v in summary.answers:
                 rows_t.append(objects[o])
-                rows_w.append(k)
+                rows_w.append(workers.setdefault(w, len(workers)))
                 values.append(float(v))
-        scale = self.scale(setup.bounds, values + known[~np.isnan(known)].tolist())
+        scale = self.scale(setup.bounds, values)
         extra = np.zeros((len(workers), len(STATISTICS)))
         for w, k in workers.items():
             stored = prior.get(w)
@@ -235,7 +196,6 @@ class _NumberKind:
             n_objects=len(objects),
             n_workers=len(workers),
             prior=extra,
-            known=None if np.isnan(known).all() else known,
         )
         evidence = model.worker_statistics_[:, :2].sum(axis=1) + extra[:, :2].sum(axis=1)
         return NumberModel(model, scale, objects, workers, first, evidence > 0)
