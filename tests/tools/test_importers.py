@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
@@ -1085,6 +1086,43 @@ def test_label_studio_gold_is_never_outvoted_and_the_annotators_are_scored_again
     # 2 gold objects x 4 answers + 18 x 3
     assert main(["report", str(out), "--source", str(out / "payload.json"), "--out", str(tmp_path / "r.html")]) == 0
     assert "objects: 20 (0 failed), answers: 62" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("truth_first", [True, False])
+def test_label_studio_an_annotators_ground_truth_annotation_is_their_answer_and_gold(
+    tmp_path: Path, truth_first: bool
+) -> None:
+    """Gold is marked per annotator and the core keeps one answer per worker: an annotator with a
+    ground-truth annotation and another one of the same task gives the ground-truth one, wherever it stands."""
+    ana, ben, cy, rev = "ana@example.com", "ben@example.com", "cy@example.com", "rev@example.com"
+    mine = [(rev, "B", True), (rev, "A", False)] if truth_first else [(rev, "A", False), (rev, "B", True)]
+    tasks = [_ls_task(0, [mine[0], (ana, "A", False), mine[1], (ben, "A", False), (cy, "B", False)])]
+    tasks += [_ls_task(t, [(ana, "A", False), (ben, "A", False), (cy, "A", False)]) for t in range(1, 6)]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    assert (labels[0]["class-name"], labels[0]["confidence"]) == ("B", 1.0)
+    assert labels[0]["import-notes"] == [
+        f"annotation by {rev} left out: their annotation marked ground truth is the gold one"
+    ]
+    assert "rejected-answers" not in labels[0]
+    assert labels[0]["gold-answers"] == {
+        "workers": [rev],
+        "scores": [{"workerId": ana, "agreement": 0.0}, {"workerId": ben, "agreement": 0.0},
+                   {"workerId": cy, "agreement": 1.0}],
+        "note": GOLD_EVIDENCE_NOTE,
+    }  # fmt: skip
+    # the core on the same batch with rev's ground-truth answer alone, marked gold
+    gold = _answer(rev, {"kind": {"label": "B"}})
+    gold["annotationData"]["gold"] = True
+    crowd = [_answer(w, {"kind": {"label": c}}) for w, c in [(ana, "A"), (ben, "A"), (cy, "B")]]
+    payload = [{"datasetObjectId": "0", "dataObject": {"content": "text 0"}, "annotations": [gold, *crowd]}]
+    payload += [
+        {"datasetObjectId": str(t), "dataObject": {"content": f"text {t}"},
+         "annotations": [_answer(w, {"kind": {"label": "A"}}) for w in (ana, ben, cy)]}
+        for t in range(1, 6)
+    ]  # fmt: skip
+    assert [_without(label) for label in labels] == _core(payload)
 
 
 def test_label_studio_gold_boxes_and_masks_are_the_gold_annotation(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ Each task is one data object (``datasetObjectId`` = the task ``id``); each of it
 is one annotator's answer (worker = ``completed_by``: the user's email when the export has it, else
 their id; an annotation without one counts as its own worker, ``annotation <id>``). A cancelled
 (skipped) annotation is left out with a note; an annotation marked ``ground_truth`` is gold
-(:data:`~.model.GOLD_NOTE`). The results of one control tag (``from_name``) are one field, converted
-to what the Ground Truth crowd element for the same question submits:
+(:data:`~.model.GOLD_NOTE`), and its annotator's other annotations of the task are left out with a note
+(the core keeps one answer per worker, and gold is marked per worker). The results of one control tag
+(``from_name``) are one field, converted to what the Ground Truth crowd element for the same question
+submits:
 
 ===================  ==============================================================================
 ``choices``          ``{"label": c}``; ``{"labels": [...]}`` when any answer to the field has another
@@ -357,6 +359,11 @@ def _tasks(document: Any) -> list[Mapping[str, Any]]:
     return document
 
 
+def _live(annotations: Sequence[Any]) -> list[Mapping[str, Any]]:
+    """A task's annotations that were not cancelled."""
+    return [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+
+
 def read_export(document: Any) -> list[ImportedItem]:
     """Every task of a parsed Label Studio JSON export (see the module docstring)."""
     converter = _Converter()
@@ -377,12 +384,18 @@ def read_export(document: Any) -> list[ImportedItem]:
             task_size = None
         by_worker: list[tuple[str, int, dict[str, list[Mapping[str, Any]]]]] = []  # with the annotation's index
         field_types: dict[str, str] = {}
+        truth = {worker_of(a) for a in _live(annotations) if a.get("ground_truth")}
         for origin, annotation in enumerate(annotations):
             if not isinstance(annotation, dict):
                 continue
             worker = worker_of(annotation)
             if annotation.get("was_cancelled"):
                 item.notes.append(f"annotation by {worker} was cancelled (skipped) in Label Studio: left out")
+                continue
+            if worker in truth and not annotation.get("ground_truth"):  # gold is marked per worker
+                item.notes.append(
+                    f"annotation by {worker} left out: their annotation marked ground truth is the gold one"
+                )
                 continue
             if annotation.get("ground_truth") and worker not in item.gold:
                 item.gold.append(worker)

@@ -200,6 +200,10 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
     itself: a worker's output is only inside its ``content``, so no worker can mark an answer gold; an
     importer sets it for an annotation its tool marks as ground truth (:mod:`tally.importers`).
 
+    A worker has one answer here: the driver keeps each worker's first usable answer and refuses the
+    others with a reason (:func:`tally.gt.answers.load_answers`), and a form's fields are split from
+    those answers; so the first kept answer of a marked worker is the marked answer.
+
     Every task with a worker model holds a gold object the same way: its summary is the kind's ``Gold…``
     summary (every answer, for the fit, and ``known``, this column: ``GoldObjectItems``,
     ``GoldLineSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's

@@ -52,6 +52,7 @@ __all__ = [
     "FieldBounds",
     "FieldObject",
     "FieldResult",
+    "FusingModel",
     "Kind",
     "KindModel",
     "KindTask",
@@ -165,6 +166,20 @@ class KindModel(Protocol[S_in]):
         ...
 
     def statistics(self) -> WorkerStatistics: ...
+
+
+@runtime_checkable
+class FusingModel(Protocol[S_in]):
+    """A kind's batch model that fuses the answers' items (lines): :meth:`KindModel.label` and which
+    items were fused into each of the label's."""
+
+    def label_members(
+        self, object_id: str, summary: S_in
+    ) -> tuple[dict[str, Any], dict[str, Any], float, Members | None]:
+        """``(label, metadata entries, confidence, members)``: per item of the label, ``(workerId, index
+        of the item in the worker's answer)`` of the items fused into it
+        (:attr:`~tally.gt.response.ObjectResult.members`; ``None``: not recorded)."""
+        ...
 
 
 class Kind(Protocol[S]):
@@ -411,10 +426,10 @@ class KindTask(Generic[S]):
     ) -> ObjectResult:
         if model is None or observed.summary is None:
             raise RuntimeError(f"{self.type} needs its batch model")
-        exposes = getattr(model, "label_members", None)  # a kind that fuses items says which (lines)
         members: Members | None = None
-        if job.members and callable(exposes):  # only an importer asks: the Lambdas never compute them
-            label, metadata, confidence, members = exposes(obj.dataset_object_id, observed.summary)
+        # only an importer asks (the Lambdas never compute them); a kind that fuses items says which (lines)
+        if job.members and isinstance(model, FusingModel):
+            label, metadata, confidence, members = model.label_members(obj.dataset_object_id, observed.summary)
         else:
             label, metadata, confidence = model.label(obj.dataset_object_id, observed.summary)
         return consolidated(obj, self.type, observed, label, metadata, confidence, model.batch_figures, members)

@@ -115,14 +115,20 @@ def item_list(element: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 @dataclass(frozen=True)
 class Common:
     """What every geometric result has: the image size, the object's confidence, the workers' figures;
-    ``gold``: the object is consolidated from its gold answer (the truth, not a vote); ``warned``: the
-    workers whose answer was read with warnings (items left out of it)."""
+    ``gold``: the object is consolidated from its gold answer (the truth, not a vote); ``issues``: its
+    answers' issues (:attr:`warned` reads them)."""
 
     image_size: ImageSize
     confidence: float
     worker_quality: tuple[WorkerQuality, ...]
     gold: bool = False
-    warned: frozenset[str] = frozenset()
+    issues: Sequence[AnswerIssue] = ()
+
+    @property
+    def warned(self) -> frozenset[str]:
+        """The workers whose answer was read with warnings (items left out of it): computed when a
+        result reads it (an empty instance result's reason), not for every object."""
+        return frozenset(i.worker_id for i in self.issues if not i.rejected)
 
 
 @dataclass(frozen=True)
@@ -215,9 +221,7 @@ class Geometric(ItemsShape):
         known = gold_column(answers, [a.worker for a in items])
         if known is not None:
             return self._observed_gold(items, known, width, height, issues, sources[known])
-        observed = self._observed(ObjectItems(items, width, height), issues)
-        observed.sources = sources
-        return observed
+        return self._observed(ObjectItems(items, width, height), issues, sources)
 
     def _observed_gold(
         self,
@@ -231,18 +235,20 @@ class Geometric(ItemsShape):
         """An object with a gold answer (:class:`GoldObjectItems`): the model's summary of every answer,
         and the gold answer alone to consolidate (``sources``: its kept items' indices in its answer, so
         the object's members are the gold answer's items)."""
-        alone = self._observed(ObjectItems((items[known],), width, height), issues)
-        alone.sources = (sources,)
+        alone = self._observed(ObjectItems((items[known],), width, height), issues, (sources,))
         whole = self._observed(ObjectItems(items, width, height), [])
         assert whole.summary is not None
         every = whole.summary
         summary = GoldObjectItems(every.answers, every.width, every.height, every.similarity, known=known, alone=alone)
         return Observed(summary, None, issues, nbytes=whole.nbytes + alone.nbytes, answers_used=len(items))
 
-    def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
-        """What the fit and the consolidation keep of an object: its items (a few numbers each)."""
+    def _observed(
+        self, whole: ObjectItems, issues: list[AnswerIssue], sources: tuple[tuple[int, ...], ...] | None = None
+    ) -> Observed[ObjectItems, VoteTable | None]:
+        """What the fit and the consolidation keep of an object: its items (a few numbers each), and
+        ``sources``: per answer, its kept items' indices in its item list (:attr:`Observed.sources`)."""
         nbytes = sum(int(np.asarray(a.geometry).nbytes) for a in whole.answers)
-        return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(whole.answers))
+        return Observed(whole, None, issues, nbytes=nbytes, answers_used=len(whole.answers), sources=sources)
 
     def _predict(
         self, model: ItemConsolidation[Any], observed: Observed[ObjectItems, VoteTable | None]
@@ -304,8 +310,7 @@ class Geometric(ItemsShape):
             )
             for a in items.answers
         )
-        warned = frozenset(i.worker_id for i in observed.issues if not i.rejected)
-        common = Common(ImageSize(items.width, items.height), confidence, quality, gold is not None, warned)
+        common = Common(ImageSize(items.width, items.height), confidence, quality, gold is not None, observed.issues)
         typed = self._result(obj, items, result, job, common)
         members = _members(items, result, observed.sources) if job.members else None  # only an importer asks
         return consolidated(

@@ -61,13 +61,16 @@ class InstanceSegmentation(InstancesShape, Geometric):
     def prepare(self, job: JobContext) -> None:
         self._classes = ClassTable.build(job.require_labels())
 
-    def _observed(self, whole: ObjectItems, issues: list[AnswerIssue]) -> Observed[ObjectItems, VoteTable | None]:
+    def _observed(
+        self, whole: ObjectItems, issues: list[AnswerIssue], sources: tuple[tuple[int, ...], ...] | None = None
+    ) -> Observed[ObjectItems, VoteTable | None]:
         """The fit reads the summary (labels and similarities, no maps), kept for the whole batch; the
         consolidation reads the summary and the maps' tuple table, tabulated once here."""
         model = InstanceConsolidation()
         table = model.instance_table(whole)
         nbytes = int(table.inverse.nbytes + table.votes.nbytes + table.counts.nbytes)
-        return Observed(model.summary(whole, table), table, issues, nbytes=nbytes, answers_used=len(whole.answers))
+        summary = model.summary(whole, table)
+        return Observed(summary, table, issues, nbytes=nbytes, answers_used=len(whole.answers), sources=sources)
 
     def _predict(
         self, model: ItemConsolidation[Any], observed: Observed[ObjectItems, VoteTable | None]

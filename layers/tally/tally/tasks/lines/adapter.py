@@ -52,7 +52,7 @@ from ...gt.response import Members, members_of
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
 from ..base import DIGITS, JobContext, figure, known_labels, majority_size
-from ..fields import FieldBounds, KindTask
+from ..fields import FieldBounds, FusingModel, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
 
@@ -115,7 +115,7 @@ def _size(element: Mapping[str, Any]) -> tuple[int, int] | None:
 
 
 @dataclass
-class LineModel:
+class LineModel(FusingModel[LineSummary]):
     """A fitted batch: the consolidation, its worker indices, every object's fused lines (decided once,
     for the whole batch, at the fit) and the label names."""
 

@@ -42,7 +42,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from ...aggregation.disputed_regions import NO_ANSWER, Region
@@ -293,15 +292,10 @@ class SemanticSegmentation(SegmentationShape):
         if known is not None:
             return self._observe_gold(workers, masks, known, issues)
         if self.uses_batch_model:
-            table, judged = reliability_table(masks, workers)
-        else:
-            table, judged = tabulate(masks), None
-        nbytes = table.inverse.nbytes + table.votes.nbytes
-        inner = self._interior(table)
-        if judged is not None and inner is not None:
-            judged = replace(judged, interior=inner[table.counts > 0])
-        votes = ObjectVotes.from_table(workers, table, inner) if self.uses_batch_model else None
-        return Observed(judged, _Decoded(workers, table, votes), issues, nbytes=nbytes, answers_used=len(workers))
+            table, judged = self._judged(masks, workers)
+            votes = replace(ObjectVotes.from_table(workers, table), interior=judged.interior)
+            return self._observed(judged, _Decoded(workers, table, votes), issues, len(workers))
+        return self._observed(None, _Decoded(workers, tabulate(masks)), issues, len(workers))
 
     def _observe_gold(
         self, workers: list[str], masks: list[IndexedMask], known: int, issues: list[AnswerIssue]
@@ -311,21 +305,36 @@ class SemanticSegmentation(SegmentationShape):
         others against the gold answer."""
         table, _ = reliability_table([masks[known]], [workers[known]])
         summary = None
-        nbytes = table.inverse.nbytes + table.votes.nbytes
         if self.uses_batch_model:
-            drawn_table, drawn = reliability_table(masks, workers)
-            inner = self._interior(drawn_table)
-            interior = None if inner is None else inner[drawn_table.counts > 0]
-            summary = GoldObjectVotes(drawn.workers, drawn.votes, drawn.counts, drawn.group, known, interior=interior)
-            nbytes += drawn.votes.nbytes + drawn.counts.nbytes + drawn.group.nbytes  # every answer, for the model
+            _, drawn = self._judged(masks, workers)
+            summary = GoldObjectVotes(
+                drawn.workers, drawn.votes, drawn.counts, drawn.group, known, interior=drawn.interior
+            )
         votes = ObjectVotes.from_table([workers[known]], table) if self.uses_batch_model else None
         prepared = _Decoded([workers[known]], table, votes, gold=True)
-        return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=len(workers))
+        return self._observed(summary, prepared, issues, len(workers))
 
-    def _interior(self, table: VoteTable) -> npt.NDArray[np.float64] | None:
-        """Each tuple's pixels away from outlines, for the disputed regions' class confusion (the
-        ``regions`` vote alone reads it: :func:`~tally.aggregation.pixel_vote.interior_counts`)."""
-        return interior_counts(table) if self.algorithm == "regions" else None
+    def _judged(self, masks: Sequence[IndexedMask], workers: Sequence[str]) -> tuple[VoteTable, ObjectVotes]:
+        """The reliability vote's table of the masks and the workers' votes as drawn
+        (:func:`~tally.aggregation.pixel_vote.reliability_table`); with the ``regions`` vote, the votes
+        carry each tuple's pixels away from outlines, for the disputed regions' class confusion
+        (:func:`~tally.aggregation.pixel_vote.interior_counts`; the same rows as the votes: tuples with
+        pixels)."""
+        table, judged = reliability_table(masks, workers)
+        if self.algorithm == "regions":
+            judged = replace(judged, interior=interior_counts(table)[table.counts > 0])
+        return table, judged
+
+    @staticmethod
+    def _observed(
+        summary: ObjectVotes | None, prepared: _Decoded, issues: list[AnswerIssue], answers_used: int
+    ) -> Observed[ObjectVotes, _Decoded]:
+        """An object's observation. ``nbytes`` (what the driver's memory budget, ``TALLY_CACHE_MB``,
+        decides to keep or decode again) counts the prepared work only: the table's tuple index per pixel
+        and its vote tuples. The summary is not counted, on a gold object as on any other: the driver
+        keeps it for the batch model whether the prepared work fits or not."""
+        nbytes = int(prepared.table.inverse.nbytes + prepared.table.votes.nbytes)
+        return Observed(summary, prepared, issues, nbytes=nbytes, answers_used=answers_used)
 
     def fit(self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext) -> LeaveOneOutWeights:
         return self.fit_with_prior(summaries, job, {})
