@@ -54,22 +54,20 @@ def main() -> None:
             for crowd in ("two answers", "shared"):
                 scored: list[float] = []
                 alone: list[float] = []
-                shared = (
-                    {"pair_share": 0.0, "pool_size": 1}
-                    if crowd == "two answers"
-                    else {"pair_share": 0.3, "pool_size": 4}
-                )
+                pair_share, pool_size = (0.0, 1) if crowd == "two answers" else (0.3, 4)
                 field = "shape" if kind == "form boxes" else None
                 judged = "boxes" if kind == "form boxes" else kind
                 for seed in range(first, last + 1):
                     if kind == "semantic":
-                        tasks, truth, gold = brush_export(seed, pair_share=shared["pair_share"])
+                        tasks, truth, gold = brush_export(seed, pair_share=pair_share)
                     elif kind == "entities":
-                        tasks, truth, gold = span_export(seed, **shared)
+                        tasks, truth, gold = span_export(seed, pair_share=pair_share, pool_size=pool_size)
                     elif kind == "form boxes":
-                        tasks, truth, gold = shape_form_export("boxes", seed, **shared)
+                        tasks, truth, gold = shape_form_export(
+                            "boxes", seed, pair_share=pair_share, pool_size=pool_size
+                        )
                     else:
-                        tasks, truth, gold = shape_export(kind, seed, **shared)
+                        tasks, truth, gold = shape_export(kind, seed, pair_share=pair_share, pool_size=pool_size)
                     for name, export, runs in (("s", tasks, scored), ("a", gold_alone(tasks), alone)):
                         work = Path(tmp) / f"{kind}-{crowd}-{seed}-{name}".replace(" ", "")
                         quality, held = non_gold_quality(judged, export, truth, gold, work, field)

@@ -116,7 +116,7 @@ def test_a_gold_entity_answer_is_the_object_and_judges_the_others(tmp_path: Path
     wrong = (("place", 0, 3), ("person", 4, 7))
 
     def obj(i: int, answers: list[tuple[str, str]], gold: bool) -> dict[str, Any]:
-        annotations = [{"workerId": w, "annotationData": {"content": c}} for w, c in answers]
+        annotations: list[dict[str, Any]] = [{"workerId": w, "annotationData": {"content": c}} for w, c in answers]
         if gold:
             annotations[0]["annotationData"]["gold"] = True
         return {"datasetObjectId": str(i), "dataObject": {"content": text}, "annotations": annotations}

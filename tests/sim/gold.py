@@ -415,11 +415,11 @@ def _quality(kind: str, label: dict[str, Any], expected: Any, out: Path) -> floa
         with Image.open(out / label["mask-ref"]) as image:
             return mean_iou(np.asarray(image), expected, len(MASK_CLASSES))
     if kind == "entities":
-        found = {"entities": [{k: e[k] for k in ("label", "startOffset", "endOffset")}
+        spans = {"entities": [{k: e[k] for k in ("label", "startOffset", "endOffset")}
                               for e in label["annotations"]["entities"]]}  # fmt: skip
-        score = agreement(kind, found, expected)
-        assert score is not None
-        return score
+        marked = agreement(kind, spans, expected)
+        assert marked is not None
+        return marked
     if kind == "polygons":
         with Image.open(out / label["instance-mask-ref"]) as image:
             return instance_f1(np.asarray(image), [i["label"] for i in label["instances"]], expected)
