@@ -89,3 +89,95 @@ def test_a_polyline_is_scored_against_the_gold_lines() -> None:
     mine = lines(("lane", [(100, 2), (50, 1), (0, 2)]), ("lane", [(0, 50), (100, 50)]))
     assert agreement("polylines", mine, gold) == 0.5
     assert agreement("polylines", lines(), lines()) == 1.0
+
+
+def test_spans_are_compared_with_the_gold_spans_alone() -> None:
+    from tally.aggregation.span_vote import SpanVote
+
+    # worker 0 is gold: person 0-4, place 5-9; 1 has the person and an invented span; 2 the place a
+    # character short (Jaccard 3/4) and nothing else
+    obj = [(0, [(0, 0, 4), (1, 5, 9)]), (1, [(0, 0, 4), (0, 10, 12)]), (2, [(1, 5, 8)])]
+    gold = SpanVote().fit([obj], known=[0])
+    # (credit, spans compared, objects): against the gold spans alone; the gold answer is not judged
+    assert gold.worker_statistics_.tolist() == [[0.0, 0.0, 0.0], [1.0, 4.0, 1.0], [0.75, 3.0, 1.0]]
+    assert [round(float(a), 4) for a in gold.worker_agreement_[1:]] == [0.5, 0.5]
+    # without the gold, each against the others' vote, the gold answer judged too
+    crowd = SpanVote().fit([obj])
+    assert crowd.worker_statistics_[0].tolist() != [0.0, 0.0, 0.0]
+
+
+def test_a_gold_entity_answer_is_the_object_and_judges_the_others(tmp_path: Path) -> None:
+    def entities(*spans: tuple[str, int, int]) -> str:
+        found = [{"label": lab, "startOffset": s, "endOffset": e} for lab, s, e in spans]
+        return json.dumps({"crowd-entity-annotation": {"entities": found}})
+
+    text = "Ada met Charles in London."
+    truth = (("person", 0, 3), ("person", 8, 15), ("place", 19, 25))
+    wrong = (("place", 0, 3), ("person", 4, 7))
+
+    def obj(i: int, answers: list[tuple[str, str]], gold: bool) -> dict[str, Any]:
+        annotations: list[dict[str, Any]] = [{"workerId": w, "annotationData": {"content": c}} for w, c in answers]
+        if gold:
+            annotations[0]["annotationData"]["gold"] = True
+        return {"datasetObjectId": str(i), "dataObject": {"content": text}, "annotations": annotations}
+
+    # two gold objects: "rev" is the truth, "good" agrees with it, "bad" does not; on the third object good
+    # and bad disagree, and only the gold can say whom to believe
+    gold_answers = [("rev", entities(*truth)), ("good", entities(*truth)), ("bad", entities(*wrong))]
+    objects = [obj(0, gold_answers, True), obj(1, gold_answers, True),
+               obj(2, [("good", entities(*truth[:2])), ("bad", entities(*wrong))], False)]  # fmt: skip
+    response, report, _ = run(tmp_path, objects, labels=["person", "place"])
+    assert report.failed == 0
+    labels = [content(e)[0] for e in response]
+    for label in labels[:2]:  # the gold answer, each span with confidence 1; only its worker's row
+        assert [(e["label"], e["startOffset"], e["endOffset"], e["confidence"]) for e in label["annotations"]["entities"]] == [
+            (*span, 1.0) for span in truth
+        ]  # fmt: skip
+        assert (label["confidence"], [q["workerId"] for q in label["worker-quality"]]) == (1.0, ["rev"])
+    found = [(e["label"], e["startOffset"], e["endOffset"]) for e in labels[2]["annotations"]["entities"]]
+    assert found == list(truth[:2])  # bad's spans are outweighed: the gold taught the model
+    weights = {q["workerId"]: q["weight"] for q in labels[2]["worker-quality"]}
+    assert weights["good"] > weights["bad"]
+    assert weights == {"good": 0.5625, "bad": 0.1875}
+    # before: the gold objects cut to their gold answer, nothing taught; good and bad meet only on the
+    # third object and agree with each other as little both ways: bad's person 4-7 is kept, and the
+    # span both marked, Ada, is a tie (won by the lower label index, person)
+    for o in objects[:2]:
+        o["annotations"] = o["annotations"][:1]
+    response, _, _ = run(tmp_path / "alone", objects, labels=["person", "place"])
+    before = content(response[2])[0]
+    assert {q["workerId"]: q["weight"] for q in before["worker-quality"]} == {"good": 0.001, "bad": 0.001}
+    assert [(e["label"], e["startOffset"], e["endOffset"]) for e in before["annotations"]["entities"]] == [
+        ("person", 0, 3), ("person", 4, 7), ("person", 8, 15)
+    ]  # fmt: skip
+
+
+def test_a_gold_forms_polylines_teach_the_fields_model(tmp_path: Path) -> None:
+    """The polyline batches above as a form (each answer also gives a ``light`` choice): the line field
+    goes through the form driver's kind path (:class:`tally.tasks.fields.LearnsFromGold`), which holds a
+    gold object's field at its gold answer and counts the others against it, as the lone task does."""
+    scored: list[float] = []
+    alone: list[float] = []
+    for seed in (4, 5, 6):
+        objects, truth, gold = polyline_batch(seed)
+        for o in objects:
+            for a in o["annotations"]:
+                answer = json.loads(a["annotationData"]["content"])
+                a["annotationData"]["content"] = json.dumps({**answer, "light": {"label": "day"}})
+        before = json.loads(json.dumps(objects))
+        for o in before:
+            if any(a["annotationData"].get("gold") for a in o["annotations"]):
+                o["annotations"] = [a for a in o["annotations"] if a["annotationData"].get("gold")]
+        for name, payload, runs in (("scored", objects, scored), ("alone", before, alone)):
+            response, report, _ = run(tmp_path / f"{seed}-{name}", payload, labels=LINE_CLASSES)
+            assert report.failed == 0
+            fields = {e["datasetObjectId"]: content(e)[0]["fields"]["crowdPolyline"] for e in response}
+            f1 = [line_f1(fields[str(t)]["value"]["polylines"], truth[t], 5.0) for t in range(len(truth))]
+            assert all(f1[t] == 1.0 for t in gold)  # never outvoted
+            runs.append(statistics.mean(f1[t] for t in range(len(truth)) if t not in gold))
+            if name == "scored":  # the gold answer is the known truth
+                assert all(fields[str(t)]["confidence"] == 1.0 for t in gold)
+    # seed 4 as the lone polyline task's above: the field's model is the task's, taught the same way
+    assert ([round(s, 4) for s in scored], [round(a, 4) for a in alone]) == (
+        [0.8833, 0.8606, 0.9458], [0.5919, 0.58, 0.6156]
+    )  # fmt: skip

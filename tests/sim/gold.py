@@ -42,6 +42,8 @@ __all__ = [
     "non_gold_quality",
     "polyline_batch",
     "shape_export",
+    "shape_form_export",
+    "span_export",
 ]
 
 MASK_CLASSES = ["lesion", "organ"]
@@ -219,6 +221,114 @@ def shape_export(
     return tasks, truth, gold
 
 
+SPAN_CLASSES = ["Person", "Place"]
+
+
+@dataclass(frozen=True)
+class SpanWorker:
+    """How one simulated annotator marks a text's entities (word spans)."""
+
+    miss: float = 0.0  # chance of leaving an entity out
+    wrong_class: float = 0.0  # chance of giving an entity the other class
+    slip: float = 0.0  # chance of taking a word too many or too few at one end
+    spam: bool = False  # spans of his own anywhere, nothing of the text's entities
+
+
+def span_export(
+    seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.0, pool_size: int = 1
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[int]]:
+    """Text spans (``labels``) of two classes in texts of 24–40 made-up words, 2–4 entities of 1–3 words
+    each; the truth per task as the Ground Truth crowd element's answer (``{"entities": [...]}``)."""
+    rng = np.random.default_rng(seed)
+    pool: list[tuple[str, Any]] = [
+        (f"w{i}", SpanWorker(miss=float(rng.uniform(0.0, 0.15)), wrong_class=float(rng.uniform(0.0, 0.1)),
+                             slip=float(rng.uniform(0.05, 0.25))))
+        for i in range(pool_size)
+    ]  # fmt: skip
+    bad = ("bo", SpanWorker(spam=True))
+    texts: list[tuple[str, list[tuple[int, int]]]] = []  # text, each word's (start, end)
+    scenes: list[list[tuple[int, int, int]]] = []  # (class, first word, last word + 1)
+    for _ in range(n):
+        words = [
+            "".join(rng.choice(list("abcdefghij"), size=int(rng.integers(2, 8))))
+            for _ in range(int(rng.integers(24, 41)))
+        ]
+        offsets, at = [], 0
+        for word in words:
+            offsets.append((at, at + len(word)))
+            at += len(word) + 1
+        texts.append((" ".join(words), offsets))
+        scenes.append(_spans_in(len(words), rng, int(rng.integers(2, 5))))
+
+    def answer(t: int, worker: SpanWorker | None) -> list[dict[str, Any]]:
+        text, offsets = texts[t]
+        if worker is None:
+            spans = scenes[t]
+        elif worker.spam:
+            spans = _spans_in(len(offsets), rng, int(rng.integers(2, 5)))
+        else:
+            spans = []
+            for c, a, b in scenes[t]:
+                if rng.random() < worker.miss:
+                    continue
+                if rng.random() < worker.wrong_class:
+                    c = 1 - c
+                if rng.random() < worker.slip:
+                    if rng.random() < 0.5:
+                        a = min(max(0, a + int(rng.choice([-1, 1]))), b - 1)
+                    else:
+                        b = max(min(len(offsets), b + int(rng.choice([-1, 1]))), a + 1)
+                spans.append((c, a, b))
+        return [
+            {"id": f"s{t}-{k}", "type": "labels", "from_name": "ner", "to_name": "text",
+             "value": {"start": offsets[a][0], "end": offsets[b - 1][1], "text": text[offsets[a][0]:offsets[b - 1][1]],
+                       "labels": [SPAN_CLASSES[c]]}}
+            for k, (c, a, b) in enumerate(spans)
+        ]  # fmt: skip
+
+    tasks, gold = _tasks(n, n_gold, rng, pool, bad, answer, pair_share)
+    for task, (text, _) in zip(tasks, texts, strict=True):
+        task["data"] = {"text": text}
+    truth = [
+        {"entities": [{"label": SPAN_CLASSES[c], "startOffset": offsets[a][0], "endOffset": offsets[b - 1][1]}
+                      for c, a, b in scene]}
+        for scene, (_, offsets) in zip(scenes, texts, strict=True)
+    ]  # fmt: skip
+    return tasks, truth, gold
+
+
+def _spans_in(n_words: int, rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:
+    """``count`` entities ``(class, first word, last word + 1)`` of 1–3 words, none touching another."""
+    spans: list[tuple[int, int, int]] = []
+    while len(spans) < count:
+        length = int(rng.integers(1, 4))
+        a = int(rng.integers(0, n_words - length + 1))
+        if all(a + length < s or a > e for _, s, e in spans):
+            spans.append((int(rng.integers(len(SPAN_CLASSES))), a, a + length))
+    return sorted(spans, key=lambda s: s[1])
+
+
+def shape_form_export(
+    kind: str, seed: int, n: int = 40, n_gold: int = 8, pair_share: float = 0.0, pool_size: int = 1
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[int]]:
+    """:func:`shape_export`'s tasks as a form: each annotation also answers a choice (``light``: ``day`` or
+    ``night``; the reviewer the truth, a careful annotator right 9 times in 10, ``bo`` at random), so the
+    import is a form of two fields and the shapes are its field ``shape``."""
+    tasks, truth, gold = shape_export(kind, seed, n, n_gold, pair_share, pool_size)
+    rng = np.random.default_rng(seed + 1000)
+    for task in tasks:
+        light = int(rng.integers(2))
+        for annotation in task["annotations"]:
+            who = annotation["completed_by"]["email"]
+            chosen = light if annotation["ground_truth"] else int(rng.integers(2)) if who == "bo" else (
+                light if rng.random() < 0.9 else 1 - light)  # fmt: skip
+            annotation["result"].append(
+                {"id": f"c{task['id']}", "type": "choices", "from_name": "light", "to_name": "image",
+                 "value": {"choices": [["day", "night"][chosen]]}}
+            )  # fmt: skip
+    return tasks, truth, gold
+
+
 def _truth_element(kind: str, scene: list[tuple[int, float, float, float, float]]) -> dict[str, Any]:
     width, height = _SHAPE_SIZE
     size = {"width": width, "height": height}
@@ -276,12 +386,13 @@ def gold_alone(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def non_gold_quality(
-    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path
+    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path, field: str | None = None
 ) -> tuple[float, bool]:
     """``tally consolidate --from labelstudio`` on the export (in the new directory ``work``): the mean,
     over the non-gold tasks, of the consolidated answer's quality against the truth (masks: mean IoU;
     boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, the same label), and
-    whether every gold task is its gold answer with confidence 1 (never outvoted)."""
+    whether every gold task is its gold answer with confidence 1 (never outvoted). ``field``: the kind is
+    that field of a form (:func:`shape_form_export`)."""
     work.mkdir()
     (work / "export.json").write_text(json.dumps(tasks))
     out = work / "out"
@@ -291,6 +402,9 @@ def non_gold_quality(
         raise RuntimeError(f"tally consolidate exited with {code}")
     lines = (out / "results.jsonl").read_text().splitlines()
     labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+    if field is not None:  # a form's field: its value is the kind's label, its confidence beside it
+        labels = [{**label["fields"][field]["value"], "confidence": label["fields"][field]["confidence"]}
+                  for label in labels]  # fmt: skip
     scores = [_quality(kind, label, expected, out) for label, expected in zip(labels, truth, strict=True)]
     held = all(scores[t] == 1.0 and labels[t]["confidence"] == 1.0 for t in gold)
     return statistics.mean(scores[t] for t in range(len(truth)) if t not in gold), held
@@ -300,6 +414,12 @@ def _quality(kind: str, label: dict[str, Any], expected: Any, out: Path) -> floa
     if kind == "semantic":
         with Image.open(out / label["mask-ref"]) as image:
             return mean_iou(np.asarray(image), expected, len(MASK_CLASSES))
+    if kind == "entities":
+        spans = {"entities": [{k: e[k] for k in ("label", "startOffset", "endOffset")}
+                              for e in label["annotations"]["entities"]]}  # fmt: skip
+        marked = agreement(kind, spans, expected)
+        assert marked is not None
+        return marked
     if kind == "polygons":
         with Image.open(out / label["instance-mask-ref"]) as image:
             return instance_f1(np.asarray(image), [i["label"] for i in label["instances"]], expected)

@@ -39,10 +39,11 @@ confidences) is :mod:`tally.aggregation.pixel_vote`.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,7 @@ __all__ = [
     "WorkerItems",
     "WorkerSpans",
     "as_index",
+    "as_truth",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -294,6 +296,25 @@ class Consolidated:
     """Per item, the workers whose items were fused into it."""
     members: list[tuple[tuple[int, int], ...]]
     """Per item, its members as ``(answer index, item index)`` pairs (same order as ``workers``)."""
+
+
+class KeptItems(Protocol):
+    """A fused result's per-item figures (:class:`Consolidated`, :class:`~tally.aggregation.lines.FusedLines`)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def confidence(self) -> FloatArray: ...
+
+
+Kept = TypeVar("Kept", bound=KeptItems)
+
+
+def as_truth(kept: Kept) -> Kept:
+    """A gold object's kept items (its gold answer's, fused alone): each the known truth, its
+    confidence, support and agreement 1. The one place the shapes and the lines hold a gold answer."""
+    ones = np.ones(len(kept.confidence))
+    return dataclasses.replace(kept, confidence=ones, support=ones, agreement=ones)
 
 
 class ItemAggregator(Aggregator[Sequence[ObjectItems], Mapping[str, Sequence[float]]]):

@@ -292,7 +292,12 @@ class SpanVote(SpanAggregator):
                 kept.append((support, ent))
         return kept
 
-    def fit(self, observations: Sequence[Sequence[WorkerSpans]], prior: npt.ArrayLike | None = None) -> Self:
+    def fit(
+        self,
+        observations: Sequence[Sequence[WorkerSpans]],
+        prior: npt.ArrayLike | None = None,
+        known: Sequence[int | None] | None = None,
+    ) -> Self:
         """Learn each worker's weight from their agreement with the others over the batch.
 
         Args:
@@ -303,6 +308,13 @@ class SpanVote(SpanAggregator):
                 earlier batches (the sum of their :attr:`worker_statistics_`). They are added to this
                 batch's sums in every round, and the first round's leave-one-out votes use the weights
                 they alone give instead of equal weights.
+            known: optional, per observation, the index in it of the answer that is its known truth
+                (gold: an annotation the labelling tool marks as ground truth), ``None`` for an
+                object without one. On a gold object every other answer is compared with the gold
+                answer's spans alone (:func:`span_f1`: matched one to one by label and Jaccard, a span
+                identical to a gold span credited 1, a span the gold answer lacks or a gold span it
+                lacks counted with no credit), once, instead of with the others' vote in every round;
+                the gold answer itself is not judged.
 
         Returns:
             self
@@ -319,7 +331,7 @@ class SpanVote(SpanAggregator):
             ([1], [0.0, 2.0, 1.0])
         """
         prepared = [self._prepare(obj) for obj in observations]
-        self._fit_prepared(observations, prepared, prior)
+        self._fit_prepared(observations, prepared, prior, known)
         self._fitted = {id(obj): (obj, prep) for obj, prep in zip(observations, prepared, strict=True)}
         return self
 
@@ -328,8 +340,10 @@ class SpanVote(SpanAggregator):
         objects: Sequence[Sequence[WorkerSpans]],
         prepared: Sequence[_Prepared],
         prior: npt.ArrayLike | None = None,
+        known: Sequence[int | None] | None = None,
     ) -> None:
         n_workers = 1 + max((w for obj in objects for w, _ in obj), default=-1)
+        gold = list(known) if known is not None else [None] * len(objects)
         extra = np.zeros((n_workers, 3))
         if prior is not None:
             given = np.asarray(prior, dtype=np.float64).reshape(-1, 3)
@@ -342,12 +356,15 @@ class SpanVote(SpanAggregator):
         agreement = np.full(n_workers, np.nan)
         # each worker's own spans per object, as (label, start, end)
         own_spans = [
-            {w: sorted({s for s in ss if s[2] > s[1]}) for w, ss in obj} if len(prep.workers) >= 2 else {}
-            for obj, prep in zip(objects, prepared, strict=True)
+            {w: sorted({s for s in ss if s[2] > s[1]}) for w, ss in obj}
+            if len(prep.workers) >= 2 and column is None
+            else {}
+            for obj, prep, column in zip(objects, prepared, gold, strict=True)
         ]
+        held = self._gold_counts(objects, gold, n_workers)  # the same in every round
         own = np.zeros((n_workers, 3))
         for _ in range(max(1, self.n_iter)):
-            own = np.zeros((n_workers, 3))  # credit, spans compared, objects
+            own = held.copy()  # credit, spans compared, objects
             current = {w: float(weights[w]) for w in range(n_workers)}
             for prep, spans_of in zip(prepared, own_spans, strict=True):
                 for w in prep.workers if spans_of else ():
@@ -361,6 +378,26 @@ class SpanVote(SpanAggregator):
         self.worker_agreement_ = agreement
         self.worker_evidence_ = np.rint(own[:, 2] + extra[:, 2]).astype(np.int_)
         self.worker_statistics_ = own
+
+    @staticmethod
+    def _gold_counts(
+        objects: Sequence[Sequence[WorkerSpans]], gold: Sequence[int | None], n_workers: int
+    ) -> npt.NDArray[np.float64]:
+        """``(n_workers, 3)``: every answer but the gold one of each gold object compared with the gold
+        answer's spans alone (:meth:`fit`'s ``known``); the gold worker's other answers to it are not
+        judged either."""
+        counts = np.zeros((n_workers, 3))
+        for obj, column in zip(objects, gold, strict=True):
+            if column is None:
+                continue
+            truth_worker, truth = obj[column]
+            reference = sorted({s for s in truth if s[2] > s[1]})
+            for k, (w, spans) in enumerate(obj):
+                if k == column or w == truth_worker:
+                    continue
+                c, n_own, n_ref = span_f1(sorted({s for s in spans if s[2] > s[1]}), reference)
+                counts[w] += (c, n_own + n_ref, 1.0)
+        return counts
 
     def _weights(
         self, credit: npt.NDArray[np.float64], size: npt.NDArray[np.float64], evidence: npt.NDArray[np.float64]

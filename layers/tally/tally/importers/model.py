@@ -19,7 +19,7 @@ most items have) or the form's fields, puts their readable answers in the payloa
   Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
   answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`); a gold
   answer the core rejects (a label not among the job's) holds nothing, the crowd decides
-  (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints or polylines (:data:`GOLD_MODEL_KINDS`) every answer goes to the
+  (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints, polylines or spans (:data:`GOLD_MODEL_KINDS`) every answer goes to the
   core too, the gold one marked: the label is the gold answer alone (confidence 1) and the worker model
   judges the others against it (:data:`GOLD_MODEL_NOTE`). Other
   kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
@@ -48,6 +48,7 @@ __all__ = [
     "GOLD_EVIDENCE_KINDS",
     "GOLD_EVIDENCE_NOTE",
     "GOLD_FORM_NOTE",
+    "GOLD_FORM_TAUGHT",
     "GOLD_MODEL_KINDS",
     "GOLD_MODEL_NOTE",
     "GOLD_NOTE",
@@ -119,11 +120,17 @@ GOLD_EVIDENCE_NOTE = (
 GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
 """Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
 gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
-GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons", "polylines"})
+GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons", "polylines", "entities"})
 """Kinds whose gold object is the gold answer alone, but whose batch model judges the other answers to it
 against the gold answer (``known``: :class:`tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`,
-:class:`tally.aggregation.geometric.ItemConsolidation`, :class:`tally.aggregation.lines.LineConsolidation`):
-every readable answer to a gold object goes to the core, the gold one marked ``gold``."""
+:class:`tally.aggregation.geometric.ItemConsolidation`, :class:`tally.aggregation.lines.LineConsolidation`,
+:class:`tally.aggregation.span_vote.SpanVote`): every readable answer to a gold object goes to the core,
+the gold one marked ``gold``. In a form too (:data:`GOLD_FORM_TAUGHT`)."""
+GOLD_FORM_TAUGHT = GOLD_EVIDENCE_KINDS | GOLD_MODEL_KINDS
+"""A form's fields whose other answers to a gold item go to the field's batch model beside the gold answer
+(marked): the form driver hands the mark to the field's task or kind, which holds the field at the gold
+answer. Every other field the gold answer gives (numbers, free text) is consolidated from it alone, the
+others' answers scored against it."""
 GOLD_MODEL_NOTE = (
     "marked as ground truth in the tool: the label is the gold answer (confidence 1); the other annotators' "
     "answers are scored against it, not voted, and teach the batch model how good each annotator is"
@@ -201,9 +208,10 @@ GOLD_REFUSED_FIELD_NOTE = (
     "voted from the other annotators' answers as on any other item, and no one is scored against it"
 )
 GOLD_FORM_NOTE = (
-    "marked as ground truth in the tool: each choice field is the gold answer (confidence 1) and the other "
-    "annotators' answers to it teach the batch model; every other field the gold answer gives is consolidated "
-    "from it alone, the others' answers scored against it; a field it leaves out is voted from the others' answers"
+    "marked as ground truth in the tool: each field the gold answer gives is the gold answer (confidence 1); "
+    "the other annotators' answers to its choice, mask, shape, line and span fields teach the field's batch "
+    "model, their numbers and texts are scored against it, not voted; a field it leaves out is voted from the "
+    "others' answers"
 )
 
 
@@ -336,9 +344,10 @@ def _build_form(items: Sequence[ImportedItem], names: list[str]) -> Batch:
 def _form_gold(
     batch: Batch, item: ImportedItem, kinds: Mapping[str, str], contents: dict[str, dict[str, Any]], gold: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """A gold item of a form: the gold answers first; the others keep their choice fields (the batch
-    model holds those at the gold answer) and every field the gold answer does not give (voted as on
-    any other item); their other fields are scored against the gold answer's, not voted."""
+    """A gold item of a form: the gold answers first; the others keep their choice, mask, shape, line and
+    span fields (:data:`GOLD_FORM_TAUGHT`: the field's batch model holds those at the gold answer and
+    judges the others against it) and every field the gold answer does not give (voted as on any other
+    item); their other fields are scored against the gold answer's, not voted."""
     first = contents[gold[0]]
     others = [(worker, content) for worker, content in contents.items() if worker not in item.gold]
     found: dict[tuple[str, str], float | None] = {}
@@ -350,7 +359,7 @@ def _form_gold(
     kept: dict[str, dict[str, Any]] = {w: contents[w] for w in gold}
     scored: list[dict[str, Any]] = []
     for worker, content in others:
-        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_EVIDENCE_KINDS or n not in first}
+        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_FORM_TAUGHT or n not in first}
         unvoted = {n: v for n, v in content.items() if n not in voted}
         scores.extend({"workerId": worker, "field": n, "agreement": found.get((worker, n))} for n in content)
         if voted:

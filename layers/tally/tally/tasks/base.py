@@ -202,7 +202,13 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
 
     A worker has one answer here: the driver keeps each worker's first usable answer and refuses the
     others with a reason (:func:`tally.gt.answers.load_answers`), and a form's fields are split from
-    those answers; so the first kept answer of a marked worker is the marked answer."""
+    those answers; so the first kept answer of a marked worker is the marked answer.
+
+    Every task with a worker model holds a gold object the same way: its summary is the kind's ``Gold…``
+    summary (every answer, for the fit, and ``known``, this column: ``GoldObjectItems``,
+    ``GoldLineSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
+    ``GoldVotes``), the fit takes the ``known`` list, and the object is consolidated from the gold answer
+    alone, its items the known truth (the shapes and lines: :func:`tally.aggregation.base.as_truth`)."""
     if len(workers) < least:
         return None
     kept = set(workers)

@@ -44,7 +44,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import Members, ObjectResult
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer
+from .base import JobContext, Observed, consolidated, gold_column, no_usable_answer
 
 __all__ = [
     "FIELD_KINDS",
@@ -56,6 +56,7 @@ __all__ = [
     "Kind",
     "KindModel",
     "KindTask",
+    "LearnsFromGold",
     "PreparedField",
     "consolidate_field",
     "prepare_field",
@@ -127,6 +128,7 @@ class FieldObject:
 
     object_id: str
     values: Sequence[tuple[str, Any]]
+    gold: str | None = None  # the worker whose value is marked gold (an importer's ground truth), if any
 
 
 @dataclass
@@ -206,6 +208,15 @@ class Kind(Protocol[S]):
         ...
 
 
+@runtime_checkable
+class LearnsFromGold(Protocol[S]):
+    """A kind whose batch model takes a gold answer as the known truth of its object (lines): ``held``
+    is the object's summary with ``worker``'s answer marked as its gold one (the summary as it is when
+    that answer was not kept, or is the only one kept: a gold answer alone teaches nothing)."""
+
+    def held(self, summary: S, worker: str) -> S: ...
+
+
 def _kind(name: str) -> Kind[Any]:
     try:
         module, attribute = FIELD_KINDS[name]
@@ -232,7 +243,10 @@ def _summaries(
         try:
             if not parsed:
                 raise ObjectError(f"no usable value ({len(obj.values)} received, all rejected)", found)
-            summaries.append((obj.object_id, kind.summarise(parsed, found)))
+            summary = kind.summarise(parsed, found)
+            if obj.gold is not None and isinstance(kind, LearnsFromGold):
+                summary = kind.held(summary, obj.gold)
+            summaries.append((obj.object_id, summary))
         except ObjectError as exc:
             failures[obj.object_id] = str(exc) if obj.values else "no worker gave a value"
     return summaries, issues, failures
@@ -384,6 +398,10 @@ class KindTask(Generic[S]):
         if not parsed:
             raise no_usable_answer(obj, issues)
         summary = self.kind.summarise(parsed, issues)
+        if isinstance(self.kind, LearnsFromGold):  # an answer marked gold (an importer's) holds the object
+            known = gold_column(answers, [a[0] for a in summary.answers])  # type: ignore[attr-defined]
+            if known is not None:
+                summary = self.kind.held(summary, summary.answers[known][0])  # type: ignore[attr-defined]
         return Observed(summary, None, issues, answers_used=_used(summary))
 
     def fit(self, summaries: Sequence[tuple[str, S]], job: JobContext) -> KindModel[S]:

@@ -51,7 +51,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ..aggregation.base import Consolidated, ObjectItems, WorkerItems
+from ..aggregation.base import Consolidated, ObjectItems, WorkerItems, as_truth
 from ..aggregation.geometric import EVIDENCE_FIELDS, ItemConsolidation
 from ..aggregation.vote_table import VoteTable
 from ..errors import AnswerError
@@ -140,8 +140,8 @@ class GoldObjectItems(ObjectItems):
     and its items' sources: the object's members), which the object is consolidated from: never
     outvoted."""
 
-    known: int = 0
-    alone: Any = None  # Observed[ObjectItems, VoteTable | None] of the gold answer alone
+    known: int = dataclasses.field(kw_only=True)
+    alone: Observed[ObjectItems, VoteTable | None] = dataclasses.field(kw_only=True)
 
 
 class GeometricResult(Protocol):
@@ -239,7 +239,7 @@ class Geometric(ItemsShape):
         whole = self._observed(ObjectItems(items, width, height), [])
         assert whole.summary is not None
         every = whole.summary
-        summary = GoldObjectItems(every.answers, every.width, every.height, every.similarity, known, alone)
+        summary = GoldObjectItems(every.answers, every.width, every.height, every.similarity, known=known, alone=alone)
         return Observed(summary, None, issues, nbytes=whole.nbytes + alone.nbytes, answers_used=len(items))
 
     def _observed(
@@ -293,8 +293,7 @@ class Geometric(ItemsShape):
         model = model or self.algorithm()
         result = self._predict(model, observed)
         if gold is not None:  # the gold answer is the known truth
-            ones = np.ones(len(result.confidence))
-            result = dataclasses.replace(result, confidence=ones, support=ones, agreement=ones)
+            result = as_truth(result)
         confidence = self._confidence(items, result)
         quality = tuple(
             WorkerQuality(

@@ -17,6 +17,12 @@ label; the object's is the mean over its entities (with none, the share of the w
 nothing). ``labels`` is the job's label list. A worker never compared with another (no text they
 marked had a second answer, nor in an earlier batch) has ``weight`` and ``agreement`` ``null``.
 
+Gold: with an answer marked ``annotationData.gold`` among two or more (only an importer can mark it:
+:func:`~tally.tasks.base.gold_column`, the first marked answer the core keeps), the object is the gold
+answer's spans alone, each with confidence 1, and the fit compares every other answer to it with the
+gold spans instead of with the others' vote (:meth:`~tally.aggregation.span_vote.SpanVote.fit`'s
+``known``): their weights on the other objects come from the gold.
+
 Across batches (:mod:`tally.worker_store`): a worker's statistics are ``(credit, spans compared,
 objects)`` of their leave-one-out agreement (``SpanVote.worker_statistics_``), added to later batches'
 (their ``prior``).
@@ -36,7 +42,7 @@ from ...gt.events import DatasetObject
 from ...gt.response import ObjectResult
 from ...labels import LabelSet
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, consolidated, figure, known_labels, no_usable_answer
+from ..base import DIGITS, JobContext, Observed, consolidated, figure, gold_column, known_labels, no_usable_answer
 from ..kind import WorkerQuality
 from . import EntitiesResult, EntitiesShape, Entity
 
@@ -45,6 +51,28 @@ __all__ = ["NamedEntities"]
 _BATCH_FIGURES = ("weight", "agreement")
 """The keys of a ``worker-quality`` row that are the worker's figures over the batch: all but ``workerId``."""
 Spans = tuple[tuple[str, tuple[Span, ...]], ...]  # (worker, spans) per usable answer
+
+
+@dataclass(frozen=True)
+class GoldSpans:
+    """An object's answers when one of them is marked gold (``annotationData.gold``, which only an
+    importer can set: :func:`~tally.tasks.base.gold_column`): every answer, for the fit, which compares
+    the others with answer ``known`` (:meth:`SpanVote.fit`'s ``known``); the object is that answer alone
+    (:meth:`alone`): never outvoted."""
+
+    answers: Spans
+    known: int
+
+    def alone(self) -> Spans:
+        return (self.answers[self.known],)
+
+
+Summary = Spans | GoldSpans
+
+
+def _answers(summary: Summary) -> Spans:
+    """Every answer of an object's summary (a gold object's too)."""
+    return summary.answers if isinstance(summary, GoldSpans) else summary
 
 
 @dataclass(frozen=True)
@@ -97,7 +125,7 @@ class NamedEntities(EntitiesShape):
     def prepare(self, job: JobContext) -> None:
         job.require_labels()
 
-    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[Spans, None]:
+    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[Summary, None]:
         labels = job.require_labels()
         text = obj.data_object.content
         issues: list[AnswerIssue] = []
@@ -112,34 +140,39 @@ class NamedEntities(EntitiesShape):
             issues.extend(AnswerIssue(answer.worker_id, w, rejected=False) for w in warnings)
         if not usable:
             raise no_usable_answer(obj, issues)
-        return Observed(tuple(usable), None, issues, answers_used=len(usable))
+        every = tuple(usable)
+        known = gold_column(answers, [w for w, _ in every])
+        summary: Summary = every if known is None else GoldSpans(every, known)
+        return Observed(summary, None, issues, answers_used=len(usable))
 
-    def fit(self, summaries: Sequence[tuple[str, Spans]], job: JobContext) -> EntityModel:
+    def fit(self, summaries: Sequence[tuple[str, Summary]], job: JobContext) -> EntityModel:
         return self.fit_with_prior(summaries, job, {})
 
     @staticmethod
-    def _workers(summaries: Sequence[tuple[str, Spans]]) -> dict[str, int]:
+    def _workers(summaries: Sequence[tuple[str, Summary]]) -> dict[str, int]:
         workers: dict[str, int] = {}
-        for _, answers in summaries:
-            for worker, _ in answers:
+        for _, summary in summaries:
+            for worker, _ in _answers(summary):
                 workers.setdefault(worker, len(workers))
         return workers
 
     def statistics_name(self, job: JobContext) -> str:
         return "named-entities/3"
 
-    def statistics_keys(self, summaries: Sequence[tuple[str, Spans]], job: JobContext) -> list[str]:
+    def statistics_keys(self, summaries: Sequence[tuple[str, Summary]], job: JobContext) -> list[str]:
         return list(self._workers(summaries))
 
     def fit_with_prior(
-        self, summaries: Sequence[tuple[str, Spans]], job: JobContext, prior: WorkerStatistics
+        self, summaries: Sequence[tuple[str, Summary]], job: JobContext, prior: WorkerStatistics
     ) -> EntityModel:
         workers = self._workers(summaries)
-        objects: list[list[WorkerSpans]] = [[(workers[w], spans) for w, spans in answers] for _, answers in summaries]
+        every = [_answers(summary) for _, summary in summaries]
+        objects: list[list[WorkerSpans]] = [[(workers[w], spans) for w, spans in answers] for answers in every]
         extra = [prior[w] if len(prior.get(w, ())) == 3 else [0.0, 0.0, 0.0] for w in workers]
         used = any(any(v) for v in extra)
-        vote = SpanVote().fit(objects, extra if used else None)
-        kept = {id(answers): (answers, obj) for (_, answers), obj in zip(summaries, objects, strict=True)}
+        known = [summary.known if isinstance(summary, GoldSpans) else None for _, summary in summaries]
+        vote = SpanVote().fit(objects, extra if used else None, known)
+        kept = {id(answers): (answers, obj) for answers, obj in zip(every, objects, strict=True)}
         return EntityModel(workers, vote, kept)
 
     def statistics(self, model: EntityModel, job: JobContext) -> WorkerStatistics:
@@ -147,14 +180,18 @@ class NamedEntities(EntitiesShape):
         return {w: own[i].tolist() for w, i in model.workers.items() if own[i].any()}
 
     def consolidate(
-        self, obj: DatasetObject, observed: Observed[Spans, None], model: EntityModel | None, job: JobContext
+        self, obj: DatasetObject, observed: Observed[Summary, None], model: EntityModel | None, job: JobContext
     ) -> ObjectResult:
         if model is None or observed.summary is None:
             raise RuntimeError("named entities need their batch model")
         names = job.require_labels().names
-        answers = model.answers(observed.summary)
-        weights = {model.workers[w]: model.weight(w) for w, _ in observed.summary}
-        entities = model.vote.predict(answers)  # the fit's clusters, with the fitted weights
+        gold = observed.summary if isinstance(observed.summary, GoldSpans) else None
+        summary = observed.summary.alone() if isinstance(observed.summary, GoldSpans) else observed.summary
+        answers = model.answers(summary)
+        weights = {model.workers[w]: model.weight(w) for w, _ in summary}
+        # the fit's clusters with the fitted weights; a gold object: its gold answer alone, the known
+        # truth, each of its spans with confidence 1
+        entities = model.vote.predict(answers) if gold is None else model.vote.vote(answers)
         total = sum(weights.values())
         if entities:
             confidence = sum(e.confidence for e in entities) / len(entities)
@@ -163,7 +200,7 @@ class NamedEntities(EntitiesShape):
             confidence = empty / total if total > 0 else 0.0
         confidence = round(confidence, DIGITS)
         quality = []
-        for worker, _ in observed.summary:
+        for worker, _ in summary:
             agreement = float(model.vote.worker_agreement_[model.workers[worker]])
             measured = not math.isnan(agreement)  # without it, the weight is the crowd's mean: not theirs
             figures = (

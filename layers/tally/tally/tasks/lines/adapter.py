@@ -37,7 +37,6 @@ Across batches (:mod:`tally.worker_store`): the eight counts of
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,14 +44,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ...aggregation.base import as_truth
 from ...aggregation.lines import STATISTICS, FusedLines, LineConsolidation, LineObject, WorkerLines
 from ...errors import AnswerError, ObjectError
-from ...gt.answers import Answer, AnswerIssue
-from ...gt.events import DatasetObject
+from ...gt.answers import AnswerIssue
 from ...gt.response import Members, members_of
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, Observed, figure, gold_column, known_labels, majority_size
+from ..base import DIGITS, JobContext, figure, known_labels, majority_size
 from ..fields import FieldBounds, FusingModel, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
@@ -194,12 +193,6 @@ class LineModel(FusingModel[LineSummary]):
         return {w: stats[k].tolist() for w, k in self.workers.items() if k < len(stats) and stats[k].any()}
 
 
-def _held(fused: FusedLines) -> FusedLines:
-    """A gold object's lines (its gold answer's): each the known truth, confidence 1."""
-    ones = np.ones(len(fused.labels))
-    return dataclasses.replace(fused, confidence=ones, support=ones, agreement=ones)
-
-
 def _line_object(summary: LineSummary, workers: Mapping[str, int]) -> LineObject:
     return LineObject(
         tuple(WorkerLines(workers[w], tuple(str(c) for c in classes), lines) for w, classes, lines in summary.answers),
@@ -281,6 +274,15 @@ class _LineKind:
     def keys(self, summaries: Sequence[tuple[str, LineSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _, _ in s.answers))
 
+    def held(self, summary: LineSummary, worker: str) -> LineSummary:
+        """The summary with ``worker``'s answer as its gold one (:class:`GoldLineSummary`; a form field
+        whose gold answer an importer marked: :class:`tally.tasks.fields.LearnsFromGold`)."""
+        workers = [w for w, _, _ in summary.answers]
+        if worker not in workers or len(workers) < 2:
+            return summary
+        known = workers.index(worker)
+        return GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
+
     def fit(self, summaries: Sequence[tuple[str, LineSummary]], setup: LabelSet, prior: WorkerStatistics) -> LineModel:
         workers: dict[str, int] = {}
         for _, s in summaries:
@@ -298,7 +300,7 @@ class _LineKind:
             model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None, known=known)
             alone = [_line_object(s.alone(), workers) if isinstance(s, GoldLineSummary) else o
                      for (_, s), o in zip(summaries, objects, strict=True)]  # fmt: skip
-            fused = [_held(f) if k is not None else f for f, k in zip(model.predict(alone), known, strict=True)]
+            fused = [as_truth(f) if k is not None else f for f, k in zip(model.predict(alone), known, strict=True)]
         else:
             model = LineConsolidation(kind=self.kind).fit(objects, prior=extra if extra.any() else None)
             fused = model.predict(objects)
@@ -319,19 +321,7 @@ LINES = _LineKind("line", "lines")
 
 class _LineTask(KindTask[LineSummary]):
     needs_labels = True
-
-    def observe(self, obj: DatasetObject, answers: Sequence[Answer], job: JobContext) -> Observed[LineSummary, None]:
-        """As every kind's task, and with an answer marked gold (``annotationData.gold``) among two or
-        more, the summary is a :class:`GoldLineSummary`."""
-        observed = super().observe(obj, answers, job)
-        summary = observed.summary
-        if summary is None:
-            return observed
-        known = gold_column(answers, [w for w, _, _ in summary.answers])
-        if known is None:
-            return observed
-        gold = GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
-        return dataclasses.replace(observed, summary=gold)
+    kind: _LineKind
 
     def setup_for(self, job: JobContext) -> LabelSet:
         return job.require_labels()
