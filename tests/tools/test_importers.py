@@ -121,6 +121,11 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     fields = read_config(config.read_text())
     schema = FormSchema(tuple(fields[name] for name in ("sentiment", "stars", "comment")))
     core = _core(payload, form=JobTemplate(schema=schema))
+    # the gold item's rating is ana's alone (the others' are scored, not voted): held at confidence 1, and
+    # the form's confidence is again its fields' lowest
+    assert (core[0]["fields"]["stars"]["confidence"], core[0]["confidence"]) == (0.5, 0.5)
+    core[0]["fields"]["stars"]["confidence"] = 1.0
+    core[0]["confidence"] = 1.0
     assert [_without(label) for label in labels] == core
     assert [{name: entry["value"] for name, entry in label["fields"].items()} for label in labels] == [
         {"sentiment": "Positive", "stars": 5, "comment": "good"},

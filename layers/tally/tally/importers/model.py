@@ -469,6 +469,25 @@ def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
         meta["confidence"] = 1.0
 
 
+def _hold_gold_fields(
+    label: dict[str, Any], meta: dict[str, Any], gold: GoldItem, kinds: Mapping[str, str]
+) -> None:
+    """A gold form item's fields consolidated from the gold answer alone (a kind not in
+    :data:`GOLD_FORM_TAUGHT`: numbers, free text) are the gold answer: confidence 1, and the form's
+    confidence (its consolidated fields' lowest, as the form driver gives it) again."""
+    fields = label.get("fields")
+    if not isinstance(fields, dict) or not isinstance(gold.element, Mapping):
+        return
+    for name in gold.element:
+        entry = fields.get(name)
+        if kinds.get(name) not in GOLD_FORM_TAUGHT and isinstance(entry, dict) and entry.get("consolidated"):
+            entry["confidence"] = 1.0
+    confidences = [e["confidence"] for e in fields.values() if e.get("consolidated") and e.get("confidence") is not None]
+    for target in (label, meta):
+        if confidences and "confidence" in target:
+            target["confidence"] = min(confidences)
+
+
 def _annotate(
     entry: dict[str, Any],
     item: ImportedItem,
@@ -493,6 +512,7 @@ def _annotate(
         gold = GoldItem(list(item.gold), None, [])
     if gold is not None and gold.element is not None and batch.form:
         gold = batch.gold[item.object_id] = _form_refused(gold, label, batch.fields)
+        _hold_gold_fields(label, meta, gold, batch.fields)
     if gold is not None and gold.element is not None and not batch.form:
         if (gold.evidence or gold.model) and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
             gold = batch.gold[item.object_id] = GoldItem(list(gold.workers), None, [])
