@@ -469,9 +469,7 @@ def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
         meta["confidence"] = 1.0
 
 
-def _hold_gold_fields(
-    label: dict[str, Any], meta: dict[str, Any], gold: GoldItem, kinds: Mapping[str, str]
-) -> None:
+def _hold_gold_fields(label: dict[str, Any], meta: dict[str, Any], gold: GoldItem, kinds: Mapping[str, str]) -> None:
     """A gold form item's fields consolidated from the gold answer alone (a kind not in
     :data:`GOLD_FORM_TAUGHT`: numbers, free text) are the gold answer: confidence 1, and the form's
     confidence (its consolidated fields' lowest, as the form driver gives it) again."""
@@ -482,7 +480,9 @@ def _hold_gold_fields(
         entry = fields.get(name)
         if kinds.get(name) not in GOLD_FORM_TAUGHT and isinstance(entry, dict) and entry.get("consolidated"):
             entry["confidence"] = 1.0
-    confidences = [e["confidence"] for e in fields.values() if e.get("consolidated") and e.get("confidence") is not None]
+    confidences = [
+        e["confidence"] for e in fields.values() if e.get("consolidated") and e.get("confidence") is not None
+    ]
     for target in (label, meta):
         if confidences and "confidence" in target:
             target["confidence"] = min(confidences)
