@@ -5,6 +5,7 @@ closed ones polygons; gold paths score the annotators; the consolidated lines go
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.importers.labelstudio import read_config
 from tally.importers.labelstudio import read_export as labelstudio_read
 from tally.importers.model import GOLD_MODEL_NOTE
+from tests.sim.gold import gold_alone, non_gold_quality, vector_export
 from tests.tools.test_importers import LS, _answer, _core, _png, _run, _without
 
 BEZIER = "vectorlabels answer unreadable: a path has a Bézier vertex (isBezier): tally's lines and polygons are straight segments"
@@ -237,3 +239,20 @@ def test_label_studio_vector_labels_config_is_a_polyline_or_a_polygon_field() ->
         ("lines", "annotation", "polyline", ("lane", "curb")),
         ("cars", "annotation", "polygon", ("car",)),
     ]
+
+
+def test_label_studio_gold_paths_teach_the_polyline_model_as_the_core_batches_do(tmp_path: Path) -> None:
+    """The core's gold-polyline crowds (tests/core/test_gold_worker_models.py: a careful annotator and
+    ``bo`` on each of 40 objects, the truth marked gold on 8; seeds 4–12) as Label Studio exports
+    (:func:`tests.sim.gold.vector_export`) through ``tally consolidate --from labelstudio``: the
+    same non-gold line F1 as the core batches, against each gold object's gold answer alone."""
+    scored: list[float] = []
+    alone: list[float] = []
+    for seed in range(4, 13):
+        tasks, truth, gold = vector_export(seed)
+        for name, export, runs in (("scored", tasks, scored), ("alone", gold_alone(tasks), alone)):
+            quality, held = non_gold_quality("polylines", export, truth, gold, tmp_path / f"{seed}-{name}")
+            assert held  # never outvoted
+            runs.append(quality)
+    assert (round(scored[0], 4), round(alone[0], 4)) == (0.8833, 0.5919)  # the core test's seed 4
+    assert (round(statistics.mean(scored), 3), round(statistics.mean(alone), 3)) == (0.862, 0.562)
