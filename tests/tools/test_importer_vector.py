@@ -256,3 +256,28 @@ def test_label_studio_gold_paths_teach_the_polyline_model_as_the_core_batches_do
             runs.append(quality)
     assert (round(scored[0], 4), round(alone[0], 4)) == (0.8833, 0.5919)  # the core test's seed 4
     assert (round(statistics.mean(scored), 3), round(statistics.mean(alone), 3)) == (0.862, 0.562)
+
+
+def test_label_studio_vector_paths_in_a_form_are_consolidated_by_the_line_kind(tmp_path: Path) -> None:
+    tasks = json.loads((LS / "vector-lines-three-annotators.json").read_text())
+    for task in tasks:
+        for a in task["annotations"]:
+            weather = "wet" if a["id"] % 3 == 0 else "dry"
+            a["result"].append({"id": f"q{a['id']}", "type": "choices", "from_name": "weather", "to_name": "image",
+                                "value": {"choices": [weather]}})  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    assert code == 0
+    lines = labels[0]["fields"]["lines"]
+    assert (lines["consolidated"], lines["type"], lines["answers-used"]) == (True, "tally/polyline", 3)
+    assert [(p["label"], p["workers"]) for p in lines["value"]["polylines"]] == [
+        ("curb", [ANA, BEN]),
+        ("lane", [ANA, BEN, CY]),
+    ]
+    assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["lines", "weather"]}
+    result = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]["result"]
+    assert [(r["from_name"], r["type"], r["value"].get("vectorlabels")) for r in result] == [
+        ("lines", "vectorlabels", ["curb"]),
+        ("lines", "vectorlabels", ["lane"]),
+        ("weather", "choices", None),
+    ]

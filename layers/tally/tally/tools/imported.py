@@ -230,6 +230,7 @@ _ANNOTATION_TASKS = {
     "semantic": "semantic-segmentation",
     "entities": "named-entity",
     "instances": "instance-segmentation",
+    "polylines": "polyline",
 }
 
 
