@@ -23,8 +23,8 @@ to what the Ground Truth crowd element for the same question submits:
                      answer) for a field of open paths, ``{"polygons": ...}`` for one of closed paths
                      (``value.closed``): the field is what most of its paths in the export are, a path of
                      the other sort makes its answer unreadable; the vertices in the order of their
-                     ``prevPointId`` links (:func:`_vector_path`: a Bézier vertex, a branching path or
-                     one in pieces make the answer unreadable)
+                     ``prevPointId`` links (:func:`_vector_path`: a Bézier vertex, a branching path,
+                     vertices not one path or a ring not closed make the answer unreadable)
 ``brushlabels``      ``{"labeledImage": {"classRuns"}, "labelMappings", "inputImageProperties"}``:
                      each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
                      one class array, a colour per label, handed on decoded (no PNG:
@@ -68,7 +68,7 @@ _REGION_KINDS = {
     "keypointlabels": "keypoints",
     "brushlabels": "semantic",
     "labels": "entities",
-    "vectorlabels": "polylines",  # "polygons" for a field of closed paths (_vector_kinds)
+    "vectorlabels": "polylines",  # "polygons" for a field of closed paths (read_export)
 }
 _VALUE_KINDS = {"choices": "classification", "taxonomy": "classification", "number": "number", "rating": "number"}
 _VALUE_KINDS["textarea"] = "text"
