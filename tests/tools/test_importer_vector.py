@@ -11,13 +11,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.importers.labelstudio import read_config
 from tally.importers.labelstudio import read_export as labelstudio_read
 from tally.importers.model import GOLD_MODEL_NOTE
+from tally.storage import MemoryStorage
+from tally.tools.cli import main
+from tests.project import ROOT
 from tests.sim.gold import gold_alone, non_gold_quality, vector_export
-from tests.tools.test_importers import LS, _answer, _core, _png, _run, _without
+
+LS = ROOT / "tests" / "fixtures" / "labelstudio"
+IMPORTER_KEYS = {"kept-as-given", "gold-answers", "import-notes", "imported-from", "shape-attributes"}
 
 BEZIER = "vectorlabels answer unreadable: a path has a Bézier vertex (isBezier): tally's lines and polygons are straight segments"
 BRANCH = "vectorlabels answer unreadable: a path branches (a vertex with two next vertices, as skeleton mode draws)"
@@ -30,6 +37,34 @@ OPEN_IN_CLOSED = (
     "paths in the export are closed: it is consolidated as polygons)"
 )
 SIZE = {"width": 640, "height": 480}
+
+
+def _run(source: Path, out: Path) -> tuple[int, list[dict[str, Any]]]:
+    code = main(["consolidate", "--from", "labelstudio", str(source), "--out", str(out)])
+    lines = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
+    return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+
+
+def _core(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the core answers for a Ground Truth batch written by hand."""
+    storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
+    event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}}
+    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings())
+    return [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
+
+
+def _answer(worker: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
+
+
+def _without(label: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in label.items() if k not in IMPORTER_KEYS | set(keys)}
+
+
+def _png(out: Path, uri: str) -> np.ndarray:
+    path = Path(uri)
+    with Image.open(path if path.is_absolute() else out / path) as image:
+        return np.asarray(image)
 
 
 def _line(label: str, *points: tuple[float, float]) -> dict[str, Any]:
@@ -52,7 +87,7 @@ ANA, BEN, CY, REV = "ana@example.com", "ben@example.com", "cy@example.com", "rev
 
 
 def test_label_studio_open_vector_paths_are_the_same_crowd_polyline_batch(tmp_path: Path, capsys: Any) -> None:
-    code, labels = _run("labelstudio", LS / "vector-lines-three-annotators.json", tmp_path / "out")
+    code, labels = _run(LS / "vector-lines-three-annotators.json", tmp_path / "out")
     assert code == 0
     # the Ground Truth batch the export stands for, in pixels (percent x original_width / 100); ana's lane is
     # listed out of order in the export and read along its prevPointId links; ben drew his the other way round
@@ -136,7 +171,7 @@ def test_label_studio_open_vector_paths_are_the_same_crowd_polyline_batch(tmp_pa
 
 
 def test_label_studio_closed_vector_paths_are_polygons_and_an_unfinished_one_is_refused(tmp_path: Path) -> None:
-    code, labels = _run("labelstudio", LS / "vector-polygons-three-annotators.json", tmp_path / "out")
+    code, labels = _run(LS / "vector-polygons-three-annotators.json", tmp_path / "out")
     assert code == 0
 
     def square(x0: int, y0: int, x1: int, y1: int) -> list[dict[str, float]]:
@@ -266,7 +301,7 @@ def test_label_studio_vector_paths_in_a_form_are_consolidated_by_the_line_kind(t
             a["result"].append({"id": f"q{a['id']}", "type": "choices", "from_name": "weather", "to_name": "image",
                                 "value": {"choices": [weather]}})  # fmt: skip
     (tmp_path / "export.json").write_text(json.dumps(tasks))
-    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
+    code, labels = _run(tmp_path / "export.json", tmp_path / "out")
     assert code == 0
     lines = labels[0]["fields"]["lines"]
     assert (lines["consolidated"], lines["type"], lines["answers-used"]) == (True, "tally/polyline", 3)
