@@ -44,6 +44,7 @@ __all__ = [
     "shape_export",
     "shape_form_export",
     "span_export",
+    "vector_export",
 ]
 
 MASK_CLASSES = ["lesion", "organ"]
@@ -390,9 +391,9 @@ def non_gold_quality(
 ) -> tuple[float, bool]:
     """``tally consolidate --from labelstudio`` on the export (in the new directory ``work``): the mean,
     over the non-gold tasks, of the consolidated answer's quality against the truth (masks: mean IoU;
-    boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, the same label), and
-    whether every gold task is its gold answer with confidence 1 (never outvoted). ``field``: the kind is
-    that field of a form (:func:`shape_form_export`)."""
+    boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, polylines within 5 px, the
+    same label), and whether every gold task is its gold answer with confidence 1 (never outvoted).
+    ``field``: the kind is that field of a form (:func:`shape_form_export`)."""
     work.mkdir()
     (work / "export.json").write_text(json.dumps(tasks))
     out = work / "out"
@@ -423,6 +424,8 @@ def _quality(kind: str, label: dict[str, Any], expected: Any, out: Path) -> floa
     if kind == "polygons":
         with Image.open(out / label["instance-mask-ref"]) as image:
             return instance_f1(np.asarray(image), [i["label"] for i in label["instances"]], expected)
+    if kind == "polylines":  # within 5 px, the same label (the core batches' figure)
+        return line_f1(label["polylines"], expected, 5.0)
     if kind == "boxes":
         names = label["class-map"]
         keys = ("left", "top", "width", "height")
@@ -501,6 +504,43 @@ def polyline_batch(
         objects.append({"datasetObjectId": str(t), "dataObject": {"s3Uri": f"s3://bucket/{t}.jpg"},
                         "annotations": annotations})  # fmt: skip
     return objects, truth, gold
+
+
+def vector_export(
+    seed: int, n: int = 40, n_gold: int = 8
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, npt.NDArray[np.float64]]]], set[int]]:
+    """:func:`polyline_batch`'s batch as the Label Studio export it stands for: each answer's lines as
+    open ``vectorlabels`` paths (percent of the 200 x 150 image, each vertex linked to the one before by
+    ``prevPointId``, a third of the paths with the vertices after the first listed in shuffled order), the
+    reviewer's annotation marked
+    ``ground_truth``. Returns the tasks, the truth per task and the gold tasks."""
+    objects, truth, gold = polyline_batch(seed, n, n_gold)
+    rng = np.random.default_rng(seed + 1000)
+    width, height = _SHAPE_SIZE
+    tasks = []
+    for obj in objects:
+        annotations = []
+        for k, a in enumerate(obj["annotations"]):
+            lines = json.loads(a["annotationData"]["content"])["crowdPolyline"]["polylines"]
+            result = []
+            for j, line in enumerate(lines):
+                ids = [f"{obj['datasetObjectId']}-{k}-{j}-{i}" for i in range(len(line["vertices"]))]
+                vertices = [
+                    {"id": ids[i], "x": v["x"] * 100 / width, "y": v["y"] * 100 / height,
+                     "prevPointId": ids[i - 1] if i else None, "isBezier": False}
+                    for i, v in enumerate(line["vertices"])
+                ]  # fmt: skip
+                if rng.random() < 1 / 3:  # the first vertex starts the path (the editor's reading)
+                    vertices = [vertices[0], *(vertices[1 + i] for i in rng.permutation(len(vertices) - 1))]
+                result.append({"id": f"r{k}{j}", "type": "vectorlabels", "from_name": "lines", "to_name": "image",
+                               "original_width": width, "original_height": height, "image_rotation": 0,
+                               "value": {"vertices": vertices, "closed": False, "vectorlabels": [line["label"]]}})  # fmt: skip
+            annotations.append({"id": int(obj["datasetObjectId"]) * 10 + k, "completed_by": {"email": a["workerId"]},
+                                "ground_truth": bool(a["annotationData"].get("gold")), "was_cancelled": False,
+                                "result": result})  # fmt: skip
+        tasks.append({"id": int(obj["datasetObjectId"]), "data": {"image": obj["dataObject"]["s3Uri"]},
+                      "annotations": annotations})  # fmt: skip
+    return tasks, truth, gold
 
 
 def line_f1(found: list[dict[str, Any]], truth: list[tuple[str, npt.NDArray[np.float64]]], reach: float) -> float:

@@ -1579,3 +1579,28 @@ def test_a_label_studio_region_whose_value_is_not_an_object_is_that_answer_refus
     assert labels[0]["rejected-answers"] == [{"workerId": "cy", "reason": reason}]
     assert labels[1]["class-name"] == "dog"
     assert "rejected-answers" not in labels[1]
+
+
+def test_coco_rotated_boxes_are_refused_as_the_xml_reader_refuses_them(tmp_path: Path) -> None:
+    """CVAT's COCO export keeps a rotated box's angle in ``attributes.rotation`` (its ``bbox`` the
+    unrotated box): refused with the XML reader's reason, the other jobs' boxes consolidated as before."""
+    jobs = tmp_path / "jobs"
+    shutil.copytree(CVAT / "coco-three-jobs", jobs)
+    code, before = _run("coco", jobs, tmp_path / "before", "--element-name", "bbox")
+    assert code == 0 and "rejected-answers" not in before[0]
+    document = json.loads((jobs / "job-b.json").read_text())
+    first = next(a for a in document["annotations"] if a["image_id"] == 1)
+    first["attributes"]["rotation"] = 30.0
+    (jobs / "job-b.json").write_text(json.dumps(document))
+    code, labels = _run("coco", jobs, tmp_path / "out", "--element-name", "bbox")
+    assert code == 0
+    reason = "a box is rotated; tally's boxes are axis-aligned"
+    assert labels[0]["rejected-answers"] == [{"workerId": "job-b", "reason": f"bbox answer unreadable: {reason}"}]
+    assert [label["annotations"] for label in labels[1:]] == [label["annotations"] for label in before[1:]]
+    xml = (CVAT / "three-jobs" / "job-a.xml").read_text()
+    assert 'rotation="' not in xml  # the XML reader's reason, on a box turned there
+    turned = tmp_path / "xml"
+    turned.mkdir()
+    (turned / "job-a.xml").write_text(xml.replace("<box ", '<box rotation="30.0" ', 1))
+    code, labels = _run("cvat", turned, tmp_path / "xml-out")
+    assert labels[0]["rejected-answers"] == [{"workerId": "job-a", "reason": f"box answer unreadable: {reason}"}]

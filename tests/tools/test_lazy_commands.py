@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -92,3 +93,18 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str], monkeypatc
     ]
     assert main(["nosuch"]) == 2
     assert "No such command 'nosuch'" in capsys.readouterr().err
+
+
+def test_a_label_studio_import_does_not_load_the_cvat_reader(tmp_path: Path) -> None:
+    probe = (
+        "import json, sys\nfrom tally.tools.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(json.dumps([code, 'tally.importers.cvat' in sys.modules]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "tally")}
+    found = []
+    for tool, source in (("labelstudio", "labelstudio/ls-previous-export.json"), ("cvat", "cvat/three-jobs")):
+        argv = ["consolidate", "--from", tool, str(ROOT / "tests" / "fixtures" / source), "--out", str(tmp_path / tool)]
+        done = subprocess.run([sys.executable, "-c", probe, *argv], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=True, timeout=120)  # fmt: skip
+        found.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert found == [[0, False], [0, True]]  # the probe sees the reader when a CVAT import loads it

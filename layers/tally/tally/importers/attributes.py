@@ -242,9 +242,10 @@ def vote_entries(
 
 # -- Label Studio: per-region fields ---------------------------------------------------------------------
 
-REGION_FIELDS = {"boxes": "annotations", "keypoints": "keypoints", "polygons": "instances"}
+REGION_FIELDS = {"boxes": "annotations", "keypoints": "keypoints", "polygons": "instances", "polylines": "polylines"}
 """The region kinds of a Label Studio import whose per-region fields are voted, and the key of the
-label's list of them (polygons are consolidated as instances)."""
+label's list of them (polygons, from ``polygonlabels`` or closed ``vectorlabels`` paths, are consolidated
+as instances; polylines are open ``vectorlabels`` paths)."""
 UNMATCHED_REGIONS = (
     "per-region fields of regions that stand for no consolidated region (left out by the consolidation, in a "
     "rejected answer, of another field, or not attached to a region by a text or integer id): kept as given"
@@ -265,7 +266,6 @@ REGION_FORM = (
 )
 _PER_REGION = " (per region)"
 _REGION_VALUES = {"choices": "choices", "taxonomy": "taxonomy", "number": "number", "rating": "rating"}
-_LABEL_KEYS = {"boxes": "rectanglelabels", "keypoints": "keypointlabels", "polygons": "polygonlabels"}
 
 
 def _region_value(result: Mapping[str, Any]) -> tuple[str, Any] | None:
@@ -352,7 +352,7 @@ def vote_regions(
     entries: Sequence[dict[str, Any]], batch: Batch, attr: str, members: Mapping[str, Members]
 ) -> dict[str, VotedShapes]:
     """Vote the per-region fields (``perRegion`` Choices, Taxonomy, Number, Rating) of every consolidated
-    region of a Label Studio import of boxes, keypoints or polygons (``shape-attributes``, keyed by the
+    region of a Label Studio import of boxes, keypoints, polygons or polylines (``shape-attributes``, keyed by the
     control's name); free text per region and the regions no vote takes stay kept as given (their
     reasons). Returns, per object, what was voted, for :func:`~.model.annotate_entries`."""
     per_region = [name for name, kind in batch.fields.items() if kind == "per-region"]
@@ -383,7 +383,7 @@ def vote_regions(
                 continue
             results = [r for r in _annotation(item, answer.origin).get("result") or [] if isinstance(r, dict)]
             regions = [r for r in results if r.get("from_name") == source.get("from_name")
-                       and r.get("type") == _LABEL_KEYS[kind]]  # fmt: skip
+                       and r.get("type") == source.get("type")]  # fmt: skip
             attached: dict[str | int, list[Mapping[str, Any]]] = {}
             for r in results:
                 rid = _region_id(r)

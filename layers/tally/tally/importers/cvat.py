@@ -33,7 +33,9 @@ COCO instances JSON of each job (CVAT's "COCO 1.0" export, or any COCO file) is 
 ``bbox`` (boxes), ``segmentation`` (polygons and RLE, uncompressed or compressed) the field
 ``segmentation``, an instance-segmentation answer (one instance per annotation); categories, by id,
 are the label list. Each annotation's ``attributes`` (CVAT's COCO export: ``occluded``, ``rotation`` and
-the label's attributes) are the field ``attributes``, voted per consolidated box or instance.
+the label's attributes) are the field ``attributes``, voted per consolidated box or instance. A box
+whose ``rotation`` attribute is not 0 makes its ``bbox`` answer unreadable, as a rotated ``<box>`` does
+in the XML (tally's boxes are axis-aligned).
 """
 
 from __future__ import annotations
@@ -421,6 +423,10 @@ def read_coco_jobs(path: Path) -> Jobs:
                     if not isinstance(bbox, list) or len(bbox) != 4:
                         raise _Unreadable("a bbox is not [x, y, width, height]")
                     x, y, w, h = (_float(str(v), "a bbox value") for v in bbox)
+                    attributes = a.get("attributes")
+                    turned = attributes.get("rotation", 0) if isinstance(attributes, dict) else 0
+                    if _float(str(turned), "rotation") != 0:  # CVAT's COCO export: a rotated box's angle
+                        raise _Unreadable("a box is rotated; tally's boxes are axis-aligned")
                     boxes.append(
                         {
                             "label": categories.get(a.get("category_id"), str(a.get("category_id"))),

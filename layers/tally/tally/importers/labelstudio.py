@@ -22,6 +22,12 @@ submits:
                      image region, an image rotated in the editor (``image_rotation`` not 0)
 ``polygonlabels``    ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
 ``keypointlabels``   ``{"keypoints": [{"label", "x", "y"}], "inputImageProperties"}``
+``vectorlabels``     ``{"polylines": [{"label", "vertices"}], "inputImageProperties"}`` (``crowd-polyline``'s
+                     answer) for a field of open paths, ``{"polygons": ...}`` for one of closed paths
+                     (``value.closed``): the field is what most of its paths in the export are, a path of
+                     the other sort makes its answer unreadable; the vertices in the order of their
+                     ``prevPointId`` links (:func:`_vector_path`: a Bézier vertex, a branching path,
+                     vertices not one path or a ring not closed make the answer unreadable)
 ``brushlabels``      ``{"labeledImage": {"classRuns"}, "labelMappings", "inputImageProperties"}``:
                      each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
                      one class array, a colour per label, handed on decoded (no PNG:
@@ -65,11 +71,12 @@ _REGION_KINDS = {
     "keypointlabels": "keypoints",
     "brushlabels": "semantic",
     "labels": "entities",
+    "vectorlabels": "polylines",  # "polygons" for a field of closed paths (read_export)
 }
 _VALUE_KINDS = {"choices": "classification", "taxonomy": "classification", "number": "number", "rating": "number"}
 _VALUE_KINDS["textarea"] = "text"
-_IMAGE_KINDS = frozenset({"rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels"})
-_REGION_KEYS = ("x", "y", "points", "start", "end")
+_IMAGE_KINDS = frozenset({"rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "vectorlabels"})
+_REGION_KEYS = ("x", "y", "points", "start", "end", "vertices")
 _URL_PREFIXES = ("http://", "https://", "s3://", "gs://", "azure-blob://", "/")
 _MAX_CLASSES = 254
 
@@ -138,12 +145,65 @@ def _one_label(value: Mapping[str, Any], key: str) -> str:
     return labels[0]
 
 
+def _vector_path(vertices: Any, closed: bool) -> list[tuple[float, float]]:
+    """A ``vectorlabels`` path's vertices (percent) in drawing order, as Label Studio's editor links them
+    (``KonvaVector``'s ``normalizePoints``): each vertex follows the one its ``prevPointId`` names, or,
+    without one, the vertex before it in the list (the first then starts the path); an ``[x, y]`` pair
+    is a vertex without an id. A path is read from its first vertex along the links; a closed one may
+    be a ring (the first vertex's ``prevPointId`` names the last). :class:`_Unreadable` for a Bézier
+    vertex (tally's lines and polygons are straight segments), a branching path (skeleton mode),
+    vertices that are not one path, or a ring not marked closed."""
+    if not isinstance(vertices, list) or not vertices:
+        raise _Unreadable("a path has no vertices list")
+    points: list[tuple[float, float]] = []
+    index: dict[str | int, int] = {}  # a vertex's id: its place in the list
+    named: list[Any] = []  # each vertex's prevPointId (None: none given)
+    for i, v in enumerate(vertices):
+        if isinstance(v, list) and len(v) == 2:
+            v = {"x": v[0], "y": v[1]}
+        if not isinstance(v, dict):
+            raise _Unreadable("a vertex is neither an object nor an [x, y] pair")
+        if v.get("isBezier"):
+            raise _Unreadable("a path has a Bézier vertex (isBezier): tally's lines and polygons are straight segments")
+        points.append((_number(v.get("x"), "a vertex's x"), _number(v.get("y"), "a vertex's y")))
+        own = v.get("id")
+        if isinstance(own, str | int) and not isinstance(own, bool) and own != "":
+            if own in index:
+                raise _Unreadable("two vertices of a path share an id")
+            index[own] = i
+        named.append(v.get("prevPointId") or None)
+    prevs: list[int | None] = []
+    for i, prev in enumerate(named):
+        if prev is None:  # none given: the vertex before it in the list
+            prevs.append(i - 1 if i > 0 else None)
+        elif isinstance(prev, str | int) and not isinstance(prev, bool) and prev in index:
+            prevs.append(index[prev])
+        else:
+            raise _Unreadable("a vertex's prevPointId names no vertex of its path")
+    following: dict[int, int] = {}
+    for i, prev in enumerate(prevs):
+        if prev is not None:
+            if prev in following:
+                raise _Unreadable("a path branches (a vertex with two next vertices, as skeleton mode draws)")
+            following[prev] = i
+    ring = prevs[0] is not None  # only the first vertex can have none
+    if ring and not closed:
+        raise _Unreadable("a path's vertices link in a ring, but it is not closed")
+    order = [0]
+    while (nxt := following.get(order[-1])) is not None and nxt != order[0] and len(order) <= len(points):
+        order.append(nxt)
+    if len(order) != len(points):
+        raise _Unreadable("a path's vertices are not one path (some link in a loop of their own)")
+    return [points[i] for i in order]
+
+
 class _Converter:
     """Converts one export; keeps the per-field colours of brush labels (first seen, first coloured)."""
 
-    def __init__(self) -> None:
+    def __init__(self, closed_fields: frozenset[str] = frozenset()) -> None:
         self.brush_labels: dict[str, list[str]] = {}
         self.multi: dict[str, bool] = {}
+        self.closed_fields = closed_fields  # the vectorlabels fields of closed paths (polygons)
 
     def element(
         self, kind_type: str, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None
@@ -206,6 +266,33 @@ class _Converter:
             ]
             polygons.append({"label": _one_label(v, "polygonlabels"), "vertices": vertices})
         return {"polygons": polygons, "inputImageProperties": props}
+
+    def _vectorlabels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
+        props = self._props(size)
+        closed_field = name in self.closed_fields
+        shapes = []
+        odd = 0
+        for r in results:
+            v = r.get("value", {})
+            closed = v.get("closed", False)
+            if not isinstance(closed, bool):
+                raise _Unreadable("a path's closed is not true or false")
+            if closed != closed_field:
+                odd += 1
+                continue
+            vertices = [
+                {"x": x * props["width"] / 100, "y": y * props["height"] / 100}
+                for x, y in _vector_path(v.get("vertices"), closed)
+            ]
+            shapes.append({"label": _one_label(v, "vectorlabels"), "vertices": vertices})
+        if odd:
+            this, other = ("open", "closed") if closed_field else ("closed", "open")
+            raise _Unreadable(
+                f"{odd} of its {len(results)} paths {'is' if odd == 1 else 'are'} {this} in a field of {other} paths "
+                "(most of the field's "
+                f"paths in the export are {other}: it is consolidated as {'polygons' if closed_field else 'polylines'})"
+            )
+        return {"polygons" if closed_field else "polylines": shapes, "inputImageProperties": props}
 
     def _keypointlabels(self, name: str, results: Sequence[Mapping[str, Any]], size: tuple[int, int] | None) -> Any:
         props = self._props(size)
@@ -376,8 +463,8 @@ def _one_per_worker(annotations: Sequence[Any]) -> dict[str, int]:
 
 def read_export(document: Any) -> list[ImportedItem]:
     """Every task of a parsed Label Studio JSON export (see the module docstring)."""
-    converter = _Converter()
     items: list[ImportedItem] = []
+    paths: dict[str, list[int]] = {}  # per vectorlabels field: its closed and open paths in the export
     pending: list[tuple[ImportedItem, str, str, str, int, list[Mapping[str, Any]], tuple[int, int] | None]] = []
     for index, task in enumerate(_tasks(document)):
         task_id = task.get("id", index)
@@ -421,6 +508,8 @@ def read_export(document: Any) -> list[ImportedItem]:
                 if rtype in _VALUE_KINDS and isinstance(value, dict) and any(k in value for k in _REGION_KEYS):
                     name, rtype = f"{name} (per region)", "per-region"
                 groups.setdefault(name, []).append(r)
+                if rtype == "vectorlabels" and isinstance(value, dict):
+                    paths.setdefault(name, [0, 0])[value.get("closed") is not True] += 1
                 field_types.setdefault(name, rtype)
                 fields = item.source.setdefault("fields", {})
                 fields.setdefault(name, {"from_name": r.get("from_name"), "to_name": r.get("to_name"), "type": rtype})
@@ -432,10 +521,15 @@ def read_export(document: Any) -> list[ImportedItem]:
                     continue  # no answer to a question (a choice, a number) is not an answer
                 pending.append((item, name, rtype, worker, origin, results, task_size))
         items.append(item)
+    closed_fields = frozenset(name for name, (closed, open_) in paths.items() if closed > open_)
+    converter = _Converter(closed_fields)
     for item, name, rtype, worker, origin, results, task_size in pending:
         kind = _REGION_KINDS.get(rtype) or _VALUE_KINDS.get(rtype) or ("per-region" if rtype == "per-region" else rtype)
+        if rtype == "vectorlabels" and name in closed_fields:
+            kind = "polygons"
         given = _given(results) if results else []
-        if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification", "number", "text"):
+        if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification", "number", "text",
+                        "polylines"):  # fmt: skip
             item.add(name, kind, FieldAnswer(worker, given=given, origin=origin))
             continue
         try:
@@ -497,7 +591,8 @@ def read_config(text: str) -> dict[str, Field]:
     ``Choices`` single- or multi-choice (``choice="multiple"``) with its ``Choice`` values, ``Taxonomy``
     the same with its options left to the data, ``Number`` a number with ``min``/``max``/``step``,
     ``Rating`` a number from 1 to ``maxRating`` (5 unless given) in steps of 1, ``TextArea`` text, and
-    the region tags (``RectangleLabels``, ...) annotations with their ``Label`` values. Other tags are
+    the region tags (``RectangleLabels``, ..., ``VectorLabels``: polygons when ``closable="true"``, else
+    polylines) annotations with their ``Label`` values. Other tags are
     left out (their answers are kept as given). :class:`ExportError` when it is not XML."""
     try:
         root = ET.fromstring(text)
@@ -528,4 +623,7 @@ def read_config(text: str) -> dict[str, Field]:
             fields[name] = Field(name, "text", element)
         elif kind_type in _CONTROL_TASKS:
             fields[name] = Field(name, "annotation", element, values, task=_CONTROL_TASKS[kind_type])
+        elif kind_type == "vectorlabels":  # closable: polygons (most of its paths closed), else polylines
+            task = "polygon" if tag.get("closable", "").lower() == "true" else "polyline"
+            fields[name] = Field(name, "annotation", element, values, task=task)
     return fields

@@ -76,8 +76,8 @@ CONSOLIDATED_KINDS = frozenset(
 
 WAITS = {
     "per-region": (
-        "a field attached to a region (perRegion) is voted only per consolidated box, keypoint or polygon, "
-        "and this import consolidates none"
+        "a field attached to a region (perRegion) is voted only per consolidated box, keypoint, polygon or "
+        "polyline, and this import consolidates none"
     ),
     "attributes": (
         "shape attributes are voted only per consolidated box, polyline, keypoint or polygon, and this import "

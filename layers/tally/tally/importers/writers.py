@@ -3,7 +3,8 @@
 * :func:`labelstudio_predictions`: the export's tasks, each with its annotators' annotations as they
   were and tally's result as a **prediction** (``model_version`` ``tally-<version>``, ``score`` = the
   object's confidence, each region's ``score`` its own), so that importing the file into a project
-  with the same labeling config shows tally's consolidation next to every annotator's.
+  with the same labeling config shows tally's consolidation next to every annotator's (consolidated
+  polylines as open ``vectorlabels`` paths).
 * :func:`cvat_xml`: a "CVAT for images 1.1" file for a new job: one ``<image>`` per object with the
   consolidated shapes (``source="auto"``), each with the attributes voted for it (``shape-attributes``:
   ``occluded`` on the shape, the others as ``<attribute>`` children; a tie is not written). An instance
@@ -157,6 +158,22 @@ def _ls_keypoints(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
     ]
 
 
+def _ls_polylines(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[str, Any]]:
+    """Each consolidated line as an open ``vectorlabels`` path: its vertices in order, each linked to the
+    one before by ``prevPointId`` (the first to none), straight (``isBezier`` false), in percent."""
+    width, height = size
+    regions = []
+    for i, line in enumerate(label["polylines"]):
+        vertices = [
+            {"id": f"tally-{i}-{k}", "x": _percent(v["x"], width), "y": _percent(v["y"], height),
+             "prevPointId": f"tally-{i}-{k - 1}" if k else None, "isBezier": False}
+            for k, v in enumerate(line["vertices"])
+        ]  # fmt: skip
+        value = {"vertices": vertices, "closed": False, "vectorlabels": [line["label"]]}
+        regions.append({"value": value, "score": line.get("confidence")})
+    return regions
+
+
 Brushes = tuple[list[dict[str, Any]], tuple[int, int] | None]
 """A mask label's brush regions and the mask's (width, height) when it has a region (:func:`_ls_masks`)."""
 
@@ -205,6 +222,8 @@ def _ls_result(
         regions, rtype = _ls_boxes(label, size), "rectanglelabels"
     elif kind == "keypoints" and size is not None:
         regions, rtype = _ls_keypoints(label, size), "keypointlabels"
+    elif kind == "polylines" and size is not None:
+        regions, rtype = _ls_polylines(label, size), "vectorlabels"
     elif kind in ("semantic", "instances"):
         (regions, drawn), rtype = _ls_masks(label, read, brushes or {}), "brushlabels"
         size = size if size is not None else drawn

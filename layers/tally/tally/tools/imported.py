@@ -34,7 +34,7 @@ from ..forms import Field, FormSchema
 from ..forms.consolidate import JobTemplate
 from ..gt.events import ConsolidationRequest
 from ..gt.response import Members, ObjectResult, creation_date
-from ..importers import cvat, labelstudio, writers
+from ..importers import labelstudio, writers
 from ..importers.attributes import failed_reasons, vote_entries, vote_regions
 from ..importers.model import Batch, ImportedItem, annotate_entries, build_batch, failed_entries
 from ..settings import Settings
@@ -87,11 +87,21 @@ def read_items(tool: str, source: Path) -> tuple[list[ImportedItem], list[str], 
                 raise InputError(f"cannot read {source}: it is a directory, not a Label Studio JSON export")
             document = load_json(source.read_bytes(), str(source))
             return labelstudio.read_export(document), [], []
-        jobs = cvat.read_xml_jobs(source) if tool == "cvat" else cvat.read_coco_jobs(source)
-    except (labelstudio.ExportError, cvat.ExportError) as exc:
+        return _read_jobs(tool, source)
+    except labelstudio.ExportError as exc:
         raise InputError(f"{source}: {exc}") from exc
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read {source}: {exc}") from exc
+
+
+def _read_jobs(tool: str, source: Path) -> tuple[list[ImportedItem], list[str], list[str]]:
+    """A CVAT or COCO import's jobs (the reader imported here: a Label Studio import never needs it)."""
+    from ..importers import cvat
+
+    try:
+        jobs = cvat.read_xml_jobs(source) if tool == "cvat" else cvat.read_coco_jobs(source)
+    except cvat.ExportError as exc:
+        raise InputError(f"{source}: {exc}") from exc
     return jobs.items, jobs.labels, jobs.warnings
 
 
@@ -220,6 +230,7 @@ _ANNOTATION_TASKS = {
     "semantic": "semantic-segmentation",
     "entities": "named-entity",
     "instances": "instance-segmentation",
+    "polylines": "polyline",
 }
 
 
