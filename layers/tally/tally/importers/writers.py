@@ -104,8 +104,10 @@ def _class_regions(
     ``classes`` (a class without a pixel is left out)."""
     out: list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]] = []
     for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+        if int(key) == 0:  # the background: no region (not compared pixel by pixel for nothing)
+            continue
         mask = classes == int(key)
-        if int(key) == 0 or not mask.any():
+        if not mask.any():
             continue
         out.append((str(info["class-name"]), mask, info.get("confidence"), None))
     return out
