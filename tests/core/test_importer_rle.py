@@ -342,6 +342,27 @@ def test_a_small_brush_stream_s_class_runs_are_the_numpy_path_s_for_every_stream
             assert brush_class_runs(stream, width, height) == want
 
 
+def test_the_write_back_s_brush_regions_from_the_class_array_s_runs_are_each_class_mask_s() -> None:
+    """semantic_brushes reads each class's runs from the class array's runs: the regions (labels, scores,
+    RLEs) of each class's own mask through mask_to_brush_rle, on class arrays of 1-6 classes (some
+    classes unpainted, some touching each other), the first pixel painted or not, and empty."""
+    from tally.importers import writers
+
+    rng = np.random.default_rng(3)
+    for case in range(60):
+        height, width = int(rng.integers(1, 40)), int(rng.integers(1, 50))
+        classes_used = int(rng.integers(1, 7))
+        classes = np.repeat(rng.integers(0, classes_used + 1, size=height * width // 3 + 1), 3)[: height * width]
+        classes = classes.reshape(height, width).astype(np.uint8)
+        if case % 5 == 0:
+            classes[:] = 0
+        names = {str(k): {"class-name": f"c{k}", "confidence": round(0.1 * k, 1)} for k in range(classes_used + 2)}
+        label = {"mask-ref": "m.png", "internal-color-map": names}
+        want = writers._brushes(writers._class_regions(label, classes))
+        assert writers.semantic_brushes(label, classes) == want
+    assert writers.semantic_brushes(label, np.zeros((0, 0), np.uint8)) == ([], None)
+
+
 def test_a_mask_s_brush_rle_is_the_canvas_s_whatever_its_runs() -> None:
     """The mask encoder lays out repeat blocks alone; the general encoder, given the whole RGBA canvas
     (255 in every channel of a painted pixel), writes the same bytes: short runs, runs cut at the

@@ -50,6 +50,7 @@ __all__ = [
     "decode_cvat_mask",
     "encode_brush_rle",
     "encode_cvat_mask",
+    "mask_runs_to_brush_rle",
     "mask_to_brush_rle",
     "parse_cvat_counts",
 ]
@@ -424,10 +425,17 @@ def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     if not flat.size:
         return encode_brush_rle(np.zeros(0, dtype=np.uint8))
     starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
+    return mask_runs_to_brush_rle(starts, flat[starts], flat.size)
+
+
+def mask_runs_to_brush_rle(starts: npt.NDArray[np.integer], painted: npt.NDArray[np.bool_], size: int) -> list[int]:
+    """:func:`mask_to_brush_rle` of the ``size``-pixel mask whose row-major runs begin at ``starts``
+    (the first at 0, each as long as it goes: the next one is of the other kind), ``painted`` or not."""
+    starts = np.asarray(starts, dtype=np.int64)
     # every run is 4 values or more, so every block repeats one word: each block is one bit field
     # (flag 1, size index, count - 1, the word), laid out by a handful of numpy operations; the bits are
     # those :func:`_encode_runs` lays out for the same runs
-    lengths = np.diff(np.append(starts, flat.size)) * 4
+    lengths = np.diff(np.append(starts, size)) * 4
     longest = 1 << 16
     pieces = -(-lengths // longest)
     run_of = np.repeat(np.arange(len(lengths)), pieces)
@@ -435,13 +443,13 @@ def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     block = np.minimum(lengths[run_of] - nth * longest, longest) - 1  # count - 1
     kind = (block >= 1 << 3).astype(np.int64) + (block >= 1 << 4) + (block >= 1 << 8)  # count fields 3, 4, 8, 16
     width = _RUN_SIZES[kind]
-    word = np.where(flat[starts[run_of]], 255, 0).astype(np.uint64)
+    word = np.where(painted[run_of], 255, 0).astype(np.uint64)
     fields = (
         (np.uint64(4) + kind.astype(np.uint64)) << (width + 8).astype(np.uint64)
         | block.astype(np.uint64) << np.uint64(8)
         | word
     )
-    header_values = np.asarray([flat.size * 4, 7, 2, 3, 7, 15], dtype=np.uint64)
+    header_values = np.asarray([size * 4, 7, 2, 3, 7, 15], dtype=np.uint64)
     header_widths = np.asarray([32, 5, 4, 4, 4, 4], dtype=np.int64)
     return _pack(np.concatenate((header_values, fields)), np.concatenate((header_widths, 3 + width + 8)))
 

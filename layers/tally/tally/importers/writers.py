@@ -28,7 +28,7 @@ from PIL import Image
 
 from .. import __version__
 from .model import Batch
-from .rle import encode_cvat_mask, mask_to_brush_rle
+from .rle import encode_cvat_mask, mask_runs_to_brush_rle, mask_to_brush_rle
 
 __all__ = [
     "MODEL_VERSION",
@@ -183,8 +183,29 @@ def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -
     """The brush regions of a semantic mask label from its class array as the core voted it
     (:attr:`~tally.gt.response.ObjectResult.class_map`), so the write-back need not read the mask's
     PNG back: what :func:`labelstudio_predictions` takes as ``brushes``, keyed by the label's
-    ``mask-ref``."""
-    return _brushes(_class_regions(label, classes))
+    ``mask-ref``. Each class's runs are read from the class array's own runs (one pass over its
+    pixels, not one comparison per class): the same RLEs as :func:`mask_to_brush_rle` of each class's
+    mask."""
+    flat = np.ascontiguousarray(classes).ravel()
+    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1)) if flat.size else np.zeros(0, np.int64)
+    run_class = flat[starts]
+    regions = []
+    for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+        if int(key) == 0:  # the background: no region
+            continue
+        on = run_class == int(key)
+        if not on.any():
+            continue
+        kept = np.concatenate(([True], on[1:] != on[:-1]))  # where the class's own runs begin
+        rle = mask_runs_to_brush_rle(starts[kept], on[kept], flat.size)
+        regions.append(
+            {
+                "value": {"format": "rle", "rle": rle, "brushlabels": [str(info["class-name"])]},
+                "score": info.get("confidence"),
+                "index": None,
+            }
+        )
+    return regions, (classes.shape[1], classes.shape[0]) if regions else None
 
 
 def _ls_masks(label: Mapping[str, Any], read: Reader, brushes: Mapping[str, Brushes]) -> Brushes:
