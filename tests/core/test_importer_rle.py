@@ -323,15 +323,17 @@ def test_a_small_brush_stream_s_class_runs_are_the_numpy_path_s_for_every_stream
         "the brush RLE ends before its last run", "the brush RLE is shorter than its header",
         "a run of the brush RLE goes past its value count"}  # fmt: skip
     real = json.loads((FIXTURES / "labelstudio" / "ml-backend-brush-predictions.json").read_text())[0]["result"]
-    streams = [(r["value"]["rle"], r["original_width"], r["original_height"]) for r in real]
+    masks: list[tuple[list[int], int, int]] = [
+        (r["value"]["rle"], r["original_width"], r["original_height"]) for r in real
+    ]
     yy, xx = np.mgrid[:480, :640]
     ellipse = ((yy - 240) / 150) ** 2 + ((xx - 320) / 200) ** 2 < 1
-    streams.append((mask_to_brush_rle(ellipse), 640, 480))  # the bench's kind of mask: the small path
+    masks.append((mask_to_brush_rle(ellipse), 640, 480))  # the bench's kind of mask: the small path
     canvas = np.zeros((480, 640, 4), dtype=np.uint8)
     canvas[ellipse] = (31, 119, 180, 255)  # a painted canvas: literal blocks, a large stream (the numpy path)
-    streams.append((encode_brush_rle(canvas.reshape(-1)), 640, 480))
-    assert len(bytes(streams[-2][0])) <= rle_module._SMALL_STREAM < len(bytes(streams[-1][0]))
-    for stream, width, height in streams:
+    masks.append((encode_brush_rle(canvas.reshape(-1)), 640, 480))
+    assert len(bytes(masks[-2][0])) <= rle_module._SMALL_STREAM < len(bytes(masks[-1][0]))
+    for stream, width, height in masks:
         want = _numpy_class_runs(stream, width, height)[1]
         runs = brush_class_runs(stream, width, height)
         assert runs == want
@@ -352,8 +354,8 @@ def test_the_write_back_s_brush_regions_from_the_class_array_s_runs_are_each_cla
     for case in range(60):
         height, width = int(rng.integers(1, 40)), int(rng.integers(1, 50))
         classes_used = int(rng.integers(1, 7))
-        classes = np.repeat(rng.integers(0, classes_used + 1, size=height * width // 3 + 1), 3)[: height * width]
-        classes = classes.reshape(height, width).astype(np.uint8)
+        drawn = np.repeat(rng.integers(0, classes_used + 1, size=height * width // 3 + 1), 3)[: height * width]
+        classes = drawn.reshape(height, width).astype(np.uint8)
         if case % 5 == 0:
             classes[:] = 0
         names = {str(k): {"class-name": f"c{k}", "confidence": round(0.1 * k, 1)} for k in range(classes_used + 2)}
