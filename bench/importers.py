@@ -8,12 +8,18 @@ answers as a Ground Truth payload through `tally consolidate` (figures for docs/
   The Ground Truth path answers as the Lambda would, so it fits its response under Lambda's 6 MB
   (spilling most labels to files); the import has no Lambda and keeps every label whole.
 * masks: image tasks of 640x480, 3 annotators painting 1-3 ellipses as `brushlabels` (Label
-  Studio's RLE) against the same masks as `crowd-semantic-segmentation` palette PNGs. Target: the same
-  cost per object as Ground Truth masks. The cost per object is the slope between two export sizes
-  (`--mask-tasks` and a quarter of it), so the interpreter's start does not count.
+  Studio's RLE, as its converter writes masks) and the same masks as CVAT XML `<mask>` shapes (one file
+  per annotator), against the same masks as `crowd-semantic-segmentation` palette PNGs. Target: the same
+  cost per object as Ground Truth masks. Measured **in this process**: every path's command
+  (``tally.tools.cli.main``) run once to warm up, then ``--repeats`` rounds over the same
+  ``--mask-tasks`` tasks, the paths' order turned round each round; the CPU time (all threads) and wall
+  time per object; the ratio of the medians and the median of the rounds' own ratios (paired). A child
+  process's start (interpreter, imports: ~0.5 s) would swamp a few ms per object: the slope between two
+  export sizes that this bench took before read 0.90-1.41x in nine runs of one tree.
 
-`--exports masks` (or `choices`) measures one row; `--before TREE/layers/tally` also times another
-tree's mask import (its package on PYTHONPATH), interleaved with the two, for a before/after in one run.
+`--exports masks` (or `choices`) measures those rows; `--before TREE/layers/tally` also measures the mask
+rows with another tree's package (a child process with it on PYTHONPATH, after this tree's rows; each
+tree's ratio is against the Ground Truth path in its own process).
 
 `--exports steps` (not part of `all`) times two steps of a mask import in process, the old way and the
 new alternating: an answer of one brush region to its `classRuns`, and the write-back's brush regions
@@ -27,8 +33,9 @@ canvases' streams: an ellipse painted
 bytes (every value a literal word: the worst case), beside 8 bytes per byte of the stream (a string of
 its bits, what the decoder once read).
 
-Each command runs in a child process, the two sources interleaved, `--repeats` times; the median of
-the wall time and of the CPU time (user + system of the child) is reported. Only ratios within one run
+The choices row runs each command in a child process (what a user's command costs, interpreter start
+included), the two sources interleaved, `--repeats` times; the median of the wall time and of the CPU
+time (user + system of the child) is reported. Only ratios within one run
 are comparable (the machine is shared); CPU time is the steadier of the two on a loaded machine.
 """
 
@@ -45,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +134,37 @@ def masks_export(
     return tasks, payload
 
 
-def _time(argv: list[str], tree: Path | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds of one ``tally`` command in a child process (``tree``: another checkout's
-    ``layers/tally`` imported instead of the installed one)."""
-    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
+def cvat_jobs(export: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The same masks as "CVAT for images 1.1" XML, one file per annotator (its name the annotator's,
+    as the Ground Truth payload's workerId): each image's ``<mask>`` with its box-local RLE."""
+    from tally.importers.rle import brush_mask, encode_cvat_mask
+
+    jobs: dict[str, Any] = {}
+    for task in export:
+        for annotation in task["annotations"]:
+            (region,) = annotation["result"]
+            width, height = region["original_width"], region["original_height"]
+            root = jobs.get(annotation["completed_by"]["email"])
+            if root is None:
+                root = jobs[annotation["completed_by"]["email"]] = ET.Element("annotations")
+                ET.SubElement(root, "version").text = "1.1"
+                labels = ET.SubElement(ET.SubElement(ET.SubElement(root, "meta"), "job"), "labels")
+                ET.SubElement(ET.SubElement(labels, "label"), "name").text = "lesion"
+            image = ET.SubElement(root, "image", {"id": str(task["id"]), "name": f"{task['id']}.png",
+                                                  "width": str(width), "height": str(height)})  # fmt: skip
+            counts, left, top, w, h = encode_cvat_mask(brush_mask(region["value"]["rle"], width, height))
+            ET.SubElement(image, "mask", {"label": "lesion", "source": "manual", "occluded": "0",
+                                          "rle": ", ".join(map(str, counts)), "left": str(left), "top": str(top),
+                                          "width": str(w), "height": str(h), "z_order": "0"})  # fmt: skip
+    return {who: ET.tostring(root, encoding="utf-8", xml_declaration=True) for who, root in jobs.items()}
+
+
+def _time(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``tally`` command in a child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tally.tools.cli", *argv], capture_output=True, text=True,
-                          check=False, env=env)  # fmt: skip
+                          check=False)  # fmt: skip
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -144,19 +175,13 @@ def _time(argv: list[str], tree: Path | None = None) -> tuple[float, float]:
 Times = tuple[float, float]  # median wall, median CPU (s)
 
 
-def compare(
-    name: str, export: Any, payload: Any, labels: str, repeats: int, work: Path, before: Path | None = None
-) -> tuple[Times, Times, Times | None]:
-    """The Label Studio path's and the Ground Truth path's median times, and with ``before`` (another
-    tree's ``layers/tally``) that tree's Label Studio path's, the three interleaved."""
+def compare(name: str, export: Any, payload: Any, labels: str, repeats: int, work: Path) -> tuple[Times, Times]:
+    """The Label Studio path's and the Ground Truth path's median times, interleaved, each command in a
+    child process."""
     (work / f"{name}-export.json").write_text(json.dumps(export))
     (work / f"{name}-payload.json").write_text(json.dumps(payload))
-    ls_times, gt_times, before_times = [], [], []
+    ls_times, gt_times = [], []
     for r in range(repeats):
-        if before is not None:
-            before_times.append(_time(["consolidate", "--from", "labelstudio", str(work / f"{name}-export.json"),
-                                       "--out", str(work / f"{name}-before-{r}"), "--labels", labels,
-                                       "--no-progress"], before))  # fmt: skip
         ls_times.append(_time(["consolidate", "--from", "labelstudio", str(work / f"{name}-export.json"),
                                "--out", str(work / f"{name}-ls-{r}"), "--labels", labels, "--no-progress"]))  # fmt: skip
         gt_times.append(_time(["consolidate", str(work / f"{name}-payload.json"), "--out", str(work / f"{name}-gt-{r}"),
@@ -165,7 +190,7 @@ def compare(
     def median(times: list[tuple[float, float]]) -> Times:
         return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
-    return median(ls_times), median(gt_times), median(before_times) if before_times else None
+    return median(ls_times), median(gt_times)
 
 
 def _mask(uri: str) -> np.ndarray:
@@ -303,7 +328,8 @@ def main() -> None:
     parser.add_argument("--mask-tasks", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=23)
-    parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask import timed too")
+    parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask rows measured too")
+    parser.add_argument("--row-label", default="", help=argparse.SUPPRESS)
     parser.add_argument("--exports", choices=("all", "choices", "masks", "decode", "steps"), default="all",
                         help="which rows to measure (decode: the brush decoder alone; steps: two mask import "
                              "steps in process, old way and new; neither part of all)")  # fmt: skip
@@ -314,7 +340,7 @@ def main() -> None:
     if args.exports == "steps":
         steps_row(args)
         return
-    print("| export | Label Studio path, wall / CPU | Ground Truth path, wall / CPU | ratio, wall / CPU | check |")
+    print("| export | the import, wall / CPU | Ground Truth path, wall / CPU | ratio, wall / CPU | check |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -326,7 +352,7 @@ def main() -> None:
 
 def choices_row(args: argparse.Namespace, work: Path) -> None:
     export, payload = choices_export(args.tasks, args.seed)
-    (ls, ls_cpu), (gt, gt_cpu), _ = compare("choices", export, payload, ",".join(CLASSES), args.repeats, work)
+    (ls, ls_cpu), (gt, gt_cpu) = compare("choices", export, payload, ",".join(CLASSES), args.repeats, work)
     ls_labels, gt_labels = (
         _labels(work / "choices-ls-0" / "results.jsonl"),
         _labels(work / "choices-gt-0" / "results.jsonl"),
@@ -340,33 +366,68 @@ def choices_row(args: argparse.Namespace, work: Path) -> None:
 
 
 def masks_row(args: argparse.Namespace, work: Path) -> None:
-    small = max(1, args.mask_tasks // 4)
-    per: dict[str, list[float]] = {}
-    for n in (small, args.mask_tasks):
-        export, payload = masks_export(n, args.seed)
-        (ls, ls_cpu), (gt, gt_cpu), earlier = compare(f"masks{n}", export, payload, "lesion", args.repeats, work,
-                                                      args.before)  # fmt: skip
-        per.setdefault("ls", []).extend((ls, ls_cpu))
-        per.setdefault("gt", []).extend((gt, gt_cpu))
-        if earlier is not None:
-            per.setdefault("before", []).extend(earlier)
-    span = args.mask_tasks - small
+    """The mask rows, in this process (module docstring): each path's command run once to warm up, then
+    ``--repeats`` rounds, the paths' order turned round each round; per path the median wall and CPU
+    time per object, against the Ground Truth path's as the ratio of the medians and the median of the
+    rounds' own ratios (paired)."""
+    import contextlib
 
-    def ms(path: str, k: int) -> float:
-        return float(1000 * (per[path][k + 2] - per[path][k]) / span)
+    from tally.tools.cli import main as tally
 
-    ls_masks = _labels(work / f"masks{args.mask_tasks}-ls-0" / "results.jsonl")
-    gt_masks = _labels(work / f"masks{args.mask_tasks}-gt-0" / "results.jsonl")
-    same = sum(
-        np.array_equal(_mask(a["mask-ref"]), _mask(b["mask-ref"])) for a, b in zip(ls_masks, gt_masks, strict=True)
-    )
-    print(f"| brush masks 640x480 x 3, per object ({small} → {args.mask_tasks} tasks) | {ms('ls', 0):.1f} / {ms('ls', 1):.1f} ms | "
-          f"{ms('gt', 0):.1f} / {ms('gt', 1):.1f} ms | {ms('ls', 0) / ms('gt', 0):.2f}x / {ms('ls', 1) / ms('gt', 1):.2f}x | "
-          f"{same}/{args.mask_tasks} masks pixel for pixel as the Ground Truth path |")  # fmt: skip
-    if "before" in per:
-        print(f"| brush masks, the --before tree's import | {ms('before', 0):.1f} / {ms('before', 1):.1f} ms | "
-              f"{ms('gt', 0):.1f} / {ms('gt', 1):.1f} ms | {ms('before', 0) / ms('gt', 0):.2f}x / "
-              f"{ms('before', 1) / ms('gt', 1):.2f}x | interleaved with the rows above |")  # fmt: skip
+    n = args.mask_tasks
+    export, payload = masks_export(n, args.seed)
+    (work / "masks-export.json").write_text(json.dumps(export))
+    (work / "masks-payload.json").write_text(json.dumps(payload))
+    jobs = work / "masks-cvat"
+    jobs.mkdir()
+    for who, data in cvat_jobs(export).items():
+        (jobs / f"{who}.xml").write_bytes(data)
+    common = ["--labels", "lesion", "--no-progress"]
+    commands = {
+        "gt": ["consolidate", str(work / "masks-payload.json"), *common],
+        "ls": ["consolidate", "--from", "labelstudio", str(work / "masks-export.json"), *common],
+        "cvat": ["consolidate", "--from", "cvat", str(jobs), "--element-name", "mask", *common],
+    }
+
+    def run(path: str, out: Path) -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            code = tally([*commands[path], "--out", str(out)])
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        if code != 0:
+            raise SystemExit(f"{path} failed ({code}): {err.getvalue()[-2000:]}")
+        return 1000 * wall / n, 1000 * cpu / n
+
+    paths = list(commands)
+    for path in paths:
+        run(path, work / f"masks-{path}-warm")
+    times: dict[str, list[tuple[float, float]]] = {path: [] for path in paths}
+    for r in range(args.repeats):
+        for path in paths[r % len(paths) :] + paths[: r % len(paths)]:
+            times[path].append(run(path, work / f"masks-{path}-{r}"))
+    gt_masks = _labels(work / "masks-gt-0" / "results.jsonl")
+    gt_wall = statistics.median(t[0] for t in times["gt"])
+    gt_cpu = statistics.median(t[1] for t in times["gt"])
+    what = {"ls": "brush masks (Label Studio RLE)", "cvat": "CVAT XML <mask> (box-local RLE)"}
+    for path in ("ls", "cvat"):
+        masks = _labels(work / f"masks-{path}-0" / "results.jsonl")
+        same = sum(
+            np.array_equal(_mask(a["mask-ref"]), _mask(b["mask-ref"])) for a, b in zip(masks, gt_masks, strict=True)
+        )
+        wall = statistics.median(t[0] for t in times[path])
+        cpu = statistics.median(t[1] for t in times[path])
+        paired = statistics.median(a[1] / b[1] for a, b in zip(times[path], times["gt"], strict=True))
+        print(f"| {args.row_label}{what[path]} 640x480 x 3, per object ({n} tasks, in process, {args.repeats} rounds) | "
+              f"{wall:.2f} / {cpu:.2f} ms | {gt_wall:.2f} / {gt_cpu:.2f} ms | {wall / gt_wall:.2f}x / {cpu / gt_cpu:.2f}x "
+              f"(paired CPU {paired:.2f}x) | {same}/{n} masks pixel for pixel as the Ground Truth path |")  # fmt: skip
+    if args.before is not None:
+        argv = [sys.executable, __file__, "--exports", "masks", "--mask-tasks", str(n), "--repeats", str(args.repeats),
+                "--seed", str(args.seed), "--row-label", "--before tree: "]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": str(args.before)})  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"the --before tree's mask rows failed: {done.stderr[-2000:]}")
+        print("\n".join(line for line in done.stdout.splitlines()[2:]))
 
 
 if __name__ == "__main__":

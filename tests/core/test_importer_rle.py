@@ -14,6 +14,7 @@ import tally.importers.rle as rle_module
 from tally.importers.rle import (
     MAX_PIXELS,
     RleError,
+    brush_class_runs,
     brush_mask,
     brush_mask_runs,
     decode_brush_rle,
@@ -269,6 +270,99 @@ def test_the_vectorised_brush_decoder_reads_every_stream_as_the_block_by_block_o
     assert set(kinds) == {"read", "the brush RLE ends before its last run", "the brush RLE is shorter than its header",
                           "a run of the brush RLE goes past its value count"}  # fmt: skip
     assert masks >= 10
+
+
+def _class_runs(rle: Any, width: int, height: int) -> tuple[str, Any]:
+    try:
+        return "read", brush_class_runs(rle, width, height)
+    except RleError as exc:
+        return "refused", str(exc)
+
+
+def _numpy_class_runs(rle: Any, width: int, height: int) -> tuple[str, Any]:
+    """brush_class_runs through the numpy path (brush_mask_runs), whatever the stream's size."""
+    try:
+        painted, pixels = brush_mask_runs(rle, width, height)
+    except RleError as exc:
+        return "refused", str(exc)
+    return "read", np.column_stack((painted.astype(np.int64), pixels)).reshape(-1).tolist()
+
+
+def test_a_small_brush_stream_s_class_runs_are_the_numpy_path_s_for_every_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pure-Python path of small streams (brush_class_runs) against the numpy path (brush_mask_runs)
+    on random canvases of every word size and run-length field sizes (painted runs, literal stretches,
+    alphas 0 inside painted RGB), whole, cut short at every few bytes and with a byte flipped: the same
+    runs, or the same reason; and the bench's and the real fixture's masks."""
+    rng = np.random.default_rng(11)
+    kinds: Counter[str] = Counter()
+    for case in range(150):
+        word_size = int(rng.integers(1, 33)) if case % 3 else 8
+        sizes = tuple(int(s) for s in rng.integers(1, 17, size=4)) if case % 2 else (3, 4, 8, 16)
+        pixels = int(rng.integers(1, 700))
+        top = min(1 << word_size, 1 << 31)
+        values = np.repeat(rng.integers(0, top, size=pixels // 8 + 1), rng.integers(1, 60, size=pixels // 8 + 1))
+        values = np.resize(values, 4 * pixels)
+        values[rng.random(values.size) < 0.2] = rng.integers(0, top)  # literals among the runs
+        values[3::4][rng.random(pixels) < 0.3] = 0  # unpainted pixels
+        rle = encode_brush_rle(values, word_size=word_size, run_sizes=sizes)  # type: ignore[arg-type]
+        streams = [rle] + [rle[:cut] for cut in range(0, len(rle), max(1, len(rle) // 7))]
+        flipped = list(rle)
+        if len(flipped) > 7:
+            at = int(rng.integers(7, len(flipped)))
+            flipped[at] ^= int(rng.integers(1, 256))
+            streams.append(flipped)
+        for stream in streams:
+            for width, height in ((pixels, 1), (1, pixels), (pixels + 1, 1)):  # the last: a count it does not hold
+                want = _numpy_class_runs(stream, width, height)
+                assert _class_runs(stream, width, height) == want
+                kinds[want[1] if want[0] == "refused" else "read"] += 1
+    assert kinds["read"] >= 150
+    assert {reason for reason in kinds if reason != "read" and "where the image needs" not in reason} == {
+        "the brush RLE ends before its last run", "the brush RLE is shorter than its header",
+        "a run of the brush RLE goes past its value count"}  # fmt: skip
+    real = json.loads((FIXTURES / "labelstudio" / "ml-backend-brush-predictions.json").read_text())[0]["result"]
+    masks: list[tuple[list[int], int, int]] = [
+        (r["value"]["rle"], r["original_width"], r["original_height"]) for r in real
+    ]
+    yy, xx = np.mgrid[:480, :640]
+    ellipse = ((yy - 240) / 150) ** 2 + ((xx - 320) / 200) ** 2 < 1
+    masks.append((mask_to_brush_rle(ellipse), 640, 480))  # the bench's kind of mask: the small path
+    canvas = np.zeros((480, 640, 4), dtype=np.uint8)
+    canvas[ellipse] = (31, 119, 180, 255)  # a painted canvas: literal blocks, a large stream (the numpy path)
+    masks.append((encode_brush_rle(canvas.reshape(-1)), 640, 480))
+    assert len(bytes(masks[-2][0])) <= rle_module._SMALL_STREAM < len(bytes(masks[-1][0]))
+    for stream, width, height in masks:
+        want = _numpy_class_runs(stream, width, height)[1]
+        runs = brush_class_runs(stream, width, height)
+        assert runs == want
+        assert np.array_equal(np.repeat(runs[::2], runs[1::2]).reshape(height, width) == 1,
+                              brush_mask(stream, width, height))  # fmt: skip
+        with monkeypatch.context() as patched:  # every stream through the pure-Python path too
+            patched.setattr(rle_module, "_SMALL_STREAM", 1 << 30)
+            assert brush_class_runs(stream, width, height) == want
+
+
+def test_the_write_back_s_brush_regions_from_the_class_array_s_runs_are_each_class_mask_s() -> None:
+    """semantic_brushes reads each class's runs from the class array's runs: the regions (labels, scores,
+    RLEs) of each class's own mask through mask_to_brush_rle, on class arrays of 1-6 classes (some
+    classes unpainted, some touching each other), the first pixel painted or not, and empty."""
+    from tally.importers import writers
+
+    rng = np.random.default_rng(3)
+    for case in range(60):
+        height, width = int(rng.integers(1, 40)), int(rng.integers(1, 50))
+        classes_used = int(rng.integers(1, 7))
+        drawn = np.repeat(rng.integers(0, classes_used + 1, size=height * width // 3 + 1), 3)[: height * width]
+        classes = drawn.reshape(height, width).astype(np.uint8)
+        if case % 5 == 0:
+            classes[:] = 0
+        names = {str(k): {"class-name": f"c{k}", "confidence": round(0.1 * k, 1)} for k in range(classes_used + 2)}
+        label = {"mask-ref": "m.png", "internal-color-map": names}
+        want = writers._brushes(writers._class_regions(label, classes))
+        assert writers.semantic_brushes(label, classes) == want
+    assert writers.semantic_brushes(label, np.zeros((0, 0), np.uint8)) == ([], None)
 
 
 def test_a_mask_s_brush_rle_is_the_canvas_s_whatever_its_runs() -> None:

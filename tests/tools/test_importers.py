@@ -263,6 +263,34 @@ def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp
     assert b'"brushlabels"' in made
 
 
+def test_cvat_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: Path, monkeypatch: Any) -> None:
+    # as Label Studio's: each semantic mask's <mask> shapes are made from the class array the core voted
+    # (ObjectResult.class_map), no PNG read back, and annotations.xml is the one reading them back wrote
+    from tally.importers import writers
+
+    read_back: list[str] = []
+    indices = writers._indices
+
+    def counted(read: Any, uri: str) -> Any:
+        read_back.append(uri)
+        return indices(read, uri)
+
+    monkeypatch.setattr(writers, "_indices", counted)
+    args = ("--element-name", "mask", "--algorithm", "majority")
+    for source, name in ((CVAT / "three-jobs", "jobs"), (CVAT / "cvat-docs-annotation-example.xml", "docs")):
+        read_back.clear()
+        assert _run("cvat", source, tmp_path / f"{name}-arrays", *args)[0] == 0
+        assert read_back == []
+        with monkeypatch.context() as patched:
+            patched.setattr(writers, "semantic_cvat_masks", lambda label, classes: None)  # as before: read back
+            code, labels = _run("cvat", source, tmp_path / f"{name}-pngs", *args)
+        assert code == 0
+        assert len(read_back) == len(labels)
+        made = (tmp_path / f"{name}-arrays" / "annotations.xml").read_bytes()
+        assert made == (tmp_path / f"{name}-pngs" / "annotations.xml").read_bytes()
+        assert b"<mask " in made
+
+
 def test_label_studio_brush_masks_are_decoded_voted_and_written_back(tmp_path: Path) -> None:
     code, labels = _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "out", "--algorithm", "majority")
     assert code == 0

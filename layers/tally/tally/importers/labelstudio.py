@@ -32,7 +32,7 @@ submits:
                      each region's RLE decoded (:func:`~.rle.brush_mask`) and painted in order into
                      one class array, a colour per label, handed on decoded (no PNG:
                      :func:`tally.codecs.class_runs`); one region's runs are the class
-                     runs themselves (:func:`~.rle.brush_mask_runs`: no mask made)
+                     runs themselves (:func:`~.rle.brush_class_runs`: no mask made)
 ``number``,          the number (``value.number`` / ``value.rating``): a form's number field, with
 ``rating``           the labeling config's bounds when given (``--template``: :func:`read_config`)
 ``textarea``         the text (several entries: one per line): a form's text field
@@ -61,7 +61,7 @@ from ..codecs import class_runs
 from ..colours import assign_colours
 from ..forms import Field, FieldKind
 from .model import FieldAnswer, ImportedItem
-from .rle import RleError, brush_mask, brush_mask_runs
+from .rle import RleError, brush_class_runs, brush_mask
 
 __all__ = ["ExportError", "read_config", "read_export", "worker_of"]
 
@@ -374,13 +374,12 @@ class _Converter:
         ``classRuns`` as painting its mask into a class array: every run as long as it goes)."""
         label, rle = _Converter._brush_rle(r)
         try:
-            painted, pixels = brush_mask_runs(rle, width, height)
+            runs = brush_class_runs(rle, width, height)
         except RleError as exc:
             raise _Unreadable(f"a brush region's RLE: {exc}") from exc
         if label not in known:
             known.append(label)
         colours = assign_colours(known, {})
-        runs: list[int] = np.column_stack((painted.astype(np.int64), pixels)).reshape(-1).tolist()
         return {
             "labeledImage": {"classRuns": runs},  # decoded: no PNG to write or read
             "labelMappings": {label: {"color": colours[known.index(label)]}},

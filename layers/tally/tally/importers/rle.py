@@ -42,6 +42,7 @@ import numpy.typing as npt
 __all__ = [
     "MAX_PIXELS",
     "RleError",
+    "brush_class_runs",
     "brush_mask",
     "brush_mask_runs",
     "decode_brush_rle",
@@ -49,6 +50,7 @@ __all__ = [
     "decode_cvat_mask",
     "encode_brush_rle",
     "encode_cvat_mask",
+    "mask_runs_to_brush_rle",
     "mask_to_brush_rle",
     "parse_cvat_counts",
 ]
@@ -119,16 +121,7 @@ def _brush_runs(
     """
     data = _as_bytes(rle)
     size = 8 * len(data)
-    if size < 32 + 5 + 16:
-        raise RleError("the brush RLE is shorter than its header")
-    header = int.from_bytes(data[:7], "big")  # 56 bits: count 32, word size 5, four run-length sizes 4 each
-    count = header >> 24
-    word = ((header >> 19) & 31) + 1
-    sizes = [((header >> (15 - 4 * k)) & 15) + 1 for k in range(4)]
-    if expected is not None and count != expected:
-        raise RleError(f"the brush RLE holds {count} values where the image needs {expected}")
-    if count > 4 * MAX_PIXELS:
-        raise RleError(f"the brush RLE claims {count} values, over the {4 * MAX_PIXELS} limit")
+    count, word, sizes = _brush_header(data, expected)
     full, word_mask = (1 << 64) - 1, (1 << word) - 1
     values: list[int] = []
     lengths: list[int] = []
@@ -159,13 +152,7 @@ def _brush_runs(
                 run(0)
                 p += 3 + width + length * word
             i += length
-    short = "the brush RLE ends before its last run"
-    if i < count or (i and start + 3 + width > size):  # (i: a block was read)
-        raise RleError(short)
-    if i > count:
-        raise RleError("a run of the brush RLE goes past its value count")
-    if p > size:
-        raise RleError(short)
+    _brush_checks(i, count, p, size, start + 3 + width)
     dtype = _word_dtype(word)
     runs = np.asarray(values, dtype=np.uint64)
     run_lengths = np.asarray(lengths, dtype=np.int64)
@@ -194,6 +181,34 @@ def _brush_runs(
         positions = first[block] + nth * word
         out_runs[offsets[at[block]] + nth] = _words_at(padded, positions, word)
     return out_runs, out_lengths, word
+
+
+def _brush_header(data: bytes, expected: int | None) -> tuple[int, int, list[int]]:
+    """A brush RLE's value count, word size and four run-length field sizes, checked."""
+    if 8 * len(data) < 32 + 5 + 16:
+        raise RleError("the brush RLE is shorter than its header")
+    header = int.from_bytes(data[:7], "big")  # 56 bits: count 32, word size 5, four run-length sizes 4 each
+    count = header >> 24
+    word = ((header >> 19) & 31) + 1
+    sizes = [((header >> (15 - 4 * k)) & 15) + 1 for k in range(4)]
+    if expected is not None and count != expected:
+        raise RleError(f"the brush RLE holds {count} values where the image needs {expected}")
+    if count > 4 * MAX_PIXELS:
+        raise RleError(f"the brush RLE claims {count} values, over the {4 * MAX_PIXELS} limit")
+    return count, word, sizes
+
+
+def _brush_checks(i: int, count: int, p: int, size: int, head_end: int) -> None:
+    """The block loop's end checked, in the order a reader meets the last block's fields (its head,
+    its count, its words): ``i`` values read of ``count``, the stream read to bit ``p`` of ``size``,
+    the last block's head and count field ending at bit ``head_end``."""
+    short = "the brush RLE ends before its last run"
+    if i < count or (i and head_end > size):  # (i: a block was read)
+        raise RleError(short)
+    if i > count:
+        raise RleError("a run of the brush RLE goes past its value count")
+    if p > size:
+        raise RleError(short)
 
 
 def _words_at(padded: npt.NDArray[np.uint8], positions: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint64]:
@@ -239,6 +254,76 @@ def brush_mask_runs(
     painted, alphas = runs[held] != 0, alphas[held]
     first = np.flatnonzero(np.concatenate(([True], painted[1:] != painted[:-1])))
     return painted[first], np.add.reduceat(alphas, first).astype(np.int64)
+
+
+_SMALL_STREAM = 4096
+"""Brush RLEs of at most this many bytes are turned into class runs in pure Python
+(:func:`brush_class_runs`): a mask's stream is a few hundred blocks, and numpy's cost per call was
+most of the numpy path's time on them."""
+
+
+def brush_class_runs(rle: bytes | Sequence[int], width: int, height: int) -> list[int]:
+    """:func:`brush_mask_runs` as one list, ``[painted (0 or 1), pixels, painted, pixels, ...]``: an
+    answer's ``classRuns`` of one brush region. The same runs, or the same :class:`RleError` reason,
+    for every stream; a small stream (up to ``_SMALL_STREAM`` bytes) is read block by block in pure
+    Python, each run's alpha values counted as it is read (a literal block's alpha words alone read)."""
+    if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+        raise RleError(f"a {width}x{height} image cannot hold a brush mask")
+    data = _as_bytes(rle)
+    if len(data) > _SMALL_STREAM:
+        on, lengths = brush_mask_runs(data, width, height)
+        listed: list[int] = np.column_stack((on.astype(np.int64), lengths)).reshape(-1).tolist()
+        return listed
+    count, word, sizes = _brush_header(data, width * height * 4)
+    size = 8 * len(data)
+    top: list[int] = _windows(data).tolist()  # every byte's 64-bit window (the stream is small)
+    full, word_mask, word_shift = (1 << 64) - 1, (1 << word) - 1, 64 - word
+    # per 3-bit block head (flag, size index): the count field's size, the shift and mask that read the
+    # count, the shift that reads a repeat block's word and a repeat block's size in bits
+    widths = sizes + sizes
+    count_shift = [61 - w for w in widths]
+    count_mask = [(1 << w) - 1 for w in widths]
+    value_shift = [61 - w - word for w in widths]
+    repeat_bits = [3 + w + word for w in widths]
+    runs: list[int] = []
+    add = runs.extend
+    kind, pixels = -1, 0  # the run being counted: painted (1) or not (0), and its pixels
+    p = start = 53
+    i = length = h = 0
+    while i < count and p < size:  # as _brush_runs' loop; the last block is checked after it
+        start = p
+        head = (top[p >> 3] << (p & 7)) & full
+        h = head >> 61
+        length = ((head >> count_shift[h]) & count_mask[h]) + 1
+        if h > 3:  # a repeat block: its value's alphas are value indices 4k + 3 in [i, i + length)
+            p += repeat_bits[h]
+            alphas = ((i + length) >> 2) - (i >> 2)
+            if alphas:
+                painted = 1 if (head >> value_shift[h]) & word_mask else 0
+                if painted == kind:
+                    pixels += alphas
+                else:
+                    if pixels:
+                        add((kind, pixels))
+                    kind, pixels = painted, alphas
+        else:  # literal words, each a value: only the alpha ones (indices 4k + 3) are read
+            q = p + 3 + widths[h]
+            p = q + length * word
+            if p <= size:  # (a block past the stream's end is refused after the loop)
+                for j in range((3 - i) & 3, length, 4):
+                    at = q + j * word
+                    painted = 1 if ((top[at >> 3] << (at & 7)) & full) >> word_shift else 0
+                    if painted == kind:
+                        pixels += 1
+                    else:
+                        if pixels:
+                            add((kind, pixels))
+                        kind, pixels = painted, 1
+        i += length
+    _brush_checks(i, count, p, size, start + 3 + widths[h])
+    if pixels:
+        add((kind, pixels))
+    return runs
 
 
 def _pack(values: npt.NDArray[np.uint64], widths: npt.NDArray[np.int64]) -> list[int]:
@@ -340,10 +425,17 @@ def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     if not flat.size:
         return encode_brush_rle(np.zeros(0, dtype=np.uint8))
     starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
+    return mask_runs_to_brush_rle(starts, flat[starts], flat.size)
+
+
+def mask_runs_to_brush_rle(starts: npt.NDArray[np.integer], painted: npt.NDArray[np.bool_], size: int) -> list[int]:
+    """:func:`mask_to_brush_rle` of the ``size``-pixel mask whose row-major runs begin at ``starts``
+    (the first at 0, each as long as it goes: the next one is of the other kind), ``painted`` or not."""
+    starts = np.asarray(starts, dtype=np.int64)
     # every run is 4 values or more, so every block repeats one word: each block is one bit field
     # (flag 1, size index, count - 1, the word), laid out by a handful of numpy operations; the bits are
     # those :func:`_encode_runs` lays out for the same runs
-    lengths = np.diff(np.append(starts, flat.size)) * 4
+    lengths = np.diff(np.append(starts, size)) * 4
     longest = 1 << 16
     pieces = -(-lengths // longest)
     run_of = np.repeat(np.arange(len(lengths)), pieces)
@@ -351,13 +443,13 @@ def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     block = np.minimum(lengths[run_of] - nth * longest, longest) - 1  # count - 1
     kind = (block >= 1 << 3).astype(np.int64) + (block >= 1 << 4) + (block >= 1 << 8)  # count fields 3, 4, 8, 16
     width = _RUN_SIZES[kind]
-    word = np.where(flat[starts[run_of]], 255, 0).astype(np.uint64)
+    word = np.where(painted[run_of], 255, 0).astype(np.uint64)
     fields = (
         (np.uint64(4) + kind.astype(np.uint64)) << (width + 8).astype(np.uint64)
         | block.astype(np.uint64) << np.uint64(8)
         | word
     )
-    header_values = np.asarray([flat.size * 4, 7, 2, 3, 7, 15], dtype=np.uint64)
+    header_values = np.asarray([size * 4, 7, 2, 3, 7, 15], dtype=np.uint64)
     header_widths = np.asarray([32, 5, 4, 4, 4, 4], dtype=np.int64)
     return _pack(np.concatenate((header_values, fields)), np.concatenate((header_widths, 3 + width + 8)))
 

@@ -29,9 +29,17 @@ from PIL import Image
 
 from .. import __version__
 from .model import Batch
-from .rle import encode_cvat_mask, mask_to_brush_rle
+from .rle import encode_cvat_mask, mask_runs_to_brush_rle, mask_to_brush_rle
 
-__all__ = ["MODEL_VERSION", "Brushes", "cvat_xml", "labelstudio_predictions", "semantic_brushes"]
+__all__ = [
+    "MODEL_VERSION",
+    "Brushes",
+    "CvatMasks",
+    "cvat_xml",
+    "labelstudio_predictions",
+    "semantic_brushes",
+    "semantic_cvat_masks",
+]
 
 MODEL_VERSION = f"tally-{__version__}"
 Reader = Callable[[str], bytes]
@@ -97,8 +105,10 @@ def _class_regions(
     ``classes`` (a class without a pixel is left out)."""
     out: list[tuple[str, npt.NDArray[np.bool_], float | None, int | None]] = []
     for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+        if int(key) == 0:  # the background: no region (not compared pixel by pixel for nothing)
+            continue
         mask = classes == int(key)
-        if int(key) == 0 or not mask.any():
+        if not mask.any():
             continue
         out.append((str(info["class-name"]), mask, info.get("confidence"), None))
     return out
@@ -190,8 +200,29 @@ def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -
     """The brush regions of a semantic mask label from its class array as the core voted it
     (:attr:`~tally.gt.response.ObjectResult.class_map`), so the write-back need not read the mask's
     PNG back: what :func:`labelstudio_predictions` takes as ``brushes``, keyed by the label's
-    ``mask-ref``."""
-    return _brushes(_class_regions(label, classes))
+    ``mask-ref``. Each class's runs are read from the class array's own runs (one pass over its
+    pixels, not one comparison per class): the same RLEs as :func:`mask_to_brush_rle` of each class's
+    mask."""
+    flat = np.ascontiguousarray(classes).ravel()
+    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1)) if flat.size else np.zeros(0, np.int64)
+    run_class = flat[starts]
+    regions = []
+    for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
+        if int(key) == 0:  # the background: no region
+            continue
+        on = run_class == int(key)
+        if not on.any():
+            continue
+        kept = np.concatenate(([True], on[1:] != on[:-1]))  # where the class's own runs begin
+        rle = mask_runs_to_brush_rle(starts[kept], on[kept], flat.size)
+        regions.append(
+            {
+                "value": {"format": "rle", "rle": rle, "brushlabels": [str(info["class-name"])]},
+                "score": info.get("confidence"),
+                "index": None,
+            }
+        )
+    return regions, (classes.shape[1], classes.shape[0]) if regions else None
 
 
 def _ls_masks(label: Mapping[str, Any], read: Reader, brushes: Mapping[str, Brushes]) -> Brushes:
@@ -442,9 +473,27 @@ def _cvat_tags(label: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
     return [("tag", {"label": name, "source": "auto"}) for name in names]
 
 
-def _cvat_masks(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str], int | None]]:
-    shapes = []
-    for name, mask, _, index in _regions(label, read):
+CvatMasks = list[tuple[str, dict[str, str], int | None]]
+"""A mask label's ``<mask>`` shapes, each with its index in the label's instances (:func:`_cvat_masks`)."""
+
+
+def semantic_cvat_masks(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -> CvatMasks:
+    """The ``<mask>`` shapes of a semantic mask label from its class array as the core voted it
+    (:attr:`~tally.gt.response.ObjectResult.class_map`), so the write-back need not read the mask's
+    PNG back: what :func:`cvat_xml` takes as ``masks``, keyed by the label's ``mask-ref``."""
+    return _cvat_mask_shapes(_class_regions(label, classes))
+
+
+def _cvat_masks(label: Mapping[str, Any], read: Reader, masks: Mapping[str, CvatMasks]) -> CvatMasks:
+    """The ``<mask>`` shapes of a mask label (its mask read back, unless they were made from the core's
+    class array: ``masks``)."""
+    made = masks.get(label["mask-ref"]) if "mask-ref" in label else None
+    return made if made is not None else _cvat_mask_shapes(_regions(label, read))
+
+
+def _cvat_mask_shapes(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]) -> CvatMasks:
+    shapes: CvatMasks = []
+    for name, mask, _, index in found:
         counts, left, top, width, height = encode_cvat_mask(mask)
         shapes.append(
             (
@@ -466,7 +515,9 @@ def _cvat_masks(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[
     return shapes
 
 
-def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict[str, str], int | None]]:
+def _cvat_shapes(
+    label: Mapping[str, Any], read: Reader, masks: Mapping[str, CvatMasks]
+) -> list[tuple[str, dict[str, str], int | None]]:
     """The label's shapes, each with its index in the label's list of them (what ``shape-attributes``
     name; ``None``: a tag or a class of a semantic mask, which no vote names)."""
     kind = _kind(label)
@@ -476,7 +527,7 @@ def _cvat_shapes(label: Mapping[str, Any], read: Reader) -> list[tuple[str, dict
     if kind in ("classification", "multi-label"):
         return [(name, shape, None) for name, shape in _cvat_tags(label)]
     if kind in ("semantic", "instances"):
-        return _cvat_masks(label, read)
+        return _cvat_masks(label, read, masks)
     return []
 
 
@@ -487,9 +538,17 @@ written back (it stays in ``shape-attributes``)."""
 
 
 def cvat_xml(
-    entries: Sequence[Mapping[str, Any]], batch: Batch, attr: str, read: Reader, labels: Sequence[str]
+    entries: Sequence[Mapping[str, Any]],
+    batch: Batch,
+    attr: str,
+    read: Reader,
+    labels: Sequence[str],
+    masks: Mapping[str, CvatMasks] | None = None,
 ) -> bytes:
-    """A "CVAT for images 1.1" file with the consolidated shapes, for a new job (module docstring)."""
+    """A "CVAT for images 1.1" file with the consolidated shapes, for a new job (module docstring);
+    ``masks``: semantic mask labels' shapes already made (:func:`semantic_cvat_masks`), by
+    ``mask-ref``; the others' masks are read back through ``read``."""
+    masks = masks or {}
     by_id = {str(e["datasetObjectId"]): e["consolidatedAnnotation"]["content"][attr] for e in entries}
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
@@ -508,7 +567,7 @@ def cvat_xml(
         element = ET.SubElement(root, "image", attrs)
         label = by_id.get(object_id, {})
         voted = {v["shape"]: v["values"] for v in label.get("shape-attributes", [])}
-        for name, shape, k in _cvat_shapes(label, read) if "failure-reason" not in label else []:
+        for name, shape, k in _cvat_shapes(label, read, masks) if "failure-reason" not in label else []:
             values = voted.get(k, {}) if k is not None else {}
             if "occluded" in values:
                 shape["occluded"] = values["occluded"]

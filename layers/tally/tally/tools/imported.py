@@ -312,18 +312,25 @@ def consolidate_imported(
         entries: list[dict[str, Any]] = []
         members: dict[str, Members] = {}  # per object, the workers' items fused into each consolidated one
 
-        brushes: dict[str, writers.Brushes] = {}  # per mask-ref, a semantic mask's regions for predictions.json
+        # per mask-ref, a semantic mask's regions for predictions.json (Label Studio) or its <mask> shapes
+        # for annotations.xml (CVAT)
+        brushes: dict[str, writers.Brushes] = {}
+        cvat_masks: dict[str, writers.CvatMasks] = {}
 
         def reported(result: ObjectResult) -> None:
             if result.members is not None:
                 members[result.object_id] = result.members
             if result.class_map is not None:
-                if tool == "labelstudio" and result.label is not None and "mask-ref" in result.label:
+                if result.label is not None and "mask-ref" in result.label:
                     # the regions from the voted class array, not from its PNG read back; the array is
                     # let go at once (a large export's masks are not all held)
                     # an object whose regions cannot be made here has them read back from its PNG instead
+                    ref = result.label["mask-ref"]
                     with contextlib.suppress(KeyError, ValueError, TypeError):
-                        brushes[result.label["mask-ref"]] = writers.semantic_brushes(result.label, result.class_map)
+                        if tool == "labelstudio":
+                            brushes[ref] = writers.semantic_brushes(result.label, result.class_map)
+                        else:
+                            cvat_masks[ref] = writers.semantic_cvat_masks(result.label, result.class_map)
                 result.class_map = None
             bar.advance(task, 1)
 
@@ -364,7 +371,7 @@ def consolidate_imported(
             data = writers.labelstudio_predictions(entries, batch, attr, read, brushes)
             (staging / back).write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
         else:
-            xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr))
+            xml = writers.cvat_xml(entries, batch, attr, read, chosen_labels or _labels_seen(entries, attr), cvat_masks)
             (staging / back).write_bytes(xml)
         with (staging / "payload.json").open("w", encoding="utf-8") as fh:
             json.dump(batch.review_payload(), fh, ensure_ascii=False)
