@@ -162,3 +162,69 @@ def test_a_form_choice_field_whose_gold_answer_the_core_rejects_leaves_the_gold_
     # the only scores were against the refused answer: none is left to average
     assert "  3: agreement with gold n/a over 1 gold object\n" in summary
     assert "  ben@example.com: agreement with gold n/a over 1 gold object\n" in summary
+
+
+def _form_task(task_id: int, text: str, annotations: list[tuple[str, bool, list[dict[str, Any]]]]) -> dict[str, Any]:
+    return {"id": task_id, "data": {"text": text}, "annotations": [
+        {"id": 10 * task_id + k, "completed_by": {"id": k, "email": who}, "ground_truth": gold,
+         "was_cancelled": False, "result": result}
+        for k, (who, gold, result) in enumerate(annotations)]}  # fmt: skip
+
+
+def _tone(choice: str) -> dict[str, Any]:
+    return {"type": "choices", "from_name": "tone", "to_name": "text", "value": {"choices": [choice]}}
+
+
+def test_a_form_span_field_whose_gold_answer_the_core_rejects_leaves_the_gold_note(tmp_path: Path) -> None:
+    """Span fields learn from the gold in a form too, so a gold span the core rejects (an empty one) holds
+    nothing: the crowd decides the field, the gold note leaves it and no one is scored against it."""
+    from tally.importers.model import GOLD_FORM_NOTE, GOLD_REFUSED_FIELD_NOTE
+
+    def span(start: int, end: int) -> dict[str, Any]:
+        return {"type": "labels", "from_name": "ner", "to_name": "text",
+                "value": {"start": start, "end": end, "text": "Ada Lovelace"[start:end], "labels": ["PER"]}}  # fmt: skip
+
+    text = "Ada Lovelace wrote"
+    tasks = [_form_task(0, text, [("rev", True, [_tone("pos"), span(0, 0)]),
+                                  ("ana", False, [_tone("pos"), span(0, 12)]), ("ben", False, [_tone("neg"), span(0, 12)])])]  # fmt: skip
+    tasks += [_form_task(t, text, [("ana", False, [_tone("pos"), span(0, 12)]), ("ben", False, [_tone("pos"), span(0, 3)])])
+              for t in range(1, 4)]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    out = tmp_path / "out"
+    assert main(["consolidate", "--from", "labelstudio", str(tmp_path / "export.json"), "--out", str(out)]) == 0
+    label = json.loads((out / "results.jsonl").read_text().splitlines()[0])["consolidatedAnnotation"]["content"][
+        "label"
+    ]
+    ner = label["fields"]["ner"]
+    assert [r["workerId"] for r in ner["rejected-answers"]] == ["rev"]
+    assert [(e["label"], e["startOffset"], e["endOffset"]) for e in ner["value"]["annotations"]["entities"]] == [
+        ("PER", 0, 12)
+    ]
+    assert label["gold-answers"] == {
+        "workers": ["rev"],
+        "scores": [{"workerId": "ana", "field": "tone", "agreement": 1.0},
+                   {"workerId": "ben", "field": "tone", "agreement": 0.0}],
+        "note": GOLD_FORM_NOTE,
+        "refused-fields": {"fields": ["ner"], "note": GOLD_REFUSED_FIELD_NOTE},
+    }  # fmt: skip
+
+
+def test_a_gold_forms_number_is_held_at_confidence_1_only_when_it_is_one_gold_answer(tmp_path: Path) -> None:
+    """Two gold annotators who rate differently are not one gold answer: their rating is consolidated as
+    the core does (neither is held at confidence 1); one gold annotator's rating is."""
+
+    def rating(value: int) -> dict[str, Any]:
+        return {"type": "rating", "from_name": "stars", "to_name": "text", "value": {"rating": value}}
+
+    tasks = [_form_task(1, "a", [("rev", True, [rating(5), _tone("pos")]), ("rev2", True, [rating(1), _tone("pos")]),
+                                 ("w0", False, [rating(3), _tone("neg")])]),
+             _form_task(2, "b", [("rev", True, [rating(4), _tone("pos")]), ("w0", False, [rating(3), _tone("neg")])]),
+             _form_task(3, "c", [("w0", False, [rating(3), _tone("neg")]), ("w1", False, [rating(4), _tone("pos")])])]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    out = tmp_path / "out"
+    assert main(["consolidate", "--from", "labelstudio", str(tmp_path / "export.json"), "--out", str(out)]) == 0
+    labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"]
+              for line in (out / "results.jsonl").read_text().splitlines()]  # fmt: skip
+    assert [(f["stars"]["value"], f["stars"]["confidence"], f["stars"]["answers-used"]) for f in
+            (label["fields"] for label in labels[:2])] == [(3, 0.0, 2), (4, 1.0, 1)]  # fmt: skip
+    assert [label["confidence"] for label in labels[:2]] == [0.0, 1.0]

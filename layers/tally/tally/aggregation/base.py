@@ -306,6 +306,12 @@ class KeptItems(Protocol):
     @property
     def confidence(self) -> FloatArray: ...
 
+    @property
+    def support(self) -> FloatArray: ...
+
+    @property
+    def agreement(self) -> FloatArray: ...
+
 
 Kept = TypeVar("Kept", bound=KeptItems)
 

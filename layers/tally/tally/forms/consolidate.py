@@ -652,6 +652,12 @@ def _consolidate_by_task(
                     context, labels, found)  # fmt: skip
 
 
+def form_confidence(fields: Mapping[str, Mapping[str, Any]]) -> float | None:
+    """A form's confidence: the lowest of its consolidated fields' (``None`` when none has one)."""
+    found = [e["confidence"] for e in fields.values() if e.get("consolidated") and e.get("confidence") is not None]
+    return round(min(found), DIGITS) if found else None
+
+
 def _consolidated(
     f: Field,
     head: Mapping[str, Any],
@@ -1167,13 +1173,10 @@ def _result(
 ) -> ObjectResult:
     fields: dict[str, Any] = {}
     issues = list(form_object.issues)
-    confidences: list[float] = []
     for f, entry in entries:
         if entry is None:
             continue
         fields[f.name] = entry.entry
-        if entry.consolidated and entry.confidence is not None:
-            confidences.append(entry.confidence)
         for issue in entry.issues:  # the answer still counts for the form's other fields: a warning
             issues.append(AnswerIssue(issue.worker_id, f"field '{f.name}': {issue.reason}", rejected=False))
     leftovers = [
@@ -1193,7 +1196,7 @@ def _result(
         for row in entry.quality:
             if row.get("workerId") in rows:
                 rows[row["workerId"]][f.name] = {k: v for k, v in row.items() if k != "workerId"}
-    confidence = round(min(confidences), DIGITS) if confidences else None
+    confidence = form_confidence(fields)
     label: dict[str, Any] = {"schema-source": schema.source}
     if template.note and schema.source != "template":
         label["schema-note"] = template.note

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..forms.consolidate import form_confidence
 from ..gt.answers import AnswerIssue
 from ..gt.response import ObjectResult, TaskType
 from .gold import agreements
@@ -204,7 +205,7 @@ class GoldItem:
 
 
 GOLD_REFUSED_FIELD_NOTE = (
-    "the core rejected the gold answer to these choice fields (their rejected-answers say why): each is "
+    "the core rejected the gold answer to these fields (their rejected-answers say why): each is "
     "voted from the other annotators' answers as on any other item, and no one is scored against it"
 )
 GOLD_FORM_NOTE = (
@@ -471,21 +472,21 @@ def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
 
 def _hold_gold_fields(label: dict[str, Any], meta: dict[str, Any], gold: GoldItem, kinds: Mapping[str, str]) -> None:
     """A gold form item's fields consolidated from the gold answer alone (a kind not in
-    :data:`GOLD_FORM_TAUGHT`: numbers, free text) are the gold answer: confidence 1, and the form's
-    confidence (its consolidated fields' lowest, as the form driver gives it) again."""
+    :data:`GOLD_FORM_TAUGHT`: numbers, free text; one answer used — several gold annotators who differ
+    are not one answer) are the gold answer: confidence 1, and the form's confidence again."""
     fields = label.get("fields")
     if not isinstance(fields, dict) or not isinstance(gold.element, Mapping):
         return
     for name in gold.element:
         entry = fields.get(name)
-        if kinds.get(name) not in GOLD_FORM_TAUGHT and isinstance(entry, dict) and entry.get("consolidated"):
+        if not isinstance(entry, dict) or kinds.get(name) in GOLD_FORM_TAUGHT:
+            continue
+        if entry.get("consolidated") and entry.get("answers-used") == 1:
             entry["confidence"] = 1.0
-    confidences = [
-        e["confidence"] for e in fields.values() if e.get("consolidated") and e.get("confidence") is not None
-    ]
+    confidence = form_confidence(fields)
     for target in (label, meta):
-        if confidences and "confidence" in target:
-            target["confidence"] = min(confidences)
+        if confidence is not None and "confidence" in target:
+            target["confidence"] = confidence
 
 
 def _annotate(
@@ -528,8 +529,9 @@ def _annotate(
 
 
 def _form_refused(gold: GoldItem, label: Mapping[str, Any], kinds: Mapping[str, str]) -> GoldItem:
-    """A gold form item once the core has read it: a choice field whose gold answer the core rejected
-    (every gold annotator's answer to it is in the field's ``rejected-answers``) holds nothing, so the
+    """A gold form item once the core has read it: a field of a kind that learns from the gold
+    (:data:`GOLD_FORM_TAUGHT`) whose gold answer the core rejected (every gold annotator's answer to it is
+    in the field's ``rejected-answers``) holds nothing, so the
     crowd decided it: it leaves the form's gold note for :data:`GOLD_REFUSED_FIELD_NOTE`, and its
     scores against the refused answer go."""
     fields = label.get("fields")
@@ -538,7 +540,7 @@ def _form_refused(gold: GoldItem, label: Mapping[str, Any], kinds: Mapping[str, 
     refused = [
         name
         for name, entry in fields.items()
-        if kinds.get(name) in GOLD_EVIDENCE_KINDS
+        if kinds.get(name) in GOLD_FORM_TAUGHT
         and isinstance(gold.element, Mapping)
         and name in gold.element
         and isinstance(entry, Mapping)
