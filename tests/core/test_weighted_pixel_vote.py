@@ -257,3 +257,21 @@ def test_interior_counts_read_the_same_off_squares_and_off_pixels() -> None:
     # squares (rows 24-63) x 5 columns of squares (0-2 and 6-7; 3-5 touch the outline at columns 32-35)
     assert interior_counts(table).tolist()[0] == 8 * 64
     assert interior_counts(table).sum() == 8 * 64 + 25 * 64
+
+
+def test_a_careful_worker_is_not_charged_for_a_class_only_a_minority_names() -> None:
+    # a and b paint class 1 (each a pixel the other does not); c paints the first object as class 2
+    def one(c_class: int) -> ObjectVotes:
+        votes = np.array([[1, 1, c_class], [0, 1, 0], [1, 0, 0], [0, 0, 0]])
+        return obj(votes, np.array([38, 1, 1, 60]), "abc")
+
+    objects = [one(2), one(1), one(1)]
+    weights = np.array([1.0, 1.0, 0.5])
+    # against the others' shares, a's 38 pixels named by b (1.0) and c (0.5) counted a third against a
+    first = class_confusion(objects[0], weights)
+    assert first[0, :2].tolist() == [38.0, 0.0]
+    assert first[2, :2].tolist() == [0.0, 38.0]  # c's class against a's and b's
+    fitted = LeaveOneOutWeights(prior_objects=0).fit(objects)
+    assert fitted.confusion_["a"].error == 0.0
+    assert fitted.confusion_["b"].error == 0.0
+    assert fitted.confusion_["c"].error == pytest.approx(1 / 3)

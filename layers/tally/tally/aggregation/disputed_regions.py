@@ -91,7 +91,9 @@ class Confusion:
     """One worker's class confusion over a batch (pixel shares against the others' weighted vote).
 
     Attributes:
-        error: where the worker painted a class and the others too, the share the others gave another class.
+        error: where the worker painted a class and the others too, the share where the others'
+            plurality among the classes they named is another class (a class only a minority of
+            them names is not counted against the worker).
         miss: where the others painted a class, the share the worker left as background.
         false_alarm: where the worker painted a class, the share the others left as background.
     """

@@ -189,7 +189,19 @@ def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
     (the first three where the column painted a class, the last two where it did not), then the
     first two again over the pixels away from outlines only (``obj.interior``; all pixels when it is
     not known). Copy groups vote once; the column's own group and its worker's other answers are
-    left out."""
+    left out.
+
+    Where the column painted a class, the others' share that names a class is "same class" when the
+    column's class is the others' weighted plurality among the classes they named (shared on a tie)
+    and "another class" otherwise: a careful worker is not charged for a class only a minority of the
+    others (a sloppy worker) gives the object, which their vote shares would charge them by that
+    worker's share. Background stays a share (the miss and false-alarm rates are as before).
+
+    >>> votes = np.array([[1, 1, 2], [0, 1, 0], [0, 0, 0]], np.uint8)  # a and b paint class 1, c class 2
+    >>> obj = ObjectVotes.build(("a", "b", "c"), votes, np.array([30, 10, 60]))
+    >>> class_confusion(obj, np.array([1.0, 1.0, 0.5]))[:, :2].tolist()  # a: not 20 same, 10 another
+    [[30.0, 0.0], [30.0, 0.0], [0.0, 30.0]]
+    """
     return _against_others(obj, weights)[2]
 
 
@@ -249,7 +261,14 @@ def _against_others(
         own = votes[usable, k].astype(np.intp)
         mass, away = counts[usable], inner[usable]
         background = share[:, 0]
-        same = share[np.arange(len(own)), own]
+        # which class: the others' weighted plurality among the classes they named (ties shared), so
+        # a class only a minority of them names does not count against a column that names another;
+        # how much: the share of the others' vote that names a class (background is soft, as above)
+        classes = share[:, 1:]
+        top = classes.max(axis=1, keepdims=True)
+        plurality = (classes >= top - 1e-9) & (classes > 0)
+        mine = plurality[np.arange(len(own)), np.maximum(own, 1) - 1] / np.maximum(plurality.sum(axis=1), 1)
+        same = (1.0 - background) * mine
         other = 1.0 - background - same
         painted = own != 0
         out[k] = [
