@@ -78,7 +78,9 @@ def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
     """The :class:`Squares` of a C-contiguous ``uint8`` index map whose width is a multiple of
     :data:`SQUARE` (``None`` for any other): each square's row of 8 indices is read as one
     ``uint64`` word, and a square is uniform when its 8 words are equal and each is one byte
-    repeated.
+    repeated. Each word is compared with the word above it in one pass over the map as a flat
+    array (comparing each square's words with its first, broadcast, ran numpy's loop a row of
+    squares at a time: ~2x slower).
 
     Examples:
         >>> import numpy as np
@@ -97,10 +99,14 @@ def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
     ):
         return None
     rows, cols = height // SQUARE, width // SQUARE
-    words = indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
-    first = words[:, 0, :]
+    flat = indices[: rows * SQUARE].view(np.uint64).reshape(-1)  # the words, row after row
+    below = np.empty(len(flat), dtype=bool)  # [i]: word i equals the word below it (the last row: never read)
+    np.equal(flat[cols:], flat[:-cols], out=below[:-cols])
+    # uniform: each of a square's first 7 rows equals the row below it, and its first word is one byte repeated
+    uniform = below.reshape(rows, SQUARE, cols)[:, : SQUARE - 1, :].all(axis=1)
+    first = flat.reshape(rows, SQUARE, cols)[:, 0, :]
     value = (first & np.uint64(0xFF)).astype(np.uint8)
-    uniform = (words == first[:, None, :]).all(axis=1) & (first == value.astype(np.uint64) * BYTES)
+    uniform &= first == value.astype(np.uint64) * BYTES
     return Squares(uniform, value)
 
 
