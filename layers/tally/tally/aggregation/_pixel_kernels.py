@@ -458,7 +458,7 @@ def settle_ties(
         # in increasing order: a pixel's neighbours then lie near it in the arrays (the result does
         # not depend on the order: each front's pixels are settled from the image as it was before it)
         order = np.argsort(tied, kind="stable")
-        tied, candidates = tied[order], candidates[order]
+        tied, candidates = np.take(tied, order), np.take(candidates, order)
     # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
     # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
     # outside. In increasing order a pixel's left and right neighbours are its neighbours in that
@@ -469,43 +469,86 @@ def settle_ties(
     for d, step in enumerate((-width, width)):
         np.add(tied, step, out=neighbours[d])
         found = np.minimum(np.searchsorted(tied, neighbours[d]), n - 1)
-        hit = tied[found] == neighbours[d]
-        state[d, hit] = found[hit]
+        hit = np.take(tied, found) == neighbours[d]
+        np.copyto(state[d], found, where=hit)
     np.subtract(tied, 1, out=neighbours[2])
     np.add(tied, 1, out=neighbours[3])
     adjacent = np.flatnonzero(tied[1:] == tied[:-1] + 1)  # tied[i + 1] is right of tied[i] ...
     adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless tied[i] ends its row
-    state[3, adjacent] = adjacent + 1
-    state[2, adjacent + 1] = adjacent
+    state[3][adjacent] = adjacent + 1
+    state[2][adjacent + 1] = adjacent
     for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
-        state[d, outside] = n + 1
-        neighbours[d, outside] = 0
+        state[d][outside] = n + 1
+        neighbours[d][outside] = 0
     unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
     unsettled[n] = False
+    pair = _background_and_one_class(candidates)
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
     front = np.flatnonzero((state == n).any(axis=0))
     for _ in range(max_steps):
         if not len(front):
             break
-        painted = flat[neighbours[:, front]].astype(np.intp)
-        usable = ~unsettled[state[:, front]]
-        usable &= ((candidates[front] >> painted.astype(np.uint64)) & np.uint64(1)).astype(bool)
-        reached = usable.any(axis=0)
-        if not reached.any():
-            break
-        # the class most usable neighbours have (ties: the lowest key); usable classes are below 64
-        n_classes = min(int(painted.max()), MAX_TIE_CLASSES - 1) + 1
-        painted += np.arange(len(front)) * n_classes
-        votes = np.bincount(painted[usable], minlength=len(front) * n_classes).reshape(len(front), n_classes)
-        done = front[reached]
-        flat[tied[done]] = votes[reached].argmax(axis=1)
+        if pair is not None:
+            # tied between background and one class (the default vote's ties): the class where more
+            # usable neighbours have it than background, else background (the rule below, whose
+            # lowest key on a tie is background), without counting every class per pixel
+            near = np.take(flat, np.take(neighbours, front, axis=1))
+            settled = ~np.take(unsettled, np.take(state, front, axis=1))
+            own = pair[front]
+            # (4, m) flags summed down their 4 rows as bytes
+            for_class = ((near == own) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
+            for_background = ((near == 0) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
+            reached = (for_class + for_background) > 0
+            if not reached.any():
+                break
+            done = front[reached]
+            flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
+        else:
+            done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
+            if done is None:
+                break
         unsettled[done] = False
         following = np.zeros(n + 2, dtype=bool)
-        following[state[:, done]] = True
+        following[np.take(state, done, axis=1).reshape(-1)] = True
         following &= unsettled
         following[n + 1] = False
         front = np.flatnonzero(following)
     return flat.reshape(height, width)
+
+
+def _background_and_one_class(candidates: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8] | None:
+    """When every tie bitmask is background and one class, that class per tied pixel; else None."""
+    one = np.uint64(1)
+    other = candidates & ~one
+    if not (((candidates & one) == one).all() and (other != 0).all() and ((other & (other - one)) == 0).all()):
+        return None
+    return np.log2(other.astype(np.float64)).astype(np.uint8)  # a power of two below 2 ** 64: exact
+
+
+def _settle_front(
+    flat: npt.NDArray[np.uint8],
+    tied: npt.NDArray[np.intp],
+    candidates: npt.NDArray[np.uint64],
+    neighbours: npt.NDArray[np.intp],
+    state: npt.NDArray[np.intp],
+    unsettled: npt.NDArray[np.bool_],
+    front: npt.NDArray[np.intp],
+) -> npt.NDArray[np.intp] | None:
+    """One front of :func:`settle_ties` for any tie bitmasks: settle, in ``flat``, the front's pixels
+    a usable neighbour reaches; return them (positions in ``tied``), or None when none is reached."""
+    painted = flat[neighbours[:, front]].astype(np.intp)
+    usable = ~unsettled[state[:, front]]
+    usable &= ((candidates[front] >> painted.astype(np.uint64)) & np.uint64(1)).astype(bool)
+    reached = usable.any(axis=0)
+    if not reached.any():
+        return None
+    # the class most usable neighbours have (ties: the lowest key); usable classes are below 64
+    n_classes = min(int(painted.max()), MAX_TIE_CLASSES - 1) + 1
+    painted += np.arange(len(front)) * n_classes
+    votes = np.bincount(painted[usable], minlength=len(front) * n_classes).reshape(len(front), n_classes)
+    done = front[reached]
+    flat[tied[done]] = votes[reached].argmax(axis=1)
+    return done
 
 
 def window_mean(
