@@ -338,9 +338,12 @@ def run_counts(values: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[n
     flat = values.reshape(-1)
     if not len(flat):
         return np.zeros(span, dtype=np.int64)
-    starts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    lengths = np.diff(starts, prepend=0, append=len(flat))
-    firsts = np.concatenate([flat[:1], flat[starts]])
+    changes = np.flatnonzero(flat[1:] != flat[:-1])
+    bounds = np.empty(len(changes) + 2, dtype=np.intp)  # each run's first pixel, then the end
+    bounds[0], bounds[-1] = 0, len(flat)
+    np.add(changes, 1, out=bounds[1:-1])
+    lengths = bounds[1:] - bounds[:-1]
+    firsts = flat[bounds[:-1]]
     # float64 sums of run lengths: exact below 2 ** 53 pixels
     return np.bincount(firsts, weights=lengths, minlength=span).astype(np.int64)
 
