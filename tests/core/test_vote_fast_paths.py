@@ -448,3 +448,19 @@ def test_filling_squares_repeats_each_value_over_its_square(dtype: type[np.gener
     expected = np.full((height, width), 7, dtype=dtype)
     expected[: height // 8 * 8] = np.repeat(np.repeat(values, 8, axis=0), 8, axis=1)
     assert image.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 16, 17, 100, 4096])
+def test_window_sums_add_the_square_row_after_row(n: int) -> None:
+    from tally.aggregation._pixel_kernels import _sum_squares
+
+    rng = np.random.default_rng(n)
+    values = (rng.standard_normal((5, 5, n)) * rng.choice([1e-3, 1.0, 1e3], (5, 5, n))).astype(np.float32)
+    expected = values[0, 0].copy()
+    for a in range(5):
+        for b in range(5):
+            if a or b:
+                expected = (expected + values[a, b]).astype(np.float32)  # one float32 addition at a time
+    got = _sum_squares(values)
+    assert got.dtype == np.float32
+    assert got.tobytes() == expected.tobytes()

@@ -615,7 +615,14 @@ def window_mean(
 
 def _sum_squares(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """``values.sum(axis=(0, 1))`` of a ``(side, side, n)`` array, in float32, always in the square's
-    row order (numpy's own order depends on the shape: for ``n = 1`` it sums the 25 values pairwise)."""
+    row order (numpy's own order depends on the shape: for ``n = 1`` it sums the 25 values pairwise).
+    Two pixels or more: one reduction over the outer axis of the ``(side * side, n)`` array, which
+    numpy adds row after row in order (the same sums as adding the rows one call at a time, ~6x
+    faster for a block of pixels; ``tests/core/test_vote_fast_paths.py`` checks it)."""
+    side_a, side_b, n = values.shape
+    if n >= 2 and values.flags.c_contiguous:
+        total: npt.NDArray[np.float32] = np.add.reduce(values.reshape(side_a * side_b, n), axis=0)
+        return total
     sums: npt.NDArray[np.float32] = values[0, 0].copy()
     for a in range(values.shape[0]):
         for b in range(values.shape[1]):
