@@ -135,3 +135,20 @@ def test_settle_ties_is_the_front_by_front_rule(seed: int) -> None:
     steps = int(rng.integers(1, 10))
     got = settle_ties(labels, tied.astype(np.intp), np.array(candidates, dtype=np.uint64), steps)
     assert got.tolist() == _settle_plainly(labels, tied.tolist(), candidates, steps)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_ties_between_background_and_one_class_follow_the_front_by_front_rule(seed: int) -> None:
+    """The default vote's ties (background and one class each, the path that counts only those two)
+    against the rule written out pixel by pixel: classes up to 63 tied, neighbours painted 64 and 70
+    (past what a bitmask holds) never counted."""
+    rng = np.random.default_rng(100 + seed)
+    height, width = (int(v) for v in rng.integers(1, 14, 2))
+    labels = rng.choice([0, 0, 1, 2, 5, 63, 64, 70], (height, width)).astype(np.uint8)
+    tied = rng.choice(height * width, int(rng.integers(0, height * width + 1)), replace=False)
+    if seed % 2:
+        tied.sort()
+    candidates = [1 | (1 << int(c)) for c in rng.choice([1, 2, 5, 63], len(tied))]
+    steps = int(rng.integers(1, 10))
+    got = settle_ties(labels, tied.astype(np.intp), np.array(candidates, dtype=np.uint64), steps)
+    assert got.tolist() == _settle_plainly(labels, tied.tolist(), candidates, steps)

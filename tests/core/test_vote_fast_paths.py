@@ -273,6 +273,26 @@ def test_squares_say_which_squares_hold_one_index_and_which() -> None:
     assert squares_of(np.asfortranarray(indices)) is None
 
 
+@pytest.mark.parametrize(("height", "width"), [(8, 8), (16, 24), (23, 40), (64, 96)])
+def test_squares_match_each_square_read_whole(height: int, width: int) -> None:
+    from tally.aggregation.vote_table import squares_of
+
+    rng = np.random.default_rng(height * width)
+    indices = np.repeat(np.repeat(rng.integers(0, 3, (height // 8 + 1, width // 8)), 8, axis=0), 8, axis=1)
+    indices = np.ascontiguousarray(indices[:height].astype(np.uint8))
+    rows, cols = height // 8, width // 8
+    for r, c in rng.integers(0, [rows, cols], (max(1, rows * cols // 3), 2)):  # one pixel changed: mixed
+        indices[8 * r + rng.integers(0, 8), 8 * c + rng.integers(0, 8)] += 1
+    indices[:8, :8] = 4
+    indices[:8, 7] = 5  # every row of the square alike, but not one byte repeated: mixed
+    squares = squares_of(indices)
+    assert squares is not None
+    blocks = indices[: rows * 8].reshape(rows, 8, cols, 8)
+    assert squares.uniform.tolist() == (blocks == blocks[:, :1, :, :1]).all(axis=(1, 3)).tolist()
+    assert squares.value.tolist() == blocks[:, 0, :, 0].tolist()
+    assert not squares.uniform[0, 0]
+
+
 @pytest.mark.parametrize(("height", "width"), [(24, 40), (21, 48), (8, 8), (37, 64), (30, 44)])
 @pytest.mark.parametrize("workers", [1, 3, 5])
 def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, workers: int) -> None:
@@ -428,3 +448,19 @@ def test_filling_squares_repeats_each_value_over_its_square(dtype: type[np.gener
     expected = np.full((height, width), 7, dtype=dtype)
     expected[: height // 8 * 8] = np.repeat(np.repeat(values, 8, axis=0), 8, axis=1)
     assert image.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 16, 17, 100, 4096])
+def test_window_sums_add_the_square_row_after_row(n: int) -> None:
+    from tally.aggregation._pixel_kernels import _sum_squares
+
+    rng = np.random.default_rng(n)
+    values = (rng.standard_normal((5, 5, n)) * rng.choice([1e-3, 1.0, 1e3], (5, 5, n))).astype(np.float32)
+    expected = values[0, 0].copy()
+    for a in range(5):
+        for b in range(5):
+            if a or b:
+                expected = (expected + values[a, b]).astype(np.float32)  # one float32 addition at a time
+    got = _sum_squares(values)
+    assert got.dtype == np.float32
+    assert got.tobytes() == expected.tobytes()

@@ -78,7 +78,9 @@ def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
     """The :class:`Squares` of a C-contiguous ``uint8`` index map whose width is a multiple of
     :data:`SQUARE` (``None`` for any other): each square's row of 8 indices is read as one
     ``uint64`` word, and a square is uniform when its 8 words are equal and each is one byte
-    repeated.
+    repeated. Each word is compared with the word above it in one pass over the map as a flat
+    array (comparing each square's words with its first, broadcast, ran numpy's loop a row of
+    squares at a time: ~2x slower).
 
     Examples:
         >>> import numpy as np
@@ -97,10 +99,14 @@ def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
     ):
         return None
     rows, cols = height // SQUARE, width // SQUARE
-    words = indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
-    first = words[:, 0, :]
+    flat = indices[: rows * SQUARE].view(np.uint64).reshape(-1)  # the words, row after row
+    below = np.empty(len(flat), dtype=bool)  # [i]: word i equals the word below it (the last row: never read)
+    np.equal(flat[cols:], flat[:-cols], out=below[:-cols])
+    # uniform: each of a square's first 7 rows equals the row below it, and its first word is one byte repeated
+    uniform = below.reshape(rows, SQUARE, cols)[:, : SQUARE - 1, :].all(axis=1)
+    first = flat.reshape(rows, SQUARE, cols)[:, 0, :]
     value = (first & np.uint64(0xFF)).astype(np.uint8)
-    uniform = (words == first[:, None, :]).all(axis=1) & (first == value.astype(np.uint64) * BYTES)
+    uniform &= first == value.astype(np.uint64) * BYTES
     return Squares(uniform, value)
 
 
@@ -152,7 +158,7 @@ class SquareIndex:
         parts = [whole]
         keys: list[npt.NDArray[np.integer[Any]]] = [np.repeat(self.key[chosen], SQUARE * SQUARE)] if tuples else []
         if len(self.mixed_rows):
-            found = np.flatnonzero(per_tuple[self.mixed])
+            found = np.flatnonzero(np.take(per_tuple, self.mixed))  # (faster than indexing with the 3-D array)
             corner = (self.mixed_rows * SQUARE * width + self.mixed_cols * SQUARE)[found >> 6]  # 64 pixels a square
             corner += offsets[found & (SQUARE * SQUARE - 1)]
             parts.append(corner)
@@ -305,7 +311,7 @@ def tabulate_squares(
         position = np.zeros(span, dtype=index_dtype(len(keys)))
         position[keys] = np.arange(len(keys))
         counts = counts[keys]
-        square_key, mixed, rest = position[square_key], position[mixed], position[rest]
+        square_key, mixed, rest = position[square_key], np.take(position, mixed), position[rest]
     dtype = mixed.dtype
     inverse = np.empty((height, width), dtype=dtype)
     fill_squares(inverse, square_key.astype(dtype))  # every square's tuple over its 64 pixels
@@ -332,9 +338,12 @@ def run_counts(values: npt.NDArray[np.integer[Any]], span: int) -> npt.NDArray[n
     flat = values.reshape(-1)
     if not len(flat):
         return np.zeros(span, dtype=np.int64)
-    starts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    lengths = np.diff(starts, prepend=0, append=len(flat))
-    firsts = np.concatenate([flat[:1], flat[starts]])
+    changes = np.flatnonzero(flat[1:] != flat[:-1])
+    bounds = np.empty(len(changes) + 2, dtype=np.intp)  # each run's first pixel, then the end
+    bounds[0], bounds[-1] = 0, len(flat)
+    np.add(changes, 1, out=bounds[1:-1])
+    lengths = bounds[1:] - bounds[:-1]
+    firsts = flat[bounds[:-1]]
     # float64 sums of run lengths: exact below 2 ** 53 pixels
     return np.bincount(firsts, weights=lengths, minlength=span).astype(np.int64)
 
@@ -452,7 +461,7 @@ def settle_ties(
         # in increasing order: a pixel's neighbours then lie near it in the arrays (the result does
         # not depend on the order: each front's pixels are settled from the image as it was before it)
         order = np.argsort(tied, kind="stable")
-        tied, candidates = tied[order], candidates[order]
+        tied, candidates = np.take(tied, order), np.take(candidates, order)
     # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
     # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
     # outside. In increasing order a pixel's left and right neighbours are its neighbours in that
@@ -463,43 +472,86 @@ def settle_ties(
     for d, step in enumerate((-width, width)):
         np.add(tied, step, out=neighbours[d])
         found = np.minimum(np.searchsorted(tied, neighbours[d]), n - 1)
-        hit = tied[found] == neighbours[d]
-        state[d, hit] = found[hit]
+        hit = np.take(tied, found) == neighbours[d]
+        np.copyto(state[d], found, where=hit)
     np.subtract(tied, 1, out=neighbours[2])
     np.add(tied, 1, out=neighbours[3])
     adjacent = np.flatnonzero(tied[1:] == tied[:-1] + 1)  # tied[i + 1] is right of tied[i] ...
     adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless tied[i] ends its row
-    state[3, adjacent] = adjacent + 1
-    state[2, adjacent + 1] = adjacent
+    state[3][adjacent] = adjacent + 1
+    state[2][adjacent + 1] = adjacent
     for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
-        state[d, outside] = n + 1
-        neighbours[d, outside] = 0
+        state[d][outside] = n + 1
+        neighbours[d][outside] = 0
     unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
     unsettled[n] = False
+    pair = _background_and_one_class(candidates)
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
     front = np.flatnonzero((state == n).any(axis=0))
     for _ in range(max_steps):
         if not len(front):
             break
-        painted = flat[neighbours[:, front]].astype(np.intp)
-        usable = ~unsettled[state[:, front]]
-        usable &= ((candidates[front] >> painted.astype(np.uint64)) & np.uint64(1)).astype(bool)
-        reached = usable.any(axis=0)
-        if not reached.any():
-            break
-        # the class most usable neighbours have (ties: the lowest key); usable classes are below 64
-        n_classes = min(int(painted.max()), MAX_TIE_CLASSES - 1) + 1
-        painted += np.arange(len(front)) * n_classes
-        votes = np.bincount(painted[usable], minlength=len(front) * n_classes).reshape(len(front), n_classes)
-        done = front[reached]
-        flat[tied[done]] = votes[reached].argmax(axis=1)
+        if pair is not None:
+            # tied between background and one class (the default vote's ties): the class where more
+            # usable neighbours have it than background, else background (the rule below, whose
+            # lowest key on a tie is background), without counting every class per pixel
+            near = np.take(flat, np.take(neighbours, front, axis=1))
+            settled = ~np.take(unsettled, np.take(state, front, axis=1))
+            own = pair[front]
+            # (4, m) flags summed down their 4 rows as bytes
+            for_class = ((near == own) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
+            for_background = ((near == 0) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
+            reached = (for_class + for_background) > 0
+            if not reached.any():
+                break
+            done = front[reached]
+            flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
+        else:
+            done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
+            if done is None:
+                break
         unsettled[done] = False
         following = np.zeros(n + 2, dtype=bool)
-        following[state[:, done]] = True
+        following[np.take(state, done, axis=1).reshape(-1)] = True
         following &= unsettled
         following[n + 1] = False
         front = np.flatnonzero(following)
     return flat.reshape(height, width)
+
+
+def _background_and_one_class(candidates: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8] | None:
+    """When every tie bitmask is background and one class, that class per tied pixel; else None."""
+    one = np.uint64(1)
+    other = candidates & ~one
+    if not (((candidates & one) == one).all() and (other != 0).all() and ((other & (other - one)) == 0).all()):
+        return None
+    return np.log2(other.astype(np.float64)).astype(np.uint8)  # a power of two below 2 ** 64: exact
+
+
+def _settle_front(
+    flat: npt.NDArray[np.uint8],
+    tied: npt.NDArray[np.intp],
+    candidates: npt.NDArray[np.uint64],
+    neighbours: npt.NDArray[np.intp],
+    state: npt.NDArray[np.intp],
+    unsettled: npt.NDArray[np.bool_],
+    front: npt.NDArray[np.intp],
+) -> npt.NDArray[np.intp] | None:
+    """One front of :func:`settle_ties` for any tie bitmasks: settle, in ``flat``, the front's pixels
+    a usable neighbour reaches; return them (positions in ``tied``), or None when none is reached."""
+    painted = flat[neighbours[:, front]].astype(np.intp)
+    usable = ~unsettled[state[:, front]]
+    usable &= ((candidates[front] >> painted.astype(np.uint64)) & np.uint64(1)).astype(bool)
+    reached = usable.any(axis=0)
+    if not reached.any():
+        return None
+    # the class most usable neighbours have (ties: the lowest key); usable classes are below 64
+    n_classes = min(int(painted.max()), MAX_TIE_CLASSES - 1) + 1
+    painted += np.arange(len(front)) * n_classes
+    votes = np.bincount(painted[usable], minlength=len(front) * n_classes).reshape(len(front), n_classes)
+    done = front[reached]
+    flat[tied[done]] = votes[reached].argmax(axis=1)
+    return done
 
 
 def window_mean(
@@ -563,7 +615,14 @@ def window_mean(
 
 def _sum_squares(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """``values.sum(axis=(0, 1))`` of a ``(side, side, n)`` array, in float32, always in the square's
-    row order (numpy's own order depends on the shape: for ``n = 1`` it sums the 25 values pairwise)."""
+    row order (numpy's own order depends on the shape: for ``n = 1`` it sums the 25 values pairwise).
+    Two pixels or more: one reduction over the outer axis of the ``(side * side, n)`` array, which
+    numpy adds row after row in order (the same sums as adding the rows one call at a time, ~6x
+    faster for a block of pixels; ``tests/core/test_vote_fast_paths.py`` checks it)."""
+    side_a, side_b, n = values.shape
+    if n >= 2 and values.flags.c_contiguous:
+        total: npt.NDArray[np.float32] = np.add.reduce(values.reshape(side_a * side_b, n), axis=0)
+        return total
     sums: npt.NDArray[np.float32] = values[0, 0].copy()
     for a in range(values.shape[0]):
         for b in range(values.shape[1]):

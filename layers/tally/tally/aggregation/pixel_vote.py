@@ -313,6 +313,11 @@ _FLAG = 128
 """High bit of a class map byte, free while every class key is below it (:func:`_decide_pixels`)."""
 
 
+_COUNTED_PAIRS = 1 << 16
+"""Up to this many possible (tuple, class) pairs the moved pixels' pairs are counted in a table, not
+sorted (:func:`_confidence`)."""
+
+
 def _confidence(
     table: VoteTable,
     labels: npt.NDArray[np.uint8],
@@ -335,7 +340,13 @@ def _confidence(
             pixel.reshape(-1)[region.pixels] = np.uint8(round(region.confidence * 255))
     # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
     n_classes = support.shape[1]
-    groups, group_counts = np.unique(inverse[moved].astype(np.int64) * n_classes + final, return_counts=True)
+    pairs = inverse[moved].astype(np.int64) * n_classes + final
+    if len(table.counts) * n_classes <= _COUNTED_PAIRS:  # np.unique's sorted keys and counts, counted
+        per_pair = np.bincount(pairs, minlength=len(table.counts) * n_classes)
+        groups = np.flatnonzero(per_pair)
+        group_counts = per_pair[groups]
+    else:
+        groups, group_counts = np.unique(pairs, return_counts=True)
     group_rows = groups // n_classes
     counts = table.counts.astype(np.float64) - np.bincount(group_rows, group_counts, len(table.counts))
     present = np.flatnonzero(table.counts > 0)
