@@ -37,14 +37,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from ..errors import AnswerError, ObjectError
 from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import Members, ObjectResult
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, gold_column, no_usable_answer
+from .base import JobContext, Observed, consolidated, no_usable_answer
 
 __all__ = [
     "FIELD_KINDS",
@@ -211,10 +211,11 @@ class Kind(Protocol[S]):
 @runtime_checkable
 class LearnsFromGold(Protocol[S]):
     """A kind whose batch model takes a gold answer as the known truth of its object (lines): ``held``
-    is the object's summary with ``worker``'s answer marked as its gold one (the summary as it is when
-    that answer was not kept, or is the only one kept: a gold answer alone teaches nothing)."""
+    is the object's summary with the first of ``gold`` (the workers whose answers are marked gold, in
+    the answers' order) it kept marked as its gold answer (the summary as it is when it kept none of
+    them, or kept one answer only: a gold answer alone teaches nothing; cf. ``base.gold_column``)."""
 
-    def held(self, summary: S, worker: str) -> S: ...
+    def held(self, summary: S, gold: Sequence[str]) -> S: ...
 
 
 def _kind(name: str) -> Kind[Any]:
@@ -245,7 +246,7 @@ def _summaries(
                 raise ObjectError(f"no usable value ({len(obj.values)} received, all rejected)", found)
             summary = kind.summarise(parsed, found)
             if obj.gold is not None and isinstance(kind, LearnsFromGold):
-                summary = kind.held(summary, obj.gold)
+                summary = kind.held(summary, [obj.gold])
             summaries.append((obj.object_id, summary))
         except ObjectError as exc:
             failures[obj.object_id] = str(exc) if obj.values else "no worker gave a value"
@@ -364,6 +365,7 @@ class KindTask(Generic[S]):
         self._setup: Any = None
         self._ready = False
         self._bounds: FieldBounds | None = None
+        self._learns = isinstance(self.kind, LearnsFromGold)
 
     def use_template(self, bounds: FieldBounds) -> None:
         """What the job's template says of its only field (a slider's ``min``, ``max``, ``step``; a
@@ -398,10 +400,10 @@ class KindTask(Generic[S]):
         if not parsed:
             raise no_usable_answer(obj, issues)
         summary = self.kind.summarise(parsed, issues)
-        if isinstance(self.kind, LearnsFromGold):  # an answer marked gold (an importer's) holds the object
-            known = gold_column(answers, [a[0] for a in summary.answers])  # type: ignore[attr-defined]
-            if known is not None:
-                summary = self.kind.held(summary, summary.answers[known][0])  # type: ignore[attr-defined]
+        if self._learns:  # an answer marked gold (an importer's) holds the object
+            marked = [a.worker_id for a in answers if a.received.get("gold") is True]
+            if marked:
+                summary = cast(LearnsFromGold[S], self.kind).held(summary, marked)
         return Observed(summary, None, issues, answers_used=_used(summary))
 
     def fit(self, summaries: Sequence[tuple[str, S]], job: JobContext) -> KindModel[S]:

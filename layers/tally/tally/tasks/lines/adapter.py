@@ -274,13 +274,14 @@ class _LineKind:
     def keys(self, summaries: Sequence[tuple[str, LineSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _, _ in s.answers))
 
-    def held(self, summary: LineSummary, worker: str) -> LineSummary:
-        """The summary with ``worker``'s answer as its gold one (:class:`GoldLineSummary`; a form field
-        whose gold answer an importer marked: :class:`tally.tasks.fields.LearnsFromGold`)."""
+    def held(self, summary: LineSummary, gold: Sequence[str]) -> LineSummary:
+        """The summary with the first of ``gold``'s answers it kept as its gold one
+        (:class:`GoldLineSummary`; an answer an importer marked gold:
+        :class:`tally.tasks.fields.LearnsFromGold`)."""
         workers = [w for w, _, _ in summary.answers]
-        if worker not in workers or len(workers) < 2:
+        known = next((workers.index(w) for w in gold if w in workers), None)
+        if known is None or len(workers) < 2:
             return summary
-        known = workers.index(worker)
         return GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
 
     def fit(self, summaries: Sequence[tuple[str, LineSummary]], setup: LabelSet, prior: WorkerStatistics) -> LineModel:
