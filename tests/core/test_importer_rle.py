@@ -221,6 +221,17 @@ def _reference_decode(rle: list[int], *, expected: int | None = None) -> np.ndar
     return np.concatenate(parts)
 
 
+def _damaged(rle: list[int], rng: np.random.Generator) -> list[list[int]]:
+    """A stream, cut short at a few places, and (when it has a body) one byte of its body flipped."""
+    streams = [rle] + [rle[:cut] for cut in range(0, len(rle), max(1, len(rle) // 7))]
+    flipped = list(rle)
+    if len(flipped) > 7:
+        at = int(rng.integers(7, len(flipped)))
+        flipped[at] ^= int(rng.integers(1, 256))
+        streams.append(flipped)
+    return streams
+
+
 def _decoded(decode: Any, rle: list[int]) -> tuple[str, Any]:
     try:
         values = decode(rle)
@@ -252,12 +263,7 @@ def test_the_vectorised_brush_decoder_reads_every_stream_as_the_block_by_block_o
         values = np.repeat(rng.integers(0, top, size=n // 20 + 1), rng.integers(1, 60, size=n // 20 + 1))[:n]
         values[rng.random(values.size) < 0.2] = rng.integers(0, top)  # literals among the runs
         rle = encode_brush_rle(values, word_size=word_size, run_sizes=sizes)  # type: ignore[arg-type]
-        streams = [rle] + [rle[:cut] for cut in range(0, len(rle), max(1, len(rle) // 7))]
-        flipped = list(rle)
-        if len(flipped) > 7:
-            at = int(rng.integers(7, len(flipped)))
-            flipped[at] ^= int(rng.integers(1, 256))
-            streams.append(flipped)
+        streams = _damaged(rle, rng)
         for stream in streams:
             got, want = _decoded(decode_brush_rle, stream), _decoded(_reference_decode, stream)
             assert got == want
@@ -307,12 +313,7 @@ def test_a_small_brush_stream_s_class_runs_are_the_numpy_path_s_for_every_stream
         values[rng.random(values.size) < 0.2] = rng.integers(0, top)  # literals among the runs
         values[3::4][rng.random(pixels) < 0.3] = 0  # unpainted pixels
         rle = encode_brush_rle(values, word_size=word_size, run_sizes=sizes)  # type: ignore[arg-type]
-        streams = [rle] + [rle[:cut] for cut in range(0, len(rle), max(1, len(rle) // 7))]
-        flipped = list(rle)
-        if len(flipped) > 7:
-            at = int(rng.integers(7, len(flipped)))
-            flipped[at] ^= int(rng.integers(1, 256))
-            streams.append(flipped)
+        streams = _damaged(rle, rng)
         for stream in streams:
             for width, height in ((pixels, 1), (1, pixels), (pixels + 1, 1)):  # the last: a count it does not hold
                 want = _numpy_class_runs(stream, width, height)

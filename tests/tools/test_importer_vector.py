@@ -11,20 +11,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
 from tally.importers.labelstudio import read_config
 from tally.importers.labelstudio import read_export as labelstudio_read
 from tally.importers.model import GOLD_MODEL_NOTE
-from tally.storage import MemoryStorage
 from tally.tools.cli import main
 from tests.project import ROOT
 from tests.sim.gold import gold_alone, non_gold_quality, vector_export
+from tests.tools.test_importers import _answer, _core, _png, _without
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
-IMPORTER_KEYS = {"kept-as-given", "gold-answers", "import-notes", "imported-from", "shape-attributes"}
 
 BEZIER = "vectorlabels answer unreadable: a path has a Bézier vertex (isBezier): tally's lines and polygons are straight segments"
 BRANCH = "vectorlabels answer unreadable: a path branches (a vertex with two next vertices, as skeleton mode draws)"
@@ -43,28 +40,6 @@ def _run(source: Path, out: Path, *extra: str) -> tuple[int, list[dict[str, Any]
     code = main(["consolidate", "--from", "labelstudio", str(source), "--out", str(out), *extra])
     lines = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
     return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
-
-
-def _core(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the core answers for a Ground Truth batch written by hand."""
-    storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
-    event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}}
-    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings())
-    return [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
-
-
-def _answer(worker: str, content: dict[str, Any]) -> dict[str, Any]:
-    return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
-
-
-def _without(label: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in label.items() if k not in IMPORTER_KEYS | set(keys)}
-
-
-def _png(out: Path, uri: str) -> np.ndarray:
-    path = Path(uri)
-    with Image.open(path if path.is_absolute() else out / path) as image:
-        return np.asarray(image)
 
 
 def _line(label: str, *points: tuple[float, float]) -> dict[str, Any]:

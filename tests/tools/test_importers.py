@@ -240,9 +240,8 @@ def test_label_studio_spans_become_entities_and_an_audio_span_is_refused(tmp_pat
     ]
 
 
-def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: Path, monkeypatch: Any) -> None:
-    # the core hands the importer each semantic mask's voted class array (ObjectResult.class_map): the
-    # write-back reads no PNG back, and writes the bytes it wrote when it read them back
+def _reads_counted(monkeypatch: Any) -> list[str]:
+    """The masks the write-back reads back (their URIs), from now on."""
     from tally.importers import writers
 
     read_back: list[str] = []
@@ -253,6 +252,15 @@ def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp
         return indices(read, uri)
 
     monkeypatch.setattr(writers, "_indices", counted)
+    return read_back
+
+
+def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: Path, monkeypatch: Any) -> None:
+    # the core hands the importer each semantic mask's voted class array (ObjectResult.class_map): the
+    # write-back reads no PNG back, and writes the bytes it wrote when it read them back
+    from tally.importers import writers
+
+    read_back = _reads_counted(monkeypatch)
     assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "arrays")[0] == 0
     assert read_back == []
     monkeypatch.setattr(writers, "semantic_brushes", lambda label, classes: None)  # as before: read back
@@ -268,14 +276,7 @@ def test_cvat_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: P
     # (ObjectResult.class_map), no PNG read back, and annotations.xml is the one reading them back wrote
     from tally.importers import writers
 
-    read_back: list[str] = []
-    indices = writers._indices
-
-    def counted(read: Any, uri: str) -> Any:
-        read_back.append(uri)
-        return indices(read, uri)
-
-    monkeypatch.setattr(writers, "_indices", counted)
+    read_back = _reads_counted(monkeypatch)
     args = ("--element-name", "mask", "--algorithm", "majority")
     for source, name in ((CVAT / "three-jobs", "jobs"), (CVAT / "cvat-docs-annotation-example.xml", "docs")):
         read_back.clear()
