@@ -17,6 +17,15 @@ from tests.core.batch import content, run
 from tests.sim.gold import LINE_CLASSES, line_f1, polyline_batch
 
 
+def _gold_alone(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch with each gold object's answers cut to its gold answer (the object held at it, untaught)."""
+    before: list[dict[str, Any]] = json.loads(json.dumps(objects))
+    for o in before:
+        if any(a["annotationData"].get("gold") for a in o["annotations"]):
+            o["annotations"] = [a for a in o["annotations"] if a["annotationData"].get("gold")]
+    return before
+
+
 def test_boxes_are_counted_against_the_gold_answer_alone() -> None:
     def answer(worker: str, *boxes: tuple[str, float, float, float, float]) -> WorkerItems:
         return WorkerItems(worker, tuple(b[0] for b in boxes), np.array([b[1:] for b in boxes], float).reshape(-1, 4))
@@ -56,10 +65,7 @@ def test_gold_polylines_score_the_annotators_for_the_other_objects(tmp_path: Pat
     alone: list[float] = []
     for seed in range(4, 13):
         objects, truth, gold = polyline_batch(seed)
-        before = json.loads(json.dumps(objects))
-        for o in before:
-            if any(a["annotationData"].get("gold") for a in o["annotations"]):
-                o["annotations"] = [a for a in o["annotations"] if a["annotationData"].get("gold")]
+        before = _gold_alone(objects)
         for name, payload, runs in (("scored", objects, scored), ("alone", before, alone)):
             response, report, _ = run(tmp_path / f"{seed}-{name}", payload, labels=LINE_CLASSES)
             assert report.failed == 0
@@ -164,10 +170,7 @@ def test_a_gold_forms_polylines_teach_the_fields_model(tmp_path: Path) -> None:
             for a in o["annotations"]:
                 answer = json.loads(a["annotationData"]["content"])
                 a["annotationData"]["content"] = json.dumps({**answer, "light": {"label": "day"}})
-        before = json.loads(json.dumps(objects))
-        for o in before:
-            if any(a["annotationData"].get("gold") for a in o["annotations"]):
-                o["annotations"] = [a for a in o["annotations"] if a["annotationData"].get("gold")]
+        before = _gold_alone(objects)
         for name, payload, runs in (("scored", objects, scored), ("alone", before, alone)):
             response, report, _ = run(tmp_path / f"{seed}-{name}", payload, labels=LINE_CLASSES)
             assert report.failed == 0
