@@ -275,3 +275,20 @@ def test_a_careful_worker_is_not_charged_for_a_class_only_a_minority_names() -> 
     assert fitted.confusion_["a"].error == 0.0
     assert fitted.confusion_["b"].error == 0.0
     assert fitted.confusion_["c"].error == pytest.approx(1 / 3)
+
+
+def test_a_fit_without_class_confusion_predicts_the_same_and_fits_none() -> None:
+    # the default vote never reads the class confusion (the disputed regions do): skipping it must
+    # leave the accuracies, the per-object accuracy predict reuses and the weighted vote as they were
+    crowd, careful = with_spammer(), obj(CAREFUL, CAREFUL_COUNTS, "abc")
+    full = LeaveOneOutWeights().fit([crowd, careful])
+    lean = LeaveOneOutWeights(confusion=False).fit([crowd, careful])
+    assert full.confusion_ and set(full.confusion_) == {"a", "b", "c", "d"}
+    assert lean.confusion_ == {}
+    assert lean.accuracy_ == full.accuracy_ and lean.worker_statistics_ == full.worker_statistics_
+    for votes in (crowd, careful):
+        assert lean._fitted[id(votes)][1].tolist() == full._fitted[id(votes)][1].tolist()  # computed by the fit
+        assert lean.object_accuracy(votes).tolist() == full.object_accuracy(votes).tolist()
+        a, b = weigh(votes, 3, lean), weigh(votes, 3, full)
+        assert a.labels.tolist() == b.labels.tolist() and a.weights.tolist() == b.weights.tolist()
+        assert a.support.tolist() == b.support.tolist()

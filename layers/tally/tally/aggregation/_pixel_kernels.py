@@ -280,27 +280,28 @@ def tabulate_squares(
         places.append(place)
         place *= len(mask.lut)
     places.reverse()
-    code = np.zeros((-(-height // SQUARE), cols), dtype=np.int64)  # every mask's square shifts, packed
+    # the squares' keys packed in the key type too: every partial sum of digits is below the span
+    code = np.zeros((-(-height // SQUARE), cols), dtype=key_type)  # every mask's square shifts, packed
     for grid, place in zip(shifts, places, strict=True):
         if grid is not None:
-            code += grid.astype(np.int64) * place
+            code += grid.astype(key_type) * np.asarray(place, dtype=key_type)
     uniform = np.logical_and.reduce([sq.uniform for sq in summaries])
     square_key = code[:rows].copy()
     for sq, place in zip(summaries, places, strict=True):
-        square_key += sq.value.astype(np.int64) * place
+        square_key += sq.value.astype(key_type) * np.asarray(place, dtype=key_type)
     square_key[~uniform] = 0  # a mixed square has no key of its own (any row will do: overwritten)
     counts = run_counts(square_key[uniform], span) * (SQUARE * SQUARE)
     mixed_rows, mixed_cols = np.nonzero(~uniform)
     mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=key_type)
     if len(mixed_rows):
         # the other squares pixel by pixel; a square's row of 8 indices is one uint64 word
-        mixed[...] = code[mixed_rows, mixed_cols].astype(key_type)[:, None, None]
+        mixed[...] = code[mixed_rows, mixed_cols][:, None, None]
         for mask, place in zip(masks, places, strict=True):
             words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
             part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
             mixed += part.astype(key_type) * np.asarray(place, dtype=key_type)
         counts += run_counts(mixed, span)  # a few per cent of the pixels
-    rest = np.repeat(code[rows:].astype(key_type), SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
+    rest = np.repeat(code[rows:], SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
     if len(rest):  # a last, partial row of squares: pixel by pixel
         for mask, place in zip(masks, places, strict=True):
             rest += mask.indices[rows * SQUARE :].astype(key_type) * np.asarray(place, dtype=key_type)
@@ -314,7 +315,7 @@ def tabulate_squares(
         square_key, mixed, rest = position[square_key], np.take(position, mixed), position[rest]
     dtype = mixed.dtype
     inverse = np.empty((height, width), dtype=dtype)
-    fill_squares(inverse, square_key.astype(dtype))  # every square's tuple over its 64 pixels
+    fill_squares(inverse, square_key.astype(dtype, copy=False))  # every square's tuple over its 64 pixels
     if len(mixed_rows):
         put_squares(inverse, mixed_rows, mixed_cols, mixed)
     if len(rest):

@@ -144,12 +144,16 @@ class ObjectVotes:
         n = votes.shape[1]
         group = np.arange(n)
         substantial = max(COPY_MIN_PIXELS, COPY_MIN_FRACTION * counts.sum())
+        # every column's drawn pixels and which columns are equal, each in one pass (pixel counts are
+        # whole numbers, so the sums are exact in any order)
+        drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
+        mass = np.where(drawn, counts[:, None], 0.0).sum(axis=0)
+        equal = (votes[:, :, None] == votes[:, None, :]).all(axis=0)
         for k in range(n):
-            drawn = (votes[:, k] != 0) & (votes[:, k] != ABSTAIN) & (votes[:, k] != FAR)
-            if group[k] != k or counts[drawn].sum() < substantial:
+            if group[k] != k or mass[k] < substantial:
                 continue  # already in an earlier group, or too small to tell a copy from agreement
             for j in range(k + 1, n):
-                if group[j] == j and np.array_equal(votes[:, j], votes[:, k]):
+                if group[j] == j and equal[j, k]:
                     group[j] = k
         return cls(tuple(workers), votes, counts, group, interior=inner)
 
@@ -411,6 +415,9 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
             against the others' vote weighted by the batch weights, shrunk toward the crowd's mean
             as the accuracy is), for :mod:`tally.aggregation.disputed_regions`.
         mean_confusion_: fitted, the crowd's mean (for workers the batch could not judge).
+        confusion: fit :attr:`confusion_` and :attr:`mean_confusion_` (only the disputed regions read
+            them); without it they stay empty and the default, and the fit measures only what
+            :meth:`predict` reuses (the same accuracies and weights).
     """
 
     prior_objects: float = 2.0
@@ -420,6 +427,7 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
     soft_passes: int = 1
     multiclass: bool = True
     tie_margin: float = 0.15
+    confusion: bool = True
     accuracy_: dict[str, float] = field(default_factory=dict)
     objects_: dict[str, int] = field(default_factory=dict)
     mean_accuracy_: float = 0.9
@@ -495,7 +503,19 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         held: Sequence[tuple[FloatArray, FloatArray, FloatArray] | None],
     ) -> None:
         """``held``: per observation, its figures against its gold answer (:func:`against_gold`), or
-        ``None`` for an object without one."""
+        ``None`` for an object without one. Without :attr:`confusion`, only each object's accuracy
+        (:meth:`object_accuracy`'s) is computed."""
+        if not self.confusion:
+            for obj, figures in zip(observations, held, strict=True):
+                batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
+                if figures is not None:
+                    agree, judged, _ = figures
+                else:
+                    soft = self.soft_passes >= self.passes
+                    agree, judged, _ = _against_others(obj, self._weights(batch, obj), soft, confusion=False)
+                self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))
+            self.confusion_, self.mean_confusion_ = {}, Confusion()
+            return
         per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
         for obj, figures in zip(observations, held, strict=True):
             batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
@@ -564,7 +584,8 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
 
     def _weights(self, accuracy: FloatArray, obj: ObjectVotes) -> FloatArray:
         cast = obj.votes[obj.votes != ABSTAIN]
-        raw = _logit_weights(accuracy, self.ceiling, len(np.unique(cast)) if self.multiclass else 2)
+        # the distinct classes cast (votes are bytes: counted, not sorted)
+        raw = _logit_weights(accuracy, self.ceiling, int(np.count_nonzero(np.bincount(cast))) if self.multiclass else 2)
         top = raw.max() if len(raw) else 0.0
         scaled: FloatArray = raw / top if top > 0 else np.ones_like(raw)
         return scaled
@@ -847,7 +868,9 @@ def expected_iou(
     """Per-class expected IoU of the decision when each tuple's truth follows ``support``,
     ``E[TP] / (|decided| + E[FN])``, and the mean over the classes decided somewhere or painted by
     some worker. A class that is neither gets 1.0 and stays out of the mean."""
-    painted = set(np.unique(votes[votes != ABSTAIN]).tolist()) | set(np.unique(labels).tolist())
+    # classes cast or decided somewhere (bytes: counted, not sorted)
+    seen = np.bincount(votes[votes != ABSTAIN], minlength=256) + np.bincount(labels, minlength=256)
+    painted = set(np.flatnonzero(seen).tolist())
     per_class: list[float] = []
     present: list[float] = []
     for c in range(n_classes):

@@ -350,7 +350,10 @@ class SemanticSegmentation(SegmentationShape):
         self, summaries: Sequence[tuple[str, ObjectVotes]], job: JobContext, prior: WorkerStatistics
     ) -> LeaveOneOutWeights:
         known = [votes.known if isinstance(votes, GoldObjectVotes) else None for _, votes in summaries]
-        model = LeaveOneOutWeights().fit([votes for _, votes in summaries], prior, known)
+        # the workers' class confusion is read by the disputed regions alone
+        model = LeaveOneOutWeights(confusion=self.algorithm == "regions").fit(
+            [votes for _, votes in summaries], prior, known
+        )
         logger.info(
             "worker reliability estimated",
             extra={"workers": {w: round(r, DIGITS) for w, r in sorted(model.accuracy_.items())}},
