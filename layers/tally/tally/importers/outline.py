@@ -11,12 +11,14 @@ background, diagonal steps allowed, leads out of.
 :func:`polygons` returns the outer paths in the frame tally *reads* polygons in
 (:func:`tally.aggregation.instance_fusion.rasterise_polygons`: Pillow floors each vertex and paints the
 polygon's boundary as well as its inside, so pixel ``(x, y)`` is the lattice point ``(x, y)``): a left
-or top pixel edge at corner ``c`` is written at ``c``, a right or bottom one at ``c - 1`` (the centre
-line of the pixels along it). Painting them gives back the mask exactly when it has no hole (tested on random masks);
-in the tools' own frame (pixel ``x`` spans ``[x, x + 1]``) that outline lies on the left and top pixel
-edges and one pixel inside the right and bottom ones, the offset tally's reader gives every
-annotator's polygon. Label Studio and CVAT polygons have no holes: a hole is reported (its pixel count)
-and the caller decides.
+or top pixel edge at corner ``c`` is written at ``c``, a right or bottom one at ``c - 1`` (the line
+through the pixels along it). Painting them gives back the mask exactly when it has no hole (tested on
+random masks). The writers add half a pixel to every vertex: in the tools' own frame (pixel ``x`` spans
+``[x, x + 1]``) the polygon then passes through the centres of the mask's boundary pixels, half a pixel
+inside its pixel edges on every side, and a reader that floors still gets ``x`` back when a percentage
+rounded to six decimals lands a hair below it (``100 * 10 / 30`` is written ``33.333333``, which is
+``9.9999999`` pixels). Label Studio and CVAT polygons have no holes: a hole is reported (its pixel
+count) and the caller decides.
 """
 
 from __future__ import annotations
