@@ -118,11 +118,11 @@ def polygons(mask: npt.NDArray[np.bool_]) -> Traced:
     one-pixel part is its pixel three times, as a reader refuses fewer), and how many background pixels
     painting them adds (a hole's; 0: painting them gives back ``mask`` exactly)."""
     mask = np.asarray(mask, dtype=bool)
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
         return Traced([], 0)
-    top, left = int(ys.min()), int(xs.min())
-    crop = mask[top : int(ys.max()) + 1, left : int(xs.max()) + 1]
+    top, left = int(rows[0]), int(columns[0])
+    crop = mask[top : int(rows[-1]) + 1, left : int(columns[-1]) + 1]  # its box: the walk's grid
     found = [_reading_frame(path) for path in outline(crop) if _area(path) > 0]
     canvas = Image.new("1", (crop.shape[1], crop.shape[0]), 0)
     draw = ImageDraw.Draw(canvas)
