@@ -41,18 +41,26 @@ def outline(mask: npt.NDArray[np.bool_]) -> list[list[Point]]:
     corners merged; outer paths and holes in the order their first corner is met row by row."""
     grid = np.pad(np.asarray(mask, dtype=bool), 1)
     inside = grid[1:-1, 1:-1]
-    # directed unit edges, each keyed by its start corner: top edges go +x, right +y, bottom -x, left -y
-    starts: dict[Point, list[Point]] = {}
-    for (dy, dx), (ox, oy), step in (
-        ((-1, 0), (0, 0), (1, 0)),  # top: from the pixel's top-left corner, rightwards
-        ((0, 1), (1, 0), (0, 1)),  # right: from its top-right corner, downwards
-        ((1, 0), (1, 1), (-1, 0)),  # bottom: from its bottom-right corner, leftwards
-        ((0, -1), (0, 1), (0, -1)),  # left: from its bottom-left corner, upwards
-    ):
-        neighbour = grid[1 + dy : grid.shape[0] - 1 + dy, 1 + dx : grid.shape[1] - 1 + dx]
-        ys, xs = np.nonzero(inside & ~neighbour)
-        for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-            starts.setdefault((x + ox, y + oy), []).append(step)
+    # the boundary's straight runs of pixel edges, each keyed by its start corner with its direction and
+    # length: top edges go +x, right +y, bottom -x, left -y (a corner inside a run is never where two
+    # pixels touch diagonally, so the walk need only choose at a run's end)
+    starts: dict[Point, list[Run]] = {}
+    for (dy, dx), side in (((-1, 0), "top"), ((0, 1), "right"), ((1, 0), "bottom"), ((0, -1), "left")):
+        edges = inside & ~grid[1 + dy : grid.shape[0] - 1 + dy, 1 + dx : grid.shape[1] - 1 + dx]
+        along = edges if side in ("top", "bottom") else edges.T  # runs along rows, or along columns
+        padded = np.pad(along, ((0, 0), (1, 1)))
+        first_rows, first_cols = np.nonzero(padded[:, 1:-1] & ~padded[:, :-2])
+        _, last_cols = np.nonzero(padded[:, 1:-1] & ~padded[:, 2:])
+        for line, a, b in zip(first_rows.tolist(), first_cols.tolist(), last_cols.tolist(), strict=True):
+            length = b + 1 - a
+            if side == "top":
+                starts.setdefault((a, line), []).append(((1, 0), length))
+            elif side == "bottom":
+                starts.setdefault((b + 1, line + 1), []).append(((-1, 0), length))
+            elif side == "right":
+                starts.setdefault((line + 1, a), []).append(((0, 1), length))
+            else:
+                starts.setdefault((line, b + 1), []).append(((0, -1), length))
     paths: list[list[Point]] = []
     for first in sorted(starts, key=lambda p: (p[1], p[0])):
         while starts.get(first):
@@ -60,31 +68,33 @@ def outline(mask: npt.NDArray[np.bool_]) -> list[list[Point]]:
     return paths
 
 
-def _walk(first: Point, starts: dict[Point, list[Point]]) -> list[Point]:
-    """The closed path from ``first``, taking its edges out of ``starts``; at a corner where two pixels
-    touch only diagonally (two edges leave it) the walk turns inwards, round the pixel it went along,
-    so that the two stay apart (4-connected parts). The walk ends back at ``first`` when the edge it would take next is
-    the one it began with (a path may pass its first corner twice)."""
+Run = tuple[Point, int]
+"""A straight run of pixel edges: its direction (a unit step) and its length."""
+
+
+def _walk(first: Point, starts: dict[Point, list[Run]]) -> list[Point]:
+    """The closed path from ``first``, taking its runs out of ``starts``; at a corner where two pixels
+    touch only diagonally (two runs leave it) the walk turns inwards, round the pixel it went along, so
+    that the two stay apart (4-connected parts). The walk ends back at ``first`` when the run it would
+    take next is the one it began with (a path may pass its first corner twice)."""
     path: list[Point] = []
     corner, initial = first, starts[first][0]
+    heading: Point | None = None
     while True:
         options = starts.get(corner, [])
-        if path:
-            came = path[-1]
-            heading = (corner[0] - came[0], corner[1] - came[1])
+        step = initial
+        if heading is not None:
             inward = (-heading[1], heading[0])  # a right turn on screen (y down): the inside's side
-            if corner == first:
-                candidates = [*options, initial]
-                if (inward if inward in candidates else initial if len(candidates) == 1 else options[0]) == initial:
-                    break
-            step = inward if inward in options else options[0]
-        else:
-            step = initial
+            turned = [run for run in options if run[0] == inward]
+            if corner == first and not turned and (not options or inward == initial[0]):
+                break  # the turn the walk would take here is the run it began with
+            step = turned[0] if turned else options[0]
         options.remove(step)
         if not options:
             del starts[corner]
         path.append(corner)
-        corner = (corner[0] + step[0], corner[1] + step[1])
+        (ux, uy), length = step
+        corner, heading = (corner[0] + ux * length, corner[1] + uy * length), (ux, uy)
     return _merged(path)
 
 
@@ -138,41 +148,26 @@ def _reading_frame(path: list[Point]) -> list[Point]:
     bottom edge) one up; then equal neighbours merged, and points on a straight run between their
     neighbours (not where the path turns back on itself: a part one pixel wide); from its topmost point
     (the leftmost of them)."""
-    n = len(path)
-    moved: list[Point] = []
-    for i, (x, y) in enumerate(path):
-        before, after = path[i - 1], path[(i + 1) % n]
-        edges = ((before, (x, y)), ((x, y), after))
-        down = any(a[0] == b[0] and b[1] > a[1] for a, b in edges)
-        leftwards = any(a[1] == b[1] and b[0] < a[0] for a, b in edges)
-        moved.append((x - int(down), y - int(leftwards)))
-    while True:
-        merged = _pass(moved)
-        half = len(merged) // 2
-        merged = merged[half:] + merged[:half]  # the seam's points to the middle, for the next pass
-        if len(merged) == len(moved):
+    at = np.asarray(path, dtype=np.int64).reshape(-1, 2)
+    before, after = np.roll(at, 1, axis=0), np.roll(at, -1, axis=0)
+    into, out = at - before, after - at  # the edges in and out of each corner: one vertical, one horizontal
+    down = (into[:, 1] > 0) | (out[:, 1] > 0)
+    leftwards = (into[:, 0] < 0) | (out[:, 0] < 0)
+    moved = at - np.column_stack((down, leftwards)).astype(np.int64)
+    while len(moved) > 1:
+        prev, nxt = np.roll(moved, 1, axis=0), np.roll(moved, -1, axis=0)
+        a, b = moved - prev, nxt - moved
+        same = (a == 0).all(axis=1)
+        straight = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] == 0) & ((a * b).sum(axis=1) > 0)
+        drop = same | straight
+        if not drop.any():
             break
-        moved = merged
+        if drop.all():  # every point equal to the one before: one point
+            moved = moved[:1]
+            break
+        moved = moved[~drop]
+    merged: list[Point] = [(int(x), int(y)) for x, y in moved.tolist()]
     if len(merged) < 3:
         return (merged * 3)[:3]
     first = min(range(len(merged)), key=lambda i: (merged[i][1], merged[i][0]))
     return merged[first:] + merged[:first]  # from its top-left point
-
-
-def _pass(points: list[Point]) -> list[Point]:
-    """One pass of :func:`_reading_frame`'s merging, along the list (not round its seam)."""
-    out: list[Point] = []
-    for x, y in points:
-        if out and out[-1] == (x, y):
-            continue
-        while len(out) >= 2:
-            (px, py), (mx, my) = out[-2], out[-1]
-            straight = (mx - px) * (y - my) - (my - py) * (x - mx) == 0
-            between = (mx - px) * (x - mx) + (my - py) * (y - my) > 0
-            if not (straight and between):
-                break
-            out.pop()
-        out.append((x, y))
-    if len(out) > 1 and out[0] == out[-1]:
-        out.pop()
-    return out
