@@ -263,12 +263,12 @@ def steps_row(args: argparse.Namespace) -> None:
     """The two import steps a mask import no longer does the Ground Truth path's way round, in this
     process, the old way and the new alternating ``--repeats`` rounds (CPU time, best and median):
     an answer of one brush region to its ``classRuns`` (its mask painted into a class array and
-    scanned again, against the region's own runs: ``brush_mask_runs``), and the write-back's brush
+    scanned again, against the region's own runs: ``brush_class_runs``), and the write-back's brush
     regions of a consolidated mask (its PNG read back, against the voted class array the core hands
     on: ``semantic_brushes``). Both give the same values (checked)."""
     from tally.codecs import class_runs
     from tally.importers import writers
-    from tally.importers.rle import brush_mask, brush_mask_runs
+    from tally.importers.rle import brush_class_runs, brush_mask
 
     export, _ = masks_export(max(1, args.mask_tasks // 4), args.seed)
     rles = [a["result"][0]["value"]["rle"] for task in export for a in task["annotations"]]
@@ -279,9 +279,7 @@ def steps_row(args: argparse.Namespace) -> None:
         return class_runs(classes)
 
     def direct(rle: Any) -> list[int]:
-        on, pixels = brush_mask_runs(rle, 640, 480)
-        runs: list[int] = np.column_stack((on.astype(np.int64), pixels)).reshape(-1).tolist()
-        return runs
+        return brush_class_runs(rle, 640, 480)
 
     assert all(painted(r) == direct(r) for r in rles)
     with tempfile.TemporaryDirectory() as tmp:
@@ -310,7 +308,7 @@ def steps_row(args: argparse.Namespace) -> None:
             writers._ls_masks(a, read, {}) == writers.semantic_brushes(a, m) for a, m in zip(labels, maps, strict=True)
         )
         steps = {
-            "one region's classRuns, per answer: painted mask + class_runs / brush_mask_runs": (
+            "one region's classRuns, per answer: painted mask + class_runs / brush_class_runs": (
                 (lambda: [painted(r) for r in rles], lambda: [direct(r) for r in rles]), len(rles)),
             "write-back's brush regions, per object: PNG read back / voted class array": (
                 (read_back, from_array), len(labels)),

@@ -495,3 +495,11 @@ def test_literal_words_far_apart_read_as_the_block_by_block_decoder_reads_them(
     rle = encode_brush_rle(values, word_size=word_size, run_sizes=(2, 3, 4, 5))
     assert _decoded(decode_brush_rle, rle) == _decoded(_reference_decode, rle)
     assert decode_brush_rle(rle).tolist() == values.tolist()
+
+
+def test_an_integer_is_no_brush_rle() -> None:
+    """``bytes(100)`` is 100 zero bytes: an integer in place of the list is refused as what it is."""
+    from tally.importers.rle import RleError, decode_brush_rle
+
+    with pytest.raises(RleError, match="not a list of bytes"):
+        decode_brush_rle(100)  # type: ignore[arg-type]

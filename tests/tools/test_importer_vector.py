@@ -39,8 +39,8 @@ OPEN_IN_CLOSED = (
 SIZE = {"width": 640, "height": 480}
 
 
-def _run(source: Path, out: Path) -> tuple[int, list[dict[str, Any]]]:
-    code = main(["consolidate", "--from", "labelstudio", str(source), "--out", str(out)])
+def _run(source: Path, out: Path, *extra: str) -> tuple[int, list[dict[str, Any]]]:
+    code = main(["consolidate", "--from", "labelstudio", str(source), "--out", str(out), *extra])
     lines = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
     return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
 
@@ -293,7 +293,12 @@ def test_label_studio_gold_paths_teach_the_polyline_model_as_the_core_batches_do
     assert (round(statistics.mean(scored), 3), round(statistics.mean(alone), 3)) == (0.862, 0.562)
 
 
-def test_label_studio_vector_paths_in_a_form_are_consolidated_by_the_line_kind(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closable", [None, "true"])
+def test_label_studio_vector_paths_in_a_form_are_consolidated_by_the_line_kind(
+    tmp_path: Path, closable: str | None
+) -> None:
+    """Open paths are lines, with or without a config, and under a ``closable`` tag too (it allows closed
+    paths; these are open): the form's field is what its paths are, as the field alone's is."""
     tasks = json.loads((LS / "vector-lines-three-annotators.json").read_text())
     for task in tasks:
         for a in task["annotations"]:
@@ -301,18 +306,27 @@ def test_label_studio_vector_paths_in_a_form_are_consolidated_by_the_line_kind(t
             a["result"].append({"id": f"q{a['id']}", "type": "choices", "from_name": "weather", "to_name": "image",
                                 "value": {"choices": [weather]}})  # fmt: skip
     (tmp_path / "export.json").write_text(json.dumps(tasks))
-    code, labels = _run(tmp_path / "export.json", tmp_path / "out")
+    extra: list[str] = []
+    if closable is not None:
+        (tmp_path / "config.xml").write_text(
+            f'<View><Image name="image" value="$image"/><VectorLabels name="lines" toName="image" closable="{closable}">'
+            '<Label value="lane"/><Label value="curb"/></VectorLabels><Choices name="weather" toName="image">'
+            '<Choice value="wet"/><Choice value="dry"/></Choices></View>'
+        )
+        extra = ["--template", str(tmp_path / "config.xml")]
+    code, labels = _run(tmp_path / "export.json", tmp_path / "out", *extra)
     assert code == 0
     lines = labels[0]["fields"]["lines"]
     assert (lines["consolidated"], lines["type"], lines["answers-used"]) == (True, "tally/polyline", 3)
-    assert [(p["label"], p["workers"]) for p in lines["value"]["polylines"]] == [
-        ("curb", [ANA, BEN]),
-        ("lane", [ANA, BEN, CY]),
-    ]
+    # the lines in the labels' order: the answers' (curb first) or the config's (lane first)
+    expected = [("curb", [ANA, BEN]), ("lane", [ANA, BEN, CY])]
+    assert [(p["label"], p["workers"]) for p in lines["value"]["polylines"]] == (
+        expected if closable is None else expected[::-1]
+    )
     assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["lines", "weather"]}
     result = json.loads((tmp_path / "out" / "predictions.json").read_text())[0]["predictions"][0]["result"]
+    written = [("lines", "vectorlabels", [name]) for name, _ in expected]
     assert [(r["from_name"], r["type"], r["value"].get("vectorlabels")) for r in result] == [
-        ("lines", "vectorlabels", ["curb"]),
-        ("lines", "vectorlabels", ["lane"]),
+        *(written if closable is None else written[::-1]),
         ("weather", "choices", None),
     ]

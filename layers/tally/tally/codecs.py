@@ -379,12 +379,19 @@ def encode_gray_png(values: npt.NDArray[np.uint8], compress_level: int = 1) -> b
     return buf.getvalue()
 
 
+def run_starts(flat: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Where each run of equal values of a 1-D array begins (the first at 0; none for an empty array)."""
+    if not flat.size:
+        return np.zeros(0, np.int64)
+    return np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1)).astype(np.int64, copy=False)
+
+
 def class_runs(classes: npt.NDArray[np.uint8]) -> list[int]:
     """The row-major runs of a class array, ``[value, length, ...]`` (module docstring)."""
     flat = np.ascontiguousarray(classes, np.uint8).reshape(-1)
     if flat.size == 0:
         return []
-    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
+    starts = run_starts(flat)
     lengths = np.diff(np.append(starts, flat.size))
     runs: list[int] = np.column_stack((flat[starts].astype(np.int64), lengths)).reshape(-1).tolist()
     return runs

@@ -182,6 +182,10 @@ class _Painter:
         }
 
 
+ROTATED = "a box is rotated; tally's boxes are axis-aligned"
+"""Why a rotated box (CVAT XML's ``rotation``, CVAT's COCO ``attributes.rotation``) is refused."""
+
+
 def _convert(kind: str, shapes: Sequence[ET.Element], size: tuple[int, int], painter: _Painter) -> Any:
     width, height = size
     props = {"width": width, "height": height}
@@ -189,7 +193,7 @@ def _convert(kind: str, shapes: Sequence[ET.Element], size: tuple[int, int], pai
         boxes = []
         for s in shapes:
             if _float(s.get("rotation", "0"), "rotation") != 0:
-                raise _Unreadable("a box is rotated; tally's boxes are axis-aligned")
+                raise _Unreadable(ROTATED)
             xtl, ytl = _float(s.get("xtl"), "xtl"), _float(s.get("ytl"), "ytl")
             xbr, ybr = _float(s.get("xbr"), "xbr"), _float(s.get("ybr"), "ybr")
             boxes.append(
@@ -426,7 +430,7 @@ def read_coco_jobs(path: Path) -> Jobs:
                     attributes = a.get("attributes")
                     turned = attributes.get("rotation", 0) if isinstance(attributes, dict) else 0
                     if _float(str(turned), "rotation") != 0:  # CVAT's COCO export: a rotated box's angle
-                        raise _Unreadable("a box is rotated; tally's boxes are axis-aligned")
+                        raise _Unreadable(ROTATED)
                     boxes.append(
                         {
                             "label": categories.get(a.get("category_id"), str(a.get("category_id"))),

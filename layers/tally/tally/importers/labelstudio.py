@@ -60,7 +60,7 @@ import numpy as np
 from ..codecs import class_runs
 from ..colours import assign_colours
 from ..forms import Field, FieldKind
-from .model import FieldAnswer, ImportedItem
+from .model import CONSOLIDATED_KINDS, FieldAnswer, ImportedItem
 from .rle import RleError, brush_class_runs, brush_mask
 
 __all__ = ["ExportError", "read_config", "read_export", "worker_of"]
@@ -153,8 +153,10 @@ def _vector_path(vertices: Any, closed: bool) -> list[tuple[float, float]]:
     be a ring (the first vertex's ``prevPointId`` names the last). :class:`_Unreadable` for a Bézier
     vertex (tally's lines and polygons are straight segments), a branching path (skeleton mode),
     vertices that are not one path, or a ring not marked closed."""
-    if not isinstance(vertices, list) or not vertices:
+    if not isinstance(vertices, list):
         raise _Unreadable("a path has no vertices list")
+    if not vertices:
+        raise _Unreadable("a path has no vertices")
     points: list[tuple[float, float]] = []
     index: dict[str | int, int] = {}  # a vertex's id: its place in the list
     named: list[Any] = []  # each vertex's prevPointId (None: none given)
@@ -527,8 +529,7 @@ def read_export(document: Any) -> list[ImportedItem]:
         if rtype == "vectorlabels" and name in closed_fields:
             kind = "polygons"
         given = _given(results) if results else []
-        if kind not in ("boxes", "polygons", "keypoints", "semantic", "entities", "classification", "number", "text",
-                        "polylines"):  # fmt: skip
+        if kind not in CONSOLIDATED_KINDS:
             item.add(name, kind, FieldAnswer(worker, given=given, origin=origin))
             continue
         try:
@@ -622,7 +623,7 @@ def read_config(text: str) -> dict[str, Field]:
             fields[name] = Field(name, "text", element)
         elif kind_type in _CONTROL_TASKS:
             fields[name] = Field(name, "annotation", element, values, task=_CONTROL_TASKS[kind_type])
-        elif kind_type == "vectorlabels":  # closable: polygons (most of its paths closed), else polylines
+        elif kind_type == "vectorlabels":  # closable: polygons, else polylines; a form takes what most paths are
             task = "polygon" if tag.get("closable", "").lower() == "true" else "polyline"
             fields[name] = Field(name, "annotation", element, values, task=task)
     return fields

@@ -39,6 +39,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from ..codecs import run_starts
+
 __all__ = [
     "MAX_PIXELS",
     "RleError",
@@ -69,6 +71,8 @@ class RleError(ValueError):
 def _as_bytes(rle: bytes | Sequence[int]) -> bytes:
     if isinstance(rle, bytes | bytearray):
         return bytes(rle)
+    if isinstance(rle, int):  # bytes(n) would be n zero bytes
+        raise RleError("the brush RLE is not a list of bytes (integers 0-255)")
     try:
         return bytes(rle)
     except (TypeError, ValueError) as exc:
@@ -424,7 +428,7 @@ def mask_to_brush_rle(mask: npt.NDArray[np.bool_]) -> list[int]:
     flat = np.ascontiguousarray(mask, dtype=bool).ravel()
     if not flat.size:
         return encode_brush_rle(np.zeros(0, dtype=np.uint8))
-    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
+    starts = run_starts(flat)
     return mask_runs_to_brush_rle(starts, flat[starts], flat.size)
 
 

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from .. import __version__
+from ..codecs import run_starts
 from .model import Batch, ImportedItem
 from .outline import polygons as trace_polygons
 from .rle import encode_cvat_mask, mask_runs_to_brush_rle, mask_to_brush_rle
@@ -231,11 +232,12 @@ Brushes = tuple[list[dict[str, Any]], tuple[int, int] | None]
 """A mask label's brush regions and the mask's (width, height) when it has a region (:func:`_ls_masks`)."""
 
 
+def _brush_region(name: str, rle: list[int], score: Any, index: int | None) -> dict[str, Any]:
+    return {"value": {"format": "rle", "rle": rle, "brushlabels": [name]}, "score": score, "index": index}
+
+
 def _brushes(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]) -> Brushes:
-    regions = [
-        {"value": {"format": "rle", "rle": mask_to_brush_rle(mask), "brushlabels": [name]}, "score": score, "index": k}
-        for name, mask, score, k in found
-    ]
+    regions = [_brush_region(name, mask_to_brush_rle(mask), score, k) for name, mask, score, k in found]
     return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
 
@@ -247,7 +249,7 @@ def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -
     pixels, not one comparison per class): the same RLEs as :func:`mask_to_brush_rle` of each class's
     mask."""
     flat = np.ascontiguousarray(classes).ravel()
-    starts = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1)) if flat.size else np.zeros(0, np.int64)
+    starts = run_starts(flat)
     run_class = flat[starts]
     regions = []
     for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
@@ -258,13 +260,7 @@ def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -
             continue
         kept = np.concatenate(([True], on[1:] != on[:-1]))  # where the class's own runs begin
         rle = mask_runs_to_brush_rle(starts[kept], on[kept], flat.size)
-        regions.append(
-            {
-                "value": {"format": "rle", "rle": rle, "brushlabels": [str(info["class-name"])]},
-                "score": info.get("confidence"),
-                "index": None,
-            }
-        )
+        regions.append(_brush_region(str(info["class-name"]), rle, info.get("confidence"), None))
     return regions, (classes.shape[1], classes.shape[0]) if regions else None
 
 

@@ -15,6 +15,7 @@ beside each annotator's annotation) or ``annotations.xml`` (CVAT for images 1.1,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -240,7 +241,10 @@ def form_schema(batch: Batch, config: Mapping[str, Field]) -> FormSchema:
     fields = []
     for name in batch.consolidated:
         if name in config:
-            fields.append(config[name])
+            found = config[name]
+            if found.task in ("polygon", "polyline"):  # a VectorLabels tag: what its paths are (closed or open)
+                found = dataclasses.replace(found, task=_ANNOTATION_TASKS[batch.fields[name]])
+            fields.append(found)
             continue
         kind = batch.fields[name]
         if kind == "classification":
