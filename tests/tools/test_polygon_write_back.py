@@ -222,3 +222,54 @@ def test_a_polygon_field_of_a_form_goes_back_as_polygons_its_hole_note_naming_th
     assert task["meta"] == {"tally": {"notes": [f"tally-trees-0 (tree, instance 1): 1 {HOLE_NOTE}"]}}
     pixels = [(x * 0.3, y * 0.2) for x, y in result[0]["value"]["points"]]
     assert np.array_equal(_painted([pixels], 30, 20), _painted([[(2, 2), (10, 2), (10, 10), (2, 10)]], 30, 20))
+
+
+def _dumbbell(bridge: int) -> list[tuple[int, int]]:
+    """Two squares (x 2-9 and 20-27, y 3-11) joined by a bridge one pixel high at row ``bridge``."""
+    return [(2, 3), (9, 3), (9, bridge), (20, bridge), (20, 3), (27, 3), (27, 11), (20, 11), (20, bridge),
+            (9, bridge), (9, 11), (2, 11)]  # fmt: skip
+
+
+def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_per_region_fields(
+    tmp_path: Path,
+) -> None:
+    """Each annotator's bridge is on another row: one vote of three each, so the fused instance is the
+    two squares, apart; each part is a polygon, each with the instance's voted attributes and score."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for name, bridge in zip("abc", (5, 7, 9), strict=True):
+        _cvat_job(jobs / f"job-{name}.xml", [("tree", _dumbbell(bridge))])
+        text = (jobs / f"job-{name}.xml").read_text()
+        (jobs / f"job-{name}.xml").write_text(
+            text.replace("</polygon>", '<attribute name="species">oak</attribute></polygon>')
+        )
+    code, labels = _run("cvat", jobs, tmp_path / "out", "--element-name", "polygon")
+    assert code == 0
+    instances = _instances(tmp_path / "out", labels[0])
+    squares = _painted([[(2, 3), (9, 3), (9, 11), (2, 11)], [(20, 3), (27, 3), (27, 11), (20, 11)]], 30, 20)
+    assert np.array_equal(instances == 1, squares) and int(instances.max()) == 1
+    image = ET.parse(tmp_path / "out" / "annotations.xml").getroot().find("image")
+    assert image is not None
+    assert [(p.tag, p.get("points"), [(a.get("name"), a.text) for a in p]) for p in image] == [
+        ("polygon", "2.50,3.50;9.50,3.50;9.50,11.50;2.50,11.50", [("species", "oak")]),
+        ("polygon", "20.50,3.50;27.50,3.50;27.50,11.50;20.50,11.50", [("species", "oak")]),
+    ]
+    export = [{"id": 3, "data": {"image": "/data/upload/dumbbell.png"}, "annotations": [
+        {"id": k, "completed_by": {"id": k, "email": who}, "result": [
+            {"id": f"{who}-0", "type": "polygonlabels", "from_name": "trees", "to_name": "image",
+             "original_width": 30, "original_height": 20,
+             "value": {"points": [[x / 0.3, y / 0.2] for x, y in _dumbbell(bridge)], "polygonlabels": ["tree"]}},
+            {"id": f"{who}-0", "type": "choices", "from_name": "species", "to_name": "image",
+             "value": {"points": [[x / 0.3, y / 0.2] for x, y in _dumbbell(bridge)], "choices": ["oak"]}}]}
+        for k, (who, bridge) in enumerate(zip(["ana", "ben", "cy"], (5, 7, 9), strict=True))]}]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "ls")
+    assert code == 0
+    (task,) = json.loads((tmp_path / "ls" / "predictions.json").read_text())
+    result = task["predictions"][0]["result"]
+    score = labels[0]["instances"][0]["confidence"]
+    assert [(r["id"], r["type"], r.get("score"), r["value"].get("choices")) for r in result] == [
+        ("tally-0", "polygonlabels", score, None), ("tally-1", "polygonlabels", score, None),
+        ("tally-0", "choices", None, ["oak"]), ("tally-1", "choices", None, ["oak"]),
+    ]  # fmt: skip
+    assert [r["value"]["points"] for r in result[2:]] == [r["value"]["points"] for r in result[:2]]
