@@ -59,6 +59,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +331,7 @@ def polygons_row(args: argparse.Namespace) -> None:
     """The polygon write-back step (module docstring)."""
     from tally.aggregation.instance_fusion import rasterise_polygons
     from tally.importers import writers
+    from tally.importers.outline import polygons as trace_polygons
 
     rng = np.random.default_rng(args.seed)
     objects = []
@@ -348,13 +350,13 @@ def polygons_row(args: argparse.Namespace) -> None:
     for found in objects:
         for _, mask, _, _ in found:
             painted = np.zeros(mask.shape, dtype=bool)
-            traced = writers.trace_polygons(mask)
+            traced = trace_polygons(mask)
             for points in traced.polygons:
                 grid, _ = rasterise_polygons([points], 640, 480)
                 painted |= grid > 0
                 vertices += len(points)
             assert np.array_equal(painted, mask) or traced.hole_pixels > 0
-    ways = {
+    ways: dict[str, Callable[[], object]] = {
         "brush regions (before)": lambda: [writers._brushes(found) for found in objects],
         "polygonlabels regions": lambda: [writers._ls_outlines(found, "polygonlabels", []) for found in objects],
         "CVAT <mask> shapes (before)": lambda: [writers._cvat_mask_shapes(found) for found in objects],
@@ -369,8 +371,8 @@ def polygons_row(args: argparse.Namespace) -> None:
     print(f"{len(objects)} objects, {instances} instances, {vertices / instances:.0f} vertices per instance traced")
     print("| write-back of a polygon object (640x480) | CPU per object, best / median |")
     print("|---|---|")
-    for name, found in times.items():
-        print(f"| {name} | {min(found):.2f} / {statistics.median(found):.2f} ms |")
+    for name, taken in times.items():
+        print(f"| {name} | {min(taken):.2f} / {statistics.median(taken):.2f} ms |")
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ def test_a_part_one_pixel_wide_turns_back_on_itself() -> None:
 
 
 def test_rasterised_polygons_traced_and_painted_again_are_the_same_pixels() -> None:
-    drawn = [
+    drawn: list[list[tuple[float, float]]] = [
         [(3.2, 1.7), (40.9, 6.1), (28.4, 33.3)],  # a slanted triangle: staircase edges
         [(5, 5), (45, 5), (45, 35), (30, 35), (30, 15), (20, 15), (20, 35), (5, 35)],  # concave
         [(25, 0), (31, 18), (49, 18), (35, 29), (40, 39), (25, 32), (10, 39), (15, 29), (1, 18), (19, 18)],  # a star
