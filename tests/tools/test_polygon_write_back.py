@@ -11,18 +11,27 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from tally.aggregation.instance_fusion import rasterise_polygons
+from tally.tools.cli import main
 from tests.project import ROOT
-from tests.tools.test_importers import _png, _run
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
 CVAT = ROOT / "tests" / "fixtures" / "cvat"
 HOLE_NOTE = "pixel(s) of holes filled, as Label Studio polygons have no holes"
 
 
+def _run(tool: str, source: Path, out: Path, *extra: str) -> tuple[int, list[dict[str, Any]]]:
+    code = main(["consolidate", "--from", tool, str(source), "--out", str(out), *extra])
+    lines = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
+    return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+
+
 def _instances(out: Path, label: dict[str, Any]) -> npt.NDArray[np.uint8]:
-    return np.asarray(_png(out, label["instance-mask-ref"]), dtype=np.uint8)
+    path = Path(label["instance-mask-ref"])
+    with Image.open(path if path.is_absolute() else out / path) as image:
+        return np.asarray(image, dtype=np.uint8)
 
 
 def _painted(polygons: list[list[tuple[float, float]]], width: int, height: int) -> npt.NDArray[np.bool_]:
