@@ -33,6 +33,12 @@ canvases' streams: an ellipse painted
 bytes (every value a literal word: the worst case), beside 8 bytes per byte of the stream (a string of
 its bits, what the decoder once read).
 
+`--exports polygons` (not part of `all`) times the write-back of consolidated polygons in process: per
+object of 1-3 rasterised polygons (640x480; ellipses of 24-48 vertices, slanted edges: staircases), its
+instances as brush regions and ``<mask>`` shapes (what was written) against traced ``polygonlabels``
+regions and ``<polygon>`` shapes, `--repeats` rounds alternating (CPU time, best and median); the vertices written per instance,
+and every traced polygon painted back as tally reads it (exact: checked).
+
 The choices row runs each command in a child process (what a user's command costs, interpreter start
 included), the two sources interleaved, `--repeats` times; the median of the wall time and of the CPU
 time (user + system of the child) is reported. Only ratios within one run
@@ -53,6 +59,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +327,54 @@ def steps_row(args: argparse.Namespace) -> None:
                   f"{min(times[1]):.2f} / {statistics.median(times[1]):.2f} ms |")  # fmt: skip
 
 
+def polygons_row(args: argparse.Namespace) -> None:
+    """The polygon write-back step (module docstring)."""
+    from tally.aggregation.instance_fusion import rasterise_polygons
+    from tally.importers import writers
+    from tally.importers.outline import polygons as trace_polygons
+
+    rng = np.random.default_rng(args.seed)
+    objects = []
+    for _ in range(max(1, args.mask_tasks)):
+        shapes = []
+        for _ in range(int(rng.integers(1, 4))):
+            cx, cy = rng.uniform(100, 540), rng.uniform(80, 400)
+            rx, ry, turn = rng.uniform(20, 90), rng.uniform(15, 70), rng.uniform(0, np.pi)
+            t = np.linspace(0, 2 * np.pi, int(rng.integers(24, 49)), endpoint=False)
+            x, y = rx * np.cos(t), ry * np.sin(t)
+            shapes.append(np.c_[cx + x * np.cos(turn) - y * np.sin(turn), cy + x * np.sin(turn) + y * np.cos(turn)])
+        grid, _ = rasterise_polygons(shapes, 640, 480)
+        objects.append([("lesion", grid == k, 0.9, k - 1) for k in range(1, int(grid.max()) + 1)])
+    instances = sum(len(found) for found in objects)
+    vertices = 0
+    for found in objects:
+        for _, mask, _, _ in found:
+            painted = np.zeros(mask.shape, dtype=bool)
+            traced = trace_polygons(mask)
+            for points in traced.polygons:
+                grid, _ = rasterise_polygons([points], 640, 480)
+                painted |= grid > 0
+                vertices += len(points)
+            assert np.array_equal(painted, mask) or traced.hole_pixels > 0
+    ways: dict[str, Callable[[], object]] = {
+        "brush regions (before)": lambda: [writers._brushes(found) for found in objects],
+        "polygonlabels regions": lambda: [writers._ls_outlines(found, "polygonlabels", []) for found in objects],
+        "CVAT <mask> shapes (before)": lambda: [writers._cvat_mask_shapes(found) for found in objects],
+        "CVAT <polygon> shapes": lambda: [writers._cvat_outlines(found) for found in objects],
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(args.repeats):
+        for name, run in ways.items():
+            start = time.process_time()
+            run()
+            times[name].append(1000 * (time.process_time() - start) / len(objects))
+    print(f"{len(objects)} objects, {instances} instances, {vertices / instances:.0f} vertices per instance traced")
+    print("| write-back of a polygon object (640x480) | CPU per object, best / median |")
+    print("|---|---|")
+    for name, taken in times.items():
+        print(f"| {name} | {min(taken):.2f} / {statistics.median(taken):.2f} ms |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=10_000)
@@ -328,15 +383,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask rows measured too")
     parser.add_argument("--row-label", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--exports", choices=("all", "choices", "masks", "decode", "steps"), default="all",
+    parser.add_argument("--exports", choices=("all", "choices", "masks", "decode", "steps", "polygons"),
+                        default="all",
                         help="which rows to measure (decode: the brush decoder alone; steps: two mask import "
-                             "steps in process, old way and new; neither part of all)")  # fmt: skip
+                             "steps in process, old way and new; polygons: the polygon write-back; none of them "
+                             "part of all)")  # fmt: skip
     args = parser.parse_args()
     if args.exports == "decode":
         decode_row(args)
         return
     if args.exports == "steps":
         steps_row(args)
+        return
+    if args.exports == "polygons":
+        polygons_row(args)
         return
     print("| export | the import, wall / CPU | Ground Truth path, wall / CPU | ratio, wall / CPU | check |")
     print("|---|---|---|---|---|")

@@ -763,7 +763,7 @@ def test_cvat_points_attributes_are_voted_per_consolidated_keypoint(tmp_path: Pa
 
 def test_cvat_polygon_attributes_are_voted_per_consolidated_instance(tmp_path: Path) -> None:
     """Polygons are consolidated as instances; the workers' polygons matched into each instance (its
-    members) vote its attributes, written on the instance's <mask> in the CVAT file."""
+    members) vote its attributes, written on the instance's <polygon> in the CVAT file."""
     code, labels = _run("cvat", CVAT / "three-jobs-shapes", tmp_path / "out", "--element-name", "polygon")
     assert code == 0
     assert [[i["workers"] for i in label["instances"]] for label in labels] == [[["job-a", "job-b", "job-c"]] * 2,
@@ -794,7 +794,7 @@ def test_cvat_polygon_attributes_are_voted_per_consolidated_instance(tmp_path: P
     xml = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
     assert [
         [(m.get("label"), m.get("occluded"), [(a.get("name"), a.text) for a in m.findall("attribute")])
-         for m in image.findall("mask")]
+         for m in image.findall("polygon")]
         for image in xml.findall("image")
     ] == [
         [("tree", "0", [("fruit", "false"), ("species", "oak")]), ("tree", "0", [("fruit", "true")])],
@@ -876,7 +876,7 @@ def test_coco_attributes_are_voted_per_consolidated_box_and_instance(tmp_path: P
         assert kept[0] == [{"field": "attributes", "kind": "attributes", "reason": UNMATCHED,
                             "answers": [{"workerId": "job-c", "value": [person]}]}]  # fmt: skip  # only job c's
         xml = ET.parse(tmp_path / field / "annotations.xml").getroot()
-        shape = "box" if field == "bbox" else "mask"
+        shape = "box" if field == "bbox" else "polygon"  # the jobs drew polygons: written back so
         assert [
             [
                 (s.get("occluded"), [(a.get("name"), a.text) for a in s.findall("attribute")])
@@ -1026,10 +1026,13 @@ def test_label_studio_per_region_fields_of_polygons_follow_the_instances_and_for
     ]
     (task,) = json.loads((tmp_path / "out" / "predictions.json").read_text())
     result = task["predictions"][0]["result"]
-    assert [(r["id"], r["type"], r["value"].get("brushlabels"), r["value"].get("choices")) for r in result] == [
-        ("tally-0", "brushlabels", ["tree"], None), ("tally-1", "brushlabels", ["tree"], None),
+    assert [(r["id"], r["type"], r["value"].get("polygonlabels"), r["value"].get("choices")) for r in result] == [
+        ("tally-0", "polygonlabels", ["tree"], None), ("tally-1", "polygonlabels", ["tree"], None),
         ("tally-0", "choices", None, ["oak"]), ("tally-1", "choices", None, ["pine"]),
     ]  # fmt: skip
+    # each choice carries its polygon's geometry, as Label Studio's per-region results do
+    assert [r["value"]["points"] for r in result[2:]] == [r["value"]["points"] for r in result[:2]]
+    assert result[0]["value"]["points"][0] == [10.5, round(100 * 10.5 / 80, 6)]  # the oak's top-left pixel's centre
     # with a second consolidated field the import is a form: its region field's per-region answers are kept
     export = _ls_region_task(1, "polygonlabels", drawn)
     for k, annotation in enumerate(export["annotations"]):

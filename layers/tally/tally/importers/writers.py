@@ -8,7 +8,16 @@
 * :func:`cvat_xml`: a "CVAT for images 1.1" file for a new job: one ``<image>`` per object with the
   consolidated shapes (``source="auto"``), each with the attributes voted for it (``shape-attributes``:
   ``occluded`` on the shape, the others as ``<attribute>`` children; a tie is not written). An instance
-  label's instances are ``<mask>`` shapes.
+  label's instances are ``<mask>`` shapes, or ``<polygon>`` shapes where the annotators drew polygons.
+
+**Polygons go back as polygons.** A polygon field (Label Studio ``polygonlabels`` and closed
+``vectorlabels`` paths, CVAT ``<polygon>``, COCO polygon segmentations) is consolidated as instances; each
+instance's pixels are traced into one polygon per 4-connected part (:mod:`.outline`: through the centres
+of its boundary pixels, so that importing the file again gives the same pixels) and written as the tool
+drew it: ``polygonlabels`` regions, closed ``vectorlabels`` paths, ``<polygon>`` shapes. The tools' polygons
+have no holes: an instance with a hole is written in Label Studio as its outline with the hole filled
+(the task's ``meta.tally.notes`` say which region and how many pixels), and in CVAT as a ``<mask>``
+(exact; CVAT shows a mask in any job).
 
 Both read tally's label dicts as the core returns them today (a typed result will replace them);
 each label kind is converted by one small function, ``_ls_<kind>`` or ``_cvat_<kind>``. Masks are read
@@ -29,7 +38,8 @@ from PIL import Image
 
 from .. import __version__
 from ..codecs import run_starts
-from .model import Batch
+from .model import Batch, ImportedItem
+from .outline import polygons as trace_polygons
 from .rle import encode_cvat_mask, mask_runs_to_brush_rle, mask_to_brush_rle
 
 __all__ = [
@@ -185,6 +195,39 @@ def _ls_polylines(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
     return regions
 
 
+def _ls_outlines(
+    found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]], rtype: str, notes: list[str]
+) -> list[dict[str, Any]]:
+    """Each instance as ``polygonlabels`` regions or closed ``vectorlabels`` paths (``rtype``), one per
+    part of it (module docstring), in percent, its confidence as each region's ``score``; a filled hole
+    is said in ``notes``."""
+    regions: list[dict[str, Any]] = []
+    for name, mask, score, k in found:
+        height, width = mask.shape
+        traced = trace_polygons(mask)
+        first = len(regions)
+        for points in traced.polygons:
+            at = [(_percent(x + 0.5, width), _percent(y + 0.5, height)) for x, y in points]  # pixel centres
+            if rtype == "vectorlabels":
+                i = len(regions)
+                vertices = [
+                    {"id": f"tally-{i}-{j}", "x": x, "y": y, "prevPointId": f"tally-{i}-{j - 1}" if j else None,
+                     "isBezier": False}
+                    for j, (x, y) in enumerate(at)
+                ]  # fmt: skip
+                value: dict[str, Any] = {"vertices": vertices, "closed": True, "vectorlabels": [name]}
+            else:
+                value = {"points": [[x, y] for x, y in at], "closed": True, "polygonlabels": [name]}
+            regions.append({"value": value, "score": score, "index": k})
+        if traced.hole_pixels:
+            ids = ", ".join(f"tally-{i}" for i in range(first, len(regions)))
+            notes.append(
+                f"{ids} ({name}, instance {(k or 0) + 1}): {traced.hole_pixels} pixel(s) of holes filled, as Label "
+                "Studio polygons have no holes"
+            )
+    return regions
+
+
 Brushes = tuple[list[dict[str, Any]], tuple[int, int] | None]
 """A mask label's brush regions and the mask's (width, height) when it has a region (:func:`_ls_masks`)."""
 
@@ -235,9 +278,11 @@ def _ls_result(
     read: Reader,
     shapes: list[int] | None = None,
     brushes: Mapping[str, Brushes] | None = None,
+    notes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The label's results; ``shapes``, when given, gets each result's index in the label's list of its
-    regions (an instance's in ``instances``), what ``shape-attributes`` name."""
+    regions (an instance's in ``instances``), what ``shape-attributes`` name; ``notes`` what the task's
+    ``meta.tally`` should say about them (a polygon's filled hole)."""
     kind = _kind(label)
     rtype = str(field.get("type", ""))
     size = _size(label)
@@ -251,6 +296,10 @@ def _ls_result(
         regions, rtype = _ls_keypoints(label, size), "keypointlabels"
     elif kind == "polylines" and size is not None:
         regions, rtype = _ls_polylines(label, size), "vectorlabels"
+    elif kind == "instances" and rtype in ("polygonlabels", "vectorlabels"):  # drawn as polygons: written so
+        found = _regions(label, read)
+        regions = _ls_outlines(found, rtype, notes if notes is not None else [])
+        size = size if size is not None else (found[0][1].shape[1], found[0][1].shape[0]) if found else None
     elif kind in ("semantic", "instances"):
         (regions, drawn), rtype = _ls_masks(label, read, brushes or {}), "brushlabels"
         size = size if size is not None else drawn
@@ -279,25 +328,34 @@ def _ls_region_fields(
 ) -> list[dict[str, Any]]:
     """The per-region fields voted for each region (``shape-attributes``), as results attached to the
     region's result (its ``id``, its geometry), a tie not written."""
-    by_shape = dict(zip(shapes, result, strict=True))
+    by_shape: dict[int, list[Mapping[str, Any]]] = {}
+    for shape, region in zip(shapes, result, strict=True):
+        by_shape.setdefault(shape, []).append(region)  # an instance traced into several polygons: each
     controls = _ls_controls(task)
     out: list[dict[str, Any]] = []
     for voted in label.get("shape-attributes", []):
-        region = by_shape.get(voted.get("shape"))
-        if region is None:
+        for region in by_shape.get(voted.get("shape"), []):
+            out.extend(_ls_voted_region(voted, region, controls))
+    return out
+
+
+def _ls_voted_region(
+    voted: Mapping[str, Any], region: Mapping[str, Any], controls: Mapping[str, tuple[str, Any]]
+) -> list[dict[str, Any]]:
+    """The per-region fields voted for one region, as results attached to its result."""
+    out: list[dict[str, Any]] = []
+    for name, value in voted.get("values", {}).items():
+        rtype, to_name = controls.get(name, ("", None))
+        if rtype == "choices":
+            made: dict[str, Any] = {"choices": value if isinstance(value, list) else [value]}
+        elif rtype in ("taxonomy", "number", "rating"):
+            made = {rtype: value}
+        else:
             continue
-        for name, value in voted.get("values", {}).items():
-            rtype, to_name = controls.get(name, ("", None))
-            if rtype == "choices":
-                made: dict[str, Any] = {"choices": value if isinstance(value, list) else [value]}
-            elif rtype in ("taxonomy", "number", "rating"):
-                made = {rtype: value}
-            else:
-                continue
-            geometry = {k: v for k, v in region["value"].items() if k != region["type"]}
-            item = {k: v for k, v in region.items() if k not in ("value", "score")}
-            to_name = to_name if to_name is not None else region.get("to_name")
-            out.append({**item, "from_name": name, "to_name": to_name, "type": rtype, "value": {**geometry, **made}})
+        geometry = {k: v for k, v in region["value"].items() if k != region["type"]}
+        item = {k: v for k, v in region.items() if k not in ("value", "score")}
+        to_name = to_name if to_name is not None else region.get("to_name")
+        out.append({**item, "from_name": name, "to_name": to_name, "type": rtype, "value": {**geometry, **made}})
     return out
 
 
@@ -316,8 +374,10 @@ def _ls_form(
     text: str | None,
     read: Reader,
     brushes: Mapping[str, Brushes],
+    notes: list[str],
 ) -> list[dict[str, Any]]:
-    """Every consolidated field of a form, each as its control's results (scored by its confidence)."""
+    """Every consolidated field of a form, each as its control's results (scored by its confidence);
+    ``notes`` gets what the task's ``meta.tally`` should say about them."""
     out: list[dict[str, Any]] = []
     for name, entry in (label.get("fields") or {}).items():
         source = fields.get(name, {})
@@ -325,7 +385,9 @@ def _ls_form(
             continue
         kind, rtype, value = entry.get("kind"), str(source.get("type", "")), entry.get("value")
         if kind == "annotation" and isinstance(value, dict):
-            results = _ls_result(value, source, text, read, brushes=brushes)
+            said: list[str] = []
+            results = _ls_result(value, source, text, read, brushes=brushes, notes=said)
+            notes.extend(note.replace("tally-", f"tally-{name}-") for note in said)  # the ids made below
         else:
             if kind == "single-choice":
                 regions = _ls_classification({"class-name": value}, rtype)
@@ -381,13 +443,14 @@ def labelstudio_predictions(
         field = item.source.get("fields", {}).get(batch.field, {})
         out: dict[str, Any] = {k: task[k] for k in ("data", "annotations", "meta") if k in task}
         content = item.data_object.get("content")
+        notes: list[str] = []
         if "failure-reason" in label:
             result = []
         elif batch.form or "fields" in label:  # a form
-            result = _ls_form(label, item.source.get("fields", {}), content, read, brushes)
+            result = _ls_form(label, item.source.get("fields", {}), content, read, brushes, notes)
         else:
             shapes: list[int] = []
-            result = _ls_result(label, field, content, read, shapes, brushes)
+            result = _ls_result(label, field, content, read, shapes, brushes, notes)
             if "shape-attributes" in label:
                 result += _ls_region_fields(label, result, shapes, task)
         meta = dict(out.get("meta") or {})
@@ -395,6 +458,8 @@ def labelstudio_predictions(
             meta["tally"] = {"failure-reason": label["failure-reason"]}
         elif not result and _kind(label) is None and "fields" not in label:
             meta["tally"] = {"note": label.get("note", "no consolidated result to show")}
+        elif notes:
+            meta["tally"] = {"notes": notes}
         if meta:
             out["meta"] = meta
         if result:
@@ -511,17 +576,54 @@ def _cvat_mask_shapes(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | 
     return shapes
 
 
+def _cvat_outlines(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]) -> CvatMasks:
+    """Each instance as ``<polygon>`` shapes, one per part of it (module docstring); an instance with a
+    hole as a ``<mask>`` (CVAT's polygons have none)."""
+    shapes: CvatMasks = []
+    for region in found:
+        name, mask, _, index = region
+        traced = trace_polygons(mask)
+        if traced.hole_pixels:
+            shapes += _cvat_mask_shapes([region])
+            continue
+        for points in traced.polygons:
+            drawn = {
+                "label": name,
+                "source": "auto",
+                "occluded": "0",
+                "points": ";".join(f"{_coord(x + 0.5)},{_coord(y + 0.5)}" for x, y in points),  # pixel centres
+                "z_order": "0",
+            }
+            shapes.append(("polygon", drawn, index))
+    return shapes
+
+
+def _drawn_as_polygons(batch: Batch, item: ImportedItem) -> bool:
+    """Whether the field's shapes were drawn as polygons: a CVAT ``<polygon>`` field, or a COCO
+    segmentation field whose answers to this item are all polygons (none an RLE)."""
+    kind = batch.fields.get(batch.field or "")
+    if kind == "polygons":
+        return True
+    if kind != "instances":
+        return False
+    drawn = [s for answer in item.fields.get(batch.field or "", []) for s in answer.given or [] if s]
+    return bool(drawn) and all(isinstance(s, list) for s in drawn)
+
+
 def _cvat_shapes(
-    label: Mapping[str, Any], read: Reader, masks: Mapping[str, CvatMasks]
+    label: Mapping[str, Any], read: Reader, masks: Mapping[str, CvatMasks], polygons: bool = False
 ) -> list[tuple[str, dict[str, str], int | None]]:
     """The label's shapes, each with its index in the label's list of them (what ``shape-attributes``
-    name; ``None``: a tag or a class of a semantic mask, which no vote names)."""
+    name; ``None``: a tag or a class of a semantic mask, which no vote names); ``polygons``: an
+    instance label's instances were drawn as polygons, and go back so."""
     kind = _kind(label)
     if kind in ("boxes", "keypoints", "polylines"):
         made = {"boxes": _cvat_boxes, "keypoints": _cvat_keypoints, "polylines": _cvat_polylines}[kind](label)
         return [(name, shape, k) for k, (name, shape) in enumerate(made)]
     if kind in ("classification", "multi-label"):
         return [(name, shape, None) for name, shape in _cvat_tags(label)]
+    if kind == "instances" and polygons:
+        return _cvat_outlines(_regions(label, read))
     if kind in ("semantic", "instances"):
         return _cvat_masks(label, read, masks)
     return []
@@ -563,7 +665,10 @@ def cvat_xml(
         element = ET.SubElement(root, "image", attrs)
         label = by_id.get(object_id, {})
         voted = {v["shape"]: v["values"] for v in label.get("shape-attributes", [])}
-        for name, shape, k in _cvat_shapes(label, read, masks) if "failure-reason" not in label else []:
+        drawn = (
+            _cvat_shapes(label, read, masks, _drawn_as_polygons(batch, item)) if "failure-reason" not in label else []
+        )
+        for name, shape, k in drawn:
             values = voted.get(k, {}) if k is not None else {}
             if "occluded" in values:
                 shape["occluded"] = values["occluded"]
