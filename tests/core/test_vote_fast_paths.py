@@ -464,3 +464,30 @@ def test_window_sums_add_the_square_row_after_row(n: int) -> None:
     got = _sum_squares(values)
     assert got.dtype == np.float32
     assert got.tobytes() == expected.tobytes()
+
+
+def test_a_blank_answer_first_among_nine_of_a_one_class_job_is_voted() -> None:
+    """Nine workers of a one-class job, the first with a blank mask (one palette entry): the other eight
+    masks' digits span exactly 256 keys, the blank one's place equals the span (its digit is always 0).
+    The byte-wide keys once raised OverflowError there and the object was lost; now it is voted, and the
+    same as with the blank answer last."""
+    from tally.aggregation.pixel_vote import reliability_table, vote_image
+    from tally.aggregation.weighted_pixel_vote import LeaveOneOutWeights
+    from tally.codecs import index_classes
+
+    rng = np.random.default_rng(1)
+    drawn = []
+    for _ in range(8):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[10:30, 13:41] = 1
+        mask[rng.integers(0, 64, 30), rng.integers(0, 64, 30)] = 1  # each worker's own stray pixels
+        drawn.append(mask)
+    truth = np.zeros((64, 64), np.uint8)
+    truth[10:30, 13:41] = 1
+    workers = [f"w{i}" for i in range(9)]
+    for blank_at in (0, 8):
+        masks = [index_classes(m, [0, 1]) for m in drawn]
+        masks.insert(blank_at, index_classes(np.zeros((64, 64), np.uint8), [0]))
+        table, judged = reliability_table(masks, workers)
+        image, _ = vote_image(table, workers, 2, "reliability", LeaveOneOutWeights().fit([judged]), judged)
+        assert np.array_equal(image, truth)

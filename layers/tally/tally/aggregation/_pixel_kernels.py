@@ -277,7 +277,9 @@ def tabulate_squares(
     places = []
     place = 1
     for mask in masks[::-1]:  # the last mask is the least significant digit
-        places.append(place)
+        # a place equal to the span is only ever a blank mask's (its one digit is 0, never added): held
+        # at 0 so the key type can hold it
+        places.append(place if place < span else 0)
         place *= len(mask.lut)
     places.reverse()
     # the squares' keys packed in the key type too: every partial sum of digits is below the span

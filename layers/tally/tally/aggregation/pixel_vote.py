@@ -227,6 +227,8 @@ def _disputes(
 ) -> list[Region]:
     """Decide, in place, the regions workers of standing gave different classes
     (:mod:`tally.aggregation.disputed_regions`); return the disputed ones."""
+    if not model.confusion:  # its class confusion would be no one's (Confusion()): a wrong decision, silently
+        raise ValueError("the regions vote needs a model fitted with the workers' class confusion")
     if len(votes.workers) < 2:
         return []
     contested = contested_tuples(result.votes, result.standing)

@@ -144,16 +144,15 @@ class ObjectVotes:
         n = votes.shape[1]
         group = np.arange(n)
         substantial = max(COPY_MIN_PIXELS, COPY_MIN_FRACTION * counts.sum())
-        # every column's drawn pixels and which columns are equal, each in one pass (pixel counts are
-        # whole numbers, so the sums are exact in any order)
+        # every column's drawn pixels in one pass (pixel counts are whole numbers, so the sums are exact
+        # in any order); columns compared only with a substantial group head (no n x n table of tuples)
         drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
         mass = np.where(drawn, counts[:, None], 0.0).sum(axis=0)
-        equal = (votes[:, :, None] == votes[:, None, :]).all(axis=0)
         for k in range(n):
             if group[k] != k or mass[k] < substantial:
                 continue  # already in an earlier group, or too small to tell a copy from agreement
             for j in range(k + 1, n):
-                if group[j] == j and equal[j, k]:
+                if group[j] == j and np.array_equal(votes[:, j], votes[:, k]):
                     group[j] = k
         return cls(tuple(workers), votes, counts, group, interior=inner)
 
@@ -505,31 +504,26 @@ class LeaveOneOutWeights(Aggregator[Sequence[ObjectVotes], Mapping[str, Sequence
         """``held``: per observation, its figures against its gold answer (:func:`against_gold`), or
         ``None`` for an object without one. Without :attr:`confusion`, only each object's accuracy
         (:meth:`object_accuracy`'s) is computed."""
-        if not self.confusion:
-            for obj, figures in zip(observations, held, strict=True):
-                batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
-                if figures is not None:
-                    agree, judged, _ = figures
-                else:
-                    soft = self.soft_passes >= self.passes
-                    agree, judged, _ = _against_others(obj, self._weights(batch, obj), soft, confusion=False)
-                self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))
-            self.confusion_, self.mean_confusion_ = {}, Confusion()
-            return
         per_worker: dict[str, list[list[float]]] = {}  # worker -> per rate, the per-object values
+        soft = self.soft_passes >= self.passes
         for obj, figures in zip(observations, held, strict=True):
             batch = np.array([self.accuracy_.get(w, self.mean_accuracy_) for w in obj.workers])
             # the object's own accuracy (predict's) comes from the same reference votes as its confusion
             if figures is not None:
                 agree, judged, mass = figures
             else:
-                agree, judged, mass = _against_others(obj, self._weights(batch, obj), self.soft_passes >= self.passes)
+                agree, judged, mass = _against_others(obj, self._weights(batch, obj), soft, confusion=self.confusion)
             self._fitted[id(obj)] = (obj, self._blend(obj, batch, agree, judged))
+            if not self.confusion:
+                continue
             for k, worker in enumerate(obj.workers):
                 lists = per_worker.setdefault(worker, [[], [], [], []])
                 for i, rate in enumerate(_rates(mass[k])):
                     if rate is not None:
                         lists[i].append(rate)
+        if not self.confusion:
+            self.confusion_, self.mean_confusion_ = {}, Confusion()
+            return
         pooled = [[r for lists in per_worker.values() for r in lists[i]] for i in range(4)]
         if not pooled[0]:  # no worker painted away from an outline: the error on all pixels
             pooled[0] = pooled[3]
