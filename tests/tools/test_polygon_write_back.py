@@ -259,10 +259,10 @@ def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_p
     assert np.array_equal(instances == 1, squares) and int(instances.max()) == 1
     image = ET.parse(tmp_path / "out" / "annotations.xml").getroot().find("image")
     assert image is not None
-    assert [(p.tag, p.get("points"), [(a.get("name"), a.text) for a in p]) for p in image] == [
-        ("polygon", "2.50,3.50;9.50,3.50;9.50,11.50;2.50,11.50", [("species", "oak")]),
-        ("polygon", "20.50,3.50;27.50,3.50;27.50,11.50;20.50,11.50", [("species", "oak")]),
-    ]
+    assert [(p.tag, p.get("points"), p.get("group_id"), [(a.get("name"), a.text) for a in p]) for p in image] == [
+        ("polygon", "2.50,3.50;9.50,3.50;9.50,11.50;2.50,11.50", "1", [("species", "oak")]),
+        ("polygon", "20.50,3.50;27.50,3.50;27.50,11.50;20.50,11.50", "1", [("species", "oak")]),
+    ]  # one instance's two parts: one CVAT group
     export = [{"id": 3, "data": {"image": "/data/upload/dumbbell.png"}, "annotations": [
         {"id": k, "completed_by": {"id": k, "email": who}, "result": [
             {"id": f"{who}-0", "type": "polygonlabels", "from_name": "trees", "to_name": "image",
@@ -282,3 +282,22 @@ def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_p
         ("tally-0", "choices", None, ["oak"]), ("tally-1", "choices", None, ["oak"]),
     ]  # fmt: skip
     assert [r["value"]["points"] for r in result[2:]] == [r["value"]["points"] for r in result[:2]]
+    assert task["meta"] == {"tally": {"notes": ["tally-0, tally-1 (tree, instance 1): one instance in 2 parts"]}}
+
+
+def test_an_instance_too_ragged_to_trace_is_written_as_a_mask_and_said() -> None:
+    """A fragmented instance (a checkerboard: one part a pixel) is not traced (seconds to minutes for
+    polygons no one can use): CVAT gets its exact <mask>, Label Studio its brush mask and a note."""
+    from tally.importers import writers
+    from tally.importers.outline import MAX_RUNS, polygons
+
+    board = np.indices((130, 130)).sum(axis=0) % 2 == 0
+    assert polygons(board).ragged > MAX_RUNS and polygons(board).polygons == []
+    found = [("tree", board, 0.5, 0)]
+    ((kind, drawn, index),) = writers._cvat_outlines(found)
+    assert (kind, index) == ("mask", 0) and "rle" in drawn
+    notes: list[str] = []
+    (region,) = writers._ls_outlines(found, "polygonlabels", notes)
+    assert region["rtype"] == "brushlabels" and region["value"]["brushlabels"] == ["tree"]
+    assert notes == [f"tally-0 (tree, instance 1): written as a brush mask, its outline too ragged to trace "
+                     f"({polygons(board).ragged} runs of edges, over {MAX_RUNS})"]  # fmt: skip

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-__all__ = ["Traced", "outline", "polygons"]
+__all__ = ["MAX_RUNS", "Traced", "outline", "polygons"]
 
 Point = tuple[int, int]
 
@@ -115,12 +115,19 @@ def _area(path: list[Point]) -> int:
     return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(path, path[1:] + path[:1], strict=True))
 
 
+MAX_RUNS = 4096
+"""The most straight runs of top pixel edges a mask may have to be traced (an ellipse has two a row it
+spans; a noisy or fragmented instance tens of thousands, and tracing it would take seconds to minutes
+for polygons no one can use): over it, :func:`polygons` gives up (:attr:`Traced.ragged`)."""
+
+
 @dataclass
 class Traced:
     """A mask's outer paths as polygons in tally's reading frame (module docstring), and its holes."""
 
     polygons: list[list[Point]]
     hole_pixels: int  # background pixels the polygons enclose (Label Studio and CVAT polygons have no holes)
+    ragged: int = 0  # over MAX_RUNS: its runs of top edges, and nothing traced (the caller writes a mask)
 
 
 def polygons(mask: npt.NDArray[np.bool_]) -> Traced:
@@ -133,6 +140,11 @@ def polygons(mask: npt.NDArray[np.bool_]) -> Traced:
         return Traced([], 0)
     top, left = int(rows[0]), int(columns[0])
     crop = mask[top : int(rows[-1]) + 1, left : int(columns[-1]) + 1]  # its box: the walk's grid
+    above = np.pad(crop, ((1, 0), (0, 0)))[:-1]
+    edges = np.pad(crop & ~above, ((0, 0), (1, 0)))  # the pixels with a top edge, a column of none before
+    runs = int(np.count_nonzero(edges[:, 1:] & ~edges[:, :-1]))
+    if runs > MAX_RUNS:
+        return Traced([], 0, ragged=runs)
     found = [_reading_frame(path) for path in outline(crop) if _area(path) > 0]
     canvas = Image.new("1", (crop.shape[1], crop.shape[0]), 0)
     draw = ImageDraw.Draw(canvas)

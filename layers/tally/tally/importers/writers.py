@@ -28,6 +28,7 @@ no prediction / no shape, and say why (Label Studio: in the task's ``meta.tally`
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -39,6 +40,7 @@ from PIL import Image
 from .. import __version__
 from ..codecs import run_starts
 from .model import Batch, ImportedItem
+from .outline import MAX_RUNS
 from .outline import polygons as trace_polygons
 from .rle import encode_cvat_mask, mask_runs_to_brush_rle, mask_to_brush_rle
 
@@ -206,6 +208,14 @@ def _ls_outlines(
         height, width = mask.shape
         traced = trace_polygons(mask)
         first = len(regions)
+        if traced.ragged:  # too fragmented to trace: the exact mask, said
+            (brush,), _ = _brushes([(name, mask, score, k)])
+            regions.append({**brush, "rtype": "brushlabels"})
+            notes.append(
+                f"tally-{first} ({name}, instance {(k or 0) + 1}): written as a brush mask, its outline too "
+                f"ragged to trace ({traced.ragged} runs of edges, over {MAX_RUNS})"
+            )
+            continue
         for points in traced.polygons:
             at = [(_percent(x + 0.5, width), _percent(y + 0.5, height)) for x, y in points]  # pixel centres
             if rtype == "vectorlabels":
@@ -219,8 +229,10 @@ def _ls_outlines(
             else:
                 value = {"points": [[x, y] for x, y in at], "closed": True, "polygonlabels": [name]}
             regions.append({"value": value, "score": score, "index": k})
+        ids = ", ".join(f"tally-{i}" for i in range(first, len(regions)))
+        if len(regions) - first > 1:
+            notes.append(f"{ids} ({name}, instance {(k or 0) + 1}): one instance in {len(regions) - first} parts")
         if traced.hole_pixels:
-            ids = ", ".join(f"tally-{i}" for i in range(first, len(regions)))
             notes.append(
                 f"{ids} ({name}, instance {(k or 0) + 1}): {traced.hole_pixels} pixel(s) of holes filled, as Label "
                 "Studio polygons have no holes"
@@ -387,7 +399,7 @@ def _ls_form(
         if kind == "annotation" and isinstance(value, dict):
             said: list[str] = []
             results = _ls_result(value, source, text, read, brushes=brushes, notes=said)
-            notes.extend(note.replace("tally-", f"tally-{name}-") for note in said)  # the ids made below
+            notes.extend(re.sub(r"\btally-(?=\d)", f"tally-{name}-", note) for note in said)  # the ids made below
         else:
             if kind == "single-choice":
                 regions = _ls_classification({"class-name": value}, rtype)
@@ -412,7 +424,7 @@ def _ls_item(
         "id": f"tally-{i}",
         "from_name": field.get("from_name"),
         "to_name": field.get("to_name"),
-        "type": rtype,
+        "type": region.get("rtype", rtype),  # a region may be of another type than its label's others
         "value": region["value"],
         "origin": "prediction",
     }
@@ -583,7 +595,7 @@ def _cvat_outlines(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | Non
     for region in found:
         name, mask, _, index = region
         traced = trace_polygons(mask)
-        if traced.hole_pixels:
+        if traced.hole_pixels or traced.ragged:  # a <mask>: exact
             shapes += _cvat_mask_shapes([region])
             continue
         for points in traced.polygons:
@@ -594,6 +606,8 @@ def _cvat_outlines(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | Non
                 "points": ";".join(f"{_coord(x + 0.5)},{_coord(y + 0.5)}" for x, y in points),  # pixel centres
                 "z_order": "0",
             }
+            if len(traced.polygons) > 1:  # one instance's parts, grouped as CVAT groups shapes
+                drawn["group_id"] = str((index or 0) + 1)
             shapes.append(("polygon", drawn, index))
     return shapes
 
