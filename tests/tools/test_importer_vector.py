@@ -19,7 +19,10 @@ from tally.importers.model import GOLD_MODEL_NOTE
 from tally.tools.cli import main
 from tests.project import ROOT
 from tests.sim.gold import gold_alone, non_gold_quality, vector_export
-from tests.tools.test_importers import _answer, _core, _png, _without
+from tests.tools.imports import answer as _answer
+from tests.tools.imports import core as _core
+from tests.tools.imports import png as _png
+from tests.tools.imports import without as _without
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from tally import ConsolidationRequest, Settings, consolidate_batch
 from tally.aggregation.instance_fusion import rasterise_polygons
@@ -50,43 +49,19 @@ from tally.tools._common import CliStorage
 from tally.tools.cli import main
 from tally.tools.report import agreement, load_review
 from tests.project import ROOT
+from tests.tools.imports import answer as _answer
+from tests.tools.imports import core as _core
+from tests.tools.imports import png as _png
+from tests.tools.imports import without as _without
 
 LS = ROOT / "tests" / "fixtures" / "labelstudio"
 CVAT = ROOT / "tests" / "fixtures" / "cvat"
-IMPORTER_KEYS = {"kept-as-given", "gold-answers", "import-notes", "imported-from", "shape-attributes"}
 
 
 def _run(tool: str, source: Path, out: Path, *extra: str) -> tuple[int, list[dict[str, Any]]]:
     code = main(["consolidate", "--from", tool, str(source), "--out", str(out), *extra])
     lines = (out / "results.jsonl").read_text().splitlines() if (out / "results.jsonl").exists() else []
     return code, [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
-
-
-def _core(
-    payload: list[dict[str, Any]], labels: list[str] | None = None, form: JobTemplate | None = None, **settings: Any
-) -> list[dict[str, Any]]:
-    """What the core answers for a Ground Truth batch written by hand."""
-    storage = MemoryStorage({"s3://bucket/payload.json": json.dumps(payload).encode()})
-    event: dict[str, Any] = {"labelAttributeName": "label", "payload": {"s3Uri": "s3://bucket/payload.json"}}
-    if labels:
-        event["labelCategories"] = labels
-    report = consolidate_batch(ConsolidationRequest.parse(event), storage, settings=Settings(**settings),
-                               form_template=None if form is None else (lambda: form))  # fmt: skip
-    return [e["consolidatedAnnotation"]["content"]["label"] for e in report.response]
-
-
-def _answer(worker: str, content: dict[str, Any]) -> dict[str, Any]:
-    return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
-
-
-def _without(label: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in label.items() if k not in IMPORTER_KEYS | set(keys)}
-
-
-def _png(out: Path, uri: str) -> np.ndarray:
-    path = Path(uri)
-    with Image.open(path if path.is_absolute() else out / path) as image:
-        return np.asarray(image)
 
 
 # -- Label Studio ---------------------------------------------------------------------------------------
