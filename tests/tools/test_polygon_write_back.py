@@ -285,6 +285,34 @@ def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_p
     assert task["meta"] == {"tally": {"notes": ["tally-0, tally-1 (tree, instance 1): one instance in 2 parts"]}}
 
 
+def test_an_instance_written_back_in_two_grouped_parts_reads_in_again_as_one_instance(tmp_path: Path) -> None:
+    """The two-part dumbbell's write-back (one ``group_id``) as a new job of its own: one instance, the
+    same pixels, both parts' attributes voted as the instance's (none kept as given)."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for name, bridge in zip("abc", (5, 7, 9), strict=True):
+        _cvat_job(jobs / f"job-{name}.xml", [("tree", _dumbbell(bridge))])
+        text = (jobs / f"job-{name}.xml").read_text()
+        (jobs / f"job-{name}.xml").write_text(
+            text.replace("</polygon>", '<attribute name="species">oak</attribute></polygon>')
+        )
+    code, labels = _run("cvat", jobs, tmp_path / "out", "--element-name", "polygon")
+    assert code == 0
+    written = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
+    assert [p.get("group_id") for p in written.iter("polygon")] == ["1", "1"]
+    job = tmp_path / "job"
+    job.mkdir()
+    shutil.copy(tmp_path / "out" / "annotations.xml", job / "tally.xml")
+    code, again = _run("cvat", job, tmp_path / "again", "--element-name", "polygon")
+    assert code == 0
+    (back,) = again
+    assert [(i["label"], i["workers"]) for i in back["instances"]] == [("tree", ["tally"])]
+    assert np.array_equal(_instances(tmp_path / "again", back), _instances(tmp_path / "out", labels[0]))
+    assert int(_instances(tmp_path / "again", back).max()) == 1
+    assert "kept-as-given" not in back
+    assert [(a["shape"], a["values"]) for a in back["shape-attributes"]] == [(0, {"occluded": "0", "species": "oak"})]
+
+
 def test_an_instance_too_ragged_to_trace_is_written_as_a_mask_and_said() -> None:
     """A fragmented instance (a checkerboard: one part a pixel) is not traced (seconds to minutes for
     polygons no one can use): CVAT gets its exact <mask>, Label Studio its brush mask and a note."""

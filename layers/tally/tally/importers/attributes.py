@@ -7,7 +7,9 @@ shapes it stands for:
   point of a shape is a keypoint, so a shape stands for every consolidated keypoint one of its points
   was fused into) and **polygons** (``polygon``, and COCO ``segmentation``: consolidated as instances):
   the consolidation says which workers' items it fused into each result
-  (:attr:`tally.gt.response.ObjectResult.members`); those are the shapes that stand for it.
+  (:attr:`tally.gt.response.ObjectResult.members`); those are the shapes that stand for it. A worker's
+  polygons grouped as one instance (same ``group_id`` and label) stand for it together: the group votes
+  once, with its first part's attributes, and every part counts as voted (none kept as given).
 
 Masks (``mask``) are voted pixel by pixel into one class map: no consolidated shape stands for a
 worker's mask, so their attributes stay kept as given with the reason :data:`MASKS`.
@@ -143,6 +145,18 @@ def _point_shapes(given: Sequence[Mapping[str, Any]]) -> list[int]:
     return [j for j, shape in enumerate(given) for _ in str(shape.get("points", "")).split(";")]
 
 
+def _grouped(given: Sequence[Mapping[str, Any]], j: int) -> list[int]:
+    """The other ``<polygon>`` shapes of shape ``j``'s group (same nonzero ``group_id``, same label): the
+    parts of the instance it stands for with it."""
+    group, label = str(given[j].get("group_id", "0")).strip(), given[j].get("label")
+    if group in ("", "0"):
+        return []
+    return [
+        i for i, shape in enumerate(given)
+        if i != j and str(shape.get("group_id", "0")).strip() == group and shape.get("label") == label
+    ]  # fmt: skip
+
+
 def _coco_shapes(item: ImportedItem, worker: str, field: str) -> list[tuple[dict[str, Any], Any]]:
     """Per item of a COCO answer to ``field`` (a box per annotation; an instance per annotation with a
     segmentation), the annotation: what its attributes are voted from, and as the field ``attributes``
@@ -192,13 +206,15 @@ def vote_attributes(
                 j = to_shape[j] if j < len(to_shape) else len(given)
             if j >= len(given):
                 continue  # not a shape of the answer as given (never, as the readers convert): no vote
-            shape, kept = given[j]
+            shape = given[j][0]
             attributes = _shape_attributes(shape)
             if attributes:  # a COCO annotation without attributes has nothing to vote
                 voters[k].append((worker, attributes))
-            if j not in seen and kept is not None:
-                seen.add(j)
-                matched.setdefault(worker, []).append(kept)
+            parts = [j, *(_grouped(answer.given, j) if field == "polygon" else ())]  # the group votes once
+            for part in parts:
+                if part not in seen and given[part][1] is not None:
+                    seen.add(part)
+                    matched.setdefault(worker, []).append(given[part][1])
     weights = _weights(label, meta)
     voted = [{"shape": k, **_vote(answers, weights)} for k, answers in enumerate(voters) if answers]
     if voted:

@@ -21,6 +21,13 @@ crowd element's output:
                 pixels), consolidated by the polyline task (matched, kept, fused across jobs)
 ==============  ========================================================================================
 
+A job's ``<polygon>`` shapes of one image with the same nonzero ``group_id`` (CVAT's grouping: one
+object drawn in parts) and the same label are one instance: each polygon carries the ``group`` key,
+which the polygon task reads (:mod:`tally.tasks.polygons.adapter`: the parts' union; a group of several
+labels stays one instance per label, with a warning). Other shapes' groups are not read (a ``<mask>``
+is a semantic class, so same-label masks are one already; grouped boxes, points or lines have no one-shape
+meaning).
+
 Shape attributes (``<attribute>``, and ``occluded``) are the field ``attributes``: voted per
 consolidated shape when ``box``, ``polyline``, ``points`` or ``polygon`` is consolidated (:mod:`.attributes`),
 else kept as given with the reason (a mask's: masks are voted pixel by pixel, no shape stands for a
@@ -201,10 +208,15 @@ def _convert(kind: str, shapes: Sequence[ET.Element], size: tuple[int, int], pai
             )
         return {"boundingBoxes": boxes, "inputImageProperties": props}
     if kind == "polygon":
-        polygons = [
-            {"label": s.get("label", ""), "vertices": [{"x": x, "y": y} for x, y in _points(s.get("points"))]}
-            for s in shapes
-        ]
+        polygons = []
+        for s in shapes:
+            polygon: dict[str, Any] = {
+                "label": s.get("label", ""),
+                "vertices": [{"x": x, "y": y} for x, y in _points(s.get("points"))],
+            }
+            if s.get("group_id", "0").strip() not in ("", "0"):  # one object drawn in parts (module docstring)
+                polygon["group"] = s.get("group_id", "").strip()
+            polygons.append(polygon)
         return {"polygons": polygons, "inputImageProperties": props}
     if kind == "polyline":
         polylines = [

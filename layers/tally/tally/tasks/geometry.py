@@ -12,7 +12,8 @@ Answers are recognised by shape, whatever the element's ``name``:
   (``<crowd-instance-segmentation>``: instance *k* is the pixels of its colour);
 * polygons ``{"polygons": [{"label", "vertices": [{"x", "y"}]}], "inputImageProperties"}``
   (``<crowd-polygon>``): rasterised in order and consolidated **as instances** (the fused result is an
-  instance mask, not vertices).
+  instance mask, not vertices); polygons with the same ``group`` (tally's own key, set by the CVAT
+  importer) and label are one instance (:mod:`.polygons.adapter`).
 
 An item whose label the job lacks is left out with a warning, as is a box with no area inside the
 image (boxes are clipped to it) or a polygon with fewer than three vertices; an answer without the

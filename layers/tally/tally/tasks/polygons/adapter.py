@@ -1,8 +1,20 @@
 """The polygon task (``<crowd-polygon>``): each worker's polygons rasterised in order into an instance
 map, then consolidated **as instances** (:class:`~tally.tasks.instances.adapter.InstanceSegmentation`:
-the fused result is an instance mask, not vertices)."""
+the fused result is an instance mask, not vertices).
+
+A polygon may carry a ``group`` (tally's own key, not Ground Truth's: the CVAT importer sets it from a
+shape's nonzero ``group_id``): polygons of one answer with the same ``group`` and the same label are one
+instance drawn in parts, their pixels' union (each painted in order as any polygon is). Polygons of one
+group with different labels stay separate instances, with a warning on the answer: an instance has one
+label, and tally will not choose which part's is meant."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from ...aggregation.instance_fusion import MAX_INSTANCES, rasterise_polygons
 from ...errors import AnswerError
@@ -31,12 +43,54 @@ class Polygons(PolygonsShape, InstanceSegmentation):
                 raise AnswerError("a polygon's vertices are not a list of {x, y}")
             polygons.append([(number(v.get("x")), number(v.get("y"))) for v in vertices])
         instance_map, kept = rasterise_polygons(polygons, *size)
+        dropped = len(raw) - len(kept)
+        instance_map, kept, grouped = _join_groups(raw, instance_map, kept)
         names = [str(raw[k].get("label")) for k in kept]
         indices, warnings = known_labels(labels, names, "items")
-        if len(kept) < len(raw):
-            warnings.append(
-                f"{len(raw) - len(kept)} polygon(s) with fewer than three vertices or no area were left out"
-            )
+        warnings += grouped
+        if dropped:
+            warnings.append(f"{dropped} polygon(s) with fewer than three vertices or no area were left out")
         parsed = self._keep_known(instance_map, indices, warnings)
         parsed.sources = [kept[k] for k in parsed.sources]  # the polygon each instance was drawn from
         return parsed, size
+
+
+def _group(polygon: Mapping[str, Any]) -> str | None:
+    """A polygon's ``group`` as text; ``None``: not grouped (absent, empty, ``0``)."""
+    group = polygon.get("group")
+    if group is None or isinstance(group, bool) or str(group).strip() in ("", "0"):
+        return None
+    return str(group).strip()
+
+
+def _join_groups(
+    raw: Sequence[Mapping[str, Any]], instance_map: npt.NDArray[np.int32], kept: list[int]
+) -> tuple[npt.NDArray[np.int32], list[int], list[str]]:
+    """The instance map with each group's same-label polygons one instance (the first part's place in
+    the order), the polygon each instance is drawn from, and a warning per group of several labels."""
+    groups = [_group(raw[k]) for k in kept]
+    if not any(groups):
+        return instance_map, kept, []
+    labels: dict[str, list[str]] = {}
+    for k, group in zip(kept, groups, strict=True):
+        if group is not None and str(raw[k].get("label")) not in labels.setdefault(group, []):
+            labels[group].append(str(raw[k].get("label")))
+    first: dict[tuple[str, str], int] = {}
+    lut = np.zeros(len(kept) + 1, dtype=np.int32)
+    joined: list[int] = []
+    for n, (k, group) in enumerate(zip(kept, groups, strict=True), start=1):
+        key = (group, str(raw[k].get("label"))) if group is not None else None
+        if key is not None and key in first:
+            lut[n] = first[key]
+            continue
+        joined.append(k)
+        lut[n] = len(joined)
+        if key is not None:
+            first[key] = len(joined)
+    warnings = [
+        f"polygon group {group} has shapes of {len(names)} labels ({', '.join(names)}): kept as "
+        "separate instances, one per label (an instance has one label)"
+        for group, names in labels.items()
+        if len(names) > 1
+    ]
+    return lut[instance_map], joined, warnings
