@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from PIL import Image
 
 from tally.aggregation.instance_fusion import rasterise_polygons
@@ -77,6 +78,17 @@ def test_a_car_drawn_as_two_grouped_polygons_is_one_instance_with_the_one_polygo
     ]
 
 
+def test_a_grouped_part_with_other_attributes_keeps_them_as_given(tmp_path: Path) -> None:
+    """The group votes once, with its first part's attributes; a part whose attributes differ is not
+    silently taken into that vote: it is kept as given."""
+    first, second = CAR_PARTS
+    parts = [_polygon("car", first, group="1", occluded="0"), _polygon("car", second, group="1", occluded="1")]
+    label, _ = _label(_jobs(tmp_path, parts), tmp_path / "out")
+    assert label["shape-attributes"][0]["answers"][0] == {"attributes": {"occluded": "0"}, "workerId": "a"}
+    (kept,) = label["kept-as-given"]
+    assert [(s["label"], s["occluded"]) for s in kept["answers"][0]["value"]] == [("car", "1")]
+
+
 def test_the_same_parts_without_a_group_are_two_instances(tmp_path: Path) -> None:
     """What the group changes: ungrouped, job a's parts are two cars, neither matched to the whole car."""
     label, _ = _label(_jobs(tmp_path, [_polygon("car", points) for points in CAR_PARTS]), tmp_path / "out")
@@ -128,3 +140,48 @@ def test_the_report_counts_a_group_as_one_drawn_instance() -> None:
     apart = SimpleNamespace(worker_id="a", value={"polygons": [{**part, "group": "0"}, {**part, "group": "0"}]})
     two_labels = SimpleNamespace(worker_id="a", value={"polygons": [part, {**part, "label": "person"}]})
     assert [views.agreement(result, None, a) for a in (grouped, apart, two_labels)] == [1.0, 0.5, 0.5]  # type: ignore[arg-type]
+
+
+def _drawn(label: str, points: list[tuple[int, int]], group: Any = None) -> dict[str, Any]:
+    found: dict[str, Any] = {"label": label, "vertices": [{"x": x, "y": y} for x, y in points]}
+    if group is not None:
+        found["group"] = group
+    return found
+
+
+_SQUARE = [(0, 0), (3, 0), (3, 3), (0, 3)]
+_RIGHT = [(x + 8, y) for x, y in _SQUARE]
+_UNKNOWN = "items with labels not among the job's were left out: truck"
+
+
+@pytest.mark.parametrize(
+    ("polygons", "instances", "warnings"),
+    [
+        # a part wholly under a later part of its group, or one without area: the group stands for it
+        ([_drawn("car", _SQUARE, "1"), _drawn("car", [(0, 0), (5, 0), (5, 5), (0, 5)], "1")], 1, None),
+        (
+            [_drawn("car", _SQUARE, "1"), _drawn("car", [(8, 0), (9, 0)], "1"), _drawn("car", _RIGHT, "1")],
+            1,
+            None,
+        ),
+        # a group of the job's label and one it does not have: the unknown part's own warning only
+        ([_drawn("car", _SQUARE, "1"), _drawn("truck", _RIGHT, "1")], 1, [_UNKNOWN]),
+        # only strings and integers group: a Ground Truth answer's odd "group" values are no group
+        ([_drawn("car", _SQUARE, 1), _drawn("car", _RIGHT, 1)], 1, None),
+        ([_drawn("car", _SQUARE, True), _drawn("car", _RIGHT, True)], 2, None),
+        ([_drawn("car", _SQUARE, {"a": 1}), _drawn("car", _RIGHT, {"a": 1})], 2, None),
+        ([_drawn("car", _SQUARE, [1]), _drawn("car", _RIGHT, [1])], 2, None),
+    ],
+)
+def test_a_groups_parts_and_odd_group_values(
+    polygons: list[dict[str, Any]], instances: int, warnings: list[str] | None
+) -> None:
+    from tests.tools.imports import answer, core
+
+    content = {"polygons": polygons, "inputImageProperties": {"width": 12, "height": 6}}
+    payload = [{"datasetObjectId": "0", "dataObject": {"s3Uri": "s3://bucket/0.png"},
+                "annotations": [answer("w", {"polygon": content})]}]  # fmt: skip
+    (label,) = core(payload, ["car", "person"])
+    assert [(i["label"], i["workers"]) for i in label["instances"]] == [("car", ["w"])] * instances
+    found = label.get("answer-warnings")
+    assert (None if found is None else [w["reason"] for w in found]) == warnings

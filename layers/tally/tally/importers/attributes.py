@@ -210,9 +210,12 @@ def vote_attributes(
             attributes = _shape_attributes(shape)
             if attributes:  # a COCO annotation without attributes has nothing to vote
                 voters[k].append((worker, attributes))
-            parts = [j, *(_grouped(answer.given, j) if field == "polygon" else ())]  # the group votes once
+            # the group votes once: a part whose attributes are the voting part's is voted with it; one
+            # with others (or dropped for its shape) stays kept as given
+            parts = [j, *(_grouped(answer.given, j) if field == "polygon" else ())]
             for part in parts:
-                if part not in seen and given[part][1] is not None:
+                same = part == j or _shape_attributes(given[part][0]) == attributes
+                if same and part not in seen and given[part][1] is not None:
                     seen.add(part)
                     matched.setdefault(worker, []).append(given[part][1])
     weights = _weights(label, meta)

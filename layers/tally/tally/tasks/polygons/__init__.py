@@ -9,7 +9,17 @@ from typing import Any
 from ...gt.response import TaskType
 from ..kind import ItemsShape, TaskKind
 
-__all__ = ["POLYGONS", "PolygonsShape"]
+__all__ = ["POLYGONS", "PolygonsShape", "group_of"]
+
+
+def group_of(polygon: Any) -> str | None:
+    """A polygon's ``group`` (tally's own key, which the CVAT importer sets from a shape's nonzero
+    ``group_id``) as text; ``None``: not grouped (absent, empty, ``0``, or not a string or an integer)."""
+    group = polygon.get("group") if isinstance(polygon, Mapping) else None
+    if isinstance(group, bool) or not isinstance(group, str | int):
+        return None
+    text = str(group).strip()
+    return None if text in ("", "0") else text
 
 
 class PolygonsShape(ItemsShape):

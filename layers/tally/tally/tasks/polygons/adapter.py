@@ -23,7 +23,7 @@ from ...labels import LabelSet
 from ..base import known_labels
 from ..geometry import Parsed, image_size, item_list, number
 from ..instances.adapter import InstanceSegmentation
-from . import PolygonsShape
+from . import PolygonsShape, group_of
 
 __all__ = ["Polygons"]
 
@@ -42,9 +42,14 @@ class Polygons(PolygonsShape, InstanceSegmentation):
             if not isinstance(vertices, list) or not all(isinstance(v, dict) for v in vertices):
                 raise AnswerError("a polygon's vertices are not a list of {x, y}")
             polygons.append([(number(v.get("x")), number(v.get("y"))) for v in vertices])
-        instance_map, kept = rasterise_polygons(polygons, *size)
-        dropped = len(raw) - len(kept)
-        instance_map, kept, grouped = _join_groups(raw, instance_map, kept)
+        instance_map, drawn = rasterise_polygons(polygons, *size)
+        # left out: a polygon without area, unless a part of its group (same label) stands for it
+        parts = {(g, str(raw[k].get("label"))) for k in drawn if (g := group_of(raw[k])) is not None}
+        dropped = sum(
+            1 for k in set(range(len(raw))) - set(drawn)
+            if (g := group_of(raw[k])) is None or (g, str(raw[k].get("label"))) not in parts
+        )  # fmt: skip
+        instance_map, kept, grouped = _join_groups(raw, instance_map, drawn, labels)
         names = [str(raw[k].get("label")) for k in kept]
         indices, warnings = known_labels(labels, names, "items")
         warnings += grouped
@@ -55,26 +60,20 @@ class Polygons(PolygonsShape, InstanceSegmentation):
         return parsed, size
 
 
-def _group(polygon: Mapping[str, Any]) -> str | None:
-    """A polygon's ``group`` as text; ``None``: not grouped (absent, empty, ``0``)."""
-    group = polygon.get("group")
-    if group is None or isinstance(group, bool) or str(group).strip() in ("", "0"):
-        return None
-    return str(group).strip()
-
-
 def _join_groups(
-    raw: Sequence[Mapping[str, Any]], instance_map: npt.NDArray[np.int32], kept: list[int]
+    raw: Sequence[Mapping[str, Any]], instance_map: npt.NDArray[np.int32], kept: list[int], job: LabelSet
 ) -> tuple[npt.NDArray[np.int32], list[int], list[str]]:
     """The instance map with each group's same-label polygons one instance (the first part's place in
-    the order), the polygon each instance is drawn from, and a warning per group of several labels."""
-    groups = [_group(raw[k]) for k in kept]
+    the order), the polygon each instance is drawn from, and a warning per group of several of the
+    job's labels (one the job does not have is left out with its own warning)."""
+    groups = [group_of(raw[k]) for k in kept]
     if not any(groups):
         return instance_map, kept, []
     labels: dict[str, list[str]] = {}
     for k, group in zip(kept, groups, strict=True):
-        if group is not None and str(raw[k].get("label")) not in labels.setdefault(group, []):
-            labels[group].append(str(raw[k].get("label")))
+        name = str(raw[k].get("label"))
+        if group is not None and job.index(name) is not None and name not in labels.setdefault(group, []):
+            labels[group].append(name)
     first: dict[tuple[str, str], int] = {}
     lut = np.zeros(len(kept) + 1, dtype=np.int32)
     joined: list[int] = []
