@@ -239,11 +239,8 @@ def _dumbbell(bridge: int) -> list[tuple[int, int]]:
             (9, bridge), (9, 11), (2, 11)]  # fmt: skip
 
 
-def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_per_region_fields(
-    tmp_path: Path,
-) -> None:
-    """Each annotator's bridge is on another row: one vote of three each, so the fused instance is the
-    two squares, apart; each part is a polygon, each with the instance's voted attributes and score."""
+def _dumbbell_jobs(tmp_path: Path) -> Path:
+    """Three CVAT jobs of one tree, each annotator's bridge on another row (5, 7, 9), species oak."""
     jobs = tmp_path / "jobs"
     jobs.mkdir()
     for name, bridge in zip("abc", (5, 7, 9), strict=True):
@@ -252,7 +249,15 @@ def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_p
         (jobs / f"job-{name}.xml").write_text(
             text.replace("</polygon>", '<attribute name="species">oak</attribute></polygon>')
         )
-    code, labels = _run("cvat", jobs, tmp_path / "out", "--element-name", "polygon")
+    return jobs
+
+
+def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_per_region_fields(
+    tmp_path: Path,
+) -> None:
+    """Each annotator's bridge is on another row: one vote of three each, so the fused instance is the
+    two squares, apart; each part is a polygon, each with the instance's voted attributes and score."""
+    code, labels = _run("cvat", _dumbbell_jobs(tmp_path), tmp_path / "out", "--element-name", "polygon")
     assert code == 0
     instances = _instances(tmp_path / "out", labels[0])
     squares = _painted([[(2, 3), (9, 3), (9, 11), (2, 11)], [(20, 3), (27, 3), (27, 11), (20, 11)]], 30, 20)
@@ -288,15 +293,7 @@ def test_an_instance_in_two_parts_is_two_polygons_each_with_its_attributes_and_p
 def test_an_instance_written_back_in_two_grouped_parts_reads_in_again_as_one_instance(tmp_path: Path) -> None:
     """The two-part dumbbell's write-back (one ``group_id``) as a new job of its own: one instance, the
     same pixels, both parts' attributes voted as the instance's (none kept as given)."""
-    jobs = tmp_path / "jobs"
-    jobs.mkdir()
-    for name, bridge in zip("abc", (5, 7, 9), strict=True):
-        _cvat_job(jobs / f"job-{name}.xml", [("tree", _dumbbell(bridge))])
-        text = (jobs / f"job-{name}.xml").read_text()
-        (jobs / f"job-{name}.xml").write_text(
-            text.replace("</polygon>", '<attribute name="species">oak</attribute></polygon>')
-        )
-    code, labels = _run("cvat", jobs, tmp_path / "out", "--element-name", "polygon")
+    code, labels = _run("cvat", _dumbbell_jobs(tmp_path), tmp_path / "out", "--element-name", "polygon")
     assert code == 0
     written = ET.parse(tmp_path / "out" / "annotations.xml").getroot()
     assert [p.get("group_id") for p in written.iter("polygon")] == ["1", "1"]
