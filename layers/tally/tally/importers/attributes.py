@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..gt.response import Members
+from ..tasks.polygons import group_of
 from .model import UNMATCHED, Batch, ImportedItem, VotedShapes
 
 __all__ = [
@@ -145,16 +146,14 @@ def _point_shapes(given: Sequence[Mapping[str, Any]]) -> list[int]:
     return [j for j, shape in enumerate(given) for _ in str(shape.get("points", "")).split(";")]
 
 
-def _grouped(given: Sequence[Mapping[str, Any]], j: int) -> list[int]:
-    """The other ``<polygon>`` shapes of shape ``j``'s group (same nonzero ``group_id``, same label): the
-    parts of the instance it stands for with it."""
-    group, label = str(given[j].get("group_id", "0")).strip(), given[j].get("label")
-    if group in ("", "0"):
-        return []
-    return [
-        i for i, shape in enumerate(given)
-        if i != j and str(shape.get("group_id", "0")).strip() == group and shape.get("label") == label
-    ]  # fmt: skip
+def _groups(given: Sequence[Mapping[str, Any]]) -> dict[tuple[str, Any], list[int]]:
+    """An answer's ``<polygon>`` shapes by group (nonzero ``group_id``, label): the parts of each instance
+    drawn in parts (the polygon task's :func:`~tally.tasks.polygons.group_of`)."""
+    groups: dict[tuple[str, Any], list[int]] = {}
+    for i, shape in enumerate(given):
+        if (group := group_of({"group": shape.get("group_id")})) is not None:
+            groups.setdefault((group, shape.get("label")), []).append(i)
+    return groups
 
 
 def _coco_shapes(item: ImportedItem, worker: str, field: str) -> list[tuple[dict[str, Any], Any]]:
@@ -201,6 +200,7 @@ def vote_attributes(
         given = _coco_shapes(item, worker, field) if field in _COCO else [(s, s) for s in answer.given]
         to_shape = _point_shapes(answer.given) if field == "points" else None
         seen: set[int] = set()
+        groups = _groups(answer.given) if field == "polygon" else {}
         for k, j in found.get(worker, ()):
             if to_shape is not None:
                 j = to_shape[j] if j < len(to_shape) else len(given)
@@ -212,7 +212,8 @@ def vote_attributes(
                 voters[k].append((worker, attributes))
             # the group votes once: a part whose attributes are the voting part's is voted with it; one
             # with others (or dropped for its shape) stays kept as given
-            parts = [j, *(_grouped(answer.given, j) if field == "polygon" else ())]
+            group = group_of({"group": answer.given[j].get("group_id")}) if groups else None
+            parts = [j, *(i for i in groups.get((group, answer.given[j].get("label")), ()) if i != j)] if group else [j]
             for part in parts:
                 same = part == j or _shape_attributes(given[part][0]) == attributes
                 if same and part not in seen and given[part][1] is not None:

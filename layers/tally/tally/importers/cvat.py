@@ -62,6 +62,7 @@ import numpy.typing as npt
 from ..aggregation.instance_fusion import rasterise_polygons
 from ..codecs import class_runs, encode_palette_png
 from ..colours import assign_colours, hex_to_rgb
+from ..tasks.polygons import group_of
 from .model import PASSED_ON_PNG_LEVEL, FieldAnswer, ImportedItem
 from .rle import RleError, decode_coco_rle, decode_cvat_mask, parse_cvat_counts
 
@@ -214,8 +215,8 @@ def _convert(kind: str, shapes: Sequence[ET.Element], size: tuple[int, int], pai
                 "label": s.get("label", ""),
                 "vertices": [{"x": x, "y": y} for x, y in _points(s.get("points"))],
             }
-            if s.get("group_id", "0").strip() not in ("", "0"):  # one object drawn in parts (module docstring)
-                polygon["group"] = s.get("group_id", "").strip()
+            if (group := group_of({"group": s.get("group_id")})) is not None:  # one object in parts (docstring)
+                polygon["group"] = group
             polygons.append(polygon)
         return {"polygons": polygons, "inputImageProperties": props}
     if kind == "polyline":

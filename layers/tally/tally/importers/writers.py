@@ -181,18 +181,23 @@ def _ls_keypoints(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
     ]
 
 
+def _vector_vertices(i: int, at: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
+    """Region ``i``'s vertices as a ``vectorlabels`` path: each linked to the one before by
+    ``prevPointId`` (the first to none), straight (``isBezier`` false)."""
+    return [
+        {"id": f"tally-{i}-{k}", "x": x, "y": y, "prevPointId": f"tally-{i}-{k - 1}" if k else None, "isBezier": False}
+        for k, (x, y) in enumerate(at)
+    ]
+
+
 def _ls_polylines(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[str, Any]]:
     """Each consolidated line as an open ``vectorlabels`` path: its vertices in order, each linked to the
     one before by ``prevPointId`` (the first to none), straight (``isBezier`` false), in percent."""
     width, height = size
     regions = []
     for i, line in enumerate(label["polylines"]):
-        vertices = [
-            {"id": f"tally-{i}-{k}", "x": _percent(v["x"], width), "y": _percent(v["y"], height),
-             "prevPointId": f"tally-{i}-{k - 1}" if k else None, "isBezier": False}
-            for k, v in enumerate(line["vertices"])
-        ]  # fmt: skip
-        value = {"vertices": vertices, "closed": False, "vectorlabels": [line["label"]]}
+        at = [(_percent(v["x"], width), _percent(v["y"], height)) for v in line["vertices"]]
+        value = {"vertices": _vector_vertices(i, at), "closed": False, "vectorlabels": [line["label"]]}
         regions.append({"value": value, "score": line.get("confidence")})
     return regions
 
@@ -209,8 +214,7 @@ def _ls_outlines(
         traced = trace_polygons(mask)
         first = len(regions)
         if traced.ragged:  # too fragmented to trace: the exact mask, said
-            (brush,), _ = _brushes([(name, mask, score, k)])
-            regions.append({**brush, "rtype": "brushlabels"})
+            regions.append({**_brush_region(name, mask_to_brush_rle(mask), score, k), "rtype": "brushlabels"})
             notes.append(
                 f"tally-{first} ({name}, instance {(k or 0) + 1}): written as a brush mask, its outline too "
                 f"ragged to trace ({traced.ragged} runs of edges, over {MAX_RUNS})"
@@ -219,12 +223,7 @@ def _ls_outlines(
         for points in traced.polygons:
             at = [(_percent(x + 0.5, width), _percent(y + 0.5, height)) for x, y in points]  # pixel centres
             if rtype == "vectorlabels":
-                i = len(regions)
-                vertices = [
-                    {"id": f"tally-{i}-{j}", "x": x, "y": y, "prevPointId": f"tally-{i}-{j - 1}" if j else None,
-                     "isBezier": False}
-                    for j, (x, y) in enumerate(at)
-                ]  # fmt: skip
+                vertices = _vector_vertices(len(regions), at)
                 value: dict[str, Any] = {"vertices": vertices, "closed": True, "vectorlabels": [name]}
             else:
                 value = {"points": [[x, y] for x, y in at], "closed": True, "polygonlabels": [name]}
@@ -250,7 +249,12 @@ def _brush_region(name: str, rle: list[int], score: Any, index: int | None) -> d
 
 def _brushes(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]) -> Brushes:
     regions = [_brush_region(name, mask_to_brush_rle(mask), score, k) for name, mask, score, k in found]
-    return regions, (found[0][1].shape[1], found[0][1].shape[0]) if found else None
+    return regions, _found_size(found)
+
+
+def _found_size(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]]) -> tuple[int, int] | None:
+    """The (width, height) of the masks found (their first's), or ``None`` for none."""
+    return (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
 
 def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -> Brushes:
@@ -311,7 +315,7 @@ def _ls_result(
     elif kind == "instances" and rtype in ("polygonlabels", "vectorlabels"):  # drawn as polygons: written so
         found = _regions(label, read)
         regions = _ls_outlines(found, rtype, notes if notes is not None else [])
-        size = size if size is not None else (found[0][1].shape[1], found[0][1].shape[0]) if found else None
+        size = size if size is not None else _found_size(found)
     elif kind in ("semantic", "instances"):
         (regions, drawn), rtype = _ls_masks(label, read, brushes or {}), "brushlabels"
         size = size if size is not None else drawn
