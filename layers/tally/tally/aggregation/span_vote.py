@@ -53,7 +53,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -104,6 +104,11 @@ def _weighted_choice(values: list[int], weights: Sequence[float]) -> int:
         if acc >= half - _EPS:
             return v
     return max(totals)  # pragma: no cover - the loop always returns
+
+
+def _nonempty(spans: Iterable[Span]) -> list[Span]:
+    """The spans that cover a character, each once, in order."""
+    return sorted({s for s in spans if s[2] > s[1]})
 
 
 def span_f1(predicted: Sequence[Span], reference: Sequence[Span]) -> tuple[float, int, int]:
@@ -356,9 +361,7 @@ class SpanVote(SpanAggregator):
         agreement = np.full(n_workers, np.nan)
         # each worker's own spans per object, as (label, start, end)
         own_spans = [
-            {w: sorted({s for s in ss if s[2] > s[1]}) for w, ss in obj}
-            if len(prep.workers) >= 2 and column is None
-            else {}
+            {w: _nonempty(ss) for w, ss in obj} if len(prep.workers) >= 2 and column is None else {}
             for obj, prep, column in zip(objects, prepared, gold, strict=True)
         ]
         held = self._gold_counts(objects, gold, n_workers)  # the same in every round
@@ -391,11 +394,11 @@ class SpanVote(SpanAggregator):
             if column is None:
                 continue
             truth_worker, truth = obj[column]
-            reference = sorted({s for s in truth if s[2] > s[1]})
+            reference = _nonempty(truth)
             for k, (w, spans) in enumerate(obj):
                 if k == column or w == truth_worker:
                     continue
-                c, n_own, n_ref = span_f1(sorted({s for s in spans if s[2] > s[1]}), reference)
+                c, n_own, n_ref = span_f1(_nonempty(spans), reference)
                 counts[w] += (c, n_own + n_ref, 1.0)
         return counts
 

@@ -864,7 +864,8 @@ def _kind_handler(f: Field, per_object: Sequence[tuple[FormObject, Values]], ctx
         misfits.append([AnswerIssue(w, fv.reason) for w, fv in values if fv.reason is not None])
         silent.append([w for w, fv in values if fv.reason is None and fv.value is None])
         given = [(w, fv.value) for w, fv in values if fv.reason is None and fv.value is not None]
-        gold = next((a.worker_id for a in form_object.answers if a.gold and a.worker_id in dict(given)), None)
+        giving = {w for w, _ in given}
+        gold = next((a.worker_id for a in form_object.answers if a.gold and a.worker_id in giving), None)
         objects.append(FieldObject(form_object.object_id, given, gold))
     bounds = FieldBounds.of(f)
     planned = ctx.plan.labels.get(f.name) if ctx.plan is not None else None

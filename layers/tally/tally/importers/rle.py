@@ -358,7 +358,7 @@ def encode_brush_rle(
         raise ValueError("word size 1-32 bits, run-length fields 1-16 bits")
     if arr.size and int(arr.max()) >= 1 << word_size:
         raise ValueError(f"a value does not fit in {word_size} bits")
-    starts = np.concatenate(([0], np.flatnonzero(arr[1:] != arr[:-1]) + 1)) if arr.size else np.zeros(0, np.int64)
+    starts = run_starts(arr)
     return _encode_runs(arr, starts, arr.size, word_size, run_sizes)
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "consolidated",
     "figure",
     "gold_column",
+    "gold_index",
     "known_labels",
     "majority_size",
     "no_usable_answer",
@@ -209,13 +210,17 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
     ``GoldLineSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
     ``GoldVotes``), the fit takes the ``known`` list, and the object is consolidated from the gold answer
     alone, its items the known truth (the shapes and lines: :func:`tally.aggregation.base.as_truth`)."""
+    return gold_index((a.worker_id for a in answers if a.received.get("gold") is True), workers, least=least)
+
+
+def gold_index(marked: Iterable[str], workers: Sequence[str], *, least: int = 2) -> int | None:
+    """:func:`gold_column`'s rule on worker ids: the place in ``workers`` of the first of ``marked`` (the
+    workers whose answers are marked gold, in the answers' order) that is kept, with at least ``least``
+    kept; ``None``: no gold."""
     if len(workers) < least:
         return None
     kept = set(workers)
-    for answer in answers:
-        if answer.received.get("gold") is True and answer.worker_id in kept:
-            return list(workers).index(answer.worker_id)
-    return None
+    return next((list(workers).index(w) for w in marked if w in kept), None)
 
 
 def consolidated(

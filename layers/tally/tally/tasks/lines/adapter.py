@@ -51,7 +51,7 @@ from ...gt.answers import AnswerIssue
 from ...gt.response import Members, members_of
 from ...labels import LabelSet, batch_labels
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, JobContext, figure, known_labels, majority_size
+from ..base import DIGITS, JobContext, figure, gold_index, known_labels, majority_size
 from ..fields import FieldBounds, FusingModel, KindTask
 from ..kind import WorkerQuality
 from . import FusedLine, LinesResult, LinesShape, PolylinesShape
@@ -278,9 +278,8 @@ class _LineKind:
         """The summary with the first of ``gold``'s answers it kept as its gold one
         (:class:`GoldLineSummary`; an answer an importer marked gold:
         :class:`tally.tasks.fields.LearnsFromGold`)."""
-        workers = [w for w, _, _ in summary.answers]
-        known = next((workers.index(w) for w in gold if w in workers), None)
-        if known is None or len(workers) < 2:
+        known = gold_index(gold, [w for w, _, _ in summary.answers])
+        if known is None:
             return summary
         return GoldLineSummary(summary.answers, summary.width, summary.height, summary.sources, known=known)
 

@@ -10,8 +10,7 @@ label, and tally will not choose which part's is meant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -43,13 +42,12 @@ class Polygons(PolygonsShape, InstanceSegmentation):
                 raise AnswerError("a polygon's vertices are not a list of {x, y}")
             polygons.append([(number(v.get("x")), number(v.get("y"))) for v in vertices])
         instance_map, drawn = rasterise_polygons(polygons, *size)
+        # each polygon's group key (its group, its label), None: not grouped; read once
+        keys = [None if (g := group_of(p)) is None else (g, str(p.get("label"))) for p in raw]
         # left out: a polygon without area, unless a part of its group (same label) stands for it
-        parts = {(g, str(raw[k].get("label"))) for k in drawn if (g := group_of(raw[k])) is not None}
-        dropped = sum(
-            1 for k in set(range(len(raw))) - set(drawn)
-            if (g := group_of(raw[k])) is None or (g, str(raw[k].get("label"))) not in parts
-        )  # fmt: skip
-        instance_map, kept, grouped = _join_groups(raw, instance_map, drawn, labels)
+        parts = {keys[k] for k in drawn} - {None}
+        dropped = sum(1 for k in set(range(len(raw))) - set(drawn) if keys[k] is None or keys[k] not in parts)
+        instance_map, kept, grouped = _join_groups(keys, instance_map, drawn, labels)
         names = [str(raw[k].get("label")) for k in kept]
         indices, warnings = known_labels(labels, names, "items")
         warnings += grouped
@@ -61,24 +59,24 @@ class Polygons(PolygonsShape, InstanceSegmentation):
 
 
 def _join_groups(
-    raw: Sequence[Mapping[str, Any]], instance_map: npt.NDArray[np.int32], kept: list[int], job: LabelSet
+    keys: Sequence[tuple[str, str] | None], instance_map: npt.NDArray[np.int32], kept: list[int], job: LabelSet
 ) -> tuple[npt.NDArray[np.int32], list[int], list[str]]:
     """The instance map with each group's same-label polygons one instance (the first part's place in
     the order), the polygon each instance is drawn from, and a warning per group of several of the
-    job's labels (one the job does not have is left out with its own warning)."""
-    groups = [group_of(raw[k]) for k in kept]
-    if not any(groups):
+    job's labels (one the job does not have is left out with its own warning). ``keys``: per polygon
+    of the answer, its (group, label), or ``None`` when it is not grouped."""
+    if not any(keys[k] for k in kept):
         return instance_map, kept, []
     labels: dict[str, list[str]] = {}
-    for k, group in zip(kept, groups, strict=True):
-        name = str(raw[k].get("label"))
-        if group is not None and job.index(name) is not None and name not in labels.setdefault(group, []):
-            labels[group].append(name)
+    for k in kept:
+        key = keys[k]
+        if key is not None and job.index(key[1]) is not None and key[1] not in labels.setdefault(key[0], []):
+            labels[key[0]].append(key[1])
     first: dict[tuple[str, str], int] = {}
     lut = np.zeros(len(kept) + 1, dtype=np.int32)
     joined: list[int] = []
-    for n, (k, group) in enumerate(zip(kept, groups, strict=True), start=1):
-        key = (group, str(raw[k].get("label"))) if group is not None else None
+    for n, k in enumerate(kept, start=1):
+        key = keys[k]
         if key is not None and key in first:
             lut[n] = first[key]
             continue
