@@ -13,7 +13,9 @@ answers as a Ground Truth payload through `tally consolidate` (figures for docs/
   cost per object as Ground Truth masks. Measured **in this process**: every path's command
   (``tally.tools.cli.main``) run once to warm up, then ``--repeats`` rounds over the same
   ``--mask-tasks`` tasks, the paths' order turned round each round; the CPU time (all threads) and wall
-  time per object; the ratio of the medians and the median of the rounds' own ratios (paired). A child
+  time per object; the ratio of the medians and the median of the rounds' own wall-time ratios (paired).
+  Each command runs at its own default threads (the Ground Truth path: ``TALLY_THREADS`` or 4; an import:
+  one), and the Ground Truth path also on one thread; ``--import-threads N`` runs the imports on N. A child
   process's start (interpreter, imports: ~0.5 s) would swamp a few ms per object: the slope between two
   export sizes that this bench took before read 0.90-1.41x in nine runs of one tree.
 
@@ -383,6 +385,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--before", type=Path, help="another tree's layers/tally: its mask rows measured too")
     parser.add_argument("--row-label", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--import-threads", type=int, default=0,
+                        help="the mask imports' --threads (default: the command's own, one thread)")  # fmt: skip
     parser.add_argument("--exports", choices=("all", "choices", "masks", "decode", "steps", "polygons"),
                         default="all",
                         help="which rows to measure (decode: the brush decoder alone; steps: two mask import "
@@ -441,10 +445,12 @@ def masks_row(args: argparse.Namespace, work: Path) -> None:
     for who, data in cvat_jobs(export).items():
         (jobs / f"{who}.xml").write_bytes(data)
     common = ["--labels", "lesion", "--no-progress"]
+    forced = ["--threads", str(args.import_threads)] if args.import_threads else []
     commands = {
         "gt": ["consolidate", str(work / "masks-payload.json"), *common],
-        "ls": ["consolidate", "--from", "labelstudio", str(work / "masks-export.json"), *common],
-        "cvat": ["consolidate", "--from", "cvat", str(jobs), "--element-name", "mask", *common],
+        "gt1": ["consolidate", str(work / "masks-payload.json"), *common, "--threads", "1"],
+        "ls": ["consolidate", "--from", "labelstudio", str(work / "masks-export.json"), *common, *forced],
+        "cvat": ["consolidate", "--from", "cvat", str(jobs), "--element-name", "mask", *common, *forced],
     }
 
     def run(path: str, out: Path) -> tuple[float, float]:
@@ -464,9 +470,8 @@ def masks_row(args: argparse.Namespace, work: Path) -> None:
         for path in paths[r % len(paths) :] + paths[: r % len(paths)]:
             times[path].append(run(path, work / f"masks-{path}-{r}"))
     gt_masks = _labels(work / "masks-gt-0" / "results.jsonl")
-    gt_wall = statistics.median(t[0] for t in times["gt"])
-    gt_cpu = statistics.median(t[1] for t in times["gt"])
     what = {"ls": "brush masks (Label Studio RLE)", "cvat": "CVAT XML <mask> (box-local RLE)"}
+    threads = f"{args.import_threads} thread(s)" if args.import_threads else "its default"
     for path in ("ls", "cvat"):
         masks = _labels(work / f"masks-{path}-0" / "results.jsonl")
         same = sum(
@@ -474,13 +479,18 @@ def masks_row(args: argparse.Namespace, work: Path) -> None:
         )
         wall = statistics.median(t[0] for t in times[path])
         cpu = statistics.median(t[1] for t in times[path])
-        paired = statistics.median(a[1] / b[1] for a, b in zip(times[path], times["gt"], strict=True))
-        print(f"| {args.row_label}{what[path]} 640x480 x 3, per object ({n} tasks, in process, {args.repeats} rounds) | "
-              f"{wall:.2f} / {cpu:.2f} ms | {gt_wall:.2f} / {gt_cpu:.2f} ms | {wall / gt_wall:.2f}x / {cpu / gt_cpu:.2f}x "
-              f"(paired CPU {paired:.2f}x) | {same}/{n} masks pixel for pixel as the Ground Truth path |")  # fmt: skip
+        for gt, how in (("gt", "its default threads"), ("gt1", "one thread")):
+            gt_wall = statistics.median(t[0] for t in times[gt])
+            gt_cpu = statistics.median(t[1] for t in times[gt])
+            paired = statistics.median(a[0] / b[0] for a, b in zip(times[path], times[gt], strict=True))
+            print(f"| {args.row_label}{what[path]} 640x480 x 3, per object, {threads} ({n} tasks, in process, "
+                  f"{args.repeats} rounds) | {wall:.2f} / {cpu:.2f} ms | {how}: {gt_wall:.2f} / {gt_cpu:.2f} ms | "
+                  f"{wall / gt_wall:.2f}x / {cpu / gt_cpu:.2f}x (paired wall {paired:.2f}x) | "
+                  f"{same}/{n} masks pixel for pixel as the Ground Truth path |")  # fmt: skip
     if args.before is not None:
         argv = [sys.executable, __file__, "--exports", "masks", "--mask-tasks", str(n), "--repeats", str(args.repeats),
-                "--seed", str(args.seed), "--row-label", "--before tree: "]  # fmt: skip
+                "--seed", str(args.seed), "--row-label", "--before tree: ",
+                "--import-threads", str(args.import_threads)]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, check=False,
                               env={**os.environ, "PYTHONPATH": str(args.before)})  # fmt: skip
         if done.returncode != 0:

@@ -363,7 +363,15 @@ def test_the_write_back_s_brush_regions_from_the_class_array_s_runs_are_each_cla
         label = {"mask-ref": "m.png", "internal-color-map": names}
         want = writers._brushes(writers._class_regions(label, classes))
         assert writers.semantic_brushes(label, classes) == want
+        # an import keeps only the runs from the batch's threads to the write-back: the same regions and
+        # <mask> shapes from them, and the class array again
+        runs = writers.MaskRuns.of(classes)
+        assert np.array_equal(runs.classes(), classes)
+        assert runs.nbytes == runs.starts.nbytes + runs.values.nbytes
+        assert writers.semantic_brushes(label, runs) == want
+        assert writers.semantic_cvat_masks(label, runs) == writers.semantic_cvat_masks(label, classes)
     assert writers.semantic_brushes(label, np.zeros((0, 0), np.uint8)) == ([], None)
+    assert writers.semantic_brushes(label, writers.MaskRuns.of(np.zeros((0, 0), np.uint8))) == ([], None)
 
 
 def test_a_mask_s_brush_rle_is_the_canvas_s_whatever_its_runs() -> None:

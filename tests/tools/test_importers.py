@@ -238,11 +238,20 @@ def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp
     read_back = _reads_counted(monkeypatch)
     assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "arrays")[0] == 0
     assert read_back == []
+    # the masks' runs are held for the write-back after the batch up to a bound; beyond it each mask's
+    # regions are made in the batch's thread, as they come: the same file
+    import tally.tools.imported as imported
+
+    with monkeypatch.context() as patched:
+        patched.setattr(imported, "_HELD_RUNS_BYTES", 0)
+        assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "unheld")[0] == 0
+    assert read_back == []
     monkeypatch.setattr(writers, "semantic_brushes", lambda label, classes: None)  # as before: read back
     assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "pngs")[0] == 0
     assert len(read_back) == 2
     made = (tmp_path / "arrays" / "predictions.json").read_bytes()
     assert made == (tmp_path / "pngs" / "predictions.json").read_bytes()
+    assert made == (tmp_path / "unheld" / "predictions.json").read_bytes()
     assert b'"brushlabels"' in made
 
 
@@ -1611,3 +1620,28 @@ def test_coco_rotated_boxes_are_refused_as_the_xml_reader_refuses_them(tmp_path:
     (turned / "job-a.xml").write_text(xml.replace("<box ", '<box rotation="30.0" ', 1))
     code, labels = _run("cvat", turned, tmp_path / "xml-out")
     assert labels[0]["rejected-answers"] == [{"workerId": "job-a", "reason": f"box answer unreadable: {reason}"}]
+
+
+def test_an_import_consolidates_on_one_thread_unless_threads_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an export is read and decoded whole before the vote: the pool would have nothing to overlap, so
+    # an import runs on one thread (TALLY_THREADS is the Ground Truth path's default), --threads overrides
+    import tally.tools.imported as imported
+
+    seen: list[int] = []
+    real = imported.consolidate_batch
+
+    def spy(*args: Any, settings: Settings, **kwargs: Any) -> Any:
+        seen.append(settings.threads)
+        return real(*args, settings=settings, **kwargs)
+
+    monkeypatch.setattr(imported, "consolidate_batch", spy)
+    monkeypatch.setenv("TALLY_THREADS", "3")
+    source = LS / "choices-form-three-annotators.json"
+    code, one = _run("labelstudio", source, tmp_path / "default")
+    assert code == 0
+    code, three = _run("labelstudio", source, tmp_path / "three", "--threads", "3")
+    assert code == 0
+    assert seen == [1, 3]
+    assert one == three

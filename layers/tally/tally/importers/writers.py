@@ -31,6 +31,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [
     "MODEL_VERSION",
     "Brushes",
     "CvatMasks",
+    "MaskRuns",
     "cvat_xml",
     "labelstudio_predictions",
     "semantic_brushes",
@@ -257,16 +259,44 @@ def _found_size(found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, 
     return (found[0][1].shape[1], found[0][1].shape[0]) if found else None
 
 
-def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -> Brushes:
+@dataclass(frozen=True, slots=True)
+class MaskRuns:
+    """A voted class array as its row-major runs (where each begins, its class, the array's shape): what
+    an import keeps of an object's :attr:`~tally.gt.response.ObjectResult.class_map` from the batch's
+    threads to its write-back. Finding the runs is a few numpy passes, done in the thread; the regions'
+    RLEs and shapes are Python work, done after the batch, where no thread waits for the GIL behind
+    them (docs/benchmarks.md, "Masks measured in process")."""
+
+    starts: npt.NDArray[np.int64]
+    values: npt.NDArray[np.uint8]
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, classes: npt.NDArray[np.uint8]) -> MaskRuns:
+        flat = np.ascontiguousarray(classes).ravel()
+        starts = run_starts(flat)
+        return cls(starts, flat[starts], (int(classes.shape[0]), int(classes.shape[1])))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.starts.nbytes + self.values.nbytes)
+
+    def classes(self) -> npt.NDArray[np.uint8]:
+        """The class array again."""
+        lengths = np.diff(np.append(self.starts, self.shape[0] * self.shape[1]))
+        return np.repeat(self.values, lengths).reshape(self.shape)
+
+
+def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8] | MaskRuns) -> Brushes:
     """The brush regions of a semantic mask label from its class array as the core voted it
-    (:attr:`~tally.gt.response.ObjectResult.class_map`), so the write-back need not read the mask's
-    PNG back: what :func:`labelstudio_predictions` takes as ``brushes``, keyed by the label's
-    ``mask-ref``. Each class's runs are read from the class array's own runs (one pass over its
-    pixels, not one comparison per class): the same RLEs as :func:`mask_to_brush_rle` of each class's
-    mask."""
-    flat = np.ascontiguousarray(classes).ravel()
-    starts = run_starts(flat)
-    run_class = flat[starts]
+    (:attr:`~tally.gt.response.ObjectResult.class_map`, or its :class:`MaskRuns`), so the write-back
+    need not read the mask's PNG back: what :func:`labelstudio_predictions` takes as ``brushes``, keyed
+    by the label's ``mask-ref``. Each class's runs are read from the class array's own runs (one pass
+    over its pixels, not one comparison per class): the same RLEs as :func:`mask_to_brush_rle` of each
+    class's mask."""
+    runs = classes if isinstance(classes, MaskRuns) else MaskRuns.of(classes)
+    starts, run_class = runs.starts, runs.values
+    size = runs.shape[0] * runs.shape[1]
     regions = []
     for key, info in sorted(label.get("internal-color-map", {}).items(), key=lambda kv: int(kv[0])):
         if int(key) == 0:  # the background: no region
@@ -275,9 +305,9 @@ def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -
         if not on.any():
             continue
         kept = np.concatenate(([True], on[1:] != on[:-1]))  # where the class's own runs begin
-        rle = mask_runs_to_brush_rle(starts[kept], on[kept], flat.size)
+        rle = mask_runs_to_brush_rle(starts[kept], on[kept], size)
         regions.append(_brush_region(str(info["class-name"]), rle, info.get("confidence"), None))
-    return regions, (classes.shape[1], classes.shape[0]) if regions else None
+    return regions, (runs.shape[1], runs.shape[0]) if regions else None
 
 
 def _ls_masks(label: Mapping[str, Any], read: Reader, brushes: Mapping[str, Brushes]) -> Brushes:
@@ -554,11 +584,12 @@ CvatMasks = list[tuple[str, dict[str, str], int | None]]
 """A mask label's ``<mask>`` shapes, each with its index in the label's instances (:func:`_cvat_masks`)."""
 
 
-def semantic_cvat_masks(label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -> CvatMasks:
+def semantic_cvat_masks(label: Mapping[str, Any], classes: npt.NDArray[np.uint8] | MaskRuns) -> CvatMasks:
     """The ``<mask>`` shapes of a semantic mask label from its class array as the core voted it
-    (:attr:`~tally.gt.response.ObjectResult.class_map`), so the write-back need not read the mask's
-    PNG back: what :func:`cvat_xml` takes as ``masks``, keyed by the label's ``mask-ref``."""
-    return _cvat_mask_shapes(_class_regions(label, classes))
+    (:attr:`~tally.gt.response.ObjectResult.class_map`, or its :class:`MaskRuns`), so the write-back
+    need not read the mask's PNG back: what :func:`cvat_xml` takes as ``masks``, keyed by the label's
+    ``mask-ref``."""
+    return _cvat_mask_shapes(_class_regions(label, classes.classes() if isinstance(classes, MaskRuns) else classes))
 
 
 def _cvat_masks(label: Mapping[str, Any], read: Reader, masks: Mapping[str, CvatMasks]) -> CvatMasks:

@@ -180,7 +180,9 @@ def parse_labels(value: str | None) -> list[str] | None:
     "--algorithm", type=click.Choice(ALGORITHMS), help="Segmentation vote [default: TALLY_ALGORITHM or reliability]."
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), help="Objects consolidated at once [default: TALLY_THREADS or 4]."
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Objects consolidated at once [default: 1 with --from an export, else TALLY_THREADS or 4].",
 )
 @click.option(
     "--confidence-maps/--no-confidence-maps",
@@ -255,6 +257,11 @@ def consolidate(
       tally consolidate s3://my-bucket/job/annotations/.../iteration-1/2026-01-01_00:00:00.json --out out/b1
     """
     buckets = buckets_under(s3_root)
+    if threads is None and from_tool != "groundtruth":
+        # An export is read and decoded whole before the vote, so the pool has no reads or PNG decodes to
+        # overlap, and the import's own work holds the GIL: more threads only contend for it (measured in
+        # docs/benchmarks.md, "Masks, measured in process"). One thread unless --threads asks for more.
+        threads = 1
     settings = build_settings(
         algorithm=algorithm,
         confidence_maps=confidence_maps,

@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import sys
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ __all__ = ["TOOLS", "consolidate_imported", "read_items"]
 TOOLS = ("labelstudio", "cvat", "coco")
 _PAYLOAD = "imported://payload.json"
 _NO_LAMBDA_LIMIT = sys.maxsize
+_HELD_RUNS_BYTES = 256 << 20  # masks' runs kept for the write-back during a batch; beyond, made at once
 """No Lambda answers an import: every label stays whole in results.jsonl (none spilled to a file)."""
 _WRITE_BACK = {"labelstudio": "predictions.json", "cvat": "annotations.xml", "coco": "annotations.xml"}
 
@@ -321,20 +323,35 @@ def consolidate_imported(
         brushes: dict[str, writers.Brushes] = {}
         cvat_masks: dict[str, writers.CvatMasks] = {}
 
+        # each mask's runs, kept from the batch's threads to the end of the batch (bounded): its regions
+        # or shapes are Python work, made after the batch where no thread waits for the GIL behind them
+        held: list[tuple[str, Mapping[str, Any], writers.MaskRuns]] = []
+        held_bytes = [0]
+        lock = threading.Lock()
+
+        def made(ref: str, label: Mapping[str, Any], runs: writers.MaskRuns) -> None:
+            # an object whose regions cannot be made here has them read back from its PNG instead
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                if tool == "labelstudio":
+                    brushes[ref] = writers.semantic_brushes(label, runs)
+                else:
+                    cvat_masks[ref] = writers.semantic_cvat_masks(label, runs)
+
         def reported(result: ObjectResult) -> None:
             if result.members is not None:
                 members[result.object_id] = result.members
             if result.class_map is not None:
                 if result.label is not None and "mask-ref" in result.label:
                     # the regions from the voted class array, not from its PNG read back; the array is
-                    # let go at once (a large export's masks are not all held)
-                    # an object whose regions cannot be made here has them read back from its PNG instead
-                    ref = result.label["mask-ref"]
-                    with contextlib.suppress(KeyError, ValueError, TypeError):
-                        if tool == "labelstudio":
-                            brushes[ref] = writers.semantic_brushes(result.label, result.class_map)
-                        else:
-                            cvat_masks[ref] = writers.semantic_cvat_masks(result.label, result.class_map)
+                    # let go at once (a large export's masks are not all held, only their runs)
+                    runs = writers.MaskRuns.of(result.class_map)
+                    with lock:
+                        keep = held_bytes[0] + runs.nbytes <= _HELD_RUNS_BYTES
+                        if keep:
+                            held_bytes[0] += runs.nbytes
+                            held.append((result.label["mask-ref"], result.label, runs))
+                    if not keep:
+                        made(result.label["mask-ref"], result.label, runs)
                 result.class_map = None
             bar.advance(task, 1)
 
@@ -354,6 +371,9 @@ def consolidate_imported(
                     )
                 except TallyError as exc:
                     raise InputError(str(exc)) from exc
+            for ref, label, runs in held:
+                made(ref, label, runs)
+            held.clear()
             entries = report.response
             if tool == "labelstudio":
                 voted = vote_regions(entries, batch, attr, members)
