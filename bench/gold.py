@@ -15,6 +15,11 @@ one). Two crowd shapes per kind:
   one on every task), where agreement alone cannot tell ``bo`` from the careful annotator;
 * ``shared``: four careful annotators, a second one on 30 % of the tasks, where agreement alone finds ``bo``.
 
+Numbers and free text (``number``, ``text``: :func:`tests.sim.gold.value_export`, two answers a task, a
+careful annotator and ``oz``, wrong in a habit of his own: a hidden offset, a swapped word) have the
+``two answers`` crowd only; their figure is the non-gold mean absolute error (lower is better) or
+exact-match accuracy.
+
 Seeds 1–3 were looked at while the crowds were chosen; 4–12 are reported (``--seeds``).
 """
 
@@ -36,9 +41,12 @@ from tests.sim.gold import (  # noqa: E402
     shape_export,
     shape_form_export,
     span_export,
+    value_export,
+    value_quality,
 )
 
-KINDS = ("semantic", "boxes", "keypoints", "polygons", "entities", "form boxes")
+KINDS = ("semantic", "boxes", "keypoints", "polygons", "entities", "form boxes", "number", "text")
+VALUES = ("number", "text")
 
 
 def main() -> None:
@@ -51,13 +59,22 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds.split(","):
-            for crowd in ("two answers", "shared"):
+            for crowd in ("two answers",) if kind in VALUES else ("two answers", "shared"):
                 scored: list[float] = []
                 alone: list[float] = []
                 pair_share, pool_size = (0.0, 1) if crowd == "two answers" else (0.3, 4)
                 field = "shape" if kind == "form boxes" else None
                 judged = "boxes" if kind == "form boxes" else kind
                 for seed in range(first, last + 1):
+                    if kind in VALUES:
+                        tasks, truth, gold = value_export(kind, seed)
+                        for name, export, runs in (("s", tasks, scored), ("a", gold_alone(tasks), alone)):
+                            work = Path(tmp) / f"{kind}-{seed}-{name}"
+                            quality, held = value_quality(kind, export, truth, gold, work)
+                            if not held and name == "s":
+                                raise AssertionError(f"{kind} seed {seed}: a gold task was outvoted")
+                            runs.append(quality)
+                        continue
                     if kind == "semantic":
                         tasks, truth, gold = brush_export(seed, pair_share=pair_share)
                     elif kind == "entities":
@@ -74,7 +91,8 @@ def main() -> None:
                         if not held and name == "s":
                             raise AssertionError(f"{kind} seed {seed}: a gold task was outvoted")
                         runs.append(quality)
-                worse = sum(1 for s, a in zip(scored, alone, strict=True) if s < a)
+                sign = -1.0 if kind == "number" else 1.0  # an error: lower is better
+                worse = sum(1 for s, a in zip(scored, alone, strict=True) if sign * (s - a) < 0)
                 mean_s, mean_a = statistics.mean(scored), statistics.mean(alone)
                 print(
                     f"| {kind} | {crowd} | {mean_s:.3f} | {mean_a:.3f} | {mean_s - mean_a:+.3f} | {worse} of {len(scored)} |"

@@ -184,3 +184,87 @@ def test_a_gold_forms_polylines_teach_the_fields_model(tmp_path: Path) -> None:
     assert ([round(s, 4) for s in scored], [round(a, 4) for a in alone]) == (
         [0.8833, 0.8606, 0.9458], [0.5919, 0.58, 0.6156]
     )  # fmt: skip
+
+
+def test_numbers_are_judged_against_the_gold_value_alone() -> None:
+    from tally.aggregation.ratings import CalibratedMean
+
+    # w0 rates every gold object at its gold value, w1 one or two points higher; on the other three
+    # objects w0 and w1 are all there is: agreement alone puts the values between the two raters, the
+    # gold puts them at w0's level and gives w1 the offset
+    objects, workers = [t for t in range(6) for _ in range(2)], [0, 1] * 6
+    values = [3, 5, 2, 4, 4, 5, 2, 4, 1, 3, 3, 5]
+    crowd = CalibratedMean(low=1, high=5, step=1).fit(objects, workers, values, n_objects=6, n_workers=2)
+    assert [round(v, 2) for v in crowd.values_[3:]] == [3.51, 2.51, 4.51]
+    gold = CalibratedMean(low=1, high=5, step=1).fit(
+        objects, workers, values, n_objects=6, n_workers=2, known=[3, 2, 4, np.nan, np.nan, np.nan]
+    )
+    assert gold.values_[:3].tolist() == [3.0, 2.0, 4.0] and gold.confidence_[:3].tolist() == [1.0, 1.0, 1.0]
+    assert gold.intervals_[:3].tolist() == [[3.0, 3.0], [2.0, 2.0], [4.0, 4.0]]
+    assert [round(v, 2) for v in gold.values_[3:]] == [2.15, 1.15, 3.15]
+    assert [round(b, 3) for b in gold.bias_] == [0.0, 1.628]
+
+
+def _careful_and_random(seed: int) -> tuple[Any, Any, Any, Any, Any]:
+    """Two answers a task: a careful rater (the count 0–10 plus rounded noise of s.d. 0.7) and one who
+    answers at random; the truth known on 8 of 40 tasks."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    truth = rng.integers(0, 11, n)
+    known = np.full(n, np.nan)
+    gold = rng.choice(n, 8, replace=False)
+    known[gold] = truth[gold]
+    values = np.empty(2 * n)
+    values[0::2] = np.clip(truth + np.round(rng.normal(0, 0.7, n)), 0, 10)
+    values[1::2] = rng.integers(0, 11, n)
+    return np.repeat(np.arange(n), 2), np.tile([0, 1], n), values, known, truth
+
+
+def test_a_random_annotator_does_not_collapse_a_gold_number_fit() -> None:
+    """The first try at gold numbers held the gold values and nothing else: on this crowd the EM ran to
+    a collapse (both raters' noise 7e4-2e5, every answer random: random share 0.81 each). Two causes,
+    each guarded in a gold fit: an answer whose only partner the fit took for random was judged against
+    an estimate of unbounded variance (so it looked random too; now the estimate is a belief about a value
+    on the scale, and such an answer's density tends to a random one's), and the statistics weighed the
+    new random probabilities with the values' variance of the old ones; a rater's noise is also capped at
+    a random answer's (the scale's width / sqrt 12), and the fit starts from what the gold objects alone
+    show."""
+    from tally.aggregation.ratings import CalibratedMean
+
+    for seed, crowd, taught, errors in (
+        (7, ([3.365, 3.365], [0.153, 0.153]), ([1.131, 2.52], [0.044, 0.579]), (1.9062, 0.375)),
+        (10, ([5.605, 5.605], [0.575, 0.575]), ([1.544, 2.887], [0.1, 0.512]), (1.9688, 0.5938)),
+    ):
+        t, w, x, known, truth = _careful_and_random(seed)
+        alone = CalibratedMean(low=0, high=10, step=1, snap=True).fit(t, w, x, n_objects=40, n_workers=2)
+        gold = CalibratedMean(low=0, high=10, step=1, snap=True).fit(t, w, x, n_objects=40, n_workers=2, known=known)
+        # without gold the two raters cannot be told apart (and the fit stops because no value moves)
+        assert (alone.noise_.round(3).tolist(), alone.random_share_.round(3).tolist()) == crowd
+        # with it, the careful rater is careful and the random one mostly random
+        assert (gold.noise_.round(3).tolist(), gold.random_share_.round(3).tolist()) == taught
+        rest = np.isnan(known)
+        mae = [round(float(np.abs(m.values_ - truth)[rest].mean()), 4) for m in (alone, gold)]
+        assert tuple(mae) == errors
+        assert gold.values_[~rest].tolist() == truth[~rest].tolist()
+
+
+def test_texts_are_compared_with_the_gold_text_alone() -> None:
+    from tally.aggregation.text import TextVote
+
+    # worker 1 misspells what worker 2 types right; the gold (worker 0's, objects 0 and 3) shows which
+    objects = [
+        [(0, "red barn"), (1, "red bam"), (2, "red barn")],
+        [(1, "blue bam"), (2, "blue barn")],
+        [(1, "old bam"), (2, "old barn")],
+        [(0, "the quick brown fox jumps"), (2, "the quick brown fox jumps"), (1, "the quick brown cat jumps")],
+    ]
+    taught = TextVote().fit(objects, known=[0, None, None, 0])
+    # (units, agreement): object 0, one short answer each (worker 1: 1 - 2/8); objects 1 and 2 each other's
+    # (1 - 2/9, 1 - 2/8); object 3, a transcription: 5 words, worker 1 shares 4; the gold worker is not judged
+    assert taught.worker_statistics_.round(4).tolist() == [[0.0, 0.0], [8.0, 6.2778], [8.0, 7.5278]]
+    assert [v.text for v in taught.predict(objects[1:3])] == ["blue barn", "old barn"]
+    # the gold answer alone on its objects: nothing tells the two apart, and the tie goes to worker 1
+    alone = [[objects[0][0]], objects[1], objects[2], [objects[3][0]]]
+    untaught = TextVote().fit(alone)
+    assert untaught.worker_statistics_.round(4).tolist() == [[0.0, 0.0], [2.0, 1.5278], [2.0, 1.5278]]
+    assert [v.text for v in untaught.predict(alone[1:3])] == ["blue bam", "old bam"]

@@ -44,6 +44,9 @@ __all__ = [
     "shape_export",
     "shape_form_export",
     "span_export",
+    "value_export",
+    "value_form_export",
+    "value_quality",
     "vector_export",
 ]
 
@@ -563,3 +566,106 @@ def line_f1(found: list[dict[str, Any]], truth: list[tuple[str, npt.NDArray[np.f
             used_truth.add(j)
     total = len(lines) + len(truth)
     return 1.0 if total == 0 else 2 * len(used_found) / total
+
+
+def value_export(
+    kind: str, seed: int, n: int = 40, n_gold: int = 8
+) -> tuple[list[dict[str, Any]], list[Any], set[int]]:
+    """A Label Studio export of one ``number`` or ``textarea`` control where only the gold can tell who is
+    wrong: on every task a careful annotator (``w0``) and ``oz``, whose answers look as careful but are
+    wrong in a habit of his own, in an order drawn per task; the reviewer's truth marked ``ground_truth``
+    on ``n_gold`` tasks.
+
+    * ``number`` (counts 0–30): ``w0`` the count plus rounded noise (s.d. 0.3–1.0, drawn per seed);
+      ``oz`` the count plus a hidden offset of 2 or 3 (per seed) and noise of his own;
+    * ``text`` (names of one to three made-up words): ``w0`` the name with a typo now and then (5–20 %
+      of the tasks, per seed); ``oz`` the name with its last word swapped for another of the batch's
+      words on 50–80 % of the tasks (per seed), else the name.
+
+    Returns the tasks, the truth per task (the count or the name) and the gold tasks."""
+    rng = np.random.default_rng(seed)
+    if kind == "number":
+        truth: list[Any] = [int(v) for v in rng.integers(0, 31, n)]
+        careful, noise = float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.0))
+        offset = int(rng.integers(2, 4))
+
+        def given(t: int, who: str) -> Any:
+            shift, sd = (0, careful) if who == "w0" else (offset, noise)
+            return max(0, truth[t] + shift + round(float(rng.normal(0, sd))))
+    elif kind == "text":
+        vocabulary = ["".join(rng.choice(list("abcdefghijklmnop"), size=int(rng.integers(3, 8)))) for _ in range(30)]
+        truth = [" ".join(rng.choice(vocabulary, size=int(rng.integers(1, 4)), replace=False)) for _ in range(n)]
+        typo, habit = float(rng.uniform(0.05, 0.2)), float(rng.uniform(0.5, 0.8))
+
+        def given(t: int, who: str) -> Any:
+            words = truth[t].split(" ")
+            if who == "w0" and rng.random() < typo:
+                word = words[-1]
+                k = int(rng.integers(len(word)))
+                words[-1] = word[:k] + str(rng.choice(list("qrstuvwxyz"))) + word[k + 1 :]
+            elif who == "oz" and rng.random() < habit:
+                words[-1] = str(rng.choice([v for v in vocabulary if v not in words]))
+            return " ".join(words)
+    else:
+        raise ValueError(kind)
+    gold = {int(t) for t in rng.choice(n, size=n_gold, replace=False)}
+    tag, key = ("number", "number") if kind == "number" else ("textarea", "text")
+    tasks = []
+    for t in range(n):
+        crowd = ["w0", "oz"] if rng.random() < 0.5 else ["oz", "w0"]
+        answers = [("rev", truth[t], True)] if t in gold else []
+        answers += [(who, given(t, who), False) for who in crowd]
+        annotations = [
+            {"id": t * 10 + k, "completed_by": {"id": k + 1, "email": who}, "ground_truth": is_gold,
+             "was_cancelled": False,
+             "result": [{"id": f"v{t}", "type": tag, "from_name": "answer", "to_name": "image",
+                         "value": {key: value if kind == "number" else [value]}}]}
+            for k, (who, value, is_gold) in enumerate(answers)
+        ]  # fmt: skip
+        tasks.append({"id": t + 1, "data": {"image": f"https://example.com/{t + 1}.jpg"}, "annotations": annotations})
+    return tasks, truth, gold
+
+
+def value_form_export(
+    kind: str, seed: int, n: int = 40, n_gold: int = 8
+) -> tuple[list[dict[str, Any]], list[Any], set[int]]:
+    """:func:`value_export`'s tasks as a form: each annotation also answers a choice (``light``, as in
+    :func:`shape_form_export`), so the import is a form of two fields and the values its field ``answer``."""
+    tasks, truth, gold = value_export(kind, seed, n, n_gold)
+    rng = np.random.default_rng(seed + 1000)
+    for task in tasks:
+        light = int(rng.integers(2))
+        for annotation in task["annotations"]:
+            chosen = light if annotation["ground_truth"] or rng.random() < 0.9 else 1 - light
+            annotation["result"].append(
+                {"id": f"c{task['id']}", "type": "choices", "from_name": "light", "to_name": "image",
+                 "value": {"choices": [["day", "night"][chosen]]}}
+            )  # fmt: skip
+    return tasks, truth, gold
+
+
+def value_quality(
+    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path, form: bool = False
+) -> tuple[float, bool]:
+    """``tally consolidate --from labelstudio`` on a :func:`value_export` (in the new directory ``work``):
+    over the non-gold tasks, the numbers' mean absolute error or the texts' exact-match accuracy against
+    the truth, and whether every gold task is its gold answer with confidence 1 (never outvoted);
+    ``form``: the values are the form's field ``answer`` (:func:`value_form_export`)."""
+    work.mkdir()
+    (work / "export.json").write_text(json.dumps(tasks))
+    out = work / "out"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["consolidate", "--from", "labelstudio", str(work / "export.json"), "--out", str(out)])
+    if code != 0:
+        raise RuntimeError(f"tally consolidate exited with {code}")
+    lines = (out / "results.jsonl").read_text().splitlines()
+    labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+    if form:  # the field's entry: its value, its confidence beside it
+        labels = [{"value": label["fields"]["answer"]["value"], "text": label["fields"]["answer"]["value"],
+                   "confidence": label["fields"]["answer"]["confidence"]} for label in labels]  # fmt: skip
+    found = [label["value"] if kind == "number" else label["text"] for label in labels]
+    held = all(found[t] == truth[t] and labels[t]["confidence"] == 1.0 for t in gold)
+    rest = [t for t in range(len(truth)) if t not in gold]
+    if kind == "number":
+        return statistics.mean(abs(found[t] - truth[t]) for t in rest), held
+    return statistics.mean(1.0 if found[t] == truth[t] else 0.0 for t in rest), held

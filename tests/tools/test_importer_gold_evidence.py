@@ -209,9 +209,11 @@ def test_a_form_span_field_whose_gold_answer_the_core_rejects_leaves_the_gold_no
     }  # fmt: skip
 
 
-def test_a_gold_forms_number_is_held_at_confidence_1_only_when_it_is_one_gold_answer(tmp_path: Path) -> None:
-    """Two gold annotators who rate differently are not one gold answer: their rating is consolidated as
-    the core does (neither is held at confidence 1); one gold annotator's rating is."""
+def test_a_gold_forms_number_is_held_at_the_first_gold_answer(tmp_path: Path) -> None:
+    """A gold form's number is held at the first gold annotator's rating, as every kind that learns from
+    the gold holds its field (two gold annotators who rate differently: the second is judged against the
+    first, like any other annotator); the field uses every answer (its model judges them), the label is
+    the gold rating alone, confidence 1, and so is the form's."""
 
     def rating(value: int) -> dict[str, Any]:
         return {"type": "rating", "from_name": "stars", "to_name": "text", "value": {"rating": value}}
@@ -226,5 +228,6 @@ def test_a_gold_forms_number_is_held_at_confidence_1_only_when_it_is_one_gold_an
     labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"]
               for line in (out / "results.jsonl").read_text().splitlines()]  # fmt: skip
     assert [(f["stars"]["value"], f["stars"]["confidence"], f["stars"]["answers-used"]) for f in
-            (label["fields"] for label in labels[:2])] == [(3, 0.0, 2), (4, 1.0, 1)]  # fmt: skip
-    assert [label["confidence"] for label in labels[:2]] == [0.0, 1.0]
+            (label["fields"] for label in labels[:2])] == [(5, 1.0, 3), (4, 1.0, 2)]  # fmt: skip
+    assert [[a["workerId"] for a in label["fields"]["stars"]["answers"]] for label in labels[:2]] == [["rev"], ["rev"]]
+    assert [label["confidence"] for label in labels[:2]] == [1.0, 1.0]

@@ -75,11 +75,12 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     texts = [t["data"]["text"] for t in json.loads((LS / "choices-form-three-annotators.json").read_text())]
     ana, ben = "ana@example.com", "ben@example.com"
     answers: list[list[tuple[str, dict[str, Any]]]] = [
-        # ana's annotation is gold: her answer first, marked; the others keep their choice (held at hers
-        # by the batch model) and the text she left empty (voted); their rating is scored against hers
+        # ana's annotation is gold: her answer first, marked; the others keep their choice and rating (held
+        # at hers by the field's batch model, which judges theirs against it) and the text she left empty
+        # (voted)
         [(ana, {"sentiment": {"label": "Positive"}, "stars": 5}),
-         (ben, {"sentiment": {"label": "Positive"}, "comment": "good"}),
-         ("3", {"sentiment": {"label": "Negative"}})],
+         (ben, {"sentiment": {"label": "Positive"}, "stars": 4, "comment": "good"}),
+         ("3", {"sentiment": {"label": "Negative"}, "stars": 2})],
         [(ana, {"sentiment": {"label": "Negative"}, "stars": 1}), (ben, {"sentiment": {"label": "Negative"}})],
         [(ana, {"sentiment": {"label": "Neutral"}}),
          (ben, {"sentiment": {"label": "Neutral"}, "comment": "nothing to say"}),
@@ -96,12 +97,11 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
     fields = read_config(config.read_text())
     schema = FormSchema(tuple(fields[name] for name in ("sentiment", "stars", "comment")))
     core = _core(payload, form=JobTemplate(schema=schema))
-    # the gold item's rating is ana's alone (the others' are scored, not voted): held at confidence 1, and
-    # the form's confidence is again its fields' lowest
-    assert (core[0]["fields"]["stars"]["confidence"], core[0]["confidence"]) == (0.5, 0.5)
-    core[0]["fields"]["stars"]["confidence"] = 1.0
-    core[0]["confidence"] = 1.0
     assert [_without(label) for label in labels] == core
+    stars = labels[0]["fields"]["stars"]  # the gold rating alone, the known truth (the core's own, not patched)
+    assert (stars["value"], stars["interval"], stars["confidence"], stars["answers"], labels[0]["confidence"]) == (
+        5, [5, 5], 1.0, [{"workerId": ana, "value": 5, "weight": 1.0}], 1.0
+    )  # fmt: skip
     assert [{name: entry["value"] for name, entry in label["fields"].items()} for label in labels] == [
         {"sentiment": "Positive", "stars": 5, "comment": "good"},
         {"sentiment": "Negative", "stars": 1},
@@ -186,8 +186,8 @@ def test_label_studio_lone_rating_takes_its_bounds_from_the_config(tmp_path: Pat
                         "--element-name", "stars", "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
     assert code == 1  # tasks 103 and 104 have no rating
     assert [(label["type"], label["value"], label["interval"]) for label in labels[:2]] == [
-        ("tally/number", 5, [3, 5]),  # the gold rating
-        ("tally/number", 1, [1, 3]),  # its interval cut at the scale's minimum
+        ("tally/number", 5, [5, 5]),  # the gold rating alone, the known truth
+        ("tally/number", 1, [1, 2]),  # its interval cut at the scale's minimum (the raters judged by the gold)
     ]
     assert [label["scale"] for label in labels[:2]] == [{"min": 1, "max": 5, "step": 1, "from": "template"}] * 2
     assert [label["failure-reason"] for label in labels[2:]] == ["no annotator answered stars"] * 2
@@ -1328,17 +1328,16 @@ def test_a_gold_form_votes_a_field_its_gold_answer_leaves_out() -> None:
     label = _core(batch.payload, form=JobTemplate())[0]
     assert list(label["fields"]) == ["cat", "score"]
     assert (label["fields"]["score"]["consolidated"], label["fields"]["score"]["answers-used"]) == (True, 2)
-    # a number the gold answer gives is the gold answer's alone, the others' scored against it
+    # a number the gold answer gives: the others' go to the field's model too (judged against the gold's)
     batch = build_batch(_gold_form_items(gold_gives_score=True), form=True)
     assert [a["annotationData"]["content"] for a in batch.payload[0]["annotations"]] == [
-        '{"cat":{"label":"x"},"score":4}', '{"cat":{"label":"x"}}', '{"cat":{"label":"y"}}'
+        '{"cat":{"label":"x"},"score":4}', '{"cat":{"label":"x"},"score":3}', '{"cat":{"label":"y"},"score":4}'
     ]  # fmt: skip
-    assert batch.scored == {
-        "0": [
-            {"workerId": "a", "annotationData": {"content": '{"score":3}'}},
-            {"workerId": "b", "annotationData": {"content": '{"score":4}'}},
-        ]
-    }
+    assert batch.scored == {}
+    score = _core(batch.payload, form=JobTemplate())[0]["fields"]["score"]
+    assert (score["value"], score["confidence"], score["answers-used"], score["answers"]) == (
+        4, 1.0, 3, [{"workerId": "g", "value": 4, "weight": 1.0}]
+    )  # fmt: skip
 
 
 def test_label_studio_a_gold_answer_the_core_rejects_holds_nothing(tmp_path: Path, capsys: Any) -> None:

@@ -36,6 +36,14 @@ random-answer component so that a rater who answers at random weighs next to not
   The statistics of earlier batches (``prior``, the sum of their :attr:`~CalibratedMean.worker_statistics_`)
   are added to the batch's in every M-step.
 
+**Gold** (``known``): a gold object's value is held at its true value and every other answer to it is
+judged against that alone (offsets measured from the gold values, no typical-rater shift). A gold fit is
+guarded against the collapse holding the values alone ran into (every answer random): an answer is judged
+against the others' estimate as a belief about a value on the scale (a Gaussian cut to ``[low, high]``),
+the statistics use the values of the same E-step's random probabilities, no rater's noise exceeds a
+random answer's (``width^2 / 12``), and the fit starts from what the gold objects alone show
+(docs/numbers-and-rankings.md). Without ``known`` the fit is unchanged.
+
 **The result** is clipped to ``[low, high]`` and, with ``snap=True``, put on the step grid
 ``low + k * step`` (or ``k * step`` without ``low``). The interval ``value ± q * sd`` (``q`` the normal
 quantile of ``level``) is clipped and snapped outwards (down, up), so it always holds the value.
@@ -180,6 +188,27 @@ def _best_shift(
     return lo if d_hi <= d_lo else lo + (hi - lo) * float(-d_lo / (d_hi - d_lo))
 
 
+def _upper_tail(z: FloatArray) -> FloatArray:
+    """``P(N(0, 1) > z)``, to a relative error below 1.2e-7 in both tails (the Chebyshev fit of ``erfc`` in
+    W. H. Press et al., *Numerical Recipes*, 6.2: numpy has no ``erf``)."""
+    a = np.abs(z) / math.sqrt(2.0)
+    u = 1.0 / (1.0 + 0.5 * a)
+    poly = -1.26551223 + u * (1.00002368 + u * (0.37409196 + u * (0.09678418 + u * (-0.18628806 + u * (
+        0.27886807 + u * (-1.13520398 + u * (1.48851587 + u * (-0.82215223 + u * 0.17087277))))))))  # fmt: skip
+    erfc = u * np.exp(-a * a + poly)
+    return np.asarray(np.where(z >= 0, 0.5 * erfc, 1.0 - 0.5 * erfc), dtype=np.float64)
+
+
+def _mass(mean: FloatArray, sd: FloatArray, scale: tuple[float, float]) -> FloatArray:
+    """``P(low <= N(mean, sd^2) <= high)`` for ``scale = (low, high)``, each difference taken in the tail where it
+    does not cancel."""
+    low, high = scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a, b = (low - mean) / sd, (high - mean) / sd
+    inside = np.where(a >= 0, _upper_tail(a) - _upper_tail(b), _upper_tail(-b) - _upper_tail(-a))
+    return np.asarray(np.maximum(inside, 0.0), dtype=np.float64)
+
+
 def _soft(x: FloatArray, threshold: FloatArray) -> FloatArray:
     return np.asarray(np.sign(x) * np.maximum(np.abs(x) - threshold, 0.0), dtype=np.float64)
 
@@ -289,6 +318,9 @@ class CalibratedMean:
     n_iter_: int = field(init=False, repr=False)
     """EM iterations run."""
 
+    _ceiling: float = field(init=False, repr=False, default=math.inf)
+    """A gold fit's largest noise variance: a random answer's, ``width^2 / 12``."""
+
     def fit(
         self,
         objects: npt.ArrayLike,
@@ -298,6 +330,7 @@ class CalibratedMean:
         n_objects: int,
         n_workers: int,
         prior: npt.ArrayLike | None = None,
+        known: npt.ArrayLike | None = None,
     ) -> CalibratedMean:
         """Fit the model to one batch of answers (one row per answer).
 
@@ -310,6 +343,12 @@ class CalibratedMean:
             n_workers: number of workers.
             prior: optional ``(n_workers, 5)`` statistics from earlier batches (the sum of their
                 :attr:`worker_statistics_`), added to the batch's in every M-step.
+            known: optional ``(n_objects,)`` true value of each object whose truth is known (gold: an
+                annotation the labelling tool marks as ground truth; its own answer is not among the
+                rows), NaN for the others. A gold object's value is held at it in every E-step
+                (posterior variance 0), so each answer to it is judged against the gold value alone,
+                even a lone one: its offset, noise and random share are measured by the truth. Its
+                value, interval and confidence (1) are the gold value's.
 
         Returns:
             self
@@ -323,42 +362,62 @@ class CalibratedMean:
         if not np.isfinite(x).all():
             raise ValueError(f"{int(np.count_nonzero(~np.isfinite(x)))} values are not finite numbers")
         extra = self._prior(prior, n_workers)
+        held = self._known(known, n_objects)
 
-        width = self._width(x)
+        width = self._width(x if held is None else np.concatenate([x, held[~np.isnan(held)]]))
         floor = self._noise_floor(width)
         per_object = np.bincount(t, minlength=n_objects)
         has = per_object > 0
         # answers with at least one other answer to judge them by: they teach the model, lone answers do not
         learn = per_object[t] >= 2
+        if held is not None:  # a gold value judges every answer to its object
+            learn |= ~np.isnan(held[t])
+            has |= ~np.isnan(held)
         density = 1.0 / width  # of a random answer
+        self._ceiling = max(width * width / 12.0, floor)  # a random answer's variance
+        scale = None
+        if held is not None:
+            seen = np.concatenate([x, held[~np.isnan(held)]])
+            scale = (
+                float(seen.min()) if self.low is None else float(self.low),
+                float(seen.max()) if self.high is None else float(self.high),
+            )
 
         a_pi = self.random_share * self.random_strength
         b_pi = (1.0 - self.random_share) * self.random_strength
 
         # Start: offsets and noise from the prior alone (the crowd's spread within objects when there is none).
         sigma0_sq = fallback = self._initial_noise(t, x, per_object, extra, floor, width)
-        bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi)
+        bias, var, pi = self._m_step(
+            np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi, held is not None
+        )
+        if held is not None:  # the guard: start from the raters as the gold objects alone show them
+            bias, var, pi = self._gold_start(t, w, x, held, extra, (sigma0_sq, fallback, floor), (a_pi, b_pi), density)
         r = 1.0 - pi[w]
         z = np.zeros(n_objects)
         vz = np.zeros(n_objects)
         stats = np.zeros((n_workers, N_STATISTICS))
         self.n_iter_ = 0
         for _ in range(max(self.n_iter, 1)):
-            z_new, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects)
-            r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density)
+            z_new, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
+            r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density, held, scale)
+            if held is not None:
+                z_new, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
             stats = self._statistics(t[learn], w[learn], x[learn], r[learn], z_new, vz, n_workers)
             total = stats + extra
             sigma0_sq = max(self._pooled_noise(total, fallback), floor)
-            bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi)
+            if held is not None:
+                sigma0_sq = min(sigma0_sq, self._ceiling)
+            bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, held is not None)
             self.n_iter_ += 1
             moved = float(np.nanmax(np.abs(z_new - z)[has])) if has.any() else 0.0
             z = z_new
             if moved <= self.tol * width:
                 break
         # the final values with the final parameters
-        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects)
-        r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density)
-        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects)
+        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
+        r = self._e_random(t, w, x, bias, var, pi, prec, a_sum, b_sum, learn, density, held, scale)
+        z, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
         self.worker_statistics_ = self._statistics(t[learn], w[learn], x[learn], r[learn], z, vz, n_workers)
 
         z = np.where(has, z, np.nan)
@@ -412,6 +471,56 @@ class CalibratedMean:
             raise ValueError("prior must be finite and non-negative")
         return extra
 
+    @staticmethod
+    def _known(known: npt.ArrayLike | None, n_objects: int) -> FloatArray | None:
+        """:meth:`fit`'s ``known`` checked (``None``: no object is gold)."""
+        if known is None:
+            return None
+        held = np.asarray(known, dtype=np.float64)
+        if held.shape != (n_objects,):
+            raise ValueError(f"known must have one value per object ({n_objects}), not shape {held.shape}")
+        if np.isinf(held).any():
+            raise ValueError("a known value is not finite")
+        return held if not np.isnan(held).all() else None
+
+    def _gold_start(
+        self,
+        t: IntArray,
+        w: IntArray,
+        x: FloatArray,
+        held: FloatArray,
+        extra: FloatArray,
+        noise: tuple[float, float, float],
+        beta: tuple[float, float],
+        density: float,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Offsets, noise and random shares fitted on the answers to the gold objects alone, each judged
+        against its gold value (EM over the raters' parameters only: the values are known). ``noise``: the
+        crowd's starting noise, its fallback and the floor; ``beta``: the random share's prior."""
+        (sigma0_sq, fallback, floor), (a_pi, b_pi) = noise, beta
+        n_workers = extra.shape[0]
+        on_gold = ~np.isnan(held[t])
+        tg, wg, xg = t[on_gold], w[on_gold], x[on_gold]
+        none = np.zeros(tg.size, dtype=bool)
+        zero = np.zeros(held.size)
+        z = np.where(np.isnan(held), 0.0, held)
+        bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi, True)
+        for _ in range(max(self.n_iter, 1)):
+            prec = np.zeros(tg.size)
+            r = self._e_random(tg, wg, xg, bias, var, pi, prec, zero, zero, none, density, held, None)
+            stats = self._statistics(tg, wg, xg, r, z, zero, n_workers)
+            sigma0_sq = max(self._pooled_noise(stats + extra, fallback), floor)
+            sigma0_sq = min(sigma0_sq, self._ceiling)
+            new_bias, new_var, new_pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, True)
+            moved = max(
+                float(np.abs(new_pi - pi).max(initial=0.0)),
+                float(np.abs(np.sqrt(new_var) - np.sqrt(var)).max(initial=0.0)) / math.sqrt(sigma0_sq),
+            )
+            bias, var, pi = new_bias, new_var, new_pi
+            if moved <= 1e-6:
+                break
+        return bias, var, pi
+
     def _width(self, x: FloatArray) -> float:
         if self.low is not None and self.high is not None:
             return float(self.high - self.low)
@@ -456,8 +565,11 @@ class CalibratedMean:
         floor: float,
         a_pi: float,
         b_pi: float,
+        anchored: bool = False,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Offsets, noise variances and random shares from the batch's statistics and the prior's."""
+        """Offsets, noise variances and random shares from the batch's statistics and the prior's;
+        ``anchored``: gold values fix the level, so offsets are measured from them, not from the typical
+        rater (no shift)."""
         n_b, s1_b, sq_b = stats[:, 0], stats[:, 2] - stats[:, 3], stats[:, 4]
         n_p, s1_p, sq_p = extra[:, 0], extra[:, 2] - extra[:, 3], extra[:, 4]
         n = n_b + n_p
@@ -471,7 +583,7 @@ class CalibratedMean:
         shift = 0.0
         if self.bias_scale > 0 and has.any():
             threshold = np.where(has, var / (safe * self.bias_scale * math.sqrt(sigma0_sq)), np.inf)
-            shift = _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
+            shift = 0.0 if anchored else _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
             bias = np.where(has, _soft((s1_b - shift * n_b + s1_p) / safe, threshold), 0.0)
         else:
             bias = np.zeros_like(n)
@@ -479,6 +591,8 @@ class CalibratedMean:
         moved = bias + shift
         spread = np.maximum(sq_b - 2 * moved * s1_b + moved**2 * n_b + sq_p - 2 * bias * s1_p + bias**2 * n_p, 0.0)
         var = np.maximum((spread + nu0 * sigma0_sq) / (n + nu0), floor)
+        if anchored:
+            var = np.minimum(var, self._ceiling)
         n_random = stats[:, 1] + extra[:, 1]
         pi = (n_random + a_pi) / (n + n_random + a_pi + b_pi)
         return np.asarray(bias, dtype=np.float64), np.asarray(var, dtype=np.float64), np.asarray(pi, dtype=np.float64)
@@ -492,7 +606,9 @@ class CalibratedMean:
         bias: FloatArray,
         var: FloatArray,
         n_objects: int,
+        held: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``held``: the gold values (:meth:`fit`'s ``known``), at which their objects stay, exactly."""
         prec = np.maximum(r, 1e-6) / var[w]
         corrected = x - bias[w]
         a_sum = np.bincount(t, weights=prec * corrected, minlength=n_objects).astype(np.float64)
@@ -500,6 +616,9 @@ class CalibratedMean:
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(b_sum > 0, a_sum / b_sum, 0.0)
             vz = np.where(b_sum > 0, 1.0 / b_sum, 0.0)
+        if held is not None:
+            gold = ~np.isnan(held)
+            z, vz = np.where(gold, held, z), np.where(gold, 0.0, vz)
         return z, vz, a_sum, b_sum, np.asarray(prec, dtype=np.float64)
 
     @staticmethod
@@ -515,8 +634,11 @@ class CalibratedMean:
         b_sum: FloatArray,
         others: npt.NDArray[np.bool_],
         density: float,
+        held: FloatArray | None = None,
+        scale: tuple[float, float] | None = None,
     ) -> FloatArray:
-        """Probability that each answer is real, judged against the estimate of the object's other answers."""
+        """Probability that each answer is real, judged against the estimate of the object's other answers
+        (``held``: a gold object's answers against its gold value alone)."""
         corrected = x - bias[w]
         b_loo = b_sum[t] - prec
         ok = others & (b_loo > 0)
@@ -525,6 +647,22 @@ class CalibratedMean:
             pv = var[w] + np.where(ok, 1.0 / np.where(ok, b_loo, 1.0), 0.0)
         e = corrected - z_loo
         real = (1.0 - pi[w]) * np.exp(-0.5 * e * e / pv) / np.sqrt(2.0 * np.pi * pv)
+        if held is not None and scale is not None and scale[1] > scale[0]:
+            # the others' estimate as a belief about a value on the scale (the guard of a gold fit): where
+            # the others are vague (an answer the fit takes for random), the answer's density tends to a
+            # random one's, instead of vanishing under an ever wider Gaussian
+            with np.errstate(invalid="ignore", divide="ignore"):
+                v_loo = np.where(ok, 1.0 / np.where(ok, b_loo, 1.0), 1.0)
+                m = (v_loo * corrected + var[w] * z_loo) / (var[w] + v_loo)
+                s = np.sqrt(var[w] * v_loo / (var[w] + v_loo))
+                ratio = _mass(m, s, scale) / np.maximum(_mass(z_loo, np.sqrt(v_loo), scale), 1e-300)
+            real = real * np.where(ok, ratio, 1.0)
+        if held is not None:
+            gold = ~np.isnan(held[t])
+            ok = ok | gold
+            e = corrected - np.where(gold, held[t], 0.0)
+            exact = (1.0 - pi[w]) * np.exp(-0.5 * e * e / var[w]) / np.sqrt(2.0 * np.pi * var[w])
+            real = np.where(gold, exact, real)
         rand = pi[w] * density
         r = real / np.maximum(real + rand, 1e-300)
         return np.asarray(np.where(ok, r, 1.0 - pi[w]), dtype=np.float64)

@@ -190,7 +190,13 @@ class TextVote:
         if self.prior_strength < 0 or self.min_weight <= 0 or self.word_prior < 0:
             raise ValueError("prior_strength and word_prior must be non-negative, min_weight positive")
 
-    def fit(self, objects: Sequence[Sequence[Answer]], *, prior: npt.ArrayLike | None = None) -> TextVote:
+    def fit(
+        self,
+        objects: Sequence[Sequence[Answer]],
+        *,
+        prior: npt.ArrayLike | None = None,
+        known: Sequence[int | None] | None = None,
+    ) -> TextVote:
         """Weigh every worker by its agreement with the others over the batch.
 
         Args:
@@ -198,6 +204,14 @@ class TextVote:
             prior: optional ``(n, 2)`` per-worker statistics of earlier batches (the sum of their
                 :attr:`worker_statistics_`), added to this batch's; they also give the first round's
                 weights.
+            known: optional, per object, the index in it of the answer that is its known truth (gold: an
+                annotation the labelling tool marks as ground truth), ``None`` for an object without one.
+                On a gold object every other answer is compared with the gold text alone, once, instead of
+                with the others' consensus in every round: a short answer scores its similarity ``1 - d``
+                to it (one unit), a transcription (the object voted word by word) the words it shares
+                with it, ``(1 - word distance) × the longer's words`` over as many units; the gold
+                answer, and the gold worker's other answers to it, are not judged. A gold object takes no
+                part in the rounds; :meth:`predict` votes the objects it is given as ever.
 
         Returns:
             self
@@ -212,20 +226,49 @@ class TextVote:
             >>> model.predict([[(2, "mat"), (0, "hat")]])[0].text
             'hat'
         """
+        gold = list(known) if known is not None else []
+        taught = np.zeros((0, 2))
+        if any(k is not None for k in gold):
+            if len(gold) != len(objects):
+                raise ValueError(f"known must have one entry per object ({len(objects)}), not {len(gold)}")
+            taught = self._gold_statistics([(obj, k) for obj, k in zip(objects, gold, strict=True) if k is not None])
+            objects = [obj for obj, k in zip(objects, gold, strict=True) if k is None]
         batch = _Batch.of(objects, self.mode, self.min_words, self.max_divergence)
         prior_stats = _as_prior(prior)
-        n_workers = max(batch.n_workers, len(prior_stats))
+        n_workers = max(batch.n_workers, len(prior_stats), len(taught))
         stats = np.zeros((n_workers, 2))
         self._set_weights(prior_stats, n_workers)
         for _ in range(max(1, self.n_iter)):
             state = batch.consensus(self.worker_weights_, self.default_weight_, self.word_prior, statistics=True)
             stats = state.statistics(n_workers)
+            stats[: len(taught)] += taught
             total = stats.copy()
             total[: len(prior_stats)] += prior_stats
             self._set_weights(total, n_workers)
         self.worker_statistics_ = stats
         self._fitted = batch
         return self
+
+    def _gold_statistics(self, gold: Sequence[tuple[Sequence[Answer], int]]) -> FloatArray:
+        """``(n_workers, 2)``: every other answer to each gold object compared with its gold text alone
+        (:meth:`fit`'s ``known``)."""
+        objects = [obj for obj, _ in gold]
+        batch = _Batch.of(objects, self.mode, self.min_words, self.max_divergence)
+        stats = np.zeros((batch.n_workers, 2))
+        words = np.diff(batch.word_start)
+        for o, (obj, column) in enumerate(gold):
+            truth_worker = obj[column][0]
+            start = int(batch.starts[o])
+            for c, (w, _) in enumerate(obj):
+                if c == column or w == truth_worker:
+                    continue
+                if batch.rover[o]:
+                    units = float(max(words[start + c], words[start + column]))
+                    agree = units * (1.0 - float(batch.word_distance[o, c, column]))
+                else:
+                    units, agree = 1.0, 1.0 - float(batch.char_distance[o, c, column])
+                stats[w] += (units, agree)
+        return stats
 
     def predict(self, objects: Sequence[Sequence[Answer]]) -> list[VotedText]:
         """The consensus of each object with the fitted weights (equal weights before :meth:`fit`).

@@ -19,7 +19,8 @@ most items have) or the form's fields, puts their readable answers in the payloa
   Dawid–Skene holds the object at the gold answer, so the label is it with confidence 1 and the others'
   answers to it measure their workers for the rest of the batch (:data:`GOLD_EVIDENCE_NOTE`); a gold
   answer the core rejects (a label not among the job's) holds nothing, the crowd decides
-  (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints, polylines or spans (:data:`GOLD_MODEL_KINDS`) every answer goes to the
+  (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints, polylines, spans, a number or a text
+  (:data:`GOLD_MODEL_KINDS`) every answer goes to the
   core too, the gold one marked: the label is the gold answer alone (confidence 1) and the worker model
   judges the others against it (:data:`GOLD_MODEL_NOTE`). Other
   kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
@@ -39,7 +40,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..forms.consolidate import form_confidence
 from ..gt.answers import AnswerIssue
 from ..gt.response import ObjectResult, TaskType
 from .gold import agreements
@@ -121,17 +121,17 @@ GOLD_EVIDENCE_NOTE = (
 GOLD_EVIDENCE_KINDS = frozenset({"classification", "multi-label"})
 """Kinds whose batch model takes a gold object as known truth (Dawid–Skene holds its posterior at the
 gold answer): every readable answer to a gold object goes to it, the gold one marked ``gold``."""
-GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons", "polylines", "entities"})
+GOLD_MODEL_KINDS = frozenset({"semantic", "boxes", "keypoints", "polygons", "polylines", "entities", "number", "text"})
 """Kinds whose gold object is the gold answer alone, but whose batch model judges the other answers to it
 against the gold answer (``known``: :class:`tally.aggregation.weighted_pixel_vote.LeaveOneOutWeights`,
 :class:`tally.aggregation.geometric.ItemConsolidation`, :class:`tally.aggregation.lines.LineConsolidation`,
-:class:`tally.aggregation.span_vote.SpanVote`): every readable answer to a gold object goes to the core,
+:class:`tally.aggregation.span_vote.SpanVote`, :class:`tally.aggregation.ratings.CalibratedMean`,
+:class:`tally.aggregation.text.TextVote`): every readable answer to a gold object goes to the core,
 the gold one marked ``gold``. In a form too (:data:`GOLD_FORM_TAUGHT`)."""
 GOLD_FORM_TAUGHT = GOLD_EVIDENCE_KINDS | GOLD_MODEL_KINDS
 """A form's fields whose other answers to a gold item go to the field's batch model beside the gold answer
 (marked): the form driver hands the mark to the field's task or kind, which holds the field at the gold
-answer. Every other field the gold answer gives (numbers, free text) is consolidated from it alone, the
-others' answers scored against it."""
+answer and judges the others against it. Every kind a Label Studio form has is among them."""
 GOLD_MODEL_NOTE = (
     "marked as ground truth in the tool: the label is the gold answer (confidence 1); the other annotators' "
     "answers are scored against it, not voted, and teach the batch model how good each annotator is"
@@ -210,9 +210,8 @@ GOLD_REFUSED_FIELD_NOTE = (
 )
 GOLD_FORM_NOTE = (
     "marked as ground truth in the tool: each field the gold answer gives is the gold answer (confidence 1); "
-    "the other annotators' answers to its choice, mask, shape, line and span fields teach the field's batch "
-    "model, their numbers and texts are scored against it, not voted; a field it leaves out is voted from the "
-    "others' answers"
+    "the other annotators' answers to its fields are scored against it and teach the field's batch model; a "
+    "field it leaves out is voted from the others' answers"
 )
 
 
@@ -345,8 +344,8 @@ def _build_form(items: Sequence[ImportedItem], names: list[str]) -> Batch:
 def _form_gold(
     batch: Batch, item: ImportedItem, kinds: Mapping[str, str], contents: dict[str, dict[str, Any]], gold: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """A gold item of a form: the gold answers first; the others keep their choice, mask, shape, line and
-    span fields (:data:`GOLD_FORM_TAUGHT`: the field's batch model holds those at the gold answer and
+    """A gold item of a form: the gold answers first; the others keep their fields of a kind that learns
+    from the gold (:data:`GOLD_FORM_TAUGHT`: the field's batch model holds those at the gold answer and
     judges the others against it) and every field the gold answer does not give (voted as on any other
     item); their other fields are scored against the gold answer's, not voted."""
     first = contents[gold[0]]
@@ -470,25 +469,6 @@ def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
         meta["confidence"] = 1.0
 
 
-def _hold_gold_fields(label: dict[str, Any], meta: dict[str, Any], gold: GoldItem, kinds: Mapping[str, str]) -> None:
-    """A gold form item's fields consolidated from the gold answer alone (a kind not in
-    :data:`GOLD_FORM_TAUGHT`: numbers, free text; one answer used — several gold annotators who differ
-    are not one answer) are the gold answer: confidence 1, and the form's confidence again."""
-    fields = label.get("fields")
-    if not isinstance(fields, dict) or not isinstance(gold.element, Mapping):
-        return
-    for name in gold.element:
-        entry = fields.get(name)
-        if not isinstance(entry, dict) or kinds.get(name) in GOLD_FORM_TAUGHT:
-            continue
-        if entry.get("consolidated") and entry.get("answers-used") == 1:
-            entry["confidence"] = 1.0
-    confidence = form_confidence(fields)
-    for target in (label, meta):
-        if confidence is not None and "confidence" in target:
-            target["confidence"] = confidence
-
-
 def _annotate(
     entry: dict[str, Any],
     item: ImportedItem,
@@ -513,7 +493,6 @@ def _annotate(
         gold = GoldItem(list(item.gold), None, [])
     if gold is not None and gold.element is not None and batch.form:
         gold = batch.gold[item.object_id] = _form_refused(gold, label, batch.fields)
-        _hold_gold_fields(label, meta, gold, batch.fields)
     if gold is not None and gold.element is not None and not batch.form:
         if (gold.evidence or gold.model) and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
             gold = batch.gold[item.object_id] = GoldItem(list(gold.workers), None, [])

@@ -207,7 +207,7 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
 
     Every task with a worker model holds a gold object the same way: its summary is the kind's ``Gold…``
     summary (every answer, for the fit, and ``known``, this column: ``GoldObjectItems``,
-    ``GoldLineSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
+    ``GoldLineSummary``, ``GoldNumberSummary``, ``GoldTextSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
     ``GoldVotes``), the fit takes the ``known`` list, and the object is consolidated from the gold answer
     alone, its items the known truth (the shapes and lines: :func:`tally.aggregation.base.as_truth`)."""
     return gold_index((a.worker_id for a in answers if a.received.get("gold") is True), workers, least=least)

@@ -33,6 +33,10 @@ answer's words (as :func:`tally.aggregation.text.split_words` splits it) the vot
 ``accuracy`` (leave-one-out agreement with the others, shrunk toward the crowd's) and vote ``weight``,
 over the batch and the job's earlier batches; ``null`` for a worker never compared with another.
 
+A gold answer (``annotationData.gold``, an importer's ground truth: :class:`GoldTextSummary`) is the
+object's text alone (confidence 1); the others' answers to it are compared with it for their workers'
+accuracy (:meth:`TextVote.fit`'s ``known``).
+
 Across batches (:mod:`tally.worker_store`): ``(units compared, agreement sum)`` per worker, under
 ``free-text/2``.
 """
@@ -49,12 +53,12 @@ from ...aggregation.text import TextVote, VotedText
 from ...errors import AnswerError
 from ...gt.answers import AnswerIssue
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, figure
+from ..base import DIGITS, figure, gold_index
 from ..fields import FieldBounds, KindTask
 from ..kind import WorkerQuality
 from . import TextAnswer, TextResult, TextShape, VotedWord
 
-__all__ = ["TEXTS", "FreeText", "TextSummary"]
+__all__ = ["TEXTS", "FreeText", "GoldTextSummary", "TextSummary"]
 
 _BATCH_FIGURES = ("accuracy", "weight")
 _N_STATISTICS = 2
@@ -70,6 +74,25 @@ class TextSummary:
     def written(self) -> tuple[tuple[str, str], ...]:
         """The answers that are not empty (module docstring): the vote's."""
         return tuple((w, t) for w, t in self.answers if t.strip())
+
+
+@dataclass(frozen=True)
+class GoldTextSummary(TextSummary):
+    """An object's texts when one answer is marked gold (``annotationData.gold``, which only an importer
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the fit, which compares the others
+    with answer ``known`` alone (:meth:`TextVote.fit`'s ``known``); the object is the gold answer alone
+    (:meth:`alone`), confidence 1: never outvoted."""
+
+    known: int = 0
+
+    def alone(self) -> TextSummary:
+        return TextSummary((self.answers[self.known],))
+
+    @property
+    def gold_written(self) -> int | None:
+        """The gold answer's place among :attr:`written` (``None``: it is empty, and teaches nothing)."""
+        worker, text = self.answers[self.known]
+        return [w for w, _ in self.written].index(worker) if text.strip() else None
 
 
 @dataclass
@@ -93,6 +116,8 @@ class TextModel:
         return self.vote.predict([answers])[0]
 
     def label(self, object_id: str, summary: TextSummary) -> tuple[dict[str, Any], dict[str, Any], float]:
+        if isinstance(summary, GoldTextSummary):  # the gold answer alone (voted alone at the fit)
+            summary = summary.alone()
         written = summary.written
         empty = len(summary.answers) - len(written)
         quality = tuple(self._quality(w) for w, _ in summary.answers)
@@ -160,10 +185,19 @@ class _TextKind:
     def keys(self, summaries: Sequence[tuple[str, TextSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _ in s.written))
 
+    def held(self, summary: TextSummary, gold: Sequence[str]) -> TextSummary:
+        """The summary with the first of ``gold``'s answers it kept as its gold one
+        (:class:`GoldTextSummary`; an answer an importer marked gold:
+        :class:`tally.tasks.fields.LearnsFromGold`)."""
+        known = gold_index(gold, [w for w, _ in summary.answers])
+        return summary if known is None else GoldTextSummary(summary.answers, known=known)
+
     def fit(self, summaries: Sequence[tuple[str, TextSummary]], setup: None, prior: WorkerStatistics) -> TextModel:
         workers: dict[str, int] = {}
-        voting = [(o, s.written) for o, s in summaries if s.written]  # empty answers are no evidence
-        objects = [[(workers.setdefault(w, len(workers)), t) for w, t in written] for _, written in voting]
+        voting = [(o, s) for o, s in summaries if s.written]  # empty answers are no evidence
+        objects = [[(workers.setdefault(w, len(workers)), t) for w, t in s.written] for _, s in voting]
+        known = [s.gold_written if isinstance(s, GoldTextSummary) else None for _, s in voting]
+        gold = any(k is not None for k in known)
         for _, s in summaries:  # workers who only left boxes empty: known, never measured
             for w, _ in s.answers:
                 workers.setdefault(w, len(workers))
@@ -174,8 +208,10 @@ class _TextKind:
                 extra[k] = stored
         if not objects:
             return TextModel(None, workers, {}, extra[:, 0] > 0)
-        vote = TextVote().fit(objects, prior=extra if extra.any() else None)
-        voted = vote.predict(objects)
+        vote = TextVote().fit(objects, prior=extra if extra.any() else None, known=known if gold else None)
+        # a gold object is its gold answer alone
+        shown = [obj if k is None else [obj[k]] for obj, k in zip(objects, known, strict=True)] if gold else objects
+        voted = vote.predict(shown)
         own = vote.worker_statistics_
         units = extra[:, 0] + np.pad(own[:, 0], (0, max(0, len(workers) - len(own))))[: len(workers)]
         return TextModel(vote, workers, {o: v for (o, _), v in zip(voting, voted, strict=True)}, units > 0)

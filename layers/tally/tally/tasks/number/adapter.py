@@ -29,6 +29,10 @@ given) with its share of the value; ``scale.from`` is ``template``, ``answers`` 
 value, in the scale's units), ``noise`` (standard deviation) and ``random-share``, over the batch (and
 the job's earlier batches); ``null`` for a rater seen only on objects nobody else answered.
 
+A gold answer (``annotationData.gold``, an importer's ground truth: :class:`GoldNumberSummary`) is the
+object's value (interval ``[value, value]``, confidence 1, the gold answer alone in ``answers``); the
+others' answers to it are judged against it (:class:`CalibratedMean`'s ``known``).
+
 Across batches (:mod:`tally.worker_store`): a rater's statistics are :data:`~tally.aggregation.ratings.STATISTICS`
 (five sums in the answers' units), under ``number/5``; a field whose scale changes between batches
 should be given a new name.
@@ -47,12 +51,12 @@ from ...aggregation.ratings import STATISTICS, CalibratedMean
 from ...errors import AnswerError
 from ...gt.answers import AnswerIssue
 from ...worker_store import WorkerStatistics
-from ..base import DIGITS, figure
+from ..base import DIGITS, figure, gold_index
 from ..fields import FieldBounds, KindTask
 from ..kind import WorkerQuality
 from . import NumberAnswer, NumberResult, NumberShape, Scale
 
-__all__ = ["NUMBERS", "NumberSummary", "Numbers", "infer_step"]
+__all__ = ["NUMBERS", "GoldNumberSummary", "NumberSummary", "Numbers", "infer_step"]
 
 _BATCH_FIGURES = ("offset", "noise", "random-share")
 _STEPS = (1.0, 0.5, 0.25, 0.2, 0.1, 0.05, 0.01)
@@ -81,6 +85,17 @@ class NumberSummary:
 
 
 @dataclass(frozen=True)
+class GoldNumberSummary(NumberSummary):
+    """An object's numbers when one answer is marked gold (``annotationData.gold``, which only an importer
+    can set: :func:`~tally.tasks.base.gold_column`): every answer, for the fit, which holds the object at
+    answer ``known``'s value and judges the others against it (:class:`CalibratedMean`'s ``known``; the
+    gold annotator is not a rater of it); the object is the gold answer alone, confidence 1: never
+    outvoted."""
+
+    known: int = 0
+
+
+@dataclass(frozen=True)
 class _Setup:
     bounds: FieldBounds | None
 
@@ -102,6 +117,10 @@ class NumberModel:
         t = self.objects[object_id]
         first = self.first_answer[object_id]
         value = scale.shown(float(m.values_[t]))
+        if isinstance(summary, GoldNumberSummary):  # the gold answer alone, the known truth
+            w, v = summary.answers[summary.known]
+            gold = NumberResult(value, (value, value), 1.0, scale, (NumberAnswer(w, v, 1.0),), (self._quality(w),))
+            return gold.to_gt(), gold.metadata(), 1.0
         if scale.source == "answers" and scale.minimum is not None and scale.minimum == scale.maximum:
             # every answer of the batch is this number: no scale to measure an interval against
             interval, confidence = [value, value], 1.0
@@ -111,18 +130,19 @@ class NumberModel:
         answers = tuple(
             NumberAnswer(w, v, figure(float(m.answer_weights_[first + i]))) for i, (w, v) in enumerate(summary.answers)
         )
-        quality = []
-        for w, _ in summary.answers:
-            k = self.workers[w]
-            seen = bool(self.measured[k])
-            figures = (
-                ("offset", figure(float(m.bias_[k])) if seen else None),
-                ("noise", figure(float(m.noise_[k])) if seen else None),
-                ("random-share", figure(float(m.random_share_[k])) if seen else None),
-            )
-            quality.append(WorkerQuality(w, figures))
-        result = NumberResult(value, (interval[0], interval[1]), confidence, scale, answers, tuple(quality))
+        quality = tuple(self._quality(w) for w, _ in summary.answers)
+        result = NumberResult(value, (interval[0], interval[1]), confidence, scale, answers, quality)
         return result.to_gt(), result.metadata(), confidence
+
+    def _quality(self, worker: str) -> WorkerQuality:
+        m, k = self.model, self.workers[worker]
+        seen = bool(self.measured[k])
+        figures = (
+            ("offset", figure(float(m.bias_[k])) if seen else None),
+            ("noise", figure(float(m.noise_[k])) if seen else None),
+            ("random-share", figure(float(m.random_share_[k])) if seen else None),
+        )
+        return WorkerQuality(worker, figures)
 
     def statistics(self) -> WorkerStatistics:
         stats = self.model.worker_statistics_
@@ -155,6 +175,13 @@ class _NumberKind:
     def keys(self, summaries: Sequence[tuple[str, NumberSummary]]) -> list[str]:
         return list(dict.fromkeys(w for _, s in summaries for w, _ in s.answers))
 
+    def held(self, summary: NumberSummary, gold: Sequence[str]) -> NumberSummary:
+        """The summary with the first of ``gold``'s answers it kept as its gold one
+        (:class:`GoldNumberSummary`; an answer an importer marked gold:
+        :class:`tally.tasks.fields.LearnsFromGold`)."""
+        known = gold_index(gold, [w for w, _ in summary.answers])
+        return summary if known is None else GoldNumberSummary(summary.answers, known=known)
+
     @staticmethod
     def scale(bounds: FieldBounds | None, values: Sequence[float]) -> Scale:
         """The scale of a batch (module docstring)."""
@@ -174,13 +201,20 @@ class _NumberKind:
         rows_w: list[int] = []
         values: list[float] = []
         first: dict[str, int] = {}
+        known = np.full(len(objects), np.nan)
         for o, summary in summaries:
             first[o] = len(values)
-            for w, v in summary.answers:
+            gold = summary.known if isinstance(summary, GoldNumberSummary) else None
+            for i, (w, v) in enumerate(summary.answers):
+                k = workers.setdefault(w, len(workers))
+                if i == gold:  # the object's known value, not a reading the model judges
+                    known[objects[o]] = float(v)
+                    continue
                 rows_t.append(objects[o])
-                rows_w.append(workers.setdefault(w, len(workers)))
+                rows_w.append(k)
                 values.append(float(v))
-        scale = self.scale(setup.bounds, values)
+        held = ~np.isnan(known)
+        scale = self.scale(setup.bounds, values + known[held].tolist())
         extra = np.zeros((len(workers), len(STATISTICS)))
         for w, k in workers.items():
             stored = prior.get(w)
@@ -196,6 +230,7 @@ class _NumberKind:
             n_objects=len(objects),
             n_workers=len(workers),
             prior=extra,
+            known=known if held.any() else None,
         )
         evidence = model.worker_statistics_[:, :2].sum(axis=1) + extra[:, :2].sum(axis=1)
         return NumberModel(model, scale, objects, workers, first, evidence > 0)
