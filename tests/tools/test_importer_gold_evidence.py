@@ -152,16 +152,16 @@ def test_a_form_choice_field_whose_gold_answer_the_core_rejects_leaves_the_gold_
     assert label["gold-answers"] == {
         "workers": [ana],
         "scores": [
-            {"workerId": ben, "field": "stars", "agreement": None},
-            {"workerId": ben, "field": "comment", "agreement": None},
-            {"workerId": "3", "field": "stars", "agreement": None},
+            {"workerId": ben, "field": "stars", "agreement": 0.0},  # 4 and 2 stars, not her 5
+            {"workerId": ben, "field": "comment", "agreement": None},  # she wrote no comment
+            {"workerId": "3", "field": "stars", "agreement": 0.0},
         ],
         "note": GOLD_FORM_NOTE,
         "refused-fields": {"fields": ["sentiment"], "note": GOLD_REFUSED_FIELD_NOTE},
     }
-    # the only scores were against the refused answer: none is left to average
-    assert "  3: agreement with gold n/a over 1 gold object\n" in summary
-    assert "  ben@example.com: agreement with gold n/a over 1 gold object\n" in summary
+    # the scores against the refused answer are gone: the ratings' are left (neither is her 5)
+    assert "  3: agreement with gold 0.000 over 1 gold object\n" in summary
+    assert "  ben@example.com: agreement with gold 0.000 over 1 gold object\n" in summary
 
 
 def _form_task(task_id: int, text: str, annotations: list[tuple[str, bool, list[dict[str, Any]]]]) -> dict[str, Any]:
@@ -231,3 +231,18 @@ def test_a_gold_forms_number_is_held_at_the_first_gold_answer(tmp_path: Path) ->
             (label["fields"] for label in labels[:2])] == [(5, 1.0, 3), (4, 1.0, 2)]  # fmt: skip
     assert [[a["workerId"] for a in label["fields"]["stars"]["answers"]] for label in labels[:2]] == [["rev"], ["rev"]]
     assert [label["confidence"] for label in labels[:2]] == [1.0, 1.0]
+
+
+def test_numbers_and_texts_are_scored_against_the_gold_answer() -> None:
+    # a number: 1 when it is the gold number (an integer and its float alike), else 0; a text: the text
+    # vote's similarity, 1 - the normalised grapheme edit distance (case, outer punctuation and spacing
+    # normalised away; "dogs" is 6 edits from "two cats", 1 - 6/8); anything else: no score
+    from tally.importers import gold as gold_module
+
+    assert gold_module.agreements("number", [4, 4.0, 3, 4.5, "4", None, True], 4) == [
+        1.0, 1.0, 0.0, 0.0, None, None, None
+    ]  # fmt: skip
+    assert gold_module.agreements("text", ["Two cats.", "two  CATS", "two cars", "", "dogs", 2], "two cats") == [
+        1.0, 1.0, 0.875, 0.0, 0.25, None
+    ]  # fmt: skip
+    assert gold_module.agreement("text", "", "") == 1.0

@@ -115,10 +115,10 @@ def test_label_studio_choices_rating_and_text_are_a_form_consolidated_field_by_f
         "workers": [ana],
         "scores": [
             {"workerId": ben, "field": "sentiment", "agreement": 1.0},
-            {"workerId": ben, "field": "stars", "agreement": None},
-            {"workerId": ben, "field": "comment", "agreement": None},
+            {"workerId": ben, "field": "stars", "agreement": 0.0},  # 4 and 2 stars, not her 5
+            {"workerId": ben, "field": "comment", "agreement": None},  # she wrote no comment
             {"workerId": "3", "field": "sentiment", "agreement": 0.0},
-            {"workerId": "3", "field": "stars", "agreement": None},
+            {"workerId": "3", "field": "stars", "agreement": 0.0},
         ],
         "note": GOLD_FORM_NOTE,
     }
@@ -152,8 +152,9 @@ def test_label_studio_form_gold_agreements_count_gold_objects_not_fields(tmp_pat
                    "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
     assert code == 0
     summary = capsys.readouterr().out
-    # one gold object: ben's and 3's choices scored (their rating and text have no score)
-    assert "  ben@example.com: agreement with gold 1.000 over 1 gold object\n" in summary  # one: singular
+    # one gold object: ben's and 3's choice and rating scored (ana wrote no comment to score theirs by):
+    # ben's choice agrees, his 4 stars are not her 5
+    assert "  ben@example.com: agreement with gold 0.500 over 1 gold object\n" in summary  # one: singular
     assert "  3: agreement with gold 0.000 over 1 gold object\n" in summary
 
 
@@ -1376,9 +1377,9 @@ def test_a_gold_forms_answers_are_scored_field_by_field(monkeypatch: Any) -> Non
     assert calls == [("classification", 2), ("number", 2)]  # once per field, not per annotator and field
     assert batch.gold["0"].scores == [
         {"workerId": "a", "field": "cat", "agreement": 1.0},
-        {"workerId": "a", "field": "score", "agreement": None},
+        {"workerId": "a", "field": "score", "agreement": 0.0},  # 3, the gold 4
         {"workerId": "b", "field": "cat", "agreement": 0.0},
-        {"workerId": "b", "field": "score", "agreement": None},
+        {"workerId": "b", "field": "score", "agreement": 1.0},
     ]
 
 

@@ -83,7 +83,7 @@ import numpy.typing as npt
 
 from ._unicode_text import graphemes, normalize, tokens, unspaced, word_key
 
-__all__ = ["Answer", "TextVote", "VotedText", "normalize", "split_words"]
+__all__ = ["Answer", "TextVote", "VotedText", "normalize", "similarity", "split_words"]
 
 Answer = tuple[int, str]
 """One worker's answer to one object: ``(worker index, text)``."""
@@ -309,6 +309,13 @@ class TextVote:
         a = np.clip(accuracy, 1e-4, 1.0 - 1e-4)
         weight = np.log(a / (1.0 - a)) + math.log(self.alternatives - 1.0)
         return np.asarray(np.maximum(weight, self.min_weight), dtype=np.float64)
+
+
+def similarity(a: str, b: str) -> float:
+    """``1 - d`` of two texts: ``d`` their normalised grapheme edit distance, as the medoid compares
+    answers (module docstring): 1 for texts equal after normalising, 0 for nothing in common."""
+    _, distances = _char_distances([a, b], np.asarray([0, 2]), np.asarray([True]), 2)
+    return 1.0 - float(distances[0, 0, 1])
 
 
 def split_words(text: str) -> list[str]:

@@ -15,14 +15,19 @@ Both answers are what the Ground Truth crowd element submits (:mod:`.model`), of
 ``polylines``        F1 of the lines matched to a gold line of the same label at a line similarity
                      ≥ 0.5 (:func:`tally.aggregation.lines.line_distance`, σ 2 % of the image
                      diagonal, as the polyline task matches)
+``number``           1 when the number is the gold number, else 0 (how far off a rater is, and how
+                     noisy, is the worker model's: the label's ``worker-quality``)
+``text``             ``1 - d``, ``d`` the normalised grapheme edit distance of the two texts
+                     (:func:`tally.aggregation.text.similarity`, as the text vote compares answers)
 ===================  ===========================================================================
 
 Matching is greedy, the closest pair first. An F1 is 1 when neither answer has anything. ``None``:
-the kind has no score here (numbers, text).
+the two cannot be compared (masks of different sizes, an answer that is not a number or a text).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -174,7 +179,7 @@ def _gold_pixels(gold: Mapping[str, Any]) -> tuple[npt.NDArray[np.int32], dict[s
     return _label_pixels(gold, names), names
 
 
-def agreements(kind: str, answers: Sequence[Mapping[str, Any]], gold: Mapping[str, Any]) -> list[float | None]:
+def agreements(kind: str, answers: Sequence[Any], gold: Any) -> list[float | None]:
     """:func:`agreement` of each answer with one gold answer, the gold answer decoded (a mask) or
     rasterised (polygons) once for them all."""
     if kind == "semantic" and answers:
@@ -187,9 +192,10 @@ def agreements(kind: str, answers: Sequence[Mapping[str, Any]], gold: Mapping[st
     return [agreement(kind, a, gold) for a in answers]
 
 
-def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> float | None:
-    """``mine``'s agreement with ``gold`` (module docstring), rounded to 4 digits; ``None`` when the
-    kind has no score or the two cannot be compared (masks of different sizes)."""
+def agreement(kind: str, mine: Any, gold: Any) -> float | None:
+    """``mine``'s agreement with ``gold`` (two elements of ``kind``: module docstring), rounded to 4
+    digits; ``None`` when the kind has no score or the two cannot be compared (masks of different
+    sizes, an answer that is not a number or a text)."""
     score: float | None
     if kind == "classification":
         score = 1.0 if mine.get("label") == gold.get("label") else 0.0
@@ -210,6 +216,22 @@ def agreement(kind: str, mine: Mapping[str, Any], gold: Mapping[str, Any]) -> fl
         score = _semantic(mine, gold)
     elif kind == "polylines":
         score = _polylines(mine, gold)
+    elif kind == "number":
+        score = _number(mine, gold)
+    elif kind == "text":
+        score = _text(mine, gold)
     else:
         score = None
     return figure(score)
+
+
+def _number(mine: Any, gold: Any) -> float | None:
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (mine, gold)):
+        return None
+    return 1.0 if math.isclose(mine, gold, rel_tol=1e-9, abs_tol=1e-12) else 0.0
+
+
+def _text(mine: Any, gold: Any) -> float | None:
+    from ..aggregation.text import similarity  # the text vote's module, loaded for a text field alone
+
+    return similarity(mine, gold) if isinstance(mine, str) and isinstance(gold, str) else None
