@@ -1645,3 +1645,19 @@ def test_an_import_consolidates_on_one_thread_unless_threads_is_given(
     assert code == 0
     assert seen == [1, 3]
     assert one == three
+
+
+def test_label_studio_form_gold_field_no_one_else_answered_is_held(tmp_path: Path) -> None:
+    # task 101 with only ana's (gold) rating: the field is her answer alone, held (confidence 1), and the
+    # form's confidence is its fields' lowest again (0.5/0.5 when the rule was lost, mend6)
+    tasks = json.loads((LS / "choices-form-three-annotators.json").read_text())
+    for annotation in tasks[0]["annotations"][1:]:
+        annotation["result"] = [r for r in annotation["result"] if r["from_name"] != "stars"]
+    (tmp_path / "in.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "in.json", tmp_path / "out",
+                        "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 0
+    stars = labels[0]["fields"]["stars"]
+    assert (stars["value"], stars["answers-used"], stars["confidence"]) == (5, 1, 1.0)
+    assert labels[0]["confidence"] == 1.0
+    assert labels[0]["gold-answers"]["note"] == GOLD_FORM_NOTE

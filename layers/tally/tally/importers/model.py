@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..forms.consolidate import form_confidence
 from ..gt.answers import AnswerIssue
 from ..gt.response import ObjectResult, TaskType
 from .gold import agreements
@@ -469,6 +470,27 @@ def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
         meta["confidence"] = 1.0
 
 
+def _hold_gold_fields(label: dict[str, Any], meta: dict[str, Any], gold: GoldItem) -> None:
+    """A gold form item's fields the gold answer alone gave (no other annotator answered them, or the core
+    read none of their answers: one answer used, the gold one) are the gold answer, as a lone field's gold
+    answer alone is (:func:`_hold_gold`): confidence 1, and the form's confidence again. (A field with
+    other answers is held by its kind's batch model, which needs two answers to learn from.)"""
+    fields = label.get("fields")
+    if not isinstance(fields, dict) or not isinstance(gold.element, Mapping):
+        return
+    for name in gold.element:
+        entry = fields.get(name)
+        if not isinstance(entry, dict) or not entry.get("consolidated") or entry.get("answers-used") != 1:
+            continue
+        rejected = {r.get("workerId") for r in entry.get("rejected-answers", []) if isinstance(r, Mapping)}
+        if name not in gold.refused and not set(gold.workers) <= rejected:  # the one answer used is a gold one
+            entry["confidence"] = 1.0
+    confidence = form_confidence(fields)
+    for target in (label, meta):
+        if confidence is not None and "confidence" in target:
+            target["confidence"] = confidence
+
+
 def _annotate(
     entry: dict[str, Any],
     item: ImportedItem,
@@ -493,6 +515,7 @@ def _annotate(
         gold = GoldItem(list(item.gold), None, [])
     if gold is not None and gold.element is not None and batch.form:
         gold = batch.gold[item.object_id] = _form_refused(gold, label, batch.fields)
+        _hold_gold_fields(label, meta, gold)
     if gold is not None and gold.element is not None and not batch.form:
         if (gold.evidence or gold.model) and set(gold.workers) <= refused:  # the crowd decided: no gold answer held it
             gold = batch.gold[item.object_id] = GoldItem(list(gold.workers), None, [])
