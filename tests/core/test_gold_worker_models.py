@@ -268,3 +268,54 @@ def test_texts_are_compared_with_the_gold_text_alone() -> None:
     untaught = TextVote().fit(alone)
     assert untaught.worker_statistics_.round(4).tolist() == [[0.0, 0.0], [2.0, 1.5278], [2.0, 1.5278]]
     assert [v.text for v in untaught.predict(alone[1:3])] == ["blue bam", "old bam"]
+
+
+def _shared_offset(seed: int, offset: float) -> tuple[Any, Any, Any, Any, Any]:
+    """Three of eight raters a task, every rater reading ``offset`` off the truth (the whole crowd shares
+    it, so the crowd agrees with itself) with noise of s.d. 0.3, rounded to the 0–10 scale's step; the
+    truth known on 12 of 60 tasks."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    truth = rng.integers(4, 11, n).astype(float)
+    t = np.repeat(np.arange(n), 3)
+    w = np.concatenate([rng.choice(8, 3, replace=False) for _ in range(n)])
+    x = np.clip(np.round(truth[t] + offset + rng.normal(0, 0.3, t.size)), 0, 10)
+    known = np.full(n, np.nan)
+    known[:12] = truth[:12]
+    return t, w, x, known, truth
+
+
+def test_a_gold_number_fit_learns_an_offset_the_whole_crowd_shares() -> None:
+    """The gold fit's start measured each rater against its gold answers with the crowd's spread within
+    objects as the starting noise: tiny when the crowd shares an offset, so every gold answer looked random
+    and no offset was learned from -2 on (mean offsets 0.0, non-gold errors 1.979, 2.979, 3.979 at offsets
+    -2, -3, -4; the crowd without gold: 2.0, 3.0, 4.0). Each rater now starts as vague as a random answer
+    (offset -1 unchanged; seeds 6 and 7 likewise: every offset found within 0.2)."""
+    from tally.aggregation.ratings import CalibratedMean
+
+    found = []
+    for offset in (-1.0, -2.0, -3.0, -4.0):
+        t, w, x, known, truth = _shared_offset(5, offset)
+        fit = CalibratedMean(low=0, high=10, step=1, snap=True).fit(t, w, x, n_objects=60, n_workers=8, known=known)
+        rest = np.isnan(known)
+        found.append((round(float(fit.bias_.mean()), 2), round(float(np.abs(fit.values_ - truth)[rest].mean()), 3)))
+    assert found == [(-0.72, 0.083), (-1.72, 0.083), (-2.72, 0.083), (-3.71, 0.042)]
+
+
+def test_a_gold_number_fit_judges_answers_far_outside_the_scale() -> None:
+    """Three raters agree on a value far outside the scale (answers outside [low, high] are taken as
+    given): the others' estimate's mass on the scale underflowed to 0, so the answers' ratio was 0 and all
+    three were taken for random (probability 1.0 each, the object's confidence 0.0). An estimate whose
+    mass underflows says nothing about them now."""
+    from tally.aggregation.ratings import CalibratedMean
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 11, 20).astype(float)
+    t = [o for o in range(21) for _ in range(3)]
+    w = [0, 1, 2] * 21
+    x = [float(truth[o] + rng.normal(0, 0.3)) for o in range(20) for _ in range(3)] + [60.0, 60.2, 59.9]
+    known = np.full(21, np.nan)
+    known[:5] = truth[:5]
+    fit = CalibratedMean(low=0, high=10).fit(t, w, x, n_objects=21, n_workers=3, known=known)
+    assert fit.random_probability_[-3:].round(4).tolist() == [0.0019, 0.0019, 0.002]
+    assert (float(fit.values_[-1]), float(fit.confidence_[-1])) == (10.0, 1.0)

@@ -504,7 +504,9 @@ class CalibratedMean:
         none = np.zeros(tg.size, dtype=bool)
         zero = np.zeros(held.size)
         z = np.where(np.isnan(held), 0.0, held)
-        bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi, True)
+        # each rater starts as vague as a random answer: the crowd's spread within objects is tiny when it
+        # shares an offset, and every gold answer would then look random (an offset never learned)
+        bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, self._ceiling, floor, a_pi, b_pi, True)
         for _ in range(max(self.n_iter, 1)):
             prec = np.zeros(tg.size)
             r = self._e_random(tg, wg, xg, bias, var, pi, prec, zero, zero, none, density, held, None)
@@ -655,7 +657,9 @@ class CalibratedMean:
                 v_loo = np.where(ok, 1.0 / np.where(ok, b_loo, 1.0), 1.0)
                 m = (v_loo * corrected + var[w] * z_loo) / (var[w] + v_loo)
                 s = np.sqrt(var[w] * v_loo / (var[w] + v_loo))
-                ratio = _mass(m, s, scale) / np.maximum(_mass(z_loo, np.sqrt(v_loo), scale), 1e-300)
+                den = _mass(z_loo, np.sqrt(v_loo), scale)
+                # others' estimate so far outside the scale that its mass underflows: the belief says nothing
+                ratio = np.where(den > 0, _mass(m, s, scale) / np.where(den > 0, den, 1.0), 1.0)
             real = real * np.where(ok, ratio, 1.0)
         if held is not None:
             gold = ~np.isnan(held[t])
