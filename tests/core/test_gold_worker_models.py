@@ -319,3 +319,28 @@ def test_a_gold_number_fit_judges_answers_far_outside_the_scale() -> None:
     fit = CalibratedMean(low=0, high=10).fit(t, w, x, n_objects=21, n_workers=3, known=known)
     assert fit.random_probability_[-3:].round(4).tolist() == [0.0019, 0.0019, 0.002]
     assert (float(fit.values_[-1]), float(fit.confidence_[-1])) == (10.0, 1.0)
+
+
+def test_a_gold_text_fit_aligns_the_other_objects_once(monkeypatch: Any) -> None:
+    """The text kind's fit votes its objects with the fit's own preparation: with gold, the objects
+    without a gold answer reuse it and the gold objects' answers alone are prepared apart (the whole batch
+    was prepared again: 3, 4 and 5 answers, now 3, 4 and 1), and the labels are as before."""
+    from tally.aggregation import text
+    from tally.tasks.free_text.adapter import TEXTS, GoldTextSummary, TextSummary
+
+    prepared: list[int] = []
+    of = text._Batch.of.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, objects: Any, *args: Any) -> Any:
+        prepared.append(sum(len(o) for o in objects))
+        return of(cls, objects, *args)
+
+    monkeypatch.setattr(text._Batch, "of", classmethod(counting))
+    summaries = [
+        ("g", GoldTextSummary((("rev", "red barn"), ("a", "red bam"), ("b", "red barn")), known=0)),
+        ("x", TextSummary((("a", "old bam"), ("b", "old barn")))),
+        ("y", TextSummary((("a", "blue bam"), ("b", "blue barn")))),
+    ]
+    model = TEXTS.fit(summaries, None, {})
+    assert prepared == [3, 4, 1]
+    assert [model.label(o, s)[0]["text"] for o, s in summaries] == ["red barn", "old barn", "blue barn"]

@@ -273,10 +273,15 @@ class TextVote:
     def predict(self, objects: Sequence[Sequence[Answer]]) -> list[VotedText]:
         """The consensus of each object with the fitted weights (equal weights before :meth:`fit`).
 
-        The preparation and alignments of :meth:`fit` are reused when ``objects`` is the very batch it
-        was fitted on.
+        The preparation and alignments of :meth:`fit` are reused when ``objects`` are the very objects it
+        was fitted on (the same lists, in order: with ``known``, the objects without a known answer).
         """
-        batch = self._fitted if self._fitted is not None and self._fitted.source is objects else None
+        fitted = self._fitted
+        same = fitted is not None and (
+            fitted.source is objects
+            or (len(fitted.source) == len(objects) and all(a is b for a, b in zip(fitted.source, objects, strict=True)))
+        )
+        batch = fitted if same else None
         if batch is None:
             batch = _Batch.of(objects, self.mode, self.min_words, self.max_divergence)
         weights = getattr(self, "worker_weights_", np.zeros(0))

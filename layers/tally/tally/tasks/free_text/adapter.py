@@ -209,9 +209,12 @@ class _TextKind:
         if not objects:
             return TextModel(None, workers, {}, extra[:, 0] > 0)
         vote = TextVote().fit(objects, prior=extra if extra.any() else None, known=known if gold else None)
-        # a gold object is its gold answer alone
-        shown = [obj if k is None else [obj[k]] for obj, k in zip(objects, known, strict=True)] if gold else objects
-        voted = vote.predict(shown)
+        # the fit's batch, its alignments reused (with gold: the objects without a gold answer)
+        voted = vote.predict([obj for obj, k in zip(objects, known, strict=True) if k is None] if gold else objects)
+        if gold:  # a gold object is its gold answer alone, voted apart (the others keep the fit's alignments)
+            alone = iter(vote.predict([[obj[k]] for obj, k in zip(objects, known, strict=True) if k is not None]))
+            rest = iter(voted)
+            voted = [next(rest) if k is None else next(alone) for k in known]
         own = vote.worker_statistics_
         units = extra[:, 0] + np.pad(own[:, 0], (0, max(0, len(workers) - len(own))))[: len(workers)]
         return TextModel(vote, workers, {o: v for (o, _), v in zip(voting, voted, strict=True)}, units > 0)
