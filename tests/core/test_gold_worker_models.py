@@ -344,3 +344,12 @@ def test_a_gold_text_fit_aligns_the_other_objects_once(monkeypatch: Any) -> None
     model = TEXTS.fit(summaries, None, {})
     assert prepared == [3, 4, 1]
     assert [model.label(o, s)[0]["text"] for o, s in summaries] == ["red barn", "old barn", "blue barn"]
+
+
+def test_an_empty_gold_text_holds_nothing() -> None:
+    from tally.tasks.free_text.adapter import TEXTS, GoldTextSummary, TextSummary
+
+    summary = TextSummary((("rev", " "), ("a", "good"), ("b", "good")))
+    assert TEXTS.held(summary, ["rev"]) is summary  # was GoldTextSummary(known=0): "" with confidence 1
+    both = TextSummary((("rev", ""), ("lead", "fine"), ("a", "good")))
+    assert TEXTS.held(both, ["rev", "lead"]) == GoldTextSummary(both.answers, known=1)  # the next marked one

@@ -36,6 +36,7 @@ from tally.importers.model import (
     GOLD_EVIDENCE_NOTE,
     GOLD_FORM_NOTE,
     GOLD_MODEL_NOTE,
+    GOLD_UNREAD_NOTE,
     FieldAnswer,
     ImportedItem,
     VotedShapes,
@@ -1661,3 +1662,28 @@ def test_label_studio_form_gold_field_no_one_else_answered_is_held(tmp_path: Pat
     assert (stars["value"], stars["answers-used"], stars["confidence"]) == (5, 1, 1.0)
     assert labels[0]["confidence"] == 1.0
     assert labels[0]["gold-answers"]["note"] == GOLD_FORM_NOTE
+
+
+def test_label_studio_empty_gold_text_is_no_gold_answer(tmp_path: Path) -> None:
+    # ana's gold comment on task 101 is empty, ben and 3 wrote "good": an empty answer is no evidence to the
+    # text task, so the empty gold text holds nothing and the crowd decides (it was "", confidence 1, method
+    # "empty", and both "good"s scored 0.0 against it)
+    tasks = json.loads((LS / "choices-form-three-annotators.json").read_text())
+    comment = {"id": "rc", "type": "textarea", "from_name": "comment", "to_name": "text"}
+    tasks[0]["annotations"][0]["result"].append({**comment, "value": {"text": [""]}})
+    tasks[0]["annotations"][2]["result"].append({**comment, "value": {"text": ["good"]}})
+    (tmp_path / "in.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "in.json", tmp_path / "lone", "--element-name", "comment")
+    assert code == 1  # tasks 102 and 104 have no comment
+    lone = labels[0]
+    assert (lone["text"], lone["method"], lone["confidence"], lone["empty-answers"]) == ("good", "medoid", 0.6667, 1)
+    assert lone["gold-answers"] == {"workers": ["ana@example.com"], "note": GOLD_UNREAD_NOTE}
+    # in a form: the field the gold answer leaves empty is voted from the others' answers, and not scored
+    code, labels = _run("labelstudio", tmp_path / "in.json", tmp_path / "form",
+                        "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 0
+    field = labels[0]["fields"]["comment"]
+    assert (field["value"], field["method"], field["confidence"]) == ("good", "medoid", 0.6667)
+    assert labels[0]["confidence"] == 0.6667
+    scores = labels[0]["gold-answers"]["scores"]
+    assert [s["agreement"] for s in scores if s["field"] == "comment"] == [None, None]

@@ -349,7 +349,7 @@ def _form_gold(
     from the gold (:data:`GOLD_FORM_TAUGHT`: the field's batch model holds those at the gold answer and
     judges the others against it) and every field the gold answer does not give (voted as on any other
     item); their other fields are scored against the gold answer's, not voted."""
-    first = contents[gold[0]]
+    first = {n: v for n, v in contents[gold[0]].items() if not _blank(kinds.get(n), v)}  # an empty text: left out
     others = [(worker, content) for worker, content in contents.items() if worker not in item.gold]
     found: dict[tuple[str, str], float | None] = {}
     for name, value in first.items():  # each field's answers at once: the gold answer read once
@@ -387,11 +387,17 @@ def _annotation(chosen: str | None, answer: FieldAnswer, *, gold: bool = False) 
     return {"workerId": answer.worker, "annotationData": data}
 
 
+def _blank(kind: str | None, element: Any) -> bool:
+    """An empty text (``""`` or only whitespace): the text task takes it for no evidence, so a gold one is
+    no readable gold answer (:data:`GOLD_UNREAD_NOTE`; the core holds nothing at it either)."""
+    return kind == "text" and isinstance(element, str) and not element.strip()
+
+
 def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswer]) -> list[FieldAnswer]:
     """The answers an item with a gold annotation is consolidated from: its gold answers alone, the
     others scored against the first (:mod:`.gold`) and kept for the review payload; every answer
-    when no gold answer to the field can be read."""
-    gold = [a for a in readable if a.worker in item.gold]
+    when no gold answer to the field can be read (an empty text is none: :func:`_blank`)."""
+    gold = [a for a in readable if a.worker in item.gold and not _blank(kind, a.element)]
     if not gold:
         batch.gold[item.object_id] = GoldItem(list(item.gold), None, [])
         return readable

@@ -35,7 +35,8 @@ over the batch and the job's earlier batches; ``null`` for a worker never compar
 
 A gold answer (``annotationData.gold``, an importer's ground truth: :class:`GoldTextSummary`) is the
 object's text alone (confidence 1); the others' answers to it are compared with it for their workers'
-accuracy (:meth:`TextVote.fit`'s ``known``).
+accuracy (:meth:`TextVote.fit`'s ``known``). An empty gold answer, like any empty answer, is no evidence:
+it holds nothing (the next marked answer that wrote something does, else the crowd decides).
 
 Across batches (:mod:`tally.worker_store`): ``(units compared, agreement sum)`` per worker, under
 ``free-text/2``.
@@ -188,8 +189,10 @@ class _TextKind:
     def held(self, summary: TextSummary, gold: Sequence[str]) -> TextSummary:
         """The summary with the first of ``gold``'s answers it kept as its gold one
         (:class:`GoldTextSummary`; an answer an importer marked gold:
-        :class:`tally.tasks.fields.LearnsFromGold`)."""
-        known = gold_index(gold, [w for w, _ in summary.answers])
+        :class:`tally.tasks.fields.LearnsFromGold`). An empty gold answer is no gold answer: an empty answer
+        is no evidence (module docstring), so it holds nothing and the crowd decides."""
+        written = {w for w, _ in summary.written}
+        known = gold_index([w for w in gold if w in written], [w for w, _ in summary.answers])
         return summary if known is None else GoldTextSummary(summary.answers, known=known)
 
     def fit(self, summaries: Sequence[tuple[str, TextSummary]], setup: None, prior: WorkerStatistics) -> TextModel:
