@@ -240,19 +240,21 @@ def test_label_studio_mask_write_back_uses_the_voted_class_array_not_the_png(tmp
     read_back = _reads_counted(monkeypatch)
     assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "arrays")[0] == 0
     assert read_back == []
-    # the masks' runs are held for the write-back after the batch up to a bound; beyond it each mask's
-    # regions are made in the batch's thread, as they come: the same file
+    # on more threads than one, the masks' runs are held for the write-back after the batch up to a
+    # bound; beyond it each mask's regions are made in the batch's thread, as they come: the same file
     import tally.tools.imported as imported
 
+    assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "held", "--threads", "2")[0] == 0
     with monkeypatch.context() as patched:
         patched.setattr(imported, "_HELD_RUNS_BYTES", 0)
-        assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "unheld")[0] == 0
+        assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "unheld", "--threads", "2")[0] == 0
     assert read_back == []
     monkeypatch.setattr(writers, "semantic_brushes", lambda label, classes: None)  # as before: read back
     assert _run("labelstudio", LS / "brush-three-annotators.json", tmp_path / "pngs")[0] == 0
     assert len(read_back) == 2
     made = (tmp_path / "arrays" / "predictions.json").read_bytes()
     assert made == (tmp_path / "pngs" / "predictions.json").read_bytes()
+    assert made == (tmp_path / "held" / "predictions.json").read_bytes()
     assert made == (tmp_path / "unheld" / "predictions.json").read_bytes()
     assert b'"brushlabels"' in made
 
@@ -267,6 +269,7 @@ def test_cvat_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: P
     for source, name in ((CVAT / "three-jobs", "jobs"), (CVAT / "cvat-docs-annotation-example.xml", "docs")):
         read_back.clear()
         assert _run("cvat", source, tmp_path / f"{name}-arrays", *args)[0] == 0
+        assert _run("cvat", source, tmp_path / f"{name}-held", *args, "--threads", "2")[0] == 0  # runs held
         assert read_back == []
         with monkeypatch.context() as patched:
             patched.setattr(writers, "semantic_cvat_masks", lambda label, classes: None)  # as before: read back
@@ -275,6 +278,7 @@ def test_cvat_mask_write_back_uses_the_voted_class_array_not_the_png(tmp_path: P
         assert len(read_back) == len(labels)
         made = (tmp_path / f"{name}-arrays" / "annotations.xml").read_bytes()
         assert made == (tmp_path / f"{name}-pngs" / "annotations.xml").read_bytes()
+        assert made == (tmp_path / f"{name}-held" / "annotations.xml").read_bytes()
         assert b"<mask " in made
 
 

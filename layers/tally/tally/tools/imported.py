@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
+import numpy.typing as npt
 
 from ..consolidate import BatchReport, consolidate_batch
 from ..errors import TallyError
@@ -58,8 +60,9 @@ __all__ = ["TOOLS", "consolidate_imported", "read_items"]
 TOOLS = ("labelstudio", "cvat", "coco")
 _PAYLOAD = "imported://payload.json"
 _NO_LAMBDA_LIMIT = sys.maxsize
-_HELD_RUNS_BYTES = 256 << 20  # masks' runs kept for the write-back during a batch; beyond, made at once
 """No Lambda answers an import: every label stays whole in results.jsonl (none spilled to a file)."""
+_HELD_RUNS_BYTES = 256 << 20
+"""Masks' runs kept from the batch's threads for the write-back after it; beyond, regions made at once."""
 _WRITE_BACK = {"labelstudio": "predictions.json", "cvat": "annotations.xml", "coco": "annotations.xml"}
 
 
@@ -329,13 +332,28 @@ def consolidate_imported(
         held_bytes = [0]
         lock = threading.Lock()
 
-        def made(ref: str, label: Mapping[str, Any], runs: writers.MaskRuns) -> None:
+        def made(ref: str, label: Mapping[str, Any], runs: npt.NDArray[np.uint8] | writers.MaskRuns) -> None:
             # an object whose regions cannot be made here has them read back from its PNG instead
             with contextlib.suppress(KeyError, ValueError, TypeError):
                 if tool == "labelstudio":
                     brushes[ref] = writers.semantic_brushes(label, runs)
                 else:
                     cvat_masks[ref] = writers.semantic_cvat_masks(label, runs)
+
+        def hold(ref: str, label: Mapping[str, Any], classes: npt.NDArray[np.uint8]) -> None:
+            """Keep the mask's runs for after the batch (up to the bound), else make its regions now. On
+            one thread no other thread waits behind that Python work: made now, nothing held."""
+            if settings.threads == 1:
+                made(ref, label, classes)
+                return
+            runs = writers.MaskRuns.of(classes)
+            with lock:
+                keep = held_bytes[0] + runs.nbytes <= _HELD_RUNS_BYTES
+                if keep:
+                    held_bytes[0] += runs.nbytes
+                    held.append((ref, label, runs))
+            if not keep:
+                made(ref, label, runs)
 
         def reported(result: ObjectResult) -> None:
             if result.members is not None:
@@ -344,14 +362,7 @@ def consolidate_imported(
                 if result.label is not None and "mask-ref" in result.label:
                     # the regions from the voted class array, not from its PNG read back; the array is
                     # let go at once (a large export's masks are not all held, only their runs)
-                    runs = writers.MaskRuns.of(result.class_map)
-                    with lock:
-                        keep = held_bytes[0] + runs.nbytes <= _HELD_RUNS_BYTES
-                        if keep:
-                            held_bytes[0] += runs.nbytes
-                            held.append((result.label["mask-ref"], result.label, runs))
-                    if not keep:
-                        made(result.label["mask-ref"], result.label, runs)
+                    hold(result.label["mask-ref"], result.label, result.class_map)
                 result.class_map = None
             bar.advance(task, 1)
 
