@@ -1635,7 +1635,7 @@ def test_an_import_consolidates_on_one_thread_unless_threads_is_given(
     import tally.tools.imported as imported
 
     seen: list[int] = []
-    real = imported.consolidate_batch
+    real = consolidate_batch  # the function the import calls (tally.tools.imported imports it by name)
 
     def spy(*args: Any, settings: Settings, **kwargs: Any) -> Any:
         seen.append(settings.threads)
