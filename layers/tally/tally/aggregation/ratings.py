@@ -318,9 +318,6 @@ class CalibratedMean:
     n_iter_: int = field(init=False, repr=False)
     """EM iterations run."""
 
-    _ceiling: float = field(init=False, repr=False, default=math.inf)
-    """A gold fit's largest noise variance: a random answer's, ``width^2 / 12``."""
-
     def fit(
         self,
         objects: npt.ArrayLike,
@@ -364,7 +361,8 @@ class CalibratedMean:
         extra = self._prior(prior, n_workers)
         held = self._known(known, n_objects)
 
-        width = self._width(x if held is None else np.concatenate([x, held[~np.isnan(held)]]))
+        seen = x if held is None else np.concatenate([x, held[~np.isnan(held)]])
+        width = self._width(seen)
         floor = self._noise_floor(width)
         per_object = np.bincount(t, minlength=n_objects)
         has = per_object > 0
@@ -374,10 +372,10 @@ class CalibratedMean:
             learn |= ~np.isnan(held[t])
             has |= ~np.isnan(held)
         density = 1.0 / width  # of a random answer
-        self._ceiling = max(width * width / 12.0, floor)  # a random answer's variance
+        # a gold fit's largest noise variance: a random answer's (none without gold)
+        ceiling = math.inf if held is None else max(width * width / 12.0, floor)
         scale = None
         if held is not None:
-            seen = np.concatenate([x, held[~np.isnan(held)]])
             scale = (
                 float(seen.min()) if self.low is None else float(self.low),
                 float(seen.max()) if self.high is None else float(self.high),
@@ -388,11 +386,10 @@ class CalibratedMean:
 
         # Start: offsets and noise from the prior alone (the crowd's spread within objects when there is none).
         sigma0_sq = fallback = self._initial_noise(t, x, per_object, extra, floor, width)
-        bias, var, pi = self._m_step(
-            np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi, held is not None
-        )
-        if held is not None:  # the guard: start from the raters as the gold objects alone show them
-            bias, var, pi = self._gold_start(t, w, x, held, extra, (sigma0_sq, fallback, floor), (a_pi, b_pi), density)
+        if held is None:
+            bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, sigma0_sq, floor, a_pi, b_pi)
+        else:  # the guard: start from the raters as the gold objects alone show them
+            bias, var, pi = self._gold_start(t, w, x, held, extra, (ceiling, fallback, floor), (a_pi, b_pi), density)
         r = 1.0 - pi[w]
         z = np.zeros(n_objects)
         vz = np.zeros(n_objects)
@@ -406,9 +403,8 @@ class CalibratedMean:
             stats = self._statistics(t[learn], w[learn], x[learn], r[learn], z_new, vz, n_workers)
             total = stats + extra
             sigma0_sq = max(self._pooled_noise(total, fallback), floor)
-            if held is not None:
-                sigma0_sq = min(sigma0_sq, self._ceiling)
-            bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, held is not None)
+            sigma0_sq = min(sigma0_sq, ceiling)
+            bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, ceiling)
             self.n_iter_ += 1
             moved = float(np.nanmax(np.abs(z_new - z)[has])) if has.any() else 0.0
             z = z_new
@@ -496,8 +492,9 @@ class CalibratedMean:
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Offsets, noise and random shares fitted on the answers to the gold objects alone, each judged
         against its gold value (EM over the raters' parameters only: the values are known). ``noise``: the
-        crowd's starting noise, its fallback and the floor; ``beta``: the random share's prior."""
-        (sigma0_sq, fallback, floor), (a_pi, b_pi) = noise, beta
+        ceiling (a random answer's variance), the crowd's fallback noise and the floor; ``beta``: the random
+        share's prior."""
+        (ceiling, fallback, floor), (a_pi, b_pi) = noise, beta
         n_workers = extra.shape[0]
         on_gold = ~np.isnan(held[t])
         tg, wg, xg = t[on_gold], w[on_gold], x[on_gold]
@@ -506,14 +503,15 @@ class CalibratedMean:
         z = np.where(np.isnan(held), 0.0, held)
         # each rater starts as vague as a random answer: the crowd's spread within objects is tiny when it
         # shares an offset, and every gold answer would then look random (an offset never learned)
-        bias, var, pi = self._m_step(np.zeros((n_workers, N_STATISTICS)), extra, self._ceiling, floor, a_pi, b_pi, True)
+        zeros = np.zeros((n_workers, N_STATISTICS))
+        bias, var, pi = self._m_step(zeros, extra, ceiling, floor, a_pi, b_pi, ceiling)
         for _ in range(max(self.n_iter, 1)):
             prec = np.zeros(tg.size)
             r = self._e_random(tg, wg, xg, bias, var, pi, prec, zero, zero, none, density, held, None)
             stats = self._statistics(tg, wg, xg, r, z, zero, n_workers)
             sigma0_sq = max(self._pooled_noise(stats + extra, fallback), floor)
-            sigma0_sq = min(sigma0_sq, self._ceiling)
-            new_bias, new_var, new_pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, True)
+            sigma0_sq = min(sigma0_sq, ceiling)
+            new_bias, new_var, new_pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, ceiling)
             moved = max(
                 float(np.abs(new_pi - pi).max(initial=0.0)),
                 float(np.abs(np.sqrt(new_var) - np.sqrt(var)).max(initial=0.0)) / math.sqrt(sigma0_sq),
@@ -567,11 +565,11 @@ class CalibratedMean:
         floor: float,
         a_pi: float,
         b_pi: float,
-        anchored: bool = False,
+        ceiling: float = math.inf,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Offsets, noise variances and random shares from the batch's statistics and the prior's;
-        ``anchored``: gold values fix the level, so offsets are measured from them, not from the typical
-        rater (no shift)."""
+        ``ceiling``: a gold fit's largest noise variance (a random answer's; ``inf`` without gold): gold
+        values fix the level, so offsets are measured from them, not from the typical rater (no shift)."""
         n_b, s1_b, sq_b = stats[:, 0], stats[:, 2] - stats[:, 3], stats[:, 4]
         n_p, s1_p, sq_p = extra[:, 0], extra[:, 2] - extra[:, 3], extra[:, 4]
         n = n_b + n_p
@@ -585,7 +583,7 @@ class CalibratedMean:
         shift = 0.0
         if self.bias_scale > 0 and has.any():
             threshold = np.where(has, var / (safe * self.bias_scale * math.sqrt(sigma0_sq)), np.inf)
-            shift = 0.0 if anchored else _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
+            shift = 0.0 if ceiling < math.inf else _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
             bias = np.where(has, _soft((s1_b - shift * n_b + s1_p) / safe, threshold), 0.0)
         else:
             bias = np.zeros_like(n)
@@ -593,8 +591,8 @@ class CalibratedMean:
         moved = bias + shift
         spread = np.maximum(sq_b - 2 * moved * s1_b + moved**2 * n_b + sq_p - 2 * bias * s1_p + bias**2 * n_p, 0.0)
         var = np.maximum((spread + nu0 * sigma0_sq) / (n + nu0), floor)
-        if anchored:
-            var = np.minimum(var, self._ceiling)
+        if ceiling < math.inf:
+            var = np.minimum(var, ceiling)
         n_random = stats[:, 1] + extra[:, 1]
         pi = (n_random + a_pi) / (n + n_random + a_pi + b_pi)
         return np.asarray(bias, dtype=np.float64), np.asarray(var, dtype=np.float64), np.asarray(pi, dtype=np.float64)
