@@ -321,6 +321,24 @@ def test_a_gold_number_fit_judges_answers_far_outside_the_scale() -> None:
     assert (float(fit.values_[-1]), float(fit.confidence_[-1])) == (10.0, 1.0)
 
 
+def test_a_gold_number_fits_belief_with_a_subnormal_mass_says_nothing() -> None:
+    """The others' estimate with a mass on the scale that is subnormal rather than 0 (rater 1 answers 60
+    on a 0-10 scale): the quotient by it overflowed, 0 x inf made the first rater's random probability
+    NaN (numpy's overflow warning, an error here). Below 1e-300 the belief says nothing, as at 0."""
+    from tally.aggregation.ratings import CalibratedMean
+
+    t, w, x = np.array([0, 0]), np.array([0, 1]), np.array([5.0, 60.0])
+    bias, pi = np.zeros(2), np.array([0.1, 0.1])
+    for second in (1.50, 1.55, 1.60):
+        var = np.array([0.09, second])
+        precision = (1 - pi[w]) / var[w]
+        a_sum = np.bincount(t, weights=precision * x, minlength=1).astype(np.float64)
+        b_sum = np.bincount(t, weights=precision, minlength=1).astype(np.float64)
+        found = CalibratedMean._e_random(t, w, x, bias, var, pi, precision, a_sum, b_sum,
+                                         np.array([True, True]), 0.1, np.array([np.nan]), (0.0, 10.0))  # fmt: skip
+        assert found.tolist() == [0.0, 0.0]
+
+
 def test_a_gold_text_fit_aligns_the_other_objects_once(monkeypatch: Any) -> None:
     """The text kind's fit votes its objects with the fit's own preparation: with gold, the objects
     without a gold answer reuse it and the gold objects' answers alone are prepared apart (the whole batch

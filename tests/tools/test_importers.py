@@ -1664,8 +1664,40 @@ def test_label_studio_form_gold_field_no_one_else_answered_is_held(tmp_path: Pat
     assert code == 0
     stars = labels[0]["fields"]["stars"]
     assert (stars["value"], stars["answers-used"], stars["confidence"]) == (5, 1, 1.0)
+    assert stars["interval"] == [5, 5]  # her value, not one answer's interval ([3, 5] before)
     assert labels[0]["confidence"] == 1.0
     assert labels[0]["gold-answers"]["note"] == GOLD_FORM_NOTE
+    # the lone field the same: her 5 alone, [5, 5], confidence 1
+    code, labels = _run("labelstudio", tmp_path / "in.json", tmp_path / "lone", "--element-name", "stars",
+                        "--template", str(LS / "choices-form-config.xml"))  # fmt: skip
+    assert code == 1  # task 104 has no rating
+    assert {k: labels[0][k] for k in ("value", "interval", "confidence")} == {
+        "value": 5, "interval": [5, 5], "confidence": 1.0
+    }  # fmt: skip
+
+
+def test_a_second_gold_annotators_empty_text_is_kept_not_lost(tmp_path: Path) -> None:
+    # ana's gold comment on task 101 is empty and ben is gold too: ben's "good" holds the object, ana's
+    # empty answer still goes to the core (no evidence, as the text task counts empty answers) and the
+    # review payload, not dropped
+    tasks = json.loads((LS / "choices-form-three-annotators.json").read_text())
+    annotations = tasks[0]["annotations"]
+    comment = {"id": "rc", "type": "textarea", "from_name": "comment", "to_name": "text"}
+    annotations[0]["result"].append({**comment, "value": {"text": [""]}})
+    annotations[1]["ground_truth"] = True
+    annotations[2]["result"].append({**comment, "value": {"text": ["good"]}})
+    (tmp_path / "in.json").write_text(json.dumps(tasks))
+    code, labels = _run("labelstudio", tmp_path / "in.json", tmp_path / "out", "--element-name", "comment")
+    assert code == 1  # tasks 102 and 104 have no comment
+    assert (labels[0]["text"], labels[0]["confidence"], labels[0]["gold-answers"]["workers"]) == (
+        "good", 1.0, ["ben@example.com"]
+    )  # fmt: skip
+    payload = json.loads((tmp_path / "out" / "payload.json").read_text())
+    assert [(a["workerId"], a["annotationData"]) for a in payload[0]["annotations"]] == [
+        ("ben@example.com", {"content": '{"comment":"good"}', "gold": True}),
+        ("ana@example.com", {"content": '{"comment":""}', "gold": True}),
+        ("3", {"content": '{"comment":"good"}'}),
+    ]
 
 
 def test_label_studio_empty_gold_text_is_no_gold_answer(tmp_path: Path) -> None:

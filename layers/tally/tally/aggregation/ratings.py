@@ -77,6 +77,9 @@ from .base import as_index
 
 __all__ = ["STATISTICS", "CalibratedMean", "normal_quantile", "snap_to_step"]
 
+_TINY_MASS = 1e-300
+"""A belief's mass on the scale below this says nothing (a quotient by it could overflow)."""
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
@@ -656,8 +659,10 @@ class CalibratedMean:
                 m = (v_loo * corrected + var[w] * z_loo) / (var[w] + v_loo)
                 s = np.sqrt(var[w] * v_loo / (var[w] + v_loo))
                 den = _mass(z_loo, np.sqrt(v_loo), scale)
-                # others' estimate so far outside the scale that its mass underflows: the belief says nothing
-                ratio = np.where(den > 0, _mass(m, s, scale) / np.where(den > 0, den, 1.0), 1.0)
+                # others' estimate so far outside the scale that its mass underflows (zero or subnormal,
+                # where a quotient overflows): the belief says nothing
+                said = den > _TINY_MASS
+                ratio = np.where(said, _mass(m, s, scale) / np.where(said, den, 1.0), 1.0)
             real = real * np.where(ok, ratio, 1.0)
         if held is not None:
             gold = ~np.isnan(held[t])

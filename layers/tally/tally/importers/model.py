@@ -407,10 +407,10 @@ def _gold(batch: Batch, item: ImportedItem, kind: str, readable: list[FieldAnswe
     evidence, model = kind in GOLD_EVIDENCE_KINDS, kind in GOLD_MODEL_KINDS
     batch.gold[item.object_id] = GoldItem([a.worker for a in gold], gold[0].element, scores, evidence, model=model)
     if evidence or model:
-        return [
-            *gold,
-            *others,
-        ]  # the batch model holds the object at, or judges the others against, the first gold answer
+        # the batch model holds the object at, or judges the others against, the first gold answer; a gold
+        # annotator's empty text goes too (no evidence, counted as the text task counts empty answers)
+        blank = [a for a in readable if a.worker in item.gold and _blank(kind, a.element)]
+        return [*gold, *blank, *others]
     if others:
         batch.scored[item.object_id] = [_annotation(batch.field, a) for a in others]
     return gold
@@ -472,8 +472,16 @@ def _hold_gold(label: dict[str, Any], meta: dict[str, Any]) -> None:
     the gold answer: its confidence is 1. (A choice needs nothing: the batch model holds its object at
     the gold answer the core read, ``known``.)"""
     label["confidence"] = 1.0
+    _one_value(label)
     if "confidence" in meta:
         meta["confidence"] = 1.0
+        _one_value(meta)
+
+
+def _one_value(entry: dict[str, Any]) -> None:
+    """A number held at its gold value alone: its interval is that value (not the one-answer interval)."""
+    if "interval" in entry and isinstance(entry.get("value"), int | float):
+        entry["interval"] = [entry["value"], entry["value"]]
 
 
 def _hold_gold_fields(label: dict[str, Any], meta: dict[str, Any], gold: GoldItem) -> None:
@@ -488,9 +496,9 @@ def _hold_gold_fields(label: dict[str, Any], meta: dict[str, Any], gold: GoldIte
         entry = fields.get(name)
         if not isinstance(entry, dict) or not entry.get("consolidated") or entry.get("answers-used") != 1:
             continue
-        rejected = {r.get("workerId") for r in entry.get("rejected-answers", []) if isinstance(r, Mapping)}
-        if name not in gold.refused and not set(gold.workers) <= rejected:  # the one answer used is a gold one
+        if name not in gold.refused:  # the one answer used is a gold one
             entry["confidence"] = 1.0
+            _one_value(entry)
     confidence = form_confidence(fields)
     for target in (label, meta):
         if confidence is not None and "confidence" in target:
