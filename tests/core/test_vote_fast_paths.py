@@ -9,7 +9,14 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from tally.aggregation._pixel_kernels import _WINDOW_BLOCK, fill_squares, run_counts, settle_ties, window_mean
+from tally.aggregation._pixel_kernels import (
+    _WINDOW_BLOCK,
+    _window_sums_by_tiles,
+    fill_squares,
+    run_counts,
+    settle_ties,
+    window_mean,
+)
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import (
@@ -222,6 +229,39 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
         at = np.searchsorted(pixels, one)
         got = window_mean(inverse, table, one, column[at], radius=2)
         assert got.tobytes() == expected[at].tobytes()
+
+
+@pytest.mark.parametrize(("height", "width", "radius"), [(61, 83, 2), (64, 96, 2), (40, 45, 1), (30, 36, 3)])
+def test_window_means_tile_by_tile_are_the_whole_gather_summed_bit_for_bit(
+    height: int, width: int, radius: int
+) -> None:
+    # pixels crowded into bands (the tiles' path), by every edge, widths not a multiple of 8 too, two
+    # columns averaged within one tile: the same float32 sums as one whole gather summed in row order
+    rng = np.random.default_rng(11)
+    table = rng.random((216, 5)).astype(np.float32)
+    inverse = rng.integers(0, 216, (height, width)).astype(np.uint8)
+    y, x = np.divmod(np.arange(height * width), width)
+    band = (np.abs(x - width // 2) <= 3) | (np.abs(y - height // 3) <= 2) | (x < 2) | (y >= height - 2)
+    pixels = rng.permutation(np.flatnonzero(band))
+    column = np.where(pixels % 3 == 0, 2, 1 + (pixels // width) % 2)
+    py, px = np.divmod(pixels, width)
+    steps = np.arange(-radius, radius + 1)
+    ys = np.clip(py[None, :] + steps[:, None], 0, height - 1)
+    xs = np.clip(px[None, :] + steps[:, None], 0, width - 1)
+    gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
+    side = 2 * radius + 1
+    expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(side * side)
+    flat_table = np.ascontiguousarray(table.T).reshape(-1)
+    by_tiles = _window_sums_by_tiles(inverse, flat_table, np.uint16, py, px, column, 5, radius)
+    assert by_tiles is not None  # crowded enough for the tiles' path
+    assert (by_tiles / np.float32(side * side)).tobytes() == expected.tobytes()
+    assert window_mean(inverse, table, pixels, column, radius).tobytes() == expected.tobytes()
+    # scattered pixels (a few a tile) go pixel by pixel, with the same sums
+    every = slice(None, None, len(pixels) // 12)
+    sy, sx = np.divmod(pixels[every], width)
+    assert _window_sums_by_tiles(inverse, flat_table, np.uint16, sy, sx, column[every], 5, radius) is None
+    got = window_mean(inverse, table, pixels[every], column[every], radius)
+    assert got.tobytes() == expected[every].tobytes()
 
 
 @pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])

@@ -568,14 +568,13 @@ def window_mean(
     ``(2 radius + 1)²`` square around it, where ``row(q) = inverse[q]`` (the square is clamped at the
     image's edges, repeating the edge pixels).
 
-    The squares of the pixels at least ``radius`` from every edge are gathered from the flat
-    ``inverse`` at each pixel's offset plus the square's fixed offsets (straight into the
-    ``(side, side, n)`` layout the sums read; ~2.5x faster than indexing a sliding-window view and
-    transposing), the others with their rows and columns clamped; a block of :data:`_WINDOW_BLOCK`
-    pixels at a time (its temporaries stay in the cache), a table of up to 65,536 entries addressed
-    in ``uint16``. Each pixel's values are summed in float32 in the square's row order
-    (:func:`_sum_squares`), as ``values.sum(axis=(0, 1))`` sums a ``(2r+1, 2r+1, n)`` gather of two
-    pixels or more: the same sums, bit for bit, however the pixels are split.
+    Each pixel's values are summed in float32 in the square's row order, as
+    ``values.sum(axis=(0, 1))`` sums a ``(2r+1, 2r+1, n)`` gather of two pixels or more: the same
+    sums, bit for bit, whichever of two ways computes them. Where the pixels crowd into few
+    :data:`SQUARE` x :data:`SQUARE` tiles of the image (a band between outlines: ~20 of a tile's 64
+    pixels), each tile's values are read once, with a margin of ``radius``, and the sums of all its
+    pixels are added up a window position at a time (:func:`_window_sums_by_tiles`: ~145 values read
+    a tile instead of 25 a pixel); otherwise pixel by pixel (:func:`_window_sums_by_pixels`).
 
     Args:
         inverse: ``(H, W)`` a row of ``table`` per pixel (a vote table's tuple index).
@@ -584,35 +583,112 @@ def window_mean(
         column: for each of ``pixels``, the column of ``table`` it averages.
         radius: half-width of the square.
     """
-    height, width = inverse.shape
+    width = inverse.shape[1]
     side = 2 * radius + 1
-    flat_table = np.ascontiguousarray(table, dtype=np.float32).reshape(-1)
-    flat_inverse = inverse.reshape(-1)
-    stride = table.shape[1]
+    n_rows, stride = table.shape
+    # the table read column by column: a row of it is the tuple index plus its column's start
+    flat_table = np.ascontiguousarray(np.asarray(table, dtype=np.float32).T).reshape(-1)
     key_type: type[np.integer[Any]] = np.uint16 if flat_table.size <= 1 << 16 else np.intp
     rows, cols = np.divmod(pixels, width)
+    start = (column * n_rows).astype(key_type)  # each pixel's column's first entry in ``flat_table``
+    total = None
+    if len(pixels) and radius <= SQUARE:
+        total = _window_sums_by_tiles(inverse, flat_table, key_type, rows, cols, column, stride, radius)
+    if total is None:
+        total = _window_sums_by_pixels(inverse, flat_table, key_type, rows, cols, start, radius)
+    total /= side * side
+    return total
+
+
+_TILE_DENSITY = 5
+"""The window sums go tile by tile (:func:`_window_sums_by_tiles`) when the tiles' 64 pixels (per
+column averaged) number at most this many times the pixels asked for."""
+
+
+def _window_sums_by_tiles(
+    inverse: npt.NDArray[np.integer[Any]],
+    flat_table: npt.NDArray[np.float32],
+    key_type: type[np.integer[Any]],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    column: npt.NDArray[np.intp],
+    stride: int,
+    radius: int,
+) -> npt.NDArray[np.float32] | None:
+    """:func:`window_mean`'s sums (not yet divided) for pixels crowded into few tiles, or None when
+    they are not (then :func:`_window_sums_by_pixels`). Each (tile, column) pair the pixels need is
+    read once as a ``(8 + 2r, 8 + 2r)`` patch of values, rows and columns clamped at the edges, laid
+    out ``(8 + 2r, 8 + 2r, pairs)``; the ``(8, 8, pairs)`` sums of every pixel of every pair are then
+    added a window position at a time in the square's row order (each addition runs over
+    contiguous rows of pairs), and each pixel takes its own."""
+    height, width = inverse.shape
+    side = 2 * radius + 1
+    tile_cols = -(-width // SQUARE)
+    pair = ((rows >> 3) * tile_cols + (cols >> 3)) * stride + column  # (SQUARE is 8)
+    marked = np.zeros(-(-height // SQUARE) * tile_cols * stride, dtype=bool)
+    marked[pair] = True
+    pairs = np.flatnonzero(marked)
+    m = len(pairs)
+    if m * SQUARE * SQUARE > _TILE_DENSITY * len(rows):
+        return None
+    position = np.empty(len(marked), dtype=np.intp)
+    position[pairs] = np.arange(m)
+    tile, pair_column = np.divmod(pairs, stride)
+    tile_row, tile_col = np.divmod(tile, tile_cols)
+    span = np.arange(-radius, SQUARE + radius)
+    patch_rows = np.minimum(np.maximum(tile_row * SQUARE + span[:, None], 0), height - 1) * width  # (8 + 2r, m)
+    patch_cols = np.minimum(np.maximum(tile_col * SQUARE + span[:, None], 0), width - 1)
+    found = np.take(inverse.reshape(-1), patch_rows[:, None, :] + patch_cols[None, :, :])  # (8 + 2r, 8 + 2r, m)
+    # every tuple index is below the table's rows, so each key fits the key type
+    first = (pair_column * (len(flat_table) // stride)).astype(key_type)  # each pair's column's first entry
+    values = np.take(flat_table, np.add(found, first, dtype=key_type, casting="unsafe"))
+    sums = values[:SQUARE, :SQUARE].copy()
+    for a in range(side):
+        for b in range(side):
+            if a or b:
+                sums += values[a : a + SQUARE, b : b + SQUARE]
+    at = ((rows & (SQUARE - 1)) << 3 | (cols & (SQUARE - 1))) * m  # each pixel's place in its tile, then its pair
+    at += position[pair]
+    total: npt.NDArray[np.float32] = np.take(sums.reshape(-1), at)
+    return total
+
+
+def _window_sums_by_pixels(
+    inverse: npt.NDArray[np.integer[Any]],
+    flat_table: npt.NDArray[np.float32],
+    key_type: type[np.integer[Any]],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    start: npt.NDArray[np.integer[Any]],
+    radius: int,
+) -> npt.NDArray[np.float32]:
+    """:func:`window_mean`'s sums (not yet divided), pixel by pixel. The squares of the pixels at
+    least ``radius`` from every edge are gathered from the flat ``inverse`` at each pixel's offset
+    plus the square's fixed offsets (straight into the ``(side, side, n)`` layout the sums read; ~2.5x
+    faster than indexing a sliding-window view and transposing), a block of :data:`_WINDOW_BLOCK`
+    pixels at a time (its temporaries stay in the cache); the others at once, their rows and columns
+    clamped. Each pixel's values are summed by :func:`_sum_squares`."""
+    height, width = inverse.shape
+    flat_inverse = inverse.reshape(-1)
     inner = (rows >= radius) & (rows < height - radius) & (cols >= radius) & (cols < width - radius)
-    total = np.empty(len(pixels), dtype=np.float32)
+    total = np.empty(len(rows), dtype=np.float32)
     steps = np.arange(-radius, radius + 1)
     offsets = (steps[:, None] * width + steps[None, :]).astype(np.intp)[:, :, None]  # (side, side, 1)
-    for start in range(0, len(pixels), _WINDOW_BLOCK):
-        block = slice(start, start + _WINDOW_BLOCK)
-        whole = inner[block]
-        parts = []
-        if whole.any():
-            at = np.flatnonzero(whole) + start
-            parts.append((at, np.take(flat_inverse, offsets + pixels[at][None, None, :])))  # (side, side, n)
-        if not whole.all():
-            at = np.flatnonzero(~whole) + start
-            row_starts = np.clip(rows[at][None, :] + steps[:, None], 0, height - 1) * width
-            col_offsets = np.clip(cols[at][None, :] + steps[:, None], 0, width - 1)
-            parts.append((at, np.take(flat_inverse, row_starts[:, None, :] + col_offsets[None, :, :])))
-        for at, rows_of_table in parts:
-            # every tuple index is below the table's rows, so each key fits the key type
-            key = np.multiply(rows_of_table, key_type(stride), dtype=key_type, casting="unsafe")
-            key += column[at].astype(key_type)
-            total[at] = _sum_squares(np.take(flat_table, key))
-    total /= side * side
+    inside = np.flatnonzero(inner)
+    if len(inside) < len(rows):  # by the edges
+        at = np.flatnonzero(~inner)
+        row_starts = np.minimum(np.maximum(rows[at][None, :] + steps[:, None], 0), height - 1) * width
+        col_offsets = np.minimum(np.maximum(cols[at][None, :] + steps[:, None], 0), width - 1)
+        found = np.take(flat_inverse, row_starts[:, None, :] + col_offsets[None, :, :])
+        total[at] = _sum_squares(np.take(flat_table, np.add(found, start[at], dtype=key_type, casting="unsafe")))
+    pixels = rows[inside] * width + cols[inside]
+    start = start[inside]
+    sums = np.empty(len(inside), dtype=np.float32)
+    for first in range(0, len(inside), _WINDOW_BLOCK):
+        block = slice(first, first + _WINDOW_BLOCK)
+        found = np.take(flat_inverse, offsets + pixels[block])  # (side, side, n)
+        sums[block] = _sum_squares(np.take(flat_table, np.add(found, start[block], dtype=key_type, casting="unsafe")))
+    total[inside] = sums
     return total
 
 
