@@ -360,6 +360,12 @@ def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, 
         assert tuples.tolist() == table.inverse.reshape(-1)[pixels].tolist()
     floats = rng.random(len(by_squares.counts)).astype(np.float32)
     assert by_squares.expand(floats).tolist() == np.take(floats, by_squares.inverse).tolist()
+    if by_squares.squares is not None:  # both at once (labels below the high bit): the same image, pixels, tuples
+        labels = values % 128
+        image, pixels, tuples = by_squares.squares.expand_and_find(labels, chosen, by_squares.inverse)
+        assert image.tolist() == np.take(labels, by_squares.inverse).tolist()
+        expected_pixels, expected_tuples = by_squares.pixels_and_tuples(chosen)
+        assert pixels.tolist() == expected_pixels.tolist() and tuples.tolist() == expected_tuples.tolist()
 
 
 def _chosen_by_pixels(table: VoteTable, by_squares: VoteTable, chosen: np.ndarray) -> np.ndarray:

@@ -104,8 +104,8 @@ def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
     np.equal(flat[cols:], flat[:-cols], out=below[:-cols])
     # uniform: each of a square's first 7 rows equals the row below it, and its first word is one byte repeated
     uniform = below.reshape(rows, SQUARE, cols)[:, : SQUARE - 1, :].all(axis=1)
-    first = flat.reshape(rows, SQUARE, cols)[:, 0, :]
-    value = (first & np.uint64(0xFF)).astype(np.uint8)
+    first = flat.reshape(rows, SQUARE, cols)[:, 0, :].copy()  # read once (a word every 8 rows), then contiguous
+    value = first.astype(np.uint8)  # the low byte: the first index
     uniform &= first == value.astype(np.uint64) * BYTES
     return Squares(uniform, value)
 
@@ -134,6 +134,57 @@ class SquareIndex:
             out[rows * SQUARE :] = np.take(per_tuple, inverse[rows * SQUARE :])
         return out
 
+    def expand_and_find(
+        self, labels: npt.NDArray[np.uint8], flags: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """``expand(labels)`` and ``pixels_and_tuples(flags)`` at once, for byte labels below 128: the
+        mixed squares' pixels are read once, each tuple's label with its flag in the high bit (the
+        flags found there, the bit then cleared), not once per result."""
+        rows = self.key.shape[0]
+        height, width = inverse.shape
+        out = np.empty((height, width), dtype=np.uint8)
+        fill_squares(out, labels[self.key])
+        parts: list[npt.NDArray[np.intp]] = []
+        keys: list[npt.NDArray[np.integer[Any]]] = []
+        self._uniform_found(flags, width, parts, keys)
+        if len(self.mixed_rows):
+            marked = np.take(labels | np.where(flags, np.uint8(_HIGH_BIT), np.uint8(0)), self.mixed)
+            found = np.flatnonzero(marked >= _HIGH_BIT)
+            np.bitwise_and(marked, np.uint8(_HIGH_BIT - 1), out=marked)
+            put_squares(out, self.mixed_rows, self.mixed_cols, marked)
+            parts.append(self._mixed_pixels(found, width))
+            keys.append(self.mixed.reshape(-1)[found])
+        if rows * SQUARE < height:
+            rest = inverse[rows * SQUARE :]
+            out[rows * SQUARE :] = np.take(labels, rest)
+            found = np.flatnonzero(flags[rest])
+            parts.append(found + rows * SQUARE * width)
+            keys.append(rest.reshape(-1)[found])
+        pixels = np.concatenate(parts).astype(np.intp, copy=False)
+        return out, pixels, np.concatenate(keys).astype(np.intp, copy=False)
+
+    def _uniform_found(
+        self,
+        per_tuple: npt.NDArray[np.bool_],
+        width: int,
+        parts: list[npt.NDArray[np.intp]],
+        keys: list[npt.NDArray[np.integer[Any]]] | None,
+    ) -> None:
+        """Append the pixels of the uniform squares whose tuple is true in ``per_tuple`` (raster order
+        of squares, each square's pixels in raster order) and, with ``keys``, their tuples."""
+        chosen = self.uniform & per_tuple[self.key]
+        whole_rows, whole_cols = np.nonzero(chosen)
+        corners = whole_rows * SQUARE * width + whole_cols * SQUARE
+        parts.append((corners[:, None] + _square_offsets(width)[None, :]).reshape(-1))
+        if keys is not None:
+            keys.append(np.repeat(self.key[chosen], SQUARE * SQUARE))
+
+    def _mixed_pixels(self, found: npt.NDArray[np.intp], width: int) -> npt.NDArray[np.intp]:
+        """The flat pixel of each of ``found`` (positions in the mixed squares' pixels, 64 a square)."""
+        corner: npt.NDArray[np.intp] = (self.mixed_rows * SQUARE * width + self.mixed_cols * SQUARE)[found >> 6]
+        corner += _square_offsets(width)[found & (SQUARE * SQUARE - 1)]
+        return corner
+
     def pixels_where(
         self, per_tuple: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
     ) -> npt.NDArray[np.intp]:
@@ -150,18 +201,12 @@ class SquareIndex:
         in raster order), not sorted: read off the squares, with no pass over the image."""
         rows = self.key.shape[0]
         height, width = inverse.shape
-        dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
-        offsets = (dy * width + dx).astype(np.intp)
-        chosen = self.uniform & per_tuple[self.key]
-        whole_rows, whole_cols = np.nonzero(chosen)
-        whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
-        parts = [whole]
-        keys: list[npt.NDArray[np.integer[Any]]] = [np.repeat(self.key[chosen], SQUARE * SQUARE)] if tuples else []
+        parts: list[npt.NDArray[np.intp]] = []
+        keys: list[npt.NDArray[np.integer[Any]]] = []
+        self._uniform_found(per_tuple, width, parts, keys if tuples else None)
         if len(self.mixed_rows):
             found = np.flatnonzero(np.take(per_tuple, self.mixed))  # (faster than indexing with the 3-D array)
-            corner = (self.mixed_rows * SQUARE * width + self.mixed_cols * SQUARE)[found >> 6]  # 64 pixels a square
-            corner += offsets[found & (SQUARE * SQUARE - 1)]
-            parts.append(corner)
+            parts.append(self._mixed_pixels(found, width))
             if tuples:
                 keys.append(self.mixed.reshape(-1)[found])
         if rows * SQUARE < height:
@@ -171,6 +216,16 @@ class SquareIndex:
                 keys.append(inverse[rows * SQUARE :].reshape(-1)[found])
         pixels = np.concatenate(parts).astype(np.intp, copy=False)
         return pixels, (np.concatenate(keys).astype(np.intp, copy=False) if tuples else None)
+
+
+_HIGH_BIT = 128
+"""The high bit of a byte label, free while every label is below it (:meth:`SquareIndex.expand_and_find`)."""
+
+
+def _square_offsets(width: int) -> npt.NDArray[np.intp]:
+    """The flat offsets of a square's 64 pixels from its corner, in raster order."""
+    dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
+    return (dy * width + dx).astype(np.intp)
 
 
 def put_squares(

@@ -293,7 +293,11 @@ def _decide_pixels(
         pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
         np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
         pixel_tuples: npt.NDArray[np.integer[Any]] = inverse[pixels]
-    else:  # with squares, whole squares at a time (no pass over every pixel to find them, no sort)
+    elif table.squares is not None and len(labels) and int(labels.max()) < _FLAG:
+        # with squares, whole squares at a time (no pass over every pixel to find them, no sort), the
+        # mixed squares' pixels read once for both
+        image, pixels, pixel_tuples = table.squares.expand_and_find(labels, kind != 0, table.inverse)
+    else:
         image = table.expand(labels)
         pixels, pixel_tuples = table.pixels_and_tuples(kind != 0)
     pixel_kind = kind[pixel_tuples]
