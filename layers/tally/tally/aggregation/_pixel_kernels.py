@@ -48,6 +48,7 @@ __all__ = [
     "run_counts",
     "settle_ties",
     "shifted",
+    "square_words",
     "squares_of",
     "tabulate_squares",
     "window_mean",
@@ -115,13 +116,16 @@ class SquareIndex:
     """Which :data:`SQUARE` x :data:`SQUARE` squares of a vote table's full rows of squares hold one
     tuple throughout (``uniform``), that tuple (``key``), the others (``mixed_rows``, ``mixed_cols``)
     and their pixels' tuples (``mixed``, ``(n, 8, 8)``): ``VoteTable.expand`` and
-    ``VoteTable.pixels_where`` (:mod:`tally.aggregation.vote_table`) read whole squares where they can."""
+    ``VoteTable.pixels_where`` (:mod:`tally.aggregation.vote_table`) read whole squares where they can.
+    ``mixed_words``, when known: the others' rows of 8 pixels as words of a byte image
+    (:func:`square_words`), written with one flat index."""
 
     key: npt.NDArray[np.intp]
     uniform: npt.NDArray[np.bool_]
     mixed_rows: npt.NDArray[np.intp]
     mixed_cols: npt.NDArray[np.intp]
     mixed: npt.NDArray[np.integer[Any]]
+    mixed_words: npt.NDArray[np.intp] | None = None
 
     def expand(self, per_tuple: npt.NDArray[_T], inverse: npt.NDArray[np.integer[Any]]) -> npt.NDArray[_T]:
         rows = self.key.shape[0]
@@ -129,7 +133,7 @@ class SquareIndex:
         out = np.empty((height, width), dtype=per_tuple.dtype)
         fill_squares(out, per_tuple[self.key])
         if len(self.mixed_rows):
-            put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed))
+            put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed), self.mixed_words)
         if rows * SQUARE < height:
             out[rows * SQUARE :] = np.take(per_tuple, inverse[rows * SQUARE :])
         return out
@@ -151,7 +155,7 @@ class SquareIndex:
             marked = np.take(labels | np.where(flags, np.uint8(_HIGH_BIT), np.uint8(0)), self.mixed)
             found = np.flatnonzero(marked >= _HIGH_BIT)
             np.bitwise_and(marked, np.uint8(_HIGH_BIT - 1), out=marked)
-            put_squares(out, self.mixed_rows, self.mixed_cols, marked)
+            put_squares(out, self.mixed_rows, self.mixed_cols, marked, self.mixed_words)
             parts.append(self._mixed_pixels(found, width))
             keys.append(self.mixed.reshape(-1)[found])
         if rows * SQUARE < height:
@@ -228,18 +232,36 @@ def _square_offsets(width: int) -> npt.NDArray[np.intp]:
     return (dy * width + dx).astype(np.intp)
 
 
+def square_words(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], width: int) -> npt.NDArray[np.intp]:
+    """``(n, 8)``: the flat indices, among the ``uint64`` words of a byte image ``width`` pixels wide
+    (a multiple of :data:`SQUARE`), of the 8 rows of the square at ``(rows[i], cols[i])``."""
+    per_row = width // SQUARE
+    first = (rows * (SQUARE * per_row) + cols).astype(np.intp)
+    words: npt.NDArray[np.intp] = first[:, None] + (np.arange(SQUARE, dtype=np.intp) * per_row)[None, :]
+    return words
+
+
 def put_squares(
-    image: npt.NDArray[Any], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], values: npt.NDArray[Any]
+    image: npt.NDArray[Any],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    values: npt.NDArray[Any],
+    words: npt.NDArray[np.intp] | None = None,
 ) -> None:
     """Write ``values[i]`` (``(n, 8, 8)``) into the square at ``(rows[i], cols[i])`` of a C-contiguous
     image whose width is a multiple of :data:`SQUARE` (a square's row of pixels is whole ``uint64``
-    words for items of 1, 2, 4 or 8 bytes: written as words)."""
+    words for items of 1, 2, 4 or 8 bytes: written as words; for a byte image with the squares'
+    ``words`` given, :func:`square_words`, through one flat index)."""
     height, width = image.shape
     full, per_row = height // SQUARE, width // SQUARE
     per_word = image.itemsize  # uint64 words per row of a square (8 items of ``itemsize`` bytes)
+    if words is not None and per_word == 1 and image.flags.c_contiguous:
+        flat = image[: full * SQUARE].view(np.uint64).reshape(-1)
+        flat[words] = np.ascontiguousarray(values, dtype=image.dtype).view(np.uint64).reshape(len(rows), SQUARE)
+        return
     if image.flags.c_contiguous and per_word in (1, 2, 4, 8):
-        words = image[: full * SQUARE].view(np.uint64).reshape(full, SQUARE, per_row, per_word)
-        words[rows, :, cols, :] = (
+        grid = image[: full * SQUARE].view(np.uint64).reshape(full, SQUARE, per_row, per_word)
+        grid[rows, :, cols, :] = (
             np.ascontiguousarray(values, dtype=image.dtype).view(np.uint64).reshape(len(rows), SQUARE, per_word)
         )
     else:
@@ -350,12 +372,13 @@ def tabulate_squares(
     counts = run_counts(square_key[uniform], span) * (SQUARE * SQUARE)
     mixed_rows, mixed_cols = np.nonzero(~uniform)
     mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=key_type)
+    words = square_words(mixed_rows, mixed_cols, width)  # their rows of 8 indices: a uint64 word each
     if len(mixed_rows):
-        # the other squares pixel by pixel; a square's row of 8 indices is one uint64 word
+        # the other squares pixel by pixel
         mixed[...] = code[mixed_rows, mixed_cols][:, None, None]
         for mask, place in zip(masks, places, strict=True):
-            words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
-            part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
+            flat = mask.indices[: rows * SQUARE].view(np.uint64).reshape(-1)
+            part = np.take(flat, words).view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
             mixed += part.astype(key_type) * np.asarray(place, dtype=key_type)
         counts += run_counts(mixed, span)  # a few per cent of the pixels
     rest = np.repeat(code[rows:], SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
@@ -374,11 +397,11 @@ def tabulate_squares(
     inverse = np.empty((height, width), dtype=dtype)
     fill_squares(inverse, square_key.astype(dtype, copy=False))  # every square's tuple over its 64 pixels
     if len(mixed_rows):
-        put_squares(inverse, mixed_rows, mixed_cols, mixed)
+        put_squares(inverse, mixed_rows, mixed_cols, mixed, words)
     if len(rest):
         inverse[rows * SQUARE :] = rest
     index = SquareIndex(
-        square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed
+        square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed, words
     )
     return keys, counts.astype(np.int64), inverse, index
 
