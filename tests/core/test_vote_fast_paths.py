@@ -187,6 +187,54 @@ def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() ->
         settle_ties(np.asfortranarray(labels), tied, candidates, in_place=True)
 
 
+def _settled_by_the_rule(labels: np.ndarray, tied: np.ndarray, candidates: np.ndarray, steps: int = 8) -> list:
+    """The tie fronts by their definition, pixel by pixel: each front's pixels (pending, next to a
+    pixel settled before it) take, among their tied classes, the class most settled 4-neighbours
+    have (ties: the lowest key), from the image as it was before the front."""
+    image = labels.copy()
+    height, width = image.shape
+    pending = {int(p): int(c) for p, c in zip(tied, candidates, strict=True)}
+    last = None
+    for _ in range(steps):
+        front = {}
+        for p, bits in pending.items():
+            y, x = divmod(p, width)
+            near = [(y + dy, x + dx) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+            near = [q for q in near if 0 <= q[0] < height and 0 <= q[1] < width]
+            if last is not None and not any(q[0] * width + q[1] in last for q in near):
+                continue
+            usable = [int(image[q]) for q in near if q[0] * width + q[1] not in pending and (bits >> int(image[q])) & 1]
+            if usable:
+                front[p] = min(set(usable), key=lambda c: (-usable.count(c), c))
+        if not front:
+            break
+        for p, c in front.items():
+            image.reshape(-1)[p] = c
+            del pending[p]
+        last = set(front)
+    return image.tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tie_fronts_between_background_and_one_class_follow_the_rule(seed: int) -> None:
+    # bands of tied pixels (background and one class each) by every edge, settled classes of every
+    # kind around them, and a class key at the pending marker (255) among the settled pixels
+    rng = np.random.default_rng(seed)
+    height, width = 23, 31
+    labels = rng.choice(np.array([0, 0, 1, 2, 3, 255], np.uint8), (height, width))
+    y, x = np.divmod(np.arange(height * width), width)
+    tied = np.flatnonzero(
+        (np.abs(x - 6 - seed) <= 3) | (y >= height - 4 - seed % 3) | (rng.random(height * width) < 0.2)
+    )
+    tied = rng.permutation(tied)
+    labels.reshape(-1)[tied] = 0  # the vote's fallback
+    classes = rng.integers(1, 4, len(tied))
+    candidates = (np.uint64(1) | (np.uint64(1) << classes.astype(np.uint64))).astype(np.uint64)
+    expected = _settled_by_the_rule(labels, tied, candidates)
+    assert settle_ties(labels, tied, candidates).tolist() == expected
+    assert settle_ties(labels, tied, candidates, in_place=True).tolist() == expected == labels.tolist()
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.intp])
 def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[np.integer]) -> None:
     # 200 tuples x 3 columns: row * 3 overflows a byte, so the table positions must be computed wide

@@ -546,51 +546,40 @@ def settle_ties(
     # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
     # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
     # outside. In increasing order a pixel's left and right neighbours are its neighbours in that
-    # order; those above and below are found by a search
+    # order; the one below is found by a search, and the pixel is the one above it
     rows, cols = np.divmod(tied, width)
     neighbours = np.empty((len(_NEIGHBOURS), n), dtype=np.intp)
     state = np.full((len(_NEIGHBOURS), n), n, dtype=np.intp)
-    for d, step in enumerate((-width, width)):
-        np.add(tied, step, out=neighbours[d])
-        found = np.minimum(np.searchsorted(tied, neighbours[d]), n - 1)
-        hit = np.take(tied, found) == neighbours[d]
-        np.copyto(state[d], found, where=hit)
+    np.subtract(tied, width, out=neighbours[0])
+    np.add(tied, width, out=neighbours[1])
+    found = np.minimum(np.searchsorted(tied, neighbours[1]), n - 1)
+    below = np.flatnonzero(np.take(tied, found) == neighbours[1])  # tied[found[i]] is below tied[i]
+    state[1][below] = found[below]
+    state[0][found[below]] = below
     np.subtract(tied, 1, out=neighbours[2])
     np.add(tied, 1, out=neighbours[3])
     adjacent = np.flatnonzero(tied[1:] == tied[:-1] + 1)  # tied[i + 1] is right of tied[i] ...
     adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless tied[i] ends its row
     state[3][adjacent] = adjacent + 1
     state[2][adjacent + 1] = adjacent
+    pair = _background_and_one_class(candidates)
     for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
         state[d][outside] = n + 1
-        neighbours[d][outside] = 0
+        # (the pair fronts read a pending pixel itself for a neighbour outside: pending counts for nothing)
+        neighbours[d][outside] = 0 if pair is None else tied[outside]
     unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
     unsettled[n] = False
-    pair = _background_and_one_class(candidates)
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
     front = np.flatnonzero((state == n).any(axis=0))
+    if pair is not None:
+        _settle_pair_fronts(flat, tied, pair, neighbours, state, unsettled, front, max_steps)
+        return flat.reshape(height, width)
     for _ in range(max_steps):
         if not len(front):
             break
-        if pair is not None:
-            # tied between background and one class (the default vote's ties): the class where more
-            # usable neighbours have it than background, else background (the rule below, whose
-            # lowest key on a tie is background), without counting every class per pixel
-            near = np.take(flat, np.take(neighbours, front, axis=1))
-            settled = ~np.take(unsettled, np.take(state, front, axis=1))
-            own = pair[front]
-            # (4, m) flags summed down their 4 rows as bytes
-            for_class = ((near == own) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
-            for_background = ((near == 0) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
-            reached = (for_class + for_background) > 0
-            if not reached.any():
-                break
-            done = front[reached]
-            flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
-        else:
-            done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
-            if done is None:
-                break
+        done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
+        if done is None:
+            break
         unsettled[done] = False
         following = np.zeros(n + 2, dtype=bool)
         following[np.take(state, done, axis=1).reshape(-1)] = True
@@ -598,6 +587,54 @@ def settle_ties(
         following[n + 1] = False
         front = np.flatnonzero(following)
     return flat.reshape(height, width)
+
+
+_PENDING = 255
+"""What a tied pixel holds while the pair fronts have not settled it (:func:`_settle_pair_fronts`): no
+class they count is 255 (the classes of a tie bitmask are below 64, background is 0)."""
+
+
+def _settle_pair_fronts(
+    flat: npt.NDArray[np.uint8],
+    tied: npt.NDArray[np.intp],
+    pair: npt.NDArray[np.uint8],
+    neighbours: npt.NDArray[np.intp],
+    state: npt.NDArray[np.intp],
+    unsettled: npt.NDArray[np.bool_],
+    front: npt.NDArray[np.intp],
+    max_steps: int,
+) -> None:
+    """:func:`settle_ties`' fronts when every tie is background and one class (the default vote's):
+    a front's pixel takes the class where more of its settled neighbours have it than background,
+    else background (the general rule, whose lowest key on a tie is background), once a settled
+    neighbour has either. The tied pixels hold :data:`_PENDING` while they are pending, so one read
+    of the neighbours' values tells both their class and whether they are settled (a pending one,
+    or one outside the image, read as the pixel itself, has neither class); those no front reaches
+    get their value back."""
+    fallback = np.take(flat, tied)
+    flat[tied] = _PENDING
+    n = len(tied)
+    unsettled[n + 1] = False  # (outside: the next fronts come from pending neighbours only)
+    for _ in range(max_steps):
+        if not len(front):
+            break
+        near = np.take(flat, np.take(neighbours, front, axis=1))
+        own = pair[front]
+        # (4, m) flags summed down their 4 rows as bytes
+        for_class = (near == own).view(np.uint8).sum(axis=0, dtype=np.uint8)
+        for_background = (near == 0).view(np.uint8).sum(axis=0, dtype=np.uint8)
+        reached = (for_class | for_background) != 0
+        if not reached.any():
+            break
+        done = front[reached]
+        flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
+        unsettled[done] = False
+        following = np.zeros(n + 2, dtype=bool)
+        following[np.take(state, done, axis=1).reshape(-1)] = True
+        following &= unsettled
+        front = np.flatnonzero(following)
+    pending = np.flatnonzero(unsettled[:n])
+    flat[tied[pending]] = fallback[pending]
 
 
 def _background_and_one_class(candidates: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8] | None:
