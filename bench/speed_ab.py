@@ -112,14 +112,14 @@ class Swaps:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("other", type=Path, help="the other tree (a git worktree of main, say)")
-    parser.add_argument("encodings", nargs="*", default=["palette"], choices=list(speed.ENCODINGS))
+    parser.add_argument("encodings", nargs="*", choices=list(speed.ENCODINGS), help="default: palette")
     parser.add_argument("--objects", type=int, default=12)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     swaps = Swaps(args.other)
     speed.clock = time.process_time  # the floor on the same clock
     print("swapped:", ", ".join(swaps.names) or "nothing", file=sys.stderr)
-    configs = speed.build_configs(args.objects, [3, 5], list(speed.CROWDS), args.encodings)
+    configs = speed.build_configs(args.objects, [3, 5], list(speed.CROWDS), args.encodings or ["palette"])
     ratios: dict[tuple[int, str, str], dict[str, list[float]]] = {c.key: {"other": [], "this": []} for c in configs}
     floors: dict[tuple[int, str, str], list[float]] = {c.key: [] for c in configs}
     for run in range(args.runs):

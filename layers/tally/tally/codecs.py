@@ -84,7 +84,10 @@ def decode_png(
     :class:`MaskShapeError`.
     """
     try:
-        raw = base64.b64decode("".join(data.split()), validate=True)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):  # whitespace (line breaks) is allowed: taken out, then decoded
+            raw = base64.b64decode("".join(data.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ImageDecodeError("pngImageData is not valid base64") from exc
     if not raw:
