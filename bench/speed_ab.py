@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("encodings", nargs="*", choices=list(speed.ENCODINGS), help="default: palette")
     parser.add_argument("--objects", type=int, default=12)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     swaps = Swaps(args.other)
     speed.clock = time.process_time  # the floor on the same clock
     print("swapped:", ", ".join(swaps.names) or "nothing", file=sys.stderr)

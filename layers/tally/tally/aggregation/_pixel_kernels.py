@@ -10,13 +10,13 @@ the callers (:mod:`tally.aggregation.vote_table`, :mod:`tally.aggregation.weight
   time (:func:`tabulate_squares`) and per-tuple results are spread back and searched a square at a
   time (:class:`SquareIndex`; the default vote's contested pixels come square by square, unsorted,
   with their tuples). A square's row of 8 bytes is one ``uint64`` word (:func:`put_squares`,
-  :func:`fill_squares`, :func:`occupied_words`, :func:`add_to_squares`; little-endian machines only,
+  :func:`fill_squares`, :func:`occupied_words`, :func:`add_to_squares`, :func:`square_words`; little-endian machines only,
   checked).
 * **Counting** packed keys: hash-based ``np.unique`` on pairs of keys (:func:`pair_counts`), a
   run of equal neighbours at a time (:func:`run_counts`), a position table for small ranges
   (:func:`count_keys`), byte lookups two at a time (:func:`byte_pairs_lookup`).
-* **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`) and the
-  fronts that settle ties (:func:`settle_ties`).
+* **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`, tile by
+  tile where the pixels crowd into few 8x8 tiles) and the fronts that settle ties (:func:`settle_ties`).
 """
 
 from __future__ import annotations
