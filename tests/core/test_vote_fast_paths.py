@@ -187,7 +187,9 @@ def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() ->
         settle_ties(np.asfortranarray(labels), tied, candidates, in_place=True)
 
 
-def _settled_by_the_rule(labels: np.ndarray, tied: np.ndarray, candidates: np.ndarray, steps: int = 8) -> list:
+def _settled_by_the_rule(
+    labels: np.ndarray, tied: np.ndarray, candidates: np.ndarray, steps: int = 8
+) -> list[list[int]]:
     """The tie fronts by their definition, pixel by pixel: each front's pixels (pending, next to a
     pixel settled before it) take, among their tied classes, the class most settled 4-neighbours
     have (ties: the lowest key), from the image as it was before the front."""
@@ -212,7 +214,8 @@ def _settled_by_the_rule(labels: np.ndarray, tied: np.ndarray, candidates: np.nd
             image.reshape(-1)[p] = c
             del pending[p]
         last = set(front)
-    return image.tolist()
+    settled: list[list[int]] = image.tolist()
+    return settled
 
 
 @pytest.mark.parametrize("seed", range(6))
