@@ -55,6 +55,39 @@ def test_palette_entries_with_partial_transparency_table() -> None:
     assert index_mask(decoded, KEYS).classes().tolist() == [[0, 1, 2]]
 
 
+def test_base64_broken_into_lines_decodes_as_one_line() -> None:
+    pixels = np.array([[0, 1, 2, 1]], np.uint8)
+    image = Image.frombytes("P", (4, 1), pixels.tobytes())
+    image.putpalette(bytes([0, 0, 0, 31, 119, 180, 255, 127, 14]), rawmode="RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    wrapped = base64.encodebytes(buf.getvalue()).decode()  # 76-character lines
+    assert "\n" in wrapped
+    decoded = index_mask(decode_png(" " + wrapped.replace("\n", "\r\n\t")), KEYS)
+    assert decoded.classes().tolist() == [[0, 1, 2, 1]]
+    with pytest.raises(ImageDecodeError, match="not valid base64"):
+        decode_png(wrapped[:-8] + "*" + wrapped[-7:])
+
+
+def test_palette_tables_kept_between_answers_follow_each_answers_palette_colours_and_transparency() -> None:
+    def palette_png(palette: bytes, transparency: bytes | None = None) -> Image.Image:
+        image = Image.frombytes("P", (3, 1), bytes([0, 1, 2]))
+        image.putpalette(palette, rawmode="RGB")
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", **({"transparency": transparency} if transparency else {}))
+        return decode_png(base64.b64encode(buf.getvalue()).decode())
+
+    plain = bytes([0, 0, 0, 31, 119, 180, 255, 127, 14])
+    first = index_mask(palette_png(plain), KEYS)
+    assert first.lut.tolist() == [0, 1, 2]
+    first.lut[:] = 9  # a caller's copy: the next answer's table is not changed
+    assert index_mask(palette_png(plain), KEYS).lut.tolist() == [0, 1, 2]
+    assert index_mask(palette_png(plain), {(31, 119, 180): 2, (255, 127, 14): 1}).lut.tolist() == [0, 2, 1]
+    swapped = bytes([0, 0, 0, 255, 127, 14, 31, 119, 180])
+    assert index_mask(palette_png(swapped), KEYS).lut.tolist() == [0, 2, 1]
+    assert index_mask(palette_png(plain, bytes([255, 0, 255])), KEYS).lut.tolist() == [0, 0, 2]
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [

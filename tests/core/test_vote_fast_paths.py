@@ -9,7 +9,14 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from tally.aggregation._pixel_kernels import _WINDOW_BLOCK, fill_squares, run_counts, settle_ties, window_mean
+from tally.aggregation._pixel_kernels import (
+    _WINDOW_BLOCK,
+    _window_sums_by_tiles,
+    fill_squares,
+    run_counts,
+    settle_ties,
+    window_mean,
+)
 from tally.aggregation.pixel_vote import vote_image
 from tally.aggregation.vote_table import ABSTAIN, IndexedMask, VoteTable, tabulate
 from tally.aggregation.weighted_pixel_vote import (
@@ -180,6 +187,57 @@ def test_settling_ties_does_not_depend_on_the_order_the_tied_pixels_come_in() ->
         settle_ties(np.asfortranarray(labels), tied, candidates, in_place=True)
 
 
+def _settled_by_the_rule(
+    labels: np.ndarray, tied: np.ndarray, candidates: np.ndarray, steps: int = 8
+) -> list[list[int]]:
+    """The tie fronts by their definition, pixel by pixel: each front's pixels (pending, next to a
+    pixel settled before it) take, among their tied classes, the class most settled 4-neighbours
+    have (ties: the lowest key), from the image as it was before the front."""
+    image = labels.copy()
+    height, width = image.shape
+    pending = {int(p): int(c) for p, c in zip(tied, candidates, strict=True)}
+    last = None
+    for _ in range(steps):
+        front = {}
+        for p, bits in pending.items():
+            y, x = divmod(p, width)
+            near = [(y + dy, x + dx) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+            near = [q for q in near if 0 <= q[0] < height and 0 <= q[1] < width]
+            if last is not None and not any(q[0] * width + q[1] in last for q in near):
+                continue
+            usable = [int(image[q]) for q in near if q[0] * width + q[1] not in pending and (bits >> int(image[q])) & 1]
+            if usable:
+                front[p] = min(set(usable), key=lambda c: (-usable.count(c), c))
+        if not front:
+            break
+        for p, c in front.items():
+            image.reshape(-1)[p] = c
+            del pending[p]
+        last = set(front)
+    settled: list[list[int]] = image.tolist()
+    return settled
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tie_fronts_between_background_and_one_class_follow_the_rule(seed: int) -> None:
+    # bands of tied pixels (background and one class each) by every edge, settled classes of every
+    # kind around them, and a class key at the pending marker (255) among the settled pixels
+    rng = np.random.default_rng(seed)
+    height, width = 23, 31
+    labels = rng.choice(np.array([0, 0, 1, 2, 3, 255], np.uint8), (height, width))
+    y, x = np.divmod(np.arange(height * width), width)
+    tied = np.flatnonzero(
+        (np.abs(x - 6 - seed) <= 3) | (y >= height - 4 - seed % 3) | (rng.random(height * width) < 0.2)
+    )
+    tied = rng.permutation(tied)
+    labels.reshape(-1)[tied] = 0  # the vote's fallback
+    classes = rng.integers(1, 4, len(tied))
+    candidates = (np.uint64(1) | (np.uint64(1) << classes.astype(np.uint64))).astype(np.uint64)
+    expected = _settled_by_the_rule(labels, tied, candidates)
+    assert settle_ties(labels, tied, candidates).tolist() == expected
+    assert settle_ties(labels, tied, candidates, in_place=True).tolist() == expected == labels.tolist()
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.intp])
 def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[np.integer]) -> None:
     # 200 tuples x 3 columns: row * 3 overflows a byte, so the table positions must be computed wide
@@ -222,6 +280,39 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
         at = np.searchsorted(pixels, one)
         got = window_mean(inverse, table, one, column[at], radius=2)
         assert got.tobytes() == expected[at].tobytes()
+
+
+@pytest.mark.parametrize(("height", "width", "radius"), [(61, 83, 2), (64, 96, 2), (40, 45, 1), (30, 36, 3)])
+def test_window_means_tile_by_tile_are_the_whole_gather_summed_bit_for_bit(
+    height: int, width: int, radius: int
+) -> None:
+    # pixels crowded into bands (the tiles' path), by every edge, widths not a multiple of 8 too, two
+    # columns averaged within one tile: the same float32 sums as one whole gather summed in row order
+    rng = np.random.default_rng(11)
+    table = rng.random((216, 5)).astype(np.float32)
+    inverse = rng.integers(0, 216, (height, width)).astype(np.uint8)
+    y, x = np.divmod(np.arange(height * width), width)
+    band = (np.abs(x - width // 2) <= 3) | (np.abs(y - height // 3) <= 2) | (x < 2) | (y >= height - 2)
+    pixels = rng.permutation(np.flatnonzero(band))
+    column = np.where(pixels % 3 == 0, 2, 1 + (pixels // width) % 2)
+    py, px = np.divmod(pixels, width)
+    steps = np.arange(-radius, radius + 1)
+    ys = np.clip(py[None, :] + steps[:, None], 0, height - 1)
+    xs = np.clip(px[None, :] + steps[:, None], 0, width - 1)
+    gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
+    side = 2 * radius + 1
+    expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(side * side)
+    flat_table = np.ascontiguousarray(table.T).reshape(-1)
+    by_tiles = _window_sums_by_tiles(inverse, flat_table, np.uint16, py, px, column, 5, radius)
+    assert by_tiles is not None  # crowded enough for the tiles' path
+    assert (by_tiles / np.float32(side * side)).tobytes() == expected.tobytes()
+    assert window_mean(inverse, table, pixels, column, radius).tobytes() == expected.tobytes()
+    # scattered pixels (a few a tile) go pixel by pixel, with the same sums
+    every = slice(None, None, len(pixels) // 12)
+    sy, sx = np.divmod(pixels[every], width)
+    assert _window_sums_by_tiles(inverse, flat_table, np.uint16, sy, sx, column[every], 5, radius) is None
+    got = window_mean(inverse, table, pixels[every], column[every], radius)
+    assert got.tobytes() == expected[every].tobytes()
 
 
 @pytest.mark.parametrize(("shape", "entries"), [((2, 3), 3), ((7, 5), 4), ((96, 128), 216), ((4, 64), 256)])
@@ -320,6 +411,12 @@ def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, 
         assert tuples.tolist() == table.inverse.reshape(-1)[pixels].tolist()
     floats = rng.random(len(by_squares.counts)).astype(np.float32)
     assert by_squares.expand(floats).tolist() == np.take(floats, by_squares.inverse).tolist()
+    if by_squares.squares is not None:  # both at once (labels below the high bit): the same image, pixels, tuples
+        labels = values % 128
+        image, pixels, tuples = by_squares.squares.expand_and_find(labels, chosen, by_squares.inverse)
+        assert image.tolist() == np.take(labels, by_squares.inverse).tolist()
+        expected_pixels, expected_tuples = by_squares.pixels_and_tuples(chosen)
+        assert pixels.tolist() == expected_pixels.tolist() and tuples.tolist() == expected_tuples.tolist()
 
 
 def _chosen_by_pixels(table: VoteTable, by_squares: VoteTable, chosen: np.ndarray) -> np.ndarray:

@@ -84,7 +84,10 @@ def decode_png(
     :class:`MaskShapeError`.
     """
     try:
-        raw = base64.b64decode("".join(data.split()), validate=True)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):  # whitespace (line breaks) is allowed: taken out, then decoded
+            raw = base64.b64decode("".join(data.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ImageDecodeError("pngImageData is not valid base64") from exc
     if not raw:
@@ -238,18 +241,41 @@ def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> Inde
     indices = palette_indices(image)
     palette = image.getpalette("RGB") or []
     top = int(indices.max(initial=0))
+    transparency = image.info.get("transparency")
+    # a job's answers mostly share one palette and one worker's colours: each table is classified once
+    key = (tuple(palette), transparency, top, tuple(label_colours.items()))
+    try:
+        lut = _PALETTE_TABLES.get(key)
+    except TypeError:  # (a transparency Pillow gives as something unhashable: not kept)
+        return IndexedMask(indices, _palette_table(palette, transparency, top, label_colours), squares_of(indices))
+    if lut is None:
+        lut = _palette_table(palette, transparency, top, label_colours)
+        if len(_PALETTE_TABLES) >= _PALETTE_TABLES_KEPT:
+            _PALETTE_TABLES.clear()
+        _PALETTE_TABLES[key] = lut
+    # the squares summarised while the indices are still in the cache (tally.aggregation.vote_table.tabulate reads them)
+    return IndexedMask(indices, lut.copy(), squares_of(indices))
+
+
+_PALETTE_TABLES: dict[tuple[Any, ...], npt.NDArray[np.uint8]] = {}
+_PALETTE_TABLES_KEPT = 64
+"""Palette tables kept (:func:`_index_palette`; all dropped when full: a few KB each)."""
+
+
+def _palette_table(
+    palette: Sequence[int], transparency: Any, top: int, label_colours: Mapping[RGB, int]
+) -> npt.NDArray[np.uint8]:
+    """The class key of each palette index up to ``top`` (:func:`_classify_colours`)."""
     n = max(len(palette) // 3, top + 1)
     rgb = np.zeros((n, 3), dtype=np.int32)
     rgb[: len(palette) // 3] = np.asarray(palette, dtype=np.int32).reshape(-1, 3)
     alpha = np.full(n, 255, dtype=np.int32)
-    transparency = image.info.get("transparency")
     if isinstance(transparency, int) and transparency < n:
         alpha[transparency] = 0
     elif isinstance(transparency, bytes):
         t = np.frombuffer(transparency[:n], dtype=np.uint8)
         alpha[: len(t)] = t
-    # the squares summarised while the indices are still in the cache (tally.aggregation.vote_table.tabulate reads them)
-    return IndexedMask(indices, _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours), squares_of(indices))
+    return _classify_colours(rgb[: top + 1], alpha[: top + 1], label_colours)
 
 
 _LOOKUP = threading.local()

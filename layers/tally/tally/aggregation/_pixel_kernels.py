@@ -10,13 +10,13 @@ the callers (:mod:`tally.aggregation.vote_table`, :mod:`tally.aggregation.weight
   time (:func:`tabulate_squares`) and per-tuple results are spread back and searched a square at a
   time (:class:`SquareIndex`; the default vote's contested pixels come square by square, unsorted,
   with their tuples). A square's row of 8 bytes is one ``uint64`` word (:func:`put_squares`,
-  :func:`fill_squares`, :func:`occupied_words`, :func:`add_to_squares`; little-endian machines only,
+  :func:`fill_squares`, :func:`occupied_words`, :func:`add_to_squares`, :func:`square_words`; little-endian machines only,
   checked).
 * **Counting** packed keys: hash-based ``np.unique`` on pairs of keys (:func:`pair_counts`), a
   run of equal neighbours at a time (:func:`run_counts`), a position table for small ranges
   (:func:`count_keys`), byte lookups two at a time (:func:`byte_pairs_lookup`).
-* **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`) and the
-  fronts that settle ties (:func:`settle_ties`).
+* **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`, tile by
+  tile where the pixels crowd into few 8x8 tiles) and the fronts that settle ties (:func:`settle_ties`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ __all__ = [
     "run_counts",
     "settle_ties",
     "shifted",
+    "square_words",
     "squares_of",
     "tabulate_squares",
     "window_mean",
@@ -104,8 +105,8 @@ def squares_of(indices: npt.NDArray[Any]) -> Squares | None:
     np.equal(flat[cols:], flat[:-cols], out=below[:-cols])
     # uniform: each of a square's first 7 rows equals the row below it, and its first word is one byte repeated
     uniform = below.reshape(rows, SQUARE, cols)[:, : SQUARE - 1, :].all(axis=1)
-    first = flat.reshape(rows, SQUARE, cols)[:, 0, :]
-    value = (first & np.uint64(0xFF)).astype(np.uint8)
+    first = flat.reshape(rows, SQUARE, cols)[:, 0, :].copy()  # read once (a word every 8 rows), then contiguous
+    value = first.astype(np.uint8)  # the low byte: the first index
     uniform &= first == value.astype(np.uint64) * BYTES
     return Squares(uniform, value)
 
@@ -115,13 +116,16 @@ class SquareIndex:
     """Which :data:`SQUARE` x :data:`SQUARE` squares of a vote table's full rows of squares hold one
     tuple throughout (``uniform``), that tuple (``key``), the others (``mixed_rows``, ``mixed_cols``)
     and their pixels' tuples (``mixed``, ``(n, 8, 8)``): ``VoteTable.expand`` and
-    ``VoteTable.pixels_where`` (:mod:`tally.aggregation.vote_table`) read whole squares where they can."""
+    ``VoteTable.pixels_where`` (:mod:`tally.aggregation.vote_table`) read whole squares where they can.
+    ``mixed_words``, when known: the others' rows of 8 pixels as words of a byte image
+    (:func:`square_words`), written with one flat index."""
 
     key: npt.NDArray[np.intp]
     uniform: npt.NDArray[np.bool_]
     mixed_rows: npt.NDArray[np.intp]
     mixed_cols: npt.NDArray[np.intp]
     mixed: npt.NDArray[np.integer[Any]]
+    mixed_words: npt.NDArray[np.intp] | None = None
 
     def expand(self, per_tuple: npt.NDArray[_T], inverse: npt.NDArray[np.integer[Any]]) -> npt.NDArray[_T]:
         rows = self.key.shape[0]
@@ -129,10 +133,61 @@ class SquareIndex:
         out = np.empty((height, width), dtype=per_tuple.dtype)
         fill_squares(out, per_tuple[self.key])
         if len(self.mixed_rows):
-            put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed))
+            put_squares(out, self.mixed_rows, self.mixed_cols, np.take(per_tuple, self.mixed), self.mixed_words)
         if rows * SQUARE < height:
             out[rows * SQUARE :] = np.take(per_tuple, inverse[rows * SQUARE :])
         return out
+
+    def expand_and_find(
+        self, labels: npt.NDArray[np.uint8], flags: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """``expand(labels)`` and ``pixels_and_tuples(flags)`` at once, for byte labels below 128: the
+        mixed squares' pixels are read once, each tuple's label with its flag in the high bit (the
+        flags found there, the bit then cleared), not once per result."""
+        rows = self.key.shape[0]
+        height, width = inverse.shape
+        out = np.empty((height, width), dtype=np.uint8)
+        fill_squares(out, labels[self.key])
+        parts: list[npt.NDArray[np.intp]] = []
+        keys: list[npt.NDArray[np.integer[Any]]] = []
+        self._uniform_found(flags, width, parts, keys)
+        if len(self.mixed_rows):
+            marked = np.take(labels | np.where(flags, np.uint8(_HIGH_BIT), np.uint8(0)), self.mixed)
+            found = np.flatnonzero(marked >= _HIGH_BIT)
+            np.bitwise_and(marked, np.uint8(_HIGH_BIT - 1), out=marked)
+            put_squares(out, self.mixed_rows, self.mixed_cols, marked, self.mixed_words)
+            parts.append(self._mixed_pixels(found, width))
+            keys.append(self.mixed.reshape(-1)[found])
+        if rows * SQUARE < height:
+            rest = inverse[rows * SQUARE :]
+            out[rows * SQUARE :] = np.take(labels, rest)
+            found = np.flatnonzero(flags[rest])
+            parts.append(found + rows * SQUARE * width)
+            keys.append(rest.reshape(-1)[found])
+        pixels = np.concatenate(parts).astype(np.intp, copy=False)
+        return out, pixels, np.concatenate(keys).astype(np.intp, copy=False)
+
+    def _uniform_found(
+        self,
+        per_tuple: npt.NDArray[np.bool_],
+        width: int,
+        parts: list[npt.NDArray[np.intp]],
+        keys: list[npt.NDArray[np.integer[Any]]] | None,
+    ) -> None:
+        """Append the pixels of the uniform squares whose tuple is true in ``per_tuple`` (raster order
+        of squares, each square's pixels in raster order) and, with ``keys``, their tuples."""
+        chosen = self.uniform & per_tuple[self.key]
+        whole_rows, whole_cols = np.nonzero(chosen)
+        corners = whole_rows * SQUARE * width + whole_cols * SQUARE
+        parts.append((corners[:, None] + _square_offsets(width)[None, :]).reshape(-1))
+        if keys is not None:
+            keys.append(np.repeat(self.key[chosen], SQUARE * SQUARE))
+
+    def _mixed_pixels(self, found: npt.NDArray[np.intp], width: int) -> npt.NDArray[np.intp]:
+        """The flat pixel of each of ``found`` (positions in the mixed squares' pixels, 64 a square)."""
+        corner: npt.NDArray[np.intp] = (self.mixed_rows * SQUARE * width + self.mixed_cols * SQUARE)[found >> 6]
+        corner += _square_offsets(width)[found & (SQUARE * SQUARE - 1)]
+        return corner
 
     def pixels_where(
         self, per_tuple: npt.NDArray[np.bool_], inverse: npt.NDArray[np.integer[Any]]
@@ -150,18 +205,12 @@ class SquareIndex:
         in raster order), not sorted: read off the squares, with no pass over the image."""
         rows = self.key.shape[0]
         height, width = inverse.shape
-        dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
-        offsets = (dy * width + dx).astype(np.intp)
-        chosen = self.uniform & per_tuple[self.key]
-        whole_rows, whole_cols = np.nonzero(chosen)
-        whole = ((whole_rows * SQUARE * width + whole_cols * SQUARE)[:, None] + offsets[None, :]).reshape(-1)
-        parts = [whole]
-        keys: list[npt.NDArray[np.integer[Any]]] = [np.repeat(self.key[chosen], SQUARE * SQUARE)] if tuples else []
+        parts: list[npt.NDArray[np.intp]] = []
+        keys: list[npt.NDArray[np.integer[Any]]] = []
+        self._uniform_found(per_tuple, width, parts, keys if tuples else None)
         if len(self.mixed_rows):
             found = np.flatnonzero(np.take(per_tuple, self.mixed))  # (faster than indexing with the 3-D array)
-            corner = (self.mixed_rows * SQUARE * width + self.mixed_cols * SQUARE)[found >> 6]  # 64 pixels a square
-            corner += offsets[found & (SQUARE * SQUARE - 1)]
-            parts.append(corner)
+            parts.append(self._mixed_pixels(found, width))
             if tuples:
                 keys.append(self.mixed.reshape(-1)[found])
         if rows * SQUARE < height:
@@ -173,18 +222,46 @@ class SquareIndex:
         return pixels, (np.concatenate(keys).astype(np.intp, copy=False) if tuples else None)
 
 
+_HIGH_BIT = 128
+"""The high bit of a byte label, free while every label is below it (:meth:`SquareIndex.expand_and_find`)."""
+
+
+def _square_offsets(width: int) -> npt.NDArray[np.intp]:
+    """The flat offsets of a square's 64 pixels from its corner, in raster order."""
+    dy, dx = np.divmod(np.arange(SQUARE * SQUARE), SQUARE)
+    return (dy * width + dx).astype(np.intp)
+
+
+def square_words(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], width: int) -> npt.NDArray[np.intp]:
+    """``(n, 8)``: the flat indices, among the ``uint64`` words of a byte image ``width`` pixels wide
+    (a multiple of :data:`SQUARE`), of the 8 rows of the square at ``(rows[i], cols[i])``."""
+    per_row = width // SQUARE
+    first = (rows * (SQUARE * per_row) + cols).astype(np.intp)
+    words: npt.NDArray[np.intp] = first[:, None] + (np.arange(SQUARE, dtype=np.intp) * per_row)[None, :]
+    return words
+
+
 def put_squares(
-    image: npt.NDArray[Any], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], values: npt.NDArray[Any]
+    image: npt.NDArray[Any],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    values: npt.NDArray[Any],
+    words: npt.NDArray[np.intp] | None = None,
 ) -> None:
     """Write ``values[i]`` (``(n, 8, 8)``) into the square at ``(rows[i], cols[i])`` of a C-contiguous
     image whose width is a multiple of :data:`SQUARE` (a square's row of pixels is whole ``uint64``
-    words for items of 1, 2, 4 or 8 bytes: written as words)."""
+    words for items of 1, 2, 4 or 8 bytes: written as words; for a byte image with the squares'
+    ``words`` given, :func:`square_words`, through one flat index)."""
     height, width = image.shape
     full, per_row = height // SQUARE, width // SQUARE
     per_word = image.itemsize  # uint64 words per row of a square (8 items of ``itemsize`` bytes)
+    if words is not None and per_word == 1 and image.flags.c_contiguous:
+        flat = image[: full * SQUARE].view(np.uint64).reshape(-1)
+        flat[words] = np.ascontiguousarray(values, dtype=image.dtype).view(np.uint64).reshape(len(rows), SQUARE)
+        return
     if image.flags.c_contiguous and per_word in (1, 2, 4, 8):
-        words = image[: full * SQUARE].view(np.uint64).reshape(full, SQUARE, per_row, per_word)
-        words[rows, :, cols, :] = (
+        grid = image[: full * SQUARE].view(np.uint64).reshape(full, SQUARE, per_row, per_word)
+        grid[rows, :, cols, :] = (
             np.ascontiguousarray(values, dtype=image.dtype).view(np.uint64).reshape(len(rows), SQUARE, per_word)
         )
     else:
@@ -295,12 +372,13 @@ def tabulate_squares(
     counts = run_counts(square_key[uniform], span) * (SQUARE * SQUARE)
     mixed_rows, mixed_cols = np.nonzero(~uniform)
     mixed = np.empty((len(mixed_rows), SQUARE, SQUARE), dtype=key_type)
+    words = square_words(mixed_rows, mixed_cols, width)  # their rows of 8 indices: a uint64 word each
     if len(mixed_rows):
-        # the other squares pixel by pixel; a square's row of 8 indices is one uint64 word
+        # the other squares pixel by pixel
         mixed[...] = code[mixed_rows, mixed_cols][:, None, None]
         for mask, place in zip(masks, places, strict=True):
-            words = mask.indices[: rows * SQUARE].view(np.uint64).reshape(rows, SQUARE, cols)
-            part = words[mixed_rows, :, mixed_cols].view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
+            flat = mask.indices[: rows * SQUARE].view(np.uint64).reshape(-1)
+            part = np.take(flat, words).view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
             mixed += part.astype(key_type) * np.asarray(place, dtype=key_type)
         counts += run_counts(mixed, span)  # a few per cent of the pixels
     rest = np.repeat(code[rows:], SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
@@ -319,11 +397,11 @@ def tabulate_squares(
     inverse = np.empty((height, width), dtype=dtype)
     fill_squares(inverse, square_key.astype(dtype, copy=False))  # every square's tuple over its 64 pixels
     if len(mixed_rows):
-        put_squares(inverse, mixed_rows, mixed_cols, mixed)
+        put_squares(inverse, mixed_rows, mixed_cols, mixed, words)
     if len(rest):
         inverse[rows * SQUARE :] = rest
     index = SquareIndex(
-        square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed
+        square_key.astype(np.intp), uniform, mixed_rows.astype(np.intp), mixed_cols.astype(np.intp), mixed, words
     )
     return keys, counts.astype(np.int64), inverse, index
 
@@ -468,51 +546,40 @@ def settle_ties(
     # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
     # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
     # outside. In increasing order a pixel's left and right neighbours are its neighbours in that
-    # order; those above and below are found by a search
+    # order; the one below is found by a search, and the pixel is the one above it
     rows, cols = np.divmod(tied, width)
     neighbours = np.empty((len(_NEIGHBOURS), n), dtype=np.intp)
     state = np.full((len(_NEIGHBOURS), n), n, dtype=np.intp)
-    for d, step in enumerate((-width, width)):
-        np.add(tied, step, out=neighbours[d])
-        found = np.minimum(np.searchsorted(tied, neighbours[d]), n - 1)
-        hit = np.take(tied, found) == neighbours[d]
-        np.copyto(state[d], found, where=hit)
+    np.subtract(tied, width, out=neighbours[0])
+    np.add(tied, width, out=neighbours[1])
+    found = np.minimum(np.searchsorted(tied, neighbours[1]), n - 1)
+    below = np.flatnonzero(np.take(tied, found) == neighbours[1])  # tied[found[i]] is below tied[i]
+    state[1][below] = found[below]
+    state[0][found[below]] = below
     np.subtract(tied, 1, out=neighbours[2])
     np.add(tied, 1, out=neighbours[3])
     adjacent = np.flatnonzero(tied[1:] == tied[:-1] + 1)  # tied[i + 1] is right of tied[i] ...
     adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless tied[i] ends its row
     state[3][adjacent] = adjacent + 1
     state[2][adjacent + 1] = adjacent
+    pair = _background_and_one_class(candidates)
     for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
         state[d][outside] = n + 1
-        neighbours[d][outside] = 0
+        # (the pair fronts read a pending pixel itself for a neighbour outside: pending counts for nothing)
+        neighbours[d][outside] = 0 if pair is None else tied[outside]
     unsettled = np.ones(n + 2, dtype=bool)  # per state: a tied pixel still pending, or outside
     unsettled[n] = False
-    pair = _background_and_one_class(candidates)
     # the first front: tied pixels next to a settled one; later fronts: next to the last settled
     front = np.flatnonzero((state == n).any(axis=0))
+    if pair is not None:
+        _settle_pair_fronts(flat, tied, pair, neighbours, state, unsettled, front, max_steps)
+        return flat.reshape(height, width)
     for _ in range(max_steps):
         if not len(front):
             break
-        if pair is not None:
-            # tied between background and one class (the default vote's ties): the class where more
-            # usable neighbours have it than background, else background (the rule below, whose
-            # lowest key on a tie is background), without counting every class per pixel
-            near = np.take(flat, np.take(neighbours, front, axis=1))
-            settled = ~np.take(unsettled, np.take(state, front, axis=1))
-            own = pair[front]
-            # (4, m) flags summed down their 4 rows as bytes
-            for_class = ((near == own) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
-            for_background = ((near == 0) & settled).view(np.uint8).sum(axis=0, dtype=np.uint8)
-            reached = (for_class + for_background) > 0
-            if not reached.any():
-                break
-            done = front[reached]
-            flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
-        else:
-            done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
-            if done is None:
-                break
+        done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
+        if done is None:
+            break
         unsettled[done] = False
         following = np.zeros(n + 2, dtype=bool)
         following[np.take(state, done, axis=1).reshape(-1)] = True
@@ -520,6 +587,54 @@ def settle_ties(
         following[n + 1] = False
         front = np.flatnonzero(following)
     return flat.reshape(height, width)
+
+
+_PENDING = 255
+"""What a tied pixel holds while the pair fronts have not settled it (:func:`_settle_pair_fronts`): no
+class they count is 255 (the classes of a tie bitmask are below 64, background is 0)."""
+
+
+def _settle_pair_fronts(
+    flat: npt.NDArray[np.uint8],
+    tied: npt.NDArray[np.intp],
+    pair: npt.NDArray[np.uint8],
+    neighbours: npt.NDArray[np.intp],
+    state: npt.NDArray[np.intp],
+    unsettled: npt.NDArray[np.bool_],
+    front: npt.NDArray[np.intp],
+    max_steps: int,
+) -> None:
+    """:func:`settle_ties`' fronts when every tie is background and one class (the default vote's):
+    a front's pixel takes the class where more of its settled neighbours have it than background,
+    else background (the general rule, whose lowest key on a tie is background), once a settled
+    neighbour has either. The tied pixels hold :data:`_PENDING` while they are pending, so one read
+    of the neighbours' values tells both their class and whether they are settled (a pending one,
+    or one outside the image, read as the pixel itself, has neither class); those no front reaches
+    get their value back."""
+    fallback = np.take(flat, tied)
+    flat[tied] = _PENDING
+    n = len(tied)
+    unsettled[n + 1] = False  # (outside: the next fronts come from pending neighbours only)
+    for _ in range(max_steps):
+        if not len(front):
+            break
+        near = np.take(flat, np.take(neighbours, front, axis=1))
+        own = pair[front]
+        # (4, m) flags summed down their 4 rows as bytes
+        for_class = (near == own).view(np.uint8).sum(axis=0, dtype=np.uint8)
+        for_background = (near == 0).view(np.uint8).sum(axis=0, dtype=np.uint8)
+        reached = (for_class | for_background) != 0
+        if not reached.any():
+            break
+        done = front[reached]
+        flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
+        unsettled[done] = False
+        following = np.zeros(n + 2, dtype=bool)
+        following[np.take(state, done, axis=1).reshape(-1)] = True
+        following &= unsettled
+        front = np.flatnonzero(following)
+    pending = np.flatnonzero(unsettled[:n])
+    flat[tied[pending]] = fallback[pending]
 
 
 def _background_and_one_class(candidates: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8] | None:
@@ -568,14 +683,13 @@ def window_mean(
     ``(2 radius + 1)²`` square around it, where ``row(q) = inverse[q]`` (the square is clamped at the
     image's edges, repeating the edge pixels).
 
-    The squares of the pixels at least ``radius`` from every edge are gathered from the flat
-    ``inverse`` at each pixel's offset plus the square's fixed offsets (straight into the
-    ``(side, side, n)`` layout the sums read; ~2.5x faster than indexing a sliding-window view and
-    transposing), the others with their rows and columns clamped; a block of :data:`_WINDOW_BLOCK`
-    pixels at a time (its temporaries stay in the cache), a table of up to 65,536 entries addressed
-    in ``uint16``. Each pixel's values are summed in float32 in the square's row order
-    (:func:`_sum_squares`), as ``values.sum(axis=(0, 1))`` sums a ``(2r+1, 2r+1, n)`` gather of two
-    pixels or more: the same sums, bit for bit, however the pixels are split.
+    Each pixel's values are summed in float32 in the square's row order, as
+    ``values.sum(axis=(0, 1))`` sums a ``(2r+1, 2r+1, n)`` gather of two pixels or more: the same
+    sums, bit for bit, whichever of two ways computes them. Where the pixels crowd into few
+    :data:`SQUARE` x :data:`SQUARE` tiles of the image (a band between outlines: ~20 of a tile's 64
+    pixels), each tile's values are read once, with a margin of ``radius``, and the sums of all its
+    pixels are added up a window position at a time (:func:`_window_sums_by_tiles`: ~145 values read
+    a tile instead of 25 a pixel); otherwise pixel by pixel (:func:`_window_sums_by_pixels`).
 
     Args:
         inverse: ``(H, W)`` a row of ``table`` per pixel (a vote table's tuple index).
@@ -584,35 +698,112 @@ def window_mean(
         column: for each of ``pixels``, the column of ``table`` it averages.
         radius: half-width of the square.
     """
-    height, width = inverse.shape
+    width = inverse.shape[1]
     side = 2 * radius + 1
-    flat_table = np.ascontiguousarray(table, dtype=np.float32).reshape(-1)
-    flat_inverse = inverse.reshape(-1)
-    stride = table.shape[1]
+    n_rows, stride = table.shape
+    # the table read column by column: a row of it is the tuple index plus its column's start
+    flat_table = np.ascontiguousarray(np.asarray(table, dtype=np.float32).T).reshape(-1)
     key_type: type[np.integer[Any]] = np.uint16 if flat_table.size <= 1 << 16 else np.intp
     rows, cols = np.divmod(pixels, width)
+    start = (column * n_rows).astype(key_type)  # each pixel's column's first entry in ``flat_table``
+    total = None
+    if len(pixels) and radius <= SQUARE:
+        total = _window_sums_by_tiles(inverse, flat_table, key_type, rows, cols, column, stride, radius)
+    if total is None:
+        total = _window_sums_by_pixels(inverse, flat_table, key_type, rows, cols, start, radius)
+    total /= side * side
+    return total
+
+
+_TILE_DENSITY = 5
+"""The window sums go tile by tile (:func:`_window_sums_by_tiles`) when the tiles' 64 pixels (per
+column averaged) number at most this many times the pixels asked for."""
+
+
+def _window_sums_by_tiles(
+    inverse: npt.NDArray[np.integer[Any]],
+    flat_table: npt.NDArray[np.float32],
+    key_type: type[np.integer[Any]],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    column: npt.NDArray[np.intp],
+    stride: int,
+    radius: int,
+) -> npt.NDArray[np.float32] | None:
+    """:func:`window_mean`'s sums (not yet divided) for pixels crowded into few tiles, or None when
+    they are not (then :func:`_window_sums_by_pixels`). Each (tile, column) pair the pixels need is
+    read once as a ``(8 + 2r, 8 + 2r)`` patch of values, rows and columns clamped at the edges, laid
+    out ``(8 + 2r, 8 + 2r, pairs)``; the ``(8, 8, pairs)`` sums of every pixel of every pair are then
+    added a window position at a time in the square's row order (each addition runs over
+    contiguous rows of pairs), and each pixel takes its own."""
+    height, width = inverse.shape
+    side = 2 * radius + 1
+    tile_cols = -(-width // SQUARE)
+    pair = ((rows >> 3) * tile_cols + (cols >> 3)) * stride + column  # (SQUARE is 8)
+    marked = np.zeros(-(-height // SQUARE) * tile_cols * stride, dtype=bool)
+    marked[pair] = True
+    pairs = np.flatnonzero(marked)
+    m = len(pairs)
+    if m * SQUARE * SQUARE > _TILE_DENSITY * len(rows):
+        return None
+    position = np.empty(len(marked), dtype=np.intp)
+    position[pairs] = np.arange(m)
+    tile, pair_column = np.divmod(pairs, stride)
+    tile_row, tile_col = np.divmod(tile, tile_cols)
+    span = np.arange(-radius, SQUARE + radius)
+    patch_rows = np.minimum(np.maximum(tile_row * SQUARE + span[:, None], 0), height - 1) * width  # (8 + 2r, m)
+    patch_cols = np.minimum(np.maximum(tile_col * SQUARE + span[:, None], 0), width - 1)
+    found = np.take(inverse.reshape(-1), patch_rows[:, None, :] + patch_cols[None, :, :])  # (8 + 2r, 8 + 2r, m)
+    # every tuple index is below the table's rows, so each key fits the key type
+    first = (pair_column * (len(flat_table) // stride)).astype(key_type)  # each pair's column's first entry
+    values = np.take(flat_table, np.add(found, first, dtype=key_type, casting="unsafe"))
+    sums = values[:SQUARE, :SQUARE].copy()
+    for a in range(side):
+        for b in range(side):
+            if a or b:
+                sums += values[a : a + SQUARE, b : b + SQUARE]
+    at = ((rows & (SQUARE - 1)) << 3 | (cols & (SQUARE - 1))) * m  # each pixel's place in its tile, then its pair
+    at += position[pair]
+    total: npt.NDArray[np.float32] = np.take(sums.reshape(-1), at)
+    return total
+
+
+def _window_sums_by_pixels(
+    inverse: npt.NDArray[np.integer[Any]],
+    flat_table: npt.NDArray[np.float32],
+    key_type: type[np.integer[Any]],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    start: npt.NDArray[np.integer[Any]],
+    radius: int,
+) -> npt.NDArray[np.float32]:
+    """:func:`window_mean`'s sums (not yet divided), pixel by pixel. The squares of the pixels at
+    least ``radius`` from every edge are gathered from the flat ``inverse`` at each pixel's offset
+    plus the square's fixed offsets (straight into the ``(side, side, n)`` layout the sums read; ~2.5x
+    faster than indexing a sliding-window view and transposing), a block of :data:`_WINDOW_BLOCK`
+    pixels at a time (its temporaries stay in the cache); the others at once, their rows and columns
+    clamped. Each pixel's values are summed by :func:`_sum_squares`."""
+    height, width = inverse.shape
+    flat_inverse = inverse.reshape(-1)
     inner = (rows >= radius) & (rows < height - radius) & (cols >= radius) & (cols < width - radius)
-    total = np.empty(len(pixels), dtype=np.float32)
+    total = np.empty(len(rows), dtype=np.float32)
     steps = np.arange(-radius, radius + 1)
     offsets = (steps[:, None] * width + steps[None, :]).astype(np.intp)[:, :, None]  # (side, side, 1)
-    for start in range(0, len(pixels), _WINDOW_BLOCK):
-        block = slice(start, start + _WINDOW_BLOCK)
-        whole = inner[block]
-        parts = []
-        if whole.any():
-            at = np.flatnonzero(whole) + start
-            parts.append((at, np.take(flat_inverse, offsets + pixels[at][None, None, :])))  # (side, side, n)
-        if not whole.all():
-            at = np.flatnonzero(~whole) + start
-            row_starts = np.clip(rows[at][None, :] + steps[:, None], 0, height - 1) * width
-            col_offsets = np.clip(cols[at][None, :] + steps[:, None], 0, width - 1)
-            parts.append((at, np.take(flat_inverse, row_starts[:, None, :] + col_offsets[None, :, :])))
-        for at, rows_of_table in parts:
-            # every tuple index is below the table's rows, so each key fits the key type
-            key = np.multiply(rows_of_table, key_type(stride), dtype=key_type, casting="unsafe")
-            key += column[at].astype(key_type)
-            total[at] = _sum_squares(np.take(flat_table, key))
-    total /= side * side
+    inside = np.flatnonzero(inner)
+    if len(inside) < len(rows):  # by the edges
+        at = np.flatnonzero(~inner)
+        row_starts = np.minimum(np.maximum(rows[at][None, :] + steps[:, None], 0), height - 1) * width
+        col_offsets = np.minimum(np.maximum(cols[at][None, :] + steps[:, None], 0), width - 1)
+        found = np.take(flat_inverse, row_starts[:, None, :] + col_offsets[None, :, :])
+        total[at] = _sum_squares(np.take(flat_table, np.add(found, start[at], dtype=key_type, casting="unsafe")))
+    pixels = rows[inside] * width + cols[inside]
+    start = start[inside]
+    sums = np.empty(len(inside), dtype=np.float32)
+    for first in range(0, len(inside), _WINDOW_BLOCK):
+        block = slice(first, first + _WINDOW_BLOCK)
+        found = np.take(flat_inverse, offsets + pixels[block])  # (side, side, n)
+        sums[block] = _sum_squares(np.take(flat_table, np.add(found, start[block], dtype=key_type, casting="unsafe")))
+    total[inside] = sums
     return total
 
 

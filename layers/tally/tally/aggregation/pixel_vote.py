@@ -293,7 +293,11 @@ def _decide_pixels(
         pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
         np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
         pixel_tuples: npt.NDArray[np.integer[Any]] = inverse[pixels]
-    else:  # with squares, whole squares at a time (no pass over every pixel to find them, no sort)
+    elif table.squares is not None and len(labels) and int(labels.max()) < _FLAG:
+        # with squares, whole squares at a time (no pass over every pixel to find them, no sort), the
+        # mixed squares' pixels read once for both
+        image, pixels, pixel_tuples = table.squares.expand_and_find(labels, kind != 0, table.inverse)
+    else:
         image = table.expand(labels)
         pixels, pixel_tuples = table.pixels_and_tuples(kind != 0)
     pixel_kind = kind[pixel_tuples]
@@ -301,14 +305,17 @@ def _decide_pixels(
     by_window = _boundaries(image, table, support, foreground, pixels[at], pixel_tuples[at], radius, thin=thin)
     decided = pixels[at[by_window]]
     touched = [decided]
+    touched_tuples = [pixel_tuples[at[by_window]]]  # (each pixel's tuple is known: no read of the index)
     tied_at = (pixel_kind & 2) == 2
     if tied_at.any():
         tied_at[at[by_window]] = False  # decided by their neighbourhood
         tied = pixels[tied_at]
-        settle_ties(image, tied, np.take(open_ties, pixel_tuples[tied_at]), in_place=True)  # our own image
+        tied_tuples = pixel_tuples[tied_at]
+        settle_ties(image, tied, np.take(open_ties, tied_tuples), in_place=True)  # our own image
         touched.append(tied)
+        touched_tuples.append(tied_tuples)
     moved = np.concatenate(touched)
-    return image, moved[image.reshape(-1)[moved] != labels[inverse[moved]]]
+    return image, moved[image.reshape(-1)[moved] != labels[np.concatenate(touched_tuples)]]
 
 
 _FLAG = 128

@@ -1,0 +1,164 @@
+"""Side by side in one process: this tree's default segmentation vote against another tree's (main's).
+
+``bench/speed.py`` runs one tree at a time; on a shared machine two runs minutes apart differ by more
+than a speed change saves. This script measures both in one process, object by object, beside the
+codec floor: every top-level function and method of the vote's modules whose source differs between
+the two trees (compared by syntax tree) is compiled from the other tree's source into this tree's
+module and swapped in and out before each timed call (the names it reads resolve in this tree's
+module, so a change must keep the names the other tree's functions call). Each object is timed best
+of 3 for each side, the two sides alternating first, with its floor (``bench/speed.py``'s
+``codec_floor``); a run's ratio is the median over the objects over the median floor, CPU clock
+(this process's CPU time). Prints a Markdown table: per configuration, the median over the runs with
+its range::
+
+    git worktree add --detach /tmp/main-tree main
+    .venv/bin/python bench/speed_ab.py /tmp/main-tree --objects 12 --runs 3 palette RGBA
+"""
+
+from __future__ import annotations
+import __future__
+
+import argparse
+import ast
+import importlib
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests (and bench) import from the repo's root, without PYTHONPATH
+
+from bench import speed  # noqa: E402
+
+MODULES = (
+    "aggregation.weighted_pixel_vote",
+    "aggregation.pixel_vote",
+    "aggregation._pixel_kernels",
+    "aggregation.vote_table",
+    "codecs",
+    "tasks.semantic_segmentation.adapter",
+)
+"""The vote's modules (under ``tally``) whose differing functions are swapped."""
+
+Key = tuple[str | None, str]
+
+
+def _definitions(tree: ast.Module) -> dict[Key, ast.FunctionDef]:
+    """The module's top-level functions and its classes' methods, by (class or None, name)."""
+    out: dict[Key, ast.FunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out[(None, node.name)] = node
+        elif isinstance(node, ast.ClassDef):
+            for sub in node.body:
+                if isinstance(sub, ast.FunctionDef):
+                    out[(node.name, sub.name)] = sub
+    return out
+
+
+class Swaps:
+    """The other tree's versions of every differing function, and how to put either side in place."""
+
+    def __init__(self, other: Path) -> None:
+        modules: dict[str, ModuleType] = {n: importlib.import_module("tally." + n) for n in MODULES}
+        self.swaps: list[tuple[list[tuple[Any, str]], Any, Any]] = []  # (where, other's, ours)
+        self.names: list[str] = []
+        for name, module in modules.items():
+            path = Path(str(module.__file__))
+            ours = _definitions(ast.parse(path.read_text()))
+            theirs = _definitions(
+                ast.parse((other / "layers/tally/tally" / (name.replace(".", "/") + ".py")).read_text())
+            )
+            namespace = dict(vars(module))
+            changed = [k for k in theirs if k not in ours or ast.dump(theirs[k]) != ast.dump(ours[k])]
+            for cls, fn in changed:
+                code = compile(
+                    ast.Module([theirs[(cls, fn)]], []),
+                    f"other:{name}",
+                    "exec",
+                    flags=__future__.annotations.compiler_flag,
+                    dont_inherit=True,
+                )
+                exec(code, namespace)  # (the other tree's own source, into our module's names)
+                if cls is None:
+                    current = getattr(module, fn, None)
+                    where = [
+                        (m, fn) for m in modules.values() if current is not None and getattr(m, fn, None) is current
+                    ]
+                    self.swaps.append((where or [(module, fn)], namespace[fn], current))
+                else:
+                    owner = getattr(module, cls)
+                    self.swaps.append(([(owner, fn)], namespace[fn], owner.__dict__.get(fn)))
+                self.names.append(f"{name}.{cls + '.' if cls else ''}{fn}")
+
+    def use(self, side: str) -> None:
+        for where, theirs, ours in self.swaps:
+            chosen = theirs if side == "other" else ours
+            for target, fn in where:
+                if chosen is None:
+                    if fn in vars(target):
+                        delattr(target, fn)
+                else:
+                    setattr(target, fn, chosen)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("other", type=Path, help="the other tree (a git worktree of main, say)")
+    parser.add_argument("encodings", nargs="*", choices=list(speed.ENCODINGS), help="default: palette")
+    parser.add_argument("--objects", type=int, default=12)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_intermixed_args()
+    swaps = Swaps(args.other)
+    speed.clock = time.process_time  # the floor on the same clock
+    print("swapped:", ", ".join(swaps.names) or "nothing", file=sys.stderr)
+    configs = speed.build_configs(args.objects, [3, 5], list(speed.CROWDS), args.encodings or ["palette"])
+    ratios: dict[tuple[int, str, str], dict[str, list[float]]] = {c.key: {"other": [], "this": []} for c in configs}
+    floors: dict[tuple[int, str, str], list[float]] = {c.key: [] for c in configs}
+    for run in range(args.runs):
+        per: dict[tuple[int, str, str], dict[str, list[float]]] = {
+            c.key: {"other": [], "this": [], "floor": []} for c in configs
+        }
+        for i in range(args.objects):
+            for c in configs:
+                best = {"other": 1e9, "this": 1e9, "floor": 1e9}
+                result: Any = None
+                for repeat in range(speed.REPEATS):
+                    for side in ("other", "this") if (i + repeat) % 2 == 0 else ("this", "other"):
+                        swaps.use(side)
+                        task = c.votes["reliability"]
+                        start = time.process_time()
+                        observed = task.observe(c.objects[i], c.answers[i], c.job)
+                        observed.summary = c.summaries[i]
+                        result = task.consolidate(c.objects[i], observed, c.model, c.job)
+                        best[side] = min(best[side], time.process_time() - start)
+                    output = np.asarray(Image.open(io.BytesIO(c.storage.read(result.label["mask-ref"]))))
+                    best["floor"] = min(best["floor"], speed.codec_floor(c.contents[i], output, c.palette))
+                for k, v in best.items():
+                    per[c.key][k].append(v)
+        for c in configs:
+            floor = statistics.median(per[c.key]["floor"])
+            floors[c.key].append(floor * 1e3)
+            for side in ("other", "this"):
+                ratios[c.key][side].append(statistics.median(per[c.key][side]) / floor)
+        print(f"run {run + 1} of {args.runs} done", file=sys.stderr, flush=True)
+    swaps.use("this")
+
+    def cell(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f}x [{min(values):.2f}–{max(values):.2f}]"
+
+    print("| answers | crowd | workers | floor (ms) | other tree | this tree |\n|---|---|---|---|---|---|")
+    for c in sorted(configs, key=lambda c: (c.encoding, c.crowd, c.workers)):
+        row = f"| {c.encoding} | {c.crowd} | {c.workers} | {statistics.median(floors[c.key]):.1f} |"
+        print(f"{row} {cell(ratios[c.key]['other'])} | {cell(ratios[c.key]['this'])} |")
+
+
+if __name__ == "__main__":
+    main()
