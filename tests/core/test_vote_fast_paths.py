@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from tally.aggregation import _pixel_kernels as kernels
 from tally.aggregation._pixel_kernels import (
     _WINDOW_BLOCK,
     _window_sums_by_tiles,
@@ -306,6 +307,11 @@ def test_window_means_tile_by_tile_are_the_whole_gather_summed_bit_for_bit(
     by_tiles = _window_sums_by_tiles(inverse, flat_table, np.uint16, py, px, column, 5, radius)
     assert by_tiles is not None  # crowded enough for the tiles' path
     assert (by_tiles / np.float32(side * side)).tobytes() == expected.tobytes()
+    # a few (tile, column) pairs at a time (a large image's blocks), uneven last block: the same sums
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(kernels, "_TILE_BLOCK", 7)
+        blocks = _window_sums_by_tiles(inverse, flat_table, np.uint16, py, px, column, 5, radius)
+    assert blocks is not None and blocks.tobytes() == by_tiles.tobytes()
     assert window_mean(inverse, table, pixels, column, radius).tobytes() == expected.tobytes()
     # scattered pixels (a few a tile) go pixel by pixel, with the same sums
     every = slice(None, None, len(pixels) // 12)

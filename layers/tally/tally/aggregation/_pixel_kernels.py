@@ -720,6 +720,10 @@ _TILE_DENSITY = 5
 column averaged) number at most this many times the pixels asked for."""
 
 
+_TILE_BLOCK = 2048
+"""(tile, column) pairs read at a time by :func:`_window_sums_by_tiles` (a few MB of temporaries)."""
+
+
 def _window_sums_by_tiles(
     inverse: npt.NDArray[np.integer[Any]],
     flat_table: npt.NDArray[np.float32],
@@ -751,17 +755,23 @@ def _window_sums_by_tiles(
     tile, pair_column = np.divmod(pairs, stride)
     tile_row, tile_col = np.divmod(tile, tile_cols)
     span = np.arange(-radius, SQUARE + radius)
-    patch_rows = np.minimum(np.maximum(tile_row * SQUARE + span[:, None], 0), height - 1) * width  # (8 + 2r, m)
-    patch_cols = np.minimum(np.maximum(tile_col * SQUARE + span[:, None], 0), width - 1)
-    found = np.take(inverse.reshape(-1), patch_rows[:, None, :] + patch_cols[None, :, :])  # (8 + 2r, 8 + 2r, m)
-    # every tuple index is below the table's rows, so each key fits the key type
-    first = (pair_column * (len(flat_table) // stride)).astype(key_type)  # each pair's column's first entry
-    values = np.take(flat_table, np.add(found, first, dtype=key_type, casting="unsafe"))
-    sums = values[:SQUARE, :SQUARE].copy()
-    for a in range(side):
-        for b in range(side):
-            if a or b:
-                sums += values[a : a + SQUARE, b : b + SQUARE]
+    flat_inverse = inverse.reshape(-1)
+    sums = np.empty((SQUARE, SQUARE, m), dtype=np.float32)
+    # a block of pairs at a time (each pair's sums are its own), so the patches' temporaries stay bounded
+    for lo in range(0, m, _TILE_BLOCK):
+        hi = min(lo + _TILE_BLOCK, m)
+        patch_rows = np.minimum(np.maximum(tile_row[lo:hi] * SQUARE + span[:, None], 0), height - 1) * width
+        patch_cols = np.minimum(np.maximum(tile_col[lo:hi] * SQUARE + span[:, None], 0), width - 1)
+        found = np.take(flat_inverse, patch_rows[:, None, :] + patch_cols[None, :, :])  # (8 + 2r, 8 + 2r, block)
+        # every tuple index is below the table's rows, so each key fits the key type
+        first = (pair_column[lo:hi] * (len(flat_table) // stride)).astype(key_type)  # each pair's column's start
+        values = np.take(flat_table, np.add(found, first, dtype=key_type, casting="unsafe"))
+        block = sums[:, :, lo:hi]
+        block[...] = values[:SQUARE, :SQUARE]
+        for a in range(side):
+            for b in range(side):
+                if a or b:
+                    block += values[a : a + SQUARE, b : b + SQUARE]
     at = ((rows & (SQUARE - 1)) << 3 | (cols & (SQUARE - 1))) * m  # each pixel's place in its tile, then its pair
     at += position[pair]
     total: npt.NDArray[np.float32] = np.take(sums.reshape(-1), at)
