@@ -70,6 +70,7 @@ class Swaps:
         modules: dict[str, ModuleType] = {n: importlib.import_module("tally." + n) for n in MODULES}
         self.swaps: list[tuple[list[tuple[Any, str]], Any, Any]] = []  # (where, other's, ours)
         self.names: list[str] = []
+        namespaces: list[dict[str, Any]] = []
         for name, module in modules.items():
             path = Path(str(module.__file__))
             ours = _definitions(ast.parse(path.read_text()))
@@ -77,6 +78,7 @@ class Swaps:
                 ast.parse((other / "layers/tally/tally" / (name.replace(".", "/") + ".py")).read_text())
             )
             namespace = dict(vars(module))
+            namespaces.append(namespace)
             changed = [k for k in theirs if k not in ours or ast.dump(theirs[k]) != ast.dump(ours[k])]
             for cls, fn in changed:
                 code = compile(
@@ -97,6 +99,14 @@ class Swaps:
                     owner = getattr(module, cls)
                     self.swaps.append(([(owner, fn)], namespace[fn], owner.__dict__.get(fn)))
                 self.names.append(f"{name}.{cls + '.' if cls else ''}{fn}")
+        # the other tree's functions read their names from a copy of our module's: where one of those names
+        # is a function of ours swapped in another module (``from ._pixel_kernels import settle_ties``),
+        # point it to the other tree's version, so the other side runs the other tree's code alone
+        theirs_for = {id(ours): theirs for _, theirs, ours in self.swaps if ours is not None}
+        for namespace in namespaces:
+            for key, value in list(namespace.items()):
+                if id(value) in theirs_for:
+                    namespace[key] = theirs_for[id(value)]
 
     def use(self, side: str) -> None:
         for where, theirs, ours in self.swaps:
