@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .vote_table import IndexedMask
 
 __all__ = [
+    "HIGH_BIT",
     "MAX_TIE_CLASSES",
     "SQUARE",
     "SquareIndex",
@@ -152,9 +153,9 @@ class SquareIndex:
         keys: list[npt.NDArray[np.integer[Any]]] = []
         self._uniform_found(flags, width, parts, keys)
         if len(self.mixed_rows):
-            marked = np.take(labels | np.where(flags, np.uint8(_HIGH_BIT), np.uint8(0)), self.mixed)
-            found = np.flatnonzero(marked >= _HIGH_BIT)
-            np.bitwise_and(marked, np.uint8(_HIGH_BIT - 1), out=marked)
+            marked = np.take(labels | np.where(flags, np.uint8(HIGH_BIT), np.uint8(0)), self.mixed)
+            found = np.flatnonzero(marked >= HIGH_BIT)
+            np.bitwise_and(marked, np.uint8(HIGH_BIT - 1), out=marked)
             put_squares(out, self.mixed_rows, self.mixed_cols, marked, self.mixed_words)
             parts.append(self._mixed_pixels(found, width))
             keys.append(self.mixed.reshape(-1)[found])
@@ -222,8 +223,9 @@ class SquareIndex:
         return pixels, (np.concatenate(keys).astype(np.intp, copy=False) if tuples else None)
 
 
-_HIGH_BIT = 128
-"""The high bit of a byte label, free while every label is below it (:meth:`SquareIndex.expand_and_find`)."""
+HIGH_BIT = 128
+"""The high bit of a byte label, free while every label is below it: a flag carried beside the label
+through one lookup (:meth:`SquareIndex.expand_and_find`, ``pixel_vote._decide_pixels``)."""
 
 
 def _square_offsets(width: int) -> npt.NDArray[np.intp]:

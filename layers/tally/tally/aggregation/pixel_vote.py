@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._pixel_kernels import SQUARE, settle_ties, window_mean
+from ._pixel_kernels import HIGH_BIT, SQUARE, settle_ties, window_mean
 from .disputed_regions import (
     MIN_PIXELS,
     Region,
@@ -287,13 +287,14 @@ def _decide_pixels(
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
     contested = _contested(support, foreground, table.counts > 0)
     kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
-    if table.squares is None and len(labels) and int(labels.max()) < _FLAG:
+    flag_free = len(labels) and int(labels.max()) < HIGH_BIT  # every class key below the high bit
+    if table.squares is None and flag_free:
         # pixel by pixel, the class map and the flag of those pixels in one lookup: the flag is the high bit
-        image = table.expand(labels | np.where(kind != 0, np.uint8(_FLAG), np.uint8(0)))
-        pixels = np.flatnonzero(image.reshape(-1) >= _FLAG)
-        np.bitwise_and(image, np.uint8(_FLAG - 1), out=image)
+        image = table.expand(labels | np.where(kind != 0, np.uint8(HIGH_BIT), np.uint8(0)))
+        pixels = np.flatnonzero(image.reshape(-1) >= HIGH_BIT)
+        np.bitwise_and(image, np.uint8(HIGH_BIT - 1), out=image)
         pixel_tuples: npt.NDArray[np.integer[Any]] = inverse[pixels]
-    elif table.squares is not None and len(labels) and int(labels.max()) < _FLAG:
+    elif table.squares is not None and flag_free:
         # with squares, whole squares at a time (no pass over every pixel to find them, no sort), the
         # mixed squares' pixels read once for both
         image, pixels, pixel_tuples = table.squares.expand_and_find(labels, kind != 0, table.inverse)
@@ -316,10 +317,6 @@ def _decide_pixels(
         touched_tuples.append(tied_tuples)
     moved = np.concatenate(touched)
     return image, moved[image.reshape(-1)[moved] != labels[np.concatenate(touched_tuples)]]
-
-
-_FLAG = 128
-"""High bit of a class map byte, free while every class key is below it (:func:`_decide_pixels`)."""
 
 
 _COUNTED_PAIRS = 1 << 16
