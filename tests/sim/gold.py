@@ -389,14 +389,9 @@ def gold_alone(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return alone
 
 
-def non_gold_quality(
-    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path, field: str | None = None
-) -> tuple[float, bool]:
-    """``tally consolidate --from labelstudio`` on the export (in the new directory ``work``): the mean,
-    over the non-gold tasks, of the consolidated answer's quality against the truth (masks: mean IoU;
-    boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, polylines within 5 px, the
-    same label), and whether every gold task is its gold answer with confidence 1 (never outvoted).
-    ``field``: the kind is that field of a form (:func:`shape_form_export`)."""
+def _imported_labels(tasks: list[dict[str, Any]], work: Path) -> list[dict[str, Any]]:
+    """Each task's label from ``tally consolidate --from labelstudio`` on ``tasks`` (in the new directory
+    ``work``)."""
     work.mkdir()
     (work / "export.json").write_text(json.dumps(tasks))
     out = work / "out"
@@ -405,11 +400,22 @@ def non_gold_quality(
     if code != 0:
         raise RuntimeError(f"tally consolidate exited with {code}")
     lines = (out / "results.jsonl").read_text().splitlines()
-    labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+    return [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+
+
+def non_gold_quality(
+    kind: str, tasks: list[dict[str, Any]], truth: list[Any], gold: set[int], work: Path, field: str | None = None
+) -> tuple[float, bool]:
+    """``tally consolidate --from labelstudio`` on the export (in the new directory ``work``): the mean,
+    over the non-gold tasks, of the consolidated answer's quality against the truth (masks: mean IoU;
+    boxes and polygons: F1 at IoU 0.5, keypoints within 5 % of the diagonal, polylines within 5 px, the
+    same label), and whether every gold task is its gold answer with confidence 1 (never outvoted).
+    ``field``: the kind is that field of a form (:func:`shape_form_export`)."""
+    labels = _imported_labels(tasks, work)
     if field is not None:  # a form's field: its value is the kind's label, its confidence beside it
         labels = [{**label["fields"][field]["value"], "confidence": label["fields"][field]["confidence"]}
                   for label in labels]  # fmt: skip
-    scores = [_quality(kind, label, expected, out) for label, expected in zip(labels, truth, strict=True)]
+    scores = [_quality(kind, label, expected, work / "out") for label, expected in zip(labels, truth, strict=True)]
     held = all(scores[t] == 1.0 and labels[t]["confidence"] == 1.0 for t in gold)
     return statistics.mean(scores[t] for t in range(len(truth)) if t not in gold), held
 
@@ -651,15 +657,7 @@ def value_quality(
     over the non-gold tasks, the numbers' mean absolute error or the texts' exact-match accuracy against
     the truth, and whether every gold task is its gold answer with confidence 1 (never outvoted);
     ``form``: the values are the form's field ``answer`` (:func:`value_form_export`)."""
-    work.mkdir()
-    (work / "export.json").write_text(json.dumps(tasks))
-    out = work / "out"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["consolidate", "--from", "labelstudio", str(work / "export.json"), "--out", str(out)])
-    if code != 0:
-        raise RuntimeError(f"tally consolidate exited with {code}")
-    lines = (out / "results.jsonl").read_text().splitlines()
-    labels = [json.loads(line)["consolidatedAnnotation"]["content"]["label"] for line in lines]
+    labels = _imported_labels(tasks, work)
     if form:  # the field's entry: its value, its confidence beside it
         labels = [{"value": label["fields"]["answer"]["value"], "text": label["fields"]["answer"]["value"],
                    "confidence": label["fields"]["answer"]["confidence"]} for label in labels]  # fmt: skip
