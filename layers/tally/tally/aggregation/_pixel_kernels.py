@@ -582,13 +582,21 @@ def settle_ties(
         done = _settle_front(flat, tied, candidates, neighbours, state, unsettled, front)
         if done is None:
             break
-        unsettled[done] = False
-        following = np.zeros(n + 2, dtype=bool)
-        following[np.take(state, done, axis=1).reshape(-1)] = True
-        following &= unsettled
-        following[n + 1] = False
-        front = np.flatnonzero(following)
+        front = _next_front(state, done, unsettled)
     return flat.reshape(height, width)
+
+
+def _next_front(
+    state: npt.NDArray[np.intp], done: npt.NDArray[np.intp], unsettled: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.intp]:
+    """The next front of the tie fronts: the unsettled tied neighbours of the pixels just settled
+    (``done``, now settled), never the outside of the image (the last place of ``state``'s table)."""
+    unsettled[done] = False
+    following = np.zeros(len(unsettled), dtype=bool)
+    following[np.take(state, done, axis=1).reshape(-1)] = True
+    following &= unsettled
+    following[-1] = False
+    return np.flatnonzero(following)
 
 
 _PENDING = 255
@@ -630,11 +638,7 @@ def _settle_pair_fronts(
             break
         done = front[reached]
         flat[tied[done]] = np.where(for_class > for_background, own, np.uint8(0))[reached]
-        unsettled[done] = False
-        following = np.zeros(n + 2, dtype=bool)
-        following[np.take(state, done, axis=1).reshape(-1)] = True
-        following &= unsettled
-        front = np.flatnonzero(following)
+        front = _next_front(state, done, unsettled)
     pending = np.flatnonzero(unsettled[:n])
     flat[tied[pending]] = fallback[pending]
 
@@ -707,11 +711,11 @@ def window_mean(
     flat_table = np.ascontiguousarray(np.asarray(table, dtype=np.float32).T).reshape(-1)
     key_type: type[np.integer[Any]] = np.uint16 if flat_table.size <= 1 << 16 else np.intp
     rows, cols = np.divmod(pixels, width)
-    start = (column * n_rows).astype(key_type)  # each pixel's column's first entry in ``flat_table``
     total = None
     if len(pixels) and radius <= SQUARE:
         total = _window_sums_by_tiles(inverse, flat_table, key_type, rows, cols, column, stride, radius)
     if total is None:
+        start = (column * n_rows).astype(key_type)  # each pixel's column's first entry in ``flat_table``
         total = _window_sums_by_pixels(inverse, flat_table, key_type, rows, cols, start, radius)
     total /= side * side
     return total

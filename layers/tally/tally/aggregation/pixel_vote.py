@@ -337,16 +337,17 @@ def _confidence(
     (0..255); per class and object, the expected IoU (:func:`tally.aggregation.weighted_pixel_vote.expected_iou`) of the
     final class map. A disputed region's pixels follow the region's posterior instead."""
     inverse = table.inverse.reshape(-1)
+    moved_tuples = inverse[moved]
     final = image.reshape(-1)[moved]
     pixel = None
     if pixel_map:
         pixel = table.expand(np.round(support[np.arange(len(labels)), labels] * 255).astype(np.uint8))
-        pixel.reshape(-1)[moved] = np.round(support[inverse[moved], final] * 255).astype(np.uint8)
+        pixel.reshape(-1)[moved] = np.round(support[moved_tuples, final] * 255).astype(np.uint8)
         for region in disputes:
             pixel.reshape(-1)[region.pixels] = np.uint8(round(region.confidence * 255))
     # the moved pixels form extra (tuple, final class) rows, taken out of their tuple's count
     n_classes = support.shape[1]
-    pairs = inverse[moved].astype(np.int64) * n_classes + final
+    pairs = moved_tuples.astype(np.int64) * n_classes + final
     if len(table.counts) * n_classes <= _COUNTED_PAIRS:  # np.unique's sorted keys and counts, counted
         per_pair = np.bincount(pairs, minlength=len(table.counts) * n_classes)
         groups = np.flatnonzero(per_pair)
