@@ -405,8 +405,7 @@ class CalibratedMean:
                 z_new, vz, a_sum, b_sum, prec = self._e_values(t, w, x, r, bias, var, n_objects, held)
             stats = self._statistics(t[learn], w[learn], x[learn], r[learn], z_new, vz, n_workers)
             total = stats + extra
-            sigma0_sq = max(self._pooled_noise(total, fallback), floor)
-            sigma0_sq = min(sigma0_sq, ceiling)
+            sigma0_sq = self._typical_noise(total, fallback, floor, ceiling)
             bias, var, pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, ceiling)
             self.n_iter_ += 1
             moved = float(np.nanmax(np.abs(z_new - z)[has])) if has.any() else 0.0
@@ -512,8 +511,7 @@ class CalibratedMean:
             prec = np.zeros(tg.size)
             r = self._e_random(tg, wg, xg, bias, var, pi, prec, zero, zero, none, density, held, None)
             stats = self._statistics(tg, wg, xg, r, z, zero, n_workers)
-            sigma0_sq = max(self._pooled_noise(stats + extra, fallback), floor)
-            sigma0_sq = min(sigma0_sq, ceiling)
+            sigma0_sq = self._typical_noise(stats + extra, fallback, floor, ceiling)
             new_bias, new_var, new_pi = self._m_step(stats, extra, sigma0_sq, floor, a_pi, b_pi, ceiling)
             moved = max(
                 float(np.abs(new_pi - pi).max(initial=0.0)),
@@ -548,6 +546,11 @@ class CalibratedMean:
         count = dof + float(extra[:, 0].sum())
         return max(ss / count, floor) if count > 0 else max((width / 6.0) ** 2, floor)
 
+    @classmethod
+    def _typical_noise(cls, total: FloatArray, fallback: float, floor: float, ceiling: float) -> float:
+        """The pooled noise variance, held between ``floor`` and ``ceiling`` (a gold fit's)."""
+        return min(max(cls._pooled_noise(total, fallback), floor), ceiling)
+
     @staticmethod
     def _pooled_noise(total: FloatArray, fallback: float) -> float:
         n = total[:, 0]
@@ -577,6 +580,7 @@ class CalibratedMean:
         n_p, s1_p, sq_p = extra[:, 0], extra[:, 2] - extra[:, 3], extra[:, 4]
         n = n_b + n_p
         nu0 = self.noise_strength
+        gold = ceiling < math.inf  # a gold fit: offsets from the gold values, noise capped
         has = n > 0
         safe = np.where(has, n, 1.0)
         # noise first around the rater's raw mean residual, then the offset shrunk with that noise
@@ -586,7 +590,7 @@ class CalibratedMean:
         shift = 0.0
         if self.bias_scale > 0 and has.any():
             threshold = np.where(has, var / (safe * self.bias_scale * math.sqrt(sigma0_sq)), np.inf)
-            shift = 0.0 if ceiling < math.inf else _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
+            shift = 0.0 if gold else _best_shift(n_b, s1_b, n_p, s1_p, var, threshold)
             bias = np.where(has, _soft((s1_b - shift * n_b + s1_p) / safe, threshold), 0.0)
         else:
             bias = np.zeros_like(n)
@@ -594,7 +598,7 @@ class CalibratedMean:
         moved = bias + shift
         spread = np.maximum(sq_b - 2 * moved * s1_b + moved**2 * n_b + sq_p - 2 * bias * s1_p + bias**2 * n_p, 0.0)
         var = np.maximum((spread + nu0 * sigma0_sq) / (n + nu0), floor)
-        if ceiling < math.inf:
+        if gold:
             var = np.minimum(var, ceiling)
         n_random = stats[:, 1] + extra[:, 1]
         pi = (n_random + a_pi) / (n + n_random + a_pi + b_pi)

@@ -53,6 +53,7 @@ __all__ = [
     "gold_index",
     "known_labels",
     "majority_size",
+    "marked_gold",
     "no_usable_answer",
     "shown_label",
 ]
@@ -210,7 +211,12 @@ def gold_column(answers: Sequence[Answer], workers: Sequence[str], *, least: int
     ``GoldLineSummary``, ``GoldNumberSummary``, ``GoldTextSummary``, ``GoldSpans``, ``GoldObjectVotes``, classification's
     ``GoldVotes``), the fit takes the ``known`` list, and the object is consolidated from the gold answer
     alone, its items the known truth (the shapes and lines: :func:`tally.aggregation.base.as_truth`)."""
-    return gold_index((a.worker_id for a in answers if a.received.get("gold") is True), workers, least=least)
+    return gold_index(marked_gold(answers), workers, least=least)
+
+
+def marked_gold(answers: Iterable[Answer]) -> list[str]:
+    """The workers whose answer an importer marked gold (``annotationData.gold`` true), in order."""
+    return [a.worker_id for a in answers if a.received.get("gold") is True]
 
 
 def gold_index(marked: Iterable[str], workers: Sequence[str], *, least: int = 2) -> int | None:

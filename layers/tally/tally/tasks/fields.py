@@ -44,7 +44,7 @@ from ..gt.answers import Answer, AnswerIssue
 from ..gt.events import DatasetObject
 from ..gt.response import Members, ObjectResult
 from ..worker_store import WorkerStatistics
-from .base import JobContext, Observed, consolidated, no_usable_answer
+from .base import JobContext, Observed, consolidated, marked_gold, no_usable_answer
 
 __all__ = [
     "FIELD_KINDS",
@@ -402,7 +402,7 @@ class KindTask(Generic[S]):
             raise no_usable_answer(obj, issues)
         summary = self.kind.summarise(parsed, issues)
         if self._learns:  # an answer marked gold (an importer's) holds the object
-            marked = [a.worker_id for a in answers if a.received.get("gold") is True]
+            marked = marked_gold(answers)
             if marked:
                 summary = cast(LearnsFromGold[S], self.kind).held(summary, marked)
         return Observed(summary, None, issues, answers_used=_used(summary))

@@ -44,6 +44,7 @@ Across batches (:mod:`tally.worker_store`): ``(units compared, agreement sum)`` 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +85,7 @@ class GoldTextSummary(TextSummary):
     with answer ``known`` alone (:meth:`TextVote.fit`'s ``known``); the object is the gold answer alone
     (:meth:`alone`), confidence 1: never outvoted."""
 
-    known: int = 0
+    known: int = dataclasses.field(kw_only=True)
 
     def alone(self) -> TextSummary:
         return TextSummary((self.answers[self.known],))

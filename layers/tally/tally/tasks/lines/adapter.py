@@ -37,6 +37,7 @@ Across batches (:mod:`tally.worker_store`): the eight counts of
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -92,7 +93,7 @@ class GoldLineSummary(LineSummary):
     the object is the gold answer alone (:meth:`alone`, with its lines' sources: the object's members),
     with confidence 1: never outvoted."""
 
-    known: int = 0
+    known: int = dataclasses.field(kw_only=True)
 
     def alone(self) -> LineSummary:
         sources = (self.sources[self.known],) if self.sources else ()

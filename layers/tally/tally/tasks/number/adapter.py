@@ -40,6 +40,7 @@ should be given a new name.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class GoldNumberSummary(NumberSummary):
     gold annotator is not a rater of it); the object is the gold answer alone, confidence 1: never
     outvoted."""
 
-    known: int = 0
+    known: int = dataclasses.field(kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ as on any other object; a gold answer alone is voted as any lone answer.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -208,7 +209,7 @@ class GoldObjectVotes(ObjectVotes):
     only an importer can set: :func:`~tally.tasks.base.gold_column`): ``known`` is the gold answer's column. The batch
     model judges the other columns against it (:meth:`LeaveOneOutWeights.fit`'s ``known``)."""
 
-    known: int = 0
+    known: int = dataclasses.field(kw_only=True)
 
 
 class SemanticSegmentation(SegmentationShape):
@@ -308,7 +309,7 @@ class SemanticSegmentation(SegmentationShape):
         if self.uses_batch_model:
             _, drawn = self._judged(masks, workers)
             summary = GoldObjectVotes(
-                drawn.workers, drawn.votes, drawn.counts, drawn.group, known, interior=drawn.interior
+                drawn.workers, drawn.votes, drawn.counts, drawn.group, interior=drawn.interior, known=known
             )
         votes = ObjectVotes.from_table([workers[known]], table) if self.uses_batch_model else None
         prepared = _Decoded([workers[known]], table, votes, gold=True)
