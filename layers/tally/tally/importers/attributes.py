@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..gt.response import Members
-from ..tasks.polygons import group_of
+from ..tasks.polygons import group_key
 from .model import UNMATCHED, Batch, ImportedItem, VotedShapes
 
 __all__ = [
@@ -146,14 +146,14 @@ def _point_shapes(given: Sequence[Mapping[str, Any]]) -> list[int]:
     return [j for j, shape in enumerate(given) for _ in str(shape.get("points", "")).split(";")]
 
 
-def _groups(given: Sequence[Mapping[str, Any]]) -> dict[tuple[str, Any], list[int]]:
-    """An answer's ``<polygon>`` shapes by group (nonzero ``group_id``, label): the parts of each instance
-    drawn in parts (the polygon task's :func:`~tally.tasks.polygons.group_of`)."""
-    groups: dict[tuple[str, Any], list[int]] = {}
+def _groups(given: Sequence[Mapping[str, Any]]) -> dict[int, list[int]]:
+    """Per grouped ``<polygon>`` shape of an answer, every part of its group (nonzero ``group_id``, label):
+    the parts of one instance drawn in parts (the polygon task's :func:`~tally.tasks.polygons.group_key`)."""
+    groups: dict[tuple[str, str], list[int]] = {}
     for i, shape in enumerate(given):
-        if (group := group_of({"group": shape.get("group_id")})) is not None:
-            groups.setdefault((group, shape.get("label")), []).append(i)
-    return groups
+        if (key := group_key({"group": shape.get("group_id"), "label": shape.get("label")})) is not None:
+            groups.setdefault(key, []).append(i)
+    return {i: parts for parts in groups.values() for i in parts}
 
 
 def _coco_shapes(item: ImportedItem, worker: str, field: str) -> list[tuple[dict[str, Any], Any]]:
@@ -212,8 +212,7 @@ def vote_attributes(
                 voters[k].append((worker, attributes))
             # the group votes once: a part whose attributes are the voting part's is voted with it; one
             # with others (or dropped for its shape) stays kept as given
-            group = group_of({"group": answer.given[j].get("group_id")}) if groups else None
-            parts = [j, *(i for i in groups.get((group, answer.given[j].get("label")), ()) if i != j)] if group else [j]
+            parts = [j, *(i for i in groups.get(j, ()) if i != j)]
             for part in parts:
                 same = part == j or _shape_attributes(given[part][0]) == attributes
                 if same and part not in seen and given[part][1] is not None:

@@ -304,7 +304,7 @@ def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8] | 
         on = run_class == int(key)
         if not on.any():
             continue
-        kept = np.concatenate(([True], on[1:] != on[:-1]))  # where the class's own runs begin
+        kept = run_starts(on)  # where the class's own runs begin
         rle = mask_runs_to_brush_rle(starts[kept], on[kept], size)
         regions.append(_brush_region(str(info["class-name"]), rle, info.get("confidence"), None))
     return regions, (runs.shape[1], runs.shape[0]) if regions else None

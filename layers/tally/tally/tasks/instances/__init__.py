@@ -235,10 +235,10 @@ class InstancesViews(Views):
         if answer.value is None:
             return None
         matched = sum(answer.worker_id in i.workers for i in result.instances)
-        from ..polygons import group_of
+        from ..polygons import group_key
 
         drawn = {
-            (key, k) if (group := group_of(d)) is None else (key, "group", group, str(d.get("label")))
+            (key, k) if (group := group_key(d)) is None else (key, "group", *group)
             for key in ("instances", "polygons") if isinstance(v := answer.value.get(key), list)
             for k, d in enumerate(v)
         }  # fmt: skip  # a group's polygons (the polygon task's ``group``) are one instance

@@ -9,7 +9,7 @@ from typing import Any
 from ...gt.response import TaskType
 from ..kind import ItemsShape, TaskKind
 
-__all__ = ["POLYGONS", "PolygonsShape", "group_of"]
+__all__ = ["POLYGONS", "PolygonsShape", "group_key", "group_of"]
 
 
 def group_of(polygon: Any) -> str | None:
@@ -20,6 +20,12 @@ def group_of(polygon: Any) -> str | None:
         return None
     text = str(group).strip()
     return None if text in ("", "0") else text
+
+
+def group_key(polygon: Any) -> tuple[str, str] | None:
+    """A grouped polygon's instance key (its :func:`group_of`, its label as text); ``None``: not grouped."""
+    group = group_of(polygon)
+    return None if group is None else (group, str(polygon.get("label")))
 
 
 class PolygonsShape(ItemsShape):

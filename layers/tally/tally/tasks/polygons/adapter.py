@@ -22,7 +22,7 @@ from ...labels import LabelSet
 from ..base import known_labels
 from ..geometry import Parsed, image_size, item_list, number
 from ..instances.adapter import InstanceSegmentation
-from . import PolygonsShape, group_of
+from . import PolygonsShape, group_key
 
 __all__ = ["Polygons"]
 
@@ -43,7 +43,7 @@ class Polygons(PolygonsShape, InstanceSegmentation):
             polygons.append([(number(v.get("x")), number(v.get("y"))) for v in vertices])
         instance_map, drawn = rasterise_polygons(polygons, *size)
         # each polygon's group key (its group, its label), None: not grouped; read once
-        keys = [None if (g := group_of(p)) is None else (g, str(p.get("label"))) for p in raw]
+        keys = [group_key(p) for p in raw]
         # left out: a polygon without area, unless a part of its group (same label) stands for it
         parts = {keys[k] for k in drawn} - {None}
         dropped = sum(1 for k in set(range(len(raw))) - set(drawn) if keys[k] is None or keys[k] not in parts)
