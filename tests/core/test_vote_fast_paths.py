@@ -258,6 +258,20 @@ def test_window_means_read_the_right_rows_whatever_the_inverse_type(dtype: type[
         assert got == float(np.float32(total) / np.float32(9))
 
 
+def _box_sums(values: np.ndarray) -> np.ndarray:
+    """The float32 sums of a ``(side, side, n)`` gather as the window means add them, one float32
+    addition at a time: each of the square's rows left to right, then the rows' sums top to bottom."""
+    side_a, side_b = values.shape[:2]
+    rows = [values[a, 0].astype(np.float32) for a in range(side_a)]
+    for a in range(side_a):
+        for b in range(1, side_b):
+            rows[a] = (rows[a] + values[a, b]).astype(np.float32)
+    total = rows[0]
+    for a in range(1, side_a):
+        total = (total + rows[a]).astype(np.float32)
+    return total
+
+
 @pytest.mark.parametrize(("rows", "columns"), [(216, 5), (20_000, 5)])
 def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: int, columns: int) -> None:
     # 20,000 pixels (several blocks) of a 200 x 300 image, edges included; a table of 1,080 entries is
@@ -274,7 +288,7 @@ def test_window_means_by_blocks_are_the_whole_gather_summed_bit_for_bit(rows: in
     ys = np.clip(y[None, :] + steps[:, None], 0, 199)
     xs = np.clip(x[None, :] + steps[:, None], 0, 299)
     gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
-    expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(25)
+    expected = _box_sums(gathered) / np.float32(25)
     assert window_mean(inverse, table, pixels, column, radius=2).tobytes() == expected.tobytes()
     # a last block of one pixel, and a lone pixel by an edge or inside, are summed in the same order
     for one in (pixels[-(_WINDOW_BLOCK + 1) :], pixels[:1], pixels[(x == 299)][:1], pixels[(y > 2) & (x > 2)][:1]):
@@ -302,7 +316,7 @@ def test_window_means_tile_by_tile_are_the_whole_gather_summed_bit_for_bit(
     xs = np.clip(px[None, :] + steps[:, None], 0, width - 1)
     gathered = table[inverse[ys[:, None, :], xs[None, :, :]].astype(np.intp), column[None, None, :]]
     side = 2 * radius + 1
-    expected = gathered.sum(axis=(0, 1), dtype=np.float32) / np.float32(side * side)
+    expected = _box_sums(gathered) / np.float32(side * side)
     flat_table = np.ascontiguousarray(table.T).reshape(-1)
     by_tiles = _window_sums_by_tiles(inverse, flat_table, np.uint16, py, px, column, 5, radius)
     assert by_tiles is not None  # crowded enough for the tiles' path
@@ -554,16 +568,12 @@ def test_filling_squares_repeats_each_value_over_its_square(dtype: type[np.gener
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 16, 17, 100, 4096])
-def test_window_sums_add_the_square_row_after_row(n: int) -> None:
+def test_window_sums_add_each_row_then_the_rows(n: int) -> None:
     from tally.aggregation._pixel_kernels import _sum_squares
 
     rng = np.random.default_rng(n)
     values = (rng.standard_normal((5, 5, n)) * rng.choice([1e-3, 1.0, 1e3], (5, 5, n))).astype(np.float32)
-    expected = values[0, 0].copy()
-    for a in range(5):
-        for b in range(5):
-            if a or b:
-                expected = (expected + values[a, b]).astype(np.float32)  # one float32 addition at a time
+    expected = _box_sums(values)  # each row of the square left to right, then the rows down
     got = _sum_squares(values)
     assert got.dtype == np.float32
     assert got.tobytes() == expected.tobytes()

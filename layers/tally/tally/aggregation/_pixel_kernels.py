@@ -689,13 +689,14 @@ def window_mean(
     ``(2 radius + 1)²`` square around it, where ``row(q) = inverse[q]`` (the square is clamped at the
     image's edges, repeating the edge pixels).
 
-    Each pixel's values are summed in float32 in the square's row order, as
-    ``values.sum(axis=(0, 1))`` sums a ``(2r+1, 2r+1, n)`` gather of two pixels or more: the same
-    sums, bit for bit, whichever of two ways computes them. Where the pixels crowd into few
-    :data:`SQUARE` x :data:`SQUARE` tiles of the image (a band between outlines: ~20 of a tile's 64
-    pixels), each tile's values are read once, with a margin of ``radius``, and the sums of all its
-    pixels are added up a window position at a time (:func:`_window_sums_by_tiles`: ~145 values read
-    a tile instead of 25 a pixel); otherwise pixel by pixel (:func:`_window_sums_by_pixels`).
+    Each pixel's values are summed in float32 one way, whichever of two ways computes them (the same
+    sums, bit for bit): each row of the square left to right, then the rows' sums top to bottom (a
+    box sum is separable). Where the pixels crowd into few :data:`SQUARE` x :data:`SQUARE` tiles of
+    the image (a band between outlines: ~20 of a tile's 64 pixels), each tile's values are read once,
+    with a margin of ``radius``, and the sums of all its pixels are added up a window column, then a
+    window row, at a time (:func:`_window_sums_by_tiles`: ~145 values read a tile instead of 25 a
+    pixel, 2 (2r) additions instead of (2r + 1)² - 1); otherwise pixel by pixel
+    (:func:`_window_sums_by_pixels`).
 
     Args:
         inverse: ``(H, W)`` a row of ``table`` per pixel (a vote table's tuple index).
@@ -743,9 +744,9 @@ def _window_sums_by_tiles(
     """:func:`window_mean`'s sums (not yet divided) for pixels crowded into few tiles, or None when
     they are not (then :func:`_window_sums_by_pixels`). Each (tile, column) pair the pixels need is
     read once as a ``(8 + 2r, 8 + 2r)`` patch of values, rows and columns clamped at the edges, laid
-    out ``(8 + 2r, 8 + 2r, pairs)``; the ``(8, 8, pairs)`` sums of every pixel of every pair are then
-    added a window position at a time in the square's row order (each addition runs over
-    contiguous rows of pairs), and each pixel takes its own."""
+    out ``(8 + 2r, 8 + 2r, pairs)``; each window row's sums ``(8 + 2r, 8, pairs)`` are added a
+    window column at a time, then the ``(8, 8, pairs)`` sums of every pixel of every pair a window
+    row at a time (each addition runs over contiguous rows of pairs), and each pixel takes its own."""
     height, width = inverse.shape
     side = 2 * radius + 1
     tile_cols = -(-width // SQUARE)
@@ -772,12 +773,15 @@ def _window_sums_by_tiles(
         # every tuple index is below the table's rows, so each key fits the key type
         first = (pair_column[lo:hi] * (len(flat_table) // stride)).astype(key_type)  # each pair's column's start
         values = np.take(flat_table, np.add(found, first, dtype=key_type, casting="unsafe"))
+        # each window row's sum first (along the rows of the patch), then the rows added down: a
+        # box sum is separable (2 (side - 1) additions, not side² - 1)
+        across = values[:, :SQUARE].copy()
+        for b in range(1, side):
+            across += values[:, b : b + SQUARE]
         block = sums[:, :, lo:hi]
-        block[...] = values[:SQUARE, :SQUARE]
-        for a in range(side):
-            for b in range(side):
-                if a or b:
-                    block += values[a : a + SQUARE, b : b + SQUARE]
+        block[...] = across[:SQUARE]
+        for a in range(1, side):
+            block += across[a : a + SQUARE]
     at = ((rows & (SQUARE - 1)) << 3 | (cols & (SQUARE - 1))) * m  # each pixel's place in its tile, then its pair
     at += position[pair]
     total: npt.NDArray[np.float32] = np.take(sums.reshape(-1), at)
@@ -824,18 +828,20 @@ def _window_sums_by_pixels(
 
 
 def _sum_squares(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """``values.sum(axis=(0, 1))`` of a ``(side, side, n)`` array, in float32, always in the square's
-    row order (numpy's own order depends on the shape: for ``n = 1`` it sums the 25 values pairwise).
-    Two pixels or more: one reduction over the outer axis of the ``(side * side, n)`` array, which
-    numpy adds row after row in order (the same sums as adding the rows one call at a time, ~6x
-    faster for a block of pixels; ``tests/core/test_vote_fast_paths.py`` checks it)."""
+    """The sums over the first two axes of a ``(side, side, n)`` array, in float32, always in one
+    order: each row of the square left to right, then the rows' sums top to bottom (as
+    :func:`_window_sums_by_tiles` adds them; numpy's own order for ``values.sum(axis=(0, 1))``
+    depends on the shape). Two pixels or more: two reductions over an outer axis, which numpy adds
+    one row after another in order (the same sums as adding the rows one call at a time, faster for a
+    block of pixels; ``tests/core/test_vote_fast_paths.py`` checks it)."""
     side_a, side_b, n = values.shape
     if n >= 2 and values.flags.c_contiguous:
-        total: npt.NDArray[np.float32] = np.add.reduce(values.reshape(side_a * side_b, n), axis=0)
+        total: npt.NDArray[np.float32] = np.add.reduce(np.add.reduce(values, axis=1), axis=0)
         return total
-    sums: npt.NDArray[np.float32] = values[0, 0].copy()
-    for a in range(values.shape[0]):
-        for b in range(values.shape[1]):
-            if a or b:
-                sums += values[a, b]
+    rows = values[:, 0].copy()
+    for b in range(1, side_b):
+        rows += values[:, b]
+    sums: npt.NDArray[np.float32] = rows[0].copy()
+    for a in range(1, side_a):
+        sums += rows[a]
     return sums
