@@ -266,7 +266,7 @@ def _box_sums(values: np.ndarray) -> np.ndarray:
     for a in range(side_a):
         for b in range(1, side_b):
             rows[a] = (rows[a] + values[a, b]).astype(np.float32)
-    total = rows[0]
+    total: np.ndarray = rows[0]
     for a in range(1, side_a):
         total = (total + rows[a]).astype(np.float32)
     return total
