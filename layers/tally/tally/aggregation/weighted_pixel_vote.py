@@ -831,7 +831,7 @@ def decide(
     cast = votes[rows].astype(np.intp)  # (T, K)
     valid = (cast != ABSTAIN) & (standing[None, :] > 0)  # a worker of no weight backs nothing
     safe = np.where(valid, cast, 0)
-    backs = valid & np.take_along_axis(tied[rows], safe, axis=1)  # worker k backs a tied class
+    backs = valid & tied[rows[:, None], safe]  # worker k backs a tied class
     level = np.where(backs, standing[None, :], -np.inf)
     top = level.max(axis=1, keepdims=True)
     leaders = level >= top - 1e-12

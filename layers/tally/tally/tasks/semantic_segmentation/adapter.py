@@ -294,7 +294,10 @@ class SemanticSegmentation(SegmentationShape):
             return self._observe_gold(workers, masks, known, issues)
         if self.uses_batch_model:
             table, judged = self._judged(masks, workers)
-            votes = replace(ObjectVotes.from_table(workers, table), interior=judged.interior)
+            # the votes as counted carry the far marks the judged ones read as background: the same
+            # rows, counts and copy groups (a mask's far marks follow from what it drew, so two masks
+            # equal as drawn are equal with their marks), so only the votes differ
+            votes = replace(judged, votes=table.votes[table.counts > 0])
             return self._observed(judged, _Decoded(workers, table, votes), issues, len(workers))
         return self._observed(None, _Decoded(workers, tabulate(masks)), issues, len(workers))
 
