@@ -4,8 +4,9 @@
 the workers' answers as drawn kept to judge them on; :mod:`tally.aggregation.vote_table`);
 :func:`vote_image` decides the class map with the plain vote (``majority``) or the default
 (``reliability``): the weighted vote per tuple (:mod:`tally.aggregation.weighted_pixel_vote`),
-boundaries from the neighbourhood and ties settled (below), thin structures kept, disputed regions
-decided per region (:mod:`tally.aggregation.disputed_regions`), and the confidences. The task adapter
+boundaries from the neighbourhood and ties settled (below), and the confidences; the opt-in
+``regions`` vote also keeps thin structures and decides disputed regions per region
+(:mod:`tally.aggregation.disputed_regions`). The task adapter
 (:mod:`tally.tasks.semantic_segmentation.adapter`) parses the answers, runs this and writes the masks
 and the label. The per-pixel work is in :mod:`tally.aggregation._pixel_kernels`.
 
@@ -14,7 +15,7 @@ vote uses the neighbourhood in two steps, both only where the vote is contested:
 
 **Boundaries** (:func:`_boundaries`). Where workers disagree whether a pixel is one class or
 background — the band between their outlines — and the vote there is a close call (a margin of at
-most :data:`CLOSE_CALL`, where a thin structure the vote gives the class keeps it instead), the pixel
+most :data:`CLOSE_CALL`; with ``regions``, a thin structure the vote gives the class keeps it instead), the pixel
 takes the class whose weighted share, averaged over the ``(2r+1)²`` square around it, is larger
 (background or that class; other classes in the square count for neither). Across a band of
 outlines this moves the boundary from the workers' *median* outline (what a per-pixel vote picks) to
@@ -69,9 +70,10 @@ __all__ = ["CLOSE_CALL", "RADIUS", "PixelVote", "interior_counts", "reliability_
 CLOSE_CALL = 0.34
 """The neighbourhood decides a pixel contested between a class and background only where the weighted
 vote there is this close (share of the class minus share of background; 2 of 3 workers: 1/3, so with
-three workers every pixel two of them drew is a close call). A thin structure the vote gives the class
-(1-3 px across, clear background on both sides) keeps it (:func:`_thin`): averaged over the square it
-would be lost, as 1-2 px protrusions two of three workers drew were before issue 18."""
+three workers every pixel two of them drew is a close call). With the ``regions`` vote only, a thin
+structure the vote gives the class (1-3 px across, clear background on both sides) keeps it
+(:func:`_thin`): averaged over the square it is lost, and the default ``reliability`` vote loses the
+1-2 px protrusions two of three workers drew (issue 18)."""
 RADIUS = 2
 """Half-width of the square neighbourhood whose shares decide a boundary pixel (:func:`_boundaries`)."""
 
