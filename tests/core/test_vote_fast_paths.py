@@ -437,12 +437,21 @@ def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, 
         assert image.tolist() == np.take(labels, by_squares.inverse).tolist()
         expected_pixels, expected_tuples = by_squares.pixels_and_tuples(chosen)
         assert pixels.tolist() == expected_pixels.tolist() and tuples.tolist() == expected_tuples.tolist()
+    # the table's own: squares or pixel by pixel, labels below the high bit (one read) or past it
+    for table in (by_squares, by_pixels):
+        flags = chosen if table is by_squares else _chosen_by_pixels(table, by_squares, chosen)
+        per_tuple = values if table is by_squares else _chosen_by_pixels(table, by_squares, values)
+        for classes in (per_tuple % 128, per_tuple | 128):
+            image, pixels, tuples = table.expand_and_find(classes, flags)
+            assert image.tolist() == np.take(classes, table.inverse).tolist()
+            assert sorted(pixels.tolist()) == np.flatnonzero(np.take(flags, table.inverse)).tolist()
+            assert tuples.tolist() == table.inverse.reshape(-1)[pixels].tolist()
 
 
 def _chosen_by_pixels(table: VoteTable, by_squares: VoteTable, chosen: np.ndarray) -> np.ndarray:
     """``chosen`` (per tuple of ``by_squares``) carried over to the tuples of ``table`` (the same
     masks counted pixel by pixel, whose rows may be numbered differently)."""
-    out = np.zeros(len(table.counts), dtype=bool)
+    out = np.zeros(len(table.counts), dtype=chosen.dtype)
     out[table.inverse.reshape(-1)] = chosen[by_squares.inverse.reshape(-1)]
     return out
 

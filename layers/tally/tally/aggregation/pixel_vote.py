@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._pixel_kernels import HIGH_BIT, SQUARE, settle_ties, window_mean
+from ._pixel_kernels import SQUARE, settle_ties, window_mean
 from .disputed_regions import (
     MIN_PIXELS,
     Region,
@@ -284,25 +284,12 @@ def _decide_pixels(
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
     """The class map, and the pixels whose class differs from their tuple's decision (``thin``: keep
     the thin structures the vote gives a class, :func:`_boundaries`)."""
-    inverse = table.inverse.reshape(-1)
     foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
     contested = _contested(support, foreground, table.counts > 0)
     kind = contested.astype(np.uint8) | ((open_ties != 0).astype(np.uint8) << 1)
-    flag_free = len(labels) and int(labels.max()) < HIGH_BIT  # every class key below the high bit
-    if table.squares is None and flag_free:
-        # pixel by pixel, the class map and the flag of those pixels in one lookup: the flag is the high bit
-        image = table.expand(labels | np.where(kind != 0, np.uint8(HIGH_BIT), np.uint8(0)))
-        pixels = np.flatnonzero(image.reshape(-1) >= HIGH_BIT)
-        np.bitwise_and(image, np.uint8(HIGH_BIT - 1), out=image)
-        pixel_tuples: npt.NDArray[np.integer[Any]] = inverse[pixels]
-    elif table.squares is not None and flag_free:
-        # with squares, whole squares at a time (no pass over every pixel to find them, no sort), the
-        # mixed squares' pixels read once for both
-        image, pixels, pixel_tuples = table.squares.expand_and_find(labels, kind != 0, table.inverse)
-    else:
-        image = table.expand(labels)
-        pixels, pixel_tuples = table.pixels_and_tuples(kind != 0)
+    # the class map and the pixels of both kinds, in one read of the image
+    image, pixels, pixel_tuples = table.expand_and_find(labels, kind != 0)
     pixel_kind = kind[pixel_tuples]
     at = np.flatnonzero(pixel_kind & 1)  # the contested pixels' positions in ``pixels``
     by_window = _boundaries(image, table, support, foreground, pixels[at], pixel_tuples[at], radius, thin=thin)

@@ -38,6 +38,7 @@ from ..colours import ABSTAIN
 from ._pixel_kernels import (
     BYTE_SPAN,
     DENSE_SPAN,
+    HIGH_BIT,
     MAX_SPAN,
     SQUARE,
     SquareIndex,
@@ -107,6 +108,24 @@ class VoteTable:
     @property
     def n_workers(self) -> int:
         return int(self.votes.shape[1])
+
+    def expand_and_find(
+        self, labels: npt.NDArray[np.uint8], flags: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp], npt.NDArray[np.integer[Any]]]:
+        """``expand(labels)``, and the pixels whose tuple is flagged with each one's tuple
+        (:meth:`pixels_and_tuples`), in one read of the image where it can: while every label is
+        below :data:`HIGH_BIT`, each tuple's label carries its flag in the high bit through one lookup,
+        and the bit is cleared once the flagged pixels are found (with squares, in the mixed squares'
+        pixels only: :meth:`SquareIndex.expand_and_find`)."""
+        if len(labels) and int(labels.max()) >= HIGH_BIT:  # no bit to spare: two reads
+            pixels, tuples = self.pixels_and_tuples(flags)
+            return self.expand(labels), pixels, tuples
+        if self.squares is not None:
+            return self.squares.expand_and_find(labels, flags, self.inverse)
+        image = self.expand(labels | np.where(flags, np.uint8(HIGH_BIT), np.uint8(0)))
+        pixels = np.flatnonzero(image.reshape(-1) >= HIGH_BIT)
+        np.bitwise_and(image, np.uint8(HIGH_BIT - 1), out=image)
+        return image, pixels, self.inverse.reshape(-1)[pixels]
 
     def expand(self, per_tuple: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """Spread a per-tuple array back to an image."""
