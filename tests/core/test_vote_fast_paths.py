@@ -441,7 +441,7 @@ def test_counting_by_squares_gives_the_per_pixel_table(height: int, width: int, 
     for table in (by_squares, by_pixels):
         flags = chosen if table is by_squares else _chosen_by_pixels(table, by_squares, chosen)
         per_tuple = values if table is by_squares else _chosen_by_pixels(table, by_squares, values)
-        for classes in (per_tuple % 128, per_tuple | 128):
+        for classes in ((per_tuple % 128).astype(np.uint8), (per_tuple | 128).astype(np.uint8)):
             image, pixels, tuples = table.expand_and_find(classes, flags)
             assert image.tolist() == np.take(classes, table.inverse).tolist()
             assert sorted(pixels.tolist()) == np.flatnonzero(np.take(flags, table.inverse)).tolist()
