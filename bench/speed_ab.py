@@ -3,9 +3,11 @@
 ``bench/speed.py`` runs one tree at a time; on a shared machine two runs minutes apart differ by more
 than a speed change saves. This script measures both in one process, object by object, beside the
 codec floor: every top-level function and method of the vote's modules whose source differs between
-the two trees (compared by syntax tree) is compiled from the other tree's source into this tree's
-module and swapped in and out before each timed call (the names it reads resolve in this tree's
-module, so a change must keep the names the other tree's functions call). Each object is timed best
+the two trees (compared by syntax tree) is compiled from the other tree's source into a copy of this
+tree's module names, with the other tree's module-level imports and constants run into it first (so
+it reads its own constants, and a name it imports that this tree no longer imports), and swapped in
+and out before each timed call (a function of this tree it calls is the other tree's version where
+that one is swapped too). Each object is timed best
 of 3 for each side, the two sides alternating first, with its floor (``bench/speed.py``'s
 ``codec_floor``); a run's ratio is the median over the objects over the median floor, CPU clock
 (this process's CPU time). Prints a Markdown table: per configuration, the median over the runs with
@@ -20,6 +22,7 @@ import __future__
 
 import argparse
 import ast
+import contextlib
 import importlib
 import io
 import statistics
@@ -63,6 +66,25 @@ def _definitions(tree: ast.Module) -> dict[Key, ast.FunctionDef]:
     return out
 
 
+def _other_module_names(tree: ast.Module, name: str, namespace: dict[str, Any]) -> None:
+    """Run the other tree's module-level imports and constants into ``namespace`` (a copy of our module's
+    names), so its functions read its own constants and the names it imports (one our tree no longer
+    imports, say), not ours. An imported name our tree's modules no longer define is left out."""
+    for node in tree.body:
+        if not isinstance(node, ast.Import | ast.ImportFrom | ast.Assign | ast.AnnAssign):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        statements: list[ast.stmt] = [node]
+        if isinstance(node, ast.ImportFrom):  # one name at a time: a name gone from our tree is skipped
+            statements = [ast.ImportFrom(node.module, [alias], node.level) for alias in node.names]
+        for statement in statements:
+            ast.fix_missing_locations(statement)
+            code = compile(ast.Module([statement], []), f"other:{name}", "exec", dont_inherit=True)
+            with contextlib.suppress(ImportError):
+                exec(code, namespace)
+
+
 class Swaps:
     """The other tree's versions of every differing function, and how to put either side in place."""
 
@@ -74,11 +96,11 @@ class Swaps:
         for name, module in modules.items():
             path = Path(str(module.__file__))
             ours = _definitions(ast.parse(path.read_text()))
-            theirs = _definitions(
-                ast.parse((other / "layers/tally/tally" / (name.replace(".", "/") + ".py")).read_text())
-            )
+            other_tree = ast.parse((other / "layers/tally/tally" / (name.replace(".", "/") + ".py")).read_text())
+            theirs = _definitions(other_tree)
             namespace = dict(vars(module))
             namespaces.append(namespace)
+            _other_module_names(other_tree, name, namespace)
             changed = [k for k in theirs if k not in ours or ast.dump(theirs[k]) != ast.dump(ours[k])]
             for cls, fn in changed:
                 code = compile(
