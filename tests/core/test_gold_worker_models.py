@@ -401,3 +401,6 @@ def test_an_empty_gold_text_holds_nothing() -> None:
     assert TEXTS.held(summary, ["rev"]) is summary  # was GoldTextSummary(known=0): "" with confidence 1
     both = TextSummary((("rev", ""), ("lead", "fine"), ("a", "good")))
     assert TEXTS.held(both, ["rev", "lead"]) == GoldTextSummary(both.answers, known=1)  # the next marked one
+    assert GoldTextSummary(both.answers, known=1).gold_written == 0  # its place among the written answers
+    with pytest.raises(ValueError, match="an empty answer is no gold answer"):  # held makes none such
+        GoldTextSummary(both.answers, known=0)
