@@ -31,14 +31,14 @@ import io
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from .. import __version__
-from ..codecs import run_starts
+from ..codecs import decode_class_runs, run_starts
 from .model import Batch, ImportedItem
 from .outline import MAX_RUNS
 from .outline import polygons as trace_polygons
@@ -285,9 +285,11 @@ class MaskRuns:
         return int(self.starts.nbytes + self.values.nbytes)
 
     def classes(self) -> npt.NDArray[np.uint8]:
-        """The class array again."""
-        lengths = np.diff(np.append(self.starts, self.shape[0] * self.shape[1]))
-        return np.repeat(self.values, lengths).reshape(self.shape)
+        """The class array again (decoded as a ``classRuns`` answer is: :func:`~tally.codecs.decode_class_runs`)."""
+        height, width = self.shape
+        lengths = np.diff(np.append(self.starts, height * width))
+        runs = np.column_stack((self.values.astype(np.int64), lengths)).reshape(-1)
+        return decode_class_runs(cast("Sequence[int]", runs), width, height, 255)  # read with np.asarray: no copy
 
 
 def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8] | MaskRuns) -> Brushes:
