@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tally.aggregation.base import ObjectItems, WorkerItems
 from tally.aggregation.box_consolidation import BoxConsolidation
@@ -349,9 +350,9 @@ def test_a_gold_text_fit_aligns_the_other_objects_once(monkeypatch: Any) -> None
     prepared: list[int] = []
     of = text._Batch.of.__func__  # type: ignore[attr-defined]
 
-    def counting(cls: Any, objects: Any, *args: Any) -> Any:
+    def counting(cls: Any, objects: Any, *args: Any, **kwargs: Any) -> Any:
         prepared.append(sum(len(o) for o in objects))
-        return of(cls, objects, *args)
+        return of(cls, objects, *args, **kwargs)
 
     monkeypatch.setattr(text._Batch, "of", classmethod(counting))
     summaries = [
@@ -364,6 +365,35 @@ def test_a_gold_text_fit_aligns_the_other_objects_once(monkeypatch: Any) -> None
     assert [model.label(o, s)[0]["text"] for o, s in summaries] == ["red barn", "old barn", "blue barn"]
 
 
+@pytest.mark.parametrize(
+    ("mode", "compared", "scored"),
+    [
+        ("short", [3], [[1.0, 0.8333], [1.0, 0.75], [1.0, 0.9167]]),  # 1 - graphemes changed / 12
+        ("transcription", [3], [[3.0, 2.0]] * 3),  # three words, two shared with the gold
+        ("auto", [6], [[3.0, 2.0]] * 3),  # every word distance, to tell a transcription
+    ],
+)
+def test_a_gold_text_is_compared_with_each_other_answer_alone(
+    monkeypatch: Any, mode: str, compared: list[int], scored: list[list[float]]
+) -> None:
+    """The gold fit computes the distances from the gold text to the others (3 of 4 answers), not
+    between every two (6), but for ``"auto"``'s word distances, all of which tell a transcription."""
+    from tally.aggregation import text
+
+    pairs: list[int] = []
+    edit_distances = text._edit_distances
+
+    def counting(flat: Any, a_start: Any, *args: Any) -> Any:
+        pairs.append(len(a_start))
+        return edit_distances(flat, a_start, *args)
+
+    monkeypatch.setattr(text, "_edit_distances", counting)
+    obj = [(0, "one red barn"), (1, "one red bam"), (2, "a red barn"), (3, "one rod barn")]
+    model = text.TextVote(mode=mode, min_words=3).fit([obj], known=[0])  # type: ignore[arg-type]
+    assert pairs == compared
+    assert model.worker_statistics_.round(4).tolist() == [[0.0, 0.0], *scored]
+
+
 def test_an_empty_gold_text_holds_nothing() -> None:
     from tally.tasks.free_text.adapter import TEXTS, GoldTextSummary, TextSummary
 
@@ -371,3 +401,6 @@ def test_an_empty_gold_text_holds_nothing() -> None:
     assert TEXTS.held(summary, ["rev"]) is summary  # was GoldTextSummary(known=0): "" with confidence 1
     both = TextSummary((("rev", ""), ("lead", "fine"), ("a", "good")))
     assert TEXTS.held(both, ["rev", "lead"]) == GoldTextSummary(both.answers, known=1)  # the next marked one
+    assert GoldTextSummary(both.answers, known=1).gold_written == 0  # its place among the written answers
+    with pytest.raises(ValueError, match="an empty answer is no gold answer"):  # held makes none such
+        GoldTextSummary(both.answers, known=0)

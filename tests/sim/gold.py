@@ -319,18 +319,27 @@ def shape_form_export(
     ``night``; the reviewer the truth, a careful annotator right 9 times in 10, ``bo`` at random), so the
     import is a form of two fields and the shapes are its field ``shape``."""
     tasks, truth, gold = shape_export(kind, seed, n, n_gold, pair_share, pool_size)
+    _answer_light(tasks, seed, at_random="bo")
+    return tasks, truth, gold
+
+
+def _answer_light(tasks: list[dict[str, Any]], seed: int, at_random: str | None = None) -> None:
+    """Each annotation of ``tasks`` also answers a choice ``light`` (``day`` or ``night``, drawn per task):
+    the reviewer the truth, ``at_random`` at random, the others right 9 times in 10."""
     rng = np.random.default_rng(seed + 1000)
     for task in tasks:
         light = int(rng.integers(2))
         for annotation in task["annotations"]:
-            who = annotation["completed_by"]["email"]
-            chosen = light if annotation["ground_truth"] else int(rng.integers(2)) if who == "bo" else (
-                light if rng.random() < 0.9 else 1 - light)  # fmt: skip
+            if annotation["ground_truth"]:
+                chosen = light
+            elif annotation["completed_by"]["email"] == at_random:
+                chosen = int(rng.integers(2))
+            else:
+                chosen = light if rng.random() < 0.9 else 1 - light
             annotation["result"].append(
                 {"id": f"c{task['id']}", "type": "choices", "from_name": "light", "to_name": "image",
                  "value": {"choices": [["day", "night"][chosen]]}}
             )  # fmt: skip
-    return tasks, truth, gold
 
 
 def _truth_element(kind: str, scene: list[tuple[int, float, float, float, float]]) -> dict[str, Any]:
@@ -638,15 +647,7 @@ def value_form_export(
     """:func:`value_export`'s tasks as a form: each annotation also answers a choice (``light``, as in
     :func:`shape_form_export`), so the import is a form of two fields and the values its field ``answer``."""
     tasks, truth, gold = value_export(kind, seed, n, n_gold)
-    rng = np.random.default_rng(seed + 1000)
-    for task in tasks:
-        light = int(rng.integers(2))
-        for annotation in task["annotations"]:
-            chosen = light if annotation["ground_truth"] or rng.random() < 0.9 else 1 - light
-            annotation["result"].append(
-                {"id": f"c{task['id']}", "type": "choices", "from_name": "light", "to_name": "image",
-                 "value": {"choices": [["day", "night"][chosen]]}}
-            )  # fmt: skip
+    _answer_light(tasks, seed)
     return tasks, truth, gold
 
 

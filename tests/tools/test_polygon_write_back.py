@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from PIL import Image
 
 from tally.aggregation.instance_fusion import rasterise_polygons
@@ -208,15 +209,20 @@ def test_label_studio_closed_vector_paths_go_back_as_closed_linked_vectorlabels(
     }  # fmt: skip  # from the centre of the car's top-left pixel, in percent
 
 
-def test_a_polygon_field_of_a_form_goes_back_as_polygons_its_hole_note_naming_the_form_ids(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("tree", "good"), [("tree", "good"), ("tally-3", "tally-0")])
+def test_a_polygon_field_of_a_form_goes_back_as_polygons_its_hole_note_naming_the_form_ids(
+    tmp_path: Path, tree: str, good: str
+) -> None:
+    """A label or choice named like one of tally's own ids (``tally-3``) is written as it is, in the
+    results and in the note: only the ids tally made are renamed for the form."""
     ring = _u_shapes(2, 2)
     export = [{"id": 7, "data": {"image": "/data/upload/ring.png"}, "annotations": [
         {"id": k, "completed_by": {"id": k, "email": who}, "result": [
             {"id": f"{who}-0", "type": "polygonlabels", "from_name": "trees", "to_name": "image",
              "original_width": 30, "original_height": 20,
-             "value": {"points": [[x / 0.3, y / 0.2] for x, y in drawn], "closed": True, "polygonlabels": ["tree"]}},
+             "value": {"points": [[x / 0.3, y / 0.2] for x, y in drawn], "closed": True, "polygonlabels": [tree]}},
             {"id": f"{who}-q", "type": "choices", "from_name": "quality", "to_name": "image",
-             "value": {"choices": ["good"]}}]}
+             "value": {"choices": [good]}}]}
         for k, (who, drawn) in enumerate(zip(["ana", "ben", "cy"], ring, strict=True))]}]  # fmt: skip
     (tmp_path / "export.json").write_text(json.dumps(export))
     code, labels = _run("labelstudio", tmp_path / "export.json", tmp_path / "out")
@@ -224,11 +230,11 @@ def test_a_polygon_field_of_a_form_goes_back_as_polygons_its_hole_note_naming_th
     assert labels[0]["imported-from"] == {"tool": "labelstudio", "fields": ["trees", "quality"]}
     (task,) = json.loads((tmp_path / "out" / "predictions.json").read_text())
     result = task["predictions"][0]["result"]
-    assert [(r["id"], r["type"]) for r in result] == [
-        ("tally-trees-0", "polygonlabels"),
-        ("tally-quality-0", "choices"),
+    assert [(r["id"], r["type"], r["value"].get("polygonlabels"), r["value"].get("choices")) for r in result] == [
+        ("tally-trees-0", "polygonlabels", [tree], None),
+        ("tally-quality-0", "choices", None, [good]),
     ]
-    assert task["meta"] == {"tally": {"notes": [f"tally-trees-0 (tree, instance 1): 1 {HOLE_NOTE}"]}}
+    assert task["meta"] == {"tally": {"notes": [f"tally-trees-0 ({tree}, instance 1): 1 {HOLE_NOTE}"]}}
     pixels = [(x * 0.3, y * 0.2) for x, y in result[0]["value"]["points"]]
     assert np.array_equal(_painted([pixels], 30, 20), _painted([[(2, 2), (10, 2), (10, 10), (2, 10)]], 30, 20))
 

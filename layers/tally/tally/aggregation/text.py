@@ -251,9 +251,11 @@ class TextVote:
 
     def _gold_statistics(self, gold: Sequence[tuple[Sequence[Answer], int]]) -> FloatArray:
         """``(n_workers, 2)``: every other answer to each gold object compared with its gold text alone
-        (:meth:`fit`'s ``known``)."""
+        (:meth:`fit`'s ``known``). Only the distances to the gold answers are computed, and the word
+        distances among the others where ``"auto"`` needs them to tell a transcription."""
         objects = [obj for obj, _ in gold]
-        batch = _Batch.of(objects, self.mode, self.min_words, self.max_divergence)
+        to = np.asarray([column for _, column in gold], dtype=np.int64)
+        batch = _Batch.of(objects, self.mode, self.min_words, self.max_divergence, to=to)
         stats = np.zeros((batch.n_workers, 2))
         words = np.diff(batch.word_start)
         for o, (obj, column) in enumerate(gold):
@@ -405,7 +407,17 @@ class _Batch:
         return int(self.word_distance.shape[1])
 
     @classmethod
-    def of(cls, objects: Sequence[Sequence[Answer]], mode: Mode, min_words: int, max_divergence: float) -> _Batch:
+    def of(
+        cls,
+        objects: Sequence[Sequence[Answer]],
+        mode: Mode,
+        min_words: int,
+        max_divergence: float,
+        to: IntArray | None = None,
+    ) -> _Batch:
+        """The batch prepared; with ``to`` (per object, one of its answers), the distances only from that
+        answer to the others (:meth:`TextVote._gold_statistics`; ``"auto"``'s word distances all, to
+        tell a transcription), the others among themselves left 0: such a batch is not for voting."""
         texts: list[str] = []
         workers: list[int] = []
         counts: list[int] = []
@@ -433,12 +445,14 @@ class _Batch:
         rover = np.zeros(n_objects, dtype=bool)
         word_distance = np.zeros((n_objects, width, width))
         if mode != "short":
-            word_distance = _pairwise(starts, word_form, flat_keys, word_start, width, None)
+            word_distance = _pairwise(
+                starts, word_form, flat_keys, word_start, width, None, to=to if mode != "auto" else None
+            )
             if mode == "transcription":
                 rover[:] = True
             else:
                 rover = _looks_transcribed(starts, word_form, word_start, word_distance, min_words, max_divergence)
-        char_form, char_distance = _char_distances(texts, starts, ~rover, width)
+        char_form, char_distance = _char_distances(texts, starts, ~rover, width, to)
         key_text = list(key_ids)
         return cls(
             source=objects,
@@ -556,10 +570,11 @@ def _letter_set(word: str) -> int:
 
 
 def _char_distances(
-    texts: Sequence[str], starts: IntArray, chosen: BoolArray, width: int
+    texts: Sequence[str], starts: IntArray, chosen: BoolArray, width: int, to: IntArray | None = None
 ) -> tuple[IntArray, FloatArray]:
     """Per answer of the ``chosen`` objects, the id of its normalised text, and the ``(n_objects, H, H)``
-    normalised grapheme edit distances between each chosen object's answers."""
+    normalised grapheme edit distances between each chosen object's answers (with ``to``: as
+    :func:`_pairwise`'s)."""
     char_form = np.full(len(texts), -1, dtype=np.int64)
     clusters: dict[str, int] = {}
     flat: list[int] = []
@@ -576,7 +591,8 @@ def _char_distances(
                 bounds.append(len(flat))
             char_form[a] = found
     form_start = np.asarray(bounds, dtype=np.int64)
-    return char_form, _pairwise(starts, char_form, np.asarray(flat, dtype=np.int64), form_start, width, chosen, True)
+    flat_array = np.asarray(flat, dtype=np.int64)
+    return char_form, _pairwise(starts, char_form, flat_array, form_start, width, chosen, by_form=True, to=to)
 
 
 def _pairwise(
@@ -586,11 +602,15 @@ def _pairwise(
     start: IntArray,
     width: int,
     chosen: BoolArray | None,
+    *,
     by_form: bool = False,
+    to: IntArray | None = None,
 ) -> FloatArray:
     """``(n_objects, width, width)`` normalised edit distances between the answers of each (chosen)
     object: equal forms 0, each pair of distinct forms computed once. A sequence is
-    ``flat[start[x]:start[x + 1]]`` with ``x`` the form (``by_form``) or a representative answer."""
+    ``flat[start[x]:start[x + 1]]`` with ``x`` the form (``by_form``) or a representative answer. With
+    ``to`` (per object, one of its answers): only the distances from that answer to the others, the others
+    among themselves left 0."""
     n_objects = len(starts) - 1
     out = np.zeros((n_objects, width, width))
     counts = np.diff(starts)
@@ -601,9 +621,14 @@ def _pairwise(
         if size < 2:
             continue
         group = objects[counts[objects] == size]
-        i, j = np.triu_indices(size, k=1)
-        first_parts.append((starts[group][:, None] + i[None, :]).ravel())
-        second_parts.append((starts[group][:, None] + j[None, :]).ravel())
+        if to is None:
+            i, j = np.triu_indices(size, k=1)
+            first_parts.append((starts[group][:, None] + i[None, :]).ravel())
+            second_parts.append((starts[group][:, None] + j[None, :]).ravel())
+        else:  # the one answer, then each other answer of its object
+            column = np.arange(size)
+            first_parts.append(np.repeat(starts[group] + to[group], size - 1))
+            second_parts.append((starts[group][:, None] + column[None, :])[column[None, :] != to[group][:, None]])
     if not first_parts:
         return out
     first, second = np.concatenate(first_parts), np.concatenate(second_parts)

@@ -345,10 +345,13 @@ def _build_form(items: Sequence[ImportedItem], names: list[str]) -> Batch:
 def _form_gold(
     batch: Batch, item: ImportedItem, kinds: Mapping[str, str], contents: dict[str, dict[str, Any]], gold: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """A gold item of a form: the gold answers first; the others keep their fields of a kind that learns
-    from the gold (:data:`GOLD_FORM_TAUGHT`: the field's batch model holds those at the gold answer and
-    judges the others against it) and every field the gold answer does not give (voted as on any other
-    item); their other fields are scored against the gold answer's, not voted."""
+    """A gold item of a form: the gold answers first, then the others' whole answers. Only a Label Studio
+    import is a form (:func:`build_batch`'s ``form``), and every kind a Label Studio form has learns from
+    the gold (:data:`GOLD_FORM_TAUGHT`; ``instances``, the one consolidated kind not among them, only CVAT
+    and COCO give, and they mark no gold): the form driver hands the mark to each field's task or kind,
+    which holds the field at the gold answer and judges the others against it; a field the gold answer
+    does not give is voted as on any other item. The others' fields are scored against the gold answer's
+    for ``gold-answers``."""
     first = {n: v for n, v in contents[gold[0]].items() if not _blank(kinds.get(n), v)}  # an empty text: left out
     others = [(worker, content) for worker, content in contents.items() if worker not in item.gold]
     found: dict[tuple[str, str], float | None] = {}
@@ -356,21 +359,13 @@ def _form_gold(
         answered = [(worker, content[name]) for worker, content in others if name in content]
         figures = agreements(kinds[name], [v for _, v in answered], value)
         found.update(((worker, name), score) for (worker, _), score in zip(answered, figures, strict=True))
-    scores: list[dict[str, Any]] = []
-    kept: dict[str, dict[str, Any]] = {w: contents[w] for w in gold}
-    scored: list[dict[str, Any]] = []
-    for worker, content in others:
-        voted = {n: v for n, v in content.items() if kinds[n] in GOLD_FORM_TAUGHT or n not in first}
-        unvoted = {n: v for n, v in content.items() if n not in voted}
-        scores.extend({"workerId": worker, "field": n, "agreement": found.get((worker, n))} for n in content)
-        if voted:
-            kept[worker] = voted
-        if unvoted:
-            scored.append(_content_annotation(worker, unvoted))
+    scores = [
+        {"workerId": worker, "field": n, "agreement": found.get((worker, n))}
+        for worker, content in others
+        for n in content
+    ]
     batch.gold[item.object_id] = GoldItem(gold, first, scores, evidence=True, form=True)
-    if scored:
-        batch.scored[item.object_id] = scored
-    return kept
+    return {**{w: contents[w] for w in gold}, **dict(others)}
 
 
 def _content_annotation(worker: str, content: Mapping[str, Any], *, gold: bool = False) -> dict[str, Any]:

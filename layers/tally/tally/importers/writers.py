@@ -28,18 +28,17 @@ no prediction / no shape, and say why (Label Studio: in the task's ``meta.tally`
 from __future__ import annotations
 
 import io
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from .. import __version__
-from ..codecs import run_starts
+from ..codecs import decode_class_runs, run_starts
 from .model import Batch, ImportedItem
 from .outline import MAX_RUNS
 from .outline import polygons as trace_polygons
@@ -205,11 +204,15 @@ def _ls_polylines(label: Mapping[str, Any], size: tuple[int, int]) -> list[dict[
 
 
 def _ls_outlines(
-    found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]], rtype: str, notes: list[str]
+    found: Sequence[tuple[str, npt.NDArray[np.bool_], float | None, int | None]],
+    rtype: str,
+    notes: list[str],
+    ids: str = "tally-",
 ) -> list[dict[str, Any]]:
     """Each instance as ``polygonlabels`` regions or closed ``vectorlabels`` paths (``rtype``), one per
     part of it (module docstring), in percent, its confidence as each region's ``score``; a filled hole
-    is said in ``notes``."""
+    is said in ``notes``, which name the regions by the ids :func:`_ls_item` gives them (``ids`` and
+    their index)."""
     regions: list[dict[str, Any]] = []
     for name, mask, score, k in found:
         height, width = mask.shape
@@ -218,7 +221,7 @@ def _ls_outlines(
         if traced.ragged:  # too fragmented to trace: the exact mask, said
             regions.append({**_brush_region(name, mask_to_brush_rle(mask), score, k), "rtype": "brushlabels"})
             notes.append(
-                f"tally-{first} ({name}, instance {(k or 0) + 1}): written as a brush mask, its outline too "
+                f"{ids}{first} ({name}, instance {(k or 0) + 1}): written as a brush mask, its outline too "
                 f"ragged to trace ({traced.ragged} runs of edges, over {MAX_RUNS})"
             )
             continue
@@ -230,12 +233,12 @@ def _ls_outlines(
             else:
                 value = {"points": [[x, y] for x, y in at], "closed": True, "polygonlabels": [name]}
             regions.append({"value": value, "score": score, "index": k})
-        ids = ", ".join(f"tally-{i}" for i in range(first, len(regions)))
+        named = ", ".join(f"{ids}{i}" for i in range(first, len(regions)))
         if len(regions) - first > 1:
-            notes.append(f"{ids} ({name}, instance {(k or 0) + 1}): one instance in {len(regions) - first} parts")
+            notes.append(f"{named} ({name}, instance {(k or 0) + 1}): one instance in {len(regions) - first} parts")
         if traced.hole_pixels:
             notes.append(
-                f"{ids} ({name}, instance {(k or 0) + 1}): {traced.hole_pixels} pixel(s) of holes filled, as Label "
+                f"{named} ({name}, instance {(k or 0) + 1}): {traced.hole_pixels} pixel(s) of holes filled, as Label "
                 "Studio polygons have no holes"
             )
     return regions
@@ -282,9 +285,11 @@ class MaskRuns:
         return int(self.starts.nbytes + self.values.nbytes)
 
     def classes(self) -> npt.NDArray[np.uint8]:
-        """The class array again."""
-        lengths = np.diff(np.append(self.starts, self.shape[0] * self.shape[1]))
-        return np.repeat(self.values, lengths).reshape(self.shape)
+        """The class array again (decoded as a ``classRuns`` answer is: :func:`~tally.codecs.decode_class_runs`)."""
+        height, width = self.shape
+        lengths = np.diff(np.append(self.starts, height * width))
+        runs = np.column_stack((self.values.astype(np.int64), lengths)).reshape(-1)
+        return decode_class_runs(cast("Sequence[int]", runs), width, height, 255)  # read with np.asarray: no copy
 
 
 def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8] | MaskRuns) -> Brushes:
@@ -325,10 +330,11 @@ def _ls_result(
     shapes: list[int] | None = None,
     brushes: Mapping[str, Brushes] | None = None,
     notes: list[str] | None = None,
+    ids: str = "tally-",
 ) -> list[dict[str, Any]]:
-    """The label's results; ``shapes``, when given, gets each result's index in the label's list of its
-    regions (an instance's in ``instances``), what ``shape-attributes`` name; ``notes`` what the task's
-    ``meta.tally`` should say about them (a polygon's filled hole)."""
+    """The label's results, their ids ``ids`` and their index; ``shapes``, when given, gets each result's
+    index in the label's list of its regions (an instance's in ``instances``), what ``shape-attributes``
+    name; ``notes`` what the task's ``meta.tally`` should say about them (a polygon's filled hole)."""
     kind = _kind(label)
     rtype = str(field.get("type", ""))
     size = _size(label)
@@ -344,7 +350,7 @@ def _ls_result(
         regions, rtype = _ls_polylines(label, size), "vectorlabels"
     elif kind == "instances" and rtype in ("polygonlabels", "vectorlabels"):  # drawn as polygons: written so
         found = _regions(label, read)
-        regions = _ls_outlines(found, rtype, notes if notes is not None else [])
+        regions = _ls_outlines(found, rtype, notes if notes is not None else [], ids)
         size = size if size is not None else _found_size(found)
     elif kind in ("semantic", "instances"):
         (regions, drawn), rtype = _ls_masks(label, read, brushes or {}), "brushlabels"
@@ -356,7 +362,7 @@ def _ls_result(
         return []
     if shapes is not None:
         shapes.extend(region.get("index", i) for i, region in enumerate(regions))
-    return [_ls_item(i, field, rtype, region, size) for i, region in enumerate(regions)]
+    return [_ls_item(i, field, rtype, region, size, ids) for i, region in enumerate(regions)]
 
 
 def _ls_controls(task: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
@@ -422,18 +428,18 @@ def _ls_form(
     brushes: Mapping[str, Brushes],
     notes: list[str],
 ) -> list[dict[str, Any]]:
-    """Every consolidated field of a form, each as its control's results (scored by its confidence);
-    ``notes`` gets what the task's ``meta.tally`` should say about them."""
+    """Every consolidated field of a form, each as its control's results (scored by its confidence), a
+    field's ids ``tally-<field>-<index>``; ``notes`` gets what the task's ``meta.tally`` should say about
+    them."""
     out: list[dict[str, Any]] = []
     for name, entry in (label.get("fields") or {}).items():
         source = fields.get(name, {})
         if not entry.get("consolidated") or not source:
             continue
         kind, rtype, value = entry.get("kind"), str(source.get("type", "")), entry.get("value")
+        ids = f"tally-{name}-"
         if kind == "annotation" and isinstance(value, dict):
-            said: list[str] = []
-            results = _ls_result(value, source, text, read, brushes=brushes, notes=said)
-            notes.extend(re.sub(r"\btally-(?=\d)", f"tally-{name}-", note) for note in said)  # the ids made below
+            results = _ls_result(value, source, text, read, brushes=brushes, notes=notes, ids=ids)
         else:
             if kind == "single-choice":
                 regions = _ls_classification({"class-name": value}, rtype)
@@ -442,9 +448,8 @@ def _ls_form(
             else:
                 made = _ls_value(value if kind == "number" else entry.get("text", value), rtype)
                 regions = [{"value": made}] if made is not None else []
-            results = [_ls_item(i, source, rtype, region, None) for i, region in enumerate(regions)]
+            results = [_ls_item(i, source, rtype, region, None, ids) for i, region in enumerate(regions)]
         for result in results:
-            result["id"] = f"tally-{name}-{result['id'].removeprefix('tally-')}"
             if entry.get("confidence") is not None and kind != "annotation":
                 result["score"] = entry["confidence"]
         out.extend(results)
@@ -452,10 +457,15 @@ def _ls_form(
 
 
 def _ls_item(
-    i: int, field: Mapping[str, Any], rtype: str, region: Mapping[str, Any], size: tuple[int, int] | None
+    i: int,
+    field: Mapping[str, Any],
+    rtype: str,
+    region: Mapping[str, Any],
+    size: tuple[int, int] | None,
+    ids: str = "tally-",
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "id": f"tally-{i}",
+        "id": f"{ids}{i}",
         "from_name": field.get("from_name"),
         "to_name": field.get("to_name"),
         "type": region.get("rtype", rtype),  # a region may be of another type than its label's others

@@ -83,18 +83,23 @@ class GoldTextSummary(TextSummary):
     """An object's texts when one answer is marked gold (``annotationData.gold``, which only an importer
     can set: :func:`~tally.tasks.base.gold_column`): every answer, for the fit, which compares the others
     with answer ``known`` alone (:meth:`TextVote.fit`'s ``known``); the object is the gold answer alone
-    (:meth:`alone`), confidence 1: never outvoted."""
+    (:meth:`alone`), confidence 1: never outvoted. The gold answer wrote something: an empty one holds
+    nothing (``held``, module docstring)."""
 
     known: int = dataclasses.field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not self.answers[self.known][1].strip():
+            raise ValueError("an empty answer is no gold answer: it holds nothing")
 
     def alone(self) -> TextSummary:
         return TextSummary((self.answers[self.known],))
 
     @property
-    def gold_written(self) -> int | None:
-        """The gold answer's place among :attr:`written` (``None``: it is empty, and teaches nothing)."""
-        worker, text = self.answers[self.known]
-        return [w for w, _ in self.written].index(worker) if text.strip() else None
+    def gold_written(self) -> int:
+        """The gold answer's place among :attr:`written`."""
+        worker = self.answers[self.known][0]
+        return [w for w, _ in self.written].index(worker)
 
 
 @dataclass
