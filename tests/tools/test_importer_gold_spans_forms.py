@@ -54,3 +54,16 @@ def test_a_gold_forms_boxes_teach_the_fields_model(tmp_path: Path) -> None:
     # the same figures as the lone box field's (tests/tools/test_importer_gold_geometry.py): the field's
     # model is the boxes task's, taught the same way
     assert (round(statistics.mean(scored), 3), round(statistics.mean(alone), 3)) == (0.886, 0.576)
+
+
+def test_every_kind_a_label_studio_form_consolidates_is_taught_by_gold() -> None:
+    # the form import sends a gold item's other answers to the field's batch model beside the gold
+    # answer only for the kinds in GOLD_FORM_TAUGHT (no branch is left to score them apart): a Label
+    # Studio kind outside it would see its other answers silently voted, so every kind its reader makes
+    # (a choice field turns multi-label when answers pick several) must be in it
+    from tally.importers import labelstudio
+    from tally.importers.model import CONSOLIDATED_KINDS, GOLD_FORM_TAUGHT
+
+    made = {*labelstudio._REGION_KINDS.values(), *labelstudio._VALUE_KINDS.values(), "multi-label"}
+    assert made & CONSOLIDATED_KINDS <= GOLD_FORM_TAUGHT
+    assert made - CONSOLIDATED_KINDS == set()  # (a kind the import does not consolidate would be kept as given)

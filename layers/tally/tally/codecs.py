@@ -447,6 +447,14 @@ def decode_class_runs(runs: Sequence[int], width: int, height: int, classes: int
         raise MaskShapeError(
             f"classRuns covers {int(lengths.sum())} pixels; inputImageProperties says {width}x{height}"
         )
+    return expand_runs(values, lengths, width, height)
+
+
+def expand_runs(
+    values: npt.NDArray[np.integer[Any]], lengths: npt.NDArray[np.integer[Any]], width: int, height: int
+) -> npt.NDArray[np.uint8]:
+    """The ``(height, width)`` class array of runs already checked (:func:`decode_class_runs` checks a
+    worker's): ``values[i]`` repeated ``lengths[i]`` times, row-major."""
     return np.repeat(values.astype(np.uint8), lengths).reshape(height, width)
 
 

@@ -31,14 +31,14 @@ import io
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from .. import __version__
-from ..codecs import decode_class_runs, run_starts
+from ..codecs import expand_runs, run_starts
 from .model import Batch, ImportedItem
 from .outline import MAX_RUNS
 from .outline import polygons as trace_polygons
@@ -285,11 +285,10 @@ class MaskRuns:
         return int(self.starts.nbytes + self.values.nbytes)
 
     def classes(self) -> npt.NDArray[np.uint8]:
-        """The class array again (decoded as a ``classRuns`` answer is: :func:`~tally.codecs.decode_class_runs`)."""
+        """The class array again (the core's own runs: expanded as a checked ``classRuns`` answer is,
+        :func:`~tally.codecs.expand_runs`)."""
         height, width = self.shape
-        lengths = np.diff(np.append(self.starts, height * width))
-        runs = np.column_stack((self.values.astype(np.int64), lengths)).reshape(-1)
-        return decode_class_runs(cast("Sequence[int]", runs), width, height, 255)  # read with np.asarray: no copy
+        return expand_runs(self.values, np.diff(np.append(self.starts, height * width)), width, height)
 
 
 def semantic_brushes(label: Mapping[str, Any], classes: npt.NDArray[np.uint8] | MaskRuns) -> Brushes:
