@@ -613,3 +613,31 @@ def test_a_blank_answer_first_among_nine_of_a_one_class_job_is_voted() -> None:
         table, judged = reliability_table(masks, workers)
         image, _ = vote_image(table, workers, 2, "reliability", LeaveOneOutWeights().fit([judged]), judged)
         assert np.array_equal(image, truth)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_votes_as_counted_have_the_judged_votes_copy_groups(seed: int) -> None:
+    # the adapter takes the counted votes' copy groups from the votes as drawn (far marks read as
+    # background): masks equal as drawn are equal with their far marks, so the groups are the same as
+    # building them again from the counted votes; copies, small and empty masks, and masks drawn far
+    # apart (far marks) among them
+    from tally.aggregation.pixel_vote import reliability_table
+
+    rng = np.random.default_rng(seed)
+    height, width = 64, 96
+    lut = np.array([0, 1, 2, ABSTAIN], np.uint8)
+    drawn = [_blobs(rng, height, width, 4) for _ in range(3)]
+    drawn.append(drawn[0].copy())  # a copy
+    drawn.append(np.zeros((height, width), np.uint8))  # an empty answer
+    tiny = np.zeros((height, width), np.uint8)
+    tiny[60:62, 90:92] = 1  # far from everything the others drew
+    drawn.extend([tiny, tiny.copy()])  # two equal masks too small to be taken for copies
+    order = rng.permutation(len(drawn))
+    masks = [IndexedMask(drawn[i], lut) for i in order]
+    workers = [f"w{i}" for i in order]
+    table, judged = reliability_table(masks, workers)
+    rebuilt = ObjectVotes.from_table(workers, table)
+    assert rebuilt.group.tolist() == judged.group.tolist()
+    assert rebuilt.counts.tolist() == judged.counts.tolist()
+    assert len({*judged.group.tolist()}) < len(workers)  # the copy is found
+    assert (table.votes == FAR).any()  # and far marks among the counted votes
