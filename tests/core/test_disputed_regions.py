@@ -451,3 +451,47 @@ def test_only_the_regions_vote_measures_wrong_classes_away_from_outlines(
             assert votes.interior is not None and votes.interior.tolist() == [0.0] * len(votes.counts)
         else:
             assert votes.interior is None
+
+
+def test_the_regions_found_over_the_rows_are_those_found_pixel_by_pixel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The depth test and the components in whole-array passes over the set's span
+    (``_runs_in_rows``, for sets that fill their span) give the regions of ``_deep`` and
+    ``components``: the same sizes, the same numbering, the same pixels, on random sets; and so
+    does the choice between them, either way."""
+    from tally.aggregation import disputed_regions
+    from tally.aggregation.disputed_regions import MIN_PIXELS, _deep, _large_thick_regions, _members, _runs_in_rows
+
+    rng = np.random.default_rng(5)
+    compared = 0
+    for _ in range(200):
+        height, width = (int(v) for v in rng.integers(5, 60, 2))
+        image = rng.random((height, width)) < rng.uniform(0.05, 0.5)
+        for _ in range(int(rng.integers(1, 6))):
+            y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
+            image[max(0, y - 10) : y + int(rng.integers(1, 16)), max(0, x - 10) : x + int(rng.integers(1, 16))] = True
+        pixels = np.flatnonzero(image)
+        member = _members(pixels, width * height)
+        labels, n = components(pixels, width, member)
+        sizes = np.bincount(labels, minlength=n)
+        deep = _deep(pixels, width, height, 3, member)
+        keep = np.flatnonzero((sizes >= MIN_PIXELS) & (np.bincount(labels[deep], minlength=n) > 0))
+        rows, cols = np.nonzero(image)
+        by_rows = _runs_in_rows(image, int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
+        either = [_large_thick_regions(None, width, height, member)]
+        with monkeypatch.context() as scattered:  # every set taken as scattered: pixel by pixel
+            scattered.setattr(disputed_regions, "_BY_ROWS", 0)
+            either += [
+                _large_thick_regions(None, width, height, member),
+                _large_thick_regions(pixels, width, height, member),
+            ]
+        for found in (by_rows, *either):
+            if not len(keep):
+                assert found is None
+                continue
+            assert found is not None
+            found_sizes, found_keep, region_pixels = found
+            assert found_sizes.tolist() == sizes.tolist() and found_keep.tolist() == keep.tolist()
+            for r in keep:
+                assert region_pixels(int(r)).tolist() == pixels[labels == r].tolist()
+            compared += 1
+    assert compared > 400

@@ -256,8 +256,9 @@ def _disputes(
         return []
     full = np.zeros(len(table.counts), dtype=bool)
     full[present] = contested
-    member = table.expand(full).reshape(-1)  # per pixel, whether contested (faster than sorting the pixels found)
-    pixels = np.flatnonzero(member)
+    # per pixel, whether contested (faster than sorting the pixels found); the pixels themselves are
+    # read off it only where the regions are searched pixel by pixel (a scattered set)
+    member = table.expand(full).reshape(-1)
     table_cast = np.zeros((len(table.counts), cast.shape[1]), dtype=np.uint8)
     table_cast[present] = cast
 
@@ -267,7 +268,7 @@ def _disputes(
         histogram -= np.bincount(labels[table.inverse.reshape(-1)[moved]], minlength=len(histogram))
         histogram += np.bincount(image.reshape(-1)[moved], minlength=len(histogram))
     return decide_regions(
-        image, table.inverse, table_cast, pixels, votes.share, confusion, n_classes, histogram, member=member
+        image, table.inverse, table_cast, None, votes.share, confusion, n_classes, histogram, member=member
     )
 
 
