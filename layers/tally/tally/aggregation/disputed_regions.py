@@ -279,7 +279,7 @@ def _log_likelihoods(
 def in_play_of(votes: npt.NDArray[np.uint8]) -> int:
     """The classes painted anywhere in an object's vote tuples (at least 1)."""
     drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
-    return len(np.unique(votes[drawn])) if drawn.any() else 1
+    return int(np.count_nonzero(np.bincount(votes[drawn]))) if drawn.any() else 1  # (bytes: counted, not sorted)
 
 
 def answers_of(votes: npt.NDArray[np.uint8], n_classes: int) -> npt.NDArray[np.intp]:
@@ -421,9 +421,7 @@ def _runs_in_rows(
     # pixel i is deep where along[i - DEPTH] and down[i - DEPTH line]: ``centre[j]`` for i = j + DEPTH line
     centre = along[DEPTH * line - DEPTH : DEPTH * line - DEPTH + len(down)] & down
     # one deep pixel for each stretch of them along a row stands for its run
-    stretch = centre.copy()
-    np.greater(centre[1:], centre[:-1], out=stretch[1:])
-    deep_at = np.flatnonzero(stretch) + DEPTH * line
+    deep_at = _stretch_starts(centre) + DEPTH * line
     if not len(deep_at):
         return None
     # the runs: every change along the copy is a start (the pixel after it) or an end, alternately
@@ -431,10 +429,7 @@ def _runs_in_rows(
     starts, ends = changes[0::2] + 1, changes[1::2]
     lengths = ends - starts + 1
     # a run is linked to every run above it touches: one edge per stretch of pixels set in both rows
-    both = padded[line:] & padded[:-line]
-    touch = both.copy()
-    np.greater(both[1:], both[:-1], out=touch[1:])
-    below = np.flatnonzero(touch) + line  # the stretch's first pixel in the lower row
+    below = _stretch_starts(padded[line:] & padded[:-line]) + line  # each stretch's first pixel in the lower row
     parent = _union(
         len(starts),
         np.searchsorted(starts, below, side="right") - 1,
@@ -462,6 +457,14 @@ def _runs_in_rows(
         return own
 
     return sizes, keep, region_pixels
+
+
+def _stretch_starts(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """The first index of each stretch of set ``flags``."""
+    starts = np.empty_like(flags)
+    starts[0] = flags[0]
+    np.greater(flags[1:], flags[:-1], out=starts[1:])
+    return np.flatnonzero(starts)
 
 
 def _union(n: int, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -563,7 +566,8 @@ def decide_regions(
         current = int(np.argmax(before))  # what the pixel vote gave most of it
         if current in expected and expected[choice] - expected[current] < MIN_GAIN:
             choice = current  # no real expected gain: the pixel vote's tie rules stand
-        flat[own] = choice
+        if before[choice] != len(own):  # (every pixel already the choice: nothing to write)
+            flat[own] = choice
         decided = rest
         decided[choice] += len(own)
         if posterior[choice] < CERTAIN:

@@ -249,7 +249,11 @@ def _disputes(
     # of pixels for every set of answers in dispute is no region either
     if clear.all():
         return []
-    _, same = np.unique(answers_of(cast[at], n_classes), axis=0, return_inverse=True)
+    answers = answers_of(cast[at], n_classes)  # (0 .. n_classes)
+    if (n_classes + 1) ** answers.shape[1] < 1 << 62:  # each row's answers as one number: no sort of rows
+        _, same = np.unique(answers @ (n_classes + 1) ** np.arange(answers.shape[1]), return_inverse=True)
+    else:
+        _, same = np.unique(answers, axis=0, return_inverse=True)
     same = same.reshape(-1)
     size = np.bincount(same, weights=table.counts[present][at])
     if not (size[np.unique(same[~clear])] >= MIN_PIXELS).any():
