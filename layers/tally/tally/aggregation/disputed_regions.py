@@ -410,26 +410,31 @@ def _runs_in_rows(
     line = span + 1  # each row of the copy: an unset pixel, then the row's span
     padded = np.zeros(span_rows * line + 1, dtype=bool)  # (and one unset pixel after the last row)
     padded[:-1].reshape(span_rows, line)[:, 1:] = rows[:, first_col : last_col + 1]
+    # every pass below writes into one scratch buffer: fresh pages for each result cost more than the passes
+    size = len(padded)
+    one, two, three = np.empty((3, size), dtype=bool)
     # the depth test: DEPTH set pixels on each side along the row and down the column; windows of
     # 2, 4 (two of 2, 2 apart) and 7 (two of 4, 3 apart) set pixels from the first
-    along = padded[:-1] & padded[1:]
-    along = along[:-2] & along[2:]
-    along = along[:-3] & along[3:]  # [i]: i .. i + 6 set
-    down = padded[:-line] & padded[line:]
-    down = down[: -2 * line] & down[2 * line :]
-    down = down[: -3 * line] & down[3 * line :]  # [i]: i, i + line, .. i + 6 line set
+    np.logical_and(padded[:-1], padded[1:], out=one[: size - 1])
+    np.logical_and(one[: size - 3], one[2 : size - 1], out=two[: size - 3])
+    along = np.logical_and(two[: size - 6], two[3 : size - 3], out=one[: size - 6])  # [i]: i .. i + 6 set
+    np.logical_and(padded[:-line], padded[line:], out=two[: size - line])
+    np.logical_and(two[: size - 3 * line], two[2 * line : size - line], out=three[: size - 3 * line])
+    down = np.logical_and(three[: size - 6 * line], three[3 * line : size - 3 * line], out=two[: size - 6 * line])
     # pixel i is deep where along[i - DEPTH] and down[i - DEPTH line]: ``centre[j]`` for i = j + DEPTH line
-    centre = along[DEPTH * line - DEPTH : DEPTH * line - DEPTH + len(down)] & down
+    at = DEPTH * line - DEPTH
+    centre = np.logical_and(along[at : at + len(down)], down, out=three[: len(down)])
     # one deep pixel for each stretch of them along a row stands for its run
-    deep_at = _stretch_starts(centre) + DEPTH * line
+    deep_at = _stretch_starts(centre, one) + DEPTH * line
     if not len(deep_at):
         return None
     # the runs: every change along the copy is a start (the pixel after it) or an end, alternately
-    changes = np.flatnonzero(padded[1:] != padded[:-1])
+    changes = np.flatnonzero(np.not_equal(padded[1:], padded[:-1], out=one[: size - 1]))
     starts, ends = changes[0::2] + 1, changes[1::2]
     lengths = ends - starts + 1
     # a run is linked to every run above it touches: one edge per stretch of pixels set in both rows
-    below = _stretch_starts(padded[line:] & padded[:-line]) + line  # each stretch's first pixel in the lower row
+    both = np.logical_and(padded[line:], padded[:-line], out=two[: size - line])
+    below = _stretch_starts(both, three) + line  # each stretch's first pixel in the lower row
     parent = _union(
         len(starts),
         np.searchsorted(starts, below, side="right") - 1,
@@ -459,9 +464,9 @@ def _runs_in_rows(
     return sizes, keep, region_pixels
 
 
-def _stretch_starts(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
-    """The first index of each stretch of set ``flags``."""
-    starts = np.empty_like(flags)
+def _stretch_starts(flags: npt.NDArray[np.bool_], scratch: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """The first index of each stretch of set ``flags`` (``scratch``: at least as long, overwritten)."""
+    starts = scratch[: len(flags)]
     starts[0] = flags[0]
     np.greater(flags[1:], flags[:-1], out=starts[1:])
     return np.flatnonzero(starts)
