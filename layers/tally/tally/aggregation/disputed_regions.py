@@ -362,13 +362,20 @@ def _large_thick_regions(
     numbering), those of :data:`MIN_PIXELS` or more holding a pixel :data:`DEPTH` deep
     (:func:`_deep`), and what gives a region's pixels (ascending); ``None`` when none qualifies."""
     grid = member.reshape(height, width)
-    spanned = np.flatnonzero(grid.any(axis=1))
-    if not len(spanned):
-        return None
-    first_row, last_row = int(spanned[0]), int(spanned[-1])
-    used = np.flatnonzero(grid[first_row : last_row + 1].any(axis=0))
-    first_col, last_col = int(used[0]), int(used[-1])
-    count = len(pixels) if pixels is not None else int(np.count_nonzero(member))
+    if pixels is not None:  # (a few pixels: their span read off them, not off the map)
+        if not len(pixels):
+            return None
+        first_row, last_row = int(pixels[0]) // width, int(pixels[-1]) // width
+        cols = pixels % width
+        first_col, last_col, count = int(cols.min()), int(cols.max()), len(pixels)
+    else:
+        spanned = np.flatnonzero(grid.any(axis=1))
+        if not len(spanned):
+            return None
+        first_row, last_row = int(spanned[0]), int(spanned[-1])
+        used = np.flatnonzero(grid[first_row : last_row + 1].any(axis=0))
+        first_col, last_col = int(used[0]), int(used[-1])
+        count = int(np.count_nonzero(member))
     if (last_row - first_row + 1) * (last_col - first_col + 1) <= _BY_ROWS * count:
         return _runs_in_rows(grid, first_row, last_row, first_col, last_col)
     if pixels is None:

@@ -215,6 +215,11 @@ def _reliability(
     )
 
 
+_FEW_CONTESTED = 16_384
+"""Up to this many contested pixels, the disputed regions' search gets them found and sorted
+(``VoteTable.pixels_where``); more, a map of the image (``VoteTable.expand``: no sort)."""
+
+
 def _disputes(
     table: VoteTable,
     image: npt.NDArray[np.uint8],
@@ -233,7 +238,8 @@ def _disputes(
         return []
     contested = contested_tuples(result.votes, result.standing)
     present = table.counts > 0
-    if table.counts[present][contested].sum() < MIN_PIXELS:  # (any disputed region is at least this large)
+    count = int(table.counts[present][contested].sum())
+    if count < MIN_PIXELS:  # (any disputed region is at least this large)
         return []
     # a worker's background far from anything they drew, made background again by the pixel vote where the
     # others name two classes, is still no answer about the region: the worker skipped what is there
@@ -260,9 +266,11 @@ def _disputes(
         return []
     full = np.zeros(len(table.counts), dtype=bool)
     full[present] = contested
-    # per pixel, whether contested (faster than sorting the pixels found); the pixels themselves are
-    # read off it only where the regions are searched pixel by pixel (a scattered set)
-    member = table.expand(full).reshape(-1)
+    pixels, member = None, None
+    if count <= _FEW_CONTESTED:  # the pixels found and sorted, and a map of them
+        pixels = table.pixels_where(full)
+    else:  # per pixel, whether contested (faster than sorting the pixels found)
+        member = table.expand(full).reshape(-1)
     table_cast = np.zeros((len(table.counts), cast.shape[1]), dtype=np.uint8)
     table_cast[present] = cast
 
@@ -272,7 +280,7 @@ def _disputes(
         histogram -= np.bincount(labels[table.inverse.reshape(-1)[moved]], minlength=len(histogram))
         histogram += np.bincount(image.reshape(-1)[moved], minlength=len(histogram))
     return decide_regions(
-        image, table.inverse, table_cast, None, votes.share, confusion, n_classes, histogram, member=member
+        image, table.inverse, table_cast, pixels, votes.share, confusion, n_classes, histogram, member=member
     )
 
 
