@@ -495,3 +495,24 @@ def test_the_regions_found_over_the_rows_are_those_found_pixel_by_pixel(monkeypa
                 assert region_pixels(int(r)).tolist() == pixels[labels == r].tolist()
             compared += 1
     assert compared > 400
+
+
+def test_a_region_s_posterior_is_its_row_s_bit_for_bit() -> None:
+    """``_posterior`` (one region's answers, one at a time) gives, bit for bit, what the row-by-row
+    log-likelihoods (``_log_likelihoods``) give normalised over the hypotheses: decisions compare
+    expected IoUs rounded to 1e-9, so a last-bit difference could flip one."""
+    from tally.aggregation.disputed_regions import _log_likelihoods, _posterior
+
+    rng = np.random.default_rng(18)
+    for _ in range(2000):
+        workers, classes = int(rng.integers(1, 10)), int(rng.integers(2, 12))
+        answers = rng.integers(NO_ANSWER, classes, workers)
+        share = rng.random(workers) if rng.random() < 0.5 else np.ones(workers)
+        confusion = [Confusion(*(float(x) for x in rng.random(3) * 0.5)) for _ in range(workers)]
+        in_play = int(rng.integers(1, classes + 1))
+        log = _log_likelihoods(answers[None, :], share, confusion, classes, in_play)[0]
+        hypotheses = np.flatnonzero(np.isfinite(log))
+        weights = np.exp(log[hypotheses] - log[hypotheses].max())
+        row = np.zeros(classes)
+        row[hypotheses] = weights / weights.sum()
+        assert _posterior(answers, share, confusion, classes, in_play).tobytes() == row.tobytes()

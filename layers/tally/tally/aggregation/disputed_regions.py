@@ -225,8 +225,25 @@ def _deep(
 def _posterior(
     answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
 ) -> FloatArray:
-    """``(C,)`` the posterior of background and each class named (others 0) given each column's answer."""
-    log = _log_likelihoods(answers[None, :], share, confusion, n_classes, in_play)[0]
+    """``(C,)`` the posterior of background and each class named (others 0) given each column's answer
+    (:func:`posteriors`' row, one answer at a time: the same likelihoods, added in the same order)."""
+    hypotheses = np.arange(n_classes)
+    others = max(1, in_play - 1)
+    log = np.zeros(n_classes)
+    for k, answer in enumerate(answers.tolist()):
+        if answer == NO_ANSWER:  # (the row-by-row form adds 0.0: nothing)
+            continue
+        error, miss, false_alarm = confusion[k].rates()
+        if answer == 0:
+            p = np.where(hypotheses == 0, 1.0 - false_alarm, miss)
+        else:
+            painted = np.where(hypotheses == answer, (1.0 - miss) * (1.0 - error), (1.0 - miss) * error / others)
+            p = np.where(hypotheses == 0, false_alarm / max(1, in_play), painted)
+        log += share[k] * np.log(p)
+    named = np.zeros(n_classes, dtype=bool)
+    named[answers[answers > 0]] = True
+    named[0] = True  # background is always a hypothesis
+    log = np.where(named, log, -np.inf)
     hypotheses = np.flatnonzero(np.isfinite(log))
     log = log[hypotheses] - log[hypotheses].max()
     weights = np.exp(log)
