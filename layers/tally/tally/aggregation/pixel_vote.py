@@ -192,8 +192,11 @@ def _reliability(
     open_ties[present] = result.open_ties
     image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
     disputes = _disputes(table, image, result, votes, fitted, n_classes, labels, moved) if regions else []
-    if disputes:
-        moved = moved[~np.isin(moved, np.concatenate([r.pixels for r in disputes]), assume_unique=True)]
+    if disputes:  # the moved pixels a region decided follow the region (looked up in a map: no sort)
+        decided = np.zeros(image.size, dtype=bool)
+        for region in disputes:
+            decided[region.pixels] = True
+        moved = moved[~decided[moved]]
     pixel_confidence, per_class, confidence = _confidence(
         table, labels, support, image, moved, confidence_map, disputes
     )
