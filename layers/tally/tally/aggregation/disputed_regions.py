@@ -579,13 +579,15 @@ def decide_regions(
             confusion = confusion()
         # the region's decision holds where every worker gave their answer over it; elsewhere in it
         # (a part one of them drew otherwise: another object), the pixel vote stands
-        agreed = np.zeros(len(votes), dtype=bool)
-        agreed[rows] = (cast == answers[None, :]).all(axis=1)
-        own = own[agreed[own_tuples]]
-        answers[answers == silent] = NO_ANSWER
-        posterior = _posterior(answers, share, confusion, n_classes, in_play)
+        match = (cast == answers[None, :]).all(axis=1)
+        if not match.all():
+            agreed = np.zeros(len(votes), dtype=bool)
+            agreed[rows] = match
+            own = own[agreed[own_tuples]]
         if len(own) < MIN_PIXELS:
             continue
+        answers[answers == silent] = NO_ANSWER
+        posterior = _posterior(answers, share, confusion, n_classes, in_play)
         before = np.bincount(flat[own], minlength=n_classes).astype(np.float64)[:n_classes]
         rest = decided - before
         options = (0, *named)
