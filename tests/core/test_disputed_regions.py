@@ -516,3 +516,11 @@ def test_a_region_s_posterior_is_its_row_s_bit_for_bit() -> None:
         row = np.zeros(classes)
         row[hypotheses] = weights / weights.sum()
         assert _posterior(answers, share, confusion, classes, in_play).tobytes() == row.tobytes()
+
+
+def test_a_region_s_pixels_per_class_are_counted_either_way() -> None:
+    from tally.aggregation.disputed_regions import _class_counts
+
+    values = np.array([0, 3, 3, 1, 9, 3, 0], dtype=np.uint8)  # 9: not a class of a 4-class job, not counted
+    assert _class_counts(values, 4).tolist() == [2.0, 1.0, 0.0, 3.0]
+    assert _class_counts(values, 12).tolist() == [2.0, 1.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]

@@ -588,7 +588,7 @@ def decide_regions(
             continue
         answers[answers == silent] = NO_ANSWER
         posterior = _posterior(answers, share, confusion, n_classes, in_play)
-        before = np.bincount(flat[own], minlength=n_classes).astype(np.float64)[:n_classes]
+        before = _class_counts(flat[own], n_classes)
         rest = decided - before
         options = (0, *named)
         scores = expected_mious(rest, float(len(own)), posterior, options)
@@ -604,6 +604,14 @@ def decide_regions(
         if posterior[choice] < CERTAIN:
             regions.append(Region(own, answers, named, posterior, choice, expected))
     return regions
+
+
+def _class_counts(values: npt.NDArray[np.uint8], n_classes: int) -> FloatArray:
+    """``(n_classes,)`` how many of ``values`` are each class key (larger values not counted): for a
+    few classes one comparison each (bytes compared in place, no widening to count them)."""
+    if n_classes > 8:
+        return np.bincount(values, minlength=n_classes).astype(np.float64)[:n_classes]
+    return np.array([np.count_nonzero(values == c) for c in range(n_classes)], dtype=np.float64)
 
 
 def confusion_of(workers: Sequence[str], fitted: Mapping[str, Confusion], default: Confusion) -> list[Confusion]:
