@@ -113,6 +113,9 @@ class Config:
     model: Any
     palette: list[tuple[int, int, int]]
     summaries: list[ObjectVotes]  # what the model was fitted on (the objects' answers as phase 1 judges them)
+    # the regions vote's own: its summaries carry the pixels away from outlines, its model the class confusion
+    regions_model: Any = None
+    regions_summaries: list[ObjectVotes] = field(default_factory=list)
     times: dict[str, list[float]] = field(default_factory=dict)  # best of REPEATS per object, this run
 
     @property
@@ -153,6 +156,13 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                 ]
                 summaries = [summary for _, summary in observed if summary is not None]
                 model = reliability.fit([(i, summary) for i, summary in observed if summary is not None], job)
+                regions = votes["regions"]
+                regions_observed = [
+                    (o.dataset_object_id, regions.observe(o, a, job).summary)
+                    for o, a in zip(objs, answers, strict=True)
+                ]
+                regions_summaries = [summary for _, summary in regions_observed if summary is not None]
+                regions_model = regions.fit([(i, s) for i, s in regions_observed if s is not None], job)
                 configs.append(
                     Config(
                         workers,
@@ -167,6 +177,8 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                         model,
                         palette,
                         summaries,
+                        regions_model,
+                        regions_summaries,
                     )
                 )
     return configs
@@ -181,9 +193,10 @@ def time_object(config: Config, i: int, votes: tuple[str, ...]) -> None:
             task = config.votes[name]
             start = clock()
             observed = task.observe(obj, object_answers, config.job)
+            model = config.regions_model if name == "regions" else config.model
             if name != "majority":  # as in a batch: the object's summary is the one the model was fitted on
-                observed.summary = config.summaries[i]
-            result = task.consolidate(obj, observed, None if name == "majority" else config.model, config.job)
+                observed.summary = (config.regions_summaries if name == "regions" else config.summaries)[i]
+            result = task.consolidate(obj, observed, None if name == "majority" else model, config.job)
             runs[name].append(clock() - start)
         label = result.label
         assert label is not None

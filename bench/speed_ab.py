@@ -1,5 +1,8 @@
 """Side by side in one process: this tree's default segmentation vote against another tree's (main's).
 
+``--vote regions``: the opt-in ``regions`` vote instead (each side's), and beside them this tree's
+default vote on the same objects, so each side's cost over the default is measured in the same run.
+
 ``bench/speed.py`` runs one tree at a time; on a shared machine two runs minutes apart differ by more
 than a speed change saves. This script measures both in one process, object by object, beside the
 codec floor: every top-level function and method of the vote's modules whose source differs between
@@ -15,6 +18,7 @@ its range::
 
     git worktree add --detach /tmp/main-tree main
     .venv/bin/python bench/speed_ab.py /tmp/main-tree --objects 12 --runs 3 palette RGBA
+    .venv/bin/python bench/speed_ab.py /tmp/main-tree --vote regions --objects 12 --runs 3 palette
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ MODULES = (
     "aggregation.weighted_pixel_vote",
     "aggregation.pixel_vote",
     "aggregation._pixel_kernels",
+    "aggregation.disputed_regions",
     "aggregation.vote_table",
     "codecs",
     "tasks.semantic_segmentation.adapter",
@@ -147,29 +152,39 @@ def main() -> None:
     parser.add_argument("encodings", nargs="*", choices=list(speed.ENCODINGS), help="default: palette")
     parser.add_argument("--objects", type=int, default=12)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--vote",
+        choices=["reliability", "regions"],
+        default="reliability",
+        help="the vote compared (default: the default)",
+    )
     args = parser.parse_intermixed_args()
+    regions = args.vote == "regions"
+    sides = ("other", "this", "default") if regions else ("other", "this")
     swaps = Swaps(args.other)
     speed.clock = time.process_time  # the floor on the same clock
     print("swapped:", ", ".join(swaps.names) or "nothing", file=sys.stderr)
     configs = speed.build_configs(args.objects, [3, 5], list(speed.CROWDS), args.encodings or ["palette"])
-    ratios: dict[tuple[int, str, str], dict[str, list[float]]] = {c.key: {"other": [], "this": []} for c in configs}
+    ratios: dict[tuple[int, str, str], dict[str, list[float]]] = {c.key: {s: [] for s in sides} for c in configs}
     floors: dict[tuple[int, str, str], list[float]] = {c.key: [] for c in configs}
     for run in range(args.runs):
         per: dict[tuple[int, str, str], dict[str, list[float]]] = {
-            c.key: {"other": [], "this": [], "floor": []} for c in configs
+            c.key: {s: [] for s in (*sides, "floor")} for c in configs
         }
         for i in range(args.objects):
             for c in configs:
-                best = {"other": 1e9, "this": 1e9, "floor": 1e9}
+                best = dict.fromkeys((*sides, "floor"), 1e9)
                 result: Any = None
                 for repeat in range(speed.REPEATS):
-                    for side in ("other", "this") if (i + repeat) % 2 == 0 else ("this", "other"):
-                        swaps.use(side)
-                        task = c.votes["reliability"]
+                    for side in sides if (i + repeat) % 2 == 0 else sides[::-1]:
+                        swaps.use("other" if side == "other" else "this")
+                        vote = args.vote if side != "default" else "reliability"
+                        task = c.votes[vote]
                         start = time.process_time()
                         observed = task.observe(c.objects[i], c.answers[i], c.job)
-                        observed.summary = c.summaries[i]
-                        result = task.consolidate(c.objects[i], observed, c.model, c.job)
+                        observed.summary = (c.regions_summaries if vote == "regions" else c.summaries)[i]
+                        model = c.regions_model if vote == "regions" else c.model
+                        result = task.consolidate(c.objects[i], observed, model, c.job)
                         best[side] = min(best[side], time.process_time() - start)
                     output = np.asarray(Image.open(io.BytesIO(c.storage.read(result.label["mask-ref"]))))
                     best["floor"] = min(best["floor"], speed.codec_floor(c.contents[i], output, c.palette))
@@ -178,7 +193,7 @@ def main() -> None:
         for c in configs:
             floor = statistics.median(per[c.key]["floor"])
             floors[c.key].append(floor * 1e3)
-            for side in ("other", "this"):
+            for side in sides:
                 ratios[c.key][side].append(statistics.median(per[c.key][side]) / floor)
         print(f"run {run + 1} of {args.runs} done", file=sys.stderr, flush=True)
     swaps.use("this")
@@ -186,10 +201,19 @@ def main() -> None:
     def cell(values: list[float]) -> str:
         return f"{statistics.median(values):.2f}x [{min(values):.2f}–{max(values):.2f}]"
 
-    print("| answers | crowd | workers | floor (ms) | other tree | this tree |\n|---|---|---|---|---|---|")
+    def over(side: str, key: tuple[int, str, str]) -> str:  # per run, the side's ratio minus the default's
+        values = [a - b for a, b in zip(ratios[key][side], ratios[key]["default"], strict=True)]
+        return f"{statistics.median(values):+.2f}x [{min(values):+.2f}–{max(values):+.2f}]"
+
+    extra = " default (this tree) | other over default | this over default |" if regions else ""
+    print(f"| answers | crowd | workers | floor (ms) | other tree | this tree |{extra}")
+    print("|---|---|---|---|---|---|" + ("---|---|---|" if regions else ""))
     for c in sorted(configs, key=lambda c: (c.encoding, c.crowd, c.workers)):
         row = f"| {c.encoding} | {c.crowd} | {c.workers} | {statistics.median(floors[c.key]):.1f} |"
-        print(f"{row} {cell(ratios[c.key]['other'])} | {cell(ratios[c.key]['this'])} |")
+        row += f" {cell(ratios[c.key]['other'])} | {cell(ratios[c.key]['this'])} |"
+        if regions:
+            row += f" {cell(ratios[c.key]['default'])} | {over('other', c.key)} | {over('this', c.key)} |"
+        print(row)
 
 
 if __name__ == "__main__":

@@ -451,3 +451,76 @@ def test_only_the_regions_vote_measures_wrong_classes_away_from_outlines(
             assert votes.interior is not None and votes.interior.tolist() == [0.0] * len(votes.counts)
         else:
             assert votes.interior is None
+
+
+def test_the_regions_found_over_the_rows_are_those_found_pixel_by_pixel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The depth test and the components in whole-array passes over the set's span
+    (``_runs_in_rows``, for sets that fill their span) give the regions of ``_deep`` and
+    ``components``: the same sizes, the same numbering, the same pixels, on random sets; and so
+    does the choice between them, either way."""
+    from tally.aggregation import disputed_regions
+    from tally.aggregation.disputed_regions import MIN_PIXELS, _deep, _large_thick_regions, _members, _runs_in_rows
+
+    rng = np.random.default_rng(5)
+    compared = 0
+    for _ in range(200):
+        height, width = (int(v) for v in rng.integers(5, 60, 2))
+        image = rng.random((height, width)) < rng.uniform(0.05, 0.5)
+        for _ in range(int(rng.integers(1, 6))):
+            y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
+            image[max(0, y - 10) : y + int(rng.integers(1, 16)), max(0, x - 10) : x + int(rng.integers(1, 16))] = True
+        pixels = np.flatnonzero(image)
+        member = _members(pixels, width * height)
+        labels, n = components(pixels, width, member)
+        sizes = np.bincount(labels, minlength=n)
+        deep = _deep(pixels, width, height, 3, member)
+        keep = np.flatnonzero((sizes >= MIN_PIXELS) & (np.bincount(labels[deep], minlength=n) > 0))
+        rows, cols = np.nonzero(image)
+        by_rows = _runs_in_rows(image, int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max()))
+        either = [_large_thick_regions(None, width, height, member)]
+        with monkeypatch.context() as scattered:  # every set taken as scattered: pixel by pixel
+            scattered.setattr(disputed_regions, "_BY_ROWS", 0)
+            either += [
+                _large_thick_regions(None, width, height, member),
+                _large_thick_regions(pixels, width, height, member),
+            ]
+        for found in (by_rows, *either):
+            if not len(keep):
+                assert found is None
+                continue
+            assert found is not None
+            found_sizes, found_keep, region_pixels = found
+            assert found_sizes.tolist() == sizes.tolist() and found_keep.tolist() == keep.tolist()
+            for r in keep:
+                assert region_pixels(int(r)).tolist() == pixels[labels == r].tolist()
+            compared += 1
+    assert compared > 400
+
+
+def test_a_region_s_posterior_is_its_row_s_bit_for_bit() -> None:
+    """``_posterior`` (one region's answers, one at a time) gives, bit for bit, what the row-by-row
+    log-likelihoods (``_log_likelihoods``) give normalised over the hypotheses: decisions compare
+    expected IoUs rounded to 1e-9, so a last-bit difference could flip one."""
+    from tally.aggregation.disputed_regions import _log_likelihoods, _posterior
+
+    rng = np.random.default_rng(18)
+    for _ in range(2000):
+        workers, classes = int(rng.integers(1, 10)), int(rng.integers(2, 12))
+        answers = rng.integers(NO_ANSWER, classes, workers)
+        share = rng.random(workers) if rng.random() < 0.5 else np.ones(workers)
+        confusion = [Confusion(*(float(x) for x in rng.random(3) * 0.5)) for _ in range(workers)]
+        in_play = int(rng.integers(1, classes + 1))
+        log = _log_likelihoods(answers[None, :], share, confusion, classes, in_play)[0]
+        hypotheses = np.flatnonzero(np.isfinite(log))
+        weights = np.exp(log[hypotheses] - log[hypotheses].max())
+        row = np.zeros(classes)
+        row[hypotheses] = weights / weights.sum()
+        assert _posterior(answers, share, confusion, classes, in_play).tobytes() == row.tobytes()
+
+
+def test_a_region_s_pixels_per_class_are_counted_either_way() -> None:
+    from tally.aggregation.disputed_regions import _class_counts
+
+    values = np.array([0, 3, 3, 1, 9, 3, 0], dtype=np.uint8)  # 9: not a class of a 4-class job, not counted
+    assert _class_counts(values, 4).tolist() == [2.0, 1.0, 0.0, 3.0]
+    assert _class_counts(values, 12).tolist() == [2.0, 1.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]

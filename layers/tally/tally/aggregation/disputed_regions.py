@@ -172,22 +172,7 @@ def components(
     previous[1:] = touching[:-1] & ~start[1:]
     linked = np.flatnonzero(touching & ~previous)
     at = np.searchsorted(pixels, above[linked])
-    edges = np.unique(run[linked] * n_runs + run[at])
-    a, b = edges // n_runs, edges % n_runs
-    parent = np.arange(n_runs)
-    while len(a):
-        ra, rb = parent[a], parent[b]
-        differ = ra != rb
-        if not differ.any():
-            break
-        low = np.minimum(ra[differ], rb[differ])
-        np.minimum.at(parent, ra[differ], low)  # hook each root under the lower one
-        np.minimum.at(parent, rb[differ], low)
-        while True:  # point every run at its root
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
+    parent = _union(n_runs, run[linked], run[at])
     roots, numbered = np.unique(parent, return_inverse=True)
     # numbered by first pixel: runs are in raster order and a root is its component's lowest run
     return numbered[run].astype(np.intp), len(roots)
@@ -240,8 +225,25 @@ def _deep(
 def _posterior(
     answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
 ) -> FloatArray:
-    """``(C,)`` the posterior of background and each class named (others 0) given each column's answer."""
-    log = _log_likelihoods(answers[None, :], share, confusion, n_classes, in_play)[0]
+    """``(C,)`` the posterior of background and each class named (others 0) given each column's answer
+    (:func:`posteriors`' row, one answer at a time: the same likelihoods, added in the same order)."""
+    hypotheses = np.arange(n_classes)
+    others = max(1, in_play - 1)
+    log = np.zeros(n_classes)
+    for k, answer in enumerate(answers.tolist()):
+        if answer == NO_ANSWER:  # (the row-by-row form adds 0.0: nothing)
+            continue
+        error, miss, false_alarm = confusion[k].rates()
+        if answer == 0:
+            p = np.where(hypotheses == 0, 1.0 - false_alarm, miss)
+        else:
+            painted = np.where(hypotheses == answer, (1.0 - miss) * (1.0 - error), (1.0 - miss) * error / others)
+            p = np.where(hypotheses == 0, false_alarm / max(1, in_play), painted)
+        log += share[k] * np.log(p)
+    named = np.zeros(n_classes, dtype=bool)
+    named[answers[answers > 0]] = True
+    named[0] = True  # background is always a hypothesis
+    log = np.where(named, log, -np.inf)
     hypotheses = np.flatnonzero(np.isfinite(log))
     log = log[hypotheses] - log[hypotheses].max()
     weights = np.exp(log)
@@ -294,7 +296,7 @@ def _log_likelihoods(
 def in_play_of(votes: npt.NDArray[np.uint8]) -> int:
     """The classes painted anywhere in an object's vote tuples (at least 1)."""
     drawn = (votes != 0) & (votes != ABSTAIN) & (votes != FAR)
-    return len(np.unique(votes[drawn])) if drawn.any() else 1
+    return int(np.count_nonzero(np.bincount(votes[drawn]))) if drawn.any() else 1  # (bytes: counted, not sorted)
 
 
 def answers_of(votes: npt.NDArray[np.uint8], n_classes: int) -> npt.NDArray[np.intp]:
@@ -362,11 +364,164 @@ def expected_mious(decided: FloatArray, size: float, posterior: FloatArray, choi
     return result
 
 
+_BY_ROWS = 32
+"""The regions are found over the rows and columns the contested pixels span (:func:`_runs_in_rows`)
+when those hold at most this many pixels for each contested one (each pixel of the span costs a
+few whole-array passes; each contested one, pixel by pixel, several lookups); scattered sets pixel
+by pixel (:func:`_deep`, :func:`components`)."""
+
+
+def _large_thick_regions(
+    pixels: npt.NDArray[np.intp] | None, width: int, height: int, member: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Callable[[int], npt.NDArray[np.intp]]] | None:
+    """The 4-connected regions of the set (``member``: per image pixel, whether it is in it;
+    ``pixels``: its flat indices, ascending, when known): each one's size (:func:`components`'
+    numbering), those of :data:`MIN_PIXELS` or more holding a pixel :data:`DEPTH` deep
+    (:func:`_deep`), and what gives a region's pixels (ascending); ``None`` when none qualifies."""
+    grid = member.reshape(height, width)
+    if pixels is not None:  # (a few pixels: their span read off them, not off the map)
+        if not len(pixels):
+            return None
+        first_row, last_row = int(pixels[0]) // width, int(pixels[-1]) // width
+        cols = pixels % width
+        first_col, last_col, count = int(cols.min()), int(cols.max()), len(pixels)
+    else:
+        spanned = np.flatnonzero(grid.any(axis=1))
+        if not len(spanned):
+            return None
+        first_row, last_row = int(spanned[0]), int(spanned[-1])
+        used = np.flatnonzero(grid[first_row : last_row + 1].any(axis=0))
+        first_col, last_col = int(used[0]), int(used[-1])
+        count = int(np.count_nonzero(member))
+    if (last_row - first_row + 1) * (last_col - first_col + 1) <= _BY_ROWS * count:
+        return _runs_in_rows(grid, first_row, last_row, first_col, last_col)
+    if pixels is None:
+        pixels = np.flatnonzero(member)
+    deep = _deep(pixels, width, height, DEPTH, member)  # first: most contested pixels are thin slivers
+    if not deep.any():
+        return None
+    labels, n = components(pixels, width, member)
+    sizes = np.bincount(labels, minlength=n)
+    keep = np.flatnonzero((sizes >= MIN_PIXELS) & (np.bincount(labels[deep], minlength=n) > 0))
+    if not len(keep):
+        return None
+    order = np.argsort(labels, kind="stable")  # each region's pixels, ascending, in one slice
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    found = pixels
+
+    def region_pixels(r: int) -> npt.NDArray[np.intp]:
+        own: npt.NDArray[np.intp] = found[order[starts[r] : starts[r + 1]]]
+        return own
+
+    return sizes, keep, region_pixels
+
+
+def _runs_in_rows(
+    grid: npt.NDArray[np.bool_], first_row: int, last_row: int, first_col: int, last_col: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Callable[[int], npt.NDArray[np.intp]]] | None:
+    """:func:`_large_thick_regions` from the image's membership map (``grid``, ``(height, width)``)
+    over the rows and columns the set spans (``first_row`` to ``last_row``, ``first_col`` to
+    ``last_col``, inclusive): the runs along rows, the depth test by eroding the map along rows and
+    down columns, and the components' edges where a run touches the row above, all in whole-array
+    passes over a copy of that span with an unset pixel before each row (so nothing runs from one
+    row into the next): the same regions, numbered the same way, as :func:`_deep` and
+    :func:`components` find pixel by pixel."""
+    width = grid.shape[1]
+    rows = grid[first_row : last_row + 1]
+    span_rows, span = len(rows), last_col - first_col + 1
+    if span_rows < 2 * DEPTH + 1 or span < 2 * DEPTH + 1:
+        return None
+    line = span + 1  # each row of the copy: an unset pixel, then the row's span
+    padded = np.zeros(span_rows * line + 1, dtype=bool)  # (and one unset pixel after the last row)
+    padded[:-1].reshape(span_rows, line)[:, 1:] = rows[:, first_col : last_col + 1]
+    # every pass below writes into one scratch buffer: fresh pages for each result cost more than the passes
+    size = len(padded)
+    one, two, three = np.empty((3, size), dtype=bool)
+    # the depth test: DEPTH set pixels on each side along the row and down the column; windows of
+    # 2, 4 (two of 2, 2 apart) and 7 (two of 4, 3 apart) set pixels from the first
+    np.logical_and(padded[:-1], padded[1:], out=one[: size - 1])
+    np.logical_and(one[: size - 3], one[2 : size - 1], out=two[: size - 3])
+    along = np.logical_and(two[: size - 6], two[3 : size - 3], out=one[: size - 6])  # [i]: i .. i + 6 set
+    np.logical_and(padded[:-line], padded[line:], out=two[: size - line])
+    np.logical_and(two[: size - 3 * line], two[2 * line : size - line], out=three[: size - 3 * line])
+    down = np.logical_and(three[: size - 6 * line], three[3 * line : size - 3 * line], out=two[: size - 6 * line])
+    # pixel i is deep where along[i - DEPTH] and down[i - DEPTH line]: ``centre[j]`` for i = j + DEPTH line
+    at = DEPTH * line - DEPTH
+    centre = np.logical_and(along[at : at + len(down)], down, out=three[: len(down)])
+    # one deep pixel for each stretch of them along a row stands for its run
+    deep_at = _stretch_starts(centre, one) + DEPTH * line
+    if not len(deep_at):
+        return None
+    # the runs: every change along the copy is a start (the pixel after it) or an end, alternately
+    changes = np.flatnonzero(np.not_equal(padded[1:], padded[:-1], out=one[: size - 1]))
+    starts, ends = changes[0::2] + 1, changes[1::2]
+    lengths = ends - starts + 1
+    # a run is linked to every run above it touches: one edge per stretch of pixels set in both rows
+    both = np.logical_and(padded[line:], padded[:-line], out=two[: size - line])
+    below = _stretch_starts(both, three) + line  # each stretch's first pixel in the lower row
+    parent = _union(
+        len(starts),
+        np.searchsorted(starts, below, side="right") - 1,
+        np.searchsorted(starts, below - line, side="right") - 1,
+    )
+    roots, numbered = np.unique(parent, return_inverse=True)
+    n = len(roots)
+    run_label = numbered.reshape(-1)
+    sizes = np.bincount(run_label, weights=lengths, minlength=n).astype(np.intp)
+    thick = np.zeros(n, dtype=bool)
+    thick[run_label[np.searchsorted(starts, deep_at, side="right") - 1]] = True
+    keep = np.flatnonzero((sizes >= MIN_PIXELS) & thick)
+    if not len(keep):
+        return None
+    row, col = np.divmod(starts, line)
+    first = (row + first_row) * width + col - 1 + first_col  # each run's first pixel in the image
+    order = np.argsort(run_label, kind="stable")  # each region's runs, in raster order, in one slice
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(run_label, minlength=n))])
+
+    def region_pixels(r: int) -> npt.NDArray[np.intp]:
+        runs = order[bounds[r] : bounds[r + 1]]
+        own_lengths = lengths[runs]
+        before = np.cumsum(own_lengths) - own_lengths  # each run's place in the region's pixels
+        own: npt.NDArray[np.intp] = np.repeat(first[runs] - before, own_lengths) + np.arange(int(own_lengths.sum()))
+        return own
+
+    return sizes, keep, region_pixels
+
+
+def _stretch_starts(flags: npt.NDArray[np.bool_], scratch: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """The first index of each stretch of set ``flags`` (``scratch``: at least as long, overwritten)."""
+    starts = scratch[: len(flags)]
+    starts[0] = flags[0]
+    np.greater(flags[1:], flags[:-1], out=starts[1:])
+    return np.flatnonzero(starts)
+
+
+def _union(n: int, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Each of ``n`` items' root (its component's lowest item) given the edges ``(a[i], b[i])``."""
+    edges = np.unique(a * n + b)
+    a, b = edges // n, edges % n
+    parent = np.arange(n)
+    while len(a):
+        ra, rb = parent[a], parent[b]
+        differ = ra != rb
+        if not differ.any():
+            break
+        low = np.minimum(ra[differ], rb[differ])
+        np.minimum.at(parent, ra[differ], low)  # hook each root under the lower one
+        np.minimum.at(parent, rb[differ], low)
+        while True:  # point every run at its root
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    return parent
+
+
 def decide_regions(
     image: npt.NDArray[np.uint8],
     inverse: npt.NDArray[np.integer],
     votes: npt.NDArray[np.uint8],
-    pixels: npt.NDArray[np.intp],
+    pixels: npt.NDArray[np.intp] | None,
     share: FloatArray,
     confusion: Sequence[Confusion] | Callable[[], Sequence[Confusion]],
     n_classes: int,
@@ -375,7 +530,7 @@ def decide_regions(
     member: npt.NDArray[np.bool_] | None = None,
 ) -> list[Region]:
     """Decide, in place in ``image``, the disputed regions among ``pixels`` (those of the contested
-    tuples, :func:`contested_tuples`; ascending); return them, largest first.
+    tuples, :func:`contested_tuples`; ascending; ``None``: read off ``member``); return them, largest first.
 
     ``inverse``: each pixel's tuple; ``votes``: ``(U, K)`` each tuple's votes (far background resolved
     as the pixel vote resolved it, except :data:`~tally.colours.FAR` where it made it background:
@@ -385,20 +540,16 @@ def decide_regions(
     image's pixels per class, when the caller has them (counting a large image costs milliseconds);
     ``member``: per image pixel (flat), whether it is one of ``pixels``, when the caller has it."""
     height, width = image.shape
-    if len(pixels) < MIN_PIXELS:
+    if pixels is not None and len(pixels) < MIN_PIXELS:
         return []
     if member is None:
+        if pixels is None:
+            raise ValueError("decide_regions needs the contested pixels or their membership map")
         member = _members(pixels, width * height)
-    deep = _deep(pixels, width, height, DEPTH, member)  # first: most contested pixels are thin slivers
-    if not deep.any():
+    found = _large_thick_regions(pixels, width, height, member)
+    if found is None:
         return []
-    labels, n = components(pixels, width, member)
-    sizes = np.bincount(labels, minlength=n)
-    large = sizes >= MIN_PIXELS
-    thick = np.bincount(labels[deep], minlength=n) > 0
-    keep = np.flatnonzero(large & thick)
-    if not len(keep):
-        return []
+    sizes, keep, region_pixels = found
     in_play = in_play_of(votes)
     silent = n_classes  # the bucket of no answer: far from anything the worker drew, or no vote
     values = answers_of(votes, n_classes)
@@ -407,12 +558,11 @@ def decide_regions(
     if histogram is None:
         histogram = np.bincount(flat, minlength=n_classes).astype(np.float64)
     decided = np.asarray(histogram, dtype=np.float64)[:n_classes].copy()
-    order = np.argsort(labels, kind="stable")  # each region's pixels, ascending, in one slice
-    starts = np.concatenate([[0], np.cumsum(sizes)])
     regions = []
     for r in keep[np.argsort(-sizes[keep], kind="stable")]:
-        own = pixels[order[starts[r] : starts[r + 1]]]
-        counts = np.bincount(tuples[own], minlength=len(votes)).astype(np.float64)
+        own = region_pixels(int(r))
+        own_tuples = tuples[own]
+        counts = np.bincount(own_tuples, minlength=len(votes)).astype(np.float64)
         rows = np.flatnonzero(counts)
         cast = values[rows]  # (rows, K)
         columns = len(share)
@@ -429,14 +579,16 @@ def decide_regions(
             confusion = confusion()
         # the region's decision holds where every worker gave their answer over it; elsewhere in it
         # (a part one of them drew otherwise: another object), the pixel vote stands
-        agreed = np.zeros(len(votes), dtype=bool)
-        agreed[rows] = (cast == answers[None, :]).all(axis=1)
-        own = own[agreed[tuples[own]]]
-        answers[answers == silent] = NO_ANSWER
-        posterior = _posterior(answers, share, confusion, n_classes, in_play)
+        match = (cast == answers[None, :]).all(axis=1)
+        if not match.all():
+            agreed = np.zeros(len(votes), dtype=bool)
+            agreed[rows] = match
+            own = own[agreed[own_tuples]]
         if len(own) < MIN_PIXELS:
             continue
-        before = np.bincount(flat[own], minlength=n_classes).astype(np.float64)[:n_classes]
+        answers[answers == silent] = NO_ANSWER
+        posterior = _posterior(answers, share, confusion, n_classes, in_play)
+        before = _class_counts(flat[own], n_classes)
         rest = decided - before
         options = (0, *named)
         scores = expected_mious(rest, float(len(own)), posterior, options)
@@ -445,12 +597,21 @@ def decide_regions(
         current = int(np.argmax(before))  # what the pixel vote gave most of it
         if current in expected and expected[choice] - expected[current] < MIN_GAIN:
             choice = current  # no real expected gain: the pixel vote's tie rules stand
-        flat[own] = choice
+        if before[choice] != len(own):  # (every pixel already the choice: nothing to write)
+            flat[own] = choice
         decided = rest
         decided[choice] += len(own)
         if posterior[choice] < CERTAIN:
             regions.append(Region(own, answers, named, posterior, choice, expected))
     return regions
+
+
+def _class_counts(values: npt.NDArray[np.uint8], n_classes: int) -> FloatArray:
+    """``(n_classes,)`` how many of ``values`` are each class key (larger values not counted): for a
+    few classes one comparison each (bytes compared in place, no widening to count them)."""
+    if n_classes > 8:
+        return np.bincount(values, minlength=n_classes).astype(np.float64)[:n_classes]
+    return np.array([np.count_nonzero(values == c) for c in range(n_classes)], dtype=np.float64)
 
 
 def confusion_of(workers: Sequence[str], fitted: Mapping[str, Confusion], default: Confusion) -> list[Confusion]:

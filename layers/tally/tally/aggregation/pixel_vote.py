@@ -194,8 +194,11 @@ def _reliability(
     open_ties[present] = result.open_ties
     image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
     disputes = _disputes(table, image, result, votes, fitted, n_classes, labels, moved) if regions else []
-    if disputes:
-        moved = moved[~np.isin(moved, np.concatenate([r.pixels for r in disputes]), assume_unique=True)]
+    if disputes:  # the moved pixels a region decided follow the region (looked up in a map: no sort)
+        decided = np.zeros(image.size, dtype=bool)
+        for region in disputes:
+            decided[region.pixels] = True
+        moved = moved[~decided[moved]]
     pixel_confidence, per_class, confidence = _confidence(
         table, labels, support, image, moved, confidence_map, disputes
     )
@@ -217,6 +220,11 @@ def _reliability(
     )
 
 
+_FEW_CONTESTED = 16_384
+"""Up to this many contested pixels, the disputed regions' search gets them found and sorted
+(``VoteTable.pixels_where``); more, a map of the image (``VoteTable.expand``: no sort)."""
+
+
 def _disputes(
     table: VoteTable,
     image: npt.NDArray[np.uint8],
@@ -235,7 +243,8 @@ def _disputes(
         return []
     contested = contested_tuples(result.votes, result.standing)
     present = table.counts > 0
-    if table.counts[present][contested].sum() < MIN_PIXELS:  # (any disputed region is at least this large)
+    count = int(table.counts[present][contested].sum())
+    if count < MIN_PIXELS:  # (any disputed region is at least this large)
         return []
     # a worker's background far from anything they drew, made background again by the pixel vote where the
     # others name two classes, is still no answer about the region: the worker skipped what is there
@@ -251,15 +260,22 @@ def _disputes(
     # of pixels for every set of answers in dispute is no region either
     if clear.all():
         return []
-    _, same = np.unique(answers_of(cast[at], n_classes), axis=0, return_inverse=True)
+    answers = answers_of(cast[at], n_classes)  # (0 .. n_classes)
+    if (n_classes + 1) ** answers.shape[1] < 1 << 62:  # each row's answers as one number: no sort of rows
+        _, same = np.unique(answers @ (n_classes + 1) ** np.arange(answers.shape[1]), return_inverse=True)
+    else:
+        _, same = np.unique(answers, axis=0, return_inverse=True)
     same = same.reshape(-1)
     size = np.bincount(same, weights=table.counts[present][at])
     if not (size[np.unique(same[~clear])] >= MIN_PIXELS).any():
         return []
     full = np.zeros(len(table.counts), dtype=bool)
     full[present] = contested
-    member = table.expand(full).reshape(-1)  # per pixel, whether contested (faster than sorting the pixels found)
-    pixels = np.flatnonzero(member)
+    pixels, member = None, None
+    if count <= _FEW_CONTESTED:  # the pixels found and sorted, and a map of them
+        pixels = table.pixels_where(full)
+    else:  # per pixel, whether contested (faster than sorting the pixels found)
+        member = table.expand(full).reshape(-1)
     table_cast = np.zeros((len(table.counts), cast.shape[1]), dtype=np.uint8)
     table_cast[present] = cast
 

@@ -205,14 +205,14 @@ def class_confusion(obj: ObjectVotes, weights: FloatArray) -> FloatArray:
     >>> class_confusion(obj, np.array([1.0, 1.0, 0.5]))[:, :2].tolist()  # a: not 20 same, 10 another
     [[30.0, 0.0], [30.0, 0.0], [0.0, 30.0]]
     """
-    return _against_others(obj, weights)[2]
+    return _against_others(obj, weights, accuracy=False)[2]
 
 
 def _against_others(
-    obj: ObjectVotes, weights: FloatArray, soft: bool = False, confusion: bool = True
+    obj: ObjectVotes, weights: FloatArray, soft: bool = False, confusion: bool = True, *, accuracy: bool = True
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`leave_one_out` with ``weights`` (``(agree, judged)``) and, with ``confusion``,
-    :func:`class_confusion` (else zeros), from one reference vote per column."""
+    """:func:`leave_one_out` with ``weights`` (``(agree, judged)``; zeros without ``accuracy``) and,
+    with ``confusion``, :func:`class_confusion` (else zeros), from one reference vote per column."""
     votes, counts = np.where(obj.votes == FAR, np.uint8(0), obj.votes), obj.counts  # far background is background
     n = votes.shape[1]
     out = np.zeros((n, 7))
@@ -248,16 +248,17 @@ def _against_others(
         voted = votes[:, k] != ABSTAIN
         total = totals[i]
         usable = voted & (total > 0)
-        own_all = scores[i, rows, np.where(voted, votes[:, k], 0)]
-        if soft:
-            judged[k] = counts[usable].sum()
-            agree[k] = (counts[usable] * own_all[usable] / total[usable]).sum()
-        else:
-            top = scores[i].max(axis=1)
-            second = np.sort(scores[i], axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
-            decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
-            judged[k] = counts[decided].sum()
-            agree[k] = counts[decided & (own_all >= top)].sum()
+        if accuracy:  # (the class confusion alone, for the disputed regions, needs none of it)
+            own_all = scores[i, rows, np.where(voted, votes[:, k], 0)]
+            if soft:
+                judged[k] = counts[usable].sum()
+                agree[k] = (counts[usable] * own_all[usable] / total[usable]).sum()
+            else:
+                top = scores[i].max(axis=1)
+                second = np.sort(scores[i], axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
+                decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
+                judged[k] = counts[decided].sum()
+                agree[k] = counts[decided & (own_all >= top)].sum()
         if not confusion:
             continue
         share = scores[i, usable] / total[usable, None]
