@@ -524,3 +524,18 @@ def test_a_region_s_pixels_per_class_are_counted_either_way() -> None:
     values = np.array([0, 3, 3, 1, 9, 3, 0], dtype=np.uint8)  # 9: not a class of a 4-class job, not counted
     assert _class_counts(values, 4).tolist() == [2.0, 1.0, 0.0, 3.0]
     assert _class_counts(values, 12).tolist() == [2.0, 1.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(("columns", "n_classes"), [(3, 4), (19, 10)])  # one number a row; rows compared whole
+def test_rows_with_the_same_answers_share_one_group(columns: int, n_classes: int) -> None:
+    from tally.aggregation.pixel_vote import _same_answers
+
+    rng = np.random.default_rng(columns)
+    answers = rng.integers(0, n_classes + 1, (300, columns)).astype(np.intp)
+    answers[100:200] = answers[rng.integers(0, 100, 100)]  # repeated rows
+    answers[:, 0] = np.where(rng.random(300) < 0.5, n_classes, answers[:, 0])  # the top value in the first column
+    same = _same_answers(answers, n_classes)
+    first: dict[tuple[int, ...], int] = {}
+    for row, group in zip(map(tuple, answers.tolist()), same.tolist(), strict=True):
+        assert first.setdefault(row, group) == group  # equal rows: one group
+    assert len(set(first.values())) == len(first)  # different rows: different groups

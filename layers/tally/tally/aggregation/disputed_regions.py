@@ -226,7 +226,9 @@ def _posterior(
     answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
 ) -> FloatArray:
     """``(C,)`` the posterior of background and each class named (others 0) given each column's answer
-    (:func:`posteriors`' row, one answer at a time: the same likelihoods, added in the same order)."""
+    (:func:`posteriors`' row, one answer at a time: the same likelihoods, added in the same order).
+    The likelihood model is written twice, here and in :func:`_log_likelihoods`: change both
+    (``tests/core/test_disputed_regions.py`` holds them to the same bits)."""
     hypotheses = np.arange(n_classes)
     others = max(1, in_play - 1)
     log = np.zeros(n_classes)
@@ -274,7 +276,8 @@ def _log_likelihoods(
     answers: npt.NDArray[np.intp], share: FloatArray, confusion: Sequence[Confusion], n_classes: int, in_play: int
 ) -> FloatArray:
     """``(N, C)`` each row's log-likelihood of each hypothesis (background, every class named in the
-    row; ``-inf`` for the others): each column's answer weighed by its share, :data:`NO_ANSWER` none."""
+    row; ``-inf`` for the others): each column's answer weighed by its share, :data:`NO_ANSWER` none.
+    :func:`_posterior` writes the same model one answer at a time: change both."""
     hypotheses = np.arange(n_classes)
     named = np.zeros((len(answers), n_classes), dtype=bool)
     rows, columns = np.nonzero(answers > 0)
@@ -459,11 +462,10 @@ def _runs_in_rows(
     # a run is linked to every run above it touches: one edge per stretch of pixels set in both rows
     both = np.logical_and(padded[line:], padded[:-line], out=two[: size - line])
     below = _stretch_starts(both, three) + line  # each stretch's first pixel in the lower row
-    parent = _union(
-        len(starts),
-        np.searchsorted(starts, below, side="right") - 1,
-        np.searchsorted(starts, below - line, side="right") - 1,
-    )
+    lower = np.searchsorted(starts, below, side="right") - 1
+    upper = np.searchsorted(starts, below - line, side="right") - 1
+    del padded, one, two, three, along, down, centre, both  # (the copy and its scratch: 4 bytes a pixel of the span)
+    parent = _union(len(starts), lower, upper)
     roots, numbered = np.unique(parent, return_inverse=True)
     n = len(roots)
     run_label = numbered.reshape(-1)

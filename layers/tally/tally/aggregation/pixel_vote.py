@@ -260,12 +260,7 @@ def _disputes(
     # of pixels for every set of answers in dispute is no region either
     if clear.all():
         return []
-    answers = answers_of(cast[at], n_classes)  # (0 .. n_classes)
-    if (n_classes + 1) ** answers.shape[1] < 1 << 62:  # each row's answers as one number: no sort of rows
-        _, same = np.unique(answers @ (n_classes + 1) ** np.arange(answers.shape[1]), return_inverse=True)
-    else:
-        _, same = np.unique(answers, axis=0, return_inverse=True)
-    same = same.reshape(-1)
+    same = _same_answers(answers_of(cast[at], n_classes), n_classes)
     size = np.bincount(same, weights=table.counts[present][at])
     if not (size[np.unique(same[~clear])] >= MIN_PIXELS).any():
         return []
@@ -287,6 +282,18 @@ def _disputes(
     return decide_regions(
         image, table.inverse, table_cast, pixels, votes.share, confusion, n_classes, histogram, member=member
     )
+
+
+def _same_answers(answers: npt.NDArray[np.integer[Any]], n_classes: int) -> npt.NDArray[np.intp]:
+    """Each row's group among the rows of ``answers`` (``(N, K)``, values ``0 .. n_classes``): rows with
+    the same answers share one (numbered in no promised order). Each row's answers are read as
+    one number where it fits in 62 bits (no sort of rows), else the rows are compared whole."""
+    if (n_classes + 1) ** answers.shape[1] < 1 << 62:
+        _, same = np.unique(answers @ (n_classes + 1) ** np.arange(answers.shape[1]), return_inverse=True)
+    else:
+        _, same = np.unique(answers, axis=0, return_inverse=True)
+    grouped: npt.NDArray[np.intp] = same.reshape(-1).astype(np.intp, copy=False)
+    return grouped
 
 
 def _decide_pixels(
