@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tally.aggregation._pixel_kernels import settle_ties, window_mean
+from tally.aggregation._pixel_kernels import settle_ties, tie_pairs, window_mean
 from tests.core.batch import LEGEND, content, mask_rows, reliable, run
 from tests.helpers import annotation, data_object, seg_content
 
@@ -152,3 +152,16 @@ def test_ties_between_background_and_one_class_follow_the_front_by_front_rule(se
     steps = int(rng.integers(1, 10))
     got = settle_ties(labels, tied.astype(np.intp), np.array(candidates, dtype=np.uint64), steps)
     assert got.tolist() == _settle_plainly(labels, tied.tolist(), candidates, steps)
+    # each tie's class found once per tuple by the caller (tie_pairs) and handed in: the same
+    bits = np.array(candidates, dtype=np.uint64)
+    pairs = tie_pairs(np.concatenate([np.zeros(1, np.uint64), bits]))  # (row 0: a tuple not tied)
+    assert pairs is not None and pairs[0] == 0
+    given = settle_ties(labels, tied.astype(np.intp), bits, steps, pair=pairs[1:])
+    assert given.tolist() == got.tolist()
+
+
+def test_tie_pairs_are_none_when_a_tie_is_not_background_and_one_class() -> None:
+    ties = np.array([0, 0b11, 0b101, 0b110], np.uint64)  # the last: classes 1 and 2, no background
+    assert tie_pairs(ties) is None
+    pairs = tie_pairs(ties[:3])
+    assert pairs is not None and pairs.tolist() == [0, 1, 2]

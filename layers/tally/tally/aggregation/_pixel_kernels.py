@@ -365,11 +365,11 @@ def tabulate_squares(
     code = np.zeros((-(-height // SQUARE), cols), dtype=key_type)  # every mask's square shifts, packed
     for grid, place in zip(shifts, places, strict=True):
         if grid is not None:
-            code += grid.astype(key_type) * np.asarray(place, dtype=key_type)
+            code += grid.astype(key_type, copy=False) * np.asarray(place, dtype=key_type)
     uniform = np.logical_and.reduce([sq.uniform for sq in summaries])
     square_key = code[:rows].copy()
     for sq, place in zip(summaries, places, strict=True):
-        square_key += sq.value.astype(key_type) * np.asarray(place, dtype=key_type)
+        square_key += sq.value.astype(key_type, copy=False) * np.asarray(place, dtype=key_type)
     square_key[~uniform] = 0  # a mixed square has no key of its own (any row will do: overwritten)
     counts = run_counts(square_key[uniform], span) * (SQUARE * SQUARE)
     mixed_rows, mixed_cols = np.nonzero(~uniform)
@@ -381,7 +381,7 @@ def tabulate_squares(
         for mask, place in zip(masks, places, strict=True):
             flat = mask.indices[: rows * SQUARE].view(np.uint64).reshape(-1)
             part = np.take(flat, words).view(np.uint8).reshape(len(mixed_rows), SQUARE, SQUARE)
-            mixed += part.astype(key_type) * np.asarray(place, dtype=key_type)
+            mixed += part.astype(key_type, copy=False) * np.asarray(place, dtype=key_type)
         counts += run_counts(mixed, span)  # a few per cent of the pixels
     rest = np.repeat(code[rows:], SQUARE, axis=1)[:1].repeat(height - rows * SQUARE, axis=0)
     if len(rest):  # a last, partial row of squares: pixel by pixel
@@ -521,6 +521,7 @@ def settle_ties(
     max_steps: int = 8,
     *,
     in_place: bool = False,
+    pair: npt.NDArray[np.uint8] | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Return ``labels`` with the tied pixels settled from their neighbours (``in_place``: settled
     in ``labels`` itself, C-contiguous, and returned; else in a copy).
@@ -530,6 +531,8 @@ def settle_ties(
         tied: flat indices of the tied pixels (distinct, in any order).
         candidates: for each tied pixel, a bitmask of the classes it is tied between.
         max_steps: fronts advance at most this many pixels.
+        pair: when the caller knows every tie is background and one class, that class per tied
+            pixel (:func:`tie_pairs`' per tuple; else found from ``candidates``).
     """
     height, width = labels.shape
     if in_place and not labels.flags.c_contiguous:
@@ -545,6 +548,7 @@ def settle_ties(
         # not depend on the order: each front's pixels are settled from the image as it was before it)
         order = np.argsort(tied, kind="stable")
         tied, candidates = np.take(tied, order), np.take(candidates, order)
+        pair = None if pair is None else np.take(pair, order)
     # each tied pixel's 4 neighbours (up, down, left, right): the flat index (0 outside the image)
     # and a state: the neighbour's position in ``tied`` if it is tied, n if it is settled, n + 1
     # outside. In increasing order a pixel's left and right neighbours are its neighbours in that
@@ -564,7 +568,7 @@ def settle_ties(
     adjacent = adjacent[cols[adjacent] < width - 1]  # ... unless tied[i] ends its row
     state[3][adjacent] = adjacent + 1
     state[2][adjacent + 1] = adjacent
-    pair = _background_and_one_class(candidates)
+    pair = _background_and_one_class(candidates) if pair is None else pair
     for d, outside in enumerate((rows == 0, rows == height - 1, cols == 0, cols == width - 1)):
         state[d][outside] = n + 1
         # (the pair fronts read a pending pixel itself for a neighbour outside: pending counts for nothing)
@@ -641,6 +645,19 @@ def _settle_pair_fronts(
         front = _next_front(state, done, unsettled)
     pending = np.flatnonzero(unsettled[:n])
     flat[tied[pending]] = fallback[pending]
+
+
+def tie_pairs(open_ties: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8] | None:
+    """Per tuple, the class of its tie (0 for a tuple not tied) when every tie of ``open_ties`` (per
+    tuple, 0: none) is background and one class, as :func:`settle_ties` takes them (``pair``): found on
+    the tuples, not on each tied pixel; ``None`` when some tie is not."""
+    rows = np.flatnonzero(open_ties)
+    pair = _background_and_one_class(open_ties[rows])
+    if pair is None:
+        return None
+    out = np.zeros(len(open_ties), dtype=np.uint8)
+    out[rows] = pair
+    return out
 
 
 def _background_and_one_class(candidates: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8] | None:

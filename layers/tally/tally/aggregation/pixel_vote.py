@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._pixel_kernels import SQUARE, settle_ties, window_mean
+from ._pixel_kernels import SQUARE, settle_ties, tie_pairs, window_mean
 from .disputed_regions import (
     MIN_PIXELS,
     Region,
@@ -316,15 +316,17 @@ def _decide_pixels(
     pixel_kind = kind[pixel_tuples]
     at = np.flatnonzero(pixel_kind & 1)  # the contested pixels' positions in ``pixels``
     by_window = _boundaries(image, table, support, foreground, pixels[at], pixel_tuples[at], radius, thin=thin)
-    decided = pixels[at[by_window]]
-    touched = [decided]
-    touched_tuples = [pixel_tuples[at[by_window]]]  # (each pixel's tuple is known: no read of the index)
+    window_at = at[by_window]
+    touched = [pixels[window_at]]
+    touched_tuples = [pixel_tuples[window_at]]  # (each pixel's tuple is known: no read of the index)
     tied_at = (pixel_kind & 2) == 2
     if tied_at.any():
-        tied_at[at[by_window]] = False  # decided by their neighbourhood
+        tied_at[window_at] = False  # decided by their neighbourhood
         tied = pixels[tied_at]
         tied_tuples = pixel_tuples[tied_at]
-        settle_ties(image, tied, np.take(open_ties, tied_tuples), in_place=True)  # our own image
+        pairs = tie_pairs(open_ties)  # (the class of each tuple's tie, found once a tuple)
+        pair = None if pairs is None else np.take(pairs, tied_tuples)
+        settle_ties(image, tied, np.take(open_ties, tied_tuples), in_place=True, pair=pair)  # our own image
         touched.append(tied)
         touched_tuples.append(tied_tuples)
     moved = np.concatenate(touched)
