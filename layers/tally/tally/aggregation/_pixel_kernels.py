@@ -118,15 +118,15 @@ class SquareIndex:
     tuple throughout (``uniform``), that tuple (``key``), the others (``mixed_rows``, ``mixed_cols``)
     and their pixels' tuples (``mixed``, ``(n, 8, 8)``): ``VoteTable.expand`` and
     ``VoteTable.pixels_where`` (:mod:`tally.aggregation.vote_table`) read whole squares where they can.
-    ``mixed_words``, when known: the others' rows of 8 pixels as words of a byte image
-    (:func:`square_words`), written with one flat index."""
+    ``mixed_words``: the others' rows of 8 pixels as words of a byte image (:func:`square_words`),
+    written with one flat index."""
 
     key: npt.NDArray[np.intp]
     uniform: npt.NDArray[np.bool_]
     mixed_rows: npt.NDArray[np.intp]
     mixed_cols: npt.NDArray[np.intp]
     mixed: npt.NDArray[np.integer[Any]]
-    mixed_words: npt.NDArray[np.intp] | None = None
+    mixed_words: npt.NDArray[np.intp]
 
     def expand(self, per_tuple: npt.NDArray[_T], inverse: npt.NDArray[np.integer[Any]]) -> npt.NDArray[_T]:
         rows = self.key.shape[0]

@@ -101,6 +101,9 @@ COPY_MIN_PIXELS = 16
 COPY_MIN_FRACTION = 0.005
 """Identical masks labelling fewer pixels than this share of the image (or :data:`COPY_MIN_PIXELS`)
 are not taken for copies: independent workers agree exactly on (nearly) empty masks."""
+_EVEN = 1e-9
+"""The others' weighted votes for two classes closer than this (relative to the larger, or to 1 for
+shares) are even in the reference a column is judged against (:func:`_against_others`)."""
 TIE_TOLERANCE = 0.01
 """Classes whose weighted votes differ by less than this share of all votes are tied: a voice of
 negligible weight (a spammer) cannot break a tie between careful workers."""
@@ -256,7 +259,7 @@ def _against_others(
             else:
                 top = scores[i].max(axis=1)
                 second = np.sort(scores[i], axis=1)[:, -2] if n_classes > 1 else np.zeros(len(top))
-                decided = (top > second + 1e-9 * np.maximum(top, 1.0)) & voted
+                decided = (top > second + _EVEN * np.maximum(top, 1.0)) & voted
                 judged[k] = counts[decided].sum()
                 agree[k] = counts[decided & (own_all >= top)].sum()
         if not confusion:
@@ -270,7 +273,7 @@ def _against_others(
         # how much: the share of the others' vote that names a class (background is soft, as above)
         classes = share[:, 1:]
         top = classes.max(axis=1, keepdims=True)
-        plurality = (classes >= top - 1e-9) & (classes > 0)
+        plurality = (classes >= top - _EVEN) & (classes > 0)  # (shares: at most 1)
         mine = plurality[np.arange(len(own)), np.maximum(own, 1) - 1] / np.maximum(plurality.sum(axis=1), 1)
         same = (1.0 - background) * mine
         other = 1.0 - background - same
