@@ -149,20 +149,8 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                     for s in contents
                 ]
                 objs = [DatasetObject.model_validate({"datasetObjectId": str(i)}) for i in range(len(answers))]
-                reliability = votes["reliability"]
-                observed = [
-                    (o.dataset_object_id, reliability.observe(o, a, job).summary)
-                    for o, a in zip(objs, answers, strict=True)
-                ]
-                summaries = [summary for _, summary in observed if summary is not None]
-                model = reliability.fit([(i, summary) for i, summary in observed if summary is not None], job)
-                regions = votes["regions"]
-                regions_observed = [
-                    (o.dataset_object_id, regions.observe(o, a, job).summary)
-                    for o, a in zip(objs, answers, strict=True)
-                ]
-                regions_summaries = [summary for _, summary in regions_observed if summary is not None]
-                regions_model = regions.fit([(i, s) for i, s in regions_observed if s is not None], job)
+                model, summaries = _fitted(votes["reliability"], objs, answers, job)
+                regions_model, regions_summaries = _fitted(votes["regions"], objs, answers, job)
                 configs.append(
                     Config(
                         workers,
@@ -182,6 +170,15 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                     )
                 )
     return configs
+
+
+def _fitted(
+    task: SemanticSegmentation, objs: list[DatasetObject], answers: list[list[Answer]], job: JobContext
+) -> tuple[Any, list[ObjectVotes]]:
+    """The batch model ``task`` fits on the objects, and what it was fitted on (each object observed)."""
+    observed = [(o.dataset_object_id, task.observe(o, a, job).summary) for o, a in zip(objs, answers, strict=True)]
+    summaries = [summary for _, summary in observed if summary is not None]
+    return task.fit([(i, summary) for i, summary in observed if summary is not None], job), summaries
 
 
 def time_object(config: Config, i: int, votes: tuple[str, ...]) -> None:
