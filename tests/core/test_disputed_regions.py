@@ -539,3 +539,51 @@ def test_rows_with_the_same_answers_share_one_group(columns: int, n_classes: int
     for row, group in zip(map(tuple, answers.tolist()), same.tolist(), strict=True):
         assert first.setdefault(row, group) == group  # equal rows: one group
     assert len(set(first.values())) == len(first)  # different rows: different groups
+
+
+@pytest.mark.parametrize("crowd_key", ["careful3", "sloppy3", "hasty3", "swaplazy5", "spammer5"])
+def test_the_search_skipped_on_clear_objects_gives_what_the_search_gives(
+    crowd_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Simulated crowds (a sloppy or hasty worker's wrong classes, a label swapper, a spammer): the
+    regions vote with its shortcut (no search where every contested tuple's own answers decide it) and
+    with the search forced on every contested tuple give the same labels and masks. (With two workers
+    the shortcut never applies: their posteriors are even.)"""
+    from tally.gt.answers import Answer
+    from tally.gt.events import DatasetObject
+    from tally.labels import LabelSet
+    from tally.storage import MemoryStorage
+    from tally.tasks import JobContext, SemanticSegmentation
+    from tests.sim.segmentation import CROWDS, crowd_batch
+
+    batch = crowd_batch(next(c for c in CROWDS if c.key == crowd_key), 4, 7, scale=0.4)
+
+    def regions_vote() -> tuple[list[Any], dict[str, bytes]]:
+        settings = Settings(algorithm="regions")
+        task, storage = SemanticSegmentation(settings), MemoryStorage()
+        job = JobContext(LabelSet(tuple(batch.labels), "event"), {}, storage, "s3://t/out", settings)
+        task.prepare(job)
+        seen = []
+        for obj in batch.objects:
+            answers = [
+                Answer(w, c["crowd-semantic-segmentation"], c, {})
+                for w, c in zip(obj.worker_ids, obj.contents, strict=True)
+            ]
+            dataset_object = DatasetObject.model_validate({"datasetObjectId": obj.object_id})
+            seen.append((dataset_object, task.observe(dataset_object, answers, job)))
+        model = task.fit([(o.dataset_object_id, s.summary) for o, s in seen if s.summary is not None], job)
+        labels = [task.consolidate(o, s, model, job).label for o, s in seen]
+        return labels, dict(storage.objects)
+
+    searched: list[int] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        searched.append(1)
+        return decide_regions(*args, **kwargs)
+
+    monkeypatch.setattr("tally.aggregation.pixel_vote.decide_regions", spy)
+    with_shortcut = regions_vote()
+    skipped = len(searched)
+    monkeypatch.setattr("tally.aggregation.pixel_vote.clear_tuples", lambda votes, *_: np.zeros(len(votes), dtype=bool))
+    assert regions_vote() == with_shortcut
+    assert len(searched) - skipped > skipped  # the shortcut skipped objects the forced search then searched
