@@ -123,8 +123,11 @@ class Config:
         return self.workers, self.crowd, self.encoding
 
 
-def build_configs(objects: int, workers_list: list[int], crowds: list[str], encodings: list[str]) -> list[Config]:
-    """The same scenes for every encoding (seeded per worker count and crowd)."""
+def build_configs(
+    objects: int, workers_list: list[int], crowds: list[str], encodings: list[str], *, regions: bool = True
+) -> list[Config]:
+    """The same scenes for every encoding (seeded per worker count and crowd); ``regions``: also observe
+    the objects and fit the batch model for the ``regions`` vote (its own, with the class confusion)."""
     labels = LabelSet(tuple(LABELS), "event")
     palette = ClassTable.build(labels).palette()
     configs = []
@@ -150,7 +153,9 @@ def build_configs(objects: int, workers_list: list[int], crowds: list[str], enco
                 ]
                 objs = [DatasetObject.model_validate({"datasetObjectId": str(i)}) for i in range(len(answers))]
                 model, summaries = _fitted(votes["reliability"], objs, answers, job)
-                regions_model, regions_summaries = _fitted(votes["regions"], objs, answers, job)
+                regions_model, regions_summaries = (
+                    _fitted(votes["regions"], objs, answers, job) if regions else (None, [])
+                )
                 configs.append(
                     Config(
                         workers,
@@ -320,7 +325,7 @@ def main() -> None:
         batch_child(args.batch, 3)
         return
     votes = tuple(v for v in VOTES if v in args.votes)
-    configs = build_configs(args.objects, args.workers, args.crowds, args.encodings)
+    configs = build_configs(args.objects, args.workers, args.crowds, args.encodings, regions="regions" in args.votes)
     runs = []
     for r in range(args.runs):
         runs.append(measure(configs, votes))

@@ -164,7 +164,9 @@ def main() -> None:
     swaps = Swaps(args.other)
     speed.clock = time.process_time  # the floor on the same clock
     print("swapped:", ", ".join(swaps.names) or "nothing", file=sys.stderr)
-    configs = speed.build_configs(args.objects, [3, 5], list(speed.CROWDS), args.encodings or ["palette"])
+    configs = speed.build_configs(
+        args.objects, [3, 5], list(speed.CROWDS), args.encodings or ["palette"], regions=regions
+    )
     ratios: dict[tuple[int, str, str], dict[str, list[float]]] = {c.key: {s: [] for s in sides} for c in configs}
     floors: dict[tuple[int, str, str], list[float]] = {c.key: [] for c in configs}
     for run in range(args.runs):
