@@ -16,7 +16,8 @@ the callers (:mod:`tally.aggregation.vote_table`, :mod:`tally.aggregation.weight
   run of equal neighbours at a time (:func:`run_counts`), a position table for small ranges
   (:func:`count_keys`), byte lookups two at a time (:func:`byte_pairs_lookup`).
 * **The spatial kernels** of the default vote: the neighbourhood mean (:func:`window_mean`, tile by
-  tile where the pixels crowd into few 8x8 tiles) and the fronts that settle ties (:func:`settle_ties`).
+  tile where the pixels crowd into few 8x8 tiles) and the fronts that settle ties (:func:`settle_ties`,
+  each tie's class found once per tuple by :func:`tie_pairs`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "square_words",
     "squares_of",
     "tabulate_squares",
+    "tie_pairs",
     "window_mean",
 ]
 
@@ -225,7 +227,7 @@ class SquareIndex:
 
 HIGH_BIT = 128
 """The high bit of a byte label, free while every label is below it: a flag carried beside the label
-through one lookup (:meth:`SquareIndex.expand_and_find`, ``pixel_vote._decide_pixels``)."""
+through one lookup (:meth:`SquareIndex.expand_and_find`, ``VoteTable.expand_and_find``)."""
 
 
 def _square_offsets(width: int) -> npt.NDArray[np.intp]:
@@ -628,7 +630,6 @@ def _settle_pair_fronts(
     fallback = np.take(flat, tied)
     flat[tied] = _PENDING
     n = len(tied)
-    unsettled[n + 1] = False  # (outside: the next fronts come from pending neighbours only)
     for _ in range(max_steps):
         if not len(front):
             break
@@ -767,8 +768,13 @@ def _window_sums_by_tiles(
     height, width = inverse.shape
     side = 2 * radius + 1
     tile_cols = -(-width // SQUARE)
-    pair = ((rows >> 3) * tile_cols + (cols >> 3)) * stride + column  # (SQUARE is 8)
-    marked = np.zeros(-(-height // SQUARE) * tile_cols * stride, dtype=bool)
+    # the (tile, column) pairs numbered over the columns in use only (their order kept), so the marks
+    # grow with the image's tiles, not with every class of the job
+    used = np.flatnonzero(np.bincount(column, minlength=stride))
+    rank = np.zeros(stride, dtype=np.intp)
+    rank[used] = np.arange(len(used))
+    pair = ((rows >> 3) * tile_cols + (cols >> 3)) * len(used) + rank[column]  # (SQUARE is 8)
+    marked = np.zeros(-(-height // SQUARE) * tile_cols * len(used), dtype=bool)
     marked[pair] = True
     pairs = np.flatnonzero(marked)
     m = len(pairs)
@@ -776,7 +782,8 @@ def _window_sums_by_tiles(
         return None
     position = np.empty(len(marked), dtype=np.intp)
     position[pairs] = np.arange(m)
-    tile, pair_column = np.divmod(pairs, stride)
+    tile, pair_rank = np.divmod(pairs, len(used))
+    pair_column = used[pair_rank]
     tile_row, tile_col = np.divmod(tile, tile_cols)
     span = np.arange(-radius, SQUARE + radius)
     flat_inverse = inverse.reshape(-1)
