@@ -122,6 +122,11 @@ class Config:
     def key(self) -> tuple[int, str, str]:
         return self.workers, self.crowd, self.encoding
 
+    def fitted_for(self, vote: str) -> tuple[list[ObjectVotes], Any]:
+        """What ``vote``'s batch model was fitted on (per object) and the model: the regions vote's own
+        (with the class confusion), or the default's."""
+        return (self.regions_summaries, self.regions_model) if vote == "regions" else (self.summaries, self.model)
+
 
 def build_configs(
     objects: int, workers_list: list[int], crowds: list[str], encodings: list[str], *, regions: bool = True
@@ -195,9 +200,9 @@ def time_object(config: Config, i: int, votes: tuple[str, ...]) -> None:
             task = config.votes[name]
             start = clock()
             observed = task.observe(obj, object_answers, config.job)
-            model = config.regions_model if name == "regions" else config.model
+            summaries, model = config.fitted_for(name)
             if name != "majority":  # as in a batch: the object's summary is the one the model was fitted on
-                observed.summary = (config.regions_summaries if name == "regions" else config.summaries)[i]
+                observed.summary = summaries[i]
             result = task.consolidate(obj, observed, None if name == "majority" else model, config.job)
             runs[name].append(clock() - start)
         label = result.label

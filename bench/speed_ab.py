@@ -10,7 +10,9 @@ the two trees (compared by syntax tree) is compiled from the other tree's source
 tree's module names, with the other tree's module-level imports and constants run into it first (so
 it reads its own constants, and a name it imports that this tree no longer imports), and swapped in
 and out before each timed call (a function of this tree it calls is the other tree's version where
-that one is swapped too). Each object is timed best
+that one is swapped too). Classes and dataclass fields are not swapped: both trees must share them
+(from 91199e2 on, ``SquareIndex.mixed_words`` is required, so trees before it cannot be compared this
+way). Each object is timed best
 of 3 for each side, the two sides alternating first, with its floor (``bench/speed.py``'s
 ``codec_floor``); a run's ratio is the median over the objects over the median floor, CPU clock
 (this process's CPU time). Prints a Markdown table: per configuration, the median over the runs with
@@ -184,8 +186,8 @@ def main() -> None:
                         task = c.votes[vote]
                         start = time.process_time()
                         observed = task.observe(c.objects[i], c.answers[i], c.job)
-                        observed.summary = (c.regions_summaries if vote == "regions" else c.summaries)[i]
-                        model = c.regions_model if vote == "regions" else c.model
+                        summaries, model = c.fitted_for(vote)
+                        observed.summary = summaries[i]
                         result = task.consolidate(c.objects[i], observed, model, c.job)
                         best[side] = min(best[side], time.process_time() - start)
                     output = np.asarray(Image.open(io.BytesIO(c.storage.read(result.label["mask-ref"]))))

@@ -86,6 +86,14 @@ def test_palette_tables_kept_between_answers_follow_each_answers_palette_colours
     swapped = bytes([0, 0, 0, 255, 127, 14, 31, 119, 180])
     assert index_mask(palette_png(swapped), KEYS).lut.tolist() == [0, 2, 1]
     assert index_mask(palette_png(plain, bytes([255, 0, 255])), KEYS).lut.tolist() == [0, 0, 2]
+    # a transparency Pillow gives as something unhashable: the table classified, not kept
+    from tally import codecs
+
+    odd = palette_png(plain)
+    odd.info["transparency"] = [0]
+    kept = len(codecs._PALETTE_TABLES)
+    assert index_mask(odd, KEYS).lut.tolist() == [0, 1, 2]
+    assert len(codecs._PALETTE_TABLES) == kept
 
 
 @pytest.mark.parametrize(

@@ -244,15 +244,17 @@ def _index_palette(image: Image.Image, label_colours: Mapping[RGB, int]) -> Inde
     transparency = image.info.get("transparency")
     # a job's answers mostly share one palette and one worker's colours: each table is classified once
     key = (tuple(palette), transparency, top, tuple(label_colours.items()))
+    kept = True
     try:
         lut = _PALETTE_TABLES.get(key)
-    except TypeError:  # (a transparency Pillow gives as something unhashable: not kept)
-        return IndexedMask(indices, _palette_table(palette, transparency, top, label_colours), squares_of(indices))
+    except TypeError:  # (a transparency Pillow gives as something unhashable: classified, not kept)
+        kept, lut = False, None
     if lut is None:
         lut = _palette_table(palette, transparency, top, label_colours)
-        if len(_PALETTE_TABLES) >= _PALETTE_TABLES_KEPT:
-            _PALETTE_TABLES.clear()
-        _PALETTE_TABLES[key] = lut
+        if kept:
+            if len(_PALETTE_TABLES) >= _PALETTE_TABLES_KEPT:
+                _PALETTE_TABLES.clear()
+            _PALETTE_TABLES[key] = lut
     # the squares summarised while the indices are still in the cache (tally.aggregation.vote_table.tabulate reads them)
     return IndexedMask(indices, lut.copy(), squares_of(indices))
 
