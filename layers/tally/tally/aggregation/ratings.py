@@ -194,12 +194,19 @@ def _best_shift(
 def _upper_tail(z: FloatArray) -> FloatArray:
     """``P(N(0, 1) > z)``, to a relative error below 1.2e-7 in both tails (the Chebyshev fit of ``erfc`` in
     W. H. Press et al., *Numerical Recipes*, 6.2: numpy has no ``erf``)."""
+    return _tails(z)[0]
+
+
+def _tails(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``P(N(0, 1) > z)`` and ``P(N(0, 1) > -z)`` (:func:`_upper_tail` of both) from one ``erfc`` of ``|z|``."""
     a = np.abs(z) / math.sqrt(2.0)
     u = 1.0 / (1.0 + 0.5 * a)
     poly = -1.26551223 + u * (1.00002368 + u * (0.37409196 + u * (0.09678418 + u * (-0.18628806 + u * (
         0.27886807 + u * (-1.13520398 + u * (1.48851587 + u * (-0.82215223 + u * 0.17087277))))))))  # fmt: skip
-    erfc = u * np.exp(-a * a + poly)
-    return np.asarray(np.where(z >= 0, 0.5 * erfc, 1.0 - 0.5 * erfc), dtype=np.float64)
+    half = 0.5 * (u * np.exp(-a * a + poly))
+    upper = np.asarray(np.where(z >= 0, half, 1.0 - half), dtype=np.float64)
+    lower = np.asarray(np.where(-z >= 0, half, 1.0 - half), dtype=np.float64)
+    return upper, lower
 
 
 def _mass(mean: FloatArray, sd: FloatArray, scale: tuple[float, float]) -> FloatArray:
@@ -208,7 +215,9 @@ def _mass(mean: FloatArray, sd: FloatArray, scale: tuple[float, float]) -> Float
     low, high = scale
     with np.errstate(invalid="ignore", divide="ignore"):
         a, b = (low - mean) / sd, (high - mean) / sd
-    inside = np.where(a >= 0, _upper_tail(a) - _upper_tail(b), _upper_tail(-b) - _upper_tail(-a))
+    upper_a, upper_minus_a = _tails(a)
+    upper_b, upper_minus_b = _tails(b)
+    inside = np.where(a >= 0, upper_a - upper_b, upper_minus_b - upper_minus_a)
     return np.asarray(np.maximum(inside, 0.0), dtype=np.float64)
 
 

@@ -22,7 +22,8 @@ Both answers are what the Ground Truth crowd element submits (:mod:`.model`), of
 ===================  ===========================================================================
 
 Matching is greedy, the closest pair first. An F1 is 1 when neither answer has anything. ``None``:
-the two cannot be compared (masks of different sizes, an answer that is not a number or a text).
+the two cannot be compared (masks of different sizes, an answer that is not a number or a text), or
+the kind has no score (``instances``).
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ most items have) or the form's fields, puts their readable answers in the payloa
   (:data:`GOLD_UNREAD_NOTE`). For a mask, boxes, polygons, keypoints, polylines, spans, a number or a text
   (:data:`GOLD_MODEL_KINDS`) every answer goes to the
   core too, the gold one marked: the label is the gold answer alone (confidence 1) and the worker model
-  judges the others against it (:data:`GOLD_MODEL_NOTE`). Other
-  kinds are consolidated from the gold answer alone, so the label is the gold answer in the task's own
-  shape, with confidence 1; the others' answers are scored against it, not voted (:data:`GOLD_NOTE`);
+  judges the others against it (:data:`GOLD_MODEL_NOTE`). Every kind a reader marks gold is one of
+  those two; a kind outside them (none today: only Label Studio marks gold) would be consolidated from
+  the gold answer alone, the label the gold answer in the task's own shape with confidence 1, the
+  others' answers scored against it, not voted (:data:`GOLD_NOTE`, ``Batch.scored``);
 * ``imported-from``: the tool and the field consolidated.
 
 An item none of whose answers to the field could be read is returned failed, with the reasons, by

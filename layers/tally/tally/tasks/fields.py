@@ -211,10 +211,10 @@ class Kind(Protocol[S]):
 @runtime_checkable
 class LearnsFromGold(Protocol[S]):
     """A kind whose batch model takes a gold answer as the known truth of its object (lines, numbers,
-    free text): ``held``
-    is the object's summary with the first of ``gold`` (the workers whose answers are marked gold, in
-    the answers' order) it kept marked as its gold answer (the summary as it is when it kept none of
-    them, or kept one answer only: a gold answer alone teaches nothing; cf. ``base.gold_column``)."""
+    free text): ``held`` is the object's summary with the first of ``gold`` (the workers whose answers
+    are marked gold, in the answers' order) it kept marked as its gold answer (the summary as it is
+    when it kept none of them, or kept one answer only: a gold answer alone teaches nothing; cf.
+    ``base.gold_column``)."""
 
     def held(self, summary: S, gold: Sequence[str]) -> S: ...
 

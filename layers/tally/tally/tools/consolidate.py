@@ -260,7 +260,7 @@ def consolidate(
     if threads is None and from_tool != "groundtruth":
         # An export is read and decoded whole before the vote, so the pool has no reads or PNG decodes to
         # overlap, and the import's own work holds the GIL: more threads only contend for it (measured in
-        # docs/benchmarks.md, "Masks, measured in process"). One thread unless --threads asks for more.
+        # docs/benchmarks.md, "Masks measured in process"). One thread unless --threads asks for more.
         threads = 1
     settings = build_settings(
         algorithm=algorithm,

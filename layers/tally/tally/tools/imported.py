@@ -346,7 +346,11 @@ def consolidate_imported(
             if settings.threads == 1:
                 made(ref, label, classes)
                 return
-            runs = writers.MaskRuns.of(classes)
+            try:
+                runs = writers.MaskRuns.of(classes)
+            except (ValueError, TypeError):  # (a class map the runs cannot be made of: made now, or read back)
+                made(ref, label, classes)
+                return
             with lock:
                 keep = held_bytes[0] + runs.nbytes <= _HELD_RUNS_BYTES
                 if keep:
