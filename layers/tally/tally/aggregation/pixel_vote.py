@@ -192,15 +192,16 @@ def _reliability(
     support[present] = result.support
     open_ties = np.zeros(len(table.counts), dtype=np.uint64)
     open_ties[present] = result.open_ties
-    image, moved = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
-    disputes = _disputes(table, image, result, votes, fitted, n_classes, labels, moved) if regions else []
+    image, moved, moved_tuples = _decide_pixels(table, labels, support, open_ties, RADIUS, thin=regions)
+    disputes = _disputes(table, image, result, votes, fitted, n_classes, labels, moved, moved_tuples) if regions else []
     if disputes:  # the moved pixels a region decided follow the region (looked up in a map: no sort)
         decided = np.zeros(image.size, dtype=bool)
         for region in disputes:
             decided[region.pixels] = True
-        moved = moved[~decided[moved]]
+        kept = ~decided[moved]
+        moved, moved_tuples = moved[kept], moved_tuples[kept]
     pixel_confidence, per_class, confidence = _confidence(
-        table, labels, support, image, moved, confidence_map, disputes
+        table, labels, support, image, moved, moved_tuples, confidence_map, disputes
     )
     workers = votes.workers
     if len(workers) == 1:  # nothing to compare with: the worker's record in this batch, if any
@@ -234,9 +235,11 @@ def _disputes(
     n_classes: int,
     labels: npt.NDArray[np.uint8],
     moved: npt.NDArray[np.intp],
+    moved_tuples: npt.NDArray[np.integer[Any]],
 ) -> list[Region]:
     """Decide, in place, the regions workers of standing gave different classes
-    (:mod:`tally.aggregation.disputed_regions`); return the disputed ones."""
+    (:mod:`tally.aggregation.disputed_regions`); return the disputed ones. ``moved``: the pixels whose
+    class differs from their tuple's decision, ``moved_tuples`` their tuples."""
     if not model.confusion:  # its class confusion would be no one's (Confusion()): a wrong decision, silently
         raise ValueError("the regions vote needs a model fitted with the workers' class confusion")
     if len(votes.workers) < 2:
@@ -277,7 +280,7 @@ def _disputes(
     # the image's pixels per class from the table (each tuple's decision), then the moved pixels
     histogram = np.bincount(labels, weights=table.counts, minlength=n_classes).astype(np.float64)
     if len(moved):
-        histogram -= np.bincount(labels[table.inverse.reshape(-1)[moved]], minlength=len(histogram))
+        histogram -= np.bincount(labels[moved_tuples], minlength=len(histogram))
         histogram += np.bincount(image.reshape(-1)[moved], minlength=len(histogram))
     return decide_regions(
         image, table.inverse, table_cast, pixels, votes.share, confusion, n_classes, histogram, member=member
@@ -304,9 +307,9 @@ def _decide_pixels(
     radius: int,
     *,
     thin: bool = False,
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
-    """The class map, and the pixels whose class differs from their tuple's decision (``thin``: keep
-    the thin structures the vote gives a class, :func:`_boundaries`)."""
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.intp], npt.NDArray[np.integer[Any]]]:
+    """The class map, the pixels whose class differs from their tuple's decision and their tuples
+    (``thin``: keep the thin structures the vote gives a class, :func:`_boundaries`)."""
     foreground = support[:, 1:] > TIE_TOLERANCE  # classes with a say; a negligible voice (a spammer's) has none
     # one pass over the image finds the pixels of both kinds of tuple: 1 contested, 2 tied
     contested = _contested(support, foreground, table.counts > 0)
@@ -330,7 +333,9 @@ def _decide_pixels(
         touched.append(tied)
         touched_tuples.append(tied_tuples)
     moved = np.concatenate(touched)
-    return image, moved[image.reshape(-1)[moved] != labels[np.concatenate(touched_tuples)]]
+    moved_tuples = np.concatenate(touched_tuples)
+    changed = image.reshape(-1)[moved] != labels[moved_tuples]
+    return image, moved[changed], moved_tuples[changed]
 
 
 _COUNTED_PAIRS = 1 << 16
@@ -344,14 +349,15 @@ def _confidence(
     support: npt.NDArray[np.float32],
     image: npt.NDArray[np.uint8],
     moved: npt.NDArray[np.intp],
+    moved_tuples: npt.NDArray[np.integer[Any]],
     pixel_map: bool = True,
     disputes: Sequence[Region] = (),
 ) -> tuple[npt.NDArray[np.uint8] | None, list[float], float]:
     """Per pixel (when ``pixel_map``), the share of the weighted vote the final class got there
     (0..255); per class and object, the expected IoU (:func:`tally.aggregation.weighted_pixel_vote.expected_iou`) of the
-    final class map. A disputed region's pixels follow the region's posterior instead."""
+    final class map (``moved``: the pixels whose class differs from their tuple's decision,
+    ``moved_tuples`` their tuples). A disputed region's pixels follow the region's posterior instead."""
     inverse = table.inverse.reshape(-1)
-    moved_tuples = inverse[moved]
     final = image.reshape(-1)[moved]
     pixel = None
     if pixel_map:
