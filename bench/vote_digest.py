@@ -34,8 +34,6 @@ import numpy.typing as npt
 from PIL import Image
 
 from tally.aggregation.vote_table import VoteTable
-from tally.gt.answers import Answer
-from tally.gt.events import DatasetObject
 from tally.labels import LabelSet
 from tally.settings import Settings
 from tally.storage import MemoryStorage
@@ -144,11 +142,7 @@ def digest_batch(batch: SimulatedBatch, algorithm: Algorithm) -> str:
     h = hashlib.sha256()
     observed = []
     for obj in batch.objects:
-        answers = [
-            Answer(w, c["crowd-semantic-segmentation"], c, {})
-            for w, c in zip(obj.worker_ids, obj.contents, strict=True)
-        ]
-        dataset_object = DatasetObject.model_validate({"datasetObjectId": obj.object_id})
+        dataset_object, answers = obj.answers()
         seen = task.observe(dataset_object, answers, job)
         h.update(_votes_bytes(seen.summary))
         h.update(_table_bytes(seen.prepared.table))

@@ -549,8 +549,6 @@ def test_the_search_skipped_on_clear_objects_gives_what_the_search_gives(
     regions vote with its shortcut (no search where every contested tuple's own answers decide it) and
     with the search forced on every contested tuple give the same labels and masks. (With two workers
     the shortcut never applies: their posteriors are even.)"""
-    from tally.gt.answers import Answer
-    from tally.gt.events import DatasetObject
     from tally.labels import LabelSet
     from tally.storage import MemoryStorage
     from tally.tasks import JobContext, SemanticSegmentation
@@ -565,11 +563,7 @@ def test_the_search_skipped_on_clear_objects_gives_what_the_search_gives(
         task.prepare(job)
         seen = []
         for obj in batch.objects:
-            answers = [
-                Answer(w, c["crowd-semantic-segmentation"], c, {})
-                for w, c in zip(obj.worker_ids, obj.contents, strict=True)
-            ]
-            dataset_object = DatasetObject.model_validate({"datasetObjectId": obj.object_id})
+            dataset_object, answers = obj.answers()
             seen.append((dataset_object, task.observe(dataset_object, answers, job)))
         model = task.fit([(o.dataset_object_id, s.summary) for o, s in seen if s.summary is not None], job)
         labels = [task.consolidate(o, s, model, job).label for o, s in seen]

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 from tally.codecs import hex_to_rgb
+from tally.gt.answers import Answer
+from tally.gt.events import DatasetObject
 
 __all__ = [
     "CROWDS",
@@ -377,6 +379,14 @@ class SimulatedObject:
     worker_ids: list[str]
     maps: list[npt.NDArray[np.uint8]]  # what each answering worker submitted, in answer order
     contents: list[dict[str, Any]]  # each answer's form output, as Ground Truth delivers it
+
+    def answers(self) -> tuple[DatasetObject, list[Answer]]:
+        """The object and its answers as the consolidation driver hands them to a task."""
+        answers = [
+            Answer(w, c["crowd-semantic-segmentation"], c, {})
+            for w, c in zip(self.worker_ids, self.contents, strict=True)
+        ]
+        return DatasetObject.model_validate({"datasetObjectId": self.object_id}), answers
 
 
 @dataclass
